@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
+import { can, type Permission, type Principal } from '../core/policy.ts';
+import { parseInput } from '../core/validation.ts';
+
+/**
+ * One way to declare a route: zod schemas parse the input (and become the
+ * OpenAPI document), a permission guards it, and the handler calls a service.
+ */
+export interface RouteContext<B, Q, P> {
+  readonly body: B;
+  readonly query: Q;
+  readonly params: P;
+  readonly principal: Principal;
+  readonly address: string;
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly url: string;
+  readonly summary: string;
+  readonly tags: readonly string[];
+  /** `public` routes need no token (login, health, the OpenAPI document). */
+  readonly permission: Permission | 'public' | 'authenticated';
+  readonly body?: B;
+  readonly query?: Q;
+  readonly params?: P;
+  readonly status?: number;
+  handler(context: RouteContext<z.output<B>, z.output<Q>, z.output<P>>): Promise<unknown>;
+}
+
+export type Authenticator = (token: string, address: string) => Promise<Principal>;
+
+const anonymous = (address: string): Principal => ({
+  kind: 'operator',
+  operatorId: null,
+  username: 'anonymous',
+  role: 'auditor',
+  tokenId: null,
+  address,
+});
+
+export function route<
+  B extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodObject,
+  P extends z.ZodType = z.ZodObject,
+>(app: FastifyInstance, authenticate: Authenticator, spec: RouteSpec<B, Q, P>): void {
+  const schema: Record<string, unknown> = { summary: spec.summary, tags: spec.tags };
+  if (spec.body) schema.body = z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' });
+  if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
+  if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
+  if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    schema,
+    handler: async (request, reply) => {
+      const address = request.ip;
+      let principal = anonymous(address);
+      if (spec.permission !== 'public') {
+        const header = request.headers.authorization;
+        if (!header?.startsWith('Bearer ')) {
+          throw new UnauthorizedError(
+            'this request needs an API token: send "Authorization: Bearer stw_…" (the CLI reads it from client.json or STEWARD_TOKEN)',
+          );
+        }
+        principal = await authenticate(header.slice(7).trim(), address);
+        if (spec.permission !== 'authenticated' && !can(principal.role, spec.permission)) {
+          throw new ForbiddenError(`role ${principal.role} may not do this (needs ${spec.permission})`);
+        }
+      }
+      const params = spec.params ? parseInput(spec.params, request.params, 'path') : ({} as z.output<P>);
+      const query = spec.query ? parseInput(spec.query, request.query, 'query') : ({} as z.output<Q>);
+      const body = spec.body
+        ? parseInput(spec.body, request.body ?? {}, 'body')
+        : (undefined as z.output<B>);
+      const result = await spec.handler({ body, query, params, principal, address, request, reply });
+      reply.code(spec.status ?? 200);
+      return result;
+    },
+  });
+}

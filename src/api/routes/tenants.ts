@@ -1,0 +1,79 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { addStageSchema, createTenantSchema, stageNameSchema } from '../../tenants/schemas.ts';
+import type { Services } from '../../services.ts';
+import { route, type Authenticator } from '../route.ts';
+
+// Path parameters are checked for shape only: a malformed name simply names no tenant.
+const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
+
+export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/tenants',
+    summary: 'Create a tenant with its stages',
+    tags: ['tenants'],
+    permission: 'tenants.write',
+    body: createTenantSchema,
+    status: 201,
+    handler: ({ body, principal }) => services.tenants.create(body, principal),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants',
+    summary: 'List tenants',
+    tags: ['tenants'],
+    permission: 'tenants.read',
+    handler: async () => ({ tenants: await services.tenants.list() }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant',
+    summary: 'Show a tenant, its stages and their phases',
+    tags: ['tenants'],
+    permission: 'tenants.read',
+    params: tenantParams,
+    handler: ({ params }) => services.tenants.show(params.tenant),
+  });
+  route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/tenants/:tenant',
+    summary: 'Delete a tenant: its databases, roles, files and secrets',
+    tags: ['tenants'],
+    permission: 'tenants.write',
+    params: tenantParams,
+    status: 202,
+    handler: ({ params, principal }) => services.tenants.delete(params.tenant, principal),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/tenants/:tenant/stages',
+    summary: 'Add a stage to a tenant',
+    tags: ['stages'],
+    permission: 'tenants.write',
+    params: tenantParams,
+    body: addStageSchema,
+    status: 201,
+    handler: ({ params, body, principal }) => services.tenants.addStage(params.tenant, body, principal),
+  });
+  route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/tenants/:tenant/stages/:stage',
+    summary: 'Remove a stage: its database, role, files and secrets',
+    tags: ['stages'],
+    permission: 'tenants.write',
+    params: stageParams,
+    status: 202,
+    handler: ({ params, principal }) => services.tenants.removeStage(params.tenant, params.stage, principal),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/stages/:stage/credentials',
+    summary: "The stage's DATABASE_URL (audited)",
+    tags: ['stages'],
+    permission: 'credentials.read',
+    params: stageParams,
+    handler: ({ params, principal }) => services.tenants.credentials(params.tenant, params.stage, principal),
+  });
+}

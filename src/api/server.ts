@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { isStewardError, type ErrorBody } from '../core/errors.ts';
+import type { Authenticator } from './route.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { identityRoutes } from './routes/identity.ts';
+import { systemRoutes } from './routes/system.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import type { Services } from '../services.ts';
+
+export interface ApiServerOptions {
+  readonly services: Services;
+  readonly logger: Logger;
+  readonly https?: { readonly key: string; readonly cert: string };
+  readonly version: string;
+}
+
+/**
+ * The API: thin routes over the services, one error shape, OpenAPI at
+ * /api/openapi.json. TLS 1.2 and 1.3 only.
+ */
+export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'api' }),
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: () => crypto.randomUUID(),
+    ...(options.https
+      ? { https: { key: options.https.key, cert: options.https.cert, minVersion: 'TLSv1.2' as const } }
+      : {}),
+    ajv: { customOptions: { strict: false } },
+  });
+  // Input is parsed by zod inside each route, so Fastify's own validation stays out of the way.
+  app.setValidatorCompiler(() => () => true);
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (isStewardError(error)) {
+      if ('retryAfterSeconds' in error) void reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.code(error.status).send(error.toBody());
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      const body: ErrorBody = { code: 'input', message: describeClientError(error) };
+      return reply.code(status).send(body);
+    }
+    request.log.error({ err: error }, 'request failed');
+    const body: ErrorBody = {
+      code: 'internal',
+      message: `internal error; the server log has the details under request id ${request.id}`,
+    };
+    return reply.code(500).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { code: 'not_found', message: `no API route ${request.method} ${request.url.split('?')[0]}` };
+    return reply.code(404).send(body);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Steward API', version: options.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  const authenticate: Authenticator = (token, address) => options.services.operators.authenticate(token, address);
+  // Fastify's instance type varies with the server and logger; routes only need the common shape.
+  const api = app as unknown as FastifyInstance;
+  systemRoutes(api, authenticate, options.services, options.version);
+  tenantRoutes(api, authenticate, options.services);
+  identityRoutes(api, authenticate, options.services);
+  auditRoutes(api, authenticate, options.services);
+  app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  return api;
+}
+
+function describeClientError(error: unknown): string {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as { message?: string }).message ?? 'bad request';
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(message)) {
+    return `the request body is not valid JSON: ${message}`;
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'the request body is larger than the 1 MiB the API accepts';
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'send the request body as application/json';
+  return message;
+}

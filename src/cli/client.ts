@@ -1,0 +1,111 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { join, resolve } from 'node:path';
+import type { ErrorBody } from '../core/errors.ts';
+
+/**
+ * The one typed API client: the CLI uses it, and so will the console.
+ * It talks only to the API, never to the control database.
+ */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly body: ErrorBody;
+  constructor(status: number, body: ErrorBody) {
+    super(body.message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface Connection {
+  readonly apiUrl: string;
+  readonly ca?: string | undefined;
+  readonly token?: string | undefined;
+}
+
+export interface ConnectionSources {
+  readonly apiUrl?: string | undefined;
+  readonly token?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly sessionFile?: string | undefined;
+}
+
+/** Finds where the API is and which token to use: flags and env, then a login session, then client.json. */
+export function resolveConnection(sources: ConnectionSources): Connection {
+  const dataDir = resolve(sources.dataDir ?? '.steward');
+  const clientPath = join(dataDir, 'client.json');
+  const local = existsSync(clientPath) ? (JSON.parse(readFileSync(clientPath, 'utf8')) as Connection) : undefined;
+  const session =
+    sources.sessionFile && existsSync(sources.sessionFile)
+      ? (JSON.parse(readFileSync(sources.sessionFile, 'utf8')) as Connection)
+      : undefined;
+  const apiUrl = sources.apiUrl ?? session?.apiUrl ?? local?.apiUrl;
+  if (!apiUrl) {
+    throw new Error(
+      `no Steward API found: ${clientPath} does not exist. Start Steward with "npm start" (or "steward up"), pass --data-dir, or set STEWARD_API_URL and STEWARD_TOKEN`,
+    );
+  }
+  const ca = session?.ca ?? local?.ca;
+  const token = sources.token ?? session?.token ?? local?.token;
+  return { apiUrl, ...(ca ? { ca } : {}), ...(token ? { token } : {}) };
+}
+
+export class ApiClient {
+  readonly connection: Connection;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.connection.apiUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<T>((resolvePromise, reject) => {
+      const req = send(
+        url,
+        { method, headers, ...(this.connection.ca ? { ca: this.connection.ca } : {}), timeout: 60_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : {};
+            } catch {
+              parsed = { code: 'internal', message: text.slice(0, 500) };
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 400) reject(new ApiError(status, parsed as ErrorBody));
+            else resolvePromise(parsed as T);
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within 60 s`)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ECONNREFUSED') {
+          reject(new Error(`cannot reach the Steward API at ${url.origin}: is Steward running ("npm start")?`));
+        } else reject(error);
+      });
+      req.end(payload);
+    });
+  }
+}

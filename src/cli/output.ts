@@ -1,0 +1,41 @@
+/** Tables for people, JSON for programs (-o json). */
+export type OutputFormat = 'table' | 'json';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function formatTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : String(cell))));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (values: readonly string[]): string =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
+}
+
+export function printTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): void {
+  process.stdout.write(`${formatTable(columns, rows)}\n`);
+}
+
+/** Prints a progress line on stderr, only once an operation has taken longer than a second. */
+export function progressReporter(enabled: boolean): { update(message: string): void; done(): void } {
+  const started = Date.now();
+  let last = '';
+  let shown = false;
+  const tty = process.stderr.isTTY;
+  return {
+    update(message) {
+      if (!enabled || message === last || Date.now() - started < 1000) return;
+      last = message;
+      shown = true;
+      if (tty) process.stderr.write(`\r\x1b[2K${message}`);
+      else process.stderr.write(`${message}\n`);
+    },
+    done() {
+      if (shown && tty) process.stderr.write('\n');
+    },
+  };
+}

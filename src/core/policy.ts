@@ -1,0 +1,56 @@
+/**
+ * Who may do what. Owners do everything; operators run tenants but do not
+ * manage operators or keys; auditors read.
+ */
+export const operatorRoles = ['owner', 'operator', 'auditor'] as const;
+export type OperatorRole = (typeof operatorRoles)[number];
+
+export const permissions = [
+  'tenants.read',
+  'tenants.write',
+  'credentials.read',
+  'audit.read',
+  'operators.read',
+  'operators.write',
+  'tokens.self',
+  'secrets.rotate',
+] as const;
+export type Permission = (typeof permissions)[number];
+
+const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
+  owner: permissions,
+  operator: ['tenants.read', 'tenants.write', 'credentials.read', 'audit.read', 'operators.read', 'tokens.self'],
+  auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self'],
+};
+
+export function can(role: OperatorRole, permission: Permission): boolean {
+  return grants[role].includes(permission);
+}
+
+/** A role may hand out tokens for itself or a lesser role, never a greater one. */
+export function roleCovers(holder: OperatorRole, requested: OperatorRole): boolean {
+  return operatorRoles.indexOf(holder) <= operatorRoles.indexOf(requested);
+}
+
+/** Who did it: an operator through a token, or Steward itself. */
+export interface Principal {
+  readonly kind: 'operator' | 'system';
+  readonly operatorId: string | null;
+  readonly username: string;
+  readonly role: OperatorRole;
+  readonly tokenId: string | null;
+  readonly address: string | null;
+}
+
+export const systemPrincipal: Principal = {
+  kind: 'system',
+  operatorId: null,
+  username: 'steward',
+  role: 'owner',
+  tokenId: null,
+  address: null,
+};
+
+export function actorName(principal: Principal): string {
+  return principal.kind === 'system' ? 'system' : `operator:${principal.username}`;
+}

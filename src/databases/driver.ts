@@ -1,0 +1,39 @@
+/**
+ * What a database driver does for a stage: one database and one login role of
+ * the same name, reachable by that role only. Drivers differ in where the
+ * database lives (a shared cluster, a dedicated one, Patroni, CloudNativePG).
+ */
+export interface ObservedStageDatabase {
+  readonly roleExists: boolean;
+  /** The role has no privilege beyond logging in (no superuser, createdb, createrole, replication, bypassrls). */
+  readonly roleIsPlain: boolean;
+  readonly databaseExists: boolean;
+  readonly ownedByRole: boolean;
+  /** PUBLIC (any role) may connect: must be false once provisioned. */
+  readonly publicCanConnect: boolean;
+  readonly connections: number;
+}
+
+export interface ClusterInventory {
+  readonly databases: readonly string[];
+  readonly roles: readonly string[];
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface DatabaseDriver {
+  readonly kind: 'shared' | 'dedicated';
+  observe(name: string): Promise<ObservedStageDatabase>;
+  /** Databases and roles whose names start with the prefix: for bulk drift checks. */
+  inventory(prefix: string): Promise<ClusterInventory>;
+  ensureRole(name: string, password: string): Promise<void>;
+  ensureDatabase(name: string): Promise<void>;
+  restrictAccess(name: string): Promise<void>;
+  dropDatabase(name: string): Promise<void>;
+  dropRole(name: string): Promise<void>;
+  endpoint(): Endpoint;
+  close(): Promise<void>;
+}

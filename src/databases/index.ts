@@ -1,0 +1,3 @@
+export type { DatabaseDriver, ObservedStageDatabase, ClusterInventory, Endpoint } from './driver.ts';
+export { sharedDriver } from './shared/driver.ts';
+export * from './local-cluster.ts';

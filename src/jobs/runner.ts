@@ -1,0 +1,113 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { backoff, isTransient } from '../core/retry.ts';
+import { claim, finish, jobsChannel, type ClaimedJob, type JobOutcome } from './queue.ts';
+
+export type JobHandler = (job: ClaimedJob) => Promise<JobOutcome>;
+
+export interface JobRunnerOptions {
+  readonly pool: pg.Pool;
+  readonly handlers: Readonly<Record<string, JobHandler>>;
+  readonly concurrency: number;
+  readonly logger: Logger;
+  readonly pollMs?: number;
+}
+
+/**
+ * Runs jobs with a fixed number of workers. Woken by NOTIFY, and polls as a
+ * fallback for delayed jobs. `runOnce` is the one pass; the loops only call it.
+ */
+export class JobRunner {
+  readonly #options: JobRunnerOptions;
+  readonly #kinds: string[];
+  #running = false;
+  #loops: Promise<void>[] = [];
+  #listener: pg.PoolClient | undefined;
+  #wakers = new Set<() => void>();
+  #starting: Promise<void> | undefined;
+
+  constructor(options: JobRunnerOptions) {
+    this.#options = options;
+    this.#kinds = Object.keys(options.handlers);
+  }
+
+  /** Claims and runs one job on the given session; false when nothing was due. */
+  async runOnce(client: pg.PoolClient): Promise<boolean> {
+    const job = await claim(client, this.#kinds);
+    if (!job) return false;
+    const handler = this.#options.handlers[job.kind];
+    let outcome: JobOutcome;
+    try {
+      outcome = handler ? await handler(job) : { kind: 'done' };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#options.logger.warn({ job: job.key, kind: job.kind, err: message }, 'job failed');
+      outcome = { kind: 'retry', afterMs: backoff(job.attempts, 500, isTransient(error) ? 10_000 : 60_000), error: message };
+    }
+    await finish(client, job, outcome);
+    return true;
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    this.#running = true;
+    const listener = await this.#options.pool.connect();
+    this.#listener = listener;
+    listener.on('notification', () => this.#wakeAll());
+    await listener.query(`listen ${jobsChannel}`);
+    for (let i = 0; i < this.#options.concurrency; i++) this.#loops.push(this.#loop(i));
+  }
+
+  #wakeAll(): void {
+    for (const wake of this.#wakers) wake();
+  }
+
+  async #loop(index: number): Promise<void> {
+    const pollMs = this.#options.pollMs ?? 1000;
+    while (this.#running) {
+      let client: pg.PoolClient | undefined;
+      let broken = false;
+      try {
+        client = await this.#options.pool.connect();
+        while (this.#running && (await this.runOnce(client))) {
+          // Keep going while work is due.
+        }
+      } catch (error) {
+        // The session may still hold a job's advisory lock: never return it to the pool.
+        broken = true;
+        this.#options.logger.warn({ worker: index, err: (error as Error).message }, 'job worker pass failed');
+      } finally {
+        client?.release(broken);
+      }
+      if (!this.#running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, pollMs);
+        function done(): void {
+          clearTimeout(timer);
+          wakers.delete(done);
+          resolve();
+        }
+        const wakers = this.#wakers;
+        wakers.add(done);
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#starting) return;
+    await this.#starting.catch(() => undefined);
+    this.#running = false;
+    this.#wakeAll();
+    await Promise.allSettled(this.#loops);
+    this.#loops = [];
+    if (this.#listener) {
+      this.#listener.release();
+      this.#listener = undefined;
+    }
+    this.#starting = undefined;
+  }
+}

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import { AuditService } from './audit/service.ts';
+import type { Clock } from './core/clock.ts';
+import type { Config } from './core/config.ts';
+import type { DatabaseDriver } from './databases/driver.ts';
+import { OperatorService } from './identity/operators.ts';
+import type { KeyringStore } from './secrets/keyring.ts';
+import { SecretService } from './secrets/service.ts';
+import type { ControlDb } from './store/db.ts';
+import { localFiles, type FilesDriver } from './tenants/files.ts';
+import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
+import { stageJobKind, TenantService } from './tenants/service.ts';
+import type { JobHandler } from './jobs/runner.ts';
+import { join } from 'node:path';
+
+/** Everything the API, the CLI's server side and the scheduler call. */
+export interface Services {
+  readonly tenants: TenantService;
+  readonly operators: OperatorService;
+  readonly audit: AuditService;
+  readonly secrets: SecretService;
+  readonly stageReconciler: StageReconciler;
+  readonly jobHandlers: Readonly<Record<string, JobHandler>>;
+}
+
+export interface ServiceDependencies {
+  readonly config: Config;
+  readonly db: ControlDb;
+  readonly keyringStore: KeyringStore;
+  readonly driver: DatabaseDriver;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly files?: FilesDriver;
+}
+
+/** The composition root of the service layer: wiring only, nothing runs here. */
+export async function createServices(deps: ServiceDependencies): Promise<Services> {
+  const { config, db, clock, logger, driver } = deps;
+  const audit = new AuditService(db, clock);
+  const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load());
+  const files = deps.files ?? localFiles();
+  const tenants = new TenantService({
+    db,
+    secrets,
+    audit,
+    clock,
+    regions: config.regions,
+    defaultRegion: config.defaultRegion,
+    defaultStages: config.defaultStages,
+    instancePrefix: config.instancePrefix,
+    filesRoot: join(config.dataDir, 'files'),
+    endpoint: () => driver.endpoint(),
+  });
+  const operators = new OperatorService({ db, secrets, audit, clock, limits: config.login });
+  const stageReconciler = new StageReconciler({
+    db,
+    driver,
+    files,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'reconciler' }),
+    instancePrefix: config.instancePrefix,
+  });
+  return {
+    tenants,
+    operators,
+    audit,
+    secrets,
+    stageReconciler,
+    jobHandlers: {
+      [stageJobKind]: stageReconciler.handle,
+      'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),
+    },
+  };
+}

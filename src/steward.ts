@@ -1,0 +1,133 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createApiServer } from './api/server.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import type { Config } from './core/config.ts';
+import { sharedDriver } from './databases/shared/driver.ts';
+import type { DatabaseDriver } from './databases/driver.ts';
+import { JobRunner } from './jobs/runner.ts';
+import type { KeyringStore } from './secrets/keyring.ts';
+import { createServices, type Services } from './services.ts';
+import { openControlStore, type ControlStore } from './store/db.ts';
+import { migrate } from './store/migrate.ts';
+
+export const version = '0.1.0';
+
+export interface StewardOptions {
+  readonly config: Config;
+  /** The app role's connection to the control database. */
+  readonly controlUrl: string;
+  /** The owner's connection, for migrations. */
+  readonly adminUrl: string;
+  /** A superuser connection to the cluster holding shared-tier stages. */
+  readonly sharedClusterUrl: string;
+  readonly keyringStore: KeyringStore;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Skip the job workers and the resync loop (for a process that only serves the API). */
+  readonly workers?: boolean;
+}
+
+/**
+ * The control plane in one process: API, job workers and the resync loop,
+ * over one control database. start() and stop() are safe to call twice.
+ */
+export class Steward {
+  readonly #o: StewardOptions;
+  #store: ControlStore | undefined;
+  #driver: DatabaseDriver | undefined;
+  #runner: JobRunner | undefined;
+  #api: FastifyInstance | undefined;
+  #services: Services | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #resyncing: Promise<void> | undefined;
+  #starting: Promise<string> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: StewardOptions) {
+    this.#o = options;
+  }
+
+  get services(): Services {
+    if (!this.#services) throw new Error('Steward is not started');
+    return this.#services;
+  }
+
+  get api(): FastifyInstance {
+    if (!this.#api) throw new Error('Steward is not started');
+    return this.#api;
+  }
+
+  start(): Promise<string> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<string> {
+    const { config, logger } = this.#o;
+    const migrated = await migrate(this.#o.adminUrl);
+    if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'control database migrated');
+    this.#store = openControlStore(this.#o.controlUrl, { max: config.reconcileConcurrency + 12 });
+    this.#driver = sharedDriver(this.#o.sharedClusterUrl);
+    this.#services = await createServices({
+      config,
+      db: this.#store.db,
+      keyringStore: this.#o.keyringStore,
+      driver: this.#driver,
+      clock: this.#o.clock ?? systemClock,
+      logger,
+    });
+    this.#api = await createApiServer({
+      services: this.#services,
+      logger,
+      version,
+      ...(this.#o.tls ? { https: this.#o.tls } : {}),
+    });
+    if (this.#o.workers !== false) {
+      this.#runner = new JobRunner({
+        pool: this.#store.pool,
+        handlers: this.#services.jobHandlers,
+        concurrency: config.reconcileConcurrency,
+        logger: logger.child({ component: 'jobs' }),
+      });
+      await this.#runner.start();
+      await this.resync();
+      this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
+      this.#resyncTimer.unref();
+    }
+    const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
+    return address;
+  }
+
+  /** One resync pass: queue every stage whose observed state may differ from desired. */
+  async resync(): Promise<void> {
+    if (this.#resyncing) return this.#resyncing;
+    this.#resyncing = (async () => {
+      try {
+        const queued = await this.services.stageReconciler.resync();
+        if (queued > 0) this.#o.logger.debug({ queued }, 'resync queued stages');
+      } catch (error) {
+        this.#o.logger.warn({ err: (error as Error).message }, 'resync failed');
+      } finally {
+        this.#resyncing = undefined;
+      }
+    })();
+    return this.#resyncing;
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    await this.#resyncing;
+    await this.#api?.close();
+    await this.#runner?.stop();
+    await this.#driver?.close();
+    await this.#store?.close();
+  }
+}

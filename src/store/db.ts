@@ -1,0 +1,32 @@
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { ControlDatabase } from './schema.ts';
+
+export type ControlDb = Kysely<ControlDatabase>;
+export type ControlTx = Transaction<ControlDatabase>;
+/** Either the database or a transaction: services accept both so callers can compose them. */
+export type Queryable = Kysely<ControlDatabase>;
+
+export interface ControlStore {
+  readonly db: ControlDb;
+  readonly pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function openControlStore(url: string, options: { max?: number; applicationName?: string } = {}): ControlStore {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'steward',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => undefined);
+  const db = new Kysely<ControlDatabase>({ dialect: new PostgresDialect({ pool }) });
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    pool,
+    close: () => (closing ??= db.destroy()),
+  };
+}

@@ -1,0 +1,117 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Row types of the control database, as Kysely sees them. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Id = ColumnType<string, never, never>;
+
+export interface SecretsTable {
+  id: Id;
+  name: string;
+  key_id: string;
+  wrapped_key: Buffer;
+  ciphertext: Buffer;
+  created_at: Generated<Date>;
+  rotated_at: Date | null;
+}
+
+export interface TenantsTable {
+  id: Id;
+  slug: string;
+  display_name: string;
+  region: string;
+  tier: string;
+  contacts: ColumnType<unknown, string, string>;
+  desired: Generated<string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface StagesTable {
+  id: Id;
+  tenant_id: string;
+  name: string;
+  desired: Generated<string>;
+  phase: Generated<string>;
+  reason: Generated<string>;
+  database_name: string;
+  password_secret: string;
+  files_dir: string;
+  paused: Generated<boolean>;
+  generation: Generated<number>;
+  observed_generation: Generated<number>;
+  ready_at: Date | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface JobsTable {
+  id: Id;
+  kind: string;
+  key: string;
+  run_at: Timestamp;
+  requested_at: Timestamp;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface OperatorsTable {
+  id: Id;
+  username: string;
+  role: string;
+  password_hash: string;
+  must_change_password: Generated<boolean>;
+  totp_secret: string | null;
+  totp_enabled: Generated<boolean>;
+  totp_last_step: string | null;
+  recovery_codes: ColumnType<string[], string, string>;
+  failed_logins: Generated<number>;
+  locked_until: Date | null;
+  last_login_at: Date | null;
+  last_login_address: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface ApiTokensTable {
+  id: Id;
+  operator_id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  prefix: string;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface LoginFailuresTable {
+  address: string;
+  window_start: Date;
+  failures: number;
+}
+
+export interface AuditEventsTable {
+  seq: ColumnType<string, never, never>;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string;
+  tenant: string | null;
+  outcome: string;
+  address: string | null;
+  details: ColumnType<Record<string, unknown>, string, string>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ControlDatabase {
+  secrets: SecretsTable;
+  tenants: TenantsTable;
+  stages: StagesTable;
+  jobs: JobsTable;
+  operators: OperatorsTable;
+  api_tokens: ApiTokensTable;
+  login_failures: LoginFailuresTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,411 @@
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import type { Region } from '../core/config.ts';
+import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
+import { stageDatabaseName } from '../core/names.ts';
+import { actorName, type Principal } from '../core/policy.ts';
+import type { AuditService } from '../audit/service.ts';
+import type { Endpoint } from '../databases/driver.ts';
+import { enqueue } from '../jobs/queue.ts';
+import { randomSecret } from '../secrets/envelope.ts';
+import type { SecretService } from '../secrets/service.ts';
+import type { ControlDb, Queryable } from '../store/db.ts';
+import type { AddStageInput, CreateTenantInput } from './schemas.ts';
+
+export const stageJobKind = 'reconcile-stage';
+
+export const stagePhases = ['pending', 'provisioning', 'ready', 'deleting', 'failed', 'paused'] as const;
+export type StagePhase = (typeof stagePhases)[number];
+
+export interface StageView {
+  readonly name: string;
+  readonly desired: 'present' | 'absent';
+  readonly phase: StagePhase;
+  readonly reason: string;
+  readonly database: string;
+  readonly filesDir: string;
+  readonly paused: boolean;
+  readonly readyAt: string | null;
+  readonly createdAt: string;
+}
+
+export interface TenantView {
+  readonly slug: string;
+  readonly displayName: string;
+  readonly region: string;
+  readonly geography: string;
+  readonly tier: string;
+  readonly contacts: unknown;
+  readonly desired: 'present' | 'absent';
+  /** The least advanced phase of its stages: ready only when every stage is. */
+  readonly phase: StagePhase;
+  readonly createdAt: string;
+  readonly stages: readonly StageView[];
+}
+
+export interface StageCredentials {
+  readonly tenant: string;
+  readonly stage: string;
+  readonly database: string;
+  readonly user: string;
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+}
+
+export interface TenantServiceOptions {
+  readonly db: ControlDb;
+  readonly secrets: SecretService;
+  readonly audit: AuditService;
+  readonly clock: Clock;
+  readonly regions: readonly Region[];
+  readonly defaultRegion: string;
+  readonly defaultStages: readonly string[];
+  readonly instancePrefix: string;
+  readonly filesRoot: string;
+  readonly endpoint: () => Endpoint;
+}
+
+export function stagePasswordSecret(tenant: string, stage: string): string {
+  return `stage/${tenant}/${stage}/database-password`;
+}
+
+/**
+ * Tenants and their stages. Every change writes desired state, the job that
+ * carries it out and its audit event in one transaction.
+ */
+export class TenantService {
+  readonly #o: TenantServiceOptions;
+
+  constructor(options: TenantServiceOptions) {
+    this.#o = options;
+  }
+
+  async create(input: CreateTenantInput, actor: Principal): Promise<TenantView> {
+    const region = this.#region(input.region ?? this.#o.defaultRegion);
+    if (input.tier !== 'shared') {
+      throw new InputError(
+        `field "tier": ${showValue(input.tier)} is not available yet on this installation; use "shared"`,
+        { field: 'tier' },
+      );
+    }
+    const stages = input.stages ?? this.#o.defaultStages;
+    const duplicate = stages.find((s, i) => stages.indexOf(s) !== i);
+    if (duplicate) {
+      throw new InputError(`field "stages": stage ${showValue(duplicate)} is listed twice`, { field: 'stages' });
+    }
+    await this.#o.db.transaction().execute(async (tx) => {
+      const existing = await tx
+        .selectFrom('tenants')
+        .select(['desired'])
+        .where('slug', '=', input.slug)
+        .executeTakeFirst();
+      if (existing) throw this.#exists(input.slug, existing.desired);
+      const tenant = await tx
+        .insertInto('tenants')
+        .values({
+          slug: input.slug,
+          display_name: input.displayName ?? input.slug,
+          region: region.name,
+          tier: input.tier,
+          contacts: JSON.stringify(input.contacts),
+        })
+        .onConflict((oc) => oc.column('slug').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!tenant) throw this.#exists(input.slug, 'present');
+      for (const stage of stages) await this.#insertStage(tx, tenant.id, input.slug, stage);
+      await this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action: 'tenant.create',
+        target: `tenant/${input.slug}`,
+        tenant: input.slug,
+        details: { region: region.name, tier: input.tier, stages, contacts: input.contacts.length },
+      });
+    });
+    return this.show(input.slug);
+  }
+
+  async list(): Promise<TenantView[]> {
+    const tenants = await this.#o.db.selectFrom('tenants').selectAll().orderBy('slug').execute();
+    const stages = await this.#o.db.selectFrom('stages').selectAll().orderBy('id').execute();
+    const byTenant = new Map<string, typeof stages>();
+    for (const stage of stages) {
+      const list = byTenant.get(stage.tenant_id) ?? [];
+      list.push(stage);
+      byTenant.set(stage.tenant_id, list);
+    }
+    return tenants.map((t) => this.#view(t, byTenant.get(t.id) ?? []));
+  }
+
+  async show(slug: string): Promise<TenantView> {
+    const tenant = await this.#o.db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
+    if (!tenant) throw this.#notFound(slug);
+    const stages = await this.#o.db
+      .selectFrom('stages')
+      .selectAll()
+      .where('tenant_id', '=', tenant.id)
+      .orderBy('id')
+      .execute();
+    return this.#view(tenant, stages);
+  }
+
+  async delete(slug: string, actor: Principal): Promise<TenantView> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      const tenant = await tx
+        .selectFrom('tenants')
+        .select(['id', 'desired'])
+        .where('slug', '=', slug)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!tenant) throw this.#notFound(slug);
+      if (tenant.desired === 'absent') return;
+      await tx
+        .updateTable('tenants')
+        .set({ desired: 'absent', updated_at: new Date() })
+        .where('id', '=', tenant.id)
+        .execute();
+      const stages = await tx
+        .updateTable('stages')
+        .set((eb) => ({
+          desired: 'absent',
+          phase: 'deleting',
+          reason: 'deletion requested',
+          generation: eb('generation', '+', 1),
+          updated_at: new Date(),
+        }))
+        .where('tenant_id', '=', tenant.id)
+        .returning(['id', 'name'])
+        .execute();
+      for (const stage of stages) await enqueue(tx, stageJobKind, stage.id);
+      if (stages.length === 0) await enqueue(tx, 'reconcile-tenant', tenant.id);
+      await this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action: 'tenant.delete',
+        target: `tenant/${slug}`,
+        tenant: slug,
+        details: { stages: stages.map((s) => s.name) },
+      });
+    });
+    return this.show(slug).catch((error: unknown) => {
+      if (error instanceof NotFoundError) throw new NotFoundError(`tenant ${slug} is already deleted`);
+      throw error;
+    });
+  }
+
+  async addStage(slug: string, input: AddStageInput, actor: Principal): Promise<TenantView> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      const tenant = await this.#lockPresentTenant(tx, slug);
+      const existing = await tx
+        .selectFrom('stages')
+        .select(['desired'])
+        .where('tenant_id', '=', tenant.id)
+        .where('name', '=', input.name)
+        .executeTakeFirst();
+      if (existing) {
+        throw new ConflictError(
+          existing.desired === 'absent'
+            ? `stage ${input.name} of tenant ${slug} is being removed; add it again once it is gone`
+            : `tenant ${slug} already has a stage ${input.name}`,
+          { field: 'name' },
+        );
+      }
+      await this.#insertStage(tx, tenant.id, slug, input.name);
+      await this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action: 'stage.add',
+        target: `tenant/${slug}/stage/${input.name}`,
+        tenant: slug,
+      });
+    });
+    return this.show(slug);
+  }
+
+  async removeStage(slug: string, stage: string, actor: Principal): Promise<TenantView> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      const tenant = await this.#lockPresentTenant(tx, slug);
+      const row = await tx
+        .selectFrom('stages')
+        .select(['id', 'desired'])
+        .where('tenant_id', '=', tenant.id)
+        .where('name', '=', stage)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
+      if (row.desired === 'absent') return;
+      await tx
+        .updateTable('stages')
+        .set((eb) => ({
+          desired: 'absent',
+          phase: 'deleting',
+          reason: 'removal requested',
+          generation: eb('generation', '+', 1),
+          updated_at: new Date(),
+        }))
+        .where('id', '=', row.id)
+        .execute();
+      await enqueue(tx, stageJobKind, row.id);
+      await this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action: 'stage.remove',
+        target: `tenant/${slug}/stage/${stage}`,
+        tenant: slug,
+      });
+    });
+    return this.show(slug);
+  }
+
+  /** The stage's DATABASE_URL, for an operator. Reading it is audited. */
+  async credentials(slug: string, stage: string, actor: Principal): Promise<StageCredentials> {
+    const row = await this.#o.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select(['stages.database_name', 'stages.password_secret', 'stages.phase', 'stages.desired'])
+      .where('tenants.slug', '=', slug)
+      .where('stages.name', '=', stage)
+      .executeTakeFirst();
+    if (!row) {
+      await this.show(slug);
+      throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
+    }
+    if (row.desired === 'absent') throw new NotFoundError(`stage ${stage} of tenant ${slug} is being removed`);
+    const password = await this.#o.secrets.get(row.password_secret);
+    await this.#o.audit.recordAlone({
+      actor: actorName(actor),
+      address: actor.address,
+      action: 'stage.credentials.read',
+      target: `tenant/${slug}/stage/${stage}`,
+      tenant: slug,
+    });
+    const { host, port } = this.#o.endpoint();
+    const user = row.database_name;
+    return {
+      tenant: slug,
+      stage,
+      database: row.database_name,
+      user,
+      host,
+      port,
+      databaseUrl: `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${row.database_name}`,
+    };
+  }
+
+  async #insertStage(tx: Queryable, tenantId: string, slug: string, stage: string): Promise<void> {
+    const database = stageDatabaseName(this.#o.instancePrefix, slug, stage);
+    const secretName = stagePasswordSecret(slug, stage);
+    await this.#o.secrets.put(tx, secretName, randomSecret(32));
+    const row = await tx
+      .insertInto('stages')
+      .values({
+        tenant_id: tenantId,
+        name: stage,
+        database_name: database,
+        password_secret: secretName,
+        files_dir: join(this.#o.filesRoot, slug, stage),
+        ready_at: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await enqueue(tx, stageJobKind, row.id);
+  }
+
+  async #lockPresentTenant(tx: Queryable, slug: string): Promise<{ id: string }> {
+    const tenant = await tx
+      .selectFrom('tenants')
+      .select(['id', 'desired'])
+      .where('slug', '=', slug)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!tenant) throw this.#notFound(slug);
+    if (tenant.desired === 'absent') throw new ConflictError(`tenant ${slug} is being deleted`);
+    return tenant;
+  }
+
+  #region(name: string): Region {
+    const region = this.#o.regions.find((r) => r.name === name);
+    if (!region) {
+      throw new InputError(
+        `field "region": ${showValue(name)} is not a known region; use one of ${this.#o.regions.map((r) => r.name).join(', ')}`,
+        { field: 'region' },
+      );
+    }
+    return region;
+  }
+
+  #exists(slug: string, desired: string): ConflictError {
+    return new ConflictError(
+      desired === 'absent'
+        ? `tenant ${slug} is being deleted; create it again once it is gone`
+        : `tenant ${slug} already exists`,
+      { field: 'slug' },
+    );
+  }
+
+  #notFound(slug: string): NotFoundError {
+    return new NotFoundError(`tenant ${showValue(slug)} does not exist; "steward tenant list" shows the tenants`, {
+      field: 'tenant',
+    });
+  }
+
+  #view(
+    tenant: {
+      slug: string;
+      display_name: string;
+      region: string;
+      tier: string;
+      contacts: unknown;
+      desired: string;
+      created_at: Date;
+    },
+    stages: readonly {
+      name: string;
+      desired: string;
+      phase: string;
+      reason: string;
+      database_name: string;
+      files_dir: string;
+      paused: boolean;
+      ready_at: Date | null;
+      created_at: Date;
+    }[],
+  ): TenantView {
+    const views: StageView[] = stages.map((s) => ({
+      name: s.name,
+      desired: s.desired as 'present' | 'absent',
+      phase: s.phase as StagePhase,
+      reason: s.reason,
+      database: s.database_name,
+      filesDir: s.files_dir,
+      paused: s.paused,
+      readyAt: s.ready_at?.toISOString() ?? null,
+      createdAt: s.created_at.toISOString(),
+    }));
+    return {
+      slug: tenant.slug,
+      displayName: tenant.display_name,
+      region: tenant.region,
+      geography: this.#o.regions.find((r) => r.name === tenant.region)?.geography ?? 'unknown',
+      tier: tenant.tier,
+      contacts: tenant.contacts,
+      desired: tenant.desired as 'present' | 'absent',
+      phase: summarisePhase(tenant.desired, views),
+      createdAt: tenant.created_at.toISOString(),
+      stages: views,
+    };
+  }
+}
+
+const phaseOrder: readonly StagePhase[] = ['failed', 'deleting', 'pending', 'provisioning', 'paused', 'ready'];
+
+export function summarisePhase(desired: string, stages: readonly StageView[]): StagePhase {
+  if (desired === 'absent') return 'deleting';
+  let least: StagePhase = 'ready';
+  for (const stage of stages) {
+    if (phaseOrder.indexOf(stage.phase) < phaseOrder.indexOf(least)) least = stage.phase;
+  }
+  return least;
+}

@@ -1,0 +1,208 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { parseConfig, type Config } from './core/config.ts';
+import type { Environment } from './core/env.ts';
+import { InputError } from './core/errors.ts';
+import { createLogger } from './core/logger.ts';
+import {
+  bootstrapControlDatabase,
+  describeCluster,
+  findPostgresBinDir,
+  initCluster,
+  isInitialised,
+  readClusterPort,
+  replaceDatabase,
+  startCluster,
+  stopCluster,
+  withCredentials,
+  type LocalCluster,
+} from './databases/local-cluster.ts';
+import { randomSecret } from './secrets/envelope.ts';
+import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
+import { Steward } from './steward.ts';
+import { acquirePidLock } from './system/lockfile.ts';
+import { ensureCa, issueServerCertificate } from './tls/ca.ts';
+
+export interface UpOptions {
+  readonly dataDir: string;
+  readonly env: Environment;
+  /** Settings from the command line; they win over steward.yaml in the data dir. */
+  readonly overrides?: Partial<Record<string, unknown>>;
+  readonly progress?: (message: string) => void;
+  /** Where logs go besides <data-dir>/steward.log; defaults to stderr at warn. */
+  readonly logger?: Logger;
+}
+
+export interface ClientFile {
+  readonly apiUrl: string;
+  readonly ca: string;
+  readonly token: string;
+}
+
+export interface RunningSteward {
+  readonly steward: Steward;
+  readonly config: Config;
+  readonly apiUrl: string;
+  readonly caPem: string;
+  readonly clientFile: string;
+  /** Set only on the first start: the first owner's one-time password. */
+  readonly firstOwner: { username: string; password: string } | undefined;
+  readonly cluster: LocalCluster | undefined;
+  stop(): Promise<void>;
+}
+
+interface EmbeddedCredentials {
+  readonly superuserPassword: string;
+  readonly appPassword: string;
+}
+
+/**
+ * `steward up`: everything on one machine. Runs its own PostgreSQL under the
+ * data dir unless STEWARD_DATABASE_URL names a control database elsewhere.
+ */
+export async function up(options: UpOptions): Promise<RunningSteward> {
+  const progress = options.progress ?? (() => undefined);
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  // PostgreSQL (another user) must pass through the data dir to reach its own directory.
+  await chmod(dataDir, 0o711);
+  const releaseLock = await acquirePidLock(join(dataDir, 'steward.pid'), `data dir ${dataDir}`);
+  const releasers: (() => Promise<void>)[] = [releaseLock];
+  const releaseAll = async (): Promise<void> => {
+    for (const release of releasers.reverse()) await release().catch(() => undefined);
+  };
+  try {
+    const config = await loadConfig(dataDir, options);
+    const logger =
+      options.logger ??
+      createLogger(
+        config.logLevel,
+        pino.multistream([
+          { level: config.logLevel as pino.Level, stream: pino.destination({ dest: join(dataDir, 'steward.log'), mkdir: true, sync: false }) },
+          { level: 'warn', stream: process.stderr },
+        ]),
+      );
+    const keyringStore = options.env.masterKey
+      ? environmentKeyring(options.env.masterKey)
+      : fileKeyring(join(dataDir, 'master.key'));
+
+    let controlUrl: string;
+    let adminUrl: string;
+    let sharedClusterUrl: string;
+    let cluster: LocalCluster | undefined;
+    if (options.env.databaseUrl) {
+      controlUrl = options.env.databaseUrl;
+      adminUrl = options.env.databaseAdminUrl ?? controlUrl;
+      if (!options.env.sharedClusterUrl) {
+        throw new InputError(
+          'STEWARD_DATABASE_URL is set, so Steward does not run its own cluster: set STEWARD_SHARED_CLUSTER_URL to a superuser connection of the cluster that holds shared-tier stages',
+          { field: 'STEWARD_SHARED_CLUSTER_URL' },
+        );
+      }
+      sharedClusterUrl = options.env.sharedClusterUrl;
+    } else {
+      const credentials = await embeddedCredentials(dataDir);
+      const pgDir = join(dataDir, 'pg');
+      const binDir = findPostgresBinDir(options.env.pgBinDir);
+      const port = (await readClusterPort(pgDir)) ?? (await freePort(54320));
+      if (!(await isInitialised(pgDir))) progress(`initialising the PostgreSQL cluster in ${pgDir}`);
+      cluster = await initCluster({ dir: pgDir, port, binDir }, credentials.superuserPassword);
+      const started = await startCluster(cluster);
+      progress(started === 'adopted' ? `PostgreSQL already running on port ${port}: adopted` : `PostgreSQL started on 127.0.0.1:${port}`);
+      const startedCluster = cluster;
+      releasers.push(async () => {
+        progress('stopping PostgreSQL');
+        await stopCluster(startedCluster);
+      });
+      const superuserUrl = cluster.superuserUrl(credentials.superuserPassword);
+      await bootstrapControlDatabase(superuserUrl, 'steward', credentials.appPassword);
+      adminUrl = replaceDatabase(superuserUrl, 'steward');
+      controlUrl = withCredentials(adminUrl, 'steward_app', credentials.appPassword);
+      sharedClusterUrl = superuserUrl;
+    }
+
+    const ca = await ensureCa(dataDir);
+    const names = [...new Set([config.api.host, '127.0.0.1', 'localhost', hostname()])];
+    const serverCert = await issueServerCertificate(ca, names);
+    const steward = new Steward({
+      config,
+      controlUrl,
+      adminUrl,
+      sharedClusterUrl,
+      keyringStore,
+      logger,
+      tls: { key: serverCert.keyPem, cert: serverCert.chainPem },
+    });
+    releasers.push(() => steward.stop());
+    progress('migrating the control database and starting the API');
+    await steward.start();
+    const address = steward.api.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.api.port;
+    const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
+    const apiUrl = `https://${host}:${port}`;
+
+    const firstOwner = await steward.services.operators.bootstrapOwner();
+    const localToken = await steward.services.operators.issueLocalToken();
+    const clientFile = join(dataDir, 'client.json');
+    const client: ClientFile = { apiUrl, ca: ca.certPem, token: localToken.token };
+    await writeFile(clientFile, `${JSON.stringify(client, null, 2)}\n`, { mode: 0o600 });
+    await chmod(clientFile, 0o600);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      steward,
+      config,
+      apiUrl,
+      caPem: ca.certPem,
+      clientFile,
+      firstOwner,
+      cluster,
+      stop: () => (stopping ??= releaseAll()),
+    };
+  } catch (error) {
+    await releaseAll();
+    throw error;
+  }
+}
+
+async function loadConfig(dataDir: string, options: UpOptions): Promise<Config> {
+  const file = join(dataDir, 'steward.yaml');
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    const parsed: unknown = parseYaml(await readFile(file, 'utf8'));
+    if (parsed !== null && typeof parsed === 'object') fromFile = parsed as Record<string, unknown>;
+  }
+  const merged: Record<string, unknown> = { ...fromFile, ...(options.overrides ?? {}), dataDir };
+  if (options.env.logLevel && merged.logLevel === undefined) merged.logLevel = options.env.logLevel;
+  return parseConfig(merged);
+}
+
+async function embeddedCredentials(dataDir: string): Promise<EmbeddedCredentials> {
+  const path = join(dataDir, 'pg-credentials.json');
+  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as EmbeddedCredentials;
+  const credentials: EmbeddedCredentials = { superuserPassword: randomSecret(24), appPassword: randomSecret(24) };
+  await writeFile(path, `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
+  return credentials;
+}
+
+/** The preferred port when it is free, else any free port. */
+export function freePort(preferred = 0): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      if (preferred !== 0 && error.code === 'EADDRINUSE') resolvePort(freePort(0));
+      else reject(error);
+    });
+    server.listen(preferred, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : preferred;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
