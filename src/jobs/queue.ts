@@ -36,7 +36,7 @@ export interface ClaimedJob {
   readonly kind: string;
   readonly key: string;
   readonly attempts: number;
-  readonly requestedAt: Date;
+  readonly requestedAt: string;
 }
 
 export type JobOutcome =
@@ -51,9 +51,10 @@ export async function claim(client: pg.PoolClient, kinds: readonly string[]): Pr
     kind: string;
     key: string;
     attempts: number;
-    requested_at: Date;
+    requested_at: string;
   }>(
-    `select id, kind, key, attempts, requested_at from jobs
+    // requested_at as text: a JS Date would drop its microseconds and never compare equal.
+    `select id, kind, key, attempts, requested_at::text as requested_at from jobs
       where run_at <= now() and kind = any($1::text[])
       order by run_at, id limit 32`,
     [kinds],
@@ -77,13 +78,13 @@ export async function finish(client: pg.PoolClient, job: ClaimedJob, outcome: Jo
   try {
     if (outcome.kind === 'done') {
       // A request that arrived while the job ran changed requested_at: keep the job so it runs again.
-      await client.query('delete from jobs where id = $1 and requested_at = $2', [job.id, job.requestedAt]);
+      await client.query('delete from jobs where id = $1 and requested_at = $2::timestamptz', [job.id, job.requestedAt]);
     } else {
       const error = outcome.kind === 'retry' ? outcome.error.slice(0, 2000) : null;
       const attempts = outcome.kind === 'retry' ? job.attempts + 1 : 0;
       await client.query(
         `update jobs set run_at = now() + ($2::int * interval '1 millisecond'), attempts = $3, last_error = $4
-          where id = $1 and requested_at = $5`,
+          where id = $1 and requested_at = $5::timestamptz`,
         [job.id, Math.max(0, Math.round(outcome.afterMs)), attempts, error, job.requestedAt],
       );
     }

@@ -1,0 +1,49 @@
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import {
+  bootstrapControlDatabase,
+  findPostgresBinDir,
+  initCluster,
+  replaceDatabase,
+  startCluster,
+  stopCluster,
+} from '../../src/databases/local-cluster.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { freePort } from '../../src/up.ts';
+
+/**
+ * One PostgreSQL cluster for the whole run, with a migrated template control
+ * database that each test file clones. Test files run in parallel and stay
+ * apart by database name prefix.
+ */
+export const superuserPassword = 'test-superuser-password';
+export const appPassword = 'test-app-password';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgPort: number;
+    pgSuperuserUrl: string;
+    pgBinDir: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const root = await mkdtemp(join(tmpdir(), 'steward-test-pg-'));
+  await chmod(root, 0o711);
+  const binDir = findPostgresBinDir();
+  const port = await freePort(0);
+  const cluster = await initCluster({ dir: join(root, 'pg'), port, binDir, unsafeFast: true }, superuserPassword);
+  await startCluster(cluster);
+  const superuserUrl = cluster.superuserUrl(superuserPassword);
+  await bootstrapControlDatabase(superuserUrl, 'steward_template', appPassword);
+  await migrate(replaceDatabase(superuserUrl, 'steward_template'));
+  project.provide('pgPort', port);
+  project.provide('pgSuperuserUrl', superuserUrl);
+  project.provide('pgBinDir', binDir);
+  return async () => {
+    await stopCluster(cluster, 'immediate');
+    await rm(root, { recursive: true, force: true });
+  };
+}

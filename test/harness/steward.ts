@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { inject } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { parseConfig, type Config, type ConfigInput } from '../../src/core/config.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { bootstrapControlDatabase, replaceDatabase, withCredentials } from '../../src/databases/local-cluster.ts';
+import { quoteIdent } from '../../src/databases/sql.ts';
+import { fileKeyring } from '../../src/secrets/keyring.ts';
+import { Steward } from '../../src/steward.ts';
+import type { Services } from '../../src/services.ts';
+import type { Clock } from '../../src/core/clock.ts';
+
+export const appPassword = 'test-app-password';
+
+export interface TestSteward {
+  readonly steward: Steward;
+  readonly services: Services;
+  readonly api: FastifyInstance;
+  readonly config: Config;
+  readonly dataDir: string;
+  readonly controlDatabase: string;
+  readonly prefix: string;
+  /** The owner's API token. */
+  readonly token: string;
+  readonly superuserUrl: string;
+  readonly controlUrl: string;
+  /** Everything Steward logged, as text: tests grep it for secrets. */
+  logs(): string;
+  /** A superuser query against the shared cluster. */
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<R[]>;
+  /** Sends a request through Fastify's inject with the owner token (or the one given). */
+  request(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; text: string }>;
+  waitForStages(slug: string, phase?: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestStewardOptions {
+  readonly config?: Partial<ConfigInput>;
+  readonly clock?: Clock;
+  readonly workers?: boolean;
+}
+
+/**
+ * A Steward on a fresh control database cloned from the migrated template,
+ * with a database-name prefix of its own, so test files run side by side.
+ */
+export async function startTestSteward(options: TestStewardOptions = {}): Promise<TestSteward> {
+  const superuserUrl = inject('pgSuperuserUrl');
+  const id = randomBytes(3).toString('hex');
+  const prefix = `t${id.slice(0, 5)}_`;
+  const controlDatabase = `ctl_${id}`;
+  await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, { template: 'steward_template' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'steward-test-'));
+  await chmod(dataDir, 0o711);
+  const config = parseConfig({
+    dataDir,
+    instancePrefix: prefix,
+    api: { host: '127.0.0.1', port: 0 },
+    logLevel: 'debug',
+    resyncSeconds: 5,
+    ...options.config,
+  });
+  const lines: string[] = [];
+  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
+  const adminUrl = replaceDatabase(superuserUrl, controlDatabase);
+  const controlUrl = withCredentials(adminUrl, 'steward_app', appPassword);
+  const steward = new Steward({
+    config,
+    controlUrl,
+    adminUrl,
+    sharedClusterUrl: superuserUrl,
+    keyringStore: fileKeyring(join(dataDir, 'master.key')),
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.workers === false ? { workers: false } : {}),
+  });
+  await steward.start();
+  const services = steward.services;
+  await services.operators.bootstrapOwner();
+  const token = (await services.operators.issueLocalToken()).token;
+  const api = steward.api;
+
+  const admin = new pg.Pool({ connectionString: superuserUrl, max: 3 });
+  admin.on('error', () => undefined);
+  const query: TestSteward['query'] = async (sql, params, database) => {
+    if (!database) return (await admin.query(sql, params)).rows;
+    const client = new pg.Client({ connectionString: replaceDatabase(superuserUrl, database) });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  const request: TestSteward['request'] = async (method, url, body, useToken = token) => {
+    const response = await api.inject({
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(useToken ? { authorization: `Bearer ${useToken}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response.body);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.statusCode, body: parsed, text: response.body };
+  };
+
+  const waitForStages: TestSteward['waitForStages'] = async (slug, phase = 'ready', timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await request('GET', `/api/v1/tenants/${slug}`);
+      if (phase === 'gone' && res.status === 404) return;
+      if (res.status === 200 && phase !== 'gone') {
+        const stages = (res.body as { stages: { phase: string }[] }).stages;
+        if (stages.length > 0 && stages.every((s) => s.phase === phase)) return;
+      }
+      if (Date.now() > deadline) throw new Error(`tenant ${slug} not ${phase} in time: ${res.text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  return {
+    steward,
+    services,
+    api,
+    config,
+    dataDir,
+    controlDatabase,
+    prefix,
+    token,
+    superuserUrl,
+    controlUrl,
+    logs: () => lines.join(''),
+    query,
+    request,
+    waitForStages,
+    async close() {
+      await steward.stop();
+      const leftovers = await admin.query<{ datname: string }>(
+        'select datname from pg_database where datname like $1',
+        [`${prefix.replace('_', '\\_')}%`],
+      );
+      for (const row of leftovers.rows) await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
+      const roles = await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [
+        `${prefix.replace('_', '\\_')}%`,
+      ]);
+      for (const row of roles.rows) await admin.query(`drop role if exists ${quoteIdent(row.rolname)}`);
+      await admin.query(`drop database if exists ${quoteIdent(controlDatabase)} with (force)`);
+      await admin.end();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const silentLogger = pino({ level: 'silent' });
