@@ -67,7 +67,8 @@ export class Steward {
   async #start(): Promise<string> {
     const { config, logger } = this.#o;
     const migrated = await migrate(this.#o.adminUrl);
-    if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'control database migrated');
+    if (migrated.applied.length > 0)
+      logger.info({ migrations: migrated.applied }, 'control database migrated');
     this.#store = openControlStore(this.#o.controlUrl, { max: config.reconcileConcurrency + 12 });
     this.#driver = sharedDriver(this.#o.sharedClusterUrl);
     this.#services = await createServices({

@@ -11,7 +11,6 @@ import { InputError } from './core/errors.ts';
 import { createLogger } from './core/logger.ts';
 import {
   bootstrapControlDatabase,
-  describeCluster,
   findPostgresBinDir,
   initCluster,
   isInitialised,
@@ -83,7 +82,10 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       createLogger(
         config.logLevel,
         pino.multistream([
-          { level: config.logLevel as pino.Level, stream: pino.destination({ dest: join(dataDir, 'steward.log'), mkdir: true, sync: false }) },
+          {
+            level: config.logLevel,
+            stream: pino.destination({ dest: join(dataDir, 'steward.log'), mkdir: true, sync: false }),
+          },
           { level: 'warn', stream: process.stderr },
         ]),
       );
@@ -113,7 +115,11 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       if (!(await isInitialised(pgDir))) progress(`initialising the PostgreSQL cluster in ${pgDir}`);
       cluster = await initCluster({ dir: pgDir, port, binDir }, credentials.superuserPassword);
       const started = await startCluster(cluster);
-      progress(started === 'adopted' ? `PostgreSQL already running on port ${port}: adopted` : `PostgreSQL started on 127.0.0.1:${port}`);
+      progress(
+        started === 'adopted'
+          ? `PostgreSQL already running on port ${port}: adopted`
+          : `PostgreSQL started on 127.0.0.1:${port}`,
+      );
       const startedCluster = cluster;
       releasers.push(async () => {
         progress('stopping PostgreSQL');
@@ -185,7 +191,10 @@ async function loadConfig(dataDir: string, options: UpOptions): Promise<Config> 
 async function embeddedCredentials(dataDir: string): Promise<EmbeddedCredentials> {
   const path = join(dataDir, 'pg-credentials.json');
   if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as EmbeddedCredentials;
-  const credentials: EmbeddedCredentials = { superuserPassword: randomSecret(24), appPassword: randomSecret(24) };
+  const credentials: EmbeddedCredentials = {
+    superuserPassword: randomSecret(24),
+    appPassword: randomSecret(24),
+  };
   await writeFile(path, `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
   return credentials;
 }

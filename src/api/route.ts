@@ -74,9 +74,7 @@ export function route<
       }
       const params = spec.params ? parseInput(spec.params, request.params, 'path') : ({} as z.output<P>);
       const query = spec.query ? parseInput(spec.query, request.query, 'query') : ({} as z.output<Q>);
-      const body = spec.body
-        ? parseInput(spec.body, request.body ?? {}, 'body')
-        : (undefined as z.output<B>);
+      const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : (undefined as z.output<B>);
       const result = await spec.handler({ body, query, params, principal, address, request, reply });
       reply.code(spec.status ?? 200);
       return result;

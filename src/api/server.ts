@@ -52,7 +52,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     return reply.code(500).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { code: 'not_found', message: `no API route ${request.method} ${request.url.split('?')[0]}` };
+    const body: ErrorBody = {
+      code: 'not_found',
+      message: `no API route ${request.method} ${request.url.split('?')[0]}`,
+    };
     return reply.code(404).send(body);
   });
 
@@ -64,7 +67,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     },
   });
 
-  const authenticate: Authenticator = (token, address) => options.services.operators.authenticate(token, address);
+  const authenticate: Authenticator = (token, address) =>
+    options.services.operators.authenticate(token, address);
   // Fastify's instance type varies with the server and logger; routes only need the common shape.
   const api = app as unknown as FastifyInstance;
   systemRoutes(api, authenticate, options.services, options.version);
@@ -81,7 +85,8 @@ function describeClientError(error: unknown): string {
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(message)) {
     return `the request body is not valid JSON: ${message}`;
   }
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'the request body is larger than the 1 MiB the API accepts';
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return 'the request body is larger than the 1 MiB the API accepts';
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'send the request body as application/json';
   return message;
 }

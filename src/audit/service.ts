@@ -123,7 +123,12 @@ export class AuditService {
       if (rows.length === 0) break;
       const result = verifyChain(rows.map(toEvent), cursor);
       if (result.problem) {
-        return { ok: false, checked: result.cursor.checked, lastSeq: result.cursor.lastSeq ?? null, problem: result.problem };
+        return {
+          ok: false,
+          checked: result.cursor.checked,
+          lastSeq: result.cursor.lastSeq ?? null,
+          problem: result.problem,
+        };
       }
       cursor = result.cursor;
       afterSeq = rows[rows.length - 1]?.seq ?? afterSeq;

@@ -35,7 +35,9 @@ export interface ConnectionSources {
 export function resolveConnection(sources: ConnectionSources): Connection {
   const dataDir = resolve(sources.dataDir ?? '.steward');
   const clientPath = join(dataDir, 'client.json');
-  const local = existsSync(clientPath) ? (JSON.parse(readFileSync(clientPath, 'utf8')) as Connection) : undefined;
+  const local = existsSync(clientPath)
+    ? (JSON.parse(readFileSync(clientPath, 'utf8')) as Connection)
+    : undefined;
   const session =
     sources.sessionFile && existsSync(sources.sessionFile)
       ? (JSON.parse(readFileSync(sources.sessionFile, 'utf8')) as Connection)
@@ -102,7 +104,9 @@ export class ApiClient {
       req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within 60 s`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (error.code === 'ECONNREFUSED') {
-          reject(new Error(`cannot reach the Steward API at ${url.origin}: is Steward running ("npm start")?`));
+          reject(
+            new Error(`cannot reach the Steward API at ${url.origin}: is Steward running ("npm start")?`),
+          );
         } else reject(error);
       });
       req.end(payload);

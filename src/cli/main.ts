@@ -31,8 +31,16 @@ const program = new Command('steward')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
   .option('--data-dir <dir>', 'Steward data directory (client.json lives here)', env.dataDir)
   .option('--api-url <url>', 'API URL (default: from client.json)', env.apiUrl)
-  .option('--token <token>', 'API token (default: STEWARD_TOKEN, the login session, or client.json)', env.token)
-  .option('--session-file <file>', 'where "steward login" keeps its token', join(homedir(), '.config', 'steward', 'session.json'))
+  .option(
+    '--token <token>',
+    'API token (default: STEWARD_TOKEN, the login session, or client.json)',
+    env.token,
+  )
+  .option(
+    '--session-file <file>',
+    'where "steward login" keeps its token',
+    join(homedir(), '.config', 'steward', 'session.json'),
+  )
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
@@ -57,7 +65,11 @@ function showTenant(tenant: TenantView): void {
   );
 }
 
-async function waitForTenant(slug: string, until: 'ready' | 'gone', timeoutMs = 180_000): Promise<TenantView | undefined> {
+async function waitForTenant(
+  slug: string,
+  until: 'ready' | 'gone',
+  timeoutMs = 180_000,
+): Promise<TenantView | undefined> {
   const api = client();
   const progress = progressReporter(!json());
   const deadline = Date.now() + timeoutMs;
@@ -80,7 +92,9 @@ async function waitForTenant(slug: string, until: 'ready' | 'gone', timeoutMs = 
           : `${slug}: deleting, ${tenant.stages.length} stages left`,
       );
       if (Date.now() > deadline) {
-        throw new Error(`${slug} did not become ${until} within ${timeoutMs / 1000} s; "steward tenant show ${slug}" shows why`);
+        throw new Error(
+          `${slug} did not become ${until} within ${timeoutMs / 1000} s; "steward tenant show ${slug}" shows why`,
+        );
       }
       await new Promise((r) => setTimeout(r, 150));
     }
@@ -110,7 +124,10 @@ program
     };
     const overrides: Record<string, unknown> = {};
     if (options.apiPort !== undefined || options.apiHost !== undefined) {
-      overrides.api = { ...(options.apiPort !== undefined ? { port: options.apiPort } : {}), ...(options.apiHost ? { host: options.apiHost } : {}) };
+      overrides.api = {
+        ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
+        ...(options.apiHost ? { host: options.apiHost } : {}),
+      };
     }
     const running = await up({ dataDir, env, overrides, progress: say });
     let stopping = false;
@@ -125,9 +142,15 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     if (json()) {
-      printJson({ apiUrl: running.apiUrl, clientFile: running.clientFile, firstOwner: running.firstOwner ?? null });
+      printJson({
+        apiUrl: running.apiUrl,
+        clientFile: running.clientFile,
+        firstOwner: running.firstOwner ?? null,
+      });
     } else {
-      process.stdout.write(`Steward is running.\n  API:         ${running.apiUrl}\n  CLI config:  ${running.clientFile}\n`);
+      process.stdout.write(
+        `Steward is running.\n  API:         ${running.apiUrl}\n  CLI config:  ${running.clientFile}\n`,
+      );
       if (running.firstOwner) {
         process.stdout.write(
           `  First owner: ${running.firstOwner.username}, one-time password ${running.firstOwner.password}\n` +
@@ -146,26 +169,43 @@ tenant
   .option('--region <region>', 'region (default: the configured default)')
   .option('--display-name <name>', 'display name')
   .option('--tier <tier>', 'database tier: shared', 'shared')
-  .option('--contact <contact>', 'a contact as "Name <email>" (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option(
+    '--contact <contact>',
+    'a contact as "Name <email>" (repeatable)',
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
   .option('--no-wait', 'return at once instead of waiting for the stages to be ready')
-  .action(async (slug: string, o: { stages?: string; region?: string; displayName?: string; tier: string; contact: string[]; wait: boolean }) => {
-    const contacts = o.contact.map((c) => {
-      const match = /^(.*)<([^>]+)>\s*$/.exec(c);
-      if (!match) throw new Error(`--contact ${JSON.stringify(c)}: write it as "Name <email@example.com>"`);
-      return { name: (match[1] ?? '').trim(), email: (match[2] ?? '').trim() };
-    });
-    const body = {
-      slug,
-      tier: o.tier,
-      contacts,
-      ...(o.stages ? { stages: o.stages.split(',').map((s) => s.trim()) } : {}),
-      ...(o.region ? { region: o.region } : {}),
-      ...(o.displayName ? { displayName: o.displayName } : {}),
-    };
-    let created = await client().post<TenantView>('/api/v1/tenants', body);
-    if (o.wait) created = (await waitForTenant(slug, 'ready')) ?? created;
-    showTenant(created);
-  });
+  .action(
+    async (
+      slug: string,
+      o: {
+        stages?: string;
+        region?: string;
+        displayName?: string;
+        tier: string;
+        contact: string[];
+        wait: boolean;
+      },
+    ) => {
+      const contacts = o.contact.map((c) => {
+        const match = /^(.*)<([^>]+)>\s*$/.exec(c);
+        if (!match) throw new Error(`--contact ${JSON.stringify(c)}: write it as "Name <email@example.com>"`);
+        return { name: (match[1] ?? '').trim(), email: (match[2] ?? '').trim() };
+      });
+      const body = {
+        slug,
+        tier: o.tier,
+        contacts,
+        ...(o.stages ? { stages: o.stages.split(',').map((s) => s.trim()) } : {}),
+        ...(o.region ? { region: o.region } : {}),
+        ...(o.displayName ? { displayName: o.displayName } : {}),
+      };
+      let created = await client().post<TenantView>('/api/v1/tenants', body);
+      if (o.wait) created = (await waitForTenant(slug, 'ready')) ?? created;
+      showTenant(created);
+    },
+  );
 tenant
   .command('list')
   .description('list tenants')
@@ -207,7 +247,7 @@ stage
   });
 stage
   .command('remove <tenant> <stage>')
-  .description("remove a stage: its database, role, files and secrets")
+  .description('remove a stage: its database, role, files and secrets')
   .option('-y, --yes', 'do not ask for confirmation')
   .action(async (slug: string, name: string, o: { yes?: boolean }) => {
     await confirm(`This removes stage ${name} of ${slug} with its database and files`, name, o.yes);
@@ -264,27 +304,44 @@ program
   .option('--recovery-code <code>', 'a recovery code instead of a TOTP code')
   .option('--new-password <password>', 'set a new password (required after a one-time password)')
   .option('--expires-in-hours <hours>', 'token lifetime', '12')
-  .action(async (o: { username: string; passwordStdin?: boolean; totp?: string; recoveryCode?: string; newPassword?: string; expiresInHours: string }) => {
-    const password = o.passwordStdin ? await readStdin() : await ask('Password: ', true);
-    const api = client();
-    const issued = await api.post<IssuedToken>('/api/v1/auth/login', {
-      username: o.username,
-      password,
-      expiresInHours: Number(o.expiresInHours),
-      ...(o.totp ? { totp: o.totp } : {}),
-      ...(o.recoveryCode ? { recoveryCode: o.recoveryCode } : {}),
-      ...(o.newPassword ? { newPassword: o.newPassword } : {}),
-    });
-    const file = globals().sessionFile;
-    await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    await writeFile(
-      file,
-      `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token: issued.token }, null, 2)}\n`,
-      { mode: 0o600 },
-    );
-    if (json()) return printJson({ username: o.username, role: issued.role, expiresAt: issued.expiresAt, sessionFile: file });
-    process.stdout.write(`logged in as ${o.username} (${issued.role}) until ${issued.expiresAt ?? 'revoked'}; token kept in ${file}\n`);
-  });
+  .action(
+    async (o: {
+      username: string;
+      passwordStdin?: boolean;
+      totp?: string;
+      recoveryCode?: string;
+      newPassword?: string;
+      expiresInHours: string;
+    }) => {
+      const password = o.passwordStdin ? await readStdin() : await ask('Password: ', true);
+      const api = client();
+      const issued = await api.post<IssuedToken>('/api/v1/auth/login', {
+        username: o.username,
+        password,
+        expiresInHours: Number(o.expiresInHours),
+        ...(o.totp ? { totp: o.totp } : {}),
+        ...(o.recoveryCode ? { recoveryCode: o.recoveryCode } : {}),
+        ...(o.newPassword ? { newPassword: o.newPassword } : {}),
+      });
+      const file = globals().sessionFile;
+      await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+      await writeFile(
+        file,
+        `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token: issued.token }, null, 2)}\n`,
+        { mode: 0o600 },
+      );
+      if (json())
+        return printJson({
+          username: o.username,
+          role: issued.role,
+          expiresAt: issued.expiresAt,
+          sessionFile: file,
+        });
+      process.stdout.write(
+        `logged in as ${o.username} (${issued.role}) until ${issued.expiresAt ?? 'revoked'}; token kept in ${file}\n`,
+      );
+    },
+  );
 
 const token = program.command('token').description('API tokens: shown once, stored hashed');
 token
@@ -299,7 +356,9 @@ token
       ...(o.expiresInDays ? { expiresInDays: Number(o.expiresInDays) } : {}),
     });
     if (json()) return printJson(issued);
-    process.stdout.write(`token ${issued.id} (${issued.role}, expires ${issued.expiresAt ?? 'never'}):\n${issued.token}\nIt is shown only now.\n`);
+    process.stdout.write(
+      `token ${issued.id} (${issued.role}, expires ${issued.expiresAt ?? 'never'}):\n${issued.token}\nIt is shown only now.\n`,
+    );
   });
 token
   .command('list')
@@ -336,7 +395,8 @@ operator
     });
     if (json()) return printJson(result);
     process.stdout.write(`operator ${username} added as ${o.role}\n`);
-    if (result.password) process.stdout.write(`one-time password: ${result.password} (must be changed at first login)\n`);
+    if (result.password)
+      process.stdout.write(`one-time password: ${result.password} (must be changed at first login)\n`);
   });
 operator
   .command('list')
@@ -367,7 +427,9 @@ mfa
   .action(async () => {
     const result = await client().post<{ secret: string; uri: string }>('/api/v1/auth/mfa/enroll');
     if (json()) return printJson(result);
-    process.stdout.write(`secret: ${result.secret}\nuri:    ${result.uri}\nthen: steward mfa verify <code>\n`);
+    process.stdout.write(
+      `secret: ${result.secret}\nuri:    ${result.uri}\nthen: steward mfa verify <code>\n`,
+    );
   });
 mfa
   .command('verify <code>')
@@ -375,7 +437,9 @@ mfa
   .action(async (code: string) => {
     const result = await client().post<{ recoveryCodes: string[] }>('/api/v1/auth/mfa/verify', { code });
     if (json()) return printJson(result);
-    process.stdout.write(`MFA enabled. Recovery codes (each works once; keep them safe):\n${result.recoveryCodes.join('\n')}\n`);
+    process.stdout.write(
+      `MFA enabled. Recovery codes (each works once; keep them safe):\n${result.recoveryCodes.join('\n')}\n`,
+    );
   });
 mfa
   .command('reset <username>')
@@ -395,7 +459,9 @@ secrets
       '/api/v1/secrets/rotate-master-key',
     );
     if (json()) return printJson(report);
-    process.stdout.write(`master key rotated: ${report.previousKeyId} -> ${report.keyId}, ${report.rewrapped} secrets re-wrapped\n`);
+    process.stdout.write(
+      `master key rotated: ${report.previousKeyId} -> ${report.keyId}, ${report.rewrapped} secrets re-wrapped\n`,
+    );
   });
 
 program
@@ -408,7 +474,9 @@ program
 function fail(error: unknown): never {
   if (error instanceof ApiError) {
     if (json()) process.stdout.write(`${JSON.stringify({ error: error.body }, null, 2)}\n`);
-    process.stderr.write(`error: ${error.body.message}${error.body.field ? ` (field: ${error.body.field})` : ''}\n`);
+    process.stderr.write(
+      `error: ${error.body.message}${error.body.field ? ` (field: ${error.body.field})` : ''}\n`,
+    );
   } else {
     const message = error instanceof Error ? error.message : String(error);
     if (json()) process.stdout.write(`${JSON.stringify({ error: { code: 'cli', message } }, null, 2)}\n`);

@@ -6,7 +6,15 @@ export function printJson(value: unknown): void {
 }
 
 export function formatTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : String(cell))));
+  const cells = rows.map((row) =>
+    row.map((cell) =>
+      cell === null || cell === undefined
+        ? '-'
+        : typeof cell === 'object'
+          ? JSON.stringify(cell)
+          : String(cell as string),
+    ),
+  );
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (values: readonly string[]): string =>
     values

@@ -4,13 +4,17 @@ import { createInterface } from 'node:readline';
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Asks a question on the terminal; hides the answer when `secret`. */
 export function ask(question: string, secret = false): Promise<string> {
   if (!process.stdin.isTTY) {
-    return Promise.reject(new Error(`${question.trim()} needs a terminal; pass the value as a flag or through stdin`));
+    return Promise.reject(
+      new Error(`${question.trim()} needs a terminal; pass the value as a flag or through stdin`),
+    );
   }
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });

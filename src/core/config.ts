@@ -28,7 +28,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    regions: z.array(regionSchema).min(1).default([{ name: 'local', geography: 'local' }]),
+    regions: z
+      .array(regionSchema)
+      .min(1)
+      .default([{ name: 'local', geography: 'local' }]),
     defaultRegion: z.string().default('local'),
     defaultStages: z.array(z.string()).min(1).default(['dev', 'test', 'prod']),
     /** Prefix of every database and role Steward creates in a cluster it shares with others. */

@@ -19,7 +19,14 @@ export type Permission = (typeof permissions)[number];
 
 const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
   owner: permissions,
-  operator: ['tenants.read', 'tenants.write', 'credentials.read', 'audit.read', 'operators.read', 'tokens.self'],
+  operator: [
+    'tenants.read',
+    'tenants.write',
+    'credentials.read',
+    'audit.read',
+    'operators.read',
+    'tokens.self',
+  ],
   auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self'],
 };
 

@@ -13,7 +13,12 @@ export function isTransient(error: unknown): boolean {
 }
 
 /** Capped exponential backoff with full jitter, in milliseconds. */
-export function backoff(attempt: number, baseMs = 200, capMs = 30_000, random: () => number = Math.random): number {
+export function backoff(
+  attempt: number,
+  baseMs = 200,
+  capMs = 30_000,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -82,7 +82,7 @@ function acceptedKeys(schema: z.ZodType, path: readonly string[]): string[] {
 }
 
 function objectShape(schema: unknown): Record<string, unknown> | undefined {
-  return schema instanceof z.ZodObject ? (schema.shape as Record<string, unknown>) : undefined;
+  return schema instanceof z.ZodObject ? schema.shape : undefined;
 }
 
 function unwrap(schema: unknown): unknown {
@@ -102,5 +102,5 @@ export function ruled(rule: (value: string) => string | undefined): z.ZodString 
   return z.string().superRefine((value, ctx) => {
     const problem = rule(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  }) as unknown as z.ZodString;
+  });
 }

@@ -73,12 +73,15 @@ export function describeCluster(options: LocalClusterOptions): LocalCluster {
   };
 }
 
-export async function isInitialised(dir: string): Promise<boolean> {
-  return existsSync(join(dir, 'PG_VERSION'));
+export function isInitialised(dir: string): Promise<boolean> {
+  return Promise.resolve(existsSync(join(dir, 'PG_VERSION')));
 }
 
 /** initdb with a superuser password and Steward's pg_hba; safe to call on an initialised dir. */
-export async function initCluster(options: LocalClusterOptions, superuserPassword: string): Promise<LocalCluster> {
+export async function initCluster(
+  options: LocalClusterOptions,
+  superuserPassword: string,
+): Promise<LocalCluster> {
   const cluster = describeCluster(options);
   if (await isInitialised(options.dir)) return cluster;
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
@@ -136,7 +139,9 @@ export async function initCluster(options: LocalClusterOptions, superuserPasswor
 }
 
 export async function clusterIsRunning(cluster: LocalCluster): Promise<boolean> {
-  const result = await run(join(cluster.binDir, 'pg_ctl'), ['status', '-D', cluster.dir], { user: cluster.user });
+  const result = await run(join(cluster.binDir, 'pg_ctl'), ['status', '-D', cluster.dir], {
+    user: cluster.user,
+  });
   return result.code === 0;
 }
 
@@ -153,10 +158,14 @@ export async function startCluster(cluster: LocalCluster): Promise<'started' | '
 
 export async function stopCluster(cluster: LocalCluster, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
   if (!(await clusterIsRunning(cluster))) return;
-  await runChecked(join(cluster.binDir, 'pg_ctl'), ['stop', '-D', cluster.dir, '-m', mode, '-w', '-t', '60', '-s'], {
-    user: cluster.user,
-    timeoutMs: 70_000,
-  });
+  await runChecked(
+    join(cluster.binDir, 'pg_ctl'),
+    ['stop', '-D', cluster.dir, '-m', mode, '-w', '-t', '60', '-s'],
+    {
+      user: cluster.user,
+      timeoutMs: 70_000,
+    },
+  );
 }
 
 export async function readClusterPort(dir: string): Promise<number | undefined> {
@@ -168,9 +177,6 @@ export async function readClusterPort(dir: string): Promise<number | undefined> 
     return undefined;
   }
 }
-
-
-
 
 /**
  * Creates Steward's control database and its two roles: the owner of the
@@ -192,7 +198,9 @@ export async function bootstrapControlDatabase(
     const have = new Set(roles.rows.map((r) => r.rolname));
     if (!have.has('steward_owner')) await client.query('create role steward_owner nologin');
     if (!have.has('steward_app')) {
-      await client.query(`create role steward_app login password ${quoteLiteral(scramVerifier(appPassword))}`);
+      await client.query(
+        `create role steward_app login password ${quoteLiteral(scramVerifier(appPassword))}`,
+      );
     } else {
       await client.query(`alter role steward_app login password ${quoteLiteral(scramVerifier(appPassword))}`);
     }

@@ -67,7 +67,12 @@ export function totpCode(secret: string, at: Date): Promise<string> {
 /** Returns the matched time step, or undefined. The caller refuses a step already used. */
 export async function checkTotp(secret: string, code: string, at: Date): Promise<number | undefined> {
   if (!/^\d{6}$/.test(code)) return undefined;
-  const result = await verifyTotp({ secret, token: code, epoch: Math.floor(at.getTime() / 1000), epochTolerance: 30 });
+  const result = await verifyTotp({
+    secret,
+    token: code,
+    epoch: Math.floor(at.getTime() / 1000),
+    epochTolerance: 30,
+  });
   if (!result.valid) return undefined;
   const matched = (result as { epoch?: number }).epoch ?? at.getTime() / 1000;
   return Math.floor(matched / 30);

@@ -144,11 +144,19 @@ export class OperatorService {
         .where('name', '=', 'local-cli')
         .where('revoked_at', 'is', null)
         .execute();
-      return this.#insertToken(tx, operator, { name: 'local-cli', role: operator.role as OperatorRole }, 'system');
+      return this.#insertToken(
+        tx,
+        operator,
+        { name: 'local-cli', role: operator.role as OperatorRole },
+        'system',
+      );
     });
   }
 
-  async add(input: AddOperatorInput, actor: Principal): Promise<{ operator: OperatorView; password?: string }> {
+  async add(
+    input: AddOperatorInput,
+    actor: Principal,
+  ): Promise<{ operator: OperatorView; password?: string }> {
     const generated = input.password ? undefined : randomBytes(12).toString('base64url');
     const passwordHash = await hashPassword(input.password ?? generated ?? '');
     await this.#o.db.transaction().execute(async (tx) => {
@@ -190,7 +198,8 @@ export class OperatorService {
         .where('username', '=', username)
         .forUpdate()
         .executeTakeFirst();
-      if (!operator) throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });
+      if (!operator)
+        throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });
       if (operator.role === 'owner') {
         const owners = await tx.selectFrom('operators').select('id').where('role', '=', 'owner').execute();
         if (owners.length <= 1) {
@@ -236,7 +245,10 @@ export class OperatorService {
         address,
         details: { reason: 'too many failed logins from this address' },
       });
-      throw new RateLimitedError(`too many failed logins from ${address}; try again in ${retryAfter} s`, retryAfter);
+      throw new RateLimitedError(
+        `too many failed logins from ${address}; try again in ${retryAfter} s`,
+        retryAfter,
+      );
     }
     const operator = await this.#o.db
       .selectFrom('operators')
@@ -253,7 +265,12 @@ export class OperatorService {
     }
     const passwordOk = await verifyPassword(operator?.password_hash ?? (await decoyHash()), input.password);
     if (!operator || !passwordOk) {
-      await this.#failed(input.username, address, operator ? 'wrong password' : 'unknown operator', Boolean(operator));
+      await this.#failed(
+        input.username,
+        address,
+        operator ? 'wrong password' : 'unknown operator',
+        Boolean(operator),
+      );
       throw new UnauthorizedError('wrong username or password');
     }
     if (operator.totp_enabled) {
@@ -323,7 +340,8 @@ export class OperatorService {
 
   /** Resolves a bearer token to a principal, or throws UnauthorizedError. */
   async authenticate(token: string, address: string | null): Promise<Principal> {
-    if (!looksLikeToken(token)) throw new UnauthorizedError('the API token is malformed; tokens start with "stw_"');
+    if (!looksLikeToken(token))
+      throw new UnauthorizedError('the API token is malformed; tokens start with "stw_"');
     const now = this.#o.clock.now();
     const row = await this.#o.db
       .selectFrom('api_tokens')
@@ -341,16 +359,29 @@ export class OperatorService {
       .where('api_tokens.token_hash', '=', hashToken(token))
       .executeTakeFirst();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now)) {
-      throw new UnauthorizedError('the API token is unknown, expired or revoked; log in again with "steward login"');
+      throw new UnauthorizedError(
+        'the API token is unknown, expired or revoked; log in again with "steward login"',
+      );
     }
     // A token never carries more than its operator has now.
     const role = roleCovers(row.operator_role as OperatorRole, row.role as OperatorRole)
       ? (row.role as OperatorRole)
       : (row.operator_role as OperatorRole);
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {
-      await this.#o.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+      await this.#o.db
+        .updateTable('api_tokens')
+        .set({ last_used_at: now })
+        .where('id', '=', row.id)
+        .execute();
     }
-    return { kind: 'operator', operatorId: row.operator_id, username: row.username, role, tokenId: row.id, address };
+    return {
+      kind: 'operator',
+      operatorId: row.operator_id,
+      username: row.username,
+      role,
+      tokenId: row.id,
+      address,
+    };
   }
 
   async createToken(actor: Principal, input: CreateTokenInput): Promise<IssuedToken> {
@@ -362,9 +393,17 @@ export class OperatorService {
     const expiresAt = input.expiresInDays
       ? new Date(this.#o.clock.now().getTime() + input.expiresInDays * 86_400_000)
       : undefined;
-    return this.#o.db.transaction().execute((tx) =>
-      this.#insertToken(tx, operator, { name: input.name, role, expiresAt }, actorName(actor), actor.address),
-    );
+    return this.#o.db
+      .transaction()
+      .execute((tx) =>
+        this.#insertToken(
+          tx,
+          operator,
+          { name: input.name, role, expiresAt },
+          actorName(actor),
+          actor.address,
+        ),
+      );
   }
 
   async listTokens(actor: Principal): Promise<TokenView[]> {
@@ -443,7 +482,9 @@ export class OperatorService {
   async enrollMfa(actor: Principal): Promise<{ secret: string; uri: string }> {
     const operator = await this.#findById(actor);
     if (operator.totp_enabled) {
-      throw new ConflictError('MFA is already enabled for this operator; an owner can reset it with "steward mfa reset"');
+      throw new ConflictError(
+        'MFA is already enabled for this operator; an owner can reset it with "steward mfa reset"',
+      );
     }
     const secret = newTotpSecret();
     await this.#o.db.transaction().execute(async (tx) => {
@@ -555,13 +596,21 @@ export class OperatorService {
           oc.column('address').doUpdateSet((eb) => ({
             failures: eb
               .case()
-              .when('login_failures.window_start', '<', new Date(now.getTime() - limits.addressWindowSeconds * 1000))
+              .when(
+                'login_failures.window_start',
+                '<',
+                new Date(now.getTime() - limits.addressWindowSeconds * 1000),
+              )
               .then(1)
               .else(eb('login_failures.failures', '+', 1))
               .end(),
             window_start: eb
               .case()
-              .when('login_failures.window_start', '<', new Date(now.getTime() - limits.addressWindowSeconds * 1000))
+              .when(
+                'login_failures.window_start',
+                '<',
+                new Date(now.getTime() - limits.addressWindowSeconds * 1000),
+              )
               .then(now)
               .else(eb.ref('login_failures.window_start'))
               .end(),
@@ -624,20 +673,34 @@ export class OperatorService {
       address,
       action: 'token.create',
       target: `token/${row.id}`,
-      details: { name: spec.name, role: spec.role, operator: operator.username, expiresAt: spec.expiresAt?.toISOString() ?? null },
+      details: {
+        name: spec.name,
+        role: spec.role,
+        operator: operator.username,
+        expiresAt: spec.expiresAt?.toISOString() ?? null,
+      },
     });
     return { ...tokenView(row, operator.username), token: issued.token };
   }
 
   async #find(username: string): Promise<OperatorRow> {
-    const row = await this.#o.db.selectFrom('operators').selectAll().where('username', '=', username).executeTakeFirst();
-    if (!row) throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });
+    const row = await this.#o.db
+      .selectFrom('operators')
+      .selectAll()
+      .where('username', '=', username)
+      .executeTakeFirst();
+    if (!row)
+      throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });
     return row;
   }
 
   async #findById(actor: Principal): Promise<OperatorRow> {
     if (!actor.operatorId) throw new ForbiddenError('this action needs an operator, not Steward itself');
-    const row = await this.#o.db.selectFrom('operators').selectAll().where('id', '=', actor.operatorId).executeTakeFirst();
+    const row = await this.#o.db
+      .selectFrom('operators')
+      .selectAll()
+      .where('id', '=', actor.operatorId)
+      .executeTakeFirst();
     if (!row) throw new UnauthorizedError('the operator of this token no longer exists');
     return row;
   }
@@ -648,7 +711,8 @@ export class OperatorService {
       role: row.role as OperatorRole,
       mfa: row.totp_enabled,
       mustChangePassword: row.must_change_password,
-      lockedUntil: row.locked_until && row.locked_until > this.#o.clock.now() ? row.locked_until.toISOString() : null,
+      lockedUntil:
+        row.locked_until && row.locked_until > this.#o.clock.now() ? row.locked_until.toISOString() : null,
       lastLoginAt: row.last_login_at?.toISOString() ?? null,
       createdAt: row.created_at.toISOString(),
     };

@@ -6,7 +6,9 @@ import { passwordProblem } from './credentials.ts';
 import { ruled } from '../core/validation.ts';
 
 export const usernameSchema = ruled((value) =>
-  operatorNamePattern.test(value) ? undefined : `username ${showValue(value)} is not accepted: use ${operatorNameRule}`,
+  operatorNamePattern.test(value)
+    ? undefined
+    : `username ${showValue(value)} is not accepted: use ${operatorNameRule}`,
 );
 export const passwordSchema = ruled(passwordProblem);
 
@@ -18,7 +20,12 @@ export const loginSchema = z
     recoveryCode: z.string().max(64).optional(),
     newPassword: passwordSchema.optional(),
     tokenName: z.string().min(1).max(64).default('login'),
-    expiresInHours: z.number().int().min(1).max(24 * 30).default(12),
+    expiresInHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(12),
   })
   .strict();
 export type LoginInput = z.output<typeof loginSchema>;
@@ -34,7 +41,11 @@ export type AddOperatorInput = z.output<typeof addOperatorSchema>;
 
 export const createTokenSchema = z
   .object({
-    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9 ._-]+$/),
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9 ._-]+$/),
     role: z.enum(operatorRoles).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
   })

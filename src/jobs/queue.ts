@@ -19,7 +19,7 @@ const lockNamespace = 0x5737n << 40n;
 export async function enqueue(tx: Queryable, kind: string, key: string, runAt?: Date): Promise<void> {
   await tx
     .insertInto('jobs')
-    .values({ kind, key, run_at: runAt ?? sql<Date>`now()` as unknown as Date })
+    .values({ kind, key, run_at: runAt ?? sql<Date>`now()` })
     .onConflict((oc) =>
       oc.columns(['kind', 'key']).doUpdateSet({
         run_at: sql<Date>`least(jobs.run_at, excluded.run_at)` as unknown as Date,
@@ -45,7 +45,10 @@ export type JobOutcome =
   | { readonly kind: 'requeue'; readonly afterMs: number };
 
 /** Claims one due job on a dedicated session, or returns undefined. */
-export async function claim(client: pg.PoolClient, kinds: readonly string[]): Promise<ClaimedJob | undefined> {
+export async function claim(
+  client: pg.PoolClient,
+  kinds: readonly string[],
+): Promise<ClaimedJob | undefined> {
   const candidates = await client.query<{
     id: string;
     kind: string;
@@ -67,7 +70,13 @@ export async function claim(client: pg.PoolClient, kinds: readonly string[]): Pr
     // It may have finished between our read and our lock.
     const still = await client.query('select 1 from jobs where id = $1', [row.id]);
     if (still.rowCount === 1) {
-      return { id: row.id, kind: row.kind, key: row.key, attempts: row.attempts, requestedAt: row.requested_at };
+      return {
+        id: row.id,
+        kind: row.kind,
+        key: row.key,
+        attempts: row.attempts,
+        requestedAt: row.requested_at,
+      };
     }
     await release(client, row.id);
   }
@@ -78,7 +87,10 @@ export async function finish(client: pg.PoolClient, job: ClaimedJob, outcome: Jo
   try {
     if (outcome.kind === 'done') {
       // A request that arrived while the job ran changed requested_at: keep the job so it runs again.
-      await client.query('delete from jobs where id = $1 and requested_at = $2::timestamptz', [job.id, job.requestedAt]);
+      await client.query('delete from jobs where id = $1 and requested_at = $2::timestamptz', [
+        job.id,
+        job.requestedAt,
+      ]);
     } else {
       const error = outcome.kind === 'retry' ? outcome.error.slice(0, 2000) : null;
       const attempts = outcome.kind === 'retry' ? job.attempts + 1 : 0;

@@ -42,7 +42,11 @@ export class JobRunner {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#options.logger.warn({ job: job.key, kind: job.kind, err: message }, 'job failed');
-      outcome = { kind: 'retry', afterMs: backoff(job.attempts, 500, isTransient(error) ? 10_000 : 60_000), error: message };
+      outcome = {
+        kind: 'retry',
+        afterMs: backoff(job.attempts, 500, isTransient(error) ? 10_000 : 60_000),
+        error: message,
+      };
     }
     await finish(client, job, outcome);
     return true;

@@ -41,10 +41,10 @@ function parseKeyring(text: string, source: string): Keyring {
       const master = { id: 'env', key };
       return { active: master, keys: new Map([[master.id, master]]) };
     }
-    throw new InputError(
-      `${source} is neither a Steward keyring (JSON) nor a base64-encoded 32-byte key`,
-      { field: source, cause: error },
-    );
+    throw new InputError(`${source} is neither a Steward keyring (JSON) nor a base64-encoded 32-byte key`, {
+      field: source,
+      cause: error,
+    });
   }
   const keys = new Map<string, MasterKey>();
   for (const [id, value] of Object.entries(parsed.keys ?? {})) {

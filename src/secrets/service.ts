@@ -90,10 +90,15 @@ export class SecretService {
           .execute();
         for (const row of rows) {
           const from = staged.keys.get(row.key_id);
-          if (!from) throw new InternalError(`secret ${row.id} is wrapped by unknown master key ${row.key_id}`);
+          if (!from)
+            throw new InternalError(`secret ${row.id} is wrapped by unknown master key ${row.key_id}`);
           await tx
             .updateTable('secrets')
-            .set({ key_id: next.id, wrapped_key: rewrap(from, next, row.wrapped_key), rotated_at: new Date() })
+            .set({
+              key_id: next.id,
+              wrapped_key: rewrap(from, next, row.wrapped_key),
+              rotated_at: new Date(),
+            })
             .where('id', '=', row.id)
             .execute();
         }

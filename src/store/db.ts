@@ -13,7 +13,10 @@ export interface ControlStore {
   close(): Promise<void>;
 }
 
-export function openControlStore(url: string, options: { max?: number; applicationName?: string } = {}): ControlStore {
+export function openControlStore(
+  url: string,
+  options: { max?: number; applicationName?: string } = {},
+): ControlStore {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,

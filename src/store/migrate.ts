@@ -55,7 +55,9 @@ export async function migrate(adminUrl: string): Promise<MigrationReport> {
       );
       await client.query(`grant usage, select on all sequences in schema public to ${controlRoles.app}`);
       await client.query(`revoke update, delete, truncate on audit_events from ${controlRoles.app}`);
-      await client.query(`revoke insert, update, delete, truncate on schema_migrations from ${controlRoles.app}`);
+      await client.query(
+        `revoke insert, update, delete, truncate on schema_migrations from ${controlRoles.app}`,
+      );
     }
     if (owner) await client.query('reset role');
     await client.query('select pg_advisory_unlock($1)', [migrationLockKey]);

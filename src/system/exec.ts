@@ -81,7 +81,9 @@ export async function runChecked(
   const result = await run(command, args, options);
   if (result.code !== 0) {
     const name = command.split('/').pop() ?? command;
-    throw new Error(`${name} ${args[0] ?? ''} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+    throw new Error(
+      `${name} ${args[0] ?? ''} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`,
+    );
   }
   return result;
 }

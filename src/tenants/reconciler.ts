@@ -51,7 +51,11 @@ export class StageReconciler {
       const message = error instanceof Error ? error.message : String(error);
       const attempts = job.attempts + 1;
       const terminal = !isTransient(error) && attempts >= maxAttempts;
-      await this.#setPhase(job.key, terminal ? 'failed' : undefined, `${terminal ? '' : `attempt ${attempts}: `}${message}`);
+      await this.#setPhase(
+        job.key,
+        terminal ? 'failed' : undefined,
+        `${terminal ? '' : `attempt ${attempts}: `}${message}`,
+      );
       this.#o.logger.warn({ stage: job.key, attempts, err: message }, 'stage reconcile failed');
       if (terminal) return { kind: 'done' };
       return { kind: 'retry', afterMs: backoff(job.attempts, 500, 30_000), error: message };
@@ -119,7 +123,10 @@ export class StageReconciler {
     const inventory = await this.#o.driver.inventory(this.#o.instancePrefix);
     const databases = new Set(inventory.databases);
     const roles = new Set(inventory.roles);
-    const stages = await this.#o.db.selectFrom('stages').select(['id', 'database_name', 'phase', 'desired', 'paused']).execute();
+    const stages = await this.#o.db
+      .selectFrom('stages')
+      .select(['id', 'database_name', 'phase', 'desired', 'paused'])
+      .execute();
     const due = stages.filter(
       (s) =>
         !s.paused &&
@@ -164,9 +171,19 @@ export class StageReconciler {
   }
 
   /** Everything is gone: remove the stage's rows and secret, and the tenant once it has no stages. */
-  async #forget(stage: { id: string; name: string; slug: string; tenant_id: string; password_secret: string }) {
+  async #forget(stage: {
+    id: string;
+    name: string;
+    slug: string;
+    tenant_id: string;
+    password_secret: string;
+  }) {
     await this.#o.db.transaction().execute(async (tx) => {
-      const deleted = await tx.deleteFrom('stages').where('id', '=', stage.id).where('desired', '=', 'absent').executeTakeFirst();
+      const deleted = await tx
+        .deleteFrom('stages')
+        .where('id', '=', stage.id)
+        .where('desired', '=', 'absent')
+        .executeTakeFirst();
       if (deleted.numDeletedRows === 0n) return;
       await this.#o.secrets.remove(tx, stage.password_secret);
       await this.#o.audit.record(tx, {
@@ -202,7 +219,12 @@ export async function removeTenantIfEmpty(
     .forUpdate()
     .executeTakeFirst();
   if (!tenant || tenant.desired !== 'absent') return;
-  const remaining = await tx.selectFrom('stages').select('id').where('tenant_id', '=', tenantId).limit(1).execute();
+  const remaining = await tx
+    .selectFrom('stages')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .limit(1)
+    .execute();
   if (remaining.length > 0) return;
   await tx.deleteFrom('tenants').where('id', '=', tenantId).execute();
   await audit.record(tx, {
@@ -213,7 +235,11 @@ export async function removeTenantIfEmpty(
   });
 }
 
-export async function reconcileTenant(db: ControlDb, audit: AuditService, tenantId: string): Promise<JobOutcome> {
+export async function reconcileTenant(
+  db: ControlDb,
+  audit: AuditService,
+  tenantId: string,
+): Promise<JobOutcome> {
   await db.transaction().execute((tx) => removeTenantIfEmpty(tx, tenantId, audit));
   return { kind: 'done' };
 }

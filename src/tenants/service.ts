@@ -92,7 +92,9 @@ export class TenantService {
     const stages = input.stages ?? this.#o.defaultStages;
     const duplicate = stages.find((s, i) => stages.indexOf(s) !== i);
     if (duplicate) {
-      throw new InputError(`field "stages": stage ${showValue(duplicate)} is listed twice`, { field: 'stages' });
+      throw new InputError(`field "stages": stage ${showValue(duplicate)} is listed twice`, {
+        field: 'stages',
+      });
     }
     await this.#o.db.transaction().execute(async (tx) => {
       const existing = await tx
@@ -140,7 +142,11 @@ export class TenantService {
   }
 
   async show(slug: string): Promise<TenantView> {
-    const tenant = await this.#o.db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
+    const tenant = await this.#o.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('slug', '=', slug)
+      .executeTakeFirst();
     if (!tenant) throw this.#notFound(slug);
     const stages = await this.#o.db
       .selectFrom('stages')
@@ -234,7 +240,8 @@ export class TenantService {
         .where('name', '=', stage)
         .forUpdate()
         .executeTakeFirst();
-      if (!row) throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
+      if (!row)
+        throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
       if (row.desired === 'absent') return;
       await tx
         .updateTable('stages')
@@ -272,7 +279,8 @@ export class TenantService {
       await this.show(slug);
       throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
     }
-    if (row.desired === 'absent') throw new NotFoundError(`stage ${stage} of tenant ${slug} is being removed`);
+    if (row.desired === 'absent')
+      throw new NotFoundError(`stage ${stage} of tenant ${slug} is being removed`);
     const password = await this.#o.secrets.get(row.password_secret);
     await this.#o.audit.recordAlone({
       actor: actorName(actor),
@@ -346,9 +354,12 @@ export class TenantService {
   }
 
   #notFound(slug: string): NotFoundError {
-    return new NotFoundError(`tenant ${showValue(slug)} does not exist; "steward tenant list" shows the tenants`, {
-      field: 'tenant',
-    });
+    return new NotFoundError(
+      `tenant ${showValue(slug)} does not exist; "steward tenant list" shows the tenants`,
+      {
+        field: 'tenant',
+      },
+    );
   }
 
   #view(
@@ -399,7 +410,14 @@ export class TenantService {
   }
 }
 
-const phaseOrder: readonly StagePhase[] = ['failed', 'deleting', 'pending', 'provisioning', 'paused', 'ready'];
+const phaseOrder: readonly StagePhase[] = [
+  'failed',
+  'deleting',
+  'pending',
+  'provisioning',
+  'paused',
+  'ready',
+];
 
 export function summarisePhase(desired: string, stages: readonly StageView[]): StagePhase {
   if (desired === 'absent') return 'deleting';

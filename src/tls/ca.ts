@@ -27,7 +27,10 @@ export interface IssuedCertificate {
 
 async function exportKey(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trim()}\n-----END PRIVATE KEY-----\n`;
 }
 
 async function importKey(pem: string): Promise<CryptoKey> {
@@ -82,7 +85,9 @@ export async function issueServerCertificate(
   const caKey = await importKey(ca.keyPem);
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const altNames = names.map((name) =>
-    /^[\d.]+$/.test(name) || name.includes(':') ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name },
+    /^[\d.]+$/.test(name) || name.includes(':')
+      ? { type: 'ip' as const, value: name }
+      : { type: 'dns' as const, value: name },
   );
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),

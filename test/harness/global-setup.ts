@@ -34,7 +34,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await chmod(root, 0o711);
   const binDir = findPostgresBinDir();
   const port = await freePort(0);
-  const cluster = await initCluster({ dir: join(root, 'pg'), port, binDir, unsafeFast: true }, superuserPassword);
+  const cluster = await initCluster(
+    { dir: join(root, 'pg'), port, binDir, unsafeFast: true },
+    superuserPassword,
+  );
   await startCluster(cluster);
   const superuserUrl = cluster.superuserUrl(superuserPassword);
   await bootstrapControlDatabase(superuserUrl, 'steward_template', appPassword);

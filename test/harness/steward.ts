@@ -8,7 +8,11 @@ import { inject } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig, type Config, type ConfigInput } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/logger.ts';
-import { bootstrapControlDatabase, replaceDatabase, withCredentials } from '../../src/databases/local-cluster.ts';
+import {
+  bootstrapControlDatabase,
+  replaceDatabase,
+  withCredentials,
+} from '../../src/databases/local-cluster.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 import { fileKeyring } from '../../src/secrets/keyring.ts';
 import { Steward } from '../../src/steward.ts';
@@ -32,9 +36,18 @@ export interface TestSteward {
   /** Everything Steward logged, as text: tests grep it for secrets. */
   logs(): string;
   /** A superuser query against the shared cluster. */
-  query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<R[]>;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ): Promise<R[]>;
   /** Sends a request through Fastify's inject with the owner token (or the one given). */
-  request(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; text: string }>;
+  request(
+    method: string,
+    url: string,
+    body?: unknown,
+    token?: string | null,
+  ): Promise<{ status: number; body: any; text: string }>;
   waitForStages(slug: string, phase?: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -54,7 +67,9 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
   const id = randomBytes(3).toString('hex');
   const prefix = `t${id.slice(0, 5)}_`;
   const controlDatabase = `ctl_${id}`;
-  await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, { template: 'steward_template' });
+  await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, {
+    template: 'steward_template',
+  });
   const dataDir = await mkdtemp(join(tmpdir(), 'steward-test-'));
   await chmod(dataDir, 0o711);
   const config = parseConfig({
@@ -152,10 +167,12 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
         'select datname from pg_database where datname like $1',
         [`${prefix.replace('_', '\\_')}%`],
       );
-      for (const row of leftovers.rows) await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
-      const roles = await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [
-        `${prefix.replace('_', '\\_')}%`,
-      ]);
+      for (const row of leftovers.rows)
+        await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
+      const roles = await admin.query<{ rolname: string }>(
+        'select rolname from pg_roles where rolname like $1',
+        [`${prefix.replace('_', '\\_')}%`],
+      );
       for (const row of roles.rows) await admin.query(`drop role if exists ${quoteIdent(row.rolname)}`);
       await admin.query(`drop database if exists ${quoteIdent(controlDatabase)} with (force)`);
       await admin.end();

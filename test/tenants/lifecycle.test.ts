@@ -12,19 +12,27 @@ describe('tenant lifecycle', () => {
   });
 
   it('creates a tenant whose stages each get a database, a role and a files directory', async () => {
-    const created = await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['dev', 'test', 'prod'] });
+    const created = await t.request('POST', '/api/v1/tenants', {
+      slug: 'acme',
+      stages: ['dev', 'test', 'prod'],
+    });
     expect(created.status).toBe(201);
     await t.waitForStages('acme');
     const shown = await t.request('GET', '/api/v1/tenants/acme');
     expect(shown.body.phase).toBe('ready');
     expect(shown.body.stages.map((s: { name: string }) => s.name)).toEqual(['dev', 'test', 'prod']);
     const databases = await t.query<{ datname: string; owner: string }>(
-      "select datname, pg_get_userbyid(datdba) as owner from pg_database where datname like $1 order by datname",
+      'select datname, pg_get_userbyid(datdba) as owner from pg_database where datname like $1 order by datname',
       [`${t.prefix}acme\\_%`],
     );
-    expect(databases.map((d) => d.datname)).toEqual([`${t.prefix}acme_dev`, `${t.prefix}acme_prod`, `${t.prefix}acme_test`]);
+    expect(databases.map((d) => d.datname)).toEqual([
+      `${t.prefix}acme_dev`,
+      `${t.prefix}acme_prod`,
+      `${t.prefix}acme_test`,
+    ]);
     for (const d of databases) expect(d.owner).toBe(d.datname);
-    for (const stage of shown.body.stages as { filesDir: string }[]) expect(existsSync(stage.filesDir)).toBe(true);
+    for (const stage of shown.body.stages as { filesDir: string }[])
+      expect(existsSync(stage.filesDir)).toBe(true);
   });
 
   it('deletes a tenant and leaves no database, role, directory or secret behind', async () => {
@@ -34,12 +42,21 @@ describe('tenant lifecycle', () => {
     const deleted = await t.request('DELETE', '/api/v1/tenants/gone-soon');
     expect(deleted.status).toBe(202);
     await t.waitForStages('gone-soon', 'gone');
-    const left = await t.query("select datname from pg_database where datname like $1", [`${t.prefix}gone\\_soon%`]);
+    const left = await t.query('select datname from pg_database where datname like $1', [
+      `${t.prefix}gone\\_soon%`,
+    ]);
     expect(left).toEqual([]);
-    const roles = await t.query("select rolname from pg_roles where rolname like $1", [`${t.prefix}gone\\_soon%`]);
+    const roles = await t.query('select rolname from pg_roles where rolname like $1', [
+      `${t.prefix}gone\\_soon%`,
+    ]);
     expect(roles).toEqual([]);
-    for (const stage of shown.body.stages as { filesDir: string }[]) expect(existsSync(stage.filesDir)).toBe(false);
-    const secrets = await t.query("select name from secrets where name like 'stage/gone-soon/%'", [], t.controlDatabase);
+    for (const stage of shown.body.stages as { filesDir: string }[])
+      expect(existsSync(stage.filesDir)).toBe(false);
+    const secrets = await t.query(
+      "select name from secrets where name like 'stage/gone-soon/%'",
+      [],
+      t.controlDatabase,
+    );
     expect(secrets).toEqual([]);
   });
 });

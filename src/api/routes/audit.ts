@@ -8,7 +8,10 @@ const listQuery = z
     tenant: z.string().min(1).max(100).optional(),
     action: z.string().min(1).max(100).optional(),
     since: z.iso.datetime({ offset: true }).optional(),
-    after: z.string().regex(/^\d{1,18}$/).optional(),
+    after: z
+      .string()
+      .regex(/^\d{1,18}$/)
+      .optional(),
     limit: z.coerce.number().int().min(1).max(5000).default(200),
   })
   .strict();

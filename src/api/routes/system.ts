@@ -3,7 +3,12 @@ import type { Services } from '../../services.ts';
 import { actorName } from '../../core/policy.ts';
 import { route, type Authenticator } from '../route.ts';
 
-export function systemRoutes(app: FastifyInstance, auth: Authenticator, services: Services, version: string): void {
+export function systemRoutes(
+  app: FastifyInstance,
+  auth: Authenticator,
+  services: Services,
+  version: string,
+): void {
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/health',

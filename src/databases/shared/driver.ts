@@ -69,14 +69,18 @@ export function sharedDriver(adminUrl: string): DatabaseDriver {
       const exists = await pool.query('select 1 from pg_roles where rolname = $1', [name]);
       if (exists.rowCount === 0) {
         try {
-          await pool.query(`create role ${quoteIdent(name)} ${attributes} password ${quoteLiteral(scramVerifier(password))}`);
+          await pool.query(
+            `create role ${quoteIdent(name)} ${attributes} password ${quoteLiteral(scramVerifier(password))}`,
+          );
           return;
         } catch (error) {
           // Another pass created it in the meantime: fall through and make it right.
           if ((error as { code?: string }).code !== '42710') throw error;
         }
       }
-      await pool.query(`alter role ${quoteIdent(name)} ${attributes} password ${quoteLiteral(scramVerifier(password))}`);
+      await pool.query(
+        `alter role ${quoteIdent(name)} ${attributes} password ${quoteLiteral(scramVerifier(password))}`,
+      );
     },
 
     async ensureDatabase(name) {
@@ -86,7 +90,9 @@ export function sharedDriver(adminUrl: string): DatabaseDriver {
       );
       if (exists.rowCount === 0) {
         try {
-          await pool.query(`create database ${quoteIdent(name)} owner ${quoteIdent(name)} template template0 encoding 'UTF8'`);
+          await pool.query(
+            `create database ${quoteIdent(name)} owner ${quoteIdent(name)} template template0 encoding 'UTF8'`,
+          );
         } catch (error) {
           if ((error as { code?: string }).code !== '42P04') throw error;
         }
