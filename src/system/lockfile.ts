@@ -18,7 +18,7 @@ export async function acquirePidLock(path: string, what: string): Promise<() => 
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = await readPid(path);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+      if (owner !== undefined && isAlive(owner)) {
         throw new ConflictError(
           `${what} is already in use by a running Steward (pid ${owner}); stop that one first, or use another --data-dir`,
         );
