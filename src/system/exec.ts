@@ -69,6 +69,8 @@ export function run(command: string, args: readonly string[], options: RunOption
         stderr: Buffer.concat(err).toString('utf8'),
       }),
     );
+    // A program that exits without reading its input would otherwise crash us with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

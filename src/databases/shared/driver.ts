@@ -65,7 +65,7 @@ export function sharedDriver(adminUrl: string): DatabaseDriver {
 
     async ensureRole(name, password) {
       const attributes =
-        'login nosuperuser nocreatedb nocreaterole noinherit noreplication nobypassrls connection limit 50';
+        'login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls connection limit 50';
       const exists = await pool.query('select 1 from pg_roles where rolname = $1', [name]);
       if (exists.rowCount === 0) {
         try {
