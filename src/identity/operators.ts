@@ -220,22 +220,19 @@ export class OperatorService {
   /**
    * Signs an operator in and returns a short-lived token. Throttled per
    * address and per account; a locked account stays locked whatever the password.
+   * Each attempt is counted before its password is checked, so that concurrent
+   * guesses cannot all be tried before the limit takes effect.
    */
   async login(input: LoginInput, address: string): Promise<IssuedToken & { mustChangePassword: false }> {
     const now = this.#o.clock.now();
     const limits = this.#o.limits;
-    const throttle = await this.#o.db
-      .selectFrom('login_failures')
-      .selectAll()
-      .where('address', '=', address)
-      .executeTakeFirst();
-    if (
-      throttle &&
-      throttle.failures >= limits.maxFailuresPerAddress &&
-      now.getTime() - throttle.window_start.getTime() < limits.addressWindowSeconds * 1000
-    ) {
-      const retryAfter = Math.ceil(
-        (throttle.window_start.getTime() + limits.addressWindowSeconds * 1000 - now.getTime()) / 1000,
+    const throttle = await this.#chargeAddress(address, now);
+    if (throttle.failures > limits.maxFailuresPerAddress) {
+      const retryAfter = Math.max(
+        1,
+        Math.ceil(
+          (throttle.window_start.getTime() + limits.addressWindowSeconds * 1000 - now.getTime()) / 1000,
+        ),
       );
       await this.#o.audit.recordAlone({
         actor: `operator:${input.username.slice(0, 64)}`,
@@ -255,28 +252,39 @@ export class OperatorService {
       .selectAll()
       .where('username', '=', input.username)
       .executeTakeFirst();
-    if (operator?.locked_until && operator.locked_until > now) {
-      const retryAfter = Math.ceil((operator.locked_until.getTime() - now.getTime()) / 1000);
-      await this.#failed(input.username, address, 'account locked', false);
-      throw new RateLimitedError(
-        `operator ${input.username} is locked after repeated failed logins; try again in ${retryAfter} s or ask an owner`,
-        retryAfter,
-      );
+    let attempt = 0;
+    if (operator) {
+      const charged = await this.#o.db
+        .updateTable('operators')
+        .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
+        .where('id', '=', operator.id)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+        .returning('failed_logins')
+        .executeTakeFirst();
+      // No row: locked. Over the limit: concurrent attempts that the lockout has not caught up with yet.
+      if (!charged || charged.failed_logins > limits.maxFailuresPerAccount) {
+        const lockedUntil =
+          operator.locked_until && operator.locked_until > now
+            ? operator.locked_until.getTime()
+            : now.getTime() + limits.lockoutSeconds * 1000;
+        const retryAfter = Math.max(1, Math.ceil((lockedUntil - now.getTime()) / 1000));
+        await this.#failed(input.username, address, 'account locked', 0);
+        throw new RateLimitedError(
+          `operator ${input.username} is locked after repeated failed logins; try again in ${retryAfter} s or ask an owner`,
+          retryAfter,
+        );
+      }
+      attempt = charged.failed_logins;
     }
     const passwordOk = await verifyPassword(operator?.password_hash ?? (await decoyHash()), input.password);
     if (!operator || !passwordOk) {
-      await this.#failed(
-        input.username,
-        address,
-        operator ? 'wrong password' : 'unknown operator',
-        Boolean(operator),
-      );
+      await this.#failed(input.username, address, operator ? 'wrong password' : 'unknown operator', attempt);
       throw new UnauthorizedError('wrong username or password');
     }
     if (operator.totp_enabled) {
       const ok = await this.#secondFactor(operator, input, now);
       if (!ok) {
-        await this.#failed(input.username, address, 'wrong or missing second factor', true);
+        await this.#failed(input.username, address, 'wrong or missing second factor', attempt);
         throw new UnauthorizedError(
           input.totp || input.recoveryCode
             ? 'wrong or reused one-time code'
@@ -285,6 +293,7 @@ export class OperatorService {
         );
       }
     }
+    await this.#settle(operator.id, address);
     let newHash: string | undefined;
     if (operator.must_change_password) {
       if (!input.newPassword) {
@@ -312,7 +321,6 @@ export class OperatorService {
         })
         .where('id', '=', operator.id)
         .execute();
-      await tx.deleteFrom('login_failures').where('address', '=', address).execute();
       await this.#o.audit.record(tx, {
         actor: `operator:${operator.username}`,
         action: 'operator.login',
@@ -585,54 +593,59 @@ export class OperatorService {
     return false;
   }
 
-  async #failed(username: string, address: string, reason: string, accountExists: boolean): Promise<void> {
+  /** Counts a login attempt against its address; the count is returned when the attempt succeeds. */
+  async #chargeAddress(address: string, now: Date): Promise<{ failures: number; window_start: Date }> {
+    const windowStart = new Date(now.getTime() - this.#o.limits.addressWindowSeconds * 1000);
+    return this.#o.db
+      .insertInto('login_failures')
+      .values({ address, window_start: now, failures: 1 })
+      .onConflict((oc) =>
+        oc.column('address').doUpdateSet((eb) => ({
+          failures: eb
+            .case()
+            .when('login_failures.window_start', '<', windowStart)
+            .then(1)
+            .else(eb('login_failures.failures', '+', 1))
+            .end(),
+          window_start: eb
+            .case()
+            .when('login_failures.window_start', '<', windowStart)
+            .then(now)
+            .else(eb.ref('login_failures.window_start'))
+            .end(),
+        })),
+      )
+      .returning(['failures', 'window_start'])
+      .executeTakeFirstOrThrow();
+  }
+
+  /** The right credentials: the attempt was no failure, for the account or the address. */
+  async #settle(operatorId: string, address: string): Promise<void> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      await tx.updateTable('operators').set({ failed_logins: 0 }).where('id', '=', operatorId).execute();
+      await tx
+        .updateTable('login_failures')
+        .set((eb) => ({ failures: sql<number>`greatest(${eb.ref('failures')} - 1, 0)` }))
+        .where('address', '=', address)
+        .execute();
+    });
+  }
+
+  /**
+   * Records a failed login. The attempt was already counted; `attempt` is the
+   * account's count including it (0 when there is no account to lock).
+   */
+  async #failed(username: string, address: string, reason: string, attempt: number): Promise<void> {
     const now = this.#o.clock.now();
     const limits = this.#o.limits;
     await this.#o.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('login_failures')
-        .values({ address, window_start: now, failures: 1 })
-        .onConflict((oc) =>
-          oc.column('address').doUpdateSet((eb) => ({
-            failures: eb
-              .case()
-              .when(
-                'login_failures.window_start',
-                '<',
-                new Date(now.getTime() - limits.addressWindowSeconds * 1000),
-              )
-              .then(1)
-              .else(eb('login_failures.failures', '+', 1))
-              .end(),
-            window_start: eb
-              .case()
-              .when(
-                'login_failures.window_start',
-                '<',
-                new Date(now.getTime() - limits.addressWindowSeconds * 1000),
-              )
-              .then(now)
-              .else(eb.ref('login_failures.window_start'))
-              .end(),
-          })),
-        )
-        .execute();
-      let locked = false;
-      if (accountExists && reason !== 'account locked') {
-        const row = await tx
+      const locked = attempt >= limits.maxFailuresPerAccount;
+      if (locked) {
+        await tx
           .updateTable('operators')
-          .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
+          .set({ locked_until: new Date(now.getTime() + limits.lockoutSeconds * 1000), failed_logins: 0 })
           .where('username', '=', username)
-          .returning(['failed_logins'])
-          .executeTakeFirst();
-        if (row && row.failed_logins >= limits.maxFailuresPerAccount) {
-          locked = true;
-          await tx
-            .updateTable('operators')
-            .set({ locked_until: new Date(now.getTime() + limits.lockoutSeconds * 1000), failed_logins: 0 })
-            .where('username', '=', username)
-            .execute();
-        }
+          .execute();
       }
       const name = username.slice(0, 64);
       await this.#o.audit.record(tx, {
