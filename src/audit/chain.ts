@@ -50,10 +50,7 @@ export interface ChainProblem {
   readonly message: string;
 }
 
-/**
- * Checks events in order and returns the first problem. `previous` carries
- * the tail of the part already checked, so long logs verify in batches.
- */
+/** Where a batched verification has got to. */
 export interface ChainCursor {
   readonly lastHash: string;
   readonly beforeLastHash: string | undefined;
@@ -68,15 +65,23 @@ export const chainStart: ChainCursor = {
   checked: 0,
 };
 
+/**
+ * Checks events in order and returns the first problem. `cursor` carries
+ * the tail of the part already checked, so long logs verify in batches;
+ * `following` is the first event of the next batch, if any, so that an event
+ * slipped in at the end of a batch is told from a deletion.
+ */
 export function verifyChain(
   events: readonly ChainedEvent[],
   cursor: ChainCursor = chainStart,
+  following?: ChainedEvent,
 ): { cursor: ChainCursor; problem?: ChainProblem } {
   let { lastHash, beforeLastHash, lastSeq, checked } = cursor;
-  for (const event of events) {
+  const here = (): ChainCursor => ({ lastHash, beforeLastHash, lastSeq, checked });
+  for (const [index, event] of events.entries()) {
     if (hashEvent(event.prevHash, event) !== event.hash) {
       return {
-        cursor,
+        cursor: here(),
         problem: {
           seq: event.seq,
           kind: 'changed',
@@ -88,7 +93,7 @@ export function verifyChain(
       // The event links to the one before its predecessor: the predecessor was slipped in.
       if (lastSeq !== undefined && event.prevHash === beforeLastHash) {
         return {
-          cursor,
+          cursor: here(),
           problem: {
             seq: lastSeq,
             kind: 'inserted',
@@ -96,8 +101,20 @@ export function verifyChain(
           },
         };
       }
+      // The next event links to this one's predecessor: this one was slipped in with a made-up link.
+      const next = events[index + 1] ?? following;
+      if (next !== undefined && next.prevHash === lastHash) {
+        return {
+          cursor: here(),
+          problem: {
+            seq: event.seq,
+            kind: 'inserted',
+            message: `audit event ${event.seq} (${event.action}) was inserted: event ${next.seq} links past it to the event before`,
+          },
+        };
+      }
       return {
-        cursor,
+        cursor: here(),
         problem: {
           seq: event.seq,
           kind: 'deleted',
@@ -110,5 +127,5 @@ export function verifyChain(
     lastSeq = event.seq;
     checked += 1;
   }
-  return { cursor: { lastHash, beforeLastHash, lastSeq, checked } };
+  return { cursor: here() };
 }

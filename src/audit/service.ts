@@ -14,6 +14,7 @@ import {
 
 /** Serialises appends so that each event links to exactly one predecessor. */
 const auditLockKey = 0x5737_a0d1;
+const verifyBatch = 5000;
 
 export interface AuditEntry {
   readonly actor: string;
@@ -111,17 +112,20 @@ export class AuditService {
 
   async verify(): Promise<VerifyReport> {
     let cursor = chainStart;
-    let afterSeq = '0';
+    // No lower bound at first: an event written with seq 0 or below must be checked too.
+    let afterSeq: string | undefined;
     for (;;) {
-      const rows = await this.#db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where(sql<boolean>`seq > ${afterSeq}::bigint`)
+      let q = this.#db.selectFrom('audit_events').selectAll();
+      if (afterSeq !== undefined) q = q.where(sql<boolean>`seq > ${afterSeq}::bigint`);
+      const rows = await q
         .orderBy('seq', 'asc')
-        .limit(5000)
+        .limit(verifyBatch + 1)
         .execute();
       if (rows.length === 0) break;
-      const result = verifyChain(rows.map(toEvent), cursor);
+      // One row past the batch lets the chain tell an inserted event at the batch's end from a deletion.
+      const events = rows.map(toEvent);
+      const following = events.length > verifyBatch ? events.pop() : undefined;
+      const result = verifyChain(events, cursor, following);
       if (result.problem) {
         return {
           ok: false,
@@ -131,7 +135,7 @@ export class AuditService {
         };
       }
       cursor = result.cursor;
-      afterSeq = rows[rows.length - 1]?.seq ?? afterSeq;
+      afterSeq = events[events.length - 1]?.seq ?? afterSeq;
     }
     return { ok: true, checked: cursor.checked, lastSeq: cursor.lastSeq ?? null, problem: null };
   }
