@@ -41,7 +41,13 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      const body: ErrorBody = { code: 'input', message: describeClientError(error) };
+      const code = (error as { code?: string }).code ?? '';
+      // Fastify's own body errors (bad JSON, wrong media type, too large) concern the body as a whole.
+      const body: ErrorBody = {
+        code: 'input',
+        message: describeClientError(error),
+        ...(code.startsWith('FST_ERR_CTP_') ? { field: 'body' } : {}),
+      };
       return reply.code(status).send(body);
     }
     request.log.error({ err: error }, 'request failed');

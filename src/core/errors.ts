@@ -100,7 +100,11 @@ export function coerceError(error: unknown): Error {
 
 /** Shows a user-supplied value inside an error message, quoted and bounded. */
 export function showValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const bounded = text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  return JSON.stringify(bounded);
+  // Escape everything outside printable ASCII, so a look-alike ("\u0430cme") shows what it is.
+  return JSON.stringify(bounded).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -15,8 +15,9 @@ export function toInputError(error: z.ZodError, schema: z.ZodType, where = 'body
   const issue = error.issues[0];
   if (!issue) return new InputError(`${where} is not valid`);
   const path = issue.path.map(String);
-  const field = path.join('.');
-  const named = field ? `field "${field}"` : where;
+  // A problem with the input as a whole (a body that is an array, say) is about the body itself.
+  const field = path.join('.') || where;
+  const named = path.length > 0 ? `field "${field}"` : where;
   const input = (issue as { input?: unknown }).input;
   let message: string;
   switch (issue.code) {

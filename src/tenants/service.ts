@@ -92,9 +92,10 @@ export class TenantService {
     const stages = input.stages ?? this.#o.defaultStages;
     const duplicate = stages.find((s, i) => stages.indexOf(s) !== i);
     if (duplicate) {
-      throw new InputError(`field "stages": stage ${showValue(duplicate)} is listed twice`, {
-        field: 'stages',
-      });
+      throw new InputError(
+        `field "stages": stage ${showValue(duplicate)} is listed twice; list each stage once`,
+        { field: 'stages' },
+      );
     }
     await this.#o.db.transaction().execute(async (tx) => {
       const existing = await tx
@@ -240,8 +241,19 @@ export class TenantService {
         .where('name', '=', stage)
         .forUpdate()
         .executeTakeFirst();
-      if (!row)
-        throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
+      if (!row) {
+        const names = await tx
+          .selectFrom('stages')
+          .select('name')
+          .where('tenant_id', '=', tenant.id)
+          .orderBy('id')
+          .execute();
+        throw noSuchStage(
+          slug,
+          stage,
+          names.map((s) => s.name),
+        );
+      }
       if (row.desired === 'absent') return;
       await tx
         .updateTable('stages')
@@ -276,8 +288,12 @@ export class TenantService {
       .where('stages.name', '=', stage)
       .executeTakeFirst();
     if (!row) {
-      await this.show(slug);
-      throw new NotFoundError(`tenant ${slug} has no stage ${showValue(stage)}`, { field: 'stage' });
+      const tenant = await this.show(slug);
+      throw noSuchStage(
+        slug,
+        stage,
+        tenant.stages.map((s) => s.name),
+      );
     }
     if (row.desired === 'absent')
       throw new NotFoundError(`stage ${stage} of tenant ${slug} is being removed`);
@@ -408,6 +424,13 @@ export class TenantService {
       stages: views,
     };
   }
+}
+
+function noSuchStage(slug: string, stage: string, stages: readonly string[]): NotFoundError {
+  return new NotFoundError(
+    `tenant ${slug} has no stage ${showValue(stage)}; its stages are: ${stages.join(', ') || '(none)'}`,
+    { field: 'stage' },
+  );
 }
 
 const phaseOrder: readonly StagePhase[] = [

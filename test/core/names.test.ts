@@ -24,7 +24,12 @@ describe('tenant slugs', () => {
   ])('refuses %j and says why', (slug, why) => {
     const problem = tenantSlugProblem(slug);
     expect(problem).toContain(why);
-    expect(problem).toContain(JSON.stringify(slug.length > 80 ? slug.slice(0, 77) + '...' : slug));
+    // Quoted, bounded, and with anything outside printable ASCII escaped ("\u0430cme").
+    const shown = JSON.stringify(slug.length > 80 ? slug.slice(0, 77) + '...' : slug).replace(
+      /[^\x20-\x7e]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    expect(problem).toContain(shown);
   });
 });
 
