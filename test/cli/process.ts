@@ -105,9 +105,7 @@ export function cli(dataDir: string, args: readonly string[], timeoutMs = 240_00
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
-    );
+    child.on('close', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });
 }
 

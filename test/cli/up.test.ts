@@ -50,7 +50,11 @@ describe('steward up and the CLI', () => {
 
     const clientFile = join(dataDir, 'client.json');
     expect((await stat(clientFile)).mode & 0o777).toBe(0o600);
-    const client = JSON.parse(await readFile(clientFile, 'utf8')) as { apiUrl: string; ca: string; token: string };
+    const client = JSON.parse(await readFile(clientFile, 'utf8')) as {
+      apiUrl: string;
+      ca: string;
+      token: string;
+    };
     expect(client.apiUrl).toBe(apiUrl);
     expect(client.ca).toContain('-----BEGIN CERTIFICATE-----');
     expect(client.token.length).toBeGreaterThan(20);
