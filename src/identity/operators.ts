@@ -192,6 +192,15 @@ export class OperatorService {
 
   async remove(username: string, actor: Principal): Promise<void> {
     await this.#o.db.transaction().execute(async (tx) => {
+      // Lock every owner (in one order, so two removals cannot deadlock) before counting them:
+      // otherwise two owners removing each other at once would both see a second owner.
+      const owners = await tx
+        .selectFrom('operators')
+        .select('id')
+        .where('role', '=', 'owner')
+        .orderBy('id')
+        .forUpdate()
+        .execute();
       const operator = await tx
         .selectFrom('operators')
         .selectAll()
@@ -201,7 +210,6 @@ export class OperatorService {
       if (!operator)
         throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });
       if (operator.role === 'owner') {
-        const owners = await tx.selectFrom('operators').select('id').where('role', '=', 'owner').execute();
         if (owners.length <= 1) {
           throw new ConflictError(`operator ${username} is the last owner; add another owner first`);
         }
