@@ -1,7 +1,15 @@
+import { sql } from 'kysely';
 import { InternalError, NotFoundError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import { newMasterKey, open, rewrap, seal } from './envelope.ts';
 import { newKeyId, type Keyring, type KeyringStore } from './keyring.ts';
+
+/**
+ * Writers hold it shared while they seal with the active key; rotation takes it
+ * exclusively once, after staging the new key, to wait out writers that may
+ * still be sealing with the old one.
+ */
+const sealLockKey = 0x5737_5ec7;
 
 export interface RotationReport {
   readonly previousKeyId: string;
@@ -18,6 +26,7 @@ export class SecretService {
   readonly #db: ControlDb;
   readonly #store: KeyringStore;
   #keyring: Keyring;
+  #rotation: Promise<unknown> = Promise.resolve();
 
   constructor(db: ControlDb, store: KeyringStore, keyring: Keyring) {
     this.#db = db;
@@ -30,6 +39,8 @@ export class SecretService {
   }
 
   async put(tx: Queryable, name: string, value: string): Promise<void> {
+    if (!tx.isTransaction) return this.#db.transaction().execute((own) => this.put(own, name, value));
+    await sql`select pg_advisory_xact_lock_shared(${sealLockKey})`.execute(tx);
     const sealed = seal(this.#keyring.active, name, value);
     await tx
       .insertInto('secrets')
@@ -71,12 +82,23 @@ export class SecretService {
    * older data key is re-wrapped in batches, then the old key is dropped. A crash at any
    * point leaves every secret readable; running rotation again finishes it.
    */
-  async rotateMasterKey(): Promise<RotationReport> {
+  rotateMasterKey(): Promise<RotationReport> {
+    // One rotation at a time: interleaved ones would each drop the other's key.
+    const run = this.#rotation.then(() => this.#rotate());
+    this.#rotation = run.catch(() => undefined);
+    return run;
+  }
+
+  async #rotate(): Promise<RotationReport> {
     const previous = this.#keyring.active;
     const next = newMasterKey(newKeyId());
     const staged: Keyring = { active: next, keys: new Map([...this.#keyring.keys, [next.id, next]]) };
     await this.#store.save(staged);
     this.#keyring = staged;
+    // Writers that sealed with the previous key commit before re-wrapping starts, so none is missed.
+    await this.#db
+      .transaction()
+      .execute((tx) => sql`select pg_advisory_xact_lock(${sealLockKey})`.execute(tx));
     let rewrapped = 0;
     for (;;) {
       const batch = await this.#db.transaction().execute(async (tx) => {
@@ -85,8 +107,8 @@ export class SecretService {
           .select(['id', 'key_id', 'wrapped_key'])
           .where('key_id', '<>', next.id)
           .limit(200)
+          // Waits for rows other transactions hold: skipping them would strand them on a dropped key.
           .forUpdate()
-          .skipLocked()
           .execute();
         for (const row of rows) {
           const from = staged.keys.get(row.key_id);
