@@ -16,6 +16,7 @@ import {
   isInitialised,
   readClusterPort,
   replaceDatabase,
+  setClusterPort,
   startCluster,
   stopCluster,
   withCredentials,
@@ -111,14 +112,18 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       const credentials = await embeddedCredentials(dataDir);
       const pgDir = join(dataDir, 'pg');
       const binDir = findPostgresBinDir(options.env.pgBinDir);
-      const port = (await readClusterPort(pgDir)) ?? (await freePort(54320));
+      const configuredPort = await readClusterPort(pgDir);
       if (!(await isInitialised(pgDir))) progress(`initialising the PostgreSQL cluster in ${pgDir}`);
-      cluster = await initCluster({ dir: pgDir, port, binDir }, credentials.superuserPassword);
-      const started = await startCluster(cluster);
+      cluster = await initCluster(
+        { dir: pgDir, port: configuredPort ?? (await freePort(54320)), binDir },
+        credentials.superuserPassword,
+      );
+      const started = await startNewOrAdopt(cluster, configuredPort === undefined);
+      cluster = started.cluster;
       progress(
-        started === 'adopted'
-          ? `PostgreSQL already running on port ${port}: adopted`
-          : `PostgreSQL started on 127.0.0.1:${port}`,
+        started.how === 'adopted'
+          ? `PostgreSQL already running on port ${cluster.port}: adopted`
+          : `PostgreSQL started on 127.0.0.1:${cluster.port}`,
       );
       const startedCluster = cluster;
       releasers.push(async () => {
@@ -197,6 +202,27 @@ async function embeddedCredentials(dataDir: string): Promise<EmbeddedCredentials
   };
   await writeFile(path, `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
   return credentials;
+}
+
+/**
+ * Starts the cluster or adopts a running one. A port Steward picked itself can
+ * be taken by someone else while initdb runs (two first starts at once): then
+ * it picks another and tries again. A port from an earlier start is kept.
+ */
+async function startNewOrAdopt(
+  cluster: LocalCluster,
+  portIsOurs: boolean,
+): Promise<{ cluster: LocalCluster; how: 'started' | 'adopted' }> {
+  let current = cluster;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { cluster: current, how: await startCluster(current) };
+    } catch (error) {
+      const taken = (await freePort(current.port)) !== current.port;
+      if (!portIsOurs || !taken || attempt >= 5) throw error;
+      current = await setClusterPort(current, await freePort(0));
+    }
+  }
 }
 
 /** The preferred port when it is free, else any free port. */

@@ -168,6 +168,14 @@ export async function stopCluster(cluster: LocalCluster, mode: 'fast' | 'immedia
   );
 }
 
+/** Moves a cluster that is not running to another port (its postgresql.auto.conf keeps owner and mode). */
+export async function setClusterPort(cluster: LocalCluster, port: number): Promise<LocalCluster> {
+  const file = join(cluster.dir, 'postgresql.auto.conf');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace(/^port = \d+$/m, `port = ${port}`));
+  return describeCluster({ dir: cluster.dir, port, binDir: cluster.binDir });
+}
+
 export async function readClusterPort(dir: string): Promise<number | undefined> {
   try {
     const text = await readFile(join(dir, 'postgresql.auto.conf'), 'utf8');

@@ -59,11 +59,15 @@ describe('steward up and the CLI', () => {
     expect(client.ca).toContain('-----BEGIN CERTIFICATE-----');
     expect(client.token.length).toBeGreaterThan(20);
     expect(Number((await readFile(join(dataDir, 'steward.pid'), 'utf8')).trim())).toBe(first.pid);
-  });
+  }, 120_000);
 
   it('creates a tenant with three stages that all become ready, each with its database and files', async () => {
     const created = await cli(dataDir, ['tenant', 'create', 'acme', '--stages', 'dev,test,prod']);
-    expect(created.code, created.stderr).toBe(0);
+    if (created.code !== 0) {
+      const shown = await cli(dataDir, ['tenant', 'show', 'acme']);
+      const log = await readFile(join(dataDir, 'steward.log'), 'utf8');
+      expect.fail(`${created.stderr}\n${shown.stdout}\n${log.slice(-4000)}`);
+    }
     expect(created.stdout).toContain('tenant acme');
 
     const shown = await cliJson<TenantView>(dataDir, ['tenant', 'show', 'acme']);
@@ -93,7 +97,7 @@ describe('steward up and the CLI', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^TENANT\s+PHASE/m);
     expect(table.stdout).toMatch(/^acme\s+ready/m);
-  });
+  }, 120_000);
 
   it('verifies the audit log and exits 0', async () => {
     const verified = await cli(dataDir, ['audit', 'verify']);
@@ -109,7 +113,7 @@ describe('steward up and the CLI', () => {
       'acme',
     ]);
     expect(events.map((e) => e.action)).toContain('tenant.create');
-  });
+  }, 120_000);
 
   it("prints a stage's DATABASE_URL that really connects to that stage's database", async () => {
     const printed = await cli(dataDir, ['stage', 'credentials', 'acme', 'prod']);
@@ -135,7 +139,7 @@ describe('steward up and the CLI', () => {
     ]);
     expect(asJson.database).toBe('st_acme_dev');
     expect(asJson.databaseUrl).toMatch(/^postgres(ql)?:\/\//);
-  });
+  }, 120_000);
 
   it('exits non-zero with a message on stderr on errors, and -o json gives a JSON error', async () => {
     const upper = await cli(dataDir, ['tenant', 'create', 'Acme', '--no-wait']);
@@ -164,7 +168,7 @@ describe('steward up and the CLI', () => {
 
     const unknownCommand = await cli(dataDir, ['tenant', 'frobnicate']);
     expect(unknownCommand.code).not.toBe(0);
-  });
+  }, 120_000);
 
   it('gives JSON that parses for every listing with -o json', async () => {
     const tenants = await cliJson<TenantView[]>(dataDir, ['tenant', 'list']);
@@ -175,7 +179,7 @@ describe('steward up and the CLI', () => {
     expect(Array.isArray(tokens)).toBe(true);
     const schema = await cliJson<{ type?: string; properties?: object }>(dataDir, ['config', 'schema']);
     expect(schema.properties).toBeDefined();
-  });
+  }, 120_000);
 
   it('refuses a second concurrent up on the same data dir, and the first keeps working', async () => {
     second = spawnUp(dataDir);
@@ -189,7 +193,7 @@ describe('steward up and the CLI', () => {
     expect(first.child.exitCode).toBeNull();
     const shown = await cliJson<TenantView>(dataDir, ['tenant', 'show', 'acme']);
     expect(shown.phase).toBe('ready');
-  });
+  }, 120_000);
 
   it('deletes a tenant with --yes: its databases, roles and files are gone', async () => {
     const refused = await cli(dataDir, ['tenant', 'delete', 'acme']);
@@ -214,7 +218,7 @@ describe('steward up and the CLI', () => {
     expect(existsSync(join(dataDir, 'files', 'acme'))).toBe(false);
     const events = await cliJson<{ action: string }[]>(dataDir, ['audit', 'list', '--tenant', 'acme']);
     expect(events.map((e) => e.action)).toContain('tenant.delete');
-  });
+  }, 120_000);
 
   it('stops PostgreSQL and every process on SIGTERM, then a second start reuses the data', async () => {
     const kept = await cli(dataDir, ['tenant', 'create', 'beta', '--stages', 'dev']);
@@ -236,5 +240,5 @@ describe('steward up and the CLI', () => {
     expect(beta.stages.map((s) => [s.name, s.phase])).toEqual([['dev', 'ready']]);
     const report = await cliJson<{ ok: boolean }>(dataDir, ['audit', 'verify']);
     expect(report.ok).toBe(true);
-  });
+  }, 120_000);
 });
