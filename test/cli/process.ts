@@ -93,13 +93,19 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function cli(dataDir: string, args: readonly string[], timeoutMs = 240_000): Promise<CliResult> {
+export function cli(
+  dataDir: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(steward, ['--data-dir', dataDir, ...args], {
       env: childEnv(dataDir),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: timeoutMs,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 240_000,
     });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -110,8 +116,8 @@ export function cli(dataDir: string, args: readonly string[], timeoutMs = 240_00
 }
 
 /** Runs a CLI command that must succeed and parses its `-o json` output. */
-export async function cliJson<T>(dataDir: string, args: readonly string[]): Promise<T> {
-  const result = await cli(dataDir, ['-o', 'json', ...args]);
+export async function cliJson<T>(dataDir: string, args: readonly string[], input?: string): Promise<T> {
+  const result = await cli(dataDir, ['-o', 'json', ...args], input === undefined ? {} : { input });
   if (result.code !== 0) {
     throw new Error(`steward ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
   }

@@ -181,6 +181,88 @@ describe('steward up and the CLI', () => {
     expect(schema.properties).toBeDefined();
   }, 120_000);
 
+  it('signs in, manages tokens and operators and rotates the master key through the CLI', async () => {
+    const session = ['--session-file', join(dataDir, 'admin-session.json')];
+    const wrong = await cli(dataDir, [...session, 'login', '-u', 'admin', '--password-stdin'], {
+      input: 'not-the-password',
+    });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/^error: /m);
+    const login = await cliJson<{ username: string; role: string; sessionFile: string }>(
+      dataDir,
+      [
+        ...session,
+        'login',
+        '-u',
+        'admin',
+        '--password-stdin',
+        '--new-password',
+        'a-new-long-owner-passphrase',
+      ],
+      oneTimePassword,
+    );
+    expect(login).toMatchObject({ username: 'admin', role: 'owner' });
+    expect((await stat(login.sessionFile)).mode & 0o777).toBe(0o600);
+    const reuse = await cli(dataDir, [...session, 'login', '-u', 'admin', '--password-stdin'], {
+      input: oneTimePassword,
+    });
+    expect(reuse.code, 'the one-time password works once').not.toBe(0);
+
+    const issued = await cliJson<{ id: string; token: string; role: string }>(dataDir, [
+      ...session,
+      'token',
+      'create',
+      'ci',
+      '--role',
+      'auditor',
+    ]);
+    expect(issued.role).toBe('auditor');
+    const asAuditor = ['--token', issued.token];
+    expect((await cli(dataDir, [...asAuditor, 'tenant', 'list'])).code).toBe(0);
+    const forbidden = await cli(dataDir, [...asAuditor, 'tenant', 'create', 'nope', '--no-wait']);
+    expect(forbidden.code).not.toBe(0);
+    expect(forbidden.stderr).toMatch(/^error: /m);
+    const listed = await cliJson<{ id: string; name: string }[]>(dataDir, ['token', 'list']);
+    expect(listed.map((t) => t.name)).toContain('ci');
+    expect(JSON.stringify(listed)).not.toContain(issued.token);
+    expect((await cli(dataDir, ['token', 'revoke', issued.id])).code).toBe(0);
+    const revoked = await cli(dataDir, [...asAuditor, 'tenant', 'list']);
+    expect(revoked.code).not.toBe(0);
+
+    const added = await cliJson<{ operator: { username: string }; password?: string }>(dataDir, [
+      'operator',
+      'add',
+      'bob',
+      '--role',
+      'operator',
+    ]);
+    expect(added.operator.username).toBe('bob');
+    expect(added.password).toBeDefined();
+    expect(
+      (await cliJson<{ username: string }[]>(dataDir, ['operator', 'list'])).map((o) => o.username),
+    ).toContain('bob');
+    expect((await cli(dataDir, ['operator', 'remove', 'bob', '--yes'])).code).toBe(0);
+    expect(
+      (await cliJson<{ username: string }[]>(dataDir, ['operator', 'list'])).map((o) => o.username),
+    ).not.toContain('bob');
+
+    const rotated = await cliJson<{ previousKeyId: string; keyId: string; rewrapped: number }>(dataDir, [
+      'secrets',
+      'rotate-master-key',
+    ]);
+    expect(rotated.keyId).not.toBe(rotated.previousKeyId);
+    expect(rotated.rewrapped).toBeGreaterThanOrEqual(3);
+    const { databaseUrl } = await cliJson<{ databaseUrl: string }>(dataDir, [
+      'stage',
+      'credentials',
+      'acme',
+      'test',
+    ]);
+    const stageClient = new pg.Client({ connectionString: databaseUrl });
+    await stageClient.connect();
+    await stageClient.end();
+  }, 120_000);
+
   it('refuses a second concurrent up on the same data dir, and the first keeps working', async () => {
     second = spawnUp(dataDir);
     const exit = await second.exited;
