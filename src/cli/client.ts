@@ -31,17 +31,23 @@ export interface ConnectionSources {
   readonly sessionFile?: string | undefined;
 }
 
-/** Finds where the API is and which token to use: flags and env, then a login session, then client.json. */
+/**
+ * Finds where the API is and which token to use: flags and env first; then a
+ * login session, unless a data dir was named explicitly, whose client.json
+ * then wins; then client.json in ./.steward.
+ */
 export function resolveConnection(sources: ConnectionSources): Connection {
   const dataDir = resolve(sources.dataDir ?? '.steward');
   const clientPath = join(dataDir, 'client.json');
   const local = existsSync(clientPath)
     ? (JSON.parse(readFileSync(clientPath, 'utf8')) as Connection)
     : undefined;
-  const session =
+  const loggedIn =
     sources.sessionFile && existsSync(sources.sessionFile)
       ? (JSON.parse(readFileSync(sources.sessionFile, 'utf8')) as Connection)
       : undefined;
+  // A session belongs to the API it logged in to; a named data dir's own file points elsewhere.
+  const session = sources.dataDir && local && loggedIn?.apiUrl !== local.apiUrl ? undefined : loggedIn;
   const apiUrl = sources.apiUrl ?? session?.apiUrl ?? local?.apiUrl;
   if (!apiUrl) {
     throw new Error(
