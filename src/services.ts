@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import { AuditService } from './audit/service.ts';
 import type { Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
-import type { DatabaseDriver } from './databases/driver.ts';
+import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
 import { localFiles, type FilesDriver } from './tenants/files.ts';
+import { ReleaseService } from './runtime/releases.ts';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
 import type { JobHandler } from './jobs/runner.ts';
@@ -19,6 +20,7 @@ export interface Services {
   readonly operators: OperatorService;
   readonly audit: AuditService;
   readonly secrets: SecretService;
+  readonly releases: ReleaseService;
   readonly stageReconciler: StageReconciler;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
@@ -27,7 +29,7 @@ export interface ServiceDependencies {
   readonly config: Config;
   readonly db: ControlDb;
   readonly keyringStore: KeyringStore;
-  readonly driver: DatabaseDriver;
+  readonly drivers: DatabaseDrivers;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly files?: FilesDriver;
@@ -35,7 +37,7 @@ export interface ServiceDependencies {
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
-  const { config, db, clock, logger, driver } = deps;
+  const { config, db, clock, logger, drivers } = deps;
   const audit = new AuditService(db, clock);
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load());
   const files = deps.files ?? localFiles();
@@ -49,12 +51,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     defaultStages: config.defaultStages,
     instancePrefix: config.instancePrefix,
     filesRoot: join(config.dataDir, 'files'),
-    endpoint: () => driver.endpoint(),
+    drivers,
+  });
+  const releases = new ReleaseService({
+    db,
+    audit,
+    releasesDir: join(config.dataDir, 'releases'),
+    logger: logger.child({ component: 'releases' }),
   });
   const operators = new OperatorService({ db, secrets, audit, clock, limits: config.login });
   const stageReconciler = new StageReconciler({
     db,
-    driver,
+    drivers,
     files,
     secrets,
     audit,
@@ -67,6 +75,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     operators,
     audit,
     secrets,
+    releases,
     stageReconciler,
     jobHandlers: {
       [stageJobKind]: stageReconciler.handle,

@@ -4,7 +4,10 @@ import { createApiServer } from './api/server.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import { sharedDriver } from './databases/shared/driver.ts';
-import type { DatabaseDriver } from './databases/driver.ts';
+import type { DatabaseDrivers } from './databases/driver.ts';
+import { dedicatedDriver } from './databases/dedicated/driver.ts';
+import { findPostgresBinDir } from './databases/local-cluster.ts';
+import { join } from 'node:path';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { createServices, type Services } from './services.ts';
@@ -25,6 +28,10 @@ export interface StewardOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** PostgreSQL's bin directory, for dedicated clusters (found on PATH or under /usr/lib/postgresql otherwise). */
+  readonly pgBinDir?: string | undefined;
+  /** Dedicated clusters without fsync: for tests only. */
+  readonly unsafeFastClusters?: boolean;
   /** Skip the job workers and the resync loop (for a process that only serves the API). */
   readonly workers?: boolean;
 }
@@ -36,7 +43,7 @@ export interface StewardOptions {
 export class Steward {
   readonly #o: StewardOptions;
   #store: ControlStore | undefined;
-  #driver: DatabaseDriver | undefined;
+  #drivers: DatabaseDrivers | undefined;
   #runner: JobRunner | undefined;
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
@@ -70,12 +77,12 @@ export class Steward {
     if (migrated.applied.length > 0)
       logger.info({ migrations: migrated.applied }, 'control database migrated');
     this.#store = openControlStore(this.#o.controlUrl, { max: config.reconcileConcurrency + 12 });
-    this.#driver = sharedDriver(this.#o.sharedClusterUrl);
+    this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated: this.#dedicated() };
     this.#services = await createServices({
       config,
       db: this.#store.db,
       keyringStore: this.#o.keyringStore,
-      driver: this.#driver,
+      drivers: this.#drivers,
       clock: this.#o.clock ?? systemClock,
       logger,
     });
@@ -99,6 +106,22 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     return address;
+  }
+
+  /** Dedicated clusters need PostgreSQL's server binaries on this machine; without them the tier is unavailable. */
+  #dedicated(): DatabaseDrivers['dedicated'] {
+    let binDir: string;
+    try {
+      binDir = findPostgresBinDir(this.#o.pgBinDir);
+    } catch (error) {
+      this.#o.logger.warn({ err: (error as Error).message }, 'the dedicated tier is unavailable');
+      return undefined;
+    }
+    return dedicatedDriver({
+      clustersDir: join(this.#o.config.dataDir, 'clusters'),
+      binDir,
+      ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
+    });
   }
 
   /** One resync pass: queue every stage whose observed state may differ from desired. */
@@ -128,7 +151,8 @@ export class Steward {
     await this.#resyncing;
     await this.#api?.close();
     await this.#runner?.stop();
-    await this.#driver?.close();
+    await this.#drivers?.shared.close();
+    await this.#drivers?.dedicated?.close();
     await this.#store?.close();
   }
 }

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type Config } from './core/config.ts';
@@ -26,6 +25,9 @@ import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
 import { Steward } from './steward.ts';
 import { acquirePidLock } from './system/lockfile.ts';
+import { freePort } from './system/ports.ts';
+
+export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
 
 export interface UpOptions {
@@ -147,6 +149,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       sharedClusterUrl,
       keyringStore,
       logger,
+      pgBinDir: options.env.pgBinDir,
       tls: { key: serverCert.keyPem, cert: serverCert.chainPem },
     });
     releasers.push(() => steward.stop());
@@ -223,21 +226,4 @@ async function startNewOrAdopt(
       current = await setClusterPort(current, await freePort(0));
     }
   }
-}
-
-/** The preferred port when it is free, else any free port. */
-export function freePort(preferred = 0): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', (error: NodeJS.ErrnoException) => {
-      if (preferred !== 0 && error.code === 'EADDRINUSE') resolvePort(freePort(0));
-      else reject(error);
-    });
-    server.listen(preferred, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : preferred;
-      server.close(() => resolvePort(port));
-    });
-  });
 }

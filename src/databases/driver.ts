@@ -4,6 +4,8 @@
  * database lives (a shared cluster, a dedicated one, Patroni, CloudNativePG).
  */
 export interface ObservedStageDatabase {
+  /** The server that holds the stage's database is up (always, for a shared cluster). */
+  readonly serverRunning: boolean;
   readonly roleExists: boolean;
   /** The role has no privilege beyond logging in (no superuser, createdb, createrole, replication, bypassrls). */
   readonly roleIsPlain: boolean;
@@ -27,6 +29,8 @@ export interface Endpoint {
 export interface DatabaseDriver {
   readonly kind: 'shared' | 'dedicated';
   observe(name: string): Promise<ObservedStageDatabase>;
+  /** Creates and starts the server for the stage where the driver runs one per stage. */
+  ensureServer(name: string): Promise<void>;
   /** Databases and roles whose names start with the prefix: for bulk drift checks. */
   inventory(prefix: string): Promise<ClusterInventory>;
   ensureRole(name: string, password: string): Promise<void>;
@@ -34,6 +38,22 @@ export interface DatabaseDriver {
   restrictAccess(name: string): Promise<void>;
   dropDatabase(name: string): Promise<void>;
   dropRole(name: string): Promise<void>;
-  endpoint(): Endpoint;
+  /** Where the stage's role connects. */
+  endpoint(name: string): Promise<Endpoint>;
   close(): Promise<void>;
+}
+
+/** The drivers this installation has, by tier. `ha` (Patroni) arrives with high availability. */
+export interface DatabaseDrivers {
+  readonly shared: DatabaseDriver;
+  readonly dedicated?: DatabaseDriver | undefined;
+  readonly ha?: DatabaseDriver | undefined;
+}
+
+export function driverFor(drivers: DatabaseDrivers, tier: string): DatabaseDriver | undefined {
+  return tier === 'shared' || tier === 'dedicated' || tier === 'ha' ? drivers[tier] : undefined;
+}
+
+export function availableTiers(drivers: DatabaseDrivers): string[] {
+  return (['shared', 'dedicated', 'ha'] as const).filter((tier) => drivers[tier] !== undefined);
 }

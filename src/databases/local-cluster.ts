@@ -39,6 +39,12 @@ export interface LocalClusterOptions {
   readonly binDir: string;
   /** Turns off fsync and friends: for throwaway test clusters only. */
   readonly unsafeFast?: boolean;
+  /**
+   * How Steward itself connects as superuser: `password` over TCP (the embedded
+   * cluster), or `peer` over a Unix socket in the cluster's directory, with no
+   * password at all (dedicated clusters: root maps to postgres).
+   */
+  readonly superuserAccess?: 'password' | 'peer';
 }
 
 export interface LocalCluster {
@@ -60,6 +66,19 @@ host  all       steward_app  127.0.0.1/32  scram-sha-256
 host  samerole  all          127.0.0.1/32  scram-sha-256
 host  all       all          0.0.0.0/0     reject
 host  all       all          ::/0          reject
+`;
+
+/** For clusters Steward reaches over its own Unix socket: root and postgres may act as postgres. */
+export const peerHbaConf = `# Written by Steward: a dedicated stage cluster. Steward connects over the
+# socket in this directory (root maps to postgres); the stage role by password.
+local  all       postgres                   peer map=steward
+host   samerole  all       127.0.0.1/32     scram-sha-256
+host   all       all       0.0.0.0/0        reject
+host   all       all       ::/0             reject
+`;
+export const peerIdentConf = `# Written by Steward.
+steward  root      postgres
+steward  postgres  postgres
 `;
 
 export function describeCluster(options: LocalClusterOptions): LocalCluster {
@@ -118,7 +137,10 @@ export async function initCluster(
   const settings = [
     "listen_addresses = '127.0.0.1'",
     `port = ${options.port}`,
-    "unix_socket_directories = ''",
+    options.superuserAccess === 'peer'
+      ? `unix_socket_directories = '${options.dir.replaceAll("'", "''")}'`
+      : "unix_socket_directories = ''",
+    ...(options.superuserAccess === 'peer' ? ['unix_socket_permissions = 0700'] : []),
     'max_connections = 300',
     "password_encryption = 'scram-sha-256'",
     'logging_collector = off',
@@ -128,9 +150,11 @@ export async function initCluster(
       : []),
   ];
   await writeFile(join(options.dir, 'postgresql.auto.conf'), `${settings.join('\n')}\n`);
-  await writeFile(join(options.dir, 'pg_hba.conf'), pgHbaConf);
+  const peer = options.superuserAccess === 'peer';
+  await writeFile(join(options.dir, 'pg_hba.conf'), peer ? peerHbaConf : pgHbaConf);
+  if (peer) await writeFile(join(options.dir, 'pg_ident.conf'), peerIdentConf);
   if (cluster.user) {
-    for (const f of ['postgresql.auto.conf', 'pg_hba.conf']) {
+    for (const f of ['postgresql.auto.conf', 'pg_hba.conf', ...(peer ? ['pg_ident.conf'] : [])]) {
       await chown(join(options.dir, f), cluster.user.uid, cluster.user.gid);
       await chmod(join(options.dir, f), 0o600);
     }

@@ -5,6 +5,7 @@ import type { ObservedStageDatabase } from '../databases/driver.ts';
  * Pure, so that every case is a row in a table test.
  */
 export const stageSteps = [
+  'ensure-server',
   'ensure-role',
   'ensure-database',
   'restrict-access',
@@ -27,6 +28,7 @@ export type StagePlan =
 export function planStage(desired: 'present' | 'absent', observed: ObservedStage): StagePlan {
   const db = observed.database;
   if (desired === 'present') {
+    if (!db.serverRunning) return step('ensure-server', "starting the stage's database server");
     if (!db.roleExists) return step('ensure-role', 'creating the stage role');
     if (!db.roleIsPlain) return step('ensure-role', 'the stage role has privileges it must not have');
     if (!db.databaseExists) return step('ensure-database', 'creating the stage database');

@@ -3,7 +3,7 @@ import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import { systemPrincipal, actorName } from '../core/policy.ts';
 import { backoff, isTransient } from '../core/retry.ts';
-import type { DatabaseDriver } from '../databases/driver.ts';
+import { driverFor, type DatabaseDriver, type DatabaseDrivers } from '../databases/driver.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { ClaimedJob, JobOutcome } from '../jobs/queue.ts';
 import type { SecretService } from '../secrets/service.ts';
@@ -18,7 +18,7 @@ export type ReconcileResult =
 
 export interface StageReconcilerOptions {
   readonly db: ControlDb;
-  readonly driver: DatabaseDriver;
+  readonly drivers: DatabaseDrivers;
   readonly files: FilesDriver;
   readonly secrets: SecretService;
   readonly audit: AuditService;
@@ -77,6 +77,7 @@ export class StageReconciler {
         'stages.generation',
         'stages.phase',
         'tenants.slug',
+        'tenants.tier',
         'tenants.id as tenant_id',
       ])
       .where('stages.id', '=', stageId)
@@ -87,9 +88,18 @@ export class StageReconciler {
       await this.#setPhase(stage.id, 'paused', 'reconciliation is paused for this stage');
       return { kind: 'converged', reason: 'paused' };
     }
+    const driver = driverFor(this.#o.drivers, stage.tier);
+    if (!driver) {
+      await this.#setPhase(
+        stage.id,
+        'failed',
+        `tier ${stage.tier} has no database driver on this installation`,
+      );
+      return { kind: 'converged', reason: 'no driver' };
+    }
     const desired = stage.desired === 'absent' ? 'absent' : 'present';
     for (let steps = 0; steps < 12; steps++) {
-      const observed = await this.#observe(stage.database_name, stage.files_dir);
+      const observed = await this.#observe(driver, stage.database_name, stage.files_dir);
       const plan = planStage(desired, observed);
       if (plan.kind === 'converged') {
         if (desired === 'present') {
@@ -113,16 +123,21 @@ export class StageReconciler {
       }
       await this.#setPhase(stage.id, desired === 'present' ? 'provisioning' : 'deleting', plan.reason);
       log.debug({ step: plan.step }, plan.reason);
-      await this.#act(plan.step, stage.database_name, stage.password_secret, stage.files_dir);
+      await this.#act(driver, plan.step, stage.database_name, stage.password_secret, stage.files_dir);
     }
     return { kind: 'wait', afterMs: 1000, reason: 'did not converge within one pass' };
   }
 
   /** Finds stages whose database or role went missing behind Steward's back, and queues them. */
   async resync(): Promise<number> {
-    const inventory = await this.#o.driver.inventory(this.#o.instancePrefix);
-    const databases = new Set(inventory.databases);
-    const roles = new Set(inventory.roles);
+    const databases = new Set<string>();
+    const roles = new Set<string>();
+    for (const driver of Object.values(this.#o.drivers) as (DatabaseDriver | undefined)[]) {
+      if (!driver) continue;
+      const inventory = await driver.inventory(this.#o.instancePrefix);
+      for (const name of inventory.databases) databases.add(name);
+      for (const name of inventory.roles) roles.add(name);
+    }
     const stages = await this.#o.db
       .selectFrom('stages')
       .select(['id', 'database_name', 'phase', 'desired', 'paused'])
@@ -143,28 +158,36 @@ export class StageReconciler {
     return due.length;
   }
 
-  async #observe(name: string, filesDir: string): Promise<ObservedStage> {
+  async #observe(driver: DatabaseDriver, name: string, filesDir: string): Promise<ObservedStage> {
     const [database, filesDirExists] = await Promise.all([
-      this.#o.driver.observe(name),
+      driver.observe(name),
       this.#o.files.exists(filesDir),
     ]);
     return { database, filesDirExists };
   }
 
-  async #act(step: StageStep, name: string, passwordSecret: string, filesDir: string): Promise<void> {
+  async #act(
+    driver: DatabaseDriver,
+    step: StageStep,
+    name: string,
+    passwordSecret: string,
+    filesDir: string,
+  ): Promise<void> {
     switch (step) {
+      case 'ensure-server':
+        return driver.ensureServer(name);
       case 'ensure-role':
-        return this.#o.driver.ensureRole(name, await this.#o.secrets.get(passwordSecret));
+        return driver.ensureRole(name, await this.#o.secrets.get(passwordSecret));
       case 'ensure-database':
-        return this.#o.driver.ensureDatabase(name);
+        return driver.ensureDatabase(name);
       case 'restrict-access':
-        return this.#o.driver.restrictAccess(name);
+        return driver.restrictAccess(name);
       case 'ensure-files':
         return this.#o.files.ensure(filesDir);
       case 'drop-database':
-        return this.#o.driver.dropDatabase(name);
+        return driver.dropDatabase(name);
       case 'drop-role':
-        return this.#o.driver.dropRole(name);
+        return driver.dropRole(name);
       case 'remove-files':
         return this.#o.files.remove(filesDir);
     }

@@ -5,7 +5,7 @@ import { ConflictError, InputError, NotFoundError, showValue } from '../core/err
 import { stageDatabaseName } from '../core/names.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { AuditService } from '../audit/service.ts';
-import type { Endpoint } from '../databases/driver.ts';
+import { availableTiers, driverFor, type DatabaseDrivers } from '../databases/driver.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { randomSecret } from '../secrets/envelope.ts';
 import type { SecretService } from '../secrets/service.ts';
@@ -63,7 +63,7 @@ export interface TenantServiceOptions {
   readonly defaultStages: readonly string[];
   readonly instancePrefix: string;
   readonly filesRoot: string;
-  readonly endpoint: () => Endpoint;
+  readonly drivers: DatabaseDrivers;
 }
 
 export function stagePasswordSecret(tenant: string, stage: string): string {
@@ -83,9 +83,9 @@ export class TenantService {
 
   async create(input: CreateTenantInput, actor: Principal): Promise<TenantView> {
     const region = this.#region(input.region ?? this.#o.defaultRegion);
-    if (input.tier !== 'shared') {
+    if (!driverFor(this.#o.drivers, input.tier)) {
       throw new InputError(
-        `field "tier": ${showValue(input.tier)} is not available yet on this installation; use "shared"`,
+        `field "tier": ${showValue(input.tier)} is not available on this installation; use one of ${availableTiers(this.#o.drivers).join(', ')}`,
         { field: 'tier' },
       );
     }
@@ -283,7 +283,13 @@ export class TenantService {
     const row = await this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select(['stages.database_name', 'stages.password_secret', 'stages.phase', 'stages.desired'])
+      .select([
+        'stages.database_name',
+        'stages.password_secret',
+        'stages.phase',
+        'stages.desired',
+        'tenants.tier',
+      ])
       .where('tenants.slug', '=', slug)
       .where('stages.name', '=', stage)
       .executeTakeFirst();
@@ -305,7 +311,9 @@ export class TenantService {
       target: `tenant/${slug}/stage/${stage}`,
       tenant: slug,
     });
-    const { host, port } = this.#o.endpoint();
+    const driver = driverFor(this.#o.drivers, row.tier);
+    if (!driver) throw new ConflictError(`tier ${row.tier} of tenant ${slug} has no database driver here`);
+    const { host, port } = await driver.endpoint(row.database_name);
     const user = row.database_name;
     return {
       tenant: slug,

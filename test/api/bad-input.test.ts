@@ -156,9 +156,9 @@ const cases: readonly Case[] = [
   },
   {
     name: 'a tier this installation does not offer',
-    body: { slug: 'acme', tier: 'dedicated' },
+    body: { slug: 'acme', tier: 'ha' },
     field: 'tier',
-    mentions: ['"dedicated"', '"shared"'],
+    mentions: ['"ha"', 'shared, dedicated'],
   },
   {
     name: 'contacts as an object',

@@ -3,6 +3,7 @@ import type { ObservedStageDatabase } from '../../src/databases/driver.ts';
 import { planStage, type ObservedStage } from '../../src/tenants/plan.ts';
 
 const provisioned: ObservedStageDatabase = {
+  serverRunning: true,
   roleExists: true,
   roleIsPlain: true,
   databaseExists: true,
@@ -11,6 +12,7 @@ const provisioned: ObservedStageDatabase = {
   connections: 0,
 };
 const nothing: ObservedStageDatabase = {
+  serverRunning: true,
   roleExists: false,
   roleIsPlain: false,
   databaseExists: false,
@@ -29,6 +31,7 @@ const observed = (
 
 describe('planStage', () => {
   it.each([
+    ['the dedicated server is down', observed({ serverRunning: false }, false, nothing), 'ensure-server'],
     ['nothing exists', observed({}, false, nothing), 'ensure-role'],
     ['role has superuser-like privileges', observed({ roleIsPlain: false }), 'ensure-role'],
     ['database missing', observed({ databaseExists: false, ownedByRole: false }), 'ensure-database'],
@@ -47,6 +50,7 @@ describe('planStage', () => {
     ['everything exists', observed({}), 'drop-database'],
     ['database gone, role left', observed({ databaseExists: false }), 'drop-role'],
     ['only files left', observed({}, true, nothing), 'remove-files'],
+    ['a stopped dedicated server is still removed', observed({ serverRunning: false }), 'drop-database'],
   ] as const)('absent, %s → %s', (_name, state, step) => {
     expect(planStage('absent', state)).toMatchObject({ kind: 'step', step });
   });

@@ -56,6 +56,8 @@ export interface TestStewardOptions {
   readonly config?: Partial<ConfigInput>;
   readonly clock?: Clock;
   readonly workers?: boolean;
+  /** Start another Steward on the control database, data dir and prefix of an earlier one (a restart). */
+  readonly reuse?: TestSteward;
 }
 
 /**
@@ -65,13 +67,16 @@ export interface TestStewardOptions {
 export async function startTestSteward(options: TestStewardOptions = {}): Promise<TestSteward> {
   const superuserUrl = inject('pgSuperuserUrl');
   const id = randomBytes(3).toString('hex');
-  const prefix = `t${id.slice(0, 5)}_`;
-  const controlDatabase = `ctl_${id}`;
-  await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, {
-    template: 'steward_template',
-  });
-  const dataDir = await mkdtemp(join(tmpdir(), 'steward-test-'));
-  await chmod(dataDir, 0o711);
+  const prefix = options.reuse?.prefix ?? `t${id.slice(0, 5)}_`;
+  const controlDatabase = options.reuse?.controlDatabase ?? `ctl_${id}`;
+  let dataDir = options.reuse?.dataDir;
+  if (!dataDir) {
+    await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, {
+      template: 'steward_template',
+    });
+    dataDir = await mkdtemp(join(tmpdir(), 'steward-test-'));
+    await chmod(dataDir, 0o711);
+  }
   const config = parseConfig({
     dataDir,
     instancePrefix: prefix,
@@ -91,6 +96,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     sharedClusterUrl: superuserUrl,
     keyringStore: fileKeyring(join(dataDir, 'master.key')),
     logger,
+    pgBinDir: inject('pgBinDir'),
+    unsafeFastClusters: true,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.workers === false ? { workers: false } : {}),
   });
