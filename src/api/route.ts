@@ -29,6 +29,8 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   readonly query?: Q;
   readonly params?: P;
   readonly status?: number;
+  /** Bytes of body this route accepts, above the server's default (for uploads). */
+  readonly bodyLimit?: number;
   handler(context: RouteContext<z.output<B>, z.output<Q>, z.output<P>>): Promise<unknown>;
 }
 
@@ -57,6 +59,7 @@ export function route<
     method: spec.method,
     url: spec.url,
     schema,
+    ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
     handler: async (request, reply) => {
       const address = request.ip;
       let principal = anonymous(address);
@@ -76,7 +79,8 @@ export function route<
       const query = spec.query ? parseInput(spec.query, request.query, 'query') : ({} as z.output<Q>);
       const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : (undefined as z.output<B>);
       const result = await spec.handler({ body, query, params, principal, address, request, reply });
-      reply.code(spec.status ?? 200);
+      // A handler may choose its status (201 created, 200 already there); else the spec's.
+      if (spec.status !== undefined) reply.code(spec.status);
       return result;
     },
   });

@@ -5,6 +5,7 @@ import { isStewardError, type ErrorBody } from '../core/errors.ts';
 import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { identityRoutes } from './routes/identity.ts';
+import { releaseRoutes } from './routes/releases.ts';
 import { systemRoutes } from './routes/system.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import type { Services } from '../services.ts';
@@ -81,6 +82,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
+  releaseRoutes(api, authenticate, options.services);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }
@@ -92,7 +94,7 @@ function describeClientError(error: unknown): string {
     return `the request body is not valid JSON: ${message}`;
   }
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return 'the request body is larger than the 1 MiB the API accepts';
+    return 'the request body is larger than the API accepts (1 MiB; 256 MiB for a release upload)';
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'send the request body as application/json';
   return message;
 }

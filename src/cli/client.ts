@@ -77,11 +77,39 @@ export class ApiClient {
   }
 
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(path, this.connection.apiUrl);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.send<T>(method, path, payload ? { payload, contentType: 'application/json' } : {});
+  }
+
+  /**
+   * Sends raw bytes (a release archive, say), reporting how many were
+   * written; waits longer for the answer, since the server may build first.
+   */
+  upload<T>(
+    path: string,
+    payload: Buffer,
+    contentType: string,
+    onProgress?: (sent: number, total: number) => void,
+  ): Promise<T> {
+    return this.send<T>('POST', path, { payload, contentType, onProgress, timeoutMs: 20 * 60_000 });
+  }
+
+  send<T>(
+    method: string,
+    path: string,
+    options: {
+      payload?: Buffer;
+      contentType?: string;
+      onProgress?: ((sent: number, total: number) => void) | undefined;
+      timeoutMs?: number;
+    },
+  ): Promise<T> {
+    const url = new URL(path, this.connection.apiUrl);
+    const { payload } = options;
+    const timeoutMs = options.timeoutMs ?? 60_000;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (payload) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = options.contentType ?? 'application/json';
       headers['content-length'] = String(payload.length);
     }
     if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
@@ -89,7 +117,7 @@ export class ApiClient {
     return new Promise<T>((resolvePromise, reject) => {
       const req = send(
         url,
-        { method, headers, ...(this.connection.ca ? { ca: this.connection.ca } : {}), timeout: 60_000 },
+        { method, headers, ...(this.connection.ca ? { ca: this.connection.ca } : {}), timeout: timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -107,7 +135,9 @@ export class ApiClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within 60 s`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`no answer from ${url.origin} within ${timeoutMs / 1000} s`)),
+      );
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (error.code === 'ECONNREFUSED') {
           reject(
@@ -115,7 +145,27 @@ export class ApiClient {
           );
         } else reject(error);
       });
-      req.end(payload);
+      if (!payload || !options.onProgress) {
+        req.end(payload);
+        return;
+      }
+      // In slices, so progress follows what the socket actually took.
+      const report = options.onProgress;
+      const slice = 256 * 1024;
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < payload.length) {
+          const chunk = payload.subarray(sent, sent + slice);
+          sent += chunk.length;
+          report(sent, payload.length);
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      pump();
     });
   }
 }

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { configJsonSchema } from '../core/config.ts';
 import { readEnvironment } from '../core/env.ts';
 import { ApiClient, ApiError, resolveConnection } from './client.ts';
@@ -11,6 +12,8 @@ import type { TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { VerifyReport } from '../audit/service.ts';
+import { appDefinitionJsonSchema } from '../runtime/app-definition.ts';
+import type { AddedRelease, ReleaseView } from '../runtime/releases.ts';
 
 /**
  * The steward CLI: thin commands over the API. Tables by default, `-o json`
@@ -463,6 +466,130 @@ secrets
       `master key rotated: ${report.previousKeyId} -> ${report.keyId}, ${report.rewrapped} secrets re-wrapped\n`,
     );
   });
+
+/** Packs a directory as the API wants it: a .tar.gz, without node_modules and .git. */
+function packDirectory(dir: string, progress: { update(message: string): void }): Promise<Buffer> {
+  return new Promise((resolvePack, reject) => {
+    const child = spawn('tar', ['-czf', '-', '--exclude=node_modules', '--exclude=.git', '-C', dir, '.'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let errors = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      progress.update(`packing ${dir}: ${formatBytes(size)}`);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
+    child.on('error', (error) => reject(new Error(`cannot run tar to pack ${dir}: ${error.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolvePack(Buffer.concat(chunks));
+      else reject(new Error(`tar could not pack ${dir} (exit ${code ?? 'signal'}): ${errors.trim()}`));
+    });
+  });
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function showRelease(release: ReleaseView): void {
+  if (json()) return printJson(release);
+  const d = release.definition;
+  process.stdout.write(
+    `release ${release.app} ${release.version}\n` +
+      `checksum ${release.checksum}\nsize     ${formatBytes(release.sizeBytes)}\n` +
+      `path     ${release.path}\ncreated  ${release.createdAt}\n` +
+      `health   ${d.health ? `${d.health.path} every ${d.health.intervalSeconds} s` : '-'}\n` +
+      `migrate  ${d.migrate?.command ?? '-'}\n\n`,
+  );
+  printTable(
+    ['process', 'command', 'port', 'instances'],
+    Object.entries(d.processes).map(([name, p]) => [name, p.command, p.port ? 'yes' : 'no', p.instances]),
+  );
+}
+
+const release = program.command('release').description('releases: immutable, versioned copies of the app');
+release
+  .command('add <source>')
+  .description('add a release from a directory or a .tar.gz; it carries its steward.yaml')
+  .requiredOption('--version <version>', 'release version, for example 1.0.0')
+  .action(async (source: string, o: { version: string }) => {
+    const progress = progressReporter(!json());
+    try {
+      const info = await stat(source).catch(() => {
+        throw new Error(`${source} does not exist; give a directory or a .tar.gz file`);
+      });
+      const archive = info.isDirectory() ? await packDirectory(source, progress) : await readFile(source);
+      const added = await client().upload<AddedRelease>(
+        `/api/v1/releases?version=${enc(o.version)}`,
+        archive,
+        'application/gzip',
+        (sent, total) =>
+          progress.update(
+            sent < total
+              ? `uploading: ${formatBytes(sent)} of ${formatBytes(total)} (${Math.floor((sent / total) * 100)} %)`
+              : `uploaded ${formatBytes(total)}; unpacking and building on the server`,
+          ),
+      );
+      progress.done();
+      if (json()) return printJson(added);
+      process.stdout.write(
+        added.created
+          ? `release ${added.app} ${added.version} added (${added.checksum}, ${formatBytes(added.sizeBytes)})\n`
+          : `release ${added.app} ${added.version} is already there with the same content (${added.checksum})\n`,
+      );
+    } finally {
+      progress.done();
+    }
+  });
+release
+  .command('list')
+  .description('list releases')
+  .option('--app <name>', 'only releases of this app')
+  .action(async (o: { app?: string }) => {
+    const query = o.app ? `?app=${enc(o.app)}` : '';
+    const { releases } = await client().get<{ releases: ReleaseView[] }>(`/api/v1/releases${query}`);
+    if (json()) return printJson(releases);
+    printTable(
+      ['app', 'version', 'checksum', 'size', 'processes', 'created'],
+      releases.map((r) => [
+        r.app,
+        r.version,
+        r.checksum.slice(0, 19),
+        formatBytes(r.sizeBytes),
+        Object.keys(r.definition.processes).join(','),
+        r.createdAt,
+      ]),
+    );
+  });
+release
+  .command('show <app> <version>')
+  .description('show a release: checksum, size, processes and health settings')
+  .action(async (app: string, version: string) =>
+    showRelease(await client().get<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`)),
+  );
+release
+  .command('remove <app> <version>')
+  .description('remove a release that no stage runs')
+  .option('-y, --yes', 'do not ask for confirmation')
+  .action(async (app: string, version: string, o: { yes?: boolean }) => {
+    await client().get<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`);
+    await confirm(`This removes release ${app} ${version} and its files`, version, o.yes);
+    const removed = await client().delete<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`);
+    if (json()) return printJson(removed);
+    process.stdout.write(`release ${removed.app} ${removed.version} removed\n`);
+  });
+
+program
+  .command('app')
+  .description('the app definition (steward.yaml of a release)')
+  .command('schema')
+  .description('print the JSON schema of the app definition, for editors')
+  .action(() => printJson(appDefinitionJsonSchema()));
 
 program
   .command('config')

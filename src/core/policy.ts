@@ -8,6 +8,7 @@ export type OperatorRole = (typeof operatorRoles)[number];
 export const permissions = [
   'tenants.read',
   'tenants.write',
+  'releases.write',
   'credentials.read',
   'audit.read',
   'operators.read',
@@ -22,6 +23,7 @@ const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
   operator: [
     'tenants.read',
     'tenants.write',
+    'releases.write',
     'credentials.read',
     'audit.read',
     'operators.read',

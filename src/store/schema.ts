@@ -105,6 +105,28 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export interface ReleasesTable {
+  id: Id;
+  app: string;
+  version: string;
+  checksum: string;
+  definition: ColumnType<unknown, string, string>;
+  path: string;
+  size_bytes: ColumnType<string, number | string, number | string>;
+  created_at: Generated<Date>;
+}
+
+export interface DeploymentsTable {
+  id: Id;
+  stage_id: string;
+  release_id: string;
+  status: string;
+  reason: Generated<string>;
+  actor: string;
+  created_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -114,4 +136,6 @@ export interface ControlDatabase {
   api_tokens: ApiTokensTable;
   login_failures: LoginFailuresTable;
   audit_events: AuditEventsTable;
+  releases: ReleasesTable;
+  deployments: DeploymentsTable;
 }
