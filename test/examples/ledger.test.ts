@@ -295,6 +295,8 @@ describe('examples/ledger', () => {
 
     expect((await api(web.base, 'GET', '/api/invoices/999999')).status).toBe(404);
     expect((await api(web.base, 'GET', '/api/nothing')).status).toBe(404);
+    // The slow debug route exists only with LEDGER_DEBUG=1 (the dev stage).
+    expect((await api(web.base, 'GET', '/debug/sleep?ms=1')).status).toBe(404);
     expect((await api(web.base, 'DELETE', '/api/customers')).status).toBe(405);
     const paidTooEarly = await api(web.base, 'POST', `/api/invoices/${invoice.body.id}/status`, {
       status: 'paid',
@@ -542,11 +544,18 @@ describe('examples/ledger', () => {
   it('answers 503 on /healthz when the database is unreachable', async () => {
     const unreachable = new URL(env['DATABASE_URL']!);
     unreachable.port = String(await freePort(0));
-    const down = await startWeb({ ...env, DATABASE_URL: unreachable.toString() });
+    const down = await startWeb({ ...env, DATABASE_URL: unreachable.toString(), LEDGER_DEBUG: '1' });
     try {
       const health = await api(down.base, 'GET', '/healthz');
       expect(health.status).toBe(503);
       expect(health.body.status).toBe('unavailable');
+      const started = Date.now();
+      expect(await api(down.base, 'GET', '/debug/sleep?ms=300')).toEqual({
+        status: 200,
+        body: { sleptMs: 300 },
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect((await api(down.base, 'GET', '/debug/sleep?ms=x')).body.field).toBe('ms');
     } finally {
       down.child.kill('SIGTERM');
       expect(await down.exited).toBe(0);

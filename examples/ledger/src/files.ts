@@ -82,7 +82,8 @@ export async function receiveUpload(
     });
     return { tempPath, size, sha256: hash.digest('hex') };
   } catch (error) {
-    out.destroy();
+    // Wait for the stream to close: an open still under way would recreate the file after rm.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
     await rm(tempPath, { force: true });
     throw error;
   }
