@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -9,11 +9,10 @@ import { dirname } from 'node:path';
  * O_APPEND descriptor then writes at the new end of the file.
  */
 
-/** Opens the log file for appending and returns the descriptor to hand to the child. */
-export async function openLogForChild(file: string): Promise<number> {
+/** Opens the log file for appending; the child gets `handle.fd`, the caller closes the handle after the spawn. */
+export async function openLogForChild(file: string): Promise<FileHandle> {
   await mkdir(dirname(file), { recursive: true, mode: 0o750 });
-  const handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
-  return handle.fd;
+  return open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
 }
 
 export interface RotationOptions {

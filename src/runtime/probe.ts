@@ -16,14 +16,22 @@ export function probeHttp(port: number, path: string, timeoutMs: number): Promis
       req.destroy();
       resolve(result);
     };
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.resume();
-      if (status >= 200 && status < 400) finish({ ok: true });
-      else finish({ ok: false, reason: `GET ${path} answered ${status}` });
-    });
-    const timer = setTimeout(() => finish({ ok: false, reason: `GET ${path} timed out after ${timeoutMs} ms` }), timeoutMs);
-    req.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, reason: `GET ${path} failed: ${error.code ?? error.message}` }));
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: { connection: 'close' } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        if (status >= 200 && status < 400) finish({ ok: true });
+        else finish({ ok: false, reason: `GET ${path} answered ${status}` });
+      },
+    );
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `GET ${path} timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ ok: false, reason: `GET ${path} failed: ${error.code ?? error.message}` }),
+    );
     req.end();
   });
 }

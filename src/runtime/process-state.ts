@@ -61,7 +61,9 @@ export function identify(pid: number): ProcessIdentity | undefined {
 export function isSameProcessAlive(identity: ProcessIdentity): boolean {
   if (identity.bootId !== bootId()) return false;
   const stat = readProcStat(identity.pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === identity.startTime;
+  return (
+    stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === identity.startTime
+  );
 }
 
 /** Pids of the live members of a process group. */
@@ -161,7 +163,8 @@ export class StateStore<Spec> {
       try {
         if (!(await stat(path)).isFile()) continue;
         const parsed = JSON.parse(await readFile(path, 'utf8')) as StateFile<Spec>;
-        if (parsed.version !== 1 || typeof parsed.key !== 'string') throw new Error('unknown state file version');
+        if (parsed.version !== 1 || typeof parsed.key !== 'string')
+          throw new Error('unknown state file version');
         states.push(parsed);
       } catch {
         unreadable.push(path);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { backoff as backoffDelay } from '../core/retry.ts';
@@ -159,12 +159,19 @@ interface Managed {
   exitHandled: Promise<void>;
 }
 
-type NormalisedOptions = Required<Omit<SupervisorOptions, 'clock' | 'onEvent' | 'backoff' | 'crashloop' | 'logs'>> & {
+type NormalisedOptions = Required<
+  Omit<SupervisorOptions, 'clock' | 'onEvent' | 'backoff' | 'crashloop' | 'logs'>
+> & {
   readonly clock: Clock;
   readonly onEvent: ((event: SupervisorEvent) => void) | undefined;
   readonly backoff: { readonly baseMs: number; readonly capMs: number };
   readonly crashloop: { readonly exits: number; readonly windowMs: number };
-  readonly logs: { readonly maxBytes: number; readonly generations: number; readonly checkEveryMs: number; readonly lines: number };
+  readonly logs: {
+    readonly maxBytes: number;
+    readonly generations: number;
+    readonly checkEveryMs: number;
+    readonly lines: number;
+  };
 };
 
 const defaults = {
@@ -291,7 +298,12 @@ export class Supervisor {
   #newManaged(spec: ProcessSpec): Managed {
     return {
       spec,
-      logger: this.#logger.child({ key: spec.key, tenant: spec.tenant, stage: spec.stage, process: spec.process }),
+      logger: this.#logger.child({
+        key: spec.key,
+        tenant: spec.tenant,
+        stage: spec.stage,
+        process: spec.process,
+      }),
       identity: null,
       child: null,
       generation: 0,
@@ -361,7 +373,10 @@ export class Supervisor {
           m.oomBaseline = await this.#cgroups.oomKills(m.cgroup);
         } catch (error) {
           m.cgroup = null;
-          m.logger.warn({ err: errorMessage(error) }, 'could not create a memory cgroup; using the runtime limit');
+          m.logger.warn(
+            { err: errorMessage(error) },
+            'could not create a memory cgroup; using the runtime limit',
+          );
         }
       }
       if (!m.cgroup && isNodeCommand(spec.command)) {
@@ -378,7 +393,8 @@ export class Supervisor {
 
     let child: ChildProcess | undefined;
     let spawnError: string | undefined;
-    const fd = await openLogForChild(spec.logFile);
+    const log = await openLogForChild(spec.logFile);
+    const fd = log.fd;
     try {
       child = spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
         cwd: spec.cwd,
@@ -391,7 +407,7 @@ export class Supervisor {
     } catch (error) {
       spawnError = errorMessage(error);
     } finally {
-      closeSync(fd);
+      await log.close();
     }
     const pid = child?.pid;
     if (!child || pid === undefined) {
@@ -459,10 +475,12 @@ export class Supervisor {
     const now = this.#options.clock.now();
     m.lastLogLines = await tailLines(spec.logFile, this.#options.logs.lines);
     let oom = false;
-    if (m.cgroup && this.#cgroups) {
-      oom = (await this.#cgroups.oomKills(m.cgroup)) > m.oomBaseline;
-    } else if (spec.memoryMb !== undefined) {
-      oom = m.lastLogLines.some((line) => /heap out of memory|Allocation failed - JavaScript heap/i.test(line));
+    if (m.cgroup && this.#cgroups) oom = (await this.#cgroups.oomKills(m.cgroup)) > m.oomBaseline;
+    // Node sizes its heap from the cgroup limit too, so under a cgroup it may give up before the kernel steps in.
+    if (!oom && spec.memoryMb !== undefined && (code !== 0 || signal !== null)) {
+      oom = m.lastLogLines.some((line) =>
+        /heap out of memory|Allocation failed - JavaScript heap/i.test(line),
+      );
     }
     const reason = oom
       ? `out of memory (limit ${spec.memoryMb} MB)`
@@ -474,7 +492,8 @@ export class Supervisor {
 
     m.logger.warn({ code, signal, reason }, 'process exited');
     this.#emit({ kind: 'exited', key: spec.key, at: now.toISOString(), reason });
-    if (oom) this.#emit({ kind: 'oom', key: spec.key, at: now.toISOString(), reason, lastLogLines: m.lastLogLines });
+    if (oom)
+      this.#emit({ kind: 'oom', key: spec.key, at: now.toISOString(), reason, lastLogLines: m.lastLogLines });
 
     const nowMs = now.getTime();
     if (m.startedAt && nowMs - m.startedAt.getTime() >= this.#options.stableMs) m.attempt = 0;
@@ -483,14 +502,25 @@ export class Supervisor {
       m.crashloop = true;
       const why = `${m.exitTimes.length} exits within ${Math.round(this.#options.crashloop.windowMs / 1000)} s; last: ${reason}`;
       m.logger.error({ reason: why, lastLogLines: m.lastLogLines }, 'process is crash-looping');
-      this.#emit({ kind: 'crashloop', key: spec.key, at: now.toISOString(), reason: why, lastLogLines: m.lastLogLines });
+      this.#emit({
+        kind: 'crashloop',
+        key: spec.key,
+        at: now.toISOString(),
+        reason: why,
+        lastLogLines: m.lastLogLines,
+      });
     }
     const { baseMs, capMs } = this.#options.backoff;
     const delay = m.crashloop ? capMs : backoffDelay(m.attempt, baseMs, capMs, this.#options.random);
     m.attempt += 1;
     m.restartAt = nowMs + delay;
     m.phase = m.crashloop ? 'crashloop' : 'backoff';
-    this.#emit({ kind: 'restarting', key: spec.key, at: now.toISOString(), reason: `in ${delay} ms after: ${reason}` });
+    this.#emit({
+      kind: 'restarting',
+      key: spec.key,
+      at: now.toISOString(),
+      reason: `in ${delay} ms after: ${reason}`,
+    });
   }
 
   /**
@@ -526,7 +556,13 @@ export class Supervisor {
   async #passOne(m: Managed, now: number): Promise<void> {
     // Adopted processes are not our children: no exit event, so poll.
     if (m.identity && !m.child && !isSameProcessAlive(m.identity)) {
-      this.#handleExit(m, m.generation, null, null, m.killReason ?? 'exited while adopted (exit status unknown)');
+      this.#handleExit(
+        m,
+        m.generation,
+        null,
+        null,
+        m.killReason ?? 'exited while adopted (exit status unknown)',
+      );
       await m.exitHandled;
     }
     if (!m.identity && m.restartAt !== null && m.restartAt <= now) {
@@ -540,7 +576,8 @@ export class Supervisor {
       }
       return;
     }
-    if (!m.identity) return;
+    // Killed for a restart already: its exit will come; no more probes meanwhile.
+    if (!m.identity || m.killReason !== null) return;
     const spec = m.spec;
     if (!this.#hasProbe(spec)) {
       if (m.startedAt && now - m.startedAt.getTime() >= this.#options.stableMs && m.crashloop) {
@@ -570,7 +607,8 @@ export class Supervisor {
   }
 
   #probeResult(m: Managed, generation: number, result: ProbeResult): void {
-    if (generation !== m.generation || m.stopping || this.#closed || !m.identity) return;
+    if (generation !== m.generation || m.stopping || this.#closed || !m.identity || m.killReason !== null)
+      return;
     const health = m.spec.health;
     if (!health) return;
     if (result.ok) {
@@ -647,9 +685,11 @@ export class Supervisor {
       await m.exitHandled;
     }
     if (m.cgroup && this.#cgroups) {
-      await this.#cgroups.remove(m.cgroup).catch((error: unknown) =>
-        m.logger.warn({ err: errorMessage(error) }, 'could not remove the memory cgroup'),
-      );
+      await this.#cgroups
+        .remove(m.cgroup)
+        .catch((error: unknown) =>
+          m.logger.warn({ err: errorMessage(error) }, 'could not remove the memory cgroup'),
+        );
     }
     await m.writes;
     await this.#store.remove(m.spec.key);
@@ -765,12 +805,18 @@ export class Supervisor {
       }
       await this.#store.remove(state.key);
       if (state.cgroup && this.#cgroups) await this.#cgroups.remove(state.cgroup).catch(() => false);
-      this.#logger.info({ key: state.key, phase: state.phase }, 'removed the state of a process that is gone');
+      this.#logger.info(
+        { key: state.key, phase: state.phase },
+        'removed the state of a process that is gone',
+      );
     }
 
     for (const writer of writers) {
       if (keepGroups.has(writer.pgid)) continue;
-      this.#logger.warn({ key: writer.state.key, pid: writer.pid }, 'killing a leftover process of an earlier run');
+      this.#logger.warn(
+        { key: writer.state.key, pid: writer.pid },
+        'killing a leftover process of an earlier run',
+      );
       killGroup(writer.pgid, 'SIGKILL');
       try {
         process.kill(writer.pid, 'SIGKILL');
