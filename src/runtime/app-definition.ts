@@ -188,8 +188,9 @@ export function parseAppDefinition(text: string, fileName = appDefinitionFile): 
   }
   const result = appDefinitionSchema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const problem = describeIssue(result.error, fileName);
+  // An unknown field is usually a typo of a missing one: report the typo, it says more.
+  const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
+  const problem = describeIssue(new z.ZodError(issue ? [issue] : []), fileName);
   const path = issue ? issue.path.map((p) => (typeof p === 'number' ? p : String(p))) : [];
   const offset =
     issue?.code === 'unrecognized_keys'

@@ -94,6 +94,13 @@ describe('parseAppDefinition', () => {
       says: 'command, port, instances',
     },
     {
+      name: 'a misspelt field, rather than the missing one',
+      text: 'name: a\nprocesses:\n  web:\n    comand: x\n',
+      line: 4,
+      field: 'processes.web.comand',
+      says: 'unknown field',
+    },
+    {
       name: 'wrong type',
       text: 'name: a\nprocesses:\n  web:\n    command: x\n    port: "yes"\n',
       line: 5,
