@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -300,6 +301,27 @@ describe('releases', () => {
     expect(existsSync(join(releasesDir, 'slow'))).toBe(false);
   });
 
+  it('takes an upload above the 1 MiB the other routes accept', async () => {
+    const big = randomBytes(3 * 1024 * 1024).toString('base64');
+    const archive = craftTar([
+      { name: 'steward.yaml', content: 'name: big\nprocesses:\n  worker:\n    command: node w.js\n' },
+      { name: 'blob.txt', content: big },
+    ]);
+    expect(archive.length).toBeGreaterThan(1024 * 1024);
+    const added = await upload(archive, '1.0.0');
+    expect(added.status).toBe(201);
+    expect(added.body.sizeBytes).toBeGreaterThan(3 * 1024 * 1024);
+    expect((await t.request('DELETE', '/api/v1/releases/big/1.0.0')).status).toBe(200);
+    // Elsewhere the body limit stays at 1 MiB, whatever the content type.
+    const elsewhere = await t.api.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/gzip' },
+      payload: archive,
+    });
+    expect(elsewhere.statusCode).toBe(413);
+  });
+
   it('lists, shows and removes releases', async () => {
     const dir = await fixtureApp(work, { extra: 'two' });
     expect((await upload(pack(dir), '1.1.0')).status).toBe(201);
@@ -374,6 +396,7 @@ describe('releases', () => {
     const adds = await t.request('GET', '/api/v1/audit?action=release.add');
     expect(adds.body.events.map((e: any) => e.target)).toEqual([
       'release/fixture/1.0.0',
+      'release/big/1.0.0',
       'release/fixture/1.1.0',
       'release/crafted/0.1.0',
     ]);
@@ -381,10 +404,11 @@ describe('releases', () => {
     expect(adds.body.events[0].details.checksum).toMatch(/^sha256:/);
     const removes = await t.request('GET', '/api/v1/audit?action=release.remove');
     expect(removes.body.events.map((e: any) => e.target)).toEqual([
+      'release/big/1.0.0',
       'release/crafted/0.1.0',
       'release/fixture/1.1.0',
     ]);
-    expect(removes.body.events[1].details.finishedDeployments).toBe(1);
+    expect(removes.body.events[2].details.finishedDeployments).toBe(1);
     expect((await t.request('GET', '/api/v1/audit/verify')).body.ok).toBe(true);
   });
 
