@@ -154,6 +154,8 @@ interface Managed {
   cgroup: string | null;
   oomBaseline: number;
   stopping: Promise<void> | null;
+  /** A spawn in progress; a stop waits for it, so that it never misses the process being started. */
+  spawning: Promise<void> | null;
   /** State file writes of one process happen in order. */
   writes: Promise<void>;
   exitHandled: Promise<void>;
@@ -327,6 +329,7 @@ export class Supervisor {
       cgroup: null,
       oomBaseline: 0,
       stopping: null,
+      spawning: null,
       writes: Promise.resolve(),
       exitHandled: Promise.resolve(),
     };
@@ -350,7 +353,15 @@ export class Supervisor {
     return write;
   }
 
-  async #spawn(m: Managed): Promise<void> {
+  #spawn(m: Managed): Promise<void> {
+    const spawning = this.#spawnNow(m).finally(() => {
+      if (m.spawning === spawning) m.spawning = null;
+    });
+    m.spawning = spawning;
+    return spawning;
+  }
+
+  async #spawnNow(m: Managed): Promise<void> {
     const spec = m.spec;
     const generation = ++m.generation;
     m.identity = null;
@@ -422,7 +433,7 @@ export class Supervisor {
     m.identity = identify(pid) ?? null;
     m.startedAt = this.#options.clock.now();
     m.watchedSince = m.startedAt.getTime();
-    m.phase = m.crashloop ? 'crashloop' : this.#hasProbe(spec) ? 'starting' : 'running';
+    if (!m.stopping) m.phase = m.crashloop ? 'crashloop' : this.#hasProbe(spec) ? 'starting' : 'running';
     child.once('exit', (code, signal) => this.#handleExit(m, generation, code, signal));
 
     if (m.cgroup && this.#cgroups) {
@@ -565,7 +576,7 @@ export class Supervisor {
       );
       await m.exitHandled;
     }
-    if (!m.identity && m.restartAt !== null && m.restartAt <= now) {
+    if (!m.identity && !m.stopping && m.restartAt !== null && m.restartAt <= now) {
       m.restarts += 1;
       try {
         await this.#spawn(m);
@@ -672,6 +683,7 @@ export class Supervisor {
   async #stop(m: Managed, graceMs: number): Promise<void> {
     m.phase = 'stopping';
     m.restartAt = null;
+    await m.spawning?.catch(() => undefined);
     const identity = m.identity;
     await this.#writeState(m, 'stopping').catch(() => undefined);
     if (identity) {

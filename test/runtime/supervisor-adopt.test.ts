@@ -90,6 +90,54 @@ describe('Supervisor adoption', () => {
     expect(webProcesses()).toHaveLength(0);
   });
 
+  it('after a real kill -9 of the supervising process, its children keep running and are adopted once', async () => {
+    const specs: ProcessSpec[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      specs.push({
+        ...sandbox.spec(`web${i}`, 'web', { port, health: fastHealth }),
+        key: `acme/dev/web/1.0.0/${i}`,
+        instance: i,
+      });
+    }
+    const steward = spawn(nodeBin, [fixture('steward'), join(sandbox.dir, 'state'), JSON.stringify(specs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    steward.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const pids = await poll(
+      'the supervising process to be ready',
+      () =>
+        /ready (\[.*\])/.exec(output)?.[1]
+          ? (JSON.parse(/ready (\[.*\])/.exec(output)![1]!) as number[])
+          : undefined,
+      60_000,
+    );
+    steward.kill('SIGKILL');
+    await poll(
+      'the supervising process to die',
+      () => steward.exitCode !== null || steward.signalCode !== null,
+    );
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+    await get(specs[0]!.port!, '/after-the-crash');
+    await poll('logging after the crash', () =>
+      readFileSync(specs[0]!.logFile, 'utf8').includes('/after-the-crash'),
+    );
+
+    const supervisor = sandbox.supervisor();
+    await supervisor.start();
+    expect((await supervisor.adopt()).map((s) => s.pid).sort()).toEqual([...pids].sort());
+    for (const spec of specs) await supervisor.ensure(spec);
+    for (const spec of specs) await supervisor.waitHealthy(spec.key, 20_000);
+    expect(webProcesses().sort()).toEqual([...pids].sort());
+    process.kill(pids[0]!, 'SIGKILL');
+    await poll('the restart', () => {
+      const s = supervisor.get(specs[0]!.key);
+      return s && s.pid !== pids[0] && s.healthy === true;
+    });
+    expect(webProcesses()).toHaveLength(3);
+  });
+
   it('never adopts a pid that now belongs to another process (start time differs), and leaves that process alone', async () => {
     const stranger = spawn('/bin/sleep', ['60'], { detached: true, stdio: 'ignore' });
     const identity = identify(stranger.pid!)!;
