@@ -154,6 +154,8 @@ interface Managed {
   cgroup: string | null;
   oomBaseline: number;
   stopping: Promise<void> | null;
+  /** False for an adopted process until ensure() passes its spec: state files do not hold environment values. */
+  envKnown: boolean;
   /** A spawn in progress; a stop waits for it, so that it never misses the process being started. */
   spawning: Promise<void> | null;
   /** State file writes of one process happen in order. */
@@ -185,6 +187,9 @@ const defaults = {
 } as const;
 
 const niceBinary = '/usr/bin/nice';
+
+/** What a state file holds in place of each environment value. */
+export const envNotStored = '(not stored)';
 
 /**
  * Runs a stage's processes as children of Steward and keeps them running:
@@ -285,7 +290,10 @@ export class Supervisor {
       m = this.#managed.get(spec.key);
     }
     if (m) {
-      if (JSON.stringify(m.spec) !== JSON.stringify(spec)) {
+      if (!m.envKnown) {
+        m.spec = spec; // an adopted process: now its environment is known again
+        m.envKnown = true;
+      } else if (JSON.stringify(m.spec) !== JSON.stringify(spec)) {
         m.logger.info('spec changed; it applies at the next restart');
         m.spec = spec;
       }
@@ -329,6 +337,7 @@ export class Supervisor {
       cgroup: null,
       oomBaseline: 0,
       stopping: null,
+      envKnown: true,
       spawning: null,
       writes: Promise.resolve(),
       exitHandled: Promise.resolve(),
@@ -344,7 +353,11 @@ export class Supervisor {
       startedAt: m.startedAt?.toISOString() ?? null,
       restarts: m.restarts,
       cgroup: m.cgroup,
-      spec: m.spec,
+      // Environment values (database passwords) are not written to disk; ensure() provides them again after a restart.
+      spec: {
+        ...m.spec,
+        env: Object.fromEntries(Object.keys(m.spec.env).map((name) => [name, envNotStored])),
+      },
     };
     const write = m.writes.then(() => this.#store.write(state));
     m.writes = write.catch((error: unknown) =>
@@ -577,6 +590,7 @@ export class Supervisor {
       await m.exitHandled;
     }
     if (!m.identity && !m.stopping && m.restartAt !== null && m.restartAt <= now) {
+      if (!m.envKnown) return; // adopted, and ensure() has not given its environment yet
       m.restarts += 1;
       try {
         await this.#spawn(m);
@@ -855,6 +869,7 @@ export class Supervisor {
     m.startedAt = state.startedAt ? new Date(state.startedAt) : this.#options.clock.now();
     m.watchedSince = this.#options.clock.now().getTime();
     m.cgroup = state.cgroup;
+    m.envKnown = false;
     m.phase = this.#hasProbe(state.spec) ? 'starting' : 'running';
     this.#managed.set(state.key, m);
     return m;

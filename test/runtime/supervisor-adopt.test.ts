@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -29,8 +29,9 @@ describe('Supervisor adoption', () => {
     const specs: ProcessSpec[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
+      const env = { DATABASE_URL: `postgres://stage${i}:s3cret@127.0.0.1/stage${i}` };
       specs.push({
-        ...sandbox.spec(`web${i}`, 'web', { port, health: fastHealth }),
+        ...sandbox.spec(`web${i}`, 'web', { port, health: fastHealth, env }),
         key: `acme/dev/web/1.0.0/${i}`,
         instance: i,
       });
@@ -38,6 +39,10 @@ describe('Supervisor adoption', () => {
     for (const spec of specs) await first.ensure(spec);
     for (const spec of specs) await first.waitHealthy(spec.key, 20_000);
     const pids = specs.map((spec) => first.get(spec.key)!.pid!);
+    // Environment values (database passwords) never reach the state files.
+    for (const name of readdirSync(join(sandbox.dir, 'state'))) {
+      expect(readFileSync(join(sandbox.dir, 'state', name), 'utf8')).not.toContain('s3cret');
+    }
     // Steward is killed with SIGKILL: nothing is stopped, nothing is cleaned up.
     first.abandon();
 
