@@ -9,6 +9,10 @@ import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
 import { localFiles, type FilesDriver } from './tenants/files.ts';
 import { ReleaseService } from './runtime/releases.ts';
+import { DeploymentService, deployJobKind } from './runtime/deployments.ts';
+import { StageRuntime } from './runtime/stage-runtime.ts';
+import type { Supervisor } from './runtime/supervisor.ts';
+import { dirname } from 'node:path';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
 import type { JobHandler } from './jobs/runner.ts';
@@ -21,6 +25,8 @@ export interface Services {
   readonly audit: AuditService;
   readonly secrets: SecretService;
   readonly releases: ReleaseService;
+  readonly deployments: DeploymentService;
+  readonly runtime: StageRuntime;
   readonly stageReconciler: StageReconciler;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
@@ -33,6 +39,10 @@ export interface ServiceDependencies {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly files?: FilesDriver;
+  readonly supervisor: Supervisor;
+  /** Stage N's processes run as uid uidBase + N (undefined: as Steward's own user). */
+  readonly uidBase: number | undefined;
+  readonly runtimeTickMs?: number;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -59,6 +69,19 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     releasesDir: join(config.dataDir, 'releases'),
     logger: logger.child({ component: 'releases' }),
   });
+  const deployments = new DeploymentService(db, audit);
+  const runtime = new StageRuntime({
+    db,
+    supervisor: deps.supervisor,
+    tenants,
+    audit,
+    logger: logger.child({ component: 'runtime' }),
+    clock,
+    dataDir: config.dataDir,
+    nodeBinDir: dirname(process.execPath),
+    uidBase: deps.uidBase,
+    ...(deps.runtimeTickMs ? { tickMs: deps.runtimeTickMs } : {}),
+  });
   const operators = new OperatorService({ db, secrets, audit, clock, limits: config.login });
   const stageReconciler = new StageReconciler({
     db,
@@ -76,10 +99,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     secrets,
     releases,
+    deployments,
+    runtime,
     stageReconciler,
     jobHandlers: {
       [stageJobKind]: stageReconciler.handle,
       'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),
+      [deployJobKind]: runtime.handleDeploy,
     },
   };
 }

@@ -13,8 +13,12 @@ import type { KeyringStore } from './secrets/keyring.ts';
 import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
+import { Supervisor } from './runtime/supervisor.ts';
 
 export const version = '0.1.0';
+
+/** Stage N's processes run as uid and gid stageUidBase + N: no /etc/passwd entry is needed. */
+export const stageUidBase = 200_000;
 
 export interface StewardOptions {
   readonly config: Config;
@@ -30,6 +34,8 @@ export interface StewardOptions {
   readonly tls?: { readonly key: string; readonly cert: string };
   /** PostgreSQL's bin directory, for dedicated clusters (found on PATH or under /usr/lib/postgresql otherwise). */
   readonly pgBinDir?: string | undefined;
+  /** How often the stage runtime runs its pass (default 5 s). */
+  readonly runtimeTickMs?: number;
   /** Dedicated clusters without fsync: for tests only. */
   readonly unsafeFastClusters?: boolean;
   /** Skip the job workers and the resync loop (for a process that only serves the API). */
@@ -85,6 +91,14 @@ export class Steward {
       drivers: this.#drivers,
       clock: this.#o.clock ?? systemClock,
       logger,
+      supervisor: new Supervisor({
+        stateDir: join(config.dataDir, 'run', 'processes'),
+        logger: logger.child({ component: 'supervisor' }),
+        ...(this.#o.clock ? { clock: this.#o.clock } : {}),
+      }),
+      // Each stage's processes run as a user of their own when Steward may switch users.
+      uidBase: process.getuid?.() === 0 ? stageUidBase : undefined,
+      ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
     });
     this.#api = await createApiServer({
       services: this.#services,
@@ -100,6 +114,7 @@ export class Steward {
         logger: logger.child({ component: 'jobs' }),
       });
       await this.#runner.start();
+      await this.#services.runtime.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -150,6 +165,7 @@ export class Steward {
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     await this.#resyncing;
     await this.#api?.close();
+    if (this.#o.workers !== false) await this.#services?.runtime.stop();
     await this.#runner?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();

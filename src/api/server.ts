@@ -6,6 +6,7 @@ import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { releaseRoutes } from './routes/releases.ts';
+import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import type { Services } from '../services.ts';
@@ -83,6 +84,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   identityRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
+  runtimeRoutes(api, authenticate, options.services);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }

@@ -42,6 +42,12 @@ export interface StagesTable {
   ready_at: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  published_port: number | null;
+  scale_to_zero_seconds: number | null;
+  files_quota_bytes: ColumnType<string | null, string | number | null, string | number | null>;
+  files_bytes: ColumnType<string | null, string | number | null, string | number | null>;
+  runtime_phase: Generated<string>;
+  runtime_reason: Generated<string>;
 }
 
 export interface JobsTable {

@@ -326,6 +326,40 @@ export class TenantService {
     };
   }
 
+  /**
+   * A stage's connection for Steward's own use (the runtime hands it to the
+   * app's processes as DATABASE_URL). Not audited: no person reads it.
+   */
+  async stageConnection(stageId: string): Promise<StageCredentials> {
+    const row = await this.#o.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select([
+        'stages.database_name',
+        'stages.password_secret',
+        'stages.name',
+        'tenants.slug',
+        'tenants.tier',
+      ])
+      .where('stages.id', '=', stageId)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError(`stage ${stageId} does not exist`);
+    const driver = driverFor(this.#o.drivers, row.tier);
+    if (!driver)
+      throw new ConflictError(`tier ${row.tier} of tenant ${row.slug} has no database driver here`);
+    const password = await this.#o.secrets.get(row.password_secret);
+    const { host, port } = await driver.endpoint(row.database_name);
+    return {
+      tenant: row.slug,
+      stage: row.name,
+      database: row.database_name,
+      user: row.database_name,
+      host,
+      port,
+      databaseUrl: `postgres://${row.database_name}:${encodeURIComponent(password)}@${host}:${port}/${row.database_name}`,
+    };
+  }
+
   async #insertStage(tx: Queryable, tenantId: string, slug: string, stage: string): Promise<void> {
     const database = stageDatabaseName(this.#o.instancePrefix, slug, stage);
     const secretName = stagePasswordSecret(slug, stage);

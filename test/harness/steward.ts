@@ -56,6 +56,7 @@ export interface TestStewardOptions {
   readonly config?: Partial<ConfigInput>;
   readonly clock?: Clock;
   readonly workers?: boolean;
+  readonly runtimeTickMs?: number;
   /** Start another Steward on the control database, data dir and prefix of an earlier one (a restart). */
   readonly reuse?: TestSteward;
 }
@@ -97,6 +98,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     keyringStore: fileKeyring(join(dataDir, 'master.key')),
     logger,
     pgBinDir: inject('pgBinDir'),
+    ...(options.runtimeTickMs ? { runtimeTickMs: options.runtimeTickMs } : {}),
     unsafeFastClusters: true,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.workers === false ? { workers: false } : {}),
