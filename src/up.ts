@@ -24,6 +24,7 @@ import {
 import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
 import { Steward } from './steward.ts';
+import { setUpDemo, type DemoResult } from './demo.ts';
 import { acquirePidLock } from './system/lockfile.ts';
 import { freePort } from './system/ports.ts';
 
@@ -36,6 +37,8 @@ export interface UpOptions {
   /** Settings from the command line; they win over steward.yaml in the data dir. */
   readonly overrides?: Partial<Record<string, unknown>>;
   readonly progress?: (message: string) => void;
+  /** On the first start, register the sample app and run tenant `demo` with it (what `npm start` does). */
+  readonly demo?: boolean;
   /** Where logs go besides <data-dir>/steward.log; defaults to stderr at warn. */
   readonly logger?: Logger;
 }
@@ -54,6 +57,8 @@ export interface RunningSteward {
   readonly clientFile: string;
   /** Set only on the first start: the first owner's one-time password. */
   readonly firstOwner: { username: string; password: string } | undefined;
+  /** The demo tenant's stage URLs, when this start set it up. */
+  readonly demo: DemoResult | undefined;
   readonly cluster: LocalCluster | undefined;
   stop(): Promise<void>;
 }
@@ -162,6 +167,15 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
 
     const firstOwner = await steward.services.operators.bootstrapOwner();
     const localToken = await steward.services.operators.issueLocalToken();
+    let demo: DemoResult | undefined;
+    if (options.demo && firstOwner) {
+      try {
+        demo = await setUpDemo(steward.services, progress);
+      } catch (error) {
+        // The demo is a convenience: Steward itself runs without it.
+        progress(`demo: not set up: ${(error as Error).message}`);
+      }
+    }
     const clientFile = join(dataDir, 'client.json');
     const client: ClientFile = { apiUrl, ca: ca.certPem, token: localToken.token };
     await writeFile(clientFile, `${JSON.stringify(client, null, 2)}\n`, { mode: 0o600 });
@@ -175,6 +189,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       caPem: ca.certPem,
       clientFile,
       firstOwner,
+      demo,
       cluster,
       stop: () => (stopping ??= releaseAll()),
     };

@@ -119,7 +119,8 @@ program
   .description('run Steward on this machine: its own PostgreSQL, the API and the workers')
   .option('--api-port <port>', 'API port', (v) => Number(v))
   .option('--api-host <host>', 'API listen address')
-  .action(async (options: { apiPort?: number; apiHost?: string }) => {
+  .option('--demo', 'on the first start, run the sample app for tenant "demo" in dev, test and prod')
+  .action(async (options: { apiPort?: number; apiHost?: string; demo?: boolean }) => {
     const { up } = await import('../up.ts');
     const dataDir = globals().dataDir ?? '.steward';
     const say = (message: string): void => {
@@ -132,7 +133,7 @@ program
         ...(options.apiHost ? { host: options.apiHost } : {}),
       };
     }
-    const running = await up({ dataDir, env, overrides, progress: say });
+    const running = await up({ dataDir, env, overrides, progress: say, demo: options.demo === true });
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -149,6 +150,7 @@ program
         apiUrl: running.apiUrl,
         clientFile: running.clientFile,
         firstOwner: running.firstOwner ?? null,
+        demo: running.demo ?? null,
       });
     } else {
       process.stdout.write(
@@ -159,6 +161,14 @@ program
           `  First owner: ${running.firstOwner.username}, one-time password ${running.firstOwner.password}\n` +
             `               (change it at first login: steward login --username admin)\n`,
         );
+      }
+      if (running.demo) {
+        process.stdout.write(
+          `  Demo tenant: ${running.demo.tenant}, the sample app ${running.demo.release}\n`,
+        );
+        for (const [stage, url] of Object.entries(running.demo.urls)) {
+          process.stdout.write(`               ${stage.padEnd(5)} ${url}\n`);
+        }
       }
       process.stdout.write('Press Ctrl-C to stop.\n');
     }
