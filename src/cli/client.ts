@@ -75,6 +75,67 @@ export class ApiClient {
   delete<T>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
+  patch<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('PATCH', path, body);
+  }
+
+  /**
+   * GETs a response of NDJSON lines (logs) and hands each parsed line over as
+   * it arrives. Resolves when the server ends the response or `signal`
+   * aborts; no timeout while lines are being followed.
+   */
+  streamLines<T>(path: string, onLine: (value: T) => void, signal?: AbortSignal): Promise<void> {
+    const url = new URL(path, this.connection.apiUrl);
+    const headers: Record<string, string> = { accept: 'application/x-ndjson' };
+    if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<void>((resolvePromise, reject) => {
+      if (signal?.aborted) return resolvePromise();
+      const req = send(
+        url,
+        { method: 'GET', headers, ...(this.connection.ca ? { ca: this.connection.ca } : {}) },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          let partial = '';
+          res.on('data', (chunk: Buffer) => {
+            if (status >= 400) return void chunks.push(chunk);
+            const parts = (partial + chunk.toString('utf8')).split('\n');
+            partial = parts.pop() ?? '';
+            for (const part of parts) if (part.trim()) onLine(JSON.parse(part) as T);
+          });
+          res.on('end', () => {
+            if (status >= 400) {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let body: ErrorBody;
+              try {
+                body = JSON.parse(text) as ErrorBody;
+              } catch {
+                body = { code: 'internal', message: text.slice(0, 500) };
+              }
+              return reject(new ApiError(status, body));
+            }
+            if (partial.trim()) onLine(JSON.parse(partial) as T);
+            resolvePromise();
+          });
+          res.on('error', (error) => (signal?.aborted ? resolvePromise() : reject(error)));
+        },
+      );
+      signal?.addEventListener('abort', () => {
+        req.destroy();
+        resolvePromise();
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (signal?.aborted) resolvePromise();
+        else if (error.code === 'ECONNREFUSED') {
+          reject(
+            new Error(`cannot reach the Steward API at ${url.origin}: is Steward running ("npm start")?`),
+          );
+        } else reject(error);
+      });
+      req.end();
+    });
+  }
 
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));

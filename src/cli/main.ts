@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { configJsonSchema } from '../core/config.ts';
 import { readEnvironment } from '../core/env.ts';
 import { ApiClient, ApiError, resolveConnection } from './client.ts';
-import { printJson, printTable, progressReporter, type OutputFormat } from './output.ts';
+import { formatBytes, printJson, printTable, progressReporter, type OutputFormat } from './output.ts';
+import { runtimeCommands } from './runtime-commands.ts';
 import { ask, readStdin } from './prompt.ts';
 import type { TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
@@ -500,12 +501,6 @@ function packDirectory(dir: string, progress: { update(message: string): void })
   });
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-}
-
 function showRelease(release: ReleaseView): void {
   if (json()) return printJson(release);
   const d = release.definition;
@@ -593,6 +588,8 @@ release
     if (json()) return printJson(removed);
     process.stdout.write(`release ${removed.app} ${removed.version} removed\n`);
   });
+
+runtimeCommands(program, { client, json, stage });
 
 program
   .command('app')

@@ -47,3 +47,11 @@ export function progressReporter(enabled: boolean): { update(message: string): v
     },
   };
 }
+
+/** Sizes in binary units: 512 B, 1.5 KiB, 12.0 MiB, 2.0 GiB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}

@@ -13,6 +13,7 @@ import type { TenantService } from '../tenants/service.ts';
 import type { AppDefinition } from './app-definition.ts';
 import { inFlightStatuses } from './deployments.ts';
 import { tailLines } from './log-files.ts';
+import { keepSince } from './log-lines.ts';
 import { StageProxy } from './stage-proxy.ts';
 import type { ProcessSpec, ProcessStatus, Supervisor } from './supervisor.ts';
 
@@ -375,16 +376,22 @@ export class StageRuntime {
     return views;
   }
 
-  /** The last lines of a stage's process logs. */
+  /**
+   * The last lines of a stage's process logs. With `since` (epoch ms), only
+   * lines whose own timestamp (see logLineTime) is at or after it.
+   */
   async logs(
     tenant: string,
     stage: string,
-    options: { process?: string; lines?: number } = {},
+    options: { process?: string; lines?: number; since?: number } = {},
   ): Promise<LogLine[]> {
     await this.ps(tenant, stage);
+    const count = options.lines ?? 100;
     const lines: LogLine[] = [];
     for (const file of await this.#logFiles(tenant, stage, options.process)) {
-      for (const line of await tailLines(file.path, options.lines ?? 100, 1024 * 1024)) {
+      // With since, look further back: the last `count` lines are counted after the filter.
+      const tail = await tailLines(file.path, options.since === undefined ? count : 10_000, 1024 * 1024);
+      for (const line of tail.filter((l) => keepSince(l, options.since)).slice(-count)) {
         lines.push({ process: file.process, instance: file.instance, line });
       }
     }

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
+import { keepSince } from '../../runtime/log-lines.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
@@ -23,6 +24,8 @@ const logsQuery = z
       .optional(),
     lines: z.coerce.number().int().min(1).max(10_000).default(100),
     follow: z.enum(['true', 'false']).default('false'),
+    /** Only lines whose own timestamp is at or after this time; lines without one are then left out. */
+    since: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
 const stageSettings = z
@@ -119,15 +122,18 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant/stages/:stage/logs',
-    summary: "The stage's process logs as NDJSON lines ({process, instance, line}); follow=true streams",
+    summary:
+      "The stage's process logs as NDJSON lines ({process, instance, line}); follow=true streams; since=<ISO time> keeps lines with a timestamp at or after it",
     tags: ['runtime'],
     permission: 'tenants.read',
     params: stageParams,
     query: logsQuery,
     handler: async ({ params, query, reply, request }) => {
+      const since = query.since === undefined ? undefined : Date.parse(query.since);
       const lines = await runtime.logs(params.tenant, params.stage, {
         lines: query.lines,
         ...(query.process ? { process: query.process } : {}),
+        ...(since === undefined ? {} : { since }),
       });
       const ndjson = lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : '');
       if (query.follow !== 'true') {
@@ -162,7 +168,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
               const text = (partial.get(file.path) ?? '') + buffer.toString('utf8');
               const parts = text.split('\n');
               partial.set(file.path, parts.pop() ?? '');
-              for (const line of parts) {
+              for (const line of parts.filter((l) => keepSince(l, since))) {
                 reply.raw.write(
                   `${JSON.stringify({ process: file.process, instance: file.instance, line })}\n`,
                 );
