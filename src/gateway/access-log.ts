@@ -1,0 +1,141 @@
+/**
+ * One JSON access-log line per finished request. Built from named fields
+ * only, so a cookie or an authorization header cannot slip in through a
+ * spread; the query string is kept for debugging, but the value of any
+ * parameter whose name looks like a secret becomes `[redacted]`.
+ */
+export interface FinishedRequest {
+  /** When the request head arrived. */
+  readonly startedAt: Date;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly method: string;
+  /** The routed host, or the Host the client sent if it was refused before routing. */
+  readonly host: string | undefined;
+  /** The request target as received (path and query). */
+  readonly target: string;
+  readonly status: number;
+  /** Response body bytes sent to the client. */
+  readonly bytesSent: number;
+  /** Request body bytes read from the client. */
+  readonly bytesReceived?: number;
+  readonly durationMs: number;
+  readonly tenant?: string | undefined;
+  readonly stage?: string | undefined;
+  readonly userAgent?: string | undefined;
+  /** The stable code of a refusal, if the gateway refused the request. */
+  readonly rejection?: string | undefined;
+}
+
+export interface AccessLogEntry {
+  readonly time: string;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly method: string;
+  readonly host: string | null;
+  readonly path: string;
+  readonly status: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly durationMs: number;
+  readonly tenant: string | null;
+  readonly stage: string | null;
+  readonly userAgent: string | null;
+  readonly rejection?: string;
+}
+
+/**
+ * Parameter names (lower case, matched as substrings, so `access_token`,
+ * `client_secret`, `X-Amz-Signature` and `sessionid` are all caught) whose
+ * values are never logged. Matching too much costs a redacted value in a
+ * log; matching too little leaks a credential.
+ */
+export const secretParameterWords = [
+  'token',
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'code',
+  'key',
+  'signature',
+  'sig',
+  'session',
+  'auth',
+  'credential',
+  'jwt',
+  'otp',
+  'ticket',
+  'state',
+  'nonce',
+  'assertion',
+  'saml',
+] as const;
+
+export const redacted = '[redacted]';
+
+/** Longest path (with query) and user agent written to a log line. */
+export const accessLogMaxPath = 2048;
+export const accessLogMaxUserAgent = 512;
+
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
+function isSecretName(raw: string): boolean {
+  const name = decodedName(raw);
+  return secretParameterWords.some((word) => name.includes(word));
+}
+
+/** The target with each secret parameter's value replaced by `[redacted]`, bounded in length. */
+export function redactTarget(target: string): string {
+  const hash = target.indexOf('#');
+  const withoutFragment = hash < 0 ? target : target.slice(0, hash);
+  const question = withoutFragment.indexOf('?');
+  if (question < 0) return bound(withoutFragment, accessLogMaxPath);
+  const path = withoutFragment.slice(0, question);
+  const query = withoutFragment
+    .slice(question + 1)
+    .split('&')
+    .map((part) => {
+      const equals = part.indexOf('=');
+      // A bare value (`?eyJhbGci…`) has no name to judge by: it may be the secret itself.
+      if (equals < 0) return part === '' || !looksLikeValue(part) ? part : redacted;
+      const name = part.slice(0, equals);
+      return isSecretName(name) ? `${name}=${redacted}` : part;
+    })
+    .join('&');
+  return bound(`${path}?${query}`, accessLogMaxPath);
+}
+
+/** A flag like `?debug` or `?print` is a name; a long opaque run is treated as a value. */
+function looksLikeValue(part: string): boolean {
+  return part.length > 24 || isSecretName(part);
+}
+
+function bound(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+export function accessLogEntry(request: FinishedRequest): AccessLogEntry {
+  return {
+    time: request.startedAt.toISOString(),
+    requestId: request.requestId,
+    clientAddress: request.clientAddress,
+    method: bound(request.method, 32),
+    host: request.host === undefined ? null : bound(request.host, 255),
+    path: redactTarget(request.target),
+    status: request.status,
+    bytesSent: request.bytesSent,
+    bytesReceived: request.bytesReceived ?? 0,
+    durationMs: Math.round(request.durationMs * 1000) / 1000,
+    tenant: request.tenant ?? null,
+    stage: request.stage ?? null,
+    userAgent: request.userAgent === undefined ? null : bound(request.userAgent, accessLogMaxUserAgent),
+    ...(request.rejection === undefined ? {} : { rejection: request.rejection }),
+  };
+}

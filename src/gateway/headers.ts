@@ -1,0 +1,189 @@
+import { canonicalAddress } from './allow-list.ts';
+import type { GatewayLimits } from './limits.ts';
+
+/**
+ * The header set sent to a stage, built from the client's: framing checked
+ * (no request smuggling), hop-by-hop and spoofable headers dropped, and the
+ * gateway's own forwarding headers set. The app behind the gateway trusts
+ * `X-Steward-User-*` for identity and `X-Forwarded-*` for the client, so a
+ * client can never send any of them through.
+ */
+export type HeaderPair = readonly [name: string, value: string];
+
+export interface UpstreamHeadersInput {
+  /** Header fields as received, flat `[name, value, name, value, …]` (Node's `rawHeaders`). */
+  readonly rawHeaders: readonly string[];
+  /** The client's address, as the socket reports it. */
+  readonly clientAddress: string;
+  /** How the client reached the gateway. */
+  readonly proto: 'https' | 'http';
+  /** The routed authority (host and the client's port, if any): upstream Host and X-Forwarded-Host. */
+  readonly authority: string;
+  /** The id this request carries in logs, upstream and in the response. */
+  readonly requestId: string;
+  /** Keep `Upgrade` and `Connection: upgrade` for a WebSocket handshake. */
+  readonly upgrade?: boolean;
+  readonly limits: Pick<GatewayLimits, 'maxHeaderCount' | 'maxHeaderBytes' | 'maxBodyBytes'>;
+}
+
+export type RequestBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly bytes: number }
+  | { readonly kind: 'chunked' };
+
+export const headerRejections = [
+  'too_many_headers',
+  'headers_too_large',
+  'bad_header_name',
+  'bad_header_value',
+  'length_and_chunked',
+  'bad_content_length',
+  'body_too_large',
+  'bad_transfer_encoding',
+] as const;
+export type HeaderRejection = (typeof headerRejections)[number];
+
+export type HeaderDecision =
+  | { readonly kind: 'ok'; readonly headers: readonly HeaderPair[]; readonly body: RequestBody }
+  | {
+      readonly kind: 'reject';
+      readonly status: number;
+      readonly code: HeaderRejection;
+      readonly reason: string;
+    };
+
+/** Meaningful for one connection only (RFC 9110 7.6.1), never forwarded. */
+export const hopByHopHeaders: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
+]);
+
+/** Set by the gateway only: a client's copy would let it claim another address, id or user. */
+export const gatewayOwnedHeaders: ReadonlySet<string> = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-request-id',
+  'x-original-url',
+  'x-rewrite-url',
+  // httpoxy: CGI-style apps turn a `Proxy` header into HTTP_PROXY.
+  'proxy',
+]);
+
+function isGatewayOwned(lowerName: string): boolean {
+  return (
+    gatewayOwnedHeaders.has(lowerName) ||
+    lowerName.startsWith('x-forwarded-') ||
+    lowerName.startsWith('x-steward-')
+  );
+}
+
+/** Framing headers a `Connection` list may not remove: the gateway needs them to read the request. */
+const notConnectionListable = new Set(['host', 'content-length']);
+
+const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/* eslint-disable-next-line no-control-regex -- finding control characters is the point */
+const badValuePattern = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+function reject(status: number, code: HeaderRejection, reason: string): HeaderDecision {
+  return { kind: 'reject', status, code, reason };
+}
+
+/** Builds the upstream header set, or refuses the request with a status and a reason. */
+export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
+  const { rawHeaders, limits } = input;
+  const pairs: HeaderPair[] = [];
+  let bytes = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    pairs.push([rawHeaders[i] ?? '', rawHeaders[i + 1] ?? '']);
+  }
+  if (pairs.length > limits.maxHeaderCount) {
+    return reject(431, 'too_many_headers', `more than ${limits.maxHeaderCount} header fields`);
+  }
+  const contentLengths: string[] = [];
+  const transferEncodings: string[] = [];
+  const connectionListed = new Set<string>();
+  for (const [name, value] of pairs) {
+    bytes += name.length + value.length + 4;
+    // HTTP/2 pseudo-headers (`:path`, `:authority`) were already read into the request line.
+    if (name.startsWith(':')) continue;
+    if (!tokenPattern.test(name)) {
+      return reject(400, 'bad_header_name', 'a header name with characters outside RFC 9110 tokens');
+    }
+    // CR or LF in a value is a folded (obs-fold) or injected line; other controls have no place either.
+    if (badValuePattern.test(value)) {
+      return reject(400, 'bad_header_value', `a control character or line break in header ${name}`);
+    }
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') contentLengths.push(value);
+    else if (lower === 'transfer-encoding') transferEncodings.push(value);
+    else if (lower === 'connection') {
+      for (const token of value.split(',')) {
+        const listed = token.trim().toLowerCase();
+        if (listed !== '' && !notConnectionListable.has(listed)) connectionListed.add(listed);
+      }
+    }
+  }
+  if (bytes > limits.maxHeaderBytes) {
+    return reject(431, 'headers_too_large', `header fields larger than ${limits.maxHeaderBytes} bytes`);
+  }
+
+  // RFC 9112 6.1 and 6.3: both framings at once is the smuggling pattern; refuse, do not pick one.
+  if (contentLengths.length > 0 && transferEncodings.length > 0) {
+    return reject(400, 'length_and_chunked', 'both Content-Length and Transfer-Encoding');
+  }
+  let body: RequestBody = { kind: 'none' };
+  if (transferEncodings.length > 0) {
+    if (transferEncodings.length > 1 || transferEncodings[0]?.trim().toLowerCase() !== 'chunked') {
+      return reject(400, 'bad_transfer_encoding', 'a Transfer-Encoding other than exactly "chunked"');
+    }
+    body = { kind: 'chunked' };
+  } else if (contentLengths.length > 0) {
+    if (contentLengths.length > 1) {
+      return reject(400, 'bad_content_length', 'more than one Content-Length');
+    }
+    const text = (contentLengths[0] ?? '').trim();
+    if (!/^[0-9]{1,15}$/.test(text)) {
+      return reject(400, 'bad_content_length', 'a Content-Length that is not one whole number');
+    }
+    const length = Number(text);
+    if (length > limits.maxBodyBytes) {
+      return reject(413, 'body_too_large', `a body larger than ${limits.maxBodyBytes} bytes`);
+    }
+    body = length === 0 ? { kind: 'none' } : { kind: 'length', bytes: length };
+  }
+
+  const headers: HeaderPair[] = [];
+  headers.push(['Host', input.authority]);
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase();
+    if (lower === 'host' || lower.startsWith(':')) continue;
+    if (hopByHopHeaders.has(lower) || connectionListed.has(lower) || isGatewayOwned(lower)) continue;
+    headers.push([name, value]);
+  }
+  if (input.upgrade) {
+    const upgrade = pairs.find(([name]) => name.toLowerCase() === 'upgrade');
+    if (upgrade) headers.push(['Connection', 'upgrade'], ['Upgrade', upgrade[1]]);
+  }
+  headers.push(
+    ['X-Forwarded-For', canonicalAddress(input.clientAddress) ?? input.clientAddress],
+    ['X-Forwarded-Proto', input.proto],
+    ['X-Forwarded-Host', input.authority],
+    ['X-Request-Id', input.requestId],
+  );
+  return { kind: 'ok', headers, body };
+}
+
+/** Flattens header pairs into the `[name, value, …]` array that `http.request({ headers })` accepts. */
+export function flattenHeaders(headers: readonly HeaderPair[]): string[] {
+  return headers.flatMap(([name, value]) => [name, value]);
+}
