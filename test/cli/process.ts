@@ -39,10 +39,17 @@ export interface UpProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `steward up` and does not wait for it. */
-export function spawnUp(dataDir: string, args: readonly string[] = []): UpProcess {
+/**
+ * Starts `steward up` and does not wait for it. `env` adds to the child's
+ * environment (e.g. a HOME whose npm cache lets release builds run offline).
+ */
+export function spawnUp(
+  dataDir: string,
+  args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): UpProcess {
   const child = spawn(steward, ['--data-dir', dataDir, ...args, 'up', '--api-port', '0'], {
-    env: childEnv(dataDir),
+    env: { ...childEnv(dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -80,8 +87,11 @@ export interface UpReady {
 }
 
 /** `up -o json`: one JSON object on stdout once the API serves. */
-export async function startUpJson(dataDir: string): Promise<{ up: UpProcess; ready: UpReady }> {
-  const up = spawnUp(dataDir, ['-o', 'json']);
+export async function startUpJson(
+  dataDir: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ up: UpProcess; ready: UpReady }> {
+  const up = spawnUp(dataDir, ['-o', 'json'], env);
   // The object is pretty-printed: it is complete once a line holds only the closing brace.
   const out = await waitForOutput(up, '\n}\n');
   return { up, ready: JSON.parse(out) as UpReady };
@@ -113,6 +123,23 @@ export function cli(
     child.on('error', reject);
     child.on('close', (code, signal) => resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });
+}
+
+/** Starts a CLI command that runs until stopped (`logs --follow`); the caller ends it. */
+export function spawnCli(dataDir: string, args: readonly string[]): UpProcess {
+  const child = spawn(steward, ['--data-dir', dataDir, ...args], {
+    env: childEnv(dataDir),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.on('exit', (code, signal) => resolveExit({ code, signal })),
+  );
+  if (child.pid === undefined) throw new Error('could not spawn bin/steward');
+  return { child, pid: child.pid, stdout: () => out, stderr: () => err, exited };
 }
 
 /** Runs a CLI command that must succeed and parses its `-o json` output. */
