@@ -14,6 +14,7 @@ import type { AppDefinition } from './app-definition.ts';
 import { inFlightStatuses } from './deployments.ts';
 import { tailLines } from './log-files.ts';
 import { keepSince } from './log-lines.ts';
+import { probeHttp } from './probe.ts';
 import { StageProxy } from './stage-proxy.ts';
 import type { ProcessSpec, ProcessStatus, Supervisor } from './supervisor.ts';
 
@@ -200,6 +201,9 @@ export class StageRuntime {
     const active = await this.#activeRelease(stage.id);
     if (!active) return;
     const proxy = await this.#proxy(stage);
+    // A wake owns the stage until it is healthy: neither stop what it starts nor
+    // hand the proxy a web process that does not listen yet.
+    if (this.#waking.has(stage.id)) return;
     if (stage.runtime_phase === 'scaled-to-zero') {
       proxy.setBackends([]);
       await this.#stopStage(stage, () => true);
@@ -592,10 +596,7 @@ export class StageRuntime {
         await this.#setPhase(stage.id, 'starting', 'a request arrived: starting from zero');
         const statuses = await this.#ensureRelease({ ...stage, runtime_phase: 'starting' }, active);
         for (const status of statuses) {
-          await this.#o.supervisor.waitHealthy(
-            status.key,
-            (active.definition.health?.startTimeoutSeconds ?? 30) * 1000,
-          );
+          await this.#waitServing(status, (active.definition.health?.startTimeoutSeconds ?? 30) * 1000);
         }
         this.#proxies.get(stage.id)?.setBackends(webPorts(statuses));
         await this.#setPhase(stage.id, 'running', `release ${active.version} is running`);
@@ -609,6 +610,25 @@ export class StageRuntime {
     return waking;
   }
 
+  /**
+   * Waits until a woken process serves. A web process is probed here every
+   * 50 ms rather than at the supervisor's health interval (seconds): the
+   * first request is waiting for it.
+   */
+  async #waitServing(status: ProcessStatus, timeoutMs: number): Promise<void> {
+    const { health, port } = status.spec;
+    if (!health || port === undefined) return this.#o.supervisor.waitHealthy(status.key, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = this.#o.supervisor.get(status.key);
+      if (!current) throw new Error(`process ${status.key} is no longer supervised`);
+      if (current.healthy === true || (await probeHttp(port, health.path, health.timeoutMs)).ok) return;
+      if (Date.now() > deadline)
+        throw new Error(`process ${status.key} was not healthy within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async #scaleToZero(stage: StageRow): Promise<void> {
     const after = stage.scale_to_zero_seconds;
     const proxy = this.#proxies.get(stage.id);
@@ -618,6 +638,7 @@ export class StageRuntime {
     const ports = proxy.backendPorts;
     proxy.setBackends([]);
     await proxy.drain(ports, 10_000);
+    if (this.#waking.has(stage.id)) return; // a request came in meanwhile: the wake keeps the processes
     await this.#stopStage(stage, () => true);
   }
 
