@@ -17,6 +17,7 @@ import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
 import type { JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
+import { GatewayService } from './gateway/service.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -28,6 +29,7 @@ export interface Services {
   readonly deployments: DeploymentService;
   readonly runtime: StageRuntime;
   readonly stageReconciler: StageReconciler;
+  readonly gateway: GatewayService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
 
@@ -93,6 +95,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'reconciler' }),
     instancePrefix: config.instancePrefix,
   });
+  const gateway = new GatewayService({ db, secrets, audit, clock, baseDomain: config.gateway.baseDomain });
   return {
     tenants,
     operators,
@@ -102,6 +105,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     deployments,
     runtime,
     stageReconciler,
+    gateway,
     jobHandlers: {
       [stageJobKind]: stageReconciler.handle,
       'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),

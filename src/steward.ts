@@ -14,6 +14,8 @@ import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { Supervisor } from './runtime/supervisor.ts';
+import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
+import type { CertificateAuthority } from './tls/ca.ts';
 
 export const version = '0.1.0';
 
@@ -40,7 +42,14 @@ export interface StewardOptions {
   readonly unsafeFastClusters?: boolean;
   /** Skip the job workers and the resync loop (for a process that only serves the API). */
   readonly workers?: boolean;
+  /** Run the gateway (config.gateway) with certificates from this CA. */
+  readonly gateway?: { readonly ca: CertificateAuthority; readonly hooks?: GatewayHooks };
+  /** `all` (default): API, workers, runtime and the gateway if given. `gateway`: only the gateway. */
+  readonly role?: StewardRole;
 }
+
+export const stewardRoles = ['all', 'gateway'] as const;
+export type StewardRole = (typeof stewardRoles)[number];
 
 /**
  * The control plane in one process: API, job workers and the resync loop,
@@ -53,6 +62,8 @@ export class Steward {
   #runner: JobRunner | undefined;
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
+  #gateway: Gateway | undefined;
+  #gatewayAddress: GatewayAddress | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
@@ -65,6 +76,15 @@ export class Steward {
   get services(): Services {
     if (!this.#services) throw new Error('Steward is not started');
     return this.#services;
+  }
+
+  /** Where the gateway listens, when this process runs one. */
+  get gatewayAddress(): GatewayAddress | undefined {
+    return this.#gatewayAddress;
+  }
+
+  get gateway(): Gateway | undefined {
+    return this.#gateway;
   }
 
   get api(): FastifyInstance {
@@ -82,7 +102,11 @@ export class Steward {
     const migrated = await migrate(this.#o.adminUrl);
     if (migrated.applied.length > 0)
       logger.info({ migrations: migrated.applied }, 'control database migrated');
-    this.#store = openControlStore(this.#o.controlUrl, { max: config.reconcileConcurrency + 12 });
+    const role = this.#o.role ?? 'all';
+    this.#store = openControlStore(this.#o.controlUrl, {
+      max: role === 'gateway' ? 4 : config.reconcileConcurrency + 14,
+      ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
+    });
     this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated: this.#dedicated() };
     this.#services = await createServices({
       config,
@@ -100,6 +124,22 @@ export class Steward {
       uidBase: process.getuid?.() === 0 ? stageUidBase : undefined,
       ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
     });
+    if (role === 'gateway' || this.#o.gateway) {
+      if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
+      this.#gateway = new Gateway({
+        settings: config.gateway,
+        db: this.#store.db,
+        pool: this.#store.pool,
+        secrets: this.#services.secrets,
+        ca: this.#o.gateway.ca,
+        logger,
+        ...(this.#o.gateway.hooks ? { hooks: this.#o.gateway.hooks } : {}),
+      });
+    }
+    if (role === 'gateway') {
+      this.#gatewayAddress = await this.#gateway?.start();
+      return this.#gatewayAddress?.url ?? '';
+    }
     this.#api = await createApiServer({
       services: this.#services,
       logger,
@@ -120,6 +160,7 @@ export class Steward {
       this.#resyncTimer.unref();
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
+    this.#gatewayAddress = await this.#gateway?.start();
     return address;
   }
 
@@ -164,8 +205,9 @@ export class Steward {
     await this.#starting?.catch(() => undefined);
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     await this.#resyncing;
+    await this.#gateway?.stop();
     await this.#api?.close();
-    if (this.#o.workers !== false) await this.#services?.runtime.stop();
+    if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
     await this.#runner?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();

@@ -23,7 +23,7 @@ import {
 } from './databases/local-cluster.ts';
 import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
-import { Steward } from './steward.ts';
+import { Steward, type StewardRole } from './steward.ts';
 import { setUpDemo, type DemoResult } from './demo.ts';
 import { acquirePidLock } from './system/lockfile.ts';
 import { freePort } from './system/ports.ts';
@@ -41,6 +41,12 @@ export interface UpOptions {
   readonly demo?: boolean;
   /** Where logs go besides <data-dir>/steward.log; defaults to stderr at warn. */
   readonly logger?: Logger;
+  /**
+   * `gateway`: only the gateway, against the control database of a Steward
+   * that runs elsewhere (STEWARD_DATABASE_URL) or in this data dir. Several
+   * may run at once.
+   */
+  readonly role?: StewardRole;
 }
 
 export interface ClientFile {
@@ -52,7 +58,10 @@ export interface ClientFile {
 export interface RunningSteward {
   readonly steward: Steward;
   readonly config: Config;
+  /** Empty in the gateway role, which serves no API. */
   readonly apiUrl: string;
+  /** The gateway's URL for the base domain (https://localhost:8443), when it runs. */
+  readonly gatewayUrl: string | undefined;
   readonly caPem: string;
   readonly clientFile: string;
   /** Set only on the first start: the first owner's one-time password. */
@@ -78,13 +87,15 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
   // PostgreSQL (another user) must pass through the data dir to reach its own directory.
   await chmod(dataDir, 0o711);
-  const releaseLock = await acquirePidLock(join(dataDir, 'steward.pid'), `data dir ${dataDir}`);
-  const releasers: (() => Promise<void>)[] = [releaseLock];
+  const role = options.role ?? 'all';
+  // Gateways hold no state of their own: any number may share a data dir with one Steward.
+  const releasers: (() => Promise<void>)[] =
+    role === 'gateway' ? [] : [await acquirePidLock(join(dataDir, 'steward.pid'), `data dir ${dataDir}`)];
   const releaseAll = async (): Promise<void> => {
     for (const release of releasers.reverse()) await release().catch(() => undefined);
   };
   try {
-    const config = await loadConfig(dataDir, options);
+    const config = await defaultGatewayPorts(await loadConfig(dataDir, options), options);
     const logger =
       options.logger ??
       createLogger(
@@ -115,6 +126,21 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         );
       }
       sharedClusterUrl = options.env.sharedClusterUrl;
+    } else if (role === 'gateway') {
+      // The Steward of this data dir runs the cluster; a gateway only connects to it.
+      const pgDir = join(dataDir, 'pg');
+      const port = await readClusterPort(pgDir);
+      if (!(await isInitialised(pgDir)) || port === undefined) {
+        throw new InputError(
+          `no Steward has run in ${dataDir}: start "steward up" there first, or set STEWARD_DATABASE_URL to the control database`,
+          { field: 'dataDir' },
+        );
+      }
+      const credentials = await embeddedCredentials(dataDir);
+      const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuserPassword)}@127.0.0.1:${port}/postgres`;
+      adminUrl = replaceDatabase(superuserUrl, 'steward');
+      controlUrl = withCredentials(adminUrl, 'steward_app', credentials.appPassword);
+      sharedClusterUrl = superuserUrl;
     } else {
       const credentials = await embeddedCredentials(dataDir);
       const pgDir = join(dataDir, 'pg');
@@ -156,8 +182,27 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       logger,
       pgBinDir: options.env.pgBinDir,
       tls: { key: serverCert.keyPem, cert: serverCert.chainPem },
+      gateway: { ca },
+      role,
     });
     releasers.push(() => steward.stop());
+    if (role === 'gateway') {
+      progress('starting the gateway');
+      await steward.start();
+      let stopping: Promise<void> | undefined;
+      return {
+        steward,
+        config,
+        apiUrl: '',
+        gatewayUrl: steward.gatewayAddress?.url,
+        caPem: ca.certPem,
+        clientFile: join(dataDir, 'client.json'),
+        firstOwner: undefined,
+        demo: undefined,
+        cluster: undefined,
+        stop: () => (stopping ??= releaseAll()),
+      };
+    }
     progress('migrating the control database and starting the API');
     await steward.start();
     const address = steward.api.server.address();
@@ -186,6 +231,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       steward,
       config,
       apiUrl,
+      gatewayUrl: steward.gatewayAddress?.url,
       caPem: ca.certPem,
       clientFile,
       firstOwner,
@@ -209,6 +255,30 @@ async function loadConfig(dataDir: string, options: UpOptions): Promise<Config> 
   const merged: Record<string, unknown> = { ...fromFile, ...(options.overrides ?? {}), dataDir };
   if (options.env.logLevel && merged.logLevel === undefined) merged.logLevel = options.env.logLevel;
   return parseConfig(merged);
+}
+
+/**
+ * The gateway's ports when steward.yaml and the command line leave them out:
+ * 8443 and 8080 if free, else free ones (several Stewards on one machine, tests).
+ * Ports that were asked for are kept, and fail loudly when taken.
+ */
+async function defaultGatewayPorts(config: Config, options: UpOptions): Promise<Config> {
+  const given = (options.overrides?.gateway ?? {}) as { port?: unknown; httpPort?: unknown };
+  const file = join(config.dataDir, 'steward.yaml');
+  let fromFile: { port?: unknown; httpPort?: unknown } = {};
+  if (existsSync(file)) {
+    const parsed = parseYaml(await readFile(file, 'utf8')) as { gateway?: typeof fromFile } | null;
+    fromFile = parsed?.gateway ?? {};
+  }
+  const port =
+    given.port !== undefined || fromFile.port !== undefined
+      ? config.gateway.port
+      : await freePort(config.gateway.port);
+  const httpPort =
+    given.httpPort !== undefined || fromFile.httpPort !== undefined || config.gateway.httpPort === 0
+      ? config.gateway.httpPort
+      : await freePort(config.gateway.httpPort);
+  return { ...config, gateway: { ...config.gateway, port, httpPort } };
 }
 
 async function embeddedCredentials(dataDir: string): Promise<EmbeddedCredentials> {

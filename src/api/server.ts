@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody } from '../core/errors.ts';
 import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { gatewayRoutes } from './routes/gateway.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
@@ -85,6 +86,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);
+  gatewayRoutes(api, authenticate, options.services);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }

@@ -75,6 +75,9 @@ export class ApiClient {
   delete<T>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
+  put<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
   patch<T>(path: string, body: unknown = {}): Promise<T> {
     return this.request<T>('PATCH', path, body);
   }

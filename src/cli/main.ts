@@ -8,6 +8,7 @@ import { readEnvironment } from '../core/env.ts';
 import { ApiClient, ApiError, resolveConnection } from './client.ts';
 import { formatBytes, printJson, printTable, progressReporter, type OutputFormat } from './output.ts';
 import { runtimeCommands } from './runtime-commands.ts';
+import { gatewayCommands } from './gateway-commands.ts';
 import { ask, readStdin } from './prompt.ts';
 import type { TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
@@ -121,59 +122,101 @@ program
   .option('--api-port <port>', 'API port', (v) => Number(v))
   .option('--api-host <host>', 'API listen address')
   .option('--demo', 'on the first start, run the sample app for tenant "demo" in dev, test and prod')
-  .action(async (options: { apiPort?: number; apiHost?: string; demo?: boolean }) => {
-    const { up } = await import('../up.ts');
-    const dataDir = globals().dataDir ?? '.steward';
-    const say = (message: string): void => {
-      if (!json()) process.stderr.write(`${message}\n`);
-    };
-    const overrides: Record<string, unknown> = {};
-    if (options.apiPort !== undefined || options.apiHost !== undefined) {
-      overrides.api = {
-        ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
-        ...(options.apiHost ? { host: options.apiHost } : {}),
+  .option('--gateway-port <port>', 'gateway HTTPS port (default 8443, or a free one if taken)', (v) =>
+    Number(v),
+  )
+  .option('--gateway-http-port <port>', 'gateway redirect-only HTTP port (0: none)', (v) => Number(v))
+  .addOption(
+    new Option('--role <role>', 'all: everything; gateway: only the gateway, on the same control database')
+      .choices(['all', 'gateway'])
+      .default('all'),
+  )
+  .action(
+    async (options: {
+      apiPort?: number;
+      apiHost?: string;
+      demo?: boolean;
+      gatewayPort?: number;
+      gatewayHttpPort?: number;
+      role: 'all' | 'gateway';
+    }) => {
+      const { up } = await import('../up.ts');
+      const dataDir = globals().dataDir ?? '.steward';
+      const say = (message: string): void => {
+        if (!json()) process.stderr.write(`${message}\n`);
       };
-    }
-    const running = await up({ dataDir, env, overrides, progress: say, demo: options.demo === true });
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      say(`${signal}: stopping`);
-      const deadline = setTimeout(() => process.exit(1), 30_000);
-      deadline.unref();
-      void running.stop().then(() => process.exit(0));
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    if (json()) {
-      printJson({
-        apiUrl: running.apiUrl,
-        clientFile: running.clientFile,
-        firstOwner: running.firstOwner ?? null,
-        demo: running.demo ?? null,
+      const overrides: Record<string, unknown> = {};
+      if (options.apiPort !== undefined || options.apiHost !== undefined) {
+        overrides.api = {
+          ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
+          ...(options.apiHost ? { host: options.apiHost } : {}),
+        };
+      }
+      if (options.gatewayPort !== undefined || options.gatewayHttpPort !== undefined) {
+        overrides.gateway = {
+          ...(options.gatewayPort !== undefined ? { port: options.gatewayPort } : {}),
+          ...(options.gatewayHttpPort !== undefined ? { httpPort: options.gatewayHttpPort } : {}),
+        };
+      }
+      const running = await up({
+        dataDir,
+        env,
+        overrides,
+        progress: say,
+        demo: options.demo === true,
+        role: options.role,
       });
-    } else {
-      process.stdout.write(
-        `Steward is running.\n  API:         ${running.apiUrl}\n  CLI config:  ${running.clientFile}\n`,
-      );
-      if (running.firstOwner) {
-        process.stdout.write(
-          `  First owner: ${running.firstOwner.username}, one-time password ${running.firstOwner.password}\n` +
-            `               (change it at first login: steward login --username admin)\n`,
-        );
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        say(`${signal}: stopping`);
+        const deadline = setTimeout(() => process.exit(1), 30_000);
+        deadline.unref();
+        void running.stop().then(() => process.exit(0));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      if (options.role === 'gateway') {
+        if (json()) printJson({ gatewayUrl: running.gatewayUrl ?? null });
+        else
+          process.stdout.write(`Steward gateway is running.\n  Gateway:     ${running.gatewayUrl ?? '-'}\n`);
+        return;
       }
-      if (running.demo) {
+      if (json()) {
+        printJson({
+          apiUrl: running.apiUrl,
+          gatewayUrl: running.gatewayUrl ?? null,
+          clientFile: running.clientFile,
+          firstOwner: running.firstOwner ?? null,
+          demo: running.demo ?? null,
+        });
+      } else {
         process.stdout.write(
-          `  Demo tenant: ${running.demo.tenant}, the sample app ${running.demo.release}\n`,
+          `Steward is running.\n  API:         ${running.apiUrl}\n` +
+            (running.gatewayUrl
+              ? `  Gateway:     ${running.gatewayUrl} (a stage: https://<stage>.<tenant>.${running.config.gateway.baseDomain}:${new URL(running.gatewayUrl).port || 443})\n`
+              : '') +
+            `  CLI config:  ${running.clientFile}\n`,
         );
-        for (const [stage, url] of Object.entries(running.demo.urls)) {
-          process.stdout.write(`               ${stage.padEnd(5)} ${url}\n`);
+        if (running.firstOwner) {
+          process.stdout.write(
+            `  First owner: ${running.firstOwner.username}, one-time password ${running.firstOwner.password}\n` +
+              `               (change it at first login: steward login --username admin)\n`,
+          );
         }
+        if (running.demo) {
+          process.stdout.write(
+            `  Demo tenant: ${running.demo.tenant}, the sample app ${running.demo.release}\n`,
+          );
+          for (const [stage, url] of Object.entries(running.demo.urls)) {
+            process.stdout.write(`               ${stage.padEnd(5)} ${url}\n`);
+          }
+        }
+        process.stdout.write('Press Ctrl-C to stop.\n');
       }
-      process.stdout.write('Press Ctrl-C to stop.\n');
-    }
-  });
+    },
+  );
 
 const tenant = program.command('tenant').description('tenants: one customer each, with isolated stages');
 tenant
@@ -590,6 +633,7 @@ release
   });
 
 runtimeCommands(program, { client, json, stage });
+gatewayCommands(program, { client, json });
 
 program
   .command('app')

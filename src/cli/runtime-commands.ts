@@ -3,6 +3,13 @@ import { InvalidArgumentError } from 'commander';
 import type { DeploymentView } from '../runtime/deployments.ts';
 import type { LogLine, StageProcessView, StagePsView } from '../runtime/stage-runtime.ts';
 import type { ApiClient } from './client.ts';
+import {
+  describeStageAccess,
+  parseAllowFrom,
+  parseOnOff,
+  setStageAccess,
+  stageAccessBody,
+} from './gateway-commands.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 
 /**
@@ -322,7 +329,9 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
 
   cli.stage
     .command('set <tenant> <stage>')
-    .description("a stage's runtime settings: scale to zero when idle, and its files quota")
+    .description(
+      "a stage's settings: scale to zero when idle, files quota, who may reach it through the gateway, maintenance page",
+    )
     .option(
       '--scale-to-zero <seconds|off>',
       'stop the processes after this long without a request (600, 10m; at least 10 s); the next request starts them again',
@@ -333,15 +342,36 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
       'the most the files directory may hold: bytes, 10MB, 1GB (powers of 1000), 512MiB (powers of 1024), or off',
       parseQuota,
     )
+    .option(
+      '--allow-from <cidrs|any>',
+      'only these client networks reach the stage through the gateway (10.0.0.0/8,192.0.2.7), or any',
+      parseAllowFrom,
+    )
+    .option('--maintenance <on|off>', 'show the maintenance page (503) instead of the app', parseOnOff)
     .action(
       async (
         tenant: string,
         stage: string,
-        o: { scaleToZero?: number | 'off'; filesQuota?: number | 'off' },
+        o: {
+          scaleToZero?: number | 'off';
+          filesQuota?: number | 'off';
+          allowFrom?: string[] | null;
+          maintenance?: boolean;
+        },
       ) => {
+        const access = stageAccessBody(o);
         if (o.scaleToZero === undefined && o.filesQuota === undefined) {
-          throw new Error('nothing to set: give --scale-to-zero and/or --files-quota');
+          if (!access) {
+            throw new Error(
+              'nothing to set: give --scale-to-zero, --files-quota, --allow-from and/or --maintenance',
+            );
+          }
+          const accessView = await setStageAccess(client(), tenant, stage, access);
+          if (json()) return printJson(accessView);
+          process.stdout.write(`${describeStageAccess(accessView)}\n`);
+          return;
         }
+        const accessView = access ? await setStageAccess(client(), tenant, stage, access) : undefined;
         const scaleToZeroSeconds = o.scaleToZero === 'off' ? null : o.scaleToZero;
         const filesQuotaBytes = o.filesQuota === 'off' ? null : o.filesQuota;
         const view = await client().patch<StagePsView>(
@@ -351,7 +381,8 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
             ...(filesQuotaBytes !== undefined ? { filesQuotaBytes } : {}),
           },
         );
-        if (json()) return printJson(view);
+        if (json()) return printJson(accessView ? { ...view, gateway: accessView } : view);
+        if (accessView) process.stdout.write(`${describeStageAccess(accessView)}\n`);
         const changes = [
           ...(scaleToZeroSeconds === undefined
             ? []

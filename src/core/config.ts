@@ -28,6 +28,27 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The TLS edge for end users: one HTTPS listener, and a plain HTTP one that only redirects. */
+    gateway: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8443),
+        /** Plain HTTP, answering only 308 redirects to HTTPS; 0 disables it. */
+        httpPort: z.number().int().min(0).max(65535).default(8080),
+        /** Stages are reached at <stage>.<tenant>.<baseDomain>, prod also at <tenant>.<baseDomain>. */
+        baseDomain: z
+          .string()
+          .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/)
+          .default('localhost'),
+        /** Seconds between full reloads of the route table (NOTIFY applies changes at once). */
+        resyncSeconds: z.number().int().min(1).max(300).default(5),
+        /** How long the gateway waits for a stage's response headers before a 504. */
+        upstreamTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+        /** HSTS max-age in seconds. */
+        hstsMaxAgeSeconds: z.number().int().min(0).default(31_536_000),
+      })
+      .strict()
+      .prefault({}),
     regions: z
       .array(regionSchema)
       .min(1)

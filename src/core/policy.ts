@@ -15,6 +15,7 @@ export const permissions = [
   'operators.write',
   'tokens.self',
   'secrets.rotate',
+  'certificates.write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -28,6 +29,7 @@ const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
     'audit.read',
     'operators.read',
     'tokens.self',
+    'certificates.write',
   ],
   auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self'],
 };

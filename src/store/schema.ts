@@ -48,6 +48,24 @@ export interface StagesTable {
   files_bytes: ColumnType<string | null, string | number | null, string | number | null>;
   runtime_phase: Generated<string>;
   runtime_reason: Generated<string>;
+  /** CIDRs that may reach the stage through the gateway; null: everyone. */
+  allow_from: string[] | null;
+  maintenance: Generated<boolean>;
+}
+
+export interface StageDomainsTable {
+  domain: string;
+  stage_id: string;
+  created_at: Generated<Date>;
+}
+
+export interface TlsCertificatesTable {
+  domain: string;
+  cert_pem: string;
+  /** The private key's name in the secrets store. */
+  key_secret: string;
+  not_after: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface JobsTable {
@@ -144,4 +162,6 @@ export interface ControlDatabase {
   audit_events: AuditEventsTable;
   releases: ReleasesTable;
   deployments: DeploymentsTable;
+  stage_domains: StageDomainsTable;
+  tls_certificates: TlsCertificatesTable;
 }

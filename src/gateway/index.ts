@@ -1,0 +1,20 @@
+/** The gateway: what the rest of Steward may use. */
+export {
+  Gateway,
+  type GatewayAddress,
+  type GatewayHooks,
+  type GatewayExchange,
+  type GatewayOptions,
+  type GatewaySettings,
+} from './server.ts';
+export {
+  GatewayService,
+  normaliseAllowList,
+  type CertificateView,
+  type RouteView,
+  type StageAccessSettings,
+  type StageAccessView,
+} from './service.ts';
+export { buildRouteTable, normaliseHost, type Route, type RouteSource, type RouteTable } from './routes.ts';
+export { checkCertificate, tlsCiphers, tlsSettings } from './tls.ts';
+export { routesChannel } from './state.ts';

@@ -1,0 +1,443 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config.ts';
+import type { ControlDb } from '../store/db.ts';
+import type { CertificateAuthority } from '../tls/ca.ts';
+import { pages, plainBody, type GatewayPage } from './pages.ts';
+import { StageForwarder, writeRawPage, type ForwardContext } from './proxy.ts';
+import { buildRouteTable, normaliseHost, type Route, type RouteTable } from './routes.ts';
+import { loadCertificates, loadRouteSources, routesChannel } from './state.ts';
+import { CertificateStore, tlsSettings, type OperatorCertificate } from './tls.ts';
+
+/**
+ * The gateway: the TLS edge that routes end users to their tenant's stage.
+ * Routes and certificates live in memory and are reloaded whole on every
+ * NOTIFY steward_routes and on a periodic resync; a request costs one map
+ * lookup and no query. Any number of gateway processes can serve the same
+ * control database.
+ */
+export type GatewaySettings = Config['gateway'];
+
+export interface SecretReader {
+  get(name: string): Promise<string>;
+}
+
+/** One finished exchange, for metrics and the access log. */
+export interface GatewayExchange {
+  readonly requestId: string;
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly route: Route | undefined;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly clientAddress: string;
+}
+
+/**
+ * Where limits, metrics and the access log plug in. `admit` runs after the
+ * route is known and before the request is forwarded: a page turns it away
+ * (429 from a rate limit, for example). It must be synchronous and cheap.
+ */
+export interface GatewayHooks {
+  readonly admit?: (req: IncomingMessage, route: Route, clientAddress: string) => GatewayPage | undefined;
+  readonly observe?: (exchange: GatewayExchange) => void;
+}
+
+export interface GatewayOptions {
+  readonly settings: GatewaySettings;
+  readonly db: ControlDb;
+  /** LISTEN needs a session of its own; it is taken from this pool and kept. */
+  readonly pool: pg.Pool;
+  readonly secrets: SecretReader;
+  readonly ca: CertificateAuthority;
+  readonly logger: Logger;
+  readonly hooks?: GatewayHooks;
+}
+
+export interface GatewayAddress {
+  readonly host: string;
+  readonly port: number;
+  /** The redirecting plain HTTP port, when enabled. */
+  readonly httpPort: number | undefined;
+  /** https://<baseDomain>:<port>, for messages. */
+  readonly url: string;
+}
+
+export class Gateway {
+  readonly #o: GatewayOptions;
+  readonly #logger: Logger;
+  readonly #hsts: readonly string[];
+  #table: RouteTable;
+  readonly #certificates: CertificateStore;
+  readonly #forwarder: StageForwarder;
+  #https: Server | undefined;
+  #http: Server | undefined;
+  #listener: pg.PoolClient | undefined;
+  #relisten: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+  /** Upgraded connections (WebSockets) belong to no HTTP server any more: closed here on stop. */
+  readonly #upgraded = new Set<Duplex>();
+  #stopped = false;
+  #starting: Promise<GatewayAddress> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+    this.#logger = options.logger.child({ component: 'gateway' });
+    this.#table = buildRouteTable([], options.settings.baseDomain);
+    this.#hsts =
+      options.settings.hstsMaxAgeSeconds > 0
+        ? ['Strict-Transport-Security', `max-age=${options.settings.hstsMaxAgeSeconds}`]
+        : [];
+    this.#certificates = new CertificateStore({
+      ca: options.ca,
+      baseDomain: options.settings.baseDomain,
+      isRouted: (host) => this.#table.has(host),
+      logger: this.#logger,
+    });
+    this.#forwarder = new StageForwarder({
+      logger: this.#logger,
+      responseHeaders: this.#hsts,
+      upstreamTimeoutMs: options.settings.upstreamTimeoutSeconds * 1000,
+      ...(options.hooks?.observe
+        ? { onResponse: (context, status, startedAt) => this.#observe(context, status, startedAt) }
+        : {}),
+    });
+  }
+
+  /** The routes this process serves now. */
+  get routes(): RouteTable {
+    return this.#table;
+  }
+
+  start(): Promise<GatewayAddress> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<GatewayAddress> {
+    const { settings } = this.#o;
+    await this.#listen();
+    await this.refresh();
+    this.#timer = setInterval(() => void this.refresh(), settings.resyncSeconds * 1000);
+    this.#timer.unref();
+    const fallback = await this.#certificates.defaultCertificate();
+    const https = createHttpsServer(
+      {
+        ...tlsSettings,
+        key: fallback.key,
+        cert: fallback.cert,
+        SNICallback: this.#certificates.sniCallback,
+        // Limits on slow clients; item 4 (limits and abuse) tunes these from config.
+        headersTimeout: 20_000,
+        requestTimeout: 300_000,
+        keepAliveTimeout: 30_000,
+      },
+      (req, res) => this.#handle(req, res),
+    );
+    https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+    // A refused handshake (old protocol, weak cipher) is the client's problem, not an event worth a warning.
+    https.on('tlsClientError', (error: Error) =>
+      this.#logger.debug({ err: error.message }, 'TLS handshake refused'),
+    );
+    this.#https = https;
+    const port = await listen(https, settings.port, settings.host);
+    let httpPort: number | undefined;
+    if (settings.httpPort !== 0) {
+      const http = createHttpServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) =>
+        this.#redirect(req, res, port),
+      );
+      this.#http = http;
+      httpPort = await listen(http, settings.httpPort, settings.host);
+    }
+    const url = `https://${settings.baseDomain}${port === 443 ? '' : `:${port}`}`;
+    this.#logger.info(
+      { host: settings.host, port, httpPort, routes: this.#table.routes.length },
+      'gateway listening',
+    );
+    return { host: settings.host, port, httpPort, url };
+  }
+
+  /** One pass: reload routes and certificates from desired state. Concurrent calls share a pass. */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#again = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#pass();
+        } while (this.#again && !this.#stopped);
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #pass(): Promise<void> {
+    try {
+      const [sources, stored] = await Promise.all([
+        loadRouteSources(this.#o.db),
+        loadCertificates(this.#o.db),
+      ]);
+      const table = buildRouteTable(sources, this.#o.settings.baseDomain);
+      const certificates: OperatorCertificate[] = [];
+      for (const certificate of stored) {
+        try {
+          certificates.push({
+            domain: certificate.domain,
+            certPem: certificate.certPem,
+            keyPem: await this.#o.secrets.get(certificate.keySecret),
+            version: certificate.version,
+          });
+        } catch (error) {
+          this.#logger.error(
+            { domain: certificate.domain, err: (error as Error).message },
+            'certificate key unreadable',
+          );
+        }
+      }
+      this.#table = table;
+      this.#certificates.setOperatorCertificates(certificates);
+      this.#certificates.prune();
+      this.#forwarder.retain(table.ports);
+    } catch (error) {
+      this.#logger.warn(
+        { err: (error as Error).message },
+        'route reload failed; serving the previous routes',
+      );
+    }
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#stopped) return;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#o.pool.connect();
+      const held = client;
+      held.on('notification', () => void this.refresh());
+      held.on('error', (error: Error) => {
+        this.#logger.warn({ err: error.message }, 'route notifications lost; listening again');
+        this.#dropListener(held);
+      });
+      await held.query(`listen ${routesChannel}`);
+      this.#listener = held;
+    } catch (error) {
+      this.#logger.warn({ err: (error as Error).message }, 'cannot listen for route changes; retrying');
+      if (client) this.#dropListener(client);
+      else this.#scheduleListen();
+    }
+  }
+
+  #dropListener(client: pg.PoolClient): void {
+    if (this.#listener === client) this.#listener = undefined;
+    try {
+      client.release(true);
+    } catch {
+      // Already released.
+    }
+    this.#scheduleListen();
+  }
+
+  #scheduleListen(): void {
+    if (this.#stopped || this.#relisten) return;
+    this.#relisten = setTimeout(() => {
+      this.#relisten = undefined;
+      // Changes made while deaf are picked up by the pass after listening again.
+      void this.#listen().then(() => this.refresh());
+    }, 1000);
+    this.#relisten.unref();
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = randomUUID();
+    // Hook: request-target and Host validation (item 5) belongs here, before the lookup.
+    const host = normaliseHost(req.headers.host);
+    const route = host === undefined ? undefined : this.#table.get(host);
+    const clientAddress = plainAddress(req.socket.remoteAddress);
+    if (!route || host === undefined) {
+      this.#unknownHost(res, requestId);
+      this.#observeLocal(req, requestId, host, undefined, 404, clientAddress);
+      return;
+    }
+    const refused = this.#refuse(req, route, clientAddress);
+    if (refused) {
+      this.#forwarder.sendPage(res, refused, { requestId });
+      this.#observeLocal(req, requestId, host, route, refused.status, clientAddress);
+      return;
+    }
+    this.#forwarder.forward(req, res, { route, requestId, clientAddress, host, method: req.method ?? '' });
+  }
+
+  /** Allow list, maintenance, then the admission hook (limits). */
+  #refuse(req: IncomingMessage, route: Route, clientAddress: string): GatewayPage | undefined {
+    if (!route.allows(clientAddress)) return pages.forbidden;
+    if (route.maintenance) return pages.maintenance;
+    return this.#o.hooks?.admit?.(req, route, clientAddress);
+  }
+
+  #unknownHost(res: ServerResponse, requestId: string): void {
+    const body = plainBody(pages.unknownHost);
+    res.writeHead(404, [
+      'Content-Type',
+      'text/plain; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+      'Cache-Control',
+      'no-store',
+      'X-Request-Id',
+      requestId,
+      ...this.#hsts,
+    ]);
+    res.end(body);
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const requestId = randomUUID();
+    socket.on('error', () => socket.destroy());
+    const host = normaliseHost(req.headers.host);
+    const route = host === undefined ? undefined : this.#table.get(host);
+    const clientAddress = plainAddress(req.socket.remoteAddress);
+    if (!route || host === undefined) {
+      writeRawPage(socket, pages.unknownHost, requestId, this.#hsts);
+      return;
+    }
+    const refused = this.#refuse(req, route, clientAddress);
+    if (refused) {
+      writeRawPage(socket, refused, requestId, this.#hsts);
+      return;
+    }
+    this.#upgraded.add(socket);
+    socket.once('close', () => this.#upgraded.delete(socket));
+    this.#forwarder.upgrade(req, socket, head, {
+      route,
+      requestId,
+      clientAddress,
+      host,
+      method: req.method ?? '',
+    });
+  }
+
+  /** Plain HTTP answers only with a redirect to the same host and path over HTTPS. */
+  #redirect(req: IncomingMessage, res: ServerResponse, httpsPort: number): void {
+    const host = normaliseHost(req.headers.host);
+    const target = req.url ?? '/';
+    if (host === undefined || !/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(host) || !target.startsWith('/')) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end('400 Bad Request\n');
+      return;
+    }
+    res.writeHead(308, {
+      location: `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${target}`,
+      'content-length': '0',
+    });
+    res.end();
+  }
+
+  #observe(context: ForwardContext, status: number, startedAt: number): void {
+    try {
+      this.#o.hooks?.observe?.({
+        requestId: context.requestId,
+        method: context.method,
+        host: context.host,
+        route: context.route,
+        status,
+        durationMs: performance.now() - startedAt,
+        clientAddress: context.clientAddress,
+      });
+    } catch {
+      // Observing never breaks a request.
+    }
+  }
+
+  #observeLocal(
+    req: IncomingMessage,
+    requestId: string,
+    host: string | undefined,
+    route: Route | undefined,
+    status: number,
+    clientAddress: string,
+  ): void {
+    if (!this.#o.hooks?.observe) return;
+    try {
+      this.#o.hooks.observe({
+        requestId,
+        method: req.method ?? '',
+        host,
+        route,
+        status,
+        durationMs: 0,
+        clientAddress,
+      });
+    } catch {
+      // Observing never breaks a request.
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#relisten) clearTimeout(this.#relisten);
+    await this.#refreshing;
+    const closing = [this.#https, this.#http].map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          if (!server?.listening) return resolve();
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+    // In-flight requests get a moment to finish; then every connection is cut.
+    const deadline = setTimeout(() => {
+      this.#https?.closeAllConnections();
+      this.#http?.closeAllConnections();
+    }, 2000);
+    for (const socket of this.#upgraded) socket.destroy();
+    await Promise.all(closing);
+    clearTimeout(deadline);
+    this.#forwarder.close();
+    if (this.#listener) {
+      this.#listener.release();
+      this.#listener = undefined;
+    }
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+/** IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; the stage sees a.b.c.d. */
+function plainAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
