@@ -1,10 +1,11 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantView } from '../../src/tenants/service.ts';
-import type { StagePsView } from '../../src/runtime/stage-runtime.ts';
+import type { DeploymentView } from '../../src/runtime/deployments.ts';
+import type { LogLine, StagePsView } from '../../src/runtime/stage-runtime.ts';
 import {
   cleanUp,
   cli,
@@ -13,6 +14,7 @@ import {
   makeDataDir,
   pgIsRunning,
   sleep,
+  spawnCli,
   startUpJson,
   type UpProcess,
 } from './process.ts';
@@ -304,5 +306,196 @@ describe('kill -9 of steward up with 10 running stages', () => {
     expect(await appProcesses(dataDir)).toEqual([]);
     expect(await pgIsRunning(dataDir)).toBe(false);
     expect(await leftovers(dataDir)).toEqual([]);
+  }, 120_000);
+});
+
+describe('steward deploy, deployments, logs and ps through the CLI', () => {
+  let dataDir: string;
+  let broken: string;
+  let url: string;
+  const ups: UpProcess[] = [];
+  const followers: UpProcess[] = [];
+
+  beforeAll(async () => {
+    dataDir = await makeDataDir();
+    ups.push((await startUpJson(dataDir, upEnv)).up);
+    // The sample app with one more migration, which fails after a while (the deploy is seen migrating).
+    broken = await mkdtemp(join(tmpdir(), 'ledger-broken-'));
+    await cp(ledger, broken, { recursive: true, filter: (src) => !src.includes('node_modules') });
+    await writeFile(
+      join(broken, 'migrations', '002_broken.sql'),
+      'select pg_sleep(1.5);\nalter table no_such_table add column currency text;\n',
+    );
+    for (const [dir, version] of [
+      [ledger, '1.0.0'],
+      [broken, '1.1.0'],
+    ] as const) {
+      const added = await cli(dataDir, ['release', 'add', dir, '--version', version]);
+      expect(added.code, added.stderr).toBe(0);
+    }
+    const created = await cli(dataDir, ['tenant', 'create', 'shop', '--stages', 'dev']);
+    expect(created.code, created.stderr).toBe(0);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const follower of followers) if (follower.child.exitCode === null) follower.child.kill('SIGKILL');
+    await cleanUp(dataDir, ...ups).finally(() => killLeftovers(dataDir));
+    if (broken) await rm(broken, { recursive: true, force: true });
+  }, 180_000);
+
+  it('deploys with progress lines and prints where the stage runs', async () => {
+    const result = await cli(dataDir, ['deploy', 'shop', 'dev', '1.0.0']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^deploying ledger 1\.0\.0 to shop\/dev \(deployment \d+\)$/m);
+    // One line per status seen (polled, so a short one may be skipped), in order, ending active.
+    const progress = result.stderr.split('\n').filter((l) => l.startsWith('  '));
+    expect(progress.at(-1)).toMatch(/^ {2}active: healthy and serving \(\d+\.\d s\)$/);
+    const statuses = progress.slice(0, -1).map((l) => l.trim());
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses).toEqual(['pending', 'migrating', 'starting'].filter((st) => statuses.includes(st)));
+    const printed = /^shop\/dev runs ledger 1\.0\.0 at (http:\/\/127\.0\.0\.1:\d+)$/m.exec(result.stdout);
+    expect(printed, result.stdout).not.toBeNull();
+    url = printed?.[1] ?? '';
+    const health = await get(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ release: '1.0.0' });
+  }, 120_000);
+
+  it('shows a failed migration as it happens, exits non-zero with the reason, and the old release keeps serving', async () => {
+    const result = await cli(dataDir, ['deploy', 'shop', 'dev', '1.1.0']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ {2}migrating$/m);
+    expect(result.stderr).not.toMatch(/^ {2}starting$/m);
+    expect(result.stderr).toMatch(
+      /^error: ledger 1\.1\.0 to shop\/dev \(deployment \d+\) failed: the migration failed: exit 1:/m,
+    );
+    expect(result.stderr).toContain('no_such_table');
+    expect(result.stdout).toBe('');
+    expect(JSON.parse((await get(`${url}/healthz`)).body)).toMatchObject({ release: '1.0.0' });
+
+    // -o json: the failed deployment as JSON on stdout, still a non-zero exit.
+    const json = await cli(dataDir, ['-o', 'json', 'deploy', 'shop', 'dev', '1.1.0']);
+    expect(json.code).toBe(1);
+    const failed = JSON.parse(json.stdout) as DeploymentView;
+    expect(failed).toMatchObject({ tenant: 'shop', stage: 'dev', version: '1.1.0', status: 'failed' });
+    expect(failed.reason).toMatch(/no_such_table/);
+    expect(json.stderr).not.toMatch(/^ {2}migrating$/m);
+
+    const listed = await cliJson<DeploymentView[]>(dataDir, ['deployments', 'shop']);
+    expect(listed.map((d) => `${d.version} ${d.status}`)).toEqual([
+      '1.1.0 failed',
+      '1.1.0 failed',
+      '1.0.0 active',
+    ]);
+    const table = await cli(dataDir, ['deployments', 'shop']);
+    expect(table.stdout).toMatch(/^ID\s+STAGE\s+APP\s+VERSION\s+STATUS/);
+    expect(table.stdout).toMatch(/\bdev\s+ledger\s+1\.1\.0\s+failed\s/);
+  }, 120_000);
+
+  it('does not wait with --no-wait, and refuses a version that does not exist', async () => {
+    const missing = await cli(dataDir, ['deploy', 'shop', 'dev', '9.9.9']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/release "9\.9\.9" does not exist/);
+    const queued = await cliJson<DeploymentView>(dataDir, ['deploy', 'shop', 'dev', '1.0.0', '--no-wait']);
+    expect(['pending', 'migrating', 'starting']).toContain(queued.status);
+    await eventually('the redeploy to finish', async () => {
+      const [latest] = await cliJson<DeploymentView[]>(dataDir, ['deployments', 'shop']);
+      return latest?.status === 'active' ? latest : undefined;
+    });
+  }, 120_000);
+
+  it('ps -o json: each process with its pid, phase, health, restarts, uptime and port; the table too', async () => {
+    const [view, ...others] = await cliJson<StagePsView[]>(dataDir, ['ps', 'shop']);
+    expect(others).toEqual([]);
+    expect(view).toMatchObject({ tenant: 'shop', stage: 'dev', phase: 'running', release: '1.0.0', url });
+    expect(view?.filesBytes).toBeTypeOf('number');
+    const processes = view?.processes ?? [];
+    expect(processes.map((p) => p.process).sort()).toEqual(['web', 'worker']);
+    for (const p of processes) {
+      expect(p).toMatchObject({ instance: 0, release: '1.0.0', phase: 'running', restarts: 0 });
+      expect(p.uptimeSeconds).toBeGreaterThanOrEqual(0);
+      // The pid is a live process that steward started for this very stage and process type.
+      const env = await environ(String(p.pid));
+      expect(env?.get('STEWARD_TENANT')).toBe('shop');
+      expect(env?.get('STEWARD_STAGE')).toBe('dev');
+      expect(env?.get('STEWARD_PROCESS')).toBe(p.process);
+    }
+    const web = processes.find((p) => p.process === 'web');
+    expect(web?.healthy).toBe(true);
+    expect(web?.port).toBeTypeOf('number');
+    expect((await get(`http://127.0.0.1:${web?.port}/healthz`)).status).toBe(200);
+    expect(processes.find((p) => p.process === 'worker')).toMatchObject({ healthy: null, port: null });
+
+    const table = await cli(dataDir, ['ps', 'shop']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain(`url     ${url}`);
+    expect(table.stdout).toMatch(
+      /^PROCESS\s+INSTANCE\s+RELEASE\s+PID\s+PHASE\s+HEALTHY\s+RESTARTS\s+UPTIME\s+PORT$/m,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^web\\s+0\\s+1\\.0\\.0\\s+${web?.pid}\\s+running\\s+yes\\s+0\\s`, 'm'),
+    );
+
+    const set = await cliJson<StagePsView>(dataDir, ['stage', 'set', 'shop', 'dev', '--files-quota', '10MB']);
+    expect(set.filesQuotaBytes).toBe(10_000_000);
+    const cleared = await cliJson<StagePsView>(dataDir, [
+      'stage',
+      'set',
+      'shop',
+      'dev',
+      '--files-quota',
+      'off',
+    ]);
+    expect(cleared.filesQuotaBytes).toBeNull();
+  }, 120_000);
+
+  it('logs --follow receives a line the app writes after the command started; Ctrl-C ends it', async () => {
+    const follower = spawnCli(dataDir, ['-o', 'json', 'logs', 'shop', 'dev', '--process', 'web', '--follow']);
+    followers.push(follower);
+    // It has started once it printed the lines that were there.
+    await eventually(
+      'the existing lines',
+      () => Promise.resolve(follower.stdout().includes('\n') ? true : undefined),
+      30_000,
+      50,
+    );
+    const marker = `/marker-${Date.now()}`;
+    expect(follower.stdout()).not.toContain(marker);
+    expect((await get(`${url}${marker}`)).status).toBe(404);
+    const line = await eventually(
+      'the request line of the marker',
+      () =>
+        Promise.resolve(
+          follower
+            .stdout()
+            .split('\n')
+            .filter((l) => l.includes(marker))
+            .map((l) => JSON.parse(l) as LogLine)[0],
+        ),
+      30_000,
+      50,
+    );
+    expect(line).toMatchObject({ process: 'web', instance: 0 });
+    expect(JSON.parse(line.line)).toMatchObject({ msg: 'request', path: marker, status: 404 });
+    follower.child.kill('SIGINT');
+    expect(await follower.exited).toEqual({ code: 0, signal: null });
+
+    // --since: only lines with a time at or after it; the marker request is in the last minute.
+    const recent = await cli(dataDir, ['logs', 'shop', 'dev', '--since', '1m']);
+    expect(recent.code, recent.stderr).toBe(0);
+    expect(recent.stdout).toContain(marker);
+    expect(
+      recent.stdout
+        .trim()
+        .split('\n')
+        .every((l) => /^(web|worker)\.0 \| /.test(l)),
+    ).toBe(true);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const none = await cli(dataDir, ['logs', 'shop', 'dev', '--since', future]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toBe('');
+    const all = await cli(dataDir, ['logs', 'shop', 'dev', '--lines', '5']);
+    expect(all.stdout.trim().split('\n').length).toBeGreaterThan(0);
+    expect(all.stdout.trim().split('\n').length).toBeLessThanOrEqual(10);
   }, 120_000);
 });
