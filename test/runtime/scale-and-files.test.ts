@@ -358,20 +358,17 @@ describe('scale to zero, per-stage files and quota, background processes apart',
     expect(audit.body.events).toHaveLength(1);
     expect(audit.body.events[0]).toMatchObject({ target: 'tenant/acme/stage/dev', tenant: 'acme' });
     expect(await mode(devFiles)).toBe(0o500);
+    // The app runs as the stage user (or as Steward's own user when not root): modes bind it either way.
     const refused = await attach(dev.url, devInvoice, 'second.bin', Buffer.alloc(1024, 2));
-    if (isRoot) {
-      expect(refused.status, refused.body).toBeGreaterThanOrEqual(500);
-      expect(await attachments(dev.url, devInvoice)).toEqual(['first.bin']);
-      await expect(stat(join(devFiles, 'invoices', String(devInvoice), 'second.bin'))).rejects.toThrow();
-      expect(
-        (await readdir(join(devFiles, 'invoices', String(devInvoice)))).filter((n) => n.startsWith('.')),
-      ).toEqual([]);
-      // A new invoice needs a new directory: refused as well.
-      const other = await invoice(dev.url);
-      expect((await attach(dev.url, other, 'third.bin', Buffer.alloc(10))).status).toBeGreaterThanOrEqual(
-        500,
-      );
-    }
+    expect(refused.status, refused.body).toBeGreaterThanOrEqual(500);
+    expect(await attachments(dev.url, devInvoice)).toEqual(['first.bin']);
+    await expect(stat(join(devFiles, 'invoices', String(devInvoice), 'second.bin'))).rejects.toThrow();
+    expect(
+      (await readdir(join(devFiles, 'invoices', String(devInvoice)))).filter((n) => n.startsWith('.')),
+    ).toEqual([]);
+    // A new invoice needs a new directory: refused as well.
+    const other = await invoice(dev.url);
+    expect((await attach(dev.url, other, 'third.bin', Buffer.alloc(10))).status).toBeGreaterThanOrEqual(500);
     // Another stage of the same tenant is not affected.
     const elsewhere = await attach(test.url, testInvoice, 'second.bin', Buffer.alloc(1024, 2));
     expect(elsewhere.status, elsewhere.body).toBe(201);
