@@ -494,6 +494,12 @@ describe('steward deploy, deployments, logs and ps through the CLI', () => {
     const none = await cli(dataDir, ['logs', 'shop', 'dev', '--since', future]);
     expect(none.code, none.stderr).toBe(0);
     expect(none.stdout).toBe('');
+    const unknown = await cli(dataDir, ['logs', 'shop', 'qa']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: tenant shop has no stage "qa"/m);
+    const badSince = await cli(dataDir, ['logs', 'shop', 'dev', '--since', 'yesterday']);
+    expect(badSince.code).not.toBe(0);
+    expect(badSince.stderr).toMatch(/neither an ISO time .* nor a duration/);
     const all = await cli(dataDir, ['logs', 'shop', 'dev', '--lines', '5']);
     expect(all.stdout.trim().split('\n').length).toBeGreaterThan(0);
     expect(all.stdout.trim().split('\n').length).toBeLessThanOrEqual(10);
