@@ -618,7 +618,10 @@ export class Supervisor {
       this.#killForRestart(m, `not healthy within ${health.startTimeoutMs} ms of start`);
       return;
     }
-    if (!m.probing && now - m.lastProbeAt >= health.intervalMs) {
+    // Until a process is first healthy, probe at every pass: deploys and restarts then hand over as
+    // soon as it answers, not up to an interval later. Failures of a healthy process keep the interval.
+    const interval = m.everHealthy ? health.intervalMs : Math.min(health.intervalMs, 100);
+    if (!m.probing && now - m.lastProbeAt >= interval) {
       m.probing = true;
       m.lastProbeAt = now;
       const generation = m.generation;
