@@ -1,0 +1,185 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { accessLogEntry } from './access-log.ts';
+import { upstreamHeaders } from './headers.ts';
+import type { GatewayLimits } from './limits.ts';
+import type { GatewayMetrics, RejectionCode } from './metrics.ts';
+import { TokenBucketLimiter } from './rate-limit.ts';
+import { routeTarget } from './target.ts';
+
+/**
+ * The gateway's admission checks wired together: request target, Host and
+ * SNI (target.ts), header framing and sizes (headers.ts), then the rate
+ * limits per client address and per tenant; and the observation side,
+ * metrics and the access log. It speaks the shape of the server's hooks
+ * (`admit` before forwarding, `observe` after) with structural types, so it
+ * depends on nothing but the request facts Node gives.
+ */
+export type GuardRequest = IncomingMessage;
+
+export interface GuardRoute {
+  readonly host: string;
+  readonly tenant: string;
+  readonly stage: string;
+}
+
+export interface GuardPage {
+  readonly status: number;
+  readonly title: string;
+  readonly message: string;
+}
+
+export interface GuardExchange {
+  readonly requestId: string;
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly route: GuardRoute | undefined;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly clientAddress: string;
+}
+
+export interface GatewayGuardOptions {
+  readonly limits: GatewayLimits;
+  readonly metrics?: GatewayMetrics;
+  /** Where access-log lines go (one `info` per request); none: no access log. */
+  readonly accessLog?: Logger;
+  /** Milliseconds now; injected so tests move time. */
+  readonly now?: () => number;
+}
+
+const titles: Readonly<Record<number, string>> = {
+  400: 'Bad request',
+  405: 'Method not allowed',
+  413: 'Content too large',
+  414: 'URI too long',
+  421: 'Misdirected request',
+  429: 'Too many requests',
+  431: 'Request header fields too large',
+};
+
+/** A refusal page: the reason is ours (never an echo of the client's bytes). */
+export function refusalPage(status: number, reason: string): GuardPage {
+  return { status, title: titles[status] ?? 'Bad request', message: `The request was refused: ${reason}.` };
+}
+
+export interface GatewayGuard {
+  admit(req: GuardRequest, route: GuardRoute, clientAddress: string): GuardPage | undefined;
+  observe(exchange: GuardExchange): void;
+}
+
+export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
+  const { limits, metrics, accessLog } = options;
+  const now = options.now ?? Date.now;
+  const byAddress = new TokenBucketLimiter({
+    ratePerSecond: limits.addressRatePerSecond,
+    burst: limits.addressBurst,
+    maxKeys: limits.rateLimitMaxKeys,
+  });
+  const byTenant = new TokenBucketLimiter({
+    ratePerSecond: limits.tenantRatePerSecond,
+    burst: limits.tenantBurst,
+    maxKeys: limits.rateLimitMaxKeys,
+  });
+  const refuse = (status: number, code: RejectionCode, reason: string): GuardPage => {
+    metrics?.rejected(code);
+    return refusalPage(status, reason);
+  };
+
+  return {
+    admit(req, route, clientAddress) {
+      const hostHeaders: string[] = [];
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+        if (req.rawHeaders[i]?.toLowerCase() === 'host') hostHeaders.push(req.rawHeaders[i + 1] ?? '');
+      }
+      const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean; servername?: unknown };
+      const tls = socket.encrypted === true;
+      const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
+      const target = routeTarget({
+        method: req.method ?? '',
+        target: req.url ?? '',
+        hostHeaders,
+        httpVersion: req.httpVersion,
+        tls,
+        sni,
+        maxTargetBytes: limits.maxTargetBytes,
+      });
+      if (target.kind === 'reject') return refuse(target.status, target.code, target.reason);
+      // The server picked the route by Host; an absolute-form target naming another host is refused, not re-routed.
+      if (target.host !== route.host) {
+        return refuse(421, 'misdirected', 'the request target names another host than the Host header');
+      }
+      // The stage sees origin-form only, with the path exactly as checked.
+      req.url = target.target;
+
+      const headers = upstreamHeaders({
+        rawHeaders: req.rawHeaders,
+        clientAddress,
+        proto: tls ? 'https' : 'http',
+        authority: target.authority,
+        requestId: '',
+        limits,
+      });
+      if (headers.kind === 'reject') return refuse(headers.status, headers.code, headers.reason);
+
+      const at = now();
+      const address = byAddress.take(clientAddress, at);
+      if (!address.allowed) {
+        metrics?.rateLimited('address', route.tenant, route.stage);
+        return refusalPage(
+          429,
+          `too many requests from your address; retry after ${address.retryAfterSeconds} s`,
+        );
+      }
+      const tenant = byTenant.take(route.tenant, at);
+      if (!tenant.allowed) {
+        metrics?.rateLimited('tenant', route.tenant, route.stage);
+        return refusalPage(
+          429,
+          `too many requests to this application; retry after ${tenant.retryAfterSeconds} s`,
+        );
+      }
+      if (headers.body.kind !== 'none') watchBody(req, limits.bodyIdleTimeoutMs);
+      return undefined;
+    },
+
+    observe(exchange) {
+      metrics?.observeRequest({
+        tenant: exchange.route?.tenant,
+        stage: exchange.route?.stage,
+        status: exchange.status,
+        durationSeconds: exchange.durationMs / 1000,
+      });
+      accessLog?.info(
+        accessLogEntry({
+          startedAt: new Date(now() - exchange.durationMs),
+          requestId: exchange.requestId,
+          clientAddress: exchange.clientAddress,
+          method: exchange.method,
+          host: exchange.host,
+          // The exchange does not carry the target yet; the access log shows the host only.
+          target: '',
+          status: exchange.status,
+          bytesSent: 0,
+          durationMs: exchange.durationMs,
+          tenant: exchange.route?.tenant,
+          stage: exchange.route?.stage,
+        }),
+        'request',
+      );
+    },
+  };
+}
+
+/**
+ * Slow bodies: a request whose body stalls for `idleMs` between two reads
+ * loses its connection. (Node's own timeouts cover the head, and the whole
+ * request only after minutes.)
+ */
+function watchBody(req: IncomingMessage, idleMs: number): void {
+  const timer = setTimeout(() => req.socket.destroy(), idleMs);
+  timer.unref();
+  req.on('data', () => timer.refresh());
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+}

@@ -1,0 +1,417 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/core/config.ts';
+import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
+import { createGatewayGuard } from '../../src/gateway/guard.ts';
+import { resolveGatewayLimits } from '../../src/gateway/limits.ts';
+import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
+import { openControlStore, type ControlStore } from '../../src/store/db.ts';
+import { createCa, type CertificateAuthority } from '../../src/tls/ca.ts';
+import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
+
+/**
+ * Hostile requests over raw TLS sockets against a real gateway routing two
+ * tenants, acme and globex, each to a tiny backend that records every
+ * request it receives. Each request must be refused or normalised, nothing
+ * may reach the other tenant's stage, and the gateway must keep serving.
+ */
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  readonly complete: boolean;
+}
+
+interface Backend {
+  readonly server: Server;
+  readonly port: number;
+  readonly seen: Seen[];
+}
+
+async function backend(name: string): Promise<Backend> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('latin1');
+    req.on('data', (chunk: string) => (body += chunk));
+    const record = (complete: boolean): void => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, complete });
+    };
+    req.on('end', () => {
+      record(true);
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+      res.end(`${name} ${req.method} ${req.url}`);
+    });
+    req.on('aborted', () => record(false));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, seen };
+}
+
+interface Reply {
+  readonly text: string;
+  readonly statuses: number[];
+  /** The server closed the connection (rather than our timeout ending the wait). */
+  readonly closed: boolean;
+  readonly ms: number;
+}
+
+let t: TestSteward;
+let store: ControlStore;
+let ca: CertificateAuthority;
+let gateway: Gateway;
+let address: GatewayAddress;
+let acme: Backend;
+let globex: Backend;
+
+/** Sends raw bytes (chunks with pauses between them) and reads until the server closes or the wait ends. */
+async function send(
+  chunks: string | readonly (string | number)[],
+  options: { sni?: string | null; waitMs?: number } = {},
+): Promise<Reply> {
+  const sni = options.sni === undefined ? 'acme.localhost' : options.sni;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: address.port,
+      ...(sni === null ? {} : { servername: sni }),
+      ca: ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    let text = '';
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+      resolve({ text, statuses, closed, ms: Date.now() - started });
+    };
+    const timer = setTimeout(() => finish(false), options.waitMs ?? 5_000);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('close', () => finish(true));
+    // A reset counts as the server closing; a request that needed an answer fails on its missing status.
+    socket.on('error', () => finish(true));
+    socket.once('secureConnect', () => {
+      void (async () => {
+        for (const chunk of typeof chunks === 'string' ? [chunks] : chunks) {
+          if (done || socket.destroyed) return;
+          if (typeof chunk === 'number') await new Promise((r) => setTimeout(r, chunk));
+          else socket.write(chunk);
+        }
+      })();
+    });
+  });
+}
+
+const get = (host: string, path = '/', extra = ''): string =>
+  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`;
+
+beforeAll(async () => {
+  t = await startTestSteward({ workers: false });
+  for (const slug of ['acme', 'globex']) {
+    const created = await t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
+    expect(created.status, created.text).toBe(201);
+  }
+  acme = await backend('acme');
+  globex = await backend('globex');
+  for (const [slug, b] of [
+    ['acme', acme],
+    ['globex', globex],
+  ] as const) {
+    await t.query(
+      `update stages set published_port = $1
+        where name = 'prod' and tenant_id = (select id from tenants where slug = $2)`,
+      [b.port, slug],
+      t.controlDatabase,
+    );
+  }
+  store = openControlStore(t.controlUrl, { max: 4 });
+  ca = await createCa();
+  // Short body-idle timeout so a slow body is cut within the test's time; every other limit is the default.
+  const limits = resolveGatewayLimits({ bodyIdleTimeoutMs: 2_000 });
+  const guard = createGatewayGuard({ limits, metrics: createGatewayMetrics() });
+  gateway = new Gateway({
+    settings: parseConfig({ dataDir: t.dataDir, gateway: { port: 0, httpPort: 0 } }).gateway,
+    db: store.db,
+    pool: store.pool,
+    secrets: t.services.secrets,
+    ca,
+    logger: silentLogger,
+    hooks: guard,
+  });
+  address = await gateway.start();
+  const deadline = Date.now() + 10_000;
+  while (!(gateway.routes.has('prod.acme.localhost') && gateway.routes.has('prod.globex.localhost'))) {
+    if (Date.now() > deadline) throw new Error('routes did not load');
+    await gateway.refresh();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await store?.close();
+  for (const b of [acme, globex]) await new Promise((r) => b?.server.close(r));
+  await t?.close();
+});
+
+afterEach(async () => {
+  // Whatever happened, the gateway still serves each tenant its own stage.
+  for (const [host, b] of [
+    ['acme.localhost', acme],
+    ['globex.localhost', globex],
+  ] as const) {
+    b.seen.length = 0;
+    const reply = await send(get(host, '/still-up'), { sni: host });
+    expect(reply.statuses, `${host} after the test: ${reply.text}`).toEqual([200]);
+    expect(reply.text).toContain(`${host.split('.')[0]} GET /still-up`);
+    b.seen.length = 0;
+  }
+});
+
+function seenBy(b: Backend): string[] {
+  return b.seen.map((s) => `${s.method} ${s.url}${s.complete ? '' : ' (aborted)'}`);
+}
+
+describe('the gateway under hostile input', () => {
+  it('routes each tenant to its own stage (the control case)', async () => {
+    const a = await send(get('acme.localhost', '/x'));
+    const g = await send(get('globex.localhost', '/y'), { sni: 'globex.localhost' });
+    expect(a.statuses).toEqual([200]);
+    expect(g.statuses).toEqual([200]);
+    expect(seenBy(acme)).toEqual(['GET /x']);
+    expect(seenBy(globex)).toEqual(['GET /y']);
+    expect(acme.seen[0]?.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: globex.localhost\r\n\r\n';
+  const refused: readonly { name: string; raw: string; status: number; sni?: string }[] = [
+    {
+      name: 'Content-Length then Transfer-Encoding (CL.TE)',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      status: 400,
+    },
+    {
+      name: 'Transfer-Encoding then Content-Length (TE.CL)',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${smuggled}`,
+      status: 400,
+    },
+    {
+      name: 'an obfuscated Transfer-Encoding next to Content-Length',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 5\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      status: 400,
+    },
+    {
+      name: 'Transfer-Encoding gzip, chunked',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+      status: 400,
+    },
+    {
+      name: 'Transfer-Encoding twice',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      status: 400,
+    },
+    {
+      name: 'two equal Content-Lengths',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd`,
+      status: 400,
+    },
+    {
+      name: 'two different Content-Lengths',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 0\r\nContent-Length: 51\r\n\r\n${smuggled}`,
+      status: 400,
+    },
+    {
+      name: 'a negative Content-Length',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: -1\r\n\r\n`,
+      status: 400,
+    },
+    {
+      name: 'a Content-Length that is not a number',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4x\r\n\r\nabcd`,
+      status: 400,
+    },
+    {
+      name: 'a Content-Length list',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4, 4\r\n\r\nabcd`,
+      status: 400,
+    },
+    {
+      name: 'a Content-Length over the body limit',
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 10485761\r\nConnection: close\r\n\r\n`,
+      status: 413,
+    },
+    {
+      name: 'an absolute-form target naming the other tenant',
+      raw: get('acme.localhost', 'https://globex.localhost/steal'),
+      status: 421,
+    },
+    {
+      name: 'an absolute-form target naming the other tenant, Host naming it too',
+      raw: get('globex.localhost', 'https://globex.localhost/steal'),
+      status: 421,
+    },
+    { name: 'SNI of acme, Host of globex', raw: get('globex.localhost', '/steal'), status: 421 },
+    {
+      name: 'SNI of globex, Host of acme',
+      raw: get('acme.localhost', '/steal'),
+      sni: 'globex.localhost',
+      status: 421,
+    },
+    {
+      name: 'SNI of acme, Host of globex with upper case, port and trailing dot',
+      raw: get('GLOBEX.localhost.:8443', '/steal'),
+      status: 421,
+    },
+    {
+      name: 'two Host headers, acme first',
+      raw: `GET /steal HTTP/1.1\r\nHost: acme.localhost\r\nHost: globex.localhost\r\nConnection: close\r\n\r\n`,
+      status: 400,
+    },
+    { name: 'a Host with userinfo', raw: get('globex.localhost@acme.localhost', '/steal'), status: 404 },
+    { name: 'a dot-dot segment', raw: get('acme.localhost', '/a/../admin'), status: 400 },
+    { name: 'an encoded dot-dot segment', raw: get('acme.localhost', '/a/%2e%2E/admin'), status: 400 },
+    { name: 'an encoded slash', raw: get('acme.localhost', '/a%2f..%2fadmin'), status: 400 },
+    { name: 'an encoded backslash', raw: get('acme.localhost', '/a%5c..%5cadmin'), status: 400 },
+    { name: 'an encoded NUL', raw: get('acme.localhost', '/a%00.txt'), status: 400 },
+    { name: 'a fragment in the target', raw: get('acme.localhost', '/a#frag'), status: 400 },
+    {
+      name: 'a header over 16 KiB',
+      raw: get('acme.localhost', '/big', `X-Big: ${'x'.repeat(17 * 1024)}\r\n`),
+      status: 431,
+    },
+    {
+      name: '150 header fields',
+      raw: get('acme.localhost', '/many', Array.from({ length: 150 }, (_, i) => `X-H${i}: v\r\n`).join('')),
+      status: 431,
+    },
+    {
+      name: 'a folded header (obs-fold)',
+      raw: `GET /fold HTTP/1.1\r\nHost: acme.localhost\r\nX-Folded: one\r\n two\r\nConnection: close\r\n\r\n`,
+      status: 400,
+    },
+    {
+      name: 'a header name with a space',
+      raw: `GET /name HTTP/1.1\r\nHost: acme.localhost\r\nX Bad: one\r\nConnection: close\r\n\r\n`,
+      status: 400,
+    },
+    {
+      name: 'a bare LF line ending',
+      raw: `GET /lf HTTP/1.1\nHost: acme.localhost\nConnection: close\n\n`,
+      status: 400,
+    },
+    { name: 'no Host on HTTP/1.1', raw: `GET / HTTP/1.1\r\nConnection: close\r\n\r\n`, status: 400 },
+  ];
+
+  it.each(refused)('refuses $name with $status', async ({ raw, status, sni }) => {
+    const reply = await send(raw, sni ? { sni } : {});
+    expect(reply.statuses[0], reply.text.slice(0, 300)).toBe(status);
+    // Nothing after the refusal was read as a request (a smuggled one would show as a second status).
+    expect(reply.statuses.length).toBe(1);
+    expect(seenBy(globex)).toEqual([]);
+    expect(seenBy(acme)).toEqual([]);
+  });
+
+  it.each([
+    ['bad chunk size', 'zz\r\nabc\r\n0\r\n\r\n'],
+    ['negative chunk size', '-1\r\nabc\r\n0\r\n\r\n'],
+    ['hex prefix in a chunk size', '0x3\r\nabc\r\n0\r\n\r\n'],
+    ['overflowing chunk size', 'ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n'],
+    ['chunk longer than its size', '3\r\nabcdef\r\n0\r\n\r\n'],
+  ])('cuts a chunked body with a %s, and nothing completes', async (_name, body) => {
+    const reply = await send(
+      `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\n\r\n${body}${smuggled}`,
+    );
+    expect(
+      reply.statuses.every((s) => s >= 400),
+      reply.text.slice(0, 300),
+    ).toBe(true);
+    expect(reply.text).not.toContain('acme POST /chunks');
+    expect(reply.closed).toBe(true);
+    // The head may have been forwarded before the bad chunk arrived, but never a whole request.
+    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it.each<[string, string, string | null, string]>([
+    ['an upper-case Host with the port', 'ACME.LOCALHOST:8443', 'acme.localhost', 'GET /case'],
+    ['a Host with one trailing dot', 'acme.localhost.', 'acme.localhost', 'GET /case'],
+    ['no SNI (a connection by address)', 'acme.localhost', null, 'GET /case'],
+    ['the stage host of prod', 'prod.acme.localhost', 'prod.acme.localhost', 'GET /case'],
+  ])('normalises %s and routes to the right tenant', async (_name, host, sni, expected) => {
+    const reply = await send(get(host, '/case'), { sni });
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+    expect(seenBy(acme)).toEqual([expected]);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it('sends an absolute-form target for the same host as origin-form', async () => {
+    const reply = await send(get('acme.localhost', 'https://acme.localhost:8443/abs?q=1'));
+    expect(reply.statuses).toEqual([200]);
+    expect(seenBy(acme)).toEqual(['GET /abs?q=1']);
+  });
+
+  it('never lets a client set forwarding or identity headers', async () => {
+    const reply = await send(
+      get(
+        'acme.localhost',
+        '/who',
+        'X-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Host: globex.localhost\r\nX-Real-IP: 10.9.9.9\r\n' +
+          'X-Steward-User-Id: admin\r\nX-Request-Id: forged\r\nForwarded: for=10.9.9.9\r\n',
+      ),
+    );
+    expect(reply.statuses).toEqual([200]);
+    const headers = acme.seen[0]?.headers ?? {};
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(headers['x-forwarded-host']).toBe('acme.localhost');
+    expect(headers['x-real-ip']).toBeUndefined();
+    expect(headers['x-steward-user-id']).toBeUndefined();
+    expect(headers['forwarded']).toBeUndefined();
+    expect(headers['x-request-id']).not.toBe('forged');
+  });
+
+  it('answers a second request on a kept-alive acme connection that names globex with 421', async () => {
+    const reply = await send([
+      `GET /first HTTP/1.1\r\nHost: acme.localhost\r\n\r\n`,
+      200,
+      `GET /second HTTP/1.1\r\nHost: globex.localhost\r\nConnection: close\r\n\r\n`,
+    ]);
+    expect(reply.statuses).toEqual([200, 421]);
+    expect(seenBy(acme)).toEqual(['GET /first']);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it('closes connections that trickle their headers (slowloris) or their body', async () => {
+    const trickle = (line: string, count: number): (string | number)[] =>
+      Array.from({ length: count }, () => [1_000, line]).flat();
+    const [slowHeaders, slowBody] = await Promise.all([
+      send([`GET /slow HTTP/1.1\r\nHost: acme.localhost\r\n`, ...trickle('X-Slow: 1\r\n', 58)], {
+        waitMs: 58_000,
+      }),
+      send(
+        [
+          `POST /slow-body HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\nabc`,
+          10_000,
+          'def',
+        ],
+        {
+          waitMs: 20_000,
+        },
+      ),
+    ]);
+    // Node enforces the header timeout on a periodic check, so the cut comes some seconds after the limit.
+    expect(slowHeaders.closed, 'slow headers were cut').toBe(true);
+    expect(slowHeaders.ms).toBeLessThan(55_000);
+    expect(slowBody.closed, 'slow body was cut').toBe(true);
+    expect(slowBody.ms).toBeLessThan(9_000);
+    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
+    expect(seenBy(globex)).toEqual([]);
+  }, 70_000);
+});

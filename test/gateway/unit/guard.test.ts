@@ -1,0 +1,101 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createGatewayGuard } from '../../../src/gateway/guard.ts';
+import { gatewayLimitDefaults, resolveGatewayLimits } from '../../../src/gateway/limits.ts';
+import { createGatewayMetrics } from '../../../src/gateway/metrics.ts';
+
+const route = { host: 'acme.localhost', tenant: 'acme', stage: 'prod' };
+
+function request(
+  url: string,
+  rawHeaders: string[] = ['Host', 'acme.localhost'],
+  socket: { encrypted?: boolean; servername?: string | false } = {
+    encrypted: true,
+    servername: 'acme.localhost',
+  },
+): IncomingMessage {
+  return { method: 'GET', url, httpVersion: '1.1', rawHeaders, socket } as unknown as IncomingMessage;
+}
+
+describe('gateway guard', () => {
+  it.each<[string, IncomingMessage, number | undefined]>([
+    ['a plain request', request('/a?b=1'), undefined],
+    ['absolute-form for the routed host', request('https://acme.localhost/a'), undefined],
+    ['absolute-form for another host', request('https://globex.localhost/a'), 421],
+    ['Host differing from SNI', request('/', ['Host', 'globex.localhost']), 421],
+    ['two Host headers', request('/', ['Host', 'acme.localhost', 'Host', 'acme.localhost']), 400],
+    ['a dot-dot path', request('/a/%2e%2e/b'), 400],
+    [
+      'a spoofable header is fine (it is dropped, not refused)',
+      request('/', ['Host', 'acme.localhost', 'X-Forwarded-For', '1.2.3.4']),
+      undefined,
+    ],
+    [
+      'too many headers',
+      request('/', ['Host', 'acme.localhost', ...Array.from({ length: 100 }, () => ['X-A', 'b']).flat()]),
+      431,
+    ],
+    [
+      'both framings',
+      request('/', ['Host', 'acme.localhost', 'Content-Length', '1', 'Transfer-Encoding', 'chunked']),
+      400,
+    ],
+    ['plain HTTP without SNI', request('/', ['Host', 'acme.localhost'], {}), undefined],
+  ])('%s → %s', (_name, req, status) => {
+    const guard = createGatewayGuard({ limits: gatewayLimitDefaults });
+    expect(guard.admit(req, route, '203.0.113.9')?.status).toBe(status);
+  });
+
+  it('rewrites an admitted absolute-form target to origin-form', () => {
+    const req = request('https://ACME.localhost:8443/a?b=1');
+    expect(
+      createGatewayGuard({ limits: gatewayLimitDefaults }).admit(req, route, '203.0.113.9'),
+    ).toBeUndefined();
+    expect(req.url).toBe('/a?b=1');
+  });
+
+  it('limits per client address, then per tenant, with time passed in', async () => {
+    let now = 0;
+    const metrics = createGatewayMetrics();
+    const limits = resolveGatewayLimits({
+      addressRatePerSecond: 1,
+      addressBurst: 2,
+      tenantRatePerSecond: 1,
+      tenantBurst: 3,
+    });
+    const guard = createGatewayGuard({ limits, metrics, now: () => now });
+    const admit = (address: string): number | undefined => guard.admit(request('/'), route, address)?.status;
+    expect([admit('10.0.0.1'), admit('10.0.0.1'), admit('10.0.0.1')]).toEqual([undefined, undefined, 429]);
+    expect([admit('10.0.0.2'), admit('10.0.0.2')]).toEqual([undefined, 429]); // the tenant's 3 are spent
+    now = 1_000;
+    expect(admit('10.0.0.2')).toBeUndefined();
+    const text = await metrics.render();
+    expect(text).toContain(
+      'steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="address"} 1',
+    );
+    expect(text).toContain('steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="tenant"} 1');
+  });
+
+  it('observes finished exchanges into metrics and the access log', async () => {
+    const lines: unknown[] = [];
+    const metrics = createGatewayMetrics();
+    const accessLog = { info: (entry: unknown) => lines.push(entry) } as unknown as Logger;
+    const guard = createGatewayGuard({ limits: gatewayLimitDefaults, metrics, accessLog, now: () => 10_000 });
+    guard.observe({
+      requestId: 'r1',
+      method: 'GET',
+      host: 'acme.localhost',
+      route,
+      status: 200,
+      durationMs: 12,
+      clientAddress: '10.0.0.1',
+    });
+    expect(await metrics.render()).toContain(
+      'steward_gateway_requests_total{tenant="acme",stage="prod",status_class="2xx"} 1',
+    );
+    expect(lines).toMatchObject([
+      { requestId: 'r1', status: 200, tenant: 'acme', stage: 'prod', time: '1970-01-01T00:00:09.988Z' },
+    ]);
+  });
+});
