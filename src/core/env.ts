@@ -30,3 +30,31 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     pgBinDir: get('STEWARD_PG_BIN_DIR'),
   };
 }
+
+/**
+ * What a release's build (npm ci and the like) inherits from Steward's
+ * environment: how to reach the package registry (proxies, extra CA
+ * certificates) and nothing else.
+ */
+export const buildPassthroughNames = [
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'npm_config_registry',
+  'npm_config_cache',
+] as const;
+
+export function buildPassthrough(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of buildPassthroughNames) {
+    const value = env[name];
+    if (value) kept[name] = value;
+  }
+  return kept;
+}

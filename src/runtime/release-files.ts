@@ -1,3 +1,4 @@
+import { buildPassthrough } from '../core/env.ts';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -162,7 +163,7 @@ export function runBuild(command: string, options: BuildOptions): Promise<void> 
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', command], {
       cwd: options.cwd,
-      env: { PATH: releaseCommandPath(), HOME: homedir(), LANG: 'C.UTF-8' },
+      env: { ...buildPassthrough(), PATH: releaseCommandPath(), HOME: homedir(), LANG: 'C.UTF-8' },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout kills what the shell started too.
       detached: true,
