@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
 import { configJsonSchema } from '../core/config.ts';
+import { packDirectory } from '../system/pack.ts';
 import { readEnvironment } from '../core/env.ts';
 import { ApiClient, ApiError, resolveConnection } from './client.ts';
 import { formatBytes, printJson, printTable, progressReporter, type OutputFormat } from './output.ts';
@@ -108,6 +108,13 @@ async function waitForTenant(
   }
 }
 
+/** A stage's address through the gateway: https://<stage>.<tenant>.<base-domain>:<port>. */
+function stageUrl(gatewayUrl: string, tenant: string, stage: string): string {
+  const url = new URL(gatewayUrl);
+  url.hostname = `${stage}.${tenant}.${url.hostname}`;
+  return url.origin;
+}
+
 async function confirm(what: string, expected: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
   if (!process.stdin.isTTY) throw new Error(`${what}: pass --yes to confirm (no terminal to ask on)`);
@@ -210,7 +217,15 @@ program
             `  Demo tenant: ${running.demo.tenant}, the sample app ${running.demo.release}\n`,
           );
           for (const [stage, url] of Object.entries(running.demo.urls)) {
-            process.stdout.write(`               ${stage.padEnd(5)} ${url}\n`);
+            const through = running.gatewayUrl
+              ? stageUrl(running.gatewayUrl, running.demo.tenant, stage)
+              : url;
+            process.stdout.write(
+              `               ${stage.padEnd(5)} ${through}${through === url ? '' : `  (direct: ${url})`}\n`,
+            );
+          }
+          if (running.gatewayUrl) {
+            process.stdout.write(`               (trust ${join(dataDir, 'ca.pem')}: curl --cacert)\n`);
           }
         }
         process.stdout.write('Press Ctrl-C to stop.\n');
@@ -521,29 +536,6 @@ secrets
     );
   });
 
-/** Packs a directory as the API wants it: a .tar.gz, without node_modules and .git. */
-function packDirectory(dir: string, progress: { update(message: string): void }): Promise<Buffer> {
-  return new Promise((resolvePack, reject) => {
-    const child = spawn('tar', ['-czf', '-', '--exclude=node_modules', '--exclude=.git', '-C', dir, '.'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let errors = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      progress.update(`packing ${dir}: ${formatBytes(size)}`);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
-    child.on('error', (error) => reject(new Error(`cannot run tar to pack ${dir}: ${error.message}`)));
-    child.on('close', (code) => {
-      if (code === 0) resolvePack(Buffer.concat(chunks));
-      else reject(new Error(`tar could not pack ${dir} (exit ${code ?? 'signal'}): ${errors.trim()}`));
-    });
-  });
-}
-
 function showRelease(release: ReleaseView): void {
   if (json()) return printJson(release);
   const d = release.definition;
@@ -571,7 +563,9 @@ release
       const info = await stat(source).catch(() => {
         throw new Error(`${source} does not exist; give a directory or a .tar.gz file`);
       });
-      const archive = info.isDirectory() ? await packDirectory(source, progress) : await readFile(source);
+      const archive = info.isDirectory()
+        ? await packDirectory(source, (bytes) => progress.update(`packing ${source}: ${formatBytes(bytes)}`))
+        : await readFile(source);
       const added = await client().upload<AddedRelease>(
         `/api/v1/releases?version=${enc(o.version)}`,
         archive,
