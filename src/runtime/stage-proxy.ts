@@ -140,7 +140,11 @@ export class StageProxy {
       this.#lastRequestAt = Date.now();
     });
     const backend = this.#pick();
-    if (backend) return this.#forward(backend, req, res);
+    if (backend) return this.#forward(backend, req, res, Date.now() + (this.#o.holdTimeoutMs ?? 30_000));
+    this.#hold(req, res);
+  }
+
+  #hold(req: IncomingMessage, res: ServerResponse): void {
     this.#o.onWake?.();
     const timer = setTimeout(() => {
       this.#waiters = this.#waiters.filter((w) => w !== resume);
@@ -152,12 +156,17 @@ export class StageProxy {
     const resume = (): void => {
       clearTimeout(timer);
       const next = this.#pick();
-      if (next) this.#forward(next, req, res);
+      if (next) this.#forward(next, req, res, Date.now() + (this.#o.holdTimeoutMs ?? 30_000));
     };
     this.#waiters.push(resume);
   }
 
-  #forward(backend: Backend, req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * A backend that refuses the connection is restarting (killed, crashed):
+   * nothing reached the app, so a request without a body is held and sent
+   * again, to the same or another backend, until `holdUntil`; then 502.
+   */
+  #forward(backend: Backend, req: IncomingMessage, res: ServerResponse, holdUntil: number): void {
     backend.inFlight++;
     let finished = false;
     const done = (): void => {
@@ -165,6 +174,8 @@ export class StageProxy {
       finished = true;
       backend.inFlight--;
     };
+    const bodiless =
+      req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
@@ -191,6 +202,16 @@ export class StageProxy {
     );
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       done();
+      if (error.code === 'ECONNREFUSED' && bodiless && !res.headersSent && Date.now() < holdUntil) {
+        res.off('close', onClose);
+        setTimeout(() => {
+          if (res.destroyed) return;
+          const next = this.#pick();
+          if (next) this.#forward(next, req, res, holdUntil);
+          else this.#hold(req, res);
+        }, 50);
+        return;
+      }
       this.#o.logger.warn(
         { backend: backend.port, err: error.code ?? error.message },
         'upstream request failed',
@@ -202,11 +223,15 @@ export class StageProxy {
         res.destroy();
       }
     });
-    res.on('close', () => {
+    const onClose = (): void => {
       if (!res.writableFinished) upstream.destroy();
       done();
-    });
-    req.pipe(upstream);
+    };
+    res.on('close', onClose);
+    if (bodiless) {
+      req.resume();
+      upstream.end();
+    } else req.pipe(upstream);
   }
 
   close(): Promise<void> {

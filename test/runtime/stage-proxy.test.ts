@@ -147,6 +147,27 @@ describe('StageProxy', () => {
     expect((await get(p.port)).status).toBe(502);
   });
 
+  it('holds a request without a body while its backend restarts, and 502s one with a body', async () => {
+    const p = await proxy();
+    const a = await backend('a');
+    const port = a.port;
+    await a.close();
+    p.setBackends([port]);
+    expect((await get(p.port, 'body')).status).toBe(502);
+    const pending = get(p.port);
+    await new Promise((r) => setTimeout(r, 300));
+    const again = createServer((_req, res) => res.end('again'));
+    await new Promise<void>((r) => again.listen(port, '127.0.0.1', () => r()));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          again.closeAllConnections();
+          again.close(() => r());
+        }),
+    );
+    expect(await pending).toEqual({ status: 200, text: 'again' });
+  });
+
   it('reports idle time for scale to zero', async () => {
     const a = await backend('a');
     cleanups.push(() => a.close());
