@@ -17,10 +17,13 @@ export interface GatewayCliContext {
 
 const enc = encodeURIComponent;
 
-/** `--allow-from`: CIDRs separated by commas, or "any" (null: everyone). The API checks each. */
-export function parseAllowFrom(value: string): string[] | null {
+/**
+ * `--allow-from`: CIDRs separated by commas, or "any" (everyone; the API gets null).
+ * Commander turns a parser's null into '', hence the marker. The API checks each CIDR.
+ */
+export function parseAllowFrom(value: string): string[] | 'any' {
   const trimmed = value.trim();
-  if (trimmed.toLowerCase() === 'any') return null;
+  if (trimmed.toLowerCase() === 'any') return 'any';
   const entries = trimmed
     .split(/[\s,]+/)
     .map((e) => e.trim())
@@ -40,12 +43,12 @@ export function parseOnOff(value: string): boolean {
 
 /** The settings `stage set` sends to the gateway route, or undefined when it has none of them. */
 export function stageAccessBody(o: {
-  allowFrom?: string[] | null;
+  allowFrom?: string[] | 'any';
   maintenance?: boolean;
 }): { allowFrom?: string[] | null; maintenance?: boolean } | undefined {
   if (o.allowFrom === undefined && o.maintenance === undefined) return undefined;
   return {
-    ...(o.allowFrom !== undefined ? { allowFrom: o.allowFrom } : {}),
+    ...(o.allowFrom !== undefined ? { allowFrom: o.allowFrom === 'any' ? null : o.allowFrom } : {}),
     ...(o.maintenance !== undefined ? { maintenance: o.maintenance } : {}),
   };
 }

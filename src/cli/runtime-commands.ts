@@ -355,7 +355,7 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
         o: {
           scaleToZero?: number | 'off';
           filesQuota?: number | 'off';
-          allowFrom?: string[] | null;
+          allowFrom?: string[] | 'any';
           maintenance?: boolean;
         },
       ) => {

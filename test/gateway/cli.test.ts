@@ -1,0 +1,143 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa, issueServerCertificate } from '../../src/tls/ca.ts';
+import {
+  cleanUp,
+  cli,
+  cliJson,
+  makeDataDir,
+  spawnUp,
+  superuser,
+  waitForOutput,
+  type UpProcess,
+} from '../cli/process.ts';
+import { startEchoBackend, httpsFetch, within } from './support.ts';
+
+/**
+ * `steward up` runs the gateway by default and prints its URL; the gateway's
+ * commands (route list, stage set --allow-from/--maintenance, cert set,
+ * domain add) work through the real CLI process.
+ */
+describe('the gateway in steward up, and its CLI', () => {
+  let dataDir: string;
+  let up: UpProcess;
+  let port: number;
+  let caPem: string;
+  let echo: Awaited<ReturnType<typeof startEchoBackend>>;
+
+  beforeAll(async () => {
+    dataDir = await makeDataDir();
+    up = spawnUp(dataDir);
+    const out = await waitForOutput(up, 'Press Ctrl-C to stop.');
+    const match = /Gateway:\s+https:\/\/localhost:(\d+)/.exec(out);
+    expect(match, out).not.toBeNull();
+    port = Number(match?.[1]);
+    caPem = await readFile(join(dataDir, 'ca.pem'), 'utf8');
+    echo = await startEchoBackend();
+  }, 180_000);
+
+  afterAll(async () => {
+    await echo?.close();
+    await cleanUp(dataDir, up);
+  }, 120_000);
+
+  it('lists routes, sets allow lists and maintenance, installs a certificate and a domain', async () => {
+    const created = await cli(dataDir, ['tenant', 'create', 'shop', '--stages', 'dev,prod']);
+    expect(created.code, created.stderr).toBe(0);
+    // No app is deployed: the stage's published port is pointed at a test server instead.
+    const db = await superuser(dataDir, 'steward');
+    try {
+      await db.query(
+        `update stages set published_port = $1 where name = 'prod' and tenant_id = (select id from tenants where slug = 'shop')`,
+        [echo.port],
+      );
+    } finally {
+      await db.end();
+    }
+    const get = (host: string) => httpsFetch({ port, host, path: '/hello', ca: caPem });
+    await within(1000, async () => (await get('shop.localhost')).status === 200, 'prod alias');
+
+    const listed = await cliJson<{ baseDomain: string; routes: { host: string; port: number }[] }>(dataDir, [
+      'route',
+      'list',
+    ]);
+    expect(listed.baseDomain).toBe('localhost');
+    expect(listed.routes).toEqual([
+      expect.objectContaining({
+        host: 'prod.shop.localhost',
+        kind: 'stage',
+        tenant: 'shop',
+        port: echo.port,
+      }),
+      expect.objectContaining({ host: 'shop.localhost', kind: 'prod', stage: 'prod' }),
+    ]);
+    const table = await cli(dataDir, ['route', 'list']);
+    expect(table.stdout).toMatch(/HOST\s+TENANT\s+STAGE\s+PORT/);
+
+    const maintenance = await cli(dataDir, ['stage', 'set', 'shop', 'prod', '--maintenance', 'on']);
+    expect(maintenance.code, maintenance.stderr).toBe(0);
+    expect(maintenance.stdout).toContain('maintenance on');
+    await within(1000, async () => (await get('shop.localhost')).status === 503, 'maintenance');
+    await cli(dataDir, [
+      'stage',
+      'set',
+      'shop',
+      'prod',
+      '--maintenance',
+      'off',
+      '--allow-from',
+      '10.0.0.0/8',
+    ]);
+    await within(1000, async () => (await get('shop.localhost')).status === 403, 'allow list');
+    const open = await cliJson<{ allowFrom: string[] | null }>(dataDir, [
+      'stage',
+      'set',
+      'shop',
+      'prod',
+      '--allow-from',
+      'any',
+    ]);
+    expect(open.allowFrom).toBeNull();
+    await within(1000, async () => (await get('shop.localhost')).status === 200, 'open again');
+    const bad = await cli(dataDir, ['stage', 'set', 'shop', 'prod', '--allow-from', '300.1.2.3/8']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('300.1.2.3/8');
+
+    const domain = await cli(dataDir, ['domain', 'add', 'shop', 'prod', 'shop.example.com']);
+    expect(domain.code, domain.stderr).toBe(0);
+    const operatorCa = await createCa('Operator CA');
+    const issued = await issueServerCertificate(operatorCa, ['shop.example.com']);
+    await writeFile(join(dataDir, 'shop.pem'), issued.chainPem);
+    await writeFile(join(dataDir, 'shop.key'), issued.keyPem, { mode: 0o600 });
+    const installed = await cli(dataDir, [
+      'cert',
+      'set',
+      'shop.example.com',
+      '--cert',
+      join(dataDir, 'shop.pem'),
+      '--key',
+      join(dataDir, 'shop.key'),
+    ]);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stdout).toContain('certificate for shop.example.com installed');
+    await within(
+      1000,
+      async () =>
+        (await httpsFetch({ port, host: 'shop.example.com', ca: operatorCa.certPem })).issuer ===
+        'Operator CA',
+      'operator certificate',
+    );
+    const wrongKey = await cli(dataDir, [
+      'cert',
+      'set',
+      'other.example.com',
+      '--cert',
+      join(dataDir, 'shop.pem'),
+      '--key',
+      join(dataDir, 'shop.key'),
+    ]);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toContain('not for "other.example.com"');
+  }, 120_000);
+});
