@@ -81,6 +81,15 @@ export class DeploymentService {
         );
       }
       const release = releases[0]!;
+      // Deploying what already runs changes nothing: the same processes keep serving.
+      const running = await tx
+        .selectFrom('deployments')
+        .select('id')
+        .where('stage_id', '=', target.id)
+        .where('status', '=', 'active')
+        .where('release_id', '=', release.id)
+        .executeTakeFirst();
+      if (running) return running.id;
       const inFlight = await tx
         .selectFrom('deployments')
         .select(['id', 'status'])

@@ -190,6 +190,23 @@ describe('deploy, promote and rollback with zero downtime', () => {
     expect(again.restarts).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
+  it('treats deploying the release that already runs as done, without restarting anything', async () => {
+    const before = await t.request('GET', '/api/v1/tenants/acme/ps');
+    const pids = before.body.stages.find((s: any) => s.stage === 'dev').processes.map((p: any) => p.pid);
+    const active = (await t.request('GET', '/api/v1/tenants/acme/deployments')).body.deployments.find(
+      (d: any) => d.stage === 'dev' && d.status === 'active',
+    );
+    const again = await t.request('POST', '/api/v1/tenants/acme/stages/dev/deployments', {
+      version: active.version,
+    });
+    expect(again.status).toBe(202);
+    expect(again.body.id).toBe(active.id);
+    const after = await t.request('GET', '/api/v1/tenants/acme/ps');
+    expect(after.body.stages.find((s: any) => s.stage === 'dev').processes.map((p: any) => p.pid)).toEqual(
+      pids,
+    );
+  });
+
   it('shows the processes logs', async () => {
     const logs = await t.request('GET', '/api/v1/tenants/acme/stages/dev/logs?process=web&lines=50');
     expect(logs.status).toBe(200);
