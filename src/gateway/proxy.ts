@@ -229,7 +229,9 @@ export class StageForwarder {
       upstreamRes.on('error', () => res.destroy());
       upstreamRes.on('end', () => this.#o.onResponse?.(context, status, startedAt));
     });
+    let clientGone = false;
     upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (clientGone) return;
       if (answered) {
         // Part of the response is out: all the client can be told is that the connection broke.
         res.destroy();
@@ -239,7 +241,10 @@ export class StageForwarder {
     });
     res.on('close', () => {
       // The client went away before the response finished: stop the stage's work too.
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) {
+        clientGone = true;
+        upstream.destroy();
+      }
     });
     req.pipe(upstream);
   }
