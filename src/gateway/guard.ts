@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { ConnectionLimiter } from './connection-limit.ts';
 import type { Logger } from 'pino';
 import { accessLogEntry } from './access-log.ts';
 import { upstreamHeaders } from './headers.ts';
@@ -63,7 +65,91 @@ export function refusalPage(status: number, reason: string): GuardPage {
   return { status, title: titles[status] ?? 'Bad request', message: `The request was refused: ${reason}.` };
 }
 
+export type CheckedRequest =
+  | {
+      readonly kind: 'ok';
+      /** The host to route by: lower case, no port, no trailing dot; the absolute-form authority wins over Host. */
+      readonly host: string;
+      /** The host with the client's port, for the upstream Host and X-Forwarded-Host. */
+      readonly authority: string;
+      readonly hasBody: boolean;
+    }
+  | { readonly kind: 'refuse'; readonly page: GuardPage; readonly code: RejectionCode };
+
+/**
+ * The checks every request passes before its route is looked up: request
+ * target, Host and SNI (a Host other than the TLS connection's SNI name is
+ * 421), then header framing and sizes. On success `req.url` is rewritten to
+ * the origin-form target that was checked, so the stage sees exactly that.
+ */
+export function checkRequest(
+  req: IncomingMessage,
+  limits: Pick<GatewayLimits, 'maxTargetBytes' | 'maxHeaderCount' | 'maxHeaderBytes' | 'maxBodyBytes'>,
+  clientAddress = '',
+  metrics?: GatewayMetrics,
+): CheckedRequest {
+  // Checked once: the server may check before its route lookup and the admit hook again after it.
+  const earlier = checked.get(req);
+  if (earlier) return earlier;
+  const result = checkOnce(req, limits, clientAddress, metrics);
+  checked.set(req, result);
+  return result;
+}
+
+/** Per request, so that a second check sees the verdict of the first (the target was rewritten by then). */
+const checked = new WeakMap<IncomingMessage, CheckedRequest>();
+
+function checkOnce(
+  req: IncomingMessage,
+  limits: Pick<GatewayLimits, 'maxTargetBytes' | 'maxHeaderCount' | 'maxHeaderBytes' | 'maxBodyBytes'>,
+  clientAddress: string,
+  metrics: GatewayMetrics | undefined,
+): CheckedRequest {
+  const refuse = (status: number, code: RejectionCode, reason: string): CheckedRequest => {
+    metrics?.rejected(code);
+    return { kind: 'refuse', page: refusalPage(status, reason), code };
+  };
+  const hostHeaders: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === 'host') hostHeaders.push(req.rawHeaders[i + 1] ?? '');
+  }
+  const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean; servername?: unknown };
+  const tls = socket.encrypted === true;
+  const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
+  const target = routeTarget({
+    method: req.method ?? '',
+    target: req.url ?? '',
+    hostHeaders,
+    httpVersion: req.httpVersion,
+    tls,
+    sni,
+    maxTargetBytes: limits.maxTargetBytes,
+  });
+  if (target.kind === 'reject') return refuse(target.status, target.code, target.reason);
+  const headers = upstreamHeaders({
+    rawHeaders: req.rawHeaders,
+    clientAddress,
+    proto: tls ? 'https' : 'http',
+    authority: target.authority,
+    requestId: '',
+    limits,
+  });
+  if (headers.kind === 'reject') return refuse(headers.status, headers.code, headers.reason);
+  req.url = target.target;
+  return {
+    kind: 'ok',
+    host: target.host,
+    authority: target.authority,
+    hasBody: headers.body.kind !== 'none',
+  };
+}
+
 export interface GatewayGuard {
+  /**
+   * For the server's `connection` event (the TCP socket, before TLS): counts
+   * the client address's open connections and destroys one past the cap.
+   */
+  connection(socket: Socket): void;
   admit(req: GuardRequest, route: GuardRoute, clientAddress: string): GuardPage | undefined;
   observe(exchange: GuardExchange): void;
 }
@@ -85,42 +171,33 @@ export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
     metrics?.rejected(code);
     return refusalPage(status, reason);
   };
+  const connections = new ConnectionLimiter({
+    maxPerAddress: limits.maxConnectionsPerAddress,
+    maxAddresses: limits.maxTrackedAddresses,
+  });
 
   return {
-    admit(req, route, clientAddress) {
-      const hostHeaders: string[] = [];
-      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-        if (req.rawHeaders[i]?.toLowerCase() === 'host') hostHeaders.push(req.rawHeaders[i + 1] ?? '');
+    connection(socket) {
+      const decision = connections.acquire(socket.remoteAddress ?? '');
+      if (!decision.allowed) {
+        metrics?.rejected('connection_limit');
+        socket.destroy();
+        return;
       }
-      const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean; servername?: unknown };
-      const tls = socket.encrypted === true;
-      const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
-      const target = routeTarget({
-        method: req.method ?? '',
-        target: req.url ?? '',
-        hostHeaders,
-        httpVersion: req.httpVersion,
-        tls,
-        sni,
-        maxTargetBytes: limits.maxTargetBytes,
+      metrics?.connectionOpened();
+      socket.once('close', () => {
+        decision.release();
+        metrics?.connectionClosed();
       });
-      if (target.kind === 'reject') return refuse(target.status, target.code, target.reason);
-      // The server picked the route by Host; an absolute-form target naming another host is refused, not re-routed.
-      if (target.host !== route.host) {
-        return refuse(421, 'misdirected', 'the request target names another host than the Host header');
-      }
-      // The stage sees origin-form only, with the path exactly as checked.
-      req.url = target.target;
+    },
 
-      const headers = upstreamHeaders({
-        rawHeaders: req.rawHeaders,
-        clientAddress,
-        proto: tls ? 'https' : 'http',
-        authority: target.authority,
-        requestId: '',
-        limits,
-      });
-      if (headers.kind === 'reject') return refuse(headers.status, headers.code, headers.reason);
+    admit(req, route, clientAddress) {
+      const request = checkRequest(req, limits, clientAddress, metrics);
+      if (request.kind === 'refuse') return request.page;
+      // The server picked the route by this host; anything else here is a bug or a race: refuse, never re-route.
+      if (request.host !== route.host) {
+        return refuse(421, 'misdirected', 'the request names another host than the one it was routed by');
+      }
 
       const at = now();
       const address = byAddress.take(clientAddress, at);
@@ -139,7 +216,7 @@ export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
           `too many requests to this application; retry after ${tenant.retryAfterSeconds} s`,
         );
       }
-      if (headers.body.kind !== 'none') watchBody(req, limits.bodyIdleTimeoutMs);
+      if (request.hasBody) watchBody(req, limits.bodyIdleTimeoutMs);
       return undefined;
     },
 

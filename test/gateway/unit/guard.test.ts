@@ -1,7 +1,9 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createGatewayGuard } from '../../../src/gateway/guard.ts';
+import { checkRequest, createGatewayGuard } from '../../../src/gateway/guard.ts';
 import { gatewayLimitDefaults, resolveGatewayLimits } from '../../../src/gateway/limits.ts';
 import { createGatewayMetrics } from '../../../src/gateway/metrics.ts';
 
@@ -55,6 +57,43 @@ describe('gateway guard', () => {
     expect(req.url).toBe('/a?b=1');
   });
 
+  it.each<[string, IncomingMessage, { kind: string; host?: string; status?: number }]>([
+    ['Host decides', request('/a'), { kind: 'ok', host: 'acme.localhost' }],
+    [
+      'the absolute-form authority wins over Host (plain HTTP)',
+      request('http://acme.localhost/a', ['Host', 'globex.localhost'], {}),
+      { kind: 'ok', host: 'acme.localhost' },
+    ],
+    [
+      'Host of another tenant than SNI',
+      request('/a', ['Host', 'globex.localhost']),
+      { kind: 'refuse', status: 421 },
+    ],
+    ['an encoded slash', request('/a%2Fb'), { kind: 'refuse', status: 400 }],
+    [
+      'a body over the limit',
+      request('/', ['Host', 'acme.localhost', 'Content-Length', '99999999']),
+      { kind: 'refuse', status: 413 },
+    ],
+  ])('checks before the route lookup: %s', (_name, req, expected) => {
+    const first = checkRequest(req, gatewayLimitDefaults);
+    const { page, ...rest } = first.kind === 'refuse' ? first : { ...first, page: undefined };
+    expect({ ...rest, status: page?.status }).toMatchObject(expected);
+    // A second check (the admit hook after the lookup) gives the same verdict, on the rewritten target too.
+    expect(checkRequest(req, gatewayLimitDefaults)).toBe(first);
+  });
+
+  it('admits a request whose absolute-form authority won over Host, once routed by that authority', () => {
+    const req = request('http://acme.localhost/a', ['Host', 'globex.localhost'], {});
+    const guard = createGatewayGuard({ limits: gatewayLimitDefaults });
+    expect(checkRequest(req, gatewayLimitDefaults)).toMatchObject({ kind: 'ok', host: 'acme.localhost' });
+    expect(req.url).toBe('/a');
+    expect(guard.admit(req, route, '203.0.113.9')).toBeUndefined();
+    expect(guard.admit(request('/a', ['Host', 'globex.localhost'], {}), route, '203.0.113.9')?.status).toBe(
+      421,
+    );
+  });
+
   it('limits per client address, then per tenant, with time passed in', async () => {
     let now = 0;
     const metrics = createGatewayMetrics();
@@ -97,5 +136,30 @@ describe('gateway guard', () => {
     expect(lines).toMatchObject([
       { requestId: 'r1', status: 200, tenant: 'acme', stage: 'prod', time: '1970-01-01T00:00:09.988Z' },
     ]);
+  });
+
+  it('caps open connections per client address and counts them', async () => {
+    const metrics = createGatewayMetrics();
+    const limits = resolveGatewayLimits({ maxConnectionsPerAddress: 2 });
+    const guard = createGatewayGuard({ limits, metrics });
+    const socket = (remoteAddress: string) => {
+      const s = Object.assign(new EventEmitter(), {
+        remoteAddress,
+        destroyed: false,
+        destroy: () => (s.destroyed = true),
+      });
+      return s;
+    };
+    const sockets = ['10.0.0.1', '::ffff:10.0.0.1', '10.0.0.1', '10.0.0.2'].map(socket);
+    for (const s of sockets) guard.connection(s as unknown as Socket);
+    expect(sockets.map((s) => s.destroyed)).toEqual([false, false, true, false]);
+    expect(await metrics.render()).toContain('steward_gateway_open_connections 3');
+    sockets[0]?.emit('close');
+    const again = socket('10.0.0.1');
+    guard.connection(again as unknown as Socket);
+    expect(again.destroyed).toBe(false);
+    expect(await metrics.render()).toContain(
+      'steward_gateway_rejected_requests_total{reason="connection_limit"} 1',
+    );
   });
 });
