@@ -493,6 +493,31 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     expect(gone).toBeLessThan(1000);
   }, 180_000);
 
+  it('listens again when its notification session dies, and catches up on what it missed', async () => {
+    const killed = await t.query<{ pid: number }>(
+      `select pg_terminate_backend(pid), pid from pg_stat_activity
+        where datname = $1 and query = 'listen steward_routes'`,
+      [t.controlDatabase],
+    );
+    expect(killed.length).toBe(1);
+    const url = '/api/v1/tenants/acme/stages/prod/gateway';
+    expect((await t.request('PATCH', url, { maintenance: true })).status).toBe(200);
+    await within(3000, async () => (await get('acme.localhost', '/api/me')).status === 503, 'after relisten');
+    await within(
+      3000,
+      async () =>
+        (
+          await t.query(
+            `select 1 from pg_stat_activity where datname = $1 and query = 'listen steward_routes'`,
+            [t.controlDatabase],
+          )
+        ).length === 1,
+      'listening again',
+    );
+    await t.request('PATCH', url, { maintenance: false });
+    await within(1000, async () => (await get('acme.localhost', '/api/me')).status === 200, 'notified again');
+  });
+
   it('runs as several `steward up --role gateway` processes on the same control database', async () => {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
