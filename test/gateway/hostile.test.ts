@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.ts';
 import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
 import { createGatewayGuard } from '../../src/gateway/guard.ts';
-import { resolveGatewayLimits } from '../../src/gateway/limits.ts';
+import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { createCa, type CertificateAuthority } from '../../src/tls/ca.ts';
@@ -70,14 +70,14 @@ let globex: Backend;
 /** Sends raw bytes (chunks with pauses between them) and reads until the server closes or the wait ends. */
 async function send(
   chunks: string | readonly (string | number)[],
-  options: { sni?: string | null; waitMs?: number } = {},
+  options: { sni?: string | null; waitMs?: number; port?: number } = {},
 ): Promise<Reply> {
   const sni = options.sni === undefined ? 'acme.localhost' : options.sni;
   const started = Date.now();
   return new Promise((resolve) => {
     const socket = tlsConnect({
       host: '127.0.0.1',
-      port: address.port,
+      port: options.port ?? address.port,
       ...(sni === null ? {} : { servername: sni }),
       ca: ca.certPem,
       checkServerIdentity: () => undefined,
@@ -135,25 +135,28 @@ beforeAll(async () => {
   store = openControlStore(t.controlUrl, { max: 4 });
   ca = await createCa();
   // Short body-idle timeout so a slow body is cut within the test's time; every other limit is the default.
-  const limits = resolveGatewayLimits({ bodyIdleTimeoutMs: 2_000 });
-  const guard = createGatewayGuard({ limits, metrics: createGatewayMetrics() });
-  gateway = new Gateway({
+  ({ gateway, address } = await startGateway(resolveGatewayLimits({ bodyIdleTimeoutMs: 2_000 })));
+}, 120_000);
+
+async function startGateway(limits: GatewayLimits): Promise<{ gateway: Gateway; address: GatewayAddress }> {
+  const started = new Gateway({
     settings: parseConfig({ dataDir: t.dataDir, gateway: { port: 0, httpPort: 0 } }).gateway,
     db: store.db,
     pool: store.pool,
     secrets: t.services.secrets,
     ca,
     logger: silentLogger,
-    hooks: guard,
+    hooks: createGatewayGuard({ limits, metrics: createGatewayMetrics() }),
   });
-  address = await gateway.start();
+  const startedAddress = await started.start();
   const deadline = Date.now() + 10_000;
-  while (!(gateway.routes.has('prod.acme.localhost') && gateway.routes.has('prod.globex.localhost'))) {
+  while (!(started.routes.has('prod.acme.localhost') && started.routes.has('prod.globex.localhost'))) {
     if (Date.now() > deadline) throw new Error('routes did not load');
-    await gateway.refresh();
+    await started.refresh();
     await new Promise((r) => setTimeout(r, 50));
   }
-}, 120_000);
+  return { gateway: started, address: startedAddress };
+}
 
 afterAll(async () => {
   await gateway?.stop();
@@ -414,4 +417,33 @@ describe('the gateway under hostile input', () => {
     expect(acme.seen.filter((s) => s.complete)).toEqual([]);
     expect(seenBy(globex)).toEqual([]);
   }, 70_000);
+});
+
+describe('the gateway under a flood', () => {
+  let limited: { gateway: Gateway; address: GatewayAddress };
+  beforeAll(async () => {
+    limited = await startGateway(
+      resolveGatewayLimits({
+        addressRatePerSecond: 1,
+        addressBurst: 3,
+        tenantRatePerSecond: 1,
+        tenantBurst: 5,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await limited?.gateway.stop();
+  });
+
+  it('answers 429 once a client address has used its burst, for every tenant it asks', async () => {
+    const port = limited.address.port;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push(...(await send(get('acme.localhost', `/n${i}`), { port })).statuses);
+    const other = await send(get('globex.localhost', '/n'), { port, sni: 'globex.localhost' });
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(other.statuses).toEqual([429]);
+    expect(seenBy(acme)).toEqual(['GET /n0', 'GET /n1', 'GET /n2']);
+    expect(seenBy(globex)).toEqual([]);
+  });
 });
