@@ -6,7 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 /**
@@ -68,6 +68,9 @@ export class StageProxy {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
   }
 
   get port(): number {
@@ -232,6 +235,60 @@ export class StageProxy {
       req.resume();
       upstream.end();
     } else req.pipe(upstream);
+  }
+
+  /**
+   * A WebSocket (or other upgrade): the request goes to one web process as it
+   * came, then bytes flow both ways until either side closes. While it is
+   * open the stage counts as busy (no scale to zero); a deploy's drain does
+   * not wait for it, so a handover closes it and the client reconnects.
+   */
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.#lastRequestAt = Date.now();
+    this.#inFlight++;
+    let open = true;
+    const finish = (): void => {
+      if (!open) return;
+      open = false;
+      this.#inFlight--;
+      this.#lastRequestAt = Date.now();
+    };
+    socket.on('close', finish);
+    socket.on('error', () => socket.destroy());
+    const send = (backend: Backend): void => {
+      if (socket.destroyed) return;
+      const upstream = connect({ host: '127.0.0.1', port: backend.port });
+      let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      }
+      upstream.once('connect', () => {
+        upstream.write(`${text}\r\n`);
+        if (head.length > 0) upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
+        this.#o.logger.warn({ backend: backend.port, err: error.code ?? error.message }, 'upgrade failed');
+        socket.destroy();
+      });
+      upstream.on('close', () => socket.destroy());
+      socket.on('close', () => upstream.destroy());
+    };
+    const backend = this.#pick();
+    if (backend) return send(backend);
+    this.#o.onWake?.();
+    const timer = setTimeout(() => {
+      this.#waiters = this.#waiters.filter((w) => w !== resume);
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }, this.#o.holdTimeoutMs ?? 30_000);
+    const resume = (): void => {
+      clearTimeout(timer);
+      const next = this.#pick();
+      if (next) send(next);
+      else socket.destroy();
+    };
+    this.#waiters.push(resume);
   }
 
   close(): Promise<void> {

@@ -8,7 +8,8 @@ import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { createCa, ensureCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
-import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { StageProxy } from '../../src/runtime/stage-proxy.ts';
+import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
 import {
   handshake,
   httpFetch,
@@ -30,6 +31,7 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
   let address: GatewayAddress;
   let httpPort: number;
   let echo: Awaited<ReturnType<typeof startEchoBackend>>;
+  let stageProxy: StageProxy;
   const lines: string[] = [];
   const children: ChildProcess[] = [];
 
@@ -60,7 +62,7 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     for (const [slug, stages] of [
       ['acme', ['dev', 'prod']],
       ['globex', ['dev']],
-      ['echo', ['dev', 'test']],
+      ['echo', ['dev', 'test', 'prod']],
     ] as const) {
       const created = await t.request('POST', '/api/v1/tenants', { slug, stages });
       expect(created.status, created.text).toBe(201);
@@ -89,6 +91,15 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
       [await freePort(0)],
     );
 
+    // echo/prod is the echo server behind a real stage proxy, as an app's web process would be.
+    stageProxy = new StageProxy({ host: '127.0.0.1', port: 0, logger: silentLogger });
+    await stageProxy.listen();
+    stageProxy.setBackends([echo.port]);
+    await control(
+      `update stages set published_port = $1 where name = 'prod' and tenant_id = (select id from tenants where slug = 'echo')`,
+      [stageProxy.port],
+    );
+
     ca = await ensureCa(t.dataDir);
     store = openControlStore(t.controlUrl, { max: 4 });
     httpPort = await freePort(0);
@@ -112,6 +123,7 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     );
     await gateway?.stop();
     await store?.close();
+    await stageProxy?.close();
     await echo?.close();
     await t?.close();
   }, 60_000);
@@ -238,6 +250,15 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     expect(result.status).toBe('HTTP/1.1 101 Switching Protocols');
     expect(result.reply).toBe('echo: hello');
     expect(result.headers).toContain('X-Seen-Forwarded-For: 127.0.0.1');
+    // Through a stage's published endpoint (the stage proxy) too, as for a deployed app.
+    const viaStage = await webSocketEcho(
+      address.port,
+      'prod.echo.localhost',
+      ca.certPem,
+      'through the stage',
+    );
+    expect(viaStage.status).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(viaStage.reply).toBe('echo: through the stage');
     const unknown = await webSocketEcho(address.port, 'dev.acme.localhost', ca.certPem, 'x').catch(
       (e: Error) => ({ status: e.message, headers: '', reply: '' }),
     );
