@@ -29,6 +29,8 @@ export interface GuardPage {
   readonly status: number;
   readonly title: string;
   readonly message: string;
+  /** For a 429: the `Retry-After` the server should send with the page. */
+  readonly retryAfterSeconds?: number;
 }
 
 export interface GuardExchange {
@@ -203,18 +205,24 @@ export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
       const address = byAddress.take(clientAddress, at);
       if (!address.allowed) {
         metrics?.rateLimited('address', route.tenant, route.stage);
-        return refusalPage(
-          429,
-          `too many requests from your address; retry after ${address.retryAfterSeconds} s`,
-        );
+        return {
+          ...refusalPage(
+            429,
+            `too many requests from your address; retry after ${address.retryAfterSeconds} s`,
+          ),
+          retryAfterSeconds: address.retryAfterSeconds,
+        };
       }
       const tenant = byTenant.take(route.tenant, at);
       if (!tenant.allowed) {
         metrics?.rateLimited('tenant', route.tenant, route.stage);
-        return refusalPage(
-          429,
-          `too many requests to this application; retry after ${tenant.retryAfterSeconds} s`,
-        );
+        return {
+          ...refusalPage(
+            429,
+            `too many requests to this application; retry after ${tenant.retryAfterSeconds} s`,
+          ),
+          retryAfterSeconds: tenant.retryAfterSeconds,
+        };
       }
       if (request.hasBody) watchBody(req, limits.bodyIdleTimeoutMs);
       return undefined;

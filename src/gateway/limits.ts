@@ -46,7 +46,7 @@ export const gatewayLimitDefaults: GatewayLimits = Object.freeze({
   headersTimeoutMs: 10_000,
   bodyIdleTimeoutMs: 30_000,
   requestTimeoutMs: 300_000,
-  keepAliveTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 30_000,
   maxConnectionsPerAddress: 1_024,
   maxTrackedAddresses: 100_000,
   addressRatePerSecond: 50,

@@ -107,11 +107,12 @@ describe('gateway guard', () => {
     const admit = (address: string): number | undefined => guard.admit(request('/'), route, address)?.status;
     expect([admit('10.0.0.1'), admit('10.0.0.1'), admit('10.0.0.1')]).toEqual([undefined, undefined, 429]);
     expect([admit('10.0.0.2'), admit('10.0.0.2')]).toEqual([undefined, 429]); // the tenant's 3 are spent
+    expect(guard.admit(request('/'), route, '10.0.0.1')).toMatchObject({ status: 429, retryAfterSeconds: 1 });
     now = 1_000;
     expect(admit('10.0.0.2')).toBeUndefined();
     const text = await metrics.render();
     expect(text).toContain(
-      'steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="address"} 1',
+      'steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="address"} 2',
     );
     expect(text).toContain('steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="tenant"} 1');
   });
