@@ -47,8 +47,10 @@ export function spawnUp(
   dataDir: string,
   args: readonly string[] = [],
   env: Readonly<Record<string, string>> = {},
+  /** Options of `up` itself (--role gateway). */
+  upArgs: readonly string[] = [],
 ): UpProcess {
-  const child = spawn(steward, ['--data-dir', dataDir, ...args, 'up', '--api-port', '0'], {
+  const child = spawn(steward, ['--data-dir', dataDir, ...args, 'up', '--api-port', '0', ...upArgs], {
     env: { ...childEnv(dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -140,4 +140,30 @@ describe('the gateway in steward up, and its CLI', () => {
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toContain('not for "other.example.com"');
   }, 120_000);
+
+  it('runs a second gateway with `up --role gateway` on the same data dir, beside the running Steward', async () => {
+    const gatewayOnly = spawnUp(dataDir, ['-o', 'json'], {}, [
+      '--role',
+      'gateway',
+      '--gateway-http-port',
+      '0',
+    ]);
+    try {
+      const out = await waitForOutput(gatewayOnly, '\n}\n', 60_000);
+      const url = (JSON.parse(out) as { gatewayUrl: string }).gatewayUrl;
+      const gatewayPort = Number(new URL(url).port);
+      expect(gatewayPort).not.toBe(port);
+      const reply = await httpsFetch({
+        port: gatewayPort,
+        host: 'prod.shop.localhost',
+        path: '/x',
+        ca: caPem,
+      });
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toMatchObject({ url: '/x' });
+    } finally {
+      gatewayOnly.child.kill('SIGTERM');
+      await gatewayOnly.exited;
+    }
+  }, 120_000);
 });
