@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { ConnectionLimiter } from './connection-limit.ts';
 import type { Logger } from 'pino';
 import { accessLogEntry } from './access-log.ts';
-import { upstreamHeaders } from './headers.ts';
+import { checkHeaderFraming } from './headers.ts';
 import type { GatewayLimits } from './limits.ts';
 import type { GatewayMetrics, RejectionCode } from './metrics.ts';
 import { TokenBucketLimiter } from './rate-limit.ts';
@@ -128,14 +128,7 @@ function checkOnce(
     maxTargetBytes: limits.maxTargetBytes,
   });
   if (target.kind === 'reject') return refuse(target.status, target.code, target.reason);
-  const headers = upstreamHeaders({
-    rawHeaders: req.rawHeaders,
-    clientAddress,
-    proto: tls ? 'https' : 'http',
-    authority: target.authority,
-    requestId: '',
-    limits,
-  });
+  const headers = checkHeaderFraming(req.rawHeaders, limits);
   if (headers.kind === 'reject') return refuse(headers.status, headers.code, headers.reason);
   req.url = target.target;
   return {

@@ -94,25 +94,46 @@ const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /* eslint-disable-next-line no-control-regex -- finding control characters is the point */
 const badValuePattern = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-function reject(status: number, code: HeaderRejection, reason: string): HeaderDecision {
+function reject(
+  status: number,
+  code: HeaderRejection,
+  reason: string,
+): Extract<HeaderDecision, { kind: 'reject' }> {
   return { kind: 'reject', status, code, reason };
 }
 
-/** Builds the upstream header set, or refuses the request with a status and a reason. */
-export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
-  const { rawHeaders, limits } = input;
-  const pairs: HeaderPair[] = [];
-  let bytes = 0;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    pairs.push([rawHeaders[i] ?? '', rawHeaders[i + 1] ?? '']);
-  }
-  if (pairs.length > limits.maxHeaderCount) {
+export type FramingDecision =
+  | {
+      readonly kind: 'ok';
+      readonly body: RequestBody;
+      /** Header names (lower case) the client's Connection header lists: hop-by-hop for this request. */
+      readonly connectionListed: ReadonlySet<string>;
+    }
+  | Extract<HeaderDecision, { kind: 'reject' }>;
+
+const noneListed: ReadonlySet<string> = new Set();
+
+/**
+ * Checks the client's header fields without building anything: names and
+ * values, count and size, and the body framing. Runs on every request, so it
+ * walks the raw list once and lower-cases only names that might matter.
+ */
+export function checkHeaderFraming(
+  rawHeaders: readonly string[],
+  limits: UpstreamHeadersInput['limits'],
+): FramingDecision {
+  if (rawHeaders.length / 2 > limits.maxHeaderCount) {
     return reject(431, 'too_many_headers', `more than ${limits.maxHeaderCount} header fields`);
   }
-  const contentLengths: string[] = [];
-  const transferEncodings: string[] = [];
-  const connectionListed = new Set<string>();
-  for (const [name, value] of pairs) {
+  let bytes = 0;
+  let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
+  let lengths = 0;
+  let encodings = 0;
+  let connectionListed: Set<string> | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] ?? '';
+    const value = rawHeaders[i + 1] ?? '';
     bytes += name.length + value.length + 4;
     // HTTP/2 pseudo-headers (`:path`, `:authority`) were already read into the request line.
     if (name.startsWith(':')) continue;
@@ -123,13 +144,18 @@ export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
     if (badValuePattern.test(value)) {
       return reject(400, 'bad_header_value', `a control character or line break in header ${name}`);
     }
+    if (name.length !== 14 && name.length !== 17 && name.length !== 10) continue;
     const lower = name.toLowerCase();
-    if (lower === 'content-length') contentLengths.push(value);
-    else if (lower === 'transfer-encoding') transferEncodings.push(value);
-    else if (lower === 'connection') {
+    if (lower === 'content-length') {
+      lengths++;
+      contentLength = value;
+    } else if (lower === 'transfer-encoding') {
+      encodings++;
+      transferEncoding = value;
+    } else if (lower === 'connection') {
       for (const token of value.split(',')) {
         const listed = token.trim().toLowerCase();
-        if (listed !== '' && !notConnectionListable.has(listed)) connectionListed.add(listed);
+        if (listed !== '' && !notConnectionListable.has(listed)) (connectionListed ??= new Set()).add(listed);
       }
     }
   }
@@ -138,20 +164,20 @@ export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
   }
 
   // RFC 9112 6.1 and 6.3: both framings at once is the smuggling pattern; refuse, do not pick one.
-  if (contentLengths.length > 0 && transferEncodings.length > 0) {
+  if (lengths > 0 && encodings > 0) {
     return reject(400, 'length_and_chunked', 'both Content-Length and Transfer-Encoding');
   }
   let body: RequestBody = { kind: 'none' };
-  if (transferEncodings.length > 0) {
-    if (transferEncodings.length > 1 || transferEncodings[0]?.trim().toLowerCase() !== 'chunked') {
+  if (encodings > 0) {
+    if (encodings > 1 || transferEncoding?.trim().toLowerCase() !== 'chunked') {
       return reject(400, 'bad_transfer_encoding', 'a Transfer-Encoding other than exactly "chunked"');
     }
     body = { kind: 'chunked' };
-  } else if (contentLengths.length > 0) {
-    if (contentLengths.length > 1) {
+  } else if (lengths > 0) {
+    if (lengths > 1) {
       return reject(400, 'bad_content_length', 'more than one Content-Length');
     }
-    const text = (contentLengths[0] ?? '').trim();
+    const text = (contentLength ?? '').trim();
     if (!/^[0-9]{1,15}$/.test(text)) {
       return reject(400, 'bad_content_length', 'a Content-Length that is not one whole number');
     }
@@ -159,7 +185,20 @@ export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
     if (length > limits.maxBodyBytes) {
       return reject(413, 'body_too_large', `a body larger than ${limits.maxBodyBytes} bytes`);
     }
-    body = length === 0 ? { kind: 'none' } : { kind: 'length', bytes: length };
+    if (length > 0) body = { kind: 'length', bytes: length };
+  }
+  return { kind: 'ok', body, connectionListed: connectionListed ?? noneListed };
+}
+
+/** Builds the upstream header set, or refuses the request with a status and a reason. */
+export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
+  const { rawHeaders } = input;
+  const framing = checkHeaderFraming(rawHeaders, input.limits);
+  if (framing.kind === 'reject') return framing;
+  const { body, connectionListed } = framing;
+  const pairs: HeaderPair[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    pairs.push([rawHeaders[i] ?? '', rawHeaders[i + 1] ?? '']);
   }
 
   const headers: HeaderPair[] = [];

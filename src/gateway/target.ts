@@ -60,7 +60,8 @@ function reject(status: number, code: TargetRejection, reason: string): TargetDe
 
 type Host = { readonly host: string; readonly authority: string } | { readonly problem: string };
 
-const labelPattern = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const hostNamePattern =
+  /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 /**
  * Normalises a Host value or an absolute-form authority: lower case, the
@@ -90,7 +91,7 @@ export function normaliseHost(value: string): Host {
     if (colon >= 0) port = text.slice(colon + 1);
     if (name.endsWith('.')) name = name.slice(0, -1);
     if (name === '' || name.length > 253) return { problem: 'a host name of bad length' };
-    if (!name.split('.').every((label) => labelPattern.test(label))) {
+    if (!hostNamePattern.test(name)) {
       return { problem: 'characters or labels not allowed in a host name' };
     }
   }
@@ -113,12 +114,12 @@ function pathProblem(path: string): string | undefined {
   // Rejected, not decoded: a backend that decodes %2f before routing would see another path than we did.
   if (encodedSlash.test(path)) return 'an encoded slash or backslash (%2f, %5c) in the path';
   if (encodedControl.test(path)) return 'an encoded control character in the path';
-  for (const segment of path.split('/')) {
-    const decoded = segment.replace(/%2e/gi, '.');
-    if (decoded === '.' || decoded === '..') return 'a dot segment (. or ..) in the path';
-  }
+  if (dotSegment.test(path)) return 'a dot segment (. or ..) in the path';
   return undefined;
 }
+
+/** `.` or `..` as a whole segment, also with the dots percent-encoded (`%2e`). */
+const dotSegment = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 
 /* eslint-disable-next-line no-control-regex -- finding control characters is the point */
 const queryForbidden = /[\x00-\x20\x7f-\uffff]/;
@@ -126,7 +127,8 @@ const queryForbidden = /[\x00-\x20\x7f-\uffff]/;
 /** Decides the route host and the upstream path of one request, or refuses it. */
 export function routeTarget(input: TargetInput): TargetDecision {
   const { target } = input;
-  if (Buffer.byteLength(target) > input.maxTargetBytes) {
+  // Characters, not bytes: a target with anything beyond ASCII is refused further down anyway.
+  if (target.length > input.maxTargetBytes) {
     return reject(414, 'target_too_long', `request target longer than ${input.maxTargetBytes} bytes`);
   }
   if (input.method === 'CONNECT') return reject(405, 'method_not_allowed', 'CONNECT is not supported');
