@@ -15,7 +15,7 @@
  * - load: BENCH_RATE (20) requests/s to /api/invoices throughout; failed
  *   requests (not 200) are counted per phase.
  *
- * Usage: npm run bench:self-heal
+ * Usage: npm run bench:self-heal  (BENCH_LOG_LEVEL=warn shows why requests failed)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readlink } from 'node:fs/promises';
@@ -180,6 +180,7 @@ await withSteward('self-heal', async ({ api }, onCleanup) => {
       failed: samples.length - ok.length,
       failedDuringKills: inKills,
       failedDuringHang: inHang,
+      failedStatuses: [...new Set(samples.filter((s) => s.status !== 200).map((s) => s.status))],
       p50Ms: round(percentile(ok, 50)),
       p99Ms: round(percentile(ok, 99)),
       maxMs: round(Math.max(...ok)),

@@ -8,6 +8,7 @@ import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { ApiClient } from '../src/cli/client.ts';
 import { readEnvironment } from '../src/core/env.ts';
 import { createLogger } from '../src/core/logger.ts';
@@ -39,6 +40,7 @@ export interface BenchSteward {
 export async function withSteward(
   name: string,
   work: (s: BenchSteward, onCleanup: (fn: () => unknown) => void) => Promise<unknown>,
+  options: { readonly overrides?: Readonly<Record<string, unknown>> } = {},
 ): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), `steward-bench-${name}-`));
   await chmod(dataDir, 0o711);
@@ -69,8 +71,9 @@ export async function withSteward(
     running = await up({
       dataDir,
       env: { ...readEnvironment({}), pgBinDir: process.env.STEWARD_PG_BIN_DIR },
-      overrides: { api: { port: 0 }, logLevel: 'warn' },
-      logger: createLogger('error'),
+      overrides: { api: { port: 0 }, logLevel: 'warn', ...options.overrides },
+      // Steward's own log lines go to stderr: stdout holds only the result.
+      logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'error', pino.destination(2)),
       progress: log,
     });
     const client = JSON.parse(await readFile(running.clientFile, 'utf8')) as ClientFile;
@@ -145,6 +148,8 @@ export async function deploy(
 export interface ProcessView {
   readonly process: string;
   readonly pid: number | null;
+  /** The port a web process listens on (its own, behind the stage's published endpoint). */
+  readonly port?: number | null;
   readonly phase: string;
   readonly healthy: boolean | null;
   readonly restarts: number;
