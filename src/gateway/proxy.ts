@@ -131,7 +131,10 @@ export class StageForwarder {
   #agent(port: number): Agent {
     let agent = this.#agents.get(port);
     if (!agent) {
-      agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' });
+      // As many idle connections kept as may be open: a smaller idle cap closes connections whenever
+      // the load dips and opens them again on the next burst, which under many clients overflows the
+      // stage's accept queue (dropped SYNs, seconds of latency). Idle ones close on the stage's keep-alive timeout.
+      agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024, scheduling: 'lifo' });
       this.#agents.set(port, agent);
     }
     return agent;
@@ -246,7 +249,13 @@ export class StageForwarder {
         upstream.destroy();
       }
     });
-    req.pipe(upstream);
+    // Most requests have no body: end at once instead of wiring a pipe.
+    const te = req.headers['transfer-encoding'];
+    const cl = req.headers['content-length'];
+    if (te === undefined && (cl === undefined || cl === '0')) {
+      req.resume();
+      upstream.end();
+    } else req.pipe(upstream);
   }
 
   /** A WebSocket (or other) upgrade: the request goes over a fresh socket, then bytes flow both ways. */
