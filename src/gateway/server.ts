@@ -199,19 +199,24 @@ export class Gateway {
       const table = buildRouteTable(sources, this.#o.settings.baseDomain);
       const certificates: OperatorCertificate[] = [];
       for (const certificate of stored) {
-        try {
-          certificates.push({
-            domain: certificate.domain,
-            certPem: certificate.certPem,
-            keyPem: await this.#o.secrets.get(certificate.keySecret),
-            version: certificate.version,
-          });
-        } catch (error) {
-          this.#logger.error(
-            { domain: certificate.domain, err: (error as Error).message },
-            'certificate key unreadable',
-          );
+        // Keys are read only for new or replaced certificates, not on every pass.
+        let keyPem: string | undefined;
+        if (this.#certificates.operatorVersion(certificate.domain) !== certificate.version) {
+          try {
+            keyPem = await this.#o.secrets.get(certificate.keySecret);
+          } catch (error) {
+            this.#logger.error(
+              { domain: certificate.domain, err: (error as Error).message },
+              'certificate key unreadable; keeping the certificate in use, if any',
+            );
+          }
         }
+        certificates.push({
+          domain: certificate.domain,
+          certPem: certificate.certPem,
+          keyPem,
+          version: certificate.version,
+        });
       }
       this.#table = table;
       this.#certificates.setOperatorCertificates(certificates);
@@ -428,7 +433,9 @@ export class Gateway {
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // Room for a burst of new clients (Node's default is 511): past it the kernel drops their
+    // SYNs and each waits a second or more to retry. The kernel caps it at net.core.somaxconn.
+    server.listen({ port, host, backlog: 4096 }, () => {
       server.off('error', reject);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);

@@ -113,7 +113,8 @@ export function checkCertificate(
 export interface OperatorCertificate {
   readonly domain: string;
   readonly certPem: string;
-  readonly keyPem: string;
+  /** Undefined: unchanged or unreadable; the context in use (if any) is kept. */
+  readonly keyPem: string | undefined;
   /** Changes whenever the certificate is replaced: a context is rebuilt only then. */
   readonly version: string;
 }
@@ -161,10 +162,11 @@ export class CertificateStore {
     const next = new Map<string, { readonly version: string; readonly context: SecureContext }>();
     for (const certificate of certificates) {
       const existing = this.#operator.get(certificate.domain);
-      if (existing && existing.version === certificate.version) {
+      if (existing && (existing.version === certificate.version || certificate.keyPem === undefined)) {
         next.set(certificate.domain, existing);
         continue;
       }
+      if (certificate.keyPem === undefined) continue;
       try {
         next.set(certificate.domain, {
           version: certificate.version,
@@ -187,6 +189,11 @@ export class CertificateStore {
 
   get operatorDomains(): string[] {
     return [...this.#operator.keys()];
+  }
+
+  /** The version of the certificate in use for a domain: its key need not be read again. */
+  operatorVersion(domain: string): string | undefined {
+    return this.#operator.get(domain)?.version;
   }
 
   /** For tls.createServer: picks the context for an SNI name; undefined means the default certificate. */
