@@ -155,25 +155,21 @@ export function routeTarget(input: TargetInput): TargetDecision {
     return reject(400, 'bad_target', 'a request target that is neither a path nor an http(s) URL');
   }
 
-  // RFC 9112 3.2: a request has one Host; HTTP/1.1 requires it even with an absolute-form target.
+  // RFC 9112 3.2: a request has one Host; HTTP/1.1 requires it even with an absolute-form target, and
+  // the gateway requires it of HTTP/1.0 too (the stage is always spoken to in HTTP/1.1).
   if (input.hostHeaders.length > 1) return reject(400, 'multiple_hosts', 'more than one Host header');
   const hostHeader = input.hostHeaders[0];
   let routed: { readonly host: string; readonly authority: string };
   if (fromTarget) {
-    if (hostHeader === undefined && input.httpVersion === '1.1') {
+    if (hostHeader === undefined) {
       return reject(400, 'no_host', 'no Host header');
     }
     // RFC 9112 3.2.2: the authority of an absolute-form target wins over Host.
     routed = fromTarget as { host: string; authority: string };
   } else {
     if (hostHeader === undefined || hostHeader.trim() === '') {
-      if (input.httpVersion === '1.0' && hostHeader === undefined && input.sni) {
-        const sni = normaliseHost(input.sni);
-        if ('problem' in sni) return reject(400, 'no_host', 'no Host header');
-        routed = sni;
-      } else {
-        return reject(400, 'no_host', hostHeader === undefined ? 'no Host header' : 'an empty Host header');
-      }
+      // Even HTTP/1.0: the stage needs a Host, and the SNI name alone is not one the client sent.
+      return reject(400, 'no_host', hostHeader === undefined ? 'no Host header' : 'an empty Host header');
     } else {
       const host = normaliseHost(hostHeader);
       if ('problem' in host) return reject(400, 'bad_host', `Host header with ${host.problem}`);

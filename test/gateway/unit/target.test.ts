@@ -58,11 +58,6 @@ describe('routing a request target', () => {
       { host: 'acme.localhost', target: '/' },
     ],
     [
-      'HTTP/1.0 without Host routes by SNI',
-      { httpVersion: '1.0', hostHeaders: [] },
-      { host: 'acme.localhost', target: '/' },
-    ],
-    [
       'TLS without SNI (an IP connection) goes by Host',
       { sni: undefined },
       { host: 'acme.localhost', target: '/' },
@@ -123,9 +118,10 @@ describe('routing a request target', () => {
       400,
       'no_host',
     ],
+    ['HTTP/1.0 without Host, even with SNI', { httpVersion: '1.0', hostHeaders: [] }, 400, 'no_host'],
     [
-      'HTTP/1.0 with neither Host nor SNI',
-      { httpVersion: '1.0', hostHeaders: [], sni: undefined },
+      'absolute-form without Host on HTTP/1.0',
+      { target: 'https://acme.localhost/', hostHeaders: [], httpVersion: '1.0' },
       400,
       'no_host',
     ],
