@@ -49,6 +49,8 @@ export interface StewardOptions {
 }
 
 export const stewardRoles = ['all', 'gateway'] as const;
+const caCertSecret = 'gateway/ca-cert';
+const caKeySecret = 'gateway/ca-key';
 export type StewardRole = (typeof stewardRoles)[number];
 
 /**
@@ -131,7 +133,7 @@ export class Steward {
         db: this.#store.db,
         pool: this.#store.pool,
         secrets: this.#services.secrets,
-        ca: this.#o.gateway.ca,
+        ca: await this.#gatewayCa(this.#o.gateway.ca, role),
         logger,
         ...(this.#o.gateway.hooks ? { hooks: this.#o.gateway.hooks } : {}),
       });
@@ -162,6 +164,30 @@ export class Steward {
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#gatewayAddress = await this.#gateway?.start();
     return address;
+  }
+
+  /**
+   * Every gateway issues from one CA, so that clients trust one ca.pem: the
+   * Steward that runs the API publishes its CA in the secrets store (sealed
+   * like any secret), and a gateway-only process on another machine uses it.
+   */
+  async #gatewayCa(local: CertificateAuthority, role: StewardRole): Promise<CertificateAuthority> {
+    const secrets = this.services.secrets;
+    if (role === 'gateway') {
+      try {
+        return { certPem: await secrets.get(caCertSecret), keyPem: await secrets.get(caKeySecret) };
+      } catch {
+        return local;
+      }
+    }
+    const published = await secrets.get(caCertSecret).catch(() => undefined);
+    if (published !== local.certPem) {
+      await this.#store?.db.transaction().execute(async (tx) => {
+        await secrets.put(tx, caKeySecret, local.keyPem);
+        await secrets.put(tx, caCertSecret, local.certPem);
+      });
+    }
+    return local;
   }
 
   /** Dedicated clusters need PostgreSQL's server binaries on this machine; without them the tier is unavailable. */

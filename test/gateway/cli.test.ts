@@ -166,4 +166,42 @@ describe('the gateway in steward up, and its CLI', () => {
       await gatewayOnly.exited;
     }
   }, 120_000);
+
+  it('a gateway elsewhere (its own data dir, STEWARD_DATABASE_URL) issues from the same CA, kept in the secrets store', async () => {
+    const credentials = JSON.parse(await readFile(join(dataDir, 'pg-credentials.json'), 'utf8')) as {
+      superuserPassword: string;
+      appPassword: string;
+    };
+    const conf = await readFile(join(dataDir, 'pg', 'postgresql.auto.conf'), 'utf8');
+    const pgPort = Number(/^port = (\d+)$/m.exec(conf)?.[1]);
+    const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.superuserPassword)}@127.0.0.1:${pgPort}`;
+    const elsewhere = await makeDataDir();
+    const gatewayOnly = spawnUp(
+      elsewhere,
+      ['-o', 'json'],
+      {
+        STEWARD_DATABASE_URL: `postgres://steward_app:${encodeURIComponent(credentials.appPassword)}@127.0.0.1:${pgPort}/steward`,
+        STEWARD_DATABASE_ADMIN_URL: `${superuserUrl}/steward`,
+        STEWARD_SHARED_CLUSTER_URL: `${superuserUrl}/postgres`,
+        STEWARD_MASTER_KEY: await readFile(join(dataDir, 'master.key'), 'utf8'),
+      },
+      ['--role', 'gateway', '--gateway-http-port', '0'],
+    );
+    try {
+      const out = await waitForOutput(gatewayOnly, '\n}\n', 60_000);
+      const gatewayPort = Number(new URL((JSON.parse(out) as { gatewayUrl: string }).gatewayUrl).port);
+      expect(await readFile(join(elsewhere, 'ca.pem'), 'utf8')).not.toBe(caPem);
+      // Verified against the first Steward's ca.pem, not the one this data dir made for itself.
+      const reply = await httpsFetch({
+        port: gatewayPort,
+        host: 'prod.shop.localhost',
+        path: '/y',
+        ca: caPem,
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.issuer).toBe('Steward CA');
+    } finally {
+      await cleanUp(elsewhere, gatewayOnly);
+    }
+  }, 120_000);
 });
