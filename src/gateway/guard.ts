@@ -252,12 +252,16 @@ export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
 /**
  * Slow bodies: a request whose body stalls for `idleMs` between two reads
  * loses its connection. (Node's own timeouts cover the head, and the whole
- * request only after minutes.)
+ * request only after minutes.) Watching a request twice sets one timer.
  */
-function watchBody(req: IncomingMessage, idleMs: number): void {
+export function watchBody(req: IncomingMessage, idleMs: number): void {
+  if (watched.has(req)) return;
+  watched.add(req);
   const timer = setTimeout(() => req.socket.destroy(), idleMs);
   timer.unref();
   req.on('data', () => timer.refresh());
   req.once('end', () => clearTimeout(timer));
   req.once('close', () => clearTimeout(timer));
 }
+
+const watched = new WeakSet<IncomingMessage>();

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { describe, expect, it } from 'vitest';
-import { checkRequest, createGatewayGuard } from '../../../src/gateway/guard.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { checkRequest, createGatewayGuard, watchBody } from '../../../src/gateway/guard.ts';
 import { gatewayLimitDefaults, resolveGatewayLimits } from '../../../src/gateway/limits.ts';
 import { createGatewayMetrics } from '../../../src/gateway/metrics.ts';
 
@@ -162,5 +162,46 @@ describe('gateway guard', () => {
     expect(await metrics.render()).toContain(
       'steward_gateway_rejected_requests_total{reason="connection_limit"} 1',
     );
+  });
+
+  it.each<[string, readonly (['data', number] | ['end', number])[], boolean]>([
+    [
+      'a body that keeps coming',
+      [
+        ['data', 900],
+        ['data', 1_800],
+        ['data', 2_700],
+        ['end', 3_000],
+      ],
+      false,
+    ],
+    [
+      'a body that stalls',
+      [
+        ['data', 500],
+        ['data', 1_600],
+      ],
+      true,
+    ],
+    ['a body that ends', [['end', 100]], false],
+  ])('watches the body: %s', (_name, events, cut) => {
+    vi.useFakeTimers();
+    try {
+      let destroyed = false;
+      const req = Object.assign(new EventEmitter(), { socket: { destroy: () => (destroyed = true) } });
+      watchBody(req as unknown as IncomingMessage, 1_000);
+      watchBody(req as unknown as IncomingMessage, 1_000);
+      let at = 0;
+      for (const [event, time] of events) {
+        vi.advanceTimersByTime(time - at);
+        at = time;
+        if (destroyed) break;
+        req.emit(event, Buffer.from('x'));
+      }
+      vi.advanceTimersByTime(5_000);
+      expect(destroyed).toBe(cut);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
