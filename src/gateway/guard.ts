@@ -130,7 +130,14 @@ function checkOnce(
   if (target.kind === 'reject') return refuse(target.status, target.code, target.reason);
   const headers = checkHeaderFraming(req.rawHeaders, limits);
   if (headers.kind === 'reject') return refuse(headers.status, headers.code, headers.reason);
-  req.url = target.target;
+  if (req.url !== target.target) {
+    // Absolute-form: its authority won over Host (RFC 9112 3.2.2), so the stage gets that as Host too.
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      if (req.rawHeaders[i]?.toLowerCase() === 'host') req.rawHeaders[i + 1] = target.authority;
+    }
+    req.headers.host = target.authority;
+    req.url = target.target;
+  }
   return {
     kind: 'ok',
     host: target.host,

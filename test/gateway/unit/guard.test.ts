@@ -17,7 +17,14 @@ function request(
     servername: 'acme.localhost',
   },
 ): IncomingMessage {
-  return { method: 'GET', url, httpVersion: '1.1', rawHeaders, socket } as unknown as IncomingMessage;
+  return {
+    method: 'GET',
+    url,
+    httpVersion: '1.1',
+    rawHeaders,
+    headers: {},
+    socket,
+  } as unknown as IncomingMessage;
 }
 
 describe('gateway guard', () => {
@@ -88,6 +95,8 @@ describe('gateway guard', () => {
     const guard = createGatewayGuard({ limits: gatewayLimitDefaults });
     expect(checkRequest(req, gatewayLimitDefaults)).toMatchObject({ kind: 'ok', host: 'acme.localhost' });
     expect(req.url).toBe('/a');
+    expect(req.rawHeaders).toEqual(['Host', 'acme.localhost']);
+    expect(req.headers.host).toBe('acme.localhost');
     expect(guard.admit(req, route, '203.0.113.9')).toBeUndefined();
     expect(guard.admit(request('/a', ['Host', 'globex.localhost'], {}), route, '203.0.113.9')?.status).toBe(
       421,
