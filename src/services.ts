@@ -18,6 +18,7 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import type { JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { ExportService, exportJobKind } from './backups/logical/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -30,6 +31,7 @@ export interface Services {
   readonly runtime: StageRuntime;
   readonly stageReconciler: StageReconciler;
   readonly gateway: GatewayService;
+  readonly exports: ExportService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
 
@@ -96,6 +98,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     instancePrefix: config.instancePrefix,
   });
   const gateway = new GatewayService({ db, secrets, audit, clock, baseDomain: config.gateway.baseDomain });
+  const exports = new ExportService({
+    db,
+    tenants,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'exports' }),
+    dataDir: config.dataDir,
+  });
   return {
     tenants,
     operators,
@@ -106,10 +117,12 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     runtime,
     stageReconciler,
     gateway,
+    exports,
     jobHandlers: {
       [stageJobKind]: stageReconciler.handle,
       'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),
       [deployJobKind]: runtime.handleDeploy,
+      [exportJobKind]: exports.handle,
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody } from '../core/errors.ts';
 import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -87,6 +88,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);
   gatewayRoutes(api, authenticate, options.services);
+  exportRoutes(api, authenticate, options.services);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }

@@ -1,0 +1,15 @@
+export {
+  ExportService,
+  exportJobKind,
+  exportKeySecret,
+  exportStatuses,
+  type ExportKeySet,
+  type ExportKeyView,
+  type ExportStatus,
+  type ExportView,
+  type ImportResult,
+  type SetExportKeyInput,
+} from './service.ts';
+export { decryptStream, identityFromFile, type ExportKey, type ExportSecret } from './age.ts';
+export { readExportArchive, type ExportManifest, type ExportSummary } from './archive.ts';
+export { defaultRetainDays, expiredExports, type RetainedExport } from './retention.ts';
