@@ -9,6 +9,7 @@ import { ApiClient, ApiError, resolveConnection } from './client.ts';
 import { formatBytes, printJson, printTable, progressReporter, type OutputFormat } from './output.ts';
 import { runtimeCommands } from './runtime-commands.ts';
 import { gatewayCommands } from './gateway-commands.ts';
+import { exportCommands } from './export-commands.ts';
 import { ask, readStdin } from './prompt.ts';
 import type { TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
@@ -628,6 +629,7 @@ release
 
 runtimeCommands(program, { client, json, stage });
 gatewayCommands(program, { client, json });
+exportCommands(program, { client, json });
 
 program
   .command('app')

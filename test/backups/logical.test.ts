@@ -303,7 +303,7 @@ describe('logical exports: pg_dump and files, encrypted with age', () => {
     expect(await tree(restored.filesDir)).toEqual(await tree(filesDir));
   }, 120_000);
 
-  it('encrypts with a generated passphrase that age -d accepts', async () => {
+  it('encrypts with a generated passphrase (scrypt) that opens the export again', async () => {
     const key = await t.request('PUT', '/api/v1/tenants/other/export-key', { generate: 'passphrase' });
     expect(key.body.passphrase).toMatch(/^[a-z2-7]{26}$/);
     const created = await t.request('POST', '/api/v1/tenants/other/stages/prod/exports');
