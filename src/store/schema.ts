@@ -151,6 +151,22 @@ export interface DeploymentsTable {
   finished_at: Date | null;
 }
 
+export interface BackupRunsTable {
+  id: Id;
+  /** The pgBackRest stanza, one per cluster. */
+  cluster: string;
+  type: string;
+  repo: number;
+  status: Generated<string>;
+  label: string | null;
+  pid: number | null;
+  started_at: Generated<Date>;
+  finished_at: Date | null;
+  size_bytes: ColumnType<string | null, string | number | null, string | number | null>;
+  database_bytes: ColumnType<string | null, string | number | null, string | number | null>;
+  error: string | null;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -164,4 +180,5 @@ export interface ControlDatabase {
   deployments: DeploymentsTable;
   stage_domains: StageDomainsTable;
   tls_certificates: TlsCertificatesTable;
+  backup_runs: BackupRunsTable;
 }

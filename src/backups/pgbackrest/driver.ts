@@ -1,0 +1,156 @@
+import { InternalError } from '../../core/errors.ts';
+import type { SystemUser } from '../../system/exec.ts';
+import type { BackupType } from '../policy.ts';
+import type { RepoRetention } from '../retention.ts';
+import { retentionOptions } from '../retention.ts';
+import { parseInfo, type StanzaInfo } from './info.ts';
+import { runInGroup, type GroupRunResult } from './process.ts';
+
+/** pgBackRest exited with an error; `exitCode` is its error number (e.g. 50 for a lock it could not take). */
+export class PgBackRestError extends InternalError {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+export interface PgBackRestDriverOptions {
+  readonly configPath: string;
+  readonly stanza: string;
+  /** The PostgreSQL user (postgres when Steward is root); every command runs as it. */
+  readonly user: SystemUser | undefined;
+  readonly bin?: string;
+  /** Limit for everything but backups, which take their own. */
+  readonly commandTimeoutMs?: number;
+}
+
+export interface BackupRequest {
+  readonly type: BackupType;
+  readonly repo: number;
+  /** A backup still running after this is killed and reported failed. */
+  readonly timeoutMs: number;
+  readonly onStart?: (pid: number) => void;
+}
+
+export type BackupOutcome =
+  | { readonly ok: true; readonly label: string; readonly durationMs: number }
+  | { readonly ok: false; readonly error: string; readonly timedOut: boolean; readonly durationMs: number };
+
+export interface VerifyOutcome {
+  readonly ok: boolean;
+  /** pgBackRest's own words: what it checked and what failed. */
+  readonly report: string;
+}
+
+export interface PgBackRestDriver {
+  readonly stanza: string;
+  /** Creates the stanza in every repository; safe to repeat. */
+  stanzaCreate(): Promise<void>;
+  /** Checks the configuration and that WAL reaches every repository. */
+  check(): Promise<void>;
+  backup(request: BackupRequest): Promise<BackupOutcome>;
+  /** Removes what retention no longer keeps; `retention` overrides the configured one for this run. */
+  expire(options?: { repo?: number; retention?: RepoRetention }): Promise<void>;
+  info(): Promise<StanzaInfo>;
+  verify(options?: { repo?: number }): Promise<VerifyOutcome>;
+}
+
+export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDriver {
+  const bin = options.bin ?? 'pgbackrest';
+  const limit = options.commandTimeoutMs ?? 300_000;
+  const base = [`--config=${options.configPath}`, `--stanza=${options.stanza}`];
+
+  async function command(
+    name: string,
+    extra: readonly string[] = [],
+    timeoutMs = limit,
+    onStart?: (pid: number) => void,
+  ): Promise<GroupRunResult> {
+    return runInGroup(bin, [...base, ...extra, name], {
+      user: options.user,
+      timeoutMs,
+      ...(onStart ? { onStart } : {}),
+    });
+  }
+
+  function failure(name: string, result: GroupRunResult): PgBackRestError {
+    const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+    const why = result.timedOut ? 'was killed after its time limit' : `failed (exit ${result.code})`;
+    return new PgBackRestError(`pgbackrest ${name} of stanza ${options.stanza} ${why}: ${said}`, result.code);
+  }
+
+  async function checked(name: string, extra: readonly string[] = []): Promise<GroupRunResult> {
+    const result = await command(name, extra);
+    if (result.code !== 0 || result.timedOut) throw failure(name, result);
+    return result;
+  }
+
+  return {
+    stanza: options.stanza,
+
+    async stanzaCreate() {
+      await checked('stanza-create');
+    },
+
+    async check() {
+      await checked('check');
+    },
+
+    async backup(request) {
+      const started = Date.now();
+      const result = await command(
+        'backup',
+        [`--type=${request.type}`, `--repo=${request.repo}`, '--log-level-console=info'],
+        request.timeoutMs,
+        request.onStart,
+      );
+      const durationMs = Date.now() - started;
+      if (result.code !== 0 || result.timedOut) {
+        return { ok: false, error: failure('backup', result).message, timedOut: result.timedOut, durationMs };
+      }
+      const label = /new backup label = (\S+)/.exec(result.stdout)?.[1];
+      if (!label) {
+        return {
+          ok: false,
+          error: `pgbackrest backup finished without naming its backup: ${result.stdout.slice(-500)}`,
+          timedOut: false,
+          durationMs,
+        };
+      }
+      return { ok: true, label, durationMs };
+    },
+
+    async expire(expireOptions = {}) {
+      const extra: string[] = [];
+      if (expireOptions.repo !== undefined) extra.push(`--repo=${expireOptions.repo}`);
+      if (expireOptions.retention) {
+        for (const repo of expireOptions.repo !== undefined ? [expireOptions.repo] : [1, 2, 3, 4]) {
+          for (const [key, value] of Object.entries(retentionOptions(repo, expireOptions.retention))) {
+            extra.push(`--${key}=${value}`);
+          }
+        }
+      }
+      await checked('expire', extra);
+    },
+
+    async info() {
+      const result = await checked('info', ['--output=json']);
+      return parseInfo(result.stdout, options.stanza);
+    },
+
+    async verify(verifyOptions = {}) {
+      const extra = ['--log-level-console=info', '--verbose'];
+      if (verifyOptions.repo !== undefined) extra.push(`--repo=${verifyOptions.repo}`);
+      const result = await command('verify', extra);
+      const report = `${result.stdout}${result.stderr}`.trim();
+      // The summary names every problem; its counters and statuses are checked too, not only the exit code.
+      const problems =
+        /\b(missing|checksum invalid|size invalid|other): [1-9]/.test(report) ||
+        /\bstatus: (?!ok\b|valid\b)/.test(report) ||
+        /\b(ERROR|WARN):/.test(report);
+      const ok = result.code === 0 && !result.timedOut && !problems;
+      return { ok, report };
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { InputError } from '../core/errors.ts';
+
+/** The physical backup kinds pgBackRest knows; a diff or incr needs a full before it. */
+export const backupTypes = ['full', 'diff', 'incr'] as const;
+export type BackupType = (typeof backupTypes)[number];
+
+export const fullIntervals = ['weekly', 'daily'] as const;
+export const diffIntervals = ['daily'] as const;
+export const incrIntervals = ['2h'] as const;
+
+/** A cluster's backup policy: how often each kind runs and how long backups are kept. */
+export interface BackupPolicy {
+  readonly full: (typeof fullIntervals)[number];
+  readonly diff: (typeof diffIntervals)[number] | null;
+  readonly incr: (typeof incrIntervals)[number] | null;
+  /** Backups (and the WAL they need) are kept for this many days at least. */
+  readonly retainDays: number;
+}
+
+/** The issue's default: a full every week, a diff every day, kept 30 days. */
+export const defaultBackupPolicy: BackupPolicy = {
+  full: 'weekly',
+  diff: 'daily',
+  incr: null,
+  retainDays: 30,
+};
+
+const hour = 3_600_000;
+const intervalMs = { weekly: 7 * 24 * hour, daily: 24 * hour, '2h': 2 * hour } as const;
+
+export function intervalOf(interval: keyof typeof intervalMs): number {
+  return intervalMs[interval];
+}
+
+export function checkPolicy(policy: BackupPolicy): BackupPolicy {
+  if (!fullIntervals.includes(policy.full)) {
+    throw new InputError(`full must be one of ${fullIntervals.join(', ')}, not ${String(policy.full)}`, {
+      field: 'full',
+    });
+  }
+  if (policy.diff !== null && !diffIntervals.includes(policy.diff)) {
+    throw new InputError(`diff must be daily or null, not ${String(policy.diff)}`, { field: 'diff' });
+  }
+  if (policy.incr !== null && !incrIntervals.includes(policy.incr)) {
+    throw new InputError(`incr must be 2h or null, not ${String(policy.incr)}`, { field: 'incr' });
+  }
+  if (!Number.isInteger(policy.retainDays) || policy.retainDays < 1 || policy.retainDays > 9999) {
+    throw new InputError(
+      `retainDays must be a whole number from 1 to 9999, not ${String(policy.retainDays)}`,
+      {
+        field: 'retainDays',
+      },
+    );
+  }
+  return policy;
+}

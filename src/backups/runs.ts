@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { sql } from 'kysely';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { ConflictError, InternalError } from '../core/errors.ts';
+import type { ControlDb } from '../store/db.ts';
+import type { PgBackRestDriver } from './pgbackrest/driver.ts';
+import { killGroup } from './pgbackrest/process.ts';
+import type { BackupType } from './policy.ts';
+import { expiredBackups, type RepoRetention } from './retention.ts';
+
+/** Held by the session of the run in flight: a Steward that dies takes it along. */
+const backupLockKey = 0x5737_bac0;
+
+export type BackupRunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface BackupRun {
+  readonly id: string;
+  readonly cluster: string;
+  readonly type: BackupType;
+  readonly repo: number;
+  readonly status: BackupRunStatus;
+  readonly label: string | null;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  readonly sizeBytes: number | null;
+  readonly databaseBytes: number | null;
+  readonly error: string | null;
+}
+
+export interface BackupRunDeps {
+  readonly db: ControlDb;
+  readonly driver: PgBackRestDriver;
+  readonly clock?: Clock;
+}
+
+export interface BackupRunRequest {
+  readonly type: BackupType;
+  readonly repo: number;
+  /** A backup running longer is killed and recorded failed. */
+  readonly timeoutMs: number;
+  /** Expire with this retention after a good backup, and check that it removed what it should. */
+  readonly expire?: RepoRetention;
+}
+
+/** Another backup of the same cluster is running; this one was not started. */
+export class BackupBusyError extends ConflictError {}
+
+/**
+ * Runs one backup of a cluster and records it. Two runs of one cluster never
+ * overlap: the second is refused while the first holds the cluster's advisory
+ * lock. A run found `running` once the lock is ours was left by a Steward that
+ * died mid-backup: it is recorded failed and its pgbackrest processes ended.
+ */
+export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest): Promise<BackupRun> {
+  const cluster = deps.driver.stanza;
+  const clock = deps.clock ?? systemClock;
+  return deps.db.connection().execute(async (session) => {
+    const locked = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_lock(${backupLockKey}, hashtext(${cluster})) as locked`.execute(session);
+    if (!locked.rows[0]?.locked) {
+      const running = await deps.db
+        .selectFrom('backup_runs')
+        .select(['id', 'started_at'])
+        .where('cluster', '=', cluster)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      throw new BackupBusyError(
+        `a backup of cluster ${cluster} is already running${running ? ` (run ${running.id}, started ${running.started_at.toISOString()})` : ''}; try again when it has finished`,
+      );
+    }
+    try {
+      await endOrphans(deps.db, cluster, clock);
+      const row = await deps.db
+        .insertInto('backup_runs')
+        .values({ cluster, type: request.type, repo: request.repo, started_at: clock.now() })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      let recordingPid: Promise<unknown> = Promise.resolve();
+      const outcome = await deps.driver.backup({
+        type: request.type,
+        repo: request.repo,
+        timeoutMs: request.timeoutMs,
+        onStart: (pid) => {
+          recordingPid = deps.db
+            .updateTable('backup_runs')
+            .set({ pid })
+            .where('id', '=', row.id)
+            .execute()
+            .catch(() => undefined);
+        },
+      });
+      await recordingPid;
+      if (!outcome.ok) {
+        await finish(deps.db, row.id, clock, { status: 'failed', error: outcome.error });
+        return await readRun(deps.db, row.id);
+      }
+      let sizes: { size_bytes: number; database_bytes: number } | undefined;
+      let error: string | undefined;
+      try {
+        const info = await deps.driver.info();
+        const found = info.backups.find((b) => b.label === outcome.label && b.repo === request.repo);
+        if (found) sizes = { size_bytes: found.repositoryBytes, database_bytes: found.databaseBytes };
+        else
+          error = `backup ${outcome.label} finished but pgbackrest info does not list it in repo${request.repo}`;
+      } catch (cause) {
+        error = `backup ${outcome.label} finished but pgbackrest info failed: ${(cause as Error).message}`;
+      }
+      await finish(deps.db, row.id, clock, {
+        status: error ? 'failed' : 'succeeded',
+        label: outcome.label,
+        ...(sizes ?? {}),
+        ...(error ? { error } : {}),
+      });
+      if (!error && request.expire) {
+        await expireAndCheck(deps.driver, {
+          repo: request.repo,
+          retention: request.expire,
+          now: clock.now(),
+        });
+      }
+      return await readRun(deps.db, row.id);
+    } finally {
+      await sql`select pg_advisory_unlock(${backupLockKey}, hashtext(${cluster}))`.execute(session);
+    }
+  });
+}
+
+/** Marks runs that outlived their Steward failed and kills what is left of their pgbackrest. */
+async function endOrphans(db: ControlDb, cluster: string, clock: Clock): Promise<void> {
+  const orphans = await db
+    .updateTable('backup_runs')
+    .set({ status: 'failed', finished_at: clock.now(), error: 'Steward stopped while this backup ran' })
+    .where('cluster', '=', cluster)
+    .where('status', '=', 'running')
+    .returning(['pid'])
+    .execute();
+  for (const { pid } of orphans) {
+    if (pid === null) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const args = cmdline.split('\0');
+    // Only a pgbackrest backup of this stanza: the pid may since belong to anything.
+    if (args.some((a) => a.endsWith('pgbackrest')) && args.includes(`--stanza=${cluster}`)) killGroup(pid);
+  }
+}
+
+async function finish(
+  db: ControlDb,
+  id: string,
+  clock: Clock,
+  result: {
+    status: 'succeeded' | 'failed';
+    label?: string;
+    size_bytes?: number;
+    database_bytes?: number;
+    error?: string;
+  },
+): Promise<void> {
+  await db
+    .updateTable('backup_runs')
+    .set({ ...result, finished_at: clock.now(), pid: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+async function readRun(db: ControlDb, id: string): Promise<BackupRun> {
+  const row = await db.selectFrom('backup_runs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return toRun(row);
+}
+
+function toRun(row: {
+  id: string;
+  cluster: string;
+  type: string;
+  repo: number;
+  status: string;
+  label: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+  size_bytes: string | null;
+  database_bytes: string | null;
+  error: string | null;
+}): BackupRun {
+  return {
+    id: row.id,
+    cluster: row.cluster,
+    type: row.type as BackupType,
+    repo: row.repo,
+    status: row.status as BackupRunStatus,
+    label: row.label,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    databaseBytes: row.database_bytes === null ? null : Number(row.database_bytes),
+    error: row.error,
+  };
+}
+
+export async function listBackupRuns(
+  db: ControlDb,
+  cluster: string,
+  limit = 100,
+): Promise<readonly BackupRun[]> {
+  const rows = await db
+    .selectFrom('backup_runs')
+    .selectAll()
+    .where('cluster', '=', cluster)
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map(toRun);
+}
+
+/**
+ * Expires a repository and then checks, against pgBackRest's own listing,
+ * that every backup this retention removes is gone: an expire that silently
+ * does nothing (a repository it cannot list) is an error, not retention.
+ */
+export async function expireAndCheck(
+  driver: PgBackRestDriver,
+  options: { repo: number; retention: RepoRetention; now: Date },
+): Promise<readonly string[]> {
+  const before = (await driver.info()).backups.filter((b) => b.repo === options.repo);
+  const expected = expiredBackups(before, options.retention, options.now);
+  await driver.expire({ repo: options.repo, retention: options.retention });
+  const after = new Set(
+    (await driver.info()).backups.filter((b) => b.repo === options.repo).map((b) => b.label),
+  );
+  const left = expected.filter((label) => after.has(label));
+  if (left.length > 0) {
+    throw new InternalError(
+      `expire of stanza ${driver.stanza} repo${options.repo} left ${left.join(', ')} in place, though its retention removes them`,
+    );
+  }
+  return expected;
+}

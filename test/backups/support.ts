@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import {
+  bootstrapControlDatabase,
+  initCluster,
+  replaceDatabase,
+  startCluster,
+  stopCluster,
+  withCredentials,
+  type LocalCluster,
+} from '../../src/databases/local-cluster.ts';
+import { quoteIdent } from '../../src/databases/sql.ts';
+import { fileKeyring } from '../../src/secrets/keyring.ts';
+import { SecretService } from '../../src/secrets/service.ts';
+import { openControlStore, type ControlStore } from '../../src/store/db.ts';
+import { freePort } from '../../src/system/ports.ts';
+
+const appPassword = 'test-app-password';
+export const clusterPassword = 'backup-test-superuser';
+
+/**
+ * A small cluster of the test file's own (archiving is turned on in it, never
+ * in the harness's shared cluster), a control database cloned from the
+ * migrated template, and a secret store.
+ */
+export interface BackupLab {
+  readonly root: string;
+  readonly cluster: LocalCluster;
+  readonly store: ControlStore;
+  readonly secrets: SecretService;
+  readonly controlDatabase: string;
+  readonly controlUrl: string;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export async function startBackupLab(): Promise<BackupLab> {
+  const root = await mkdtemp(join(tmpdir(), 'steward-bk-'));
+  await chmod(root, 0o711);
+  const cluster = await initCluster(
+    { dir: join(root, 'pg'), port: await freePort(0), binDir: inject('pgBinDir'), unsafeFast: true },
+    clusterPassword,
+  );
+  await startCluster(cluster);
+  const sharedSuperuser = inject('pgSuperuserUrl');
+  const controlDatabase = `ctl_bk_${randomBytes(3).toString('hex')}`;
+  await bootstrapControlDatabase(sharedSuperuser, controlDatabase, appPassword, {
+    template: 'steward_template',
+  });
+  const controlUrl = withCredentials(
+    replaceDatabase(sharedSuperuser, controlDatabase),
+    'steward_app',
+    appPassword,
+  );
+  const store = openControlStore(controlUrl, { max: 4 });
+  const keyring = fileKeyring(join(root, 'master.key'));
+  const secrets = new SecretService(store.db, keyring, await keyring.load());
+  const query: BackupLab['query'] = async (text, params) => {
+    const client = new pg.Client({ connectionString: cluster.superuserUrl(clusterPassword) });
+    await client.connect();
+    try {
+      return (await client.query(text, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    root,
+    cluster,
+    store,
+    secrets,
+    controlDatabase,
+    controlUrl,
+    query,
+    async close() {
+      await store.close();
+      await stopCluster(cluster, 'immediate').catch(() => undefined);
+      const admin = new pg.Client({ connectionString: sharedSuperuser });
+      await admin.connect();
+      await admin.query(`drop database if exists ${quoteIdent(controlDatabase)} with (force)`);
+      await admin.end();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until `probe` returns a truthy value, or fails with `what`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** True while any process of the group lives. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
