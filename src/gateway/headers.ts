@@ -40,6 +40,7 @@ export const headerRejections = [
   'bad_content_length',
   'body_too_large',
   'bad_transfer_encoding',
+  'bad_connection',
 ] as const;
 export type HeaderRejection = (typeof headerRejections)[number];
 
@@ -87,8 +88,13 @@ function isGatewayOwned(lowerName: string): boolean {
   );
 }
 
-/** Framing headers a `Connection` list may not remove: the gateway needs them to read the request. */
-const notConnectionListable = new Set(['host', 'content-length']);
+/**
+ * Headers a `Connection` list may not name. Dropping Content-Length on the
+ * way out would leave the body unframed on a pooled connection to the stage,
+ * where it is read as a request of its own (smuggled past every check, with
+ * any X-Steward-User-* it likes), and its response handed to the next client.
+ */
+const notConnectionListable = new Set(['host', 'content-length', 'transfer-encoding']);
 
 const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /* eslint-disable-next-line no-control-regex -- finding control characters is the point */
@@ -155,7 +161,10 @@ export function checkHeaderFraming(
     } else if (lower === 'connection') {
       for (const token of value.split(',')) {
         const listed = token.trim().toLowerCase();
-        if (listed !== '' && !notConnectionListable.has(listed)) (connectionListed ??= new Set()).add(listed);
+        if (notConnectionListable.has(listed)) {
+          return reject(400, 'bad_connection', `a Connection header that names ${listed}`);
+        }
+        if (listed !== '') (connectionListed ??= new Set()).add(listed);
       }
     }
   }

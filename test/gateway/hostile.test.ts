@@ -311,6 +311,16 @@ describe('the gateway under hostile input', () => {
       status: 400,
     },
     { name: 'no Host on HTTP/1.1', raw: `GET / HTTP/1.1\r\nConnection: close\r\n\r\n`, status: 400 },
+    {
+      name: 'a Connection header that names Content-Length (a body the stage would read as a request)',
+      raw: `GET /a HTTP/1.1\r\nHost: acme.localhost\r\nConnection: content-length\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+      status: 400,
+    },
+    {
+      name: 'a Connection header that names Host',
+      raw: `GET /a HTTP/1.1\r\nHost: acme.localhost\r\nConnection: host, close\r\n\r\n`,
+      status: 400,
+    },
   ];
 
   it.each(refused)('refuses $name with $status', async ({ raw, status, sni }) => {

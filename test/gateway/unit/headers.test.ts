@@ -90,13 +90,13 @@ describe('upstream headers', () => {
     expect(names(decision)).toContain('accept');
   });
 
-  it('drops the headers a Connection header names, but never Host or Content-Length', () => {
+  it('drops the headers a Connection header names', () => {
     const decision = upstreamHeaders(
       input([
         'Host',
         'acme.localhost',
         'Connection',
-        'close, X-Secret-Hop,  x-other ,Host, content-length',
+        'close, X-Secret-Hop,  x-other ,',
         'X-Secret-Hop',
         '1',
         'X-Other',
@@ -209,6 +209,14 @@ describe('upstream headers', () => {
     ],
     ['Transfer-Encoding with a trick', ['Transfer-Encoding', 'xchunked'], 400, 'bad_transfer_encoding'],
     ['Transfer-Encoding identity', ['Transfer-Encoding', 'identity'], 400, 'bad_transfer_encoding'],
+    [
+      'Connection naming Content-Length',
+      ['Connection', 'content-length', 'Content-Length', '4'],
+      400,
+      'bad_connection',
+    ],
+    ['Connection naming Host among others', ['Connection', 'keep-alive, Host'], 400, 'bad_connection'],
+    ['Connection naming Transfer-Encoding', ['Connection', 'Transfer-Encoding'], 400, 'bad_connection'],
     ['a header name with a space', ['X A', 'b'], 400, 'bad_header_name'],
     ['a header name with a colon', ['X:A', 'b'], 400, 'bad_header_name'],
     ['an empty header name', ['', 'b'], 400, 'bad_header_name'],
