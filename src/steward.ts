@@ -43,7 +43,12 @@ export interface StewardOptions {
   /** Skip the job workers and the resync loop (for a process that only serves the API). */
   readonly workers?: boolean;
   /** Run the gateway (config.gateway) with certificates from this CA. */
-  readonly gateway?: { readonly ca: CertificateAuthority; readonly hooks?: GatewayHooks };
+  readonly gateway?: {
+    readonly ca: CertificateAuthority;
+    readonly hooks?: GatewayHooks;
+    /** Listen on free ports when the configured ones are taken (the defaults, not ports an operator chose). */
+    readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
+  };
   /** `all` (default): API, workers, runtime and the gateway if given. `gateway`: only the gateway. */
   readonly role?: StewardRole;
 }
@@ -136,6 +141,7 @@ export class Steward {
         ca: await this.#gatewayCa(this.#o.gateway.ca, role),
         logger,
         ...(this.#o.gateway.hooks ? { hooks: this.#o.gateway.hooks } : {}),
+        ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
       });
     }
     if (role === 'gateway') {

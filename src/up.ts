@@ -95,7 +95,8 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     for (const release of releasers.reverse()) await release().catch(() => undefined);
   };
   try {
-    const config = await defaultGatewayPorts(await loadConfig(dataDir, options), options);
+    const config = await loadConfig(dataDir, options);
+    const anyPortIfTaken = await defaultedGatewayPorts(dataDir, options);
     const logger =
       options.logger ??
       createLogger(
@@ -182,7 +183,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       logger,
       pgBinDir: options.env.pgBinDir,
       tls: { key: serverCert.keyPem, cert: serverCert.chainPem },
-      gateway: { ca },
+      gateway: { ca, anyPortIfTaken },
       role,
     });
     releasers.push(() => steward.stop());
@@ -258,27 +259,25 @@ async function loadConfig(dataDir: string, options: UpOptions): Promise<Config> 
 }
 
 /**
- * The gateway's ports when steward.yaml and the command line leave them out:
- * 8443 and 8080 if free, else free ones (several Stewards on one machine, tests).
- * Ports that were asked for are kept, and fail loudly when taken.
+ * Which gateway ports steward.yaml and the command line leave to their
+ * defaults (8443, 8080): those may move to free ports when taken (several
+ * Stewards on one machine, tests). Ports that were asked for fail loudly.
  */
-async function defaultGatewayPorts(config: Config, options: UpOptions): Promise<Config> {
+async function defaultedGatewayPorts(
+  dataDir: string,
+  options: UpOptions,
+): Promise<{ port: boolean; httpPort: boolean }> {
   const given = (options.overrides?.gateway ?? {}) as { port?: unknown; httpPort?: unknown };
-  const file = join(config.dataDir, 'steward.yaml');
+  const file = join(dataDir, 'steward.yaml');
   let fromFile: { port?: unknown; httpPort?: unknown } = {};
   if (existsSync(file)) {
     const parsed = parseYaml(await readFile(file, 'utf8')) as { gateway?: typeof fromFile } | null;
     fromFile = parsed?.gateway ?? {};
   }
-  const port =
-    given.port !== undefined || fromFile.port !== undefined
-      ? config.gateway.port
-      : await freePort(config.gateway.port);
-  const httpPort =
-    given.httpPort !== undefined || fromFile.httpPort !== undefined || config.gateway.httpPort === 0
-      ? config.gateway.httpPort
-      : await freePort(config.gateway.httpPort);
-  return { ...config, gateway: { ...config.gateway, port, httpPort } };
+  return {
+    port: given.port === undefined && fromFile.port === undefined,
+    httpPort: given.httpPort === undefined && fromFile.httpPort === undefined,
+  };
 }
 
 async function embeddedCredentials(dataDir: string): Promise<EmbeddedCredentials> {

@@ -61,6 +61,8 @@ export interface GatewayOptions {
   readonly ca: CertificateAuthority;
   readonly logger: Logger;
   readonly hooks?: GatewayHooks;
+  /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
+  readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
 }
 
 export interface GatewayAddress {
@@ -154,14 +156,19 @@ export class Gateway {
       this.#logger.debug({ err: error.message }, 'TLS handshake refused'),
     );
     this.#https = https;
-    const port = await listen(https, settings.port, settings.host);
+    const port = await this.#listenOn(https, settings.port, settings.host, this.#o.anyPortIfTaken?.port);
     let httpPort: number | undefined;
     if (settings.httpPort !== 0) {
       const http = createHttpServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) =>
         this.#redirect(req, res, port),
       );
       this.#http = http;
-      httpPort = await listen(http, settings.httpPort, settings.host);
+      httpPort = await this.#listenOn(
+        http,
+        settings.httpPort,
+        settings.host,
+        this.#o.anyPortIfTaken?.httpPort,
+      );
     }
     const url = `https://${settings.baseDomain}${port === 443 ? '' : `:${port}`}`;
     this.#logger.info(
@@ -169,6 +176,16 @@ export class Gateway {
       'gateway listening',
     );
     return { host: settings.host, port, httpPort, url };
+  }
+
+  async #listenOn(server: Server, port: number, host: string, movable = false): Promise<number> {
+    try {
+      return await listen(server, port, host);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !movable) throw error;
+      this.#logger.warn({ port }, 'gateway port taken; listening on a free one');
+      return listen(server, 0, host);
+    }
   }
 
   /** One pass: reload routes and certificates from desired state. Concurrent calls share a pass. */

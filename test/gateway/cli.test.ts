@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueServerCertificate } from '../../src/tls/ca.ts';
@@ -142,6 +143,12 @@ describe('the gateway in steward up, and its CLI', () => {
   }, 120_000);
 
   it('runs a second gateway with `up --role gateway` on the same data dir, beside the running Steward', async () => {
+    // The default port is taken (by this holder, or by whoever has it already): the gateway moves to a free one.
+    const holder = createNetServer();
+    await new Promise<void>((resolveListen) => {
+      holder.once('error', () => resolveListen());
+      holder.listen(8443, '127.0.0.1', () => resolveListen());
+    });
     const gatewayOnly = spawnUp(dataDir, ['-o', 'json'], {}, [
       '--role',
       'gateway',
@@ -153,6 +160,7 @@ describe('the gateway in steward up, and its CLI', () => {
       const url = (JSON.parse(out) as { gatewayUrl: string }).gatewayUrl;
       const gatewayPort = Number(new URL(url).port);
       expect(gatewayPort).not.toBe(port);
+      expect(gatewayPort).not.toBe(8443);
       const reply = await httpsFetch({
         port: gatewayPort,
         host: 'prod.shop.localhost',
@@ -162,6 +170,7 @@ describe('the gateway in steward up, and its CLI', () => {
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toMatchObject({ url: '/x' });
     } finally {
+      holder.close();
       gatewayOnly.child.kill('SIGTERM');
       await gatewayOnly.exited;
     }
