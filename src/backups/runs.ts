@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { ConflictError, InternalError } from '../core/errors.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { PgBackRestDriver } from './pgbackrest/driver.ts';
-import { killGroup } from './pgbackrest/process.ts';
+import { groupAlive, killGroup } from './pgbackrest/process.ts';
 import type { BackupType } from './policy.ts';
 import { expiredBackups, type RepoRetention } from './retention.ts';
 
@@ -140,7 +140,22 @@ async function endOrphans(db: ControlDb, cluster: string, clock: Clock): Promise
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     const args = cmdline.split('\0');
     // Only a pgbackrest backup of this stanza: the pid may since belong to anything.
-    if (args.some((a) => a.endsWith('pgbackrest')) && args.includes(`--stanza=${cluster}`)) killGroup(pid);
+    if (args.some((a) => a.endsWith('pgbackrest')) && args.includes(`--stanza=${cluster}`)) {
+      killGroup(pid);
+      // pgBackRest's own lock is released only once every process of the group is gone.
+      await groupGone(pid, 10_000);
+    }
+  }
+}
+
+async function groupGone(pgid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await groupAlive(pgid))) return;
+    if (Date.now() > deadline) {
+      throw new InternalError(`pgbackrest process group ${pgid} is still alive after SIGKILL`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,13 +9,15 @@ import {
   listBackupRuns,
   newestWal,
   prepareStanza,
+  repositoryPassphrase,
   runBackup,
   type PgBackRestDriver,
   type PreparedStanza,
 } from '../../src/backups/index.ts';
 import { passphraseSecretName } from '../../src/backups/pgbackrest/setup.ts';
 import { lookupUser } from '../../src/system/exec.ts';
-import { eventually, groupAlive, startBackupLab, type BackupLab } from './support.ts';
+import { groupAlive } from '../../src/backups/pgbackrest/process.ts';
+import { eventually, startBackupLab, type BackupLab } from './support.ts';
 
 const stanza = 'main';
 const canary = 'steward-canary-7f3a9c2e1d-plaintext-row';
@@ -89,6 +92,14 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     const rows = await lab.store.db.selectFrom('secrets').select(['ciphertext']).execute();
     for (const row of rows) expect(row.ciphertext.toString('latin1')).not.toContain(pass1);
     await driver.check();
+  });
+
+  it('makes one passphrase per repository, even when asked for it concurrently', async () => {
+    const got = await Promise.all(
+      Array.from({ length: 6 }, () => repositoryPassphrase(lab.store.db, lab.secrets, 'race', 1)),
+    );
+    expect(new Set(got).size).toBe(1);
+    expect(await repositoryPassphrase(lab.store.db, lab.secrets, 'race', 2)).not.toBe(got[0]);
   });
 
   it('takes a full and then an incremental backup, recorded, with sizes in info', async () => {
@@ -222,10 +233,50 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     expect(took).toBeGreaterThanOrEqual(3000);
     expect(took).toBeLessThan(20_000);
     expect(pgid).toBeGreaterThan(0);
-    expect(groupAlive(pgid)).toBe(false);
+    expect(await groupAlive(pgid)).toBe(false);
     // The next backup is neither refused by Steward nor blocked by pgBackRest's own lock.
     const next = await runBackup({ db: lab.store.db, driver }, { type: 'incr', repo: 2, timeoutMs: 120_000 });
     expect(next.status).toBe('succeeded');
+  });
+
+  it('after a kill -9 of Steward mid-backup, the next backup runs: no lock left, the orphan ended and recorded failed', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'backup-child.ts')], {
+      env: {
+        ...process.env,
+        STEWARD_TEST_BACKUP: JSON.stringify({
+          controlUrl: lab.controlUrl,
+          configPath: prepared.configPath,
+          stanza,
+        }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const running = await eventually('the child to start pgbackrest', async () => {
+      const row = await lab.store.db
+        .selectFrom('backup_runs')
+        .select(['id', 'pid'])
+        .where('status', '=', 'running')
+        .where('pid', 'is not', null)
+        .executeTakeFirst();
+      return row?.pid ? row : null;
+    });
+    // Freeze the orphan so it is still running when the next backup comes; then the crash.
+    process.kill(running.pid!, 'SIGSTOP');
+    child.kill('SIGKILL');
+    await exited;
+    expect(await groupAlive(running.pid!)).toBe(true);
+
+    const next = await runBackup({ db: lab.store.db, driver }, { type: 'full', repo: 1, timeoutMs: 120_000 });
+    expect(next.status).toBe('succeeded');
+    expect(await groupAlive(running.pid!)).toBe(false);
+    const orphan = await lab.store.db
+      .selectFrom('backup_runs')
+      .select(['status', 'error', 'finished_at'])
+      .where('id', '=', running.id)
+      .executeTakeFirstOrThrow();
+    expect(orphan).toMatchObject({ status: 'failed', error: 'Steward stopped while this backup ran' });
+    expect(orphan.finished_at).not.toBeNull();
   });
 
   it('verifies a sound repository, and fails loudly after one byte of a backup file is flipped', async () => {

@@ -105,13 +105,3 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-
-/** True while any process of the group lives. */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import type { SystemUser } from '../../system/exec.ts';
 
 export interface GroupRunResult {
@@ -71,4 +72,20 @@ export function killGroup(pid: number | undefined): void {
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * Whether any live process is in the group. Read from /proc, not kill(0):
+ * a killed process whose new parent has not reaped it yet is a zombie that
+ * kill(0) still finds but that holds no lock.
+ */
+export async function groupAlive(pgid: number): Promise<boolean> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may hold spaces): state, ppid, pgrp, …
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[2] === String(pgid) && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
