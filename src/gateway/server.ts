@@ -6,12 +6,15 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { CertificateAuthority } from '../tls/ca.ts';
+import { checkRequest, watchBody } from './guard.ts';
+import { gatewayLimitDefaults, type GatewayLimits } from './limits.ts';
 import { pages, plainBody, type GatewayPage } from './pages.ts';
 import { StageForwarder, writeRawPage, type ForwardContext } from './proxy.ts';
 import { buildRouteTable, normaliseHost, type Route, type RouteTable } from './routes.ts';
@@ -50,6 +53,8 @@ export interface GatewayExchange {
 export interface GatewayHooks {
   readonly admit?: (req: IncomingMessage, route: Route, clientAddress: string) => GatewayPage | undefined;
   readonly observe?: (exchange: GatewayExchange) => void;
+  /** Every client TCP connection, before TLS (the per-address connection cap). */
+  readonly connection?: (socket: Socket) => void;
 }
 
 export interface GatewayOptions {
@@ -63,6 +68,8 @@ export interface GatewayOptions {
   readonly hooks?: GatewayHooks;
   /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
   readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
+  /** Limits on clients; gatewayLimitDefaults when not given. */
+  readonly limits?: GatewayLimits;
 }
 
 export interface GatewayAddress {
@@ -76,6 +83,7 @@ export interface GatewayAddress {
 
 export class Gateway {
   readonly #o: GatewayOptions;
+  readonly #limits: GatewayLimits;
   readonly #logger: Logger;
   readonly #hsts: readonly string[];
   #table: RouteTable;
@@ -96,6 +104,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.#o = options;
+    this.#limits = options.limits ?? gatewayLimitDefaults;
     this.#logger = options.logger.child({ component: 'gateway' });
     this.#table = buildRouteTable([], options.settings.baseDomain);
     this.#hsts =
@@ -141,16 +150,19 @@ export class Gateway {
         key: fallback.key,
         cert: fallback.cert,
         SNICallback: this.#certificates.sniCallback,
-        // Limits on slow clients; item 4 (limits and abuse) tunes these from config.
-        headersTimeout: 20_000,
-        requestTimeout: 300_000,
-        keepAliveTimeout: 30_000,
+        // Slow clients (slowloris): the head must arrive within headersTimeout, checked every second.
+        headersTimeout: this.#limits.headersTimeoutMs,
+        requestTimeout: this.#limits.requestTimeoutMs,
+        keepAliveTimeout: this.#limits.keepAliveTimeoutMs,
+        connectionsCheckingInterval: 1_000,
       },
       (req, res) => this.#handle(req, res),
     );
     https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
+    const onConnection = this.#o.hooks?.connection;
+    if (onConnection) https.on('connection', onConnection);
     // A refused handshake (old protocol, weak cipher) is the client's problem, not an event worth a warning.
     https.on('tlsClientError', (error: Error) =>
       this.#logger.debug({ err: error.message }, 'TLS handshake refused'),
@@ -289,17 +301,28 @@ export class Gateway {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const requestId = randomUUID();
-    // Hook: request-target and Host validation (item 5) belongs here, before the lookup.
-    const host = normaliseHost(req.headers.host);
-    const route = host === undefined ? undefined : this.#table.get(host);
     const clientAddress = plainAddress(req.socket.remoteAddress);
-    if (!route || host === undefined) {
+    // Request target, Host against SNI (421), header framing and sizes: refused before the lookup.
+    const checked = checkRequest(req, this.#limits, clientAddress);
+    if (checked.kind === 'refuse') {
+      res.shouldKeepAlive = false;
+      this.#forwarder.sendPage(res, checked.page, { requestId });
+      this.#observeLocal(req, requestId, undefined, undefined, checked.page.status, clientAddress);
+      return;
+    }
+    if (checked.hasBody) watchBody(req, this.#limits.bodyIdleTimeoutMs);
+    const host = checked.host;
+    const route = this.#table.get(host);
+    if (!route) {
       this.#unknownHost(res, requestId);
       this.#observeLocal(req, requestId, host, undefined, 404, clientAddress);
       return;
     }
     const refused = this.#refuse(req, route, clientAddress);
     if (refused) {
+      if ('retryAfterSeconds' in refused && typeof refused.retryAfterSeconds === 'number') {
+        res.setHeader('Retry-After', String(refused.retryAfterSeconds));
+      }
       this.#forwarder.sendPage(res, refused, { requestId });
       this.#observeLocal(req, requestId, host, route, refused.status, clientAddress);
       return;
@@ -333,10 +356,15 @@ export class Gateway {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const requestId = randomUUID();
     socket.on('error', () => socket.destroy());
-    const host = normaliseHost(req.headers.host);
-    const route = host === undefined ? undefined : this.#table.get(host);
     const clientAddress = plainAddress(req.socket.remoteAddress);
-    if (!route || host === undefined) {
+    const checked = checkRequest(req, this.#limits, clientAddress);
+    if (checked.kind === 'refuse') {
+      writeRawPage(socket, checked.page, requestId, this.#hsts);
+      return;
+    }
+    const host = checked.host;
+    const route = this.#table.get(host);
+    if (!route) {
       writeRawPage(socket, pages.unknownHost, requestId, this.#hsts);
       return;
     }
