@@ -5,11 +5,13 @@
  *
  * What is next (issue 5): repo2 on S3 (tested against s3rver over HTTPS; keep
  * retention and verify tested on path repositories, where they really act);
- * calling prepareStanza from the shared cluster's setup in `steward up` and from
- * the dedicated driver; a scheduler pass that asks dueBackup() per cluster and
- * enqueues runBackup (with expire) as jobs; restore with --db-include into a
- * scratch instance, point-in-time restore and its range checks; restore tests
- * with evidence; scheduled verify; the CLI and API (`steward backup …`).
+ * calling prepareStanza from the shared cluster's setup in `steward up` and
+ * from the dedicated driver (a stanza per cluster, its state dir under the
+ * data dir); a job per cluster that calls scheduledBackup() (one pass: due by
+ * policy, run, expire) and re-enqueues itself at its `until`, with policies
+ * stored per tenant; restore with --db-include into a scratch instance (started
+ * with archive_mode off), point-in-time restore and its range checks; restore
+ * tests with evidence; scheduled verify; the CLI and API (`steward backup …`).
  */
 export {
   checkPolicy,
@@ -19,6 +21,7 @@ export {
   type BackupType,
 } from './policy.ts';
 export { dueBackup, type CompletedBackup, type ScheduleDecision } from './schedule.ts';
+export { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';
 export { expiredBackups, retentionOf, type RepoRetention } from './retention.ts';
 export {
   BackupBusyError,

@@ -11,6 +11,7 @@ import {
   prepareStanza,
   repositoryPassphrase,
   runBackup,
+  scheduledBackup,
   type PgBackRestDriver,
   type PreparedStanza,
 } from '../../src/backups/index.ts';
@@ -237,6 +238,26 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     // The next backup is neither refused by Steward nor blocked by pgBackRest's own lock.
     const next = await runBackup({ db: lab.store.db, driver }, { type: 'incr', repo: 2, timeoutMs: 120_000 });
     expect(next.status).toBe('succeeded');
+  });
+
+  it('runs what the policy says is due, by the clock, and waits otherwise', async () => {
+    const policy = { full: 'weekly', diff: 'daily', incr: '2h', retainDays: 30 } as const;
+    const at = (hours: number) => ({ now: () => new Date(Date.now() + hours * 3_600_000) });
+    const pass = (hours: number) =>
+      scheduledBackup(
+        { db: lab.store.db, driver, clock: at(hours) },
+        { policy, repo: 1, timeoutMs: 120_000 },
+      );
+    const now = await pass(0);
+    expect(now).toMatchObject({ kind: 'wait' });
+    const later = await pass(2.1);
+    expect(later.kind === 'ran' && later.run.type).toBe('incr');
+    const nextDay = await pass(24.5);
+    expect(nextDay.kind === 'ran' && nextDay.run.type).toBe('diff');
+    const nextWeek = await pass(24 * 7 + 1);
+    expect(nextWeek.kind === 'ran' && nextWeek.run).toMatchObject({ type: 'full', status: 'succeeded' });
+    const types = (await driver.info()).backups.filter((b) => b.repo === 1).map((b) => b.type);
+    expect(types.slice(-3)).toEqual(['incr', 'diff', 'full']);
   });
 
   it('after a kill -9 of Steward mid-backup, the next backup runs: no lock left, the orphan ended and recorded failed', async () => {
