@@ -15,6 +15,7 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { Supervisor } from './runtime/supervisor.ts';
 import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
+import { createGatewayGuard } from './gateway/guard.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 
 export const version = '0.1.0';
@@ -140,7 +141,14 @@ export class Steward {
         secrets: this.#services.secrets,
         ca: await this.#gatewayCa(this.#o.gateway.ca, role),
         logger,
-        ...(this.#o.gateway.hooks ? { hooks: this.#o.gateway.hooks } : {}),
+        limits: config.gateway.limits,
+        // Rate limits, the connection cap and the access log, unless the caller brings its own hooks.
+        hooks:
+          this.#o.gateway.hooks ??
+          createGatewayGuard({
+            limits: config.gateway.limits,
+            accessLog: logger.child({ component: 'gateway-access' }),
+          }),
         ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
       });
     }

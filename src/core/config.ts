@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { InputError, showValue } from './errors.ts';
 
 /**
@@ -46,6 +47,8 @@ export const configSchema = z
         upstreamTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
         /** HSTS max-age in seconds. */
         hstsMaxAgeSeconds: z.number().int().min(0).default(31_536_000),
+        /** Limits on clients (sizes, timeouts, connections and rates per address and tenant); defaults in gateway/limits.ts. */
+        limits: gatewayLimitsSchema.prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { InputError, showValue } from '../core/errors.ts';
 
 /**
@@ -55,6 +56,31 @@ export const gatewayLimitDefaults: GatewayLimits = Object.freeze({
   tenantBurst: 1_000,
   rateLimitMaxKeys: 100_000,
 });
+
+const count = (fallback: number) => z.number().int().positive().default(fallback);
+const rate = (fallback: number) => z.number().positive().finite().default(fallback);
+const d = gatewayLimitDefaults;
+
+/** `gateway.limits` in Steward's config: every limit optional, the defaults above filled in. */
+export const gatewayLimitsSchema = z
+  .object({
+    maxHeaderCount: count(d.maxHeaderCount),
+    maxHeaderBytes: count(d.maxHeaderBytes),
+    maxTargetBytes: count(d.maxTargetBytes),
+    maxBodyBytes: count(d.maxBodyBytes),
+    headersTimeoutMs: count(d.headersTimeoutMs),
+    bodyIdleTimeoutMs: count(d.bodyIdleTimeoutMs),
+    requestTimeoutMs: count(d.requestTimeoutMs),
+    keepAliveTimeoutMs: count(d.keepAliveTimeoutMs),
+    maxConnectionsPerAddress: count(d.maxConnectionsPerAddress),
+    maxTrackedAddresses: count(d.maxTrackedAddresses),
+    addressRatePerSecond: rate(d.addressRatePerSecond),
+    addressBurst: count(d.addressBurst),
+    tenantRatePerSecond: rate(d.tenantRatePerSecond),
+    tenantBurst: count(d.tenantBurst),
+    rateLimitMaxKeys: count(d.rateLimitMaxKeys),
+  })
+  .strict() satisfies z.ZodType<GatewayLimits>;
 
 const limitNames = Object.keys(gatewayLimitDefaults) as readonly (keyof GatewayLimits)[];
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/core/config.ts';
 import { gatewayLimitDefaults, resolveGatewayLimits } from '../../../src/gateway/limits.ts';
 import { TokenBucketLimiter } from '../../../src/gateway/rate-limit.ts';
 
@@ -148,5 +149,27 @@ describe('gateway limits', () => {
     [{ maxHeaders: 10 }, 'gateway.limits.maxHeaders is not a gateway limit'],
   ])('refuses %j', (overrides, message) => {
     expect(() => resolveGatewayLimits(overrides)).toThrow(message);
+  });
+
+  it('reads gateway.limits from the config, over the defaults', () => {
+    const config = parseConfig({
+      dataDir: '/x',
+      gateway: { limits: { addressBurst: 7, tenantRatePerSecond: 2.5 } },
+    });
+    expect(config.gateway.limits).toEqual({
+      ...gatewayLimitDefaults,
+      addressBurst: 7,
+      tenantRatePerSecond: 2.5,
+    });
+    expect(parseConfig({ dataDir: '/x' }).gateway.limits).toEqual(gatewayLimitDefaults);
+  });
+
+  it.each([
+    [{ maxHeaderCount: 0 }, 'maxHeaderCount'],
+    [{ addressBurst: 1.5 }, 'addressBurst'],
+    [{ tenantRatePerSecond: -1 }, 'tenantRatePerSecond'],
+    [{ maxHeaders: 10 }, 'maxHeaders'],
+  ])('refuses gateway.limits %j in the config, naming the field', (limits, field) => {
+    expect(() => parseConfig({ dataDir: '/x', gateway: { limits } })).toThrow(field);
   });
 });
