@@ -41,6 +41,8 @@ export interface GuardExchange {
   readonly status: number;
   readonly durationMs: number;
   readonly clientAddress: string;
+  readonly target?: string | undefined;
+  readonly userAgent?: string | undefined;
 }
 
 export interface GatewayGuardOptions {
@@ -242,13 +244,13 @@ export function createGatewayGuard(options: GatewayGuardOptions): GatewayGuard {
           clientAddress: exchange.clientAddress,
           method: exchange.method,
           host: exchange.host,
-          // The exchange does not carry the target yet; the access log shows the host only.
-          target: '',
+          target: exchange.target ?? '',
           status: exchange.status,
           bytesSent: 0,
           durationMs: exchange.durationMs,
           tenant: exchange.route?.tenant,
           stage: exchange.route?.stage,
+          userAgent: exchange.userAgent,
         }),
         'request',
       );

@@ -43,6 +43,9 @@ export interface GatewayExchange {
   readonly status: number;
   readonly durationMs: number;
   readonly clientAddress: string;
+  /** The request target (path and query) as checked, and the client's User-Agent: for the access log. */
+  readonly target?: string | undefined;
+  readonly userAgent?: string | undefined;
 }
 
 /**
@@ -327,7 +330,17 @@ export class Gateway {
       this.#observeLocal(req, requestId, host, route, refused.status, clientAddress);
       return;
     }
-    this.#forwarder.forward(req, res, { route, requestId, clientAddress, host, method: req.method ?? '' });
+    // Target and User-Agent ride along for the access log (#observe reads them back).
+    const context = {
+      route,
+      requestId,
+      clientAddress,
+      host,
+      method: req.method ?? '',
+      target: req.url,
+      userAgent: req.headers['user-agent'],
+    };
+    this.#forwarder.forward(req, res, context);
   }
 
   /** Allow list, maintenance, then the admission hook (limits). */
@@ -410,6 +423,9 @@ export class Gateway {
         status,
         durationMs: performance.now() - startedAt,
         clientAddress: context.clientAddress,
+        target: 'target' in context && typeof context.target === 'string' ? context.target : undefined,
+        userAgent:
+          'userAgent' in context && typeof context.userAgent === 'string' ? context.userAgent : undefined,
       });
     } catch {
       // Observing never breaks a request.
@@ -434,6 +450,8 @@ export class Gateway {
         status,
         durationMs: 0,
         clientAddress,
+        target: req.url,
+        userAgent: req.headers['user-agent'],
       });
     } catch {
       // Observing never breaks a request.

@@ -6,7 +6,8 @@ import { parseConfig } from '../../src/core/config.ts';
 import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
 import { createGatewayGuard } from '../../src/gateway/guard.ts';
 import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
-import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
+import { createGatewayMetrics, type GatewayMetrics } from '../../src/gateway/metrics.ts';
+import pino from 'pino';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { createCa, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
@@ -65,6 +66,9 @@ let ca: CertificateAuthority;
 let gateway: Gateway;
 let address: GatewayAddress;
 let acme: Backend;
+/** The main gateway's access log lines and metrics. */
+const accessLines: Record<string, unknown>[] = [];
+let metrics: GatewayMetrics;
 let globex: Backend;
 
 /** Sends raw bytes (chunks with pauses between them) and reads until the server closes or the wait ends. */
@@ -135,14 +139,23 @@ beforeAll(async () => {
   store = openControlStore(t.controlUrl, { max: 4 });
   ca = await createCa();
   // Short timeouts for slow heads and bodies, so they are cut within the test's time; every other limit is the default.
+  metrics = createGatewayMetrics();
+  const accessLog = pino(
+    { level: 'info' },
+    { write: (line: string) => void accessLines.push(JSON.parse(line)) },
+  );
   ({ gateway, address } = await startGateway(
     resolveGatewayLimits({ headersTimeoutMs: 3_000, bodyIdleTimeoutMs: 2_000 }),
+    { observe: { metrics, accessLog } },
   ));
 }, 120_000);
 
 async function startGateway(
   limits: GatewayLimits,
-  options: { hooks?: boolean } = {},
+  options: {
+    hooks?: boolean;
+    observe?: { metrics: GatewayMetrics; accessLog: pino.Logger };
+  } = {},
 ): Promise<{ gateway: Gateway; address: GatewayAddress }> {
   const started = new Gateway({
     settings: parseConfig({ dataDir: t.dataDir, gateway: { port: 0, httpPort: 0 } }).gateway,
@@ -152,9 +165,7 @@ async function startGateway(
     ca,
     logger: silentLogger,
     limits,
-    ...(options.hooks === false
-      ? {}
-      : { hooks: createGatewayGuard({ limits, metrics: createGatewayMetrics() }) }),
+    ...(options.hooks === false ? {} : { hooks: createGatewayGuard({ limits, ...options.observe }) }),
   });
   const startedAddress = await started.start();
   const deadline = Date.now() + 10_000;
@@ -391,6 +402,40 @@ describe('the gateway under hostile input', () => {
     const reply = await send(get('acme.localhost', 'https://acme.localhost:8443/abs?q=1'));
     expect(reply.statuses).toEqual([200]);
     expect(seenBy(acme)).toEqual(['GET /abs?q=1']);
+  });
+
+  it('logs each request as JSON without cookies, authorization or secret query values, and counts it per stage', async () => {
+    accessLines.length = 0;
+    const reply = await send(
+      get(
+        'acme.localhost',
+        '/login?next=%2Fhome&token=SECRET1',
+        'Cookie: sid=SECRET2\r\nAuthorization: Bearer SECRET3\r\nUser-Agent: hostile-suite/1\r\n',
+      ),
+    );
+    expect(reply.statuses).toEqual([200]);
+    await new Promise((r) => setTimeout(r, 50));
+    const line = accessLines.find((l) => l.path !== '/still-up');
+    expect(line).toMatchObject({
+      msg: 'request',
+      path: '/login?next=%2Fhome&token=[redacted]',
+      host: 'acme.localhost',
+      status: 200,
+      tenant: 'acme',
+      stage: 'prod',
+      userAgent: 'hostile-suite/1',
+      clientAddress: '127.0.0.1',
+    });
+    expect(JSON.stringify(accessLines)).not.toMatch(/SECRET|cookie|authorization/i);
+    const text = await metrics.render();
+    expect(text).toMatch(
+      /steward_gateway_requests_total\{tenant="acme",stage="prod",status_class="2xx"\} [1-9]/,
+    );
+    // Requests refused before routing count under no tenant.
+    expect(text).toMatch(
+      /steward_gateway_requests_total\{tenant="none",stage="none",status_class="4xx"\} [1-9]/,
+    );
+    expect(text).not.toContain('localhost');
   });
 
   it('never lets a client set forwarding or identity headers', async () => {
