@@ -76,6 +76,8 @@ export function renderConfig(config: PgBackRestConfig): string {
   }
   const global: [string, string][] = [
     ['archive-async', 'y'],
+    // Backups never block the app: if the repositories stay unreachable, WAL beyond this is dropped
+    // (pgBackRest logs it and `check` fails, so point-in-time recovery has a gap) instead of filling pg_wal.
     ['archive-push-queue-max', '4GiB'],
     ['compress-type', config.compressType],
     ['process-max', String(config.processMax)],
