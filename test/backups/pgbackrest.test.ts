@@ -324,4 +324,15 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     expect(bad.report).toMatch(/checksum invalid: 1/);
     expect(bad.report).toContain(newest.label);
   });
+  it('writes the passphrases nowhere but pgbackrest.conf: not in logs, spool, cluster files or repositories', async () => {
+    const passphrases = [1, 2].map((n) => lab.secrets.get(passphraseSecretName(stanza, n)));
+    const secretsInClear = await Promise.all(passphrases);
+    const everything = await filesUnder(lab.root);
+    const others = everything.filter((f) => f !== prepared.configPath && f !== join(lab.root, 'master.key'));
+    expect(others.some((f) => f.endsWith('.log'))).toBe(true);
+    for (const file of others) {
+      const bytes = await readFile(file).catch(() => Buffer.alloc(0));
+      for (const secret of secretsInClear) expect(bytes.includes(Buffer.from(secret)), file).toBe(false);
+    }
+  });
 });
