@@ -16,6 +16,7 @@ import { migrate } from './store/migrate.ts';
 import { Supervisor } from './runtime/supervisor.ts';
 import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
 import { createGatewayGuard } from './gateway/guard.ts';
+import { createGatewayMetrics, type GatewayMetrics } from './gateway/metrics.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 
 export const version = '0.1.0';
@@ -71,6 +72,7 @@ export class Steward {
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
   #gateway: Gateway | undefined;
+  #gatewayMetrics: GatewayMetrics | undefined;
   #gatewayAddress: GatewayAddress | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
@@ -147,6 +149,7 @@ export class Steward {
           this.#o.gateway.hooks ??
           createGatewayGuard({
             limits: config.gateway.limits,
+            metrics: (this.#gatewayMetrics = createGatewayMetrics()),
             accessLog: logger.child({ component: 'gateway-access' }),
           }),
         ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
@@ -160,6 +163,7 @@ export class Steward {
       services: this.#services,
       logger,
       version,
+      ...(this.#gatewayMetrics ? { gatewayMetrics: this.#gatewayMetrics } : {}),
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     if (this.#o.workers !== false) {

@@ -1,3 +1,5 @@
+import type { GatewayMetrics } from '../gateway/metrics.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -18,6 +20,8 @@ export interface ApiServerOptions {
   readonly logger: Logger;
   readonly https?: { readonly key: string; readonly cert: string };
   readonly version: string;
+  /** The gateway's metrics, served at /metrics when the gateway runs in this process. */
+  readonly gatewayMetrics?: GatewayMetrics;
 }
 
 /**
@@ -89,6 +93,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   runtimeRoutes(api, authenticate, options.services);
   gatewayRoutes(api, authenticate, options.services);
   exportRoutes(api, authenticate, options.services);
+  if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }
