@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { ConflictError, InternalError } from '../core/errors.ts';
 import type { ControlDb } from '../store/db.ts';
-import type { PgBackRestDriver } from './pgbackrest/driver.ts';
+import type { BackupOutcome, PgBackRestDriver } from './pgbackrest/driver.ts';
 import { groupAlive, killGroup } from './pgbackrest/process.ts';
 import type { BackupType } from './policy.ts';
 import { expiredBackups, type RepoRetention } from './retention.ts';
@@ -40,6 +40,8 @@ export interface BackupRunRequest {
   readonly timeoutMs: number;
   /** Expire with this retention after a good backup, and check that it removed what it should. */
   readonly expire?: RepoRetention;
+  /** Aborting kills the backup and records it failed (Steward stopping, an operator cancelling). */
+  readonly signal?: AbortSignal;
 }
 
 /** Another backup of the same cluster is running; this one was not started. */
@@ -77,19 +79,31 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
         .returning('id')
         .executeTakeFirstOrThrow();
       let recordingPid: Promise<unknown> = Promise.resolve();
-      const outcome = await deps.driver.backup({
-        type: request.type,
-        repo: request.repo,
-        timeoutMs: request.timeoutMs,
-        onStart: (pid) => {
-          recordingPid = deps.db
-            .updateTable('backup_runs')
-            .set({ pid })
-            .where('id', '=', row.id)
-            .execute()
-            .catch(() => undefined);
-        },
-      });
+      let outcome: BackupOutcome;
+      try {
+        outcome = await deps.driver.backup({
+          type: request.type,
+          repo: request.repo,
+          timeoutMs: request.timeoutMs,
+          ...(request.signal ? { signal: request.signal } : {}),
+          onStart: (pid) => {
+            recordingPid = deps.db
+              .updateTable('backup_runs')
+              .set({ pid })
+              .where('id', '=', row.id)
+              .execute()
+              .catch(() => undefined);
+          },
+        });
+      } catch (cause) {
+        // pgbackrest could not even start (missing, not executable): the run still ends, recorded.
+        await recordingPid;
+        await finish(deps.db, row.id, clock, {
+          status: 'failed',
+          error: `pgbackrest backup did not start: ${(cause as Error).message}`,
+        });
+        return await readRun(deps.db, row.id);
+      }
       await recordingPid;
       if (!outcome.ok) {
         await finish(deps.db, row.id, clock, { status: 'failed', error: outcome.error });

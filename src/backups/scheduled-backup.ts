@@ -16,6 +16,7 @@ export interface ScheduledBackupRequest {
   readonly policy: BackupPolicy;
   readonly repo: number;
   readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
 }
 
 export type ScheduledBackupResult =
@@ -45,6 +46,7 @@ export async function scheduledBackup(
       repo: request.repo,
       timeoutMs: request.timeoutMs,
       expire: retentionOf(request.policy),
+      ...(request.signal ? { signal: request.signal } : {}),
     },
   );
   return { kind: 'ran', run, reason: decision.reason };

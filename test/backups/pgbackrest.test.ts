@@ -8,6 +8,7 @@ import {
   expireAndCheck,
   listBackupRuns,
   newestWal,
+  pgbackrestDriver,
   prepareStanza,
   repositoryPassphrase,
   runBackup,
@@ -238,6 +239,49 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     // The next backup is neither refused by Steward nor blocked by pgBackRest's own lock.
     const next = await runBackup({ db: lab.store.db, driver }, { type: 'incr', repo: 2, timeoutMs: 120_000 });
     expect(next.status).toBe('succeeded');
+  });
+
+  it('cancels a backup when asked (Steward stopping), and records a run whose pgbackrest cannot start', async () => {
+    const controller = new AbortController();
+    let pgid = 0;
+    const watched: PgBackRestDriver = {
+      ...driver,
+      backup: (request) =>
+        driver.backup({
+          ...request,
+          onStart: (pid) => {
+            pgid = pid;
+            request.onStart?.(pid);
+            setTimeout(() => controller.abort(), 300);
+          },
+        }),
+    };
+    const cancelled = await runBackup(
+      { db: lab.store.db, driver: watched },
+      { type: 'full', repo: 1, timeoutMs: 120_000, signal: controller.signal },
+    );
+    expect(cancelled.status).toBe('failed');
+    expect(cancelled.error).toMatch(/was cancelled/);
+    expect(await groupAlive(pgid)).toBe(false);
+
+    const missing = pgbackrestDriver({
+      configPath: prepared.configPath,
+      stanza,
+      user: lookupUser('postgres'),
+      bin: join(lab.root, 'no-such-pgbackrest'),
+    });
+    const broken = await runBackup(
+      { db: lab.store.db, driver: missing },
+      { type: 'full', repo: 1, timeoutMs: 10_000 },
+    );
+    expect(broken).toMatchObject({ status: 'failed' });
+    expect(broken.error).toMatch(/did not start: .*ENOENT/);
+    const running = await lab.store.db
+      .selectFrom('backup_runs')
+      .select('id')
+      .where('status', '=', 'running')
+      .execute();
+    expect(running).toEqual([]);
   });
 
   it('runs what the policy says is due, by the clock, and waits otherwise', async () => {

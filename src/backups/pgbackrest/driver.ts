@@ -31,6 +31,8 @@ export interface BackupRequest {
   /** A backup still running after this is killed and reported failed. */
   readonly timeoutMs: number;
   readonly onStart?: (pid: number) => void;
+  /** Aborting kills the backup (Steward stopping, an operator cancelling); it is reported failed. */
+  readonly signal?: AbortSignal;
 }
 
 export type BackupOutcome =
@@ -65,18 +67,23 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
     name: string,
     extra: readonly string[] = [],
     timeoutMs = limit,
-    onStart?: (pid: number) => void,
+    hooks: { onStart?: (pid: number) => void; signal?: AbortSignal } = {},
   ): Promise<GroupRunResult> {
     return runInGroup(bin, [...base, ...extra, name], {
       user: options.user,
       timeoutMs,
-      ...(onStart ? { onStart } : {}),
+      ...(hooks.onStart ? { onStart: hooks.onStart } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
     });
   }
 
   function failure(name: string, result: GroupRunResult): PgBackRestError {
     const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
-    const why = result.timedOut ? 'was killed after its time limit' : `failed (exit ${result.code})`;
+    const why = result.timedOut
+      ? 'was killed after its time limit'
+      : result.cancelled
+        ? 'was cancelled'
+        : `failed (exit ${result.code})`;
     return new PgBackRestError(`pgbackrest ${name} of stanza ${options.stanza} ${why}: ${said}`, result.code);
   }
 
@@ -103,10 +110,13 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
         'backup',
         [`--type=${request.type}`, `--repo=${request.repo}`, '--log-level-console=info'],
         request.timeoutMs,
-        request.onStart,
+        {
+          ...(request.onStart ? { onStart: request.onStart } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        },
       );
       const durationMs = Date.now() - started;
-      if (result.code !== 0 || result.timedOut) {
+      if (result.code !== 0 || result.timedOut || result.cancelled) {
         return { ok: false, error: failure('backup', result).message, timedOut: result.timedOut, durationMs };
       }
       const label = /new backup label = (\S+)/.exec(result.stdout)?.[1];

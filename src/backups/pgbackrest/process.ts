@@ -8,6 +8,8 @@ export interface GroupRunResult {
   readonly stderr: string;
   /** The limit passed and the whole process group was killed. */
   readonly timedOut: boolean;
+  /** The caller's signal aborted and the whole process group was killed. */
+  readonly cancelled: boolean;
 }
 
 export interface GroupRunOptions {
@@ -15,6 +17,8 @@ export interface GroupRunOptions {
   readonly timeoutMs: number;
   /** Called with the pid (which is also the process group id) once the program started. */
   readonly onStart?: (pid: number) => void;
+  /** Aborting kills the whole group, as the time limit does. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -38,14 +42,22 @@ export function runInGroup(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
+    let cancelled = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
     }, options.timeoutMs);
+    const abort = (): void => {
+      cancelled = true;
+      killGroup(child.pid);
+    };
+    if (options.signal?.aborted) abort();
+    else options.signal?.addEventListener('abort', abort, { once: true });
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
       reject(error);
     });
     child.on('spawn', () => {
@@ -53,6 +65,7 @@ export function runInGroup(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
       // Workers that outlived their parent would keep the stanza's lock.
       killGroup(child.pid);
       resolve({
@@ -60,6 +73,7 @@ export function runInGroup(
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
+        cancelled,
       });
     });
   });
