@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { htmlBody, pages, type GatewayPage } from './pages.ts';
 import type { Route } from './routes.ts';
+import { hopByHopHeaders } from '../system/http-headers.ts';
 
 /**
  * Forwards requests to a stage's published endpoint (127.0.0.1:<port>):
@@ -20,18 +21,7 @@ export interface ForwardContext {
   readonly method: string;
 }
 
-/** Headers that describe one connection, never forwarded in either direction. */
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-authenticate',
-]);
+const hopByHop = hopByHopHeaders;
 
 /**
  * Headers only the gateway may set: a client's copy would let it pose as

@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { hopByHopHeaders } from '../system/http-headers.ts';
 
 /**
  * A stage's published endpoint: an HTTP proxy on a fixed port that forwards
@@ -33,17 +34,7 @@ interface Backend {
   inFlight: number;
 }
 
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-authenticate',
-]);
+const hopByHop = hopByHopHeaders;
 
 export class StageProxy {
   readonly #o: StageProxyOptions;

@@ -283,13 +283,7 @@ export class TenantService {
     const row = await this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select([
-        'stages.database_name',
-        'stages.password_secret',
-        'stages.phase',
-        'stages.desired',
-        'tenants.tier',
-      ])
+      .select(['stages.id', 'stages.desired'])
       .where('tenants.slug', '=', slug)
       .where('stages.name', '=', stage)
       .executeTakeFirst();
@@ -303,7 +297,7 @@ export class TenantService {
     }
     if (row.desired === 'absent')
       throw new NotFoundError(`stage ${stage} of tenant ${slug} is being removed`);
-    const password = await this.#o.secrets.get(row.password_secret);
+    const credentials = await this.stageConnection(row.id);
     await this.#o.audit.recordAlone({
       actor: actorName(actor),
       address: actor.address,
@@ -311,19 +305,7 @@ export class TenantService {
       target: `tenant/${slug}/stage/${stage}`,
       tenant: slug,
     });
-    const driver = driverFor(this.#o.drivers, row.tier);
-    if (!driver) throw new ConflictError(`tier ${row.tier} of tenant ${slug} has no database driver here`);
-    const { host, port } = await driver.endpoint(row.database_name);
-    const user = row.database_name;
-    return {
-      tenant: slug,
-      stage,
-      database: row.database_name,
-      user,
-      host,
-      port,
-      databaseUrl: `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${row.database_name}`,
-    };
+    return credentials;
   }
 
   /**
