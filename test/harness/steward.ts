@@ -191,3 +191,30 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** Drops a control database and every database and role with the prefix (for tests that run `up` themselves). */
+export async function dropTestInstance(
+  superuserUrl: string,
+  controlDatabase: string,
+  prefix: string,
+): Promise<void> {
+  const admin = new pg.Client({ connectionString: superuserUrl });
+  await admin.connect();
+  try {
+    const like = `${prefix.replace('_', '\\_')}%`;
+    const databases = await admin.query<{ datname: string }>(
+      'select datname from pg_database where datname like $1',
+      [like],
+    );
+    for (const row of databases.rows)
+      await admin.query(`drop database if exists ${quoteIdent(row.datname)} with (force)`);
+    const roles = await admin.query<{ rolname: string }>(
+      'select rolname from pg_roles where rolname like $1',
+      [like],
+    );
+    for (const row of roles.rows) await admin.query(`drop role if exists ${quoteIdent(row.rolname)}`);
+    await admin.query(`drop database if exists ${quoteIdent(controlDatabase)} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}

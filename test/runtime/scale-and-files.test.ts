@@ -1,28 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { ledgerDir, ledgerVariant, packRelease } from '../harness/ledger.ts';
 
-const ledger = join(import.meta.dirname, '..', '..', 'examples', 'ledger');
+const ledger = ledgerDir;
+const pack = packRelease;
+const variant = ledgerVariant;
 const isRoot = process.getuid?.() === 0;
-
-function pack(dir: string): Buffer {
-  return execFileSync('tar', ['-czf', '-', '--exclude=node_modules', '-C', dir, '.'], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
-/** A copy of the sample app with its steward.yaml changed. */
-async function variant(change: (yaml: string) => string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ledger-variant-'));
-  await cp(ledger, dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
-  const file = join(dir, 'steward.yaml');
-  await writeFile(file, change(await readFile(file, 'utf8')));
-  return dir;
-}
 
 interface Response {
   readonly status: number;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readEnvironment } from '../../src/core/env.ts';
 import { createLogger } from '../../src/core/logger.ts';
@@ -11,9 +10,8 @@ import {
   replaceDatabase,
   withCredentials,
 } from '../../src/databases/local-cluster.ts';
-import { quoteIdent } from '../../src/databases/sql.ts';
 import { up, type RunningSteward } from '../../src/up.ts';
-import { appPassword } from '../harness/steward.ts';
+import { appPassword, dropTestInstance } from '../harness/steward.ts';
 
 describe('the demo of a first start', () => {
   const superuserUrl = inject('pgSuperuserUrl');
@@ -47,24 +45,7 @@ describe('the demo of a first start', () => {
 
   afterAll(async () => {
     await running?.stop();
-    const admin = new pg.Client({ connectionString: superuserUrl });
-    await admin.connect();
-    for (const row of (
-      await admin.query<{ datname: string }>('select datname from pg_database where datname like $1', [
-        `${prefix}%`,
-      ])
-    ).rows) {
-      await admin.query(`drop database ${quoteIdent(row.datname)} with (force)`);
-    }
-    for (const row of (
-      await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [
-        `${prefix}%`,
-      ])
-    ).rows) {
-      await admin.query(`drop role ${quoteIdent(row.rolname)}`);
-    }
-    await admin.query(`drop database if exists ${quoteIdent(database)} with (force)`);
-    await admin.end();
+    await dropTestInstance(superuserUrl, database, prefix);
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -3,7 +3,6 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiClient, ApiError } from '../../src/cli/client.ts';
 import { readEnvironment } from '../../src/core/env.ts';
@@ -13,9 +12,8 @@ import {
   replaceDatabase,
   withCredentials,
 } from '../../src/databases/local-cluster.ts';
-import { quoteIdent } from '../../src/databases/sql.ts';
 import { up, type ClientFile, type RunningSteward } from '../../src/up.ts';
-import { appPassword } from '../harness/steward.ts';
+import { appPassword, dropTestInstance } from '../harness/steward.ts';
 
 /**
  * `up` against an external control database (STEWARD_DATABASE_URL): no
@@ -53,24 +51,7 @@ describe('up with an external control database', () => {
 
   afterAll(async () => {
     await running?.stop();
-    const admin = new pg.Client({ connectionString: superuserUrl });
-    await admin.connect();
-    for (const row of (
-      await admin.query<{ datname: string }>('select datname from pg_database where datname like $1', [
-        `${prefix}%`,
-      ])
-    ).rows) {
-      await admin.query(`drop database ${quoteIdent(row.datname)} with (force)`);
-    }
-    for (const row of (
-      await admin.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [
-        `${prefix}%`,
-      ])
-    ).rows) {
-      await admin.query(`drop role ${quoteIdent(row.rolname)}`);
-    }
-    await admin.query(`drop database if exists ${quoteIdent(database)} with (force)`);
-    await admin.end();
+    await dropTestInstance(superuserUrl, database, prefix);
     await rm(dataDir, { recursive: true, force: true });
   });
 
