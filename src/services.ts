@@ -97,7 +97,14 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'reconciler' }),
     instancePrefix: config.instancePrefix,
   });
-  const gateway = new GatewayService({ db, secrets, audit, clock, baseDomain: config.gateway.baseDomain });
+  const gateway = new GatewayService({
+    db,
+    secrets,
+    audit,
+    clock,
+    baseDomain: config.gateway.baseDomain,
+    tenants,
+  });
   const exports = new ExportService({
     db,
     tenants,

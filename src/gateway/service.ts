@@ -8,6 +8,7 @@ import type { ControlDb } from '../store/db.ts';
 import { buildRouteTable, parseCidr, type RouteKind } from './routes.ts';
 import { loadRouteSources } from './state.ts';
 import { certificateNames, checkCertificate, isCertificateDomain } from './tls.ts';
+import type { TenantService } from '../tenants/service.ts';
 
 /**
  * The gateway's desired state: who may reach a stage, whether it is in
@@ -51,6 +52,7 @@ export interface GatewayServiceOptions {
   readonly audit: AuditService;
   readonly clock: Clock;
   readonly baseDomain: string;
+  readonly tenants: TenantService;
 }
 
 const keySecretName = (domain: string): string => `tls-key/${domain}`;
@@ -80,18 +82,8 @@ export class GatewayService {
     }));
   }
 
-  async #stageId(tenant: string, stage: string): Promise<string> {
-    const row = await this.#o.db
-      .selectFrom('stages')
-      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select('stages.id')
-      .where('tenants.slug', '=', tenant)
-      .where('stages.name', '=', stage)
-      .where('tenants.desired', '=', 'present')
-      .where('stages.desired', '=', 'present')
-      .executeTakeFirst();
-    if (!row) throw new NotFoundError(`tenant ${showValue(tenant)} has no stage ${showValue(stage)}`);
-    return row.id;
+  #stageId(tenant: string, stage: string): Promise<string> {
+    return this.#o.tenants.stageId(tenant, stage);
   }
 
   async stageAccess(tenant: string, stage: string): Promise<StageAccessView> {

@@ -428,15 +428,7 @@ export class StageRuntime {
     settings: { scaleToZeroSeconds?: number | null | undefined; filesQuotaBytes?: number | null | undefined },
     actor: Principal,
   ): Promise<void> {
-    const row = await this.#o.db
-      .selectFrom('stages')
-      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select('stages.id')
-      .where('tenants.slug', '=', tenant)
-      .where('stages.name', '=', stage)
-      .executeTakeFirst();
-    if (!row)
-      throw new NotFoundError(`tenant ${tenant} has no stage ${showValue(stage)}`, { field: 'stage' });
+    const row = { id: await this.#o.tenants.stageId(tenant, stage) };
     await this.#o.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('stages')

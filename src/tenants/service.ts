@@ -308,6 +308,26 @@ export class TenantService {
     return credentials;
   }
 
+  /** The id of a stage that exists and is not being removed; the error lists the tenant's stages. */
+  async stageId(slug: string, stage: string): Promise<string> {
+    const row = await this.#o.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select(['stages.id', 'stages.desired', 'tenants.desired as tenant_desired'])
+      .where('tenants.slug', '=', slug)
+      .where('stages.name', '=', stage)
+      .executeTakeFirst();
+    if (!row || row.desired === 'absent' || row.tenant_desired === 'absent') {
+      const tenant = await this.show(slug);
+      throw noSuchStage(
+        slug,
+        stage,
+        tenant.stages.filter((s) => s.desired === 'present').map((s) => s.name),
+      );
+    }
+    return row.id;
+  }
+
   /**
    * A stage's connection for Steward's own use (the runtime hands it to the
    * app's processes as DATABASE_URL). Not audited: no person reads it.
