@@ -81,8 +81,8 @@ async function main(): Promise<void> {
       stanza: 'bench',
       stateDir: join(root, 'backup'),
       repositories: [
-        { path: join(root, 'repo1'), retention: { kind: 'time', days: 30 } },
-        { path: join(root, 'repo2'), retention: { kind: 'time', days: 30 } },
+        { kind: 'path', path: join(root, 'repo1'), retention: { kind: 'time', days: 30 } },
+        { kind: 'path', path: join(root, 'repo2'), retention: { kind: 'time', days: 30 } },
       ],
       ...(compressType ? { compressType } : {}),
     });

@@ -49,8 +49,8 @@ describe('pgBackRest on a cluster shaped like a dedicated stage (peer socket in 
       stanza: 'solo-prod',
       stateDir: join(lab.root, 'backup-solo'),
       repositories: [
-        { path: join(lab.root, 'solo-repo1'), retention: { kind: 'time', days: 7 } },
-        { path: join(lab.root, 'solo-repo2'), retention: { kind: 'time', days: 7 } },
+        { kind: 'path', path: join(lab.root, 'solo-repo1'), retention: { kind: 'time', days: 7 } },
+        { kind: 'path', path: join(lab.root, 'solo-repo2'), retention: { kind: 'time', days: 7 } },
       ],
     });
     expect(prepared.restarted).toBe(true);

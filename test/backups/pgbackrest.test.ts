@@ -47,8 +47,8 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
     stanza,
     stateDir: join(lab.root, 'backup'),
     repositories: [
-      { path: repo1, retention: { kind: 'time' as const, days: 30 } },
-      { path: repo2, retention: { kind: 'time' as const, days: 30 } },
+      { kind: 'path' as const, path: repo1, retention: { kind: 'time' as const, days: 30 } },
+      { kind: 'path' as const, path: repo2, retention: { kind: 'time' as const, days: 30 } },
     ],
   });
 

@@ -1,10 +1,10 @@
-import { InputError } from '../../core/errors.ts';
+import { InputError, showValue } from '../../core/errors.ts';
 import { retentionOptions, type RepoRetention } from '../retention.ts';
 
 export const compressTypes = ['zst', 'lz4', 'gz'] as const;
 export type CompressType = (typeof compressTypes)[number];
 
-/** A repository on a mounted path. (S3 comes next; it gets its own kind.) */
+/** A repository on a mounted path. */
 export interface PathRepository {
   readonly kind: 'path';
   readonly path: string;
@@ -13,7 +13,44 @@ export interface PathRepository {
   readonly retention: RepoRetention;
 }
 
-export type Repository = PathRepository;
+/**
+ * A repository in an S3 bucket, reached over HTTPS (pgBackRest speaks S3 over
+ * TLS only). The keys and the passphrase are only ever written to the 0600
+ * config file, never to a log or an error message.
+ *
+ * Retention and verify rely on the store listing every key under a prefix.
+ * On a store whose listing hides deeper prefixes (s3rver does), expire drops
+ * a backup from pgBackRest's catalogue but leaves its objects in the bucket,
+ * and verify finds none of the archived WAL; neither says so. expireAndCheck
+ * reads the catalogue, so it cannot tell: there an expire is not retention.
+ */
+export interface S3Repository {
+  readonly kind: 's3';
+  /** Host name only, e.g. "localhost" or "s3.eu-central-1.amazonaws.com": no scheme, port or path. */
+  readonly endpoint: string;
+  /** Default 443. */
+  readonly port?: number;
+  readonly bucket: string;
+  /** The S3 API region (repoN-s3-region), e.g. "us-east-1". */
+  readonly s3Region: string;
+  /** Prefix inside the bucket, absolute, e.g. "/steward/main". */
+  readonly path: string;
+  readonly uriStyle: 'host' | 'path';
+  /** Secret-ish: only ever written to the 0600 config file. */
+  readonly accessKeyId: string;
+  /** Secret: only ever written to the 0600 config file. */
+  readonly secretAccessKey: string;
+  /** PEM file to trust for the endpoint (repoN-storage-ca-file); the system's CAs when absent. */
+  readonly caFile?: string;
+  /** repoN-storage-verify-tls. */
+  readonly verifyTls: boolean;
+  readonly passphrase: string;
+  readonly retention: RepoRetention;
+}
+
+export const s3UriStyles = ['host', 'path'] as const;
+
+export type Repository = PathRepository | S3Repository;
 
 /** Everything pgbackrest.conf says, as desired state. */
 export interface PgBackRestConfig {
@@ -42,6 +79,127 @@ function checkValue(field: string, value: string): string {
     throw new InputError(`${field} must be one non-empty line without surrounding spaces`, { field });
   }
   return value;
+}
+
+/** A value that may be shown in an error message. */
+function checkShown(field: string, value: string, pattern: RegExp, accepted: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new InputError(`${field} ${showValue(value)} must be ${accepted}`, { field });
+  }
+  return value;
+}
+
+const hostLabel = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const hostNamePattern = new RegExp(`^(?=.{1,253}$)${hostLabel}(?:\\.${hostLabel})*$`);
+const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const s3RegionPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+// An absolute prefix of plain segments; no empty, "." or ".." segment, no trailing slash (but "/" itself).
+const s3PathPattern = /^(?:\/|(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+)+)$/;
+const absolutePathPattern = /^\/[^\r\n\0]*$/;
+
+/** The endpoint: a DNS name, since pgBackRest checks the certificate against DNS names only. */
+export function checkEndpoint(field: string, endpoint: string): string {
+  checkShown(
+    field,
+    endpoint,
+    hostNamePattern,
+    'a host name only (lower-case letters, digits, - and ., e.g. "s3.eu-central-1.amazonaws.com"), without scheme, port or path',
+  );
+  if (/^[0-9.]+$/.test(endpoint)) {
+    throw new InputError(
+      `${field} ${showValue(endpoint)} must be a host name, not an IP address: pgBackRest matches the certificate against DNS names only`,
+      { field },
+    );
+  }
+  return endpoint;
+}
+
+/** S3's bucket naming rules (the general-purpose bucket ones). */
+export function checkBucket(field: string, bucket: string): string {
+  checkShown(
+    field,
+    bucket,
+    bucketPattern,
+    '3 to 63 characters of a-z, 0-9, . and -, starting and ending with a letter or digit',
+  );
+  if (bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith('xn--')) {
+    throw new InputError(
+      `${field} ${showValue(bucket)} must not contain "..", look like an IP address or start with "xn--"`,
+      { field },
+    );
+  }
+  return bucket;
+}
+
+function checkS3Repository(index: number, repo: S3Repository): [string, string][] {
+  const n = index + 1;
+  const at = `repositories[${index}]`;
+  const endpoint = checkEndpoint(`${at}.endpoint`, repo.endpoint);
+  const bucket = checkBucket(`${at}.bucket`, repo.bucket);
+  const port = repo.port ?? 443;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new InputError(
+      `${at}.port ${typeof port === 'number' ? String(port) : showValue(port)} must be a whole number from 1 to 65535`,
+      {
+        field: `${at}.port`,
+      },
+    );
+  }
+  if (!s3UriStyles.includes(repo.uriStyle)) {
+    throw new InputError(
+      `${at}.uriStyle ${showValue(repo.uriStyle)} must be one of ${s3UriStyles.join(', ')}`,
+      {
+        field: `${at}.uriStyle`,
+      },
+    );
+  }
+  if (typeof repo.verifyTls !== 'boolean') {
+    throw new InputError(`${at}.verifyTls ${showValue(repo.verifyTls)} must be true or false`, {
+      field: `${at}.verifyTls`,
+    });
+  }
+  if (repo.uriStyle === 'host' && repo.verifyTls && bucket.includes('.')) {
+    // bucket.endpoint with a dotted bucket is not covered by the endpoint's wildcard certificate.
+    throw new InputError(
+      `${at}.bucket ${showValue(bucket)} has dots, which host-style addressing cannot reach with TLS verified; use uriStyle path or a bucket without dots`,
+      { field: `${at}.bucket` },
+    );
+  }
+  const entries: [string, string][] = [
+    [`repo${n}-type`, 's3'],
+    [
+      `repo${n}-path`,
+      checkShown(
+        `${at}.path`,
+        repo.path,
+        s3PathPattern,
+        'an absolute prefix inside the bucket of A-Z, a-z, 0-9, _ . and - segments (e.g. "/steward/main"), without a trailing slash',
+      ),
+    ],
+    [`repo${n}-s3-bucket`, bucket],
+    [`repo${n}-s3-endpoint`, endpoint],
+    [`repo${n}-storage-port`, String(port)],
+    [
+      `repo${n}-s3-region`,
+      checkShown(
+        `${at}.s3Region`,
+        repo.s3Region,
+        s3RegionPattern,
+        'an S3 region name of a-z, 0-9, _ and - (e.g. "us-east-1")',
+      ),
+    ],
+    [`repo${n}-s3-uri-style`, repo.uriStyle],
+    [`repo${n}-s3-key`, checkValue(`${at}.accessKeyId`, repo.accessKeyId)],
+    [`repo${n}-s3-key-secret`, checkValue(`${at}.secretAccessKey`, repo.secretAccessKey)],
+  ];
+  if (repo.caFile !== undefined) {
+    entries.push([
+      `repo${n}-storage-ca-file`,
+      checkShown(`${at}.caFile`, repo.caFile, absolutePathPattern, 'an absolute path of one line'),
+    ]);
+  }
+  entries.push([`repo${n}-storage-verify-tls`, repo.verifyTls ? 'y' : 'n']);
+  return entries;
 }
 
 export function checkStanza(stanza: string): string {
@@ -91,8 +249,16 @@ export function renderConfig(config: PgBackRestConfig): string {
   ];
   config.repositories.forEach((repo, index) => {
     const n = index + 1;
+    if (repo.kind === 's3') global.push(...checkS3Repository(index, repo));
+    else if (repo.kind === 'path') {
+      global.push([`repo${n}-path`, checkValue(`repositories[${index}].path`, repo.path)]);
+    } else {
+      const kind: unknown = (repo as { kind: unknown }).kind;
+      throw new InputError(`repositories[${index}].kind ${showValue(kind)} must be path or s3`, {
+        field: `repositories[${index}].kind`,
+      });
+    }
     global.push(
-      [`repo${n}-path`, checkValue(`repositories[${index}].path`, repo.path)],
       [`repo${n}-cipher-type`, 'aes-256-cbc'],
       [`repo${n}-cipher-pass`, checkValue(`repositories[${index}].passphrase`, repo.passphrase)],
       ...Object.entries(retentionOptions(n, repo.retention)),

@@ -10,7 +10,13 @@ import type { ControlDb } from '../../store/db.ts';
 import type { SystemUser } from '../../system/exec.ts';
 import type { RepoRetention } from '../retention.ts';
 import { enableArchiving, socketDirectoryOf } from './archiving.ts';
-import { checkStanza, renderConfig, type CompressType } from './config.ts';
+import {
+  checkStanza,
+  renderConfig,
+  type CompressType,
+  type Repository,
+  type S3Repository,
+} from './config.ts';
 import { pgbackrestDriver, type PgBackRestDriver } from './driver.ts';
 import { run } from '../../system/exec.ts';
 
@@ -92,6 +98,14 @@ async function writePrivate(path: string, text: string, user: SystemUser | undef
   return true;
 }
 
+/**
+ * One repository as the setup is asked for it: everything but the cipher
+ * passphrase, which the secret store keeps per stanza and repository number.
+ */
+export type RepositorySpec =
+  | { readonly kind: 'path'; readonly path: string; readonly retention: RepoRetention }
+  | Omit<S3Repository, 'passphrase'>;
+
 export interface StanzaSetup {
   readonly db: ControlDb;
   readonly secrets: SecretService;
@@ -99,8 +113,8 @@ export interface StanzaSetup {
   readonly stanza: string;
   /** Steward's directory for this stanza: config, socket, lock, log and spool (owned by postgres). */
   readonly stateDir: string;
-  /** repo1 (regional), repo2 (off-site): paths for now. */
-  readonly repositories: readonly { readonly path: string; readonly retention: RepoRetention }[];
+  /** repo1 (regional), repo2 (off-site): a mounted path or an S3 bucket each. */
+  readonly repositories: readonly RepositorySpec[];
   readonly processMax?: number;
   readonly bin?: string;
   readonly compressType?: CompressType;
@@ -123,15 +137,12 @@ export async function prepareStanza(setup: StanzaSetup): Promise<PreparedStanza>
   const bin = setup.bin ?? findPgBackRest();
   await ownedDir(setup.stateDir, user);
   for (const sub of ['lock', 'log', 'spool', 'socket']) await ownedDir(join(setup.stateDir, sub), user);
-  for (const repo of setup.repositories) await ownedDir(repo.path, user);
-  const repositories = [];
+  // A bucket's prefix needs no making: S3 has no directories.
+  for (const repo of setup.repositories) if (repo.kind === 'path') await ownedDir(repo.path, user);
+  const repositories: Repository[] = [];
   for (const [index, repo] of setup.repositories.entries()) {
-    repositories.push({
-      kind: 'path' as const,
-      path: repo.path,
-      retention: repo.retention,
-      passphrase: await repositoryPassphrase(setup.db, setup.secrets, stanza, index + 1),
-    });
+    const passphrase = await repositoryPassphrase(setup.db, setup.secrets, stanza, index + 1);
+    repositories.push({ ...repo, passphrase });
   }
   const configPath = join(setup.stateDir, 'pgbackrest.conf');
   // The config exists before archiving starts, so the first archive-push finds it.

@@ -5,7 +5,12 @@ import {
   withLocalPeer,
   withSettings,
 } from '../../../src/backups/pgbackrest/archiving.ts';
-import { renderConfig, type PgBackRestConfig } from '../../../src/backups/pgbackrest/config.ts';
+import {
+  renderConfig,
+  type PgBackRestConfig,
+  type S3Repository,
+} from '../../../src/backups/pgbackrest/config.ts';
+import { InputError } from '../../../src/core/errors.ts';
 import { newestWal, parseInfo } from '../../../src/backups/pgbackrest/info.ts';
 
 const base: PgBackRestConfig = {
@@ -120,6 +125,188 @@ describe('renderConfig', () => {
       expect(() => renderConfig(c.config)).toThrow(c.error);
     });
   }
+});
+
+describe('renderConfig with an S3 repository', () => {
+  const bucketRepo: S3Repository = {
+    kind: 's3',
+    endpoint: 's3.eu-central-1.amazonaws.com',
+    bucket: 'acme-backups',
+    s3Region: 'eu-central-1',
+    path: '/steward/main',
+    uriStyle: 'host',
+    accessKeyId: 'AKIAEXAMPLEKEYID',
+    secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    verifyTls: true,
+    passphrase: 'pass-two',
+    retention: { kind: 'count', fulls: 2 },
+  };
+  const withS3 = (repo: Partial<S3Repository>): PgBackRestConfig => ({
+    ...base,
+    repositories: [base.repositories[0]!, { ...bucketRepo, ...repo }],
+  });
+
+  it('renders repo2 as an encrypted bucket with its own retention, next to a path repo1', () => {
+    const global = options(renderConfig(withS3({})), 'global');
+    expect(global).toMatchObject({
+      'repo1-path': '/srv/repo1',
+      'repo2-type': 's3',
+      'repo2-path': '/steward/main',
+      'repo2-s3-bucket': 'acme-backups',
+      'repo2-s3-endpoint': 's3.eu-central-1.amazonaws.com',
+      'repo2-storage-port': '443',
+      'repo2-s3-region': 'eu-central-1',
+      'repo2-s3-uri-style': 'host',
+      'repo2-s3-key': 'AKIAEXAMPLEKEYID',
+      'repo2-s3-key-secret': 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'repo2-storage-verify-tls': 'y',
+      'repo2-cipher-type': 'aes-256-cbc',
+      'repo2-cipher-pass': 'pass-two',
+      'repo2-retention-full-type': 'count',
+      'repo2-retention-full': '2',
+    });
+    expect(global).not.toHaveProperty('repo2-storage-ca-file');
+    expect(global).not.toHaveProperty('repo1-type');
+  });
+
+  it('renders a test store: port, CA file, path-style addressing, TLS not verified', () => {
+    const global = options(
+      renderConfig(
+        withS3({
+          endpoint: 'localhost',
+          port: 9443,
+          uriStyle: 'path',
+          caFile: '/etc/steward/s3-ca.pem',
+          verifyTls: false,
+          bucket: 'with.dots',
+        }),
+      ),
+      'global',
+    );
+    expect(global).toMatchObject({
+      'repo2-s3-endpoint': 'localhost',
+      'repo2-storage-port': '9443',
+      'repo2-s3-uri-style': 'path',
+      'repo2-storage-ca-file': '/etc/steward/s3-ca.pem',
+      'repo2-storage-verify-tls': 'n',
+      'repo2-s3-bucket': 'with.dots',
+    });
+  });
+
+  it('accepts the root of the bucket as its prefix', () => {
+    expect(options(renderConfig(withS3({ path: '/' })), 'global')['repo2-path']).toBe('/');
+  });
+
+  const refused: { name: string; repo: Partial<S3Repository>; error: RegExp }[] = [
+    {
+      name: 'an endpoint with a scheme',
+      repo: { endpoint: 'https://s3.amazonaws.com' },
+      error: /^repositories\[1\]\.endpoint "https:\/\/s3\.amazonaws\.com" must be a host name only/,
+    },
+    { name: 'an endpoint with a port', repo: { endpoint: 'minio:9000' }, error: /endpoint "minio:9000"/ },
+    { name: 'an endpoint with a path', repo: { endpoint: 's3.example.com/x' }, error: /endpoint/ },
+    { name: 'an upper-case endpoint', repo: { endpoint: 'S3.example.com' }, error: /endpoint/ },
+    { name: 'an endpoint label ending in -', repo: { endpoint: 'a-.example.com' }, error: /endpoint/ },
+    {
+      name: 'an IP address endpoint',
+      repo: { endpoint: '127.0.0.1' },
+      error: /endpoint "127\.0\.0\.1" must be a host name, not an IP address/,
+    },
+    { name: 'an endpoint that ends a line', repo: { endpoint: 'x.com\nrepo2-path=/' }, error: /endpoint/ },
+    {
+      name: 'an upper-case bucket',
+      repo: { bucket: 'Acme' },
+      error: /^repositories\[1\]\.bucket "Acme" must be 3 to 63 characters of a-z, 0-9, \. and -/,
+    },
+    { name: 'a two-letter bucket', repo: { bucket: 'ab' }, error: /bucket "ab"/ },
+    { name: 'a bucket of 64 characters', repo: { bucket: 'a'.repeat(64) }, error: /bucket/ },
+    { name: 'a bucket starting with -', repo: { bucket: '-acme' }, error: /bucket/ },
+    { name: 'a bucket with an underscore', repo: { bucket: 'acme_backups' }, error: /bucket/ },
+    { name: 'a bucket with ..', repo: { bucket: 'acme..backups', uriStyle: 'path' }, error: /"\.\."/ },
+    { name: 'a bucket like an IP address', repo: { bucket: '192.168.1.1', uriStyle: 'path' }, error: /IP/ },
+    {
+      name: 'a dotted bucket with host-style addressing and TLS verified',
+      repo: { bucket: 'acme.backups' },
+      error: /bucket "acme\.backups" has dots.*use uriStyle path/,
+    },
+    {
+      name: 'port 0',
+      repo: { port: 0 },
+      error: /^repositories\[1\]\.port 0 must be a whole number from 1 to 65535/,
+    },
+    { name: 'port 70000', repo: { port: 70_000 }, error: /port 70000/ },
+    { name: 'a fractional port', repo: { port: 443.5 }, error: /port/ },
+    {
+      name: 'a relative prefix',
+      repo: { path: 'steward/main' },
+      error: /^repositories\[1\]\.path "steward\/main" must be an absolute prefix/,
+    },
+    { name: 'a prefix with a trailing slash', repo: { path: '/steward/' }, error: /path/ },
+    { name: 'a prefix with ..', repo: { path: '/steward/../x' }, error: /path/ },
+    { name: 'a prefix with an empty segment', repo: { path: '/steward//x' }, error: /path/ },
+    { name: 'a prefix with a space', repo: { path: '/my backups' }, error: /path/ },
+    { name: 'a region with a space', repo: { s3Region: 'eu central' }, error: /s3Region "eu central"/ },
+    { name: 'an empty region', repo: { s3Region: '' }, error: /s3Region/ },
+    {
+      name: 'an unknown URI style',
+      repo: { uriStyle: 'virtual' as 'host' },
+      error: /uriStyle "virtual" must be one of host, path/,
+    },
+    {
+      name: 'a relative CA file',
+      repo: { caFile: 'ca.pem' },
+      error: /caFile "ca\.pem" must be an absolute path/,
+    },
+    { name: 'an empty access key id', repo: { accessKeyId: '' }, error: /repositories\[1\]\.accessKeyId/ },
+    {
+      name: 'a secret key that would start a new line',
+      repo: { secretAccessKey: 'abc\nrepo2-path=/tmp' },
+      error: /^repositories\[1\]\.secretAccessKey must be one non-empty line/,
+    },
+    {
+      name: 'a secret key with surrounding spaces',
+      repo: { secretAccessKey: ' abc ' },
+      error: /secretAccessKey/,
+    },
+    {
+      name: 'an S3 passphrase that would start a new line',
+      repo: { passphrase: 'a\nb' },
+      error: /passphrase/,
+    },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.name}, naming the field`, () => {
+      let thrown: unknown;
+      try {
+        renderConfig(withS3(c.repo));
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InputError);
+      expect((thrown as InputError).message).toMatch(c.error);
+      expect((thrown as InputError).field).toMatch(/^repositories\[1\]\./);
+    });
+  }
+
+  it('never shows a secret key or a passphrase in its error', () => {
+    const secret = 'sEcReT-value\nrepo2-type=posix';
+    for (const repo of [{ secretAccessKey: secret }, { passphrase: secret }, { accessKeyId: secret }]) {
+      expect(() => renderConfig(withS3(repo))).toThrow(InputError);
+      try {
+        renderConfig(withS3(repo));
+      } catch (error) {
+        expect((error as Error).message).not.toContain('sEcReT');
+      }
+    }
+  });
+
+  it('refuses a repository of a kind it does not know', () => {
+    const config = {
+      ...base,
+      repositories: [{ kind: 'gcs', path: '/x', passphrase: 'p', retention: { kind: 'time', days: 1 } }],
+    } as unknown as PgBackRestConfig;
+    expect(() => renderConfig(config)).toThrow(/repositories\[0\]\.kind "gcs" must be path or s3/);
+  });
 });
 
 describe('archiving settings', () => {
