@@ -1,0 +1,344 @@
+import pg from 'pg';
+import { InputError } from '../core/errors.ts';
+import { quoteIdent } from '../databases/sql.ts';
+
+/**
+ * Fingerprints of a database's data: per table, the row count and two
+ * order-independent aggregates of a 64-bit hash of each row's text (a sum,
+ * which duplicates change, and an xor). No sort, one sequential scan per
+ * table, which PostgreSQL may run in parallel: fast enough for a 1 GB
+ * database. Restore tests compare the fingerprint recorded at backup time
+ * with the restored one.
+ *
+ * Only ordinary, logged tables outside the system schemas count: unlogged
+ * tables come back empty from any physical restore, by design.
+ */
+export interface TableFingerprint {
+  readonly schema: string;
+  readonly table: string;
+  readonly rows: number;
+  /** sum(hashtextextended(row::text, 0)) as a decimal string. */
+  readonly sum: string;
+  /** bit_xor(hashtextextended(row::text, 1)) as a decimal string. */
+  readonly xor: string;
+}
+
+export interface Fingerprint {
+  readonly tables: readonly TableFingerprint[];
+}
+
+export interface FingerprintMismatch {
+  /** `schema.table`. */
+  readonly table: string;
+  /** null when the table is missing on that side. */
+  readonly expected: TableFingerprint | null;
+  readonly actual: TableFingerprint | null;
+}
+
+export interface FingerprintComparison {
+  readonly ok: boolean;
+  readonly mismatches: readonly FingerprintMismatch[];
+}
+
+/** The part of pg.Client this needs. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+const tablesSql = `
+  select n.nspname as schema, c.relname as table
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind = 'r' and c.relpersistence = 'p'
+    and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+  order by 1, 2`;
+
+/** Fingerprints every table the client's database holds, as its current snapshot sees it. */
+export async function takeFingerprint(client: Queryable): Promise<Fingerprint> {
+  const listed = await client.query<{ schema: string; table: string }>(tablesSql);
+  const tables: TableFingerprint[] = [];
+  for (const { schema, table } of listed.rows) {
+    const name = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+    const result = await client.query<{ rows: string; sum: string | null; xor: string | null }>(
+      `select count(*) as rows,
+              sum(hashtextextended(t::text, 0)::numeric)::text as sum,
+              bit_xor(hashtextextended(t::text, 1))::text as xor
+       from ${name} t`,
+    );
+    const row = result.rows[0];
+    tables.push({
+      schema,
+      table,
+      rows: Number(row?.rows ?? 0),
+      sum: row?.sum ?? '0',
+      xor: row?.xor ?? '0',
+    });
+  }
+  return { tables };
+}
+
+const key = (t: TableFingerprint): string => `${t.schema}.${t.table}`;
+
+/** Table by table: a table missing on either side, or with other counts or hashes, is a mismatch. */
+export function compareFingerprints(expected: Fingerprint, actual: Fingerprint): FingerprintComparison {
+  const want = new Map(expected.tables.map((t) => [key(t), t]));
+  const got = new Map(actual.tables.map((t) => [key(t), t]));
+  const mismatches: FingerprintMismatch[] = [];
+  for (const name of [...new Set([...want.keys(), ...got.keys()])].sort()) {
+    const e = want.get(name) ?? null;
+    const a = got.get(name) ?? null;
+    if (!e || !a || e.rows !== a.rows || e.sum !== a.sum || e.xor !== a.xor) {
+      mismatches.push({ table: name, expected: e, actual: a });
+    }
+  }
+  return { ok: mismatches.length === 0, mismatches };
+}
+
+export interface RecordedFingerprints {
+  /** The restore point to recover to (`--type=name`); a retry makes a new one, so it may carry a suffix. */
+  readonly restorePoint: string;
+  /** Where the restore point is in WAL. */
+  readonly lsn: string;
+  /** The segment holding the restore point, archived after the switch: wait for it before restoring. */
+  readonly walFile: string;
+  /**
+   * Whether the fingerprints are exactly what a restore to the restore point
+   * holds. False when no quiet moment was found; the fingerprints are then
+   * of a snapshot taken just before the restore point, and `why` says so.
+   */
+  readonly exact: boolean;
+  readonly why: string | null;
+  /** How the quiet moment was had: share locks on the tables, or a snapshot check alone. */
+  readonly method: 'locks' | 'snapshots';
+  readonly attempts: number;
+  readonly takenAt: Date;
+  readonly databases: Readonly<Record<string, Fingerprint>>;
+}
+
+export interface RecordOptions {
+  /** Attempts at taking the share locks before falling back to the snapshot check. */
+  readonly attempts?: number;
+  /** How long one attempt waits for a table's writers to finish (lock_timeout); writers queue behind it meanwhile. */
+  readonly lockTimeoutMs?: number;
+  /** The pause between attempts grows from this, doubling, with jitter. */
+  readonly backoffMs?: number;
+}
+
+const restorePointPattern = /^[A-Za-z0-9_.:-]{1,56}$/;
+
+function forDatabase(admin: pg.ClientConfig, database: string): pg.ClientConfig {
+  if (!admin.connectionString) return { ...admin, database };
+  const url = new URL(admin.connectionString);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return { ...admin, connectionString: url.toString() };
+}
+
+/**
+ * Of the xids in flight at snapshot `$1` (its xip, and everything from its
+ * xmax up to `$2`'s xmax): those finished and committed by the later
+ * snapshot `$2`, and those still running that were busy in a statement
+ * (`$3`, from pg_stat_activity between the two), which may have been
+ * committing at the restore point.
+ */
+const betweenSnapshotsSql = `
+  with s as (select $1::pg_snapshot as s1, $2::pg_snapshot as s2),
+  xs as (
+    select x from s, lateral pg_snapshot_xip(s.s1) x
+    union all
+    select (pg_snapshot_xmax(s.s1)::text::numeric + g)::text::xid8
+    from s, lateral generate_series(
+      0::bigint,
+      (pg_snapshot_xmax(s.s2)::text::numeric - pg_snapshot_xmax(s.s1)::text::numeric)::bigint - 1
+    ) g
+  )
+  select
+    count(*) filter (where pg_visible_in_snapshot(xs.x, s.s2) and pg_xact_status(xs.x) = 'committed')::int
+      as committed,
+    count(*) filter (where not pg_visible_in_snapshot(xs.x, s.s2) and xs.x::text = any($3::text[]))::int
+      as busy
+  from xs, s`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function connect(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+async function tableNames(client: Queryable): Promise<string[]> {
+  const listed = await client.query<{ schema: string; table: string }>(tablesSql);
+  return listed.rows.map((r) => `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`);
+}
+
+function lockTimedOut(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // lock_not_available (lock_timeout), deadlock_detected.
+  return code === '55P03' || code === '40P01';
+}
+
+/**
+ * Fingerprints databases exactly as a restore to a new restore point will
+ * hold them, while the apps keep writing.
+ *
+ * A snapshot S matches the WAL position R of a restore point when no change
+ * to the fingerprinted tables commits between them, and when no transaction
+ * that changed them is half-committed at S (its commit record is in WAL
+ * before R, but it is not yet visible: the moment of its WAL flush). Comparing
+ * snapshots from outside cannot rule the second out, and on a busy cluster
+ * rarely finds a gap without the first; so the tables are held still instead:
+ *
+ * 1. one session per database takes SHARE locks on every table to be
+ *    fingerprinted (waiting at most lockTimeoutMs for their writers): a
+ *    writer releases its lock only after its commit is in WAL and visible,
+ *    and new writers wait;
+ * 2. one repeatable-read transaction per database takes its snapshot S and
+ *    lists the tables it sees (one created meanwhile and not locked: retry);
+ * 3. the restore point R is made, and the locks are released: writers were
+ *    held for a few milliseconds;
+ * 4. the fingerprints are computed inside the open transactions, and the
+ *    WAL is switched so the restore point's segment gets archived.
+ *
+ * When the locks cannot be had in `attempts` tries (a long transaction that
+ * writes, a prepared transaction), a last try goes without them: S and R in
+ * one statement, then who is in a transaction (pg_stat_activity), then S2.
+ * It counts as exact only when no transaction in flight at S had committed
+ * by S2, and those still running were idle in their transaction after R (so
+ * had not written a commit record before it). Under load it will not be,
+ * and the result says so (`exact: false`, with `why`).
+ */
+export async function recordFingerprintWithRestorePoint(
+  admin: pg.ClientConfig,
+  databases: readonly string[],
+  name: string,
+  options: RecordOptions = {},
+): Promise<RecordedFingerprints> {
+  if (!restorePointPattern.test(name)) {
+    throw new InputError(`restore point ${JSON.stringify(name)} must be 1 to 56 of A-Z a-z 0-9 _ . : -`, {
+      field: 'restore-point',
+    });
+  }
+  if (databases.length === 0 || new Set(databases).size !== databases.length) {
+    throw new InputError('name one or more databases to fingerprint, each once', { field: 'databases' });
+  }
+  const attempts = options.attempts ?? 5;
+  const lockTimeout = options.lockTimeoutMs ?? 250;
+  const backoff = options.backoffMs ?? 50;
+  const control = await connect(forDatabase(admin, 'postgres'));
+  const lockers: pg.Client[] = [];
+  const readers: pg.Client[] = [];
+  try {
+    for (const database of databases) {
+      lockers.push(await connect(forDatabase(admin, database)));
+      readers.push(await connect(forDatabase(admin, database)));
+    }
+    const finish = async (
+      attempt: number,
+      restorePoint: string,
+      lsn: string,
+      takenAt: Date,
+      method: 'locks' | 'snapshots',
+      why: string | null,
+    ): Promise<RecordedFingerprints> => {
+      const fingerprints = await Promise.all(readers.map((r) => takeFingerprint(r)));
+      await Promise.all(readers.map((r) => r.query('commit')));
+      const switched = await control.query<{ walfile: string }>(
+        'select pg_walfile_name(pg_switch_wal()) as walfile',
+      );
+      return {
+        restorePoint,
+        lsn,
+        walFile: switched.rows[0]!.walfile,
+        exact: why === null,
+        why,
+        method,
+        attempts: attempt,
+        takenAt,
+        databases: Object.fromEntries(databases.map((d, i) => [d, fingerprints[i]!])),
+      };
+    };
+
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const restorePoint = attempt === 1 ? name : `${name}.${attempt}`;
+      let locked: string[][];
+      try {
+        locked = await Promise.all(
+          lockers.map(async (l) => {
+            await l.query('begin');
+            await l.query(`set local lock_timeout = ${Math.max(1, Math.round(lockTimeout))}`);
+            const tables = await tableNames(l);
+            if (tables.length > 0) await l.query(`lock table ${tables.join(', ')} in share mode`);
+            return tables;
+          }),
+        );
+      } catch (error) {
+        await Promise.all(lockers.map((l) => l.query('rollback').catch(() => undefined)));
+        if (!lockTimedOut(error)) throw error;
+        await sleep(backoff * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        continue;
+      }
+      const takenAt = new Date();
+      const seen = await Promise.all(
+        readers.map(async (r) => {
+          await r.query('begin isolation level repeatable read read only');
+          await r.query('select pg_current_snapshot()');
+          return tableNames(r);
+        }),
+      );
+      const same = seen.every((tables, i) => tables.join('\n') === locked[i]!.join('\n'));
+      if (!same) {
+        // A table was made or dropped between the lock and the snapshot: again.
+        await Promise.all([...readers, ...lockers].map((c) => c.query('rollback').catch(() => undefined)));
+        continue;
+      }
+      const made = await control.query<{ lsn: string }>('select pg_create_restore_point($1)::text as lsn', [
+        restorePoint,
+      ]);
+      await Promise.all(lockers.map((l) => l.query('commit')));
+      return await finish(attempt, restorePoint, made.rows[0]!.lsn, takenAt, 'locks', null);
+    }
+
+    // No locks to be had: a snapshot and the restore point in one statement, checked against a later snapshot.
+    const restorePoint = `${name}.${attempts + 1}`;
+    const takenAt = new Date();
+    const others = readers.slice(0, -1);
+    const last = readers.at(-1)!;
+    const first = await Promise.all(
+      others.map(async (r) => {
+        await r.query('begin isolation level repeatable read read only');
+        return (await r.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
+      }),
+    );
+    await last.query('begin isolation level repeatable read');
+    const made = (
+      await last.query<{ s: string; lsn: string }>(
+        'select pg_current_snapshot()::text as s, pg_create_restore_point($1)::text as lsn',
+        [restorePoint],
+      )
+    ).rows[0]!;
+    // Who is in a transaction now, after R: one idle in its transaction has not written its commit yet.
+    const activity = await control.query<{ xid: string; idle: boolean }>(
+      `select backend_xid::text as xid, state like 'idle in transaction%' as idle
+       from pg_stat_activity where backend_xid is not null`,
+    );
+    const prepared = await control.query<{ n: number }>('select count(*)::int as n from pg_prepared_xacts');
+    const after = (await control.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
+    const busy = activity.rows.filter((a) => !a.idle).map((a) => a.xid);
+    // The oldest snapshot's in-flight set holds every later one's.
+    const check = (
+      await control.query<{ committed: number; busy: number }>(betweenSnapshotsSql, [
+        first[0] ?? made.s,
+        after,
+        busy,
+      ])
+    ).rows[0]!;
+    const preparedCount = prepared.rows[0]?.n ?? 0;
+    const why =
+      check.committed > 0 || check.busy > 0 || preparedCount > 0
+        ? `the tables could not be held still (writers kept their locks past ${lockTimeout} ms, ${attempts} times), and around the restore point ${check.committed} transaction(s) committed, ${check.busy} were busy committing or in a statement, ${preparedCount} prepared`
+        : null;
+    return await finish(attempts + 1, restorePoint, made.lsn, takenAt, 'snapshots', why);
+  } finally {
+    for (const c of [...lockers, ...readers, control]) await c.end().catch(() => undefined);
+  }
+}
