@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +147,10 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
     );
     await withClient(admin(), (c) => archiveUpToNow(c, () => driver.info(), 1, { timeoutMs: 60_000 }));
 
+    // pgBackRest's restore empties the stanza's spool queues: it must be the scratch's, not the live cluster's.
+    const liveQueue = join(lab.root, 'backup', 'spool', 'archive', stanza, 'out');
+    await mkdir(liveQueue, { recursive: true });
+    await writeFile(join(liveQueue, 'steward-test.marker'), '');
     const range = restorableRange(await driver.info(), 1, 'acme/prod');
     checkRestoreTarget(target, range, new Date());
     const backup = backupForTarget(range, target);
@@ -165,6 +169,7 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       timeoutMs: 120_000,
     });
     console.log(`restore of one database to a time into a scratch: ${scratch.durationMs} ms`);
+    expect(existsSync(join(liveQueue, 'steward-test.marker'))).toBe(true);
     expect(scratch.dir.startsWith(parentDir)).toBe(true);
     expect(scratch.port).not.toBe(lab.cluster.port);
     // Only the included database (and postgres) are there; the zeroed ones were dropped.
@@ -189,9 +194,10 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       port: String(scratch.port),
       recovering: false,
     });
-    expect(await readFile(join(scratch.dataDir, 'postgresql.auto.conf'), 'utf8')).toMatch(
-      /^archive_command = ''$/m,
-    );
+    const autoConf = await readFile(join(scratch.dataDir, 'postgresql.auto.conf'), 'utf8');
+    expect(autoConf).toMatch(/^archive_command = ''$/m);
+    // WAL comes in synchronously: the async queue's spool and lock belong to the live cluster.
+    expect(autoConf).toMatch(/^restore_command = '.* --no-archive-async .*archive-get %f "%p"'$/m);
     expect(settings.dbs).toEqual(['postgres', 'template0', 'template1', 'tenant_a']);
     const notes = await withClient(scratch.connection('tenant_a'), async (c) =>
       (await c.query<{ note: string }>(`select note from ledger where note like '%target'`)).rows.map(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,16 +20,22 @@ import { findPgBackRest } from '../pgbackrest/setup.ts';
  *
  * Layout: `<parentDir>/<id>/` (owned by postgres, 0700) holds `data/` (the
  * restored cluster, also its socket directory), `log/` (pgBackRest's
- * archive-get logs while it recovers), `server.log`, and `scratch.json`, which
- * names the Steward process that owns the scratch.
+ * archive-get logs while it recovers), `spool/` and `lock/` (pgBackRest's,
+ * apart from the live cluster's: a restore empties the stanza's spool
+ * queues, which the live cluster's async archive-push uses), `server.log`,
+ * and `scratch.json`, which names the Steward process that owns the scratch.
  *
  * A kill -9 of Steward mid-restore leaves the scratch behind: a pgbackrest
  * restore still writing into `data/` (its own process group, recorded in
- * scratch.json), or a scratch PostgreSQL running. Neither touches the real
- * cluster or its repositories (archiving is off, and restore only reads the
- * repository). The next restore calls cleanScratch() first, which finds
- * every scratch whose owner is gone, kills its pgbackrest group, stops its
- * PostgreSQL (immediate) and removes the directory.
+ * scratch.json), or a scratch PostgreSQL running (and, mid-copy, a pg_dump
+ * reading from it). None of them touches the live cluster or its
+ * repositories: archiving is off, and restore only reads the repository and
+ * keeps to its own spool and lock directories. The next restore calls
+ * cleanScratch() first, which finds every scratch whose owner is gone (its
+ * pid and start time no longer match a process), kills its pgbackrest group,
+ * stops its PostgreSQL (immediate; a pg_dump on it then fails and ends) and
+ * removes the directory. Scratches of a live owner stay: restores may run
+ * side by side.
  */
 
 /** What to recover to: the backup's consistent point, the end of archived WAL, a time, or a restore point. */
@@ -100,6 +106,7 @@ interface ScratchOwner {
 }
 
 const ownerFile = 'scratch.json';
+const ownerlessGraceMs = 60_000;
 const restorePointName = /^[A-Za-z0-9_.:-]{1,63}$/;
 const databaseName = /^[^\s'"\\,=]{1,63}$/;
 const alwaysRestored = new Set(['postgres', 'template0', 'template1']);
@@ -271,6 +278,11 @@ export async function cleanScratch(parentDir: string, options: CleanScratchOptio
       owner = null;
     }
     if (owner && !options.all && (await ownerAlive(owner))) continue;
+    // No owner yet: a restore that is just making it, unless it has been like that for a while.
+    if (!owner && !options.all) {
+      const made = await stat(dir).catch(() => null);
+      if (!made || Date.now() - made.mtimeMs < ownerlessGraceMs) continue;
+    }
     const restorePid = owner?.pgbackrestPid;
     if (restorePid !== undefined && (await groupAlive(restorePid)) && (await isPgBackRest(restorePid))) {
       killGroup(restorePid);
@@ -329,7 +341,6 @@ export async function restoreIntoScratch(options: ScratchRestoreOptions): Promis
   const id = scratchId(new Date(started));
   const dir = join(options.parentDir, id);
   const dataDir = join(dir, 'data');
-  for (const path of [dir, dataDir, join(dir, 'log')]) await ownedDir(path, user);
   const owner: ScratchOwner = {
     pid: process.pid,
     started: await processStart(process.pid),
@@ -337,7 +348,9 @@ export async function restoreIntoScratch(options: ScratchRestoreOptions): Promis
     binDir: options.binDir,
     createdAt: new Date(started).toISOString(),
   };
+  await ownedDir(dir, user);
   await writeOwned(join(dir, ownerFile), JSON.stringify(owner), user);
+  for (const sub of ['data', 'log', 'spool', 'lock']) await ownedDir(join(dir, sub), user);
 
   let port = options.port ?? (await freePort(0));
   let removed = false;
@@ -370,6 +383,10 @@ export async function restoreIntoScratch(options: ScratchRestoreOptions): Promis
         `--pg1-path=${dataDir}`,
         `--repo=${options.repo}`,
         `--set=${options.set}`,
+        // restore empties the spool's archive queues of the stanza: the scratch's own, never the live
+        // cluster's (whose async archive-push acknowledges segments there).
+        `--spool-path=${join(dir, 'spool')}`,
+        `--lock-path=${join(dir, 'lock')}`,
         '--archive-mode=off',
         '--no-delta',
         ...extra,
