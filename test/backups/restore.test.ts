@@ -15,6 +15,7 @@ import {
   keptDatabaseName,
   restorableRange,
   restoreIntoScratch,
+  ScratchRestoreError,
   swapDatabases,
   takeFingerprint,
   type ScratchInstance,
@@ -269,6 +270,66 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       const archive = info.archives.find((a) => a.repo === repo)!;
       expect(archive.max!.startsWith('00000001')).toBe(true);
     }
+  });
+
+  it('restores the whole cluster to the newest archived WAL, and a cancelled restore leaves nothing behind', async () => {
+    const latest = await restoreIntoScratch({
+      configPath,
+      stanza,
+      binDir: lab.cluster.binDir,
+      user,
+      parentDir,
+      repo: 2,
+      set: fullLabel,
+      target: { kind: 'latest' },
+      timeoutMs: 120_000,
+    }).catch((error: unknown) => error);
+    // repo2 has no backup: pgBackRest's own words come back, and nothing is left.
+    expect(latest).toBeInstanceOf(ScratchRestoreError);
+    expect((latest as Error).message).toMatch(/pgbackrest restore of .* from repo2 failed/);
+    const whole = await restoreIntoScratch({
+      configPath,
+      stanza,
+      binDir: lab.cluster.binDir,
+      user,
+      parentDir,
+      repo: 1,
+      set: fullLabel,
+      target: { kind: 'latest' },
+      timeoutMs: 120_000,
+    });
+    try {
+      // (tenant_new too, if WAL with its creation happened to be archived already.)
+      expect(whole.databases).toEqual(expect.arrayContaining(['other', 'postgres', 'tenant_a', 'tenant_b']));
+      const notes = await withClient(
+        whole.connection('tenant_a'),
+        async (c) =>
+          (await c.query<{ note: string }>(`select note from ledger where note like '%target' order by id`))
+            .rows,
+      );
+      expect(notes.map((r) => r.note)).toEqual(['before the target', 'after the target']);
+    } finally {
+      await whole.remove();
+    }
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const cancelled = await restoreIntoScratch({
+      configPath,
+      stanza,
+      binDir: lab.cluster.binDir,
+      user,
+      parentDir,
+      repo: 1,
+      set: fullLabel,
+      target: { kind: 'immediate' },
+      timeoutMs: 120_000,
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    expect(cancelled).toBeInstanceOf(ScratchRestoreError);
+    expect((cancelled as Error).message).toMatch(/cancelled/);
+    // Only the scratch of the point-in-time restore is left.
+    expect(await readdir(parentDir)).toEqual([scratch!.id]);
   });
 
   it('swaps a restored copy in place, keeping the old database, and a crash between the renames converges', async () => {
