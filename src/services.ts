@@ -19,6 +19,19 @@ import type { JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
 import { ExportService, exportJobKind } from './backups/logical/index.ts';
+import {
+  BackupService,
+  backupClusterJobKind,
+  backupRequestJobKind,
+  backupVerifyJobKind,
+  type BackupTarget,
+  type DedicatedClusters,
+} from './backups/service.ts';
+import { checkRepositoryGeography } from './backups/geography.ts';
+import { repositoryPlacements } from './backups/stanzas.ts';
+import type { BackupRun } from './backups/runs.ts';
+import type { BackupS3Keys } from './core/env.ts';
+import type { LocalCluster } from './databases/local-cluster.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -32,6 +45,7 @@ export interface Services {
   readonly stageReconciler: StageReconciler;
   readonly gateway: GatewayService;
   readonly exports: ExportService;
+  readonly backups: BackupService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
 
@@ -47,6 +61,14 @@ export interface ServiceDependencies {
   /** Stage N's processes run as uid uidBase + N (undefined: as Steward's own user). */
   readonly uidBase: number | undefined;
   readonly runtimeTickMs?: number;
+  /** The shared cluster, when Steward runs it itself (only then are its stages backed up). */
+  readonly sharedCluster?: LocalCluster | undefined;
+  /** The dedicated tier's clusters, for their backups. */
+  readonly dedicatedClusters?: DedicatedClusters | undefined;
+  /** S3 backup repository keys from the environment. */
+  readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
+  /** Called after each good physical backup. */
+  readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -66,6 +88,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     instancePrefix: config.instancePrefix,
     filesRoot: join(config.dataDir, 'files'),
     drivers,
+    ...(config.backups.enabled
+      ? {
+          // A tenant's backups never leave its geography: refuse tenants the repositories would take out of it.
+          checkNewTenant: (tenant: { slug: string; region: string }) =>
+            checkRepositoryGeography(config.regions, repositoryPlacements(config.backups), tenant),
+        }
+      : {}),
   });
   const releases = new ReleaseService({
     db,
@@ -114,6 +143,20 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'exports' }),
     dataDir: config.dataDir,
   });
+  const backups = new BackupService({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'backups' }),
+    tenants,
+    settings: config.backups,
+    dataDir: config.dataDir,
+    sharedCluster: deps.sharedCluster,
+    dedicated: deps.dedicatedClusters,
+    ...(deps.backupS3Keys ? { s3Keys: deps.backupS3Keys } : {}),
+    ...(deps.onBackupSucceeded ? { onBackupSucceeded: deps.onBackupSucceeded } : {}),
+  });
   return {
     tenants,
     operators,
@@ -125,11 +168,25 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageReconciler,
     gateway,
     exports,
+    backups,
     jobHandlers: {
-      [stageJobKind]: stageReconciler.handle,
+      [stageJobKind]: async (job) => {
+        const outcome = await stageReconciler.handle(job);
+        // A dedicated stage that became ready gets its cluster's backups.
+        await backups.stageChanged(job.key).catch((error: unknown) => {
+          logger.warn(
+            { stage: job.key, err: (error as Error).message },
+            'backups of a ready stage not queued',
+          );
+        });
+        return outcome;
+      },
       'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),
       [deployJobKind]: runtime.handleDeploy,
       [exportJobKind]: exports.handle,
+      [backupClusterJobKind]: backups.handleCluster,
+      [backupVerifyJobKind]: backups.handleVerify,
+      [backupRequestJobKind]: backups.handleRequest,
     },
   };
 }

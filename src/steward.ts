@@ -5,8 +5,11 @@ import { systemClock, type Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import { sharedDriver } from './databases/shared/driver.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
-import { dedicatedDriver } from './databases/dedicated/driver.ts';
-import { findPostgresBinDir } from './databases/local-cluster.ts';
+import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
+import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
+import type { BackupTarget } from './backups/service.ts';
+import type { BackupRun } from './backups/runs.ts';
+import type { BackupS3Keys } from './core/env.ts';
 import { join } from 'node:path';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
@@ -32,6 +35,16 @@ export interface StewardOptions {
   readonly adminUrl: string;
   /** A superuser connection to the cluster holding shared-tier stages. */
   readonly sharedClusterUrl: string;
+  /**
+   * The shared cluster, when Steward runs it itself (steward up's embedded
+   * one): only then does Steward back it up. A cluster Steward has only a URL
+   * for never gets archiving turned on.
+   */
+  readonly sharedCluster?: LocalCluster | undefined;
+  /** S3 backup repository keys from the environment (STEWARD_BACKUP_REPO<N>_S3_KEY…). */
+  readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
+  /** Called after each good physical backup (table fingerprints, for one). */
+  readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
   readonly keyringStore: KeyringStore;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -117,7 +130,8 @@ export class Steward {
       max: role === 'gateway' ? 4 : config.reconcileConcurrency + 14,
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
-    this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated: this.#dedicated() };
+    const dedicated = this.#dedicated();
+    this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated };
     this.#services = await createServices({
       config,
       db: this.#store.db,
@@ -133,6 +147,14 @@ export class Steward {
       // Each stage's processes run as a user of their own when Steward may switch users.
       uidBase: process.getuid?.() === 0 ? stageUidBase : undefined,
       ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
+      ...(role === 'gateway'
+        ? {}
+        : {
+            sharedCluster: this.#o.sharedCluster,
+            dedicatedClusters: dedicated,
+            ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
+            ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
+          }),
     });
     if (role === 'gateway' || this.#o.gateway) {
       if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
@@ -166,6 +188,7 @@ export class Steward {
       ...(this.#gatewayMetrics ? { gatewayMetrics: this.#gatewayMetrics } : {}),
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
+    await this.#services.backups.start();
     if (this.#o.workers !== false) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,
@@ -209,7 +232,7 @@ export class Steward {
   }
 
   /** Dedicated clusters need PostgreSQL's server binaries on this machine; without them the tier is unavailable. */
-  #dedicated(): DatabaseDrivers['dedicated'] {
+  #dedicated(): DedicatedDriver | undefined {
     let binDir: string;
     try {
       binDir = findPostgresBinDir(this.#o.pgBinDir);
@@ -252,6 +275,8 @@ export class Steward {
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
+    // Running backups are cancelled (and recorded failed) so that the workers below stop at once.
+    this.#services?.backups.stop();
     await this.#runner?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();

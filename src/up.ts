@@ -30,6 +30,8 @@ import { freePort } from './system/ports.ts';
 
 export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
+import { findPgBackRest } from './backups/pgbackrest/setup.ts';
+import { prepareSharedArchiving } from './backups/stanzas.ts';
 
 export interface UpOptions {
   readonly dataDir: string;
@@ -152,6 +154,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         { dir: pgDir, port: configuredPort ?? (await freePort(54320)), binDir },
         credentials.superuserPassword,
       );
+      if (config.backups.enabled) await archiveFromTheStart(cluster, dataDir, config, logger);
       const started = await startNewOrAdopt(cluster, configuredPort === undefined);
       cluster = started.cluster;
       progress(
@@ -179,6 +182,9 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       controlUrl,
       adminUrl,
       sharedClusterUrl,
+      // Steward backs up the cluster it runs itself; one it only has a URL for is someone else's.
+      sharedCluster: cluster,
+      backupS3Keys: options.env.backupS3Keys,
       keyringStore,
       logger,
       pgBinDir: options.env.pgBinDir,
@@ -244,6 +250,28 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     await releaseAll();
     throw error;
   }
+}
+
+/**
+ * The embedded cluster archives WAL from its first start: its archiving
+ * settings are written while it is stopped, so it is never restarted for them
+ * (it holds Steward's own control database). Without pgBackRest on the
+ * machine Steward runs without physical backups, and says so.
+ */
+async function archiveFromTheStart(
+  cluster: LocalCluster,
+  dataDir: string,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
+  let bin: string;
+  try {
+    bin = findPgBackRest();
+  } catch (error) {
+    logger.warn({ err: (error as Error).message }, 'physical backups are unavailable');
+    return;
+  }
+  await prepareSharedArchiving(cluster, dataDir, config.backups, bin);
 }
 
 async function loadConfig(dataDir: string, options: UpOptions): Promise<Config> {

@@ -10,17 +10,18 @@
  * (their objects stay, and expireAndCheck, which reads the catalogue, cannot
  * tell) and verify finds none of the archived WAL.
  *
- * What is next (issue 5): calling prepareStanza from the shared cluster's
- * setup in `steward up` and from the dedicated driver (a stanza per cluster,
- * its state dir under the data dir); a job per cluster that calls
- * scheduledBackup() (one pass: due by policy, run, expire) and re-enqueues
- * itself at its `until`, with policies stored per tenant; restore with
- * --db-include into a scratch instance (started with archive_mode off),
- * point-in-time restore and its range checks; restore tests with evidence;
- * scheduled verify; the CLI and API (`steward backup …`).
+ * The backup service (service.ts) puts it together: the clusters Steward
+ * backs up (the shared cluster only when Steward runs it, archiving from its
+ * first start; each dedicated stage's cluster once it is ready), one stanza
+ * each under <dataDir>/backups/state, per-tenant policies merged per cluster
+ * (clusterPolicy), a schedule job and a verify job per cluster, operator
+ * requests followed by id, and freshness for `tenant show`. Restores build on
+ * BackupService.stageTarget / target (the prepared cluster, its driver and
+ * state dir); their library lives in ./restore.
  */
 export {
   checkPolicy,
+  clusterPolicy,
   defaultBackupPolicy,
   backupTypes,
   type BackupPolicy,
@@ -62,3 +63,32 @@ export {
   type StanzaSetup,
 } from './pgbackrest/setup.ts';
 export { checkRepositoryGeography, type RepositoryPlacement } from './geography.ts';
+export {
+  BackupService,
+  backupClusterJobKind,
+  backupRequestJobKind,
+  backupVerifyJobKind,
+  type BackupClusterKind,
+  type BackupClusterView,
+  type BackupRequestView,
+  type BackupRunView,
+  type BackupServiceOptions,
+  type BackupTarget,
+  type DedicatedClusters,
+  type PolicyChange,
+  type PolicyView,
+  type ScheduledPassResult,
+  type StageBackup,
+  type StageBackupsView,
+  type TenantBackupView,
+} from './service.ts';
+export { freshnessOf, restorableViews, type Freshness, type RestorableView } from './freshness.ts';
+export {
+  externalSharedReason,
+  prepareSharedArchiving,
+  repositoryPlacements,
+  s3KeySecretNames,
+  sharedStanza,
+  stanzaConfigPath,
+  stanzaStateDir,
+} from './stanzas.ts';

@@ -54,3 +54,31 @@ export function checkPolicy(policy: BackupPolicy): BackupPolicy {
   }
   return policy;
 }
+
+/**
+ * The policy of a cluster: the most demanding of its tenants' policies (each
+ * kind at its most frequent, the longest retention), since one stanza backs up
+ * every stage on the cluster. A cluster without tenants keeps the default. Pure.
+ */
+export function clusterPolicy(policies: readonly BackupPolicy[]): BackupPolicy {
+  if (policies.length === 0) return defaultBackupPolicy;
+  const most = <T extends string>(values: readonly (T | null)[]): T | null => {
+    let best: T | null = null;
+    for (const value of values) {
+      if (
+        value !== null &&
+        (best === null ||
+          intervalMs[value as keyof typeof intervalMs] < intervalMs[best as keyof typeof intervalMs])
+      ) {
+        best = value;
+      }
+    }
+    return best;
+  };
+  return {
+    full: most(policies.map((p) => p.full)) ?? defaultBackupPolicy.full,
+    diff: most(policies.map((p) => p.diff)),
+    incr: most(policies.map((p) => p.incr)),
+    retainDays: Math.max(...policies.map((p) => p.retainDays)),
+  };
+}

@@ -25,6 +25,10 @@ export interface BackupRun {
   readonly sizeBytes: number | null;
   readonly databaseBytes: number | null;
   readonly error: string | null;
+  /** The operator's request this run was for; null for a scheduled run. */
+  readonly requestId: string | null;
+  /** "schedule", or the operator who asked (operator:alice). */
+  readonly requestedBy: string | null;
 }
 
 export interface BackupRunDeps {
@@ -42,6 +46,9 @@ export interface BackupRunRequest {
   readonly expire?: RepoRetention;
   /** Aborting kills the backup and records it failed (Steward stopping, an operator cancelling). */
   readonly signal?: AbortSignal;
+  /** Recorded with the run: the request it is for, and who asked ("schedule" for the schedule). */
+  readonly requestId?: string;
+  readonly requestedBy?: string;
 }
 
 /** Another backup of the same cluster is running; this one was not started. */
@@ -75,7 +82,14 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
       await endOrphans(deps.db, cluster, clock);
       const row = await deps.db
         .insertInto('backup_runs')
-        .values({ cluster, type: request.type, repo: request.repo, started_at: clock.now() })
+        .values({
+          cluster,
+          type: request.type,
+          repo: request.repo,
+          started_at: clock.now(),
+          request_id: request.requestId ?? null,
+          requested_by: request.requestedBy ?? null,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       let recordingPid: Promise<unknown> = Promise.resolve();
@@ -209,6 +223,8 @@ function toRun(row: {
   size_bytes: string | null;
   database_bytes: string | null;
   error: string | null;
+  request_id: string | null;
+  requested_by: string | null;
 }): BackupRun {
   return {
     id: row.id,
@@ -222,6 +238,8 @@ function toRun(row: {
     sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
     databaseBytes: row.database_bytes === null ? null : Number(row.database_bytes),
     error: row.error,
+    requestId: row.request_id,
+    requestedBy: row.requested_by,
   };
 }
 

@@ -46,6 +46,7 @@ export async function scheduledBackup(
       repo: request.repo,
       timeoutMs: request.timeoutMs,
       expire: retentionOf(request.policy),
+      requestedBy: 'schedule',
       ...(request.signal ? { signal: request.signal } : {}),
     },
   );

@@ -10,8 +10,10 @@ import { formatBytes, printJson, printTable, progressReporter, type OutputFormat
 import { runtimeCommands } from './runtime-commands.ts';
 import { gatewayCommands } from './gateway-commands.ts';
 import { exportCommands } from './export-commands.ts';
+import { backupCommands, formatAge } from './backup-commands.ts';
+import type { StageBackup } from '../backups/service.ts';
 import { ask, readStdin } from './prompt.ts';
-import type { TenantView } from '../tenants/service.ts';
+import type { StageView, TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { VerifyReport } from '../audit/service.ts';
@@ -59,16 +61,25 @@ const client = (): ApiClient => {
 };
 const enc = encodeURIComponent;
 
-function showTenant(tenant: TenantView): void {
+function showTenant(
+  tenant: Omit<TenantView, 'stages'> & { stages: readonly (StageView & { backup?: StageBackup })[] },
+): void {
   if (json()) return printJson(tenant);
   process.stdout.write(
     `tenant ${tenant.slug} (${tenant.displayName}): ${tenant.phase}\n` +
       `region ${tenant.region} (${tenant.geography}), tier ${tenant.tier}, created ${tenant.createdAt}\n\n`,
   );
   printTable(
-    ['stage', 'phase', 'database', 'reason'],
-    tenant.stages.map((s) => [s.name, s.phase, s.database, s.reason]),
+    ['stage', 'phase', 'database', 'backup', 'reason'],
+    tenant.stages.map((s) => [s.name, s.phase, s.database, backupCell(s.backup), s.reason]),
   );
+}
+
+/** The newest good backup and its age; "-" when there is none (or not shown). */
+function backupCell(backup: StageBackup | undefined): string | null {
+  if (!backup) return null;
+  if ('error' in backup) return `error: ${backup.error.split('\n')[0]?.slice(0, 60) ?? ''}`;
+  return `${backup.type} ${formatAge(backup.ageSeconds)} ago`;
 }
 
 async function waitForTenant(
@@ -630,6 +641,7 @@ release
 runtimeCommands(program, { client, json, stage });
 gatewayCommands(program, { client, json });
 exportCommands(program, { client, json });
+backupCommands(program, { client, json });
 
 program
   .command('app')

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { InputError, showValue } from './errors.ts';
@@ -12,6 +13,81 @@ export const regionSchema = z
     geography: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   })
   .strict();
+
+const repositoryRegion = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/)
+  .optional()
+  .describe('the region the repository is in (default: defaultRegion); it must be a configured region');
+
+/** A repository on a mounted path (a local disk, NFS); default <dataDir>/backups/repoN. */
+export const pathRepositorySchema = z
+  .object({
+    kind: z.literal('path'),
+    path: z
+      .string()
+      .regex(/^\/[^\r\n\0]*$/, 'must be an absolute path of one line')
+      .optional(),
+    region: repositoryRegion,
+  })
+  .strict();
+
+/**
+ * A repository in an S3 bucket. Its keys are not part of the config: they are
+ * kept in the secret store, seeded from STEWARD_BACKUP_REPO<N>_S3_KEY and
+ * STEWARD_BACKUP_REPO<N>_S3_KEY_SECRET.
+ */
+export const s3RepositorySchema = z
+  .object({
+    kind: z.literal('s3'),
+    /** Host name only, e.g. s3.eu-central-1.amazonaws.com. */
+    endpoint: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).optional(),
+    bucket: z.string().min(3).max(63),
+    /** The S3 API region, e.g. us-east-1. */
+    s3Region: z.string().min(1).max(63),
+    /** Prefix inside the bucket, e.g. /steward. */
+    path: z.string().regex(/^\//, 'must be an absolute prefix such as /steward'),
+    uriStyle: z.enum(['host', 'path']).default('host'),
+    /** PEM file of the CA to trust for the endpoint (default: the system's). */
+    caFile: z
+      .string()
+      .regex(/^\/[^\r\n\0]*$/, 'must be an absolute path of one line')
+      .optional(),
+    verifyTls: z.boolean().default(true),
+    region: repositoryRegion,
+  })
+  .strict();
+
+export const backupsSchema = z
+  .object({
+    /** Physical backups (pgBackRest) of the clusters Steward runs itself. */
+    enabled: z.boolean().default(true),
+    /** repo1 (regional) and optionally repo2 (off-site); default: two path repositories under dataDir. */
+    repositories: z
+      .array(z.discriminatedUnion('kind', [pathRepositorySchema, s3RepositorySchema]))
+      .min(1)
+      .max(2)
+      .optional(),
+    /** A backup running longer is cancelled and recorded failed. */
+    backupTimeoutMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(240),
+    /** pgBackRest's process-max: parallel compression and transfer. */
+    processMax: z.number().int().min(1).max(32).default(2),
+    /** How often each cluster's repositories are verified (pgbackrest verify). */
+    verifyHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24)
+      .default(24),
+  })
+  .strict()
+  .prefault({});
 
 export const configSchema = z
   .object({
@@ -68,6 +144,7 @@ export const configSchema = z
     /** Seconds between full resyncs of desired and observed state. */
     resyncSeconds: z.number().int().min(1).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    backups: backupsSchema,
     login: z
       .object({
         maxFailuresPerAccount: z.number().int().min(1).default(5),
@@ -80,7 +157,16 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.output<typeof configSchema>;
+/** A backup repository as Steward uses it: every default filled in. */
+export type BackupRepositoryConfig =
+  | { readonly kind: 'path'; readonly path: string; readonly region: string }
+  | (Omit<z.output<typeof s3RepositorySchema>, 'region'> & { readonly region: string });
+
+export type BackupSettings = Omit<z.output<typeof backupsSchema>, 'repositories'> & {
+  readonly repositories: readonly BackupRepositoryConfig[];
+};
+
+export type Config = Omit<z.output<typeof configSchema>, 'backups'> & { readonly backups: BackupSettings };
 export type ConfigInput = z.input<typeof configSchema>;
 export type Region = z.output<typeof regionSchema>;
 
@@ -88,17 +174,37 @@ export function parseConfig(input: unknown): Config {
   const result = configSchema.safeParse(input);
   if (result.success) {
     const config = result.data;
+    const regionNames = config.regions.map((r) => r.name).join(', ');
     if (!config.regions.some((r) => r.name === config.defaultRegion)) {
       throw new InputError(
-        `config field defaultRegion: ${showValue(config.defaultRegion)} is not one of the regions (${config.regions.map((r) => r.name).join(', ')})`,
+        `config field defaultRegion: ${showValue(config.defaultRegion)} is not one of the regions (${regionNames})`,
         { field: 'defaultRegion' },
       );
     }
-    return config;
+    return { ...config, backups: resolveBackups(config, regionNames) };
   }
   const issue = result.error.issues[0];
   const field = issue?.path.join('.') ?? '';
   throw new InputError(`config field ${field || '(root)'}: ${issue?.message ?? 'invalid'}`, { field });
+}
+
+/** Fills in the repositories' defaults: two path repositories under the data dir, in the default region. */
+function resolveBackups(config: z.output<typeof configSchema>, regionNames: string): BackupSettings {
+  const given = config.backups.repositories ?? [{ kind: 'path' as const }, { kind: 'path' as const }];
+  const repositories = given.map((repo, index): BackupRepositoryConfig => {
+    const region = repo.region ?? config.defaultRegion;
+    if (!config.regions.some((r) => r.name === region)) {
+      const field = `backups.repositories.${index}.region`;
+      throw new InputError(
+        `config field ${field}: ${showValue(region)} is not one of the regions (${regionNames})`,
+        { field },
+      );
+    }
+    return repo.kind === 'path'
+      ? { kind: 'path', path: repo.path ?? join(config.dataDir, 'backups', `repo${index + 1}`), region }
+      : { ...repo, region };
+  });
+  return { ...config.backups, repositories };
 }
 
 /** The JSON schema for editors, generated from the same zod schema. */

@@ -11,6 +11,22 @@ export interface Environment {
   readonly token: string | undefined;
   readonly logLevel: string | undefined;
   readonly pgBinDir: string | undefined;
+  /**
+   * Access keys of S3 backup repositories, by repository number (1, 2), from
+   * STEWARD_BACKUP_REPO<N>_S3_KEY and STEWARD_BACKUP_REPO<N>_S3_KEY_SECRET.
+   * Steward keeps them in its secret store; they need to be set for one start.
+   */
+  readonly backupS3Keys: Readonly<Record<number, BackupS3Keys>>;
+}
+
+export interface BackupS3Keys {
+  readonly accessKeyId: string | undefined;
+  readonly secretAccessKey: string | undefined;
+}
+
+/** The environment variables that carry an S3 repository's keys. */
+export function backupS3KeyVariables(repo: number): { key: string; secret: string } {
+  return { key: `STEWARD_BACKUP_REPO${repo}_S3_KEY`, secret: `STEWARD_BACKUP_REPO${repo}_S3_KEY_SECRET` };
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
@@ -28,6 +44,12 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     token: get('STEWARD_TOKEN'),
     logLevel: get('STEWARD_LOG_LEVEL'),
     pgBinDir: get('STEWARD_PG_BIN_DIR'),
+    backupS3Keys: Object.fromEntries(
+      [1, 2].map((repo) => {
+        const names = backupS3KeyVariables(repo);
+        return [repo, { accessKeyId: get(names.key), secretAccessKey: get(names.secret) }];
+      }),
+    ),
   };
 }
 

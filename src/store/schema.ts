@@ -165,6 +165,45 @@ export interface BackupRunsTable {
   size_bytes: ColumnType<string | null, string | number | null, string | number | null>;
   database_bytes: ColumnType<string | null, string | number | null, string | number | null>;
   error: string | null;
+  /** The operator's request this run is for; null for a scheduled run. */
+  request_id: string | null;
+  /** "schedule", or the operator who asked. */
+  requested_by: string | null;
+}
+
+export interface BackupPoliciesTable {
+  tenant_id: string;
+  full_every: string;
+  diff_every: string | null;
+  incr_every: string | null;
+  retain_days: number;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface BackupClustersTable {
+  stanza: string;
+  kind: string;
+  stage_id: string | null;
+  prepared_at: Date | null;
+  last_verify_at: Date | null;
+  last_verify_ok: boolean | null;
+  last_verify_report: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface BackupRequestsTable {
+  id: string;
+  cluster: string;
+  tenant_slug: string;
+  stage_name: string;
+  type: string;
+  repos: number[];
+  status: Generated<string>;
+  reason: Generated<string>;
+  requested_by: string;
+  created_at: Generated<Date>;
+  finished_at: Date | null;
 }
 
 export interface ControlDatabase {
@@ -181,4 +220,7 @@ export interface ControlDatabase {
   stage_domains: StageDomainsTable;
   tls_certificates: TlsCertificatesTable;
   backup_runs: BackupRunsTable;
+  backup_policies: BackupPoliciesTable;
+  backup_clusters: BackupClustersTable;
+  backup_requests: BackupRequestsTable;
 }

@@ -64,6 +64,8 @@ export interface TenantServiceOptions {
   readonly instancePrefix: string;
   readonly filesRoot: string;
   readonly drivers: DatabaseDrivers;
+  /** Checks a new tenant against other promises (backups stay in its geography); throws to refuse it. */
+  readonly checkNewTenant?: (tenant: { readonly slug: string; readonly region: string }) => void;
 }
 
 export function stagePasswordSecret(tenant: string, stage: string): string {
@@ -83,6 +85,7 @@ export class TenantService {
 
   async create(input: CreateTenantInput, actor: Principal): Promise<TenantView> {
     const region = this.#region(input.region ?? this.#o.defaultRegion);
+    this.#o.checkNewTenant?.({ slug: input.slug, region: region.name });
     if (!driverFor(this.#o.drivers, input.tier)) {
       throw new InputError(
         `field "tier": ${showValue(input.tier)} is not available on this installation; use one of ${availableTiers(this.#o.drivers).join(', ')}`,

@@ -10,12 +10,19 @@ import { parseConfig, type Config, type ConfigInput } from '../../src/core/confi
 import { createLogger } from '../../src/core/logger.ts';
 import {
   bootstrapControlDatabase,
+  initCluster,
   replaceDatabase,
+  startCluster,
+  stopCluster,
   withCredentials,
+  type LocalCluster,
 } from '../../src/databases/local-cluster.ts';
+import { findPgBackRest } from '../../src/backups/pgbackrest/setup.ts';
+import { prepareSharedArchiving } from '../../src/backups/stanzas.ts';
+import { freePort } from '../../src/system/ports.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 import { fileKeyring } from '../../src/secrets/keyring.ts';
-import { Steward } from '../../src/steward.ts';
+import { Steward, type StewardOptions } from '../../src/steward.ts';
 import type { Services } from '../../src/services.ts';
 import type { Clock } from '../../src/core/clock.ts';
 
@@ -33,6 +40,10 @@ export interface TestSteward {
   readonly token: string;
   readonly superuserUrl: string;
   readonly controlUrl: string;
+  /** With `sharedBackups`: Steward's own shared cluster, which archives and is backed up. */
+  readonly sharedCluster: LocalCluster | undefined;
+  /** The superuser URL of the cluster that holds shared-tier stages. */
+  readonly sharedClusterUrl: string;
   /** Everything Steward logged, as text: tests grep it for secrets. */
   logs(): string;
   /** A superuser query against the shared cluster. */
@@ -59,7 +70,16 @@ export interface TestStewardOptions {
   readonly runtimeTickMs?: number;
   /** Start another Steward on the control database, data dir and prefix of an earlier one (a restart). */
   readonly reuse?: TestSteward;
+  /**
+   * Give Steward a shared cluster of its own that it runs and backs up (WAL
+   * archiving on), instead of the run's shared cluster, which never archives.
+   * Needs `config.backups` (backups are off in tests unless a test sets them).
+   */
+  readonly sharedBackups?: boolean;
+  readonly onBackupSucceeded?: StewardOptions['onBackupSucceeded'];
 }
+
+export const sharedClusterPassword = 'test-shared-superuser';
 
 /**
  * A Steward on a fresh control database cloned from the migrated template,
@@ -85,7 +105,25 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     logLevel: 'debug',
     resyncSeconds: 5,
     ...options.config,
+    // Tests never archive or back up unless they ask to: most would only get slower.
+    backups: options.config?.backups ?? { enabled: false },
   });
+  let sharedCluster = options.reuse?.sharedCluster;
+  if (options.sharedBackups && !sharedCluster) {
+    sharedCluster = await initCluster(
+      {
+        dir: join(dataDir, 'shared-pg'),
+        port: await freePort(0),
+        binDir: inject('pgBinDir'),
+        unsafeFast: true,
+      },
+      sharedClusterPassword,
+    );
+    // As steward up does: archiving is on from the first start, so Steward never restarts it.
+    await prepareSharedArchiving(sharedCluster, dataDir, config.backups, findPgBackRest());
+  }
+  if (sharedCluster) await startCluster(sharedCluster);
+  const sharedClusterUrl = sharedCluster ? sharedCluster.superuserUrl(sharedClusterPassword) : superuserUrl;
   const lines: string[] = [];
   const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
   const adminUrl = replaceDatabase(superuserUrl, controlDatabase);
@@ -94,7 +132,9 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     config,
     controlUrl,
     adminUrl,
-    sharedClusterUrl: superuserUrl,
+    sharedClusterUrl,
+    ...(sharedCluster ? { sharedCluster } : {}),
+    ...(options.onBackupSucceeded ? { onBackupSucceeded: options.onBackupSucceeded } : {}),
     keyringStore: fileKeyring(join(dataDir, 'master.key')),
     logger,
     pgBinDir: inject('pgBinDir'),
@@ -166,12 +206,15 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     token,
     superuserUrl,
     controlUrl,
+    sharedCluster,
+    sharedClusterUrl,
     logs: () => lines.join(''),
     query,
     request,
     waitForStages,
     async close() {
       await steward.stop();
+      if (sharedCluster) await stopCluster(sharedCluster, 'immediate').catch(() => undefined);
       const leftovers = await admin.query<{ datname: string }>(
         'select datname from pg_database where datname like $1',
         [`${prefix.replace('_', '\\_')}%`],

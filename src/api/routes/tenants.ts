@@ -30,11 +30,11 @@ export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant',
-    summary: 'Show a tenant, its stages and their phases',
+    summary: 'Show a tenant, its stages, their phases and backup freshness',
     tags: ['tenants'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: ({ params }) => services.tenants.show(params.tenant),
+    handler: async ({ params }) => services.backups.withFreshness(await services.tenants.show(params.tenant)),
   });
   route(app, auth, {
     method: 'DELETE',

@@ -3,7 +3,7 @@ import type { SystemUser } from '../../system/exec.ts';
 import type { BackupType } from '../policy.ts';
 import type { RepoRetention } from '../retention.ts';
 import { retentionOptions } from '../retention.ts';
-import { parseInfo, type StanzaInfo } from './info.ts';
+import { parseInfo, parseProgress, type StanzaInfo } from './info.ts';
 import { runInGroup, type GroupRunResult } from './process.ts';
 
 /** pgBackRest exited with an error; `exitCode` is its error number (e.g. 50 for a lock it could not take). */
@@ -55,6 +55,8 @@ export interface PgBackRestDriver {
   /** Removes what retention no longer keeps; `retention` overrides the configured one for this run. */
   expire(options?: { repo?: number; retention?: RepoRetention }): Promise<void>;
   info(): Promise<StanzaInfo>;
+  /** The running backup's percent complete as pgbackrest info reports it, or null. */
+  progress(): Promise<number | null>;
   verify(options?: { repo?: number }): Promise<VerifyOutcome>;
 }
 
@@ -147,6 +149,11 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
     async info() {
       const result = await checked('info', ['--output=json']);
       return parseInfo(result.stdout, options.stanza);
+    },
+
+    async progress() {
+      const result = await command('info', ['--output=text'], 30_000);
+      return result.code === 0 ? parseProgress(result.stdout) : null;
     },
 
     async verify(verifyOptions = {}) {

@@ -118,3 +118,13 @@ export function newestWal(info: StanzaInfo, repo: number): string | null {
   }
   return max;
 }
+
+/**
+ * The percent complete of a running backup, from `pgbackrest info`'s text
+ * output ("backup/expire running - 42.17% complete"); the JSON output of
+ * pgBackRest 2.45 does not carry it. Null when none is reported.
+ */
+export function parseProgress(text: string): number | null {
+  const match = /backup\/expire running - (\d+(?:\.\d+)?)% complete/.exec(text);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}

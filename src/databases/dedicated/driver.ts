@@ -26,6 +26,12 @@ export interface DedicatedDriverOptions {
   readonly unsafeFast?: boolean;
 }
 
+/** The dedicated driver also names each stage's cluster, for what works on clusters (backups). */
+export interface DedicatedDriver extends DatabaseDriver {
+  /** The stage's cluster, once initialised (running or not); undefined before. */
+  clusterOf(name: string): Promise<LocalCluster | undefined>;
+}
+
 /**
  * The dedicated tier: each stage gets a PostgreSQL cluster of its own, with
  * the same database and role inside as the shared tier, so the reconciler
@@ -33,7 +39,7 @@ export interface DedicatedDriverOptions {
  * socket in the cluster's directory (peer authentication, no password to
  * keep); the stage role connects over TCP with its password.
  */
-export function dedicatedDriver(options: DedicatedDriverOptions): DatabaseDriver {
+export function dedicatedDriver(options: DedicatedDriverOptions): DedicatedDriver {
   const pools = new Map<string, { pool: pg.Pool; catalog: CatalogOperations }>();
 
   const dir = (name: string): string => join(options.clustersDir, name);
@@ -76,6 +82,10 @@ export function dedicatedDriver(options: DedicatedDriverOptions): DatabaseDriver
 
   return {
     kind: 'dedicated',
+
+    async clusterOf(name) {
+      return (await isInitialised(dir(name))) ? cluster(name) : undefined;
+    },
 
     async observe(name): Promise<ObservedStageDatabase> {
       if (!(await running(name))) {

@@ -1,0 +1,124 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { backupTypes, diffIntervals, fullIntervals, incrIntervals } from '../../backups/policy.ts';
+import type { Services } from '../../services.ts';
+import { route, type Authenticator } from '../route.ts';
+
+// Path parameters are checked for shape only: a malformed name simply names nothing.
+const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const stageParams = z
+  .object({ tenant: z.string().min(1).max(100), stage: z.string().min(1).max(100) })
+  .strict();
+const stanzaParams = z.object({ stanza: z.string().min(1).max(100) }).strict();
+const idParams = z.object({ id: z.string().min(1).max(100) }).strict();
+
+/** "off" and null both turn a kind off. */
+const offable = <T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .enum([...values, 'off'])
+    .nullable()
+    .optional()
+    .transform((v) => (v === 'off' ? null : (v as T[number] | null | undefined)));
+
+const policyBody = z
+  .object({
+    full: z.enum(fullIntervals).optional(),
+    diff: offable(diffIntervals),
+    incr: offable(incrIntervals),
+    retainDays: z.number().int().min(1).max(9999).optional(),
+  })
+  .strict()
+  .refine((b) => Object.values(b).some((v) => v !== undefined), {
+    message:
+      'field "full": give at least one of full (weekly, daily), diff (daily, off), incr (2h, off), retainDays (1 to 9999)',
+    path: ['full'],
+  });
+
+const runBody = z
+  .object({
+    type: z.enum(backupTypes).default('full'),
+    /** 1, 2 or "all" (default: every repository, repo1 first). */
+    repo: z.unknown().optional().describe('1, 2 or "all" (default all)'),
+  })
+  .strict();
+
+export function backupRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/backup-policy',
+    summary: "Show a tenant's backup policy (the default when none was set)",
+    tags: ['backups'],
+    permission: 'tenants.read',
+    params: tenantParams,
+    handler: ({ params }) => services.backups.policy(params.tenant),
+  });
+  route(app, auth, {
+    method: 'PUT',
+    url: '/api/v1/tenants/:tenant/backup-policy',
+    summary: "Change a tenant's backup policy: the fields given replace the current ones",
+    tags: ['backups'],
+    permission: 'tenants.write',
+    params: tenantParams,
+    body: policyBody,
+    handler: ({ params, body, principal }) =>
+      services.backups.setPolicy(
+        params.tenant,
+        {
+          ...(body.full !== undefined ? { full: body.full } : {}),
+          ...(body.diff !== undefined ? { diff: body.diff } : {}),
+          ...(body.incr !== undefined ? { incr: body.incr } : {}),
+          ...(body.retainDays !== undefined ? { retainDays: body.retainDays } : {}),
+        },
+        principal,
+      ),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/stages/:stage/backups',
+    summary:
+      "A stage's physical backups in every repository, its cluster's runs, freshness and restorable range",
+    tags: ['backups'],
+    permission: 'tenants.read',
+    params: stageParams,
+    handler: ({ params }) => services.backups.list(params.tenant, params.stage),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/tenants/:tenant/stages/:stage/backups',
+    summary:
+      "Back up a stage's cluster now (repo1, repo2 or all, repo1 first); follow it with GET /api/v1/backup-requests/:id",
+    tags: ['backups'],
+    permission: 'tenants.write',
+    params: stageParams,
+    body: runBody,
+    status: 202,
+    handler: ({ params, body, principal }) =>
+      services.backups.requestBackup(params.tenant, params.stage, body, principal),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/backup-requests/:id',
+    summary: "A requested backup's status per repository, with pgBackRest's percent complete while it runs",
+    tags: ['backups'],
+    permission: 'tenants.read',
+    params: idParams,
+    handler: ({ params }) => services.backups.request(params.id),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/backup-clusters',
+    summary: 'The clusters Steward backs up, their policies and last verify',
+    tags: ['backups'],
+    permission: 'tenants.read',
+    handler: async () => ({ clusters: await services.backups.clusters() }),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/backup-clusters/:stanza/verify',
+    summary: "Verify a cluster's repositories now (pgbackrest verify); the result is recorded",
+    tags: ['backups'],
+    permission: 'tenants.write',
+    params: stanzaParams,
+    handler: ({ params, principal }) => services.backups.verify(params.stanza, principal),
+  });
+}
