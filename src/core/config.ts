@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { checkBucket, checkEndpoint } from '../backups/pgbackrest/config.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { InputError, showValue } from './errors.ts';
 
@@ -200,9 +201,13 @@ function resolveBackups(config: z.output<typeof configSchema>, regionNames: stri
         { field },
       );
     }
-    return repo.kind === 'path'
-      ? { kind: 'path', path: repo.path ?? join(config.dataDir, 'backups', `repo${index + 1}`), region }
-      : { ...repo, region };
+    if (repo.kind === 'path') {
+      return { kind: 'path', path: repo.path ?? join(config.dataDir, 'backups', `repo${index + 1}`), region };
+    }
+    // Refused at start, with the field, rather than when the first backup writes pgbackrest.conf.
+    checkEndpoint(`config field backups.repositories.${index}.endpoint`, repo.endpoint);
+    checkBucket(`config field backups.repositories.${index}.bucket`, repo.bucket);
+    return { ...repo, region };
   });
   return { ...config.backups, repositories };
 }

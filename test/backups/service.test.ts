@@ -2,8 +2,14 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRun } from '../../src/backups/runs.ts';
-import type { BackupRequestView, BackupTarget, StageBackupsView } from '../../src/backups/service.ts';
-import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import {
+  BackupService,
+  type BackupRequestView,
+  type BackupTarget,
+  type StageBackupsView,
+} from '../../src/backups/service.ts';
+import { openControlStore } from '../../src/store/db.ts';
+import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { groupAlive } from '../../src/backups/pgbackrest/process.ts';
 import { eventually } from './support.ts';
 
@@ -212,6 +218,30 @@ describe("the backup service on Steward's own shared cluster", () => {
     for (const stage of shown.body.stages as { name: string; backup: unknown }[]) {
       expect(stage.backup, stage.name).toMatchObject({ type: expect.any(String), repo: expect.any(Number) });
       expect((stage.backup as { ageSeconds: number }).ageSeconds).toBeLessThan(300);
+    }
+  });
+
+  it('never fails tenant show when pgbackrest does: the stage shows the error instead', async () => {
+    const store = openControlStore(t.controlUrl, { max: 2 });
+    try {
+      const broken = new BackupService({
+        db: store.db,
+        secrets: t.services.secrets,
+        audit: t.services.audit,
+        clock: { now: () => new Date() },
+        logger: silentLogger,
+        tenants: t.services.tenants,
+        settings: t.config.backups,
+        dataDir: t.dataDir,
+        sharedCluster: t.sharedCluster,
+        bin: '/nonexistent/pgbackrest',
+      });
+      const view = await broken.withFreshness(await t.services.tenants.show('acme'));
+      for (const stage of view.stages) {
+        expect(stage.backup).toMatchObject({ error: expect.stringMatching(/ENOENT|nonexistent/) });
+      }
+    } finally {
+      await store.close();
     }
   });
 
