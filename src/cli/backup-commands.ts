@@ -56,20 +56,26 @@ function age(seconds: number): string {
 
 /** One line per repository of a request, as `backup run` prints it. */
 export function requestLines(view: BackupRequestView): string[] {
-  return view.repos.map((r) => {
-    const type = r.run?.type ?? view.type;
-    if (r.status === 'pending') {
-      return `repo${r.repo}: ${type} backup ${view.status === 'failed' ? 'not run' : `waiting${view.reason ? ` (${view.reason})` : ''}`}`;
-    }
-    if (r.status === 'running') {
-      return `repo${r.repo}: ${type} backup running…${r.percent === null ? '' : ` ${Math.floor(r.percent)}%`}`;
-    }
-    const seconds = ((r.run?.durationMs ?? 0) / 1000).toFixed(1);
-    if (r.status === 'succeeded') {
-      return `repo${r.repo}: ${type} backup ${r.run?.label ?? ''} done in ${seconds} s, ${formatBytes(r.run?.sizeBytes ?? 0)}`;
-    }
-    return `repo${r.repo}: ${type} backup failed after ${seconds} s: ${r.run?.error ?? view.reason}`;
-  });
+  const open = view.status === 'pending' || view.status === 'running';
+  // Why the request waits (another backup of the cluster runs), once rather than per repository.
+  const reason = open && view.reason ? [view.reason] : [];
+  return [
+    ...reason,
+    ...view.repos.map((r) => {
+      const type = r.run?.type ?? view.type;
+      if (r.status === 'pending') {
+        return `repo${r.repo}: ${type} backup ${view.status === 'failed' ? 'not run' : 'waiting'}`;
+      }
+      if (r.status === 'running') {
+        return `repo${r.repo}: ${type} backup running…${r.percent === null ? '' : ` ${Math.floor(r.percent)}%`}`;
+      }
+      const seconds = ((r.run?.durationMs ?? 0) / 1000).toFixed(1);
+      if (r.status === 'succeeded') {
+        return `repo${r.repo}: ${type} backup ${r.run?.label ?? ''} done in ${seconds} s, ${formatBytes(r.run?.sizeBytes ?? 0)}`;
+      }
+      return `repo${r.repo}: ${type} backup failed after ${seconds} s: ${r.run?.error ?? view.reason}`;
+    }),
+  ];
 }
 
 export function backupCommands(program: Command, { client, json }: BackupCliContext): void {
