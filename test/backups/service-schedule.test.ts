@@ -44,6 +44,29 @@ describe('the schedule of a cluster, with a clock the test moves', () => {
     // A day after the full stopped (real time, a few seconds after the clock's start).
     expect(until - clock.now().getTime()).toBeLessThanOrEqual(24 * 3600_000 + 60_000);
 
+    // The jobs the start queued: the schedule's now, a verify a day after the stanza was prepared.
+    const jobs = await t.query<{ kind: string; key: string; in_hours: number }>(
+      `select kind, key, extract(epoch from run_at - now()) / 3600 as in_hours from jobs
+        where kind like 'backup-%' order by kind`,
+      [],
+      t.controlDatabase,
+    );
+    expect(jobs.map((j) => [j.kind, j.key])).toEqual([
+      ['backup-cluster', 'shared'],
+      ['backup-verify', 'shared'],
+    ]);
+    expect(Number(jobs[1]!.in_hours)).toBeGreaterThan(23);
+    // The job handlers: the schedule's asks again within the hour (its cap), the verify's in a day.
+    const job = { id: '0', kind: 'backup-cluster', key: 'shared', attempts: 0, requestedAt: '' };
+    expect(await t.services.backups.handleCluster(job)).toEqual({ kind: 'requeue', afterMs: 3_600_000 });
+    expect(await t.services.backups.handleVerify({ ...job, kind: 'backup-verify' })).toEqual({
+      kind: 'requeue',
+      afterMs: 24 * 3_600_000,
+    });
+    const [cluster] = await t.services.backups.clusters();
+    expect(cluster?.lastVerify?.ok, cluster?.lastVerify?.report).toBe(true);
+    expect(await t.services.backups.handleCluster({ ...job, key: 'gone' })).toEqual({ kind: 'done' });
+
     clock.advance(25 * 3600);
     const third = await t.services.backups.scheduledPass('shared');
     expect(third.repos.map((r) => (r.kind === 'ran' ? [r.run.type, r.run.status] : r.kind))).toEqual([
