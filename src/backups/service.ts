@@ -150,6 +150,8 @@ export interface BackupClusterView {
   readonly tenant: string | null;
   readonly stage: string | null;
   readonly preparedAt: string | null;
+  /** Its cluster runs here; false for a removed dedicated stage, whose backups stay in the repositories. */
+  readonly live: boolean;
   readonly policy: BackupPolicy;
   readonly lastVerify: VerifyView | null;
 }
@@ -228,7 +230,8 @@ const hour = 3_600_000;
 export class BackupService {
   readonly #o: BackupServiceOptions;
   readonly #abort = new AbortController();
-  readonly #prepared = new Map<string, { retainDays: number; done: Promise<BackupTarget> }>();
+  /** Prepared stanzas, by what their config depends on: the retention and the cluster's port. */
+  readonly #prepared = new Map<string, { key: string; done: Promise<BackupTarget> }>();
   readonly #infoCache = new Map<string, { expires: number; info: Promise<StanzaInfo> }>();
   #bin: string | undefined;
   #binProblem: string | undefined;
@@ -406,6 +409,19 @@ export class BackupService {
 
   async #target(stanza: string, retainDays: number): Promise<BackupTarget> {
     const found = await this.#cluster(stanza);
+    const known = found
+      ? undefined
+      : await this.#o.db
+          .selectFrom('backup_clusters')
+          .select('stanza')
+          .where('stanza', '=', stanza)
+          .executeTakeFirst();
+    if (known) {
+      throw new NotFoundError(
+        `cluster ${stanza} no longer runs here (its stage was removed); its backups stay in the repositories until they are removed by hand`,
+        { field: 'cluster' },
+      );
+    }
     if (!found) {
       throw new NotFoundError(
         `Steward backs up no cluster ${showValue(stanza)}${this.#unavailable ? ` (${this.#unavailable})` : ''}; "steward backup clusters" lists them`,
@@ -447,11 +463,12 @@ export class BackupService {
     retainDays: number,
   ): Promise<BackupTarget> {
     const existing = this.#prepared.get(stanza);
-    if (existing?.retainDays === retainDays) return existing.done;
+    const key = `${retainDays}:${found.cluster.port}`;
+    if (existing?.key === key) return existing.done;
     // One preparation of a stanza at a time; a new retention rewrites the config after the last.
     const before = existing?.done.catch(() => undefined) ?? Promise.resolve();
     const done = before.then(() => this.#prepareNow(stanza, found, retainDays));
-    this.#prepared.set(stanza, { retainDays, done });
+    this.#prepared.set(stanza, { key, done });
     done.catch(() => {
       if (this.#prepared.get(stanza)?.done === done) this.#prepared.delete(stanza);
     });
@@ -906,6 +923,7 @@ export class BackupService {
         kind: (row?.kind ?? (stanza === sharedStanza ? 'shared' : 'dedicated')) as BackupClusterKind,
         ...owner,
         preparedAt: row?.prepared_at?.toISOString() ?? null,
+        live: known.includes(stanza),
         policy: await this.policyOfCluster(stanza),
         lastVerify: verifyView(row),
       });

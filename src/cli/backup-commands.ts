@@ -244,9 +244,9 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       const api = client();
       const stanzas = o.cluster
         ? [o.cluster]
-        : (await api.get<{ clusters: BackupClusterView[] }>('/api/v1/backup-clusters')).clusters.map(
-            (c) => c.stanza,
-          );
+        : (await api.get<{ clusters: BackupClusterView[] }>('/api/v1/backup-clusters')).clusters
+            .filter((c) => c.live)
+            .map((c) => c.stanza);
       const results: BackupClusterView[] = [];
       for (const stanza of stanzas) {
         results.push(
@@ -279,7 +279,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
         ['cluster', 'kind', 'stage', 'policy', 'prepared', 'verified'],
         clusters.map((c) => [
           c.stanza,
-          c.kind,
+          c.live ? c.kind : `${c.kind} (removed)`,
           c.tenant ? `${c.tenant}/${c.stage ?? '?'}` : null,
           `full ${c.policy.full}, diff ${c.policy.diff ?? 'off'}, incr ${c.policy.incr ?? 'off'}, ${c.policy.retainDays}d`,
           c.preparedAt,

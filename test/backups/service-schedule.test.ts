@@ -192,11 +192,28 @@ describe("a dedicated stage's own cluster", () => {
     expect(view.runs.every((r) => r.requestedBy === 'schedule')).toBe(true);
     const clusters = await t.request('GET', '/api/v1/backup-clusters');
     expect(clusters.body.clusters).toEqual([
-      expect.objectContaining({ stanza: database, kind: 'dedicated', tenant: 'solo', stage: 'prod' }),
+      expect.objectContaining({
+        stanza: database,
+        kind: 'dedicated',
+        live: true,
+        tenant: 'solo',
+        stage: 'prod',
+      }),
     ]);
     const target = await t.services.backups.stageTarget('solo', 'prod');
     expect(target).toMatchObject({ stanza: database, kind: 'dedicated' });
     expect(target.cluster.dir).toBe(join(t.dataDir, 'clusters', database));
     expect(target.stateDir).toBe(join(t.dataDir, 'backups', 'state', database));
+
+    // Removing the stage removes its cluster; its backups stay in the repositories, listed as removed.
+    expect((await t.request('DELETE', '/api/v1/tenants/solo')).status).toBe(202);
+    await t.waitForStages('solo', 'gone', 60_000);
+    const after = await t.request('GET', '/api/v1/backup-clusters');
+    expect(after.body.clusters).toEqual([
+      expect.objectContaining({ stanza: database, kind: 'dedicated', live: false, tenant: null }),
+    ]);
+    const verify = await t.request('POST', `/api/v1/backup-clusters/${database}/verify`);
+    expect(verify.status).toBe(404);
+    expect(verify.body.message).toMatch(/no longer runs here \(its stage was removed\)/);
   });
 });
