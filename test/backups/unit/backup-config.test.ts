@@ -9,7 +9,7 @@ describe('the backups section of the config', () => {
       regions: [{ name: 'de-nbg', geography: 'eu' }],
       defaultRegion: 'de-nbg',
     });
-    expect(config.backups).toEqual({
+    expect(config.backups).toMatchObject({
       enabled: true,
       repositories: [
         { kind: 'path', path: '/srv/steward/backups/repo1', region: 'de-nbg' },
