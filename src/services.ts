@@ -32,6 +32,12 @@ import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
+import {
+  RestoreService,
+  restoreJobKind,
+  restoreTestJobKind,
+  restoreTestScheduleJobKind,
+} from './backups/restore-service.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -46,6 +52,7 @@ export interface Services {
   readonly gateway: GatewayService;
   readonly exports: ExportService;
   readonly backups: BackupService;
+  readonly restores: RestoreService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
 }
 
@@ -69,6 +76,8 @@ export interface ServiceDependencies {
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** Called after each good physical backup. */
   readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
+  /** A superuser URL of the shared cluster: restores copy into it. */
+  readonly sharedClusterUrl?: string | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -155,7 +164,30 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     sharedCluster: deps.sharedCluster,
     dedicated: deps.dedicatedClusters,
     ...(deps.backupS3Keys ? { s3Keys: deps.backupS3Keys } : {}),
-    ...(deps.onBackupSucceeded ? { onBackupSucceeded: deps.onBackupSucceeded } : {}),
+    // Fingerprints for restore tests, right after each good backup; then the caller's hook.
+    onBackupSucceeded: async (target: BackupTarget, run: BackupRun) => {
+      try {
+        await restores.afterBackup(target, run);
+      } finally {
+        await deps.onBackupSucceeded?.(target, run);
+      }
+    },
+  });
+  const restores = new RestoreService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'restores' }),
+    tenants,
+    backups,
+    exports,
+    runtime,
+    dataDir: config.dataDir,
+    sharedClusterUrl: deps.sharedClusterUrl,
+    settings: {
+      restoreTestStages: config.backups.restoreTests.stages,
+      restoreTestEveryHours: config.backups.restoreTests.everyHours,
+    },
   });
   return {
     tenants,
@@ -169,6 +201,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     gateway,
     exports,
     backups,
+    restores,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);
@@ -187,6 +220,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       [backupClusterJobKind]: backups.handleCluster,
       [backupVerifyJobKind]: backups.handleVerify,
       [backupRequestJobKind]: backups.handleRequest,
+      [restoreJobKind]: restores.handleRestore,
+      [restoreTestJobKind]: restores.handleRestoreTest,
+      [restoreTestScheduleJobKind]: restores.handleSchedule,
     },
   };
 }

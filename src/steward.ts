@@ -154,6 +154,7 @@ export class Steward {
             dedicatedClusters: dedicated,
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
+            sharedClusterUrl: this.#o.sharedClusterUrl,
           }),
     });
     if (role === 'gateway' || this.#o.gateway) {
@@ -189,6 +190,8 @@ export class Steward {
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     await this.#services.backups.start();
+    // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
+    if (config.backups.enabled) await this.#services.restores.start();
     if (this.#o.workers !== false) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,
@@ -277,6 +280,7 @@ export class Steward {
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
     // Running backups are cancelled (and recorded failed) so that the workers below stop at once.
     this.#services?.backups.stop();
+    this.#services?.restores.stop();
     await this.#runner?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();

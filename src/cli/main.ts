@@ -11,6 +11,7 @@ import { runtimeCommands } from './runtime-commands.ts';
 import { gatewayCommands } from './gateway-commands.ts';
 import { exportCommands } from './export-commands.ts';
 import { backupCommands, formatAge } from './backup-commands.ts';
+import { restoreCommands } from './restore-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask, readStdin } from './prompt.ts';
 import type { StageView, TenantView } from '../tenants/service.ts';
@@ -642,6 +643,7 @@ runtimeCommands(program, { client, json, stage });
 gatewayCommands(program, { client, json });
 exportCommands(program, { client, json });
 backupCommands(program, { client, json });
+restoreCommands(program, { client, json });
 
 program
   .command('app')

@@ -86,6 +86,20 @@ export const backupsSchema = z
       .min(1)
       .max(30 * 24)
       .default(24),
+    /** Restore tests: scheduled for these stages (whose databases are also fingerprinted after each backup). */
+    restoreTests: z
+      .object({
+        stages: z.array(z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be a stage name')).default(['prod']),
+        /** How often each of those stages gets one. */
+        everyHours: z
+          .number()
+          .int()
+          .min(1)
+          .max(30 * 24)
+          .default(24),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});

@@ -536,6 +536,55 @@ export class StageRuntime {
     return { ok: false, reason: `exit ${result.code}: ${tail}` };
   }
 
+  /**
+   * Runs the active release's `verify` command (after a restore test) as the
+   * stage's own user, like `migrate`, with DATABASE_URL pointing at the
+   * restored copy instead of the stage's database. Undefined when the stage
+   * runs no release or its release defines no verify command.
+   */
+  async runVerify(
+    stageId: string,
+    databaseUrl: string,
+    timeoutMs = 300_000,
+  ): Promise<{ command: string; release: string; code: number; output: string } | undefined> {
+    const stage = await this.#stage(stageId);
+    const release = stage ? await this.#activeRelease(stage.id) : undefined;
+    const command = release?.definition.verify?.command;
+    if (!stage || !release || !command) return undefined;
+    const uid = this.stageUid(stage.id);
+    await this.#prepareFiles(stage, uid);
+    const env = await this.#environment(stage, release);
+    const result = await run('/bin/sh', ['-c', command], {
+      cwd: release.path,
+      env: { ...env, DATABASE_URL: databaseUrl, STEWARD_RESTORE_TEST: '1' },
+      ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
+      timeoutMs,
+    });
+    return {
+      command,
+      release: release.version,
+      code: result.code,
+      output: `${result.stdout}\n${result.stderr}`.trim(),
+    };
+  }
+
+  /** The user a stage's processes run as; undefined when they run as Steward's own. */
+  stageUid(stageId: string): number | undefined {
+    return this.#o.uidBase === undefined ? undefined : this.#o.uidBase + Number(stageId);
+  }
+
+  /**
+   * Stops a stage's processes and starts them again at once (after its
+   * database was swapped under them by an in-place restore): no process keeps
+   * state from the old database.
+   */
+  async restartStage(stageId: string): Promise<void> {
+    const stage = await this.#stage(stageId);
+    if (!stage) return;
+    await this.#stopStage(stage, () => true);
+    await this.reconcileStage(stageId);
+  }
+
   /** The stage's files directory belongs to the stage's own user, and to nobody else. */
   async #prepareFiles(stage: StageRow, uid: number | undefined): Promise<void> {
     await mkdir(stage.files_dir, { recursive: true, mode: 0o700 });

@@ -206,6 +206,74 @@ export interface BackupRequestsTable {
   finished_at: Date | null;
 }
 
+export interface BackupFingerprintsTable {
+  id: Id;
+  cluster: string;
+  repo: number;
+  backup_label: string;
+  database_name: string;
+  restore_point: string;
+  lsn: string;
+  wal_file: string;
+  exact: boolean;
+  why: string | null;
+  /** TableFingerprint[] (src/backups/fingerprint.ts). */
+  tables: ColumnType<unknown, string, string>;
+  taken_at: Date;
+  created_at: Generated<Date>;
+}
+
+export interface RestoresTable {
+  id: string;
+  tenant_slug: string;
+  source_stage: string;
+  target_stage: string;
+  mode: string;
+  target_time: Date;
+  cluster: string;
+  repo: number;
+  backup_label: string;
+  source_database: string;
+  target_database: string;
+  replacement_database: string;
+  kept_database: string | null;
+  kept_files_dir: string | null;
+  discarded_at: Date | null;
+  discarded_by: string | null;
+  fingerprint: ColumnType<unknown, string | null, string | null>;
+  status: Generated<string>;
+  phase: Generated<string>;
+  progress: Generated<string>;
+  files_export_id: string | null;
+  files_note: string | null;
+  error: string | null;
+  timings: ColumnType<Record<string, number>, string | undefined, string>;
+  created_by: string;
+  created_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
+export interface RestoreTestsTable {
+  id: string;
+  tenant_slug: string;
+  stage_name: string;
+  cluster: string;
+  trigger: string;
+  status: Generated<string>;
+  phase: Generated<string>;
+  repo: number | null;
+  backup_label: string | null;
+  backup_stopped_at: Date | null;
+  restore_point: string | null;
+  rpo_seconds: number | null;
+  rto_ms: number | null;
+  verification: ColumnType<unknown, string | null, string | null>;
+  error: string | null;
+  created_by: string;
+  started_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -223,4 +291,7 @@ export interface ControlDatabase {
   backup_policies: BackupPoliciesTable;
   backup_clusters: BackupClustersTable;
   backup_requests: BackupRequestsTable;
+  backup_fingerprints: BackupFingerprintsTable;
+  restores: RestoresTable;
+  restore_tests: RestoreTestsTable;
 }

@@ -431,6 +431,70 @@ export class ExportService {
     return view(row);
   }
 
+  /**
+   * The newest succeeded export of a stage made at or before `at`: where a
+   * point-in-time restore takes the stage's files from.
+   */
+  async nearest(tenant: string, stage: string, at: Date): Promise<ExportView | undefined> {
+    const row = await this.#db
+      .selectFrom('logical_exports')
+      .selectAll()
+      .where('tenant_slug', '=', tenant)
+      .where('stage_name', '=', stage)
+      .where('status', '=', 'succeeded')
+      .where('created_at', '<=', at)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? view(row) : undefined;
+  }
+
+  /**
+   * Writes the files of an export into `filesRoot` (which must be empty),
+   * decrypted with the tenant's stored key. Steward can only do that for a
+   * passphrase key: of an X25519 key it keeps the public half alone. Then, or
+   * when the key has changed since, the files are not restored and the
+   * answer says why.
+   */
+  async unpackFiles(
+    id: string,
+    filesRoot: string,
+  ): Promise<
+    | { readonly restored: true; readonly files: number; readonly fileBytes: number }
+    | { readonly restored: false; readonly reason: string }
+  > {
+    const row = await this.#row(id);
+    const key = await this.#readKey(row.tenant_slug);
+    const made = `export ${id} of ${row.created_at.toISOString()}`;
+    if (row.key_kind !== 'scrypt') {
+      return {
+        restored: false,
+        reason: `${made} is encrypted to the tenant's age recipient, and Steward keeps only its public half: restore the files with "steward import" and the identity, or use a passphrase export key`,
+      };
+    }
+    if (key?.kind !== 'scrypt') {
+      return {
+        restored: false,
+        reason: `${made} was encrypted with a passphrase the tenant's export key no longer holds`,
+      };
+    }
+    if (!(await stat(row.path).catch(() => undefined))) {
+      return { restored: false, reason: `the file of ${made} is missing from ${row.path}` };
+    }
+    let plaintext: Readable;
+    try {
+      plaintext = await decryptStream({ passphrase: key.passphrase }, createReadStream(row.path));
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      return {
+        restored: false,
+        reason: `${made} does not open with the tenant's current export passphrase (it was changed since)`,
+      };
+    }
+    const result = await readExportArchive(plaintext, { filesRoot, dump: () => Promise.resolve() });
+    return { restored: true, files: result.summary.files, fileBytes: result.summary.fileBytes };
+  }
+
   /** Removes the exports retention no longer keeps (see retention.ts); returns their ids. */
   async prune(retainDays = defaultRetainDays): Promise<string[]> {
     const rows = await this.#db.selectFrom('logical_exports').selectAll().execute();
