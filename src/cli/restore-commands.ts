@@ -194,7 +194,9 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .description('drop the old database (and files) an in-place restore kept (audited)')
     .argument('<id>')
     .option('--yes', 'do not ask')
-    .action(async (id: string, o: { yes?: boolean }) => {
+    .action(async (id: string, _o: { yes?: boolean }, command: Command) => {
+      // "restore" itself has --yes too, and takes it wherever it stands.
+      const o = command.optsWithGlobals<{ yes?: boolean }>();
       const api = client();
       const before = await api.get<RestoreView>(`/api/v1/restores/${enc(id)}`);
       if (!o.yes && before.keptDatabase) {
