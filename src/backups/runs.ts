@@ -280,5 +280,21 @@ export async function expireAndCheck(
       `expire of stanza ${driver.stanza} repo${options.repo} left ${left.join(', ')} in place, though its retention removes them`,
     );
   }
+  // The catalogue is not the storage: a store whose listing hides nested prefixes lets expire
+  // drop a backup from backup.info while its files stay. Look at the storage itself.
+  const stored: string[] = [];
+  for (const label of expected) {
+    for (const path of [`backup/${driver.stanza}/${label}`, `backup/${driver.stanza}/${label}/pg_data`]) {
+      if ((await driver.listRepo(options.repo, path)).length > 0) {
+        stored.push(label);
+        break;
+      }
+    }
+  }
+  if (stored.length > 0) {
+    throw new InternalError(
+      `expire of stanza ${driver.stanza} repo${options.repo} dropped ${stored.join(', ')} from its catalogue but their files remain in the repository: its storage listing is incomplete, so this is not retention`,
+    );
+  }
   return expected;
 }

@@ -272,7 +272,7 @@ describe('pgBackRest with repo2 in an S3 bucket (s3rver over HTTPS)', () => {
     }
   });
 
-  it("expire on s3rver drops the backup from pgBackRest's catalogue but leaves its objects: not retention", async () => {
+  it("expire on s3rver drops the backup from pgBackRest's catalogue but leaves its objects: refused as retention", async () => {
     const second = await runBackup(
       { db: lab.store.db, driver },
       { type: 'full', repo: 2, timeoutMs: 120_000 },
@@ -280,31 +280,31 @@ describe('pgBackRest with repo2 in an S3 bucket (s3rver over HTTPS)', () => {
     expect(second.status).toBe('succeeded');
     const before = await objectKeys(s3, `${prefix}/backup/${stanza}/${fullLabel}`);
     expect(before.filter((k) => k.includes('/pg_data/')).length).toBeGreaterThan(100);
-    // expireAndCheck compares pgBackRest's catalogue (backup.info) before and after, and expire
-    // does drop the backup from it, so the check is satisfied…
-    const removed = await expireAndCheck(driver, {
-      repo: 2,
-      retention: { kind: 'count', fulls: 1 },
-      now: new Date(),
-    });
-    expect(removed).toEqual([fullLabel]);
+    // Expire drops the backup from the catalogue (backup.info), but removing the files walks a
+    // listing, and s3rver's hides every prefix with no object of its own: the data stays. The
+    // check looks at the storage too, so this is an error, never read as retention.
+    await expect(
+      expireAndCheck(driver, { repo: 2, retention: { kind: 'count', fulls: 1 }, now: new Date() }),
+    ).rejects.toThrow(
+      new RegExp(`dropped ${fullLabel} from its catalogue but their files remain in the repository`),
+    );
     const listed = (await driver.info()).backups.filter((b) => b.repo === 2).map((b) => b.label);
     expect(listed).toEqual([second.label]);
-    // …but removing the files walks a listing, and s3rver's hides every prefix with no object of
-    // its own: the backup's data stays in the bucket. Retention is tested on path repositories;
-    // this pins the gap, so an expire against s3rver is never read as retention.
     const after = await objectKeys(s3, `${prefix}/backup/${stanza}/${fullLabel}`);
     expect(after.filter((k) => k.endsWith('/backup.manifest'))).toEqual([]);
     expect(after.filter((k) => k.includes('/pg_data/')).length).toBeGreaterThan(100);
   });
 
-  it('verify on s3rver checks the backup but finds none of the archived WAL, and still says ok: not verification', async () => {
+  it('verify on s3rver checks the backup but finds none of the archived WAL: reported as a failure, not verification', async () => {
     expect(newestWal(await driver.info(), 2)).not.toBeNull();
     const verified = await driver.verify({ repo: 2 });
     expect(verified.report).toMatch(/backup: \S+F, status: valid, total files checked: [1-9]/);
     // The WAL's prefixes hold no object of their own, so s3rver's listing hides them.
     expect(verified.report).toMatch(/archiveId: none found/);
-    expect(verified.ok).toBe(true);
+    expect(verified.ok).toBe(false);
+    expect(verified.report).toMatch(
+      /repo2 holds WAL up to [0-9A-F]{24}: the repository's listing is incomplete/,
+    );
   });
 
   it('keeps the S3 secret key and the passphrases out of the errors the driver surfaces', async () => {
