@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -22,6 +22,10 @@ import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import { postgresRunAs } from '../system/exec.ts';
+import { startCluster, stopCluster } from '../databases/local-cluster.ts';
+import { stageJobKind } from '../tenants/service.ts';
+import { runInGroup } from './pgbackrest/process.ts';
+import { findPgBackRest } from './pgbackrest/setup.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
 import {
@@ -48,7 +52,7 @@ import {
   restorableRanges,
   type RestorableRange,
 } from './restore/range.ts';
-import { cleanScratch, restoreIntoScratch, type ScratchInstance } from './restore/scratch.ts';
+import { cleanScratch, restoreIntoScratch, targetOptions, type ScratchInstance } from './restore/scratch.ts';
 import { archiveUpToNow, waitForArchivedWal } from './restore/wal.ts';
 import {
   batches,
@@ -479,10 +483,12 @@ export class RestoreService {
     }
     const stageId = await this.#o.tenants.stageId(tenant, stage);
     const source = await this.#stageRow(stageId);
-    if (source.tier !== 'shared') {
+    if (source.tier !== 'shared' && !(source.tier === 'dedicated' && inPlace)) {
       throw new InputError(
-        `stage ${tenant}/${stage} is on the ${source.tier} tier: point-in-time restore of a ${source.tier} stage is not yet available (its restore tests are); the shared tier is`,
-        { field: 'stage' },
+        source.tier === 'dedicated'
+          ? `field "into": stage ${tenant}/${stage} is on the dedicated tier, whose restore into a new stage is not yet available; restore it in place ("inPlace": true), which restores its own cluster`
+          : `stage ${tenant}/${stage} is on the ${source.tier} tier, whose point-in-time restore is not yet available`,
+        { field: source.tier === 'dedicated' ? 'into' : 'stage' },
       );
     }
     if (inPlace && request.confirm !== stage) {
@@ -559,7 +565,8 @@ export class RestoreService {
             source_database: source.database,
             target_database: targetDatabase,
             replacement_database: replacementDatabaseName(targetDatabase, id),
-            kept_database: inPlace ? keptDatabaseName(targetDatabase, now) : null,
+            // A dedicated stage's own cluster is restored as a whole: no database is kept beside it.
+            kept_database: inPlace && source.tier === 'shared' ? keptDatabaseName(targetDatabase, now) : null,
             fingerprint: null,
             progress: into === undefined ? 'queued' : `waiting for the new stage ${into} to be ready`,
             created_by: actorName(actor),
@@ -701,6 +708,20 @@ export class RestoreService {
       phase = 'archiving';
     }
     const target = await this.#o.backups.target(row.cluster);
+    if (target.kind === 'dedicated') {
+      if (redoFromArchiving.includes(phase)) {
+        await this.#deltaRestore(row, target, phase);
+        phase = 'swapping';
+      }
+      if (phase === 'swapping') {
+        await this.#setRestore(row.id, {
+          phase: 'swapping',
+          progress: 'putting the restored files in place',
+        });
+        await this.#swapFiles(row);
+        phase = 'restarting';
+      }
+    }
     if (redoFromArchiving.includes(phase)) {
       await this.#prepare(row, target);
       phase = 'swapping';
@@ -712,6 +733,7 @@ export class RestoreService {
         progress: `swapping the restored copy in as ${row.target_database}`,
       });
       await this.#swap(row, target);
+      await this.#swapFiles(row);
       await this.#addTimings(row.id, { swapMs: Date.now() - started });
       phase = 'restarting';
     }
@@ -926,7 +948,7 @@ export class RestoreService {
     });
   }
 
-  /** The database swap, then the files swap: each finds where a crash left it and finishes. */
+  /** The database swap: it finds where a crash left it and finishes. */
   async #swap(row: RestoreRow, target: BackupTarget): Promise<void> {
     const admin = this.#superuser(target);
     const keepAs = row.kept_database ?? keptDatabaseName(row.target_database, row.created_at);
@@ -949,6 +971,10 @@ export class RestoreService {
       }
       if (row.mode === 'into') await c.query(`drop database if exists ${quoteIdent(keepAs)} with (force)`);
     });
+  }
+
+  /** The staged files take the target stage's place; in place, its current files are kept beside. */
+  async #swapFiles(row: RestoreRow): Promise<void> {
     const { filesDir } = await this.#filesDir(row.tenant_slug, row.target_stage);
     const staging = this.#stagingDir(filesDir, row.id);
     if (!existsSync(staging)) return;
@@ -959,10 +985,111 @@ export class RestoreService {
       return;
     }
     const kept = `${filesDir}.pre-${row.created_at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+    // Recorded first, so that discard finds it whatever point a crash stops the renames at.
+    await this.#setRestore(row.id, { kept_files_dir: kept });
     if (existsSync(filesDir) && !existsSync(kept)) await rename(filesDir, kept);
+    // Kept already (a run that stopped between the renames); what is there now was made since.
     else if (existsSync(filesDir)) await rm(filesDir, { recursive: true, force: true });
     await rename(staging, filesDir);
-    await this.#setRestore(row.id, { kept_files_dir: kept });
+  }
+
+  /**
+   * In place for a dedicated stage: its own cluster goes back to the time
+   * itself. WAL up to now archived, the files staged, then the cluster
+   * stopped, `pgbackrest restore --delta` to the time (promote at the
+   * target), started, and out of recovery. The stage is paused meanwhile:
+   * the reconciler would start the stopped cluster under the restore. A delta
+   * restore rewrites the cluster, so nothing of it is kept (its backups are).
+   * After a crash mid-way the restore runs again (--delta makes whatever the
+   * data dir holds match the backup again).
+   */
+  async #deltaRestore(row: RestoreRow, target: BackupTarget, from: RestorePhase): Promise<void> {
+    const signal = this.#abort.signal;
+    const stageId = await this.#o.tenants.stageId(row.tenant_slug, row.target_stage);
+    if (from !== 'restoring') {
+      await this.#setRestore(row.id, {
+        phase: 'archiving',
+        progress: `making WAL up to now restorable from repo${row.repo}`,
+      });
+      await withClient(this.#superuser(target), (c) =>
+        archiveUpToNow(c, () => target.driver.info(), row.repo, { timeoutMs: 120_000, signal }),
+      );
+      const filesStarted = Date.now();
+      await this.#setRestore(row.id, {
+        phase: 'files',
+        progress: "restoring the stage's files from the nearest export",
+      });
+      await this.#stageFiles(row);
+      await this.#addTimings(row.id, { filesMs: Date.now() - filesStarted });
+    }
+    await this.#pauseStage(stageId, true);
+    await this.#setRestore(row.id, {
+      phase: 'restoring',
+      progress: `stopping the cluster of ${row.tenant_slug}/${row.target_stage} and restoring it in place (delta) from backup ${row.backup_label} in repo${row.repo} to ${isoSeconds(row.target_time)}`,
+    });
+    const started = Date.now();
+    await stopCluster(target.cluster, 'fast');
+    const restored = await runInGroup(
+      findPgBackRest(),
+      [
+        `--config=${target.configPath}`,
+        `--stanza=${target.stanza}`,
+        `--pg1-path=${target.cluster.dir}`,
+        `--repo=${row.repo}`,
+        `--set=${row.backup_label}`,
+        '--delta',
+        ...targetOptions({ kind: 'time', time: row.target_time }),
+        'restore',
+      ],
+      {
+        user: target.cluster.user,
+        timeoutMs: this.#settings.restoreTimeoutMinutes * 60_000,
+        signal,
+      },
+    );
+    if (restored.code !== 0 || restored.timedOut || restored.cancelled) {
+      if (signal.aborted) throw new InternalError('the restore was interrupted: Steward stopped');
+      throw new InternalError(
+        `pgbackrest restore --delta of ${row.backup_label} from repo${row.repo} failed (exit ${restored.code}): ${lastOutputLines(restored.stderr || restored.stdout, 5)}; the cluster of ${row.tenant_slug}/${row.target_stage} is left stopped and the stage paused: restore again`,
+      );
+    }
+    // A cluster whose socket is in its data dir has the socket's lock file in its backups too: the
+    // restored copy names the postmaster of backup time, which may linger as a zombie and block the start.
+    for (const name of await readdir(target.cluster.dir)) {
+      if (/^\.s\.PGSQL\.\d+\.lock$/.test(name)) await rm(join(target.cluster.dir, name), { force: true });
+    }
+    try {
+      await startCluster(target.cluster);
+    } catch (error) {
+      const log = await readFile(join(target.cluster.dir, 'server.log'), 'utf8').catch(() => '');
+      throw new InternalError(
+        `the restored cluster of ${row.tenant_slug}/${row.target_stage} did not start: ${message(error)}\n${lastOutputLines(log, 8)}; the stage stays paused: restore again`,
+        { cause: error },
+      );
+    }
+    const deadline = Date.now() + this.#settings.restoreTimeoutMinutes * 60_000;
+    for (;;) {
+      const recovering = await withClient(this.#superuser(target), async (c) =>
+        Boolean((await c.query<{ r: boolean }>('select pg_is_in_recovery() as r')).rows[0]?.r),
+      ).catch(() => true);
+      if (!recovering) break;
+      if (Date.now() > deadline) {
+        throw new InternalError(
+          `the cluster of ${row.tenant_slug}/${row.target_stage} did not finish recovery to ${isoSeconds(row.target_time)} in time; see its server.log`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await this.#addTimings(row.id, { restoreMs: Date.now() - started });
+    await this.#pauseStage(stageId, false);
+  }
+
+  /** Pausing keeps the reconciler off a stage; resuming queues it so that it converges again. */
+  async #pauseStage(stageId: string, paused: boolean): Promise<void> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      await tx.updateTable('stages').set({ paused }).where('id', '=', stageId).execute();
+      if (!paused) await enqueue(tx, stageJobKind, stageId);
+    });
   }
 
   async #failRestore(row: RestoreRow, error: unknown): Promise<void> {

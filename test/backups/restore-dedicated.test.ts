@@ -1,0 +1,160 @@
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
+import type { BackupRequestView } from '../../src/backups/service.ts';
+import { openControlStore, type ControlStore } from '../../src/store/db.ts';
+import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { eventually } from './support.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A dedicated stage's own cluster: a restore test (the whole cluster comes
+ * back into the scratch, as the test clusters run without full_page_writes),
+ * and an in-place restore, which is a delta restore of the cluster itself.
+ */
+describe("restores of a dedicated stage's own cluster", () => {
+  let t: TestSteward;
+  let store: ControlStore;
+  let database: string;
+  let port: number;
+  let label: string;
+  const admin = (): pg.ClientConfig => ({
+    host: join(t.dataDir, 'clusters', database),
+    port,
+    user: 'postgres',
+    database,
+  });
+  async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
+    const client = new pg.Client(admin());
+    await client.connect();
+    try {
+      return (await client.query<R>(text)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeAll(async () => {
+    t = await startTestSteward({ config: { backups: {} } });
+    store = openControlStore(t.controlUrl, { max: 2 });
+    const created = await t.request('POST', '/api/v1/tenants', {
+      slug: 'solo',
+      tier: 'dedicated',
+      stages: ['prod'],
+    });
+    expect(created.status, created.text).toBe(201);
+    await t.waitForStages('solo', 'ready', 60_000);
+    database = `${t.prefix}solo_prod`;
+    port = (await t.services.backups.stageTarget('solo', 'prod')).cluster.port;
+    await query(`set role ${database}; create table ledger (id bigserial primary key, note text not null)`);
+    await query(`insert into ledger (note) select 'row ' || g from generate_series(1, 1000) g`);
+    // The schedule backs the new cluster up by itself; this backup comes after the data.
+    const requested = await t.request('POST', '/api/v1/tenants/solo/stages/prod/backups', {
+      type: 'full',
+      repo: 1,
+    });
+    expect(requested.status, requested.text).toBe(202);
+    const done = await eventually(
+      'the requested backup',
+      async () => {
+        const view = (await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`))
+          .body as BackupRequestView;
+        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+      },
+      120_000,
+    );
+    expect(done.status, done.reason).toBe('succeeded');
+    label = done.repos[0]!.run!.label!;
+  }, 180_000);
+
+  afterAll(async () => {
+    await store?.close();
+    await t?.close();
+  }, 60_000);
+
+  it('runs a restore test against the fingerprint taken after the backup', async () => {
+    const fingerprints = await store.db
+      .selectFrom('backup_fingerprints')
+      .select(['database_name', 'exact'])
+      .where('cluster', '=', database)
+      .where('backup_label', '=', label)
+      .execute();
+    expect(fingerprints).toEqual([{ database_name: database, exact: true }]);
+    const res = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restore-tests');
+    expect(res.status, res.text).toBe(202);
+    const test = await eventually(
+      'the restore test',
+      async () => {
+        const view = (await t.request('GET', `/api/v1/restore-tests/${res.body.id as string}`))
+          .body as RestoreTestView;
+        return view.status === 'running' ? undefined : view;
+      },
+      120_000,
+    );
+    expect(test.status, test.error ?? '').toBe('succeeded');
+    expect(test).toMatchObject({
+      cluster: database,
+      backupLabel: label,
+      restorePoint: `steward-fp-${label}`,
+    });
+    expect(test.verification!.fingerprint!.tables).toEqual([
+      expect.objectContaining({
+        table: 'public.ledger',
+        ok: true,
+        actual: expect.objectContaining({ rows: 1000 }),
+      }),
+    ]);
+  });
+
+  it('restores in place by a delta restore of its cluster; into a new stage is not yet available', async () => {
+    await sleep(1100);
+    await query(`insert into ledger (note) values ('before the target')`);
+    await sleep(500);
+    const target = new Date();
+    await sleep(500);
+    await query(`insert into ledger (note) values ('after the target')`);
+
+    const into = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restores', {
+      toTime: target.toISOString(),
+      into: 'copy',
+    });
+    expect(into.status).toBe(400);
+    expect(into.body).toMatchObject({ field: 'into' });
+    expect(into.body.message).toMatch(/dedicated tier, whose restore into a new stage is not yet available/);
+
+    const res = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restores', {
+      toTime: target.toISOString(),
+      inPlace: true,
+      confirm: 'prod',
+    });
+    expect(res.status, res.text).toBe(202);
+    const done = await eventually(
+      'the restore',
+      async () => {
+        const view = (await t.request('GET', `/api/v1/restores/${res.body.id as string}`))
+          .body as RestoreView;
+        return view.status === 'running' ? undefined : view;
+      },
+      120_000,
+    );
+    expect(done.status, done.error ?? '').toBe('succeeded');
+    console.log(`delta restore of a dedicated cluster: ${JSON.stringify(done.timings)}`);
+    expect(done.keptDatabase).toBeNull();
+    const notes = await query<{ note: string }>(
+      `select note from ledger where note like '%target' order by id`,
+    );
+    expect(notes.map((r) => r.note)).toEqual(['before the target']);
+    expect(await query<{ n: number }>('select count(*)::int as n from ledger')).toEqual([{ n: 1001 }]);
+    // Out of recovery, writable, and the stage converges again.
+    await query(`insert into ledger (note) values ('after the restore')`);
+    await t.waitForStages('solo', 'ready', 30_000);
+    const stage = await store.db
+      .selectFrom('stages')
+      .select('paused')
+      .where('database_name', '=', database)
+      .executeTakeFirstOrThrow();
+    expect(stage.paused).toBe(false);
+  });
+});
