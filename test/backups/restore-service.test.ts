@@ -595,7 +595,9 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       })
       .execute();
     await withClient(admin(), (c) => c.query(`create database ${replacement} owner ${acmeDb}`));
-    await withClient(admin(replacement), (c) => c.query('create table swapped_in (x int)'));
+    await withClient(admin(replacement), (c) =>
+      c.query(`set role ${acmeDb}; create table swapped_in (x int)`),
+    );
     // The reconciler must not make a new empty database meanwhile: the stage is paused while it is half-swapped.
     await store.db.updateTable('stages').set({ paused: true }).where('database_name', '=', acmeDb).execute();
     try {
@@ -688,5 +690,19 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       .get('backups/shared/repo1/cipher-pass')
       .catch((): string => '');
     if (passphrase) expect(t.logs()).not.toContain(passphrase);
+  });
+
+  it('says why it cannot restore files from an export encrypted to a recipient (Steward keeps only its public half)', async () => {
+    const key = await t.request('PUT', '/api/v1/tenants/acme/export-key', { generate: 'identity' });
+    expect(key.status, key.text).toBe(200);
+    const id = await exportNow();
+    const into = join(t.dataDir, 'recipient-check');
+    await mkdir(into);
+    const unpacked = await t.services.exports.unpackFiles(id, into);
+    expect(unpacked).toMatchObject({ restored: false });
+    expect(unpacked.restored === false && unpacked.reason).toMatch(
+      /is encrypted to the tenant's age recipient, and Steward keeps only its public half/,
+    );
+    expect(await readdir(into)).toEqual([]);
   });
 });
