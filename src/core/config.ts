@@ -89,7 +89,9 @@ export const backupsSchema = z
     /** Restore tests: scheduled for these stages (whose databases are also fingerprinted after each backup). */
     restoreTests: z
       .object({
-        stages: z.array(z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be a stage name')).default(['prod']),
+        stages: z
+          .array(z.string().regex(/^[a-z](?:[a-z0-9-]{0,12}[a-z0-9])?$/, 'must be a stage name'))
+          .default(['prod']),
         /** How often each of those stages gets one. */
         everyHours: z
           .number()

@@ -5,10 +5,10 @@ import { InputError, showValue } from './errors.ts';
  * `<prefix><tenant>_<stage>` stays within PostgreSQL's 63-byte identifiers.
  */
 export const tenantSlugMaxLength = 40;
-export const stageNameMaxLength = 12;
+export const stageNameMaxLength = 14;
 
 const tenantSlugPattern = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
-const stageNamePattern = /^[a-z][a-z0-9]*$/;
+const stageNamePattern = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
 
 export const reservedTenantSlugs = [
   'admin',
@@ -37,7 +37,7 @@ export const reservedTenantSlugs = [
 ] as const;
 
 const tenantSlugRule = `1-${tenantSlugMaxLength} characters: lower-case a-z, digits and single hyphens, starting with a letter and not ending with a hyphen (for example "acme" or "acme-gmbh")`;
-const stageNameRule = `1-${stageNameMaxLength} characters: lower-case a-z and digits, starting with a letter (for example "dev", "test", "prod")`;
+const stageNameRule = `1-${stageNameMaxLength} characters: lower-case a-z, digits and single hyphens, starting with a letter and not ending with a hyphen (for example "dev", "prod" or "prod-restored")`;
 
 /** Returns a message naming what is wrong, or undefined when the slug is acceptable. */
 export function tenantSlugProblem(slug: string): string | undefined {
@@ -54,7 +54,12 @@ export function tenantSlugProblem(slug: string): string | undefined {
 }
 
 export function stageNameProblem(name: string): string | undefined {
-  if (name.length === 0 || name.length > stageNameMaxLength || !stageNamePattern.test(name)) {
+  if (
+    name.length === 0 ||
+    name.length > stageNameMaxLength ||
+    !stageNamePattern.test(name) ||
+    name.includes('--')
+  ) {
     return `stage name ${showValue(name)} is not accepted: use ${stageNameRule}`;
   }
   return undefined;
@@ -74,8 +79,10 @@ export function assertStageName(name: string, field = 'stage'): string {
 
 /**
  * The database and its role share one name: pg_hba's `samerole` rule then lets a
- * stage role reach its own database and nothing else. Hyphens become underscores;
- * stage names have neither, so the last underscore always separates the stage.
+ * stage role reach its own database and nothing else. A tenant's hyphens become
+ * underscores and a stage's stay hyphens, so the last underscore always
+ * separates the stage and no two tenant/stage pairs share a name. At the
+ * longest: 8 + 40 + 1 + 14 = 63 bytes, PostgreSQL's limit.
  */
 export function stageDatabaseName(prefix: string, tenant: string, stage: string): string {
   return `${prefix}${tenant.replaceAll('-', '_')}_${stage}`;

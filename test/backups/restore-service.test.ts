@@ -250,9 +250,9 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       ],
       [{ toTime: target.toISOString() }, 'into', /either "into" .* or "inPlace"/],
       [
-        { toTime: target.toISOString(), into: 'prod-restored' },
+        { toTime: target.toISOString(), into: 'prod_restored' },
         'into',
-        /stage name "prod-restored" is not accepted/,
+        /stage name "prod_restored" is not accepted/,
       ],
     ];
     for (const [body, field, message] of cases) {
@@ -286,12 +286,12 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
   it('restores acme/prod to a point in time into a new stage: its data then, its files from the nearest export, the other tenant untouched', async () => {
     const res = await t.request('POST', '/api/v1/tenants/acme/stages/prod/restores', {
       toTime: target.toISOString(),
-      into: 'prodrestored',
+      into: 'prod-restored',
     });
     expect(res.status, res.text).toBe(202);
     expect(res.body).toMatchObject({
       mode: 'into',
-      targetStage: 'prodrestored',
+      targetStage: 'prod-restored',
       backupLabel: fullLabel,
       status: 'running',
     });
@@ -315,12 +315,12 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     expect(done.files.restored).toBe(true);
     expect(done.files.note).toMatch(/^1 files \(\d+ bytes\) restored from export /);
 
-    const restoredDb = `${t.prefix}acme_prodrestored`;
+    const restoredDb = `${t.prefix}acme_prod-restored`;
     expect(await notes(restoredDb)).toEqual(['before the target']);
     expect(await notes(acmeDb)).toEqual(['before the target', 'after the target']);
     expect(await notes(betaDb)).toEqual(['after the target']);
     // The new stage's role owns what was restored and reads it with its own credentials.
-    const credentials = await t.request('GET', '/api/v1/tenants/acme/stages/prodrestored/credentials');
+    const credentials = await t.request('GET', '/api/v1/tenants/acme/stages/prod-restored/credentials');
     const count = await withClient(
       { connectionString: credentials.body.databaseUrl as string },
       async (c) => {
@@ -344,7 +344,7 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     );
     expect(leftovers).toEqual([]);
     expect(
-      await readFile(join(t.dataDir, 'files', 'acme', 'prodrestored', 'reports', 'q3.txt'), 'utf8'),
+      await readFile(join(t.dataDir, 'files', 'acme', 'prod-restored', 'reports', 'q3.txt'), 'utf8'),
     ).toBe('version one\n');
 
     const listed = await t.request('GET', '/api/v1/tenants/acme/restores');
@@ -455,7 +455,7 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       dataDir: t.dataDir,
       sharedClusterUrl: t.sharedClusterUrl,
     });
-    // acme/prod was tested a moment ago; beta/prod never: only it is due. prodrestored is no prod stage.
+    // acme/prod was tested a moment ago; beta/prod never: only it is due. prod-restored is no prod stage.
     const first = await scheduler.scheduledPass();
     expect(first.started.map((s) => `${s.tenant}/${s.stage}:${s.trigger}`)).toEqual(['beta/prod:schedule']);
     const betaTest = await finishedTest(first.started[0]!.id);

@@ -34,10 +34,10 @@ describe('tenant slugs', () => {
 });
 
 describe('stage names', () => {
-  it.each(['dev', 'test', 'prod', 'qa2'])('accepts %j', (name) =>
+  it.each(['dev', 'test', 'prod', 'qa2', 'prod-restored', 'x'.repeat(14)])('accepts %j', (name) =>
     expect(stageNameProblem(name)).toBeUndefined(),
   );
-  it.each(['Dev', 'pre-prod', 'a_b', '2nd', '', 'x'.repeat(13)])('refuses %j', (name) =>
+  it.each(['Dev', 'pre--prod', '-prod', 'prod-', 'a_b', '2nd', '', 'x'.repeat(15)])('refuses %j', (name) =>
     expect(stageNameProblem(name)).toMatch(/not accepted/),
   );
 });
@@ -51,10 +51,14 @@ describe('stage database names', () => {
       stageDatabaseName('st_', 'a-b', 'prod'),
       stageDatabaseName('st_', 'a', 'bprod'),
       stageDatabaseName('st_', 'ab', 'prod'),
+      stageDatabaseName('st_', 'a', 'b-prod'),
+      stageDatabaseName('st_', 'a-b-prod', 'x'),
+      stageDatabaseName('st_', 'a-b', 'prod-x'),
+      stageDatabaseName('st_', 'a', 'b-prod-x'),
     ]);
-    expect(names.size).toBe(3);
+    expect(names.size).toBe(7);
   });
   it('stays within the 63 bytes of a PostgreSQL identifier at the longest', () => {
-    expect(stageDatabaseName('abcdefg_', 'x'.repeat(40), 'y'.repeat(12)).length).toBeLessThanOrEqual(63);
+    expect(stageDatabaseName('abcdefg_', 'x'.repeat(40), 'y'.repeat(14)).length).toBeLessThanOrEqual(63);
   });
 });
