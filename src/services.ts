@@ -18,7 +18,12 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import type { JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
-import { ExportService, exportJobKind } from './backups/logical/index.ts';
+import {
+  ExportSchedule,
+  ExportService,
+  exportJobKind,
+  exportScheduleJobKind,
+} from './backups/logical/index.ts';
 import {
   BackupService,
   backupClusterJobKind,
@@ -51,6 +56,8 @@ export interface Services {
   readonly stageReconciler: StageReconciler;
   readonly gateway: GatewayService;
   readonly exports: ExportService;
+  /** Exports by the tenants' policies, and their retention. */
+  readonly exportSchedule: ExportSchedule;
   readonly backups: BackupService;
   readonly restores: RestoreService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
@@ -173,6 +180,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       }
     },
   });
+  const exportSchedule = new ExportSchedule({
+    db,
+    exports,
+    policies: backups,
+    clock,
+    logger: logger.child({ component: 'export-schedule' }),
+  });
   const restores = new RestoreService({
     db,
     audit,
@@ -200,6 +214,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageReconciler,
     gateway,
     exports,
+    exportSchedule,
     backups,
     restores,
     jobHandlers: {
@@ -217,6 +232,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       'reconcile-tenant': (job) => reconcileTenant(db, audit, job.key),
       [deployJobKind]: runtime.handleDeploy,
       [exportJobKind]: exports.handle,
+      [exportScheduleJobKind]: exportSchedule.handle,
       [backupClusterJobKind]: backups.handleCluster,
       [backupVerifyJobKind]: backups.handleVerify,
       [backupRequestJobKind]: backups.handleRequest,

@@ -190,6 +190,8 @@ export class Steward {
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     await this.#services.backups.start();
+    // Exports are logical (pg_dump): scheduled whether or not physical backups are on.
+    await this.#services.exportSchedule.start();
     // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
     if (config.backups.enabled) await this.#services.restores.start();
     if (this.#o.workers !== false) {

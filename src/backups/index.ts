@@ -24,8 +24,11 @@ export {
   clusterPolicy,
   defaultBackupPolicy,
   backupTypes,
+  exportIntervals,
   type BackupPolicy,
   type BackupType,
+  type ExportInterval,
+  type PhysicalPolicy,
 } from './policy.ts';
 export { dueBackup, type CompletedBackup, type ScheduleDecision } from './schedule.ts';
 export { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';

@@ -7,22 +7,35 @@ export type BackupType = (typeof backupTypes)[number];
 export const fullIntervals = ['weekly', 'daily'] as const;
 export const diffIntervals = ['daily'] as const;
 export const incrIntervals = ['2h'] as const;
+export const exportIntervals = ['daily', 'weekly'] as const;
+export type ExportInterval = (typeof exportIntervals)[number];
 
-/** A cluster's backup policy: how often each kind runs and how long backups are kept. */
-export interface BackupPolicy {
+/**
+ * What a cluster's physical backups run by: how often each kind runs and how
+ * long backups are kept. A tenant's policy has these and more; a cluster's is
+ * merged from its tenants' (clusterPolicy).
+ */
+export interface PhysicalPolicy {
   readonly full: (typeof fullIntervals)[number];
   readonly diff: (typeof diffIntervals)[number] | null;
   readonly incr: (typeof incrIntervals)[number] | null;
-  /** Backups (and the WAL they need) are kept for this many days at least. */
+  /** Backups (and the WAL they need) are kept for this many days at least; logical exports too. */
   readonly retainDays: number;
 }
 
-/** The issue's default: a full every week, a diff every day, kept 30 days. */
+/** A tenant's backup policy: its physical backups, and how often each of its stages is exported. */
+export interface BackupPolicy extends PhysicalPolicy {
+  /** A logical export of each ready stage this often; null: none are scheduled. */
+  readonly exports: ExportInterval | null;
+}
+
+/** The issue's default: a full every week, a diff every day, kept 30 days; an export every week. */
 export const defaultBackupPolicy: BackupPolicy = {
   full: 'weekly',
   diff: 'daily',
   incr: null,
   retainDays: 30,
+  exports: 'weekly',
 };
 
 const hour = 3_600_000;
@@ -52,16 +65,23 @@ export function checkPolicy(policy: BackupPolicy): BackupPolicy {
       },
     );
   }
+  if (policy.exports !== null && !exportIntervals.includes(policy.exports)) {
+    throw new InputError(
+      `exports must be ${exportIntervals.join(', ')} or null (off), not ${String(policy.exports)}`,
+      { field: 'exports' },
+    );
+  }
   return policy;
 }
 
 /**
  * The policy of a cluster: the most demanding of its tenants' policies (each
  * kind at its most frequent, the longest retention), since one stanza backs up
- * every stage on the cluster. A cluster without tenants keeps the default. Pure.
+ * every stage on the cluster. A cluster without tenants keeps the default.
+ * Exports are per stage, not per cluster: they are not part of it. Pure.
  */
-export function clusterPolicy(policies: readonly BackupPolicy[]): BackupPolicy {
-  if (policies.length === 0) return defaultBackupPolicy;
+export function clusterPolicy(policies: readonly PhysicalPolicy[]): PhysicalPolicy {
+  if (policies.length === 0) return physicalPart(defaultBackupPolicy);
   const most = <T extends string>(values: readonly (T | null)[]): T | null => {
     let best: T | null = null;
     for (const value of values) {
@@ -81,4 +101,9 @@ export function clusterPolicy(policies: readonly BackupPolicy[]): BackupPolicy {
     incr: most(policies.map((p) => p.incr)),
     retainDays: Math.max(...policies.map((p) => p.retainDays)),
   };
+}
+
+/** The part of a policy a cluster's physical backups run by. */
+function physicalPart(policy: PhysicalPolicy): PhysicalPolicy {
+  return { full: policy.full, diff: policy.diff, incr: policy.incr, retainDays: policy.retainDays };
 }

@@ -1,10 +1,10 @@
-import type { BackupPolicy, BackupType } from './policy.ts';
+import type { BackupType, PhysicalPolicy } from './policy.ts';
 
 /** How a repository keeps full backups; diffs and incrs go with the full they build on. */
 export type RepoRetention =
   { readonly kind: 'time'; readonly days: number } | { readonly kind: 'count'; readonly fulls: number };
 
-export function retentionOf(policy: BackupPolicy): RepoRetention {
+export function retentionOf(policy: PhysicalPolicy): RepoRetention {
   return { kind: 'time', days: policy.retainDays };
 }
 

@@ -1,4 +1,4 @@
-import { intervalOf, type BackupPolicy, type BackupType } from './policy.ts';
+import { intervalOf, type BackupType, type PhysicalPolicy } from './policy.ts';
 
 /** A backup that finished well, as the schedule needs to know it. */
 export interface CompletedBackup {
@@ -16,7 +16,7 @@ export type ScheduleDecision =
  * a full is due whatever the policy says, since nothing else can stand alone.
  */
 export function dueBackup(
-  policy: BackupPolicy,
+  policy: PhysicalPolicy,
   done: readonly CompletedBackup[],
   now: Date,
 ): ScheduleDecision {

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { PgBackRestDriver } from './pgbackrest/driver.ts';
-import type { BackupPolicy } from './policy.ts';
+import type { PhysicalPolicy } from './policy.ts';
 import { retentionOf } from './retention.ts';
 import { runBackup, type BackupRun } from './runs.ts';
 import { dueBackup } from './schedule.ts';
@@ -13,7 +13,7 @@ export interface ScheduledBackupDeps {
 }
 
 export interface ScheduledBackupRequest {
-  readonly policy: BackupPolicy;
+  readonly policy: PhysicalPolicy;
   readonly repo: number;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;

@@ -29,6 +29,7 @@ import {
   defaultBackupPolicy,
   type BackupPolicy,
   type BackupType,
+  type PhysicalPolicy,
 } from './policy.ts';
 import { retentionOf } from './retention.ts';
 import { BackupBusyError, listBackupRuns, runBackup, type BackupRun } from './runs.ts';
@@ -106,6 +107,7 @@ export interface PolicyChange {
   readonly diff?: BackupPolicy['diff'];
   readonly incr?: BackupPolicy['incr'];
   readonly retainDays?: number;
+  readonly exports?: BackupPolicy['exports'];
 }
 
 export interface BackupRunView {
@@ -152,7 +154,7 @@ export interface BackupClusterView {
   readonly preparedAt: string | null;
   /** Its cluster runs here; false for a removed dedicated stage, whose backups stay in the repositories. */
   readonly live: boolean;
-  readonly policy: BackupPolicy;
+  readonly policy: PhysicalPolicy;
   readonly lastVerify: VerifyView | null;
 }
 
@@ -166,7 +168,7 @@ export interface StageBackupsView {
   /** Why the stage has no physical backups, when it has none by design. */
   readonly reason: string | null;
   /** The cluster's policy: the most demanding of its tenants'. */
-  readonly policy: BackupPolicy | null;
+  readonly policy: PhysicalPolicy | null;
   readonly freshness: Freshness | null;
   /** pgbackrest info failed; runs are still listed. */
   readonly error: string | null;
@@ -208,7 +210,7 @@ export type TenantBackupView = Omit<TenantView, 'stages'> & {
 
 export interface ScheduledPassResult {
   readonly stanza: string;
-  readonly policy: BackupPolicy;
+  readonly policy: PhysicalPolicy;
   readonly repos: readonly ({ readonly repo: number } & (
     ScheduledBackupResult | { readonly kind: 'busy'; readonly reason: string }
   ))[];
@@ -620,6 +622,7 @@ export class BackupService {
         'backup_policies.diff_every',
         'backup_policies.incr_every',
         'backup_policies.retain_days',
+        'backup_policies.export_every',
         'backup_policies.updated_by',
         'backup_policies.updated_at',
       ])
@@ -652,6 +655,7 @@ export class BackupService {
       diff: change.diff === undefined ? current.policy.diff : change.diff,
       incr: change.incr === undefined ? current.policy.incr : change.incr,
       retainDays: change.retainDays ?? current.policy.retainDays,
+      exports: change.exports === undefined ? current.policy.exports : change.exports,
     });
     const stanzas = new Set<string>();
     const stages = await this.#o.db
@@ -677,6 +681,7 @@ export class BackupService {
         diff_every: next.diff,
         incr_every: next.incr,
         retain_days: next.retainDays,
+        export_every: next.exports,
         updated_by: actorName(actor),
         updated_at: this.#o.clock.now(),
       };
@@ -698,8 +703,30 @@ export class BackupService {
     return this.policy(tenant);
   }
 
+  /** The policy of every tenant that is present (the default where none was set), by slug. */
+  async tenantPolicies(): Promise<{ readonly tenant: string; readonly policy: BackupPolicy }[]> {
+    const rows = await this.#o.db
+      .selectFrom('tenants')
+      .leftJoin('backup_policies', 'backup_policies.tenant_id', 'tenants.id')
+      .select([
+        'tenants.slug',
+        'backup_policies.full_every',
+        'backup_policies.diff_every',
+        'backup_policies.incr_every',
+        'backup_policies.retain_days',
+        'backup_policies.export_every',
+      ])
+      .where('tenants.desired', '=', 'present')
+      .orderBy('tenants.slug')
+      .execute();
+    return rows.map((r) => ({
+      tenant: r.slug,
+      policy: r.full_every === null || r.retain_days === null ? defaultBackupPolicy : toPolicy(r),
+    }));
+  }
+
   /** The policy a cluster runs by: the most demanding of the policies of the tenants on it. */
-  async policyOfCluster(stanza: string): Promise<BackupPolicy> {
+  async policyOfCluster(stanza: string): Promise<PhysicalPolicy> {
     let query = this.#o.db
       .selectFrom('tenants')
       .leftJoin('backup_policies', 'backup_policies.tenant_id', 'tenants.id')
@@ -708,6 +735,7 @@ export class BackupService {
         'backup_policies.diff_every',
         'backup_policies.incr_every',
         'backup_policies.retain_days',
+        'backup_policies.export_every',
       ])
       .where('tenants.desired', '=', 'present');
     if (stanza === sharedStanza) query = query.where('tenants.tier', '=', 'shared');
@@ -1226,12 +1254,14 @@ function toPolicy(row: {
   diff_every: string | null;
   incr_every: string | null;
   retain_days: number | null;
+  export_every: string | null;
 }): BackupPolicy {
   return {
     full: (row.full_every ?? defaultBackupPolicy.full) as BackupPolicy['full'],
     diff: row.diff_every as BackupPolicy['diff'],
     incr: row.incr_every as BackupPolicy['incr'],
     retainDays: row.retain_days ?? defaultBackupPolicy.retainDays,
+    exports: row.export_every as BackupPolicy['exports'],
   };
 }
 

@@ -39,10 +39,18 @@ export function parseRetain(value: string): number {
   return days;
 }
 
+interface PolicyFlags {
+  readonly full?: string;
+  readonly diff?: string;
+  readonly incr?: string;
+  readonly retain?: string;
+  readonly exports?: string;
+}
+
 function describePolicy(view: PolicyView): string {
   const p = view.policy;
   return (
-    `tenant ${view.tenant}: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days` +
+    `tenant ${view.tenant}: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days, exports ${p.exports ?? 'off'}` +
     (view.isDefault ? ' (the default)' : ` (set by ${view.updatedBy ?? '?'} at ${view.updatedAt ?? '?'})`)
   );
 }
@@ -86,20 +94,24 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
   const policy = backup.command('policy').description("a tenant's backup policy");
   policy
     .command('set')
-    .description('change how often each kind runs and how long backups are kept')
+    .description(
+      'change how often each kind runs, how often each stage is exported, and how long backups and exports are kept',
+    )
     .argument('<tenant>')
     .option('--full <every>', 'weekly or daily')
     .option('--diff <every>', 'daily or off')
     .option('--incr <every>', '2h or off')
-    .option('--retain <days>', 'how long backups are kept, e.g. 30d')
-    .action(async (tenant: string, o: { full?: string; diff?: string; incr?: string; retain?: string }) => {
+    .option('--retain <days>', 'how long backups and exports are kept, e.g. 30d')
+    .option('--exports <every>', 'a logical export of each ready stage: daily, weekly or off')
+    .action(async (tenant: string, o: PolicyFlags) => {
       const body: Record<string, unknown> = {};
       if (o.full !== undefined) body.full = oneOf('--full', o.full, ['weekly', 'daily']);
       if (o.diff !== undefined) body.diff = oneOf('--diff', o.diff, ['daily', 'off']);
       if (o.incr !== undefined) body.incr = oneOf('--incr', o.incr, ['2h', 'off']);
       if (o.retain !== undefined) body.retainDays = parseRetain(o.retain);
+      if (o.exports !== undefined) body.exports = oneOf('--exports', o.exports, ['daily', 'weekly', 'off']);
       if (Object.keys(body).length === 0) {
-        throw new Error('give at least one of --full, --diff, --incr, --retain');
+        throw new Error('give at least one of --full, --diff, --incr, --retain, --exports');
       }
       const view = await client().put<PolicyView>(`/api/v1/tenants/${enc(tenant)}/backup-policy`, body);
       if (json()) return printJson(view);

@@ -177,6 +177,8 @@ export interface BackupPoliciesTable {
   diff_every: string | null;
   incr_every: string | null;
   retain_days: number;
+  /** 'daily' or 'weekly': a logical export of each ready stage; null: none. */
+  export_every: ColumnType<string | null, string | null | undefined, string | null>;
   updated_by: string;
   updated_at: Generated<Date>;
 }

@@ -112,7 +112,13 @@ describe("the backup service on Steward's own shared cluster", () => {
 
     // Diff off, through "off": only the field given changes.
     const off = await t.request('PUT', '/api/v1/tenants/acme/backup-policy', { diff: 'off' });
-    expect(off.body.policy).toEqual({ full: 'weekly', diff: null, incr: '2h', retainDays: 30 });
+    expect(off.body.policy).toEqual({
+      full: 'weekly',
+      diff: null,
+      incr: '2h',
+      retainDays: 30,
+      exports: 'weekly',
+    });
 
     // An auditor reads policies but changes none.
     const auditor = await t.request('POST', '/api/v1/tokens', { name: 'audit', role: 'auditor' });

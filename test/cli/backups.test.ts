@@ -118,15 +118,38 @@ describe('steward backup, against steward up', () => {
       '2h',
       '--retain',
       '30d',
+      '--exports',
+      'daily',
     ]);
-    expect(set.policy).toEqual({ full: 'weekly', diff: 'daily', incr: '2h', retainDays: 30 });
+    expect(set.policy).toEqual({
+      full: 'weekly',
+      diff: 'daily',
+      incr: '2h',
+      retainDays: 30,
+      exports: 'daily',
+    });
     const shown = await cli(dataDir, ['backup', 'policy', 'show', 'acme']);
-    expect(shown.stdout).toContain('tenant acme: full weekly, diff daily, incr 2h, kept 30 days');
+    expect(shown.stdout).toContain(
+      'tenant acme: full weekly, diff daily, incr 2h, kept 30 days, exports daily',
+    );
+    const off = await cliJson<PolicyView>(dataDir, ['backup', 'policy', 'set', 'acme', '--exports', 'off']);
+    expect(off.policy.exports).toBeNull();
+    expect((await cli(dataDir, ['backup', 'policy', 'show', 'acme'])).stdout).toContain('exports off');
+    const daily = await cliJson<PolicyView>(dataDir, [
+      'backup',
+      'policy',
+      'set',
+      'acme',
+      '--exports',
+      'daily',
+    ]);
+    expect(daily.policy).toEqual(set.policy);
     for (const [flag, value, accepted] of [
       ['--full', 'hourly', 'weekly or daily'],
       ['--diff', 'weekly', 'daily or off'],
       ['--incr', '1h', '2h or off'],
       ['--retain', '30w', 'a number of days'],
+      ['--exports', 'hourly', 'daily or weekly or off'],
     ] as const) {
       const bad = await cli(dataDir, ['backup', 'policy', 'set', 'acme', flag, value]);
       expect(bad.code).not.toBe(0);

@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { backupTypes, diffIntervals, fullIntervals, incrIntervals } from '../../backups/policy.ts';
+import {
+  backupTypes,
+  diffIntervals,
+  exportIntervals,
+  fullIntervals,
+  incrIntervals,
+} from '../../backups/policy.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
 
@@ -26,11 +32,13 @@ const policyBody = z
     diff: offable(diffIntervals),
     incr: offable(incrIntervals),
     retainDays: z.number().int().min(1).max(9999).optional(),
+    /** A logical export of each ready stage: daily, weekly, or off. */
+    exports: offable(exportIntervals),
   })
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), {
     message:
-      'field "full": give at least one of full (weekly, daily), diff (daily, off), incr (2h, off), retainDays (1 to 9999)',
+      'field "full": give at least one of full (weekly, daily), diff (daily, off), incr (2h, off), retainDays (1 to 9999), exports (daily, weekly, off)',
     path: ['full'],
   });
 
@@ -68,6 +76,7 @@ export function backupRoutes(app: FastifyInstance, auth: Authenticator, services
           ...(body.diff !== undefined ? { diff: body.diff } : {}),
           ...(body.incr !== undefined ? { incr: body.incr } : {}),
           ...(body.retainDays !== undefined ? { retainDays: body.retainDays } : {}),
+          ...(body.exports !== undefined ? { exports: body.exports } : {}),
         },
         principal,
       ),

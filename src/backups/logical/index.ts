@@ -13,3 +13,11 @@ export {
 export { decryptStream, identityFromFile, type ExportKey, type ExportSecret } from './age.ts';
 export { readExportArchive, type ExportManifest, type ExportSummary } from './archive.ts';
 export { defaultRetainDays, expiredExports, type RetainedExport } from './retention.ts';
+export { dueExport, type ExportDecision } from './schedule.ts';
+export {
+  ExportSchedule,
+  exportScheduleJobKind,
+  type ExportScheduleOptions,
+  type ExportSchedulePassResult,
+  type TenantPolicies,
+} from './scheduled-exports.ts';

@@ -34,6 +34,7 @@ import {
   type ExportManifest,
   type ExportSummary,
 } from './archive.ts';
+import type { ExportInterval } from '../policy.ts';
 import { defaultRetainDays, expiredExports } from './retention.ts';
 
 export const exportJobKind = 'logical-export';
@@ -193,8 +194,16 @@ export class ExportService {
     }
   }
 
-  /** Starts an export; it runs as a job, and its status is polled with `show`. */
-  async create(tenant: string, stage: string, actor: Principal): Promise<ExportView> {
+  /**
+   * Starts an export; it runs as a job, and its status is polled with `show`.
+   * `scheduled`: the tenant's policy asked for it (at this interval), not a person.
+   */
+  async create(
+    tenant: string,
+    stage: string,
+    actor: Principal,
+    options: { readonly scheduled?: ExportInterval } = {},
+  ): Promise<ExportView> {
     const row = await this.#stage(tenant, stage);
     if (row.phase !== 'ready') {
       throw new ConflictError(
@@ -227,7 +236,8 @@ export class ExportService {
           stage_name: stage,
           path,
           key_kind: key.kind,
-          created_by: actorName(actor),
+          // As backup runs say: "schedule", or who asked.
+          created_by: options.scheduled ? 'schedule' : actorName(actor),
           created_at: at,
         })
         .execute();
@@ -238,7 +248,10 @@ export class ExportService {
         action: 'export.create',
         target: `tenant/${tenant}/stage/${stage}/export/${id}`,
         tenant,
-        details: { keyKind: key.kind },
+        details: {
+          keyKind: key.kind,
+          ...(options.scheduled ? { scheduled: true, every: options.scheduled } : {}),
+        },
       });
     });
     return this.show(id);
@@ -495,9 +508,34 @@ export class ExportService {
     return { restored: true, files: result.summary.files, fileBytes: result.summary.fileBytes };
   }
 
-  /** Removes the exports retention no longer keeps (see retention.ts); returns their ids. */
-  async prune(retainDays = defaultRetainDays): Promise<string[]> {
-    const rows = await this.#db.selectFrom('logical_exports').selectAll().execute();
+  /**
+   * When each of these stages last had an export that is running or
+   * succeeded (a failed one does not count): what the schedule goes by.
+   */
+  async lastExported(stageIds: readonly string[]): Promise<Map<string, Date>> {
+    if (stageIds.length === 0) return new Map();
+    const rows = await this.#db
+      .selectFrom('logical_exports')
+      .select(['stage_id', (eb) => eb.fn.max('created_at').as('at')])
+      .where('stage_id', 'in', [...stageIds])
+      .where('status', 'in', ['running', 'succeeded'])
+      .groupBy('stage_id')
+      .execute();
+    return new Map(rows.flatMap((r) => (r.stage_id === null ? [] : [[r.stage_id, new Date(r.at)]])));
+  }
+
+  /**
+   * Removes the exports retention no longer keeps (see retention.ts), of
+   * every tenant or of `tenant` alone; returns their ids. With `actor`, the
+   * removal is an audit event of the tenant's.
+   */
+  async prune(
+    retainDays = defaultRetainDays,
+    options: { readonly tenant?: string; readonly actor?: Principal } = {},
+  ): Promise<string[]> {
+    let query = this.#db.selectFrom('logical_exports').selectAll();
+    if (options.tenant !== undefined) query = query.where('tenant_slug', '=', options.tenant);
+    const rows = await query.execute();
     const expired = expiredExports(
       rows.map((r) => ({
         id: r.id,
@@ -508,11 +546,28 @@ export class ExportService {
       this.#o.clock.now(),
       retainDays,
     );
-    for (const id of expired) {
-      const row = rows.find((r) => r.id === id);
-      await this.#db.deleteFrom('logical_exports').where('id', '=', id).execute();
-      if (row) await rm(row.path, { force: true });
-    }
+    if (expired.length === 0) return expired;
+    const gone = rows.filter((r) => expired.includes(r.id));
+    await this.#o.db.transaction().execute(async (tx) => {
+      await (tx as unknown as ExportDb).deleteFrom('logical_exports').where('id', 'in', expired).execute();
+      const actor = options.actor;
+      if (!actor) return;
+      for (const tenant of new Set(gone.map((r) => r.tenant_slug))) {
+        const mine = gone.filter((r) => r.tenant_slug === tenant);
+        await this.#o.audit.record(tx, {
+          actor: actorName(actor),
+          address: actor.address,
+          action: 'export.expire',
+          target: `tenant/${tenant}`,
+          tenant,
+          details: {
+            retainDays,
+            exports: mine.map((r) => ({ id: r.id, stage: r.stage_name, createdAt: r.created_at })),
+          },
+        });
+      }
+    });
+    for (const row of gone) await rm(row.path, { force: true });
     return expired;
   }
 

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { clusterPolicy, defaultBackupPolicy, type BackupPolicy } from '../../../src/backups/policy.ts';
+import { clusterPolicy, type PhysicalPolicy } from '../../../src/backups/policy.ts';
 import { freshnessOf, restorableViews } from '../../../src/backups/freshness.ts';
 import type { BackupInfo, StanzaInfo } from '../../../src/backups/pgbackrest/info.ts';
 import { parseProgress } from '../../../src/backups/pgbackrest/info.ts';
 import { parseRetain, requestLines } from '../../../src/cli/backup-commands.ts';
 
-const weekly: BackupPolicy = { full: 'weekly', diff: null, incr: null, retainDays: 7 };
+const weekly: PhysicalPolicy = { full: 'weekly', diff: null, incr: null, retainDays: 7 };
 
 describe('clusterPolicy: the most demanding of the tenants on a cluster', () => {
-  const cases: [string, BackupPolicy[], BackupPolicy][] = [
-    ['no tenants: the default', [], defaultBackupPolicy],
+  const cases: [string, PhysicalPolicy[], PhysicalPolicy][] = [
+    ['no tenants: the default', [], { full: 'weekly', diff: 'daily', incr: null, retainDays: 30 }],
     ['one tenant: its own', [weekly], weekly],
     [
       'each kind at its most frequent, the longest retention',
@@ -24,6 +24,11 @@ describe('clusterPolicy: the most demanding of the tenants on a cluster', () => 
       'a kind off everywhere stays off',
       [weekly, { ...weekly, retainDays: 14 }],
       { full: 'weekly', diff: null, incr: null, retainDays: 14 },
+    ],
+    [
+      "tenants' export schedules are per stage, not part of the cluster's",
+      [{ ...weekly, exports: 'daily' } as PhysicalPolicy],
+      weekly,
     ],
   ];
   it.each(cases)('%s', (_name, policies, expected) => {

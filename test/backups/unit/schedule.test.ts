@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { checkPolicy, type BackupPolicy } from '../../../src/backups/policy.ts';
+import { checkPolicy, type BackupPolicy, type PhysicalPolicy } from '../../../src/backups/policy.ts';
 import { expiredBackups, retentionOptions, type StoredBackup } from '../../../src/backups/retention.ts';
 import { dueBackup, type CompletedBackup } from '../../../src/backups/schedule.ts';
 
 const now = new Date('2026-11-23T12:00:00Z');
 const ago = (hours: number): Date => new Date(now.getTime() - hours * 3_600_000);
-const weekly: BackupPolicy = { full: 'weekly', diff: 'daily', incr: '2h', retainDays: 30 };
+const weekly: BackupPolicy = {
+  full: 'weekly',
+  diff: 'daily',
+  incr: '2h',
+  retainDays: 30,
+  exports: 'weekly',
+};
 
 describe('dueBackup', () => {
   const cases: {
     name: string;
-    policy: BackupPolicy;
+    policy: PhysicalPolicy;
     done: CompletedBackup[];
     want: { kind: 'due'; type: string } | { kind: 'wait'; until: Date };
   }[] = [
@@ -89,7 +95,11 @@ describe('checkPolicy', () => {
     expect(() => checkPolicy({ ...weekly, full: 'hourly' as never })).toThrow(
       /full must be one of weekly, daily/,
     );
+    expect(() => checkPolicy({ ...weekly, exports: 'hourly' as never })).toThrow(
+      /exports must be daily, weekly or null \(off\), not hourly/,
+    );
     expect(checkPolicy(weekly)).toBe(weekly);
+    expect(checkPolicy({ ...weekly, exports: null }).exports).toBeNull();
   });
 });
 
