@@ -229,3 +229,17 @@ export function describeMismatches(checks: readonly TableCheck[]): string {
 export function lastOutputLines(text: string, lines = 20, chars = 4000): string {
   return text.trim().split('\n').slice(-lines).join('\n').slice(-chars);
 }
+
+/**
+ * The repository a scheduled restore test reads: among those holding a good
+ * backup, the one whose last test of the stage is the oldest (never tested
+ * first, then the lower number), so the off-site repository is proven
+ * restorable as often as the regional one. Pure.
+ */
+export function repoForScheduledTest(
+  repos: readonly number[],
+  lastTested: ReadonlyMap<number, Date>,
+): number | undefined {
+  const at = (repo: number): number => lastTested.get(repo)?.getTime() ?? Number.NEGATIVE_INFINITY;
+  return [...repos].sort((a, b) => at(a) - at(b) || a - b)[0];
+}

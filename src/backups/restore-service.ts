@@ -74,6 +74,7 @@ import {
   type RestoreTestTrigger,
   type ScheduledStage,
   type TableCheck,
+  repoForScheduledTest,
 } from './restore-plan.ts';
 import type { BackupRun } from './runs.ts';
 import type { BackupService, BackupTarget } from './service.ts';
@@ -1207,11 +1208,22 @@ export class RestoreService {
     stage: string,
     trigger: RestoreTestTrigger,
     actor: Principal,
+    options: { readonly repo?: number } = {},
   ): Promise<RestoreTestView> {
     await this.#o.tenants.stageId(tenant, stage);
     const located = await this.#o.backups.stageCluster(tenant, stage);
     if (located.stanza === null) {
       throw new ConflictError(`stage ${tenant}/${stage} has no physical backups to test: ${located.reason}`);
+    }
+    if (options.repo !== undefined) {
+      const info = await this.#o.backups.info(located.stanza);
+      const repos = info ? restorableRanges(info).map((r) => r.repo) : [];
+      if (!repos.includes(options.repo)) {
+        throw new InputError(
+          `field "repo": repo${options.repo} holds no good backup of ${tenant}/${stage}; ${repos.length > 0 ? `repositories with one: ${repos.join(', ')}` : 'take a backup first: steward backup run'}`,
+          { field: 'repo' },
+        );
+      }
     }
     const id = randomUUID();
     try {
@@ -1224,6 +1236,8 @@ export class RestoreService {
             stage_name: stage,
             cluster: located.stanza,
             trigger,
+            // Manual tests read the repository asked for (repo1 by default); scheduled ones rotate.
+            repo: trigger === 'manual' ? (options.repo ?? 1) : null,
             verification: null,
             created_by: actorName(actor),
             started_at: this.#o.clock.now(),
@@ -1305,6 +1319,43 @@ export class RestoreService {
     return { kind: 'done' };
   };
 
+  /**
+   * Which repository a restore test reads: the one asked for (manual tests,
+   * repo1 unless told), or for scheduled tests the one whose last test of this
+   * stage is the oldest, so the off-site repository is tested as often.
+   */
+  async #repoToTest(
+    row: { id: string; tenant_slug: string; stage_name: string; trigger: string; repo: number | null },
+    ranges: readonly RestorableRange[],
+  ): Promise<RestorableRange | undefined> {
+    if (row.repo !== null) {
+      const asked = ranges.find((r) => r.repo === row.repo);
+      if (!asked) {
+        throw new ConflictError(
+          `repo${row.repo} holds no good backup of ${row.tenant_slug}/${row.stage_name} to test${ranges.length > 0 ? `; repositories with one: ${ranges.map((r) => `repo${r.repo}`).join(', ')}` : ''}`,
+        );
+      }
+      return asked;
+    }
+    if (ranges.length < 2) return ranges[0];
+    const last = await this.#o.db
+      .selectFrom('restore_tests')
+      .select(['repo', (eb) => eb.fn.max('started_at').as('at')])
+      .where('tenant_slug', '=', row.tenant_slug)
+      .where('stage_name', '=', row.stage_name)
+      .where('id', '!=', row.id)
+      .where('repo', 'is not', null)
+      .groupBy('repo')
+      .execute();
+    const lastTested = new Map<number, Date>();
+    for (const l of last) if (l.repo !== null && l.at) lastTested.set(l.repo, new Date(l.at));
+    const repo = repoForScheduledTest(
+      ranges.map((r) => r.repo),
+      lastTested,
+    );
+    return ranges.find((r) => r.repo === repo);
+  }
+
   /** Runs one restore test to its end and records the evidence; never throws for the test's own failure. */
   async runRestoreTest(id: string): Promise<RestoreTestView> {
     const row = await this.#o.db
@@ -1338,7 +1389,10 @@ export class RestoreService {
       const database = stage.database_name;
       const target = await this.#o.backups.target(row.cluster);
       const info = await target.driver.info();
-      const range = restorableRanges(info, `${row.tenant_slug}/${row.stage_name}`)[0];
+      const range = await this.#repoToTest(
+        row,
+        restorableRanges(info, `${row.tenant_slug}/${row.stage_name}`),
+      );
       if (!range) throw new ConflictError(`cluster ${row.cluster} has no good backup to test yet`);
       const chosen = await this.#testFingerprint(id, target, range, database);
       evidence.repo = range.repo;

@@ -46,6 +46,13 @@ async function confirmInPlace(tenant: string, stage: string, yes: boolean | unde
 }
 
 /** The lines `restore` prints when it is done. */
+function repoFlag(value: string): number {
+  if (!/^[1-4]$/.test(value)) {
+    throw new Error(`--repo ${JSON.stringify(value)} is not accepted; use 1 (regional) or 2 (off-site)`);
+  }
+  return Number(value);
+}
+
 export function restoreSummary(view: RestoreView): string[] {
   const lines = [
     `restore ${view.id}: ${view.tenant}/${view.sourceStage} restored to ${view.toTime} ${view.mode === 'into' ? `into ${view.targetStage}` : 'in place'} from backup ${view.backupLabel} (repo${view.repo}) in ${seconds(view.timings.totalMs)}`,
@@ -225,11 +232,13 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     )
     .argument('<tenant>')
     .argument('<stage>')
+    .option('--repo <n>', 'the repository to restore from: 1 (regional, default) or 2 (off-site)')
     .option('--no-wait', 'return once the test is queued')
-    .action(async (tenant: string, stage: string, o: { wait: boolean }) => {
+    .action(async (tenant: string, stage: string, o: { wait: boolean; repo?: string }) => {
       const api = client();
       let view = await api.post<RestoreTestView>(
         `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/restore-tests`,
+        o.repo === undefined ? {} : { repo: repoFlag(o.repo) },
       );
       say(`restore test ${view.id} of ${tenant}/${stage} (cluster ${view.cluster}) started`);
       if (!o.wait) {

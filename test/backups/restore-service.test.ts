@@ -441,6 +441,37 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     expect(events.at(-1)).toMatchObject({ tenant: 'acme', outcome: 'success' });
   });
 
+  it('restore-tests the off-site repository when asked (repo 2), and refuses a repository without a backup', async () => {
+    const missing = await t.request('POST', '/api/v1/tenants/acme/stages/prod/restore-tests', { repo: 3 });
+    expect(missing.status, missing.text).toBe(400);
+    expect(missing.body).toMatchObject({ field: 'repo' });
+    expect(missing.body.message).toMatch(
+      /repo3 holds no good backup of acme\/prod; repositories with one: 1/,
+    );
+    const requested = await t.request('POST', '/api/v1/tenants/acme/stages/prod/backups', {
+      type: 'full',
+      repo: 2,
+    });
+    expect(requested.status, requested.text).toBe(202);
+    const backup = await eventually(
+      'the repo2 backup',
+      async () => {
+        const res = await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`);
+        const view = res.body as BackupRequestView;
+        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+      },
+      120_000,
+    );
+    expect(backup.status, backup.reason).toBe('succeeded');
+    const repo2Label = backup.repos[0]!.run!.label!;
+    const res = await t.request('POST', '/api/v1/tenants/acme/stages/prod/restore-tests', { repo: 2 });
+    expect(res.status, res.text).toBe(202);
+    const done = await finishedTest(res.body.id as string);
+    expect(done.status, done.error ?? '').toBe('succeeded');
+    expect(done).toMatchObject({ repo: 2, backupLabel: repo2Label });
+    expect(done.verification!.fingerprint).toMatchObject({ ok: true });
+  });
+
   it('schedules restore tests daily for prod stages, by an injected clock', async () => {
     const clock = new ManualClock();
     const scheduler = new RestoreService({

@@ -10,6 +10,12 @@ const stageParams = z
   .strict();
 const idParams = z.object({ id: z.string().min(1).max(100) }).strict();
 
+/** A manual restore test reads repo1 unless another repository is named. */
+const testBody = z
+  .object({ repo: z.number().int().min(1).max(4).optional() })
+  .strict()
+  .optional();
+
 const restoreBody = z
   .object({
     toTime: z
@@ -91,8 +97,15 @@ export function restoreRoutes(app: FastifyInstance, auth: Authenticator, service
     permission: 'tenants.write',
     params: stageParams,
     status: 202,
-    handler: ({ params, principal }) =>
-      services.restores.requestRestoreTest(params.tenant, params.stage, 'manual', principal),
+    body: testBody,
+    handler: ({ params, body, principal }) =>
+      services.restores.requestRestoreTest(
+        params.tenant,
+        params.stage,
+        'manual',
+        principal,
+        body?.repo !== undefined ? { repo: body.repo } : {},
+      ),
   });
   route(app, auth, {
     method: 'GET',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  repoForScheduledTest,
   batches,
   chooseTestBackup,
   describeMismatches,
@@ -146,5 +147,26 @@ describe('tableChecks', () => {
     expect(describeMismatches(checks)).toBe(
       '2 of 3 tables differ from the fingerprint recorded at backup time: public.b has 4 rows, 5 recorded; public.c is in the restore but was not at backup time',
     );
+  });
+});
+
+describe('repoForScheduledTest', () => {
+  const at = (iso: string): Date => new Date(iso);
+  it('takes a repository never tested first, the lower number among equals', () => {
+    expect(repoForScheduledTest([1, 2], new Map())).toBe(1);
+    expect(repoForScheduledTest([1, 2], new Map([[1, at('2026-11-20T00:00:00Z')]]))).toBe(2);
+  });
+  it('then the one tested longest ago, so both repositories take turns', () => {
+    const lastTested = new Map([
+      [1, at('2026-11-22T00:00:00Z')],
+      [2, at('2026-11-21T00:00:00Z')],
+    ]);
+    expect(repoForScheduledTest([1, 2], lastTested)).toBe(2);
+    lastTested.set(2, at('2026-11-23T00:00:00Z'));
+    expect(repoForScheduledTest([1, 2], lastTested)).toBe(1);
+  });
+  it('only picks among repositories that hold a good backup', () => {
+    expect(repoForScheduledTest([2], new Map([[2, at('2026-11-23T00:00:00Z')]]))).toBe(2);
+    expect(repoForScheduledTest([], new Map())).toBeUndefined();
   });
 });
