@@ -23,7 +23,7 @@ interface Case {
 
 const base = 'badin-base';
 const tenantRule = 'lower-case a-z, digits and single hyphens';
-const stageRule = 'lower-case a-z and digits, starting with a letter';
+const stageRule = 'lower-case a-z, digits and single hyphens, starting with a letter';
 
 const badSlug = (name: string, slug: unknown, mentions: readonly string[] = [tenantRule]): Case => ({
   name,
@@ -115,15 +115,15 @@ const cases: readonly Case[] = [
   },
   {
     name: 'a stage name that is too long',
-    body: { slug: 'acme', stages: ['s'.repeat(13)] },
+    body: { slug: 'acme', stages: ['s'.repeat(15)] },
     field: 'stages.0',
-    mentions: [JSON.stringify('s'.repeat(13)), '1-12 characters'],
+    mentions: [JSON.stringify('s'.repeat(15)), '1-14 characters'],
   },
   {
-    name: 'a stage with a hyphen',
-    body: { slug: 'acme', stages: ['pre-prod'] },
+    name: 'a stage with two hyphens in a row',
+    body: { slug: 'acme', stages: ['pre--prod'] },
     field: 'stages.0',
-    mentions: ['"pre-prod"', stageRule],
+    mentions: ['"pre--prod"', stageRule],
   },
   {
     name: 'a stage listed twice',
