@@ -32,10 +32,18 @@ export {
 } from './policy.ts';
 export { dueBackup, type CompletedBackup, type ScheduleDecision } from './schedule.ts';
 export { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';
-export { expiredBackups, retentionOf, type RepoRetention } from './retention.ts';
+export {
+  expiredBackups,
+  retentionOf,
+  tieredExpiry,
+  walFulls,
+  type RepoRetention,
+  type RetentionPolicy,
+} from './retention.ts';
 export {
   BackupBusyError,
   expireAndCheck,
+  expireLabels,
   listBackupRuns,
   runBackup,
   type BackupRun,
@@ -53,6 +61,7 @@ export {
   pgbackrestDriver,
   PgBackRestError,
   type BackupOutcome,
+  type ExpireOptions,
   type PgBackRestDriver,
   type VerifyOutcome,
 } from './pgbackrest/driver.ts';

@@ -1,4 +1,4 @@
-import { InputError } from '../core/errors.ts';
+import { InputError, showValue } from '../core/errors.ts';
 
 /** The physical backup kinds pgBackRest knows; a diff or incr needs a full before it. */
 export const backupTypes = ['full', 'diff', 'incr'] as const;
@@ -21,7 +21,21 @@ export interface PhysicalPolicy {
   readonly incr: (typeof incrIntervals)[number] | null;
   /** Backups (and the WAL they need) are kept for this many days at least; logical exports too. */
   readonly retainDays: number;
+  /** Beyond retainDays, the newest full of each of the last this many UTC days; null: off. */
+  readonly keepDaily: number | null;
+  /** …of each of the last this many ISO weeks (UTC); null: off. */
+  readonly keepWeekly: number | null;
+  /** …of each of the last this many calendar months (UTC); null: off. */
+  readonly keepMonthly: number | null;
 }
+
+/** The optional retention tiers, each with its unit and the most it may be. */
+export const retentionTiers = [
+  { field: 'keepDaily', unit: 'days', max: 3650 },
+  { field: 'keepWeekly', unit: 'weeks', max: 520 },
+  { field: 'keepMonthly', unit: 'months', max: 120 },
+] as const;
+export type RetentionTier = (typeof retentionTiers)[number]['field'];
 
 /** A tenant's backup policy: its physical backups, and how often each of its stages is exported. */
 export interface BackupPolicy extends PhysicalPolicy {
@@ -35,6 +49,9 @@ export const defaultBackupPolicy: BackupPolicy = {
   diff: 'daily',
   incr: null,
   retainDays: 30,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
   exports: 'weekly',
 };
 
@@ -65,6 +82,15 @@ export function checkPolicy(policy: BackupPolicy): BackupPolicy {
       },
     );
   }
+  for (const { field, unit, max } of retentionTiers) {
+    const value: unknown = policy[field];
+    if (value !== null && (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max)) {
+      throw new InputError(
+        `${field} must be a whole number of ${unit} from 1 to ${max}, or null (off), not ${typeof value === 'number' ? String(value) : showValue(value)}`,
+        { field },
+      );
+    }
+  }
   if (policy.exports !== null && !exportIntervals.includes(policy.exports)) {
     throw new InputError(
       `exports must be ${exportIntervals.join(', ')} or null (off), not ${String(policy.exports)}`,
@@ -76,7 +102,7 @@ export function checkPolicy(policy: BackupPolicy): BackupPolicy {
 
 /**
  * The policy of a cluster: the most demanding of its tenants' policies (each
- * kind at its most frequent, the longest retention), since one stanza backs up
+ * kind at its most frequent, the longest retention and of each tier), since one stanza backs up
  * every stage on the cluster. A cluster without tenants keeps the default.
  * Exports are per stage, not per cluster: they are not part of it. Pure.
  */
@@ -100,10 +126,27 @@ export function clusterPolicy(policies: readonly PhysicalPolicy[]): PhysicalPoli
     diff: most(policies.map((p) => p.diff)),
     incr: most(policies.map((p) => p.incr)),
     retainDays: Math.max(...policies.map((p) => p.retainDays)),
+    keepDaily: longest(policies.map((p) => p.keepDaily)),
+    keepWeekly: longest(policies.map((p) => p.keepWeekly)),
+    keepMonthly: longest(policies.map((p) => p.keepMonthly)),
   };
+}
+
+/** The longest of a tier across tenants; off only where every tenant has it off. */
+function longest(values: readonly (number | null)[]): number | null {
+  const on = values.filter((v): v is number => v !== null);
+  return on.length === 0 ? null : Math.max(...on);
 }
 
 /** The part of a policy a cluster's physical backups run by. */
 function physicalPart(policy: PhysicalPolicy): PhysicalPolicy {
-  return { full: policy.full, diff: policy.diff, incr: policy.incr, retainDays: policy.retainDays };
+  return {
+    full: policy.full,
+    diff: policy.diff,
+    incr: policy.incr,
+    retainDays: policy.retainDays,
+    keepDaily: policy.keepDaily,
+    keepWeekly: policy.keepWeekly,
+    keepMonthly: policy.keepMonthly,
+  };
 }

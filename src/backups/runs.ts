@@ -6,7 +6,7 @@ import type { ControlDb } from '../store/db.ts';
 import type { BackupOutcome, PgBackRestDriver } from './pgbackrest/driver.ts';
 import { groupAlive, killGroup } from './pgbackrest/process.ts';
 import type { BackupType } from './policy.ts';
-import { expiredBackups, type RepoRetention } from './retention.ts';
+import { expiredBackups, keepAllFulls, walFulls, type RepoRetention } from './retention.ts';
 
 /** Held by the session of the run in flight: a Steward that dies takes it along. */
 const backupLockKey = 0x5737_bac0;
@@ -263,6 +263,7 @@ export async function listBackupRuns(
  * Expires a repository and then checks, against pgBackRest's own listing,
  * that every backup this retention removes is gone: an expire that silently
  * does nothing (a repository it cannot list) is an error, not retention.
+ * A tiered retention is applied by Steward, set by set (expireLabels).
  */
 export async function expireAndCheck(
   driver: PgBackRestDriver,
@@ -270,14 +271,67 @@ export async function expireAndCheck(
 ): Promise<readonly string[]> {
   const before = (await driver.info()).backups.filter((b) => b.repo === options.repo);
   const expected = expiredBackups(before, options.retention, options.now);
+  if (options.retention.kind === 'tiered') {
+    const policy = options.retention.policy;
+    return expireLabels(driver, {
+      repo: options.repo,
+      labels: expected,
+      walFulls: walFulls(before, policy.retainDays, options.now),
+    });
+  }
   await driver.expire({ repo: options.repo, retention: options.retention });
-  const after = new Set(
-    (await driver.info()).backups.filter((b) => b.repo === options.repo).map((b) => b.label),
-  );
+  await checkExpired(driver, options.repo, expected);
+  return expected;
+}
+
+/**
+ * Removes the given backups from a repository (each with what builds on it),
+ * then the WAL older than the newest `walFulls` fulls need for point-in-time
+ * recovery (every remaining backup keeps the WAL that makes it consistent),
+ * and checks the catalogue and the storage as expireAndCheck does. pgBackRest's
+ * own retention is held off for these runs (a count of fulls it never reaches).
+ */
+export async function expireLabels(
+  driver: PgBackRestDriver,
+  options: { repo: number; labels: readonly string[]; walFulls: number },
+): Promise<readonly string[]> {
+  const retention: RepoRetention = { kind: 'count', fulls: keepAllFulls };
+  const before = (await driver.info()).backups.filter((b) => b.repo === options.repo);
+  const known = new Map(before.map((b) => [b.label, b]));
+  const unknown = options.labels.filter((label) => !known.has(label));
+  if (unknown.length > 0) {
+    throw new InternalError(
+      `expire of stanza ${driver.stanza} repo${options.repo} was asked to remove ${unknown.join(', ')}, which it does not hold`,
+    );
+  }
+  const doomed = new Set(options.labels);
+  // A set takes what builds on it along: expire only those whose prior stays, oldest first.
+  const roots = before
+    .filter((b) => doomed.has(b.label) && (b.prior === null || !doomed.has(b.prior)))
+    .sort((a, b) => +a.stoppedAt - +b.stoppedAt);
+  for (const root of roots) await driver.expire({ repo: options.repo, retention, set: root.label });
+  await driver.expire({ repo: options.repo, retention, walFulls: Math.max(1, options.walFulls) });
+  // Dependents gone with their set are expected gone too.
+  const gone = new Set(doomed);
+  for (const b of [...before].sort((a, b) => +a.stoppedAt - +b.stoppedAt)) {
+    if (b.prior !== null && gone.has(b.prior)) gone.add(b.label);
+  }
+  const expected = before.filter((b) => gone.has(b.label)).map((b) => b.label);
+  await checkExpired(driver, options.repo, expected);
+  return expected;
+}
+
+/** Every expected label is gone from pgBackRest's catalogue and from the repository's storage. */
+async function checkExpired(
+  driver: PgBackRestDriver,
+  repo: number,
+  expected: readonly string[],
+): Promise<void> {
+  const after = new Set((await driver.info()).backups.filter((b) => b.repo === repo).map((b) => b.label));
   const left = expected.filter((label) => after.has(label));
   if (left.length > 0) {
     throw new InternalError(
-      `expire of stanza ${driver.stanza} repo${options.repo} left ${left.join(', ')} in place, though its retention removes them`,
+      `expire of stanza ${driver.stanza} repo${repo} left ${left.join(', ')} in place, though its retention removes them`,
     );
   }
   // The catalogue is not the storage: a store whose listing hides nested prefixes lets expire
@@ -285,7 +339,7 @@ export async function expireAndCheck(
   const stored: string[] = [];
   for (const label of expected) {
     for (const path of [`backup/${driver.stanza}/${label}`, `backup/${driver.stanza}/${label}/pg_data`]) {
-      if ((await driver.listRepo(options.repo, path)).length > 0) {
+      if ((await driver.listRepo(repo, path)).length > 0) {
         stored.push(label);
         break;
       }
@@ -293,8 +347,7 @@ export async function expireAndCheck(
   }
   if (stored.length > 0) {
     throw new InternalError(
-      `expire of stanza ${driver.stanza} repo${options.repo} dropped ${stored.join(', ')} from its catalogue but their files remain in the repository: its storage listing is incomplete, so this is not retention`,
+      `expire of stanza ${driver.stanza} repo${repo} dropped ${stored.join(', ')} from its catalogue but their files remain in the repository: its storage listing is incomplete, so this is not retention`,
     );
   }
-  return expected;
 }

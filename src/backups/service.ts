@@ -31,7 +31,7 @@ import {
   type BackupType,
   type PhysicalPolicy,
 } from './policy.ts';
-import { retentionOf } from './retention.ts';
+import { retentionOf, type RepoRetention } from './retention.ts';
 import { BackupBusyError, listBackupRuns, runBackup, type BackupRun } from './runs.ts';
 import { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';
 import {
@@ -107,6 +107,9 @@ export interface PolicyChange {
   readonly diff?: BackupPolicy['diff'];
   readonly incr?: BackupPolicy['incr'];
   readonly retainDays?: number;
+  readonly keepDaily?: number | null;
+  readonly keepWeekly?: number | null;
+  readonly keepMonthly?: number | null;
   readonly exports?: BackupPolicy['exports'];
 }
 
@@ -406,10 +409,10 @@ export class BackupService {
    * archiving on, stanza in every repository. For restores and the like.
    */
   async target(stanza: string): Promise<BackupTarget> {
-    return this.#target(stanza, (await this.policyOfCluster(stanza)).retainDays);
+    return this.#target(stanza, retentionOf(await this.policyOfCluster(stanza)));
   }
 
-  async #target(stanza: string, retainDays: number): Promise<BackupTarget> {
+  async #target(stanza: string, retention: RepoRetention): Promise<BackupTarget> {
     const found = await this.#cluster(stanza);
     const known = found
       ? undefined
@@ -430,7 +433,7 @@ export class BackupService {
         { field: 'cluster' },
       );
     }
-    return this.#prepare(stanza, found, retainDays);
+    return this.#prepare(stanza, found, retention);
   }
 
   /** The prepared cluster that holds a stage's database. */
@@ -462,14 +465,14 @@ export class BackupService {
   #prepare(
     stanza: string,
     found: { cluster: LocalCluster; kind: BackupClusterKind; stageId: string | null },
-    retainDays: number,
+    retention: RepoRetention,
   ): Promise<BackupTarget> {
     const existing = this.#prepared.get(stanza);
-    const key = `${retainDays}:${found.cluster.port}`;
+    const key = `${JSON.stringify(retention)}:${found.cluster.port}`;
     if (existing?.key === key) return existing.done;
     // One preparation of a stanza at a time; a new retention rewrites the config after the last.
     const before = existing?.done.catch(() => undefined) ?? Promise.resolve();
-    const done = before.then(() => this.#prepareNow(stanza, found, retainDays));
+    const done = before.then(() => this.#prepareNow(stanza, found, retention));
     this.#prepared.set(stanza, { key, done });
     done.catch(() => {
       if (this.#prepared.get(stanza)?.done === done) this.#prepared.delete(stanza);
@@ -480,9 +483,8 @@ export class BackupService {
   async #prepareNow(
     stanza: string,
     found: { cluster: LocalCluster; kind: BackupClusterKind; stageId: string | null },
-    retainDays: number,
+    retention: RepoRetention,
   ): Promise<BackupTarget> {
-    const retention = retentionOf({ ...defaultBackupPolicy, retainDays });
     await ensureStanzaDirs(this.#o.dataDir, stanza, found.cluster, this.#settings);
     const stateDir = stanzaStateDir(this.#o.dataDir, stanza);
     let prepared: PreparedStanza;
@@ -535,7 +537,7 @@ export class BackupService {
     };
   }
 
-  async #repositories(retention: ReturnType<typeof retentionOf>): Promise<RepositorySpec[]> {
+  async #repositories(retention: RepoRetention): Promise<RepositorySpec[]> {
     const specs: RepositorySpec[] = [];
     for (const [index, repo] of this.#settings.repositories.entries()) {
       if (repo.kind === 'path') {
@@ -622,6 +624,9 @@ export class BackupService {
         'backup_policies.diff_every',
         'backup_policies.incr_every',
         'backup_policies.retain_days',
+        'backup_policies.keep_daily',
+        'backup_policies.keep_weekly',
+        'backup_policies.keep_monthly',
         'backup_policies.export_every',
         'backup_policies.updated_by',
         'backup_policies.updated_at',
@@ -655,6 +660,9 @@ export class BackupService {
       diff: change.diff === undefined ? current.policy.diff : change.diff,
       incr: change.incr === undefined ? current.policy.incr : change.incr,
       retainDays: change.retainDays ?? current.policy.retainDays,
+      keepDaily: change.keepDaily === undefined ? current.policy.keepDaily : change.keepDaily,
+      keepWeekly: change.keepWeekly === undefined ? current.policy.keepWeekly : change.keepWeekly,
+      keepMonthly: change.keepMonthly === undefined ? current.policy.keepMonthly : change.keepMonthly,
       exports: change.exports === undefined ? current.policy.exports : change.exports,
     });
     const stanzas = new Set<string>();
@@ -681,6 +689,9 @@ export class BackupService {
         diff_every: next.diff,
         incr_every: next.incr,
         retain_days: next.retainDays,
+        keep_daily: next.keepDaily,
+        keep_weekly: next.keepWeekly,
+        keep_monthly: next.keepMonthly,
         export_every: next.exports,
         updated_by: actorName(actor),
         updated_at: this.#o.clock.now(),
@@ -714,6 +725,9 @@ export class BackupService {
         'backup_policies.diff_every',
         'backup_policies.incr_every',
         'backup_policies.retain_days',
+        'backup_policies.keep_daily',
+        'backup_policies.keep_weekly',
+        'backup_policies.keep_monthly',
         'backup_policies.export_every',
       ])
       .where('tenants.desired', '=', 'present')
@@ -735,6 +749,9 @@ export class BackupService {
         'backup_policies.diff_every',
         'backup_policies.incr_every',
         'backup_policies.retain_days',
+        'backup_policies.keep_daily',
+        'backup_policies.keep_weekly',
+        'backup_policies.keep_monthly',
         'backup_policies.export_every',
       ])
       .where('tenants.desired', '=', 'present');
@@ -765,7 +782,7 @@ export class BackupService {
    */
   async scheduledPass(stanza: string): Promise<ScheduledPassResult> {
     const policy = await this.policyOfCluster(stanza);
-    const target = await this.#target(stanza, policy.retainDays);
+    const target = await this.#target(stanza, retentionOf(policy));
     const repos: ScheduledPassResult['repos'][number][] = [];
     for (const [index] of this.#settings.repositories.entries()) {
       const repo = index + 1;
@@ -1254,6 +1271,9 @@ function toPolicy(row: {
   diff_every: string | null;
   incr_every: string | null;
   retain_days: number | null;
+  keep_daily: number | null;
+  keep_weekly: number | null;
+  keep_monthly: number | null;
   export_every: string | null;
 }): BackupPolicy {
   return {
@@ -1261,6 +1281,9 @@ function toPolicy(row: {
     diff: row.diff_every as BackupPolicy['diff'],
     incr: row.incr_every as BackupPolicy['incr'],
     retainDays: row.retain_days ?? defaultBackupPolicy.retainDays,
+    keepDaily: row.keep_daily,
+    keepWeekly: row.keep_weekly,
+    keepMonthly: row.keep_monthly,
     exports: row.export_every as BackupPolicy['exports'],
   };
 }

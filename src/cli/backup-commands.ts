@@ -39,18 +39,42 @@ export function parseRetain(value: string): number {
   return days;
 }
 
+/** `7` (or `off`): a retention tier's count of days, weeks or months. */
+export function parseTier(flag: string, value: string, unit: string, max: number): number | 'off' {
+  if (value.trim() === 'off') return 'off';
+  const match = /^(\d{1,4})$/.exec(value.trim());
+  const count = match?.[1] === undefined ? NaN : Number(match[1]);
+  if (!Number.isInteger(count) || count < 1 || count > max) {
+    throw badFlag(flag, value, `a number of ${unit} from 1 to ${max}, or off`);
+  }
+  return count;
+}
+
+/** ", then the newest full of each of the last 7 days, 8 weeks, 12 months", or "" when every tier is off. */
+function tiersOf(p: PolicyView['policy']): string {
+  const on = [
+    p.keepDaily === null ? null : `${p.keepDaily} days`,
+    p.keepWeekly === null ? null : `${p.keepWeekly} weeks`,
+    p.keepMonthly === null ? null : `${p.keepMonthly} months`,
+  ].filter((t) => t !== null);
+  return on.length === 0 ? '' : `, then the newest full of each of the last ${on.join(', ')}`;
+}
+
 interface PolicyFlags {
   readonly full?: string;
   readonly diff?: string;
   readonly incr?: string;
   readonly retain?: string;
+  readonly keepDaily?: string;
+  readonly keepWeekly?: string;
+  readonly keepMonthly?: string;
   readonly exports?: string;
 }
 
 function describePolicy(view: PolicyView): string {
   const p = view.policy;
   return (
-    `tenant ${view.tenant}: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days, exports ${p.exports ?? 'off'}` +
+    `tenant ${view.tenant}: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days${tiersOf(p)}, exports ${p.exports ?? 'off'}` +
     (view.isDefault ? ' (the default)' : ` (set by ${view.updatedBy ?? '?'} at ${view.updatedAt ?? '?'})`)
   );
 }
@@ -102,6 +126,18 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     .option('--diff <every>', 'daily or off')
     .option('--incr <every>', '2h or off')
     .option('--retain <days>', 'how long backups and exports are kept, e.g. 30d')
+    .option(
+      '--keep-daily <days>',
+      'beyond --retain, the newest full of each of the last N days (UTC), or off',
+    )
+    .option(
+      '--keep-weekly <weeks>',
+      'beyond --retain, the newest full of each of the last N ISO weeks, or off',
+    )
+    .option(
+      '--keep-monthly <months>',
+      'beyond --retain, the newest full of each of the last N months, or off',
+    )
     .option('--exports <every>', 'a logical export of each ready stage: daily, weekly or off')
     .action(async (tenant: string, o: PolicyFlags) => {
       const body: Record<string, unknown> = {};
@@ -109,9 +145,17 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       if (o.diff !== undefined) body.diff = oneOf('--diff', o.diff, ['daily', 'off']);
       if (o.incr !== undefined) body.incr = oneOf('--incr', o.incr, ['2h', 'off']);
       if (o.retain !== undefined) body.retainDays = parseRetain(o.retain);
+      if (o.keepDaily !== undefined) body.keepDaily = parseTier('--keep-daily', o.keepDaily, 'days', 3650);
+      if (o.keepWeekly !== undefined)
+        body.keepWeekly = parseTier('--keep-weekly', o.keepWeekly, 'weeks', 520);
+      if (o.keepMonthly !== undefined) {
+        body.keepMonthly = parseTier('--keep-monthly', o.keepMonthly, 'months', 120);
+      }
       if (o.exports !== undefined) body.exports = oneOf('--exports', o.exports, ['daily', 'weekly', 'off']);
       if (Object.keys(body).length === 0) {
-        throw new Error('give at least one of --full, --diff, --incr, --retain, --exports');
+        throw new Error(
+          'give at least one of --full, --diff, --incr, --retain, --keep-daily, --keep-weekly, --keep-monthly, --exports',
+        );
       }
       const view = await client().put<PolicyView>(`/api/v1/tenants/${enc(tenant)}/backup-policy`, body);
       if (json()) return printJson(view);

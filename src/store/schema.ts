@@ -177,6 +177,10 @@ export interface BackupPoliciesTable {
   diff_every: string | null;
   incr_every: string | null;
   retain_days: number;
+  /** Retention tiers beyond retain_days: the newest full of each of the last N days/ISO weeks/months; null: off. */
+  keep_daily: ColumnType<number | null, number | null | undefined, number | null>;
+  keep_weekly: ColumnType<number | null, number | null | undefined, number | null>;
+  keep_monthly: ColumnType<number | null, number | null | undefined, number | null>;
   /** 'daily' or 'weekly': a logical export of each ready stage; null: none. */
   export_every: ColumnType<string | null, string | null | undefined, string | null>;
   updated_by: string;

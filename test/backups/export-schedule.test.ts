@@ -57,6 +57,9 @@ describe('exports scheduled by policy, kept by the same retention', () => {
       diff: 'daily',
       incr: null,
       retainDays: 30,
+      keepDaily: null,
+      keepWeekly: null,
+      keepMonthly: null,
       exports: 'daily',
     });
     const off = await t.request('PUT', '/api/v1/tenants/quiet/backup-policy', { exports: 'off' });

@@ -285,7 +285,15 @@ describe('pgBackRest on a cluster with two encrypted path repositories', () => {
   });
 
   it('runs what the policy says is due, by the clock, and waits otherwise', async () => {
-    const policy = { full: 'weekly', diff: 'daily', incr: '2h', retainDays: 30 } as const;
+    const policy = {
+      full: 'weekly',
+      diff: 'daily',
+      incr: '2h',
+      retainDays: 30,
+      keepDaily: null,
+      keepWeekly: null,
+      keepMonthly: null,
+    } as const;
     const at = (hours: number) => ({ now: () => new Date(Date.now() + hours * 3_600_000) });
     const pass = (hours: number) =>
       scheduledBackup(

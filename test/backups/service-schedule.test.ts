@@ -27,7 +27,15 @@ describe('the schedule of a cluster, with a clock the test moves', () => {
 
   it('takes a full in repo1 and then repo2 when there is none, waits, and takes a diff a day later', async () => {
     const first = await t.services.backups.scheduledPass('shared');
-    expect(first.policy).toEqual({ full: 'weekly', diff: 'daily', incr: null, retainDays: 30 });
+    expect(first.policy).toEqual({
+      full: 'weekly',
+      diff: 'daily',
+      incr: null,
+      retainDays: 30,
+      keepDaily: null,
+      keepWeekly: null,
+      keepMonthly: null,
+    });
     expect(
       first.repos.map((r) => [r.repo, r.kind, r.kind === 'ran' ? [r.run.type, r.run.status] : null]),
     ).toEqual([

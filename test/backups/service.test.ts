@@ -117,8 +117,38 @@ describe("the backup service on Steward's own shared cluster", () => {
       diff: null,
       incr: '2h',
       retainDays: 30,
+      keepDaily: null,
+      keepWeekly: null,
+      keepMonthly: null,
       exports: 'weekly',
     });
+
+    // Retention tiers: a number or "off"; bad ones name the field, the value and what is accepted.
+    const tiers = await t.request('PUT', '/api/v1/tenants/acme/backup-policy', {
+      keepDaily: 7,
+      keepWeekly: 8,
+      keepMonthly: 12,
+    });
+    expect(tiers.status, tiers.text).toBe(200);
+    expect(tiers.body.policy).toMatchObject({ retainDays: 30, keepDaily: 7, keepWeekly: 8, keepMonthly: 12 });
+    for (const [body, field, message] of [
+      [
+        { keepDaily: 0 },
+        'keepDaily',
+        /"0" is not accepted; use a whole number of days from 1 to 3650, or "off"/,
+      ],
+      [{ keepWeekly: 521 }, 'keepWeekly', /"521" .*weeks from 1 to 520/],
+      [{ keepMonthly: 'never' }, 'keepMonthly', /"never" .*months from 1 to 120, or "off"/],
+      [{ keepMonthly: 1.5 }, 'keepMonthly', /"1\.5" .*months/],
+    ] as const) {
+      const res = await t.request('PUT', '/api/v1/tenants/acme/backup-policy', { retainDays: 30, ...body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.field, JSON.stringify(body)).toBe(field);
+      expect(res.body.message, JSON.stringify(body)).toMatch(message);
+    }
+    expect((await t.request('GET', '/api/v1/tenants/acme/backup-policy')).body).toEqual(tiers.body);
+    const tierOff = await t.request('PUT', '/api/v1/tenants/acme/backup-policy', { keepWeekly: 'off' });
+    expect(tierOff.body.policy).toMatchObject({ keepDaily: 7, keepWeekly: null, keepMonthly: 12 });
 
     // An auditor reads policies but changes none.
     const auditor = await t.request('POST', '/api/v1/tokens', { name: 'audit', role: 'auditor' });
@@ -144,6 +174,10 @@ describe("the backup service on Steward's own shared cluster", () => {
       diff: 'daily',
       incr: '2h',
       retainDays: 45,
+      // acme keeps 7 dailies and 12 monthlies (set above); beta none.
+      keepDaily: 7,
+      keepWeekly: null,
+      keepMonthly: 12,
     });
   });
 

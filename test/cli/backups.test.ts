@@ -120,18 +120,40 @@ describe('steward backup, against steward up', () => {
       '30d',
       '--exports',
       'daily',
+      '--keep-daily',
+      '7',
+      '--keep-weekly',
+      '8',
+      '--keep-monthly',
+      '12',
     ]);
     expect(set.policy).toEqual({
       full: 'weekly',
       diff: 'daily',
       incr: '2h',
       retainDays: 30,
+      keepDaily: 7,
+      keepWeekly: 8,
+      keepMonthly: 12,
       exports: 'daily',
     });
     const shown = await cli(dataDir, ['backup', 'policy', 'show', 'acme']);
     expect(shown.stdout).toContain(
-      'tenant acme: full weekly, diff daily, incr 2h, kept 30 days, exports daily',
+      'tenant acme: full weekly, diff daily, incr 2h, kept 30 days, then the newest full of each of the last 7 days, 8 weeks, 12 months, exports daily',
     );
+    const weeklyOff = await cliJson<PolicyView>(dataDir, [
+      'backup',
+      'policy',
+      'set',
+      'acme',
+      '--keep-weekly',
+      'off',
+    ]);
+    expect(weeklyOff.policy).toMatchObject({ keepDaily: 7, keepWeekly: null, keepMonthly: 12 });
+    expect((await cli(dataDir, ['backup', 'policy', 'show', 'acme'])).stdout).toContain(
+      'kept 30 days, then the newest full of each of the last 7 days, 12 months,',
+    );
+    await cli(dataDir, ['backup', 'policy', 'set', 'acme', '--keep-weekly', '8']);
     const off = await cliJson<PolicyView>(dataDir, ['backup', 'policy', 'set', 'acme', '--exports', 'off']);
     expect(off.policy.exports).toBeNull();
     expect((await cli(dataDir, ['backup', 'policy', 'show', 'acme'])).stdout).toContain('exports off');
@@ -150,6 +172,9 @@ describe('steward backup, against steward up', () => {
       ['--incr', '1h', '2h or off'],
       ['--retain', '30w', 'a number of days'],
       ['--exports', 'hourly', 'daily or weekly or off'],
+      ['--keep-daily', '0', 'a number of days from 1 to 3650, or off'],
+      ['--keep-weekly', '8w', 'a number of weeks from 1 to 520, or off'],
+      ['--keep-monthly', '121', 'a number of months from 1 to 120, or off'],
     ] as const) {
       const bad = await cli(dataDir, ['backup', 'policy', 'set', 'acme', flag, value]);
       expect(bad.code).not.toBe(0);

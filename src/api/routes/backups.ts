@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { showValue } from '../../core/errors.ts';
 import {
   backupTypes,
   diffIntervals,
@@ -26,19 +27,35 @@ const offable = <T extends readonly [string, ...string[]]>(values: T) =>
     .optional()
     .transform((v) => (v === 'off' ? null : (v as T[number] | null | undefined)));
 
+/** A retention tier: a whole number of its unit up to a maximum, or "off" (or null). */
+const tier = (unit: string, max: number) => {
+  const refused = (issue: { input?: unknown }) =>
+    `${showValue(issue.input)} is not accepted; use a whole number of ${unit} from 1 to ${max}, or "off"`;
+  return z
+    .union([z.number(), z.literal('off')], { error: refused })
+    .nullable()
+    .optional()
+    .refine((v) => typeof v !== 'number' || (Number.isInteger(v) && v >= 1 && v <= max), { error: refused })
+    .transform((v) => (v === 'off' ? null : v));
+};
+
 const policyBody = z
   .object({
     full: z.enum(fullIntervals).optional(),
     diff: offable(diffIntervals),
     incr: offable(incrIntervals),
     retainDays: z.number().int().min(1).max(9999).optional(),
+    /** Beyond retainDays, the newest full of each of the last N days / ISO weeks / months (UTC). */
+    keepDaily: tier('days', 3650),
+    keepWeekly: tier('weeks', 520),
+    keepMonthly: tier('months', 120),
     /** A logical export of each ready stage: daily, weekly, or off. */
     exports: offable(exportIntervals),
   })
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), {
     message:
-      'field "full": give at least one of full (weekly, daily), diff (daily, off), incr (2h, off), retainDays (1 to 9999), exports (daily, weekly, off)',
+      'field "full": give at least one of full (weekly, daily), diff (daily, off), incr (2h, off), retainDays (1 to 9999), keepDaily (1 to 3650, off), keepWeekly (1 to 520, off), keepMonthly (1 to 120, off), exports (daily, weekly, off)',
     path: ['full'],
   });
 
@@ -76,6 +93,9 @@ export function backupRoutes(app: FastifyInstance, auth: Authenticator, services
           ...(body.diff !== undefined ? { diff: body.diff } : {}),
           ...(body.incr !== undefined ? { incr: body.incr } : {}),
           ...(body.retainDays !== undefined ? { retainDays: body.retainDays } : {}),
+          ...(body.keepDaily !== undefined ? { keepDaily: body.keepDaily } : {}),
+          ...(body.keepWeekly !== undefined ? { keepWeekly: body.keepWeekly } : {}),
+          ...(body.keepMonthly !== undefined ? { keepMonthly: body.keepMonthly } : {}),
           ...(body.exports !== undefined ? { exports: body.exports } : {}),
         },
         principal,

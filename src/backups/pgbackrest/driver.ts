@@ -39,6 +39,18 @@ export type BackupOutcome =
   | { readonly ok: true; readonly label: string; readonly durationMs: number }
   | { readonly ok: false; readonly error: string; readonly timedOut: boolean; readonly durationMs: number };
 
+export interface ExpireOptions {
+  readonly repo?: number;
+  readonly retention?: RepoRetention;
+  /** Expire this backup set (the label and what builds on it) whatever the retention; needs `repo`. */
+  readonly set?: string;
+  /**
+   * Keep continuous WAL only from this many of the newest fulls on (needs
+   * `repo`); older backups keep the WAL they need to be consistent.
+   */
+  readonly walFulls?: number;
+}
+
 export interface VerifyOutcome {
   readonly ok: boolean;
   /** pgBackRest's own words: what it checked and what failed. */
@@ -53,7 +65,7 @@ export interface PgBackRestDriver {
   check(): Promise<void>;
   backup(request: BackupRequest): Promise<BackupOutcome>;
   /** Removes what retention no longer keeps; `retention` overrides the configured one for this run. */
-  expire(options?: { repo?: number; retention?: RepoRetention }): Promise<void>;
+  expire(options?: ExpireOptions): Promise<void>;
   info(): Promise<StanzaInfo>;
   /** The running backup's percent complete as pgbackrest info reports it, or null. */
   progress(): Promise<number | null>;
@@ -139,6 +151,16 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
     async expire(expireOptions = {}) {
       const extra: string[] = [];
       if (expireOptions.repo !== undefined) extra.push(`--repo=${expireOptions.repo}`);
+      else if (expireOptions.set !== undefined || expireOptions.walFulls !== undefined) {
+        throw new InternalError('pgbackrest expire of one set or of WAL needs the repository it is for');
+      }
+      if (expireOptions.set !== undefined) extra.push(`--set=${expireOptions.set}`);
+      if (expireOptions.walFulls !== undefined) {
+        extra.push(
+          `--repo${expireOptions.repo}-retention-archive-type=full`,
+          `--repo${expireOptions.repo}-retention-archive=${expireOptions.walFulls}`,
+        );
+      }
       if (expireOptions.retention) {
         for (const repo of expireOptions.repo !== undefined ? [expireOptions.repo] : [1, 2, 3, 4]) {
           for (const [key, value] of Object.entries(retentionOptions(repo, expireOptions.retention))) {

@@ -5,25 +5,35 @@ import type { BackupInfo, StanzaInfo } from '../../../src/backups/pgbackrest/inf
 import { parseProgress } from '../../../src/backups/pgbackrest/info.ts';
 import { parseRetain, requestLines } from '../../../src/cli/backup-commands.ts';
 
-const weekly: PhysicalPolicy = { full: 'weekly', diff: null, incr: null, retainDays: 7 };
+const noTiers = { keepDaily: null, keepWeekly: null, keepMonthly: null };
+const weekly: PhysicalPolicy = { full: 'weekly', diff: null, incr: null, retainDays: 7, ...noTiers };
 
 describe('clusterPolicy: the most demanding of the tenants on a cluster', () => {
   const cases: [string, PhysicalPolicy[], PhysicalPolicy][] = [
-    ['no tenants: the default', [], { full: 'weekly', diff: 'daily', incr: null, retainDays: 30 }],
+    [
+      'no tenants: the default',
+      [],
+      { full: 'weekly', diff: 'daily', incr: null, retainDays: 30, ...noTiers },
+    ],
     ['one tenant: its own', [weekly], weekly],
     [
       'each kind at its most frequent, the longest retention',
       [
-        { full: 'weekly', diff: 'daily', incr: null, retainDays: 30 },
-        { full: 'daily', diff: null, incr: null, retainDays: 7 },
-        { full: 'weekly', diff: null, incr: '2h', retainDays: 90 },
+        { full: 'weekly', diff: 'daily', incr: null, retainDays: 30, ...noTiers },
+        { full: 'daily', diff: null, incr: null, retainDays: 7, ...noTiers },
+        { full: 'weekly', diff: null, incr: '2h', retainDays: 90, ...noTiers },
       ],
-      { full: 'daily', diff: 'daily', incr: '2h', retainDays: 90 },
+      { full: 'daily', diff: 'daily', incr: '2h', retainDays: 90, ...noTiers },
     ],
     [
       'a kind off everywhere stays off',
-      [weekly, { ...weekly, retainDays: 14 }],
-      { full: 'weekly', diff: null, incr: null, retainDays: 14 },
+      [weekly, { ...weekly, retainDays: 14, ...noTiers }],
+      { full: 'weekly', diff: null, incr: null, retainDays: 14, ...noTiers },
+    ],
+    [
+      'each tier at its longest; off only where every tenant has it off',
+      [{ ...weekly, keepDaily: 7, keepMonthly: 12 }, { ...weekly, keepDaily: 14, keepWeekly: null }, weekly],
+      { ...weekly, keepDaily: 14, keepWeekly: null, keepMonthly: 12 },
     ],
     [
       "tenants' export schedules are per stage, not part of the cluster's",

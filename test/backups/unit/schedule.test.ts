@@ -4,12 +4,16 @@ import { expiredBackups, retentionOptions, type StoredBackup } from '../../../sr
 import { dueBackup, type CompletedBackup } from '../../../src/backups/schedule.ts';
 
 const now = new Date('2026-11-23T12:00:00Z');
+const noTiers = { keepDaily: null, keepWeekly: null, keepMonthly: null };
 const ago = (hours: number): Date => new Date(now.getTime() - hours * 3_600_000);
 const weekly: BackupPolicy = {
   full: 'weekly',
   diff: 'daily',
   incr: '2h',
   retainDays: 30,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
   exports: 'weekly',
 };
 
@@ -70,13 +74,13 @@ describe('dueBackup', () => {
     },
     {
       name: 'daily full, nothing else: wait a day from the full',
-      policy: { full: 'daily', diff: null, incr: null, retainDays: 7 },
+      policy: { full: 'daily', diff: null, incr: null, retainDays: 7, ...noTiers },
       done: [{ type: 'full', finishedAt: ago(23) }],
       want: { kind: 'wait', until: ago(-1) },
     },
     {
       name: 'daily full is due at exactly 24 h',
-      policy: { full: 'daily', diff: null, incr: null, retainDays: 7 },
+      policy: { full: 'daily', diff: null, incr: null, retainDays: 7, ...noTiers },
       done: [{ type: 'full', finishedAt: ago(24) }],
       want: { kind: 'due', type: 'full' },
     },
