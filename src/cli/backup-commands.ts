@@ -51,13 +51,19 @@ export function parseTier(flag: string, value: string, unit: string, max: number
 }
 
 /** ", then the newest full of each of the last 7 days, 8 weeks, 12 months", or "" when every tier is off. */
-function tiersOf(p: PolicyView['policy']): string {
+function tiersOf(p: Pick<PolicyView['policy'], 'keepDaily' | 'keepWeekly' | 'keepMonthly'>): string {
   const on = [
     p.keepDaily === null ? null : `${p.keepDaily} days`,
     p.keepWeekly === null ? null : `${p.keepWeekly} weeks`,
     p.keepMonthly === null ? null : `${p.keepMonthly} months`,
   ].filter((t) => t !== null);
   return on.length === 0 ? '' : `, then the newest full of each of the last ${on.join(', ')}`;
+}
+
+/** " +7 daily +12 monthly" for a table cell; "" when every tier is off. */
+function tiersShort(p: Pick<PolicyView['policy'], 'keepDaily' | 'keepWeekly' | 'keepMonthly'>): string {
+  const tier = (count: number | null, name: string) => (count === null ? '' : ` +${count} ${name}`);
+  return tier(p.keepDaily, 'daily') + tier(p.keepWeekly, 'weekly') + tier(p.keepMonthly, 'monthly');
 }
 
 interface PolicyFlags {
@@ -190,7 +196,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       if (view.policy) {
         const p = view.policy;
         out.write(
-          `policy: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days\n`,
+          `policy: full ${p.full}, diff ${p.diff ?? 'off'}, incr ${p.incr ?? 'off'}, kept ${p.retainDays} days${tiersOf(p)}\n`,
         );
       }
       out.write(
@@ -337,7 +343,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
           c.stanza,
           c.live ? c.kind : `${c.kind} (removed)`,
           c.tenant ? `${c.tenant}/${c.stage ?? '?'}` : null,
-          `full ${c.policy.full}, diff ${c.policy.diff ?? 'off'}, incr ${c.policy.incr ?? 'off'}, ${c.policy.retainDays}d`,
+          `full ${c.policy.full}, diff ${c.policy.diff ?? 'off'}, incr ${c.policy.incr ?? 'off'}, ${c.policy.retainDays}d${tiersShort(c.policy)}`,
           c.preparedAt,
           c.lastVerify ? `${c.lastVerify.ok ? 'ok' : 'FAILED'} ${c.lastVerify.at}` : null,
         ]),
