@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { prepareStanza, runBackup } from '../src/backups/index.ts';
 import {
   archiveUpToNow,
@@ -52,6 +52,7 @@ import { openControlStore } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { postgresRunAs, runChecked } from '../src/system/exec.ts';
 import { freePort } from '../src/system/ports.ts';
+import { withClient } from '../src/databases/client.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 68);
 const compressType = process.env.BENCH_COMPRESS as 'zst' | 'lz4' | 'gz' | undefined;
@@ -71,16 +72,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: nu
   const started = process.hrtime.bigint();
   const value = await work();
   return { value, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-}
-
-async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function main(): Promise<void> {

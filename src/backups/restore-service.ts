@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
@@ -79,6 +79,7 @@ import {
 import type { BackupRun } from './runs.ts';
 import type { BackupService, BackupTarget } from './service.ts';
 import { backupsRoot } from './stanzas.ts';
+import { withClient } from '../databases/client.ts';
 
 export const restoreJobKind = 'restore';
 export const restoreTestJobKind = 'restore-test';
@@ -273,17 +274,6 @@ const redoFromArchiving: readonly RestorePhase[] = [
   'verifying',
   'files',
 ];
-
-async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 function forDatabase(config: pg.ClientConfig, database: string): pg.ClientConfig {
   if (!config.connectionString) return { ...config, database };

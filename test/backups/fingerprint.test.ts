@@ -15,18 +15,9 @@ import {
 } from '../../src/backups/restore/index.ts';
 import { postgresRunAs } from '../../src/system/exec.ts';
 import { clusterPassword, startBackupLab, type BackupLab } from './support.ts';
+import { withClient } from '../../src/databases/client.ts';
 
 const stanza = 'main';
-
-async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('compareFingerprints', () => {
   const base: Fingerprint = {

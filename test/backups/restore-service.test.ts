@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
 import { RestoreService } from '../../src/backups/restore-service.ts';
@@ -14,6 +14,7 @@ import { packRelease } from '../harness/ledger.ts';
 import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { ManualClock } from '../identity/helpers.ts';
 import { eventually } from './support.ts';
+import { withClient } from '../../src/databases/client.ts';
 
 /**
  * Restores and restore tests as a user runs them, over real PostgreSQL and
@@ -24,16 +25,6 @@ import { eventually } from './support.ts';
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('restores and restore tests of a stage on the shared cluster', () => {
   let t: TestSteward;

@@ -23,6 +23,7 @@ import {
 import { InputError } from '../../src/core/errors.ts';
 import { postgresRunAs } from '../../src/system/exec.ts';
 import { clusterPassword, eventually, startBackupLab, type BackupLab } from './support.ts';
+import { withClient } from '../../src/databases/client.ts';
 
 const stanza = 'main';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -34,16 +35,6 @@ async function historyFiles(repo: string): Promise<string[]> {
     for (const f of await readdir(join(root, dir)).catch(() => [])) if (f.includes('.history')) out.push(f);
   }
   return out.sort();
-}
-
-async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
