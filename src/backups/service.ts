@@ -32,7 +32,7 @@ import {
   type PhysicalPolicy,
 } from './policy.ts';
 import { retentionOf, type RepoRetention } from './retention.ts';
-import { BackupBusyError, listBackupRuns, runBackup, type BackupRun } from './runs.ts';
+import { BackupBusyError, expireAndCheck, listBackupRuns, runBackup, type BackupRun } from './runs.ts';
 import { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';
 import {
   ensureStanzaDirs,
@@ -1160,6 +1160,17 @@ export class BackupService {
         await this.#endRequest(row.id, 'failed', `repo${repo}: ${run.error ?? 'the backup failed'}`);
         log.warn({ repo, err: run.error }, 'requested backup failed');
         return { kind: 'done' };
+      }
+      // Expire after every backup, requested ones too; the backup itself stands if expiring fails.
+      try {
+        await expireAndCheck(target.driver, {
+          repo,
+          retention: retentionOf(await this.policyOfCluster(row.cluster)),
+          now: this.#o.clock.now(),
+        });
+      } catch (error) {
+        notes.push(`repo${repo}: expire failed: ${(error as Error).message}`);
+        log.warn({ repo, err: (error as Error).message }, 'expire after a requested backup failed');
       }
     }
     await this.#endRequest(row.id, 'succeeded', notes.join('; '));

@@ -182,6 +182,29 @@ describe("the backup service on Steward's own shared cluster", () => {
   });
 
   it('backs a stage up to both repositories on request, and lists it with freshness and its restorable range', async () => {
+    const expireLog = join(t.dataDir, 'backups', 'state', 'shared', 'log', 'shared-expire.log');
+    const expiresSoFar = async (repo: number): Promise<number> =>
+      (
+        (await readFile(expireLog, 'utf8').catch(() => '')).match(
+          new RegExp(`expire command begin [^\\n]*--repo=${repo}\\b`, 'g'),
+        ) ?? []
+      ).length;
+    // The schedule's first pass (a full to each repository, each expired) has ended before counting.
+    await eventually(
+      "the schedule's first backups",
+      async () => {
+        const runs = (await t.request('GET', '/api/v1/tenants/acme/stages/prod/backups')).body
+          .runs as BackupRun[];
+        const scheduled = runs.filter((r) => r.requestId === null && r.status === 'succeeded');
+        return (
+          runs.every((r) => r.status !== 'running') &&
+          [1, 2].every((repo) => scheduled.some((r) => r.repo === repo)) &&
+          (await expiresSoFar(2)) >= 1
+        );
+      },
+      120_000,
+    );
+    const expiresBefore = [await expiresSoFar(1), await expiresSoFar(2)];
     const requested = await t.request('POST', '/api/v1/tenants/acme/stages/prod/backups', { type: 'full' });
     expect(requested.status, requested.text).toBe(202);
     expect(requested.body).toMatchObject({ cluster: 'shared', type: 'full', requestedBy: 'operator:admin' });
@@ -210,6 +233,9 @@ describe("the backup service on Steward's own shared cluster", () => {
     expect(view.restorable[0]!.latestWal).toMatch(/^[0-9A-F]{24}$/);
     expect(view.runs.filter((r) => r.requestId === done.id)).toHaveLength(2);
     expect(hooked.some((h) => h.cluster === 'shared' && h.run.id === one!.run!.id)).toBe(true);
+    // Expired after each requested backup, as after scheduled ones.
+    expect(await expiresSoFar(1)).toBeGreaterThan(expiresBefore[0]!);
+    expect(await expiresSoFar(2)).toBeGreaterThan(expiresBefore[1]!);
     const events = await t.services.audit.list({ action: 'backup.run.request' });
     expect(events.at(-1)).toMatchObject({
       tenant: 'acme',
