@@ -225,6 +225,18 @@ type Located =
 
 const hour = 3_600_000;
 
+/** A tenant's policy as stored; a tenant without a row (all null) has the default. */
+const policyColumns = [
+  'backup_policies.full_every',
+  'backup_policies.diff_every',
+  'backup_policies.incr_every',
+  'backup_policies.retain_days',
+  'backup_policies.keep_daily',
+  'backup_policies.keep_weekly',
+  'backup_policies.keep_monthly',
+  'backup_policies.export_every',
+] as const;
+
 /**
  * Physical backups as a service: the clusters Steward backs up (the shared
  * cluster when Steward runs it, each dedicated stage's cluster), their
@@ -618,19 +630,7 @@ export class BackupService {
     const row = await this.#o.db
       .selectFrom('tenants')
       .leftJoin('backup_policies', 'backup_policies.tenant_id', 'tenants.id')
-      .select([
-        'tenants.slug',
-        'backup_policies.full_every',
-        'backup_policies.diff_every',
-        'backup_policies.incr_every',
-        'backup_policies.retain_days',
-        'backup_policies.keep_daily',
-        'backup_policies.keep_weekly',
-        'backup_policies.keep_monthly',
-        'backup_policies.export_every',
-        'backup_policies.updated_by',
-        'backup_policies.updated_at',
-      ])
+      .select(['tenants.slug', ...policyColumns, 'backup_policies.updated_by', 'backup_policies.updated_at'])
       .where('tenants.slug', '=', tenant)
       .executeTakeFirst();
     if (!row) {
@@ -719,17 +719,7 @@ export class BackupService {
     const rows = await this.#o.db
       .selectFrom('tenants')
       .leftJoin('backup_policies', 'backup_policies.tenant_id', 'tenants.id')
-      .select([
-        'tenants.slug',
-        'backup_policies.full_every',
-        'backup_policies.diff_every',
-        'backup_policies.incr_every',
-        'backup_policies.retain_days',
-        'backup_policies.keep_daily',
-        'backup_policies.keep_weekly',
-        'backup_policies.keep_monthly',
-        'backup_policies.export_every',
-      ])
+      .select(['tenants.slug', ...policyColumns])
       .where('tenants.desired', '=', 'present')
       .orderBy('tenants.slug')
       .execute();
@@ -744,16 +734,7 @@ export class BackupService {
     let query = this.#o.db
       .selectFrom('tenants')
       .leftJoin('backup_policies', 'backup_policies.tenant_id', 'tenants.id')
-      .select([
-        'backup_policies.full_every',
-        'backup_policies.diff_every',
-        'backup_policies.incr_every',
-        'backup_policies.retain_days',
-        'backup_policies.keep_daily',
-        'backup_policies.keep_weekly',
-        'backup_policies.keep_monthly',
-        'backup_policies.export_every',
-      ])
+      .select(policyColumns)
       .where('tenants.desired', '=', 'present');
     if (stanza === sharedStanza) query = query.where('tenants.tier', '=', 'shared');
     else {
