@@ -299,6 +299,12 @@ function message(error: unknown): string {
  * come from the newest export made at or before the target time, when
  * Steward can open it (a passphrase export key).
  *
+ * A dedicated stage restored in place gets its own cluster back by a delta
+ * restore. Restored into a new stage (which has a cluster of its own, as the
+ * tenant is dedicated), it goes the shared way: its whole cluster comes back
+ * into a scratch instance from its own stanza, and the database is copied
+ * into the new stage's cluster.
+ *
  * A restore test restores the newest backup that has a fingerprint of the
  * stage's database, to the restore point the fingerprint was taken at, into a
  * scratch instance; compares per-table fingerprints; runs the app's own
@@ -474,12 +480,10 @@ export class RestoreService {
     }
     const stageId = await this.#o.tenants.stageId(tenant, stage);
     const source = await this.#stageRow(stageId);
-    if (source.tier !== 'shared' && !(source.tier === 'dedicated' && inPlace)) {
+    if (source.tier !== 'shared' && source.tier !== 'dedicated') {
       throw new InputError(
-        source.tier === 'dedicated'
-          ? `field "into": stage ${tenant}/${stage} is on the dedicated tier, whose restore into a new stage is not yet available; restore it in place ("inPlace": true), which restores its own cluster`
-          : `stage ${tenant}/${stage} is on the ${source.tier} tier, whose point-in-time restore is not yet available`,
-        { field: source.tier === 'dedicated' ? 'into' : 'stage' },
+        `stage ${tenant}/${stage} is on the ${source.tier} tier, whose point-in-time restore is not yet available`,
+        { field: 'stage' },
       );
     }
     if (inPlace && request.confirm !== stage) {
@@ -699,7 +703,7 @@ export class RestoreService {
       phase = 'archiving';
     }
     const target = await this.#o.backups.target(row.cluster);
-    if (target.kind === 'dedicated') {
+    if (target.kind === 'dedicated' && row.mode === 'in-place') {
       if (redoFromArchiving.includes(phase)) {
         await this.#deltaRestore(row, target, phase);
         phase = 'swapping';
@@ -723,7 +727,7 @@ export class RestoreService {
         phase: 'swapping',
         progress: `swapping the restored copy in as ${row.target_database}`,
       });
-      await this.#swap(row, target);
+      await this.#swap(row, await this.#destination(row, target));
       await this.#swapFiles(row);
       await this.#addTimings(row.id, { swapMs: Date.now() - started });
       phase = 'restarting';
@@ -797,16 +801,30 @@ export class RestoreService {
     return false;
   }
 
+  /**
+   * The cluster that holds the target stage's database, where the copy goes:
+   * the restored cluster itself, except into a new stage of a dedicated
+   * tenant, which has a cluster of its own. That one is prepared for backups
+   * first: preparing it turns archiving on, which restarts it once, and the
+   * new stage's own backup job would otherwise do so under the copy.
+   */
+  async #destination(row: RestoreRow, target: BackupTarget): Promise<BackupTarget> {
+    if (target.kind === 'shared' || row.mode === 'in-place') return target;
+    return this.#o.backups.stageTarget(row.tenant_slug, row.target_stage);
+  }
+
   /** Everything before the swap: WAL, the scratch, the copy, its check, the files. Redone whole after a crash. */
   async #prepare(row: RestoreRow, target: BackupTarget): Promise<void> {
     const signal = this.#abort.signal;
-    const admin = this.#superuser(target);
+    const source = this.#superuser(target);
+    const destination = await this.#destination(row, target);
+    const admin = this.#superuser(destination);
     const deadline = Date.now() + this.#settings.restoreTimeoutMinutes * 60_000;
     await this.#setRestore(row.id, {
       phase: 'archiving',
       progress: `making WAL up to now restorable from repo${row.repo}`,
     });
-    await withClient(admin, (c) =>
+    await withClient(source, (c) =>
       archiveUpToNow(c, () => target.driver.info(), row.repo, { timeoutMs: 120_000, signal }),
     );
     await this.#dropDatabase(admin, row.replacement_database);
@@ -823,7 +841,9 @@ export class RestoreService {
       repo: row.repo,
       set: row.backup_label,
       target: { kind: 'time', time: row.target_time },
-      databases: await this.#restoredDatabases(admin, row.source_database),
+      // A dedicated cluster holds the stage's database alone: it comes back whole.
+      databases:
+        target.kind === 'dedicated' ? undefined : await this.#restoredDatabases(source, row.source_database),
       timeoutMs: Math.max(60_000, deadline - Date.now()),
       signal,
     });
@@ -845,10 +865,10 @@ export class RestoreService {
       });
       const copied = await copyDatabase({
         from: scratch.connection(row.source_database),
-        to: this.#superuserTarget(target),
+        to: this.#superuserTarget(destination),
         targetDatabase: row.replacement_database,
         ownerRole: row.target_database,
-        binDir: target.cluster.binDir,
+        binDir: destination.cluster.binDir,
         timeoutMs: Math.max(60_000, deadline - Date.now()),
         signal,
       });
@@ -1093,7 +1113,10 @@ export class RestoreService {
     if (!swapped) {
       try {
         const target = await this.#o.backups.target(row.cluster);
-        await this.#dropDatabase(this.#superuser(target), row.replacement_database);
+        // Into a new dedicated stage, the replacement is in the stage's own cluster, which goes with it.
+        if (target.kind === 'shared' || row.mode === 'in-place') {
+          await this.#dropDatabase(this.#superuser(target), row.replacement_database);
+        }
       } catch (cleanup) {
         log.warn({ err: message(cleanup) }, 'the replacement database was not dropped');
       }

@@ -12,7 +12,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * A dedicated stage's own cluster: a restore test (the whole cluster comes
  * back into the scratch, as the test clusters run without full_page_writes),
- * and an in-place restore, which is a delta restore of the cluster itself.
+ * an in-place restore, which is a delta restore of the cluster itself, and a
+ * restore into a new stage, which gets a cluster of its own.
  */
 describe("restores of a dedicated stage's own cluster", () => {
   let t: TestSteward;
@@ -26,8 +27,8 @@ describe("restores of a dedicated stage's own cluster", () => {
     user: 'postgres',
     database,
   });
-  async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
-    const client = new pg.Client(admin());
+  async function query<R extends pg.QueryResultRow>(text: string, config = admin()): Promise<R[]> {
+    const client = new pg.Client(config);
     await client.connect();
     try {
       return (await client.query<R>(text)).rows;
@@ -108,21 +109,13 @@ describe("restores of a dedicated stage's own cluster", () => {
     ]);
   });
 
-  it('restores in place by a delta restore of its cluster; into a new stage is not yet available', async () => {
+  it('restores in place by a delta restore of its cluster', async () => {
     await sleep(1100);
     await query(`insert into ledger (note) values ('before the target')`);
     await sleep(500);
     const target = new Date();
     await sleep(500);
     await query(`insert into ledger (note) values ('after the target')`);
-
-    const into = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restores', {
-      toTime: target.toISOString(),
-      into: 'copy',
-    });
-    expect(into.status).toBe(400);
-    expect(into.body).toMatchObject({ field: 'into' });
-    expect(into.body.message).toMatch(/dedicated tier, whose restore into a new stage is not yet available/);
 
     const res = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restores', {
       toTime: target.toISOString(),
@@ -156,5 +149,61 @@ describe("restores of a dedicated stage's own cluster", () => {
       .where('database_name', '=', database)
       .executeTakeFirstOrThrow();
     expect(stage.paused).toBe(false);
+  });
+
+  it("restores into a new stage, which gets a cluster of its own, from the stage's own stanza", async () => {
+    await sleep(1100);
+    await query(`insert into ledger (note) values ('before the copy target')`);
+    await sleep(500);
+    const target = new Date();
+    await sleep(500);
+    await query(`insert into ledger (note) values ('after the copy target')`);
+    const sourceBefore = await query<{ n: number }>('select count(*)::int as n from ledger');
+
+    const res = await t.request('POST', '/api/v1/tenants/solo/stages/prod/restores', {
+      toTime: target.toISOString(),
+      into: 'copy',
+    });
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toMatchObject({ mode: 'into', targetStage: 'copy', cluster: database });
+    const done = await eventually(
+      'the restore into a new stage',
+      async () => {
+        const view = (await t.request('GET', `/api/v1/restores/${res.body.id as string}`))
+          .body as RestoreView;
+        return view.status === 'running' ? undefined : view;
+      },
+      120_000,
+    );
+    expect(done.status, done.error ?? '').toBe('succeeded');
+    console.log(`restore of a dedicated stage into a new stage: ${JSON.stringify(done.timings)}`);
+
+    const copyDb = `${t.prefix}solo_copy`;
+    const copyCluster = (await t.services.backups.stageTarget('solo', 'copy')).cluster;
+    expect(copyCluster.dir).toBe(join(t.dataDir, 'clusters', copyDb));
+    const copy: pg.ClientConfig = {
+      host: copyCluster.dir,
+      port: copyCluster.port,
+      user: 'postgres',
+      database: copyDb,
+    };
+    const notes = await query<{ note: string }>(
+      `select note from ledger where note like '%copy target' order by id`,
+      copy,
+    );
+    expect(notes.map((r) => r.note)).toEqual(['before the copy target']);
+    // Everything in it belongs to the new stage's role, as if its app had made it.
+    const owners = await query<{ owner: string }>(
+      `select distinct pg_get_userbyid(relowner) as owner from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
+       union select pg_get_userbyid(datdba) from pg_database where datname = current_database()`,
+      copy,
+    );
+    expect(owners).toEqual([{ owner: copyDb }]);
+    // The source stage is untouched: the row after the target is still there.
+    expect(await query<{ n: number }>('select count(*)::int as n from ledger')).toEqual(sourceBefore);
+    const sourceNotes = await query<{ note: string }>(
+      `select note from ledger where note like '%copy target' order by id`,
+    );
+    expect(sourceNotes.map((r) => r.note)).toEqual(['before the copy target', 'after the copy target']);
   });
 });
