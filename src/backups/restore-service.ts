@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
@@ -27,6 +27,7 @@ import { stageJobKind } from '../tenants/service.ts';
 import { runInGroup } from './pgbackrest/process.ts';
 import { findPgBackRest } from './pgbackrest/setup.ts';
 import type { ControlDb } from '../store/db.ts';
+import type { RestoresTable, RestoreTestsTable } from '../store/schema.ts';
 import type { TenantService } from '../tenants/service.ts';
 import {
   compareFingerprints,
@@ -212,56 +213,8 @@ export interface SchedulePassResult {
   readonly nextDue: Date | null;
 }
 
-type RestoreRow = {
-  id: string;
-  tenant_slug: string;
-  source_stage: string;
-  target_stage: string;
-  mode: string;
-  target_time: Date;
-  cluster: string;
-  repo: number;
-  backup_label: string;
-  source_database: string;
-  target_database: string;
-  replacement_database: string;
-  kept_database: string | null;
-  kept_files_dir: string | null;
-  discarded_at: Date | null;
-  discarded_by: string | null;
-  fingerprint: unknown;
-  status: string;
-  phase: string;
-  progress: string;
-  files_export_id: string | null;
-  files_note: string | null;
-  error: string | null;
-  timings: Record<string, number>;
-  created_by: string;
-  created_at: Date;
-  finished_at: Date | null;
-};
-
-type RestoreTestRow = {
-  id: string;
-  tenant_slug: string;
-  stage_name: string;
-  cluster: string;
-  trigger: string;
-  status: string;
-  phase: string;
-  repo: number | null;
-  backup_label: string | null;
-  backup_stopped_at: Date | null;
-  restore_point: string | null;
-  rpo_seconds: number | null;
-  rto_ms: number | null;
-  verification: unknown;
-  error: string | null;
-  created_by: string;
-  started_at: Date;
-  finished_at: Date | null;
-};
+type RestoreRow = Selectable<RestoresTable>;
+type RestoreTestRow = Selectable<RestoreTestsTable>;
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const hour = 3_600_000;
