@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
 import type { BackupRequestView } from '../../src/backups/service.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { eventually } from './support.ts';
+import { withClient } from '../../src/databases/client.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -27,15 +28,17 @@ describe("restores of a dedicated stage's own cluster", () => {
     user: 'postgres',
     database,
   });
-  async function query<R extends pg.QueryResultRow>(text: string, config = admin()): Promise<R[]> {
-    const client = new pg.Client(config);
-    await client.connect();
-    try {
-      return (await client.query<R>(text)).rows;
-    } finally {
-      await client.end();
-    }
-  }
+  const query = <R extends pg.QueryResultRow>(text: string, config = admin()): Promise<R[]> =>
+    withClient(config, async (c) => (await c.query<R>(text)).rows);
+  const finishedRestore = (id: string, what: string): Promise<RestoreView> =>
+    eventually(
+      what,
+      async () => {
+        const view = (await t.request('GET', `/api/v1/restores/${id}`)).body as RestoreView;
+        return view.status === 'running' ? undefined : view;
+      },
+      120_000,
+    );
 
   beforeAll(async () => {
     t = await startTestSteward({ config: { backups: {} } });
@@ -123,15 +126,7 @@ describe("restores of a dedicated stage's own cluster", () => {
       confirm: 'prod',
     });
     expect(res.status, res.text).toBe(202);
-    const done = await eventually(
-      'the restore',
-      async () => {
-        const view = (await t.request('GET', `/api/v1/restores/${res.body.id as string}`))
-          .body as RestoreView;
-        return view.status === 'running' ? undefined : view;
-      },
-      120_000,
-    );
+    const done = await finishedRestore(res.body.id as string, 'the restore');
     expect(done.status, done.error ?? '').toBe('succeeded');
     console.log(`delta restore of a dedicated cluster: ${JSON.stringify(done.timings)}`);
     expect(done.keptDatabase).toBeNull();
@@ -166,15 +161,7 @@ describe("restores of a dedicated stage's own cluster", () => {
     });
     expect(res.status, res.text).toBe(202);
     expect(res.body).toMatchObject({ mode: 'into', targetStage: 'copy', cluster: database });
-    const done = await eventually(
-      'the restore into a new stage',
-      async () => {
-        const view = (await t.request('GET', `/api/v1/restores/${res.body.id as string}`))
-          .body as RestoreView;
-        return view.status === 'running' ? undefined : view;
-      },
-      120_000,
-    );
+    const done = await finishedRestore(res.body.id as string, 'the restore into a new stage');
     expect(done.status, done.error ?? '').toBe('succeeded');
     console.log(`restore of a dedicated stage into a new stage: ${JSON.stringify(done.timings)}`);
 
