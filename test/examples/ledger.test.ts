@@ -14,7 +14,8 @@ import { startTestSteward, type TestSteward } from '../harness/steward.ts';
  * The sample app as Steward will run it: real processes of node against a
  * stage's own database, with the stage's credentials from the API.
  */
-const node = '/work/main/node_modules/.bin/node';
+/** The Node.js that runs this test (the pinned one under npm test). */
+const node = process.execPath;
 const appDir = new URL('../../examples/ledger/', import.meta.url).pathname;
 
 interface Running {
