@@ -33,6 +33,7 @@ import {
   type DedicatedClusters,
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
+import { longestRetentionDays } from './backups/retention.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
@@ -91,7 +92,12 @@ export interface ServiceDependencies {
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
   const audit = new AuditService(db, clock);
-  const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load());
+  const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
+    clock,
+    // Retired master keys outlive every backup that may need them (the control database's among them).
+    backupRetentionDays: async (): Promise<number> =>
+      longestRetentionDays((await backups.tenantPolicies()).map((t) => t.policy)),
+  });
   const files = deps.files ?? localFiles();
   const tenants = new TenantService({
     db,

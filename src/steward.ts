@@ -13,6 +13,7 @@ import type { BackupS3Keys } from './core/env.ts';
 import { join } from 'node:path';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
+import { KeyringWatcher } from './secrets/watcher.ts';
 import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
@@ -87,6 +88,7 @@ export class Steward {
   #gateway: Gateway | undefined;
   #gatewayMetrics: GatewayMetrics | undefined;
   #gatewayAddress: GatewayAddress | undefined;
+  #keyringWatcher: KeyringWatcher | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
@@ -127,7 +129,7 @@ export class Steward {
       logger.info({ migrations: migrated.applied }, 'control database migrated');
     const role = this.#o.role ?? 'all';
     this.#store = openControlStore(this.#o.controlUrl, {
-      max: role === 'gateway' ? 4 : config.reconcileConcurrency + 14,
+      max: role === 'gateway' ? 5 : config.reconcileConcurrency + 15,
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
     const dedicated = this.#dedicated();
@@ -157,6 +159,13 @@ export class Steward {
             sharedClusterUrl: this.#o.sharedClusterUrl,
           }),
     });
+    // Every process follows master key rotations, whichever process runs them.
+    this.#keyringWatcher = new KeyringWatcher({
+      secrets: this.#services.secrets,
+      pool: this.#store.pool,
+      logger: logger.child({ component: 'keyring' }),
+    });
+    await this.#keyringWatcher.start();
     if (role === 'gateway' || this.#o.gateway) {
       if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
       this.#gateway = new Gateway({
@@ -276,6 +285,7 @@ export class Steward {
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    await this.#keyringWatcher?.stop();
     await this.#resyncing;
     await this.#gateway?.stop();
     await this.#api?.close();

@@ -34,7 +34,9 @@ export { dueBackup, type CompletedBackup, type ScheduleDecision } from './schedu
 export { scheduledBackup, type ScheduledBackupResult } from './scheduled-backup.ts';
 export {
   expiredBackups,
+  longestRetentionDays,
   retentionOf,
+  retentionReachDays,
   tieredExpiry,
   walFulls,
   type RepoRetention,

@@ -1,4 +1,4 @@
-import type { BackupType, PhysicalPolicy } from './policy.ts';
+import { defaultBackupPolicy, intervalOf, type BackupType, type PhysicalPolicy } from './policy.ts';
 
 /** How long a policy keeps backups: retainDays, and the optional daily/weekly/monthly tiers beyond it. */
 export type RetentionPolicy = Pick<PhysicalPolicy, 'retainDays' | 'keepDaily' | 'keepWeekly' | 'keepMonthly'>;
@@ -146,4 +146,28 @@ export function walFulls(backups: readonly StoredBackup[], retainDays: number, n
   const inside = fulls.filter((b) => b.stoppedAt.getTime() >= cutoff).length;
   const before = fulls.some((b) => b.stoppedAt.getTime() < cutoff) ? 1 : 0;
   return Math.max(1, inside + before);
+}
+
+/**
+ * How many days back the oldest backup a policy keeps can reach: retainDays
+ * plus one full interval (the newest full before the window stays, and WAL
+ * from it), or the oldest tier (a month counted as 31 days, a week as 7),
+ * whichever is longer. Pure.
+ */
+export function retentionReachDays(policy: PhysicalPolicy): number {
+  return Math.max(
+    policy.retainDays + Math.ceil(intervalOf(policy.full) / dayMs),
+    policy.keepDaily ?? 0,
+    (policy.keepWeekly ?? 0) * 7,
+    (policy.keepMonthly ?? 0) * 31,
+  );
+}
+
+/**
+ * The longest reach over the tenants' policies (the default's without
+ * tenants, as a cluster without tenants runs by it): what anything that must
+ * outlive every backup waits for. Pure.
+ */
+export function longestRetentionDays(policies: readonly PhysicalPolicy[]): number {
+  return Math.max(...(policies.length > 0 ? policies : [defaultBackupPolicy]).map(retentionReachDays));
 }

@@ -549,6 +549,55 @@ secrets
     );
   });
 
+interface RetiredKeyView {
+  readonly id: string;
+  readonly retiredAt: string;
+  readonly purgeableAt: string;
+}
+secrets
+  .command('keys')
+  .description('the active master key, and the retired ones kept for restored backups')
+  .action(async () => {
+    const keys = await client().get<{
+      activeKeyId: string;
+      keys: RetiredKeyView[];
+      retentionDays: number;
+    }>('/api/v1/secrets/master-keys');
+    if (json()) return printJson(keys);
+    process.stdout.write(
+      `active master key ${keys.activeKeyId}; retired keys are kept ${keys.retentionDays} days (the longest backup retention)\n\n`,
+    );
+    printTable(
+      ['retired key', 'retired at', 'purgeable from'],
+      keys.keys.map((k) => [k.id, k.retiredAt, k.purgeableAt]),
+    );
+  });
+secrets
+  .command('purge-retired-keys')
+  .description(
+    'drop retired master keys older than the longest backup retention (backups from before their retirement can no longer be read)',
+  )
+  .option('-y, --yes', 'do not ask for confirmation')
+  .action(async (o: { yes?: boolean }) => {
+    await confirm(
+      'This drops the retired master keys older than the longest backup retention; restored backups that need them can no longer be read',
+      'purge',
+      o.yes,
+    );
+    const report = await client().post<{
+      purged: RetiredKeyView[];
+      kept: RetiredKeyView[];
+      retentionDays: number;
+    }>('/api/v1/secrets/purge-retired-keys');
+    if (json()) return printJson(report);
+    process.stdout.write(
+      report.purged.length === 0
+        ? 'no retired master keys to purge\n'
+        : `purged ${report.purged.map((k) => `${k.id} (retired ${k.retiredAt})`).join(', ')}\n`,
+    );
+    for (const k of report.kept) process.stdout.write(`kept ${k.id}: purgeable from ${k.purgeableAt}\n`);
+  });
+
 function showRelease(release: ReleaseView): void {
   if (json()) return printJson(release);
   const d = release.definition;

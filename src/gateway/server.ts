@@ -19,6 +19,7 @@ import { pages, plainBody, type GatewayPage } from './pages.ts';
 import { StageForwarder, writeRawPage, type ForwardContext } from './proxy.ts';
 import { buildRouteTable, normaliseHost, type Route, type RouteTable } from './routes.ts';
 import { loadCertificates, loadRouteSources, routesChannel } from './state.ts';
+import { ChannelListener } from '../store/listener.ts';
 import { CertificateStore, tlsSettings, type OperatorCertificate } from './tls.ts';
 
 /**
@@ -94,8 +95,7 @@ export class Gateway {
   readonly #forwarder: StageForwarder;
   #https: Server | undefined;
   #http: Server | undefined;
-  #listener: pg.PoolClient | undefined;
-  #relisten: NodeJS.Timeout | undefined;
+  readonly #listener: ChannelListener;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #again = false;
@@ -120,6 +120,14 @@ export class Gateway {
       isRouted: (host) => this.#table.has(host),
       logger: this.#logger,
     });
+    this.#listener = new ChannelListener({
+      pool: options.pool,
+      channel: routesChannel,
+      about: 'route',
+      logger: this.#logger,
+      onNotification: () => void this.refresh(),
+      onResumed: () => void this.refresh(),
+    });
     this.#forwarder = new StageForwarder({
       logger: this.#logger,
       responseHeaders: this.#hsts,
@@ -142,7 +150,7 @@ export class Gateway {
 
   async #start(): Promise<GatewayAddress> {
     const { settings } = this.#o;
-    await this.#listen();
+    await this.#listener.start();
     await this.refresh();
     this.#timer = setInterval(() => void this.refresh(), settings.resyncSeconds * 1000);
     this.#timer.unref();
@@ -260,46 +268,6 @@ export class Gateway {
         'route reload failed; serving the previous routes',
       );
     }
-  }
-
-  async #listen(): Promise<void> {
-    if (this.#stopped) return;
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await this.#o.pool.connect();
-      const held = client;
-      held.on('notification', () => void this.refresh());
-      held.on('error', (error: Error) => {
-        this.#logger.warn({ err: error.message }, 'route notifications lost; listening again');
-        this.#dropListener(held);
-      });
-      await held.query(`listen ${routesChannel}`);
-      this.#listener = held;
-    } catch (error) {
-      this.#logger.warn({ err: (error as Error).message }, 'cannot listen for route changes; retrying');
-      if (client) this.#dropListener(client);
-      else this.#scheduleListen();
-    }
-  }
-
-  #dropListener(client: pg.PoolClient): void {
-    if (this.#listener === client) this.#listener = undefined;
-    try {
-      client.release(true);
-    } catch {
-      // Already released.
-    }
-    this.#scheduleListen();
-  }
-
-  #scheduleListen(): void {
-    if (this.#stopped || this.#relisten) return;
-    this.#relisten = setTimeout(() => {
-      this.#relisten = undefined;
-      // Changes made while deaf are picked up by the pass after listening again.
-      void this.#listen().then(() => this.refresh());
-    }, 1000);
-    this.#relisten.unref();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -467,7 +435,7 @@ export class Gateway {
     this.#stopped = true;
     await this.#starting?.catch(() => undefined);
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#relisten) clearTimeout(this.#relisten);
+    this.#listener.stop();
     await this.#refreshing;
     const closing = [this.#https, this.#http].map(
       (server) =>
@@ -486,10 +454,6 @@ export class Gateway {
     await Promise.all(closing);
     clearTimeout(deadline);
     this.#forwarder.close();
-    if (this.#listener) {
-      this.#listener.release();
-      this.#listener = undefined;
-    }
   }
 }
 

@@ -54,6 +54,19 @@ export function rewrap(from: MasterKey, to: MasterKey, wrappedKey: Buffer): Buff
   return encrypt(to.key, dataKey, `steward-master:${to.id}`);
 }
 
+/**
+ * A retired master key, sealed under the active one: it is kept (in the
+ * keyring file) to read restored backups of the control database, and needs
+ * the active key to be of any use.
+ */
+export function sealMasterKey(under: MasterKey, retired: MasterKey): Buffer {
+  return encrypt(under.key, retired.key, `steward-retired:${under.id}:${retired.id}`);
+}
+
+export function openMasterKey(under: MasterKey, id: string, sealed: Buffer): MasterKey {
+  return { id, key: decrypt(under.key, sealed, `steward-retired:${under.id}:${id}`) };
+}
+
 export function newMasterKey(id: string): MasterKey {
   return { id, key: randomBytes(32) };
 }

@@ -1,22 +1,63 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, open, readFile, rename } from 'node:fs/promises';
-import { InputError } from '../core/errors.ts';
-import type { MasterKey } from './envelope.ts';
+import { InputError, showValue } from '../core/errors.ts';
+import { openMasterKey, sealMasterKey, type MasterKey } from './envelope.ts';
 
 /**
- * The master keys. `active` wraps new data keys; the others are kept only
- * while a rotation is in flight, so that a crash halfway through rotation
- * never leaves a data key that no key on disk can unwrap.
+ * The master keys. `active` wraps new data keys; the others in `keys` are
+ * kept only while a rotation is in flight, so that a crash halfway through
+ * rotation never leaves a data key that no key on disk can unwrap.
+ *
+ * `retired` keys were active once. No secret in the control database uses
+ * them after a rotation, but a backup of the control database from before it
+ * does: they are kept, sealed under the active key, until an operator purges
+ * them after the longest backup retention. They live in the keyring, not in
+ * the control database, because restoring that database to before a rotation
+ * must not take them away.
  */
 export interface Keyring {
   readonly active: MasterKey;
   readonly keys: ReadonlyMap<string, MasterKey>;
+  readonly retired: ReadonlyMap<string, RetiredKey>;
+}
+
+export interface RetiredKey {
+  readonly key: MasterKey;
+  readonly retiredAt: Date;
 }
 
 interface KeyringFile {
   readonly active: string;
   readonly keys: Record<string, string>;
+  /** Each sealed under the active key (sealMasterKey). */
+  readonly retired?: Record<string, { readonly retiredAt: string; readonly sealed: string }>;
+}
+
+/** The key that unwraps data keys wrapped by `id`, retired or not. */
+export function keyOf(keyring: Keyring, id: string): MasterKey | undefined {
+  return keyring.keys.get(id) ?? keyring.retired.get(id)?.key;
+}
+
+/** Rotation, first step: `next` becomes active beside the keys in use, which still unwrap what they wrapped. */
+export function stagedRotation(keyring: Keyring, next: MasterKey): Keyring {
+  return { active: next, keys: new Map([...keyring.keys, [next.id, next]]), retired: keyring.retired };
+}
+
+/** Rotation, last step (every data key is re-wrapped by the active key): the other keys retire. */
+export function finishedRotation(keyring: Keyring, now: Date): Keyring {
+  const retired = new Map(keyring.retired);
+  for (const [id, key] of keyring.keys) {
+    if (id !== keyring.active.id && !retired.has(id)) retired.set(id, { key, retiredAt: now });
+  }
+  return { active: keyring.active, keys: new Map([[keyring.active.id, keyring.active]]), retired };
+}
+
+/** The keyring without the retired keys named. */
+export function withoutRetired(keyring: Keyring, ids: readonly string[]): Keyring {
+  const retired = new Map(keyring.retired);
+  for (const id of ids) retired.delete(id);
+  return { ...keyring, retired };
 }
 
 export interface KeyringStore {
@@ -39,7 +80,7 @@ function parseKeyring(text: string, source: string): Keyring {
     const key = Buffer.from(text.trim(), 'base64');
     if (key.length === 32) {
       const master = { id: 'env', key };
-      return { active: master, keys: new Map([[master.id, master]]) };
+      return { active: master, keys: new Map([[master.id, master]]), retired: new Map() };
     }
     throw new InputError(`${source} is neither a Steward keyring (JSON) nor a base64-encoded 32-byte key`, {
       field: source,
@@ -54,13 +95,45 @@ function parseKeyring(text: string, source: string): Keyring {
   }
   const active = keys.get(parsed.active);
   if (!active) throw new InputError(`${source}: active key ${parsed.active} is missing`, { field: source });
-  return { active, keys };
+  const retired = new Map<string, RetiredKey>();
+  for (const [id, entry] of Object.entries(parsed.retired ?? {})) {
+    const retiredAt = new Date(entry.retiredAt);
+    if (Number.isNaN(retiredAt.getTime())) {
+      throw new InputError(
+        `${source}: retired key ${id} has retiredAt ${showValue(entry.retiredAt)}, not an ISO 8601 time`,
+        { field: source },
+      );
+    }
+    let key: MasterKey;
+    try {
+      key = openMasterKey(active, id, Buffer.from(entry.sealed, 'base64'));
+    } catch (error) {
+      throw new InputError(`${source}: retired key ${id} does not open with the active key ${active.id}`, {
+        field: source,
+        cause: error,
+      });
+    }
+    retired.set(id, { key, retiredAt });
+  }
+  return { active, keys, retired };
 }
 
 function serialise(keyring: Keyring): string {
   const keys: Record<string, string> = {};
   for (const [id, master] of keyring.keys) keys[id] = master.key.toString('base64');
-  return `${JSON.stringify({ active: keyring.active.id, keys }, null, 2)}\n`;
+  const retired: NonNullable<KeyringFile['retired']> = {};
+  for (const [id, entry] of keyring.retired) {
+    retired[id] = {
+      retiredAt: entry.retiredAt.toISOString(),
+      sealed: sealMasterKey(keyring.active, entry.key).toString('base64'),
+    };
+  }
+  const file: KeyringFile = {
+    active: keyring.active.id,
+    keys,
+    ...(keyring.retired.size > 0 ? { retired } : {}),
+  };
+  return `${JSON.stringify(file, null, 2)}\n`;
 }
 
 /** `<data-dir>/master.key`, mode 0600, created on first use. */
@@ -71,7 +144,7 @@ export function fileKeyring(path: string): KeyringStore {
       if (!existsSync(path)) {
         const id = newKeyId();
         const master = { id, key: randomBytes(32) };
-        const keyring = { active: master, keys: new Map([[id, master]]) };
+        const keyring: Keyring = { active: master, keys: new Map([[id, master]]), retired: new Map() };
         await writeAtomically(path, serialise(keyring));
         return keyring;
       }

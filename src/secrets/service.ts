@@ -1,8 +1,18 @@
 import { sql } from 'kysely';
-import { InternalError, NotFoundError } from '../core/errors.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { ConflictError, InternalError, NotFoundError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import { newMasterKey, open, rewrap, seal } from './envelope.ts';
-import { newKeyId, type Keyring, type KeyringStore } from './keyring.ts';
+import {
+  finishedRotation,
+  keyOf,
+  newKeyId,
+  stagedRotation,
+  withoutRetired,
+  type Keyring,
+  type KeyringStore,
+} from './keyring.ts';
+import { purgePlan, type RetiredKeyView } from './retired.ts';
 
 /**
  * Writers hold it shared while they seal with the active key; rotation takes it
@@ -11,10 +21,26 @@ import { newKeyId, type Keyring, type KeyringStore } from './keyring.ts';
  */
 const sealLockKey = 0x5737_5ec7;
 
+/** Every Steward process of an install LISTENs here and reloads its keyring; the payload is the active key's id. */
+export const keyringChannel = 'steward_keyring';
+
 export interface RotationReport {
   readonly previousKeyId: string;
   readonly keyId: string;
   readonly rewrapped: number;
+}
+
+export interface PurgeReport {
+  readonly purged: readonly RetiredKeyView[];
+  /** Retired keys still inside the backup retention: kept. */
+  readonly kept: readonly RetiredKeyView[];
+  readonly retentionDays: number;
+}
+
+export interface SecretServiceOptions {
+  readonly clock?: Clock;
+  /** The longest backup retention in days: retired keys are kept at least this long. */
+  readonly backupRetentionDays?: () => Promise<number>;
 }
 
 /**
@@ -25,17 +51,38 @@ export interface RotationReport {
 export class SecretService {
   readonly #db: ControlDb;
   readonly #store: KeyringStore;
+  readonly #options: SecretServiceOptions;
   #keyring: Keyring;
-  #rotation: Promise<unknown> = Promise.resolve();
+  /** Rotation, purge and reload, one at a time: each replaces the keyring. */
+  #keyringChange: Promise<unknown> = Promise.resolve();
 
-  constructor(db: ControlDb, store: KeyringStore, keyring: Keyring) {
+  constructor(db: ControlDb, store: KeyringStore, keyring: Keyring, options: SecretServiceOptions = {}) {
     this.#db = db;
     this.#store = store;
     this.#keyring = keyring;
+    this.#options = options;
   }
 
   get activeKeyId(): string {
     return this.#keyring.active.id;
+  }
+
+  /** The retired keys this process holds, oldest first, with when each may be purged. */
+  async retiredKeys(): Promise<{ readonly keys: readonly RetiredKeyView[]; readonly retentionDays: number }> {
+    const retentionDays = await this.#retentionDays();
+    const plan = purgePlan(this.#keyring.retired, retentionDays, new Date(0));
+    return { keys: plan.keep, retentionDays };
+  }
+
+  /**
+   * Reads the keyring again: another process rotated the master key or purged
+   * a retired one (keyringChannel), or a secret names a key this process does
+   * not know yet.
+   */
+  reload(): Promise<void> {
+    return this.#serialised(async () => {
+      this.#keyring = await this.#store.load();
+    });
   }
 
   async put(tx: Queryable, name: string, value: string): Promise<void> {
@@ -63,10 +110,12 @@ export class SecretService {
       .where('name', '=', name)
       .executeTakeFirst();
     if (!row) throw new NotFoundError(`secret ${name} does not exist`);
-    const master = this.#keyring.keys.get(row.key_id);
+    // A key this process does not know yet was most likely made by a rotation in another process.
+    if (!keyOf(this.#keyring, row.key_id)) await this.reload();
+    const master = keyOf(this.#keyring, row.key_id);
     if (!master) {
       throw new InternalError(
-        `secret ${name} is wrapped by master key ${row.key_id}, which is not in the keyring; restore that key into master.key`,
+        `secret ${name} is wrapped by master key ${row.key_id}, which is in neither the keyring's active nor its retired keys (purged, or a keyring from another install): restore master.key from a copy that has ${row.key_id}`,
       );
     }
     return open(master, name, { keyId: row.key_id, wrappedKey: row.wrapped_key, ciphertext: row.ciphertext });
@@ -84,17 +133,29 @@ export class SecretService {
    */
   rotateMasterKey(): Promise<RotationReport> {
     // One rotation at a time: interleaved ones would each drop the other's key.
-    const run = this.#rotation.then(() => this.#rotate());
-    this.#rotation = run.catch(() => undefined);
+    return this.#serialised(() => this.#rotate());
+  }
+
+  #serialised<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#keyringChange.then(change);
+    this.#keyringChange = run.catch(() => undefined);
     return run;
   }
 
+  /** Writes the keyring and tells every other process of the install to read it again. */
+  async #save(keyring: Keyring): Promise<void> {
+    await this.#store.save(keyring);
+    this.#keyring = keyring;
+    await sql`select pg_notify(${keyringChannel}, ${keyring.active.id})`.execute(this.#db);
+  }
+
   async #rotate(): Promise<RotationReport> {
+    // The file is the truth: another process may have rotated since this one last read it.
+    this.#keyring = await this.#store.load();
     const previous = this.#keyring.active;
     const next = newMasterKey(newKeyId());
-    const staged: Keyring = { active: next, keys: new Map([...this.#keyring.keys, [next.id, next]]) };
-    await this.#store.save(staged);
-    this.#keyring = staged;
+    const staged = stagedRotation(this.#keyring, next);
+    await this.#save(staged);
     // Writers that sealed with the previous key commit before re-wrapping starts, so none is missed.
     await this.#db
       .transaction()
@@ -111,7 +172,8 @@ export class SecretService {
           .forUpdate()
           .execute();
         for (const row of rows) {
-          const from = staged.keys.get(row.key_id);
+          // Retired keys too: a restored control database may still have data keys they wrap.
+          const from = keyOf(staged, row.key_id);
           if (!from)
             throw new InternalError(`secret ${row.id} is wrapped by unknown master key ${row.key_id}`);
           await tx
@@ -129,9 +191,69 @@ export class SecretService {
       rewrapped += batch;
       if (batch === 0) break;
     }
-    const finished: Keyring = { active: next, keys: new Map([[next.id, next]]) };
-    await this.#store.save(finished);
-    this.#keyring = finished;
+    await this.#save(finishedRotation(staged, this.#now()));
     return { previousKeyId: previous.id, keyId: next.id, rewrapped };
+  }
+
+  /**
+   * Drops the retired master keys whose retirement is older than the longest
+   * backup retention: no backup of the control database that needs them can
+   * be restored any more. Refuses while none is that old, naming each key and
+   * the date it may go, and while a secret in the control database still
+   * uses one (a restored database: rotating again re-wraps it).
+   */
+  purgeRetiredKeys(): Promise<PurgeReport> {
+    return this.#serialised(async () => {
+      this.#keyring = await this.#store.load();
+      const retentionDays = await this.#retentionDays();
+      const plan = purgePlan(this.#keyring.retired, retentionDays, this.#now());
+      if (plan.purge.length === 0 && plan.keep.length > 0) {
+        throw new ConflictError(
+          `no retired master key is older than the longest backup retention (${retentionDays} days), so a restored backup may still need each: ${plan.keep
+            .map(
+              (k) =>
+                `${k.id} (retired ${k.retiredAt.toISOString()}) may be purged from ${k.purgeableAt.toISOString()}`,
+            )
+            .join('; ')}`,
+          { field: 'retiredKeys' },
+        );
+      }
+      if (plan.purge.length === 0) return { purged: [], kept: [], retentionDays };
+      const inUse = await this.#db
+        .selectFrom('secrets')
+        .select(['key_id', (eb) => eb.fn.countAll<string>().as('count')])
+        .where(
+          'key_id',
+          'in',
+          plan.purge.map((k) => k.id),
+        )
+        .groupBy('key_id')
+        .execute();
+      if (inUse.length > 0) {
+        throw new ConflictError(
+          `${inUse.map((r) => `retired master key ${r.key_id} still wraps ${r.count} secrets`).join('; ')} in the control database (restored from a backup?): run "steward secrets rotate-master-key" to re-wrap them, then purge`,
+          { field: 'retiredKeys' },
+        );
+      }
+      await this.#save(
+        withoutRetired(
+          this.#keyring,
+          plan.purge.map((k) => k.id),
+        ),
+      );
+      return { purged: plan.purge, kept: plan.keep, retentionDays };
+    });
+  }
+
+  #now(): Date {
+    return (this.#options.clock ?? systemClock).now();
+  }
+
+  async #retentionDays(): Promise<number> {
+    const days = await this.#options.backupRetentionDays?.();
+    if (days === undefined) {
+      throw new InternalError('the backup retention is unknown, so no retired master key can be purged');
+    }
+    return days;
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newMasterKey, rewrap } from '../../src/secrets/envelope.ts';
-import { fileKeyring, newKeyId, type Keyring } from '../../src/secrets/keyring.ts';
+import { fileKeyring, newKeyId, stagedRotation } from '../../src/secrets/keyring.ts';
 import { SecretService } from '../../src/secrets/service.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
@@ -194,7 +194,7 @@ describe('secrets at rest', () => {
     const file = fileKeyring(keyPath());
     const current = await file.load();
     const next = newMasterKey(newKeyId());
-    const staged: Keyring = { active: next, keys: new Map([...current.keys, [next.id, next]]) };
+    const staged = stagedRotation(current, next);
     await file.save(staged);
     const rows = await secretRows();
     const half = rows.slice(0, Math.ceil(rows.length / 2));

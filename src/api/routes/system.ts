@@ -35,4 +35,35 @@ export function systemRoutes(
       return report;
     },
   });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/secrets/master-keys',
+    summary: 'The active master key and the retired ones kept for backups, with when each may be purged',
+    tags: ['secrets'],
+    permission: 'secrets.rotate',
+    handler: async () => {
+      const retired = await services.secrets.retiredKeys();
+      return { activeKeyId: services.secrets.activeKeyId, ...retired };
+    },
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/secrets/purge-retired-keys',
+    summary: 'Drop the retired master keys older than the longest backup retention',
+    tags: ['secrets'],
+    permission: 'secrets.rotate',
+    handler: async ({ principal }) => {
+      const report = await services.secrets.purgeRetiredKeys();
+      if (report.purged.length > 0) {
+        await services.audit.recordAlone({
+          actor: actorName(principal),
+          address: principal.address,
+          action: 'secrets.purge-retired-keys',
+          target: 'master-key',
+          details: { ...report },
+        });
+      }
+      return report;
+    },
+  });
 }
