@@ -67,6 +67,11 @@ export class SecretService {
     return this.#keyring.active.id;
   }
 
+  /** Whether this process can unwrap data keys wrapped by the master key `id` (active, in rotation or retired). */
+  hasKey(id: string): boolean {
+    return keyOf(this.#keyring, id) !== undefined;
+  }
+
   /** The retired keys this process holds, oldest first, with when each may be purged. */
   async retiredKeys(): Promise<{ readonly keys: readonly RetiredKeyView[]; readonly retentionDays: number }> {
     const retentionDays = await this.#retentionDays();

@@ -4,7 +4,7 @@ import { ChannelListener } from '../store/listener.ts';
 import { keyringChannel, type SecretService } from './service.ts';
 
 export interface KeyringWatcherOptions {
-  readonly secrets: Pick<SecretService, 'reload' | 'activeKeyId'>;
+  readonly secrets: Pick<SecretService, 'reload' | 'activeKeyId' | 'hasKey'>;
   /** For the LISTEN session. */
   readonly pool: pg.Pool;
   readonly logger: Logger;
@@ -34,7 +34,7 @@ export class KeyringWatcher {
       channel: keyringChannel,
       about: 'master key',
       logger: options.logger,
-      onNotification: () => void this.pass(),
+      onNotification: (activeKeyId) => void this.pass().then(() => this.#check(activeKeyId)),
       onResumed: () => void this.pass(),
     });
   }
@@ -72,6 +72,18 @@ export class KeyringWatcher {
       }
     })();
     return this.#passing;
+  }
+
+  /**
+   * A process that does not share the keyring file with the one that rotated
+   * (another machine with its own copy) cannot follow: say so, and how to fix it.
+   */
+  #check(activeKeyId: string): void {
+    if (activeKeyId === '' || this.#o.secrets.hasKey(activeKeyId)) return;
+    this.#o.logger.error(
+      { keyId: activeKeyId },
+      `master key ${activeKeyId} is active in this install but not in this process's keyring: copy the keyring (master.key) of the Steward that rotated it to this process's data dir`,
+    );
   }
 
   async stop(): Promise<void> {
