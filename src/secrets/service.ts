@@ -74,6 +74,7 @@ export class SecretService {
 
   /** The retired keys this process holds, oldest first, with when each may be purged. */
   async retiredKeys(): Promise<{ readonly keys: readonly RetiredKeyView[]; readonly retentionDays: number }> {
+    await this.reload();
     const retentionDays = await this.#retentionDays();
     const plan = purgePlan(this.#keyring.retired, retentionDays, new Date(0));
     return { keys: plan.keep, retentionDays };
@@ -133,11 +134,14 @@ export class SecretService {
   /**
    * Rotates the master key without downtime. The new key is written to the
    * keyring beside the old one and becomes active for new secrets, then every
-   * older data key is re-wrapped in batches, then the old key is dropped. A crash at any
-   * point leaves every secret readable; running rotation again finishes it.
+   * older data key is re-wrapped in batches, then the old key retires (kept,
+   * sealed under the new one, for backups of the control database taken
+   * before). Every other process of the install reloads the keyring on the
+   * notification each step sends. A crash at any point leaves every secret
+   * readable; running rotation again finishes it.
    */
   rotateMasterKey(): Promise<RotationReport> {
-    // One rotation at a time: interleaved ones would each drop the other's key.
+    // One rotation at a time: interleaved ones would each retire the other's key.
     return this.#serialised(() => this.#rotate());
   }
 
@@ -173,7 +177,7 @@ export class SecretService {
           .select(['id', 'key_id', 'wrapped_key'])
           .where('key_id', '<>', next.id)
           .limit(200)
-          // Waits for rows other transactions hold: skipping them would strand them on a dropped key.
+          // Waits for rows other transactions hold: skipping them would strand them on a retired key.
           .forUpdate()
           .execute();
         for (const row of rows) {

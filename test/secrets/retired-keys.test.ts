@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clientProgram } from '../../src/backups/restore/index.ts';
@@ -8,6 +8,7 @@ import { fileKeyring } from '../../src/secrets/keyring.ts';
 import { SecretService } from '../../src/secrets/service.ts';
 import { openControlStore } from '../../src/store/db.ts';
 import { run } from '../../src/system/exec.ts';
+import { cli, cliJson, makeDataDir } from '../cli/process.ts';
 import { appPassword, startTestSteward, type TestSteward } from '../harness/steward.ts';
 
 /**
@@ -20,6 +21,7 @@ import { appPassword, startTestSteward, type TestSteward } from '../harness/stew
 describe('retired master keys and a control database restored to before a rotation', () => {
   let t: TestSteward;
   let restored: TestSteward | undefined;
+  let cliDir = '';
   const restoredDatabase = () => `${t.controlDatabase}_pitr`;
   const keyPath = () => join(t.dataDir, 'master.key');
   const credentials = '/api/v1/tenants/acme/stages/dev/credentials';
@@ -43,11 +45,17 @@ describe('retired master keys and a control database restored to before a rotati
     t = await startTestSteward();
     expect((await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['dev'] })).status).toBe(201);
     await t.waitForStages('acme');
+    // The CLI talks to this Steward's API with the owner's token.
+    cliDir = await makeDataDir();
+    const address = t.api.server.address();
+    const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    await writeFile(join(cliDir, 'client.json'), JSON.stringify({ apiUrl, token: t.token }), { mode: 0o600 });
   });
   afterAll(async () => {
     await restored?.steward.stop();
     await t.query(`drop database if exists ${quoteIdent(restoredDatabase())} with (force)`);
     await t.close();
+    if (cliDir !== '') await rm(cliDir, { recursive: true, force: true });
   });
 
   it('reads a restored secret with the retired key; purging waits for the backup retention, then the key is gone', async () => {
@@ -98,6 +106,17 @@ describe('retired master keys and a control database restored to before a rotati
     );
     expect(early.body.message).toContain('37 days');
     expect(await readFile(keyPath(), 'utf8')).toBe(keyring);
+    // The same through the CLI: it asks for --yes first, then prints the refusal.
+    const unconfirmed = await cli(cliDir, ['secrets', 'purge-retired-keys']);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain('pass --yes');
+    const confirmed = await cli(cliDir, ['secrets', 'purge-retired-keys', '--yes']);
+    expect(confirmed.code).toBe(1);
+    expect(confirmed.stderr).toContain(`${previousKeyId} (retired ${retiredAt}) may be purged from`);
+    const shown = await cli(cliDir, ['secrets', 'keys']);
+    expect(shown.stdout).toContain(`active master key ${keyId}; retired keys are kept 37 days`);
+    expect(shown.stdout).toMatch(new RegExp(`${previousKeyId}\\s+${retiredAt}\\s+${purgeableAt}`));
+    expect(await readFile(keyPath(), 'utf8')).toBe(keyring);
     const listed = await t.request('GET', '/api/v1/secrets/master-keys');
     expect(listed.body).toEqual({
       activeKeyId: keyId,
@@ -126,9 +145,12 @@ describe('retired master keys and a control database restored to before a rotati
     );
 
     // From the control database that no longer uses it: purged, and audited.
-    const purged = await t.request('POST', '/api/v1/secrets/purge-retired-keys');
-    expect(purged.status, purged.text).toBe(200);
-    expect(purged.body.purged.map((k: { id: string }) => k.id)).toEqual([previousKeyId]);
+    const purged = await cliJson<{ purged: { id: string }[] }>(cliDir, [
+      'secrets',
+      'purge-retired-keys',
+      '--yes',
+    ]);
+    expect(purged.purged.map((k) => k.id)).toEqual([previousKeyId]);
     expect(Object.keys(JSON.parse(await readFile(keyPath(), 'utf8')).retired ?? {})).toEqual([]);
     const audit = await t.request('GET', '/api/v1/audit?action=secrets.purge-retired-keys');
     expect(audit.text).toContain(previousKeyId);
