@@ -163,7 +163,7 @@ export function environmentKeyring(value: string): KeyringStore {
     save: () =>
       Promise.reject(
         new InputError(
-          'the master key comes from STEWARD_MASTER_KEY and cannot be rotated by Steward; rotate it where it is stored and restart with the new keyring',
+          'the master key comes from STEWARD_MASTER_KEY, which Steward cannot change (rotate or purge keys): rotate it where it is stored and restart with the new keyring',
           { field: 'STEWARD_MASTER_KEY' },
         ),
       ),
