@@ -161,6 +161,8 @@ describe('API tokens and roles', () => {
       );
       expect(add.status).toBe(403);
       expect((await t.request('POST', '/api/v1/secrets/rotate-master-key', {}, token)).status).toBe(403);
+      expect((await t.request('POST', '/api/v1/secrets/purge-retired-keys', {}, token)).status).toBe(403);
+      expect((await t.request('GET', '/api/v1/secrets/master-keys', undefined, token)).status).toBe(403);
     }
     const tenants = await t.query("select 1 from tenants where slug = 'no-way'", [], t.controlDatabase);
     expect(tenants).toEqual([]);
