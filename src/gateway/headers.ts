@@ -1,4 +1,5 @@
 import { canonicalAddress } from './allow-list.ts';
+import { hopByHopHeaders } from '../system/http-headers.ts';
 import type { GatewayLimits } from './limits.ts';
 
 /**
@@ -53,39 +54,73 @@ export type HeaderDecision =
       readonly reason: string;
     };
 
-/** Meaningful for one connection only (RFC 9110 7.6.1), never forwarded. */
-export const hopByHopHeaders: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'http2-settings',
-]);
+/**
+ * Every request header the gateway strips from a client's request, in one
+ * list that both request paths (plain and upgrade) use. Two kinds: those the
+ * gateway sets itself, and those that some app stack trusts as if a proxy
+ * had set them (a client address, the original URL or method, an
+ * authenticated user, a client certificate). A client's copy of any of them
+ * would let it pose as another address, host, user or request. Method
+ * overrides are on the list too: a stage that honours one acts on another
+ * method than the one the gateway checked and logged, and no client needs
+ * one here, since the gateway forwards every method but CONNECT.
+ */
+export const strippedRequestHeaders = {
+  /** Exact names, lower case. */
+  names: [
+    // Set by the gateway.
+    'forwarded',
+    'x-real-ip',
+    'x-request-id',
+    // A client's address, as CDNs and load balancers pass it on.
+    'true-client-ip',
+    'x-client-ip',
+    'x-cluster-client-ip',
+    'cf-connecting-ip',
+    'cf-connecting-ipv6',
+    'fastly-client-ip',
+    'x-proxyuser-ip',
+    'x-originating-ip',
+    'x-remote-ip',
+    'x-remote-addr',
+    'client-ip',
+    'wl-proxy-client-ip',
+    'x-envoy-external-address',
+    'x-azure-clientip',
+    'x-azure-socketip',
+    'x-appengine-user-ip',
+    'x-original-forwarded-for',
+    // The original host, URL or method, as rewriting proxies pass them on.
+    'x-host',
+    'x-original-host',
+    'x-http-host-override',
+    'x-original-url',
+    'x-rewrite-url',
+    'x-original-uri',
+    'x-original-method',
+    'x-http-method-override',
+    'x-http-method',
+    'x-method-override',
+    // An authenticated user or client certificate, as auth proxies pass them on.
+    'remote-user',
+    'x-remote-user',
+    'x-webauth-user',
+    'x-client-cert',
+    'x-client-verify',
+    'ssl-client-cert',
+    'x-arr-clientcert',
+    // httpoxy: CGI-style apps turn a `Proxy` header into HTTP_PROXY.
+    'proxy',
+  ],
+  /** Name prefixes, lower case: every header that starts with one. */
+  prefixes: ['x-forwarded-', 'x-steward-', 'x-auth-request-', 'x-ssl-'],
+} as const;
 
-/** Set by the gateway only: a client's copy would let it claim another address, id or user. */
-export const gatewayOwnedHeaders: ReadonlySet<string> = new Set([
-  'forwarded',
-  'x-real-ip',
-  'x-client-ip',
-  'true-client-ip',
-  'x-request-id',
-  'x-original-url',
-  'x-rewrite-url',
-  // httpoxy: CGI-style apps turn a `Proxy` header into HTTP_PROXY.
-  'proxy',
-]);
+const strippedNames: ReadonlySet<string> = new Set(strippedRequestHeaders.names);
 
-function isGatewayOwned(lowerName: string): boolean {
-  return (
-    gatewayOwnedHeaders.has(lowerName) ||
-    lowerName.startsWith('x-forwarded-') ||
-    lowerName.startsWith('x-steward-')
-  );
+/** Whether the gateway drops this (lower-case) request header name before forwarding. */
+export function isStrippedRequestHeader(lowerName: string): boolean {
+  return strippedNames.has(lowerName) || strippedRequestHeaders.prefixes.some((p) => lowerName.startsWith(p));
 }
 
 /**
@@ -215,7 +250,7 @@ export function upstreamHeaders(input: UpstreamHeadersInput): HeaderDecision {
   for (const [name, value] of pairs) {
     const lower = name.toLowerCase();
     if (lower === 'host' || lower.startsWith(':')) continue;
-    if (hopByHopHeaders.has(lower) || connectionListed.has(lower) || isGatewayOwned(lower)) continue;
+    if (hopByHopHeaders.has(lower) || connectionListed.has(lower) || isStrippedRequestHeader(lower)) continue;
     headers.push([name, value]);
   }
   if (input.upgrade) {

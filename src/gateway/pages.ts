@@ -20,6 +20,11 @@ export const pages = {
     title: 'Down for maintenance',
     message: 'This application is being maintained. Please try again later.',
   },
+  bodyTooLarge: {
+    status: 413,
+    title: 'Content too large',
+    message: 'The request body is larger than this application accepts.',
+  },
   badGateway: {
     status: 502,
     title: 'Bad gateway',

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { htmlBody, pages, type GatewayPage } from './pages.ts';
 import type { Route } from './routes.ts';
 import { hopByHopHeaders } from '../system/http-headers.ts';
+import { bodyLimit } from './body-limit.ts';
+import { isStrippedRequestHeader } from './headers.ts';
 
 /**
  * Forwards requests to a stage's published endpoint (127.0.0.1:<port>):
@@ -24,21 +26,9 @@ export interface ForwardContext {
 const hopByHop = hopByHopHeaders;
 
 /**
- * Headers only the gateway may set: a client's copy would let it pose as
- * another address, scheme or host, or (X-Steward-*) as a signed-in user.
- */
-const gatewayOwned = new Set(['forwarded', 'x-real-ip', 'x-request-id', 'x-client-ip']);
-
-export function isGatewayOwned(lowerName: string): boolean {
-  return (
-    gatewayOwned.has(lowerName) || lowerName.startsWith('x-forwarded-') || lowerName.startsWith('x-steward-')
-  );
-}
-
-/**
  * The request headers for the stage, as a flat raw list (names keep their
  * case and order): client headers minus hop-by-hop and gateway-owned ones,
- * plus the gateway's own.
+ * plus the gateway's own. What is stripped is one list, in headers.ts.
  */
 export function forwardRequestHeaders(
   rawHeaders: readonly string[],
@@ -69,7 +59,7 @@ export function forwardRequestHeaders(
       if (options.upgrade && lower === 'upgrade') out.push(name, value);
       continue;
     }
-    if (isGatewayOwned(lower) || connectionListed?.has(lower)) continue;
+    if (isStrippedRequestHeader(lower) || connectionListed?.has(lower)) continue;
     out.push(name, value);
   }
   if (options.upgrade) out.push('Connection', 'Upgrade');
@@ -106,6 +96,8 @@ export interface StageForwarderOptions {
   readonly responseHeaders: readonly string[];
   /** How long to wait for the stage's response headers before a 504. */
   readonly upstreamTimeoutMs: number;
+  /** Largest request body the stage may receive, counted as it streams (chunked bodies announce no size). */
+  readonly maxBodyBytes: number;
   /** Called with every finished exchange (access log and metrics hook). */
   readonly onResponse?: (context: ForwardContext, status: number, startedAt: number) => void;
 }
@@ -245,7 +237,20 @@ export class StageForwarder {
     if (te === undefined && (cl === undefined || cl === '0')) {
       req.resume();
       upstream.end();
-    } else req.pipe(upstream);
+      return;
+    }
+    const limited = bodyLimit(this.#o.maxBodyBytes, () => {
+      req.unpipe(limited);
+      req.resume();
+      clientGone = true;
+      upstream.destroy();
+      // Part of the stage's answer is out: all the client can be told is that the connection broke.
+      if (answered) return void res.destroy();
+      // The rest of the body is not read: answer and close the connection.
+      res.shouldKeepAlive = false;
+      fail(pages.bodyTooLarge, 'request body larger than the limit');
+    });
+    req.pipe(limited).pipe(upstream);
   }
 
   /** A WebSocket (or other) upgrade: the request goes over a fresh socket, then bytes flow both ways. */

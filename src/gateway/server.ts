@@ -132,6 +132,7 @@ export class Gateway {
       logger: this.#logger,
       responseHeaders: this.#hsts,
       upstreamTimeoutMs: options.settings.upstreamTimeoutSeconds * 1000,
+      maxBodyBytes: this.#limits.maxBodyBytes,
       ...(options.hooks?.observe
         ? { onResponse: (context, status, startedAt) => this.#observe(context, status, startedAt) }
         : {}),

@@ -9,4 +9,5 @@ export const hopByHopHeaders: ReadonlySet<string> = new Set([
   'upgrade',
   'proxy-authorization',
   'proxy-authenticate',
+  'http2-settings',
 ]);

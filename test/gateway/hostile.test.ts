@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.ts';
 import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
 import { createGatewayGuard } from '../../src/gateway/guard.ts';
+import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
 import { createGatewayMetrics, type GatewayMetrics } from '../../src/gateway/metrics.ts';
 import pino from 'pino';
@@ -217,7 +218,7 @@ describe('the gateway under hostile input', () => {
   const refused: readonly { name: string; raw: string; status: number; sni?: string }[] = [
     {
       name: 'Content-Length then Transfer-Encoding (CL.TE)',
-      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n${smuggled}`,
       status: 400,
     },
     {
@@ -237,7 +238,7 @@ describe('the gateway under hostile input', () => {
     },
     {
       name: 'Transfer-Encoding twice',
-      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`,
       status: 400,
     },
     {
@@ -373,7 +374,7 @@ describe('the gateway under hostile input', () => {
     ['chunk longer than its size', '3\r\nabcdef\r\n0\r\n\r\n'],
   ])('cuts a chunked body with a %s, and nothing completes', async (_name, body) => {
     const reply = await send(
-      `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\n\r\n${body}${smuggled}`,
+      `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}${smuggled}`,
     );
     expect(
       reply.statuses.every((s) => s >= 400),
@@ -455,6 +456,20 @@ describe('the gateway under hostile input', () => {
     expect(headers['x-steward-user-id']).toBeUndefined();
     expect(headers['forwarded']).toBeUndefined();
     expect(headers['x-request-id']).not.toBe('forged');
+  });
+
+  it('strips every header on the one list, whatever its spelling, over a real TLS socket', async () => {
+    const forged = [
+      ...strippedRequestHeaders.names,
+      ...strippedRequestHeaders.prefixes.map((p) => `${p}anything`),
+    ];
+    const extra = forged.map((name, i) => `${i % 2 ? name.toUpperCase() : name}: forged-${i}\r\n`).join('');
+    const reply = await send(get('acme.localhost', '/headers', `${extra}X-Kept: yes\r\n`));
+    expect(reply.statuses).toEqual([200]);
+    const headers = acme.seen[0]?.headers ?? {};
+    expect(headers['x-kept']).toBe('yes');
+    const leaked = Object.entries(headers).filter(([, v]) => String(v).includes('forged-'));
+    expect(leaked).toEqual([]);
   });
 
   it('answers a second request on a kept-alive acme connection that names globex with 421', async () => {
@@ -593,5 +608,41 @@ describe('the gateway under a flood', () => {
     const again = await open();
     expect(again.authorized).toBe(true);
     for (const socket of [...held, again]) socket.destroy();
+  });
+});
+
+describe('the gateway and chunked bodies', () => {
+  const maxBodyBytes = 4096;
+  let small: { gateway: Gateway; address: GatewayAddress };
+  beforeAll(async () => {
+    small = await startGateway(resolveGatewayLimits({ maxBodyBytes, bodyIdleTimeoutMs: 2_000 }));
+  });
+  afterAll(async () => {
+    await small?.gateway.stop();
+  });
+
+  const head =
+    'POST /upload HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+  const chunk = (bytes: number): string => `${bytes.toString(16)}\r\n${'a'.repeat(bytes)}\r\n`;
+
+  it('passes a chunked body up to the limit', async () => {
+    const reply = await send([head, chunk(2048), 20, chunk(2048), '0\r\n\r\n'], {
+      port: small.address.port,
+    });
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+    expect(acme.seen.map((s) => [s.body.length, s.complete])).toEqual([[maxBodyBytes, true]]);
+  });
+
+  it('answers 413 when a chunked body crosses the limit mid-stream; the stage never gets more than the limit', async () => {
+    // Chunks with pauses: the first ones are forwarded before the one that crosses the limit arrives.
+    const chunks: (string | number)[] = [head];
+    for (let i = 0; i < 12; i++) chunks.push(chunk(1000), 30);
+    chunks.push('0\r\n\r\n');
+    const reply = await send(chunks, { port: small.address.port });
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([413]);
+    expect(reply.closed).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(acme.seen.map((s) => s.complete)).toEqual([false]);
+    for (const seen of acme.seen) expect(seen.body.length).toBeLessThanOrEqual(maxBodyBytes);
   });
 });

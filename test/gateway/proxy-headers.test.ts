@@ -5,6 +5,8 @@ import {
   type ForwardContext,
 } from '../../src/gateway/proxy.ts';
 import { buildRouteTable } from '../../src/gateway/routes.ts';
+import { strippedRequestHeaders, upstreamHeaders } from '../../src/gateway/headers.ts';
+import { gatewayLimitDefaults } from '../../src/gateway/limits.ts';
 
 const route = buildRouteTable(
   [{ tenant: 'acme', stage: 'dev', publishedPort: 1, allowFrom: null, maintenance: false, domains: [] }],
@@ -116,5 +118,61 @@ describe('headers sent to the stage', () => {
       ['X-Request-Id', 'req-1'],
       ['Strict-Transport-Security', 'max-age=100'],
     ]);
+  });
+
+  /** Every stripped name, and for each prefix a name that starts with it, in client spellings. */
+  const strippable = [
+    ...strippedRequestHeaders.names.map((n) =>
+      n.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()),
+    ),
+    ...strippedRequestHeaders.prefixes.map((p) => `${p.toUpperCase()}Anything`),
+  ];
+  const owned = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+  it.each(strippable)("never sends a client's %s to the stage, on either request path", (name) => {
+    const raw = ['Host', 'dev.acme.localhost', name, 'forged', 'Accept', '*/*'];
+    for (const upgrade of [false, true]) {
+      const out = pairs(forwardRequestHeaders(raw, context, { upgrade }));
+      expect(out.filter(([n, v]) => n.toLowerCase() === name.toLowerCase() && v === 'forged')).toEqual([]);
+      expect(out.some(([n]) => n === 'Accept')).toBe(true);
+    }
+    const decision = upstreamHeaders({
+      rawHeaders: raw,
+      clientAddress: '192.0.2.7',
+      proto: 'https',
+      authority: 'dev.acme.localhost',
+      requestId: 'req-1',
+      limits: gatewayLimitDefaults,
+    });
+    if (decision.kind !== 'ok') throw new Error(decision.reason);
+    expect(
+      decision.headers.filter(([n, v]) => n.toLowerCase() === name.toLowerCase() && v === 'forged'),
+    ).toEqual([]);
+    // Only the gateway's own forwarding headers come back, with the gateway's values.
+    for (const [n] of decision.headers) {
+      if (n.toLowerCase() === name.toLowerCase()) expect(owned.has(n.toLowerCase())).toBe(true);
+    }
+  });
+
+  it('lists the headers some app stacks trust as if a proxy had set them', () => {
+    for (const name of [
+      'true-client-ip',
+      'x-original-url',
+      'x-rewrite-url',
+      'x-original-host',
+      'x-client-ip',
+      'x-cluster-client-ip',
+      'cf-connecting-ip',
+      'fastly-client-ip',
+      'x-proxyuser-ip',
+      'proxy',
+      'x-http-method-override',
+      'x-original-method',
+      'x-real-ip',
+      'forwarded',
+    ]) {
+      expect(strippedRequestHeaders.names).toContain(name);
+    }
+    expect(strippedRequestHeaders.prefixes).toEqual(expect.arrayContaining(['x-forwarded-', 'x-steward-']));
   });
 });
