@@ -4,6 +4,7 @@ import type { Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
+import { TokenService } from './identity/tokens.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -137,7 +138,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     uidBase: deps.uidBase,
     ...(deps.runtimeTickMs ? { tickMs: deps.runtimeTickMs } : {}),
   });
-  const operators = new OperatorService({ db, secrets, audit, clock, limits: config.login });
+  const tokens = new TokenService({
+    db,
+    audit,
+    clock,
+    maxLifetimeDays: config.identity.maxTokenLifetimeDays,
+  });
+  const operators = new OperatorService({ db, secrets, audit, clock, limits: config.login, tokens });
   const stageReconciler = new StageReconciler({
     db,
     drivers,

@@ -43,6 +43,7 @@ const anonymous = (address: string): Principal => ({
   role: 'auditor',
   tokenId: null,
   address,
+  accountAccess: false,
 });
 
 export function route<

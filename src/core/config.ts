@@ -162,12 +162,24 @@ export const configSchema = z
     resyncSeconds: z.number().int().min(1).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     backups: backupsSchema,
+    /** Failed-login limits; what each means is in identity/lockout.ts. */
     login: z
       .object({
+        /** Failures on one account from one address (IPv4) or /64 (IPv6) that lock it there. */
         maxFailuresPerAccount: z.number().int().min(1).default(5),
         lockoutSeconds: z.number().int().min(1).default(900),
+        /** Failures from one address or /64, on any accounts, within addressWindowSeconds. */
         maxFailuresPerAddress: z.number().int().min(1).default(20),
         addressWindowSeconds: z.number().int().min(1).default(900),
+        /** Failures on one account from addresses it never signed in from, within lockoutSeconds. */
+        maxUntrustedFailuresPerAccount: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .prefault({}),
+    identity: z
+      .object({
+        /** The longest an API or login token may live; longer requests are refused. */
+        maxTokenLifetimeDays: z.number().int().min(1).max(3650).default(90),
       })
       .strict()
       .prefault({}),

@@ -51,6 +51,12 @@ export interface Principal {
   readonly role: OperatorRole;
   readonly tokenId: string | null;
   readonly address: string | null;
+  /**
+   * The token is one of the operator's own sign-ins (a login session, or the
+   * local CLI token of the machine) and carries the operator's whole role:
+   * only such a token may change the account (password, MFA, tokens).
+   */
+  readonly accountAccess: boolean;
 }
 
 export const systemPrincipal: Principal = {
@@ -60,6 +66,7 @@ export const systemPrincipal: Principal = {
   role: 'owner',
   tokenId: null,
   address: null,
+  accountAccess: false,
 };
 
 export function actorName(principal: Principal): string {

@@ -17,4 +17,5 @@ export {
 } from './service.ts';
 export { buildRouteTable, normaliseHost, type Route, type RouteSource, type RouteTable } from './routes.ts';
 export { checkCertificate, tlsCiphers, tlsSettings } from './tls.ts';
+export { formatAddress, parseAddress } from './allow-list.ts';
 export { routesChannel } from './state.ts';

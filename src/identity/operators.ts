@@ -11,17 +11,14 @@ import {
   UnauthorizedError,
   showValue,
 } from '../core/errors.ts';
-import { actorName, roleCovers, type OperatorRole, type Principal } from '../core/policy.ts';
+import { actorName, type OperatorRole, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
-import type { ControlDb, Queryable } from '../store/db.ts';
+import type { ControlDb } from '../store/db.ts';
 import {
   checkTotp,
   decoyHash,
   hashPassword,
   hashRecoveryCode,
-  hashToken,
-  looksLikeToken,
-  newApiToken,
   newRecoveryCodes,
   newTotpSecret,
   passwordProblem,
@@ -29,7 +26,13 @@ import {
   totpUri,
   verifyPassword,
 } from './credentials.ts';
+import { accountVerdict, addressPrefix, addressVerdict, type LoginLimits } from './lockout.ts';
+import { LoginAttempts } from './login-attempts.ts';
 import type { AddOperatorInput, CreateTokenInput, LoginInput } from './schemas.ts';
+import type { IssuedToken, TokenService, TokenView } from './tokens.ts';
+
+export type { IssuedToken, TokenView } from './tokens.ts';
+export type { LoginLimits } from './lockout.ts';
 
 export interface OperatorView {
   readonly username: string;
@@ -41,36 +44,13 @@ export interface OperatorView {
   readonly createdAt: string;
 }
 
-export interface TokenView {
-  readonly id: string;
-  readonly name: string;
-  readonly role: OperatorRole;
-  readonly operator: string;
-  readonly prefix: string;
-  readonly expiresAt: string | null;
-  readonly revokedAt: string | null;
-  readonly lastUsedAt: string | null;
-  readonly createdAt: string;
-}
-
-export interface IssuedToken extends TokenView {
-  /** Shown once; only its hash is stored. */
-  readonly token: string;
-}
-
-export interface LoginLimits {
-  readonly maxFailuresPerAccount: number;
-  readonly lockoutSeconds: number;
-  readonly maxFailuresPerAddress: number;
-  readonly addressWindowSeconds: number;
-}
-
 export interface OperatorServiceOptions {
   readonly db: ControlDb;
   readonly secrets: SecretService;
   readonly audit: AuditService;
   readonly clock: Clock;
   readonly limits: LoginLimits;
+  readonly tokens: TokenService;
 }
 
 type OperatorRow = {
@@ -83,11 +63,12 @@ type OperatorRow = {
   totp_enabled: boolean;
   totp_last_step: string | null;
   recovery_codes: string[];
-  failed_logins: number;
-  locked_until: Date | null;
   last_login_at: Date | null;
   created_at: Date;
 };
+
+/** The one answer to an unknown name, a wrong password and a locked account. */
+const wrongCredentials = 'wrong username or password';
 
 const totpSecretName = (operatorId: string): string => `operator/${operatorId}/totp`;
 
@@ -97,9 +78,11 @@ const totpSecretName = (operatorId: string): string => `operator/${operatorId}/t
  */
 export class OperatorService {
   readonly #o: OperatorServiceOptions;
+  readonly #attempts: LoginAttempts;
 
   constructor(options: OperatorServiceOptions) {
     this.#o = options;
+    this.#attempts = new LoginAttempts(options.db, options.limits);
   }
 
   /** The first owner, on first start: a one-time password that must be changed at first login. */
@@ -135,22 +118,7 @@ export class OperatorService {
 
   /** A token for the CLI on this machine (client.json); the previous one is revoked. */
   async issueLocalToken(username = 'admin'): Promise<IssuedToken> {
-    const operator = await this.#find(username);
-    return this.#o.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable('api_tokens')
-        .set({ revoked_at: this.#o.clock.now() })
-        .where('operator_id', '=', operator.id)
-        .where('name', '=', 'local-cli')
-        .where('revoked_at', 'is', null)
-        .execute();
-      return this.#insertToken(
-        tx,
-        operator,
-        { name: 'local-cli', role: operator.role as OperatorRole },
-        'system',
-      );
-    });
+    return this.#o.tokens.issueLocal(await this.#find(username));
   }
 
   async add(
@@ -181,13 +149,14 @@ export class OperatorService {
         details: { role: input.role },
       });
     });
-    const operator = this.#view(await this.#find(input.username));
+    const operator = this.#view(await this.#find(input.username), undefined);
     return generated ? { operator, password: generated } : { operator };
   }
 
   async list(): Promise<OperatorView[]> {
     const rows = await this.#o.db.selectFrom('operators').selectAll().orderBy('username').execute();
-    return rows.map((r) => this.#view(r));
+    const locks = await this.#attempts.lockedUntil(this.#o.clock.now());
+    return rows.map((r) => this.#view(r, locks.get(r.id)));
   }
 
   async remove(username: string, actor: Principal): Promise<void> {
@@ -226,33 +195,32 @@ export class OperatorService {
   }
 
   /**
-   * Signs an operator in and returns a short-lived token. Throttled per
-   * address and per account; a locked account stays locked whatever the password.
-   * Each attempt is counted before its password is checked, so that concurrent
-   * guesses cannot all be tried before the limit takes effect.
+   * Signs an operator in and returns a short-lived session token. Failed
+   * logins are counted per address prefix and per account and prefix (see
+   * lockout.ts), each before its password is checked, so that concurrent
+   * guesses cannot all be tried before a limit takes effect. An unknown name,
+   * a wrong password and a locked account get the same answer after the same
+   * work (an argon2 verification), so the answer tells nobody which names
+   * exist or are locked; the audit log records which it was.
    */
   async login(input: LoginInput, address: string): Promise<IssuedToken & { mustChangePassword: false }> {
     const now = this.#o.clock.now();
-    const limits = this.#o.limits;
-    const throttle = await this.#chargeAddress(address, now);
-    if (throttle.failures > limits.maxFailuresPerAddress) {
-      const retryAfter = Math.max(
-        1,
-        Math.ceil(
-          (throttle.window_start.getTime() + limits.addressWindowSeconds * 1000 - now.getTime()) / 1000,
-        ),
-      );
+    const prefix = addressPrefix(address);
+    const name = input.username.slice(0, 64);
+    const throttle = addressVerdict(await this.#attempts.chargeAddress(prefix, now), this.#o.limits, now);
+    if (throttle.kind === 'throttled') {
+      // About the address, whichever account it names: no oracle.
       await this.#o.audit.recordAlone({
-        actor: `operator:${input.username.slice(0, 64)}`,
+        actor: `operator:${name}`,
         action: 'operator.login',
-        target: `operator/${input.username.slice(0, 64)}`,
+        target: `operator/${name}`,
         outcome: 'denied',
         address,
         details: { reason: 'too many failed logins from this address' },
       });
       throw new RateLimitedError(
-        `too many failed logins from ${address}; try again in ${retryAfter} s`,
-        retryAfter,
+        `too many failed logins from ${address}; try again in ${throttle.retryAfterSeconds} s`,
+        throttle.retryAfterSeconds,
       );
     }
     const operator = await this.#o.db
@@ -260,39 +228,31 @@ export class OperatorService {
       .selectAll()
       .where('username', '=', input.username)
       .executeTakeFirst();
-    let attempt = 0;
-    if (operator) {
-      const charged = await this.#o.db
-        .updateTable('operators')
-        .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
-        .where('id', '=', operator.id)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-        .returning('failed_logins')
-        .executeTakeFirst();
-      // No row: locked. Over the limit: concurrent attempts that the lockout has not caught up with yet.
-      if (!charged || charged.failed_logins > limits.maxFailuresPerAccount) {
-        const lockedUntil =
-          operator.locked_until && operator.locked_until > now
-            ? operator.locked_until.getTime()
-            : now.getTime() + limits.lockoutSeconds * 1000;
-        const retryAfter = Math.max(1, Math.ceil((lockedUntil - now.getTime()) / 1000));
-        await this.#failed(input.username, address, 'account locked', 0);
-        throw new RateLimitedError(
-          `operator ${input.username} is locked after repeated failed logins; try again in ${retryAfter} s or ask an owner`,
-          retryAfter,
-        );
-      }
-      attempt = charged.failed_logins;
-    }
-    const passwordOk = await verifyPassword(operator?.password_hash ?? (await decoyHash()), input.password);
-    if (!operator || !passwordOk) {
-      await this.#failed(input.username, address, operator ? 'wrong password' : 'unknown operator', attempt);
-      throw new UnauthorizedError('wrong username or password');
+    const verdict = operator
+      ? accountVerdict(await this.#attempts.chargeAccount(operator.id, prefix, now), this.#o.limits, now)
+      : undefined;
+    const open = verdict?.kind === 'open';
+    // Locked or unknown: the password is checked against a decoy, so that the answer takes as long.
+    const passwordOk = await verifyPassword(
+      operator && open ? operator.password_hash : await decoyHash(),
+      input.password,
+    );
+    if (!operator || !verdict || verdict.kind === 'locked' || !passwordOk) {
+      const lock = operator && verdict?.kind === 'open' && verdict.lockOnFailure;
+      if (operator && lock) await this.#attempts.lock(operator.id, prefix, now);
+      const reason = !operator
+        ? 'unknown operator'
+        : verdict?.kind === 'locked'
+          ? verdict.reason
+          : 'wrong password';
+      await this.#failed(name, address, reason, lock === true);
+      throw new UnauthorizedError(wrongCredentials);
     }
     if (operator.totp_enabled) {
       const ok = await this.#secondFactor(operator, input, now);
       if (!ok) {
-        await this.#failed(input.username, address, 'wrong or missing second factor', attempt);
+        if (verdict.lockOnFailure) await this.#attempts.lock(operator.id, prefix, now);
+        await this.#failed(name, address, 'wrong or missing second factor', verdict.lockOnFailure);
         throw new UnauthorizedError(
           input.totp || input.recoveryCode
             ? 'wrong or reused one-time code'
@@ -301,12 +261,12 @@ export class OperatorService {
         );
       }
     }
-    await this.#settle(operator.id, address);
+    await this.#attempts.settle(operator.id, prefix, now);
     let newHash: string | undefined;
     if (operator.must_change_password) {
       if (!input.newPassword) {
         throw new ForbiddenError(
-          'the password was set for one use and must be changed: log in again with a new password (--new-password)',
+          'the password was set for one use and must be changed: log in again with a new password (steward login --change-password)',
           { field: 'newPassword' },
         );
       }
@@ -317,18 +277,19 @@ export class OperatorService {
       }
       newHash = await hashPassword(input.newPassword);
     }
+    const expiresAt = this.#o.tokens.expiry('expiresInHours', input.expiresInHours);
     const token = await this.#o.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('operators')
         .set({
-          failed_logins: 0,
-          locked_until: null,
           last_login_at: now,
           last_login_address: address,
           ...(newHash ? { password_hash: newHash, must_change_password: false } : {}),
         })
         .where('id', '=', operator.id)
         .execute();
+      // A password someone else set may have been used before: its sessions and tokens end with it.
+      const revoked = newHash ? await this.#o.tokens.revokeOthers(tx, operator.id, null) : [];
       await this.#o.audit.record(tx, {
         actor: `operator:${operator.username}`,
         action: 'operator.login',
@@ -337,17 +298,13 @@ export class OperatorService {
         details: {
           mfa: operator.totp_enabled,
           previousLoginAt: operator.last_login_at?.toISOString() ?? null,
-          ...(newHash ? { passwordChanged: true } : {}),
+          ...(newHash ? { passwordChanged: true, revokedTokens: revoked } : {}),
         },
       });
-      return this.#insertToken(
+      return this.#o.tokens.issue(
         tx,
         operator,
-        {
-          name: input.tokenName,
-          role: operator.role as OperatorRole,
-          expiresAt: new Date(now.getTime() + input.expiresInHours * 3_600_000),
-        },
+        { name: input.tokenName, kind: 'session', role: operator.role as OperatorRole, expiresAt },
         `operator:${operator.username}`,
       );
     });
@@ -355,116 +312,27 @@ export class OperatorService {
   }
 
   /** Resolves a bearer token to a principal, or throws UnauthorizedError. */
-  async authenticate(token: string, address: string | null): Promise<Principal> {
-    if (!looksLikeToken(token))
-      throw new UnauthorizedError('the API token is malformed; tokens start with "stw_"');
-    const now = this.#o.clock.now();
-    const row = await this.#o.db
-      .selectFrom('api_tokens')
-      .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
-      .select([
-        'api_tokens.id',
-        'api_tokens.role',
-        'api_tokens.expires_at',
-        'api_tokens.revoked_at',
-        'api_tokens.last_used_at',
-        'operators.id as operator_id',
-        'operators.username',
-        'operators.role as operator_role',
-      ])
-      .where('api_tokens.token_hash', '=', hashToken(token))
-      .executeTakeFirst();
-    if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now)) {
-      throw new UnauthorizedError(
-        'the API token is unknown, expired or revoked; log in again with "steward login"',
-      );
-    }
-    // A token never carries more than its operator has now.
-    const role = roleCovers(row.operator_role as OperatorRole, row.role as OperatorRole)
-      ? (row.role as OperatorRole)
-      : (row.operator_role as OperatorRole);
-    if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {
-      await this.#o.db
-        .updateTable('api_tokens')
-        .set({ last_used_at: now })
-        .where('id', '=', row.id)
-        .execute();
-    }
-    return {
-      kind: 'operator',
-      operatorId: row.operator_id,
-      username: row.username,
-      role,
-      tokenId: row.id,
-      address,
-    };
+  authenticate(token: string, address: string | null): Promise<Principal> {
+    return this.#o.tokens.authenticate(token, address);
   }
 
+  /** A token for automation, for the calling operator; only one of its own sign-ins may create one. */
   async createToken(actor: Principal, input: CreateTokenInput): Promise<IssuedToken> {
-    const operator = await this.#findById(actor);
-    const role = input.role ?? actor.role;
-    if (!roleCovers(actor.role, role)) {
-      throw new ForbiddenError(`a ${actor.role} cannot create a token with role ${role}`, { field: 'role' });
-    }
-    const expiresAt = input.expiresInDays
-      ? new Date(this.#o.clock.now().getTime() + input.expiresInDays * 86_400_000)
-      : undefined;
-    return this.#o.db
-      .transaction()
-      .execute((tx) =>
-        this.#insertToken(
-          tx,
-          operator,
-          { name: input.name, role, expiresAt },
-          actorName(actor),
-          actor.address,
-        ),
-      );
+    return this.#o.tokens.create(actor, await this.#findOwn(actor, 'create a token'), input);
   }
 
-  async listTokens(actor: Principal): Promise<TokenView[]> {
-    let query = this.#o.db
-      .selectFrom('api_tokens')
-      .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
-      .selectAll('api_tokens')
-      .select('operators.username');
-    if (actor.role !== 'owner') query = query.where('operators.username', '=', actor.username);
-    const rows = await query.orderBy('api_tokens.id').execute();
-    return rows.map((r) => tokenView(r, r.username));
+  listTokens(actor: Principal): Promise<TokenView[]> {
+    return this.#o.tokens.list(actor);
   }
 
   async revokeToken(actor: Principal, id: string): Promise<TokenView> {
-    if (!/^\d{1,18}$/.test(id)) {
-      throw new InputError(`token id ${showValue(id)} is not a number; "steward token list" shows the ids`, {
-        field: 'id',
-      });
-    }
-    return this.#o.db.transaction().execute(async (tx) => {
-      const row = await tx
-        .selectFrom('api_tokens')
-        .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
-        .selectAll('api_tokens')
-        .select('operators.username')
-        .where('api_tokens.id', '=', id)
-        .executeTakeFirst();
-      if (!row || (actor.role !== 'owner' && row.username !== actor.username)) {
-        throw new NotFoundError(`token ${id} does not exist`, { field: 'id' });
-      }
-      const revokedAt = row.revoked_at ?? this.#o.clock.now();
-      await tx.updateTable('api_tokens').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
-      await this.#o.audit.record(tx, {
-        actor: actorName(actor),
-        address: actor.address,
-        action: 'token.revoke',
-        target: `token/${id}`,
-        details: { name: row.name, operator: row.username },
-      });
-      return tokenView({ ...row, revoked_at: revokedAt }, row.username);
-    });
+    await this.#findOwn(actor, 'revoke a token');
+    return this.#o.tokens.revoke(actor, id);
   }
 
+  /** Changes the caller's password; every other session and automation token of the operator ends. */
   async changePassword(actor: Principal, currentPassword: string, newPassword: string): Promise<void> {
-    const operator = await this.#findById(actor);
+    const operator = await this.#findOwn(actor, 'change a password');
     if (!(await verifyPassword(operator.password_hash, currentPassword))) {
       await this.#o.audit.recordAlone({
         actor: actorName(actor),
@@ -485,18 +353,20 @@ export class OperatorService {
         .set({ password_hash: passwordHash, must_change_password: false })
         .where('id', '=', operator.id)
         .execute();
+      const revoked = await this.#o.tokens.revokeOthers(tx, operator.id, actor.tokenId);
       await this.#o.audit.record(tx, {
         actor: actorName(actor),
         address: actor.address,
         action: 'operator.password.change',
         target: `operator/${operator.username}`,
+        details: { revokedTokens: revoked },
       });
     });
   }
 
   /** Starts TOTP enrolment: the secret is stored but not enforced until a code verifies it. */
   async enrollMfa(actor: Principal): Promise<{ secret: string; uri: string }> {
-    const operator = await this.#findById(actor);
+    const operator = await this.#findOwn(actor, 'enrol MFA');
     if (operator.totp_enabled) {
       throw new ConflictError(
         'MFA is already enabled for this operator; an owner can reset it with "steward mfa reset"',
@@ -522,7 +392,7 @@ export class OperatorService {
 
   /** Confirms enrolment with a first code, enables MFA and returns the recovery codes (shown once). */
   async verifyMfa(actor: Principal, code: string): Promise<{ recoveryCodes: string[] }> {
-    const operator = await this.#findById(actor);
+    const operator = await this.#findOwn(actor, 'enable MFA');
     if (!operator.totp_secret) throw new ConflictError('start with "steward mfa enroll" first');
     if (operator.totp_enabled) throw new ConflictError('MFA is already enabled for this operator');
     const secret = await this.#o.secrets.get(operator.totp_secret);
@@ -601,107 +471,17 @@ export class OperatorService {
     return false;
   }
 
-  /** Counts a login attempt against its address; the count is returned when the attempt succeeds. */
-  async #chargeAddress(address: string, now: Date): Promise<{ failures: number; window_start: Date }> {
-    const windowStart = new Date(now.getTime() - this.#o.limits.addressWindowSeconds * 1000);
-    return this.#o.db
-      .insertInto('login_failures')
-      .values({ address, window_start: now, failures: 1 })
-      .onConflict((oc) =>
-        oc.column('address').doUpdateSet((eb) => ({
-          failures: eb
-            .case()
-            .when('login_failures.window_start', '<', windowStart)
-            .then(1)
-            .else(eb('login_failures.failures', '+', 1))
-            .end(),
-          window_start: eb
-            .case()
-            .when('login_failures.window_start', '<', windowStart)
-            .then(now)
-            .else(eb.ref('login_failures.window_start'))
-            .end(),
-        })),
-      )
-      .returning(['failures', 'window_start'])
-      .executeTakeFirstOrThrow();
-  }
-
-  /** The right credentials: the attempt was no failure, for the account or the address. */
-  async #settle(operatorId: string, address: string): Promise<void> {
-    await this.#o.db.transaction().execute(async (tx) => {
-      await tx.updateTable('operators').set({ failed_logins: 0 }).where('id', '=', operatorId).execute();
-      await tx
-        .updateTable('login_failures')
-        .set((eb) => ({ failures: sql<number>`greatest(${eb.ref('failures')} - 1, 0)` }))
-        .where('address', '=', address)
-        .execute();
-    });
-  }
-
-  /**
-   * Records a failed login. The attempt was already counted; `attempt` is the
-   * account's count including it (0 when there is no account to lock).
-   */
-  async #failed(username: string, address: string, reason: string, attempt: number): Promise<void> {
-    const now = this.#o.clock.now();
-    const limits = this.#o.limits;
-    await this.#o.db.transaction().execute(async (tx) => {
-      const locked = attempt >= limits.maxFailuresPerAccount;
-      if (locked) {
-        await tx
-          .updateTable('operators')
-          .set({ locked_until: new Date(now.getTime() + limits.lockoutSeconds * 1000), failed_logins: 0 })
-          .where('username', '=', username)
-          .execute();
-      }
-      const name = username.slice(0, 64);
-      await this.#o.audit.record(tx, {
-        actor: `operator:${name}`,
-        action: 'operator.login',
-        target: `operator/${name}`,
-        outcome: 'failure',
-        address,
-        details: { reason, ...(locked ? { locked: true, lockoutSeconds: limits.lockoutSeconds } : {}) },
-      });
-    });
-  }
-
-  async #insertToken(
-    tx: Queryable,
-    operator: { id: string; username: string },
-    spec: { name: string; role: OperatorRole; expiresAt?: Date | undefined },
-    actor: string,
-    address: string | null = null,
-  ): Promise<IssuedToken> {
-    const issued = newApiToken();
-    const row = await tx
-      .insertInto('api_tokens')
-      .values({
-        operator_id: operator.id,
-        name: spec.name,
-        role: spec.role,
-        token_hash: issued.hash,
-        prefix: issued.prefix,
-        expires_at: spec.expiresAt ?? null,
-        revoked_at: null,
-        last_used_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await this.#o.audit.record(tx, {
-      actor,
+  /** Records a failed login; the attempt was already counted. */
+  async #failed(name: string, address: string, reason: string, locked: boolean): Promise<void> {
+    const lockoutSeconds = this.#o.limits.lockoutSeconds;
+    await this.#o.audit.recordAlone({
+      actor: `operator:${name}`,
+      action: 'operator.login',
+      target: `operator/${name}`,
+      outcome: 'failure',
       address,
-      action: 'token.create',
-      target: `token/${row.id}`,
-      details: {
-        name: spec.name,
-        role: spec.role,
-        operator: operator.username,
-        expiresAt: spec.expiresAt?.toISOString() ?? null,
-      },
+      details: { reason, ...(locked ? { locked: true, lockoutSeconds } : {}) },
     });
-    return { ...tokenView(row, operator.username), token: issued.token };
   }
 
   async #find(username: string): Promise<OperatorRow> {
@@ -715,8 +495,18 @@ export class OperatorService {
     return row;
   }
 
-  async #findById(actor: Principal): Promise<OperatorRow> {
+  /**
+   * The calling operator, for a change to its own account: only a token that
+   * is one of its own sign-ins with its whole role may do that, never an
+   * automation token (which may hold a lesser role, and lives longer).
+   */
+  async #findOwn(actor: Principal, what: string): Promise<OperatorRow> {
     if (!actor.operatorId) throw new ForbiddenError('this action needs an operator, not Steward itself');
+    if (!actor.accountAccess) {
+      throw new ForbiddenError(
+        `an API token may not ${what}: that changes the account, which needs the operator's own sign-in ("steward login")`,
+      );
+    }
     const row = await this.#o.db
       .selectFrom('operators')
       .selectAll()
@@ -726,42 +516,15 @@ export class OperatorService {
     return row;
   }
 
-  #view(row: OperatorRow): OperatorView {
+  #view(row: OperatorRow, lockedUntil: Date | undefined): OperatorView {
     return {
       username: row.username,
       role: row.role as OperatorRole,
       mfa: row.totp_enabled,
       mustChangePassword: row.must_change_password,
-      lockedUntil:
-        row.locked_until && row.locked_until > this.#o.clock.now() ? row.locked_until.toISOString() : null,
+      lockedUntil: lockedUntil?.toISOString() ?? null,
       lastLoginAt: row.last_login_at?.toISOString() ?? null,
       createdAt: row.created_at.toISOString(),
     };
   }
-}
-
-function tokenView(
-  row: {
-    id: string;
-    name: string;
-    role: string;
-    prefix: string;
-    expires_at: Date | null;
-    revoked_at: Date | null;
-    last_used_at: Date | null;
-    created_at: Date;
-  },
-  operator: string,
-): TokenView {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role as OperatorRole,
-    operator,
-    prefix: row.prefix,
-    expiresAt: row.expires_at?.toISOString() ?? null,
-    revokedAt: row.revoked_at?.toISOString() ?? null,
-    lastUsedAt: row.last_used_at?.toISOString() ?? null,
-    createdAt: row.created_at.toISOString(),
-  };
 }

@@ -89,8 +89,6 @@ export interface OperatorsTable {
   totp_enabled: Generated<boolean>;
   totp_last_step: string | null;
   recovery_codes: ColumnType<string[], string, string>;
-  failed_logins: Generated<number>;
-  locked_until: Date | null;
   last_login_at: Date | null;
   last_login_address: string | null;
   created_at: Generated<Date>;
@@ -101,6 +99,8 @@ export interface ApiTokensTable {
   operator_id: string;
   name: string;
   role: string;
+  /** session (steward login), local (client.json) or automation (steward token create). */
+  kind: string;
   token_hash: string;
   prefix: string;
   expires_at: Date | null;
@@ -110,9 +110,18 @@ export interface ApiTokensTable {
 }
 
 export interface LoginFailuresTable {
-  address: string;
+  address_prefix: string;
   window_start: Date;
   failures: number;
+}
+
+export interface OperatorLoginFailuresTable {
+  operator_id: string;
+  address_prefix: string;
+  failures: number;
+  window_start: Date;
+  locked_until: Date | null;
+  succeeded_at: Date | null;
 }
 
 export interface AuditEventsTable {
@@ -288,6 +297,7 @@ export interface ControlDatabase {
   operators: OperatorsTable;
   api_tokens: ApiTokensTable;
   login_failures: LoginFailuresTable;
+  operator_login_failures: OperatorLoginFailuresTable;
   audit_events: AuditEventsTable;
   releases: ReleasesTable;
   deployments: DeploymentsTable;

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../../src/identity/credentials.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { addOperator, auditEvents, login, ManualClock, send, uniqueAddress } from './helpers.ts';
 
 const limits = {
   maxFailuresPerAccount: 3,
   lockoutSeconds: 60,
-  maxFailuresPerAddress: 5,
+  maxFailuresPerAddress: 8,
   addressWindowSeconds: 120,
+  maxUntrustedFailuresPerAccount: 6,
 };
 
 describe('operator login', () => {
@@ -120,36 +122,138 @@ describe('operator login', () => {
     expect(events.map((e) => e.details.previousLoginAt)).toEqual([null, first.toISOString()]);
   });
 
-  it('locks an account after repeated failures, even for the right password, and unlocks it after the lockout', async () => {
+  it('locks an account for the address that guessed only: its owner signs in from another address', async () => {
     const who = await addOperator(t, 'luke');
-    // Failures from several addresses, so that only the per-account limit can be what locks.
+    const attacker = uniqueAddress();
+    const owner = uniqueAddress();
+    let wrong: Awaited<ReturnType<typeof login>> | undefined;
     for (let i = 0; i < limits.maxFailuresPerAccount; i++) {
-      const res = await login(t, { username: 'luke', password: `wrong-guess-${i}` }, uniqueAddress());
-      expect(res.status).toBe(401);
+      wrong = await login(t, { username: 'luke', password: `wrong-guess-${i}` }, attacker);
+      expect(wrong.status).toBe(401);
     }
-    const locked = await login(t, who, uniqueAddress());
-    expect(locked.status).toBe(429);
-    expect(locked.body.code).toBe('rate_limited');
+    // Locked for the attacker's address, even with the right password, and told so in no other words.
+    const locked = await login(t, who, attacker);
+    expect(locked.status).toBe(401);
+    expect(locked.body).toEqual(wrong?.body);
     expect(locked.body.token).toBeUndefined();
-    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
-    expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(limits.lockoutSeconds);
+    // The owner, elsewhere, is not locked out; and signing in does not unlock the attacker.
+    const owners = await login(t, who, owner);
+    expect(owners.status).toBe(200);
+    expect(owners.body.token).toMatch(/^stw_/);
+    expect((await login(t, who, attacker)).status).toBe(401);
 
     const listed = await t.request('GET', '/api/v1/operators');
     expect(
       listed.body.operators.find((o: { username: string }) => o.username === 'luke').lockedUntil,
     ).not.toBe(null);
     const events = await auditEvents(t, 'operator.login', 'operator/luke');
-    expect(events.map((e) => e.outcome)).toEqual(['failure', 'failure', 'failure', 'failure']);
+    expect(events.map((e) => [e.outcome, e.address])).toEqual([
+      ['failure', attacker],
+      ['failure', attacker],
+      ['failure', attacker],
+      ['failure', attacker],
+      ['success', owner],
+      ['failure', attacker],
+    ]);
     expect(events[2]?.details).toMatchObject({ locked: true, lockoutSeconds: limits.lockoutSeconds });
-    expect(events[3]?.details).toMatchObject({ reason: 'account locked' });
+    expect(events[3]?.details).toMatchObject({ reason: 'account locked for this address' });
 
     // Still locked just before the end, free after it.
     clock.advance(limits.lockoutSeconds - 5);
-    expect((await login(t, who, uniqueAddress())).status).toBe(429);
+    expect((await login(t, who, attacker)).status).toBe(401);
     clock.advance(10);
-    const after = await login(t, who, uniqueAddress());
+    const after = await login(t, who, attacker);
     expect(after.status).toBe(200);
     expect(after.body.token).toMatch(/^stw_/);
+  });
+
+  it('counts an IPv6 /64 as one address, for the lock and for the throttle', async () => {
+    const who = await addOperator(t, 'vera');
+    for (let i = 0; i < limits.maxFailuresPerAccount; i++) {
+      const res = await login(t, { username: 'vera', password: `guess-${i}` }, `2001:db8:0:5::${i + 1}`);
+      expect(res.status).toBe(401);
+    }
+    expect((await login(t, who, '2001:db8:0:5:ffff:ffff:ffff:ffff')).status).toBe(401);
+    expect((await login(t, who, '2001:db8:0:6::1')).status).toBe(200);
+
+    for (let i = 0; i < limits.maxFailuresPerAddress; i++) {
+      const res = await login(
+        t,
+        { username: `spray-${i}`, password: 'whatever-it-is' },
+        `2001:db8:0:7::${i + 1}`,
+      );
+      expect(res.status).toBe(401);
+    }
+    const throttled = await login(t, who, '2001:db8:0:7:abcd::1');
+    expect(throttled.status).toBe(429);
+    expect((await login(t, who, '2001:db8:0:8::1')).status).toBe(200);
+    clock.advance(limits.addressWindowSeconds + limits.lockoutSeconds + 1);
+  });
+
+  it('answers an unknown name, a wrong password and a locked account alike, after the same work', async () => {
+    const who = await addOperator(t, 'ida');
+    const lockedAt = uniqueAddress();
+    for (let i = 0; i < limits.maxFailuresPerAccount; i++)
+      await login(t, { username: 'ida', password: `guess-${i}` }, lockedAt);
+    const shape = (r: Awaited<ReturnType<typeof login>>): unknown => [
+      r.status,
+      r.body,
+      Object.keys(r.headers).sort(),
+    ];
+    const kinds = {
+      unknown: () => login(t, { username: 'no-such-ida', password: 'a-password-guess' }, uniqueAddress()),
+      wrong: () => login(t, { username: 'ida', password: 'a-password-guess' }, uniqueAddress()),
+      locked: () => login(t, who, lockedAt),
+    };
+    const times: Record<string, number[]> = { unknown: [], wrong: [], locked: [] };
+    const answers: Record<string, unknown[]> = { unknown: [], wrong: [], locked: [] };
+    for (let round = 0; round < 4; round++) {
+      for (const [kind, attempt] of Object.entries(kinds)) {
+        const started = process.cpuUsage();
+        const reply = await attempt();
+        const spent = process.cpuUsage(started);
+        times[kind]?.push((spent.user + spent.system) / 1000);
+        answers[kind]?.push(shape(reply));
+      }
+    }
+    expect(answers.unknown?.[0]).toEqual([
+      401,
+      { code: 'unauthorized', message: 'wrong username or password' },
+      expect.any(Array),
+    ]);
+    for (const kind of ['unknown', 'wrong', 'locked']) {
+      for (const answer of answers[kind] ?? []) expect(answer, kind).toEqual(answers.unknown?.[0]);
+    }
+    // Each runs one argon2 verification; a shortcut would take a fraction of the CPU time of one. CPU time
+    // (of this process, whose thread pool runs argon2), since a busy machine stretches wall-clock time.
+    const hash = await hashPassword('a-password-to-verify');
+    const started = process.cpuUsage();
+    for (let i = 0; i < 4; i++) await verifyPassword(hash, 'not-this-one');
+    const spent = process.cpuUsage(started);
+    const alone = (spent.user + spent.system) / 1000;
+    for (const kind of ['unknown', 'wrong', 'locked']) {
+      expect(sum(times[kind]), JSON.stringify({ times, alone })).toBeGreaterThan(alone * 0.6);
+    }
+    clock.advance(limits.lockoutSeconds + 1);
+  });
+
+  it('bounds guessing from many addresses: past the limit only addresses that signed in before may try', async () => {
+    const who = await addOperator(t, 'admin-like', 'owner');
+    const home = uniqueAddress();
+    expect((await login(t, who, home)).status).toBe(200);
+    // A botnet: each address stays under the per-address lock, together they pass the account's bound.
+    for (let i = 0; i <= limits.maxUntrustedFailuresPerAccount; i++) {
+      expect((await login(t, { username: who.username, password: `bot-${i}` }, uniqueAddress())).status).toBe(
+        401,
+      );
+    }
+    expect((await login(t, who, uniqueAddress())).status).toBe(401);
+    const events = await auditEvents(t, 'operator.login', `operator/${who.username}`);
+    expect(events.at(-1)?.details).toMatchObject({ reason: 'too many failed logins from new addresses' });
+    // Its owner, from where they signed in before, is not locked out.
+    expect((await login(t, who, home)).status).toBe(200);
+    clock.advance(limits.lockoutSeconds + 1);
+    expect((await login(t, who, uniqueAddress())).status).toBe(200);
   });
 
   it('counts failures from the start again after a successful login', async () => {
@@ -164,8 +268,9 @@ describe('operator login', () => {
 
   it('refuses concurrent guesses beyond the limit: the lockout cannot be raced', async () => {
     const who = await addOperator(t, 'rita');
+    const address = uniqueAddress();
     const guesses = Array.from({ length: 12 }, (_, i) =>
-      login(t, { username: 'rita', password: `parallel-guess-${i}` }, uniqueAddress()),
+      login(t, { username: 'rita', password: `parallel-guess-${i}` }, address),
     );
     const results = await Promise.all(guesses);
     expect(results.every((r) => r.status === 401 || r.status === 429)).toBe(true);
@@ -173,8 +278,11 @@ describe('operator login', () => {
     const checked = events.filter((e) => e.details.reason === 'wrong password');
     // Only as many passwords are tried as the limit allows; the rest are refused unchecked.
     expect(checked.length).toBeLessThanOrEqual(limits.maxFailuresPerAccount);
-    expect((await login(t, who, uniqueAddress())).status).toBe(429);
-    clock.advance(limits.lockoutSeconds + 1);
+    const listed = await t.request('GET', '/api/v1/operators');
+    expect(
+      listed.body.operators.find((o: { username: string }) => o.username === who.username).lockedUntil,
+    ).not.toBe(null);
+    clock.advance(limits.addressWindowSeconds + 1);
   });
 
   it('throttles an address after repeated failures, across accounts, with a retry-after header', async () => {
@@ -234,3 +342,5 @@ describe('operator login', () => {
     expect(get.status).toBe(401);
   });
 });
+
+const sum = (xs: readonly number[] | undefined): number => (xs ?? []).reduce((a, b) => a + b, 0);

@@ -1,0 +1,146 @@
+import { sql } from 'kysely';
+import type { ControlDb } from '../store/db.ts';
+import type { AccountCount, AddressCount, LoginLimits } from './lockout.ts';
+
+/**
+ * The failed-login counters (tables login_failures and
+ * operator_login_failures): the one module that writes them. Each attempt is
+ * counted before its password is checked, so that concurrent guesses cannot
+ * all be tried before a limit takes effect; a sign-in takes its count back.
+ * What the counts mean is decided in lockout.ts.
+ */
+export class LoginAttempts {
+  readonly #db: ControlDb;
+  readonly #limits: LoginLimits;
+
+  constructor(db: ControlDb, limits: LoginLimits) {
+    this.#db = db;
+    this.#limits = limits;
+  }
+
+  /** Counts an attempt against its address prefix, across accounts. */
+  async chargeAddress(prefix: string, now: Date): Promise<AddressCount> {
+    const windowStart = new Date(now.getTime() - this.#limits.addressWindowSeconds * 1000);
+    const row = await this.#db
+      .insertInto('login_failures')
+      .values({ address_prefix: prefix, window_start: now, failures: 1 })
+      .onConflict((oc) =>
+        oc.column('address_prefix').doUpdateSet((eb) => ({
+          failures: eb
+            .case()
+            .when('login_failures.window_start', '<', windowStart)
+            .then(1)
+            .else(eb('login_failures.failures', '+', 1))
+            .end(),
+          window_start: eb
+            .case()
+            .when('login_failures.window_start', '<', windowStart)
+            .then(now)
+            .else(eb.ref('login_failures.window_start'))
+            .end(),
+        })),
+      )
+      .returning(['failures', 'window_start'])
+      .executeTakeFirstOrThrow();
+    return { failures: row.failures, windowStart: row.window_start };
+  }
+
+  /**
+   * Counts an attempt against one account from one address prefix (not while
+   * that prefix is locked out), and sums the account's recent failures from
+   * prefixes it never signed in from.
+   */
+  async chargeAccount(operatorId: string, prefix: string, now: Date): Promise<AccountCount> {
+    const windowStart = new Date(now.getTime() - this.#limits.lockoutSeconds * 1000);
+    const row = await this.#db
+      .insertInto('operator_login_failures')
+      .values({ operator_id: operatorId, address_prefix: prefix, failures: 1, window_start: now })
+      .onConflict((oc) =>
+        oc.columns(['operator_id', 'address_prefix']).doUpdateSet((eb) => {
+          const locked = eb('operator_login_failures.locked_until', '>', now);
+          const stale = eb('operator_login_failures.window_start', '<', windowStart);
+          return {
+            failures: eb
+              .case()
+              .when(locked)
+              .then(eb.ref('operator_login_failures.failures'))
+              .when(stale)
+              .then(1)
+              .else(eb('operator_login_failures.failures', '+', 1))
+              .end(),
+            window_start: eb
+              .case()
+              .when(eb.and([eb.not(locked), stale]))
+              .then(now)
+              .else(eb.ref('operator_login_failures.window_start'))
+              .end(),
+          };
+        }),
+      )
+      .returning(['failures', 'locked_until', 'succeeded_at'])
+      .executeTakeFirstOrThrow();
+    let untrustedFailures = 0;
+    if (!row.succeeded_at) {
+      // Old counters of prefixes that never signed in tell nothing any more.
+      await this.#db
+        .deleteFrom('operator_login_failures')
+        .where('operator_id', '=', operatorId)
+        .where('succeeded_at', 'is', null)
+        .where('window_start', '<', windowStart)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+        .execute();
+      const sum = await this.#db
+        .selectFrom('operator_login_failures')
+        .select(sql<string>`coalesce(sum(failures), 0)`.as('failures'))
+        .where('operator_id', '=', operatorId)
+        .where('succeeded_at', 'is', null)
+        .where('window_start', '>=', windowStart)
+        .executeTakeFirstOrThrow();
+      untrustedFailures = Number(sum.failures);
+    }
+    return {
+      failures: row.failures,
+      lockedUntil: row.locked_until,
+      trusted: row.succeeded_at !== null,
+      untrustedFailures,
+    };
+  }
+
+  /** Locks the account for this prefix after its last allowed failure. */
+  async lock(operatorId: string, prefix: string, now: Date): Promise<void> {
+    await this.#db
+      .updateTable('operator_login_failures')
+      .set({ locked_until: new Date(now.getTime() + this.#limits.lockoutSeconds * 1000), failures: 0 })
+      .where('operator_id', '=', operatorId)
+      .where('address_prefix', '=', prefix)
+      .execute();
+  }
+
+  /** The right credentials: no failure for the account or the address, and the prefix is now known. */
+  async settle(operatorId: string, prefix: string, now: Date): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('operator_login_failures')
+        .set({ failures: 0, locked_until: null, succeeded_at: now })
+        .where('operator_id', '=', operatorId)
+        .where('address_prefix', '=', prefix)
+        .execute();
+      await tx
+        .updateTable('login_failures')
+        .set((eb) => ({ failures: sql<number>`greatest(${eb.ref('failures')} - 1, 0)` }))
+        .where('address_prefix', '=', prefix)
+        .execute();
+    });
+  }
+
+  /** The latest lock of each listed operator that has not run out, for the operator list. */
+  async lockedUntil(now: Date): Promise<Map<string, Date>> {
+    const rows = await this.#db
+      .selectFrom('operator_login_failures')
+      .select(['operator_id', (eb) => eb.fn.max('locked_until').as('locked_until')])
+      .where('locked_until', '>', now)
+      .groupBy('operator_id')
+      .execute();
+    return new Map(rows.map((r) => [r.operator_id, r.locked_until as Date]));
+  }
+}
