@@ -14,6 +14,7 @@ import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask, readStdin } from './prompt.ts';
+import { refuseSecretOption, SecretReader } from './secret-input.ts';
 import type { StageView, TenantView } from '../tenants/service.ts';
 import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
@@ -31,7 +32,6 @@ interface GlobalOptions {
   output: OutputFormat;
   dataDir?: string;
   apiUrl?: string;
-  token?: string;
   sessionFile: string;
 }
 
@@ -41,23 +41,25 @@ const program = new Command('steward')
   .option('--data-dir <dir>', 'Steward data directory (client.json lives here)', env.dataDir)
   .option('--api-url <url>', 'API URL (default: from client.json)', env.apiUrl)
   .option(
-    '--token <token>',
-    'API token (default: STEWARD_TOKEN, the login session, or client.json)',
-    env.token,
-  )
-  .option(
     '--session-file <file>',
     'where "steward login" keeps its token',
     join(homedir(), '.config', 'steward', 'session.json'),
   )
   .showHelpAfterError();
+refuseSecretOption(
+  program,
+  '--token',
+  'set STEWARD_TOKEN for a token, or sign in with "steward login" (the session file) or use client.json',
+);
+// The secrets the CLI reads from the environment, by variable name.
+const secretEnv = { STEWARD_PASSWORD: env.password, STEWARD_NEW_PASSWORD: env.newPassword };
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const json = (): boolean => globals().output === 'json';
 const client = (): ApiClient => {
   const g = globals();
   return new ApiClient(
-    resolveConnection({ apiUrl: g.apiUrl, token: g.token, dataDir: g.dataDir, sessionFile: g.sessionFile }),
+    resolveConnection({ apiUrl: g.apiUrl, token: env.token, dataDir: g.dataDir, sessionFile: g.sessionFile }),
   );
 };
 const enc = encodeURIComponent;
@@ -380,60 +382,116 @@ audit
     if (!report.ok) process.exitCode = 3;
   });
 
-program
+const login = program
   .command('login')
   .description('sign in as an operator; the token is kept in the session file')
   .requiredOption('-u, --username <name>', 'operator name')
-  .option('--password-stdin', 'read the password from stdin')
-  .option('--totp <code>', 'the 6-digit code from the authenticator app')
-  .option('--recovery-code <code>', 'a recovery code instead of a TOTP code')
-  .option('--new-password <password>', 'set a new password (required after a one-time password)')
-  .option('--expires-in-hours <hours>', 'token lifetime', '12')
-  .action(
-    async (o: {
-      username: string;
-      passwordStdin?: boolean;
-      totp?: string;
-      recoveryCode?: string;
-      newPassword?: string;
-      expiresInHours: string;
-    }) => {
-      const password = o.passwordStdin ? await readStdin() : await ask('Password: ', true);
-      const api = client();
-      const issued = await api.post<IssuedToken>('/api/v1/auth/login', {
-        username: o.username,
-        password,
-        expiresInHours: Number(o.expiresInHours),
-        ...(o.totp ? { totp: o.totp } : {}),
-        ...(o.recoveryCode ? { recoveryCode: o.recoveryCode } : {}),
-        ...(o.newPassword ? { newPassword: o.newPassword } : {}),
+  .option(
+    '--password-stdin',
+    'read the password from stdin (then, one per line, the new password and the recovery code, when asked for)',
+  )
+  .option('--totp <code>', 'the 6-digit code from the authenticator app (good once, for 30 s)')
+  .option('--recovery', 'use a recovery code instead of a TOTP code (asked for, or read from stdin)')
+  .option(
+    '--change-password',
+    'set a new password (required after a one-time password): asked for twice, read from stdin, or STEWARD_NEW_PASSWORD',
+  )
+  .option('--expires-in-hours <hours>', 'token lifetime', '12');
+refuseSecretOption(
+  login,
+  '--password',
+  'pipe it with --password-stdin, set STEWARD_PASSWORD, or type it when asked',
+);
+refuseSecretOption(
+  login,
+  '--new-password',
+  'add --change-password: the new password is asked for, read from stdin, or taken from STEWARD_NEW_PASSWORD',
+);
+refuseSecretOption(login, '--recovery-code', 'add --recovery: the code is asked for or read from stdin');
+login.action(
+  async (o: {
+    username: string;
+    passwordStdin?: boolean;
+    totp?: string;
+    recovery?: boolean;
+    changePassword?: boolean;
+    expiresInHours: string;
+  }) => {
+    const secrets = new SecretReader(secretEnv, o.passwordStdin ? '--password-stdin' : undefined);
+    const newPassword = (): Promise<string> =>
+      secrets.read({ name: 'new password', env: 'STEWARD_NEW_PASSWORD', confirm: true });
+    const body = {
+      username: o.username,
+      password: await secrets.read({ name: 'password', env: 'STEWARD_PASSWORD' }),
+      expiresInHours: Number(o.expiresInHours),
+      ...(o.changePassword ? { newPassword: await newPassword() } : {}),
+      ...(o.totp ? { totp: o.totp } : {}),
+      ...(o.recovery ? { recoveryCode: await secrets.read({ name: 'recovery code' }) } : {}),
+    };
+    const api = client();
+    let issued: IssuedToken;
+    try {
+      issued = await api.post<IssuedToken>('/api/v1/auth/login', body);
+    } catch (error) {
+      // A one-time password: on a terminal, ask for the new one at once rather than failing.
+      const mustChange =
+        error instanceof ApiError && error.status === 403 && error.body.field === 'newPassword';
+      if (!mustChange || o.passwordStdin || !process.stdin.isTTY) throw error;
+      process.stderr.write('The password was set for one use; choose a new one.\n');
+      issued = await api.post<IssuedToken>('/api/v1/auth/login', {
+        ...body,
+        newPassword: await newPassword(),
       });
-      const file = globals().sessionFile;
-      await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-      await writeFile(
-        file,
-        `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token: issued.token }, null, 2)}\n`,
-        { mode: 0o600 },
-      );
-      if (json())
-        return printJson({
-          username: o.username,
-          role: issued.role,
-          expiresAt: issued.expiresAt,
-          sessionFile: file,
-        });
-      process.stdout.write(
-        `logged in as ${o.username} (${issued.role}) until ${issued.expiresAt ?? 'revoked'}; token kept in ${file}\n`,
-      );
-    },
-  );
+    }
+    const file = globals().sessionFile;
+    await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+    await writeFile(
+      file,
+      `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token: issued.token }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+    if (json())
+      return printJson({
+        username: o.username,
+        role: issued.role,
+        expiresAt: issued.expiresAt,
+        sessionFile: file,
+      });
+    process.stdout.write(
+      `logged in as ${o.username} (${issued.role}) until ${issued.expiresAt ?? 'revoked'}; token kept in ${file}\n`,
+    );
+  },
+);
+
+program
+  .command('password')
+  .description('change your password; your other sessions and API tokens end (needs "steward login")')
+  .option('--password-stdin', 'read the current password, then the new one, from stdin, one per line')
+  .action(async (o: { passwordStdin?: boolean }) => {
+    const secrets = new SecretReader(secretEnv, o.passwordStdin ? '--password-stdin' : undefined);
+    const currentPassword = await secrets.read({ name: 'current password', env: 'STEWARD_PASSWORD' });
+    const newPassword = await secrets.read({
+      name: 'new password',
+      env: 'STEWARD_NEW_PASSWORD',
+      confirm: true,
+    });
+    const result = await client().post<{ changed: boolean }>('/api/v1/auth/password', {
+      currentPassword,
+      newPassword,
+    });
+    if (json()) return printJson(result);
+    process.stdout.write('password changed; your other sessions and API tokens were revoked\n');
+  });
 
 const token = program.command('token').description('API tokens: shown once, stored hashed');
 token
   .command('create <name>')
   .description('create an API token')
   .option('--role <role>', 'owner, operator or auditor (at most your own)')
-  .option('--expires-in-days <days>', 'days until it expires (default: never)')
+  .option(
+    '--expires-in-days <days>',
+    'days until it expires (default and most: identity.maxTokenLifetimeDays, 90)',
+  )
   .action(async (name: string, o: { role?: string; expiresInDays?: string }) => {
     const issued = await client().post<IssuedToken>('/api/v1/tokens', {
       name,

@@ -12,9 +12,7 @@ export async function readStdin(): Promise<string> {
 /** Asks a question on the terminal; hides the answer when `secret`. */
 export function ask(question: string, secret = false): Promise<string> {
   if (!process.stdin.isTTY) {
-    return Promise.reject(
-      new Error(`${question.trim()} needs a terminal; pass the value as a flag or through stdin`),
-    );
+    return Promise.reject(new Error(`${question.trim()} needs a terminal; pipe the answer to stdin instead`));
   }
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });

@@ -9,6 +9,9 @@ export interface Environment {
   readonly masterKey: string | undefined;
   readonly apiUrl: string | undefined;
   readonly token: string | undefined;
+  /** The CLI's secrets, never taken as flags: the password and a new one (steward login, steward password). */
+  readonly password: string | undefined;
+  readonly newPassword: string | undefined;
   readonly logLevel: string | undefined;
   readonly pgBinDir: string | undefined;
   /**
@@ -42,6 +45,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     masterKey: get('STEWARD_MASTER_KEY'),
     apiUrl: get('STEWARD_API_URL'),
     token: get('STEWARD_TOKEN'),
+    password: get('STEWARD_PASSWORD'),
+    newPassword: get('STEWARD_NEW_PASSWORD'),
     logLevel: get('STEWARD_LOG_LEVEL'),
     pgBinDir: get('STEWARD_PG_BIN_DIR'),
     backupS3Keys: Object.fromEntries(

@@ -108,11 +108,11 @@ export interface CliResult {
 export function cli(
   dataDir: string,
   args: readonly string[],
-  options: { input?: string; timeoutMs?: number } = {},
+  options: { input?: string; timeoutMs?: number; env?: Readonly<Record<string, string>> } = {},
 ): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(steward, ['--data-dir', dataDir, ...args], {
-      env: childEnv(dataDir),
+      env: { ...childEnv(dataDir), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 240_000,
     });

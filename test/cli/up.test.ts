@@ -190,16 +190,8 @@ describe('steward up and the CLI', () => {
     expect(wrong.stderr).toMatch(/^error: /m);
     const login = await cliJson<{ username: string; role: string; sessionFile: string }>(
       dataDir,
-      [
-        ...session,
-        'login',
-        '-u',
-        'admin',
-        '--password-stdin',
-        '--new-password',
-        'a-new-long-owner-passphrase',
-      ],
-      oneTimePassword,
+      [...session, 'login', '-u', 'admin', '--password-stdin', '--change-password'],
+      `${oneTimePassword}\na-new-long-owner-passphrase\n`,
     );
     expect(login).toMatchObject({ username: 'admin', role: 'owner' });
     expect((await stat(login.sessionFile)).mode & 0o777).toBe(0o600);
@@ -217,16 +209,16 @@ describe('steward up and the CLI', () => {
       'auditor',
     ]);
     expect(issued.role).toBe('auditor');
-    const asAuditor = ['--token', issued.token];
-    expect((await cli(dataDir, [...asAuditor, 'tenant', 'list'])).code).toBe(0);
-    const forbidden = await cli(dataDir, [...asAuditor, 'tenant', 'create', 'nope', '--no-wait']);
+    const asAuditor = { env: { STEWARD_TOKEN: issued.token } };
+    expect((await cli(dataDir, ['tenant', 'list'], asAuditor)).code).toBe(0);
+    const forbidden = await cli(dataDir, ['tenant', 'create', 'nope', '--no-wait'], asAuditor);
     expect(forbidden.code).not.toBe(0);
     expect(forbidden.stderr).toMatch(/^error: /m);
     const listed = await cliJson<{ id: string; name: string }[]>(dataDir, ['token', 'list']);
     expect(listed.map((t) => t.name)).toContain('ci');
     expect(JSON.stringify(listed)).not.toContain(issued.token);
     expect((await cli(dataDir, ['token', 'revoke', issued.id])).code).toBe(0);
-    const revoked = await cli(dataDir, [...asAuditor, 'tenant', 'list']);
+    const revoked = await cli(dataDir, ['tenant', 'list'], asAuditor);
     expect(revoked.code).not.toBe(0);
 
     const added = await cliJson<{ operator: { username: string }; password?: string }>(dataDir, [
