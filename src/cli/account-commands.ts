@@ -168,9 +168,13 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     });
   token
     .command('revoke <id>')
-    .description('revoke an API token')
-    .action(async (id: string) => {
-      const revoked = await ctx.client().delete<TokenView>(`/api/v1/tokens/${enc(id)}`);
+    .description("revoke one of your API tokens, or (owners, --operator) another operator's")
+    .option('--operator <username>', 'the operator whose token it is (owners only; audited)')
+    .action(async (id: string, o: { operator?: string }) => {
+      const path = o.operator
+        ? `/api/v1/operators/${enc(o.operator)}/tokens/${enc(id)}`
+        : `/api/v1/tokens/${enc(id)}`;
+      const revoked = await ctx.client().delete<TokenView>(path);
       if (ctx.json()) return printJson(revoked);
       process.stdout.write(`token ${revoked.id} (${revoked.name}) revoked\n`);
     });

@@ -325,9 +325,14 @@ export class OperatorService {
     return this.#o.tokens.list(actor);
   }
 
+  /** Revokes one of the caller's own tokens. */
   async revokeToken(actor: Principal, id: string): Promise<TokenView> {
-    await this.#findOwn(actor, 'revoke a token');
-    return this.#o.tokens.revoke(actor, id);
+    return this.#o.tokens.revoke(actor, id, await this.#findOwn(actor, 'revoke a token'));
+  }
+
+  /** An owner revokes another operator's token (a lost laptop, a leaked CI secret), which is audited. */
+  async revokeTokenOf(actor: Principal, username: string, id: string): Promise<TokenView> {
+    return this.#o.tokens.revoke(actor, id, await this.#find(username));
   }
 
   /** Changes the caller's password; every other session and automation token of the operator ends. */

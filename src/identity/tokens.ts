@@ -215,8 +215,11 @@ export class TokenService {
     return rows.map((r) => tokenView(r, r.username));
   }
 
-  /** Revokes a token: one's own, or (owners) anyone's, which the audit event names. */
-  async revoke(actor: Principal, id: string): Promise<TokenView> {
+  /**
+   * Revokes a token of one operator: the caller's own, or (through the
+   * operators' admin route) the named operator's. The audit event names both.
+   */
+  async revoke(actor: Principal, id: string, operator: { id: string; username: string }): Promise<TokenView> {
     if (!/^\d{1,18}$/.test(id)) {
       throw new InputError(`token id ${showValue(id)} is not a number; "steward token list" shows the ids`, {
         field: 'id',
@@ -225,13 +228,15 @@ export class TokenService {
     return this.#o.db.transaction().execute(async (tx) => {
       const row = await tx
         .selectFrom('api_tokens')
-        .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
-        .selectAll('api_tokens')
-        .select('operators.username')
-        .where('api_tokens.id', '=', id)
+        .selectAll()
+        .where('id', '=', id)
+        .where('operator_id', '=', operator.id)
         .executeTakeFirst();
-      if (!row || (actor.role !== 'owner' && row.username !== actor.username)) {
-        throw new NotFoundError(`token ${id} does not exist`, { field: 'id' });
+      if (!row) {
+        throw new NotFoundError(
+          `operator ${operator.username} has no token ${id}; "steward token list" shows the ids (an owner revokes another operator's token with --operator)`,
+          { field: 'id' },
+        );
       }
       const revokedAt = row.revoked_at ?? this.#o.clock.now();
       await tx.updateTable('api_tokens').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
@@ -240,9 +245,9 @@ export class TokenService {
         address: actor.address,
         action: 'token.revoke',
         target: `token/${id}`,
-        details: { name: row.name, operator: row.username },
+        details: { name: row.name, operator: operator.username },
       });
-      return tokenView({ ...row, revoked_at: revokedAt }, row.username);
+      return tokenView({ ...row, revoked_at: revokedAt }, operator.username);
     });
   }
 

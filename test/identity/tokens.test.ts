@@ -106,11 +106,21 @@ describe('API tokens and roles', () => {
     const events = await auditEvents(t, 'token.revoke', `token/${created.body.id}`);
     expect(events.map((e) => e.actor)).toEqual(['operator:rolf']);
 
-    // An owner may revoke anyone's token.
+    // An owner revokes another operator's token through the operators' route only, and names them.
     const otherSession = await tokenFor(t, { username: 'otto', password: 'otto-password-123' });
     const ottos = await t.request('GET', '/api/v1/tokens', undefined, otherSession);
     const ottoId = ottos.body.tokens[0].id as string;
-    expect((await t.request('DELETE', `/api/v1/tokens/${ottoId}`)).status).toBe(200);
+    expect((await t.request('DELETE', `/api/v1/tokens/${ottoId}`)).status).toBe(404);
+    expect((await t.request('DELETE', `/api/v1/operators/rolf/tokens/${ottoId}`)).status).toBe(404);
+    const byOwner = await t.request('DELETE', `/api/v1/operators/otto/tokens/${ottoId}`);
+    expect(byOwner.status).toBe(200);
+    expect(byOwner.body).toMatchObject({ operator: 'otto' });
+    expect((await t.request('GET', '/api/v1/tenants', undefined, other)).status).toBe(401);
+    const ownerEvents = await auditEvents(t, 'token.revoke', `token/${ottoId}`);
+    expect(ownerEvents.map((e) => [e.actor, e.details.operator])).toEqual([['operator:admin', 'otto']]);
+    expect(
+      (await t.request('DELETE', `/api/v1/operators/otto/tokens/${ottoId}`, undefined, session)).status,
+    ).toBe(403);
     expect((await t.request('DELETE', '/api/v1/tokens/not-a-number')).status).toBe(400);
     expect((await t.request('DELETE', '/api/v1/tokens/999999999')).status).toBe(404);
   });

@@ -105,6 +105,15 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     },
   });
   route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/operators/:username/tokens/:id',
+    summary: "Revoke another operator's API token",
+    tags: ['operators'],
+    permission: 'operators.write',
+    params: usernameParams.extend(tokenParams.shape),
+    handler: ({ params, principal }) => operators.revokeTokenOf(principal, params.username, params.id),
+  });
+  route(app, auth, {
     method: 'GET',
     url: '/api/v1/tokens',
     summary: 'List API tokens (owners see all, others their own)',
@@ -125,7 +134,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
   route(app, auth, {
     method: 'DELETE',
     url: '/api/v1/tokens/:id',
-    summary: 'Revoke an API token',
+    summary: "Revoke one of the caller's API tokens",
     tags: ['tokens'],
     permission: 'tokens.self',
     params: tokenParams,
