@@ -171,6 +171,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'exports' }),
     dataDir: config.dataDir,
+    stageUid: (stageId) => runtime.stageUid(stageId),
   });
   const backups = new BackupService({
     db,

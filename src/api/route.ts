@@ -46,6 +46,49 @@ const anonymous = (address: string): Principal => ({
   accountAccess: false,
 });
 
+/**
+ * Who asks: resolved from the Authorization header alone. It runs in each
+ * route's onRequest hook, before Fastify reads a byte of the body, so an
+ * anonymous or unauthorised 256 MiB upload is refused at its headers.
+ */
+async function principalOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  authenticate: Authenticator,
+  permission: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['permission'],
+): Promise<Principal> {
+  const address = request.ip;
+  if (permission === 'public') return anonymous(address);
+  // Refused before its body is read: the connection closes rather than drain an upload nobody may send.
+  const refuse = (error: Error): Error => {
+    if (!bodyless(request)) void reply.header('connection', 'close');
+    return error;
+  };
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Bearer ')) {
+    throw refuse(
+      new UnauthorizedError(
+        'this request needs an API token: send "Authorization: Bearer stw_…" (the CLI reads it from client.json or STEWARD_TOKEN)',
+      ),
+    );
+  }
+  let principal: Principal;
+  try {
+    principal = await authenticate(header.slice(7).trim(), address);
+  } catch (error) {
+    throw refuse(error as Error);
+  }
+  if (permission !== 'authenticated' && !can(principal.role, permission)) {
+    throw refuse(new ForbiddenError(`role ${principal.role} may not do this (needs ${permission})`));
+  }
+  return principal;
+}
+
+function bodyless(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
 export function route<
   B extends z.ZodType = z.ZodUndefined,
   Q extends z.ZodType = z.ZodObject,
@@ -56,26 +99,21 @@ export function route<
   if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
   if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
   if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  // Each request's principal, from its onRequest hook to its handler.
+  const principals = new WeakMap<FastifyRequest, Principal>();
   app.route({
     method: spec.method,
     url: spec.url,
     schema,
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
+    onRequest: async (request, reply) => {
+      principals.set(request, await principalOf(request, reply, authenticate, spec.permission));
+    },
     handler: async (request, reply) => {
       const address = request.ip;
-      let principal = anonymous(address);
-      if (spec.permission !== 'public') {
-        const header = request.headers.authorization;
-        if (!header?.startsWith('Bearer ')) {
-          throw new UnauthorizedError(
-            'this request needs an API token: send "Authorization: Bearer stw_…" (the CLI reads it from client.json or STEWARD_TOKEN)',
-          );
-        }
-        principal = await authenticate(header.slice(7).trim(), address);
-        if (spec.permission !== 'authenticated' && !can(principal.role, spec.permission)) {
-          throw new ForbiddenError(`role ${principal.role} may not do this (needs ${spec.permission})`);
-        }
-      }
+      const principal = principals.get(request);
+      // The hook sets one for every request it lets through.
+      if (!principal) throw new UnauthorizedError('this request was not authenticated');
       const params = spec.params ? parseInput(spec.params, request.params, 'path') : ({} as z.output<P>);
       const query = spec.query ? parseInput(spec.query, request.query, 'query') : ({} as z.output<Q>);
       const body = spec.body ? parseInput(spec.body, request.body ?? {}, 'body') : (undefined as z.output<B>);

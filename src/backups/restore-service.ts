@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql, type Selectable } from 'kysely';
 import type pg from 'pg';
@@ -22,6 +22,7 @@ import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import { postgresRunAs } from '../system/exec.ts';
+import { chownTree, removeTree } from '../system/safe-fs.ts';
 import { startCluster, stopCluster } from '../databases/local-cluster.ts';
 import { stageJobKind } from '../tenants/service.ts';
 import { runInGroup } from './pgbackrest/process.ts';
@@ -596,7 +597,7 @@ export class RestoreService {
     await withClient(this.#superuser(target), (c) =>
       c.query(`drop database if exists ${quoteIdent(row.kept_database!)} with (force)`),
     );
-    if (row.kept_files_dir) await rm(row.kept_files_dir, { recursive: true, force: true });
+    if (row.kept_files_dir) await removeTree(row.kept_files_dir);
     await this.#o.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('restores')
@@ -876,7 +877,7 @@ export class RestoreService {
   async #stageFiles(row: RestoreRow): Promise<void> {
     const { id: stageId, filesDir } = await this.#filesDir(row.tenant_slug, row.target_stage);
     const staging = this.#stagingDir(filesDir, row.id);
-    await rm(staging, { recursive: true, force: true });
+    await removeTree(staging);
     const found = await this.#o.exports.nearest(row.tenant_slug, row.source_stage, row.target_time);
     if (!found) {
       await this.#setRestore(row.id, {
@@ -890,13 +891,13 @@ export class RestoreService {
     try {
       unpacked = await this.#o.exports.unpackFiles(found.id, staging);
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
       throw new InternalError(`the files of export ${found.id} could not be unpacked: ${message(error)}`, {
         cause: error,
       });
     }
     if (!unpacked.restored) {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
       await this.#setRestore(row.id, {
         files_export_id: null,
         files_note: `files not restored: ${unpacked.reason}${row.mode === 'in-place' ? '; the stage keeps its current files' : ''}`,
@@ -905,7 +906,8 @@ export class RestoreService {
     }
     // The files belong to the stage's own user, like everything the runtime gives it.
     const uid = this.#o.runtime.stageUid(stageId);
-    if (uid !== undefined) await chownTree(staging, uid);
+    if (uid !== undefined) await chownTree(staging, uid, uid);
+    await chmod(staging, 0o700);
     await this.#setRestore(row.id, {
       files_export_id: found.id,
       files_note: `${unpacked.files} files (${unpacked.fileBytes} bytes) restored from export ${found.id} made at ${found.createdAt}`,
@@ -944,7 +946,7 @@ export class RestoreService {
     if (!existsSync(staging)) return;
     if (row.mode === 'into') {
       // The new stage's files dir is as empty as its database was.
-      await rm(filesDir, { recursive: true, force: true });
+      await removeTree(filesDir);
       await rename(staging, filesDir);
       return;
     }
@@ -953,7 +955,7 @@ export class RestoreService {
     await this.#setRestore(row.id, { kept_files_dir: kept });
     if (existsSync(filesDir) && !existsSync(kept)) await rename(filesDir, kept);
     // Kept already (a run that stopped between the renames); what is there now was made since.
-    else if (existsSync(filesDir)) await rm(filesDir, { recursive: true, force: true });
+    else if (existsSync(filesDir)) await removeTree(filesDir);
     await rename(staging, filesDir);
   }
 
@@ -1074,7 +1076,7 @@ export class RestoreService {
         log.warn({ err: message(cleanup) }, 'the replacement database was not dropped');
       }
       const files = await this.#filesDir(row.tenant_slug, row.target_stage).catch(() => undefined);
-      if (files) await rm(this.#stagingDir(files.filesDir, row.id), { recursive: true, force: true });
+      if (files) await removeTree(this.#stagingDir(files.filesDir, row.id));
     }
     let removedStage = false;
     if (row.mode === 'into' && !swapped) {
@@ -1700,19 +1702,6 @@ export class RestoreService {
 }
 
 class VerificationFailed extends Error {}
-
-async function chownTree(root: string, uid: number): Promise<void> {
-  const pending = [root];
-  while (pending.length > 0) {
-    const path = pending.pop()!;
-    const info = await lstat(path);
-    await chown(path, uid, uid).catch(() => undefined);
-    if (info.isDirectory()) {
-      for (const entry of await readdir(path)) pending.push(join(path, entry));
-    }
-  }
-  await chmod(root, 0o700);
-}
 
 function restoreView(row: RestoreRow): RestoreView {
   return {

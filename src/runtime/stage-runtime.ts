@@ -8,6 +8,7 @@ import { actorName, systemPrincipal, type Principal } from '../core/policy.ts';
 import type { ClaimedJob, JobOutcome } from '../jobs/queue.ts';
 import { run } from '../system/exec.ts';
 import { freePort } from '../system/ports.ts';
+import { chmodDirectories, treeBytes } from '../system/safe-fs.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { AppDefinition } from './app-definition.ts';
@@ -687,10 +688,13 @@ export class StageRuntime {
    * Files quota: Steward measures each stage's files directory; over its
    * quota the directory becomes read-only for the app (writes fail with
    * EACCES) and an audit event says so; back under it, writable again.
+   * The tree is the tenant's: measured and changed relative to open
+   * directories (safe-fs), so a directory swapped for a link to /usr is
+   * neither counted nor changed.
    */
   async #enforceQuota(stage: StageRow): Promise<void> {
     if (stage.desired !== 'present') return;
-    const bytes = await directorySize(stage.files_dir);
+    const bytes = await treeBytes(stage.files_dir);
     if (bytes === undefined) return;
     await this.#o.db.updateTable('stages').set({ files_bytes: bytes }).where('id', '=', stage.id).execute();
     const quota = stage.files_quota_bytes === null ? null : Number(stage.files_quota_bytes);
@@ -698,7 +702,7 @@ export class StageRuntime {
     const readOnly = (info.mode & 0o200) === 0;
     const over = quota !== null && bytes > quota;
     if (over && !readOnly) {
-      await setWritable(stage.files_dir, false);
+      await chmodDirectories(stage.files_dir, 0o500);
       await this.#o.audit.recordAlone({
         actor: actorName(systemPrincipal),
         action: 'stage.files.over-quota',
@@ -708,7 +712,7 @@ export class StageRuntime {
         details: { bytes, quota },
       });
     } else if (!over && readOnly) {
-      await setWritable(stage.files_dir, true);
+      await chmodDirectories(stage.files_dir, 0o700);
     }
   }
 
@@ -771,33 +775,4 @@ export class StageRuntime {
 
 function webPorts(statuses: readonly ProcessStatus[]): number[] {
   return statuses.map((s) => s.spec.port).filter((p): p is number => p !== undefined);
-}
-
-async function directorySize(root: string): Promise<number | undefined> {
-  let total = 0;
-  const pending = [root];
-  try {
-    while (pending.length > 0) {
-      const dir = pending.pop() ?? root;
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) pending.push(path);
-        else if (entry.isFile()) total += (await lstat(path)).size;
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  return total;
-}
-
-async function setWritable(root: string, writable: boolean): Promise<void> {
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop() ?? root;
-    await chmod(dir, writable ? 0o700 : 0o500);
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) pending.push(join(dir, entry.name));
-    }
-  }
 }

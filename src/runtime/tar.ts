@@ -24,12 +24,24 @@ export interface TarEntry {
 }
 
 export interface ExtractLimits {
-  /** Total bytes of file content. */
+  /** Bytes of file content (hard links copied count again), and of the whole unpacked tar stream. */
   readonly maxBytes: number;
   readonly maxEntries: number;
 }
 
 export const defaultExtractLimits: ExtractLimits = { maxBytes: 2 * 1024 ** 3, maxEntries: 100_000 };
+
+export interface ReadLimits {
+  /**
+   * Bytes of the whole tar stream (headers, extended headers, padding and
+   * every entry's data, whatever its type): a small .tar.gz that unpacks to
+   * more is refused as it is read, never held.
+   */
+  readonly maxBytes: number;
+}
+
+/** Extended headers (long names, pax records) are held in memory while read: at most this. */
+const maxExtendedHeaderBytes = 1024 * 1024;
 
 const block = 512;
 
@@ -63,21 +75,58 @@ export function symlinkStaysInside(path: string, target: string): boolean {
   return resolved !== '..' && !resolved.startsWith('../');
 }
 
-/** Reads exact byte counts from a stream of chunks. */
+/**
+ * Whether `path` stays inside the archive when every symlink on the way is
+ * followed the way the kernel would: `links` maps each symlink's path to its
+ * target. Checking each link alone is not enough: "a -> ." then "b -> a/.."
+ * leaves although "a/.." does not. A missing step counts as a directory; an
+ * absolute target, too many hops or ".." above the root leave.
+ */
+export function linkChainStaysInside(path: string, links: ReadonlyMap<string, string>): boolean {
+  const resolved: string[] = [];
+  const todo = path.split('/').reverse();
+  let hops = 0;
+  for (let part = todo.pop(); part !== undefined; part = todo.pop()) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (resolved.length === 0) return false;
+      resolved.pop();
+      continue;
+    }
+    resolved.push(part);
+    const target = links.get(resolved.join('/'));
+    if (target === undefined) continue;
+    hops += 1;
+    if (hops > 40 || target === '' || target.startsWith('/')) return false;
+    resolved.pop();
+    todo.push(...target.split('/').reverse());
+  }
+  return true;
+}
+
+/** Reads exact byte counts from a stream of chunks; every byte counts against the limit. */
 class ByteReader {
   readonly #source: AsyncIterator<Buffer>;
+  readonly #maxBytes: number;
   #pending: Buffer = Buffer.alloc(0);
   #done = false;
+  #total = 0;
 
-  constructor(source: AsyncIterable<Buffer>) {
+  constructor(source: AsyncIterable<Buffer>, maxBytes: number) {
     this.#source = source[Symbol.asyncIterator]();
+    this.#maxBytes = maxBytes;
   }
 
   async #fill(n: number): Promise<boolean> {
     while (this.#pending.length < n && !this.#done) {
       const next = await this.#source.next();
-      if (next.done) this.#done = true;
-      else this.#pending = this.#pending.length ? Buffer.concat([this.#pending, next.value]) : next.value;
+      if (next.done) {
+        this.#done = true;
+        break;
+      }
+      this.#total += next.value.length;
+      if (this.#total > this.#maxBytes) throw refuse(`it unpacks to more than ${this.#maxBytes} bytes`);
+      this.#pending = this.#pending.length ? Buffer.concat([this.#pending, next.value]) : next.value;
     }
     return this.#pending.length >= n;
   }
@@ -101,6 +150,11 @@ class ByteReader {
       this.#pending = this.#pending.subarray(take);
       left -= take;
     }
+  }
+
+  /** Passes over n bytes as they arrive, holding none of them. */
+  async skip(n: number): Promise<void> {
+    for await (const chunk of this.stream(n)) void chunk;
   }
 }
 
@@ -147,15 +201,28 @@ function parsePax(data: Buffer): Map<string, string> {
   return records;
 }
 
+/** A pax "size" record: a decimal count of bytes, nothing else. */
+function paxSize(value: string): number {
+  const size = Number(value);
+  if (!/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(size)) {
+    throw refuse(`a pax header gives the size ${showValue(value)}; a size is a whole number of bytes`);
+  }
+  return size;
+}
+
 /**
  * Reads the entries of a tar stream. `visit` gets each entry and, for
- * files, the content as a stream it must consume.
+ * files, the content as a stream it must consume. Memory stays bounded
+ * whatever the archive says: only headers and extended headers (at most
+ * 1 MiB) are held; the data of other entries is passed over as it arrives,
+ * and every byte of the stream counts against `limits.maxBytes`.
  */
 export async function readTar(
   source: AsyncIterable<Buffer>,
   visit: (entry: TarEntry, content: AsyncIterable<Buffer>) => Promise<void>,
+  limits: ReadLimits = defaultExtractLimits,
 ): Promise<void> {
-  const reader = new ByteReader(source);
+  const reader = new ByteReader(source, limits.maxBytes);
   let longName: string | undefined;
   let longLink: string | undefined;
   let pax = new Map<string, string>();
@@ -172,7 +239,8 @@ export async function readTar(
     }
     first = false;
     const typeflag = String.fromCharCode(header[156] ?? 0);
-    const size = Number(pax.get('size') ?? octal(header, 124, 12, 'size'));
+    const paxSizeValue = pax.get('size');
+    const size = paxSizeValue === undefined ? octal(header, 124, 12, 'size') : paxSize(paxSizeValue);
     const padded = Math.ceil(size / block) * block;
     const ustar = text(header, 257, 6) === 'ustar';
     const prefix = ustar ? text(header, 345, 155) : '';
@@ -181,7 +249,7 @@ export async function readTar(
     const linkTarget = longLink ?? pax.get('linkpath') ?? text(header, 157, 100);
 
     if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x' || typeflag === 'g') {
-      if (size > 1024 * 1024) throw refuse('an extended header is larger than 1 MiB');
+      if (size > maxExtendedHeaderBytes) throw refuse('an extended header is larger than 1 MiB');
       const data = await reader.read(padded);
       if (!data) throw refuse('it ends inside an extended header');
       const body = data.subarray(0, size);
@@ -228,9 +296,8 @@ export async function readTar(
       if (padded > size && !(await reader.read(padded - size))) throw refuse('it ends inside a file');
       continue;
     }
-    if (size > 0 && type !== 'hardlink' && type !== 'symlink') {
-      if (!(await reader.read(padded))) throw refuse('it ends inside an entry');
-    }
+    // Directories and links carry no data, but an archive may claim some: pass over it, never hold it.
+    if (size > 0) await reader.skip(padded);
     if (path === undefined) {
       if (type === 'directory') continue;
       throw refuse(`entry ${showValue(rawName)} is a link at the archive root`);
@@ -294,60 +361,64 @@ export async function extractTarGz(
     }
   };
 
-  await readTar(gunzip(source), async (entry, content) => {
-    entries += 1;
-    if (entries > limits.maxEntries) throw refuse(`it has more than ${limits.maxEntries} entries`);
-    const existing = kinds.get(entry.path);
-    if (existing && !(existing === 'directory' && entry.type === 'directory')) {
-      throw refuse(`entry ${showValue(entry.path)} appears twice`);
-    }
-    await ensureParents(entry.path);
-    const target = posix.join(root, entry.path);
-    switch (entry.type) {
-      case 'directory':
-        if (!existing) await mkdir(target, { mode: 0o755 });
-        break;
-      case 'file': {
-        bytes += entry.size;
-        if (bytes > limits.maxBytes) throw refuse(`it unpacks to more than ${limits.maxBytes} bytes`);
-        const handle = await open(
-          target,
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          entry.mode & 0o111 ? 0o755 : 0o644,
-        );
-        try {
-          for await (const chunk of content) await handle.write(chunk);
-        } finally {
-          await handle.close();
-        }
-        break;
+  await readTar(
+    gunzip(source),
+    async (entry, content) => {
+      entries += 1;
+      if (entries > limits.maxEntries) throw refuse(`it has more than ${limits.maxEntries} entries`);
+      const existing = kinds.get(entry.path);
+      if (existing && !(existing === 'directory' && entry.type === 'directory')) {
+        throw refuse(`entry ${showValue(entry.path)} appears twice`);
       }
-      case 'symlink':
-        if (!symlinkStaysInside(entry.path, entry.linkTarget)) {
-          throw refuse(
-            `symlink ${showValue(entry.path)} points outside the release (to ${showValue(entry.linkTarget)})`,
+      await ensureParents(entry.path);
+      const target = posix.join(root, entry.path);
+      switch (entry.type) {
+        case 'directory':
+          if (!existing) await mkdir(target, { mode: 0o755 });
+          break;
+        case 'file': {
+          bytes += entry.size;
+          if (bytes > limits.maxBytes) throw refuse(`it unpacks to more than ${limits.maxBytes} bytes`);
+          const handle = await open(
+            target,
+            constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+            entry.mode & 0o111 ? 0o755 : 0o644,
           );
+          try {
+            for await (const chunk of content) await handle.write(chunk);
+          } finally {
+            await handle.close();
+          }
+          break;
         }
-        await symlink(entry.linkTarget, target);
-        symlinks.add(entry.path);
-        break;
-      case 'hardlink': {
-        const source = safeArchivePath(entry.linkTarget);
-        if (source === undefined || kinds.get(source) !== 'file') {
-          throw refuse(
-            `hard link ${showValue(entry.path)} must point to a file earlier in the archive, not ${showValue(entry.linkTarget)}`,
-          );
+        case 'symlink':
+          if (!symlinkStaysInside(entry.path, entry.linkTarget)) {
+            throw refuse(
+              `symlink ${showValue(entry.path)} points outside the release (to ${showValue(entry.linkTarget)})`,
+            );
+          }
+          await symlink(entry.linkTarget, target);
+          symlinks.add(entry.path);
+          break;
+        case 'hardlink': {
+          const source = safeArchivePath(entry.linkTarget);
+          if (source === undefined || kinds.get(source) !== 'file') {
+            throw refuse(
+              `hard link ${showValue(entry.path)} must point to a file earlier in the archive, not ${showValue(entry.linkTarget)}`,
+            );
+          }
+          // A copy, not a link: the release's files stay independent of each other.
+          await copyFile(posix.join(root, source), target, constants.COPYFILE_EXCL);
+          const stat = await lstat(target);
+          bytes += stat.size;
+          if (bytes > limits.maxBytes) throw refuse(`it unpacks to more than ${limits.maxBytes} bytes`);
+          await chmod(target, stat.mode & 0o111 ? 0o755 : 0o644);
+          break;
         }
-        // A copy, not a link: the release's files stay independent of each other.
-        await copyFile(posix.join(root, source), target, constants.COPYFILE_EXCL);
-        const stat = await lstat(target);
-        bytes += stat.size;
-        if (bytes > limits.maxBytes) throw refuse(`it unpacks to more than ${limits.maxBytes} bytes`);
-        await chmod(target, stat.mode & 0o111 ? 0o755 : 0o644);
-        break;
       }
-    }
-    kinds.set(entry.path, entry.type === 'hardlink' ? 'file' : entry.type);
-  });
+      kinds.set(entry.path, entry.type === 'hardlink' ? 'file' : entry.type);
+    },
+    limits,
+  );
   return { entries, bytes };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { removeTree } from '../system/safe-fs.ts';
 
 /**
  * Each stage's files directory (uploads): mode 0700, owned by nothing else.
@@ -22,7 +23,8 @@ export function localFiles(): FilesDriver {
       if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
     },
     async remove(path) {
-      await rm(path, { recursive: true, force: true });
+      // The tree is the tenant's: removed relative to open directories, never through its links.
+      await removeTree(path);
       // The tenant's directory goes with its last stage.
       await rmdir(dirname(path)).catch(() => undefined);
     },

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, symlink } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { posix } from 'node:path';
 import { InputError, showValue } from '../../core/errors.ts';
-import { readTar, symlinkStaysInside } from '../../runtime/tar.ts';
+import { linkChainStaysInside, readTar, symlinkStaysInside } from '../../runtime/tar.ts';
+import { linksLeaving, TreeError, TreeWriter } from '../../system/safe-fs.ts';
 import { padding, tarDirectory, tarEnd, tarHeader, type DirectoryStats } from './tar-writer.ts';
 
 /**
@@ -135,7 +133,9 @@ export interface ReadResult {
 /**
  * Reads a decrypted export: checks its manifest, hands the dump over in
  * order, writes the files below `filesRoot` (never outside it, never through
- * a link) and checks the dump against the summary at the end.
+ * a link, each step relative to an open directory), refuses links that leave
+ * the files directory alone or through each other (checked again on the real
+ * paths once unpacked) and checks the dump against the summary at the end.
  */
 export async function readExportArchive(
   source: AsyncIterable<Buffer>,
@@ -146,81 +146,98 @@ export async function readExportArchive(
   const hash = createHash('sha256');
   let databaseBytes = 0;
   let nextPart = 0;
-  const symlinks = new Set<string>();
+  const links = new Map<string, string>();
+  const writer = visitor.filesRoot === undefined ? undefined : await TreeWriter.open(visitor.filesRoot);
   try {
-    await readTar(source, async (entry, content) => {
-      if (summary) throw refuse(`entry ${showValue(entry.path)} follows the summary`);
-      if (!manifest) {
-        if (entry.path !== manifestPath || entry.type !== 'file')
-          throw refuse(`it does not start with ${manifestPath}; is this a Steward export?`);
-        const parsed = JSON.parse((await readAll(content, 64 * 1024)).toString('utf8')) as ExportManifest;
-        if (parsed.format !== exportFormatName || parsed.version !== exportFormatVersion)
-          throw refuse(
-            `format ${showValue(parsed.format)} version ${showValue(parsed.version)} is not known`,
-          );
-        manifest = parsed;
-        return;
-      }
-      if (entry.path.startsWith('database/')) {
-        if (entry.path !== dumpPartPath(nextPart) || entry.type !== 'file')
-          throw refuse(`expected ${dumpPartPath(nextPart)}, found ${showValue(entry.path)}`);
-        nextPart += 1;
-        for await (const chunk of content) {
-          hash.update(chunk);
-          databaseBytes += chunk.length;
-          await visitor.dump(chunk);
-        }
-        return;
-      }
-      if (entry.path === summaryPath) {
-        summary = JSON.parse((await readAll(content, 64 * 1024)).toString('utf8')) as ExportSummary;
-        return;
-      }
-      if (entry.path === filesPrefix || entry.path.startsWith(`${filesPrefix}/`)) {
-        const relative = entry.path.slice(filesPrefix.length + 1);
-        if (relative === '') return;
-        const parts = relative.split('/');
-        for (let i = 1; i < parts.length; i++) {
-          if (symlinks.has(parts.slice(0, i).join('/')))
-            throw refuse(`entry ${showValue(entry.path)} would be written through a symlink`);
-        }
-        const root = visitor.filesRoot;
-        if (entry.type === 'symlink') {
-          if (!symlinkStaysInside(relative, entry.linkTarget))
-            throw refuse(`symlink ${showValue(entry.path)} points outside the files directory`);
-          symlinks.add(relative);
-          if (root) await symlink(entry.linkTarget, posix.join(root, relative));
+    await readTar(
+      source,
+      async (entry, content) => {
+        if (summary) throw refuse(`entry ${showValue(entry.path)} follows the summary`);
+        if (!manifest) {
+          if (entry.path !== manifestPath || entry.type !== 'file')
+            throw refuse(`it does not start with ${manifestPath}; is this a Steward export?`);
+          const parsed = JSON.parse((await readAll(content, 64 * 1024)).toString('utf8')) as ExportManifest;
+          if (parsed.format !== exportFormatName || parsed.version !== exportFormatVersion)
+            throw refuse(
+              `format ${showValue(parsed.format)} version ${showValue(parsed.version)} is not known`,
+            );
+          manifest = parsed;
           return;
         }
-        if (entry.type === 'directory') {
-          if (root) await mkdir(posix.join(root, relative), { recursive: true, mode: entry.mode & 0o777 });
+        if (entry.path.startsWith('database/')) {
+          if (entry.path !== dumpPartPath(nextPart) || entry.type !== 'file')
+            throw refuse(`expected ${dumpPartPath(nextPart)}, found ${showValue(entry.path)}`);
+          nextPart += 1;
+          for await (const chunk of content) {
+            hash.update(chunk);
+            databaseBytes += chunk.length;
+            await visitor.dump(chunk);
+          }
           return;
         }
-        if (entry.type !== 'file') throw refuse(`entry ${showValue(entry.path)} is a ${entry.type}`);
-        if (!root) {
-          for await (const chunk of content) void chunk;
+        if (entry.path === summaryPath) {
+          summary = JSON.parse((await readAll(content, 64 * 1024)).toString('utf8')) as ExportSummary;
           return;
         }
-        await mkdir(posix.dirname(posix.join(root, relative)), { recursive: true, mode: 0o700 });
-        const handle = await open(
-          posix.join(root, relative),
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          entry.mode & 0o777,
+        if (entry.path === filesPrefix || entry.path.startsWith(`${filesPrefix}/`)) {
+          const relative = entry.path.slice(filesPrefix.length + 1);
+          if (relative === '') return;
+          const parts = relative.split('/');
+          for (let i = 1; i < parts.length; i++) {
+            if (links.has(parts.slice(0, i).join('/')))
+              throw refuse(`entry ${showValue(entry.path)} would be written through a symlink`);
+          }
+          if (entry.type === 'symlink') {
+            if (!symlinkStaysInside(relative, entry.linkTarget))
+              throw refuse(`symlink ${showValue(entry.path)} points outside the files directory`);
+            links.set(relative, entry.linkTarget);
+            await writer?.symlink(relative, entry.linkTarget);
+            return;
+          }
+          if (entry.type === 'directory') {
+            await writer?.directory(relative, entry.mode & 0o777);
+            return;
+          }
+          if (entry.type !== 'file') throw refuse(`entry ${showValue(entry.path)} is a ${entry.type}`);
+          if (!writer) {
+            for await (const chunk of content) void chunk;
+            return;
+          }
+          const handle = await writer.file(relative, entry.mode & 0o777);
+          try {
+            for await (const chunk of content) await handle.write(chunk);
+          } finally {
+            await handle.close();
+          }
+          return;
+        }
+        throw refuse(`entry ${showValue(entry.path)} is not part of the export format`);
+      },
+      // age does not compress: the plaintext is as large as the encrypted file, which bounds it.
+      { maxBytes: Number.MAX_SAFE_INTEGER },
+    );
+    // Each link alone stayed inside; followed one through another, they must too.
+    for (const path of links.keys()) {
+      if (!linkChainStaysInside(path, links))
+        throw refuse(
+          `symlink ${showValue(`${filesPrefix}/${path}`)} leaves the files directory through other links`,
         );
-        try {
-          for await (const chunk of content) await handle.write(chunk);
-        } finally {
-          await handle.close();
-        }
-        return;
-      }
-      throw refuse(`entry ${showValue(entry.path)} is not part of the export format`);
-    });
+    }
+    if (visitor.filesRoot !== undefined) {
+      const leaving = await linksLeaving(visitor.filesRoot);
+      if (leaving.length > 0)
+        throw refuse(
+          `symlink ${showValue(`${filesPrefix}/${leaving[0]}`)} resolves outside the files directory`,
+        );
+    }
   } catch (error) {
     // The tar reader speaks of release archives; here the archive is an export.
     if (error instanceof InputError && error.message.startsWith('the release archive is refused: '))
       throw refuse(error.message.slice('the release archive is refused: '.length));
+    if (error instanceof TreeError) throw refuse(error.message);
     throw error;
+  } finally {
+    await writer?.close();
   }
   if (!manifest) throw refuse('it is empty');
   if (!summary) throw refuse('it ends before its summary: the file is cut short');

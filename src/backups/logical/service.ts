@@ -18,6 +18,7 @@ import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDatabase } from '../../store/schema.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { StageCredentials, TenantService } from '../../tenants/service.ts';
+import { chownTree } from '../../system/safe-fs.ts';
 import {
   decryptStream,
   encryptStream,
@@ -119,6 +120,8 @@ export interface ExportServiceOptions {
   readonly pgBinDir?: string | undefined;
   /** How long an import waits for its new stage's database. */
   readonly stageReadyTimeoutMs?: number;
+  /** The uid a stage's processes run as (undefined: Steward's own): imported files become theirs. */
+  readonly stageUid?: (stageId: string) => number | undefined;
 }
 
 /**
@@ -629,6 +632,8 @@ export class ExportService {
           },
         });
         restore.stdin.end();
+        const uid = this.#o.stageUid?.(row.id);
+        if (uid !== undefined) await chownTree(row.filesDir, uid, uid);
         const { code, stderr } = await restoreExit;
         if (code !== 0) throw new Error(`pg_restore failed (exit ${code}): ${stderr.trim().slice(-1000)}`);
       } catch (error) {

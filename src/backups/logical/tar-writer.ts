@@ -1,6 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readLinkAt, walkSafely } from '../../system/safe-fs.ts';
 
 /**
  * A streaming writer of POSIX tar (ustar, with pax headers for long or
@@ -94,54 +92,46 @@ export interface DirectoryStats {
 }
 
 /**
- * Entries of a directory tree below `prefix`, content streamed from disk.
- * A file that changes size while it is read (an app still writing) is cut or
- * zero-padded to the size its header announced, so the archive stays valid.
- * Sockets, FIFOs and devices are skipped: they hold no data.
+ * Entries of a stage's files directory below `prefix`, content streamed from
+ * disk. The tree is the tenant's: it is walked relative to open directories
+ * and every file is read from the descriptor opened without following a
+ * link (see safe-fs), so a directory swapped for a symlink mid-export adds
+ * nothing from outside the tree. A file that changes size while it is read
+ * (an app still writing) is cut or zero-padded to the size its header
+ * announced, so the archive stays valid. Sockets, FIFOs and devices are
+ * skipped: they hold no data.
  */
 export async function* tarDirectory(
   root: string,
   prefix: string,
   stats: DirectoryStats,
 ): AsyncGenerator<Buffer> {
-  const walk = async function* (dir: string, relative: string): AsyncGenerator<Buffer> {
-    const names = (await readdir(dir)).sort();
-    for (const name of names) {
-      const full = join(dir, name);
-      const path = `${relative}/${name}`;
-      const info = await lstat(full);
-      if (info.isDirectory()) {
-        yield tarHeader({ path, type: 'directory', size: 0, mode: info.mode, mtime: info.mtime });
-        yield* walk(full, path);
-      } else if (info.isSymbolicLink()) {
-        const target = await readlink(full);
-        yield tarHeader({
-          path,
-          type: 'symlink',
-          size: 0,
-          mode: 0o777,
-          mtime: info.mtime,
-          linkTarget: target,
-        });
-      } else if (info.isFile()) {
-        yield tarHeader({ path, type: 'file', size: info.size, mode: info.mode, mtime: info.mtime });
-        let left = info.size;
-        if (left > 0) {
-          for await (const chunk of createReadStream(full, { end: info.size - 1 }) as AsyncIterable<Buffer>) {
-            const take = chunk.subarray(0, left);
-            left -= take.length;
-            yield take;
-            if (left === 0) break;
-          }
-        }
-        if (left > 0) yield Buffer.alloc(left);
-        yield padding(info.size);
-        stats.files += 1;
-        stats.bytes += info.size;
+  for await (const entry of walkSafely(root, { openFiles: true })) {
+    const path = entry.path === '' ? prefix : `${prefix}/${entry.path}`;
+    const info = entry.stats;
+    if (entry.kind === 'directory') {
+      yield tarHeader({ path, type: 'directory', size: 0, mode: info.mode, mtime: info.mtime });
+    } else if (entry.kind === 'symlink' && entry.parent) {
+      const target = await readLinkAt(entry.parent, entry.name).catch(() => undefined);
+      if (target === undefined) continue; // gone since it was listed
+      yield tarHeader({ path, type: 'symlink', size: 0, mode: 0o777, mtime: info.mtime, linkTarget: target });
+    } else if (entry.kind === 'file' && entry.handle) {
+      yield tarHeader({ path, type: 'file', size: info.size, mode: info.mode, mtime: info.mtime });
+      let left = info.size;
+      const buffer = Buffer.alloc(Math.min(readChunkBytes, Math.max(1, left)));
+      while (left > 0) {
+        const { bytesRead } = await entry.handle.read(buffer, 0, Math.min(buffer.length, left), null);
+        if (bytesRead === 0) break;
+        left -= bytesRead;
+        // A copy: the buffer is reused for the next read while this chunk may still be queued.
+        yield Buffer.from(buffer.subarray(0, bytesRead));
       }
+      if (left > 0) yield Buffer.alloc(left);
+      yield padding(info.size);
+      stats.files += 1;
+      stats.bytes += info.size;
     }
-  };
-  const top = await lstat(root);
-  yield tarHeader({ path: prefix, type: 'directory', size: 0, mode: top.mode, mtime: top.mtime });
-  yield* walk(root, prefix);
+  }
 }
+
+const readChunkBytes = 64 * 1024;
