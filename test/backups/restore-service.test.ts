@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -344,6 +344,42 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['restore.request', 'restore.succeeded']),
     );
+  });
+
+  it('restores no files from an export whose links leave the stage through each other, and changes nothing outside the new stage', async () => {
+    // Each link alone stays inside; unpacked as a stage's staging dir, "up" is the tenant's
+    // directory and "sib" the prod stage's files dir: what a chown that follows links would hand over.
+    const tenantDir = join(t.dataDir, 'files', 'acme');
+    const links = { a: '.', up: 'a/..', sib: 'up/prod' };
+    for (const [name, to] of Object.entries(links)) await symlink(to, join(filesDir, name));
+    const owners = async (): Promise<string[]> =>
+      Promise.all(
+        [tenantDir, filesDir, join(filesDir, 'reports', 'q3.txt')].map(async (path) => {
+          const info = await lstat(path);
+          return `${path} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)}`;
+        }),
+      );
+    const before = await owners();
+    try {
+      const exportId = await exportNow();
+      await sleep(1100);
+      const res = await t.request('POST', '/api/v1/tenants/acme/stages/prod/restores', {
+        toTime: new Date().toISOString(),
+        into: 'prod-links',
+      });
+      expect(res.status, res.text).toBe(202);
+      const done = await finishedRestore(res.body.id as string);
+      expect(done.status, done.error ?? '').toBe('succeeded');
+      expect(await owners()).toEqual(before);
+      expect(done.files.restored).toBe(false);
+      expect(done.files.note).toContain(`export ${exportId}`);
+      expect(done.files.note).toMatch(
+        /symlink "files\/(sib|up)" leaves the files directory through other links/,
+      );
+      expect(await readdir(join(tenantDir, 'prod-links')).catch(() => [])).toEqual([]);
+    } finally {
+      for (const name of Object.keys(links)) await rm(join(filesDir, name), { force: true });
+    }
   });
 
   it('restores in place only with the confirmation, keeps the old database until discarded, and restarts the app', async () => {

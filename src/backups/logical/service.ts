@@ -32,6 +32,7 @@ import {
   exportFormatName,
   exportFormatVersion,
   readExportArchive,
+  type ReadResult,
   type ExportManifest,
   type ExportSummary,
 } from './archive.ts';
@@ -507,7 +508,17 @@ export class ExportService {
         reason: `${made} does not open with the tenant's current export passphrase (it was changed since)`,
       };
     }
-    const result = await readExportArchive(plaintext, { filesRoot, dump: () => Promise.resolve() });
+    let result: ReadResult;
+    try {
+      result = await readExportArchive(plaintext, { filesRoot, dump: () => Promise.resolve() });
+    } catch (error) {
+      // An export the reader refuses (links that leave the files dir, a damaged file) restores no files; the restore says why.
+      if (!(error instanceof InputError)) throw error;
+      return {
+        restored: false,
+        reason: `${made} is refused: ${error.message.replace(/^the export is refused: /, '')}`,
+      };
+    }
     return { restored: true, files: result.summary.files, fileBytes: result.summary.fileBytes };
   }
 
