@@ -225,7 +225,8 @@ export async function treeBytes(root: string): Promise<number | undefined> {
  * removed each relative to its open parent. Missing is removed.
  */
 export async function removeTree(root: string): Promise<void> {
-  // Entries the tenant adds while this runs make a directory not empty: go again.
+  // The tenant's processes may add or swap entries meanwhile (a directory not empty, a link
+  // that became a directory): each pass removes what it can, the next one the rest.
   for (let attempt = 0; ; attempt++) {
     try {
       for await (const entry of walkSafely(root, { directoriesLast: true })) {
@@ -236,7 +237,8 @@ export async function removeTree(root: string): Promise<void> {
       await ignoreGone(rmdir(root));
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== 'ENOTEMPTY' || attempt >= 5) throw error;
+      const code = (error as { code?: string }).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EISDIR') || attempt >= 10) throw error;
     }
   }
 }
