@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,32 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tarDirectory } from '../../src/backups/logical/tar-writer.ts';
 import { systemPrincipal } from '../../src/core/policy.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-
-/**
- * A tenant's process (as the stage's uid) that swaps the directory `name` of
- * its files dir with a symlink to `target`, atomically and without pause
- * (renameat2 RENAME_EXCHANGE from perl): whatever Steward checks about it,
- * the next moment it may be the other one.
- */
-function startSwapper(filesDir: string, name: string, target: string, uid: number): ChildProcess {
-  const script = `
-    my ($dir, $name, $target) = @ARGV;
-    chdir $dir or die "chdir: $!";
-    mkdir $name or die "mkdir: $!";
-    open(my $f, ">", "$name/f") or die "open: $!"; print $f "mine"; close $f;
-    symlink $target, "$name.alt" or die "symlink: $!";
-    my ($a, $b) = ("$name.alt", $name);
-    while (1) { syscall(316, -100, $a, -100, $b, 2); }
-  `;
-  return spawn('perl', ['-e', script, filesDir, name, target], { uid, gid: uid, stdio: 'ignore' });
-}
-
-async function stopSwapper(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+import { startSwapper, stopSwapper } from '../harness/swapper.ts';
 
 /** Owner and mode of every entry below `dir` (and of `dir`), to compare before and after; links not followed. */
 async function ownersAndModes(dir: string): Promise<Record<string, string>> {

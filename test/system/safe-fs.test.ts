@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,28 +14,10 @@ import {
   treeBytes,
   walkSafely,
 } from '../../src/system/safe-fs.ts';
+import { startSwapper, stopSwapper } from '../harness/swapper.ts';
 
 const isRoot = process.getuid?.() === 0;
 const stageUid = 259_999;
-
-/** Swaps `root/name` (a directory) with a link to `target`, atomically, without pause (renameat2 from perl). */
-function startSwapper(root: string, name: string, target: string): ChildProcess {
-  const script = `
-    my ($dir, $name, $target) = @ARGV;
-    chdir $dir or die;
-    mkdir "$name/sub"; symlink $target, "$name.alt";
-    my ($a, $b) = ("$name.alt", $name);
-    while (1) { syscall(316, -100, $a, -100, $b, 2); }
-  `;
-  return spawn('perl', ['-e', script, root, name, target], { stdio: 'ignore' });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** Owner, mode and content of everything below `dir`, links not followed. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -76,11 +58,11 @@ describe.runIf(isRoot)('operations on a tenant-controlled tree never go through 
     await symlink('a/..', join(root, 'up'));
   });
   afterEach(async () => {
-    await stop(swapper);
+    await stopSwapper(swapper);
     swapper = undefined;
   });
   afterAll(async () => {
-    await stop(swapper);
+    await stopSwapper(swapper);
     await rm(work, { recursive: true, force: true });
   });
 
@@ -113,7 +95,7 @@ describe.runIf(isRoot)('operations on a tenant-controlled tree never go through 
       await chownTree(root, stageUid, stageUid);
       await chmodDirectories(root, i % 2 ? 0o700 : 0o500);
     }
-    await stop(swapper);
+    await stopSwapper(swapper);
     expect(await snapshot(outside)).toEqual(before);
   });
 
@@ -127,7 +109,7 @@ describe.runIf(isRoot)('operations on a tenant-controlled tree never go through 
       swapper = startSwapper(tree, 'dir', outside);
       await new Promise((r) => setTimeout(r, 20));
       await removeTree(tree);
-      await stop(swapper);
+      await stopSwapper(swapper);
       expect(existsSync(tree)).toBe(false);
     }
     expect(await snapshot(outside)).toEqual(before);
