@@ -44,7 +44,7 @@ export const maxTreeDepth = 256;
 export class TreeError extends Error {}
 
 /** The path of `name` inside the open directory `dir`, resolved by the kernel from the descriptor. */
-export function at(dir: FileHandle, name: string): string {
+function at(dir: FileHandle, name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw new TreeError(`${JSON.stringify(name)} is not one name of a directory entry`);
   }
@@ -73,7 +73,7 @@ async function openSame(path: string, flags: number, expected: Stats): Promise<F
 }
 
 /** A directory Steward names (a files dir, a staging dir), opened without following a link. */
-export async function openDirectory(path: string): Promise<FileHandle | undefined> {
+async function openDirectory(path: string): Promise<FileHandle | undefined> {
   try {
     return await open(path, directoryFlags);
   } catch (error) {
@@ -256,7 +256,7 @@ async function ignoreGone(operation: Promise<void>): Promise<void> {
  * never through a link; with `create`, missing directories are made (mode
  * `mode`). Undefined when a step is not a directory.
  */
-export async function openBelow(
+async function openBelow(
   root: FileHandle,
   relative: string,
   create?: { readonly mode: number },
