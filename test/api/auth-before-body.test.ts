@@ -111,6 +111,16 @@ describe('the API authenticates before it reads a request body', () => {
     expect(result.written).toBeLessThan(32 * MiB);
   });
 
+  it('refuses an upload by a role that may not add releases at its headers, with 403', async () => {
+    const auditor = await t.request('POST', '/api/v1/tokens', { name: 'auditor', role: 'auditor' });
+    expect(auditor.status, auditor.text).toBe(201);
+    const result = await upload(port, `Bearer ${auditor.body.token as string}`);
+    expect(result.head).toMatch(/^HTTP\/1\.1 403 /);
+    expect(result.head).toContain('role auditor may not do this (needs releases.write)');
+    expect(result.closedByServer).toBe(true);
+    expect(result.written).toBeLessThan(32 * MiB);
+  });
+
   it('still takes a small authenticated request with a body', async () => {
     const res = await t.request('POST', '/api/v1/releases?version=1.0.0', undefined);
     // No body: the route says what it needs, after authentication passed.
