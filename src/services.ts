@@ -154,6 +154,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'reconciler' }),
     instancePrefix: config.instancePrefix,
+    restartStage: (stageId) => runtime.restartStage(stageId),
   });
   const gateway = new GatewayService({
     db,

@@ -1,8 +1,11 @@
+import { randomInt } from 'node:crypto';
 import { InputError, showValue } from './errors.ts';
 
 /**
- * Tenant slugs are DNS labels (they become hostnames) short enough that
- * `<prefix><tenant>_<stage>` stays within PostgreSQL's 63-byte identifiers.
+ * Tenant slugs are DNS labels (they become hostnames). The limits date from
+ * when database names carried them (`<prefix><tenant>_<stage>`, 63 bytes at
+ * most); installations still hold such names until the reconciler renames
+ * them, and hostnames and paths are built from them, so they stay.
  */
 export const tenantSlugMaxLength = 40;
 export const stageNameMaxLength = 14;
@@ -78,14 +81,33 @@ export function assertStageName(name: string, field = 'stage'): string {
 }
 
 /**
- * The database and its role share one name: pg_hba's `samerole` rule then lets a
- * stage role reach its own database and nothing else. A tenant's hyphens become
- * underscores and a stage's stay hyphens, so the last underscore always
- * separates the stage and no two tenant/stage pairs share a name. At the
- * longest: 8 + 40 + 1 + 14 = 63 bytes, PostgreSQL's limit.
+ * A stage's database and its role share one name: pg_hba's `samerole` rule
+ * then lets a stage role reach its own database and nothing else. The name is
+ * the installation's prefix and 14 random characters, chosen once when the
+ * stage is created and kept in the control DB (stages.database_name): every
+ * role of a shared cluster can read pg_database, pg_roles and
+ * pg_stat_activity, so a name built from the tenant's slug would show each
+ * customer the vendor's other customers. The prefix keeps installations (and
+ * test files) sharing one cluster apart. Consonants and digits only: no word,
+ * and so no slug, can appear by chance. 29^14 (about 2^68) names make a
+ * collision practically impossible, and the unique column refuses one anyway.
  */
-export function stageDatabaseName(prefix: string, tenant: string, stage: string): string {
-  return `${prefix}${tenant.replaceAll('-', '_')}_${stage}`;
+export const opaqueNameAlphabet = '0123456789bcdfghjkmnpqrstvwxz';
+export const opaqueNameLength = 14;
+
+export function newStageDatabaseName(prefix: string): string {
+  let name = prefix;
+  for (let i = 0; i < opaqueNameLength; i++) name += opaqueNameAlphabet[randomInt(opaqueNameAlphabet.length)];
+  return name;
+}
+
+/**
+ * Whether a stage's database name is of the old kind, `<prefix><tenant>_<stage>`,
+ * which names the customer. An instance prefix ends at its one underscore and
+ * the opaque alphabet has none, so a second underscore tells them apart.
+ */
+export function isSlugDatabaseName(name: string): boolean {
+  return name.slice(name.indexOf('_') + 1).includes('_');
 }
 
 export const operatorNamePattern = /^[a-z][a-z0-9._-]{0,62}$/;

@@ -1,3 +1,5 @@
+import type { StageRenames } from './rename.ts';
+
 /**
  * What a database driver does for a stage: one database and one login role of
  * the same name, reachable by that role only. Drivers differ in where the
@@ -40,6 +42,12 @@ export interface DatabaseDriver {
   dropRole(name: string): Promise<void>;
   /** Where the stage's role connects. */
   endpoint(name: string): Promise<Endpoint>;
+  /**
+   * Renames a stage's database and role from a slug-bearing name to its opaque
+   * one; only drivers whose clusters other tenants' roles share have it (see
+   * src/tenants/rename-plan.ts).
+   */
+  readonly renames?: StageRenames;
   close(): Promise<void>;
 }
 

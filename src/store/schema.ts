@@ -34,6 +34,9 @@ export interface StagesTable {
   phase: Generated<string>;
   reason: Generated<string>;
   database_name: string;
+  /** The slug-bearing name the database and role had before they were renamed to database_name. */
+  previous_database_name: string | null;
+  database_renamed_at: Date | null;
   password_secret: string;
   files_dir: string;
   paused: Generated<boolean>;

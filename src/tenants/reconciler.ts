@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
+import { ConflictError } from '../core/errors.ts';
+import { newStageDatabaseName } from '../core/names.ts';
 import { systemPrincipal, actorName } from '../core/policy.ts';
 import { backoff, isTransient } from '../core/retry.ts';
 import { driverFor, type DatabaseDriver, type DatabaseDrivers } from '../databases/driver.ts';
@@ -10,6 +12,7 @@ import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { FilesDriver } from './files.ts';
 import { planStage, type ObservedStage, type StageStep } from './plan.ts';
+import { planRename, type RenameStep, type StageNaming } from './rename-plan.ts';
 import { stageJobKind } from './service.ts';
 
 export type ReconcileResult =
@@ -25,6 +28,25 @@ export interface StageReconcilerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly instancePrefix: string;
+  /** Stops and starts a stage's processes: after a rename their DATABASE_URL names the new database. */
+  readonly restartStage?: (stageId: string) => Promise<void>;
+}
+
+interface StageRow {
+  readonly id: string;
+  readonly name: string;
+  readonly desired: string;
+  readonly database_name: string;
+  readonly previous_database_name: string | null;
+  readonly database_renamed_at: Date | null;
+  readonly password_secret: string;
+  readonly files_dir: string;
+  readonly paused: boolean;
+  readonly generation: number;
+  readonly phase: string;
+  readonly slug: string;
+  readonly tier: string;
+  readonly tenant_id: string;
 }
 
 /** A step that fails this many times in a row puts the stage in phase `failed`. */
@@ -63,25 +85,7 @@ export class StageReconciler {
   };
 
   async reconcile(stageId: string): Promise<ReconcileResult> {
-    const stage = await this.#o.db
-      .selectFrom('stages')
-      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select([
-        'stages.id',
-        'stages.name',
-        'stages.desired',
-        'stages.database_name',
-        'stages.password_secret',
-        'stages.files_dir',
-        'stages.paused',
-        'stages.generation',
-        'stages.phase',
-        'tenants.slug',
-        'tenants.tier',
-        'tenants.id as tenant_id',
-      ])
-      .where('stages.id', '=', stageId)
-      .executeTakeFirst();
+    let stage = await this.#stage(stageId);
     if (!stage) return { kind: 'converged', reason: 'stage no longer exists' };
     const log = this.#o.logger.child({ tenant: stage.slug, stage: stage.name });
     if (stage.paused) {
@@ -98,7 +102,11 @@ export class StageReconciler {
       return { kind: 'converged', reason: 'no driver' };
     }
     const desired = stage.desired === 'absent' ? 'absent' : 'present';
-    for (let steps = 0; steps < 12; steps++) {
+    for (let steps = 0; steps < 16; steps++) {
+      if (await this.#renameStep(driver, stage, desired, log)) {
+        stage = (await this.#stage(stageId)) ?? stage;
+        continue;
+      }
       const observed = await this.#observe(driver, stage.database_name, stage.files_dir);
       const plan = planStage(desired, observed);
       if (plan.kind === 'converged') {
@@ -128,7 +136,127 @@ export class StageReconciler {
     return { kind: 'wait', afterMs: 1000, reason: 'did not converge within one pass' };
   }
 
-  /** Finds stages whose database or role went missing behind Steward's back, and queues them. */
+  async #stage(stageId: string): Promise<StageRow | undefined> {
+    return this.#o.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select([
+        'stages.id',
+        'stages.name',
+        'stages.desired',
+        'stages.database_name',
+        'stages.previous_database_name',
+        'stages.database_renamed_at',
+        'stages.password_secret',
+        'stages.files_dir',
+        'stages.paused',
+        'stages.generation',
+        'stages.phase',
+        'tenants.slug',
+        'tenants.tier',
+        'tenants.id as tenant_id',
+      ])
+      .where('stages.id', '=', stageId)
+      .executeTakeFirst();
+  }
+
+  /**
+   * One step of giving a stage created before opaque names its opaque name
+   * (src/tenants/rename-plan.ts); false when there is none to take.
+   */
+  async #renameStep(
+    driver: DatabaseDriver,
+    stage: StageRow,
+    desired: 'present' | 'absent',
+    log: Logger,
+  ): Promise<boolean> {
+    const naming = stageNaming(stage, driver);
+    let plan = planRename(desired, naming);
+    if (plan.kind === 'observe') {
+      plan = planRename(desired, naming, await driver.renames?.observeRename(plan.from, plan.to));
+    }
+    if (plan.kind === 'conflict') throw new ConflictError(plan.reason);
+    if (plan.kind !== 'step') return false;
+    await this.#setPhase(stage.id, desired === 'present' ? 'provisioning' : 'deleting', plan.reason);
+    log.info({ step: plan.step }, plan.reason);
+    await this.#actRename(driver, plan.step, stage);
+    return true;
+  }
+
+  async #actRename(driver: DatabaseDriver, step: RenameStep, stage: StageRow): Promise<void> {
+    if (step === 'choose-opaque-name') return this.#chooseOpaqueName(stage);
+    const renames = driver.renames;
+    const from = stage.previous_database_name;
+    if (!renames || from === null) {
+      throw new Error(`rename step ${step} of stage ${stage.id} has nothing to rename`);
+    }
+    switch (step) {
+      case 'block-logins':
+        return renames.blockLogins(from);
+      case 'rename-database':
+        return renames.renameDatabase(from, stage.database_name);
+      case 'rename-role':
+        return renames.renameRole(from, stage.database_name);
+      case 'drop-old-database':
+        return driver.dropDatabase(from);
+      case 'drop-old-role':
+        return driver.dropRole(from);
+      case 'resume': {
+        // NOLOGIN came along with the rename; the same password, a fresh verifier.
+        await driver.ensureRole(stage.database_name, await this.#o.secrets.get(stage.password_secret));
+        await this.#o.restartStage?.(stage.id);
+        await this.#o.db.transaction().execute(async (tx) => {
+          const done = await tx
+            .updateTable('stages')
+            .set({ database_renamed_at: this.#o.clock.now(), updated_at: this.#o.clock.now() })
+            .where('id', '=', stage.id)
+            .where('database_renamed_at', 'is', null)
+            .executeTakeFirst();
+          if (done.numUpdatedRows === 0n) return;
+          await this.#o.audit.record(tx, {
+            actor: actorName(systemPrincipal),
+            action: 'stage.database.renamed',
+            target: `tenant/${stage.slug}/stage/${stage.name}`,
+            tenant: stage.slug,
+            details: { from: from, to: stage.database_name },
+          });
+        });
+        return;
+      }
+    }
+  }
+
+  /** Records the old name and the new one together, so that a crash after either rename finds both. */
+  async #chooseOpaqueName(stage: StageRow): Promise<void> {
+    const to = newStageDatabaseName(this.#o.instancePrefix);
+    await this.#o.db.transaction().execute(async (tx) => {
+      const chosen = await tx
+        .updateTable('stages')
+        .set({
+          previous_database_name: stage.database_name,
+          database_name: to,
+          updated_at: this.#o.clock.now(),
+        })
+        .where('id', '=', stage.id)
+        .where('database_name', '=', stage.database_name)
+        .where('previous_database_name', 'is', null)
+        .executeTakeFirst();
+      if (chosen.numUpdatedRows === 0n) return;
+      await this.#o.audit.record(tx, {
+        actor: actorName(systemPrincipal),
+        action: 'stage.database.rename',
+        target: `tenant/${stage.slug}/stage/${stage.name}`,
+        tenant: stage.slug,
+        details: { from: stage.database_name, to, why: 'database and role names must not name the customer' },
+      });
+    });
+  }
+
+  /**
+   * Finds stages whose database or role went missing behind Steward's back,
+   * and stages whose database and role still carry their tenant's name
+   * (created before opaque names), and queues them.
+   */
   async resync(): Promise<number> {
     const databases = new Set<string>();
     const roles = new Set<string>();
@@ -140,7 +268,17 @@ export class StageReconciler {
     }
     const stages = await this.#o.db
       .selectFrom('stages')
-      .select(['id', 'database_name', 'phase', 'desired', 'paused'])
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select([
+        'stages.id',
+        'stages.database_name',
+        'stages.previous_database_name',
+        'stages.database_renamed_at',
+        'stages.phase',
+        'stages.desired',
+        'stages.paused',
+        'tenants.tier',
+      ])
       .execute();
     const due = stages.filter(
       (s) =>
@@ -148,7 +286,8 @@ export class StageReconciler {
         (s.phase !== 'ready' ||
           s.desired === 'absent' ||
           !databases.has(s.database_name) ||
-          !roles.has(s.database_name)),
+          !roles.has(s.database_name) ||
+          planRename('present', stageNaming(s, driverFor(this.#o.drivers, s.tier))).kind !== 'converged'),
     );
     if (due.length > 0) {
       await this.#o.db.transaction().execute(async (tx) => {
@@ -227,6 +366,18 @@ export class StageReconciler {
       .where('id', '=', stageId)
       .execute();
   }
+}
+
+function stageNaming(
+  stage: Pick<StageRow, 'database_name' | 'previous_database_name' | 'database_renamed_at'>,
+  driver: DatabaseDriver | undefined,
+): StageNaming {
+  return {
+    databaseName: stage.database_name,
+    previousName: stage.previous_database_name,
+    renamed: stage.database_renamed_at !== null,
+    renamable: driver?.renames !== undefined,
+  };
 }
 
 /** A tenant being deleted goes once its last stage has. */

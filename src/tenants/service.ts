@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import type { Region } from '../core/config.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
-import { stageDatabaseName } from '../core/names.ts';
+import { newStageDatabaseName } from '../core/names.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { AuditService } from '../audit/service.ts';
 import { availableTiers, driverFor, type DatabaseDrivers } from '../databases/driver.ts';
@@ -366,7 +366,7 @@ export class TenantService {
   }
 
   async #insertStage(tx: Queryable, tenantId: string, slug: string, stage: string): Promise<void> {
-    const database = stageDatabaseName(this.#o.instancePrefix, slug, stage);
+    const database = newStageDatabaseName(this.#o.instancePrefix);
     const secretName = stagePasswordSecret(slug, stage);
     await this.#o.secrets.put(tx, secretName, randomSecret(32));
     const row = await tx

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { stageDatabaseName, stageNameProblem, tenantSlugProblem } from '../../src/core/names.ts';
+import {
+  isSlugDatabaseName,
+  newStageDatabaseName,
+  opaqueNameAlphabet,
+  stageNameProblem,
+  tenantSlugProblem,
+} from '../../src/core/names.ts';
 
 describe('tenant slugs', () => {
   it.each(['acme', 'acme-gmbh', 'a', 'a1', 'x'.repeat(40), 'customer-42'])('accepts %j', (slug) => {
@@ -43,22 +49,22 @@ describe('stage names', () => {
 });
 
 describe('stage database names', () => {
-  it('joins prefix, tenant and stage, turning hyphens into underscores', () => {
-    expect(stageDatabaseName('st_', 'acme-gmbh', 'prod')).toBe('st_acme_gmbh_prod');
+  it('are the prefix and 14 characters of consonants and digits: no word, no slug', () => {
+    const name = newStageDatabaseName('st_');
+    expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{14}$`));
+    expect(opaqueNameAlphabet).not.toMatch(/[aeiouy_]/);
   });
-  it('never collides between tenants whose names differ only around separators', () => {
-    const names = new Set([
-      stageDatabaseName('st_', 'a-b', 'prod'),
-      stageDatabaseName('st_', 'a', 'bprod'),
-      stageDatabaseName('st_', 'ab', 'prod'),
-      stageDatabaseName('st_', 'a', 'b-prod'),
-      stageDatabaseName('st_', 'a-b-prod', 'x'),
-      stageDatabaseName('st_', 'a-b', 'prod-x'),
-      stageDatabaseName('st_', 'a', 'b-prod-x'),
-    ]);
-    expect(names.size).toBe(7);
+  it('differ every time', () => {
+    const names = new Set(Array.from({ length: 1000 }, () => newStageDatabaseName('st_')));
+    expect(names.size).toBe(1000);
   });
-  it('stays within the 63 bytes of a PostgreSQL identifier at the longest', () => {
-    expect(stageDatabaseName('abcdefg_', 'x'.repeat(40), 'y'.repeat(14)).length).toBeLessThanOrEqual(63);
+  it('stay far within the 63 bytes of a PostgreSQL identifier, with the longest prefix', () => {
+    expect(newStageDatabaseName('abcdefg_').length).toBe(22);
+  });
+  it('tell the old slug-bearing names from opaque ones', () => {
+    expect(isSlugDatabaseName('st_acme_prod')).toBe(true);
+    expect(isSlugDatabaseName('t1a2b3_acme_gmbh_prod-restored')).toBe(true);
+    expect(isSlugDatabaseName(newStageDatabaseName('st_'))).toBe(false);
+    expect(isSlugDatabaseName(newStageDatabaseName('t1a2b3_'))).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { catalogOperations } from '../catalog.ts';
 import type { DatabaseDriver, Endpoint } from '../driver.ts';
+import { renameOperations } from '../rename.ts';
 
 /**
  * The shared tier: each stage is a database and a role of its own in a
@@ -17,6 +18,8 @@ export function sharedDriver(adminUrl: string): DatabaseDriver {
     kind: 'shared',
 
     ...catalogOperations(pool),
+
+    renames: renameOperations(pool),
 
     ensureServer: () => Promise.resolve(),
 
