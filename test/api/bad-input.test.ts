@@ -374,11 +374,11 @@ describe('bad input', () => {
     await t.close();
   });
 
-  it('starts from a tenant whose stages exist in PostgreSQL', () => {
+  it('starts from a tenant whose stages exist in PostgreSQL', async () => {
     expect(before.counts.tenants).toBe(1);
     expect(before.counts.stages).toBe(2);
     expect(before.counts.jobs).toBe(0);
-    expect(before.databases).toEqual([`${t.prefix}badin_base_dev`, `${t.prefix}badin_base_prod`]);
+    expect(before.databases).toEqual([await t.database(base, 'dev'), await t.database(base, 'prod')].sort());
     expect(before.roles).toEqual(before.databases);
   });
 
@@ -421,7 +421,7 @@ describe('bad input', () => {
     await settle();
     const after = await snapshot();
     expect(after.counts.tenants).toBe((before.counts.tenants ?? 0) + 1);
-    expect(after.databases).toContain(`${t.prefix}acme_dev`);
+    expect(after.databases).toContain(await t.database('acme', 'dev'));
     expect(after).not.toEqual(before);
   });
 });

@@ -50,7 +50,7 @@ describe("restores of a dedicated stage's own cluster", () => {
     });
     expect(created.status, created.text).toBe(201);
     await t.waitForStages('solo', 'ready', 60_000);
-    database = `${t.prefix}solo_prod`;
+    database = await t.database('solo', 'prod');
     port = (await t.services.backups.stageTarget('solo', 'prod')).cluster.port;
     await query(`set role ${database}; create table ledger (id bigserial primary key, note text not null)`);
     await query(`insert into ledger (note) select 'row ' || g from generate_series(1, 1000) g`);
@@ -165,7 +165,7 @@ describe("restores of a dedicated stage's own cluster", () => {
     expect(done.status, done.error ?? '').toBe('succeeded');
     console.log(`restore of a dedicated stage into a new stage: ${JSON.stringify(done.timings)}`);
 
-    const copyDb = `${t.prefix}solo_copy`;
+    const copyDb = await t.database('solo', 'copy');
     const copyCluster = (await t.services.backups.stageTarget('solo', 'copy')).cluster;
     expect(copyCluster.dir).toBe(join(t.dataDir, 'clusters', copyDb));
     const copy: pg.ClientConfig = {

@@ -103,8 +103,8 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       expect(created.status, created.text).toBe(201);
     }
     await Promise.all([t.waitForStages('acme', 'ready', 60_000), t.waitForStages('beta', 'ready', 60_000)]);
-    acmeDb = `${t.prefix}acme_prod`;
-    betaDb = `${t.prefix}beta_prod`;
+    acmeDb = await t.database('acme', 'prod');
+    betaDb = await t.database('beta', 'prod');
     for (const database of [acmeDb, betaDb]) {
       await withClient(admin(database), async (c) => {
         // Created by the stage's role, as its app would.
@@ -306,7 +306,7 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     expect(done.files.restored).toBe(true);
     expect(done.files.note).toMatch(/^1 files \(\d+ bytes\) restored from export /);
 
-    const restoredDb = `${t.prefix}acme_prod-restored`;
+    const restoredDb = await t.database('acme', 'prod-restored');
     expect(await notes(restoredDb)).toEqual(['before the target']);
     expect(await notes(acmeDb)).toEqual(['before the target', 'after the target']);
     expect(await notes(betaDb)).toEqual(['after the target']);

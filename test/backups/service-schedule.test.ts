@@ -185,7 +185,7 @@ describe("a dedicated stage's own cluster", () => {
     });
     expect(created.status, created.text).toBe(201);
     await t.waitForStages('solo', 'ready', 60_000);
-    const database = `${t.prefix}solo_prod`;
+    const database = await t.database('solo', 'prod');
     const view = await eventually(
       'the schedule to back up the dedicated cluster to both repositories',
       async () => {

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { ApiClient, type Connection } from '../../src/cli/client.ts';
+import { isSlugDatabaseName } from '../../src/core/names.ts';
+import { quoteIdent } from '../../src/databases/sql.ts';
 import type { TenantView } from '../../src/tenants/service.ts';
 import {
   cleanUp,
@@ -15,8 +18,9 @@ import {
 } from './process.ts';
 
 /**
- * Kill -9 of `steward up` in the middle of provisioning and of deleting, then
- * start again: every stage converges and nothing is left over or missing.
+ * Kill -9 of `steward up` in the middle of provisioning, of deleting and of
+ * renaming databases named after their tenant, then start again: every stage
+ * converges and nothing is left over or missing.
  */
 const stages = ['dev', 'test', 'prod'] as const;
 const slugs = Array.from({ length: 20 }, (_, i) => `t${i + 1}`);
@@ -106,12 +110,13 @@ describe('kill -9 of steward up', () => {
     return (await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0];
   }
 
-  function expected(tenants: readonly string[]): Observed {
-    const pairs = tenants.flatMap((t) => stages.map((s) => [t, s] as const));
+  /** Each listed stage's database and role (named as the API shows them) and files directory. */
+  function expected(listed: readonly TenantView[]): Observed {
+    const names = listed.flatMap((t) => t.stages.map((s) => s.database)).sort();
     return {
-      databases: pairs.map(([t, s]) => `st_${t}_${s}`).sort(),
-      roles: pairs.map(([t, s]) => `st_${t}_${s}`).sort(),
-      files: pairs.map(([t, s]) => `${t}/${s}`).sort(),
+      databases: names,
+      roles: names,
+      files: listed.flatMap((t) => t.stages.map((s) => `${t.slug}/${s.name}`)).sort(),
     };
   }
 
@@ -180,7 +185,8 @@ describe('kill -9 of steward up', () => {
     );
 
     expect(listed.map((t) => t.slug).sort()).toEqual([...slugs].sort());
-    expect(await observe()).toEqual(expected(slugs));
+    expect(listed.flatMap((t) => t.stages)).toHaveLength(60);
+    expect(await observe()).toEqual(expected(listed));
     const after = await controlState();
     expect(after).toEqual({ ready: 60, total: 60, absent: 0 });
     const verified = await again.get<{ ok: boolean }>('/api/v1/audit/verify');
@@ -223,9 +229,110 @@ describe('kill -9 of steward up', () => {
     console.info(`8 tenants deleted ${Date.now() - restartedAt} ms after the restart began`);
     const listed = await allReady(again, kept);
     expect(listed.map((t) => t.slug).sort()).toEqual([...kept].sort());
-    expect(await observe()).toEqual(expected(kept));
+    expect(await observe()).toEqual(expected(listed));
     expect(await controlState()).toEqual({ ready: 36, total: 36, absent: 0 });
     for (const slug of doomed) expect(existsSync(join(dataDir, 'files', slug))).toBe(false);
+    const verified = await again.get<{ ok: boolean }>('/api/v1/audit/verify');
+    expect(verified.ok).toBe(true);
+  }, 300_000);
+
+  it('while 12 tenants made before opaque names get them: after a restart every stage converges, data kept', async () => {
+    const api = new ApiClient(JSON.parse(await readFile(join(dataDir, 'client.json'), 'utf8')) as Connection);
+    const { tenants: listed } = await api.get<{ tenants: TenantView[] }>('/api/v1/tenants');
+    const pairs = listed.flatMap((t) => t.stages.map((s) => [t.slug, s.name] as const));
+    expect(pairs).toHaveLength(36);
+    // Each stage's role keeps a row of its own in its database: the renames must carry it.
+    const asStage = async <T>(
+      through: ApiClient,
+      [slug, stage]: readonly [string, string],
+      work: (c: pg.Client) => Promise<T>,
+    ): Promise<T> => {
+      const { databaseUrl } = await through.get<{ databaseUrl: string }>(
+        `/api/v1/tenants/${slug}/stages/${stage}/credentials`,
+      );
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+    for (const pair of pairs) {
+      await asStage(api, pair, async (c) => {
+        await c.query('create table kept (note text)');
+        await c.query('insert into kept values ($1)', [pair.join('/')]);
+      });
+    }
+    await killHard();
+
+    // The names Steward gave before opaque names: `st_<tenant>_<stage>`, in the catalog and the control DB.
+    const admin = await superuser(dataDir);
+    const control = await superuser(dataDir, 'steward');
+    try {
+      const { rows } = await control.query<{ id: string; slug: string; name: string; database_name: string }>(
+        'select s.id, t.slug, s.name, s.database_name from stages s join tenants t on t.id = s.tenant_id',
+      );
+      for (const row of rows) {
+        const old = `st_${row.slug.replaceAll('-', '_')}_${row.name}`;
+        await admin.query(`alter database ${quoteIdent(row.database_name)} rename to ${quoteIdent(old)}`);
+        await admin.query(`alter role ${quoteIdent(row.database_name)} rename to ${quoteIdent(old)}`);
+        await control.query(
+          'update stages set database_name = $1, previous_database_name = null, database_renamed_at = null where id = $2',
+          [old, row.id],
+        );
+      }
+    } finally {
+      await admin.end();
+      await control.end();
+    }
+
+    const renameAt = Date.now();
+    await start();
+    await eventually(
+      'the renames to be under way',
+      async () => {
+        const names = (await observe()).databases;
+        const slugNamed = names.filter((n) => isSlugDatabaseName(n)).length;
+        return slugNamed > 0 && slugNamed < names.length ? true : undefined;
+      },
+      60_000,
+      5,
+    );
+    await killHard();
+    const atKill = await observe();
+    console.info(
+      `kill -9 ${Date.now() - renameAt} ms after the start: ` +
+        `${atKill.databases.filter((n) => !isSlugDatabaseName(n)).length}/36 databases and ` +
+        `${atKill.roles.filter((n) => !isSlugDatabaseName(n)).length}/36 roles renamed`,
+    );
+
+    const again = await start();
+    const converged = await eventually(
+      'every stage to carry an opaque name',
+      async () => {
+        const { tenants } = await again.get<{ tenants: TenantView[] }>('/api/v1/tenants');
+        const all = tenants.flatMap((t) => t.stages);
+        const failed = all.filter((s) => s.phase === 'failed');
+        if (failed.length > 0) throw new Error(`failed stages: ${JSON.stringify(failed)}`);
+        return all.length === 36 && all.every((s) => s.phase === 'ready' && !isSlugDatabaseName(s.database))
+          ? tenants
+          : undefined;
+      },
+      180_000,
+    );
+    const after = await observe();
+    expect(after).toEqual(expected(converged));
+    expect(after.databases.filter((n) => isSlugDatabaseName(n))).toEqual([]);
+    for (const pair of pairs) {
+      const notes = await asStage(
+        again,
+        pair,
+        async (c) => (await c.query<{ note: string }>('select note from kept')).rows,
+      );
+      expect(notes.map((r) => r.note)).toEqual([pair.join('/')]);
+    }
+    expect(await controlState()).toEqual({ ready: 36, total: 36, absent: 0 });
     const verified = await again.get<{ ok: boolean }>('/api/v1/audit/verify');
     expect(verified.ok).toBe(true);
   }, 300_000);

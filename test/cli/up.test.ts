@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opaqueNameAlphabet } from '../../src/core/names.ts';
 import type { TenantView } from '../../src/tenants/service.ts';
 import {
   cleanUp,
@@ -24,6 +25,8 @@ import {
  */
 describe('steward up and the CLI', () => {
   let dataDir: string;
+  /** acme's database (and role) names by stage: opaque, so read from `tenant show`. */
+  const databases = new Map<string, string>();
   let first: UpProcess;
   let second: UpProcess | undefined;
   let restarted: UpProcess | undefined;
@@ -73,11 +76,19 @@ describe('steward up and the CLI', () => {
     const shown = await cliJson<TenantView>(dataDir, ['tenant', 'show', 'acme']);
     expect(shown.slug).toBe('acme');
     expect(shown.phase).toBe('ready');
-    expect(shown.stages.map((s) => [s.name, s.phase, s.database]).sort()).toEqual([
-      ['dev', 'ready', 'st_acme_dev'],
-      ['prod', 'ready', 'st_acme_prod'],
-      ['test', 'ready', 'st_acme_test'],
+    expect(shown.stages.map((s) => [s.name, s.phase]).sort()).toEqual([
+      ['dev', 'ready'],
+      ['prod', 'ready'],
+      ['test', 'ready'],
     ]);
+    for (const stage of shown.stages) databases.set(stage.name, stage.database);
+    // Named by an opaque id: a stage role that lists pg_database learns no customer's name.
+    for (const name of databases.values())
+      expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{14}$`));
+    const plain = await cli(dataDir, ['tenant', 'show', 'acme']);
+    expect(plain.stdout).toMatch(/^STAGE\s+PHASE\s+DATABASE/m);
+    for (const [stage, name] of databases)
+      expect(plain.stdout).toMatch(new RegExp(`^${stage}\\s+ready\\s+${name}\\s`, 'm'));
     for (const stage of shown.stages) {
       expect(stage.filesDir).toBe(join(dataDir, 'files', 'acme', stage.name));
       expect((await stat(stage.filesDir)).mode & 0o777).toBe(0o700);
@@ -86,9 +97,10 @@ describe('steward up and the CLI', () => {
     const admin = await superuser(dataDir);
     try {
       const { rows } = await admin.query<{ datname: string }>(
-        "select datname from pg_database where datname like 'st\\_acme\\_%' order by 1",
+        'select datname from pg_database where datname = any($1) order by 1',
+        [[...databases.values()]],
       );
-      expect(rows.map((r) => r.datname)).toEqual(['st_acme_dev', 'st_acme_prod', 'st_acme_test']);
+      expect(rows.map((r) => r.datname)).toEqual([...databases.values()].sort());
     } finally {
       await admin.end();
     }
@@ -126,7 +138,7 @@ describe('steward up and the CLI', () => {
       const { rows } = await stageClient.query<{ db: string; who: string }>(
         'select current_database() as db, current_user as who',
       );
-      expect(rows[0]).toEqual({ db: 'st_acme_prod', who: 'st_acme_prod' });
+      expect(rows[0]).toEqual({ db: databases.get('prod'), who: databases.get('prod') });
     } finally {
       await stageClient.end();
     }
@@ -137,7 +149,7 @@ describe('steward up and the CLI', () => {
       'acme',
       'dev',
     ]);
-    expect(asJson.database).toBe('st_acme_dev');
+    expect(asJson.database).toBe(databases.get('dev'));
     expect(asJson.databaseUrl).toMatch(/^postgres(ql)?:\/\//);
   }, 120_000);
 

@@ -116,6 +116,7 @@ describe('examples/ledger', () => {
   let testStageEnv: Record<string, string>;
   let filesDir: string;
   let web: Web;
+  let devDatabase: () => string;
 
   beforeAll(async () => {
     t = await startTestSteward();
@@ -135,6 +136,8 @@ describe('examples/ledger', () => {
       LEDGER_MAX_UPLOAD_BYTES: String(64 * 1024),
     };
     testStageEnv = { ...common, DATABASE_URL: test.body.databaseUrl, STEWARD_STAGE: 'test' };
+    const devName = dev.body.database as string;
+    devDatabase = () => devName;
   });
 
   afterAll(async () => {
@@ -143,8 +146,6 @@ describe('examples/ledger', () => {
     await t?.close();
     if (filesDir) await rm(filesDir, { recursive: true, force: true });
   });
-
-  const devDatabase = (): string => `${t.prefix}ledger_dev`;
 
   it('migrates, and migrating again changes nothing', async () => {
     const first = await run('src/migrate.ts', env);
@@ -598,7 +599,7 @@ describe('examples/ledger', () => {
 
     // The test stage, migrated above, loses a table.
     expect((await run('src/verify.ts', testStageEnv)).code).toBe(0);
-    await t.query('drop table outbox', [], `${t.prefix}ledger_test`);
+    await t.query('drop table outbox', [], await t.database('ledger', 'test'));
     const broken = await run('src/verify.ts', testStageEnv);
     expect(broken.code).toBe(1);
     const brokenReport = JSON.parse(broken.output);

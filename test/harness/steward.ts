@@ -60,6 +60,8 @@ export interface TestSteward {
     token?: string | null,
   ): Promise<{ status: number; body: any; text: string }>;
   waitForStages(slug: string, phase?: string, timeoutMs?: number): Promise<void>;
+  /** A stage's database (and role) name, as the API shows it: opaque, not built from the slug. */
+  database(slug: string, stage: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -195,6 +197,15 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     }
   };
 
+  const database: TestSteward['database'] = async (slug, stage) => {
+    const res = await request('GET', `/api/v1/tenants/${slug}`);
+    const found = (res.body as { stages?: { name: string; database: string }[] } | undefined)?.stages?.find(
+      (s) => s.name === stage,
+    );
+    if (!found) throw new Error(`tenant ${slug} has no stage ${stage}: ${res.text}`);
+    return found.database;
+  };
+
   return {
     steward,
     services,
@@ -212,6 +223,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     query,
     request,
     waitForStages,
+    database,
     async close() {
       await steward.stop();
       if (sharedCluster) await stopCluster(sharedCluster, 'immediate').catch(() => undefined);

@@ -105,7 +105,7 @@ describe('deploy, promote and rollback with zero downtime', () => {
     const migrated = await t.query(
       'select count(*)::int as n from ledger_migrations',
       [],
-      `${t.prefix}acme_dev`,
+      await t.database('acme', 'dev'),
     );
     expect(migrated[0]?.n).toBeGreaterThan(0);
   }, 120_000);
@@ -201,6 +201,6 @@ describe('deploy, promote and rollback with zero downtime', () => {
       .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l: any) => l.process === 'web')).toBe(true);
-    expect(logs.text).not.toContain(t.prefix + 'acme_dev:'); // no DATABASE_URL with its password
+    expect(logs.text).not.toContain(`${await t.database('acme', 'dev')}:`); // no DATABASE_URL with its password
   });
 });

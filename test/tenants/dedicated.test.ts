@@ -61,12 +61,14 @@ describe('dedicated tier: a PostgreSQL cluster per stage', () => {
     await t.close();
   });
 
-  it('gives each stage its own server on its own port, not the shared cluster', () => {
+  it('gives each stage its own server on its own port, not the shared cluster', async () => {
     const ports = Object.values(urls).map((u) => Number(new URL(u).port));
     expect(new Set(ports).size).toBe(2);
     expect(ports).not.toContain(inject('pgPort'));
     for (const stage of ['dev', 'prod']) {
-      expect(existsSync(join(t.dataDir, 'clusters', `${t.prefix}solo_${stage}`, 'PG_VERSION'))).toBe(true);
+      expect(existsSync(join(t.dataDir, 'clusters', await t.database('solo', stage), 'PG_VERSION'))).toBe(
+        true,
+      );
     }
   });
 
@@ -86,6 +88,7 @@ describe('dedicated tier: a PostgreSQL cluster per stage', () => {
   it('starts the clusters again after Steward stops them, and keeps the data', async () => {
     const clustersDir = join(t.dataDir, 'clusters');
     expect(await postmastersUnder(clustersDir)).toBe(2);
+    const prodDatabase = await t.database('solo', 'prod');
     await t.steward.stop();
     expect(await postmastersUnder(clustersDir)).toBe(0);
     const rowsBefore = await t.query('select slug, desired from tenants', [], t.controlDatabase);
@@ -111,7 +114,7 @@ describe('dedicated tier: a PostgreSQL cluster per stage', () => {
       expect(deleted.status).toBe(202);
       await again.waitForStages('solo', 'gone', 60_000);
       expect(await postmastersUnder(clustersDir)).toBe(0);
-      expect(existsSync(join(clustersDir, `${t.prefix}solo_prod`))).toBe(false);
+      expect(existsSync(join(clustersDir, prodDatabase))).toBe(false);
     } finally {
       await again.steward.stop();
     }

@@ -21,15 +21,12 @@ describe('tenant lifecycle', () => {
     const shown = await t.request('GET', '/api/v1/tenants/acme');
     expect(shown.body.phase).toBe('ready');
     expect(shown.body.stages.map((s: { name: string }) => s.name)).toEqual(['dev', 'test', 'prod']);
+    const names = (shown.body.stages as { database: string }[]).map((s) => s.database);
     const databases = await t.query<{ datname: string; owner: string }>(
-      'select datname, pg_get_userbyid(datdba) as owner from pg_database where datname like $1 order by datname',
-      [`${t.prefix}acme\\_%`],
+      'select datname, pg_get_userbyid(datdba) as owner from pg_database where datname = any($1) order by datname',
+      [names],
     );
-    expect(databases.map((d) => d.datname)).toEqual([
-      `${t.prefix}acme_dev`,
-      `${t.prefix}acme_prod`,
-      `${t.prefix}acme_test`,
-    ]);
+    expect(databases.map((d) => d.datname)).toEqual([...names].sort());
     for (const d of databases) expect(d.owner).toBe(d.datname);
     for (const stage of shown.body.stages as { filesDir: string }[])
       expect(existsSync(stage.filesDir)).toBe(true);
@@ -42,13 +39,11 @@ describe('tenant lifecycle', () => {
     const deleted = await t.request('DELETE', '/api/v1/tenants/gone-soon');
     expect(deleted.status).toBe(202);
     await t.waitForStages('gone-soon', 'gone');
-    const left = await t.query('select datname from pg_database where datname like $1', [
-      `${t.prefix}gone\\_soon%`,
-    ]);
+    const names = (shown.body.stages as { database: string }[]).map((s) => s.database);
+    expect(names).toHaveLength(2);
+    const left = await t.query('select datname from pg_database where datname = any($1)', [names]);
     expect(left).toEqual([]);
-    const roles = await t.query('select rolname from pg_roles where rolname like $1', [
-      `${t.prefix}gone\\_soon%`,
-    ]);
+    const roles = await t.query('select rolname from pg_roles where rolname = any($1)', [names]);
     expect(roles).toEqual([]);
     for (const stage of shown.body.stages as { filesDir: string }[])
       expect(existsSync(stage.filesDir)).toBe(false);
