@@ -35,6 +35,7 @@ import {
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
+import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
@@ -155,6 +156,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'reconciler' }),
     instancePrefix: config.instancePrefix,
     restartStage: (stageId) => runtime.restartStage(stageId),
+    restores: stageRestores(db),
   });
   const gateway = new GatewayService({
     db,

@@ -110,6 +110,16 @@ export function isSlugDatabaseName(name: string): boolean {
   return name.slice(name.indexOf('_') + 1).includes('_');
 }
 
+/**
+ * The name a database kept by an in-place restore (`<live>_pre_<yyyymmddhhmmss>`)
+ * takes when its stage's database is renamed to `to`: the time stays. Undefined
+ * for a name of another shape.
+ */
+export function keptDatabaseAfterRename(kept: string, to: string): string | undefined {
+  const suffix = /_pre_\d{14}$/.exec(kept)?.[0];
+  return suffix === undefined ? undefined : `${to}${suffix}`;
+}
+
 export const operatorNamePattern = /^[a-z][a-z0-9._-]{0,62}$/;
 export const operatorNameRule =
   '1-63 characters: lower-case a-z, digits, ".", "_" and "-", starting with a letter';

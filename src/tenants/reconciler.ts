@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError } from '../core/errors.ts';
-import { newStageDatabaseName } from '../core/names.ts';
+import { keptDatabaseAfterRename, newStageDatabaseName } from '../core/names.ts';
 import { systemPrincipal, actorName } from '../core/policy.ts';
 import { backoff, isTransient } from '../core/retry.ts';
 import { driverFor, type DatabaseDriver, type DatabaseDrivers } from '../databases/driver.ts';
+import type { StageRenames } from '../databases/rename.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { ClaimedJob, JobOutcome } from '../jobs/queue.ts';
 import type { SecretService } from '../secrets/service.ts';
@@ -30,6 +31,21 @@ export interface StageReconcilerOptions {
   readonly instancePrefix: string;
   /** Stops and starts a stage's processes: after a rename their DATABASE_URL names the new database. */
   readonly restartStage?: (stageId: string) => Promise<void>;
+  /** The restores of a stage, whose kept databases follow it when it is renamed. */
+  readonly restores?: StageRestores;
+}
+
+/**
+ * What a rename needs of a stage's restores (the restore service's table,
+ * src/backups/kept-databases.ts): none may be running, and the databases
+ * in-place restores kept (`<name>_pre_<time>`) are renamed along.
+ */
+export interface StageRestores {
+  running(tenant: string, stage: string): Promise<boolean>;
+  /** What in-place restores of the stage kept and nobody has discarded yet. */
+  kept(tenant: string, stage: string): Promise<{ readonly restoreId: string; readonly name: string }[]>;
+  /** Records that a kept database now has another name (only if it still has the old one). */
+  keptRenamed(restoreId: string, from: string, to: string): Promise<void>;
 }
 
 interface StageRow {
@@ -177,6 +193,11 @@ export class StageReconciler {
     }
     if (plan.kind === 'conflict') throw new ConflictError(plan.reason);
     if (plan.kind !== 'step') return false;
+    if (plan.step === 'choose-opaque-name' && (await this.#o.restores?.running(stage.slug, stage.name))) {
+      // A restore works with the names it read when it began; the resync comes back once it has ended.
+      log.info('a restore into the stage is running: its database keeps its name for now');
+      return false;
+    }
     await this.#setPhase(stage.id, desired === 'present' ? 'provisioning' : 'deleting', plan.reason);
     log.info({ step: plan.step }, plan.reason);
     await this.#actRename(driver, plan.step, stage);
@@ -202,6 +223,7 @@ export class StageReconciler {
       case 'drop-old-role':
         return driver.dropRole(from);
       case 'resume': {
+        await this.#renameKept(renames, stage);
         // NOLOGIN came along with the rename; the same password, a fresh verifier.
         await driver.ensureRole(stage.database_name, await this.#o.secrets.get(stage.password_secret));
         await this.#o.restartStage?.(stage.id);
@@ -223,6 +245,24 @@ export class StageReconciler {
         });
         return;
       }
+    }
+  }
+
+  /** Databases in-place restores kept beside the stage follow its new name; each rename is recorded after it. */
+  async #renameKept(renames: StageRenames, stage: StageRow): Promise<void> {
+    for (const kept of (await this.#o.restores?.kept(stage.slug, stage.name)) ?? []) {
+      const to = keptDatabaseAfterRename(kept.name, stage.database_name);
+      if (to === undefined || to === kept.name) continue;
+      const seen = await renames.observeRename(kept.name, to);
+      if (seen.fromDatabase && seen.toDatabase) {
+        throw new ConflictError(
+          `databases ${kept.name} (kept by restore ${kept.restoreId}) and ${to} (its new name) both exist; drop the one that is not the kept database`,
+        );
+      }
+      if (seen.fromDatabase) await renames.renameDatabase(kept.name, to);
+      // Also when a kill -9 came between the rename and this record: the database has the new name only.
+      if (seen.fromDatabase || seen.toDatabase)
+        await this.#o.restores?.keptRenamed(kept.restoreId, kept.name, to);
     }
   }
 

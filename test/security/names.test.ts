@@ -191,6 +191,19 @@ describe('names a stage role can read', () => {
       );
     }
 
+    // An in-place restore of acme's prod kept its old database beside it, under the old kind of name.
+    const keptBefore = `${legacy('acme', 'prod')}_pre_20261201120000`;
+    await t.query(`create database ${quoteIdent(keptBefore)} owner ${quoteIdent(legacy('acme', 'prod'))}`);
+    await t.query(
+      `insert into restores (id, tenant_slug, source_stage, target_stage, mode, target_time, cluster, repo,
+                             backup_label, source_database, target_database, replacement_database,
+                             kept_database, status, created_by, finished_at)
+       values (gen_random_uuid(), 'acme', 'prod', 'prod', 'in-place', now(), 'shared', 1, '20261201-120000F',
+               $1, $1, $1 || '_r', $2, 'succeeded', 'test', now())`,
+      [legacy('acme', 'prod'), keptBefore],
+      t.controlDatabase,
+    );
+
     t = await startTestSteward({ reuse: t, runtimeTickMs: 500 });
     await until('every stage to carry an opaque name again', async () => {
       for (const slug of slugs) {
@@ -217,6 +230,14 @@ describe('names a stage role can read', () => {
       [`^${t.prefix}(acme|globex)_`],
     );
     expect(left).toEqual([]);
+    const keptAfter = `${await t.database('acme', 'prod')}_pre_20261201120000`;
+    const kept = await t.query<{ kept_database: string }>(
+      'select kept_database from restores',
+      [],
+      t.controlDatabase,
+    );
+    expect(kept).toEqual([{ kept_database: keptAfter }]);
+    expect(await t.query('select 1 from pg_database where datname = $1', [keptAfter])).toHaveLength(1);
 
     // The app came back on its new database, with the data written before.
     const dev = await credentials('acme', 'dev');
