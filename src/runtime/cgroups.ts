@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +28,16 @@ export interface MemoryCgroups {
 }
 
 const root = '/sys/fs/cgroup';
+
+/**
+ * The cgroup of one supervised process: a digest of its key, not the key.
+ * Any local user can list /sys/fs/cgroup and read /proc/<pid>/cgroup, and a
+ * key (`<tenant>/<stage>/<process>/…`) names the customer: each stage's
+ * processes would list the vendor's other customers.
+ */
+export function processCgroupName(key: string): string {
+  return `p-${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+}
 
 function writable(path: string): boolean {
   try {

@@ -3,12 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { backoff as backoffDelay } from '../core/retry.ts';
-import { detectMemoryCgroups, type MemoryCgroups } from './cgroups.ts';
+import { detectMemoryCgroups, processCgroupName, type MemoryCgroups } from './cgroups.ts';
 import { openLogForChild, rotateIfLarge, tailLines } from './log-files.ts';
 import { probeHttp, type ProbeResult } from './probe.ts';
 import {
   allPids,
-  encodeKey,
   groupMembers,
   identify,
   isSameProcessAlive,
@@ -393,7 +392,7 @@ export class Supervisor {
     if (spec.memoryMb !== undefined) {
       if (this.#cgroups) {
         try {
-          m.cgroup = await this.#cgroups.prepare(encodeKey(spec.key), spec.memoryMb);
+          m.cgroup = await this.#cgroups.prepare(processCgroupName(spec.key), spec.memoryMb);
           m.oomBaseline = await this.#cgroups.oomKills(m.cgroup);
         } catch (error) {
           m.cgroup = null;

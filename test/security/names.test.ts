@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { opaqueNameAlphabet } from '../../src/core/names.ts';
@@ -264,6 +265,33 @@ describe('names a stage role can read', () => {
     ]);
     expect((await t.request('GET', '/api/v1/audit/verify')).body.ok).toBe(true);
   }, 240_000);
+
+  it("names no tenant in the process titles and cgroups every local user can read (acme's app runs)", async () => {
+    const ps = await t.request('GET', '/api/v1/tenants/acme/ps');
+    const pids = (ps.body.stages as { stage: string; processes: { pid: number | null }[] }[])
+      .flatMap((s) => s.processes.map((p) => p.pid))
+      .filter((pid): pid is number => pid !== null);
+    expect(pids.length).toBeGreaterThan(0);
+    const offenders: string[] = [];
+    for (const pid of pids) {
+      const cgroup = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+      if (/acme|globex/.test(cgroup)) offenders.push(`cgroup of ${pid}: ${cgroup}`);
+    }
+    // Everything of this Steward's shows in ps: the stage processes and PostgreSQL's backends of the stage roles.
+    const roles = new Set<string>();
+    for (const slug of slugs) for (const stage of stageNames) roles.add(await t.database(slug, stage));
+    let backends = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      const title = cmdline.replaceAll('\0', ' ');
+      const ours = pids.includes(Number(entry)) || [...roles].some((r) => title.includes(r));
+      if ([...roles].some((r) => title.includes(r))) backends++;
+      if (ours && /acme|globex/.test(title)) offenders.push(`process ${entry}: ${title}`);
+    }
+    expect(backends, 'the app holds connections, so backends of its role show in ps').toBeGreaterThan(0);
+    expect(offenders).toEqual([]);
+  });
 
   async function stageUrl(slug: string, stage: string): Promise<string> {
     const ps = await t.request('GET', `/api/v1/tenants/${slug}/ps`);
