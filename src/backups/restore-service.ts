@@ -24,6 +24,7 @@ import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import { postgresRunAs } from '../system/exec.ts';
 import { chownTree, removeTree } from '../system/safe-fs.ts';
 import { startCluster, stopCluster } from '../databases/local-cluster.ts';
+import { stageDatabaseNameAt } from '../tenants/rename-plan.ts';
 import { stageJobKind } from '../tenants/service.ts';
 import { runInGroup } from './pgbackrest/process.ts';
 import { findPgBackRest } from './pgbackrest/setup.ts';
@@ -215,6 +216,15 @@ export interface SchedulePassResult {
 }
 
 type RestoreRow = Selectable<RestoresTable>;
+/** A stage as a restore sees it; its former name serves restores from before its rename to an opaque one. */
+interface StageRow {
+  readonly id: string;
+  readonly tier: string;
+  readonly database: string;
+  readonly name: string;
+  readonly previousName: string | null;
+  readonly renamedAt: Date | null;
+}
 type RestoreTestRow = Selectable<RestoreTestsTable>;
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -489,6 +499,9 @@ export class RestoreService {
       throw new InputError(`field "toTime": ${error.message}`, { field: 'toTime' });
     }
     const backup = backupForTarget(range, toTime);
+    // A stage renamed to its opaque name between the backup and the target time: both names are needed.
+    const sourceAtTarget = stageDatabaseNameAt(source, toTime);
+    const sourceInBackup = stageDatabaseNameAt(source, backup.startedAt);
 
     if (into !== undefined) await this.#o.tenants.addStage(tenant, { name: into }, actor);
     const targetStage = into ?? stage;
@@ -511,7 +524,8 @@ export class RestoreService {
             cluster: target.stanza,
             repo: range.repo,
             backup_label: backup.label,
-            source_database: source.database,
+            source_database: sourceAtTarget,
+            source_database_in_backup: sourceInBackup === sourceAtTarget ? null : sourceInBackup,
             target_database: targetDatabase,
             replacement_database: replacementDatabaseName(targetDatabase, id),
             // A dedicated stage's own cluster is restored as a whole: no database is kept beside it.
@@ -797,7 +811,12 @@ export class RestoreService {
       target: { kind: 'time', time: row.target_time },
       // A dedicated cluster holds the stage's database alone: it comes back whole.
       databases:
-        target.kind === 'dedicated' ? undefined : await this.#restoredDatabases(source, row.source_database),
+        target.kind === 'dedicated'
+          ? undefined
+          : await this.#restoredDatabases(source, row.source_database_in_backup ?? row.source_database),
+      ...(row.source_database_in_backup
+        ? { renamed: { [row.source_database_in_backup]: row.source_database } }
+        : {}),
       timeoutMs: Math.max(60_000, deadline - Date.now()),
       signal,
     });
@@ -1158,14 +1177,28 @@ export class RestoreService {
       .execute();
   }
 
-  async #stageRow(stageId: string): Promise<{ id: string; tier: string; database: string; name: string }> {
+  async #stageRow(stageId: string): Promise<StageRow> {
     const row = await this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select(['stages.id', 'tenants.tier', 'stages.database_name', 'stages.name'])
+      .select([
+        'stages.id',
+        'tenants.tier',
+        'stages.database_name',
+        'stages.name',
+        'stages.previous_database_name',
+        'stages.database_renamed_at',
+      ])
       .where('stages.id', '=', stageId)
       .executeTakeFirstOrThrow();
-    return { id: row.id, tier: row.tier, database: row.database_name, name: row.name };
+    return {
+      id: row.id,
+      tier: row.tier,
+      database: row.database_name,
+      name: row.name,
+      previousName: row.previous_database_name,
+      renamedAt: row.database_renamed_at,
+    };
   }
 
   // --- restore tests --------------------------------------------------------------------------

@@ -252,6 +252,8 @@ export interface RestoresTable {
   repo: number;
   backup_label: string;
   source_database: string;
+  /** The source database's name in the backup, when a rename came between the backup and the target time. */
+  source_database_in_backup: string | null;
   target_database: string;
   replacement_database: string;
   kept_database: string | null;

@@ -96,6 +96,20 @@ export function planRename(
   return step('resume', `letting ${to} log in and restarting the stage's processes with their new database`);
 }
 
+/**
+ * The name a stage's database had at a moment: its old name before its
+ * rename ended, its present one after (and for a stage never renamed). What
+ * a restore asks of a backup taken, or a time reached, before the rename.
+ */
+export function stageDatabaseNameAt(
+  stage: { readonly database: string; readonly previousName: string | null; readonly renamedAt: Date | null },
+  at: Date,
+): string {
+  return stage.previousName !== null && stage.renamedAt !== null && at < stage.renamedAt
+    ? stage.previousName
+    : stage.database;
+}
+
 function step(name: RenameStep, reason: string): RenamePlan {
   return { kind: 'step', step: name, reason };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedRename } from '../../src/databases/rename.ts';
-import { planRename, type StageNaming } from '../../src/tenants/rename-plan.ts';
+import { planRename, stageDatabaseNameAt, type StageNaming } from '../../src/tenants/rename-plan.ts';
 
 const underWay: StageNaming = {
   databaseName: 'st_b7k2m9x4q8r3td',
@@ -94,5 +94,22 @@ describe('planRename', () => {
   it('absent and never renamed: nothing to rename, the stage planner drops it by its name', () => {
     const naming = { ...underWay, databaseName: 'st_acme_prod', previousName: null };
     expect(planRename('absent', naming)).toEqual({ kind: 'converged' });
+  });
+});
+
+describe('stageDatabaseNameAt', () => {
+  const renamedAt = new Date('2026-12-06T12:00:00Z');
+  const stage = { database: 'st_b7k2m9x4q8r3td', previousName: 'st_acme_prod', renamedAt };
+  it.each([
+    ['before the rename', new Date('2026-12-06T11:59:59Z'), 'st_acme_prod'],
+    ['at the rename', renamedAt, 'st_b7k2m9x4q8r3td'],
+    ['after it', new Date('2026-12-07T00:00:00Z'), 'st_b7k2m9x4q8r3td'],
+  ])('%s → %s', (_name, at, name) => {
+    expect(stageDatabaseNameAt(stage, at)).toBe(name);
+  });
+  it('a stage never renamed, or still being renamed, has its present name', () => {
+    const at = new Date('2020-01-01T00:00:00Z');
+    expect(stageDatabaseNameAt({ ...stage, previousName: null, renamedAt: null }, at)).toBe(stage.database);
+    expect(stageDatabaseNameAt({ ...stage, renamedAt: null }, at)).toBe(stage.database);
   });
 });

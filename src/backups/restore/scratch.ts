@@ -67,6 +67,12 @@ export interface ScratchRestoreOptions {
    * templates always come back.
    */
   readonly databases?: readonly string[];
+  /**
+   * Included databases that WAL replay renames before the target (a stage
+   * given its opaque name after the backup): name in the backup -> name at
+   * the target. Kept under the new name.
+   */
+  readonly renamed?: Readonly<Record<string, string>>;
   /** The whole restore, recovery included; past it everything is killed and removed. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -497,14 +503,17 @@ export async function restoreIntoScratch(options: ScratchRestoreOptions): Promis
           `select datname from pg_database where datname not in ('template0', 'template1') order by datname`,
         )
       ).rows.map((r) => r.datname);
-      const included = options.databases ? new Set([...options.databases, ...alwaysRestored]) : null;
+      const renamed = options.renamed ?? {};
+      const included = options.databases
+        ? new Set([...options.databases, ...Object.values(renamed), ...alwaysRestored])
+        : null;
       databases = included ? all.filter((d) => included.has(d)) : all;
       // With --db-include the others are zeroed files: nothing may read them, so they go.
       for (const name of all.filter((d) => !databases.includes(d))) {
         await admin.query(`drop database ${quoteIdent(name)} with (force)`);
       }
       for (const name of options.databases ?? []) {
-        if (!all.includes(name)) {
+        if (!all.includes(name) && !all.includes(renamed[name] ?? name)) {
           throw new ScratchRestoreError(`backup ${options.set} has no database ${name}`);
         }
       }

@@ -17,3 +17,8 @@ alter table stages
   add column database_renamed_at timestamptz,
   add constraint stages_rename_has_previous
     check (database_renamed_at is null or previous_database_name is not null);
+
+-- A restore from a backup taken before its stage's rename, to a time after it:
+-- pgBackRest finds the database in the backup under its old name (--db-include),
+-- and WAL replay gives it the new one (source_database). Null: no rename between.
+alter table restores add column source_database_in_backup text;
