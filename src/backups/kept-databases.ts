@@ -1,5 +1,5 @@
 import type { ControlDb } from '../store/db.ts';
-import type { StageRestores } from '../tenants/reconciler.ts';
+import type { StageRestores } from '../tenants/renamer.ts';
 
 /**
  * The databases in-place restores keep beside a shared stage's database

@@ -83,17 +83,19 @@ export function assertStageName(name: string, field = 'stage'): string {
 /**
  * A stage's database and its role share one name: pg_hba's `samerole` rule
  * then lets a stage role reach its own database and nothing else. The name is
- * the installation's prefix and 14 random characters, chosen once when the
+ * the installation's prefix and 12 random characters, chosen once when the
  * stage is created and kept in the control DB (stages.database_name): every
  * role of a shared cluster can read pg_database, pg_roles and
  * pg_stat_activity, so a name built from the tenant's slug would show each
  * customer the vendor's other customers. The prefix keeps installations (and
  * test files) sharing one cluster apart. Consonants and digits only: no word,
- * and so no slug, can appear by chance. 29^14 (about 2^68) names make a
+ * and so no slug, can appear by chance. 29^12 (about 2^58) names make a
  * collision practically impossible, and the unique column refuses one anyway.
+ * Short on purpose: the name is also a dedicated cluster's directory and
+ * stanza, and so part of socket paths, which PostgreSQL limits to 107 bytes.
  */
 export const opaqueNameAlphabet = '0123456789bcdfghjkmnpqrstvwxz';
-export const opaqueNameLength = 14;
+export const opaqueNameLength = 12;
 
 export function newStageDatabaseName(prefix: string): string {
   let name = prefix;

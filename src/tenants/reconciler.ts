@@ -1,19 +1,17 @@
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
-import { ConflictError } from '../core/errors.ts';
-import { keptDatabaseAfterRename, newStageDatabaseName } from '../core/names.ts';
 import { systemPrincipal, actorName } from '../core/policy.ts';
 import { backoff, isTransient } from '../core/retry.ts';
 import { driverFor, type DatabaseDriver, type DatabaseDrivers } from '../databases/driver.ts';
-import type { StageRenames } from '../databases/rename.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { ClaimedJob, JobOutcome } from '../jobs/queue.ts';
 import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { FilesDriver } from './files.ts';
 import { planStage, type ObservedStage, type StageStep } from './plan.ts';
-import { planRename, type RenameStep, type StageNaming } from './rename-plan.ts';
+import { planRename } from './rename-plan.ts';
+import { StageRenamer, stageNaming, type StageRestores } from './renamer.ts';
 import { stageJobKind } from './service.ts';
 
 export type ReconcileResult =
@@ -35,20 +33,7 @@ export interface StageReconcilerOptions {
   readonly restores?: StageRestores;
 }
 
-/**
- * What a rename needs of a stage's restores (the restore service's table,
- * src/backups/kept-databases.ts): none may be running, and the databases
- * in-place restores kept (`<name>_pre_<time>`) are renamed along.
- */
-export interface StageRestores {
-  running(tenant: string, stage: string): Promise<boolean>;
-  /** What in-place restores of the stage kept and nobody has discarded yet. */
-  kept(tenant: string, stage: string): Promise<{ readonly restoreId: string; readonly name: string }[]>;
-  /** Records that a kept database now has another name (only if it still has the old one). */
-  keptRenamed(restoreId: string, from: string, to: string): Promise<void>;
-}
-
-interface StageRow {
+export interface StageRow {
   readonly id: string;
   readonly name: string;
   readonly desired: string;
@@ -75,9 +60,11 @@ const maxAttempts = 8;
  */
 export class StageReconciler {
   readonly #o: StageReconcilerOptions;
+  readonly #renamer: StageRenamer;
 
   constructor(options: StageReconcilerOptions) {
     this.#o = options;
+    this.#renamer = new StageRenamer(options);
   }
 
   /** The job handler: a pass, with transient failures retried and terminal ones recorded. */
@@ -119,7 +106,11 @@ export class StageReconciler {
     }
     const desired = stage.desired === 'absent' ? 'absent' : 'present';
     for (let steps = 0; steps < 16; steps++) {
-      if (await this.#renameStep(driver, stage, desired, log)) {
+      const rename = await this.#renamer.plan(driver, stage, desired, log);
+      if (rename) {
+        await this.#setPhase(stage.id, desired === 'present' ? 'provisioning' : 'deleting', rename.reason);
+        log.info({ step: rename.step }, rename.reason);
+        await this.#renamer.act(driver, rename.step, stage);
         stage = (await this.#stage(stageId)) ?? stage;
         continue;
       }
@@ -174,122 +165,6 @@ export class StageReconciler {
       ])
       .where('stages.id', '=', stageId)
       .executeTakeFirst();
-  }
-
-  /**
-   * One step of giving a stage created before opaque names its opaque name
-   * (src/tenants/rename-plan.ts); false when there is none to take.
-   */
-  async #renameStep(
-    driver: DatabaseDriver,
-    stage: StageRow,
-    desired: 'present' | 'absent',
-    log: Logger,
-  ): Promise<boolean> {
-    const naming = stageNaming(stage, driver);
-    let plan = planRename(desired, naming);
-    if (plan.kind === 'observe') {
-      plan = planRename(desired, naming, await driver.renames?.observeRename(plan.from, plan.to));
-    }
-    if (plan.kind === 'conflict') throw new ConflictError(plan.reason);
-    if (plan.kind !== 'step') return false;
-    if (plan.step === 'choose-opaque-name' && (await this.#o.restores?.running(stage.slug, stage.name))) {
-      // A restore works with the names it read when it began; the resync comes back once it has ended.
-      log.info('a restore into the stage is running: its database keeps its name for now');
-      return false;
-    }
-    await this.#setPhase(stage.id, desired === 'present' ? 'provisioning' : 'deleting', plan.reason);
-    log.info({ step: plan.step }, plan.reason);
-    await this.#actRename(driver, plan.step, stage);
-    return true;
-  }
-
-  async #actRename(driver: DatabaseDriver, step: RenameStep, stage: StageRow): Promise<void> {
-    if (step === 'choose-opaque-name') return this.#chooseOpaqueName(stage);
-    const renames = driver.renames;
-    const from = stage.previous_database_name;
-    if (!renames || from === null) {
-      throw new Error(`rename step ${step} of stage ${stage.id} has nothing to rename`);
-    }
-    switch (step) {
-      case 'block-logins':
-        return renames.blockLogins(from);
-      case 'rename-database':
-        return renames.renameDatabase(from, stage.database_name);
-      case 'rename-role':
-        return renames.renameRole(from, stage.database_name);
-      case 'drop-old-database':
-        return driver.dropDatabase(from);
-      case 'drop-old-role':
-        return driver.dropRole(from);
-      case 'resume': {
-        await this.#renameKept(renames, stage);
-        // NOLOGIN came along with the rename; the same password, a fresh verifier.
-        await driver.ensureRole(stage.database_name, await this.#o.secrets.get(stage.password_secret));
-        await this.#o.restartStage?.(stage.id);
-        await this.#o.db.transaction().execute(async (tx) => {
-          const done = await tx
-            .updateTable('stages')
-            .set({ database_renamed_at: this.#o.clock.now(), updated_at: this.#o.clock.now() })
-            .where('id', '=', stage.id)
-            .where('database_renamed_at', 'is', null)
-            .executeTakeFirst();
-          if (done.numUpdatedRows === 0n) return;
-          await this.#o.audit.record(tx, {
-            actor: actorName(systemPrincipal),
-            action: 'stage.database.renamed',
-            target: `tenant/${stage.slug}/stage/${stage.name}`,
-            tenant: stage.slug,
-            details: { from: from, to: stage.database_name },
-          });
-        });
-        return;
-      }
-    }
-  }
-
-  /** Databases in-place restores kept beside the stage follow its new name; each rename is recorded after it. */
-  async #renameKept(renames: StageRenames, stage: StageRow): Promise<void> {
-    for (const kept of (await this.#o.restores?.kept(stage.slug, stage.name)) ?? []) {
-      const to = keptDatabaseAfterRename(kept.name, stage.database_name);
-      if (to === undefined || to === kept.name) continue;
-      const seen = await renames.observeRename(kept.name, to);
-      if (seen.fromDatabase && seen.toDatabase) {
-        throw new ConflictError(
-          `databases ${kept.name} (kept by restore ${kept.restoreId}) and ${to} (its new name) both exist; drop the one that is not the kept database`,
-        );
-      }
-      if (seen.fromDatabase) await renames.renameDatabase(kept.name, to);
-      // Also when a kill -9 came between the rename and this record: the database has the new name only.
-      if (seen.fromDatabase || seen.toDatabase)
-        await this.#o.restores?.keptRenamed(kept.restoreId, kept.name, to);
-    }
-  }
-
-  /** Records the old name and the new one together, so that a crash after either rename finds both. */
-  async #chooseOpaqueName(stage: StageRow): Promise<void> {
-    const to = newStageDatabaseName(this.#o.instancePrefix);
-    await this.#o.db.transaction().execute(async (tx) => {
-      const chosen = await tx
-        .updateTable('stages')
-        .set({
-          previous_database_name: stage.database_name,
-          database_name: to,
-          updated_at: this.#o.clock.now(),
-        })
-        .where('id', '=', stage.id)
-        .where('database_name', '=', stage.database_name)
-        .where('previous_database_name', 'is', null)
-        .executeTakeFirst();
-      if (chosen.numUpdatedRows === 0n) return;
-      await this.#o.audit.record(tx, {
-        actor: actorName(systemPrincipal),
-        action: 'stage.database.rename',
-        target: `tenant/${stage.slug}/stage/${stage.name}`,
-        tenant: stage.slug,
-        details: { from: stage.database_name, to, why: 'database and role names must not name the customer' },
-      });
-    });
   }
 
   /**
@@ -406,18 +281,6 @@ export class StageReconciler {
       .where('id', '=', stageId)
       .execute();
   }
-}
-
-function stageNaming(
-  stage: Pick<StageRow, 'database_name' | 'previous_database_name' | 'database_renamed_at'>,
-  driver: DatabaseDriver | undefined,
-): StageNaming {
-  return {
-    databaseName: stage.database_name,
-    previousName: stage.previous_database_name,
-    renamed: stage.database_renamed_at !== null,
-    renamable: driver?.renames !== undefined,
-  };
 }
 
 /** A tenant being deleted goes once its last stage has. */

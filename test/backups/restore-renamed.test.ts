@@ -1,12 +1,11 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreView } from '../../src/backups/restore-service.ts';
-import type { BackupRequestView } from '../../src/backups/service.ts';
 import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { eventually } from './support.ts';
+import { backupNow, eventually } from './support.ts';
 
 /**
  * A stage made before opaque names is backed up under its old name, then
@@ -59,21 +58,7 @@ describe('a restore from before a stage took its opaque name', () => {
       await c.query(`insert into ledger (note) values ('before the backup')`);
     });
 
-    const requested = await t.request('POST', '/api/v1/tenants/acme/stages/prod/backups', {
-      type: 'full',
-      repo: 1,
-    });
-    expect(requested.status, requested.text).toBe(202);
-    const backup = await eventually(
-      'the backup',
-      async () => {
-        const res = await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`);
-        const view = res.body as BackupRequestView;
-        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-      },
-      120_000,
-    );
-    expect(backup.status, backup.reason).toBe('succeeded');
+    await backupNow(t, 'acme', 'prod');
     await sleep(1100); // past the backup's consistent point
 
     // Resumed: the reconciler gives the stage an opaque name.

@@ -18,6 +18,8 @@ import { fileKeyring } from '../../src/secrets/keyring.ts';
 import { SecretService } from '../../src/secrets/service.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { freePort } from '../../src/system/ports.ts';
+import type { BackupRequestView } from '../../src/backups/service.ts';
+import type { TestSteward } from '../harness/steward.ts';
 
 const appPassword = 'test-app-password';
 export const clusterPassword = 'backup-test-superuser';
@@ -104,4 +106,26 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Requests a backup of a stage through the API and waits until it has ended; fails unless it succeeded. */
+export async function backupNow(
+  t: TestSteward,
+  tenant: string,
+  stage: string,
+  body: { readonly type: string; readonly repo?: number } = { type: 'full', repo: 1 },
+): Promise<BackupRequestView> {
+  const requested = await t.request('POST', `/api/v1/tenants/${tenant}/stages/${stage}/backups`, body);
+  if (requested.status !== 202) throw new Error(`backup request refused: ${requested.text}`);
+  const done = await eventually(
+    `the backup of ${tenant}/${stage}`,
+    async () => {
+      const view = (await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`))
+        .body as BackupRequestView;
+      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+    },
+    120_000,
+  );
+  if (done.status !== 'succeeded') throw new Error(`backup of ${tenant}/${stage} failed: ${done.reason}`);
+  return done;
 }

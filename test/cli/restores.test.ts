@@ -136,7 +136,10 @@ describe('steward restore and restore-test, against steward up', () => {
     expect(run.stdout).toMatch(
       /files: files not restored: acme\/prod has no succeeded export made at or before/,
     );
-    expect(await notes(database.replace(/_prod$/, '_copy'))).toEqual(['before the target']);
+    const copy = (await cliJson<TenantView>(dataDir, ['tenant', 'show', 'acme'])).stages.find(
+      (s) => s.name === 'copy',
+    );
+    expect(await notes(copy!.database)).toEqual(['before the target']);
   });
 
   it('restore --in-place asks to confirm (--yes for scripts), -o json gives the record, list and discard', async () => {

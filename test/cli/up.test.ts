@@ -84,7 +84,7 @@ describe('steward up and the CLI', () => {
     for (const stage of shown.stages) databases.set(stage.name, stage.database);
     // Named by an opaque id: a stage role that lists pg_database learns no customer's name.
     for (const name of databases.values())
-      expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{14}$`));
+      expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{12}$`));
     const plain = await cli(dataDir, ['tenant', 'show', 'acme']);
     expect(plain.stdout).toMatch(/^STAGE\s+PHASE\s+DATABASE/m);
     for (const [stage, name] of databases)

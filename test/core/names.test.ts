@@ -49,9 +49,9 @@ describe('stage names', () => {
 });
 
 describe('stage database names', () => {
-  it('are the prefix and 14 characters of consonants and digits: no word, no slug', () => {
+  it('are the prefix and 12 characters of consonants and digits: no word, no slug', () => {
     const name = newStageDatabaseName('st_');
-    expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{14}$`));
+    expect(name).toMatch(new RegExp(`^st_[${opaqueNameAlphabet}]{12}$`));
     expect(opaqueNameAlphabet).not.toMatch(/[aeiouy_]/);
   });
   it('differ every time', () => {
@@ -59,7 +59,7 @@ describe('stage database names', () => {
     expect(names.size).toBe(1000);
   });
   it('stay far within the 63 bytes of a PostgreSQL identifier, with the longest prefix', () => {
-    expect(newStageDatabaseName('abcdefg_').length).toBe(22);
+    expect(newStageDatabaseName('abcdefg_').length).toBe(20);
   });
   it('tell the old slug-bearing names from opaque ones', () => {
     expect(isSlugDatabaseName('st_acme_prod')).toBe(true);

@@ -3,7 +3,7 @@ import type { ObservedRename } from '../../src/databases/rename.ts';
 import { planRename, stageDatabaseNameAt, type StageNaming } from '../../src/tenants/rename-plan.ts';
 
 const underWay: StageNaming = {
-  databaseName: 'st_b7k2m9x4q8r3td',
+  databaseName: 'st_b7k2m9x4q8r3',
   previousName: 'st_acme_prod',
   renamed: false,
   renamable: true,
@@ -38,7 +38,7 @@ describe('planRename', () => {
     expect(planRename('present', underWay)).toEqual({
       kind: 'observe',
       from: 'st_acme_prod',
-      to: 'st_b7k2m9x4q8r3td',
+      to: 'st_b7k2m9x4q8r3',
     });
   });
 
@@ -65,7 +65,7 @@ describe('planRename', () => {
     [
       'both databases',
       at({ toDatabase: true }),
-      /databases st_acme_prod .* and st_b7k2m9x4q8r3td .* both exist/,
+      /databases st_acme_prod .* and st_b7k2m9x4q8r3 .* both exist/,
     ],
     [
       'both roles',
@@ -99,11 +99,11 @@ describe('planRename', () => {
 
 describe('stageDatabaseNameAt', () => {
   const renamedAt = new Date('2026-12-06T12:00:00Z');
-  const stage = { database: 'st_b7k2m9x4q8r3td', previousName: 'st_acme_prod', renamedAt };
+  const stage = { database: 'st_b7k2m9x4q8r3', previousName: 'st_acme_prod', renamedAt };
   it.each([
     ['before the rename', new Date('2026-12-06T11:59:59Z'), 'st_acme_prod'],
-    ['at the rename', renamedAt, 'st_b7k2m9x4q8r3td'],
-    ['after it', new Date('2026-12-07T00:00:00Z'), 'st_b7k2m9x4q8r3td'],
+    ['at the rename', renamedAt, 'st_b7k2m9x4q8r3'],
+    ['after it', new Date('2026-12-07T00:00:00Z'), 'st_b7k2m9x4q8r3'],
   ])('%s → %s', (_name, at, name) => {
     expect(stageDatabaseNameAt(stage, at)).toBe(name);
   });

@@ -97,7 +97,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     await bootstrapControlDatabase(superuserUrl, controlDatabase, appPassword, {
       template: 'steward_template',
     });
-    dataDir = await mkdtemp(join(tmpdir(), 'steward-test-'));
+    // Short: a dedicated stage's scratch restores put sockets below it, and PostgreSQL allows 107 bytes.
+    dataDir = await mkdtemp(join(tmpdir(), 'st-'));
     await chmod(dataDir, 0o711);
   }
   const config = parseConfig({

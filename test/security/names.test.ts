@@ -44,7 +44,7 @@ interface Credentials {
   readonly user: string;
 }
 
-const opaque = (prefix: string): RegExp => new RegExp(`^${prefix}[${opaqueNameAlphabet}]{14}$`);
+const opaque = (prefix: string): RegExp => new RegExp(`^${prefix}[${opaqueNameAlphabet}]{12}$`);
 
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });

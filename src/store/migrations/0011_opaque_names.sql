@@ -1,6 +1,6 @@
 -- Names that reveal no customers (issue 9 part 4). Every role of a shared
 -- cluster can read pg_database, pg_roles and pg_stat_activity, so a stage's
--- database and role are named by an opaque id (`<prefix><14 random>`), chosen
+-- database and role are named by an opaque id (`<prefix><12 random>`), chosen
 -- once and kept in stages.database_name. New stages get one at creation.
 -- Existing stages keep their current name here, so that nothing breaks while
 -- Steward starts; the stage reconciler then picks an opaque name, records the
