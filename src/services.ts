@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
 import { AuditService } from './audit/service.ts';
+import { AuditCheckpointSchedule } from './audit/checkpointing.ts';
+import { checkpointFile } from './audit/checkpoint-file.ts';
+import { AuditKeys } from './audit/integrity.ts';
+import { sharedRepositoryCheckpointStores } from './backups/audit-checkpoints.ts';
 import type { Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
@@ -52,6 +56,8 @@ export interface Services {
   readonly tenants: TenantService;
   readonly operators: OperatorService;
   readonly audit: AuditService;
+  /** Signed checkpoints of the audit chain: at start, on a timer, at stop. */
+  readonly auditCheckpoints: AuditCheckpointSchedule;
   readonly secrets: SecretService;
   readonly releases: ReleaseService;
   readonly deployments: DeploymentService;
@@ -93,12 +99,34 @@ export interface ServiceDependencies {
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
-  const audit = new AuditService(db, clock);
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
     clock,
     // Retired master keys outlive every backup that may need them (the control database's among them).
     backupRetentionDays: async (): Promise<number> =>
       longestRetentionDays((await backups.tenantPolicies()).map((t) => t.policy)),
+  });
+  const audit = new AuditService({
+    db,
+    clock,
+    keys: new AuditKeys(secrets.masterKeys()),
+    logger: logger.child({ component: 'audit' }),
+    checkpointStores: () =>
+      Promise.resolve([
+        checkpointFile(join(config.dataDir, 'audit', 'checkpoints.jsonl')),
+        // Next to the control database's backups, when Steward backs up the cluster that holds it.
+        ...(config.backups.enabled && deps.sharedCluster
+          ? sharedRepositoryCheckpointStores({
+              dataDir: config.dataDir,
+              repositories: config.backups.repositories.length,
+              user: deps.sharedCluster.user,
+            })
+          : []),
+      ]),
+  });
+  const auditCheckpoints = new AuditCheckpointSchedule({
+    pass: () => audit.checkpoint(),
+    everyMs: config.audit.checkpointMinutes * 60_000,
+    logger: logger.child({ component: 'audit' }),
   });
   const files = deps.files ?? localFiles();
   const tenants = new TenantService({
@@ -224,6 +252,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     tenants,
     operators,
     audit,
+    auditCheckpoints,
     secrets,
     releases,
     deployments,

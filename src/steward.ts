@@ -198,6 +198,8 @@ export class Steward {
       ...(this.#gatewayMetrics ? { gatewayMetrics: this.#gatewayMetrics } : {}),
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
+    // The first checkpoint anchors what is there (events from before migration 0012 too).
+    await this.#services.auditCheckpoints.start();
     await this.#services.backups.start();
     // Exports are logical (pg_dump): scheduled whether or not physical backups are on.
     await this.#services.exportSchedule.start();
@@ -294,6 +296,8 @@ export class Steward {
     this.#services?.backups.stop();
     this.#services?.restores.stop();
     await this.#runner?.stop();
+    // After everything that records events: the last checkpoint covers them all.
+    await this.#services?.auditCheckpoints.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();
     await this.#store?.close();

@@ -1,20 +1,26 @@
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import {
   chainStart,
+  checkEnd,
+  eventBody,
   genesisHash,
-  hashEvent,
   verifyChain,
   type AuditContent,
   type AuditOutcome,
+  type ChainCursor,
   type ChainedEvent,
   type ChainProblem,
+  type ChainRules,
 } from './chain.ts';
+import { makeCheckpoint, readCheckpoints, type Checkpoint, type CheckpointStore } from './checkpoints.ts';
+import { macInput, type AuditKeys } from './integrity.ts';
 
-/** Serialises appends so that each event links to exactly one predecessor. */
-const auditLockKey = 0x5737_a0d1;
 const verifyBatch = 5000;
+/** More problems than this are counted, not listed. */
+const problemLimit = 100;
 
 export interface AuditEntry {
   readonly actor: string;
@@ -38,32 +44,69 @@ export interface VerifyReport {
   readonly ok: boolean;
   readonly checked: number;
   readonly lastSeq: string | null;
+  /** Events written before the database computed hashes: chained, but unauthenticated (no MAC). */
+  readonly legacy: number;
+  /** The newest signed checkpoint the log was held to, and where it was found. */
+  readonly checkpoint: {
+    readonly seq: string;
+    readonly hash: string;
+    readonly at: string;
+    readonly stores: readonly string[];
+  } | null;
+  /** The first problem (the chain walk stops at one that breaks the chain). */
   readonly problem: ChainProblem | null;
+  readonly problems: readonly ChainProblem[];
+  readonly warnings: readonly string[];
 }
 
-export class AuditService {
-  readonly #db: ControlDb;
-  readonly #clock: Clock;
+interface Head {
+  readonly seq: string;
+  readonly hash: string;
+  readonly legacySeq: string;
+}
 
-  constructor(db: ControlDb, clock: Clock) {
-    this.#db = db;
-    this.#clock = clock;
+export interface AuditServiceOptions {
+  readonly db: ControlDb;
+  readonly clock: Clock;
+  readonly keys: AuditKeys;
+  /** The local checkpoint file and, when backups are on, the repositories. */
+  readonly checkpointStores: () => Promise<readonly CheckpointStore[]>;
+  readonly logger: Logger;
+}
+
+/**
+ * The audit log: appends (the database chains them, Steward adds a MAC),
+ * lists, verifies, and signs checkpoints. Owns audit_events and audit.head.
+ */
+export class AuditService {
+  readonly #o: AuditServiceOptions;
+  /** The newest checkpoint this process wrote or read, so a pass reads the stores once. */
+  #lastCheckpoint: Checkpoint | undefined;
+  #checkpointing: Promise<Checkpoint | undefined> | undefined;
+
+  constructor(options: AuditServiceOptions) {
+    this.#o = options;
   }
 
   /**
    * Appends one event. Pass the transaction that makes the change, so the
-   * change and its record commit together or not at all.
+   * change and its record commit together or not at all. reserve() locks the
+   * chain's head until the transaction ends, so the MAC is made for the place
+   * the trigger will give the event.
    */
   async record(tx: Queryable, entry: AuditEntry): Promise<void> {
-    await sql`select pg_advisory_xact_lock(${auditLockKey})`.execute(tx);
-    const last = await tx
-      .selectFrom('audit_events')
-      .select('hash')
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    if (!tx.isTransaction) {
+      await this.#o.db.transaction().execute((own) => this.record(own, entry));
+      return;
+    }
+    const place = await sql<{
+      seq: string;
+      prev_hash: string;
+    }>`select seq::text as seq, prev_hash from audit.reserve()`.execute(tx);
+    const next = place.rows[0];
+    if (!next) throw new Error('audit.reserve() returned no row');
     // Millisecond precision, so the timestamp reads back exactly as hashed.
-    const at = new Date(Math.floor(this.#clock.now().getTime()));
+    const at = new Date(Math.floor(this.#o.clock.now().getTime()));
     const content: AuditContent = {
       at,
       actor: entry.actor,
@@ -74,10 +117,12 @@ export class AuditService {
       address: entry.address ?? null,
       details: entry.details ?? {},
     };
-    const prevHash = last?.hash ?? genesisHash;
+    const body = eventBody(content);
+    const { keyId, mac } = this.#o.keys.mac(macInput(next.seq, next.prev_hash, body));
     await tx
       .insertInto('audit_events')
       .values({
+        seq: next.seq,
         at,
         actor: content.actor,
         action: content.action,
@@ -86,19 +131,21 @@ export class AuditService {
         outcome: content.outcome,
         address: content.address,
         details: JSON.stringify(content.details),
-        prev_hash: prevHash,
-        hash: hashEvent(prevHash, content),
+        prev_hash: next.prev_hash,
+        body,
+        mac_key: keyId,
+        mac,
       })
       .execute();
   }
 
   /** Records in a transaction of its own: for events that change nothing else (logins, reads). */
   async recordAlone(entry: AuditEntry): Promise<void> {
-    await this.#db.transaction().execute((tx) => this.record(tx, entry));
+    await this.#o.db.transaction().execute((tx) => this.record(tx, entry));
   }
 
   async list(query: AuditQuery = {}): Promise<ChainedEvent[]> {
-    let q = this.#db.selectFrom('audit_events').selectAll();
+    let q = this.#o.db.selectFrom('audit_events').selectAll();
     if (query.tenant) q = q.where('tenant', '=', query.tenant);
     if (query.since) q = q.where('at', '>=', query.since);
     if (query.action) q = q.where('action', '=', query.action);
@@ -110,34 +157,151 @@ export class AuditService {
     return rows.map(toEvent);
   }
 
+  /**
+   * Verifies the whole log: every hash and link, every MAC (an event
+   * inserted with database credentials alone has none that verifies), and
+   * the log against the newest signed checkpoint and the database's head,
+   * which finds events cut off the end and a log rewritten with recomputed
+   * hashes.
+   */
   async verify(): Promise<VerifyReport> {
-    let cursor = chainStart;
-    // No lower bound at first: an event written with seq 0 or below must be checked too.
-    let afterSeq: string | undefined;
-    for (;;) {
-      let q = this.#db.selectFrom('audit_events').selectAll();
-      if (afterSeq !== undefined) q = q.where(sql<boolean>`seq > ${afterSeq}::bigint`);
-      const rows = await q
-        .orderBy('seq', 'asc')
-        .limit(verifyBatch + 1)
-        .execute();
-      if (rows.length === 0) break;
-      // One row past the batch lets the chain tell an inserted event at the batch's end from a deletion.
-      const events = rows.map(toEvent);
-      const following = events.length > verifyBatch ? events.pop() : undefined;
-      const result = verifyChain(events, cursor, following);
-      if (result.problem) {
-        return {
-          ok: false,
-          checked: result.cursor.checked,
-          lastSeq: result.cursor.lastSeq ?? null,
-          problem: result.problem,
-        };
-      }
-      cursor = result.cursor;
-      afterSeq = events[events.length - 1]?.seq ?? afterSeq;
+    const stores = await this.#o.checkpointStores();
+    const reading = readCheckpoints(
+      this.#o.keys,
+      await Promise.all(stores.map(async (s) => ({ name: s.name, stored: await s.read() }))),
+    );
+    const newest = reading.newest;
+    const walked = await this.#walk(newest);
+    const problems = [...reading.problems, ...walked.problems];
+    const warnings = [...reading.warnings];
+    if (!newest) warnings.push('no signed checkpoint yet: events cut off the end would go unnoticed');
+    return {
+      ok: problems.length === 0,
+      checked: walked.cursor.checked,
+      lastSeq: walked.cursor.lastSeq ?? null,
+      legacy: walked.cursor.legacy,
+      checkpoint: newest
+        ? { seq: newest.seq, hash: newest.hash, at: newest.at, stores: newest.stores }
+        : null,
+      problem: problems[0] ?? null,
+      problems: problems.slice(0, problemLimit),
+      warnings,
+    };
+  }
+
+  /**
+   * One checkpoint pass: verifies the events since the last checkpoint and,
+   * if they hold and the chain moved, signs a checkpoint of its head and
+   * writes it to the local file, then to each repository. A log that fails
+   * verification gets no checkpoint: that would vouch for the tampering.
+   */
+  checkpoint(): Promise<Checkpoint | undefined> {
+    this.#checkpointing ??= this.#checkpoint().finally(() => {
+      this.#checkpointing = undefined;
+    });
+    return this.#checkpointing;
+  }
+
+  async #checkpoint(): Promise<Checkpoint | undefined> {
+    const stores = await this.#o.checkpointStores();
+    const local = stores.find((s) => s.name === 'local');
+    if (!this.#lastCheckpoint && local) {
+      const reading = readCheckpoints(this.#o.keys, [{ name: 'local', stored: await local.read() }]);
+      this.#lastCheckpoint = reading.newest;
     }
-    return { ok: true, checked: cursor.checked, lastSeq: cursor.lastSeq ?? null, problem: null };
+    const previous = this.#lastCheckpoint;
+    const walked = await this.#walk(previous, previous);
+    if (walked.problems.length > 0) {
+      this.#o.logger.error(
+        { problems: walked.problems.map((p) => p.message) },
+        'the audit log fails verification: no checkpoint signed',
+      );
+      return undefined;
+    }
+    const head = walked.head;
+    if (previous && previous.seq === head.seq && previous.hash === head.hash) return undefined;
+    const checkpoint = makeCheckpoint(this.#o.keys, head, this.#o.clock.now(), previous);
+    for (const store of stores) {
+      try {
+        await store.append(checkpoint);
+      } catch (error) {
+        // The local file must be written; a repository that is down gets the next one.
+        if (store.name === 'local') throw error;
+        this.#o.logger.warn(
+          { store: store.name, seq: checkpoint.seq, err: (error as Error).message },
+          'audit checkpoint not written to a repository',
+        );
+      }
+    }
+    this.#lastCheckpoint = checkpoint;
+    return checkpoint;
+  }
+
+  /**
+   * Walks the log in one snapshot (repeatable read), so the head and the
+   * events agree. `from`: start after this checkpoint's event, trusting what
+   * it vouched for (the checkpoint pass); otherwise from the first event.
+   */
+  async #walk(
+    checkpoint: Checkpoint | undefined,
+    from?: Checkpoint,
+  ): Promise<{ cursor: ChainCursor; problems: ChainProblem[]; head: Head }> {
+    return this.#o.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (tx) => {
+        const headRow = (
+          await sql<Head>`select seq::text as seq, hash, legacy_seq::text as "legacySeq" from audit.head`.execute(
+            tx,
+          )
+        ).rows[0];
+        if (!headRow) throw new Error('audit.head has no row: migration 0012 did not run');
+        const problems: ChainProblem[] = [];
+        const legacySeq = checkpoint?.legacySeq ?? headRow.legacySeq;
+        if (checkpoint && checkpoint.legacySeq !== headRow.legacySeq) {
+          problems.push({
+            seq: headRow.legacySeq,
+            kind: 'rewritten',
+            message: `the database says events up to ${headRow.legacySeq} have no MAC, the signed checkpoint says up to ${checkpoint.legacySeq}: the chain's head was changed`,
+          });
+        }
+        const rules: ChainRules = {
+          legacySeq: BigInt(legacySeq),
+          checkMac: (keyId, input, mac) => this.#o.keys.checkMac(keyId, input, mac),
+          macInput,
+          ...(checkpoint && !from ? { checkpoint } : {}),
+        };
+        let cursor: ChainCursor = from
+          ? { ...chainStart, lastHash: from.hash, lastSeq: from.seq, anchored: true }
+          : // A checkpoint of the empty log holds at once; any other waits for its event.
+            { ...chainStart, anchored: checkpoint?.seq === '0' && checkpoint.hash === genesisHash };
+        let afterSeq = from?.seq;
+        for (;;) {
+          // No lower bound at first: an event written with seq 0 or below must be checked too.
+          let q = tx.selectFrom('audit_events').selectAll();
+          if (afterSeq !== undefined) q = q.where(sql<boolean>`seq > ${afterSeq}::bigint`);
+          const rows = await q
+            .orderBy('seq', 'asc')
+            .limit(verifyBatch + 1)
+            .execute();
+          if (rows.length === 0) break;
+          // One row past the batch lets the chain tell an inserted event at the batch's end from a deletion.
+          const events = rows.map(toEvent);
+          const following = events.length > verifyBatch ? events.pop() : undefined;
+          const result = verifyChain(events, cursor, following, rules);
+          problems.push(...(result.forged ?? []));
+          cursor = result.cursor;
+          if (result.problem) {
+            problems.push(result.problem);
+            return { cursor, problems, head: headRow };
+          }
+          afterSeq = events[events.length - 1]?.seq ?? afterSeq;
+        }
+        const end = checkEnd(cursor, rules.checkpoint, headRow);
+        if (end) problems.push(end);
+        return { cursor, problems, head: headRow };
+      });
   }
 }
 
@@ -153,6 +317,9 @@ function toEvent(row: {
   details: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  body: string | null;
+  mac_key: string | null;
+  mac: string | null;
 }): ChainedEvent {
   return {
     seq: row.seq,
@@ -166,5 +333,8 @@ function toEvent(row: {
     details: row.details,
     prevHash: row.prev_hash,
     hash: row.hash,
+    body: row.body,
+    macKey: row.mac_key,
+    mac: row.mac,
   };
 }

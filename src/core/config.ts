@@ -162,6 +162,14 @@ export const configSchema = z
     resyncSeconds: z.number().int().min(1).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     backups: backupsSchema,
+    /** The audit log's signed checkpoints (src/audit/checkpointing.ts). */
+    audit: z
+      .object({
+        /** Minutes between signed checkpoints of the audit chain (also one at start and at stop). */
+        checkpointMinutes: z.number().int().min(1).max(60).default(10),
+      })
+      .strict()
+      .prefault({}),
     /** Failed-login limits; what each means is in identity/lockout.ts. */
     login: z
       .object({

@@ -211,8 +211,9 @@ export async function readClusterPort(dir: string): Promise<number | undefined> 
 }
 
 /**
- * Creates Steward's control database and its two roles: the owner of the
- * schema (no login) and the app role the services connect as.
+ * Creates Steward's control database and its roles: the owner of the schema
+ * (no login), the app role the services connect as, and steward_audit (no
+ * login), which owns the audit chain's trigger so that the app cannot change it.
  */
 export async function bootstrapControlDatabase(
   superuserUrl: string,
@@ -225,10 +226,13 @@ export async function bootstrapControlDatabase(
   try {
     await client.query('select pg_advisory_lock(23110001)');
     const roles = await client.query<{ rolname: string }>(
-      "select rolname from pg_roles where rolname in ('steward_owner', 'steward_app')",
+      "select rolname from pg_roles where rolname in ('steward_owner', 'steward_app', 'steward_audit')",
     );
     const have = new Set(roles.rows.map((r) => r.rolname));
     if (!have.has('steward_owner')) await client.query('create role steward_owner nologin');
+    // Owns the audit chain's trigger (migration 0012); the owner role hands objects to it, the app never can.
+    if (!have.has('steward_audit')) await client.query('create role steward_audit nologin');
+    await client.query('grant steward_audit to steward_owner');
     if (!have.has('steward_app')) {
       await client.query(
         `create role steward_app login password ${quoteLiteral(scramVerifier(appPassword))}`,

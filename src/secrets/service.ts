@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { ConflictError, InternalError, NotFoundError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
-import { newMasterKey, open, rewrap, seal } from './envelope.ts';
+import { newMasterKey, open, rewrap, seal, type MasterKey } from './envelope.ts';
 import {
   finishedRotation,
   keyOf,
@@ -89,6 +89,20 @@ export class SecretService {
     return this.#serialised(async () => {
       this.#keyring = await this.#store.load();
     });
+  }
+
+  /**
+   * The master keys, for the keys the audit log derives from them (its MAC
+   * and checkpoint-signing keys): the active one, and any one still kept by id (retired ones too).
+   */
+  masterKeys(): { readonly active: MasterKey; byId(id: string): MasterKey | undefined } {
+    const keyring = (): Keyring => this.#keyring;
+    return {
+      get active() {
+        return keyring().active;
+      },
+      byId: (id) => keyOf(keyring(), id),
+    };
   }
 
   async put(tx: Queryable, name: string, value: string): Promise<void> {

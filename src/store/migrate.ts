@@ -6,7 +6,7 @@ const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
 /** Any constant works; it only has to be the same for every Steward process. */
 const migrationLockKey = 0x5737_0001;
 
-export const controlRoles = { owner: 'steward_owner', app: 'steward_app' } as const;
+export const controlRoles = { owner: 'steward_owner', app: 'steward_app', audit: 'steward_audit' } as const;
 
 export interface MigrationReport {
   readonly applied: readonly string[];
@@ -58,6 +58,10 @@ export async function migrate(adminUrl: string): Promise<MigrationReport> {
       await client.query(
         `revoke insert, update, delete, truncate on schema_migrations from ${controlRoles.app}`,
       );
+      // The chain's head: the app may read it and reserve the next place, never write it.
+      await client.query(`grant usage on schema audit to ${controlRoles.app}`);
+      await client.query(`grant select on audit.head to ${controlRoles.app}`);
+      await client.query(`grant execute on function audit.reserve() to ${controlRoles.app}`);
     }
     if (owner) await client.query('reset role');
     await client.query('select pg_advisory_unlock($1)', [migrationLockKey]);

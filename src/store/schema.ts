@@ -127,8 +127,9 @@ export interface OperatorLoginFailuresTable {
   succeeded_at: Date | null;
 }
 
+/** Appended only; seq, prev_hash and hash are checked and set by the database's trigger (migration 0012). */
 export interface AuditEventsTable {
-  seq: ColumnType<string, never, never>;
+  seq: ColumnType<string, string, never>;
   at: Date;
   actor: string;
   action: string;
@@ -138,7 +139,12 @@ export interface AuditEventsTable {
   address: string | null;
   details: ColumnType<Record<string, unknown>, string, string>;
   prev_hash: string;
-  hash: string;
+  /** Set by the trigger: whatever the app sends is replaced. */
+  hash: ColumnType<string, never, never>;
+  /** The canonical JSON the trigger hashed; null on events from before migration 0012. */
+  body: string | null;
+  mac_key: string | null;
+  mac: string | null;
 }
 
 export interface ReleasesTable {

@@ -72,7 +72,14 @@ export interface PgBackRestDriver {
   verify(options?: { repo?: number }): Promise<VerifyOutcome>;
   /** What a repository stores directly under `path` (relative to the repository, e.g. backup/<stanza>/<label>). */
   listRepo(repo: number, path: string): Promise<readonly string[]>;
+  /** Stores a small plain object (not encrypted: --raw) at `path`, relative to the repository. */
+  putRepoFile(repo: number, path: string, text: string): Promise<void>;
+  /** Reads what putRepoFile stored; undefined when there is no such file. */
+  getRepoFile(repo: number, path: string): Promise<string | undefined>;
 }
+
+/** pgBackRest's error number for a file that does not exist. */
+const fileMissing = 55;
 
 export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDriver {
   const bin = options.bin ?? 'pgbackrest';
@@ -83,7 +90,7 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
     name: string,
     extra: readonly string[] = [],
     timeoutMs = limit,
-    hooks: { onStart?: (pid: number) => void; signal?: AbortSignal } = {},
+    hooks: { onStart?: (pid: number) => void; signal?: AbortSignal; input?: string } = {},
     positional: readonly string[] = [],
   ): Promise<GroupRunResult> {
     return runInGroup(bin, [...base, ...extra, name, ...positional], {
@@ -91,6 +98,7 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
       timeoutMs,
       ...(hooks.onStart ? { onStart: hooks.onStart } : {}),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
+      ...(hooks.input !== undefined ? { input: hooks.input } : {}),
     });
   }
 
@@ -217,6 +225,18 @@ export function pgbackrestDriver(options: PgBackRestDriverOptions): PgBackRestDr
       if (result.code !== 0 || result.timedOut) throw failure('repo-ls', result);
       const listing = JSON.parse(result.stdout || '{}') as Record<string, unknown>;
       return Object.keys(listing).filter((name) => name !== '.');
+    },
+
+    async putRepoFile(repo, path, text) {
+      const result = await command('repo-put', [`--repo=${repo}`, '--raw'], limit, { input: text }, [path]);
+      if (result.code !== 0 || result.timedOut) throw failure('repo-put', result);
+    },
+
+    async getRepoFile(repo, path) {
+      const result = await command('repo-get', [`--repo=${repo}`, '--raw'], limit, {}, [path]);
+      if (result.code === fileMissing && !result.timedOut) return undefined;
+      if (result.code !== 0 || result.timedOut) throw failure('repo-get', result);
+      return result.stdout;
     },
   };
 }

@@ -19,6 +19,8 @@ export interface GroupRunOptions {
   readonly onStart?: (pid: number) => void;
   /** Aborting kills the whole group, as the time limit does. */
   readonly signal?: AbortSignal;
+  /** Written to the program's standard input (closed at once otherwise). */
+  readonly input?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export function runInGroup(
     const child = spawn(command, args, {
       cwd: '/',
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true,
       ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
     });
@@ -53,8 +55,11 @@ export function runInGroup(
     };
     if (options.signal?.aborted) abort();
     else options.signal?.addEventListener('abort', abort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    // A program that exits without reading its input must not fail the write with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input);
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', abort);
