@@ -19,6 +19,7 @@ import { accountCommands } from './account-commands.ts';
 import type { StageView, TenantView } from '../tenants/service.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { VerifyReport } from '../audit/service.ts';
+import { describeVerifyReport } from '../audit/report.ts';
 import { appDefinitionJsonSchema } from '../runtime/app-definition.ts';
 import type { AddedRelease, ReleaseView } from '../runtime/releases.ts';
 
@@ -373,12 +374,13 @@ audit
   });
 audit
   .command('verify')
-  .description('verify the hash chain: reports the first changed, inserted or deleted event')
+  .description(
+    'verify the audit log: hashes, MACs, the newest signed checkpoint; reports changed, inserted, deleted, forged and truncated events and rewrites',
+  )
   .action(async () => {
     const report = await client().get<VerifyReport>('/api/v1/audit/verify');
     if (json()) printJson(report);
-    else if (report.ok) process.stdout.write(`audit log intact: ${report.checked} events verified\n`);
-    else process.stdout.write(`AUDIT LOG TAMPERED: ${report.problem?.message ?? 'unknown problem'}\n`);
+    else process.stdout.write(describeVerifyReport(report));
     if (!report.ok) process.exitCode = 3;
   });
 

@@ -79,6 +79,8 @@ export interface TestStewardOptions {
    */
   readonly sharedBackups?: boolean;
   readonly onBackupSucceeded?: StewardOptions['onBackupSucceeded'];
+  /** S3 repository keys, as STEWARD_BACKUP_REPO<N>_S3_KEY… would give them. */
+  readonly backupS3Keys?: StewardOptions['backupS3Keys'];
 }
 
 export const sharedClusterPassword = 'test-shared-superuser';
@@ -138,6 +140,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     sharedClusterUrl,
     ...(sharedCluster ? { sharedCluster } : {}),
     ...(options.onBackupSucceeded ? { onBackupSucceeded: options.onBackupSucceeded } : {}),
+    ...(options.backupS3Keys ? { backupS3Keys: options.backupS3Keys } : {}),
     keyringStore: fileKeyring(join(dataDir, 'master.key')),
     logger,
     pgBinDir: inject('pgBinDir'),
