@@ -1,13 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import {
+  chainHash,
   chainStart,
+  checkEnd,
+  eventBody,
   genesisHash,
   hashEvent,
   verifyChain,
   type AuditContent,
   type ChainedEvent,
   type ChainProblemKind,
+  type ChainRules,
 } from '../../src/audit/chain.ts';
+import {
+  checkpointDigest,
+  checkpointLine,
+  makeCheckpoint,
+  parseCheckpoint,
+  readCheckpoints,
+  type Checkpoint,
+} from '../../src/audit/checkpoints.ts';
+import { AuditKeys, macInput } from '../../src/audit/integrity.ts';
+import { describeVerifyReport } from '../../src/audit/report.ts';
 
 function content(n: number): AuditContent {
   return {
@@ -197,5 +211,202 @@ describe('verifyChain', () => {
     expect(hashEvent('1'.repeat(64), base)).not.toBe(hash);
     // Key order in details does not matter: the JSON is canonical.
     expect(hashEvent(genesisHash, { ...base, details: { stages: ['dev', 'prod'], n: 1 } })).toBe(hash);
+  });
+});
+
+describe('verifyChain with database-computed hashes and MACs', () => {
+  const keys = new AuditKeys({
+    active: { id: 'k1', key: Buffer.alloc(32, 1) },
+    byId: (id) => (id === 'k1' ? { id, key: Buffer.alloc(32, 1) } : undefined),
+  });
+  const rules = (extra: Partial<ChainRules> = {}): ChainRules => ({
+    legacySeq: 2n,
+    checkMac: (keyId, input, mac) => keys.checkMac(keyId, input, mac),
+    macInput,
+    ...extra,
+  });
+  /** Events 1–2 legacy, 3–6 as Steward and the trigger write them now. */
+  function mixed(): ChainedEvent[] {
+    const events = chain(2);
+    let prevHash = at(events, 1).hash;
+    for (let n = 3; n <= 6; n += 1) {
+      const c = content(n);
+      const seq = String(n);
+      const body = eventBody(c);
+      const { keyId, mac } = keys.mac(macInput(seq, prevHash, body));
+      const hash = chainHash(prevHash, seq, body, keyId, mac);
+      events.push({ ...c, seq, prevHash, hash, body, macKey: keyId, mac });
+      prevHash = hash;
+    }
+    return events;
+  }
+
+  it('verifies legacy and new events, counting the legacy ones', () => {
+    const result = verifyChain(mixed(), chainStart, undefined, rules());
+    expect(result.problem).toBeUndefined();
+    expect(result.forged).toBeUndefined();
+    expect(result.cursor).toMatchObject({ checked: 6, legacy: 2, lastSeq: '6' });
+  });
+
+  it('flags an event whose MAC fails, or names a key the keyring lacks, and goes on', () => {
+    const events = mixed().map((e) => {
+      if (e.seq === '4') {
+        const mac = 'a'.repeat(64);
+        return { ...e, mac, hash: chainHash(e.prevHash, e.seq, e.body ?? '', e.macKey ?? '', mac) };
+      }
+      return e;
+    });
+    // Relink what follows the forged event, as the trigger would have.
+    for (let i = 4; i < events.length; i += 1) {
+      const e = at(events, i);
+      const prevHash = at(events, i - 1).hash;
+      const { keyId, mac } = keys.mac(macInput(e.seq, prevHash, e.body ?? ''));
+      events[i] = {
+        ...e,
+        prevHash,
+        mac,
+        macKey: keyId,
+        hash: chainHash(prevHash, e.seq, e.body ?? '', keyId, mac),
+      };
+    }
+    const result = verifyChain(events, chainStart, undefined, rules());
+    expect(result.problem).toBeUndefined();
+    expect(result.forged?.map((p) => [p.kind, p.seq])).toEqual([['forged', '4']]);
+    expect(result.cursor.checked).toBe(6);
+    const unknown = verifyChain(events, chainStart, undefined, rules({ checkMac: () => 'unknown-key' }));
+    expect(unknown.forged?.[0]?.message).toMatch(/does not hold/);
+  });
+
+  it('treats an event past the legacy mark without a MAC as written around the trigger', () => {
+    const events = mixed();
+    const third = at(events, 2);
+    const bare = { ...third, body: null, macKey: null, mac: null, hash: hashEvent(third.prevHash, third) };
+    const result = verifyChain([...events.slice(0, 2), bare], chainStart, undefined, rules());
+    expect(result.problem).toMatchObject({ kind: 'changed', seq: '3' });
+  });
+
+  it('finds fields that no longer match the body the database hashed', () => {
+    const events = mixed().map((e) => (e.seq === '5' ? { ...e, actor: 'someone' } : e));
+    expect(verifyChain(events, chainStart, undefined, rules()).problem).toMatchObject({
+      kind: 'changed',
+      seq: '5',
+    });
+  });
+
+  it('holds the log to a checkpoint: its event must carry its hash, and the log must reach it', () => {
+    const events = mixed();
+    const checkpoint = { seq: '5', hash: at(events, 4).hash };
+    const held = verifyChain(events, chainStart, undefined, rules({ checkpoint }));
+    expect(held.cursor.anchored).toBe(true);
+    expect(checkEnd(held.cursor, checkpoint, { seq: '6', hash: at(events, 5).hash })).toBeUndefined();
+
+    const other = verifyChain(
+      events,
+      chainStart,
+      undefined,
+      rules({ checkpoint: { seq: '5', hash: 'b'.repeat(64) } }),
+    );
+    expect(other.problem).toMatchObject({ kind: 'rewritten', seq: '5' });
+
+    const short = verifyChain(events.slice(0, 4), chainStart, undefined, rules({ checkpoint }));
+    expect(short.problem).toBeUndefined();
+    expect(checkEnd(short.cursor, checkpoint, undefined)).toMatchObject({ kind: 'truncated', seq: '5' });
+    // No checkpoint, but the head the trigger moved is further on.
+    expect(checkEnd(short.cursor, undefined, { seq: '6', hash: at(events, 5).hash })).toMatchObject({
+      kind: 'truncated',
+      seq: '6',
+    });
+  });
+});
+
+describe('checkpoints', () => {
+  const master = { id: 'k1', key: Buffer.alloc(32, 7) };
+  const keys = new AuditKeys({ active: master, byId: (id) => (id === 'k1' ? master : undefined) });
+  const stored = (c: Checkpoint, where = 'file') => ({ ok: true as const, checkpoint: c, where });
+
+  it('signs with Ed25519 and names the previous checkpoint; a changed field fails the signature', () => {
+    const first = makeCheckpoint(
+      keys,
+      { seq: '3', hash: 'a'.repeat(64), legacySeq: '0' },
+      new Date(0),
+      undefined,
+    );
+    const second = makeCheckpoint(
+      keys,
+      { seq: '5', hash: 'b'.repeat(64), legacySeq: '0' },
+      new Date(1),
+      first,
+    );
+    expect(first.previous).toBe(genesisHash);
+    expect(second.previous).toBe(checkpointDigest(first));
+    expect(parseCheckpoint(checkpointLine(second), 'x')).toEqual({
+      ok: true,
+      checkpoint: second,
+      where: 'x',
+    });
+    const good = readCheckpoints(keys, [{ name: 'local', stored: [stored(first), stored(second)] }]);
+    expect(good.problems).toEqual([]);
+    expect(good.newest).toMatchObject({ seq: '5', stores: ['local'] });
+
+    const edited = { ...second, seq: '4' };
+    const bad = readCheckpoints(keys, [{ name: 'local', stored: [stored(first), stored(edited)] }]);
+    expect(bad.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/does not carry Steward's signature/),
+    ]);
+    expect(bad.newest?.seq).toBe('3');
+    // Another master key's signature is not Steward's.
+    const stranger = new AuditKeys({
+      active: { id: 'k1', key: Buffer.alloc(32, 8) },
+      byId: () => ({ id: 'k1', key: Buffer.alloc(32, 8) }),
+    });
+    expect(readCheckpoints(stranger, [{ name: 'local', stored: [stored(second)] }]).problems).toHaveLength(1);
+  });
+
+  it('refuses a stored checkpoint that does not parse, naming the field and the value', () => {
+    const c = makeCheckpoint(
+      keys,
+      { seq: '3', hash: 'a'.repeat(64), legacySeq: '0' },
+      new Date(0),
+      undefined,
+    );
+    expect(parseCheckpoint(JSON.stringify({ ...c, seq: '-1' }), 'f line 2')).toEqual({
+      ok: false,
+      where: 'f line 2',
+      error: 'f line 2: field seq is "-1", not a sequence number',
+    });
+    expect(parseCheckpoint('{', 'f line 3')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/not JSON/),
+    });
+  });
+});
+
+describe('steward audit verify, as text', () => {
+  it('says intact, or lists each problem, and names legacy events and the checkpoint', () => {
+    const base = {
+      checked: 5,
+      lastSeq: '5',
+      legacy: 2,
+      checkpoint: {
+        seq: '5',
+        hash: 'a'.repeat(64),
+        at: '2026-01-01T00:00:00.000Z',
+        stores: ['local', 'repo1'],
+      },
+      warnings: [],
+    };
+    expect(describeVerifyReport({ ...base, ok: true, problem: null, problems: [] })).toBe(
+      'audit log intact: 5 events verified\n' +
+        '2 events from before the database computed hashes: chained, but legacy, unauthenticated (no MAC)\n' +
+        'newest signed checkpoint: event 5 at 2026-01-01T00:00:00.000Z (local, repo1)\n',
+    );
+    const problem = {
+      seq: '4',
+      kind: 'forged' as const,
+      message: 'audit event 4 was not written by Steward',
+    };
+    expect(describeVerifyReport({ ...base, ok: false, problem, problems: [problem] })).toMatch(
+      /^AUDIT LOG TAMPERED: 1 problem\n {2}forged at event 4: audit event 4 was not written by Steward\n/,
+    );
   });
 });
