@@ -153,7 +153,15 @@ function selfCheck(event: ChainedEvent, rules: ChainRules): string | undefined {
   return undefined;
 }
 
-function macProblem(event: ChainedEvent, rules: ChainRules): ChainProblem | undefined {
+/**
+ * `pinned`: the event is at or before the signed checkpoint the log is held
+ * to. Its MAC was checked before that checkpoint was signed, and its hash
+ * (which covers the MAC) leads to the checkpoint's, so a MAC key the keyring
+ * has since dropped (a master key rotated away) leaves it verified. After the
+ * checkpoint, a MAC that cannot be checked is a problem: anyone can name a
+ * key Steward does not hold.
+ */
+function macProblem(event: ChainedEvent, rules: ChainRules, pinned: boolean): ChainProblem | undefined {
   if (isLegacy(event, rules) || event.body == null || event.macKey == null || event.mac == null) {
     return undefined;
   }
@@ -162,7 +170,7 @@ function macProblem(event: ChainedEvent, rules: ChainRules): ChainProblem | unde
     rules.macInput(event.seq, event.prevHash, event.body),
     event.mac,
   );
-  if (verdict === 'ok') return undefined;
+  if (verdict === 'ok' || (verdict === 'unknown-key' && pinned)) return undefined;
   return {
     seq: event.seq,
     kind: 'forged',
@@ -223,6 +231,8 @@ export function verifyChain(
         message: `audit events are missing before event ${event.seq} (${event.action}): it links to a hash that is not its predecessor's${lastSeq ? ` (event ${lastSeq})` : ''}`,
       });
     }
+    // At or before the checkpoint's event (a later one stops the walk below until it is found).
+    const pinned = rules.checkpoint !== undefined && !anchored;
     if (rules.checkpoint && !anchored && checkpointSeq !== undefined) {
       const seq = seqOf(event.seq);
       if (seq !== undefined && seq >= checkpointSeq) {
@@ -239,7 +249,7 @@ export function verifyChain(
         anchored = true;
       }
     }
-    const unauthentic = macProblem(event, rules);
+    const unauthentic = macProblem(event, rules, pinned);
     if (unauthentic) forged.push(unauthentic);
     if (isLegacy(event, rules)) legacy += 1;
     beforeLastHash = lastHash;

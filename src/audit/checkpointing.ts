@@ -44,6 +44,11 @@ export class AuditCheckpointSchedule {
     return this.#stopping;
   }
 
+  /** One pass now (after a master-key rotation: a checkpoint signed with the new key holds what the old one made). */
+  runNow(): Promise<void> {
+    return this.#run();
+  }
+
   #run(final = false): Promise<void> {
     if (this.#running) return this.#running;
     this.#running = (async () => {

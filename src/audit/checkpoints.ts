@@ -121,7 +121,8 @@ export function parseCheckpoint(text: string, where: string): StoredCheckpoint {
 
 export interface CheckpointReading {
   /** The newest checkpoint with a good signature, and the stores that hold it. */
-  readonly newest: (Checkpoint & { readonly stores: readonly string[] }) | undefined;
+  readonly newest: Checkpoint | undefined;
+  readonly stores: readonly string[];
   readonly problems: readonly ChainProblem[];
   /** Not tampering, but worth knowing: a repository behind the local file (a failed upload). */
   readonly warnings: readonly string[];
@@ -132,8 +133,10 @@ function checkpointProblem(seq: string, message: string): ChainProblem {
 }
 
 /**
- * Checks what each store holds: every signature, and that each checkpoint in
- * a store names the one before it. The newest good checkpoint of all stores
+ * Checks what each store holds, newest first. The newest must carry a
+ * signature by a key the keyring holds; each older one is held by the digest
+ * the next names (so one signed with a master key since rotated away still
+ * counts) or by its own signature. The newest good checkpoint of all stores
  * is the one the log is held to. The local file is written first, so a
  * repository ahead of it means the file lost its newest lines.
  */
@@ -145,50 +148,54 @@ export function readCheckpoints(
   const warnings: string[] = [];
   const newestOf = new Map<string, Checkpoint>();
   for (const store of stores) {
-    let before: Checkpoint | undefined;
+    const parsed: { checkpoint: Checkpoint; where: string }[] = [];
     for (const item of store.stored) {
-      if (!item.ok) {
-        problems.push(checkpointProblem('0', `checkpoint ${item.error}`));
-        continue;
-      }
-      const checkpoint = item.checkpoint;
+      if (item.ok) parsed.push(item);
+      else problems.push(checkpointProblem('0', `checkpoint ${item.error}`));
+    }
+    let next: { checkpoint: Checkpoint; where: string } | undefined;
+    for (const item of parsed.reverse()) {
+      const { checkpoint, where } = item;
       const signing = keys.signing(checkpoint.keyId);
-      if (!signing) {
+      const signed = signing
+        ? checkpointSignatureValid(signing, checkpointMessage(checkpoint), checkpoint.signature)
+        : undefined;
+      const named = next !== undefined && next.checkpoint.previous === checkpointDigest(checkpoint);
+      if (signed === false) {
         problems.push(
           checkpointProblem(
             checkpoint.seq,
-            `checkpoint ${item.where} (event ${checkpoint.seq}) is signed with master key ${checkpoint.keyId}, which the keyring does not hold`,
+            `checkpoint ${where} (event ${checkpoint.seq}) does not carry Steward's signature: it was changed or made by someone else`,
           ),
         );
         continue;
       }
-      if (!checkpointSignatureValid(signing, checkpointMessage(checkpoint), checkpoint.signature)) {
+      if (next !== undefined && !named) {
+        problems.push(
+          checkpointProblem(
+            next.checkpoint.seq,
+            `checkpoint ${next.where} (event ${next.checkpoint.seq}) does not name the checkpoint before it (event ${checkpoint.seq}): checkpoints were removed or reordered`,
+          ),
+        );
+      }
+      if (signed === undefined && !named) {
         problems.push(
           checkpointProblem(
             checkpoint.seq,
-            `checkpoint ${item.where} (event ${checkpoint.seq}) does not carry Steward's signature: it was changed or made by someone else`,
+            `checkpoint ${where} (event ${checkpoint.seq}) is signed with master key ${checkpoint.keyId}, which the keyring does not hold`,
           ),
         );
         continue;
       }
-      if (before !== undefined && checkpoint.previous !== checkpointDigest(before)) {
-        problems.push(
-          checkpointProblem(
-            checkpoint.seq,
-            `checkpoint ${item.where} (event ${checkpoint.seq}) does not name the checkpoint before it (event ${before.seq}): checkpoints were removed or reordered`,
-          ),
-        );
-      }
-      before = checkpoint;
-      const known = newestOf.get(store.name);
-      if (!known || BigInt(checkpoint.seq) >= BigInt(known.seq)) newestOf.set(store.name, checkpoint);
+      if (!newestOf.has(store.name)) newestOf.set(store.name, checkpoint);
+      next = item;
     }
   }
   let newest: Checkpoint | undefined;
   for (const checkpoint of newestOf.values()) {
     if (!newest || BigInt(checkpoint.seq) > BigInt(newest.seq)) newest = checkpoint;
   }
-  if (!newest) return { newest: undefined, problems, warnings };
+  if (!newest) return { newest: undefined, stores: [], problems, warnings };
   const top = newest;
   const local = newestOf.get('local');
   for (const store of stores) {
@@ -209,5 +216,5 @@ export function readCheckpoints(
   const holders = [...newestOf.entries()]
     .filter(([, c]) => checkpointDigest(c) === checkpointDigest(top))
     .map(([name]) => name);
-  return { newest: { ...top, stores: holders }, problems, warnings };
+  return { newest: top, stores: holders, problems, warnings };
 }

@@ -87,6 +87,9 @@ export class AuditKeys {
 
   constructor(keys: MasterKeys) {
     this.#keys = keys;
+    // Derived now: should a rotation drop this master key, this process can still check what it made.
+    this.#macKey(keys.active.id);
+    this.signing(keys.active.id);
   }
 
   get activeId(): string {

@@ -181,7 +181,7 @@ export class AuditService {
       lastSeq: walked.cursor.lastSeq ?? null,
       legacy: walked.cursor.legacy,
       checkpoint: newest
-        ? { seq: newest.seq, hash: newest.hash, at: newest.at, stores: newest.stores }
+        ? { seq: newest.seq, hash: newest.hash, at: newest.at, stores: reading.stores }
         : null,
       problem: problems[0] ?? null,
       problems: problems.slice(0, problemLimit),

@@ -43,6 +43,8 @@ interface Report {
  */
 describe('audit log integrity', () => {
   let t: TestSteward;
+  /** A second Steward on the same control database and data dir (the last tests restart). */
+  let restarted: TestSteward | undefined;
   const checkpointFile = () => join(t.dataDir, 'audit', 'checkpoints.jsonl');
   const rows = (): Promise<Row[]> =>
     t.query<Row>('select * from audit_events order by seq', [], t.controlDatabase);
@@ -164,6 +166,7 @@ describe('audit log integrity', () => {
     expect(await t.services.audit.checkpoint()).toMatchObject({ seq: (await rows()).at(-1)?.seq });
   });
   afterAll(async () => {
+    await restarted?.close();
     await t.close();
   });
 
@@ -412,5 +415,50 @@ describe('audit log integrity', () => {
     const lines = (await readFile(checkpointFile(), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(before + 1);
     expect(JSON.parse(lines.at(-1) ?? '{}')).toMatchObject({ seq: last?.seq, hash: last?.hash });
+  });
+
+  it('events and checkpoints made with a master key since rotated away still verify', async () => {
+    restarted = await startTestSteward({ reuse: t, workers: false });
+    const oldKey = restarted.services.secrets.activeKeyId;
+    const rotated = await restarted.request('POST', '/api/v1/secrets/rotate-master-key');
+    expect(rotated.status, rotated.text).toBe(200);
+    const newKey = restarted.services.secrets.activeKeyId;
+    expect(newKey).not.toBe(oldKey);
+    await restarted.services.audit.recordAlone({
+      actor: 'owner',
+      action: 'tenant.update',
+      target: 'tenant/t11',
+    });
+    await restarted.steward.stop();
+    // A new process: its keyring holds the new master key alone.
+    const keyring = JSON.parse(await readFile(join(t.dataDir, 'master.key'), 'utf8')) as { keys: object };
+    expect(Object.keys(keyring.keys)).toEqual([newKey]);
+    restarted = await startTestSteward({ reuse: t, workers: false });
+    const events = await rows();
+    expect(new Set(events.map((e) => e.mac_key))).toEqual(new Set([oldKey, newKey]));
+    const report = await restarted.request('GET', '/api/v1/audit/verify');
+    expect(report.body).toMatchObject({ ok: true, checked: events.length, problems: [] });
+    // After the newest checkpoint, a MAC under a key Steward does not hold is not taken on trust.
+    await session('app', async (app) => {
+      await app.query('begin');
+      const place = (await app.query<{ seq: string; prev_hash: string }>('select * from audit.reserve()'))
+        .rows[0];
+      if (!place) throw new Error('no place');
+      await insertAs(
+        app,
+        String(place.seq),
+        place.prev_hash,
+        content(97),
+        forgedRow(String(place.seq), place.prev_hash, content(97), oldKey),
+      );
+      await app.query('commit');
+    });
+    const flagged = await restarted.request('GET', '/api/v1/audit/verify');
+    expect(flagged.body.problems).toEqual([
+      expect.objectContaining({
+        kind: 'forged',
+        message: expect.stringMatching(/which the keyring does not hold/),
+      }),
+    ]);
   });
 });

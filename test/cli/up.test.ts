@@ -115,9 +115,15 @@ describe('steward up and the CLI', () => {
     const verified = await cli(dataDir, ['audit', 'verify']);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/audit log intact: \d+ events verified/);
-    const report = await cliJson<{ ok: boolean; checked: number }>(dataDir, ['audit', 'verify']);
+    // Signed when Steward started: the log is held to it.
+    expect(verified.stdout).toMatch(/newest signed checkpoint: event \d+ at \S+ \(local\)/);
+    const report = await cliJson<{ ok: boolean; checked: number; problems: unknown[] }>(dataDir, [
+      'audit',
+      'verify',
+    ]);
     expect(report.ok).toBe(true);
     expect(report.checked).toBeGreaterThan(0);
+    expect(report.problems).toEqual([]);
     const events = await cliJson<{ action: string; tenant: string | null }[]>(dataDir, [
       'audit',
       'list',
@@ -324,7 +330,16 @@ describe('steward up and the CLI', () => {
     expect(restarted.stdout()).not.toContain(oneTimePassword);
     const beta = await cliJson<TenantView>(dataDir, ['tenant', 'show', 'beta']);
     expect(beta.stages.map((s) => [s.name, s.phase])).toEqual([['dev', 'ready']]);
-    const report = await cliJson<{ ok: boolean }>(dataDir, ['audit', 'verify']);
+    const report = await cliJson<{ ok: boolean; lastSeq: string; checkpoint: { seq: string } | null }>(
+      dataDir,
+      ['audit', 'verify'],
+    );
     expect(report.ok).toBe(true);
+    // The first Steward signed a checkpoint as it stopped; this one signed the log as it found it.
+    const checkpoints = (await readFile(join(dataDir, 'audit', 'checkpoints.jsonl'), 'utf8'))
+      .trim()
+      .split('\n');
+    expect(checkpoints.length).toBeGreaterThanOrEqual(2);
+    expect(report.checkpoint?.seq).toBe(report.lastSeq);
   }, 120_000);
 });

@@ -32,6 +32,8 @@ export function systemRoutes(
         target: 'master-key',
         details: { ...report },
       });
+      // Signed with the new key at once, so the events the old key authenticated stay verified without it.
+      await services.auditCheckpoints.runNow();
       return report;
     },
   });
