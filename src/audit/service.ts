@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import type { AuditEventsTable } from '../store/schema.ts';
 import {
   chainStart,
   checkEnd,
@@ -305,22 +306,7 @@ export class AuditService {
   }
 }
 
-function toEvent(row: {
-  seq: string;
-  at: Date;
-  actor: string;
-  action: string;
-  target: string;
-  tenant: string | null;
-  outcome: string;
-  address: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-  body: string | null;
-  mac_key: string | null;
-  mac: string | null;
-}): ChainedEvent {
+function toEvent(row: Selectable<AuditEventsTable>): ChainedEvent {
   return {
     seq: row.seq,
     at: row.at,

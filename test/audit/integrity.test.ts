@@ -1,29 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, eventBody, hashEvent, type AuditContent } from '../../src/audit/chain.ts';
 import { macInput } from '../../src/audit/integrity.ts';
-import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { auditRows, controlSession, eventContent, type AuditRow } from './support.ts';
 
-interface Row {
-  seq: string;
-  at: Date;
-  actor: string;
-  action: string;
-  target: string;
-  tenant: string | null;
-  outcome: 'success' | 'failure' | 'denied';
-  address: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-  body: string | null;
-  mac_key: string | null;
-  mac: string | null;
-}
+type Row = AuditRow;
 
 interface Report {
   ok: boolean;
@@ -46,29 +31,17 @@ describe('audit log integrity', () => {
   /** A second Steward on the same control database and data dir (the last tests restart). */
   let restarted: TestSteward | undefined;
   const checkpointFile = () => join(t.dataDir, 'audit', 'checkpoints.jsonl');
-  const rows = (): Promise<Row[]> =>
-    t.query<Row>('select * from audit_events order by seq', [], t.controlDatabase);
+  const rows = (): Promise<Row[]> => auditRows(t);
   const verify = async (): Promise<Report> => {
     const res = await t.request('GET', '/api/v1/audit/verify');
     expect(res.status).toBe(200);
     return res.body as Report;
   };
-  /** One session on the control database as `url`'s user; `replica` switches the triggers off (superuser only). */
-  const session = async (
+  const session = (
     user: 'superuser' | 'app',
     statements: (client: pg.Client) => Promise<unknown>,
     options: { replica?: boolean } = {},
-  ): Promise<void> => {
-    const url = user === 'app' ? t.controlUrl : replaceDatabase(t.superuserUrl, t.controlDatabase);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      if (options.replica) await client.query('set session_replication_role = replica');
-      await statements(client);
-    } finally {
-      await client.end();
-    }
-  };
+  ) => controlSession(t, user, statements, options);
   const record = (n: number) =>
     t.services.audit.recordAlone({
       actor: 'owner',
@@ -109,16 +82,7 @@ describe('audit log integrity', () => {
       await writeFile(checkpointFile(), file);
     }
   };
-  const content = (n: number): AuditContent => ({
-    at: new Date(),
-    actor: 'owner',
-    action: 'tenant.delete',
-    target: `tenant/t${n}`,
-    tenant: `t${n}`,
-    outcome: 'success',
-    address: null,
-    details: { n },
-  });
+  const content = (n: number): AuditContent => eventContent(n);
   /** An event made the way the trigger makes one, with a MAC from a key Steward never had. */
   const forgedRow = (seq: string, prevHash: string, c: AuditContent, keyId: string) => {
     const body = eventBody(c);
@@ -160,6 +124,22 @@ describe('audit log integrity', () => {
       ],
     );
 
+  /** As the app role: reserve the next place and append a forged event there, MAC'd with a key Steward never had. */
+  const appendForgedAsApp = async (n: number, keyId: string): Promise<string> => {
+    let seq = '';
+    await session('app', async (app) => {
+      await app.query('begin');
+      const place = (await app.query<{ seq: string; prev_hash: string }>('select * from audit.reserve()'))
+        .rows[0];
+      if (!place) throw new Error('audit.reserve() gave no place');
+      seq = String(place.seq);
+      const c = content(n);
+      await insertAs(app, seq, place.prev_hash, c, forgedRow(seq, place.prev_hash, c, keyId));
+      await app.query('commit');
+    });
+    return seq;
+  };
+
   beforeAll(async () => {
     t = await startTestSteward({ workers: false });
     for (let n = 1; n <= 6; n += 1) await record(n);
@@ -186,18 +166,10 @@ describe('audit log integrity', () => {
 
   it('an event appended with the app role’s credentials alone is chained by the database and flagged by its MAC', async () => {
     let forgedSeq = '';
-    const report = await attacked(() =>
-      session('app', async (app) => {
-        await app.query('begin');
-        const place = (await app.query<{ seq: string; prev_hash: string }>('select * from audit.reserve()'))
-          .rows[0];
-        if (!place) throw new Error('no place');
-        forgedSeq = String(place.seq);
-        const forged = forgedRow(forgedSeq, place.prev_hash, content(99), t.services.secrets.activeKeyId);
-        await insertAs(app, forgedSeq, place.prev_hash, content(99), forged);
-        await app.query('commit');
-      }).then(() => record(7)),
-    );
+    const report = await attacked(async () => {
+      forgedSeq = await appendForgedAsApp(99, t.services.secrets.activeKeyId);
+      await record(7);
+    });
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'forged', seq: forgedSeq })]);
     expect(report.problem?.message).toMatch(/not written by Steward: its MAC does not match/);
@@ -229,20 +201,7 @@ describe('audit log integrity', () => {
 
   it('no checkpoint is signed over a log that fails verification', async () => {
     await attacked(async () => {
-      await session('app', async (app) => {
-        await app.query('begin');
-        const place = (await app.query<{ seq: string; prev_hash: string }>('select * from audit.reserve()'))
-          .rows[0];
-        if (!place) throw new Error('no place');
-        await insertAs(
-          app,
-          String(place.seq),
-          place.prev_hash,
-          content(98),
-          forgedRow(String(place.seq), place.prev_hash, content(98), 'k'),
-        );
-        await app.query('commit');
-      });
+      await appendForgedAsApp(98, 'k');
       const before = await readFile(checkpointFile(), 'utf8');
       expect(await t.services.audit.checkpoint()).toBeUndefined();
       expect(await readFile(checkpointFile(), 'utf8')).toBe(before);
@@ -321,25 +280,39 @@ describe('audit log integrity', () => {
     const events = await rows();
     const from = 2;
     const last = events.at(-1);
-    const report = await attacked(() =>
+    /** As a superuser with triggers off: every event after `from` rewritten and chained on, the head moved to the new end. */
+    const rewriteAfter = (
+      rewrite: (
+        seq: string,
+        prev: string,
+        c: AuditContent,
+      ) => { body: string; keyId: string; mac: string; hash: string },
+      options: { moveLegacyMark?: boolean } = {},
+    ) =>
       session(
         'superuser',
         async (c) => {
           await c.query('delete from audit_events where seq > $1', [events[from]?.seq]);
           let prev = events[from]?.hash ?? '';
           let seq = BigInt(events[from]?.seq ?? '0');
-          // The same number of events, each one rewritten and chained exactly as the trigger would.
+          // The same number of events, each one rewritten and chained on.
           for (let i = from + 1; i < events.length; i += 1) {
             seq += 1n;
             const rewritten = content(i);
-            const forged = forgedRow(String(seq), prev, rewritten, t.services.secrets.activeKeyId);
-            await insertAs(c, String(seq), prev, rewritten, forged);
-            prev = forged.hash;
+            const row = rewrite(String(seq), prev, rewritten);
+            await insertAs(c, String(seq), prev, rewritten, row);
+            prev = row.hash;
           }
-          await c.query('update audit.head set seq = $1, hash = $2', [String(seq), prev]);
+          await c.query(
+            `update audit.head set seq = $1, hash = $2${options.moveLegacyMark ? ', legacy_seq = $1' : ''}`,
+            [String(seq), prev],
+          );
         },
         { replica: true },
-      ),
+      );
+    // As the trigger would chain them, with MACs from a key Steward never had.
+    const report = await attacked(() =>
+      rewriteAfter((seq, prev, c) => forgedRow(seq, prev, c, t.services.secrets.activeKeyId)),
     );
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'rewritten', seq: last?.seq }));
@@ -347,25 +320,11 @@ describe('audit log integrity', () => {
       expect.objectContaining({ kind: 'forged', seq: events[from + 1]?.seq }),
     );
 
-    // Rewritten as "legacy" events (no MAC, the old app-computed hash) with the head's legacy mark moved: the checkpoint holds the mark.
+    // As "legacy" events (no MAC, the old app-computed hash) with the head's legacy mark moved: the checkpoint holds the mark.
     const legacy = await attacked(() =>
-      session(
-        'superuser',
-        async (c) => {
-          await c.query('delete from audit_events where seq > $1', [events[from]?.seq]);
-          let prev = events[from]?.hash ?? '';
-          let seq = BigInt(events[from]?.seq ?? '0');
-          for (let i = from + 1; i < events.length; i += 1) {
-            seq += 1n;
-            const rewritten = content(i);
-            const hash = hashEvent(prev, rewritten);
-            await insertAs(c, String(seq), prev, rewritten, { body: '', keyId: '', mac: '', hash });
-            prev = hash;
-          }
-          await c.query('update audit.head set seq = $1, hash = $2, legacy_seq = $1', [String(seq), prev]);
-        },
-        { replica: true },
-      ),
+      rewriteAfter((_seq, prev, c) => ({ body: '', keyId: '', mac: '', hash: hashEvent(prev, c) }), {
+        moveLegacyMark: true,
+      }),
     );
     expect(legacy.ok).toBe(false);
     expect(legacy.problems).toContainEqual(
@@ -439,20 +398,7 @@ describe('audit log integrity', () => {
     const report = await restarted.request('GET', '/api/v1/audit/verify');
     expect(report.body).toMatchObject({ ok: true, checked: events.length, problems: [] });
     // After the newest checkpoint, a MAC under a key Steward does not hold is not taken on trust.
-    await session('app', async (app) => {
-      await app.query('begin');
-      const place = (await app.query<{ seq: string; prev_hash: string }>('select * from audit.reserve()'))
-        .rows[0];
-      if (!place) throw new Error('no place');
-      await insertAs(
-        app,
-        String(place.seq),
-        place.prev_hash,
-        content(97),
-        forgedRow(String(place.seq), place.prev_hash, content(97), oldKey),
-      );
-      await app.query('commit');
-    });
+    await appendForgedAsApp(97, oldKey);
     const flagged = await restarted.request('GET', '/api/v1/audit/verify');
     expect(flagged.body.problems).toEqual([
       expect.objectContaining({

@@ -18,6 +18,7 @@ import { quoteIdent } from '../../src/databases/sql.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { appPassword, silentLogger } from '../harness/steward.ts';
+import { eventContent } from './support.ts';
 
 /**
  * An install from before migration 0012: its events carry hashes the app
@@ -34,16 +35,7 @@ describe('audit events from before the database computed hashes', () => {
   let audit: AuditService;
   const legacy: { seq: string; hash: string }[] = [];
 
-  const content = (n: number): AuditContent => ({
-    at: new Date(Date.UTC(2026, 0, 1, 12, 0, n)),
-    actor: 'owner',
-    action: 'tenant.create',
-    target: `tenant/t${n}`,
-    tenant: `t${n}`,
-    outcome: 'success',
-    address: null,
-    details: { n },
-  });
+  const content = (n: number): AuditContent => eventContent(n, new Date(Date.UTC(2026, 0, 1, 12, 0, n)));
 
   beforeAll(async () => {
     await bootstrapControlDatabase(superuserUrl, database, appPassword);

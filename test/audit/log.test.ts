@@ -2,30 +2,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, eventBody, genesisHash, hashEvent, type AuditContent } from '../../src/audit/chain.ts';
 import { AuditKeys, macInput } from '../../src/audit/integrity.ts';
-import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { auditRows, controlSession, type AuditRow } from './support.ts';
 
-interface Row {
-  seq: string;
-  at: Date;
-  actor: string;
-  action: string;
-  target: string;
-  tenant: string | null;
-  outcome: 'success' | 'failure' | 'denied';
-  address: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-  body: string | null;
-  mac_key: string | null;
-  mac: string | null;
-}
+type Row = AuditRow;
 
 describe('audit log', () => {
   let t: TestSteward;
-  const rows = (): Promise<Row[]> =>
-    t.query<Row>('select * from audit_events order by seq', [], t.controlDatabase);
+  const rows = (): Promise<Row[]> => auditRows(t);
   const control = (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> =>
     t.query(sql, params, t.controlDatabase);
   const verify = async (): Promise<{
@@ -40,17 +24,9 @@ describe('audit log', () => {
     expect(res.status).toBe(200);
     return res.body;
   };
-  /** Statements as superuser in one session, with triggers off (session_replication_role): a DBA's tampering. */
-  const asDba = async (statements: (client: pg.Client) => Promise<unknown>): Promise<void> => {
-    const client = new pg.Client({ connectionString: replaceDatabase(t.superuserUrl, t.controlDatabase) });
-    await client.connect();
-    try {
-      await client.query('set session_replication_role = replica');
-      await statements(client);
-    } finally {
-      await client.end();
-    }
-  };
+  /** Statements as superuser with triggers off: a DBA's tampering. */
+  const asDba = (statements: (client: pg.Client) => Promise<unknown>): Promise<void> =>
+    controlSession(t, 'superuser', statements, { replica: true });
   /** Runs `tamper` against an intact log, checks what verify says, then restores the log. */
   const tampered = async (tamper: (events: Row[]) => Promise<unknown>) => {
     expect((await verify()).ok).toBe(true);
