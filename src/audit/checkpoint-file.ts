@@ -11,7 +11,10 @@ import {
 /**
  * The local checkpoint file: one JSON line per checkpoint, only ever appended
  * to (O_APPEND, 0600, fsync before the checkpoint counts as written), never a
- * link followed. `<dataDir>/audit/checkpoints.jsonl`.
+ * link followed. `<dataDir>/audit/checkpoints.jsonl`. A crash mid-append
+ * leaves a line without its newline: the next append starts on a line of its
+ * own, and readers skip the torn one (the checkpoint after it names the one
+ * before it, as the torn one never counted).
  */
 export function checkpointFile(path: string): CheckpointStore {
   return {
@@ -24,7 +27,10 @@ export function checkpointFile(path: string): CheckpointStore {
         0o600,
       );
       try {
-        await handle.writeFile(`${checkpointLine(checkpoint)}\n`);
+        // A line torn by a crash mid-append is left behind, never continued.
+        const { size } = await handle.stat();
+        const torn = size > 0 && !(await endsWithNewline(path, size));
+        await handle.writeFile(`${torn ? '\n' : ''}${checkpointLine(checkpoint)}\n`);
         await handle.sync();
       } finally {
         await handle.close();
@@ -44,10 +50,25 @@ export function checkpointFile(path: string): CheckpointStore {
         throw error;
       }
       const stored: StoredCheckpoint[] = [];
-      text.split('\n').forEach((line, index) => {
-        if (line.trim() !== '') stored.push(parseCheckpoint(line, `${path} line ${index + 1}`));
-      });
+      // A last line without its newline is torn (a crash before the fsync): it never counted as written.
+      text
+        .split('\n')
+        .slice(0, -1)
+        .forEach((line, index) => {
+          if (line.trim() !== '') stored.push(parseCheckpoint(line, `${path} line ${index + 1}`));
+        });
       return stored;
     },
   };
+}
+
+async function endsWithNewline(path: string, size: number): Promise<boolean> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await handle.close();
+  }
 }

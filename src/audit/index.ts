@@ -10,5 +10,5 @@ export {
 } from './chain.ts';
 export { AuditCheckpointSchedule } from './checkpointing.ts';
 export { checkpointFile } from './checkpoint-file.ts';
-export { AuditKeys, checkpointPublicKeyPem, type MasterKeys } from './integrity.ts';
+export { AuditKeys, type MasterKeys } from './integrity.ts';
 export type { Checkpoint, CheckpointStore } from './checkpoints.ts';

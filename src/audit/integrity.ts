@@ -53,11 +53,6 @@ export function checkpointSigningKey(master: MasterKeyView): SigningKey {
   return { keyId: master.id, privateKey, publicKey: createPublicKey(privateKey) };
 }
 
-/** The public half, for auditors who verify checkpoints without the master key (PEM). */
-export function checkpointPublicKeyPem(master: MasterKeyView): string {
-  return checkpointSigningKey(master).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-}
-
 export function signCheckpoint(key: SigningKey, message: string): string {
   return sign(null, Buffer.from(message, 'utf8'), key.privateKey).toString('base64');
 }

@@ -16,7 +16,9 @@ export interface MigrationReport {
  * Applies the plain SQL migrations in order, each in its own transaction,
  * under an advisory lock so that two starts cannot race. Tables are owned by
  * the owner role when it exists; the app role gets what it needs and no more:
- * it can read and append the audit log but not change or remove from it.
+ * it can read and append the audit log but not change or remove from it, and
+ * reach the audit chain's head (schema audit, owned by steward_audit) only to
+ * read it and to reserve the next place.
  */
 export async function migrate(
   adminUrl: string,

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ type Row = AuditRow;
 
 interface Report {
   ok: boolean;
+  warnings: string[];
   checked: number;
   lastSeq: string | null;
   legacy: number;
@@ -364,6 +365,21 @@ describe('audit log integrity', () => {
         message: expect.stringMatching(/does not name the checkpoint before it/),
       }),
     ]);
+  });
+
+  it('a checkpoint line torn by a crash mid-append is skipped, and the next checkpoint starts on a line of its own', async () => {
+    const whole = await readFile(checkpointFile(), 'utf8');
+    const torn = (whole.trim().split('\n').at(-1) ?? '').slice(0, 40);
+    await appendFile(checkpointFile(), torn);
+    expect((await verify()).problems).toEqual([]);
+    await record(11);
+    const checkpoint = await t.services.audit.checkpoint();
+    const lines = (await readFile(checkpointFile(), 'utf8')).split('\n');
+    expect(lines.at(-3)).toBe(torn);
+    expect(JSON.parse(lines.at(-2) ?? '')).toEqual(checkpoint);
+    const report = await verify();
+    expect(report).toMatchObject({ ok: true, checkpoint: { seq: checkpoint?.seq } });
+    expect(report.warnings).toEqual([expect.stringMatching(/^skipped checkpoint .* is not JSON/)]);
   });
 
   it('Steward signs a checkpoint of the last event when it stops', async () => {
