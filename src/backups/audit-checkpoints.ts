@@ -65,7 +65,8 @@ export function sharedRepositoryCheckpointStores(options: {
     configPath,
     stanza: sharedStanza,
     user: options.user,
-    commandTimeoutMs: 60_000,
+    // Short: the last checkpoint is written while Steward stops, which must not hang on a slow store.
+    commandTimeoutMs: 20_000,
     ...(options.bin ? { bin: options.bin } : {}),
   });
   return Array.from({ length: options.repositories }, (_, index) =>
