@@ -277,6 +277,22 @@ describe('verifyChain with database-computed hashes and MACs', () => {
     expect(unknown.forged?.[0]?.message).toMatch(/does not hold/);
   });
 
+  it('takes events at or before the checkpoint as held by it when their MAC key is gone, never one after it', () => {
+    const events = mixed();
+    const checkpoint = { seq: '5', hash: at(events, 4).hash };
+    const gone = verifyChain(
+      events,
+      chainStart,
+      undefined,
+      rules({ checkpoint, checkMac: () => 'unknown-key' }),
+    );
+    expect(gone.problem).toBeUndefined();
+    expect(gone.forged?.map((p) => p.seq)).toEqual(['6']);
+    // A MAC that is wrong under a key still held is flagged wherever it is.
+    const bad = verifyChain(events, chainStart, undefined, rules({ checkpoint, checkMac: () => 'bad' }));
+    expect(bad.forged?.map((p) => p.seq)).toEqual(['3', '4', '5', '6']);
+  });
+
   it('treats an event past the legacy mark without a MAC as written around the trigger', () => {
     const events = mixed();
     const third = at(events, 2);
@@ -361,6 +377,36 @@ describe('checkpoints', () => {
       byId: () => ({ id: 'k1', key: Buffer.alloc(32, 8) }),
     });
     expect(readCheckpoints(stranger, [{ name: 'local', stored: [stored(second)] }]).problems).toHaveLength(1);
+  });
+
+  it('holds an older checkpoint signed with a key since dropped by the digest the next one names', () => {
+    const old = { id: 'k0', key: Buffer.alloc(32, 6) };
+    const both = new AuditKeys({
+      active: old,
+      byId: (id) => (id === 'k0' ? old : id === 'k1' ? master : undefined),
+    });
+    const first = makeCheckpoint(
+      both,
+      { seq: '3', hash: 'a'.repeat(64), legacySeq: '0' },
+      new Date(0),
+      undefined,
+    );
+    const second = makeCheckpoint(
+      keys,
+      { seq: '5', hash: 'b'.repeat(64), legacySeq: '0' },
+      new Date(1),
+      first,
+    );
+    expect(first.keyId).toBe('k0');
+    const reading = readCheckpoints(keys, [{ name: 'local', stored: [stored(first), stored(second)] }]);
+    expect(reading.problems).toEqual([]);
+    expect(reading.newest).toEqual(second);
+    // Alone, it is not Steward's word: the newest checkpoint must carry a signature Steward can check.
+    const alone = readCheckpoints(keys, [{ name: 'local', stored: [stored(first)] }]);
+    expect(alone.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/which the keyring does not hold/),
+    ]);
+    expect(alone.newest).toBeUndefined();
   });
 
   it('refuses a stored checkpoint that does not parse, naming the field and the value', () => {

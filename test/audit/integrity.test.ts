@@ -392,7 +392,7 @@ describe('audit log integrity', () => {
     expect(JSON.parse(lines.at(-1) ?? '{}')).toMatchObject({ seq: last?.seq, hash: last?.hash });
   });
 
-  it('events and checkpoints made with a master key since rotated away still verify', async () => {
+  it('events and checkpoints made with a master key since rotated still verify after a restart', async () => {
     restarted = await startTestSteward({ reuse: t, workers: false });
     const oldKey = restarted.services.secrets.activeKeyId;
     const rotated = await restarted.request('POST', '/api/v1/secrets/rotate-master-key');
@@ -405,16 +405,20 @@ describe('audit log integrity', () => {
       target: 'tenant/t11',
     });
     await restarted.steward.stop();
-    // A new process: its keyring holds the new master key alone.
-    const keyring = JSON.parse(await readFile(join(t.dataDir, 'master.key'), 'utf8')) as { keys: object };
+    // A new process: the old master key is retired, the new one active.
+    const keyring = JSON.parse(await readFile(join(t.dataDir, 'master.key'), 'utf8')) as {
+      keys: object;
+      retired?: object;
+    };
     expect(Object.keys(keyring.keys)).toEqual([newKey]);
+    expect(Object.keys(keyring.retired ?? {})).toEqual([oldKey]);
     restarted = await startTestSteward({ reuse: t, workers: false });
     const events = await rows();
     expect(new Set(events.map((e) => e.mac_key))).toEqual(new Set([oldKey, newKey]));
     const report = await restarted.request('GET', '/api/v1/audit/verify');
     expect(report.body).toMatchObject({ ok: true, checked: events.length, problems: [] });
     // After the newest checkpoint, a MAC under a key Steward does not hold is not taken on trust.
-    await appendForgedAsApp(97, oldKey);
+    await appendForgedAsApp(97, 'kgone');
     const flagged = await restarted.request('GET', '/api/v1/audit/verify');
     expect(flagged.body.problems).toEqual([
       expect.objectContaining({
