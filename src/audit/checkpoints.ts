@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.ts';
-import { showValue } from '../core/errors.ts';
+import { InternalError, showValue } from '../core/errors.ts';
 import { genesisHash, type ChainProblem } from './chain.ts';
 import { checkpointSignatureValid, signCheckpoint, type AuditKeys } from './integrity.ts';
 
@@ -65,7 +65,7 @@ export function makeCheckpoint(
   previous: Checkpoint | undefined,
 ): Checkpoint {
   const signing = keys.signing();
-  if (!signing) throw new Error(`the active master key ${keys.activeId} is not in the keyring`);
+  if (!signing) throw new InternalError(`the active master key ${keys.activeId} is not in the keyring`);
   const content: CheckpointContent = {
     version: 1,
     seq: head.seq,

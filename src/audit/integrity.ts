@@ -8,6 +8,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { InternalError } from '../core/errors.ts';
 
 /**
  * The audit log's own keys, derived from the master key with HKDF and never
@@ -106,7 +107,7 @@ export class AuditKeys {
   mac(input: string): { keyId: string; mac: string } {
     const keyId = this.#keys.active.id;
     const key = this.#macKey(keyId);
-    if (!key) throw new Error(`the active master key ${keyId} is not in the keyring`);
+    if (!key) throw new InternalError(`the active master key ${keyId} is not in the keyring`);
     return { keyId, mac: createHmac('sha256', key).update(input, 'utf8').digest('hex') };
   }
 

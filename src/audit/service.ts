@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import { InternalError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { AuditEventsTable } from '../store/schema.ts';
 import {
@@ -105,7 +106,7 @@ export class AuditService {
       prev_hash: string;
     }>`select seq::text as seq, prev_hash from audit.reserve()`.execute(tx);
     const next = place.rows[0];
-    if (!next) throw new Error('audit.reserve() returned no row');
+    if (!next) throw new InternalError('audit.reserve() returned no row');
     // Millisecond precision, so the timestamp reads back exactly as hashed.
     const at = new Date(Math.floor(this.#o.clock.now().getTime()));
     const content: AuditContent = {
@@ -257,7 +258,7 @@ export class AuditService {
             tx,
           )
         ).rows[0];
-        if (!headRow) throw new Error('audit.head has no row: migration 0012 did not run');
+        if (!headRow) throw new InternalError('audit.head has no row: migration 0012 did not run');
         const problems: ChainProblem[] = [];
         const legacySeq = checkpoint?.legacySeq ?? headRow.legacySeq;
         if (checkpoint && checkpoint.legacySeq !== headRow.legacySeq) {

@@ -37,7 +37,7 @@ export function auditRoutes(app: FastifyInstance, auth: Authenticator, services:
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/audit/verify',
-    summary: 'Verify the hash chain of the audit log',
+    summary: 'Verify the audit log: hashes, MACs, the newest signed checkpoint and the chain head',
     tags: ['audit'],
     permission: 'audit.read',
     handler: () => services.audit.verify(),
