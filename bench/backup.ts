@@ -32,11 +32,14 @@ import {
   compareFingerprints,
   copyDatabase,
   newestBackup,
+  openCopyTarget,
   recordFingerprintWithRestorePoint,
   restorableRange,
   restoreIntoScratch,
+  scratchStageConnection,
   takeFingerprint,
   waitForArchivedWal,
+  type ConnectionTarget,
 } from '../src/backups/restore/index.ts';
 import {
   bootstrapControlDatabase,
@@ -85,6 +88,14 @@ async function main(): Promise<void> {
   const admin = (database = 'postgres'): pg.ClientConfig => ({
     connectionString: replaceDatabase(superuserUrl, database),
   });
+  /** A stage's own role, as Steward reads a stage's database (never as the superuser). */
+  const asStage = (role: string, database = role): ConnectionTarget => ({
+    host: '127.0.0.1',
+    port: cluster.port,
+    user: role,
+    password: `${role}-bench`,
+    database,
+  });
   const store = openControlStore(replaceDatabase(superuserUrl, 'steward_bench'), { max: 4 });
   try {
     await bootstrapControlDatabase(superuserUrl, 'steward_bench', 'bench-app');
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
     // Three tenants' stage databases, each owned by its role, as the shared tier makes them.
     for (const name of [stage, ...others]) {
       await withClient(admin(), async (c) => {
-        await c.query(`create role ${name} login`);
+        await c.query(`create role ${name} login password '${name}-bench'`);
         await c.query(`create database ${name} owner ${name}`);
       });
       const stageScale = name === stage ? scale : Math.max(1, Math.round(scale / 10));
@@ -181,7 +192,11 @@ async function main(): Promise<void> {
     // A restore test as Steward runs one: fingerprints at a restore point after the backup, the
     // newest backup restored to it into a scratch (only this stage's database), compared, torn down.
     log(`bench/backup: restore test of ${stage}`);
-    const recorded = await recordFingerprintWithRestorePoint(admin(), [stage], 'bench-restore-test');
+    const recorded = await recordFingerprintWithRestorePoint(
+      admin(),
+      [{ database: stage, connection: asStage(stage) }],
+      'bench-restore-test',
+    );
     await waitForArchivedWal(() => driver.info(), 1, recorded.walFile, { timeoutMs: 120_000 });
     const restoreTest = await timed(async () => {
       const range = restorableRange(await driver.info(), 1, 'acme/prod');
@@ -192,7 +207,10 @@ async function main(): Promise<void> {
         databases: [stage],
       });
       try {
-        const restored = await withClient(scratch.connection(stage), (c) => takeFingerprint(c));
+        const restored = await withClient(
+          await scratchStageConnection(scratch, { database: stage, role: stage }),
+          (c) => takeFingerprint(c),
+        );
         const expected = recorded.databases[stage];
         if (!expected) throw new Error('no fingerprint was recorded');
         return { comparison: compareFingerprints(expected, restored), restoreMs: scratch.durationMs };
@@ -222,14 +240,12 @@ async function main(): Promise<void> {
       try {
         const copyStarted = Date.now();
         await withClient(admin(), async (c) => {
-          await c.query('create role st_acme_restored login');
-          await c.query('create database st_acme_restored owner st_acme_restored');
+          await c.query(`create role st_acme_restored login password 'st_acme_restored-bench'`);
+          await openCopyTarget(c, 'st_acme_restored', 'st_acme_restored');
         });
         await copyDatabase({
-          from: scratch.connection(stage),
-          to: { host: '127.0.0.1', port: cluster.port, user: 'postgres', password },
-          targetDatabase: 'st_acme_restored',
-          ownerRole: 'st_acme_restored',
+          from: await scratchStageConnection(scratch, { database: stage, role: stage }),
+          to: asStage('st_acme_restored'),
           binDir,
         });
         const markers = await withClient(admin('st_acme_restored'), async (c) =>

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { InputError } from '../core/errors.ts';
+import { maintenance, pinned } from '../databases/privileged.ts';
 import { quoteIdent } from '../databases/sql.ts';
 
 /**
@@ -45,11 +46,21 @@ export interface Queryable {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/**
+ * Every function and operator here is qualified, and the sessions that run
+ * them pin search_path too (../databases/privileged.ts): a tenant's
+ * `public.hashtextextended(text, integer)`, a better match for an
+ * unqualified call with an integer literal, or its `count(*)` aggregate with
+ * public ahead of pg_catalog, must never be what runs. They run as the
+ * stage's own role anyway, so this is about a true fingerprint, not about
+ * privilege.
+ */
 const tablesSql = `
   select n.nspname as schema, c.relname as table
-  from pg_class c join pg_namespace n on n.oid = c.relnamespace
-  where c.relkind = 'r' and c.relpersistence = 'p'
-    and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid operator(pg_catalog.=) c.relnamespace
+  where c.relkind operator(pg_catalog.=) 'r' and c.relpersistence operator(pg_catalog.=) 'p'
+    and n.nspname operator(pg_catalog.<>) all (array['pg_catalog', 'information_schema']::pg_catalog.name[])
+    and n.nspname operator(pg_catalog.!~~) 'pg\\_%'
   order by 1, 2`;
 
 /** Fingerprints every table the client's database holds, as its current snapshot sees it. */
@@ -59,9 +70,9 @@ export async function takeFingerprint(client: Queryable): Promise<Fingerprint> {
   for (const { schema, table } of listed.rows) {
     const name = `${quoteIdent(schema)}.${quoteIdent(table)}`;
     const result = await client.query<{ rows: string; sum: string | null; xor: string | null }>(
-      `select count(*) as rows,
-              sum(hashtextextended(t::text, 0)::numeric)::text as sum,
-              bit_xor(hashtextextended(t::text, 1))::text as xor
+      `select pg_catalog.count(*) as rows,
+              pg_catalog.sum(pg_catalog.hashtextextended(t::pg_catalog.text, 0)::pg_catalog.numeric)::pg_catalog.text as sum,
+              pg_catalog.bit_xor(pg_catalog.hashtextextended(t::pg_catalog.text, 1))::pg_catalog.text as xor
        from ${name} t`,
     );
     const row = result.rows[0];
@@ -125,11 +136,10 @@ export interface RecordOptions {
 
 const restorePointPattern = /^[A-Za-z0-9_.:-]{1,56}$/;
 
-function forDatabase(admin: pg.ClientConfig, database: string): pg.ClientConfig {
-  if (!admin.connectionString) return { ...admin, database };
-  const url = new URL(admin.connectionString);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return { ...admin, connectionString: url.toString() };
+/** A database to fingerprint and how its owner reaches it: the stage's own role, never a superuser. */
+export interface DatabaseAccess {
+  readonly database: string;
+  readonly connection: pg.ClientConfig;
 }
 
 /**
@@ -209,7 +219,7 @@ function lockTimedOut(error: unknown): boolean {
  */
 export async function recordFingerprintWithRestorePoint(
   admin: pg.ClientConfig,
-  databases: readonly string[],
+  databases: readonly DatabaseAccess[],
   name: string,
   options: RecordOptions = {},
 ): Promise<RecordedFingerprints> {
@@ -218,19 +228,23 @@ export async function recordFingerprintWithRestorePoint(
       field: 'restore-point',
     });
   }
-  if (databases.length === 0 || new Set(databases).size !== databases.length) {
+  const names = databases.map((d) => d.database);
+  if (names.length === 0 || new Set(names).size !== names.length) {
     throw new InputError('name one or more databases to fingerprint, each once', { field: 'databases' });
   }
   const attempts = options.attempts ?? 5;
   const lockTimeout = options.lockTimeoutMs ?? 250;
   const backoff = options.backoffMs ?? 50;
-  const control = await connect(forDatabase(admin, 'postgres'));
+  // The restore point, the WAL switch and pg_stat_activity need the superuser: on the maintenance
+  // database only. The tables are locked and read by their owner, the stage's role: whatever the
+  // tenant defined that a read may run (RLS policies, a type's output), runs with its own rights.
+  const control = await connect(maintenance(admin));
   const lockers: pg.Client[] = [];
   const readers: pg.Client[] = [];
   try {
-    for (const database of databases) {
-      lockers.push(await connect(forDatabase(admin, database)));
-      readers.push(await connect(forDatabase(admin, database)));
+    for (const { connection } of databases) {
+      lockers.push(await connect(pinned(connection)));
+      readers.push(await connect(pinned(connection)));
     }
     const finish = async (
       attempt: number,
@@ -254,7 +268,7 @@ export async function recordFingerprintWithRestorePoint(
         method,
         attempts: attempt,
         takenAt,
-        databases: Object.fromEntries(databases.map((d, i) => [d, fingerprints[i]!])),
+        databases: Object.fromEntries(names.map((d, i) => [d, fingerprints[i]!])),
       };
     };
 

@@ -35,18 +35,20 @@ import {
   compareFingerprints,
   recordFingerprintWithRestorePoint,
   takeFingerprint,
+  type DatabaseAccess,
   type Fingerprint,
   type TableFingerprint,
 } from './fingerprint.ts';
 import type { ExportService } from './logical/service.ts';
 import type { BackupInfo } from './pgbackrest/info.ts';
-import { openScratchForApp } from './restore/app-access.ts';
+import { openScratchForApp, scratchStageConnection } from './restore/app-access.ts';
 import {
+  closeCopyTarget,
   copyDatabase,
   keptDatabaseName,
+  openCopyTarget,
   swapDatabases,
   swapState,
-  type ConnectionTarget,
 } from './restore/copy.ts';
 import {
   backupForTarget,
@@ -83,6 +85,7 @@ import type { BackupRun } from './runs.ts';
 import type { BackupService, BackupTarget } from './service.ts';
 import { backupsRoot } from './stanzas.ts';
 import { withClient } from '../databases/client.ts';
+import { maintenance, stageRoleSession, type StageRoleSession } from '../databases/privileged.ts';
 
 export const restoreJobKind = 'restore';
 export const restoreTestJobKind = 'restore-test';
@@ -239,13 +242,6 @@ const redoFromArchiving: readonly RestorePhase[] = [
   'files',
 ];
 
-function forDatabase(config: pg.ClientConfig, database: string): pg.ClientConfig {
-  if (!config.connectionString) return { ...config, database };
-  const url = new URL(config.connectionString);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return { ...config, connectionString: url.toString() };
-}
-
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -322,30 +318,30 @@ export class RestoreService {
 
   // --- connections ----------------------------------------------------------------------------
 
-  /** A superuser of the cluster behind a prepared stanza (the shared cluster by URL, a dedicated one by socket). */
+  /**
+   * A superuser of the cluster behind a prepared stanza (the shared cluster
+   * by URL, a dedicated one by socket), on its maintenance database with
+   * search_path pinned: never inside a stage's database (../databases/privileged.ts).
+   */
   #superuser(target: BackupTarget): pg.ClientConfig {
     if (target.kind === 'dedicated') {
-      return { host: target.cluster.dir, port: target.cluster.port, user: 'postgres', database: 'postgres' };
+      return maintenance({ host: target.cluster.dir, port: target.cluster.port, user: 'postgres' });
     }
     if (!this.#o.sharedClusterUrl) {
       throw new ConflictError('Steward has no superuser connection to its shared cluster here');
     }
-    return { connectionString: this.#o.sharedClusterUrl };
+    return maintenance({ connectionString: this.#o.sharedClusterUrl });
   }
 
-  /** The same, as the client programs' connection (host, port, user, password). */
-  #superuserTarget(target: BackupTarget): ConnectionTarget {
-    const config = this.#superuser(target);
-    if (!config.connectionString) {
-      return { host: config.host, port: config.port, user: 'postgres' };
-    }
-    const url = new URL(config.connectionString);
-    return {
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      user: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-    };
+  /** A stage's own role on its database, or on another it is admitted to (a replacement). */
+  async #asStage(tenant: string, stage: string, database?: string): Promise<StageRoleSession> {
+    const credentials = await this.#o.tenants.stageConnection(await this.#o.tenants.stageId(tenant, stage));
+    return stageRoleSession(credentials.databaseUrl, database);
+  }
+
+  /** A stage's role, which in a scratch restored from its cluster has the same name. */
+  async #stageRole(tenant: string, stage: string): Promise<string> {
+    return (await this.#o.tenants.stageConnection(await this.#o.tenants.stageId(tenant, stage))).user;
   }
 
   #scratchDir(target: BackupTarget): string {
@@ -366,12 +362,18 @@ export class RestoreService {
     const admin = this.#superuser(target);
     let recorded = 0;
     for (const [group, batch] of batches(databases, fingerprintBatch).entries()) {
+      const access = await Promise.all(
+        batch.map(async (s) => ({
+          database: s.database,
+          connection: stageRoleSession((await this.#o.tenants.stageConnection(s.id)).databaseUrl),
+        })),
+      );
       const taken = await recordFingerprintWithRestorePoint(
         admin,
-        batch,
+        access,
         fingerprintRestorePoint(run.label, group),
       );
-      for (const database of batch) {
+      for (const { database } of batch) {
         const fingerprint = taken.databases[database];
         if (!fingerprint) continue;
         await this.#o.db
@@ -401,12 +403,12 @@ export class RestoreService {
     return recorded;
   }
 
-  /** The ready stages' databases on a cluster whose restore tests are scheduled. */
-  async #fingerprintedDatabases(target: BackupTarget): Promise<string[]> {
+  /** The ready stages (and their databases) on a cluster whose restore tests are scheduled. */
+  async #fingerprintedDatabases(target: BackupTarget): Promise<{ id: string; database: string }[]> {
     let query = this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select('stages.database_name')
+      .select(['stages.id', 'stages.database_name'])
       .where('stages.desired', '=', 'present')
       .where('tenants.desired', '=', 'present')
       .where('stages.phase', '=', 'ready')
@@ -416,7 +418,7 @@ export class RestoreService {
       target.kind === 'shared'
         ? query.where('tenants.tier', '=', 'shared')
         : query.where('stages.database_name', '=', target.stanza);
-    return (await query.execute()).map((r) => r.database_name);
+    return (await query.execute()).map((r) => ({ id: r.id, database: r.database_name }));
   }
 
   // --- restores -------------------------------------------------------------------------------
@@ -795,7 +797,7 @@ export class RestoreService {
     await withClient(source, (c) =>
       archiveUpToNow(c, () => target.driver.info(), row.repo, { timeoutMs: 120_000, signal }),
     );
-    await this.#dropDatabase(admin, row.replacement_database);
+    await this.#dropReplacement(admin, row.replacement_database);
     await this.#setRestore(row.id, {
       phase: 'restoring',
       progress: `restoring ${row.source_database} from backup ${row.backup_label} in repo${row.repo} to ${isoSeconds(row.target_time)} into a scratch instance`,
@@ -826,21 +828,16 @@ export class RestoreService {
         phase: 'copying',
         progress: `copying ${row.source_database} out of the scratch into ${row.replacement_database} as role ${row.target_database}`,
       });
-      await withClient(admin, async (c) => {
-        await c.query(
-          `create database ${quoteIdent(row.replacement_database)} owner ${quoteIdent(row.target_database)} template template0 encoding 'UTF8'`,
-        );
-        // As the stage's own database: its role and nobody else may connect.
-        await c.query(`revoke all on database ${quoteIdent(row.replacement_database)} from public`);
-        await c.query(
-          `grant connect, temporary on database ${quoteIdent(row.replacement_database)} to ${quoteIdent(row.target_database)}`,
-        );
+      // No superuser enters either database: the tenant's code in them runs as its own roles.
+      const to = await this.#asStage(row.tenant_slug, row.target_stage, row.replacement_database);
+      await withClient(admin, (c) => openCopyTarget(c, row.replacement_database, to.user));
+      const from = await scratchStageConnection(scratch, {
+        database: row.source_database,
+        role: await this.#stageRole(row.tenant_slug, row.source_stage),
       });
       const copied = await copyDatabase({
-        from: scratch.connection(row.source_database),
-        to: this.#superuserTarget(destination),
-        targetDatabase: row.replacement_database,
-        ownerRole: row.target_database,
+        from,
+        to,
         binDir: destination.cluster.binDir,
         timeoutMs: Math.max(60_000, deadline - Date.now()),
         signal,
@@ -851,8 +848,8 @@ export class RestoreService {
         progress: `checking that ${row.replacement_database} holds exactly what was restored`,
       });
       const verifyStarted = Date.now();
-      const restored = await withClient(scratch.connection(row.source_database), (c) => takeFingerprint(c));
-      const copy = await withClient(forDatabase(admin, row.replacement_database), (c) => takeFingerprint(c));
+      const restored = await withClient(from, (c) => takeFingerprint(c));
+      const copy = await withClient(to, (c) => takeFingerprint(c));
       const comparison = compareFingerprints(restored, copy);
       if (!comparison.ok) {
         const checks = tableChecks(restored.tables, comparison, copy.tables);
@@ -860,6 +857,7 @@ export class RestoreService {
           `the copy in ${row.replacement_database} differs from the restored database: ${describeMismatches(checks)}`,
         );
       }
+      await withClient(admin, (c) => closeCopyTarget(c, row.replacement_database));
       await this.#setRestore(row.id, { fingerprint: JSON.stringify(restored.tables) });
       await this.#addTimings(row.id, { verifyMs: Date.now() - verifyStarted });
     } finally {
@@ -1089,7 +1087,7 @@ export class RestoreService {
         const target = await this.#o.backups.target(row.cluster);
         // Into a new dedicated stage, the replacement is in the stage's own cluster, which goes with it.
         if (target.kind === 'shared' || row.mode === 'in-place') {
-          await this.#dropDatabase(this.#superuser(target), row.replacement_database);
+          await this.#dropReplacement(this.#superuser(target), row.replacement_database);
         }
       } catch (cleanup) {
         log.warn({ err: message(cleanup) }, 'the replacement database was not dropped');
@@ -1147,8 +1145,12 @@ export class RestoreService {
     return setting === 'on' ? [database] : undefined;
   }
 
-  async #dropDatabase(admin: pg.ClientConfig, name: string): Promise<void> {
-    await withClient(admin, (c) => c.query(`drop database if exists ${quoteIdent(name)} with (force)`));
+  /** Drops a replacement database and the access role its copy had (openCopyTarget). */
+  async #dropReplacement(admin: pg.ClientConfig, name: string): Promise<void> {
+    await withClient(admin, async (c) => {
+      await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+      await closeCopyTarget(c, name);
+    });
   }
 
   async #setRestore(
@@ -1395,7 +1397,8 @@ export class RestoreService {
         restorableRanges(info, `${row.tenant_slug}/${row.stage_name}`),
       );
       if (!range) throw new ConflictError(`cluster ${row.cluster} has no good backup to test yet`);
-      const chosen = await this.#testFingerprint(id, target, range, database);
+      const own = stageRoleSession((await this.#o.tenants.stageConnection(stage.id)).databaseUrl);
+      const chosen = await this.#testFingerprint(id, target, range, { database, connection: own });
       evidence.repo = range.repo;
       evidence.label = chosen.backup.label;
       evidence.stoppedAt = chosen.backup.stoppedAt;
@@ -1433,13 +1436,14 @@ export class RestoreService {
         signal,
       });
       await this.#setTest(id, { phase: 'verifying' });
-      const actual = await withClient(scratch.connection(database), (c) => takeFingerprint(c));
+      const restored = await scratchStageConnection(scratch, { database, role: own.user });
+      const actual = await withClient(restored, (c) => takeFingerprint(c));
       const comparison = compareFingerprints(chosen.expected, actual);
       const checks = tableChecks(chosen.expected.tables, comparison, actual.tables);
       let app: AppVerification | null = null;
       if (comparison.ok) {
         await this.#setTest(id, { phase: 'app-verify' });
-        app = await this.#appVerify(stage.id, scratch, target, database);
+        app = await this.#appVerify(stage.id, scratch, target, { database, role: own.user });
       }
       evidence.rtoMs = Date.now() - restoreStarted;
       evidence.verification = {
@@ -1492,7 +1496,7 @@ export class RestoreService {
     testId: string,
     target: BackupTarget,
     range: RestorableRange,
-    database: string,
+    access: DatabaseAccess,
   ): Promise<{
     backup: BackupInfo;
     restorePoint: string;
@@ -1502,6 +1506,7 @@ export class RestoreService {
     why: string | null;
     takenByTest: boolean;
   }> {
+    const { database } = access;
     const recorded = await this.#o.db
       .selectFrom('backup_fingerprints')
       .selectAll()
@@ -1532,7 +1537,7 @@ export class RestoreService {
     const newest = range.backups.at(-1)!;
     const taken = await recordFingerprintWithRestorePoint(
       this.#superuser(target),
-      [database],
+      [access],
       `steward-rt-${testId.slice(0, 8)}`,
     );
     const tables = taken.databases[database]?.tables ?? [];
@@ -1569,7 +1574,7 @@ export class RestoreService {
     stageId: string,
     scratch: ScratchInstance,
     target: BackupTarget,
-    database: string,
+    access: { readonly database: string; readonly role: string },
   ): Promise<AppVerification | null> {
     // Only when there is something to run: opening the scratch to the app costs a restart of it.
     const has = await this.#o.db
@@ -1582,8 +1587,8 @@ export class RestoreService {
       .executeTakeFirst();
     if (!(has?.definition as { verify?: { command?: string } } | undefined)?.verify?.command) return null;
     const url = await openScratchForApp(scratch, {
-      database,
-      role: database,
+      database: access.database,
+      role: access.role,
       binDir: target.cluster.binDir,
       user: target.cluster.user,
     });

@@ -2,7 +2,12 @@ import type pg from 'pg';
 import type { ClusterInventory, DatabaseDriver, ObservedStageDatabase } from './driver.ts';
 import { quoteIdent, quoteLiteral, scramVerifier } from './sql.ts';
 
-/** What every driver does inside a running PostgreSQL server, over a superuser pool. */
+/**
+ * What every driver does inside a running PostgreSQL server, over a superuser
+ * pool on the maintenance database with search_path pinned (see
+ * ./privileged.ts): catalog reads and DDL on databases and roles only, every
+ * function and operator qualified, never a statement inside a stage's database.
+ */
 export type CatalogOperations = Pick<
   DatabaseDriver,
   'observe' | 'inventory' | 'ensureRole' | 'ensureDatabase' | 'restrictAccess' | 'dropDatabase' | 'dropRole'
@@ -23,13 +28,16 @@ export function catalogOperations(pool: pg.Pool): CatalogOperations {
            r.oid is not null as role_exists,
            coalesce(r.rolcanlogin and not (r.rolsuper or r.rolcreatedb or r.rolcreaterole or r.rolreplication or r.rolbypassrls), false) as role_is_plain,
            d.oid is not null as database_exists,
-           coalesce(d.datdba = r.oid, false) as owned_by_role,
+           coalesce(d.datdba operator(pg_catalog.=) r.oid, false) as owned_by_role,
            coalesce(d.oid is not null and (d.datacl is null or exists (
-             select 1 from aclexplode(d.datacl) a where a.grantee = 0 and a.privilege_type = 'CONNECT')), false) as public_can_connect,
-           (select count(*)::int from pg_stat_activity where datname = $1) as connections
-         from (select $1::name as name) n
-         left join pg_roles r on r.rolname = n.name
-         left join pg_database d on d.datname = n.name`,
+             select 1 from pg_catalog.aclexplode(d.datacl) a
+             where a.grantee operator(pg_catalog.=) 0::pg_catalog.oid
+               and a.privilege_type operator(pg_catalog.=) 'CONNECT')), false) as public_can_connect,
+           (select pg_catalog.count(*)::pg_catalog.int4 from pg_catalog.pg_stat_activity
+            where datname operator(pg_catalog.=) n.name) as connections
+         from (select $1::pg_catalog.name as name) n
+         left join pg_catalog.pg_roles r on r.rolname operator(pg_catalog.=) n.name
+         left join pg_catalog.pg_database d on d.datname operator(pg_catalog.=) n.name`,
         [name],
       );
       const row = rows[0];
@@ -48,11 +56,11 @@ export function catalogOperations(pool: pg.Pool): CatalogOperations {
     async inventory(prefix): Promise<ClusterInventory> {
       const pattern = `${prefix.replaceAll('_', '\\_')}%`;
       const databases = await pool.query<{ name: string }>(
-        'select datname as name from pg_database where datname like $1 order by 1',
+        'select datname as name from pg_catalog.pg_database where datname operator(pg_catalog.~~) $1 order by 1',
         [pattern],
       );
       const roles = await pool.query<{ name: string }>(
-        'select rolname as name from pg_roles where rolname like $1 order by 1',
+        'select rolname as name from pg_catalog.pg_roles where rolname operator(pg_catalog.~~) $1 order by 1',
         [pattern],
       );
       return { databases: databases.rows.map((r) => r.name), roles: roles.rows.map((r) => r.name) };
@@ -61,7 +69,10 @@ export function catalogOperations(pool: pg.Pool): CatalogOperations {
     async ensureRole(name, password) {
       const attributes =
         'login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls connection limit 50';
-      const exists = await pool.query('select 1 from pg_roles where rolname = $1', [name]);
+      const exists = await pool.query(
+        'select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
+        [name],
+      );
       if (exists.rowCount === 0) {
         try {
           await pool.query(
@@ -80,7 +91,7 @@ export function catalogOperations(pool: pg.Pool): CatalogOperations {
 
     async ensureDatabase(name) {
       const exists = await pool.query<{ owner: string }>(
-        'select pg_get_userbyid(datdba) as owner from pg_database where datname = $1',
+        'select pg_catalog.pg_get_userbyid(datdba) as owner from pg_catalog.pg_database where datname operator(pg_catalog.=) $1',
         [name],
       );
       if (exists.rowCount === 0) {

@@ -5,6 +5,7 @@ import {
   compareFingerprints,
   recordFingerprintWithRestorePoint,
   takeFingerprint,
+  type DatabaseAccess,
   type Fingerprint,
 } from '../../src/backups/fingerprint.ts';
 import { prepareStanza, runBackup, type PgBackRestDriver } from '../../src/backups/index.ts';
@@ -61,6 +62,9 @@ describe('fingerprints recorded with a restore point on a cluster that is being 
   const admin = (database = 'postgres'): pg.ClientConfig => ({
     connectionString: lab.cluster.superuserUrl(clusterPassword, database),
   });
+  /** The lab's databases hold only the test's own tables: read as the superuser that made them. */
+  const access = (...databases: string[]): DatabaseAccess[] =>
+    databases.map((database) => ({ database, connection: admin(database) }));
 
   beforeAll(async () => {
     lab = await startBackupLab();
@@ -153,7 +157,11 @@ describe('fingerprints recorded with a restore point on a cluster that is being 
     let recorded: Awaited<ReturnType<typeof recordFingerprintWithRestorePoint>>;
     try {
       await new Promise((r) => setTimeout(r, 300));
-      recorded = await recordFingerprintWithRestorePoint(admin(), ['app_one', 'app_two'], 'steward-test-1');
+      recorded = await recordFingerprintWithRestorePoint(
+        admin(),
+        access('app_one', 'app_two'),
+        'steward-test-1',
+      );
       await new Promise((r) => setTimeout(r, 300));
     } finally {
       writing = false;
@@ -214,7 +222,7 @@ describe('fingerprints recorded with a restore point on a cluster that is being 
       await holder.query('begin');
       await holder.query(`insert into plain values (100001, '{}')`);
       // Quiet but for the holder, idle in its transaction: it cannot have committed before the restore point.
-      const quiet = await recordFingerprintWithRestorePoint(admin(), ['app_two'], 'steward-test-held', {
+      const quiet = await recordFingerprintWithRestorePoint(admin(), access('app_two'), 'steward-test-held', {
         attempts: 2,
         lockTimeoutMs: 50,
       });
@@ -228,7 +236,7 @@ describe('fingerprints recorded with a restore point on a cluster that is being 
         await new Promise((r) => setTimeout(r, 200));
         const busy = await recordFingerprintWithRestorePoint(
           admin(),
-          ['app_one', 'app_two'],
+          access('app_one', 'app_two'),
           'steward-test-busy',
           {
             attempts: 2,

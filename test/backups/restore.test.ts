@@ -10,14 +10,18 @@ import {
   backupForTarget,
   checkRestoreTarget,
   cleanScratch,
+  closeCopyTarget,
   compareFingerprints,
   copyDatabase,
+  openCopyTarget,
   keptDatabaseName,
   restorableRange,
   restoreIntoScratch,
   ScratchRestoreError,
   swapDatabases,
+  scratchStageConnection,
   takeFingerprint,
+  type ConnectionTarget,
   type ScratchInstance,
 } from '../../src/backups/restore/index.ts';
 import { InputError } from '../../src/core/errors.ts';
@@ -56,11 +60,13 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
   const admin = (database = 'postgres'): pg.ClientConfig => ({
     connectionString: lab.cluster.superuserUrl(clusterPassword, database),
   });
-  const superuser = (): { host: string; port: number; user: string; password: string } => ({
+  /** A stage role's own login on the lab cluster (pg_hba: samerole, by password). */
+  const asRole = (role: string, database = role): ConnectionTarget => ({
     host: '127.0.0.1',
     port: lab.cluster.port,
-    user: 'postgres',
-    password: clusterPassword,
+    user: role,
+    password: `${role}-password`,
+    database,
   });
 
   beforeAll(async () => {
@@ -69,7 +75,7 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
     repo2 = join(lab.root, 'repo2');
     parentDir = join(lab.root, 'backup', 'scratch');
     for (const name of ['tenant_a', 'tenant_b', 'other']) {
-      await lab.query(`create role ${name} login`);
+      await lab.query(`create role ${name} login password '${name}-password'`);
       await lab.query(`create database ${name} owner ${name}`);
       await withClient(admin(name), async (c) => {
         await c.query(`set role ${name}`);
@@ -199,13 +205,11 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
     expect(notes).toEqual(['before the target']);
 
     // The copy: into a new, empty database owned by the new stage's role.
-    await lab.query('create role tenant_new login');
-    await lab.query('create database tenant_new owner tenant_new');
+    await lab.query(`create role tenant_new login password 'tenant_new-password'`);
+    await withClient(admin(), (c) => openCopyTarget(c, 'tenant_new', 'tenant_new'));
     const copied = await copyDatabase({
-      from: scratch.connection('tenant_a'),
-      to: superuser(),
-      targetDatabase: 'tenant_new',
-      ownerRole: 'tenant_new',
+      from: await scratchStageConnection(scratch, { database: 'tenant_a', role: 'tenant_a' }),
+      to: asRole('tenant_new'),
       binDir: lab.cluster.binDir,
     });
     console.log(`copy of a small database (${copied.mode}): ${copied.durationMs} ms`);
@@ -324,16 +328,17 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
   });
 
   it('swaps a restored copy in place, keeping the old database, and a crash between the renames converges', async () => {
-    await lab.query('create database tenant_a_restored owner tenant_a');
+    // The replacement has another name than the role: an access role of its name lets the role in.
+    await withClient(admin(), (c) => openCopyTarget(c, 'tenant_a_restored', 'tenant_a'));
     await copyDatabase({
-      from: scratch!.connection('tenant_a'),
-      to: superuser(),
-      targetDatabase: 'tenant_a_restored',
-      ownerRole: 'tenant_a',
+      from: await scratchStageConnection(scratch!, { database: 'tenant_a', role: 'tenant_a' }),
+      to: asRole('tenant_a', 'tenant_a_restored'),
       binDir: lab.cluster.binDir,
       mode: 'directory',
       workDir: parentDir,
     });
+    await withClient(admin(), (c) => closeCopyTarget(c, 'tenant_a_restored'));
+    expect(await lab.query(`select 1 from pg_roles where rolname = 'tenant_a_restored'`)).toEqual([]);
     // An app session on the live database is ended by the swap.
     const app = new pg.Client(admin('tenant_a'));
     app.on('error', () => undefined);

@@ -30,7 +30,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function hostileSql(database: string, role: string, marker: string): string[] {
   const program = quoteLiteral(`/usr/bin/touch ${marker}`);
   return [
-    `create table public.canary (tag text, cu text, su text, at timestamptz default pg_catalog.now())`,
+    // Unlogged: the fingerprints leave it out, so that what the planted code records is no difference.
+    `create unlogged table public.canary (tag text, cu text, su text, at timestamptz default pg_catalog.now())`,
     `grant select, insert on public.canary to public`,
     `create function public.plant(tag text) returns void language plpgsql as $body$
      begin
@@ -306,6 +307,10 @@ describe('a hostile tenant database: Steward never runs its code with more than 
 
   it('never ran planted code as a role other than the stage roles, in any database left', async () => {
     for (const stage of ['prod', 'copy', 'imported']) await expectOwnRolesOnly(stage);
+    // The restores did run the tenant's constraint and view code: as the new stage's own role.
+    const copy = stages.get('copy')!;
+    const ranInCopy = (await canary('copy')).filter((r) => r.cu === copy.role).map((r) => r.tag);
+    expect(ranInCopy).toEqual(expect.arrayContaining(['check', 'materialized view']));
     expectNoEscape();
   });
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { withClient } from '../../databases/client.ts';
+import { maintenance, pinned } from '../../databases/privileged.ts';
 import { quoteIdent, quoteLiteral, scramVerifier } from '../../databases/sql.ts';
 import { run, type SystemUser } from '../../system/exec.ts';
 import { scratchHbaConf, ScratchRestoreError, type ScratchInstance } from './scratch.ts';
@@ -30,6 +32,53 @@ export function appHbaConf(database: string, role: string): string {
 }
 
 /**
+ * Gives a stage's role in the scratch a password made for this scratch, and
+ * no attribute beyond logging in (whatever the restored catalog says), from
+ * the scratch's maintenance database. Returns the password.
+ */
+async function admitStageRole(
+  scratch: ScratchInstance,
+  role: string,
+  also: (admin: pg.Client) => Promise<unknown> = () => Promise.resolve(),
+): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  await withClient(maintenance(scratch.connection('postgres')), async (admin) => {
+    const found = await admin.query(
+      'select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
+      [role],
+    );
+    if (found.rowCount !== 1) {
+      throw new ScratchRestoreError(`the restored cluster has no role ${role}`);
+    }
+    await admin.query(
+      `alter role ${quoteIdent(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls valid until 'infinity' password ${quoteLiteral(scramVerifier(password))}`,
+    );
+    await also(admin);
+  });
+  return password;
+}
+
+/**
+ * The stage's own role in its database in the scratch, over the scratch's
+ * private socket (only root and postgres reach it): how Steward reads,
+ * fingerprints and dumps what a restore brought back, so that the tenant's
+ * code in it never runs as the scratch's superuser.
+ */
+export async function scratchStageConnection(
+  scratch: ScratchInstance,
+  access: { readonly database: string; readonly role: string },
+): Promise<pg.ClientConfig> {
+  const password = await admitStageRole(scratch, access.role);
+  return pinned({
+    host: scratch.socketDir,
+    port: scratch.port,
+    user: access.role,
+    password,
+    database: access.database,
+  });
+}
+
+/**
  * Opens the scratch to the stage's role over 127.0.0.1 (one restart of the
  * scratch: listen_addresses needs it) and returns the DATABASE_URL for the
  * app. The role gets a random password inside the scratch only.
@@ -38,24 +87,9 @@ export async function openScratchForApp(
   scratch: ScratchInstance,
   options: AppAccessOptions,
 ): Promise<string> {
-  const password = randomBytes(24).toString('base64url');
-  const admin = new pg.Client(scratch.connection('postgres'));
-  admin.on('error', () => undefined);
-  await admin.connect();
-  try {
-    const found = await admin.query('select 1 from pg_roles where rolname = $1', [options.role]);
-    if (found.rowCount !== 1) {
-      throw new ScratchRestoreError(
-        `the restored cluster has no role ${options.role} for the app to verify with`,
-      );
-    }
-    await admin.query(
-      `alter role ${quoteIdent(options.role)} login password ${quoteLiteral(scramVerifier(password))}`,
-    );
-    await admin.query(`alter system set listen_addresses = '127.0.0.1'`);
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
+  const password = await admitStageRole(scratch, options.role, (admin) =>
+    admin.query(`alter system set listen_addresses = '127.0.0.1'`),
+  );
   const hba = join(scratch.dataDir, 'pg_hba.conf');
   await writeFile(hba, appHbaConf(options.database, options.role), { mode: 0o600 });
   if (options.user) await chown(hba, options.user.uid, options.user.gid);

@@ -4,6 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type pg from 'pg';
 import { ConflictError, InputError, InternalError } from '../../core/errors.ts';
+import { pinnedOptions } from '../../databases/privileged.ts';
 import { quoteIdent } from '../../databases/sql.ts';
 import type { Queryable } from '../fingerprint.ts';
 
@@ -16,14 +17,16 @@ import type { Queryable } from '../fingerprint.ts';
 export type ConnectionTarget = Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'database' | 'password'>;
 
 export interface CopyDatabaseOptions {
-  /** The scratch database to copy (superuser over its socket). */
+  /**
+   * The database to copy, reached as its stage's own role (in a scratch:
+   * scratchStageConnection), never as a superuser.
+   */
   readonly from: ConnectionTarget;
-  /** A superuser connection of the target cluster; its database is ignored. */
+  /**
+   * The empty database the copy goes into (openCopyTarget made it), reached
+   * as the role that is to own everything in it: the target stage's own.
+   */
   readonly to: ConnectionTarget;
-  /** Exists, is empty, and is owned by ownerRole. */
-  readonly targetDatabase: string;
-  /** Every restored object ends up owned by this role (pg_restore SET ROLEs to it). */
-  readonly ownerRole: string;
   /** PostgreSQL's bin directory (pg_dump and pg_restore of the cluster's version). */
   readonly binDir: string;
   /**
@@ -59,7 +62,11 @@ export function clientProgram(binDir: string, name: string): string {
   throw new InternalError(`${name} not found in ${binDir}; install the PostgreSQL client programs`);
 }
 
-/** libpq's environment for a connection: the password never goes on a command line. */
+/**
+ * libpq's environment for a connection: the password never goes on a command
+ * line, and search_path is pinned from the start (pg_dump and pg_restore
+ * pin their own too).
+ */
 function libpqEnv(target: ConnectionTarget, database: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: '/usr/bin:/bin',
@@ -67,6 +74,7 @@ function libpqEnv(target: ConnectionTarget, database: string): NodeJS.ProcessEnv
     PGCONNECT_TIMEOUT: '10',
     PGDATABASE: database,
     PGAPPNAME: 'steward-restore',
+    PGOPTIONS: pinnedOptions,
   };
   if (target.host) env.PGHOST = target.host;
   if (target.port !== undefined) env.PGPORT = String(target.port);
@@ -117,10 +125,21 @@ function lastLines(text: string): string {
 
 /**
  * Copies one database from a scratch instance into an existing, empty
- * database of the target cluster. pg_restore connects as the superuser and
- * SET ROLEs to the owner role, with --no-owner and --no-acl: every object is
- * created by, and so owned by, the stage's role, and no grant of the old
- * cluster comes along.
+ * database of the target cluster, with no superuser on either side: pg_dump
+ * connects as the source stage's role, pg_restore as the target stage's.
+ *
+ * A restore runs what the tenant defined: CHECK constraints and their
+ * functions during COPY, index expressions, materialized views' queries.
+ * pg_restore as a superuser that SET ROLEs to the owner is not enough: the
+ * tenant's function can RESET ROLE and is superuser again. As the target
+ * role itself, whatever runs has its rights only. pg_dump as a superuser
+ * would run no tenant function on its own path (it pins search_path to ''
+ * and reads with COPY, and a superuser bypasses row security, so no policy
+ * runs); it runs as the source role anyway, so that no superuser session
+ * enters the tenant's database at all, and a dump holds what the stage may
+ * read and nothing more.
+ * --no-owner and --no-acl: every object is created by, and so owned by, the
+ * target role, and no grant of the old cluster comes along.
  *
  * A kill -9 of Steward mid-copy leaves pg_dump and pg_restore running until
  * cleanScratch stops the scratch; the target database then holds part of the
@@ -132,21 +151,24 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<CopyOu
   const jobs = options.jobs ?? 2;
   const database = options.from.database;
   if (!database) throw new InputError('from.database names the database to copy', { field: 'from.database' });
+  const targetDatabase = options.to.database;
+  if (!targetDatabase) {
+    throw new InputError('to.database names the database to copy into', { field: 'to.database' });
+  }
   const dump = clientProgram(options.binDir, 'pg_dump');
   const restore = clientProgram(options.binDir, 'pg_restore');
   const fromEnv = libpqEnv(options.from, database);
-  const toEnv = libpqEnv(options.to, options.targetDatabase);
+  const toEnv = libpqEnv(options.to, targetDatabase);
   const restoreArgs = [
     '--no-owner',
     '--no-acl',
-    `--role=${options.ownerRole}`,
     '--exit-on-error',
     '--no-tablespaces',
     '--no-publications',
     '--no-subscriptions',
     '--no-security-labels',
     // A conninfo with only the name: host, user and password come from the environment.
-    `--dbname=dbname=${conninfoValue(options.targetDatabase)}`,
+    `--dbname=dbname=${conninfoValue(targetDatabase)}`,
   ];
   const children: ReturnType<typeof spawn>[] = [];
   const killAll = (): void => {
@@ -165,7 +187,7 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<CopyOu
       const [dumped, restored] = await Promise.all([dumping.exit, restoring.exit]);
       if (restored.code !== 0) {
         throw new CopyDatabaseError(
-          `pg_restore into ${options.targetDatabase} failed (exit ${restored.code}): ${lastLines(restored.stderr)}`,
+          `pg_restore into ${targetDatabase} failed (exit ${restored.code}): ${lastLines(restored.stderr)}`,
         );
       }
       if (dumped.code !== 0) {
@@ -193,7 +215,7 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<CopyOu
         const restored = await restoring.exit;
         if (restored.code !== 0) {
           throw new CopyDatabaseError(
-            `pg_restore into ${options.targetDatabase} failed (exit ${restored.code}): ${lastLines(restored.stderr)}`,
+            `pg_restore into ${targetDatabase} failed (exit ${restored.code}): ${lastLines(restored.stderr)}`,
           );
         }
       } finally {
@@ -211,6 +233,77 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<CopyOu
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', killAll);
+  }
+}
+
+/**
+ * Makes the empty database a copy goes into, owned by `role` and open to it
+ * alone, so that the copy and its check run as that role. pg_hba admits a
+ * stage role to the database of its own name or of a role it belongs to
+ * (`samerole`); a database of another name (the replacement of a restore)
+ * gets an access role of that name, with no login and no privilege, which
+ * `role` belongs to until closeCopyTarget. Idempotent. `admin` is a
+ * superuser session on the maintenance database: nothing here enters the
+ * new database.
+ */
+export async function openCopyTarget(admin: Queryable, database: string, role: string): Promise<void> {
+  checkName('database', database);
+  const exists = await admin.query(
+    'select 1 from pg_catalog.pg_database where datname operator(pg_catalog.=) $1',
+    [database],
+  );
+  if (exists.rowCount === 0) {
+    await admin.query(
+      `create database ${quoteIdent(database)} owner ${quoteIdent(role)} template template0 encoding 'UTF8'`,
+    );
+  }
+  // As a stage's own database: its role and nobody else may connect.
+  await admin.query(`revoke all on database ${quoteIdent(database)} from public`);
+  await admin.query(`grant connect, temporary on database ${quoteIdent(database)} to ${quoteIdent(role)}`);
+  if (database === role) return;
+  const access = await admin.query<{ login: boolean }>(
+    'select rolcanlogin as login from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
+    [database],
+  );
+  if (access.rows[0]?.login) {
+    throw new ConflictError(
+      `a login role named ${database} exists; it cannot serve as the copy's access role`,
+    );
+  }
+  if (access.rowCount === 0) {
+    await admin.query(
+      `create role ${quoteIdent(database)} nologin nosuperuser nocreatedb nocreaterole noinherit noreplication nobypassrls`,
+    );
+  }
+  await admin.query(`grant ${quoteIdent(database)} to ${quoteIdent(role)}`);
+}
+
+/**
+ * Removes the access role openCopyTarget made for a database, if any (a
+ * login role of that name is a stage's own and stays). Dropping it ends its
+ * memberships. Should the tenant's code have granted it something (it ran
+ * as a member), it cannot be dropped: it stays behind, with no member and
+ * no login.
+ */
+export async function closeCopyTarget(admin: Queryable, database: string): Promise<void> {
+  const access = await admin.query<{ login: boolean }>(
+    'select rolcanlogin as login from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
+    [database],
+  );
+  if (access.rowCount === 0 || access.rows[0]?.login) return;
+  const members = await admin.query<{ member: string }>(
+    `select pg_catalog.pg_get_userbyid(m.member) as member from pg_catalog.pg_auth_members m
+     where m.roleid operator(pg_catalog.=) (select oid from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1)`,
+    [database],
+  );
+  for (const { member } of members.rows) {
+    await admin.query(`revoke ${quoteIdent(database)} from ${quoteIdent(member)}`);
+  }
+  try {
+    await admin.query(`drop role ${quoteIdent(database)}`);
+  } catch (error) {
+    // dependent_objects_still_exist: privileges granted to it.
+    if ((error as { code?: string }).code !== '2BP01') throw error;
   }
 }
 

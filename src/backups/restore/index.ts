@@ -27,12 +27,15 @@ export {
   type ScratchInstance,
   type ScratchRestoreOptions,
 } from './scratch.ts';
+export { openScratchForApp, scratchStageConnection } from './app-access.ts';
 export {
   clientProgram,
+  closeCopyTarget,
   copyDatabase,
   CopyDatabaseError,
   defaultCopyMode,
   keptDatabaseName,
+  openCopyTarget,
   swapDatabases,
   swapState,
   type ConnectionTarget,
@@ -47,6 +50,7 @@ export {
   compareFingerprints,
   recordFingerprintWithRestorePoint,
   takeFingerprint,
+  type DatabaseAccess,
   type Fingerprint,
   type FingerprintComparison,
   type FingerprintMismatch,

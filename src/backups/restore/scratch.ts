@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { InputError, InternalError } from '../../core/errors.ts';
+import { pinned } from '../../databases/privileged.ts';
 import { quoteIdent } from '../../databases/sql.ts';
 import { run, type SystemUser } from '../../system/exec.ts';
 import { freePort } from '../../system/ports.ts';
@@ -91,7 +92,12 @@ export interface ScratchInstance {
   readonly databases: readonly string[];
   /** From the start of the restore until the scratch was promoted and usable: the measured RTO. */
   readonly durationMs: number;
-  /** Superuser access over the scratch's socket (root and postgres map to postgres; no password). */
+  /**
+   * Superuser access over the scratch's socket (root and postgres map to
+   * postgres; no password). Steward's own code opens the maintenance
+   * database with it only: a stage's database is read as the stage's role
+   * (scratchStageConnection), as its tenant's code lives in it.
+   */
   connection(database: string): pg.ClientConfig;
   stop(): Promise<void>;
   /** Stops the scratch and removes its directory. Safe to call twice. */
@@ -145,9 +151,14 @@ async function writeOwned(path: string, text: string, user: SystemUser | undefin
   if (user) await chown(path, user.uid, user.gid);
 }
 
-/** pg_hba and pg_ident of a scratch: the superuser over the socket, as root, postgres or Steward's own user. */
+/**
+ * pg_hba and pg_ident of a scratch: the superuser over the socket, as root,
+ * postgres or Steward's own user; and a stage's role to its own database,
+ * by a password set in the scratch (scratchStageConnection), over the same
+ * socket, which nobody else reaches.
+ */
 export function scratchHbaConf(): string {
-  return '# Written by Steward: a scratch restore. Only the superuser, only over the private socket.\nlocal  all  postgres  peer map=steward\n';
+  return '# Written by Steward: a scratch restore. Only over the private socket: the superuser, and a stage role to its own database.\nlocal  all       postgres  peer map=steward\nlocal  samerole  all       scram-sha-256\n';
 }
 
 export function scratchIdentConf(extraUser?: string): string {
@@ -367,12 +378,13 @@ export async function restoreIntoScratch(options: ScratchRestoreOptions): Promis
     await rm(dir, { recursive: true, force: true });
     removed = true;
   };
-  const connection = (database: string): pg.ClientConfig => ({
-    host: dataDir,
-    port,
-    user: 'postgres',
-    database,
-  });
+  const connection = (database: string): pg.ClientConfig =>
+    pinned({
+      host: dataDir,
+      port,
+      user: 'postgres',
+      database,
+    });
   const remaining = (): number => {
     const left = deadline - Date.now();
     if (left <= 0)

@@ -3,6 +3,7 @@ import { readdir, rm, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { catalogOperations, type CatalogOperations } from '../catalog.ts';
+import { maintenanceDatabase, pinned } from '../privileged.ts';
 import type { ClusterInventory, DatabaseDriver, Endpoint, ObservedStageDatabase } from '../driver.ts';
 import {
   clusterIsRunning,
@@ -55,14 +56,16 @@ export function dedicatedDriver(options: DedicatedDriverOptions): DedicatedDrive
     if (existing) return existing.catalog;
     const running = await cluster(name);
     if (!running) throw new Error(`the dedicated cluster of ${name} is not initialised`);
-    const pool = new pg.Pool({
-      host: running.dir,
-      port: running.port,
-      user: 'postgres',
-      database: 'postgres',
-      max: 2,
-      application_name: 'steward-provisioner',
-    });
+    const pool = new pg.Pool(
+      pinned({
+        host: running.dir,
+        port: running.port,
+        user: 'postgres',
+        database: maintenanceDatabase,
+        max: 2,
+        application_name: 'steward-provisioner',
+      }),
+    );
     pool.on('error', () => undefined);
     const entry = { pool, catalog: catalogOperations(pool) };
     pools.set(name, entry);
