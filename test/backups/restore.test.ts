@@ -198,7 +198,7 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
     expect(autoConf).toMatch(/^restore_command = '.* --no-archive-async .*archive-get %f "%p"'$/m);
     expect(settings.dbs).toEqual(['postgres', 'template0', 'template1', 'tenant_a']);
     const notes = await withClient(scratch.connection('tenant_a'), async (c) =>
-      (await c.query<{ note: string }>(`select note from ledger where note like '%target'`)).rows.map(
+      (await c.query<{ note: string }>(`select note from public.ledger where note like '%target'`)).rows.map(
         (r) => r.note,
       ),
     );
@@ -299,7 +299,7 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       const notes = await withClient(
         whole.connection('tenant_a'),
         async (c) =>
-          (await c.query<{ note: string }>(`select note from ledger where note like '%target' order by id`))
+          (await c.query<{ note: string }>(`select note from public.ledger where note like '%target' order by id`))
             .rows,
       );
       expect(notes.map((r) => r.note)).toEqual(['before the target', 'after the target']);
