@@ -938,7 +938,7 @@ export class RestoreService {
     const request = { live: row.target_database, replacement: row.replacement_database, keepAs };
     await withClient(admin, async (c) => {
       const present = await c.query<{ datname: string }>(
-        'select datname from pg_database where datname = any($1::text[])',
+        'select datname from pg_catalog.pg_database where datname operator(pg_catalog.=) any($1::pg_catalog.text[])',
         [[request.live, request.replacement, request.keepAs]],
       );
       const names = new Set(present.rows.map((r) => r.datname));

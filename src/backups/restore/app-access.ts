@@ -3,7 +3,7 @@ import { chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { withClient } from '../../databases/client.ts';
-import { maintenance, pinned } from '../../databases/privileged.ts';
+import { pinned } from '../../databases/privileged.ts';
 import { quoteIdent, quoteLiteral, scramVerifier } from '../../databases/sql.ts';
 import { run, type SystemUser } from '../../system/exec.ts';
 import { scratchHbaConf, ScratchRestoreError, type ScratchInstance } from './scratch.ts';
@@ -42,7 +42,7 @@ async function admitStageRole(
   also: (admin: pg.Client) => Promise<unknown> = () => Promise.resolve(),
 ): Promise<string> {
   const password = randomBytes(24).toString('base64url');
-  await withClient(maintenance(scratch.connection('postgres')), async (admin) => {
+  await withClient(scratch.connection('postgres'), async (admin) => {
     const found = await admin.query(
       'select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
       [role],

@@ -401,7 +401,7 @@ export async function swapDatabases(client: Queryable, request: SwapRequest): Pr
   }
   const names = [request.live, request.replacement, request.keepAs];
   const present = await client.query<{ datname: string }>(
-    'select datname from pg_database where datname = any($1::text[])',
+    'select datname from pg_catalog.pg_database where datname operator(pg_catalog.=) any($1::pg_catalog.text[])',
     [names],
   );
   const found = swapState(new Set(present.rows.map((r) => r.datname)), request);
@@ -412,7 +412,8 @@ export async function swapDatabases(client: Queryable, request: SwapRequest): Pr
     const involved = found === 'not-started' ? [live, replacement] : [kept, replacement];
     for (const name of involved) await client.query(`alter database ${name} allow_connections false`);
     await client.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where datname = any($1::text[]) and pid <> pg_backend_pid()',
+      `select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity
+       where datname operator(pg_catalog.=) any($1::pg_catalog.text[]) and pid operator(pg_catalog.<>) pg_catalog.pg_backend_pid()`,
       [names],
     );
     await client.query('begin');
