@@ -29,10 +29,15 @@ import type pg from 'pg';
  *   `RESET SESSION AUTHORIZATION`, which PostgreSQL allows whenever the
  *   authenticated user is a superuser.
  */
-export const pinnedSearchPath = 'pg_catalog, pg_temp';
-
-/** The startup option that pins search_path (libpq's PGOPTIONS, node-postgres' `options`). */
-export const pinnedOptions = '-c search_path=pg_catalog,pg_temp';
+export const pinnedOptions = [
+  '-c search_path=pg_catalog,pg_temp',
+  // What else a tenant may set for its role or database that would stop Steward's sessions (a
+  // fingerprint batch holds several tenants' databases: one tenant's settings must not fail the others).
+  '-c statement_timeout=0',
+  '-c lock_timeout=0',
+  '-c idle_in_transaction_session_timeout=0',
+  '-c default_transaction_read_only=off',
+].join(' ');
 
 /**
  * A connection config with search_path pinned from its first statement. A

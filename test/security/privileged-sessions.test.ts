@@ -6,7 +6,13 @@ import { closeCopyTarget, openCopyTarget, swapDatabases } from '../../src/backup
 import { catalogOperations } from '../../src/databases/catalog.ts';
 import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
-import { maintenance, pinned, pinnedUrl, stageRoleSession } from '../../src/databases/privileged.ts';
+import {
+  maintenance,
+  pinned,
+  pinnedOptions,
+  pinnedUrl,
+  stageRoleSession,
+} from '../../src/databases/privileged.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 
 /**
@@ -62,21 +68,22 @@ describe('pinned, maintenance and stage role sessions', () => {
     expect(pinned({ host: '/run', database: 'x' })).toEqual({
       host: '/run',
       database: 'x',
-      options: '-c search_path=pg_catalog,pg_temp',
+      options: pinnedOptions,
     });
-    expect(pinned({ host: '/run', options: '-c statement_timeout=0' }).options).toBe(
-      '-c statement_timeout=0 -c search_path=pg_catalog,pg_temp',
+    expect(pinnedOptions).toMatch(/^-c search_path=pg_catalog,pg_temp /);
+    expect(pinned({ host: '/run', options: '-c work_mem=1MB' }).options).toBe(
+      `-c work_mem=1MB ${pinnedOptions}`,
     );
     const url = new URL(
       pinnedUrl('postgres://u:p@127.0.0.1:5432/db?options=-c%20work_mem%3D1MB').connectionString!,
     );
-    expect(url.searchParams.get('options')).toBe('-c work_mem=1MB -c search_path=pg_catalog,pg_temp');
+    expect(url.searchParams.get('options')).toBe(`-c work_mem=1MB ${pinnedOptions}`);
   });
 
   it('moves a superuser to the maintenance database, whatever database it named', () => {
     expect(maintenance({ host: '/run', user: 'postgres', database: 'st_acme_prod' })).toMatchObject({
       database: 'postgres',
-      options: '-c search_path=pg_catalog,pg_temp',
+      options: pinnedOptions,
     });
     const url = new URL(
       maintenance({ connectionString: 'postgres://postgres:p@h:1/st_acme_prod' }).connectionString!,
@@ -92,7 +99,7 @@ describe('pinned, maintenance and stage role sessions', () => {
       user: 'st_acme_prod',
       password: 'p@ss',
       database: 'st_acme_prod',
-      options: '-c search_path=pg_catalog,pg_temp',
+      options: pinnedOptions,
     });
     expect(stageRoleSession(url, 'st_acme_prod_rst_1').database).toBe('st_acme_prod_rst_1');
   });
@@ -114,6 +121,7 @@ describe('privileged sessions against a planted database and role', () => {
     await withClient({ ...stageRoleSession(superuserUrl, name), user: name, password }, async (c) => {
       await c.query(`alter database ${name} set search_path = public, pg_catalog`);
       await c.query(`alter role ${name} set search_path = public, pg_catalog`);
+      await c.query(`alter role ${name} set default_transaction_read_only = on`);
       await c.query('create table public.t (a integer)');
       await c.query('insert into public.t values (1), (2)');
     });
@@ -141,6 +149,19 @@ describe('privileged sessions against a planted database and role', () => {
     expect(await searchPath(pinned(admin(name)))).toBe('pg_catalog,pg_temp');
     const asRole = { ...stageRoleSession(superuserUrl, name), user: name, password };
     expect(await searchPath(asRole)).toBe('pg_catalog,pg_temp');
+    // A setting that would stop Steward's own work in the role's sessions is pinned too.
+    const readOnly = (config: pg.ClientConfig): Promise<string> =>
+      withClient(
+        config,
+        async (c) =>
+          (
+            await c.query<{ v: string }>(
+              `select pg_catalog.current_setting('default_transaction_read_only') as v`,
+            )
+          ).rows[0]!.v,
+      );
+    expect(await readOnly({ ...asRole, options: '' })).toBe('on');
+    expect(await readOnly(asRole)).toBe('off');
   });
 
   it('a fingerprint sends only qualified SQL', async () => {

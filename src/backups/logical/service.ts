@@ -19,6 +19,7 @@ import type { ControlDatabase } from '../../store/schema.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { StageCredentials, TenantService } from '../../tenants/service.ts';
 import { chownTree } from '../../system/safe-fs.ts';
+import { pinnedOptions } from '../../databases/privileged.ts';
 import {
   decryptStream,
   encryptStream,
@@ -372,7 +373,14 @@ export class ExportService {
       join(this.#bin, program),
       [...args, '-h', c.host, '-p', String(c.port), '-U', c.user, '-d', c.database],
       {
-        env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' },
+        // Pinned settings: what the tenant set for its role or database does not steer the dump or restore.
+        env: {
+          PATH: '/usr/bin:/bin',
+          LANG: 'C.UTF-8',
+          PGPASSWORD: password,
+          PGCONNECT_TIMEOUT: '10',
+          PGOPTIONS: pinnedOptions,
+        },
         stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
