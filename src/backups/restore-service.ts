@@ -341,7 +341,7 @@ export class RestoreService {
 
   /** A stage's role, which in a scratch restored from its cluster has the same name. */
   async #stageRole(tenant: string, stage: string): Promise<string> {
-    return (await this.#o.tenants.stageConnection(await this.#o.tenants.stageId(tenant, stage))).user;
+    return (await this.#asStage(tenant, stage)).user;
   }
 
   #scratchDir(target: BackupTarget): string {
@@ -1397,7 +1397,7 @@ export class RestoreService {
         restorableRanges(info, `${row.tenant_slug}/${row.stage_name}`),
       );
       if (!range) throw new ConflictError(`cluster ${row.cluster} has no good backup to test yet`);
-      const own = stageRoleSession((await this.#o.tenants.stageConnection(stage.id)).databaseUrl);
+      const own = await this.#asStage(row.tenant_slug, row.stage_name);
       const chosen = await this.#testFingerprint(id, target, range, { database, connection: own });
       evidence.repo = range.repo;
       evidence.label = chosen.backup.label;
