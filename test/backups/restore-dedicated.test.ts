@@ -2,10 +2,9 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
-import type { BackupRequestView } from '../../src/backups/service.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { eventually } from './support.ts';
+import { backupNow, eventually } from './support.ts';
 import { withClient } from '../../src/databases/client.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -55,22 +54,7 @@ describe("restores of a dedicated stage's own cluster", () => {
     await query(`set role ${database}; create table ledger (id bigserial primary key, note text not null)`);
     await query(`insert into ledger (note) select 'row ' || g from generate_series(1, 1000) g`);
     // The schedule backs the new cluster up by itself; this backup comes after the data.
-    const requested = await t.request('POST', '/api/v1/tenants/solo/stages/prod/backups', {
-      type: 'full',
-      repo: 1,
-    });
-    expect(requested.status, requested.text).toBe(202);
-    const done = await eventually(
-      'the requested backup',
-      async () => {
-        const view = (await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`))
-          .body as BackupRequestView;
-        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-      },
-      120_000,
-    );
-    expect(done.status, done.reason).toBe('succeeded');
-    label = done.repos[0]!.run!.label!;
+    label = (await backupNow(t, 'solo', 'prod')).repos[0]!.run!.label!;
   }, 180_000);
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { packRelease } from '../harness/ledger.ts';
 import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { ManualClock } from '../identity/helpers.ts';
-import { eventually } from './support.ts';
+import { backupNow, eventually } from './support.ts';
 import { withClient } from '../../src/databases/client.ts';
 
 /**
@@ -158,22 +158,7 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
     await writeFile(join(filesDir, 'reports', 'q3.txt'), 'version one\n');
     await exportNow();
 
-    const requested = await t.request('POST', '/api/v1/tenants/acme/stages/prod/backups', {
-      type: 'full',
-      repo: 1,
-    });
-    expect(requested.status, requested.text).toBe(202);
-    const backup = await eventually(
-      'the backup',
-      async () => {
-        const res = await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`);
-        const view = res.body as BackupRequestView;
-        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-      },
-      120_000,
-    );
-    expect(backup.status, backup.reason).toBe('succeeded');
-    fullLabel = backup.repos[0]!.run!.label!;
+    fullLabel = (await backupNow(t, 'acme', 'prod')).repos[0]!.run!.label!;
 
     await sleep(1100); // past the backup's consistent point
     await withClient(admin(acmeDb), (c) => c.query(`insert into ledger (note) values ('before the target')`));

@@ -4,12 +4,11 @@ import { rm } from 'node:fs/promises';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
-import type { BackupRequestView } from '../../src/backups/service.ts';
 import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { quoteIdent, quoteLiteral } from '../../src/databases/sql.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { eventually } from '../backups/support.ts';
+import { backupNow, eventually } from '../backups/support.ts';
 
 /**
  * A hostile tenant (issue 9, part 1): its stage's role plants look-alikes of
@@ -201,21 +200,7 @@ describe('a hostile tenant database: Steward never runs its code with more than 
   });
 
   it('backs up and fingerprints the stage without running its code as anyone else', async () => {
-    const requested = await t.request('POST', '/api/v1/tenants/acme/stages/prod/backups', {
-      type: 'full',
-      repo: 1,
-    });
-    expect(requested.status, requested.text).toBe(202);
-    const backup = await eventually(
-      'the backup',
-      async () => {
-        const res = await t.request('GET', `/api/v1/backup-requests/${requested.body.id as string}`);
-        const view = res.body as BackupRequestView;
-        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-      },
-      120_000,
-    );
-    expect(backup.status, backup.reason).toBe('succeeded');
+    await backupNow(t, 'acme', 'prod');
     const fingerprints = await t.query<{ tables: { table: string; rows: number }[] }>(
       'select tables from backup_fingerprints where database_name = $1',
       [stages.get('prod')!.database],
