@@ -356,3 +356,44 @@ export async function recordFingerprintWithRestorePoint(
     for (const c of [...lockers, ...readers, control]) await c.end().catch(() => undefined);
   }
 }
+
+export interface GroupFingerprints {
+  /** One recording for the whole group, or one per database that could be fingerprinted alone. */
+  readonly recorded: readonly RecordedFingerprints[];
+  /** The databases that could not be fingerprinted, with why. */
+  readonly failed: readonly { readonly database: string; readonly error: unknown }[];
+}
+
+/**
+ * Fingerprints a group of databases at one restore point, or, should that
+ * fail, each at a restore point of its own (`<name>-<i>`). The sessions run
+ * as each stage's role, so a tenant can make its own fingerprint fail (by
+ * denying its role its tables, a row policy that raises): that must cost
+ * the other tenants of the group nothing.
+ */
+export async function recordFingerprintsApart(
+  admin: pg.ClientConfig,
+  databases: readonly DatabaseAccess[],
+  name: string,
+  options: RecordOptions = {},
+): Promise<GroupFingerprints> {
+  try {
+    return {
+      recorded: [await recordFingerprintWithRestorePoint(admin, databases, name, options)],
+      failed: [],
+    };
+  } catch (error) {
+    if (databases.length === 1)
+      return { recorded: [], failed: [{ database: databases[0]!.database, error }] };
+  }
+  const recorded: RecordedFingerprints[] = [];
+  const failed: { database: string; error: unknown }[] = [];
+  for (const [i, one] of databases.entries()) {
+    try {
+      recorded.push(await recordFingerprintWithRestorePoint(admin, [one], `${name}-${i}`, options));
+    } catch (error) {
+      failed.push({ database: one.database, error });
+    }
+  }
+  return { recorded, failed };
+}

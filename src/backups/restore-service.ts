@@ -33,6 +33,7 @@ import type { RestoresTable, RestoreTestsTable } from '../store/schema.ts';
 import type { TenantService } from '../tenants/service.ts';
 import {
   compareFingerprints,
+  recordFingerprintsApart,
   recordFingerprintWithRestorePoint,
   takeFingerprint,
   type DatabaseAccess,
@@ -368,32 +369,34 @@ export class RestoreService {
           connection: stageRoleSession((await this.#o.tenants.stageConnection(s.id)).databaseUrl),
         })),
       );
-      const taken = await recordFingerprintWithRestorePoint(
-        admin,
-        access,
-        fingerprintRestorePoint(run.label, group),
-      );
-      for (const { database } of batch) {
-        const fingerprint = taken.databases[database];
-        if (!fingerprint) continue;
-        await this.#o.db
-          .insertInto('backup_fingerprints')
-          .values({
-            cluster: target.stanza,
-            repo: run.repo,
-            backup_label: run.label,
-            database_name: database,
-            restore_point: taken.restorePoint,
-            lsn: taken.lsn,
-            wal_file: taken.walFile,
-            exact: taken.exact,
-            why: taken.why,
-            tables: JSON.stringify(fingerprint.tables),
-            taken_at: taken.takenAt,
-          })
-          .onConflict((oc) => oc.columns(['cluster', 'repo', 'backup_label', 'database_name']).doNothing())
-          .execute();
-        recorded++;
+      const result = await recordFingerprintsApart(admin, access, fingerprintRestorePoint(run.label, group));
+      for (const { database, error } of result.failed) {
+        this.#o.logger.warn(
+          { cluster: target.stanza, label: run.label, database, err: message(error) },
+          'no fingerprint of this database after the backup (its restore test will take one)',
+        );
+      }
+      for (const taken of result.recorded) {
+        for (const [database, fingerprint] of Object.entries(taken.databases)) {
+          await this.#o.db
+            .insertInto('backup_fingerprints')
+            .values({
+              cluster: target.stanza,
+              repo: run.repo,
+              backup_label: run.label,
+              database_name: database,
+              restore_point: taken.restorePoint,
+              lsn: taken.lsn,
+              wal_file: taken.walFile,
+              exact: taken.exact,
+              why: taken.why,
+              tables: JSON.stringify(fingerprint.tables),
+              taken_at: taken.takenAt,
+            })
+            .onConflict((oc) => oc.columns(['cluster', 'repo', 'backup_label', 'database_name']).doNothing())
+            .execute();
+          recorded++;
+        }
       }
     }
     this.#o.logger.info(

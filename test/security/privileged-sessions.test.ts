@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { takeFingerprint } from '../../src/backups/fingerprint.ts';
+import { recordFingerprintsApart, takeFingerprint } from '../../src/backups/fingerprint.ts';
 import { closeCopyTarget, openCopyTarget, swapDatabases } from '../../src/backups/restore/copy.ts';
 import { catalogOperations } from '../../src/databases/catalog.ts';
 import { withClient } from '../../src/databases/client.ts';
@@ -132,6 +132,8 @@ describe('privileged sessions against a planted database and role', () => {
       await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
       await c.query(`drop database if exists ${quoteIdent(`${name}_rst`)} with (force)`);
       await c.query(`drop database if exists ${quoteIdent(`${name}_pre`)} with (force)`);
+      await c.query(`drop database if exists ${quoteIdent(`${name}_bad`)} with (force)`);
+      await c.query(`drop role if exists ${quoteIdent(`${name}_bad`)}`);
       await c.query(`drop role if exists ${quoteIdent(`${name}_rst`)}`);
       await c.query(`drop role if exists ${quoteIdent(name)}`);
     });
@@ -179,6 +181,38 @@ describe('privileged sessions against a planted database and role', () => {
     expect(fingerprint.tables).toEqual([expect.objectContaining({ table: 't', rows: 2 })]);
     for (const text of texts) expect(unqualified(text), text).toEqual([]);
   });
+  it('one tenant that makes its own fingerprint fail costs the others of its group nothing', async () => {
+    const bad = `${name}_bad`;
+    // Another database of the same role (admitted by its access role), as a second tenant would be.
+    await withClient(maintenance(admin()), (c) => openCopyTarget(c, bad, name));
+    const asRole = (database: string): pg.ClientConfig => ({
+      ...stageRoleSession(superuserUrl, database),
+      user: name,
+      password,
+    });
+    await withClient(asRole(bad), async (c) => {
+      await c.query('create table public.t (a integer)');
+      await c.query('insert into public.t values (1)');
+      await c.query(
+        `create function public.no() returns boolean language plpgsql as $$ begin raise exception 'not for you'; end $$`,
+      );
+      await c.query('alter table public.t enable row level security');
+      await c.query('alter table public.t force row level security');
+      await c.query('create policy no on public.t using (public.no())');
+    });
+    const result = await recordFingerprintsApart(
+      admin(),
+      [
+        { database: name, connection: asRole(name) },
+        { database: bad, connection: asRole(bad) },
+      ],
+      `steward-test-${name}`,
+    );
+    expect(result.recorded.map((r) => Object.keys(r.databases))).toEqual([[name]]);
+    expect(result.recorded[0]!.restorePoint).toBe(`steward-test-${name}-0`);
+    expect(result.failed.map((f) => [f.database, String(f.error)])).toEqual([[bad, 'error: not for you']]);
+  });
+
   it('catalog operations (provision, credentials, removal) send only qualified SQL, on the maintenance database', async () => {
     const { pool, texts } = recordingPool({ ...pinnedUrl(superuserUrl), max: 1 });
     try {
