@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { catalogOperations } from '../catalog.ts';
-import { pinnedUrl } from '../privileged.ts';
+import { maintenance } from '../privileged.ts';
 import type { DatabaseDriver, Endpoint } from '../driver.ts';
 import { renameOperations } from '../rename.ts';
 
@@ -10,7 +10,12 @@ import { renameOperations } from '../rename.ts';
  * the cluster; stage roles get nothing but their own database.
  */
 export function sharedDriver(adminUrl: string): DatabaseDriver {
-  const pool = new pg.Pool({ ...pinnedUrl(adminUrl), max: 4, application_name: 'steward-provisioner' });
+  // On the maintenance database, whatever the URL names: see ../privileged.ts.
+  const pool = new pg.Pool({
+    ...maintenance({ connectionString: adminUrl }),
+    max: 4,
+    application_name: 'steward-provisioner',
+  });
   pool.on('error', () => undefined);
   const url = new URL(adminUrl);
   const endpoint: Endpoint = { host: url.hostname, port: Number(url.port || 5432) };
