@@ -299,7 +299,7 @@ describe('a hostile tenant database: Steward never runs its code with more than 
     expectNoEscape();
   });
 
-  it('removes the stages without running their code', async () => {
+  it('removes the stages, then the tenant, without running their code', async () => {
     for (const stage of ['copy', 'imported']) {
       const removed = await t.request('DELETE', `/api/v1/tenants/acme/stages/${stage}`);
       expect(removed.status, removed.text).toBe(202);
@@ -308,6 +308,17 @@ describe('a hostile tenant database: Steward never runs its code with more than 
       const res = await t.request('GET', '/api/v1/tenants/acme');
       return (res.body.stages as { name: string }[]).length === 1;
     });
+    expectNoEscape();
+    const removed = await t.request('DELETE', '/api/v1/tenants/acme');
+    expect(removed.status, removed.text).toBe(202);
+    await t.waitForStages('acme', 'gone', 60_000);
+    const left = await withClient(
+      admin(),
+      async (c) =>
+        (await c.query('select datname from pg_database where datname = $1', [stages.get('prod')!.database]))
+          .rows,
+    );
+    expect(left).toEqual([]);
     expectNoEscape();
   }, 120_000);
 });
