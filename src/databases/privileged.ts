@@ -17,8 +17,9 @@ import type pg from 'pg';
  *   may do: create, rename, drop and grant databases and roles, restore
  *   points, WAL switches, catalog reads;
  * - every session, privileged or not, starts with `search_path` pinned to
- *   pg_catalog then pg_temp (pg_temp last: it is never searched for
- *   functions or operators then). It is sent in the startup packet, which
+ *   pg_catalog then pg_temp (named last, so that a temporary table cannot
+ *   shadow a catalog; functions and operators are never looked up there).
+ *   It is sent in the startup packet, which
  *   overrides whatever `ALTER DATABASE/ROLE … SET search_path` a tenant
  *   planted (client settings take precedence over both);
  * - work inside a stage's database (fingerprints, dumps, restores of its
