@@ -213,6 +213,20 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       binDir: lab.cluster.binDir,
     });
     console.log(`copy of a small database (${copied.mode}): ${copied.durationMs} ms`);
+    // The scratch admits a stage role to its own database only, never as the superuser.
+    const asTenant = await scratchStageConnection(scratch, { database: 'tenant_a', role: 'tenant_a' });
+    expect(
+      await withClient(asTenant, async (c) => (await c.query<{ s: string }>('show is_superuser')).rows[0]),
+    ).toEqual({ is_superuser: 'off' });
+    await expect(withClient({ ...asTenant, database: 'postgres' }, () => Promise.resolve())).rejects.toThrow(
+      /no pg_hba\.conf entry/,
+    );
+    await expect(scratchStageConnection(scratch, { database: 'tenant_a', role: 'postgres' })).rejects.toThrow(
+      "role postgres is the cluster's superuser, not a stage's role",
+    );
+    await expect(scratchStageConnection(scratch, { database: 'tenant_a', role: 'nobody' })).rejects.toThrow(
+      'the restored cluster has no role nobody',
+    );
     const copiedFingerprint = await withClient(admin('tenant_new'), (c) => takeFingerprint(c));
     const scratchFingerprint = await withClient(scratch.connection('tenant_a'), (c) => takeFingerprint(c));
     expect(compareFingerprints(scratchFingerprint, copiedFingerprint)).toEqual({ ok: true, mismatches: [] });
@@ -299,8 +313,11 @@ describe('point-in-time restore of one database out of a shared cluster', () => 
       const notes = await withClient(
         whole.connection('tenant_a'),
         async (c) =>
-          (await c.query<{ note: string }>(`select note from public.ledger where note like '%target' order by id`))
-            .rows,
+          (
+            await c.query<{ note: string }>(
+              `select note from public.ledger where note like '%target' order by id`,
+            )
+          ).rows,
       );
       expect(notes.map((r) => r.note)).toEqual(['before the target', 'after the target']);
     } finally {

@@ -43,12 +43,16 @@ async function admitStageRole(
 ): Promise<string> {
   const password = randomBytes(24).toString('base64url');
   await withClient(scratch.connection('postgres'), async (admin) => {
-    const found = await admin.query(
-      'select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
+    const found = await admin.query<{ bootstrap: boolean }>(
+      `select oid operator(pg_catalog.=) 10::pg_catalog.oid as bootstrap
+       from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1`,
       [role],
     );
     if (found.rowCount !== 1) {
       throw new ScratchRestoreError(`the restored cluster has no role ${role}`);
+    }
+    if (found.rows[0]!.bootstrap) {
+      throw new ScratchRestoreError(`role ${role} is the cluster's superuser, not a stage's role`);
     }
     await admin.query(
       `alter role ${quoteIdent(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls valid until 'infinity' password ${quoteLiteral(scramVerifier(password))}`,
