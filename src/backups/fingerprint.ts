@@ -210,12 +210,14 @@ function lockTimedOut(error: unknown): boolean {
  *    WAL is switched so the restore point's segment gets archived.
  *
  * When the locks cannot be had in `attempts` tries (a long transaction that
- * writes, a prepared transaction), a last try goes without them: S and R in
- * one statement, then who is in a transaction (pg_stat_activity), then S2.
- * It counts as exact only when no transaction in flight at S had committed
- * by S2, and those still running were idle in their transaction after R (so
- * had not written a commit record before it). Under load it will not be,
- * and the result says so (`exact: false`, with `why`).
+ * writes, a prepared transaction), a last try goes without them: each S,
+ * then R, then who is in a transaction (pg_stat_activity), then S2 (R and
+ * pg_stat_activity need the superuser, the tables their owner, so they
+ * cannot share one statement). It counts as exact only when no transaction
+ * in flight at the oldest S had committed by S2, and those still running
+ * were idle in their transaction after R (so had not written a commit
+ * record before it). Under load it will not be, and the result says so
+ * (`exact: false`, with `why`).
  */
 export async function recordFingerprintWithRestorePoint(
   admin: pg.ClientConfig,
@@ -295,7 +297,7 @@ export async function recordFingerprintWithRestorePoint(
       const seen = await Promise.all(
         readers.map(async (r) => {
           await r.query('begin isolation level repeatable read read only');
-          await r.query('select pg_current_snapshot()');
+          await r.query('select pg_catalog.pg_current_snapshot()');
           return tableNames(r);
         }),
       );
@@ -305,28 +307,29 @@ export async function recordFingerprintWithRestorePoint(
         await Promise.all([...readers, ...lockers].map((c) => c.query('rollback').catch(() => undefined)));
         continue;
       }
-      const made = await control.query<{ lsn: string }>('select pg_create_restore_point($1)::text as lsn', [
-        restorePoint,
-      ]);
+      const made = await control.query<{ lsn: string }>(
+        'select pg_catalog.pg_create_restore_point($1)::pg_catalog.text as lsn',
+        [restorePoint],
+      );
       await Promise.all(lockers.map((l) => l.query('commit')));
       return await finish(attempt, restorePoint, made.rows[0]!.lsn, takenAt, 'locks', null);
     }
 
-    // No locks to be had: a snapshot and the restore point in one statement, checked against a later snapshot.
+    // No locks to be had: the snapshots (each as its stage's role), then the restore point (as the
+    // superuser, on the maintenance database), checked against a later snapshot: the check covers
+    // everything from the oldest snapshot on, so the moments between them count as around R.
     const restorePoint = `${name}.${attempts + 1}`;
     const takenAt = new Date();
-    const others = readers.slice(0, -1);
-    const last = readers.at(-1)!;
     const first = await Promise.all(
-      others.map(async (r) => {
+      readers.map(async (r) => {
         await r.query('begin isolation level repeatable read read only');
-        return (await r.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
+        return (await r.query<{ s: string }>('select pg_catalog.pg_current_snapshot()::pg_catalog.text as s'))
+          .rows[0]!.s;
       }),
     );
-    await last.query('begin isolation level repeatable read');
     const made = (
-      await last.query<{ s: string; lsn: string }>(
-        'select pg_current_snapshot()::text as s, pg_create_restore_point($1)::text as lsn',
+      await control.query<{ lsn: string }>(
+        'select pg_catalog.pg_create_restore_point($1)::pg_catalog.text as lsn',
         [restorePoint],
       )
     ).rows[0]!;
@@ -340,11 +343,7 @@ export async function recordFingerprintWithRestorePoint(
     const busy = activity.rows.filter((a) => !a.idle).map((a) => a.xid);
     // The oldest snapshot's in-flight set holds every later one's.
     const check = (
-      await control.query<{ committed: number; busy: number }>(betweenSnapshotsSql, [
-        first[0] ?? made.s,
-        after,
-        busy,
-      ])
+      await control.query<{ committed: number; busy: number }>(betweenSnapshotsSql, [first[0]!, after, busy])
     ).rows[0]!;
     const preparedCount = prepared.rows[0]?.n ?? 0;
     const why =

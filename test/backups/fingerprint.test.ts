@@ -62,15 +62,26 @@ describe('fingerprints recorded with a restore point on a cluster that is being 
   const admin = (database = 'postgres'): pg.ClientConfig => ({
     connectionString: lab.cluster.superuserUrl(clusterPassword, database),
   });
-  /** The lab's databases hold only the test's own tables: read as the superuser that made them. */
+  /** Each database is read as its owner, a role of its name without any privilege, as Steward reads a stage's. */
   const access = (...databases: string[]): DatabaseAccess[] =>
-    databases.map((database) => ({ database, connection: admin(database) }));
+    databases.map((database) => ({
+      database,
+      connection: {
+        host: '127.0.0.1',
+        port: lab.cluster.port,
+        user: database,
+        password: `${database}-password`,
+        database,
+      },
+    }));
 
   beforeAll(async () => {
     lab = await startBackupLab();
     for (const name of ['app_one', 'app_two']) {
-      await lab.query(`create database ${name}`);
+      await lab.query(`create role ${name} login password '${name}-password'`);
+      await lab.query(`create database ${name} owner ${name}`);
       await withClient(admin(name), async (c) => {
+        await c.query(`set role ${name}`);
         await c.query('create schema books');
         await c.query(
           'create table books.entries (id bigserial primary key, amount int not null, memo text)',
