@@ -12,7 +12,9 @@ export interface ObservedRename {
 }
 
 /**
- * Renaming a stage's database and role in a cluster, over a superuser pool.
+ * Renaming a stage's database and role in a cluster, over a superuser pool
+ * (on the maintenance database, search_path pinned, SQL qualified: see
+ * ./privileged.ts).
  * Nothing here runs inside the stage's database: ALTER DATABASE and ALTER
  * ROLE are cluster-wide commands issued from the maintenance database.
  */
@@ -37,11 +39,12 @@ export function renameOperations(pool: pg.Pool): StageRenames {
         to_role: boolean;
       }>(
         `select
-           exists (select 1 from pg_database where datname = $1) as from_database,
-           exists (select 1 from pg_roles where rolname = $1) as from_role,
-           exists (select 1 from pg_roles where rolname = $1 and rolcanlogin) as from_role_can_login,
-           exists (select 1 from pg_database where datname = $2) as to_database,
-           exists (select 1 from pg_roles where rolname = $2) as to_role`,
+           exists (select 1 from pg_catalog.pg_database where datname operator(pg_catalog.=) $1) as from_database,
+           exists (select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1) as from_role,
+           exists (select 1 from pg_catalog.pg_roles
+                   where rolname operator(pg_catalog.=) $1 and rolcanlogin) as from_role_can_login,
+           exists (select 1 from pg_catalog.pg_database where datname operator(pg_catalog.=) $2) as to_database,
+           exists (select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $2) as to_role`,
         [from, to],
       );
       const row = rows[0];
@@ -60,7 +63,10 @@ export function renameOperations(pool: pg.Pool): StageRenames {
     },
 
     async renameDatabase(from, to) {
-      await pool.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [from]);
+      await pool.query(
+        'select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity where datname operator(pg_catalog.=) $1',
+        [from],
+      );
       await pool.query(`alter database ${quoteIdent(from)} rename to ${quoteIdent(to)}`);
     },
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recordFingerprintsApart, takeFingerprint } from '../../src/backups/fingerprint.ts';
 import { closeCopyTarget, openCopyTarget, swapDatabases } from '../../src/backups/restore/copy.ts';
 import { catalogOperations } from '../../src/databases/catalog.ts';
+import { renameOperations } from '../../src/databases/rename.ts';
 import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import {
@@ -213,7 +214,7 @@ describe('privileged sessions against a planted database and role', () => {
     expect(result.failed.map((f) => [f.database, String(f.error)])).toEqual([[bad, 'error: not for you']]);
   });
 
-  it('catalog operations (provision, credentials, removal) send only qualified SQL, on the maintenance database', async () => {
+  it('catalog operations (provision, credentials, renames, removal) send only qualified SQL, on the maintenance database', async () => {
     const { pool, texts } = recordingPool({ ...pinnedUrl(superuserUrl), max: 1 });
     try {
       const catalog = catalogOperations(pool);
@@ -224,8 +225,17 @@ describe('privileged sessions against a planted database and role', () => {
       await catalog.restrictAccess(other);
       expect(await catalog.observe(other)).toMatchObject({ roleExists: true, databaseExists: true });
       await catalog.inventory(name);
-      await catalog.dropDatabase(other);
-      await catalog.dropRole(other);
+      const renames = renameOperations(pool);
+      const renamed = `${other}_r`;
+      expect(await renames.observeRename(other, renamed)).toMatchObject({
+        fromDatabase: true,
+        toRole: false,
+      });
+      await renames.blockLogins(other);
+      await renames.renameDatabase(other, renamed);
+      await renames.renameRole(other, renamed);
+      await catalog.dropDatabase(renamed);
+      await catalog.dropRole(renamed);
       const where = await pool.query<{ db: string; path: string }>(
         'select pg_catalog.current_database() as db, pg_catalog.current_setting($1) as path',
         ['search_path'],
