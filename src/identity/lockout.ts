@@ -70,24 +70,25 @@ export interface AccountCount {
 export type AccountVerdict =
   /** Check the password; `attempt` is this attempt's number in the window, `lockOnFailure` if it is the last. */
   | { readonly kind: 'open'; readonly attempt: number; readonly lockOnFailure: boolean }
-  | { readonly kind: 'locked'; readonly reason: string };
+  /**
+   * Refused unchecked. `lockNow` when this prefix has used up its attempts but
+   * holds no lock yet: the attempt that reached the limit may itself have been
+   * refused for another reason (many new addresses), and then nobody else locks.
+   */
+  | { readonly kind: 'locked'; readonly reason: string; readonly lockNow: boolean };
 
 export function accountVerdict(count: AccountCount, limits: LoginLimits, now: Date): AccountVerdict {
-  if (count.lockedUntil && count.lockedUntil > now) {
-    return { kind: 'locked', reason: 'account locked for this address' };
-  }
+  const lockedNow = count.lockedUntil !== null && count.lockedUntil > now;
+  if (lockedNow) return { kind: 'locked', reason: 'account locked for this address', lockNow: false };
+  const spent = count.failures >= limits.maxFailuresPerAccount;
   // Over the limit without a lock yet: concurrent attempts the lock has not caught up with.
   if (count.failures > limits.maxFailuresPerAccount) {
-    return { kind: 'locked', reason: 'account locked for this address' };
+    return { kind: 'locked', reason: 'account locked for this address', lockNow: true };
   }
   if (!count.trusted && count.untrustedFailures > limits.maxUntrustedFailuresPerAccount) {
-    return { kind: 'locked', reason: 'too many failed logins from new addresses' };
+    return { kind: 'locked', reason: 'too many failed logins from new addresses', lockNow: spent };
   }
-  return {
-    kind: 'open',
-    attempt: count.failures,
-    lockOnFailure: count.failures >= limits.maxFailuresPerAccount,
-  };
+  return { kind: 'open', attempt: count.failures, lockOnFailure: spent };
 }
 
 function secondsUntil(at: number, now: Date): number {

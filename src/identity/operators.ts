@@ -238,7 +238,9 @@ export class OperatorService {
       input.password,
     );
     if (!operator || !verdict || verdict.kind === 'locked' || !passwordOk) {
-      const lock = operator && verdict?.kind === 'open' && verdict.lockOnFailure;
+      const lock =
+        operator &&
+        (verdict?.kind === 'open' ? verdict.lockOnFailure : verdict?.kind === 'locked' && verdict.lockNow);
       if (operator && lock) await this.#attempts.lock(operator.id, prefix, now);
       const reason = !operator
         ? 'unknown operator'

@@ -51,12 +51,12 @@ describe('failed-login counters', () => {
     [
       'a concurrent attempt past the limit',
       { failures: 4 },
-      { kind: 'locked', reason: 'account locked for this address' },
+      { kind: 'locked', reason: 'account locked for this address', lockNow: true },
     ],
     [
       'a lock that has not run out',
       { lockedUntil: new Date(now.getTime() + 1000) },
-      { kind: 'locked', reason: 'account locked for this address' },
+      { kind: 'locked', reason: 'account locked for this address', lockNow: false },
     ],
     [
       'a lock that ran out',
@@ -66,7 +66,13 @@ describe('failed-login counters', () => {
     [
       'many new addresses',
       { untrustedFailures: 21 },
-      { kind: 'locked', reason: 'too many failed logins from new addresses' },
+      { kind: 'locked', reason: 'too many failed logins from new addresses', lockNow: false },
+    ],
+    [
+      // Concurrent guesses: the last allowed one met the new-address bound first, yet the prefix still locks.
+      'the last allowed attempt, when many new addresses failed meanwhile',
+      { failures: 3, untrustedFailures: 21 },
+      { kind: 'locked', reason: 'too many failed logins from new addresses', lockNow: true },
     ],
     [
       'many new addresses, from a known one',
