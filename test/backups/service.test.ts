@@ -241,7 +241,7 @@ describe("the backup service on Steward's own shared cluster", () => {
       tenant: 'acme',
       target: `tenant/acme/stage/prod/backup/${done.id}`,
     });
-  });
+  }, 240_000); // waits up to 120 s for the schedule's first four backups, then makes two more
 
   it('refuses a second request for the same cluster while one is open; runs never overlap', async () => {
     const [a, b] = await Promise.all([
