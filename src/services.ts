@@ -17,6 +17,7 @@ import { ReleaseService } from './runtime/releases.ts';
 import { DeploymentService, deployJobKind } from './runtime/deployments.ts';
 import { StageRuntime } from './runtime/stage-runtime.ts';
 import type { Supervisor } from './runtime/supervisor.ts';
+import { isolationReport, type IsolationReport, type StageSandbox } from './runtime/sandbox/index.ts';
 import { dirname } from 'node:path';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
@@ -70,6 +71,8 @@ export interface Services {
   readonly backups: BackupService;
   readonly restores: RestoreService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
+  /** How far stages are isolated from each other and from Steward on this machine. */
+  readonly isolation: IsolationReport;
 }
 
 export interface ServiceDependencies {
@@ -81,8 +84,8 @@ export interface ServiceDependencies {
   readonly logger: Logger;
   readonly files?: FilesDriver;
   readonly supervisor: Supervisor;
-  /** Stage N's processes run as uid uidBase + N (undefined: as Steward's own user). */
-  readonly uidBase: number | undefined;
+  /** The stage sandbox (uids, mounts, network rules); undefined: stages run as Steward's own user. */
+  readonly sandbox: StageSandbox | undefined;
   readonly runtimeTickMs?: number;
   /** The shared cluster, when Steward runs it itself (only then are its stages backed up). */
   readonly sharedCluster?: LocalCluster | undefined;
@@ -153,6 +156,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     releasesDir: join(config.dataDir, 'releases'),
     logger: logger.child({ component: 'releases' }),
+    sandbox: deps.sandbox,
   });
   const deployments = new DeploymentService(db, audit);
   const runtime = new StageRuntime({
@@ -164,7 +168,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     dataDir: config.dataDir,
     nodeBinDir: dirname(process.execPath),
-    uidBase: deps.uidBase,
+    sandbox: deps.sandbox,
     ...(deps.runtimeTickMs ? { tickMs: deps.runtimeTickMs } : {}),
   });
   const tokens = new TokenService({
@@ -263,6 +267,10 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     exportSchedule,
     backups,
     restores,
+    // Without a sandbox (a gateway-only process, or no root): what a non-root Steward gets.
+    isolation:
+      deps.sandbox?.report ??
+      isolationReport({ root: false, mountsUnavailable: undefined, networkUnavailable: undefined }),
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

@@ -10,7 +10,9 @@ import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { actorName, systemPrincipal } from './core/policy.ts';
+import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { KeyringWatcher } from './secrets/watcher.ts';
@@ -24,9 +26,6 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway/metrics.ts'
 import type { CertificateAuthority } from './tls/ca.ts';
 
 export const version = '0.1.0';
-
-/** Stage N's processes run as uid and gid stageUidBase + N: no /etc/passwd entry is needed. */
-export const stageUidBase = 200_000;
 
 export interface StewardOptions {
   readonly config: Config;
@@ -93,6 +92,7 @@ export class Steward {
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
   #stopping: Promise<void> | undefined;
+  #sandbox: StageSandbox | undefined;
 
   constructor(options: StewardOptions) {
     this.#o = options;
@@ -133,6 +133,8 @@ export class Steward {
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
     const dedicated = this.#dedicated();
+    // The sandbox is up (its network table applied) before any stage process is started or adopted.
+    const sandbox = role === 'gateway' ? undefined : await this.#openSandbox();
     this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated };
     this.#services = await createServices({
       config,
@@ -146,8 +148,7 @@ export class Steward {
         logger: logger.child({ component: 'supervisor' }),
         ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       }),
-      // Each stage's processes run as a user of their own when Steward may switch users.
-      uidBase: process.getuid?.() === 0 ? stageUidBase : undefined,
+      sandbox,
       ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
       ...(role === 'gateway'
         ? {}
@@ -220,6 +221,12 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#gatewayAddress = await this.#gateway?.start();
+    // Stages reach the gateway like any client does (their own stage too, through its public name).
+    const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
+      (port): port is number => port !== undefined && port > 0,
+    );
+    await sandbox?.setPublicPorts(gatewayPorts);
+    await this.#recordIsolation();
     return address;
   }
 
@@ -245,6 +252,32 @@ export class Steward {
       });
     }
     return local;
+  }
+
+  async #openSandbox(): Promise<StageSandbox> {
+    const { config, logger } = this.#o;
+    this.#sandbox = new StageSandbox({
+      dataDir: config.dataDir,
+      ...config.runtime,
+      nodeBinDir: dirname(process.execPath),
+      logger: logger.child({ component: 'sandbox' }),
+    });
+    const report = await this.#sandbox.open();
+    if (report.level === 'full') logger.info({ isolation: report }, describeIsolation(report));
+    else logger.warn({ isolation: report }, describeIsolation(report));
+    return this.#sandbox;
+  }
+
+  /** Evidence: how isolated stages were from this start on (the TOMs report reads the newest). */
+  async #recordIsolation(): Promise<void> {
+    const report = this.services.isolation;
+    await this.services.audit.recordAlone({
+      actor: actorName(systemPrincipal),
+      action: 'system.isolation',
+      target: 'system/isolation',
+      outcome: report.level === 'full' ? 'success' : 'failure',
+      details: { ...report },
+    });
   }
 
   /** Dedicated clusters need PostgreSQL's server binaries on this machine; without them the tier is unavailable. */
@@ -301,5 +334,7 @@ export class Steward {
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();
     await this.#store?.close();
+    // Only after a clean stop of the runtime: no stage process is left for the rules to restrict.
+    await this.#sandbox?.close();
   }
 }

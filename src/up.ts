@@ -24,6 +24,7 @@ import {
 import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
 import { Steward, type StewardRole } from './steward.ts';
+import { describeIsolation } from './runtime/sandbox/index.ts';
 import { setUpDemo, type DemoResult } from './demo.ts';
 import { acquirePidLock } from './system/lockfile.ts';
 import { freePort } from './system/ports.ts';
@@ -98,6 +99,10 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
   };
   try {
     const config = await loadConfig(dataDir, options);
+    // Every tenant's access log is in steward.log: Steward's alone, whatever the umask.
+    const stewardLog = join(dataDir, 'steward.log');
+    await writeFile(stewardLog, '', { flag: 'a', mode: 0o600 });
+    await chmod(stewardLog, 0o600);
     const anyPortIfTaken = await defaultedGatewayPorts(dataDir, options);
     const logger =
       options.logger ??
@@ -106,7 +111,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         pino.multistream([
           {
             level: config.logLevel,
-            stream: pino.destination({ dest: join(dataDir, 'steward.log'), mkdir: true, sync: false }),
+            stream: pino.destination({ dest: stewardLog, mkdir: true, sync: false }),
           },
           { level: 'warn', stream: process.stderr },
         ]),
@@ -212,6 +217,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     }
     progress('migrating the control database and starting the API');
     await steward.start();
+    progress(describeIsolation(steward.services.isolation));
     const address = steward.api.server.address();
     const port = typeof address === 'object' && address ? address.port : config.api.port;
     const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;

@@ -22,6 +22,7 @@ import type { VerifyReport } from '../audit/service.ts';
 import { describeVerifyReport } from '../audit/report.ts';
 import { appDefinitionJsonSchema } from '../runtime/app-definition.ts';
 import type { AddedRelease, ReleaseView } from '../runtime/releases.ts';
+import { describeIsolation, type IsolationReport } from '../runtime/sandbox/index.ts';
 
 /**
  * The steward CLI: thin commands over the API. Tables by default, `-o json`
@@ -66,7 +67,10 @@ const client = (): ApiClient => {
 const enc = encodeURIComponent;
 
 function showTenant(
-  tenant: Omit<TenantView, 'stages'> & { stages: readonly (StageView & { backup?: StageBackup })[] },
+  tenant: Omit<TenantView, 'stages'> & {
+    stages: readonly (StageView & { backup?: StageBackup })[];
+    isolation?: IsolationReport;
+  },
 ): void {
   if (json()) return printJson(tenant);
   process.stdout.write(
@@ -77,6 +81,7 @@ function showTenant(
     ['stage', 'phase', 'database', 'backup', 'reason'],
     tenant.stages.map((s) => [s.name, s.phase, s.database, backupCell(s.backup), s.reason]),
   );
+  if (tenant.isolation) process.stdout.write(`\n${describeIsolation(tenant.isolation)}\n`);
 }
 
 /** The newest good backup and its age; "-" when there is none (or not shown). */

@@ -161,6 +161,24 @@ export const configSchema = z
     /** Seconds between full resyncs of desired and observed state. */
     resyncSeconds: z.number().int().min(1).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** The stage sandbox (when Steward runs as root): uids, network rules, builds. */
+    runtime: z
+      .object({
+        /**
+         * Builds run as uid uidBase, stage N's processes as uidBase + N. Two
+         * Stewards on one machine need ranges that do not overlap: the network
+         * rules of each apply to its whole range.
+         */
+        uidBase: z.number().int().min(1000).max(4_000_000_000).default(200_000),
+        /** How many uids from uidBase this Steward owns (stage ids 1 to uidCount - 1). */
+        uidCount: z.number().int().min(2).max(10_000_000).default(100_000),
+        /** Stage processes may connect to addresses that are not this machine's (the internet, other hosts). */
+        outbound: z.boolean().default(true),
+        /** Builds may connect outbound (npm ci needs the registry); false gives them no network at all. */
+        buildNetwork: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     backups: backupsSchema,
     /** The audit log's signed checkpoints (src/audit/checkpointing.ts). */
     audit: z

@@ -2,7 +2,7 @@ import { buildPassthrough } from '../core/env.ts';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, lstat, readdir, readlink, realpath } from 'node:fs/promises';
+import { chmod, lchown, lstat, readdir, readlink, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { InputError, showValue } from '../core/errors.ts';
@@ -118,6 +118,12 @@ export async function checkSymlinks(root: string): Promise<void> {
   }
 }
 
+/** Gives every entry of the tree to `uid` (and gid), links themselves rather than their targets. */
+export async function chownTree(root: string, uid: number): Promise<void> {
+  await lchown(root, uid, uid);
+  for (const entry of await walkTree(root)) await lchown(join(root, entry.path), uid, uid);
+}
+
 /** Sets dirs to 0755 and files to 0644 (0755 when executable); returns the total file size. */
 export async function sealTree(root: string): Promise<number> {
   let size = 0;
@@ -137,6 +143,11 @@ export interface BuildOptions {
   readonly timeoutMs: number;
   /** How many lines of output a failure shows. */
   readonly tailLines?: number;
+  /**
+   * Run in the stage sandbox: the bubblewrap argv (ending in `--`) and the
+   * unprivileged uid the build runs as. Without it the build runs as Steward.
+   */
+  readonly sandbox?: { readonly argv: readonly string[]; readonly uid: number };
 }
 
 /**
@@ -161,12 +172,21 @@ const maxKeptOutput = 64 * 1024;
 export function runBuild(command: string, options: BuildOptions): Promise<void> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], {
+    const sandbox = options.sandbox;
+    const argv = [...(sandbox?.argv ?? []), '/bin/sh', '-c', command];
+    const child = spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
       cwd: options.cwd,
-      env: { ...buildPassthrough(), PATH: releaseCommandPath(), HOME: homedir(), LANG: 'C.UTF-8' },
+      // Sandboxed, HOME is the private /tmp: nothing of Steward's own home (npm cache, settings) is in reach.
+      env: {
+        ...buildPassthrough(),
+        PATH: releaseCommandPath(),
+        HOME: sandbox ? '/tmp' : homedir(),
+        LANG: 'C.UTF-8',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout kills what the shell started too.
       detached: true,
+      ...(sandbox ? { uid: sandbox.uid, gid: sandbox.uid } : {}),
     });
     let output = Buffer.alloc(0);
     const keep = (chunk: Buffer): void => {

@@ -8,7 +8,8 @@ import { ConflictError, InputError, NotFoundError, showValue } from '../core/err
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
 import { appDefinitionFile, parseAppDefinition, type AppDefinition } from './app-definition.ts';
-import { checkSymlinks, contentChecksum, runBuild, sealTree } from './release-files.ts';
+import { checkSymlinks, chownTree, contentChecksum, runBuild, sealTree } from './release-files.ts';
+import type { StageSandbox } from './sandbox/index.ts';
 import { defaultExtractLimits, extractTarGz, type ExtractLimits } from './tar.ts';
 
 export const releaseVersionPattern = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/;
@@ -43,6 +44,8 @@ export interface ReleaseServiceOptions {
   readonly logger?: Logger;
   readonly buildTimeoutMs?: number;
   readonly limits?: ExtractLimits;
+  /** Builds run in the stage sandbox as its build uid; without it, as Steward. */
+  readonly sandbox?: StageSandbox | undefined;
 }
 
 export function assertReleaseVersion(version: string, field = 'version'): string {
@@ -79,7 +82,7 @@ export class ReleaseService {
   async add(source: ReleaseSource, version: string, actor: Principal): Promise<AddedRelease> {
     assertReleaseVersion(version);
     await this.sweep();
-    await mkdir(this.#tmpDir, { recursive: true, mode: 0o755 });
+    await mkdir(this.#tmpDir, { recursive: true, mode: 0o711 });
     const work = join(this.#tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
     this.#inFlight.add(work);
     try {
@@ -90,18 +93,46 @@ export class ReleaseService {
       const checksum = await contentChecksum(work);
       const known = await this.#find(definition.name, version);
       if (known) return { ...this.#same(known, checksum), created: false };
-      if (definition.build) {
-        await runBuild(definition.build.command, {
-          cwd: work,
-          timeoutMs: this.#o.buildTimeoutMs ?? 10 * 60_000,
-        });
-      }
+      if (definition.build) await this.#build(work, definition.build.command);
       const sizeBytes = await sealTree(work);
       return await this.#commit(work, definition, version, checksum, sizeBytes, actor);
     } finally {
       await rm(work, { recursive: true, force: true });
       this.#inFlight.delete(work);
     }
+  }
+
+  /**
+   * The build runs in the stage sandbox as the build uid: the release tree
+   * is the only place it can write, Steward's data dir does not exist for it.
+   * Afterwards the tree is root's again and its links are checked once more:
+   * the build may have made new ones.
+   */
+  async #build(work: string, command: string): Promise<void> {
+    const sandbox = this.#o.sandbox;
+    const uid = sandbox?.buildUid;
+    const argv =
+      sandbox && uid !== undefined
+        ? sandbox.wrap({
+            uid,
+            readOnly: [],
+            writable: [work],
+            cwd: work,
+            network: sandbox.buildNetwork,
+            dieWithParent: true,
+          })
+        : undefined;
+    if (uid !== undefined) await chownTree(work, uid);
+    try {
+      await runBuild(command, {
+        cwd: work,
+        timeoutMs: this.#o.buildTimeoutMs ?? 10 * 60_000,
+        ...(uid !== undefined ? { sandbox: { argv: argv ?? [], uid } } : {}),
+      });
+    } finally {
+      if (uid !== undefined) await chownTree(work, 0);
+    }
+    await checkSymlinks(work);
   }
 
   async list(app?: string): Promise<ReleaseView[]> {
@@ -214,7 +245,7 @@ export class ReleaseService {
         if (known) return { ...this.#same(known, checksum), created: false };
         // Files without a row are what a crash between rename and commit leaves: replace them.
         if (await exists(final)) await this.#discard(final);
-        await mkdir(appDir, { recursive: true, mode: 0o755 });
+        await mkdir(appDir, { recursive: true, mode: 0o711 });
         await rename(work, final);
         placed = true;
         const row = await tx
@@ -273,7 +304,7 @@ export class ReleaseService {
 
   /** Moves a directory out of sight first, so that no half-deleted release is ever at its path. */
   async #discard(path: string): Promise<void> {
-    await mkdir(this.#tmpDir, { recursive: true, mode: 0o755 });
+    await mkdir(this.#tmpDir, { recursive: true, mode: 0o711 });
     const trash = join(this.#tmpDir, `${process.pid}-removed-${randomBytes(6).toString('hex')}`);
     this.#inFlight.add(trash);
     try {

@@ -17,6 +17,7 @@ import { tailLines } from './log-files.ts';
 import { keepSince } from './log-lines.ts';
 import { probeHttp } from './probe.ts';
 import { StageProxy } from './stage-proxy.ts';
+import type { StageSandbox } from './sandbox/index.ts';
 import type { ProcessSpec, ProcessStatus, Supervisor } from './supervisor.ts';
 
 export interface StageRuntimeOptions {
@@ -29,8 +30,8 @@ export interface StageRuntimeOptions {
   readonly dataDir: string;
   /** Directory of the Node.js that runs Steward: apps find `node` there. */
   readonly nodeBinDir: string;
-  /** Processes of stage N run as uid (and gid) uidBase + N; undefined runs them as Steward's own user. */
-  readonly uidBase: number | undefined;
+  /** The stage sandbox: each stage's uid, mounts and network rules; undefined runs stages as Steward's own user, unsandboxed. */
+  readonly sandbox: StageSandbox | undefined;
   /** Address the stages' published endpoints listen on. */
   readonly host?: string;
   readonly tickMs?: number;
@@ -170,9 +171,9 @@ export class StageRuntime {
             this.#proxies.delete(stageId);
           }
         }
-        const live = new Set(
-          stages.filter((s) => s.desired === 'present').map((s) => `${s.tenant}/${s.name}/`),
-        );
+        const present = stages.filter((s) => s.desired === 'present');
+        await this.#o.sandbox?.keepStages(new Set(present.map((s) => this.stageUid(s.id) ?? 0)));
+        const live = new Set(present.map((s) => `${s.tenant}/${s.name}/`));
         for (const status of this.#o.supervisor.status()) {
           const prefix = `${status.spec.tenant}/${status.spec.stage}/`;
           if (!live.has(prefix)) await this.#o.supervisor.stop(status.key, { graceMs: 5000 });
@@ -453,9 +454,14 @@ export class StageRuntime {
   }
 
   async #ensureRelease(stage: StageRow, release: ReleaseRow): Promise<ProcessStatus[]> {
-    const uid = this.#o.uidBase === undefined ? undefined : this.#o.uidBase + Number(stage.id);
+    const uid = this.stageUid(stage.id);
     await this.#prepareFiles(stage, uid);
     const env = await this.#environment(stage, release);
+    const wrapper = this.#o.sandbox?.forStage(uid, {
+      releasePath: release.path,
+      filesDir: stage.files_dir,
+      oneShot: false,
+    });
     const statuses: ProcessStatus[] = [];
     const definition = release.definition;
     for (const [name, process] of Object.entries(definition.processes)) {
@@ -473,6 +479,7 @@ export class StageRuntime {
           release: release.version,
           instance,
           command: process.command,
+          ...(wrapper ? { wrapper } : {}),
           cwd: release.path,
           env: { ...env, ...(port ? { PORT: String(port) } : {}), STEWARD_PROCESS: name },
           ...(uid !== undefined ? { uid, gid: uid } : {}),
@@ -501,6 +508,9 @@ export class StageRuntime {
 
   async #environment(stage: StageRow, release: ReleaseRow): Promise<Record<string, string>> {
     const connection = await this.#o.tenants.stageConnection(stage.id);
+    // Before anything of the stage runs: its uid may reach its own database, and nothing else local.
+    const uid = this.stageUid(stage.id);
+    if (uid !== undefined) await this.#o.sandbox?.allowDatabase(uid, [connection.port]);
     const definition = release.definition;
     return {
       PATH: `${this.#o.nodeBinDir}:/usr/local/bin:/usr/bin:/bin`,
@@ -524,9 +534,10 @@ export class StageRuntime {
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const command = release.definition.migrate?.command;
     if (!command) return { ok: true };
-    const uid = this.#o.uidBase === undefined ? undefined : this.#o.uidBase + Number(stage.id);
+    const uid = this.stageUid(stage.id);
     await this.#prepareFiles(stage, uid);
-    const result = await run('/bin/sh', ['-c', command], {
+    const [file, ...args] = this.#oneShot(stage, release, uid, command);
+    const result = await run(file ?? '/bin/sh', args, {
       cwd: release.path,
       env: await this.#environment(stage, release),
       ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
@@ -555,12 +566,16 @@ export class StageRuntime {
     const uid = this.stageUid(stage.id);
     await this.#prepareFiles(stage, uid);
     const env = await this.#environment(stage, release);
-    const result = await run('/bin/sh', ['-c', command], {
+    const [file, ...args] = this.#oneShot(stage, release, uid, command);
+    // The restored copy listens on a port of its own: the stage's uid may reach it while verify runs.
+    const ownPort = (await this.#o.tenants.stageConnection(stage.id)).port;
+    if (uid !== undefined) await this.#o.sandbox?.allowDatabase(uid, [ownPort, urlPort(databaseUrl)]);
+    const result = await run(file ?? '/bin/sh', args, {
       cwd: release.path,
       env: { ...env, DATABASE_URL: databaseUrl, STEWARD_RESTORE_TEST: '1' },
       ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
       timeoutMs,
-    });
+    }).finally(() => (uid !== undefined ? this.#o.sandbox?.allowDatabase(uid, [ownPort]) : undefined));
     return {
       command,
       release: release.version,
@@ -571,7 +586,17 @@ export class StageRuntime {
 
   /** The user a stage's processes run as; undefined when they run as Steward's own. */
   stageUid(stageId: string): number | undefined {
-    return this.#o.uidBase === undefined ? undefined : this.#o.uidBase + Number(stageId);
+    return this.#o.sandbox?.stageUid(stageId);
+  }
+
+  /** argv of a one-shot command of the stage (migrate, verify): in its sandbox when there is one. */
+  #oneShot(stage: StageRow, release: ReleaseRow, uid: number | undefined, command: string): string[] {
+    const wrapper = this.#o.sandbox?.forStage(uid, {
+      releasePath: release.path,
+      filesDir: stage.files_dir,
+      oneShot: true,
+    });
+    return [...(wrapper ?? []), '/bin/sh', '-c', command];
   }
 
   /**
@@ -771,6 +796,11 @@ export class StageRuntime {
       .where('id', '=', stageId)
       .execute();
   }
+}
+
+function urlPort(url: string): number {
+  const { port, protocol } = new URL(url);
+  return port ? Number(port) : protocol.startsWith('postgres') ? 5432 : 0;
 }
 
 function webPorts(statuses: readonly ProcessStatus[]): number[] {

@@ -35,6 +35,12 @@ export interface ProcessSpec {
   readonly instance: number;
   /** Run with `/bin/sh -c`, in its own process group. */
   readonly command: string;
+  /**
+   * The sandbox's argv prefix (bubblewrap ..., ending in `--`) that the shell
+   * runs under. Its first process is the one supervised: signals go to its
+   * process group, which the sandboxed processes stay in.
+   */
+  readonly wrapper?: readonly string[];
   readonly cwd: string;
   /** Exactly this environment; nothing is inherited from Steward. */
   readonly env: Readonly<Record<string, string>>;
@@ -409,10 +415,13 @@ export class Supervisor {
 
     // dash exports PWD; unless the caller asked for it, the child gets exactly the env it was given.
     const script = `${'PWD' in spec.env ? '' : 'unset PWD; '}${isSimpleCommand(spec.command) ? 'exec ' : ''}${spec.command}`;
-    const argv =
-      spec.nice !== undefined && existsSync(niceBinary)
-        ? [niceBinary, '-n', String(spec.nice), '/bin/sh', '-c', script]
-        : ['/bin/sh', '-c', script];
+    const argv = [
+      ...(spec.nice !== undefined && existsSync(niceBinary) ? [niceBinary, '-n', String(spec.nice)] : []),
+      ...(spec.wrapper ?? []),
+      '/bin/sh',
+      '-c',
+      script,
+    ];
 
     let child: ChildProcess | undefined;
     let spawnError: string | undefined;

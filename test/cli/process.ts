@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { run, lookupUser } from '../../src/system/exec.ts';
+import { testUidBase } from '../harness/steward.ts';
 
 /**
  * Runs the real `bin/steward` as child processes: `up` in the background and
@@ -27,6 +28,8 @@ export async function makeDataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'steward-cli-'));
   // PostgreSQL runs as the postgres user and must pass through to <dir>/pg.
   await chmod(dir, 0o711);
+  // A uid range of its own: the sandbox's network rules of Stewards running side by side must not meet.
+  await writeFile(join(dir, 'steward.yaml'), `runtime:\n  uidBase: ${testUidBase()}\n  uidCount: 1000\n`);
   return dir;
 }
 

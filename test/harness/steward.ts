@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     api: { host: '127.0.0.1', port: 0 },
     logLevel: 'debug',
     resyncSeconds: 5,
+    // A uid range of its own: the network rules of Stewards running side by side must not meet.
+    runtime: options.reuse?.config.runtime ?? { uidBase: testUidBase(), uidCount: 1000 },
     ...options.config,
     // Tests never archive or back up unless they ask to: most would only get slower.
     backups: options.config?.backups ?? { enabled: false },
@@ -247,6 +249,11 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A random uid range (1000 uids) far above any real user and Steward's default. */
+export function testUidBase(): number {
+  return 1_000_000 + randomInt(0, 1_000_000) * 1000;
 }
 
 export const silentLogger = pino({ level: 'silent' });

@@ -11,7 +11,7 @@ import {
   withCredentials,
 } from '../../src/databases/local-cluster.ts';
 import { up, type RunningSteward } from '../../src/up.ts';
-import { appPassword, dropTestInstance } from '../harness/steward.ts';
+import { appPassword, dropTestInstance, testUidBase } from '../harness/steward.ts';
 
 describe('the demo of a first start', () => {
   const superuserUrl = inject('pgSuperuserUrl');
@@ -35,7 +35,11 @@ describe('the demo of a first start', () => {
         databaseAdminUrl: adminUrl,
         sharedClusterUrl: superuserUrl,
       },
-      overrides: { api: { port: 0 }, instancePrefix: prefix },
+      overrides: {
+        api: { port: 0 },
+        instancePrefix: prefix,
+        runtime: { uidBase: testUidBase(), uidCount: 1000 },
+      },
       logger: createLogger('silent'),
       progress: (m) => messages.push(m),
       demo: true,

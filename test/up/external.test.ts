@@ -13,7 +13,7 @@ import {
   withCredentials,
 } from '../../src/databases/local-cluster.ts';
 import { up, type ClientFile, type RunningSteward } from '../../src/up.ts';
-import { appPassword, dropTestInstance } from '../harness/steward.ts';
+import { appPassword, dropTestInstance, testUidBase } from '../harness/steward.ts';
 
 /**
  * `up` against an external control database (STEWARD_DATABASE_URL): no
@@ -42,7 +42,11 @@ describe('up with an external control database', () => {
         databaseAdminUrl: adminUrl,
         sharedClusterUrl: superuserUrl,
       },
-      overrides: { api: { port: 0 }, instancePrefix: prefix },
+      overrides: {
+        api: { port: 0 },
+        instancePrefix: prefix,
+        runtime: { uidBase: testUidBase(), uidCount: 1000 },
+      },
       logger: createLogger('silent'),
     });
     client = JSON.parse(await readFile(running.clientFile, 'utf8')) as ClientFile;

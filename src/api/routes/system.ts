@@ -18,6 +18,14 @@ export function systemRoutes(
     handler: () => Promise.resolve({ status: 'ok', version }),
   });
   route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/system/isolation',
+    summary: 'How far stages are isolated from each other and from Steward on this machine',
+    tags: ['system'],
+    permission: 'tenants.read',
+    handler: () => Promise.resolve(services.isolation),
+  });
+  route(app, auth, {
     method: 'POST',
     url: '/api/v1/secrets/rotate-master-key',
     summary: 'Re-wrap every secret with a new master key',

@@ -34,7 +34,11 @@ export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services
     tags: ['tenants'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => services.backups.withFreshness(await services.tenants.show(params.tenant)),
+    // With the machine's isolation: what separates this tenant's stages from the others'.
+    handler: async ({ params }) => ({
+      ...(await services.backups.withFreshness(await services.tenants.show(params.tenant))),
+      isolation: services.isolation,
+    }),
   });
   route(app, auth, {
     method: 'DELETE',
