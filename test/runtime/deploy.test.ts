@@ -160,17 +160,19 @@ describe('deploy, promote and rollback with zero downtime', () => {
       .find((s: any) => s.stage === 'dev')
       .processes.find((p: any) => p.process === 'web');
     process.kill(web.pid, 'SIGKILL');
+    // The pid is the sandbox's first process: its group (the app) is killed with it, and then restarted.
     const deadline = Date.now() + 20_000;
     let ok = false;
+    let again: any;
     while (!ok && Date.now() < deadline) {
-      ok = (await get(`${url}/healthz`)).status === 200;
+      const after = await t.request('GET', '/api/v1/tenants/acme/ps');
+      again = after.body.stages
+        .find((s: any) => s.stage === 'dev')
+        .processes.find((p: any) => p.process === 'web');
+      ok = again.restarts >= 1 && again.pid !== null && (await get(`${url}/healthz`)).status === 200;
       if (!ok) await new Promise((r) => setTimeout(r, 100));
     }
     expect(ok).toBe(true);
-    const after = await t.request('GET', '/api/v1/tenants/acme/ps');
-    const again = after.body.stages
-      .find((s: any) => s.stage === 'dev')
-      .processes.find((p: any) => p.process === 'web');
     expect(again.pid).not.toBe(web.pid);
     expect(again.restarts).toBeGreaterThanOrEqual(1);
   }, 60_000);
