@@ -25,6 +25,7 @@ import { fileKeyring } from '../../src/secrets/keyring.ts';
 import { Steward, type StewardOptions } from '../../src/steward.ts';
 import type { Services } from '../../src/services.ts';
 import type { Clock } from '../../src/core/clock.ts';
+import { ensureCa } from '../../src/tls/ca.ts';
 
 export const appPassword = 'test-app-password';
 
@@ -81,6 +82,8 @@ export interface TestStewardOptions {
   readonly onBackupSucceeded?: StewardOptions['onBackupSucceeded'];
   /** S3 repository keys, as STEWARD_BACKUP_REPO<N>_S3_KEY… would give them. */
   readonly backupS3Keys?: StewardOptions['backupS3Keys'];
+  /** Run the gateway too (on free ports, with a CA in the data dir), as `steward up` does. */
+  readonly gateway?: boolean;
 }
 
 export const sharedClusterPassword = 'test-shared-superuser';
@@ -109,6 +112,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     api: { host: '127.0.0.1', port: 0 },
     logLevel: 'debug',
     resyncSeconds: 5,
+    ...(options.gateway ? { gateway: { host: '127.0.0.1', port: 0, httpPort: 0 } } : {}),
     // A uid range of its own: the network rules of Stewards running side by side must not meet.
     runtime: options.reuse?.config.runtime ?? { uidBase: testUidBase(), uidCount: 1000 },
     ...options.config,
@@ -150,6 +154,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     unsafeFastClusters: true,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.workers === false ? { workers: false } : {}),
+    ...(options.gateway ? { gateway: { ca: await ensureCa(dataDir) } } : {}),
   });
   await steward.start();
   const services = steward.services;

@@ -107,7 +107,8 @@ export function bwrapArgs(plan: MountPlan): string[] {
     ...plan.writable.map((path) => ['--bind', checkPath('writable path', path)] as const),
   ].sort((a, b) => a[1].split('/').length - b[1].split('/').length || a[1].localeCompare(b[1]));
   for (const [how, path] of binds) args.push(how, path, path);
-  args.push('--chdir', checkPath('cwd', plan.cwd), '--');
+  // The new root itself (and the directories made for the binds) read-only: writes go to the binds and /tmp or fail.
+  args.push('--remount-ro', '/', '--chdir', checkPath('cwd', plan.cwd), '--');
   return args;
 }
 
