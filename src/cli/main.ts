@@ -218,6 +218,7 @@ program
           clientFile: running.clientFile,
           firstOwner: running.firstOwner ?? null,
           demo: running.demo ?? null,
+          isolation: running.steward.services.isolation,
         });
       } else {
         process.stdout.write(
@@ -225,7 +226,8 @@ program
             (running.gatewayUrl
               ? `  Gateway:     ${running.gatewayUrl} (a stage: https://<stage>.<tenant>.${running.config.gateway.baseDomain}:${new URL(running.gatewayUrl).port || 443})\n`
               : '') +
-            `  CLI config:  ${running.clientFile}\n`,
+            `  CLI config:  ${running.clientFile}\n` +
+            `  ${describeIsolation(running.steward.services.isolation).replaceAll('\n', '\n  ')}\n`,
         );
         if (running.firstOwner) {
           process.stdout.write(

@@ -225,6 +225,9 @@ export type Config = Omit<z.output<typeof configSchema>, 'backups'> & { readonly
 export type ConfigInput = z.input<typeof configSchema>;
 export type Region = z.output<typeof regionSchema>;
 
+/** The largest uid Linux hands out ((uid_t)-1 means "no change"). */
+const maxUid = 4_294_967_294;
+
 export function parseConfig(input: unknown): Config {
   const result = configSchema.safeParse(input);
   if (result.success) {
@@ -234,6 +237,13 @@ export function parseConfig(input: unknown): Config {
       throw new InputError(
         `config field defaultRegion: ${showValue(config.defaultRegion)} is not one of the regions (${regionNames})`,
         { field: 'defaultRegion' },
+      );
+    }
+    const { uidBase, uidCount } = config.runtime;
+    if (uidBase + uidCount > maxUid) {
+      throw new InputError(
+        `config field runtime.uidCount: ${uidCount} uids from runtime.uidBase ${uidBase} pass the largest uid (${maxUid}); lower one of them`,
+        { field: 'runtime.uidCount' },
       );
     }
     return { ...config, backups: resolveBackups(config, regionNames) };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/core/config.ts';
 import { InputError } from '../../src/core/errors.ts';
 import {
   bwrapArgs,
@@ -208,5 +209,26 @@ describe('isolation report', () => {
     const text = describeIsolation(report);
     if (report.level === 'full') expect(text).toMatch(/^isolation: full/);
     else expect(text).toMatch(/^WARNING: REDUCED ISOLATION/);
+  });
+});
+
+describe('runtime config', () => {
+  it('defaults to uids from 200000, outbound access for stages and builds', () => {
+    expect(parseConfig({ dataDir: '/srv/steward' }).runtime).toEqual({
+      uidBase: 200_000,
+      uidCount: 100_000,
+      outbound: true,
+      buildNetwork: true,
+    });
+  });
+
+  it.each([
+    [{ uidBase: 0 }, 'runtime.uidBase'],
+    [{ uidBase: 4_000_000_000, uidCount: 300_000_000 }, 'runtime.uidCount'],
+    [{ outbound: 'yes' }, 'runtime.outbound'],
+  ])('refuses %j, naming the field', (runtime, field) => {
+    const error = problem(() => parseConfig({ dataDir: '/srv/steward', runtime }));
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(`config field ${field}`);
   });
 });

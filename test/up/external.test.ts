@@ -28,6 +28,7 @@ describe('up with an external control database', () => {
   let running: RunningSteward;
   let api: ApiClient;
   let client: ClientFile;
+  const messages: string[] = [];
 
   beforeAll(async () => {
     await bootstrapControlDatabase(superuserUrl, database, appPassword, { template: 'steward_template' });
@@ -48,6 +49,7 @@ describe('up with an external control database', () => {
         runtime: { uidBase: testUidBase(), uidCount: 1000 },
       },
       logger: createLogger('silent'),
+      progress: (message) => messages.push(message),
     });
     client = JSON.parse(await readFile(running.clientFile, 'utf8')) as ClientFile;
     api = new ApiClient(client);
@@ -63,8 +65,18 @@ describe('up with an external control database', () => {
     expect(running.cluster).toBeUndefined();
     expect((await stat(running.clientFile)).mode & 0o777).toBe(0o600);
     expect((await stat(join(dataDir, 'master.key'))).mode & 0o777).toBe(0o600);
+    // Every tenant's access log goes there: Steward's alone, like the key.
+    expect((await stat(join(dataDir, 'steward.log'))).mode & 0o777).toBe(0o600);
     expect(running.firstOwner?.username).toBe('admin');
     expect(client.apiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('says how isolated stages are at start, and records it as evidence', async () => {
+    expect(messages).toContain('isolation: full (a uid, a bubblewrap sandbox and nftables rules per stage)');
+    const events = await api.get<{ events: { details: { level: string } }[] }>(
+      '/api/v1/audit?action=system.isolation',
+    );
+    expect(events.events.map((e) => e.details.level)).toEqual(['full']);
   });
 
   it('serves the API over HTTPS that verifies against its CA, with a token from client.json', async () => {
