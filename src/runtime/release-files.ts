@@ -147,7 +147,12 @@ export interface BuildOptions {
    * Run in the stage sandbox: the bubblewrap argv (ending in `--`) and the
    * unprivileged uid the build runs as. Without it the build runs as Steward.
    */
-  readonly sandbox?: { readonly argv: readonly string[]; readonly uid: number };
+  readonly sandbox?: {
+    readonly argv: readonly string[];
+    readonly uid: number;
+    /** Where package managers keep their cache, inside the sandbox. */
+    readonly cacheDir: string;
+  };
 }
 
 /**
@@ -182,6 +187,7 @@ export function runBuild(command: string, options: BuildOptions): Promise<void> 
         PATH: releaseCommandPath(),
         HOME: sandbox ? '/tmp' : homedir(),
         LANG: 'C.UTF-8',
+        ...(sandbox ? { npm_config_cache: sandbox.cacheDir } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout kills what the shell started too.

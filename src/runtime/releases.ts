@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lchown, lstat, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
@@ -46,6 +46,11 @@ export interface ReleaseServiceOptions {
   readonly limits?: ExtractLimits;
   /** Builds run in the stage sandbox as its build uid; without it, as Steward. */
   readonly sandbox?: StageSandbox | undefined;
+  /**
+   * The builds' package cache (npm's), theirs to write: Steward's own cache
+   * and home are out of their reach. Default `<releasesDir>/../build-cache`.
+   */
+  readonly buildCacheDir?: string;
 }
 
 export function assertReleaseVersion(version: string, field = 'version'): string {
@@ -111,12 +116,17 @@ export class ReleaseService {
   async #build(work: string, command: string): Promise<void> {
     const sandbox = this.#o.sandbox;
     const uid = sandbox?.buildUid;
+    const cacheDir = this.#o.buildCacheDir ?? join(dirname(this.#o.releasesDir), 'build-cache');
+    if (uid !== undefined) {
+      await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+      await lchown(cacheDir, uid, uid);
+    }
     const argv =
       sandbox && uid !== undefined
         ? sandbox.wrap({
             uid,
             readOnly: [],
-            writable: [work],
+            writable: [work, cacheDir],
             cwd: work,
             network: sandbox.buildNetwork,
             dieWithParent: true,
@@ -127,7 +137,7 @@ export class ReleaseService {
       await runBuild(command, {
         cwd: work,
         timeoutMs: this.#o.buildTimeoutMs ?? 10 * 60_000,
-        ...(uid !== undefined ? { sandbox: { argv: argv ?? [], uid } } : {}),
+        ...(uid !== undefined ? { sandbox: { argv: argv ?? [], uid, cacheDir } } : {}),
       });
     } finally {
       if (uid !== undefined) await chownTree(work, 0);
