@@ -57,7 +57,11 @@ function numericDirs(names: readonly string[]): string[] {
   return names.filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid);
 }
 
-/** Live (not zombie) app processes of this data dir, told apart by the environment Steward gave them. */
+/**
+ * Live (not zombie) app processes of this data dir, told apart by the
+ * environment Steward gave them: the leader of each process group, which is
+ * what Steward supervises (the sandbox, with the app inside in its group).
+ */
 async function appProcesses(dataDir: string): Promise<AppProcess[]> {
   const found: AppProcess[] = [];
   for (const pid of numericDirs(await readdir('/proc'))) {
@@ -65,6 +69,7 @@ async function appProcesses(dataDir: string): Promise<AppProcess[]> {
     const filesDir = env?.get('STEWARD_FILES_DIR');
     const name = env?.get('STEWARD_PROCESS');
     if (!env || !filesDir?.startsWith(`${dataDir}/`) || !name || !(await isLive(Number(pid)))) continue;
+    if (!(await isGroupLeader(Number(pid)))) continue;
     found.push({
       pid: Number(pid),
       tenant: env.get('STEWARD_TENANT') ?? '',
@@ -73,6 +78,11 @@ async function appProcesses(dataDir: string): Promise<AppProcess[]> {
     });
   }
   return found.sort((a, b) => a.pid - b.pid);
+}
+
+async function isGroupLeader(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pid;
 }
 
 async function isLive(pid: number): Promise<boolean> {
