@@ -13,6 +13,7 @@ import {
   tableName,
   type HostLayout,
   type IsolationReport,
+  type MountPlan,
   type NetworkPlan,
   type StageNetwork,
 } from './plan.ts';
@@ -42,13 +43,9 @@ export interface SandboxSettings {
   readonly logger: Logger;
 }
 
-export interface SandboxedCommand {
+/** A command's mounts (the host's are added here) and the uid bubblewrap runs as. */
+export interface SandboxedCommand extends Omit<MountPlan, 'host'> {
   readonly uid: number;
-  readonly readOnly: readonly string[];
-  readonly writable: readonly string[];
-  readonly cwd: string;
-  readonly network: boolean;
-  readonly dieWithParent: boolean;
 }
 
 /** The host's layout for the bind mounts, read once. */
@@ -179,14 +176,7 @@ export class StageSandbox {
     const extra = [...new Set(nodeDirs)].filter(
       (dir) => !layout.readOnly.some((p) => dir === p || dir.startsWith(`${p}/`)),
     );
-    return bwrapArgs({
-      host: layout,
-      readOnly: [...extra, ...command.readOnly],
-      writable: command.writable,
-      cwd: command.cwd,
-      network: command.network,
-      dieWithParent: command.dieWithParent,
-    });
+    return bwrapArgs({ ...command, host: layout, readOnly: [...extra, ...command.readOnly] });
   }
 
   /** The argv prefix (ending in `--`) that runs a command in the sandbox; undefined when mounts are unavailable. */
