@@ -568,14 +568,13 @@ export class StageRuntime {
     const env = await this.#environment(stage, release);
     const [file, ...args] = this.#oneShot(stage, release, uid, command);
     // The restored copy listens on a port of its own: the stage's uid may reach it while verify runs.
-    const ownPort = (await this.#o.tenants.stageConnection(stage.id)).port;
-    if (uid !== undefined) await this.#o.sandbox?.allowDatabase(uid, [ownPort, urlPort(databaseUrl)]);
+    const revoke = uid !== undefined ? await this.#o.sandbox?.grant(uid, urlPort(databaseUrl)) : undefined;
     const result = await run(file ?? '/bin/sh', args, {
       cwd: release.path,
       env: { ...env, DATABASE_URL: databaseUrl, STEWARD_RESTORE_TEST: '1' },
       ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
       timeoutMs,
-    }).finally(() => (uid !== undefined ? this.#o.sandbox?.allowDatabase(uid, [ownPort]) : undefined));
+    }).finally(() => revoke?.());
     return {
       command,
       release: release.version,

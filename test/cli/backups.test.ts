@@ -83,6 +83,11 @@ describe('steward backup, against steward up', () => {
     const text = await cli(dataDir, ['tenant', 'show', 'acme']);
     expect(text.stdout).toMatch(/BACKUP/);
     expect(text.stdout).toMatch(/full \d+ s ago/);
+    // And how isolated the stages are on this machine.
+    expect(text.stdout).toContain(
+      'isolation: full (a uid, a bubblewrap sandbox and nftables rules per stage)',
+    );
+    expect((shown as unknown as { isolation: { level: string } }).isolation.level).toBe('full');
   });
 
   it('returns at once with --no-wait, and -o json gives the request', async () => {

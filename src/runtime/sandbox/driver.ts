@@ -99,6 +99,8 @@ export class StageSandbox {
   readonly #s: SandboxSettings;
   readonly #table: string;
   readonly #stages = new Map<number, StageNetwork>();
+  /** Ports a stage may reach for a while besides its database (a restore test's scratch), by uid. */
+  readonly #grants = new Map<number, number[]>();
   #publicPorts: readonly number[] = [];
   #layout: HostLayout | undefined;
   #report: IsolationReport | undefined;
@@ -213,6 +215,22 @@ export class StageSandbox {
     if (this.#report?.network === 'nftables') await this.#apply();
   }
 
+  /**
+   * Lets a stage's uid reach one more local port until the returned function
+   * is called: the scratch copy a restore test opens to the app's verify.
+   */
+  async grant(uid: number, port: number): Promise<() => Promise<void>> {
+    this.#grants.set(uid, [...(this.#grants.get(uid) ?? []), port]);
+    if (this.#report?.network === 'nftables') await this.#apply();
+    return async () => {
+      const ports = [...(this.#grants.get(uid) ?? [])];
+      ports.splice(ports.indexOf(port), 1);
+      if (ports.length > 0) this.#grants.set(uid, ports);
+      else this.#grants.delete(uid);
+      if (this.#report?.network === 'nftables') await this.#apply();
+    };
+  }
+
   /** Forgets stages that are gone: their uid may connect nowhere local. */
   async keepStages(uids: ReadonlySet<number>): Promise<void> {
     let changed = false;
@@ -231,7 +249,10 @@ export class StageSandbox {
     return {
       table: this.#table,
       uids: { first: this.#s.uidBase, last: this.#s.uidBase + this.#s.uidCount - 1 },
-      stages: [...this.#stages.values()],
+      stages: [...new Set([...this.#stages.keys(), ...this.#grants.keys()])].map((uid) => ({
+        uid,
+        databasePorts: [...(this.#stages.get(uid)?.databasePorts ?? []), ...(this.#grants.get(uid) ?? [])],
+      })),
       publicPorts: this.#publicPorts,
       outbound: this.#s.outbound,
       ...(this.#s.buildNetwork ? { outboundUid: this.#s.uidBase } : {}),
