@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -172,4 +172,33 @@ export class StateStore<Spec> {
     }
     return { states, unreadable };
   }
+}
+
+/** Device and inode of what the path names: two paths (a log file, a process's stdout) are one file when equal. */
+export function fileId(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LogWriter<S> {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly state: S;
+}
+
+/** Processes whose stdout is one of the given files. */
+export function logWriters<S>(byLog: ReadonlyMap<string, S>): LogWriter<S>[] {
+  const writers: LogWriter<S>[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    const id = fileId(`/proc/${pid}/fd/1`);
+    const state = id ? byLog.get(id) : undefined;
+    const stat = state ? readProcStat(pid) : undefined;
+    if (state && stat && stat.state !== 'Z') writers.push({ pid, pgid: stat.pgid, state });
+  }
+  return writers;
 }

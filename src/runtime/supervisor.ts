@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { backoff as backoffDelay } from '../core/retry.ts';
@@ -7,10 +7,11 @@ import { detectMemoryCgroups, processCgroupName, type MemoryCgroups } from './cg
 import { openLogForChild, rotateIfLarge, tailLines } from './log-files.ts';
 import { probeHttp, type ProbeResult } from './probe.ts';
 import {
-  allPids,
+  fileId,
   groupMembers,
   identify,
   isSameProcessAlive,
+  logWriters,
   readProcStat,
   StateStore,
   type ProcessIdentity,
@@ -962,32 +963,4 @@ function isSimpleCommand(command: string): boolean {
 
 function isNodeCommand(command: string): boolean {
   return /(^|[\s/])node(\s|$)/.test(command);
-}
-
-function fileId(path: string): string | undefined {
-  try {
-    const s = statSync(path);
-    return `${s.dev}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
-interface LogWriter {
-  readonly pid: number;
-  readonly pgid: number;
-  readonly state: StateFile<ProcessSpec>;
-}
-
-/** Processes whose stdout is one of the given files. */
-function logWriters(byLog: ReadonlyMap<string, StateFile<ProcessSpec>>): LogWriter[] {
-  const writers: LogWriter[] = [];
-  for (const pid of allPids()) {
-    if (pid === process.pid) continue;
-    const id = fileId(`/proc/${pid}/fd/1`);
-    const state = id ? byLog.get(id) : undefined;
-    const stat = state ? readProcStat(pid) : undefined;
-    if (state && stat && stat.state !== 'Z') writers.push({ pid, pgid: stat.pgid, state });
-  }
-  return writers;
 }
