@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableName } from '../../src/runtime/sandbox/index.ts';
@@ -19,6 +21,14 @@ import { startTestSteward, type TestSteward } from '../harness/steward.ts';
  */
 const hostileDir = join(import.meta.dirname, '..', 'fixtures', 'hostile');
 const psql = '/usr/lib/postgresql/15/bin/psql';
+
+/** This machine's own addresses besides loopback: connections to them are local too. */
+function ownAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i !== undefined && !i.internal && i.family === 'IPv4')
+    .map((i) => i?.address ?? '');
+}
 
 function post(port: number, body: unknown): Promise<{ uid: number; outcomes: Outcome[] }> {
   return new Promise((resolve, reject) => {
@@ -124,6 +134,9 @@ describe('the stage sandbox holds against a hostile app', () => {
     };
     const apiPort = (t.api.server.address() as { port: number }).port;
     const gatewayPort = t.steward.gatewayAddress?.port ?? 0;
+    const hostService = createServer((socket) => socket.end()).listen(0, '0.0.0.0');
+    await once(hostService, 'listening');
+    const hostServicePort = (hostService.address() as AddressInfo).port;
     const marker = `/tmp/hostile-${randomBytes(4).toString('hex')}`;
     const asOwnRoleElsewhere = new URL(own.databaseUrl);
     asOwnRoleElsewhere.pathname = `/${siblingDb.database}`;
@@ -141,6 +154,14 @@ describe('the stage sandbox holds against a hostile app', () => {
       "another stage's stage proxy": { kind: 'tcp', port: sibling.published },
       "another tenant's stage proxy": { kind: 'tcp', port: other.published },
       'the API': { kind: 'tcp', port: apiPort },
+      'the API as 0.0.0.0': { kind: 'tcp', port: apiPort, host: '0.0.0.0' },
+      // A service of the machine listening on every address, reached by each of them.
+      ...Object.fromEntries(
+        ['127.0.0.1', '0.0.0.0', ...ownAddresses()].map((host) => [
+          `a service of the machine at ${host}`,
+          { kind: 'tcp', port: hostServicePort, host },
+        ]),
+      ),
       "another tenant's dedicated cluster": { kind: 'tcp', port: Number(new URL(otherDb.databaseUrl).port) },
       'its own role in another database': { kind: 'psql', psql, url: asOwnRoleElsewhere.toString() },
       "another stage's role": { kind: 'psql', psql, url: asSiblingRole.toString() },
@@ -174,7 +195,9 @@ describe('the stage sandbox holds against a hostile app', () => {
       },
     };
     const names = [...Object.keys(denied), ...Object.keys(allowed)];
-    const result = await post(attacker.port, [...Object.values(denied), ...Object.values(allowed)]);
+    const result = await post(attacker.port, [...Object.values(denied), ...Object.values(allowed)]).finally(
+      () => hostService.close(),
+    );
     const outcomes = Object.fromEntries(names.map((name, i) => [name, result.outcomes[i]]));
     const leaks = Object.keys(denied).filter((name) => outcomes[name]?.ok !== false);
     expect(leaks, JSON.stringify(outcomes, null, 2)).toEqual([]);
