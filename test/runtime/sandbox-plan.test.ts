@@ -60,6 +60,8 @@ describe('bubblewrap argv', () => {
       '/proc',
       '--dev',
       '/dev',
+      '--size',
+      '536870912',
       '--tmpfs',
       '/tmp',
       '--bind',

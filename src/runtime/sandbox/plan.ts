@@ -55,6 +55,9 @@ export const systemPaths = [
   '/etc/ssl',
 ] as const;
 
+/** The private /tmp's size: a tmpfs lives in memory, and a stage must not fill the machine's. */
+export const tmpSizeBytes = 512 * 1024 * 1024;
+
 export interface MountPlan {
   readonly host: HostLayout;
   /** Bound read-only at the same path: the release, the directory of the Node.js binary. */
@@ -100,7 +103,7 @@ export function bwrapArgs(plan: MountPlan): string[] {
     args.push('--symlink', target, checkPath('link', path));
   }
   for (const path of plan.host.readOnly) args.push('--ro-bind', checkPath('system path', path), path);
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  args.push('--proc', '/proc', '--dev', '/dev', '--size', String(tmpSizeBytes), '--tmpfs', '/tmp');
   // Parents before children, whatever order they came in; the tmpfs /tmp comes first, so paths under /tmp work.
   const binds = [
     ...plan.readOnly.map((path) => ['--ro-bind', checkPath('read-only path', path)] as const),
