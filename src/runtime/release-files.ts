@@ -2,7 +2,7 @@ import { buildPassthrough } from '../core/env.ts';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, lchown, lstat, readdir, readlink, realpath } from 'node:fs/promises';
+import { chmod, lstat, readdir, readlink, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { InputError, showValue } from '../core/errors.ts';
@@ -116,12 +116,6 @@ export async function checkSymlinks(root: string): Promise<void> {
       );
     }
   }
-}
-
-/** Gives every entry of the tree to `uid` (and gid), links themselves rather than their targets. */
-export async function chownTree(root: string, uid: number): Promise<void> {
-  await lchown(root, uid, uid);
-  for (const entry of await walkTree(root)) await lchown(join(root, entry.path), uid, uid);
 }
 
 /** Sets dirs to 0755 and files to 0644 (0755 when executable); returns the total file size. */

@@ -8,7 +8,8 @@ import { ConflictError, InputError, NotFoundError, showValue } from '../core/err
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
 import { appDefinitionFile, parseAppDefinition, type AppDefinition } from './app-definition.ts';
-import { checkSymlinks, chownTree, contentChecksum, runBuild, sealTree } from './release-files.ts';
+import { chownTree } from '../system/safe-fs.ts';
+import { checkSymlinks, contentChecksum, runBuild, sealTree } from './release-files.ts';
 import type { StageSandbox } from './sandbox/index.ts';
 import { defaultExtractLimits, extractTarGz, type ExtractLimits } from './tar.ts';
 
@@ -132,7 +133,7 @@ export class ReleaseService {
             dieWithParent: true,
           })
         : undefined;
-    if (uid !== undefined) await chownTree(work, uid);
+    if (uid !== undefined) await chownTree(work, uid, uid);
     try {
       await runBuild(command, {
         cwd: work,
@@ -140,7 +141,7 @@ export class ReleaseService {
         ...(uid !== undefined ? { sandbox: { argv: argv ?? [], uid, cacheDir } } : {}),
       });
     } finally {
-      if (uid !== undefined) await chownTree(work, 0);
+      if (uid !== undefined) await chownTree(work, 0, 0);
     }
     await checkSymlinks(work);
   }
