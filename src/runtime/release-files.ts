@@ -143,6 +143,8 @@ export interface BuildOptions {
    */
   readonly sandbox?: {
     readonly argv: readonly string[];
+    /** What the child reads on fd 3 (the sandbox's options). */
+    readonly fd3: string | undefined;
     readonly uid: number;
     /** Where package managers keep their cache, inside the sandbox. */
     readonly cacheDir: string;
@@ -183,7 +185,7 @@ export function runBuild(command: string, options: BuildOptions): Promise<void> 
         LANG: 'C.UTF-8',
         ...(sandbox ? { npm_config_cache: sandbox.cacheDir } : {}),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: sandbox?.fd3 !== undefined ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout kills what the shell started too.
       detached: true,
       ...(sandbox ? { uid: sandbox.uid, gid: sandbox.uid } : {}),
@@ -193,8 +195,13 @@ export function runBuild(command: string, options: BuildOptions): Promise<void> 
       output = Buffer.concat([output, chunk]);
       if (output.length > maxKeptOutput) output = output.subarray(output.length - maxKeptOutput);
     };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    const fd3 = child.stdio[3];
+    if (sandbox?.fd3 !== undefined && fd3 && 'end' in fd3) {
+      fd3.on('error', () => undefined);
+      fd3.end(sandbox.fd3);
+    }
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -122,7 +122,7 @@ export class ReleaseService {
       await mkdir(cacheDir, { recursive: true, mode: 0o700 });
       await lchown(cacheDir, uid, uid);
     }
-    const argv =
+    const invocation =
       sandbox && uid !== undefined
         ? sandbox.wrap({
             uid,
@@ -138,7 +138,9 @@ export class ReleaseService {
       await runBuild(command, {
         cwd: work,
         timeoutMs: this.#o.buildTimeoutMs ?? 10 * 60_000,
-        ...(uid !== undefined ? { sandbox: { argv: argv ?? [], uid, cacheDir } } : {}),
+        ...(uid !== undefined
+          ? { sandbox: { argv: invocation?.argv ?? [], fd3: invocation?.fd3, uid, cacheDir } }
+          : {}),
       });
     } finally {
       if (uid !== undefined) await chownTree(work, 0, 0);

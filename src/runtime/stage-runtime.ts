@@ -536,12 +536,14 @@ export class StageRuntime {
     if (!command) return { ok: true };
     const uid = this.stageUid(stage.id);
     await this.#prepareFiles(stage, uid);
-    const [file, ...args] = this.#oneShot(stage, release, uid, command);
+    const { argv, fd3 } = this.#oneShot(stage, release, uid, command);
+    const [file, ...args] = argv;
     const result = await run(file ?? '/bin/sh', args, {
       cwd: release.path,
       env: await this.#environment(stage, release),
       ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
       timeoutMs: this.#o.migrateTimeoutMs ?? 600_000,
+      ...(fd3 !== undefined ? { fd3 } : {}),
     });
     if (result.code === 0) return { ok: true };
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-10).join('\n');
@@ -566,7 +568,8 @@ export class StageRuntime {
     const uid = this.stageUid(stage.id);
     await this.#prepareFiles(stage, uid);
     const env = await this.#environment(stage, release);
-    const [file, ...args] = this.#oneShot(stage, release, uid, command);
+    const { argv, fd3 } = this.#oneShot(stage, release, uid, command);
+    const [file, ...args] = argv;
     // The restored copy listens on a port of its own: the stage's uid may reach it while verify runs.
     const revoke = uid !== undefined ? await this.#o.sandbox?.grant(uid, urlPort(databaseUrl)) : undefined;
     const result = await run(file ?? '/bin/sh', args, {
@@ -574,6 +577,7 @@ export class StageRuntime {
       env: { ...env, DATABASE_URL: databaseUrl, STEWARD_RESTORE_TEST: '1' },
       ...(uid !== undefined ? { user: { name: `stage-${stage.id}`, uid, gid: uid } } : {}),
       timeoutMs,
+      ...(fd3 !== undefined ? { fd3 } : {}),
     }).finally(() => revoke?.());
     return {
       command,
@@ -589,13 +593,18 @@ export class StageRuntime {
   }
 
   /** argv of a one-shot command of the stage (migrate, verify): in its sandbox when there is one. */
-  #oneShot(stage: StageRow, release: ReleaseRow, uid: number | undefined, command: string): string[] {
+  #oneShot(
+    stage: StageRow,
+    release: ReleaseRow,
+    uid: number | undefined,
+    command: string,
+  ): { argv: string[]; fd3: string | undefined } {
     const wrapper = this.#o.sandbox?.forStage(uid, {
       releasePath: release.path,
       filesDir: stage.files_dir,
       oneShot: true,
     });
-    return [...(wrapper ?? []), '/bin/sh', '-c', command];
+    return { argv: [...(wrapper?.argv ?? []), '/bin/sh', '-c', command], fd3: wrapper?.fd3 };
   }
 
   /**

@@ -37,11 +37,12 @@ export interface ProcessSpec {
   /** Run with `/bin/sh -c`, in its own process group. */
   readonly command: string;
   /**
-   * The sandbox's argv prefix (bubblewrap ..., ending in `--`) that the shell
-   * runs under. Its first process is the one supervised: signals go to its
-   * process group, which the sandboxed processes stay in.
+   * The sandbox the shell runs in: an argv prefix (bubblewrap ..., ending in
+   * `--`) and what the child reads on fd 3 (its options, kept out of ps).
+   * Its first process is the one supervised: signals go to its process
+   * group, which the sandboxed processes stay in.
    */
-  readonly wrapper?: readonly string[];
+  readonly wrapper?: { readonly argv: readonly string[]; readonly fd3: string };
   readonly cwd: string;
   /** Exactly this environment; nothing is inherited from Steward. */
   readonly env: Readonly<Record<string, string>>;
@@ -418,7 +419,7 @@ export class Supervisor {
     const script = `${'PWD' in spec.env ? '' : 'unset PWD; '}${isSimpleCommand(spec.command) ? 'exec ' : ''}${spec.command}`;
     const argv = [
       ...(spec.nice !== undefined && existsSync(niceBinary) ? [niceBinary, '-n', String(spec.nice)] : []),
-      ...(spec.wrapper ?? []),
+      ...(spec.wrapper?.argv ?? []),
       '/bin/sh',
       '-c',
       script,
@@ -433,7 +434,7 @@ export class Supervisor {
         cwd: spec.cwd,
         env,
         detached: true,
-        stdio: ['ignore', fd, fd],
+        stdio: spec.wrapper ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd],
         ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
         ...(spec.gid !== undefined ? { gid: spec.gid } : spec.uid !== undefined ? { gid: spec.uid } : {}),
       });
@@ -448,6 +449,12 @@ export class Supervisor {
       m.startedAt = this.#options.clock.now();
       this.#handleExit(m, generation, null, null, `could not start: ${spawnError ?? 'spawn failed'}`);
       return;
+    }
+    // The sandbox's options: written once, then the pipe is closed (bubblewrap reads it to the end).
+    const fd3 = child.stdio[3];
+    if (spec.wrapper && fd3 && 'end' in fd3) {
+      fd3.on('error', () => undefined);
+      fd3.end(spec.wrapper.fd3);
     }
     child.unref();
     child.on('error', (error) => m.logger.warn({ err: error.message }, 'child process error'));

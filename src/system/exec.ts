@@ -45,6 +45,8 @@ export interface RunOptions {
   readonly cwd?: string;
   readonly input?: string;
   readonly timeoutMs?: number;
+  /** Written to the child's file descriptor 3 (a pipe), then closed: arguments that must not show in ps. */
+  readonly fd3?: string;
 }
 
 /** Runs a program to completion and collects its output; never uses a shell. */
@@ -53,7 +55,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     const child = spawn(command, args, {
       cwd: options.cwd ?? '/',
       env: options.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: options.fd3 !== undefined ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
       ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
       timeout: options.timeoutMs ?? 120_000,
     });
@@ -72,6 +74,11 @@ export function run(command: string, args: readonly string[], options: RunOption
     // A program that exits without reading its input would otherwise crash us with EPIPE.
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
+    const fd3 = child.stdio[3];
+    if (options.fd3 !== undefined && fd3 && 'end' in fd3) {
+      fd3.on('error', () => undefined);
+      fd3.end(options.fd3);
+    }
   });
 }
 

@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { InputError } from '../../src/core/errors.ts';
 import {
   bwrapArgs,
+  bwrapInvocation,
   describeIsolation,
   isolationReport,
   nftRuleset,
@@ -91,6 +92,13 @@ describe('bubblewrap argv', () => {
     for (const flag of ['--unshare-net', '--die-with-parent']) {
       expect(args.includes(flag)).toBe(flags.includes(flag));
     }
+  });
+
+  it('keeps the options (paths that name a tenant) off the command line: bubblewrap reads them on fd 3', () => {
+    const invocation = bwrapInvocation(stagePlan);
+    expect(invocation.argv).toEqual(['/usr/bin/bwrap', '--args', '3', '--']);
+    expect(invocation.fd3.split('\0')).toEqual([...bwrapArgs(stagePlan).slice(1, -1), '']);
+    expect(invocation.argv.join(' ')).not.toContain('acme');
   });
 
   it('binds parents before children, whatever order they come in', () => {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { InputError } from '../../core/errors.ts';
 import {
   bwrapArgs,
+  bwrapInvocation,
   bwrapPath,
   isolationReport,
   nftDeleteTable,
@@ -15,6 +16,7 @@ import {
   type IsolationReport,
   type MountPlan,
   type NetworkPlan,
+  type SandboxInvocation,
   type StageNetwork,
 } from './plan.ts';
 
@@ -157,34 +159,36 @@ export class StageSandbox {
 
   async #probeBwrap(): Promise<string | undefined> {
     if (!existsSync(bwrapPath)) return `${bwrapPath} is not installed`;
-    const args = this.#argv({
-      uid: this.#s.uidBase,
-      readOnly: [],
-      writable: [],
-      cwd: '/',
-      network: false,
-      dieWithParent: true,
-    });
+    const args = bwrapArgs(
+      this.#plan({
+        uid: this.#s.uidBase,
+        readOnly: [],
+        writable: [],
+        cwd: '/',
+        network: false,
+        dieWithParent: true,
+      }),
+    );
     const result = await exec(args[0] ?? bwrapPath, [...args.slice(1), '/bin/true'], {
       uid: this.#s.uidBase,
     });
     return result.code === 0 ? undefined : `bubblewrap failed: ${result.output.split('\n')[0] ?? ''}`;
   }
 
-  #argv(command: SandboxedCommand): string[] {
+  #plan(command: SandboxedCommand): MountPlan {
     const layout = this.#layout ?? hostLayout();
     // The Node.js binary may live outside /usr (a node_modules install): its directory (and where its link points), read-only.
     const nodeDirs = [this.#s.nodeBinDir, dirname(realpathOr(join(this.#s.nodeBinDir, 'node')))];
     const extra = [...new Set(nodeDirs)].filter(
       (dir) => !layout.readOnly.some((p) => dir === p || dir.startsWith(`${p}/`)),
     );
-    return bwrapArgs({ ...command, host: layout, readOnly: [...extra, ...command.readOnly] });
+    return { ...command, host: layout, readOnly: [...extra, ...command.readOnly] };
   }
 
-  /** The argv prefix (ending in `--`) that runs a command in the sandbox; undefined when mounts are unavailable. */
-  wrap(command: SandboxedCommand): string[] | undefined {
+  /** How to start a command in the sandbox (its argv prefix and fd 3); undefined when mounts are unavailable. */
+  wrap(command: SandboxedCommand): SandboxInvocation | undefined {
     if (this.report.mounts !== 'bubblewrap') return undefined;
-    return this.#argv(command);
+    return bwrapInvocation(this.#plan(command));
   }
 
   /**
@@ -195,7 +199,7 @@ export class StageSandbox {
   forStage(
     uid: number | undefined,
     stage: { readonly releasePath: string; readonly filesDir: string; readonly oneShot: boolean },
-  ): string[] | undefined {
+  ): SandboxInvocation | undefined {
     if (uid === undefined) return undefined;
     return this.wrap({
       uid,
@@ -245,7 +249,7 @@ export class StageSandbox {
     if (this.#report?.network === 'nftables') await this.#apply();
   }
 
-  #plan(): NetworkPlan {
+  #networkPlan(): NetworkPlan {
     return {
       table: this.#table,
       uids: { first: this.#s.uidBase, last: this.#s.uidBase + this.#s.uidCount - 1 },
@@ -261,7 +265,7 @@ export class StageSandbox {
 
   #apply(): Promise<void> {
     const run = this.#applying.then(async () => {
-      const ruleset = nftRuleset(this.#plan());
+      const ruleset = nftRuleset(this.#networkPlan());
       if (ruleset === this.#applied) return;
       if (!existsSync(nftPath)) throw new Error(`${nftPath} is not installed`);
       const result = await exec(nftPath, ['-f', '-'], { input: ruleset });

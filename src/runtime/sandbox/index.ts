@@ -1,6 +1,7 @@
 export { StageSandbox, hostLayout, type SandboxSettings, type SandboxedCommand } from './driver.ts';
 export {
   bwrapArgs,
+  bwrapInvocation,
   describeIsolation,
   isolationLevels,
   isolationReport,
@@ -11,4 +12,5 @@ export {
   type IsolationReport,
   type MountPlan,
   type NetworkPlan,
+  type SandboxInvocation,
 } from './plan.ts';

@@ -115,6 +115,23 @@ export function bwrapArgs(plan: MountPlan): string[] {
   return args;
 }
 
+/**
+ * How a sandboxed command is started: `argv` is what every local user sees
+ * in ps, so it names no path (a files directory names its tenant); the
+ * bubblewrap options come on file descriptor 3 (`--args 3`), NUL-separated.
+ */
+export interface SandboxInvocation {
+  readonly argv: readonly string[];
+  /** Written to the child's fd 3, then closed. */
+  readonly fd3: string;
+}
+
+export function bwrapInvocation(plan: MountPlan): SandboxInvocation {
+  const args = bwrapArgs(plan);
+  // Without the leading binary and the trailing `--`, which stay on the command line.
+  return { argv: [bwrapPath, '--args', '3', '--'], fd3: `${args.slice(1, -1).join('\0')}\0` };
+}
+
 export interface StageNetwork {
   readonly uid: number;
   /** The local ports of its own database (its cluster's port). */
