@@ -45,6 +45,7 @@ import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
+import { NotificationService } from './notifications/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -70,6 +71,8 @@ export interface Services {
   readonly exportSchedule: ExportSchedule;
   readonly backups: BackupService;
   readonly restores: RestoreService;
+  /** Notification channels, the outbox and its dispatcher. */
+  readonly notifications: NotificationService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -252,6 +255,14 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       restoreTestEveryHours: config.backups.restoreTests.everyHours,
     },
   });
+  const notifications = new NotificationService({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'notifications' }),
+    settings: config.notifications,
+  });
   return {
     tenants,
     operators,
@@ -271,6 +282,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     isolation:
       deps.sandbox?.report ??
       isolationReport({ root: false, mountsUnavailable: undefined, networkUnavailable: undefined }),
+    notifications,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

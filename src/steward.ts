@@ -43,6 +43,8 @@ export interface StewardOptions {
   readonly sharedCluster?: LocalCluster | undefined;
   /** S3 backup repository keys from the environment (STEWARD_BACKUP_REPO<N>_S3_KEY…). */
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
+  /** The SMTP server's credentials from the environment (STEWARD_SMTP_USER, STEWARD_SMTP_PASSWORD), kept in the secret store. */
+  readonly smtpCredentials?: { readonly user: string | undefined; readonly password: string | undefined };
   /** Called after each good physical backup (table fingerprints, for one). */
   readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
   readonly keyringStore: KeyringStore;
@@ -215,6 +217,7 @@ export class Steward {
       });
       await this.#runner.start();
       await this.#services.runtime.start();
+      await this.#services.notifications.start(this.#o.smtpCredentials);
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -325,6 +328,7 @@ export class Steward {
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
+    await this.#services?.notifications.stop();
     // Running backups are cancelled (and recorded failed) so that the workers below stop at once.
     this.#services?.backups.stop();
     this.#services?.restores.stop();

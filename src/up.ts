@@ -190,6 +190,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       // Steward backs up the cluster it runs itself; one it only has a URL for is someone else's.
       sharedCluster: cluster,
       backupS3Keys: options.env.backupS3Keys,
+      smtpCredentials: { user: options.env.smtpUser, password: options.env.smtpPassword },
       keyringStore,
       logger,
       pgBinDir: options.env.pgBinDir,

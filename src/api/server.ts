@@ -10,6 +10,7 @@ import { backupRoutes } from './routes/backups.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
@@ -97,6 +98,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   exportRoutes(api, authenticate, options.services);
   backupRoutes(api, authenticate, options.services);
   restoreRoutes(api, authenticate, options.services);
+  notificationRoutes(api, authenticate, options.services);
   if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

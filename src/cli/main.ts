@@ -12,6 +12,7 @@ import { gatewayCommands } from './gateway-commands.ts';
 import { exportCommands } from './export-commands.ts';
 import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
+import { notifyCommands } from './notify-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -551,6 +552,7 @@ gatewayCommands(program, { client, json });
 exportCommands(program, { client, json });
 backupCommands(program, { client, json });
 restoreCommands(program, { client, json });
+notifyCommands(program, { client, json });
 
 program
   .command('app')

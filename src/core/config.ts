@@ -202,6 +202,40 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Notifications (src/notifications): SMTP, retries until a deadline, failover, the operators' fallback channel. */
+    notifications: z
+      .object({
+        /** The mail server; its user and password come from STEWARD_SMTP_USER and STEWARD_SMTP_PASSWORD (kept in the secret store), never from here. */
+        smtp: z
+          .object({
+            host: z.string().min(1).max(253),
+            port: z.number().int().min(1).max(65535).default(587),
+            /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. */
+            secure: z.boolean().default(false),
+            from: z.string().min(3).max(320),
+          })
+          .strict()
+          .optional(),
+        /** The channel (by name) that hears of every notification that could not be delivered by its deadline. */
+        fallbackChannel: z.string().min(1).max(100).optional(),
+        /** How long Steward keeps trying a notification before it fails it (and tells the fallback channel). */
+        deadlineMinutes: z
+          .number()
+          .min(0.05)
+          .max(7 * 24 * 60)
+          .default(60),
+        /** The first retry's delay; each next one doubles, up to retryCapSeconds, with jitter. */
+        retryBaseSeconds: z.number().min(0.05).max(3600).default(5),
+        retryCapSeconds: z.number().min(0.05).max(3600).default(300),
+        /** Failures on one channel before the next channel of the chain is tried. */
+        failoverAfter: z.number().int().min(1).max(100).default(3),
+        /** How long one delivery may take (SMTP and webhooks). */
+        timeoutSeconds: z.number().min(0.1).max(300).default(10),
+        /** How often the dispatcher looks for due notifications. */
+        pollSeconds: z.number().min(0.05).max(60).default(1),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

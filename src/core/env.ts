@@ -20,6 +20,9 @@ export interface Environment {
    * Steward keeps them in its secret store; they need to be set for one start.
    */
   readonly backupS3Keys: Readonly<Record<number, BackupS3Keys>>;
+  /** The SMTP server's user and password (STEWARD_SMTP_USER, STEWARD_SMTP_PASSWORD): kept in the secret store; needed for one start. */
+  readonly smtpUser: string | undefined;
+  readonly smtpPassword: string | undefined;
 }
 
 export interface BackupS3Keys {
@@ -49,6 +52,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     newPassword: get('STEWARD_NEW_PASSWORD'),
     logLevel: get('STEWARD_LOG_LEVEL'),
     pgBinDir: get('STEWARD_PG_BIN_DIR'),
+    smtpUser: get('STEWARD_SMTP_USER'),
+    smtpPassword: get('STEWARD_SMTP_PASSWORD'),
     backupS3Keys: Object.fromEntries(
       [1, 2].map((repo) => {
         const names = backupS3KeyVariables(repo);
@@ -84,4 +89,10 @@ export function buildPassthrough(env: NodeJS.ProcessEnv = process.env): Record<s
     if (value) kept[name] = value;
   }
   return kept;
+}
+
+/** A variable the user named on the command line (`--secret-env NAME`): secrets come from the environment, never from argv. */
+export function readNamedVariable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }

@@ -16,6 +16,7 @@ export const permissions = [
   'tokens.self',
   'secrets.rotate',
   'certificates.write',
+  'notifications.write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -30,6 +31,7 @@ const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
     'operators.read',
     'tokens.self',
     'certificates.write',
+    'notifications.write',
   ],
   auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self'],
 };

@@ -300,6 +300,48 @@ export interface RestoreTestsTable {
   finished_at: Date | null;
 }
 
+export interface NotificationChannelsTable {
+  id: Id;
+  name: string;
+  kind: string;
+  target: string;
+  preset: string | null;
+  secret_name: string | null;
+  enabled: Generated<boolean>;
+  position: number;
+  created_at: Generated<Date>;
+}
+
+export interface NotificationOutboxTable {
+  id: Id;
+  idempotency_key: string;
+  kind: string;
+  payload: ColumnType<unknown, string, string>;
+  channels: ColumnType<string[], string[], string[]>;
+  channel_index: Generated<number>;
+  channel_failures: Generated<number>;
+  attempts: Generated<number>;
+  status: Generated<string>;
+  next_attempt_at: Timestamp;
+  deadline: Timestamp;
+  last_error: string | null;
+  delivered_channel_id: string | null;
+  created_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
+export interface NotificationDeliveriesTable {
+  id: Id;
+  notification_id: string;
+  channel_id: string | null;
+  channel_name: string;
+  attempt: number;
+  outcome: string;
+  error: string | null;
+  duration_ms: number;
+  at: Generated<Date>;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -321,4 +363,7 @@ export interface ControlDatabase {
   backup_fingerprints: BackupFingerprintsTable;
   restores: RestoresTable;
   restore_tests: RestoreTestsTable;
+  notification_channels: NotificationChannelsTable;
+  notification_outbox: NotificationOutboxTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }

@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Services } from '../../services.ts';
+import { route, type Authenticator } from '../route.ts';
+
+const channelBody = z
+  .object({
+    kind: z.string().min(1).max(20),
+    /** An email address, or the webhook's URL. */
+    target: z.string().min(1).max(2000),
+    name: z.string().min(1).max(100).optional(),
+    preset: z.string().min(1).max(20).optional(),
+    /** The webhook's HMAC signing secret: kept sealed in the secret store, never shown again. */
+    secret: z.string().min(1).max(1000).optional(),
+  })
+  .strict();
+const channelParams = z.object({ channel: z.string().min(1).max(100) }).strict();
+const logQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    status: z.string().min(1).max(20).optional(),
+  })
+  .strict();
+
+export function notificationRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
+  const { notifications } = services;
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/notification-channels',
+    summary: 'Notification channels, in failover order (webhook URLs shown by origin only)',
+    tags: ['notifications'],
+    permission: 'tenants.read',
+    handler: async () => ({ channels: await notifications.listChannels() }),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/notification-channels',
+    summary:
+      'Add an email or webhook (slack, teams, generic; optionally HMAC-signed) channel at the end of the failover chain',
+    tags: ['notifications'],
+    permission: 'notifications.write',
+    body: channelBody,
+    status: 201,
+    handler: ({ body, principal }) => notifications.addChannel(body, principal),
+  });
+  route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/notification-channels/:channel',
+    summary: 'Remove a notification channel (and its signing secret)',
+    tags: ['notifications'],
+    permission: 'notifications.write',
+    params: channelParams,
+    handler: ({ params, principal }) => notifications.removeChannel(params.channel, principal),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/notification-channels/:channel/test',
+    summary: 'Send a test notification through one channel now and show its delivery',
+    tags: ['notifications'],
+    permission: 'notifications.write',
+    params: channelParams,
+    handler: ({ params, principal }) => notifications.test(params.channel, principal),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/notifications',
+    summary: 'The delivery log: notifications, newest first, each with its attempts',
+    tags: ['notifications'],
+    permission: 'tenants.read',
+    query: logQuery,
+    handler: async ({ query }) => ({ notifications: await notifications.log(query) }),
+  });
+}

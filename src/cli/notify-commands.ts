@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { readNamedVariable } from '../core/env.ts';
+import type { ChannelView, NotificationView } from '../notifications/index.ts';
+import type { ApiClient } from './client.ts';
+import { printJson, printTable } from './output.ts';
+
+/**
+ * `steward notify channel add|list|remove`, `notify test <channel>`, `notify
+ * log`. Thin over the API. A webhook's signing secret is read from the
+ * environment variable --secret-env names, never from the command line.
+ */
+export interface NotifyCliContext {
+  readonly client: () => ApiClient;
+  readonly json: () => boolean;
+}
+
+const enc = encodeURIComponent;
+
+function showNotification(n: NotificationView): void {
+  process.stdout.write(
+    `notification ${n.id} (${n.kind}) ${n.status} after ${n.attempts} attempt(s), key ${n.key}\n` +
+      `  subject: ${n.subject}\n${n.lastError ? `  last error: ${n.lastError}\n` : ''}`,
+  );
+  for (const d of n.deliveries) {
+    process.stdout.write(
+      `  attempt ${d.attempt} via ${d.channel}: ${d.outcome} in ${d.durationMs} ms${d.error ? ` (${d.error})` : ''}\n`,
+    );
+  }
+}
+
+export function notifyCommands(program: Command, cli: NotifyCliContext): void {
+  const { client, json } = cli;
+  const notify = program
+    .command('notify')
+    .description('notifications: channels, test sends and the delivery log');
+  const channel = notify.command('channel').description('where notifications go, in failover order');
+  channel
+    .command('add <kind> <target>')
+    .description('add an email address or a webhook URL at the end of the failover chain')
+    .option('--name <name>', 'channel name (default: the address, or <preset>-<host>)')
+    .option('--preset <preset>', 'webhook body: slack, teams or generic (default generic)')
+    .option(
+      '--secret-env <NAME>',
+      'sign webhooks with HMAC-SHA256 using the secret in this environment variable',
+    )
+    .action(
+      async (kind: string, target: string, o: { name?: string; preset?: string; secretEnv?: string }) => {
+        let secret: string | undefined;
+        if (o.secretEnv !== undefined) {
+          secret = readNamedVariable(o.secretEnv);
+          if (secret === undefined) {
+            throw new InvalidArgumentError(
+              `--secret-env ${o.secretEnv}: that environment variable is not set or empty`,
+            );
+          }
+        }
+        const added = await client().post<ChannelView>('/api/v1/notification-channels', {
+          kind,
+          target,
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.preset !== undefined ? { preset: o.preset } : {}),
+          ...(secret !== undefined ? { secret } : {}),
+        });
+        if (json()) return printJson(added);
+        process.stdout.write(
+          `channel ${added.name} added (${added.kind} ${added.target}${added.preset ? `, ${added.preset}` : ''}${added.signed ? ', signed' : ''}), position ${added.position}\n`,
+        );
+      },
+    );
+  channel
+    .command('list')
+    .description('notification channels in failover order')
+    .action(async () => {
+      const { channels } = await client().get<{ channels: ChannelView[] }>('/api/v1/notification-channels');
+      if (json()) return printJson(channels);
+      printTable(
+        ['position', 'name', 'kind', 'target', 'preset', 'signed', 'enabled'],
+        channels.map((c) => [c.position, c.name, c.kind, c.target, c.preset, c.signed, c.enabled]),
+      );
+    });
+  channel
+    .command('remove <channel>')
+    .description('remove a channel (and its signing secret)')
+    .action(async (name: string) => {
+      const removed = await client().delete<ChannelView>(`/api/v1/notification-channels/${enc(name)}`);
+      if (json()) return printJson(removed);
+      process.stdout.write(`channel ${removed.name} removed\n`);
+    });
+  notify
+    .command('test <channel>')
+    .description('send a test notification through one channel now and show its delivery')
+    .action(async (name: string) => {
+      const sent = await client().post<NotificationView>(`/api/v1/notification-channels/${enc(name)}/test`);
+      if (json()) return printJson(sent);
+      showNotification(sent);
+    });
+  notify
+    .command('log')
+    .description('the delivery log: notifications, newest first, with every attempt')
+    .option('--status <status>', 'only pending, delivered or failed ones')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .action(async (o: { status?: string; limit?: string }) => {
+      const query = new URLSearchParams({
+        ...(o.status ? { status: o.status } : {}),
+        ...(o.limit ? { limit: o.limit } : {}),
+      }).toString();
+      const { notifications } = await client().get<{ notifications: NotificationView[] }>(
+        `/api/v1/notifications${query ? `?${query}` : ''}`,
+      );
+      if (json()) return printJson(notifications);
+      printTable(
+        ['id', 'status', 'attempts', 'kind', 'created', 'subject', 'last error'],
+        notifications.map((n) => [n.id, n.status, n.attempts, n.kind, n.createdAt, n.subject, n.lastError]),
+      );
+    });
+}

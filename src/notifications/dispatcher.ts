@@ -1,0 +1,186 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { ControlDb } from '../store/db.ts';
+import { listChannels, type Channel } from './channels.ts';
+import type { EmailDriver, WebhookDriver } from './drivers.ts';
+import { renderEmail, renderWebhook } from './message.ts';
+import {
+  claimDue,
+  expireOverdue,
+  recordDelivered,
+  recordFailed,
+  recordRetry,
+  type AttemptRecord,
+  type OutboxRow,
+} from './outbox.ts';
+import { afterFailure, type RetrySettings } from './retry.ts';
+import { signatureHeader } from './signature.ts';
+
+export interface DispatcherOptions {
+  readonly db: ControlDb;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly email: EmailDriver | undefined;
+  readonly webhook: WebhookDriver;
+  /** A webhook channel's HMAC secret, from the secret store. */
+  readonly secret: (name: string) => Promise<string>;
+  readonly retry: RetrySettings;
+  /** How long a claimed notification is this process's before another may try it (longer than any delivery). */
+  readonly leaseMs: number;
+  readonly everyMs: number;
+  /** Called for each notification that ends failed: the operators' fallback channel hears of it. */
+  readonly onFailed: (row: OutboxRow, reason: string) => Promise<void>;
+}
+
+export interface PassReport {
+  readonly delivered: number;
+  readonly retried: number;
+  readonly failed: number;
+}
+
+const batch = 20;
+
+/**
+ * Delivers the outbox. pass() is the whole loop; the timer only calls it,
+ * never twice at once. At least once: a notification is marked delivered only
+ * after its channel took it, so a crash in between sends it again, with the
+ * same idempotency key.
+ */
+export class NotificationDispatcher {
+  readonly #o: DispatcherOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<PassReport> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    if (this.#timer || this.#stopping) return;
+    this.#timer = setInterval(() => {
+      void this.pass().catch((error: unknown) => {
+        this.#o.logger.error({ err: (error as Error).message }, 'notification pass failed');
+      });
+    }, this.#o.everyMs);
+    this.#timer.unref();
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = undefined;
+      await this.#running?.catch(() => undefined);
+    })();
+    return this.#stopping;
+  }
+
+  /** One pass: fail what is overdue, then one attempt for each due notification (or only `id`). */
+  pass(id?: string): Promise<PassReport> {
+    // A pass for one notification (steward notify test) waits for the one in flight, then runs.
+    if (this.#running) return id === undefined ? this.#running : this.#running.then(() => this.pass(id));
+    this.#running = this.#pass(id).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #pass(id: string | undefined): Promise<PassReport> {
+    const { db, clock } = this.#o;
+    let failed = 0;
+    const overdue = await expireOverdue(db, clock.now(), batch);
+    for (const row of overdue) {
+      failed++;
+      await this.#o.onFailed(row, row.lastError ?? 'its deadline passed');
+    }
+    const claimed = await claimDue(db, {
+      now: clock.now(),
+      leaseMs: this.#o.leaseMs,
+      limit: batch,
+      ...(id ? { id } : {}),
+    });
+    if (claimed.length === 0) return { delivered: 0, retried: 0, failed };
+    const channels = new Map((await listChannels(db)).map((c) => [c.id, c]));
+    const outcomes = await Promise.all(claimed.map((row) => this.#attempt(row, channels)));
+    return {
+      delivered: outcomes.filter((o) => o === 'delivered').length,
+      retried: outcomes.filter((o) => o === 'retried').length,
+      failed: failed + outcomes.filter((o) => o === 'failed').length,
+    };
+  }
+
+  async #attempt(
+    row: OutboxRow,
+    channels: ReadonlyMap<string, Channel>,
+  ): Promise<'delivered' | 'retried' | 'failed'> {
+    const { db, clock } = this.#o;
+    const channelId = row.channels[row.channelIndex] ?? '';
+    const channel = channels.get(channelId);
+    const started = performance.now();
+    let error: string | null = null;
+    try {
+      if (!channel) throw new Error(`channel ${channelId} was removed`);
+      if (!channel.enabled) throw new Error(`channel ${channel.name} is disabled`);
+      await this.#deliver(row, channel);
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    const now = clock.now();
+    const record: AttemptRecord = {
+      notificationId: row.id,
+      channelId,
+      channelName: channel?.name ?? `#${channelId}`,
+      attempt: row.attempts,
+      error,
+      durationMs: Math.round(performance.now() - started),
+      at: now,
+    };
+    if (error === null) {
+      await recordDelivered(db, record);
+      return 'delivered';
+    }
+    const next = afterFailure(
+      {
+        attempts: row.attempts,
+        channelIndex: row.channelIndex,
+        channelFailures: row.channelFailures,
+        chainLength: row.channels.length,
+        deadline: row.deadline,
+      },
+      this.#o.retry,
+      now,
+    );
+    this.#o.logger.warn(
+      {
+        notification: row.id,
+        key: row.notification.key,
+        channel: record.channelName,
+        attempt: row.attempts,
+        err: error,
+      },
+      next.kind === 'retry' ? 'notification not delivered; will retry' : 'notification failed',
+    );
+    if (next.kind === 'retry') {
+      await recordRetry(db, { ...record, ...next });
+      return 'retried';
+    }
+    await recordFailed(db, row.id, `${next.reason}; last error: ${error}`, now, record);
+    await this.#o.onFailed(row, next.reason);
+    return 'failed';
+  }
+
+  async #deliver(row: OutboxRow, channel: Channel): Promise<void> {
+    if (channel.kind === 'email') {
+      if (!this.#o.email) throw new Error('no SMTP server is configured (notifications.smtp)');
+      await this.#o.email.send(channel.target, renderEmail(row.notification));
+      return;
+    }
+    const secret = channel.secretName ? await this.#o.secret(channel.secretName) : undefined;
+    const request = renderWebhook(
+      row.notification,
+      channel.preset ?? 'generic',
+      secret === undefined ? undefined : (body) => signatureHeader(secret, body, this.#o.clock.now()),
+    );
+    await this.#o.webhook.post(channel.target, request);
+  }
+}
