@@ -101,14 +101,24 @@ export class NotificationService {
 
   /** Keeps SMTP credentials given in the environment (for one start) in the secret store, then starts delivering. */
   async start(credentials?: { user: string | undefined; password: string | undefined }): Promise<void> {
-    if (credentials?.user && credentials.password) {
-      const { user, password } = credentials;
-      await this.#o.db.transaction().execute(async (tx) => {
-        await this.#o.secrets.put(tx, smtpUserSecret, user);
-        await this.#o.secrets.put(tx, smtpPasswordSecret, password);
-      });
+    if (credentials?.user && credentials.password)
+      await this.keepSmtpCredentials(credentials.user, credentials.password);
+    const fallback = this.#o.settings.fallbackChannel;
+    if (fallback && !(await listChannels(this.#o.db)).some((c) => c.name === fallback)) {
+      this.#o.logger.warn(
+        { fallbackChannel: fallback },
+        'notifications.fallbackChannel names no channel yet: failed notifications are only in "steward notify log --status failed" until it is added',
+      );
     }
     this.dispatcher.start();
+  }
+
+  /** The SMTP server's user and password, sealed in the secret store (the environment gives them for one start). */
+  async keepSmtpCredentials(user: string, password: string): Promise<void> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      await this.#o.secrets.put(tx, smtpUserSecret, user);
+      await this.#o.secrets.put(tx, smtpPasswordSecret, password);
+    });
   }
 
   stop(): Promise<void> {
@@ -128,7 +138,7 @@ export class NotificationService {
   }
 
   /** Writes a notification to the outbox (in the caller's transaction, with the change it tells of); a repeated key is a no-op. */
-  async enqueue(tx: Queryable, request: EnqueueRequest): Promise<OutboxRow> {
+  async enqueue(request: EnqueueRequest, tx: Queryable = this.#o.db): Promise<OutboxRow> {
     checkIdempotencyKey(request.key);
     const all = await listChannels(tx);
     let chain: string[];
@@ -175,7 +185,7 @@ export class NotificationService {
       return;
     }
     try {
-      await this.enqueue(this.#o.db, {
+      await this.enqueue({
         key: `${failedKind}:${row.id}`,
         kind: failedKind,
         subject: `Notification not delivered: ${row.notification.subject}`,
@@ -251,7 +261,7 @@ export class NotificationService {
   /** Sends a test notification through one channel now, and shows its delivery (retries go on in the background if it failed). */
   async test(ref: string, principal: Principal): Promise<NotificationView> {
     const channel = await findChannel(this.#o.db, ref);
-    const row = await this.enqueue(this.#o.db, {
+    const row = await this.enqueue({
       key: `test-${randomUUID()}`,
       kind: 'test',
       subject: `Test notification to ${channel.name}`,
