@@ -70,13 +70,17 @@ export interface WebhookReceiver {
   failNext(...statuses: number[]): void;
   /** Holds each request this long before answering. */
   delayMs: number;
+  /** From now on, answers no request until release(). */
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const requests: ReceivedRequest[] = [];
   const failures: number[] = [];
-  const state = { delayMs: 0 };
+  const state = { delayMs: 0, held: false };
+  const waiting: (() => void)[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -86,10 +90,12 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       });
-      setTimeout(() => {
+      const answer = (): void => {
         res.statusCode = failures.shift() ?? 200;
         res.end('ok');
-      }, state.delayMs);
+      };
+      if (state.held) waiting.push(answer);
+      else setTimeout(answer, state.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -103,6 +109,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     },
     set delayMs(ms: number) {
       state.delayMs = ms;
+    },
+    hold: () => {
+      state.held = true;
+    },
+    release: () => {
+      state.held = false;
+      for (const answer of waiting.splice(0)) answer();
     },
     close: () => {
       server.closeAllConnections();
