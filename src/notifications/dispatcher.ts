@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
-import type { ControlDb } from '../store/db.ts';
+import type { ControlDb, Queryable } from '../store/db.ts';
 import { listChannels, type Channel } from './channels.ts';
 import type { EmailDriver, WebhookDriver } from './drivers.ts';
 import { renderEmail, renderWebhook } from './message.ts';
@@ -28,8 +28,11 @@ export interface DispatcherOptions {
   /** How long a claimed notification is this process's before another may try it (longer than any delivery). */
   readonly leaseMs: number;
   readonly everyMs: number;
-  /** Called for each notification that ends failed: the operators' fallback channel hears of it. */
-  readonly onFailed: (row: OutboxRow, reason: string) => Promise<void>;
+  /**
+   * Called for each notification that ends failed, in the transaction that
+   * fails it: the operators' fallback channel hears of it, or neither happens.
+   */
+  readonly onFailed: (tx: Queryable, row: OutboxRow, reason: string) => Promise<void>;
 }
 
 export interface PassReport {
@@ -88,11 +91,12 @@ export class NotificationDispatcher {
   async #pass(id: string | undefined): Promise<PassReport> {
     const { db, clock } = this.#o;
     let failed = 0;
-    const overdue = await expireOverdue(db, clock.now(), batch);
-    for (const row of overdue) {
-      failed++;
-      await this.#o.onFailed(row, row.lastError ?? 'its deadline passed');
-    }
+    failed += await db.transaction().execute(async (tx) => {
+      const overdue = await expireOverdue(tx, clock.now(), batch);
+      for (const row of overdue)
+        await this.#o.onFailed(tx, row, 'its deadline passed before it was delivered');
+      return overdue.length;
+    });
     const claimed = await claimDue(db, {
       now: clock.now(),
       leaseMs: this.#o.leaseMs,
@@ -164,8 +168,10 @@ export class NotificationDispatcher {
       await recordRetry(db, { ...record, ...next });
       return 'retried';
     }
-    await recordFailed(db, row.id, `${next.reason}; last error: ${error}`, now, record);
-    await this.#o.onFailed(row, next.reason);
+    await db.transaction().execute(async (tx) => {
+      await recordFailed(tx, row.id, `${next.reason}; last error: ${error}`, now, record);
+      await this.#o.onFailed(tx, row, next.reason);
+    });
     return 'failed';
   }
 

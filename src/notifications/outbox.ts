@@ -123,7 +123,8 @@ export async function claimDue(
         .select('id')
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', options.now)
-        .where('deadline', '>=', options.now)
+        // Each attempt scheduled by the deadline is made, the last one at it (even when this pass is late).
+        .whereRef('next_attempt_at', '<=', 'deadline')
         .$if(options.id !== undefined, (q) => q.where('id', '=', options.id ?? ''))
         .orderBy('next_attempt_at')
         .limit(options.limit)
@@ -204,7 +205,7 @@ export async function recordFailed(
     .execute();
 }
 
-/** Pending notifications whose deadline passed while nobody could try them (Steward was stopped): failed now. */
+/** Pending notifications with no attempt left by their deadline (their dispatcher died holding them): failed now. */
 export async function expireOverdue(tx: Queryable, now: Date, limit: number): Promise<OutboxRow[]> {
   const rows = await tx
     .updateTable('notification_outbox')
@@ -221,7 +222,8 @@ export async function expireOverdue(tx: Queryable, now: Date, limit: number): Pr
         .select('id')
         .where('status', '=', 'pending')
         .where('deadline', '<', now)
-        // Not one a live dispatcher holds right now.
+        // No attempt is left by the deadline (a lease that ran out, after a crash); none a live dispatcher holds.
+        .whereRef('next_attempt_at', '>', 'deadline')
         .where('next_attempt_at', '<=', now)
         .limit(limit)
         .forUpdate()

@@ -95,7 +95,7 @@ export class NotificationService {
       // SMTP may spend a timeout each on connecting, the greeting and the exchange.
       leaseMs: settings.timeoutSeconds * 4000 + 5000,
       everyMs: settings.pollSeconds * 1000,
-      onFailed: (row, reason) => this.#tellFallback(row, reason),
+      onFailed: (tx, row, reason) => this.#tellFallback(tx, row, reason),
     });
   }
 
@@ -157,7 +157,7 @@ export class NotificationService {
       chain = all.filter((c) => c.enabled).map((c) => c.id);
     }
     const now = this.#o.clock.now();
-    const { row } = await insertNotification(tx, {
+    const { row, created } = await insertNotification(tx, {
       key: request.key,
       kind: request.kind,
       subject: request.subject,
@@ -166,8 +166,8 @@ export class NotificationService {
       deadline: request.deadline ?? new Date(now.getTime() + this.#o.settings.deadlineMinutes * 60_000),
       now,
     });
-    if (chain.length === 0)
-      this.#o.logger.error({ key: request.key }, 'notification failed: no notification channel is enabled');
+    if (created && chain.length === 0)
+      await this.#tellFallback(tx, row, 'no notification channel is enabled');
     return row;
   }
 
@@ -177,28 +177,28 @@ export class NotificationService {
    * one's id). A failed fallback notification is not told again (no loop); it
    * stays in `steward notify log --status failed`.
    */
-  async #tellFallback(row: OutboxRow, reason: string): Promise<void> {
+  async #tellFallback(tx: Queryable, row: OutboxRow, reason: string): Promise<void> {
     const fallback = this.#o.settings.fallbackChannel;
     const log = { notification: row.id, key: row.notification.key, reason };
-    if (row.notification.kind === failedKind || !fallback) {
-      this.#o.logger.error(log, 'notification failed; no fallback channel to tell');
+    const channel = fallback ? (await listChannels(tx)).find((c) => c.name === fallback) : undefined;
+    if (row.notification.kind === failedKind || !channel) {
+      this.#o.logger.error(
+        { ...log, fallbackChannel: fallback ?? null },
+        'notification failed; no fallback channel to tell (see steward notify log --status failed)',
+      );
       return;
     }
-    try {
-      await this.enqueue({
+    await this.enqueue(
+      {
         key: `${failedKind}:${row.id}`,
         kind: failedKind,
         subject: `Notification not delivered: ${row.notification.subject}`,
         body: `Steward could not deliver notification ${row.id} (key ${row.notification.key}, ${row.notification.kind}): ${reason}.\n\n${row.notification.body}`,
-        channels: [fallback],
-      });
-      this.#o.logger.error(log, 'notification failed; told the fallback channel');
-    } catch (error) {
-      this.#o.logger.error(
-        { ...log, err: (error as Error).message },
-        'notification failed; the fallback channel could not be told',
-      );
-    }
+        channels: [channel.name],
+      },
+      tx,
+    );
+    this.#o.logger.error(log, 'notification failed; told the fallback channel');
   }
 
   async addChannel(
