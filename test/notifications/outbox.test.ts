@@ -84,12 +84,15 @@ describe('notifications through the outbox', () => {
     expect(received?.header('subject')).toBe('[Steward] Test notification to ops@example.com');
     expect(received?.raw).toContain(`Idempotency key: ${sent.key}`);
     // The SMTP password is in the secret store only.
-    const stored = await st.query<{ n: string }>(
-      `select count(*)::text as n from secrets where convert_from(ciphertext, 'latin1') like $1`,
-      [`%${smtpPassword}%`],
+    const stored = await st.query<{ sealed: string; plain: string }>(
+      `select count(*) filter (where name = 'notifications/smtp/password')::text as sealed,
+              count(*) filter (where position(convert_to($1, 'UTF8') in ciphertext) > 0)::text as plain
+         from secrets`,
+      [smtpPassword],
       st.controlDatabase,
     );
-    expect(stored[0]?.n).toBe('0');
+    // Sealed in the secret store, its plain text nowhere there.
+    expect(stored[0]).toEqual({ sealed: '1', plain: '0' });
     expect(st.logs()).not.toContain(smtpPassword);
   });
 
