@@ -66,6 +66,8 @@ export interface NotificationServiceOptions {
 const smtpUserSecret = 'notifications/smtp/user';
 const smtpPasswordSecret = 'notifications/smtp/password';
 const failedKind = 'notification-failed';
+/** A notification is for people: long enough for a stack of check results, short enough for every channel. */
+const maxBodyChars = 32_000;
 
 /** Notification channels, the outbox and its delivery log, and the dispatcher that drains it. */
 export class NotificationService {
@@ -140,6 +142,22 @@ export class NotificationService {
   /** Writes a notification to the outbox (in the caller's transaction, with the change it tells of); a repeated key is a no-op. */
   async enqueue(request: EnqueueRequest, tx: Queryable = this.#o.db): Promise<OutboxRow> {
     checkIdempotencyKey(request.key);
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(request.kind)) {
+      throw new InputError(
+        `field "kind": ${showValue(request.kind)} is not accepted; use up to 40 lower-case letters, digits and "-"`,
+        {
+          field: 'kind',
+        },
+      );
+    }
+    if (request.body.length > maxBodyChars) {
+      throw new InputError(
+        `field "body": ${request.body.length} characters is too long: at most ${maxBodyChars}`,
+        {
+          field: 'body',
+        },
+      );
+    }
     const all = await listChannels(tx);
     let chain: string[];
     if (request.channels) {
@@ -193,7 +211,7 @@ export class NotificationService {
         key: `${failedKind}:${row.id}`,
         kind: failedKind,
         subject: `Notification not delivered: ${row.notification.subject}`,
-        body: `Steward could not deliver notification ${row.id} (key ${row.notification.key}, ${row.notification.kind}): ${reason}.\n\n${row.notification.body}`,
+        body: `Steward could not deliver notification ${row.id} (key ${row.notification.key}, ${row.notification.kind}): ${reason}.\n\n${row.notification.body.slice(0, maxBodyChars / 2)}`,
         channels: [channel.name],
       },
       tx,

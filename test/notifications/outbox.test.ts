@@ -258,6 +258,21 @@ describe('notifications through the outbox', () => {
     const status = await st.request('GET', '/api/v1/notifications?status=lost');
     expect(status.status).toBe(400);
     expect(status.body).toMatchObject({ field: 'status' });
+    // What alerts enqueue is checked the same way.
+    const notify = st.services.notifications;
+    const logged = await notify.log({ limit: 1000 });
+    await expect(
+      notify.enqueue({ key: 'a\r\nBcc: x', kind: 'alert', subject: 's', body: 'b' }),
+    ).rejects.toMatchObject({
+      field: 'key',
+    });
+    await expect(
+      notify.enqueue({ key: 'k-1', kind: 'Alert!', subject: 's', body: 'b' }),
+    ).rejects.toMatchObject({ field: 'kind' });
+    await expect(
+      notify.enqueue({ key: 'k-2', kind: 'alert', subject: 's', body: 'b', channels: ['nobody'] }),
+    ).rejects.toMatchObject({ field: 'channels' });
+    expect(await notify.log({ limit: 1000 })).toEqual(logged);
     const after = (await st.request('GET', '/api/v1/notification-channels')).body as {
       channels: ChannelView[];
     };
