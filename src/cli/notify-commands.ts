@@ -79,6 +79,23 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
         channels.map((c) => [c.position, c.name, c.kind, c.target, c.preset, c.signed, c.enabled]),
       );
     });
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    channel
+      .command(`${verb} <channel>`)
+      .description(
+        enabled ? 'put a channel back in the default route' : 'leave a channel out of the default route',
+      )
+      .action(async (name: string) => {
+        const changed = await client().patch<ChannelView>(`/api/v1/notification-channels/${enc(name)}`, {
+          enabled,
+        });
+        if (json()) return printJson(changed);
+        process.stdout.write(`channel ${changed.name} ${enabled ? 'enabled' : 'disabled'}\n`);
+      });
+  }
   channel
     .command('remove <channel>')
     .description('remove a channel (and its signing secret)')

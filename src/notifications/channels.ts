@@ -206,3 +206,7 @@ export async function findChannel(db: Queryable, ref: string): Promise<Channel> 
 export async function deleteChannel(tx: Queryable, id: string): Promise<void> {
   await tx.deleteFrom('notification_channels').where('id', '=', id).execute();
 }
+
+export async function setChannelEnabled(tx: Queryable, id: string, enabled: boolean): Promise<void> {
+  await tx.updateTable('notification_channels').set({ enabled }).where('id', '=', id).execute();
+}

@@ -15,6 +15,7 @@ import {
   findChannel,
   insertChannel,
   listChannels,
+  setChannelEnabled,
   type ChannelView,
   type NewChannel,
 } from './channels.ts';
@@ -269,6 +270,22 @@ export class NotificationService {
         address: principal.address,
       });
       return channelView(channel);
+    });
+  }
+
+  /** A disabled channel is left out of the default route; chains that name it fail over past it. */
+  async setEnabled(ref: string, enabled: boolean, principal: Principal): Promise<ChannelView> {
+    return this.#o.db.transaction().execute(async (tx) => {
+      const channel = await findChannel(tx, ref);
+      if (channel.enabled === enabled) return channelView(channel);
+      await setChannelEnabled(tx, channel.id, enabled);
+      await this.#o.audit.record(tx, {
+        actor: actorName(principal),
+        action: enabled ? 'notification-channel.enable' : 'notification-channel.disable',
+        target: `notification-channel:${channel.name}`,
+        address: principal.address,
+      });
+      return channelView({ ...channel, enabled });
     });
   }
 

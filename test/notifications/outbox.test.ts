@@ -225,6 +225,25 @@ describe('notifications through the outbox', () => {
     });
   });
 
+  it('a disabled channel is left out of the default route, and the change is audited', async () => {
+    const res = await st.request('PATCH', '/api/v1/notification-channels/dead-hook', { enabled: false });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ name: 'dead-hook', enabled: false });
+    const row = await st.services.notifications.enqueue({
+      key: 'default-route-1',
+      kind: 'alert',
+      subject: 's',
+      body: 'b',
+    });
+    const names = new Map((await st.services.notifications.listChannels()).map((c) => [c.id, c.name]));
+    expect(row.channels.map((id) => names.get(id))).toEqual(['ops@example.com', 'operators']);
+    const audit = await st.request('GET', '/api/v1/audit?action=notification-channel.disable');
+    expect(JSON.stringify(audit.body)).toContain('notification-channel:dead-hook');
+    const bad = await st.request('PATCH', '/api/v1/notification-channels/dead-hook', { enabled: 'no' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ field: 'enabled' });
+  });
+
   it('bad input: 400 naming field, value and what is accepted; nothing added', async () => {
     const before = (await st.request('GET', '/api/v1/notification-channels')).body as {
       channels: ChannelView[];

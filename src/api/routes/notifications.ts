@@ -44,6 +44,17 @@ export function notificationRoutes(app: FastifyInstance, auth: Authenticator, se
     handler: ({ body, principal }) => notifications.addChannel(body, principal),
   });
   route(app, auth, {
+    method: 'PATCH',
+    url: '/api/v1/notification-channels/:channel',
+    summary: 'Enable or disable a channel (a disabled one is left out of the default route)',
+    tags: ['notifications'],
+    permission: 'notifications.write',
+    params: channelParams,
+    body: z.object({ enabled: z.boolean() }).strict(),
+    handler: ({ params, body, principal }) =>
+      notifications.setEnabled(params.channel, body.enabled, principal),
+  });
+  route(app, auth, {
     method: 'DELETE',
     url: '/api/v1/notification-channels/:channel',
     summary: 'Remove a notification channel (and its signing secret)',
