@@ -41,7 +41,9 @@ export interface PassReport {
   readonly failed: number;
 }
 
+/** Notifications attempted at once; a pass takes up to batchesPerPass of them in turn. */
 const batch = 20;
+const batchesPerPass = 50;
 
 /**
  * Delivers the outbox. pass() is the whole loop; the timer only calls it,
@@ -74,6 +76,7 @@ export class NotificationDispatcher {
       if (this.#timer) clearInterval(this.#timer);
       this.#timer = undefined;
       await this.#running?.catch(() => undefined);
+      this.#o.email?.close();
     })();
     return this.#stopping;
   }
@@ -90,27 +93,31 @@ export class NotificationDispatcher {
 
   async #pass(id: string | undefined): Promise<PassReport> {
     const { db, clock } = this.#o;
-    let failed = 0;
-    failed += await db.transaction().execute(async (tx) => {
+    let failed = await db.transaction().execute(async (tx) => {
       const overdue = await expireOverdue(tx, clock.now(), batch);
       for (const row of overdue)
         await this.#o.onFailed(tx, row, 'its deadline passed before it was delivered');
       return overdue.length;
     });
-    const claimed = await claimDue(db, {
-      now: clock.now(),
-      leaseMs: this.#o.leaseMs,
-      limit: batch,
-      ...(id ? { id } : {}),
-    });
-    if (claimed.length === 0) return { delivered: 0, retried: 0, failed };
-    const channels = new Map((await listChannels(db)).map((c) => [c.id, c]));
-    const outcomes = await Promise.all(claimed.map((row) => this.#attempt(row, channels)));
-    return {
-      delivered: outcomes.filter((o) => o === 'delivered').length,
-      retried: outcomes.filter((o) => o === 'retried').length,
-      failed: failed + outcomes.filter((o) => o === 'failed').length,
-    };
+    let delivered = 0;
+    let retried = 0;
+    // A backlog drains batch after batch within one pass, up to a bound that keeps stop() prompt.
+    for (let round = 0; round < batchesPerPass; round++) {
+      const claimed = await claimDue(db, {
+        now: clock.now(),
+        leaseMs: this.#o.leaseMs,
+        limit: batch,
+        ...(id ? { id } : {}),
+      });
+      if (claimed.length === 0) break;
+      const channels = new Map((await listChannels(db)).map((c) => [c.id, c]));
+      const outcomes = await Promise.all(claimed.map((row) => this.#attempt(row, channels)));
+      delivered += outcomes.filter((o) => o === 'delivered').length;
+      retried += outcomes.filter((o) => o === 'retried').length;
+      failed += outcomes.filter((o) => o === 'failed').length;
+      if (claimed.length < batch || this.#stopping) break;
+    }
+    return { delivered, retried, failed };
   }
 
   async #attempt(

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 import type { EmailMessage, WebhookRequest } from './message.ts';
 
 /**
@@ -31,25 +31,39 @@ export interface SmtpCredentials {
   readonly password: string;
 }
 
+/**
+ * Sends over a pool of up to five SMTP connections, reused from message to
+ * message; a new pool when the credentials in the secret store change.
+ */
 export function smtpDriver(
   settings: SmtpSettings,
   credentials: () => Promise<SmtpCredentials | undefined>,
 ): EmailDriver {
   const timeout = settings.timeoutSeconds * 1000;
+  let pool: { readonly transport: Transporter; readonly auth: SmtpCredentials | undefined } | undefined;
+  const transportFor = (auth: SmtpCredentials | undefined): Transporter => {
+    if (pool && pool.auth?.user === auth?.user && pool.auth?.password === auth?.password)
+      return pool.transport;
+    pool?.transport.close();
+    const transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 5,
+      host: settings.host,
+      port: settings.port,
+      secure: settings.secure,
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: timeout,
+      ...(auth ? { auth: { user: auth.user, pass: auth.password } } : {}),
+    });
+    pool = { transport, auth };
+    return transport;
+  };
   return {
     async send(to, message) {
       const auth = await credentials();
-      const transport = nodemailer.createTransport({
-        host: settings.host,
-        port: settings.port,
-        secure: settings.secure,
-        connectionTimeout: timeout,
-        greetingTimeout: timeout,
-        socketTimeout: timeout,
-        ...(auth ? { auth: { user: auth.user, pass: auth.password } } : {}),
-      });
       try {
-        await transport.sendMail({
+        await transportFor(auth).sendMail({
           from: settings.from,
           to,
           subject: message.subject,
@@ -59,15 +73,17 @@ export function smtpDriver(
         });
       } catch (error) {
         const e = error as { code?: string; responseCode?: number; message?: string };
+        const detail = (e.message ?? '').split(auth?.password ?? '\0').join('***');
         throw new DeliveryError(
-          `SMTP ${settings.host}:${settings.port}: ${e.code ?? ''}${e.responseCode ? ` ${e.responseCode}` : ''} ${(e.message ?? '').replace(auth?.password ?? '\0', '***')}`.trim(),
+          `SMTP ${settings.host}:${settings.port}: ${e.code ?? ''}${e.responseCode ? ` ${e.responseCode}` : ''} ${detail}`.trim(),
           { cause: error },
         );
-      } finally {
-        transport.close();
       }
     },
-    close() {},
+    close() {
+      pool?.transport.close();
+      pool = undefined;
+    },
   };
 }
 
