@@ -54,6 +54,9 @@ export function smtpDriver(
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: timeout,
+      tls: { minVersion: 'TLSv1.2' },
+      // Credentials never cross the network in clear: STARTTLS is a must then, except to this machine.
+      requireTLS: auth !== undefined && !loopback(settings.host),
       ...(auth ? { auth: { user: auth.user, pass: auth.password } } : {}),
     });
     pool = { transport, auth };
@@ -85,6 +88,10 @@ export function smtpDriver(
       pool = undefined;
     },
   };
+}
+
+function loopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export function webhookDriver(timeoutSeconds: number): WebhookDriver {
