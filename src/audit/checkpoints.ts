@@ -203,8 +203,8 @@ export function readCheckpoints(
   for (const store of stores) {
     const held = newestOf.get(store.name);
     if (held && checkpointDigest(held) === checkpointDigest(top)) continue;
-    const at = held ? `event ${held.seq}` : 'no checkpoint';
     if (store.name === 'local') {
+      const at = held ? `event ${held.seq}` : 'no checkpoint';
       problems.push(
         checkpointProblem(
           top.seq,
@@ -212,7 +212,11 @@ export function readCheckpoints(
         ),
       );
     } else if (local && checkpointDigest(local) === checkpointDigest(top)) {
-      warnings.push(`${store.name} holds checkpoints up to ${at}, the local file up to event ${top.seq}`);
+      // A repository is written from the first checkpoint after its stanza exists, so it may lag.
+      const holds = held ? `checkpoints up to event ${held.seq}` : 'no checkpoint yet';
+      warnings.push(
+        `${store.name} holds ${holds}, the local file up to event ${top.seq}; the next checkpoint copies it there`,
+      );
     }
   }
   const holders = [...newestOf.entries()]

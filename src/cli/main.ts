@@ -228,7 +228,7 @@ program
               ? `  Gateway:     ${running.gatewayUrl} (a stage: https://<stage>.<tenant>.${running.config.gateway.baseDomain}:${new URL(running.gatewayUrl).port || 443})\n`
               : '') +
             `  CLI config:  ${running.clientFile}\n` +
-            `  ${describeIsolation(running.steward.services.isolation).replaceAll('\n', '\n  ')}\n`,
+            isolationLine(running.steward.services.isolation),
         );
         if (running.firstOwner) {
           process.stdout.write(
@@ -583,3 +583,11 @@ function fail(error: unknown): never {
 }
 
 program.parseAsync(process.argv).catch(fail);
+
+/** The summary's isolation line, aligned with the others; a reduced one keeps its whole warning. */
+function isolationLine(report: IsolationReport): string {
+  const text = describeIsolation(report);
+  return report.level === 'full'
+    ? `  Isolation:   ${text.replace(/^isolation: /, '')}\n`
+    : `  ${text.replaceAll('\n', '\n  ')}\n`;
+}
