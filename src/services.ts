@@ -52,6 +52,13 @@ import {
   restoreTestJobKind,
   restoreTestScheduleJobKind,
 } from './backups/restore-service.ts';
+import {
+  CheckRunner,
+  CheckService,
+  CheckStore,
+  stewardTargets,
+  type GatewayEndpoint,
+} from './monitoring/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -73,6 +80,9 @@ export interface Services {
   readonly restores: RestoreService;
   /** Notification channels, the outbox and its dispatcher. */
   readonly notifications: NotificationService;
+  /** Operators' checks; the runner probes every check and stores the results as time. */
+  readonly checks: CheckService;
+  readonly checkRunner: CheckRunner;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -100,6 +110,8 @@ export interface ServiceDependencies {
   readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
   /** A superuser URL of the shared cluster: restores copy into it. */
   readonly sharedClusterUrl?: string | undefined;
+  /** This process's gateway, once it listens: built-in HTTP checks go through it. */
+  readonly gatewayEndpoint?: () => GatewayEndpoint | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -263,6 +275,29 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'notifications' }),
     settings: config.notifications,
   });
+  const checkStore = new CheckStore(db);
+  const checks = new CheckService({
+    store: checkStore,
+    tenants,
+    audit,
+    clock,
+    defaultTimeoutMs: config.monitoring.timeoutMs,
+  });
+  const checkRunner = new CheckRunner({
+    store: checkStore,
+    clock,
+    logger: logger.child({ component: 'checks' }),
+    settings: config.monitoring,
+    targets: stewardTargets({
+      db,
+      runtime,
+      tenants,
+      backups: config.backups.enabled ? backups : undefined,
+      gateway: deps.gatewayEndpoint ?? (() => undefined),
+      intervalSeconds: config.monitoring.intervalSeconds,
+      timeoutMs: config.monitoring.timeoutMs,
+    }),
+  });
   return {
     tenants,
     operators,
@@ -283,6 +318,8 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       deps.sandbox?.report ??
       isolationReport({ root: false, mountsUnavailable: undefined, networkUnavailable: undefined }),
     notifications,
+    checks,
+    checkRunner,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

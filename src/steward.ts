@@ -89,6 +89,8 @@ export class Steward {
   #gateway: Gateway | undefined;
   #gatewayMetrics: GatewayMetrics | undefined;
   #gatewayAddress: GatewayAddress | undefined;
+  /** The gateway CA's certificate: checks through the gateway trust it. */
+  #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
@@ -160,6 +162,14 @@ export class Steward {
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
             sharedClusterUrl: this.#o.sharedClusterUrl,
+            gatewayEndpoint: () =>
+              this.#gatewayAddress && this.#gatewayCaPem
+                ? {
+                    port: this.#gatewayAddress.port,
+                    ca: this.#gatewayCaPem,
+                    baseDomain: config.gateway.baseDomain,
+                  }
+                : undefined,
           }),
     });
     // Every process follows master key rotations, whichever process runs them.
@@ -176,7 +186,10 @@ export class Steward {
         db: this.#store.db,
         pool: this.#store.pool,
         secrets: this.#services.secrets,
-        ca: await this.#gatewayCa(this.#o.gateway.ca, role),
+        ca: await this.#gatewayCa(this.#o.gateway.ca, role).then((ca) => {
+          this.#gatewayCaPem = ca.certPem;
+          return ca;
+        }),
         logger,
         limits: config.gateway.limits,
         // Rate limits, the connection cap and the access log, unless the caller brings its own hooks.
@@ -218,6 +231,8 @@ export class Steward {
       await this.#runner.start();
       await this.#services.runtime.start();
       await this.#services.notifications.start(this.#o.smtpCredentials);
+      // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
+      await this.#services.checkRunner.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -325,6 +340,8 @@ export class Steward {
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     await this.#keyringWatcher?.stop();
     await this.#resyncing;
+    // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
+    await this.#services?.checkRunner.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

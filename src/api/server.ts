@@ -7,6 +7,7 @@ import { isStewardError, type ErrorBody } from '../core/errors.ts';
 import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
+import { checkRoutes } from './routes/checks.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -99,6 +100,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   backupRoutes(api, authenticate, options.services);
   restoreRoutes(api, authenticate, options.services);
   notificationRoutes(api, authenticate, options.services);
+  checkRoutes(api, authenticate, options.services);
   if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

@@ -13,6 +13,7 @@ import { exportCommands } from './export-commands.ts';
 import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
 import { notifyCommands } from './notify-commands.ts';
+import { checkCommands } from './check-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -553,6 +554,7 @@ exportCommands(program, { client, json });
 backupCommands(program, { client, json });
 restoreCommands(program, { client, json });
 notifyCommands(program, { client, json });
+checkCommands(program, { client, json });
 
 program
   .command('app')

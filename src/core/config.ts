@@ -236,6 +236,28 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Checks and their results (src/monitoring/). */
+    monitoring: z
+      .object({
+        /** Days check states and rollups are kept: a calendar-year SLA plus a month by default. */
+        retentionDays: z.number().int().min(1).max(3650).default(400),
+        /** Seconds between probes of the built-in checks of each stage. */
+        intervalSeconds: z.number().int().min(1).max(3600).default(30),
+        /** How long one probe may take. */
+        timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+        /** Probes in flight at once. */
+        concurrency: z.number().int().min(1).max(256).default(16),
+        /** How often the runner looks for due checks. */
+        tickMs: z.number().int().min(50).max(10_000).default(1000),
+        /** Results in a row that change a state (src/monitoring/states.ts). */
+        failuresToDown: z.number().int().min(1).max(100).default(2),
+        badToDegraded: z.number().int().min(1).max(100).default(2),
+        successesToUp: z.number().int().min(1).max(100).default(1),
+        /** A probe later than this many intervals means Steward was not probing: the gap is recorded unknown. */
+        lateIntervals: z.number().int().min(2).max(100).default(2),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

@@ -342,6 +342,46 @@ export interface NotificationDeliveriesTable {
   at: Generated<Date>;
 }
 
+export interface ChecksTable {
+  id: Id;
+  scope: string;
+  stage_id: string | null;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  kind: string;
+  origin: string;
+  builtin: string | null;
+  spec: ColumnType<unknown, string, string>;
+  interval_seconds: number;
+  timeout_ms: number;
+  enabled: Generated<boolean>;
+  created_by: string;
+  created_at: Timestamp;
+  removed_at: Date | string | null;
+  next_probe_at: Timestamp;
+  last_probe_at: Date | string | null;
+  recent: ColumnType<unknown, string | undefined, string>;
+}
+
+export interface CheckStatesTable {
+  id: Id;
+  check_id: string;
+  state: string;
+  started_at: Date | string;
+  ended_at: Date | string | null;
+  cause: ColumnType<unknown, string, string>;
+}
+
+export interface CheckRollupsTable {
+  check_id: string;
+  minute: Date | string;
+  count: number;
+  failures: number;
+  latency_p50_ms: number;
+  latency_p95_ms: number;
+  latency_max_ms: number;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -366,4 +406,7 @@ export interface ControlDatabase {
   notification_channels: NotificationChannelsTable;
   notification_outbox: NotificationOutboxTable;
   notification_deliveries: NotificationDeliveriesTable;
+  checks: ChecksTable;
+  check_states: CheckStatesTable;
+  check_rollups: CheckRollupsTable;
 }

@@ -1,0 +1,111 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import pg from 'pg';
+import { stageRoleSession } from '../databases/privileged.ts';
+import type { HttpObservation } from './verdicts.ts';
+
+/**
+ * Probe drivers: the side effects of checks. Each never rejects: what went
+ * wrong becomes an observation. No secret reaches an observation's text.
+ */
+export interface HttpTarget {
+  readonly host: string;
+  readonly port: number;
+  /** TLS to the gateway: the CA to trust and the name to ask for (SNI and Host). */
+  readonly tls?: { readonly ca: string; readonly servername: string };
+  /** The Host header (default: host:port). */
+  readonly hostHeader?: string;
+}
+
+export interface HttpProbe {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+/** Enough of a body to find an expected substring; the rest is not read. */
+const maxBodyBytes = 64 * 1024;
+
+export function probeHttpTarget(target: HttpTarget, probe: HttpProbe): Promise<HttpObservation> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (seen: HttpObservation): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(seen);
+    };
+    const options = {
+      host: target.host,
+      port: target.port,
+      path: probe.path,
+      method: probe.method,
+      agent: false as const,
+      headers: {
+        'user-agent': 'steward-check',
+        ...probe.headers,
+        host: target.hostHeader ?? `${target.host}:${target.port}`,
+        connection: 'close',
+      },
+    };
+    const onResponse = (res: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      const done = (): void =>
+        finish({ kind: 'answer', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      res.on('data', (chunk: Buffer) => {
+        if (bytes >= maxBodyBytes) return done();
+        chunks.push(chunk.subarray(0, maxBodyBytes - bytes));
+        bytes += chunk.length;
+      });
+      res.on('end', done);
+      res.on('error', (error: NodeJS.ErrnoException) =>
+        finish({ kind: 'error', reason: error.code ?? error.message }),
+      );
+    };
+    const req = target.tls
+      ? httpsRequest({ ...options, ca: target.tls.ca, servername: target.tls.servername }, onResponse)
+      : httpRequest(options, onResponse);
+    const timer = setTimeout(
+      () => finish({ kind: 'error', reason: `no answer within ${probe.timeoutMs} ms` }),
+      probe.timeoutMs,
+    );
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ kind: 'error', reason: error.code ?? error.message }),
+    );
+    req.end();
+  });
+}
+
+export type DatabaseObservation = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Connects as the stage's own role (its DATABASE_URL, never a superuser) and
+ * runs `select 1`: the database is reachable the way the app reaches it.
+ */
+export async function probeStageDatabase(
+  databaseUrl: string,
+  timeoutMs: number,
+): Promise<DatabaseObservation> {
+  const client = new pg.Client({
+    ...stageRoleSession(databaseUrl),
+    connectionTimeoutMillis: timeoutMs,
+    statement_timeout: timeoutMs,
+    application_name: 'steward-check',
+  });
+  // A server that goes away mid-probe must not crash Steward.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return { ok: true };
+  } catch (error) {
+    // The code or message only: pg's messages name the role, never the password.
+    const e = error as { code?: string; message?: string };
+    return { ok: false, reason: e.code ? `${e.code}: ${e.message ?? ''}` : (e.message ?? 'failed') };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,234 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { probeHttpTarget, probeStageDatabase } from './probes.ts';
+import { minuteOf, rollup, type RollupSample } from './rollups.ts';
+import { applyResult, notProbing, type ProbeResult, type Thresholds } from './states.ts';
+import type { CheckStore, StoredCheck } from './store.ts';
+import type { CheckTargets } from './targets.ts';
+import { backupVerdict, combineVerdicts, httpVerdict, type Verdict } from './verdicts.ts';
+
+export type MonitoringSettings = Config['monitoring'];
+
+export interface CheckRunnerOptions {
+  readonly store: CheckStore;
+  readonly targets: CheckTargets;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: MonitoringSettings;
+}
+
+/** What one pass did, for tests and logs. */
+export interface CheckPassResult {
+  readonly probed: number;
+  readonly changes: number;
+  readonly builtinsAdded: number;
+  readonly builtinsRemoved: number;
+}
+
+const pruneEveryMs = 3_600_000;
+
+/**
+ * Probes due checks and stores their results as time. pass() is the one
+ * public pass; the timer only calls it, never two at once. start() first
+ * records, for every check a previous process left open, the time since its
+ * last probe as unknown: Steward was not looking.
+ */
+export class CheckRunner {
+  readonly #o: CheckRunnerOptions;
+  readonly #thresholds: Thresholds;
+  /** The current minute's samples per check, for its rollup. */
+  readonly #minutes = new Map<string, { minute: string; samples: RollupSample[] }>();
+  readonly #busy = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<CheckPassResult> | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #lastPrune = 0;
+
+  constructor(options: CheckRunnerOptions) {
+    this.#o = options;
+    const s = options.settings;
+    this.#thresholds = {
+      failuresToDown: s.failuresToDown,
+      badToDegraded: s.badToDegraded,
+      successesToUp: s.successesToUp,
+      lateIntervals: s.lateIntervals,
+    };
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= (async () => {
+      await this.recordNotProbing('Steward was not probing (stopped or restarted) since the last probe');
+      this.#timer = setInterval(() => void this.#tick(), this.#o.settings.tickMs);
+      this.#timer.unref();
+    })();
+    return this.#starting;
+  }
+
+  /** Waits for the pass in flight. Safe twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => undefined);
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = undefined;
+      await this.#running?.catch(() => undefined);
+    })();
+    return this.#stopping;
+  }
+
+  /** Closes every open up, degraded or down interval at its last probe and opens unknown there. */
+  async recordNotProbing(reason: string): Promise<number> {
+    let n = 0;
+    for (const check of await this.#o.store.probedNotUnknown()) {
+      const { progress, changes } = notProbing(check.progress, reason);
+      await this.#o.store.record(check.id, progress, changes);
+      n += changes.length;
+    }
+    if (n > 0)
+      this.#o.logger.info(
+        { checks: n },
+        'checks left open by a previous process recorded unknown since their last probe',
+      );
+    return n;
+  }
+
+  #tick(): void {
+    if (this.#running || this.#stopping) return;
+    this.pass().catch((error: unknown) =>
+      this.#o.logger.error({ err: (error as Error).message }, 'check pass failed'),
+    );
+  }
+
+  /** One pass: built-in checks follow their stages, retention prunes (hourly), due checks are probed. */
+  pass(): Promise<CheckPassResult> {
+    if (this.#running) return this.#running;
+    this.#running = this.#pass().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #pass(): Promise<CheckPassResult> {
+    const { store, targets, clock, settings } = this.#o;
+    const synced = await store.syncBuiltins(await targets.builtins(), clock.now());
+    if (clock.now().getTime() - this.#lastPrune >= pruneEveryMs) {
+      this.#lastPrune = clock.now().getTime();
+      const cutoff = new Date(this.#lastPrune - settings.retentionDays * 86_400_000);
+      const pruned = await store.prune(cutoff);
+      if (pruned.states + pruned.rollups + pruned.checks > 0)
+        this.#o.logger.info(
+          { ...pruned, before: cutoff.toISOString() },
+          'check results past retention pruned',
+        );
+    }
+    const due = await store.claimDue(clock.now(), settings.concurrency * 4, [...this.#busy]);
+    let changes = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < due.length) {
+        const check = due[next++] as StoredCheck;
+        this.#busy.add(check.id);
+        try {
+          changes += await this.#probeAndRecord(check);
+        } catch (error) {
+          this.#o.logger.error({ check: check.id, err: (error as Error).message }, 'check result not stored');
+        } finally {
+          this.#busy.delete(check.id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, worker));
+    return { probed: due.length, changes, builtinsAdded: synced.added, builtinsRemoved: synced.removed };
+  }
+
+  async #probeAndRecord(check: StoredCheck): Promise<number> {
+    const started = performance.now();
+    const verdict = await this.#probe(check).catch((error: unknown): Verdict => ({
+      outcome: 'fail',
+      detail: `probe failed: ${(error as Error).message}`,
+    }));
+    const result: ProbeResult = {
+      at: this.#o.clock.now().toISOString(),
+      outcome: verdict.outcome,
+      latencyMs: Math.round(performance.now() - started),
+      detail: verdict.detail.slice(0, 500),
+    };
+    const { progress, changes } = applyResult(
+      check.progress,
+      result,
+      check.intervalSeconds * 1000,
+      this.#thresholds,
+    );
+    for (const change of changes) {
+      this.#o.logger.info(
+        {
+          check: check.id,
+          tenant: check.tenant,
+          stage: check.stage,
+          from: change.from,
+          to: change.to,
+          detail: result.detail,
+        },
+        'check state changed',
+      );
+    }
+    await this.#o.store.record(check.id, progress, changes, this.#rollup(check.id, result));
+    return changes.length;
+  }
+
+  #rollup(checkId: string, result: ProbeResult): ReturnType<typeof rollup> {
+    const minute = minuteOf(result.at);
+    let current = this.#minutes.get(checkId);
+    if (current?.minute !== minute) {
+      current = { minute, samples: [] };
+      this.#minutes.set(checkId, current);
+    }
+    current.samples.push({ ok: result.outcome === 'ok', latencyMs: result.latencyMs });
+    return rollup(minute, current.samples);
+  }
+
+  async #probe(check: StoredCheck): Promise<Verdict> {
+    const { spec } = check;
+    if (!check.stageId) return { outcome: 'fail', detail: 'the stage it watched is gone' };
+    switch (spec.kind) {
+      case 'http': {
+        const { targets, healthPath } = await this.#o.targets.http(check.stageId, spec.via);
+        const path = spec.path ?? healthPath;
+        if (!path) return { outcome: 'fail', detail: 'no release with a health path is active' };
+        const verdicts = await Promise.all(
+          targets.map(async (target) =>
+            httpVerdict(
+              spec,
+              path,
+              await probeHttpTarget(target, {
+                method: spec.method,
+                path,
+                headers: spec.headers,
+                timeoutMs: check.timeoutMs,
+              }),
+            ),
+          ),
+        );
+        if (spec.via === 'gateway')
+          return verdicts[0] ?? { outcome: 'fail', detail: 'the stage is not published' };
+        return combineVerdicts('web processes', verdicts);
+      }
+      case 'database': {
+        const seen = await probeStageDatabase(
+          await this.#o.targets.databaseUrl(check.stageId),
+          check.timeoutMs,
+        );
+        return seen.ok
+          ? { outcome: 'ok', detail: 'select 1 as the stage role answered' }
+          : { outcome: 'fail', detail: `as the stage role: ${seen.reason}` };
+      }
+      case 'backup': {
+        const seen = await this.#o.targets.backup(check.tenant ?? '', check.stage ?? '');
+        if (!seen.policy) return { outcome: 'fail', detail: seen.error ?? 'no backup policy' };
+        return backupVerdict(seen.policy, seen.freshness);
+      }
+    }
+  }
+}

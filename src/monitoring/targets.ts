@@ -1,0 +1,167 @@
+import type { BackupService } from '../backups/service.ts';
+import type { StageRuntime } from '../runtime/stage-runtime.ts';
+import type { AppDefinition } from '../runtime/app-definition.ts';
+import type { ControlDb } from '../store/db.ts';
+import type { TenantService } from '../tenants/service.ts';
+import type { HttpTarget } from './probes.ts';
+import { builtinSpec, type BuiltinCheck } from './specs.ts';
+import type { WantedBuiltin } from './store.ts';
+import type { PhysicalPolicy } from '../backups/policy.ts';
+import type { Freshness } from '../backups/freshness.ts';
+
+/**
+ * Where a check's probes go, read from what Steward runs: the stages, their
+ * active releases, the gateway, the stages' credentials and backups.
+ */
+export interface CheckTargets {
+  /** The built-in checks every stage should have now. */
+  builtins(): Promise<WantedBuiltin[]>;
+  /** The HTTP targets of a stage's check: through the gateway (one) or each web process; null path: the release's health path. */
+  http(
+    stageId: string,
+    via: 'gateway' | 'processes',
+  ): Promise<{ readonly targets: readonly HttpTarget[]; readonly healthPath: string | null }>;
+  /** The stage's DATABASE_URL, as its app gets it. */
+  databaseUrl(stageId: string): Promise<string>;
+  backup(
+    tenant: string,
+    stage: string,
+  ): Promise<{ policy: PhysicalPolicy | null; freshness: Freshness | null; error: string | null }>;
+}
+
+/** Where the gateway listens and how to reach a host through it. */
+export interface GatewayEndpoint {
+  readonly port: number;
+  readonly ca: string;
+  readonly baseDomain: string;
+}
+
+export interface StewardTargetsOptions {
+  readonly db: ControlDb;
+  readonly runtime: StageRuntime;
+  readonly tenants: TenantService;
+  readonly backups: BackupService | undefined;
+  /** The gateway of this process, once it listens; without one, "via gateway" goes to the stage's published port. */
+  readonly gateway: () => GatewayEndpoint | undefined;
+  readonly intervalSeconds: number;
+  readonly timeoutMs: number;
+}
+
+interface StageRow {
+  readonly id: string;
+  readonly name: string;
+  readonly slug: string;
+  readonly published_port: number | null;
+}
+
+export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
+  const stageRow = (stageId: string): Promise<StageRow | undefined> =>
+    o.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select(['stages.id', 'stages.name', 'tenants.slug', 'stages.published_port'])
+      .where('stages.id', '=', stageId)
+      .executeTakeFirst();
+  const activeDefinition = async (stageId: string): Promise<AppDefinition | undefined> => {
+    const row = await o.db
+      .selectFrom('deployments')
+      .innerJoin('releases', 'releases.id', 'deployments.release_id')
+      .select('releases.definition')
+      .where('deployments.stage_id', '=', stageId)
+      .where('deployments.status', '=', 'active')
+      .orderBy('deployments.id', 'desc')
+      .executeTakeFirst();
+    return row?.definition as AppDefinition | undefined;
+  };
+  return {
+    async builtins() {
+      const stages = await o.db
+        .selectFrom('stages')
+        .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+        .select(['stages.id', 'stages.name', 'tenants.slug'])
+        .where('stages.desired', '=', 'present')
+        .where('tenants.desired', '=', 'present')
+        .where('stages.phase', '=', 'ready')
+        .execute();
+      // A stage serves HTTP once a release with a health path is active there.
+      const served = new Set(
+        (
+          await o.db
+            .selectFrom('deployments')
+            .innerJoin('releases', 'releases.id', 'deployments.release_id')
+            .select(['deployments.stage_id', 'releases.definition'])
+            .where('deployments.status', '=', 'active')
+            .execute()
+        )
+          .filter((d) => (d.definition as AppDefinition | null)?.health?.path)
+          .map((d) => d.stage_id),
+      );
+      const wanted: WantedBuiltin[] = [];
+      for (const s of stages) {
+        const kinds: BuiltinCheck[] = [
+          ...(served.has(s.id) ? (['gateway', 'processes'] as const) : []),
+          'database',
+          ...(o.backups ? (['backup'] as const) : []),
+        ];
+        for (const builtin of kinds) {
+          const spec = builtinSpec(builtin);
+          wanted.push({
+            stageId: s.id,
+            tenant: s.slug,
+            stage: s.name,
+            builtin,
+            kind: spec.kind,
+            spec,
+            // Backups are hourly at the most: probing their age more often tells nothing new.
+            intervalSeconds: builtin === 'backup' ? Math.max(o.intervalSeconds, 300) : o.intervalSeconds,
+            timeoutMs: o.timeoutMs,
+          });
+        }
+      }
+      return wanted;
+    },
+
+    async http(stageId, via) {
+      const stage = await stageRow(stageId);
+      const definition = await activeDefinition(stageId);
+      const healthPath = definition?.health?.path ?? null;
+      if (!stage) return { targets: [], healthPath };
+      if (via === 'processes') {
+        const [view] = await o.runtime.ps(stage.slug, stage.name);
+        const ports = (view?.processes ?? [])
+          .filter((p) => p.port !== null && p.release === view?.release)
+          .map((p) => p.port as number);
+        return { targets: ports.map((port) => ({ host: '127.0.0.1', port })), healthPath };
+      }
+      const gateway = o.gateway();
+      if (gateway) {
+        const host = `${stage.name}.${stage.slug}.${gateway.baseDomain}`;
+        return {
+          targets: [
+            {
+              host: '127.0.0.1',
+              port: gateway.port,
+              hostHeader: host,
+              tls: { ca: gateway.ca, servername: host },
+            },
+          ],
+          healthPath,
+        };
+      }
+      return {
+        targets: stage.published_port ? [{ host: '127.0.0.1', port: stage.published_port }] : [],
+        healthPath,
+      };
+    },
+
+    async databaseUrl(stageId) {
+      return (await o.tenants.stageConnection(stageId)).databaseUrl;
+    },
+
+    async backup(tenant, stage) {
+      if (!o.backups) return { policy: null, freshness: null, error: 'backups are off' };
+      const view = await o.backups.list(tenant, stage);
+      return { policy: view.policy, freshness: view.freshness, error: view.error ?? view.reason };
+    },
+  };
+}

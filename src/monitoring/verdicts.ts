@@ -1,0 +1,76 @@
+import { intervalOf, type PhysicalPolicy } from '../backups/policy.ts';
+import type { Freshness } from '../backups/freshness.ts';
+import type { HttpSpec } from './specs.ts';
+import type { ProbeOutcome } from './states.ts';
+
+/**
+ * What a probe's observation means: pure functions from what a driver saw
+ * to an outcome and a line for people.
+ */
+export interface Verdict {
+  readonly outcome: ProbeOutcome;
+  readonly detail: string;
+}
+
+/** One HTTP answer (or the error instead of one) against the check's expectations. */
+export type HttpObservation =
+  | { readonly kind: 'answer'; readonly status: number; readonly body: string }
+  | { readonly kind: 'error'; readonly reason: string };
+
+export function httpVerdict(spec: HttpSpec, path: string, seen: HttpObservation): Verdict {
+  const what = `${spec.method} ${path}`;
+  if (seen.kind === 'error') return { outcome: 'fail', detail: `${what} failed: ${seen.reason}` };
+  const statusOk =
+    spec.expectStatus === null ? seen.status >= 200 && seen.status < 400 : seen.status === spec.expectStatus;
+  if (!statusOk) {
+    const wanted = spec.expectStatus === null ? '2xx or 3xx' : String(spec.expectStatus);
+    return { outcome: 'fail', detail: `${what} answered ${seen.status}, expected ${wanted}` };
+  }
+  if (spec.expectBody !== null && !seen.body.includes(spec.expectBody)) {
+    return {
+      outcome: 'fail',
+      detail: `${what} answered ${seen.status} without ${JSON.stringify(spec.expectBody)} in its body`,
+    };
+  }
+  return { outcome: 'ok', detail: `${what} answered ${seen.status}` };
+}
+
+/** Several targets of one check (each web process): all good is ok, some is degraded, none is a failure. */
+export function combineVerdicts(label: string, verdicts: readonly Verdict[]): Verdict {
+  if (verdicts.length === 0) return { outcome: 'fail', detail: `no ${label} to probe` };
+  const bad = verdicts.filter((v) => v.outcome !== 'ok');
+  if (bad.length === 0)
+    return { outcome: 'ok', detail: `${verdicts.length} of ${verdicts.length} ${label} ok` };
+  const outcome =
+    bad.length === verdicts.length && bad.every((v) => v.outcome === 'fail') ? 'fail' : 'degraded';
+  return {
+    outcome,
+    detail: `${verdicts.length - bad.length} of ${verdicts.length} ${label} ok; ${bad.map((v) => v.detail).join('; ')}`,
+  };
+}
+
+/**
+ * Backup freshness against the policy: the newest good backup is due again
+ * after the policy's shortest interval; within 1.5 of it is ok (a backup takes
+ * time), within 2 degraded (one run missed), beyond that or none at all a failure.
+ */
+export function backupVerdict(policy: PhysicalPolicy, freshness: Freshness | null): Verdict {
+  const intervals = [
+    intervalOf(policy.full),
+    ...(policy.diff ? [intervalOf(policy.diff)] : []),
+    ...(policy.incr ? [intervalOf(policy.incr)] : []),
+  ];
+  const expectedSeconds = Math.min(...intervals) / 1000;
+  if (!freshness) return { outcome: 'fail', detail: 'no good backup yet' };
+  const age = freshness.ageSeconds;
+  const detail = `newest good backup ${freshness.label} is ${formatAge(age)} old; the policy backs up every ${formatAge(expectedSeconds)}`;
+  if (age <= expectedSeconds * 1.5) return { outcome: 'ok', detail };
+  if (age <= expectedSeconds * 2) return { outcome: 'degraded', detail };
+  return { outcome: 'fail', detail };
+}
+
+function formatAge(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
