@@ -90,19 +90,23 @@ export const addHttpCheckSchema = z
     path: z
       .string()
       .max(2000)
-      .regex(
-        /^\/[\x21-\x7e]*$/,
-        'must be a URL path starting with "/" without spaces, for example "/api/ping"',
-      ),
+      .refine((v) => /^\/[\x21-\x7e]*$/.test(v), {
+        error: (issue) =>
+          `${showValue(issue.input)} must be a URL path starting with "/" without spaces, for example "/api/ping"`,
+      }),
     expectStatus: z.number().int().min(100).max(599).optional(),
     expectBody: z.string().min(1).max(1000).optional(),
     headers: z
       .record(
-        z.string().regex(headerName, 'must be an HTTP header name'),
+        z.string().refine((v) => headerName.test(v), {
+          error: (issue) => `${showValue(issue.input)} is not an HTTP header name (letters, digits, -)`,
+        }),
         z
           .string()
           .max(4000)
-          .regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII on one line'),
+          .refine((v) => /^[\t\x20-\x7e]*$/.test(v), {
+            error: (issue) => `${showValue(issue.input)} must be printable ASCII on one line`,
+          }),
       )
       .optional(),
     interval: z.union([z.string(), z.number()]).optional(),

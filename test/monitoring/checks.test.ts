@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { ledgerDir, packRelease } from '../harness/ledger.ts';
+
+/**
+ * Checks against a real Steward and the sample app: built-in checks appear
+ * with the stage, a stopped web process is down and then up again, operators
+ * add HTTP checks, and a restart of Steward is recorded as unknown.
+ */
+const monitoring = { intervalSeconds: 1, tickMs: 200, timeoutMs: 800 };
+
+interface CheckView {
+  id: string;
+  stage: string;
+  kind: string;
+  origin: string;
+  builtin: string | null;
+  target: string;
+  intervalSeconds: number;
+  state: string;
+  since: string;
+  lastResult: { outcome: string; detail: string; at: string } | null;
+}
+
+interface StateRow {
+  state: string;
+  started_at: Date;
+  ended_at: Date | null;
+  cause: { kind: string; results?: { outcome: string; detail: string }[]; reason?: string };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('checks of a running stage', () => {
+  let t: TestSteward;
+  let restarted: TestSteward | undefined;
+
+  const checks = async (s: TestSteward = t): Promise<CheckView[]> => {
+    const res = await s.request('GET', '/api/v1/tenants/acme/checks');
+    expect(res.status, res.text).toBe(200);
+    return res.body.checks as CheckView[];
+  };
+  const builtin = async (name: string, s: TestSteward = t): Promise<CheckView | undefined> =>
+    (await checks(s)).find((c) => c.builtin === name);
+  const states = (s: TestSteward, id: string): Promise<StateRow[]> =>
+    s.query<StateRow>(
+      'select state, started_at, ended_at, cause from check_states where check_id = $1 order by started_at, id',
+      [id],
+      s.controlDatabase,
+    );
+
+  beforeAll(async () => {
+    t = await startTestSteward({ runtimeTickMs: 500, config: { monitoring } });
+    await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
+    await t.waitForStages('acme');
+    const upload = await t.api.inject({
+      method: 'POST',
+      url: '/api/v1/releases?version=1.0.0',
+      headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/gzip' },
+      payload: packRelease(ledgerDir),
+    });
+    expect(upload.statusCode, upload.body).toBe(201);
+    const started = await t.request('POST', '/api/v1/tenants/acme/stages/prod/deployments', {
+      version: '1.0.0',
+    });
+    expect(started.status, started.text).toBe(202);
+    await until(
+      'the deployment',
+      async () => {
+        const res = await t.request('GET', `/api/v1/deployments/${started.body.id}`);
+        if (res.body.status === 'failed') throw new Error(res.text);
+        return res.body.status === 'active' ? true : undefined;
+      },
+      90_000,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    if (restarted) await restarted.close();
+    else await t?.close();
+  });
+
+  it('gives a ready stage its built-in checks, and they go up', async () => {
+    const all = await until('built-in checks up', async () => {
+      const list = await checks();
+      const wanted = ['gateway', 'processes', 'database'];
+      return wanted.every((b) => list.find((c) => c.builtin === b)?.state === 'up') ? list : undefined;
+    });
+    expect(all.map((c) => [c.builtin, c.kind, c.origin]).sort()).toEqual([
+      ['database', 'database', 'builtin'],
+      ['gateway', 'http', 'builtin'],
+      ['processes', 'http', 'builtin'],
+    ]);
+    const database = all.find((c) => c.builtin === 'database');
+    expect(database?.lastResult?.detail).toContain('as the stage role');
+    // The first interval is unknown from the check's creation until its first probe; then up.
+    const history = await states(t, database?.id ?? '');
+    expect(history.map((s) => s.state)).toEqual(['unknown', 'up']);
+    expect(history[0]?.ended_at).toEqual(history[1]?.started_at);
+  });
+
+  it('adds an operator HTTP check, and refuses bad input naming the field, the value and what is accepted', async () => {
+    const bad: [unknown, string, RegExp][] = [
+      [{ path: '/healthz', interval: '2s' }, 'interval', /"2s".*5s to 1h/],
+      [{ path: '/healthz', interval: '2h' }, 'interval', /"2h".*5s to 1h/],
+      [{ path: '/healthz', interval: 'often' }, 'interval', /"often" is not a duration/],
+      [{ path: 'healthz' }, 'path', /must be a URL path/],
+      [{ path: '/healthz', expectStatus: 99 }, 'expectStatus', /at least 100/],
+      [{ path: '/healthz', method: 'FETCH' }, 'method', /GET, HEAD/],
+      [{ path: '/healthz', headers: { Host: 'evil.example' } }, 'headers.Host', /set by Steward/],
+      [{ path: '/healthz', headers: { 'X-A': 'line\nbreak' } }, 'headers.X-A', /printable ASCII on one line/],
+      [{ path: '/healthz', every: '10s' }, 'every', /accepted fields are/],
+    ];
+    for (const [body, field, message] of bad) {
+      const res = await t.request('POST', '/api/v1/tenants/acme/stages/prod/checks', body);
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.field).toBe(field);
+      expect(res.body.message).toMatch(message);
+    }
+    const missing = await t.request('POST', '/api/v1/tenants/acme/stages/nope/checks', { path: '/healthz' });
+    expect(missing.status).toBe(404);
+    expect((await checks()).filter((c) => c.origin === 'operator')).toEqual([]);
+
+    const added = await t.request('POST', '/api/v1/tenants/acme/stages/prod/checks', {
+      path: '/healthz',
+      expectStatus: 200,
+      expectBody: '"status":"ok"',
+      interval: '5s',
+    });
+    expect(added.status, added.text).toBe(201);
+    expect(added.body).toMatchObject({
+      kind: 'http',
+      origin: 'operator',
+      intervalSeconds: 5,
+      state: 'unknown',
+    });
+    expect(added.body.target).toContain('GET /healthz via gateway expect 200');
+    const up = await until('the operator check up', async () => {
+      const c = (await checks()).find((x) => x.id === added.body.id);
+      return c?.state === 'up' ? c : undefined;
+    });
+    expect(up.lastResult?.detail).toBe('GET /healthz answered 200');
+  });
+
+  it('a stopped web process is down after 2 failed probes, and up again when it serves', async () => {
+    const ps = await t.request('GET', '/api/v1/tenants/acme/ps');
+    const web = ps.body.stages[0].processes.find((p: { process: string }) => p.process === 'web');
+    const processes = await builtin('processes');
+    expect(processes?.state).toBe('up');
+    process.kill(web.pid, 'SIGSTOP');
+    try {
+      await until('the processes check down', async () =>
+        (await builtin('processes'))?.state === 'down' ? true : undefined,
+      );
+    } finally {
+      process.kill(web.pid, 'SIGCONT');
+    }
+    await until('the processes check up again', async () =>
+      (await builtin('processes'))?.state === 'up' ? true : undefined,
+    );
+    const history = await states(t, processes?.id ?? '');
+    expect(history.map((s) => s.state).slice(-3)).toEqual(['up', 'down', 'up']);
+    const down = history.at(-2);
+    expect(down?.cause.kind).toBe('probes');
+    expect(down?.cause.results?.map((r) => r.outcome)).toEqual(['fail', 'fail']);
+    expect(down?.cause.results?.[0]?.detail).toMatch(/GET \/healthz failed|answered/);
+    // Intervals tile: each ends where the next starts, only the last is open.
+    for (let i = 0; i + 1 < history.length; i++)
+      expect(history[i]?.ended_at).toEqual(history[i + 1]?.started_at);
+    expect(history.at(-1)?.ended_at).toBeNull();
+    const rollups = await t.query<{ count: number; failures: number; latency_max_ms: number }>(
+      'select count, failures, latency_max_ms from check_rollups where check_id = $1',
+      [processes?.id],
+      t.controlDatabase,
+    );
+    expect(rollups.reduce((n, r) => n + r.failures, 0)).toBeGreaterThanOrEqual(2);
+    expect(rollups.reduce((n, r) => n + r.count, 0)).toBeGreaterThan(
+      rollups.reduce((n, r) => n + r.failures, 0),
+    );
+  }, 60_000);
+
+  it('records the time Steward was stopped as unknown, never up', async () => {
+    const database = await builtin('database');
+    const before = await states(t, database?.id ?? '');
+    expect(before.at(-1)?.state).toBe('up');
+    await t.steward.stop();
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    restarted = await startTestSteward({ reuse: t, runtimeTickMs: 500, config: { monitoring } });
+    const after = await until('the database check up after the restart', async () => {
+      const rows = await states(restarted as TestSteward, database?.id ?? '');
+      return rows.length >= before.length + 2 && rows.at(-1)?.state === 'up' ? rows : undefined;
+    });
+    const gap = after[before.length];
+    expect(gap?.state).toBe('unknown');
+    expect(gap?.cause.kind).toBe('not-probing');
+    // From the last probe before the stop to the first after the restart: at least the 3 s it was stopped.
+    expect(gap?.started_at.getTime()).toBeLessThanOrEqual(stoppedAt);
+    expect((gap?.ended_at?.getTime() ?? 0) - (gap?.started_at.getTime() ?? 0)).toBeGreaterThanOrEqual(3000);
+    expect(after[before.length - 1]?.ended_at).toEqual(gap?.started_at);
+  }, 60_000);
+});
