@@ -94,6 +94,16 @@ export class CheckRunner {
     return n;
   }
 
+  /** Retention: what ended more than monitoring.retentionDays ago goes (the pass does this hourly). */
+  async prune(): Promise<{ states: number; rollups: number; checks: number }> {
+    this.#lastPrune = this.#o.clock.now().getTime();
+    const cutoff = new Date(this.#lastPrune - this.#o.settings.retentionDays * 86_400_000);
+    const pruned = await this.#o.store.prune(cutoff);
+    if (pruned.states + pruned.rollups + pruned.checks > 0)
+      this.#o.logger.info({ ...pruned, before: cutoff.toISOString() }, 'check results past retention pruned');
+    return pruned;
+  }
+
   #tick(): void {
     if (this.#running || this.#stopping) return;
     this.pass().catch((error: unknown) =>
@@ -113,16 +123,7 @@ export class CheckRunner {
   async #pass(): Promise<CheckPassResult> {
     const { store, targets, clock, settings } = this.#o;
     const synced = await store.syncBuiltins(await targets.builtins(), clock.now());
-    if (clock.now().getTime() - this.#lastPrune >= pruneEveryMs) {
-      this.#lastPrune = clock.now().getTime();
-      const cutoff = new Date(this.#lastPrune - settings.retentionDays * 86_400_000);
-      const pruned = await store.prune(cutoff);
-      if (pruned.states + pruned.rollups + pruned.checks > 0)
-        this.#o.logger.info(
-          { ...pruned, before: cutoff.toISOString() },
-          'check results past retention pruned',
-        );
-    }
+    if (clock.now().getTime() - this.#lastPrune >= pruneEveryMs) await this.prune();
     const due = await store.claimDue(clock.now(), settings.concurrency * 4, [...this.#busy]);
     let changes = 0;
     let next = 0;

@@ -58,7 +58,7 @@ describe('checks of a running stage', () => {
     );
 
   beforeAll(async () => {
-    t = await startTestSteward({ runtimeTickMs: 500, config: { monitoring } });
+    t = await startTestSteward({ runtimeTickMs: 500, gateway: true, config: { monitoring } });
     await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
     await t.waitForStages('acme');
     const upload = await t.api.inject({
@@ -105,7 +105,64 @@ describe('checks of a running stage', () => {
     const history = await states(t, database?.id ?? '');
     expect(history.map((s) => s.state)).toEqual(['unknown', 'up']);
     expect(history[0]?.ended_at).toEqual(history[1]?.started_at);
+    // The gateway check takes the users' path: TLS to the gateway, the stage's host name.
+    const viaGateway = t
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"component":"gateway-access"') && l.includes('steward-check'));
+    expect(
+      viaGateway.some((l) => l.includes('"host":"prod.acme.localhost"') && l.includes('"status":200')),
+    ).toBe(true);
   });
+
+  it('removes built-in checks with their stage, keeps their history, and prunes it past retention', async () => {
+    await t.request('POST', '/api/v1/tenants', { slug: 'beta', stages: ['prod'] });
+    await t.waitForStages('beta');
+    const database = await until('the database check of beta', async () => {
+      const res = await t.request('GET', '/api/v1/tenants/beta/checks');
+      const found = (res.body.checks as CheckView[]).find((c) => c.builtin === 'database');
+      return found?.state === 'up' ? found : undefined;
+    });
+    // Only what the stage runs is watched: no release, no HTTP checks.
+    expect(
+      ((await t.request('GET', '/api/v1/tenants/beta/checks')).body.checks as CheckView[]).map(
+        (c) => c.builtin,
+      ),
+    ).toEqual(['database']);
+    const removed = await t.request('DELETE', '/api/v1/tenants/beta');
+    expect(removed.status, removed.text).toBeLessThan(300);
+    const closed = await until('the check of the removed stage closed', async () => {
+      const rows = await states(t, database.id);
+      return rows.at(-1)?.ended_at ? rows : undefined;
+    });
+    expect(closed.map((r) => r.state)).toEqual(['unknown', 'up']);
+    const [check] = await t.query<{ removed_at: Date | null }>(
+      'select removed_at from checks where id = $1',
+      [database.id],
+      t.controlDatabase,
+    );
+    expect(check?.removed_at).not.toBeNull();
+
+    // 401 days later its history is past the default retention of 400 days; acme's recent history stays.
+    const old = `now() - interval '401 days'`;
+    await t.query(
+      `update check_states set started_at = ${old} - interval '1 hour', ended_at = ${old} where check_id = $1`,
+      [database.id],
+      t.controlDatabase,
+    );
+    await t.query(
+      `update check_rollups set minute = ${old} where check_id = $1`,
+      [database.id],
+      t.controlDatabase,
+    );
+    await t.query(`update checks set removed_at = ${old} where id = $1`, [database.id], t.controlDatabase);
+    const pruned = await t.services.checkRunner.prune();
+    expect(pruned.states).toBe(2);
+    expect(pruned.checks).toBe(1);
+    expect(pruned.rollups).toBeGreaterThan(0);
+    expect(await t.query('select 1 from checks where id = $1', [database.id], t.controlDatabase)).toEqual([]);
+    expect((await checks()).length).toBe(3);
+  }, 60_000);
 
   it('adds an operator HTTP check, and refuses bad input naming the field, the value and what is accepted', async () => {
     const bad: [unknown, string, RegExp][] = [
@@ -194,7 +251,12 @@ describe('checks of a running stage', () => {
     await t.steward.stop();
     const stoppedAt = Date.now();
     await new Promise((r) => setTimeout(r, 3000));
-    restarted = await startTestSteward({ reuse: t, runtimeTickMs: 500, config: { monitoring } });
+    restarted = await startTestSteward({
+      reuse: t,
+      runtimeTickMs: 500,
+      gateway: true,
+      config: { monitoring },
+    });
     const after = await until('the database check up after the restart', async () => {
       const rows = await states(restarted as TestSteward, database?.id ?? '');
       return rows.length >= before.length + 2 && rows.at(-1)?.state === 'up' ? rows : undefined;
