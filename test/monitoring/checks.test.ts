@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/system/exec.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { ledgerDir, packRelease } from '../harness/ledger.ts';
 
@@ -205,6 +207,46 @@ describe('checks of a running stage', () => {
       return c?.state === 'up' ? c : undefined;
     });
     expect(up.lastResult?.detail).toBe('GET /healthz answered 200');
+  });
+
+  it('adds and lists checks from the CLI', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: t.dataDir,
+      STEWARD_API_URL: await t.steward.start(),
+      STEWARD_TOKEN: t.token,
+    };
+    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const added = await cli(
+      'check',
+      'add',
+      'acme',
+      'prod',
+      '--http',
+      '/healthz',
+      '--expect-status',
+      '200',
+      '--expect-body',
+      'ok',
+      '--interval',
+      '10s',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(
+      /check \d+ added to acme\/prod: GET \/healthz via gateway expect 200 body ~ "ok" every 10s/,
+    );
+    const bad = await cli('check', 'add', 'acme', 'prod', '--http', '/healthz', '--interval', '2s');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('field "interval": "2s" is not accepted; use whole seconds from 5s to 1h');
+    const listed = await cli('-o', 'json', 'check', 'list', 'acme');
+    expect(listed.code, listed.stderr).toBe(0);
+    const views = JSON.parse(listed.stdout) as CheckView[];
+    expect(views.filter((c) => c.intervalSeconds === 10)).toHaveLength(1);
+    for (const view of views) {
+      expect(Object.keys(view)).toEqual(
+        expect.arrayContaining(['kind', 'target', 'intervalSeconds', 'state', 'since', 'lastResult']),
+      );
+    }
   });
 
   it('a stopped web process is down after 2 failed probes, and up again when it serves', async () => {

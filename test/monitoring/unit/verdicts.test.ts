@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { defaultBackupPolicy } from '../../../src/backups/policy.ts';
+import { InputError } from '../../../src/core/errors.ts';
+import { builtinSpec, parseInterval, parseTimeout, type HttpSpec } from '../../../src/monitoring/specs.ts';
+import { backupVerdict, combineVerdicts, httpVerdict } from '../../../src/monitoring/verdicts.ts';
+
+const spec = (over: Partial<HttpSpec> = {}): HttpSpec => ({
+  ...(builtinSpec('gateway') as HttpSpec),
+  ...over,
+});
+
+describe('HTTP verdicts', () => {
+  it.each([
+    ['any 2xx or 3xx by default', spec(), { kind: 'answer', status: 302, body: '' }, 'ok'],
+    ['a 5xx fails by default', spec(), { kind: 'answer', status: 503, body: '' }, 'fail'],
+    [
+      'the expected status only',
+      spec({ expectStatus: 204 }),
+      { kind: 'answer', status: 200, body: '' },
+      'fail',
+    ],
+    [
+      'the body must hold the text',
+      spec({ expectBody: 'ok' }),
+      { kind: 'answer', status: 200, body: 'nope' },
+      'fail',
+    ],
+    ['and does', spec({ expectBody: 'ok' }), { kind: 'answer', status: 200, body: '{"status":"ok"}' }, 'ok'],
+    ['no answer fails', spec(), { kind: 'error', reason: 'ECONNREFUSED' }, 'fail'],
+  ] as const)('%s', (_name, s, seen, outcome) => {
+    expect(httpVerdict(s, '/x', seen).outcome).toBe(outcome);
+  });
+
+  it('says what it saw and what it expected', () => {
+    expect(
+      httpVerdict(spec({ expectStatus: 200 }), '/api/ping', { kind: 'answer', status: 503, body: '' }),
+    ).toEqual({
+      outcome: 'fail',
+      detail: 'GET /api/ping answered 503, expected 200',
+    });
+  });
+
+  it('several web processes: all ok is ok, some is degraded, none is a failure', () => {
+    const ok = { outcome: 'ok', detail: 'a' } as const;
+    const fail = { outcome: 'fail', detail: 'b' } as const;
+    expect(combineVerdicts('web processes', [ok, ok]).outcome).toBe('ok');
+    expect(combineVerdicts('web processes', [ok, fail])).toEqual({
+      outcome: 'degraded',
+      detail: '1 of 2 web processes ok; b',
+    });
+    expect(combineVerdicts('web processes', [fail, fail]).outcome).toBe('fail');
+    expect(combineVerdicts('web processes', []).outcome).toBe('fail');
+  });
+});
+
+describe('backup freshness against the policy', () => {
+  const freshness = (hours: number) => ({
+    label: 'L',
+    type: 'diff' as const,
+    repo: 1,
+    stoppedAt: '2026-01-01T00:00:00.000Z',
+    ageSeconds: hours * 3600,
+  });
+  it.each([
+    [20, 'ok'],
+    [36, 'ok'],
+    [40, 'degraded'],
+    [49, 'fail'],
+  ] as const)('the daily policy, a backup %s h old: %s', (hours, outcome) => {
+    expect(backupVerdict(defaultBackupPolicy, freshness(hours)).outcome).toBe(outcome);
+  });
+  it('no good backup at all fails', () => {
+    expect(backupVerdict(defaultBackupPolicy, null)).toEqual({
+      outcome: 'fail',
+      detail: 'no good backup yet',
+    });
+  });
+});
+
+describe('intervals and timeouts', () => {
+  it.each([
+    ['10s', 10],
+    ['5s', 5],
+    ['1h', 3600],
+    ['2m', 120],
+    [30, 30],
+  ] as const)('%s is %s s', (input, seconds) => {
+    expect(parseInterval(input)).toBe(seconds);
+  });
+  it.each(['4s', '61m', '1.5s', 'often', '', '-5s'])(
+    'refuses %j, naming the field, the value and the range',
+    (input) => {
+      expect(() => parseInterval(input)).toThrow(InputError);
+      expect(() => parseInterval(input)).toThrow(
+        /field "interval": ".*" (is not accepted; use whole seconds from 5s to 1h|is not a duration)/,
+      );
+    },
+  );
+  it('timeouts are 100 ms to 60 s', () => {
+    expect(parseTimeout('500ms')).toBe(500);
+    expect(parseTimeout('2s')).toBe(2000);
+    expect(() => parseTimeout('90s')).toThrow(/field "timeout": "90s" is not accepted; use 100ms to 60s/);
+  });
+});
