@@ -5,11 +5,11 @@ import { InputError, showValue } from '../core/errors.ts';
  * What a check probes, per kind, and the operator's input for HTTP checks.
  * Parsed once, at the edge; the runner reads these shapes back from checks.spec.
  */
-export const checkKinds = ['http', 'database', 'backup'] as const;
+export const checkKinds = ['http', 'database', 'backup', 'process'] as const;
 export type CheckKind = (typeof checkKinds)[number];
 
 /** A stage's built-in checks, created and removed with what they watch. */
-export const builtinChecks = ['gateway', 'processes', 'database', 'backup'] as const;
+export const builtinChecks = ['gateway', 'processes', 'process', 'database', 'backup'] as const;
 export type BuiltinCheck = (typeof builtinChecks)[number];
 
 export const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -33,7 +33,11 @@ export interface DatabaseSpec {
 export interface BackupSpec {
   readonly kind: 'backup';
 }
-export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec;
+/** The state of the active release's processes (all types, workers too) and their restarts. */
+export interface ProcessStateSpec {
+  readonly kind: 'process';
+}
+export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec;
 
 export const minIntervalSeconds = 5;
 export const maxIntervalSeconds = 3600;
@@ -162,6 +166,8 @@ export function builtinSpec(builtin: BuiltinCheck): CheckSpec {
         expectBody: null,
         headers: {},
       };
+    case 'process':
+      return { kind: 'process' };
     case 'database':
       return { kind: 'database' };
     case 'backup':
@@ -178,5 +184,7 @@ export function describeTarget(spec: CheckSpec): string {
       return 'database, as the stage role';
     case 'backup':
       return 'newest good backup against the policy';
+    case 'process':
+      return "the active release's processes: running, healthy, not restarting";
   }
 }

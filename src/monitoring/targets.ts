@@ -4,6 +4,7 @@ import type { AppDefinition } from '../runtime/app-definition.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { HttpTarget } from './probes.ts';
+import type { ProcessSeen } from './verdicts.ts';
 import { builtinSpec, type BuiltinCheck } from './specs.ts';
 import type { WantedBuiltin } from './store.ts';
 import type { PhysicalPolicy } from '../backups/policy.ts';
@@ -21,6 +22,10 @@ export interface CheckTargets {
     stageId: string,
     via: 'gateway' | 'processes',
   ): Promise<{ readonly targets: readonly HttpTarget[]; readonly healthPath: string | null }>;
+  /** The processes of the stage's active release as the supervisor sees them, and whether the stage is scaled to zero. */
+  processes(
+    stageId: string,
+  ): Promise<{ readonly scaledToZero: boolean; readonly processes: readonly ProcessSeen[] }>;
   /** The stage's DATABASE_URL, as its app gets it. */
   databaseUrl(stageId: string): Promise<string>;
   backup(
@@ -78,13 +83,13 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
       const stages = await o.db
         .selectFrom('stages')
         .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-        .select(['stages.id', 'stages.name', 'tenants.slug'])
+        .select(['stages.id', 'stages.name', 'tenants.slug', 'stages.scale_to_zero_seconds'])
         .where('stages.desired', '=', 'present')
         .where('tenants.desired', '=', 'present')
         .where('stages.phase', '=', 'ready')
         .execute();
-      // A stage serves HTTP once a release with a health path is active there.
-      const served = new Set(
+      // The active release of each stage: its processes are watched, its web processes over HTTP when it has a health path.
+      const active = new Map(
         (
           await o.db
             .selectFrom('deployments')
@@ -92,14 +97,15 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
             .select(['deployments.stage_id', 'releases.definition'])
             .where('deployments.status', '=', 'active')
             .execute()
-        )
-          .filter((d) => (d.definition as AppDefinition | null)?.health?.path)
-          .map((d) => d.stage_id),
+        ).map((d) => [d.stage_id, d.definition as AppDefinition | null]),
       );
       const wanted: WantedBuiltin[] = [];
       for (const s of stages) {
+        // A stage that scales to zero is not probed over HTTP: the probes would keep it awake.
+        const http = Boolean(active.get(s.id)?.health?.path) && s.scale_to_zero_seconds === null;
         const kinds: BuiltinCheck[] = [
-          ...(served.has(s.id) ? (['gateway', 'processes'] as const) : []),
+          ...(http ? (['gateway', 'processes'] as const) : []),
+          ...(active.has(s.id) ? (['process'] as const) : []),
           'database',
           ...(o.backups ? (['backup'] as const) : []),
         ];
@@ -151,6 +157,23 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
       return {
         targets: stage.published_port ? [{ host: '127.0.0.1', port: stage.published_port }] : [],
         healthPath,
+      };
+    },
+
+    async processes(stageId) {
+      const stage = await stageRow(stageId);
+      if (!stage) return { scaledToZero: false, processes: [] };
+      const [view] = await o.runtime.ps(stage.slug, stage.name);
+      return {
+        scaledToZero: view?.phase === 'scaled-to-zero',
+        processes: (view?.processes ?? [])
+          .filter((p) => p.release === view?.release)
+          .map((p) => ({
+            name: `${p.process}.${p.instance}`,
+            phase: p.phase,
+            healthy: p.healthy,
+            lastExitAt: p.lastExit?.at ?? null,
+          })),
       };
     },
 

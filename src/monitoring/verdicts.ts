@@ -74,3 +74,43 @@ function formatAge(seconds: number): string {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   return `${Math.round(seconds / 3600)} h`;
 }
+
+/** One process of the active release as the supervisor sees it. */
+export interface ProcessSeen {
+  /** type.instance, e.g. web.0 */
+  readonly name: string;
+  readonly phase: string;
+  readonly healthy: boolean | null;
+  readonly lastExitAt: string | null;
+}
+
+/**
+ * The processes of the active release: all running (and healthy where probed)
+ * is ok; one that exited within the last `windowMs` (a restart) or is not
+ * running is degraded; none running is a failure. A stage scaled to zero on
+ * purpose is ok.
+ */
+export function processVerdict(
+  seen: { readonly scaledToZero: boolean; readonly processes: readonly ProcessSeen[] },
+  now: Date,
+  windowMs: number,
+): Verdict {
+  if (seen.scaledToZero) return { outcome: 'ok', detail: 'scaled to zero until the next request' };
+  if (seen.processes.length === 0)
+    return { outcome: 'fail', detail: 'no process of the active release runs' };
+  const problems: string[] = [];
+  for (const p of seen.processes) {
+    if (p.phase !== 'running') problems.push(`${p.name} is ${p.phase}`);
+    else if (p.healthy === false) problems.push(`${p.name} is unhealthy`);
+    else if (p.lastExitAt !== null && now.getTime() - Date.parse(p.lastExitAt) <= windowMs) {
+      problems.push(`${p.name} restarted at ${p.lastExitAt}`);
+    }
+  }
+  const running = seen.processes.filter((p) => p.phase === 'running').length;
+  const total = seen.processes.length;
+  if (problems.length === 0) return { outcome: 'ok', detail: `${total} of ${total} processes running` };
+  return {
+    outcome: running === 0 ? 'fail' : 'degraded',
+    detail: `${running} of ${total} processes running; ${problems.join('; ')}`,
+  };
+}

@@ -93,14 +93,16 @@ describe('checks of a running stage', () => {
   it('gives a ready stage its built-in checks, and they go up', async () => {
     const all = await until('built-in checks up', async () => {
       const list = await checks();
-      const wanted = ['gateway', 'processes', 'database'];
+      const wanted = ['gateway', 'processes', 'process', 'database'];
       return wanted.every((b) => list.find((c) => c.builtin === b)?.state === 'up') ? list : undefined;
     });
     expect(all.map((c) => [c.builtin, c.kind, c.origin]).sort()).toEqual([
       ['database', 'database', 'builtin'],
       ['gateway', 'http', 'builtin'],
+      ['process', 'process', 'builtin'],
       ['processes', 'http', 'builtin'],
     ]);
+    expect(all.find((c) => c.builtin === 'process')?.lastResult?.detail).toBe('2 of 2 processes running');
     const database = all.find((c) => c.builtin === 'database');
     expect(database?.lastResult?.detail).toContain('as the stage role');
     // The first interval is unknown from the check's creation until its first probe; then up.
@@ -163,7 +165,7 @@ describe('checks of a running stage', () => {
     expect(pruned.checks).toBe(1);
     expect(pruned.rollups).toBeGreaterThan(0);
     expect(await t.query('select 1 from checks where id = $1', [database.id], t.controlDatabase)).toEqual([]);
-    expect((await checks()).length).toBe(3);
+    expect((await checks()).length).toBe(4);
   }, 60_000);
 
   it('adds an operator HTTP check, and refuses bad input naming the field, the value and what is accepted', async () => {

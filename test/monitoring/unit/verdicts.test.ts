@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { defaultBackupPolicy } from '../../../src/backups/policy.ts';
 import { InputError } from '../../../src/core/errors.ts';
 import { builtinSpec, parseInterval, parseTimeout, type HttpSpec } from '../../../src/monitoring/specs.ts';
-import { backupVerdict, combineVerdicts, httpVerdict } from '../../../src/monitoring/verdicts.ts';
+import {
+  backupVerdict,
+  combineVerdicts,
+  httpVerdict,
+  processVerdict,
+} from '../../../src/monitoring/verdicts.ts';
 
 const spec = (over: Partial<HttpSpec> = {}): HttpSpec => ({
   ...(builtinSpec('gateway') as HttpSpec),
@@ -100,5 +105,50 @@ describe('intervals and timeouts', () => {
     expect(parseTimeout('500ms')).toBe(500);
     expect(parseTimeout('2s')).toBe(2000);
     expect(() => parseTimeout('90s')).toThrow(/field "timeout": "90s" is not accepted; use 100ms to 60s/);
+  });
+});
+
+describe('process state', () => {
+  const now = new Date('2026-01-01T00:01:00.000Z');
+  const web = { name: 'web.0', phase: 'running', healthy: true, lastExitAt: null };
+  const worker = { name: 'worker.0', phase: 'running', healthy: null, lastExitAt: null };
+  it.each([
+    ['all running', [web, worker], 'ok', '2 of 2 processes running'],
+    [
+      'a restart within the window',
+      [web, { ...worker, lastExitAt: '2026-01-01T00:00:50.000Z' }],
+      'degraded',
+      '2 of 2 processes running; worker.0 restarted at 2026-01-01T00:00:50.000Z',
+    ],
+    [
+      'a restart before the window',
+      [web, { ...worker, lastExitAt: '2026-01-01T00:00:10.000Z' }],
+      'ok',
+      '2 of 2 processes running',
+    ],
+    [
+      'one in backoff',
+      [web, { ...worker, phase: 'backoff' }],
+      'degraded',
+      '1 of 2 processes running; worker.0 is backoff',
+    ],
+    [
+      'one unhealthy',
+      [{ ...web, healthy: false }, worker],
+      'degraded',
+      '2 of 2 processes running; web.0 is unhealthy',
+    ],
+    [
+      'none running',
+      [{ ...web, phase: 'crashloop' }],
+      'fail',
+      '0 of 1 processes running; web.0 is crashloop',
+    ],
+    ['no processes', [], 'fail', 'no process of the active release runs'],
+  ] as const)('%s', (_name, processes, outcome, detail) => {
+    expect(processVerdict({ scaledToZero: false, processes }, now, 15_000)).toEqual({ outcome, detail });
+  });
+  it('a stage scaled to zero on purpose is ok', () => {
+    expect(processVerdict({ scaledToZero: true, processes: [] }, now, 15_000).outcome).toBe('ok');
   });
 });
