@@ -296,6 +296,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       gateway: deps.gatewayEndpoint ?? (() => undefined),
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
+      dataDir: config.dataDir,
     }),
   });
   return {

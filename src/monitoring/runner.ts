@@ -7,7 +7,14 @@ import { minuteOf, rollup, type RollupSample } from './rollups.ts';
 import { applyResult, notProbing, type ProbeResult, type Thresholds } from './states.ts';
 import type { CheckStore, StoredCheck } from './store.ts';
 import type { CheckTargets } from './targets.ts';
-import { backupVerdict, combineVerdicts, httpVerdict, processVerdict, type Verdict } from './verdicts.ts';
+import {
+  backupVerdict,
+  combineVerdicts,
+  diskVerdict,
+  httpVerdict,
+  processVerdict,
+  type Verdict,
+} from './verdicts.ts';
 
 export type MonitoringSettings = Config['monitoring'];
 
@@ -235,6 +242,10 @@ export class CheckRunner {
         const seen = await this.#o.targets.processes(check.stageId);
         // A restart since the previous probe (and a little before: probes are not exactly on time).
         return processVerdict(seen, this.#o.clock.now(), check.intervalSeconds * 1500);
+      }
+      case 'disk': {
+        const seen = await this.#o.targets.disk(check.stageId);
+        return diskVerdict(seen.volumes, seen.quota);
       }
       case 'backup': {
         const seen = await this.#o.targets.backup(check.tenant ?? '', check.stage ?? '');

@@ -5,11 +5,11 @@ import { InputError, showValue } from '../core/errors.ts';
  * What a check probes, per kind, and the operator's input for HTTP checks.
  * Parsed once, at the edge; the runner reads these shapes back from checks.spec.
  */
-export const checkKinds = ['http', 'database', 'backup', 'process'] as const;
+export const checkKinds = ['http', 'database', 'backup', 'process', 'disk'] as const;
 export type CheckKind = (typeof checkKinds)[number];
 
 /** A stage's built-in checks, created and removed with what they watch. */
-export const builtinChecks = ['gateway', 'processes', 'process', 'database', 'backup'] as const;
+export const builtinChecks = ['gateway', 'processes', 'process', 'database', 'backup', 'disk'] as const;
 export type BuiltinCheck = (typeof builtinChecks)[number];
 
 export const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -37,7 +37,11 @@ export interface BackupSpec {
 export interface ProcessStateSpec {
   readonly kind: 'process';
 }
-export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec;
+/** Free space where Steward keeps its data and where the stage's files are, and the stage's files quota. */
+export interface DiskSpec {
+  readonly kind: 'disk';
+}
+export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec | DiskSpec;
 
 export const minIntervalSeconds = 5;
 export const maxIntervalSeconds = 3600;
@@ -168,6 +172,8 @@ export function builtinSpec(builtin: BuiltinCheck): CheckSpec {
       };
     case 'process':
       return { kind: 'process' };
+    case 'disk':
+      return { kind: 'disk' };
     case 'database':
       return { kind: 'database' };
     case 'backup':
@@ -186,5 +192,7 @@ export function describeTarget(spec: CheckSpec): string {
       return 'newest good backup against the policy';
     case 'process':
       return "the active release's processes: running, healthy, not restarting";
+    case 'disk':
+      return 'free space of the data and files directories, and the files quota';
   }
 }

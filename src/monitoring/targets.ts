@@ -1,10 +1,11 @@
+import { statfs } from 'node:fs/promises';
 import type { BackupService } from '../backups/service.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import type { AppDefinition } from '../runtime/app-definition.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { HttpTarget } from './probes.ts';
-import type { ProcessSeen } from './verdicts.ts';
+import type { ProcessSeen, VolumeSeen } from './verdicts.ts';
 import { builtinSpec, type BuiltinCheck } from './specs.ts';
 import type { WantedBuiltin } from './store.ts';
 import type { PhysicalPolicy } from '../backups/policy.ts';
@@ -26,6 +27,11 @@ export interface CheckTargets {
   processes(
     stageId: string,
   ): Promise<{ readonly scaledToZero: boolean; readonly processes: readonly ProcessSeen[] }>;
+  /** Free space where Steward keeps its data and where the stage's files are, and the files quota. */
+  disk(stageId: string): Promise<{
+    readonly volumes: readonly VolumeSeen[];
+    readonly quota: { readonly usedBytes: number; readonly quotaBytes: number } | null;
+  }>;
   /** The stage's DATABASE_URL, as its app gets it. */
   databaseUrl(stageId: string): Promise<string>;
   backup(
@@ -50,6 +56,8 @@ export interface StewardTargetsOptions {
   readonly gateway: () => GatewayEndpoint | undefined;
   readonly intervalSeconds: number;
   readonly timeoutMs: number;
+  /** Steward's data directory (releases, logs, its own clusters). */
+  readonly dataDir: string;
 }
 
 interface StageRow {
@@ -58,6 +66,9 @@ interface StageRow {
   readonly slug: string;
   readonly published_port: number | null;
 }
+
+/** Backups are hourly at the most and disks fill slowly: probing them more often tells nothing new. */
+const slowestBuiltins: Partial<Record<BuiltinCheck, number>> = { backup: 300, disk: 60 };
 
 export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
   const stageRow = (stageId: string): Promise<StageRow | undefined> =>
@@ -107,6 +118,7 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
           ...(http ? (['gateway', 'processes'] as const) : []),
           ...(active.has(s.id) ? (['process'] as const) : []),
           'database',
+          'disk',
           ...(o.backups ? (['backup'] as const) : []),
         ];
         for (const builtin of kinds) {
@@ -118,8 +130,7 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
             builtin,
             kind: spec.kind,
             spec,
-            // Backups are hourly at the most: probing their age more often tells nothing new.
-            intervalSeconds: builtin === 'backup' ? Math.max(o.intervalSeconds, 300) : o.intervalSeconds,
+            intervalSeconds: Math.max(o.intervalSeconds, slowestBuiltins[builtin] ?? 0),
             timeoutMs: o.timeoutMs,
           });
         }
@@ -174,6 +185,26 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
             healthy: p.healthy,
             lastExitAt: p.lastExit?.at ?? null,
           })),
+      };
+    },
+
+    async disk(stageId) {
+      const row = await o.db
+        .selectFrom('stages')
+        .select(['files_dir', 'files_bytes', 'files_quota_bytes'])
+        .where('id', '=', stageId)
+        .executeTakeFirst();
+      // statfs reads only the size of a filesystem: the files directory's owner cannot make it reveal more.
+      const volume = async (label: string, path: string): Promise<VolumeSeen> => {
+        const fs = await statfs(path);
+        return { label, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+      };
+      return {
+        volumes: [await volume('data', o.dataDir), ...(row ? [await volume('files', row.files_dir)] : [])],
+        quota:
+          row?.files_quota_bytes && row.files_bytes !== null
+            ? { usedBytes: Number(row.files_bytes), quotaBytes: Number(row.files_quota_bytes) }
+            : null,
       };
     },
 

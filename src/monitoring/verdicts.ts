@@ -114,3 +114,48 @@ export function processVerdict(
     detail: `${running} of ${total} processes running; ${problems.join('; ')}`,
   };
 }
+
+/** A filesystem as statfs sees it. */
+export interface VolumeSeen {
+  /** data or files */
+  readonly label: string;
+  readonly freeBytes: number;
+  readonly totalBytes: number;
+}
+
+/** Free space below these fractions is degraded, then a failure. */
+export const diskThresholds = { degraded: 0.1, fail: 0.05 } as const;
+
+/**
+ * Free space of each volume, and the files quota's use: below 10 % free (or
+ * above 90 % of the quota) is degraded, below 5 % (or the quota reached) a failure.
+ */
+export function diskVerdict(
+  volumes: readonly VolumeSeen[],
+  quota: { readonly usedBytes: number; readonly quotaBytes: number } | null,
+): Verdict {
+  let outcome: ProbeOutcome = 'ok';
+  const worse = (o: ProbeOutcome): void => {
+    if (o === 'fail' || (o === 'degraded' && outcome === 'ok')) outcome = o;
+  };
+  const parts: string[] = [];
+  for (const v of volumes) {
+    const free = v.totalBytes > 0 ? v.freeBytes / v.totalBytes : 0;
+    parts.push(
+      `${v.label}: ${Math.floor(free * 100)} % free (${formatGiB(v.freeBytes)} of ${formatGiB(v.totalBytes)})`,
+    );
+    if (free < diskThresholds.fail) worse('fail');
+    else if (free < diskThresholds.degraded) worse('degraded');
+  }
+  if (quota) {
+    const used = quota.usedBytes / quota.quotaBytes;
+    parts.push(`files quota: ${Math.round(used * 100)} % used`);
+    if (used >= 1) worse('fail');
+    else if (used >= 0.9) worse('degraded');
+  }
+  return { outcome, detail: parts.join('; ') };
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}

@@ -93,16 +93,20 @@ describe('checks of a running stage', () => {
   it('gives a ready stage its built-in checks, and they go up', async () => {
     const all = await until('built-in checks up', async () => {
       const list = await checks();
-      const wanted = ['gateway', 'processes', 'process', 'database'];
+      const wanted = ['gateway', 'processes', 'process', 'database', 'disk'];
       return wanted.every((b) => list.find((c) => c.builtin === b)?.state === 'up') ? list : undefined;
     });
     expect(all.map((c) => [c.builtin, c.kind, c.origin]).sort()).toEqual([
       ['database', 'database', 'builtin'],
+      ['disk', 'disk', 'builtin'],
       ['gateway', 'http', 'builtin'],
       ['process', 'process', 'builtin'],
       ['processes', 'http', 'builtin'],
     ]);
     expect(all.find((c) => c.builtin === 'process')?.lastResult?.detail).toBe('2 of 2 processes running');
+    expect(all.find((c) => c.builtin === 'disk')?.lastResult?.detail).toMatch(
+      /^data: \d+ % free .*; files: \d+ % free/,
+    );
     const database = all.find((c) => c.builtin === 'database');
     expect(database?.lastResult?.detail).toContain('as the stage role');
     // The first interval is unknown from the check's creation until its first probe; then up.
@@ -132,7 +136,7 @@ describe('checks of a running stage', () => {
       ((await t.request('GET', '/api/v1/tenants/beta/checks')).body.checks as CheckView[]).map(
         (c) => c.builtin,
       ),
-    ).toEqual(['database']);
+    ).toEqual(['database', 'disk']);
     const removed = await t.request('DELETE', '/api/v1/tenants/beta');
     expect(removed.status, removed.text).toBeLessThan(300);
     const closed = await until('the check of the removed stage closed', async () => {
@@ -165,7 +169,7 @@ describe('checks of a running stage', () => {
     expect(pruned.checks).toBe(1);
     expect(pruned.rollups).toBeGreaterThan(0);
     expect(await t.query('select 1 from checks where id = $1', [database.id], t.controlDatabase)).toEqual([]);
-    expect((await checks()).length).toBe(4);
+    expect((await checks()).length).toBe(5);
   }, 60_000);
 
   it('adds an operator HTTP check, and refuses bad input naming the field, the value and what is accepted', async () => {

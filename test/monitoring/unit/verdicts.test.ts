@@ -5,6 +5,7 @@ import { builtinSpec, parseInterval, parseTimeout, type HttpSpec } from '../../.
 import {
   backupVerdict,
   combineVerdicts,
+  diskVerdict,
   httpVerdict,
   processVerdict,
 } from '../../../src/monitoring/verdicts.ts';
@@ -150,5 +151,25 @@ describe('process state', () => {
   });
   it('a stage scaled to zero on purpose is ok', () => {
     expect(processVerdict({ scaledToZero: true, processes: [] }, now, 15_000).outcome).toBe('ok');
+  });
+});
+
+describe('disk space and the files quota', () => {
+  const gib = 1024 ** 3;
+  const volume = (freeGiB: number) => ({ label: 'data', freeBytes: freeGiB * gib, totalBytes: 100 * gib });
+  it.each([
+    [50, null, 'ok'],
+    [9, null, 'degraded'],
+    [4, null, 'fail'],
+    [50, { usedBytes: 95, quotaBytes: 100 }, 'degraded'],
+    [50, { usedBytes: 100, quotaBytes: 100 }, 'fail'],
+    [9, { usedBytes: 100, quotaBytes: 100 }, 'fail'],
+  ] as const)('%s GiB of 100 free, quota %j: %s', (free, quota, outcome) => {
+    expect(diskVerdict([volume(free)], quota).outcome).toBe(outcome);
+  });
+  it('says how much is free', () => {
+    expect(diskVerdict([volume(9)], { usedBytes: 50, quotaBytes: 100 }).detail).toBe(
+      'data: 9 % free (9.0 GiB of 100.0 GiB); files quota: 50 % used',
+    );
   });
 });
