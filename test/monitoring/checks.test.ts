@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/system/exec.ts';
@@ -29,6 +30,21 @@ interface StateRow {
   started_at: Date;
   ended_at: Date | null;
   cause: { kind: string; results?: { outcome: string; detail: string }[]; reason?: string };
+}
+
+/** A process and everything below it (a sandboxed process runs under bwrap). */
+async function withDescendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // The fields after the command's closing parenthesis: state, then the parent's pid.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i] as number) ?? []));
+  return all;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -260,13 +276,14 @@ describe('checks of a running stage', () => {
     const web = ps.body.stages[0].processes.find((p: { process: string }) => p.process === 'web');
     const processes = await builtin('processes');
     expect(processes?.state).toBe('up');
-    process.kill(web.pid, 'SIGSTOP');
+    const stopped = await withDescendants(web.pid as number);
+    for (const pid of stopped) process.kill(pid, 'SIGSTOP');
     try {
       await until('the processes check down', async () =>
         (await builtin('processes'))?.state === 'down' ? true : undefined,
       );
     } finally {
-      process.kill(web.pid, 'SIGCONT');
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
     }
     await until('the processes check up again', async () =>
       (await builtin('processes'))?.state === 'up' ? true : undefined,
