@@ -129,8 +129,24 @@ export class CheckStore {
       }
     }
     const gone = existing.filter((c) => !want.has(key(c.stage_id, c.builtin))).map((c) => c.id);
-    for (const id of gone) await this.remove(id, now);
-    return { added, removed: gone.length };
+    // Operators' checks go with their stage too.
+    const orphans = await this.#db
+      .selectFrom('checks')
+      .leftJoin('stages', 'stages.id', 'checks.stage_id')
+      .leftJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select('checks.id')
+      .where('checks.origin', '=', 'operator')
+      .where('checks.removed_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb('stages.id', 'is', null),
+          eb('stages.desired', '=', 'absent'),
+          eb('tenants.desired', '=', 'absent'),
+        ]),
+      )
+      .execute();
+    for (const id of [...gone, ...orphans.map((o) => o.id)]) await this.remove(id, now);
+    return { added, removed: gone.length + orphans.length };
   }
 
   /** Stops probing a check and closes its open interval; its history stays. */
@@ -235,6 +251,15 @@ export class CheckStore {
     rollup?: Rollup,
   ): Promise<void> {
     await this.#db.transaction().execute(async (tx) => {
+      // A check removed while its probe was in flight keeps the history it had.
+      const live = await tx
+        .updateTable('checks')
+        .set({ last_probe_at: progress.lastProbeAt, recent: JSON.stringify(progress.recent) })
+        .where('id', '=', checkId)
+        .where('removed_at', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      if (!live) return;
       for (const change of changes) {
         await tx
           .updateTable('check_states')
@@ -252,11 +277,6 @@ export class CheckStore {
           })
           .execute();
       }
-      await tx
-        .updateTable('checks')
-        .set({ last_probe_at: progress.lastProbeAt, recent: JSON.stringify(progress.recent) })
-        .where('id', '=', checkId)
-        .execute();
       if (rollup) {
         // A restarted Steward starts the minute's samples afresh: it never overwrites a fuller row.
         await tx

@@ -97,7 +97,8 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
         .select(['stages.id', 'stages.name', 'tenants.slug', 'stages.scale_to_zero_seconds'])
         .where('stages.desired', '=', 'present')
         .where('tenants.desired', '=', 'present')
-        .where('stages.phase', '=', 'ready')
+        // Once ready, a stage keeps its checks through every later phase (a restore, a pause): its history stays one.
+        .where('stages.ready_at', 'is not', null)
         .execute();
       // The active release of each stage: its processes are watched, its web processes over HTTP when it has a health path.
       const active = new Map(
