@@ -1,8 +1,9 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import { stageRoleSession } from '../databases/privileged.ts';
-import type { HttpObservation } from './verdicts.ts';
+import type { CertificateSeen, HttpObservation } from './verdicts.ts';
 
 /**
  * Probe drivers: the side effects of checks. Each never rejects: what went
@@ -108,4 +109,53 @@ export async function probeStageDatabase(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A TLS handshake with the gateway for one host name (SNI): the certificate
+ * it serves, verified against the CA given, and when it expires. No request is sent.
+ */
+export function probeCertificate(
+  target: { readonly host: string; readonly port: number; readonly ca: string },
+  servername: string,
+  timeoutMs: number,
+): Promise<CertificateSeen> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (seen: CertificateSeen): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(seen);
+    };
+    const socket = tlsConnect(
+      {
+        host: target.host,
+        port: target.port,
+        servername,
+        ca: target.ca,
+        rejectUnauthorized: false,
+        // The name asked for, not the address dialled.
+        checkServerIdentity: (_address, cert) => checkServerIdentity(servername, cert),
+      },
+      () => {
+        const cert = socket.getPeerCertificate();
+        if (!socket.authorized) {
+          finish({ host: servername, error: `not trusted: ${String(socket.authorizationError)}` });
+        } else if (!cert.valid_to) {
+          finish({ host: servername, error: 'no certificate' });
+        } else {
+          finish({ host: servername, notAfter: new Date(cert.valid_to).toISOString() });
+        }
+      },
+    );
+    const timer = setTimeout(
+      () => finish({ host: servername, error: `no handshake within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ host: servername, error: error.code ?? error.message }),
+    );
+  });
 }

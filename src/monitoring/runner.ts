@@ -2,13 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { probeHttpTarget, probeStageDatabase } from './probes.ts';
+import { probeCertificate, probeHttpTarget, probeStageDatabase } from './probes.ts';
 import { minuteOf, rollup, type RollupSample } from './rollups.ts';
 import { applyResult, notProbing, type ProbeResult, type Thresholds } from './states.ts';
 import type { CheckStore, StoredCheck } from './store.ts';
 import type { CheckTargets } from './targets.ts';
 import {
   backupVerdict,
+  certificateVerdict,
   combineVerdicts,
   diskVerdict,
   httpVerdict,
@@ -242,6 +243,14 @@ export class CheckRunner {
         const seen = await this.#o.targets.processes(check.stageId);
         // A restart since the previous probe (and a little before: probes are not exactly on time).
         return processVerdict(seen, this.#o.clock.now(), check.intervalSeconds * 1500);
+      }
+      case 'certificate': {
+        const seen = await this.#o.targets.certificates(check.stageId);
+        if (!seen) return { outcome: 'fail', detail: 'no gateway runs in this Steward' };
+        const certificates = await Promise.all(
+          seen.hosts.map((host) => probeCertificate(seen.gateway, host, check.timeoutMs)),
+        );
+        return certificateVerdict(certificates, this.#o.clock.now());
       }
       case 'disk': {
         const seen = await this.#o.targets.disk(check.stageId);

@@ -5,11 +5,19 @@ import { InputError, showValue } from '../core/errors.ts';
  * What a check probes, per kind, and the operator's input for HTTP checks.
  * Parsed once, at the edge; the runner reads these shapes back from checks.spec.
  */
-export const checkKinds = ['http', 'database', 'backup', 'process', 'disk'] as const;
+export const checkKinds = ['http', 'database', 'backup', 'process', 'disk', 'certificate'] as const;
 export type CheckKind = (typeof checkKinds)[number];
 
 /** A stage's built-in checks, created and removed with what they watch. */
-export const builtinChecks = ['gateway', 'processes', 'process', 'database', 'backup', 'disk'] as const;
+export const builtinChecks = [
+  'gateway',
+  'processes',
+  'process',
+  'database',
+  'backup',
+  'disk',
+  'certificate',
+] as const;
 export type BuiltinCheck = (typeof builtinChecks)[number];
 
 export const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -41,7 +49,11 @@ export interface ProcessStateSpec {
 export interface DiskSpec {
   readonly kind: 'disk';
 }
-export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec | DiskSpec;
+/** The certificates the gateway serves for the stage's hosts: trusted, and how long until they expire. */
+export interface CertificateSpec {
+  readonly kind: 'certificate';
+}
+export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec | DiskSpec | CertificateSpec;
 
 export const minIntervalSeconds = 5;
 export const maxIntervalSeconds = 3600;
@@ -174,6 +186,8 @@ export function builtinSpec(builtin: BuiltinCheck): CheckSpec {
       return { kind: 'process' };
     case 'disk':
       return { kind: 'disk' };
+    case 'certificate':
+      return { kind: 'certificate' };
     case 'database':
       return { kind: 'database' };
     case 'backup':
@@ -194,5 +208,7 @@ export function describeTarget(spec: CheckSpec): string {
       return "the active release's processes: running, healthy, not restarting";
     case 'disk':
       return 'free space of the data and files directories, and the files quota';
+    case 'certificate':
+      return "certificates the gateway serves for the stage's hosts";
   }
 }

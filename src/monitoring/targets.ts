@@ -3,6 +3,7 @@ import type { BackupService } from '../backups/service.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import type { AppDefinition } from '../runtime/app-definition.ts';
 import type { ControlDb } from '../store/db.ts';
+import { prodStage } from '../gateway/routes.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { HttpTarget } from './probes.ts';
 import type { ProcessSeen, VolumeSeen } from './verdicts.ts';
@@ -32,6 +33,11 @@ export interface CheckTargets {
     readonly volumes: readonly VolumeSeen[];
     readonly quota: { readonly usedBytes: number; readonly quotaBytes: number } | null;
   }>;
+  /** The gateway of this process and the stage's host names (generated and custom), or null without a gateway here. */
+  certificates(stageId: string): Promise<{
+    readonly gateway: { readonly host: string; readonly port: number; readonly ca: string };
+    readonly hosts: readonly string[];
+  } | null>;
   /** The stage's DATABASE_URL, as its app gets it. */
   databaseUrl(stageId: string): Promise<string>;
   backup(
@@ -67,7 +73,12 @@ interface StageRow {
   readonly published_port: number | null;
 }
 
-/** Backups are hourly at the most and disks fill slowly: probing them more often tells nothing new. */
+/**
+ * Backups are hourly at the most and disks fill slowly: probing them more
+ * often tells nothing new. Certificates are probed at the usual interval: a
+ * handshake is cheap, and a new stage's first one may come before the
+ * gateway routes its hosts.
+ */
 const slowestBuiltins: Partial<Record<BuiltinCheck, number>> = { backup: 300, disk: 60 };
 
 export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
@@ -94,7 +105,13 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
       const stages = await o.db
         .selectFrom('stages')
         .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-        .select(['stages.id', 'stages.name', 'tenants.slug', 'stages.scale_to_zero_seconds'])
+        .select([
+          'stages.id',
+          'stages.name',
+          'tenants.slug',
+          'stages.scale_to_zero_seconds',
+          'stages.published_port',
+        ])
         .where('stages.desired', '=', 'present')
         .where('tenants.desired', '=', 'present')
         // Once ready, a stage keeps its checks through every later phase (a restore, a pause): its history stays one.
@@ -120,6 +137,8 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
           ...(active.has(s.id) ? (['process'] as const) : []),
           'database',
           'disk',
+          // Where this process runs the gateway (the handshake is made with it) and routes the stage's hosts.
+          ...(o.gateway() && s.published_port !== null ? (['certificate'] as const) : []),
           ...(o.backups ? (['backup'] as const) : []),
         ];
         for (const builtin of kinds) {
@@ -206,6 +225,27 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
           row?.files_quota_bytes && row.files_bytes !== null
             ? { usedBytes: Number(row.files_bytes), quotaBytes: Number(row.files_quota_bytes) }
             : null,
+      };
+    },
+
+    async certificates(stageId) {
+      const gateway = o.gateway();
+      const stage = await stageRow(stageId);
+      if (!gateway || !stage) return null;
+      const domains = await o.db
+        .selectFrom('stage_domains')
+        .select('domain')
+        .where('stage_id', '=', stageId)
+        .orderBy('domain')
+        .execute();
+      const base = gateway.baseDomain;
+      return {
+        gateway: { host: '127.0.0.1', port: gateway.port, ca: gateway.ca },
+        hosts: [
+          `${stage.name}.${stage.slug}.${base}`,
+          ...(stage.name === prodStage ? [`${stage.slug}.${base}`] : []),
+          ...domains.map((d) => d.domain),
+        ],
       };
     },
 

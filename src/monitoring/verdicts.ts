@@ -159,3 +159,32 @@ export function diskVerdict(
 function formatGiB(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
+
+/** What the gateway served for one host name. */
+export type CertificateSeen =
+  { readonly host: string; readonly notAfter: string } | { readonly host: string; readonly error: string };
+
+/** Days left below these are degraded (renewal is overdue), then a failure. */
+export const certificateThresholds = { degradedDays: 21, failDays: 7 } as const;
+
+/**
+ * The certificates served for a stage's hosts: each must be trusted (an
+ * error otherwise) and far from expiry; the worst host decides.
+ */
+export function certificateVerdict(seen: readonly CertificateSeen[], now: Date): Verdict {
+  if (seen.length === 0) return { outcome: 'fail', detail: 'no host to check' };
+  let outcome: ProbeOutcome = 'ok';
+  const parts: string[] = [];
+  for (const c of seen) {
+    if ('error' in c) {
+      outcome = 'fail';
+      parts.push(`${c.host}: ${c.error}`);
+      continue;
+    }
+    const days = Math.floor((Date.parse(c.notAfter) - now.getTime()) / 86_400_000);
+    parts.push(`${c.host}: ${days} days left`);
+    if (days < certificateThresholds.failDays) outcome = 'fail';
+    else if (days < certificateThresholds.degradedDays && outcome === 'ok') outcome = 'degraded';
+  }
+  return { outcome, detail: parts.join('; ') };
+}

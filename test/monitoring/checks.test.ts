@@ -110,10 +110,11 @@ describe('checks of a running stage', () => {
   it('gives a ready stage its built-in checks, and they go up', async () => {
     const all = await until('built-in checks up', async () => {
       const list = await checks();
-      const wanted = ['gateway', 'processes', 'process', 'database', 'disk'];
+      const wanted = ['gateway', 'processes', 'process', 'database', 'disk', 'certificate'];
       return wanted.every((b) => list.find((c) => c.builtin === b)?.state === 'up') ? list : undefined;
     });
     expect(all.map((c) => [c.builtin, c.kind, c.origin]).sort()).toEqual([
+      ['certificate', 'certificate', 'builtin'],
       ['database', 'database', 'builtin'],
       ['disk', 'disk', 'builtin'],
       ['gateway', 'http', 'builtin'],
@@ -121,6 +122,10 @@ describe('checks of a running stage', () => {
       ['processes', 'http', 'builtin'],
     ]);
     expect(all.find((c) => c.builtin === 'process')?.lastResult?.detail).toBe('2 of 2 processes running');
+    // Served by the gateway for the stage's name and the prod alias, from Steward's CA.
+    expect(all.find((c) => c.builtin === 'certificate')?.lastResult?.detail).toMatch(
+      /^prod\.acme\.localhost: \d+ days left; acme\.localhost: \d+ days left$/,
+    );
     expect(all.find((c) => c.builtin === 'disk')?.lastResult?.detail).toMatch(
       /^data: \d+ % free .*; files: \d+ % free/,
     );
@@ -196,7 +201,7 @@ describe('checks of a running stage', () => {
     expect(pruned.checks).toBe(1);
     expect(pruned.rollups).toBeGreaterThan(0);
     expect(await t.query('select 1 from checks where id = $1', [database.id], t.controlDatabase)).toEqual([]);
-    expect((await checks()).length).toBe(5);
+    expect((await checks()).length).toBe(6);
   }, 60_000);
 
   it('adds an operator HTTP check, and refuses bad input naming the field, the value and what is accepted', async () => {

@@ -11,10 +11,10 @@ create table checks (
   stage_id bigint references stages (id) on delete set null,
   tenant_slug text,
   stage_name text,
-  kind text not null check (kind in ('http', 'database', 'backup', 'process', 'disk')),
+  kind text not null check (kind in ('http', 'database', 'backup', 'process', 'disk', 'certificate')),
   -- builtin: created and removed with the stage; operator: added by a person (created_by).
   origin text not null check (origin in ('builtin', 'operator')),
-  -- A built-in check's role for its stage (gateway, processes, process, database, backup, disk); operators' checks: null.
+  -- A built-in check's role for its stage (gateway, processes, process, database, backup, disk, certificate); operators' checks: null.
   builtin text,
   -- What to probe: the kind's own spec (src/monitoring/specs.ts).
   spec jsonb not null,

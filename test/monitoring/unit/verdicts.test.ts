@@ -4,6 +4,7 @@ import { InputError } from '../../../src/core/errors.ts';
 import { builtinSpec, parseInterval, parseTimeout, type HttpSpec } from '../../../src/monitoring/specs.ts';
 import {
   backupVerdict,
+  certificateVerdict,
   combineVerdicts,
   diskVerdict,
   httpVerdict,
@@ -171,5 +172,33 @@ describe('disk space and the files quota', () => {
     expect(diskVerdict([volume(9)], { usedBytes: 50, quotaBytes: 100 }).detail).toBe(
       'data: 9 % free (9.0 GiB of 100.0 GiB); files quota: 50 % used',
     );
+  });
+});
+
+describe('certificate expiry', () => {
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  const inDays = (days: number) => new Date(now.getTime() + days * 86_400_000).toISOString();
+  it.each([
+    [[60], 'ok'],
+    [[60, 20], 'degraded'],
+    [[60, 6], 'fail'],
+    [[-1], 'fail'],
+  ] as const)('days left %j: %s', (days, outcome) => {
+    const seen = days.map((d, i) => ({ host: `h${i}.example`, notAfter: inDays(d) }));
+    expect(certificateVerdict(seen, now).outcome).toBe(outcome);
+  });
+  it('an untrusted certificate fails, naming the host', () => {
+    expect(
+      certificateVerdict(
+        [
+          { host: 'a.example', notAfter: inDays(90) },
+          { host: 'b.example', error: 'not trusted: SELF_SIGNED_CERT_IN_CHAIN' },
+        ],
+        now,
+      ),
+    ).toEqual({
+      outcome: 'fail',
+      detail: 'a.example: 90 days left; b.example: not trusted: SELF_SIGNED_CERT_IN_CHAIN',
+    });
   });
 });
