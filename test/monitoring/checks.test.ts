@@ -326,6 +326,26 @@ describe('checks of a running stage', () => {
     );
   }, 60_000);
 
+  it('keeps probing during maintenance: the gateway check sees what users see', async () => {
+    const set = (maintenance: boolean) =>
+      t.request('PATCH', '/api/v1/tenants/acme/stages/prod/gateway', { maintenance });
+    expect((await set(true)).status).toBe(200);
+    try {
+      const down = await until('the gateway check down in maintenance', async () => {
+        const c = await builtin('gateway');
+        return c?.state === 'down' ? c : undefined;
+      });
+      expect(down.lastResult?.detail).toMatch(/answered 503/);
+      // The web processes themselves still answer.
+      expect((await builtin('processes'))?.state).toBe('up');
+    } finally {
+      await set(false);
+    }
+    await until('the gateway check up after maintenance', async () =>
+      (await builtin('gateway'))?.state === 'up' ? true : undefined,
+    );
+  });
+
   it('records the time Steward was stopped as unknown, never up', async () => {
     const database = await builtin('database');
     const before = await states(t, database?.id ?? '');
