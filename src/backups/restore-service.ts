@@ -21,6 +21,7 @@ import { quoteIdent } from '../databases/sql.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
+import { activeRelease } from '../runtime/deployments.ts';
 import { postgresRunAs } from '../system/exec.ts';
 import { chownTree, removeTree } from '../system/safe-fs.ts';
 import { startCluster, stopCluster } from '../databases/local-cluster.ts';
@@ -1580,15 +1581,7 @@ export class RestoreService {
     access: { readonly database: string; readonly role: string },
   ): Promise<AppVerification | null> {
     // Only when there is something to run: opening the scratch to the app costs a restart of it.
-    const has = await this.#o.db
-      .selectFrom('deployments')
-      .innerJoin('releases', 'releases.id', 'deployments.release_id')
-      .select('releases.definition')
-      .where('deployments.stage_id', '=', stageId)
-      .where('deployments.status', '=', 'active')
-      .orderBy('deployments.id', 'desc')
-      .executeTakeFirst();
-    if (!(has?.definition as { verify?: { command?: string } } | undefined)?.verify?.command) return null;
+    if (!(await activeRelease(this.#o.db, stageId))?.definition.verify?.command) return null;
     const url = await openScratchForApp(scratch, {
       database: access.database,
       role: access.role,

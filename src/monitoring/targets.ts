@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { BackupService } from '../backups/service.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import type { AppDefinition } from '../runtime/app-definition.ts';
+import { activeRelease } from '../runtime/deployments.ts';
 import type { ControlDb } from '../store/db.ts';
 import { prodStage } from '../gateway/routes.ts';
 import type { TenantService } from '../tenants/service.ts';
@@ -89,17 +90,8 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
       .select(['stages.id', 'stages.name', 'tenants.slug', 'stages.published_port'])
       .where('stages.id', '=', stageId)
       .executeTakeFirst();
-  const activeDefinition = async (stageId: string): Promise<AppDefinition | undefined> => {
-    const row = await o.db
-      .selectFrom('deployments')
-      .innerJoin('releases', 'releases.id', 'deployments.release_id')
-      .select('releases.definition')
-      .where('deployments.stage_id', '=', stageId)
-      .where('deployments.status', '=', 'active')
-      .orderBy('deployments.id', 'desc')
-      .executeTakeFirst();
-    return row?.definition as AppDefinition | undefined;
-  };
+  const activeDefinition = async (stageId: string): Promise<AppDefinition | undefined> =>
+    (await activeRelease(o.db, stageId))?.definition;
   return {
     async builtins() {
       const stages = await o.db

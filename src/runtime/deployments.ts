@@ -3,6 +3,7 @@ import { ConflictError, InputError, NotFoundError, showValue } from '../core/err
 import { actorName, type Principal } from '../core/policy.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import type { AppDefinition } from './app-definition.ts';
 
 export const deployJobKind = 'deploy';
 export const runtimeJobKind = 'reconcile-runtime';
@@ -44,6 +45,27 @@ export interface DeployOptions {
  * transaction; the stage runtime carries it out (migrate, start, wait for
  * health, hand over, drain the old processes).
  */
+/** The release a stage's active deployment runs. */
+export interface ActiveRelease {
+  readonly app: string;
+  readonly version: string;
+  readonly path: string;
+  readonly definition: AppDefinition;
+}
+
+/** The release of a stage's newest active deployment, if it has one: the runtime, restore tests and checks ask here. */
+export async function activeRelease(db: Queryable, stageId: string): Promise<ActiveRelease | undefined> {
+  const row = await db
+    .selectFrom('deployments')
+    .innerJoin('releases', 'releases.id', 'deployments.release_id')
+    .select(['releases.app', 'releases.version', 'releases.path', 'releases.definition'])
+    .where('deployments.stage_id', '=', stageId)
+    .where('deployments.status', '=', 'active')
+    .orderBy('deployments.id', 'desc')
+    .executeTakeFirst();
+  return row ? { ...row, definition: row.definition as AppDefinition } : undefined;
+}
+
 export class DeploymentService {
   readonly #db: ControlDb;
   readonly #audit: AuditService;

@@ -12,7 +12,7 @@ import { chmodDirectories, treeBytes } from '../system/safe-fs.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { AppDefinition } from './app-definition.ts';
-import { inFlightStatuses } from './deployments.ts';
+import { activeRelease, inFlightStatuses, type ActiveRelease } from './deployments.ts';
 import { tailLines } from './log-files.ts';
 import { keepSince } from './log-lines.ts';
 import { probeHttp } from './probe.ts';
@@ -50,12 +50,7 @@ interface StageRow {
   readonly runtime_phase: string;
 }
 
-interface ReleaseRow {
-  readonly app: string;
-  readonly version: string;
-  readonly path: string;
-  readonly definition: AppDefinition;
-}
+type ReleaseRow = ActiveRelease;
 
 export interface StageProcessView {
   readonly tenant: string;
@@ -773,16 +768,8 @@ export class StageRuntime {
       .executeTakeFirst();
   }
 
-  async #activeRelease(stageId: string): Promise<ReleaseRow | undefined> {
-    const row = await this.#o.db
-      .selectFrom('deployments')
-      .innerJoin('releases', 'releases.id', 'deployments.release_id')
-      .select(['releases.app', 'releases.version', 'releases.path', 'releases.definition'])
-      .where('deployments.stage_id', '=', stageId)
-      .where('deployments.status', '=', 'active')
-      .orderBy('deployments.id', 'desc')
-      .executeTakeFirst();
-    return row ? { ...row, definition: row.definition as AppDefinition } : undefined;
+  #activeRelease(stageId: string): Promise<ReleaseRow | undefined> {
+    return activeRelease(this.#o.db, stageId);
   }
 
   async #status(id: string, status: string): Promise<void> {
