@@ -5,7 +5,7 @@ import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { backupNow, eventually } from './support.ts';
+import { backupNow, eventually, turnOnFullPageWrites } from './support.ts';
 
 /**
  * A stage made before opaque names is backed up under its old name, then
@@ -33,12 +33,7 @@ describe('a restore from before a stage took its opaque name', () => {
       sharedBackups: true,
       config: { backups: { backupTimeoutMinutes: 10 } },
     });
-    // As a real cluster runs: restores of one database (--db-include) need full-page writes.
-    await withClient(admin(), async (c) => {
-      await c.query('alter system set full_page_writes = on');
-      await c.query('select pg_reload_conf()');
-      await c.query('checkpoint');
-    });
+    await turnOnFullPageWrites(admin());
     const created = await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
     expect(created.status, created.text).toBe(201);
     await t.waitForStages('acme', 'ready', 60_000);

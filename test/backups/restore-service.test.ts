@@ -13,7 +13,7 @@ import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { packRelease } from '../harness/ledger.ts';
 import { silentLogger, startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { ManualClock } from '../identity/helpers.ts';
-import { backupNow, eventually } from './support.ts';
+import { backupNow, eventually, turnOnFullPageWrites } from './support.ts';
 import { withClient } from '../../src/databases/client.ts';
 
 /**
@@ -91,13 +91,7 @@ describe('restores and restore tests of a stage on the shared cluster', () => {
       config: { backups: { backupTimeoutMinutes: 10 } },
     });
     store = openControlStore(t.controlUrl, { max: 2 });
-    // The harness's clusters run without full_page_writes (fast); a real one has them, and restores of
-    // one database (--db-include) need them to replay other databases' changes onto zeroed files.
-    await withClient(admin(), async (c) => {
-      await c.query('alter system set full_page_writes = on');
-      await c.query('select pg_reload_conf()');
-      await c.query('checkpoint');
-    });
+    await turnOnFullPageWrites(admin());
     for (const slug of ['acme', 'beta']) {
       const created = await t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
       expect(created.status, created.text).toBe(201);

@@ -13,6 +13,7 @@ import {
   withCredentials,
   type LocalCluster,
 } from '../../src/databases/local-cluster.ts';
+import { withClient } from '../../src/databases/client.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
 import { fileKeyring } from '../../src/secrets/keyring.ts';
 import { SecretService } from '../../src/secrets/service.ts';
@@ -128,4 +129,16 @@ export async function backupNow(
   );
   if (done.status !== 'succeeded') throw new Error(`backup of ${tenant}/${stage} failed: ${done.reason}`);
   return done;
+}
+
+/**
+ * The harness's clusters run without full_page_writes (fast); a real one has them, and restores
+ * of one database (--db-include) need them to replay other databases' changes onto zeroed files.
+ */
+export async function turnOnFullPageWrites(superuser: pg.ClientConfig): Promise<void> {
+  await withClient(superuser, async (c) => {
+    await c.query('alter system set full_page_writes = on');
+    await c.query('select pg_reload_conf()');
+    await c.query('checkpoint');
+  });
 }

@@ -8,7 +8,7 @@ import { withClient } from '../../src/databases/client.ts';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { quoteIdent, quoteLiteral } from '../../src/databases/sql.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { backupNow, eventually } from '../backups/support.ts';
+import { backupNow, eventually, turnOnFullPageWrites } from '../backups/support.ts';
 
 /**
  * A hostile tenant (issue 9, part 1): its stage's role plants look-alikes of
@@ -162,12 +162,7 @@ describe('a hostile tenant database: Steward never runs its code with more than 
       runtimeTickMs: 500,
       config: { backups: { backupTimeoutMinutes: 10 } },
     });
-    // As a real cluster runs: restores of one database (--db-include) need full_page_writes.
-    await withClient(admin(), async (c) => {
-      await c.query('alter system set full_page_writes = on');
-      await c.query('select pg_reload_conf()');
-      await c.query('checkpoint');
-    });
+    await turnOnFullPageWrites(admin());
     const created = await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
     expect(created.status, created.text).toBe(201);
     await t.waitForStages('acme', 'ready', 60_000);
