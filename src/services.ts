@@ -46,6 +46,7 @@ import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
+import { AlertService, BroadcastPager } from './alerts/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -83,6 +84,8 @@ export interface Services {
   /** Operators' checks; the runner probes every check and stores the results as time. */
   readonly checks: CheckService;
   readonly checkRunner: CheckRunner;
+  /** Alerts: raised by rules over checks and from outside; told through a pager (on-call replaces it). */
+  readonly alerts: AlertService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -275,6 +278,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'notifications' }),
     settings: config.notifications,
   });
+  const alerts = new AlertService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'alerts' }),
+    settings: config.alerts,
+    pager: new BroadcastPager(notifications),
+  });
+  notifications.onDelivered((row, at) => alerts.notified(row.notification.key, at));
   const checkStore = new CheckStore(db);
   const checks = new CheckService({
     store: checkStore,
@@ -321,6 +333,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
     checks,
     checkRunner,
+    alerts,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

@@ -233,6 +233,7 @@ export class Steward {
       await this.#services.notifications.start(this.#o.smtpCredentials);
       // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
       await this.#services.checkRunner.start();
+      this.#services.alerts.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -342,6 +343,7 @@ export class Steward {
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
     await this.#services?.checkRunner.stop();
+    await this.#services?.alerts.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

@@ -60,6 +60,12 @@ export interface RaiseRequest {
   readonly severity: AlertSeverity;
   readonly summary: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * While open and told, it mutes (inhibits) the alerts of what it covers:
+   * every stage when tenant is null (a down shared cluster, Steward's own
+   * database), else the tenant's stages (or the one stage).
+   */
+  readonly inhibits?: boolean;
 }
 
 /** What other modules call on the alert service. */
@@ -81,6 +87,12 @@ export interface AlertsApi {
  */
 export interface Pager {
   fired(alert: AlertView): Promise<void>;
+  /**
+   * Optional: the alerts of one group (same groupKey) that started firing
+   * within alerts.groupWaitSeconds, told in one message. Without it, fired()
+   * is called for each.
+   */
+  firedGroup?(alerts: readonly AlertView[]): Promise<void>;
   acknowledged(alert: AlertView): Promise<void>;
   resolved(alert: AlertView): Promise<void>;
 }

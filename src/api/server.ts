@@ -8,6 +8,7 @@ import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -101,6 +102,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   restoreRoutes(api, authenticate, options.services);
   notificationRoutes(api, authenticate, options.services);
   checkRoutes(api, authenticate, options.services);
+  alertRoutes(api, authenticate, options.services);
   if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

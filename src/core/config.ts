@@ -258,6 +258,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Alerts (src/alerts/): rules over checks, grouping, flapping, silences. */
+    alerts: z
+      .object({
+        /** Alerts of one tenant and stage that start firing within this many seconds are told in one notification. */
+        groupWaitSeconds: z.number().min(0).max(300).default(2),
+        /** How often pending alerts are fired, mutes re-evaluated and untold events told. */
+        passSeconds: z.number().min(0.05).max(60).default(1),
+        /** A check that changes state this many times within flapWindowMinutes is flapping: one alert, not a storm. */
+        flapChanges: z.number().int().min(2).max(1000).default(6),
+        flapWindowMinutes: z.number().min(0.05).max(1440).default(10),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

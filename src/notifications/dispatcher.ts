@@ -33,6 +33,8 @@ export interface DispatcherOptions {
    * fails it: the operators' fallback channel hears of it, or neither happens.
    */
   readonly onFailed: (tx: Queryable, row: OutboxRow, reason: string) => Promise<void>;
+  /** Called after a notification was delivered (alerts record when people were first told). */
+  readonly onDelivered?: (row: OutboxRow, at: Date) => Promise<void>;
 }
 
 export interface PassReport {
@@ -148,6 +150,12 @@ export class NotificationDispatcher {
     };
     if (error === null) {
       await recordDelivered(db, record);
+      await this.#o.onDelivered?.(row, now).catch((e: unknown) => {
+        this.#o.logger.warn(
+          { notification: row.id, err: (e as Error).message },
+          'after-delivery hook failed',
+        );
+      });
       return 'delivered';
     }
     const next = afterFailure(

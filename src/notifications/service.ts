@@ -74,6 +74,7 @@ const maxBodyChars = 32_000;
 export class NotificationService {
   readonly #o: NotificationServiceOptions;
   readonly dispatcher: NotificationDispatcher;
+  readonly #delivered: ((row: OutboxRow, at: Date) => Promise<void>)[] = [];
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -99,7 +100,15 @@ export class NotificationService {
       leaseMs: settings.timeoutSeconds * 4000 + 5000,
       everyMs: settings.pollSeconds * 1000,
       onFailed: (tx, row, reason) => this.#tellFallback(tx, row, reason),
+      onDelivered: async (row, at) => {
+        for (const listener of this.#delivered) await listener(row, at);
+      },
     });
+  }
+
+  /** Hears of each delivered notification (the alert service records when people were first told). */
+  onDelivered(listener: (row: OutboxRow, at: Date) => Promise<void>): void {
+    this.#delivered.push(listener);
   }
 
   /** Keeps SMTP credentials given in the environment (for one start) in the secret store, then starts delivering. */

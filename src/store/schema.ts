@@ -382,6 +382,63 @@ export interface CheckRollupsTable {
   latency_max_ms: number;
 }
 
+export interface AlertsTable {
+  id: Id;
+  rule: string | null;
+  source: string;
+  dedup_key: string;
+  group_key: string;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  check_id: string | null;
+  severity: string;
+  status: string;
+  summary: string;
+  details: ColumnType<unknown, string | undefined, string>;
+  flapping: Generated<boolean>;
+  muted_by: string | null;
+  inhibits: Generated<boolean>;
+  heal_action: string | null;
+  started_at: Timestamp;
+  fire_at: Date | string | null;
+  fired_at: Date | string | null;
+  first_notified_at: Date | string | null;
+  acknowledged_at: Date | string | null;
+  acknowledged_by: string | null;
+  resolve_at: Date | string | null;
+  resolved_at: Date | string | null;
+  resolved_by: string | null;
+  resolve_note: string | null;
+  told_fired_at: Date | string | null;
+  told_acknowledged_at: Date | string | null;
+  told_resolved_at: Date | string | null;
+}
+
+export interface AlertSilencesTable {
+  id: Id;
+  tenant_slug: string;
+  stage_name: string | null;
+  reason: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  created_by: string;
+  created_at: Generated<Date>;
+  removed_at: Date | string | null;
+  removed_by: string | null;
+}
+
+export interface MaintenanceWindowsTable {
+  id: Id;
+  tenant_slug: string;
+  stage_name: string | null;
+  reason: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  created_by: string;
+  created_at: Generated<Date>;
+  ended_by: string | null;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -409,4 +466,7 @@ export interface ControlDatabase {
   checks: ChecksTable;
   check_states: CheckStatesTable;
   check_rollups: CheckRollupsTable;
+  alerts: AlertsTable;
+  alert_silences: AlertSilencesTable;
+  maintenance_windows: MaintenanceWindowsTable;
 }

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Services } from '../../services.ts';
+import { route, type Authenticator } from '../route.ts';
+
+// Values are checked by the service, which names what it accepts; here only their shape.
+const alertParams = z.object({ id: z.string().min(1).max(40) }).strict();
+const listQuery = z
+  .object({
+    open: z.enum(['true', 'false']).optional(),
+    status: z.string().min(1).max(20).optional(),
+    source: z.string().min(1).max(20).optional(),
+    tenant: z.string().min(1).max(100).optional(),
+    stage: z.string().min(1).max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+const resolveBody = z.object({ note: z.string().max(2000) }).strict();
+
+export function alertRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
+  const { alerts } = services;
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/alerts',
+    summary: 'Alerts, newest first: open only, or by status, source, tenant and stage',
+    tags: ['alerts'],
+    permission: 'tenants.read',
+    query: listQuery,
+    handler: async ({ query }) => ({
+      alerts: await alerts.list({ ...query, open: query.open === 'true' }),
+    }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/alerts/:id',
+    summary:
+      'One alert: what raised it, what was seen, when it fired, who was told, acknowledged and resolved it',
+    tags: ['alerts'],
+    permission: 'tenants.read',
+    params: alertParams,
+    handler: ({ params }) => alerts.get(params.id),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/alerts/:id/ack',
+    summary: 'Acknowledge a firing alert: a person took it (escalation stops)',
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    params: alertParams,
+    handler: ({ params, principal }) => alerts.acknowledge(params.id, principal),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/alerts/:id/resolve',
+    summary: 'Resolve an open alert by hand, with a note saying why',
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    params: alertParams,
+    body: resolveBody,
+    handler: ({ params, body, principal }) => alerts.resolve(params.id, principal, body.note),
+  });
+}
