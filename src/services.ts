@@ -46,7 +46,7 @@ import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
-import { AlertService, BroadcastPager } from './alerts/index.ts';
+import { AlertService, BroadcastPager, defaultRules } from './alerts/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -278,6 +278,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'notifications' }),
     settings: config.notifications,
   });
+  const checkStore = new CheckStore(db);
   const alerts = new AlertService({
     db,
     audit,
@@ -285,9 +286,11 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'alerts' }),
     settings: config.alerts,
     pager: new BroadcastPager(notifications),
+    rules: config.alerts.rules ?? defaultRules,
+    checks: checkStore,
+    stagesOf: async (slug) => (await tenants.show(slug)).stages.map((s) => s.name),
   });
   notifications.onDelivered((row, at) => alerts.notified(row.notification.key, at));
-  const checkStore = new CheckStore(db);
   const checks = new CheckService({
     store: checkStore,
     tenants,
@@ -300,6 +303,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'checks' }),
     settings: config.monitoring,
+    onChanges: (check, changes) => alerts.checkAlerts?.changed(check, changes) ?? Promise.resolve(),
     targets: stewardTargets({
       db,
       runtime,

@@ -17,12 +17,16 @@ import {
   type Pager,
   type RaiseRequest,
 } from './contract.ts';
+import { CheckAlerts, type CheckReader } from './check-alerts.ts';
 import { mutedBy } from './mute.ts';
+import { SilenceService } from './silences.ts';
+import type { AlertRule } from './rules.ts';
 import { alertIdsOfKey, maxGroupNotification } from './pager.ts';
 import {
   alertView,
   findAlert,
   findOpen,
+  groupKeyOf,
   listAlerts,
   listMaintenanceWindows,
   listSilences,
@@ -45,6 +49,11 @@ export interface AlertServiceOptions {
   readonly settings: AlertSettings;
   /** Tells people; on-call replaces it (usePager). */
   readonly pager: Pager;
+  /** The rules over checks (first match wins), and the checks they read; without checks, only raises. */
+  readonly rules: readonly AlertRule[];
+  readonly checks?: CheckReader;
+  /** A tenant's stage names (NotFoundError for no such tenant): silences and maintenance windows name them. */
+  readonly stagesOf: (tenant: string) => Promise<readonly string[]>;
 }
 
 export interface AlertListQuery {
@@ -63,6 +72,8 @@ export interface AlertPassResult {
 }
 
 const maxNoteChars = 2000;
+/** How often every check is compared with its alert (changes are evaluated as they happen; this catches what a crash lost). */
+const syncEveryMs = 30_000;
 
 function checkText(field: string, value: unknown, max: number): string {
   if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
@@ -84,11 +95,6 @@ function checkOneOf<T extends string>(field: string, value: unknown, accepted: r
   return value as T;
 }
 
-/** Alerts of a tenant and stage are told together: the group is the place, not the cause. */
-export function groupKeyOf(tenant: string | null, stage: string | null): string {
-  return tenant === null ? 'steward' : `${tenant}/${stage ?? '*'}`;
-}
-
 /**
  * The alert service: raises, clears, acknowledges and resolves alerts, and
  * tells the pager. Telling is level-triggered: each alert records when the
@@ -99,6 +105,11 @@ export function groupKeyOf(tenant: string | null, stage: string | null): string 
  */
 export class AlertService implements AlertsApi {
   readonly #o: AlertServiceOptions;
+  /** Alerts from check states; the check runner calls checkAlerts.changed for each change. */
+  readonly checkAlerts: CheckAlerts | undefined;
+  /** Silences and maintenance windows. */
+  readonly silences: SilenceService;
+  #lastSync = 0;
   #pager: Pager;
   #healer: Healer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -110,6 +121,32 @@ export class AlertService implements AlertsApi {
   constructor(options: AlertServiceOptions) {
     this.#o = options;
     this.#pager = options.pager;
+    this.checkAlerts = options.checks
+      ? new CheckAlerts({
+          db: options.db,
+          checks: options.checks,
+          alerts: this,
+          rules: options.rules,
+          flap: {
+            changes: options.settings.flapChanges,
+            windowSeconds: options.settings.flapWindowMinutes * 60,
+          },
+          clock: options.clock,
+          logger: options.logger,
+        })
+      : undefined;
+    this.silences = new SilenceService({
+      db: options.db,
+      audit: options.audit,
+      clock: options.clock,
+      stagesOf: options.stagesOf,
+      changed: () => this.#settle(),
+    });
+  }
+
+  /** The rules over checks, in the order they are tried. */
+  rules(): readonly AlertRule[] {
+    return this.#o.rules;
   }
 
   /** On-call's schedules and escalation instead of telling every channel. */
@@ -171,7 +208,15 @@ export class AlertService implements AlertsApi {
   async #passOnce(): Promise<AlertPassResult> {
     const now = this.#o.clock.now();
     let fired = 0;
+    if (this.checkAlerts && now.getTime() - this.#lastSync >= syncEveryMs) {
+      this.#lastSync = now.getTime();
+      await this.checkAlerts.sync();
+    }
     for (const alert of await openAlerts(this.#o.db)) {
+      if (alert.resolveAt !== null && Date.parse(alert.resolveAt) <= now.getTime()) {
+        await this.close(alert.id, `its resolve condition held until ${alert.resolveAt}`);
+        continue;
+      }
       if (alert.status === 'pending' && alert.fireAt !== null && Date.parse(alert.fireAt) <= now.getTime()) {
         const done = await updateAlert(
           this.#o.db,
@@ -191,18 +236,20 @@ export class AlertService implements AlertsApi {
   /** Recomputes why each open alert is muted (or not) now. */
   async #remute(now: Date): Promise<void> {
     const db = this.#o.db;
-    const open = await openAlerts(db);
-    if (open.length === 0) return;
-    const context = {
-      now,
-      maintenance: await listMaintenanceWindows(db, { now }),
-      silences: await listSilences(db, { now }),
-      open: open.map((a) => ({ ...a, firedAt: a.firedAt })),
-    };
-    for (const alert of open) {
+    const context = await this.#muteContext(db, now);
+    for (const alert of context.open) {
       const muted = mutedBy(alert, context);
       if (muted !== alert.mutedBy) await updateAlert(db, alert.id, { muted_by: muted });
     }
+  }
+
+  async #muteContext(db: Queryable, now: Date) {
+    return {
+      now,
+      maintenance: await listMaintenanceWindows(db, { now }),
+      silences: await listSilences(db, { now }),
+      open: await openAlerts(db),
+    };
   }
 
   async #heal(): Promise<void> {
@@ -328,7 +375,18 @@ export class AlertService implements AlertsApi {
 
   /** Opens an alert (or finds the open one with its source and key), then settles mutes and notifications. */
   async open(a: Omit<NewAlert, 'now'>): Promise<StoredAlert> {
-    const { alert, created } = await openAlert(this.#o.db, { ...a, now: this.#o.clock.now() });
+    const now = this.#o.clock.now();
+    // Muted from the start, in the same transaction: nobody sees it unmuted, no pass tells it.
+    const { alert, created } = await this.#o.db.transaction().execute(async (tx) => {
+      const opened = await openAlert(tx, { ...a, now });
+      if (!opened.created) return opened;
+      const muted = mutedBy(opened.alert, await this.#muteContext(tx, now));
+      if (muted === null) return opened;
+      return {
+        alert: (await updateAlert(tx, opened.alert.id, { muted_by: muted })) ?? opened.alert,
+        created: true,
+      };
+    });
     if (created) {
       this.#o.logger.info(
         {
@@ -348,15 +406,15 @@ export class AlertService implements AlertsApi {
   async clear(source: AlertSource, dedupKey: string, note: string): Promise<AlertView | undefined> {
     const open = await findOpen(this.#o.db, source, dedupKey);
     if (!open) return undefined;
-    const done = await this.close(open, note);
+    const done = await this.close(open.id, note);
     return done ? alertView(done) : undefined;
   }
 
   /** Resolves an open alert because its condition ended (by Steward, not a person). */
-  async close(alert: StoredAlert, note: string): Promise<StoredAlert | undefined> {
+  async close(id: string, note: string): Promise<StoredAlert | undefined> {
     const done = await updateAlert(
       this.#o.db,
-      alert.id,
+      id,
       {
         status: 'resolved',
         resolved_at: this.#o.clock.now(),

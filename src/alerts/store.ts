@@ -41,6 +41,11 @@ export interface NewAlert {
 
 export type AlertPatch = Updateable<AlertsTable>;
 
+/** Alerts of a tenant and stage are told together: the group is the place, not the cause. */
+export function groupKeyOf(tenant: string | null, stage: string | null): string {
+  return tenant === null ? 'steward' : `${tenant}/${stage ?? '*'}`;
+}
+
 const iso = (d: Date | string | null): string | null =>
   d === null ? null : typeof d === 'string' ? new Date(d).toISOString() : d.toISOString();
 

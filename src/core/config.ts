@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { checkBucket, checkEndpoint } from '../backups/pgbackrest/config.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
+import { alertRuleSchema } from '../alerts/rules.ts';
 import { InputError, showValue } from './errors.ts';
 
 /**
@@ -268,6 +269,8 @@ export const configSchema = z
         /** A check that changes state this many times within flapWindowMinutes is flapping: one alert, not a storm. */
         flapChanges: z.number().int().min(2).max(1000).default(6),
         flapWindowMinutes: z.number().min(0.05).max(1440).default(10),
+        /** Rules over checks, first match wins; left out: the built-in rules (steward alert rules lists them). */
+        rules: z.array(alertRuleSchema).max(200).optional(),
       })
       .strict()
       .prefault({}),

@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { probeCertificate, probeHttpTarget, probeStageDatabase } from './probes.ts';
 import { minuteOf, rollup, type RollupSample } from './rollups.ts';
-import { applyResult, notProbing, type ProbeResult, type Thresholds } from './states.ts';
+import { applyResult, notProbing, type ProbeResult, type StateChange, type Thresholds } from './states.ts';
 import type { CheckStore, StoredCheck } from './store.ts';
 import type { CheckTargets } from './targets.ts';
 import {
@@ -25,6 +25,8 @@ export interface CheckRunnerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: MonitoringSettings;
+  /** Hears of each check's state changes once they are stored (alert rules). */
+  readonly onChanges?: (check: StoredCheck, changes: readonly StateChange[]) => Promise<void>;
 }
 
 /** What one pass did, for tests and logs. */
@@ -190,6 +192,11 @@ export class CheckRunner {
       );
     }
     await this.#o.store.record(check.id, progress, changes, this.#rollup(check.id, result));
+    if (changes.length > 0) {
+      await this.#o.onChanges?.(check, changes).catch((error: unknown) => {
+        this.#o.logger.error({ check: check.id, err: (error as Error).message }, 'state change hook failed');
+      });
+    }
     return changes.length;
   }
 

@@ -16,6 +16,19 @@ const listQuery = z
   })
   .strict();
 const resolveBody = z.object({ note: z.string().max(2000) }).strict();
+const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
+// Durations and times are parsed by the silence service, which names what it accepts.
+const muteBody = z
+  .object({
+    tenant: z.string().max(200),
+    stage: z.string().max(200).optional(),
+    for: z.union([z.string().max(40), z.number()]).optional(),
+    until: z.string().max(40).optional(),
+    reason: z.string().max(1000),
+  })
+  .strict();
+const maintenanceBody = muteBody.extend({ from: z.string().max(40).optional() }).strict();
+const allQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
 
 export function alertRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const { alerts } = services;
@@ -58,5 +71,73 @@ export function alertRoutes(app: FastifyInstance, auth: Authenticator, services:
     params: alertParams,
     body: resolveBody,
     handler: ({ params, body, principal }) => alerts.resolve(params.id, principal, body.note),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/alerts/rules',
+    summary: 'The alert rules over checks, in the order they are tried (first match wins)',
+    tags: ['alerts'],
+    permission: 'tenants.read',
+    handler: () => Promise.resolve({ rules: alerts.rules() }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/silences',
+    summary: 'Silences that are current or planned (all=true: also ended and removed ones)',
+    tags: ['alerts'],
+    permission: 'tenants.read',
+    query: allQuery,
+    handler: async ({ query }) => ({ silences: await alerts.silences.list({ all: query.all === 'true' }) }),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/silences',
+    summary:
+      "Mute the notifications of a tenant's alerts (or one stage's) for a while (for: 2h, or until), with a reason; the alerts are still recorded",
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    body: muteBody,
+    status: 201,
+    handler: ({ body, principal }) => alerts.silences.add(body, principal),
+  });
+  route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/silences/:id',
+    summary: 'Remove a silence: alerts it muted are told from now on',
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    params: idParams,
+    handler: ({ params, principal }) => alerts.silences.remove(params.id, principal),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/maintenance-windows',
+    summary: 'Maintenance windows that are current or planned (all=true: also past ones)',
+    tags: ['alerts'],
+    permission: 'tenants.read',
+    query: allQuery,
+    handler: async ({ query }) => ({
+      windows: await alerts.silences.listMaintenance({ all: query.all === 'true' }),
+    }),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/maintenance-windows',
+    summary:
+      'A maintenance window of a tenant (or one stage): from now or from `from`, for a while or until, with a reason; it mutes notifications, checks keep probing',
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    body: maintenanceBody,
+    status: 201,
+    handler: ({ body, principal }) => alerts.silences.addMaintenance(body, principal),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/maintenance-windows/:id/end',
+    summary: 'End a maintenance window now (a planned one is cancelled)',
+    tags: ['alerts'],
+    permission: 'tenants.write',
+    params: idParams,
+    handler: ({ params, principal }) => alerts.silences.endMaintenance(params.id, principal),
   });
 }
