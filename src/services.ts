@@ -291,6 +291,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stagesOf: async (slug) => (await tenants.show(slug)).stages.map((s) => s.name),
   });
   notifications.onDelivered((row, at) => alerts.notified(row.notification.key, at));
+  notifications.onUndeliverable(async (row, reason) => {
+    await alerts.undeliverable({ id: row.id, ...row.notification }, reason);
+  });
   const checks = new CheckService({
     store: checkStore,
     tenants,

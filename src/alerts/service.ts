@@ -521,6 +521,34 @@ export class AlertService implements AlertsApi {
     for (const id of alertIdsOfKey(key)) await markFirstNotified(tx, id, at);
   }
 
+  /**
+   * The outbox failed a notification for good: an alert (source
+   * notifications) makes it visible in steward alert list and tells the
+   * channels that still work. A failed notification about such an alert
+   * raises none (no loop); it stays in steward notify log.
+   */
+  async undeliverable(
+    notification: { id: string; key: string; kind: string; subject: string },
+    reason: string,
+  ): Promise<AlertView | undefined> {
+    for (const id of alertIdsOfKey(notification.key)) {
+      const about = await findAlert(this.#o.db, id);
+      if (about?.source === 'notifications') return undefined;
+    }
+    return this.raise({
+      source: 'notifications',
+      dedupKey: `notification:${notification.id}`,
+      severity: 'critical',
+      summary: `notification ${notification.id} not delivered: ${notification.subject}`.slice(0, 500),
+      details: {
+        notification: notification.id,
+        key: notification.key,
+        kind: notification.kind,
+        seen: reason,
+      },
+    });
+  }
+
   #checkId(id: string): string {
     if (!/^\d{1,18}$/.test(id)) {
       throw new InputError(`field "id": ${showValue(id)} is not an alert id; use its number, e.g. 42`, {

@@ -75,6 +75,7 @@ export class NotificationService {
   readonly #o: NotificationServiceOptions;
   readonly dispatcher: NotificationDispatcher;
   readonly #delivered: ((row: OutboxRow, at: Date) => Promise<void>)[] = [];
+  readonly #undeliverable: ((row: OutboxRow, reason: string) => Promise<void>)[] = [];
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -104,6 +105,11 @@ export class NotificationService {
         for (const listener of this.#delivered) await listener(row, at);
       },
     });
+  }
+
+  /** Hears of each notification that failed for good (the alert service raises an alert, so it shows in steward alert list). */
+  onUndeliverable(listener: (row: OutboxRow, reason: string) => Promise<void>): void {
+    this.#undeliverable.push(listener);
   }
 
   /** Hears of each delivered notification (the alert service records when people were first told). */
@@ -206,6 +212,14 @@ export class NotificationService {
    * stays in `steward notify log --status failed`.
    */
   async #tellFallback(tx: Queryable, row: OutboxRow, reason: string): Promise<void> {
+    for (const listener of this.#undeliverable) {
+      await listener(row, reason).catch((error: unknown) => {
+        this.#o.logger.error(
+          { notification: row.id, err: (error as Error).message },
+          'undeliverable hook failed',
+        );
+      });
+    }
     const fallback = this.#o.settings.fallbackChannel;
     const log = { notification: row.id, key: row.notification.key, reason };
     const channel = fallback ? (await listChannels(tx)).find((c) => c.name === fallback) : undefined;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/system/ports.ts';
 import type { AlertView } from '../../src/alerts/index.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
@@ -42,6 +43,16 @@ afterAll(async () => {
   await st?.close();
   await mail?.close();
 });
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** Runs the outbox until `count` mails with this text arrived; each as its subject line, a blank line, then the whole message. */
 async function mailsAbout(text: string, count = 1): Promise<string[]> {
@@ -214,5 +225,43 @@ describe('alerts', () => {
     expect((await list('')).length).toBe(before);
     // Reading needs a token.
     expect((await st.request('GET', '/api/v1/alerts', undefined, null)).status).toBe(401);
+  });
+
+  it('a notification the outbox fails for good raises a critical alert that shows in the alert list', async () => {
+    // Nothing listens here: connections are refused.
+    const dead = await st.request('POST', '/api/v1/notification-channels', {
+      kind: 'webhook',
+      name: 'dead-hook',
+      preset: 'generic',
+      target: `http://127.0.0.1:${await freePort(0)}/hook`,
+    });
+    expect(dead.status, dead.text).toBe(201);
+    const row = await st.services.notifications.enqueue({
+      key: 'backup-report-2026-12',
+      kind: 'report',
+      subject: 'monthly backup report',
+      body: 'all backups verified',
+      channels: ['dead-hook'],
+      deadline: new Date(Date.now() + 300),
+    });
+    const alert = await until('the alert about the failed notification', async () => {
+      await st.services.notifications.pass();
+      const res = await st.request('GET', '/api/v1/alerts?source=notifications');
+      return (res.body.alerts as AlertView[]).find((a) => a.dedupKey === `notification:${row.id}`);
+    });
+    expect(alert).toMatchObject({
+      source: 'notifications',
+      severity: 'critical',
+      status: 'firing',
+      tenant: null,
+      groupKey: 'steward',
+      summary: `notification ${row.id} not delivered: monthly backup report`,
+    });
+    expect(String(alert.details.seen)).toMatch(/deadline|refused|ECONNREFUSED/);
+    expect((await st.services.notifications.notification(row.id)).status).toBe('failed');
+    // The operators hear of it on the channels that work.
+    const [raw] = await mailsAbout(`alert:${alert.id}:fired`);
+    expect(raw).toContain('FIRING critical: Steward: notification');
+    await st.request('DELETE', '/api/v1/notification-channels/dead-hook');
   });
 });
