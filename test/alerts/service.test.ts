@@ -28,7 +28,7 @@ beforeAll(async () => {
         retryCapSeconds: 0.1,
         timeoutSeconds: 2,
       },
-      alerts: { groupWaitSeconds: 0 },
+      alerts: { groupWaitSeconds: 1 },
     },
   });
   await st.services.notifications.keepSmtpCredentials(smtpUser, smtpPassword);
@@ -37,6 +37,9 @@ beforeAll(async () => {
     target: 'oncall@example.com',
   });
   expect(added.status, added.text).toBe(201);
+  expect(
+    (await st.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod', 'dev'] })).status,
+  ).toBe(201);
 });
 
 afterAll(async () => {
@@ -58,6 +61,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 async function mailsAbout(text: string, count = 1): Promise<string[]> {
   const deadline = Date.now() + 15_000;
   for (;;) {
+    // No timers run here (workers: false): the alert pass tells what the group wait let through.
+    await st.services.alerts.pass();
     await st.services.notifications.pass();
     const found = mail.mails
       .filter((m) => m.raw.includes(text))
@@ -263,5 +268,146 @@ describe('alerts', () => {
     const [raw] = await mailsAbout(`alert:${alert.id}:fired`);
     expect(raw).toContain('FIRING critical: Steward: notification');
     await st.request('DELETE', '/api/v1/notification-channels/dead-hook');
+  });
+
+  it('groups: alerts of one tenant and stage that fire within the group wait are told in one notification', async () => {
+    const raise = (key: string, stage: string, summary: string) =>
+      st.services.alerts.raise({
+        source: 'watchdog',
+        dedupKey: key,
+        tenant: 'grp',
+        stage,
+        severity: 'warning',
+        summary,
+      });
+    const a = await raise('grp-1', 'prod', 'first symptom');
+    const b = await raise('grp-2', 'prod', 'second symptom');
+    const c = await raise('grp-3', 'dev', 'elsewhere');
+    // Within the group wait nothing is told.
+    await st.services.alerts.pass();
+    expect((await st.services.alerts.get(a.id)).firstNotifiedAt).toBeNull();
+    const [grouped] = await mailsAbout(`alert:${a.id}:fired:group:${b.id}`);
+    expect(grouped).toContain('FIRING warning: grp/prod: 2 alerts: first symptom; second symptom');
+    expect(grouped).toContain(`steward alert ack ${b.id}`);
+    await mailsAbout(`alert:${c.id}:fired`);
+    expect(mail.mails.filter((m) => m.raw.includes(`alert:${b.id}:fired`))).toHaveLength(0);
+    for (const id of [a.id, b.id]) expect((await st.services.alerts.get(id)).firstNotifiedAt).not.toBeNull();
+    for (const key of ['grp-1', 'grp-2', 'grp-3']) await st.services.alerts.clear('watchdog', key, 'done');
+  });
+
+  it('silences and maintenance windows mute (alerts recorded with mutedBy), and refuse bad input', async () => {
+    const post = (url: string, body: unknown) => st.request('POST', url, body);
+    const bad: [string, unknown, number, string, RegExp][] = [
+      ['/api/v1/silences', { tenant: 'acme', for: '2h' }, 400, 'reason', /"reason" is required/],
+      ['/api/v1/silences', { tenant: 'acme', reason: 'x' }, 400, 'for', /needs an end/],
+      [
+        '/api/v1/silences',
+        { tenant: 'acme', for: '1h', until: '2030-01-01T00:00:00Z', reason: 'x' },
+        400,
+        'for',
+        /one of them/,
+      ],
+      [
+        '/api/v1/silences',
+        { tenant: 'acme', for: 'forever', reason: 'x' },
+        400,
+        'for',
+        /"forever" is not a duration/,
+      ],
+      ['/api/v1/silences', { tenant: 'acme', for: '2400h', reason: 'x' }, 400, 'for', /1s to 90 days/],
+      [
+        '/api/v1/silences',
+        { tenant: 'acme', until: '2001-01-01T00:00:00Z', reason: 'x' },
+        400,
+        'until',
+        /a time after/,
+      ],
+      ['/api/v1/silences', { tenant: 'acme', until: 'tomorrow', reason: 'x' }, 400, 'until', /ISO 8601/],
+      [
+        '/api/v1/silences',
+        { tenant: 'acme', stage: 'qa', for: '1h', reason: 'x' },
+        404,
+        'stage',
+        /no stage "qa"; its stages are/,
+      ],
+      ['/api/v1/silences', { tenant: 'ghost', for: '1h', reason: 'x' }, 404, '', /ghost/],
+      [
+        '/api/v1/silences',
+        { tenant: 'acme', for: '1h', reason: 'x', colour: 1 },
+        400,
+        'colour',
+        /accepted fields/,
+      ],
+      [
+        '/api/v1/maintenance-windows',
+        { tenant: 'acme', for: '1h', from: 'now', reason: 'x' },
+        400,
+        'from',
+        /ISO 8601/,
+      ],
+    ];
+    for (const [url, body, status, field, message] of bad) {
+      const res = await post(url, body);
+      expect(res.status, `${JSON.stringify(body)}: ${res.text}`).toBe(status);
+      if (field) expect(res.body.field).toBe(field);
+      expect(res.body.message).toMatch(message);
+    }
+    expect((await st.request('GET', '/api/v1/silences')).body.silences).toEqual([]);
+
+    const window = await post('/api/v1/maintenance-windows', {
+      tenant: 'acme',
+      stage: 'prod',
+      for: '1h',
+      reason: 'database upgrade',
+    });
+    expect(window.status, window.text).toBe(201);
+    const silence = await post('/api/v1/silences', {
+      tenant: 'acme',
+      stage: 'dev',
+      for: '2h',
+      reason: 'vendor migration',
+    });
+    expect(silence.status, silence.text).toBe(201);
+    const inWindow = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'acme-prod-slow',
+      tenant: 'acme',
+      stage: 'prod',
+      severity: 'critical',
+      summary: 'slow',
+    });
+    expect(inWindow.mutedBy).toBe(`maintenance:${window.body.id}`);
+    const silenced = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'acme-dev-slow',
+      tenant: 'acme',
+      stage: 'dev',
+      severity: 'critical',
+      summary: 'slow',
+    });
+    expect(silenced.mutedBy).toBe(`silence:${silence.body.id}`);
+    await new Promise((r) => setTimeout(r, 1200));
+    await st.services.alerts.pass();
+    await st.services.notifications.pass();
+    expect(mail.mails.filter((m) => /alert:(\d+):fired/.exec(m.raw)?.[1] === inWindow.id)).toHaveLength(0);
+
+    // The window ends: what it muted is told.
+    const ended = await post(`/api/v1/maintenance-windows/${window.body.id}/end`, {});
+    expect(ended.status, ended.text).toBe(200);
+    expect((await post(`/api/v1/maintenance-windows/${window.body.id}/end`, {})).status).toBe(404);
+    await mailsAbout(`alert:${inWindow.id}:fired`);
+    expect((await st.services.alerts.get(silenced.id)).mutedBy).toBe(`silence:${silence.body.id}`);
+    expect((await st.request('DELETE', `/api/v1/silences/${silence.body.id}`)).status).toBe(200);
+    expect((await st.request('DELETE', `/api/v1/silences/${silence.body.id}`)).body.message).toContain(
+      'already removed',
+    );
+    await mailsAbout(`alert:${silenced.id}:fired`);
+
+    const audit = await st.request('GET', '/api/v1/audit?limit=1000');
+    const actions = (audit.body.events as { action: string }[]).map((e) => e.action);
+    for (const action of ['maintenance.start', 'maintenance.end', 'silence.add', 'silence.remove'])
+      expect(actions).toContain(action);
+    for (const key of ['acme-prod-slow', 'acme-dev-slow'])
+      await st.services.alerts.clear('watchdog', key, 'done');
   });
 });
