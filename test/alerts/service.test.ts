@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
 import { freePort } from '../../src/system/ports.ts';
+import { run } from '../../src/system/exec.ts';
 import type { AlertView } from '../../src/alerts/index.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
@@ -409,5 +411,89 @@ describe('alerts', () => {
       expect(actions).toContain(action);
     for (const key of ['acme-prod-slow', 'acme-dev-slow'])
       await st.services.alerts.clear('watchdog', key, 'done');
+  });
+
+  it('the CLI lists, shows, acknowledges and resolves alerts, lists rules, and adds silences and windows', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: st.dataDir,
+      STEWARD_API_URL: await st.steward.start(),
+      STEWARD_TOKEN: st.token,
+    };
+    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const alert = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'cli-alert',
+      tenant: 'acme',
+      stage: 'prod',
+      severity: 'critical',
+      summary: 'checks are late by 12 s',
+    });
+    const listed = await cli('-o', 'json', 'alert', 'list', '--open', '--tenant', 'acme');
+    expect(listed.code, listed.stderr).toBe(0);
+    const open = JSON.parse(listed.stdout) as AlertView[];
+    expect(open.map((a) => a.id)).toContain(alert.id);
+    expect(open.every((a) => a.status !== 'resolved' && a.tenant === 'acme')).toBe(true);
+    const table = await cli('alert', 'list', '--open');
+    expect(table.stdout).toMatch(
+      new RegExp(`^${alert.id} +firing +critical +acme/prod +checks are late by 12 s`, 'm'),
+    );
+    const shown = await cli('alert', 'show', alert.id);
+    expect(shown.stdout).toContain('summary      checks are late by 12 s');
+    const acked = await cli('alert', 'ack', alert.id);
+    expect(acked.code, acked.stderr).toBe(0);
+    expect(acked.stdout).toBe(`alert ${alert.id} acknowledged by operator:admin\n`);
+    const noNote = await cli('alert', 'resolve', alert.id);
+    expect(noNote.code).not.toBe(0);
+    expect(noNote.stderr).toContain("required option '--note <text>' not specified");
+    const resolved = await cli('alert', 'resolve', alert.id, '--note', 'the scheduler caught up');
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect((await st.services.alerts.get(alert.id)).resolveNote).toBe('the scheduler caught up');
+
+    const rules = await cli('-o', 'json', 'alert', 'rules');
+    expect((JSON.parse(rules.stdout) as { name: string }[]).map((r) => r.name)).toEqual([
+      'stage-backup',
+      'stage-certificate',
+      'stage-disk',
+      'stage-database-down',
+      'stage-down',
+    ]);
+    expect((await cli('alert', 'rules')).stdout).toMatch(
+      /stage-database-down +kind=database +down +0s +critical/,
+    );
+
+    const silenced = await cli(
+      'silence',
+      'add',
+      '--tenant',
+      'acme',
+      '--for',
+      '2h',
+      '--reason',
+      'vendor migration',
+    );
+    expect(silenced.code, silenced.stderr).toBe(0);
+    const silenceId = /^silence (\d+) for acme until /.exec(silenced.stdout)?.[1] ?? '';
+    expect(silenceId).not.toBe('');
+    const badSilence = await cli('silence', 'add', '--tenant', 'acme', '--for', '2y', '--reason', 'x');
+    expect(badSilence.code).not.toBe(0);
+    expect(badSilence.stderr).toContain('field "for": "2y" is not a duration');
+    expect((await cli('silence', 'list')).stdout).toContain('vendor migration');
+    expect((await cli('silence', 'remove', silenceId)).stdout).toBe(`silence ${silenceId} removed\n`);
+    const window = await cli(
+      'maintenance',
+      'add',
+      'acme',
+      'prod',
+      '--for',
+      '1h',
+      '--reason',
+      'database upgrade',
+    );
+    expect(window.code, window.stderr).toBe(0);
+    expect(window.stdout).toMatch(/^maintenance window \d+ for acme\/prod from /);
+    expect((await cli('-o', 'json', 'maintenance', 'list')).stdout).toContain('database upgrade');
+    const windowId = /^maintenance window (\d+)/.exec(window.stdout)?.[1] ?? '';
+    expect((await cli('maintenance', 'end', windowId)).code).toBe(0);
   });
 });
