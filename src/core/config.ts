@@ -270,7 +270,13 @@ export const configSchema = z
         flapChanges: z.number().int().min(2).max(1000).default(6),
         flapWindowMinutes: z.number().min(0.05).max(1440).default(10),
         /** Rules over checks, first match wins; left out: the built-in rules (steward alert rules lists them). */
-        rules: z.array(alertRuleSchema).max(200).optional(),
+        rules: z
+          .array(alertRuleSchema)
+          .max(200)
+          .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, {
+            message: 'each rule needs a name of its own',
+          })
+          .optional(),
       })
       .strict()
       .prefault({}),

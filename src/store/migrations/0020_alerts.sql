@@ -47,6 +47,9 @@ create unique index alerts_one_open on alerts (source, dedup_key) where status <
 create index alerts_open on alerts (status) where status <> 'resolved';
 create index alerts_by_tenant on alerts (tenant_slug, stage_name, started_at);
 create index alerts_by_check on alerts (check_id, started_at);
+-- Resolutions still to tell: a pass looks for them often, among years of resolved alerts.
+create index alerts_resolved_untold on alerts (id)
+  where status = 'resolved' and told_fired_at is not null and told_resolved_at is null;
 
 -- Silences: mute notifications of matching alerts from starts_at to ends_at; the alerts are still recorded.
 create table alert_silences (
