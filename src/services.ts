@@ -47,6 +47,7 @@ import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
 import { AlertService, BroadcastPager } from './alerts/index.ts';
+import { OnCallService } from './oncall/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -86,6 +87,8 @@ export interface Services {
   readonly checkRunner: CheckRunner;
   /** Alerts: raised by rules over checks and from outside; told through a pager (on-call replaces it). */
   readonly alerts: AlertService;
+  /** On-call: schedules, escalation (the alerts' pager), signed links, reaction times. */
+  readonly oncall: OnCallService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -287,6 +290,16 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     pager: new BroadcastPager(notifications),
   });
   notifications.onDelivered((row, at) => alerts.notified(row.notification.key, at));
+  const oncall = new OnCallService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'oncall' }),
+    secrets,
+    notifications,
+    alerts: () => undefined,
+    settings: config.oncall,
+  });
   const checkStore = new CheckStore(db);
   const checks = new CheckService({
     store: checkStore,
@@ -334,6 +347,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     checks,
     checkRunner,
     alerts,
+    oncall,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

@@ -14,6 +14,7 @@ import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
 import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
+import { oncallCommands } from './oncall-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -555,6 +556,7 @@ backupCommands(program, { client, json });
 restoreCommands(program, { client, json });
 notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
+oncallCommands(program, { client, json });
 
 program
   .command('app')

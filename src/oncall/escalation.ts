@@ -12,6 +12,8 @@ export type StepTarget =
   | { readonly kind: 'schedule'; readonly schedule: string }
   | { readonly kind: 'operators'; readonly operators: readonly string[] }
   | { readonly kind: 'channel'; readonly channel: string }
+  /** Every enabled notification channel (the outbox's default route). */
+  | { readonly kind: 'channels' }
   | { readonly kind: 'owners' };
 
 export interface Step {
@@ -34,7 +36,7 @@ export interface Known {
 }
 
 const stepHelp =
-  'use "[after N s|m|h] notify schedule <name> | operators <a,b> | channel <name> | owners", such as "after 15m notify owners"';
+  'use "[after N s|m|h] notify schedule <name> | operators <a,b> | channel <name> | channels | owners", such as "after 15m notify owners"';
 const maxDelaySeconds = 7 * 24 * 3600;
 
 export function describeStep(step: Step): string {
@@ -47,7 +49,7 @@ export function describeStep(step: Step): string {
         ? `operators ${t.operators.join(',')}`
         : t.kind === 'channel'
           ? `channel ${t.channel}`
-          : 'owners';
+          : t.kind;
   return `${after}notify ${what}`;
 }
 
@@ -62,7 +64,7 @@ export function parseStep(text: string, known: Known, field = 'steps'): Step {
   const bad = (why: string): InputError =>
     new InputError(`field "${field}": ${showValue(text)} ${why}; ${stepHelp}`, { field });
   const m =
-    /^\s*(?:after\s+(\d{1,6})\s*([smh])\s+)?notify\s+(schedule|operators?|channel|owners)(?:\s+(\S+))?\s*$/i.exec(
+    /^\s*(?:after\s+(\d{1,6})\s*([smh])\s+)?notify\s+(schedule|operators?|channels?|owners)(?:\s+(\S+))?\s*$/i.exec(
       text,
     );
   if (!m) throw bad('is not a step');
@@ -72,9 +74,9 @@ export function parseStep(text: string, known: Known, field = 'steps'): Step {
   if (afterSeconds > maxDelaySeconds) throw bad('waits too long (at most 7 days)');
   const kind = (m[3] ?? '').toLowerCase();
   const arg = m[4];
-  if (kind === 'owners') {
-    if (arg !== undefined) throw bad('names someone after "owners"');
-    return { afterSeconds, target: { kind: 'owners' } };
+  if (kind === 'owners' || kind === 'channels') {
+    if (arg !== undefined) throw bad(`names someone after "${kind}"`);
+    return { afterSeconds, target: { kind } };
   }
   if (arg === undefined) throw bad(`names no ${kind}`);
   if (kind === 'schedule') {
