@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import type { OnCallView, ScheduleDetail, ScheduleView } from '../../src/oncall/index.ts';
+import type { NotificationView } from '../../src/notifications/index.ts';
+import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import {
+  startMailServer,
+  startWebhookReceiver,
+  type MailServer,
+  type WebhookReceiver,
+} from '../notifications/receivers.ts';
+import { cli } from '../cli/process.ts';
+
+const smtpUser = 'oncall-mailer';
+const smtpPassword = 'smtp-password-oncall-test';
+
+let st: TestSteward;
+let mail: MailServer;
+let hook: WebhookReceiver;
+let apiUrl: string;
+
+beforeAll(async () => {
+  mail = await startMailServer({ user: smtpUser, password: smtpPassword });
+  hook = await startWebhookReceiver();
+  st = await startTestSteward({
+    config: {
+      notifications: {
+        smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'steward@example.com' },
+        retryBaseSeconds: 0.05,
+        retryCapSeconds: 0.1,
+        failoverAfter: 1,
+        timeoutSeconds: 2,
+        pollSeconds: 0.1,
+      },
+      oncall: { passSeconds: 0.2 },
+    },
+  });
+  await st.services.notifications.keepSmtpCredentials(smtpUser, smtpPassword);
+  apiUrl = `http://127.0.0.1:${(st.api.server.address() as AddressInfo).port}`;
+  for (const username of ['anna', 'ben']) {
+    const res = await st.request('POST', '/api/v1/operators', { username, role: 'operator' });
+    expect(res.status, res.text).toBe(201);
+  }
+});
+
+afterAll(async () => {
+  await st?.close();
+  await mail?.close();
+  await hook?.close();
+});
+
+async function ok<T>(method: string, url: string, body?: unknown, status = 200): Promise<T> {
+  const res = await st.request(method, url, body);
+  expect(res.status, res.text).toBe(status);
+  return res.body as T;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('schedules, overrides, contacts and policies through the API', () => {
+  it('adds a weekly Berlin rotation and tells who is on call, with overrides', async () => {
+    const added = await ok<ScheduleView>(
+      'POST',
+      '/api/v1/oncall/schedules',
+      { name: 'ops', rotation: 'weekly', tz: 'Europe/Berlin', members: ['anna', 'ben'], handoff: '09:00' },
+      201,
+    );
+    expect(added).toMatchObject({
+      name: 'ops',
+      rotation: 'weekly',
+      timeZone: 'Europe/Berlin',
+      handoff: '09:00',
+    });
+    expect(added.onCall.member).toBe('anna');
+    const next = await ok<ScheduleDetail>(
+      'GET',
+      `/api/v1/oncall/schedules/ops?at=${encodeURIComponent(added.onCall.until)}`,
+    );
+    expect(next.onCall.member).toBe('ben');
+    expect(next.upcoming.map((u) => u.member)).toEqual(['ben', 'anna', 'ben', 'anna', 'ben', 'anna']);
+
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const covered = await ok<ScheduleDetail>(
+      'POST',
+      '/api/v1/oncall/schedules/ops/overrides',
+      { member: 'ben', from, until: to },
+      201,
+    );
+    expect(covered.onCall).toMatchObject({ member: 'ben', override: covered.overrides[0]?.id });
+    const { onCall } = await ok<{ onCall: OnCallView[] }>('GET', '/api/v1/oncall/who');
+    expect(onCall).toEqual([expect.objectContaining({ schedule: 'ops', member: 'ben' })]);
+    const audit = await st.query<{ action: string }>(
+      "select action from audit_events where action like 'oncall.%' order by seq",
+      [],
+      st.controlDatabase,
+    );
+    expect(audit.map((a) => a.action)).toEqual(['oncall.schedule.add', 'oncall.override.add']);
+  });
+
+  it('refuses bad input with the field, the value and what is accepted, and changes nothing', async () => {
+    const base = { name: 'dev', rotation: 'daily', tz: 'Europe/Berlin', members: ['anna'] };
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { ...base, members: ['anna', 'zed'] },
+        'field "members": "zed" is not an operator; operators are: admin, anna, ben',
+      ],
+      [
+        { ...base, tz: 'Mars/Olympus' },
+        'field "tz": "Mars/Olympus" is not a time zone; use an IANA name such as Europe/Berlin',
+      ],
+      [
+        { ...base, rotation: 'monthly' },
+        'field "rotation": "monthly" is not accepted; use one of daily, weekly',
+      ],
+      [{ ...base, handoff: '25:00' }, 'field "handoff": "25:00" is not a time of day; use HH:MM'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await st.request('POST', '/api/v1/oncall/schedules', body);
+      expect(res.status, res.text).toBe(400);
+      expect((res.body as { message: string }).message).toContain(message);
+    }
+    const override = await st.request('POST', '/api/v1/oncall/schedules/ops/overrides', {
+      member: 'nobody',
+      from: '2026-12-24T18:00+01:00',
+      until: '2099-12-25T18:00+01:00',
+    });
+    expect(override.status).toBe(400);
+    expect(override.body).toMatchObject({
+      field: 'member',
+      message: expect.stringContaining('"nobody" is not an operator'),
+    });
+    const policy = await st.request('PUT', '/api/v1/oncall/escalation-policies/default', {
+      steps: ['notify schedule nope'],
+    });
+    expect(policy.status).toBe(400);
+    expect(policy.body).toMatchObject({
+      field: 'steps',
+      message: 'field "steps": no schedule "nope"; schedules are: ops',
+    });
+    const contact = await st.request('PUT', '/api/v1/oncall/contacts/anna', { email: 'not-an-address' });
+    expect(contact.body).toMatchObject({
+      field: 'email',
+      message: expect.stringContaining('"not-an-address" is not an email address'),
+    });
+    const { schedules } = await ok<{ schedules: ScheduleView[] }>('GET', '/api/v1/oncall/schedules');
+    expect(schedules.map((s) => s.name)).toEqual(['ops']);
+    expect((await ok<{ policies: unknown[] }>('GET', '/api/v1/oncall/escalation-policies')).policies).toEqual(
+      [],
+    );
+  });
+
+  it('the CLI: schedule add and list, who, contact set, escalation set', async () => {
+    const run = async (...args: string[]) => {
+      const r = await cli(st.dataDir, ['--api-url', apiUrl, ...args], { env: { STEWARD_TOKEN: st.token } });
+      return r;
+    };
+    const added = await run(
+      'oncall',
+      'schedule',
+      'add',
+      'db',
+      '--rotation',
+      'daily',
+      '--tz',
+      'America/New_York',
+      '--members',
+      'ben,anna',
+      '--handoff',
+      '08:30',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(
+      /^schedule db added: daily, hand-off 08:30 America\/New_York; ben is on call until /,
+    );
+    const bad = await run(
+      'oncall',
+      'schedule',
+      'add',
+      'x',
+      '--rotation',
+      'daily',
+      '--tz',
+      'Berlin',
+      '--members',
+      'anna',
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('field "tz": "Berlin" is not a time zone');
+    const contact = await run('oncall', 'contact', 'set', 'anna', '--email', 'anna@example.com');
+    expect(contact.stdout).toBe('anna is paged at anna@example.com\n');
+    const policy = await run(
+      'oncall',
+      'escalation',
+      'set',
+      'default',
+      '--step',
+      'notify schedule ops',
+      '--step',
+      'after 15m notify owners',
+      '--repeat',
+      '2',
+    );
+    expect(policy.code, policy.stderr).toBe(0);
+    expect(policy.stdout).toBe(
+      'escalation policy default: notify schedule ops; after 15m notify owners; then 2 more round(s)\n',
+    );
+    const who = await run('-o', 'json', 'oncall', 'who', 'db');
+    expect(JSON.parse(who.stdout)).toEqual([expect.objectContaining({ schedule: 'db', member: 'ben' })]);
+  }, 60_000);
+});
+
+describe('the outbox with a direct recipient', () => {
+  it('emails the person first, then fails over to the channels', async () => {
+    await ok(
+      'POST',
+      '/api/v1/notification-channels',
+      { kind: 'webhook', target: hook.url, name: 'team' },
+      201,
+    );
+    const direct = await st.services.notifications.enqueue({
+      key: 'oncall-test-direct',
+      kind: 'page',
+      subject: 'to anna',
+      body: 'hello anna',
+      email: 'anna@example.com',
+      channels: ['team'],
+    });
+    const delivered = await until('the direct email', async () => {
+      const n = await st.services.notifications.notification(direct.id);
+      return n.status === 'delivered' ? n : undefined;
+    });
+    expect(delivered.deliveries).toMatchObject([{ channel: 'email:anna@example.com', outcome: 'delivered' }]);
+    expect(mail.mails.at(-1)?.to).toEqual(['anna@example.com']);
+    expect(hook.requests).toHaveLength(0);
+    // A mailbox the SMTP server refuses (no credentials match: the server is gone for this one) fails over.
+    const badMail = await st.services.notifications.enqueue({
+      key: 'oncall-test-failover',
+      kind: 'page',
+      subject: 'to nobody',
+      body: 'fails over',
+      email: 'anna@example.com',
+      channels: ['team'],
+    });
+    await mail.close();
+    const failedOver = await until('the failover', async () => {
+      const n: NotificationView = await st.services.notifications.notification(badMail.id);
+      return n.status === 'delivered' ? n : undefined;
+    });
+    expect(failedOver.deliveries.map((d) => [d.channel, d.outcome])).toEqual([
+      ['email:anna@example.com', 'failed'],
+      ['team', 'delivered'],
+    ]);
+    expect(hook.requests.at(-1)?.headers['idempotency-key']).toBe('oncall-test-failover');
+    mail = await startMailServer({ user: smtpUser, password: smtpPassword });
+  });
+});
