@@ -297,9 +297,12 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'oncall' }),
     secrets,
     notifications,
-    alerts: () => undefined,
+    alerts: () => alerts,
+    fallbackPager: new BroadcastPager(notifications),
     settings: config.oncall,
   });
+  // Schedules and escalation; the default pager still tells alerts without a policy.
+  alerts.usePager(oncall.pager);
   const checkStore = new CheckStore(db);
   const checks = new CheckService({
     store: checkStore,

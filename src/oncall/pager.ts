@@ -25,9 +25,11 @@ import {
 } from './store.ts';
 
 /**
- * On-call's Pager: an alert that fires is escalated by the `default` policy
- * (or, without one, told to every enabled channel), step after step until
- * it is acknowledged or resolved. pass() is the whole loop; the timer only
+ * On-call's Pager: an alert that fires is escalated by the `default` policy,
+ * step after step until it is acknowledged or resolved. Without a `default`
+ * policy the alert service's default pager tells every channel, as before
+ * on-call was set up; either way the alert is recorded for the reaction
+ * report. pass() is the whole loop; the timer only
  * calls it. Each step's pages are enqueued in one transaction with the rows
  * that record them, under keys naming alert, round, step and recipient: a
  * kill -9 between passes neither loses a page (the step is still due) nor
@@ -40,15 +42,18 @@ export interface OnCallPagerOptions {
   readonly notifications: NotificationService;
   readonly links: LinkKeeper;
   readonly alerts: () => AlertsApi | undefined;
+  /** The alert service's default pager: alerts without a policy, and acknowledgements and resolutions for the channels. */
+  readonly fallback: Pager | undefined;
   readonly everyMs: number;
 }
 
-/** Without a `default` policy, an alert is told to every enabled channel, once (what the default pager does). */
+/** Without a `default` policy and a fallback pager, an alert is told to every enabled channel, once. */
 export const builtinPolicy: Policy = {
   name: 'builtin',
   steps: [{ afterSeconds: 0, target: { kind: 'channels' } }],
   repeat: 0,
 };
+const noPolicy = 'no escalation policy named default: the default pager told every channel';
 
 /** Escalations handled in one pass at most; the rest wait for the next. */
 const perPass = 200;
@@ -90,21 +95,46 @@ export class OnCallPager implements Pager {
     return this.#stopping;
   }
 
-  async fired(alert: AlertView): Promise<void> {
+  async #policy(): Promise<Policy | undefined> {
+    const policy = (await listPolicies(this.#o.db)).find((p) => p.name === 'default');
+    return policy ?? (this.#o.fallback ? undefined : builtinPolicy);
+  }
+
+  async #start(alert: AlertView, policy: Policy | undefined): Promise<void> {
     const now = this.#o.clock.now();
-    const policy = (await listPolicies(this.#o.db)).find((p) => p.name === 'default') ?? builtinPolicy;
     const firedAt = alert.firedAt ? new Date(alert.firedAt) : now;
-    await startEscalation(this.#o.db, { alertId: alert.id, firedAt, policy }, now);
+    await startEscalation(this.#o.db, { alertId: alert.id, firedAt, policy: policy ?? builtinPolicy }, now);
+    if (!policy) await stopEscalation(this.#o.db, alert.id, noPolicy);
+  }
+
+  async fired(alert: AlertView): Promise<void> {
+    const policy = await this.#policy();
+    if (!policy) await this.#o.fallback?.fired(alert);
+    await this.#start(alert, policy);
     // The first step now, not at the next tick: the alert as the alert service gave it.
-    await this.pass(alert);
+    if (policy) await this.pass(alert);
+  }
+
+  /** Without a policy the channels hear of the group in one message, as from the default pager; with one, each alert escalates. */
+  async firedGroup(alerts: readonly AlertView[]): Promise<void> {
+    const policy = await this.#policy();
+    const fallback = this.#o.fallback;
+    if (!policy && fallback?.firedGroup) {
+      await fallback.firedGroup(alerts);
+      for (const alert of alerts) await this.#start(alert, undefined);
+      return;
+    }
+    for (const alert of alerts) await this.fired(alert);
   }
 
   async acknowledged(alert: AlertView): Promise<void> {
     await stopEscalation(this.#o.db, alert.id, `acknowledged by ${alert.acknowledgedBy ?? 'someone'}`);
+    await this.#o.fallback?.acknowledged(alert);
   }
 
   async resolved(alert: AlertView): Promise<void> {
     await stopEscalation(this.#o.db, alert.id, `resolved by ${alert.resolvedBy ?? 'its resolve condition'}`);
+    await this.#o.fallback?.resolved(alert);
   }
 
   /** One pass over the due escalations (or only `alert`'s); returns how many pages it enqueued. */
@@ -182,7 +212,8 @@ export class OnCallPager implements Pager {
       const row = await this.#o.notifications.enqueue(
         {
           ...r.request,
-          key: `page:${alert.id}:${page.round}.${page.step}:${digest}`,
+          // `alert:<id>:` first: the alert service takes the first delivery of such a key as firstNotifiedAt.
+          key: `alert:${alert.id}:page:${page.round}.${page.step}:${digest}`,
           kind: 'page',
           subject: pageSubject(alert, page.round),
         },

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AlertsApi } from '../alerts/contract.ts';
+import type { AlertsApi, Pager } from '../alerts/contract.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -56,6 +56,8 @@ export interface OnCallServiceOptions {
   readonly notifications: NotificationService;
   /** The alert service, once it exists (it is built after on-call and given this pager). */
   readonly alerts: () => AlertsApi | undefined;
+  /** The alert service's default pager, for alerts without an escalation policy. */
+  readonly fallbackPager?: Pager;
   readonly settings: Config['oncall'];
 }
 
@@ -132,6 +134,7 @@ export class OnCallService {
       notifications: options.notifications,
       links: this.links,
       alerts: options.alerts,
+      fallback: options.fallbackPager,
       everyMs: options.settings.passSeconds * 1000,
     });
   }

@@ -438,6 +438,8 @@ export interface MaintenanceWindowsTable {
   created_by: string;
   created_at: Generated<Date>;
   ended_by: string | null;
+}
+
 export interface OncallContactsTable {
   operator_id: string;
   email: string;

@@ -10,6 +10,8 @@ import {
   type WebhookReceiver,
 } from '../notifications/receivers.ts';
 import { cli } from '../cli/process.ts';
+import { signLink } from '../../src/oncall/link.ts';
+import type { ReactionReport } from '../../src/oncall/index.ts';
 
 const smtpUser = 'oncall-mailer';
 const smtpPassword = 'smtp-password-oncall-test';
@@ -18,6 +20,7 @@ let st: TestSteward;
 let mail: MailServer;
 let hook: WebhookReceiver;
 let apiUrl: string;
+let mailClosed = false;
 
 beforeAll(async () => {
   mail = await startMailServer({ user: smtpUser, password: smtpPassword });
@@ -33,6 +36,7 @@ beforeAll(async () => {
         pollSeconds: 0.1,
       },
       oncall: { passSeconds: 0.2 },
+      alerts: { groupWaitSeconds: 0, passSeconds: 0.2 },
     },
   });
   await st.services.notifications.keepSmtpCredentials(smtpUser, smtpPassword);
@@ -45,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await st?.close();
-  await mail?.close();
+  if (!mailClosed) await mail?.close();
   await hook?.close();
 });
 
@@ -222,6 +226,154 @@ describe('schedules, overrides, contacts and policies through the API', () => {
   }, 60_000);
 });
 
+/** The mail's text as sent (nodemailer wraps long lines as quoted-printable). */
+function mailText(raw: string): string {
+  return raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+async function mailTo(address: string, text: string): Promise<string> {
+  return until(`a mail to ${address} with ${text}`, () => {
+    const found = mail.mails.find((m) => m.to.includes(address) && mailText(m.raw).includes(text));
+    return found ? mailText(found.raw) : undefined;
+  });
+}
+
+function linkIn(text: string, action: 'Acknowledge' | 'Resolve'): string {
+  const m = new RegExp(`${action}:\\s+(http\\S+)`).exec(text);
+  if (!m?.[1]) throw new Error(`no ${action} link in:\n${text}`);
+  return m[1];
+}
+
+describe('escalation and the signed links, with real alerts', () => {
+  it('pages the on-call member by email, escalates when nobody acknowledges, and stops at the link', async () => {
+    await ok(
+      'POST',
+      '/api/v1/oncall/schedules',
+      { name: 'web', rotation: 'daily', tz: 'UTC', members: ['anna'] },
+      201,
+    );
+    await ok('PUT', '/api/v1/oncall/contacts/ben', { email: 'ben@example.com' });
+    await ok('PUT', '/api/v1/oncall/escalation-policies/default', {
+      steps: ['notify schedule web', 'after 3s notify operators ben'],
+      repeat: 1,
+    });
+    const alert = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: `oncall-e2e-${Date.now()}`,
+      tenant: 'acme',
+      stage: 'prod',
+      severity: 'critical',
+      summary: 'acme prod answers 503',
+    });
+    const firedAt = Date.parse(alert.firedAt ?? '');
+    const toAnna = await mailTo('anna@example.com', `alert ${alert.id}: acme prod answers 503`);
+    expect(toAnna).toContain('You are on call for web.');
+    const annaAt = Date.now();
+    const ack = linkIn(toAnna, 'Acknowledge');
+    const resolve = linkIn(toAnna, 'Resolve');
+    expect(ack.startsWith(`${apiUrl}/api/v1/oncall/link?token=`)).toBe(true);
+    // Not acknowledged: step 2 pages ben after its delay.
+    const toBen = await mailTo('ben@example.com', `alert ${alert.id}:`);
+    expect(toBen).toContain('The policy names you.');
+    const pages = await ok<{ pages: { round: number; step: number; recipient: string; pagedAt: string }[] }>(
+      'GET',
+      `/api/v1/oncall/pages/${alert.id}`,
+    );
+    expect(pages.pages.map((p) => [p.round, p.step, p.recipient])).toEqual([
+      [0, 0, 'operator:anna'],
+      [0, 1, 'operator:ben'],
+    ]);
+    expect(Date.parse(pages.pages[1]?.pagedAt ?? '') - firedAt).toBeGreaterThanOrEqual(3000);
+    expect(annaAt - firedAt).toBeLessThan(3000);
+
+    // A GET (a mail scanner prefetching) shows a confirmation and changes nothing.
+    const shown = await fetch(ack);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('referrer-policy')).toBe('no-referrer');
+    const form = await shown.text();
+    expect(form).toContain(`Acknowledge alert ${alert.id}?`);
+    expect(form).toContain('<form method="post">');
+    expect((await st.services.alerts.get(alert.id)).status).toBe('firing');
+    // The form's POST acknowledges, as anna.
+    const done = await fetch(ack, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    expect(done.status, await done.clone().text()).toBe(200);
+    expect(await done.text()).toContain('Acknowledged by anna; escalation has stopped.');
+    const acked = await st.services.alerts.get(alert.id);
+    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'operator:anna' });
+    // Used once: a second POST changes nothing.
+    const again = await fetch(ack, { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('This link was used already');
+
+    // Round 2 would have paged anna at +6 s and ben at +9 s: acknowledged, nobody more.
+    await new Promise((r) => setTimeout(r, Math.max(0, firedAt + 9500 - Date.now())));
+    const after = await ok<{ pages: unknown[] }>('GET', `/api/v1/oncall/pages/${alert.id}`);
+    expect(after.pages).toHaveLength(2);
+    expect(mail.mails.filter((m) => m.raw.includes(`alert:${alert.id}:page:1.`))).toHaveLength(0);
+    const escalation = await st.query<{ status: string; reason: string }>(
+      'select status, reason from oncall_escalations where alert_id = $1',
+      [alert.id],
+      st.controlDatabase,
+    );
+    expect(escalation).toEqual([{ status: 'stopped', reason: 'acknowledged by operator:anna' }]);
+
+    // The resolve link resolves it; the reaction times are in the month's report.
+    const resolved = await fetch(resolve, { method: 'POST' });
+    expect(resolved.status).toBe(200);
+    expect((await st.services.alerts.get(alert.id)).status).toBe('resolved');
+    const month = new Date(firedAt).toISOString().slice(0, 7);
+    const report = await cli(
+      st.dataDir,
+      ['--api-url', apiUrl, '-o', 'json', 'oncall', 'report', '--month', month],
+      {
+        env: { STEWARD_TOKEN: st.token },
+      },
+    );
+    expect(report.code, report.stderr).toBe(0);
+    const r = JSON.parse(report.stdout) as ReactionReport;
+    expect(r).toMatchObject({ month, alerts: 1, metTarget: 1, missedTarget: 0, targetSeconds: 900 });
+    expect(r.toFirstNotification.count).toBe(1);
+    expect(r.toFirstNotification.maxSeconds).toBeLessThan(3);
+    expect(r.toAcknowledgement.count).toBe(1);
+    expect(r.toAcknowledgement.maxSeconds).toBeGreaterThanOrEqual(3);
+    expect(r.toResolution.count).toBe(1);
+    // The links are credentials: never in the log.
+    const token = new URL(ack).searchParams.get('token') ?? '';
+    expect(st.logs()).not.toContain(token);
+  }, 60_000);
+
+  it('refuses forged, expired and malformed links with a page saying so', async () => {
+    const key = Buffer.from(await st.services.secrets.get('oncall/link-key'), 'base64');
+    const url = (token: string) => `${apiUrl}/api/v1/oncall/link?token=${token}`;
+    const claims = { alert: '1', action: 'acknowledge' as const, recipient: 'anna' };
+    const expired = signLink(key, { ...claims, expiresAt: new Date(Date.now() - 1000) });
+    const forged = signLink(Buffer.alloc(32, 1), { ...claims, expiresAt: new Date(Date.now() + 3_600_000) });
+    for (const [token, status, text] of [
+      [expired, 410, 'This link has expired'],
+      [forged, 400, 'This link was not signed by this Steward.'],
+      ['abc', 400, 'This link is not a Steward link'],
+    ] as const) {
+      for (const method of ['GET', 'POST']) {
+        const res = await fetch(url(token), { method });
+        expect(res.status, `${method} ${text}`).toBe(status);
+        expect(await res.text()).toContain(text);
+      }
+    }
+    const used = await st.query<{ n: string }>(
+      'select count(*)::text as n from oncall_link_uses',
+      [],
+      st.controlDatabase,
+    );
+    expect(used).toEqual([{ n: '2' }]);
+  });
+});
+
 describe('the outbox with a direct recipient', () => {
   it('emails the person first, then fails over to the channels', async () => {
     await ok(
@@ -264,6 +416,6 @@ describe('the outbox with a direct recipient', () => {
       ['team', 'delivered'],
     ]);
     expect(hook.requests.at(-1)?.headers['idempotency-key']).toBe('oncall-test-failover');
-    mail = await startMailServer({ user: smtpUser, password: smtpPassword });
+    mailClosed = true;
   });
 });
