@@ -202,7 +202,7 @@ export class NotificationService {
       deadline: request.deadline ?? new Date(now.getTime() + this.#o.settings.deadlineMinutes * 60_000),
       now,
     });
-    if (created && chain.length === 0)
+    if (created && chain.length === 0 && recipient === null)
       await this.#tellFallback(tx, row, 'no notification channel is enabled');
     return row;
   }
