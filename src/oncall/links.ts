@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AlertsApi, AlertView } from '../alerts/contract.ts';
 import type { Clock } from '../core/clock.ts';
-import { NotFoundError, isStewardError } from '../core/errors.ts';
-import type { Principal } from '../core/policy.ts';
+import { ForbiddenError, NotFoundError, isStewardError } from '../core/errors.ts';
+import { can, type OperatorRole, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb } from '../store/db.ts';
 import { signLink, verifyLink, type LinkAction, type LinkClaims } from './link.ts';
@@ -34,6 +34,11 @@ const keySecret = 'oncall/link-key';
 /** Serialises making the key, so that two processes starting at once agree on one. */
 const keyLockId = 0x0ca1_11c5;
 export const linkPath = '/api/v1/oncall/link';
+
+/** What acknowledging and resolving need through the API: a link carries no more than its recipient's role allows. */
+export function mayAct(role: OperatorRole): boolean {
+  return can(role, 'tenants.write');
+}
 
 export class LinkKeeper {
   readonly #o: LinkOptions;
@@ -141,6 +146,11 @@ export class LinkKeeper {
         if (!use.used) return used(use.usedAt);
         const operator = (await listOperators(tx)).find((o) => o.username === claims.recipient);
         if (!operator) throw new NotFoundError(`operator ${claims.recipient} no longer exists`);
+        if (!mayAct(operator.role)) {
+          throw new ForbiddenError(
+            `operator ${operator.username} has role ${operator.role}, which may not ${claims.action} alerts`,
+          );
+        }
         const principal: Principal = {
           kind: 'operator',
           operatorId: operator.id,

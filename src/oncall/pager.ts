@@ -6,7 +6,7 @@ import { NotFoundError } from '../core/errors.ts';
 import type { EnqueueRequest, NotificationService } from '../notifications/index.ts';
 import type { Queryable, ControlDb } from '../store/db.ts';
 import { describeStep, planEscalation, type Page, type Policy } from './escalation.ts';
-import type { LinkKeeper } from './links.ts';
+import { mayAct, type LinkKeeper } from './links.ts';
 import { pageBody, pageSubject } from './page-text.ts';
 import { whoIsOnCall } from './schedule.ts';
 import {
@@ -259,7 +259,8 @@ export class OnCallPager implements Pager {
           body: pageBody({
             alert,
             why: `${why}. ${reason}`,
-            links: await this.#o.links.linksFor(alert.id, username),
+            // An auditor is told, but gets no links: they could not act on the alert.
+            links: mayAct(operator.role) ? await this.#o.links.linksFor(alert.id, username) : undefined,
           }),
         },
       };

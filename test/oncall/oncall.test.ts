@@ -372,6 +372,36 @@ describe('escalation and the signed links, with real alerts', () => {
     );
     expect(used).toEqual([{ n: '2' }]);
   });
+
+  it('a link acts only as far as its recipient may: an auditor cannot acknowledge, and the link stays unused', async () => {
+    expect(
+      (await st.request('POST', '/api/v1/operators', { username: 'cleo', role: 'auditor' })).status,
+    ).toBe(201);
+    const alert = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: `oncall-auditor-${Date.now()}`,
+      severity: 'warning',
+      summary: 'disk 91 % full',
+    });
+    const key = Buffer.from(await st.services.secrets.get('oncall/link-key'), 'base64');
+    const token = signLink(key, {
+      alert: alert.id,
+      action: 'acknowledge',
+      recipient: 'cleo',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const res = await fetch(`${apiUrl}/api/v1/oncall/link?token=${token}`, { method: 'POST' });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('operator cleo has role auditor, which may not acknowledge alerts');
+    expect((await st.services.alerts.get(alert.id)).status).toBe('firing');
+    const used = await st.query(
+      'select 1 from oncall_link_uses where alert_id = $1',
+      [alert.id],
+      st.controlDatabase,
+    );
+    expect(used).toEqual([]);
+    await ok('POST', `/api/v1/alerts/${alert.id}/resolve`, { note: 'test over' });
+  });
 });
 
 describe('the outbox with a direct recipient', () => {
