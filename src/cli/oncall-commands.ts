@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type {
   ContactView,
   OnCallView,
+  PageView,
   PolicyView,
   ReactionReport,
   ScheduleDetail,
@@ -197,6 +198,17 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
       printTable(
         ['name', 'steps', 'repeat'],
         policies.map((p) => [p.name, p.steps.join('; '), p.repeat]),
+      );
+    });
+  oncall
+    .command('pages <alert>')
+    .description('what on-call paged for an alert: round, step, recipient, when')
+    .action(async (alert: string) => {
+      const { pages } = await client().get<{ pages: PageView[] }>(`/api/v1/oncall/pages/${enc(alert)}`);
+      if (json()) return printJson(pages);
+      printTable(
+        ['round', 'step', 'recipient', 'paged at', 'notification'],
+        pages.map((p) => [p.round + 1, p.step + 1, p.recipient, p.pagedAt, p.notificationId]),
       );
     });
   oncall

@@ -17,6 +17,7 @@ import {
   listSchedules,
   overridesOf,
   pagedSteps,
+  pagesOf,
   setNext,
   startEscalation,
   stopEscalation,
@@ -128,13 +129,39 @@ export class OnCallPager implements Pager {
   }
 
   async acknowledged(alert: AlertView): Promise<void> {
-    await stopEscalation(this.#o.db, alert.id, `acknowledged by ${alert.acknowledgedBy ?? 'someone'}`);
+    const by = `acknowledged by ${alert.acknowledgedBy ?? 'someone'}`;
+    await stopEscalation(this.#o.db, alert.id, by);
+    await this.#tellPaged(alert, 'acknowledged', by);
     await this.#o.fallback?.acknowledged(alert);
   }
 
   async resolved(alert: AlertView): Promise<void> {
-    await stopEscalation(this.#o.db, alert.id, `resolved by ${alert.resolvedBy ?? 'its resolve condition'}`);
+    const by = `resolved by ${alert.resolvedBy ?? 'its resolve condition'}`;
+    await stopEscalation(this.#o.db, alert.id, by);
+    await this.#tellPaged(alert, 'resolved', by);
     await this.#o.fallback?.resolved(alert);
+  }
+
+  /** The people who were paged hear that it is taken (or over), at their own address: the channels hear it from the default pager. */
+  async #tellPaged(alert: AlertView, event: 'acknowledged' | 'resolved', by: string): Promise<void> {
+    const paged = new Set(
+      (await pagesOf(this.#o.db, alert.id))
+        .map((p) => p.recipient)
+        .filter((r) => r.startsWith('operator:'))
+        .map((r) => r.slice('operator:'.length)),
+    );
+    if (paged.size === 0) return;
+    for (const operator of await listOperators(this.#o.db)) {
+      if (!paged.has(operator.username) || !operator.email) continue;
+      const digest = createHash('sha256').update(`operator:${operator.username}`).digest('hex').slice(0, 16);
+      await this.#o.notifications.enqueue({
+        key: `alert:${alert.id}:${event}:to:${digest}`,
+        kind: 'page',
+        subject: `[${alert.severity}] Alert ${alert.id} ${by}: ${alert.summary}`,
+        body: `Alert ${alert.id} (${alert.summary}) was ${by}${alert.resolveNote ? `: ${alert.resolveNote}` : ''}. Escalation has stopped; nobody else will be paged for it.`,
+        email: operator.email,
+      });
+    }
   }
 
   /** One pass over the due escalations (or only `alert`'s); returns how many pages it enqueued. */

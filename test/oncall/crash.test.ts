@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { startTestSteward, testUidBase, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+import { eventually } from '../cli/process.ts';
 
 /**
  * kill -9 of a Steward between escalation passes: the step due while it was
@@ -118,14 +119,13 @@ afterAll(async () => {
   if (childDir) await rm(childDir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls `probe` (sync or async) every 50 ms until it returns a value. */
+function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 30_000,
+): Promise<T> {
+  return eventually(what, async () => probe(), ms, 50);
 }
 
 describe('escalation across kill -9', () => {

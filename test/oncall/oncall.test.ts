@@ -9,7 +9,7 @@ import {
   type MailServer,
   type WebhookReceiver,
 } from '../notifications/receivers.ts';
-import { cli } from '../cli/process.ts';
+import { cli, eventually } from '../cli/process.ts';
 import { signLink } from '../../src/oncall/link.ts';
 import type { ReactionReport } from '../../src/oncall/index.ts';
 
@@ -59,18 +59,13 @@ async function ok<T>(method: string, url: string, body?: unknown, status = 200):
   return res.body as T;
 }
 
-async function until<T>(
+/** Polls `probe` (sync or async) every 50 ms until it returns a value. */
+function until<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
-  ms = 20_000,
+  ms = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return eventually(what, async () => probe(), ms, 50);
 }
 
 describe('schedules, overrides, contacts and policies through the API', () => {
@@ -306,6 +301,10 @@ describe('escalation and the signed links, with real alerts', () => {
     expect(await done.text()).toContain('Acknowledged by anna; escalation has stopped.');
     const acked = await st.services.alerts.get(alert.id);
     expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'operator:anna' });
+    // Ben, paged too, hears that anna took it.
+    expect(await mailTo('ben@example.com', `Alert ${alert.id} acknowledged by operator:anna`)).toContain(
+      'Escalation has stopped',
+    );
     // Used once: a second POST changes nothing.
     const again = await fetch(ack, { method: 'POST' });
     expect(again.status).toBe(409);
@@ -343,6 +342,11 @@ describe('escalation and the signed links, with real alerts', () => {
     expect(r.toAcknowledgement.count).toBe(1);
     expect(r.toAcknowledgement.maxSeconds).toBeGreaterThanOrEqual(3);
     expect(r.toResolution.count).toBe(1);
+    const listed = await cli(st.dataDir, ['--api-url', apiUrl, 'oncall', 'pages', alert.id], {
+      env: { STEWARD_TOKEN: st.token },
+    });
+    expect(listed.stdout).toMatch(/ROUND\s+STEP\s+RECIPIENT/);
+    expect(listed.stdout).toMatch(/1\s+2\s+operator:ben/);
     // The links are credentials: never in the log.
     const token = new URL(ack).searchParams.get('token') ?? '';
     expect(st.logs()).not.toContain(token);
