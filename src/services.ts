@@ -47,6 +47,7 @@ import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
 import { AlertService, BroadcastPager, defaultRules } from './alerts/index.ts';
+import { OnCallService } from './oncall/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -86,6 +87,8 @@ export interface Services {
   readonly checkRunner: CheckRunner;
   /** Alerts: raised by rules over checks and from outside; told through a pager (on-call replaces it). */
   readonly alerts: AlertService;
+  /** On-call: schedules, escalation (the alerts' pager), signed links, reaction times. */
+  readonly oncall: OnCallService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -294,6 +297,19 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   notifications.onUndeliverable(async (row, reason) => {
     await alerts.undeliverable({ id: row.id, ...row.notification }, reason);
   });
+  const oncall = new OnCallService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'oncall' }),
+    secrets,
+    notifications,
+    alerts: () => alerts,
+    fallbackPager: new BroadcastPager(notifications),
+    settings: config.oncall,
+  });
+  // Schedules and escalation; the default pager still tells alerts without a policy.
+  alerts.usePager(oncall.pager);
   const checks = new CheckService({
     store: checkStore,
     tenants,
@@ -341,6 +357,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     checks,
     checkRunner,
     alerts,
+    oncall,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

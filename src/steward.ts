@@ -234,11 +234,13 @@ export class Steward {
       // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
       await this.#services.checkRunner.start();
       this.#services.alerts.start();
+      this.#services.oncall.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
+    this.#services.oncall.useApiUrl(address);
     this.#gatewayAddress = await this.#gateway?.start();
     // Stages reach the gateway like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
@@ -347,6 +349,7 @@ export class Steward {
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
+    await this.#services?.oncall.stop();
     await this.#services?.notifications.stop();
     // Running backups are cancelled (and recorded failed) so that the workers below stop at once.
     this.#services?.backups.stop();

@@ -13,6 +13,7 @@ import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
@@ -103,6 +104,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   notificationRoutes(api, authenticate, options.services);
   checkRoutes(api, authenticate, options.services);
   alertRoutes(api, authenticate, options.services);
+  oncallRoutes(api, authenticate, options.services);
   if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

@@ -15,6 +15,7 @@ import { restoreCommands } from './restore-commands.ts';
 import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
+import { oncallCommands } from './oncall-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -557,6 +558,7 @@ restoreCommands(program, { client, json });
 notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
 alertCommands(program, { client, json });
+oncallCommands(program, { client, json });
 
 program
   .command('app')

@@ -280,6 +280,32 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** On-call (src/oncall/): escalation, the signed links in page emails, the reaction target. */
+    oncall: z
+      .object({
+        /** The base URL of the links in page emails (https://steward.example.com); default: the API's own address. */
+        publicUrl: z
+          .string()
+          .url()
+          .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without query or fragment')
+          .optional(),
+        /** How long an acknowledge or resolve link in an email works. */
+        linkHours: z
+          .number()
+          .min(0.01)
+          .max(7 * 24)
+          .default(24),
+        /** The reaction a month's report measures against: acknowledged within this many minutes. */
+        ackTargetMinutes: z
+          .number()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
+        /** How often the escalation pass looks for due pages. */
+        passSeconds: z.number().min(0.05).max(60).default(5),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

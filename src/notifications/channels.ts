@@ -61,6 +61,18 @@ const emailPattern =
   /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
 
+export function checkEmailAddress(value: string, field: string): string {
+  if (!emailPattern.test(value)) {
+    throw new InputError(
+      `field "${field}": ${showValue(value)} is not an email address such as ops@example.com`,
+      {
+        field,
+      },
+    );
+  }
+  return value;
+}
+
 /** Checks a new channel and fills in its name. Pure. */
 export function checkNewChannel(input: NewChannel): CheckedChannel {
   const kind = input.kind as ChannelKind;
@@ -75,14 +87,7 @@ export function checkNewChannel(input: NewChannel): CheckedChannel {
   let name: string;
   let preset: WebhookPreset | null = null;
   if (input.kind === 'email') {
-    if (!emailPattern.test(input.target)) {
-      throw new InputError(
-        `field "target": ${showValue(input.target)} is not an email address such as ops@example.com`,
-        {
-          field: 'target',
-        },
-      );
-    }
+    checkEmailAddress(input.target, 'target');
     if (input.preset !== undefined) {
       throw new InputError(
         `field "preset": ${showValue(input.preset)} is for webhooks only; leave it out for email`,

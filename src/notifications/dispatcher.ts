@@ -5,6 +5,8 @@ import { listChannels, type Channel } from './channels.ts';
 import type { EmailDriver, WebhookDriver } from './drivers.ts';
 import { renderEmail, renderWebhook } from './message.ts';
 import {
+  chainLength,
+  chainLink,
   claimDue,
   expireOverdue,
   recordDelivered,
@@ -127,14 +129,20 @@ export class NotificationDispatcher {
     channels: ReadonlyMap<string, Channel>,
   ): Promise<'delivered' | 'retried' | 'failed'> {
     const { db, clock } = this.#o;
-    const channelId = row.channels[row.channelIndex] ?? '';
-    const channel = channels.get(channelId);
+    const link = chainLink(row, row.channelIndex);
+    const channelId = link.kind === 'channel' ? link.id : null;
+    const channel = channelId === null ? undefined : channels.get(channelId);
     const started = performance.now();
     let error: string | null = null;
     try {
-      if (!channel) throw new Error(`channel ${channelId} was removed`);
-      if (!channel.enabled) throw new Error(`channel ${channel.name} is disabled`);
-      await this.#deliver(row, channel);
+      if (link.kind === 'recipient') {
+        if (!this.#o.email) throw new Error('no SMTP server is configured (notifications.smtp)');
+        await this.#o.email.send(link.address, renderEmail(row.notification));
+      } else {
+        if (!channel) throw new Error(`channel ${link.id} was removed`);
+        if (!channel.enabled) throw new Error(`channel ${channel.name} is disabled`);
+        await this.#deliver(row, channel);
+      }
     } catch (e) {
       error = (e as Error).message;
     }
@@ -142,7 +150,7 @@ export class NotificationDispatcher {
     const record: AttemptRecord = {
       notificationId: row.id,
       channelId,
-      channelName: channel?.name ?? `#${channelId}`,
+      channelName: link.kind === 'recipient' ? `email:${link.address}` : (channel?.name ?? `#${link.id}`),
       attempt: row.attempts,
       error,
       durationMs: Math.round(performance.now() - started),
@@ -163,7 +171,7 @@ export class NotificationDispatcher {
         attempts: row.attempts,
         channelIndex: row.channelIndex,
         channelFailures: row.channelFailures,
-        chainLength: row.channels.length,
+        chainLength: chainLength(row),
         deadline: row.deadline,
       },
       this.#o.retry,

@@ -15,6 +15,8 @@ export type NotificationStatus = (typeof notificationStatuses)[number];
 export interface OutboxRow {
   readonly id: string;
   readonly notification: Notification;
+  /** A person's own email address (an on-call page): the first link of the chain, before the channels. */
+  readonly recipient: string | null;
   readonly channels: readonly string[];
   readonly channelIndex: number;
   readonly channelFailures: number;
@@ -31,6 +33,7 @@ export interface NewNotification {
   readonly kind: string;
   readonly subject: string;
   readonly body: string;
+  readonly recipient?: string | null;
   /** Channel ids, in failover order. */
   readonly channels: readonly string[];
   readonly deadline: Date;
@@ -40,6 +43,23 @@ export interface NewNotification {
 interface Payload {
   readonly subject: string;
   readonly body: string;
+}
+
+export type ChainLink =
+  | { readonly kind: 'recipient'; readonly address: string }
+  | { readonly kind: 'channel'; readonly id: string };
+
+/** The failover chain: the direct recipient first (when there is one), then the channels. */
+export function chainLength(row: OutboxRow): number {
+  return row.channels.length + (row.recipient === null ? 0 : 1);
+}
+
+export function chainLink(row: OutboxRow, index: number): ChainLink {
+  if (row.recipient !== null) {
+    if (index === 0) return { kind: 'recipient', address: row.recipient };
+    return { kind: 'channel', id: row.channels[index - 1] ?? '' };
+  }
+  return { kind: 'channel', id: row.channels[index] ?? '' };
 }
 
 function fromRow(row: Selectable<NotificationOutboxTable>): OutboxRow {
@@ -53,6 +73,7 @@ function fromRow(row: Selectable<NotificationOutboxTable>): OutboxRow {
       body: payload.body,
       createdAt: row.created_at,
     },
+    recipient: row.recipient,
     channels: row.channels.map(String),
     channelIndex: row.channel_index,
     channelFailures: row.channel_failures,
@@ -74,13 +95,14 @@ export async function insertNotification(
   tx: Queryable,
   n: NewNotification,
 ): Promise<{ row: OutboxRow; created: boolean }> {
-  const none = n.channels.length === 0;
+  const none = n.channels.length === 0 && !n.recipient;
   const inserted = await tx
     .insertInto('notification_outbox')
     .values({
       idempotency_key: n.key,
       kind: n.kind,
       payload: JSON.stringify({ subject: n.subject, body: n.body } satisfies Payload),
+      recipient: n.recipient ?? null,
       channels: [...n.channels],
       next_attempt_at: n.now,
       deadline: n.deadline,
@@ -138,7 +160,8 @@ export async function claimDue(
 
 export interface AttemptRecord {
   readonly notificationId: string;
-  readonly channelId: string;
+  /** null: the direct recipient. */
+  readonly channelId: string | null;
   readonly channelName: string;
   readonly attempt: number;
   readonly error: string | null;

@@ -10,6 +10,7 @@ import type { ControlDb, Queryable } from '../store/db.ts';
 import {
   channelSecretName,
   channelView,
+  checkEmailAddress,
   checkNewChannel,
   deleteChannel,
   findChannel,
@@ -48,6 +49,11 @@ export interface EnqueueRequest {
   readonly subject: string;
   readonly body: string;
   readonly channels?: readonly string[];
+  /**
+   * A person's own email address (an on-call page): tried first, then
+   * `channels` (named; none unless given) in failover order.
+   */
+  readonly email?: string;
   /** Default: now + notifications.deadlineMinutes. */
   readonly deadline?: Date;
 }
@@ -188,19 +194,21 @@ export class NotificationService {
         return channel.id;
       });
     } else {
-      chain = all.filter((c) => c.enabled).map((c) => c.id);
+      chain = request.email === undefined ? all.filter((c) => c.enabled).map((c) => c.id) : [];
     }
+    const recipient = request.email === undefined ? null : checkEmailAddress(request.email, 'email');
     const now = this.#o.clock.now();
     const { row, created } = await insertNotification(tx, {
       key: request.key,
       kind: request.kind,
       subject: request.subject,
       body: request.body,
+      recipient,
       channels: chain,
       deadline: request.deadline ?? new Date(now.getTime() + this.#o.settings.deadlineMinutes * 60_000),
       now,
     });
-    if (created && chain.length === 0)
+    if (created && chain.length === 0 && recipient === null)
       await this.#tellFallback(tx, row, 'no notification channel is enabled');
     return row;
   }

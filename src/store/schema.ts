@@ -317,6 +317,7 @@ export interface NotificationOutboxTable {
   idempotency_key: string;
   kind: string;
   payload: ColumnType<unknown, string, string>;
+  recipient: ColumnType<string | null, string | null | undefined, string | null>;
   channels: ColumnType<string[], string[], string[]>;
   channel_index: Generated<number>;
   channel_failures: Generated<number>;
@@ -439,6 +440,70 @@ export interface MaintenanceWindowsTable {
   ended_by: string | null;
 }
 
+export interface OncallContactsTable {
+  operator_id: string;
+  email: string;
+  updated_at: Timestamp;
+}
+
+export interface OncallSchedulesTable {
+  id: Id;
+  name: string;
+  rotation: string;
+  time_zone: string;
+  handoff_minute: number;
+  members: ColumnType<string[], string[], string[]>;
+  start_day: number;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+export interface OncallOverridesTable {
+  id: Id;
+  schedule_id: string;
+  member: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface OncallEscalationPoliciesTable {
+  name: string;
+  steps: ColumnType<unknown, string, string>;
+  repeat: number;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+export interface OncallEscalationsTable {
+  alert_id: string;
+  fired_at: Timestamp;
+  policy: ColumnType<unknown, string, string>;
+  status: Generated<string>;
+  next_at: Date | string | null;
+  reason: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface OncallPagesTable {
+  id: Id;
+  alert_id: string;
+  round: number;
+  step: number;
+  recipient: string;
+  notification_id: string | null;
+  paged_at: Timestamp;
+}
+
+export interface OncallLinkUsesTable {
+  nonce: string;
+  alert_id: string;
+  action: string;
+  recipient: string;
+  used_at: Timestamp;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -469,4 +534,11 @@ export interface ControlDatabase {
   alerts: AlertsTable;
   alert_silences: AlertSilencesTable;
   maintenance_windows: MaintenanceWindowsTable;
+  oncall_contacts: OncallContactsTable;
+  oncall_schedules: OncallSchedulesTable;
+  oncall_overrides: OncallOverridesTable;
+  oncall_escalation_policies: OncallEscalationPoliciesTable;
+  oncall_escalations: OncallEscalationsTable;
+  oncall_pages: OncallPagesTable;
+  oncall_link_uses: OncallLinkUsesTable;
 }
