@@ -47,6 +47,7 @@ import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
 import { AlertService, BroadcastPager } from './alerts/index.ts';
+import { StewardMetrics } from './metrics/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -86,6 +87,8 @@ export interface Services {
   readonly checkRunner: CheckRunner;
   /** Alerts: raised by rules over checks and from outside; told through a pager (on-call replaces it). */
   readonly alerts: AlertService;
+  /** Steward's own metrics (/metrics); the runners report to it. */
+  readonly metrics: StewardMetrics;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -115,11 +118,14 @@ export interface ServiceDependencies {
   readonly sharedClusterUrl?: string | undefined;
   /** This process's gateway, once it listens: built-in HTTP checks go through it. */
   readonly gatewayEndpoint?: () => GatewayEndpoint | undefined;
+  /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
+  readonly metrics?: StewardMetrics;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
+  const metrics = deps.metrics ?? new StewardMetrics({ clock, db });
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
     clock,
     // Retired master keys outlive every backup that may need them (the control database's among them).
@@ -277,6 +283,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'notifications' }),
     settings: config.notifications,
+    observer: metrics.notifications,
   });
   const alerts = new AlertService({
     db,
@@ -300,6 +307,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'checks' }),
     settings: config.monitoring,
+    observer: metrics.checks,
     targets: stewardTargets({
       db,
       runtime,
@@ -334,6 +342,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     checks,
     checkRunner,
     alerts,
+    metrics,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);
