@@ -43,7 +43,7 @@ export class StewardMetrics {
   readonly contentType: string;
   readonly #o: StewardMetricsOptions;
   readonly #createdAt: number;
-  readonly #lastPass = new Map<WatchedLoop, number>();
+  readonly #lastProgress = new Map<WatchedLoop, number>();
   #refreshing: Promise<void> | undefined;
 
   readonly #jobDuration: Histogram<'kind' | 'outcome'>;
@@ -59,7 +59,7 @@ export class StewardMetrics {
   readonly #outboxOldest: Gauge;
   readonly #attempts: Counter<'channel' | 'outcome'>;
   readonly #restarts: Counter<'tenant' | 'stage'>;
-  readonly #loopPass: Gauge<'loop'>;
+  readonly #loopProgress: Gauge<'loop'>;
   readonly #dbUp: Gauge;
 
   constructor(options: StewardMetricsOptions) {
@@ -145,9 +145,9 @@ export class StewardMetrics {
       labelNames: ['tenant', 'stage'],
       registers,
     });
-    this.#loopPass = new Gauge({
-      name: 'steward_loop_last_pass_timestamp_seconds',
-      help: "When each of Steward's loops (checks, jobs, notifications) last completed a pass; the watchdog alerts on a stall.",
+    this.#loopProgress = new Gauge({
+      name: 'steward_loop_last_progress_timestamp_seconds',
+      help: "When each of Steward's loops (checks, jobs, notifications) last made progress (a pass, a probe, a job, a delivery attempt); the watchdog alerts on a stall.",
       labelNames: ['loop'],
       registers,
     });
@@ -163,22 +163,26 @@ export class StewardMetrics {
   readonly jobs: JobObserver = {
     jobFinished: (kind, outcome, seconds) => {
       this.#jobDuration.observe({ kind, outcome }, seconds);
-      this.#passed('jobs');
+      this.#progressed('jobs');
     },
-    idle: () => this.#passed('jobs'),
+    idle: () => this.#progressed('jobs'),
   };
 
   readonly checks: CheckObserver = {
     probed: (kind, latencySeconds, latenessSeconds) => {
       this.#probeDuration.observe({ kind }, latencySeconds);
       this.#probeLateness.observe({ kind }, latenessSeconds);
+      this.#progressed('checks');
     },
-    passed: () => this.#passed('checks'),
+    passed: () => this.#progressed('checks'),
   };
 
   readonly notifications: DeliveryObserver = {
-    attempted: (channel, outcome) => this.#attempts.inc({ channel, outcome }),
-    passed: () => this.#passed('notifications'),
+    attempted: (channel, outcome) => {
+      this.#attempts.inc({ channel, outcome });
+      this.#progressed('notifications');
+    },
+    passed: () => this.#progressed('notifications'),
   };
 
   /** The supervisor's events: a restart is counted under the stage its process key names (tenant/stage/…). */
@@ -188,15 +192,15 @@ export class StewardMetrics {
     if (tenant && stage) this.#restarts.inc({ tenant, stage });
   }
 
-  #passed(loop: WatchedLoop): void {
+  #progressed(loop: WatchedLoop): void {
     const now = this.#o.clock.now().getTime();
-    this.#lastPass.set(loop, now);
-    this.#loopPass.set({ loop }, now / 1000);
+    this.#lastProgress.set(loop, now);
+    this.#loopProgress.set({ loop }, now / 1000);
   }
 
-  /** When a loop last completed a pass, or (never yet) when this process began counting: epoch ms. */
-  lastPass(loop: WatchedLoop): number {
-    return this.#lastPass.get(loop) ?? this.#createdAt;
+  /** When a loop last made progress, or (never yet) when this process began counting: epoch ms. */
+  lastProgress(loop: WatchedLoop): number {
+    return this.#lastProgress.get(loop) ?? this.#createdAt;
   }
 
   /** The exposition text; concurrent scrapes share one read of the control DB. */

@@ -205,7 +205,7 @@ describe('/metrics', () => {
     expect(m.types.get('steward_gateway_request_duration_seconds')).toBe('histogram');
     // Every loop passed within the last few seconds; the control DB was read.
     for (const loop of ['checks', 'jobs', 'notifications'])
-      expect(now - m.value('steward_loop_last_pass_timestamp_seconds', { loop })).toBeLessThan(5);
+      expect(now - m.value('steward_loop_last_progress_timestamp_seconds', { loop })).toBeLessThan(5);
     expect(m.value('steward_control_database_up')).toBe(1);
     for (const sample of m.samples) expect(Number.isNaN(sample.value), sample.name).toBe(false);
 

@@ -19,7 +19,8 @@ function exported(): { families: string[]; series: Set<string> } {
   const families = metrics.registry.getMetricsAsArray().map((m) => ({ name: m.name, type: m.type }));
   const series = new Set<string>();
   for (const { name, type } of families) {
-    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) series.add(name + suffix);
+    if (String(type) === 'histogram')
+      for (const suffix of ['_bucket', '_sum', '_count']) series.add(name + suffix);
     else series.add(name);
   }
   return { families: families.map((f) => f.name), series };
@@ -74,8 +75,8 @@ describe('the Grafana dashboard', () => {
         'histogram_quantile(0.95, sum by (le, kind) (rate(steward_job_duration_seconds_bucket{kind=~"a|b"}[$__rate_interval])))',
       ),
     ).toEqual(['steward_job_duration_seconds_bucket']);
-    expect(metricNames('time() - steward_loop_last_pass_timestamp_seconds')).toEqual([
-      'steward_loop_last_pass_timestamp_seconds',
+    expect(metricNames('time() - steward_loop_last_progress_timestamp_seconds')).toEqual([
+      'steward_loop_last_progress_timestamp_seconds',
     ]);
     expect(metricNames('a_total / on (tenant) group_left b_total offset 5m != 0')).toEqual([
       'a_total',
