@@ -21,7 +21,7 @@ import { isolationReport, type IsolationReport, type StageSandbox } from './runt
 import { dirname } from 'node:path';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
-import type { JobHandler } from './jobs/runner.ts';
+import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
 import {
@@ -48,6 +48,7 @@ import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
 import { AlertService, BroadcastPager } from './alerts/index.ts';
 import { StewardMetrics } from './metrics/index.ts';
+import { Watchdog } from './watchdog/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -89,6 +90,8 @@ export interface Services {
   readonly alerts: AlertService;
   /** Steward's own metrics (/metrics); the runners report to it. */
   readonly metrics: StewardMetrics;
+  /** Steward watching itself: stalled loops, backlogs and late checks raise alerts. */
+  readonly watchdog: Watchdog;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -319,6 +322,23 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       dataDir: config.dataDir,
     }),
   });
+  const watchdog = new Watchdog({
+    db,
+    metrics,
+    alerts,
+    clock,
+    logger: logger.child({ component: 'watchdog' }),
+    settings: config.watchdog,
+    loops: {
+      checks: { tickMs: config.monitoring.tickMs, longestWorkMs: config.monitoring.timeoutMs },
+      jobs: { tickMs: defaultJobPollMs, longestWorkMs: 0 },
+      // An SMTP delivery may spend a timeout each on connecting, the greeting and the exchange.
+      notifications: {
+        tickMs: config.notifications.pollSeconds * 1000,
+        longestWorkMs: config.notifications.timeoutSeconds * 3000,
+      },
+    },
+  });
   return {
     tenants,
     operators,
@@ -343,6 +363,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     checkRunner,
     alerts,
     metrics,
+    watchdog,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

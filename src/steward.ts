@@ -240,6 +240,7 @@ export class Steward {
       // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
       await this.#services.checkRunner.start();
       this.#services.alerts.start();
+      if (config.watchdog.enabled) this.#services.watchdog.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -349,6 +350,7 @@ export class Steward {
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
     await this.#services?.checkRunner.stop();
+    await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();
     await this.#gateway?.stop();
     await this.#api?.close();

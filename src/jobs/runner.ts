@@ -5,6 +5,9 @@ import { claim, finish, jobsChannel, type ClaimedJob, type JobOutcome } from './
 
 export type JobHandler = (job: ClaimedJob) => Promise<JobOutcome>;
 
+/** How often an idle worker looks for due jobs (NOTIFY wakes it sooner). */
+export const defaultJobPollMs = 1000;
+
 /** What the runner tells metrics and the watchdog: each job's duration, and that a worker is alive. */
 export interface JobObserver {
   jobFinished(kind: string, outcome: JobOutcome['kind'], seconds: number): void;
@@ -81,7 +84,7 @@ export class JobRunner {
   }
 
   async #loop(index: number): Promise<void> {
-    const pollMs = this.#options.pollMs ?? 1000;
+    const pollMs = this.#options.pollMs ?? defaultJobPollMs;
     while (this.#running) {
       let client: pg.PoolClient | undefined;
       let broken = false;

@@ -61,8 +61,9 @@ const loopNames: Record<WatchedLoop, string> = {
   notifications: 'The notification dispatcher',
 };
 
-/** Seconds as people read them: 45 s, 200 s, 12 min, 3 h. */
+/** Seconds as people read them: 2.5 s, 45 s, 200 s, 12 min, 3 h. */
 export function showSeconds(seconds: number): string {
+  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
   if (seconds < 300) return `${Math.round(seconds)} s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   return `${Math.round(seconds / 3600)} h`;

@@ -157,8 +157,10 @@ describe('the watchdog evaluator', () => {
   });
 
   it('shows durations as people read them', () => {
-    expect([0.4, 59.6, 299, 300, 7199, 7200, 90_000].map(showSeconds)).toEqual([
-      '0 s',
+    expect([0.4, 2, 9.96, 59.6, 299, 300, 7199, 7200, 90_000].map(showSeconds)).toEqual([
+      '0.4 s',
+      '2 s',
+      '10 s',
       '60 s',
       '299 s',
       '5 min',
