@@ -1,9 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.ts';
 import { InputError } from '../../src/core/errors.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { ledgerDir, packRelease } from '../harness/ledger.ts';
+import { deployLedger, until, withDescendants } from '../harness/stage-app.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../notifications/receivers.ts';
 import { parseExposition, type Exposition } from './exposition.ts';
 
@@ -16,30 +15,6 @@ import { parseExposition, type Exposition } from './exposition.ts';
  */
 const monitoring = { intervalSeconds: 1, tickMs: 200, timeoutMs: 800, lateIntervals: 5 };
 const allowed = '192.0.2.0/24';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A process and everything below it (a sandboxed process runs under bwrap). */
-async function withDescendants(pid: number): Promise<number[]> {
-  const parents = new Map<number, number[]>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i] as number) ?? []));
-  return all;
-}
 
 describe('/metrics', () => {
   let t: TestSteward;
@@ -71,26 +46,7 @@ describe('/metrics', () => {
     });
     await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
     await t.waitForStages('acme');
-    const upload = await t.api.inject({
-      method: 'POST',
-      url: '/api/v1/releases?version=1.0.0',
-      headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/gzip' },
-      payload: packRelease(ledgerDir),
-    });
-    expect(upload.statusCode, upload.body).toBe(201);
-    const started = await t.request('POST', '/api/v1/tenants/acme/stages/prod/deployments', {
-      version: '1.0.0',
-    });
-    expect(started.status, started.text).toBe(202);
-    await until(
-      'the deployment',
-      async () => {
-        const res = await t.request('GET', `/api/v1/deployments/${started.body.id}`);
-        if (res.body.status === 'failed') throw new Error(res.text);
-        return res.body.status === 'active' ? true : undefined;
-      },
-      90_000,
-    );
+    await deployLedger(t, 'acme', 'prod');
   }, 180_000);
 
   afterAll(async () => {

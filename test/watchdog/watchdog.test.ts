@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import type { WatchdogCondition, WatchdogPassResult } from '../../src/watchdog/index.ts';
+import { until } from '../harness/stage-app.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../notifications/receivers.ts';
 
@@ -30,16 +31,6 @@ interface AlertRow {
   status: string;
   summary: string;
   resolveNote: string | null;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('the watchdog', () => {
