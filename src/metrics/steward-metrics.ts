@@ -42,7 +42,8 @@ export class StewardMetrics {
   readonly registry = new Registry();
   readonly contentType: string;
   readonly #o: StewardMetricsOptions;
-  readonly #createdAt: number;
+  /** When this process began counting (epoch ms). */
+  readonly startedAt: number;
   readonly #lastProgress = new Map<WatchedLoop, number>();
   #refreshing: Promise<void> | undefined;
 
@@ -64,7 +65,7 @@ export class StewardMetrics {
 
   constructor(options: StewardMetricsOptions) {
     this.#o = options;
-    this.#createdAt = options.clock.now().getTime();
+    this.startedAt = options.clock.now().getTime();
     this.contentType = this.registry.contentType;
     const registers = [this.registry];
     this.#jobDuration = new Histogram({
@@ -200,7 +201,7 @@ export class StewardMetrics {
 
   /** When a loop last made progress, or (never yet) when this process began counting: epoch ms. */
   lastProgress(loop: WatchedLoop): number {
-    return this.#lastProgress.get(loop) ?? this.#createdAt;
+    return this.#lastProgress.get(loop) ?? this.startedAt;
   }
 
   /** The exposition text; concurrent scrapes share one read of the control DB. */

@@ -91,6 +91,10 @@ export class Watchdog {
     const { clock, metrics, settings } = this.#o;
     const now = clock.now();
     const backlog = await readBacklog(this.#o.db, now);
+    // Ages count from this process's start: what piled up while Steward was stopped is not this Steward falling behind.
+    const upSeconds = Math.max(0, now.getTime() - metrics.startedAt) / 1000;
+    const sinceStart = (seconds: number | null): number | null =>
+      seconds === null ? null : Math.min(seconds, upSeconds);
     const waiting = backlog.jobs.reduce((n, k) => n + k.waiting, 0);
     const running = backlog.jobs.reduce((n, k) => n + k.running, 0);
     const oldest = backlog.jobs.reduce<number | null>(
@@ -109,9 +113,15 @@ export class Watchdog {
     });
     return {
       loops,
-      jobs: { waiting, running, oldestWaitingSeconds: oldest },
-      outbox: { pending: backlog.outbox.pending, oldestPendingSeconds: backlog.outbox.oldestPendingSeconds },
-      checks: { due: backlog.checks.due, mostOverdueSeconds: backlog.checks.mostOverdueSeconds },
+      jobs: { waiting, running, oldestWaitingSeconds: sinceStart(oldest) },
+      outbox: {
+        pending: backlog.outbox.pending,
+        oldestPendingSeconds: sinceStart(backlog.outbox.oldestPendingSeconds),
+      },
+      checks: {
+        due: backlog.checks.due,
+        mostOverdueSeconds: sinceStart(backlog.checks.mostOverdueSeconds) ?? 0,
+      },
     };
   }
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import type { WatchdogCondition, WatchdogPassResult } from '../../src/watchdog/index.ts';
 import { until } from '../harness/stage-app.ts';
+import { parseExposition } from '../metrics/exposition.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../notifications/receivers.ts';
 
@@ -76,6 +77,27 @@ describe('the watchdog', () => {
     expect(r.holding).toEqual([]);
     expect(r.measurement.loops.map((l) => l.loop)).toEqual(['checks', 'jobs', 'notifications']);
     expect(await alert('stalled-jobs')).toBeUndefined();
+  });
+
+  it('counts ages from its own start: what piled up while Steward was stopped is not it falling behind', async () => {
+    await t.query(
+      `insert into jobs (kind, key, run_at) values ('watchdog-test', 'old', now() - interval '1 hour')`,
+      [],
+      t.controlDatabase,
+    );
+    try {
+      // /metrics shows the age as it is...
+      const raw = parseExposition(await t.services.metrics.render());
+      expect(raw.value('steward_job_oldest_waiting_seconds', { kind: 'watchdog-test' })).toBeGreaterThan(
+        3599,
+      );
+      // ...the watchdog only what this process has been up for.
+      const seen = await t.services.watchdog.measure();
+      const up = (Date.now() - t.services.metrics.startedAt) / 1000;
+      expect(seen.jobs.oldestWaitingSeconds).toBeLessThanOrEqual(up + 1);
+    } finally {
+      await t.query(`delete from jobs where kind = 'watchdog-test'`, [], t.controlDatabase);
+    }
   });
 
   it('raises an alert when the job runner stalls and its queue backs up, and clears both when it resumes', async () => {
