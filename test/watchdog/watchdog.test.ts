@@ -48,7 +48,10 @@ describe('the watchdog', () => {
   const alert = async (condition: WatchdogCondition): Promise<AlertRow | undefined> => {
     const res = await t.request('GET', '/api/v1/alerts?source=watchdog');
     expect(res.status, res.text).toBe(200);
-    return (res.body.alerts as AlertRow[]).find((a) => a.dedupKey === condition);
+    // The newest: a condition that ended and came back is a new alert.
+    return (res.body.alerts as AlertRow[])
+      .filter((a) => a.dedupKey === condition)
+      .sort((a, b) => Number(b.id) - Number(a.id))[0];
   };
 
   beforeAll(async () => {
@@ -59,7 +62,8 @@ describe('the watchdog', () => {
         reconcileConcurrency: 1,
         watchdog,
         monitoring: { intervalSeconds: 1, tickMs: 200, timeoutMs: 2000, lateIntervals: 5 },
-        notifications: { retryBaseSeconds: 0.05, retryCapSeconds: 0.2, pollSeconds: 0.1, timeoutSeconds: 30 },
+        // A delivery times out after 1 s: the dispatcher is stalled after 6 s without progress.
+        notifications: { retryBaseSeconds: 0.05, retryCapSeconds: 0.2, pollSeconds: 0.1, timeoutSeconds: 1 },
       },
     });
     locker = new pg.Client({ connectionString: replaceDatabase(t.superuserUrl, t.controlDatabase) });
@@ -209,5 +213,46 @@ describe('the watchdog', () => {
     }
     await passUntil('checks on time again', (r) => r.cleared.includes('checks-late'));
     expect((await alert('checks-late'))?.status).toBe('resolved');
+  }, 60_000);
+
+  it('raises an alert when the check runner stops making progress, and clears it when it resumes', async () => {
+    // Probes run, but no result can be stored: the pass never completes and no further probe starts.
+    await locker.query('begin');
+    await locker.query('lock table check_rollups in exclusive mode');
+    try {
+      const stalled = await passUntil('stalled-checks', (r) => r.holding.includes('stalled-checks'));
+      const checks = stalled.measurement.loops.find((l) => l.loop === 'checks');
+      expect(checks?.idleSeconds).toBeGreaterThan(checks?.stalledAfterSeconds ?? Infinity);
+      expect(await alert('stalled-checks')).toMatchObject({ severity: 'critical', status: 'firing' });
+      expect((await alert('stalled-checks'))?.summary).toMatch(
+        /^The check runner made no progress for [\d.]+ s/,
+      );
+    } finally {
+      await locker.query('rollback');
+    }
+    await passUntil('the check runner resumed', (r) => r.cleared.includes('stalled-checks'));
+    expect((await alert('stalled-checks'))?.status).toBe('resolved');
+  }, 60_000);
+
+  it('raises an alert when the dispatcher stops making progress, and clears it when it resumes', async () => {
+    // A delivery succeeds but cannot be recorded: the dispatcher's pass waits on the lock.
+    await locker.query('begin');
+    await locker.query('lock table notification_deliveries in exclusive mode');
+    try {
+      await t.services.notifications.enqueue({
+        key: 'watchdog-dispatcher-1',
+        kind: 'test',
+        subject: 'stuck',
+        body: 'delivered, not recorded until the lock goes',
+      });
+      await passUntil('stalled-notifications', (r) => r.holding.includes('stalled-notifications'));
+      expect((await alert('stalled-notifications'))?.summary).toMatch(
+        /^The notification dispatcher made no progress for [\d.]+ s \(stalled after 6 s\)$/,
+      );
+    } finally {
+      await locker.query('rollback');
+    }
+    await passUntil('the dispatcher resumed', (r) => r.cleared.includes('stalled-notifications'));
+    expect((await alert('stalled-notifications'))?.status).toBe('resolved');
   }, 60_000);
 });
