@@ -163,7 +163,7 @@ export class StewardMetrics {
 
   readonly jobs: JobObserver = {
     jobFinished: (kind, outcome, seconds) => {
-      this.#jobDuration.observe({ kind, outcome }, seconds);
+      if (Number.isFinite(seconds)) this.#jobDuration.observe({ kind, outcome }, seconds);
       this.#progressed('jobs');
     },
     idle: () => this.#progressed('jobs'),
@@ -171,8 +171,9 @@ export class StewardMetrics {
 
   readonly checks: CheckObserver = {
     probed: (kind, latencySeconds, latenessSeconds) => {
-      this.#probeDuration.observe({ kind }, latencySeconds);
-      this.#probeLateness.observe({ kind }, latenessSeconds);
+      // prom-client throws on NaN; an observer must not.
+      if (Number.isFinite(latencySeconds)) this.#probeDuration.observe({ kind }, latencySeconds);
+      if (Number.isFinite(latenessSeconds)) this.#probeLateness.observe({ kind }, latenessSeconds);
       this.#progressed('checks');
     },
     passed: () => this.#progressed('checks'),
