@@ -21,7 +21,7 @@ import { isolationReport, type IsolationReport, type StageSandbox } from './runt
 import { dirname } from 'node:path';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
-import type { JobHandler } from './jobs/runner.ts';
+import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
 import {
@@ -48,6 +48,8 @@ import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
 import { AlertService, BroadcastPager, defaultRules } from './alerts/index.ts';
 import { OnCallService } from './oncall/index.ts';
+import { StewardMetrics } from './metrics/index.ts';
+import { Watchdog } from './watchdog/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -89,6 +91,10 @@ export interface Services {
   readonly alerts: AlertService;
   /** On-call: schedules, escalation (the alerts' pager), signed links, reaction times. */
   readonly oncall: OnCallService;
+  /** Steward's own metrics (/metrics); the runners report to it. */
+  readonly metrics: StewardMetrics;
+  /** Steward watching itself: stalled loops, backlogs and late checks raise alerts. */
+  readonly watchdog: Watchdog;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -118,11 +124,14 @@ export interface ServiceDependencies {
   readonly sharedClusterUrl?: string | undefined;
   /** This process's gateway, once it listens: built-in HTTP checks go through it. */
   readonly gatewayEndpoint?: () => GatewayEndpoint | undefined;
+  /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
+  readonly metrics?: StewardMetrics;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
+  const metrics = deps.metrics ?? new StewardMetrics({ clock, db });
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
     clock,
     // Retired master keys outlive every backup that may need them (the control database's among them).
@@ -280,6 +289,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'notifications' }),
     settings: config.notifications,
+    observer: metrics.notifications,
   });
   const checkStore = new CheckStore(db);
   const alerts = new AlertService({
@@ -323,6 +333,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'checks' }),
     settings: config.monitoring,
     onChanges: (check, changes) => alerts.checkAlerts?.changed(check, changes) ?? Promise.resolve(),
+    observer: metrics.checks,
     targets: stewardTargets({
       db,
       runtime,
@@ -333,6 +344,23 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
     }),
+  });
+  const watchdog = new Watchdog({
+    db,
+    metrics,
+    alerts,
+    clock,
+    logger: logger.child({ component: 'watchdog' }),
+    settings: config.watchdog,
+    loops: {
+      checks: { tickMs: config.monitoring.tickMs, longestWorkMs: config.monitoring.timeoutMs },
+      jobs: { tickMs: defaultJobPollMs, longestWorkMs: 0 },
+      // An SMTP delivery may spend a timeout each on connecting, the greeting and the exchange.
+      notifications: {
+        tickMs: config.notifications.pollSeconds * 1000,
+        longestWorkMs: config.notifications.timeoutSeconds * 3000,
+      },
+    },
   });
   return {
     tenants,
@@ -358,6 +386,8 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     checkRunner,
     alerts,
     oncall,
+    metrics,
+    watchdog,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

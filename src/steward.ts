@@ -22,7 +22,9 @@ import { migrate } from './store/migrate.ts';
 import { Supervisor } from './runtime/supervisor.ts';
 import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
 import { createGatewayGuard } from './gateway/guard.ts';
-import { createGatewayMetrics, type GatewayMetrics } from './gateway/metrics.ts';
+import { createGatewayMetrics } from './gateway/metrics.ts';
+import { parseAllowList } from './gateway/allow-list.ts';
+import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 
 export const version = '0.1.0';
@@ -87,7 +89,6 @@ export class Steward {
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
   #gateway: Gateway | undefined;
-  #gatewayMetrics: GatewayMetrics | undefined;
   #gatewayAddress: GatewayAddress | undefined;
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
@@ -136,6 +137,7 @@ export class Steward {
       max: role === 'gateway' ? 5 : config.reconcileConcurrency + 15,
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
+    const metrics = new StewardMetrics({ clock: this.#o.clock ?? systemClock, db: this.#store.db });
     const dedicated = this.#dedicated();
     // The sandbox is up (its network table applied) before any stage process is started or adopted.
     const sandbox = role === 'gateway' ? undefined : await this.#openSandbox();
@@ -147,9 +149,11 @@ export class Steward {
       drivers: this.#drivers,
       clock: this.#o.clock ?? systemClock,
       logger,
+      metrics,
       supervisor: new Supervisor({
         stateDir: join(config.dataDir, 'run', 'processes'),
         logger: logger.child({ component: 'supervisor' }),
+        onEvent: (event) => metrics.processEvent(event),
         ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       }),
       sandbox,
@@ -197,7 +201,7 @@ export class Steward {
           this.#o.gateway.hooks ??
           createGatewayGuard({
             limits: config.gateway.limits,
-            metrics: (this.#gatewayMetrics = createGatewayMetrics()),
+            metrics: createGatewayMetrics({ registry: metrics.registry }),
             accessLog: logger.child({ component: 'gateway-access' }),
           }),
         ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
@@ -211,7 +215,8 @@ export class Steward {
       services: this.#services,
       logger,
       version,
-      ...(this.#gatewayMetrics ? { gatewayMetrics: this.#gatewayMetrics } : {}),
+      metrics,
+      metricsAllow: parseAllowList(config.metrics.allow, 'metrics.allow'),
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     // The first checkpoint anchors what is there (events from before migration 0012 too).
@@ -227,6 +232,7 @@ export class Steward {
         handlers: this.#services.jobHandlers,
         concurrency: config.reconcileConcurrency,
         logger: logger.child({ component: 'jobs' }),
+        observer: metrics.jobs,
       });
       await this.#runner.start();
       await this.#services.runtime.start();
@@ -235,6 +241,7 @@ export class Steward {
       await this.#services.checkRunner.start();
       this.#services.alerts.start();
       this.#services.oncall.start();
+      if (config.watchdog.enabled) this.#services.watchdog.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -345,6 +352,7 @@ export class Steward {
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
     await this.#services?.checkRunner.stop();
+    await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();
     await this.#gateway?.stop();
     await this.#api?.close();

@@ -1,5 +1,5 @@
-import type { GatewayMetrics } from '../gateway/metrics.ts';
-import { metricsRoutes } from './routes/metrics.ts';
+import type { AllowList } from '../gateway/allow-list.ts';
+import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -26,8 +26,10 @@ export interface ApiServerOptions {
   readonly logger: Logger;
   readonly https?: { readonly key: string; readonly cert: string };
   readonly version: string;
-  /** The gateway's metrics, served at /metrics when the gateway runs in this process. */
-  readonly gatewayMetrics?: GatewayMetrics;
+  /** Steward's metrics (with the gateway's when it runs in this process), served at /metrics. */
+  readonly metrics?: MetricsSource;
+  /** Addresses that may scrape /metrics without a token (config metrics.allow). */
+  readonly metricsAllow?: AllowList;
 }
 
 /**
@@ -105,7 +107,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   checkRoutes(api, authenticate, options.services);
   alertRoutes(api, authenticate, options.services);
   oncallRoutes(api, authenticate, options.services);
-  if (options.gatewayMetrics) metricsRoutes(api, authenticate, options.gatewayMetrics);
+  if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }

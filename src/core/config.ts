@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { checkBucket, checkEndpoint } from '../backups/pgbackrest/config.ts';
+import { parseAllowList } from '../gateway/allow-list.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { alertRuleSchema } from '../alerts/rules.ts';
 import { InputError, showValue } from './errors.ts';
@@ -306,6 +307,35 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** `/metrics` (src/metrics/): who may scrape it without an API token. */
+    metrics: z
+      .object({
+        /** Source addresses (CIDR ranges, e.g. 127.0.0.1/32) that may scrape without a token; operators' tokens work from anywhere. */
+        allow: z.array(z.string().max(100)).max(1000).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** Steward watching itself (src/watchdog/): what counts as stalled, backed up or late. */
+    watchdog: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** How often the watchdog measures. */
+        everySeconds: z.number().min(0.05).max(3600).default(15),
+        /** A loop (checks, jobs, notifications) that made no progress for this many of its ticks, with work to do, is stalled. */
+        stalledTicks: z.number().int().min(2).max(10_000).default(120),
+        /** The oldest pending notification may wait this long. */
+        outboxOldestSeconds: z.number().min(1).max(86_400).default(600),
+        /** Jobs due but not started may wait this long. */
+        jobOldestSeconds: z.number().min(1).max(86_400).default(600),
+        /** A backlog (outbox or jobs) that grew at each of this many measurements in a row is growing. */
+        growingMeasurements: z.number().int().min(2).max(1000).default(8),
+        /** ...and holds at least this many entries (a handful arriving together is not a backlog). */
+        growingMinimum: z.number().int().min(1).max(1_000_000).default(50),
+        /** A check still unprobed this long after it was due is late. */
+        checksLateSeconds: z.number().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */
@@ -349,6 +379,13 @@ export function parseConfig(input: unknown): Config {
         `config field runtime.uidCount: ${uidCount} uids from runtime.uidBase ${uidBase} pass the largest uid (${maxUid}); lower one of them`,
         { field: 'runtime.uidCount' },
       );
+    }
+    // Refused at start, with the entry named, rather than at the first scrape.
+    try {
+      parseAllowList(config.metrics.allow, 'metrics.allow');
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      throw new InputError(`config field ${error.message}`, { field: 'metrics.allow', cause: error });
     }
     return { ...config, backups: resolveBackups(config, regionNames) };
   }

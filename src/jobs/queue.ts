@@ -15,6 +15,11 @@ import type { Queryable } from '../store/db.ts';
  */
 export const jobsChannel = 'steward_jobs';
 const lockNamespace = 0x5737n << 40n;
+/**
+ * pg_locks shows a running job's advisory lock as classid (the key's high 32
+ * bits: this, for job ids below 2^32) and objid (the job's id).
+ */
+export const jobLockClassId = Number(lockNamespace >> 32n);
 
 export async function enqueue(tx: Queryable, kind: string, key: string, runAt?: Date): Promise<void> {
   await tx

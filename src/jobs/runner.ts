@@ -5,12 +5,23 @@ import { claim, finish, jobsChannel, type ClaimedJob, type JobOutcome } from './
 
 export type JobHandler = (job: ClaimedJob) => Promise<JobOutcome>;
 
+/** How often an idle worker looks for due jobs (NOTIFY wakes it sooner). */
+export const defaultJobPollMs = 1000;
+
+/** What the runner tells metrics and the watchdog: each job's duration, and that a worker is alive. */
+export interface JobObserver {
+  jobFinished(kind: string, outcome: JobOutcome['kind'], seconds: number): void;
+  /** A worker found nothing due: the runner keeps up. */
+  idle(): void;
+}
+
 export interface JobRunnerOptions {
   readonly pool: pg.Pool;
   readonly handlers: Readonly<Record<string, JobHandler>>;
   readonly concurrency: number;
   readonly logger: Logger;
   readonly pollMs?: number;
+  readonly observer?: JobObserver;
 }
 
 /**
@@ -37,6 +48,7 @@ export class JobRunner {
     if (!job) return false;
     const handler = this.#options.handlers[job.kind];
     let outcome: JobOutcome;
+    const started = performance.now();
     try {
       outcome = handler ? await handler(job) : { kind: 'done' };
     } catch (error) {
@@ -49,6 +61,7 @@ export class JobRunner {
       };
     }
     await finish(client, job, outcome);
+    this.#options.observer?.jobFinished(job.kind, outcome.kind, (performance.now() - started) / 1000);
     return true;
   }
 
@@ -71,7 +84,7 @@ export class JobRunner {
   }
 
   async #loop(index: number): Promise<void> {
-    const pollMs = this.#options.pollMs ?? 1000;
+    const pollMs = this.#options.pollMs ?? defaultJobPollMs;
     while (this.#running) {
       let client: pg.PoolClient | undefined;
       let broken = false;
@@ -80,6 +93,7 @@ export class JobRunner {
         while (this.#running && (await this.runOnce(client))) {
           // Keep going while work is due.
         }
+        this.#options.observer?.idle();
       } catch (error) {
         // The session may still hold a job's advisory lock: never return it to the pool.
         broken = true;

@@ -5,7 +5,8 @@ import type { Config } from '../core/config.ts';
 import { probeCertificate, probeHttpTarget, probeStageDatabase } from './probes.ts';
 import { minuteOf, rollup, type RollupSample } from './rollups.ts';
 import { applyResult, notProbing, type ProbeResult, type StateChange, type Thresholds } from './states.ts';
-import type { CheckStore, StoredCheck } from './store.ts';
+import type { CheckKind } from './specs.ts';
+import type { CheckStore, DueCheck, StoredCheck } from './store.ts';
 import type { CheckTargets } from './targets.ts';
 import {
   backupVerdict,
@@ -27,6 +28,15 @@ export interface CheckRunnerOptions {
   readonly settings: MonitoringSettings;
   /** Hears of each check's state changes once they are stored (alert rules). */
   readonly onChanges?: (check: StoredCheck, changes: readonly StateChange[]) => Promise<void>;
+  readonly observer?: CheckObserver;
+}
+
+/** What the runner tells metrics and the watchdog. */
+export interface CheckObserver {
+  /** One probe: how long it took, and how late it started against the time its check was due. */
+  probed(kind: CheckKind, latencySeconds: number, latenessSeconds: number): void;
+  /** A pass completed: the runner keeps up. */
+  passed(): void;
 }
 
 /** What one pass did, for tests and logs. */
@@ -145,7 +155,7 @@ export class CheckRunner {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < due.length) {
-        const check = due[next++] as StoredCheck;
+        const check = due[next++] as DueCheck;
         this.#busy.add(check.id);
         try {
           changes += await this.#probeAndRecord(check);
@@ -157,10 +167,12 @@ export class CheckRunner {
       }
     };
     await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, worker));
+    this.#o.observer?.passed();
     return { probed: due.length, changes, builtinsAdded: synced.added, builtinsRemoved: synced.removed };
   }
 
-  async #probeAndRecord(check: StoredCheck): Promise<number> {
+  async #probeAndRecord(check: DueCheck): Promise<number> {
+    const lateMs = this.#o.clock.now().getTime() - Date.parse(check.dueAt);
     const started = performance.now();
     const verdict = await this.#probe(check).catch((error: unknown): Verdict => ({
       outcome: 'fail',
@@ -172,6 +184,7 @@ export class CheckRunner {
       latencyMs: Math.round(performance.now() - started),
       detail: verdict.detail.slice(0, 500),
     };
+    this.#o.observer?.probed(check.kind, result.latencyMs / 1000, Math.max(0, lateMs) / 1000);
     const { progress, changes } = applyResult(
       check.progress,
       result,

@@ -24,6 +24,9 @@ export interface StoredCheck {
   readonly progress: CheckProgress;
 }
 
+/** A claimed check, with when it was due. */
+export type DueCheck = StoredCheck & { readonly dueAt: string };
+
 export interface NewCheck {
   readonly stageId: string;
   readonly tenant: string;
@@ -170,18 +173,16 @@ export class CheckStore {
 
   /**
    * Claims up to `limit` due checks (not `busy`): each is due again one
-   * interval from now, so a second Steward or the next pass skips it.
+   * interval from now, so a second Steward or the next pass skips it. Each
+   * comes with the time it was due (how late its probe is, for metrics).
    */
-  async claimDue(now: Date, limit: number, busy: readonly string[]): Promise<StoredCheck[]> {
+  async claimDue(now: Date, limit: number, busy: readonly string[]): Promise<DueCheck[]> {
     const rows = await this.#db
       .updateTable('checks')
-      .set({ next_probe_at: sql<Date>`${now}::timestamptz + make_interval(secs => interval_seconds)` })
-      .where(
-        'id',
-        'in',
+      .from(
         this.#db
           .selectFrom('checks')
-          .select('id')
+          .select(['id', 'next_probe_at as due_at'])
           .where('removed_at', 'is', null)
           .where('enabled', '=', true)
           .where('next_probe_at', '<=', now)
@@ -189,11 +190,15 @@ export class CheckStore {
           .orderBy('next_probe_at')
           .limit(limit)
           .forUpdate()
-          .skipLocked(),
+          .skipLocked()
+          .as('due'),
       )
-      .returning('id')
+      .set({ next_probe_at: sql<Date>`${now}::timestamptz + make_interval(secs => checks.interval_seconds)` })
+      .whereRef('checks.id', '=', 'due.id')
+      .returning(['checks.id', 'due.due_at'])
       .execute();
-    return this.#read(rows.map((r) => r.id));
+    const dueAt = new Map(rows.map((r) => [r.id, iso(r.due_at) ?? '']));
+    return (await this.#read(rows.map((r) => r.id))).map((c) => ({ ...c, dueAt: dueAt.get(c.id) ?? '' }));
   }
 
   /** The checks with these ids, with where each stands. */

@@ -37,6 +37,15 @@ export interface DispatcherOptions {
   readonly onFailed: (tx: Queryable, row: OutboxRow, reason: string) => Promise<void>;
   /** Called after a notification was delivered (alerts record when people were first told). */
   readonly onDelivered?: (row: OutboxRow, at: Date) => Promise<void>;
+  readonly observer?: DeliveryObserver | undefined;
+}
+
+/** What the dispatcher tells metrics and the watchdog. */
+export interface DeliveryObserver {
+  /** One delivery attempt through a channel (by name), and how it ended for the notification. */
+  attempted(channel: string, outcome: 'delivered' | 'retried' | 'failed', seconds: number): void;
+  /** A pass completed: the dispatcher keeps up. */
+  passed(): void;
 }
 
 export interface PassReport {
@@ -121,6 +130,7 @@ export class NotificationDispatcher {
       failed += outcomes.filter((o) => o === 'failed').length;
       if (claimed.length < batch || this.#stopping) break;
     }
+    this.#o.observer?.passed();
     return { delivered, retried, failed };
   }
 
@@ -156,6 +166,10 @@ export class NotificationDispatcher {
       durationMs: Math.round(performance.now() - started),
       at: now,
     };
+    const observe = (outcome: 'delivered' | 'retried' | 'failed'): typeof outcome => {
+      this.#o.observer?.attempted(record.channelName, outcome, record.durationMs / 1000);
+      return outcome;
+    };
     if (error === null) {
       await recordDelivered(db, record);
       await this.#o.onDelivered?.(row, now).catch((e: unknown) => {
@@ -164,7 +178,7 @@ export class NotificationDispatcher {
           'after-delivery hook failed',
         );
       });
-      return 'delivered';
+      return observe('delivered');
     }
     const next = afterFailure(
       {
@@ -189,13 +203,13 @@ export class NotificationDispatcher {
     );
     if (next.kind === 'retry') {
       await recordRetry(db, { ...record, ...next });
-      return 'retried';
+      return observe('retried');
     }
     await db.transaction().execute(async (tx) => {
       await recordFailed(tx, row.id, `${next.reason}; last error: ${error}`, now, record);
       await this.#o.onFailed(tx, row, next.reason);
     });
-    return 'failed';
+    return observe('failed');
   }
 
   async #deliver(row: OutboxRow, channel: Channel): Promise<void> {

@@ -20,7 +20,7 @@ import {
   type ChannelView,
   type NewChannel,
 } from './channels.ts';
-import { NotificationDispatcher, type PassReport } from './dispatcher.ts';
+import { NotificationDispatcher, type DeliveryObserver, type PassReport } from './dispatcher.ts';
 import {
   smtpDriver,
   webhookDriver,
@@ -68,6 +68,8 @@ export interface NotificationServiceOptions {
   /** Drivers for tests that bring their own network edge; default nodemailer and fetch. */
   readonly email?: EmailDriver;
   readonly webhook?: WebhookDriver;
+  /** Metrics and the watchdog hear of every attempt and pass. */
+  readonly observer?: DeliveryObserver | undefined;
 }
 
 const smtpUserSecret = 'notifications/smtp/user';
@@ -110,6 +112,7 @@ export class NotificationService {
       onDelivered: async (row, at) => {
         for (const listener of this.#delivered) await listener(row, at);
       },
+      observer: options.observer,
     });
   }
 

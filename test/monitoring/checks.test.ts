@@ -1,9 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/system/exec.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { ledgerDir, packRelease } from '../harness/ledger.ts';
+import { deployLedger, until, withDescendants } from '../harness/stage-app.ts';
 
 /**
  * Checks against a real Steward and the sample app: built-in checks appear
@@ -33,31 +32,6 @@ interface StateRow {
   cause: { kind: string; results?: { outcome: string; detail: string }[]; reason?: string };
 }
 
-/** A process and everything below it (a sandboxed process runs under bwrap). */
-async function withDescendants(pid: number): Promise<number[]> {
-  const parents = new Map<number, number[]>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // The fields after the command's closing parenthesis: state, then the parent's pid.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i] as number) ?? []));
-  return all;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('checks of a running stage', () => {
   let t: TestSteward;
   let restarted: TestSteward | undefined;
@@ -80,26 +54,7 @@ describe('checks of a running stage', () => {
     t = await startTestSteward({ runtimeTickMs: 500, gateway: true, config: { monitoring } });
     await t.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
     await t.waitForStages('acme');
-    const upload = await t.api.inject({
-      method: 'POST',
-      url: '/api/v1/releases?version=1.0.0',
-      headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/gzip' },
-      payload: packRelease(ledgerDir),
-    });
-    expect(upload.statusCode, upload.body).toBe(201);
-    const started = await t.request('POST', '/api/v1/tenants/acme/stages/prod/deployments', {
-      version: '1.0.0',
-    });
-    expect(started.status, started.text).toBe(202);
-    await until(
-      'the deployment',
-      async () => {
-        const res = await t.request('GET', `/api/v1/deployments/${started.body.id}`);
-        if (res.body.status === 'failed') throw new Error(res.text);
-        return res.body.status === 'active' ? true : undefined;
-      },
-      90_000,
-    );
+    await deployLedger(t, 'acme', 'prod');
   }, 180_000);
 
   afterAll(async () => {

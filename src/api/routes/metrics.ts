@@ -1,21 +1,46 @@
 import type { FastifyInstance } from 'fastify';
-import type { GatewayMetrics } from '../../gateway/metrics.ts';
+import { UnauthorizedError } from '../../core/errors.ts';
+import { allows, type AllowList } from '../../gateway/allow-list.ts';
 import { route, type Authenticator } from '../route.ts';
 
+/** What `/metrics` serves: Steward's registry (with the gateway's series when it runs here). */
+export interface MetricsSource {
+  /** The Content-Type of `render()`'s text. */
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
 /**
- * `/metrics`: the gateway's Prometheus exposition (requests per tenant,
- * stage and status class, latency, open connections, refusals). It names
- * every tenant, so it needs an API token like any other route; Prometheus
- * sends one with `authorization: { credentials_file: … }` in its scrape config.
+ * `/metrics`: Prometheus exposition of Steward itself and the gateway. It
+ * names every tenant, so it needs an API token like any other route (Prometheus
+ * sends one with `authorization: { credentials_file: … }`), unless the scrape
+ * comes from an address in `metrics.allow`. The address is the socket's: no
+ * forwarding header is believed.
  */
-export function metricsRoutes(app: FastifyInstance, auth: Authenticator, metrics: GatewayMetrics): void {
+export function metricsRoutes(
+  app: FastifyInstance,
+  auth: Authenticator,
+  metrics: MetricsSource,
+  allow: AllowList = [],
+): void {
   route(app, auth, {
     method: 'GET',
     url: '/metrics',
-    summary: 'Gateway metrics in the Prometheus text format',
+    summary:
+      'Steward and gateway metrics in the Prometheus text format (a token, or an address in metrics.allow)',
     tags: ['system'],
-    permission: 'authenticated',
-    handler: async ({ reply }) => {
+    // Decided below: the allow list first, then the token, as every other route checks it.
+    permission: 'public',
+    handler: async ({ request, reply }) => {
+      if (!allows(allow, request.ip)) {
+        const header = request.headers.authorization;
+        if (!header?.startsWith('Bearer ')) {
+          throw new UnauthorizedError(
+            `scraping /metrics needs an API token ("Authorization: Bearer stw_…") or a source address in the config's metrics.allow; ${request.ip} is not in it`,
+          );
+        }
+        await auth(header.slice(7).trim(), request.ip);
+      }
       const text = await metrics.render();
       void reply.type(metrics.contentType);
       return text;
