@@ -169,6 +169,9 @@ export class Steward {
       supervisor: new Supervisor({
         stateDir: join(config.dataDir, 'run', 'processes'),
         logger: logger.child({ component: 'supervisor' }),
+        // Stages' databases share the embedded cluster: while it is restarted, a failing health check is its, not theirs.
+        holdHealthRestarts: () =>
+          this.#o.controlCluster !== undefined && this.#watchdog?.outage !== undefined,
         ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       }),
       sandbox,

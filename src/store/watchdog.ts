@@ -144,7 +144,8 @@ export class ControlDatabaseWatchdog {
           );
           break;
         case 'restart':
-          await this.#restart(step.attempt, step.nextInMs);
+          // Started: look again at once rather than a tick later.
+          if (await this.#restart(step.attempt, step.nextInMs)) return this.#step();
           break;
         case 'recovered': {
           const ended: EndedOutage = {
@@ -168,18 +169,20 @@ export class ControlDatabaseWatchdog {
     if (!this.#state.outage) await this.#raisePending();
   }
 
-  async #restart(attempt: number, nextInMs: number): Promise<void> {
+  async #restart(attempt: number, nextInMs: number): Promise<boolean> {
     const restarter = this.#o.restarter;
-    if (!restarter) return;
+    if (!restarter) return false;
     this.#o.logger.warn({ attempt }, 'starting the control database cluster again');
     try {
       const how = await restarter.start();
       this.#o.logger.warn({ attempt, how }, 'the control database cluster runs');
+      return how === 'started';
     } catch (error) {
       this.#o.logger.error(
         { attempt, err: (error as Error).message, nextAttemptInMs: nextInMs },
         'starting the control database cluster failed; trying again later',
       );
+      return false;
     }
   }
 
@@ -258,10 +261,18 @@ export class ControlDatabaseWatchdog {
     await client?.end().catch(() => undefined);
   }
 
+  /** While the database is gone: every second, and exactly when a restart attempt is due. */
+  #nextPassInMs(): number {
+    const outage = this.#state.outage;
+    if (!outage) return this.#o.everyMs ?? 2000;
+    const due = outage.nextAttemptAtMs - this.#o.clock.now().getTime();
+    return Math.max(50, Math.min(1000, due));
+  }
+
   #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      void this.pass().finally(() => this.#schedule(this.#state.outage ? 1000 : (this.#o.everyMs ?? 2000)));
+      void this.pass().finally(() => this.#schedule(this.#nextPassInMs()));
     }, ms);
     this.#timer.unref();
   }
