@@ -151,8 +151,8 @@ export class Steward {
       restarter: this.#o.controlCluster ? localClusterRestarter(this.#o.controlCluster) : undefined,
       logger: logger.child({ component: 'watchdog' }),
       clock: this.#o.clock ?? systemClock,
-      // The alert service is not wired yet (issue 10 part 3): outages are logged, not raised.
-      alerts: () => undefined,
+      // The Steward that runs the API tells people about an outage; gateway-only processes only log it.
+      alerts: () => (role === 'gateway' ? undefined : this.#services?.alerts),
     });
     this.#watchdog.start();
     const dedicated = this.#dedicated();

@@ -79,7 +79,7 @@ export class ControlDatabaseWatchdog {
   }
 
   start(): void {
-    if (this.#stopped || this.#timer) return;
+    if (this.#stopped || this.#timer || this.#running) return;
     this.#schedule(this.#o.everyMs ?? 2000);
   }
 
@@ -96,6 +96,8 @@ export class ControlDatabaseWatchdog {
   pass(): Promise<void> {
     this.#running ??= this.#pass().finally(() => {
       this.#running = undefined;
+      // Whatever ran this pass (the timer, a session's end, the API), the next one follows the new state.
+      this.#schedule(this.#nextPassInMs());
     });
     return this.#running;
   }
@@ -202,7 +204,9 @@ export class ControlDatabaseWatchdog {
           dedupKey: `control-database-outage/${outage.since.toISOString()}`,
           severity: 'critical',
           summary: `the control database was unreachable for ${seconds} s (${outage.reason})${
-            outage.restarts > 0 ? `; Steward restarted its cluster (${outage.restarts} attempts)` : ''
+            outage.restarts > 0
+              ? `; Steward restarted its cluster (${outage.restarts} ${outage.restarts === 1 ? 'attempt' : 'attempts'})`
+              : ''
           }`,
           details: {
             since: outage.since.toISOString(),
@@ -271,9 +275,8 @@ export class ControlDatabaseWatchdog {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      void this.pass().finally(() => this.#schedule(this.#nextPassInMs()));
-    }, ms);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.pass(), ms);
     this.#timer.unref();
   }
 }

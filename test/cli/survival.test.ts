@@ -3,7 +3,9 @@ import { Agent, request } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertView } from '../../src/alerts/contract.ts';
 import type { StagePsView } from '../../src/runtime/stage-runtime.ts';
+import type { TenantView } from '../../src/tenants/service.ts';
 import { freePort } from '../../src/system/ports.ts';
 import {
   cleanUp,
@@ -13,6 +15,7 @@ import {
   makeDataDir,
   sleep,
   startUpJson,
+  superuser,
   type UpProcess,
   type UpReady,
 } from './process.ts';
@@ -291,6 +294,52 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     // The same web process throughout: its failing health checks were the database's, not its own.
     expect((await web())?.pid).toBe(webPid);
 
+    // An alert tells people about it: one, from the watchdog, with how long and why.
+    const alerts = await eventually(
+      'the alert about the outage',
+      async () => {
+        const reply = await send(`${ready.apiUrl}/api/v1/alerts?source=watchdog`, {
+          ca,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const listed = (JSON.parse(reply.body) as { alerts?: AlertView[] }).alerts ?? [];
+        return listed.length > 0 ? listed : undefined;
+      },
+      10_000,
+      200,
+    );
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      source: 'watchdog',
+      severity: 'critical',
+      status: 'firing',
+      summary: expect.stringMatching(
+        /^the control database was unreachable for \d+\.\d s \(.+\); Steward restarted its cluster \(\d+ attempts?\)$/,
+      ) as unknown,
+    });
+
+    // Everything converges: every LISTEN session is back, and the job runner provisions a new tenant.
+    const listening = await eventually(
+      'the LISTEN sessions to be back',
+      async () => {
+        const db = await superuser(dataDir);
+        try {
+          const rows = await db.query<{ query: string }>(
+            `select query from pg_stat_activity where datname = 'steward' and query like 'listen %' order by query`,
+          );
+          const channels = rows.rows.map((r) => r.query);
+          return channels.length >= 3 ? channels : undefined;
+        } finally {
+          await db.end();
+        }
+      },
+      10_000,
+      200,
+    );
+    expect(listening).toEqual(['listen steward_jobs', 'listen steward_keyring', 'listen steward_routes']);
+    const created = await cliJson<TenantView>(dataDir, ['tenant', 'create', 'beta', '--stages', 'dev']);
+    expect(created.stages.map((st) => st.phase)).toEqual(['ready']);
+
     // Logged once, not once per loop and tick: lost, each restart attempt, back.
     const log = await readFile(join(dataDir, 'steward.log'), 'utf8');
     const since = log
@@ -313,6 +362,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
       .filter((l) => /"level":(40|50)/.test(l))
       .map((l) => JSON.parse(l) as { time: number; component?: string; msg: string })
       .filter((l) => l.time >= killedAt && l.component !== 'watchdog');
+    console.info(`other warnings since the kill: ${JSON.stringify(warnings.map((w) => w.msg))}`);
     expect(warnings.length, JSON.stringify(warnings.slice(0, 10))).toBeLessThan(10);
   }, 120_000);
 
