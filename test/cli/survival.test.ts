@@ -183,6 +183,11 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     token = client.token;
   }
 
+  /** The API as the owner, with the token `up` wrote to client.json. */
+  function api(path: string): Promise<Reply> {
+    return send(`${ready.apiUrl}${path}`, { ca, headers: { authorization: `Bearer ${token}` } });
+  }
+
   async function web(): Promise<StagePsView['processes'][number] | undefined> {
     const [view] = await cliJson<StagePsView[]>(dataDir, ['ps', 'acme', '--stage', 'prod']);
     return view?.processes.find((p) => p.process === 'web');
@@ -231,10 +236,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     const refused = await eventually(
       'a 503 from the API',
       async () => {
-        const reply = await send(`${ready.apiUrl}/api/v1/tenants`, {
-          ca,
-          headers: { authorization: `Bearer ${token}` },
-        });
+        const reply = await api('/api/v1/tenants');
         return reply.status === 200 ? undefined : reply;
       },
       10_000,
@@ -252,10 +254,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     await eventually(
       'the API to answer again',
       async () => {
-        const reply = await send(`${ready.apiUrl}/api/v1/tenants`, {
-          ca,
-          headers: { authorization: `Bearer ${token}` },
-        });
+        const reply = await api('/api/v1/tenants');
         return reply.status === 200 ? true : undefined;
       },
       30_000,
@@ -298,10 +297,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     const alerts = await eventually(
       'the alert about the outage',
       async () => {
-        const reply = await send(`${ready.apiUrl}/api/v1/alerts?source=watchdog`, {
-          ca,
-          headers: { authorization: `Bearer ${token}` },
-        });
+        const reply = await api('/api/v1/alerts?source=watchdog');
         const listed = (JSON.parse(reply.body) as { alerts?: AlertView[] }).alerts ?? [];
         return listed.length > 0 ? listed : undefined;
       },
