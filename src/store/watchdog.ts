@@ -4,7 +4,12 @@ import type { AlertsApi } from '../alerts/contract.ts';
 import type { Clock } from '../core/clock.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { isConnectionLoss } from '../core/retry.ts';
-import { clusterIsRunning, startCluster, type LocalCluster } from '../databases/local-cluster.ts';
+import {
+  clusterIsRunning,
+  postmasterIsZombie,
+  startCluster,
+  type LocalCluster,
+} from '../databases/local-cluster.ts';
 import { initialWatchState, planWatch, type Outage, type Probe, type WatchState } from './outage.ts';
 
 /**
@@ -16,11 +21,21 @@ export interface ClusterRestarter {
 }
 
 /** The embedded cluster of `steward up`: started again by pg_ctl, as the postgres user. */
-export function localClusterRestarter(cluster: LocalCluster): ClusterRestarter {
+export function localClusterRestarter(cluster: LocalCluster, reapWaitMs = 3000): ClusterRestarter {
   return {
-    start: async () =>
-      (await clusterIsRunning(cluster)) ? 'running' : (await startCluster(cluster), 'started'),
+    start: async () => {
+      // A killed postmaster not yet reaped would fail this attempt: give its parent a moment.
+      const deadline = Date.now() + reapWaitMs;
+      while (Date.now() < deadline && (await postmasterIsZombie(cluster))) await sleep(100);
+      if (await clusterIsRunning(cluster)) return 'running';
+      await startCluster(cluster);
+      return 'started';
+    },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** What the watchdog hands on when an outage is over. */
