@@ -19,6 +19,7 @@ import { KeyringWatcher } from './secrets/watcher.ts';
 import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
+import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
 import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
 import { createGatewayGuard } from './gateway/guard.ts';
@@ -26,6 +27,7 @@ import { createGatewayMetrics } from './gateway/metrics.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
+import { logPassFailure } from './core/logger.ts';
 
 export const version = '0.1.0';
 
@@ -43,6 +45,12 @@ export interface StewardOptions {
    * for never gets archiving turned on.
    */
   readonly sharedCluster?: LocalCluster | undefined;
+  /**
+   * The cluster that holds the control database, when this process runs it
+   * (steward up's embedded one): the watchdog starts it again when it dies.
+   * Without it Steward only reconnects.
+   */
+  readonly controlCluster?: LocalCluster | undefined;
   /** S3 backup repository keys from the environment (STEWARD_BACKUP_REPO<N>_S3_KEY…). */
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** The SMTP server's credentials from the environment (STEWARD_SMTP_USER, STEWARD_SMTP_PASSWORD), kept in the secret store. */
@@ -93,6 +101,7 @@ export class Steward {
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
+  #watchdog: ControlDatabaseWatchdog | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
@@ -138,6 +147,16 @@ export class Steward {
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
     const metrics = new StewardMetrics({ clock: this.#o.clock ?? systemClock, db: this.#store.db });
+    // Watches the control database from here on: an outage is logged once, and the embedded cluster restarted.
+    this.#watchdog = new ControlDatabaseWatchdog({
+      url: this.#o.controlUrl,
+      restarter: this.#o.controlCluster ? localClusterRestarter(this.#o.controlCluster) : undefined,
+      logger: logger.child({ component: 'watchdog' }),
+      clock: this.#o.clock ?? systemClock,
+      // The Steward that runs the API tells people about an outage; gateway-only processes only log it.
+      alerts: () => (role === 'gateway' ? undefined : this.#services?.alerts),
+    });
+    this.#watchdog.start();
     const dedicated = this.#dedicated();
     // The sandbox is up (its network table applied) before any stage process is started or adopted.
     const sandbox = role === 'gateway' ? undefined : await this.#openSandbox();
@@ -154,6 +173,9 @@ export class Steward {
         stateDir: join(config.dataDir, 'run', 'processes'),
         logger: logger.child({ component: 'supervisor' }),
         onEvent: (event) => metrics.processEvent(event),
+        // Stages' databases share the embedded cluster: while it is restarted, a failing health check is its, not theirs.
+        holdHealthRestarts: () =>
+          this.#o.controlCluster !== undefined && this.#watchdog?.outage !== undefined,
         ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       }),
       sandbox,
@@ -217,6 +239,7 @@ export class Steward {
       version,
       metrics,
       metricsAllow: parseAllowList(config.metrics.allow, 'metrics.allow'),
+      controlDatabase: this.#watchdog,
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     // The first checkpoint anchors what is there (events from before migration 0012 too).
@@ -332,7 +355,7 @@ export class Steward {
         const queued = await this.services.stageReconciler.resync();
         if (queued > 0) this.#o.logger.debug({ queued }, 'resync queued stages');
       } catch (error) {
-        this.#o.logger.warn({ err: (error as Error).message }, 'resync failed');
+        logPassFailure(this.#o.logger, error, 'resync failed');
       } finally {
         this.#resyncing = undefined;
       }
@@ -347,6 +370,8 @@ export class Steward {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    // First: a cluster stopped on purpose below is not an outage to repair.
+    await this.#watchdog?.stop();
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     await this.#keyringWatcher?.stop();
     await this.#resyncing;

@@ -189,6 +189,8 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       sharedClusterUrl,
       // Steward backs up the cluster it runs itself; one it only has a URL for is someone else's.
       sharedCluster: cluster,
+      // The control database lives in the same cluster: Steward restarts it when it dies.
+      controlCluster: cluster,
       backupS3Keys: options.env.backupS3Keys,
       smtpCredentials: { user: options.env.smtpUser, password: options.env.smtpPassword },
       keyringStore,

@@ -38,6 +38,7 @@ import {
   type NewAlert,
   type StoredAlert,
 } from './store.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export type AlertSettings = Config['alerts'];
 
@@ -164,7 +165,7 @@ export class AlertService implements AlertsApi {
     this.#timer = setInterval(() => {
       if (this.#running || this.#stopping) return;
       this.pass().catch((error: unknown) =>
-        this.#o.logger.error({ err: (error as Error).message }, 'alert pass failed'),
+        logPassFailure(this.#o.logger, error, 'alert pass failed', {}, 'error'),
       );
     }, this.#o.settings.passSeconds * 1000);
     this.#timer.unref();

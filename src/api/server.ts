@@ -3,7 +3,7 @@ import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { isStewardError, type ErrorBody } from '../core/errors.ts';
+import { isStewardError, type ErrorBody, type StewardError } from '../core/errors.ts';
 import type { Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
@@ -30,6 +30,10 @@ export interface ApiServerOptions {
   readonly metrics?: MetricsSource;
   /** Addresses that may scrape /metrics without a token (config metrics.allow). */
   readonly metricsAllow?: AllowList;
+  /** Turns a lost control database connection into a 503 that says why (the watchdog). */
+  readonly controlDatabase?: {
+    unavailable(error: unknown): Promise<StewardError | undefined>;
+  };
 }
 
 /**
@@ -50,7 +54,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   // Input is parsed by zod inside each route, so Fastify's own validation stays out of the way.
   app.setValidatorCompiler(() => () => true);
 
-  app.setErrorHandler((error: unknown, request, reply) => {
+  app.setErrorHandler(async (error: unknown, request, reply) => {
     if (isStewardError(error)) {
       if ('retryAfterSeconds' in error) void reply.header('retry-after', String(error.retryAfterSeconds));
       return reply.code(error.status).send(error.toBody());
@@ -66,6 +70,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       };
       return reply.code(status).send(body);
     }
+    const unavailable = await options.controlDatabase?.unavailable(error);
+    if (unavailable) return reply.code(unavailable.status).send(unavailable.toBody());
     request.log.error({ err: error }, 'request failed');
     const body: ErrorBody = {
       code: 'internal',

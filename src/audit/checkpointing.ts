@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Checkpoint } from './checkpoints.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 /**
  * Signs a checkpoint of the audit chain at start, every `everyMs` and at
@@ -58,7 +59,7 @@ export class AuditCheckpointSchedule {
           this.#logger.info({ seq: checkpoint.seq, final }, 'audit checkpoint signed');
         }
       } catch (error) {
-        this.#logger.error({ err: (error as Error).message }, 'audit checkpoint failed');
+        logPassFailure(this.#logger, error, 'audit checkpoint failed', {}, 'error');
       } finally {
         this.#running = undefined;
       }

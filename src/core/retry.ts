@@ -12,6 +12,42 @@ export function isTransient(error: unknown): boolean {
   return retryablePgCodes.has(code) || retryableNodeCodes.has(code);
 }
 
+/**
+ * The database server is gone or not (yet) accepting sessions: refused or
+ * reset connections, a server shutting down or starting up, a session the
+ * server ended. Not a statement's own failure.
+ */
+const connectionLossPgCodes = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+const connectionLossMessages = [
+  'Connection terminated',
+  'connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'timeout expired',
+];
+
+export function isConnectionLoss(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (connectionLossPgCodes.has(code) || retryableNodeCodes.has(code)))
+    return true;
+  const message = (error as { message?: unknown }).message;
+  if (typeof message === 'string' && connectionLossMessages.some((m) => message.includes(m))) return true;
+  // AggregateError (a connect to every address of a name) and wrapped errors: look inside.
+  const errors = (error as { errors?: unknown }).errors;
+  if (Array.isArray(errors) && errors.some((e) => isConnectionLoss(e))) return true;
+  const cause = (error as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== error && isConnectionLoss(cause);
+}
+
 /** Capped exponential backoff with full jitter, in milliseconds. */
 export function backoff(
   attempt: number,

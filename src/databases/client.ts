@@ -14,3 +14,16 @@ export async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * A pool whose sessions may lose their server (a restart, a kill -9 of the
+ * postmaster) without ending the process. pg-pool listens for 'error' only on
+ * idle clients; a checked-out client (a transaction, a LISTEN, a query in
+ * flight) without a listener of its own throws the error at the top level.
+ * The failure still reaches whoever uses the session, through its query.
+ */
+export function tolerateServerLoss(pool: pg.Pool): pg.Pool {
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}

@@ -169,6 +169,22 @@ export async function clusterIsRunning(cluster: LocalCluster): Promise<boolean> 
   return result.code === 0;
 }
 
+/**
+ * A postmaster killed a moment ago is a zombie until its parent (init, or a
+ * container's pid 1) reaps it; meanwhile pg_ctl and PostgreSQL itself take
+ * its postmaster.pid for a live server and refuse to start another.
+ */
+export async function postmasterIsZombie(cluster: LocalCluster): Promise<boolean> {
+  try {
+    const pid = Number((await readFile(join(cluster.dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Starts the cluster, or adopts it when a previous Steward left it running. */
 export async function startCluster(cluster: LocalCluster): Promise<'started' | 'adopted'> {
   if (await clusterIsRunning(cluster)) return 'adopted';

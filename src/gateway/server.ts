@@ -21,6 +21,7 @@ import { buildRouteTable, normaliseHost, type Route, type RouteTable } from './r
 import { loadCertificates, loadRouteSources, routesChannel } from './state.ts';
 import { ChannelListener } from '../store/listener.ts';
 import { CertificateStore, tlsSettings, type OperatorCertificate } from './tls.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 /**
  * The gateway: the TLS edge that routes end users to their tenant's stage.
@@ -264,10 +265,7 @@ export class Gateway {
       this.#certificates.prune();
       this.#forwarder.retain(table.ports);
     } catch (error) {
-      this.#logger.warn(
-        { err: (error as Error).message },
-        'route reload failed; serving the previous routes',
-      );
+      logPassFailure(this.#logger, error, 'route reload failed; serving the previous routes');
     }
   }
 

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { backoff, isTransient } from '../core/retry.ts';
+import { ChannelListener } from '../store/listener.ts';
 import { claim, finish, jobsChannel, type ClaimedJob, type JobOutcome } from './queue.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export type JobHandler = (job: ClaimedJob) => Promise<JobOutcome>;
 
@@ -33,7 +35,7 @@ export class JobRunner {
   readonly #kinds: string[];
   #running = false;
   #loops: Promise<void>[] = [];
-  #listener: pg.PoolClient | undefined;
+  #listener: ChannelListener | undefined;
   #wakers = new Set<() => void>();
   #starting: Promise<void> | undefined;
 
@@ -72,10 +74,16 @@ export class JobRunner {
 
   async #start(): Promise<void> {
     this.#running = true;
-    const listener = await this.#options.pool.connect();
-    this.#listener = listener;
-    listener.on('notification', () => this.#wakeAll());
-    await listener.query(`listen ${jobsChannel}`);
+    // Survives its session (a restart of the database): listens again, then looks for what is due.
+    this.#listener = new ChannelListener({
+      pool: this.#options.pool,
+      channel: jobsChannel,
+      about: 'job',
+      logger: this.#options.logger,
+      onNotification: () => this.#wakeAll(),
+      onResumed: () => this.#wakeAll(),
+    });
+    await this.#listener.start();
     for (let i = 0; i < this.#options.concurrency; i++) this.#loops.push(this.#loop(i));
   }
 
@@ -97,7 +105,7 @@ export class JobRunner {
       } catch (error) {
         // The session may still hold a job's advisory lock: never return it to the pool.
         broken = true;
-        this.#options.logger.warn({ worker: index, err: (error as Error).message }, 'job worker pass failed');
+        logPassFailure(this.#options.logger, error, 'job worker pass failed', { worker: index });
       } finally {
         client?.release(broken);
       }
@@ -122,10 +130,8 @@ export class JobRunner {
     this.#wakeAll();
     await Promise.allSettled(this.#loops);
     this.#loops = [];
-    if (this.#listener) {
-      this.#listener.release();
-      this.#listener = undefined;
-    }
+    this.#listener?.stop();
+    this.#listener = undefined;
     this.#starting = undefined;
   }
 }

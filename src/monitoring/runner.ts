@@ -17,6 +17,7 @@ import {
   processVerdict,
   type Verdict,
 } from './verdicts.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export type MonitoringSettings = Config['monitoring'];
 
@@ -128,7 +129,7 @@ export class CheckRunner {
   #tick(): void {
     if (this.#running || this.#stopping) return;
     this.pass().catch((error: unknown) =>
-      this.#o.logger.error({ err: (error as Error).message }, 'check pass failed'),
+      logPassFailure(this.#o.logger, error, 'check pass failed', {}, 'error'),
     );
   }
 
@@ -160,7 +161,7 @@ export class CheckRunner {
         try {
           changes += await this.#probeAndRecord(check);
         } catch (error) {
-          this.#o.logger.error({ check: check.id, err: (error as Error).message }, 'check result not stored');
+          logPassFailure(this.#o.logger, error, 'check result not stored', { check: check.id }, 'error');
         } finally {
           this.#busy.delete(check.id);
         }

@@ -17,6 +17,7 @@ import {
 } from './outbox.ts';
 import { afterFailure, type RetrySettings } from './retry.ts';
 import { signatureHeader } from './signature.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export interface DispatcherOptions {
   readonly db: ControlDb;
@@ -77,9 +78,9 @@ export class NotificationDispatcher {
   start(): void {
     if (this.#timer || this.#stopping) return;
     this.#timer = setInterval(() => {
-      void this.pass().catch((error: unknown) => {
-        this.#o.logger.error({ err: (error as Error).message }, 'notification pass failed');
-      });
+      void this.pass().catch((error: unknown) =>
+        logPassFailure(this.#o.logger, error, 'notification pass failed', {}, 'error'),
+      );
     }, this.#o.everyMs);
     this.#timer.unref();
   }

@@ -19,6 +19,7 @@ import { probeHttp } from './probe.ts';
 import { StageProxy } from './stage-proxy.ts';
 import type { StageSandbox } from './sandbox/index.ts';
 import type { ProcessSpec, ProcessStatus, Supervisor } from './supervisor.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export interface StageRuntimeOptions {
   readonly db: ControlDb;
@@ -122,7 +123,14 @@ export class StageRuntime {
       await this.#o.supervisor.adopt();
       await this.#o.supervisor.start();
       await this.tick();
-      this.#timer = setInterval(() => void this.tick(), this.#o.tickMs ?? 5000);
+      // A pass that cannot read the stages (the control database is gone) fails whole; the next one retries.
+      this.#timer = setInterval(
+        () =>
+          void this.tick().catch((error: unknown) =>
+            logPassFailure(this.#o.logger, error, 'runtime pass failed'),
+          ),
+        this.#o.tickMs ?? 5000,
+      );
       this.#timer.unref();
     })();
     return this.#starting;
@@ -153,10 +161,10 @@ export class StageRuntime {
             await this.#scaleToZero(stage);
             await this.#enforceQuota(stage);
           } catch (error) {
-            this.#o.logger.warn(
-              { tenant: stage.tenant, stage: stage.name, err: (error as Error).message },
-              'runtime pass failed',
-            );
+            logPassFailure(this.#o.logger, error, 'runtime pass failed', {
+              tenant: stage.tenant,
+              stage: stage.name,
+            });
           }
         }
         // Stages that are gone: nothing of theirs may keep running.

@@ -130,6 +130,8 @@ export interface SupervisorOptions {
   /** The name of the cgroup under which per-process cgroups are made. */
   readonly cgroupName?: string;
   readonly random?: () => number;
+  /** While true, failing health checks restart nothing: the stages' database is down, not they (the watchdog restarts it). */
+  readonly holdHealthRestarts?: () => boolean;
 }
 
 interface Managed {
@@ -239,6 +241,7 @@ export class Supervisor {
       memory: options.memory ?? 'auto',
       cgroupName: options.cgroupName ?? 'steward',
       random: options.random ?? Math.random,
+      holdHealthRestarts: options.holdHealthRestarts ?? (() => false),
     };
     this.#logger = options.logger.child({ component: 'supervisor' });
     this.#store = new StateStore<ProcessSpec>(options.stateDir);
@@ -670,7 +673,7 @@ export class Supervisor {
     if (!m.everHealthy) return; // the start timeout decides
     m.failures += 1;
     m.healthy = false;
-    if (m.failures >= health.failureThreshold) {
+    if (m.failures >= health.failureThreshold && !this.#options.holdHealthRestarts()) {
       const reason = `unhealthy: ${m.failures} health checks failed in a row, last: ${result.reason}`;
       this.#emit({ kind: 'unhealthy', key: m.spec.key, at: this.#options.clock.now().toISOString(), reason });
       this.#killForRestart(m, reason);

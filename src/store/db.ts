@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { ControlDatabase } from './schema.ts';
+import { tolerateServerLoss } from '../databases/client.ts';
 
 export type ControlDb = Kysely<ControlDatabase>;
 export type ControlTx = Transaction<ControlDatabase>;
@@ -23,8 +24,8 @@ export function openControlStore(
     application_name: options.applicationName ?? 'steward',
     idleTimeoutMillis: 30_000,
   });
-  // An idle client that loses its server must not crash the process.
-  pool.on('error', () => undefined);
+  // A client that loses its server, idle or in use, must not crash the process.
+  tolerateServerLoss(pool);
   const db = new Kysely<ControlDatabase>({ dialect: new PostgresDialect({ pool }) });
   let closing: Promise<void> | undefined;
   return {

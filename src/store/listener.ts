@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { logPassFailure } from '../core/logger.ts';
 
 export interface ChannelListenerOptions {
   /** LISTEN needs a session of its own: one is taken from this pool and kept. */
@@ -43,17 +44,14 @@ export class ChannelListener {
         if (message.channel === this.#o.channel) this.#o.onNotification(message.payload ?? '');
       });
       held.on('error', (error: Error) => {
-        this.#o.logger.warn({ err: error.message }, `${this.#o.about} notifications lost; listening again`);
+        logPassFailure(this.#o.logger, error, `${this.#o.about} notifications lost; listening again`);
         this.#drop(held);
       });
       await held.query(`listen ${this.#o.channel}`);
       if (this.#stopped) return this.#drop(held);
       this.#client = held;
     } catch (error) {
-      this.#o.logger.warn(
-        { err: (error as Error).message },
-        `cannot listen for ${this.#o.about} changes; retrying`,
-      );
+      logPassFailure(this.#o.logger, error, `cannot listen for ${this.#o.about} changes; retrying`);
       if (client) this.#drop(client);
       else this.#schedule();
     }

@@ -170,6 +170,27 @@ describe('Supervisor', () => {
     expect(readFileSync(spec.logFile, 'utf8')).toContain('health endpoint hangs from now on');
   });
 
+  it("restarts no unhealthy process while health restarts are held (the stages' database is being restarted)", async () => {
+    let held = true;
+    const supervisor = sandbox.supervisor({ holdHealthRestarts: () => held });
+    await supervisor.start();
+    const port = await freePort();
+    const spec = sandbox.spec('web', 'web', { port, health: fastHealth, env: { HANG_SIGNAL: 'SIGUSR2' } });
+    await supervisor.ensure(spec);
+    await supervisor.waitHealthy(spec.key, 20_000);
+    const before = supervisor.get(spec.key)!.pid!;
+    process.kill(before, 'SIGUSR2');
+    // Well past failureThreshold * intervalMs: unhealthy, and still the same process.
+    await poll('failing health checks', () => supervisor.get(spec.key)?.healthy === false);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(supervisor.get(spec.key)).toMatchObject({ pid: before, restarts: 0, healthy: false });
+    held = false;
+    await poll('a replacement once the hold ends', () => {
+      const s = supervisor.get(spec.key);
+      return s && s.pid !== before && s.healthy === true;
+    });
+  });
+
   it('gives up on a process that never becomes healthy after startTimeoutMs', async () => {
     const supervisor = sandbox.supervisor({ backoff: { baseMs: 50, capMs: 100 } });
     await supervisor.start();

@@ -3,6 +3,7 @@ import { readdir, rm, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { catalogOperations, type CatalogOperations } from '../catalog.ts';
+import { tolerateServerLoss } from '../client.ts';
 import { maintenanceDatabase, pinned } from '../privileged.ts';
 import type { ClusterInventory, DatabaseDriver, Endpoint, ObservedStageDatabase } from '../driver.ts';
 import {
@@ -66,7 +67,7 @@ export function dedicatedDriver(options: DedicatedDriverOptions): DedicatedDrive
         application_name: 'steward-provisioner',
       }),
     );
-    pool.on('error', () => undefined);
+    tolerateServerLoss(pool);
     const entry = { pool, catalog: catalogOperations(pool) };
     pools.set(name, entry);
     return entry.catalog;

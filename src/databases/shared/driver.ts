@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { catalogOperations } from '../catalog.ts';
+import { tolerateServerLoss } from '../client.ts';
 import { maintenance } from '../privileged.ts';
 import type { DatabaseDriver, Endpoint } from '../driver.ts';
 import { renameOperations } from '../rename.ts';
@@ -16,7 +17,7 @@ export function sharedDriver(adminUrl: string): DatabaseDriver {
     max: 4,
     application_name: 'steward-provisioner',
   });
-  pool.on('error', () => undefined);
+  tolerateServerLoss(pool);
   const url = new URL(adminUrl);
   const endpoint: Endpoint = { host: url.hostname, port: Number(url.port || 5432) };
 
