@@ -20,8 +20,17 @@ export interface JobKindBacklog {
   readonly oldestWaitingSeconds: number | null;
 }
 
+/** Open alerts (not resolved) of one severity and status, muted or not. */
+export interface OpenAlerts {
+  readonly severity: string;
+  readonly status: string;
+  readonly muted: boolean;
+  readonly count: number;
+}
+
 export interface Backlog {
   readonly jobs: readonly JobKindBacklog[];
+  readonly alerts: readonly OpenAlerts[];
   readonly outbox: {
     readonly pending: number;
     /** Pending and due for an attempt now. */
@@ -49,7 +58,7 @@ export interface CheckStateRow {
 }
 
 interface SummaryRow {
-  part: 'jobs' | 'outbox' | 'checks';
+  part: 'jobs' | 'outbox' | 'checks' | 'alerts';
   label: string;
   a: string;
   b: string;
@@ -59,7 +68,7 @@ interface SummaryRow {
 
 /**
  * One statement: jobs by kind (running ones are those whose advisory lock is
- * held), the pending outbox, and how far checks are behind. Jobs are timed by
+ * held), the pending outbox, how far checks are behind, and open alerts. Jobs are timed by
  * the database's clock (the queue writes run_at with now()); the outbox and
  * checks by Steward's (`now`), which wrote theirs.
  */
@@ -87,8 +96,12 @@ export async function readBacklog(db: Queryable, now: Date): Promise<Backlog> {
     union all
     select 'checks', '', count(*), count(*) filter (where next_probe_at <= ${now}), 0,
            greatest(0, extract(epoch from ${now}::timestamptz - min(next_probe_at)))::float8
-      from checks where removed_at is null and enabled`.execute(db);
+      from checks where removed_at is null and enabled
+    union all
+    select 'alerts', severity || '/' || status, count(*), (muted_by is not null)::int, 0, null::float8
+      from alerts where status <> 'resolved' group by severity, status, muted_by is not null`.execute(db);
   const jobs: JobKindBacklog[] = [];
+  const alerts: OpenAlerts[] = [];
   let outbox: Backlog['outbox'] = { pending: 0, due: 0, oldestPendingSeconds: null };
   let checks: Backlog['checks'] = { enabled: 0, due: 0, mostOverdueSeconds: 0 };
   for (const row of rows) {
@@ -101,13 +114,16 @@ export async function readBacklog(db: Queryable, now: Date): Promise<Backlog> {
         scheduled: Number(row.c),
         oldestWaitingSeconds: age,
       });
+    } else if (row.part === 'alerts') {
+      const [severity = '', status = ''] = row.label.split('/');
+      alerts.push({ severity, status, muted: Number(row.b) === 1, count: Number(row.a) });
     } else if (row.part === 'outbox') {
       outbox = { pending: Number(row.a), due: Number(row.b), oldestPendingSeconds: age };
     } else {
       checks = { enabled: Number(row.a), due: Number(row.b), mostOverdueSeconds: age ?? 0 };
     }
   }
-  return { jobs, outbox, checks };
+  return { jobs, alerts, outbox, checks };
 }
 
 /** Where every check stands now (one row per check of a stage). */

@@ -60,6 +60,7 @@ export class StewardMetrics {
   readonly #outboxOldest: Gauge;
   readonly #attempts: Counter<'channel' | 'outcome'>;
   readonly #restarts: Counter<'tenant' | 'stage'>;
+  readonly #alerts: Gauge<'severity' | 'status' | 'muted'>;
   readonly #loopProgress: Gauge<'loop'>;
   readonly #dbUp: Gauge;
 
@@ -144,6 +145,12 @@ export class StewardMetrics {
       name: 'steward_stage_process_restarts_total',
       help: "Restarts of a stage's processes by the supervisor (after an exit, a failed health probe or an OOM kill).",
       labelNames: ['tenant', 'stage'],
+      registers,
+    });
+    this.#alerts = new Gauge({
+      name: 'steward_alerts',
+      help: 'Open alerts (pending, firing, acknowledged) by severity and status; muted: a silence, a maintenance window or an inhibiting alert keeps people from being told.',
+      labelNames: ['severity', 'status', 'muted'],
       registers,
     });
     this.#loopProgress = new Gauge({
@@ -241,6 +248,8 @@ export class StewardMetrics {
     this.#outbox.set({ state: 'pending' }, backlog.outbox.pending);
     this.#outbox.set({ state: 'due' }, backlog.outbox.due);
     this.#outboxOldest.set(backlog.outbox.oldestPendingSeconds ?? 0);
+    for (const a of backlog.alerts)
+      this.#alerts.set({ severity: a.severity, status: a.status, muted: String(a.muted) }, a.count);
     const perStage = new Map<string, { tenant: string; stage: string; counts: Map<CheckState, number> }>();
     for (const check of states) {
       this.#checkState.set(
@@ -283,6 +292,7 @@ export class StewardMetrics {
       this.#stageChecks,
       this.#outbox,
       this.#outboxOldest,
+      this.#alerts,
     ])
       gauge.reset();
   }

@@ -129,6 +129,11 @@ describe('the watchdog', () => {
       expect(stalled.measurement.jobs).toMatchObject({ waiting: 1, running: 1 });
       const raised = await alert('stalled-jobs');
       expect(raised).toMatchObject({ source: 'watchdog', severity: 'critical', status: 'firing' });
+      // /metrics counts it among the open alerts.
+      const scraped = parseExposition(await t.services.metrics.render());
+      expect(
+        scraped.value('steward_alerts', { severity: 'critical', status: 'firing', muted: 'false' }),
+      ).toBeGreaterThanOrEqual(1);
       expect(raised?.summary).toMatch(
         /^The job runner made no progress for [\d.]+ s while 1 jobs wait \(1 running\)/,
       );
