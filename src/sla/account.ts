@@ -504,8 +504,8 @@ function accountPart(
 }
 
 /** The policy version that applies at an instant (the latest that took effect by then), if any. */
-export function versionAt(policies: readonly PolicyVersion[], instant: number): PolicyVersion | undefined {
-  let found: PolicyVersion | undefined;
+export function versionAt<P extends PolicyVersion>(policies: readonly P[], instant: number): P | undefined {
+  let found: P | undefined;
   for (const p of [...policies].sort((a, b) => a.effectiveFrom - b.effectiveFrom))
     if (p.effectiveFrom <= instant) found = p;
   return found;
