@@ -51,8 +51,32 @@ export function checkTimeZone(timeZone: string, field = 'timeZone'): string {
   }
 }
 
-/** The zone's offset from UTC at an instant, in milliseconds (Berlin in summer: +7,200,000). */
+const quarterHour = 900_000;
+const offsets = new Map<string, Map<number, number>>();
+
+/**
+ * The zone's offset from UTC at an instant, in milliseconds (Berlin in summer:
+ * +7,200,000). Remembered per quarter hour: every change of offset since 1970
+ * falls on a quarter hour of UTC (offsets are whole quarter hours), and
+ * Intl's formatting is the slow part of a year's report.
+ */
 export function offsetAt(instant: number, timeZone: string): number {
+  let zone = offsets.get(timeZone);
+  if (!zone) {
+    zone = new Map();
+    offsets.set(timeZone, zone);
+  }
+  const bucket = Math.floor(instant / quarterHour);
+  let offset = zone.get(bucket);
+  if (offset === undefined) {
+    offset = formattedOffset(bucket * quarterHour, timeZone);
+    if (zone.size > 200_000) zone.clear();
+    zone.set(bucket, offset);
+  }
+  return offset;
+}
+
+function formattedOffset(instant: number, timeZone: string): number {
   const parts = formatter(timeZone).formatToParts(new Date(instant));
   const get = (type: Intl.DateTimeFormatPartTypes): number =>
     Number(parts.find((p) => p.type === type)?.value ?? 0);
