@@ -63,6 +63,7 @@ import {
   stewardTargets,
   type GatewayEndpoint,
 } from './monitoring/index.ts';
+import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -95,6 +96,8 @@ export interface Services {
   readonly metrics: StewardMetrics;
   /** Steward watching itself: stalled loops, backlogs and late checks raise alerts. */
   readonly watchdog: Watchdog;
+  /** SLA policies, exclusions and reports (frozen once a period is closed). */
+  readonly sla: SlaService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -362,6 +365,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       },
     },
   });
+  const sla = new SlaService({
+    store: new SlaStore(db),
+    evidence: new SlaEvidence(db),
+    tenants,
+    audit,
+    clock,
+  });
   return {
     tenants,
     operators,
@@ -388,6 +398,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     oncall,
     metrics,
     watchdog,
+    sla,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

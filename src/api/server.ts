@@ -9,6 +9,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { slaRoutes } from './routes/sla.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -111,6 +112,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   restoreRoutes(api, authenticate, options.services);
   notificationRoutes(api, authenticate, options.services);
   checkRoutes(api, authenticate, options.services);
+  slaRoutes(api, authenticate, options.services);
   alertRoutes(api, authenticate, options.services);
   oncallRoutes(api, authenticate, options.services);
   if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);

@@ -16,6 +16,7 @@ import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
 import { oncallCommands } from './oncall-commands.ts';
+import { slaCommands } from './sla-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -43,7 +44,11 @@ interface GlobalOptions {
 
 const program = new Command('steward')
   .description('Steward: run your application for many customers, each in an isolated ecosystem')
-  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(
+    new Option('-o, --output <format>', 'output format (html and pdf: sla report)')
+      .choices(['table', 'json', 'html', 'pdf'])
+      .default('table'),
+  )
   .option('--data-dir <dir>', 'Steward data directory (client.json lives here)', env.dataDir)
   .option('--api-url <url>', 'API URL (default: from client.json)', env.apiUrl)
   .option(
@@ -559,6 +564,7 @@ notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
 alertCommands(program, { client, json });
 oncallCommands(program, { client, json });
+slaCommands(program, { client, output: () => globals().output });
 
 program
   .command('app')

@@ -1,5 +1,5 @@
-/** Tables for people, JSON for programs (-o json). */
-export type OutputFormat = 'table' | 'json';
+/** Tables for people, JSON for programs (-o json); html and pdf for reports (sla report). */
+export type OutputFormat = 'table' | 'json' | 'html' | 'pdf';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

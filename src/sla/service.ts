@@ -1,0 +1,386 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { AuditService } from '../audit/service.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
+import type { Clock } from '../core/clock.ts';
+import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
+import { actorName, type Principal } from '../core/policy.ts';
+import { parseInput } from '../core/validation.ts';
+import type { TenantService } from '../tenants/service.ts';
+import { account, versionAt, type Outage, type SlaFigures } from './account.ts';
+import type { AlertEvidence, EvaluatedCheck, SlaEvidence, StoredState } from './evidence.ts';
+import { parsePeriod, periodAt, periodSpan } from './period.ts';
+import { describeServiceTime, resolvePolicy, setPolicySchema, type PolicyView } from './policy.ts';
+import type { FrozenReport, SlaStore, StoredPolicy } from './store.ts';
+import { localToInstant } from './zone.ts';
+
+/** Intervals this far on each side of the period are read, so that outages across its edges are whole. */
+export const lookaroundMs = 86_400_000;
+
+/** The body of POST /api/v1/tenants/:tenant/sla/exclusions. */
+export const excludeSchema = z
+  .object({
+    /** ISO 8601, or "YYYY-MM-DD HH:MM" in the policy's time zone. */
+    from: z.string().min(1).max(40),
+    until: z.string().min(1).max(40),
+    reason: z.string().trim().min(1).max(500),
+  })
+  .strict();
+
+export interface OutageEvidence extends Outage {
+  readonly evidence: {
+    /** The intervals of the outage with the probe results that changed the state (check_states.cause). */
+    readonly states: readonly {
+      id: string;
+      checkId: string;
+      state: string;
+      start: string;
+      end: string;
+      cause: unknown;
+    }[];
+    readonly alerts: readonly AlertEvidence[];
+    readonly healing: readonly Record<string, unknown>[];
+    readonly maintenance: readonly string[];
+    readonly exclusions: readonly string[];
+  };
+}
+
+export interface SlaReport {
+  readonly tenant: string;
+  readonly period: string;
+  readonly generatedAt: string;
+  readonly checks: readonly EvaluatedCheck[];
+  readonly policies: readonly PolicyView[];
+  /** How time nobody probed was treated, in words. */
+  readonly unknownTreatment: string;
+  /** The figures of the report: the frozen ones for a frozen period. */
+  readonly figures: SlaFigures;
+  readonly outages: readonly OutageEvidence[];
+  /** SHA-256 of the canonical inputs as they are now. */
+  readonly inputsSha256: string;
+  readonly frozen: {
+    readonly frozenAt: string;
+    readonly frozenBy: string;
+    readonly inputsSha256: string;
+    /** The inputs today hash differently: the evidence changed since the period was frozen. */
+    readonly evidenceChanged: boolean;
+    /** With evidenceChanged: what the records say now. */
+    readonly recomputed: SlaFigures | null;
+  } | null;
+  /** A closed period not yet frozen: when the next report freezes it. */
+  readonly freezesAt: string | null;
+}
+
+export interface SlaServiceOptions {
+  readonly store: SlaStore;
+  readonly evidence: SlaEvidence;
+  readonly tenants: TenantService;
+  readonly audit: AuditService;
+  readonly clock: Clock;
+}
+
+function view(p: StoredPolicy): PolicyView {
+  return {
+    version: p.version,
+    effectiveFrom: new Date(p.effectiveFrom).toISOString(),
+    target: p.target,
+    period: p.period,
+    timeZone: p.timeZone,
+    serviceTime: describeServiceTime(p.serviceTime),
+    excludeOutagesUpToMinutes: p.excludeOutagesUpToMs / 60_000,
+    mergeGapMinutes: p.mergeGapMs / 60_000,
+    partialWeight: p.partialWeight,
+    maintenanceNoticeHours: p.maintenanceNoticeMs === null ? null : p.maintenanceNoticeMs / 3_600_000,
+    maintenanceMaxHours: p.maintenanceMaxMs === null ? null : p.maintenanceMaxMs / 3_600_000,
+    maintenanceMaxCount: p.maintenanceMaxCount,
+    unknownCountsAsDown: p.unknownCountsAsDown,
+    checks: p.checkIds,
+    createdBy: p.createdBy,
+  };
+}
+
+/** SHA-256 over the canonical JSON of everything the figures are computed from. */
+export function inputsDigest(inputs: unknown): string {
+  return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
+}
+
+/** Policies, exclusions and reports of tenants' SLAs. */
+export class SlaService {
+  readonly #o: SlaServiceOptions;
+
+  constructor(options: SlaServiceOptions) {
+    this.#o = options;
+  }
+
+  async setPolicy(tenant: string, body: unknown, actor: Principal): Promise<PolicyView> {
+    const resolved = resolvePolicy(parseInput(setPolicySchema, body));
+    await this.#o.tenants.show(tenant);
+    const existing = await this.#o.store.policies(tenant);
+    const now = this.#o.clock.now();
+    const effectiveFrom = resolved.effectiveFrom ?? now;
+    const latest = existing.at(-1);
+    if (latest && effectiveFrom.getTime() <= latest.effectiveFrom) {
+      throw new ConflictError(
+        `field "effectiveFrom": ${showValue(effectiveFrom.toISOString())} is not after version ${latest.version}'s ${new Date(latest.effectiveFrom).toISOString()}; a policy version is never rewritten, give a later time`,
+        { field: 'effectiveFrom' },
+      );
+    }
+    if (resolved.checkIds !== null) {
+      const found = await this.#o.evidence.checks(tenant, resolved.checkIds);
+      const missing = resolved.checkIds.filter((id) => !found.some((c) => c.id === id));
+      if (missing.length > 0) {
+        throw new InputError(
+          `field "checks": ${showValue(missing.join(','))} is not a check of tenant ${tenant}; "steward check list ${tenant}" lists them`,
+          { field: 'checks' },
+        );
+      }
+    }
+    const policy = {
+      ...resolved.terms,
+      effectiveFrom: effectiveFrom.getTime(),
+      checkIds: resolved.checkIds,
+      createdBy: actorName(actor),
+    };
+    const version = await this.#o.store.addPolicy(tenant, policy, (tx, v) =>
+      this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action: 'sla.policy.set',
+        target: `tenant/${tenant}/sla/policy/${v}`,
+        details: { ...view({ ...policy, version: v }) },
+      }),
+    );
+    return view({ ...policy, version });
+  }
+
+  async showPolicy(
+    tenant: string,
+  ): Promise<{ tenant: string; current: PolicyView | null; versions: PolicyView[] }> {
+    await this.#o.tenants.show(tenant);
+    const versions = await this.#o.store.policies(tenant);
+    const current = versionAt(versions, this.#o.clock.now().getTime());
+    return { tenant, current: current ? view(current) : null, versions: versions.map(view) };
+  }
+
+  async exclude(
+    tenant: string,
+    body: unknown,
+    actor: Principal,
+  ): Promise<{ id: string; from: string; until: string; reason: string; by: string }> {
+    const input = parseInput(excludeSchema, body);
+    await this.#o.tenants.show(tenant);
+    const policies = await this.#o.store.policies(tenant);
+    const zone = (versionAt(policies, this.#o.clock.now().getTime()) ?? policies.at(-1))?.timeZone ?? 'UTC';
+    const from = parseInstant(input.from, 'from', zone);
+    const until = parseInstant(input.until, 'until', zone);
+    if (until <= from) {
+      throw new InputError(
+        `field "until": ${showValue(input.until)} is not after from (${showValue(input.from)})`,
+        {
+          field: 'until',
+        },
+      );
+    }
+    const by = actorName(actor);
+    const id = await this.#o.store.addExclusion(
+      tenant,
+      { start: from, end: until, reason: input.reason, by },
+      (tx, excl) =>
+        this.#o.audit.record(tx, {
+          actor: by,
+          address: actor.address,
+          action: 'sla.exclude',
+          target: `tenant/${tenant}/sla/exclusion/${excl}`,
+          details: { from: from.toISOString(), until: until.toISOString(), reason: input.reason },
+        }),
+    );
+    return { id, from: from.toISOString(), until: until.toISOString(), reason: input.reason, by };
+  }
+
+  async exclusions(
+    tenant: string,
+  ): Promise<{ id: string; from: string; until: string; reason: string; by: string }[]> {
+    await this.#o.tenants.show(tenant);
+    return (await this.#o.store.exclusions(tenant)).map((e) => ({
+      id: e.id,
+      from: new Date(e.start).toISOString(),
+      until: new Date(e.end).toISOString(),
+      reason: e.reason,
+      by: e.by,
+    }));
+  }
+
+  /**
+   * A period's report. A closed period is frozen by the first report a day
+   * after it ended (when the intervals around its end are settled); later
+   * reports show the frozen figures and recompute the hash of the inputs.
+   */
+  async report(tenant: string, periodText: string, actor: Principal): Promise<SlaReport> {
+    const period = parsePeriod(periodText);
+    await this.#o.tenants.show(tenant);
+    const policies = await this.#o.store.policies(tenant);
+    const first = policies[0];
+    if (!first) {
+      throw new NotFoundError(
+        `tenant ${tenant} has no SLA policy; "steward sla policy set ${tenant} --target …" sets one`,
+        {
+          field: 'tenant',
+        },
+      );
+    }
+    const now = this.#o.clock.now().getTime();
+    const zone = (versionAt(policies, periodSpan(period, first.timeZone).start) ?? first).timeZone;
+    const span = periodSpan(period, zone);
+    if (now <= span.start) {
+      throw new InputError(`field "period": ${showValue(periodText)} has not started yet`, {
+        field: 'period',
+      });
+    }
+    const inPeriod = policies.filter(
+      (p, i) => p.effectiveFrom < span.end && (policies[i + 1]?.effectiveFrom ?? Infinity) > span.start,
+    );
+    const checkIds = (versionAt(policies, span.end - 1) ?? first).checkIds;
+    const checks = await this.#o.evidence.checks(tenant, checkIds);
+    const ids = checks.map((c) => c.id);
+    const windowStart = span.start - lookaroundMs;
+    const windowEnd = Math.min(now, span.end + lookaroundMs);
+    const contractStart = Math.min(
+      ...inPeriod.map(
+        (p) =>
+          periodSpan(periodAt(p.period, Math.max(span.start, p.effectiveFrom), p.timeZone), p.timeZone).start,
+      ),
+    );
+    const [states, maintenance, exclusions, alerts, healing] = await Promise.all([
+      this.#o.evidence.states(ids, windowStart, windowEnd),
+      this.#o.evidence.maintenance(
+        tenant,
+        [...new Set(checks.map((c) => c.stage ?? ''))],
+        Math.min(contractStart, span.start),
+        span.end,
+      ),
+      this.#o.store.exclusions(tenant, new Date(span.start), new Date(span.end)),
+      this.#o.evidence.alerts(ids, windowStart, windowEnd),
+      this.#o.evidence.healAttempts(tenant, windowStart, windowEnd),
+    ]);
+    const figures = account({ policies: inPeriod, period, now, states, maintenance, exclusions });
+    // Everything the figures depend on, in one canonical form: a change to any of it changes the hash.
+    const digest = inputsDigest({
+      tenant,
+      period: period.name,
+      policies: inPeriod.map(view),
+      checks: ids,
+      states: states.map((s) => ({ ...s })),
+      maintenance,
+      exclusions,
+    });
+    const freezeFrom = span.end + lookaroundMs;
+    let frozen: FrozenReport | undefined = await this.#o.store.frozen(tenant, period.name);
+    if (!frozen && now >= freezeFrom) {
+      const by = actorName(actor);
+      frozen = await this.#o.store.freeze(
+        tenant,
+        {
+          period: period.name,
+          start: new Date(span.start),
+          end: new Date(span.end),
+          policyVersions: inPeriod.map((p) => p.version),
+          figures,
+          inputsSha256: digest,
+          frozenAt: new Date(now).toISOString(),
+          frozenBy: by,
+        },
+        (tx) =>
+          this.#o.audit.record(tx, {
+            actor: by,
+            address: actor.address,
+            action: 'sla.report.freeze',
+            target: `tenant/${tenant}/sla/report/${period.name}`,
+            details: { inputsSha256: digest, availability: figures.availability, status: figures.status },
+          }),
+      );
+    }
+    const changed = frozen !== undefined && frozen.inputsSha256 !== digest;
+    const shown = frozen ? (frozen.figures as SlaFigures) : figures;
+    return {
+      tenant,
+      period: period.name,
+      generatedAt: new Date(now).toISOString(),
+      checks,
+      policies: inPeriod.map(view),
+      unknownTreatment: inPeriod.some((p) => p.unknownCountsAsDown)
+        ? 'time nobody probed counts as downtime (unknownCountsAsDown)'
+        : 'time nobody probed is shown apart and left out of the measured time: never counted as up',
+      figures: shown,
+      outages: shown.outages.map((o) => withEvidence(o, states, alerts, healing, shown)),
+      inputsSha256: digest,
+      frozen: frozen
+        ? {
+            frozenAt: frozen.frozenAt,
+            frozenBy: frozen.frozenBy,
+            inputsSha256: frozen.inputsSha256,
+            evidenceChanged: changed,
+            recomputed: changed ? figures : null,
+          }
+        : null,
+      freezesAt: !frozen && figures.closed ? new Date(freezeFrom).toISOString() : null,
+    };
+  }
+}
+
+function withEvidence(
+  o: Outage,
+  states: readonly StoredState[],
+  alerts: readonly AlertEvidence[],
+  healing: readonly Record<string, unknown>[],
+  figures: SlaFigures,
+): OutageEvidence {
+  const start = Date.parse(o.start);
+  const end = Date.parse(o.end);
+  const overlaps = (a: number, b: number | null): boolean => a < end && (b === null || b > start);
+  return {
+    ...o,
+    evidence: {
+      states: states
+        .filter((s) => o.stateIds.includes(s.id))
+        .map((s) => ({
+          id: s.id,
+          checkId: s.checkId,
+          state: s.state,
+          start: new Date(s.start).toISOString(),
+          end: new Date(s.end ?? end).toISOString(),
+          cause: s.cause,
+        })),
+      // An alert raised a little after the outage began (its rule's duration) is still about it.
+      alerts: alerts.filter((a) =>
+        overlaps(Date.parse(a.startedAt), a.resolvedAt === null ? null : Date.parse(a.resolvedAt)),
+      ),
+      healing: healing.filter((h) => {
+        const at = new Date(h.started_at as string).getTime();
+        return at >= start - 60_000 && at < end;
+      }),
+      maintenance: figures.maintenance
+        .filter((m) => Date.parse(m.start) < end && Date.parse(m.end) > start)
+        .map((m) => m.id),
+      exclusions: figures.exclusions
+        .filter((e) => Date.parse(e.start) < end && Date.parse(e.end) > start)
+        .map((e) => e.id),
+    },
+  };
+}
+
+/** ISO 8601 with an offset, or "YYYY-MM-DD HH:MM" read in the policy's zone. */
+function parseInstant(text: string, field: string, zone: string): Date {
+  const local = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})$/.exec(text.trim());
+  if (local) {
+    const [, y, mo, d, h, mi] = local.map(Number) as [number, number, number, number, number, number];
+    return new Date(localToInstant({ year: y, month: mo, day: d, hour: h, minute: mi }, zone));
+  }
+  const parsed = z.iso.datetime({ offset: true }).safeParse(text);
+  if (!parsed.success) {
+    throw new InputError(
+      `field "${field}": ${showValue(text)} is not a time; use ISO 8601 with an offset (2026-03-10T12:00:00+01:00) or "2026-03-10 12:00" in the policy's time zone (${zone})`,
+      { field },
+    );
+  }
+  return new Date(text);
+}
