@@ -9,6 +9,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { incidentRoutes } from './routes/incidents.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -113,6 +114,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   checkRoutes(api, authenticate, options.services);
   alertRoutes(api, authenticate, options.services);
   oncallRoutes(api, authenticate, options.services);
+  incidentRoutes(api, authenticate, options.services);
   if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

@@ -16,6 +16,7 @@ import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
 import { oncallCommands } from './oncall-commands.ts';
+import { incidentCommands } from './incident-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -559,6 +560,7 @@ notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
 alertCommands(program, { client, json });
 oncallCommands(program, { client, json });
+incidentCommands(program, { client, json });
 
 program
   .command('app')
