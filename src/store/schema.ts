@@ -439,6 +439,7 @@ export interface MaintenanceWindowsTable {
   created_at: Generated<Date>;
   ended_by: string | null;
   kind: Generated<string>;
+  time_zone: Generated<string>;
   announce_days: Generated<number>;
   announced_at: Date | string | null;
   cancelled_at: Date | string | null;

@@ -85,8 +85,11 @@ create table incident_terms (
 
 -- Planned maintenance: announced to the tenant's contacts announce_days ahead.
 -- emergency: announced at once, whatever the notice. announced_at: when the announcement was enqueued.
+-- time_zone: the zone it was planned in (announcements show local times). A cancelled window is
+-- empty (ends_at = starts_at): it never mutes and the SLA report counts nothing for it.
 alter table maintenance_windows
   add column kind text not null default 'planned' check (kind in ('planned', 'emergency')),
+  add column time_zone text not null default 'UTC',
   add column announce_days integer not null default 0 check (announce_days between 0 and 90),
   add column announced_at timestamptz,
   add column cancelled_at timestamptz,
