@@ -50,6 +50,7 @@ import { AlertService, BroadcastPager, defaultRules } from './alerts/index.ts';
 import { OnCallService } from './oncall/index.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import { Watchdog } from './watchdog/index.ts';
+import { IncidentService, NoticePass } from './incidents/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -98,6 +99,9 @@ export interface Services {
   readonly watchdog: Watchdog;
   /** SLA policies, exclusions and reports (frozen once a period is closed). */
   readonly sla: SlaService;
+  /** Incidents; the notice pass reminds and escalates security incidents' deadlines. */
+  readonly incidents: IncidentService;
+  readonly incidentNotices: NoticePass;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -323,6 +327,10 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   // Schedules and escalation; the default pager still tells alerts without a policy.
   alerts.usePager(oncall.pager);
+  const incidentLogger = logger.child({ component: 'incidents' });
+  const incidentDeps = { db, clock, logger: incidentLogger, settings: config.incidents, notifications };
+  const incidents = new IncidentService({ ...incidentDeps, audit, tenants, alerts });
+  const incidentNotices = new NoticePass(incidentDeps);
   const checks = new CheckService({
     store: checkStore,
     tenants,
@@ -399,6 +407,8 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     metrics,
     watchdog,
     sla,
+    incidents,
+    incidentNotices,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

@@ -265,6 +265,7 @@ export class Steward {
       this.#services.alerts.start();
       this.#services.oncall.start();
       if (config.watchdog.enabled) this.#services.watchdog.start();
+      this.#services.incidentNotices.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -379,6 +380,7 @@ export class Steward {
     await this.#services?.checkRunner.stop();
     await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();
+    await this.#services?.incidentNotices.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

@@ -17,6 +17,8 @@ import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
 import { oncallCommands } from './oncall-commands.ts';
 import { slaCommands } from './sla-commands.ts';
+import { incidentCommands } from './incident-commands.ts';
+import { contactCommands } from './contact-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -565,6 +567,8 @@ checkCommands(program, { client, json });
 alertCommands(program, { client, json });
 oncallCommands(program, { client, json });
 slaCommands(program, { client, output: () => globals().output });
+incidentCommands(program, { client, json });
+contactCommands(tenant, { client, json });
 
 program
   .command('app')

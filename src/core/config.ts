@@ -336,6 +336,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Incidents (src/incidents/): the notice deadlines of security incidents, their reminders and escalation. */
+    incidents: z
+      .object({
+        /** Affected customers are told of a confirmed breach within this many hours, unless the tenant's terms say otherwise. */
+        customerNoticeHours: z.number().min(0.001).max(720).default(24),
+        /** The supervisory authority is told within this many hours (GDPR Art. 33: 72). */
+        authorityNoticeHours: z.number().min(0.001).max(720).default(72),
+        /** Reminders this many minutes before each deadline (the nearest one passed is sent). */
+        remindBeforeMinutes: z.array(z.number().min(0.01).max(43_200)).max(10).default([720, 120, 30]),
+        /** Channels (by name) a missed deadline is escalated to; default every enabled channel. */
+        escalationChannels: z.array(z.string().min(1).max(100)).min(1).max(10).optional(),
+        /** How often due reminders and escalations are looked for. */
+        passSeconds: z.number().min(0.05).max(3600).default(30),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

@@ -282,11 +282,20 @@ export interface NotificationView {
 
 export async function listNotifications(
   db: Queryable,
-  options: { limit: number; status?: NotificationStatus | undefined; id?: string | undefined },
+  options: {
+    limit: number;
+    status?: NotificationStatus | undefined;
+    id?: string | undefined;
+    /** Notifications about one thing: keys that start with this (e.g. `incident:7:`). */
+    keyPrefix?: string | undefined;
+  },
 ): Promise<NotificationView[]> {
   const rows = await db
     .selectFrom('notification_outbox')
     .selectAll()
+    .$if(options.keyPrefix !== undefined, (q) =>
+      q.where(sql<boolean>`starts_with(idempotency_key, ${options.keyPrefix ?? ''})`),
+    )
     .$if(options.status !== undefined, (q) => q.where('status', '=', options.status ?? 'pending'))
     .$if(options.id !== undefined, (q) => q.where('id', '=', options.id ?? ''))
     .orderBy('id', 'desc')

@@ -348,7 +348,9 @@ export class NotificationService {
   }
 
   /** The delivery log, newest first. */
-  async log(options: { limit?: number; status?: string | undefined } = {}): Promise<NotificationView[]> {
+  async log(
+    options: { limit?: number; status?: string | undefined; keyPrefix?: string | undefined } = {},
+  ): Promise<NotificationView[]> {
     if (
       options.status !== undefined &&
       !notificationStatuses.includes(options.status as NotificationStatus)
@@ -361,6 +363,7 @@ export class NotificationService {
     return listNotifications(this.#o.db, {
       limit: options.limit ?? 50,
       status: options.status as NotificationStatus | undefined,
+      keyPrefix: options.keyPrefix,
     });
   }
 

@@ -438,6 +438,65 @@ export interface MaintenanceWindowsTable {
   created_by: string;
   created_at: Generated<Date>;
   ended_by: string | null;
+  kind: Generated<string>;
+  time_zone: Generated<string>;
+  announce_days: Generated<number>;
+  announced_at: Date | string | null;
+  cancelled_at: Date | string | null;
+  cancelled_by: string | null;
+}
+
+export interface IncidentsTable {
+  id: Id;
+  tenant_slug: string;
+  stage_name: string | null;
+  severity: number;
+  title: string;
+  status: string;
+  owner: string | null;
+  security: boolean;
+  opened_by: string;
+  opened_at: Timestamp;
+  resolved_at: Date | string | null;
+  closed_at: Date | string | null;
+  closed_by: string | null;
+  postmortem: ColumnType<unknown, string | null, string | null>;
+  postmortem_at: Date | string | null;
+  postmortem_by: string | null;
+  breach_confirmed_at: Date | string | null;
+  customer_notice_seconds: number | null;
+  authority_notice_seconds: number | null;
+  customers_notified_at: Date | string | null;
+  customers_notified_who: string | null;
+  authority_notified_at: Date | string | null;
+  authority_notified_who: string | null;
+}
+
+export interface IncidentUpdatesTable {
+  id: Id;
+  incident_id: string;
+  at: Timestamp;
+  author: string;
+  kind: string;
+  status: string;
+  note: string | null;
+  public: boolean;
+  details: ColumnType<unknown, string | undefined, string>;
+}
+
+export interface IncidentAlertsTable {
+  incident_id: string;
+  alert_id: string;
+  check_id: string | null;
+  linked_at: Timestamp;
+  linked_by: string;
+}
+
+export interface IncidentTermsTable {
+  tenant_slug: string;
+  customer_notice_seconds: number;
+  updated_by: string;
+  updated_at: Timestamp;
 }
 
 export interface OncallContactsTable {
@@ -541,4 +600,8 @@ export interface ControlDatabase {
   oncall_escalations: OncallEscalationsTable;
   oncall_pages: OncallPagesTable;
   oncall_link_uses: OncallLinkUsesTable;
+  incidents: IncidentsTable;
+  incident_updates: IncidentUpdatesTable;
+  incident_alerts: IncidentAlertsTable;
+  incident_terms: IncidentTermsTable;
 }

@@ -11,6 +11,7 @@ import { randomSecret } from '../secrets/envelope.ts';
 import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { AddStageInput, CreateTenantInput } from './schemas.ts';
+import { storedContacts, withContact, withoutContact, type Contact } from './contacts.ts';
 
 export const stageJobKind = 'reconcile-stage';
 
@@ -159,6 +160,68 @@ export class TenantService {
       .orderBy('id')
       .execute();
     return this.#view(tenant, stages);
+  }
+
+  /** Adds a contact or changes the one with its email address; audited. */
+  setContact(slug: string, contact: Contact, actor: Principal): Promise<TenantView> {
+    return this.#changeContacts(slug, actor, 'tenant.contact.set', contact.email, (all) =>
+      withContact(all, contact),
+    );
+  }
+
+  removeContact(slug: string, email: string, actor: Principal): Promise<TenantView> {
+    return this.#changeContacts(slug, actor, 'tenant.contact.remove', email, (all) => {
+      const left = withoutContact(all, email);
+      if (left.length === all.length) {
+        throw new NotFoundError(
+          `field "email": tenant ${slug} has no contact ${showValue(email)}; its contacts are ${all.map((c) => c.email).join(', ') || '(none)'}`,
+          { field: 'email' },
+        );
+      }
+      return left;
+    });
+  }
+
+  async #changeContacts(
+    slug: string,
+    actor: Principal,
+    action: string,
+    email: string,
+    change: (all: Contact[]) => Contact[],
+  ): Promise<TenantView> {
+    await this.#o.db.transaction().execute(async (tx) => {
+      const { id } = await this.#lockPresentTenant(tx, slug);
+      const row = await tx
+        .selectFrom('tenants')
+        .select('contacts')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      const contacts = change(storedContacts(row.contacts));
+      if (contacts.length > 20) {
+        throw new InputError(`field "email": tenant ${slug} has 20 contacts, the most it may have`, {
+          field: 'email',
+        });
+      }
+      await tx
+        .updateTable('tenants')
+        .set({ contacts: JSON.stringify(contacts), updated_at: this.#o.clock.now() })
+        .where('id', '=', id)
+        .execute();
+      await this.#o.audit.record(tx, {
+        actor: actorName(actor),
+        address: actor.address,
+        action,
+        target: `tenant/${slug}`,
+        tenant: slug,
+        details: { email, contacts: contacts.length },
+      });
+    });
+    return this.show(slug);
+  }
+
+  /** The tenant's contacts (NotFoundError for no such tenant). */
+  async contacts(slug: string): Promise<Contact[]> {
+    return storedContacts((await this.show(slug)).contacts);
   }
 
   async delete(slug: string, actor: Principal): Promise<TenantView> {

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { addStageSchema, createTenantSchema, stageNameSchema } from '../../tenants/schemas.ts';
+import { addStageSchema, contactSchema, createTenantSchema, stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names no tenant.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const contactParams = z
+  .object({ tenant: z.string().min(1).max(100), email: z.string().min(1).max(254) })
+  .strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
 
 export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
@@ -49,6 +52,27 @@ export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services
     params: tenantParams,
     status: 202,
     handler: ({ params, principal }) => services.tenants.delete(params.tenant, principal),
+  });
+  route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/tenants/:tenant/contacts',
+    summary:
+      "Add a tenant's contact, or change the one with its email (technical contacts hear of planned maintenance)",
+    tags: ['tenants'],
+    permission: 'tenants.write',
+    params: tenantParams,
+    body: contactSchema,
+    handler: ({ params, body, principal }) => services.tenants.setContact(params.tenant, body, principal),
+  });
+  route(app, auth, {
+    method: 'DELETE',
+    url: '/api/v1/tenants/:tenant/contacts/:email',
+    summary: "Remove a tenant's contact",
+    tags: ['tenants'],
+    permission: 'tenants.write',
+    params: contactParams,
+    handler: ({ params, principal }) =>
+      services.tenants.removeContact(params.tenant, params.email, principal),
   });
   route(app, auth, {
     method: 'POST',

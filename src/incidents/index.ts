@@ -1,0 +1,16 @@
+/** Incidents (issue 11 part 5): severities, post-mortems, security notice deadlines, the timeline. */
+export {
+  IncidentService,
+  type IncidentDetail,
+  type IncidentSettings,
+  type IncidentView,
+  type OpenIncidentInput,
+  type StatusPost,
+  type UpdateIncidentInput,
+} from './service.ts';
+export { NoticePass } from './notice-pass.ts';
+export { incidentStatuses, type IncidentStatus } from './store.ts';
+export { describeSeverities, severityRules, needsPostmortem, type SeverityRule } from './severity.ts';
+export { parsePostmortem, postmortemExample, type Postmortem } from './postmortem.ts';
+export { dueNotices, noticeDeadlines, noticeParties, type Deadline, type NoticeParty } from './notices.ts';
+export type { TimelineEntry } from './timeline.ts';

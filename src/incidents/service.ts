@@ -1,0 +1,791 @@
+import type { Logger } from 'pino';
+import type { AlertsApi, AlertView } from '../alerts/index.ts';
+import type { AuditService } from '../audit/service.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
+import { actorName, type Principal } from '../core/policy.ts';
+import type { EnqueueRequest, NotificationView } from '../notifications/index.ts';
+import type { ControlDb, Queryable } from '../store/db.ts';
+import type { TenantView } from '../tenants/service.ts';
+import { noticeDeadlines, noticeParties, type Deadline, type NoticeParty } from './notices.ts';
+import { ownerProblem, parsePostmortem, type Postmortem } from './postmortem.ts';
+import { needsPostmortem, severityLevels, severityRule } from './severity.ts';
+import {
+  checkOfAlert,
+  customerNoticeSeconds,
+  findIncident,
+  incidentStatuses,
+  insertIncident,
+  insertUpdate,
+  linkAlert,
+  linkedAlerts,
+  listIncidents,
+  listPublicUpdates,
+  listUpdates,
+  openIncidentsOfAlert,
+  setCustomerNoticeSeconds,
+  updateIncident,
+  type IncidentStatus,
+  type IncidentUpdate,
+  type NewUpdate,
+  type StoredIncident,
+} from './store.ts';
+import { buildTimeline, type TimelineEntry } from './timeline.ts';
+
+export type IncidentSettings = Config['incidents'];
+
+/** What the incident service needs of others: narrow, so tests and the composition root pass the real ones. */
+export interface IncidentServiceOptions {
+  readonly db: ControlDb;
+  readonly audit: AuditService;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: IncidentSettings;
+  readonly tenants: { show(slug: string): Promise<TenantView> };
+  readonly alerts: Pick<AlertsApi, 'get'>;
+  readonly notifications: {
+    enqueue(request: EnqueueRequest, tx?: Queryable): Promise<unknown>;
+    log(options: { limit?: number; keyPrefix?: string }): Promise<NotificationView[]>;
+  };
+}
+
+export interface IncidentView {
+  readonly id: string;
+  readonly tenant: string;
+  readonly stage: string | null;
+  readonly severity: number;
+  readonly severityName: string;
+  readonly title: string;
+  readonly status: IncidentStatus;
+  readonly owner: string | null;
+  readonly security: boolean;
+  readonly openedBy: string;
+  readonly openedAt: string;
+  readonly resolvedAt: string | null;
+  readonly closedAt: string | null;
+  readonly closedBy: string | null;
+  readonly postmortem: Postmortem | null;
+  readonly postmortemAt: string | null;
+  readonly postmortemBy: string | null;
+  readonly postmortemRequired: boolean;
+  readonly breachConfirmedAt: string | null;
+  /** A confirmed breach's notice deadlines: customers and the supervisory authority. */
+  readonly deadlines: readonly Deadline[];
+  readonly alerts: readonly { readonly id: string; readonly checkId: string | null }[];
+}
+
+export interface IncidentDetail extends IncidentView {
+  readonly timeline: readonly TimelineEntry[];
+}
+
+export interface OpenIncidentInput {
+  readonly tenant?: string | undefined;
+  readonly stage?: string | undefined;
+  readonly severity: unknown;
+  readonly title: string;
+  readonly fromAlert?: string | undefined;
+  readonly security?: boolean | undefined;
+  readonly owner?: string | undefined;
+  readonly note?: string | undefined;
+}
+
+export interface UpdateIncidentInput {
+  readonly status?: string | undefined;
+  readonly severity?: unknown;
+  readonly note: string;
+  /** A status-page post. */
+  readonly public?: boolean | undefined;
+}
+
+/** A status-page post: a public update with its incident's place and title. */
+export interface StatusPost {
+  readonly incident: string;
+  readonly tenant: string;
+  readonly stage: string | null;
+  readonly title: string;
+  readonly severity: number;
+  readonly status: IncidentStatus;
+  readonly note: string | null;
+  readonly at: string;
+}
+
+const maxNoteChars = 4000;
+/** Clocks of operators' machines differ a little from ours. */
+const futureSkewMs = 60_000;
+
+function checkText(field: string, value: unknown, max: number): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
+    throw new InputError(
+      `field "${field}": ${showValue(value)} is not accepted; use 1 to ${max} characters`,
+      { field },
+    );
+  }
+  return value.trim();
+}
+
+function checkId(field: string, id: unknown, what: string): string {
+  if (typeof id !== 'string' || !/^\d{1,18}$/.test(id)) {
+    throw new InputError(`field "${field}": ${showValue(id)} is not ${what} id; use its number, e.g. 7`, {
+      field,
+    });
+  }
+  return id;
+}
+
+function checkSeverity(value: unknown): number {
+  const n = typeof value === 'string' && /^\d$/.test(value) ? Number(value) : value;
+  if (!severityLevels.includes(n as 1)) {
+    throw new InputError(
+      `field "severity": ${showValue(value)} is not accepted; use 1, 2, 3 or 4 ("steward incident severities" prints the rules)`,
+      { field: 'severity' },
+    );
+  }
+  return n as number;
+}
+
+function checkStatus(value: unknown): IncidentStatus {
+  if (!incidentStatuses.includes(value as IncidentStatus)) {
+    throw new InputError(
+      `field "status": ${showValue(value)} is not accepted; use one of ${incidentStatuses.join(', ')}`,
+      { field: 'status' },
+    );
+  }
+  return value as IncidentStatus;
+}
+
+function checkOwner(value: unknown): string {
+  const problem = typeof value === 'string' ? ownerProblem(value) : `${showValue(value)} is not a login`;
+  if (problem) throw new InputError(`field "owner": ${problem}`, { field: 'owner' });
+  return value as string;
+}
+
+/**
+ * Incidents: opened from an alert or by hand, classified by severity, moved
+ * through their statuses with a timeline, owned, closed (severity 1-2 only
+ * with a post-mortem). Security incidents track when a breach was confirmed
+ * and who told the customers and the supervisory authority when; the notice
+ * pass (notice-pass.ts) reminds and escalates. Each change is one
+ * transaction: the incident, its timeline row, the audit event and the
+ * notification about it.
+ */
+export class IncidentService {
+  readonly #o: IncidentServiceOptions;
+
+  constructor(options: IncidentServiceOptions) {
+    this.#o = options;
+  }
+
+  /** A time given by a person (`--at`): ISO 8601 with a zone, not in the future; default now. */
+  #checkAt(field: string, value: string | undefined): Date {
+    const now = this.#o.clock.now();
+    if (value === undefined) return now;
+    const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim());
+    const at = new Date(value);
+    if (!zoned || Number.isNaN(at.getTime())) {
+      throw new InputError(
+        `field "${field}": ${showValue(value)} is not accepted; use a time with its zone, e.g. 2026-12-06T14:30:00Z or 2026-12-06T15:30+01:00`,
+        { field },
+      );
+    }
+    if (at.getTime() > now.getTime() + futureSkewMs) {
+      throw new InputError(
+        `field "${field}": ${showValue(value)} is in the future (now is ${now.toISOString()}); give when it happened`,
+        { field },
+      );
+    }
+    return at;
+  }
+
+  async open(input: OpenIncidentInput, by: Principal): Promise<IncidentDetail> {
+    const severity = checkSeverity(input.severity);
+    const title = checkText('title', input.title, 200);
+    const note = input.note === undefined ? null : checkText('note', input.note, maxNoteChars);
+    const owner = input.owner === undefined ? null : checkOwner(input.owner);
+    let alert: AlertView | undefined;
+    if (input.fromAlert !== undefined) {
+      const alertId = checkId('fromAlert', input.fromAlert, 'an alert');
+      try {
+        alert = await this.#o.alerts.get(alertId);
+      } catch (error) {
+        if (error instanceof NotFoundError) {
+          throw new NotFoundError(`field "fromAlert": no alert ${showValue(alertId)}`, {
+            field: 'fromAlert',
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      const open = await openIncidentsOfAlert(this.#o.db, alertId);
+      if (open.length > 0) {
+        throw new ConflictError(
+          `alert ${alertId} is already linked to open incident ${open.join(', ')}; see "steward incident show ${open[0] ?? ''}"`,
+          { field: 'fromAlert' },
+        );
+      }
+      for (const [field, given, of] of [
+        ['tenant', input.tenant, alert.tenant],
+        ['stage', input.stage, alert.stage],
+      ] as const) {
+        if (given !== undefined && of !== null && given !== of) {
+          throw new InputError(
+            `field "${field}": ${showValue(given)} is not the alert's ${field} ${showValue(of)}; leave it out to take the alert's`,
+            { field },
+          );
+        }
+      }
+    }
+    const tenantSlug = input.tenant ?? alert?.tenant ?? undefined;
+    if (tenantSlug === undefined) {
+      throw new InputError(
+        alert
+          ? `field "tenant": alert ${alert.id} is about Steward itself, not a tenant; name the tenant affected`
+          : 'field "tenant" is required: the tenant the incident affects, e.g. acme',
+        { field: 'tenant' },
+      );
+    }
+    const stage = input.stage ?? alert?.stage ?? null;
+    await this.#checkPlace(tenantSlug, stage);
+    const now = this.#o.clock.now();
+    const actor = actorName(by);
+    const incident = await this.#o.db.transaction().execute(async (tx) => {
+      const created = await insertIncident(tx, {
+        tenant: tenantSlug,
+        stage,
+        severity,
+        title,
+        security: input.security === true,
+        owner,
+        openedBy: actor,
+        now,
+      });
+      await insertUpdate(tx, {
+        incidentId: created.id,
+        at: now,
+        author: actor,
+        kind: 'opened',
+        status: created.status,
+        note,
+        details: { severity, ...(alert ? { alert: alert.id } : {}), ...(owner ? { owner } : {}) },
+      });
+      if (alert) {
+        await linkAlert(tx, {
+          incidentId: created.id,
+          alertId: alert.id,
+          checkId: await checkOfAlert(tx, alert.id),
+          at: now,
+          by: actor,
+        });
+      }
+      await this.#o.audit.record(tx, {
+        actor,
+        action: 'incident.open',
+        target: `incident:${created.id}`,
+        tenant: tenantSlug,
+        address: by.address,
+        details: {
+          severity,
+          stage,
+          title,
+          security: created.security,
+          ...(alert ? { alert: alert.id } : {}),
+        },
+      });
+      await this.#tell(tx, created, 'opened', `opened by ${actor}${note ? `: ${note}` : ''}`);
+      return created;
+    });
+    this.#o.logger.info(
+      { incident: incident.id, tenant: incident.tenant, stage: incident.stage, severity },
+      `incident opened: ${incident.title}`,
+    );
+    return this.show(incident.id);
+  }
+
+  async #checkPlace(tenant: string, stage: string | null): Promise<void> {
+    let view: TenantView;
+    try {
+      view = await this.#o.tenants.show(tenant);
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new NotFoundError(`field "tenant": no tenant ${showValue(tenant)}`, {
+          field: 'tenant',
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (stage !== null && !view.stages.some((s) => s.name === stage)) {
+      throw new NotFoundError(
+        `field "stage": tenant ${tenant} has no stage ${showValue(stage)}; its stages are ${view.stages.map((s) => s.name).join(', ')}`,
+        { field: 'stage' },
+      );
+    }
+  }
+
+  /** Tells the operators' channels (in the change's transaction): the key makes a repeat a no-op. */
+  async #tell(tx: Queryable, i: StoredIncident, event: string, what: string): Promise<void> {
+    const place = i.stage === null ? i.tenant : `${i.tenant}/${i.stage}`;
+    await this.#o.notifications.enqueue(
+      {
+        key: `incident:${i.id}:${event}`,
+        kind: 'incident',
+        subject: `Incident ${i.id} ${i.status} (severity ${i.severity}, ${place}): ${i.title}`,
+        body:
+          `Incident ${i.id}: ${i.title}\nTenant: ${i.tenant}\nStage: ${i.stage ?? '-'}\n` +
+          `Severity: ${i.severity} ${severityRule(i.severity as 1).name}\nStatus: ${i.status}\nOwner: ${i.owner ?? '-'}\n` +
+          `${i.security ? 'Security incident\n' : ''}\n${what}\n\nsteward incident show ${i.id}`,
+      },
+      tx,
+    );
+  }
+
+  async list(query: { open?: boolean; tenant?: string; limit?: number } = {}): Promise<IncidentView[]> {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new InputError(`field "limit": ${showValue(limit)} is not accepted; use 1 to 1000`, {
+        field: 'limit',
+      });
+    }
+    const rows = await listIncidents(this.#o.db, { open: query.open, tenant: query.tenant, limit });
+    return Promise.all(rows.map((i) => this.#view(i)));
+  }
+
+  async get(id: string): Promise<IncidentView> {
+    return this.#view(await this.#find(this.#o.db, checkId('id', id, 'an incident')));
+  }
+
+  /** The incident with its timeline: updates, linked alerts, notifications about it and them. */
+  async show(id: string): Promise<IncidentDetail> {
+    const view = await this.get(id);
+    const updates = await listUpdates(this.#o.db, view.id);
+    const alerts = await Promise.all(view.alerts.map((a) => this.#o.alerts.get(a.id)));
+    const prefixes = [`incident:${view.id}:`, ...view.alerts.map((a) => `alert:${a.id}:`)];
+    const notifications = (
+      await Promise.all(prefixes.map((keyPrefix) => this.#o.notifications.log({ limit: 200, keyPrefix })))
+    ).flat();
+    return { ...view, timeline: buildTimeline({ updates, alerts, notifications }) };
+  }
+
+  async #view(i: StoredIncident): Promise<IncidentView> {
+    const links = await linkedAlerts(this.#o.db, i.id);
+    return {
+      id: i.id,
+      tenant: i.tenant,
+      stage: i.stage,
+      severity: i.severity,
+      severityName: severityRule(i.severity as 1).name,
+      title: i.title,
+      status: i.status,
+      owner: i.owner,
+      security: i.security,
+      openedBy: i.openedBy,
+      openedAt: i.openedAt,
+      resolvedAt: i.resolvedAt,
+      closedAt: i.closedAt,
+      closedBy: i.closedBy,
+      postmortem: i.postmortem,
+      postmortemAt: i.postmortemAt,
+      postmortemBy: i.postmortemBy,
+      postmortemRequired: needsPostmortem(i.severity),
+      breachConfirmedAt: i.breachConfirmedAt,
+      deadlines: noticeDeadlines(i, this.#o.clock.now()),
+      alerts: links.map((l) => ({ id: l.alertId, checkId: l.checkId })),
+    };
+  }
+
+  async #find(db: Queryable, id: string, lock = false): Promise<StoredIncident> {
+    const found = await findIncident(db, id, { lock });
+    if (!found) throw new NotFoundError(`no incident ${showValue(id)}`, { field: 'id' });
+    return found;
+  }
+
+  /**
+   * One change in one transaction: locks the incident, refuses a closed one
+   * (unless `afterClose`), applies `change`, records the audit event.
+   */
+  async #change(
+    id: string,
+    by: Principal,
+    action: string,
+    change: (
+      tx: Queryable,
+      current: StoredIncident,
+      now: Date,
+      actor: string,
+    ) => Promise<Record<string, unknown>>,
+    options: { afterClose?: boolean } = {},
+  ): Promise<IncidentDetail> {
+    const checked = checkId('id', id, 'an incident');
+    await this.#o.db.transaction().execute(async (tx) => {
+      const current = await this.#find(tx, checked, true);
+      if (current.closedAt !== null && options.afterClose !== true) {
+        throw new ConflictError(
+          `incident ${checked} is closed (at ${current.closedAt} by ${current.closedBy ?? '?'}); open a new incident for what happens now`,
+        );
+      }
+      const now = this.#o.clock.now();
+      const actor = actorName(by);
+      const details = await change(tx, current, now, actor);
+      await this.#o.audit.record(tx, {
+        actor,
+        action,
+        target: `incident:${checked}`,
+        tenant: current.tenant,
+        address: by.address,
+        details,
+      });
+    });
+    return this.show(checked);
+  }
+
+  async #timeline(
+    tx: Queryable,
+    u: Omit<NewUpdate, 'incidentId'>,
+    i: StoredIncident,
+  ): Promise<IncidentUpdate> {
+    return insertUpdate(tx, { ...u, incidentId: i.id });
+  }
+
+  /** A status change and/or a note; `public` makes it a status-page post. */
+  update(id: string, input: UpdateIncidentInput, by: Principal): Promise<IncidentDetail> {
+    const note = checkText('note', input.note, maxNoteChars);
+    const status = input.status === undefined ? undefined : checkStatus(input.status);
+    const severity = input.severity === undefined ? undefined : checkSeverity(input.severity);
+    return this.#change(id, by, 'incident.update', async (tx, current, now, actor) => {
+      let incident = current;
+      if (severity !== undefined && severity !== current.severity) {
+        incident = await updateIncident(tx, current.id, { severity });
+        await this.#timeline(
+          tx,
+          {
+            at: now,
+            author: actor,
+            kind: 'severity',
+            status: incident.status,
+            details: { from: current.severity, to: severity },
+          },
+          incident,
+        );
+      }
+      const changed = status !== undefined && status !== current.status;
+      if (changed) {
+        incident = await updateIncident(tx, current.id, {
+          status,
+          resolved_at: status === 'resolved' ? now : null,
+        });
+      }
+      const update = await this.#timeline(
+        tx,
+        {
+          at: now,
+          author: actor,
+          kind: changed ? 'status' : 'note',
+          status: incident.status,
+          note,
+          public: input.public === true,
+          details: changed ? { from: current.status } : {},
+        },
+        incident,
+      );
+      if (changed)
+        await this.#tell(
+          tx,
+          incident,
+          `update:${update.id}`,
+          `${current.status} → ${incident.status}: ${note}`,
+        );
+      return {
+        from: current.status,
+        status: incident.status,
+        severity: incident.severity,
+        public: update.public,
+        note,
+      };
+    });
+  }
+
+  assign(id: string, owner: string, by: Principal): Promise<IncidentDetail> {
+    const checked = checkOwner(owner);
+    return this.#change(id, by, 'incident.assign', async (tx, current, now, actor) => {
+      const incident = await updateIncident(tx, current.id, { owner: checked });
+      await this.#timeline(
+        tx,
+        {
+          at: now,
+          author: actor,
+          kind: 'owner',
+          status: incident.status,
+          details: { owner: checked, from: current.owner },
+        },
+        incident,
+      );
+      return { owner: checked, from: current.owner };
+    });
+  }
+
+  /** Links another alert (and its check) to the incident. */
+  linkAlert(id: string, alertId: string, by: Principal): Promise<IncidentDetail> {
+    const checkedAlert = checkId('alert', alertId, 'an alert');
+    return this.#change(id, by, 'incident.link-alert', async (tx, current, now, actor) => {
+      await this.#o.alerts.get(checkedAlert);
+      const linked = await linkAlert(tx, {
+        incidentId: current.id,
+        alertId: checkedAlert,
+        checkId: await checkOfAlert(tx, checkedAlert),
+        at: now,
+        by: actor,
+      });
+      if (linked) {
+        await this.#timeline(
+          tx,
+          {
+            at: now,
+            author: actor,
+            kind: 'alert-linked',
+            status: current.status,
+            details: { alert: checkedAlert },
+          },
+          current,
+        );
+      }
+      return { alert: checkedAlert, linked };
+    });
+  }
+
+  /** Stores the post-mortem (replacing an earlier one); allowed after closing too. */
+  postmortem(id: string, document: string, by: Principal): Promise<IncidentDetail> {
+    const pm = parsePostmortem(document);
+    return this.#change(
+      id,
+      by,
+      'incident.postmortem',
+      async (tx, current, now, actor) => {
+        const incident = await updateIncident(tx, current.id, {
+          postmortem: JSON.stringify(pm),
+          postmortem_at: now,
+          postmortem_by: actor,
+        });
+        await this.#timeline(
+          tx,
+          {
+            at: now,
+            author: actor,
+            kind: 'postmortem',
+            status: incident.status,
+            note: pm.cause.slice(0, maxNoteChars),
+            details: {
+              slaMinutes: pm.impact.slaMinutes,
+              actions: pm.actions.length,
+              checks: pm.checks.length,
+            },
+          },
+          incident,
+        );
+        return { slaMinutes: pm.impact.slaMinutes, actions: pm.actions.length, checks: pm.checks.length };
+      },
+      { afterClose: true },
+    );
+  }
+
+  /** Closes a resolved incident; severity 1-2 only with a post-mortem. */
+  close(id: string, by: Principal): Promise<IncidentDetail> {
+    return this.#change(id, by, 'incident.close', async (tx, current, now, actor) => {
+      if (current.status !== 'resolved') {
+        throw new ConflictError(
+          `incident ${current.id} is ${current.status}, not resolved; resolve it first: steward incident update ${current.id} --status resolved --note "…"`,
+        );
+      }
+      if (needsPostmortem(current.severity) && current.postmortem === null) {
+        throw new ConflictError(
+          `incident ${current.id} is severity ${current.severity}: a post-mortem is required before it closes (cause, impact in SLA minutes, actions with owners and due dates, checks to add as early warnings); give one with: steward incident postmortem ${current.id} --file pm.yaml`,
+          { field: 'postmortem' },
+        );
+      }
+      const incident = await updateIncident(tx, current.id, { closed_at: now, closed_by: actor });
+      await this.#timeline(tx, { at: now, author: actor, kind: 'closed', status: incident.status }, incident);
+      await this.#tell(tx, incident, 'closed', `closed by ${actor}`);
+      return { severity: current.severity, postmortem: current.postmortem !== null };
+    });
+  }
+
+  /**
+   * A security incident's breach is confirmed: the notice deadlines start
+   * (from the tenant's terms and the configured authority term, fixed now). A
+   * confirmed breach is severity 1 by the rules; a lower one is raised.
+   */
+  confirmBreach(id: string, at: string | undefined, by: Principal): Promise<IncidentDetail> {
+    const confirmedAt = this.#checkAt('at', at);
+    return this.#change(
+      id,
+      by,
+      'incident.confirm-breach',
+      async (tx, current, now, actor) => {
+        if (!current.security) {
+          throw new ConflictError(
+            `incident ${current.id} is not a security incident (it was opened without --security); a breach is confirmed on a security incident`,
+          );
+        }
+        if (current.breachConfirmedAt !== null) {
+          throw new ConflictError(
+            `the breach of incident ${current.id} was already confirmed at ${current.breachConfirmedAt}`,
+          );
+        }
+        const customerSeconds =
+          (await customerNoticeSeconds(tx, current.tenant)) ??
+          Math.round(this.#o.settings.customerNoticeHours * 3600);
+        const authoritySeconds = Math.round(this.#o.settings.authorityNoticeHours * 3600);
+        let incident = await updateIncident(tx, current.id, {
+          breach_confirmed_at: confirmedAt,
+          customer_notice_seconds: customerSeconds,
+          authority_notice_seconds: authoritySeconds,
+        });
+        await this.#timeline(
+          tx,
+          {
+            at: now,
+            author: actor,
+            kind: 'breach-confirmed',
+            status: incident.status,
+            details: { at: confirmedAt.toISOString(), customerSeconds, authoritySeconds },
+          },
+          incident,
+        );
+        if (incident.severity > 1) {
+          incident = await updateIncident(tx, current.id, { severity: 1 });
+          await this.#timeline(
+            tx,
+            {
+              at: now,
+              author: actor,
+              kind: 'severity',
+              status: incident.status,
+              note: 'a confirmed breach is severity 1',
+              details: { from: current.severity, to: 1 },
+            },
+            incident,
+          );
+        }
+        return {
+          at: confirmedAt.toISOString(),
+          deadlines: noticeDeadlines(incident, now).map((d) => ({ party: d.party, due: d.due })),
+        };
+      },
+      { afterClose: true },
+    );
+  }
+
+  /** Records who told a party (customers or the authority) when. */
+  notified(
+    id: string,
+    input: { party: string; who: string; at?: string | undefined },
+    by: Principal,
+  ): Promise<IncidentDetail> {
+    if (!noticeParties.includes(input.party as NoticeParty)) {
+      throw new InputError(
+        `field "party": ${showValue(input.party)} is not accepted; use one of ${noticeParties.join(', ')}`,
+        { field: 'party' },
+      );
+    }
+    const party = input.party as NoticeParty;
+    const who = checkText('who', input.who, 500);
+    const at = this.#checkAt('at', input.at);
+    return this.#change(
+      id,
+      by,
+      'incident.notified',
+      async (tx, current, now, actor) => {
+        if (current.breachConfirmedAt === null) {
+          throw new ConflictError(
+            `incident ${current.id} has no confirmed breach, so no notice is due; confirm it first: steward incident confirm-breach ${current.id} --at "…"`,
+          );
+        }
+        const done = party === 'customers' ? current.customersNotifiedAt : current.authorityNotifiedAt;
+        if (done !== null) {
+          throw new ConflictError(
+            `the ${party} of incident ${current.id} were already recorded as told at ${done}`,
+          );
+        }
+        const incident = await updateIncident(
+          tx,
+          current.id,
+          party === 'customers'
+            ? { customers_notified_at: at, customers_notified_who: who }
+            : { authority_notified_at: at, authority_notified_who: who },
+        );
+        const deadline = noticeDeadlines(incident, now).find((d) => d.party === party);
+        await this.#timeline(
+          tx,
+          {
+            at: now,
+            author: actor,
+            kind: 'notified',
+            status: incident.status,
+            details: { party, who, at: at.toISOString(), state: deadline?.state },
+          },
+          incident,
+        );
+        return { party, who, at: at.toISOString(), due: deadline?.due, state: deadline?.state };
+      },
+      { afterClose: true },
+    );
+  }
+
+  /** The tenant's contract term for telling affected customers of a confirmed breach. */
+  async setTerms(
+    tenant: string,
+    customerNoticeHours: unknown,
+    by: Principal,
+  ): Promise<{ tenant: string; customerNoticeHours: number }> {
+    const hours = customerNoticeHours;
+    if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > 720) {
+      throw new InputError(
+        `field "customerNoticeHours": ${showValue(hours)} is not accepted; use hours above 0 up to 720, e.g. 24`,
+        { field: 'customerNoticeHours' },
+      );
+    }
+    await this.#checkPlace(tenant, null);
+    const seconds = Math.max(1, Math.round(hours * 3600));
+    await this.#o.db.transaction().execute(async (tx) => {
+      await setCustomerNoticeSeconds(tx, { tenant, seconds, by: actorName(by), at: this.#o.clock.now() });
+      await this.#o.audit.record(tx, {
+        actor: actorName(by),
+        action: 'incident.terms',
+        target: `tenant:${tenant}`,
+        tenant,
+        address: by.address,
+        details: { customerNoticeHours: hours },
+      });
+    });
+    return this.terms(tenant);
+  }
+
+  async terms(tenant: string): Promise<{
+    tenant: string;
+    customerNoticeHours: number;
+    authorityNoticeHours: number;
+    fromContract: boolean;
+  }> {
+    const seconds = await customerNoticeSeconds(this.#o.db, tenant);
+    return {
+      tenant,
+      customerNoticeHours: seconds === undefined ? this.#o.settings.customerNoticeHours : seconds / 3600,
+      authorityNoticeHours: this.#o.settings.authorityNoticeHours,
+      fromContract: seconds !== undefined,
+    };
+  }
+
+  /** Status-page posts since a time, newest first (the status page reads these). */
+  async posts(options: { since: Date; tenant?: string | undefined; limit?: number }): Promise<StatusPost[]> {
+    const rows = await listPublicUpdates(this.#o.db, { ...options, limit: options.limit ?? 200 });
+    return rows.map((r) => ({
+      incident: r.incidentId,
+      tenant: r.tenant,
+      stage: r.stage,
+      title: r.title,
+      severity: r.severity,
+      status: r.status,
+      note: r.note,
+      at: r.at,
+    }));
+  }
+}
