@@ -60,6 +60,8 @@ const noPolicy = 'no escalation policy named default: the default pager told eve
 const perPass = 200;
 /** An alert the alert service cannot show yet (its transaction still open) is asked again this soon. */
 const retryMs = 2000;
+/** An escalation whose step failed (the database, the outbox refusing a page) is tried again this much later. */
+const failedRetryMs = 30_000;
 
 interface Recipient {
   /** What oncall_pages records: operator:<name>, channel:<name> or channels. */
@@ -179,11 +181,25 @@ export class OnCallPager implements Pager {
   async #pass(only: AlertView | undefined): Promise<number> {
     let paged = 0;
     for (let i = 0; i < (only ? 1 : perPass); i++) {
-      const outcome = await this.#o.db.transaction().execute(async (tx) => {
-        const escalation = await claimDueEscalation(tx, this.#o.clock.now(), only?.id);
-        if (!escalation) return undefined;
-        return this.#escalate(tx, escalation, only);
-      });
+      let claimed: string | undefined;
+      let outcome: number | undefined;
+      try {
+        outcome = await this.#o.db.transaction().execute(async (tx) => {
+          const escalation = await claimDueEscalation(tx, this.#o.clock.now(), only?.id);
+          if (!escalation) return undefined;
+          claimed = escalation.alertId;
+          return this.#escalate(tx, escalation, only);
+        });
+      } catch (error) {
+        // The alert service retries its own call; on the timer, one failing alert must not hold up the others.
+        if (only || claimed === undefined) throw error;
+        this.#o.logger.error(
+          { alert: claimed, err: (error as Error).message },
+          'escalation step failed; will retry',
+        );
+        await setNext(this.#o.db, claimed, new Date(this.#o.clock.now().getTime() + failedRetryMs));
+        continue;
+      }
       if (outcome === undefined) break;
       paged += outcome;
     }
