@@ -145,6 +145,11 @@ export class OnCallService {
   }
 
   start(): void {
+    if (!this.#o.settings.publicUrl) {
+      this.#o.logger.info(
+        'oncall.publicUrl is not set: the links in page emails point at the API address Steward listens on',
+      );
+    }
     this.pager.start();
   }
 

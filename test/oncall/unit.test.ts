@@ -11,6 +11,8 @@ import { checkPolicy, planEscalation, timeline, type Policy } from '../../src/on
 import { signLink, verifyLink } from '../../src/oncall/link.ts';
 import { reactionReport, type AlertTimes } from '../../src/oncall/report.ts';
 import { instantOf, localTime } from '../../src/oncall/zoned.ts';
+import { confirmPage, errorPage, pageBody } from '../../src/oncall/page-text.ts';
+import type { AlertView } from '../../src/alerts/index.ts';
 
 const operators = ['anna', 'ben', 'cleo'];
 const at = (iso: string): Date => new Date(iso);
@@ -268,5 +270,51 @@ describe('reaction report', () => {
     expect(() => reactionReport('2026-13', [], 900, at('2027-01-02T00:00Z'))).toThrow(
       'field "month": "2026-13" is not a month; use YYYY-MM, such as 2026-12',
     );
+  });
+});
+
+describe('page text', () => {
+  const alert: AlertView = {
+    id: '7',
+    rule: null,
+    source: 'alertmanager',
+    dedupKey: 'k',
+    groupKey: 'acme/prod',
+    tenant: 'acme',
+    stage: 'prod',
+    severity: 'critical',
+    status: 'firing',
+    summary: '<script>alert(1)</script> & "down"',
+    details: { label: '<img src=x onerror=alert(1)>' },
+    flapping: false,
+    mutedBy: null,
+    startedAt: '2026-12-01T10:00:00.000Z',
+    firedAt: '2026-12-01T10:00:00.000Z',
+    firstNotifiedAt: null,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    resolvedAt: null,
+    resolvedBy: null,
+    resolveNote: null,
+  };
+
+  it('escapes what a tenant or an outside alert controls in the link pages', () => {
+    const html = confirmPage({ alert, action: 'acknowledge', recipient: 'anna' });
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;down&quot;');
+    expect(html).toContain('<form method="post"><button type="submit">Acknowledge as anna</button></form>');
+    expect(errorPage('x', '<b>')).toContain('&lt;b&gt;');
+  });
+
+  it('a page names the alert, why this person, both links and the CLI', () => {
+    const body = pageBody({
+      alert,
+      why: 'Paged by step 1 of 1',
+      links: { acknowledge: 'https://s/a', resolve: 'https://s/r', expiresAt: new Date('2026-12-02T10:00Z') },
+    });
+    expect(body).toContain('CRITICAL alert 7: <script>');
+    expect(body).toContain('Tenant acme, stage prod');
+    expect(body).toContain('Acknowledge: https://s/a\nResolve:     https://s/r');
+    expect(body).toContain('steward alert ack 7');
   });
 });
