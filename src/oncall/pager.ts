@@ -134,14 +134,23 @@ export class OnCallPager implements Pager {
     const by = `acknowledged by ${alert.acknowledgedBy ?? 'someone'}`;
     await stopEscalation(this.#o.db, alert.id, by);
     await this.#tellPaged(alert, 'acknowledged', by);
-    await this.#o.fallback?.acknowledged(alert);
+    if (await this.#anyChannel()) await this.#o.fallback?.acknowledged(alert);
   }
 
   async resolved(alert: AlertView): Promise<void> {
     const by = `resolved by ${alert.resolvedBy ?? 'its resolve condition'}`;
     await stopEscalation(this.#o.db, alert.id, by);
     await this.#tellPaged(alert, 'resolved', by);
-    await this.#o.fallback?.resolved(alert);
+    if (await this.#anyChannel()) await this.#o.fallback?.resolved(alert);
+  }
+
+  /**
+   * Acknowledgements and resolutions go to the channels only when there are
+   * some: with none, the default pager's notification would fail and raise
+   * an alert of its own (paging someone) about news nobody is waiting for.
+   */
+  async #anyChannel(): Promise<boolean> {
+    return (await this.#o.notifications.listChannels()).some((c) => c.enabled);
   }
 
   /** The people who were paged hear that it is taken (or over), at their own address: the channels hear it from the default pager. */

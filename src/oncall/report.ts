@@ -22,6 +22,17 @@ export interface Stat {
   readonly maxSeconds: number | null;
 }
 
+/** One alert's figures: the evidence behind the month's. */
+export interface AlertReaction {
+  readonly id: string;
+  readonly firedAt: string;
+  readonly toFirstNotificationSeconds: number | null;
+  readonly toAcknowledgementSeconds: number | null;
+  readonly toResolutionSeconds: number | null;
+  /** Acknowledged (or resolved) within the target; null while still open inside it. */
+  readonly metTarget: boolean | null;
+}
+
 export interface ReactionReport {
   readonly month: string;
   readonly from: string;
@@ -34,6 +45,7 @@ export interface ReactionReport {
   /** Acknowledged within the target (an alert resolved before anyone acknowledged counts by its resolution). */
   readonly metTarget: number;
   readonly missedTarget: number;
+  readonly perAlert: readonly AlertReaction[];
 }
 
 /** "2026-12" → its first instant and the next month's, in UTC. */
@@ -80,18 +92,24 @@ export function reactionReport(
   );
   const pick = (f: (a: AlertTimes) => Date | null): number[] =>
     inMonth.map((a) => seconds(a.firedAt, f(a))).filter((s): s is number => s !== undefined);
-  let met = 0;
-  let missed = 0;
-  for (const a of inMonth) {
+  const perAlert = inMonth.map((a): AlertReaction => {
     const reacted = seconds(a.firedAt, a.acknowledgedAt ?? a.resolvedAt);
-    if (reacted !== undefined) {
-      if (reacted <= targetSeconds) met++;
-      else missed++;
-    } else if ((now.getTime() - a.firedAt.getTime()) / 1000 > targetSeconds) {
-      // Still unanswered past the target: missed already.
-      missed++;
-    }
-  }
+    const metTarget =
+      reacted !== undefined
+        ? reacted <= targetSeconds
+        : // Still unanswered past the target: missed already.
+          (now.getTime() - a.firedAt.getTime()) / 1000 > targetSeconds
+          ? false
+          : null;
+    return {
+      id: a.id,
+      firedAt: a.firedAt.toISOString(),
+      toFirstNotificationSeconds: seconds(a.firedAt, a.firstNotifiedAt) ?? null,
+      toAcknowledgementSeconds: seconds(a.firedAt, a.acknowledgedAt) ?? null,
+      toResolutionSeconds: seconds(a.firedAt, a.resolvedAt) ?? null,
+      metTarget,
+    };
+  });
   return {
     month,
     from: from.toISOString(),
@@ -101,7 +119,8 @@ export function reactionReport(
     toFirstNotification: stat(pick((a) => a.firstNotifiedAt)),
     toAcknowledgement: stat(pick((a) => a.acknowledgedAt)),
     toResolution: stat(pick((a) => a.resolvedAt)),
-    metTarget: met,
-    missedTarget: missed,
+    metTarget: perAlert.filter((a) => a.metTarget === true).length,
+    missedTarget: perAlert.filter((a) => a.metTarget === false).length,
+    perAlert,
   };
 }

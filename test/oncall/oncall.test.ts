@@ -336,12 +336,20 @@ describe('escalation and the signed links, with real alerts', () => {
     );
     expect(report.code, report.stderr).toBe(0);
     const r = JSON.parse(report.stdout) as ReactionReport;
-    expect(r).toMatchObject({ month, alerts: 1, metTarget: 1, missedTarget: 0, targetSeconds: 900 });
-    expect(r.toFirstNotification.count).toBe(1);
-    expect(r.toFirstNotification.maxSeconds).toBeLessThan(3);
-    expect(r.toAcknowledgement.count).toBe(1);
-    expect(r.toAcknowledgement.maxSeconds).toBeGreaterThanOrEqual(3);
-    expect(r.toResolution.count).toBe(1);
+    // Other alerts (Steward's watchdog) may fire in the same month: this one's row, and the sums over all.
+    expect(r).toMatchObject({ month, targetSeconds: 900 });
+    const row = r.perAlert.find((a) => a.id === alert.id);
+    expect(row).toMatchObject({ firedAt: alert.firedAt, metTarget: true });
+    expect(row?.toFirstNotificationSeconds).toBeLessThan(3);
+    expect(row?.toAcknowledgementSeconds).toBeGreaterThanOrEqual(3);
+    expect(row?.toResolutionSeconds).toBeGreaterThanOrEqual(row?.toAcknowledgementSeconds ?? 0);
+    expect(r.alerts).toBe(r.perAlert.length);
+    expect(r.toAcknowledgement.count).toBe(
+      r.perAlert.filter((a) => a.toAcknowledgementSeconds !== null).length,
+    );
+    expect(r.metTarget).toBeGreaterThanOrEqual(1);
+    // With no channel, the acknowledgement and resolution went to the people paged only: no failed notification, no alert about one.
+    expect((await st.services.alerts.list()).filter((a) => a.source === 'notifications')).toEqual([]);
     const listed = await cli(st.dataDir, ['--api-url', apiUrl, 'oncall', 'pages', alert.id], {
       env: { STEWARD_TOKEN: st.token },
     });

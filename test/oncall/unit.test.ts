@@ -267,6 +267,12 @@ describe('reaction report', () => {
       toAcknowledgement: { count: 4, medianSeconds: 120, p90Seconds: 1200, maxSeconds: 1200 },
       toResolution: { count: 4, maxSeconds: 1800 },
     });
+    expect(report.perAlert.map((a) => [a.id, a.toAcknowledgementSeconds, a.metTarget])).toEqual([
+      ['0', 60, true],
+      ['1', 120, true],
+      ['2', 300, true],
+      ['3', 1200, false],
+    ]);
     expect(() => reactionReport('2026-13', [], 900, at('2027-01-02T00:00Z'))).toThrow(
       'field "month": "2026-13" is not a month; use YYYY-MM, such as 2026-12',
     );
