@@ -68,6 +68,15 @@ describe('schedules', () => {
     expect(whoIsOnCall(s, [], at('2026-10-25T08:00Z')).member).toBe('ben');
   });
 
+  it('weekly: a 167 h week over the spring change, handing off Monday 09:00 Berlin either side', () => {
+    const s = schedule('weekly', '2026-03-25T12:00Z');
+    const week = rotationAt(s, at('2026-03-28T12:00Z'));
+    expect(week.from.toISOString()).toBe('2026-03-23T08:00:00.000Z');
+    expect(week.until.toISOString()).toBe('2026-03-30T07:00:00.000Z');
+    expect(whoIsOnCall(s, [], at('2026-03-30T06:59Z')).member).toBe('anna');
+    expect(whoIsOnCall(s, [], at('2026-03-30T07:00Z')).member).toBe('ben');
+  });
+
   it('weekly: hands off on Mondays at the hand-off time', () => {
     // Wednesday 2026-12-02.
     const s = schedule('weekly', '2026-12-02T12:00Z', '10:30');
