@@ -14,10 +14,12 @@ import {
   eventually,
   makeDataDir,
   sleep,
+  spawnUp,
   startUpJson,
   superuser,
   type UpProcess,
   type UpReady,
+  waitForOutput,
 } from './process.ts';
 
 /**
@@ -105,15 +107,23 @@ class LoadGenerator {
   readonly #host: string;
   readonly #ca: string;
 
-  constructor(gateway: string, host: string, ca: string) {
+  readonly #kinds: readonly Sample['kind'][];
+
+  constructor(
+    gateway: string,
+    host: string,
+    ca: string,
+    kinds: readonly Sample['kind'][] = ['nodb', 'read', 'write'],
+  ) {
     this.#gateway = gateway;
     this.#host = host;
     this.#ca = ca;
+    this.#kinds = kinds;
   }
 
   start(): void {
     this.#running = true;
-    this.#loops = (['nodb', 'read', 'write'] as const).map((kind) => this.#loop(kind));
+    this.#loops = this.#kinds.map((kind) => this.#loop(kind));
   }
 
   async stop(): Promise<void> {
@@ -172,6 +182,9 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
   let ca: string;
   let token: string;
   let load: LoadGenerator;
+  /** A second edge: `steward up --role gateway` on the same data dir, as production would run it. */
+  let edgeOnly: UpProcess;
+  let edgeLoad: LoadGenerator;
   let webPid: number | undefined;
 
   async function start(): Promise<void> {
@@ -209,6 +222,19 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
     webPid = (await web())?.pid ?? undefined;
     expect(webPid).toBeGreaterThan(0);
     load = new LoadGenerator(ready.gatewayUrl, `prod.acme.localhost`, ca);
+    // Ports from the command line replace steward.yaml's gateway settings: both are given.
+    edgeOnly = spawnUp(dataDir, ['-o', 'json'], {}, [
+      '--role',
+      'gateway',
+      '--gateway-port',
+      '0',
+      '--gateway-http-port',
+      '0',
+    ]);
+    const edgeOut = await waitForOutput(edgeOnly, '\n}\n');
+    const edgeUrl = (JSON.parse(edgeOut) as { gatewayUrl?: string }).gatewayUrl;
+    if (!edgeUrl) throw new Error(`steward up --role gateway did not start: ${edgeOut}`);
+    edgeLoad = new LoadGenerator(edgeUrl, 'prod.acme.localhost', ca, ['nodb']);
     await eventually(
       'acme/prod to serve through the gateway',
       async () =>
@@ -221,12 +247,14 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
 
   afterAll(async () => {
     await load?.stop();
-    await cleanUp(dataDir, ...ups);
+    await edgeLoad?.stop();
+    await cleanUp(dataDir, edgeOnly, ...ups);
   }, 180_000);
 
   it('survives a kill -9 of the postmaster, answers 503 with the reason, restarts PostgreSQL, and the edge keeps serving', async () => {
     const up = ups.at(-1) as UpProcess;
     load.start();
+    edgeLoad.start();
     await sleep(1500);
     const postmaster = Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     const killedAt = Date.now();
@@ -289,6 +317,15 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
 
     expect(up.child.exitCode).toBeNull();
     expect(up.child.signalCode).toBeNull();
+    // The gateway-only process too: it only reconnects (it does not run the cluster) and kept serving.
+    await edgeLoad.stop();
+    const edge = edgeLoad.count(killedAt);
+    console.info(
+      `through the --role gateway process since the kill: no-db GET ${edge.nodb.sent}/${edge.nodb.failed}`,
+    );
+    expect(edgeOnly.child.exitCode).toBeNull();
+    expect(edge.nodb.sent).toBeGreaterThan(10);
+    expect(edge.nodb.failed).toBe(0);
     expect(dbBackAt - killedAt).toBeLessThan(20_000);
     // The edge and the app process kept serving what needs no database: not one failure.
     expect(counts.nodb.sent).toBeGreaterThan(10);
@@ -327,7 +364,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
             `select query from pg_stat_activity where datname = 'steward' and query like 'listen %' order by query`,
           );
           const channels = rows.rows.map((r) => r.query);
-          return channels.length >= 3 ? channels : undefined;
+          return channels.length >= 5 ? channels : undefined;
         } finally {
           await db.end();
         }
@@ -335,7 +372,14 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
       10_000,
       200,
     );
-    expect(listening).toEqual(['listen steward_jobs', 'listen steward_keyring', 'listen steward_routes']);
+    // Steward's three, and the gateway-only process's two.
+    expect(listening).toEqual([
+      'listen steward_jobs',
+      'listen steward_keyring',
+      'listen steward_keyring',
+      'listen steward_routes',
+      'listen steward_routes',
+    ]);
     const created = await cliJson<TenantView>(dataDir, ['tenant', 'create', 'beta', '--stages', 'dev']);
     expect(created.stages.map((st) => st.phase)).toEqual(['ready']);
 
@@ -351,8 +395,11 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
         .map((l) => `+${((l.time - killedAt) / 1000).toFixed(1)} s ${l.msg} ${JSON.stringify(l)}`)
         .join('\n'),
     );
-    expect(since.filter((l) => l.msg.startsWith('the control database is unreachable'))).toHaveLength(1);
-    expect(since.filter((l) => l.msg === 'the control database is reachable again')).toHaveLength(1);
+    // Once by each process: Steward restarts the cluster, the gateway-only process reconnects.
+    const said = (msg: string): number => since.filter((l) => l.msg === msg).length;
+    expect(said('the control database is unreachable; Steward restarts it')).toBe(1);
+    expect(said('the control database is unreachable; Steward reconnects')).toBe(1);
+    expect(said('the control database is reachable again')).toBe(2);
     expect(
       since.filter((l) => l.msg === 'starting the control database cluster again').length,
     ).toBeGreaterThan(0);
