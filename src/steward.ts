@@ -151,7 +151,7 @@ export class Steward {
     this.#watchdog = new ControlDatabaseWatchdog({
       url: this.#o.controlUrl,
       restarter: this.#o.controlCluster ? localClusterRestarter(this.#o.controlCluster) : undefined,
-      logger: logger.child({ component: 'watchdog' }),
+      logger: logger.child({ component: 'control-database' }),
       clock: this.#o.clock ?? systemClock,
       // The Steward that runs the API tells people about an outage; gateway-only processes only log it.
       alerts: () => (role === 'gateway' ? undefined : this.#services?.alerts),

@@ -5,6 +5,7 @@ import type { ControlDb } from '../store/db.ts';
 import { dueNotices } from './notices.ts';
 import type { IncidentSettings } from './service.ts';
 import { noticesPending } from './store.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export interface NoticePassOptions {
   readonly db: ControlDb;
@@ -36,7 +37,7 @@ export class NoticePass {
     this.#timer = setInterval(() => {
       if (this.#running || this.#stopping) return;
       this.pass().catch((error: unknown) =>
-        this.#o.logger.error({ err: (error as Error).message }, 'incident notice pass failed'),
+        logPassFailure(this.#o.logger, error, 'incident notice pass failed', {}, 'error'),
       );
     }, this.#o.settings.passSeconds * 1000);
     this.#timer.unref();

@@ -24,6 +24,7 @@ import {
   type Escalation,
   type OperatorRef,
 } from './store.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 /**
  * On-call's Pager: an alert that fires is escalated by the `default` policy,
@@ -82,9 +83,9 @@ export class OnCallPager implements Pager {
   start(): void {
     if (this.#timer || this.#stopping) return;
     this.#timer = setInterval(() => {
-      void this.pass().catch((error: unknown) => {
-        this.#o.logger.error({ err: (error as Error).message }, 'escalation pass failed');
-      });
+      void this.pass().catch((error: unknown) =>
+        logPassFailure(this.#o.logger, error, 'escalation pass failed', {}, 'error'),
+      );
     }, this.#o.everyMs);
     this.#timer.unref();
   }

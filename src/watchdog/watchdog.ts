@@ -11,6 +11,7 @@ import {
   type Measurement,
   type WatchdogCondition,
 } from './evaluate.ts';
+import { logPassFailure } from '../core/logger.ts';
 
 export type WatchdogSettings = Config['watchdog'];
 
@@ -63,7 +64,7 @@ export class Watchdog {
     this.#timer = setInterval(() => {
       if (this.#running || this.#stopping) return;
       this.pass().catch((error: unknown) =>
-        this.#o.logger.error({ err: (error as Error).message }, 'watchdog pass failed'),
+        logPassFailure(this.#o.logger, error, 'watchdog pass failed', {}, 'error'),
       );
     }, this.#o.settings.everySeconds * 1000);
     this.#timer.unref();
