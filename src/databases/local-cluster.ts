@@ -238,6 +238,7 @@ export async function bootstrapControlDatabase(
   options: { template?: string } = {},
 ): Promise<void> {
   const client = new pg.Client({ connectionString: superuserUrl });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query('select pg_advisory_lock(23110001)');
@@ -269,6 +270,7 @@ export async function bootstrapControlDatabase(
   }
   // PostgreSQL 15 makes the database owner own schema public; give it to the owner role explicitly.
   const db = new pg.Client({ connectionString: replaceDatabase(superuserUrl, database) });
+  db.on('error', () => undefined);
   await db.connect();
   try {
     await db.query('alter schema public owner to steward_owner');

@@ -25,6 +25,8 @@ export async function migrate(
   options: { readonly until?: string } = {},
 ): Promise<MigrationReport> {
   const client = new pg.Client({ connectionString: adminUrl, application_name: 'steward-migrate' });
+  // A server that goes away fails the migration (and the start), with its message, not the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [migrationLockKey]);
