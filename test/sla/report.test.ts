@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { run } from '../../src/system/exec.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertMaintenanceWindow, openAlert } from '../../src/alerts/store.ts';
 import { CheckStore } from '../../src/monitoring/index.ts';
@@ -365,6 +366,49 @@ describe('SLA report', () => {
       expect(pdf.length).toBeGreaterThan(5000);
       await expect(htmlToPdf(html, join(dir, 'no-chromium'))).rejects.toThrow(
         /install the Debian package "chromium"/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('from the CLI: policy show, a summary, -o json and -o html to a file; exit 3 when the evidence changed', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: st.dataDir,
+      STEWARD_API_URL: await st.steward.start(),
+      STEWARD_TOKEN: st.token,
+    };
+    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const shown = await cli('sla', 'policy', 'show', 'acme');
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('service time  daily 05:00-22:00');
+    expect(shown.stdout).toContain('in force: version 2');
+    const bad = await cli('sla', 'policy', 'set', 'acme', '--target', '99.5', '--tz', 'Berlin/Mitte');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('field "timeZone": "Berlin/Mitte" is not a time zone');
+    const summary = await cli('sla', 'report', 'acme', '--period', '2026-04');
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(summary.stdout).toMatch(/^acme 2026-04: met, availability 100 % /);
+    const json = await cli('-o', 'json', 'sla', 'report', 'acme', '--period', '2026-04');
+    expect((JSON.parse(json.stdout) as SlaReport).figures.period).toBe('2026-04');
+    const dir = await mkdtemp(join(tmpdir(), 'sla-cli-'));
+    try {
+      const html = await cli(
+        '-o',
+        'html',
+        'sla',
+        'report',
+        'acme',
+        '--period',
+        '2026-03',
+        '--out',
+        join(dir, 'r.html'),
+      );
+      // March was tampered with above: the report says so, and so does the exit status.
+      expect(html.code).toBe(3);
+      expect(await readFile(join(dir, 'r.html'), 'utf8')).toContain(
+        'The evidence changed since this report was frozen',
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
