@@ -168,8 +168,8 @@ await withSteward('sla', async (s) => {
     }
     await flush();
     await pool.query(
-      `insert into maintenance_windows (tenant_slug, stage_name, starts_at, ends_at, created_at, reason, created_by)
-       select t, 'prod', s, e, c, r, 'operator:bench' from unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::text[]) as x(t, s, e, c, r)`,
+      `insert into maintenance_windows (tenant_slug, stage_name, starts_at, ends_at, announced_at, announce_days, reason, created_by)
+       select t, 'prod', s, e, c, 10, r, 'operator:bench' from unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::text[]) as x(t, s, e, c, r)`,
       maintenance,
     );
     const generatedSeconds = (performance.now() - generating) / 1000;

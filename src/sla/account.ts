@@ -40,8 +40,8 @@ export interface MaintenanceWindow {
   readonly id: string;
   readonly start: number;
   readonly end: number;
-  /** When customers were told; the notice period is counted from here. */
-  readonly announcedAt: number;
+  /** When customers were told; the notice period is counted from here. null: never announced. */
+  readonly announcedAt: number | null;
   readonly reason: string;
 }
 
@@ -124,7 +124,7 @@ export interface MaintenanceVerdict {
   readonly start: string;
   readonly end: string;
   readonly reason: string;
-  readonly announcedAt: string;
+  readonly announcedAt: string | null;
   /** excluded: all of it; partly: up to the cap; counted: not excluded (why says why). */
   readonly verdict: 'excluded' | 'partly' | 'counted';
   readonly why: string;
@@ -293,6 +293,9 @@ export function qualifyMaintenance(
     .map((window): QualifiedMaintenance => {
       if (terms.maintenanceNoticeMs === null) {
         return { window, excluded: null, verdict: 'counted', why: 'the policy has no maintenance clause' };
+      }
+      if (window.announcedAt === null) {
+        return { window, excluded: null, verdict: 'counted', why: 'never announced' };
       }
       const notice = window.start - window.announcedAt;
       if (notice < terms.maintenanceNoticeMs) {
@@ -481,7 +484,7 @@ function accountPart(
       start: iso(q.window.start),
       end: iso(q.window.end),
       reason: q.window.reason,
-      announcedAt: iso(q.window.announcedAt),
+      announcedAt: q.window.announcedAt === null ? null : iso(q.window.announcedAt),
       verdict: q.verdict,
       why: q.why,
       excludedMinutes: minutes(total(intersect(maint, q.excluded ? [q.excluded] : []))),

@@ -35,6 +35,18 @@ export interface AlertEvidence {
   readonly resolvedAt: string | null;
 }
 
+export interface IncidentEvidence {
+  readonly id: string;
+  readonly stage: string | null;
+  readonly severity: number;
+  readonly title: string;
+  readonly status: string;
+  readonly openedAt: string;
+  readonly resolvedAt: string | null;
+  /** Alerts linked to it (incident_alerts). */
+  readonly alertIds: readonly string[];
+}
+
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 const ms = (d: Date | string): number => new Date(d).getTime();
 
@@ -90,8 +102,9 @@ export class SlaEvidence {
 
   /**
    * The tenant's maintenance windows for the evaluated stages (or the whole
-   * tenant) overlapping [from, to). Announced when it was planned
-   * (created_at): the row is what customers were told.
+   * tenant) overlapping [from, to), as src/maintenance/store.ts keeps them:
+   * announced when the announcement to the contacts was enqueued
+   * (announced_at); cancelled ones are empty and left out.
    */
   async maintenance(
     tenant: string,
@@ -101,13 +114,15 @@ export class SlaEvidence {
   ): Promise<MaintenanceWindow[]> {
     const rows = await this.#db
       .selectFrom('maintenance_windows')
-      .select(['id', 'starts_at', 'ends_at', 'created_at', 'reason'])
+      .select(['id', 'starts_at', 'ends_at', 'announced_at', 'reason'])
       .where('tenant_slug', '=', tenant)
       .where((eb) =>
         eb.or([eb('stage_name', 'is', null), eb('stage_name', 'in', stages.length > 0 ? [...stages] : [''])]),
       )
       .where('ends_at', '>', new Date(from))
       .where('starts_at', '<', new Date(to))
+      .where('cancelled_at', 'is', null)
+      .whereRef('ends_at', '>', 'starts_at')
       .orderBy('starts_at')
       .orderBy('id')
       .execute();
@@ -115,7 +130,7 @@ export class SlaEvidence {
       id: String(r.id),
       start: ms(r.starts_at),
       end: ms(r.ends_at),
-      announcedAt: ms(r.created_at),
+      announcedAt: r.announced_at === null ? null : ms(r.announced_at),
       reason: r.reason,
     }));
   }
@@ -152,6 +167,74 @@ export class SlaEvidence {
       acknowledgedBy: r.acknowledged_by,
       resolvedAt: iso(r.resolved_at),
     }));
+  }
+
+  /**
+   * The tenant's incidents open at some time in [from, to), or linked to one
+   * of the alerts (however much later opened), with their linked alerts
+   * (src/incidents/store.ts).
+   */
+  async incidents(
+    tenant: string,
+    from: number,
+    to: number,
+    alertIds: readonly string[],
+  ): Promise<IncidentEvidence[]> {
+    const rows = await this.#db
+      .selectFrom('incidents')
+      .leftJoin('incident_alerts', 'incident_alerts.incident_id', 'incidents.id')
+      .select([
+        'incidents.id',
+        'incidents.stage_name',
+        'incidents.severity',
+        'incidents.title',
+        'incidents.status',
+        'incidents.opened_at',
+        'incidents.resolved_at',
+        'incident_alerts.alert_id',
+      ])
+      .where('incidents.tenant_slug', '=', tenant)
+      .where((eb) =>
+        eb.or([
+          eb.and([
+            eb('incidents.opened_at', '<', new Date(to)),
+            eb.or([
+              eb('incidents.resolved_at', 'is', null),
+              eb('incidents.resolved_at', '>', new Date(from)),
+            ]),
+          ]),
+          eb(
+            'incidents.id',
+            'in',
+            eb
+              .selectFrom('incident_alerts')
+              .select('incident_id')
+              .where('alert_id', 'in', alertIds.length > 0 ? [...alertIds] : ['0']),
+          ),
+        ]),
+      )
+      .orderBy('incidents.id')
+      .execute();
+    const byId = new Map<string, IncidentEvidence & { alertIds: string[] }>();
+    for (const r of rows) {
+      const id = String(r.id);
+      let found = byId.get(id);
+      if (!found) {
+        found = {
+          id,
+          stage: r.stage_name,
+          severity: Number(r.severity),
+          title: r.title,
+          status: r.status,
+          openedAt: iso(r.opened_at) ?? '',
+          resolvedAt: iso(r.resolved_at),
+          alertIds: [],
+        };
+        byId.set(id, found);
+      }
+      if (r.alert_id !== null) found.alertIds.push(String(r.alert_id));
+    }
+    return [...byId.values()];
   }
 
   /** Self-healing attempts (issue 10), where that table exists in this version of the schema. */

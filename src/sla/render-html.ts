@@ -79,6 +79,9 @@ function outageRows(outages: readonly OutageEvidence[], zone: string): string {
     const alerts = o.evidence.alerts
       .map((a) => `alert #${esc(a.id)} ${esc(a.severity)}: ${esc(a.summary)}`)
       .join('<br>');
+    const incidents = o.evidence.incidents
+      .map((i) => `incident #${esc(i.id)} severity ${esc(i.severity)}: ${esc(i.title)} (${esc(i.status)})`)
+      .join('<br>');
     const healing = o.evidence.healing
       .map((h) => `self-healing: ${esc(h.action ?? h.kind ?? 'attempt')} ${esc(h.outcome ?? h.status ?? '')}`)
       .join('<br>');
@@ -90,7 +93,7 @@ function outageRows(outages: readonly OutageEvidence[], zone: string): string {
 <td class="n">${fmt(o.spanMinutes)}</td>
 <td class="n">${fmt(p.counted)}</td>
 <td>${o.clause === 'short-outage' ? `short outage: ${fmt(p.shortOutage)} min excluded` : ''}${p.maintenance ? `<br>maintenance: ${fmt(p.maintenance)}` : ''}${p.operatorExcluded ? `<br>excluded by operator: ${fmt(p.operatorExcluded)}` : ''}${p.outsideServiceTime ? `<br>outside service time: ${fmt(p.outsideServiceTime)}` : ''}</td>
-<td class="ev">${[cause, alerts, healing, maint, excl].filter(Boolean).join('<br>')}</td>
+<td class="ev">${[cause, alerts, incidents, healing, maint, excl].filter(Boolean).join('<br>')}</td>
 </tr>`;
   });
   return `<table><thead><tr><th scope="col">From / to</th><th scope="col">Length (min)</th><th scope="col">Counted (min)</th><th scope="col">Clauses</th><th scope="col">Evidence</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
@@ -115,7 +118,7 @@ export function renderReportHtml(r: SlaReport): string {
     ? `<table><thead><tr><th scope="col">#</th><th scope="col">Window</th><th scope="col">Announced</th><th scope="col">Verdict</th><th scope="col">Excluded (min)</th><th scope="col">Reason</th></tr></thead><tbody>${f.maintenance
         .map(
           (m) =>
-            `<tr><td>${esc(m.id)}</td><td>${esc(when(m.start, zone))} – ${esc(when(m.end, zone))}</td><td>${esc(when(m.announcedAt, zone))}</td><td>${esc(m.verdict)}: ${esc(m.why)}</td><td class="n">${fmt(m.excludedMinutes)}</td><td>${esc(m.reason)}</td></tr>`,
+            `<tr><td>${esc(m.id)}</td><td>${esc(when(m.start, zone))} – ${esc(when(m.end, zone))}</td><td>${m.announcedAt === null ? 'not announced' : esc(when(m.announcedAt, zone))}</td><td>${esc(m.verdict)}: ${esc(m.why)}</td><td class="n">${fmt(m.excludedMinutes)}</td><td>${esc(m.reason)}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p>No maintenance in this period.</p>';

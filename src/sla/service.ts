@@ -8,7 +8,13 @@ import { actorName, type Principal } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
 import type { TenantService } from '../tenants/service.ts';
 import { account, versionAt, type Outage, type SlaFigures } from './account.ts';
-import type { AlertEvidence, EvaluatedCheck, SlaEvidence, StoredState } from './evidence.ts';
+import type {
+  AlertEvidence,
+  EvaluatedCheck,
+  IncidentEvidence,
+  SlaEvidence,
+  StoredState,
+} from './evidence.ts';
 import { parsePeriod, periodAt, periodSpan } from './period.ts';
 import { describeServiceTime, resolvePolicy, setPolicySchema, type PolicyView } from './policy.ts';
 import type { FrozenReport, SlaStore, StoredPolicy } from './store.ts';
@@ -39,6 +45,8 @@ export interface OutageEvidence extends Outage {
       cause: unknown;
     }[];
     readonly alerts: readonly AlertEvidence[];
+    /** Incidents linked to those alerts, or opened on the evaluated stage during the outage. */
+    readonly incidents: readonly IncidentEvidence[];
     readonly healing: readonly Record<string, unknown>[];
     readonly maintenance: readonly string[];
     readonly exclusions: readonly string[];
@@ -262,6 +270,12 @@ export class SlaService {
       this.#o.evidence.alerts(ids, windowStart, windowEnd),
       this.#o.evidence.healAttempts(tenant, windowStart, windowEnd),
     ]);
+    const incidents = await this.#o.evidence.incidents(
+      tenant,
+      windowStart,
+      windowEnd,
+      alerts.map((a) => a.id),
+    );
     const figures = account({ policies: inPeriod, period, now, states, maintenance, exclusions });
     // Everything the figures depend on, in one canonical form: a change to any of it changes the hash.
     const digest = inputsDigest({
@@ -311,7 +325,9 @@ export class SlaService {
         ? 'time nobody probed counts as downtime (unknownCountsAsDown)'
         : 'time nobody probed is shown apart and left out of the measured time: never counted as up',
       figures: shown,
-      outages: shown.outages.map((o) => withEvidence(o, states, alerts, healing, shown)),
+      outages: shown.outages.map((o) =>
+        withEvidence(o, { states, alerts, incidents, healing, stages: checks.map((c) => c.stage) }, shown),
+      ),
       inputsSha256: digest,
       frozen: frozen
         ? {
@@ -327,16 +343,22 @@ export class SlaService {
   }
 }
 
-function withEvidence(
-  o: Outage,
-  states: readonly StoredState[],
-  alerts: readonly AlertEvidence[],
-  healing: readonly Record<string, unknown>[],
-  figures: SlaFigures,
-): OutageEvidence {
+interface Found {
+  readonly states: readonly StoredState[];
+  readonly alerts: readonly AlertEvidence[];
+  readonly incidents: readonly IncidentEvidence[];
+  readonly healing: readonly Record<string, unknown>[];
+  readonly stages: readonly (string | null)[];
+}
+
+function withEvidence(o: Outage, found: Found, figures: SlaFigures): OutageEvidence {
+  const { states, alerts, incidents, healing } = found;
   const start = Date.parse(o.start);
   const end = Date.parse(o.end);
   const overlaps = (a: number, b: number | null): boolean => a < end && (b === null || b > start);
+  const outageAlerts = alerts.filter((a) =>
+    overlaps(Date.parse(a.startedAt), a.resolvedAt === null ? null : Date.parse(a.resolvedAt)),
+  );
   return {
     ...o,
     evidence: {
@@ -351,8 +373,11 @@ function withEvidence(
           cause: s.cause,
         })),
       // An alert raised a little after the outage began (its rule's duration) is still about it.
-      alerts: alerts.filter((a) =>
-        overlaps(Date.parse(a.startedAt), a.resolvedAt === null ? null : Date.parse(a.resolvedAt)),
+      alerts: outageAlerts,
+      incidents: incidents.filter(
+        (i) =>
+          i.alertIds.some((id) => outageAlerts.some((a) => a.id === id)) ||
+          (found.stages.includes(i.stage) && Date.parse(i.openedAt) >= start && Date.parse(i.openedAt) < end),
       ),
       healing: healing.filter((h) => {
         const at = new Date(h.started_at as string).getTime();

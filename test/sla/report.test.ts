@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../../src/system/exec.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertMaintenanceWindow, openAlert } from '../../src/alerts/store.ts';
+import { openAlert } from '../../src/alerts/store.ts';
+import { insertMaintenanceWindow, markAnnounced } from '../../src/maintenance/store.ts';
 import { CheckStore } from '../../src/monitoring/index.ts';
+import { systemPrincipal } from '../../src/core/policy.ts';
 import type { CheckState } from '../../src/monitoring/states.ts';
 import type { HttpSpec } from '../../src/monitoring/specs.ts';
 import { htmlToPdf, renderReportHtml, type SlaReport } from '../../src/sla/index.ts';
@@ -92,7 +94,7 @@ beforeAll(async () => {
     ]);
     from = to;
   }
-  await openAlert(control.db, {
+  const { alert } = await openAlert(control.db, {
     rule: 'check-down',
     source: 'check',
     dedupKey: `check:${checkId}:down`,
@@ -110,6 +112,11 @@ beforeAll(async () => {
     now: new Date(u('2026-03-03 10:01')),
     fireAt: null,
   });
+  // Opened by hand from the alert, weeks later: it is still the outage's incident.
+  await st.services.incidents.open(
+    { fromAlert: alert.id, severity: 2, title: 'Login errors' },
+    systemPrincipal,
+  );
   const window = await insertMaintenanceWindow(control.db, {
     tenant: 'acme',
     stage: 'prod',
@@ -117,13 +124,11 @@ beforeAll(async () => {
     startsAt: new Date(u('2026-03-15 20:00')),
     endsAt: new Date(u('2026-03-15 22:00')),
     createdBy: 'operator:admin',
+    timeZone: 'Europe/Berlin',
+    announceDays: 7,
   });
-  // Planned (and so announced) on 1 March: the writer stamps now(), this fixture moves it back in time.
-  await st.query(
-    'update maintenance_windows set created_at = $1 where id = $2',
-    [u('2026-03-01 09:00'), window.id],
-    st.controlDatabase,
-  );
+  // Announced to the tenant's contacts on 1 March, two weeks ahead.
+  await markAnnounced(control.db, window.id, new Date(u('2026-03-01 09:00')));
 });
 
 afterAll(async () => {
@@ -255,6 +260,9 @@ describe('SLA report', () => {
     const counted = byStart['2026-03-03T10:00:00.000Z'];
     expect(counted).toMatchObject({ clause: 'counted', inPeriod: { counted: 40 } });
     expect(counted?.evidence.alerts.map((a) => a.summary)).toEqual(['acme/prod gateway is down']);
+    expect(counted?.evidence.incidents).toEqual([
+      expect.objectContaining({ severity: 2, title: 'Login errors', status: 'investigating' }),
+    ]);
     expect(JSON.stringify(counted?.evidence.states[0]?.cause)).toContain('GET / answered 503');
     expect(byStart['2026-03-05T12:00:00.000Z']).toMatchObject({
       clause: 'short-outage',

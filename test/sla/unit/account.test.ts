@@ -507,6 +507,23 @@ describe('availability of a closed period', () => {
       });
     });
 
+    it('counts a window never announced', () => {
+      const f = run({
+        period: '2026-03',
+        policies: clause(),
+        states: states('2026-03-01 00:00', null, [['down', '2026-03-10 22:00', '2026-03-10 23:00']]),
+        maintenance: [
+          { ...maintenance('2026-03-10 22:00', '2026-03-11 00:00', '2026-03-01 00:00'), announcedAt: null },
+        ],
+      });
+      expect(f.minutes).toMatchObject({ maintenance: 0, down: 60 });
+      expect(f.maintenance[0]).toMatchObject({
+        verdict: 'counted',
+        why: 'never announced',
+        announcedAt: null,
+      });
+    });
+
     it('caps hours per contract period, counting from its start (windows of January count in March)', () => {
       const f = run({
         period: '2026-03',
