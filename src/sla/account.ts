@@ -1,9 +1,15 @@
-import type { CheckState } from '../monitoring/index.ts';
 import { InputError } from '../core/errors.ts';
 import { intersect, normalize, subtract, total, type Span } from './intervals.ts';
-import { periodAt, periodSpan, type Period } from './period.ts';
+import { periodSpan, type Period } from './period.ts';
 import { serviceSpans } from './service-time.ts';
 import type { PolicyVersion } from './terms.ts';
+import { mergeOutages, timeline, type OutageEvent, type StateInterval, type Timeline } from './timeline.ts';
+import { qualifyMaintenance, type MaintenanceWindow } from './maintenance-clause.ts';
+
+export type { StateInterval } from './timeline.ts';
+export type { MaintenanceWindow } from './maintenance-clause.ts';
+export { formatDuration, qualifyMaintenance } from './maintenance-clause.ts';
+export { mergeOutages, timeline } from './timeline.ts';
 
 /**
  * SLA accounting: availability from time, never from counts. Pure: the
@@ -24,26 +30,6 @@ import type { PolicyVersion } from './terms.ts';
  * Excluded time leaves the measured time: availability = (measured - counted
  * downtime) / measured, and the budget is measured x (1 - target).
  */
-
-/** One stored state interval of an evaluated check (check_states). */
-export interface StateInterval {
-  readonly id: string;
-  readonly checkId: string;
-  readonly state: CheckState;
-  readonly start: number;
-  /** null: still open (it lasts until now). */
-  readonly end: number | null;
-}
-
-/** A planned maintenance window of the tenant (or of the evaluated stage). */
-export interface MaintenanceWindow {
-  readonly id: string;
-  readonly start: number;
-  readonly end: number;
-  /** When customers were told; the notice period is counted from here. null: never announced. */
-  readonly announcedAt: number | null;
-  readonly reason: string;
-}
 
 /** A span an operator excluded: a cause outside the vendor's control. */
 export interface OperatorExclusion {
@@ -170,190 +156,12 @@ export interface SlaFigures {
   readonly uncoveredMinutes: number;
 }
 
-const worst: Readonly<Record<CheckState, number>> = { up: 0, unknown: 1, degraded: 2, down: 3 };
-
 /** ms to minutes, kept to the millisecond. */
 export function minutes(ms: number): number {
   return Math.round(ms / 60) / 1000;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-interface Timeline {
-  readonly down: Span[];
-  readonly degraded: Span[];
-  readonly unknown: Span[];
-  /** Down spans with the state rows behind them. */
-  readonly downRuns: { span: Span; ids: string[] }[];
-}
-
-/**
- * The evaluated checks as one state over time: at each instant the worst of
- * them (down over degraded over unknown over up: known trouble wins over not
- * knowing), and unknown wherever no check has an interval.
- */
-export function timeline(states: readonly StateInterval[], within: Span, now: number): Timeline {
-  const rows = states.map((s) => ({ ...s, end: Math.min(s.end ?? now, now) })).filter((s) => s.end > s.start);
-  const points = new Set<number>([within.start, within.end]);
-  for (const r of rows) {
-    points.add(r.start);
-    points.add(r.end);
-  }
-  const sorted = [...points].sort((a, b) => a - b);
-  const byStart = [...rows].sort((a, b) => a.start - b.start);
-  const active: typeof rows = [];
-  let next = 0;
-  const classes: Record<CheckState, Span[]> = { up: [], degraded: [], down: [], unknown: [] };
-  const downRuns: { span: Span; ids: string[] }[] = [];
-  for (let i = 0; i + 1 < sorted.length; i++) {
-    const start = sorted[i] as number;
-    const end = sorted[i + 1] as number;
-    while (next < byStart.length && (byStart[next] as (typeof rows)[number]).start <= start) {
-      active.push(byStart[next] as (typeof rows)[number]);
-      next++;
-    }
-    for (let k = active.length - 1; k >= 0; k--) {
-      if ((active[k] as (typeof rows)[number]).end <= start) active.splice(k, 1);
-    }
-    let state: CheckState = 'unknown';
-    if (active.length > 0) {
-      state = 'up';
-      for (const r of active) if (worst[r.state] > worst[state]) state = r.state;
-    } else if (start < within.start || start >= within.end) continue;
-    classes[state].push({ start, end });
-    if (state === 'down') {
-      const ids = active.filter((r) => r.state === 'down').map((r) => r.id);
-      const last = downRuns.at(-1);
-      if (last && last.span.end === start) {
-        last.span = { start: last.span.start, end };
-        for (const id of ids) if (!last.ids.includes(id)) last.ids.push(id);
-      } else downRuns.push({ span: { start, end }, ids });
-    }
-  }
-  return {
-    down: normalize(classes.down),
-    degraded: normalize(classes.degraded),
-    unknown: normalize(classes.unknown),
-    downRuns,
-  };
-}
-
-interface OutageEvent {
-  readonly span: Span;
-  readonly down: number;
-  readonly ids: string[];
-  readonly ongoing: boolean;
-}
-
-/**
- * Down runs less than `gapMs` apart (end of one to start of the next, strictly
- * less) become one outage, from the first run's start to the last run's end.
- * The short-outage clause then compares that whole span, so an outage cut in
- * pieces by a few good probes is not excluded piece by piece.
- */
-export function mergeOutages(
-  runs: readonly { span: Span; ids: readonly string[] }[],
-  gapMs: number,
-  now: number,
-): OutageEvent[] {
-  const out: { span: Span; down: number; ids: string[]; ongoing: boolean }[] = [];
-  for (const run of runs) {
-    const last = out.at(-1);
-    if (last && run.span.start - last.span.end < gapMs) {
-      last.span = { start: last.span.start, end: run.span.end };
-      last.down += run.span.end - run.span.start;
-      last.ids.push(...run.ids.filter((id) => !last.ids.includes(id)));
-    } else {
-      out.push({ span: run.span, down: run.span.end - run.span.start, ids: [...run.ids], ongoing: false });
-    }
-  }
-  return out.map((o) => ({ ...o, ongoing: o.span.end >= now }));
-}
-
-interface QualifiedMaintenance {
-  readonly window: MaintenanceWindow;
-  readonly excluded: Span | null;
-  readonly verdict: MaintenanceVerdict['verdict'];
-  readonly why: string;
-}
-
-/**
- * Which announced maintenance the clause excludes under one version's terms:
- * announced at least the notice period ahead, and within the caps of its
- * contract period (counted in start order; the window that crosses the hours
- * cap is excluded up to it).
- */
-export function qualifyMaintenance(
-  windows: readonly MaintenanceWindow[],
-  terms: PolicyVersion,
-): QualifiedMaintenance[] {
-  const used = new Map<string, { ms: number; count: number }>();
-  return [...windows]
-    .sort((a, b) => a.start - b.start || Number(a.id) - Number(b.id))
-    .map((window): QualifiedMaintenance => {
-      if (terms.maintenanceNoticeMs === null) {
-        return { window, excluded: null, verdict: 'counted', why: 'the policy has no maintenance clause' };
-      }
-      if (window.announcedAt === null) {
-        return { window, excluded: null, verdict: 'counted', why: 'never announced' };
-      }
-      const notice = window.start - window.announcedAt;
-      if (notice < terms.maintenanceNoticeMs) {
-        return {
-          window,
-          excluded: null,
-          verdict: 'counted',
-          why: `announced ${formatDuration(Math.max(0, notice))} ahead; the policy requires ${formatDuration(terms.maintenanceNoticeMs)}`,
-        };
-      }
-      const key = periodAt(terms.period, window.start, terms.timeZone).name;
-      const u = used.get(key) ?? { ms: 0, count: 0 };
-      used.set(key, u);
-      if (terms.maintenanceMaxCount !== null && u.count >= terms.maintenanceMaxCount) {
-        return {
-          window,
-          excluded: null,
-          verdict: 'counted',
-          why: `over the cap of ${terms.maintenanceMaxCount} windows in ${key}`,
-        };
-      }
-      u.count++;
-      const length = window.end - window.start;
-      const allowed =
-        terms.maintenanceMaxMs === null
-          ? length
-          : Math.max(0, Math.min(length, terms.maintenanceMaxMs - u.ms));
-      u.ms += allowed;
-      if (allowed === length) {
-        return {
-          window,
-          excluded: { start: window.start, end: window.end },
-          verdict: 'excluded',
-          why: 'announced in time',
-        };
-      }
-      const cap = `the cap of ${formatDuration(terms.maintenanceMaxMs ?? 0)} in ${key}`;
-      return allowed === 0
-        ? { window, excluded: null, verdict: 'counted', why: `over ${cap}` }
-        : {
-            window,
-            excluded: { start: window.start, end: window.start + allowed },
-            verdict: 'partly',
-            why: `excluded up to ${cap}`,
-          };
-    });
-}
-
-/** "7d", "5d 13h", "1h 30m", "0m". */
-export function formatDuration(ms: number): string {
-  const m = Math.round(ms / 60_000);
-  const parts = [
-    [Math.floor(m / 1440), 'd'],
-    [Math.floor((m % 1440) / 60), 'h'],
-    [m % 60, 'm'],
-  ].filter(([n]) => n !== 0);
-  return parts.length === 0 ? '0m' : parts.map(([n, unit]) => `${n}${unit}`).join(' ');
-}
 
 interface PartResult {
   readonly figures: PartFigures;
