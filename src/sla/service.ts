@@ -247,6 +247,12 @@ export class SlaService {
     const inPeriod = policies.filter(
       (p, i) => p.effectiveFrom < span.end && (policies[i + 1]?.effectiveFrom ?? Infinity) > span.start,
     );
+    if (inPeriod.length === 0) {
+      throw new InputError(
+        `field "period": no version of ${tenant}'s SLA policy applies in ${period.name}; the first takes effect ${new Date(first.effectiveFrom).toISOString()}`,
+        { field: 'period' },
+      );
+    }
     const checkIds = (versionAt(policies, span.end - 1) ?? first).checkIds;
     const checks = await this.#o.evidence.checks(tenant, checkIds);
     const ids = checks.map((c) => c.id);

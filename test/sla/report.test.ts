@@ -330,6 +330,24 @@ describe('SLA report', () => {
     expect(audit).toHaveLength(1);
   });
 
+  it('refuses periods without a policy version, not yet begun, or malformed', async () => {
+    for (const [period, message] of [
+      [
+        '2025-12',
+        /field "period": no version of acme's SLA policy applies in 2025-12; the first takes effect 2025-12-31T23:00:00.000Z/,
+      ],
+      ['2026-06', /field "period": "2026-06" has not started yet/],
+      [
+        '2026-13',
+        /field "period": "2026-13" is not a period; use a year \(2026\), a month \(2026-03\) or a quarter \(2026-Q1\)/,
+      ],
+    ] as const) {
+      const res = await st.request('GET', `/api/v1/tenants/acme/sla/reports/${period}`);
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(message);
+    }
+  });
+
   it('a period not yet ended is measured to date and projected, and is not frozen', async () => {
     const r = await report('2026-04');
     expect(r.figures.closed).toBe(false);
