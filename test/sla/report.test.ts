@@ -374,6 +374,19 @@ describe('SLA report', () => {
     expect(r.figures.minutes.budget).toBe(
       Math.round((15 * 17 * 60 * 0.005 + 15 * 24 * 60 * 0.001) * 1000) / 1000,
     );
+    // Other checks on request: version 3 names the check explicitly (any of the tenant's checks may be named).
+    const v3 = await st.request('PUT', '/api/v1/tenants/acme/sla/policy', {
+      target: 99.9,
+      checks: [checkId],
+      effectiveFrom: '2026-05-01T00:00:00Z',
+    });
+    expect(v3.status, v3.text).toBe(201);
+    const may = await report('2026-05');
+    expect(may.policies.map((p) => [p.version, p.checks])).toEqual([
+      [2, null],
+      [3, [checkId]],
+    ]);
+    expect(may.checks.map((c) => c.id)).toEqual([checkId]);
   });
 
   it('renders self-contained HTML and prints it to PDF with Chromium', async () => {
@@ -409,7 +422,7 @@ describe('SLA report', () => {
     const shown = await cli('sla', 'policy', 'show', 'acme');
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('service time  daily 05:00-22:00');
-    expect(shown.stdout).toContain('in force: version 2');
+    expect(shown.stdout).toContain('in force: version 3');
     const bad = await cli('sla', 'policy', 'set', 'acme', '--target', '99.5', '--tz', 'Berlin/Mitte');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('field "timeZone": "Berlin/Mitte" is not a time zone');
