@@ -381,6 +381,7 @@ export class Steward {
     await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();
     await this.#services?.incidentNotices.stop();
+    await this.#services?.healing.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

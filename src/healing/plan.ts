@@ -166,7 +166,7 @@ export function planHeal(input: HealPlanInput): HealDecision {
  * the same skip.
  */
 export function skipWorthRecording(
-  decision: Extract<HealDecision, { kind: 'skip' }>,
+  decision: { readonly outcome: SkipOutcome },
   newestOfAlert: Pick<PastAttempt, 'outcome'> | undefined,
 ): boolean {
   return newestOfAlert?.outcome !== decision.outcome;

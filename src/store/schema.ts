@@ -563,6 +563,20 @@ export interface OncallLinkUsesTable {
   used_at: Timestamp;
 }
 
+export interface HealAttemptsTable {
+  id: Id;
+  alert_id: string;
+  action: string;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  process: string | null;
+  target: string;
+  started_at: Date | string;
+  finished_at: Date | string | null;
+  outcome: string;
+  detail: Generated<string>;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -604,4 +618,5 @@ export interface ControlDatabase {
   incident_updates: IncidentUpdatesTable;
   incident_alerts: IncidentAlertsTable;
   incident_terms: IncidentTermsTable;
+  heal_attempts: HealAttemptsTable;
 }
