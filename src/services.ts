@@ -396,6 +396,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       backups: config.backups.enabled ? backups : undefined,
     }),
   });
+  alerts.useHealer(healing);
   return {
     tenants,
     operators,
