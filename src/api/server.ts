@@ -12,6 +12,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { slaRoutes } from './routes/sla.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { healingRoutes } from './routes/healing.ts';
+import { alertmanagerRoutes } from './routes/alertmanager.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -119,6 +120,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   oncallRoutes(api, authenticate, options.services);
   incidentRoutes(api, authenticate, options.services);
   healingRoutes(api, authenticate, options.services);
+  alertmanagerRoutes(api, authenticate, options.services);
   if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

@@ -104,6 +104,8 @@ export interface ApiTokensTable {
   role: string;
   /** session (steward login), local (client.json) or automation (steward token create). */
   kind: string;
+  /** A scoped token may call only its scope's routes (core/policy.ts tokenScopes). */
+  scope: Generated<string | null>;
   token_hash: string;
   prefix: string;
   expires_at: Date | null;

@@ -22,3 +22,8 @@ create table heal_attempts (
 create index heal_attempts_alert on heal_attempts (alert_id, id);
 create index heal_attempts_target on heal_attempts (action, target, started_at);
 create index heal_attempts_tenant on heal_attempts (tenant_slug, started_at);
+
+-- Scoped API tokens (issue 10 part 7): a token with a scope may call only
+-- that scope's routes, whatever its role. 'alertmanager': only
+-- POST /api/alerts/alertmanager, the token Alertmanager's config holds.
+alter table api_tokens add column scope text check (scope in ('alertmanager'));
