@@ -54,11 +54,17 @@ export class HealingService implements Healer {
   readonly #o: HealingServiceOptions;
   readonly #store: HealAttemptStore;
   readonly #inFlight = new Set<Promise<void>>();
+  /**
+   * Attempts still `running` that started before this process did were cut
+   * short: healing runs in the one process that supervises the stages.
+   */
+  readonly #since: number;
   #stopped = false;
 
   constructor(options: HealingServiceOptions) {
     this.#o = options;
     this.#store = new HealAttemptStore(options.db);
+    this.#since = options.clock.now().getTime();
   }
 
   async heal(alert: AlertView, action: HealAction): Promise<void> {
@@ -90,7 +96,7 @@ export class HealingService implements Healer {
         tx,
         action,
         key,
-        new Date(now.getTime() - limits.attemptTimeoutMs),
+        new Date(Math.max(this.#since, now.getTime() - limits.attemptTimeoutMs)),
         now,
       );
       const lookBack = Math.max(limits.windowMs, limits.coolDownMs, limits.attemptTimeoutMs);
