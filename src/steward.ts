@@ -262,6 +262,7 @@ export class Steward {
       await this.#services.notifications.start(this.#o.smtpCredentials);
       // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
       await this.#services.checkRunner.start();
+      await this.#services.healing.start();
       this.#services.alerts.start();
       this.#services.oncall.start();
       if (config.watchdog.enabled) this.#services.watchdog.start();

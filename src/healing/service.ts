@@ -67,6 +67,36 @@ export class HealingService implements Healer {
     this.#since = options.clock.now().getTime();
   }
 
+  /**
+   * Ends the attempts a stopped or killed Steward left running: recorded
+   * interrupted (and audited), so that the evidence never shows an attempt
+   * as still under way. Runs where the alert service runs.
+   */
+  async start(): Promise<void> {
+    const now = this.#o.clock.now();
+    await this.#o.db.transaction().execute(async (tx) => {
+      for (const attempt of await this.#store.interruptAll(tx, new Date(this.#since), now)) {
+        await this.#o.audit.record(tx, {
+          actor: actorName(systemPrincipal),
+          action: `heal.${attempt.action}`,
+          target: auditTarget(
+            attempt.tenant && attempt.stage
+              ? { tenant: attempt.tenant, stage: attempt.stage, process: attempt.process }
+              : null,
+          ),
+          tenant: attempt.tenant,
+          outcome: 'failure',
+          details: {
+            alert: attempt.alertId,
+            attempt: attempt.id,
+            phase: 'interrupted',
+            detail: attempt.detail,
+          },
+        });
+      }
+    });
+  }
+
   async heal(alert: AlertView, action: HealAction): Promise<void> {
     if (this.#stopped) return;
     const now = this.#o.clock.now();

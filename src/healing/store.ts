@@ -102,6 +102,18 @@ export class HealAttemptStore {
       .execute();
   }
 
+  /** Every attempt still running that started before `before` (this process): returns what it ended. */
+  async interruptAll(tx: Queryable, before: Date, now: Date): Promise<HealAttemptView[]> {
+    const rows = await tx
+      .updateTable('heal_attempts')
+      .set({ outcome: 'interrupted', finished_at: now, detail: 'cut short: Steward stopped while it ran' })
+      .where('outcome', '=', 'running')
+      .where('started_at', '<', before)
+      .returningAll()
+      .execute();
+    return rows.map(view);
+  }
+
   async insert(
     tx: Queryable,
     attempt: {
