@@ -5,22 +5,14 @@ import { expect } from 'vitest';
 import type { AlertView } from '../../src/alerts/contract.ts';
 import type { TestSteward } from '../harness/steward.ts';
 import { packRelease } from '../harness/ledger.ts';
+import { eventually } from '../cli/process.ts';
 
 /** The app whose /api/ping can wedge while /healthz keeps answering (test/fixtures/wedge/app.ts). */
 export const wedgeDir = join(import.meta.dirname, '..', 'fixtures', 'wedge');
 
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls every 100 ms until `probe` gives a value (test/cli/process.ts's eventually). */
+export function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return eventually(what, probe, timeoutMs, 100);
 }
 
 /** Creates the tenant with these stages and deploys the wedge app to each. */
