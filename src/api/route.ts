@@ -81,17 +81,24 @@ async function principalOf(
   } catch (error) {
     throw refuse(error as Error);
   }
-  if (principal.scope && principal.scope !== scope) {
-    throw refuse(
-      new ForbiddenError(
-        `this token is scoped to ${principal.scope}: it may only call the ${principal.scope} routes`,
-      ),
-    );
+  try {
+    checkScope(principal, scope);
+  } catch (error) {
+    throw refuse(error as Error);
   }
   if (permission !== 'authenticated' && !can(principal.role, permission)) {
     throw refuse(new ForbiddenError(`role ${principal.role} may not do this (needs ${permission})`));
   }
   return principal;
+}
+
+/** A scoped token may call only the routes of its scope (core/policy.ts tokenScopes). */
+export function checkScope(principal: Principal, scope: TokenScope | undefined): void {
+  if (principal.scope && principal.scope !== scope) {
+    throw new ForbiddenError(
+      `this token is scoped to ${principal.scope}: it may only call the ${principal.scope} routes`,
+    );
+  }
 }
 
 function bodyless(request: FastifyRequest): boolean {

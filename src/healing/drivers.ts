@@ -70,9 +70,14 @@ export function stewardHealDrivers(o: StewardHealDriversOptions): HealDrivers {
 
   return {
     'restart-process': async (target, timeoutMs) => {
-      const processes = await processesOf(target);
-      for (const p of processes) {
-        o.supervisor.restart(p.key, 'self-healing: restarted for an alert');
+      // A process between runs (backoff, crashloop) is being restarted by the supervisor already.
+      const processes = (await processesOf(target)).filter((p) =>
+        o.supervisor.restart(p.key, 'self-healing: restarted for an alert'),
+      );
+      if (processes.length === 0) {
+        throw new Error(
+          `no ${target.process ?? 'web'} process of ${target.tenant}/${target.stage} runs now: the supervisor is restarting it`,
+        );
       }
       return `restarted ${await healthyAgain(processes, timeoutMs)}`;
     },

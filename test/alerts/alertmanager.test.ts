@@ -62,6 +62,7 @@ describe('POST /api/alerts/alertmanager', () => {
       ['GET', '/api/v1/tenants'],
       ['GET', '/api/v1/alerts'],
       ['POST', '/api/v1/tokens'],
+      ['GET', '/metrics'],
     ] as const) {
       const res = await t.request(method, path, method === 'POST' ? { name: 'x' } : undefined, scoped);
       expect(res.status, `${method} ${path}`).toBe(403);
