@@ -65,6 +65,7 @@ import {
   type GatewayEndpoint,
 } from './monitoring/index.ts';
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
+import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -102,6 +103,8 @@ export interface Services {
   /** Incidents; the notice pass reminds and escalates security incidents' deadlines. */
   readonly incidents: IncidentService;
   readonly incidentNotices: NoticePass;
+  /** Self-healing: the Healer of alert rules with a heal action, and its attempts as evidence. */
+  readonly healing: HealingService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -380,6 +383,20 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
   });
+  const healing = new HealingService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'healing' }),
+    limits: healLimits(config.healing),
+    drivers: stewardHealDrivers({
+      runtime,
+      supervisor: deps.supervisor,
+      tenants,
+      backups: config.backups.enabled ? backups : undefined,
+    }),
+  });
+  alerts.useHealer(healing);
   return {
     tenants,
     operators,
@@ -409,6 +426,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     sla,
     incidents,
     incidentNotices,
+    healing,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

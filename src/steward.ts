@@ -262,6 +262,7 @@ export class Steward {
       await this.#services.notifications.start(this.#o.smtpCredentials);
       // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
       await this.#services.checkRunner.start();
+      await this.#services.healing.start();
       this.#services.alerts.start();
       this.#services.oncall.start();
       if (config.watchdog.enabled) this.#services.watchdog.start();
@@ -381,6 +382,7 @@ export class Steward {
     await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();
     await this.#services?.incidentNotices.stop();
+    await this.#services?.healing.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

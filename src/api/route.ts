@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
-import { can, type Permission, type Principal } from '../core/policy.ts';
+import { can, type Permission, type Principal, type TokenScope } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
 
 /**
@@ -25,6 +25,8 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   readonly tags: readonly string[];
   /** `public` routes need no token (login, health, the OpenAPI document). */
   readonly permission: Permission | 'public' | 'authenticated';
+  /** Tokens of this scope may call it (besides unscoped ones); a scoped token may call nothing else. */
+  readonly scope?: TokenScope;
   readonly body?: B;
   readonly query?: Q;
   readonly params?: P;
@@ -56,6 +58,7 @@ async function principalOf(
   reply: FastifyReply,
   authenticate: Authenticator,
   permission: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['permission'],
+  scope: TokenScope | undefined,
 ): Promise<Principal> {
   const address = request.ip;
   if (permission === 'public') return anonymous(address);
@@ -78,10 +81,24 @@ async function principalOf(
   } catch (error) {
     throw refuse(error as Error);
   }
+  try {
+    checkScope(principal, scope);
+  } catch (error) {
+    throw refuse(error as Error);
+  }
   if (permission !== 'authenticated' && !can(principal.role, permission)) {
     throw refuse(new ForbiddenError(`role ${principal.role} may not do this (needs ${permission})`));
   }
   return principal;
+}
+
+/** A scoped token may call only the routes of its scope (core/policy.ts tokenScopes). */
+export function checkScope(principal: Principal, scope: TokenScope | undefined): void {
+  if (principal.scope && principal.scope !== scope) {
+    throw new ForbiddenError(
+      `this token is scoped to ${principal.scope}: it may only call the ${principal.scope} routes`,
+    );
+  }
 }
 
 function bodyless(request: FastifyRequest): boolean {
@@ -107,7 +124,7 @@ export function route<
     schema,
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
     onRequest: async (request, reply) => {
-      principals.set(request, await principalOf(request, reply, authenticate, spec.permission));
+      principals.set(request, await principalOf(request, reply, authenticate, spec.permission, spec.scope));
     },
     handler: async (request, reply) => {
       const address = request.ip;

@@ -11,6 +11,8 @@ import { checkRoutes } from './routes/checks.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { slaRoutes } from './routes/sla.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { healingRoutes } from './routes/healing.ts';
+import { alertmanagerRoutes } from './routes/alertmanager.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -117,6 +119,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   alertRoutes(api, authenticate, options.services);
   oncallRoutes(api, authenticate, options.services);
   incidentRoutes(api, authenticate, options.services);
+  healingRoutes(api, authenticate, options.services);
+  alertmanagerRoutes(api, authenticate, options.services);
   if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

@@ -131,14 +131,16 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .command('create <name>')
     .description('create an API token')
     .option('--role <role>', 'owner, operator or auditor (at most your own)')
+    .option('--scope <scope>', 'only these routes: alertmanager (POST /api/alerts/alertmanager)')
     .option(
       '--expires-in-days <days>',
       'days until it expires (default and most: identity.maxTokenLifetimeDays, 90)',
     )
-    .action(async (name: string, o: { role?: string; expiresInDays?: string }) => {
+    .action(async (name: string, o: { role?: string; scope?: string; expiresInDays?: string }) => {
       const issued = await ctx.client().post<IssuedToken>('/api/v1/tokens', {
         name,
         ...(o.role ? { role: o.role } : {}),
+        ...(o.scope ? { scope: o.scope } : {}),
         ...(o.expiresInDays ? { expiresInDays: Number(o.expiresInDays) } : {}),
       });
       if (ctx.json()) return printJson(issued);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { AlertRule, AlertView, MaintenanceWindowView, SilenceView } from '../alerts/index.ts';
+import type { HealAttemptView } from '../healing/index.ts';
 import type { ApiClient } from './client.ts';
+import { printHealAttempts } from './heal-commands.ts';
 import { printJson, printTable } from './output.ts';
 
 /**
@@ -100,11 +102,21 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     );
   alert
     .command('show <id>')
-    .description('one alert: what raised it, what was seen, when people were told, who took it')
+    .description(
+      'one alert: what raised it, what was seen, when people were told, who took it, what self-healing did',
+    )
     .action(async (id: string) => {
       const view = await client().get<AlertView>(`/api/v1/alerts/${enc(id)}`);
-      if (json()) return printJson(view);
+      const { attempts } = await client().get<{ attempts: HealAttemptView[] }>(
+        `/api/v1/healing/attempts?alert=${enc(view.id)}`,
+      );
+      const healing = [...attempts].reverse();
+      if (json()) return printJson({ ...view, healing });
       showAlert(view);
+      if (healing.length > 0) {
+        process.stdout.write('self-healing:\n');
+        printHealAttempts(healing);
+      }
     });
   alert
     .command('ack <id>')

@@ -19,6 +19,7 @@ import { oncallCommands } from './oncall-commands.ts';
 import { slaCommands } from './sla-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
+import { healCommands } from './heal-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -569,6 +570,7 @@ oncallCommands(program, { client, json });
 slaCommands(program, { client, output: () => globals().output });
 incidentCommands(program, { client, json });
 contactCommands(tenant, { client, json });
+healCommands(program, { client, json });
 
 program
   .command('app')

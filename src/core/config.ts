@@ -352,6 +352,28 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Self-healing actions bound to alert rules (src/healing/): on or off, and how often they may act. */
+    healing: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** At most this many attempts of one action on one target (a stage, or a process type) per window. */
+        maxAttempts: z.number().int().min(1).max(100).default(3),
+        windowMinutes: z
+          .number()
+          .min(0.05)
+          .max(24 * 60)
+          .default(60),
+        /** No attempt on a target until this long after its previous attempt ended. */
+        coolDownSeconds: z
+          .number()
+          .min(0)
+          .max(24 * 3600)
+          .default(300),
+        /** How long one attempt may take (a restart until healthy); longer is recorded failed. */
+        attemptTimeoutSeconds: z.number().min(1).max(3600).default(120),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

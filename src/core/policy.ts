@@ -45,6 +45,14 @@ export function roleCovers(holder: OperatorRole, requested: OperatorRole): boole
   return operatorRoles.indexOf(holder) <= operatorRoles.indexOf(requested);
 }
 
+/**
+ * A scoped API token may call only the routes of its scope, whatever its
+ * role: `alertmanager` only POST /api/alerts/alertmanager, so the token kept
+ * in Alertmanager's config can raise alerts and do nothing else.
+ */
+export const tokenScopes = ['alertmanager'] as const;
+export type TokenScope = (typeof tokenScopes)[number];
+
 /** Who did it: an operator through a token, or Steward itself. */
 export interface Principal {
   readonly kind: 'operator' | 'system';
@@ -59,6 +67,8 @@ export interface Principal {
    * only such a token may change the account (password, MFA, tokens).
    */
   readonly accountAccess: boolean;
+  /** Set for a scoped token: only routes of this scope. */
+  readonly scope?: TokenScope | null;
 }
 
 export const systemPrincipal: Principal = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { operatorNamePattern, operatorNameRule } from '../core/names.ts';
-import { operatorRoles } from '../core/policy.ts';
+import { operatorRoles, tokenScopes } from '../core/policy.ts';
 import { showValue } from '../core/errors.ts';
 import { passwordProblem } from './credentials.ts';
 import { ruled } from '../core/validation.ts';
@@ -47,6 +47,7 @@ export const createTokenSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9 ._-]+$/),
     role: z.enum(operatorRoles).optional(),
+    scope: z.enum(tokenScopes).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
   })
   .strict();

@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, InputError, NotFoundError, UnauthorizedError, showValue } from '../core/errors.ts';
-import { actorName, roleCovers, type OperatorRole, type Principal } from '../core/policy.ts';
+import { actorName, roleCovers, type OperatorRole, type Principal, type TokenScope } from '../core/policy.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import { hashToken, looksLikeToken, newApiToken } from './credentials.ts';
 import type { CreateTokenInput } from './schemas.ts';
@@ -21,6 +21,8 @@ export interface TokenView {
   readonly name: string;
   readonly kind: TokenKind;
   readonly role: OperatorRole;
+  /** Null: every route the role allows; else only the scope's routes. */
+  readonly scope: TokenScope | null;
   readonly operator: string;
   readonly prefix: string;
   readonly expiresAt: string | null;
@@ -38,6 +40,7 @@ export interface TokenSpec {
   readonly name: string;
   readonly kind: TokenKind;
   readonly role: OperatorRole;
+  readonly scope?: TokenScope | undefined;
   readonly expiresAt?: Date | undefined;
 }
 
@@ -88,6 +91,7 @@ export class TokenService {
         name: spec.name,
         kind: spec.kind,
         role: spec.role,
+        scope: spec.scope ?? null,
         token_hash: issued.hash,
         prefix: issued.prefix,
         expires_at: spec.expiresAt ?? null,
@@ -105,6 +109,7 @@ export class TokenService {
         name: spec.name,
         kind: spec.kind,
         role: spec.role,
+        scope: spec.scope ?? null,
         operator: operator.username,
         expiresAt: spec.expiresAt?.toISOString() ?? null,
       },
@@ -143,6 +148,7 @@ export class TokenService {
         'api_tokens.id',
         'api_tokens.kind',
         'api_tokens.role',
+        'api_tokens.scope',
         'api_tokens.expires_at',
         'api_tokens.revoked_at',
         'api_tokens.last_used_at',
@@ -178,6 +184,7 @@ export class TokenService {
       address,
       // Its own sign-in, with (at least) the operator's whole role: a token narrowed below it may not.
       accountAccess: row.kind !== 'automation' && roleCovers(row.role as OperatorRole, operatorRole),
+      scope: row.scope as TokenScope | null,
     };
   }
 
@@ -197,7 +204,7 @@ export class TokenService {
         this.issue(
           tx,
           operator,
-          { name: input.name, kind: 'automation', role, expiresAt },
+          { name: input.name, kind: 'automation', role, scope: input.scope, expiresAt },
           actorName(actor),
           actor.address,
         ),
@@ -275,6 +282,7 @@ export function tokenView(
     name: string;
     kind: string;
     role: string;
+    scope: string | null;
     prefix: string;
     expires_at: Date | null;
     revoked_at: Date | null;
@@ -288,6 +296,7 @@ export function tokenView(
     name: row.name,
     kind: row.kind as TokenKind,
     role: row.role as OperatorRole,
+    scope: row.scope as TokenScope | null,
     operator,
     prefix: row.prefix,
     expiresAt: row.expires_at?.toISOString() ?? null,

@@ -680,6 +680,18 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Self-healing: kills a running process that runs but does not serve (what
+   * its own probe cannot see), so that its exit restarts it. False when it is
+   * not running now.
+   */
+  restart(key: string, reason: string): boolean {
+    const m = this.#managed.get(key);
+    if (!m?.identity || m.stopping || m.killReason !== null) return false;
+    this.#killForRestart(m, reason);
+    return true;
+  }
+
   /** SIGKILL to the whole group: a hung or stopped process gets no say. Its exit then restarts it. */
   #killForRestart(m: Managed, reason: string): void {
     if (!m.identity) return;

@@ -104,6 +104,8 @@ export interface ApiTokensTable {
   role: string;
   /** session (steward login), local (client.json) or automation (steward token create). */
   kind: string;
+  /** A scoped token may call only its scope's routes (core/policy.ts tokenScopes). */
+  scope: Generated<string | null>;
   token_hash: string;
   prefix: string;
   expires_at: Date | null;
@@ -563,6 +565,20 @@ export interface OncallLinkUsesTable {
   used_at: Timestamp;
 }
 
+export interface HealAttemptsTable {
+  id: Id;
+  alert_id: string;
+  action: string;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  process: string | null;
+  target: string;
+  started_at: Date | string;
+  finished_at: Date | string | null;
+  outcome: string;
+  detail: Generated<string>;
+}
+
 export interface ControlDatabase {
   secrets: SecretsTable;
   tenants: TenantsTable;
@@ -604,4 +620,5 @@ export interface ControlDatabase {
   incident_updates: IncidentUpdatesTable;
   incident_alerts: IncidentAlertsTable;
   incident_terms: IncidentTermsTable;
+  heal_attempts: HealAttemptsTable;
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../../core/errors.ts';
 import { allows, type AllowList } from '../../gateway/allow-list.ts';
-import { route, type Authenticator } from '../route.ts';
+import { checkScope, route, type Authenticator } from '../route.ts';
 
 /** What `/metrics` serves: Steward's registry (with the gateway's series when it runs here). */
 export interface MetricsSource {
@@ -39,7 +39,7 @@ export function metricsRoutes(
             `scraping /metrics needs an API token ("Authorization: Bearer stw_…") or a source address in the config's metrics.allow; ${request.ip} is not in it`,
           );
         }
-        await auth(header.slice(7).trim(), request.ip);
+        checkScope(await auth(header.slice(7).trim(), request.ip), undefined);
       }
       const text = await metrics.render();
       void reply.type(metrics.contentType);
