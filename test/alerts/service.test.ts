@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { freePort } from '../../src/system/ports.ts';
 import { run } from '../../src/system/exec.ts';
 import type { AlertView } from '../../src/alerts/index.ts';
+import { until } from '../harness/until.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
 
@@ -48,16 +49,6 @@ afterAll(async () => {
   await st?.close();
   await mail?.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs the outbox until `count` mails with this text arrived; each as its subject line, a blank line, then the whole message. */
 async function mailsAbout(text: string, count = 1): Promise<string[]> {
