@@ -487,4 +487,35 @@ describe('alerts', () => {
     const windowId = /^maintenance window (\d+)/.exec(window.stdout)?.[1] ?? '';
     expect((await cli('maintenance', 'end', windowId)).code).toBe(0);
   });
+
+  it('keeps resolved alerts and ended silences for alerts.retentionDays (400 by default), open ones always', async () => {
+    const old = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'old-one',
+      severity: 'info',
+      summary: 'long ago',
+    });
+    const open = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'open-one',
+      severity: 'info',
+      summary: 'still open',
+    });
+    await st.services.alerts.clear('watchdog', 'old-one', 'over');
+    await st.query(
+      "update alerts set started_at = now() - interval '402 days', fired_at = now() - interval '402 days', resolved_at = now() - interval '401 days' where id = $1",
+      [old.id],
+      st.controlDatabase,
+    );
+    await st.query(
+      "update alerts set started_at = now() - interval '500 days' where id = $1",
+      [open.id],
+      st.controlDatabase,
+    );
+    const pruned = await st.services.alerts.prune();
+    expect(pruned.alerts).toBe(1);
+    expect((await st.request('GET', `/api/v1/alerts/${old.id}`)).status).toBe(404);
+    expect((await st.services.alerts.get(open.id)).status).toBe('firing');
+    await st.services.alerts.clear('watchdog', 'open-one', 'done');
+  });
 });
