@@ -518,4 +518,62 @@ describe('alerts', () => {
     expect((await st.services.alerts.get(open.id)).status).toBe('firing');
     await st.services.alerts.clear('watchdog', 'open-one', 'done');
   });
+
+  it('converges after a crash: an alert left untold is told once; a state change the hook missed still raises and resolves', async () => {
+    // What a process killed between opening an alert and telling it leaves behind.
+    const [left] = await st.query<{ id: string }>(
+      `insert into alerts (source, dedup_key, group_key, tenant_slug, stage_name, severity, status, summary, started_at, fired_at)
+       values ('watchdog', 'left-untold', 'acme/dev', 'acme', 'dev', 'critical', 'firing', 'left untold', now() - interval '5 seconds', now() - interval '5 seconds')
+       returning id::text`,
+      [],
+      st.controlDatabase,
+    );
+    await mailsAbout(`alert:${left?.id}:fired`);
+    await st.services.alerts.pass();
+    await st.services.notifications.pass();
+    expect(mail.mails.filter((m) => m.raw.includes(`alert:${left?.id}:fired`))).toHaveLength(1);
+    await st.services.alerts.clear('watchdog', 'left-untold', 'done');
+
+    // A check recorded down by a process that died before its alert hook ran.
+    const [check] = await st.query<{ id: string }>(
+      `insert into checks (scope, tenant_slug, stage_name, kind, origin, builtin, spec, interval_seconds, timeout_ms, created_by, created_at)
+       values ('stage', 'acme', 'prod', 'database', 'builtin', 'database', '{"kind":"database"}', 30, 1000, 'test', now() - interval '1 minute')
+       returning id::text`,
+      [],
+      st.controlDatabase,
+    );
+    const setState = async (state: string): Promise<void> => {
+      await st.query(
+        'update check_states set ended_at = now() where check_id = $1 and ended_at is null',
+        [check?.id],
+        st.controlDatabase,
+      );
+      await st.query(
+        `insert into check_states (check_id, state, started_at, cause) values ($1, $2, now(), '{"kind":"probes","results":[]}')`,
+        [check?.id, state],
+        st.controlDatabase,
+      );
+    };
+    await setState('down');
+    const sync = () => st.services.alerts.checkAlerts?.sync() ?? Promise.resolve(0);
+    await sync();
+    const checkAlerts = async () =>
+      (await st.services.alerts.list({ source: 'check', tenant: 'acme' })).filter(
+        (a) => a.dedupKey === `check:${check?.id}`,
+      );
+    expect(await checkAlerts()).toMatchObject([{ status: 'firing', rule: 'stage-database-down' }]);
+    expect(await sync()).toBe(0);
+    await setState('up');
+    await sync();
+    expect(await checkAlerts()).toMatchObject([{ status: 'resolved', resolveNote: 'the check is up again' }]);
+    // A check that goes away takes its open alert with it.
+    await setState('down');
+    await sync();
+    await st.query('update checks set removed_at = now() where id = $1', [check?.id], st.controlDatabase);
+    await sync();
+    expect((await checkAlerts())[0]).toMatchObject({
+      status: 'resolved',
+      resolveNote: 'the check was removed',
+    });
+  });
 });
