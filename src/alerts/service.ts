@@ -522,15 +522,21 @@ export class AlertService implements AlertsApi {
    * The outbox failed a notification for good: an alert (source
    * notifications) makes it visible in steward alert list and tells the
    * channels that still work. A failed notification about such an alert
-   * raises none (no loop); it stays in steward notify log.
+   * raises none (no loop); it stays in steward notify log. Nor does one
+   * about an alert that had no channel to go to at all (no channel is
+   * enabled): that alert is in steward alert list itself, and another could
+   * not be told either.
    */
   async undeliverable(
-    notification: { id: string; key: string; kind: string; subject: string },
+    /** channels: how many places it could go (channels and a direct recipient). */
+    notification: { id: string; key: string; kind: string; subject: string; channels: number },
     reason: string,
   ): Promise<AlertView | undefined> {
-    for (const id of alertIdsOfKey(notification.key)) {
-      const about = await findAlert(this.#o.db, id);
-      if (about?.source === 'notifications') return undefined;
+    const about = alertIdsOfKey(notification.key);
+    if (about.length > 0 && notification.channels === 0) return undefined;
+    for (const id of about) {
+      const alert = await findAlert(this.#o.db, id);
+      if (alert?.source === 'notifications') return undefined;
     }
     return this.raise({
       source: 'notifications',

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertView, HealAction } from '../../src/alerts/index.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
-import { until } from '../harness/until.ts';
+import { eventually } from '../cli/process.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+
+/** Polls every 100 ms for up to 30 s. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  eventually(what, probe, 30_000, 100);
 
 /**
  * Rules over real checks: a real Steward probes each stage's database every

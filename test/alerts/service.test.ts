@@ -3,9 +3,13 @@ import { resolve } from 'node:path';
 import { freePort } from '../../src/system/ports.ts';
 import { run } from '../../src/system/exec.ts';
 import type { AlertView } from '../../src/alerts/index.ts';
-import { until } from '../harness/until.ts';
+import { eventually } from '../cli/process.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+
+/** Polls every 100 ms for up to 30 s. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  eventually(what, probe, 30_000, 100);
 
 /**
  * The alert service against a real Steward and a real SMTP server: a raise
