@@ -46,6 +46,7 @@ import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import type { LocalCluster } from './databases/local-cluster.ts';
 import { NotificationService } from './notifications/index.ts';
+import { chainLength } from './notifications/outbox.ts';
 import { AlertService, BroadcastPager, defaultRules } from './alerts/index.ts';
 import { OnCallService } from './oncall/index.ts';
 import { StewardMetrics } from './metrics/index.ts';
@@ -315,7 +316,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   notifications.onDelivered((row, at) => alerts.notified(row.notification.key, at));
   notifications.onUndeliverable(async (row, reason) => {
-    await alerts.undeliverable({ id: row.id, ...row.notification }, reason);
+    await alerts.undeliverable({ id: row.id, ...row.notification, channels: chainLength(row) }, reason);
   });
   const oncall = new OnCallService({
     db,

@@ -6,7 +6,7 @@ import type { CheckState } from '../monitoring/index.ts';
 import type { StoredCheck } from '../monitoring/store.ts';
 import type { ControlDb } from '../store/db.ts';
 import { evaluate, type AlertRule, type CheckSituation, type FlapSettings, type RuleStep } from './rules.ts';
-import { groupKeyOf, openAlerts, updateAlert, type NewAlert, type StoredAlert } from './store.ts';
+import { findOpen, groupKeyOf, openAlerts, updateAlert, type NewAlert, type StoredAlert } from './store.ts';
 
 /** What alerts read of checks: every live check with where it stands, and one check's intervals. */
 export interface CheckReader {
@@ -52,7 +52,7 @@ export class CheckAlerts {
   async changed(check: StoredCheck, changes: readonly StateChange[]): Promise<void> {
     const last = changes.at(-1);
     if (!last) return;
-    const open = (await openAlerts(this.#o.db)).find((a) => a.dedupKey === checkDedupKey(check.id));
+    const open = await findOpen(this.#o.db, 'check', checkDedupKey(check.id));
     const seen =
       last.cause.kind === 'probes' ? (last.cause.results.at(-1)?.detail ?? null) : last.cause.reason;
     const situation = await this.#situation(check, { state: last.to, since: last.at, seen }, true);

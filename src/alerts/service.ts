@@ -18,6 +18,7 @@ import {
   type RaiseRequest,
 } from './contract.ts';
 import { CheckAlerts, type CheckReader } from './check-alerts.ts';
+import { checkId, checkOneOf, checkText } from './input.ts';
 import { mutedBy } from './mute.ts';
 import { SilenceService } from './silences.ts';
 import type { AlertRule } from './rules.ts';
@@ -33,6 +34,7 @@ import {
   markFirstNotified,
   openAlert,
   openAlerts,
+  pruneAlerts,
   resolvedUntold,
   updateAlert,
   type NewAlert,
@@ -75,26 +77,7 @@ export interface AlertPassResult {
 const maxNoteChars = 2000;
 /** How often every check is compared with its alert (changes are evaluated as they happen; this catches what a crash lost). */
 const syncEveryMs = 30_000;
-
-function checkText(field: string, value: unknown, max: number): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
-    throw new InputError(
-      `field "${field}": ${showValue(value)} is not accepted; use 1 to ${max} characters`,
-      { field },
-    );
-  }
-  return value;
-}
-
-function checkOneOf<T extends string>(field: string, value: unknown, accepted: readonly T[]): T {
-  if (!accepted.includes(value as T)) {
-    throw new InputError(
-      `field "${field}": ${showValue(value)} is not accepted; use one of ${accepted.join(', ')}`,
-      { field },
-    );
-  }
-  return value as T;
-}
+const pruneEveryMs = 3_600_000;
 
 /**
  * The alert service: raises, clears, acknowledges and resolves alerts, and
@@ -111,6 +94,7 @@ export class AlertService implements AlertsApi {
   /** Silences and maintenance windows. */
   readonly silences: SilenceService;
   #lastSync = 0;
+  #lastPrune = 0;
   #pager: Pager;
   #healer: Healer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -209,6 +193,7 @@ export class AlertService implements AlertsApi {
   async #passOnce(): Promise<AlertPassResult> {
     const now = this.#o.clock.now();
     let fired = 0;
+    if (now.getTime() - this.#lastPrune >= pruneEveryMs) await this.prune();
     if (this.checkAlerts && now.getTime() - this.#lastSync >= syncEveryMs) {
       this.#lastSync = now.getTime();
       await this.checkAlerts.sync();
@@ -232,6 +217,17 @@ export class AlertService implements AlertsApi {
     await this.#heal();
     const told = await this.#tell(now);
     return { fired, told };
+  }
+
+  /** Retention: resolved alerts and silences that ended more than alerts.retentionDays ago go (the pass does this hourly). */
+  async prune(): Promise<{ alerts: number; silences: number }> {
+    const now = this.#o.clock.now();
+    this.#lastPrune = now.getTime();
+    const cutoff = new Date(now.getTime() - this.#o.settings.retentionDays * 86_400_000);
+    const pruned = await pruneAlerts(this.#o.db, cutoff);
+    if (pruned.alerts + pruned.silences > 0)
+      this.#o.logger.info({ ...pruned, before: cutoff.toISOString() }, 'alerts past retention pruned');
+    return pruned;
   }
 
   /** Recomputes why each open alert is muted (or not) now. */
@@ -436,7 +432,7 @@ export class AlertService implements AlertsApi {
   }
 
   async acknowledge(id: string, by: Principal): Promise<AlertView> {
-    const checkedId = this.#checkId(id);
+    const checkedId = checkId(id, 'an alert');
     const alert = await this.#o.db.transaction().execute(async (tx) => {
       const current = await this.#find(tx, checkedId, true);
       if (current.status === 'acknowledged') return undefined;
@@ -461,7 +457,7 @@ export class AlertService implements AlertsApi {
   }
 
   async resolve(id: string, by: Principal, note: string): Promise<AlertView> {
-    const checkedId = this.#checkId(id);
+    const checkedId = checkId(id, 'an alert');
     const checkedNote = checkText('note', note, maxNoteChars);
     await this.#o.db.transaction().execute(async (tx) => {
       const current = await this.#find(tx, checkedId, true);
@@ -487,7 +483,7 @@ export class AlertService implements AlertsApi {
   }
 
   async get(id: string): Promise<AlertView> {
-    return alertView(await this.#find(this.#o.db, this.#checkId(id)));
+    return alertView(await this.#find(this.#o.db, checkId(id, 'an alert')));
   }
 
   /** Alerts, newest first, with filters. */
@@ -526,15 +522,21 @@ export class AlertService implements AlertsApi {
    * The outbox failed a notification for good: an alert (source
    * notifications) makes it visible in steward alert list and tells the
    * channels that still work. A failed notification about such an alert
-   * raises none (no loop); it stays in steward notify log.
+   * raises none (no loop); it stays in steward notify log. Nor does one
+   * about an alert that had no channel to go to at all (no channel is
+   * enabled): that alert is in steward alert list itself, and another could
+   * not be told either.
    */
   async undeliverable(
-    notification: { id: string; key: string; kind: string; subject: string },
+    /** channels: how many places it could go (channels and a direct recipient). */
+    notification: { id: string; key: string; kind: string; subject: string; channels: number },
     reason: string,
   ): Promise<AlertView | undefined> {
-    for (const id of alertIdsOfKey(notification.key)) {
-      const about = await findAlert(this.#o.db, id);
-      if (about?.source === 'notifications') return undefined;
+    const about = alertIdsOfKey(notification.key);
+    if (about.length > 0 && notification.channels === 0) return undefined;
+    for (const id of about) {
+      const alert = await findAlert(this.#o.db, id);
+      if (alert?.source === 'notifications') return undefined;
     }
     return this.raise({
       source: 'notifications',
@@ -548,15 +550,6 @@ export class AlertService implements AlertsApi {
         seen: reason,
       },
     });
-  }
-
-  #checkId(id: string): string {
-    if (!/^\d{1,18}$/.test(id)) {
-      throw new InputError(`field "id": ${showValue(id)} is not an alert id; use its number, e.g. 42`, {
-        field: 'id',
-      });
-    }
-    return id;
   }
 
   async #find(db: Queryable, id: string, lock = false): Promise<StoredAlert> {

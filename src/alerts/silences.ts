@@ -4,6 +4,7 @@ import { InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import { parseDurationSeconds } from '../monitoring/specs.ts';
 import type { ControlDb } from '../store/db.ts';
+import { checkId, checkText } from './input.ts';
 import {
   endMaintenanceWindow,
   findSilence,
@@ -41,16 +42,6 @@ export interface SilenceServiceOptions {
 /** The longest a silence or window may last: a silence is for an incident or a migration, not forever. */
 const maxSeconds = 90 * 86_400;
 
-function text(field: string, value: unknown, max: number): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
-    throw new InputError(
-      `field "${field}": ${showValue(value ?? null)} is not accepted; ${field} is required: 1 to ${max} characters`,
-      { field },
-    );
-  }
-  return value.trim();
-}
-
 function time(field: string, value: unknown): Date {
   const at = typeof value === 'string' ? new Date(value) : undefined;
   if (!at || Number.isNaN(at.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(value as string)) {
@@ -76,9 +67,9 @@ export class SilenceService {
   }
 
   async #window(request: MuteRequest, by: Principal, maintenance: boolean): Promise<NewMuteWindow> {
-    const tenant = text('tenant', request.tenant, 100);
+    const tenant = checkText('tenant', request.tenant, 100);
     const stage =
-      request.stage === undefined || request.stage === null ? null : text('stage', request.stage, 100);
+      request.stage === undefined || request.stage === null ? null : checkText('stage', request.stage, 100);
     const stages = await this.#o.stagesOf(tenant);
     if (stage !== null && !stages.includes(stage)) {
       throw new NotFoundError(
@@ -115,7 +106,7 @@ export class SilenceService {
     return {
       tenant,
       stage,
-      reason: text('reason', request.reason, 500),
+      reason: checkText('reason', request.reason, 500),
       startsAt,
       endsAt,
       createdBy: actorName(by),
@@ -145,11 +136,7 @@ export class SilenceService {
   }
 
   async remove(id: string, by: Principal): Promise<SilenceView> {
-    if (!/^\d{1,18}$/.test(id)) {
-      throw new InputError(`field "id": ${showValue(id)} is not a silence id; use its number`, {
-        field: 'id',
-      });
-    }
+    checkId(id, 'a silence');
     const removed = await this.#o.db.transaction().execute(async (tx) => {
       const done = await removeSilence(tx, id, actorName(by), this.#o.clock.now());
       if (!done) {
@@ -192,11 +179,7 @@ export class SilenceService {
   }
 
   async endMaintenance(id: string, by: Principal): Promise<MaintenanceWindowView> {
-    if (!/^\d{1,18}$/.test(id)) {
-      throw new InputError(`field "id": ${showValue(id)} is not a maintenance window id; use its number`, {
-        field: 'id',
-      });
-    }
+    checkId(id, 'a maintenance window');
     const ended = await this.#o.db.transaction().execute(async (tx) => {
       const done = await endMaintenanceWindow(tx, id, actorName(by), this.#o.clock.now());
       if (!done)

@@ -411,3 +411,21 @@ export async function endMaintenanceWindow(
     .executeTakeFirst();
   return row ? windowFromRow(row) : undefined;
 }
+
+/**
+ * Retention: resolved alerts and silences that ended before `before` go.
+ * Maintenance windows stay (the SLA report's exclusions; its issue decides
+ * their retention).
+ */
+export async function pruneAlerts(
+  db: Queryable,
+  before: Date,
+): Promise<{ alerts: number; silences: number }> {
+  const alerts = await db
+    .deleteFrom('alerts')
+    .where('status', '=', 'resolved')
+    .where('resolved_at', '<', before)
+    .executeTakeFirst();
+  const silences = await db.deleteFrom('alert_silences').where('ends_at', '<', before).executeTakeFirst();
+  return { alerts: Number(alerts.numDeletedRows), silences: Number(silences.numDeletedRows) };
+}

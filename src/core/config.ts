@@ -267,6 +267,8 @@ export const configSchema = z
         groupWaitSeconds: z.number().min(0).max(300).default(2),
         /** How often pending alerts are fired, mutes re-evaluated and untold events told. */
         passSeconds: z.number().min(0.05).max(60).default(1),
+        /** Days resolved alerts and ended silences are kept: a calendar-year SLA plus a month by default. */
+        retentionDays: z.number().int().min(1).max(3650).default(400),
         /** A check that changes state this many times within flapWindowMinutes is flapping: one alert, not a storm. */
         flapChanges: z.number().int().min(2).max(1000).default(6),
         flapWindowMinutes: z.number().min(0.05).max(1440).default(10),

@@ -107,8 +107,11 @@ export class OnCallPager implements Pager {
   async #start(alert: AlertView, policy: Policy | undefined): Promise<void> {
     const now = this.#o.clock.now();
     const firedAt = alert.firedAt ? new Date(alert.firedAt) : now;
-    await startEscalation(this.#o.db, { alertId: alert.id, firedAt, policy: policy ?? builtinPolicy }, now);
-    if (!policy) await stopEscalation(this.#o.db, alert.id, noPolicy);
+    // One transaction: a pass must never see (and page) an escalation that is stopped at once.
+    await this.#o.db.transaction().execute(async (tx) => {
+      await startEscalation(tx, { alertId: alert.id, firedAt, policy: policy ?? builtinPolicy }, now);
+      if (!policy) await stopEscalation(tx, alert.id, noPolicy);
+    });
   }
 
   async fired(alert: AlertView): Promise<void> {

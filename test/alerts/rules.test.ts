@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertView, HealAction } from '../../src/alerts/index.ts';
 import { quoteIdent } from '../../src/databases/sql.ts';
+import { eventually } from '../cli/process.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+
+/** Polls every 100 ms for up to 30 s. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  eventually(what, probe, 30_000, 100);
 
 /**
  * Rules over real checks: a real Steward probes each stage's database every
@@ -16,16 +21,6 @@ const tenants = ['acme', 'slowco', 'quiet', 'inhib', 'flappy'] as const;
 let st: TestSteward;
 let mail: MailServer;
 const heals: { alert: string; action: HealAction; status: string }[] = [];
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   mail = await startMailServer({ user: smtpUser, password: smtpPassword });

@@ -3,8 +3,13 @@ import { resolve } from 'node:path';
 import { freePort } from '../../src/system/ports.ts';
 import { run } from '../../src/system/exec.ts';
 import type { AlertView } from '../../src/alerts/index.ts';
+import { eventually } from '../cli/process.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+
+/** Polls every 100 ms for up to 30 s. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  eventually(what, probe, 30_000, 100);
 
 /**
  * The alert service against a real Steward and a real SMTP server: a raise
@@ -48,16 +53,6 @@ afterAll(async () => {
   await st?.close();
   await mail?.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs the outbox until `count` mails with this text arrived; each as its subject line, a blank line, then the whole message. */
 async function mailsAbout(text: string, count = 1): Promise<string[]> {
@@ -495,5 +490,94 @@ describe('alerts', () => {
     expect((await cli('-o', 'json', 'maintenance', 'list')).stdout).toContain('database upgrade');
     const windowId = /^maintenance window (\d+)/.exec(window.stdout)?.[1] ?? '';
     expect((await cli('maintenance', 'end', windowId)).code).toBe(0);
+  });
+
+  it('keeps resolved alerts and ended silences for alerts.retentionDays (400 by default), open ones always', async () => {
+    const old = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'old-one',
+      severity: 'info',
+      summary: 'long ago',
+    });
+    const open = await st.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: 'open-one',
+      severity: 'info',
+      summary: 'still open',
+    });
+    await st.services.alerts.clear('watchdog', 'old-one', 'over');
+    await st.query(
+      "update alerts set started_at = now() - interval '402 days', fired_at = now() - interval '402 days', resolved_at = now() - interval '401 days' where id = $1",
+      [old.id],
+      st.controlDatabase,
+    );
+    await st.query(
+      "update alerts set started_at = now() - interval '500 days' where id = $1",
+      [open.id],
+      st.controlDatabase,
+    );
+    const pruned = await st.services.alerts.prune();
+    expect(pruned.alerts).toBe(1);
+    expect((await st.request('GET', `/api/v1/alerts/${old.id}`)).status).toBe(404);
+    expect((await st.services.alerts.get(open.id)).status).toBe('firing');
+    await st.services.alerts.clear('watchdog', 'open-one', 'done');
+  });
+
+  it('converges after a crash: an alert left untold is told once; a state change the hook missed still raises and resolves', async () => {
+    // What a process killed between opening an alert and telling it leaves behind.
+    const [left] = await st.query<{ id: string }>(
+      `insert into alerts (source, dedup_key, group_key, tenant_slug, stage_name, severity, status, summary, started_at, fired_at)
+       values ('watchdog', 'left-untold', 'acme/dev', 'acme', 'dev', 'critical', 'firing', 'left untold', now() - interval '5 seconds', now() - interval '5 seconds')
+       returning id::text`,
+      [],
+      st.controlDatabase,
+    );
+    await mailsAbout(`alert:${left?.id}:fired`);
+    await st.services.alerts.pass();
+    await st.services.notifications.pass();
+    expect(mail.mails.filter((m) => m.raw.includes(`alert:${left?.id}:fired`))).toHaveLength(1);
+    await st.services.alerts.clear('watchdog', 'left-untold', 'done');
+
+    // A check recorded down by a process that died before its alert hook ran.
+    const [check] = await st.query<{ id: string }>(
+      `insert into checks (scope, tenant_slug, stage_name, kind, origin, builtin, spec, interval_seconds, timeout_ms, created_by, created_at)
+       values ('stage', 'acme', 'prod', 'database', 'builtin', 'database', '{"kind":"database"}', 30, 1000, 'test', now() - interval '1 minute')
+       returning id::text`,
+      [],
+      st.controlDatabase,
+    );
+    const setState = async (state: string): Promise<void> => {
+      await st.query(
+        'update check_states set ended_at = now() where check_id = $1 and ended_at is null',
+        [check?.id],
+        st.controlDatabase,
+      );
+      await st.query(
+        `insert into check_states (check_id, state, started_at, cause) values ($1, $2, now(), '{"kind":"probes","results":[]}')`,
+        [check?.id, state],
+        st.controlDatabase,
+      );
+    };
+    await setState('down');
+    const sync = () => st.services.alerts.checkAlerts?.sync() ?? Promise.resolve(0);
+    await sync();
+    const checkAlerts = async () =>
+      (await st.services.alerts.list({ source: 'check', tenant: 'acme' })).filter(
+        (a) => a.dedupKey === `check:${check?.id}`,
+      );
+    expect(await checkAlerts()).toMatchObject([{ status: 'firing', rule: 'stage-database-down' }]);
+    expect(await sync()).toBe(0);
+    await setState('up');
+    await sync();
+    expect(await checkAlerts()).toMatchObject([{ status: 'resolved', resolveNote: 'the check is up again' }]);
+    // A check that goes away takes its open alert with it.
+    await setState('down');
+    await sync();
+    await st.query('update checks set removed_at = now() where id = $1', [check?.id], st.controlDatabase);
+    await sync();
+    expect((await checkAlerts())[0]).toMatchObject({
+      status: 'resolved',
+      resolveNote: 'the check was removed',
+    });
   });
 });
