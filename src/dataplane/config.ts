@@ -1,0 +1,214 @@
+import { InputError, showValue } from '../core/errors.ts';
+import { tlsCiphers } from '../gateway/tls.ts';
+import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
+
+/**
+ * Renders haproxy.cfg from the data plane's desired state: a pure function,
+ * no I/O. What changes often (routes, app instances, certificates) is not in
+ * the text: routes live in a map file, instances are dynamic servers or
+ * server-template slots, certificates sit in a crt-list; the runtime API
+ * changes all three without a reload. The text changes only when backends,
+ * listeners or policies do.
+ */
+
+export interface Listen {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A stage's backend: empty (instances come by `add server`) or with `slots` pre-made, disabled servers. */
+export interface StageBackend {
+  readonly name: string;
+  readonly slots?: number;
+}
+
+export interface DataPlaneFiles {
+  /** The worker's runtime API socket (level admin, passes listeners to the next worker on reload). */
+  readonly adminSocket: string;
+  /** Host -> backend name, one route a line. */
+  readonly routesMap: string;
+  /** The certificate served when no crt-list entry matches the SNI name. */
+  readonly defaultCertificate: string;
+  /** Operators' and Steward's certificates, one `path [options] [sni filters]` a line. */
+  readonly crtList: string;
+}
+
+export interface DataPlaneState {
+  readonly files: DataPlaneFiles;
+  readonly https: Listen;
+  /** Plain HTTP: answers every request with a redirect to HTTPS. */
+  readonly http: Listen;
+  /** Stats page and HAProxy's Prometheus exporter (`/metrics`); loopback only. */
+  readonly stats: Listen;
+  /** Steward's own pages (`/.steward/…` on every host). */
+  readonly steward: Listen;
+  readonly backends: readonly StageBackend[];
+  readonly hstsMaxAgeSeconds: number;
+  /** The unprivileged user and group the workers run as (the master keeps root to reload). */
+  readonly runAs?: { readonly user: string; readonly group: string };
+  /** The number of worker threads (HAProxy's default is one per core). */
+  readonly threads?: number;
+}
+
+/** Backends the renderer owns; a stage backend may not take these names. */
+export const stewardBackend = 'be_steward';
+export const unroutedBackend = 'be_unrouted';
+export const maxSlots = 64;
+const reservedBackends: readonly string[] = [stewardBackend, unroutedBackend];
+
+const tls13Suites = tlsCiphers.split(':').filter((cipher) => cipher.startsWith('TLS_'));
+const tls12Ciphers = tlsCiphers.split(':').filter((cipher) => !cipher.startsWith('TLS_'));
+
+/** The name of the n-th (1-based) server-template slot in a stage backend. */
+export function slotServerName(n: number): string {
+  return `slot${n}`;
+}
+
+function checkLoopback(field: string, listen: Listen): void {
+  if (listen.address !== '127.0.0.1' && listen.address !== '::1') {
+    throw new InputError(
+      `${field} ${showValue(listen.address)} is not accepted: use a loopback address (127.0.0.1 or ::1)`,
+      {
+        field,
+      },
+    );
+  }
+}
+
+function checkState(state: DataPlaneState): void {
+  for (const key of ['adminSocket', 'routesMap', 'defaultCertificate', 'crtList'] as const) {
+    checkPath(`files.${key}`, state.files[key]);
+  }
+  for (const key of ['https', 'http', 'stats', 'steward'] as const) {
+    checkAddress(`${key}.address`, state[key].address);
+    checkPort(`${key}.port`, state[key].port);
+  }
+  checkLoopback('stats.address', state.stats);
+  const seen = new Set<string>();
+  for (const [index, backend] of state.backends.entries()) {
+    const field = `backends[${index}].name`;
+    checkName(field, backend.name);
+    if (reservedBackends.includes(backend.name) || seen.has(backend.name)) {
+      throw new InputError(
+        `${field} ${showValue(backend.name)} is not accepted: each backend needs its own name, and ${reservedBackends.join(', ')} belong to Steward`,
+        { field },
+      );
+    }
+    seen.add(backend.name);
+    const slots = backend.slots ?? 0;
+    if (!Number.isInteger(slots) || slots < 0 || slots > maxSlots) {
+      throw new InputError(
+        `backends[${index}].slots ${showValue(backend.slots)} is not accepted: use an integer from 0 to ${maxSlots}`,
+        { field: `backends[${index}].slots` },
+      );
+    }
+  }
+  if (!Number.isInteger(state.hstsMaxAgeSeconds) || state.hstsMaxAgeSeconds < 0) {
+    throw new InputError(
+      `hstsMaxAgeSeconds ${showValue(state.hstsMaxAgeSeconds)} is not accepted: use a whole number of seconds, 0 or more`,
+      { field: 'hstsMaxAgeSeconds' },
+    );
+  }
+  if (
+    state.threads !== undefined &&
+    (!Number.isInteger(state.threads) || state.threads < 1 || state.threads > 64)
+  ) {
+    throw new InputError(`threads ${showValue(state.threads)} is not accepted: use an integer from 1 to 64`, {
+      field: 'threads',
+    });
+  }
+  if (state.runAs) {
+    checkName('runAs.user', state.runAs.user);
+    checkName('runAs.group', state.runAs.group);
+  }
+}
+
+function renderGlobal(state: DataPlaneState): string[] {
+  return [
+    'global',
+    '    master-worker',
+    ...(state.runAs ? [`    user ${state.runAs.user}`, `    group ${state.runAs.group}`] : []),
+    ...(state.threads ? [`    nbthread ${state.threads}`] : []),
+    // The worker's socket hands its listening sockets to the next worker: a reload refuses no connection.
+    `    stats socket ${state.files.adminSocket} mode 600 level admin expose-fd listeners`,
+    '    stats timeout 30s',
+    '    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 no-tls-tickets',
+    `    ssl-default-bind-ciphers ${tls12Ciphers.join(':')}`,
+    `    ssl-default-bind-ciphersuites ${tls13Suites.join(':')}`,
+    '    ssl-default-bind-curves X25519:P-256:P-384',
+    '    tune.ssl.default-dh-param 2048',
+    // An old worker still finishing its requests after a reload gives up at this bound.
+    '    hard-stop-after 5m',
+    '',
+    'defaults',
+    '    mode http',
+    '    option http-keep-alive',
+    '    option forwardfor',
+    '    timeout connect 5s',
+    '    timeout client 30s',
+    '    timeout server 60s',
+    '    timeout http-request 10s',
+    '    timeout http-keep-alive 10s',
+    '    timeout queue 10s',
+    '    timeout tunnel 1h',
+    '',
+  ];
+}
+
+function renderFrontends(state: DataPlaneState): string[] {
+  const { files } = state;
+  const httpsPort = state.https.port === 443 ? '' : `:${state.https.port}`;
+  return [
+    'frontend fe_https',
+    `    bind ${addressWithPort(state.https.address, state.https.port)} ssl crt ${files.defaultCertificate} crt-list ${files.crtList} alpn h2,http/1.1`,
+    // Steward's own pages come first, on every host: a tenant's route cannot shadow them.
+    `    use_backend ${stewardBackend} if { path_beg /.steward/ }`,
+    `    use_backend %[req.hdr(host),field(1,:),lower,map(${files.routesMap},${unroutedBackend})]`,
+    `    default_backend ${unroutedBackend}`,
+    ...(state.hstsMaxAgeSeconds > 0
+      ? [`    http-response set-header Strict-Transport-Security "max-age=${state.hstsMaxAgeSeconds}"`]
+      : []),
+    '',
+    'frontend fe_http',
+    `    bind ${addressWithPort(state.http.address, state.http.port)}`,
+    `    http-request redirect location https://%[req.hdr(host),field(1,:)]${httpsPort}%[pathq] code 301`,
+    '',
+    'frontend fe_stats',
+    `    bind ${addressWithPort(state.stats.address, state.stats.port)}`,
+    '    http-request use-service prometheus-exporter if { path /metrics }',
+    '    stats enable',
+    '    stats uri /stats',
+    '    stats refresh 10s',
+    '',
+  ];
+}
+
+function renderBackends(state: DataPlaneState): string[] {
+  const lines = [
+    `backend ${stewardBackend}`,
+    `    server steward ${addressWithPort(state.steward.address, state.steward.port)}`,
+    '',
+    // Names no tenant: a host nobody routes looks the same for every host.
+    `backend ${unroutedBackend}`,
+    '    http-request return status 404 content-type "text/plain; charset=utf-8" string "No application is served at this address."',
+    '',
+  ];
+  for (const backend of state.backends) {
+    lines.push(`backend ${backend.name}`, '    balance roundrobin');
+    const slots = backend.slots ?? 0;
+    // Slots start disabled at a placeholder address; `set server … addr`, then `state ready`, brings one up.
+    if (slots > 0) lines.push(`    server-template slot 1-${slots} 127.0.0.1:1 disabled`);
+    lines.push('');
+  }
+  return lines;
+}
+
+export function renderHaproxyConfig(state: DataPlaneState): string {
+  checkState(state);
+  return [
+    '# Rendered by Steward from its desired state; edits here are overwritten.',
+    ...renderGlobal(state),
+    ...renderFrontends(state),
+    ...renderBackends(state),
+  ].join('\n');
+}

@@ -1,0 +1,21 @@
+/** The data plane on HAProxy: what the rest of Steward may use. */
+export {
+  maxSlots,
+  renderHaproxyConfig,
+  slotServerName,
+  stewardBackend,
+  unroutedBackend,
+  type DataPlaneFiles,
+  type DataPlaneState,
+  type Listen,
+  type StageBackend,
+} from './config.ts';
+export { Haproxy, parseShowProc, type HaproxyOptions, type MasterView, type ProcessView } from './haproxy.ts';
+export {
+  RuntimeApi,
+  RuntimeApiError,
+  serverStates,
+  type MapEntry,
+  type ServerState,
+  type ServerStateRow,
+} from './runtime-api.ts';

@@ -1,0 +1,301 @@
+import { createConnection } from 'node:net';
+import { InputError, UnavailableError, showValue } from '../core/errors.ts';
+import {
+  addressWithPort,
+  checkAddress,
+  checkHost,
+  checkName,
+  checkPath,
+  checkPem,
+  checkPort,
+} from './names.ts';
+
+/**
+ * HAProxy's runtime API over its Unix socket, as typed commands. Every value
+ * is checked against a closed alphabet before it joins a command line (HAProxy
+ * splits on spaces and `;`, and a newline ends a command), and every answer is
+ * parsed: a command HAProxy refused throws, with its answer, never passes
+ * silently.
+ */
+
+export const serverStates = ['ready', 'drain', 'maint'] as const;
+export type ServerState = (typeof serverStates)[number];
+
+export interface MapEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** One row of `show servers state`: the fields the control plane acts on. */
+export interface ServerStateRow {
+  readonly backend: string;
+  readonly server: string;
+  readonly address: string;
+  readonly port: number;
+  /** 0 stopped, 1 starting, 2 running, 3 stopping (HAProxy's srv_op_state). */
+  readonly operationalState: number;
+  /** Bit field: 0x01 forced maintenance, 0x08 forced drain, … (HAProxy's srv_admin_state). */
+  readonly adminState: number;
+}
+
+/** HAProxy refused a command or could not be reached; `command` is the verb only, never the values. */
+export class RuntimeApiError extends UnavailableError {
+  readonly command: string;
+  readonly response: string;
+  constructor(command: string, response: string, options: { cause?: unknown } = {}) {
+    const shown = response.trim().slice(0, 300);
+    super(`HAProxy's runtime API refused "${command}": ${shown === '' ? '(no answer)' : shown}`, options);
+    this.command = command;
+    this.response = response;
+  }
+}
+
+/** Sends one command on its own connection and returns the whole answer (HAProxy closes after it). */
+export function sendCommand(socketPath: string, line: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = createConnection(socketPath);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    socket.on('connect', () => socket.end(line.endsWith('\n') ? line : `${line}\n`));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', (hadError) => {
+      if (!hadError) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+function checkMapFile(mapFile: string): string {
+  return checkPath('map', mapFile);
+}
+
+function checkMapValue(value: string): string {
+  return checkName('map value', value);
+}
+
+function checkVersion(version: string): string {
+  if (!/^[0-9]{1,12}$/.test(version)) {
+    throw new InputError(
+      `map version ${showValue(version)} is not accepted: use the number "prepare map" returned`,
+      {
+        field: 'version',
+      },
+    );
+  }
+  return version;
+}
+
+function serverRef(backend: string, server: string): string {
+  return `${checkName('backend', backend)}/${checkName('server', server)}`;
+}
+
+export function parseShowMap(text: string): MapEntry[] {
+  const entries: MapEntry[] = [];
+  for (const line of text.split('\n')) {
+    // `<pointer> <key> <value>`; keys are host names (no spaces), values backend names.
+    const match = /^0x[0-9a-f]+ (\S+) (\S+)$/.exec(line.trim());
+    if (match?.[1] !== undefined && match[2] !== undefined) entries.push({ key: match[1], value: match[2] });
+  }
+  return entries;
+}
+
+export function parseServersState(text: string): ServerStateRow[] {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const header = lines.find((line) => line.startsWith('# '));
+  if (lines[0]?.trim() !== '1' || !header) throw new RuntimeApiError('show servers state', text);
+  const columns = header.slice(2).split(' ');
+  const at = (row: string[], name: string): string => row[columns.indexOf(name)] ?? '';
+  return lines
+    .filter((line) => line !== lines[0] && !line.startsWith('#'))
+    .map((line) => {
+      const row = line.split(' ');
+      return {
+        backend: at(row, 'be_name'),
+        server: at(row, 'srv_name'),
+        address: at(row, 'srv_addr'),
+        port: Number(at(row, 'srv_port')),
+        operationalState: Number(at(row, 'srv_op_state')),
+        adminState: Number(at(row, 'srv_admin_state')),
+      };
+    });
+}
+
+export function parseInfo(text: string): Record<string, string> {
+  const info: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) info[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return info;
+}
+
+export class RuntimeApi {
+  readonly socketPath: string;
+  readonly #timeoutMs: number;
+
+  constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
+    this.socketPath = checkPath('socket', socketPath);
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** Runs a command; `ok` says whether the answer means success. */
+  async #run(verb: string, line: string, ok: (answer: string) => boolean): Promise<string> {
+    let answer: string;
+    try {
+      answer = await sendCommand(this.socketPath, line, this.#timeoutMs);
+    } catch (error) {
+      throw new RuntimeApiError(verb, `cannot reach ${this.socketPath}`, { cause: error });
+    }
+    if (!ok(answer)) throw new RuntimeApiError(verb, answer);
+    return answer;
+  }
+
+  #silent(verb: string, line: string): Promise<string> {
+    return this.#run(verb, line, (answer) => answer.trim() === '');
+  }
+
+  async showInfo(): Promise<Record<string, string>> {
+    const info = parseInfo(
+      await this.#run('show info', 'show info', (answer) => answer.startsWith('Name: HAProxy')),
+    );
+    return info;
+  }
+
+  async showMap(mapFile: string): Promise<MapEntry[]> {
+    const answer = await this.#run('show map', `show map ${checkMapFile(mapFile)}`, (text) =>
+      text.split('\n').every((line) => line === '' || line.startsWith('0x')),
+    );
+    return parseShowMap(answer);
+  }
+
+  async addMapEntry(mapFile: string, host: string, backend: string): Promise<void> {
+    await this.#silent(
+      'add map',
+      `add map ${checkMapFile(mapFile)} ${checkHost('host', host)} ${checkMapValue(backend)}`,
+    );
+  }
+
+  async setMapEntry(mapFile: string, host: string, backend: string): Promise<void> {
+    await this.#silent(
+      'set map',
+      `set map ${checkMapFile(mapFile)} ${checkHost('host', host)} ${checkMapValue(backend)}`,
+    );
+  }
+
+  async delMapEntry(mapFile: string, host: string): Promise<void> {
+    await this.#silent('del map', `del map ${checkMapFile(mapFile)} ${checkHost('host', host)}`);
+  }
+
+  /** Routes `host` to `backend`, whether or not it had a route. */
+  async putMapEntry(mapFile: string, host: string, backend: string): Promise<void> {
+    const existing = (await this.showMap(mapFile)).find((entry) => entry.key === host);
+    if (existing?.value === backend) return;
+    if (existing) await this.setMapEntry(mapFile, host, backend);
+    else await this.addMapEntry(mapFile, host, backend);
+  }
+
+  /** Replaces the whole map at once: requests see the old entries or the new ones, never a mix. */
+  async replaceMap(mapFile: string, entries: readonly MapEntry[]): Promise<void> {
+    const file = checkMapFile(mapFile);
+    for (const entry of entries) {
+      checkHost('host', entry.key);
+      checkMapValue(entry.value);
+    }
+    const prepared = await this.#run('prepare map', `prepare map ${file}`, (text) =>
+      /New version created: \d+/.test(text),
+    );
+    const version = checkVersion(/New version created: (\d+)/.exec(prepared)?.[1] ?? '');
+    for (const entry of entries)
+      await this.#silent('add map', `add map @${version} ${file} ${entry.key} ${entry.value}`);
+    await this.#silent('commit map', `commit map @${version} ${file}`);
+  }
+
+  /** Adds an app instance to a stage backend; it starts in maintenance (HAProxy's rule), `setServerState` opens it. */
+  async addServer(backend: string, server: string, address: string, port: number): Promise<void> {
+    const target = addressWithPort(checkAddress('address', address), checkPort('port', port));
+    await this.#run('add server', `add server ${serverRef(backend, server)} ${target}`, (answer) =>
+      answer.includes('New server registered.'),
+    );
+  }
+
+  async setServerState(backend: string, server: string, state: ServerState): Promise<void> {
+    if (!serverStates.includes(state)) {
+      throw new InputError(`state ${showValue(state)} is not accepted: use ${serverStates.join(', ')}`, {
+        field: 'state',
+      });
+    }
+    await this.#silent('set server state', `set server ${serverRef(backend, server)} state ${state}`);
+  }
+
+  async setServerAddress(backend: string, server: string, address: string, port: number): Promise<void> {
+    const line = `set server ${serverRef(backend, server)} addr ${checkAddress('address', address)} port ${checkPort('port', port)}`;
+    await this.#run('set server addr', line, (answer) => /changed from|no need to change/i.test(answer));
+  }
+
+  /** Puts the server in maintenance, then removes it; HAProxy refuses while it still has connections. */
+  async delServer(backend: string, server: string): Promise<void> {
+    const ref = serverRef(backend, server);
+    await this.#silent('disable server', `disable server ${ref}`);
+    await this.#run('del server', `del server ${ref}`, (answer) => answer.includes('Server deleted.'));
+  }
+
+  async showServersState(backend?: string): Promise<ServerStateRow[]> {
+    const line =
+      backend === undefined ? 'show servers state' : `show servers state ${checkName('backend', backend)}`;
+    return parseServersState(
+      await this.#run('show servers state', line, (answer) => answer.startsWith('1\n')),
+    );
+  }
+
+  /** The live counters of one server (`show stat`): current sessions and queue, to know when a drain is done. */
+  async serverSessions(backend: string, server: string): Promise<{ current: number; queued: number }> {
+    const answer = await this.#run('show stat', 'show stat -1 4 -1', (text) => text.startsWith('# pxname,'));
+    const [header, ...rows] = answer.split('\n');
+    const columns = (header ?? '').slice(2).split(',');
+    for (const row of rows) {
+      const cells = row.split(',');
+      if (cells[0] === backend && cells[1] === server) {
+        return {
+          current: Number(cells[columns.indexOf('scur')]),
+          queued: Number(cells[columns.indexOf('qcur')]),
+        };
+      }
+    }
+    throw new RuntimeApiError('show stat', `no server ${backend}/${server}`);
+  }
+
+  /** Creates, fills and commits a certificate in HAProxy's memory; the file name is its key in crt-lists. */
+  async putCertificate(certFile: string, pem: string, options: { isNew: boolean }): Promise<void> {
+    const file = checkPath('certificate', certFile);
+    const payload = checkPem('pem', pem);
+    if (options.isNew) {
+      await this.#run('new ssl cert', `new ssl cert ${file}`, (answer) =>
+        answer.includes('New empty certificate store'),
+      );
+    }
+    await this.#run('set ssl cert', `set ssl cert ${file} <<\n${payload}\n`, (answer) =>
+      /Transaction (created|updated) for certificate/.test(answer),
+    );
+    await this.#run(
+      'commit ssl cert',
+      `commit ssl cert ${file}`,
+      (answer) => /Success!/.test(answer) && !/[Ee]rror/.test(answer),
+    );
+  }
+
+  /** Serves a committed certificate for the given SNI names (an exact `acme.example.com` or a `*.example.com`). */
+  async addCrtListEntry(crtList: string, certFile: string, sniNames: readonly string[]): Promise<void> {
+    const list = checkPath('crt-list', crtList);
+    const file = checkPath('certificate', certFile);
+    const names = sniNames.map((name) => {
+      const bare = name.startsWith('*.') ? name.slice(2) : name;
+      checkHost('sni', bare);
+      return name;
+    });
+    await this.#run(
+      'add ssl crt-list',
+      `add ssl crt-list ${list} <<\n${[file, ...names].join(' ')}\n`,
+      (answer) => /Success!/.test(answer),
+    );
+  }
+}
