@@ -16,9 +16,21 @@ export interface Listen {
   readonly port: number;
 }
 
-/** A stage's backend: empty (instances come by `add server`) or with `slots` pre-made, disabled servers. */
+/** An app instance written into the config, so that a reload keeps the instances added at runtime. */
+export interface StageServer {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly state?: 'ready' | 'drain';
+}
+
+/**
+ * A stage's backend: its known instances, plus either nothing more (new ones
+ * come by `add server`) or `slots` pre-made, disabled servers.
+ */
 export interface StageBackend {
   readonly name: string;
+  readonly servers?: readonly StageServer[];
   readonly slots?: number;
 }
 
@@ -95,6 +107,20 @@ function checkState(state: DataPlaneState): void {
       );
     }
     seen.add(backend.name);
+    const servers = new Set<string>();
+    for (const [at, server] of (backend.servers ?? []).entries()) {
+      const prefix = `backends[${index}].servers[${at}]`;
+      checkName(`${prefix}.name`, server.name);
+      checkAddress(`${prefix}.address`, server.address);
+      checkPort(`${prefix}.port`, server.port);
+      if (servers.has(server.name) || /^slot\d+$/.test(server.name)) {
+        throw new InputError(
+          `${prefix}.name ${showValue(server.name)} is not accepted: each server of a backend needs its own name, and slot<n> names belong to the slots`,
+          { field: `${prefix}.name` },
+        );
+      }
+      servers.add(server.name);
+    }
     const slots = backend.slots ?? 0;
     if (!Number.isInteger(slots) || slots < 0 || slots > maxSlots) {
       throw new InputError(
@@ -195,6 +221,10 @@ function renderBackends(state: DataPlaneState): string[] {
   ];
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');
+    for (const server of backend.servers ?? []) {
+      const drain = server.state === 'drain' ? ' weight 0' : '';
+      lines.push(`    server ${server.name} ${addressWithPort(server.address, server.port)}${drain}`);
+    }
     const slots = backend.slots ?? 0;
     // Slots start disabled at a placeholder address; `set server … addr`, then `state ready`, brings one up.
     if (slots > 0) lines.push(`    server-template slot 1-${slots} 127.0.0.1:1 disabled`);

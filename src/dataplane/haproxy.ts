@@ -113,7 +113,7 @@ export class Haproxy {
 
   /** `haproxy -c`: the reason HAProxy gives when the config would not load. */
   async validate(): Promise<void> {
-    const result = await run(this.#binary, ['-c', '-q', '-f', this.#options.configFile], {
+    const result = await run(this.#binary, ['-c', '-f', this.#options.configFile], {
       timeoutMs: 30_000,
     });
     if (result.code !== 0) {

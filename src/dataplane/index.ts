@@ -9,6 +9,7 @@ export {
   type DataPlaneState,
   type Listen,
   type StageBackend,
+  type StageServer,
 } from './config.ts';
 export { Haproxy, parseShowProc, type HaproxyOptions, type MasterView, type ProcessView } from './haproxy.ts';
 export {
