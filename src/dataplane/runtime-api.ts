@@ -273,7 +273,7 @@ export class RuntimeApi {
         answer.includes('New empty certificate store'),
       );
     }
-    await this.#run('set ssl cert', `set ssl cert ${file} <<\n${payload}\n`, (answer) =>
+    await this.#run('set ssl cert', `set ssl cert ${file} <<\n${payload}\n\n`, (answer) =>
       /Transaction (created|updated) for certificate/.test(answer),
     );
     await this.#run(
@@ -294,7 +294,7 @@ export class RuntimeApi {
     });
     await this.#run(
       'add ssl crt-list',
-      `add ssl crt-list ${list} <<\n${[file, ...names].join(' ')}\n`,
+      `add ssl crt-list ${list} <<\n${[file, ...names].join(' ')}\n\n`,
       (answer) => /Success!/.test(answer),
     );
   }
