@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, UnavailableError } from '../core/errors.ts';
 import { run } from '../system/exec.ts';
+import { isAlive } from '../system/lockfile.ts';
 import { checkPath } from './names.ts';
 import { RuntimeApi, sendCommand } from './runtime-api.ts';
 
@@ -70,15 +71,6 @@ export function parseShowProc(text: string): MasterView {
   if (!master)
     throw new UnavailableError(`HAProxy's master CLI gave no master in "show proc": ${text.slice(0, 200)}`);
   return { master, workers, oldWorkers };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class Haproxy {

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { connect, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Haproxy, RuntimeApiError, type HaproxyOptions } from '../../src/dataplane/index.ts';
@@ -241,12 +244,31 @@ describe('HAProxy as the data plane', () => {
     haproxy = next;
   });
 
-  it('stops, and the next start starts a new master', async () => {
+  it('a kill -9 of the Steward that started HAProxy leaves it serving, and the next one adopts it', async () => {
     const old = haproxy.pid;
     await haproxy.stop(5_000);
     await expect(get(fixture.state.https.port, 'acme.test')).rejects.toThrow();
-    const again = await haproxy.start();
-    expect(again.adopted).toBe(false);
-    expect(again.pid).not.toBe(old);
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'haproxy-child.ts')], {
+      env: { ...process.env, STEWARD_TEST_HAPROXY: JSON.stringify(options) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const started = JSON.parse(line) as { adopted: boolean; pid: number };
+    expect(started.adopted).toBe(false);
+    expect(started.pid).not.toBe(old);
+    const load = loadLoop(fixture.state.https.port, 'acme.test');
+    try {
+      await until('load', () => load.total() > 20);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      const after = load.total();
+      await until('more load', () => load.total() > after + 50);
+    } finally {
+      await load.stop();
+    }
+    console.log(`kill -9 of the driver's process: ${load.total()} requests, ${load.failures.length} failed`);
+    expect(load.failures).toEqual([]);
+    haproxy = new Haproxy(options);
+    expect(await haproxy.start()).toEqual({ adopted: true, pid: started.pid });
   });
 });
