@@ -169,6 +169,9 @@ function renderGlobal(state: DataPlaneState): string[] {
     'defaults',
     '    mode http',
     '    option http-keep-alive',
+    // On a reload the old worker answers the next request on an idle kept-alive connection with
+    // `Connection: close` rather than closing it under a client that may be sending one.
+    '    option idle-close-on-response',
     '    option forwardfor',
     '    timeout connect 5s',
     '    timeout client 30s',

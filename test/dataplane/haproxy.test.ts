@@ -208,7 +208,7 @@ describe('HAProxy as the data plane', () => {
     );
   });
 
-  it('reloads seamlessly under load with no failed request, and counts the reload', async () => {
+  it('reloads seamlessly under load (new and kept-alive connections) with no failed request, and counts the reload', async () => {
     const { https, files } = fixture.state;
     // What the runtime API changed goes into the files a new worker reads.
     writeFileSync(files.routesMap, 'acme.test st_acme\nslots.test st_slots\n');
@@ -218,7 +218,7 @@ describe('HAProxy as the data plane', () => {
       { name: 'st_new' },
     ]);
     const before = (await haproxy.showProc()).master;
-    const load = loadLoop(https.port, 'acme.test');
+    const load = loadLoop(https.port, 'acme.test', { keepAlive: true });
     try {
       await until('load', () => load.total() > 20);
       const view = await haproxy.reload();

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { renderHaproxyConfig, type DataPlaneState, type StageBackend } from '../../src/dataplane/index.ts';
 import { freePort } from '../../src/system/ports.ts';
@@ -72,7 +72,7 @@ export interface Answer {
 }
 
 /** One HTTPS request on a new connection, with SNI and Host set to `host`. */
-export function get(port: number, host: string, path = '/'): Promise<Answer> {
+export function get(port: number, host: string, path = '/', agent: Agent | false = false): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       {
@@ -82,7 +82,7 @@ export function get(port: number, host: string, path = '/'): Promise<Answer> {
         servername: host,
         headers: { host },
         rejectUnauthorized: false,
-        agent: false,
+        agent,
       },
       (res) => {
         let body = '';
@@ -109,15 +109,28 @@ export function plainGet(port: number, host: string, path: string): Promise<Answ
   });
 }
 
-/** Requests in `concurrency` loops until stopped; counts answers by body, and anything but a 200 as failed. */
-export function loadLoop(port: number, host: string, concurrency = 4) {
+/**
+ * Requests in `concurrency` loops until stopped; counts answers by body, and
+ * anything but a 200 as failed. With `keepAlive`, half the loops reuse their
+ * connections (no retry: a connection closed under a request counts as failed).
+ */
+export function loadLoop(
+  port: number,
+  host: string,
+  options: { concurrency?: number; keepAlive?: boolean } = {},
+) {
+  const concurrency = options.concurrency ?? 4;
   const bodies = new Map<string, number>();
   const failures: string[] = [];
   let running = true;
-  const loop = async () => {
+  const agents: Agent[] = [];
+  const loop = async (_: unknown, index: number) => {
+    const agent =
+      options.keepAlive && index % 2 === 1 ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    if (agent) agents.push(agent);
     while (running) {
       try {
-        const answer = await get(port, host);
+        const answer = await get(port, host, '/', agent);
         if (answer.status === 200) bodies.set(answer.body, (bodies.get(answer.body) ?? 0) + 1);
         else failures.push(`${answer.status} ${answer.body}`);
       } catch (error) {
@@ -133,6 +146,7 @@ export function loadLoop(port: number, host: string, concurrency = 4) {
     stop: async () => {
       running = false;
       await Promise.all(loops);
+      for (const agent of agents) agent.destroy();
     },
   };
 }
