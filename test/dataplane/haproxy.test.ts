@@ -152,6 +152,23 @@ describe('HAProxy as the data plane', () => {
     expect([slot?.address, slot?.port]).toEqual(['127.0.0.1', ports['slot-app']]);
   });
 
+  it('replaces the whole map in one commit (prepare, add, commit map)', async () => {
+    const { https, files } = fixture.state;
+    const entries = [
+      { key: 'acme.test', value: 'st_acme' },
+      { key: 'slots.test', value: 'st_slots' },
+      { key: 'www.acme.test', value: 'st_acme' },
+    ];
+    await haproxy.api.replaceMap(files.routesMap, entries);
+    expect(await haproxy.api.showMap(files.routesMap)).toEqual(entries);
+    expect((await get(https.port, 'www.acme.test')).body).toBe('web-2');
+    await haproxy.api.delMapEntry(files.routesMap, 'www.acme.test');
+    expect((await get(https.port, 'www.acme.test')).status).toBe(404);
+    await expect(haproxy.api.delMapEntry(files.routesMap, 'www.acme.test')).rejects.toBeInstanceOf(
+      RuntimeApiError,
+    );
+  });
+
   it('hot-swaps a certificate through the runtime API and serves it by SNI', async () => {
     const { https, files } = fixture.state;
     const certFile = join(fixture.dir, 'acme.test.pem');
