@@ -261,13 +261,15 @@ describe('HAProxy as the data plane', () => {
     haproxy = next;
   });
 
-  it('a kill -9 of the Steward that started HAProxy leaves it serving, and the next one adopts it', async () => {
+  it('a kill -9 of the Steward that started HAProxy (its whole process group) leaves it serving, and the next one adopts it', async () => {
     const old = haproxy.pid;
     await haproxy.stop(5_000);
     await expect(get(fixture.state.https.port, 'acme.test')).rejects.toThrow();
     const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'haproxy-child.ts')], {
       env: { ...process.env, STEWARD_TEST_HAPROXY: JSON.stringify(options) },
       stdio: ['ignore', 'pipe', 'inherit'],
+      // Its own process group, as a Steward in a terminal or a service unit has: the whole group is killed.
+      detached: true,
     });
     const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
     const started = JSON.parse(line) as { adopted: boolean; pid: number };
@@ -276,7 +278,7 @@ describe('HAProxy as the data plane', () => {
     const load = loadLoop(fixture.state.https.port, 'acme.test');
     try {
       await until('load', () => load.total() > 20);
-      child.kill('SIGKILL');
+      process.kill(-child.pid!, 'SIGKILL');
       await once(child, 'exit');
       const after = load.total();
       await until('more load', () => load.total() > after + 50);
