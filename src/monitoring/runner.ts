@@ -280,7 +280,8 @@ export class CheckRunner {
       case 'backup': {
         const seen = await this.#o.targets.backup(check.tenant ?? '', check.stage ?? '');
         if (!seen.policy) return { outcome: 'fail', detail: seen.error ?? 'no backup policy' };
-        return backupVerdict(seen.policy, seen.freshness);
+        const watchingSeconds = (this.#o.clock.now().getTime() - Date.parse(check.createdAt)) / 1000;
+        return backupVerdict(seen.policy, seen.freshness, watchingSeconds);
       }
     }
   }

@@ -21,6 +21,7 @@ export interface StoredCheck {
   readonly intervalSeconds: number;
   readonly timeoutMs: number;
   readonly createdBy: string;
+  readonly createdAt: string;
   readonly progress: CheckProgress;
 }
 
@@ -225,6 +226,7 @@ export class CheckStore {
         'checks.interval_seconds',
         'checks.timeout_ms',
         'checks.created_by',
+        'checks.created_at',
         'checks.last_probe_at',
         'checks.recent',
         'check_states.state',
@@ -389,6 +391,7 @@ function toStoredCheck(row: {
   interval_seconds: number;
   timeout_ms: number;
   created_by: string;
+  created_at: Date | string;
   last_probe_at: Date | string | null;
   recent: unknown;
   state: string;
@@ -406,6 +409,7 @@ function toStoredCheck(row: {
     intervalSeconds: row.interval_seconds,
     timeoutMs: row.timeout_ms,
     createdBy: row.created_by,
+    createdAt: iso(row.created_at) ?? '',
     progress: {
       state: row.state as CheckState,
       since: iso(row.started_at) ?? '',

@@ -54,13 +54,27 @@ export function combineVerdicts(label: string, verdicts: readonly Verdict[]): Ve
  * after the policy's shortest interval; within 1.5 of it is ok (a backup takes
  * time), within 2 degraded (one run missed), beyond that or none at all a failure.
  */
-export function backupVerdict(policy: PhysicalPolicy, freshness: Freshness | null): Verdict {
+/**
+ * The newest good backup against the policy. A check younger than one and a
+ * half of the policy's shortest interval without a backup yet is ok: its
+ * stage's first backup is not due (a new stage raises no alert).
+ */
+export function backupVerdict(
+  policy: PhysicalPolicy,
+  freshness: Freshness | null,
+  watchingSeconds = Number.POSITIVE_INFINITY,
+): Verdict {
   const intervals = [
     intervalOf(policy.full),
     ...(policy.diff ? [intervalOf(policy.diff)] : []),
     ...(policy.incr ? [intervalOf(policy.incr)] : []),
   ];
   const expectedSeconds = Math.min(...intervals) / 1000;
+  if (!freshness && watchingSeconds < expectedSeconds * 1.5)
+    return {
+      outcome: 'ok',
+      detail: `no backup yet; the first is due within ${formatAge(expectedSeconds * 1.5 - watchingSeconds)}`,
+    };
   if (!freshness) return { outcome: 'fail', detail: 'no good backup yet' };
   const age = freshness.ageSeconds;
   const detail = `newest good backup ${freshness.label} is ${formatAge(age)} old; the policy backs up every ${formatAge(expectedSeconds)}`;

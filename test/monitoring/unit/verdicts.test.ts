@@ -76,6 +76,13 @@ describe('backup freshness against the policy', () => {
   ] as const)('the daily policy, a backup %s h old: %s', (hours, outcome) => {
     expect(backupVerdict(defaultBackupPolicy, freshness(hours)).outcome).toBe(outcome);
   });
+  it('a new check gets one and a half intervals for the first backup, then fails', () => {
+    expect(backupVerdict(defaultBackupPolicy, null, 3600)).toEqual({
+      outcome: 'ok',
+      detail: 'no backup yet; the first is due within 35 h',
+    });
+    expect(backupVerdict(defaultBackupPolicy, null, 36 * 3600).outcome).toBe('fail');
+  });
   it('no good backup at all fails', () => {
     expect(backupVerdict(defaultBackupPolicy, null)).toEqual({
       outcome: 'fail',
