@@ -310,7 +310,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'alerts' }),
     settings: config.alerts,
     pager: new BroadcastPager(notifications),
-    rules: config.alerts.rules ?? defaultRules,
+    rules: [...(config.alerts.extraRules ?? []), ...(config.alerts.rules ?? defaultRules)],
     checks: checkStore,
     stagesOf: async (slug) => (await tenants.show(slug)).stages.map((s) => s.name),
   });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkBucket, checkEndpoint } from '../backups/pgbackrest/config.ts';
 import { parseAllowList } from '../gateway/allow-list.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
-import { alertRuleSchema } from '../alerts/rules.ts';
+import { alertRuleSchema, defaultRules } from '../alerts/rules.ts';
 import { InputError, showValue } from './errors.ts';
 
 /**
@@ -280,8 +280,26 @@ export const configSchema = z
             message: 'each rule needs a name of its own',
           })
           .optional(),
+        /** Rules tried before `rules` (or before the built-in ones when `rules` is left out): add without replacing. */
+        extraRules: z
+          .array(alertRuleSchema)
+          .max(200)
+          .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, {
+            message: 'each rule needs a name of its own',
+          })
+          .optional(),
       })
       .strict()
+      .refine(
+        (a) => {
+          const names = [...(a.extraRules ?? []), ...(a.rules ?? defaultRules)].map((r) => r.name);
+          return new Set(names).size === names.length;
+        },
+        {
+          message: 'a rule in extraRules has the name of a rule in rules (or of a built-in rule)',
+          path: ['extraRules'],
+        },
+      )
       .prefault({}),
     /** On-call (src/oncall/): escalation, the signed links in page emails, the reaction target. */
     oncall: z
