@@ -218,6 +218,7 @@ export class Steward {
         }),
         logger,
         limits: config.gateway.limits,
+        site: (host) => this.#services?.status.site(host),
         // Rate limits, the connection cap and the access log, unless the caller brings its own hooks.
         hooks:
           this.#o.gateway.hooks ??
