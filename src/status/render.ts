@@ -35,7 +35,7 @@ time,.meta{color:#57606a;font-size:.9rem}ol.u li{border-left:3px solid #d0d7de;p
 function barClass(day: DayBar): string {
   if (day.uptime === null) return 'b-none';
   if (day.uptime >= 99.95) return 'b-up';
-  return day.uptime >= 99 ? 'b-minor' : 'b-major';
+  return day.uptime >= 95 ? 'b-minor' : 'b-major';
 }
 
 function barsLabel(component: Component): string {
@@ -47,7 +47,7 @@ function barsLabel(component: Component): string {
       ? 'no day with downtime'
       : `days with downtime: ${bad.map((d) => `${d.date} ${(d.uptime ?? 0).toFixed(2)} %`).join(', ')}`,
   ];
-  if (empty > 0) parts.push(`${empty} days without data`);
+  if (empty > 0) parts.push(`${empty} ${empty === 1 ? 'day' : 'days'} without data`);
   return parts.join('; ');
 }
 

@@ -132,6 +132,7 @@ export class StatusService {
         address: actor.address,
         action: existing ? (token ? 'status.link.rotate' : 'status.link.stages') : 'status.link.create',
         target: `tenant/${tenant}/status`,
+        tenant,
         details: {
           stages: options.stages ? orderStages(options.stages) : (existing?.publicStages ?? ['prod']),
         },
