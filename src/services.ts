@@ -410,6 +410,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     settings: config.statusPage,
     baseDomain: config.gateway.baseDomain,
     port: config.gateway.port,
+    notifications,
   });
   return {
     status,

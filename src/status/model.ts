@@ -64,6 +64,8 @@ export interface StatusPageModel {
   readonly current: readonly PublicIncident[];
   readonly maintenance: readonly PublicMaintenance[];
   readonly history: readonly PublicIncident[];
+  /** Whether the page offers email subscriptions (a tenant's page: the news is its own). */
+  readonly subscribe?: boolean;
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;

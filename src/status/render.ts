@@ -29,7 +29,8 @@ ul.c,ol.u{list-style:none;padding:0;margin:0}
 .b-up{background:#2da44e}.b-minor{background:#bf8700}.b-major{background:#cf222e}.b-none{background:#d0d7de}
 .legend{display:flex;justify-content:space-between;font-size:.85rem;color:#57606a}
 time,.meta{color:#57606a;font-size:.9rem}ol.u li{border-left:3px solid #d0d7de;padding:.25rem 0 .25rem .75rem;margin:.5rem 0}
-.none{color:#57606a}footer{font-size:.85rem;color:#57606a;padding-bottom:2rem}
+.none{color:#57606a}form.sub{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center}form.sub input{flex:1;min-width:12rem;font:inherit;padding:.4rem;border:1px solid #57606a;border-radius:4px}
+button{font:inherit;padding:.4rem 1rem;border:0;border-radius:4px;background:#0950a8;color:#fff;cursor:pointer}footer{font-size:.85rem;color:#57606a;padding-bottom:2rem}
 @media (max-width:30rem){header,main,footer{padding:.75rem}.bars{height:1.8rem}h1{font-size:1.35rem}}`;
 
 function barClass(day: DayBar): string {
@@ -104,9 +105,23 @@ export function renderStatusPage(model: StatusPageModel): string {
 <section aria-labelledby="h-maintenance"><h2 id="h-maintenance">Planned maintenance</h2>${list(maintenance, 'No maintenance planned.')}</section>
 <section aria-labelledby="h-components"><h2 id="h-components">Components</h2>${list(model.components.map(renderComponent), 'No components.')}</section>
 <section aria-labelledby="h-history"><h2 id="h-history">Past incidents (90 days)</h2>${list(model.history.map(renderIncident), 'No incidents in the last 90 days.')}</section>
-</main>
+${model.subscribe === true ? subscribeForm : ''}</main>
 <footer><p>Updated <time datetime="${model.generatedAt}">${shortTime(model.generatedAt)}</time>. Uptime counts only monitored time; grey days had no monitoring data.</p></footer>
 </body></html>
+`;
+}
+
+const subscribeForm = `<section aria-labelledby="h-subscribe"><h2 id="h-subscribe">Updates by email</h2>
+<form method="post" class="sub"><label for="email">Email address</label><input id="email" name="email" type="email" required maxlength="254" autocomplete="email"><button type="submit">Subscribe</button></form></section>
+`;
+
+/** A short page: a subscription's steps, a refusal. `action` adds a button that POSTs to the same address. */
+export function messagePage(title: string, message: string, action?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;color:#1f2328;margin:0}main{max-width:34rem;margin:12vh auto;padding:1rem}
+button{font:inherit;padding:.4rem 1rem;border:0;border-radius:4px;background:#0950a8;color:#fff}</style></head>
+<body><main><h1>${escape(title)}</h1><p>${escape(message)}</p>${action ? `<form method="post"><button type="submit">${escape(action)}</button></form>` : ''}</main></body></html>
 `;
 }
 

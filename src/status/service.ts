@@ -22,7 +22,9 @@ import {
   type PublicMaintenance,
   type StatusPageModel,
 } from './model.ts';
-import { notFoundPage, renderStatusPage } from './render.ts';
+import { messagePage, notFoundPage, renderStatusPage } from './render.ts';
+import { emailPattern, linkTokenPattern, Subscriptions } from './subscriptions.ts';
+import type { NotificationService } from '../notifications/index.ts';
 import { findStatusLink, listStatusLinks, saveStatusLink, type StatusLink } from './store.ts';
 
 /**
@@ -49,6 +51,7 @@ export interface StatusServiceOptions {
   readonly baseDomain: string;
   /** The gateway's public port, for the links this service prints. */
   readonly port: number;
+  readonly notifications: NotificationService;
 }
 
 interface Rendered {
@@ -69,10 +72,44 @@ export class StatusService {
   readonly #rendering = new Map<string, Promise<Rendered>>();
   #links: { at: number; byHash: Map<string, StatusLink> } | undefined;
   #loadingLinks: Promise<Map<string, StatusLink>> | undefined;
+  readonly subscriptions: Subscriptions;
+  #timer: NodeJS.Timeout | undefined;
+  #passing: Promise<unknown> | undefined;
 
   constructor(options: StatusServiceOptions) {
     this.#o = options;
     this.#evidence = new SlaEvidence(options.db);
+    this.subscriptions = new Subscriptions({
+      db: options.db,
+      clock: options.clock,
+      logger: options.logger,
+      notifications: options.notifications,
+      title: async (scope) => (await this.model(scope)).title,
+    });
+  }
+
+  /** Subscribers hear of new public updates and announced maintenance: a pass every `everyMs`. */
+  start(everyMs = 30_000): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      if (this.#passing) return;
+      this.#passing = this.subscriptions
+        .notifyPass()
+        .catch((error: unknown) =>
+          this.#o.logger.warn(
+            { err: (error as Error).message },
+            'status subscribers not told; next pass retries',
+          ),
+        )
+        .finally(() => (this.#passing = undefined));
+    }, everyMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#passing;
   }
 
   /** status.<baseDomain> */
@@ -158,13 +195,19 @@ export class StatusService {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = req.method === 'POST' ? readForm(req) : undefined;
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const link = /^\/(confirm|unsubscribe)\/([^/]*)$/.exec(path);
+      if (link) {
+        await this.#subscriptionLink(req, res, link[1] as 'confirm' | 'unsubscribe', link[2] ?? '');
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+        res.writeHead(405, { allow: 'GET, HEAD, POST', 'content-type': 'text/plain; charset=utf-8' });
         res.end('405 Method Not Allowed\n');
         return;
       }
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
       let scope: string | undefined;
       if (path === '/') scope = '';
       else {
@@ -177,6 +220,10 @@ export class StatusService {
       }
       if (scope === undefined) {
         send(req, res, 404, Buffer.from(notFoundPage), undefined);
+        return;
+      }
+      if (req.method === 'POST') {
+        await this.#subscribe(req, res, scope, path, await form);
         return;
       }
       const page = await this.#page(scope);
@@ -193,6 +240,102 @@ export class StatusService {
       }
       res.end('503 Service Unavailable\n');
     }
+  }
+
+  /** The page's form: a confirmation email, the same answer whether or not the address was known. */
+  async #subscribe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: string,
+    path: string,
+    body: URLSearchParams | undefined,
+  ): Promise<void> {
+    if (scope === '') {
+      send(req, res, 404, Buffer.from(notFoundPage), undefined);
+      return;
+    }
+    const email = body?.get('email')?.trim() ?? '';
+    if (body === undefined || !emailPattern.test(email) || email.length > 254) {
+      const shown = JSON.stringify(email.slice(0, 80));
+      const page = messagePage(
+        'Not subscribed',
+        `Field "email": ${shown} is not accepted; give one email address, like name@example.com.`,
+      );
+      send(req, res, 400, Buffer.from(page), undefined);
+      return;
+    }
+    const outcome = await this.subscriptions.subscribe(
+      scope,
+      email,
+      `https://${req.headers.host ?? this.host}${path}`,
+    );
+    if (outcome === 'limited') {
+      res.setHeader('retry-after', '86400');
+      send(
+        req,
+        res,
+        429,
+        Buffer.from(
+          messagePage(
+            'Too many requests',
+            'This address was asked for too often today. Please try again tomorrow.',
+          ),
+        ),
+        undefined,
+      );
+      return;
+    }
+    send(
+      req,
+      res,
+      200,
+      Buffer.from(
+        messagePage(
+          'Check your inbox',
+          'If the address can be subscribed, an email with a confirmation link is on its way. Nothing is sent before you confirm.',
+        ),
+      ),
+      undefined,
+    );
+  }
+
+  /** GET shows a button; only its POST acts (mail scanners follow links, they do not press buttons). */
+  async #subscriptionLink(
+    req: IncomingMessage,
+    res: ServerResponse,
+    kind: 'confirm' | 'unsubscribe',
+    token: string,
+  ): Promise<void> {
+    const subs = this.subscriptions;
+    const valid = linkTokenPattern.test(token);
+    if (req.method === 'POST') {
+      const done = valid && (kind === 'confirm' ? await subs.confirm(token) : await subs.unsubscribe(token));
+      if (!done) return send(req, res, 404, Buffer.from(notFoundPage), undefined);
+      const page =
+        kind === 'confirm'
+          ? messagePage(
+              'Subscribed',
+              'You will be told by email of incidents and planned maintenance. Every email has a link to unsubscribe.',
+            )
+          : messagePage('Unsubscribed', 'You will get no more emails from this status page.');
+      return send(req, res, 200, Buffer.from(page), undefined);
+    }
+    const current =
+      valid && (kind === 'confirm' ? await subs.confirmable(token) : await subs.unsubscribable(token));
+    if (!current) return send(req, res, 404, Buffer.from(notFoundPage), undefined);
+    const page =
+      kind === 'confirm'
+        ? messagePage(
+            'Confirm your subscription',
+            'Press the button to get emails about incidents and planned maintenance.',
+            'Confirm',
+          )
+        : messagePage(
+            'Unsubscribe',
+            'Press the button to get no more emails from this status page.',
+            'Unsubscribe',
+          );
+    send(req, res, 200, Buffer.from(page), undefined);
   }
 
   #cacheControl(scope: string): string {
@@ -367,8 +510,35 @@ export class StatusService {
       current: all.filter((i) => i.status !== 'resolved'),
       maintenance,
       history: all.filter((i) => i.status === 'resolved'),
+      subscribe: true,
     };
   }
+}
+
+/**
+ * A small url-encoded form body (2 KiB at most); undefined when it is not one.
+ * Listens at once: the gateway's body watch has already put the stream in flowing mode.
+ */
+function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= 2048) chunks.push(chunk);
+    });
+    req.once('end', () =>
+      resolve(
+        type === 'application/x-www-form-urlencoded' && size <= 2048
+          ? new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+          : undefined,
+      ),
+    );
+    req.once('error', () => resolve(undefined));
+  });
 }
 
 function send(

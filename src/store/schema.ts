@@ -457,6 +457,23 @@ export interface StatusLinksTable {
   rotated_at: Timestamp;
 }
 
+export interface StatusSubscribersTable {
+  id: Id;
+  scope: string;
+  email: string;
+  base_url: string;
+  requested_at: Timestamp;
+  confirm_sha256: Buffer | null;
+  confirmed_at: Date | string | null;
+  unsubscribe_token: string;
+  unsubscribed_at: Date | string | null;
+}
+
+export interface StatusSubscriptionRequestsTable {
+  email: string;
+  at: Timestamp;
+}
+
 export interface IncidentsTable {
   id: Id;
   tenant_slug: string;
@@ -631,4 +648,6 @@ export interface ControlDatabase {
   incident_terms: IncidentTermsTable;
   heal_attempts: HealAttemptsTable;
   status_links: StatusLinksTable;
+  status_subscribers: StatusSubscribersTable;
+  status_subscription_requests: StatusSubscriptionRequestsTable;
 }

@@ -10,6 +10,8 @@ import { dayMs } from '../../src/status/model.ts';
 import { httpsFetch } from '../gateway/support.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { gatewayCheckHistory } from './support.ts';
+import { startMailServer, type MailServer } from '../notifications/receivers.ts';
+import { eventually } from '../backups/support.ts';
 
 /**
  * The public status page through the real gateway (TLS from Steward's CA):
@@ -23,6 +25,7 @@ let control: ControlStore;
 let port: number;
 let ca: string;
 let acmePath: string;
+let mail: MailServer;
 const host = 'status.localhost';
 const now = Date.now();
 const today = Math.floor(now / dayMs) * dayMs;
@@ -32,7 +35,23 @@ const get = (path: string, headers: Record<string, string> = {}) =>
   httpsFetch({ port, host, path, ca, headers });
 
 beforeAll(async () => {
-  st = await startTestSteward({ workers: false, gateway: true, config: { statusPage: { cacheSeconds: 2 } } });
+  mail = await startMailServer({ user: 'status-mailer', password: 'status-mail-secret' });
+  st = await startTestSteward({
+    workers: false,
+    gateway: true,
+    config: {
+      statusPage: { cacheSeconds: 2 },
+      notifications: {
+        smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'status@example.com' },
+        retryBaseSeconds: 0.05,
+        retryCapSeconds: 0.1,
+        timeoutSeconds: 2,
+        pollSeconds: 0.1,
+      },
+    },
+  });
+  await st.services.notifications.keepSmtpCredentials('status-mailer', 'status-mail-secret');
+  await st.services.notifications.start();
   control = openControlStore(st.controlUrl, { max: 2 });
   port = st.steward.gatewayAddress?.port ?? 0;
   ca = await readFile(join(st.dataDir, 'ca.pem'), 'utf8');
@@ -123,7 +142,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await control?.close();
   await st?.close();
+  await mail?.close();
 });
+
+/** A mail's text with quoted-printable soft breaks undone. */
+const text = (raw: string): string => raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+const mailsTo = (address: string): string[] =>
+  mail.mails.filter((m) => m.to.includes(address)).map((m) => text(m.raw));
+const post = (path: string, body: string) =>
+  httpsFetch({
+    port,
+    host,
+    path,
+    ca,
+    method: 'POST',
+    // As a browser sends it: with the port, which the links in emails keep.
+    headers: { 'content-type': 'application/x-www-form-urlencoded', host: `${host}:${port}` },
+    body,
+  });
 
 describe('status page', () => {
   it("shows a tenant's components, bars, incidents and maintenance through the gateway, and nothing else", async () => {
@@ -196,7 +232,7 @@ describe('status page', () => {
       expect(r.status, path).toBe(404);
       expect(r.body).toBe(wrong.body);
     }
-    expect((await httpsFetch({ port, host, path: acmePath, ca, method: 'POST' })).status).toBe(405);
+    expect((await httpsFetch({ port, host, path: acmePath, ca, method: 'PUT' })).status).toBe(405);
     // Only the hash is stored.
     const stored = await st.query<{ h: string }>(
       `select encode(token_sha256, 'hex') as h from status_links where tenant_slug = 'acme'`,
@@ -253,6 +289,97 @@ describe('status page', () => {
     await get(acmePath); // serves the stale page once while rendering anew
     await new Promise((r) => setTimeout(r, 200));
     expect((await get(acmePath)).body).toContain('Search is slow.');
+  });
+});
+
+describe('email subscriptions', () => {
+  it('double opt-in: a confirmation email with a single-use link, news only when confirmed, unsubscribe in every email', async () => {
+    const bad = await post(acmePath, 'email=not-an-address');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('Field &#34;email&#34;: &#34;not-an-address&#34; is not accepted');
+    expect((await post('/', 'email=ann@example.com')).status).toBe(404);
+
+    const asked = await post(acmePath, 'email=Ann%40Example.com');
+    expect(asked.status, asked.body).toBe(200);
+    expect(asked.body).toContain('Check your inbox');
+    const confirmation = await eventually('the confirmation email', () =>
+      Promise.resolve(mailsTo('ann@example.com')[0]),
+    );
+    expect(confirmation).toContain('Confirm your subscription to acme Corp status');
+    const confirmPath = /https:\/\/status\.localhost:\d+(\/confirm\/[A-Za-z0-9_-]{43})/.exec(
+      confirmation,
+    )?.[1];
+    expect(confirmPath).toBeDefined();
+    expect(confirmation).toMatch(/Unsubscribe: https:\/\/status\.localhost:\d+\/unsubscribe\//);
+    // Nothing reaches an unconfirmed address.
+    expect((await post(acmePath, 'email=bob%40example.com')).status).toBe(200);
+    await eventually("bob's confirmation", () => Promise.resolve(mailsTo('bob@example.com')[0]));
+
+    // GET only shows a button (mail scanners follow links); POST confirms, once.
+    const shown = await get(confirmPath ?? '');
+    expect(shown.status).toBe(200);
+    expect(shown.body).toContain('<button type="submit">Confirm</button>');
+    expect((await post(confirmPath ?? '', '')).status).toBe(200);
+    expect((await post(confirmPath ?? '', '')).status).toBe(404);
+    expect((await get(confirmPath ?? '')).status).toBe(404);
+    expect((await post(`/confirm/${'B'.repeat(43)}`, '')).status).toBe(404);
+
+    // A new public update and announced maintenance reach ann, once each; not bob.
+    const opened = await st.request('POST', '/api/v1/incidents', {
+      tenant: 'acme',
+      stage: 'prod',
+      severity: 3,
+      title: 'Mail delays',
+    });
+    await st.request('POST', `/api/v1/incidents/${opened.body.id as string}/updates`, {
+      note: 'Outgoing mail is delayed.',
+      public: true,
+    });
+    await st.request('POST', `/api/v1/incidents/${opened.body.id as string}/updates`, {
+      note: 'internal only',
+      public: false,
+    });
+    const window = await insertMaintenanceWindow(control.db, {
+      tenant: 'acme',
+      stage: null,
+      reason: 'Network work',
+      startsAt: new Date(Date.now() + 3 * dayMs),
+      endsAt: new Date(Date.now() + 3 * dayMs + 3_600_000),
+      createdBy: 'operator:admin',
+    });
+    await markAnnounced(control.db, window.id, new Date());
+    expect(await st.services.status.subscriptions.notifyPass()).toBeGreaterThanOrEqual(2);
+    await st.services.status.subscriptions.notifyPass();
+    const news = await eventually('two news emails', () => {
+      const all = mailsTo('ann@example.com');
+      return Promise.resolve(all.length >= 3 ? all : undefined);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const annMails = mailsTo('ann@example.com');
+    expect(annMails.filter((m) => m.includes('Outgoing mail is delayed.'))).toHaveLength(1);
+    expect(annMails.filter((m) => m.includes('Network work'))).toHaveLength(1);
+    expect(annMails.join('\n')).not.toContain('internal only');
+    expect(mailsTo('bob@example.com')).toHaveLength(1);
+    const unsubscribePath = /https:\/\/status\.localhost:\d+(\/unsubscribe\/[A-Za-z0-9_-]{43})/.exec(
+      news.find((m) => m.includes('Network work')) ?? '',
+    )?.[1];
+    expect((await get(unsubscribePath ?? '')).body).toContain('<button type="submit">Unsubscribe</button>');
+    expect((await post(unsubscribePath ?? '', '')).status).toBe(200);
+    await st.request('POST', `/api/v1/incidents/${opened.body.id as string}/updates`, {
+      note: 'Mail flows again.',
+      public: true,
+    });
+    await st.services.status.subscriptions.notifyPass();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(mailsTo('ann@example.com').join('\n')).not.toContain('Mail flows again.');
+  });
+
+  it('limits subscription requests per address, whatever its case', async () => {
+    for (let i = 0; i < 2; i++) expect((await post(acmePath, 'email=carl%40example.com')).status).toBe(200);
+    expect((await post(acmePath, 'email=CARL%40example.com')).status).toBe(200);
+    const limited = await post(acmePath, 'email=carl%40example.com');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toContain('Too many requests');
   });
 });
 

@@ -11,3 +11,27 @@ create table status_links (
   created_at timestamptz not null,
   rotated_at timestamptz not null
 );
+
+-- Email subscribers of a status page (double opt-in). scope: '' the vendor's page, else a tenant's slug.
+-- The confirmation link's random token is kept only as its SHA-256 and cleared when used (single
+-- use). The unsubscribe token is kept as it is: every email carries it, and all it can do is unsubscribe.
+create table status_subscribers (
+  id bigint generated always as identity primary key,
+  scope text not null,
+  email text not null check (length(email) between 3 and 254),
+  -- https://<status host>[:port] as the subscriber reached it: where the links in emails point.
+  base_url text not null,
+  requested_at timestamptz not null,
+  confirm_sha256 bytea unique,
+  confirmed_at timestamptz,
+  unsubscribe_token text not null unique,
+  unsubscribed_at timestamptz,
+  unique (scope, email)
+);
+
+-- Subscription requests per email address, for the rate limit.
+create table status_subscription_requests (
+  email text not null,
+  at timestamptz not null
+);
+create index status_subscription_requests_email on status_subscription_requests (email, at);
