@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { systemPrincipal } from '../src/core/policy.ts';
 import { insertMaintenanceWindow, markAnnounced } from '../src/maintenance/store.ts';
 import { openControlStore } from '../src/store/db.ts';
-import { createTenant, log, percentile, round, withSteward } from './support.ts';
+import { createTenant, log, percentile, random, round, withSteward } from './support.ts';
 import type { ReaderResult } from './status-readers.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -41,17 +41,6 @@ const readers = Number(process.env.BENCH_READERS ?? 200);
 const tenants = Number(process.env.BENCH_TENANTS ?? 50);
 const intervalMs = Number(process.env.BENCH_READ_INTERVAL_MS ?? 1000);
 const dayMs = 86_400_000;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function read(
   job: { port: number; host: string; path: string; ca: string },

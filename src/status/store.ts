@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
+import type { StatusLinksTable } from '../store/schema.ts';
 
 /**
  * The one writer of status_links: a tenant's private status-page link. The
@@ -11,15 +13,17 @@ export interface StatusLink {
   readonly rotatedAt: string;
 }
 
+const fromRow = (r: Selectable<StatusLinksTable>): StatusLink => ({
+  tenant: r.tenant_slug,
+  tokenSha256: r.token_sha256,
+  publicStages: r.public_stages,
+  rotatedAt: new Date(r.rotated_at).toISOString(),
+});
+
 /** Every link: a small table, read whole by the page cache. */
 export async function listStatusLinks(db: Queryable): Promise<StatusLink[]> {
   const rows = await db.selectFrom('status_links').selectAll().execute();
-  return rows.map((r) => ({
-    tenant: r.tenant_slug,
-    tokenSha256: r.token_sha256,
-    publicStages: r.public_stages,
-    rotatedAt: new Date(r.rotated_at).toISOString(),
-  }));
+  return rows.map(fromRow);
 }
 
 export async function findStatusLink(db: Queryable, tenant: string): Promise<StatusLink | undefined> {
@@ -28,14 +32,7 @@ export async function findStatusLink(db: Queryable, tenant: string): Promise<Sta
     .selectAll()
     .where('tenant_slug', '=', tenant)
     .executeTakeFirst();
-  return row
-    ? {
-        tenant: row.tenant_slug,
-        tokenSha256: row.token_sha256,
-        publicStages: row.public_stages,
-        rotatedAt: new Date(row.rotated_at).toISOString(),
-      }
-    : undefined;
+  return row ? fromRow(row) : undefined;
 }
 
 /** Sets (or replaces: a rotation) the token of a tenant's link; public stages are kept unless given. */
@@ -60,17 +57,4 @@ export async function saveStatusLink(
       })),
     )
     .execute();
-}
-
-export async function setPublicStages(
-  db: Queryable,
-  tenant: string,
-  stages: readonly string[],
-): Promise<boolean> {
-  const result = await db
-    .updateTable('status_links')
-    .set({ public_stages: [...stages] })
-    .where('tenant_slug', '=', tenant)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
 }
