@@ -1,6 +1,6 @@
 import type { CheckState } from '../monitoring/index.ts';
 import { timeline, type StateInterval } from '../sla/index.ts';
-import { total, type Span } from '../sla/intervals.ts';
+import { clip, total, type Span } from '../sla/intervals.ts';
 import { defaultTerms } from '../sla/terms.ts';
 
 /**
@@ -75,12 +75,12 @@ export function barsStart(now: number, days = barDays): number {
   return Math.floor(now / dayMs) * dayMs - (days - 1) * dayMs;
 }
 
-function uptimeOf(span: Span, states: readonly StateInterval[], now: number, weight: number) {
-  const line = timeline(states, span, now);
+/** A day's (or the whole span's) figures from the timeline's classes clipped to it. */
+function figuresOf(line: ReturnType<typeof timeline>, span: Span, weight: number) {
   const length = span.end - span.start;
-  const down = total(line.down);
-  const degraded = total(line.degraded);
-  const unknown = total(line.unknown);
+  const down = total(clip(line.down, span));
+  const degraded = total(clip(line.degraded, span));
+  const unknown = total(clip(line.unknown, span));
   const known = length - unknown;
   return {
     uptime: known > 0 ? round((100 * (known - down - weight * degraded)) / known) : null,
@@ -90,7 +90,7 @@ function uptimeOf(span: Span, states: readonly StateInterval[], now: number, wei
   };
 }
 
-/** One bar per UTC day, oldest first, the last one today up to now. */
+/** One bar per UTC day, oldest first, the last one today up to now: one timeline, cut by day. */
 export function dayBars(
   states: readonly StateInterval[],
   now: number,
@@ -98,12 +98,10 @@ export function dayBars(
 ): { days: DayBar[]; uptime: number | null } {
   const weight = options.partialWeight ?? defaultTerms.partialWeight;
   const first = barsStart(now, options.days);
-  const sorted = [...states].sort((a, b) => a.start - b.start);
+  const line = timeline(states, { start: first, end: now }, now);
   const days: DayBar[] = [];
   for (let start = first; start < now; start += dayMs) {
-    const span = { start, end: Math.min(start + dayMs, now) };
-    const relevant = sorted.filter((s) => s.start < span.end && (s.end ?? now) > span.start);
-    const figures = uptimeOf(span, relevant, now, weight);
+    const figures = figuresOf(line, { start, end: Math.min(start + dayMs, now) }, weight);
     days.push({
       date: new Date(start).toISOString().slice(0, 10),
       uptime: figures.uptime,
@@ -112,8 +110,7 @@ export function dayBars(
       unknownMinutes: Math.round(figures.unknown / 60_000),
     });
   }
-  const whole = uptimeOf({ start: first, end: now }, sorted, now, weight);
-  return { days, uptime: whole.uptime };
+  return { days, uptime: figuresOf(line, { start: first, end: now }, weight).uptime };
 }
 
 /** The state a component shows now: maintenance wins, then the open interval's state. */
