@@ -18,24 +18,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemPrincipal } from '../src/core/policy.ts';
 import { openControlStore } from '../src/store/db.ts';
-import { log, percentile, round, withSteward } from './support.ts';
+import { log, percentile, random, round, withSteward } from './support.ts';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 500);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const yearStart = Date.parse('2025-01-01T00:00:00Z') - 2 * 86_400_000;
 const yearEnd = Date.parse('2026-01-01T00:00:00Z') + 2 * 86_400_000;
-
-/** A small seeded PRNG (mulberry32): the same evidence on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Trouble = [state: 'down' | 'degraded' | 'unknown', start: number, end: number];
 

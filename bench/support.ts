@@ -20,6 +20,18 @@ export const log = (message: string): void => void process.stderr.write(`${messa
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
+/** A small seeded PRNG (mulberry32): the same evidence on every run. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;

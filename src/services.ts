@@ -67,6 +67,7 @@ import {
 } from './monitoring/index.ts';
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
+import { StatusService } from './status/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -106,6 +107,8 @@ export interface Services {
   readonly incidentNotices: NoticePass;
   /** Self-healing: the Healer of alert rules with a heal action, and its attempts as evidence. */
   readonly healing: HealingService;
+  /** The public status page, served by the gateway. */
+  readonly status: StatusService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -398,7 +401,19 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     }),
   });
   alerts.useHealer(healing);
+  const status = new StatusService({
+    db,
+    clock,
+    tenants,
+    audit,
+    logger: logger.child({ component: 'status' }),
+    settings: config.statusPage,
+    baseDomain: config.gateway.baseDomain,
+    port: config.gateway.port,
+    notifications,
+  });
   return {
+    status,
     tenants,
     operators,
     audit,

@@ -218,6 +218,7 @@ export class Steward {
         }),
         logger,
         limits: config.gateway.limits,
+        site: (host) => this.#services?.status.site(host),
         // Rate limits, the connection cap and the access log, unless the caller brings its own hooks.
         hooks:
           this.#o.gateway.hooks ??
@@ -267,6 +268,7 @@ export class Steward {
       this.#services.oncall.start();
       if (config.watchdog.enabled) this.#services.watchdog.start();
       this.#services.incidentNotices.start();
+      this.#services.status.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -383,6 +385,7 @@ export class Steward {
     await this.#services?.alerts.stop();
     await this.#services?.incidentNotices.stop();
     await this.#services?.healing.stop();
+    await this.#services?.status.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

@@ -10,6 +10,7 @@ import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { slaRoutes } from './routes/sla.ts';
+import { statusRoutes } from './routes/status.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { healingRoutes } from './routes/healing.ts';
 import { alertmanagerRoutes } from './routes/alertmanager.ts';
@@ -116,6 +117,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   notificationRoutes(api, authenticate, options.services);
   checkRoutes(api, authenticate, options.services);
   slaRoutes(api, authenticate, options.services);
+  statusRoutes(api, authenticate, options.services);
   alertRoutes(api, authenticate, options.services);
   oncallRoutes(api, authenticate, options.services);
   incidentRoutes(api, authenticate, options.services);

@@ -17,6 +17,7 @@ import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
 import { oncallCommands } from './oncall-commands.ts';
 import { slaCommands } from './sla-commands.ts';
+import { statusCommands } from './status-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
 import { healCommands } from './heal-commands.ts';
@@ -569,6 +570,7 @@ alertCommands(program, { client, json });
 oncallCommands(program, { client, json });
 slaCommands(program, { client, output: () => globals().output });
 incidentCommands(program, { client, json });
+statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 

@@ -394,6 +394,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The public status page (src/status/), served by the gateway at <host>.<gateway.baseDomain>. */
+    statusPage: z
+      .object({
+        host: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
+          .default('status'),
+        title: z.string().min(1).max(100).default('Service status'),
+        /** A page is rendered at most this often (and at once after a link change). */
+        cacheSeconds: z.number().int().min(1).max(3600).default(10),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */

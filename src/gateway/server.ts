@@ -75,6 +75,8 @@ export interface GatewayOptions {
   readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
   /** Limits on clients; gatewayLimitDefaults when not given. */
   readonly limits?: GatewayLimits;
+  /** Steward's own pages (the status page): a handler for a host, before any stage's route. */
+  readonly site?: (host: string) => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 export interface GatewayAddress {
@@ -118,7 +120,7 @@ export class Gateway {
     this.#certificates = new CertificateStore({
       ca: options.ca,
       baseDomain: options.settings.baseDomain,
-      isRouted: (host) => this.#table.has(host),
+      isRouted: (host) => this.#table.has(host) || options.site?.(host) !== undefined,
       logger: this.#logger,
     });
     this.#listener = new ChannelListener({
@@ -282,6 +284,17 @@ export class Gateway {
     }
     if (checked.hasBody) watchBody(req, this.#limits.bodyIdleTimeoutMs);
     const host = checked.host;
+    const site = this.#o.site?.(host);
+    if (site) {
+      res.setHeader('X-Request-Id', requestId);
+      for (let i = 0; i + 1 < this.#hsts.length; i += 2)
+        res.setHeader(this.#hsts[i] ?? '', this.#hsts[i + 1] ?? '');
+      res.once('finish', () =>
+        this.#observeLocal(req, requestId, host, undefined, res.statusCode, clientAddress),
+      );
+      site(req, res);
+      return;
+    }
     const route = this.#table.get(host);
     if (!route) {
       this.#unknownHost(res, requestId);

@@ -448,6 +448,32 @@ export interface MaintenanceWindowsTable {
   cancelled_by: string | null;
 }
 
+/** A tenant's private status-page link (only the token's SHA-256 is kept). */
+export interface StatusLinksTable {
+  tenant_slug: string;
+  token_sha256: Buffer;
+  public_stages: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
+  rotated_at: Timestamp;
+}
+
+export interface StatusSubscribersTable {
+  id: Id;
+  scope: string;
+  email: string;
+  base_url: string;
+  requested_at: Timestamp;
+  confirm_sha256: Buffer | null;
+  confirmed_at: Date | string | null;
+  unsubscribe_token: string;
+  unsubscribed_at: Date | string | null;
+}
+
+export interface StatusSubscriptionRequestsTable {
+  email: string;
+  at: Timestamp;
+}
+
 export interface IncidentsTable {
   id: Id;
   tenant_slug: string;
@@ -621,4 +647,7 @@ export interface ControlDatabase {
   incident_alerts: IncidentAlertsTable;
   incident_terms: IncidentTermsTable;
   heal_attempts: HealAttemptsTable;
+  status_links: StatusLinksTable;
+  status_subscribers: StatusSubscribersTable;
+  status_subscription_requests: StatusSubscriptionRequestsTable;
 }
