@@ -52,6 +52,7 @@ import { OnCallService } from './oncall/index.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import { Watchdog } from './watchdog/index.ts';
 import { IncidentService, NoticePass } from './incidents/index.ts';
+import { MaintenanceService } from './maintenance/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -106,6 +107,8 @@ export interface Services {
   readonly incidentNotices: NoticePass;
   /** Self-healing: the Healer of alert rules with a heal action, and its attempts as evidence. */
   readonly healing: HealingService;
+  /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
+  readonly maintenance: MaintenanceService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -335,6 +338,16 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   const incidentDeps = { db, clock, logger: incidentLogger, settings: config.incidents, notifications };
   const incidents = new IncidentService({ ...incidentDeps, audit, tenants, alerts });
   const incidentNotices = new NoticePass(incidentDeps);
+  const maintenance = new MaintenanceService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'maintenance' }),
+    settings: config.maintenance,
+    tenants,
+    notifications,
+    changed: () => alerts.mutesChanged(),
+  });
   const checks = new CheckService({
     store: checkStore,
     tenants,
@@ -428,6 +441,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     incidents,
     incidentNotices,
     healing,
+    maintenance,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

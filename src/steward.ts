@@ -267,6 +267,7 @@ export class Steward {
       this.#services.oncall.start();
       if (config.watchdog.enabled) this.#services.watchdog.start();
       this.#services.incidentNotices.start();
+      this.#services.maintenance.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -383,6 +384,7 @@ export class Steward {
     await this.#services?.alerts.stop();
     await this.#services?.incidentNotices.stop();
     await this.#services?.healing.stop();
+    await this.#services?.maintenance.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

@@ -20,6 +20,7 @@ import { slaCommands } from './sla-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
 import { healCommands } from './heal-commands.ts';
+import { maintenanceCommands } from './maintenance-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -571,6 +572,7 @@ slaCommands(program, { client, output: () => globals().output });
 incidentCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
+maintenanceCommands(program, { client, json });
 
 program
   .command('app')
