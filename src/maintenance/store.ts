@@ -162,6 +162,7 @@ export async function endMaintenanceWindow(
     }))
     .where('id', '=', id)
     .where('ends_at', '>', at)
+    .where('cancelled_at', 'is', null)
     .returningAll()
     .executeTakeFirst();
   return row ? fromRow(row) : undefined;
