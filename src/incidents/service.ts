@@ -42,7 +42,7 @@ export interface IncidentServiceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: IncidentSettings;
-  readonly tenants: { show(slug: string): Promise<TenantView> };
+  readonly tenants: { place(slug: string, stage: string | null): Promise<TenantView> };
   readonly alerts: Pick<AlertsApi, 'get'>;
   readonly notifications: {
     enqueue(request: EnqueueRequest, tx?: Queryable): Promise<unknown>;
@@ -245,7 +245,7 @@ export class IncidentService {
       );
     }
     const stage = input.stage ?? alert?.stage ?? null;
-    await this.#checkPlace(tenantSlug, stage);
+    await this.#o.tenants.place(tenantSlug, stage);
     const now = this.#o.clock.now();
     const actor = actorName(by);
     const incident = await this.#o.db.transaction().execute(async (tx) => {
@@ -299,27 +299,6 @@ export class IncidentService {
       `incident opened: ${incident.title}`,
     );
     return this.show(incident.id);
-  }
-
-  async #checkPlace(tenant: string, stage: string | null): Promise<void> {
-    let view: TenantView;
-    try {
-      view = await this.#o.tenants.show(tenant);
-    } catch (error) {
-      if (error instanceof NotFoundError) {
-        throw new NotFoundError(`field "tenant": no tenant ${showValue(tenant)}`, {
-          field: 'tenant',
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    if (stage !== null && !view.stages.some((s) => s.name === stage)) {
-      throw new NotFoundError(
-        `field "stage": tenant ${tenant} has no stage ${showValue(stage)}; its stages are ${view.stages.map((s) => s.name).join(', ')}`,
-        { field: 'stage' },
-      );
-    }
   }
 
   /** Tells the operators' channels (in the change's transaction): the key makes a repeat a no-op. */
@@ -743,7 +722,7 @@ export class IncidentService {
         { field: 'customerNoticeHours' },
       );
     }
-    await this.#checkPlace(tenant, null);
+    await this.#o.tenants.place(tenant, null);
     const seconds = Math.max(1, Math.round(hours * 3600));
     await this.#o.db.transaction().execute(async (tx) => {
       await setCustomerNoticeSeconds(tx, { tenant, seconds, by: actorName(by), at: this.#o.clock.now() });

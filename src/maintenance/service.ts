@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
+import { PassTimer } from '../core/pass-timer.ts';
 import { InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { EnqueueRequest } from '../notifications/index.ts';
@@ -27,7 +28,11 @@ export interface MaintenanceServiceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: { readonly passSeconds: number };
-  readonly tenants: { show(slug: string): Promise<TenantView>; contacts(slug: string): Promise<Contact[]> };
+  readonly tenants: {
+    show(slug: string): Promise<TenantView>;
+    place(slug: string, stage: string | null): Promise<TenantView>;
+    contacts(slug: string): Promise<Contact[]>;
+  };
   readonly notifications: { enqueue(request: EnqueueRequest, tx?: Queryable): Promise<unknown> };
   /** Windows changed: the alert service re-evaluates what its open alerts are muted by. */
   readonly changed: () => Promise<void>;
@@ -92,38 +97,25 @@ const maxAddSeconds = 90 * 86_400;
  */
 export class MaintenanceService {
   readonly #o: MaintenanceServiceOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<number> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #timer: PassTimer<number>;
   /** Windows whose tenant has no contacts, warned about once per process. */
   readonly #warned = new Set<string>();
 
   constructor(options: MaintenanceServiceOptions) {
     this.#o = options;
+    this.#timer = new PassTimer({
+      pass: () => this.#pass(),
+      everyMs: options.settings.passSeconds * 1000,
+      logger: options.logger,
+      what: 'maintenance announcement pass',
+    });
   }
 
   async #place(tenantValue: unknown, stageValue: unknown): Promise<{ tenant: string; stage: string | null }> {
     const tenant = checkText('tenant', tenantValue, 100);
     const stage =
       stageValue === undefined || stageValue === null ? null : checkText('stage', stageValue, 100);
-    let view: TenantView;
-    try {
-      view = await this.#o.tenants.show(tenant);
-    } catch (error) {
-      if (error instanceof NotFoundError) {
-        throw new NotFoundError(`field "tenant": no tenant ${showValue(tenant)}`, {
-          field: 'tenant',
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    if (stage !== null && !view.stages.some((s) => s.name === stage)) {
-      throw new NotFoundError(
-        `field "stage": tenant ${tenant} has no stage ${showValue(stage)}; its stages are ${view.stages.map((s) => s.name).join(', ')}`,
-        { field: 'stage' },
-      );
-    }
+    await this.#o.tenants.place(tenant, stage);
     return { tenant, stage };
   }
 
@@ -264,24 +256,12 @@ export class MaintenanceService {
   }
 
   start(): void {
-    if (this.#timer || this.#stopping) return;
-    this.#timer = setInterval(() => {
-      if (this.#running || this.#stopping) return;
-      this.pass().catch((error: unknown) =>
-        this.#o.logger.error({ err: (error as Error).message }, 'maintenance announcement pass failed'),
-      );
-    }, this.#o.settings.passSeconds * 1000);
-    this.#timer.unref();
+    this.#timer.start();
   }
 
   /** Waits for the pass in flight. Safe twice. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      if (this.#timer) clearInterval(this.#timer);
-      this.#timer = undefined;
-      await this.#running?.catch(() => undefined);
-    })();
-    return this.#stopping;
+    return this.#timer.stop();
   }
 
   /**
@@ -290,11 +270,7 @@ export class MaintenanceService {
    * worst (same keys: once). Returns how many windows were announced.
    */
   pass(): Promise<number> {
-    if (this.#running) return this.#running;
-    this.#running = this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#timer.run();
   }
 
   async #pass(): Promise<number> {

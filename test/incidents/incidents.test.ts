@@ -351,7 +351,7 @@ describe('incidents', () => {
       [{ tenant: 'acme', severity: 5, title: 'x' }, 'severity', /"5" is not accepted; use 1, 2, 3 or 4/],
       [{ tenant: 'acme', severity: 2, title: '  ' }, 'title', /use 1 to 200 characters/],
       [{ severity: 2, title: 'x' }, 'tenant', /field "tenant" is required/],
-      [{ tenant: 'nope', severity: 2, title: 'x' }, 'tenant', /no tenant "nope"/],
+      [{ tenant: 'nope', severity: 2, title: 'x' }, 'tenant', /tenant "nope" does not exist/],
       [{ tenant: 'acme', stage: 'staging', severity: 2, title: 'x' }, 'stage', /its stages are test, prod/],
       [
         { tenant: 'acme', severity: 2, title: 'x', fromAlert: 'forty' },

@@ -212,7 +212,7 @@ describe('maintenance', () => {
         /is already past; announce at most 1d ahead/,
       ],
       [{ at: berlin(day), for: '2h', stage: 'staging' }, 'stage', /its stages are test, prod/],
-      [{ at: berlin(day), for: '2h', tenant: 'nobody' }, 'tenant', /no tenant "nobody"/],
+      [{ at: berlin(day), for: '2h', tenant: 'nobody' }, 'tenant', /tenant "nobody" does not exist/],
       [{ at: berlin(day), for: '2h', reason: ' ' }, 'reason', /1 to 500 characters/],
     ];
     for (const [body, field, message] of bad) {
