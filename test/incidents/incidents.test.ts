@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentDetail } from '../../src/incidents/index.ts';
 import { postmortemExample } from '../../src/incidents/index.ts';
-import { run } from '../../src/system/exec.ts';
+import { apiCli } from '../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer, type ReceivedMail } from '../notifications/receivers.ts';
 
@@ -427,13 +427,7 @@ describe('incidents', () => {
   });
 
   it('the CLI opens, updates, gives a post-mortem, closes, lists and prints the severity rules', async () => {
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: st.dataDir,
-      STEWARD_API_URL: await st.steward.start(),
-      STEWARD_TOKEN: st.token,
-    };
-    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const cli = await apiCli(st);
     const opened = await cli(
       '-o',
       'json',

@@ -1,8 +1,7 @@
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceWindowView } from '../../src/maintenance/index.ts';
 import { formatLocal } from '../../src/maintenance/zone.ts';
-import { run } from '../../src/system/exec.ts';
+import { apiCli } from '../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { startMailServer, type MailServer, type ReceivedMail } from '../notifications/receivers.ts';
 
@@ -232,13 +231,7 @@ describe('maintenance', () => {
   });
 
   it('the CLI sets a contact, plans, lists and cancels', async () => {
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: st.dataDir,
-      STEWARD_API_URL: await st.steward.start(),
-      STEWARD_TOKEN: st.token,
-    };
-    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const cli = await apiCli(st);
     const contact = await cli(
       'tenant',
       'contact',
