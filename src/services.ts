@@ -336,7 +336,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   alerts.usePager(oncall.pager);
   const incidentLogger = logger.child({ component: 'incidents' });
   const incidentDeps = { db, clock, logger: incidentLogger, settings: config.incidents, notifications };
-  const incidents = new IncidentService({ ...incidentDeps, audit, tenants, alerts });
+  const incidents = new IncidentService({
+    ...incidentDeps,
+    audit,
+    tenants,
+    alerts,
+    healing: { attemptsFor: (alertId) => healing.attemptsFor(alertId) },
+  });
   const incidentNotices = new NoticePass(incidentDeps);
   const maintenance = new MaintenanceService({
     db,

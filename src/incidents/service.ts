@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
+import type { HealAttemptView } from '../healing/index.ts';
 import type { EnqueueRequest, NotificationView } from '../notifications/index.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { TenantView } from '../tenants/service.ts';
@@ -44,6 +45,8 @@ export interface IncidentServiceOptions {
   readonly settings: IncidentSettings;
   readonly tenants: { place(slug: string, stage: string | null): Promise<TenantView> };
   readonly alerts: Pick<AlertsApi, 'get'>;
+  /** Self-healing's attempts on an alert (evidence on the timeline). */
+  readonly healing?: { attemptsFor(alertId: string): Promise<readonly HealAttemptView[]> };
   readonly notifications: {
     enqueue(request: EnqueueRequest, tx?: Queryable): Promise<unknown>;
     log(options: { limit?: number; keyPrefix?: string }): Promise<NotificationView[]>;
@@ -342,7 +345,29 @@ export class IncidentService {
     const notifications = (
       await Promise.all(prefixes.map((keyPrefix) => this.#o.notifications.log({ limit: 200, keyPrefix })))
     ).flat();
-    return { ...view, timeline: buildTimeline({ updates, alerts, notifications }) };
+    const healing = this.#o.healing;
+    const attempts = healing
+      ? (await Promise.all(view.alerts.map((a) => healing.attemptsFor(a.id)))).flat()
+      : [];
+    return {
+      ...view,
+      timeline: buildTimeline({
+        updates,
+        alerts,
+        notifications,
+        // What healing did or was refused (rate limit, cool-down); not the passes that found it busy.
+        healing: attempts
+          .filter((h) => h.outcome !== 'skipped-in-progress' && h.outcome !== 'skipped-disabled')
+          .map((h) => ({
+            id: h.id,
+            alertId: h.alertId,
+            action: `${h.action} ${h.target}`,
+            outcome: h.outcome,
+            detail: h.detail,
+            at: h.finishedAt ?? h.startedAt,
+          })),
+      }),
+    };
   }
 
   async #view(i: StoredIncident): Promise<IncidentView> {

@@ -142,6 +142,8 @@ describe('incidents', () => {
     });
     expect(identified.status, identified.text).toBe(200);
     expect((await st.request('POST', `/api/v1/incidents/${id}/owner`, { owner: 'anna' })).status).toBe(200);
+    // Self-healing is asked about the alert (acme/prod runs no release here: the attempt fails, recorded).
+    await st.services.healing.heal(alert, 'restart-process');
     expect(
       (await st.request('POST', `/api/v1/incidents/${id}/updates`, { note: 'pool raised, watching' })).status,
     ).toBe(200);
@@ -168,6 +170,10 @@ describe('incidents', () => {
         'update/note',
         'notification/delivered',
       ]),
+    );
+    const healed = shown.timeline.find((e) => e.source === 'healing');
+    expect(healed?.text).toBe(
+      `self-healing restart-process acme/prod for alert ${alert.id}: failed (acme/prod runs no release)`,
     );
     expect(kinds.indexOf('alert/fired')).toBeLessThan(kinds.indexOf('update/opened'));
     const post = shown.timeline.find((e) => e.public);
