@@ -52,6 +52,7 @@ import { OnCallService } from './oncall/index.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import { Watchdog } from './watchdog/index.ts';
 import { IncidentService, NoticePass } from './incidents/index.ts';
+import { MaintenanceService } from './maintenance/index.ts';
 import {
   RestoreService,
   restoreJobKind,
@@ -109,6 +110,8 @@ export interface Services {
   readonly healing: HealingService;
   /** The public status page, served by the gateway. */
   readonly status: StatusService;
+  /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
+  readonly maintenance: MaintenanceService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -336,8 +339,24 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   alerts.usePager(oncall.pager);
   const incidentLogger = logger.child({ component: 'incidents' });
   const incidentDeps = { db, clock, logger: incidentLogger, settings: config.incidents, notifications };
-  const incidents = new IncidentService({ ...incidentDeps, audit, tenants, alerts });
+  const incidents = new IncidentService({
+    ...incidentDeps,
+    audit,
+    tenants,
+    alerts,
+    healing: { attemptsFor: (alertId) => healing.attemptsFor(alertId) },
+  });
   const incidentNotices = new NoticePass(incidentDeps);
+  const maintenance = new MaintenanceService({
+    db,
+    audit,
+    clock,
+    logger: logger.child({ component: 'maintenance' }),
+    settings: config.maintenance,
+    tenants,
+    notifications,
+    changed: () => alerts.mutesChanged(),
+  });
   const checks = new CheckService({
     store: checkStore,
     tenants,
@@ -443,6 +462,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     incidents,
     incidentNotices,
     healing,
+    maintenance,
     jobHandlers: {
       [stageJobKind]: async (job) => {
         const outcome = await stageReconciler.handle(job);

@@ -269,6 +269,7 @@ export class Steward {
       if (config.watchdog.enabled) this.#services.watchdog.start();
       this.#services.incidentNotices.start();
       this.#services.status.start();
+      this.#services.maintenance.start();
       await this.resync();
       this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
       this.#resyncTimer.unref();
@@ -386,6 +387,7 @@ export class Steward {
     await this.#services?.incidentNotices.stop();
     await this.#services?.healing.stop();
     await this.#services?.status.stop();
+    await this.#services?.maintenance.stop();
     await this.#gateway?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();

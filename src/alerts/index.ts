@@ -5,5 +5,5 @@ export { groupKeyOf } from './store.ts';
 export { alertRuleSchema, defaultRules, type AlertRule } from './rules.ts';
 export { CheckAlerts, type CheckReader } from './check-alerts.ts';
 export { BroadcastPager, alertNotification, alertGroupNotification, describeAlert } from './pager.ts';
-export type { SilenceView, MaintenanceWindowView } from './store.ts';
+export type { SilenceView } from './store.ts';
 export { SilenceService, type MuteRequest } from './silences.ts';

@@ -21,6 +21,7 @@ import { CheckAlerts, type CheckReader } from './check-alerts.ts';
 import { checkId, checkOneOf, checkText } from './input.ts';
 import { mutedBy } from './mute.ts';
 import { SilenceService } from './silences.ts';
+import { listMaintenanceWindows } from '../maintenance/store.ts';
 import type { AlertRule } from './rules.ts';
 import { alertIdsOfKey, maxGroupNotification } from './pager.ts';
 import {
@@ -29,7 +30,6 @@ import {
   findOpen,
   groupKeyOf,
   listAlerts,
-  listMaintenanceWindows,
   listSilences,
   markFirstNotified,
   openAlert,
@@ -91,7 +91,7 @@ export class AlertService implements AlertsApi {
   readonly #o: AlertServiceOptions;
   /** Alerts from check states; the check runner calls checkAlerts.changed for each change. */
   readonly checkAlerts: CheckAlerts | undefined;
-  /** Silences and maintenance windows. */
+  /** Silences (maintenance windows are src/maintenance/'s; they mute too). */
   readonly silences: SilenceService;
   #lastSync = 0;
   #lastPrune = 0;
@@ -322,6 +322,11 @@ export class AlertService implements AlertsApi {
       this.#o.logger.error({ alert: what, err: (error as Error).message }, 'pager failed; will retry');
       return false;
     }
+  }
+
+  /** Maintenance windows changed: re-evaluates what open alerts are muted by, and tells what no longer is. */
+  mutesChanged(): Promise<void> {
+    return this.#settle();
   }
 
   /**

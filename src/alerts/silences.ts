@@ -6,26 +6,20 @@ import { parseDurationSeconds } from '../monitoring/specs.ts';
 import type { ControlDb } from '../store/db.ts';
 import { checkId, checkText } from './input.ts';
 import {
-  endMaintenanceWindow,
   findSilence,
-  insertMaintenanceWindow,
   insertSilence,
-  listMaintenanceWindows,
   listSilences,
   removeSilence,
-  type MaintenanceWindowView,
   type NewMuteWindow,
   type SilenceView,
 } from './store.ts';
 
-/** A silence or a maintenance window as asked for: `for` (from now) or `until`, and a reason. */
+/** A silence as asked for: `for` (from now) or `until`, and a reason. (Maintenance windows: src/maintenance/.) */
 export interface MuteRequest {
   readonly tenant?: unknown;
   readonly stage?: unknown;
   readonly for?: unknown;
   readonly until?: unknown;
-  /** Maintenance windows only: when it starts (default now). */
-  readonly from?: unknown;
   readonly reason?: unknown;
 }
 
@@ -39,7 +33,7 @@ export interface SilenceServiceOptions {
   readonly changed: () => Promise<void>;
 }
 
-/** The longest a silence or window may last: a silence is for an incident or a migration, not forever. */
+/** The longest a silence may last: a silence is for an incident or a migration, not forever. */
 const maxSeconds = 90 * 86_400;
 
 function time(field: string, value: unknown): Date {
@@ -54,7 +48,7 @@ function time(field: string, value: unknown): Date {
 }
 
 /**
- * Silences and maintenance windows: each mutes the notifications of a
+ * Silences: each mutes the notifications of a
  * tenant's alerts (or one stage's) for a while, with a reason; the alerts are
  * still recorded, with mutedBy naming what muted them. Every change is an
  * audit event.
@@ -66,7 +60,7 @@ export class SilenceService {
     this.#o = options;
   }
 
-  async #window(request: MuteRequest, by: Principal, maintenance: boolean): Promise<NewMuteWindow> {
+  async #window(request: MuteRequest, by: Principal): Promise<NewMuteWindow> {
     const tenant = checkText('tenant', request.tenant, 100);
     const stage =
       request.stage === undefined || request.stage === null ? null : checkText('stage', request.stage, 100);
@@ -78,11 +72,11 @@ export class SilenceService {
       );
     }
     const now = this.#o.clock.now();
-    const startsAt = maintenance && request.from !== undefined ? time('from', request.from) : now;
+    const startsAt = now;
     let endsAt: Date;
     if ((request.for === undefined) === (request.until === undefined)) {
       throw new InputError(
-        `field "for": give how long (for, e.g. 2h) or until when (until, ISO 8601), one of them: a ${maintenance ? 'maintenance window' : 'silence'} needs an end`,
+        `field "for": give how long (for, e.g. 2h) or until when (until, ISO 8601), one of them: a silence needs an end`,
         { field: 'for' },
       );
     }
@@ -114,7 +108,7 @@ export class SilenceService {
   }
 
   async add(request: MuteRequest, by: Principal): Promise<SilenceView> {
-    const wanted = await this.#window(request, by, false);
+    const wanted = await this.#window(request, by);
     const silence = await this.#o.db.transaction().execute(async (tx) => {
       const added = await insertSilence(tx, wanted);
       await this.#o.audit.record(tx, {
@@ -157,47 +151,5 @@ export class SilenceService {
     });
     await this.#o.changed();
     return removed;
-  }
-
-  /** A maintenance window (now, or planned with `from`): its notifications are muted; the SLA report excludes it. */
-  async addMaintenance(request: MuteRequest, by: Principal): Promise<MaintenanceWindowView> {
-    const wanted = await this.#window(request, by, true);
-    const window = await this.#o.db.transaction().execute(async (tx) => {
-      const added = await insertMaintenanceWindow(tx, wanted);
-      await this.#o.audit.record(tx, {
-        actor: actorName(by),
-        action: 'maintenance.start',
-        target: `maintenance:${added.id}`,
-        tenant: added.tenant,
-        address: by.address,
-        details: { stage: added.stage, startsAt: added.startsAt, endsAt: added.endsAt, reason: added.reason },
-      });
-      return added;
-    });
-    await this.#o.changed();
-    return window;
-  }
-
-  async endMaintenance(id: string, by: Principal): Promise<MaintenanceWindowView> {
-    checkId(id, 'a maintenance window');
-    const ended = await this.#o.db.transaction().execute(async (tx) => {
-      const done = await endMaintenanceWindow(tx, id, actorName(by), this.#o.clock.now());
-      if (!done)
-        throw new NotFoundError(`no current or planned maintenance window ${showValue(id)}`, { field: 'id' });
-      await this.#o.audit.record(tx, {
-        actor: actorName(by),
-        action: 'maintenance.end',
-        target: `maintenance:${id}`,
-        tenant: done.tenant,
-        address: by.address,
-      });
-      return done;
-    });
-    await this.#o.changed();
-    return ended;
-  }
-
-  listMaintenance(options: { all?: boolean; tenant?: string } = {}): Promise<MaintenanceWindowView[]> {
-    return listMaintenanceWindows(this.#o.db, { now: this.#o.clock.now(), ...options });
   }
 }

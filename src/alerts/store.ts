@@ -1,10 +1,10 @@
 import type { Selectable, Updateable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
-import type { AlertSilencesTable, AlertsTable, MaintenanceWindowsTable } from '../store/schema.ts';
+import type { AlertSilencesTable, AlertsTable } from '../store/schema.ts';
 import type { AlertSeverity, AlertSource, AlertStatus, AlertView, HealAction } from './contract.ts';
 
 /**
- * The one writer of alerts, alert_silences and maintenance_windows. An alert
+ * The one writer of alerts and alert_silences (maintenance_windows: src/maintenance/). An alert
  * is open until resolved; at most one is open per source and dedup key (a
  * partial unique index), so a repeated raise finds the open one.
  */
@@ -251,7 +251,7 @@ export async function markFirstNotified(tx: Queryable, id: string, at: Date): Pr
     .execute();
 }
 
-/** A silence or maintenance window: what it mutes, from when to when. */
+/** A silence: what it mutes, from when to when. */
 export interface MuteWindow {
   readonly id: string;
   readonly tenant: string;
@@ -268,13 +268,7 @@ export interface SilenceView extends MuteWindow {
   readonly removedBy: string | null;
 }
 
-export interface MaintenanceWindowView extends MuteWindow {
-  readonly endedBy: string | null;
-}
-
-type MuteWindowRow = Selectable<AlertSilencesTable> | Selectable<MaintenanceWindowsTable>;
-
-function muteWindowFromRow(row: MuteWindowRow): MuteWindow {
+function muteWindowFromRow(row: Selectable<AlertSilencesTable>): MuteWindow {
   return {
     id: row.id,
     tenant: row.tenant_slug,
@@ -289,10 +283,6 @@ function muteWindowFromRow(row: MuteWindowRow): MuteWindow {
 
 function silenceFromRow(row: Selectable<AlertSilencesTable>): SilenceView {
   return { ...muteWindowFromRow(row), removedAt: iso(row.removed_at), removedBy: row.removed_by };
-}
-
-function windowFromRow(row: Selectable<MaintenanceWindowsTable>): MaintenanceWindowView {
-  return { ...muteWindowFromRow(row), endedBy: row.ended_by };
 }
 
 export interface NewMuteWindow {
@@ -355,61 +345,6 @@ export async function removeSilence(
     .returningAll()
     .executeTakeFirst();
   return row ? silenceFromRow(row) : undefined;
-}
-
-export async function insertMaintenanceWindow(
-  tx: Queryable,
-  w: NewMuteWindow,
-): Promise<MaintenanceWindowView> {
-  const row = await tx
-    .insertInto('maintenance_windows')
-    .values({
-      tenant_slug: w.tenant,
-      stage_name: w.stage,
-      reason: w.reason,
-      starts_at: w.startsAt,
-      ends_at: w.endsAt,
-      created_by: w.createdBy,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return windowFromRow(row);
-}
-
-/** Windows that end after `now` (current or planned), or every one of the last year when `all`. */
-export async function listMaintenanceWindows(
-  db: Queryable,
-  options: { now: Date; all?: boolean; tenant?: string | undefined },
-): Promise<MaintenanceWindowView[]> {
-  const rows = await db
-    .selectFrom('maintenance_windows')
-    .selectAll()
-    .$if(options.all !== true, (q) => q.where('ends_at', '>', options.now))
-    .$if(options.tenant !== undefined, (q) => q.where('tenant_slug', '=', options.tenant ?? ''))
-    .orderBy('id', 'desc')
-    .limit(500)
-    .execute();
-  return rows.map(windowFromRow);
-}
-
-/** Ends a current window now (a planned one is ended before it starts: it then never mutes). */
-export async function endMaintenanceWindow(
-  tx: Queryable,
-  id: string,
-  by: string,
-  at: Date,
-): Promise<MaintenanceWindowView | undefined> {
-  const row = await tx
-    .updateTable('maintenance_windows')
-    .set((eb) => ({
-      ends_at: eb.fn('greatest', [eb.ref('starts_at'), eb.val(at)]),
-      ended_by: by,
-    }))
-    .where('id', '=', id)
-    .where('ends_at', '>', at)
-    .returningAll()
-    .executeTakeFirst();
-  return row ? windowFromRow(row) : undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import { statusRoutes } from './routes/status.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { healingRoutes } from './routes/healing.ts';
 import { alertmanagerRoutes } from './routes/alertmanager.ts';
+import { maintenanceRoutes } from './routes/maintenance.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -123,6 +124,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   incidentRoutes(api, authenticate, options.services);
   healingRoutes(api, authenticate, options.services);
   alertmanagerRoutes(api, authenticate, options.services);
+  maintenanceRoutes(api, authenticate, options.services);
   if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;

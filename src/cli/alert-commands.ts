@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AlertRule, AlertView, MaintenanceWindowView, SilenceView } from '../alerts/index.ts';
+import type { AlertRule, AlertView, SilenceView } from '../alerts/index.ts';
 import type { HealAttemptView } from '../healing/index.ts';
 import type { ApiClient } from './client.ts';
 import { printHealAttempts } from './heal-commands.ts';
@@ -7,7 +7,7 @@ import { printJson, printTable } from './output.ts';
 
 /**
  * `steward alert list|show|ack|resolve|rules`, `steward silence
- * add|list|remove`, `steward maintenance add|list|end`: thin over the API,
+ * add|list|remove` (maintenance: maintenance-commands.ts): thin over the API,
  * which checks every value.
  */
 export interface AlertCliContext {
@@ -44,7 +44,7 @@ function showAlert(a: AlertView): void {
   }
 }
 
-function windowRows(windows: readonly (SilenceView | MaintenanceWindowView)[]): unknown[][] {
+function windowRows(windows: readonly SilenceView[]): unknown[][] {
   return windows.map((w) => [
     w.id,
     w.tenant,
@@ -190,51 +190,5 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
       const removed = await client().delete<SilenceView>(`/api/v1/silences/${enc(id)}`);
       if (json()) return printJson(removed);
       process.stdout.write(`silence ${removed.id} removed\n`);
-    });
-
-  const maintenance = program
-    .command('maintenance')
-    .description('maintenance windows: notifications muted, checks keep probing');
-  maintenance
-    .command('add <tenant> [stage]')
-    .description('a maintenance window, from now (or --from) for a while (or --until)')
-    .option('--from <time>', 'when it starts (ISO 8601; default now)')
-    .option('--for <duration>', 'how long, e.g. 1h')
-    .option('--until <time>', 'until when (ISO 8601)')
-    .requiredOption('--reason <text>', 'what is done')
-    .action(
-      async (
-        tenant: string,
-        stage: string | undefined,
-        o: { from?: string; for?: string; until?: string; reason: string },
-      ) => {
-        const added = await client().post<MaintenanceWindowView>('/api/v1/maintenance-windows', {
-          ...muteBody({ ...o, tenant, ...(stage !== undefined ? { stage } : {}) }),
-          ...(o.from !== undefined ? { from: o.from } : {}),
-        });
-        if (json()) return printJson(added);
-        process.stdout.write(
-          `maintenance window ${added.id} for ${where(added)} from ${added.startsAt} until ${added.endsAt}\n`,
-        );
-      },
-    );
-  maintenance
-    .command('list')
-    .description('current and planned maintenance windows')
-    .option('--all', 'also past ones')
-    .action(async (o: { all?: boolean }) => {
-      const { windows } = await client().get<{ windows: MaintenanceWindowView[] }>(
-        `/api/v1/maintenance-windows${o.all ? '?all=true' : ''}`,
-      );
-      if (json()) return printJson(windows);
-      printTable(['id', 'tenant', 'stage', 'from', 'until', 'by', 'reason'], windowRows(windows));
-    });
-  maintenance
-    .command('end <id>')
-    .description('end a maintenance window now (a planned one is cancelled)')
-    .action(async (id: string) => {
-      const ended = await client().post<MaintenanceWindowView>(`/api/v1/maintenance-windows/${enc(id)}/end`);
-      if (json()) return printJson(ended);
-      process.stdout.write(`maintenance window ${ended.id} ended at ${ended.endsAt}\n`);
     });
 }

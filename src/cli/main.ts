@@ -21,6 +21,7 @@ import { statusCommands } from './status-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
 import { healCommands } from './heal-commands.ts';
+import { maintenanceCommands } from './maintenance-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -573,6 +574,7 @@ incidentCommands(program, { client, json });
 statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
+maintenanceCommands(program, { client, json });
 
 program
   .command('app')

@@ -356,6 +356,11 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Maintenance windows (src/maintenance/): how often due announcements to tenants' contacts are sent. */
+    maintenance: z
+      .object({ passSeconds: z.number().min(0.05).max(3600).default(60) })
+      .strict()
+      .prefault({}),
     /** Incidents (src/incidents/): the notice deadlines of security incidents, their reminders and escalation. */
     incidents: z
       .object({

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import { PassTimer } from '../core/pass-timer.ts';
 import type { EnqueueRequest } from '../notifications/index.ts';
 import type { ControlDb } from '../store/db.ts';
 import { dueNotices } from './notices.ts';
 import type { IncidentSettings } from './service.ts';
 import { noticesPending } from './store.ts';
-import { logPassFailure } from '../core/logger.ts';
 
 export interface NoticePassOptions {
   readonly db: ControlDb;
@@ -24,42 +24,30 @@ export interface NoticePassOptions {
  */
 export class NoticePass {
   readonly #o: NoticePassOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<number> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #timer: PassTimer<number>;
 
   constructor(options: NoticePassOptions) {
     this.#o = options;
+    this.#timer = new PassTimer({
+      pass: () => this.#pass(),
+      everyMs: options.settings.passSeconds * 1000,
+      logger: options.logger,
+      what: 'incident notice pass',
+    });
   }
 
   start(): void {
-    if (this.#timer || this.#stopping) return;
-    this.#timer = setInterval(() => {
-      if (this.#running || this.#stopping) return;
-      this.pass().catch((error: unknown) =>
-        logPassFailure(this.#o.logger, error, 'incident notice pass failed', {}, 'error'),
-      );
-    }, this.#o.settings.passSeconds * 1000);
-    this.#timer.unref();
+    this.#timer.start();
   }
 
   /** Waits for the pass in flight. Safe twice. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      if (this.#timer) clearInterval(this.#timer);
-      this.#timer = undefined;
-      await this.#running?.catch(() => undefined);
-    })();
-    return this.#stopping;
+    return this.#timer.stop();
   }
 
   /** Enqueues every due reminder and escalation; returns how many were due (new or already enqueued). */
   pass(): Promise<number> {
-    if (this.#running) return this.#running;
-    this.#running = this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#timer.run();
   }
 
   async #pass(): Promise<number> {

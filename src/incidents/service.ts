@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
+import type { HealAttemptView } from '../healing/index.ts';
 import type { EnqueueRequest, NotificationView } from '../notifications/index.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { TenantView } from '../tenants/service.ts';
@@ -42,8 +43,10 @@ export interface IncidentServiceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: IncidentSettings;
-  readonly tenants: { show(slug: string): Promise<TenantView> };
+  readonly tenants: { place(slug: string, stage: string | null): Promise<TenantView> };
   readonly alerts: Pick<AlertsApi, 'get'>;
+  /** Self-healing's attempts on an alert (evidence on the timeline). */
+  readonly healing?: { attemptsFor(alertId: string): Promise<readonly HealAttemptView[]> };
   readonly notifications: {
     enqueue(request: EnqueueRequest, tx?: Queryable): Promise<unknown>;
     log(options: { limit?: number; keyPrefix?: string }): Promise<NotificationView[]>;
@@ -245,7 +248,7 @@ export class IncidentService {
       );
     }
     const stage = input.stage ?? alert?.stage ?? null;
-    await this.#checkPlace(tenantSlug, stage);
+    await this.#o.tenants.place(tenantSlug, stage);
     const now = this.#o.clock.now();
     const actor = actorName(by);
     const incident = await this.#o.db.transaction().execute(async (tx) => {
@@ -301,27 +304,6 @@ export class IncidentService {
     return this.show(incident.id);
   }
 
-  async #checkPlace(tenant: string, stage: string | null): Promise<void> {
-    let view: TenantView;
-    try {
-      view = await this.#o.tenants.show(tenant);
-    } catch (error) {
-      if (error instanceof NotFoundError) {
-        throw new NotFoundError(`field "tenant": no tenant ${showValue(tenant)}`, {
-          field: 'tenant',
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    if (stage !== null && !view.stages.some((s) => s.name === stage)) {
-      throw new NotFoundError(
-        `field "stage": tenant ${tenant} has no stage ${showValue(stage)}; its stages are ${view.stages.map((s) => s.name).join(', ')}`,
-        { field: 'stage' },
-      );
-    }
-  }
-
   /** Tells the operators' channels (in the change's transaction): the key makes a repeat a no-op. */
   async #tell(tx: Queryable, i: StoredIncident, event: string, what: string): Promise<void> {
     const place = i.stage === null ? i.tenant : `${i.tenant}/${i.stage}`;
@@ -363,7 +345,29 @@ export class IncidentService {
     const notifications = (
       await Promise.all(prefixes.map((keyPrefix) => this.#o.notifications.log({ limit: 200, keyPrefix })))
     ).flat();
-    return { ...view, timeline: buildTimeline({ updates, alerts, notifications }) };
+    const healing = this.#o.healing;
+    const attempts = healing
+      ? (await Promise.all(view.alerts.map((a) => healing.attemptsFor(a.id)))).flat()
+      : [];
+    return {
+      ...view,
+      timeline: buildTimeline({
+        updates,
+        alerts,
+        notifications,
+        // What healing did or was refused (rate limit, cool-down); not the passes that found it busy.
+        healing: attempts
+          .filter((h) => h.outcome !== 'skipped-in-progress' && h.outcome !== 'skipped-disabled')
+          .map((h) => ({
+            id: h.id,
+            alertId: h.alertId,
+            action: `${h.action} ${h.target}`,
+            outcome: h.outcome,
+            detail: h.detail,
+            at: h.finishedAt ?? h.startedAt,
+          })),
+      }),
+    };
   }
 
   async #view(i: StoredIncident): Promise<IncidentView> {
@@ -743,7 +747,7 @@ export class IncidentService {
         { field: 'customerNoticeHours' },
       );
     }
-    await this.#checkPlace(tenant, null);
+    await this.#o.tenants.place(tenant, null);
     const seconds = Math.max(1, Math.round(hours * 3600));
     await this.#o.db.transaction().execute(async (tx) => {
       await setCustomerNoticeSeconds(tx, { tenant, seconds, by: actorName(by), at: this.#o.clock.now() });

@@ -29,6 +29,7 @@ export interface HealingEvent {
   readonly alertId: string;
   readonly action: string;
   readonly outcome: string;
+  readonly detail: string;
   readonly at: string;
 }
 
@@ -112,7 +113,7 @@ export function buildTimeline(parts: {
       at: h.at,
       source: 'healing',
       kind: h.outcome,
-      text: `self-healing ${h.action} for alert ${h.alertId}: ${h.outcome}`,
+      text: `self-healing ${h.action} for alert ${h.alertId}: ${h.outcome}${h.detail ? ` (${h.detail})` : ''}`,
       by: 'system',
       public: false,
       ref: `heal:${h.id}`,

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
 import type { MaintenanceWindowsTable } from '../store/schema.ts';
 import type { MaintenanceKind } from './plan.ts';
@@ -157,11 +157,12 @@ export async function endMaintenanceWindow(
       ends_at: eb.fn('greatest', [eb.ref('starts_at'), eb.val(at)]),
       ended_by: by,
       // Not started yet: this is a cancellation.
-      cancelled_at: eb.case().when('starts_at', '>', at).then(at).else(null).end(),
-      cancelled_by: eb.case().when('starts_at', '>', at).then(by).else(null).end(),
+      cancelled_at: sql<Date | null>`case when starts_at > ${at}::timestamptz then ${at}::timestamptz end`,
+      cancelled_by: sql<string | null>`case when starts_at > ${at}::timestamptz then ${by}::text end`,
     }))
     .where('id', '=', id)
     .where('ends_at', '>', at)
+    .where('cancelled_at', 'is', null)
     .returningAll()
     .executeTakeFirst();
   return row ? fromRow(row) : undefined;

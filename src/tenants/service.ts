@@ -162,6 +162,22 @@ export class TenantService {
     return this.#view(tenant, stages);
   }
 
+  /**
+   * A tenant, and one of its stages when `stage` is given: what incidents and
+   * maintenance windows name. Errors name the field (tenant, stage) and the
+   * stages there are.
+   */
+  async place(slug: string, stage: string | null): Promise<TenantView> {
+    const view = await this.show(slug);
+    if (stage !== null && !view.stages.some((s) => s.name === stage)) {
+      throw new NotFoundError(
+        `field "stage": tenant ${slug} has no stage ${showValue(stage)}; its stages are ${view.stages.map((s) => s.name).join(', ')}`,
+        { field: 'stage' },
+      );
+    }
+    return view;
+  }
+
   /** Adds a contact or changes the one with its email address; audited. */
   setContact(slug: string, contact: Contact, actor: Principal): Promise<TenantView> {
     return this.#changeContacts(slug, actor, 'tenant.contact.set', contact.email, (all) =>

@@ -27,7 +27,6 @@ const muteBody = z
     reason: z.string().max(1000),
   })
   .strict();
-const maintenanceBody = muteBody.extend({ from: z.string().max(40).optional() }).strict();
 const allQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
 
 export function alertRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
@@ -108,36 +107,5 @@ export function alertRoutes(app: FastifyInstance, auth: Authenticator, services:
     permission: 'tenants.write',
     params: idParams,
     handler: ({ params, principal }) => alerts.silences.remove(params.id, principal),
-  });
-  route(app, auth, {
-    method: 'GET',
-    url: '/api/v1/maintenance-windows',
-    summary: 'Maintenance windows that are current or planned (all=true: also past ones)',
-    tags: ['alerts'],
-    permission: 'tenants.read',
-    query: allQuery,
-    handler: async ({ query }) => ({
-      windows: await alerts.silences.listMaintenance({ all: query.all === 'true' }),
-    }),
-  });
-  route(app, auth, {
-    method: 'POST',
-    url: '/api/v1/maintenance-windows',
-    summary:
-      'A maintenance window of a tenant (or one stage): from now or from `from`, for a while or until, with a reason; it mutes notifications, checks keep probing',
-    tags: ['alerts'],
-    permission: 'tenants.write',
-    body: maintenanceBody,
-    status: 201,
-    handler: ({ body, principal }) => alerts.silences.addMaintenance(body, principal),
-  });
-  route(app, auth, {
-    method: 'POST',
-    url: '/api/v1/maintenance-windows/:id/end',
-    summary: 'End a maintenance window now (a planned one is cancelled)',
-    tags: ['alerts'],
-    permission: 'tenants.write',
-    params: idParams,
-    handler: ({ params, principal }) => alerts.silences.endMaintenance(params.id, principal),
   });
 }
