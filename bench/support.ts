@@ -52,7 +52,13 @@ export interface BenchSteward {
 export async function withSteward(
   name: string,
   work: (s: BenchSteward, onCleanup: (fn: () => unknown) => void) => Promise<unknown>,
-  options: { readonly overrides?: Readonly<Record<string, unknown>> } = {},
+  options: {
+    readonly overrides?: Readonly<Record<string, unknown>>;
+    /** Start with the demo tenant (what `npm start` does). */
+    readonly demo?: boolean;
+    /** Print the work's result as JSON on stdout (default); off when a benchmark combines several runs. */
+    readonly print?: boolean;
+  } = {},
 ): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), `steward-bench-${name}-`));
   await chmod(dataDir, 0o711);
@@ -84,6 +90,7 @@ export async function withSteward(
       dataDir,
       env: { ...readEnvironment({}), pgBinDir: process.env.STEWARD_PG_BIN_DIR },
       overrides: { api: { port: 0 }, logLevel: 'warn', ...options.overrides },
+      ...(options.demo ? { demo: true } : {}),
       // Steward's own log lines go to stderr: stdout holds only the result.
       logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'error', pino.destination(2)),
       progress: log,
@@ -91,7 +98,7 @@ export async function withSteward(
     const client = JSON.parse(await readFile(running.clientFile, 'utf8')) as ClientFile;
     const api = new ApiClient(client);
     const result = await work({ running, api, dataDir, close }, (fn) => cleanups.push(fn));
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (options.print !== false) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (error) {
     log(`bench/${name} failed: ${(error as Error).stack ?? String(error)}`);
     process.exitCode = 1;

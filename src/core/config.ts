@@ -247,8 +247,8 @@ export const configSchema = z
         intervalSeconds: z.number().int().min(1).max(3600).default(30),
         /** How long one probe may take. */
         timeoutMs: z.number().int().min(100).max(60_000).default(5000),
-        /** Probes in flight at once. */
-        concurrency: z.number().int().min(1).max(256).default(16),
+        /** Probes in flight at once: waiting sockets, cheap; enough that probes timing out hold back no others. */
+        concurrency: z.number().int().min(1).max(256).default(64),
         /** How often the runner looks for due checks. */
         tickMs: z.number().int().min(50).max(10_000).default(1000),
         /** Results in a row that change a state (src/monitoring/states.ts). */

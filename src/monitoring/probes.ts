@@ -1,5 +1,7 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import { stageRoleSession } from '../databases/privileged.ts';
@@ -28,40 +30,93 @@ export interface HttpProbe {
 /** Enough of a body to find an expected substring; the rest is not read. */
 const maxBodyBytes = 64 * 1024;
 
-export function probeHttpTarget(target: HttpTarget, probe: HttpProbe): Promise<HttpObservation> {
+/**
+ * Connections kept open between probes, one pool per target: a check every
+ * few seconds need not pay a TCP and TLS handshake each time (the
+ * certificate check still makes a full one). Sockets idle longer than
+ * `idleMs` are closed first, before a server's own keep-alive timeout would.
+ */
+export interface ProbeAgents {
+  readonly http: HttpAgent;
+  readonly https: HttpsAgent;
+}
+
+export function probeAgents(maxSocketsPerTarget: number, idleMs = 4_000): ProbeAgents {
+  const options = { keepAlive: true, maxSockets: maxSocketsPerTarget, maxFreeSockets: maxSocketsPerTarget };
+  const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
+  const timed = new WeakSet<Socket>();
+  for (const agent of [agents.http, agents.https]) {
+    // A free socket's idle timer; a socket in use has the probe's own (requestOnce clears this one).
+    agent.on('free', (socket: Socket) => {
+      if (!timed.has(socket)) socket.on('timeout', () => socket.destroy());
+      timed.add(socket);
+      socket.setTimeout(idleMs);
+    });
+  }
+  return agents;
+}
+
+/**
+ * One HTTP probe. With `agents`, over a kept-open connection; a request that
+ * fails on a reused connection (the server closed it as it was reused) is
+ * retried once on a new one, so a keep-alive race is never a failed check.
+ */
+export async function probeHttpTarget(
+  target: HttpTarget,
+  probe: HttpProbe,
+  agents?: ProbeAgents,
+): Promise<HttpObservation> {
+  const started = performance.now();
+  const first = await requestOnce(target, probe, agents, probe.timeoutMs);
+  if (!first.reusedSocketFailed) return first.seen;
+  const left = probe.timeoutMs - (performance.now() - started);
+  if (left <= 0) return first.seen;
+  return (await requestOnce(target, probe, undefined, left)).seen;
+}
+
+function requestOnce(
+  target: HttpTarget,
+  probe: HttpProbe,
+  agents: ProbeAgents | undefined,
+  timeoutMs: number,
+): Promise<{ seen: HttpObservation; reusedSocketFailed: boolean }> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (seen: HttpObservation): void => {
+    const finish = (seen: HttpObservation, keep = false, reusedSocketFailed = false): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.destroy();
-      resolve(seen);
+      // A response read to its end leaves its socket to the agent; anything else closes it.
+      if (!keep) req.destroy();
+      resolve({ seen, reusedSocketFailed });
     };
     const options = {
       host: target.host,
       port: target.port,
       path: probe.path,
       method: probe.method,
-      agent: false as const,
+      agent: agents ? (target.tls ? agents.https : agents.http) : (false as const),
       headers: {
         'user-agent': 'steward-check',
         ...probe.headers,
         host: target.hostHeader ?? `${target.host}:${target.port}`,
-        connection: 'close',
+        ...(agents ? {} : { connection: 'close' }),
       },
     };
     const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let bytes = 0;
-      const done = (): void =>
-        finish({ kind: 'answer', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      const seen = (): HttpObservation => ({
+        kind: 'answer',
+        status: res.statusCode ?? 0,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       res.on('data', (chunk: Buffer) => {
-        if (bytes >= maxBodyBytes) return done();
+        if (bytes >= maxBodyBytes) return finish(seen());
         chunks.push(chunk.subarray(0, maxBodyBytes - bytes));
         bytes += chunk.length;
       });
-      res.on('end', done);
+      res.on('end', () => finish(seen(), true));
       res.on('error', (error: NodeJS.ErrnoException) =>
         finish({ kind: 'error', reason: error.code ?? error.message }),
       );
@@ -71,11 +126,13 @@ export function probeHttpTarget(target: HttpTarget, probe: HttpProbe): Promise<H
       : httpRequest(options, onResponse);
     const timer = setTimeout(
       () => finish({ kind: 'error', reason: `no answer within ${probe.timeoutMs} ms` }),
-      probe.timeoutMs,
+      timeoutMs,
     );
     req.on('error', (error: NodeJS.ErrnoException) =>
-      finish({ kind: 'error', reason: error.code ?? error.message }),
+      finish({ kind: 'error', reason: error.code ?? error.message }, false, req.reusedSocket),
     );
+    // A reused socket's idle timer (probeAgents) must not cut this probe short: its own timer does.
+    if (agents) req.on('socket', (socket: Socket) => socket.setTimeout(0));
     req.end();
   });
 }

@@ -2,7 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { probeCertificate, probeHttpTarget, probeStageDatabase } from './probes.ts';
+import {
+  probeAgents,
+  probeCertificate,
+  probeHttpTarget,
+  probeStageDatabase,
+  type ProbeAgents,
+} from './probes.ts';
 import { minuteOf, rollup, type RollupSample } from './rollups.ts';
 import { applyResult, notProbing, type ProbeResult, type StateChange, type Thresholds } from './states.ts';
 import type { CheckKind } from './specs.ts';
@@ -20,6 +26,7 @@ import {
 import { logPassFailure } from '../core/logger.ts';
 
 export type MonitoringSettings = Config['monitoring'];
+type HttpTargets = Awaited<ReturnType<CheckTargets['http']>>;
 
 export interface CheckRunnerOptions {
   readonly store: CheckStore;
@@ -48,7 +55,25 @@ export interface CheckPassResult {
   readonly builtinsRemoved: number;
 }
 
+/** When one probe was due and when it started: how late the runner is (metrics, the checks benchmark). */
+export interface ProbeTiming {
+  readonly checkId: string;
+  readonly dueAt: Date;
+  readonly startedAt: Date;
+  readonly latencyMs: number;
+}
+
 const pruneEveryMs = 3_600_000;
+/** How long one pass keeps claiming due checks, in ticks. */
+const passClaimTicks = 5;
+/**
+ * How long a stage's gateway target is reused. Its host name and the
+ * gateway do not change with a deploy; the health path may, and is then
+ * probed at most this much later.
+ */
+const gatewayTargetMs = 1000;
+/** How often a pass with probes in flight looks for checks that fell due. */
+const claimEveryMs = 200;
 
 /**
  * Probes due checks and stores their results as time. pass() is the one
@@ -62,6 +87,11 @@ export class CheckRunner {
   /** The current minute's samples per check, for its rollup. */
   readonly #minutes = new Map<string, { minute: string; samples: RollupSample[] }>();
   readonly #busy = new Set<string>();
+  readonly #probeListeners = new Set<(timing: ProbeTiming) => void>();
+  /** Kept-open connections for HTTP probes (see probeAgents). */
+  readonly #agents: ProbeAgents;
+  /** A stage's gateway target, read at most once per gatewayTargetMs: many checks share one stage. */
+  readonly #gatewayTargets = new Map<string, { readonly at: number; readonly targets: HttpTargets }>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<CheckPassResult> | undefined;
   #starting: Promise<void> | undefined;
@@ -72,6 +102,7 @@ export class CheckRunner {
   constructor(options: CheckRunnerOptions) {
     this.#o = options;
     const s = options.settings;
+    this.#agents = probeAgents(options.settings.concurrency);
     this.#thresholds = {
       failuresToDown: s.failuresToDown,
       badToDegraded: s.badToDegraded,
@@ -96,6 +127,8 @@ export class CheckRunner {
       if (this.#timer) clearInterval(this.#timer);
       this.#timer = undefined;
       await this.#running?.catch(() => undefined);
+      this.#agents.http.destroy();
+      this.#agents.https.destroy();
     })();
     return this.#stopping;
   }
@@ -126,6 +159,12 @@ export class CheckRunner {
     return pruned;
   }
 
+  /** Calls `listener` after every probe with when it was due and when it started; returns how to stop. */
+  onProbe(listener: (timing: ProbeTiming) => void): () => void {
+    this.#probeListeners.add(listener);
+    return () => this.#probeListeners.delete(listener);
+  }
+
   #tick(): void {
     if (this.#running || this.#stopping) return;
     this.pass().catch((error: unknown) =>
@@ -151,29 +190,51 @@ export class CheckRunner {
       synced = await store.syncBuiltins(await targets.builtins(), clock.now());
     }
     if (clock.now().getTime() - this.#lastPrune >= pruneEveryMs) await this.prune();
-    const due = await store.claimDue(clock.now(), settings.concurrency * 4, [...this.#busy]);
+    // Probes are claimed as slots free up, not once per tick: a slow probe (up to its timeout)
+    // holds back no other check, each starts soon after it is due. The pass ends when nothing
+    // is due or running, and stops claiming after passClaimTicks ticks so that built-ins and
+    // retention get their turn under a steady stream of due checks.
+    const claimUntil = performance.now() + passClaimTicks * settings.tickMs;
+    const inFlight = new Set<Promise<void>>();
+    let probed = 0;
     let changes = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < due.length) {
-        const check = due[next++] as DueCheck;
+    let wake: () => void = () => undefined;
+    while (!this.#stopping && performance.now() < claimUntil) {
+      const free = settings.concurrency - inFlight.size;
+      const claimed = free > 0 ? await store.claimDue(clock.now(), free, [...this.#busy]) : [];
+      for (const check of claimed) {
         this.#busy.add(check.id);
-        try {
-          changes += await this.#probeAndRecord(check);
-        } catch (error) {
-          logPassFailure(this.#o.logger, error, 'check result not stored', { check: check.id }, 'error');
-        } finally {
-          this.#busy.delete(check.id);
-        }
+        probed++;
+        const probe = this.#probeAndRecord(check)
+          .then((n) => void (changes += n))
+          .catch((error: unknown) =>
+            logPassFailure(this.#o.logger, error, 'check result not stored', { check: check.id }, 'error'),
+          )
+          .finally(() => {
+            this.#busy.delete(check.id);
+            inFlight.delete(probe);
+            wake();
+          });
+        inFlight.add(probe);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, worker));
+      if (claimed.length === 0 && inFlight.size === 0) break;
+      // A slot frees up, or checks that fell due meanwhile are looked for.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, claimed.length < free ? claimEveryMs : settings.tickMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await Promise.all(inFlight);
     this.#o.observer?.passed();
-    return { probed: due.length, changes, builtinsAdded: synced.added, builtinsRemoved: synced.removed };
+    return { probed, changes, builtinsAdded: synced.added, builtinsRemoved: synced.removed };
   }
 
   async #probeAndRecord(check: DueCheck): Promise<number> {
-    const lateMs = this.#o.clock.now().getTime() - Date.parse(check.dueAt);
+    const startedAt = this.#o.clock.now();
+    const lateMs = startedAt.getTime() - Date.parse(check.dueAt);
     const started = performance.now();
     const verdict = await this.#probe(check).catch((error: unknown): Verdict => ({
       outcome: 'fail',
@@ -211,6 +272,19 @@ export class CheckRunner {
         this.#o.logger.error({ check: check.id, err: (error as Error).message }, 'state change hook failed');
       });
     }
+    const timing = {
+      checkId: check.id,
+      dueAt: new Date(check.dueAt),
+      startedAt,
+      latencyMs: result.latencyMs,
+    };
+    for (const listener of this.#probeListeners) {
+      try {
+        listener(timing);
+      } catch (error) {
+        this.#o.logger.warn({ err: (error as Error).message }, 'probe listener failed');
+      }
+    }
     return changes.length;
   }
 
@@ -225,12 +299,25 @@ export class CheckRunner {
     return rollup(minute, current.samples);
   }
 
-  async #probe(check: StoredCheck): Promise<Verdict> {
+  async #gatewayTarget(stageId: string): Promise<HttpTargets> {
+    const now = performance.now();
+    const cached = this.#gatewayTargets.get(stageId);
+    if (cached && now - cached.at < gatewayTargetMs) return cached.targets;
+    const targets = await this.#o.targets.http(stageId, 'gateway');
+    this.#gatewayTargets.set(stageId, { at: now, targets });
+    if (this.#gatewayTargets.size > 10_000) this.#gatewayTargets.clear();
+    return targets;
+  }
+
+  async #probe(check: DueCheck): Promise<Verdict> {
     const { spec } = check;
     if (!check.stageId) return { outcome: 'fail', detail: 'the stage it watched is gone' };
     switch (spec.kind) {
       case 'http': {
-        const { targets, healthPath } = await this.#o.targets.http(check.stageId, spec.via);
+        const { targets, healthPath } =
+          spec.via === 'gateway'
+            ? await this.#gatewayTarget(check.stageId)
+            : await this.#o.targets.http(check.stageId, spec.via);
         const path = spec.path ?? healthPath;
         if (!path) return { outcome: 'fail', detail: 'no release with a health path is active' };
         const verdicts = await Promise.all(
@@ -238,12 +325,16 @@ export class CheckRunner {
             httpVerdict(
               spec,
               path,
-              await probeHttpTarget(target, {
-                method: spec.method,
-                path,
-                headers: spec.headers,
-                timeoutMs: check.timeoutMs,
-              }),
+              await probeHttpTarget(
+                target,
+                {
+                  method: spec.method,
+                  path,
+                  headers: spec.headers,
+                  timeoutMs: check.timeoutMs,
+                },
+                this.#agents,
+              ),
             ),
           ),
         );

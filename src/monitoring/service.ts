@@ -110,7 +110,7 @@ export class CheckService {
   }
 
   async #view(tenant: string, stage: string, id: string): Promise<CheckView> {
-    const found = (await this.#o.store.list({ tenant, stage })).find((c) => c.id === id);
+    const [found] = await this.#o.store.list({ tenant, stage, id });
     if (!found) throw new NotFoundError(`check ${id} is gone`);
     return toView(found);
   }

@@ -234,10 +234,11 @@ export class CheckStore {
       ]);
   }
 
-  /** A tenant's checks (or every check), with where each stands. */
-  async list(filter: { tenant?: string; stage?: string } = {}): Promise<StoredCheck[]> {
+  /** A tenant's checks (or every check, or one), with where each stands. */
+  async list(filter: { tenant?: string; stage?: string; id?: string } = {}): Promise<StoredCheck[]> {
     const rows = await this.#select()
       .where('checks.removed_at', 'is', null)
+      .$if(filter.id !== undefined, (q) => q.where('checks.id', '=', filter.id ?? ''))
       .$if(filter.tenant !== undefined, (q) => q.where('checks.tenant_slug', '=', filter.tenant ?? ''))
       .$if(filter.stage !== undefined, (q) => q.where('checks.stage_name', '=', filter.stage ?? ''))
       .orderBy('checks.tenant_slug')
