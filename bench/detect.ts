@@ -100,8 +100,9 @@ async function until<T>(
   }
 }
 
+/** The alert pager's subject: "FIRING critical: demo/prod: …" (bench/detect counts critical alerts only). */
 const about = (m: ReceivedMail, event: 'FIRING' | 'RESOLVED'): boolean =>
-  m.subject.startsWith(event) && m.subject.includes(`${tenant}/${stage}`);
+  m.subject.startsWith(`${event} critical: ${tenant}/${stage}:`);
 
 /** The web process of demo/prod, once it is running and healthy as the supervisor sees it. */
 async function webPid(s: BenchSteward, notPid?: number): Promise<number> {
@@ -136,12 +137,20 @@ async function prepare(s: BenchSteward): Promise<{ url: string }> {
   return { url };
 }
 
-/** Every check of demo/prod up and no alert of it open: a clean start for a trial. */
+/**
+ * A clean start for a trial: demo/prod's HTTP, process and database checks
+ * up and no critical alert of it open. (Its backup check stays down, a
+ * warning: the demo has no backup yet.)
+ */
 async function settled(s: BenchSteward): Promise<void> {
   const services = s.running.steward.services;
-  await until('demo/prod checks up and its alerts resolved', 300_000, async () => {
-    const checks = await services.checks.list(tenant, stage);
-    const open = await services.alerts.list({ open: true, tenant, stage });
+  await until('demo/prod checks up and its critical alerts resolved', 300_000, async () => {
+    const checks = (await services.checks.list(tenant, stage)).filter((c) =>
+      ['http', 'process', 'database'].includes(c.kind),
+    );
+    const open = (await services.alerts.list({ open: true, tenant, stage })).filter(
+      (a) => a.severity === 'critical',
+    );
     return checks.length > 0 && checks.every((c) => c.state === 'up') && open.length === 0 ? true : undefined;
   });
 }
@@ -163,7 +172,9 @@ async function stopTrial(s: BenchSteward, mail: { messages: readonly ReceivedMai
     const fired = await until('the FIRING email', 300_000, () =>
       mail.messages.find((m) => m.at >= stoppedAt && about(m, 'FIRING')),
     );
-    const [alert] = await services.alerts.list({ tenant, stage, limit: 1 });
+    const alert = (await services.alerts.list({ tenant, stage })).find(
+      (a) => a.severity === 'critical' && Date.parse(a.startedAt) >= stoppedAt,
+    );
     log(`FIRING email after ${((fired.at - stoppedAt) / 1000).toFixed(1)} s: ${fired.subject}`);
     resume();
     const resumedAt = Date.now();
@@ -208,12 +219,16 @@ async function healTrial(
     );
     const newPid = await webPid(s, pid);
     const alert = await until('the alert resolved', 300_000, async () => {
-      const [a] = await services.alerts.list({ tenant, stage, limit: 1 });
-      return a && Date.parse(a.startedAt) >= stoppedAt && a.status === 'resolved' ? a : undefined;
+      const a = (await services.alerts.list({ tenant, stage })).find(
+        (x) => x.severity === 'critical' && Date.parse(x.startedAt) >= stoppedAt,
+      );
+      return a?.status === 'resolved' ? a : undefined;
     }).catch(() => undefined);
     // Time for an email that would have been sent at resolution.
     await sleep(5000);
-    const emails = mail.messages.filter((m) => m.at >= stoppedAt && m.subject.includes(`${tenant}/${stage}`));
+    const emails = mail.messages.filter(
+      (m) => m.at >= stoppedAt && (about(m, 'FIRING') || about(m, 'RESOLVED')),
+    );
     return {
       stoppedAt: new Date(stoppedAt).toISOString(),
       replacedBy: newPid === pid ? 'the same process' : 'a new process',
