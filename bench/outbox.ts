@@ -11,7 +11,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { smtpReceiver } from './smtp.ts';
 import { log, round, sleep, withSteward } from './support.ts';
 
 const total = Number(process.env.BENCH_NOTIFICATIONS ?? 10_000);
@@ -23,22 +23,8 @@ const count = (map: Map<string, number>, key: string | undefined): void => {
   if (key) map.set(key, (map.get(key) ?? 0) + 1);
 };
 
-const smtp = new SMTPServer({
-  disabledCommands: ['STARTTLS', 'AUTH'],
-  logger: false,
-  onData(stream, _session, callback) {
-    let head = '';
-    stream.on('data', (c: Buffer) => {
-      if (head.length < 8192) head += c.toString('utf8');
-    });
-    stream.on('end', () => {
-      count(received.email, /^x-steward-idempotency-key:\s*(\S+)/im.exec(head)?.[1]);
-      callback();
-    });
-  },
-});
-await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-const smtpPort = (smtp.server.address() as AddressInfo).port;
+const smtp = await smtpReceiver();
+const smtpPort = smtp.port;
 
 let upAt = Number.POSITIVE_INFINITY;
 let refused = 0;
@@ -96,6 +82,7 @@ await withSteward(
       await sleep(200);
     }
     const drainedSeconds = (Date.now() - started) / 1000;
+    for (const message of smtp.messages) count(received.email, message.key);
     const failed = await notifications.log({ status: 'failed', limit: 1000 });
     const keys = Array.from({ length: total }, (_, i) => `bench-${i}`);
     const got = (key: string): number => (received.email.get(key) ?? 0) + (received.webhook.get(key) ?? 0);
@@ -128,4 +115,4 @@ await withSteward(
   },
 );
 receiver.close();
-smtp.close();
+await smtp.close();
