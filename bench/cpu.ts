@@ -42,6 +42,18 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   }
 }
 
+/** A process and everything below it (a sandboxed web process is bwrap, bwrap again, then node). */
+export async function withDescendants(pid: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    const stat = Number.isInteger(Number(name)) ? await procStat(Number(name)) : undefined;
+    if (stat) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat.pid]);
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i] as number) ?? []));
+  return all;
+}
+
 /** CPU seconds so far per kind of process ("postgres", "haproxy", "apps"). */
 export type CpuSample = Readonly<Record<string, number>>;
 

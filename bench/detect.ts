@@ -34,6 +34,7 @@ import { loadavg } from 'node:os';
 import { systemPrincipal } from '../src/core/policy.ts';
 import { defaultRules } from '../src/alerts/index.ts';
 import type { BenchSteward } from './support.ts';
+import { withDescendants } from './cpu.ts';
 import { smtpReceiver, type ReceivedMail } from './smtp.ts';
 import { deploy, get, log, round, sleep, stageView, uploadRelease, variant, withSteward } from './support.ts';
 
@@ -159,14 +160,21 @@ async function stopTrial(s: BenchSteward, mail: { messages: readonly ReceivedMai
   const services = s.running.steward.services;
   await settled(s);
   const pid = await webPid(s);
+  const tree = await withDescendants(pid);
   const stoppedAt = Date.now();
-  process.kill(pid, 'SIGSTOP');
-  log(`SIGSTOP web process ${pid}`);
+  for (const p of tree) process.kill(p, 'SIGSTOP');
+  log(`SIGSTOP web process ${pid} and its ${tree.length - 1} descendants`);
   let resumed = false;
   const resume = (): void => {
     if (resumed) return;
     resumed = true;
-    process.kill(pid, 'SIGCONT');
+    for (const p of tree) {
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        // exited meanwhile
+      }
+    }
   };
   try {
     const fired = await until('the FIRING email', 300_000, () =>
@@ -209,9 +217,10 @@ async function healTrial(
   const services = s.running.steward.services;
   await settled(s);
   const pid = await webPid(s);
+  const tree = await withDescendants(pid);
   const stoppedAt = Date.now();
-  process.kill(pid, 'SIGSTOP');
-  log(`SIGSTOP web process ${pid} (self-healing on)`);
+  for (const p of tree) process.kill(p, 'SIGSTOP');
+  log(`SIGSTOP web process ${pid} and its ${tree.length - 1} descendants (self-healing on)`);
   try {
     // Serving again: a new process answers through the gateway.
     const servingAt = await until('prod serving again', 300_000, async () =>
@@ -246,10 +255,12 @@ async function healTrial(
       emails: emails.map((m) => m.subject),
     };
   } finally {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // replaced and gone
+    for (const p of tree) {
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        // replaced and gone
+      }
     }
   }
 }
