@@ -101,9 +101,9 @@ async function until<T>(
   }
 }
 
-/** The alert pager's subject: "FIRING critical: demo/prod: …" (bench/detect counts critical alerts only). */
+/** The alert pager's subject, as the email driver sends it: "[Steward] FIRING critical: demo/prod: …" (critical alerts only). */
 const about = (m: ReceivedMail, event: 'FIRING' | 'RESOLVED'): boolean =>
-  m.subject.startsWith(`${event} critical: ${tenant}/${stage}:`);
+  m.subject.replace(/^\[Steward\] /, '').startsWith(`${event} critical: ${tenant}/${stage}:`);
 
 /** The web process of demo/prod, once it is running and healthy as the supervisor sees it. */
 async function webPid(s: BenchSteward, notPid?: number): Promise<number> {
