@@ -4,6 +4,7 @@
  * through a stage's published URL, and resident memory from /proc.
  */
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,14 @@ export async function withSteward(
     running = await up({
       dataDir,
       env: { ...readEnvironment({}), pgBinDir: process.env.STEWARD_PG_BIN_DIR },
-      overrides: { api: { port: 0 }, logLevel: 'warn', ...options.overrides },
+      overrides: {
+        api: { port: 0 },
+        logLevel: 'warn',
+        // A uid range of its own: with the default one, the network rules of another Steward on
+        // this machine (a test, another benchmark) refuse this one's stages their database.
+        runtime: { uidBase: 1_000_000 + randomInt(0, 1_000_000) * 1000, uidCount: 1000 },
+        ...options.overrides,
+      },
       ...(options.demo ? { demo: true } : {}),
       // Steward's own log lines go to stderr: stdout holds only the result.
       logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'error', pino.destination(2)),
