@@ -156,26 +156,38 @@ async function settled(s: BenchSteward): Promise<void> {
   });
 }
 
-async function stopTrial(s: BenchSteward, mail: { messages: readonly ReceivedMail[] }): Promise<Trial> {
-  const services = s.running.steward.services;
-  await settled(s);
+/** SIGSTOPs demo/prod's web process with its tree; resume() continues what is still there (once). */
+async function hang(
+  s: BenchSteward,
+  note = '',
+): Promise<{ pid: number; stoppedAt: number; resume: () => void }> {
   const pid = await webPid(s);
   const tree = await withDescendants(pid);
   const stoppedAt = Date.now();
   for (const p of tree) process.kill(p, 'SIGSTOP');
-  log(`SIGSTOP web process ${pid} and its ${tree.length - 1} descendants`);
+  log(`SIGSTOP web process ${pid} and its ${tree.length - 1} descendants${note}`);
   let resumed = false;
-  const resume = (): void => {
-    if (resumed) return;
-    resumed = true;
-    for (const p of tree) {
-      try {
-        process.kill(p, 'SIGCONT');
-      } catch {
-        // exited meanwhile
+  return {
+    pid,
+    stoppedAt,
+    resume: () => {
+      if (resumed) return;
+      resumed = true;
+      for (const p of tree) {
+        try {
+          process.kill(p, 'SIGCONT');
+        } catch {
+          // exited meanwhile (replaced)
+        }
       }
-    }
+    },
   };
+}
+
+async function stopTrial(s: BenchSteward, mail: { messages: readonly ReceivedMail[] }): Promise<Trial> {
+  const services = s.running.steward.services;
+  await settled(s);
+  const { stoppedAt, resume } = await hang(s);
   try {
     const fired = await until('the FIRING email', 300_000, () =>
       mail.messages.find((m) => m.at >= stoppedAt && about(m, 'FIRING')),
@@ -216,11 +228,7 @@ async function healTrial(
 ): Promise<Record<string, unknown>> {
   const services = s.running.steward.services;
   await settled(s);
-  const pid = await webPid(s);
-  const tree = await withDescendants(pid);
-  const stoppedAt = Date.now();
-  for (const p of tree) process.kill(p, 'SIGSTOP');
-  log(`SIGSTOP web process ${pid} and its ${tree.length - 1} descendants (self-healing on)`);
+  const { pid, stoppedAt, resume } = await hang(s, ' (self-healing on)');
   try {
     // Serving again: a new process answers through the gateway.
     const servingAt = await until('prod serving again', 300_000, async () =>
@@ -255,13 +263,7 @@ async function healTrial(
       emails: emails.map((m) => m.subject),
     };
   } finally {
-    for (const p of tree) {
-      try {
-        process.kill(p, 'SIGCONT');
-      } catch {
-        // replaced and gone
-      }
-    }
+    resume();
   }
 }
 
