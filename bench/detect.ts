@@ -144,8 +144,10 @@ async function prepare(s: BenchSteward): Promise<{ url: string }> {
 
 /**
  * A clean start for a trial: demo/prod's HTTP, process and database checks
- * up and no critical alert of it open. (Its backup check stays down, a
- * warning: the demo has no backup yet.)
+ * up and no critical alert of it open (its backup check stays down, a
+ * warning: the demo has no backup yet), then a random part of an interval:
+ * the checks are seen up right after a probe, so stopping at once would
+ * always be the worst phase (the next probe a whole interval away).
  */
 async function settled(s: BenchSteward): Promise<void> {
   const services = s.running.steward.services;
@@ -158,6 +160,7 @@ async function settled(s: BenchSteward): Promise<void> {
     );
     return checks.length > 0 && checks.every((c) => c.state === 'up') && open.length === 0 ? true : undefined;
   });
+  await sleep(Math.random() * s.running.config.monitoring.intervalSeconds * 1000);
 }
 
 /** SIGSTOPs demo/prod's web process with its tree; resume() continues what is still there (once). */
