@@ -1,4 +1,4 @@
-import { InputError, showValue } from '../core/errors.ts';
+import { checkTimeZone as checkZoneName, wallClock } from '../core/zone.ts';
 
 /**
  * Local wall-clock times in an IANA zone, with Intl as the only source of
@@ -12,49 +12,8 @@ export interface LocalTime {
   readonly minute: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
 export function checkTimeZone(value: unknown, field = 'tz'): string {
-  const bad = (): InputError =>
-    new InputError(
-      `field "${field}": ${showValue(value)} is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
-      { field },
-    );
-  // Intl also takes offsets such as "+01:00": a fixed offset has no DST, not what a tenant's clock does.
-  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(value))
-    throw bad();
-  try {
-    formatter(value);
-  } catch {
-    throw bad();
-  }
-  return value;
-}
-
-/** The wall clock in `timeZone` at `at`, as if it were UTC (ms, whole minutes). */
-function wallClock(at: Date, timeZone: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(at))
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const get = (k: string): number => parts[k] ?? 0;
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
+  return checkZoneName(value, field);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InputError, showValue } from '../core/errors.ts';
+import { checkTimeZone as checkZoneName, wallClock } from '../core/zone.ts';
 
 /**
  * Wall-clock time in an IANA time zone, with Intl as the only source of
@@ -12,53 +12,9 @@ export interface LocalDate {
   readonly day: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
 /** An IANA zone name as Intl knows it (Europe/Berlin, UTC); anything else is refused, naming the field. */
 export function checkTimeZone(timeZone: string, field = 'tz'): string {
-  // Intl also takes offsets such as "+01:00": a fixed offset has no DST and is not what a rotation means.
-  if (!/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(timeZone)) throw badZone(timeZone, field);
-  try {
-    formatter(timeZone);
-  } catch {
-    throw badZone(timeZone, field);
-  }
-  return timeZone;
-}
-
-function badZone(timeZone: string, field: string): InputError {
-  return new InputError(
-    `field "${field}": ${showValue(timeZone)} is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
-    { field },
-  );
-}
-
-/** The wall clock in `timeZone` at `at`, as if it were UTC (milliseconds). */
-function wallClock(at: Date, timeZone: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(at)) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  const get = (k: string): number => parts[k] ?? 0;
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return checkZoneName(timeZone, field);
 }
 
 /** The zone's offset from UTC at `at`, in milliseconds (Europe/Berlin in summer: +2 h). */

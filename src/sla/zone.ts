@@ -1,4 +1,4 @@
-import { InputError, showValue } from '../core/errors.ts';
+import { checkTimeZone as checkZoneName, wallClock } from '../core/zone.ts';
 
 /**
  * Wall-clock time in an IANA time zone, by Intl alone (no time-zone library):
@@ -16,39 +16,9 @@ export interface LocalTime {
   readonly minute: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
 /** Throws an InputError naming the field unless `timeZone` is an IANA zone this Node knows. */
 export function checkTimeZone(timeZone: string, field = 'timeZone'): string {
-  try {
-    // Offsets such as "+01:00" are accepted by Intl but follow no daylight saving rules: names only.
-    if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(timeZone)) throw new Error('not a zone name');
-    formatter(timeZone);
-    return timeZone;
-  } catch {
-    throw new InputError(
-      `field "${field}": ${showValue(timeZone)} is not a time zone; use an IANA name such as Europe/Berlin or UTC`,
-      { field },
-    );
-  }
+  return checkZoneName(timeZone, field);
 }
 
 const quarterHour = 900_000;
@@ -77,19 +47,8 @@ export function offsetAt(instant: number, timeZone: string): number {
 }
 
 function formattedOffset(instant: number, timeZone: string): number {
-  const parts = formatter(timeZone).formatToParts(new Date(instant));
-  const get = (type: Intl.DateTimeFormatPartTypes): number =>
-    Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(
-    get('year'),
-    get('month') - 1,
-    get('day'),
-    get('hour'),
-    get('minute'),
-    get('second'),
-  );
   // Sub-second parts are not formatted: compare whole seconds.
-  return asUtc - Math.floor(instant / 1000) * 1000;
+  return wallClock(instant, timeZone) - Math.floor(instant / 1000) * 1000;
 }
 
 /**
