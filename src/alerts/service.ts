@@ -40,7 +40,7 @@ import {
   type NewAlert,
   type StoredAlert,
 } from './store.ts';
-import { logPassFailure } from '../core/logger.ts';
+import { PassTimer } from '../core/pass-timer.ts';
 
 export type AlertSettings = Config['alerts'];
 
@@ -97,14 +97,18 @@ export class AlertService implements AlertsApi {
   #lastPrune = 0;
   #pager: Pager;
   #healer: Healer | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<AlertPassResult> | undefined;
   /** A change arrived while a pass ran: it may have read the state before it, so it runs once more. */
   #again = false;
-  #stopping: Promise<void> | undefined;
+  readonly #loop: PassTimer<AlertPassResult>;
 
   constructor(options: AlertServiceOptions) {
     this.#o = options;
+    this.#loop = new PassTimer({
+      pass: () => this.#pass(),
+      everyMs: options.settings.passSeconds * 1000,
+      logger: options.logger,
+      what: 'alert pass',
+    });
     this.#pager = options.pager;
     this.checkAlerts = options.checks
       ? new CheckAlerts({
@@ -145,24 +149,12 @@ export class AlertService implements AlertsApi {
   }
 
   start(): void {
-    if (this.#timer || this.#stopping) return;
-    this.#timer = setInterval(() => {
-      if (this.#running || this.#stopping) return;
-      this.pass().catch((error: unknown) =>
-        logPassFailure(this.#o.logger, error, 'alert pass failed', {}, 'error'),
-      );
-    }, this.#o.settings.passSeconds * 1000);
-    this.#timer.unref();
+    this.#loop.start();
   }
 
   /** Waits for the pass in flight. Safe twice. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      if (this.#timer) clearInterval(this.#timer);
-      this.#timer = undefined;
-      await this.#running?.catch(() => undefined);
-    })();
-    return this.#stopping;
+    return this.#loop.stop();
   }
 
   /**
@@ -171,11 +163,7 @@ export class AlertService implements AlertsApi {
    * asked, and due events are told.
    */
   pass(): Promise<AlertPassResult> {
-    if (this.#running) return this.#running;
-    this.#running = this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#loop.run();
   }
 
   async #pass(): Promise<AlertPassResult> {
@@ -186,7 +174,7 @@ export class AlertService implements AlertsApi {
       const once = await this.#passOnce();
       fired += once.fired;
       told += once.told;
-    } while (this.#again && !this.#stopping);
+    } while (this.#again && !this.#loop.stopping);
     return { fired, told };
   }
 
@@ -335,7 +323,7 @@ export class AlertService implements AlertsApi {
    * inside one; that pass runs once more instead.
    */
   async #settle(): Promise<void> {
-    if (this.#running) {
+    if (this.#loop.busy) {
       this.#again = true;
       return;
     }

@@ -47,6 +47,16 @@ export class PassTimer<T> {
     return this.#stopping;
   }
 
+  /** A pass is in flight. */
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** stop() was called: no pass starts on the timer any more. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
   /** One pass now, or the one in flight. */
   run(): Promise<T> {
     if (this.#running) return this.#running;

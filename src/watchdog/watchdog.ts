@@ -11,7 +11,7 @@ import {
   type Measurement,
   type WatchdogCondition,
 } from './evaluate.ts';
-import { logPassFailure } from '../core/logger.ts';
+import { PassTimer } from '../core/pass-timer.ts';
 
 export type WatchdogSettings = Config['watchdog'];
 
@@ -51,40 +51,29 @@ export class Watchdog {
   #history: Measurement[] = [];
   /** Conditions this process may have left open; undefined until the first pass (a previous process may have). */
   #open: Set<WatchdogCondition> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<WatchdogPassResult> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #loop: PassTimer<WatchdogPassResult>;
 
   constructor(options: WatchdogOptions) {
     this.#o = options;
+    this.#loop = new PassTimer({
+      pass: () => this.#pass(),
+      everyMs: options.settings.everySeconds * 1000,
+      logger: options.logger,
+      what: 'watchdog pass',
+    });
   }
 
   start(): void {
-    if (this.#timer || this.#stopping) return;
-    this.#timer = setInterval(() => {
-      if (this.#running || this.#stopping) return;
-      this.pass().catch((error: unknown) =>
-        logPassFailure(this.#o.logger, error, 'watchdog pass failed', {}, 'error'),
-      );
-    }, this.#o.settings.everySeconds * 1000);
-    this.#timer.unref();
+    this.#loop.start();
   }
 
   /** Waits for the pass in flight. Safe twice. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      if (this.#timer) clearInterval(this.#timer);
-      this.#timer = undefined;
-      await this.#running?.catch(() => undefined);
-    })();
-    return this.#stopping;
+    return this.#loop.stop();
   }
 
   pass(): Promise<WatchdogPassResult> {
-    this.#running ??= this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#loop.run();
   }
 
   /** What the watchdog sees now. */
