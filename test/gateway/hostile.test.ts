@@ -139,14 +139,23 @@ beforeAll(async () => {
   }
   store = openControlStore(t.controlUrl, { max: 4 });
   ca = await createCa();
-  // Short timeouts for slow heads and bodies, so they are cut within the test's time; every other limit is the default.
+  // Short timeouts for slow heads and bodies, so they are cut within the test's time; request rates high enough
+  // that the file's hundreds of requests from one address never meet them (the flood tests below have their own);
+  // every other limit is the default.
   metrics = createGatewayMetrics();
   const accessLog = pino(
     { level: 'info' },
     { write: (line: string) => void accessLines.push(JSON.parse(line)) },
   );
   ({ gateway, address } = await startGateway(
-    resolveGatewayLimits({ headersTimeoutMs: 3_000, bodyIdleTimeoutMs: 2_000 }),
+    resolveGatewayLimits({
+      headersTimeoutMs: 3_000,
+      bodyIdleTimeoutMs: 2_000,
+      addressRatePerSecond: 10_000,
+      addressBurst: 10_000,
+      tenantRatePerSecond: 10_000,
+      tenantBurst: 10_000,
+    }),
     { observe: { metrics, accessLog } },
   ));
 }, 120_000);
