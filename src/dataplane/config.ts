@@ -30,6 +30,14 @@ export interface StageServer {
  */
 export interface StageBackend {
   readonly name: string;
+  /** The stage's tenant (slug): the key of the per-tenant limits. */
+  readonly tenant?: string;
+  /**
+   * The stage's published port: a loopback listener (frontend fe_stages) that
+   * reaches this backend without the edge's limits, for Steward's own probes,
+   * `steward ps` and the runtime's tests. Tenants cannot reach it (the sandbox).
+   */
+  readonly publishedPort?: number;
   readonly servers?: readonly StageServer[];
   readonly slots?: number;
 }
@@ -54,6 +62,13 @@ export interface DataPlaneState {
   readonly stats: Listen;
   /** Steward's own pages (`/.steward/…` on every host). */
   readonly steward: Listen;
+  /**
+   * Steward's activator: every stage backend has it as a `backup` server, so
+   * a stage with no app instance up (scaled to zero, starting) sends its
+   * requests there; the activator holds them and wakes the stage. HAProxy
+   * names the stage to it in the X-Steward-Stage header (the backend's name).
+   */
+  readonly activator?: Listen;
   readonly backends: readonly StageBackend[];
   readonly hstsMaxAgeSeconds: number;
   /** The unprivileged user and group the workers run as (the master keeps root to reload). */
