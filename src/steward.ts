@@ -21,9 +21,7 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
-import { Gateway, type GatewayAddress, type GatewayHooks } from './gateway/index.ts';
-import { createGatewayGuard } from './gateway/guard.ts';
-import { createGatewayMetrics } from './gateway/metrics.ts';
+import { DataPlane, type DataPlaneAddress } from './dataplane/controller.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
@@ -69,14 +67,18 @@ export interface StewardOptions {
   readonly unsafeFastClusters?: boolean;
   /** Skip the job workers and the resync loop (for a process that only serves the API). */
   readonly workers?: boolean;
-  /** Run the gateway (config.gateway) with certificates from this CA. */
+  /**
+   * Run the data plane (HAProxy, config.gateway's ports) with certificates
+   * from this CA; its files live under <dataDir>/dataplane.
+   */
   readonly gateway?: {
     readonly ca: CertificateAuthority;
-    readonly hooks?: GatewayHooks;
     /** Listen on free ports when the configured ones are taken (the defaults, not ports an operator chose). */
     readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
+    /** HAProxy's binary (default /usr/sbin/haproxy). */
+    readonly haproxyBinary?: string;
   };
-  /** `all` (default): API, workers, runtime and the gateway if given. `gateway`: only the gateway. */
+  /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
   readonly role?: StewardRole;
 }
 
@@ -96,8 +98,8 @@ export class Steward {
   #runner: JobRunner | undefined;
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
-  #gateway: Gateway | undefined;
-  #gatewayAddress: GatewayAddress | undefined;
+  #dataPlane: DataPlane | undefined;
+  #gatewayAddress: DataPlaneAddress | undefined;
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
@@ -117,13 +119,14 @@ export class Steward {
     return this.#services;
   }
 
-  /** Where the gateway listens, when this process runs one. */
-  get gatewayAddress(): GatewayAddress | undefined {
+  /** Where the data plane (HAProxy) listens, when this process runs one. */
+  get gatewayAddress(): DataPlaneAddress | undefined {
     return this.#gatewayAddress;
   }
 
-  get gateway(): Gateway | undefined {
-    return this.#gateway;
+  /** The data plane's controller, when this process runs one. */
+  get dataPlane(): DataPlane | undefined {
+    return this.#dataPlane;
   }
 
   get api(): FastifyInstance {
@@ -207,7 +210,9 @@ export class Steward {
     await this.#keyringWatcher.start();
     if (role === 'gateway' || this.#o.gateway) {
       if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
-      this.#gateway = new Gateway({
+      const status = this.#services.status;
+      this.#dataPlane = new DataPlane({
+        dataDir: config.dataDir,
         settings: config.gateway,
         db: this.#store.db,
         pool: this.#store.pool,
@@ -217,21 +222,15 @@ export class Steward {
           return ca;
         }),
         logger,
-        limits: config.gateway.limits,
-        site: (host) => this.#services?.status.site(host),
-        // Rate limits, the connection cap and the access log, unless the caller brings its own hooks.
-        hooks:
-          this.#o.gateway.hooks ??
-          createGatewayGuard({
-            limits: config.gateway.limits,
-            metrics: createGatewayMetrics({ registry: metrics.registry }),
-            accessLog: logger.child({ component: 'gateway-access' }),
-          }),
+        site: (host) => status.site(host),
+        stewardHosts: [status.host],
+        registry: metrics.registry,
         ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
+        ...(this.#o.gateway.haproxyBinary ? { binary: this.#o.gateway.haproxyBinary } : {}),
       });
     }
     if (role === 'gateway') {
-      this.#gatewayAddress = await this.#gateway?.start();
+      this.#gatewayAddress = await this.#dataPlane?.start();
       return this.#gatewayAddress?.url ?? '';
     }
     this.#api = await createApiServer({
@@ -276,8 +275,8 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#services.oncall.useApiUrl(address);
-    this.#gatewayAddress = await this.#gateway?.start();
-    // Stages reach the gateway like any client does (their own stage too, through its public name).
+    this.#gatewayAddress = await this.#dataPlane?.start();
+    // Stages reach the data plane like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
       (port): port is number => port !== undefined && port > 0,
     );
@@ -388,7 +387,7 @@ export class Steward {
     await this.#services?.healing.stop();
     await this.#services?.status.stop();
     await this.#services?.maintenance.stop();
-    await this.#gateway?.stop();
+    await this.#dataPlane?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
     await this.#services?.oncall.stop();

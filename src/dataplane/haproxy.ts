@@ -133,6 +133,11 @@ export class Haproxy {
     return undefined;
   }
 
+  /** The pid of the running master `start()` would adopt, if any. */
+  runningMaster(): Promise<number | undefined> {
+    return this.#running();
+  }
+
   /** Adopts the HAProxy the pid file names when its master answers, else starts one. */
   async start(): Promise<{ readonly adopted: boolean; readonly pid: number }> {
     const running = await this.#running();

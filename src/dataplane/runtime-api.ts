@@ -120,6 +120,24 @@ export function parseServersState(text: string): ServerStateRow[] {
     });
 }
 
+export interface CrtListEntry {
+  readonly file: string;
+  readonly sni: readonly string[];
+}
+
+/** `show ssl crt-list <file>`: `<cert> [options] [sni…]` a line, after a `# <file>` header. */
+export function parseCrtList(text: string): CrtListEntry[] {
+  const entries: CrtListEntry[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const withoutOptions = line.replace(/\[[^\]]*\]/, ' ');
+    const [file = '', ...sni] = withoutOptions.split(/\s+/).filter((part) => part !== '');
+    entries.push({ file, sni });
+  }
+  return entries;
+}
+
 export function parseInfo(text: string): Record<string, string> {
   const info: Record<string, string> = {};
   for (const line of text.split('\n')) {
@@ -281,6 +299,36 @@ export class RuntimeApi {
       `commit ssl cert ${file}`,
       (answer) => /Success!/.test(answer) && !/[Ee]rror/.test(answer),
     );
+  }
+
+  /** The certificate files in HAProxy's memory (committed ones; a `*` marks one in a transaction). */
+  async showCertificates(): Promise<string[]> {
+    const answer = await this.#run('show ssl cert', 'show ssl cert', (text) => text.startsWith('#'));
+    return answer
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('*'));
+  }
+
+  /** A crt-list's entries: each certificate file with its SNI filters (options in brackets left out). */
+  async showCrtList(crtList: string): Promise<CrtListEntry[]> {
+    const list = checkPath('crt-list', crtList);
+    const answer = await this.#run('show ssl crt-list', `show ssl crt-list ${list}`, (text) =>
+      text.startsWith('#'),
+    );
+    return parseCrtList(answer);
+  }
+
+  /** Stops serving a certificate file from a crt-list (every SNI filter of its entry goes with it). */
+  async delCrtListEntry(crtList: string, certFile: string): Promise<void> {
+    const line = `del ssl crt-list ${checkPath('crt-list', crtList)} ${checkPath('certificate', certFile)}`;
+    await this.#run('del ssl crt-list', line, (answer) => /deleted/i.test(answer) && !/error/i.test(answer));
+  }
+
+  /** Removes an unused certificate from HAProxy's memory. */
+  async delCertificate(certFile: string): Promise<void> {
+    const line = `del ssl cert ${checkPath('certificate', certFile)}`;
+    await this.#run('del ssl cert', line, (answer) => /deleted/i.test(answer) && !/error/i.test(answer));
   }
 
   /** Serves a committed certificate for the given SNI names (an exact `acme.example.com` or a `*.example.com`). */

@@ -8,12 +8,18 @@ import type { RouteSource } from './routes.ts';
  */
 export const routesChannel = 'steward_routes';
 
+/** A route source with its stage's id: the data plane names a stage's backend by it. */
+export interface StageRouteSource extends RouteSource {
+  readonly stageId: string;
+}
+
 /** Stages desired present, of tenants desired present, with a published endpoint. */
-export async function loadRouteSources(db: Queryable): Promise<RouteSource[]> {
+export async function loadRouteSources(db: Queryable): Promise<StageRouteSource[]> {
   const rows = await db
     .selectFrom('stages')
     .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
     .select([
+      'stages.id as stage_id',
       'tenants.slug as tenant',
       'stages.name as stage',
       'stages.published_port',
@@ -32,6 +38,7 @@ export async function loadRouteSources(db: Queryable): Promise<RouteSource[]> {
     .orderBy('stages.name')
     .execute();
   return rows.map((r) => ({
+    stageId: String(r.stage_id),
     tenant: r.tenant,
     stage: r.stage,
     publishedPort: r.published_port ?? 0,

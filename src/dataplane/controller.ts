@@ -1,0 +1,528 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { Config } from '../core/config.ts';
+import { ConflictError, UnavailableError } from '../core/errors.ts';
+import { logPassFailure } from '../core/logger.ts';
+import { Mutex } from '../core/mutex.ts';
+import { PassTimer } from '../core/pass-timer.ts';
+import { loadCertificates, loadRouteSources, routesChannel } from '../gateway/state.ts';
+import { ChannelListener } from '../store/listener.ts';
+import type { ControlDb } from '../store/db.ts';
+import { lookupUser } from '../system/exec.ts';
+import { acquirePidLock } from '../system/lockfile.ts';
+import type { CertificateAuthority } from '../tls/ca.ts';
+import { CertificateFiles, writePrivate } from './certificates.ts';
+import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
+import { Haproxy } from './haproxy.ts';
+import {
+  desiredCertificates,
+  desiredRoutes,
+  diffMap,
+  mapChangeCount,
+  renderMapFile,
+  type DesiredStage,
+} from './plan.ts';
+import type { MapEntry } from './runtime-api.ts';
+import { StewardPages, type PageHandler } from './steward-pages.ts';
+
+/**
+ * The data plane's controller: turns Steward's desired state (stages, their
+ * hosts, custom domains, allow lists, maintenance, operators' certificates)
+ * into HAProxy's. Routes and certificates change through the runtime API
+ * within a NOTIFY's round trip; a reload (validated, seamless) only when the
+ * rendered text changes: a stage backend added or removed, a listener or a
+ * policy changed. HAProxy runs detached: a kill -9 of Steward leaves it
+ * serving, and the next controller adopts it by its pid file.
+ *
+ * Everything lives under `<dataDir>/dataplane/` (mode 700): haproxy.cfg, the
+ * routes map, the crt-list and certificates (mode 600), the sockets, the pid
+ * file, HAProxy's own log, and state.json (the ports, kept across restarts
+ * so that an adopted HAProxy keeps its listeners).
+ */
+export type GatewaySettings = Config['gateway'];
+
+export interface SecretReader {
+  get(name: string): Promise<string>;
+}
+
+/**
+ * The app instances of each stage backend now (the endpoints' dynamic
+ * servers): every reload renders them into the config, or it would drop them.
+ */
+export interface ServerSource {
+  servers(backend: string): readonly StageServer[];
+}
+
+export interface DataPlaneOptions {
+  readonly dataDir: string;
+  readonly settings: GatewaySettings;
+  readonly db: ControlDb;
+  /** LISTEN needs a session of its own; it is taken from this pool and kept. */
+  readonly pool: pg.Pool;
+  readonly secrets: SecretReader;
+  readonly ca: CertificateAuthority;
+  readonly logger: Logger;
+  /** Steward's own pages for a host (the status page). */
+  readonly site?: (host: string) => PageHandler | undefined;
+  /** Hosts routed to Steward's own pages (`status.<base>`). */
+  readonly stewardHosts?: readonly string[];
+  /**
+   * The stages' app instances as dynamic servers (the HAProxy stage
+   * endpoints). Without it each stage backend has one server, the stage's
+   * published port (the Node stage proxy of the runtime's default endpoints).
+   */
+  readonly servers?: ServerSource;
+  /** Shared with the stage endpoints: no server change lands between a render and its reload. */
+  readonly mutex?: Mutex;
+  /** Where `steward_dataplane_reloads_total` is registered. */
+  readonly registry?: Registry;
+  /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
+  readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
+  /** The activator (scale to zero), when the stage endpoints run one. */
+  readonly activator?: Listen;
+  readonly binary?: string;
+}
+
+export interface DataPlaneAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly httpPort: number;
+  /** https://<baseDomain>:<port>, for messages. */
+  readonly url: string;
+}
+
+interface Ports {
+  readonly https: number;
+  readonly http: number;
+  readonly stats: number;
+  readonly steward: number;
+}
+
+/** The Debian package, for the message when HAProxy is missing. */
+export const haproxyPackage = 'haproxy';
+
+/** Stops with a message naming the package when HAProxy is not installed. */
+export function checkHaproxyInstalled(binary = '/usr/sbin/haproxy'): void {
+  if (existsSync(binary)) return;
+  throw new UnavailableError(
+    `HAProxy is not installed (${binary} is missing): Steward's data plane runs on it. Install the Debian package "${haproxyPackage}" (apt-get install ${haproxyPackage}), or run bin/setup, which installs every package Steward needs`,
+  );
+}
+
+export class DataPlane {
+  readonly #o: DataPlaneOptions;
+  readonly #logger: Logger;
+  readonly #dir: string;
+  readonly #files: DataPlaneState['files'];
+  readonly #configFile: string;
+  readonly #mutex: Mutex;
+  readonly #haproxy: Haproxy;
+  readonly #pages: StewardPages;
+  readonly #certificates: CertificateFiles;
+  readonly #listener: ChannelListener;
+  readonly #resync: PassTimer<void>;
+  readonly #reloadCounter: Counter | undefined;
+  /** Operators' certificates by domain, as last read: the chain, and the key's name in the secrets store. */
+  #operator = new Map<string, { readonly chain: string; readonly keySecret: string }>();
+  #stages: readonly DesiredStage[] = [];
+  #routes: readonly MapEntry[] = [];
+  #ports: Ports | undefined;
+  /** The rendered text without servers, as HAProxy runs it: a reload only when this changes. */
+  #structure: string | undefined;
+  #reloads = 0;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #releaseLock: (() => Promise<void>) | undefined;
+  #starting: Promise<DataPlaneAddress> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: DataPlaneOptions) {
+    this.#o = options;
+    this.#logger = options.logger.child({ component: 'dataplane' });
+    this.#dir = join(options.dataDir, 'dataplane');
+    this.#files = {
+      adminSocket: join(this.#dir, 'admin.sock'),
+      routesMap: join(this.#dir, 'routes.map'),
+      defaultCertificate: join(this.#dir, 'default.pem'),
+      crtList: join(this.#dir, 'crt-list.txt'),
+    };
+    this.#configFile = join(this.#dir, 'haproxy.cfg');
+    this.#mutex = options.mutex ?? new Mutex();
+    this.#haproxy = new Haproxy({
+      configFile: this.#configFile,
+      pidFile: join(this.#dir, 'haproxy.pid'),
+      masterSocket: join(this.#dir, 'master.sock'),
+      adminSocket: this.#files.adminSocket,
+      logFile: join(this.#dir, 'haproxy.log'),
+      ...(options.binary ? { binary: options.binary } : {}),
+    });
+    this.#pages = new StewardPages({ ...(options.site ? { site: options.site } : {}) });
+    this.#certificates = new CertificateFiles({
+      dir: join(this.#dir, 'certs'),
+      crtList: this.#files.crtList,
+      defaultCertificate: this.#files.defaultCertificate,
+      ca: options.ca,
+      baseDomain: options.settings.baseDomain,
+      operatorPem: (domain) => this.#operatorPem(domain),
+      logger: this.#logger,
+    });
+    this.#listener = new ChannelListener({
+      pool: options.pool,
+      channel: routesChannel,
+      about: 'route',
+      logger: this.#logger,
+      onNotification: () => void this.refresh(),
+      onResumed: () => void this.refresh(),
+    });
+    this.#resync = new PassTimer({
+      pass: () => this.refresh(),
+      everyMs: options.settings.resyncSeconds * 1000,
+      logger: this.#logger,
+      what: 'data plane resync',
+    });
+    this.#reloadCounter = options.registry
+      ? new Counter({
+          name: 'steward_dataplane_reloads_total',
+          help: "Reloads of HAProxy's configuration (new or removed stage backends, listener or policy changes); routes and certificates change without one.",
+          registers: [options.registry],
+        })
+      : undefined;
+  }
+
+  /** The HAProxy driver: its runtime API, pid and master view. */
+  get haproxy(): Haproxy {
+    return this.#haproxy;
+  }
+
+  /** Reloads this controller made since it started. */
+  get reloads(): number {
+    return this.#reloads;
+  }
+
+  /** The data plane's files (maps, crt-list, sockets), for the stage endpoints and tests. */
+  get files(): DataPlaneState['files'] {
+    return this.#files;
+  }
+
+  /** The mutex reloads take; the stage endpoints take it around their changes. */
+  get mutex(): Mutex {
+    return this.#mutex;
+  }
+
+  /** The routes map as last applied: host -> backend. */
+  get routes(): readonly MapEntry[] {
+    return this.#routes;
+  }
+
+  start(): Promise<DataPlaneAddress> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<DataPlaneAddress> {
+    checkHaproxyInstalled(this.#o.binary);
+    await mkdir(join(this.#dir, 'certs'), { recursive: true, mode: 0o700 });
+    await chmod(this.#dir, 0o700);
+    await chmod(join(this.#dir, 'certs'), 0o700);
+    this.#releaseLock = await acquirePidLock(
+      join(this.#dir, 'controller.pid'),
+      `the data plane in ${this.#dir}`,
+    ).catch((error: unknown) => {
+      throw new ConflictError(
+        `${(error as Error).message}; each gateway needs a data dir of its own (--data-dir)`,
+        {
+          cause: error,
+        },
+      );
+    });
+    const running = await this.#haproxy.runningMaster();
+    const previous = await readPorts(join(this.#dir, 'state.json'));
+    // An adopted HAProxy keeps its listeners: the ports it was started with.
+    const ports = running !== undefined && previous ? previous : await this.#choosePorts(previous);
+    const stewardPort = await this.#pages.listen(ports.steward);
+    this.#ports = { ...ports, steward: stewardPort };
+    await writePrivate(join(this.#dir, 'state.json'), `${JSON.stringify(this.#ports)}\n`);
+    await this.#listener.start();
+
+    const desired = await this.#desired();
+    await this.#certificates.ensureDefault(running !== undefined ? this.#haproxy.api : undefined);
+    await this.#mutex.exclusive(async () => {
+      this.#stages = desired.stages;
+      this.#routes = desired.routes;
+      await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
+      // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
+      if (running === undefined) await this.#certificates.writeAll(desired.certificates);
+      const previousText = await readFile(this.#configFile, 'utf8').catch(() => '');
+      const text = renderHaproxyConfig(this.#state(true));
+      if (running === undefined || previousText !== text) await writePrivate(this.#configFile, text);
+      const started = await this.#haproxy.start();
+      this.#structure = renderHaproxyConfig(this.#state(false));
+      this.#logger.info(
+        { pid: started.pid, adopted: started.adopted, ports: this.#ports },
+        started.adopted ? 'HAProxy adopted' : 'HAProxy started',
+      );
+      if (started.adopted && previousText !== text) await this.#reload(text);
+      await this.#certificates.observe(this.#haproxy.api);
+    });
+    // An adopted HAProxy may be behind: what changed while no controller ran is applied now.
+    await this.refresh();
+    this.#resync.start();
+    const { host, baseDomain } = this.#o.settings;
+    const url = `https://${baseDomain}${ports.https === 443 ? '' : `:${ports.https}`}`;
+    this.#logger.info({ host, port: ports.https, httpPort: ports.http }, 'data plane listening');
+    return { host, port: ports.https, httpPort: ports.http, url };
+  }
+
+  async #choosePorts(previous: Ports | undefined): Promise<Ports> {
+    const { host, port, httpPort } = this.#o.settings;
+    const movable = this.#o.anyPortIfTaken;
+    return {
+      https: await choosePort(host, port, 'gateway.port', movable?.port ?? false, this.#logger),
+      // 0 (no plain HTTP): HAProxy still renders its redirecting listener, on a free loopback port.
+      http:
+        httpPort === 0
+          ? await choosePort('127.0.0.1', 0, 'gateway.httpPort', true, this.#logger)
+          : await choosePort(host, httpPort, 'gateway.httpPort', movable?.httpPort ?? false, this.#logger),
+      stats: await choosePort('127.0.0.1', previous?.stats ?? 0, 'stats', true, this.#logger),
+      steward: previous?.steward ?? 0,
+    };
+  }
+
+  /** One pass: desired state to HAProxy. Concurrent calls share a pass (and one more after it). */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#again = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#pass();
+        } while (this.#again && !this.#stopped);
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #pass(): Promise<void> {
+    try {
+      const desired = await this.#desired();
+      await this.#mutex.exclusive(async () => {
+        await this.#certificates.apply(this.#haproxy.api, desired.certificates);
+        await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
+        this.#stages = desired.stages;
+        const structure = renderHaproxyConfig(this.#state(false));
+        if (structure !== this.#structure) {
+          // A new worker loads the map and crt-list files written above: no entry to change one by one.
+          await this.#reload(renderHaproxyConfig(this.#state(true)));
+        } else {
+          await this.#applyMap(desired.routes);
+        }
+        this.#routes = desired.routes;
+      });
+    } catch (error) {
+      logPassFailure(this.#logger, error, 'data plane pass failed; HAProxy keeps the previous state');
+    }
+  }
+
+  async #desired() {
+    const [sources, stored] = await Promise.all([loadRouteSources(this.#o.db), loadCertificates(this.#o.db)]);
+    const { baseDomain } = this.#o.settings;
+    const routes = desiredRoutes(sources, { baseDomain, stewardHosts: this.#o.stewardHosts ?? [] });
+    this.#operator = new Map(
+      stored.map((c) => [c.domain, { chain: c.certPem, keySecret: c.keySecret }] as const),
+    );
+    return {
+      stages: routes.stages,
+      routes: routes.routes.map((route) => ({ key: route.host, value: route.backend })),
+      certificates: desiredCertificates(
+        routes.routes,
+        stored.map((certificate) => ({ domain: certificate.domain, version: certificate.version })),
+        baseDomain,
+      ),
+    };
+  }
+
+  /** An operator's chain and key, read from the secrets store only when the certificate is new or replaced. */
+  async #operatorPem(domain: string): Promise<string> {
+    const stored = this.#operator.get(domain);
+    if (!stored) throw new UnavailableError(`the certificate for ${domain} was removed meanwhile`);
+    return `${stored.chain}\n${await this.#o.secrets.get(stored.keySecret)}`;
+  }
+
+  /** Entry by entry for a few changes; a whole new map version, committed at once, for many. */
+  async #applyMap(desired: readonly MapEntry[]): Promise<void> {
+    const api = this.#haproxy.api;
+    const { routesMap } = this.#files;
+    const changes = diffMap(await api.showMap(routesMap), desired);
+    const count = mapChangeCount(changes);
+    if (count === 0) return;
+    if (count > 50) {
+      await api.replaceMap(routesMap, desired);
+    } else {
+      for (const host of changes.del) await api.delMapEntry(routesMap, host);
+      for (const entry of changes.set) await api.setMapEntry(routesMap, entry.key, entry.value);
+      for (const entry of changes.add) await api.addMapEntry(routesMap, entry.key, entry.value);
+    }
+    this.#logger.debug({ ...mapCounts(changes) }, 'routes applied through the runtime API');
+  }
+
+  /** Writes the config and reloads; a refused one puts the previous file back (the old worker serves on). */
+  async #reload(text: string): Promise<void> {
+    const previous = await readFile(this.#configFile, 'utf8').catch(() => '');
+    await writePrivate(this.#configFile, text);
+    try {
+      await this.#haproxy.reload();
+    } catch (error) {
+      await writePrivate(this.#configFile, previous);
+      throw error;
+    }
+    this.#structure = renderHaproxyConfig(this.#state(false));
+    this.#reloads += 1;
+    this.#reloadCounter?.inc();
+    this.#logger.info({ reloads: this.#reloads, backends: this.#stages.length }, 'HAProxy reloaded');
+  }
+
+  /**
+   * Renders a stage backend now if it is not in HAProxy yet (the stage
+   * endpoints call this when HAProxy does not know a backend). Call it
+   * outside the mutex: the pass takes it.
+   */
+  async ensureBackend(): Promise<void> {
+    await this.refresh();
+  }
+
+  #state(withServers: boolean): DataPlaneState {
+    const ports = this.#ports;
+    if (!ports) throw new UnavailableError('the data plane is not started');
+    const { host, hstsMaxAgeSeconds } = this.#o.settings;
+    const source = this.#o.servers;
+    return {
+      files: this.#files,
+      https: { address: host, port: ports.https },
+      http: { address: this.#o.settings.httpPort === 0 ? '127.0.0.1' : host, port: ports.http },
+      stats: { address: '127.0.0.1', port: ports.stats },
+      steward: { address: '127.0.0.1', port: ports.steward },
+      ...(this.#o.activator ? { activator: this.#o.activator } : {}),
+      hstsMaxAgeSeconds,
+      ...(runAs() ? { runAs: runAs() } : {}),
+      backends: this.#stages.map((stage) => ({
+        name: stage.backend,
+        tenant: stage.tenant,
+        // With HAProxy's endpoints the published port is HAProxy's; without, the Node stage proxy listens on it.
+        ...(source ? { publishedPort: stage.publishedPort } : {}),
+        servers: !withServers
+          ? []
+          : source
+            ? source.servers(stage.backend)
+            : [{ name: 'stage', address: '127.0.0.1', port: stage.publishedPort }],
+      })),
+    };
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
+    this.#listener.stop();
+    await this.#resync.stop();
+    await this.#refreshing;
+    // A graceful stop of Steward takes the data plane with it; only a crash leaves it serving.
+    await this.#haproxy.stop();
+    await this.#pages.close();
+    await this.#releaseLock?.();
+  }
+}
+
+function mapCounts(changes: ReturnType<typeof diffMap>): { added: number; changed: number; removed: number } {
+  return { added: changes.add.length, changed: changes.set.length, removed: changes.del.length };
+}
+
+let runAsCache: { user: string; group: string } | null | undefined;
+
+/** HAProxy's workers drop root for the `haproxy` user the Debian package creates; the master keeps it to reload. */
+function runAs(): { user: string; group: string } | undefined {
+  if (runAsCache === undefined) {
+    const user = process.getuid?.() === 0 ? lookupUser('haproxy') : undefined;
+    const group = user ? groupName(user.gid) : undefined;
+    runAsCache = user && group ? { user: user.name, group } : null;
+  }
+  return runAsCache ?? undefined;
+}
+
+function groupName(gid: number): string | undefined {
+  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [name, , id] = line.split(':');
+    if (name && Number(id) === gid) return name;
+  }
+  return undefined;
+}
+
+async function readPorts(path: string): Promise<Ports | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<Ports>;
+    const { https, http, stats, steward } = parsed;
+    if ([https, http, stats, steward].every((port) => Number.isInteger(port))) {
+      return parsed as Ports;
+    }
+  } catch {
+    // No state yet, or unreadable: ports are chosen anew.
+  }
+  return undefined;
+}
+
+/** The wanted port when it is free on `host`; 0, or taken and movable: a free one; taken otherwise: an error. */
+async function choosePort(
+  host: string,
+  wanted: number,
+  field: string,
+  movable: boolean,
+  logger: Logger,
+): Promise<number> {
+  if (wanted !== 0) {
+    if (await portFree(host, wanted)) return wanted;
+    if (!movable) {
+      throw new ConflictError(
+        `${field} ${wanted} on ${host} is taken by another process: stop it, or choose another port`,
+        { field },
+      );
+    }
+    logger.warn({ port: wanted, field }, 'port taken; listening on a free one');
+  }
+  return freePortOn(host);
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function freePortOn(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ port: 0, host }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
