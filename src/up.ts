@@ -24,6 +24,7 @@ import {
 import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
 import { Steward, type StewardRole } from './steward.ts';
+import { checkHaproxyInstalled } from './dataplane/controller.ts';
 import { describeIsolation } from './runtime/sandbox/index.ts';
 import { setUpDemo, type DemoResult } from './demo.ts';
 import { acquirePidLock } from './system/lockfile.ts';
@@ -45,11 +46,14 @@ export interface UpOptions {
   /** Where logs go besides <data-dir>/steward.log; defaults to stderr at warn. */
   readonly logger?: Logger;
   /**
-   * `gateway`: only the gateway, against the control database of a Steward
-   * that runs elsewhere (STEWARD_DATABASE_URL) or in this data dir. Several
-   * may run at once.
+   * `gateway`: only the data plane (HAProxy and its controller), against the
+   * control database of a Steward that runs elsewhere (STEWARD_DATABASE_URL)
+   * or in this data dir. Several may run at once, each with a data dir of its
+   * own (its HAProxy's files live there).
    */
   readonly role?: StewardRole;
+  /** HAProxy's binary (default /usr/sbin/haproxy). */
+  readonly haproxyBinary?: string;
 }
 
 export interface ClientFile {
@@ -63,7 +67,7 @@ export interface RunningSteward {
   readonly config: Config;
   /** Empty in the gateway role, which serves no API. */
   readonly apiUrl: string;
-  /** The gateway's URL for the base domain (https://localhost:8443), when it runs. */
+  /** The data plane's URL for the base domain (https://localhost:8443), when it runs. */
   readonly gatewayUrl: string | undefined;
   readonly caPem: string;
   readonly clientFile: string;
@@ -91,7 +95,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
   // PostgreSQL (another user) must pass through the data dir to reach its own directory.
   await chmod(dataDir, 0o711);
   const role = options.role ?? 'all';
-  // Gateways hold no state of their own: any number may share a data dir with one Steward.
+  // A gateway holds no state of the control plane: its data plane's files take their own lock (dataplane/).
   const releasers: (() => Promise<void>)[] =
     role === 'gateway' ? [] : [await acquirePidLock(join(dataDir, 'steward.pid'), `data dir ${dataDir}`)];
   const releaseAll = async (): Promise<void> => {
@@ -99,6 +103,8 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
   };
   try {
     const config = await loadConfig(dataDir, options);
+    // Before anything starts: every role runs HAProxy as its data plane.
+    checkHaproxyInstalled(options.haproxyBinary);
     // Every tenant's access log is in steward.log: Steward's alone, whatever the umask.
     const stewardLog = join(dataDir, 'steward.log');
     await writeFile(stewardLog, '', { flag: 'a', mode: 0o600 });
@@ -197,12 +203,16 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       logger,
       pgBinDir: options.env.pgBinDir,
       tls: { key: serverCert.keyPem, cert: serverCert.chainPem },
-      gateway: { ca, anyPortIfTaken },
+      gateway: {
+        ca,
+        anyPortIfTaken,
+        ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
+      },
       role,
     });
     releasers.push(() => steward.stop());
     if (role === 'gateway') {
-      progress('starting the gateway');
+      progress('starting the data plane (HAProxy)');
       await steward.start();
       let stopping: Promise<void> | undefined;
       return {

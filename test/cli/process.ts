@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { run, lookupUser } from '../../src/system/exec.ts';
+import { stopLeftHaproxy } from '../harness/haproxy.ts';
 import { testUidBase } from '../harness/steward.ts';
 
 /**
@@ -197,7 +198,7 @@ export async function processesOf(dataDir: string): Promise<{ pid: number; cmdli
   return found;
 }
 
-/** Stops `up` (SIGTERM, then SIGKILL), stops a PostgreSQL left behind, removes the dir. */
+/** Stops `up` (SIGTERM, then SIGKILL), stops a HAProxy and a PostgreSQL left behind, removes the dir. */
 export async function cleanUp(dataDir: string | undefined, ...ups: (UpProcess | undefined)[]): Promise<void> {
   if (!dataDir) return;
   for (const up of ups) {
@@ -206,6 +207,7 @@ export async function cleanUp(dataDir: string | undefined, ...ups: (UpProcess | 
     const stopped = await Promise.race([up.exited.then(() => true), sleep(40_000).then(() => false)]);
     if (!stopped) up.child.kill('SIGKILL');
   }
+  await stopLeftHaproxy(dataDir);
   if (existsSync(join(dataDir, 'pg', 'PG_VERSION')) && (await pgIsRunning(dataDir))) {
     await run(join(pgBinDir, 'pg_ctl'), ['stop', '-D', join(dataDir, 'pg'), '-m', 'immediate', '-w'], {
       user: lookupUser('postgres'),
