@@ -177,7 +177,7 @@ export class CertificateFiles {
         this.#failed(step.kind === 'remove' ? step.file : step.certificate.file, error);
       }
     }
-    // Callers hold the data plane's mutex: no reload reads the list before it is written.
+    // Callers hold the data plane's exclusive section: no reload reads the list before it is written.
     await this.#writeList(desired);
     await writePrivate(this.#manifestPath, `${JSON.stringify(this.#manifest)}\n`);
     return taken;

@@ -8,7 +8,6 @@ import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../core/config.ts';
 import { ConflictError, UnavailableError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
-import { Mutex } from '../core/mutex.ts';
 import { PassTimer } from '../core/pass-timer.ts';
 import { loadCertificates, loadRouteSources, routesChannel } from '../gateway/state.ts';
 import { ChannelListener } from '../store/listener.ts';
@@ -18,6 +17,7 @@ import { acquirePidLock } from '../system/lockfile.ts';
 import type { CertificateAuthority } from '../tls/ca.ts';
 import { CertificateFiles, writePrivate } from './certificates.ts';
 import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
+import { createExclusive, type Exclusive } from './exclusive.ts';
 import { Haproxy } from './haproxy.ts';
 import {
   desiredCertificates,
@@ -78,7 +78,7 @@ export interface DataPlaneOptions {
    */
   readonly servers?: ServerSource;
   /** Shared with the stage endpoints: no server change lands between a render and its reload. */
-  readonly mutex?: Mutex;
+  readonly exclusive?: Exclusive;
   /** Where `steward_dataplane_reloads_total` is registered. */
   readonly registry?: Registry;
   /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
@@ -120,7 +120,7 @@ export class DataPlane {
   readonly #dir: string;
   readonly #files: DataPlaneState['files'];
   readonly #configFile: string;
-  readonly #mutex: Mutex;
+  readonly #exclusive: Exclusive;
   readonly #haproxy: Haproxy;
   readonly #pages: StewardPages;
   readonly #certificates: CertificateFiles;
@@ -153,7 +153,7 @@ export class DataPlane {
       crtList: join(this.#dir, 'crt-list.txt'),
     };
     this.#configFile = join(this.#dir, 'haproxy.cfg');
-    this.#mutex = options.mutex ?? new Mutex();
+    this.#exclusive = options.exclusive ?? createExclusive();
     this.#haproxy = new Haproxy({
       configFile: this.#configFile,
       pidFile: join(this.#dir, 'haproxy.pid'),
@@ -210,9 +210,9 @@ export class DataPlane {
     return this.#files;
   }
 
-  /** The mutex reloads take; the stage endpoints take it around their changes. */
-  get mutex(): Mutex {
-    return this.#mutex;
+  /** The section reloads take; the stage endpoints take it around their changes. */
+  get exclusive(): Exclusive {
+    return this.#exclusive;
   }
 
   /** The routes map as last applied: host -> backend. */
@@ -252,7 +252,7 @@ export class DataPlane {
 
     const desired = await this.#desired();
     await this.#certificates.ensureDefault(running !== undefined ? this.#haproxy.api : undefined);
-    await this.#mutex.exclusive(async () => {
+    await this.#exclusive(async () => {
       this.#stages = desired.stages;
       this.#routes = desired.routes;
       await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
@@ -316,7 +316,7 @@ export class DataPlane {
   async #pass(): Promise<void> {
     try {
       const desired = await this.#desired();
-      await this.#mutex.exclusive(async () => {
+      await this.#exclusive(async () => {
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
         this.#stages = desired.stages;
@@ -395,7 +395,7 @@ export class DataPlane {
   /**
    * Renders a stage backend now if it is not in HAProxy yet (the stage
    * endpoints call this when HAProxy does not know a backend). Call it
-   * outside the mutex: the pass takes it.
+   * outside the exclusive section: the pass takes it.
    */
   async ensureBackend(): Promise<void> {
     await this.refresh();

@@ -1,6 +1,7 @@
 import { buildRouteTable, type RouteKind } from '../gateway/routes.ts';
 import type { StageRouteSource } from '../gateway/state.ts';
 import { stewardBackend } from './config.ts';
+import { stageBackendName } from './names.ts';
 import type { MapEntry } from './runtime-api.ts';
 
 /**
@@ -9,11 +10,6 @@ import type { MapEntry } from './runtime-api.ts';
  * (controller.ts) reads the state, asks these, and carries the steps out
  * through the runtime API, or a reload when the rendered text changed.
  */
-
-/** A stage's backend name: its id, never its tenant's slug (names HAProxy shows name no customer). */
-export function stageBackendName(stageId: string): string {
-  return `st_${stageId}`;
-}
 
 export interface DesiredStage {
   readonly backend: string;
