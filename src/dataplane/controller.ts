@@ -56,6 +56,8 @@ export interface SecretReader {
  */
 export interface ServerSource {
   servers(backend: string): readonly StageServer[];
+  /** Rebuilds the view from HAProxy: called on adopting a running one, before its config is rendered again. */
+  refresh?(): Promise<void>;
 }
 
 export interface DataPlaneOptions {
@@ -245,6 +247,8 @@ export class DataPlane {
     const previous = await readPorts(join(this.#dir, 'state.json'));
     // An adopted HAProxy keeps its listeners: the ports it was started with.
     const ports = running !== undefined && previous ? previous : await this.#choosePorts(previous);
+    // The adopted HAProxy's dynamic servers are the truth: rendered as they are, a reload keeps them.
+    if (running !== undefined) await this.#o.servers?.refresh?.();
     const stewardPort = await this.#pages.listen(ports.steward);
     this.#ports = { ...ports, steward: stewardPort };
     await writePrivate(join(this.#dir, 'state.json'), `${JSON.stringify(this.#ports)}\n`);
