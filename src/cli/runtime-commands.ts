@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { DeploymentView } from '../runtime/deployments.ts';
-import type { LogLine, StageProcessView, StagePsView } from '../runtime/stage-runtime.ts';
+import type { LogLine, StageProcessView, StagePsView } from '../runtime/read-model.ts';
 import type { ApiClient } from './client.ts';
 import {
   describeStageAccess,
