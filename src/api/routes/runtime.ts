@@ -16,6 +16,7 @@ const deployBody = z
   })
   .strict();
 const promoteBody = z.object({ from: stageNameSchema, to: stageNameSchema }).strict();
+const rollbackBody = z.object({ to: z.string().min(1).max(64).optional() }).strict();
 const logsQuery = z
   .object({
     process: z
@@ -88,12 +89,14 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
   route(app, auth, {
     method: 'POST',
     url: '/api/v1/tenants/:tenant/stages/:stage/rollback',
-    summary: 'Return a stage to the release it ran before',
+    summary: 'Return a stage to the release it ran before, or (to) to an earlier release it ran',
     tags: ['runtime'],
     permission: 'releases.write',
     params: stageParams,
+    body: rollbackBody,
     status: 202,
-    handler: ({ params, principal }) => deployments.rollback(params.tenant, params.stage, principal),
+    handler: ({ params, body, principal }) =>
+      deployments.rollback(params.tenant, params.stage, principal, body.to),
   });
   route(app, auth, {
     method: 'GET',
