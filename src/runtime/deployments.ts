@@ -153,14 +153,30 @@ export class DeploymentService {
     return this.deploy(tenant, to, active.version, actor, { app: active.app, action: 'promote' });
   }
 
-  /** Returns a stage to the release it ran before the current one. */
-  async rollback(tenant: string, stage: string, actor: Principal): Promise<DeploymentView> {
+  /**
+   * Returns a stage to the release it ran before the current one, or with
+   * `to`, to an earlier release it ran: a deploy of that release.
+   */
+  async rollback(tenant: string, stage: string, actor: Principal, to?: string): Promise<DeploymentView> {
     const history = await this.list(tenant, stage);
     const current = history.find((d) => d.status === 'active');
     if (!current) throw new ConflictError(`stage ${stage} of ${tenant} runs no release to roll back from`);
-    const previous = history.find(
-      (d) => d.status === 'superseded' && Number(d.id) < Number(current.id) && d.version !== current.version,
-    );
+    const earlier = history.filter((d) => d.status === 'superseded' && Number(d.id) < Number(current.id));
+    if (to !== undefined) {
+      if (to === current.version) {
+        throw new ConflictError(`stage ${stage} of ${tenant} runs ${showValue(to)} already`, { field: 'to' });
+      }
+      const target = earlier.find((d) => d.version === to);
+      if (!target) {
+        const ran = [...new Set(earlier.map((d) => d.version))];
+        throw new InputError(
+          `--to ${showValue(to)}: stage ${stage} of ${tenant} never ran that release; it ran ${ran.length > 0 ? ran.join(', ') : 'no earlier release'}`,
+          { field: 'to' },
+        );
+      }
+      return this.deploy(tenant, stage, target.version, actor, { app: target.app, action: 'rollback' });
+    }
+    const previous = earlier.find((d) => d.version !== current.version);
     if (!previous) {
       throw new ConflictError(`stage ${stage} of ${tenant} has no earlier release to roll back to`);
     }
