@@ -16,6 +16,7 @@ import { localFiles, type FilesDriver } from './tenants/files.ts';
 import { ReleaseService } from './runtime/releases.ts';
 import { DeploymentService, deployJobKind } from './runtime/deployments.ts';
 import { StageRuntime } from './runtime/stage-runtime.ts';
+import type { StageEndpoints } from './runtime/endpoints.ts';
 import { ProcessRuntimeDriver } from './runtime/process-driver.ts';
 import { StageReadModel } from './runtime/read-model.ts';
 import type { Supervisor } from './runtime/supervisor.ts';
@@ -131,6 +132,8 @@ export interface ServiceDependencies {
   readonly supervisor: Supervisor;
   /** The stage sandbox (uids, mounts, network rules); undefined: stages run as Steward's own user. */
   readonly sandbox: StageSandbox | undefined;
+  /** Where the stages' traffic goes (the data plane's); the runtime's own Node proxies when not given. */
+  readonly endpoints?: StageEndpoints;
   readonly runtimeTickMs?: number;
   /** The shared cluster, when Steward runs it itself (only then are its stages backed up). */
   readonly sharedCluster?: LocalCluster | undefined;
@@ -222,6 +225,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'runtime' }),
     clock,
     nodeBinDir: dirname(process.execPath),
+    ...(deps.endpoints ? { endpoints: deps.endpoints } : {}),
     ...(deps.runtimeTickMs ? { tickMs: deps.runtimeTickMs } : {}),
   });
   const runtimeView = new StageReadModel({

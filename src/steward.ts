@@ -22,6 +22,7 @@ import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
 import { DataPlane, type DataPlaneAddress } from './dataplane/controller.ts';
+import { stageTraffic, type StageTraffic } from './dataplane/traffic.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
@@ -99,6 +100,7 @@ export class Steward {
   #api: FastifyInstance | undefined;
   #services: Services | undefined;
   #dataPlane: DataPlane | undefined;
+  #traffic: StageTraffic | undefined;
   #gatewayAddress: DataPlaneAddress | undefined;
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
@@ -122,6 +124,11 @@ export class Steward {
   /** Where the data plane (HAProxy) listens, when this process runs one. */
   get gatewayAddress(): DataPlaneAddress | undefined {
     return this.#gatewayAddress;
+  }
+
+  /** The stages' endpoints on HAProxy (their app instances as dynamic servers), when this process runs the data plane. */
+  get stageEndpoints(): StageTraffic['endpoints'] | undefined {
+    return this.#traffic?.endpoints;
   }
 
   /** The data plane's controller, when this process runs one. */
@@ -163,6 +170,11 @@ export class Steward {
     const dedicated = this.#dedicated();
     // The sandbox is up (its network table applied) before any stage process is started or adopted.
     const sandbox = role === 'gateway' ? undefined : await this.#openSandbox();
+    // The stages' instances are HAProxy's servers (a gateway-only process has no stages of its own).
+    this.#traffic =
+      role === 'all' && this.#o.gateway
+        ? stageTraffic(config.dataDir, logger, () => this.#dataPlane?.ensureBackend() ?? Promise.resolve())
+        : undefined;
     this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated };
     this.#services = await createServices({
       config,
@@ -182,6 +194,7 @@ export class Steward {
         ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       }),
       sandbox,
+      ...(this.#traffic ? { endpoints: this.#traffic.endpoints } : {}),
       ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
       ...(role === 'gateway'
         ? {}
@@ -225,6 +238,13 @@ export class Steward {
         site: (host) => status.site(host),
         stewardHosts: [status.host],
         registry: metrics.registry,
+        ...(this.#traffic
+          ? {
+              servers: this.#traffic.endpoints,
+              exclusive: this.#traffic.exclusive,
+              activator: await this.#traffic.activator.listen(),
+            }
+          : {}),
         ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
         ...(this.#o.gateway.haproxyBinary ? { binary: this.#o.gateway.haproxyBinary } : {}),
       });
@@ -249,6 +269,8 @@ export class Steward {
     await this.#services.exportSchedule.start();
     // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
     if (config.backups.enabled) await this.#services.restores.start();
+    // Before the runtime: the stages' instances are HAProxy's servers, and an adopted HAProxy is the truth.
+    this.#gatewayAddress = await this.#dataPlane?.start();
     if (this.#o.workers !== false) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,
@@ -275,7 +297,6 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#services.oncall.useApiUrl(address);
-    this.#gatewayAddress = await this.#dataPlane?.start();
     // Stages reach the data plane like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
       (port): port is number => port !== undefined && port > 0,
@@ -387,9 +408,11 @@ export class Steward {
     await this.#services?.healing.stop();
     await this.#services?.status.stop();
     await this.#services?.maintenance.stop();
-    await this.#dataPlane?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
+    // After the stages' processes: a graceful stop takes HAProxy with it (a kill -9 leaves both serving).
+    await this.#dataPlane?.stop();
+    await this.#traffic?.activator.close();
     await this.#services?.oncall.stop();
     await this.#services?.notifications.stop();
     // Running backups are cancelled (and recorded failed) so that the workers below stop at once.

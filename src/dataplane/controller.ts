@@ -105,6 +105,17 @@ interface Ports {
   readonly steward: number;
 }
 
+/** The data plane's files under `<dataDir>/dataplane`. */
+export function dataPlaneFiles(dataDir: string): DataPlaneState['files'] {
+  const dir = join(dataDir, 'dataplane');
+  return {
+    adminSocket: join(dir, 'admin.sock'),
+    routesMap: join(dir, 'routes.map'),
+    defaultCertificate: join(dir, 'default.pem'),
+    crtList: join(dir, 'crt-list.txt'),
+  };
+}
+
 /** The Debian package, for the message when HAProxy is missing. */
 export const haproxyPackage = 'haproxy';
 
@@ -148,12 +159,7 @@ export class DataPlane {
     this.#o = options;
     this.#logger = options.logger.child({ component: 'dataplane' });
     this.#dir = join(options.dataDir, 'dataplane');
-    this.#files = {
-      adminSocket: join(this.#dir, 'admin.sock'),
-      routesMap: join(this.#dir, 'routes.map'),
-      defaultCertificate: join(this.#dir, 'default.pem'),
-      crtList: join(this.#dir, 'crt-list.txt'),
-    };
+    this.#files = dataPlaneFiles(options.dataDir);
     this.#configFile = join(this.#dir, 'haproxy.cfg');
     this.#exclusive = options.exclusive ?? createExclusive();
     this.#haproxy = new Haproxy({

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/system/ports.ts';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { httpsFetch, startEchoBackend, within, type RequestOptions } from '../gateway/support.ts';
@@ -23,12 +24,20 @@ async function control(sql: string, params?: unknown[]): Promise<Record<string, 
   return t.query(sql, params, t.controlDatabase);
 }
 
-/** Publishes a stage on a port of a test server of ours (no app): what the runtime does for a deployed stage. */
-async function publish(tenant: string, stage: string, published: number): Promise<void> {
-  await control(
-    `update stages set published_port = $1 where name = $2 and tenant_id = (select id from tenants where slug = $3)`,
-    [published, stage, tenant],
+/**
+ * Serves a stage from a test server of ours (no app), as the runtime does for
+ * a deployed one: a published port, then its instance through the endpoints.
+ */
+async function publish(tenant: string, stage: string, instance: number): Promise<void> {
+  const publishedPort = await freePort(0);
+  const [row] = await control(
+    `update stages set published_port = $1 where name = $2 and tenant_id = (select id from tenants where slug = $3) returning id`,
+    [publishedPort, stage, tenant],
   );
+  const endpoints = t.steward.stageEndpoints;
+  if (!endpoints || !row) throw new Error('no stage endpoints');
+  const id = String(row.id);
+  await endpoints.serve({ id, tenant, name: stage, publishedPort }, [instance]);
 }
 
 /** Reloads so far, once the pass in flight (if any) is done: a new worker serves just before its reload is counted. */
