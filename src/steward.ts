@@ -21,7 +21,7 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
-import { DataPlane, type DataPlaneAddress } from './dataplane/controller.ts';
+import { DataPlane, dataPlaneDir, type DataPlaneAddress } from './dataplane/controller.ts';
 import { stageTraffic, type StageTraffic } from './dataplane/traffic.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
@@ -173,7 +173,9 @@ export class Steward {
     // The stages' instances are HAProxy's servers (a gateway-only process has no stages of its own).
     this.#traffic =
       role === 'all' && this.#o.gateway
-        ? stageTraffic(config.dataDir, logger, () => this.#dataPlane?.ensureBackend() ?? Promise.resolve())
+        ? stageTraffic(dataPlaneDir(config.dataDir, role), logger, () =>
+            this.#dataPlane ? this.#dataPlane.ensureBackend() : Promise.resolve(),
+          )
         : undefined;
     this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated };
     this.#services = await createServices({
@@ -225,7 +227,7 @@ export class Steward {
       if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
       const status = this.#services.status;
       this.#dataPlane = new DataPlane({
-        dataDir: config.dataDir,
+        dir: dataPlaneDir(config.dataDir, role),
         settings: config.gateway,
         db: this.#store.db,
         pool: this.#store.pool,

@@ -39,7 +39,7 @@ import { StewardPages, type PageHandler } from './steward-pages.ts';
  * policy changed. HAProxy runs detached: a kill -9 of Steward leaves it
  * serving, and the next controller adopts it by its pid file.
  *
- * Everything lives under `<dataDir>/dataplane/` (mode 700): haproxy.cfg, the
+ * Everything lives in its directory, `<dataDir>/dataplane/` (mode 700): haproxy.cfg, the
  * routes map, the crt-list and certificates (mode 600), the sockets, the pid
  * file, HAProxy's own log, and state.json (the ports, kept across restarts
  * so that an adopted HAProxy keeps its listeners).
@@ -61,7 +61,8 @@ export interface ServerSource {
 }
 
 export interface DataPlaneOptions {
-  readonly dataDir: string;
+  /** The data plane's own directory (dataPlaneDir): one controller and one HAProxy each. */
+  readonly dir: string;
   readonly settings: GatewaySettings;
   readonly db: ControlDb;
   /** LISTEN needs a session of its own; it is taken from this pool and kept. */
@@ -105,9 +106,17 @@ interface Ports {
   readonly steward: number;
 }
 
-/** The data plane's files under `<dataDir>/dataplane`. */
-export function dataPlaneFiles(dataDir: string): DataPlaneState['files'] {
-  const dir = join(dataDir, 'dataplane');
+/**
+ * Where a data plane keeps its files: `<dataDir>/dataplane` for Steward's
+ * own, `<dataDir>/dataplane-gateway` for a `--role gateway` process, so that
+ * one may run beside the Steward of its data dir.
+ */
+export function dataPlaneDir(dataDir: string, role: 'all' | 'gateway'): string {
+  return join(dataDir, role === 'gateway' ? 'dataplane-gateway' : 'dataplane');
+}
+
+/** The data plane's files in its directory. */
+export function dataPlaneFiles(dir: string): DataPlaneState['files'] {
   return {
     adminSocket: join(dir, 'admin.sock'),
     routesMap: join(dir, 'routes.map'),
@@ -158,8 +167,8 @@ export class DataPlane {
   constructor(options: DataPlaneOptions) {
     this.#o = options;
     this.#logger = options.logger.child({ component: 'dataplane' });
-    this.#dir = join(options.dataDir, 'dataplane');
-    this.#files = dataPlaneFiles(options.dataDir);
+    this.#dir = options.dir;
+    this.#files = dataPlaneFiles(options.dir);
     this.#configFile = join(this.#dir, 'haproxy.cfg');
     this.#exclusive = options.exclusive ?? createExclusive();
     this.#haproxy = new Haproxy({
@@ -243,7 +252,7 @@ export class DataPlane {
       `the data plane in ${this.#dir}`,
     ).catch((error: unknown) => {
       throw new ConflictError(
-        `${(error as Error).message}; each gateway needs a data dir of its own (--data-dir)`,
+        `${(error as Error).message}; a second gateway needs a data dir of its own (--data-dir)`,
         {
           cause: error,
         },

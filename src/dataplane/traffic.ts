@@ -19,7 +19,8 @@ export interface StageTraffic {
 }
 
 export function stageTraffic(
-  dataDir: string,
+  /** The data plane's directory (dataPlaneDir). */
+  dir: string,
   logger: Logger,
   /** Renders a stage's backend HAProxy does not know yet (the controller's pass). */
   ensureBackend: () => Promise<void>,
@@ -27,7 +28,7 @@ export function stageTraffic(
   const exclusive = createExclusive();
   const activator = new Activator({ logger: logger.child({ component: 'activator' }) });
   const endpoints = new HaproxyStageEndpoints({
-    api: new RuntimeApi(dataPlaneFiles(dataDir).adminSocket),
+    api: new RuntimeApi(dataPlaneFiles(dir).adminSocket),
     activator,
     exclusive,
     ensureBackend,

@@ -7,8 +7,12 @@ import { Haproxy } from '../../src/dataplane/haproxy.ts';
  * outlives a kill -9 of Steward by design): tests must not leave one behind.
  */
 export async function stopLeftHaproxy(dataDir: string): Promise<void> {
-  const dir = join(dataDir, 'dataplane');
-  if (!existsSync(join(dir, 'haproxy.pid'))) return;
+  for (const dir of [join(dataDir, 'dataplane'), join(dataDir, 'dataplane-gateway')]) {
+    if (existsSync(join(dir, 'haproxy.pid'))) await stopHaproxyIn(dir);
+  }
+}
+
+async function stopHaproxyIn(dir: string): Promise<void> {
   const haproxy = new Haproxy({
     configFile: join(dir, 'haproxy.cfg'),
     pidFile: join(dir, 'haproxy.pid'),
