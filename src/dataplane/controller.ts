@@ -19,15 +19,9 @@ import { CertificateFiles, writePrivate } from './certificates.ts';
 import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { Haproxy } from './haproxy.ts';
-import {
-  desiredCertificates,
-  desiredRoutes,
-  diffMap,
-  mapChangeCount,
-  renderMapFile,
-  type DesiredStage,
-} from './plan.ts';
+import { desiredCertificates, desiredRoutes, type DesiredStage } from './plan.ts';
 import type { MapEntry } from './runtime-api.ts';
+import { StageFiles } from './stage-files.ts';
 import { StewardPages, type PageHandler } from './steward-pages.ts';
 
 /**
@@ -122,6 +116,10 @@ export function dataPlaneFiles(dir: string): DataPlaneState['files'] {
     routesMap: join(dir, 'routes.map'),
     defaultCertificate: join(dir, 'default.pem'),
     crtList: join(dir, 'crt-list.txt'),
+    errorDir: join(dir, 'pages'),
+    allowDir: join(dir, 'allow'),
+    maintenanceMap: join(dir, 'maintenance.map'),
+    tenantLimits: join(dir, 'tenant-limits.map'),
   };
 }
 
@@ -146,6 +144,7 @@ export class DataPlane {
   readonly #haproxy: Haproxy;
   readonly #pages: StewardPages;
   readonly #certificates: CertificateFiles;
+  readonly #stageFiles: StageFiles;
   readonly #listener: ChannelListener;
   readonly #resync: PassTimer<void>;
   readonly #reloadCounter: Counter | undefined;
@@ -189,6 +188,7 @@ export class DataPlane {
       operatorPem: (domain) => this.#operatorPem(domain),
       logger: this.#logger,
     });
+    this.#stageFiles = new StageFiles(this.#files, this.#logger);
     this.#listener = new ChannelListener({
       pool: options.pool,
       channel: routesChannel,
@@ -274,7 +274,8 @@ export class DataPlane {
     await this.#exclusive(async () => {
       this.#stages = desired.stages;
       this.#routes = desired.routes;
-      await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
+      await this.#stageFiles.prepare();
+      await this.#stageFiles.write(desired.routes, desired.stages);
       // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
       if (running === undefined) await this.#certificates.writeAll(desired.certificates);
       const previousText = await readFile(this.#configFile, 'utf8').catch(() => '');
@@ -288,6 +289,8 @@ export class DataPlane {
       );
       if (started.adopted && previousText !== text) await this.#reload(text);
       await this.#certificates.observe(this.#haproxy.api);
+      if (started.adopted) await this.#stageFiles.observe(this.#haproxy.api, desired.stages);
+      else this.#stageFiles.loaded(desired.stages);
     });
     // An adopted HAProxy may be behind: what changed while no controller ran is applied now.
     await this.refresh();
@@ -337,14 +340,16 @@ export class DataPlane {
       const desired = await this.#desired();
       await this.#exclusive(async () => {
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
-        await writePrivate(this.#files.routesMap, renderMapFile(desired.routes));
+        await this.#stageFiles.write(desired.routes, desired.stages);
         this.#stages = desired.stages;
         const structure = renderHaproxyConfig(this.#state(false));
         if (structure !== this.#structure) {
           // A new worker loads the map and crt-list files written above: no entry to change one by one.
           await this.#reload(renderHaproxyConfig(this.#state(true)));
+          this.#stageFiles.loaded(desired.stages);
+          await this.#stageFiles.prune(desired.stages);
         } else {
-          await this.#applyMap(desired.routes);
+          await this.#stageFiles.apply(this.#haproxy.api, desired.routes, desired.stages);
         }
         this.#routes = desired.routes;
       });
@@ -376,23 +381,6 @@ export class DataPlane {
     const stored = this.#operator.get(domain);
     if (!stored) throw new UnavailableError(`the certificate for ${domain} was removed meanwhile`);
     return `${stored.chain}\n${await this.#o.secrets.get(stored.keySecret)}`;
-  }
-
-  /** Entry by entry for a few changes; a whole new map version, committed at once, for many. */
-  async #applyMap(desired: readonly MapEntry[]): Promise<void> {
-    const api = this.#haproxy.api;
-    const { routesMap } = this.#files;
-    const changes = diffMap(await api.showMap(routesMap), desired);
-    const count = mapChangeCount(changes);
-    if (count === 0) return;
-    if (count > 50) {
-      await api.replaceMap(routesMap, desired);
-    } else {
-      for (const host of changes.del) await api.delMapEntry(routesMap, host);
-      for (const entry of changes.set) await api.setMapEntry(routesMap, entry.key, entry.value);
-      for (const entry of changes.add) await api.addMapEntry(routesMap, entry.key, entry.value);
-    }
-    this.#logger.debug({ ...mapCounts(changes) }, 'routes applied through the runtime API');
   }
 
   /** Writes the config and reloads; a refused one puts the previous file back (the old worker serves on). */
@@ -433,6 +421,7 @@ export class DataPlane {
       steward: { address: '127.0.0.1', port: ports.steward },
       ...(this.#o.activator ? { activator: this.#o.activator } : {}),
       hstsMaxAgeSeconds,
+      limits: this.#o.settings.limits,
       ...(runAs() ? { runAs: runAs() } : {}),
       backends: this.#stages.map((stage) => ({
         name: stage.backend,
@@ -464,10 +453,6 @@ export class DataPlane {
     await this.#pages.close();
     await this.#releaseLock?.();
   }
-}
-
-function mapCounts(changes: ReturnType<typeof diffMap>): { added: number; changed: number; removed: number } {
-  return { added: changes.add.length, changed: changes.set.length, removed: changes.del.length };
 }
 
 let runAsCache: { user: string; group: string } | null | undefined;

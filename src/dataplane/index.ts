@@ -21,6 +21,22 @@ export {
 export { createExclusive, type Exclusive } from './exclusive.ts';
 export { appServerName, portOfAppServer } from './handover.ts';
 export { stageBackendName, stageIdOfBackend } from './names.ts';
+export {
+  accessLogFormat,
+  accessLogKeys,
+  redactedPathSample,
+  type AccessLogKey,
+  type AccessLogRecord,
+} from './access-log.ts';
+export { errorPageStatuses, renderErrorPages, type ErrorPageFile, type ErrorPageStatus } from './pages.ts';
+export {
+  allowEveryone,
+  allowListFile,
+  allowListText,
+  bufferBytes,
+  chunkedBodyLimit,
+  rateWindowMs,
+} from './rules.ts';
 export { Haproxy, parseShowProc, type HaproxyOptions, type MasterView, type ProcessView } from './haproxy.ts';
 export {
   isUnknownBackend,

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { Haproxy, renderHaproxyConfig, type DataPlaneState } from '../../src/dataplane/index.ts';
 import { InputError } from '../../src/core/errors.ts';
+import { gatewayLimitDefaults } from '../../src/gateway/limits.ts';
 import { dataPlaneFixture } from './support.ts';
 
 const state: DataPlaneState = {
@@ -11,6 +12,10 @@ const state: DataPlaneState = {
     routesMap: '/run/st/routes.map',
     defaultCertificate: '/run/st/default.pem',
     crtList: '/run/st/crt-list.txt',
+    errorDir: '/run/st/errors',
+    allowDir: '/run/st/allow',
+    maintenanceMap: '/run/st/maintenance.map',
+    tenantLimits: '/run/st/tenant-limits.map',
   },
   https: { address: '0.0.0.0', port: 443 },
   http: { address: '0.0.0.0', port: 80 },
@@ -21,6 +26,7 @@ const state: DataPlaneState = {
     { name: 'st_c8d3', slots: 3, servers: [{ name: 'web-1', address: '::1', port: 8001 }] },
   ],
   hstsMaxAgeSeconds: 31_536_000,
+  limits: gatewayLimitDefaults,
 };
 
 describe('renderHaproxyConfig', () => {

@@ -191,6 +191,33 @@ describe('the data plane controller', () => {
     expect(t.logs()).not.toContain('PRIVATE KEY');
   });
 
+  it('puts a stage in maintenance and applies its allow list through the runtime API, without a reload', async () => {
+    const before = await reloads();
+    const url = '/api/v1/tenants/acme/stages/dev/gateway';
+    const status = async () => (await get('dev.acme.localhost')).status;
+    const changed = Date.now();
+    expect((await t.request('PATCH', url, { maintenance: true })).status).toBe(200);
+    await within(3000, async () => (await status()) === 503, 'maintenance on');
+    console.log(`maintenance on to the maintenance page: ${Date.now() - changed} ms`);
+    const page = await get('dev.acme.localhost');
+    expect(page.body).toContain('maintenance');
+    expect(page.headers['retry-after']).toBeDefined();
+    // The tenant's other stage is not in maintenance.
+    expect((await get('acme.localhost')).status).toBe(200);
+    expect((await t.request('PATCH', url, { maintenance: false })).status).toBe(200);
+    await within(3000, async () => (await status()) === 200, 'maintenance off');
+
+    expect((await t.request('PATCH', url, { allowFrom: ['10.0.0.0/8', '2001:db8::/32'] })).status).toBe(200);
+    await within(3000, async () => (await status()) === 403, 'allow list without us');
+    expect((await t.request('PATCH', url, { allowFrom: ['10.0.0.0/8', '127.0.0.1'] })).status).toBe(200);
+    await within(3000, async () => (await status()) === 200, 'allow list with us');
+    expect((await t.request('PATCH', url, { allowFrom: ['10.0.0.0/8'] })).status).toBe(200);
+    await within(3000, async () => (await status()) === 403, 'allow list without us again');
+    expect((await t.request('PATCH', url, { allowFrom: null })).status).toBe(200);
+    await within(3000, async () => (await status()) === 200, 'everyone again');
+    expect(await reloads()).toBe(before);
+  });
+
   it("routes status.<base> and every host's /.steward/ to Steward's own pages", async () => {
     const status = await get('status.localhost', '/');
     expect(status.status, status.body).toBe(200);

@@ -1,0 +1,474 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect as http2Connect } from 'node:http2';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  accessLogKeys,
+  allowListFile,
+  Haproxy,
+  type AccessLogRecord,
+  type StageBackend,
+} from '../../src/dataplane/index.ts';
+import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
+import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
+import { issueServerCertificate } from '../../src/tls/ca.ts';
+import {
+  backend,
+  badChunkCases,
+  get,
+  normalisedCases,
+  refusedCases,
+  sendRaw,
+  smuggled,
+  type Backend,
+  type Reply,
+} from '../gateway/hostile-cases.ts';
+import { dataPlaneFixture, until, type DataPlaneFixture } from './support.ts';
+
+/**
+ * The hostile-input suite (test/gateway/hostile-cases.ts) against the data
+ * plane: a real HAProxy from the rendered config, two tenants acme and
+ * globex whose stage backends point at recording backends, certificates for
+ * their hosts from a test CA in the crt-list, routes in the map. Where
+ * HAProxy answers a case differently from the Node gateway, equally safely,
+ * the case says so (`haproxy`), and this suite checks that answer.
+ */
+
+interface Edge {
+  readonly fixture: DataPlaneFixture;
+  readonly haproxy: Haproxy;
+  readonly port: number;
+}
+
+let acme: Backend;
+let globex: Backend;
+let main: Edge;
+let logDir: string;
+let logReceiver: ChildProcess | undefined;
+const logLines: string[] = [];
+const edges: Edge[] = [];
+
+function stageBackends(): StageBackend[] {
+  return [
+    {
+      name: 'st_acme',
+      tenant: 'acme',
+      servers: [{ name: 'web-1', address: '127.0.0.1', port: acme.port }],
+    },
+    {
+      name: 'st_globex',
+      tenant: 'globex',
+      servers: [{ name: 'web-1', address: '127.0.0.1', port: globex.port }],
+    },
+  ];
+}
+
+/** A running HAProxy for acme and globex with these limits. */
+async function startEdge(limits: GatewayLimits, accessLog?: string): Promise<Edge> {
+  const fixture = await dataPlaneFixture(stageBackends(), { limits, ...(accessLog ? { accessLog } : {}) });
+  const { files } = fixture.state;
+  const crtList: string[] = [];
+  for (const tenant of ['acme', 'globex']) {
+    const names = [`${tenant}.localhost`, `prod.${tenant}.localhost`];
+    const issued = await issueServerCertificate(fixture.ca, names);
+    const file = join(fixture.dir, `${tenant}.pem`);
+    writeFileSync(file, `${issued.chainPem}\n${issued.keyPem}`, { mode: 0o600 });
+    crtList.push(`${file} ${names.join(' ')}`);
+  }
+  writeFileSync(files.crtList, `${crtList.join('\n')}\n`);
+  writeFileSync(
+    files.routesMap,
+    ['acme', 'globex'].flatMap((t) => [`${t}.localhost st_${t}`, `prod.${t}.localhost st_${t}`]).join('\n') +
+      '\n',
+  );
+  const haproxy = new Haproxy({
+    configFile: fixture.configFile,
+    pidFile: join(fixture.dir, 'haproxy.pid'),
+    masterSocket: join(fixture.dir, 'master.sock'),
+    adminSocket: files.adminSocket,
+    logFile: join(fixture.dir, 'haproxy.log'),
+  });
+  const edge = { fixture, haproxy, port: fixture.state.https.port };
+  edges.push(edge);
+  await haproxy.start();
+  return edge;
+}
+
+function send(
+  chunks: string | readonly (string | number)[],
+  options: { sni?: string | null; waitMs?: number; edge?: Edge } = {},
+): Promise<Reply> {
+  const edge = options.edge ?? main;
+  return sendRaw(chunks, { ...options, port: edge.port, ca: edge.fixture.ca.certPem });
+}
+
+function seenBy(b: Backend): string[] {
+  return b.seen.map((s) => `${s.method} ${s.url}${s.complete ? '' : ' (aborted)'}`);
+}
+
+beforeAll(async () => {
+  acme = await backend('acme');
+  globex = await backend('globex');
+  // The access log's receiving end: Node cannot bind a Unix datagram socket, socat can.
+  logDir = mkdtempSync('/tmp/st-dp-log-');
+  const socket = join(logDir, 'access.sock');
+  logReceiver = spawn('socat', ['-u', `UNIX-RECV:${socket}`, 'STDOUT'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  createInterface({ input: logReceiver.stdout! }).on('line', (line) => logLines.push(line));
+  await until('the access log socket', () => {
+    try {
+      return statSync(socket).isSocket();
+    } catch {
+      return false;
+    }
+  });
+  // Short timeouts for slow heads and bodies, so they are cut within the test's time; request rates high enough
+  // that the file's hundreds of requests from one address never meet them (the flood tests have their own).
+  main = await startEdge(
+    resolveGatewayLimits({
+      headersTimeoutMs: 3_000,
+      bodyIdleTimeoutMs: 2_000,
+      addressRatePerSecond: 10_000,
+      addressBurst: 10_000,
+      tenantRatePerSecond: 10_000,
+      tenantBurst: 10_000,
+    }),
+    socket,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  for (const edge of edges) {
+    await edge.haproxy.stop(1_000);
+    rmSync(edge.fixture.dir, { recursive: true, force: true });
+  }
+  logReceiver?.kill();
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
+  for (const b of [acme, globex]) await new Promise((r) => b?.server.close(r));
+});
+
+afterEach(async () => {
+  // Whatever happened, the edge still serves each tenant its own stage.
+  for (const [host, b] of [
+    ['acme.localhost', acme],
+    ['globex.localhost', globex],
+  ] as const) {
+    b.seen.length = 0;
+    const reply = await send(get(host, '/still-up'), { sni: host });
+    expect(reply.statuses, `${host} after the test: ${reply.text}`).toEqual([200]);
+    expect(reply.text).toContain(`${host.split('.')[0]} GET /still-up`);
+    b.seen.length = 0;
+  }
+});
+
+describe('HAProxy under hostile input', () => {
+  it('routes each tenant to its own stage (the control case)', async () => {
+    const a = await send(get('acme.localhost', '/x'));
+    const g = await send(get('globex.localhost', '/y'), { sni: 'globex.localhost' });
+    expect(a.statuses).toEqual([200]);
+    expect(g.statuses).toEqual([200]);
+    expect(seenBy(acme)).toEqual(['GET /x']);
+    expect(seenBy(globex)).toEqual(['GET /y']);
+    expect(acme.seen[0]?.headers['x-forwarded-proto']).toBe('https');
+    expect(acme.seen[0]?.headers['x-steward-stage']).toBe('st_acme');
+  });
+
+  it.each(refusedCases)('refuses $name with $status', async ({ raw, status, sni, haproxy }) => {
+    const reply = await send(raw, sni ? { sni } : {});
+    if (haproxy) {
+      expect(reply.statuses, reply.text.slice(0, 300)).toEqual(haproxy.statuses);
+      expect(seenBy(acme)).toEqual(haproxy.seen);
+    } else {
+      expect(reply.statuses[0], reply.text.slice(0, 300)).toBe(status);
+      // Nothing after the refusal was read as a request (a smuggled one would show as a second status).
+      expect(reply.statuses.length).toBe(1);
+      expect(seenBy(acme)).toEqual([]);
+    }
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it.each(badChunkCases)('cuts a chunked body with a %s, and nothing completes', async (_name, body) => {
+    const reply = await send(
+      `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}${smuggled}`,
+    );
+    expect(
+      reply.statuses.every((s) => s >= 400),
+      reply.text.slice(0, 300),
+    ).toBe(true);
+    expect(reply.text).not.toContain('acme POST /chunks');
+    expect(reply.closed).toBe(true);
+    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it.each(normalisedCases)(
+    'normalises %s and routes to the right tenant',
+    async (_name, host, sni, expected) => {
+      const reply = await send(get(host, '/case'), { sni });
+      expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+      expect(seenBy(acme)).toEqual([expected]);
+      expect(seenBy(globex)).toEqual([]);
+    },
+  );
+
+  it('sends an absolute-form target for the same host as origin-form', async () => {
+    const reply = await send(get('acme.localhost', 'https://acme.localhost/abs?q=1'));
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+    expect(seenBy(acme)).toEqual(['GET /abs?q=1']);
+  });
+
+  it('logs each request as one JSON datagram with exactly the agreed keys, no cookie, authorization or secret query value', async () => {
+    logLines.length = 0;
+    const reply = await send(
+      get(
+        'acme.localhost',
+        '/login?next=%2Fhome&token=SECRET1&Client_Secret=SECRET4',
+        'Cookie: sid=SECRET2\r\nAuthorization: Bearer SECRET3\r\nUser-Agent: hostile-suite/1 "quoted"\r\n',
+      ),
+    );
+    expect(reply.statuses).toEqual([200]);
+    const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(reply.text)?.[1];
+    await until('the access log line', () => logLines.some((line) => line.includes('/login')));
+    const records = logLines.map((line) => JSON.parse(line) as AccessLogRecord);
+    const record = records.find((r) => r.path.startsWith('/login'));
+    expect(Object.keys(record ?? {})).toEqual([...accessLogKeys]);
+    expect(record).toMatchObject({
+      id,
+      client: '127.0.0.1',
+      method: 'GET',
+      host: 'acme.localhost',
+      path: '/login?next=%2Fhome&token=[redacted]&Client_Secret=[redacted]',
+      status: 200,
+      backend: 'st_acme',
+      ua: 'hostile-suite/1 "quoted"',
+    });
+    expect(record?.ts).toBeGreaterThan(Date.now() - 60_000);
+    expect(record?.ms).toBeGreaterThanOrEqual(0);
+    expect(record?.bytes).toBeGreaterThan(0);
+    expect(acme.seen[0]?.headers['x-request-id']).toBe(id);
+    expect(logLines.join('\n')).not.toMatch(/SECRET|cookie|authorization/i);
+  });
+
+  it('never lets a client set forwarding or identity headers', async () => {
+    const reply = await send(
+      get(
+        'acme.localhost',
+        '/who',
+        'X-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Host: globex.localhost\r\nX-Real-IP: 10.9.9.9\r\n' +
+          'X-Steward-User-Id: admin\r\nX-Steward-Stage: st_globex\r\nX-Request-Id: forged\r\nForwarded: for=10.9.9.9\r\n',
+      ),
+    );
+    expect(reply.statuses).toEqual([200]);
+    const headers = acme.seen[0]?.headers ?? {};
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(headers['x-forwarded-host']).toBe('acme.localhost');
+    expect(headers['x-real-ip']).toBeUndefined();
+    expect(headers['x-steward-user-id']).toBeUndefined();
+    expect(headers['x-steward-stage']).toBe('st_acme');
+    expect(headers['forwarded']).toBeUndefined();
+    expect(headers['x-request-id']).not.toBe('forged');
+  });
+
+  it('strips every header on the one list, whatever its spelling', async () => {
+    const forged = [
+      ...strippedRequestHeaders.names,
+      ...strippedRequestHeaders.prefixes.map((p) => `${p}anything`),
+    ];
+    const extra = forged.map((name, i) => `${i % 2 ? name.toUpperCase() : name}: forged-${i}\r\n`).join('');
+    const reply = await send(get('acme.localhost', '/headers', `${extra}X-Kept: yes\r\n`));
+    expect(reply.statuses).toEqual([200]);
+    const headers = acme.seen[0]?.headers ?? {};
+    expect(headers['x-kept']).toBe('yes');
+    const leaked = Object.entries(headers).filter(([, v]) => String(v).includes('forged-'));
+    expect(leaked).toEqual([]);
+  });
+
+  it('answers a second request on a kept-alive acme connection that names globex with 421', async () => {
+    const reply = await send([
+      `GET /first HTTP/1.1\r\nHost: acme.localhost\r\n\r\n`,
+      200,
+      `GET /second HTTP/1.1\r\nHost: globex.localhost\r\nConnection: close\r\n\r\n`,
+    ]);
+    expect(reply.statuses).toEqual([200, 421]);
+    expect(seenBy(acme)).toEqual(['GET /first']);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it('closes connections that trickle their headers (slowloris) or their body', async () => {
+    const trickle = (line: string, count: number): (string | number)[] =>
+      Array.from({ length: count }, () => [500, line]).flat();
+    const [slowHeaders, slowBody] = await Promise.all([
+      // A header line every half second: never idle, never done. The head has 3 s here.
+      send([`GET /slow HTTP/1.1\r\nHost: acme.localhost\r\n`, ...trickle('X-Slow: 1\r\n', 40)], {
+        waitMs: 20_000,
+      }),
+      // Three bytes of a thousand, then silence. The body may stall 2 s here.
+      send(
+        [
+          `POST /slow-body HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\nabc`,
+          10_000,
+          'def',
+        ],
+        { waitMs: 20_000 },
+      ),
+    ]);
+    expect(slowHeaders.closed, 'slow headers were cut').toBe(true);
+    expect(slowHeaders.ms).toBeGreaterThanOrEqual(3_000);
+    expect(slowHeaders.ms).toBeLessThan(8_000);
+    expect(slowBody.closed, 'slow body was cut').toBe(true);
+    expect(slowBody.ms).toBeGreaterThanOrEqual(2_000);
+    expect(slowBody.ms).toBeLessThan(8_000);
+    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
+    expect(seenBy(globex)).toEqual([]);
+  }, 30_000);
+});
+
+describe('stage rules changed at runtime', () => {
+  it('answers 403 with the branded page to an address off the allow list, and serves again when it is back', async () => {
+    const file = allowListFile(main.fixture.state.files, 'st_acme');
+    await main.haproxy.api.replaceAcl(file, ['10.0.0.0/8']);
+    const refused = await send(get('acme.localhost', '/private'));
+    expect(refused.statuses).toEqual([403]);
+    expect(refused.text).toContain('Your network address may not reach this application.');
+    expect(seenBy(acme)).toEqual([]);
+    await main.haproxy.api.replaceAcl(file, ['127.0.0.0/8']);
+    expect((await send(get('acme.localhost', '/private'))).statuses).toEqual([200]);
+    await main.haproxy.api.replaceAcl(file, ['0.0.0.0/0', '::/0']);
+    await expect(main.haproxy.api.replaceAcl(file, ['10.0.0.0/33'])).rejects.toThrow(/ranges\[0\]/);
+    expect(await main.haproxy.api.showAcl(file)).toEqual(['0.0.0.0/0', '::/0']);
+  });
+
+  it('answers 503 with the maintenance page and Retry-After while the stage is in maintenance', async () => {
+    const map = main.fixture.state.files.maintenanceMap;
+    await main.haproxy.api.setMaintenance(map, 'st_acme', true);
+    const reply = await send(get('acme.localhost', '/during'));
+    expect(reply.statuses).toEqual([503]);
+    expect(reply.text).toMatch(/\r\nretry-after: 300\r\n/i);
+    expect(reply.text).toContain('Down for maintenance');
+    expect(reply.text).not.toContain('acme');
+    const other = await send(get('globex.localhost', '/during'), { sni: 'globex.localhost' });
+    expect(other.statuses).toEqual([200]);
+    await main.haproxy.api.setMaintenance(map, 'st_acme', false);
+    expect((await send(get('acme.localhost', '/after'))).statuses).toEqual([200]);
+  });
+
+  it('answers an unrouted host with a branded 404 that names no tenant', async () => {
+    const reply = await send(get('nobody.localhost', '/'), { sni: 'nobody.localhost' });
+    expect(reply.statuses).toEqual([404]);
+    expect(reply.text).toContain('No application is served at this address.');
+    expect(reply.text).not.toMatch(/acme|globex/);
+  });
+});
+
+describe('protocols', () => {
+  it('routes an HTTP/2 client (ALPN h2) to its stage, with HSTS', async () => {
+    const session = http2Connect(`https://127.0.0.1:${main.port}`, {
+      servername: 'acme.localhost',
+      ca: main.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      const answer = await new Promise<{ status: number; body: string; hsts: unknown; alpn: unknown }>(
+        (resolve, reject) => {
+          const stream = session.request({ ':path': '/h2?x=1', ':authority': 'acme.localhost' });
+          let body = '';
+          let status = 0;
+          let hsts: unknown;
+          stream.setEncoding('utf8');
+          stream.on('response', (headers) => {
+            status = Number(headers[':status']);
+            hsts = headers['strict-transport-security'];
+          });
+          stream.on('data', (chunk: string) => (body += chunk));
+          stream.on('end', () => resolve({ status, body, hsts, alpn: session.alpnProtocol }));
+          stream.on('error', reject);
+          stream.end();
+        },
+      );
+      expect(answer).toEqual({
+        status: 200,
+        body: 'acme GET /h2?x=1',
+        hsts: 'max-age=31536000',
+        alpn: 'h2',
+      });
+      expect(seenBy(acme)).toEqual(['GET /h2?x=1']);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('passes a WebSocket upgrade through to the stage, both ways', async () => {
+    const onUpgrade = (_req: unknown, socket: import('node:net').Socket): void => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+    };
+    acme.server.on('upgrade', onUpgrade);
+    try {
+      const reply = await send(
+        [
+          `GET /socket HTTP/1.1\r\nHost: acme.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+          300,
+          'ping',
+        ],
+        { waitMs: 1_500 },
+      );
+      expect(reply.statuses).toEqual([101]);
+      expect(reply.text).toContain('echo:ping');
+    } finally {
+      acme.server.off('upgrade', onUpgrade);
+    }
+  });
+});
+
+describe('HAProxy under a flood', () => {
+  let limited: Edge;
+  beforeAll(async () => {
+    limited = await startEdge(
+      resolveGatewayLimits({
+        addressRatePerSecond: 0.1, // one request per 10 s: a slow machine lets none more through mid-test
+        addressBurst: 3,
+        maxConnectionsPerAddress: 3,
+        tenantRatePerSecond: 1,
+        tenantBurst: 5,
+      }),
+    );
+  }, 30_000);
+
+  it('answers 429 with Retry-After once a client address has used its burst, for every tenant it asks', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push(...(await send(get('acme.localhost', `/n${i}`), { edge: limited })).statuses);
+    const other = await send(get('globex.localhost', '/n'), { edge: limited, sni: 'globex.localhost' });
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(other.statuses).toEqual([429]);
+    expect(other.text).toMatch(/\r\nretry-after: (?:9|10|20)\r\n/i);
+    expect(seenBy(acme)).toEqual(['GET /n0', 'GET /n1', 'GET /n2']);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
+  it('closes connections past the cap per client address, and admits again when one closes', async () => {
+    const open = (): Promise<TLSSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: limited.port,
+          servername: 'acme.localhost',
+          ca: limited.fixture.ca.certPem,
+        });
+        socket.once('secureConnect', () => resolve(socket));
+        socket.once('error', reject);
+        socket.once('close', () => reject(new Error('closed before the handshake')));
+      });
+    const held = [await open(), await open(), await open()];
+    await expect(open()).rejects.toThrow();
+    held[0]?.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await open();
+    expect(again.authorized).toBe(true);
+    for (const socket of [...held, again]) socket.destroy();
+  });
+});
