@@ -2,6 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HaproxyStageEndpoints } from '../../src/dataplane/endpoints.ts';
+import { RuntimeApi } from '../../src/dataplane/runtime-api.ts';
+import { freePort } from '../../src/system/ports.ts';
 import { createCa, issueServerCertificate } from '../../src/tls/ca.ts';
 import {
   cleanUp,
@@ -46,16 +49,31 @@ describe('the gateway in steward up, and its CLI', () => {
   it('lists routes, sets allow lists and maintenance, installs a certificate and a domain', async () => {
     const created = await cli(dataDir, ['tenant', 'create', 'shop', '--stages', 'dev,prod']);
     expect(created.code, created.stderr).toBe(0);
-    // No app is deployed: the stage's published port is pointed at a test server instead.
+    // No app is deployed: the stage is published, and a test server is its instance in HAProxy,
+    // added through the running HAProxy's runtime API as the runtime adds an app's.
     const db = await superuser(dataDir, 'steward');
+    let stageId: string;
+    const publishedPort = await freePort(0);
     try {
-      await db.query(
-        `update stages set published_port = $1 where name = 'prod' and tenant_id = (select id from tenants where slug = 'shop')`,
-        [echo.port],
+      const updated = await db.query<{ id: string }>(
+        `update stages set published_port = $1 where name = 'prod' and tenant_id = (select id from tenants where slug = 'shop') returning id`,
+        [publishedPort],
       );
+      stageId = String(updated.rows[0]?.id);
     } finally {
       await db.end();
     }
+    const endpoints = new HaproxyStageEndpoints({
+      api: new RuntimeApi(join(dataDir, 'dataplane', 'admin.sock')),
+    });
+    await within(
+      5000,
+      () =>
+        endpoints
+          .serve({ id: stageId, tenant: 'shop', name: 'prod', publishedPort }, [echo.port])
+          .then(() => true),
+      'the stage backend',
+    );
     const get = (host: string) => httpsFetch({ port, host, path: '/hello', ca: caPem });
     await within(1000, async () => (await get('shop.localhost')).status === 200, 'prod alias');
 
@@ -69,7 +87,7 @@ describe('the gateway in steward up, and its CLI', () => {
         host: 'prod.shop.localhost',
         kind: 'stage',
         tenant: 'shop',
-        port: echo.port,
+        port: publishedPort,
       }),
       expect.objectContaining({ host: 'shop.localhost', kind: 'prod', stage: 'prod' }),
     ]);
@@ -143,6 +161,7 @@ describe('the gateway in steward up, and its CLI', () => {
   }, 120_000);
 
   it('runs a second gateway with `up --role gateway` on the same data dir, beside the running Steward', async () => {
+    // Its HAProxy reaches the stage through the first one's published port (fe_stages).
     // The default port is taken (by this holder, or by whoever has it already): the gateway moves to a free one.
     const holder = createNetServer();
     await new Promise<void>((resolveListen) => {
