@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -114,8 +117,10 @@ beforeAll(async () => {
   globex = await backend('globex');
   // The access log's receiving end: Node cannot bind a Unix datagram socket, socat can.
   logDir = mkdtempSync('/tmp/st-dp-log-');
+  // HAProxy's workers run as the haproxy user.
+  chmodSync(logDir, 0o755);
   const socket = join(logDir, 'access.sock');
-  logReceiver = spawn('socat', ['-u', `UNIX-RECV:${socket}`, 'STDOUT'], {
+  logReceiver = spawn('socat', ['-u', `UNIX-RECV:${socket},mode=666`, 'STDOUT'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   createInterface({ input: logReceiver.stdout! }).on('line', (line) => logLines.push(line));
@@ -250,7 +255,7 @@ describe('HAProxy under hostile input', () => {
     expect(record?.ms).toBeGreaterThanOrEqual(0);
     expect(record?.bytes).toBeGreaterThan(0);
     expect(acme.seen[0]?.headers['x-request-id']).toBe(id);
-    expect(logLines.join('\n')).not.toMatch(/SECRET|cookie|authorization/i);
+    expect(logLines.join('\n')).not.toMatch(/SECRET\d|sid=|bearer/i);
   });
 
   it('never lets a client set forwarding or identity headers', async () => {
@@ -402,8 +407,15 @@ describe('protocols', () => {
   });
 
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
-    const onUpgrade = (_req: unknown, socket: import('node:net').Socket): void => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const upgraded: Duplex[] = [];
+    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+      upgraded.push(socket);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
     };
     acme.server.on('upgrade', onUpgrade);
@@ -420,6 +432,7 @@ describe('protocols', () => {
       expect(reply.text).toContain('echo:ping');
     } finally {
       acme.server.off('upgrade', onUpgrade);
+      for (const socket of upgraded) socket.destroy();
     }
   });
 });
