@@ -53,7 +53,7 @@ export function bufferBytes(limits: GatewayLimits): number {
  * without content-length) the edge passes: HAProxy 2.6 cannot count a
  * streamed body, so it holds such a body in its buffer and refuses it with
  * 413 if it is larger than this. Never more than maxBodyBytes; with the
- * defaults 16 KiB. A body with a Content-Length is bounded by maxBodyBytes.
+ * defaults 36 KiB. A body with a Content-Length is bounded by maxBodyBytes.
  */
 export function chunkedBodyLimit(limits: GatewayLimits): number {
   const room = bufferBytes(limits) - limits.maxHeaderBytes - limits.maxTargetBytes - 4096;
