@@ -53,7 +53,7 @@ export function bufferBytes(limits: GatewayLimits): number {
  * without content-length) the edge passes: HAProxy 2.6 cannot count a
  * streamed body, so it holds such a body in its buffer and refuses it with
  * 413 if it is larger than this. Never more than maxBodyBytes; with the
- * defaults 16 KiB. A body with a Content-Length is bounded by maxBodyBytes.
+ * defaults 36 KiB. A body with a Content-Length is bounded by maxBodyBytes.
  */
 export function chunkedBodyLimit(limits: GatewayLimits): number {
   const room = bufferBytes(limits) - limits.maxHeaderBytes - limits.maxTargetBytes - 4096;
@@ -126,6 +126,8 @@ export function edgeRequestRules(
     // A Connection list may not drop framing: the body would reach the stage unframed, as a request of its own.
     '    acl bad_connection req.hdr(connection) -m str -i host content-length transfer-encoding',
     '    acl has_length req.hdr_cnt(content-length) gt 0',
+    // Exactly `chunked`, once: the only coding the edge and every stage read alike.
+    '    acl bad_coding req.hdr_cnt(transfer-encoding) gt 1',
     `    acl too_many_headers var(txn.headers) -m int ge ${limits.maxHeaderCount}`,
     `    acl headers_too_large req.hdrs,length gt ${limits.maxHeaderBytes}`,
     `    acl target_too_long url,length gt ${limits.maxTargetBytes}`,
@@ -143,11 +145,14 @@ export function edgeRequestRules(
     answer(files, 400, 'bad_path'),
     answer(files, 400, 'dot_segment'),
     answer(files, 400, 'bad_connection'),
+    answer(files, 400, 'bad_coding'),
     // The connection's TLS name and the request's host agree, on every request of a kept-alive connection.
     answer(files, 421, 'has_sni !same_host'),
     answer(files, 413, `has_length { req.body_size gt ${limits.maxBodyBytes} }`),
-    // A body without Content-Length is held until it is whole or over the limit (HAProxy cannot count a stream).
-    `    http-request wait-for-body time ${limits.bodyIdleTimeoutMs}ms at-least ${chunkedBodyLimit(limits) + 1} if !has_length`,
+    // The body's first bytes (all of it when small) are held until they arrive: a body that stalls there gets
+    // 408 (HAProxy stops timing the client once a request is forwarded), and one without Content-Length is
+    // known to fit the limit or not (HAProxy cannot count a stream).
+    `    http-request wait-for-body time ${limits.bodyIdleTimeoutMs}ms at-least ${chunkedBodyLimit(limits) + 1}`,
     answer(files, 413, `!has_length { req.body_size gt ${chunkedBodyLimit(limits)} }`),
     // The client address's rate: `excess` requests over the window's allowance; Retry-After is the time
     // the window takes to let that many go (rounded up), as the Node gateway's token bucket answers.

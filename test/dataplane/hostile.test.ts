@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,7 +29,8 @@ import {
   type Backend,
   type Reply,
 } from '../gateway/hostile-cases.ts';
-import { dataPlaneFixture, until, type DataPlaneFixture } from './support.ts';
+import { freePort } from '../../src/system/ports.ts';
+import { dataPlaneFixture, plainGet, until, type DataPlaneFixture } from './support.ts';
 
 /**
  * The hostile-input suite (test/gateway/hostile-cases.ts) against the data
@@ -45,30 +49,38 @@ interface Edge {
 
 let acme: Backend;
 let globex: Backend;
+let activator: Backend;
 let main: Edge;
 let logDir: string;
 let logReceiver: ChildProcess | undefined;
 const logLines: string[] = [];
 const edges: Edge[] = [];
 
-function stageBackends(): StageBackend[] {
+/** acme and globex, each published on a loopback port of its own; a sleeping stage with no instance. */
+async function stageBackends(): Promise<StageBackend[]> {
   return [
     {
       name: 'st_acme',
       tenant: 'acme',
+      publishedPort: await freePort(),
       servers: [{ name: 'web-1', address: '127.0.0.1', port: acme.port }],
     },
     {
       name: 'st_globex',
       tenant: 'globex',
+      publishedPort: await freePort(),
       servers: [{ name: 'web-1', address: '127.0.0.1', port: globex.port }],
     },
+    { name: 'st_sleepy', tenant: 'sleepy' },
   ];
 }
 
-/** A running HAProxy for acme and globex with these limits. */
-async function startEdge(limits: GatewayLimits, accessLog?: string): Promise<Edge> {
-  const fixture = await dataPlaneFixture(stageBackends(), { limits, ...(accessLog ? { accessLog } : {}) });
+/** A running HAProxy for acme, globex and sleepy with these limits. */
+async function startEdge(
+  limits: GatewayLimits,
+  options: { accessLog?: string; activator?: { address: string; port: number } } = {},
+): Promise<Edge> {
+  const fixture = await dataPlaneFixture(await stageBackends(), { limits, ...options });
   const { files } = fixture.state;
   const crtList: string[] = [];
   for (const tenant of ['acme', 'globex']) {
@@ -81,8 +93,9 @@ async function startEdge(limits: GatewayLimits, accessLog?: string): Promise<Edg
   writeFileSync(files.crtList, `${crtList.join('\n')}\n`);
   writeFileSync(
     files.routesMap,
-    ['acme', 'globex'].flatMap((t) => [`${t}.localhost st_${t}`, `prod.${t}.localhost st_${t}`]).join('\n') +
-      '\n',
+    ['acme', 'globex', 'sleepy']
+      .flatMap((t) => [`${t}.localhost st_${t}`, `prod.${t}.localhost st_${t}`])
+      .join('\n') + '\n',
   );
   const haproxy = new Haproxy({
     configFile: fixture.configFile,
@@ -112,10 +125,13 @@ function seenBy(b: Backend): string[] {
 beforeAll(async () => {
   acme = await backend('acme');
   globex = await backend('globex');
+  activator = await backend('activator');
   // The access log's receiving end: Node cannot bind a Unix datagram socket, socat can.
   logDir = mkdtempSync('/tmp/st-dp-log-');
+  // HAProxy's workers run as the haproxy user.
+  chmodSync(logDir, 0o755);
   const socket = join(logDir, 'access.sock');
-  logReceiver = spawn('socat', ['-u', `UNIX-RECV:${socket}`, 'STDOUT'], {
+  logReceiver = spawn('socat', ['-u', `UNIX-RECV:${socket},mode=666`, 'STDOUT'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   createInterface({ input: logReceiver.stdout! }).on('line', (line) => logLines.push(line));
@@ -137,7 +153,7 @@ beforeAll(async () => {
       tenantRatePerSecond: 10_000,
       tenantBurst: 10_000,
     }),
-    socket,
+    { accessLog: socket, activator: { address: '127.0.0.1', port: activator.port } },
   );
 }, 60_000);
 
@@ -148,7 +164,7 @@ afterAll(async () => {
   }
   logReceiver?.kill();
   if (logDir) rmSync(logDir, { recursive: true, force: true });
-  for (const b of [acme, globex]) await new Promise((r) => b?.server.close(r));
+  for (const b of [acme, globex, activator]) await new Promise((r) => b?.server.close(r));
 });
 
 afterEach(async () => {
@@ -250,7 +266,7 @@ describe('HAProxy under hostile input', () => {
     expect(record?.ms).toBeGreaterThanOrEqual(0);
     expect(record?.bytes).toBeGreaterThan(0);
     expect(acme.seen[0]?.headers['x-request-id']).toBe(id);
-    expect(logLines.join('\n')).not.toMatch(/SECRET|cookie|authorization/i);
+    expect(logLines.join('\n')).not.toMatch(/SECRET\d|sid=|bearer/i);
   });
 
   it('never lets a client set forwarding or identity headers', async () => {
@@ -356,6 +372,53 @@ describe('stage rules changed at runtime', () => {
     expect((await send(get('acme.localhost', '/after'))).statuses).toEqual([200]);
   });
 
+  it("answers 429 with Retry-After past the tenant's rate from the tenant map, for that tenant only", async () => {
+    const map = main.fixture.state.files.tenantLimits;
+    // 2 requests/s over the tenant window of 1 s here: the third at once is one too many.
+    await main.haproxy.api.setTenantRate(map, 'acme', 2);
+    // The window (and the one before, which HAProxy weighs in) forgets the requests of the tests before.
+    await new Promise((r) => setTimeout(r, 2_000));
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push(...(await send(get('acme.localhost', `/t${i}`))).statuses);
+      const other = await send(get('globex.localhost', '/t'), { sni: 'globex.localhost' });
+      expect(statuses).toEqual([200, 200, 429]);
+      expect(other.statuses).toEqual([200]);
+      expect((await send(get('acme.localhost', '/t3'))).text).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(seenBy(acme)).toEqual(['GET /t0', 'GET /t1']);
+    } finally {
+      await main.haproxy.api.setTenantRate(map, 'acme', undefined);
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+    await expect(main.haproxy.api.setTenantRate(map, 'acme', 0.5)).rejects.toThrow(
+      /ratePerSecond "0\.5" is not accepted: use a whole number/,
+    );
+  });
+
+  it('sends the requests of a stage with no instance up to the activator, naming the stage', async () => {
+    const reply = await send(get('sleepy.localhost', '/wake'), { sni: 'sleepy.localhost' });
+    expect(reply.statuses).toEqual([200]);
+    expect(seenBy(activator)).toEqual(['GET /wake']);
+    expect(activator.seen[0]?.headers['x-steward-stage']).toBe('st_sleepy');
+    activator.seen.length = 0;
+  });
+
+  it("serves each stage on its published loopback port by port, without the edge's rules", async () => {
+    const backends = main.fixture.state.backends;
+    const port = (name: string) => backends.find((b) => b.name === name)?.publishedPort ?? 0;
+    await main.haproxy.api.setMaintenance(main.fixture.state.files.maintenanceMap, 'st_acme', true);
+    try {
+      // Any Host, no SNI, maintenance on: Steward's probe reaches the app.
+      expect((await plainGet(port('st_acme'), 'probe.invalid', '/healthz')).status).toBe(200);
+      expect((await plainGet(port('st_globex'), 'probe.invalid', '/healthz')).status).toBe(200);
+    } finally {
+      await main.haproxy.api.setMaintenance(main.fixture.state.files.maintenanceMap, 'st_acme', false);
+    }
+    expect(seenBy(acme)).toEqual(['GET /healthz']);
+    expect(seenBy(globex)).toEqual(['GET /healthz']);
+    expect(acme.seen[0]?.headers['x-steward-stage']).toBe('st_acme');
+  });
+
   it('answers an unrouted host with a branded 404 that names no tenant', async () => {
     const reply = await send(get('nobody.localhost', '/'), { sni: 'nobody.localhost' });
     expect(reply.statuses).toEqual([404]);
@@ -402,8 +465,15 @@ describe('protocols', () => {
   });
 
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
-    const onUpgrade = (_req: unknown, socket: import('node:net').Socket): void => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const upgraded: Duplex[] = [];
+    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+      upgraded.push(socket);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
     };
     acme.server.on('upgrade', onUpgrade);
@@ -420,6 +490,7 @@ describe('protocols', () => {
       expect(reply.text).toContain('echo:ping');
     } finally {
       acme.server.off('upgrade', onUpgrade);
+      for (const socket of upgraded) socket.destroy();
     }
   });
 });
@@ -470,5 +541,36 @@ describe('HAProxy under a flood', () => {
     const again = await open();
     expect(again.authorized).toBe(true);
     for (const socket of [...held, again]) socket.destroy();
+  });
+});
+
+describe('HAProxy and bodies without a Content-Length', () => {
+  const maxBodyBytes = 4096;
+  let small: Edge;
+  beforeAll(async () => {
+    small = await startEdge(
+      resolveGatewayLimits({ maxBodyBytes, bodyIdleTimeoutMs: 2_000, headersTimeoutMs: 3_000 }),
+    );
+  }, 30_000);
+
+  const head =
+    'POST /upload HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+  const chunk = (bytes: number): string => `${bytes.toString(16)}\r\n${'a'.repeat(bytes)}\r\n`;
+
+  it('passes a chunked body up to the limit', async () => {
+    const reply = await send([head, chunk(2048), 20, chunk(2048), '0\r\n\r\n'], { edge: small });
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+    expect(acme.seen.map((s) => [s.body.length, s.complete])).toEqual([[maxBodyBytes, true]]);
+  });
+
+  it('answers 413 to a chunked body over the limit, and the stage gets none of it', async () => {
+    const chunks: (string | number)[] = [head];
+    for (let i = 0; i < 12; i++) chunks.push(chunk(1000), 30);
+    chunks.push('0\r\n\r\n');
+    const reply = await send(chunks, { edge: small });
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([413]);
+    expect(reply.text).toContain('The request body is larger than this application accepts.');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(acme.seen).toEqual([]);
   });
 });

@@ -124,11 +124,21 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'Content-Length then Transfer-Encoding (CL.TE)',
     raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n${smuggled}`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['POST /a'],
+      why: 'HAProxy reads the body as chunked (RFC 9112 6.3), drops Content-Length and closes the connection after the answer: the smuggled request is never read',
+    },
   },
   {
     name: 'Transfer-Encoding then Content-Length (TE.CL)',
     raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${smuggled}`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['POST /a'],
+      why: 'as CL.TE: read as chunked, Content-Length dropped, the connection closed after the answer',
+    },
   },
   {
     name: 'an obfuscated Transfer-Encoding next to Content-Length',
@@ -139,6 +149,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'Transfer-Encoding gzip, chunked',
     raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
     status: 400,
+    haproxy: {
+      statuses: [422],
+      seen: [],
+      why: 'HAProxy refuses a coding other than chunked itself, with 422, before any rule runs: refused all the same',
+    },
   },
   {
     name: 'Transfer-Encoding twice',
@@ -149,6 +164,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'two equal Content-Lengths',
     raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['POST /a'],
+      why: 'HAProxy merges equal Content-Lengths into one (RFC 9110 8.6) and sends the stage one',
+    },
   },
   {
     name: 'two different Content-Lengths',
@@ -169,6 +189,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'a Content-Length list',
     raw: `POST /a HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 4, 4\r\n\r\nabcd`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['POST /a'],
+      why: 'HAProxy reads a list of equal values as that one value (RFC 9110 8.6) and sends the stage one Content-Length',
+    },
   },
   {
     name: 'a Content-Length over the body limit',
@@ -179,6 +204,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'an absolute-form target naming the other tenant',
     raw: get('acme.localhost', 'https://globex.localhost/steal'),
     status: 421,
+    haproxy: {
+      statuses: [400],
+      seen: [],
+      why: "HAProxy's parser refuses an absolute-form authority other than Host before any rule runs",
+    },
   },
   {
     name: 'an absolute-form target naming the other tenant, Host naming it too',
@@ -223,6 +253,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'a folded header (obs-fold)',
     raw: `GET /fold HTTP/1.1\r\nHost: acme.localhost\r\nX-Folded: one\r\n two\r\nConnection: close\r\n\r\n`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['GET /fold'],
+      why: 'HAProxy replaces the fold with a space (RFC 9112 5.2 allows a proxy to) and sends the stage one line',
+    },
   },
   {
     name: 'a header name with a space',
@@ -233,6 +268,11 @@ export const refusedCases: readonly RefusedCase[] = [
     name: 'a bare LF line ending',
     raw: `GET /lf HTTP/1.1\nHost: acme.localhost\nConnection: close\n\n`,
     status: 400,
+    haproxy: {
+      statuses: [200],
+      seen: ['GET /lf'],
+      why: 'HAProxy reads a bare LF as a line end (RFC 9112 2.2 allows it) and sends the stage CRLF',
+    },
   },
   { name: 'no Host on HTTP/1.1', raw: `GET / HTTP/1.1\r\nConnection: close\r\n\r\n`, status: 400 },
   {
