@@ -4,6 +4,7 @@ import type { Agent } from 'node:https';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { connect as tlsConnect } from 'node:tls';
 import type { Listen } from '../../src/dataplane/index.ts';
 import type { Answer } from './support.ts';
 
@@ -99,5 +100,48 @@ export function send(
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** An HTTP/1.1 upgrade through the TLS edge (as a WebSocket starts); resolves with the answer's head, then echoes. */
+export function upgrade(
+  port: number,
+  host: string,
+): Promise<{ head: string; echo: (text: string) => Promise<string>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: '127.0.0.1', port, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
+      () => {
+        socket.write(`GET /socket HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+      },
+    );
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const head = buffered.slice(0, end);
+      resolve({
+        head,
+        echo: (text) =>
+          new Promise((echoed) => {
+            let got = '';
+            const collect = (data: Buffer) => {
+              got += data.toString('utf8');
+              if (got.length >= text.length) {
+                socket.off('data', collect);
+                echoed(got);
+              }
+            };
+            socket.on('data', collect);
+            socket.write(text);
+          }),
+        close: () => socket.destroy(),
+      });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
   });
 }

@@ -14,7 +14,7 @@ import {
   type StageBackend,
 } from '../../src/dataplane/index.ts';
 import type { EndpointStage } from '../../src/runtime/endpoints.ts';
-import { send, startApp, withActivator, type AppProcess } from './endpoint-support.ts';
+import { send, startApp, upgrade, withActivator, type AppProcess } from './endpoint-support.ts';
 import { dataPlaneFixture, until, type DataPlaneFixture } from './support.ts';
 
 /**
@@ -290,6 +290,25 @@ describe('stage endpoints on HAProxy', () => {
     expect(activator.held(sleepyStage.id)).toBe(0);
     // A new sleep, so the activator told the runtime again.
     expect(woken).toEqual([sleepyStage.id, sleepyStage.id]);
+  });
+
+  it('a WebSocket to a sleeping stage waits for the wake, then its bytes flow to the app', async () => {
+    const { https } = fixture.state;
+    onWake = async () => {
+      const started = await app('ws');
+      await endpoints.serve(sleepyStage, [started.port]);
+    };
+    const woken = await upgrade(https.port, 'sleepy.test');
+    expect(woken.head).toMatch(/^HTTP\/1.1 101 /);
+    // HAProxy writes header names in lower case.
+    expect(woken.head).toContain(`x-seen-via: ${activatorVia}`);
+    expect(await woken.echo('ping')).toBe('ping');
+    const direct = await upgrade(https.port, 'sleepy.test');
+    expect(direct.head).toMatch(/^x-seen-via: ?\r?$/m);
+    expect(await direct.echo('pong')).toBe('pong');
+    woken.close();
+    direct.close();
+    onWake = undefined;
   });
 
   it('idleMs grows without traffic, is 0 during a slow request, and is unknown for a stage HAProxy does not have', async () => {
