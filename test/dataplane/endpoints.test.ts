@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -355,6 +358,38 @@ describe('stage endpoints on HAProxy', () => {
     const rows = await haproxy.api.showServersState(backend);
     expect(rows.map((row) => row.server).toSorted()).toEqual(['activator', `p${next.port}`]);
     expect((await send(fixture.state.https.port, 'hand.test')).json.name).toBe('after-restart');
+
+    // Really killed: a Steward handing over back and forth gets kill -9 at a random moment, three times.
+    const other = await app('after-restart-2');
+    const pair: [number, number] = [next.port, other.port];
+    for (let kill = 0; kill < 3; kill += 1) {
+      const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'endpoints-child.ts')], {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          STEWARD_TEST_ENDPOINTS: JSON.stringify({
+            socket: fixture.state.files.adminSocket,
+            stage: handoverStage,
+            ports: pair,
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await once(createInterface({ input: child.stdout }), 'line');
+      await sleep(30 + Math.random() * 300);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      const restarted = new HaproxyStageEndpoints({ api: haproxy.api, exclusive, pollMs: 20 });
+      await restarted.refresh();
+      await restarted.serve(handoverStage, [other.port]);
+      await restarted.retire(handoverStage, [next.port], 2_000);
+      expect(restarted.serving(handoverStage.id)).toEqual([other.port]);
+      expect((await haproxy.api.showServersState(backend)).map((row) => row.server).toSorted()).toEqual([
+        'activator',
+        `p${other.port}`,
+      ]);
+      expect((await send(fixture.state.https.port, 'hand.test')).json.name).toBe('after-restart-2');
+    }
+
     await successor.remove(handoverStage.id);
     expect(successor.serving(handoverStage.id)).toEqual([]);
     expect((await haproxy.api.showServersState(backend)).map((row) => row.server)).toEqual(['activator']);
