@@ -109,9 +109,15 @@ export class HaproxyStageEndpoints implements StageEndpoints {
     });
     for (const backend of this.#view.keys()) {
       const stageId = stageIdOfBackend(backend);
-      const ports = stageId === undefined ? [] : this.serving(stageId);
-      if (stageId !== undefined && ports.length > 0) this.#o.activator?.serve(stageId, ports);
+      if (stageId !== undefined) this.#tellActivator(stageId);
     }
+  }
+
+  /** The activator sends a stage's held requests to the instances HAProxy has ready, and holds them when there are none. */
+  #tellActivator(stageId: string): void {
+    const ports = this.serving(stageId);
+    if (ports.length > 0) this.#o.activator?.serve(stageId, ports);
+    else this.#o.activator?.sleep(stageId);
   }
 
   /** The app instances a render of haproxy.cfg must name, so that a reload keeps them. */
@@ -154,7 +160,7 @@ export class HaproxyStageEndpoints implements StageEndpoints {
         await this.#observe(backend);
       }),
     );
-    if (ports.length > 0) this.#o.activator?.serve(stage.id, ports);
+    this.#tellActivator(stage.id);
   }
 
   async retire(stage: EndpointStage, ports: readonly number[], timeoutMs: number): Promise<void> {
@@ -195,6 +201,7 @@ export class HaproxyStageEndpoints implements StageEndpoints {
       }
       await this.#observe(backend);
     });
+    this.#tellActivator(stage.id);
   }
 
   async sleep(stage: EndpointStage): Promise<void> {
