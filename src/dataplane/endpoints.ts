@@ -8,7 +8,6 @@ import {
   appServerName,
   appServers,
   isServing,
-  planRetireDrain,
   planRetireRemove,
   planServe,
   planSleep,
@@ -167,16 +166,6 @@ export class HaproxyStageEndpoints implements StageEndpoints {
     const backend = stageBackendName(stage.id);
     for (const [index, port] of ports.entries()) checkPort(`ports[${index}]`, port);
     if (ports.length === 0) return;
-    const known = await this.#exclusive(async () => {
-      try {
-        await this.#apply(backend, planRetireDrain(await this.#observe(backend), ports));
-        return true;
-      } catch (error) {
-        if (isUnknownBackend(error)) return false;
-        throw error;
-      }
-    });
-    if (!known) return;
     const deadline = Date.now() + timeoutMs;
     let busy = await this.#busy(backend, ports);
     while (busy.length > 0 && Date.now() < deadline) {
@@ -184,7 +173,14 @@ export class HaproxyStageEndpoints implements StageEndpoints {
       busy = await this.#busy(backend, ports);
     }
     await this.#exclusive(async () => {
-      const steps = planRetireRemove(await this.#observe(backend), ports);
+      let observed: readonly AppServer[];
+      try {
+        observed = await this.#observe(backend);
+      } catch (error) {
+        if (isUnknownBackend(error)) return;
+        throw error;
+      }
+      const steps = planRetireRemove(observed, ports);
       await this.#apply(
         backend,
         steps.filter((step) => step.kind === 'maint'),
@@ -289,6 +285,7 @@ export class HaproxyStageEndpoints implements StageEndpoints {
     }
   }
 
+  /** Asks HAProxy; only inside the exclusive section, so that a render never sees an older answer than the last change. */
   async #observe(backend: string): Promise<readonly AppServer[]> {
     const servers = appServers(await this.#api.showServersState(backend));
     this.#view.set(backend, servers);
@@ -352,9 +349,10 @@ export class HaproxyStageEndpoints implements StageEndpoints {
 
   /** The named instances that carry or queue a request and do not serve again (a rollback may have taken them back). */
   async #busy(backend: string, ports: readonly number[]): Promise<number[]> {
+    // Read, not remembered: outside the exclusive section an answer may be older than a change made meanwhile.
     const [rows, observed] = await Promise.all([
       this.#api.showStat('servers', backend).catch(() => []),
-      this.#observe(backend).catch(() => []),
+      this.#api.showServersState(backend).then(appServers, () => []),
     ]);
     return ports.filter((port) => {
       const row = rows.find((candidate) => candidate.name === appServerName(port));

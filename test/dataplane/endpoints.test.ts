@@ -335,6 +335,13 @@ describe('stage endpoints on HAProxy', () => {
     );
     await expect(endpoints.serve(sleepyStage, [70_000])).rejects.toThrow(/ports\[0\] "70000" is not a port/);
     expect(endpoints.serving(sleepyStage.id)).toEqual([woke.port]);
+
+    // A scale to zero (sleep, then retire) raced by a wake that serves the same instance: the wake wins.
+    await endpoints.sleep(sleepyStage);
+    await endpoints.serve(sleepyStage, [woke.port]);
+    await endpoints.retire(sleepyStage, [woke.port], 1_000);
+    expect(endpoints.serving(sleepyStage.id)).toEqual([woke.port]);
+    expect((await send(https.port, 'sleepy.test')).json).toEqual({ name: 'idle', via: '' });
   });
 
   it('a new Steward rebuilds its view from HAProxy; a handover its predecessor left half done converges', async () => {

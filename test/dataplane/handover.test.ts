@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   appServers,
-  planRetireDrain,
   planRetireRemove,
   planServe,
   planSleep,
@@ -72,10 +71,7 @@ describe('handover planners', () => {
     expect(planServe(observed, ports)).toEqual(steps);
   });
 
-  it('retire drains what still serves, then removes only what does not serve again', () => {
-    expect(planRetireDrain([ready(8001), drain(8002), ready(8003)], [8001, 8002])).toEqual([
-      { kind: 'drain', port: 8001 },
-    ]);
+  it('retire removes what does not serve; what a later serve named stays', () => {
     expect(planRetireRemove([drain(8001), ready(8002), maint(8003)], [8001, 8002, 8003, 8004])).toEqual([
       { kind: 'maint', port: 8001 },
       { kind: 'delete', port: 8001 },
