@@ -66,17 +66,10 @@ export interface HaproxyStageEndpointsOptions {
 /** Where app instances listen: loopback, reached by HAProxy and by nobody else (the sandbox). */
 export const appAddress = '127.0.0.1';
 
-interface BackendLoad {
-  readonly current: number;
-  readonly queued: number;
-  /** Seconds since the backend last got a request; -1 when none since the worker started. */
-  readonly lastSession: number;
-}
-
 interface StatsView {
   readonly at: number;
-  readonly uptimeSeconds: number;
-  readonly backends: ReadonlyMap<string, BackendLoad>;
+  /** Backend -> when it last had a request (ms), or `at` while one is in flight or queued. */
+  readonly lastActivity: ReadonlyMap<string, number>;
 }
 
 export class HaproxyStageEndpoints implements StageEndpoints {
@@ -87,6 +80,8 @@ export class HaproxyStageEndpoints implements StageEndpoints {
   readonly #view = new Map<string, readonly AppServer[]>();
   #stats: StatsView | undefined;
   #statsPending: Promise<StatsView> | undefined;
+  /** Backend -> its last request as last seen, kept across reloads (a new worker's counters start empty). */
+  readonly #lastActivity = new Map<string, number>();
 
   constructor(options: HaproxyStageEndpointsOptions) {
     this.#o = options;
@@ -235,33 +230,42 @@ export class HaproxyStageEndpoints implements StageEndpoints {
   }
 
   async idleMs(stageId: string, now: number): Promise<number | undefined> {
-    const backend = stageBackendName(stageId);
     const stats = await this.#backendStats(now);
-    const load = stats.backends.get(backend);
-    if (!load) return undefined;
-    if (load.current > 0 || load.queued > 0) return 0;
-    // No request since this worker started (a reload resets the counters): idle at least that long.
-    const seconds = load.lastSession >= 0 ? load.lastSession : stats.uptimeSeconds;
-    return seconds * 1000 + Math.max(0, now - stats.at);
+    const last = stats.lastActivity.get(stageBackendName(stageId));
+    return last === undefined ? undefined : Math.max(0, now - last);
   }
 
-  /** One `show stat` of every backend answers every stage's idleMs for `statsMaxAgeMs`. */
+  /**
+   * One `show stat` of every backend answers every stage's idleMs for
+   * `statsMaxAgeMs` (HAProxy counts `lastsess` in seconds). A reload starts a
+   * worker with empty counters: a stage with no request since then keeps the
+   * last request seen before, or, when none was seen (Steward restarted too),
+   * counts as idle since the worker started, never longer.
+   */
   async #backendStats(now: number): Promise<StatsView> {
     const cached = this.#stats;
     if (cached && now >= cached.at && now - cached.at < (this.#o.statsMaxAgeMs ?? 1_000)) return cached;
     this.#statsPending ??= (async () => {
       try {
         const [rows, info] = await Promise.all([this.#api.showStat('backends'), this.#api.showInfo()]);
-        const backends = new Map<string, BackendLoad>();
+        const workerStart = now - Number(info.Uptime_sec ?? 0) * 1000;
+        const lastActivity = new Map<string, number>();
         for (const row of rows) {
           if (row.name !== 'BACKEND' || stageIdOfBackend(row.proxy) === undefined) continue;
-          backends.set(row.proxy, {
-            current: Number(row.fields.scur ?? 0),
-            queued: Number(row.fields.qcur ?? 0),
-            lastSession: Number(row.fields.lastsess === '' ? -1 : (row.fields.lastsess ?? -1)),
-          });
+          const busy = Number(row.fields.scur ?? 0) + Number(row.fields.qcur ?? 0) > 0;
+          const seconds = Number(row.fields.lastsess === '' ? -1 : (row.fields.lastsess ?? -1));
+          const last = busy
+            ? now
+            : seconds >= 0
+              ? now - seconds * 1000
+              : (this.#lastActivity.get(row.proxy) ?? workerStart);
+          lastActivity.set(row.proxy, last);
+          this.#lastActivity.set(row.proxy, last);
         }
-        this.#stats = { at: now, uptimeSeconds: Number(info.Uptime_sec ?? 0), backends };
+        for (const backend of this.#lastActivity.keys()) {
+          if (!lastActivity.has(backend)) this.#lastActivity.delete(backend);
+        }
+        this.#stats = { at: now, lastActivity };
         return this.#stats;
       } finally {
         this.#statsPending = undefined;
