@@ -119,7 +119,9 @@ afterAll(async () => {
 /**
  * Keep-alive clients through the TLS edge: GETs, slow GETs and POSTs with
  * bodies, each answer counted; a POST counts only if the app saw its whole
- * body (same SHA-256 and length).
+ * body (same SHA-256 and length). An answer that crossed the activator
+ * counts as failed too: a handover must never leave a moment without an
+ * instance, when HAProxy would send requests there.
  */
 function steadyLoad(port: number, host: string, concurrency = 6) {
   const failures: string[] = [];
@@ -146,12 +148,12 @@ function steadyLoad(port: number, host: string, concurrency = 6) {
             agent,
             headers: { 'x-body-id': id },
           });
-          if (answer.status !== 200 || answer.json.sha256 !== sha256)
+          if (answer.status !== 200 || answer.json.sha256 !== sha256 || answer.json.via !== '')
             failures.push(`POST ${id}: ${answer.status} ${answer.body.slice(0, 80)}`);
         } else {
           const path = n % 3 === 1 ? '/?ms=250' : '/';
           const answer = await send(port, host, { path, agent });
-          if (answer.status !== 200)
+          if (answer.status !== 200 || answer.json.via !== '')
             failures.push(`GET ${path}: ${answer.status} ${answer.body.slice(0, 80)}`);
         }
         answered += 1;
