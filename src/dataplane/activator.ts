@@ -122,15 +122,17 @@ export class Activator implements ActivatorPort {
   }
 
   serve(stageId: string, ports: readonly number[]): void {
+    if (ports.length === 0) return this.sleep(stageId);
     const stage = this.#stage(stageId);
     stage.ports = [...ports];
     stage.wokenAt = undefined;
-    if (ports.length === 0) return;
     for (const waiter of [...stage.waiters]) waiter.release(this.#pick(stage) ?? 0);
   }
 
   sleep(stageId: string): void {
     const stage = this.#stage(stageId);
+    // Asleep already: a wake under way stays told.
+    if (stage.ports.length === 0) return;
     stage.ports = [];
     stage.wokenAt = undefined;
   }

@@ -8,7 +8,6 @@ import {
   appServerName,
   appServers,
   isServing,
-  planRetireDrain,
   planRetireRemove,
   planServe,
   planSleep,
@@ -67,17 +66,10 @@ export interface HaproxyStageEndpointsOptions {
 /** Where app instances listen: loopback, reached by HAProxy and by nobody else (the sandbox). */
 export const appAddress = '127.0.0.1';
 
-interface BackendLoad {
-  readonly current: number;
-  readonly queued: number;
-  /** Seconds since the backend last got a request; -1 when none since the worker started. */
-  readonly lastSession: number;
-}
-
 interface StatsView {
   readonly at: number;
-  readonly uptimeSeconds: number;
-  readonly backends: ReadonlyMap<string, BackendLoad>;
+  /** Backend -> when it last had a request (ms), or `at` while one is in flight or queued. */
+  readonly lastActivity: ReadonlyMap<string, number>;
 }
 
 export class HaproxyStageEndpoints implements StageEndpoints {
@@ -88,6 +80,8 @@ export class HaproxyStageEndpoints implements StageEndpoints {
   readonly #view = new Map<string, readonly AppServer[]>();
   #stats: StatsView | undefined;
   #statsPending: Promise<StatsView> | undefined;
+  /** Backend -> its last request as last seen, kept across reloads (a new worker's counters start empty). */
+  readonly #lastActivity = new Map<string, number>();
 
   constructor(options: HaproxyStageEndpointsOptions) {
     this.#o = options;
@@ -109,9 +103,15 @@ export class HaproxyStageEndpoints implements StageEndpoints {
     });
     for (const backend of this.#view.keys()) {
       const stageId = stageIdOfBackend(backend);
-      const ports = stageId === undefined ? [] : this.serving(stageId);
-      if (stageId !== undefined && ports.length > 0) this.#o.activator?.serve(stageId, ports);
+      if (stageId !== undefined) this.#tellActivator(stageId);
     }
+  }
+
+  /** The activator sends a stage's held requests to the instances HAProxy has ready, and holds them when there are none. */
+  #tellActivator(stageId: string): void {
+    const ports = this.serving(stageId);
+    if (ports.length > 0) this.#o.activator?.serve(stageId, ports);
+    else this.#o.activator?.sleep(stageId);
   }
 
   /** The app instances a render of haproxy.cfg must name, so that a reload keeps them. */
@@ -154,23 +154,13 @@ export class HaproxyStageEndpoints implements StageEndpoints {
         await this.#observe(backend);
       }),
     );
-    if (ports.length > 0) this.#o.activator?.serve(stage.id, ports);
+    this.#tellActivator(stage.id);
   }
 
   async retire(stage: EndpointStage, ports: readonly number[], timeoutMs: number): Promise<void> {
     const backend = stageBackendName(stage.id);
     for (const [index, port] of ports.entries()) checkPort(`ports[${index}]`, port);
     if (ports.length === 0) return;
-    const known = await this.#exclusive(async () => {
-      try {
-        await this.#apply(backend, planRetireDrain(await this.#observe(backend), ports));
-        return true;
-      } catch (error) {
-        if (isUnknownBackend(error)) return false;
-        throw error;
-      }
-    });
-    if (!known) return;
     const deadline = Date.now() + timeoutMs;
     let busy = await this.#busy(backend, ports);
     while (busy.length > 0 && Date.now() < deadline) {
@@ -178,7 +168,14 @@ export class HaproxyStageEndpoints implements StageEndpoints {
       busy = await this.#busy(backend, ports);
     }
     await this.#exclusive(async () => {
-      const steps = planRetireRemove(await this.#observe(backend), ports);
+      let observed: readonly AppServer[];
+      try {
+        observed = await this.#observe(backend);
+      } catch (error) {
+        if (isUnknownBackend(error)) return;
+        throw error;
+      }
+      const steps = planRetireRemove(observed, ports);
       await this.#apply(
         backend,
         steps.filter((step) => step.kind === 'maint'),
@@ -195,6 +192,7 @@ export class HaproxyStageEndpoints implements StageEndpoints {
       }
       await this.#observe(backend);
     });
+    this.#tellActivator(stage.id);
   }
 
   async sleep(stage: EndpointStage): Promise<void> {
@@ -232,33 +230,42 @@ export class HaproxyStageEndpoints implements StageEndpoints {
   }
 
   async idleMs(stageId: string, now: number): Promise<number | undefined> {
-    const backend = stageBackendName(stageId);
     const stats = await this.#backendStats(now);
-    const load = stats.backends.get(backend);
-    if (!load) return undefined;
-    if (load.current > 0 || load.queued > 0) return 0;
-    // No request since this worker started (a reload resets the counters): idle at least that long.
-    const seconds = load.lastSession >= 0 ? load.lastSession : stats.uptimeSeconds;
-    return seconds * 1000 + Math.max(0, now - stats.at);
+    const last = stats.lastActivity.get(stageBackendName(stageId));
+    return last === undefined ? undefined : Math.max(0, now - last);
   }
 
-  /** One `show stat` of every backend answers every stage's idleMs for `statsMaxAgeMs`. */
+  /**
+   * One `show stat` of every backend answers every stage's idleMs for
+   * `statsMaxAgeMs` (HAProxy counts `lastsess` in seconds). A reload starts a
+   * worker with empty counters: a stage with no request since then keeps the
+   * last request seen before, or, when none was seen (Steward restarted too),
+   * counts as idle since the worker started, never longer.
+   */
   async #backendStats(now: number): Promise<StatsView> {
     const cached = this.#stats;
     if (cached && now >= cached.at && now - cached.at < (this.#o.statsMaxAgeMs ?? 1_000)) return cached;
     this.#statsPending ??= (async () => {
       try {
         const [rows, info] = await Promise.all([this.#api.showStat('backends'), this.#api.showInfo()]);
-        const backends = new Map<string, BackendLoad>();
+        const workerStart = now - Number(info.Uptime_sec ?? 0) * 1000;
+        const lastActivity = new Map<string, number>();
         for (const row of rows) {
           if (row.name !== 'BACKEND' || stageIdOfBackend(row.proxy) === undefined) continue;
-          backends.set(row.proxy, {
-            current: Number(row.fields.scur ?? 0),
-            queued: Number(row.fields.qcur ?? 0),
-            lastSession: Number(row.fields.lastsess === '' ? -1 : (row.fields.lastsess ?? -1)),
-          });
+          const busy = Number(row.fields.scur ?? 0) + Number(row.fields.qcur ?? 0) > 0;
+          const seconds = Number(row.fields.lastsess === '' ? -1 : (row.fields.lastsess ?? -1));
+          const last = busy
+            ? now
+            : seconds >= 0
+              ? now - seconds * 1000
+              : (this.#lastActivity.get(row.proxy) ?? workerStart);
+          lastActivity.set(row.proxy, last);
+          this.#lastActivity.set(row.proxy, last);
         }
-        this.#stats = { at: now, uptimeSeconds: Number(info.Uptime_sec ?? 0), backends };
+        for (const backend of this.#lastActivity.keys()) {
+          if (!lastActivity.has(backend)) this.#lastActivity.delete(backend);
+        }
+        this.#stats = { at: now, lastActivity };
         return this.#stats;
       } finally {
         this.#statsPending = undefined;
@@ -282,6 +289,7 @@ export class HaproxyStageEndpoints implements StageEndpoints {
     }
   }
 
+  /** Asks HAProxy; only inside the exclusive section, so that a render never sees an older answer than the last change. */
   async #observe(backend: string): Promise<readonly AppServer[]> {
     const servers = appServers(await this.#api.showServersState(backend));
     this.#view.set(backend, servers);
@@ -345,9 +353,10 @@ export class HaproxyStageEndpoints implements StageEndpoints {
 
   /** The named instances that carry or queue a request and do not serve again (a rollback may have taken them back). */
   async #busy(backend: string, ports: readonly number[]): Promise<number[]> {
+    // Read, not remembered: outside the exclusive section an answer may be older than a change made meanwhile.
     const [rows, observed] = await Promise.all([
       this.#api.showStat('servers', backend).catch(() => []),
-      this.#observe(backend).catch(() => []),
+      this.#api.showServersState(backend).then(appServers, () => []),
     ]);
     return ports.filter((port) => {
       const row = rows.find((candidate) => candidate.name === appServerName(port));

@@ -86,16 +86,11 @@ export function planServe(observed: readonly AppServer[], ports: readonly number
   return [...up, ...down];
 }
 
-/** A retire's first step: the named instances that still take requests drain. */
-export function planRetireDrain(observed: readonly AppServer[], ports: readonly number[]): EndpointStep[] {
-  return observed
-    .filter((server) => ports.includes(server.port) && server.admin === 'ready')
-    .map((server) => ({ kind: 'drain', port: server.port }));
-}
-
 /**
- * A retire's last step: the named instances go. One that serves again (a
- * rollback called serve for it while it drained) stays.
+ * A retire, once the named instances carry no request (or its time is up):
+ * they go. One that serves stays: serve drains what it does not name, so an
+ * instance that serves at a retire's end was named by a later serve (a
+ * rollback, a wake during a scale to zero), and that serve wins.
  */
 export function planRetireRemove(observed: readonly AppServer[], ports: readonly number[]): EndpointStep[] {
   return observed

@@ -374,19 +374,9 @@ export class RuntimeApi {
 
   /** The live counters of one server (`show stat`): current sessions and queue, to know when a drain is done. */
   async serverSessions(backend: string, server: string): Promise<{ current: number; queued: number }> {
-    const answer = await this.#run('show stat', 'show stat -1 4 -1', (text) => text.startsWith('# pxname,'));
-    const [header, ...rows] = answer.split('\n');
-    const columns = (header ?? '').slice(2).split(',');
-    for (const row of rows) {
-      const cells = row.split(',');
-      if (cells[0] === backend && cells[1] === server) {
-        return {
-          current: Number(cells[columns.indexOf('scur')]),
-          queued: Number(cells[columns.indexOf('qcur')]),
-        };
-      }
-    }
-    throw new RuntimeApiError('show stat', `no server ${backend}/${server}`);
+    const row = (await this.showStat('servers', backend)).find((candidate) => candidate.name === server);
+    if (!row) throw new RuntimeApiError('show stat', `no server ${backend}/${server}`);
+    return { current: Number(row.fields.scur), queued: Number(row.fields.qcur) };
   }
 
   /**
