@@ -159,11 +159,14 @@ export class DeployJob {
         return undefined;
       case 'wait-healthy': {
         const timeout = (release.definition.health?.startTimeoutSeconds ?? 30) * 1000;
-        const mine = this.#o.driver
-          .instances({ tenant: stage.tenant, name: stage.name })
-          .filter((i) => i.release === release.version && !i.ready);
         try {
-          for (const instance of mine) await this.#o.driver.waitReady(instance, timeout);
+          // Again, though they run: instances adopted after a crash get back their environment
+          // (for their next restart) and their stage its way to its database.
+          const environment = await stageEnvironment(this.#o.tenants, this.#o.nodeBinDir, stage, release);
+          const instances = await this.#o.driver.ensure(runtimeStage(stage), release, environment);
+          for (const instance of instances.filter((i) => !i.ready)) {
+            await this.#o.driver.waitReady(instance, timeout);
+          }
         } catch (error) {
           return `the new processes did not become healthy: ${(error as Error).message}`;
         }
