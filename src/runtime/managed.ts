@@ -2,6 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { backoff as backoffDelay } from '../core/retry.ts';
+import { rotateIfLarge, tailLines } from './log-files.ts';
+import { errorMessage } from './process-groups.ts';
+import type { ProbeResult } from './probe.ts';
 import type { ProcessIdentity, StateFile } from './process-state.ts';
 import {
   envNotStored,
@@ -210,4 +213,48 @@ export function scheduleRestart(
   m.restartAt = nowMs + delay;
   m.phase = m.crashloop ? 'crashloop' : 'backoff';
   return { delay, crashloop };
+}
+
+/**
+ * A health probe's answer: healthy again, or one more failure. Returns why
+ * the process must be killed (to be restarted) once it failed
+ * failureThreshold probes in a row, unless restarts are held. Before its
+ * first healthy answer, failures do not count: the start timeout decides.
+ */
+export function applyProbe(m: Managed, result: ProbeResult, holdRestarts: boolean): string | undefined {
+  const health = m.spec.health;
+  if (!health) return undefined;
+  if (result.ok) {
+    m.failures = 0;
+    if (m.healthy !== true) {
+      m.healthy = true;
+      m.everHealthy = true;
+      m.phase = 'running';
+      m.crashloop = false;
+      m.attempt = 0;
+      m.logger.info('process is healthy');
+    }
+    return undefined;
+  }
+  if (!m.everHealthy) return undefined;
+  m.failures += 1;
+  m.healthy = false;
+  if (m.failures < health.failureThreshold || holdRestarts) return undefined;
+  return `unhealthy: ${m.failures} health checks failed in a row, last: ${result.reason}`;
+}
+
+/** Rotates each process's log file when it is large, and keeps its last lines for the process's status. */
+export async function rotateLogs(managed: Iterable<Managed>, logs: NormalisedOptions['logs']): Promise<void> {
+  const seen = new Set<string>();
+  for (const m of managed) {
+    const file = m.spec.logFile;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    try {
+      if (await rotateIfLarge(file, logs)) m.logger.info({ file }, 'log file rotated');
+      m.lastLogLines = await tailLines(file, logs.lines);
+    } catch (error) {
+      m.logger.warn({ err: errorMessage(error), file }, 'log rotation failed');
+    }
+  }
 }

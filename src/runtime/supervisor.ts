@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { detectMemoryCgroups, processCgroupName, type MemoryCgroups } from './cgroups.ts';
-import { openLogForChild, rotateIfLarge, tailLines } from './log-files.ts';
+import { openLogForChild, tailLines } from './log-files.ts';
 import { probeHttp, type ProbeResult } from './probe.ts';
 import {
   groupMembers,
@@ -13,6 +13,8 @@ import {
 } from './process-state.ts';
 import { planAdoption } from './adoption.ts';
 import {
+  applyProbe,
+  rotateLogs,
   exitReason,
   hasProbe,
   newManaged,
@@ -325,7 +327,7 @@ export class Supervisor {
       }
       if (now - this.#lastLogPass >= this.#options.logs.checkEveryMs) {
         this.#lastLogPass = now;
-        await this.#logPass();
+        await rotateLogs(this.#managed.values(), this.#options.logs);
       }
     } finally {
       this.#passInFlight = false;
@@ -392,27 +394,15 @@ export class Supervisor {
   #probeResult(m: Managed, generation: number, result: ProbeResult): void {
     if (generation !== m.generation || m.stopping || this.#closed || !m.identity || m.killReason !== null)
       return;
-    const health = m.spec.health;
-    if (!health) return;
-    if (result.ok) {
-      m.failures = 0;
-      if (m.healthy !== true) {
-        m.healthy = true;
-        m.everHealthy = true;
-        m.phase = 'running';
-        m.crashloop = false;
-        m.attempt = 0;
-        m.logger.info('process is healthy');
-      }
-      return;
-    }
-    if (!m.everHealthy) return; // the start timeout decides
-    m.failures += 1;
-    m.healthy = false;
-    if (m.failures >= health.failureThreshold && !this.#options.holdHealthRestarts()) {
-      const reason = `unhealthy: ${m.failures} health checks failed in a row, last: ${result.reason}`;
-      this.#emit({ kind: 'unhealthy', key: m.spec.key, at: this.#options.clock.now().toISOString(), reason });
-      this.#killForRestart(m, reason);
+    const kill = applyProbe(m, result, this.#options.holdHealthRestarts());
+    if (kill) {
+      this.#emit({
+        kind: 'unhealthy',
+        key: m.spec.key,
+        at: this.#options.clock.now().toISOString(),
+        reason: kill,
+      });
+      this.#killForRestart(m, kill);
     }
   }
 
@@ -435,21 +425,6 @@ export class Supervisor {
     m.killReason = reason;
     m.healthy = false;
     killGroup(m.identity.pid, 'SIGKILL');
-  }
-
-  async #logPass(): Promise<void> {
-    const seen = new Set<string>();
-    for (const m of this.#managed.values()) {
-      const file = m.spec.logFile;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      try {
-        if (await rotateIfLarge(file, this.#options.logs)) m.logger.info({ file }, 'log file rotated');
-        m.lastLogLines = await tailLines(file, this.#options.logs.lines);
-      } catch (error) {
-        m.logger.warn({ err: errorMessage(error), file }, 'log rotation failed');
-      }
-    }
   }
 
   /** SIGTERM to the process group, SIGKILL after `graceMs`; then the state file and cgroup are removed. */
