@@ -8,7 +8,14 @@ import { setRuntimePhase } from '../tenants/stage-store.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { AppDefinition } from './app-definition.ts';
 import { nextDeployStep, type DeployPlan, type ObservedDeploy } from './deploy-plan.ts';
-import { activeRelease, type ActiveRelease, type DeploymentStatus } from './deployments.ts';
+import {
+  activateDeployment,
+  activeRelease,
+  failDeployment,
+  recordDeploymentPhase,
+  type ActiveRelease,
+  type DeploymentStatus,
+} from './deployments.ts';
 import { webPorts, type RuntimeDriver } from './driver.ts';
 import type { EndpointStage, StageEndpoints } from './endpoints.ts';
 import { readStage, runtimeStage, stageEnvironment, type StageRow } from './stage-rows.ts';
@@ -159,11 +166,14 @@ export class DeployJob {
         return undefined;
       case 'wait-healthy': {
         const timeout = (release.definition.health?.startTimeoutSeconds ?? 30) * 1000;
-        const mine = this.#o.driver
-          .instances({ tenant: stage.tenant, name: stage.name })
-          .filter((i) => i.release === release.version && !i.ready);
         try {
-          for (const instance of mine) await this.#o.driver.waitReady(instance, timeout);
+          // Again, though they run: instances adopted after a crash get back their environment
+          // (for their next restart) and their stage its way to its database.
+          const environment = await stageEnvironment(this.#o.tenants, this.#o.nodeBinDir, stage, release);
+          const instances = await this.#o.driver.ensure(runtimeStage(stage), release, environment);
+          for (const instance of instances.filter((i) => !i.ready)) {
+            await this.#o.driver.waitReady(instance, timeout);
+          }
         } catch (error) {
           return `the new processes did not become healthy: ${(error as Error).message}`;
         }
@@ -199,17 +209,7 @@ export class DeployJob {
   async #markActive(deployment: Deployment, stage: StageRow): Promise<void> {
     const now = this.#o.clock.now();
     await this.#o.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable('deployments')
-        .set({ status: 'superseded', finished_at: now })
-        .where('stage_id', '=', stage.id)
-        .where('status', '=', 'active')
-        .execute();
-      await tx
-        .updateTable('deployments')
-        .set({ status: 'active', reason: 'healthy and serving', finished_at: now })
-        .where('id', '=', deployment.id)
-        .execute();
+      await activateDeployment(tx, stage.id, deployment.id, now);
       await setRuntimePhase(tx, stage.id, 'running', `release ${deployment.release.version} is running`);
     });
   }
@@ -234,11 +234,7 @@ export class DeployJob {
       if (version !== active?.version)
         await this.#o.driver.stop(runtimeStage(stage), (i) => i.release === version);
     }
-    await this.#o.db
-      .updateTable('deployments')
-      .set({ status: 'failed', reason: reason.slice(0, 2000), finished_at: this.#o.clock.now() })
-      .where('id', '=', deployment.id)
-      .execute();
+    await failDeployment(this.#o.db, deployment.id, reason, this.#o.clock.now());
     if (!stage || stage.desired !== 'present') return;
     await this.#o.audit.recordAlone({
       actor: actorName(systemPrincipal),
@@ -266,11 +262,7 @@ export class DeployJob {
     if (deployment.status === 'pending') {
       await setRuntimePhase(this.#o.db, stage.id, 'deploying', `deploying ${deployment.release.version}`);
     }
-    await this.#o.db
-      .updateTable('deployments')
-      .set({ status, reason: reason.slice(0, 2000) })
-      .where('id', '=', deployment.id)
-      .execute();
+    await recordDeploymentPhase(this.#o.db, deployment.id, status, reason);
   }
 
   async #deployment(id: string): Promise<Deployment | undefined> {

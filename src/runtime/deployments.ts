@@ -66,6 +66,57 @@ export async function activeRelease(db: Queryable, stageId: string): Promise<Act
   return row ? { ...row, definition: row.definition as AppDefinition } : undefined;
 }
 
+/**
+ * The deploy job's writes to a deployment (the service below inserts them):
+ * every write to the deployments table is in this module.
+ */
+export async function recordDeploymentPhase(
+  db: Queryable,
+  id: string,
+  status: DeploymentStatus,
+  reason: string,
+): Promise<void> {
+  await db
+    .updateTable('deployments')
+    .set({ status, reason: reason.slice(0, 2000) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The deployment is the stage's active one; the one active before is superseded. */
+export async function activateDeployment(
+  tx: Queryable,
+  stageId: string,
+  id: string,
+  now: Date,
+): Promise<void> {
+  await tx
+    .updateTable('deployments')
+    .set({ status: 'superseded', finished_at: now })
+    .where('stage_id', '=', stageId)
+    .where('status', '=', 'active')
+    .execute();
+  await tx
+    .updateTable('deployments')
+    .set({ status: 'active', reason: 'healthy and serving', finished_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function failDeployment(db: Queryable, id: string, reason: string, now: Date): Promise<void> {
+  await db
+    .updateTable('deployments')
+    .set({ status: 'failed', reason: reason.slice(0, 2000), finished_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A release being removed takes its finished deployments along; returns how many. */
+export async function deleteDeploymentsOf(tx: Queryable, releaseId: string): Promise<number> {
+  const deleted = await tx.deleteFrom('deployments').where('release_id', '=', releaseId).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}
+
 export class DeploymentService {
   readonly #db: ControlDb;
   readonly #audit: AuditService;
