@@ -188,7 +188,7 @@ export class DataPlane {
       operatorPem: (domain) => this.#operatorPem(domain),
       logger: this.#logger,
     });
-    this.#stageFiles = new StageFiles(this.#files, this.#logger);
+    this.#stageFiles = new StageFiles(this.#files, options.settings.limits, this.#logger);
     this.#listener = new ChannelListener({
       pool: options.pool,
       channel: routesChannel,

@@ -15,6 +15,7 @@ export interface DesiredStage {
   readonly backend: string;
   readonly stageId: string;
   readonly tenant: string;
+  readonly tier: string;
   readonly stage: string;
   readonly publishedPort: number;
   /** CIDRs that may reach the stage; null: everyone. */
@@ -50,6 +51,7 @@ export function desiredRoutes(
     backend: stageBackendName(source.stageId),
     stageId: source.stageId,
     tenant: source.tenant,
+    tier: source.tier,
     stage: source.stage,
     publishedPort: source.publishedPort,
     allowFrom: source.allowFrom,

@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { tenantRateForTier, type GatewayLimits } from '../gateway/limits.ts';
 import { writePrivate } from './certificates.ts';
 import type { DataPlaneFiles } from './config.ts';
 import { renderErrorPages } from './pages.ts';
@@ -21,8 +22,11 @@ export class StageFiles {
   /** Allow lists as HAProxy holds them, by backend. */
   #allowLists = new Map<string, string>();
 
-  constructor(files: DataPlaneFiles, logger: Logger) {
+  readonly #limits: GatewayLimits;
+
+  constructor(files: DataPlaneFiles, limits: GatewayLimits, logger: Logger) {
     this.#files = files;
+    this.#limits = limits;
     this.#logger = logger;
   }
 
@@ -38,8 +42,7 @@ export class StageFiles {
   async write(routes: readonly MapEntry[], stages: readonly DesiredStage[]): Promise<void> {
     await writePrivate(this.#files.routesMap, renderMapFile(routes));
     await writePrivate(this.#files.maintenanceMap, renderMapFile(maintenanceEntries(stages)));
-    // Per-tier rates are not configured yet: every tenant gets limits.tenantRatePerSecond.
-    await writePrivate(this.#files.tenantLimits, '');
+    await writePrivate(this.#files.tenantLimits, renderMapFile(tenantRates(stages, this.#limits)));
     for (const stage of stages) {
       await writePrivate(allowListFile(this.#files, stage.backend), allowText(stage));
     }
@@ -73,6 +76,11 @@ export class StageFiles {
     for (const backend of maintenance.del)
       await api.setMaintenance(this.#files.maintenanceMap, backend, false);
     changes += mapChangeCount(maintenance);
+    const rates = diffMap(await api.showMap(this.#files.tenantLimits), tenantRates(stages, this.#limits));
+    for (const entry of [...rates.add, ...rates.set])
+      await api.setTenantRate(this.#files.tenantLimits, entry.key, Number(entry.value));
+    for (const tenant of rates.del) await api.setTenantRate(this.#files.tenantLimits, tenant, undefined);
+    changes += mapChangeCount(rates);
     for (const stage of stages) {
       const text = allowText(stage);
       if (this.#allowLists.get(stage.backend) === text) continue;
@@ -99,6 +107,14 @@ export class StageFiles {
 
 function allowText(stage: DesiredStage): string {
   return allowListText(stage.allowFrom ?? undefined);
+}
+
+/** Each tenant's request rate at the edge, by its tier: the tenant map. */
+export function tenantRates(stages: readonly DesiredStage[], limits: GatewayLimits): MapEntry[] {
+  const tiers = new Map(stages.map((stage) => [stage.tenant, stage.tier]));
+  return [...tiers]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([tenant, tier]) => ({ key: tenant, value: String(tenantRateForTier(limits, tier)) }));
 }
 
 export function maintenanceEntries(stages: readonly DesiredStage[]): MapEntry[] {

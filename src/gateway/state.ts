@@ -11,6 +11,8 @@ export const routesChannel = 'steward_routes';
 /** A route source with its stage's id: the data plane names a stage's backend by it. */
 export interface StageRouteSource extends RouteSource {
   readonly stageId: string;
+  /** The tenant's tier (shared, dedicated, ha): its request rate at the edge. */
+  readonly tier: string;
 }
 
 /** Stages desired present, of tenants desired present, with a published endpoint. */
@@ -21,6 +23,7 @@ export async function loadRouteSources(db: Queryable): Promise<StageRouteSource[
     .select([
       'stages.id as stage_id',
       'tenants.slug as tenant',
+      'tenants.tier',
       'stages.name as stage',
       'stages.published_port',
       'stages.allow_from',
@@ -40,6 +43,7 @@ export async function loadRouteSources(db: Queryable): Promise<StageRouteSource[
   return rows.map((r) => ({
     stageId: String(r.stage_id),
     tenant: r.tenant,
+    tier: r.tier,
     stage: r.stage,
     publishedPort: r.published_port ?? 0,
     allowFrom: r.allow_from,

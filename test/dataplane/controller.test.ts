@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantRateForTier } from '../../src/gateway/limits.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
@@ -102,6 +103,13 @@ describe('the data plane controller', () => {
     // Two new stage backends: a reload each at most (one when both land in one pass).
     expect((await reloads()) - before).toBeGreaterThanOrEqual(1);
     expect((await reloads()) - before).toBeLessThanOrEqual(2);
+    // Each tenant's rate at the edge, by its tier, in the tenant map HAProxy reads.
+    const dataPlane = t.steward.dataPlane;
+    const rates = await dataPlane?.haproxy.api.showMap(dataPlane.files.tenantLimits);
+    expect(rates).toContainEqual({
+      key: 'acme',
+      value: String(tenantRateForTier(t.config.gateway.limits, 'shared')),
+    });
     const metrics = await t.request('GET', '/metrics');
     expect(metrics.text).toMatch(/steward_dataplane_reloads_total \d+/);
 

@@ -15,6 +15,7 @@ import {
 const source = (over: Partial<StageRouteSource> = {}): StageRouteSource => ({
   stageId: '1',
   tenant: 'acme',
+  tier: 'shared',
   stage: 'dev',
   publishedPort: 41000,
   allowFrom: null,
