@@ -19,7 +19,7 @@ import { CertificateFiles, writePrivate } from './certificates.ts';
 import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { Haproxy } from './haproxy.ts';
-import { desiredCertificates, desiredRoutes, type DesiredStage } from './plan.ts';
+import { desiredCertificates, desiredRoutes, type DesiredCertificate, type DesiredStage } from './plan.ts';
 import type { MapEntry } from './runtime-api.ts';
 import { StageFiles } from './stage-files.ts';
 import { StewardPages, type PageHandler } from './steward-pages.ts';
@@ -83,6 +83,12 @@ export interface DataPlaneOptions {
   /** The activator (scale to zero), when the stage endpoints run one. */
   readonly activator?: Listen;
   readonly binary?: string;
+}
+
+interface Desired {
+  readonly stages: readonly DesiredStage[];
+  readonly routes: readonly MapEntry[];
+  readonly certificates: readonly DesiredCertificate[];
 }
 
 export interface DataPlaneAddress {
@@ -156,6 +162,7 @@ export class DataPlane {
   /** The rendered text without servers, as HAProxy runs it: a reload only when this changes. */
   #structure: string | undefined;
   #reloads = 0;
+  #restarts = 0;
   #refreshing: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -215,6 +222,11 @@ export class DataPlane {
   /** The HAProxy driver: its runtime API, pid and master view. */
   get haproxy(): Haproxy {
     return this.#haproxy;
+  }
+
+  /** Times this controller started HAProxy again after it was gone. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   /** Reloads this controller made since it started. */
@@ -339,6 +351,7 @@ export class DataPlane {
     try {
       const desired = await this.#desired();
       await this.#exclusive(async () => {
+        if (await this.#startAgainIfGone(desired)) return;
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await this.#stageFiles.write(desired.routes, desired.stages);
         this.#stages = desired.stages;
@@ -358,7 +371,7 @@ export class DataPlane {
     }
   }
 
-  async #desired() {
+  async #desired(): Promise<Desired> {
     const [sources, stored] = await Promise.all([loadRouteSources(this.#o.db), loadCertificates(this.#o.db)]);
     const { baseDomain } = this.#o.settings;
     const routes = desiredRoutes(sources, { baseDomain, stewardHosts: this.#o.stewardHosts ?? [] });
@@ -374,6 +387,28 @@ export class DataPlane {
         baseDomain,
       ),
     };
+  }
+
+  /**
+   * HAProxy is a child Steward supervises: a master that is gone (a crash, a
+   * kill) is started again from the files, with the endpoints' servers
+   * rendered in. Returns whether it had to.
+   */
+  async #startAgainIfGone(desired: Desired): Promise<boolean> {
+    if (this.#stopped || (await this.#haproxy.runningMaster()) !== undefined) return false;
+    this.#logger.warn('HAProxy is not running; starting it again');
+    this.#stages = desired.stages;
+    await this.#stageFiles.write(desired.routes, desired.stages);
+    await this.#certificates.writeAll(desired.certificates);
+    await writePrivate(this.#configFile, renderHaproxyConfig(this.#state(true)));
+    const started = await this.#haproxy.start();
+    this.#structure = renderHaproxyConfig(this.#state(false));
+    this.#routes = desired.routes;
+    await this.#certificates.observe(this.#haproxy.api);
+    this.#stageFiles.loaded(desired.stages);
+    this.#restarts += 1;
+    this.#logger.warn({ pid: started.pid, restarts: this.#restarts }, 'HAProxy started again');
+    return true;
   }
 
   /** An operator's chain and key, read from the secrets store only when the certificate is new or replaced. */

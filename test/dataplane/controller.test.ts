@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -234,6 +235,22 @@ describe('the data plane controller', () => {
     const own = await get('acme.localhost', '/.steward/nothing-here');
     expect(own.status).toBe(404);
     expect(own.body).toBe('404 Not found\n');
+  });
+
+  it('starts HAProxy again when it is gone, with the stages it served', async () => {
+    const dataPlane = t.steward.dataPlane;
+    const pid = dataPlane?.haproxy.pid ?? 0;
+    expect((await get('dev.acme.localhost')).status).toBe(200);
+    const killed = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await within(10_000, () => Promise.resolve(!existsSync(`/proc/${pid}`)), 'the master gone');
+    await dataPlane?.refresh();
+    await within(10_000, async () => (await get('dev.acme.localhost')).status === 200, 'serving again');
+    console.log(`HAProxy killed (-9) to serving again: ${Date.now() - killed} ms`);
+    expect(dataPlane?.haproxy.pid).not.toBe(pid);
+    expect(dataPlane?.restarts).toBe(1);
+    // The custom domain and its certificate came back with it.
+    expect((await get('ledger.acme-corp.test')).issuer).toBe('Steward CA');
   });
 
   it('sends an unknown host nowhere and names no tenant', async () => {
