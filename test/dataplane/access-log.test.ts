@@ -1,0 +1,284 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
+import {
+  OctetCountDecoder,
+  accessLogLine,
+  countRequests,
+  observationOf,
+  parseAccessLogMessage,
+  renderAccessLogRing,
+  type AccessLogRecord,
+} from '../../src/dataplane/access-log.ts';
+import { Haproxy } from '../../src/dataplane/index.ts';
+import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
+import { issueServerCertificate } from '../../src/tls/ca.ts';
+import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
+
+/** HAProxy's access log into Steward: a real HAProxy, its ring, Steward's receiver, the gateway metrics. */
+
+const record: AccessLogRecord = {
+  ts: 1_796_000_000_000,
+  id: 'abc',
+  client: '192.0.2.1',
+  method: 'GET',
+  host: 'acme.test',
+  path: '/x',
+  status: 200,
+  ms: 12,
+  bytes: 5,
+  backend: 'st_s1',
+  ua: 'curl',
+};
+
+describe('access log records (pure)', () => {
+  it.each([
+    ['a record', 'record', JSON.stringify(record)],
+    ['a record with a trailing newline', 'record', `${JSON.stringify(record)}\n`],
+    ["HAProxy's notice of overwritten records", 'lost', '1234 events dropped'],
+    ['not JSON', 'malformed', '{"ts":'],
+    ['an array', 'malformed', '[1,2]'],
+    ['a missing key', 'malformed', JSON.stringify({ ...record, ua: undefined })],
+    ['a status as a string', 'malformed', JSON.stringify({ ...record, status: '200' })],
+    ['a host as a number', 'malformed', JSON.stringify({ ...record, host: 7 })],
+  ])('%s is %s', (_name, kind, text) => {
+    expect(parseAccessLogMessage(text).kind).toBe(kind);
+  });
+
+  it('keeps only the agreed keys and redacts secret query values HAProxy left', () => {
+    const parsed = parseAccessLogMessage(
+      JSON.stringify({ ...record, path: '/cb?code=s3cr3t&page=2', cookie: 'sid=1' }),
+    );
+    expect(parsed).toEqual({
+      kind: 'record',
+      record: { ...record, path: '/cb?code=[redacted]&page=2' },
+    });
+  });
+
+  it('splits octet-counted messages across and within chunks', () => {
+    const decoder = new OctetCountDecoder(100);
+    const stream = Buffer.from('5 hello3 abc11 hello world');
+    expect(decoder.push(stream.subarray(0, 3))).toEqual([]);
+    expect(decoder.push(stream.subarray(3, 12))).toEqual(['hello', 'abc']);
+    expect(decoder.push(stream.subarray(12))).toEqual(['hello world']);
+  });
+
+  it.each([
+    ['a length that is not a number', 'x5 hello'],
+    ['a length over the limit', '101 hello'],
+    ['a length with no space after it', '12345678901234'],
+  ])('refuses %s, naming what is accepted', (_name, text) => {
+    expect(() => new OctetCountDecoder(100).push(Buffer.from(text))).toThrow(
+      /message length .* is not accepted: use an octet count from 1 to 100/,
+    );
+  });
+
+  it('names the tenant and stage of a stage backend, none for the others', () => {
+    const lookup = (id: string) => (id === 's1' ? { tenant: 'acme', stage: 'prod' } : undefined);
+    expect(observationOf(record, lookup)).toEqual({
+      tenant: 'acme',
+      stage: 'prod',
+      status: 200,
+      durationSeconds: 0.012,
+    });
+    for (const backend of ['be_unrouted', 'be_steward', 'st_unknown', 'st_'])
+      expect(observationOf({ ...record, backend }, lookup)).toMatchObject({
+        tenant: undefined,
+        stage: undefined,
+      });
+  });
+
+  it('refuses a ring socket path HAProxy would misread', () => {
+    expect(() => renderAccessLogRing('/tmp/a b.sock')).toThrow(/accessLog "\/tmp\/a b.sock" is not accepted/);
+  });
+});
+
+// ---------------------------------------------------------------- the real thing
+
+const stageId = 'e7c1d2a4-5b6f-4c3d-9e8f-0a1b2c3d4e5f';
+const backend = `st_${stageId}`;
+const host = 'prod.acme.test';
+const secret = 'tok-4f9c2b7e1d';
+
+/**
+ * Until dp-edge's renderer writes the access log (DataPlaneState.accessLog),
+ * this adds the ring and a log-format with the agreed keys to the rendered
+ * config. The stand-in format logs the query as the client sent it: what
+ * Steward receives is redacted by Steward again (parseAccessLogMessage).
+ */
+function withAccessLog(config: string, socketPath: string): string {
+  const format = [
+    '"ts":%Ts%ms',
+    '"id":"%ID"',
+    '"client":"%ci"',
+    '"method":"%HM"',
+    '"host":"%[var(txn.log_host),json(utf8s)]"',
+    '"path":"%[var(txn.log_path),json(utf8s)]"',
+    '"status":%ST',
+    '"ms":%Ta',
+    '"bytes":%B',
+    '"backend":"%b"',
+    '"ua":"%[var(txn.log_ua),json(utf8s)]"',
+  ].join(',');
+  const rules = [
+    `    ${accessLogLine}`,
+    `    log-format '{${format}}'`,
+    '    unique-id-format %{+X}o%ci%cp%Ts%rt',
+    '    http-request set-var(txn.log_host) req.hdr(host)',
+    '    http-request set-var(txn.log_path) pathq',
+    '    http-request set-var(txn.log_ua) req.hdr(user-agent)',
+  ];
+  const lines = config.split('\n');
+  const bind = lines.findIndex((line, at) => at > 0 && lines[at - 1] === 'frontend fe_https');
+  lines.splice(bind + 1, 0, ...rules);
+  return [...lines, ...renderAccessLogRing(socketPath)].join('\n');
+}
+
+function haproxyUser(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('haproxy:'));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined) throw new Error('no haproxy user: install haproxy (bin/setup)');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+let fixture: DataPlaneFixture;
+let haproxy: Haproxy;
+let socketDir: string;
+let app: Server;
+const metrics = createGatewayMetrics();
+const received: AccessLogRecord[] = [];
+let receiver: AccessLogReceiver;
+
+function newReceiver(): AccessLogReceiver {
+  return new AccessLogReceiver({
+    socketPath: join(socketDir, 'access.sock'),
+    owner: haproxyUser(),
+    onRecord: (entry) => {
+      received.push(entry);
+      countRequests(metrics, (id) => (id === stageId ? { tenant: 'acme', stage: 'prod' } : undefined))(entry);
+    },
+  });
+}
+
+async function requestsCounted(tenant: string, stage: string, statusClass: string): Promise<number> {
+  const text = await metrics.render();
+  const line = text
+    .split('\n')
+    .find((entry) =>
+      entry.startsWith(
+        `steward_gateway_requests_total{tenant="${tenant}",stage="${stage}",status_class="${statusClass}"}`,
+      ),
+    );
+  return Number(line?.split(' ').at(-1) ?? 0);
+}
+
+beforeAll(async () => {
+  fixture = await dataPlaneFixture([{ name: backend, tenant: 'acme' }]);
+  // HAProxy's workers connect as their own user: the socket's directory must let them pass.
+  socketDir = mkdtempSync('/tmp/st-al-');
+  chmodSync(socketDir, 0o711);
+  receiver = newReceiver();
+  await receiver.start();
+  writeFileSync(
+    fixture.configFile,
+    withAccessLog(readFileSync(fixture.configFile, 'utf8'), receiver.socketPath),
+  );
+  const served = await nameServer('acme prod');
+  app = served.server;
+  haproxy = new Haproxy({
+    configFile: fixture.configFile,
+    pidFile: join(fixture.dir, 'haproxy.pid'),
+    masterSocket: join(fixture.dir, 'master.sock'),
+    adminSocket: fixture.state.files.adminSocket,
+    logFile: join(fixture.dir, 'haproxy.log'),
+  });
+  await haproxy.start();
+  const certificate = await issueServerCertificate(fixture.ca, [host]);
+  const certFile = join(fixture.dir, 'acme.pem');
+  await haproxy.api.putCertificate(certFile, `${certificate.chainPem}\n${certificate.keyPem}`, {
+    isNew: true,
+  });
+  await haproxy.api.addCrtListEntry(fixture.state.files.crtList, certFile, [host]);
+  await haproxy.api.addServer(backend, 'web1', '127.0.0.1', served.port);
+  await haproxy.api.setServerState(backend, 'web1', 'ready');
+  await haproxy.api.putMapEntry(fixture.state.files.routesMap, host, backend);
+});
+
+afterAll(async () => {
+  await haproxy?.stop(2_000);
+  await receiver?.stop();
+  app?.close();
+  if (fixture) rmSync(fixture.dir, { recursive: true, force: true });
+  if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+});
+
+describe('the access log from a real HAProxy', () => {
+  it('is a socket only HAProxy’s user can write to', () => {
+    const stat = statSync(receiver.socketPath);
+    expect(stat.isSocket()).toBe(true);
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect(stat.uid).toBe(haproxyUser().uid);
+  });
+
+  it('counts a request in the metrics under its tenant, stage and status class', async () => {
+    const before = await requestsCounted('acme', 'prod', '2xx');
+    const answer = await get(fixture.state.https.port, host, `/orders?access_token=${secret}&page=2`);
+    expect(answer.status).toBe(200);
+    await until(
+      'the request in the metrics',
+      async () => (await requestsCounted('acme', 'prod', '2xx')) > before,
+    );
+    expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 1);
+    const entry = received.find((r) => r.path.startsWith('/orders'));
+    expect(entry).toMatchObject({ host, method: 'GET', status: 200, backend });
+    expect(entry?.path).toBe('/orders?access_token=[redacted]&page=2');
+    const text = await metrics.render();
+    expect(text).toMatch(
+      /steward_gateway_request_duration_seconds_count\{tenant="acme",stage="prod"\} [1-9]/,
+    );
+  });
+
+  it('counts a host nobody routes as none, 4xx', async () => {
+    const before = await requestsCounted('none', 'none', '4xx');
+    expect((await get(fixture.state.https.port, 'nobody.test')).status).toBe(404);
+    await until(
+      'the 404 in the metrics',
+      async () => (await requestsCounted('none', 'none', '4xx')) > before,
+    );
+  });
+
+  it('never lets a secret through: not in the records, not in the metrics', async () => {
+    await get(fixture.state.https.port, host, `/login?password=${secret}&client_secret=${secret}`);
+    await until('the login request', () => received.some((r) => r.path.startsWith('/login')));
+    expect(JSON.stringify(received)).not.toContain(secret);
+    expect(await metrics.render()).not.toContain(secret);
+  });
+
+  it('keeps HAProxy serving while Steward is away, and delivers what it logged meanwhile once Steward is back', async () => {
+    await receiver.stop();
+    const before = await requestsCounted('acme', 'prod', '2xx');
+    for (let n = 0; n < 20; n += 1) {
+      const answer = await get(fixture.state.https.port, host, `/while-away/${n}`);
+      expect(answer.status).toBe(200);
+    }
+    receiver = newReceiver();
+    const restarted = performance.now();
+    await receiver.start();
+    await until(
+      'the records logged while Steward was away',
+      () => received.filter((r) => r.path.startsWith('/while-away/')).length === 20,
+      15_000,
+    );
+    console.log(
+      `ring backlog delivered ${(performance.now() - restarted).toFixed(0)} ms after the receiver came back`,
+    );
+    expect(await get(fixture.state.https.port, host, '/after')).toMatchObject({ status: 200 });
+    await until('a request after the restart', () => received.some((r) => r.path === '/after'));
+    expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
+    expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
+  });
+});
