@@ -1,7 +1,12 @@
+import Fastify, { type FastifyInstance } from 'fastify';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsRoutes } from '../../src/api/routes/metrics.ts';
+import type { Authenticator } from '../../src/api/route.ts';
+import { UnauthorizedError } from '../../src/core/errors.ts';
+import { systemPrincipal } from '../../src/core/policy.ts';
 import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
 import {
   OctetCountDecoder,
@@ -12,12 +17,18 @@ import {
   renderAccessLogRing,
   type AccessLogRecord,
 } from '../../src/dataplane/access-log.ts';
+import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
+import { freePort } from '../../src/system/ports.ts';
 import { issueServerCertificate } from '../../src/tls/ca.ts';
 import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
 
-/** HAProxy's access log into Steward: a real HAProxy, its ring, Steward's receiver, the gateway metrics. */
+/**
+ * The data plane's observability against a real HAProxy: its access log
+ * (ring -> Steward's receiver -> the gateway metrics) and its Prometheus
+ * exporter behind Steward's /metrics guard.
+ */
 
 const record: AccessLogRecord = {
   ts: 1_796_000_000_000,
@@ -280,5 +291,59 @@ describe('the access log from a real HAProxy', () => {
     await until('a request after the restart', () => received.some((r) => r.path === '/after'));
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
+  });
+});
+
+describe("HAProxy's Prometheus exporter through Steward's /metrics guard", () => {
+  let api: FastifyInstance;
+  const auth: Authenticator = (token) =>
+    token === 'stw_good' ? Promise.resolve(systemPrincipal) : Promise.reject(new UnauthorizedError('no'));
+
+  beforeAll(async () => {
+    api = Fastify();
+    metricsRoutes(api, auth, metrics, [], new HaproxyExporter(fixture.state.stats));
+    await api.ready();
+  });
+  afterAll(() => api?.close());
+
+  it("serves HAProxy's own series, per stage backend, with a token", async () => {
+    await get(fixture.state.https.port, host, '/exported');
+    const res = await api.inject({
+      method: 'GET',
+      url: '/metrics/haproxy',
+      headers: { authorization: 'Bearer stw_good' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.body).toMatch(
+      new RegExp(`haproxy_backend_http_responses_total\\{proxy="${backend}",code="2xx"\\} [1-9]`),
+    );
+    expect(res.body).toContain('haproxy_frontend_http_requests_total{proxy="fe_https"}');
+  });
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: 'Bearer stw_bad' }],
+  ])('refuses a scrape with %s', async (_name, headers) => {
+    const res = await api.inject({ method: 'GET', url: '/metrics/haproxy', headers });
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.body).not.toContain('haproxy_');
+  });
+
+  it('answers 503 naming the exporter when HAProxy does not answer', async () => {
+    const down = Fastify();
+    const port = await freePort();
+    metricsRoutes(down, auth, metrics, [], new HaproxyExporter({ address: '127.0.0.1', port }));
+    down.setErrorHandler((error: { status?: number; message: string }, _request, reply) =>
+      reply.code(error.status ?? 500).send({ message: error.message }),
+    );
+    const res = await down.inject({
+      method: 'GET',
+      url: '/metrics/haproxy',
+      headers: { authorization: 'Bearer stw_good' },
+    });
+    await down.close();
+    expect(res.statusCode).toBe(503);
+    expect(res.json().message).toMatch(`HAProxy's Prometheus exporter at 127.0.0.1:${port} does not answer`);
   });
 });
