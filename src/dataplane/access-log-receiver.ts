@@ -2,7 +2,7 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ConflictError } from '../core/errors.ts';
-import { OctetCountDecoder, parseAccessLogMessage, type AccessLogRecord } from './access-log.ts';
+import { OctetCountDecoder, parseAccessLogMessage, type AccessLogRecord } from './access-log-stream.ts';
 import { checkPath } from './names.ts';
 
 /**

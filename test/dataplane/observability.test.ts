@@ -16,7 +16,7 @@ import {
   parseAccessLogMessage,
   renderAccessLogRing,
   type AccessLogRecord,
-} from '../../src/dataplane/access-log.ts';
+} from '../../src/dataplane/access-log-stream.ts';
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';

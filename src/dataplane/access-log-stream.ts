@@ -4,9 +4,9 @@ import type { GatewayMetrics, RequestObservation } from '../gateway/metrics.ts';
 import { checkPath } from './names.ts';
 
 /**
- * HAProxy's access log, Steward's side: the record HAProxy writes for every
- * request (one JSON object, keys below), how it travels, and what Steward
- * makes of it. Pure: no I/O here (the receiver is access-log-receiver.ts).
+ * HAProxy's access log, Steward's side: how the record HAProxy writes for
+ * every request (one JSON object) travels, and what Steward makes of it.
+ * Pure: no I/O here (the receiver is access-log-receiver.ts).
  *
  * How it travels: HAProxy logs into a `ring` (a buffer in its own memory),
  * and the ring forwards to Steward over a Unix stream socket, each message
@@ -24,7 +24,11 @@ import { checkPath } from './names.ts';
  *   by the user HAProxy's workers run as, so nobody else can write records.
  */
 
-/** The keys of one record, as HAProxy's log-format writes them (dp-edge renders the format). */
+/**
+ * The keys of one record, as HAProxy's log-format writes them. dp-edge's
+ * src/dataplane/access-log.ts renders the format and owns this type; the
+ * copy here goes when that lands on main.
+ */
 export const accessLogKeys = [
   'ts',
   'id',
