@@ -10,7 +10,6 @@ import { systemPrincipal } from '../../src/core/policy.ts';
 import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
 import {
   OctetCountDecoder,
-  accessLogLine,
   countRequests,
   observationOf,
   parseAccessLogMessage,
@@ -20,8 +19,10 @@ import {
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
+import { lookupUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { issueServerCertificate } from '../../src/tls/ca.ts';
+import { withAccessLog } from './access-log-standin.ts';
 import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
 
 /**
@@ -113,47 +114,10 @@ const backend = `st_${stageId}`;
 const host = 'prod.acme.test';
 const secret = 'tok-4f9c2b7e1d';
 
-/**
- * Until dp-edge's renderer writes the access log (DataPlaneState.accessLog),
- * this adds the ring and a log-format with the agreed keys to the rendered
- * config. The stand-in format logs the query as the client sent it: what
- * Steward receives is redacted by Steward again (parseAccessLogMessage).
- */
-function withAccessLog(config: string, socketPath: string): string {
-  const format = [
-    '"ts":%Ts%ms',
-    '"id":"%ID"',
-    '"client":"%ci"',
-    '"method":"%HM"',
-    '"host":"%[var(txn.log_host),json(utf8s)]"',
-    '"path":"%[var(txn.log_path),json(utf8s)]"',
-    '"status":%ST',
-    '"ms":%Ta',
-    '"bytes":%B',
-    '"backend":"%b"',
-    '"ua":"%[var(txn.log_ua),json(utf8s)]"',
-  ].join(',');
-  const rules = [
-    `    ${accessLogLine}`,
-    `    log-format '{${format}}'`,
-    '    unique-id-format %{+X}o%ci%cp%Ts%rt',
-    '    http-request set-var(txn.log_host) req.hdr(host)',
-    '    http-request set-var(txn.log_path) pathq',
-    '    http-request set-var(txn.log_ua) req.hdr(user-agent)',
-  ];
-  const lines = config.split('\n');
-  const bind = lines.findIndex((line, at) => at > 0 && lines[at - 1] === 'frontend fe_https');
-  lines.splice(bind + 1, 0, ...rules);
-  return [...lines, ...renderAccessLogRing(socketPath)].join('\n');
-}
-
 function haproxyUser(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith('haproxy:'));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined) throw new Error('no haproxy user: install haproxy (bin/setup)');
-  return { uid: Number(uid), gid: Number(gid) };
+  const user = lookupUser('haproxy');
+  if (!user) throw new Error('no haproxy user: install haproxy (bin/setup)');
+  return user;
 }
 
 let fixture: DataPlaneFixture;
