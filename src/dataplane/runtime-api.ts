@@ -213,7 +213,11 @@ export class RuntimeApi {
   /** Adds an app instance to a stage backend; it starts in maintenance (HAProxy's rule), `setServerState` opens it. */
   async addServer(backend: string, server: string, address: string, port: number): Promise<void> {
     const target = addressWithPort(checkAddress('address', address), checkPort('port', port));
-    await this.#run('add server', `add server ${serverRef(backend, server)} ${target}`, (answer) =>
+    // HAProxy 2.6 keeps no idle connection to a server added at runtime unless told: without these
+    // (a configured server's defaults), every request opened a new connection to the app, and
+    // bench/gateway measured a third of the throughput.
+    const pool = 'pool-max-conn -1 pool-purge-delay 5s';
+    await this.#run('add server', `add server ${serverRef(backend, server)} ${target} ${pool}`, (answer) =>
       answer.includes('New server registered.'),
     );
   }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsRoutes } from '../../src/api/routes/metrics.ts';
@@ -18,6 +19,7 @@ import {
 } from '../../src/dataplane/access-log-stream.ts';
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
+import { sendCommand } from '../../src/dataplane/runtime-api.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
 import { lookupUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
@@ -255,6 +257,30 @@ describe('the access log from a real HAProxy', () => {
     await until('a request after the restart', () => received.some((r) => r.path === '/after'));
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
+  });
+});
+
+describe('an app instance added at runtime', () => {
+  /** Connections HAProxy opened to the app so far (`show stat`'s connect column). */
+  async function connectsToApp(): Promise<number> {
+    const [header = '', ...rows] = (
+      await sendCommand(fixture.state.files.adminSocket, 'show stat -1 4 -1')
+    ).split('\n');
+    const columns = header.slice(2).split(',');
+    const row = rows
+      .map((line) => line.split(','))
+      .find((cells) => cells[0] === backend && cells[1] === 'web1');
+    return Number(row?.[columns.indexOf('connect')]);
+  }
+
+  // Found by bench/gateway: HAProxy 2.6 kept no idle connection to a dynamic server (a third of the throughput).
+  it('keeps its connections to the app for the next requests', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const before = await connectsToApp();
+    for (let n = 0; n < 20; n += 1)
+      expect((await get(fixture.state.https.port, host, '/again', agent)).status).toBe(200);
+    agent.destroy();
+    expect((await connectsToApp()) - before).toBeLessThanOrEqual(2);
   });
 });
 
