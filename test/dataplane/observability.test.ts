@@ -353,7 +353,7 @@ describe('10,000 routes', () => {
     expect(shown).toHaveLength(10_000);
     expect(shown.at(-1)).toEqual(entries.at(-1));
     expect((await get(https.port, host, '/many')).status).toBe(200);
-    // One command per entry took 1.6 s here (3 s under load); batches take some 50 ms.
-    expect(applyMs).toBeLessThan(500);
+    // One command per entry took 1.6 s here (3 s under load); batches take some 50-250 ms.
+    expect(applyMs).toBeLessThan(1_000);
   });
 });
