@@ -27,6 +27,8 @@ export interface AccessLogReceiverOptions {
 export interface AccessLogCounts {
   /** Records read and handed on. */
   readonly received: number;
+  /** Connections that ended before a request (a TLS handshake that failed or was abandoned). */
+  readonly connectionErrors: number;
   /** Messages that were not a record of the agreed shape (or that `onRecord` threw on). */
   readonly malformed: number;
   /** Records HAProxy's ring overwrote before Steward read them (it says so in the stream). */
@@ -57,7 +59,7 @@ export class AccessLogReceiver {
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #starting: Promise<void> | undefined;
-  #counts = { received: 0, malformed: 0, lost: 0, brokenStreams: 0 };
+  #counts = { received: 0, connectionErrors: 0, malformed: 0, lost: 0, brokenStreams: 0 };
 
   constructor(options: AccessLogReceiverOptions) {
     checkPath('accessLog', options.socketPath);
@@ -134,6 +136,10 @@ export class AccessLogReceiver {
 
   #handle(text: string): void {
     const message = parseAccessLogMessage(text);
+    if (message.kind === 'connection') {
+      this.#counts.connectionErrors += 1;
+      return;
+    }
     if (message.kind === 'lost') {
       this.#counts.lost += message.count;
       this.#o.logger?.warn(
@@ -144,6 +150,7 @@ export class AccessLogReceiver {
     }
     if (message.kind === 'malformed') {
       this.#counts.malformed += 1;
+      this.#o.logger?.debug({ reason: message.reason }, 'an access log message is not a record');
       return;
     }
     try {

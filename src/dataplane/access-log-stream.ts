@@ -102,6 +102,12 @@ export type AccessLogMessage =
   | { readonly kind: 'record'; readonly record: AccessLogRecord }
   /** HAProxy's own notice that the ring overwrote records Steward had not read. */
   | { readonly kind: 'lost'; readonly count: number }
+  /**
+   * A connection that ended before any request (`<client>:<port> [<date>]
+   * <frontend>/<bind>: Connection closed during SSL handshake`): HAProxy logs
+   * these in its own format, not the JSON one.
+   */
+  | { readonly kind: 'connection'; readonly frontend: string; readonly message: string }
   | { readonly kind: 'malformed'; readonly reason: string };
 
 /**
@@ -114,6 +120,9 @@ export function parseAccessLogMessage(text: string): AccessLogMessage {
   const trimmed = text.trim();
   const lost = /^(\d{1,15}) events dropped$/.exec(trimmed);
   if (lost) return { kind: 'lost', count: Number(lost[1]) };
+  const connection = /^\S+ \[[^\]]{1,40}\] ([A-Za-z0-9_.-]{1,64})\/\S{1,64}: (.{1,200})$/.exec(trimmed);
+  if (connection?.[1] !== undefined && connection[2] !== undefined)
+    return { kind: 'connection', frontend: connection[1], message: connection[2] };
   let value: unknown;
   try {
     value = JSON.parse(trimmed);

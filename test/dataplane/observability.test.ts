@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { createConnection } from 'node:net';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +53,11 @@ describe('access log records (pure)', () => {
     ['a record', 'record', JSON.stringify(record)],
     ['a record with a trailing newline', 'record', `${JSON.stringify(record)}\n`],
     ["HAProxy's notice of overwritten records", 'lost', '1234 events dropped'],
+    [
+      'a connection that ended in its TLS handshake',
+      'connection',
+      '127.0.0.1:57272 [07/Dec/2026:01:16:40.527] fe_https/1: Connection closed during SSL handshake',
+    ],
     ['not JSON', 'malformed', '{"ts":'],
     ['an array', 'malformed', '[1,2]'],
     ['a missing key', 'malformed', JSON.stringify({ ...record, ua: undefined })],
@@ -257,6 +263,19 @@ describe('the access log from a real HAProxy', () => {
     await until('a request after the restart', () => received.some((r) => r.path === '/after'));
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
+  });
+
+  it('counts a connection that never sent a request apart from the records', async () => {
+    const before = receiver.counts();
+    await new Promise<void>((resolve, reject) => {
+      const socket = createConnection(fixture.state.https.port, '127.0.0.1', () =>
+        socket.end('not TLS\r\n\r\n'),
+      );
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await until('the connection error', () => receiver.counts().connectionErrors > before.connectionErrors);
+    expect(receiver.counts()).toMatchObject({ received: before.received, malformed: 0 });
   });
 });
 
