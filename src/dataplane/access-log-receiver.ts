@@ -1,6 +1,7 @@
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { ConflictError } from '../core/errors.ts';
 import { OctetCountDecoder, parseAccessLogMessage, type AccessLogRecord } from './access-log-stream.ts';
 import { checkPath } from './names.ts';
@@ -12,6 +13,32 @@ import { checkPath } from './names.ts';
  * slow costs records (counted by HAProxy, reported here), never requests.
  */
 
+/** What became of each message on the access log stream: a closed set of label values. */
+export const accessLogOutcomes = [
+  'record',
+  'connection_error',
+  'malformed',
+  'lost',
+  'broken_stream',
+] as const;
+export type AccessLogOutcome = (typeof accessLogOutcomes)[number];
+
+export interface AccessLogMetrics {
+  count(outcome: AccessLogOutcome, n?: number): void;
+}
+
+/** steward_dataplane_access_log_messages_total{outcome}, in Steward's registry: lost records show on /metrics. */
+export function createAccessLogMetrics(registry: Registry): AccessLogMetrics {
+  const messages = new Counter({
+    name: 'steward_dataplane_access_log_messages_total',
+    help: "HAProxy's access log as Steward received it, by outcome: record (counted in the gateway metrics), connection_error (a connection that ended before a request), malformed, lost (overwritten in HAProxy's ring before Steward read it), broken_stream (a connection closed on bad framing).",
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of accessLogOutcomes) messages.inc({ outcome }, 0);
+  return { count: (outcome, n = 1) => messages.inc({ outcome }, n) };
+}
+
 export interface AccessLogReceiverOptions {
   readonly socketPath: string;
   /**
@@ -21,6 +48,7 @@ export interface AccessLogReceiverOptions {
    */
   readonly owner?: { readonly uid: number; readonly gid: number };
   readonly onRecord: (record: AccessLogRecord) => void;
+  readonly metrics?: AccessLogMetrics;
   readonly logger?: Logger;
 }
 
@@ -124,6 +152,7 @@ export class AccessLogReceiver {
         messages = decoder.push(chunk);
       } catch (error) {
         this.#counts.brokenStreams += 1;
+        this.#o.metrics?.count('broken_stream');
         this.#o.logger?.warn({ err: error }, 'access log stream broken; closing it (HAProxy reconnects)');
         socket.destroy();
         return;
@@ -138,10 +167,12 @@ export class AccessLogReceiver {
     const message = parseAccessLogMessage(text);
     if (message.kind === 'connection') {
       this.#counts.connectionErrors += 1;
+      this.#o.metrics?.count('connection_error');
       return;
     }
     if (message.kind === 'lost') {
       this.#counts.lost += message.count;
+      this.#o.metrics?.count('lost', message.count);
       this.#o.logger?.warn(
         { lost: message.count },
         'HAProxy dropped access log records Steward had not read',
@@ -150,14 +181,17 @@ export class AccessLogReceiver {
     }
     if (message.kind === 'malformed') {
       this.#counts.malformed += 1;
+      this.#o.metrics?.count('malformed');
       this.#o.logger?.debug({ reason: message.reason }, 'an access log message is not a record');
       return;
     }
     try {
       this.#o.onRecord(message.record);
       this.#counts.received += 1;
+      this.#o.metrics?.count('record');
     } catch (error) {
       this.#counts.malformed += 1;
+      this.#o.metrics?.count('malformed');
       this.#o.logger?.warn({ err: error }, 'an access log record could not be handled');
     }
   }

@@ -9,7 +9,7 @@ import { metricsRoutes } from '../../src/api/routes/metrics.ts';
 import type { Authenticator } from '../../src/api/route.ts';
 import { UnauthorizedError } from '../../src/core/errors.ts';
 import { systemPrincipal } from '../../src/core/policy.ts';
-import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
+import { AccessLogReceiver, createAccessLogMetrics } from '../../src/dataplane/access-log-receiver.ts';
 import {
   OctetCountDecoder,
   countRequests,
@@ -133,6 +133,7 @@ let haproxy: Haproxy;
 let socketDir: string;
 let app: Server;
 const metrics = createGatewayMetrics();
+const accessLogMetrics = createAccessLogMetrics(metrics.registry);
 const received: AccessLogRecord[] = [];
 let receiver: AccessLogReceiver;
 
@@ -140,6 +141,7 @@ function newReceiver(): AccessLogReceiver {
   return new AccessLogReceiver({
     socketPath: join(socketDir, 'access.sock'),
     owner: haproxyUser(),
+    metrics: accessLogMetrics,
     onRecord: (entry) => {
       received.push(entry);
       countRequests(metrics, (id) => (id === stageId ? { tenant: 'acme', stage: 'prod' } : undefined))(entry);
@@ -276,6 +278,10 @@ describe('the access log from a real HAProxy', () => {
     });
     await until('the connection error', () => receiver.counts().connectionErrors > before.connectionErrors);
     expect(receiver.counts()).toMatchObject({ received: before.received, malformed: 0 });
+    const text = await metrics.render();
+    expect(text).toMatch(/steward_dataplane_access_log_messages_total\{outcome="connection_error"\} [1-9]/);
+    expect(text).toMatch(/steward_dataplane_access_log_messages_total\{outcome="record"\} [1-9]/);
+    expect(text).toContain('steward_dataplane_access_log_messages_total{outcome="lost"} 0');
   });
 });
 
