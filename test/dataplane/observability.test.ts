@@ -26,6 +26,7 @@ import { lookupUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { issueServerCertificate } from '../../src/tls/ca.ts';
 import { withAccessLog } from './access-log-standin.ts';
+import { haproxyDashboardSeries } from './haproxy-series.ts';
 import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
 
 /**
@@ -334,6 +335,8 @@ describe("HAProxy's Prometheus exporter through Steward's /metrics guard", () =>
       new RegExp(`haproxy_backend_http_responses_total\\{proxy="${backend}",code="2xx"\\} [1-9]`),
     );
     expect(res.body).toContain('haproxy_frontend_http_requests_total{proxy="fe_https"}');
+    // Every HAProxy series the Grafana dashboard plots.
+    for (const name of haproxyDashboardSeries) expect(res.body).toMatch(new RegExp(`^${name}\\{`, 'm'));
   });
 
   it.each([
