@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,6 +266,34 @@ describe('the access log from a real HAProxy', () => {
     await until('a request after the restart', () => received.some((r) => r.path === '/after'));
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
+  });
+
+  it('keeps HAProxy serving at full speed while Steward hangs without reading, and resumes with a new receiver', async () => {
+    await receiver.stop();
+    // A Steward that accepts HAProxy's connection and never reads from it (stopped, or stuck).
+    const held: Socket[] = [];
+    const hung = createServer((socket) => {
+      socket.pause();
+      held.push(socket);
+    });
+    await new Promise<void>((resolve) => hung.listen(receiver.socketPath, resolve));
+    chmodSync(receiver.socketPath, 0o666);
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, n) => get(fixture.state.https.port, host, `/hung/${n}`, agent)),
+    );
+    const elapsedMs = performance.now() - started;
+    agent.destroy();
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(200);
+    expect(elapsedMs).toBeLessThan(5_000);
+    expect(held.length).toBeGreaterThan(0);
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => hung.close(() => resolve()));
+    receiver = newReceiver();
+    await receiver.start();
+    await get(fixture.state.https.port, host, '/resumed');
+    await until('a record after the hang', () => received.some((r) => r.path === '/resumed'), 15_000);
   });
 
   it('counts a connection that never sent a request apart from the records', async () => {
