@@ -268,7 +268,7 @@ describe('the access log from a real HAProxy', () => {
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
   });
 
-  it('keeps HAProxy serving at full speed while Steward hangs without reading, and resumes with a new receiver', async () => {
+  it('keeps HAProxy serving while Steward hangs without reading, and resumes with a new receiver', async () => {
     await receiver.stop();
     // A Steward that accepts HAProxy's connection and never reads from it (stopped, or stuck).
     const held: Socket[] = [];
@@ -278,15 +278,17 @@ describe('the access log from a real HAProxy', () => {
     });
     await new Promise<void>((resolve) => hung.listen(receiver.socketPath, resolve));
     chmodSync(receiver.socketPath, 0o666);
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    // 2,000 records (some 500 kB) are more than the socket buffers hold: HAProxy's writes meet a full socket.
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const started = performance.now();
     const answers = await Promise.all(
-      Array.from({ length: 200 }, (_, n) => get(fixture.state.https.port, host, `/hung/${n}`, agent)),
+      Array.from({ length: 2_000 }, (_, n) => get(fixture.state.https.port, host, `/hung/${n}`, agent)),
     );
     const elapsedMs = performance.now() - started;
     agent.destroy();
-    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(200);
-    expect(elapsedMs).toBeLessThan(5_000);
+    console.log(`2,000 requests with a hung log reader: ${elapsedMs.toFixed(0)} ms`);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(2_000);
+    expect(elapsedMs).toBeLessThan(15_000);
     expect(held.length).toBeGreaterThan(0);
     for (const socket of held) socket.destroy();
     await new Promise<void>((resolve) => hung.close(() => resolve()));
