@@ -49,3 +49,25 @@ export {
   type ServerStateRow,
   type StatRow,
 } from './runtime-api.ts';
+// Observability: the access log into Steward, and HAProxy's own exporter.
+export { AccessLogFile, type AccessLogFileOptions } from './access-log-file.ts';
+export {
+  AccessLogReceiver,
+  accessLogOutcomes,
+  createAccessLogMetrics,
+  type AccessLogCounts,
+  type AccessLogMetrics,
+  type AccessLogReceiverOptions,
+} from './access-log-receiver.ts';
+export {
+  accessLogLine,
+  accessLogRing,
+  countRequests,
+  observationOf,
+  parseAccessLogMessage,
+  renderAccessLogRing,
+  stageIdOfBackend,
+  type StageLookup,
+  type StageNames,
+} from './access-log-stream.ts';
+export { HaproxyExporter } from './exporter.ts';
