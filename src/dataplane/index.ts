@@ -66,7 +66,6 @@ export {
   observationOf,
   parseAccessLogMessage,
   renderAccessLogRing,
-  stageIdOfBackend,
   type StageLookup,
   type StageNames,
 } from './access-log-stream.ts';
