@@ -23,6 +23,8 @@ import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog
 import { Supervisor } from './runtime/supervisor.ts';
 import { DataPlane, dataPlaneDir, type DataPlaneAddress } from './dataplane/controller.ts';
 import { stageTraffic, type StageTraffic } from './dataplane/traffic.ts';
+import { HaproxyExporter } from './dataplane/exporter.ts';
+import { createGatewayMetrics } from './gateway/metrics.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
@@ -240,6 +242,11 @@ export class Steward {
         site: (host) => status.site(host),
         stewardHosts: [status.host],
         registry: metrics.registry,
+        accessLog: {
+          requests: createGatewayMetrics({ registry: metrics.registry }),
+          registry: metrics.registry,
+          log: logger.child({ component: 'gateway-access' }),
+        },
         ...(this.#traffic
           ? {
               servers: this.#traffic.endpoints,
@@ -251,8 +258,9 @@ export class Steward {
         ...(this.#o.gateway.haproxyBinary ? { binary: this.#o.gateway.haproxyBinary } : {}),
       });
     }
+    // Before the API (it serves HAProxy's exporter) and the runtime (the stages' instances are HAProxy's servers).
+    this.#gatewayAddress = await this.#dataPlane?.start();
     if (role === 'gateway') {
-      this.#gatewayAddress = await this.#dataPlane?.start();
       return this.#gatewayAddress?.url ?? '';
     }
     this.#api = await createApiServer({
@@ -261,6 +269,7 @@ export class Steward {
       version,
       metrics,
       metricsAllow: parseAllowList(config.metrics.allow, 'metrics.allow'),
+      ...(this.#dataPlane?.stats ? { haproxyMetrics: new HaproxyExporter(this.#dataPlane.stats) } : {}),
       controlDatabase: this.#watchdog,
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
@@ -271,8 +280,6 @@ export class Steward {
     await this.#services.exportSchedule.start();
     // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
     if (config.backups.enabled) await this.#services.restores.start();
-    // Before the runtime: the stages' instances are HAProxy's servers, and an adopted HAProxy is the truth.
-    this.#gatewayAddress = await this.#dataPlane?.start();
     if (this.#o.workers !== false) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,

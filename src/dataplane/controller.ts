@@ -15,6 +15,8 @@ import type { ControlDb } from '../store/db.ts';
 import { lookupUser } from '../system/exec.ts';
 import { acquirePidLock } from '../system/lockfile.ts';
 import type { CertificateAuthority } from '../tls/ca.ts';
+import type { AccessLogReceiver } from './access-log-receiver.ts';
+import { accessLogReceiver, withAccessLogRing, type AccessLogWiring } from './access-wiring.ts';
 import { CertificateFiles, writePrivate } from './certificates.ts';
 import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
@@ -33,7 +35,7 @@ import { StewardPages, type PageHandler } from './steward-pages.ts';
  * policy changed. HAProxy runs detached: a kill -9 of Steward leaves it
  * serving, and the next controller adopts it by its pid file.
  *
- * Everything lives in its directory, `<dataDir>/dataplane/` (mode 700): haproxy.cfg, the
+ * Everything lives in its directory, `<dataDir>/dataplane/` (mode 711): haproxy.cfg, the
  * routes map, the crt-list and certificates (mode 600), the sockets, the pid
  * file, HAProxy's own log, and state.json (the ports, kept across restarts
  * so that an adopted HAProxy keeps its listeners).
@@ -80,6 +82,8 @@ export interface DataPlaneOptions {
   readonly registry?: Registry;
   /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
   readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
+  /** The access log into Steward (the gateway metrics, the log); none: HAProxy logs nothing. */
+  readonly accessLog?: AccessLogWiring;
   /** The activator (scale to zero), when the stage endpoints run one. */
   readonly activator?: Listen;
   readonly binary?: string;
@@ -154,6 +158,7 @@ export class DataPlane {
   readonly #listener: ChannelListener;
   readonly #resync: PassTimer<void>;
   readonly #reloadCounter: Counter | undefined;
+  readonly #accessLog: AccessLogReceiver | undefined;
   /** Operators' certificates by domain, as last read: the chain, and the key's name in the secrets store. */
   #operator = new Map<string, { readonly chain: string; readonly keySecret: string }>();
   #stages: readonly DesiredStage[] = [];
@@ -195,6 +200,14 @@ export class DataPlane {
       operatorPem: (domain) => this.#operatorPem(domain),
       logger: this.#logger,
     });
+    this.#accessLog = options.accessLog
+      ? accessLogReceiver(
+          join(this.#dir, 'access.sock'),
+          options.accessLog,
+          (stageId) => this.#stages.find((stage) => stage.stageId === stageId),
+          this.#logger,
+        )
+      : undefined;
     this.#stageFiles = new StageFiles(this.#files, options.settings.limits, this.#logger);
     this.#listener = new ChannelListener({
       pool: options.pool,
@@ -244,6 +257,11 @@ export class DataPlane {
     return this.#exclusive;
   }
 
+  /** The loopback listener of HAProxy's stats page and Prometheus exporter, once started. */
+  get stats(): Listen | undefined {
+    return this.#ports ? { address: '127.0.0.1', port: this.#ports.stats } : undefined;
+  }
+
   /** The routes map as last applied: host -> backend. */
   get routes(): readonly MapEntry[] {
     return this.#routes;
@@ -257,7 +275,9 @@ export class DataPlane {
   async #start(): Promise<DataPlaneAddress> {
     checkHaproxyInstalled(this.#o.binary);
     await mkdir(join(this.#dir, 'certs'), { recursive: true, mode: 0o700 });
-    await chmod(this.#dir, 0o700);
+    // Traversable, not listable: HAProxy's workers (user haproxy) reach the access log socket in it; every
+    // file in it is root's alone (600), the certificates in a 700 directory of their own.
+    await chmod(this.#dir, 0o711);
     await chmod(join(this.#dir, 'certs'), 0o700);
     this.#releaseLock = await acquirePidLock(
       join(this.#dir, 'controller.pid'),
@@ -280,6 +300,8 @@ export class DataPlane {
     this.#ports = { ...ports, steward: stewardPort };
     await writePrivate(join(this.#dir, 'state.json'), `${JSON.stringify(this.#ports)}\n`);
     await this.#listener.start();
+    // Before HAProxy: its ring connects to the receiver (and resends what it kept while Steward was away).
+    await this.#accessLog?.start();
 
     const desired = await this.#desired();
     await this.#certificates.ensureDefault(running !== undefined ? this.#haproxy.api : undefined);
@@ -291,10 +313,10 @@ export class DataPlane {
       // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
       if (running === undefined) await this.#certificates.writeAll(desired.certificates);
       const previousText = await readFile(this.#configFile, 'utf8').catch(() => '');
-      const text = renderHaproxyConfig(this.#state(true));
+      const text = this.#render(this.#state(true));
       if (running === undefined || previousText !== text) await writePrivate(this.#configFile, text);
       const started = await this.#haproxy.start();
-      this.#structure = renderHaproxyConfig(this.#state(false));
+      this.#structure = this.#render(this.#state(false));
       this.#logger.info(
         { pid: started.pid, adopted: started.adopted, ports: this.#ports },
         started.adopted ? 'HAProxy adopted' : 'HAProxy started',
@@ -355,10 +377,10 @@ export class DataPlane {
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await this.#stageFiles.write(desired.routes, desired.stages);
         this.#stages = desired.stages;
-        const structure = renderHaproxyConfig(this.#state(false));
+        const structure = this.#render(this.#state(false));
         if (structure !== this.#structure) {
           // A new worker loads the map and crt-list files written above: no entry to change one by one.
-          await this.#reload(renderHaproxyConfig(this.#state(true)));
+          await this.#reload(this.#render(this.#state(true)));
           this.#stageFiles.loaded(desired.stages);
           await this.#stageFiles.prune(desired.stages);
         } else {
@@ -400,9 +422,9 @@ export class DataPlane {
     this.#stages = desired.stages;
     await this.#stageFiles.write(desired.routes, desired.stages);
     await this.#certificates.writeAll(desired.certificates);
-    await writePrivate(this.#configFile, renderHaproxyConfig(this.#state(true)));
+    await writePrivate(this.#configFile, this.#render(this.#state(true)));
     const started = await this.#haproxy.start();
-    this.#structure = renderHaproxyConfig(this.#state(false));
+    this.#structure = this.#render(this.#state(false));
     this.#routes = desired.routes;
     await this.#certificates.observe(this.#haproxy.api);
     this.#stageFiles.loaded(desired.stages);
@@ -428,7 +450,7 @@ export class DataPlane {
       await writePrivate(this.#configFile, previous);
       throw error;
     }
-    this.#structure = renderHaproxyConfig(this.#state(false));
+    this.#structure = this.#render(this.#state(false));
     this.#reloads += 1;
     this.#reloadCounter?.inc();
     this.#logger.info({ reloads: this.#reloads, backends: this.#stages.length }, 'HAProxy reloaded');
@@ -443,6 +465,11 @@ export class DataPlane {
     await this.refresh();
   }
 
+  #render(state: DataPlaneState): string {
+    const text = renderHaproxyConfig(state);
+    return state.accessLog === undefined ? text : withAccessLogRing(text, state.accessLog);
+  }
+
   #state(withServers: boolean): DataPlaneState {
     const ports = this.#ports;
     if (!ports) throw new UnavailableError('the data plane is not started');
@@ -455,6 +482,7 @@ export class DataPlane {
       stats: { address: '127.0.0.1', port: ports.stats },
       steward: { address: '127.0.0.1', port: ports.steward },
       ...(this.#o.activator ? { activator: this.#o.activator } : {}),
+      ...(this.#accessLog ? { accessLog: this.#accessLog.socketPath } : {}),
       hstsMaxAgeSeconds,
       limits: this.#o.settings.limits,
       ...(runAs() ? { runAs: runAs() } : {}),
@@ -485,6 +513,7 @@ export class DataPlane {
     await this.#refreshing;
     // A graceful stop of Steward takes the data plane with it; only a crash leaves it serving.
     await this.#haproxy.stop();
+    await this.#accessLog?.stop();
     await this.#pages.close();
     await this.#releaseLock?.();
   }

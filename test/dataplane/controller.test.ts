@@ -71,7 +71,7 @@ afterAll(async () => {
 describe('the data plane controller', () => {
   it('keeps its files private under <dataDir>/dataplane and runs HAProxy detached', async () => {
     const dir = join(t.dataDir, 'dataplane');
-    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(dir)).mode & 0o777).toBe(0o711);
     expect((await stat(join(dir, 'certs'))).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, 'default.pem'))).mode & 0o777).toBe(0o600);
     const pid = Number((await readFile(join(dir, 'haproxy.pid'), 'utf8')).trim());
