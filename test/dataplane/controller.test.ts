@@ -3,9 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantRateForTier } from '../../src/gateway/limits.ts';
-import { freePort } from '../../src/system/ports.ts';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { serveStageFrom } from './serve.ts';
 import { httpsFetch, startEchoBackend, within, type RequestOptions } from '../gateway/support.ts';
 
 /**
@@ -22,25 +22,8 @@ const echoes: Awaited<ReturnType<typeof startEchoBackend>>[] = [];
 const get = (host: string, path = '/', extra: Partial<RequestOptions> = {}) =>
   httpsFetch({ port, host, path, ca: ca.certPem, ...extra });
 
-async function control(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> {
-  return t.query(sql, params, t.controlDatabase);
-}
-
-/**
- * Serves a stage from a test server of ours (no app), as the runtime does for
- * a deployed one: a published port, then its instance through the endpoints.
- */
-async function publish(tenant: string, stage: string, instance: number): Promise<void> {
-  const publishedPort = await freePort(0);
-  const [row] = await control(
-    `update stages set published_port = $1 where name = $2 and tenant_id = (select id from tenants where slug = $3) returning id`,
-    [publishedPort, stage, tenant],
-  );
-  const endpoints = t.steward.stageEndpoints;
-  if (!endpoints || !row) throw new Error('no stage endpoints');
-  const id = String(row.id);
-  await endpoints.serve({ id, tenant, name: stage, publishedPort }, [instance]);
-}
+const publish = (tenant: string, stage: string, instance: number): Promise<void> =>
+  serveStageFrom(t, tenant, stage, instance);
 
 /** Reloads so far, once the pass in flight (if any) is done: a new worker serves just before its reload is counted. */
 async function reloads(): Promise<number> {

@@ -9,6 +9,7 @@ import { freePort } from '../../src/system/ports.ts';
 import { createCa, ensureCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { stopLeftHaproxy } from '../harness/haproxy.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { serveStageFrom } from '../dataplane/serve.ts';
 import {
   handshake,
   httpFetch,
@@ -58,18 +59,8 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     return t.query(sql, params, t.controlDatabase);
   }
 
-  /** A test server as a stage's instance, served through the stage endpoints as the runtime serves an app's. */
-  async function serveFrom(tenant: string, stage: string, instance: number): Promise<void> {
-    const publishedPort = await freePort(0);
-    const [row] = await control(
-      `update stages set published_port = $1 where name = $2 and tenant_id = (select id from tenants where slug = $3) returning id`,
-      [publishedPort, stage, tenant],
-    );
-    if (!row || !t.steward.stageEndpoints) throw new Error(`no stage ${tenant}/${stage} or no endpoints`);
-    await t.steward.stageEndpoints.serve({ id: String(row.id), tenant, name: stage, publishedPort }, [
-      instance,
-    ]);
-  }
+  const serveFrom = (tenant: string, stage: string, instance: number): Promise<void> =>
+    serveStageFrom(t, tenant, stage, instance);
 
   beforeAll(async () => {
     t = await startTestSteward({ runtimeTickMs: 500, gateway: true });
