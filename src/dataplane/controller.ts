@@ -374,6 +374,8 @@ export class DataPlane {
       const desired = await this.#desired();
       await this.#exclusive(async () => {
         if (await this.#startAgainIfGone(desired)) return;
+        // Renewed ahead like the rest (a file read and parsed a pass while it is fresh).
+        await this.#certificates.ensureDefault(this.#haproxy.api);
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await this.#stageFiles.write(desired.routes, desired.stages);
         this.#stages = desired.stages;

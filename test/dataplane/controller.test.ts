@@ -174,6 +174,21 @@ describe('the data plane controller', () => {
     // Removed: Steward's CA serves the domain again.
     expect((await t.request('DELETE', '/api/v1/certificates/ledger.acme-corp.test')).status).toBe(200);
     await within(3000, () => served('ledger.acme-corp.test', 'Steward CA', [ca.certPem]), 'back to the CA');
+
+    // A route that changes stage: the domain moves from acme/prod to acme/dev.
+    const stageOf = async (host: string): Promise<string> =>
+      String(
+        (JSON.parse((await get(host)).body) as { headers: Record<string, string> }).headers[
+          'x-steward-stage'
+        ],
+      );
+    const dev = await stageOf('dev.acme.localhost');
+    expect(await stageOf('ledger.acme-corp.test')).toBe(await stageOf('acme.localhost'));
+    const moved = Date.now();
+    await t.request('DELETE', '/api/v1/tenants/acme/stages/prod/domains/ledger.acme-corp.test');
+    await t.request('PUT', '/api/v1/tenants/acme/stages/dev/domains/ledger.acme-corp.test');
+    await within(3000, async () => (await stageOf('ledger.acme-corp.test')) === dev, 'moved to dev');
+    console.log(`custom domain moved to another stage to its first request there: ${Date.now() - moved} ms`);
     expect(await reloads()).toBe(before);
 
     // The files behind them are root's alone.
