@@ -203,6 +203,9 @@ describe('HAProxy under hostile input', () => {
       // Nothing after the refusal was read as a request (a smuggled one would show as a second status).
       expect(reply.statuses.length).toBe(1);
       expect(seenBy(acme)).toEqual([]);
+      // The edge refused it, not a stage's parser (which would refuse some of these too): with a branded page
+      // from a rule, or with HAProxy's own page from its parser (2.6 sends its built-in one there, errorfile or not).
+      expect(reply.text).toMatch(/<div class="brand">Steward<\/div>|Your browser sent an invalid request/);
     }
     expect(seenBy(globex)).toEqual([]);
   });
