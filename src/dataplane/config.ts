@@ -10,6 +10,7 @@ import {
   bufferBytes,
   edgeRequestRules,
   headerSlots,
+  requestVariables,
   stageRules,
   tableSections,
   tenantTable,
@@ -286,6 +287,8 @@ function renderFrontends(state: DataPlaneState): string[] {
     '',
     'frontend fe_http',
     `    bind ${addressWithPort(state.http.address, state.http.port)}`,
+    ...accessLogLines(state.accessLog),
+    ...requestVariables({ accessLog: state.accessLog !== undefined }),
     `    http-request redirect location https://%[req.hdr(host),field(1,:)]${httpsPort}%[pathq] code 301`,
     '',
     ...(published.length > 0

@@ -96,22 +96,14 @@ export function edgeRequestRules(
 ): string[] {
   const addressWindow = rateWindowMs(limits.addressRatePerSecond, limits.addressBurst);
   const lines = [
-    '    unique-id-format %[uuid()]',
     `    timeout client ${limits.bodyIdleTimeoutMs}ms`,
     `    timeout http-request ${limits.headersTimeoutMs}ms`,
     `    timeout http-keep-alive ${limits.keepAliveTimeoutMs}ms`,
     // Past the cap the TCP connection is closed before TLS: no handshake to spend CPU on.
     `    tcp-request connection track-sc0 src table ${addressTable}`,
     `    tcp-request connection reject if { sc0_conn_cur gt ${limits.maxConnectionsPerAddress} }`,
-    // The routing key: lower case, the port and one trailing dot removed.
-    '    http-request set-var(txn.host) req.hdr(host),lower,regsub(:[0-9]+$,),regsub(\\.$,)',
+    ...requestVariables(options),
     '    http-request set-var(txn.sni) ssl_fc_sni,lower,regsub(\\.$,)',
-    ...(options.accessLog
-      ? [
-          `    http-request set-var(txn.path) '${redactedPathSample()}'`,
-          `    http-request set-var(txn.ua) req.hdr(user-agent),bytes(0,${accessLogUserAgentMax})`,
-        ]
-      : []),
     `    http-request set-var(txn.headers) 'req.hdr_names,regsub("[^,]","",g),length'`,
     '    acl good_version req.ver 1.0 1.1 2.0',
     '    acl upper_method method -m reg ^[A-Z][A-Z-]*$',
@@ -174,6 +166,24 @@ export function edgeRequestRules(
     '    http-after-response set-header X-Request-Id %[unique-id]',
   );
   return lines;
+}
+
+/**
+ * The request's id, its routing key (lower case, the port and one trailing
+ * dot removed) and, with an access log, what the log line needs of the
+ * request, kept in variables because the request is gone when it is written.
+ */
+export function requestVariables(options: { accessLog: boolean }): string[] {
+  return [
+    '    unique-id-format %[uuid()]',
+    '    http-request set-var(txn.host) req.hdr(host),lower,regsub(:[0-9]+$,),regsub(\\.$,)',
+    ...(options.accessLog
+      ? [
+          `    http-request set-var(txn.path) '${redactedPathSample()}'`,
+          `    http-request set-var(txn.ua) req.hdr(user-agent),bytes(0,${accessLogUserAgentMax})`,
+        ]
+      : []),
+  ];
 }
 
 /** Every header on the owned list, by name and by prefix; HAProxy matches names in any case. */

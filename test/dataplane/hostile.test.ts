@@ -269,6 +269,19 @@ describe('HAProxy under hostile input', () => {
     expect(record?.ms).toBeGreaterThanOrEqual(0);
     expect(record?.bytes).toBeGreaterThan(0);
     expect(acme.seen[0]?.headers['x-request-id']).toBe(id);
+    // The plain HTTP redirect is logged too.
+    expect(
+      (await plainGet(main.fixture.state.http.port, 'acme.localhost', '/r?password=SECRET5')).status,
+    ).toBe(301);
+    await until('the redirect in the access log', () => logLines.some((line) => line.includes('r?password')));
+    expect(
+      logLines.map((line) => JSON.parse(line) as AccessLogRecord).find((r) => r.path.startsWith('/r?')),
+    ).toMatchObject({
+      path: '/r?password=[redacted]',
+      status: 301,
+      host: 'acme.localhost',
+      backend: 'fe_http',
+    });
     expect(logLines.join('\n')).not.toMatch(/SECRET\d|sid=|bearer/i);
   });
 
