@@ -37,8 +37,8 @@ export {
   observationOf,
   parseAccessLogMessage,
   renderAccessLogRing,
-  stageIdOfBackend,
   type StageLookup,
   type StageNames,
 } from './access-log-stream.ts';
 export { HaproxyExporter } from './exporter.ts';
+export { DataPlaneAccessLog, type DataPlaneAccessLogOptions } from './observability.ts';
