@@ -54,7 +54,7 @@ export async function setUpDemo(
     );
   }
   const urls: Record<string, string> = {};
-  for (const view of await services.runtime.ps(demoTenant)) if (view.url) urls[view.stage] = view.url;
+  for (const view of await services.runtimeView.ps(demoTenant)) if (view.url) urls[view.stage] = view.url;
   return { tenant: demoTenant, release: version, urls };
 }
 

@@ -16,13 +16,14 @@ import { localFiles, type FilesDriver } from './tenants/files.ts';
 import { ReleaseService } from './runtime/releases.ts';
 import { DeploymentService, deployJobKind } from './runtime/deployments.ts';
 import { StageRuntime } from './runtime/stage-runtime.ts';
+import { ProcessRuntimeDriver } from './runtime/process-driver.ts';
+import { StageReadModel } from './runtime/read-model.ts';
 import type { Supervisor } from './runtime/supervisor.ts';
 import { isolationReport, type IsolationReport, type StageSandbox } from './runtime/sandbox/index.ts';
-import { dirname } from 'node:path';
 import { reconcileTenant, StageReconciler } from './tenants/reconciler.ts';
 import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
 import {
   ExportSchedule,
@@ -81,6 +82,8 @@ export interface Services {
   readonly releases: ReleaseService;
   readonly deployments: DeploymentService;
   readonly runtime: StageRuntime;
+  /** What runs where (ps, logs), read only. */
+  readonly runtimeView: StageReadModel;
   readonly stageReconciler: StageReconciler;
   readonly gateway: GatewayService;
   readonly exports: ExportService;
@@ -206,17 +209,27 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     sandbox: deps.sandbox,
   });
   const deployments = new DeploymentService(db, audit);
+  const runtimeDriver = new ProcessRuntimeDriver({
+    supervisor: deps.supervisor,
+    sandbox: deps.sandbox,
+    logsDir: join(config.dataDir, 'logs'),
+  });
   const runtime = new StageRuntime({
     db,
-    supervisor: deps.supervisor,
+    driver: runtimeDriver,
     tenants,
     audit,
     logger: logger.child({ component: 'runtime' }),
     clock,
-    dataDir: config.dataDir,
     nodeBinDir: dirname(process.execPath),
-    sandbox: deps.sandbox,
     ...(deps.runtimeTickMs ? { tickMs: deps.runtimeTickMs } : {}),
+  });
+  const runtimeView = new StageReadModel({
+    db,
+    driver: runtimeDriver,
+    tenants,
+    clock,
+    logsDir: join(config.dataDir, 'logs'),
   });
   const tokens = new TokenService({
     db,
@@ -373,7 +386,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     observer: metrics.checks,
     targets: stewardTargets({
       db,
-      runtime,
+      runtimeView,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
       gateway: deps.gatewayEndpoint ?? (() => undefined),
@@ -414,6 +427,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     limits: healLimits(config.healing),
     drivers: stewardHealDrivers({
       runtime,
+      runtimeView,
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
@@ -441,6 +455,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     releases,
     deployments,
     runtime,
+    runtimeView,
     stageReconciler,
     gateway,
     exports,

@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   readonly metrics?: MetricsSource;
   /** Addresses that may scrape /metrics without a token (config metrics.allow). */
   readonly metricsAllow?: AllowList;
+  /** HAProxy's Prometheus exporter (src/dataplane/exporter.ts), served at /metrics/haproxy with /metrics' guard. */
+  readonly haproxyMetrics?: MetricsSource;
   /** Turns a lost control database connection into a 503 that says why (the watchdog). */
   readonly controlDatabase?: {
     unavailable(error: unknown): Promise<StewardError | undefined>;
@@ -125,7 +127,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   healingRoutes(api, authenticate, options.services);
   alertmanagerRoutes(api, authenticate, options.services);
   maintenanceRoutes(api, authenticate, options.services);
-  if (options.metrics) metricsRoutes(api, authenticate, options.metrics, options.metricsAllow);
+  if (options.metrics)
+    metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return api;
 }

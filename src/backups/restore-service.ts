@@ -88,6 +88,7 @@ import type { BackupService, BackupTarget } from './service.ts';
 import { backupsRoot } from './stanzas.ts';
 import { withClient } from '../databases/client.ts';
 import { maintenance, stageRoleSession, type StageRoleSession } from '../databases/privileged.ts';
+import { setStagePaused } from '../tenants/stage-store.ts';
 
 export const restoreJobKind = 'restore';
 export const restoreTestJobKind = 'restore-test';
@@ -1074,7 +1075,7 @@ export class RestoreService {
   /** Pausing keeps the reconciler off a stage; resuming queues it so that it converges again. */
   async #pauseStage(stageId: string, paused: boolean): Promise<void> {
     await this.#o.db.transaction().execute(async (tx) => {
-      await tx.updateTable('stages').set({ paused }).where('id', '=', stageId).execute();
+      await setStagePaused(tx, stageId, paused);
       if (!paused) await enqueue(tx, stageJobKind, stageId);
     });
   }

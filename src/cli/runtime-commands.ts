@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { DeploymentView } from '../runtime/deployments.ts';
-import type { LogLine, StageProcessView, StagePsView } from '../runtime/stage-runtime.ts';
+import type { LogLine, StageProcessView, StagePsView } from '../runtime/read-model.ts';
 import type { ApiClient } from './client.ts';
 import {
   describeStageAccess,
@@ -213,10 +213,12 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
   timeoutOption(
     program
       .command('rollback <tenant> <stage>')
-      .description('return a stage to the release it ran before the current one'),
-  ).action(async (tenant: string, stage: string, o: { wait: boolean; timeout: number }) => {
+      .description('return a stage to the release it ran before the current one')
+      .option('--to <version>', 'an earlier release the stage ran, instead of the one just before'),
+  ).action(async (tenant: string, stage: string, o: { to?: string; wait: boolean; timeout: number }) => {
     const deployment = await client().post<DeploymentView>(
       `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/rollback`,
+      o.to === undefined ? {} : { to: o.to },
     );
     await started(deployment, o);
   });

@@ -6,9 +6,9 @@ import {
 } from '../gateway/access-log.ts';
 
 /**
- * The access log HAProxy writes: one JSON object per request, one object per
- * datagram on a Unix socket (`format raw`), with exactly the keys of
- * AccessLogRecord. Built from named samples only, so no cookie and no
+ * The access log HAProxy writes: one JSON object per request, with exactly
+ * the keys of AccessLogRecord (how it travels to Steward: a ring forwarding
+ * to a Unix stream socket, access-log-stream.ts). Built from named samples only, so no cookie and no
  * Authorization header can get in; every string HAProxy did not make itself
  * goes through its `json` converter; the query keeps its shape but the value
  * of each parameter whose name contains a secret-looking word (the Node

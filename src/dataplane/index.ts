@@ -27,12 +27,47 @@ export {
   chunkedBodyLimit,
   rateWindowMs,
 } from './rules.ts';
+export { Activator, activatorVia, stageHeader, type ActivatorOptions } from './activator.ts';
+export {
+  appAddress,
+  HaproxyStageEndpoints,
+  type ActivatorPort,
+  type HaproxyStageEndpointsOptions,
+} from './endpoints.ts';
+export { createExclusive, type Exclusive } from './exclusive.ts';
+export { appServerName, portOfAppServer } from './handover.ts';
+export { stageBackendName, stageIdOfBackend } from './names.ts';
 export { Haproxy, parseShowProc, type HaproxyOptions, type MasterView, type ProcessView } from './haproxy.ts';
 export {
+  isUnknownBackend,
+  isUnknownServer,
   RuntimeApi,
   RuntimeApiError,
   serverStates,
   type MapEntry,
   type ServerState,
   type ServerStateRow,
+  type StatRow,
 } from './runtime-api.ts';
+// Observability: the access log into Steward, and HAProxy's own exporter.
+export { AccessLogFile, type AccessLogFileOptions } from './access-log-file.ts';
+export {
+  AccessLogReceiver,
+  accessLogOutcomes,
+  createAccessLogMetrics,
+  type AccessLogCounts,
+  type AccessLogMetrics,
+  type AccessLogReceiverOptions,
+} from './access-log-receiver.ts';
+export {
+  accessLogLine,
+  accessLogRing,
+  countRequests,
+  observationOf,
+  parseAccessLogMessage,
+  renderAccessLogRing,
+  type StageLookup,
+  type StageNames,
+} from './access-log-stream.ts';
+export { HaproxyExporter } from './exporter.ts';
+export { DataPlaneAccessLog, type DataPlaneAccessLogOptions } from './observability.ts';

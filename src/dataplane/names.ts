@@ -84,3 +84,23 @@ export function checkPem(field: string, value: string): string {
 export function addressWithPort(address: string, port: number): string {
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
+
+/** A stage id as it may join a backend name (`st_` and 60 more make a name's 63). */
+const stageIdPattern = /^[a-z0-9][a-z0-9_.-]{0,59}$/;
+
+/** A stage's backend in haproxy.cfg: `st_<stage id>`; the activator reads the stage back from it. */
+export function stageBackendName(stageId: string): string {
+  if (!stageIdPattern.test(stageId)) {
+    throw new InputError(
+      `stage id ${showValue(stageId)} is not accepted: use 1 to 60 characters of a-z, 0-9, '_', '.' and '-', starting with a letter or digit`,
+      { field: 'stage.id' },
+    );
+  }
+  return `st_${stageId}`;
+}
+
+/** The stage a backend name stands for, or undefined when it is not a stage backend. */
+export function stageIdOfBackend(backend: string): string | undefined {
+  const stageId = backend.slice(3);
+  return backend.startsWith('st_') && stageIdPattern.test(stageId) ? stageId : undefined;
+}

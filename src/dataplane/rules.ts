@@ -1,6 +1,7 @@
 import { strippedRequestHeaders } from '../gateway/headers.ts';
 import type { GatewayLimits } from '../gateway/limits.ts';
 import { accessLogFormat, accessLogUserAgentMax, redactedPathSample } from './access-log.ts';
+import { accessLogLine } from './access-log-stream.ts';
 import { maintenancePage } from './pages.ts';
 
 /**
@@ -272,8 +273,8 @@ export function tableSections(limits: GatewayLimits): string[] {
   ];
 }
 
-/** The access log target and format of a frontend. */
+/** A frontend's access log: into the ring that forwards to Steward (access-log-stream.ts), in the JSON format. */
 export function accessLogLines(socket: string | undefined): string[] {
   if (socket === undefined) return [];
-  return [`    log ${socket} len 8192 format raw local0 info`, `    log-format '${accessLogFormat()}'`];
+  return [`    ${accessLogLine}`, `    log-format '${accessLogFormat()}'`];
 }

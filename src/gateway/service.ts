@@ -9,6 +9,7 @@ import { buildRouteTable, parseCidr, type RouteKind } from './routes.ts';
 import { loadRouteSources } from './state.ts';
 import { certificateNames, checkCertificate, isCertificateDomain } from './tls.ts';
 import type { TenantService } from '../tenants/service.ts';
+import { setStageAccess } from '../tenants/stage-store.ts';
 
 /**
  * The gateway's desired state: who may reach a stage, whether it is in
@@ -119,14 +120,7 @@ export class GatewayService {
     const id = await this.#stageId(tenant, stage);
     if (allowFrom !== undefined || settings.maintenance !== undefined) {
       await this.#o.db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable('stages')
-          .set({
-            ...(allowFrom !== undefined ? { allow_from: allowFrom } : {}),
-            ...(settings.maintenance !== undefined ? { maintenance: settings.maintenance } : {}),
-          })
-          .where('id', '=', id)
-          .execute();
+        await setStageAccess(tx, id, { allowFrom, maintenance: settings.maintenance });
         await this.#o.audit.record(tx, {
           actor: actorName(actor),
           address: actor.address,

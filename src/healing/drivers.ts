@@ -1,6 +1,7 @@
 import type { HealAction } from '../alerts/contract.ts';
 import type { BackupService } from '../backups/service.ts';
 import { systemPrincipal } from '../core/policy.ts';
+import type { StageReadModel } from '../runtime/read-model.ts';
 import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import type { ProcessStatus, Supervisor } from '../runtime/supervisor.ts';
 import type { TenantService } from '../tenants/service.ts';
@@ -17,6 +18,7 @@ export type HealDrivers = Readonly<
 
 export interface StewardHealDriversOptions {
   readonly runtime: StageRuntime;
+  readonly runtimeView: StageReadModel;
   readonly supervisor: Supervisor;
   readonly tenants: TenantService;
   /** Undefined when Steward takes no physical backups (backups.enabled: false). */
@@ -27,7 +29,7 @@ export interface StewardHealDriversOptions {
 export function stewardHealDrivers(o: StewardHealDriversOptions): HealDrivers {
   /** The processes of the stage's active release the action is about: one type, or the web ones. */
   const processesOf = async (target: HealTarget): Promise<ProcessStatus[]> => {
-    const [view] = await o.runtime.ps(target.tenant, target.stage);
+    const [view] = await o.runtimeView.ps(target.tenant, target.stage);
     if (!view?.release) throw new Error(`${target.tenant}/${target.stage} runs no release`);
     if (view.phase === 'scaled-to-zero') {
       throw new Error(`${target.tenant}/${target.stage} is scaled to zero: nothing runs to restart`);
@@ -85,7 +87,7 @@ export function stewardHealDrivers(o: StewardHealDriversOptions): HealDrivers {
       const started = Date.now();
       await o.runtime.restartStage(await o.tenants.stageId(target.tenant, target.stage));
       // restartStage stopped every process of the stage and started the active release's again.
-      const [view] = await o.runtime.ps(target.tenant, target.stage);
+      const [view] = await o.runtimeView.ps(target.tenant, target.stage);
       const processes = o.supervisor
         .status()
         .filter(

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { BackupService } from '../backups/service.ts';
-import type { StageRuntime } from '../runtime/stage-runtime.ts';
+import type { StageReadModel } from '../runtime/read-model.ts';
 import type { AppDefinition } from '../runtime/app-definition.ts';
 import { activeRelease } from '../runtime/deployments.ts';
 import type { ControlDb } from '../store/db.ts';
@@ -56,7 +56,7 @@ export interface GatewayEndpoint {
 
 export interface StewardTargetsOptions {
   readonly db: ControlDb;
-  readonly runtime: StageRuntime;
+  readonly runtimeView: StageReadModel;
   readonly tenants: TenantService;
   readonly backups: BackupService | undefined;
   /** The gateway of this process, once it listens; without one, "via gateway" goes to the stage's published port. */
@@ -156,7 +156,7 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
       const healthPath = definition?.health?.path ?? null;
       if (!stage) return { targets: [], healthPath };
       if (via === 'processes') {
-        const [view] = await o.runtime.ps(stage.slug, stage.name);
+        const [view] = await o.runtimeView.ps(stage.slug, stage.name);
         const ports = (view?.processes ?? [])
           .filter((p) => p.port !== null && p.release === view?.release)
           .map((p) => p.port as number);
@@ -186,7 +186,7 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
     async processes(stageId) {
       const stage = await stageRow(stageId);
       if (!stage) return { scaledToZero: false, processes: [] };
-      const [view] = await o.runtime.ps(stage.slug, stage.name);
+      const [view] = await o.runtimeView.ps(stage.slug, stage.name);
       return {
         scaledToZero: view?.phase === 'scaled-to-zero',
         processes: (view?.processes ?? [])

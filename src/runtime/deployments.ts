@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { AuditService } from '../audit/service.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
@@ -64,6 +65,83 @@ export async function activeRelease(db: Queryable, stageId: string): Promise<Act
     .orderBy('deployments.id', 'desc')
     .executeTakeFirst();
   return row ? { ...row, definition: row.definition as AppDefinition } : undefined;
+}
+
+/**
+ * A deployment of the stage is in flight, or its deploy job is still queued
+ * or running (retiring the old release after the new one went active): the
+ * deploy job decides what serves until it is done.
+ */
+export async function deployOwnsStage(db: Queryable, stageId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('deployments')
+    .select('deployments.id')
+    .where('deployments.stage_id', '=', stageId)
+    .where((eb) =>
+      eb.or([
+        eb('deployments.status', 'in', [...inFlightStatuses]),
+        eb.exists(
+          eb
+            .selectFrom('jobs')
+            .select('jobs.id')
+            .where('jobs.kind', '=', deployJobKind)
+            .where('jobs.key', '=', sql<string>`deployments.id::text`),
+        ),
+      ]),
+    )
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The deploy job's writes to a deployment (the service below inserts them):
+ * every write to the deployments table is in this module.
+ */
+export async function recordDeploymentPhase(
+  db: Queryable,
+  id: string,
+  status: DeploymentStatus,
+  reason: string,
+): Promise<void> {
+  await db
+    .updateTable('deployments')
+    .set({ status, reason: reason.slice(0, 2000) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The deployment is the stage's active one; the one active before is superseded. */
+export async function activateDeployment(
+  tx: Queryable,
+  stageId: string,
+  id: string,
+  now: Date,
+): Promise<void> {
+  await tx
+    .updateTable('deployments')
+    .set({ status: 'superseded', finished_at: now })
+    .where('stage_id', '=', stageId)
+    .where('status', '=', 'active')
+    .execute();
+  await tx
+    .updateTable('deployments')
+    .set({ status: 'active', reason: 'healthy and serving', finished_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function failDeployment(db: Queryable, id: string, reason: string, now: Date): Promise<void> {
+  await db
+    .updateTable('deployments')
+    .set({ status: 'failed', reason: reason.slice(0, 2000), finished_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A release being removed takes its finished deployments along; returns how many. */
+export async function deleteDeploymentsOf(tx: Queryable, releaseId: string): Promise<number> {
+  const deleted = await tx.deleteFrom('deployments').where('release_id', '=', releaseId).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
 }
 
 export class DeploymentService {
@@ -153,14 +231,30 @@ export class DeploymentService {
     return this.deploy(tenant, to, active.version, actor, { app: active.app, action: 'promote' });
   }
 
-  /** Returns a stage to the release it ran before the current one. */
-  async rollback(tenant: string, stage: string, actor: Principal): Promise<DeploymentView> {
+  /**
+   * Returns a stage to the release it ran before the current one, or with
+   * `to`, to an earlier release it ran: a deploy of that release.
+   */
+  async rollback(tenant: string, stage: string, actor: Principal, to?: string): Promise<DeploymentView> {
     const history = await this.list(tenant, stage);
     const current = history.find((d) => d.status === 'active');
     if (!current) throw new ConflictError(`stage ${stage} of ${tenant} runs no release to roll back from`);
-    const previous = history.find(
-      (d) => d.status === 'superseded' && Number(d.id) < Number(current.id) && d.version !== current.version,
-    );
+    const earlier = history.filter((d) => d.status === 'superseded' && Number(d.id) < Number(current.id));
+    if (to !== undefined) {
+      if (to === current.version) {
+        throw new ConflictError(`stage ${stage} of ${tenant} runs ${showValue(to)} already`, { field: 'to' });
+      }
+      const target = earlier.find((d) => d.version === to);
+      if (!target) {
+        const ran = [...new Set(earlier.map((d) => d.version))];
+        throw new InputError(
+          `--to ${showValue(to)}: stage ${stage} of ${tenant} never ran that release; it ran ${ran.length > 0 ? ran.join(', ') : 'no earlier release'}`,
+          { field: 'to' },
+        );
+      }
+      return this.deploy(tenant, stage, target.version, actor, { app: target.app, action: 'rollback' });
+    }
+    const previous = earlier.find((d) => d.version !== current.version);
     if (!previous) {
       throw new ConflictError(`stage ${stage} of ${tenant} has no earlier release to roll back to`);
     }

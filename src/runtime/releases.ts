@@ -7,6 +7,7 @@ import type { AuditService } from '../audit/service.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
+import { deleteDeploymentsOf } from './deployments.ts';
 import { appDefinitionFile, parseAppDefinition, type AppDefinition } from './app-definition.ts';
 import { chownTree } from '../system/safe-fs.ts';
 import { checkSymlinks, contentChecksum, runBuild, sealTree } from './release-files.ts';
@@ -190,14 +191,14 @@ export class ReleaseService {
         );
       }
       // Finished deployments only reference the release; the audit log keeps their history.
-      const history = await tx.deleteFrom('deployments').where('release_id', '=', row.id).executeTakeFirst();
+      const history = await deleteDeploymentsOf(tx, row.id);
       await tx.deleteFrom('releases').where('id', '=', row.id).execute();
       await this.#o.audit.record(tx, {
         actor: actorName(actor),
         address: actor.address,
         action: 'release.remove',
         target: `release/${app}/${version}`,
-        details: { checksum: row.checksum, finishedDeployments: Number(history.numDeletedRows) },
+        details: { checksum: row.checksum, finishedDeployments: history },
       });
       return row;
     });

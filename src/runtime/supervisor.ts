@@ -1,204 +1,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { backoff as backoffDelay } from '../core/retry.ts';
 import { detectMemoryCgroups, processCgroupName, type MemoryCgroups } from './cgroups.ts';
-import { openLogForChild, rotateIfLarge, tailLines } from './log-files.ts';
+import { openLogForChild, tailLines } from './log-files.ts';
 import { probeHttp, type ProbeResult } from './probe.ts';
 import {
-  fileId,
   groupMembers,
   identify,
   isSameProcessAlive,
-  logWriters,
-  readProcStat,
   StateStore,
   type ProcessIdentity,
   type StateFile,
 } from './process-state.ts';
+import { planAdoption } from './adoption.ts';
+import {
+  applyProbe,
+  rotateLogs,
+  exitReason,
+  hasProbe,
+  newManaged,
+  normaliseOptions,
+  scheduleRestart,
+  stateFileOf,
+  statusOf,
+  type Managed,
+  type NormalisedOptions,
+} from './managed.ts';
+import { childCommand, errorMessage, killGroup, waitUntil } from './process-groups.ts';
+import {
+  type MemoryEnforcement,
+  type ProcessSpec,
+  type ProcessStatus,
+  type SupervisorEvent,
+  type SupervisorOptions,
+} from './supervisor-types.ts';
 
-export interface HealthSpec {
-  readonly path: string;
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly failureThreshold: number;
-  readonly startTimeoutMs: number;
-}
-
-export interface ProcessSpec {
-  /** Unique instance key, e.g. `acme/prod/web/1.0.0/0`; encoded before it names a file. */
-  readonly key: string;
-  readonly tenant: string;
-  readonly stage: string;
-  readonly process: string;
-  readonly release: string;
-  readonly instance: number;
-  /** Run with `/bin/sh -c`, in its own process group. */
-  readonly command: string;
-  /**
-   * The sandbox the shell runs in: an argv prefix (bubblewrap ..., ending in
-   * `--`) and what the child reads on fd 3 (its options, kept out of ps).
-   * Its first process is the one supervised: signals go to its process
-   * group, which the sandboxed processes stay in.
-   */
-  readonly wrapper?: { readonly argv: readonly string[]; readonly fd3: string };
-  readonly cwd: string;
-  /** Exactly this environment; nothing is inherited from Steward. */
-  readonly env: Readonly<Record<string, string>>;
-  /** Run unprivileged: callers pass a per-stage uid; no /etc/passwd entry is needed. */
-  readonly uid?: number;
-  readonly gid?: number;
-  /** Web processes: the port they listen on (also in env PORT). */
-  readonly port?: number;
-  readonly health?: HealthSpec;
-  readonly memoryMb?: number;
-  /** Scheduling priority (-20..19); workers get a higher nice value so they cannot starve web processes. */
-  readonly nice?: number;
-  /** stdout and stderr are appended here. */
-  readonly logFile: string;
-}
-
-export const processPhases = ['starting', 'running', 'backoff', 'crashloop', 'stopping', 'stopped'] as const;
-export type ProcessPhase = (typeof processPhases)[number];
-
-export interface ProcessExit {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly at: string;
-  readonly reason: string;
-}
-
-export interface ProcessStatus {
-  readonly key: string;
-  readonly pid: number | null;
-  readonly phase: ProcessPhase;
-  readonly healthy: boolean | null;
-  readonly restarts: number;
-  readonly startedAt: string | null;
-  readonly adopted: boolean;
-  readonly lastExit: ProcessExit | null;
-  readonly lastLogLines: string[];
-  readonly spec: ProcessSpec;
-}
-
-export const supervisorEventKinds = [
-  'started',
-  'exited',
-  'restarting',
-  'crashloop',
-  'unhealthy',
-  'oom',
-  'adopted',
-  'stopped',
-] as const;
-export type SupervisorEventKind = (typeof supervisorEventKinds)[number];
-
-export interface SupervisorEvent {
-  readonly kind: SupervisorEventKind;
-  readonly key: string;
-  readonly at: string;
-  readonly reason?: string;
-  /** With `crashloop` and `oom`: the end of the process's log. */
-  readonly lastLogLines?: readonly string[];
-}
-
-/** Where memory limits are enforced: by the kernel (a cgroup per process) or by the runtime itself (Node's heap limit). */
-export type MemoryEnforcement = 'cgroup2' | 'cgroup1' | 'runtime';
-
-export interface SupervisorOptions {
-  readonly stateDir: string;
-  readonly logger: Logger;
-  readonly clock?: Clock;
-  readonly onEvent?: (event: SupervisorEvent) => void;
-  /** Restart delay: capped exponential backoff with jitter. */
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
-  /** `exits` exits within `windowMs` put a process in crashloop; it is then retried at the backoff cap. */
-  readonly crashloop?: { readonly exits?: number; readonly windowMs?: number };
-  /** A process that has run this long without exiting counts as stable: its backoff starts over. */
-  readonly stableMs?: number;
-  /** How often the timer runs a pass. */
-  readonly tickMs?: number;
-  readonly logs?: {
-    readonly maxBytes?: number;
-    readonly generations?: number;
-    readonly checkEveryMs?: number;
-    readonly lines?: number;
-  };
-  /** `auto`: a cgroup where the machine allows it, else the runtime's own limit. */
-  readonly memory?: 'auto' | 'runtime';
-  /** The name of the cgroup under which per-process cgroups are made. */
-  readonly cgroupName?: string;
-  readonly random?: () => number;
-  /** While true, failing health checks restart nothing: the stages' database is down, not they (the watchdog restarts it). */
-  readonly holdHealthRestarts?: () => boolean;
-}
-
-interface Managed {
-  spec: ProcessSpec;
-  readonly logger: Logger;
-  identity: ProcessIdentity | null;
-  child: ChildProcess | null;
-  /** Bumped at each spawn or adoption; exits and probe results of an older generation are ignored. */
-  generation: number;
-  phase: ProcessPhase;
-  healthy: boolean | null;
-  everHealthy: boolean;
-  failures: number;
-  lastProbeAt: number;
-  probing: boolean;
-  restarts: number;
-  startedAt: Date | null;
-  /** When the health start timeout began: the spawn, or the adoption. */
-  watchedSince: number;
-  adopted: boolean;
-  lastExit: ProcessExit | null;
-  lastLogLines: string[];
-  attempt: number;
-  exitTimes: number[];
-  crashloop: boolean;
-  restartAt: number | null;
-  /** Set when the supervisor itself kills the process, so its exit carries the real reason. */
-  killReason: string | null;
-  cgroup: string | null;
-  oomBaseline: number;
-  stopping: Promise<void> | null;
-  /** False for an adopted process until ensure() passes its spec: state files do not hold environment values. */
-  envKnown: boolean;
-  /** A spawn in progress; a stop waits for it, so that it never misses the process being started. */
-  spawning: Promise<void> | null;
-  /** State file writes of one process happen in order. */
-  writes: Promise<void>;
-  exitHandled: Promise<void>;
-}
-
-type NormalisedOptions = Required<
-  Omit<SupervisorOptions, 'clock' | 'onEvent' | 'backoff' | 'crashloop' | 'logs'>
-> & {
-  readonly clock: Clock;
-  readonly onEvent: ((event: SupervisorEvent) => void) | undefined;
-  readonly backoff: { readonly baseMs: number; readonly capMs: number };
-  readonly crashloop: { readonly exits: number; readonly windowMs: number };
-  readonly logs: {
-    readonly maxBytes: number;
-    readonly generations: number;
-    readonly checkEveryMs: number;
-    readonly lines: number;
-  };
-};
-
-const defaults = {
-  backoff: { baseMs: 500, capMs: 30_000 },
-  crashloop: { exits: 5, windowMs: 60_000 },
-  stableMs: 10_000,
-  tickMs: 250,
-  logs: { maxBytes: 10 * 1024 * 1024, generations: 3, checkEveryMs: 5_000, lines: 20 },
-} as const;
-
-const niceBinary = '/usr/bin/nice';
-
-/** What a state file holds in place of each environment value. */
-export const envNotStored = '(not stored)';
+export * from './supervisor-types.ts';
 
 /**
  * Runs a stage's processes as children of Steward and keeps them running:
@@ -228,21 +64,7 @@ export class Supervisor {
   #lastLogPass = 0;
 
   constructor(options: SupervisorOptions) {
-    this.#options = {
-      stateDir: options.stateDir,
-      logger: options.logger,
-      clock: options.clock ?? systemClock,
-      onEvent: options.onEvent,
-      backoff: { ...defaults.backoff, ...options.backoff },
-      crashloop: { ...defaults.crashloop, ...options.crashloop },
-      stableMs: options.stableMs ?? defaults.stableMs,
-      tickMs: options.tickMs ?? defaults.tickMs,
-      logs: { ...defaults.logs, ...options.logs },
-      memory: options.memory ?? 'auto',
-      cgroupName: options.cgroupName ?? 'steward',
-      random: options.random ?? Math.random,
-      holdHealthRestarts: options.holdHealthRestarts ?? (() => false),
-    };
+    this.#options = normaliseOptions(options);
     this.#logger = options.logger.child({ component: 'supervisor' });
     this.#store = new StateStore<ProcessSpec>(options.stateDir);
     this.#cgroups =
@@ -307,68 +129,16 @@ export class Supervisor {
         m.logger.info('spec changed; it applies at the next restart');
         m.spec = spec;
       }
-      return this.#status(m);
+      return statusOf(m);
     }
-    m = this.#newManaged(spec);
+    m = newManaged(this.#logger, spec);
     this.#managed.set(spec.key, m);
     await this.#spawn(m);
-    return this.#status(m);
-  }
-
-  #newManaged(spec: ProcessSpec): Managed {
-    return {
-      spec,
-      logger: this.#logger.child({
-        key: spec.key,
-        tenant: spec.tenant,
-        stage: spec.stage,
-        process: spec.process,
-      }),
-      identity: null,
-      child: null,
-      generation: 0,
-      phase: 'starting',
-      healthy: null,
-      everHealthy: false,
-      failures: 0,
-      lastProbeAt: 0,
-      probing: false,
-      restarts: 0,
-      startedAt: null,
-      watchedSince: 0,
-      adopted: false,
-      lastExit: null,
-      lastLogLines: [],
-      attempt: 0,
-      exitTimes: [],
-      crashloop: false,
-      restartAt: null,
-      killReason: null,
-      cgroup: null,
-      oomBaseline: 0,
-      stopping: null,
-      envKnown: true,
-      spawning: null,
-      writes: Promise.resolve(),
-      exitHandled: Promise.resolve(),
-    };
+    return statusOf(m);
   }
 
   #writeState(m: Managed, phase: StateFile<ProcessSpec>['phase']): Promise<void> {
-    const state: StateFile<ProcessSpec> = {
-      version: 1,
-      key: m.spec.key,
-      phase,
-      identity: m.identity,
-      startedAt: m.startedAt?.toISOString() ?? null,
-      restarts: m.restarts,
-      cgroup: m.cgroup,
-      // Environment values (database passwords) are not written to disk; ensure() provides them again after a restart.
-      spec: {
-        ...m.spec,
-        env: Object.fromEntries(Object.keys(m.spec.env).map((name) => [name, envNotStored])),
-      },
-    };
+    const state = stateFileOf(m, phase);
     const write = m.writes.then(() => this.#store.write(state));
     m.writes = write.catch((error: unknown) =>
       m.logger.error({ err: errorMessage(error) }, 'could not write the state file'),
@@ -399,34 +169,19 @@ export class Supervisor {
     // Before the spawn: a crash from here on leaves a file that tells adoption to look for the child by its log file.
     await this.#writeState(m, 'spawning');
 
-    const env: Record<string, string> = { ...spec.env };
-    if (spec.memoryMb !== undefined) {
-      if (this.#cgroups) {
-        try {
-          m.cgroup = await this.#cgroups.prepare(processCgroupName(spec.key), spec.memoryMb);
-          m.oomBaseline = await this.#cgroups.oomKills(m.cgroup);
-        } catch (error) {
-          m.cgroup = null;
-          m.logger.warn(
-            { err: errorMessage(error) },
-            'could not create a memory cgroup; using the runtime limit',
-          );
-        }
-      }
-      if (!m.cgroup && isNodeCommand(spec.command)) {
-        env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${spec.memoryMb}`.trim();
+    if (spec.memoryMb !== undefined && this.#cgroups) {
+      try {
+        m.cgroup = await this.#cgroups.prepare(processCgroupName(spec.key), spec.memoryMb);
+        m.oomBaseline = await this.#cgroups.oomKills(m.cgroup);
+      } catch (error) {
+        m.cgroup = null;
+        m.logger.warn(
+          { err: errorMessage(error) },
+          'could not create a memory cgroup; using the runtime limit',
+        );
       }
     }
-
-    // dash exports PWD; unless the caller asked for it, the child gets exactly the env it was given.
-    const script = `${'PWD' in spec.env ? '' : 'unset PWD; '}${isSimpleCommand(spec.command) ? 'exec ' : ''}${spec.command}`;
-    const argv = [
-      ...(spec.nice !== undefined && existsSync(niceBinary) ? [niceBinary, '-n', String(spec.nice)] : []),
-      ...(spec.wrapper?.argv ?? []),
-      '/bin/sh',
-      '-c',
-      script,
-    ];
+    const { argv, env } = childCommand(spec, m.cgroup !== null);
 
     let child: ChildProcess | undefined;
     let spawnError: string | undefined;
@@ -465,7 +220,7 @@ export class Supervisor {
     m.identity = identify(pid) ?? null;
     m.startedAt = this.#options.clock.now();
     m.watchedSince = m.startedAt.getTime();
-    if (!m.stopping) m.phase = m.crashloop ? 'crashloop' : this.#hasProbe(spec) ? 'starting' : 'running';
+    if (!m.stopping) m.phase = m.crashloop ? 'crashloop' : hasProbe(spec) ? 'starting' : 'running';
     child.once('exit', (code, signal) => this.#handleExit(m, generation, code, signal));
 
     if (m.cgroup && this.#cgroups) {
@@ -484,10 +239,6 @@ export class Supervisor {
     this.#emit({ kind: 'started', key: spec.key, at: m.startedAt.toISOString() });
   }
 
-  #hasProbe(spec: ProcessSpec): boolean {
-    return spec.health !== undefined && spec.port !== undefined;
-  }
-
   #handleExit(
     m: Managed,
     generation: number,
@@ -499,7 +250,7 @@ export class Supervisor {
     const pid = m.identity?.pid ?? null;
     m.child = null;
     m.identity = null;
-    m.healthy = this.#hasProbe(m.spec) ? false : null;
+    m.healthy = hasProbe(m.spec) ? false : null;
     if (pid !== null) killGroup(pid, 'SIGKILL'); // whatever the leader left behind in its group
     const done = this.#afterExit(m, generation, code, signal, reasonOverride).catch((error: unknown) =>
       m.logger.error({ err: errorMessage(error) }, 'handling an exit failed'),
@@ -525,11 +276,7 @@ export class Supervisor {
         /heap out of memory|Allocation failed - JavaScript heap/i.test(line),
       );
     }
-    const reason = oom
-      ? `out of memory (limit ${spec.memoryMb} MB)`
-      : (reasonOverride ??
-        m.killReason ??
-        (code !== null ? `exited with code ${code}` : signal !== null ? `killed by ${signal}` : 'exited'));
+    const reason = exitReason(m, oom, code, signal, reasonOverride);
     m.lastExit = { code, signal, at: now.toISOString(), reason };
     if (generation !== m.generation || m.stopping || this.#closed) return;
 
@@ -538,26 +285,17 @@ export class Supervisor {
     if (oom)
       this.#emit({ kind: 'oom', key: spec.key, at: now.toISOString(), reason, lastLogLines: m.lastLogLines });
 
-    const nowMs = now.getTime();
-    if (m.startedAt && nowMs - m.startedAt.getTime() >= this.#options.stableMs) m.attempt = 0;
-    m.exitTimes = [...m.exitTimes.filter((t) => nowMs - t < this.#options.crashloop.windowMs), nowMs];
-    if (!m.crashloop && m.exitTimes.length >= this.#options.crashloop.exits) {
-      m.crashloop = true;
-      const why = `${m.exitTimes.length} exits within ${Math.round(this.#options.crashloop.windowMs / 1000)} s; last: ${reason}`;
-      m.logger.error({ reason: why, lastLogLines: m.lastLogLines }, 'process is crash-looping');
+    const { delay, crashloop } = scheduleRestart(m, now.getTime(), reason, this.#options);
+    if (crashloop) {
+      m.logger.error({ reason: crashloop, lastLogLines: m.lastLogLines }, 'process is crash-looping');
       this.#emit({
         kind: 'crashloop',
         key: spec.key,
         at: now.toISOString(),
-        reason: why,
+        reason: crashloop,
         lastLogLines: m.lastLogLines,
       });
     }
-    const { baseMs, capMs } = this.#options.backoff;
-    const delay = m.crashloop ? capMs : backoffDelay(m.attempt, baseMs, capMs, this.#options.random);
-    m.attempt += 1;
-    m.restartAt = nowMs + delay;
-    m.phase = m.crashloop ? 'crashloop' : 'backoff';
     this.#emit({
       kind: 'restarting',
       key: spec.key,
@@ -589,7 +327,7 @@ export class Supervisor {
       }
       if (now - this.#lastLogPass >= this.#options.logs.checkEveryMs) {
         this.#lastLogPass = now;
-        await this.#logPass();
+        await rotateLogs(this.#managed.values(), this.#options.logs);
       }
     } finally {
       this.#passInFlight = false;
@@ -623,7 +361,7 @@ export class Supervisor {
     // Killed for a restart already: its exit will come; no more probes meanwhile.
     if (!m.identity || m.killReason !== null) return;
     const spec = m.spec;
-    if (!this.#hasProbe(spec)) {
+    if (!hasProbe(spec)) {
       if (m.startedAt && now - m.startedAt.getTime() >= this.#options.stableMs && m.crashloop) {
         m.crashloop = false;
         m.attempt = 0;
@@ -656,27 +394,15 @@ export class Supervisor {
   #probeResult(m: Managed, generation: number, result: ProbeResult): void {
     if (generation !== m.generation || m.stopping || this.#closed || !m.identity || m.killReason !== null)
       return;
-    const health = m.spec.health;
-    if (!health) return;
-    if (result.ok) {
-      m.failures = 0;
-      if (m.healthy !== true) {
-        m.healthy = true;
-        m.everHealthy = true;
-        m.phase = 'running';
-        m.crashloop = false;
-        m.attempt = 0;
-        m.logger.info('process is healthy');
-      }
-      return;
-    }
-    if (!m.everHealthy) return; // the start timeout decides
-    m.failures += 1;
-    m.healthy = false;
-    if (m.failures >= health.failureThreshold && !this.#options.holdHealthRestarts()) {
-      const reason = `unhealthy: ${m.failures} health checks failed in a row, last: ${result.reason}`;
-      this.#emit({ kind: 'unhealthy', key: m.spec.key, at: this.#options.clock.now().toISOString(), reason });
-      this.#killForRestart(m, reason);
+    const kill = applyProbe(m, result, this.#options.holdHealthRestarts());
+    if (kill) {
+      this.#emit({
+        kind: 'unhealthy',
+        key: m.spec.key,
+        at: this.#options.clock.now().toISOString(),
+        reason: kill,
+      });
+      this.#killForRestart(m, kill);
     }
   }
 
@@ -699,21 +425,6 @@ export class Supervisor {
     m.killReason = reason;
     m.healthy = false;
     killGroup(m.identity.pid, 'SIGKILL');
-  }
-
-  async #logPass(): Promise<void> {
-    const seen = new Set<string>();
-    for (const m of this.#managed.values()) {
-      const file = m.spec.logFile;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      try {
-        if (await rotateIfLarge(file, this.#options.logs)) m.logger.info({ file }, 'log file rotated');
-        m.lastLogLines = await tailLines(file, this.#options.logs.lines);
-      } catch (error) {
-        m.logger.warn({ err: errorMessage(error), file }, 'log rotation failed');
-      }
-    }
   }
 
   /** SIGTERM to the process group, SIGKILL after `graceMs`; then the state file and cgroup are removed. */
@@ -764,7 +475,7 @@ export class Supervisor {
     const ok = await waitUntil(() => {
       const m = this.#managed.get(key);
       if (!m || !m.identity) return false;
-      return this.#hasProbe(m.spec) ? m.healthy === true : m.phase === 'running';
+      return hasProbe(m.spec) ? m.healthy === true : m.phase === 'running';
     }, timeoutMs);
     if (ok) return;
     const m = this.#managed.get(key);
@@ -775,27 +486,12 @@ export class Supervisor {
   }
 
   status(): ProcessStatus[] {
-    return [...this.#managed.values()].map((m) => this.#status(m));
+    return [...this.#managed.values()].map((m) => statusOf(m));
   }
 
   get(key: string): ProcessStatus | undefined {
     const m = this.#managed.get(key);
-    return m ? this.#status(m) : undefined;
-  }
-
-  #status(m: Managed): ProcessStatus {
-    return {
-      key: m.spec.key,
-      pid: m.identity?.pid ?? null,
-      phase: m.phase,
-      healthy: m.healthy,
-      restarts: m.restarts,
-      startedAt: m.identity ? (m.startedAt?.toISOString() ?? null) : null,
-      adopted: m.adopted,
-      lastExit: m.lastExit,
-      lastLogLines: [...m.lastLogLines],
-      spec: m.spec,
-    };
+    return m ? statusOf(m) : undefined;
   }
 
   /**
@@ -816,53 +512,13 @@ export class Supervisor {
     await this.#store.init();
     const { states, unreadable } = await this.#store.readAll();
     for (const path of unreadable) this.#logger.warn({ path }, 'unreadable supervisor state file ignored');
-    const adopted: Managed[] = [];
-    const keepGroups = new Set<number>();
-    const pending: StateFile<ProcessSpec>[] = [];
-
-    for (const state of states) {
-      const identity = state.identity;
-      const leader = identity && isSameProcessAlive(identity) ? readProcStat(identity.pid) : undefined;
-      if (identity && leader && leader.pgid === identity.pid) {
-        if (state.phase === 'stopping') {
-          pending.push(state); // finish the stop below
-          keepGroups.add(identity.pid);
-          continue;
-        }
-        adopted.push(this.#adoptOne(state, identity));
-        keepGroups.add(identity.pid);
-      } else {
-        pending.push(state);
-      }
+    const plan = planAdoption(states);
+    const adopted = plan.adopt.map(({ state, identity }) => this.#adoptOne(state, identity));
+    for (const state of plan.finishStop) {
+      killGroup(state.identity.pid, 'SIGKILL');
+      await waitUntil(() => !isSameProcessAlive(state.identity), 5_000);
     }
-
-    // Stdout of every process on the machine, by device and inode of its target.
-    const byLog = new Map<string, StateFile<ProcessSpec>>();
-    for (const state of states) {
-      const id = fileId(state.spec.logFile);
-      if (id) byLog.set(id, state);
-    }
-    const writers = byLog.size > 0 ? logWriters(byLog) : [];
-
-    for (const state of pending) {
-      if (state.phase === 'spawning') {
-        // Spawned, but the pid never made it to the file: the group leader writing to its log is the child.
-        const found = writers.find(
-          (w) => w.state.key === state.key && w.pgid === w.pid && !keepGroups.has(w.pgid),
-        );
-        const identity = found ? identify(found.pid) : undefined;
-        if (identity) {
-          adopted.push(this.#adoptOne(state, identity));
-          keepGroups.add(identity.pid);
-          continue;
-        }
-      }
-      if (state.phase === 'stopping' && state.identity && keepGroups.has(state.identity.pid)) {
-        keepGroups.delete(state.identity.pid);
-        killGroup(state.identity.pid, 'SIGKILL');
-        const identity = state.identity;
-        await waitUntil(() => !isSameProcessAlive(identity), 5_000);
-      }
+    for (const state of [...plan.finishStop, ...plan.gone]) {
       await this.#store.remove(state.key);
       if (state.cgroup && this.#cgroups) await this.#cgroups.remove(state.cgroup).catch(() => false);
       this.#logger.info(
@@ -870,9 +526,7 @@ export class Supervisor {
         'removed the state of a process that is gone',
       );
     }
-
-    for (const writer of writers) {
-      if (keepGroups.has(writer.pgid)) continue;
+    for (const writer of plan.leftovers) {
       this.#logger.warn(
         { key: writer.state.key, pid: writer.pid },
         'killing a leftover process of an earlier run',
@@ -884,18 +538,17 @@ export class Supervisor {
         // gone already
       }
     }
-
     for (const m of adopted) {
       if (m.cgroup && this.#cgroups) m.oomBaseline = await this.#cgroups.oomKills(m.cgroup);
       await this.#writeState(m, 'running').catch(() => undefined);
       m.logger.info({ pid: m.identity?.pid }, 'adopted a running process');
       this.#emit({ kind: 'adopted', key: m.spec.key, at: this.#options.clock.now().toISOString() });
     }
-    return adopted.map((m) => this.#status(m));
+    return adopted.map((m) => statusOf(m));
   }
 
   #adoptOne(state: StateFile<ProcessSpec>, identity: ProcessIdentity): Managed {
-    const m = this.#newManaged(state.spec);
+    const m = newManaged(this.#logger, state.spec);
     m.identity = identity;
     m.generation = 1;
     m.adopted = true;
@@ -904,7 +557,7 @@ export class Supervisor {
     m.watchedSince = this.#options.clock.now().getTime();
     m.cgroup = state.cgroup;
     m.envKnown = false;
-    m.phase = this.#hasProbe(state.spec) ? 'starting' : 'running';
+    m.phase = hasProbe(state.spec) ? 'starting' : 'running';
     this.#managed.set(state.key, m);
     return m;
   }
@@ -954,35 +607,4 @@ export class Supervisor {
       this.#logger.warn({ err: errorMessage(error), event: event.kind }, 'supervisor event handler failed');
     }
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
-  if (pgid <= 1) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is gone
-  }
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, everyMs = 25): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
-/** A command without shell syntax can be exec'd, so the pid we supervise is the program itself, not a shell. */
-function isSimpleCommand(command: string): boolean {
-  return /^[\w@%+=:,./ -]+$/.test(command.trim());
-}
-
-function isNodeCommand(command: string): boolean {
-  return /(^|[\s/])node(\s|$)/.test(command);
 }

@@ -13,6 +13,7 @@ import { planStage, type ObservedStage, type StageStep } from './plan.ts';
 import { planRename } from './rename-plan.ts';
 import { StageRenamer, stageNaming, type StageRestores } from './renamer.ts';
 import { stageJobKind } from './service.ts';
+import { deleteRemovedStage, markStageReady, setStagePhase } from './stage-store.ts';
 
 export type ReconcileResult =
   | { readonly kind: 'converged'; readonly reason: string }
@@ -118,18 +119,12 @@ export class StageReconciler {
       const plan = planStage(desired, observed);
       if (plan.kind === 'converged') {
         if (desired === 'present') {
-          await this.#o.db
-            .updateTable('stages')
-            .set({
-              phase: 'ready',
-              reason: 'database, role and files directory are in place',
-              observed_generation: stage.generation,
-              ready_at: stage.phase === 'ready' ? undefined : this.#o.clock.now(),
-              updated_at: this.#o.clock.now(),
-            })
-            .where('id', '=', stage.id)
-            .where('generation', '=', stage.generation)
-            .execute();
+          await markStageReady(
+            this.#o.db,
+            stage,
+            'database, role and files directory are in place',
+            this.#o.clock.now(),
+          );
         } else {
           await this.#forget(stage);
         }
@@ -256,12 +251,7 @@ export class StageReconciler {
     password_secret: string;
   }) {
     await this.#o.db.transaction().execute(async (tx) => {
-      const deleted = await tx
-        .deleteFrom('stages')
-        .where('id', '=', stage.id)
-        .where('desired', '=', 'absent')
-        .executeTakeFirst();
-      if (deleted.numDeletedRows === 0n) return;
+      if (!(await deleteRemovedStage(tx, stage.id))) return;
       await this.#o.secrets.remove(tx, stage.password_secret);
       await this.#o.audit.record(tx, {
         actor: actorName(systemPrincipal),
@@ -275,11 +265,7 @@ export class StageReconciler {
   }
 
   async #setPhase(stageId: string, phase: string | undefined, reason: string): Promise<void> {
-    await this.#o.db
-      .updateTable('stages')
-      .set({ ...(phase ? { phase } : {}), reason: reason.slice(0, 1000), updated_at: this.#o.clock.now() })
-      .where('id', '=', stageId)
-      .execute();
+    await setStagePhase(this.#o.db, stageId, phase, reason, this.#o.clock.now());
   }
 }
 

@@ -10,6 +10,7 @@ import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { StageRow } from './reconciler.ts';
 import { planRename, type RenameStep, type StageNaming } from './rename-plan.ts';
+import { chooseStageDatabaseName, markStageDatabaseRenamed } from './stage-store.ts';
 
 /**
  * What a rename needs of a stage's restores (the restore service's table,
@@ -103,13 +104,7 @@ export class StageRenamer {
         await driver.ensureRole(stage.database_name, await this.#o.secrets.get(stage.password_secret));
         await this.#o.restartStage?.(stage.id);
         await this.#o.db.transaction().execute(async (tx) => {
-          const done = await tx
-            .updateTable('stages')
-            .set({ database_renamed_at: this.#o.clock.now(), updated_at: this.#o.clock.now() })
-            .where('id', '=', stage.id)
-            .where('database_renamed_at', 'is', null)
-            .executeTakeFirst();
-          if (done.numUpdatedRows > 0n) {
+          if (await markStageDatabaseRenamed(tx, stage.id, this.#o.clock.now())) {
             await this.#record(tx, stage, 'stage.database.renamed', { from, to: stage.database_name });
           }
         });
@@ -121,18 +116,7 @@ export class StageRenamer {
   async #chooseOpaqueName(stage: StageRow): Promise<void> {
     const to = newStageDatabaseName(this.#o.instancePrefix);
     await this.#o.db.transaction().execute(async (tx) => {
-      const chosen = await tx
-        .updateTable('stages')
-        .set({
-          previous_database_name: stage.database_name,
-          database_name: to,
-          updated_at: this.#o.clock.now(),
-        })
-        .where('id', '=', stage.id)
-        .where('database_name', '=', stage.database_name)
-        .where('previous_database_name', 'is', null)
-        .executeTakeFirst();
-      if (chosen.numUpdatedRows > 0n) {
+      if (await chooseStageDatabaseName(tx, stage.id, stage.database_name, to, this.#o.clock.now())) {
         await this.#record(tx, stage, 'stage.database.rename', {
           from: stage.database_name,
           to,

@@ -12,6 +12,7 @@ import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { AddStageInput, CreateTenantInput } from './schemas.ts';
 import { storedContacts, withContact, withoutContact, type Contact } from './contacts.ts';
+import { insertStage, markStagesAbsent } from './stage-store.ts';
 
 export const stageJobKind = 'reconcile-stage';
 
@@ -255,18 +256,7 @@ export class TenantService {
         .set({ desired: 'absent', updated_at: new Date() })
         .where('id', '=', tenant.id)
         .execute();
-      const stages = await tx
-        .updateTable('stages')
-        .set((eb) => ({
-          desired: 'absent',
-          phase: 'deleting',
-          reason: 'deletion requested',
-          generation: eb('generation', '+', 1),
-          updated_at: new Date(),
-        }))
-        .where('tenant_id', '=', tenant.id)
-        .returning(['id', 'name'])
-        .execute();
+      const stages = await markStagesAbsent(tx, { tenantId: tenant.id }, 'deletion requested', new Date());
       for (const stage of stages) await enqueue(tx, stageJobKind, stage.id);
       if (stages.length === 0) await enqueue(tx, 'reconcile-tenant', tenant.id);
       await this.#o.audit.record(tx, {
@@ -337,17 +327,7 @@ export class TenantService {
         );
       }
       if (row.desired === 'absent') return;
-      await tx
-        .updateTable('stages')
-        .set((eb) => ({
-          desired: 'absent',
-          phase: 'deleting',
-          reason: 'removal requested',
-          generation: eb('generation', '+', 1),
-          updated_at: new Date(),
-        }))
-        .where('id', '=', row.id)
-        .execute();
+      await markStagesAbsent(tx, { stageId: row.id }, 'removal requested', new Date());
       await enqueue(tx, stageJobKind, row.id);
       await this.#o.audit.record(tx, {
         actor: actorName(actor),
@@ -448,19 +428,14 @@ export class TenantService {
     const database = newStageDatabaseName(this.#o.instancePrefix);
     const secretName = stagePasswordSecret(slug, stage);
     await this.#o.secrets.put(tx, secretName, randomSecret(32));
-    const row = await tx
-      .insertInto('stages')
-      .values({
-        tenant_id: tenantId,
-        name: stage,
-        database_name: database,
-        password_secret: secretName,
-        files_dir: join(this.#o.filesRoot, slug, stage),
-        ready_at: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await enqueue(tx, stageJobKind, row.id);
+    const id = await insertStage(tx, {
+      tenantId,
+      name: stage,
+      databaseName: database,
+      passwordSecret: secretName,
+      filesDir: join(this.#o.filesRoot, slug, stage),
+    });
+    await enqueue(tx, stageJobKind, id);
   }
 
   async #lockPresentTenant(tx: Queryable, slug: string): Promise<{ id: string }> {

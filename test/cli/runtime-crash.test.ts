@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantView } from '../../src/tenants/service.ts';
 import type { DeploymentView } from '../../src/runtime/deployments.ts';
-import type { LogLine, StagePsView } from '../../src/runtime/stage-runtime.ts';
+import type { LogLine, StagePsView } from '../../src/runtime/read-model.ts';
 import {
   cleanUp,
   cli,

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/contract.ts';
-import type { StagePsView } from '../../src/runtime/stage-runtime.ts';
+import type { StagePsView } from '../../src/runtime/read-model.ts';
 import type { TenantView } from '../../src/tenants/service.ts';
 import { freePort } from '../../src/system/ports.ts';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseShowProc } from '../../src/dataplane/haproxy.ts';
-import { parseServersState, parseShowMap } from '../../src/dataplane/runtime-api.ts';
+import { parseServersState, parseShowMap, parseStat } from '../../src/dataplane/runtime-api.ts';
 
 /** The runtime API's answers as HAProxy 2.6 writes them. */
 describe('runtime API answers', () => {
@@ -42,8 +42,18 @@ describe('runtime API answers', () => {
         port: 41_234,
         operationalState: 2,
         adminState: 0,
+        weight: 1,
       },
     ]);
     expect(() => parseServersState('No such backend.\n')).toThrow(/show servers state/);
+    const stat = parseStat('# pxname,svname,qcur,qmax,scur,lastsess,\nst_acme,BACKEND,0,0,2,7,\n\n');
+    expect(stat).toEqual([
+      {
+        proxy: 'st_acme',
+        name: 'BACKEND',
+        fields: { pxname: 'st_acme', svname: 'BACKEND', qcur: '0', qmax: '0', scur: '2', lastsess: '7' },
+      },
+    ]);
+    expect(() => parseStat('No such proxy.\n')).toThrow(/show stat/);
   });
 });

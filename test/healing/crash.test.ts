@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/contract.ts';
 import type { HealAttemptView } from '../../src/healing/index.ts';
-import type { StagePsView } from '../../src/runtime/stage-runtime.ts';
+import type { StagePsView } from '../../src/runtime/read-model.ts';
 import {
   cleanUp,
   cli,

@@ -55,7 +55,7 @@ export async function webProcess(
   stage = 'prod',
 ): Promise<{ pid: number; port: number; restarts: number }> {
   return until('a running web process', async () => {
-    const [view] = await t.services.runtime.ps(tenant, stage);
+    const [view] = await t.services.runtimeView.ps(tenant, stage);
     const web = view?.processes.find((p) => p.process === 'web' && p.release === view.release);
     return web?.pid && web.port && web.healthy
       ? { pid: web.pid, port: web.port, restarts: web.restarts }

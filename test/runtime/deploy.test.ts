@@ -194,6 +194,75 @@ describe('deploy, promote and rollback with zero downtime', () => {
     );
   });
 
+  it('rolls back to a named earlier release with --to, and refuses one the stage never ran', async () => {
+    const traffic = load(`${url}/api/invoices`);
+    const started = await t.request('POST', '/api/v1/tenants/acme/stages/dev/rollback', { to: '1.0.1' });
+    expect(started.status, started.text).toBe(202);
+    const deployment = await waitDeployment(started.body.id);
+    const statuses = await traffic.stop();
+    expect(deployment).toMatchObject({ status: 'active', version: '1.0.1' });
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const audit = await t.request('GET', '/api/v1/audit?action=stage.rollback');
+    expect(audit.body.events.at(-1)?.details).toMatchObject({ version: '1.0.1' });
+
+    // 1.0.2 failed there: never ran. 9.9.9 does not exist. Neither changes anything.
+    for (const to of ['1.0.2', '9.9.9']) {
+      const refused = await t.request('POST', '/api/v1/tenants/acme/stages/dev/rollback', { to });
+      expect(refused.status, refused.text).toBe(400);
+      expect(refused.body.message).toContain(`--to "${to}"`);
+      expect(refused.body.message).toMatch(/it ran 1\.0\.0/);
+    }
+    const same = await t.request('POST', '/api/v1/tenants/acme/stages/dev/rollback', { to: '1.0.1' });
+    expect(same.status, same.text).toBe(409);
+    expect(
+      (await t.request('GET', '/api/v1/tenants/acme/deployments?stage=dev')).body.deployments[0].id,
+    ).toBe(deployment.id);
+  }, 120_000);
+
+  /**
+   * What a Steward killed in the middle of a deploy leaves: the deployments
+   * row at its recorded phase and the deploy job queued. The next run
+   * resumes from the phase: a deploy recorded as `starting` (migrated) does
+   * not migrate again, one recorded as `migrating` does.
+   */
+  it('resumes a deploy from the phase recorded when Steward died', async () => {
+    const control = t.controlDatabase;
+    const [stage] = await t.query<{ id: string }>(
+      `select s.id from stages s join tenants t on t.id = s.tenant_id where t.slug = 'acme' and s.name = 'test'`,
+      [],
+      control,
+    );
+    async function leftBehind(version: string, status: string): Promise<string> {
+      const [row] = await t.query<{ id: string }>(
+        `insert into deployments (stage_id, release_id, status, actor)
+           select $1, id, $3, 'test' from releases where version = $2 returning id::text`,
+        [stage?.id, version, status],
+        control,
+      );
+      await t.query(`insert into jobs (kind, key) values ('deploy', $1)`, [row?.id], control);
+      return row?.id ?? '';
+    }
+    const test = async () =>
+      (await t.request('GET', '/api/v1/tenants/acme/ps')).body.stages.find((s: any) => s.stage === 'test');
+    const testUrl = (await test()).url;
+
+    // 1.0.2's migration exits 3: recorded as migrating, it runs again, and fails.
+    const migrating = await waitDeployment(await leftBehind('1.0.2', 'migrating'));
+    expect(migrating.status).toBe('failed');
+    expect(migrating.reason).toMatch(/migration failed: exit 3/);
+    expect(JSON.parse((await get(`${testUrl}/healthz`)).body).release).toBe('1.0.0');
+
+    // Recorded as starting, 1.0.2 counts as migrated: started, handed over, the old release stopped.
+    const starting = await waitDeployment(await leftBehind('1.0.2', 'starting'));
+    expect(starting.status, starting.reason).toBe('active');
+    expect(JSON.parse((await get(`${testUrl}/healthz`)).body).release).toBe('1.0.2');
+    const deadline = Date.now() + 30_000;
+    while (new Set((await test()).processes.map((p: any) => p.release)).has('1.0.0')) {
+      if (Date.now() > deadline) throw new Error('the old release still runs');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 120_000);
+
   it('shows the processes logs', async () => {
     const logs = await t.request('GET', '/api/v1/tenants/acme/stages/dev/logs?process=web&lines=50');
     expect(logs.status).toBe(200);

@@ -3,7 +3,7 @@ import { UnauthorizedError } from '../../core/errors.ts';
 import { allows, type AllowList } from '../../gateway/allow-list.ts';
 import { checkScope, route, type Authenticator } from '../route.ts';
 
-/** What `/metrics` serves: Steward's registry (with the gateway's series when it runs here). */
+/** What `/metrics` serves: Steward's registry (with the gateway's series when it runs here); or HAProxy's exporter. */
 export interface MetricsSource {
   /** The Content-Type of `render()`'s text. */
   readonly contentType: string;
@@ -22,28 +22,42 @@ export function metricsRoutes(
   auth: Authenticator,
   metrics: MetricsSource,
   allow: AllowList = [],
+  haproxy?: MetricsSource,
 ): void {
-  route(app, auth, {
-    method: 'GET',
-    url: '/metrics',
-    summary:
-      'Steward and gateway metrics in the Prometheus text format (a token, or an address in metrics.allow)',
-    tags: ['system'],
-    // Decided below: the allow list first, then the token, as every other route checks it.
-    permission: 'public',
-    handler: async ({ request, reply }) => {
-      if (!allows(allow, request.ip)) {
-        const header = request.headers.authorization;
-        if (!header?.startsWith('Bearer ')) {
-          throw new UnauthorizedError(
-            `scraping /metrics needs an API token ("Authorization: Bearer stw_…") or a source address in the config's metrics.allow; ${request.ip} is not in it`,
-          );
+  const scrape = (url: string, summary: string, source: MetricsSource) =>
+    route(app, auth, {
+      method: 'GET',
+      url,
+      summary,
+      tags: ['system'],
+      // Decided below: the allow list first, then the token, as every other route checks it.
+      permission: 'public',
+      handler: async ({ request, reply }) => {
+        if (!allows(allow, request.ip)) {
+          const header = request.headers.authorization;
+          if (!header?.startsWith('Bearer ')) {
+            throw new UnauthorizedError(
+              `scraping ${url} needs an API token ("Authorization: Bearer stw_…") or a source address in the config's metrics.allow; ${request.ip} is not in it`,
+            );
+          }
+          checkScope(await auth(header.slice(7).trim(), request.ip), undefined);
         }
-        checkScope(await auth(header.slice(7).trim(), request.ip), undefined);
-      }
-      const text = await metrics.render();
-      void reply.type(metrics.contentType);
-      return text;
-    },
-  });
+        const text = await source.render();
+        void reply.type(source.contentType);
+        return text;
+      },
+    });
+  scrape(
+    '/metrics',
+    'Steward and gateway metrics in the Prometheus text format (a token, or an address in metrics.allow)',
+    metrics,
+  );
+  // HAProxy's exporter names every stage backend (hence every tenant): the same guard as /metrics.
+  if (haproxy) {
+    scrape(
+      '/metrics/haproxy',
+      "HAProxy's own metrics (frontends, backends, servers) from its Prometheus exporter (a token, or an address in metrics.allow)",
+      haproxy,
+    );
+  }
 }

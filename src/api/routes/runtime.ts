@@ -16,6 +16,7 @@ const deployBody = z
   })
   .strict();
 const promoteBody = z.object({ from: stageNameSchema, to: stageNameSchema }).strict();
+const rollbackBody = z.object({ to: z.string().min(1).max(64).optional() }).strict();
 const logsQuery = z
   .object({
     process: z
@@ -42,7 +43,7 @@ const stageSettings = z
   .strict();
 
 export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
-  const { deployments, runtime } = services;
+  const { deployments, runtime, runtimeView } = services;
   route(app, auth, {
     method: 'POST',
     url: '/api/v1/tenants/:tenant/stages/:stage/deployments',
@@ -88,12 +89,14 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
   route(app, auth, {
     method: 'POST',
     url: '/api/v1/tenants/:tenant/stages/:stage/rollback',
-    summary: 'Return a stage to the release it ran before',
+    summary: 'Return a stage to the release it ran before, or (to) to an earlier release it ran',
     tags: ['runtime'],
     permission: 'releases.write',
     params: stageParams,
+    body: rollbackBody,
     status: 202,
-    handler: ({ params, principal }) => deployments.rollback(params.tenant, params.stage, principal),
+    handler: ({ params, body, principal }) =>
+      deployments.rollback(params.tenant, params.stage, principal, body.to),
   });
   route(app, auth, {
     method: 'GET',
@@ -102,7 +105,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['runtime'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => ({ stages: await runtime.ps(params.tenant) }),
+    handler: async ({ params }) => ({ stages: await runtimeView.ps(params.tenant) }),
   });
   route(app, auth, {
     method: 'PATCH',
@@ -113,10 +116,10 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     params: stageParams,
     body: stageSettings,
     handler: async ({ params, body, principal }) => {
-      const [view] = await runtime.ps(params.tenant, params.stage);
+      const [view] = await runtimeView.ps(params.tenant, params.stage);
       if (!view) throw new InputError(`unknown stage ${params.stage}`, { field: 'stage' });
       await runtime.configure(params.tenant, params.stage, body, principal);
-      return (await runtime.ps(params.tenant, params.stage))[0];
+      return (await runtimeView.ps(params.tenant, params.stage))[0];
     },
   });
   route(app, auth, {
@@ -130,7 +133,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     query: logsQuery,
     handler: async ({ params, query, reply, request }) => {
       const since = query.since === undefined ? undefined : Date.parse(query.since);
-      const lines = await runtime.logs(params.tenant, params.stage, {
+      const lines = await runtimeView.logs(params.tenant, params.stage, {
         lines: query.lines,
         ...(query.process ? { process: query.process } : {}),
         ...(since === undefined ? {} : { since }),
@@ -141,7 +144,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
         return ndjson;
       }
       // Follow: send what is there, then new lines as the files grow, until the client goes away.
-      const files = await runtime.logFiles(params.tenant, params.stage, query.process);
+      const files = await runtimeView.logFiles(params.tenant, params.stage, query.process);
       const offsets = new Map<string, number>();
       for (const file of files) {
         const handle = await open(file.path, 'r').catch(() => undefined);

@@ -357,8 +357,11 @@ export class ExportService {
         }),
         createWriteStream(target, { mode: 0o600 }),
       );
-    } finally {
+    } catch (error) {
+      // Only a failed write stops pg_dump: after a whole archive, pg_dump has closed its output and exits by
+      // itself, possibly a moment after the pipeline ends (killing it then made a good export fail "exit 128").
       if (dump.exitCode === null) dump.kill('SIGKILL');
+      throw error;
     }
     const { code, stderr } = await dumpExit;
     if (code !== 0) throw new Error(`pg_dump failed (exit ${code}): ${stderr.trim().slice(-1000)}`);
