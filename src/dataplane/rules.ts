@@ -20,6 +20,17 @@ import { maintenancePage } from './pages.ts';
  * LF line ends are read as CRLF, a message with Content-Length and
  * Transfer-Encoding is read as chunked, its Content-Length dropped and the
  * connection closed after the answer.
+ *
+ * Bodies, exactly: a Content-Length over maxBodyBytes is 413 before a byte
+ * goes on. Every body's first chunkedBodyLimit()+1 bytes (all of it when
+ * smaller) must arrive within bodyIdleTimeoutMs of the head, or the answer
+ * is 408; a body without Content-Length (chunked, or HTTP/2 without
+ * content-length) is held until it is complete or past chunkedBodyLimit()
+ * and then 413, so none over it reaches a stage. After those first bytes,
+ * HAProxy 2.6 stops timing the client (it waits on the stage): a body that
+ * stalls later is cut when the stage gives up (timeout server, 60 s).
+ * requestTimeoutMs (the whole request) has no HAProxy counterpart; the
+ * head's and the body's timeouts bound it.
  */
 
 /** The stick tables (backends holding only a table): per client address, per tenant. */
@@ -116,6 +127,8 @@ export function edgeRequestRules(
     '    acl bad_path path -m reg -i (%2f|%5c|%0[0-9a-f]|%1[0-9a-f]|%7f|%(?![0-9a-f]{2}))',
     '    acl dot_segment path -m reg -i /(\\.|%2e){1,2}(/|$)',
     '    acl absolute_form url -m reg -i ^https?://',
+    // Origin-form or an http(s) URL: not asterisk-form (OPTIONS *), not authority-form.
+    '    acl good_target url -m reg -i ^(/|https?://)',
     // A Connection list may not drop framing: the body would reach the stage unframed, as a request of its own.
     '    acl bad_connection req.hdr(connection) -m str -i host content-length transfer-encoding',
     '    acl has_length req.hdr_cnt(content-length) gt 0',
@@ -132,6 +145,7 @@ export function edgeRequestRules(
     answer(files, 400, '!good_version'),
     answer(files, 400, '!upper_method'),
     '    http-request deny deny_status 405 if METH_CONNECT',
+    answer(files, 400, '!good_target'),
     answer(files, 400, '!one_host'),
     answer(files, 400, '!good_host'),
     answer(files, 400, '!good_port'),

@@ -287,6 +287,17 @@ describe('HAProxy under hostile input', () => {
     expect(headers['x-request-id']).not.toBe('forged');
   });
 
+  it.each([
+    ['HTTP/1.0 without Host', 'GET /old HTTP/1.0\r\n\r\n', 400],
+    ['CONNECT', 'CONNECT globex.localhost:443 HTTP/1.1\r\nHost: globex.localhost:443\r\n\r\n', 405],
+    ['asterisk-form', 'OPTIONS * HTTP/1.1\r\nHost: acme.localhost\r\n\r\n', 400],
+  ])('refuses %s, as the Node gateway did', async (_name, raw, status) => {
+    const reply = await send(raw);
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([status]);
+    expect(seenBy(acme)).toEqual([]);
+    expect(seenBy(globex)).toEqual([]);
+  });
+
   it('sends an absolute-form target for the same host as origin-form', async () => {
     // Its authority must equal Host byte for byte (HAProxy's parser answers 400 to `acme.localhost:8443` here,
     // where the Node gateway compared hosts without ports): refused either way, never routed elsewhere.
