@@ -227,7 +227,7 @@ describe('HAProxy under hostile input', () => {
     const reply = await send(
       get(
         'acme.localhost',
-        '/login?next=%2Fhome&token=SECRET1&Client_Secret=SECRET4',
+        '/login?next=%2Fhome&token=SECRET1&Client_Secret=SECRET4&SECRET6eyJhbGciOiJIUzI1NiJ9xyz&debug',
         'Cookie: sid=SECRET2\r\nAuthorization: Bearer SECRET3\r\nUser-Agent: hostile-suite/1 "quoted"\r\n',
       ),
     );
@@ -242,7 +242,7 @@ describe('HAProxy under hostile input', () => {
       client: '127.0.0.1',
       method: 'GET',
       host: 'acme.localhost',
-      path: '/login?next=%2Fhome&token=[redacted]&Client_Secret=[redacted]',
+      path: '/login?next=%2Fhome&token=[redacted]&Client_Secret=[redacted]&[redacted]&debug',
       status: 200,
       backend: 'st_acme',
       ua: 'hostile-suite/1 "quoted"',
