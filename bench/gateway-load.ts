@@ -97,14 +97,17 @@ export function loadGenerator(options: { work: string; host: string }) {
   if (probe.status !== 0)
     throw new Error('bench/gateway needs `unshare -m` (root) for a private /etc/hosts; run it as root');
 
-  const exec = async (command: string): Promise<string> => {
+  const exec = async (command: string, timeoutMs: number): Promise<string> => {
     const script = `mount --bind ${shellQuote(hostsFile)} /etc/hosts && ulimit -n "$(ulimit -Hn)" && exec ${command}`;
     const child = spawn('unshare', ['-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // h2load once waited minutes past its duration for a connection that never came up.
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    clearTimeout(killer);
     if (code !== 0) throw new Error(`${command.split(' ')[0]} exited ${code}: ${err}${out}`);
     return out;
   };
@@ -118,13 +121,17 @@ export function loadGenerator(options: { work: string; host: string }) {
     ): Promise<LoadResult> {
       if (protocol === 'http1') {
         return parseWrk(
-          await exec(`wrk -t 2 -c ${connections} -d ${seconds}s --latency --timeout 10s ${shellQuote(url)}`),
+          await exec(
+            `wrk -t 2 -c ${connections} -d ${seconds}s --latency --timeout 10s ${shellQuote(url)}`,
+            (seconds + 60) * 1000,
+          ),
         );
       }
       const requestLog = join(options.work, 'h2load.log');
       try {
         const out = await exec(
-          `h2load -t 2 -c ${connections} -m 1 -D ${seconds} --log-file=${shellQuote(requestLog)} ${shellQuote(url)}`,
+          `h2load -t 2 -c ${connections} -m 1 -D ${seconds} -N 10s --log-file=${shellQuote(requestLog)} ${shellQuote(url)}`,
+          (seconds + 60) * 1000,
         );
         return parseH2load(out, readFileSync(requestLog, 'utf8'));
       } finally {

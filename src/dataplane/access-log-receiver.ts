@@ -27,10 +27,15 @@ export interface AccessLogMetrics {
   count(outcome: AccessLogOutcome, n?: number): void;
 }
 
+const accessLogMessagesMetric = 'steward_dataplane_access_log_messages_total';
+
 /** steward_dataplane_access_log_messages_total{outcome}, in Steward's registry: lost records show on /metrics. */
 export function createAccessLogMetrics(registry: Registry): AccessLogMetrics {
+  // A second receiver in the same process (a restart in tests) counts on in the same series.
+  const existing = registry.getSingleMetric(accessLogMessagesMetric);
+  if (existing instanceof Counter) return { count: (outcome, n = 1) => existing.inc({ outcome }, n) };
   const messages = new Counter({
-    name: 'steward_dataplane_access_log_messages_total',
+    name: accessLogMessagesMetric,
     help: "HAProxy's access log as Steward received it, by outcome: record (counted in the gateway metrics), connection_error (a connection that ended before a request), malformed, lost (overwritten in HAProxy's ring before Steward read it), broken_stream (a connection closed on bad framing).",
     labelNames: ['outcome'] as const,
     registers: [registry],

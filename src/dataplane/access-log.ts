@@ -6,16 +6,18 @@ import {
 } from '../gateway/access-log.ts';
 
 /**
- * The access log HAProxy writes: one JSON object per request, one object per
- * datagram on a Unix socket (`format raw`), with exactly the keys of
- * AccessLogRecord. Built from named samples only, so no cookie and no
- * Authorization header can get in; every string HAProxy did not make itself
- * goes through its `json` converter; the query keeps its shape but the value
- * of each parameter whose name contains a secret-looking word (the Node
- * gateway's list, src/gateway/access-log.ts, any case) becomes `[redacted]`.
+ * The access log HAProxy writes: one JSON object per request, with exactly
+ * the keys of AccessLogRecord (it travels to Steward through a ring that
+ * forwards to a Unix stream socket: access-log-stream.ts). Built from named
+ * samples only, so no cookie and no Authorization header can get in; every
+ * string HAProxy did not make itself goes through its `json` converter; the
+ * query keeps its shape but the value of each parameter whose name contains
+ * a secret-looking word (the Node gateway's list, src/gateway/access-log.ts,
+ * any case) becomes `[redacted]`.
  *
  * Limits of the redaction in HAProxy: a parameter name spelled with percent
- * escapes (`to%6Ben`) is not recognised; a bare query value of 25 characters
+ * escapes (`to%6Ben`) is not recognised here (Steward's receiver redacts
+ * again, decoded, with the same list); a bare query value of 25 characters
  * or more (`?eyJhbGci…`) is redacted as the Node gateway does.
  */
 export const accessLogKeys = [

@@ -2,6 +2,7 @@ import { InputError, showValue } from '../core/errors.ts';
 import { resolveGatewayLimits, type GatewayLimits } from '../gateway/limits.ts';
 import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
+import { renderAccessLogRing } from './access-log-stream.ts';
 import { errorfileStatuses } from './pages.ts';
 import {
   accessLogLines,
@@ -10,6 +11,7 @@ import {
   bufferBytes,
   edgeRequestRules,
   headerSlots,
+  requestVariables,
   stageRules,
   tableSections,
   tenantTable,
@@ -101,8 +103,9 @@ export interface DataPlaneState {
   /** The edge's limits on end users (Steward's `gateway.limits`). */
   readonly limits: GatewayLimits;
   /**
-   * A Unix datagram socket that receives the access log: one JSON object a
-   * request, one a datagram (see AccessLogRecord). None: no access log.
+   * The Unix stream socket Steward receives the access log on: HAProxy logs
+   * one JSON object a request (AccessLogRecord) into a ring that forwards
+   * them there, octet-counted (access-log-stream.ts). None: no access log.
    */
   readonly accessLog?: string;
   /** The unprivileged user and group the workers run as (the master keeps root to reload). */
@@ -286,6 +289,8 @@ function renderFrontends(state: DataPlaneState): string[] {
     '',
     'frontend fe_http',
     `    bind ${addressWithPort(state.http.address, state.http.port)}`,
+    ...accessLogLines(state.accessLog),
+    ...requestVariables({ accessLog: state.accessLog !== undefined }),
     `    http-request redirect location https://%[req.hdr(host),field(1,:)]${httpsPort}%[pathq] code 301`,
     '',
     ...(published.length > 0
@@ -351,5 +356,6 @@ export function renderHaproxyConfig(state: DataPlaneState): string {
     ...renderGlobal(state),
     ...renderFrontends(state),
     ...renderBackends(state),
+    ...(state.accessLog === undefined ? [] : renderAccessLogRing(state.accessLog)),
   ].join('\n');
 }

@@ -285,7 +285,13 @@ export class HaproxyStageEndpoints implements StageEndpoints {
       }
       // Outside the exclusive section: the controller takes it to render and reload.
       await this.#o.ensureBackend(stage);
-      await change();
+      await change().catch((again: unknown) => {
+        if (!isUnknownBackend(again)) throw again;
+        throw new UnavailableError(
+          `HAProxy has no backend ${stageBackendName(stage.id)} for stage ${stage.id} even after the data plane rendered its config: is the stage in the control DB?`,
+          { cause: again },
+        );
+      });
     }
   }
 

@@ -11,16 +11,6 @@ export {
   type StageBackend,
   type StageServer,
 } from './config.ts';
-export { Activator, activatorVia, stageHeader, type ActivatorOptions } from './activator.ts';
-export {
-  appAddress,
-  HaproxyStageEndpoints,
-  type ActivatorPort,
-  type HaproxyStageEndpointsOptions,
-} from './endpoints.ts';
-export { createExclusive, type Exclusive } from './exclusive.ts';
-export { appServerName, portOfAppServer } from './handover.ts';
-export { stageBackendName, stageIdOfBackend } from './names.ts';
 export {
   accessLogFormat,
   accessLogKeys,
@@ -37,6 +27,16 @@ export {
   chunkedBodyLimit,
   rateWindowMs,
 } from './rules.ts';
+export { Activator, activatorVia, stageHeader, type ActivatorOptions } from './activator.ts';
+export {
+  appAddress,
+  HaproxyStageEndpoints,
+  type ActivatorPort,
+  type HaproxyStageEndpointsOptions,
+} from './endpoints.ts';
+export { createExclusive, type Exclusive } from './exclusive.ts';
+export { appServerName, portOfAppServer } from './handover.ts';
+export { stageBackendName, stageIdOfBackend } from './names.ts';
 export { Haproxy, parseShowProc, type HaproxyOptions, type MasterView, type ProcessView } from './haproxy.ts';
 export {
   isUnknownBackend,
@@ -70,3 +70,4 @@ export {
   type StageNames,
 } from './access-log-stream.ts';
 export { HaproxyExporter } from './exporter.ts';
+export { DataPlaneAccessLog, type DataPlaneAccessLogOptions } from './observability.ts';

@@ -1,6 +1,7 @@
 import { strippedRequestHeaders } from '../gateway/headers.ts';
 import type { GatewayLimits } from '../gateway/limits.ts';
 import { accessLogFormat, accessLogUserAgentMax, redactedPathSample } from './access-log.ts';
+import { accessLogLine } from './access-log-stream.ts';
 import { maintenancePage } from './pages.ts';
 
 /**
@@ -19,6 +20,17 @@ import { maintenancePage } from './pages.ts';
  * LF line ends are read as CRLF, a message with Content-Length and
  * Transfer-Encoding is read as chunked, its Content-Length dropped and the
  * connection closed after the answer.
+ *
+ * Bodies, exactly: a Content-Length over maxBodyBytes is 413 before a byte
+ * goes on. Every body's first chunkedBodyLimit()+1 bytes (all of it when
+ * smaller) must arrive within bodyIdleTimeoutMs of the head, or the answer
+ * is 408; a body without Content-Length (chunked, or HTTP/2 without
+ * content-length) is held until it is complete or past chunkedBodyLimit()
+ * and then 413, so none over it reaches a stage. After those first bytes,
+ * HAProxy 2.6 stops timing the client (it waits on the stage): a body that
+ * stalls later is cut when the stage gives up (timeout server, 60 s).
+ * requestTimeoutMs (the whole request) has no HAProxy counterpart; the
+ * head's and the body's timeouts bound it.
  */
 
 /** The stick tables (backends holding only a table): per client address, per tenant. */
@@ -96,22 +108,14 @@ export function edgeRequestRules(
 ): string[] {
   const addressWindow = rateWindowMs(limits.addressRatePerSecond, limits.addressBurst);
   const lines = [
-    '    unique-id-format %[uuid()]',
     `    timeout client ${limits.bodyIdleTimeoutMs}ms`,
     `    timeout http-request ${limits.headersTimeoutMs}ms`,
     `    timeout http-keep-alive ${limits.keepAliveTimeoutMs}ms`,
     // Past the cap the TCP connection is closed before TLS: no handshake to spend CPU on.
     `    tcp-request connection track-sc0 src table ${addressTable}`,
     `    tcp-request connection reject if { sc0_conn_cur gt ${limits.maxConnectionsPerAddress} }`,
-    // The routing key: lower case, the port and one trailing dot removed.
-    '    http-request set-var(txn.host) req.hdr(host),lower,regsub(:[0-9]+$,),regsub(\\.$,)',
+    ...requestVariables(options),
     '    http-request set-var(txn.sni) ssl_fc_sni,lower,regsub(\\.$,)',
-    ...(options.accessLog
-      ? [
-          `    http-request set-var(txn.path) '${redactedPathSample()}'`,
-          `    http-request set-var(txn.ua) req.hdr(user-agent),bytes(0,${accessLogUserAgentMax})`,
-        ]
-      : []),
     `    http-request set-var(txn.headers) 'req.hdr_names,regsub("[^,]","",g),length'`,
     '    acl good_version req.ver 1.0 1.1 2.0',
     '    acl upper_method method -m reg ^[A-Z][A-Z-]*$',
@@ -123,6 +127,8 @@ export function edgeRequestRules(
     '    acl bad_path path -m reg -i (%2f|%5c|%0[0-9a-f]|%1[0-9a-f]|%7f|%(?![0-9a-f]{2}))',
     '    acl dot_segment path -m reg -i /(\\.|%2e){1,2}(/|$)',
     '    acl absolute_form url -m reg -i ^https?://',
+    // Origin-form or an http(s) URL: not asterisk-form (OPTIONS *), not authority-form.
+    '    acl good_target url -m reg -i ^(/|https?://)',
     // A Connection list may not drop framing: the body would reach the stage unframed, as a request of its own.
     '    acl bad_connection req.hdr(connection) -m str -i host content-length transfer-encoding',
     '    acl has_length req.hdr_cnt(content-length) gt 0',
@@ -139,6 +145,7 @@ export function edgeRequestRules(
     answer(files, 400, '!good_version'),
     answer(files, 400, '!upper_method'),
     '    http-request deny deny_status 405 if METH_CONNECT',
+    answer(files, 400, '!good_target'),
     answer(files, 400, '!one_host'),
     answer(files, 400, '!good_host'),
     answer(files, 400, '!good_port'),
@@ -174,6 +181,24 @@ export function edgeRequestRules(
     '    http-after-response set-header X-Request-Id %[unique-id]',
   );
   return lines;
+}
+
+/**
+ * The request's id, its routing key (lower case, the port and one trailing
+ * dot removed) and, with an access log, what the log line needs of the
+ * request, kept in variables because the request is gone when it is written.
+ */
+export function requestVariables(options: { accessLog: boolean }): string[] {
+  return [
+    '    unique-id-format %[uuid()]',
+    '    http-request set-var(txn.host) req.hdr(host),lower,regsub(:[0-9]+$,),regsub(\\.$,)',
+    ...(options.accessLog
+      ? [
+          `    http-request set-var(txn.path) '${redactedPathSample()}'`,
+          `    http-request set-var(txn.ua) req.hdr(user-agent),bytes(0,${accessLogUserAgentMax})`,
+        ]
+      : []),
+  ];
 }
 
 /** Every header on the owned list, by name and by prefix; HAProxy matches names in any case. */
@@ -262,8 +287,8 @@ export function tableSections(limits: GatewayLimits): string[] {
   ];
 }
 
-/** The access log target and format of a frontend. */
+/** A frontend's access log: into the ring that forwards to Steward (access-log-stream.ts), in the JSON format. */
 export function accessLogLines(socket: string | undefined): string[] {
   if (socket === undefined) return [];
-  return [`    log ${socket} len 8192 format raw local0 info`, `    log-format '${accessLogFormat()}'`];
+  return [`    ${accessLogLine}`, `    log-format '${accessLogFormat()}'`];
 }

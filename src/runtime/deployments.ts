@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { AuditService } from '../audit/service.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
@@ -64,6 +65,32 @@ export async function activeRelease(db: Queryable, stageId: string): Promise<Act
     .orderBy('deployments.id', 'desc')
     .executeTakeFirst();
   return row ? { ...row, definition: row.definition as AppDefinition } : undefined;
+}
+
+/**
+ * A deployment of the stage is in flight, or its deploy job is still queued
+ * or running (retiring the old release after the new one went active): the
+ * deploy job decides what serves until it is done.
+ */
+export async function deployOwnsStage(db: Queryable, stageId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('deployments')
+    .select('deployments.id')
+    .where('deployments.stage_id', '=', stageId)
+    .where((eb) =>
+      eb.or([
+        eb('deployments.status', 'in', [...inFlightStatuses]),
+        eb.exists(
+          eb
+            .selectFrom('jobs')
+            .select('jobs.id')
+            .where('jobs.kind', '=', deployJobKind)
+            .where('jobs.key', '=', sql<string>`deployments.id::text`),
+        ),
+      ]),
+    )
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

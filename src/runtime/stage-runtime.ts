@@ -5,7 +5,6 @@ import type { Clock } from '../core/clock.ts';
 import { logPassFailure } from '../core/logger.ts';
 import { actorName, systemPrincipal, type Principal } from '../core/policy.ts';
 import type { ClaimedJob, JobOutcome } from '../jobs/queue.ts';
-import { sql } from 'kysely';
 import type { ControlDb } from '../store/db.ts';
 import { freePort } from '../system/ports.ts';
 import { chmodDirectories, treeBytes } from '../system/safe-fs.ts';
@@ -17,7 +16,7 @@ import {
   setRuntimeSettings,
 } from '../tenants/stage-store.ts';
 import { DeployJob } from './deploy-job.ts';
-import { activeRelease, deployJobKind, inFlightStatuses } from './deployments.ts';
+import { activeRelease, deployOwnsStage } from './deployments.ts';
 import { webPorts, type RuntimeDriver } from './driver.ts';
 import type { EndpointStage, StageEndpoints } from './endpoints.ts';
 import { StageProxyEndpoints } from './stage-proxy-endpoints.ts';
@@ -153,7 +152,7 @@ export class StageRuntime {
       await this.#removeEndpoint(stage.id);
       return;
     }
-    if (await this.#deploying(stage.id)) return; // the deploy job owns the stage until it finishes
+    if (await deployOwnsStage(this.#o.db, stage.id)) return; // the deploy job owns the stage until it finishes
     const active = await activeRelease(this.#o.db, stage.id);
     if (!active) return;
     // A wake owns the stage until it is healthy: neither stop what it starts nor
@@ -249,28 +248,6 @@ export class StageRuntime {
     if (!stage) return;
     await this.#driver.stop(runtimeStage(stage), () => true);
     await this.reconcileStage(stageId);
-  }
-
-  /** A deploy job of the stage is queued or running: it decides what serves until it is done. */
-  async #deploying(stageId: string): Promise<boolean> {
-    const row = await this.#o.db
-      .selectFrom('deployments')
-      .select('deployments.id')
-      .where('deployments.stage_id', '=', stageId)
-      .where((eb) =>
-        eb.or([
-          eb('deployments.status', 'in', [...inFlightStatuses]),
-          eb.exists(
-            eb
-              .selectFrom('jobs')
-              .select('jobs.id')
-              .where('jobs.kind', '=', deployJobKind)
-              .where('jobs.key', '=', sql<string>`deployments.id::text`),
-          ),
-        ]),
-      )
-      .executeTakeFirst();
-    return row !== undefined;
   }
 
   /** The stage as its endpoint knows it: its published port, chosen on first use. */

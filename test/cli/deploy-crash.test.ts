@@ -188,4 +188,17 @@ describe('kill -9 of steward up during a deploy', () => {
       await db.end();
     }
   }, 300_000);
+
+  it('steward rollback --to: back to a release the stage ran, and a clear error for one it never ran', async () => {
+    const refused = await cli(dataDir, ['rollback', 'shop', 'dev', '--to', '9.9.9']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /--to "9\.9\.9": stage dev of shop never ran that release; it ran 1\.0\.0/,
+    );
+    const back = await cli(dataDir, ['rollback', 'shop', 'dev', '--to', '1.0.0']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toMatch(/^ {2}active: healthy and serving/m);
+    const [view] = await cliJson<StagePsView[]>(dataDir, ['ps', 'shop']);
+    expect(JSON.parse((await get(`${view?.url ?? ''}/healthz`)).body)).toMatchObject({ release: '1.0.0' });
+  }, 120_000);
 });

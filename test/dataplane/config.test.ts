@@ -207,7 +207,10 @@ describe('the edge rules', () => {
     ],
     ['the stage named to the activator', /http-request set-header X-Steward-Stage st_a\n/],
     ['the activator as backup', /server activator 127\.0\.0\.1:3001 backup\n\nbackend st_b/],
-    ['the access log', /log \/run\/st\/access\.sock len 8192 format raw local0 info\n/],
+    [
+      "the access log through the ring to Steward's socket",
+      /log ring@steward_access local0 info\n(.|\n)*server steward unix@\/run\/st\/access\.sock log-proto octet-count/,
+    ],
   ])('renders %s', (_what, pattern) => {
     expect(text).toMatch(pattern);
   });

@@ -341,6 +341,22 @@ describe('stage endpoints on HAProxy', () => {
     );
     await expect(endpoints.serve(sleepyStage, [70_000])).rejects.toThrow(/ports\[0\] "70000" is not a port/);
     expect(endpoints.serving(sleepyStage.id)).toEqual([woke.port]);
+    // A stage HAProxy has no backend for, and the controller renders none: a clear error, nothing changed.
+    const unknown = { ...sleepyStage, id: '77' };
+    let asked = 0;
+    const lost = new HaproxyStageEndpoints({
+      api: haproxy.api,
+      ensureBackend: () => Promise.resolve(void (asked += 1)),
+    });
+    await expect(lost.serve(unknown, [woke.port])).rejects.toThrow(
+      /no backend st_77 for stage 77 even after/,
+    );
+    expect(asked).toBe(1);
+    await expect(new HaproxyStageEndpoints({ api: haproxy.api }).sleep(unknown)).rejects.toThrow(
+      /HAProxy has no backend for stage 77 yet/,
+    );
+    await lost.retire(unknown, [woke.port], 100);
+    await lost.remove(unknown.id);
 
     // A scale to zero (sleep, then retire) raced by a wake that serves the same instance: the wake wins.
     await endpoints.sleep(sleepyStage);

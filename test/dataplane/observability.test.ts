@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Agent } from 'node:https';
@@ -9,23 +9,21 @@ import { metricsRoutes } from '../../src/api/routes/metrics.ts';
 import type { Authenticator } from '../../src/api/route.ts';
 import { UnauthorizedError } from '../../src/core/errors.ts';
 import { systemPrincipal } from '../../src/core/policy.ts';
-import { AccessLogReceiver, createAccessLogMetrics } from '../../src/dataplane/access-log-receiver.ts';
 import {
   OctetCountDecoder,
-  countRequests,
   observationOf,
   parseAccessLogMessage,
   renderAccessLogRing,
   type AccessLogRecord,
 } from '../../src/dataplane/access-log-stream.ts';
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
+import { DataPlaneAccessLog } from '../../src/dataplane/observability.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
 import { sendCommand } from '../../src/dataplane/runtime-api.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
-import { lookupUser } from '../../src/system/exec.ts';
+import { lookupUser, type SystemUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { issueServerCertificate } from '../../src/tls/ca.ts';
-import { withAccessLog } from './access-log-standin.ts';
 import { haproxyDashboardSeries } from './haproxy-series.ts';
 import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
 
@@ -123,7 +121,7 @@ const backend = `st_${stageId}`;
 const host = 'prod.acme.test';
 const secret = 'tok-4f9c2b7e1d';
 
-function haproxyUser(): { uid: number; gid: number } {
+function haproxyUser(): SystemUser {
   const user = lookupUser('haproxy');
   if (!user) throw new Error('no haproxy user: install haproxy (bin/setup)');
   return user;
@@ -134,20 +132,28 @@ let haproxy: Haproxy;
 let socketDir: string;
 let app: Server;
 const metrics = createGatewayMetrics();
-const accessLogMetrics = createAccessLogMetrics(metrics.registry);
-const received: AccessLogRecord[] = [];
-let receiver: AccessLogReceiver;
+let receiver: DataPlaneAccessLog;
 
-function newReceiver(): AccessLogReceiver {
-  return new AccessLogReceiver({
+/** Steward's side of the access log as `steward up` wires it; a new one is a restarted Steward. */
+function newReceiver(): DataPlaneAccessLog {
+  return new DataPlaneAccessLog({
     socketPath: join(socketDir, 'access.sock'),
-    owner: haproxyUser(),
-    metrics: accessLogMetrics,
-    onRecord: (entry) => {
-      received.push(entry);
-      countRequests(metrics, (id) => (id === stageId ? { tenant: 'acme', stage: 'prod' } : undefined))(entry);
-    },
+    haproxyUser: haproxyUser(),
+    stages: (id) => (id === stageId ? { tenant: 'acme', stage: 'prod' } : undefined),
+    gatewayMetrics: metrics,
+    registry: metrics.registry,
+    fileDir: join(fixture.dir, 'access'),
   });
+}
+
+/** Every record in the access log files so far. */
+function received(): AccessLogRecord[] {
+  const dir = join(fixture.dir, 'access');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n'))
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as AccessLogRecord);
 }
 
 async function requestsCounted(tenant: string, stage: string, statusClass: string): Promise<number> {
@@ -163,16 +169,14 @@ async function requestsCounted(tenant: string, stage: string, statusClass: strin
 }
 
 beforeAll(async () => {
-  fixture = await dataPlaneFixture([{ name: backend, tenant: 'acme' }]);
   // HAProxy's workers connect as their own user: the socket's directory must let them pass.
   socketDir = mkdtempSync('/tmp/st-al-');
   chmodSync(socketDir, 0o711);
+  fixture = await dataPlaneFixture([{ name: backend, tenant: 'acme' }], {
+    accessLog: join(socketDir, 'access.sock'),
+  });
   receiver = newReceiver();
   await receiver.start();
-  writeFileSync(
-    fixture.configFile,
-    withAccessLog(readFileSync(fixture.configFile, 'utf8'), receiver.socketPath),
-  );
   const served = await nameServer('acme prod');
   app = served.server;
   haproxy = new Haproxy({
@@ -219,7 +223,7 @@ describe('the access log from a real HAProxy', () => {
       async () => (await requestsCounted('acme', 'prod', '2xx')) > before,
     );
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 1);
-    const entry = received.find((r) => r.path.startsWith('/orders'));
+    const entry = received().find((r) => r.path.startsWith('/orders'));
     expect(entry).toMatchObject({ host, method: 'GET', status: 200, backend });
     expect(entry?.path).toBe('/orders?access_token=[redacted]&page=2');
     const text = await metrics.render();
@@ -239,8 +243,10 @@ describe('the access log from a real HAProxy', () => {
 
   it('never lets a secret through: not in the records, not in the metrics', async () => {
     await get(fixture.state.https.port, host, `/login?password=${secret}&client_secret=${secret}`);
-    await until('the login request', () => received.some((r) => r.path.startsWith('/login')));
-    expect(JSON.stringify(received)).not.toContain(secret);
+    await until('the login request', () => received().some((r) => r.path.startsWith('/login')));
+    expect(JSON.stringify(received())).not.toContain(secret);
+    for (const name of readdirSync(join(fixture.dir, 'access')))
+      expect(readFileSync(join(fixture.dir, 'access', name), 'utf8')).not.toContain(secret);
     expect(await metrics.render()).not.toContain(secret);
   });
 
@@ -256,14 +262,14 @@ describe('the access log from a real HAProxy', () => {
     await receiver.start();
     await until(
       'the records logged while Steward was away',
-      () => received.filter((r) => r.path.startsWith('/while-away/')).length === 20,
+      () => received().filter((r) => r.path.startsWith('/while-away/')).length === 20,
       15_000,
     );
     console.log(
       `ring backlog delivered ${(performance.now() - restarted).toFixed(0)} ms after the receiver came back`,
     );
     expect(await get(fixture.state.https.port, host, '/after')).toMatchObject({ status: 200 });
-    await until('a request after the restart', () => received.some((r) => r.path === '/after'));
+    await until('a request after the restart', () => received().some((r) => r.path === '/after'));
     expect(await requestsCounted('acme', 'prod', '2xx')).toBe(before + 21);
     expect(receiver.counts()).toMatchObject({ malformed: 0, lost: 0, brokenStreams: 0 });
   });
@@ -295,7 +301,7 @@ describe('the access log from a real HAProxy', () => {
     receiver = newReceiver();
     await receiver.start();
     await get(fixture.state.https.port, host, '/resumed');
-    await until('a record after the hang', () => received.some((r) => r.path === '/resumed'), 15_000);
+    await until('a record after the hang', () => received().some((r) => r.path === '/resumed'), 15_000);
   });
 
   it('counts a connection that never sent a request apart from the records', async () => {

@@ -1,6 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 
 /**
  * The hostile-input cases, shared by the suite against the Node gateway
@@ -317,3 +319,108 @@ export const normalisedCases: readonly (readonly [string, string, string | null,
   ['no SNI (a connection by address)', 'acme.localhost', null, 'GET /case'],
   ['the stage host of prod', 'prod.acme.localhost', 'prod.acme.localhost', 'GET /case'],
 ];
+
+/** An edge under test as the shared scenarios see it: raw requests in, the two tenants' recording backends. */
+export interface HostileEdge {
+  send(
+    chunks: string | readonly (string | number)[],
+    options?: { sni?: string | null; waitMs?: number },
+  ): Promise<Reply>;
+  readonly acme: Backend;
+  readonly globex: Backend;
+}
+
+export function seenBy(b: Backend): string[] {
+  return b.seen.map((s) => `${s.method} ${s.url}${s.complete ? '' : ' (aborted)'}`);
+}
+
+/** A malformed chunked body: cut, and no whole request reaches a stage (its head may have). */
+export async function expectBadChunkCut(edge: HostileEdge, body: string): Promise<void> {
+  const reply = await edge.send(
+    `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}${smuggled}`,
+  );
+  expect(
+    reply.statuses.every((s) => s >= 400),
+    reply.text.slice(0, 300),
+  ).toBe(true);
+  expect(reply.text).not.toContain('acme POST /chunks');
+  expect(reply.closed).toBe(true);
+  expect(edge.acme.seen.filter((s) => s.complete)).toEqual([]);
+  expect(seenBy(edge.globex)).toEqual([]);
+}
+
+export async function expectNormalisedRoute(
+  edge: HostileEdge,
+  host: string,
+  sni: string | null,
+  expected: string,
+): Promise<void> {
+  const reply = await edge.send(get(host, '/case'), { sni });
+  expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+  expect(seenBy(edge.acme)).toEqual([expected]);
+  expect(seenBy(edge.globex)).toEqual([]);
+}
+
+/** Every header on the owned list, in upper and lower case, never reaches the stage; others do. */
+export async function expectOwnedHeadersStripped(edge: HostileEdge): Promise<void> {
+  const forged = [
+    ...strippedRequestHeaders.names,
+    ...strippedRequestHeaders.prefixes.map((p) => `${p}anything`),
+  ];
+  const extra = forged.map((name, i) => `${i % 2 ? name.toUpperCase() : name}: forged-${i}\r\n`).join('');
+  const reply = await edge.send(get('acme.localhost', '/headers', `${extra}X-Kept: yes\r\n`));
+  expect(reply.statuses).toEqual([200]);
+  const headers = edge.acme.seen[0]?.headers ?? {};
+  expect(headers['x-kept']).toBe('yes');
+  const leaked = Object.entries(headers).filter(([, v]) => String(v).includes('forged-'));
+  expect(leaked).toEqual([]);
+}
+
+/** A second request on a kept-alive acme connection that names globex: 421, and globex sees nothing. */
+export async function expectKeptAliveMisdirected(edge: HostileEdge): Promise<void> {
+  const reply = await edge.send([
+    `GET /first HTTP/1.1\r\nHost: acme.localhost\r\n\r\n`,
+    200,
+    `GET /second HTTP/1.1\r\nHost: globex.localhost\r\nConnection: close\r\n\r\n`,
+  ]);
+  expect(reply.statuses).toEqual([200, 421]);
+  expect(seenBy(edge.acme)).toEqual(['GET /first']);
+  expect(seenBy(edge.globex)).toEqual([]);
+}
+
+/** Slowloris and a stalled body, against an edge that gives a head 3 s and a body 2 s. */
+export async function expectSlowClientsCut(edge: HostileEdge): Promise<void> {
+  const trickle = (line: string, count: number): (string | number)[] =>
+    Array.from({ length: count }, () => [500, line]).flat();
+  const [slowHeaders, slowBody] = await Promise.all([
+    // A header line every half second: never idle, never done. The head has 3 s here.
+    edge.send([`GET /slow HTTP/1.1\r\nHost: acme.localhost\r\n`, ...trickle('X-Slow: 1\r\n', 40)], {
+      waitMs: 20_000,
+    }),
+    // Three bytes of a thousand, then silence. The body may stall 2 s here.
+    edge.send(
+      [`POST /slow-body HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\nabc`, 10_000, 'def'],
+      { waitMs: 20_000 },
+    ),
+  ]);
+  expect(slowHeaders.closed, 'slow headers were cut').toBe(true);
+  expect(slowHeaders.ms).toBeGreaterThanOrEqual(3_000);
+  expect(slowHeaders.ms).toBeLessThan(8_000);
+  expect(slowBody.closed, 'slow body was cut').toBe(true);
+  expect(slowBody.ms).toBeGreaterThanOrEqual(2_000);
+  expect(slowBody.ms).toBeLessThan(8_000);
+  expect(edge.acme.seen.filter((s) => s.complete)).toEqual([]);
+  expect(seenBy(edge.globex)).toEqual([]);
+}
+
+export const chunkedHead =
+  'POST /upload HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+export const chunk = (bytes: number): string => `${bytes.toString(16)}\r\n${'a'.repeat(bytes)}\r\n`;
+
+/** A chunked body of exactly `limit` bytes passes whole. */
+export async function expectChunkedBodyUpToLimit(edge: HostileEdge, limit: number): Promise<void> {
+  const half = limit / 2;
+  const reply = await edge.send([chunkedHead, chunk(half), 20, chunk(half), '0\r\n\r\n']);
+  expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+  expect(edge.acme.seen.map((s) => [s.body.length, s.complete])).toEqual([[limit, true]]);
+}

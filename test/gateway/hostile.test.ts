@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.ts';
 import { Gateway, type GatewayAddress } from '../../src/gateway/index.ts';
 import { createGatewayGuard } from '../../src/gateway/guard.ts';
-import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
 import { createGatewayMetrics, type GatewayMetrics } from '../../src/gateway/metrics.ts';
 import pino from 'pino';
@@ -17,9 +16,18 @@ import {
   normalisedCases,
   refusedCases,
   sendRaw,
-  smuggled,
   type Backend,
   type Reply,
+  chunk,
+  chunkedHead,
+  expectBadChunkCut,
+  expectChunkedBodyUpToLimit,
+  expectKeptAliveMisdirected,
+  expectNormalisedRoute,
+  expectOwnedHeadersStripped,
+  expectSlowClientsCut,
+  seenBy,
+  type HostileEdge,
 } from './hostile-cases.ts';
 
 /**
@@ -46,6 +54,11 @@ function send(
   options: { sni?: string | null; waitMs?: number; port?: number } = {},
 ): Promise<Reply> {
   return sendRaw(chunks, { ...options, port: options.port ?? address.port, ca: ca.certPem });
+}
+
+/** The main gateway (or another on `port`) as the shared scenarios see it. */
+function shared(options: { port?: number } = {}): HostileEdge {
+  return { send: (chunks, more = {}) => send(chunks, { ...options, ...more }), acme, globex };
 }
 
 beforeAll(async () => {
@@ -138,10 +151,6 @@ afterEach(async () => {
   }
 });
 
-function seenBy(b: Backend): string[] {
-  return b.seen.map((s) => `${s.method} ${s.url}${s.complete ? '' : ' (aborted)'}`);
-}
-
 describe('the gateway under hostile input', () => {
   it('routes each tenant to its own stage (the control case)', async () => {
     const a = await send(get('acme.localhost', '/x'));
@@ -162,36 +171,13 @@ describe('the gateway under hostile input', () => {
     expect(seenBy(acme)).toEqual([]);
   });
 
-  it.each(badChunkCases)('cuts a chunked body with a %s, and nothing completes', async (_name, body) => {
-    const reply = await send(
-      `POST /chunks HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}${smuggled}`,
-    );
-    expect(
-      reply.statuses.every((s) => s >= 400),
-      reply.text.slice(0, 300),
-    ).toBe(true);
-    expect(reply.text).not.toContain('acme POST /chunks');
-    expect(reply.closed).toBe(true);
-    // The head may have been forwarded before the bad chunk arrived, but never a whole request.
-    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
-    expect(seenBy(globex)).toEqual([]);
-  });
-
-  it.each(normalisedCases)(
-    'normalises %s and routes to the right tenant',
-    async (_name, host, sni, expected) => {
-      const reply = await send(get(host, '/case'), { sni });
-      expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
-      expect(seenBy(acme)).toEqual([expected]);
-      expect(seenBy(globex)).toEqual([]);
-    },
+  it.each(badChunkCases)('cuts a chunked body with a %s, and nothing completes', (_name, body) =>
+    expectBadChunkCut(shared(), body),
   );
 
-  it('sends an absolute-form target for the same host as origin-form', async () => {
-    const reply = await send(get('acme.localhost', 'https://acme.localhost:8443/abs?q=1'));
-    expect(reply.statuses).toEqual([200]);
-    expect(seenBy(acme)).toEqual(['GET /abs?q=1']);
-  });
+  it.each(normalisedCases)('normalises %s and routes to the right tenant', (_name, host, sni, expected) =>
+    expectNormalisedRoute(shared(), host, sni, expected),
+  );
 
   it('logs each request as JSON without cookies, authorization or secret query values, and counts it per stage', async () => {
     accessLines.length = 0;
@@ -246,60 +232,23 @@ describe('the gateway under hostile input', () => {
     expect(headers['x-request-id']).not.toBe('forged');
   });
 
-  it('strips every header on the one list, whatever its spelling, over a real TLS socket', async () => {
-    const forged = [
-      ...strippedRequestHeaders.names,
-      ...strippedRequestHeaders.prefixes.map((p) => `${p}anything`),
-    ];
-    const extra = forged.map((name, i) => `${i % 2 ? name.toUpperCase() : name}: forged-${i}\r\n`).join('');
-    const reply = await send(get('acme.localhost', '/headers', `${extra}X-Kept: yes\r\n`));
-    expect(reply.statuses).toEqual([200]);
-    const headers = acme.seen[0]?.headers ?? {};
-    expect(headers['x-kept']).toBe('yes');
-    const leaked = Object.entries(headers).filter(([, v]) => String(v).includes('forged-'));
-    expect(leaked).toEqual([]);
+  it('sends an absolute-form target for the same host as origin-form', async () => {
+    const reply = await send(get('acme.localhost', 'https://acme.localhost:8443/abs?q=1'));
+    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
+    expect(seenBy(acme)).toEqual(['GET /abs?q=1']);
   });
 
-  it('answers a second request on a kept-alive acme connection that names globex with 421', async () => {
-    const reply = await send([
-      `GET /first HTTP/1.1\r\nHost: acme.localhost\r\n\r\n`,
-      200,
-      `GET /second HTTP/1.1\r\nHost: globex.localhost\r\nConnection: close\r\n\r\n`,
-    ]);
-    expect(reply.statuses).toEqual([200, 421]);
-    expect(seenBy(acme)).toEqual(['GET /first']);
-    expect(seenBy(globex)).toEqual([]);
-  });
+  it('strips every header on the one list, whatever its spelling', () =>
+    expectOwnedHeadersStripped(shared()));
 
-  it('closes connections that trickle their headers (slowloris) or their body', async () => {
-    const trickle = (line: string, count: number): (string | number)[] =>
-      Array.from({ length: count }, () => [500, line]).flat();
-    const [slowHeaders, slowBody] = await Promise.all([
-      // A header line every half second: never idle, never done. The head has 3 s here.
-      send([`GET /slow HTTP/1.1\r\nHost: acme.localhost\r\n`, ...trickle('X-Slow: 1\r\n', 40)], {
-        waitMs: 20_000,
-      }),
-      // Three bytes of a thousand, then silence. The body may stall 2 s here.
-      send(
-        [
-          `POST /slow-body HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\nabc`,
-          10_000,
-          'def',
-        ],
-        {
-          waitMs: 20_000,
-        },
-      ),
-    ]);
-    expect(slowHeaders.closed, 'slow headers were cut').toBe(true);
-    expect(slowHeaders.ms).toBeGreaterThanOrEqual(3_000);
-    expect(slowHeaders.ms).toBeLessThan(8_000);
-    expect(slowBody.closed, 'slow body was cut').toBe(true);
-    expect(slowBody.ms).toBeGreaterThanOrEqual(2_000);
-    expect(slowBody.ms).toBeLessThan(8_000);
-    expect(acme.seen.filter((s) => s.complete)).toEqual([]);
-    expect(seenBy(globex)).toEqual([]);
-  }, 30_000);
+  it('answers a second request on a kept-alive acme connection that names globex with 421', () =>
+    expectKeptAliveMisdirected(shared()));
+
+  it(
+    'closes connections that trickle their headers (slowloris) or their body',
+    () => expectSlowClientsCut(shared()),
+    30_000,
+  );
 });
 
 describe('the gateway without any hooks', () => {
@@ -409,21 +358,12 @@ describe('the gateway and chunked bodies', () => {
     await small?.gateway.stop();
   });
 
-  const head =
-    'POST /upload HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
-  const chunk = (bytes: number): string => `${bytes.toString(16)}\r\n${'a'.repeat(bytes)}\r\n`;
-
-  it('passes a chunked body up to the limit', async () => {
-    const reply = await send([head, chunk(2048), 20, chunk(2048), '0\r\n\r\n'], {
-      port: small.address.port,
-    });
-    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([200]);
-    expect(acme.seen.map((s) => [s.body.length, s.complete])).toEqual([[maxBodyBytes, true]]);
-  });
+  it('passes a chunked body up to the limit', () =>
+    expectChunkedBodyUpToLimit(shared({ port: small.address.port }), maxBodyBytes));
 
   it('answers 413 when a chunked body crosses the limit mid-stream; the stage never gets more than the limit', async () => {
     // Chunks with pauses: the first ones are forwarded before the one that crosses the limit arrives.
-    const chunks: (string | number)[] = [head];
+    const chunks: (string | number)[] = [chunkedHead];
     for (let i = 0; i < 12; i++) chunks.push(chunk(1000), 30);
     chunks.push('0\r\n\r\n');
     const reply = await send(chunks, { port: small.address.port });
