@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import type { GatewayMetrics } from '../gateway/metrics.ts';
 import type { Config } from '../core/config.ts';
 import { ConflictError, UnavailableError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
@@ -15,8 +16,7 @@ import type { ControlDb } from '../store/db.ts';
 import { lookupUser } from '../system/exec.ts';
 import { acquirePidLock } from '../system/lockfile.ts';
 import type { CertificateAuthority } from '../tls/ca.ts';
-import type { AccessLogReceiver } from './access-log-receiver.ts';
-import { accessLogReceiver, withAccessLogRing, type AccessLogWiring } from './access-wiring.ts';
+import { DataPlaneAccessLog } from './observability.ts';
 import { CertificateFiles, writePrivate } from './certificates.ts';
 import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
@@ -83,7 +83,14 @@ export interface DataPlaneOptions {
   /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
   readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
   /** The access log into Steward (the gateway metrics, the log); none: HAProxy logs nothing. */
-  readonly accessLog?: AccessLogWiring;
+  readonly accessLog?: {
+    /** steward_gateway_requests_total and its duration histogram. */
+    readonly requests: Pick<GatewayMetrics, 'observeRequest'>;
+    /** Where the receiver's own counter goes. */
+    readonly registry: Registry;
+    /** Each request's record, at info. */
+    readonly log?: Logger;
+  };
   /** The activator (scale to zero), when the stage endpoints run one. */
   readonly activator?: Listen;
   readonly binary?: string;
@@ -158,7 +165,7 @@ export class DataPlane {
   readonly #listener: ChannelListener;
   readonly #resync: PassTimer<void>;
   readonly #reloadCounter: Counter | undefined;
-  readonly #accessLog: AccessLogReceiver | undefined;
+  readonly #accessLog: DataPlaneAccessLog | undefined;
   /** Operators' certificates by domain, as last read: the chain, and the key's name in the secrets store. */
   #operator = new Map<string, { readonly chain: string; readonly keySecret: string }>();
   #stages: readonly DesiredStage[] = [];
@@ -200,13 +207,17 @@ export class DataPlane {
       operatorPem: (domain) => this.#operatorPem(domain),
       logger: this.#logger,
     });
+    const haproxyUser = process.getuid?.() === 0 ? lookupUser('haproxy') : undefined;
     this.#accessLog = options.accessLog
-      ? accessLogReceiver(
-          join(this.#dir, 'access.sock'),
-          options.accessLog,
-          (stageId) => this.#stages.find((stage) => stage.stageId === stageId),
-          this.#logger,
-        )
+      ? new DataPlaneAccessLog({
+          socketPath: join(this.#dir, 'access.sock'),
+          ...(haproxyUser ? { haproxyUser } : {}),
+          stages: (stageId) => this.#stages.find((stage) => stage.stageId === stageId),
+          gatewayMetrics: options.accessLog.requests,
+          registry: options.accessLog.registry,
+          logger: this.#logger,
+          ...(options.accessLog.log ? { recordLog: options.accessLog.log } : {}),
+        })
       : undefined;
     this.#stageFiles = new StageFiles(this.#files, options.settings.limits, this.#logger);
     this.#listener = new ChannelListener({
@@ -313,10 +324,10 @@ export class DataPlane {
       // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
       if (running === undefined) await this.#certificates.writeAll(desired.certificates);
       const previousText = await readFile(this.#configFile, 'utf8').catch(() => '');
-      const text = this.#render(this.#state(true));
+      const text = renderHaproxyConfig(this.#state(true));
       if (running === undefined || previousText !== text) await writePrivate(this.#configFile, text);
       const started = await this.#haproxy.start();
-      this.#structure = this.#render(this.#state(false));
+      this.#structure = renderHaproxyConfig(this.#state(false));
       this.#logger.info(
         { pid: started.pid, adopted: started.adopted, ports: this.#ports },
         started.adopted ? 'HAProxy adopted' : 'HAProxy started',
@@ -379,10 +390,10 @@ export class DataPlane {
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await this.#stageFiles.write(desired.routes, desired.stages);
         this.#stages = desired.stages;
-        const structure = this.#render(this.#state(false));
+        const structure = renderHaproxyConfig(this.#state(false));
         if (structure !== this.#structure) {
           // A new worker loads the map and crt-list files written above: no entry to change one by one.
-          await this.#reload(this.#render(this.#state(true)));
+          await this.#reload(renderHaproxyConfig(this.#state(true)));
           this.#stageFiles.loaded(desired.stages);
           await this.#stageFiles.prune(desired.stages);
         } else {
@@ -424,9 +435,9 @@ export class DataPlane {
     this.#stages = desired.stages;
     await this.#stageFiles.write(desired.routes, desired.stages);
     await this.#certificates.writeAll(desired.certificates);
-    await writePrivate(this.#configFile, this.#render(this.#state(true)));
+    await writePrivate(this.#configFile, renderHaproxyConfig(this.#state(true)));
     const started = await this.#haproxy.start();
-    this.#structure = this.#render(this.#state(false));
+    this.#structure = renderHaproxyConfig(this.#state(false));
     this.#routes = desired.routes;
     await this.#certificates.observe(this.#haproxy.api);
     this.#stageFiles.loaded(desired.stages);
@@ -452,7 +463,7 @@ export class DataPlane {
       await writePrivate(this.#configFile, previous);
       throw error;
     }
-    this.#structure = this.#render(this.#state(false));
+    this.#structure = renderHaproxyConfig(this.#state(false));
     this.#reloads += 1;
     this.#reloadCounter?.inc();
     this.#logger.info({ reloads: this.#reloads, backends: this.#stages.length }, 'HAProxy reloaded');
@@ -465,11 +476,6 @@ export class DataPlane {
    */
   async ensureBackend(): Promise<void> {
     await this.refresh();
-  }
-
-  #render(state: DataPlaneState): string {
-    const text = renderHaproxyConfig(state);
-    return state.accessLog === undefined ? text : withAccessLogRing(text, state.accessLog);
   }
 
   #state(withServers: boolean): DataPlaneState {

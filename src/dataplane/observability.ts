@@ -27,6 +27,8 @@ export interface DataPlaneAccessLogOptions {
   /** A directory of Steward's own for `access-<day>.jsonl` files; unset: no files. */
   readonly fileDir?: string;
   readonly logger?: Logger;
+  /** Each record at info, as the Node gateway wrote its access log into Steward's log (component gateway-access). */
+  readonly recordLog?: Logger;
 }
 
 export class DataPlaneAccessLog {
@@ -42,6 +44,7 @@ export class DataPlaneAccessLog {
     const onRecord = (record: AccessLogRecord) => {
       count(record);
       file?.write(record);
+      options.recordLog?.info({ ...record }, 'request');
     };
     this.#receiver = new AccessLogReceiver({
       socketPath: options.socketPath,
