@@ -175,7 +175,7 @@ export class Steward {
     // The stages' instances are HAProxy's servers (a gateway-only process has no stages of its own).
     this.#traffic =
       role === 'all' && this.#o.gateway
-        ? stageTraffic(dataPlaneDir(config.dataDir, role), logger, () =>
+        ? await stageTraffic(dataPlaneDir(config.dataDir, role), logger, () =>
             this.#dataPlane ? this.#dataPlane.ensureBackend() : Promise.resolve(),
           )
         : undefined;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -309,7 +310,11 @@ export class DataPlane {
     if (running !== undefined) await this.#o.servers?.refresh?.();
     const stewardPort = await this.#pages.listen(ports.steward);
     this.#ports = { ...ports, steward: stewardPort };
-    await writePrivate(join(this.#dir, 'state.json'), `${JSON.stringify(this.#ports)}\n`);
+    const activator = this.#o.activator ? { activator: this.#o.activator.port } : {};
+    await writePrivate(
+      join(this.#dir, 'state.json'),
+      `${JSON.stringify({ ...this.#ports, ...activator })}\n`,
+    );
     await this.#listener.start();
     // Before HAProxy: its ring connects to the receiver (and resends what it kept while Steward was away).
     await this.#accessLog?.start();
@@ -323,16 +328,22 @@ export class DataPlane {
       await this.#stageFiles.write(desired.routes, desired.stages);
       // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
       if (running === undefined) await this.#certificates.writeAll(desired.certificates);
-      const previousText = await readFile(this.#configFile, 'utf8').catch(() => '');
+      // What the running HAProxy loaded, without its servers (they change at runtime, not by reloads).
+      const loaded = await readFile(this.#structureFile, 'utf8').catch(() => '');
       const text = renderHaproxyConfig(this.#state(true));
-      if (running === undefined || previousText !== text) await writePrivate(this.#configFile, text);
+      const structure = renderHaproxyConfig(this.#state(false));
+      const changed = loaded !== sha256(structure);
+      if (running === undefined || changed) await writePrivate(this.#configFile, text);
       const started = await this.#haproxy.start();
-      this.#structure = renderHaproxyConfig(this.#state(false));
+      if (!started.adopted) await this.#loaded(structure);
       this.#logger.info(
         { pid: started.pid, adopted: started.adopted, ports: this.#ports },
         started.adopted ? 'HAProxy adopted' : 'HAProxy started',
       );
-      if (started.adopted && previousText !== text) await this.#reload(text);
+      if (started.adopted) {
+        this.#structure = structure;
+        if (changed) await this.#reload(text);
+      }
       await this.#certificates.observe(this.#haproxy.api);
       if (started.adopted) await this.#stageFiles.observe(this.#haproxy.api, desired.stages);
       else this.#stageFiles.loaded(desired.stages);
@@ -437,7 +448,7 @@ export class DataPlane {
     await this.#certificates.writeAll(desired.certificates);
     await writePrivate(this.#configFile, renderHaproxyConfig(this.#state(true)));
     const started = await this.#haproxy.start();
-    this.#structure = renderHaproxyConfig(this.#state(false));
+    await this.#loaded(renderHaproxyConfig(this.#state(false)));
     this.#routes = desired.routes;
     await this.#certificates.observe(this.#haproxy.api);
     this.#stageFiles.loaded(desired.stages);
@@ -463,10 +474,20 @@ export class DataPlane {
       await writePrivate(this.#configFile, previous);
       throw error;
     }
-    this.#structure = renderHaproxyConfig(this.#state(false));
+    await this.#loaded(renderHaproxyConfig(this.#state(false)));
     this.#reloads += 1;
     this.#reloadCounter?.inc();
     this.#logger.info({ reloads: this.#reloads, backends: this.#stages.length }, 'HAProxy reloaded');
+  }
+
+  /** Remembers the structure HAProxy now runs, here and on disk (a restarted Steward compares with it). */
+  async #loaded(structure: string): Promise<void> {
+    this.#structure = structure;
+    await writePrivate(this.#structureFile, sha256(structure));
+  }
+
+  get #structureFile(): string {
+    return join(this.#dir, 'structure.sha256');
   }
 
   /**
@@ -539,12 +560,38 @@ function runAs(): { user: string; group: string } | undefined {
   return runAsCache ?? undefined;
 }
 
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 function groupName(gid: number): string | undefined {
   for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
     const [name, , id] = line.split(':');
     if (name && Number(id) === gid) return name;
   }
   return undefined;
+}
+
+/**
+ * The activator's port when the data plane in `dir` last ran, if it is free
+ * again: listening there keeps the rendered config as the running HAProxy
+ * has it, so a restart of Steward needs no reload.
+ */
+export async function previousActivatorPort(dir: string): Promise<number> {
+  try {
+    const { activator } = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
+      activator?: unknown;
+    };
+    if (
+      typeof activator === 'number' &&
+      Number.isInteger(activator) &&
+      (await portFree('127.0.0.1', activator))
+    )
+      return activator;
+  } catch {
+    // No earlier run, or its state is unreadable: any free port.
+  }
+  return 0;
 }
 
 async function readPorts(path: string): Promise<Ports | undefined> {

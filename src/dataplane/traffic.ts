@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Activator } from './activator.ts';
-import { dataPlaneFiles } from './controller.ts';
+import { dataPlaneFiles, previousActivatorPort } from './controller.ts';
 import { HaproxyStageEndpoints } from './endpoints.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { RuntimeApi } from './runtime-api.ts';
@@ -18,15 +18,18 @@ export interface StageTraffic {
   readonly endpoints: HaproxyStageEndpoints;
 }
 
-export function stageTraffic(
+export async function stageTraffic(
   /** The data plane's directory (dataPlaneDir). */
   dir: string,
   logger: Logger,
   /** Renders a stage's backend HAProxy does not know yet (the controller's pass). */
   ensureBackend: () => Promise<void>,
-): StageTraffic {
+): Promise<StageTraffic> {
   const exclusive = createExclusive();
-  const activator = new Activator({ logger: logger.child({ component: 'activator' }) });
+  const activator = new Activator({
+    port: await previousActivatorPort(dir),
+    logger: logger.child({ component: 'activator' }),
+  });
   const endpoints = new HaproxyStageEndpoints({
     api: new RuntimeApi(dataPlaneFiles(dir).adminSocket),
     activator,

@@ -171,5 +171,8 @@ describe('steward up killed (-9) under load through HAProxy', () => {
     expect(await haproxyPid()).toBe(pid);
     const log = await readFile(join(dataDir, 'steward.log'), 'utf8');
     expect(log).toContain('"msg":"HAProxy adopted"');
+    // The same listeners, activator and pages ports as before: the adopted config needed no reload.
+    const sinceAdopted = log.slice(log.lastIndexOf('"msg":"HAProxy adopted"'));
+    expect(sinceAdopted).not.toContain('"msg":"HAProxy reloaded"');
   }, 180_000);
 });
