@@ -21,9 +21,14 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
-import { DataPlane, dataPlaneDir, type DataPlaneAddress } from './dataplane/controller.ts';
-import { stageTraffic, type StageTraffic } from './dataplane/traffic.ts';
-import { HaproxyExporter } from './dataplane/exporter.ts';
+import {
+  DataPlane,
+  dataPlaneDir,
+  HaproxyExporter,
+  stageTraffic,
+  type DataPlaneAddress,
+  type StageTraffic,
+} from './dataplane/index.ts';
 import { createGatewayMetrics } from './gateway/metrics.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';

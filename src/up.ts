@@ -24,7 +24,7 @@ import {
 import { randomSecret } from './secrets/envelope.ts';
 import { environmentKeyring, fileKeyring } from './secrets/keyring.ts';
 import { Steward, type StewardRole } from './steward.ts';
-import { checkHaproxyInstalled } from './dataplane/controller.ts';
+import { checkHaproxyInstalled } from './dataplane/index.ts';
 import { describeIsolation } from './runtime/sandbox/index.ts';
 import { setUpDemo, type DemoResult } from './demo.ts';
 import { acquirePidLock } from './system/lockfile.ts';

@@ -71,3 +71,14 @@ export {
 } from './access-log-stream.ts';
 export { HaproxyExporter } from './exporter.ts';
 export { DataPlaneAccessLog, type DataPlaneAccessLogOptions } from './observability.ts';
+// The controller: Steward's desired state into HAProxy.
+export {
+  checkHaproxyInstalled,
+  DataPlane,
+  dataPlaneDir,
+  haproxyPackage,
+  type DataPlaneAddress,
+  type DataPlaneOptions,
+  type ServerSource,
+} from './controller.ts';
+export { stageTraffic, type StageTraffic } from './traffic.ts';
