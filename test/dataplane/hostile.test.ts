@@ -441,6 +441,35 @@ describe('protocols', () => {
     }
   });
 
+  it.each([
+    ['an :authority of globex on an acme connection', { ':authority': 'globex.localhost' }],
+    [
+      'a host header of globex beside an :authority of acme',
+      { ':authority': 'acme.localhost', host: 'globex.localhost' },
+    ],
+  ])('never routes HTTP/2 with %s to globex', async (_name, headers) => {
+    const session = http2Connect(`https://127.0.0.1:${main.port}`, {
+      servername: 'acme.localhost',
+      ca: main.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      const status = await new Promise<number>((resolve) => {
+        const stream = session.request({ ':path': '/h2-steal', ...headers });
+        stream.on('response', (answer) => resolve(Number(answer[':status'])));
+        stream.on('error', () => resolve(0));
+        stream.resume();
+        stream.end();
+      });
+      // Refused, or (RFC 9113 8.3.1: :authority wins over host) served by acme as acme's.
+      expect(status === 0 || status >= 400 || status === 200, `status ${status}`).toBe(true);
+      if (status === 200) expect(acme.seen.map((seen) => seen.headers.host)).toEqual(['acme.localhost']);
+      expect(seenBy(globex)).toEqual([]);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
     const upgraded: Duplex[] = [];
     const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
