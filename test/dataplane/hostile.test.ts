@@ -573,3 +573,35 @@ describe('HAProxy and bodies without a Content-Length', () => {
     expect(acme.seen).toEqual([]);
   });
 });
+
+describe("HAProxy and a tenant's requests in flight", () => {
+  let capped: Edge;
+  beforeAll(async () => {
+    capped = await startEdge(
+      resolveGatewayLimits({ maxConcurrentRequestsPerTenant: 1, bodyIdleTimeoutMs: 5_000 }),
+    );
+  }, 30_000);
+
+  it('answers 503 with Retry-After past the cap, for that tenant only, and serves again when one ends', async () => {
+    // Past the bytes the edge holds, so it is at acme, waiting for the rest of its body.
+    const held = send(
+      [
+        `POST /held HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(40_000)}`,
+        3_000,
+      ],
+      { edge: capped, waitMs: 1_500 },
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await send(get('acme.localhost', '/second'), { edge: capped });
+    expect(second.statuses).toEqual([503]);
+    expect(second.text).toMatch(/\r\nretry-after: 1\r\n/i);
+    const other = await send(get('globex.localhost', '/other'), { edge: capped, sni: 'globex.localhost' });
+    expect(other.statuses).toEqual([200]);
+    await held;
+    await until('acme served again', async () => {
+      const reply = await send(get('acme.localhost', '/again'), { edge: capped });
+      return reply.statuses[0] === 200;
+    });
+    expect(seenBy(acme)).not.toContain('GET /second');
+  });
+});
