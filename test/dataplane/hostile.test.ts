@@ -393,6 +393,58 @@ describe('protocols', () => {
     }
   });
 
+  it('passes a WebSocket over HTTP/2 (extended CONNECT, RFC 8441) to the stage as an upgrade', async () => {
+    const upgraded: Duplex[] = [];
+    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+      upgraded.push(socket);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+    };
+    acme.server.on('upgrade', onUpgrade);
+    const session = http2Connect(`https://127.0.0.1:${main.port}`, {
+      servername: 'acme.localhost',
+      ca: main.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+      expect(session.remoteSettings.enableConnectProtocol).toBe(true);
+      const echoed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'CONNECT',
+          ':protocol': 'websocket',
+          ':path': '/h2-socket',
+          ':scheme': 'https',
+          ':authority': 'acme.localhost',
+          'sec-websocket-version': '13',
+        });
+        let status = 0;
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (headers) => {
+          status = Number(headers[':status']);
+          stream.write('ping');
+        });
+        stream.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('echo:ping')) resolve({ status, text });
+        });
+        stream.on('error', reject);
+        setTimeout(() => resolve({ status, text }), 2_000);
+      });
+      expect(echoed).toEqual({ status: 200, text: 'echo:ping' });
+    } finally {
+      acme.server.off('upgrade', onUpgrade);
+      for (const socket of upgraded) socket.destroy();
+      session.destroy();
+    }
+  });
+
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
     const upgraded: Duplex[] = [];
     const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
