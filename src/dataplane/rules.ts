@@ -162,7 +162,8 @@ export function edgeRequestRules(
     `    http-request wait-for-body time ${limits.bodyIdleTimeoutMs}ms at-least ${chunkedBodyLimit(limits) + 1}`,
     answer(files, 413, `!has_length { req.body_size gt ${chunkedBodyLimit(limits)} }`),
     // The client address's rate: `excess` requests over the window's allowance; Retry-After is the time
-    // the window takes to let that many go (rounded up), as the Node gateway's token bucket answers.
+    // the window takes to let that many go (rounded up), as the Node gateway's token bucket answers. Every
+    // request counts, refused ones too: a client that keeps hammering stays refused until it slows down.
     `    http-request set-var(txn.address_excess) sc_http_req_rate(0),sub(${limits.addressBurst})`,
     answer(files, 429, '{ var(txn.address_excess) -m int gt 0 }', {
       headers: {
