@@ -162,7 +162,8 @@ export function edgeRequestRules(
     `    http-request wait-for-body time ${limits.bodyIdleTimeoutMs}ms at-least ${chunkedBodyLimit(limits) + 1}`,
     answer(files, 413, `!has_length { req.body_size gt ${chunkedBodyLimit(limits)} }`),
     // The client address's rate: `excess` requests over the window's allowance; Retry-After is the time
-    // the window takes to let that many go (rounded up), as the Node gateway's token bucket answers.
+    // the window takes to let that many go (rounded up), as the Node gateway's token bucket answers. Every
+    // request counts, refused ones too: a client that keeps hammering stays refused until it slows down.
     `    http-request set-var(txn.address_excess) sc_http_req_rate(0),sub(${limits.addressBurst})`,
     answer(files, 429, '{ var(txn.address_excess) -m int gt 0 }', {
       headers: {
@@ -262,6 +263,10 @@ export function stageRules(files: StageFiles, limits: GatewayLimits, backend: St
       `    http-request set-var(txn.tenant_allowance) str(${backend.tenant}),map_str_int(${files.tenantLimits},0),mul(${window}),div(1000) if from_edge`,
       `    http-request set-var(txn.tenant_allowance) int(${limits.tenantBurst}) if from_edge { var(txn.tenant_allowance) -m int eq 0 }`,
       '    http-request set-var(txn.tenant_excess) sc_http_req_rate(1),sub(txn.tenant_allowance) if from_edge',
+      // Requests in flight: sc1 tracks each of the tenant's requests until it ends.
+      answer(files, 503, `from_edge { sc1_conn_cur gt ${limits.maxConcurrentRequestsPerTenant} }`, {
+        headers: { 'Retry-After': '1' },
+      }),
       answer(files, 429, 'from_edge { var(txn.tenant_excess) -m int gt 0 }', {
         headers: {
           'Retry-After': `%[var(txn.tenant_excess),mul(${window}),div(txn.tenant_allowance),add(999),div(1000)]`,
@@ -282,7 +287,7 @@ export function tableSections(limits: GatewayLimits): string[] {
     `    stick-table type ipv6 size ${limits.maxTrackedAddresses} expire ${Math.max(addressWindow, 60_000)}ms store conn_cur,http_req_rate(${addressWindow}ms)`,
     '',
     `backend ${tenantTable}`,
-    `    stick-table type string len 64 size ${limits.rateLimitMaxKeys} expire ${Math.max(tenantWindow, 60_000)}ms store http_req_rate(${tenantWindow}ms)`,
+    `    stick-table type string len 64 size ${limits.rateLimitMaxKeys} expire ${Math.max(tenantWindow, 60_000)}ms store conn_cur,http_req_rate(${tenantWindow}ms)`,
     '',
   ];
 }

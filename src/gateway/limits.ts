@@ -26,6 +26,9 @@ import { InputError, showValue } from '../core/errors.ts';
  *   operator raises one tenant there without a reload.
  * - 4,096 open connections per address: 500 browsers with HTTP/1.1's six
  *   connections each are 3,000 (HTTP/2 needs one each).
+ * - 2,000 requests of one tenant in flight at once: at 1,000 requests/s
+ *   that is two seconds of them waiting on a slow app, enough for long
+ *   polls and uploads; past it a stuck app holds no more of the edge.
  * - Header fields: 100 and 16 KiB (large SSO cookies fit); target 8 KiB;
  *   bodies 10 MiB with a Content-Length (document uploads), a body without
  *   one only as large as the edge can hold while it counts (see
@@ -67,6 +70,8 @@ export interface GatewayLimits {
   readonly haTenantRatePerSecond: number;
   /** Requests per tenant (on the shared tier) that may arrive at once after a quiet spell; other tiers' bursts scale with their rates. */
   readonly tenantBurst: number;
+  /** Requests of one tenant in flight at once at the edge, over all its stages; beyond: 503 with Retry-After (HAProxy's data plane only). */
+  readonly maxConcurrentRequestsPerTenant: number;
   /** Buckets a rate limiter keeps at most; the least recently used goes first. */
   readonly rateLimitMaxKeys: number;
 }
@@ -88,6 +93,7 @@ export const gatewayLimitDefaults: GatewayLimits = Object.freeze({
   dedicatedTenantRatePerSecond: 2_000,
   haTenantRatePerSecond: 4_000,
   tenantBurst: 10_000,
+  maxConcurrentRequestsPerTenant: 2_000,
   rateLimitMaxKeys: 100_000,
 });
 
@@ -114,6 +120,7 @@ export const gatewayLimitsSchema = z
     dedicatedTenantRatePerSecond: rate(d.dedicatedTenantRatePerSecond),
     haTenantRatePerSecond: rate(d.haTenantRatePerSecond),
     tenantBurst: count(d.tenantBurst),
+    maxConcurrentRequestsPerTenant: count(d.maxConcurrentRequestsPerTenant),
     rateLimitMaxKeys: count(d.rateLimitMaxKeys),
   })
   .strict() satisfies z.ZodType<GatewayLimits>;

@@ -202,6 +202,10 @@ describe('the edge rules', () => {
     ],
     ['the tenant tracked', /track-sc1 str\(acme\) table tb_tenant if from_edge/],
     [
+      "503 past the tenant's requests in flight",
+      /return status 503 .* hdr Retry-After 1 if from_edge \{ sc1_conn_cur gt 2000 \}/,
+    ],
+    [
       'the tenant rate from the map',
       /str\(acme\),map_str_int\(\/run\/st\/tenant-limits\.map,0\),mul\(10000\),div\(1000\)/,
     ],

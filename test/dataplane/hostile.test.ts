@@ -1,59 +1,40 @@
 import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { connect as http2Connect } from 'node:http2';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OctetCountDecoder } from '../../src/dataplane/access-log-stream.ts';
-import {
-  accessLogKeys,
-  allowListFile,
-  Haproxy,
-  type AccessLogRecord,
-  type StageBackend,
-} from '../../src/dataplane/index.ts';
-import { resolveGatewayLimits, type GatewayLimits } from '../../src/gateway/limits.ts';
-import { issueServerCertificate } from '../../src/tls/ca.ts';
+import { accessLogKeys, allowListFile, type AccessLogRecord } from '../../src/dataplane/index.ts';
+import { resolveGatewayLimits } from '../../src/gateway/limits.ts';
 import {
   backend,
   badChunkCases,
-  get,
-  normalisedCases,
-  refusedCases,
-  sendRaw,
-  type Backend,
-  type Reply,
-  chunk,
-  chunkedHead,
   expectBadChunkCut,
-  expectChunkedBodyUpToLimit,
   expectKeptAliveMisdirected,
   expectNormalisedRoute,
   expectOwnedHeadersStripped,
   expectSlowClientsCut,
+  get,
+  normalisedCases,
+  refusedCases,
   seenBy,
+  type Backend,
   type HostileEdge,
+  type Reply,
 } from '../gateway/hostile-cases.ts';
-import { freePort } from '../../src/system/ports.ts';
-import { dataPlaneFixture, plainGet, until, type DataPlaneFixture } from './support.ts';
+import { sendTo, startEdge, stopEdge, type Edge } from './edge-support.ts';
+import { plainGet, until } from './support.ts';
 
 /**
  * The hostile-input suite (test/gateway/hostile-cases.ts) against the data
- * plane: a real HAProxy from the rendered config, two tenants acme and
- * globex whose stage backends point at recording backends, certificates for
- * their hosts from a test CA in the crt-list, routes in the map. Where
+ * plane: a real HAProxy from the rendered config in front of acme and
+ * globex (edge-support.ts); the limits' own tests are limits.test.ts. Where
  * HAProxy answers a case differently from the Node gateway, equally safely,
  * the case says so (`haproxy`), and this suite checks that answer.
  */
-
-interface Edge {
-  readonly fixture: DataPlaneFixture;
-  readonly haproxy: Haproxy;
-  readonly port: number;
-}
 
 let acme: Backend;
 let globex: Backend;
@@ -62,68 +43,12 @@ let main: Edge;
 let logDir: string;
 let logReceiver: NetServer | undefined;
 const logLines: string[] = [];
-const edges: Edge[] = [];
-
-/** acme and globex, each published on a loopback port of its own; a sleeping stage with no instance. */
-async function stageBackends(): Promise<StageBackend[]> {
-  return [
-    {
-      name: 'st_acme',
-      tenant: 'acme',
-      publishedPort: await freePort(),
-      servers: [{ name: 'web-1', address: '127.0.0.1', port: acme.port }],
-    },
-    {
-      name: 'st_globex',
-      tenant: 'globex',
-      publishedPort: await freePort(),
-      servers: [{ name: 'web-1', address: '127.0.0.1', port: globex.port }],
-    },
-    { name: 'st_sleepy', tenant: 'sleepy' },
-  ];
-}
-
-/** A running HAProxy for acme, globex and sleepy with these limits. */
-async function startEdge(
-  limits: GatewayLimits,
-  options: { accessLog?: string; activator?: { address: string; port: number } } = {},
-): Promise<Edge> {
-  const fixture = await dataPlaneFixture(await stageBackends(), { limits, ...options });
-  const { files } = fixture.state;
-  const crtList: string[] = [];
-  for (const tenant of ['acme', 'globex']) {
-    const names = [`${tenant}.localhost`, `prod.${tenant}.localhost`];
-    const issued = await issueServerCertificate(fixture.ca, names);
-    const file = join(fixture.dir, `${tenant}.pem`);
-    writeFileSync(file, `${issued.chainPem}\n${issued.keyPem}`, { mode: 0o600 });
-    crtList.push(`${file} ${names.join(' ')}`);
-  }
-  writeFileSync(files.crtList, `${crtList.join('\n')}\n`);
-  writeFileSync(
-    files.routesMap,
-    ['acme', 'globex', 'sleepy']
-      .flatMap((t) => [`${t}.localhost st_${t}`, `prod.${t}.localhost st_${t}`])
-      .join('\n') + '\n',
-  );
-  const haproxy = new Haproxy({
-    configFile: fixture.configFile,
-    pidFile: join(fixture.dir, 'haproxy.pid'),
-    masterSocket: join(fixture.dir, 'master.sock'),
-    adminSocket: files.adminSocket,
-    logFile: join(fixture.dir, 'haproxy.log'),
-  });
-  const edge = { fixture, haproxy, port: fixture.state.https.port };
-  edges.push(edge);
-  await haproxy.start();
-  return edge;
-}
 
 function send(
   chunks: string | readonly (string | number)[],
   options: { sni?: string | null; waitMs?: number; edge?: Edge } = {},
 ): Promise<Reply> {
-  const edge = options.edge ?? main;
-  return sendRaw(chunks, { ...options, port: edge.port, ca: edge.fixture.ca.certPem });
+  return sendTo(options.edge ?? main, chunks, options);
 }
 
 /** The main edge (or another) as the shared scenarios see it. */
@@ -149,6 +74,7 @@ beforeAll(async () => {
   // Short timeouts for slow heads and bodies, so they are cut within the test's time; request rates high enough
   // that the file's hundreds of requests from one address never meet them (the flood tests have their own).
   main = await startEdge(
+    { acme, globex },
     resolveGatewayLimits({
       headersTimeoutMs: 3_000,
       bodyIdleTimeoutMs: 2_000,
@@ -162,10 +88,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const edge of edges) {
-    await edge.haproxy.stop(1_000);
-    rmSync(edge.fixture.dir, { recursive: true, force: true });
-  }
+  if (main) await stopEdge(main);
   await new Promise((resolve) => logReceiver?.close(resolve));
   if (logDir) rmSync(logDir, { recursive: true, force: true });
   for (const b of [acme, globex, activator]) await new Promise((r) => b?.server.close(r));
@@ -441,6 +364,87 @@ describe('protocols', () => {
     }
   });
 
+  it.each([
+    ['an :authority of globex on an acme connection', { ':authority': 'globex.localhost' }],
+    [
+      'a host header of globex beside an :authority of acme',
+      { ':authority': 'acme.localhost', host: 'globex.localhost' },
+    ],
+  ])('never routes HTTP/2 with %s to globex', async (_name, headers) => {
+    const session = http2Connect(`https://127.0.0.1:${main.port}`, {
+      servername: 'acme.localhost',
+      ca: main.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      const status = await new Promise<number>((resolve) => {
+        const stream = session.request({ ':path': '/h2-steal', ...headers });
+        stream.on('response', (answer) => resolve(Number(answer[':status'])));
+        stream.on('error', () => resolve(0));
+        stream.resume();
+        stream.end();
+      });
+      // Refused, or (RFC 9113 8.3.1: :authority wins over host) served by acme as acme's.
+      expect(status === 0 || status >= 400 || status === 200, `status ${status}`).toBe(true);
+      if (status === 200) expect(acme.seen.map((seen) => seen.headers.host)).toEqual(['acme.localhost']);
+      expect(seenBy(globex)).toEqual([]);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('passes a WebSocket over HTTP/2 (extended CONNECT, RFC 8441) to the stage as an upgrade', async () => {
+    const upgraded: Duplex[] = [];
+    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+      upgraded.push(socket);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+    };
+    acme.server.on('upgrade', onUpgrade);
+    const session = http2Connect(`https://127.0.0.1:${main.port}`, {
+      servername: 'acme.localhost',
+      ca: main.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+      expect(session.remoteSettings.enableConnectProtocol).toBe(true);
+      const echoed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'CONNECT',
+          ':protocol': 'websocket',
+          ':path': '/h2-socket',
+          ':scheme': 'https',
+          ':authority': 'acme.localhost',
+          'sec-websocket-version': '13',
+        });
+        let status = 0;
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (headers) => {
+          status = Number(headers[':status']);
+          stream.write('ping');
+        });
+        stream.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('echo:ping')) resolve({ status, text });
+        });
+        stream.on('error', reject);
+        setTimeout(() => resolve({ status, text }), 2_000);
+      });
+      expect(echoed).toEqual({ status: 200, text: 'echo:ping' });
+    } finally {
+      acme.server.off('upgrade', onUpgrade);
+      for (const socket of upgraded) socket.destroy();
+      session.destroy();
+    }
+  });
+
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
     const upgraded: Duplex[] = [];
     const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
@@ -469,78 +473,5 @@ describe('protocols', () => {
       acme.server.off('upgrade', onUpgrade);
       for (const socket of upgraded) socket.destroy();
     }
-  });
-});
-
-describe('HAProxy under a flood', () => {
-  let limited: Edge;
-  beforeAll(async () => {
-    limited = await startEdge(
-      resolveGatewayLimits({
-        addressRatePerSecond: 0.1, // one request per 10 s: a slow machine lets none more through mid-test
-        addressBurst: 3,
-        maxConnectionsPerAddress: 3,
-        tenantRatePerSecond: 1,
-        tenantBurst: 5,
-      }),
-    );
-  }, 30_000);
-
-  it('answers 429 with Retry-After once a client address has used its burst, for every tenant it asks', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++)
-      statuses.push(...(await send(get('acme.localhost', `/n${i}`), { edge: limited })).statuses);
-    const other = await send(get('globex.localhost', '/n'), { edge: limited, sni: 'globex.localhost' });
-    expect(statuses).toEqual([200, 200, 200, 429]);
-    expect(other.statuses).toEqual([429]);
-    expect(other.text).toMatch(/\r\nretry-after: (?:9|10|20)\r\n/i);
-    expect(seenBy(acme)).toEqual(['GET /n0', 'GET /n1', 'GET /n2']);
-    expect(seenBy(globex)).toEqual([]);
-  });
-
-  it('closes connections past the cap per client address, and admits again when one closes', async () => {
-    const open = (): Promise<TLSSocket> =>
-      new Promise((resolve, reject) => {
-        const socket = tlsConnect({
-          host: '127.0.0.1',
-          port: limited.port,
-          servername: 'acme.localhost',
-          ca: limited.fixture.ca.certPem,
-        });
-        socket.once('secureConnect', () => resolve(socket));
-        socket.once('error', reject);
-        socket.once('close', () => reject(new Error('closed before the handshake')));
-      });
-    const held = [await open(), await open(), await open()];
-    await expect(open()).rejects.toThrow();
-    held[0]?.destroy();
-    await new Promise((r) => setTimeout(r, 200));
-    const again = await open();
-    expect(again.authorized).toBe(true);
-    for (const socket of [...held, again]) socket.destroy();
-  });
-});
-
-describe('HAProxy and bodies without a Content-Length', () => {
-  const maxBodyBytes = 4096;
-  let small: Edge;
-  beforeAll(async () => {
-    small = await startEdge(
-      resolveGatewayLimits({ maxBodyBytes, bodyIdleTimeoutMs: 2_000, headersTimeoutMs: 3_000 }),
-    );
-  }, 30_000);
-
-  it('passes a chunked body up to the limit', () =>
-    expectChunkedBodyUpToLimit(shared({ edge: small }), maxBodyBytes));
-
-  it('answers 413 to a chunked body over the limit, and the stage gets none of it', async () => {
-    const chunks: (string | number)[] = [chunkedHead];
-    for (let i = 0; i < 12; i++) chunks.push(chunk(1000), 30);
-    chunks.push('0\r\n\r\n');
-    const reply = await send(chunks, { edge: small });
-    expect(reply.statuses, reply.text.slice(0, 300)).toEqual([413]);
-    expect(reply.text).toContain('The request body is larger than this application accepts.');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(acme.seen).toEqual([]);
   });
 });

@@ -137,6 +137,7 @@ describe('gateway limits', () => {
       dedicatedTenantRatePerSecond: 2_000,
       haTenantRatePerSecond: 4_000,
       maxConnectionsPerAddress: 4_096,
+      maxConcurrentRequestsPerTenant: 2_000,
     });
     expect(Object.isFrozen(gatewayLimitDefaults)).toBe(true);
   });
