@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Activator } from './activator.ts';
-import { dataPlaneFiles, previousActivatorPort } from './controller.ts';
+import { dataPlaneFiles } from './controller.ts';
+import { previousActivatorPort } from './host.ts';
 import { HaproxyStageEndpoints } from './endpoints.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { RuntimeApi } from './runtime-api.ts';
