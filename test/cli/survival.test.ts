@@ -27,7 +27,8 @@ import {
  * after losing itself. A real `steward up` runs the sample app in acme/prod;
  * a small load generator sends GETs and POSTs through the gateway while the
  * embedded PostgreSQL's postmaster is killed (-9), and then Steward itself is
- * killed (-9) and started again, as systemd's Restart=always would.
+ * killed (-9) and started again, as systemd's Restart=always would: HAProxy
+ * and the app serve on meanwhile.
  *
  * What "keep serving" honestly means here: the app's own database is in the
  * same embedded cluster, so requests that need it fail until the cluster is
@@ -445,6 +446,8 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
         `db GET ${counts.read.sent}/${counts.read.failed}, db POST ${counts.write.sent}/${counts.write.failed}`,
     );
     expect(servedAgainAt - restartedAt).toBeLessThan(30_000);
+    // HAProxy and the app outlive Steward: not one request failed while it was dead or starting again.
+    expect(counts.nodb.failed + counts.read.failed + counts.write.failed).toBe(0);
     // Adopted, not started again.
     expect((await web())?.pid).toBe(webPid);
   }, 120_000);
