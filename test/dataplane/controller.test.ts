@@ -6,6 +6,7 @@ import { tenantRateForTier } from '../../src/gateway/limits.ts';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { serveStageFrom } from './serve.ts';
+import { loadLoop, until } from './support.ts';
 import { httpsFetch, startEchoBackend, within, type RequestOptions } from '../gateway/support.ts';
 
 /**
@@ -223,6 +224,26 @@ describe('the data plane controller', () => {
     expect((await t.request('PATCH', url, { allowFrom: null })).status).toBe(200);
     await within(3000, async () => (await status()) === 200, 'everyone again');
     expect(await reloads()).toBe(before);
+  });
+
+  it('reloads for a new stage backend without failing a request of another stage (new and kept-alive connections)', async () => {
+    const created = await t.request('POST', '/api/v1/tenants', { slug: 'initech', stages: ['dev'] });
+    expect(created.status, created.text).toBe(201);
+    await t.waitForStages('initech', 'ready', 60_000);
+    const before = await reloads();
+    const load = loadLoop(port, 'dev.acme.localhost', { keepAlive: true });
+    try {
+      await until('load', () => load.total() > 20);
+      await publish('initech', 'dev', echoes[2]!.port);
+      await within(3000, async () => (await get('dev.initech.localhost')).status === 200, 'initech');
+      const after = load.total();
+      await until('more load', () => load.total() > after + 50);
+    } finally {
+      await load.stop();
+    }
+    console.log(`reload under load: ${load.total()} requests, ${load.failures.length} failed`);
+    expect(await reloads()).toBe(before + 1);
+    expect(load.failures).toEqual([]);
   });
 
   it("routes status.<base> and every host's /.steward/ to Steward's own pages", async () => {
