@@ -28,7 +28,6 @@ import {
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { DataPlaneAccessLog } from '../../src/dataplane/observability.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
-import { sendCommand } from '../../src/dataplane/runtime-api.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
 import { lookupUser, type SystemUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
@@ -337,14 +336,8 @@ describe('the access log from a real HAProxy', () => {
 describe('an app instance added at runtime', () => {
   /** Connections HAProxy opened to the app so far (`show stat`'s connect column). */
   async function connectsToApp(): Promise<number> {
-    const [header = '', ...rows] = (
-      await sendCommand(fixture.state.files.adminSocket, 'show stat -1 4 -1')
-    ).split('\n');
-    const columns = header.slice(2).split(',');
-    const row = rows
-      .map((line) => line.split(','))
-      .find((cells) => cells[0] === backend && cells[1] === 'web1');
-    return Number(row?.[columns.indexOf('connect')]);
+    const row = (await haproxy.api.showStat('servers', backend)).find((server) => server.name === 'web1');
+    return Number(row?.fields.connect);
   }
 
   // Found by bench/gateway: HAProxy 2.6 kept no idle connection to a dynamic server (a third of the throughput).
