@@ -25,6 +25,7 @@ import {
   renderAccessLogRing,
   type AccessLogRecord,
 } from '../../src/dataplane/access-log-stream.ts';
+import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { DataPlaneAccessLog } from '../../src/dataplane/observability.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
@@ -330,6 +331,41 @@ describe('the access log from a real HAProxy', () => {
     expect(text).toMatch(/steward_dataplane_access_log_messages_total\{outcome="connection_error"\} [1-9]/);
     expect(text).toMatch(/steward_dataplane_access_log_messages_total\{outcome="record"\} [1-9]/);
     expect(text).toContain('steward_dataplane_access_log_messages_total{outcome="lost"} 0');
+  });
+});
+
+describe('the receiver on its own', () => {
+  it('closes a connection whose framing breaks, counts it, and takes the next one', async () => {
+    const socketPath = join(socketDir, 'framing.sock');
+    const got: AccessLogRecord[] = [];
+    const own = new AccessLogReceiver({ socketPath, onRecord: (r) => got.push(r) });
+    await own.start();
+    const send = (data: string) =>
+      new Promise<void>((resolve) => {
+        const socket = createConnection(socketPath, () => socket.end(data));
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+      });
+    await send('garbage without a length');
+    await send(`99999999 ${'x'.repeat(10)}`);
+    const text = JSON.stringify({ ...record, path: '/framed' });
+    await send(`${Buffer.byteLength(text)} ${text}`);
+    await until('the framed record', () => got.length === 1);
+    expect(own.counts()).toMatchObject({ brokenStreams: 2, received: 1 });
+    await own.stop();
+    expect(existsSync(socketPath)).toBe(false);
+  });
+
+  it('refuses to take over a path that is not a socket, or a socket someone still listens on', async () => {
+    const file = join(socketDir, 'not-a-socket');
+    writeFileSync(file, 'mine');
+    await expect(
+      new AccessLogReceiver({ socketPath: file, onRecord: () => undefined }).start(),
+    ).rejects.toThrow(/exists and is not a socket/);
+    expect(readFileSync(file, 'utf8')).toBe('mine');
+    await expect(
+      new AccessLogReceiver({ socketPath: receiver.socketPath, onRecord: () => undefined }).start(),
+    ).rejects.toThrow(/another process receives the access log/);
   });
 });
 
