@@ -42,13 +42,13 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AccessLogReceiver } from '../src/dataplane/access-log-receiver.ts';
 import { countRequests } from '../src/dataplane/access-log-stream.ts';
+import { resolveGatewayLimits } from '../src/gateway/limits.ts';
 import { Haproxy } from '../src/dataplane/index.ts';
 import { createGatewayMetrics } from '../src/gateway/metrics.ts';
 import { tlsCiphers } from '../src/gateway/tls.ts';
 import { lookupUser } from '../src/system/exec.ts';
 import { freePort } from '../src/system/ports.ts';
 import { issueServerCertificate } from '../src/tls/ca.ts';
-import { withAccessLog } from '../test/dataplane/access-log-standin.ts';
 import { dataPlaneFixture, get } from '../test/dataplane/support.ts';
 import { log, percentile, round, sleep } from './support.ts';
 import { cpuOf, loadGenerator, type LoadResult } from './gateway-load.ts';
@@ -184,12 +184,19 @@ async function main(): Promise<Record<string, unknown>> {
   }));
   let pemText = '';
   const stewardDataPlane = async (accessLog: string | undefined) => {
-    const fixture = await dataPlaneFixture([{ name: backendName, tenant: 'bench' }]);
+    // The default rules, with every rate and connection limit raised above the load (all of it comes from one address).
+    const limits = resolveGatewayLimits({
+      addressRatePerSecond: 10_000_000,
+      addressBurst: 100_000_000,
+      tenantRatePerSecond: 10_000_000,
+      tenantBurst: 100_000_000,
+      maxConnectionsPerAddress: 1_000_000,
+    });
+    const fixture = await dataPlaneFixture([{ name: backendName, tenant: 'bench' }], {
+      limits,
+      ...(accessLog ? { accessLog } : {}),
+    });
     dirs.push(fixture.dir);
-    if (accessLog) {
-      const rendered = readFileSync(fixture.configFile, 'utf8');
-      writeFileSync(fixture.configFile, withAccessLog(rendered, accessLog));
-    }
     const haproxy = new Haproxy({
       configFile: fixture.configFile,
       pidFile: join(fixture.dir, 'haproxy.pid'),

@@ -1,6 +1,7 @@
 import { InputError, showValue } from '../core/errors.ts';
 import { redactTarget } from '../gateway/access-log.ts';
 import type { GatewayMetrics, RequestObservation } from '../gateway/metrics.ts';
+import { accessLogKeys, type AccessLogRecord } from './access-log.ts';
 import { checkPath, stageIdOfBackend } from './names.ts';
 
 /**
@@ -24,44 +25,8 @@ import { checkPath, stageIdOfBackend } from './names.ts';
  *   by the user HAProxy's workers run as, so nobody else can write records.
  */
 
-/**
- * The keys of one record, as HAProxy's log-format writes them. dp-edge's
- * src/dataplane/access-log.ts renders the format and owns this type; the
- * copy here goes when that lands on main.
- */
-export const accessLogKeys = [
-  'ts',
-  'id',
-  'client',
-  'method',
-  'host',
-  'path',
-  'status',
-  'ms',
-  'bytes',
-  'backend',
-  'ua',
-] as const;
-
-export interface AccessLogRecord {
-  /** When the request arrived, epoch ms. */
-  readonly ts: number;
-  /** HAProxy's request id (also sent upstream as X-Request-Id). */
-  readonly id: string;
-  readonly client: string;
-  readonly method: string;
-  readonly host: string;
-  /** Path and query, secret query values already `[redacted]` by HAProxy. */
-  readonly path: string;
-  readonly status: number;
-  /** Total time, ms. */
-  readonly ms: number;
-  /** Response bytes. */
-  readonly bytes: number;
-  /** `st_<stageId>`, be_steward or be_unrouted. */
-  readonly backend: string;
-  readonly ua: string;
-}
+// The record's keys and type are the log-format's (access-log.ts); here they are read back.
+export { accessLogKeys, type AccessLogRecord };
 
 const numberKeys: ReadonlySet<string> = new Set(['ts', 'status', 'ms', 'bytes']);
 

@@ -1,6 +1,21 @@
 import { InputError, showValue } from '../core/errors.ts';
+import { resolveGatewayLimits, type GatewayLimits } from '../gateway/limits.ts';
 import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
+import { renderAccessLogRing } from './access-log-stream.ts';
+import { errorfileStatuses } from './pages.ts';
+import {
+  accessLogLines,
+  addressTable,
+  answer,
+  bufferBytes,
+  edgeRequestRules,
+  headerSlots,
+  requestVariables,
+  stageRules,
+  tableSections,
+  tenantTable,
+} from './rules.ts';
 
 /**
  * Renders haproxy.cfg from the data plane's desired state: a pure function,
@@ -51,6 +66,20 @@ export interface DataPlaneFiles {
   readonly defaultCertificate: string;
   /** Operators' and Steward's certificates, one `path [options] [sni filters]` a line. */
   readonly crtList: string;
+  /** The branded pages, as renderErrorPages() names them (`404.html`, `404.http`, `maintenance.html`). */
+  readonly errorDir: string;
+  /**
+   * One allow list a stage backend: `<allowDir>/<backend>.acl`, one address or
+   * CIDR range a line (`10.0.0.0/8`, `2001:db8::/32`). An unrestricted stage's
+   * file holds `0.0.0.0/0` and `::/0`; an empty file lets nobody in. The file
+   * must exist for every stage backend; the runtime API changes its entries
+   * (`add acl`, `del acl`, `clear acl`) without a reload.
+   */
+  readonly allowDir: string;
+  /** Stage backends in maintenance: `<backend> 1` a line; the runtime API adds and removes them. */
+  readonly maintenanceMap: string;
+  /** Tenant rates: `<tenant> <requests per second>` a line (whole numbers); a tenant not in it gets limits.tenantRatePerSecond. */
+  readonly tenantLimits: string;
 }
 
 export interface DataPlaneState {
@@ -71,6 +100,14 @@ export interface DataPlaneState {
   readonly activator?: Listen;
   readonly backends: readonly StageBackend[];
   readonly hstsMaxAgeSeconds: number;
+  /** The edge's limits on end users (Steward's `gateway.limits`). */
+  readonly limits: GatewayLimits;
+  /**
+   * The Unix stream socket Steward receives the access log on: HAProxy logs
+   * one JSON object a request (AccessLogRecord) into a ring that forwards
+   * them there, octet-counted (access-log-stream.ts). None: no access log.
+   */
+  readonly accessLog?: string;
   /** The unprivileged user and group the workers run as (the master keeps root to reload). */
   readonly runAs?: { readonly user: string; readonly group: string };
   /** The number of worker threads (HAProxy's default is one per core). */
@@ -81,7 +118,7 @@ export interface DataPlaneState {
 export const stewardBackend = 'be_steward';
 export const unroutedBackend = 'be_unrouted';
 export const maxSlots = 64;
-const reservedBackends: readonly string[] = [stewardBackend, unroutedBackend];
+const reservedBackends: readonly string[] = [stewardBackend, unroutedBackend, addressTable, tenantTable];
 
 const tls13Suites = tlsCiphers.split(':').filter((cipher) => cipher.startsWith('TLS_'));
 const tls12Ciphers = tlsCiphers.split(':').filter((cipher) => !cipher.startsWith('TLS_'));
@@ -102,10 +139,26 @@ function checkLoopback(field: string, listen: Listen): void {
   }
 }
 
+const fileKeys = [
+  'adminSocket',
+  'routesMap',
+  'defaultCertificate',
+  'crtList',
+  'errorDir',
+  'allowDir',
+  'maintenanceMap',
+  'tenantLimits',
+] as const;
+
 function checkState(state: DataPlaneState): void {
-  for (const key of ['adminSocket', 'routesMap', 'defaultCertificate', 'crtList'] as const) {
-    checkPath(`files.${key}`, state.files[key]);
+  for (const key of fileKeys) checkPath(`files.${key}`, state.files[key]);
+  if (state.accessLog !== undefined) checkPath('accessLog', state.accessLog);
+  resolveGatewayLimits(state.limits as unknown as Record<string, unknown>, 'limits');
+  if (state.activator) {
+    checkAddress('activator.address', state.activator.address);
+    checkPort('activator.port', state.activator.port);
   }
+  const published = new Map<number, string>();
   for (const key of ['https', 'http', 'stats', 'steward'] as const) {
     checkAddress(`${key}.address`, state[key].address);
     checkPort(`${key}.port`, state[key].port);
@@ -122,6 +175,19 @@ function checkState(state: DataPlaneState): void {
       );
     }
     seen.add(backend.name);
+    if (backend.tenant !== undefined) checkName(`backends[${index}].tenant`, backend.tenant);
+    if (backend.publishedPort !== undefined) {
+      const portField = `backends[${index}].publishedPort`;
+      checkPort(portField, backend.publishedPort);
+      const other = published.get(backend.publishedPort);
+      if (other !== undefined) {
+        throw new InputError(
+          `${portField} ${showValue(backend.publishedPort)} is not accepted: backend ${other} is published on it already; each stage needs its own port`,
+          { field: portField },
+        );
+      }
+      published.set(backend.publishedPort, backend.name);
+    }
     const servers = new Set<string>();
     for (const [at, server] of (backend.servers ?? []).entries()) {
       const prefix = `backends[${index}].servers[${at}]`;
@@ -165,19 +231,23 @@ function checkState(state: DataPlaneState): void {
 }
 
 function renderGlobal(state: DataPlaneState): string[] {
+  const { limits, files } = state;
   return [
     'global',
     '    master-worker',
     ...(state.runAs ? [`    user ${state.runAs.user}`, `    group ${state.runAs.group}`] : []),
     ...(state.threads ? [`    nbthread ${state.threads}`] : []),
     // The worker's socket hands its listening sockets to the next worker: a reload refuses no connection.
-    `    stats socket ${state.files.adminSocket} mode 600 level admin expose-fd listeners`,
+    `    stats socket ${files.adminSocket} mode 600 level admin expose-fd listeners`,
     '    stats timeout 30s',
     '    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 no-tls-tickets',
     `    ssl-default-bind-ciphers ${tls12Ciphers.join(':')}`,
     `    ssl-default-bind-ciphersuites ${tls13Suites.join(':')}`,
     '    ssl-default-bind-curves X25519:P-256:P-384',
     '    tune.ssl.default-dh-param 2048',
+    // A request head up to the header and target limits fits, so the rules (431, 414) answer, not the parser.
+    `    tune.bufsize ${bufferBytes(limits)}`,
+    `    tune.http.maxhdr ${headerSlots(limits)}`,
     // An old worker still finishing its requests after a reload gives up at this bound.
     '    hard-stop-after 5m',
     '',
@@ -187,36 +257,55 @@ function renderGlobal(state: DataPlaneState): string[] {
     // On a reload the old worker answers the next request on an idle kept-alive connection with
     // `Connection: close` rather than closing it under a client that may be sending one.
     '    option idle-close-on-response',
-    '    option forwardfor',
     '    timeout connect 5s',
     '    timeout client 30s',
     '    timeout server 60s',
-    '    timeout http-request 10s',
-    '    timeout http-keep-alive 10s',
+    `    timeout http-request ${limits.headersTimeoutMs}ms`,
+    `    timeout http-keep-alive ${limits.keepAliveTimeoutMs}ms`,
     '    timeout queue 10s',
+    // WebSockets and other upgraded connections.
     '    timeout tunnel 1h',
+    ...errorfileStatuses.map((status) => `    errorfile ${status} ${files.errorDir}/${status}.http`),
     '',
   ];
 }
 
 function renderFrontends(state: DataPlaneState): string[] {
-  const { files } = state;
+  const { files, limits } = state;
   const httpsPort = state.https.port === 443 ? '' : `:${state.https.port}`;
+  const published = state.backends.filter((backend) => backend.publishedPort !== undefined);
   return [
     'frontend fe_https',
     `    bind ${addressWithPort(state.https.address, state.https.port)} ssl crt ${files.defaultCertificate} crt-list ${files.crtList} alpn h2,http/1.1`,
+    ...accessLogLines(state.accessLog),
+    ...edgeRequestRules(files, limits, { accessLog: state.accessLog !== undefined }),
+    ...(state.hstsMaxAgeSeconds > 0
+      ? [`    http-after-response set-header Strict-Transport-Security "max-age=${state.hstsMaxAgeSeconds}"`]
+      : []),
     // Steward's own pages come first, on every host: a tenant's route cannot shadow them.
     `    use_backend ${stewardBackend} if { path_beg /.steward/ }`,
-    `    use_backend %[req.hdr(host),field(1,:),lower,map(${files.routesMap},${unroutedBackend})]`,
+    `    use_backend %[var(txn.host),map(${files.routesMap},${unroutedBackend})]`,
     `    default_backend ${unroutedBackend}`,
-    ...(state.hstsMaxAgeSeconds > 0
-      ? [`    http-response set-header Strict-Transport-Security "max-age=${state.hstsMaxAgeSeconds}"`]
-      : []),
     '',
     'frontend fe_http',
     `    bind ${addressWithPort(state.http.address, state.http.port)}`,
+    ...accessLogLines(state.accessLog),
+    ...requestVariables({ accessLog: state.accessLog !== undefined }),
     `    http-request redirect location https://%[req.hdr(host),field(1,:)]${httpsPort}%[pathq] code 301`,
     '',
+    ...(published.length > 0
+      ? [
+          // Steward's probes and `steward ps`: loopback only, no edge rules, no limits.
+          'frontend fe_stages',
+          ...published.map((backend) => `    bind 127.0.0.1:${backend.publishedPort}`),
+          '    option forwardfor',
+          ...published.map(
+            (backend) => `    use_backend ${backend.name} if { dst_port ${backend.publishedPort} }`,
+          ),
+          `    default_backend ${unroutedBackend}`,
+          '',
+        ]
+      : []),
     'frontend fe_stats',
     `    bind ${addressWithPort(state.stats.address, state.stats.port)}`,
     '    http-request use-service prometheus-exporter if { path /metrics }',
@@ -228,17 +317,20 @@ function renderFrontends(state: DataPlaneState): string[] {
 }
 
 function renderBackends(state: DataPlaneState): string[] {
+  const { files, limits } = state;
   const lines = [
     `backend ${stewardBackend}`,
     `    server steward ${addressWithPort(state.steward.address, state.steward.port)}`,
     '',
     // Names no tenant: a host nobody routes looks the same for every host.
     `backend ${unroutedBackend}`,
-    '    http-request return status 404 content-type "text/plain; charset=utf-8" string "No application is served at this address."',
+    answer(files, 404, 'TRUE'),
     '',
+    ...tableSections(limits),
   ];
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');
+    lines.push(...stageRules(files, limits, backend));
     for (const server of backend.servers ?? []) {
       const drain = server.state === 'drain' ? ' weight 0' : '';
       lines.push(`    server ${server.name} ${addressWithPort(server.address, server.port)}${drain}`);
@@ -246,6 +338,12 @@ function renderBackends(state: DataPlaneState): string[] {
     const slots = backend.slots ?? 0;
     // Slots start disabled at a placeholder address; `set server … addr`, then `state ready`, brings one up.
     if (slots > 0) lines.push(`    server-template slot 1-${slots} 127.0.0.1:1 disabled`);
+    // While no instance is up (asleep, starting) the activator takes the requests and wakes the stage.
+    if (state.activator) {
+      lines.push(
+        `    server activator ${addressWithPort(state.activator.address, state.activator.port)} backup`,
+      );
+    }
     lines.push('');
   }
   return lines;
@@ -258,5 +356,6 @@ export function renderHaproxyConfig(state: DataPlaneState): string {
     ...renderGlobal(state),
     ...renderFrontends(state),
     ...renderBackends(state),
+    ...(state.accessLog === undefined ? [] : renderAccessLogRing(state.accessLog)),
   ].join('\n');
 }

@@ -11,6 +11,22 @@ export {
   type StageBackend,
   type StageServer,
 } from './config.ts';
+export {
+  accessLogFormat,
+  accessLogKeys,
+  redactedPathSample,
+  type AccessLogKey,
+  type AccessLogRecord,
+} from './access-log.ts';
+export { errorPageStatuses, renderErrorPages, type ErrorPageFile, type ErrorPageStatus } from './pages.ts';
+export {
+  allowEveryone,
+  allowListFile,
+  allowListText,
+  bufferBytes,
+  chunkedBodyLimit,
+  rateWindowMs,
+} from './rules.ts';
 export { Activator, activatorVia, stageHeader, type ActivatorOptions } from './activator.ts';
 export {
   appAddress,

@@ -1,5 +1,6 @@
 import { createConnection } from 'node:net';
 import { InputError, UnavailableError, showValue } from '../core/errors.ts';
+import { parseCidr } from '../gateway/allow-list.ts';
 import {
   addressWithPort,
   checkAddress,
@@ -263,6 +264,60 @@ export class RuntimeApi {
     }
     await flush();
     await this.#silent('commit map', `commit map @${version} ${file}`);
+  }
+
+  /** The entries of an ACL file (a stage's allow list): addresses and CIDR ranges as HAProxy holds them. */
+  async showAcl(aclFile: string): Promise<string[]> {
+    const answer = await this.#run('show acl', `show acl ${checkPath('acl', aclFile)}`, (text) =>
+      text.split('\n').every((line) => line === '' || line.startsWith('0x')),
+    );
+    return answer
+      .split('\n')
+      .map((line) => /^0x[0-9a-f]+ (\S+)$/.exec(line.trim())?.[1])
+      .filter((value): value is string => value !== undefined);
+  }
+
+  /**
+   * Replaces a stage's allow list at once (prepare, fill, commit): requests
+   * see the old list or the new one, never a mix, and an empty list lets
+   * nobody in. Each entry is an address or CIDR range; a bad one is refused
+   * before HAProxy hears of any.
+   */
+  async replaceAcl(aclFile: string, ranges: readonly string[]): Promise<void> {
+    const file = checkPath('acl', aclFile);
+    const entries = ranges.map((range, at) => parseCidr(range, `ranges[${at}]`).text);
+    const prepared = await this.#run('prepare acl', `prepare acl ${file}`, (text) =>
+      /New version created: \d+/.test(text),
+    );
+    const version = checkVersion(/New version created: (\d+)/.exec(prepared)?.[1] ?? '');
+    for (const entry of entries) await this.#silent('add acl', `add acl @${version} ${file} ${entry}`);
+    await this.#silent('commit acl', `commit acl @${version} ${file}`);
+  }
+
+  /** Puts a stage backend in maintenance (its requests get the maintenance page) or takes it out. */
+  async setMaintenance(mapFile: string, backend: string, on: boolean): Promise<void> {
+    const file = checkMapFile(mapFile);
+    const name = checkName('backend', backend);
+    const present = (await this.showMap(file)).some((entry) => entry.key === name);
+    if (on && !present) await this.#silent('add map', `add map ${file} ${name} 1`);
+    if (!on && present) await this.#silent('del map', `del map ${file} ${name}`);
+  }
+
+  /** Sets a tenant's request rate (whole requests per second), or removes it (the default rate applies) with `undefined`. */
+  async setTenantRate(mapFile: string, tenant: string, ratePerSecond: number | undefined): Promise<void> {
+    const file = checkMapFile(mapFile);
+    const name = checkName('tenant', tenant);
+    if (ratePerSecond !== undefined && (!Number.isInteger(ratePerSecond) || ratePerSecond < 1)) {
+      throw new InputError(
+        `ratePerSecond ${showValue(ratePerSecond)} is not accepted: use a whole number of requests per second, 1 or more`,
+        { field: 'ratePerSecond' },
+      );
+    }
+    const present = (await this.showMap(file)).some((entry) => entry.key === name);
+    if (ratePerSecond === undefined) {
+      if (present) await this.#silent('del map', `del map ${file} ${name}`);
+    } else if (present) await this.#silent('set map', `set map ${file} ${name} ${ratePerSecond}`);
+    else await this.#silent('add map', `add map ${file} ${name} ${ratePerSecond}`);
   }
 
   /** Adds an app instance to a stage backend; it starts in maintenance (HAProxy's rule), `setServerState` opens it. */

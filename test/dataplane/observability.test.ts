@@ -33,7 +33,6 @@ import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
 import { lookupUser, type SystemUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { issueServerCertificate } from '../../src/tls/ca.ts';
-import { withAccessLog } from './access-log-standin.ts';
 import { haproxyDashboardSeries } from './haproxy-series.ts';
 import { dataPlaneFixture, get, nameServer, until, type DataPlaneFixture } from './support.ts';
 
@@ -179,16 +178,14 @@ async function requestsCounted(tenant: string, stage: string, statusClass: strin
 }
 
 beforeAll(async () => {
-  fixture = await dataPlaneFixture([{ name: backend, tenant: 'acme' }]);
   // HAProxy's workers connect as their own user: the socket's directory must let them pass.
   socketDir = mkdtempSync('/tmp/st-al-');
   chmodSync(socketDir, 0o711);
+  fixture = await dataPlaneFixture([{ name: backend, tenant: 'acme' }], {
+    accessLog: join(socketDir, 'access.sock'),
+  });
   receiver = newReceiver();
   await receiver.start();
-  writeFileSync(
-    fixture.configFile,
-    withAccessLog(readFileSync(fixture.configFile, 'utf8'), receiver.socketPath),
-  );
   const served = await nameServer('acme prod');
   app = served.server;
   haproxy = new Haproxy({

@@ -1,8 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { renderHaproxyConfig, type DataPlaneState, type StageBackend } from '../../src/dataplane/index.ts';
+import {
+  allowListFile,
+  allowListText,
+  renderErrorPages,
+  renderHaproxyConfig,
+  type DataPlaneState,
+  type StageBackend,
+} from '../../src/dataplane/index.ts';
+import { gatewayLimitDefaults } from '../../src/gateway/limits.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 
@@ -15,7 +23,10 @@ export interface DataPlaneFixture {
   write(backends: readonly StageBackend[]): void;
 }
 
-export async function dataPlaneFixture(backends: readonly StageBackend[]): Promise<DataPlaneFixture> {
+export async function dataPlaneFixture(
+  backends: readonly StageBackend[],
+  options: Partial<Pick<DataPlaneState, 'limits' | 'accessLog' | 'activator'>> = {},
+): Promise<DataPlaneFixture> {
   const dir = mkdtempSync('/tmp/st-dp-');
   const ca = await createCa('Steward test CA');
   const fallback = await issueServerCertificate(ca, ['default.test']);
@@ -24,7 +35,16 @@ export async function dataPlaneFixture(backends: readonly StageBackend[]): Promi
     routesMap: join(dir, 'routes.map'),
     defaultCertificate: join(dir, 'default.pem'),
     crtList: join(dir, 'crt-list.txt'),
+    errorDir: join(dir, 'errors'),
+    allowDir: join(dir, 'allow'),
+    maintenanceMap: join(dir, 'maintenance.map'),
+    tenantLimits: join(dir, 'tenant-limits.map'),
   };
+  mkdirSync(files.errorDir);
+  mkdirSync(files.allowDir);
+  for (const page of renderErrorPages()) writeFileSync(join(files.errorDir, page.name), page.content);
+  writeFileSync(files.maintenanceMap, '');
+  writeFileSync(files.tenantLimits, '');
   writeFileSync(files.defaultCertificate, `${fallback.chainPem}\n${fallback.keyPem}`, { mode: 0o600 });
   writeFileSync(files.crtList, '');
   writeFileSync(files.routesMap, '');
@@ -38,6 +58,8 @@ export async function dataPlaneFixture(backends: readonly StageBackend[]): Promi
     hstsMaxAgeSeconds: 31_536_000,
     runAs: { user: 'haproxy', group: 'haproxy' },
     threads: 2,
+    limits: gatewayLimitDefaults,
+    ...options,
   };
   const configFile = join(dir, 'haproxy.cfg');
   const fixture = {
@@ -47,6 +69,10 @@ export async function dataPlaneFixture(backends: readonly StageBackend[]): Promi
     state: { ...base, backends },
     write(next: readonly StageBackend[]) {
       fixture.state = { ...base, backends: next };
+      for (const backend of next) {
+        const file = allowListFile(files, backend.name);
+        if (!existsSync(file)) writeFileSync(file, allowListText(undefined));
+      }
       writeFileSync(configFile, renderHaproxyConfig(fixture.state));
     },
   };

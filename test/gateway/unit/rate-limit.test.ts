@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/core/config.ts';
-import { gatewayLimitDefaults, resolveGatewayLimits } from '../../../src/gateway/limits.ts';
+import {
+  gatewayLimitDefaults,
+  resolveGatewayLimits,
+  tenantRateForTier,
+} from '../../../src/gateway/limits.ts';
 import { TokenBucketLimiter } from '../../../src/gateway/rate-limit.ts';
 
 type Step = readonly [atMs: number, key: string, allowed: boolean, retryAfterSeconds?: number];
@@ -127,11 +131,22 @@ describe('gateway limits', () => {
     expect(gatewayLimitDefaults).toMatchObject({
       maxHeaderCount: 100,
       maxHeaderBytes: 16_384,
-      addressRatePerSecond: 50,
-      addressBurst: 100,
-      tenantRatePerSecond: 500,
+      addressRatePerSecond: 500,
+      addressBurst: 5_000,
+      tenantRatePerSecond: 1_000,
+      dedicatedTenantRatePerSecond: 2_000,
+      haTenantRatePerSecond: 4_000,
+      maxConnectionsPerAddress: 4_096,
+      maxConcurrentRequestsPerTenant: 2_000,
     });
     expect(Object.isFrozen(gatewayLimitDefaults)).toBe(true);
+  });
+
+  it('gives each tier its tenant rate, in whole requests per second', () => {
+    const limits = resolveGatewayLimits({ tenantRatePerSecond: 0.4, haTenantRatePerSecond: 7.6 });
+    expect(['shared', 'dedicated', 'ha', 'other'].map((tier) => tenantRateForTier(limits, tier))).toEqual([
+      1, 2_000, 8, 1,
+    ]);
   });
 
   it('resolves overrides over the defaults', () => {
