@@ -516,6 +516,7 @@ async function main(): Promise<Record<string, unknown>> {
         'HAProxy 2.6, minimal hand-written config: one frontend (TLS 1.2/1.3, the same ciphers, curves and certificate, ALPN h2,http/1.1), one backend, one server',
       steward:
         "HAProxy 2.6 with Steward's rendered config (renderHaproxyConfig: TLS policy, HSTS, Steward's pages, routes map, crt-list, the edge rules: request checks, owned headers, stick-table limits raised above the load, allow lists, maintenance map), the app as a dynamic server, the route in the map, the access log through the ring into this process",
+      stewardNoLog: 'the same without the access log (64 connections only): what the log costs',
       threads: 'HAProxy: one per core (2) in both',
       http1: `wrk -t 2 -c <connections> -d ${seconds}s --latency --timeout 10s`,
       http2: `h2load -t 2 -c <connections> -m 1 -D ${seconds} (one stream in flight per connection); p50/p99 from --log-file`,
