@@ -2,7 +2,7 @@ import { InputError, showValue } from '../core/errors.ts';
 import { redactTarget } from '../gateway/access-log.ts';
 import type { GatewayMetrics, RequestObservation } from '../gateway/metrics.ts';
 import { accessLogKeys, type AccessLogRecord } from './access-log.ts';
-import { checkPath } from './names.ts';
+import { checkPath, stageIdOfBackend } from './names.ts';
 
 /**
  * HAProxy's access log, Steward's side: how the record HAProxy writes for
@@ -150,15 +150,6 @@ export class OctetCountDecoder {
       { field: 'length' },
     );
   }
-}
-
-/** Stage backends are named `st_<stageId>`; the stage id, or undefined for Steward's own backends. */
-export const stageBackendPrefix = 'st_';
-
-export function stageIdOfBackend(backend: string): string | undefined {
-  return backend.startsWith(stageBackendPrefix) && backend.length > stageBackendPrefix.length
-    ? backend.slice(stageBackendPrefix.length)
-    : undefined;
 }
 
 /** A stage's tenant and stage names, as labels. */

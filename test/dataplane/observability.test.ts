@@ -1,5 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Server } from 'node:http';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Agent } from 'node:https';
@@ -16,10 +25,10 @@ import {
   renderAccessLogRing,
   type AccessLogRecord,
 } from '../../src/dataplane/access-log-stream.ts';
+import { AccessLogReceiver } from '../../src/dataplane/access-log-receiver.ts';
 import { HaproxyExporter } from '../../src/dataplane/exporter.ts';
 import { DataPlaneAccessLog } from '../../src/dataplane/observability.ts';
 import { Haproxy } from '../../src/dataplane/index.ts';
-import { sendCommand } from '../../src/dataplane/runtime-api.ts';
 import { createGatewayMetrics } from '../../src/gateway/metrics.ts';
 import { lookupUser, type SystemUser } from '../../src/system/exec.ts';
 import { freePort } from '../../src/system/ports.ts';
@@ -322,17 +331,46 @@ describe('the access log from a real HAProxy', () => {
   });
 });
 
+describe('the receiver on its own', () => {
+  it('closes a connection whose framing breaks, counts it, and takes the next one', async () => {
+    const socketPath = join(socketDir, 'framing.sock');
+    const got: AccessLogRecord[] = [];
+    const own = new AccessLogReceiver({ socketPath, onRecord: (r) => got.push(r) });
+    await own.start();
+    const send = (data: string) =>
+      new Promise<void>((resolve) => {
+        const socket = createConnection(socketPath, () => socket.end(data));
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+      });
+    await send('garbage without a length');
+    await send(`99999999 ${'x'.repeat(10)}`);
+    const text = JSON.stringify({ ...record, path: '/framed' });
+    await send(`${Buffer.byteLength(text)} ${text}`);
+    await until('the framed record', () => got.length === 1);
+    expect(own.counts()).toMatchObject({ brokenStreams: 2, received: 1 });
+    await own.stop();
+    expect(existsSync(socketPath)).toBe(false);
+  });
+
+  it('refuses to take over a path that is not a socket, or a socket someone still listens on', async () => {
+    const file = join(socketDir, 'not-a-socket');
+    writeFileSync(file, 'mine');
+    await expect(
+      new AccessLogReceiver({ socketPath: file, onRecord: () => undefined }).start(),
+    ).rejects.toThrow(/exists and is not a socket/);
+    expect(readFileSync(file, 'utf8')).toBe('mine');
+    await expect(
+      new AccessLogReceiver({ socketPath: receiver.socketPath, onRecord: () => undefined }).start(),
+    ).rejects.toThrow(/another process receives the access log/);
+  });
+});
+
 describe('an app instance added at runtime', () => {
   /** Connections HAProxy opened to the app so far (`show stat`'s connect column). */
   async function connectsToApp(): Promise<number> {
-    const [header = '', ...rows] = (
-      await sendCommand(fixture.state.files.adminSocket, 'show stat -1 4 -1')
-    ).split('\n');
-    const columns = header.slice(2).split(',');
-    const row = rows
-      .map((line) => line.split(','))
-      .find((cells) => cells[0] === backend && cells[1] === 'web1');
-    return Number(row?.[columns.indexOf('connect')]);
+    const row = (await haproxy.api.showStat('servers', backend)).find((server) => server.name === 'web1');
+    return Number(row?.fields.connect);
   }
 
   // Found by bench/gateway: HAProxy 2.6 kept no idle connection to a dynamic server (a third of the throughput).
