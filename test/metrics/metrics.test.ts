@@ -159,6 +159,9 @@ describe('/metrics', () => {
       m.value('steward_gateway_requests_total', { tenant: 'acme', stage: 'prod', status_class: '2xx' }),
     ).toBeGreaterThan(0);
     expect(m.types.get('steward_gateway_request_duration_seconds')).toBe('histogram');
+    // Those requests came through HAProxy's access log (its ring into Steward's receiver).
+    expect(m.value('steward_dataplane_access_log_messages_total', { outcome: 'record' })).toBeGreaterThan(0);
+    expect(m.value('steward_dataplane_access_log_messages_total', { outcome: 'malformed' })).toBe(0);
     // Every loop passed within the last few seconds; the control DB was read.
     for (const loop of ['checks', 'jobs', 'notifications'])
       expect(now - m.value('steward_loop_last_progress_timestamp_seconds', { loop })).toBeLessThan(5);
@@ -193,6 +196,16 @@ describe('/metrics', () => {
     for (const address of ['192.0.2.5', '::ffff:192.0.2.200'])
       expect((await scrape({}, address)).status, address).toBe(200);
     expect((await scrape(undefined, '198.51.100.7')).status).toBe(200);
+  });
+
+  it("serves HAProxy's own exporter at /metrics/haproxy, behind the same guard", async () => {
+    const url = '/metrics/haproxy';
+    const res = await t.api.inject({ method: 'GET', url, headers: { authorization: `Bearer ${t.token}` } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.body).toMatch(/^haproxy_backend_http_responses_total\{proxy="st_[^"]+",code="2xx"\} [1-9]/m);
+    const refused = await t.api.inject({ method: 'GET', url, remoteAddress: '198.51.100.7' });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.body).not.toContain('haproxy_');
   });
 
   it('refuses a bad metrics.allow at start, naming the entry', () => {
