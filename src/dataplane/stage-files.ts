@@ -70,6 +70,8 @@ export class StageFiles {
     stages: readonly DesiredStage[],
   ): Promise<number> {
     let changes = await applyMap(api, this.#files.routesMap, routes);
+    // The maintenance and tenant-rate maps are used by stage backends only: with none, HAProxy has not loaded them.
+    if (stages.length === 0) return changes;
     const maintenance = diffMap(await api.showMap(this.#files.maintenanceMap), maintenanceEntries(stages));
     for (const entry of maintenance.add)
       await api.setMaintenance(this.#files.maintenanceMap, entry.key, true);
