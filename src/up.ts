@@ -230,6 +230,14 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     }
     progress('migrating the control database and starting the API');
     await steward.start();
+    const master = steward.dataPlane?.haproxyMaster;
+    if (master) {
+      progress(
+        master.adopted
+          ? `HAProxy already running (pid ${master.pid}): adopted, its connections kept`
+          : `HAProxy started (pid ${master.pid}): the data plane`,
+      );
+    }
     progress(describeIsolation(steward.services.isolation));
     const address = steward.api.server.address();
     const port = typeof address === 'object' && address ? address.port : config.api.port;

@@ -176,6 +176,7 @@ export class DataPlane {
   #starting: Promise<DataPlaneAddress> | undefined;
   #stopping: Promise<void> | undefined;
 
+  #started: { readonly pid: number; readonly adopted: boolean } | undefined;
   constructor(options: DataPlaneOptions) {
     this.#o = options;
     this.#logger = options.logger.child({ component: 'dataplane' });
@@ -263,6 +264,11 @@ export class DataPlane {
   }
 
   /** The loopback listener of HAProxy's stats page and Prometheus exporter, once started. */
+  /** HAProxy's master once started: whether this process started it or adopted one that kept serving. */
+  get haproxyMaster(): { readonly pid: number; readonly adopted: boolean } | undefined {
+    return this.#started;
+  }
+
   get stats(): Listen | undefined {
     return this.#ports ? { address: '127.0.0.1', port: this.#ports.stats } : undefined;
   }
@@ -328,6 +334,7 @@ export class DataPlane {
       const changed = loaded !== sha256(structure);
       if (running === undefined || changed) await writePrivate(this.#configFile, text);
       const started = await this.#haproxy.start();
+      this.#started = started;
       if (!started.adopted) await this.#loaded(structure);
       this.#logger.info(
         { pid: started.pid, adopted: started.adopted, ports: this.#ports },
