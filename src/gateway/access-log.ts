@@ -1,48 +1,9 @@
 /**
- * One JSON access-log line per finished request. Built from named fields
- * only, so a cookie or an authorization header cannot slip in through a
- * spread; the query string is kept for debugging, but the value of any
- * parameter whose name looks like a secret becomes `[redacted]`.
+ * What the access log keeps of a request target: the query string stays for
+ * debugging, but the value of any parameter whose name looks like a secret
+ * becomes `[redacted]` (HAProxy's log format in src/dataplane/access-log.ts
+ * and the receiver in access-log-stream.ts both use these words).
  */
-export interface FinishedRequest {
-  /** When the request head arrived. */
-  readonly startedAt: Date;
-  readonly requestId: string;
-  readonly clientAddress: string;
-  readonly method: string;
-  /** The routed host, or the Host the client sent if it was refused before routing. */
-  readonly host: string | undefined;
-  /** The request target as received (path and query). */
-  readonly target: string;
-  readonly status: number;
-  /** Response body bytes sent to the client. */
-  readonly bytesSent: number;
-  /** Request body bytes read from the client. */
-  readonly bytesReceived?: number;
-  readonly durationMs: number;
-  readonly tenant?: string | undefined;
-  readonly stage?: string | undefined;
-  readonly userAgent?: string | undefined;
-  /** The stable code of a refusal, if the gateway refused the request. */
-  readonly rejection?: string | undefined;
-}
-
-export interface AccessLogEntry {
-  readonly time: string;
-  readonly requestId: string;
-  readonly clientAddress: string;
-  readonly method: string;
-  readonly host: string | null;
-  readonly path: string;
-  readonly status: number;
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-  readonly durationMs: number;
-  readonly tenant: string | null;
-  readonly stage: string | null;
-  readonly userAgent: string | null;
-  readonly rejection?: string;
-}
 
 /**
  * Parameter names (lower case, matched as substrings, so `access_token`,
@@ -119,23 +80,4 @@ function looksLikeValue(part: string): boolean {
 
 function bound(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
-}
-
-export function accessLogEntry(request: FinishedRequest): AccessLogEntry {
-  return {
-    time: request.startedAt.toISOString(),
-    requestId: request.requestId,
-    clientAddress: request.clientAddress,
-    method: bound(request.method, 32),
-    host: request.host === undefined ? null : bound(request.host, 255),
-    path: redactTarget(request.target),
-    status: request.status,
-    bytesSent: request.bytesSent,
-    bytesReceived: request.bytesReceived ?? 0,
-    durationMs: Math.round(request.durationMs * 1000) / 1000,
-    tenant: request.tenant ?? null,
-    stage: request.stage ?? null,
-    userAgent: request.userAgent === undefined ? null : bound(request.userAgent, accessLogMaxUserAgent),
-    ...(request.rejection === undefined ? {} : { rejection: request.rejection }),
-  };
 }

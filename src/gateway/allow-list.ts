@@ -111,12 +111,6 @@ export function formatAddress(value: bigint): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
-/** The one spelling of a client address used as a key (IPv4-mapped shown as IPv4); undefined if not an address. */
-export function canonicalAddress(text: string): string | undefined {
-  const value = parseAddress(text);
-  return value === undefined ? undefined : formatAddress(value);
-}
-
 const rangeExamples = 'for example 10.0.0.0/8, 192.0.2.7, 2001:db8::/32 or ::ffff:10.0.0.0/104';
 
 /** Parses one CIDR range (or a single address); throws InputError naming the value. */

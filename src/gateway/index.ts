@@ -1,13 +1,5 @@
 /** The gateway: what the rest of Steward may use. */
 export {
-  Gateway,
-  type GatewayAddress,
-  type GatewayHooks,
-  type GatewayExchange,
-  type GatewayOptions,
-  type GatewaySettings,
-} from './server.ts';
-export {
   GatewayService,
   normaliseAllowList,
   type CertificateView,
@@ -16,6 +8,6 @@ export {
   type StageAccessView,
 } from './service.ts';
 export { buildRouteTable, normaliseHost, type Route, type RouteSource, type RouteTable } from './routes.ts';
-export { checkCertificate, tlsCiphers, tlsSettings } from './tls.ts';
+export { checkCertificate, tlsCiphers } from './tls.ts';
 export { formatAddress, parseAddress } from './allow-list.ts';
 export { routesChannel } from './state.ts';

@@ -1,6 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { HeaderRejection } from './headers.ts';
-import type { TargetRejection } from './target.ts';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /**
  * The gateway's Prometheus metrics, in a registry of their own (no global
@@ -18,15 +16,7 @@ export const latencyBuckets: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-export const rateLimitScopes = ['address', 'tenant'] as const;
-export type RateLimitScope = (typeof rateLimitScopes)[number];
-
 export const unrouted = 'none';
-
-/** Refusals decided outside target.ts and headers.ts (connection table, allow list, parser, timeouts). */
-export const gatewayRefusals = ['connection_limit', 'not_allowed', 'malformed', 'timeout'] as const;
-/** Every reason label value: a closed set, so the series stay bounded. */
-export type RejectionCode = TargetRejection | HeaderRejection | (typeof gatewayRefusals)[number];
 
 /** `404` → `4xx`; anything outside 100-599 counts as `5xx` (the gateway failed to say). */
 export function statusClass(status: number): StatusClass {
@@ -46,11 +36,6 @@ export interface GatewayMetrics {
   /** The Content-Type of `render()`'s text. */
   readonly contentType: string;
   observeRequest(observation: RequestObservation): void;
-  connectionOpened(): void;
-  connectionClosed(): void;
-  rateLimited(scope: RateLimitScope, tenant?: string, stage?: string): void;
-  /** A request refused before routing (hostile or malformed), by the decision's stable code. */
-  rejected(code: RejectionCode): void;
   /** The exposition text for `/metrics`. */
   render(): Promise<string>;
 }
@@ -79,23 +64,6 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     buckets: [...latencyBuckets],
     registers,
   });
-  const connections = new Gauge({
-    name: `${prefix}open_connections`,
-    help: 'Client connections open now.',
-    registers,
-  });
-  const limited = new Counter({
-    name: `${prefix}rate_limited_total`,
-    help: 'Requests refused with 429, by the limit that refused them (client address or tenant).',
-    labelNames: ['tenant', 'stage', 'scope'] as const,
-    registers,
-  });
-  const rejected = new Counter({
-    name: `${prefix}rejected_requests_total`,
-    help: 'Requests refused before routing (malformed or hostile), by reason code.',
-    labelNames: ['reason'] as const,
-    registers,
-  });
   return {
     registry,
     contentType: registry.contentType,
@@ -104,12 +72,6 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       requests.inc({ ...labels, status_class: statusClass(status) });
       duration.observe(labels, Math.max(0, durationSeconds));
     },
-    connectionOpened: () => connections.inc(),
-    connectionClosed: () => connections.dec(),
-    rateLimited(scope, tenant, stage) {
-      limited.inc({ tenant: tenant ?? unrouted, stage: stage ?? unrouted, scope });
-    },
-    rejected: (code) => rejected.inc({ reason: code }),
     render: () => registry.metrics(),
   };
 }

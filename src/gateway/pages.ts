@@ -42,11 +42,6 @@ export const pages = {
   },
 } as const satisfies Record<string, GatewayPage>;
 
-/** The unknown-host answer is plain text: nothing to brand, nothing to give away. */
-export function plainBody(page: GatewayPage): string {
-  return `${page.status} ${page.title}\n`;
-}
-
 export function htmlBody(page: GatewayPage, requestId: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OctetCountDecoder } from '../../src/dataplane/access-log-stream.ts';
 import { accessLogKeys, allowListFile, type AccessLogRecord } from '../../src/dataplane/index.ts';
+import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 import { resolveGatewayLimits } from '../../src/gateway/limits.ts';
 import {
   backend,
@@ -208,6 +209,31 @@ describe('HAProxy under hostile input', () => {
     expect(headers['x-steward-stage']).toBe('st_acme');
     expect(headers['forwarded']).toBeUndefined();
     expect(headers['x-request-id']).not.toBe('forged');
+  });
+
+  it("sends the client's own headers on, and answers with the edge's HSTS and request id over the stage's", async () => {
+    const reply = await send(
+      get(
+        'acme.localhost',
+        '/stage-sets-headers',
+        'Accept: text/html\r\nKeep-Alive: timeout=5\r\nCookie: a=1\r\nCookie: b=2\r\nX-Forwarded-Proto: http\r\n',
+      ),
+    );
+    expect(reply.statuses).toEqual([200]);
+    const seen = acme.seen[0]?.headers ?? {};
+    expect(seen['accept']).toBe('text/html');
+    expect(seen['cookie']).toBe('a=1; b=2');
+    // HAProxy passes a client's Keep-Alive header on (the Node gateway dropped it); it frames nothing either way.
+    expect(seen['x-forwarded-proto']).toBe('https');
+    const sentId = String(seen['x-request-id']);
+    expect(sentId).toMatch(/^[0-9a-f-]{36}$/);
+    // The response: the stage's HSTS and request id are replaced by the edge's. (HAProxy passes a stage's
+    // Keep-Alive header on, where the Node gateway dropped it: it frames nothing.)
+    const head = reply.text.slice(0, reply.text.indexOf('\r\n\r\n')).toLowerCase();
+    expect(head).toContain('strict-transport-security: max-age=31536000');
+    expect(head).not.toContain('max-age=0');
+    expect(head).toContain(`x-request-id: ${sentId}`);
+    expect(head).not.toContain('stage-id');
   });
 
   it.each([
@@ -442,6 +468,32 @@ describe('protocols', () => {
       acme.server.off('upgrade', onUpgrade);
       for (const socket of upgraded) socket.destroy();
       session.destroy();
+    }
+  });
+
+  it('strips every header on the one list from a WebSocket upgrade too', async () => {
+    const seen: IncomingMessage['headers'][] = [];
+    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
+      seen.push(req.headers);
+      socket.destroy();
+    };
+    acme.server.on('upgrade', onUpgrade);
+    try {
+      const forged = [
+        ...strippedRequestHeaders.names,
+        ...strippedRequestHeaders.prefixes.map((p) => `${p}anything`),
+      ];
+      const extra = forged.map((name, i) => `${i % 2 ? name.toUpperCase() : name}: forged-${i}\r\n`).join('');
+      await send(
+        `GET /socket HTTP/1.1\r\nHost: acme.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}X-Kept: yes\r\n\r\n`,
+        { waitMs: 1_500 },
+      );
+      expect(seen).toHaveLength(1);
+      expect(seen[0]?.['x-kept']).toBe('yes');
+      expect(seen[0]?.['upgrade']).toBe('websocket');
+      expect(Object.entries(seen[0] ?? {}).filter(([, v]) => String(v).includes('forged-'))).toEqual([]);
+    } finally {
+      acme.server.off('upgrade', onUpgrade);
     }
   });
 

@@ -5,9 +5,9 @@ import { expect } from 'vitest';
 import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 
 /**
- * The hostile-input cases, shared by the suite against the Node gateway
- * (test/gateway/hostile.test.ts) and the one against HAProxy
- * (test/dataplane/hostile.test.ts): raw requests over TLS to an edge that
+ * The hostile-input cases, first written against the Node gateway and now
+ * run against HAProxy (test/dataplane/hostile.test.ts, limits.test.ts): raw
+ * requests over TLS to an edge that
  * routes two tenants, acme and globex, each to a backend that records every
  * request it receives. Each request must be refused or normalised, and
  * nothing may reach the other tenant's stage.
@@ -38,7 +38,11 @@ export async function backend(name: string): Promise<Backend> {
     };
     req.on('end', () => {
       record(true);
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+      // A stage that sets headers the edge owns (HSTS, the request id) or hop-by-hop ones, for /stage-sets-headers.
+      const own = req.url?.startsWith('/stage-sets-headers')
+        ? { 'strict-transport-security': 'max-age=0', 'x-request-id': 'stage-id', 'keep-alive': 'timeout=99' }
+        : {};
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, ...own });
       res.end(`${name} ${req.method} ${req.url}`);
     });
     req.on('aborted', () => record(false));

@@ -47,27 +47,6 @@ describe('gateway metrics', () => {
     expect(text).toContain('steward_gateway_request_duration_seconds_count{tenant="acme",stage="prod"} 2');
   });
 
-  it('tracks open connections, rate-limited and refused requests', async () => {
-    const metrics = createGatewayMetrics();
-    metrics.connectionOpened();
-    metrics.connectionOpened();
-    metrics.connectionOpened();
-    metrics.connectionClosed();
-    metrics.rateLimited('address');
-    metrics.rateLimited('tenant', 'acme', 'prod');
-    metrics.rateLimited('tenant', 'acme', 'prod');
-    metrics.rejected('length_and_chunked');
-    metrics.rejected('misdirected');
-    const text = await metrics.render();
-    expect(text).toContain('steward_gateway_open_connections 2');
-    expect(text).toContain(
-      'steward_gateway_rate_limited_total{tenant="none",stage="none",scope="address"} 1',
-    );
-    expect(text).toContain('steward_gateway_rate_limited_total{tenant="acme",stage="prod",scope="tenant"} 2');
-    expect(text).toContain('steward_gateway_rejected_requests_total{reason="length_and_chunked"} 1');
-    expect(text).toContain('steward_gateway_rejected_requests_total{reason="misdirected"} 1');
-  });
-
   it('never labels a series with a host or a path', async () => {
     const metrics = createGatewayMetrics();
     metrics.observeRequest({ tenant: 'acme', stage: 'prod', status: 200, durationSeconds: 0.01 });
