@@ -7,6 +7,7 @@ import { freePort } from '../../src/system/ports.ts';
 import {
   cleanUp,
   cli,
+  cliJson,
   eventually,
   makeDataDir,
   sleep,
@@ -124,6 +125,7 @@ describe('steward up killed (-9) under load through HAProxy', () => {
     await start();
     for (const args of [
       ['release', 'add', ledger, '--version', '1.0.0'],
+      ['release', 'add', ledger, '--version', '1.0.1'],
       ['tenant', 'create', 'acme', '--stages', 'prod'],
       ['deploy', 'acme', 'prod', '1.0.0'],
     ]) {
@@ -175,4 +177,46 @@ describe('steward up killed (-9) under load through HAProxy', () => {
     const sinceAdopted = log.slice(log.lastIndexOf('"msg":"HAProxy adopted"'));
     expect(sinceAdopted).not.toContain('"msg":"HAProxy reloaded"');
   }, 180_000);
+
+  it('fails no request during 20 deploys and rollbacks under load, each handed over at HAProxy', async () => {
+    const load = steadyLoad(port, ca);
+    const versions: string[] = [];
+    try {
+      await sleep(500);
+      for (let i = 0; i < 10; i++) {
+        const deployed = await cli(dataDir, ['deploy', 'acme', 'prod', '1.0.1']);
+        expect(deployed.code, deployed.stderr).toBe(0);
+        const rolledBack = await cli(dataDir, ['rollback', 'acme', 'prod', '--to', '1.0.0']);
+        expect(rolledBack.code, rolledBack.stderr).toBe(0);
+        versions.push('1.0.1', '1.0.0');
+      }
+      await sleep(500);
+    } finally {
+      await load.stop();
+    }
+    const failed = load.outcomes.filter((o) => !o.ok).map((o) => o.what);
+    const posts = load.outcomes.filter((o) => o.what === 'POST 201').length;
+    console.info(
+      `20 deploys and rollbacks: ${load.outcomes.length} requests (${posts} POSTs created), ${failed.length} failed`,
+    );
+    expect(versions).toHaveLength(20);
+    // Twenty deployments went active in turn, each superseded by the next but the last.
+    const deployments = await cliJson<{ version: string; status: string }[]>(dataDir, [
+      'deployments',
+      'acme',
+      '-o',
+      'json',
+    ]);
+    expect(deployments.slice(0, 20).map((d) => d.version)).toEqual([...versions].reverse());
+    expect(deployments.slice(0, 20).map((d) => d.status)).toEqual([
+      'active',
+      ...Array<string>(19).fill('superseded'),
+    ]);
+    expect(posts).toBeGreaterThan(40);
+    expect(failed).toEqual([]);
+    // The handovers were at the data plane: dynamic servers, not reloads (the stage's backend already existed).
+    const log = await readFile(join(dataDir, 'steward.log'), 'utf8');
+    const sinceAdopted = log.slice(log.lastIndexOf('"msg":"HAProxy adopted"'));
+    expect(sinceAdopted).not.toContain('"msg":"HAProxy reloaded"');
+  }, 300_000);
 });
