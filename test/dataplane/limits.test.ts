@@ -1,3 +1,4 @@
+import { connect as http2Connect } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveGatewayLimits } from '../../src/gateway/limits.ts';
@@ -125,6 +126,38 @@ describe('HAProxy and bodies without a Content-Length', () => {
     expect(reply.text).toContain('The request body is larger than this application accepts.');
     await new Promise((r) => setTimeout(r, 200));
     expect(acme.seen).toEqual([]);
+  });
+  it('answers 413 to an HTTP/2 body without content-length over the limit, and the stage gets none of it', async () => {
+    const session = http2Connect(`https://127.0.0.1:${small.port}`, {
+      servername: 'acme.localhost',
+      ca: small.fixture.ca.certPem,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/h2-body',
+          ':authority': 'acme.localhost',
+        });
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+        let sent = 0;
+        const next = () => {
+          if (sent === 6) return void stream.end();
+          sent += 1;
+          stream.write('x'.repeat(1000));
+          setTimeout(next, 30);
+        };
+        next();
+      });
+      expect(status).toBe(413);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(acme.seen).toEqual([]);
+    } finally {
+      session.destroy();
+    }
   });
 });
 
