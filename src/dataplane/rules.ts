@@ -5,8 +5,9 @@ import { accessLogLine } from './access-log-stream.ts';
 import { maintenancePage } from './pages.ts';
 
 /**
- * The edge's request rules in HAProxy's words: the same checks the Node
- * gateway makes (src/gateway/target.ts, headers.ts, guard.ts), the limits
+ * The edge's request rules in HAProxy's words: the checks the Node gateway
+ * made before it was retired (the cases in test/gateway/hostile-cases.ts),
+ * the owned headers of src/gateway/headers.ts, the limits
  * of GatewayLimits as stick tables, and the stage rules (allow list,
  * maintenance, tenant rate). Pure text builders; config.ts puts them into
  * the frontend and the stage backends.
