@@ -109,6 +109,20 @@ afterEach(async () => {
   }
 });
 
+/** A stage's upgrade handler: accepts the WebSocket handshake, then echoes each chunk as `echo:<chunk>`. */
+function echoUpgrade(upgraded: Duplex[]): (req: IncomingMessage, socket: Duplex) => void {
+  return (req, socket) => {
+    upgraded.push(socket);
+    const accept = createHash('sha1')
+      .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
+  };
+}
+
 describe('HAProxy under hostile input', () => {
   it('routes each tenant to its own stage (the control case)', async () => {
     const a = await send(get('acme.localhost', '/x'));
@@ -421,16 +435,7 @@ describe('protocols', () => {
 
   it('passes a WebSocket over HTTP/2 (extended CONNECT, RFC 8441) to the stage as an upgrade', async () => {
     const upgraded: Duplex[] = [];
-    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
-      upgraded.push(socket);
-      const accept = createHash('sha1')
-        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-        .digest('base64');
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
-      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
-    };
+    const onUpgrade = echoUpgrade(upgraded);
     acme.server.on('upgrade', onUpgrade);
     const session = http2Connect(`https://127.0.0.1:${main.port}`, {
       servername: 'acme.localhost',
@@ -499,16 +504,7 @@ describe('protocols', () => {
 
   it('passes a WebSocket upgrade through to the stage, both ways', async () => {
     const upgraded: Duplex[] = [];
-    const onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
-      upgraded.push(socket);
-      const accept = createHash('sha1')
-        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-        .digest('base64');
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
-      socket.on('data', (data: Buffer) => socket.write(`echo:${data.toString()}`));
-    };
+    const onUpgrade = echoUpgrade(upgraded);
     acme.server.on('upgrade', onUpgrade);
     try {
       const reply = await send(
