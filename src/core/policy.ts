@@ -17,6 +17,9 @@ export const permissions = [
   'secrets.rotate',
   'certificates.write',
   'notifications.write',
+  /** A tenant's end users, groups, identity settings, SCIM tokens, directory sync and login log. */
+  'identity.read',
+  'identity.write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -32,8 +35,10 @@ const grants: Readonly<Record<OperatorRole, readonly Permission[]>> = {
     'tokens.self',
     'certificates.write',
     'notifications.write',
+    'identity.read',
+    'identity.write',
   ],
-  auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self'],
+  auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self', 'identity.read'],
 };
 
 export function can(role: OperatorRole, permission: Permission): boolean {

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { IdentityTables } from './schema-identity.ts';
 
 /** Row types of the control database, as Kysely sees them. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -605,7 +606,7 @@ export interface HealAttemptsTable {
   detail: Generated<string>;
 }
 
-export interface ControlDatabase {
+export interface ControlDatabase extends IdentityTables {
   secrets: SecretsTable;
   tenants: TenantsTable;
   stages: StagesTable;
