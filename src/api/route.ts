@@ -27,6 +27,11 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   readonly permission: Permission | 'public' | 'authenticated';
   /** Tokens of this scope may call it (besides unscoped ones); a scoped token may call nothing else. */
   readonly scope?: TokenScope;
+  /**
+   * A tenant admin (a principal scoped to one tenant, issue 13) may call this route for its own
+   * tenant: the route's `:tenant` path parameter. Routes without it refuse tenant admins.
+   */
+  readonly tenantAdmin?: true;
   readonly body?: B;
   readonly query?: Q;
   readonly params?: P;
