@@ -64,7 +64,7 @@ export function resolveSettings(
   stageLayer: Layer | undefined,
 ): ResolvedIdentitySettings {
   const pick = <K extends keyof Layer>(key: K): NonNullable<Layer[K]> | undefined =>
-    (stageLayer?.[key] ?? tenantLayer?.[key] ?? undefined);
+    stageLayer?.[key] ?? tenantLayer?.[key] ?? undefined;
   return {
     localUsers: pick('localUsers') ?? identityDefaults.localUsers,
     signIn: pick('signIn') ?? identityDefaults.signIn,
