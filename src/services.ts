@@ -465,6 +465,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger: logger.child({ component: 'sessions' }),
   });
+  tenants.useIdentityKeys(() => sessions.jwks());
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { normaliseHost } from '../../gateway/routes.ts';
 import type { LocalSignIn, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
 import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
-import { jwksOf } from '../sessions/keys.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
 import type { IdentitySettings } from '../sessions/settings.ts';
 import { csrfAccepted, csrfCookie, csrfTokenValid, newCsrfToken } from './csrf.ts';
@@ -114,7 +113,7 @@ export class AuthPages {
     const segments = url.pathname.slice('/.steward/auth/'.length).split('/');
     const name = segments[0] ?? '';
     if (name === 'jwks.json' && segments.length === 1) {
-      const body = JSON.stringify(await jwksOf(await this.#o.sessions.keys.published()));
+      const body = await this.#o.sessions.jwks();
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' });
       res.end(body);
       return;

@@ -14,7 +14,7 @@ import {
   type IdentityClaims,
   type SessionSubject,
 } from './claims.ts';
-import type { SessionKeys } from './keys.ts';
+import { jwksOf, type SessionKeys } from './keys.ts';
 import type { IdentitySettings } from './settings.ts';
 
 /**
@@ -271,6 +271,12 @@ export class SessionService {
       .where('id', '=', sid)
       .executeTakeFirst();
     return row ? { tenantId: String(row.tenant_id), subject: row.subject } : undefined;
+  }
+
+  /** The published keys as a JSON Web Key Set (text): the JWKS page and STEWARD_IDENTITY_JWKS. */
+  async jwks(): Promise<string> {
+    await this.#o.keys.ensure();
+    return JSON.stringify(await jwksOf(await this.#o.keys.published()));
   }
 
   /** What HAProxy needs: the published keys, the stages that ask for sign-in, the revoked sids still alive. */
