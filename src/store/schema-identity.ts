@@ -65,9 +65,66 @@ export interface DirectoryTables {
   scim_tokens: ScimTokensTable;
 }
 
-/** src/identity/local/ (migration 0029): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/local/
-export interface LocalUserTables {}
+/** src/identity/local/ (migration 0029): local users' credentials, failed sign-ins, mailed links, the login log. */
+export interface TenantUserCredentialsTable {
+  user_id: string;
+  tenant_id: string;
+  password_hash: string | null;
+  password_set_at: Timestamp | null;
+  mfa_required: Generated<boolean>;
+  totp_secret: string | null;
+  totp_enabled: Generated<boolean>;
+  totp_last_step: string | null;
+  mfa_enrolled_at: Timestamp | null;
+  recovery_codes: ColumnType<string[], string | undefined, string>;
+  mfa_challenge: Buffer | null;
+  updated_at: Generated<Date>;
+}
+
+export interface TenantUserLoginFailuresTable {
+  tenant_id: string;
+  user_id: string | null;
+  address_prefix: string;
+  failures: number;
+  window_start: Timestamp;
+  locked_until: Timestamp | null;
+  locks: Generated<number>;
+  succeeded_at: Timestamp | null;
+}
+
+export interface IdentityLinksTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  user_id: string;
+  kind: string;
+  token_hash: Buffer;
+  created_by: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface LoginEventsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  stage: string | null;
+  user_id: string | null;
+  user_name: string | null;
+  method: string;
+  outcome: string;
+  reason: string | null;
+  address: string | null;
+  detail: string | null;
+  at: Generated<Date>;
+}
+
+export interface LocalUserTables {
+  tenant_user_credentials: TenantUserCredentialsTable;
+  tenant_user_login_failures: TenantUserLoginFailuresTable;
+  identity_links: IdentityLinksTable;
+  login_events: LoginEventsTable;
+}
 
 // ---
 
