@@ -71,6 +71,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import { LocalUsers, TenantUsersStopgap } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -116,6 +117,8 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -449,8 +452,20 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const localUsers = new LocalUsers({
+    db,
+    secrets,
+    audit,
+    clock,
+    notifications,
+    limits: config.login,
+    directory: new TenantUsersStopgap(db),
+    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
   return {
     status,
+    localUsers,
     tenants,
     operators,
     audit,

@@ -2,6 +2,7 @@ import type { Clock } from '../../core/clock.ts';
 import { InputError, showValue } from '../../core/errors.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
 import type { LoginEvent, LoginLog } from '../contracts.ts';
+import { parseSince } from './policy.ts';
 
 /**
  * The login log (table login_events): the one writer, for every sign-in
@@ -24,7 +25,8 @@ export interface LoginEventView {
 
 export interface LoginLogQuery {
   readonly tenantId: string;
-  readonly since?: Date | undefined;
+  /** An ISO time, or a duration back from now: 30m, 12h, 7d. */
+  readonly since?: Date | string | undefined;
   /** A user name (any case); the lines of a deleted user too. */
   readonly userName?: string | undefined;
   readonly outcome?: 'success' | 'failure' | undefined;
@@ -91,7 +93,11 @@ export class LoginEvents implements LoginLog {
       .where('tenant_id', '=', query.tenantId)
       .orderBy('id', 'desc')
       .limit(limit);
-    if (query.since) q = q.where('at', '>=', query.since);
+    if (query.since !== undefined) {
+      const since =
+        typeof query.since === 'string' ? parseSince(query.since, this.#clock.now()) : query.since;
+      q = q.where('at', '>=', since);
+    }
     if (query.before !== undefined) q = q.where('id', '<', query.before);
     if (query.outcome) q = q.where('outcome', '=', query.outcome);
     if (query.userName !== undefined) {
