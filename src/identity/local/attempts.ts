@@ -131,6 +131,21 @@ export class LocalAttempts {
     return seconds;
   }
 
+  /**
+   * The password was right and the code is asked next: that attempt is taken
+   * back, so a sign-in with MFA counts once (at its code). Nothing is
+   * trusted or reset yet: with the password alone, guessing codes still locks.
+   */
+  async refund(userId: string, prefix: string, now: Date): Promise<void> {
+    await this.#db
+      .updateTable('tenant_user_login_failures')
+      .set((eb) => ({ failures: sql<number>`greatest(${eb.ref('failures')} - 1, 0)` }))
+      .where('user_id', '=', userId)
+      .where('address_prefix', '=', prefix)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+      .execute();
+  }
+
   /** A sign-in: the account's count and backoff for this prefix start over, and the prefix is known. */
   async settle(tenantId: string, userId: string, prefix: string, now: Date): Promise<void> {
     await this.#db.transaction().execute(async (tx) => {

@@ -134,6 +134,7 @@ export class LocalSignInService implements LocalSignIn {
         .set({ mfa_challenge: ticketDigest(challenge) })
         .where('user_id', '=', user.id)
         .execute();
+      await this.#attempts.refund(user.id, prefix, now);
       return { kind: 'mfa-required', challenge };
     }
     if (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place.tenantId))) {
