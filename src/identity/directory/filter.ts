@@ -227,6 +227,10 @@ function columnTest(
     }
     return sql<boolean>`(${column} = ${b})`;
   }
+  if (typeof value === 'number' && kind !== 'time') {
+    // An unquoted number (`externalId eq 1234`) is that text.
+    return columnTest({ ...f, value: String(value) }, column, kind);
+  }
   if (typeof value !== 'string') {
     throw unsupported(path, `compares with a string, not ${showValue(value)}`);
   }
