@@ -40,7 +40,7 @@ function compare(actual: unknown, op: string, expected: FilterValue): boolean {
   if (typeof actual === 'object') return false;
   if (typeof expected === 'boolean')
     return (
-      op === 'eq' && (actual === expected || String(actual).toLowerCase() === String(expected))
+      op === 'eq' && (actual === expected || scalarText(actual).toLowerCase() === String(expected))
     );
   if (typeof expected === 'number' && typeof actual === 'number') {
     return op === 'eq'
@@ -55,7 +55,7 @@ function compare(actual: unknown, op: string, expected: FilterValue): boolean {
               ? actual <= expected
               : false;
   }
-  const a = String(actual).toLowerCase();
+  const a = scalarText(actual).toLowerCase();
   const e = String(expected).toLowerCase();
   switch (op) {
     case 'eq':
@@ -77,4 +77,8 @@ function compare(actual: unknown, op: string, expected: FilterValue): boolean {
     default:
       return false;
   }
+}
+
+function scalarText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
