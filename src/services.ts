@@ -9,6 +9,7 @@ import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
+import { Directory } from './identity/directory/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -71,7 +72,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { LocalUsers, TenantUsersStopgap } from './identity/local/index.ts';
+import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -122,6 +123,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -452,6 +455,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
   const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
   const localUsers = new LocalUsers({
     db,
@@ -460,10 +464,11 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     notifications,
     limits: config.login,
-    directory: new TenantUsersStopgap(db),
+    directory,
     origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
   return {
+    directory,
     status,
     localUsers,
     tenants,

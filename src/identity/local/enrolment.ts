@@ -74,7 +74,7 @@ export class LocalEnrolment {
     const now = this.#o.clock.now();
     const link = await findLink(this.#o.db, { tenantId: place.tenantId, kind, token, now });
     if ('problem' in link) return { kind: 'problem', message: linkProblemMessage[link.problem] };
-    const user = await this.#o.directory.get(place.tenantId, link.userId);
+    const user = await this.#o.directory.getUser(place.tenantId, link.userId);
     if (!user?.active) return { kind: 'problem', message: linkProblemMessage.unknown };
     const enrolment = (await this.#enrolmentDue(place.tenantId, user.id))
       ? this.#newEnrolment(place, user)
@@ -93,7 +93,7 @@ export class LocalEnrolment {
     const now = this.#o.clock.now();
     const peek = await findLink(this.#o.db, { tenantId: place.tenantId, kind, token, now });
     if ('problem' in peek) return { kind: 'problem', message: linkProblemMessage[peek.problem] };
-    const user = await this.#o.directory.get(place.tenantId, peek.userId);
+    const user = await this.#o.directory.getUser(place.tenantId, peek.userId);
     if (!user?.active) return { kind: 'problem', message: linkProblemMessage.unknown };
     const problem = passwordPolicyProblem(password, {
       userName: user.userName,
@@ -150,7 +150,7 @@ export class LocalEnrolment {
 
   /** A signed-in user starts TOTP enrolment (`/.steward/auth/mfa`). */
   async startMfa(place: SignInPlace, userId: string): Promise<Enrolment | { problem: string }> {
-    const user = await this.#o.directory.get(place.tenantId, userId);
+    const user = await this.#o.directory.getUser(place.tenantId, userId);
     if (!user?.active) return { problem: 'Sign in first.' };
     const credentials = await this.#credentials(this.#o.db, user.id);
     if (!credentials?.password_hash)
@@ -169,7 +169,7 @@ export class LocalEnrolment {
     enrolment: { ticket: string; code: string },
   ): Promise<LinkOutcome> {
     const now = this.#o.clock.now();
-    const user = await this.#o.directory.get(place.tenantId, userId);
+    const user = await this.#o.directory.getUser(place.tenantId, userId);
     if (!user?.active) return { kind: 'problem', message: 'Sign in first.' };
     const checked = await this.#checkEnrolment(place, user.id, enrolment, now);
     if (checked.kind === 'problem') return checked;

@@ -17,7 +17,7 @@ export { LoginEvents, type LoginEventView, type LoginLogQuery } from './login-lo
 export { LocalSignInService, type LocalSettings } from './sign-in.ts';
 export { LocalUserService, type SessionRevoker, type UserView, type AddUserInput } from './users.ts';
 export { LocalEnrolment } from './enrolment.ts';
-export { TenantUsersStopgap, type DirectoryPort } from './directory.ts';
+export type { DirectoryPort } from './directory.ts';
 export type { AuthPage, CurrentUser } from './pages.ts';
 export { parseSince } from './policy.ts';
 

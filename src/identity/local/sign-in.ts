@@ -89,7 +89,8 @@ export class LocalSignInService implements LocalSignIn {
       this.#o.limits,
       now,
     );
-    const user = name.length > 0 ? await this.#o.directory.findByUserName(place.tenantId, name) : undefined;
+    const user =
+      name.length > 0 ? await this.#o.directory.findUser(place.tenantId, { userName: name }) : undefined;
     const credentials = user ? await this.#credentials(user.id) : undefined;
     const count =
       user && throttle.kind === 'open'
@@ -174,7 +175,7 @@ export class LocalSignInService implements LocalSignIn {
       .where('mfa_challenge', '=', ticketDigest(challenge))
       .returningAll()
       .executeTakeFirst();
-    const user = await this.#o.directory.get(place.tenantId, ticket.userId);
+    const user = await this.#o.directory.getUser(place.tenantId, ticket.userId);
     const name = user?.userName ?? null;
     if (!consumed || !user) {
       return this.#refuse(
@@ -255,7 +256,7 @@ export class LocalSignInService implements LocalSignIn {
   ): Promise<SignInResult> {
     const now = this.#o.clock.now();
     await this.#attempts.settle(place.tenantId, userId, prefix, now);
-    await this.#o.directory.recordSignIn(userId, now);
+    await this.#o.directory.recordSignIn(place.tenantId, userId, now);
     await this.#o.log.record({
       tenantId: place.tenantId,
       stage: place.stage,

@@ -6,6 +6,7 @@ import type { NotificationService } from '../../notifications/index.ts';
 import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
 import type { LocalAttempts } from './attempts.ts';
+import { maxPageSize } from '../directory/index.ts';
 import type { DirectoryPort, LocalUser } from './directory.ts';
 import { issueLink, linkUrl, pendingInvitations } from './links.ts';
 import type { LoginEvents } from './login-log.ts';
@@ -92,7 +93,14 @@ export class LocalUserService {
 
   async list(slug: string): Promise<UserView[]> {
     const tenant = await this.tenant(slug);
-    return this.#views(tenant, await this.#o.directory.list(tenant.id));
+    const users: LocalUser[] = [];
+    for (let startIndex = 1; ;) {
+      const page = await this.#o.directory.listUsers(tenant.id, { startIndex, count: maxPageSize });
+      users.push(...page.items);
+      startIndex += page.items.length;
+      if (page.items.length === 0 || startIndex > page.total) break;
+    }
+    return this.#views(tenant, users);
   }
 
   async show(slug: string, userName: string): Promise<UserView> {
@@ -110,12 +118,13 @@ export class LocalUserService {
   ): Promise<{ user: UserView; invitation: { sentTo: string; expiresAt: string } }> {
     const tenant = await this.tenant(slug);
     const now = this.#o.clock.now();
-    const { user, expiresAt } = await this.#o.db.transaction().execute(async (tx) => {
-      const created = await this.#o.directory.createLocal(tx, tenant.id, {
-        userName: input.userName,
-        email: input.email,
-        displayName: input.name,
-      });
+    const { user, expiresAt } = await this.#o.directory.write(async (w) => {
+      const tx = w.tx;
+      const created = await w.createUser(
+        tenant.id,
+        { userName: input.userName, email: input.email.toLowerCase(), displayName: input.name ?? null },
+        'local',
+      );
       await tx
         .insertInto('tenant_user_credentials')
         .values({ user_id: created.id, tenant_id: tenant.id, mfa_required: input.requireMfa ?? false })
@@ -158,9 +167,9 @@ export class LocalUserService {
   async setActive(slug: string, userName: string, active: boolean, actor: Principal): Promise<UserView> {
     const tenant = await this.tenant(slug);
     const user = await this.#find(tenant, userName);
-    await this.#o.db.transaction().execute(async (tx) => {
-      await this.#o.directory.setActive(tx, tenant.id, user.id, active);
-      await this.#o.audit.record(tx, {
+    await this.#o.directory.write(async (w) => {
+      await w.setActive(tenant.id, user.id, active);
+      await this.#o.audit.record(w.tx, {
         actor: actorName(actor),
         address: actor.address,
         action: active ? 'tenant-user.enable' : 'tenant-user.disable',
@@ -176,15 +185,15 @@ export class LocalUserService {
   async remove(slug: string, userName: string, actor: Principal): Promise<void> {
     const tenant = await this.tenant(slug);
     const user = await this.#find(tenant, userName);
-    await this.#o.db.transaction().execute(async (tx) => {
-      const credentials = await tx
+    await this.#o.directory.write(async (w) => {
+      const credentials = await w.tx
         .selectFrom('tenant_user_credentials')
         .select('totp_secret')
         .where('user_id', '=', user.id)
         .executeTakeFirst();
-      if (credentials?.totp_secret) await this.#o.secrets.remove(tx, credentials.totp_secret);
-      await this.#o.directory.delete(tx, tenant.id, user.id);
-      await this.#o.audit.record(tx, {
+      if (credentials?.totp_secret) await this.#o.secrets.remove(w.tx, credentials.totp_secret);
+      await w.deleteUser(tenant.id, user.id);
+      await this.#o.audit.record(w.tx, {
         actor: actorName(actor),
         address: actor.address,
         action: 'tenant-user.delete',
@@ -358,7 +367,7 @@ export class LocalUserService {
   }
 
   async #find(tenant: Tenant, userName: string): Promise<LocalUser> {
-    const user = await this.#o.directory.findByUserName(tenant.id, userName);
+    const user = await this.#o.directory.findUser(tenant.id, { userName });
     if (!user) {
       throw new NotFoundError(
         `user ${showValue(userName)} does not exist in tenant ${tenant.slug}; "steward user list ${tenant.slug}" shows the users`,
@@ -368,11 +377,27 @@ export class LocalUserService {
     return user;
   }
 
+  /** Each user's group names, asked of the Directory a few users at a time. */
+  async #groups(tenantId: string, ids: readonly string[]): Promise<Map<string, string[]>> {
+    const groups = new Map<string, string[]>();
+    for (let i = 0; i < ids.length; i += 16) {
+      const batch = ids.slice(i, i + 16);
+      const refs = await Promise.all(batch.map((id) => this.#o.directory.groupsOf(tenantId, id)));
+      batch.forEach((id, n) =>
+        groups.set(
+          id,
+          (refs[n] ?? []).map((g) => g.displayName),
+        ),
+      );
+    }
+    return groups;
+  }
+
   async #views(tenant: Tenant, users: readonly LocalUser[]): Promise<UserView[]> {
     const now = this.#o.clock.now();
     const ids = users.map((u) => u.id);
     const [groups, locks, pending, credentials] = await Promise.all([
-      this.#o.directory.groupsOf(tenant.id, ids),
+      this.#groups(tenant.id, ids),
       this.#o.attempts.lockedUntil(tenant.id, now),
       pendingInvitations(this.#o.db, tenant.id, now),
       ids.length === 0
