@@ -175,7 +175,8 @@ describe('the edge session, through HAProxy', () => {
     const away = await s.get('/.steward/auth/refresh?rd=%2F%2Fevil.example%2F', { cookie: cookie(fresh) });
     expect(away.headers.location).toBe('/');
 
-    await s.t.query(`update tenant_users set active = false where id = $1`, [bob], s.t.controlDatabase);
+    // Deactivated (as SCIM active=false does): the Directory's listener revokes the session at once.
+    await s.t.services.directory.setActive((await s.place()).tenantId, bob, false);
     const refused = await s.get('/.steward/auth/refresh?rd=%2Fbooks', { cookie: cookie(fresh) });
     expect(refused.status).toBe(302);
     expect(refused.headers.location).toBe('/.steward/auth/login?rd=%2Fbooks');
