@@ -98,11 +98,14 @@ export function authRules(files: EdgeFiles, auth: EdgeAuth, tenant: string | und
     '    http-request del-header X-Steward-Identity',
     `    http-request set-header X-Steward-Identity %[${token}] if signin_on sess_ours sess_live`,
     // A page load without a valid session goes to sign in (or to refresh, when the token is only expired).
-    '    acl page_load method GET HEAD',
-    '    acl script_fetch req.hdr(sec-fetch-mode) -m found !{ req.hdr(sec-fetch-mode) -m str navigate }',
+    // A GET or HEAD that a browser sends as a navigation (Sec-Fetch-Mode: navigate, or no such header).
+    '    acl has_fetch_mode req.hdr(sec-fetch-mode) -m found',
+    '    acl navigate req.hdr(sec-fetch-mode) -m str navigate',
+    '    http-request set-var(txn.page_load) bool(1) if signin_required METH_GET !has_fetch_mode || signin_required METH_GET navigate',
+    '    acl page_load var(txn.page_load) -m bool',
     '    http-request set-var(txn.rd) pathq,url_enc if signin_required !sess_ours || signin_required !sess_live',
-    '    http-request redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302 if signin_required sess_ours !sess_live page_load !script_fetch',
-    '    http-request redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302 if signin_required !sess_ours page_load !script_fetch',
+    '    http-request redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302 if signin_required sess_ours !sess_live page_load',
+    '    http-request redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302 if signin_required !sess_ours page_load',
     answer(files, 401, 'signin_required !sess_ours || signin_required !sess_live', {
       headers: { 'Cache-Control': 'no-store' },
     }),

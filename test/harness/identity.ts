@@ -61,7 +61,11 @@ export async function startIdentityStage(
   try {
     const ca = await readFile(join(t.dataDir, 'ca.pem'), 'utf8');
     const port = t.steward.gatewayAddress?.port ?? 0;
-    const created = await t.request('POST', '/api/v1/tenants', { slug: tenant, stages: [stage] });
+    const created = await t.request('POST', '/api/v1/tenants', {
+      slug: tenant,
+      stages: [stage],
+      ...(options.displayName ? { displayName: options.displayName } : {}),
+    });
     if (created.status !== 201) throw new Error(`tenant not created: ${created.text}`);
     await t.waitForStages(tenant, 'ready', 60_000);
     await serveStageFrom(t, tenant, stage, app.port);
