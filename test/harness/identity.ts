@@ -50,6 +50,8 @@ export interface EdgeRequest {
 export async function startIdentityStage(
   options: {
     readonly tenant?: string;
+    /** The tenant's display name, which the sign-in page shows (default: the slug). */
+    readonly displayName?: string;
     readonly signIn?: 'required' | 'optional';
     readonly localUsers?: boolean;
   } = {},

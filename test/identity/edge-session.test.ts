@@ -147,6 +147,33 @@ describe('the edge session, through HAProxy', () => {
     expect(s.t.steward.dataPlane?.reloads).toBe(reloads);
   });
 
+  it('rotates the session key with one reload: tokens of the old key stay good until they expire', async () => {
+    const before = await s.signIn(alice);
+    const reloads = s.t.steward.dataPlane?.reloads ?? 0;
+    const { current, next } = await s.t.services.sessions.rotateKeys();
+    expect(JSON.parse(Buffer.from(before.token.split('.')[0] ?? '', 'base64url').toString()).kid).not.toBe(
+      current,
+    );
+    await within(
+      3000,
+      () => Promise.resolve((s.t.steward.dataPlane?.reloads ?? 0) > reloads),
+      'the new next key loaded',
+    );
+    expect(s.t.steward.dataPlane?.reloads).toBe(reloads + 1);
+    const after = await s.signIn(alice);
+    expect(JSON.parse(Buffer.from(after.token.split('.')[0] ?? '', 'base64url').toString()).kid).toBe(
+      current,
+    );
+    for (const token of [before.token, after.token]) {
+      expect((await s.get('/books', { cookie: cookie(token) })).status).toBe(200);
+    }
+    const kids = (JSON.parse((await s.get('/.steward/auth/jwks.json')).body) as JSONWebKeySet).keys.map(
+      (k) => k.kid,
+    );
+    expect(kids).toHaveLength(3);
+    expect(kids).toContain(next);
+  });
+
   it('never lets a client-sent X-Steward-Identity reach the app', async () => {
     const forged = await signed({
       sub: 'mallory',

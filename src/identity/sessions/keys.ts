@@ -33,6 +33,8 @@ export interface SigningKey {
   readonly privateKey: KeyObject;
 }
 
+const signingKeyCacheMs = 30_000;
+
 /** A retired key is published until every token it signed has expired, with room for clocks. */
 const retiredPublishedMs = 15 * 60 * 1000;
 
@@ -40,7 +42,7 @@ export class SessionKeys {
   readonly #db: ControlDb;
   readonly #secrets: SecretStore;
   readonly #clock: Clock;
-  #signing: SigningKey | undefined;
+  #signing: (SigningKey & { readonly at: number }) | undefined;
   /** The CSRF key of the sign-in pages (HMAC), from the secrets store. */
   #pagesKey: Buffer | undefined;
 
@@ -101,7 +103,8 @@ export class SessionKeys {
 
   /** The key that signs now (cached; a rotation elsewhere is seen within the next `forget`). */
   async signing(): Promise<SigningKey> {
-    if (this.#signing) return this.#signing;
+    // Re-read now and then: another process may have rotated (the next key verifies everywhere already).
+    if (this.#signing && Date.now() - this.#signing.at < signingKeyCacheMs) return this.#signing;
     const row = await this.#db
       .selectFrom('session_keys')
       .select(['kid', 'secret_name'])
@@ -109,7 +112,7 @@ export class SessionKeys {
       .executeTakeFirst();
     if (!row) throw new UnavailableError('no session signing key yet: Steward makes one at start');
     const privateKey = createPrivateKey(await this.#secrets.get(row.secret_name));
-    this.#signing = { kid: row.kid, privateKey };
+    this.#signing = { kid: row.kid, privateKey, at: Date.now() };
     return this.#signing;
   }
 
