@@ -4,7 +4,7 @@ import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
 import { renderAccessLogRing } from './access-log-stream.ts';
 import { errorfileStatuses } from './pages.ts';
-import { authRules, checkEdgeAuth, type EdgeAuth } from './auth-rules.ts';
+import { authRules, checkEdgeAuth, sessionTable, sessionTableSection, type EdgeAuth } from './auth-rules.ts';
 import {
   accessLogLines,
   addressTable,
@@ -121,7 +121,13 @@ export interface DataPlaneState {
 export const stewardBackend = 'be_steward';
 export const unroutedBackend = 'be_unrouted';
 export const maxSlots = 64;
-const reservedBackends: readonly string[] = [stewardBackend, unroutedBackend, addressTable, tenantTable];
+const reservedBackends: readonly string[] = [
+  stewardBackend,
+  unroutedBackend,
+  addressTable,
+  tenantTable,
+  sessionTable,
+];
 
 const tls13Suites = tlsCiphers.split(':').filter((cipher) => cipher.startsWith('TLS_'));
 const tls12Ciphers = tlsCiphers.split(':').filter((cipher) => !cipher.startsWith('TLS_'));
@@ -331,6 +337,7 @@ function renderBackends(state: DataPlaneState): string[] {
     answer(files, 404, 'TRUE'),
     '',
     ...tableSections(limits),
+    ...(state.auth ? sessionTableSection() : []),
   ];
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');

@@ -80,7 +80,7 @@ describe('edgeDecision', () => {
       'acme',
     ).join('\n');
     expect(text).toContain(
-      'jwt_verify(ES256,"/d/k1.pem") if signin_on has_session { var(txn.sess_kid) -m str k1 }',
+      'jwt_verify(ES256,"/d/k1.pem") if signin_on has_session !sess_verified { var(txn.sess_kid) -m str k1 }',
     );
     expect(text).toContain('redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302');
     expect(text).toContain('redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302');
