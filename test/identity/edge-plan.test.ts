@@ -11,7 +11,7 @@ import {
   type EdgeRequest,
 } from '../../src/identity/sessions/index.ts';
 import { authEntries } from '../../src/dataplane/auth-files.ts';
-import { authRules } from '../../src/dataplane/auth-rules.ts';
+import { authRules, checkEdgeAuth } from '../../src/dataplane/auth-rules.ts';
 import { identitySettingsPatch } from '../../src/identity/sessions/settings.ts';
 
 /** The edge session's pure parts: what HAProxy decides, the claims, refresh, return paths, CSRF, settings. */
@@ -89,6 +89,17 @@ describe('edgeDecision', () => {
     expect(text).toMatch(
       /del-header X-Steward-Identity\n.*set-header X-Steward-Identity %\[var\(txn.sess\)\] if signin_on sess_ours sess_live/,
     );
+  });
+});
+
+describe('checkEdgeAuth', () => {
+  it('refuses a bad key or path by name', () => {
+    const auth = { signInMap: '/d/s.map', revokedMap: '/d/r.map', keys: [{ kid: 'k1', file: '/d/k1.pem' }] };
+    expect(() => checkEdgeAuth({ ...auth, keys: [] })).toThrow(/auth.keys has 0 keys: give from 1 to 8/);
+    expect(() => checkEdgeAuth({ ...auth, keys: [{ kid: 'K 1', file: '/d/k1.pem' }] })).toThrow(
+      /auth.keys\[0\].kid/,
+    );
+    expect(() => checkEdgeAuth({ ...auth, revokedMap: 'relative.map' })).toThrow(/auth.revokedMap/);
   });
 });
 
