@@ -506,6 +506,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
     local: localUsers.signIn,
+    log: localUsers.log,
   });
   for (const [name, page] of Object.entries(
     localUsers.pages((req, place) => authPages.currentUser(req, place)),

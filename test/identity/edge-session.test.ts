@@ -263,6 +263,12 @@ describe('the edge session, through HAProxy', () => {
       s.t.controlDatabase,
     );
     expect(rows.map((r) => r.revoked_reason)).toEqual(['logout_everywhere', 'logout_everywhere']);
+    const logged = await s.t.query<{ method: string; detail: string }>(
+      'select method, detail from login_events where user_id = $1',
+      [carol],
+      s.t.controlDatabase,
+    );
+    expect(logged).toEqual([{ method: 'logout', detail: 'every device' }]);
     await within(
       3000,
       async () =>

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { normaliseHost } from '../../gateway/routes.ts';
-import type { LocalSignIn, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
+import type { LocalSignIn, LoginLog, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
 import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
 import type { IdentitySettings } from '../sessions/settings.ts';
@@ -64,6 +64,8 @@ export interface AuthPagesOptions {
   readonly logger: Logger;
   readonly local?: LocalSignIn;
   readonly oidc?: OidcSignIn;
+  /** The login log (id-local): sign-outs are recorded there beside the sign-ins. */
+  readonly log?: LoginLog;
 }
 
 const builtIn = ['login', 'mfa', 'logout', 'logout-everywhere', 'refresh', 'jwks.json'] as const;
@@ -360,6 +362,18 @@ export class AuthPages {
       );
     }
     if (ours) {
+      const subject = claims.sub.startsWith('operator:') ? null : claims.sub;
+      await this.#o.log?.record({
+        tenantId: context.place.tenantId,
+        stage: context.place.stage,
+        userId: subject,
+        userName: claims.user_name,
+        method: 'logout',
+        outcome: 'success',
+        reason: null,
+        address: context.place.address,
+        detail: everywhere ? 'every device' : null,
+      });
       if (everywhere) {
         const held = await this.#o.sessions.subjectOf(claims.sid);
         if (held) await this.#o.sessions.revokeUser(held.tenantId, held.subject, 'logout_everywhere');
