@@ -27,6 +27,8 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
   ExportService,
@@ -72,7 +74,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { LocalUsers } from './identity/local/index.ts';
+import { LocalUsers, sessionUser } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -125,6 +127,10 @@ export interface Services {
   readonly isolation: IsolationReport;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
+  readonly identitySettings: IdentitySettings;
+  readonly sessions: SessionService;
+  readonly authPages: AuthPages;
 }
 
 export interface ServiceDependencies {
@@ -467,8 +473,41 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     directory,
     origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
+  // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
+  const identitySettings = new IdentitySettings(db, audit);
+  const sessions = new SessionService({
+    db,
+    keys: new SessionKeys(db, secrets, clock),
+    settings: identitySettings,
+    directory: directoryReader(db),
+    clock,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const authPages = new AuthPages({
+    sessions,
+    settings: identitySettings,
+    places: routePlaces(db, config.gateway.baseDomain),
+    logger: logger.child({ component: 'auth-pages' }),
+  });
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  for (const [name, handler] of Object.entries(
+    localUsers.pages(sessionUser((token) => sessions.verify(token))),
+  )) {
+    authPages.add(name, handler);
+  }
   return {
     directory,
+    identitySettings,
+    sessions,
+    authPages,
     status,
     localUsers,
     tenants,

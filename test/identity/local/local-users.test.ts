@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignInPlace, SignInResult } from '../../../src/identity/contracts.ts';
@@ -49,12 +49,17 @@ beforeAll(async () => {
   const created = await st.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
   expect(created.status, created.text).toBe(201);
   tenantId = (await st.services.localUsers.users.tenant('acme')).id;
-  // What the sign-in router (sessions/) does: the host names the place; the pages get it.
-  const handlers = st.services.localUsers.pages(() => Promise.resolve(undefined));
-  pages = createServer((req, res) => {
-    const name = (req.url ?? '').split(/[/?]/)[3] as 'invite' | 'reset' | 'mfa';
-    void handlers[name](req, res, place(req.socket.remoteAddress ?? ''));
-  });
+  // The route the data plane would have once the stage runs: the pages find the tenant by its host.
+  await st.query(
+    'update stages set published_port = 20000 + (random() * 20000)::int where tenant_id = $1',
+    [tenantId],
+    st.controlDatabase,
+  );
+  const local = await st.request('PATCH', '/api/v1/tenants/acme/identity', { localUsers: true });
+  expect(local.status, local.text).toBe(200);
+  await st.services.sessions.keys.ensure();
+  // The sign-in router as StewardPages calls it behind HAProxy (the host names the tenant and stage).
+  pages = createServer((req, res) => st.services.authPages.handler(req, res));
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
   pagesPort = (pages.address() as AddressInfo).port;
 }, 60_000);
@@ -80,22 +85,61 @@ async function mailedLink(to: string, page: 'invite' | 'reset'): Promise<string>
   return url ?? '';
 }
 
-/** Follows a link (or posts its form) to the pages server, as a browser on `host` would. */
-async function browse(url: string, form?: Record<string, string>): Promise<{ status: number; html: string }> {
-  const u = new URL(url);
-  const res = await fetch(`http://127.0.0.1:${pagesPort}${u.pathname}${u.search}`, {
-    method: form ? 'POST' : 'GET',
-    headers: {
-      host,
-      ...(form ? { 'content-type': 'application/x-www-form-urlencoded', origin: `https://${host}` } : {}),
+const jar = new Map<string, string>();
+
+/** Follows a link (or posts a form) to the sign-in pages, as a browser on `host` would (cookies kept). */
+async function browse(
+  url: string,
+  form?: Record<string, string>,
+): Promise<{ status: number; html: string; location: string | null }> {
+  const u = new URL(url, `https://${host}`);
+  const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const body = form
+    ? new URLSearchParams({ csrf: jar.get('__Host-steward-csrf') ?? '', ...form }).toString()
+    : undefined;
+  // node:http, not fetch: fetch does not let a caller set Host, and the host names the tenant.
+  const res = await new Promise<{ status: number; headers: IncomingMessage['headers']; text: string }>(
+    (resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: pagesPort,
+          path: `${u.pathname}${u.search}`,
+          method: form ? 'POST' : 'GET',
+          headers: {
+            host,
+            ...(cookie ? { cookie } : {}),
+            ...(form
+              ? { 'content-type': 'application/x-www-form-urlencoded', origin: `https://${host}` }
+              : {}),
+          },
+        },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () =>
+            resolve({
+              status: r.statusCode ?? 0,
+              headers: r.headers,
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     },
-    ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-  });
-  return { status: res.status, html: await res.text() };
+  );
+  for (const c of res.headers['set-cookie'] ?? []) {
+    const [pair] = c.split(';');
+    const at = pair?.indexOf('=') ?? -1;
+    if (pair && at > 0) jar.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  return { status: res.status, html: res.text, location: res.headers.location ?? null };
 }
 
 const field = (html: string, name: string): string =>
-  new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replaceAll('&amp;', '&') ?? '';
+  new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replaceAll('&#38;', '&') ?? '';
 const secretOf = (html: string): string =>
   (/data-totp-secret>([A-Z2-7 ]+)</.exec(html)?.[1] ?? '').replaceAll(' ', '');
 const code = (secret: string): Promise<string> => totpCode(secret, clock.now());
@@ -197,6 +241,27 @@ describe('local users', () => {
     expect(recoveryAgain).toMatchObject({ kind: 'refused', reason: 'mfa_failed' });
   });
 
+  it('signs in over HTTP through the sign-in pages: password, then the code, then a session', async () => {
+    clock.advance(30);
+    const login = await browse('/.steward/auth/login', { username: 'marta', password, rd: '/' });
+    expect(login.status, login.html).toBe(200);
+    const challenge = field(login.html, 'challenge');
+    expect(challenge).not.toBe('');
+    const done = await browse('/.steward/auth/mfa', { challenge, code: await code(secret), rd: '/' });
+    expect(done.status, done.html).toBe(303);
+    expect(jar.get('__Host-steward-session')).toMatch(/^ey/);
+    const sessions = await st.query<{ amr: string[] }>(
+      'select amr from end_user_sessions where tenant_id = $1 and revoked_at is null',
+      [tenantId],
+      st.controlDatabase,
+    );
+    expect(sessions.map((r) => r.amr)).toEqual([['pwd', 'otp']]);
+    // Signed in: the enrolment page knows the user, who has TOTP already.
+    const setup = await browse('/.steward/auth/mfa-setup');
+    expect(setup.status).toBe(409);
+    expect(setup.html).toContain('set up already');
+  });
+
   it('answers an unknown user, a wrong password and a lock alike; locks back off; the log has the reasons', async () => {
     const address = '198.51.100.7';
     const unknown = await signIn('nobody', password, address);
@@ -239,6 +304,13 @@ describe('local users', () => {
     const token = new URL(url).searchParams.get('token') ?? '';
     const renewed = 'a brand new passphrase here';
     expect((await browse(url, { token, password: renewed, confirm: renewed })).status).toBe(200);
+    // The session opened over HTTP before ended with the reset.
+    const open = await st.query<{ n: string }>(
+      'select count(*) as n from end_user_sessions where tenant_id = $1 and revoked_at is null',
+      [tenantId],
+      st.controlDatabase,
+    );
+    expect(open[0]?.n).toBe('0');
     expect((await signIn('marta', password, '192.0.2.99')).kind).toBe('refused');
     expect((await signIn('marta', renewed, '192.0.2.99')).kind).toBe('mfa-required');
   });
