@@ -351,6 +351,35 @@ describe('local users', () => {
     });
   });
 
+  it('lets a signed-in user without MFA enrol TOTP at /.steward/auth/mfa-setup', async () => {
+    const added = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'li',
+      email: 'li@acme.example',
+    });
+    expect(added.status, added.text).toBe(201);
+    const url = await mailedLink('li@acme.example', 'invite');
+    const invite = await browse(url);
+    // MFA is not required for li: the invitation sets a password only.
+    expect(invite.html).not.toContain('data-totp-secret');
+    const token = new URL(url).searchParams.get('token') ?? '';
+    const pass = 'li has a long passphrase';
+    expect((await browse(url, { token, password: pass, confirm: pass })).status).toBe(200);
+    jar.delete('__Host-steward-session');
+    expect((await browse('/.steward/auth/mfa-setup')).status).toBe(401);
+    const login = await browse('/.steward/auth/login', { username: 'li', password: pass, rd: '/' });
+    expect(login.status, login.html).toBe(303);
+    const setup = await browse('/.steward/auth/mfa-setup');
+    expect(setup.status, setup.html).toBe(200);
+    const liSecret = secretOf(setup.html);
+    const done = await browse('/.steward/auth/mfa-setup', {
+      ticket: field(setup.html, 'ticket'),
+      code: await code(liSecret),
+    });
+    expect(done.status, done.html).toBe(200);
+    expect(done.html).toContain('data-recovery-codes');
+    expect((await signIn('li', pass, '192.0.2.50')).kind).toBe('mfa-required');
+  });
+
   it('refuses bad input naming the field, and a duplicate name in any case', async () => {
     const bad = await st.request('POST', '/api/v1/tenants/acme/users', {
       userName: 'li',
@@ -375,6 +404,7 @@ describe('local users', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ userName: 'Marta', source: 'local', active: false, mfa: false, groups: [] }),
+      expect.objectContaining({ userName: 'li', active: true, mfa: true, passwordSet: true }),
     ]);
     const log = await cli('login-log', 'acme', '--since', '7d', '--failures');
     expect(log.code, log.stderr).toBe(0);
