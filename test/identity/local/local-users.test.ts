@@ -290,6 +290,17 @@ describe('local users', () => {
     expect(lockLines.map((e) => e.detail)).toEqual(['locked for 120 s', 'locked for 60 s']);
   });
 
+  it('still locks after a quiet spell: a counter whose window ran out starts a new one', async () => {
+    const address = '198.51.100.77';
+    await signIn('marta', 'one wrong guess', address);
+    clock.advance(61);
+    // The old window is over: these two are the new window's first and second failures.
+    await signIn('marta', 'another wrong guess', address);
+    await signIn('marta', 'a third wrong guess', address);
+    expect(await signIn('marta', password, address)).toMatchObject({ kind: 'refused', reason: 'locked' });
+    clock.advance(61);
+  });
+
   it('resets a password by a mailed link; a newer link supersedes the older; sessions end', async () => {
     const older = await st.request('POST', '/api/v1/tenants/acme/users/marta/reset-password');
     expect(older.status, older.text).toBe(200);
