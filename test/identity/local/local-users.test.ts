@@ -2,7 +2,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignInPlace, SignInResult } from '../../../src/identity/contracts.ts';
-import { totpCode } from '../../../src/identity/credentials.ts';
+import { hashPassword, totpCode, verifyPassword } from '../../../src/identity/credentials.ts';
 import { apiCli } from '../../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../../harness/steward.ts';
 import { startMailServer, type MailServer } from '../../notifications/receivers.ts';
@@ -288,6 +288,39 @@ describe('local users', () => {
     );
     const lockLines = (await failures('marta')).filter((e) => /^locked for \d+ s$/.test(e.detail ?? ''));
     expect(lockLines.map((e) => e.detail)).toEqual(['locked for 120 s', 'locked for 60 s']);
+  });
+
+  it('spends the same work on an unknown user, a wrong password and a locked account', async () => {
+    const lockedAt = '198.51.100.200';
+    await signIn('marta', 'guess number one', lockedAt);
+    await signIn('marta', 'guess number two', lockedAt);
+    const kinds = {
+      unknown: (round: number) => signIn('no-such-user', 'a password guess', `203.0.113.${100 + round}`),
+      wrong: (round: number) => signIn('marta', 'a password guess', `203.0.113.${110 + round}`),
+      locked: () => signIn('marta', password, lockedAt),
+    };
+    const cpu: Record<string, number> = { unknown: 0, wrong: 0, locked: 0 };
+    for (let round = 0; round < 4; round++) {
+      for (const [kind, attempt] of Object.entries(kinds)) {
+        const started = process.cpuUsage();
+        expect(await attempt(round)).toMatchObject({
+          kind: 'refused',
+          message: 'Wrong user name or password.',
+        });
+        const spent = process.cpuUsage(started);
+        cpu[kind] = (cpu[kind] ?? 0) + (spent.user + spent.system) / 1000;
+      }
+    }
+    // Each runs one argon2 verification (a decoy hash when there is nothing to check): a shortcut would
+    // take a fraction of one. CPU time of this process, whose thread pool runs argon2.
+    const hash = await hashPassword('a password to verify');
+    const started = process.cpuUsage();
+    for (let i = 0; i < 4; i++) await verifyPassword(hash, 'not this one');
+    const spent = process.cpuUsage(started);
+    const alone = (spent.user + spent.system) / 1000;
+    for (const kind of Object.keys(kinds)) {
+      expect(cpu[kind], JSON.stringify({ cpu, alone })).toBeGreaterThan(alone * 0.6);
+    }
   });
 
   it('still locks after a quiet spell: a counter whose window ran out starts a new one', async () => {
