@@ -256,6 +256,7 @@ export class LocalSignInService implements LocalSignIn {
   ): Promise<SignInResult> {
     const now = this.#o.clock.now();
     await this.#attempts.settle(place.tenantId, userId, prefix, now);
+    await this.#o.directory.recordSignIn(place.tenantId, userId, now);
     await this.#o.log.record({
       tenantId: place.tenantId,
       stage: place.stage,
