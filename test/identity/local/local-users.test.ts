@@ -448,7 +448,13 @@ describe('local users', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ userName: 'Marta', source: 'local', active: false, mfa: false, groups: [] }),
-      expect.objectContaining({ userName: 'li', active: true, mfa: true, passwordSet: true }),
+      expect.objectContaining({
+        userName: 'li',
+        active: true,
+        mfa: true,
+        passwordSet: true,
+        lastSignInAt: expect.any(String),
+      }),
     ]);
     const log = await cli('login-log', 'acme', '--since', '7d', '--failures');
     expect(log.code, log.stderr).toBe(0);
