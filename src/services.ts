@@ -130,12 +130,12 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
-  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
-  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -495,29 +495,33 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       .then(() => undefined),
   );
   tenants.useIdentityKeys(() => sessions.jwks());
-  localUsers.useSessions(sessions);
-  localUsers.useSettings({
-    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
-    mfaRequired: () => Promise.resolve(false),
-  });
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
-    local: localUsers.signIn,
     log: localUsers.log,
   });
-  for (const [name, page] of Object.entries(
-    localUsers.pages((req, place) => authPages.currentUser(req, place)),
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  // The signed-in user of a page: a live session (not revoked, within its timeouts) of this host.
+  for (const [name, handler] of Object.entries(
+    localUsers.pages((context) => authPages.currentUser(context.req, context.place)),
   )) {
-    authPages.addRaw(name, page);
+    authPages.add(name, handler);
   }
   return {
+    directory,
     identitySettings,
     sessions,
     authPages,
-    directory,
     status,
     localUsers,
     tenants,

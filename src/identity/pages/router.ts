@@ -49,14 +49,6 @@ export interface AuthPageContext {
 
 export type AuthPageHandler = (context: AuthPageContext) => Promise<void>;
 
-/**
- * A page that reads its own request body (id-local's link and MFA enrolment
- * pages): the router checks the POST's Origin (this host, https) but not the
- * double-submit token, so such a page must carry a secret of its own in the
- * form (the signed single-use link) or need a signed-in session (SameSite=Lax).
- */
-export type RawAuthPage = (req: IncomingMessage, res: ServerResponse, place: SignInPlace) => Promise<void>;
-
 export interface AuthPagesOptions {
   readonly sessions: SessionService;
   readonly settings: IdentitySettings;
@@ -74,7 +66,6 @@ const maxForm = 8 * 1024;
 export class AuthPages {
   readonly #o: AuthPagesOptions;
   readonly #handlers = new Map<string, AuthPageHandler>();
-  readonly #raw = new Map<string, RawAuthPage>();
   #local: LocalSignIn | undefined;
   #oidc: OidcSignIn | undefined;
 
@@ -88,12 +79,6 @@ export class AuthPages {
   add(name: string, handler: AuthPageHandler): void {
     this.#checkName(name);
     this.#handlers.set(name, handler);
-  }
-
-  /** Adds a sub-path whose page reads its own body (see RawAuthPage). `mfa` may be one: the sign-in code step is `mfa?step=code`. */
-  addRaw(name: string, page: RawAuthPage): void {
-    this.#checkName(name === 'mfa' ? 'mfa-enrolment' : name);
-    this.#raw.set(name, page);
   }
 
   /** The directory user signed in on this request (a valid session cookie for this host), if any. */
@@ -115,8 +100,7 @@ export class AuthPages {
     if (
       !/^[a-z][a-z0-9-]{0,40}$/.test(name) ||
       (builtIn as readonly string[]).includes(name) ||
-      this.#handlers.has(name) ||
-      this.#raw.has(name)
+      this.#handlers.has(name)
     ) {
       throw new Error(`auth page ${JSON.stringify(name)} is taken or not a lower-case name`);
     }
@@ -169,16 +153,6 @@ export class AuthPages {
       csrfTokenValid(key, place.host, heldCsrf) && heldCsrf ? heldCsrf : newCsrfToken(key, place.host);
     if (csrf !== heldCsrf)
       res.appendHeader('set-cookie', `${csrfCookie}=${csrf}; Path=/; Secure; HttpOnly; SameSite=Strict`);
-    const raw = this.#raw.get(name);
-    if (raw && !(name === 'mfa' && url.searchParams.get('step') === 'code')) {
-      if (
-        req.method === 'POST' &&
-        req.headers.origin !== `https://${String(req.headers.host ?? '').toLowerCase()}`
-      ) {
-        return this.#refuseForm(res, place);
-      }
-      return raw(req, res, place);
-    }
     let form: URLSearchParams | undefined;
     if (req.method === 'POST') {
       form = await readForm(req);
