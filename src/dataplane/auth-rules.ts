@@ -119,10 +119,11 @@ export function authRules(files: EdgeFiles, auth: EdgeAuth, tenant: string | und
     // A GET or HEAD that a browser sends as a navigation (Sec-Fetch-Mode: navigate, or no such header).
     '    acl has_fetch_mode req.hdr(sec-fetch-mode) -m found',
     '    acl navigate req.hdr(sec-fetch-mode) -m str navigate',
-    '    http-request set-var(txn.page_load) bool(1) if signin_required METH_GET !has_fetch_mode || signin_required METH_GET navigate',
+    '    http-request set-var(txn.page_load) bool(1) if signin_on METH_GET !has_fetch_mode || signin_on METH_GET navigate',
     '    acl page_load var(txn.page_load) -m bool',
-    '    http-request set-var(txn.rd) pathq,url_enc if signin_required !sess_ours || signin_required !sess_live',
-    '    http-request redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302 if signin_required sess_ours !sess_live page_load',
+    '    http-request set-var(txn.rd) pathq,url_enc if signin_required !sess_ours || sess_ours !sess_live',
+    // Optional sign-in too: a signed-in user whose token only expired stays signed in.
+    '    http-request redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302 if signin_on sess_ours !sess_live page_load',
     '    http-request redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302 if signin_required !sess_ours page_load',
     answer(files, 401, 'signin_required !sess_ours || signin_required !sess_live', {
       headers: { 'Cache-Control': 'no-store' },

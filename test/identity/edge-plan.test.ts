@@ -38,6 +38,18 @@ describe('edgeDecision', () => {
       { kind: 'pass', identity: true },
     ],
     [
+      { mode: 'optional', method: 'GET', token: 'expired' },
+      { kind: 'redirect', to: 'refresh' },
+    ],
+    [
+      { mode: 'optional', method: 'POST', token: 'expired' },
+      { kind: 'pass', identity: false },
+    ],
+    [
+      { mode: 'optional', method: 'GET', fetchMode: 'cors', token: 'expired' },
+      { kind: 'pass', identity: false },
+    ],
+    [
       { mode: 'required', method: 'GET', token: 'valid' },
       { kind: 'pass', identity: true },
     ],

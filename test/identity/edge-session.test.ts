@@ -196,6 +196,12 @@ describe('the edge session, through HAProxy', () => {
     expect(anonymous.status).toBe(200);
     expect(s.appHeaders(anonymous)?.['x-steward-identity']).toBeUndefined();
     expect(s.appHeaders(await s.get('/', { cookie: cookie(token) }))?.['x-steward-identity']).toBe(token);
+    // Signed in but the token expired: refreshed on a page load there too, not silently signed out.
+    const expired = await signed({ ...claimsOf(token), exp: Math.floor(Date.now() / 1000) - 1 });
+    const stale = await s.get('/books', { cookie: cookie(expired) });
+    expect(stale.status).toBe(302);
+    expect(stale.headers.location).toBe('/.steward/auth/refresh?rd=%2Fbooks');
+    expect((await s.get('/books', { cookie: cookie(expired), method: 'POST', body: 'x' })).status).toBe(200);
     await s.configure({ stage: 'prod', signIn: 'required' });
     expect((await s.get('/', { headers: { 'x-steward-identity': forged } })).status).toBe(302);
   });

@@ -315,7 +315,9 @@ export class AuthPages {
     const outcome = await this.#o.sessions.refresh(context.place, token);
     if (outcome.kind === 'sign-in-again') {
       context.res.appendHeader('set-cookie', clearedSessionCookie);
-      return redirect(context.res, login);
+      // Where sign-in is optional the page is open to everyone: back to it, signed out.
+      const { signIn } = await this.#o.settings.resolve(context.place.tenantId, context.place.stage);
+      return redirect(context.res, signIn === 'optional' ? context.returnTo : login);
     }
     context.res.appendHeader(
       'set-cookie',
