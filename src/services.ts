@@ -71,6 +71,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import { createOidcModule, type OidcModule } from './identity/oidc/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -119,6 +120,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
+  readonly oidc: OidcModule;
 }
 
 export interface ServiceDependencies {
@@ -449,7 +452,17 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const oidc = await createOidcModule({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger,
+    idpCaFile: config.identity.idpCaFile,
+    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+  });
   return {
+    oidc,
     status,
     tenants,
     operators,

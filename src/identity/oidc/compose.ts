@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { AuditService } from '../../audit/service.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { SecretService } from '../../secrets/service.ts';
+import type { ControlDb } from '../../store/db.ts';
+import type { LoginLog } from '../contracts.ts';
+import { tableDirectory } from './directory-adapter.ts';
+import { idpFetch } from './http.ts';
+import type { OidcDirectory } from './join.ts';
+import { OidcService } from './service.ts';
+import { OidcStore } from './store.ts';
+
+export interface OidcModule {
+  readonly store: OidcStore;
+  readonly signIn: OidcService;
+}
+
+export interface OidcModuleDependencies {
+  readonly db: ControlDb;
+  readonly secrets: SecretService;
+  readonly audit: AuditService;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** PEM file of CAs trusted for requests to identity providers, besides the system's (config identity.idpCaFile). */
+  readonly idpCaFile: string | undefined;
+  readonly publicPort: () => number | undefined;
+  /** The login log (src/identity/local/); until it is wired, sign-ins are logged as lines of Steward's log. */
+  readonly loginLog?: LoginLog;
+  /** The directory (src/identity/directory/); until it is wired, the adapter over its table. */
+  readonly directory?: OidcDirectory;
+}
+
+/** The OIDC module's wiring, for services.ts. */
+export async function createOidcModule(deps: OidcModuleDependencies): Promise<OidcModule> {
+  const store = new OidcStore(deps.db, deps.secrets, deps.audit, deps.clock);
+  const logger = deps.logger.child({ component: 'oidc' });
+  const loginLog: LoginLog = deps.loginLog ?? {
+    record: (event) => Promise.resolve(void logger.info({ loginEvent: event }, 'sign-in')),
+  };
+  const signIn = new OidcService({
+    store,
+    directory: deps.directory ?? tableDirectory(deps.db),
+    loginLog,
+    keys: deps.secrets.masterKeys(),
+    fetch: idpFetch({ extraCaPem: deps.idpCaFile ? await readFile(deps.idpCaFile, 'utf8') : undefined }),
+    clock: deps.clock,
+    logger,
+    publicPort: deps.publicPort,
+  });
+  return { store, signIn };
+}
