@@ -103,6 +103,14 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         profile: ['name', 'preferred_username'],
       },
       conformIdTokenClaims: false,
+      ttl: {
+        Interaction: 600,
+        Grant: 600,
+        Session: 600,
+        AccessToken: 600,
+        IdToken: 600,
+        AuthorizationCode: 60,
+      },
       features: { devInteractions: { enabled: false } },
       interactions: { url: (_ctx, interaction) => `${mount}/interaction/${interaction.uid}` },
       findAccount: (_ctx, id) => {

@@ -467,6 +467,12 @@ function classify(error: unknown): Refusal {
   }
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : 'failed';
-  // openid-client's check messages name the check (`unexpected JWT "nonce" claim value`), never a value.
-  return new Refusal('idp_error', `${typeof code === 'string' ? `${code}: ` : ''}${message}`.slice(0, 300));
+  // Which claim failed its check (nonce, iss, aud, ...): the name only, never the token's values.
+  const inner = (error as { cause?: { claim?: unknown; cause?: { claim?: unknown } } }).cause;
+  const claim = inner?.claim ?? inner?.cause?.claim;
+  const named = typeof claim === 'string' && /^[a-z_]{1,32}$/.test(claim) ? ` (claim ${claim})` : '';
+  return new Refusal(
+    'idp_error',
+    `${typeof code === 'string' ? `${code}: ` : ''}${message}${named}`.slice(0, 300),
+  );
 }
