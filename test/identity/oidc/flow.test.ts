@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../src/system/exec.ts';
 import type { LoginEvent, SignInPlace } from '../../../src/identity/contracts.ts';
 import { openFlow, sealFlow } from '../../../src/identity/oidc/flow-cookie.ts';
 import { idpFetch, OidcService, tableDirectory } from '../../../src/identity/oidc/index.ts';
@@ -275,6 +277,51 @@ describe('OIDC sign-in against oidc-provider', () => {
     });
     const removed = await t.request('DELETE', '/api/v1/tenants/acme/identity/oidc/anyone');
     expect(removed.status).toBe(404);
+  });
+
+  it('CLI: identity oidc add (secret from stdin), list -o json, remove', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: t.dataDir,
+      STEWARD_API_URL: await t.steward.start(),
+      STEWARD_TOKEN: t.token,
+    };
+    const steward = (args: string[], input?: string) =>
+      run(resolve(import.meta.dirname, '../../../bin/steward'), args, { env, ...(input ? { input } : {}) });
+    const tid = 'cccccccc-3333-4333-8333-333333333333';
+    const added = await steward(
+      [
+        'identity',
+        'oidc',
+        'add',
+        'acme',
+        '--name',
+        'cli',
+        '--kind',
+        'entra',
+        '--issuer',
+        'https://login.microsoftonline.com/organizations/v2.0',
+        '--client-id',
+        'app-1',
+        '--client-secret-stdin',
+        '--allowed-tid',
+        tid,
+      ],
+      'cli-secret-0123\n',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain(
+      'redirect URI to register at the IdP: https://<stage host>/.steward/auth/callback',
+    );
+    const listed = await steward(['identity', 'oidc', 'list', 'acme', '-o', 'json']);
+    const cli = (JSON.parse(listed.stdout) as { name: string; allowedTids: string[] }[]).find(
+      (c) => c.name === 'cli',
+    );
+    expect(cli?.allowedTids).toEqual([tid]);
+    expect(listed.stdout).not.toContain('cli-secret-0123');
+    expect((await steward(['identity', 'oidc', 'remove', 'acme', 'cli'])).stdout).toBe(
+      'removed OIDC connection cli\n',
+    );
   });
 
   it('keeps the client secret out of the API, the login log and the logs', async () => {
