@@ -26,6 +26,8 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
   ExportService,
@@ -71,7 +73,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { createOidcModule, type OidcModule } from './identity/oidc/index.ts';
+import { createOidcModule, registerOidcPages, type OidcModule } from './identity/oidc/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -122,6 +124,10 @@ export interface Services {
   readonly isolation: IsolationReport;
   /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
   readonly oidc: OidcModule;
+  /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
+  readonly identitySettings: IdentitySettings;
+  readonly sessions: SessionService;
+  readonly authPages: AuthPages;
 }
 
 export interface ServiceDependencies {
@@ -461,8 +467,29 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     idpCaFile: config.identity.idpCaFile,
     publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
   });
+  // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
+  const identitySettings = new IdentitySettings(db, audit);
+  const sessions = new SessionService({
+    db,
+    keys: new SessionKeys(db, secrets, clock),
+    settings: identitySettings,
+    directory: directoryReader(db),
+    clock,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const authPages = new AuthPages({
+    sessions,
+    settings: identitySettings,
+    places: routePlaces(db, config.gateway.baseDomain),
+    logger: logger.child({ component: 'auth-pages' }),
+  });
+  authPages.useOidc(oidc.signIn);
+  registerOidcPages(authPages, oidc.signIn);
   return {
     oidc,
+    identitySettings,
+    sessions,
+    authPages,
     status,
     tenants,
     operators,

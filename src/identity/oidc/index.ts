@@ -2,7 +2,7 @@ export { OidcService, safeReturnTo, type OidcServiceOptions } from './service.ts
 export { OidcStore } from './store.ts';
 export { idpFetch, type IdpFetch } from './http.ts';
 export { tableDirectory } from './directory-adapter.ts';
-export { oidcPages, flowCookieName, type AuthPage } from './pages.ts';
+export { registerOidcPages, flowCookieName } from './pages.ts';
 export { addConnectionSchema, resolveConnection, type OidcConnectionView } from './connections.ts';
 export type { OidcDirectory, JoinUser } from './join.ts';
 export { createOidcModule, type OidcModule } from './compose.ts';
