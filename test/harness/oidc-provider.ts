@@ -1,8 +1,8 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider, { type Configuration } from 'oidc-provider';
-import { createCa, issueServerCertificate } from '../../src/tls/ca.ts';
+import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createCa, issueServerCertificate, type CertificateAuthority } from '../../src/tls/ca.ts';
 
 /**
  * A real identity provider for tests: the `oidc-provider` package on loopback
@@ -43,11 +43,15 @@ export interface TestIdpOptions {
   readonly tids?: readonly string[];
   /** Fake Graph: the group ids of each object id. */
   readonly graphGroups?: Readonly<Record<string, readonly string[]>>;
+  /** The CA to issue the server's certificate from (made before Steward starts, to trust it); default a new one. */
+  readonly ca?: CertificateAuthority;
 }
 
 export interface TestIdp {
   /** PEM of the CA that issued the server's certificate. */
   readonly ca: string;
+  /** The base64 SHA-256 of the server certificate's public key (Chromium's --ignore-certificate-errors-spki-list pins it). */
+  readonly spki: string;
   readonly origin: string;
   /** The generic IdP's issuer. */
   readonly issuer: string;
@@ -63,7 +67,7 @@ export interface TestIdp {
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
-  const ca = await createCa('Test IdP CA');
+  const ca = options.ca ?? (await createCa('Test IdP CA'));
   const cert = await issueServerCertificate(ca, ['127.0.0.1', 'localhost']);
   const accounts = new Map(options.accounts.map((a) => [a.id, a]));
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -264,8 +268,12 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     });
   }
 
+  const spki = createHash('sha256')
+    .update(new X509Certificate(cert.certPem).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
   return {
     ca: ca.certPem,
+    spki,
     origin,
     issuer: `${origin}/gen`,
     entraIssuer: (tid) => `${origin}/${tid}/v2.0`,
