@@ -9,6 +9,7 @@ import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
+import { Directory } from './identity/directory/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -73,7 +74,13 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { createOidcModule, registerOidcPages, type OidcModule } from './identity/oidc/index.ts';
+import {
+  createOidcModule,
+  directoryJoin,
+  registerOidcPages,
+  type OidcModule,
+} from './identity/oidc/index.ts';
+import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -119,6 +126,8 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -128,6 +137,8 @@ export interface Services {
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -458,6 +469,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const localUsers = new LocalUsers({
+    db,
+    secrets,
+    audit,
+    clock,
+    notifications,
+    limits: config.login,
+    directory,
+    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
   const oidc = await createOidcModule({
     db,
     secrets,
@@ -466,6 +489,8 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger,
     idpCaFile: config.identity.idpCaFile,
     publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    loginLog: localUsers.log,
+    directory: directoryJoin(directory),
   });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
@@ -490,7 +515,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     identitySettings,
     sessions,
     authPages,
+    directory,
     status,
+    localUsers,
     tenants,
     operators,
     audit,

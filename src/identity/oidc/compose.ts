@@ -5,7 +5,6 @@ import type { Clock } from '../../core/clock.ts';
 import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { LoginLog } from '../contracts.ts';
-import { tableDirectory } from './directory-adapter.ts';
 import { idpFetch } from './http.ts';
 import type { OidcDirectory } from './join.ts';
 import { OidcService } from './service.ts';
@@ -25,23 +24,20 @@ export interface OidcModuleDependencies {
   /** PEM file of CAs trusted for requests to identity providers, besides the system's (config identity.idpCaFile). */
   readonly idpCaFile: string | undefined;
   readonly publicPort: () => number | undefined;
-  /** The login log (src/identity/local/); until it is wired, sign-ins are logged as lines of Steward's log. */
-  readonly loginLog?: LoginLog;
-  /** The directory (src/identity/directory/); until it is wired, the adapter over its table. */
-  readonly directory?: OidcDirectory;
+  /** The login log (src/identity/local/). */
+  readonly loginLog: LoginLog;
+  /** The directory's users, as the join sees them (directoryJoin). */
+  readonly directory: OidcDirectory;
 }
 
 /** The OIDC module's wiring, for services.ts. */
 export async function createOidcModule(deps: OidcModuleDependencies): Promise<OidcModule> {
   const store = new OidcStore(deps.db, deps.secrets, deps.audit, deps.clock);
   const logger = deps.logger.child({ component: 'oidc' });
-  const loginLog: LoginLog = deps.loginLog ?? {
-    record: (event) => Promise.resolve(void logger.info({ loginEvent: event }, 'sign-in')),
-  };
   const signIn = new OidcService({
     store,
-    directory: deps.directory ?? tableDirectory(deps.db),
-    loginLog,
+    directory: deps.directory,
+    loginLog: deps.loginLog,
     keys: deps.secrets.masterKeys(),
     fetch: idpFetch({ extraCaPem: deps.idpCaFile ? await readFile(deps.idpCaFile, 'utf8') : undefined }),
     clock: deps.clock,

@@ -117,6 +117,21 @@ describe('OIDC sign-in in a browser through the edge', () => {
     const cookies = await context.cookies(`https://${s.host}:${s.port}`);
     expect(cookies.map((c) => c.name)).toContain('__Host-steward-session');
     expect(cookies.map((c) => c.name)).not.toContain('__Host-steward-oidc');
+    // The login log (the real one) has the sign-in, with the address HAProxy saw.
+    const logged = await s.t.query<{
+      method: string;
+      outcome: string;
+      user_id: string;
+      address: string;
+      detail: string;
+    }>(
+      "select method, outcome, user_id, address, detail from login_events where method = 'oidc'",
+      [],
+      s.t.controlDatabase,
+    );
+    expect(logged).toMatchObject([
+      { outcome: 'success', user_id: userId, address: '127.0.0.1', detail: 'connection test-idp' },
+    ]);
     await context.close();
   });
 });

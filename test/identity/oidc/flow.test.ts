@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/system/exec.ts';
 import type { LoginEvent, SignInPlace } from '../../../src/identity/contracts.ts';
 import { openFlow, sealFlow } from '../../../src/identity/oidc/flow-cookie.ts';
-import { idpFetch, OidcService, tableDirectory } from '../../../src/identity/oidc/index.ts';
+import { directoryJoin, idpFetch, OidcService } from '../../../src/identity/oidc/index.ts';
 import { openControlStore, type ControlStore } from '../../../src/store/db.ts';
 import { startTestIdp, type TestIdp } from '../../harness/oidc-provider.ts';
 import { silentLogger, startTestSteward, type TestSteward } from '../../harness/steward.ts';
@@ -79,7 +79,7 @@ beforeAll(async () => {
     .execute();
   oidc = new OidcService({
     store: t.services.oidc.store,
-    directory: tableDirectory(store.db),
+    directory: directoryJoin(t.services.directory),
     loginLog: { record: (event) => Promise.resolve(void events.push(event)) },
     keys: t.services.secrets.masterKeys(),
     fetch: idpFetch({ extraCaPem: idp.ca }),
