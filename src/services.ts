@@ -27,7 +27,12 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
-import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import {
+  sessionDirectory,
+  IdentitySettings,
+  SessionKeys,
+  SessionService,
+} from './identity/sessions/index.ts';
 import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
@@ -498,18 +503,36 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     db,
     keys: new SessionKeys(db, secrets, clock),
     settings: identitySettings,
-    directory: directoryReader(db),
+    directory: sessionDirectory(directory),
     clock,
     logger: logger.child({ component: 'sessions' }),
+  });
+  // A deactivated or deleted user's sessions end at once (a refresh would refuse them anyway).
+  directory.onUserGone((gone) =>
+    sessions
+      .revokeUser(gone.tenantId, gone.userId, gone.kind === 'deleted' ? 'deleted' : 'deactivated')
+      .then(() => undefined),
+  );
+  tenants.useIdentityKeys(() => sessions.jwks());
+  localUsers.useSessions(sessions);
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
   });
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
+    local: localUsers.signIn,
+    oidc: oidc.signIn,
   });
-  authPages.useOidc(oidc.signIn);
   registerOidcPages(authPages, oidc.signIn);
+  for (const [name, page] of Object.entries(
+    localUsers.pages((req, place) => authPages.currentUser(req, place)),
+  )) {
+    authPages.addRaw(name, page);
+  }
   return {
     oidc,
     identitySettings,

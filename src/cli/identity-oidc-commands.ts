@@ -36,6 +36,61 @@ const list = (value: string, previous: string[] = []): string[] => [
     .filter(Boolean),
 ];
 
+/** The `--oidc` options of `steward identity set <tenant> [stage]`: one connection added with the settings. */
+export function oidcSetOptions(set: Command): void {
+  set
+    .option('--oidc <name>', 'add an OIDC connection of this name (with --kind, --issuer, --client-id)')
+    .option('--kind <kind>', 'with --oidc: entra, okta or generic')
+    .option('--issuer <url>', 'with --oidc: the issuer, exactly as the IdP names it (pinned)')
+    .option('--client-id <id>', "with --oidc: the app's client id at the IdP")
+    .option('--client-secret-stdin', 'with --oidc: read the client secret from stdin (else asked for)')
+    .option(
+      '--allowed-tid <tid>',
+      'with --oidc, Entra: a directory id allowed to sign in; repeat or comma-separate',
+      list,
+    )
+    .option('--join-claim <claim>', 'with --oidc: the claim matched against userName/e-mail');
+  refuseSecretOption(set, '--client-secret', 'pipe it with --client-secret-stdin, or type it when asked');
+}
+
+export interface OidcSetOptions {
+  readonly oidc?: string;
+  readonly kind?: string;
+  readonly issuer?: string;
+  readonly clientId?: string;
+  readonly clientSecretStdin?: boolean;
+  readonly allowedTid?: string[];
+  readonly joinClaim?: string;
+}
+
+/** Adds the connection `steward identity set … --oidc` describes (for the stage, when one is given); undefined without --oidc. */
+export async function setOidcFrom(
+  api: ApiClient,
+  tenant: string,
+  stage: string | undefined,
+  o: OidcSetOptions,
+): Promise<OidcConnectionView | undefined> {
+  if (o.oidc === undefined) {
+    if (o.kind ?? o.issuer ?? o.clientId ?? o.allowedTid ?? o.joinClaim) {
+      throw new Error(
+        '--kind, --issuer, --client-id, --allowed-tid and --join-claim describe a connection: add --oidc <name>',
+      );
+    }
+    return undefined;
+  }
+  const secrets = new SecretReader({}, o.clientSecretStdin ? '--client-secret-stdin' : undefined);
+  return api.post<OidcConnectionView>(`/api/v1/tenants/${enc(tenant)}/identity/oidc`, {
+    name: o.oidc,
+    kind: o.kind,
+    issuer: o.issuer,
+    clientId: o.clientId,
+    clientSecret: await secrets.read({ name: 'client secret' }),
+    allowedTids: o.allowedTid ?? [],
+    ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
+    ...(stage !== undefined ? { stage } : {}),
+  });
+}
+
 export function identityOidcCommands(program: Command, { client, json }: IdentityOidcCliContext): void {
   // `steward identity` may already exist (identity settings); the OIDC commands join it.
   const identity =

@@ -279,7 +279,7 @@ describe('OIDC sign-in against oidc-provider', () => {
     expect(removed.status).toBe(404);
   });
 
-  it('CLI: identity oidc add (secret from stdin), list -o json, remove', async () => {
+  it('CLI: identity set … --oidc (secret from stdin), identity oidc list -o json, remove', async () => {
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: t.dataDir,
@@ -292,10 +292,12 @@ describe('OIDC sign-in against oidc-provider', () => {
     const added = await steward(
       [
         'identity',
-        'oidc',
-        'add',
+        'set',
         'acme',
-        '--name',
+        'prod',
+        '--sign-in',
+        'optional',
+        '--oidc',
         'cli',
         '--kind',
         'entra',
@@ -310,9 +312,8 @@ describe('OIDC sign-in against oidc-provider', () => {
       'cli-secret-0123\n',
     );
     expect(added.code, added.stderr).toBe(0);
-    expect(added.stdout).toContain(
-      'redirect URI to register at the IdP: https://<stage host>/.steward/auth/callback',
-    );
+    expect(added.stdout).toMatch(/prod +optional/);
+    expect(added.stdout).toMatch(/cli +entra +https:\/\/login\.microsoftonline\.com\/organizations\/v2\.0/);
     const listed = await steward(['identity', 'oidc', 'list', 'acme', '-o', 'json']);
     const cli = (JSON.parse(listed.stdout) as { name: string; allowedTids: string[] }[]).find(
       (c) => c.name === 'cli',
