@@ -331,7 +331,11 @@ export class OidcService implements OidcSignIn {
     return config;
   }
 
-  /** The code for tokens, the ID token verified (signature, issuer, audience, nonce, expiry); its claims. */
+  /**
+   * The code for tokens and the ID token's claims, checked by openid-client (issuer, audience,
+   * azp, nonce, expiry, issued-at). Its signature is vouched for by the verified TLS channel to
+   * the pinned issuer's token endpoint it came over (OIDC Core 3.1.3.7), as openid-client has it.
+   */
   async #exchange(
     connection: OidcConnection,
     current: URL,
