@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../../src/tls/ca.ts';
+import { serverSpki } from '../../harness/browser.ts';
 import { startIdentityStage, type IdentityStage } from '../../harness/identity.ts';
 import { startTestIdp, type TestIdp } from '../../harness/oidc-provider.ts';
 
@@ -51,19 +50,7 @@ beforeAll(async () => {
   });
   expect(added.status, added.text).toBe(201);
   // Chromium trusts the edge's and the IdP's certificates by their keys, after Node verified the edge's against Steward's CA.
-  const edgeSpki = await new Promise<string>((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: s.port, servername: s.host, ca: s.ca }, () => {
-      const raw = socket.getPeerX509Certificate();
-      socket.end();
-      if (!raw) return reject(new Error('no certificate'));
-      resolve(
-        createHash('sha256')
-          .update(raw.publicKey.export({ type: 'spki', format: 'der' }))
-          .digest('base64'),
-      );
-    });
-    socket.on('error', reject);
-  });
+  const edgeSpki = await serverSpki(s.port, s.host, s.ca);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
