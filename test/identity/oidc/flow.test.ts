@@ -262,6 +262,36 @@ describe('OIDC sign-in against oidc-provider', () => {
     expect(idp.graphCalls()).toBeGreaterThan(before);
   });
 
+  it('caches discovery, reads it again after its TTL, and serves the cached copy while the IdP is down', async () => {
+    let now = Date.now();
+    let discoveries = 0;
+    let down = false;
+    const real = idpFetch({ extraCaPem: idp.ca });
+    const cached = new OidcService({
+      store: t.services.oidc.store,
+      directory: directoryJoin(t.services.directory),
+      loginLog: { record: () => Promise.resolve() },
+      keys: t.services.secrets.masterKeys(),
+      fetch: (url, init) => {
+        if (url.endsWith('/.well-known/openid-configuration')) discoveries += 1;
+        return down ? Promise.reject(new Error('connect ECONNREFUSED')) : real(url, init);
+      },
+      clock: { now: () => new Date(now) },
+      logger: silentLogger,
+      discoveryTtlMs: 60_000,
+    });
+    await cached.begin(place(), 'gen', '/');
+    await cached.begin(place(), 'gen', '/');
+    expect(discoveries).toBe(1);
+    now += 61_000;
+    await cached.begin(place(), 'gen', '/');
+    expect(discoveries).toBe(2);
+    now += 61_000;
+    down = true;
+    await expect(cached.begin(place(), 'gen', '/')).resolves.toHaveProperty('redirectTo');
+    expect(discoveries).toBe(3);
+  });
+
   it('refuses a multi-tenant Entra connection without an allow-list, naming the field, and stores nothing', async () => {
     const res = await t.request('POST', '/api/v1/tenants/acme/identity/oidc', {
       name: 'anyone',
