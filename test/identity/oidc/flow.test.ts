@@ -80,7 +80,13 @@ beforeAll(async () => {
   oidc = new OidcService({
     store: t.services.oidc.store,
     directory: directoryJoin(t.services.directory),
-    loginLog: { record: (event) => Promise.resolve(void events.push(event)) },
+    // The real login log (its table's limits apply), and the events as the test reads them.
+    loginLog: {
+      record: (event) => {
+        events.push(event);
+        return t.services.localUsers.log.record(event);
+      },
+    },
     keys: t.services.secrets.masterKeys(),
     fetch: idpFetch({ extraCaPem: idp.ca }),
     clock: { now: () => new Date() },
@@ -363,5 +369,11 @@ describe('OIDC sign-in against oidc-provider', () => {
     expect(JSON.stringify(events)).not.toContain(secret);
     expect(t.logs()).not.toContain(secret);
     expect(JSON.stringify(events)).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    const logged = await store.db
+      .selectFrom('login_events')
+      .select(['method', 'outcome', 'reason'])
+      .execute();
+    expect(logged.length).toBe(events.length);
+    expect(logged.filter((e) => e.outcome === 'failure').map((e) => e.reason)).toContain('not_allowed');
   });
 });
