@@ -84,7 +84,7 @@ export async function setOidcFrom(
     kind: o.kind,
     issuer: o.issuer,
     clientId: o.clientId,
-    clientSecret: await secrets.read({ name: 'client secret' }),
+    clientSecret: await secrets.read({ name: 'client secret', stdinFlag: '--client-secret-stdin' }),
     allowedTids: o.allowedTid ?? [],
     ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
     ...(stage !== undefined ? { stage } : {}),
@@ -149,7 +149,7 @@ export function identityOidcCommands(program: Command, { client, json }: Identit
       },
     ) => {
       const secrets = new SecretReader({}, o.clientSecretStdin ? '--client-secret-stdin' : undefined);
-      const clientSecret = await secrets.read({ name: 'client secret' });
+      const clientSecret = await secrets.read({ name: 'client secret', stdinFlag: '--client-secret-stdin' });
       const view = await client().post<OidcConnectionView>(`/api/v1/tenants/${enc(tenant)}/identity/oidc`, {
         name: o.name,
         kind: o.kind,
