@@ -85,7 +85,7 @@ import {
   registerOidcPages,
   type OidcModule,
 } from './identity/oidc/index.ts';
-import { LocalUsers } from './identity/local/index.ts';
+import { LocalUsers, sessionUser } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -514,24 +514,27 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       .then(() => undefined),
   );
   tenants.useIdentityKeys(() => sessions.jwks());
-  localUsers.useSessions(sessions);
-  localUsers.useSettings({
-    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
-    mfaRequired: () => Promise.resolve(false),
-  });
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
-    local: localUsers.signIn,
     oidc: oidc.signIn,
   });
   registerOidcPages(authPages, oidc.signIn);
-  for (const [name, page] of Object.entries(
-    localUsers.pages((req, place) => authPages.currentUser(req, place)),
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  for (const [name, handler] of Object.entries(
+    localUsers.pages(sessionUser((token) => sessions.verify(token))),
   )) {
-    authPages.addRaw(name, page);
+    authPages.add(name, handler);
   }
   return {
     oidc,
