@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { MasterKeys } from '../../audit/integrity.ts';
 import type { Clock } from '../../core/clock.ts';
-import { NotFoundError, UnavailableError, showValue } from '../../core/errors.ts';
+import { ConflictError, NotFoundError, UnavailableError, showValue } from '../../core/errors.ts';
 import type {
   LoginLog,
   OidcChoice,
@@ -162,17 +162,18 @@ export class OidcService implements OidcSignIn {
     if (!connection) {
       return this.#refuse(place, null, null, 'bad_request', `connection ${flow.connection} is gone`);
     }
+    // The state first: an answer (an error too) that is not this flow's is not the IdP's word.
     const params = callbackUrl.searchParams;
-    const error = params.get('error');
-    if (error !== null) {
-      const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : 'invalid_error_code';
-      return this.#refuse(place, connection, null, 'idp_error', `the IdP answered ${code}`, flow);
-    }
     if (params.get('state') !== flow.state) {
       return this.#refuse(place, connection, null, 'bad_request', 'the state does not match the flow', flow);
     }
     if (!(await this.#o.store.useState(stateHash(flow.state), new Date(flow.expiresAt * 1000)))) {
       return this.#refuse(place, connection, null, 'bad_request', 'the callback was replayed', flow);
+    }
+    const error = params.get('error');
+    if (error !== null) {
+      const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : 'invalid_error_code';
+      return this.#refuse(place, connection, null, 'idp_error', `the IdP answered ${code}`, flow);
     }
     // The callback as the IdP sent it, on the redirect URI Steward registered (not whatever host:port the pages saw).
     const current = new URL(this.redirectUri(place.host));
@@ -218,11 +219,22 @@ export class OidcService implements OidcSignIn {
       return this.#refuse(place, connection, userName, plan.reason, plan.detail, flow);
     let user: JoinUser;
     if (plan.kind === 'provision') {
-      user = await directory.provision(place.tenantId, {
-        userName: plan.userName,
-        email: verifiedEmail(claims),
-        displayName: displayName(claims),
-      });
+      try {
+        user = await directory.provision(place.tenantId, {
+          userName: plan.userName,
+          email: verifiedEmail(claims),
+          displayName: displayName(claims),
+        });
+      } catch (error) {
+        // Two first sign-ins at once: the other one made the user (userName is unique); take it.
+        const made = (await directory.matching(place.tenantId, plan.userName)).find(
+          (u) => u.userName.toLowerCase() === plan.userName.toLowerCase(),
+        );
+        if (!made || !(error instanceof ConflictError)) throw error;
+        if (!made.active)
+          return this.#refuse(place, connection, userName, 'inactive', 'the user is deactivated', flow);
+        user = made;
+      }
     } else {
       user = plan.user;
     }

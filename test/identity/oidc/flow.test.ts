@@ -37,6 +37,7 @@ beforeAll(async () => {
         { id: 'ada', claims: { email: 'Ada@Acme.example', email_verified: true, name: 'Ada' } },
         { id: 'nobody', claims: { email: 'nobody@acme.example', email_verified: true } },
         { id: 'fresh', claims: { email: 'fresh@acme.example', email_verified: true, name: 'Fresh' } },
+        { id: 'twice', claims: { email: 'twice@acme.example', email_verified: true } },
         { id: 'liar', claims: { email: 'ada@acme.example', email_verified: false } },
         { id: 'off', claims: { email: 'off@acme.example' } },
         {
@@ -244,6 +245,31 @@ describe('OIDC sign-in against oidc-provider', () => {
       .where('user_name', '=', 'fresh@acme.example')
       .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ source: 'oidc', email: 'fresh@acme.example', display_name: 'Fresh' });
+  });
+
+  it('provisioning that loses a race to another first sign-in takes the user the other one made', async () => {
+    const real = directoryJoin(t.services.directory);
+    const racing = new OidcService({
+      store: t.services.oidc.store,
+      // The other sign-in provisions first; this one's insert then meets the unique userName.
+      directory: {
+        ...real,
+        provision: async (id, fields) => (await real.provision(id, fields), real.provision(id, fields)),
+      },
+      loginLog: {
+        record: (event) => {
+          events.push(event);
+          return t.services.localUsers.log.record(event);
+        },
+      },
+      keys: t.services.secrets.masterKeys(),
+      fetch: idpFetch({ extraCaPem: idp.ca }),
+      clock: { now: () => new Date() },
+      logger: silentLogger,
+    });
+    const begun = await racing.begin(place(), 'prov', '/');
+    const result = await racing.complete(place(), await atIdp(begun.redirectTo, 'twice'), begun.flowCookie);
+    expect(result).toMatchObject({ kind: 'signed-in', userId: await userId('twice@acme.example') });
   });
 
   it('pins the issuer exactly: discovery naming another one refuses the sign-in', async () => {
