@@ -79,6 +79,12 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import {
+  createOidcModule,
+  directoryJoin,
+  registerOidcPages,
+  type OidcModule,
+} from './identity/oidc/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -132,6 +138,8 @@ export interface Services {
   readonly isolation: IsolationReport;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
+  readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
@@ -478,6 +486,17 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     directory,
     origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
+  const oidc = await createOidcModule({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger,
+    idpCaFile: config.identity.idpCaFile,
+    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    loginLog: localUsers.log,
+    directory: directoryJoin(directory),
+  });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
   const sessions = new SessionService({
@@ -501,7 +520,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
     log: localUsers.log,
+    oidc: oidc.signIn,
   });
+  registerOidcPages(authPages, oidc.signIn);
   // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
   localUsers.useSettings({
     enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
@@ -519,6 +540,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   }
   return {
     directory,
+    oidc,
     identitySettings,
     sessions,
     authPages,

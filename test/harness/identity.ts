@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConfigInput } from '../../src/core/config.ts';
 import type { PagePlace } from '../../src/identity/pages/index.ts';
 import type { SessionFor } from '../../src/identity/sessions/index.ts';
 import { serveStageFrom } from '../dataplane/serve.ts';
@@ -54,11 +55,17 @@ export async function startIdentityStage(
     readonly displayName?: string;
     readonly signIn?: 'required' | 'optional';
     readonly localUsers?: boolean;
+    /** Steward's config beside the harness's (e.g. identity.idpCaFile for the OIDC tests). */
+    readonly config?: Partial<ConfigInput>;
   } = {},
 ): Promise<IdentityStage> {
   const tenant = options.tenant ?? 'acme';
   const stage = 'prod';
-  const t = await startTestSteward({ gateway: true, workers: true });
+  const t = await startTestSteward({
+    gateway: true,
+    workers: true,
+    ...(options.config ? { config: options.config } : {}),
+  });
   const app = await startEchoBackend();
   try {
     const ca = await readFile(join(t.dataDir, 'ca.pem'), 'utf8');
