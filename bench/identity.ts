@@ -16,14 +16,20 @@
  *   other, BENCH_SIGN_INS times: GET the login page (CSRF cookie), POST the
  *   password (argon2id), follow the 303 to the app with the new cookie. p50
  *   and p95 in ms.
+ * - oidcSignIn: id-oidc's round trip (bench/identity-oidc.ts) in the same
+ *   Steward, against oidc-provider on loopback HTTPS.
  *
  * Usage: npm run bench:identity  (BENCH_SECONDS=4, BENCH_ROUNDS=3,
  * BENCH_CONNECTIONS=8,64, BENCH_SIGN_INS=50)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import { hashPassword } from '../src/identity/credentials.ts';
+import { idpCaFile, oidcRoundTrip } from './identity-oidc.ts';
 import { log, percentile, round, withSteward } from './support.ts';
 import { cpuOf, loadGenerator, type LoadResult } from './gateway-load.ts';
 
@@ -78,9 +84,12 @@ const cookieOf = (reply: Reply, name: string): string | undefined =>
     .find((c) => c.startsWith(`${name}=`))
     ?.split(';')[0];
 
+const idpDir = await mkdtemp(join(tmpdir(), 'bench-identity-idp-'));
+const idp = await idpCaFile(idpDir);
 await withSteward(
   'identity',
-  async ({ running, api }) => {
+  async (bench, onCleanup) => {
+    const { running, api } = bench;
     const { services, dataPlane } = running.steward;
     const port = Number(new URL(running.gatewayUrl ?? 'https://localhost:8443').port || 443);
     await api.patch(`/api/v1/tenants/${tenant}/identity`, {
@@ -183,7 +192,9 @@ await withSteward(
       if (app.status !== 200) throw new Error(`after sign-in ${i}: ${app.status}`);
       times.push(performance.now() - started);
     }
+    const oidcSignIn = await oidcRoundTrip(bench, onCleanup, { ca: idp.ca, tenant });
     return {
+      oidcSignIn,
       machine: { cpus: cpus().length, load1: round(loadavg()[0] ?? 0, 2) },
       seconds,
       rounds,
@@ -199,6 +210,7 @@ await withSteward(
     demo: true,
     // The edge's rate and connection limits above the load, which all comes from one address.
     overrides: {
+      identity: { idpCaFile: idp.file },
       gateway: {
         limits: {
           addressRatePerSecond: 10_000_000,
@@ -212,3 +224,4 @@ await withSteward(
     },
   },
 );
+await rm(idpDir, { recursive: true, force: true });
