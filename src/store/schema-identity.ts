@@ -89,9 +89,46 @@ export interface TenantAdminTables {}
 
 // ---
 
-/** src/identity/ldap/ (migration 0033): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/ldap/
-export interface LdapTables {}
+/** src/identity/ldap/ (migration 0033): a tenant's LDAP directory and its sync runs. */
+export interface LdapDirectoriesTable {
+  tenant_id: string;
+  url: string;
+  ca_pem: string | null;
+  bind_dn: string;
+  base_dn: string;
+  user_filter: string;
+  preset: string;
+  attributes: Json;
+  group_base_dn: string | null;
+  group_filter: string;
+  member_attribute: string;
+  every_seconds: number | null;
+  sync_requested_at: Timestamp | null;
+  updated_by: string;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface LdapSyncRunsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  trigger: string;
+  requested_by: string;
+  status: string;
+  progress: string | null;
+  entries: Generated<number>;
+  groups: Generated<number>;
+  counts: Generated<Json>;
+  problems: Generated<Json>;
+  reason: string | null;
+  started_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+}
+
+export interface LdapTables {
+  ldap_directories: LdapDirectoriesTable;
+  ldap_sync_runs: LdapSyncRunsTable;
+}
 
 // ---
 

@@ -1,0 +1,378 @@
+import { normalDn, type LdapGroup, type LdapUser } from './entries.ts';
+
+/**
+ * The sync planner: what the LDAP directory says, against the users and
+ * groups the tenant's Directory holds, gives the changes that make the
+ * Directory say the same. Pure and level-triggered: a run killed halfway
+ * plans the rest next time.
+ *
+ * - Only users and groups of source `ldap` are changed. An entry whose
+ *   userName (or group name) belongs to another source is a clash: reported,
+ *   never overwritten, never merged.
+ * - A user is found by its stable id (entryUUID, objectGUID), else by its
+ *   userName among the `ldap` users (adopting the new id: an entry deleted
+ *   and made again).
+ * - Users who disappear are deactivated, and users disabled in the directory
+ *   too; a user who comes back (or is enabled again) is reactivated. Never
+ *   deleted: the tenant's data about them stays.
+ * - An incomplete search (an error, a size limit) or an empty one where
+ *   there were users deactivates nobody and removes no membership or group.
+ */
+
+/** A user of the tenant's Directory, as the planner compares it. */
+export interface DirectoryUserView {
+  readonly id: string;
+  readonly userName: string;
+  readonly externalId: string | null;
+  readonly email: string | null;
+  readonly displayName: string | null;
+  readonly givenName: string | null;
+  readonly familyName: string | null;
+  readonly active: boolean;
+  readonly source: string;
+}
+
+export interface DirectoryGroupView {
+  readonly id: string;
+  readonly displayName: string;
+  readonly externalId: string | null;
+  readonly source: string;
+  readonly memberIds: readonly string[];
+}
+
+export interface PlanInput {
+  readonly users: readonly LdapUser[];
+  /** null: groups are not synced (no group base DN). */
+  readonly groups: readonly LdapGroup[] | null;
+  /** Why the search may have missed entries (a size limit, a failed page); null when it is complete. */
+  readonly incomplete: string | null;
+  readonly directory: {
+    readonly users: readonly DirectoryUserView[];
+    readonly groups: readonly DirectoryGroupView[];
+  };
+}
+
+/** A user or group by its Directory id, or (created by this run) by its stable LDAP id. */
+export interface Ref {
+  readonly id: string | null;
+  readonly externalId: string;
+}
+
+export interface UserFields {
+  readonly userName: string;
+  readonly externalId: string;
+  readonly email: string | null;
+  readonly displayName: string | null;
+  readonly givenName: string | null;
+  readonly familyName: string | null;
+}
+
+export type SyncAction =
+  | { readonly kind: 'create-user'; readonly user: UserFields }
+  | {
+      readonly kind: 'update-user';
+      readonly id: string;
+      readonly userName: string;
+      readonly changes: Partial<UserFields>;
+    }
+  | {
+      readonly kind: 'deactivate-user';
+      readonly id: string;
+      readonly userName: string;
+      readonly why: 'gone' | 'disabled';
+    }
+  | { readonly kind: 'reactivate-user'; readonly id: string; readonly userName: string }
+  | { readonly kind: 'create-group'; readonly displayName: string; readonly externalId: string }
+  | {
+      readonly kind: 'update-group';
+      readonly id: string;
+      readonly changes: { readonly displayName?: string; readonly externalId?: string };
+    }
+  | { readonly kind: 'add-member'; readonly group: Ref; readonly user: Ref }
+  | { readonly kind: 'remove-member'; readonly groupId: string; readonly userId: string }
+  | { readonly kind: 'delete-group'; readonly id: string; readonly displayName: string };
+
+/** An entry the plan leaves alone, and why (a clash, a duplicate). */
+export interface PlanProblem {
+  readonly dn: string;
+  readonly reason: string;
+}
+
+export interface SyncPlan {
+  readonly actions: readonly SyncAction[];
+  readonly problems: readonly PlanProblem[];
+  /** Why nobody was deactivated and no membership removed; null when the plan was free to. */
+  readonly guard: string | null;
+}
+
+export const countNames = [
+  'created',
+  'updated',
+  'deactivated',
+  'reactivated',
+  'groupsCreated',
+  'groupsUpdated',
+  'groupsDeleted',
+  'membershipsAdded',
+  'membershipsRemoved',
+] as const;
+export type SyncCounts = Record<(typeof countNames)[number], number>;
+
+const countOf: Record<SyncAction['kind'], (typeof countNames)[number]> = {
+  'create-user': 'created',
+  'update-user': 'updated',
+  'deactivate-user': 'deactivated',
+  'reactivate-user': 'reactivated',
+  'create-group': 'groupsCreated',
+  'update-group': 'groupsUpdated',
+  'delete-group': 'groupsDeleted',
+  'add-member': 'membershipsAdded',
+  'remove-member': 'membershipsRemoved',
+};
+
+export function emptyCounts(): SyncCounts {
+  return Object.fromEntries(countNames.map((n) => [n, 0])) as SyncCounts;
+}
+
+export function countActions(actions: readonly SyncAction[]): SyncCounts {
+  const counts = emptyCounts();
+  for (const action of actions) counts[countOf[action.kind]] += 1;
+  return counts;
+}
+
+const ldapSource = 'ldap';
+const lower = (s: string): string => s.toLowerCase();
+
+export function planSync(input: PlanInput): SyncPlan {
+  const problems: PlanProblem[] = [];
+  const userActions: SyncAction[] = [];
+  const dirUsers = input.directory.users;
+  const ldapUsers = dirUsers.filter((u) => u.source === ldapSource);
+  const byName = new Map(dirUsers.map((u) => [lower(u.userName), u]));
+  const byExternalId = new Map(
+    dirUsers.filter((u) => u.externalId !== null).map((u) => [u.externalId as string, u]),
+  );
+  const ldapByName = new Map(ldapUsers.map((u) => [lower(u.userName), u]));
+  const entryIds = new Set(input.users.map((u) => u.externalId));
+
+  // Entries that will be in the Directory after this run: stable id -> Directory id (null: created now).
+  const synced = new Map<string, string | null>();
+  const matched = new Set<string>();
+  const seenNames = new Set<string>();
+  for (const entry of input.users) {
+    if (synced.has(entry.externalId) || seenNames.has(lower(entry.userName))) {
+      problems.push({
+        dn: entry.dn,
+        reason: `another entry has the same userName or id (${entry.userName})`,
+      });
+      continue;
+    }
+    seenNames.add(lower(entry.userName));
+    const holder = byExternalId.get(entry.externalId);
+    if (holder && holder.source !== ldapSource) {
+      problems.push({
+        dn: entry.dn,
+        reason: `its id ${entry.externalId} belongs to a user of source ${holder.source}`,
+      });
+      continue;
+    }
+    // By name only when that user's own id is not in the directory any more (the entry was made again).
+    const named = ldapByName.get(lower(entry.userName));
+    const existing =
+      holder ??
+      (named && !matched.has(named.id) && (named.externalId === null || !entryIds.has(named.externalId))
+        ? named
+        : undefined);
+    const fields = fieldsOf(entry);
+    if (!existing) {
+      const owner = byName.get(lower(entry.userName));
+      if (owner) {
+        problems.push({
+          dn: entry.dn,
+          reason: `userName ${entry.userName} belongs to a user of source ${owner.source}; it is left as it is`,
+        });
+        continue;
+      }
+      if (entry.disabled) continue;
+      userActions.push({ kind: 'create-user', user: fields });
+      synced.set(entry.externalId, null);
+      continue;
+    }
+    matched.add(existing.id);
+    synced.set(entry.externalId, existing.id);
+    const changes: Partial<Record<keyof UserFields, string | null>> = {};
+    for (const key of Object.keys(fields) as (keyof UserFields)[]) {
+      if (fields[key] !== existing[key]) changes[key] = fields[key];
+    }
+    if (changes.userName !== undefined) {
+      const owner = byName.get(lower(fields.userName));
+      if (owner && owner.id !== existing.id) {
+        problems.push({
+          dn: entry.dn,
+          reason: `renamed to ${fields.userName}, which belongs to another user (source ${owner.source}); kept as ${existing.userName}`,
+        });
+        delete changes.userName;
+      }
+    }
+    if (Object.keys(changes).length > 0) {
+      userActions.push({
+        kind: 'update-user',
+        id: existing.id,
+        userName: existing.userName,
+        changes: changes as Partial<UserFields>,
+      });
+    }
+    if (entry.disabled && existing.active) {
+      userActions.push({
+        kind: 'deactivate-user',
+        id: existing.id,
+        userName: existing.userName,
+        why: 'disabled',
+      });
+    } else if (!entry.disabled && !existing.active) {
+      userActions.push({ kind: 'reactivate-user', id: existing.id, userName: existing.userName });
+    }
+  }
+
+  const activeLdap = ldapUsers.filter((u) => u.active).length;
+  const guard =
+    input.incomplete !== null
+      ? `the search was incomplete (${input.incomplete}), so nobody was deactivated and no membership removed`
+      : input.users.length === 0 && activeLdap > 0
+        ? `the search returned no users while ${activeLdap} are synced from this directory, so nobody was deactivated (is the base DN or the filter right?)`
+        : null;
+  if (guard === null) {
+    for (const user of ldapUsers) {
+      if (user.active && !matched.has(user.id)) {
+        userActions.push({ kind: 'deactivate-user', id: user.id, userName: user.userName, why: 'gone' });
+      }
+    }
+  }
+
+  const groupActions =
+    input.groups === null ? [] : planGroups(input, input.groups, synced, guard === null, problems);
+  return { actions: [...userActions, ...groupActions], problems, guard };
+}
+
+function fieldsOf(entry: LdapUser): UserFields {
+  return {
+    userName: entry.userName,
+    externalId: entry.externalId,
+    email: entry.email,
+    displayName: entry.displayName,
+    givenName: entry.givenName,
+    familyName: entry.familyName,
+  };
+}
+
+function planGroups(
+  input: PlanInput,
+  groups: readonly LdapGroup[],
+  synced: ReadonlyMap<string, string | null>,
+  mayRemove: boolean,
+  problems: PlanProblem[],
+): SyncAction[] {
+  const dirGroups = input.directory.groups;
+  const ldapGroups = dirGroups.filter((g) => g.source === ldapSource);
+  const byName = new Map(dirGroups.map((g) => [lower(g.displayName), g]));
+  const byExternalId = new Map(
+    dirGroups.filter((g) => g.externalId !== null).map((g) => [g.externalId as string, g]),
+  );
+  const ldapUserIds = new Set(input.directory.users.filter((u) => u.source === ldapSource).map((u) => u.id));
+  // A member value is a user's DN (member, uniqueMember) or userName (memberUid).
+  const memberKeys = new Map<string, string>();
+  for (const user of input.users) {
+    if (!synced.has(user.externalId)) continue;
+    memberKeys.set(normalDn(user.dn), user.externalId);
+    memberKeys.set(lower(user.userName), user.externalId);
+  }
+  const creates: SyncAction[] = [];
+  const updates: SyncAction[] = [];
+  const adds: SyncAction[] = [];
+  const removes: SyncAction[] = [];
+  const seen = new Set<string>();
+  const seenNames = new Set<string>();
+  const entryIds = new Set(groups.map((g) => g.externalId));
+  const matched = new Set<string>();
+  for (const group of groups) {
+    if (seen.has(group.externalId) || seenNames.has(lower(group.displayName))) {
+      problems.push({
+        dn: group.dn,
+        reason: `another group entry has the same name or id (${group.displayName})`,
+      });
+      continue;
+    }
+    seen.add(group.externalId);
+    seenNames.add(lower(group.displayName));
+    const holder = byExternalId.get(group.externalId);
+    if (holder && holder.source !== ldapSource) {
+      problems.push({
+        dn: group.dn,
+        reason: `its id ${group.externalId} belongs to a group of source ${holder.source}`,
+      });
+      continue;
+    }
+    const named = byName.get(lower(group.displayName));
+    const existing =
+      holder ??
+      (named?.source === ldapSource &&
+      !matched.has(named.id) &&
+      (named.externalId === null || !entryIds.has(named.externalId))
+        ? named
+        : undefined);
+    if (!existing && named) {
+      problems.push({
+        dn: group.dn,
+        reason: `group name ${group.displayName} belongs to a group of source ${named.source}; it is left as it is`,
+      });
+      continue;
+    }
+    if (existing) matched.add(existing.id);
+    const ref: Ref = { id: existing?.id ?? null, externalId: group.externalId };
+    if (!existing) {
+      creates.push({ kind: 'create-group', displayName: group.displayName, externalId: group.externalId });
+    } else {
+      const changes: { displayName?: string; externalId?: string } = {};
+      if (existing.displayName !== group.displayName) {
+        if (named && named.id !== existing.id) {
+          problems.push({
+            dn: group.dn,
+            reason: `renamed to ${group.displayName}, which another group has; kept as ${existing.displayName}`,
+          });
+        } else {
+          changes.displayName = group.displayName;
+        }
+      }
+      if (existing.externalId !== group.externalId) changes.externalId = group.externalId;
+      if (Object.keys(changes).length > 0) updates.push({ kind: 'update-group', id: existing.id, changes });
+    }
+    const wanted = new Map<string, Ref>();
+    for (const value of group.members) {
+      const externalId = memberKeys.get(normalDn(value)) ?? memberKeys.get(lower(value));
+      if (externalId === undefined) continue;
+      wanted.set(externalId, { id: synced.get(externalId) ?? null, externalId });
+    }
+    const current = new Set(existing?.memberIds ?? []);
+    for (const user of wanted.values()) {
+      if (user.id === null || !current.has(user.id)) adds.push({ kind: 'add-member', group: ref, user });
+    }
+    if (existing && mayRemove) {
+      const keep = new Set([...wanted.values()].map((u) => u.id));
+      for (const userId of existing.memberIds) {
+        // Members of another source were added by someone else: theirs to remove.
+        if (ldapUserIds.has(userId) && !keep.has(userId)) {
+          removes.push({ kind: 'remove-member', groupId: existing.id, userId });
+        }
+      }
+    }
+  }
+  const deletes: SyncAction[] = [];
+  const groupsGuarded = groups.length === 0 && ldapGroups.length > 0;
+  if (mayRemove && !groupsGuarded) {
+    for (const group of ldapGroups) {
+      if (matched.has(group.id)) continue;
+      deletes.push({ kind: 'delete-group', id: group.id, displayName: group.displayName });
+    }
+  }
+  return [...creates, ...updates, ...adds, ...removes, ...deletes];
+}
