@@ -90,6 +90,9 @@ export interface TenantAdminTables {}
 // ---
 
 /** src/identity/ldap/ (migration 0033): a tenant's LDAP directory and its sync runs. */
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type DefaultedJson = ColumnType<unknown, string | undefined, string>;
+
 export interface LdapDirectoriesTable {
   tenant_id: string;
   url: string;
@@ -103,10 +106,11 @@ export interface LdapDirectoriesTable {
   group_filter: string;
   member_attribute: string;
   every_seconds: number | null;
-  sync_requested_at: Timestamp | null;
+  sync_requested_at: NullableTimestamp;
+  sync_requested_by: string | null;
   updated_by: string;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface LdapSyncRunsTable {
@@ -118,11 +122,11 @@ export interface LdapSyncRunsTable {
   progress: string | null;
   entries: Generated<number>;
   groups: Generated<number>;
-  counts: Generated<Json>;
-  problems: Generated<Json>;
+  counts: DefaultedJson;
+  problems: DefaultedJson;
   reason: string | null;
-  started_at: Generated<Timestamp>;
-  finished_at: Timestamp | null;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
 }
 
 export interface LdapTables {

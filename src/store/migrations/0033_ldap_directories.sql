@@ -22,6 +22,7 @@ create table ldap_directories (
   every_seconds integer check (every_seconds is null or every_seconds between 300 and 604800),
   -- An on-demand sync asked for at this time: the job runs it when no run has started since.
   sync_requested_at timestamptz,
+  sync_requested_by text,
   updated_by text not null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()

@@ -1,0 +1,238 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, type Change } from 'ldapts';
+import { lookupUser, runChecked } from '../../src/system/exec.ts';
+import { freePort } from '../../src/system/ports.ts';
+import { createCa, issueServerCertificate } from '../../src/tls/ca.ts';
+
+/**
+ * A private OpenLDAP slapd (Debian's) for tests: its own config, mdb
+ * database and TLS certificate (issued by a CA of its own) in a directory
+ * under /tmp, listening on free loopback ports (ldap:// with StartTLS, and
+ * ldaps://), run as the `openldap` user. Loaded with slapadd before it
+ * starts; changed while it runs through `admin` (the rootdn). Stop it in
+ * afterAll.
+ */
+export interface SlapdPerson {
+  readonly uid: string;
+  readonly cn?: string;
+  readonly sn?: string;
+  readonly givenName?: string;
+  readonly mail?: string;
+}
+
+export interface SlapdGroup {
+  readonly cn: string;
+  /** uids of the members. */
+  readonly members: readonly string[];
+}
+
+export interface TestSlapd {
+  /** ldap://127.0.0.1:port: StartTLS upgrades it. */
+  readonly url: string;
+  readonly ldapsUrl: string;
+  /** The CA that issued slapd's certificate (for 127.0.0.1). */
+  readonly caPem: string;
+  readonly baseDn: string;
+  readonly peopleDn: string;
+  readonly groupsDn: string;
+  /** A read-only service account for the sync to bind as. */
+  readonly bindDn: string;
+  readonly bindPassword: string;
+  personDn(uid: string): string;
+  groupDn(cn: string): string;
+  /** Runs `use` with a client bound as the rootdn (over StartTLS). */
+  admin<T>(use: (client: Client) => Promise<T>): Promise<T>;
+  addPerson(person: SlapdPerson): Promise<void>;
+  modify(dn: string, changes: Change | Change[]): Promise<void>;
+  remove(dn: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const baseDn = 'dc=acme,dc=example';
+const rootDn = `cn=admin,${baseDn}`;
+const bindDn = `cn=steward,${baseDn}`;
+
+export async function startSlapd(
+  data: { readonly people: readonly SlapdPerson[]; readonly groups: readonly SlapdGroup[] },
+  options: { readonly sizeLimit?: number } = {},
+): Promise<TestSlapd> {
+  const openldap = lookupUser('openldap');
+  if (!openldap) throw new Error('the openldap user does not exist: install slapd (bin/setup)');
+  const dir = await mkdtemp(join(tmpdir(), 'slapd-'));
+  await chmod(dir, 0o755);
+  // Random per run: nothing in a test's secrets is shared with another run.
+  const rootPassword = `root-${crypto.randomUUID()}`;
+  const bindPassword = `bind-${crypto.randomUUID()}`;
+  const ca = await createCa('Test LDAP CA');
+  const server = await issueServerCertificate(ca, ['127.0.0.1', 'localhost']);
+  await writeFile(join(dir, 'ca.pem'), ca.certPem);
+  await writeFile(join(dir, 'server.pem'), server.certPem);
+  await writeFile(join(dir, 'server.key'), server.keyPem, { mode: 0o600 });
+  await mkdir(join(dir, 'db'));
+  const conf = join(dir, 'slapd.conf');
+  await writeFile(
+    conf,
+    [
+      ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
+      `pidfile ${join(dir, 'slapd.pid')}`,
+      `argsfile ${join(dir, 'slapd.args')}`,
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      `TLSCACertificateFile ${join(dir, 'ca.pem')}`,
+      `TLSCertificateFile ${join(dir, 'server.pem')}`,
+      `TLSCertificateKeyFile ${join(dir, 'server.key')}`,
+      `sizelimit ${options.sizeLimit ?? 500}`,
+      'database mdb',
+      'maxsize 33554432',
+      `suffix "${baseDn}"`,
+      `rootdn "${rootDn}"`,
+      `rootpw ${rootPassword}`,
+      `directory ${join(dir, 'db')}`,
+      'index objectClass eq',
+      'access to attrs=userPassword by self write by anonymous auth by * none',
+      'access to * by users read by * none',
+      '',
+    ].join('\n'),
+  );
+  const peopleDn = `ou=people,${baseDn}`;
+  const groupsDn = `ou=groups,${baseDn}`;
+  const personDn = (uid: string): string => `uid=${uid},${peopleDn}`;
+  const groupDn = (cn: string): string => `cn=${cn},${groupsDn}`;
+  const ldif = [
+    entryLdif(baseDn, { objectClass: ['top', 'dcObject', 'organization'], dc: 'acme', o: 'Acme' }),
+    entryLdif(bindDn, {
+      objectClass: ['simpleSecurityObject', 'organizationalRole'],
+      cn: 'steward',
+      userPassword: bindPassword,
+    }),
+    entryLdif(peopleDn, { objectClass: 'organizationalUnit', ou: 'people' }),
+    entryLdif(groupsDn, { objectClass: 'organizationalUnit', ou: 'groups' }),
+    ...data.people.map((p) => entryLdif(personDn(p.uid), personAttributes(p))),
+    ...data.groups.map((g) =>
+      entryLdif(groupDn(g.cn), {
+        objectClass: 'groupOfNames',
+        cn: g.cn,
+        // groupOfNames needs a member; an empty group names its own DN, as is customary.
+        member: g.members.length > 0 ? g.members.map(personDn) : [groupDn(g.cn)],
+      }),
+    ),
+  ].join('\n');
+  await writeFile(join(dir, 'data.ldif'), ldif);
+  await runChecked('/usr/sbin/slapadd', ['-q', '-f', conf, '-l', join(dir, 'data.ldif')]);
+  await chownTree(dir, openldap.uid, openldap.gid);
+
+  const port = await freePort(0);
+  const ldapsPort = await freePort(0);
+  const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
+  // -d keeps it in the foreground, so it is this process's child and dies with the test run.
+  const child: ChildProcess = spawn(
+    '/usr/sbin/slapd',
+    ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-u', 'openldap', '-g', 'openldap', '-d', '0'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await listening(
+      port,
+      () => child.exitCode !== null,
+      () => stderr,
+    );
+    await listening(
+      ldapsPort,
+      () => child.exitCode !== null,
+      () => stderr,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const admin = async <T>(use: (client: Client) => Promise<T>): Promise<T> => {
+    const client = new Client({ url, timeout: 10_000, connectTimeout: 5_000 });
+    try {
+      await client.startTLS({ ca: ca.certPem });
+      await client.bind(rootDn, rootPassword);
+      return await use(client);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  };
+  return {
+    url,
+    ldapsUrl,
+    caPem: ca.certPem,
+    baseDn,
+    peopleDn,
+    groupsDn,
+    bindDn,
+    bindPassword,
+    personDn,
+    groupDn,
+    admin,
+    addPerson: (person) => admin((c) => c.add(personDn(person.uid), personAttributes(person))),
+    modify: (dn, changes) => admin((c) => c.modify(dn, changes)),
+    remove: (dn) => admin((c) => c.del(dn)),
+    stop,
+  };
+}
+
+function personAttributes(p: SlapdPerson): Record<string, string | string[]> {
+  return {
+    objectClass: ['inetOrgPerson'],
+    uid: p.uid,
+    cn: p.cn ?? p.uid,
+    sn: p.sn ?? p.uid,
+    ...(p.givenName ? { givenName: p.givenName } : {}),
+    ...(p.mail ? { mail: p.mail } : {}),
+  };
+}
+
+function entryLdif(dn: string, attributes: Record<string, string | readonly string[]>): string {
+  const lines = [`dn: ${dn}`];
+  for (const [name, value] of Object.entries(attributes)) {
+    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await runChecked('/bin/chown', ['-R', `${uid}:${gid}`, dir]);
+  await chown(dir, uid, gid);
+}
+
+async function listening(port: number, died: () => boolean, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (died()) throw new Error(`slapd exited while starting: ${log().trim()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`slapd did not listen on port ${port} within 15 s: ${log().trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
