@@ -9,6 +9,7 @@ import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
+import { Directory } from './identity/directory/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -119,6 +120,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -449,7 +452,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
   return {
+    directory,
     status,
     tenants,
     operators,

@@ -7,7 +7,11 @@ import type { ColumnType, Generated } from 'kysely';
  * (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- for the other modules' blocks
 type Json = ColumnType<unknown, string, string>;
+// A ColumnType nested in Generated<> selects as the ColumnType, not a Date: these are whole.
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type JsonWithDefault = ColumnType<unknown, string | undefined, string>;
 
 /** src/identity/directory/: the one writer of users, groups and memberships. */
 export interface TenantUsersTable {
@@ -21,11 +25,11 @@ export interface TenantUsersTable {
   family_name: string | null;
   active: Generated<boolean>;
   source: string;
-  attributes: Generated<Json>;
+  attributes: JsonWithDefault;
   version: Generated<number>;
-  last_sign_in_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  last_sign_in_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface TenantGroupsTable {
@@ -34,16 +38,16 @@ export interface TenantGroupsTable {
   display_name: string;
   external_id: string | null;
   source: string;
-  attributes: Generated<Json>;
+  attributes: JsonWithDefault;
   version: Generated<number>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface TenantGroupMembersTable {
   group_id: string;
   user_id: string;
-  added_at: Generated<Timestamp>;
+  added_at: Timestamp;
 }
 
 export interface ScimTokensTable {
@@ -52,10 +56,10 @@ export interface ScimTokensTable {
   name: string;
   token_hash: string;
   created_by: string;
-  created_at: Generated<Timestamp>;
-  expires_at: Timestamp | null;
-  last_used_at: Timestamp | null;
-  revoked_at: Timestamp | null;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
 }
 
 export interface DirectoryTables {
