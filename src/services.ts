@@ -10,6 +10,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
+import { LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -122,6 +123,8 @@ export interface Services {
   readonly isolation: IsolationReport;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** Issue 13: users and groups pulled from tenants' LDAP / Active Directory, scheduled and on demand. */
+  readonly ldap: LdapSyncService;
 }
 
 export interface ServiceDependencies {
@@ -453,8 +456,17 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
   });
   const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const ldap = new LdapSyncService({
+    db,
+    directory,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'ldap-sync' }),
+  });
   return {
     directory,
+    ldap,
     status,
     tenants,
     operators,
@@ -509,6 +521,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       [restoreJobKind]: restores.handleRestore,
       [restoreTestJobKind]: restores.handleRestoreTest,
       [restoreTestScheduleJobKind]: restores.handleSchedule,
+      [ldapSyncJobKind]: ldap.handle,
     },
   };
 }

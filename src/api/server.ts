@@ -21,6 +21,7 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
+import { ldapDirectoryRoutes } from './routes/ldap-directory.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -127,6 +128,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   healingRoutes(api, authenticate, options.services);
   alertmanagerRoutes(api, authenticate, options.services);
   maintenanceRoutes(api, authenticate, options.services);
+  ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -7,7 +7,6 @@ import type { ColumnType, Generated } from 'kysely';
  * (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- for the other modules' blocks
 type Json = ColumnType<unknown, string, string>;
 // A ColumnType nested in Generated<> selects as the ColumnType, not a Date: these are whole.
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -94,9 +93,6 @@ export interface TenantAdminTables {}
 // ---
 
 /** src/identity/ldap/ (migration 0033): a tenant's LDAP directory and its sync runs. */
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
-type DefaultedJson = ColumnType<unknown, string | undefined, string>;
-
 export interface LdapDirectoriesTable {
   tenant_id: string;
   url: string;
@@ -126,8 +122,8 @@ export interface LdapSyncRunsTable {
   progress: string | null;
   entries: Generated<number>;
   groups: Generated<number>;
-  counts: DefaultedJson;
-  problems: DefaultedJson;
+  counts: JsonWithDefault;
+  problems: JsonWithDefault;
   reason: string | null;
   started_at: Timestamp;
   finished_at: NullableTimestamp;

@@ -1,63 +1,14 @@
+import type { Directory, DirectoryWriter } from '../directory/index.ts';
 import type { DirectoryGroupView, DirectoryUserView, PlanProblem, Ref, SyncAction } from './plan.ts';
 
 /**
  * What the sync needs of the Directory (src/identity/directory/, the one
- * writer of users, groups and memberships): a subset of its methods, so the
- * Directory itself is passed in. Reads page through the tenant's users and
- * groups; writes go through its writer, a batch per transaction.
+ * writer of users, groups and memberships): reads page through the tenant's
+ * users and groups; writes go through its writer, a batch per transaction
+ * (its listeners, which revoke a deactivated user's sessions, are told after
+ * each commit).
  */
-export interface PortUserFields {
-  readonly userName: string;
-  readonly externalId?: string | null | undefined;
-  readonly email?: string | null | undefined;
-  readonly displayName?: string | null | undefined;
-  readonly givenName?: string | null | undefined;
-  readonly familyName?: string | null | undefined;
-  readonly active?: boolean | undefined;
-}
-
-export interface PortGroupFields {
-  readonly displayName: string;
-  readonly externalId?: string | null | undefined;
-}
-
-interface PortPage<T> {
-  readonly total: number;
-  readonly items: readonly T[];
-}
-
-export interface DirectoryWriterPort {
-  createUser(tenantId: string, fields: PortUserFields, source: 'ldap'): Promise<{ readonly id: string }>;
-  updateUser(
-    tenantId: string,
-    id: string,
-    change: (current: DirectoryUserView & PortUserFields) => PortUserFields,
-  ): Promise<unknown>;
-  setActive(tenantId: string, id: string, active: boolean): Promise<unknown>;
-  createGroup(tenantId: string, fields: PortGroupFields, source: 'ldap'): Promise<{ readonly id: string }>;
-  updateGroup(
-    tenantId: string,
-    id: string,
-    change: (current: DirectoryGroupView & PortGroupFields) => PortGroupFields,
-  ): Promise<unknown>;
-  deleteGroup(tenantId: string, id: string): Promise<void>;
-  addMembers(tenantId: string, groupId: string, userIds: readonly string[]): Promise<number>;
-  removeMembers(tenantId: string, groupId: string, userIds: readonly string[]): Promise<number>;
-}
-
-export interface DirectoryPort {
-  listUsers(
-    tenantId: string,
-    request: { readonly startIndex?: number; readonly count?: number },
-  ): Promise<PortPage<Omit<DirectoryUserView, 'memberIds'>>>;
-  listGroups(
-    tenantId: string,
-    request: { readonly startIndex?: number; readonly count?: number },
-  ): Promise<PortPage<Omit<DirectoryGroupView, 'memberIds'>>>;
-  membersOf(tenantId: string, groupId: string): Promise<readonly { readonly userId: string }[]>;
-  /** Runs `fn` in one transaction of the Directory (its listeners are told after the commit). */
-  write<T>(fn: (writer: DirectoryWriterPort) => Promise<T>): Promise<T>;
-}
+export type DirectoryPort = Pick<Directory, 'listUsers' | 'listGroups' | 'membersOf' | 'write'>;
 
 const pageSize = 1000;
 
@@ -155,7 +106,7 @@ export async function applyPlan(
 }
 
 async function applyOne(
-  w: DirectoryWriterPort,
+  w: DirectoryWriter,
   tenantId: string,
   action: SyncAction,
   created: ReadonlyMap<string, string>,
