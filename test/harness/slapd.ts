@@ -42,6 +42,8 @@ export interface TestSlapd {
   /** A read-only service account for the sync to bind as. */
   readonly bindDn: string;
   readonly bindPassword: string;
+  /** Like bindDn, with the same password, but the server returns at most 2 entries to it. */
+  readonly limitedBindDn: string;
   personDn(uid: string): string;
   groupDn(cn: string): string;
   /** Runs `use` with a client bound as the rootdn (over StartTLS). */
@@ -55,11 +57,12 @@ export interface TestSlapd {
 const baseDn = 'dc=acme,dc=example';
 const rootDn = `cn=admin,${baseDn}`;
 const bindDn = `cn=steward,${baseDn}`;
+const limitedBindDn = `cn=limited,${baseDn}`;
 
-export async function startSlapd(
-  data: { readonly people: readonly SlapdPerson[]; readonly groups: readonly SlapdGroup[] },
-  options: { readonly sizeLimit?: number } = {},
-): Promise<TestSlapd> {
+export async function startSlapd(data: {
+  readonly people: readonly SlapdPerson[];
+  readonly groups: readonly SlapdGroup[];
+}): Promise<TestSlapd> {
   const openldap = lookupUser('openldap');
   if (!openldap) throw new Error('the openldap user does not exist: install slapd (bin/setup)');
   const dir = await mkdtemp(join(tmpdir(), 'slapd-'));
@@ -85,7 +88,7 @@ export async function startSlapd(
       `TLSCACertificateFile ${join(dir, 'ca.pem')}`,
       `TLSCertificateFile ${join(dir, 'server.pem')}`,
       `TLSCertificateKeyFile ${join(dir, 'server.key')}`,
-      `sizelimit ${options.sizeLimit ?? 500}`,
+      'sizelimit 500',
       'database mdb',
       'maxsize 33554432',
       `suffix "${baseDn}"`,
@@ -93,6 +96,7 @@ export async function startSlapd(
       `rootpw ${rootPassword}`,
       `directory ${join(dir, 'db')}`,
       'index objectClass eq',
+      `limits dn.exact="${limitedBindDn}" size=2`,
       'access to attrs=userPassword by self write by anonymous auth by * none',
       'access to * by users read by * none',
       '',
@@ -107,6 +111,11 @@ export async function startSlapd(
     entryLdif(bindDn, {
       objectClass: ['simpleSecurityObject', 'organizationalRole'],
       cn: 'steward',
+      userPassword: bindPassword,
+    }),
+    entryLdif(limitedBindDn, {
+      objectClass: ['simpleSecurityObject', 'organizationalRole'],
+      cn: 'limited',
       userPassword: bindPassword,
     }),
     entryLdif(peopleDn, { objectClass: 'organizationalUnit', ou: 'people' }),
@@ -184,6 +193,7 @@ export async function startSlapd(
     groupsDn,
     bindDn,
     bindPassword,
+    limitedBindDn,
     personDn,
     groupDn,
     admin,

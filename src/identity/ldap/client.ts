@@ -164,7 +164,7 @@ export class LdapReader implements DirectoryReader {
       ) {
         return {
           entries,
-          incomplete: `the server stopped the search under ${base} after ${entries.length} entries (${ldapReason(error)})`,
+          incomplete: `the server stopped the search under ${base} after ${entries.length} entries: ${limitOf(error)}`,
         };
       }
       if (error instanceof NoSuchObjectError) {
@@ -188,6 +188,12 @@ export class LdapReader implements DirectoryReader {
 interface Search {
   readonly entries: RawEntry[];
   readonly incomplete: string | null;
+}
+
+function limitOf(error: SizeLimitExceededError | TimeLimitExceededError | AdminLimitExceededError): string {
+  if (error instanceof SizeLimitExceededError) return 'its size limit was reached (sizeLimitExceeded)';
+  if (error instanceof TimeLimitExceededError) return 'its time limit was reached (timeLimitExceeded)';
+  return 'an administrative limit was reached (adminLimitExceeded)';
 }
 
 /** A server's or socket's reason, bounded: a tenant's server chooses its words. */

@@ -154,10 +154,8 @@ export class LdapSyncService {
 
   async run(slug: string, runId: string): Promise<SyncRunView> {
     const tenantId = await this.#tenantId(slug);
-    const run = /^\d{1,18}$/.test(runId) ? await this.#store.run(runId) : undefined;
-    const mine = run && (await this.#store.runs(tenantId, 1000)).some((r) => r.id === run.id);
-    if (!run || !mine)
-      throw new NotFoundError(`tenant ${slug} has no directory sync run ${showValue(runId)}`);
+    const run = /^\d{1,18}$/.test(runId) ? await this.#store.run(runId, tenantId) : undefined;
+    if (!run) throw new NotFoundError(`tenant ${slug} has no directory sync run ${showValue(runId)}`);
     return run;
   }
 

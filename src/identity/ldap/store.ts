@@ -116,6 +116,8 @@ export class LdapStore {
       .selectAll('ldap_directories')
       .select('tenants.slug')
       .where('ldap_directories.tenant_id', '=', tenantId)
+      // A tenant being deleted syncs no more.
+      .where('tenants.desired', '=', 'present')
       .executeTakeFirst();
     if (!row) return undefined;
     return {
@@ -243,12 +245,10 @@ export class LdapStore {
       .execute();
   }
 
-  async run(runId: string): Promise<SyncRunView | undefined> {
-    const row = await this.#db
-      .selectFrom('ldap_sync_runs')
-      .selectAll()
-      .where('id', '=', runId)
-      .executeTakeFirst();
+  async run(runId: string, tenantId?: string): Promise<SyncRunView | undefined> {
+    let query = this.#db.selectFrom('ldap_sync_runs').selectAll().where('id', '=', runId);
+    if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
+    const row = await query.executeTakeFirst();
     return row ? runOf(row) : undefined;
   }
 

@@ -276,6 +276,14 @@ describe('LDAP directory sync against slapd', () => {
       /returned no users while 2 are synced from this directory, so nobody was deactivated/,
     );
     expect([...(await users()).values()].every((u) => u.active)).toBe(true);
+    // The server stops the search at its size limit (2 entries for this account): incomplete, so guarded.
+    const limited = await set(settings({ bindDn: slapd.limitedBindDn }));
+    expect(limited.status).toBe('partial');
+    expect(limited.reason).toMatch(
+      /^the search was incomplete \(the server stopped the search under ou=people,dc=acme,dc=example after \d entries: its size limit was reached \(sizeLimitExceeded\)\), so nobody was deactivated/,
+    );
+    expect(limited.counts.deactivated).toBe(0);
+    expect([...(await users()).values()].every((u) => u.active)).toBe(true);
 
     // A run whose process died mid-way stays "running" until the next run closes it.
     await t.query(
