@@ -10,7 +10,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
-import { LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
+import { LdapReader, LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -463,6 +463,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'ldap-sync' }),
+    reader: new LdapReader({ allowLoopback: config.identity.ldapAllowLoopback }),
   });
   return {
     directory,

@@ -1,5 +1,6 @@
-import type { ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { BlockList, connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import {
   AdminLimitExceededError,
   Client,
@@ -58,11 +59,58 @@ export class LdapError extends Error {
   }
 }
 
+/**
+ * Addresses a tenant's directory may not be on: Steward's own machine
+ * (loopback, unspecified) and link-local (cloud metadata). A tenant admin
+ * sets the URL; the sync must not become a way to reach Steward's own
+ * services or to scan them.
+ */
+const forbidden = new BlockList();
+forbidden.addSubnet('127.0.0.0', 8, 'ipv4');
+forbidden.addSubnet('0.0.0.0', 8, 'ipv4');
+forbidden.addSubnet('169.254.0.0', 16, 'ipv4');
+forbidden.addAddress('::1', 'ipv6');
+forbidden.addAddress('::', 'ipv6');
+forbidden.addSubnet('fe80::', 10, 'ipv6');
+
+function isForbidden(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped) return forbidden.check(mapped, 'ipv4');
+  return forbidden.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+export interface LdapReaderOptions {
+  readonly limits?: Partial<SearchLimits>;
+  /** Directories on this machine's loopback addresses are allowed (tests; config identity.ldapAllowLoopback). */
+  readonly allowLoopback?: boolean;
+}
+
 export class LdapReader implements DirectoryReader {
   readonly #limits: SearchLimits;
+  readonly #allowLoopback: boolean;
 
-  constructor(limits: Partial<SearchLimits> = {}) {
-    this.#limits = { ...defaultSearchLimits, ...limits };
+  constructor(options: LdapReaderOptions = {}) {
+    this.#limits = { ...defaultSearchLimits, ...options.limits };
+    this.#allowLoopback = options.allowLoopback ?? false;
+  }
+
+  /** The address to connect to: resolved once, checked, and then used (no second lookup to rebind). */
+  async #address(settings: LdapSettings, hostname: string): Promise<string> {
+    let addresses: string[];
+    try {
+      addresses = isIP(hostname) ? [hostname] : (await lookup(hostname, { all: true })).map((a) => a.address);
+    } catch (error) {
+      throw new LdapError(`could not resolve the host of ${settings.url}: ${ldapReason(error)}`, {
+        cause: error,
+      });
+    }
+    const bad = addresses.find((a) => isForbidden(a) && !(this.#allowLoopback && !a.startsWith('169.254.')));
+    if (bad !== undefined || addresses.length === 0) {
+      throw new LdapError(
+        `${settings.url} resolves to ${bad ?? 'no address'}, on Steward's own machine or link-local: a tenant's directory must be on a host of its own`,
+      );
+    }
+    return addresses[0] as string;
   }
 
   async read(
@@ -71,16 +119,23 @@ export class LdapReader implements DirectoryReader {
     progress: (message: string) => void,
   ): Promise<LdapRead> {
     const url = new URL(settings.url);
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const tls: ConnectionOptions = {
       minVersion: 'TLSv1.2',
       ...(settings.caPem ? { ca: settings.caPem } : {}),
       // SNI only for names: an address is checked against the certificate's IP names.
-      ...(isIP(url.hostname) ? { host: url.hostname } : { servername: url.hostname, host: url.hostname }),
+      ...(isIP(hostname) ? { host: hostname } : { servername: hostname, host: hostname }),
     };
+    const address = await this.#address(settings, hostname);
     const client = new Client({
       url: settings.url,
       timeout: this.#limits.timeoutMs,
       connectTimeout: this.#limits.connectTimeoutMs,
+      // To the checked address; TLS still checks the certificate against the URL's host name.
+      createConnection: ((port: number) => netConnect(port, address)) as typeof netConnect,
+      // Called with (port, host, options) for ldaps://, and with options holding the socket for StartTLS.
+      createSecureConnection: (first: number | ConnectionOptions) =>
+        typeof first === 'number' ? tlsConnect(first, address, tls) : tlsConnect(first),
       ...(url.protocol === 'ldaps:' ? { tlsOptions: tls } : {}),
     });
     try {

@@ -1,3 +1,4 @@
+import { LdapReader } from '../../../src/identity/ldap/client.ts';
 import { describe, expect, it } from 'vitest';
 import {
   guidOf,
@@ -507,5 +508,28 @@ describe('settings', () => {
     expect(parseEvery('off')).toBeNull();
     expect(parseEvery('7d')).toBe(604_800);
     expect(parseEvery('8d')).toBeUndefined();
+  });
+});
+
+describe('the driver refuses directories on Steward’s own machine', () => {
+  const settings = (url: string) =>
+    resolveSettings(setDirectorySchema.parse({ url, bindDn: 'cn=steward,dc=acme', baseDn: 'dc=acme' }));
+  for (const url of [
+    'ldap://127.0.0.1:389',
+    'ldaps://localhost',
+    'ldap://[::1]',
+    'ldaps://169.254.169.254',
+    'ldap://0.0.0.0',
+  ]) {
+    it(url, async () => {
+      await expect(new LdapReader().read(settings(url), 'pw', () => undefined)).rejects.toThrow(
+        /resolves to .*, on Steward's own machine or link-local: a tenant's directory must be on a host of its own/,
+      );
+    });
+  }
+  it('link-local stays refused even where loopback is allowed (tests)', async () => {
+    await expect(
+      new LdapReader({ allowLoopback: true }).read(settings('ldap://169.254.169.254'), 'pw', () => undefined),
+    ).rejects.toThrow(/resolves to 169\.254\.169\.254/);
   });
 });

@@ -83,7 +83,8 @@ describe('LDAP directory sync against slapd', () => {
           { cn: 'admins', members: ['ada'] },
         ],
       }),
-      startTestSteward(),
+      // slapd listens on loopback, which production refuses.
+      startTestSteward({ config: { identity: { ldapAllowLoopback: true } } }),
     ]);
     const created = await t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
     expect(created.status, created.text).toBe(201);
