@@ -148,65 +148,37 @@ export function planSync(input: PlanInput): SyncPlan {
   const userActions: SyncAction[] = [];
   const dirUsers = input.directory.users;
   const ldapUsers = dirUsers.filter((u) => u.source === ldapSource);
-  const byName = new Map(dirUsers.map((u) => [lower(u.userName), u]));
-  const byExternalId = new Map(
-    dirUsers.filter((u) => u.externalId !== null).map((u) => [u.externalId as string, u]),
+  const users = new Matcher(
+    dirUsers,
+    (u) => u.userName,
+    input.users.map((u) => u.externalId),
+    { thing: 'user', name: 'userName' },
   );
-  const ldapByName = new Map(ldapUsers.map((u) => [lower(u.userName), u]));
-  const entryIds = new Set(input.users.map((u) => u.externalId));
 
   // Entries that will be in the Directory after this run: stable id -> Directory id (null: created now).
   const synced = new Map<string, string | null>();
-  const matched = new Set<string>();
-  const seenNames = new Set<string>();
   for (const entry of input.users) {
-    if (synced.has(entry.externalId) || seenNames.has(lower(entry.userName))) {
-      problems.push({
-        dn: entry.dn,
-        reason: `another entry has the same userName or id (${entry.userName})`,
-      });
+    const match = users.match({ dn: entry.dn, name: entry.userName, externalId: entry.externalId });
+    if (match.kind === 'skip') {
+      problems.push(match.problem);
       continue;
     }
-    seenNames.add(lower(entry.userName));
-    const holder = byExternalId.get(entry.externalId);
-    if (holder && holder.source !== ldapSource) {
-      problems.push({
-        dn: entry.dn,
-        reason: `its id ${entry.externalId} belongs to a user of source ${holder.source}`,
-      });
-      continue;
-    }
-    // By name only when that user's own id is not in the directory any more (the entry was made again).
-    const named = ldapByName.get(lower(entry.userName));
-    const existing =
-      holder ??
-      (named && !matched.has(named.id) && (named.externalId === null || !entryIds.has(named.externalId))
-        ? named
-        : undefined);
     const fields = fieldsOf(entry);
-    if (!existing) {
-      const owner = byName.get(lower(entry.userName));
-      if (owner) {
-        problems.push({
-          dn: entry.dn,
-          reason: `userName ${entry.userName} belongs to a user of source ${owner.source}; it is left as it is`,
-        });
-        continue;
-      }
+    if (match.kind === 'new') {
       if (entry.disabled) continue;
       userActions.push({ kind: 'create-user', user: fields });
       synced.set(entry.externalId, null);
       continue;
     }
-    matched.add(existing.id);
+    const existing = match.held;
     synced.set(entry.externalId, existing.id);
     const changes: Partial<Record<keyof UserFields, string | null>> = {};
     for (const key of Object.keys(fields) as (keyof UserFields)[]) {
       if (fields[key] !== existing[key]) changes[key] = fields[key];
     }
     if (changes.userName !== undefined) {
-      const owner = byName.get(lower(fields.userName));
-      if (owner && owner.id !== existing.id) {
+      const owner = users.nameTakenBy(fields.userName, existing.id);
+      if (owner) {
         problems.push({
           dn: entry.dn,
           reason: `renamed to ${fields.userName}, which belongs to another user (source ${owner.source}); kept as ${existing.userName}`,
@@ -243,7 +215,7 @@ export function planSync(input: PlanInput): SyncPlan {
         : null;
   if (guard === null) {
     for (const user of ldapUsers) {
-      if (user.active && !matched.has(user.id)) {
+      if (user.active && !users.matched.has(user.id)) {
         userActions.push({ kind: 'deactivate-user', id: user.id, userName: user.userName, why: 'gone' });
       }
     }
@@ -252,6 +224,82 @@ export function planSync(input: PlanInput): SyncPlan {
   const groupActions =
     input.groups === null ? [] : planGroups(input, input.groups, synced, guard === null, problems);
   return { actions: [...userActions, ...groupActions], problems, guard };
+}
+
+interface Held {
+  readonly id: string;
+  readonly externalId: string | null;
+  readonly source: string;
+}
+
+type Match<H> =
+  | { readonly kind: 'existing'; readonly held: H }
+  | { readonly kind: 'new' }
+  | { readonly kind: 'skip'; readonly problem: PlanProblem };
+
+/**
+ * Which user (or group) of the Directory an entry stands for: the one with
+ * its stable id, else the `ldap` one of its name whose own id the directory
+ * no longer has (an entry made again). Reports an entry that repeats another,
+ * and one whose id or name belongs to another source.
+ */
+class Matcher<H extends Held> {
+  readonly matched = new Set<string>();
+  readonly #byName: Map<string, H>;
+  readonly #byExternalId: Map<string, H>;
+  readonly #entryIds: ReadonlySet<string>;
+  readonly #noun: { readonly thing: string; readonly name: string };
+  readonly #seenIds = new Set<string>();
+  readonly #seenNames = new Set<string>();
+
+  constructor(
+    held: readonly H[],
+    nameOf: (h: H) => string,
+    entryIds: readonly string[],
+    noun: { readonly thing: string; readonly name: string },
+  ) {
+    this.#byName = new Map(held.map((h) => [lower(nameOf(h)), h]));
+    this.#byExternalId = new Map(
+      held.filter((h) => h.externalId !== null).map((h) => [h.externalId as string, h]),
+    );
+    this.#entryIds = new Set(entryIds);
+    this.#noun = noun;
+  }
+
+  match(entry: { readonly dn: string; readonly name: string; readonly externalId: string }): Match<H> {
+    const { thing, name } = this.#noun;
+    const skip = (reason: string): Match<H> => ({ kind: 'skip', problem: { dn: entry.dn, reason } });
+    if (this.#seenIds.has(entry.externalId) || this.#seenNames.has(lower(entry.name))) {
+      return skip(`another entry has the same ${name} or id (${entry.name})`);
+    }
+    this.#seenIds.add(entry.externalId);
+    this.#seenNames.add(lower(entry.name));
+    const holder = this.#byExternalId.get(entry.externalId);
+    if (holder && holder.source !== ldapSource) {
+      return skip(`its id ${entry.externalId} belongs to a ${thing} of source ${holder.source}`);
+    }
+    const named = this.#byName.get(lower(entry.name));
+    const adoptable =
+      named?.source === ldapSource &&
+      !this.matched.has(named.id) &&
+      (named.externalId === null || !this.#entryIds.has(named.externalId));
+    const existing = holder ?? (adoptable ? named : undefined);
+    if (existing) {
+      this.matched.add(existing.id);
+      return { kind: 'existing', held: existing };
+    }
+    if (named)
+      return skip(
+        `${name} ${entry.name} belongs to a ${thing} of source ${named.source}; it is left as it is`,
+      );
+    return { kind: 'new' };
+  }
+
+  /** Another user (group) than `id` with this name, if any. */
+  nameTakenBy(name: string, id: string): H | undefined {
+    const holder = this.#byName.get(lower(name));
+    return holder && holder.id !== id ? holder : undefined;
+  }
 }
 
 function fieldsOf(entry: LdapUser): UserFields {
@@ -274,9 +322,11 @@ function planGroups(
 ): SyncAction[] {
   const dirGroups = input.directory.groups;
   const ldapGroups = dirGroups.filter((g) => g.source === ldapSource);
-  const byName = new Map(dirGroups.map((g) => [lower(g.displayName), g]));
-  const byExternalId = new Map(
-    dirGroups.filter((g) => g.externalId !== null).map((g) => [g.externalId as string, g]),
+  const matcher = new Matcher(
+    dirGroups,
+    (g) => g.displayName,
+    groups.map((g) => g.externalId),
+    { thing: 'group', name: 'group name' },
   );
   const ldapUserIds = new Set(input.directory.users.filter((u) => u.source === ldapSource).map((u) => u.id));
   // A member value is a user's DN (member, uniqueMember) or userName (memberUid).
@@ -290,51 +340,20 @@ function planGroups(
   const updates: SyncAction[] = [];
   const adds: SyncAction[] = [];
   const removes: SyncAction[] = [];
-  const seen = new Set<string>();
-  const seenNames = new Set<string>();
-  const entryIds = new Set(groups.map((g) => g.externalId));
-  const matched = new Set<string>();
   for (const group of groups) {
-    if (seen.has(group.externalId) || seenNames.has(lower(group.displayName))) {
-      problems.push({
-        dn: group.dn,
-        reason: `another group entry has the same name or id (${group.displayName})`,
-      });
+    const match = matcher.match({ dn: group.dn, name: group.displayName, externalId: group.externalId });
+    if (match.kind === 'skip') {
+      problems.push(match.problem);
       continue;
     }
-    seen.add(group.externalId);
-    seenNames.add(lower(group.displayName));
-    const holder = byExternalId.get(group.externalId);
-    if (holder && holder.source !== ldapSource) {
-      problems.push({
-        dn: group.dn,
-        reason: `its id ${group.externalId} belongs to a group of source ${holder.source}`,
-      });
-      continue;
-    }
-    const named = byName.get(lower(group.displayName));
-    const existing =
-      holder ??
-      (named?.source === ldapSource &&
-      !matched.has(named.id) &&
-      (named.externalId === null || !entryIds.has(named.externalId))
-        ? named
-        : undefined);
-    if (!existing && named) {
-      problems.push({
-        dn: group.dn,
-        reason: `group name ${group.displayName} belongs to a group of source ${named.source}; it is left as it is`,
-      });
-      continue;
-    }
-    if (existing) matched.add(existing.id);
+    const existing = match.kind === 'existing' ? match.held : undefined;
     const ref: Ref = { id: existing?.id ?? null, externalId: group.externalId };
     if (!existing) {
       creates.push({ kind: 'create-group', displayName: group.displayName, externalId: group.externalId });
     } else {
       const changes: { displayName?: string; externalId?: string } = {};
       if (existing.displayName !== group.displayName) {
-        if (named && named.id !== existing.id) {
+        if (matcher.nameTakenBy(group.displayName, existing.id)) {
           problems.push({
             dn: group.dn,
             reason: `renamed to ${group.displayName}, which another group has; kept as ${existing.displayName}`,
@@ -370,7 +389,7 @@ function planGroups(
   const groupsGuarded = groups.length === 0 && ldapGroups.length > 0;
   if (mayRemove && !groupsGuarded) {
     for (const group of ldapGroups) {
-      if (matched.has(group.id)) continue;
+      if (matcher.matched.has(group.id)) continue;
       deletes.push({ kind: 'delete-group', id: group.id, displayName: group.displayName });
     }
   }
