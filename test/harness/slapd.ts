@@ -39,6 +39,8 @@ export interface TestSlapd {
   readonly baseDn: string;
   readonly peopleDn: string;
   readonly groupsDn: string;
+  /** Where the bulk people are. */
+  readonly bulkDn: string;
   /** A read-only service account for the sync to bind as. */
   readonly bindDn: string;
   readonly bindPassword: string;
@@ -62,6 +64,8 @@ const limitedBindDn = `cn=limited,${baseDn}`;
 export async function startSlapd(data: {
   readonly people: readonly SlapdPerson[];
   readonly groups: readonly SlapdGroup[];
+  /** This many more people (bulk0 … bulkN) under ou=bulk, for syncs that take a while. */
+  readonly bulk?: number;
 }): Promise<TestSlapd> {
   const openldap = lookupUser('openldap');
   if (!openldap) throw new Error('the openldap user does not exist: install slapd (bin/setup)');
@@ -88,7 +92,7 @@ export async function startSlapd(data: {
       `TLSCACertificateFile ${join(dir, 'ca.pem')}`,
       `TLSCertificateFile ${join(dir, 'server.pem')}`,
       `TLSCertificateKeyFile ${join(dir, 'server.key')}`,
-      'sizelimit 500',
+      'sizelimit unlimited',
       'database mdb',
       'maxsize 33554432',
       `suffix "${baseDn}"`,
@@ -104,6 +108,7 @@ export async function startSlapd(data: {
   );
   const peopleDn = `ou=people,${baseDn}`;
   const groupsDn = `ou=groups,${baseDn}`;
+  const bulkDn = `ou=bulk,${baseDn}`;
   const personDn = (uid: string): string => `uid=${uid},${peopleDn}`;
   const groupDn = (cn: string): string => `cn=${cn},${groupsDn}`;
   const ldif = [
@@ -121,6 +126,13 @@ export async function startSlapd(data: {
     entryLdif(peopleDn, { objectClass: 'organizationalUnit', ou: 'people' }),
     entryLdif(groupsDn, { objectClass: 'organizationalUnit', ou: 'groups' }),
     ...data.people.map((p) => entryLdif(personDn(p.uid), personAttributes(p))),
+    ...(data.bulk ? [entryLdif(bulkDn, { objectClass: 'organizationalUnit', ou: 'bulk' })] : []),
+    ...Array.from({ length: data.bulk ?? 0 }, (_, i) =>
+      entryLdif(
+        `uid=bulk${i},${bulkDn}`,
+        personAttributes({ uid: `bulk${i}`, mail: `bulk${i}@acme.example` }),
+      ),
+    ),
     ...data.groups.map((g) =>
       entryLdif(groupDn(g.cn), {
         objectClass: 'groupOfNames',
@@ -191,6 +203,7 @@ export async function startSlapd(data: {
     baseDn,
     peopleDn,
     groupsDn,
+    bulkDn,
     bindDn,
     bindPassword,
     limitedBindDn,

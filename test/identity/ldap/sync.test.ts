@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ describe('LDAP directory sync against slapd', () => {
   let tenantId: string;
   let cli: (input: string | undefined, ...args: string[]) => Promise<RunResult>;
   const slug = 'acme';
+  const bulkPeople = 1000;
 
   const settings = (extra: Record<string, unknown> = {}) => ({
     url: slapd.url,
@@ -43,10 +45,10 @@ describe('LDAP directory sync against slapd', () => {
   }
 
   /** The first run that starts at or after `since` and finishes. */
-  async function finishedRun(since: string): Promise<SyncRunView> {
+  async function finishedRun(since: string, tenant = slug): Promise<SyncRunView> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const view = await t.request('GET', `/api/v1/tenants/${slug}/directory?limit=20`);
+      const view = await t.request('GET', `/api/v1/tenants/${tenant}/directory?limit=20`);
       expect(view.status, view.text).toBe(200);
       const found = (view.body.runs as SyncRunView[])
         .filter((r) => r.startedAt >= since && r.status !== 'running')
@@ -82,6 +84,7 @@ describe('LDAP directory sync against slapd', () => {
           { cn: 'staff', members: ['ada', 'bob'] },
           { cn: 'admins', members: ['ada'] },
         ],
+        bulk: bulkPeople,
       }),
       // slapd listens on loopback, which production refuses.
       startTestSteward({ config: { identity: { ldapAllowLoopback: true } } }),
@@ -294,14 +297,84 @@ describe('LDAP directory sync against slapd', () => {
     );
     const next = await set(settings());
     expect(next.status).toBe('succeeded');
-    const view = await cli(undefined, '-o', 'json', 'directory', 'show', slug);
-    expect(view.code, view.stderr).toBe(0);
-    const runs = (JSON.parse(view.stdout) as { runs: SyncRunView[] }).runs;
+    const view = await t.request('GET', `/api/v1/tenants/${slug}/directory?limit=20`);
+    const runs = view.body.runs as SyncRunView[];
     expect(runs.filter((r) => r.status === 'running')).toEqual([]);
     expect(runs.some((r) => r.reason?.startsWith('interrupted: Steward stopped during the run'))).toBe(true);
     const table = await cli(undefined, 'directory', 'show', slug);
     expect(table.stdout).toMatch(/every:\s+15m, next at/);
     expect(table.stdout).toMatch(/RUN\s+STARTED\s+TRIGGER\s+STATUS/);
+  });
+
+  it('a sync killed with SIGKILL mid-run: the next run closes it as interrupted and converges, nothing twice', async () => {
+    // globex's directory is the bulk OU; its first sync runs in a process of its own, killed halfway.
+    const created = await t.request('POST', '/api/v1/tenants', { slug: 'globex', stages: ['prod'] });
+    expect(created.status, created.text).toBe(201);
+    const rows = await t.query<{ id: string }>(
+      "select id from tenants where slug = 'globex'",
+      [],
+      t.controlDatabase,
+    );
+    const globex = String(rows[0]?.id);
+    // The set's own sync (this Steward's job) reads ou=people; then the directory moves to the bulk OU.
+    const before = new Date().toISOString();
+    const put = await t.request('PUT', '/api/v1/tenants/globex/directory', {
+      ...settings({ bindPassword: slapd.bindPassword, every: 'off', groupBaseDn: null }),
+    });
+    expect(put.status, put.text).toBe(200);
+    expect((await finishedRun(before, 'globex')).counts.created).toBe(3);
+    await t.query(
+      'update ldap_directories set base_dn = $1 where tenant_id = $2',
+      [slapd.bulkDn, globex],
+      t.controlDatabase,
+    );
+
+    const child = spawn(
+      resolve(import.meta.dirname, '../../../node_modules/.bin/node'),
+      [resolve(import.meta.dirname, 'crash-child.ts'), t.controlUrl, join(t.dataDir, 'master.key'), globex],
+      { cwd: resolve(import.meta.dirname, '../../..'), stdio: 'ignore' },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const until = Date.now() + 30_000;
+      for (;;) {
+        const running = (await t.services.ldap.show('globex')).runs.find((r) => r.status === 'running');
+        const done = Number(/applied (\d+) of/.exec(running?.progress ?? '')?.[1] ?? 0);
+        if (done >= 200 && done < bulkPeople) break;
+        if (Date.now() > until || child.exitCode !== null)
+          throw new Error(`the child's run was not caught mid-way: ${running?.progress}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    const cut = await t.query<{ users: string }>(
+      "select count(*)::text as users from tenant_users where tenant_id = $1 and user_name like 'bulk%'",
+      [globex],
+      t.controlDatabase,
+    );
+    const createdBefore = Number(cut[0]?.users);
+    expect(createdBefore).toBeGreaterThan(0);
+    expect(createdBefore).toBeLessThan(bulkPeople);
+
+    const next = await t.services.ldap.syncNow(globex, 'request', 'test');
+    expect(next.status).toBe('succeeded');
+    expect(next.counts).toMatchObject({ created: bulkPeople - createdBefore, deactivated: 3 });
+    const after = await t.query<{ users: string; active: string }>(
+      "select count(*)::text as users, count(*) filter (where active)::text as active from tenant_users where tenant_id = $1 and user_name like 'bulk%'",
+      [globex],
+      t.controlDatabase,
+    );
+    expect(after[0]).toEqual({ users: String(bulkPeople), active: String(bulkPeople) });
+    // And nothing is left to do.
+    const idle = await t.services.ldap.syncNow(globex, 'request', 'test');
+    expect(Object.values(idle.counts).filter((n) => typeof n === 'number' && n > 0)).toEqual([]);
+    const runs = (await t.services.ldap.show('globex')).runs;
+    expect(runs.filter((r) => r.status === 'running')).toEqual([]);
+    expect(runs.find((r) => r.requestedBy === 'operator:crash-child')?.reason).toMatch(
+      /^interrupted: Steward stopped during the run/,
+    );
   });
 
   it('refuses bad settings, naming the field and what is accepted, and changes nothing', async () => {
