@@ -20,6 +20,7 @@ import { slaCommands } from './sla-commands.ts';
 import { statusCommands } from './status-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
+import { scimCommands } from './scim-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
@@ -575,6 +576,7 @@ statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
+scimCommands(program, { client, json });
 
 program
   .command('app')
