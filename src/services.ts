@@ -11,6 +11,7 @@ import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
 import { LdapReader, LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
+import { ScimService, ScimTokenService } from './identity/scim/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -125,6 +126,9 @@ export interface Services {
   readonly directory: Directory;
   /** Issue 13: users and groups pulled from tenants' LDAP / Active Directory, scheduled and on demand. */
   readonly ldap: LdapSyncService;
+  /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
+  readonly scimTokens: ScimTokenService;
+  readonly scim: ScimService;
 }
 
 export interface ServiceDependencies {
@@ -465,9 +469,21 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'ldap-sync' }),
     reader: new LdapReader({ allowLoopback: config.identity.ldapAllowLoopback }),
   });
+  const scimTokens = new ScimTokenService({
+    db,
+    tenantId: (tenant) => directory.tenantId(tenant),
+    audit,
+    clock,
+    baseUrl: (tenant) => {
+      const port = deps.gatewayEndpoint?.()?.port ?? config.gateway.port;
+      return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
+    },
+  });
   return {
     directory,
     ldap,
+    scimTokens,
+    scim: new ScimService({ directory, audit }),
     status,
     tenants,
     operators,

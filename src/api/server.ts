@@ -22,6 +22,7 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { ldapDirectoryRoutes } from './routes/ldap-directory.ts';
+import { scimRoutes } from './routes/scim.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -111,6 +112,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   systemRoutes(api, authenticate, options.services, options.version);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
+  scimRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);

@@ -20,6 +20,7 @@ import { slaCommands } from './sla-commands.ts';
 import { statusCommands } from './status-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
+import { scimCommands } from './scim-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
 import { directoryCommands } from './directory-commands.ts';
@@ -577,6 +578,7 @@ contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
 directoryCommands(program, { client, json });
+scimCommands(program, { client, json });
 
 program
   .command('app')

@@ -69,6 +69,8 @@ export interface DataPlaneOptions {
   readonly logger: Logger;
   /** Steward's own pages for a host (the status page). */
   readonly site?: (host: string) => PageHandler | undefined;
+  /** SCIM 2.0 (identity/scim/): `/scim/v2` on each tenant's apex host is sent to it. */
+  readonly scim?: PageHandler;
   /** Hosts routed to Steward's own pages (`status.<base>`). */
   readonly stewardHosts?: readonly string[];
   /**
@@ -192,7 +194,10 @@ export class DataPlane {
       logFile: join(this.#dir, 'haproxy.log'),
       ...(options.binary ? { binary: options.binary } : {}),
     });
-    this.#pages = new StewardPages({ ...(options.site ? { site: options.site } : {}) });
+    this.#pages = new StewardPages({
+      ...(options.site ? { site: options.site } : {}),
+      ...(options.scim ? { prefixes: { '/scim/v2': options.scim } } : {}),
+    });
     this.#certificates = new CertificateFiles({
       dir: join(this.#dir, 'certs'),
       crtList: this.#files.crtList,
@@ -514,6 +519,7 @@ export class DataPlane {
       ...(this.#accessLog ? { accessLog: this.#accessLog.socketPath } : {}),
       hstsMaxAgeSeconds,
       limits: this.#o.settings.limits,
+      ...(this.#o.scim ? { scimBaseDomain: this.#o.settings.baseDomain } : {}),
       ...(runAs() ? { runAs: runAs() } : {}),
       backends: this.#stages.map((stage) => ({
         name: stage.backend,

@@ -8,7 +8,7 @@ import type { DirectoryGroupView, DirectoryUserView, PlanProblem, Ref, SyncActio
  * (its listeners, which revoke a deactivated user's sessions, are told after
  * each commit).
  */
-export type DirectoryPort = Pick<Directory, 'listUsers' | 'listGroups' | 'membersOf' | 'write'>;
+export type DirectoryPort = Pick<Directory, 'listUsers' | 'listGroups' | 'membersOfGroups' | 'write'>;
 
 const pageSize = 1000;
 
@@ -38,14 +38,17 @@ export async function readDirectory(
   const groups: DirectoryGroupView[] = [];
   for (let start = 1; ; start += pageSize) {
     const page = await directory.listGroups(tenantId, { startIndex: start, count: pageSize });
+    const members = await directory.membersOfGroups(
+      tenantId,
+      page.items.map((g) => g.id),
+    );
     for (const g of page.items) {
-      const members = await directory.membersOf(tenantId, g.id);
       groups.push({
         id: g.id,
         displayName: g.displayName,
         externalId: g.externalId,
         source: g.source,
-        memberIds: members.map((m) => m.userId),
+        memberIds: (members.get(g.id) ?? []).map((m) => m.userId),
       });
     }
     if (page.items.length === 0 || start + page.items.length > page.total) break;
