@@ -83,7 +83,10 @@ export async function applyPlan(
     try {
       const made = await directory.write(async (w) => {
         const local = new Map<string, string>();
-        for (const action of batch) await applyOne(w, tenantId, action, created, local);
+        for (const step of joinMemberAdds(batch)) {
+          if (step.kind === 'add-members') await addMembers(w, tenantId, step, created, local);
+          else await applyOne(w, tenantId, step, created, local);
+        }
         return local;
       });
       for (const [k, v] of made) created.set(k, v);
@@ -108,6 +111,54 @@ export async function applyPlan(
   return { applied, problems };
 }
 
+/** Consecutive additions to one group, as one call (a large group's members come in one step). */
+interface MemberAdds {
+  readonly kind: 'add-members';
+  readonly group: Ref;
+  readonly users: Ref[];
+}
+
+function joinMemberAdds(actions: readonly SyncAction[]): (SyncAction | MemberAdds)[] {
+  const steps: (SyncAction | MemberAdds)[] = [];
+  for (const action of actions) {
+    const last = steps.at(-1);
+    if (action.kind !== 'add-member') steps.push(action);
+    else if (
+      last?.kind === 'add-members' &&
+      last.group.id === action.group.id &&
+      last.group.externalId === action.group.externalId
+    ) {
+      last.users.push(action.user);
+    } else steps.push({ kind: 'add-members', group: action.group, users: [action.user] });
+  }
+  return steps;
+}
+
+function resolveRef(
+  kind: 'user' | 'group',
+  ref: Ref,
+  created: ReadonlyMap<string, string>,
+  local: ReadonlyMap<string, string>,
+): string {
+  const id = ref.id ?? local.get(`${kind}:${ref.externalId}`) ?? created.get(`${kind}:${ref.externalId}`);
+  if (id === undefined) throw new Error(`the ${kind} ${ref.externalId} was not created`);
+  return id;
+}
+
+async function addMembers(
+  w: DirectoryWriter,
+  tenantId: string,
+  step: MemberAdds,
+  created: ReadonlyMap<string, string>,
+  local: ReadonlyMap<string, string>,
+): Promise<void> {
+  await w.addMembers(
+    tenantId,
+    resolveRef('group', step.group, created, local),
+    step.users.map((u) => resolveRef('user', u, created, local)),
+  );
+}
+
 async function applyOne(
   w: DirectoryWriter,
   tenantId: string,
@@ -115,11 +166,7 @@ async function applyOne(
   created: ReadonlyMap<string, string>,
   local: Map<string, string>,
 ): Promise<void> {
-  const resolve = (kind: 'user' | 'group', ref: Ref): string => {
-    const id = ref.id ?? local.get(`${kind}:${ref.externalId}`) ?? created.get(`${kind}:${ref.externalId}`);
-    if (id === undefined) throw new Error(`the ${kind} ${ref.externalId} was not created`);
-    return id;
-  };
+  const resolve = (kind: 'user' | 'group', ref: Ref): string => resolveRef(kind, ref, created, local);
   switch (action.kind) {
     case 'create-user': {
       const user = await w.createUser(tenantId, { ...action.user, active: true }, 'ldap');

@@ -203,6 +203,18 @@ describe('LDAP directory sync against slapd', () => {
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.key).toBe(tenantId);
     expect(jobs[0]?.due).toBeGreaterThan(800);
+    // The job's pass when nothing is asked for and nothing is due: no run, back when the schedule says.
+    const runsBefore = (await t.services.ldap.show(slug)).runs.length;
+    const pass = await t.services.ldap.handle({
+      id: '0',
+      kind: ldapSyncJobKind,
+      key: tenantId,
+      attempts: 0,
+      requestedAt: '',
+    });
+    expect(pass).toMatchObject({ kind: 'requeue' });
+    expect(pass.kind === 'requeue' && pass.afterMs).toBeGreaterThan(800_000);
+    expect((await t.services.ldap.show(slug)).runs.length).toBe(runsBefore);
   });
 
   it('a changed mail updates the user', async () => {
