@@ -30,6 +30,36 @@ export interface SlapdGroup {
   readonly members: readonly string[];
 }
 
+/** A person as Active Directory shows one (under ou=ad, in a schema with AD's attribute names and OIDs). */
+export interface SlapdAdPerson {
+  readonly sAMAccountName: string;
+  readonly objectGUID: Buffer;
+  readonly userAccountControl: number;
+  readonly mail?: string;
+  readonly displayName?: string;
+}
+
+export interface SlapdAdGroup {
+  readonly cn: string;
+  readonly objectGUID: Buffer;
+  /** sAMAccountNames of the members. */
+  readonly members: readonly string[];
+}
+
+/**
+ * AD's attributes and classes under their own OIDs, enough for the
+ * active-directory preset: objectGUID (bytes), sAMAccountName,
+ * userAccountControl, objectCategory; `user` and `group` as auxiliary
+ * classes beside inetOrgPerson and groupOfNames.
+ */
+const adSchema = `attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.782 NAME 'objectCategory' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.5.9 NAME 'user' AUXILIARY MAY ( objectGUID $ sAMAccountName $ userAccountControl $ objectCategory ) )
+objectclass ( 1.2.840.113556.1.5.8 NAME 'group' AUXILIARY MAY ( objectGUID $ objectCategory ) )
+`;
+
 export interface TestSlapd {
   /** ldap://127.0.0.1:port: StartTLS upgrades it. */
   readonly url: string;
@@ -41,6 +71,8 @@ export interface TestSlapd {
   readonly groupsDn: string;
   /** Where the bulk people are. */
   readonly bulkDn: string;
+  /** Where the Active Directory people and groups are. */
+  readonly adDn: string;
   /** A read-only service account for the sync to bind as. */
   readonly bindDn: string;
   readonly bindPassword: string;
@@ -66,6 +98,8 @@ export async function startSlapd(data: {
   readonly groups: readonly SlapdGroup[];
   /** This many more people (bulk0 … bulkN) under ou=bulk, for syncs that take a while. */
   readonly bulk?: number;
+  /** People and groups under ou=ad as Active Directory shows them. */
+  readonly ad?: { readonly people: readonly SlapdAdPerson[]; readonly groups: readonly SlapdAdGroup[] };
 }): Promise<TestSlapd> {
   const openldap = lookupUser('openldap');
   if (!openldap) throw new Error('the openldap user does not exist: install slapd (bin/setup)');
@@ -79,12 +113,14 @@ export async function startSlapd(data: {
   await writeFile(join(dir, 'ca.pem'), ca.certPem);
   await writeFile(join(dir, 'server.pem'), server.certPem);
   await writeFile(join(dir, 'server.key'), server.keyPem, { mode: 0o600 });
+  await writeFile(join(dir, 'ad.schema'), adSchema);
   await mkdir(join(dir, 'db'));
   const conf = join(dir, 'slapd.conf');
   await writeFile(
     conf,
     [
       ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
+      `include ${join(dir, 'ad.schema')}`,
       `pidfile ${join(dir, 'slapd.pid')}`,
       `argsfile ${join(dir, 'slapd.args')}`,
       'modulepath /usr/lib/ldap',
@@ -109,6 +145,8 @@ export async function startSlapd(data: {
   const peopleDn = `ou=people,${baseDn}`;
   const groupsDn = `ou=groups,${baseDn}`;
   const bulkDn = `ou=bulk,${baseDn}`;
+  const adDn = `ou=ad,${baseDn}`;
+  const adPersonDn = (sam: string): string => `cn=${sam},${adDn}`;
   const personDn = (uid: string): string => `uid=${uid},${peopleDn}`;
   const groupDn = (cn: string): string => `cn=${cn},${groupsDn}`;
   const ldif = [
@@ -127,6 +165,28 @@ export async function startSlapd(data: {
     entryLdif(groupsDn, { objectClass: 'organizationalUnit', ou: 'groups' }),
     ...data.people.map((p) => entryLdif(personDn(p.uid), personAttributes(p))),
     ...(data.bulk ? [entryLdif(bulkDn, { objectClass: 'organizationalUnit', ou: 'bulk' })] : []),
+    ...(data.ad ? [entryLdif(adDn, { objectClass: 'organizationalUnit', ou: 'ad' })] : []),
+    ...(data.ad?.people ?? []).map((p) =>
+      entryLdif(adPersonDn(p.sAMAccountName), {
+        objectClass: ['inetOrgPerson', 'user'],
+        cn: p.sAMAccountName,
+        sn: p.sAMAccountName,
+        sAMAccountName: p.sAMAccountName,
+        'objectGUID:': p.objectGUID.toString('base64'),
+        userAccountControl: String(p.userAccountControl),
+        objectCategory: 'person',
+        ...(p.mail ? { mail: p.mail } : {}),
+        ...(p.displayName ? { displayName: p.displayName } : {}),
+      }),
+    ),
+    ...(data.ad?.groups ?? []).map((g) =>
+      entryLdif(`cn=${g.cn},${adDn}`, {
+        objectClass: ['groupOfNames', 'group'],
+        cn: g.cn,
+        'objectGUID:': g.objectGUID.toString('base64'),
+        member: g.members.length > 0 ? g.members.map(adPersonDn) : [`cn=${g.cn},${adDn}`],
+      }),
+    ),
     ...Array.from({ length: data.bulk ?? 0 }, (_, i) =>
       entryLdif(
         `uid=bulk${i},${bulkDn}`,
@@ -204,6 +264,7 @@ export async function startSlapd(data: {
     peopleDn,
     groupsDn,
     bulkDn,
+    adDn,
     bindDn,
     bindPassword,
     limitedBindDn,

@@ -22,6 +22,9 @@ describe('LDAP directory sync against slapd', () => {
   let cli: (input: string | undefined, ...args: string[]) => Promise<RunResult>;
   const slug = 'acme';
   const bulkPeople = 1000;
+  /** A GUID's 16 bytes as AD stores them: the first three fields little-endian. */
+  const guid = (n: number): Buffer =>
+    Buffer.from(`e004253f894fd3119a0c0305e82c33${n.toString(16).padStart(2, '0')}`, 'hex');
 
   const settings = (extra: Record<string, unknown> = {}) => ({
     url: slapd.url,
@@ -85,6 +88,20 @@ describe('LDAP directory sync against slapd', () => {
           { cn: 'admins', members: ['ada'] },
         ],
         bulk: bulkPeople,
+        ad: {
+          people: [
+            {
+              sAMAccountName: 'alice',
+              objectGUID: guid(1),
+              userAccountControl: 512,
+              mail: 'Alice@Initech.example',
+              displayName: 'Alice A.',
+            },
+            { sAMAccountName: 'dave', objectGUID: guid(2), userAccountControl: 514 },
+            { sAMAccountName: 'erin', objectGUID: guid(3), userAccountControl: 66048 },
+          ],
+          groups: [{ cn: 'Domain Staff', objectGUID: guid(4), members: ['alice', 'dave', 'erin'] }],
+        },
       }),
       // slapd listens on loopback, which production refuses.
       startTestSteward({ config: { identity: { ldapAllowLoopback: true } } }),
@@ -387,6 +404,50 @@ describe('LDAP directory sync against slapd', () => {
     expect(runs.find((r) => r.requestedBy === 'operator:crash-child')?.reason).toMatch(
       /^interrupted: Steward stopped during the run/,
     );
+  });
+
+  it('the active-directory preset: objectGUID as the id, a disabled account neither created nor kept active', async () => {
+    const created = await t.request('POST', '/api/v1/tenants', { slug: 'initech', stages: ['prod'] });
+    expect(created.status, created.text).toBe(201);
+    const initech = String(
+      (
+        await t.query<{ id: string }>("select id from tenants where slug = 'initech'", [], t.controlDatabase)
+      )[0]?.id,
+    );
+    const before = new Date().toISOString();
+    const put = await t.request('PUT', '/api/v1/tenants/initech/directory', {
+      ...settings({ bindPassword: slapd.bindPassword, baseDn: slapd.adDn, groupBaseDn: slapd.adDn }),
+      preset: 'active-directory',
+    });
+    expect(put.status, put.text).toBe(200);
+    const first = await finishedRun(before, 'initech');
+    expect(first).toMatchObject({ status: 'succeeded', entries: 3, groups: 1 });
+    expect(first.counts).toMatchObject({ created: 2, groupsCreated: 1, membershipsAdded: 2 });
+    const page = await t.services.directory.listUsers(initech, { count: 10 });
+    const byName = new Map(page.items.map((u) => [u.userName, u]));
+    expect([...byName.keys()].sort()).toEqual(['alice', 'erin']);
+    expect(byName.get('alice')).toMatchObject({
+      externalId: '3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+      email: 'alice@initech.example',
+      displayName: 'Alice A.',
+      source: 'ldap',
+      active: true,
+    });
+    const staff = await t.services.directory.findGroup(initech, { displayName: 'Domain Staff' });
+    expect(staff?.externalId).toBe('3f2504e0-4f89-11d3-9a0c-0305e82c3304');
+
+    // Disabled in AD (ACCOUNTDISABLE): deactivated at the next sync.
+    await slapd.modify(
+      `cn=alice,${slapd.adDn}`,
+      new Change({
+        operation: 'replace',
+        modification: new Attribute({ type: 'userAccountControl', values: ['514'] }),
+      }),
+    );
+    const requested = await t.request('POST', '/api/v1/tenants/initech/directory/sync', {});
+    const next = await finishedRun(requested.body.requestedAt as string, 'initech');
+    expect(next.counts).toMatchObject({ deactivated: 1, created: 0 });
+    expect((await t.services.directory.findUser(initech, { userName: 'alice' }))?.active).toBe(false);
   });
 
   it('refuses bad settings, naming the field and what is accepted, and changes nothing', async () => {
