@@ -470,5 +470,17 @@ describe('LDAP directory sync against slapd', () => {
     expect(after.body.directory).toEqual(before.body.directory);
     const other = await t.request('PUT', '/api/v1/tenants/nobody/directory', settings({ bindPassword: 'x' }));
     expect(other.status).toBe(404);
+    // The routes are in the OpenAPI document, the set body with its fields.
+    const doc = await t.request('GET', '/api/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths as object)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/tenants/{tenant}/directory',
+        '/api/v1/tenants/{tenant}/directory/sync',
+      ]),
+    );
+    expect(JSON.stringify(doc.body.paths['/api/v1/tenants/{tenant}/directory'].put)).toContain(
+      'bindPassword',
+    );
   });
 });
