@@ -197,7 +197,7 @@ export class LdapStore {
         .updateTable('ldap_sync_runs')
         .set({
           status: 'failed',
-          reason: 'interrupted: Steward stopped during the run; the next run finished its work',
+          reason: 'interrupted: Steward stopped during the run; the next run picks up where it left off',
           finished_at: at,
           progress: null,
         })

@@ -448,6 +448,32 @@ describe('LDAP directory sync against slapd', () => {
     const next = await finishedRun(requested.body.requestedAt as string, 'initech');
     expect(next.counts).toMatchObject({ deactivated: 1, created: 0 });
     expect((await t.services.directory.findUser(initech, { userName: 'alice' }))?.active).toBe(false);
+
+    // Removed: no settings, no password, no job; the users it made stay as they are.
+    const removed = await t.request('DELETE', '/api/v1/tenants/initech/directory');
+    expect(removed.body).toEqual({ tenant: 'initech', removed: true });
+    expect((await t.request('GET', '/api/v1/tenants/initech/directory')).body.directory).toBeNull();
+    const secret = await t.query(
+      'select 1 from secrets where name = $1',
+      [`ldap/${initech}/bind-password`],
+      t.controlDatabase,
+    );
+    expect(secret).toEqual([]);
+    expect(
+      await t.services.ldap.handle({
+        id: '0',
+        kind: ldapSyncJobKind,
+        key: initech,
+        attempts: 0,
+        requestedAt: '',
+      }),
+    ).toEqual({ kind: 'done' });
+    expect((await t.services.directory.listUsers(initech, { count: 10 })).total).toBe(2);
+    const again = await t.request('POST', '/api/v1/tenants/initech/directory/sync', {});
+    expect(again.status).toBe(404);
+    expect(again.body.message).toMatch(
+      /has no directory to sync; set one with "steward directory set initech/,
+    );
   });
 
   it('refuses bad settings, naming the field and what is accepted, and changes nothing', async () => {
