@@ -1,3 +1,4 @@
+import type { DirectoryGroup, DirectoryUser } from '../directory/index.ts';
 import { normalDn, type LdapGroup, type LdapUser } from './entries.ts';
 
 /**
@@ -20,25 +21,23 @@ import { normalDn, type LdapGroup, type LdapUser } from './entries.ts';
  */
 
 /** A user of the tenant's Directory, as the planner compares it. */
-export interface DirectoryUserView {
-  readonly id: string;
-  readonly userName: string;
-  readonly externalId: string | null;
-  readonly email: string | null;
-  readonly displayName: string | null;
-  readonly givenName: string | null;
-  readonly familyName: string | null;
-  readonly active: boolean;
-  readonly source: string;
-}
+export type DirectoryUserView = Pick<
+  DirectoryUser,
+  | 'id'
+  | 'userName'
+  | 'externalId'
+  | 'email'
+  | 'displayName'
+  | 'givenName'
+  | 'familyName'
+  | 'active'
+  | 'source'
+>;
 
-export interface DirectoryGroupView {
-  readonly id: string;
-  readonly displayName: string;
-  readonly externalId: string | null;
-  readonly source: string;
+/** A group of the tenant's Directory with its members' ids. */
+export type DirectoryGroupView = Pick<DirectoryGroup, 'id' | 'displayName' | 'externalId' | 'source'> & {
   readonly memberIds: readonly string[];
-}
+};
 
 export interface PlanInput {
   readonly users: readonly LdapUser[];
@@ -58,14 +57,8 @@ export interface Ref {
   readonly externalId: string;
 }
 
-export interface UserFields {
-  readonly userName: string;
-  readonly externalId: string;
-  readonly email: string | null;
-  readonly displayName: string | null;
-  readonly givenName: string | null;
-  readonly familyName: string | null;
-}
+/** What an entry says of a user: everything the sync writes. */
+export type UserFields = Omit<LdapUser, 'dn' | 'disabled'>;
 
 export type SyncAction =
   | { readonly kind: 'create-user'; readonly user: UserFields }
