@@ -147,13 +147,20 @@ export class Directory {
     const { offset, limit, startIndex } = paging(request);
     const where = request.filter ? filterSql(request.filter, 'user') : sql<boolean>`true`;
     const base = this.#o.db.selectFrom('tenant_users as t').where('t.tenant_id', '=', tenantId).where(where);
-    const [count, rows] = await Promise.all([
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    const rows =
       limit === 0
-        ? Promise.resolve([])
-        : base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
-    ]);
-    return { total: count.n, startIndex, items: rows.map(userOf) };
+        ? []
+        : await base
+            .selectAll('t')
+            .orderBy('t.created_at')
+            .orderBy('t.id')
+            .offset(offset)
+            .limit(limit)
+            .execute();
+    const total = await pageTotal(rows.length, offset, limit, () =>
+      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    );
+    return { total, startIndex, items: rows.map(userOf) };
   }
 
   // --- groups
@@ -216,13 +223,20 @@ export class Directory {
     const { offset, limit, startIndex } = paging(request);
     const where = request.filter ? filterSql(request.filter, 'group') : sql<boolean>`true`;
     const base = this.#o.db.selectFrom('tenant_groups as t').where('t.tenant_id', '=', tenantId).where(where);
-    const [count, rows] = await Promise.all([
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    const rows =
       limit === 0
-        ? Promise.resolve([])
-        : base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
-    ]);
-    return { total: count.n, startIndex, items: rows.map(groupOf) };
+        ? []
+        : await base
+            .selectAll('t')
+            .orderBy('t.created_at')
+            .orderBy('t.id')
+            .offset(offset)
+            .limit(limit)
+            .execute();
+    const total = await pageTotal(rows.length, offset, limit, () =>
+      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    );
+    return { total, startIndex, items: rows.map(groupOf) };
   }
 
   /** The members of a group (of the tenant), in the order they were added. */
@@ -316,6 +330,21 @@ export class Directory {
       .execute();
     return rows.map((r) => ({ id: r.id, displayName: r.display_name }));
   }
+}
+
+/**
+ * The number of matches: known without counting when the page came back
+ * short (the common SCIM lookup, `userName eq …`, finds one or none);
+ * counted otherwise.
+ */
+async function pageTotal(
+  got: number,
+  offset: number,
+  limit: number,
+  count: () => Promise<{ n: number }>,
+): Promise<number> {
+  if (limit > 0 && got < limit && (got > 0 || offset === 0)) return offset + got;
+  return (await count()).n;
 }
 
 function paging(request: PageRequest): { offset: number; limit: number; startIndex: number } {
