@@ -144,23 +144,17 @@ export class Directory {
     tenantId: string,
     request: PageRequest & { filter?: Filter | undefined } = {},
   ): Promise<Page<DirectoryUser>> {
-    const { offset, limit, startIndex } = paging(request);
-    const where = request.filter ? filterSql(request.filter, 'user') : sql<boolean>`true`;
-    const base = this.#o.db.selectFrom('tenant_users as t').where('t.tenant_id', '=', tenantId).where(where);
-    const rows =
-      limit === 0
-        ? []
-        : await base
-            .selectAll('t')
-            .orderBy('t.created_at')
-            .orderBy('t.id')
-            .offset(offset)
-            .limit(limit)
-            .execute();
-    const total = await pageTotal(rows.length, offset, limit, () =>
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    const base = this.#o.db
+      .selectFrom('tenant_users as t')
+      .where('t.tenant_id', '=', tenantId)
+      .where(request.filter ? filterSql(request.filter, 'user') : sql<boolean>`true`);
+    return page(
+      request,
+      (offset, limit) =>
+        base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
+      () => base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      userOf,
     );
-    return { total, startIndex, items: rows.map(userOf) };
   }
 
   // --- groups
@@ -220,23 +214,17 @@ export class Directory {
     tenantId: string,
     request: PageRequest & { filter?: Filter | undefined } = {},
   ): Promise<Page<DirectoryGroup>> {
-    const { offset, limit, startIndex } = paging(request);
-    const where = request.filter ? filterSql(request.filter, 'group') : sql<boolean>`true`;
-    const base = this.#o.db.selectFrom('tenant_groups as t').where('t.tenant_id', '=', tenantId).where(where);
-    const rows =
-      limit === 0
-        ? []
-        : await base
-            .selectAll('t')
-            .orderBy('t.created_at')
-            .orderBy('t.id')
-            .offset(offset)
-            .limit(limit)
-            .execute();
-    const total = await pageTotal(rows.length, offset, limit, () =>
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    const base = this.#o.db
+      .selectFrom('tenant_groups as t')
+      .where('t.tenant_id', '=', tenantId)
+      .where(request.filter ? filterSql(request.filter, 'group') : sql<boolean>`true`);
+    return page(
+      request,
+      (offset, limit) =>
+        base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
+      () => base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      groupOf,
     );
-    return { total, startIndex, items: rows.map(groupOf) };
   }
 
   /** The members of a group (of the tenant), in the order they were added. */
@@ -333,18 +321,23 @@ export class Directory {
 }
 
 /**
- * The number of matches: known without counting when the page came back
- * short (the common SCIM lookup, `userName eq …`, finds one or none);
- * counted otherwise.
+ * One page, ordered by (created_at, id). The number of matches is known
+ * without counting when the page came back short (the common SCIM lookup,
+ * `userName eq …`, finds one or none); counted otherwise.
  */
-async function pageTotal(
-  got: number,
-  offset: number,
-  limit: number,
+async function page<Row, T>(
+  request: PageRequest,
+  rows: (offset: number, limit: number) => Promise<Row[]>,
   count: () => Promise<{ n: number }>,
-): Promise<number> {
-  if (limit > 0 && got < limit && (got > 0 || offset === 0)) return offset + got;
-  return (await count()).n;
+  map: (row: Row) => T,
+): Promise<Page<T>> {
+  const { offset, limit, startIndex } = paging(request);
+  const got = limit === 0 ? [] : await rows(offset, limit);
+  const total =
+    limit > 0 && got.length < limit && (got.length > 0 || offset === 0)
+      ? offset + got.length
+      : (await count()).n;
+  return { total, startIndex, items: got.map(map) };
 }
 
 function paging(request: PageRequest): { offset: number; limit: number; startIndex: number } {
