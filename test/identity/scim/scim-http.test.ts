@@ -377,6 +377,13 @@ describe('SCIM over HTTPS through HAProxy', () => {
     expect((await scim('GET', '/Users')).status).toBe(401);
     const groups = await t.request('GET', '/api/v1/tenants/acme/groups');
     expect(groups.status).toBe(200);
+    const badName = await t.request('POST', '/api/v1/tenants/acme/scim-tokens', { name: 'a/b' });
+    expect(badName.status).toBe(400);
+    expect(badName.body).toMatchObject({ field: 'name' });
+    expect(badName.body.message).toContain('"a/b"');
+    const noTenant = await t.request('POST', '/api/v1/tenants/nope/scim-tokens', {});
+    expect(noTenant.status).toBe(404);
+    expect((await t.request('GET', '/api/v1/tenants/acme/scim-tokens')).body.tokens).toHaveLength(1);
   });
 
   it('the CLI: scim token create prints the token once with the SCIM base URL; group list', async () => {
