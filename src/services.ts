@@ -30,6 +30,13 @@ import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
 import {
+  sessionDirectory,
+  IdentitySettings,
+  SessionKeys,
+  SessionService,
+} from './identity/sessions/index.ts';
+import { AuthPages, routePlaces } from './identity/pages/index.ts';
+import {
   ExportSchedule,
   ExportService,
   exportJobKind,
@@ -74,6 +81,13 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import {
+  createOidcModule,
+  directoryJoin,
+  registerOidcPages,
+  type OidcModule,
+} from './identity/oidc/index.ts';
+import { LocalUsers, sessionUser } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -119,9 +133,17 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
+  readonly oidc: OidcModule;
+  /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
+  readonly identitySettings: IdentitySettings;
+  readonly sessions: SessionService;
+  readonly authPages: AuthPages;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
   /** Issue 13: users and groups pulled from tenants' LDAP / Active Directory, scheduled and on demand. */
@@ -479,12 +501,78 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
     },
   });
+  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const localUsers = new LocalUsers({
+    db,
+    secrets,
+    audit,
+    clock,
+    notifications,
+    limits: config.login,
+    directory,
+    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  const oidc = await createOidcModule({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger,
+    idpCaFile: config.identity.idpCaFile,
+    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    loginLog: localUsers.log,
+    directory: directoryJoin(directory),
+  });
+  // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
+  const identitySettings = new IdentitySettings(db, audit);
+  const sessions = new SessionService({
+    db,
+    keys: new SessionKeys(db, secrets, clock),
+    settings: identitySettings,
+    directory: sessionDirectory(directory),
+    clock,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  // A deactivated or deleted user's sessions end at once (a refresh would refuse them anyway).
+  directory.onUserGone((gone) =>
+    sessions
+      .revokeUser(gone.tenantId, gone.userId, gone.kind === 'deleted' ? 'deleted' : 'deactivated')
+      .then(() => undefined),
+  );
+  tenants.useIdentityKeys(() => sessions.jwks());
+  const authPages = new AuthPages({
+    sessions,
+    settings: identitySettings,
+    places: routePlaces(db, config.gateway.baseDomain),
+    logger: logger.child({ component: 'auth-pages' }),
+    oidc: oidc.signIn,
+  });
+  registerOidcPages(authPages, oidc.signIn);
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  for (const [name, handler] of Object.entries(
+    localUsers.pages(sessionUser((token) => sessions.verify(token))),
+  )) {
+    authPages.add(name, handler);
+  }
   return {
+    oidc,
+    identitySettings,
+    sessions,
+    authPages,
     directory,
     ldap,
     scimTokens,
     scim: new ScimService({ directory, audit }),
     status,
+    localUsers,
     tenants,
     operators,
     audit,

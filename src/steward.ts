@@ -253,6 +253,8 @@ export class Steward {
           logger: logger.child({ component: 'scim' }),
         }),
         stewardHosts: [status.host],
+        auth: this.#services.sessions,
+        paths: { auth: this.#services.authPages.handler },
         registry: metrics.registry,
         accessLog: {
           requests: createGatewayMetrics({ registry: metrics.registry }),

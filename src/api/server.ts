@@ -23,10 +23,13 @@ import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { ldapDirectoryRoutes } from './routes/ldap-directory.ts';
 import { scimRoutes } from './routes/scim.ts';
+import { identityOidcRoutes } from './routes/identity-oidc.ts';
+import { identitySettingsRoutes } from './routes/identity-settings.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { userRoutes } from './routes/users.ts';
 import type { Services } from '../services.ts';
 
 export interface ApiServerOptions {
@@ -113,6 +116,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);
+  identityOidcRoutes(api, authenticate, options.services);
+  identitySettingsRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);
@@ -131,6 +136,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   alertmanagerRoutes(api, authenticate, options.services);
   maintenanceRoutes(api, authenticate, options.services);
   ldapDirectoryRoutes(api, authenticate, options.services.ldap);
+  userRoutes(api, authenticate, options.services);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

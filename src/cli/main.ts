@@ -24,6 +24,9 @@ import { scimCommands } from './scim-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
 import { directoryCommands } from './directory-commands.ts';
+import { identityCommands } from './identity-commands.ts';
+import { identityOidcCommands } from './identity-oidc-commands.ts';
+import { userCommands } from './user-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -579,6 +582,9 @@ healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
 directoryCommands(program, { client, json });
 scimCommands(program, { client, json });
+identityCommands(program, { client, json });
+identityOidcCommands(program, { client, json });
+userCommands(program, { client, json, confirm });
 
 program
   .command('app')

@@ -4,6 +4,7 @@ import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
 import { renderAccessLogRing } from './access-log-stream.ts';
 import { errorfileStatuses } from './pages.ts';
+import { authRules, checkEdgeAuth, type EdgeAuth } from './auth-rules.ts';
 import {
   accessLogLines,
   addressTable,
@@ -114,6 +115,8 @@ export interface DataPlaneState {
   readonly threads?: number;
   /** Set: `/scim/v2` on each tenant's apex host (`<tenant>.<scimBaseDomain>`) goes to Steward's pages (SCIM). */
   readonly scimBaseDomain?: string;
+  /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
+  readonly auth?: EdgeAuth;
 }
 
 /** Backends the renderer owns; a stage backend may not take these names. */
@@ -226,6 +229,7 @@ function checkState(state: DataPlaneState): void {
       field: 'threads',
     });
   }
+  if (state.auth) checkEdgeAuth(state.auth);
   if (state.runAs) {
     checkName('runAs.user', state.runAs.user);
     checkName('runAs.group', state.runAs.group);
@@ -348,6 +352,8 @@ function renderBackends(state: DataPlaneState): string[] {
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');
     lines.push(...stageRules(files, limits, backend));
+    // Signed in or not, after the limits: a flood without a session still counts against them.
+    if (state.auth) lines.push(...authRules(files, state.auth, backend.tenant));
     for (const server of backend.servers ?? []) {
       const drain = server.state === 'drain' ? ' weight 0' : '';
       lines.push(`    server ${server.name} ${addressWithPort(server.address, server.port)}${drain}`);

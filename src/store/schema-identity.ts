@@ -68,21 +68,157 @@ export interface DirectoryTables {
   scim_tokens: ScimTokensTable;
 }
 
-/** src/identity/local/ (migration 0029): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/local/
-export interface LocalUserTables {}
+/** src/identity/local/ (migration 0029): local users' credentials, failed sign-ins, mailed links, the login log. */
+export interface TenantUserCredentialsTable {
+  user_id: string;
+  tenant_id: string;
+  password_hash: string | null;
+  password_set_at: Timestamp | null;
+  mfa_required: Generated<boolean>;
+  totp_secret: string | null;
+  totp_enabled: Generated<boolean>;
+  totp_last_step: string | null;
+  mfa_enrolled_at: Timestamp | null;
+  recovery_codes: ColumnType<string[], string | undefined, string>;
+  mfa_challenge: Buffer | null;
+  updated_at: Generated<Date>;
+}
+
+export interface TenantUserLoginFailuresTable {
+  tenant_id: string;
+  user_id: string | null;
+  address_prefix: string;
+  failures: number;
+  window_start: Timestamp;
+  locked_until: Timestamp | null;
+  locks: Generated<number>;
+  succeeded_at: Timestamp | null;
+}
+
+export interface IdentityLinksTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  user_id: string;
+  kind: string;
+  token_hash: Buffer;
+  created_by: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface LoginEventsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  stage: string | null;
+  user_id: string | null;
+  user_name: string | null;
+  method: string;
+  outcome: string;
+  reason: string | null;
+  address: string | null;
+  detail: string | null;
+  at: Generated<Date>;
+}
+
+export interface LocalUserTables {
+  tenant_user_credentials: TenantUserCredentialsTable;
+  tenant_user_login_failures: TenantUserLoginFailuresTable;
+  identity_links: IdentityLinksTable;
+  login_events: LoginEventsTable;
+}
 
 // ---
 
-/** src/identity/sessions/ (migration 0030): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/sessions/
-export interface EdgeSessionTables {}
+/** src/identity/sessions/ (migration 0030): identity settings, end users' sessions, the session keys. */
+export interface IdentitySettingsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  /** null: the tenant's settings; a stage's name: its overrides. */
+  stage: string | null;
+  local_users: boolean | null;
+  sign_in: string | null;
+  idle_minutes: number | null;
+  absolute_hours: number | null;
+  updated_at: Timestamp;
+}
+
+export interface EndUserSessionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  stage: string;
+  subject: string;
+  user_id: string | null;
+  host: string;
+  amr: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  idle_expires_at: Timestamp;
+  absolute_expires_at: Timestamp;
+  token_expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+}
+
+export interface SessionKeysTable {
+  kid: string;
+  state: string;
+  public_pem: string;
+  secret_name: string;
+  created_at: Timestamp;
+  activated_at: Timestamp | null;
+  retired_at: Timestamp | null;
+}
+
+export interface EdgeSessionTables {
+  identity_settings: IdentitySettingsTable;
+  end_user_sessions: EndUserSessionsTable;
+  session_keys: SessionKeysTable;
+}
 
 // ---
 
 /** src/identity/oidc/ (migration 0031): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/oidc/
-export interface OidcTables {}
+export interface OidcConnectionsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  name: string;
+  stage: string | null;
+  label: string;
+  kind: string;
+  issuer: string;
+  client_id: string;
+  secret_name: string;
+  scopes: string[];
+  allowed_tids: Generated<string[]>;
+  join_claim: string;
+  groups_claim: string | null;
+  graph_url: string | null;
+  provision: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface UserIdentitiesTable {
+  connection_id: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: Generated<Timestamp>;
+  last_used_at: Timestamp;
+}
+
+export interface OidcUsedStatesTable {
+  state_hash: string;
+  expires_at: Timestamp;
+}
+
+export interface OidcTables {
+  oidc_connections: OidcConnectionsTable;
+  user_identities: UserIdentitiesTable;
+  oidc_used_states: OidcUsedStatesTable;
+}
 
 // ---
 
