@@ -205,10 +205,17 @@ export function directoryCommands(program: Command, { client, json }: DirectoryC
       const requested = await api.post<SyncRequested>(`/api/v1/tenants/${enc(tenant)}/directory/sync`, {});
       const progress = progressReporter(!json());
       let run: SyncRunView | undefined;
+      // A run may take long once it runs; one that never starts means no worker takes the job.
+      const startBy = Date.now() + 120_000;
       for (;;) {
         const view = await api.get<DirectoryView>(`/api/v1/tenants/${enc(tenant)}/directory?limit=5`);
         run = view.runs.find((r) => r.startedAt >= requested.requestedAt);
         if (run && run.status !== 'running') break;
+        if (!run && Date.now() > startBy) {
+          throw new Error(
+            `the sync of ${tenant} was queued at ${requested.requestedAt} but has not started within 2 minutes: is a Steward with job workers running? ("steward directory show ${tenant}" shows it once it has run)`,
+          );
+        }
         progress.update(
           run ? `sync ${run.id}: ${run.progress ?? 'running'}` : 'waiting for the sync to start',
         );
