@@ -71,6 +71,8 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import { BreakGlassService, TenantAdminService } from './identity/admins/index.ts';
+import { auditLoginLog, noEdgeSessions } from './identity/admins/standins.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -116,6 +118,10 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** Tenant admins (the customers' IT, scoped to one tenant) and their invitations. */
+  readonly tenantAdmins: TenantAdminService;
+  /** Operators' time-limited, audited access into a tenant's stage that requires sign-in. */
+  readonly breakGlass: BreakGlassService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -449,7 +455,31 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  // Tenant admins and break-glass (issue 13, src/identity/admins/).
+  const tenantAdmins = new TenantAdminService({
+    db,
+    audit,
+    clock,
+    tokens,
+    notifications,
+    apiUrl: () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
+  });
+  const edgePort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const breakGlass = new BreakGlassService({
+    db,
+    audit,
+    clock,
+    sessions: noEdgeSessions,
+    loginLog: auditLoginLog(
+      audit,
+      async (id) =>
+        (await db.selectFrom('tenants').select('slug').where('id', '=', id).executeTakeFirst())?.slug ?? null,
+    ),
+    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${edgePort}`,
+  });
   return {
+    tenantAdmins,
+    breakGlass,
     status,
     tenants,
     operators,

@@ -154,7 +154,13 @@ export class OperatorService {
   }
 
   async list(): Promise<OperatorView[]> {
-    const rows = await this.#o.db.selectFrom('operators').selectAll().orderBy('username').execute();
+    // Tenant admins share the table (admins/), not the list: they are the customers' people.
+    const rows = await this.#o.db
+      .selectFrom('operators')
+      .selectAll()
+      .where('tenant_id', 'is', null)
+      .orderBy('username')
+      .execute();
     const locks = await this.#attempts.lockedUntil(this.#o.clock.now());
     return rows.map((r) => this.#view(r, locks.get(r.id)));
   }
@@ -174,6 +180,7 @@ export class OperatorService {
         .selectFrom('operators')
         .selectAll()
         .where('username', '=', username)
+        .where('tenant_id', 'is', null)
         .forUpdate()
         .executeTakeFirst();
       if (!operator)
@@ -496,6 +503,7 @@ export class OperatorService {
       .selectFrom('operators')
       .selectAll()
       .where('username', '=', username)
+      .where('tenant_id', 'is', null)
       .executeTakeFirst();
     if (!row)
       throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });

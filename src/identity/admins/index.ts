@@ -1,0 +1,3 @@
+export { TenantAdminService, type TenantAdminView, type InviteInput } from './tenant-admins.ts';
+export { BreakGlassService, type BreakGlassSessions, type BreakGlassView } from './break-glass.ts';
+export { grantState, redeemRefusal, maxBreakGlassMinutes, maxInvitationHours } from './rules.ts';
