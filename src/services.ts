@@ -26,6 +26,8 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
   ExportService,
@@ -72,7 +74,7 @@ import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
 import { BreakGlassService, TenantAdminService } from './identity/admins/index.ts';
-import { auditLoginLog, noEdgeSessions } from './identity/admins/standins.ts';
+import { auditLoginLog } from './identity/admins/standins.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -125,6 +127,10 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
+  readonly identitySettings: IdentitySettings;
+  readonly sessions: SessionService;
+  readonly authPages: AuthPages;
 }
 
 export interface ServiceDependencies {
@@ -455,6 +461,22 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
+  const identitySettings = new IdentitySettings(db, audit);
+  const sessions = new SessionService({
+    db,
+    keys: new SessionKeys(db, secrets, clock),
+    settings: identitySettings,
+    directory: directoryReader(db),
+    clock,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const authPages = new AuthPages({
+    sessions,
+    settings: identitySettings,
+    places: routePlaces(db, config.gateway.baseDomain),
+    logger: logger.child({ component: 'auth-pages' }),
+  });
   // Tenant admins and break-glass (issue 13, src/identity/admins/).
   const tenantAdmins = new TenantAdminService({
     db,
@@ -469,7 +491,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     db,
     audit,
     clock,
-    sessions: noEdgeSessions,
+    sessions,
     loginLog: auditLoginLog(
       audit,
       async (id) =>
@@ -478,6 +500,9 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${edgePort}`,
   });
   return {
+    identitySettings,
+    sessions,
+    authPages,
     tenantAdmins,
     breakGlass,
     status,

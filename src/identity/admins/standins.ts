@@ -1,18 +1,7 @@
-import { UnavailableError } from '../../core/errors.ts';
 import type { AuditService } from '../../audit/service.ts';
 import type { LoginEvent, LoginLog } from '../contracts.ts';
-import type { BreakGlassSessions } from './break-glass.ts';
 
-/**
- * Stand-ins for the edge sessions (id-edge) and the login log (id-local)
- * until their modules are merged: break-glass links are refused with a
- * reason, and login events go to the audit log. Replaced in services.ts.
- */
-export const noEdgeSessions: BreakGlassSessions<{ readonly sid: string }> = {
-  open: () => Promise.reject(new UnavailableError('edge sessions are not built into this Steward yet')),
-  revokeSession: () => Promise.resolve(false),
-};
-
+/** A stand-in for the login log (id-local) until it is merged: login events go to the audit log. */
 export function auditLoginLog(
   audit: AuditService,
   tenantSlug: (tenantId: string) => Promise<string | null>,
