@@ -9,6 +9,7 @@ import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
+import { Directory } from './identity/directory/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -74,7 +75,7 @@ import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
 import { BreakGlassService, TenantAdminService } from './identity/admins/index.ts';
-import { auditLoginLog } from './identity/admins/standins.ts';
+import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -131,6 +132,10 @@ export interface Services {
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -461,6 +466,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const localUsers = new LocalUsers({
+    db,
+    secrets,
+    audit,
+    clock,
+    notifications,
+    limits: config.login,
+    directory,
+    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
   const sessions = new SessionService({
@@ -492,20 +509,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     sessions,
-    loginLog: auditLoginLog(
-      audit,
-      async (id) =>
-        (await db.selectFrom('tenants').select('slug').where('id', '=', id).executeTakeFirst())?.slug ?? null,
-    ),
+    loginLog: localUsers.log,
     stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${edgePort}`,
   });
   return {
+    directory,
     identitySettings,
     sessions,
     authPages,
     tenantAdmins,
     breakGlass,
     status,
+    localUsers,
     tenants,
     operators,
     audit,
