@@ -74,7 +74,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { BreakGlassService, TenantAdminService } from './identity/admins/index.ts';
+import { BreakGlassService, breakGlassPage, TenantAdminService } from './identity/admins/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -503,15 +503,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
     apiUrl: () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
   });
-  const edgePort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
   const breakGlass = new BreakGlassService({
     db,
     audit,
     clock,
     sessions,
     loginLog: localUsers.log,
-    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${edgePort}`,
+    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
+  authPages.add('break-glass', breakGlassPage(breakGlass));
   return {
     directory,
     identitySettings,

@@ -135,6 +135,8 @@ export function route<
   if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
   if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
   if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  // Which routes a tenant admin may call (for its own tenant), in the OpenAPI document too.
+  if (spec.tenantAdmin) schema['x-tenant-admin'] = true;
   // Each request's principal, from its onRequest hook to its handler.
   const principals = new WeakMap<FastifyRequest, Principal>();
   app.route({

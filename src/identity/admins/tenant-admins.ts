@@ -133,14 +133,12 @@ export class TenantAdminService {
           expires_at: expiresAt,
         })
         .onConflict((oc) =>
-          oc
-            .column('operator_id')
-            .doUpdateSet({
-              token_hash: link.hash,
-              invited_by: actorName(actor),
-              expires_at: expiresAt,
-              created_at: now,
-            }),
+          oc.column('operator_id').doUpdateSet({
+            token_hash: link.hash,
+            invited_by: actorName(actor),
+            expires_at: expiresAt,
+            created_at: now,
+          }),
         )
         .execute();
       const mail = invitationMail({
