@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { BreakGlassView, TenantAdminView } from '../identity/admins/index.ts';
 import type { IssuedToken } from '../identity/tokens.ts';
-import { keepSession } from './account-commands.ts';
-import type { ApiClient } from './client.ts';
+import { keepSession, type AccountCliContext } from './account-commands.ts';
 import { printJson, printTable } from './output.ts';
 import { SecretReader } from './secret-input.ts';
 
@@ -11,13 +10,8 @@ import { SecretReader } from './secret-input.ts';
  * open|list|close`: thin over the API. The invitation code and the new
  * password are asked for (or read from stdin), never taken as arguments.
  */
-export interface TenantAdminCliContext {
-  readonly client: () => ApiClient;
-  readonly json: () => boolean;
-  readonly sessionFile: () => string;
-  readonly confirm: (what: string, expected: string, yes: boolean | undefined) => Promise<void>;
-  readonly secretEnv: Readonly<Record<string, string | undefined>>;
-}
+/** The account commands' context: the session file and the secrets from the environment too. */
+export type TenantAdminCliContext = AccountCliContext;
 
 const enc = encodeURIComponent;
 
