@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { sessionCookie } from '../../src/identity/sessions/index.ts';
 import { within } from '../gateway/support.ts';
+import { apiCli } from '../harness/api-cli.ts';
 import { startIdentityStage, type IdentityStage } from '../harness/identity.ts';
 import { uniqueAddress, send } from './helpers.ts';
 
@@ -189,5 +190,28 @@ describe('break-glass', () => {
     expect(refresh.headers.location).toMatch(/^\/\.steward\/auth\/login/);
     expect((await s.t.request('POST', `/api/v1/break-glass/${grantId}/close`)).status).toBe(200);
     expect(s.t.logs()).not.toMatch(/st[bi]_[A-Za-z0-9_-]{43}/);
+  });
+  it('the CLI: break-glass open, list and close', async () => {
+    const cli = await apiCli(s.t);
+    const opened = await cli(
+      'break-glass',
+      'open',
+      tenant,
+      'prod',
+      '--reason',
+      'ticket 4711: export stuck',
+      '--minutes',
+      '15',
+    );
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout).toMatch(
+      new RegExp(`https://prod\\.${tenant}\\.localhost:\\d+/\\.steward/auth/break-glass\\?token=stb_`),
+    );
+    const id = /break-glass (\d+) into/.exec(opened.stdout)?.[1] ?? '';
+    const closed = await cli('break-glass', 'close', id);
+    expect(closed.stdout).toBe(`break-glass ${id} into ${tenant}/prod is closed\n`);
+    const listed = await cli('break-glass', 'list', tenant);
+    expect(listed.stdout).toMatch(/ID +STAGE +OPERATOR +STATE/);
+    expect(listed.stdout).toMatch(new RegExp(`${id} +prod +admin +closed .*ticket 4711: export stuck`));
   });
 });

@@ -88,16 +88,20 @@ async function snapshot(): Promise<Map<string, string>> {
     [],
     t.controlDatabase,
   );
-  const out = new Map<string, string>();
-  for (const { name } of tables) {
-    if (skip.has(name)) continue;
-    const [row] = await t.query<{ d: string | null }>(
-      `select md5(string_agg(x::text, '|' order by x::text)) as d from "${name}" x`,
-      [],
-      t.controlDatabase,
+  // One statement: a digest per table.
+  const digests = tables
+    .filter(({ name }) => !skip.has(name))
+    .map(
+      ({ name }) =>
+        `select '${name}' as name, (select md5(string_agg(x::text, '|' order by x::text)) from "${name}" x) as d`,
     );
-    out.set(name, row?.d ?? '');
-  }
+  const rows = await t.query<{ name: string; d: string | null }>(
+    digests.join(' union all '),
+    [],
+    t.controlDatabase,
+  );
+  const out = new Map<string, string>();
+  for (const row of rows) out.set(row.name, row.d ?? '');
   return out;
 }
 
