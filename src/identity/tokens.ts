@@ -159,6 +159,7 @@ export class TokenService {
         'operators.totp_enabled',
         'tenants.id as tenant_id',
         'tenants.slug as tenant_slug',
+        'tenants.desired as tenant_desired',
       ])
       .where('api_tokens.token_hash', '=', hashToken(token))
       .executeTakeFirst();
@@ -179,7 +180,11 @@ export class TokenService {
     }
     // A tenant admin's scope comes from its account, never from the token: its tenant, now.
     const tenant =
-      operatorRole === 'tenant-admin' && row.tenant_id !== null && row.tenant_slug !== null
+      // A tenant being deleted has no admins any more (its rows go when the reconciler removes it).
+      operatorRole === 'tenant-admin' &&
+      row.tenant_id !== null &&
+      row.tenant_slug !== null &&
+      row.tenant_desired === 'present'
         ? { id: row.tenant_id, slug: row.tenant_slug, mfa: row.totp_enabled }
         : undefined;
     if (operatorRole === 'tenant-admin' && !tenant) {

@@ -296,4 +296,12 @@ describe('tenant admins', () => {
     );
     expect(t.logs()).not.toMatch(/sti_[A-Za-z0-9_-]{20}/);
   });
+
+  it('ends with its tenant: once the tenant is being deleted, its admin tokens open nothing', async () => {
+    expect((await t.request('GET', '/api/v1/auth/whoami', undefined, a.token)).status).toBe(200);
+    const deleted = await t.request('DELETE', `/api/v1/tenants/${tenantA}`);
+    expect(deleted.status, deleted.text).toBeLessThan(300);
+    const after = await t.request('GET', `/api/v1/tenants/${tenantA}/admins`, undefined, a.token);
+    expect(after.status).toBe(401);
+  });
 });

@@ -200,12 +200,16 @@ export class BreakGlassService<S extends { readonly sid: string } = { readonly s
       ['break_glass'],
       row.expires_at,
     );
-    await this.#o.db.transaction().execute(async (tx) => {
-      await tx
+    // The link is spent before the session opens: a crash in between costs the operator a new grant, never a second session.
+    const kept = await this.#o.db.transaction().execute(async (tx) => {
+      // Closed while the session opened: close saw no session to revoke, so it is revoked here.
+      const updated = await tx
         .updateTable('break_glass_grants')
         .set({ session_id: session.sid })
         .where('id', '=', row.id)
-        .execute();
+        .where('closed_at', 'is', null)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return false;
       await this.#o.audit.record(tx, {
         actor: `operator:${row.operator}`,
         address: place.address,
@@ -214,7 +218,12 @@ export class BreakGlassService<S extends { readonly sid: string } = { readonly s
         tenant: row.slug,
         details: { stage: row.stage, host: place.host },
       });
+      return true;
     });
+    if (!kept) {
+      await this.#o.sessions.revokeSession(session.sid);
+      throw refused('this break-glass access was closed');
+    }
     await this.#log(
       place,
       row.operator,
@@ -268,7 +277,7 @@ export class BreakGlassService<S extends { readonly sid: string } = { readonly s
       });
       return { ...found, closed_at: now, closed_by: actorName(actor) };
     });
-    // After the commit: a crash here leaves a closed grant whose session ends at its exp (refresh refuses it: the grant is closed).
+    // After the commit. A crash before the revoke leaves the session until the grant's end; closing again revokes it (this line runs for a closed grant too).
     if (row.session_id) await this.#o.sessions.revokeSession(row.session_id);
     if (row.closed_at?.getTime() === now.getTime()) {
       await this.#log(
