@@ -74,7 +74,12 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { BreakGlassService, breakGlassPage, TenantAdminService } from './identity/admins/index.ts';
+import {
+  adminInvitePage,
+  BreakGlassService,
+  breakGlassPage,
+  TenantAdminService,
+} from './identity/admins/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -500,8 +505,10 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     tokens,
+    mfa: operators,
     notifications,
     apiUrl: () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
+    tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
   const breakGlass = new BreakGlassService({
     db,
@@ -512,6 +519,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
+  authPages.add(
+    'admin-invite',
+    adminInvitePage(
+      tenantAdmins,
+      () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
+    ),
+  );
   return {
     directory,
     identitySettings,

@@ -13,7 +13,7 @@ import {
 } from '../core/errors.ts';
 import { actorName, type OperatorRole, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
-import type { ControlDb } from '../store/db.ts';
+import type { ControlDb, Queryable } from '../store/db.ts';
 import {
   checkTotp,
   decoyHash,
@@ -435,6 +435,28 @@ export class OperatorService {
       });
     });
     return { recoveryCodes: codes };
+  }
+
+  /**
+   * Turns TOTP on with a secret its holder has just proven (a first code at
+   * `step`), in the caller's transaction: a tenant admin's invitation page
+   * enrols in the same step that sets the password. Returns the recovery
+   * codes, shown once.
+   */
+  async enableMfaIn(tx: Queryable, operatorId: string, secret: string, step: number): Promise<string[]> {
+    const codes = newRecoveryCodes();
+    await this.#o.secrets.put(tx, totpSecretName(operatorId), secret);
+    await tx
+      .updateTable('operators')
+      .set({
+        totp_secret: totpSecretName(operatorId),
+        totp_enabled: true,
+        totp_last_step: String(step),
+        recovery_codes: JSON.stringify(codes.map(hashRecoveryCode)),
+      })
+      .where('id', '=', operatorId)
+      .execute();
+    return codes;
   }
 
   /** An owner turns another operator's MFA off (a lost phone), which is audited. */

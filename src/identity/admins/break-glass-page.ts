@@ -1,9 +1,9 @@
-import type { ServerResponse } from 'node:http';
 import { UnauthorizedError } from '../../core/errors.ts';
 import { sessionCookieHeader, type AuthPageHandler } from '../pages/index.ts';
 import { escapeHtml, messagePage, page } from '../pages/html.ts';
 import type { OpenedSession } from '../sessions/index.ts';
 import type { BreakGlassService } from './break-glass.ts';
+import { sendPage } from './page-reply.ts';
 
 /**
  * `/.steward/auth/break-glass` on a stage's host: the one-time link of a
@@ -18,7 +18,7 @@ export function breakGlassPage(service: BreakGlassService<OpenedSession>): AuthP
     const frame = context.frame('Operator access');
     const token = (form?.get('token') ?? url.searchParams.get('token') ?? '').slice(0, 100);
     if (req.method !== 'POST') {
-      return send(
+      return sendPage(
         res,
         200,
         page(
@@ -36,19 +36,7 @@ export function breakGlassPage(service: BreakGlassService<OpenedSession>): AuthP
       res.end();
     } catch (error) {
       if (!(error instanceof UnauthorizedError)) throw error;
-      send(res, 403, messagePage(frame, `${error.message}. Ask for a new break-glass link.`));
+      sendPage(res, 403, messagePage(frame, `${error.message}. Ask for a new break-glass link.`));
     }
   };
-}
-
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'x-frame-options': 'DENY',
-    'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    'referrer-policy': 'no-referrer',
-  });
-  res.end(body);
 }

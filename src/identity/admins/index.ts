@@ -2,3 +2,4 @@ export { TenantAdminService, type TenantAdminView, type InviteInput } from './te
 export { BreakGlassService, type BreakGlassSessions, type BreakGlassView } from './break-glass.ts';
 export { grantState, redeemRefusal, maxBreakGlassMinutes, maxInvitationHours } from './rules.ts';
 export { breakGlassPage } from './break-glass-page.ts';
+export { adminInvitePage } from './admin-invite-page.ts';

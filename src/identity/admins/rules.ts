@@ -114,6 +114,8 @@ export function invitationMail(input: {
   readonly invitedBy: string;
   readonly token: string;
   readonly apiUrl: string;
+  /** The invitation page on the tenant's own host. */
+  readonly pageUrl: string;
   readonly expiresAt: Date;
 }): { readonly subject: string; readonly body: string } {
   return {
@@ -122,7 +124,11 @@ export function invitationMail(input: {
       `${input.invitedBy} invited ${input.email} to administer the tenant ${input.tenant} on Steward:`,
       'its users, sign-in settings, SCIM tokens, login log, SLA reports, incidents and exports.',
       '',
-      'Accept with the Steward CLI; it asks for this invitation code and a new password:',
+      'Accept in your browser: choose a password and add the account to your authenticator app:',
+      '',
+      `  ${input.pageUrl}?token=${input.token}`,
+      '',
+      'Or accept with the Steward CLI; it asks for this invitation code and a new password:',
       '',
       `  steward --api-url ${input.apiUrl} tenant-admin accept`,
       `  invitation code: ${input.token}`,

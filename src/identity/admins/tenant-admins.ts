@@ -13,7 +13,7 @@ import { actorName, type Principal } from '../../core/policy.ts';
 import { checkEmailAddress } from '../../notifications/channels.ts';
 import type { NotificationService } from '../../notifications/index.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
-import { hashPassword, passwordProblem } from '../credentials.ts';
+import { checkTotp, hashPassword, passwordProblem } from '../credentials.ts';
 import type { IssuedToken, TokenService } from '../tokens.ts';
 import {
   checkBoundedInteger,
@@ -50,8 +50,14 @@ export interface TenantAdminServiceOptions {
   readonly clock: Clock;
   readonly tokens: TokenService;
   readonly notifications: Pick<NotificationService, 'enqueue'>;
+  /** Turns TOTP on in a transaction (OperatorService.enableMfaIn): the invitation page enrols with the password. */
+  readonly mfa: {
+    enableMfaIn(tx: Queryable, operatorId: string, secret: string, step: number): Promise<string[]>;
+  };
   /** The API's address as the invited admin reaches it (oncall.publicUrl, else where the API listens). */
   readonly apiUrl: () => string;
+  /** `https://<tenant host>[:port]`: where the invitation page is. */
+  readonly tenantOrigin: (slug: string) => string;
 }
 
 export interface InviteInput {
@@ -147,6 +153,7 @@ export class TenantAdminService {
         invitedBy: actor.username,
         token: link.token,
         apiUrl: this.#o.apiUrl(),
+        pageUrl: `${this.#o.tenantOrigin(slug)}/.steward/auth/admin-invite`,
         expiresAt,
       });
       await this.#o.notifications.enqueue(
@@ -176,65 +183,138 @@ export class TenantAdminService {
    * go on to enrol TOTP; until then the admin may manage only its own account.
    */
   async accept(token: string, password: string, address: string): Promise<IssuedToken & { tenant: string }> {
-    const refused = (): UnauthorizedError =>
-      new UnauthorizedError('this invitation code is unknown, used or expired; ask for a new invitation', {
-        field: 'token',
-      });
-    if (!looksLikeLinkToken('invitation', token)) throw refused();
-    const problem = passwordProblem(password);
-    if (problem) throw new InputError(`field "password": ${problem}`, { field: 'password' });
-    const passwordHash = await hashPassword(password);
-    const now = this.#o.clock.now();
+    const passwordHash = await this.#newPassword(token, password);
     return this.#o.db.transaction().execute(async (tx) => {
-      // Used once: the row is claimed under its lock, and a second use finds accepted_at set.
-      const claimed = await tx
-        .updateTable('tenant_admin_invitations')
-        .set({ accepted_at: now })
-        .where('token_hash', '=', hashLinkToken(token))
-        .where('accepted_at', 'is', null)
-        .where('expires_at', '>', now)
-        .returning('operator_id')
-        .executeTakeFirst();
-      if (!claimed) throw refused();
-      const admin = await tx
-        .updateTable('operators')
-        .set({
-          password_hash: passwordHash,
-          must_change_password: false,
-          last_login_at: now,
-          last_login_address: address,
-        })
-        .where('id', '=', claimed.operator_id)
-        .where('role', '=', 'tenant-admin')
-        .returning(['id', 'username', 'tenant_id'])
-        .executeTakeFirst();
-      if (!admin?.tenant_id) throw refused();
-      const tenant = await tx
-        .selectFrom('tenants')
-        .select('slug')
-        .where('id', '=', admin.tenant_id)
-        .executeTakeFirstOrThrow();
-      await this.#o.audit.record(tx, {
-        actor: `tenant-admin:${tenant.slug}/${admin.username}`,
-        address,
-        action: 'tenant-admin.accept',
-        target: `tenant-admin/${tenant.slug}/${admin.username}`,
-        tenant: tenant.slug,
-      });
+      const admin = await this.#claim(tx, token, passwordHash, address, undefined);
       const issued = await this.#o.tokens.issue(
         tx,
-        admin,
+        { id: admin.id, username: admin.username },
         {
           name: 'login',
           kind: 'session',
           role: 'tenant-admin',
           expiresAt: this.#o.tokens.expiry('expiresInHours', 12),
         },
-        `tenant-admin:${tenant.slug}/${admin.username}`,
+        admin.actor,
         address,
       );
-      return { ...issued, tenant: tenant.slug };
+      return { ...issued, tenant: admin.tenant };
     });
+  }
+
+  /** Whom an invitation is for, when it can still be accepted on this tenant's host (the page's first view). */
+  async invitee(token: string, tenantId: string): Promise<string | undefined> {
+    if (!looksLikeLinkToken('invitation', token)) return undefined;
+    const row = await this.#o.db
+      .selectFrom('tenant_admin_invitations')
+      .innerJoin('operators', 'operators.id', 'tenant_admin_invitations.operator_id')
+      .select('operators.username')
+      .where('tenant_admin_invitations.token_hash', '=', hashLinkToken(token))
+      .where('tenant_admin_invitations.accepted_at', 'is', null)
+      .where('tenant_admin_invitations.expires_at', '>', this.#o.clock.now())
+      .where('operators.tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row?.username;
+  }
+
+  /**
+   * The invitation page on the tenant's own host: the password and TOTP in
+   * one step (the code proves the secret), so the account never exists
+   * without its second factor. Returns the recovery codes, shown once.
+   */
+  async acceptWithTotp(
+    place: { readonly tenantId: string; readonly address: string },
+    input: {
+      readonly token: string;
+      readonly password: string;
+      readonly secret: string;
+      readonly code: string;
+    },
+  ): Promise<{ email: string; tenant: string; recoveryCodes: string[] }> {
+    if (!/^[A-Z2-7]{32}$/.test(input.secret)) {
+      throw new InputError('field "secret": not the key this page showed; reload the page', {
+        field: 'secret',
+      });
+    }
+    const step = await checkTotp(input.secret, input.code, this.#o.clock.now());
+    if (step === undefined) {
+      throw new InputError(
+        'field "code": the code does not match the key; check the authenticator app\'s clock and try the next code',
+        { field: 'code' },
+      );
+    }
+    const passwordHash = await this.#newPassword(input.token, input.password);
+    return this.#o.db.transaction().execute(async (tx) => {
+      const admin = await this.#claim(tx, input.token, passwordHash, place.address, place.tenantId);
+      const recoveryCodes = await this.#o.mfa.enableMfaIn(tx, admin.id, input.secret, step);
+      await this.#o.audit.record(tx, {
+        actor: admin.actor,
+        address: place.address,
+        action: 'operator.mfa.enable',
+        target: `tenant-admin/${admin.tenant}/${admin.username}`,
+        tenant: admin.tenant,
+      });
+      return { email: admin.username, tenant: admin.tenant, recoveryCodes };
+    });
+  }
+
+  async #newPassword(token: string, password: string): Promise<string> {
+    if (!looksLikeLinkToken('invitation', token)) throw invitationRefused();
+    const problem = passwordProblem(password);
+    if (problem) throw new InputError(`field "password": ${problem}`, { field: 'password' });
+    return hashPassword(password);
+  }
+
+  /** Claims an invitation (once: under its row's lock a second use finds accepted_at set) and sets the password. */
+  async #claim(
+    tx: Queryable,
+    token: string,
+    passwordHash: string,
+    address: string,
+    tenantId: string | undefined,
+  ): Promise<{ id: string; username: string; tenant: string; actor: string }> {
+    const now = this.#o.clock.now();
+    let query = tx
+      .updateTable('tenant_admin_invitations')
+      .set({ accepted_at: now })
+      .where('token_hash', '=', hashLinkToken(token))
+      .where('accepted_at', 'is', null)
+      .where('expires_at', '>', now);
+    // On a tenant's host, only that tenant's invitations.
+    if (tenantId !== undefined) {
+      query = query.where('operator_id', 'in', (eb) =>
+        eb.selectFrom('operators').select('id').where('tenant_id', '=', tenantId),
+      );
+    }
+    const claimed = await query.returning('operator_id').executeTakeFirst();
+    if (!claimed) throw invitationRefused();
+    const admin = await tx
+      .updateTable('operators')
+      .set({
+        password_hash: passwordHash,
+        must_change_password: false,
+        last_login_at: now,
+        last_login_address: address,
+      })
+      .where('id', '=', claimed.operator_id)
+      .where('role', '=', 'tenant-admin')
+      .returning(['id', 'username', 'tenant_id'])
+      .executeTakeFirst();
+    if (!admin?.tenant_id) throw invitationRefused();
+    const tenant = await tx
+      .selectFrom('tenants')
+      .select('slug')
+      .where('id', '=', admin.tenant_id)
+      .executeTakeFirstOrThrow();
+    const actor = `tenant-admin:${tenant.slug}/${admin.username}`;
+    await this.#o.audit.record(tx, {
+      actor,
+      address,
+      action: 'tenant-admin.accept',
+      target: `tenant-admin/${tenant.slug}/${admin.username}`,
+      tenant: tenant.slug,
+    });
+    return { id: admin.id, username: admin.username, tenant: tenant.slug, actor };
   }
 
   async list(slug: string): Promise<TenantAdminView[]> {
@@ -312,6 +392,12 @@ export class TenantAdminService {
     if (!row) throw new NotFoundError(`tenant ${showValue(slug)} does not exist`, { field: 'tenant' });
     return row;
   }
+}
+
+function invitationRefused(): UnauthorizedError {
+  return new UnauthorizedError('this invitation code is unknown, used or expired; ask for a new invitation', {
+    field: 'token',
+  });
 }
 
 function operatorOnly(actor: Principal, what: string): void {
