@@ -80,7 +80,7 @@ import {
   breakGlassPage,
   TenantAdminService,
 } from './identity/admins/index.ts';
-import { LocalUsers } from './identity/local/index.ts';
+import { LocalUsers, sessionUser } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -130,17 +130,17 @@ export interface Services {
   readonly tenantAdmins: TenantAdminService;
   /** Operators' time-limited, audited access into a tenant's stage that requires sign-in. */
   readonly breakGlass: BreakGlassService;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
-  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
-  readonly localUsers: LocalUsers;
-  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
-  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -499,7 +499,22 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
   });
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  for (const [name, handler] of Object.entries(
+    localUsers.pages(sessionUser((token) => sessions.verify(token))),
+  )) {
+    authPages.add(name, handler);
+  }
   // Tenant admins and break-glass (issue 13, src/identity/admins/).
+  const publicApiUrl = (): string => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`;
   const tenantAdmins = new TenantAdminService({
     db,
     audit,
@@ -507,7 +522,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     tokens,
     mfa: operators,
     notifications,
-    apiUrl: () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
+    apiUrl: publicApiUrl,
     tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
   const breakGlass = new BreakGlassService({
@@ -519,13 +534,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
-  authPages.add(
-    'admin-invite',
-    adminInvitePage(
-      tenantAdmins,
-      () => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`,
-    ),
-  );
+  authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
   return {
     directory,
     identitySettings,
