@@ -86,6 +86,16 @@ describe('break-glass', () => {
       reason: 'incident 7: checkout fails',
     });
     expect(nowhere.status).toBe(404);
+    // A person's own sign-in, never an automation token.
+    const automation = await s.t.request('POST', '/api/v1/tokens', { name: 'ci' });
+    const byToken = await s.t.request(
+      'POST',
+      url,
+      { reason: 'incident 7: checkout fails' },
+      automation.body.token as string,
+    );
+    expect(byToken.status).toBe(403);
+    expect(byToken.body.message).toMatch(/own sign-in/);
     expect((await s.t.request('GET', `/api/v1/tenants/${tenant}/break-glass`)).body.grants).toEqual([]);
   });
 

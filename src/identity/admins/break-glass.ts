@@ -105,6 +105,11 @@ export class BreakGlassService<S extends { readonly sid: string } = { readonly s
     if (actor.kind !== 'operator' || !actor.operatorId) {
       throw new ForbiddenError('only an operator signed in with its own account may open break-glass access');
     }
+    if (!actor.accountAccess) {
+      throw new ForbiddenError(
+        'an API token may not open break-glass access: it needs the operator\'s own sign-in ("steward login")',
+      );
+    }
     const reason = checkReason(input.reason);
     const minutes = checkBoundedInteger(
       'minutes',
