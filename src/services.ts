@@ -27,7 +27,12 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
-import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import {
+  sessionDirectory,
+  IdentitySettings,
+  SessionKeys,
+  SessionService,
+} from './identity/sessions/index.ts';
 import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
@@ -80,6 +85,12 @@ import {
   breakGlassPage,
   TenantAdminService,
 } from './identity/admins/index.ts';
+import {
+  createOidcModule,
+  directoryJoin,
+  registerOidcPages,
+  type OidcModule,
+} from './identity/oidc/index.ts';
 import { LocalUsers, sessionUser } from './identity/local/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -135,12 +146,14 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
-  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
-  readonly directory: Directory;
+  /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
+  readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -483,22 +496,42 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     directory,
     origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
+  const oidc = await createOidcModule({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger,
+    idpCaFile: config.identity.idpCaFile,
+    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    loginLog: localUsers.log,
+    directory: directoryJoin(directory),
+  });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
   const sessions = new SessionService({
     db,
     keys: new SessionKeys(db, secrets, clock),
     settings: identitySettings,
-    directory: directoryReader(db),
+    directory: sessionDirectory(directory),
     clock,
     logger: logger.child({ component: 'sessions' }),
   });
+  // A deactivated or deleted user's sessions end at once (a refresh would refuse them anyway).
+  directory.onUserGone((gone) =>
+    sessions
+      .revokeUser(gone.tenantId, gone.userId, gone.kind === 'deleted' ? 'deleted' : 'deactivated')
+      .then(() => undefined),
+  );
+  tenants.useIdentityKeys(() => sessions.jwks());
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
+    oidc: oidc.signIn,
   });
+  registerOidcPages(authPages, oidc.signIn);
   // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
   localUsers.useSettings({
     enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
@@ -536,12 +569,13 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   authPages.add('break-glass', breakGlassPage(breakGlass));
   authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
   return {
-    directory,
+    oidc,
     identitySettings,
     sessions,
     authPages,
     tenantAdmins,
     breakGlass,
+    directory,
     status,
     localUsers,
     tenants,

@@ -22,6 +22,7 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { tenantAdminRoutes } from './routes/tenant-admins.ts';
+import { identityOidcRoutes } from './routes/identity-oidc.ts';
 import { identitySettingsRoutes } from './routes/identity-settings.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
@@ -114,6 +115,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   tenantAdminRoutes(api, authenticate, options.services);
+  identityOidcRoutes(api, authenticate, options.services);
   identitySettingsRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);

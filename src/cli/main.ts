@@ -22,6 +22,8 @@ import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
+import { identityCommands } from './identity-commands.ts';
+import { identityOidcCommands } from './identity-oidc-commands.ts';
 import { userCommands } from './user-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
@@ -578,6 +580,8 @@ statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
+identityCommands(program, { client, json });
+identityOidcCommands(program, { client, json });
 userCommands(program, { client, json, confirm });
 
 program

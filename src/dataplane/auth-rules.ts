@@ -99,7 +99,9 @@ export function authRules(files: EdgeFiles, auth: EdgeAuth, tenant: string | und
     `    http-request set-header X-Steward-Identity %[${token}] if signin_on sess_ours sess_live`,
     // A page load without a valid session goes to sign in (or to refresh, when the token is only expired).
     '    acl page_load method GET HEAD',
-    '    acl script_fetch req.hdr(sec-fetch-mode) -m found !{ req.hdr(sec-fetch-mode) -m str navigate }',
+    // An ACL line takes one criterion (the rest would be read as its patterns): the verdict goes through a variable.
+    '    http-request set-var(txn.script_fetch) bool(1) if { req.hdr(sec-fetch-mode) -m found } !{ req.hdr(sec-fetch-mode) -m str navigate }',
+    '    acl script_fetch var(txn.script_fetch) -m bool',
     '    http-request set-var(txn.rd) pathq,url_enc if signin_required !sess_ours || signin_required !sess_live',
     '    http-request redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302 if signin_required sess_ours !sess_live page_load !script_fetch',
     '    http-request redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302 if signin_required !sess_ours page_load !script_fetch',

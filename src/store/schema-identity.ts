@@ -181,8 +181,45 @@ export interface EdgeSessionTables {
 // ---
 
 /** src/identity/oidc/ (migration 0031): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/oidc/
-export interface OidcTables {}
+export interface OidcConnectionsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  name: string;
+  stage: string | null;
+  label: string;
+  kind: string;
+  issuer: string;
+  client_id: string;
+  secret_name: string;
+  scopes: string[];
+  allowed_tids: Generated<string[]>;
+  join_claim: string;
+  groups_claim: string | null;
+  graph_url: string | null;
+  provision: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface UserIdentitiesTable {
+  connection_id: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: Generated<Timestamp>;
+  last_used_at: Timestamp;
+}
+
+export interface OidcUsedStatesTable {
+  state_hash: string;
+  expires_at: Timestamp;
+}
+
+export interface OidcTables {
+  oidc_connections: OidcConnectionsTable;
+  user_identities: UserIdentitiesTable;
+  oidc_used_states: OidcUsedStatesTable;
+}
 
 // ---
 

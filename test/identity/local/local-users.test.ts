@@ -48,6 +48,9 @@ beforeAll(async () => {
   await st.services.notifications.keepSmtpCredentials('id-mailer', 'id-mail-secret');
   const created = await st.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
   expect(created.status, created.text).toBe(201);
+  // Local users sign in only where the tenant's identity settings let them (sessions/, id-edge).
+  const on = await st.request('PATCH', '/api/v1/tenants/acme/identity', { localUsers: true });
+  expect(on.status, on.text).toBe(200);
   tenantId = (await st.services.localUsers.users.tenant('acme')).id;
   // The route the data plane would have once the stage runs: the pages find the tenant by its host.
   await st.query(
