@@ -82,6 +82,12 @@ import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
 import {
+  adminInvitePage,
+  BreakGlassService,
+  breakGlassPage,
+  TenantAdminService,
+} from './identity/admins/index.ts';
+import {
   createOidcModule,
   directoryJoin,
   registerOidcPages,
@@ -133,6 +139,10 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** Tenant admins (the customers' IT, scoped to one tenant) and their invitations. */
+  readonly tenantAdmins: TenantAdminService;
+  /** Operators' time-limited, audited access into a tenant's stage that requires sign-in. */
+  readonly breakGlass: BreakGlassService;
   /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
   readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
@@ -562,11 +572,35 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   )) {
     authPages.add(name, handler);
   }
+  // Tenant admins and break-glass (issue 13, src/identity/admins/).
+  const publicApiUrl = (): string => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`;
+  const tenantAdmins = new TenantAdminService({
+    db,
+    audit,
+    clock,
+    tokens,
+    mfa: operators,
+    notifications,
+    apiUrl: publicApiUrl,
+    tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  const breakGlass = new BreakGlassService({
+    db,
+    audit,
+    clock,
+    sessions,
+    loginLog: localUsers.log,
+    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  authPages.add('break-glass', breakGlassPage(breakGlass));
+  authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
   return {
     oidc,
     identitySettings,
     sessions,
     authPages,
+    tenantAdmins,
+    breakGlass,
     directory,
     ldap,
     scimTokens,

@@ -23,6 +23,7 @@ import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { ldapDirectoryRoutes } from './routes/ldap-directory.ts';
 import { scimRoutes } from './routes/scim.ts';
+import { tenantAdminRoutes } from './routes/tenant-admins.ts';
 import { identityOidcRoutes } from './routes/identity-oidc.ts';
 import { identitySettingsRoutes } from './routes/identity-settings.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -116,6 +117,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);
+  tenantAdminRoutes(api, authenticate, options.services);
   identityOidcRoutes(api, authenticate, options.services);
   identitySettingsRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);

@@ -30,6 +30,7 @@ import { userCommands } from './user-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
+import { tenantAdminCommands } from './tenant-admin-commands.ts';
 import { accountCommands } from './account-commands.ts';
 import type { StageView, TenantView } from '../tenants/service.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
@@ -411,6 +412,7 @@ audit
   });
 
 accountCommands(program, { client, json, sessionFile: () => globals().sessionFile, confirm, secretEnv });
+tenantAdminCommands(program, { client, json, sessionFile: () => globals().sessionFile, confirm, secretEnv });
 
 const secrets = program.command('secrets').description('secrets at rest');
 secrets

@@ -222,9 +222,36 @@ export interface OidcTables {
 
 // ---
 
-/** src/identity/admins/ (migration 0032): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/admins/
-export interface TenantAdminTables {}
+/** src/identity/admins/ (migration 0032); operators.tenant_id is declared with operators (schema.ts). */
+export interface TenantAdminInvitationsTable {
+  operator_id: string;
+  token_hash: string;
+  invited_by: string;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+}
+
+export interface BreakGlassGrantsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  stage: string;
+  operator_id: string | null;
+  operator: string;
+  reason: string;
+  link_hash: string;
+  link_used_at: Timestamp | null;
+  session_id: string | null;
+  opened_at: Timestamp;
+  expires_at: Timestamp;
+  closed_at: Timestamp | null;
+  closed_by: string | null;
+}
+
+export interface TenantAdminTables {
+  tenant_admin_invitations: TenantAdminInvitationsTable;
+  break_glass_grants: BreakGlassGrantsTable;
+}
 
 // ---
 
