@@ -113,6 +113,8 @@ export interface DataPlaneState {
   readonly runAs?: { readonly user: string; readonly group: string };
   /** The number of worker threads (HAProxy's default is one per core). */
   readonly threads?: number;
+  /** Set: `/scim/v2` on each tenant's apex host (`<tenant>.<scimBaseDomain>`) goes to Steward's pages (SCIM). */
+  readonly scimBaseDomain?: string;
   /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
   readonly auth?: EdgeAuth;
 }
@@ -294,6 +296,7 @@ function renderFrontends(state: DataPlaneState): string[] {
       : []),
     // Steward's own pages come first, on every host: a tenant's route cannot shadow them.
     `    use_backend ${stewardBackend} if { path_beg /.steward/ }`,
+    ...scimRules(state.scimBaseDomain),
     `    use_backend %[var(txn.host),map(${files.routesMap},${unroutedBackend})]`,
     `    default_backend ${unroutedBackend}`,
     '',
@@ -323,6 +326,20 @@ function renderFrontends(state: DataPlaneState): string[] {
     '    stats uri /stats',
     '    stats refresh 10s',
     '',
+  ];
+}
+
+/**
+ * SCIM on the tenant's apex host only (one label before the base domain):
+ * that host's `/scim/v2` no longer reaches the prod app; stage hosts and
+ * custom domains are untouched.
+ */
+function scimRules(baseDomain: string | undefined): string[] {
+  if (baseDomain === undefined) return [];
+  const apex = `^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\\.${baseDomain.toLowerCase().replace(/[^a-z0-9-]/g, (c) => `\\${c}`)}$`;
+  return [
+    `    acl scim_apex var(txn.host) -m reg ${apex}`,
+    `    use_backend ${stewardBackend} if scim_apex { path /scim/v2 } || scim_apex { path_beg /scim/v2/ }`,
   ];
 }
 
