@@ -316,11 +316,19 @@ describe('SCIM over HTTPS through HAProxy', () => {
     });
     expect(unknown.status).toBe(400);
 
-    // active "False" (Entra): the user stays, with its memberships, and the Directory's listeners hear of it.
+    // active "False" (Entra): the user stays, with its memberships, and the Directory's listeners hear of it:
+    // the user's edge session is revoked.
+    const tenantId = await t.services.directory.tenantId('acme');
+    const place = { tenantId, tenant: 'acme', stage: 'prod', host: 'acme.localhost', address: '127.0.0.1' };
+    const session = await t.services.sessions.open(place, { kind: 'user', userId: ids[4] as string }, [
+      'pwd',
+    ]);
+    expect(await t.services.sessions.isLive(session.sid)).toBe(true);
     const soft = await patch(`/Users/${ids[4]}`, { op: 'Replace', path: 'active', value: 'False' });
     expect(soft.body.active).toBe(false);
     expect(soft.body.groups).toEqual([expect.objectContaining({ value: gid, display: 'Eng' })]);
     expect(gone).toContainEqual({ kind: 'deactivated', tenantId: expect.any(String), userId: ids[4] });
+    expect(await t.services.sessions.isLive(session.sid)).toBe(false);
     expect(
       (await scim('GET', `/Users?filter=${encodeURIComponent('active eq false')}`)).body.totalResults,
     ).toBe(1);
