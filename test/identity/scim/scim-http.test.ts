@@ -309,12 +309,19 @@ describe('SCIM over HTTPS through HAProxy', () => {
     expect(filtered.body.Resources[0].members).toBeUndefined();
     members = (await scim('GET', `/Groups/${gid}`)).body.members;
     expect(members.map((m) => m.value).sort()).toEqual([ids[0], ...ids.slice(4, 11)].sort());
-    const unknown = await patch(`/Groups/${gid}`, {
-      op: 'Add',
-      path: 'members',
-      value: [{ value: '00000000-0000-4000-8000-000000000000' }],
-    });
+    // A bad PATCH among others sent at the same time (they share a transaction) fails only itself.
+    const [unknown, good] = await Promise.all([
+      patch(`/Groups/${gid}`, {
+        op: 'Add',
+        path: 'members',
+        value: [{ value: '00000000-0000-4000-8000-000000000000' }],
+      }),
+      patch(`/Groups/${gid}`, { op: 'Add', path: 'members', value: [{ value: ids[11] }] }),
+    ]);
     expect(unknown.status).toBe(400);
+    expect(good.status).toBe(204);
+    members = (await scim('GET', `/Groups/${gid}`)).body.members;
+    expect(members.map((m) => m.value)).toContain(ids[11]);
 
     // active "False" (Entra): the user stays, with its memberships, and the Directory's listeners hear of it:
     // the user's edge session is revoked.
