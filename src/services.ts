@@ -10,6 +10,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
+import { LdapReader, LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
 import { ScimService, ScimTokenService } from './identity/scim/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
@@ -81,6 +82,12 @@ import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
 import {
+  adminInvitePage,
+  BreakGlassService,
+  breakGlassPage,
+  TenantAdminService,
+} from './identity/admins/index.ts';
+import {
   createOidcModule,
   directoryJoin,
   registerOidcPages,
@@ -132,6 +139,10 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** Tenant admins (the customers' IT, scoped to one tenant) and their invitations. */
+  readonly tenantAdmins: TenantAdminService;
+  /** Operators' time-limited, audited access into a tenant's stage that requires sign-in. */
+  readonly breakGlass: BreakGlassService;
   /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
   readonly localUsers: LocalUsers;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
@@ -145,6 +156,8 @@ export interface Services {
   readonly authPages: AuthPages;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** Issue 13: users and groups pulled from tenants' LDAP / Active Directory, scheduled and on demand. */
+  readonly ldap: LdapSyncService;
   /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
   readonly scimTokens: ScimTokenService;
   readonly scim: ScimService;
@@ -479,6 +492,15 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
   });
   const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const ldap = new LdapSyncService({
+    db,
+    directory,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'ldap-sync' }),
+    reader: new LdapReader({ allowLoopback: config.identity.ldapAllowLoopback }),
+  });
   const scimTokens = new ScimTokenService({
     db,
     tenantId: (tenant) => directory.tenantId(tenant),
@@ -550,12 +572,37 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   )) {
     authPages.add(name, handler);
   }
+  // Tenant admins and break-glass (issue 13, src/identity/admins/).
+  const publicApiUrl = (): string => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`;
+  const tenantAdmins = new TenantAdminService({
+    db,
+    audit,
+    clock,
+    tokens,
+    mfa: operators,
+    notifications,
+    apiUrl: publicApiUrl,
+    tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  const breakGlass = new BreakGlassService({
+    db,
+    audit,
+    clock,
+    sessions,
+    loginLog: localUsers.log,
+    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  authPages.add('break-glass', breakGlassPage(breakGlass));
+  authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
   return {
     oidc,
     identitySettings,
     sessions,
     authPages,
+    tenantAdmins,
+    breakGlass,
     directory,
+    ldap,
     scimTokens,
     scim: new ScimService({ directory, audit }),
     status,
@@ -613,6 +660,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       [restoreJobKind]: restores.handleRestore,
       [restoreTestJobKind]: restores.handleRestoreTest,
       [restoreTestScheduleJobKind]: restores.handleSchedule,
+      [ldapSyncJobKind]: ldap.handle,
     },
   };
 }
