@@ -562,7 +562,8 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
   localUsers.useSettings({
     enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
-    mfaRequired: () => Promise.resolve(false),
+    mfaRequired: async (place) =>
+      (await identitySettings.resolve(place.tenantId, place.stage)).mfa === 'required',
   });
   localUsers.useSessions({
     revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),

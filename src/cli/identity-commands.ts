@@ -24,6 +24,14 @@ function signInMode(value: string): (typeof modes)[number] {
   throw new InvalidArgumentError(`${JSON.stringify(value)} is not a sign-in mode: use ${modes.join(', ')}`);
 }
 
+const mfaModes = ['required', 'optional'] as const;
+
+function mfaMode(value: string): (typeof mfaModes)[number] {
+  const mode = value.trim().toLowerCase();
+  if ((mfaModes as readonly string[]).includes(mode)) return mode as (typeof mfaModes)[number];
+  throw new InvalidArgumentError(`${JSON.stringify(value)} is not an MFA mode: use ${mfaModes.join(', ')}`);
+}
+
 function wholeNumber(max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
@@ -46,6 +54,7 @@ export function describeIdentity(view: IdentitySettingsView): string[][] {
     shown(stage.effective.localUsers),
     shown(stage.effective.idleMinutes, ' min'),
     shown(stage.effective.absoluteHours, ' h'),
+    stage.effective.mfa,
   ]);
 }
 
@@ -75,6 +84,11 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
       '--absolute-hours <n>',
       'a session ends this long after sign-in, whatever happens (default 12)',
       wholeNumber(8760),
+    )
+    .option(
+      '--mfa <mode>',
+      'required | optional (default optional): with required, local users enrol TOTP at sign-in',
+      mfaMode,
     );
   oidcSetOptions(set);
   set.action(
@@ -86,6 +100,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
         signIn?: string;
         idleMinutes?: number;
         absoluteHours?: number;
+        mfa?: string;
       } & OidcSetOptions,
     ) => {
       const connection = await setOidcFrom(client(), tenant, stage, o);
@@ -95,6 +110,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
         ...(o.signIn !== undefined ? { signIn: o.signIn } : {}),
         ...(o.idleMinutes !== undefined ? { idleMinutes: o.idleMinutes } : {}),
         ...(o.absoluteHours !== undefined ? { absoluteHours: o.absoluteHours } : {}),
+        ...(o.mfa !== undefined ? { mfa: o.mfa } : {}),
       };
       if (Object.keys(body).length === (stage ? 1 : 0) && connection) {
         if (json()) return printJson({ oidc: connection });
@@ -105,7 +121,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
       }
       if (Object.keys(body).length === (stage ? 1 : 0)) {
         throw new InvalidArgumentError(
-          'give at least one of --local-users, --sign-in, --idle-minutes, --absolute-hours, --oidc',
+          'give at least one of --local-users, --sign-in, --idle-minutes, --absolute-hours, --mfa, --oidc',
         );
       }
       const view = await client().patch<IdentitySettingsView>(
@@ -113,7 +129,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
         body,
       );
       if (json()) return printJson(connection ? { ...view, oidc: connection } : view);
-      printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE'], describeIdentity(view));
+      printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE', 'MFA'], describeIdentity(view));
       if (connection) {
         printTable(['OIDC', 'KIND', 'ISSUER'], [[connection.name, connection.kind, connection.issuer]]);
       }
@@ -127,6 +143,6 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
     .action(async (tenant: string) => {
       const view = await client().get<IdentitySettingsView>(`/api/v1/tenants/${enc(tenant)}/identity`);
       if (json()) return printJson(view);
-      printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE'], describeIdentity(view));
+      printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE', 'MFA'], describeIdentity(view));
     });
 }

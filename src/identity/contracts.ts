@@ -51,6 +51,18 @@ export type SignInResult =
       readonly userId: string;
       readonly method: SignInMethod;
       readonly amr: readonly string[];
+      /** Recovery codes of a second factor just set up at sign-in: shown once, before going on. */
+      readonly recoveryCodes?: readonly string[];
+    }
+  /**
+   * The password was right, MFA is required and the user has no second factor: show the TOTP
+   * set-up (this secret) and send the first code back with the challenge (no session before).
+   */
+  | {
+      readonly kind: 'mfa-enrol';
+      readonly challenge: string;
+      readonly secret: string;
+      readonly uri: string;
     }
   /** The password was right and the user has MFA: show the code form with this opaque, signed, short-lived challenge. */
   | { readonly kind: 'mfa-required'; readonly challenge: string }

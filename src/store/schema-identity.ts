@@ -141,6 +141,8 @@ export interface IdentitySettingsTable {
   sign_in: string | null;
   idle_minutes: number | null;
   absolute_hours: number | null;
+  /** Migration 0036: 'required' | 'optional' (null: the tenant's, then optional). */
+  mfa: string | null;
   updated_at: Timestamp;
 }
 

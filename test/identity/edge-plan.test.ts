@@ -247,14 +247,28 @@ describe('identity settings', () => {
       signIn: 'off',
       idleMinutes: 60,
       absoluteHours: 12,
+      mfa: 'optional',
     });
-    const tenant = { localUsers: true, signIn: 'optional' as const, idleMinutes: null, absoluteHours: 8 };
-    const stage = { localUsers: null, signIn: 'required' as const, idleMinutes: 15, absoluteHours: null };
+    const tenant = {
+      localUsers: true,
+      signIn: 'optional' as const,
+      idleMinutes: null,
+      absoluteHours: 8,
+      mfa: 'required' as const,
+    };
+    const stage = {
+      localUsers: null,
+      signIn: 'required' as const,
+      idleMinutes: 15,
+      absoluteHours: null,
+      mfa: null,
+    };
     expect(resolveSettings(tenant, stage)).toEqual({
       localUsers: true,
       signIn: 'required',
       idleMinutes: 15,
       absoluteHours: 8,
+      mfa: 'required',
     });
   });
 

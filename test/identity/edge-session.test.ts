@@ -298,7 +298,7 @@ describe('the edge session, through HAProxy', () => {
     );
     expect(set.code, set.stderr).toBe(0);
     console.log(`$ steward identity set acme prod --sign-in required --idle-minutes 30\n${set.stdout}`);
-    expect(set.stdout).toMatch(/prod\s+required\s+on\s+30 min\s+12 h/);
+    expect(set.stdout).toMatch(/prod\s+required\s+on\s+30 min\s+12 h\s+optional/);
     const bad = await steward('identity', 'set', 'acme', '--sign-in', 'sometimes');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('"sometimes" is not a sign-in mode: use required, optional, off');
@@ -310,8 +310,14 @@ describe('the edge session, through HAProxy', () => {
     expect(view.stages).toEqual([
       {
         stage: 'prod',
-        overrides: { localUsers: true, signIn: 'required', idleMinutes: 30, absoluteHours: null },
-        effective: { localUsers: true, signIn: 'required', idleMinutes: 30, absoluteHours: 12 },
+        overrides: { localUsers: true, signIn: 'required', idleMinutes: 30, absoluteHours: null, mfa: null },
+        effective: {
+          localUsers: true,
+          signIn: 'required',
+          idleMinutes: 30,
+          absoluteHours: 12,
+          mfa: 'optional',
+        },
       },
     ]);
     const api = await s.t.request('PATCH', '/api/v1/tenants/acme/identity', { stage: 'qa', signIn: 'off' });

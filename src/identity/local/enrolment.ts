@@ -76,7 +76,7 @@ export class LocalEnrolment {
     if ('problem' in link) return { kind: 'problem', message: linkProblemMessage[link.problem] };
     const user = await this.#o.directory.getUser(place.tenantId, link.userId);
     if (!user?.active) return { kind: 'problem', message: linkProblemMessage.unknown };
-    const enrolment = (await this.#enrolmentDue(place.tenantId, user.id))
+    const enrolment = (await this.#enrolmentDue(place, user.id))
       ? this.#newEnrolment(place, user)
       : undefined;
     return { kind: 'form', userName: user.userName, enrolment };
@@ -101,7 +101,7 @@ export class LocalEnrolment {
       ...(this.#o.denylist ? { denylist: this.#o.denylist } : {}),
     });
     if (problem) return { kind: 'problem', message: `Password: ${problem}.`, field: 'password' };
-    const due = await this.#enrolmentDue(place.tenantId, user.id);
+    const due = await this.#enrolmentDue(place, user.id);
     let totp: { secret: string; step: number } | undefined;
     if (due) {
       const checked = await this.#checkEnrolment(place, user.id, enrolment, now);
@@ -184,10 +184,30 @@ export class LocalEnrolment {
     });
   }
 
-  async #enrolmentDue(tenantId: string, userId: string): Promise<boolean> {
+  /** TOTP confirmed by its first code at sign-in (MFA required, LocalSignInService): on, with new recovery codes. */
+  async enableAtSignIn(
+    place: SignInPlace,
+    userId: string,
+    totp: { secret: string; step: number },
+  ): Promise<{ recoveryCodes: readonly string[] } | { problem: string }> {
+    const user = await this.#o.directory.getUser(place.tenantId, userId);
+    if (!user?.active) return { problem: 'user gone or inactive' };
+    const codes = newRecoveryCodes();
+    const now = this.#o.clock.now();
+    return this.#o.db.transaction().execute(async (tx) => {
+      const credentials = await this.#credentials(tx, user.id, true);
+      if (!credentials?.password_hash || credentials.totp_enabled) {
+        return { problem: 'TOTP was set up already (a second enrolment at once)' };
+      }
+      await this.#enable(tx, place, user, totp, codes, now);
+      return { recoveryCodes: codes };
+    });
+  }
+
+  async #enrolmentDue(place: SignInPlace, userId: string): Promise<boolean> {
     const credentials = await this.#credentials(this.#o.db, userId);
     if (credentials?.totp_enabled) return false;
-    return (credentials?.mfa_required ?? false) || (await this.#o.settings.mfaRequired(tenantId));
+    return (credentials?.mfa_required ?? false) || (await this.#o.settings.mfaRequired(place));
   }
 
   #newEnrolment(place: SignInPlace, user: LocalUser): Enrolment {

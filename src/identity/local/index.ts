@@ -52,7 +52,7 @@ export class LocalUsers {
     const tickets = new Tickets(o.secrets.masterKeys());
     const settings: LocalSettings = {
       enabled: (place) => this.#settings.enabled(place),
-      mfaRequired: (tenantId) => this.#settings.mfaRequired(tenantId),
+      mfaRequired: (place) => this.#settings.mfaRequired(place),
     };
     const sessions = (): SessionRevoker => this.#sessions;
     this.log = new LoginEvents(o.db, o.clock);
@@ -65,6 +65,7 @@ export class LocalUsers {
       log: this.log,
       tickets,
       settings,
+      enrol: (place, userId, totp) => this.enrolment.enableAtSignIn(place, userId, totp),
     });
     this.users = new LocalUserService({
       db: o.db,

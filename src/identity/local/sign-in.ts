@@ -3,7 +3,15 @@ import type { Clock } from '../../core/clock.ts';
 import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { LocalSignIn, SignInFailureReason, SignInPlace, SignInResult } from '../contracts.ts';
-import { checkTotp, decoyHash, hashRecoveryCode, sameHash, verifyPassword } from '../credentials.ts';
+import {
+  checkTotp,
+  decoyHash,
+  newTotpSecret,
+  totpUri,
+  hashRecoveryCode,
+  sameHash,
+  verifyPassword,
+} from '../credentials.ts';
 import { accountVerdict, addressPrefix, addressVerdict } from '../lockout.ts';
 import { LocalAttempts } from './attempts.ts';
 import type { DirectoryPort } from './directory.ts';
@@ -15,9 +23,16 @@ import { ticketDigest, type Tickets } from './tickets.ts';
 export interface LocalSettings {
   /** Local users may sign in here. */
   enabled(place: SignInPlace): Promise<boolean>;
-  /** Every local user of the tenant needs TOTP (besides users added with MFA required). */
-  mfaRequired(tenantId: string): Promise<boolean>;
+  /** Every local user signing in here needs a second factor (besides users added with MFA required). */
+  mfaRequired(place: SignInPlace): Promise<boolean>;
 }
+
+/** Turns TOTP on for a user who confirmed it at sign-in (LocalEnrolment): the recovery codes, or a problem. */
+export type EnrolAtSignIn = (
+  place: SignInPlace,
+  userId: string,
+  totp: { secret: string; step: number },
+) => Promise<{ recoveryCodes: readonly string[] } | { problem: string }>;
 
 export const defaultLocalSettings: LocalSettings = {
   enabled: () => Promise.resolve(true),
@@ -33,6 +48,7 @@ export interface LocalSignInOptions {
   readonly log: LoginEvents;
   readonly tickets: Tickets;
   readonly settings: LocalSettings;
+  readonly enrol: EnrolAtSignIn;
 }
 
 /** The one answer to an unknown user, a wrong password, a locked or inactive account. */
@@ -122,13 +138,20 @@ export class LocalSignInService implements LocalSignIn {
       return fail('bad_password', user.id, detail);
     }
     if (!user.active) return fail('inactive', user.id);
-    if (credentials?.totp_enabled) {
+    const enrol =
+      !credentials?.totp_enabled &&
+      (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place)));
+    if (credentials?.totp_enabled || enrol) {
+      // The code form (or, when MFA is required and not set up, the enrolment form) comes next;
+      // no session until it is answered. The challenge is single use: its digest is kept.
+      const secret = enrol ? newTotpSecret() : undefined;
       const challenge = this.#o.tickets.issue({
-        purpose: 'mfa-challenge',
+        purpose: enrol ? 'mfa-enrolment' : 'mfa-challenge',
         tenantId: place.tenantId,
         host: place.host,
         userId: user.id,
         expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
+        ...(secret ? { secret } : {}),
       });
       await this.#o.db
         .updateTable('tenant_user_credentials')
@@ -136,26 +159,23 @@ export class LocalSignInService implements LocalSignIn {
         .where('user_id', '=', user.id)
         .execute();
       await this.#attempts.refund(user.id, prefix, now);
-      return { kind: 'mfa-required', challenge };
-    }
-    if (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place.tenantId))) {
-      // Saying so would tell a guesser the password was right: the same answer, the reason logged.
-      return fail(
-        'mfa_failed',
-        user.id,
-        'MFA is required and not enrolled: send a new invitation after "steward user reset-mfa"',
-      );
+      if (!secret) return { kind: 'mfa-required', challenge };
+      return {
+        kind: 'mfa-enrol',
+        challenge,
+        secret,
+        uri: totpUri(secret, `${user.userName}@${place.tenant}`, place.host),
+      };
     }
     return this.#signedIn(place, user.id, name, prefix, 'password', ['pwd'], null);
   }
 
   async totp(place: SignInPlace, challenge: string, code: string): Promise<SignInResult> {
     const now = this.#o.clock.now();
-    const ticket = this.#o.tickets.open(
-      challenge,
-      { purpose: 'mfa-challenge', tenantId: place.tenantId, host: place.host },
-      now,
-    );
+    const expect = { tenantId: place.tenantId, host: place.host };
+    const ticket =
+      this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-challenge' }, now) ??
+      this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-enrolment' }, now);
     if (!ticket) {
       return this.#refuse(
         place,
@@ -195,6 +215,7 @@ export class LocalSignInService implements LocalSignIn {
       return this.#refuse(place, 'totp', name, user.id, 'locked', verdict.reason, wrongCode);
     }
     if (!user.active) return this.#refuse(place, 'totp', name, user.id, 'inactive', null, wrongCode);
+    if (ticket.purpose === 'mfa-enrolment') return this.#enrol(place, user, ticket, code.trim(), prefix, now);
     const how = await this.#secondFactor(consumed, code.trim(), now);
     if (!how) {
       let detail = 'wrong or reused code';
@@ -213,6 +234,44 @@ export class LocalSignInService implements LocalSignIn {
       ['pwd', 'otp'],
       how === 'recovery' ? 'recovery code used' : null,
     );
+  }
+
+  /** The first code of a TOTP set up at sign-in (MFA required): TOTP on, then signed in, the recovery codes with it. */
+  async #enrol(
+    place: SignInPlace,
+    user: { id: string; userName: string },
+    ticket: { secret?: string },
+    code: string,
+    prefix: string,
+    now: Date,
+  ): Promise<SignInResult> {
+    const step =
+      ticket.secret && /^\d{6}$/.test(code) ? await checkTotp(ticket.secret, code, now) : undefined;
+    if (!ticket.secret || step === undefined) {
+      return this.#refuse(
+        place,
+        'totp',
+        user.userName,
+        user.id,
+        'mfa_failed',
+        'wrong code at TOTP enrolment',
+        wrongCode,
+      );
+    }
+    const enabled = await this.#o.enrol(place, user.id, { secret: ticket.secret, step });
+    if ('problem' in enabled) {
+      return this.#refuse(place, 'totp', user.userName, user.id, 'bad_request', enabled.problem, tooSlow);
+    }
+    const result = await this.#signedIn(
+      place,
+      user.id,
+      user.userName,
+      prefix,
+      'totp',
+      ['pwd', 'otp'],
+      'TOTP enrolled at sign-in (MFA required)',
+    );
+    return { ...result, recoveryCodes: enabled.recoveryCodes };
   }
 
   async #secondFactor(
@@ -253,7 +312,7 @@ export class LocalSignInService implements LocalSignIn {
     method: 'password' | 'totp',
     amr: string[],
     detail: string | null,
-  ): Promise<SignInResult> {
+  ): Promise<Extract<SignInResult, { kind: 'signed-in' }>> {
     const now = this.#o.clock.now();
     await this.#attempts.settle(place.tenantId, userId, prefix, now);
     await this.#o.directory.recordSignIn(place.tenantId, userId, now);

@@ -82,6 +82,33 @@ export function mfaPage(
   );
 }
 
+/** MFA required and not set up: the TOTP secret to add, and its first code (posted to the code step). */
+export function mfaEnrolPage(
+  frame: PageFrame,
+  input: { csrf: string; rd: string; challenge: string; secret: string; uri: string },
+): string {
+  return page(
+    frame,
+    `<p>This application requires two-step verification. Add this account to your authenticator app (open the link on your phone, or type the key), then enter the code it shows.</p>
+<p><a href="${escapeHtml(input.uri)}">Add to authenticator app</a></p>
+<p>Key: <code data-totp-secret>${escapeHtml(input.secret.replace(/(.{4})/g, '$1 ').trim())}</code></p>
+<form method="post" action="/.steward/auth/mfa">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}
+<label for="code">Code from your authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,8}" required maxlength="8">
+<button type="submit">Turn on and sign in</button></form>`,
+  );
+}
+
+/** Signed in after setting up TOTP: the recovery codes, shown once, then on to the app. */
+export function recoveryCodesPage(frame: PageFrame, input: { codes: readonly string[]; rd: string }): string {
+  return page(
+    frame,
+    `<p role="status">Two-step verification is on.</p>
+<p>Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone; they are shown only now.</p>
+<ul data-recovery-codes>${input.codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>
+<p><a href="${escapeHtml(input.rd)}">Continue</a></p>`,
+  );
+}
+
 export function logoutPage(frame: PageFrame, input: { csrf: string; signedIn: boolean }): string {
   if (!input.signedIn)
     return page(

@@ -6,7 +6,15 @@ import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
 import type { IdentitySettings } from '../sessions/settings.ts';
 import { csrfAccepted, csrfCookie, csrfTokenValid, newCsrfToken } from './csrf.ts';
-import { loginPage, logoutPage, messagePage, mfaPage, type PageFrame } from './html.ts';
+import {
+  loginPage,
+  logoutPage,
+  messagePage,
+  mfaEnrolPage,
+  mfaPage,
+  recoveryCodesPage,
+  type PageFrame,
+} from './html.ts';
 
 /**
  * The sign-in pages under `/.steward/auth/` on a stage's own host, and the
@@ -218,6 +226,7 @@ export class AuthPages {
       amr: readonly string[],
       to = returnTo,
       expiresAt?: Date,
+      recoveryCodes?: readonly string[],
     ): Promise<void> => {
       // Login rotates: the session this browser had (if any, on this host) ends.
       const old = cookies.get(sessionCookie);
@@ -225,10 +234,35 @@ export class AuthPages {
       if (claims && claims.host === place.host) await this.#o.sessions.revokeSession(claims.sid, 'rotated');
       const session = await this.#o.sessions.open(place, who, amr, expiresAt);
       res.appendHeader('set-cookie', sessionCookieHeader(session.token, session.notAfter));
+      if (recoveryCodes) {
+        return send(
+          res,
+          200,
+          html,
+          recoveryCodesPage(frame('Two-step verification'), { codes: recoveryCodes, rd: safeReturnPath(to) }),
+        );
+      }
       redirect(res, safeReturnPath(to), 303);
     };
     const finish = async (result: SignInResult, to = returnTo): Promise<void> => {
-      if (result.kind === 'signed-in') return signIn({ kind: 'user', userId: result.userId }, result.amr, to);
+      if (result.kind === 'signed-in') {
+        return signIn(
+          { kind: 'user', userId: result.userId },
+          result.amr,
+          to,
+          undefined,
+          result.recoveryCodes,
+        );
+      }
+      if (result.kind === 'mfa-enrol') {
+        const { challenge, secret, uri } = result;
+        return send(
+          res,
+          200,
+          html,
+          mfaEnrolPage(frame('Set up two-step verification'), { csrf, rd: to, challenge, secret, uri }),
+        );
+      }
       if (result.kind === 'mfa-required') {
         return send(
           res,

@@ -19,13 +19,19 @@ export interface ResolvedIdentitySettings {
   readonly signIn: SignInMode;
   readonly idleMinutes: number;
   readonly absoluteHours: number;
+  /** `required`: local users without a second factor enrol TOTP at sign-in before a session opens. */
+  readonly mfa: MfaMode;
 }
+
+export const mfaModes = ['required', 'optional'] as const;
+export type MfaMode = (typeof mfaModes)[number];
 
 export const identityDefaults: ResolvedIdentitySettings = {
   localUsers: false,
   signIn: 'off',
   idleMinutes: 60,
   absoluteHours: 12,
+  mfa: 'optional',
 };
 
 /** What a set changes; a field left out keeps its value, null clears a stage's override. */
@@ -35,6 +41,7 @@ export const identitySettingsPatch = z
     signIn: z.enum(signInModes).nullable().optional(),
     idleMinutes: z.number().int().min(1).max(43_200).nullable().optional(),
     absoluteHours: z.number().int().min(1).max(8760).nullable().optional(),
+    mfa: z.enum(mfaModes).nullable().optional(),
   })
   .strict();
 export type IdentitySettingsPatch = z.output<typeof identitySettingsPatch>;
@@ -44,6 +51,7 @@ interface Layer {
   readonly signIn: SignInMode | null;
   readonly idleMinutes: number | null;
   readonly absoluteHours: number | null;
+  readonly mfa: MfaMode | null;
 }
 
 export interface IdentitySettingsView {
@@ -70,10 +78,17 @@ export function resolveSettings(
     signIn: pick('signIn') ?? identityDefaults.signIn,
     idleMinutes: pick('idleMinutes') ?? identityDefaults.idleMinutes,
     absoluteHours: pick('absoluteHours') ?? identityDefaults.absoluteHours,
+    mfa: pick('mfa') ?? identityDefaults.mfa,
   };
 }
 
-const emptyLayer: Layer = { localUsers: null, signIn: null, idleMinutes: null, absoluteHours: null };
+const emptyLayer: Layer = {
+  localUsers: null,
+  signIn: null,
+  idleMinutes: null,
+  absoluteHours: null,
+  mfa: null,
+};
 
 export class IdentitySettings {
   readonly #db: ControlDb;
@@ -98,6 +113,7 @@ export class IdentitySettings {
           signIn: row.sign_in as SignInMode | null,
           idleMinutes: row.idle_minutes,
           absoluteHours: row.absolute_hours,
+          mfa: row.mfa as MfaMode | null,
         },
       ]),
     );
@@ -155,6 +171,7 @@ export class IdentitySettings {
         ...(patch.signIn !== undefined ? { sign_in: patch.signIn } : {}),
         ...(patch.idleMinutes !== undefined ? { idle_minutes: patch.idleMinutes } : {}),
         ...(patch.absoluteHours !== undefined ? { absolute_hours: patch.absoluteHours } : {}),
+        ...(patch.mfa !== undefined ? { mfa: patch.mfa } : {}),
       };
       const existing = await tx
         .selectFrom('identity_settings')

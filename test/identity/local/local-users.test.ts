@@ -427,6 +427,64 @@ describe('local users', () => {
     expect((await signIn('li', pass, '192.0.2.50')).kind).toBe('mfa-required');
   });
 
+  it('with MFA required on the stage, sends a user without a second factor to enrol TOTP before any session', async () => {
+    const added = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'ola',
+      email: 'ola@acme.example',
+    });
+    expect(added.status, added.text).toBe(201);
+    const url = await mailedLink('ola@acme.example', 'invite');
+    const token = new URL(url).searchParams.get('token') ?? '';
+    const pass = 'ola keeps a long passphrase';
+    expect((await browse(url, { token, password: pass, confirm: pass })).status).toBe(200);
+    const required = await st.request('PATCH', '/api/v1/tenants/acme/identity', {
+      stage: 'prod',
+      mfa: 'required',
+    });
+    expect(required.status, required.text).toBe(200);
+    expect(required.body.stages[0].effective.mfa).toBe('required');
+    const bad = await st.request('PATCH', '/api/v1/tenants/acme/identity', { mfa: 'sometimes' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('mfa');
+    jar.delete('__Host-steward-session');
+    // The right password: the TOTP set-up, no session; a wrong first code: still none.
+    const login = { username: 'ola', password: pass, rd: '/books' };
+    const enrol = await browse('/.steward/auth/login', login);
+    expect(enrol.status, enrol.html).toBe(200);
+    expect(jar.has('__Host-steward-session')).toBe(false);
+    const wrong = await browse('/.steward/auth/mfa', {
+      challenge: field(enrol.html, 'challenge'),
+      code: '000000',
+      rd: '/books',
+    });
+    expect(wrong.status).toBe(401);
+    expect(jar.has('__Host-steward-session')).toBe(false);
+    const again = await browse('/.steward/auth/login', login);
+    const olaSecret = secretOf(again.html);
+    expect(olaSecret).toMatch(/^[A-Z2-7]{16,}$/);
+    const done = await browse('/.steward/auth/mfa', {
+      challenge: field(again.html, 'challenge'),
+      code: await code(olaSecret),
+      rd: '/books',
+    });
+    expect(done.status, done.html).toBe(200);
+    expect(done.html).toContain('data-recovery-codes');
+    expect(done.html).toContain('href="/books"');
+    expect(jar.has('__Host-steward-session')).toBe(true);
+    // Enrolled: the next sign-in asks for a code, and the log shows the enrolment at sign-in.
+    expect((await signIn('ola', pass, '192.0.2.60')).kind).toBe('mfa-required');
+    const log = await st.request('GET', '/api/v1/tenants/acme/login-log?user=ola');
+    expect(log.text).toContain('TOTP enrolled at sign-in (MFA required)');
+    // An invitation on a stage that requires MFA enrols TOTP with the password.
+    await st.request('POST', '/api/v1/tenants/acme/users', { userName: 'pia', email: 'pia@acme.example' });
+    expect((await browse(await mailedLink('pia@acme.example', 'invite'))).html).toContain('data-totp-secret');
+    const cleared = await st.request('PATCH', '/api/v1/tenants/acme/identity', { stage: 'prod', mfa: null });
+    expect(cleared.body.stages[0].effective.mfa).toBe('optional');
+    for (const user of ['ola', 'pia']) {
+      expect((await st.request('DELETE', `/api/v1/tenants/acme/users/${user}`)).status).toBe(200);
+    }
+  });
+
   it('refuses bad input naming the field, and a duplicate name in any case', async () => {
     const bad = await st.request('POST', '/api/v1/tenants/acme/users', {
       userName: 'li',
