@@ -18,7 +18,8 @@ import { createCa, issueServerCertificate, type CertificateAuthority } from '../
  *   the code exchange there;
  * - Entra's client-credentials token endpoint `<origin>/<tid>/oauth2/v2.0/token`
  *   and a fake Microsoft Graph (`graphUrl`, another host name of the same
- *   server) answering `POST /v1.0/users/{oid}/getMemberGroups`.
+ *   server) answering `POST /v1.0/users/{oid}/getMemberGroups` and
+ *   `POST /v1.0/directoryObjects/getByIds` (the groups' display names).
  *
  * Sign-in pages: `login(account)` makes the next interaction sign that account
  * in without a page (headless tests); otherwise a form asks for the account
@@ -43,6 +44,8 @@ export interface TestIdpOptions {
   readonly tids?: readonly string[];
   /** Fake Graph: the group ids of each object id. */
   readonly graphGroups?: Readonly<Record<string, readonly string[]>>;
+  /** Fake Graph: display names of group ids (getByIds leaves the others out). */
+  readonly graphGroupNames?: Readonly<Record<string, string>>;
   /** The CA to issue the server's certificate from (made before Steward starts, to trust it); default a new one. */
   readonly ca?: CertificateAuthority;
 }
@@ -240,12 +243,24 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
 
   async function graph(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     graphCalls += 1;
-    await body(req);
+    const sent = await body(req);
     const match = /^\/v1\.0\/users\/([^/]+)\/getMemberGroups$/.exec(url.pathname);
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (!graphTokens.has(token)) {
       res.writeHead(401, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ error: { code: 'InvalidAuthenticationToken' } }));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1.0/directoryObjects/getByIds') {
+      const { ids = [] } = JSON.parse(sent || '{}') as { ids?: string[] };
+      const value = ids
+        .filter((id) => options.graphGroupNames?.[id] !== undefined)
+        .map((id) => ({
+          '@odata.type': '#microsoft.graph.group',
+          id,
+          displayName: options.graphGroupNames?.[id],
+        }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ value }));
     }
     if (req.method !== 'POST' || !match) return void res.writeHead(404).end();
     const groups = options.graphGroups?.[decodeURIComponent(match[1] ?? '')] ?? [];

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { SourceGroup, SourceGroupsOutcome } from './source-groups.ts';
 import type { Logger } from 'pino';
 import { InputError, NotFoundError, showValue } from '../../core/errors.ts';
 import type { ControlDb } from '../../store/db.ts';
@@ -186,6 +187,19 @@ export class Directory {
 
   replaceMembers(tenantId: string, groupId: string, userIds: readonly string[]): Promise<void> {
     return this.write((w) => w.replaceMembers(tenantId, groupId, userIds));
+  }
+
+  /**
+   * Sets a user's memberships in the groups of `source` (e.g. an IdP's groups at an OIDC sign-in)
+   * to exactly `groups`, creating that source's missing groups; other sources' groups stay as they are.
+   */
+  setSourceGroups(
+    tenantId: string,
+    userId: string,
+    source: DirectorySource,
+    groups: readonly SourceGroup[],
+  ): Promise<SourceGroupsOutcome> {
+    return this.write((w) => w.setSourceGroups(tenantId, userId, source, groups));
   }
 
   async getGroup(tenantId: string, id: string): Promise<DirectoryGroup | undefined> {

@@ -13,4 +13,5 @@ export {
   type FilterValue,
 } from './filter.ts';
 export { isId } from './rows.ts';
+export { distinctGroups, type SourceGroup, type SourceGroupsOutcome } from './source-groups.ts';
 export * from './types.ts';

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { ConflictError, InputError, NotFoundError, showValue, StewardError } from '../../core/errors.ts';
 import type { ControlTx } from '../../store/db.ts';
 import { groupOf, groupRow, isId, userOf, userRow } from './rows.ts';
+import { setSourceMemberships, type SourceGroup, type SourceGroupsOutcome } from './source-groups.ts';
 import type {
   DirectoryGroup,
   DirectorySource,
@@ -202,6 +203,17 @@ export class DirectoryWriter {
         select ${groupId}::uuid, u from unnest(${ids}::uuid[]) as u on conflict do nothing`.execute(this.tx);
     }
     await this.#touchGroup(groupId);
+  }
+
+  /** A user's memberships in the groups of one source, set to exactly these (source-groups.ts); the user locked first. */
+  async setSourceGroups(
+    tenantId: string,
+    userId: string,
+    source: DirectorySource,
+    groups: readonly SourceGroup[],
+  ): Promise<SourceGroupsOutcome> {
+    await this.lockUser(tenantId, userId);
+    return setSourceMemberships(this.tx, tenantId, userId, source, groups);
   }
 
   /** Locks a user of the tenant (for update) and returns it, or throws NotFoundError. */

@@ -79,3 +79,22 @@ export function verifiedEmail(claims: Claims): string | null {
   if (typeof email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(email) || email.length > 320) return null;
   return claims.email_verified === false ? null : email.toLowerCase();
 }
+
+const objectId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The Directory's view of an IdP's groups: Entra names groups by object id
+ * (the id is the group's externalId, its name Graph's display name when
+ * Graph gave one, else the id); any other IdP by name.
+ */
+export function idpGroups(
+  kind: string,
+  values: readonly string[],
+  names: ReadonlyMap<string, string | null> = new Map(),
+): { displayName: string; externalId: string | null }[] {
+  return values.map((value) =>
+    kind === 'entra' && objectId.test(value)
+      ? { displayName: names.get(value) ?? value, externalId: value.toLowerCase() }
+      : { displayName: value, externalId: null },
+  );
+}

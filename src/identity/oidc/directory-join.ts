@@ -1,7 +1,10 @@
 import type { Directory, DirectoryUser } from '../directory/index.ts';
 import type { JoinUser, OidcDirectory } from './join.ts';
 
-/** The join's view of the Directory (the one writer of tenant_users): find by userName or e-mail, provision with source oidc. */
+/**
+ * The join's view of the Directory (the one writer of tenant_users): find by userName or e-mail, provision
+ * with source oidc, and the IdP's groups as the user's memberships in groups of source oidc.
+ */
 export function directoryJoin(directory: Directory): OidcDirectory {
   const of = (user: DirectoryUser): JoinUser => ({
     id: user.id,
@@ -30,6 +33,9 @@ export function directoryJoin(directory: Directory): OidcDirectory {
           'oidc',
         ),
       );
+    },
+    setGroups(tenantId, userId, groups) {
+      return directory.setSourceGroups(tenantId, userId, 'oidc', groups);
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { SourceGroup, SourceGroupsOutcome } from '../directory/index.ts';
 import type { SignInFailureReason } from '../contracts.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface OidcDirectory {
     tenantId: string,
     fields: { readonly userName: string; readonly email: string | null; readonly displayName: string | null },
   ): Promise<JoinUser>;
+  /** The user's memberships in groups of source `oidc`, set to exactly these (the Directory's setSourceGroups). */
+  setGroups(tenantId: string, userId: string, groups: readonly SourceGroup[]): Promise<SourceGroupsOutcome>;
 }
 
 export interface JoinObserved {

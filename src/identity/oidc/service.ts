@@ -15,12 +15,14 @@ import {
   displayName,
   entraObjectId,
   groupsClaim,
+  idpGroups,
   joinValue,
   joinValueVerified,
   verifiedEmail,
 } from './claims.ts';
 import type { OidcConnection } from './connections.ts';
 import { flowLifetimeSeconds, openFlow, sealFlow, stateHash, type OidcFlow } from './flow-cookie.ts';
+import type { SourceGroup } from '../directory/index.ts';
 import { graphMemberGroups } from './graph.ts';
 import type { IdpFetch } from './http.ts';
 import {
@@ -241,7 +243,7 @@ export class OidcService implements OidcSignIn {
     if (plan.kind === 'provision' || (plan.kind === 'user' && plan.link)) {
       await this.#o.store.link(connection.id, issuer, subject, user.id);
     }
-    const groups = await this.#groupsNote(connection, claims);
+    const groups = await this.#syncGroups(place, user.id, connection, claims);
     await this.#o.loginLog.record({
       tenantId: place.tenantId,
       stage: place.stage,
@@ -257,19 +259,49 @@ export class OidcService implements OidcSignIn {
   }
 
   /**
-   * What the login log says of the token's groups. The directory (SCIM, LDAP)
-   * stays the source of a user's groups; the IdP's are resolved so that an
-   * overage is seen and reported, never silently cut.
+   * The token's groups (or Graph's answer to Entra's overage) become the
+   * user's memberships in groups of source `oidc`; groups of SCIM, LDAP and
+   * local users are theirs alone. When the groups are not known (an overage
+   * Graph did not resolve) the memberships stay as they were. Returns what
+   * the login log says of it.
    */
-  async #groupsNote(connection: OidcConnection, claims: Record<string, unknown>): Promise<string> {
-    if (connection.groupsClaim === null) return '';
+  async #syncGroups(
+    place: SignInPlace,
+    userId: string,
+    connection: OidcConnection,
+    claims: Record<string, unknown>,
+  ): Promise<string> {
+    const known = await this.#idpGroups(connection, claims);
+    if (!known.groups) return known.note;
+    const outcome = await this.#o.directory.setGroups(place.tenantId, userId, known.groups);
+    const changed = outcome.added + outcome.removed > 0 ? ` (+${outcome.added} -${outcome.removed})` : '';
+    const skipped =
+      outcome.skipped.length > 0
+        ? `; ${outcome.skipped.length} skipped: a group of another source has the name`
+        : '';
+    return `${known.note}${changed}${skipped}`;
+  }
+
+  async #idpGroups(
+    connection: OidcConnection,
+    claims: Record<string, unknown>,
+  ): Promise<{ groups?: SourceGroup[]; note: string }> {
+    if (connection.groupsClaim === null) return { note: '' };
     const groups = groupsClaim(claims, connection.groupsClaim);
-    if (groups.kind === 'none') return '';
-    if (groups.kind === 'listed') return `, ${groups.groups.length} groups from the IdP`;
+    // A token without the claim: the IdP lists no group for the user.
+    if (groups.kind === 'none') return { groups: [], note: ', no groups from the IdP' };
+    if (groups.kind === 'listed') {
+      return {
+        groups: idpGroups(connection.kind, groups.groups),
+        note: `, ${groups.groups.length} groups from the IdP`,
+      };
+    }
     const oid = entraObjectId(claims);
     const tid = typeof claims.tid === 'string' ? claims.tid : undefined;
     if (connection.kind !== 'entra' || connection.graphUrl === null || !oid || !tid) {
-      return ', groups overage: the IdP left the groups out and Microsoft Graph is not configured (the user signed in with the groups the directory has)';
+      return {
+        note: ', groups overage: the IdP left the groups out and Microsoft Graph is not configured (the user signed in with the groups the directory has)',
+      };
     }
     try {
       const resolved = await graphMemberGroups(this.#o.fetch, {
@@ -279,10 +311,20 @@ export class OidcService implements OidcSignIn {
         clientSecret: await this.#o.store.clientSecret(connection),
         objectId: oid,
       });
-      return `, groups overage: ${resolved.length} groups from Microsoft Graph`;
+      const names = new Map(resolved.map((g) => [g.id, g.displayName]));
+      return {
+        groups: idpGroups(
+          connection.kind,
+          resolved.map((g) => g.id),
+          names,
+        ),
+        note: `, groups overage: ${resolved.length} groups from Microsoft Graph`,
+      };
     } catch (error) {
       const detail = error instanceof Error ? error.message : 'failed';
-      return `, groups overage: Microsoft Graph failed (${detail}); the user signed in with the groups the directory has`;
+      return {
+        note: `, groups overage: Microsoft Graph failed (${detail}); the user signed in with the groups the directory has`,
+      };
     }
   }
 

@@ -18,6 +18,9 @@ const tidB = 'bbbbbbbb-2222-4222-8222-222222222222';
 const host = 'acme.test.example';
 const redirectUri = `https://${host}/.steward/auth/callback`;
 const secret = 'client-secret-9f8e7d6c5b4a';
+const graphG1 = '9a000000-0000-4000-8000-000000000001';
+const graphG2 = '9a000000-0000-4000-8000-000000000002';
+const graphG3 = '9a000000-0000-4000-8000-000000000003';
 
 let t: TestSteward;
 let idp: TestIdp;
@@ -44,6 +47,14 @@ beforeAll(async () => {
           id: 'entra-a',
           claims: { preferred_username: 'ada@acme.example', tid: tidA, oid: tidA, groups: ['g1'] },
         },
+        {
+          id: 'ada-groups-1',
+          claims: { email: 'ada@acme.example', email_verified: true, groups: ['Sales', 'finance', 'Ops'] },
+        },
+        {
+          id: 'ada-groups-2',
+          claims: { email: 'ada@acme.example', email_verified: true, groups: ['sales'] },
+        },
         { id: 'entra-b', claims: { preferred_username: 'ada@acme.example', tid: tidB, oid: tidB } },
         {
           id: 'overage',
@@ -56,7 +67,8 @@ beforeAll(async () => {
           },
         },
       ],
-      graphGroups: { '0c0c0c0c-0000-4000-8000-000000000001': ['g1', 'g2', 'g3'] },
+      graphGroups: { '0c0c0c0c-0000-4000-8000-000000000001': [graphG1, graphG2, graphG3] },
+      graphGroupNames: { [graphG1]: 'Entra Admins', [graphG2]: 'Entra Readers' },
     }),
   ]);
   store = openControlStore(t.controlUrl, { max: 2 });
@@ -292,6 +304,54 @@ describe('OIDC sign-in against oidc-provider', () => {
     expect((await signIn('graph', 'overage')).result.kind).toBe('signed-in');
     expect(last()?.detail).toMatch(/groups overage: 3 groups from Microsoft Graph/);
     expect(idp.graphCalls()).toBeGreaterThan(before);
+  });
+
+  it("makes the IdP's groups the user's memberships in groups of source oidc, leaving other sources' groups alone", async () => {
+    const directory = t.services.directory;
+    const ada = await userId('ada@acme.example');
+    const finance = await directory.createGroup(tenantId, { displayName: 'Finance' }, 'scim');
+    await directory.addMembers(tenantId, finance.id, [ada]);
+    const groupsOf = async (): Promise<string[]> =>
+      (await directory.groupsOf(tenantId, ada)).map((g) => g.displayName);
+    // 'finance' is the SCIM group's name: the SCIM group stays SCIM's, and no second group is made.
+    expect((await signIn('gen', 'ada-groups-1')).result.kind).toBe('signed-in');
+    expect(last()?.detail).toMatch(/3 groups from the IdP \(\+2 -\d+\); 1 skipped/);
+    expect(await groupsOf()).toEqual(['Finance', 'Ops', 'Sales']);
+    const sources = await store.db
+      .selectFrom('tenant_groups')
+      .select(['display_name', 'source'])
+      .where('tenant_id', '=', tenantId)
+      .where('display_name', 'in', ['Finance', 'Ops', 'Sales'])
+      .orderBy('display_name')
+      .execute();
+    expect(sources.map((g) => `${g.display_name}:${g.source}`)).toEqual([
+      'Finance:scim',
+      'Ops:oidc',
+      'Sales:oidc',
+    ]);
+    // The next sign-in lists fewer: Ops is left, Sales (any case) kept, Finance untouched.
+    expect((await signIn('gen', 'ada-groups-2')).result.kind).toBe('signed-in');
+    expect(await groupsOf()).toEqual(['Finance', 'Sales']);
+    // Entra's overage through Graph: the object ids are the groups' externalIds, Graph's names their names.
+    expect((await signIn('graph', 'overage')).result.kind).toBe('signed-in');
+    expect(await groupsOf()).toEqual([
+      '9a000000-0000-4000-8000-000000000003',
+      'Entra Admins',
+      'Entra Readers',
+      'Finance',
+    ]);
+    const entra = await directory.findGroup(tenantId, { externalId: graphG1 });
+    expect(entra).toMatchObject({ displayName: 'Entra Admins', source: 'oidc' });
+    // An overage Graph cannot resolve changes nothing.
+    expect((await signIn('multi', 'overage')).result.kind).toBe('signed-in');
+    expect(await groupsOf()).toHaveLength(4);
+    // The session's identity carries them: sessions read the user's groups through the Directory.
+    await t.services.sessions.keys.ensure();
+    const opened = await t.services.sessions.open(place(), { kind: 'user', userId: ada }, ['oidc']);
+    const claims = JSON.parse(Buffer.from(opened.token.split('.')[1] ?? '', 'base64url').toString()) as {
+      groups: string[];
+    };
+    expect(claims.groups).toEqual(expect.arrayContaining(['Entra Admins', 'Finance']));
   });
 
   it('caches discovery, reads it again after its TTL, and serves the cached copy while the IdP is down', async () => {

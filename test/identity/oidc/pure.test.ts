@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/core/errors.ts';
-import { groupsClaim, joinValue, joinValueVerified } from '../../../src/identity/oidc/claims.ts';
+import { groupsClaim, idpGroups, joinValue, joinValueVerified } from '../../../src/identity/oidc/claims.ts';
+import { distinctGroups } from '../../../src/identity/directory/index.ts';
 import { addConnectionSchema, resolveConnection } from '../../../src/identity/oidc/connections.ts';
 import { openFlow, sealFlow, type OidcFlow } from '../../../src/identity/oidc/flow-cookie.ts';
 import {
@@ -253,5 +254,31 @@ describe('flow cookie and return path', () => {
     ['/a\r\nSet-Cookie: x', '/'],
   ])('return path %j -> %j', (given, expected) => {
     expect(safeReturnTo(given)).toBe(expected);
+  });
+});
+
+describe('IdP groups for the Directory', () => {
+  const id = '9A000000-0000-4000-8000-00000000000A';
+  it('takes Entra object ids as externalIds (named by Graph when it answered), other values as names', () => {
+    expect(idpGroups('entra', [id, 'Sales'], new Map([[id, 'Admins']]))).toEqual([
+      { displayName: 'Admins', externalId: id.toLowerCase() },
+      { displayName: 'Sales', externalId: null },
+    ]);
+    expect(idpGroups('entra', [id])).toEqual([{ displayName: id, externalId: id.toLowerCase() }]);
+    expect(idpGroups('generic', [id])).toEqual([{ displayName: id, externalId: null }]);
+  });
+  it('keeps one group a name (any case) or external id, and drops empty names', () => {
+    expect(
+      distinctGroups([
+        { displayName: 'Sales', externalId: null },
+        { displayName: 'sales ', externalId: null },
+        { displayName: '  ', externalId: null },
+        { displayName: 'X', externalId: 'a' },
+        { displayName: 'Y', externalId: 'a' },
+      ]),
+    ).toEqual([
+      { displayName: 'Sales', externalId: null },
+      { displayName: 'X', externalId: 'a' },
+    ]);
   });
 });
