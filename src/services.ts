@@ -29,6 +29,7 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { publicEdge } from './gateway/public-origin.ts';
 import {
   sessionDirectory,
   IdentitySettings,
@@ -189,6 +190,8 @@ export interface ServiceDependencies {
   readonly sharedClusterUrl?: string | undefined;
   /** This process's gateway, once it listens: built-in HTTP checks go through it. */
   readonly gatewayEndpoint?: () => GatewayEndpoint | undefined;
+  /** The HTTPS port this process's data plane listens on, once it does (any role): links name it. */
+  readonly edgePort?: () => number | undefined;
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
 }
@@ -501,17 +504,19 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'ldap-sync' }),
     reader: new LdapReader({ allowLoopback: config.identity.ldapAllowLoopback }),
   });
+  // Mailed links, break-glass links and the SCIM base URL name the port the edge listens on.
+  const edge = publicEdge({
+    baseDomain: config.gateway.baseDomain,
+    configuredPort: config.gateway.port,
+    listening: () => deps.edgePort?.() ?? deps.gatewayEndpoint?.()?.port,
+  });
   const scimTokens = new ScimTokenService({
     db,
     tenantId: (tenant) => directory.tenantId(tenant),
     audit,
     clock,
-    baseUrl: (tenant) => {
-      const port = deps.gatewayEndpoint?.()?.port ?? config.gateway.port;
-      return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
-    },
+    baseUrl: (tenant) => `${edge.tenantOrigin(tenant)}/scim/v2`,
   });
-  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
   const localUsers = new LocalUsers({
     db,
     secrets,
@@ -520,7 +525,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
     limits: config.login,
     directory,
-    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+    origin: (tenant) => edge.tenantOrigin(tenant),
   });
   const oidc = await createOidcModule({
     db,
@@ -529,7 +534,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     logger,
     idpCaFile: config.identity.idpCaFile,
-    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    publicPort: () => edge.port(),
     loginLog: localUsers.log,
     directory: directoryJoin(directory),
   });
@@ -585,7 +590,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     mfa: operators,
     notifications,
     apiUrl: publicApiUrl,
-    tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+    tenantOrigin: (tenant) => edge.tenantOrigin(tenant),
   });
   const breakGlass = new BreakGlassService({
     db,
@@ -593,7 +598,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     clock,
     sessions,
     loginLog: localUsers.log,
-    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+    stageOrigin: (tenant, stage) => edge.stageOrigin(tenant, stage),
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
   authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));

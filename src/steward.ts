@@ -206,6 +206,7 @@ export class Steward {
       sandbox,
       ...(this.#traffic ? { endpoints: this.#traffic.endpoints } : {}),
       ...(this.#o.runtimeTickMs ? { runtimeTickMs: this.#o.runtimeTickMs } : {}),
+      edgePort: () => this.#gatewayAddress?.port,
       ...(role === 'gateway'
         ? {}
         : {

@@ -11,3 +11,4 @@ export { buildRouteTable, normaliseHost, type Route, type RouteSource, type Rout
 export { checkCertificate, tlsCiphers } from './tls.ts';
 export { formatAddress, parseAddress } from './allow-list.ts';
 export { routesChannel } from './state.ts';
+export { edgeOrigin, publicEdge, type PublicEdge } from './public-origin.ts';

@@ -109,6 +109,8 @@ describe('break-glass', () => {
     expect(opened.body.grant).toMatchObject({ stage: 'prod', operator: 'admin', state: 'unused' });
     const link = new URL(opened.body.link as string);
     expect(link.hostname).toBe(s.host);
+    // The port the edge listens on (chosen at start here), not the configured 0.
+    expect(link.port).toBe(String(s.port));
     expect(link.pathname).toBe('/.steward/auth/break-glass');
     // Showing the page uses nothing.
     await s.get(`${link.pathname}${link.search}`);

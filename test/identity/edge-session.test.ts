@@ -7,7 +7,8 @@ import { createLocalJWKSet, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookie } from '../../src/identity/sessions/index.ts';
 import { startIdentityStage, type IdentityStage } from '../harness/identity.ts';
-import { within } from '../gateway/support.ts';
+import { httpsFetch, within } from '../gateway/support.ts';
+import { startMailServer, type MailServer } from '../notifications/receivers.ts';
 import { apiCli } from '../harness/api-cli.ts';
 
 /**
@@ -48,19 +49,33 @@ async function csrf(session: string): Promise<{ cookie: string; token: string }>
 /** The Host header the test client sends has no port, so neither has the Origin a browser would send with it. */
 const origin = (): string => `https://${s.host}`;
 
+let mail: MailServer;
+
 beforeAll(async () => {
+  mail = await startMailServer({ user: 'edge-mailer', password: 'edge-mail-secret' });
   s = await startIdentityStage({
     tenant: 'acme',
     displayName: 'Acme Corp',
     signIn: 'required',
     localUsers: true,
+    config: {
+      notifications: {
+        smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'accounts@example.com' },
+        retryBaseSeconds: 0.05,
+        retryCapSeconds: 0.1,
+        timeoutSeconds: 2,
+        pollSeconds: 0.05,
+      },
+    },
   });
+  await s.t.services.notifications.keepSmtpCredentials('edge-mailer', 'edge-mail-secret');
   alice = await s.addUser('alice', { groups: ['finance', 'staff'], name: 'Alice Doe' });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await s?.close();
+  await mail?.close();
 }, 60_000);
 
 describe('the edge session, through HAProxy', () => {
@@ -282,6 +297,35 @@ describe('the edge session, through HAProxy', () => {
         (await s.get('/books', { cookie: cookie(second.token) })).status === 302,
       'logged out everywhere',
     );
+  });
+
+  it('mails an invitation whose link, followed as mailed, reaches the edge; the SCIM base URL names the same port', async () => {
+    const added = await s.t.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'maja',
+      email: 'maja@acme.example',
+    });
+    expect(added.status, added.text).toBe(201);
+    await s.t.services.notifications.pass();
+    const raw = mail.mails.find((m) => m.to.includes('maja@acme.example'))?.raw ?? '';
+    const text = raw
+      .replace(/=\r?\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+    const mailed = /https:\/\/[^\s"<>]+\/\.steward\/auth\/invite\?token=[A-Za-z0-9_-]+/.exec(text)?.[0];
+    expect(mailed, text).toBeDefined();
+    // The link as it is: its host, its port, its path (127.0.0.1 stands in for DNS).
+    const link = new URL(mailed ?? '');
+    expect(link.port).toBe(String(s.port));
+    const page = await httpsFetch({
+      host: link.hostname,
+      port: Number(link.port),
+      path: `${link.pathname}${link.search}`,
+      ca: [s.ca],
+    });
+    expect(page.status, page.body).toBe(200);
+    expect(page.body).toContain('<strong>maja</strong>');
+    const scim = await s.t.request('POST', '/api/v1/tenants/acme/scim-tokens', {});
+    expect(scim.status, scim.text).toBe(201);
+    expect(scim.body.url).toBe(`https://acme.localhost:${s.port}/scim/v2`);
   });
 
   it('is set and shown with steward identity; a bad value is refused by name and changes nothing', async () => {
