@@ -147,7 +147,7 @@ describe('break-glass', () => {
     const link = /https:\/\/[^\s"\\]+\/\.steward\/auth\/admin-invite\?token=sti_[A-Za-z0-9_-]{43}/.exec(
       JSON.stringify(mail?.payload),
     )?.[0];
-    expect(link).toContain(`https://${tenant}.localhost`);
+    expect(link).toContain(`https://${tenant}.localhost:${s.port}/`);
     const { pathname, search } = new URL(link ?? '');
     const view = await s.get(`${pathname}${search}`);
     expect(view.status, view.body).toBe(200);
