@@ -279,7 +279,9 @@ export class OidcService implements OidcSignIn {
       outcome.skipped.length > 0
         ? `; ${outcome.skipped.length} skipped: a group of another source has the name`
         : '';
-    return `${known.note}${changed}${skipped}`;
+    // A token without the claim is only worth a word when it took the user out of groups.
+    const note = known.note === '' && changed ? ', no groups from the IdP' : known.note;
+    return `${note}${changed}${skipped}`;
   }
 
   async #idpGroups(
@@ -289,7 +291,7 @@ export class OidcService implements OidcSignIn {
     if (connection.groupsClaim === null) return { note: '' };
     const groups = groupsClaim(claims, connection.groupsClaim);
     // A token without the claim: the IdP lists no group for the user.
-    if (groups.kind === 'none') return { groups: [], note: ', no groups from the IdP' };
+    if (groups.kind === 'none') return { groups: [], note: '' };
     if (groups.kind === 'listed') {
       return {
         groups: idpGroups(connection.kind, groups.groups),

@@ -3,11 +3,15 @@ import { edgeOrigin, publicEdge } from '../../../src/gateway/index.ts';
 
 describe('the public edge origin', () => {
   it('names the port the data plane listens on, else the configured one, and leaves 443 and 0 out', () => {
-    let listening: number | undefined;
-    const edge = publicEdge({ baseDomain: 'apps.example', configuredPort: 0, listening: () => listening });
+    const dataPlane: { port?: number } = {};
+    const edge = publicEdge({
+      baseDomain: 'apps.example',
+      configuredPort: 0,
+      listening: () => dataPlane.port,
+    });
     expect(edge.tenantOrigin('acme')).toBe('https://acme.apps.example');
     expect(edge.port()).toBeUndefined();
-    listening = 40443;
+    dataPlane.port = 40443;
     expect(edge.tenantOrigin('acme')).toBe('https://acme.apps.example:40443');
     expect(edge.stageOrigin('acme', 'dev')).toBe('https://dev.acme.apps.example:40443');
     const configured = publicEdge({
