@@ -343,6 +343,13 @@ describe('the edge session, through HAProxy', () => {
     expect(set.code, set.stderr).toBe(0);
     console.log(`$ steward identity set acme prod --sign-in required --idle-minutes 30\n${set.stdout}`);
     expect(set.stdout).toMatch(/prod\s+required\s+on\s+30 min\s+12 h\s+optional/);
+    const mfa = await steward('identity', 'set', 'acme', '--mfa', 'required');
+    expect(mfa.code, mfa.stderr).toBe(0);
+    console.log(`$ steward identity set acme --mfa required\n${mfa.stdout}`);
+    expect(mfa.stdout).toMatch(/prod\s+required\s+on\s+30 min\s+12 h\s+required/);
+    const badMfa = await steward('identity', 'set', 'acme', '--mfa', 'sometimes');
+    expect(badMfa.stderr).toContain('"sometimes" is not an MFA mode: use required, optional');
+    expect((await steward('identity', 'set', 'acme', '--mfa', 'optional')).code).toBe(0);
     const bad = await steward('identity', 'set', 'acme', '--sign-in', 'sometimes');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('"sometimes" is not a sign-in mode: use required, optional, off');
