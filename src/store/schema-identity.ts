@@ -305,10 +305,31 @@ export interface RoleTables {}
 
 // ---
 
+/** src/identity/local/webauthn.ts (migration 0035): local users' WebAuthn security keys. */
+export interface TenantUserWebauthnCredentialsTable {
+  credential_id: string;
+  user_id: string;
+  tenant_id: string;
+  rp_id: string;
+  public_key: Buffer;
+  counter: ColumnType<string, string | undefined, string>;
+  transports: JsonWithDefault;
+  name: string;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+}
+
+export interface WebauthnTables {
+  tenant_user_webauthn_credentials: TenantUserWebauthnCredentialsTable;
+}
+
+// ---
+
 export type IdentityTables = DirectoryTables &
   LocalUserTables &
   EdgeSessionTables &
   OidcTables &
   TenantAdminTables &
   LdapTables &
-  RoleTables;
+  RoleTables &
+  WebauthnTables;
