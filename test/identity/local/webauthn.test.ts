@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { chromium, type Browser, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../src/identity/credentials.ts';
@@ -151,7 +153,9 @@ describe('a security key in Chromium through the real edge', () => {
     await page.goto(`${origin}/.steward/auth/mfa-setup`);
     await page.fill('#key-name', 'Laptop key');
     await page.click('text=Add a security key');
-    await page.waitForSelector('[data-recovery-codes]');
+    // The key is the user's only second factor: recovery codes come with it.
+    const recovery = (await page.locator('[data-recovery-codes] code').first().textContent()) ?? '';
+    expect(recovery).toMatch(/^[0-9a-f]{5}(-[0-9a-f]{5}){3}$/);
     const keys = await s.t.query<{ name: string; rp_id: string; counter: string }>(
       'select name, rp_id, counter from tenant_user_webauthn_credentials where user_id = $1',
       [ada],
@@ -174,6 +178,8 @@ describe('a security key in Chromium through the real edge', () => {
     page.on('request', (r) => {
       if (r.method() === 'POST' && r.url().endsWith('/.steward/auth/mfa')) keyStep = r;
     });
+    await mkdir(join(process.cwd(), 'test-artifacts/identity'), { recursive: true });
+    await page.screenshot({ path: join(process.cwd(), 'test-artifacts/identity/security-key.png') });
     await page.click('text=Use your security key');
     await page.waitForURL(`${origin}/books`);
     const seen = JSON.parse((await page.locator('body').textContent()) ?? '{}') as {
@@ -214,6 +220,13 @@ describe('a security key in Chromium through the real edge', () => {
     parsed.response.signature = signature.toString('base64url');
     forged.form.set('response', JSON.stringify(parsed));
     expect((await postKeyStep(origin, forged.csrfCookie, forged.form)).status).toBe(401);
+
+    // A recovery code instead of the key, typed into the code field.
+    const lost = await passwordStep(origin);
+    lost.form.delete('method');
+    lost.form.set('code', recovery);
+    const recovered = await postKeyStep(origin, lost.csrfCookie, lost.form);
+    expect(recovered.status, recovered.body).toBe(303);
 
     const log = await s.t.query<{ method: string; outcome: string; reason: string | null; detail: string }>(
       `select method, outcome, reason, detail from login_events
