@@ -125,8 +125,8 @@ export class LocalSignInService implements LocalSignIn {
       return fail('bad_password', user.id, detail);
     }
     if (!user.active) return fail('inactive', user.id);
-    const keys = await this.#o.webauthn.hasKeys(user.id, place.host);
-    if (credentials?.totp_enabled || keys) {
+    const keys = await this.#o.webauthn.keysFor(user.id, place.host);
+    if (credentials?.totp_enabled || keys !== 'none') {
       const challenge = this.#o.tickets.issue({
         purpose: 'mfa-challenge',
         tenantId: place.tenantId,
@@ -140,7 +140,7 @@ export class LocalSignInService implements LocalSignIn {
         .where('user_id', '=', user.id)
         .execute();
       await this.#attempts.refund(user.id, prefix, now);
-      if (!keys) return { kind: 'mfa-required', challenge };
+      if (keys !== 'here') return { kind: 'mfa-required', challenge };
       const webauthn = await this.#o.webauthn.authenticationOptions(user.id, place.host, challenge);
       return { kind: 'mfa-required', challenge, webauthn };
     }

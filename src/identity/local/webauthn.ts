@@ -124,15 +124,20 @@ export class LocalWebauthn {
     }));
   }
 
-  /** Whether the user has a key for this host: the sign-in then offers it after the password. */
-  async hasKeys(userId: string, rpId: string): Promise<boolean> {
-    const row = await this.#o.db
+  /**
+   * Where the user has keys: for this host (the sign-in offers one after the
+   * password), only for other hosts (a key answers for its own host only; the
+   * sign-in still asks for a second factor here: TOTP or a recovery code), or none.
+   */
+  async keysFor(userId: string, rpId: string): Promise<'here' | 'elsewhere' | 'none'> {
+    const rows = await this.#o.db
       .selectFrom('tenant_user_webauthn_credentials')
-      .select('credential_id')
+      .select('rp_id')
+      .distinct()
       .where('user_id', '=', userId)
-      .where('rp_id', '=', rpId)
-      .executeTakeFirst();
-    return row !== undefined;
+      .execute();
+    if (rows.some((r) => r.rp_id === rpId)) return 'here';
+    return rows.length > 0 ? 'elsewhere' : 'none';
   }
 
   /** A signed-in local user starts adding a key: the creation options and the ticket that carries the ceremony. */
