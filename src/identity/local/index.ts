@@ -100,6 +100,7 @@ export class LocalUsers {
       tickets,
       settings,
       sessions,
+      webauthn: this.webauthn,
     });
   }
 
