@@ -21,6 +21,7 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
+import { identityRoleRoutes } from './routes/identity-roles.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -110,6 +111,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   systemRoutes(api, authenticate, options.services, options.version);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
+  identityRoleRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);
