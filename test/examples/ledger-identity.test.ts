@@ -46,6 +46,7 @@ const claims = {
   host: 'prod.acme.example',
   email: 'ann@acme.example',
   name: 'Ann Example',
+  user_name: 'ann',
   groups: ['Finance', 'Staff'],
   roles: ['finance.write'],
   amr: ['pwd'],
@@ -121,6 +122,7 @@ describe('verifyIdentity', () => {
       identity: {
         authenticated: true,
         id: '0b6f-user',
+        userName: 'ann',
         email: 'ann@acme.example',
         name: 'Ann Example',
         groups: ['Finance', 'Staff'],

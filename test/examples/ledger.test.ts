@@ -117,7 +117,14 @@ const identityKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 /** An X-Steward-Identity header for a user of the ledger tenant's dev stage, as the edge would send it. */
 async function as(
   sub: string,
-  claims: { groups?: string[]; roles?: string[]; email?: string; name?: string; stage?: string } = {},
+  claims: {
+    groups?: string[];
+    roles?: string[];
+    email?: string;
+    name?: string;
+    user_name?: string;
+    stage?: string;
+  } = {},
   exp = Math.floor(Date.now() / 1000) + 300,
 ): Promise<Record<string, string>> {
   const token = await new SignJWT({
@@ -355,6 +362,7 @@ describe('examples/ledger', () => {
     expect(anon.body).toEqual({
       authenticated: false,
       id: 'anonymous',
+      userName: null,
       email: null,
       name: null,
       groups: [],
@@ -364,6 +372,7 @@ describe('examples/ledger', () => {
       stage: 'dev',
     });
     const headers = await as('u-1', {
+      user_name: 'ann',
       email: 'ann@acme.test',
       name: 'Ann Example',
       groups: ['Finance', 'Staff'],
@@ -373,6 +382,7 @@ describe('examples/ledger', () => {
     expect(me.body).toEqual({
       authenticated: true,
       id: 'u-1',
+      userName: 'ann',
       email: 'ann@acme.test',
       name: 'Ann Example',
       groups: ['Finance', 'Staff'],

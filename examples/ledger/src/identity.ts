@@ -15,6 +15,8 @@ export interface Identity {
   readonly authenticated: boolean;
   /** Steward's id of the user (the token's `sub`), or `anonymous`. */
   readonly id: string;
+  /** The user's login name in the tenant's directory (`user_name`). */
+  readonly userName: string | null;
   readonly email: string | null;
   readonly name: string | null;
   /** The user's groups (display names); cut short when `groupsOverage`. */
@@ -27,6 +29,7 @@ export interface Identity {
 export const anonymous: Identity = {
   authenticated: false,
   id: 'anonymous',
+  userName: null,
   email: null,
   name: null,
   groups: [],
@@ -170,6 +173,7 @@ export function verifyIdentity(
     identity: {
       authenticated: true,
       id: sub,
+      userName: text(claims['user_name'], 256),
       email: text(claims['email'], 320),
       name: text(claims['name'], 256),
       groups,
