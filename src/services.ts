@@ -26,6 +26,8 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
+import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
   ExportService,
@@ -122,6 +124,10 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
+  readonly identitySettings: IdentitySettings;
+  readonly sessions: SessionService;
+  readonly authPages: AuthPages;
 }
 
 export interface ServiceDependencies {
@@ -452,8 +458,29 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  // Groups to app roles (id-roles): the identity JWT carries the roles the tenant's mappings give.
   const roles = new RoleService({ db, audit, tenants });
+  // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
+  const identitySettings = new IdentitySettings(db, audit);
+  const sessions = new SessionService({
+    db,
+    keys: new SessionKeys(db, secrets, clock),
+    settings: identitySettings,
+    directory: directoryReader(db),
+    roles,
+    clock,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const authPages = new AuthPages({
+    sessions,
+    settings: identitySettings,
+    places: routePlaces(db, config.gateway.baseDomain),
+    logger: logger.child({ component: 'auth-pages' }),
+  });
   return {
+    identitySettings,
+    sessions,
+    authPages,
     status,
     roles,
     tenants,

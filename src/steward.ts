@@ -246,6 +246,8 @@ export class Steward {
         logger,
         site: (host) => status.site(host),
         stewardHosts: [status.host],
+        auth: this.#services.sessions,
+        paths: { auth: this.#services.authPages.handler },
         registry: metrics.registry,
         accessLog: {
           requests: createGatewayMetrics({ registry: metrics.registry }),

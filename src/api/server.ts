@@ -22,6 +22,7 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { identityRoleRoutes } from './routes/identity-roles.ts';
+import { identitySettingsRoutes } from './routes/identity-settings.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -112,6 +113,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   identityRoleRoutes(api, authenticate, options.services);
+  identitySettingsRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);

@@ -4,6 +4,7 @@ import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
 import { renderAccessLogRing } from './access-log-stream.ts';
 import { errorfileStatuses } from './pages.ts';
+import { authRules, checkEdgeAuth, type EdgeAuth } from './auth-rules.ts';
 import {
   accessLogLines,
   addressTable,
@@ -112,6 +113,8 @@ export interface DataPlaneState {
   readonly runAs?: { readonly user: string; readonly group: string };
   /** The number of worker threads (HAProxy's default is one per core). */
   readonly threads?: number;
+  /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
+  readonly auth?: EdgeAuth;
 }
 
 /** Backends the renderer owns; a stage backend may not take these names. */
@@ -224,6 +227,7 @@ function checkState(state: DataPlaneState): void {
       field: 'threads',
     });
   }
+  if (state.auth) checkEdgeAuth(state.auth);
   if (state.runAs) {
     checkName('runAs.user', state.runAs.user);
     checkName('runAs.group', state.runAs.group);
@@ -331,6 +335,8 @@ function renderBackends(state: DataPlaneState): string[] {
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');
     lines.push(...stageRules(files, limits, backend));
+    // Signed in or not, after the limits: a flood without a session still counts against them.
+    if (state.auth) lines.push(...authRules(files, state.auth, backend.tenant));
     for (const server of backend.servers ?? []) {
       const drain = server.state === 'drain' ? ' weight 0' : '';
       lines.push(`    server ${server.name} ${addressWithPort(server.address, server.port)}${drain}`);

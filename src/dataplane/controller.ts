@@ -25,6 +25,7 @@ import { desiredCertificates, desiredRoutes, type DesiredCertificate, type Desir
 import type { MapEntry } from './runtime-api.ts';
 import { choosePort, readPorts, runAs, type Ports } from './host.ts';
 import { StageFiles } from './stage-files.ts';
+import { AuthFiles, type EdgeAuthSource, type EdgeAuthState } from './auth-files.ts';
 import { StewardPages, type PageHandler } from './steward-pages.ts';
 
 /**
@@ -95,12 +96,17 @@ export interface DataPlaneOptions {
   /** The activator (scale to zero), when the stage endpoints run one. */
   readonly activator?: Listen;
   readonly binary?: string;
+  /** End users' sessions checked at the edge (issue 13): keys, sign-in modes, revoked sessions. */
+  readonly auth?: EdgeAuthSource;
+  /** Handlers for `/.steward/<name>/…` on every host (the sign-in pages under `auth`). */
+  readonly paths?: Readonly<Record<string, PageHandler>>;
 }
 
 interface Desired {
   readonly stages: readonly DesiredStage[];
   readonly routes: readonly MapEntry[];
   readonly certificates: readonly DesiredCertificate[];
+  readonly auth: EdgeAuthState | undefined;
 }
 
 export interface DataPlaneAddress {
@@ -156,6 +162,8 @@ export class DataPlane {
   readonly #pages: StewardPages;
   readonly #certificates: CertificateFiles;
   readonly #stageFiles: StageFiles;
+  readonly #authFiles: AuthFiles;
+  #auth: EdgeAuthState | undefined;
   readonly #listener: ChannelListener;
   readonly #resync: PassTimer<void>;
   readonly #reloadCounter: Counter | undefined;
@@ -192,7 +200,11 @@ export class DataPlane {
       logFile: join(this.#dir, 'haproxy.log'),
       ...(options.binary ? { binary: options.binary } : {}),
     });
-    this.#pages = new StewardPages({ ...(options.site ? { site: options.site } : {}) });
+    this.#pages = new StewardPages({
+      ...(options.site ? { site: options.site } : {}),
+      ...(options.paths ? { paths: options.paths } : {}),
+    });
+    this.#authFiles = new AuthFiles(this.#dir);
     this.#certificates = new CertificateFiles({
       dir: join(this.#dir, 'certs'),
       crtList: this.#files.crtList,
@@ -325,6 +337,8 @@ export class DataPlane {
       this.#routes = desired.routes;
       await this.#stageFiles.prepare();
       await this.#stageFiles.write(desired.routes, desired.stages);
+      this.#auth = desired.auth;
+      await this.#authFiles.write(desired.auth, desired.stages);
       // A new HAProxy loads the certificates from the files; an adopted one is brought up to date below.
       if (running === undefined) await this.#certificates.writeAll(desired.certificates);
       // What the running HAProxy loaded, without its servers (they change at runtime, not by reloads).
@@ -400,15 +414,19 @@ export class DataPlane {
         await this.#certificates.ensureDefault(this.#haproxy.api);
         await this.#certificates.apply(this.#haproxy.api, desired.certificates);
         await this.#stageFiles.write(desired.routes, desired.stages);
+        await this.#authFiles.write(desired.auth, desired.stages);
         this.#stages = desired.stages;
+        this.#auth = desired.auth;
         const structure = renderHaproxyConfig(this.#state(false));
         if (structure !== this.#structure) {
           // A new worker loads the map and crt-list files written above: no entry to change one by one.
           await this.#reload(renderHaproxyConfig(this.#state(true)));
           this.#stageFiles.loaded(desired.stages);
           await this.#stageFiles.prune(desired.stages);
+          await this.#authFiles.prune(desired.auth);
         } else {
           await this.#stageFiles.apply(this.#haproxy.api, desired.routes, desired.stages);
+          await this.#authFiles.apply(this.#haproxy.api, desired.auth, desired.stages);
         }
         this.#routes = desired.routes;
       });
@@ -418,7 +436,11 @@ export class DataPlane {
   }
 
   async #desired(): Promise<Desired> {
-    const [sources, stored] = await Promise.all([loadRouteSources(this.#o.db), loadCertificates(this.#o.db)]);
+    const [sources, stored, auth] = await Promise.all([
+      loadRouteSources(this.#o.db),
+      loadCertificates(this.#o.db),
+      this.#o.auth?.edgeState(),
+    ]);
     const { baseDomain } = this.#o.settings;
     const routes = desiredRoutes(sources, { baseDomain, stewardHosts: this.#o.stewardHosts ?? [] });
     this.#operator = new Map(
@@ -432,6 +454,7 @@ export class DataPlane {
         stored.map((certificate) => ({ domain: certificate.domain, version: certificate.version })),
         baseDomain,
       ),
+      auth,
     };
   }
 
@@ -444,7 +467,9 @@ export class DataPlane {
     if (this.#stopped || (await this.#haproxy.runningMaster()) !== undefined) return false;
     this.#logger.warn('HAProxy is not running; starting it again');
     this.#stages = desired.stages;
+    this.#auth = desired.auth;
     await this.#stageFiles.write(desired.routes, desired.stages);
+    await this.#authFiles.write(desired.auth, desired.stages);
     await this.#certificates.writeAll(desired.certificates);
     await writePrivate(this.#configFile, renderHaproxyConfig(this.#state(true)));
     const started = await this.#haproxy.start();
@@ -504,7 +529,9 @@ export class DataPlane {
     if (!ports) throw new UnavailableError('the data plane is not started');
     const { host, hstsMaxAgeSeconds } = this.#o.settings;
     const source = this.#o.servers;
+    const auth = this.#authFiles.edgeAuth(this.#auth);
     return {
+      ...(auth ? { auth } : {}),
       files: this.#files,
       https: { address: host, port: ports.https },
       http: { address: this.#o.settings.httpPort === 0 ? '127.0.0.1' : host, port: ports.http },

@@ -13,7 +13,9 @@ import { htmlBody, pages, type GatewayPage } from '../gateway/pages.ts';
  * HAProxy sends for its own errors (a request its parser refused, a stage
  * that does not answer).
  */
-export const errorPageStatuses = [400, 403, 404, 408, 413, 414, 421, 429, 431, 500, 502, 503, 504] as const;
+export const errorPageStatuses = [
+  400, 401, 403, 404, 408, 413, 414, 421, 429, 431, 500, 502, 503, 504,
+] as const;
 export type ErrorPageStatus = (typeof errorPageStatuses)[number];
 
 /** The statuses HAProxy 2.6 takes an `errorfile` for (the others are only answered by `http-request return`). */
@@ -29,6 +31,11 @@ const byStatus: Readonly<Record<ErrorPageStatus, GatewayPage>> = {
     status: 400,
     title: 'Bad request',
     message: 'The request was refused: it is malformed or ambiguous.',
+  },
+  401: {
+    status: 401,
+    title: 'Sign-in required',
+    message: 'This application needs you to sign in. Open it in your browser to sign in, then try again.',
   },
   403: pages.forbidden,
   404: pages.unknownHost,
@@ -81,6 +88,7 @@ function html(page: GatewayPage): string {
 
 const reasons: Readonly<Record<number, string>> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   408: 'Request Timeout',

@@ -321,6 +321,20 @@ export class RuntimeApi {
     if (!on && present) await this.#silent('del map', `del map ${file} ${name}`);
   }
 
+  /**
+   * One entry of a map keyed by a name rather than a host (the sign-in map:
+   * backend -> mode; the revoked sessions: sid -> 1): added, changed or removed.
+   */
+  async namedEntry(mapFile: string, op: 'add' | 'set' | 'del', key: string, value = '1'): Promise<void> {
+    const file = checkMapFile(mapFile);
+    const name = checkName('key', key);
+    if (op === 'del') {
+      await this.#silent('del map', `del map ${file} ${name}`);
+      return;
+    }
+    await this.#silent(`${op} map`, `${op} map ${file} ${name} ${checkMapValue(value)}`);
+  }
+
   /** Sets a tenant's request rate (whole requests per second), or removes it (the default rate applies) with `undefined`. */
   async setTenantRate(mapFile: string, tenant: string, ratePerSecond: number | undefined): Promise<void> {
     const file = checkMapFile(mapFile);

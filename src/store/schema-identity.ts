@@ -71,9 +71,51 @@ export interface LocalUserTables {}
 
 // ---
 
-/** src/identity/sessions/ (migration 0030): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/sessions/
-export interface EdgeSessionTables {}
+/** src/identity/sessions/ (migration 0030): identity settings, end users' sessions, the session keys. */
+export interface IdentitySettingsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  /** null: the tenant's settings; a stage's name: its overrides. */
+  stage: string | null;
+  local_users: boolean | null;
+  sign_in: string | null;
+  idle_minutes: number | null;
+  absolute_hours: number | null;
+  updated_at: Timestamp;
+}
+
+export interface EndUserSessionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  stage: string;
+  subject: string;
+  user_id: string | null;
+  host: string;
+  amr: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  idle_expires_at: Timestamp;
+  absolute_expires_at: Timestamp;
+  token_expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+}
+
+export interface SessionKeysTable {
+  kid: string;
+  state: string;
+  public_pem: string;
+  secret_name: string;
+  created_at: Timestamp;
+  activated_at: Timestamp | null;
+  retired_at: Timestamp | null;
+}
+
+export interface EdgeSessionTables {
+  identity_settings: IdentitySettingsTable;
+  end_user_sessions: EndUserSessionsTable;
+  session_keys: SessionKeysTable;
+}
 
 // ---
 
