@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionCookie } from '../../src/identity/sessions/index.ts';
+import { freePort } from '../../src/system/ports.ts';
+import { serveStageFrom } from '../dataplane/serve.ts';
+import { startIdentityStage, type IdentityStage } from '../harness/identity.ts';
+import { ledgerDir } from '../harness/ledger.ts';
+
+/**
+ * Groups to roles to folders, end to end through the real edge: the sample
+ * app serves acme/prod (its own database, Steward's published key set), the
+ * stage requires sign-in. A directory group mapped to an app role grants a
+ * folder of the ledger; the group membership removed, the next refresh
+ * mints a token without the role and the folder is closed (403). A client
+ * cannot add a role by sending its own X-Steward-Identity.
+ */
+let s: IdentityStage;
+let web: ChildProcess | undefined;
+let output = '';
+let filesDir: string;
+const cookie = (token: string): string => `${sessionCookie}=${token}`;
+
+function startLedger(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [script], { cwd: ledgerDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return child;
+}
+
+async function api(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const reply = await s.get(path, {
+    cookie: cookie(token),
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  let parsed: unknown = reply.body;
+  try {
+    parsed = JSON.parse(reply.body);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: reply.status, body: parsed };
+}
+
+/** The refresh page, as the browser follows it once the token expired: the new session token. */
+async function refresh(token: string): Promise<string> {
+  const reply = await s.get('/.steward/auth/refresh?rd=%2F', { cookie: cookie(token) });
+  expect(reply.status, reply.body).toBe(302);
+  const set = [reply.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith(`${sessionCookie}=`)) ?? '';
+  return set.split(';')[0]!.slice(sessionCookie.length + 1);
+}
+
+beforeAll(async () => {
+  s = await startIdentityStage({ tenant: 'acme', signIn: 'required' });
+  const credentials = await s.t.request('GET', '/api/v1/tenants/acme/stages/prod/credentials');
+  const jwks = await s.get('/.steward/auth/jwks.json');
+  expect(jwks.status).toBe(200);
+  filesDir = await mkdtemp(join(tmpdir(), 'ledger-sso-'));
+  const port = await freePort(0);
+  const env = {
+    PATH: process.env['PATH'] ?? '',
+    DATABASE_URL: credentials.body.databaseUrl as string,
+    PORT: String(port),
+    STEWARD_FILES_DIR: filesDir,
+    STEWARD_TENANT: 'acme',
+    STEWARD_STAGE: 'prod',
+    STEWARD_IDENTITY_JWKS: jwks.body,
+  };
+  const migrate = startLedger('src/migrate.ts', env);
+  const code = await new Promise((resolve) => migrate.once('exit', resolve));
+  expect(code, output).toBe(0);
+  web = startLedger('src/server.ts', env);
+  for (let i = 0; !output.includes('"msg":"listening"'); i++) {
+    if (i > 300 || web.exitCode !== null) throw new Error(`the ledger did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // The stage's traffic goes to the ledger instead of the harness's echo app.
+  await serveStageFrom(s.t, 'acme', 'prod', port);
+}, 120_000);
+
+afterAll(async () => {
+  web?.kill('SIGKILL');
+  await s?.close();
+  if (filesDir) await rm(filesDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('groups to roles to folders, through the edge', () => {
+  it('a mapped group grants a folder; the membership removed, the next refresh takes it away', async () => {
+    const roles = '/api/v1/tenants/acme/identity/roles';
+    expect((await s.t.request('POST', roles, { group: 'Ledger Admins', role: 'admin' })).status).toBe(201);
+    expect(
+      (await s.t.request('POST', roles, { stage: 'prod', group: 'payroll clerks', role: 'payroll.write' }))
+        .status,
+    ).toBe(201);
+    const ada = await s.addUser('ada', { groups: ['Ledger Admins'], name: 'Ada Admin' });
+    const ann = await s.addUser('ann', { groups: ['Payroll Clerks', 'Staff'], name: 'Ann Clerk' });
+    const admin = (await s.signIn(ada)).token;
+    const folder = await api(admin, 'POST', '/api/folders', {
+      name: 'Payroll',
+      write: { roles: ['payroll.write'] },
+    });
+    expect(folder.status, JSON.stringify(folder.body)).toBe(201);
+    const customer = await api(admin, 'POST', '/api/customers', { name: 'Payroll GmbH' });
+    const { token } = await s.signIn(ann);
+    const me = await api(token, 'GET', '/api/me');
+    expect(me.body).toMatchObject({
+      authenticated: true,
+      id: ann,
+      userName: 'ann',
+      name: 'Ann Clerk',
+      groups: ['Payroll Clerks', 'Staff'],
+      roles: ['payroll.write'],
+      tenant: 'acme',
+      stage: 'prod',
+    });
+    const invoice = await api(token, 'POST', '/api/invoices', {
+      customerId: customer.body.id,
+      amountCents: 250_000,
+      folderId: folder.body.id,
+    });
+    expect(invoice.status, JSON.stringify(invoice.body)).toBe(201);
+    expect(invoice.body.createdBy).toBe(ann);
+    const page = await s.get('/', { cookie: cookie(token) });
+    expect(page.body).toContain('Signed in as <strong>Ann Clerk</strong>');
+    expect(page.body).toContain('<dd id="roles">payroll.write</dd>');
+    expect(page.body).toMatch(/<td>Payroll<\/td><td>write<\/td>/);
+
+    // A client cannot lift itself to admin with a header of its own: the edge's identity is the one the app sees.
+    const lifted = await api(token, 'GET', '/api/me', undefined, { 'x-steward-identity': admin });
+    expect(lifted.body).toMatchObject({ id: ann, roles: ['payroll.write'] });
+
+    // The membership goes (what SCIM's PATCH of the group does in the directory), then the session refreshes.
+    await s.t.query(
+      `delete from tenant_group_members where user_id = $1
+         and group_id = (select id from tenant_groups where lower(display_name) = 'payroll clerks')`,
+      [ann],
+      s.t.controlDatabase,
+    );
+    const fresh = await refresh(token);
+    expect((await api(fresh, 'GET', '/api/me')).body).toMatchObject({
+      id: ann,
+      groups: ['Staff'],
+      roles: [],
+    });
+    const refused = await api(fresh, 'GET', `/api/invoices/${invoice.body.id}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toContain('you may not read folder "Payroll"');
+    expect(
+      (await api(fresh, 'POST', `/api/invoices/${invoice.body.id}/status`, { status: 'sent' })).status,
+    ).toBe(403);
+    expect((await api(fresh, 'GET', '/api/invoices')).body.invoices.map((i: any) => i.id)).not.toContain(
+      invoice.body.id,
+    );
+    // The admin still sees it: roles follow each user's own groups.
+    expect((await api(admin, 'GET', `/api/invoices/${invoice.body.id}`)).status).toBe(200);
+  });
+});
