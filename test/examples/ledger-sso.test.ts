@@ -15,11 +15,13 @@ import { ledgerDir } from '../harness/ledger.ts';
  * stage requires sign-in. A directory group mapped to an app role grants a
  * folder of the ledger; the group membership removed, the next refresh
  * mints a token without the role and the folder is closed (403). A client
- * cannot add a role by sending its own X-Steward-Identity.
+ * cannot add a role by sending its own X-Steward-Identity: the edge strips
+ * it (and the app would refuse a forged one anyway).
  */
 let s: IdentityStage;
 let web: ChildProcess | undefined;
 let output = '';
+let appPort: number;
 let filesDir: string;
 const cookie = (token: string): string => `${sessionCookie}=${token}`;
 
@@ -66,7 +68,7 @@ beforeAll(async () => {
   const jwks = await s.get('/.steward/auth/jwks.json');
   expect(jwks.status).toBe(200);
   filesDir = await mkdtemp(join(tmpdir(), 'ledger-sso-'));
-  const port = await freePort(0);
+  const port = (appPort = await freePort(0));
   const env = {
     PATH: process.env['PATH'] ?? '',
     DATABASE_URL: credentials.body.databaseUrl as string,
@@ -163,5 +165,37 @@ describe('groups to roles to folders, through the edge', () => {
     );
     // The admin still sees it: roles follow each user's own groups.
     expect((await api(admin, 'GET', `/api/invoices/${invoice.body.id}`)).status).toBe(200);
+  });
+
+  it('never passes a client-sent X-Steward-Identity, not even a good one; sent to the app directly, a forged one is refused', async () => {
+    // Sign-in optional: a request without a session reaches the app, without an identity.
+    await s.configure({ stage: 'prod', signIn: 'optional' });
+    const ada = (
+      await s.t.query<{ id: string }>(
+        "select id from tenant_users where user_name = 'ada'",
+        [],
+        s.t.controlDatabase,
+      )
+    )[0]!.id;
+    const good = (await s.signIn(ada)).token;
+    const [h, , sig] = good.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ iss: 'steward', sub: 'root', tenant: 'acme', stage: 'prod', roles: ['admin'], exp: 9e9 })).toString('base64url')}.${sig}`;
+    for (const sent of [good, forged]) {
+      const reply = await s.get('/api/me', { headers: { 'x-steward-identity': sent } });
+      expect(reply.status).toBe(200);
+      // No `refused`: the header never arrived.
+      expect(JSON.parse(reply.body)).toEqual(
+        expect.objectContaining({ authenticated: false, id: 'anonymous' }),
+      );
+      expect(JSON.parse(reply.body).refused).toBeUndefined();
+    }
+    const direct = async (token: string): Promise<any> =>
+      (
+        await fetch(`http://127.0.0.1:${appPort}/api/me`, { headers: { 'x-steward-identity': token } })
+      ).json();
+    expect(await direct(good)).toMatchObject({ authenticated: true, id: ada, roles: ['admin'] });
+    expect(await direct(forged)).toMatchObject({ authenticated: false, refused: 'signature' });
+    expect(output).toContain('"reason":"signature"');
+    expect(output).not.toContain(sig!);
   });
 });
