@@ -92,7 +92,7 @@ describe('kill -9 of steward up mid-healing', () => {
     const before = await eventually('the web process', web);
     expect(await ping(before.port)).toMatch(/^ok pid/);
 
-    // The next start of the app takes 8 s: the healing restart is under way that long.
+    // The next start of the app waits for this file: the healing restart is under way until it goes.
     await writeFile(join(filesDir, 'slow-start'), '');
     await signalApp(before.pid, 'SIGUSR2');
     const running = await eventually(
