@@ -209,6 +209,10 @@ describe('role mappings', () => {
     expect(listed.stdout).toMatch(/prod\s+Ledger Admins\s+admin\s+operator:admin/);
     const removed = await cli('identity', 'roles', 'remove', 'acme', 'prod', '--group', 'ledger admins');
     expect(removed.stdout).toBe('removed role admin of group "ledger admins" on stage prod of acme\n');
-    process.stdout.write(`\n$ steward identity roles list acme prod\n${listed.stdout}`);
+    process.stdout.write(
+      `\n$ steward identity roles set acme prod --group 'Ledger Admins' --role admin\n${set.stdout}` +
+        `$ steward identity roles list acme prod\n${listed.stdout}` +
+        `$ steward identity roles remove acme prod --group 'ledger admins'\n${removed.stdout}`,
+    );
   });
 });
