@@ -9,6 +9,7 @@ import type { Config } from './core/config.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
+import { Directory } from './identity/directory/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -26,7 +27,12 @@ import { stageJobKind, TenantService } from './tenants/service.ts';
 import { defaultJobPollMs, type JobHandler } from './jobs/runner.ts';
 import { dirname, join } from 'node:path';
 import { GatewayService } from './gateway/service.ts';
-import { directoryReader, IdentitySettings, SessionKeys, SessionService } from './identity/sessions/index.ts';
+import {
+  sessionDirectory,
+  IdentitySettings,
+  SessionKeys,
+  SessionService,
+} from './identity/sessions/index.ts';
 import { AuthPages, routePlaces } from './identity/pages/index.ts';
 import {
   ExportSchedule,
@@ -73,6 +79,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
+import { LocalUsers } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -119,6 +126,8 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
+  readonly localUsers: LocalUsers;
   /** Groups to app roles per tenant and stage; the RoleResolver sessions ask when minting. */
   readonly roles: RoleService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
@@ -128,6 +137,8 @@ export interface Services {
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
+  /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
+  readonly directory: Directory;
 }
 
 export interface ServiceDependencies {
@@ -458,6 +469,18 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     port: config.gateway.port,
     notifications,
   });
+  const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
+  const localUsers = new LocalUsers({
+    db,
+    secrets,
+    audit,
+    clock,
+    notifications,
+    limits: config.login,
+    directory,
+    origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
   // Groups to app roles (id-roles): the identity JWT carries the roles the tenant's mappings give.
   const roles = new RoleService({ db, audit, tenants });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
@@ -466,22 +489,42 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     db,
     keys: new SessionKeys(db, secrets, clock),
     settings: identitySettings,
-    directory: directoryReader(db),
+    directory: sessionDirectory(directory),
     roles,
     clock,
     logger: logger.child({ component: 'sessions' }),
+  });
+  // A deactivated or deleted user's sessions end at once (a refresh would refuse them anyway).
+  directory.onUserGone((gone) =>
+    sessions
+      .revokeUser(gone.tenantId, gone.userId, gone.kind === 'deleted' ? 'deleted' : 'deactivated')
+      .then(() => undefined),
+  );
+  tenants.useIdentityKeys(() => sessions.jwks());
+  localUsers.useSessions(sessions);
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
   });
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
+    local: localUsers.signIn,
   });
+  for (const [name, page] of Object.entries(
+    localUsers.pages((req, place) => authPages.currentUser(req, place)),
+  )) {
+    authPages.addRaw(name, page);
+  }
   return {
     identitySettings,
     sessions,
     authPages,
+    directory,
     status,
+    localUsers,
     roles,
     tenants,
     operators,

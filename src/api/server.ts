@@ -27,6 +27,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { userRoutes } from './routes/users.ts';
 import type { Services } from '../services.ts';
 
 export interface ApiServerOptions {
@@ -131,6 +132,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   healingRoutes(api, authenticate, options.services);
   alertmanagerRoutes(api, authenticate, options.services);
   maintenanceRoutes(api, authenticate, options.services);
+  userRoutes(api, authenticate, options.services);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -22,6 +22,8 @@ import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
+import { identityCommands } from './identity-commands.ts';
+import { userCommands } from './user-commands.ts';
 import { identityRolesCommands } from './identity-roles-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
@@ -576,6 +578,8 @@ statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
+identityCommands(program, { client, json });
+userCommands(program, { client, json, confirm });
 identityRolesCommands(program, { client, json });
 
 program

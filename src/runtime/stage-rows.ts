@@ -51,7 +51,10 @@ export async function stageEnvironment(
   stage: StageRow,
   release: ActiveRelease,
 ): Promise<StageEnvironment> {
-  const connection = await tenants.stageConnection(stage.id);
+  const [connection, identityKeys] = await Promise.all([
+    tenants.stageConnection(stage.id),
+    tenants.identityKeys(),
+  ]);
   const definition = release.definition;
   return {
     databasePort: connection.port,
@@ -68,6 +71,8 @@ export async function stageEnvironment(
       STEWARD_FILES_DIR: stage.files_dir,
       STEWARD_RELEASE: release.version,
       STEWARD_APP: release.app,
+      // The current and next session keys (issue 13): the app verifies X-Steward-Identity without a request.
+      ...(identityKeys ? { STEWARD_IDENTITY_JWKS: identityKeys } : {}),
     },
   };
 }

@@ -7,7 +7,11 @@ import type { ColumnType, Generated } from 'kysely';
  * (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- for the other modules' blocks
 type Json = ColumnType<unknown, string, string>;
+// A ColumnType nested in Generated<> selects as the ColumnType, not a Date: these are whole.
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type JsonWithDefault = ColumnType<unknown, string | undefined, string>;
 
 /** src/identity/directory/: the one writer of users, groups and memberships. */
 export interface TenantUsersTable {
@@ -21,11 +25,11 @@ export interface TenantUsersTable {
   family_name: string | null;
   active: Generated<boolean>;
   source: string;
-  attributes: Generated<Json>;
+  attributes: JsonWithDefault;
   version: Generated<number>;
-  last_sign_in_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  last_sign_in_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface TenantGroupsTable {
@@ -34,16 +38,16 @@ export interface TenantGroupsTable {
   display_name: string;
   external_id: string | null;
   source: string;
-  attributes: Generated<Json>;
+  attributes: JsonWithDefault;
   version: Generated<number>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface TenantGroupMembersTable {
   group_id: string;
   user_id: string;
-  added_at: Generated<Timestamp>;
+  added_at: Timestamp;
 }
 
 export interface ScimTokensTable {
@@ -52,10 +56,10 @@ export interface ScimTokensTable {
   name: string;
   token_hash: string;
   created_by: string;
-  created_at: Generated<Timestamp>;
-  expires_at: Timestamp | null;
-  last_used_at: Timestamp | null;
-  revoked_at: Timestamp | null;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
 }
 
 export interface DirectoryTables {
@@ -65,9 +69,66 @@ export interface DirectoryTables {
   scim_tokens: ScimTokensTable;
 }
 
-/** src/identity/local/ (migration 0029): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/local/
-export interface LocalUserTables {}
+/** src/identity/local/ (migration 0029): local users' credentials, failed sign-ins, mailed links, the login log. */
+export interface TenantUserCredentialsTable {
+  user_id: string;
+  tenant_id: string;
+  password_hash: string | null;
+  password_set_at: Timestamp | null;
+  mfa_required: Generated<boolean>;
+  totp_secret: string | null;
+  totp_enabled: Generated<boolean>;
+  totp_last_step: string | null;
+  mfa_enrolled_at: Timestamp | null;
+  recovery_codes: ColumnType<string[], string | undefined, string>;
+  mfa_challenge: Buffer | null;
+  updated_at: Generated<Date>;
+}
+
+export interface TenantUserLoginFailuresTable {
+  tenant_id: string;
+  user_id: string | null;
+  address_prefix: string;
+  failures: number;
+  window_start: Timestamp;
+  locked_until: Timestamp | null;
+  locks: Generated<number>;
+  succeeded_at: Timestamp | null;
+}
+
+export interface IdentityLinksTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  user_id: string;
+  kind: string;
+  token_hash: Buffer;
+  created_by: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface LoginEventsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  stage: string | null;
+  user_id: string | null;
+  user_name: string | null;
+  method: string;
+  outcome: string;
+  reason: string | null;
+  address: string | null;
+  detail: string | null;
+  at: Generated<Date>;
+}
+
+export interface LocalUserTables {
+  tenant_user_credentials: TenantUserCredentialsTable;
+  tenant_user_login_failures: TenantUserLoginFailuresTable;
+  identity_links: IdentityLinksTable;
+  login_events: LoginEventsTable;
+}
 
 // ---
 

@@ -80,6 +80,7 @@ export function stagePasswordSecret(tenant: string, stage: string): string {
  */
 export class TenantService {
   readonly #o: TenantServiceOptions;
+  #identityKeys: (() => Promise<string>) | undefined;
 
   constructor(options: TenantServiceOptions) {
     this.#o = options;
@@ -394,6 +395,19 @@ export class TenantService {
    * A stage's connection for Steward's own use (the runtime hands it to the
    * app's processes as DATABASE_URL). Not audited: no person reads it.
    */
+  /**
+   * The JSON key set apps verify X-Steward-Identity with (issue 13), which
+   * the runtime hands to stage processes as STEWARD_IDENTITY_JWKS: a port
+   * wired by the composition root, so the runtime never imports identity.
+   */
+  useIdentityKeys(source: () => Promise<string>): void {
+    this.#identityKeys = source;
+  }
+
+  identityKeys(): Promise<string | undefined> {
+    return this.#identityKeys ? this.#identityKeys() : Promise.resolve(undefined);
+  }
+
   async stageConnection(stageId: string): Promise<StageCredentials> {
     const row = await this.#o.db
       .selectFrom('stages')

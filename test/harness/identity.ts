@@ -25,7 +25,7 @@ export interface IdentityStage {
   get(path: string, options?: EdgeRequest): Promise<Reply>;
   /** The headers the app received for a request that reached it (undefined when the edge answered). */
   appHeaders(reply: Reply): Record<string, string> | undefined;
-  /** Adds a directory user (and its groups) straight into the directory's tables: a fixture, until the Directory's own API is used. */
+  /** Adds a directory user (and its groups) through the Directory. */
   addUser(
     userName: string,
     options?: { groups?: readonly string[]; email?: string; name?: string },
@@ -99,24 +99,20 @@ export async function startIdentityStage(
         }
       },
       async addUser(userName, o = {}) {
-        const [row] = await t.query<{ id: string }>(
-          `insert into tenant_users (tenant_id, user_name, email, display_name, source)
-           values ((select id from tenants where slug = $1), $2, $3, $4, 'local') returning id`,
-          [tenant, userName, o.email ?? `${userName}@${tenant}.example`, o.name ?? userName],
-          t.controlDatabase,
+        const { directory } = t.services;
+        const tenantId = (await place()).tenantId;
+        const user = await directory.createUser(
+          tenantId,
+          { userName, email: o.email ?? `${userName}@${tenant}.example`, displayName: o.name ?? userName },
+          'local',
         );
-        const id = String(row?.id);
-        for (const group of o.groups ?? []) {
-          await t.query(
-            `with g as (insert into tenant_groups (tenant_id, display_name, source)
-               values ((select id from tenants where slug = $1), $2, 'local')
-               on conflict (tenant_id, lower(display_name)) do update set display_name = excluded.display_name returning id)
-             insert into tenant_group_members (group_id, user_id) select id, $3 from g`,
-            [tenant, group, id],
-            t.controlDatabase,
-          );
+        for (const displayName of o.groups ?? []) {
+          const group =
+            (await directory.findGroup(tenantId, { displayName })) ??
+            (await directory.createGroup(tenantId, { displayName }, 'local'));
+          await directory.addMembers(tenantId, group.id, [user.id]);
         }
-        return id;
+        return user.id;
       },
       place,
       async signIn(who, at) {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookie } from '../../src/identity/sessions/index.ts';
 import { startIdentityStage, type IdentityStage } from '../harness/identity.ts';
 import { within } from '../gateway/support.ts';
+import { apiCli } from '../harness/api-cli.ts';
 
 /**
  * The edge session through the real HAProxy (issue 13): the stage requires
@@ -75,6 +76,8 @@ describe('the edge session, through HAProxy', () => {
     expect(JSON.stringify(seen)).not.toContain(sessionCookie);
     const jwks = JSON.parse((await s.get('/.steward/auth/jwks.json')).body) as JSONWebKeySet;
     expect(jwks.keys).toHaveLength(2);
+    // Stage processes get the same set as STEWARD_IDENTITY_JWKS (the runtime's port into identity).
+    expect(JSON.parse((await s.t.services.tenants.identityKeys()) ?? '{}')).toEqual(jwks);
     const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { algorithms: ['ES256'] });
     expect(payload).toMatchObject({
       sub: alice,
@@ -172,7 +175,8 @@ describe('the edge session, through HAProxy', () => {
     const away = await s.get('/.steward/auth/refresh?rd=%2F%2Fevil.example%2F', { cookie: cookie(fresh) });
     expect(away.headers.location).toBe('/');
 
-    await s.t.query(`update tenant_users set active = false where id = $1`, [bob], s.t.controlDatabase);
+    // Deactivated (as SCIM active=false does): the Directory's listener revokes the session at once.
+    await s.t.services.directory.setActive((await s.place()).tenantId, bob, false);
     const refused = await s.get('/.steward/auth/refresh?rd=%2Fbooks', { cookie: cookie(fresh) });
     expect(refused.status).toBe(302);
     expect(refused.headers.location).toBe('/.steward/auth/login?rd=%2Fbooks');
@@ -224,5 +228,43 @@ describe('the edge session, through HAProxy', () => {
         (await s.get('/books', { cookie: cookie(second.token) })).status === 302,
       'logged out everywhere',
     );
+  });
+
+  it('is set and shown with steward identity; a bad value is refused by name and changes nothing', async () => {
+    const steward = await apiCli(s.t);
+    const set = await steward(
+      'identity',
+      'set',
+      'acme',
+      'prod',
+      '--sign-in',
+      'required',
+      '--idle-minutes',
+      '30',
+    );
+    expect(set.code, set.stderr).toBe(0);
+    console.log(`$ steward identity set acme prod --sign-in required --idle-minutes 30\n${set.stdout}`);
+    expect(set.stdout).toMatch(/prod\s+required\s+off\s+30 min\s+12 h/);
+    const bad = await steward('identity', 'set', 'acme', '--sign-in', 'sometimes');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('"sometimes" is not a sign-in mode: use required, optional, off');
+    const shown = await steward('identity', 'show', 'acme', '-o', 'json');
+    expect(shown.code, shown.stderr).toBe(0);
+    const view = JSON.parse(shown.stdout) as {
+      stages: { stage: string; effective: Record<string, unknown> }[];
+    };
+    expect(view.stages).toEqual([
+      {
+        stage: 'prod',
+        overrides: { localUsers: null, signIn: 'required', idleMinutes: 30, absoluteHours: null },
+        effective: { localUsers: false, signIn: 'required', idleMinutes: 30, absoluteHours: 12 },
+      },
+    ]);
+    const api = await s.t.request('PATCH', '/api/v1/tenants/acme/identity', { stage: 'qa', signIn: 'off' });
+    expect(api.status).toBe(400);
+    expect(api.body).toMatchObject({
+      field: 'stage',
+      message: 'stage "qa" is not a stage of tenant acme; accepted: prod',
+    });
   });
 });

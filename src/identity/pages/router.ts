@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { normaliseHost } from '../../gateway/routes.ts';
 import type { LocalSignIn, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
 import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
-import { jwksOf } from '../sessions/keys.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
 import type { IdentitySettings } from '../sessions/settings.ts';
 import { csrfAccepted, csrfCookie, csrfTokenValid, newCsrfToken } from './csrf.ts';
@@ -50,6 +49,14 @@ export interface AuthPageContext {
 
 export type AuthPageHandler = (context: AuthPageContext) => Promise<void>;
 
+/**
+ * A page that reads its own request body (id-local's link and MFA enrolment
+ * pages): the router checks the POST's Origin (this host, https) but not the
+ * double-submit token, so such a page must carry a secret of its own in the
+ * form (the signed single-use link) or need a signed-in session (SameSite=Lax).
+ */
+export type RawAuthPage = (req: IncomingMessage, res: ServerResponse, place: SignInPlace) => Promise<void>;
+
 export interface AuthPagesOptions {
   readonly sessions: SessionService;
   readonly settings: IdentitySettings;
@@ -65,6 +72,7 @@ const maxForm = 8 * 1024;
 export class AuthPages {
   readonly #o: AuthPagesOptions;
   readonly #handlers = new Map<string, AuthPageHandler>();
+  readonly #raw = new Map<string, RawAuthPage>();
   #local: LocalSignIn | undefined;
   #oidc: OidcSignIn | undefined;
 
@@ -76,14 +84,40 @@ export class AuthPages {
 
   /** Adds a sub-path (`/.steward/auth/<name>/…`) served by another identity module. */
   add(name: string, handler: AuthPageHandler): void {
+    this.#checkName(name);
+    this.#handlers.set(name, handler);
+  }
+
+  /** Adds a sub-path whose page reads its own body (see RawAuthPage). `mfa` may be one: the sign-in code step is `mfa?step=code`. */
+  addRaw(name: string, page: RawAuthPage): void {
+    this.#checkName(name === 'mfa' ? 'mfa-enrolment' : name);
+    this.#raw.set(name, page);
+  }
+
+  /** The directory user signed in on this request (a valid session cookie for this host), if any. */
+  async currentUser(req: IncomingMessage, place: SignInPlace): Promise<string | undefined> {
+    const token = parseCookies(req.headers.cookie).get(sessionCookie);
+    const claims = token ? await this.#o.sessions.verify(token) : undefined;
+    if (
+      !claims ||
+      claims.host !== place.host ||
+      claims.tenant !== place.tenant ||
+      claims.sub.startsWith('operator:')
+    ) {
+      return undefined;
+    }
+    return (await this.#o.sessions.isLive(claims.sid)) ? claims.sub : undefined;
+  }
+
+  #checkName(name: string): void {
     if (
       !/^[a-z][a-z0-9-]{0,40}$/.test(name) ||
       (builtIn as readonly string[]).includes(name) ||
-      this.#handlers.has(name)
+      this.#handlers.has(name) ||
+      this.#raw.has(name)
     ) {
       throw new Error(`auth page ${JSON.stringify(name)} is taken or not a lower-case name`);
     }
-    this.#handlers.set(name, handler);
   }
 
   /** The tenant and stage of a host (for others' flows that start outside a page: break-glass, tests). */
@@ -114,7 +148,7 @@ export class AuthPages {
     const segments = url.pathname.slice('/.steward/auth/'.length).split('/');
     const name = segments[0] ?? '';
     if (name === 'jwks.json' && segments.length === 1) {
-      const body = JSON.stringify(await jwksOf(await this.#o.sessions.keys.published()));
+      const body = await this.#o.sessions.jwks();
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' });
       res.end(body);
       return;
@@ -133,6 +167,16 @@ export class AuthPages {
       csrfTokenValid(key, place.host, heldCsrf) && heldCsrf ? heldCsrf : newCsrfToken(key, place.host);
     if (csrf !== heldCsrf)
       res.appendHeader('set-cookie', `${csrfCookie}=${csrf}; Path=/; Secure; HttpOnly; SameSite=Strict`);
+    const raw = this.#raw.get(name);
+    if (raw && !(name === 'mfa' && url.searchParams.get('step') === 'code')) {
+      if (
+        req.method === 'POST' &&
+        req.headers.origin !== `https://${String(req.headers.host ?? '').toLowerCase()}`
+      ) {
+        return this.#refuseForm(res, place);
+      }
+      return raw(req, res, place);
+    }
     let form: URLSearchParams | undefined;
     if (req.method === 'POST') {
       form = await readForm(req);
@@ -145,18 +189,7 @@ export class AuthPages {
           cookie: heldCsrf,
           form: form.get('csrf') ?? undefined,
         });
-      if (!accepted) {
-        const frame = { title: 'Please try again', tenantName: place.tenantName };
-        return send(
-          res,
-          403,
-          html,
-          messagePage(
-            frame,
-            'This form expired or did not come from this page. Go back, reload it and try again.',
-          ),
-        );
-      }
+      if (!accepted) return this.#refuseForm(res, place);
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed\n');
     }
@@ -177,6 +210,19 @@ export class AuthPages {
     const handler = this.#handlers.get(name);
     if (!handler) return send(res, 404, 'text/plain; charset=utf-8', 'Not found\n');
     return handler(context);
+  }
+
+  #refuseForm(res: ServerResponse, place: PagePlace): void {
+    const frame = { title: 'Please try again', tenantName: place.tenantName };
+    send(
+      res,
+      403,
+      html,
+      messagePage(
+        frame,
+        'This form expired or did not come from this page. Go back, reload it and try again.',
+      ),
+    );
   }
 
   #context(

@@ -16,7 +16,7 @@ export {
 } from './claims.ts';
 export { jwksOf, SessionKeys, type PublicSessionKey } from './keys.ts';
 export {
-  directoryReader,
+  sessionDirectory,
   SessionService,
   type EdgeSessionState,
   type OpenedSession,

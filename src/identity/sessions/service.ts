@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import { routesChannel } from '../../gateway/state.ts';
 import type { ControlDb } from '../../store/db.ts';
+import type { Directory } from '../directory/index.ts';
 import type { RoleResolver, SignInPlace } from '../contracts.ts';
 import {
   buildClaims,
@@ -14,7 +15,7 @@ import {
   type IdentityClaims,
   type SessionSubject,
 } from './claims.ts';
-import type { SessionKeys } from './keys.ts';
+import { jwksOf, type SessionKeys } from './keys.ts';
 import type { IdentitySettings } from './settings.ts';
 
 /**
@@ -25,7 +26,7 @@ import type { IdentitySettings } from './settings.ts';
  * until its last token has expired.
  */
 
-/** What sessions need of the directory (id-scim's Directory has these; deactivation calls revokeUser). */
+/** What sessions need of the directory (sessionDirectory adapts id-scim's Directory; its user-gone listener calls revokeUser). */
 export interface SessionDirectory {
   user(
     tenantId: string,
@@ -41,8 +42,8 @@ export interface SessionDirectory {
     | undefined
   >;
   /** The user's groups (display names). */
-  groupsOf(userId: string): Promise<readonly string[]>;
-  recordSignIn?(userId: string, at: Date): Promise<void>;
+  groupsOf(tenantId: string, userId: string): Promise<readonly string[]>;
+  recordSignIn?(tenantId: string, userId: string, at: Date): Promise<void>;
 }
 
 /** Who a session is opened for: a directory user, or an operator's break-glass access. */
@@ -136,7 +137,7 @@ export class SessionService {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (who.kind === 'user') await this.#o.directory.recordSignIn?.(who.userId, now);
+    if (who.kind === 'user') await this.#o.directory.recordSignIn?.(place.tenantId, who.userId, now);
     const session = await this.#mint(place, row.id, subject, amr, notAfter, now);
     this.#o.logger.info({ tenant: place.tenant, stage: place.stage, sid: row.id }, 'end-user session opened');
     return session;
@@ -263,6 +264,20 @@ export class SessionService {
     return count;
   }
 
+  /** Whether a session is still on (not revoked, within its timeouts). */
+  async isLive(sid: string): Promise<boolean> {
+    const now = this.#o.clock.now();
+    const row = await this.#o.db
+      .selectFrom('end_user_sessions')
+      .select('id')
+      .where('id', '=', sid)
+      .where('revoked_at', 'is', null)
+      .where('idle_expires_at', '>', now)
+      .where('absolute_expires_at', '>', now)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** A session's subject (its user id, or operator:<name>), to end all of its sessions. */
   async subjectOf(sid: string): Promise<{ tenantId: string; subject: string } | undefined> {
     const row = await this.#o.db
@@ -271,6 +286,12 @@ export class SessionService {
       .where('id', '=', sid)
       .executeTakeFirst();
     return row ? { tenantId: String(row.tenant_id), subject: row.subject } : undefined;
+  }
+
+  /** The published keys as a JSON Web Key Set (text): the JWKS page and STEWARD_IDENTITY_JWKS. */
+  async jwks(): Promise<string> {
+    await this.#o.keys.ensure();
+    return JSON.stringify(await jwksOf(await this.#o.keys.published()));
   }
 
   /** What HAProxy needs: the published keys, the stages that ask for sign-in, the revoked sids still alive. */
@@ -311,7 +332,7 @@ export class SessionService {
     }
     const [user, groups] = await Promise.all([
       this.#o.directory.user(place.tenantId, who.userId),
-      this.#o.directory.groupsOf(who.userId),
+      this.#o.directory.groupsOf(place.tenantId, who.userId),
     ]);
     const roles = this.#roles ? await this.#roles.rolesOf(place.tenantId, place.stage, groups) : [];
     return {
@@ -350,38 +371,26 @@ export class SessionService {
   }
 }
 
-/**
- * The directory read as sessions need it, straight from its tables (read
- * only), until id-scim's Directory is wired in its place.
- */
-export function directoryReader(db: ControlDb): SessionDirectory {
+/** The Directory (id-scim) as sessions use it. */
+export function sessionDirectory(
+  directory: Pick<Directory, 'getUser' | 'groupsOf' | 'recordSignIn'>,
+): SessionDirectory {
   return {
     async user(tenantId, userId) {
-      const row = await db
-        .selectFrom('tenant_users')
-        .select(['id', 'user_name', 'email', 'display_name', 'active'])
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', userId)
-        .executeTakeFirst();
-      return row
+      const user = await directory.getUser(tenantId, userId);
+      return user
         ? {
-            id: row.id,
-            userName: row.user_name,
-            email: row.email,
-            name: row.display_name,
-            active: row.active,
+            id: user.id,
+            userName: user.userName,
+            email: user.email,
+            name: user.displayName,
+            active: user.active,
           }
         : undefined;
     },
-    async groupsOf(userId) {
-      const rows = await db
-        .selectFrom('tenant_group_members')
-        .innerJoin('tenant_groups', 'tenant_groups.id', 'tenant_group_members.group_id')
-        .select('tenant_groups.display_name')
-        .where('tenant_group_members.user_id', '=', userId)
-        .orderBy('tenant_groups.display_name')
-        .execute();
-      return rows.map((row) => row.display_name);
+    async groupsOf(tenantId, userId) {
+      return (await directory.groupsOf(tenantId, userId)).map((group) => group.displayName);
     },
+    recordSignIn: (tenantId, userId, at) => directory.recordSignIn(tenantId, userId, at),
   };
 }

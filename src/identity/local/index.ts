@@ -1,0 +1,107 @@
+import type { AuditService } from '../../audit/service.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { NotificationService } from '../../notifications/index.ts';
+import type { SecretService } from '../../secrets/service.ts';
+import type { ControlDb } from '../../store/db.ts';
+import type { LoginLimits } from '../lockout.ts';
+import type { DirectoryPort } from './directory.ts';
+import { LocalEnrolment } from './enrolment.ts';
+import { LoginEvents } from './login-log.ts';
+import { localAuthPages, type AuthPage, type CurrentUser } from './pages.ts';
+import { localLimits } from './policy.ts';
+import { defaultLocalSettings, LocalSignInService, type LocalSettings } from './sign-in.ts';
+import { Tickets } from './tickets.ts';
+import { LocalUserService, noSessions, type SessionRevoker } from './users.ts';
+
+export { LoginEvents, type LoginEventView, type LoginLogQuery } from './login-log.ts';
+export { LocalSignInService, type LocalSettings } from './sign-in.ts';
+export { LocalUserService, type SessionRevoker, type UserView, type AddUserInput } from './users.ts';
+export { LocalEnrolment } from './enrolment.ts';
+export type { DirectoryPort } from './directory.ts';
+export type { AuthPage, CurrentUser } from './pages.ts';
+export { parseSince } from './policy.ts';
+
+export interface LocalUsersOptions {
+  readonly db: ControlDb;
+  readonly secrets: SecretService;
+  readonly audit: AuditService;
+  readonly clock: Clock;
+  readonly notifications: NotificationService;
+  /** Operators' limits (config `login`); local users' locks back off from them. */
+  readonly limits: LoginLimits;
+  readonly directory: DirectoryPort;
+  /** `https://<tenant host>[:port]`: where mailed links land. */
+  readonly origin: (tenantSlug: string) => string;
+}
+
+/**
+ * Local users of hosted apps and the login log, wired: sign-in (LocalSignIn),
+ * their management (API, CLI), the link and MFA pages. The identity settings
+ * (sessions/) and sessions plug in later through `useSettings` / `useSessions`.
+ */
+export class LocalUsers {
+  readonly log: LoginEvents;
+  readonly signIn: LocalSignInService;
+  readonly users: LocalUserService;
+  readonly enrolment: LocalEnrolment;
+  #settings: LocalSettings = defaultLocalSettings;
+  #sessions: SessionRevoker = noSessions;
+
+  constructor(o: LocalUsersOptions) {
+    const tickets = new Tickets(o.secrets.masterKeys());
+    const settings: LocalSettings = {
+      enabled: (place) => this.#settings.enabled(place),
+      mfaRequired: (tenantId) => this.#settings.mfaRequired(tenantId),
+    };
+    const sessions = (): SessionRevoker => this.#sessions;
+    this.log = new LoginEvents(o.db, o.clock);
+    this.signIn = new LocalSignInService({
+      db: o.db,
+      secrets: o.secrets,
+      clock: o.clock,
+      limits: localLimits(o.limits),
+      directory: o.directory,
+      log: this.log,
+      tickets,
+      settings,
+    });
+    this.users = new LocalUserService({
+      db: o.db,
+      secrets: o.secrets,
+      audit: o.audit,
+      clock: o.clock,
+      directory: o.directory,
+      log: this.log,
+      attempts: this.signIn.attempts,
+      notifications: o.notifications,
+      sessions,
+      origin: o.origin,
+    });
+    this.enrolment = new LocalEnrolment({
+      db: o.db,
+      secrets: o.secrets,
+      audit: o.audit,
+      clock: o.clock,
+      directory: o.directory,
+      log: this.log,
+      tickets,
+      settings,
+      sessions,
+    });
+  }
+
+  /** The tenant's identity settings (sessions/): whether local users may sign in, whether MFA is required. */
+  useSettings(settings: LocalSettings): void {
+    this.#settings = settings;
+  }
+
+  /** The sessions of end users (sessions/): disabling, deleting and resetting a user revoke them. */
+  useSessions(sessions: SessionRevoker): void {
+    this.#sessions = sessions;
+  }
+
+  /** The pages to register under `/.steward/auth/`: invite, reset, mfa. */
+  pages(currentUser: CurrentUser): Readonly<Record<'invite' | 'reset' | 'mfa', AuthPage>> {
+    return localAuthPages(this.enrolment, currentUser);
+  }
+}

@@ -1,0 +1,319 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignInPlace, SignInResult } from '../../../src/identity/contracts.ts';
+import { totpCode } from '../../../src/identity/credentials.ts';
+import { apiCli } from '../../harness/api-cli.ts';
+import { startTestSteward, type TestSteward } from '../../harness/steward.ts';
+import { startMailServer, type MailServer } from '../../notifications/receivers.ts';
+import { ManualClock } from '../helpers.ts';
+
+/**
+ * Local users against the real control database, a real SMTP server and
+ * real HTTP: an invitation mailed through the outbox, its link followed to
+ * set a password and enrol TOTP, then sign-ins (replayed codes and
+ * challenges refused), lockout with backoff, resets, and the login log.
+ */
+let st: TestSteward;
+let mail: MailServer;
+let pages: Server;
+let pagesPort: number;
+let tenantId: string;
+const clock = new ManualClock();
+const host = 'acme.localhost';
+const place = (address = '192.0.2.10'): SignInPlace => ({
+  tenantId,
+  tenant: 'acme',
+  stage: 'prod',
+  host,
+  address,
+});
+
+beforeAll(async () => {
+  mail = await startMailServer({ user: 'id-mailer', password: 'id-mail-secret' });
+  st = await startTestSteward({
+    workers: false,
+    clock,
+    config: {
+      login: { maxFailuresPerAccount: 2, lockoutSeconds: 60 },
+      notifications: {
+        smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'accounts@example.com' },
+        retryBaseSeconds: 0.05,
+        retryCapSeconds: 0.1,
+        timeoutSeconds: 2,
+        pollSeconds: 0.05,
+      },
+    },
+  });
+  await st.services.notifications.keepSmtpCredentials('id-mailer', 'id-mail-secret');
+  const created = await st.request('POST', '/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
+  expect(created.status, created.text).toBe(201);
+  // Local users sign in only where the tenant's identity settings let them (sessions/, id-edge).
+  const on = await st.request('PATCH', '/api/v1/tenants/acme/identity', { localUsers: true });
+  expect(on.status, on.text).toBe(200);
+  tenantId = (await st.services.localUsers.users.tenant('acme')).id;
+  // What the sign-in router (sessions/) does: the host names the place; the pages get it.
+  const handlers = st.services.localUsers.pages(() => Promise.resolve(undefined));
+  pages = createServer((req, res) => {
+    const name = (req.url ?? '').split(/[/?]/)[3] as 'invite' | 'reset' | 'mfa';
+    void handlers[name](req, res, place(req.socket.remoteAddress ?? ''));
+  });
+  await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+  pagesPort = (pages.address() as AddressInfo).port;
+}, 60_000);
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => (pages ? pages.close(() => resolve()) : resolve()));
+  await st?.close();
+  await mail?.close();
+});
+
+/** Delivers the outbox and returns the link in the newest mail to `to`. */
+async function mailedLink(to: string, page: 'invite' | 'reset'): Promise<string> {
+  await st.services.notifications.pass();
+  const last = mail.mails.filter((m) => m.to.includes(to)).at(-1);
+  expect(last, `a mail to ${to}`).toBeDefined();
+  const text = (last?.raw ?? '')
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  const url = new RegExp(
+    `https://acme\\.localhost:\\d+/\\.steward/auth/${page}\\?token=[A-Za-z0-9_-]{43}`,
+  ).exec(text)?.[0];
+  expect(url, text).toBeDefined();
+  return url ?? '';
+}
+
+/** Follows a link (or posts its form) to the pages server, as a browser on `host` would. */
+async function browse(url: string, form?: Record<string, string>): Promise<{ status: number; html: string }> {
+  const u = new URL(url);
+  const res = await fetch(`http://127.0.0.1:${pagesPort}${u.pathname}${u.search}`, {
+    method: form ? 'POST' : 'GET',
+    headers: {
+      host,
+      ...(form ? { 'content-type': 'application/x-www-form-urlencoded', origin: `https://${host}` } : {}),
+    },
+    ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+  });
+  return { status: res.status, html: await res.text() };
+}
+
+const field = (html: string, name: string): string =>
+  new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replaceAll('&amp;', '&') ?? '';
+const secretOf = (html: string): string =>
+  (/data-totp-secret>([A-Z2-7 ]+)</.exec(html)?.[1] ?? '').replaceAll(' ', '');
+const code = (secret: string): Promise<string> => totpCode(secret, clock.now());
+const signIn = st_signIn;
+function st_signIn(userName: string, password: string, address?: string): Promise<SignInResult> {
+  return st.services.localUsers.signIn.password(place(address), userName, password);
+}
+
+async function failures(user?: string): Promise<{ reason: string; method: string; detail: string | null }[]> {
+  const q = new URLSearchParams({ outcome: 'failure', ...(user ? { user } : {}) });
+  const res = await st.request('GET', `/api/v1/tenants/acme/login-log?${q.toString()}`);
+  expect(res.status, res.text).toBe(200);
+  return res.body.events as { reason: string; method: string; detail: string | null }[];
+}
+
+describe('local users', () => {
+  const password = 'correct horse battery staple';
+  let secret = '';
+  let recovery: string[] = [];
+
+  it('adds a user, mails the invitation, and its link sets a password and enrols TOTP', async () => {
+    const added = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'Marta',
+      email: 'marta@acme.example',
+      name: 'Marta K',
+      requireMfa: true,
+    });
+    expect(added.status, added.text).toBe(201);
+    expect(added.body.invitation.sentTo).toBe('marta@acme.example');
+    const url = await mailedLink('marta@acme.example', 'invite');
+    const page = await browse(url);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<strong>Marta</strong>');
+    secret = secretOf(page.html);
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    const token = new URL(url).searchParams.get('token') ?? '';
+    const form = { token, password, confirm: password, ticket: field(page.html, 'ticket') };
+    // A weak password is refused and the form comes back; the link still works.
+    const weak = await browse(url, {
+      ...form,
+      password: 'marta-12345678',
+      confirm: 'marta-12345678',
+      code: await code(secret),
+    });
+    expect(weak.status).toBe(400);
+    expect(weak.html).toContain('may not contain the user name');
+    const done = await browse(url, { ...form, code: await code(secret) });
+    expect(done.status, done.html).toBe(200);
+    recovery = [...done.html.matchAll(/<code>([0-9a-f]{5}(?:-[0-9a-f]{5}){3})<\/code>/g)].map(
+      (m) => m[1] ?? '',
+    );
+    expect(recovery).toHaveLength(10);
+    // Used once: the same link again is refused.
+    const again = await browse(url, { ...form, code: await code(secret) });
+    expect(again.status).toBe(410);
+    expect(again.html).toContain('was used already');
+  });
+
+  it('signs in with password then TOTP; a replayed code or challenge is refused', async () => {
+    // The code that confirmed the enrolment is spent: the same 30 s step is refused.
+    const first = await signIn('marta', password);
+    expect(first.kind).toBe('mfa-required');
+    const challenge = first.kind === 'mfa-required' ? first.challenge : '';
+    const replayed = await st.services.localUsers.signIn.totp(place(), challenge, await code(secret));
+    expect(replayed).toMatchObject({ kind: 'refused', reason: 'mfa_failed' });
+    // The challenge is single use, even after a wrong code.
+    clock.advance(30);
+    const reused = await st.services.localUsers.signIn.totp(place(), challenge, await code(secret));
+    expect(reused).toMatchObject({ kind: 'refused', reason: 'bad_request' });
+    const second = await signIn('MARTA', password);
+    const ok = await st.services.localUsers.signIn.totp(
+      place(),
+      second.kind === 'mfa-required' ? second.challenge : '',
+      await code(secret),
+    );
+    expect(ok).toMatchObject({ kind: 'signed-in', method: 'totp', amr: ['pwd', 'otp'] });
+    // A challenge for another host is worthless.
+    const third = await signIn('marta', password);
+    const elsewhere = await st.services.localUsers.signIn.totp(
+      { ...place(), host: 'dev.acme.localhost' },
+      third.kind === 'mfa-required' ? third.challenge : '',
+      await code(secret),
+    );
+    expect(elsewhere).toMatchObject({ kind: 'refused', reason: 'bad_request' });
+    // A recovery code works once.
+    const fourth = await signIn('marta', password);
+    const byRecovery = await st.services.localUsers.signIn.totp(
+      place(),
+      fourth.kind === 'mfa-required' ? fourth.challenge : '',
+      recovery[0] ?? '',
+    );
+    expect(byRecovery).toMatchObject({ kind: 'signed-in' });
+    const fifth = await signIn('marta', password);
+    const recoveryAgain = await st.services.localUsers.signIn.totp(
+      place(),
+      fifth.kind === 'mfa-required' ? fifth.challenge : '',
+      recovery[0] ?? '',
+    );
+    expect(recoveryAgain).toMatchObject({ kind: 'refused', reason: 'mfa_failed' });
+  });
+
+  it('answers an unknown user, a wrong password and a lock alike; locks back off; the log has the reasons', async () => {
+    const address = '198.51.100.7';
+    const unknown = await signIn('nobody', password, address);
+    const wrong = await signIn('marta', 'not the password at all', address);
+    const locking = await signIn('marta', 'still not the password', address);
+    const locked = await signIn('marta', password, address);
+    for (const r of [unknown, wrong, locking, locked]) {
+      expect(r).toMatchObject({ kind: 'refused', message: 'Wrong user name or password.' });
+    }
+    // Locked for this address only: from elsewhere the owner still signs in.
+    expect((await signIn('marta', password, '203.0.113.9')).kind).toBe('mfa-required');
+    clock.advance(61);
+    expect((await signIn('marta', password, address)).kind).toBe('mfa-required');
+    // Without a full sign-in between, the next lock lasts twice as long.
+    await signIn('marta', 'wrong once more', address);
+    await signIn('marta', 'wrong twice more', address);
+    clock.advance(61);
+    expect(await signIn('marta', password, address)).toMatchObject({ kind: 'refused', reason: 'locked' });
+    clock.advance(60);
+    expect((await signIn('marta', password, address)).kind).toBe('mfa-required');
+    const reasons = (await failures()).map((e) => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(['unknown_user', 'bad_password', 'locked', 'mfa_failed', 'bad_request']),
+    );
+    const lockLines = (await failures('marta')).filter((e) => /^locked for \d+ s$/.test(e.detail ?? ''));
+    expect(lockLines.map((e) => e.detail)).toEqual(['locked for 120 s', 'locked for 60 s']);
+  });
+
+  it('resets a password by a mailed link; a newer link supersedes the older; sessions end', async () => {
+    const older = await st.request('POST', '/api/v1/tenants/acme/users/marta/reset-password');
+    expect(older.status, older.text).toBe(200);
+    const olderUrl = await mailedLink('marta@acme.example', 'reset');
+    await st.request('POST', '/api/v1/tenants/acme/users/marta/reset-password');
+    const url = await mailedLink('marta@acme.example', 'reset');
+    expect((await browse(olderUrl)).html).toContain('A newer link was sent');
+    const page = await browse(url);
+    expect(page.status).toBe(200);
+    // MFA is enrolled: the reset sets the password only; sign-in still asks for the code.
+    expect(page.html).not.toContain('data-totp-secret');
+    const token = new URL(url).searchParams.get('token') ?? '';
+    const renewed = 'a brand new passphrase here';
+    expect((await browse(url, { token, password: renewed, confirm: renewed })).status).toBe(200);
+    expect((await signIn('marta', password, '192.0.2.99')).kind).toBe('refused');
+    expect((await signIn('marta', renewed, '192.0.2.99')).kind).toBe('mfa-required');
+  });
+
+  it('resets MFA, disables and deletes, with audit and login-log events', async () => {
+    const reset = await st.request('POST', '/api/v1/tenants/acme/users/marta/reset-mfa');
+    expect(reset.status, reset.text).toBe(200);
+    expect(reset.body.mfa).toBe(false);
+    const log = await st.request('GET', '/api/v1/tenants/acme/login-log?user=MARTA&limit=500');
+    expect((log.body.events as { method: string }[]).map((e) => e.method)).toEqual(
+      expect.arrayContaining([
+        'mfa_reset',
+        'mfa_enrolled',
+        'invitation',
+        'password_reset',
+        'totp',
+        'password',
+      ]),
+    );
+    const audit = await st.query<{ action: string }>(
+      "select action from audit_events where target = 'tenant/acme/user/Marta' order by seq",
+      [],
+      st.controlDatabase,
+    );
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining([
+        'tenant-user.add',
+        'tenant-user.invite',
+        'tenant-user.mfa.enroll',
+        'tenant-user.mfa.reset',
+      ]),
+    );
+    expect((await st.request('POST', '/api/v1/tenants/acme/users/marta/disable')).body.active).toBe(false);
+    expect(await signIn('marta', 'a brand new passphrase here', '192.0.2.99')).toMatchObject({
+      kind: 'refused',
+      reason: 'inactive',
+      message: 'Wrong user name or password.',
+    });
+  });
+
+  it('refuses bad input naming the field, and a duplicate name in any case', async () => {
+    const bad = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'li',
+      email: 'not-an-address',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain('"not-an-address" is not accepted');
+    const dup = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'mARTA',
+      email: 'm2@acme.example',
+    });
+    expect(dup.status).toBe(409);
+    expect(dup.body.field).toBe('userName');
+    const since = await st.request('GET', '/api/v1/tenants/acme/login-log?since=yesterday');
+    expect(since.status).toBe(400);
+    expect(since.body.field).toBe('since');
+  });
+
+  it('lists users and the login log through the CLI, and logs no secret', async () => {
+    const cli = await apiCli(st);
+    const list = await cli('user', 'list', 'acme', '-o', 'json');
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ userName: 'Marta', source: 'local', active: false, mfa: false, groups: [] }),
+    ]);
+    const log = await cli('login-log', 'acme', '--since', '7d', '--failures');
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout).toContain('bad_password');
+    const logs = st.logs();
+    for (const secretText of ['correct horse battery staple', 'a brand new passphrase here', secret]) {
+      expect(logs).not.toContain(secretText);
+    }
+    expect(logs).not.toMatch(/token=[A-Za-z0-9_-]{43}/);
+  });
+});
