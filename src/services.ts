@@ -10,6 +10,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
+import { ScimService, ScimTokenService } from './identity/scim/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
 import type { ControlDb } from './store/db.ts';
@@ -139,6 +140,9 @@ export interface Services {
   readonly authPages: AuthPages;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
+  readonly scimTokens: ScimTokenService;
+  readonly scim: ScimService;
 }
 
 export interface ServiceDependencies {
@@ -518,11 +522,23 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   )) {
     authPages.addRaw(name, page);
   }
+  const scimTokens = new ScimTokenService({
+    db,
+    tenantId: (tenant) => directory.tenantId(tenant),
+    audit,
+    clock,
+    baseUrl: (tenant) => {
+      const port = deps.gatewayEndpoint?.()?.port ?? config.gateway.port;
+      return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
+    },
+  });
   return {
     identitySettings,
     sessions,
     authPages,
     directory,
+    scimTokens,
+    scim: new ScimService({ directory, audit }),
     status,
     localUsers,
     roles,

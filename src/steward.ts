@@ -21,6 +21,7 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
+import { scimHandler } from './identity/scim/index.ts';
 import {
   DataPlane,
   dataPlaneDir,
@@ -245,6 +246,12 @@ export class Steward {
         }),
         logger,
         site: (host) => status.site(host),
+        scim: scimHandler({
+          service: this.#services.scim,
+          tokens: this.#services.scimTokens,
+          baseDomain: config.gateway.baseDomain,
+          logger: logger.child({ component: 'scim' }),
+        }),
         stewardHosts: [status.host],
         auth: this.#services.sessions,
         paths: { auth: this.#services.authPages.handler },

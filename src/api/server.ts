@@ -23,6 +23,7 @@ import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { identityRoleRoutes } from './routes/identity-roles.ts';
 import { identitySettingsRoutes } from './routes/identity-settings.ts';
+import { scimRoutes } from './routes/scim.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -115,6 +116,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   identityRoutes(api, authenticate, options.services);
   identityRoleRoutes(api, authenticate, options.services);
   identitySettingsRoutes(api, authenticate, options.services);
+  scimRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);

@@ -20,6 +20,7 @@ import { slaCommands } from './sla-commands.ts';
 import { statusCommands } from './status-commands.ts';
 import { incidentCommands } from './incident-commands.ts';
 import { contactCommands } from './contact-commands.ts';
+import { scimCommands } from './scim-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
 import { identityCommands } from './identity-commands.ts';
@@ -581,6 +582,7 @@ maintenanceCommands(program, { client, json });
 identityCommands(program, { client, json });
 userCommands(program, { client, json, confirm });
 identityRolesCommands(program, { client, json });
+scimCommands(program, { client, json });
 
 program
   .command('app')

@@ -115,6 +115,8 @@ export interface DataPlaneState {
   readonly threads?: number;
   /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
   readonly auth?: EdgeAuth;
+  /** Set: `/scim/v2` on each tenant's apex host (`<tenant>.<scimBaseDomain>`) goes to Steward's pages (SCIM). */
+  readonly scimBaseDomain?: string;
 }
 
 /** Backends the renderer owns; a stage backend may not take these names. */
@@ -288,6 +290,7 @@ function renderFrontends(state: DataPlaneState): string[] {
       : []),
     // Steward's own pages come first, on every host: a tenant's route cannot shadow them.
     `    use_backend ${stewardBackend} if { path_beg /.steward/ }`,
+    ...scimRules(state.scimBaseDomain),
     `    use_backend %[var(txn.host),map(${files.routesMap},${unroutedBackend})]`,
     `    default_backend ${unroutedBackend}`,
     '',
@@ -317,6 +320,20 @@ function renderFrontends(state: DataPlaneState): string[] {
     '    stats uri /stats',
     '    stats refresh 10s',
     '',
+  ];
+}
+
+/**
+ * SCIM on the tenant's apex host only (one label before the base domain):
+ * that host's `/scim/v2` no longer reaches the prod app; stage hosts and
+ * custom domains are untouched.
+ */
+function scimRules(baseDomain: string | undefined): string[] {
+  if (baseDomain === undefined) return [];
+  const apex = `^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\\.${baseDomain.toLowerCase().replace(/[^a-z0-9-]/g, (c) => `\\${c}`)}$`;
+  return [
+    `    acl scim_apex var(txn.host) -m reg ${apex}`,
+    `    use_backend ${stewardBackend} if scim_apex { path /scim/v2 } || scim_apex { path_beg /scim/v2/ }`,
   ];
 }
 

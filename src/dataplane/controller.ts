@@ -70,6 +70,8 @@ export interface DataPlaneOptions {
   readonly logger: Logger;
   /** Steward's own pages for a host (the status page). */
   readonly site?: (host: string) => PageHandler | undefined;
+  /** SCIM 2.0 (identity/scim/): `/scim/v2` on each tenant's apex host is sent to it. */
+  readonly scim?: PageHandler;
   /** Hosts routed to Steward's own pages (`status.<base>`). */
   readonly stewardHosts?: readonly string[];
   /**
@@ -203,6 +205,7 @@ export class DataPlane {
     this.#pages = new StewardPages({
       ...(options.site ? { site: options.site } : {}),
       ...(options.paths ? { paths: options.paths } : {}),
+      ...(options.scim ? { prefixes: { '/scim/v2': options.scim } } : {}),
     });
     this.#authFiles = new AuthFiles(this.#dir);
     this.#certificates = new CertificateFiles({
@@ -541,6 +544,7 @@ export class DataPlane {
       ...(this.#accessLog ? { accessLog: this.#accessLog.socketPath } : {}),
       hstsMaxAgeSeconds,
       limits: this.#o.settings.limits,
+      ...(this.#o.scim ? { scimBaseDomain: this.#o.settings.baseDomain } : {}),
       ...(runAs() ? { runAs: runAs() } : {}),
       backends: this.#stages.map((stage) => ({
         name: stage.backend,

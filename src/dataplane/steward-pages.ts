@@ -14,6 +14,11 @@ export interface StewardPagesOptions {
   readonly site?: (host: string) => PageHandler | undefined;
   /** Handlers for `/.steward/<name>` on every host, by the first path segment after `/.steward/`. */
   readonly paths?: Readonly<Record<string, PageHandler>>;
+  /**
+   * Handlers for a path prefix outside `/.steward/` (`/scim/v2`: the prefix
+   * itself and everything below it), on the hosts HAProxy sends it from.
+   */
+  readonly prefixes?: Readonly<Record<string, PageHandler>>;
 }
 
 export class StewardPages {
@@ -44,6 +49,10 @@ export class StewardPages {
       const handler = Object.hasOwn(this.#o.paths ?? {}, name) ? this.#o.paths?.[name] : undefined;
       if (handler) return handler(req, res);
       return notFound(res);
+    }
+    for (const [prefix, handler] of Object.entries(this.#o.prefixes ?? {})) {
+      if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))
+        return handler(req, res);
     }
     const host = normaliseHost(req.headers.host);
     const site = host === undefined ? undefined : this.#o.site?.(host);

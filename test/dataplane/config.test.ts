@@ -91,6 +91,25 @@ describe('renderHaproxyConfig', () => {
     expect(text).toMatch(pattern);
   });
 
+  it("sends /scim/v2 on a tenant's apex host, and only there, to Steward's pages, after the /.steward/ rule", () => {
+    expect(text).not.toContain('scim');
+    const lines = renderHaproxyConfig({ ...state, scimBaseDomain: 'apps.example.com' }).split('\n');
+    const steward = lines.findIndex((l) => l.includes('path_beg /.steward/'));
+    const scim = lines.findIndex((l) => l.includes('path_beg /scim/v2/'));
+    const routes = lines.findIndex((l) => l.includes('use_backend %[var(txn.host)'));
+    expect(steward).toBeGreaterThan(0);
+    expect(scim).toBeGreaterThan(steward);
+    expect(routes).toBeGreaterThan(scim);
+    const acl = lines.find((l) => l.includes('acl scim_apex')) ?? '';
+    const pattern = new RegExp(acl.split(' -m reg ')[1] ?? 'x');
+    expect(['acme.apps.example.com', 'a-b.apps.example.com'].every((h) => pattern.test(h))).toBe(true);
+    expect(
+      ['prod.acme.apps.example.com', 'acme.example.com', 'apps.example.com', 'acmexapps.example.com'].some(
+        (h) => pattern.test(h),
+      ),
+    ).toBe(false);
+  });
+
   it('puts the HTTPS port into the redirect when it is not 443', () => {
     const other = renderHaproxyConfig({ ...state, https: { address: '127.0.0.1', port: 8443 } });
     expect(other).toContain('https://%[req.hdr(host),field(1,:)]:8443%[pathq]');

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { InputError, showValue } from '../../core/errors.ts';
+import { InputError, NotFoundError, showValue } from '../../core/errors.ts';
 import type { ControlDb } from '../../store/db.ts';
 import { filterSql, type Filter } from './filter.ts';
 import { groupOf, isId, userOf } from './rows.ts';
@@ -238,6 +238,69 @@ export class Directory {
       .orderBy('u.id')
       .execute();
     return rows.map((r) => ({ userId: r.id, userName: r.user_name, displayName: r.display_name }));
+  }
+
+  /** The members of several groups at once (a page of a group list), in one query. */
+  async membersOfGroups(tenantId: string, groupIds: readonly string[]): Promise<Map<string, GroupMember[]>> {
+    const out = new Map<string, GroupMember[]>(groupIds.map((id) => [id, []]));
+    const ids = groupIds.filter(isId);
+    if (ids.length === 0) return out;
+    const rows = await this.#o.db
+      .selectFrom('tenant_group_members as m')
+      .innerJoin('tenant_users as u', 'u.id', 'm.user_id')
+      .select(['m.group_id', 'u.id', 'u.user_name', 'u.display_name'])
+      .where('m.group_id', 'in', ids)
+      .where('u.tenant_id', '=', tenantId)
+      .orderBy('m.added_at')
+      .orderBy('u.id')
+      .execute();
+    for (const r of rows)
+      out.get(r.group_id)?.push({ userId: r.id, userName: r.user_name, displayName: r.display_name });
+    return out;
+  }
+
+  /** The groups of several users at once (a page of a user list), in one query. */
+  async groupsOfUsers(tenantId: string, userIds: readonly string[]): Promise<Map<string, GroupRef[]>> {
+    const out = new Map<string, GroupRef[]>(userIds.map((id) => [id, []]));
+    const ids = userIds.filter(isId);
+    if (ids.length === 0) return out;
+    const rows = await this.#o.db
+      .selectFrom('tenant_group_members as m')
+      .innerJoin('tenant_groups as g', 'g.id', 'm.group_id')
+      .select(['m.user_id', 'g.id', 'g.display_name'])
+      .where('m.user_id', 'in', ids)
+      .where('g.tenant_id', '=', tenantId)
+      .orderBy('g.display_name')
+      .execute();
+    for (const r of rows) out.get(r.user_id)?.push({ id: r.id, displayName: r.display_name });
+    return out;
+  }
+
+  /** How many members each group has (one query). */
+  async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {
+    const ids = groupIds.filter(isId);
+    if (ids.length === 0) return new Map();
+    const rows = await this.#o.db
+      .selectFrom('tenant_group_members')
+      .select(['group_id', sql<number>`count(*)::int`.as('n')])
+      .where('group_id', 'in', ids)
+      .groupBy('group_id')
+      .execute();
+    return new Map(rows.map((r) => [r.group_id, r.n]));
+  }
+
+  /** The id of a tenant by its slug, or NotFoundError naming it. */
+  async tenantId(tenant: string): Promise<string> {
+    const row = await this.#o.db
+      .selectFrom('tenants')
+      .select('id')
+      .where('slug', '=', tenant)
+      .executeTakeFirst();
+    if (!row)
+      throw new NotFoundError(`no tenant ${showValue(tenant)}; "steward tenant list" shows them`, {
+        field: 'tenant',
+      });
+    return row.id;
   }
 
   /** The groups a user of the tenant belongs to, by name. */

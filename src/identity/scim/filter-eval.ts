@@ -39,9 +39,7 @@ function compare(actual: unknown, op: string, expected: FilterValue): boolean {
   if (actual === undefined || actual === null) return op === 'eq' && expected === null;
   if (typeof actual === 'object') return false;
   if (typeof expected === 'boolean')
-    return (
-      op === 'eq' && (actual === expected || scalarText(actual).toLowerCase() === String(expected))
-    );
+    return op === 'eq' && (actual === expected || scalarText(actual).toLowerCase() === String(expected));
   if (typeof expected === 'number' && typeof actual === 'number') {
     return op === 'eq'
       ? actual === expected
