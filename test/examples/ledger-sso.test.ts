@@ -12,9 +12,10 @@ import { ledgerDir } from '../harness/ledger.ts';
 /**
  * Groups to roles to folders, end to end through the real edge: the sample
  * app serves acme/prod (its own database, Steward's published key set), the
- * stage requires sign-in. A directory group mapped to an app role grants a
- * folder of the ledger; the group membership removed, the next refresh
- * mints a token without the role and the folder is closed (403). A client
+ * stage requires sign-in. A group the tenant's IdP created over SCIM, mapped
+ * to an app role, grants a folder of the ledger; the membership removed
+ * (SCIM PATCH, Entra's dialect), the next refresh mints a token without the
+ * role and the folder is closed (403). A client
  * cannot add a role by sending its own X-Steward-Identity: the edge strips
  * it (and the app would refuse a forged one anyway).
  */
@@ -52,6 +53,18 @@ async function api(
     // not JSON: keep the text
   }
   return { status: reply.status, body: parsed };
+}
+
+/** A SCIM request to the tenant's apex host, as an IdP sends it; the answer's JSON (2xx only). */
+async function scim(token: string, method: string, path: string, body: unknown): Promise<any> {
+  const reply = await s.get(`/scim/v2${path}`, {
+    host: 'acme.localhost',
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+    body: JSON.stringify(body),
+  });
+  expect(reply.status, `${method} ${path}: ${reply.body}`).toBeLessThan(300);
+  return reply.body === '' ? undefined : JSON.parse(reply.body);
 }
 
 /** The refresh page, as the browser follows it once the token expired: the new session token. */
@@ -105,7 +118,27 @@ describe('groups to roles to folders, through the edge', () => {
         .status,
     ).toBe(201);
     const ada = await s.addUser('ada', { groups: ['Ledger Admins'], name: 'Ada Admin' });
-    const ann = await s.addUser('ann', { groups: ['Payroll Clerks', 'Staff'], name: 'Ann Clerk' });
+    // The tenant's IdP provisions Ann and her groups over SCIM, on the tenant's apex host.
+    const scimToken = (await s.t.request('POST', '/api/v1/tenants/acme/scim-tokens', { name: 'entra' })).body
+      .token as string;
+    const ann = (
+      await scim(scimToken, 'POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: 'ann',
+        displayName: 'Ann Clerk',
+        emails: [{ value: 'ann@acme.example', type: 'work', primary: true }],
+      })
+    ).id as string;
+    const groupOf = async (displayName: string): Promise<string> =>
+      (
+        await scim(scimToken, 'POST', '/Groups', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+          displayName,
+          members: [{ value: ann }],
+        })
+      ).id as string;
+    const clerks = await groupOf('Payroll Clerks');
+    await groupOf('Staff');
     const admin = (await s.signIn(ada)).token;
     const folder = await api(admin, 'POST', '/api/folders', {
       name: 'Payroll',
@@ -141,11 +174,11 @@ describe('groups to roles to folders, through the edge', () => {
     const lifted = await api(token, 'GET', '/api/me', undefined, { 'x-steward-identity': admin });
     expect(lifted.body).toMatchObject({ id: ann, roles: ['payroll.write'] });
 
-    // The membership goes (through the Directory, as SCIM's PATCH of the group does), then the session refreshes.
-    const { directory } = s.t.services;
-    const tenantId = (await s.place()).tenantId;
-    const clerks = await directory.findGroup(tenantId, { displayName: 'payroll clerks' });
-    expect(await directory.removeMembers(tenantId, clerks!.id, [ann])).toBe(1);
+    // The IdP takes Ann out of the group (SCIM PATCH in Entra's dialect), then her session refreshes.
+    await scim(scimToken, 'PATCH', `/Groups/${clerks}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Remove', path: 'members', value: [{ value: ann }] }],
+    });
     const fresh = await refresh(token);
     expect((await api(fresh, 'GET', '/api/me')).body).toMatchObject({
       id: ann,
