@@ -39,7 +39,10 @@ export function identityRolesCommands(program: Command, { client, json }: Identi
       );
       if (json()) return printJson(set);
       process.stdout.write(
-        `${set.created ? 'mapped' : 'already mapped:'} group ${JSON.stringify(set.group)} to role ${set.role} on ${where(set.stage)} of ${tenant}\n`,
+        `${set.created ? 'mapped' : 'already mapped:'} group ${JSON.stringify(set.group)} to role ${set.role} on ${where(set.stage)} of ${tenant}\n` +
+          (set.groupKnown
+            ? ''
+            : `note: ${tenant}'s directory has no group ${JSON.stringify(set.group)} (yet)\n`),
       );
     });
   roles
@@ -52,8 +55,15 @@ export function identityRolesCommands(program: Command, { client, json }: Identi
       );
       if (json()) return printJson(mappings);
       printTable(
-        ['stage', 'group', 'role', 'by', 'since'],
-        mappings.map((m) => [m.stage ?? '(all)', m.group, m.role, m.createdBy, m.createdAt]),
+        ['stage', 'group', 'role', 'group in directory', 'by', 'since'],
+        mappings.map((m) => [
+          m.stage ?? '(all)',
+          m.group,
+          m.role,
+          m.groupKnown ? 'yes' : 'no',
+          m.createdBy,
+          m.createdAt,
+        ]),
       );
     });
   roles

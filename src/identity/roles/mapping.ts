@@ -15,6 +15,8 @@ export interface RoleMapping {
   readonly role: string;
   readonly createdBy: string;
   readonly createdAt: string;
+  /** Whether the tenant's directory has a group of this name now (a mapping may come before its group). */
+  readonly groupKnown: boolean;
 }
 
 /** The most mappings a tenant may have: they all land in every identity JWT's `roles` claim at worst. */

@@ -22,6 +22,9 @@ function mappings(db: Queryable) {
       'm.role',
       'm.created_by',
       'm.created_at',
+      // Whether the directory has a group of that name (as it compares names): a typo shows.
+      sql<boolean>`exists (select 1 from tenant_groups g
+        where g.tenant_id = m.tenant_id and lower(g.display_name) = lower(m.group_name))`.as('group_known'),
     ]);
 }
 
@@ -35,6 +38,7 @@ const fromRow = (r: Row): RoleMapping => ({
   role: r.role,
   createdBy: r.created_by,
   createdAt: iso(r.created_at),
+  groupKnown: r.group_known,
 });
 
 export async function findTenantId(db: Queryable, slug: string): Promise<string | undefined> {

@@ -48,6 +48,7 @@ describe('role mappings', () => {
       role: 'finance.write',
       createdBy: 'operator:admin',
       created: true,
+      groupKnown: false,
     });
     const again = await t.request('POST', base, { stage: 'prod', group: 'FINANCE', role: 'finance.write' });
     expect(again.status).toBe(200);
@@ -65,13 +66,14 @@ describe('role mappings', () => {
     });
   });
 
-  it('lists all mappings, or those that apply on a stage', async () => {
+  it('lists all mappings, or those that apply on a stage, saying which groups the directory has', async () => {
+    await t.services.directory.createGroup(await tenantId('acme'), { displayName: 'FINANCE' }, 'scim');
     const all = await t.request('GET', base);
-    expect(all.body.mappings.map((m: any) => [m.stage, m.group, m.role])).toEqual([
-      [null, 'Auditors', 'finance.read'],
-      [null, 'finance', 'finance.read'],
-      ['dev', 'Developers', 'admin'],
-      ['prod', 'Finance', 'finance.write'],
+    expect(all.body.mappings.map((m: any) => [m.stage, m.group, m.role, m.groupKnown])).toEqual([
+      [null, 'Auditors', 'finance.read', false],
+      [null, 'finance', 'finance.read', true],
+      ['dev', 'Developers', 'admin', false],
+      ['prod', 'Finance', 'finance.write', true],
     ]);
     const prod = await t.request('GET', `${base}?stage=prod`);
     expect(prod.body.mappings.map((m: any) => m.role)).toEqual([
@@ -204,9 +206,12 @@ describe('role mappings', () => {
       'admin',
     );
     expect(set.code, set.stderr).toBe(0);
-    expect(set.stdout).toBe('mapped group "Ledger Admins" to role admin on stage prod of acme\n');
+    expect(set.stdout).toBe(
+      'mapped group "Ledger Admins" to role admin on stage prod of acme\n' +
+        `note: acme's directory has no group "Ledger Admins" (yet)\n`,
+    );
     const listed = await cli('identity', 'roles', 'list', 'acme', 'prod');
-    expect(listed.stdout).toMatch(/prod\s+Ledger Admins\s+admin\s+operator:admin/);
+    expect(listed.stdout).toMatch(/prod\s+Ledger Admins\s+admin\s+no\s+operator:admin/);
     const removed = await cli('identity', 'roles', 'remove', 'acme', 'prod', '--group', 'ledger admins');
     expect(removed.stdout).toBe('removed role admin of group "ledger admins" on stage prod of acme\n');
     process.stdout.write(
