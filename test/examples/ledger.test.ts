@@ -462,6 +462,9 @@ describe('examples/ledger', () => {
     expect(payroll.body).toMatchObject({ read: { roles: [], groups: ['Finance'] }, access: 'write' });
     const bad = await api(web.base, 'POST', '/api/folders', { name: 'X', read: { people: ['a'] } }, admin);
     expect(bad.body).toMatchObject({ code: 'input', field: 'read.people' });
+    const twice = await api(web.base, 'POST', '/api/folders', { name: 'PAYROLL' }, admin);
+    expect(twice.status).toBe(409);
+    expect(twice.body).toMatchObject({ code: 'conflict', field: 'name' });
     const customer = await api(web.base, 'POST', '/api/customers', { name: 'Payroll Co' });
     const folderId = payroll.body.id as number;
     const create = (headers: Record<string, string>) =>
