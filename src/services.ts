@@ -80,7 +80,7 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { LocalUsers } from './identity/local/index.ts';
+import { LocalUsers, sessionUser } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -517,10 +517,11 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     logger: logger.child({ component: 'auth-pages' }),
     local: localUsers.signIn,
   });
-  for (const [name, page] of Object.entries(
-    localUsers.pages((req, place) => authPages.currentUser(req, place)),
+  // Local users' own pages (id-local: invite, reset, mfa-setup) on the router, with the signed-in user the session names.
+  for (const [name, handler] of Object.entries(
+    localUsers.pages(sessionUser((token) => sessions.verify(token))),
   )) {
-    authPages.addRaw(name, page);
+    authPages.add(name, handler);
   }
   const scimTokens = new ScimTokenService({
     db,

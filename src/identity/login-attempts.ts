@@ -1,6 +1,31 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ControlDb } from '../store/db.ts';
 import type { AccountCount, AddressCount, LoginLimits } from './lockout.ts';
+
+/**
+ * The update of a failed-login counter that is charged once more (an
+ * upsert's `do update`), for operators' and tenant users' tables alike: a
+ * locked counter keeps its count; one whose window ran out starts a new
+ * window at one; else one more. A counter never locked has a null
+ * `locked_until`, which counts as not locked (a bare comparison with null
+ * would leave the old window in place, and the counter at one for ever).
+ */
+export function chargedCounter(
+  table: 'login_failures' | 'operator_login_failures' | 'tenant_user_login_failures',
+  now: Date,
+  windowStart: Date,
+  lockable: boolean,
+): { failures: RawBuilder<number>; window_start: RawBuilder<Date> } {
+  const column = (name: string) => sql.ref(`${table}.${name}`);
+  const locked = lockable
+    ? sql<boolean>`coalesce(${column('locked_until')} > ${now}::timestamptz, false)`
+    : sql<boolean>`false`;
+  const stale = sql<boolean>`${column('window_start')} < ${windowStart}::timestamptz`;
+  return {
+    failures: sql<number>`case when ${locked} then ${column('failures')} when ${stale} then 1 else ${column('failures')} + 1 end`,
+    window_start: sql<Date>`case when not ${locked} and ${stale} then ${now}::timestamptz else ${column('window_start')} end`,
+  };
+}
 
 /**
  * The failed-login counters (tables login_failures and
@@ -25,20 +50,7 @@ export class LoginAttempts {
       .insertInto('login_failures')
       .values({ address_prefix: prefix, window_start: now, failures: 1 })
       .onConflict((oc) =>
-        oc.column('address_prefix').doUpdateSet((eb) => ({
-          failures: eb
-            .case()
-            .when('login_failures.window_start', '<', windowStart)
-            .then(1)
-            .else(eb('login_failures.failures', '+', 1))
-            .end(),
-          window_start: eb
-            .case()
-            .when('login_failures.window_start', '<', windowStart)
-            .then(now)
-            .else(eb.ref('login_failures.window_start'))
-            .end(),
-        })),
+        oc.column('address_prefix').doUpdateSet(chargedCounter('login_failures', now, windowStart, false)),
       )
       .returning(['failures', 'window_start'])
       .executeTakeFirstOrThrow();
@@ -56,26 +68,9 @@ export class LoginAttempts {
       .insertInto('operator_login_failures')
       .values({ operator_id: operatorId, address_prefix: prefix, failures: 1, window_start: now })
       .onConflict((oc) =>
-        oc.columns(['operator_id', 'address_prefix']).doUpdateSet((eb) => {
-          const locked = eb('operator_login_failures.locked_until', '>', now);
-          const stale = eb('operator_login_failures.window_start', '<', windowStart);
-          return {
-            failures: eb
-              .case()
-              .when(locked)
-              .then(eb.ref('operator_login_failures.failures'))
-              .when(stale)
-              .then(1)
-              .else(eb('operator_login_failures.failures', '+', 1))
-              .end(),
-            window_start: eb
-              .case()
-              .when(eb.and([eb.not(locked), stale]))
-              .then(now)
-              .else(eb.ref('operator_login_failures.window_start'))
-              .end(),
-          };
-        }),
+        oc
+          .columns(['operator_id', 'address_prefix'])
+          .doUpdateSet(chargedCounter('operator_login_failures', now, windowStart, true)),
       )
       .returning(['failures', 'locked_until', 'succeeded_at'])
       .executeTakeFirstOrThrow();

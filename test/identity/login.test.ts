@@ -338,6 +338,17 @@ describe('operator login', () => {
     clock.advance(limits.addressWindowSeconds + 1);
   });
 
+  it('still locks after a quiet spell: a counter whose window ran out starts a new one', async () => {
+    const who = await addOperator(t, 'quinn');
+    const attacker = uniqueAddress();
+    expect((await login(t, { username: 'quinn', password: 'an-early-guess' }, attacker)).status).toBe(401);
+    clock.advance(limits.lockoutSeconds + 1);
+    for (let i = 0; i < limits.maxFailuresPerAccount; i++)
+      await login(t, { username: 'quinn', password: `a-later-guess-${i}` }, attacker);
+    expect((await login(t, who, attacker)).status).toBe(401);
+    clock.advance(limits.lockoutSeconds + 1);
+  });
+
   it('refuses malformed login bodies with 400 and the field named', async () => {
     const missing = await login(t, { username: 'anna' }, uniqueAddress());
     expect(missing.status).toBe(400);

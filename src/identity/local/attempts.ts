@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ControlDb } from '../../store/db.ts';
 import type { AccountCount, AddressCount } from '../lockout.ts';
+import { chargedCounter } from '../login-attempts.ts';
 import { lockSeconds, type LocalLoginLimits } from './policy.ts';
 
 /**
@@ -29,23 +30,7 @@ export class LocalAttempts {
         oc
           .columns(['tenant_id', 'address_prefix'])
           .where('user_id', 'is', null)
-          .doUpdateSet((eb) => {
-            const stale = eb('tenant_user_login_failures.window_start', '<', windowStart);
-            return {
-              failures: eb
-                .case()
-                .when(stale)
-                .then(1)
-                .else(eb('tenant_user_login_failures.failures', '+', 1))
-                .end(),
-              window_start: eb
-                .case()
-                .when(stale)
-                .then(now)
-                .else(eb.ref('tenant_user_login_failures.window_start'))
-                .end(),
-            };
-          }),
+          .doUpdateSet(chargedCounter('tenant_user_login_failures', now, windowStart, false)),
       )
       .returning(['failures', 'window_start'])
       .executeTakeFirstOrThrow();
@@ -72,26 +57,7 @@ export class LocalAttempts {
         oc
           .columns(['user_id', 'address_prefix'])
           .where('user_id', 'is not', null)
-          .doUpdateSet((eb) => {
-            const locked = eb('tenant_user_login_failures.locked_until', '>', now);
-            const stale = eb('tenant_user_login_failures.window_start', '<', windowStart);
-            return {
-              failures: eb
-                .case()
-                .when(locked)
-                .then(eb.ref('tenant_user_login_failures.failures'))
-                .when(stale)
-                .then(1)
-                .else(eb('tenant_user_login_failures.failures', '+', 1))
-                .end(),
-              window_start: eb
-                .case()
-                .when(eb.and([eb.not(locked), stale]))
-                .then(now)
-                .else(eb.ref('tenant_user_login_failures.window_start'))
-                .end(),
-            };
-          }),
+          .doUpdateSet(chargedCounter('tenant_user_login_failures', now, windowStart, true)),
       )
       .returning(['failures', 'locked_until', 'succeeded_at', 'locks'])
       .executeTakeFirstOrThrow();

@@ -7,7 +7,8 @@ import type { LoginLimits } from '../lockout.ts';
 import type { DirectoryPort } from './directory.ts';
 import { LocalEnrolment } from './enrolment.ts';
 import { LoginEvents } from './login-log.ts';
-import { localAuthPages, type AuthPage, type CurrentUser } from './pages.ts';
+import type { AuthPageHandler } from '../pages/index.ts';
+import { localAuthPages, type CurrentUser, type LocalPageName } from './pages.ts';
 import { localLimits } from './policy.ts';
 import { defaultLocalSettings, LocalSignInService, type LocalSettings } from './sign-in.ts';
 import { Tickets } from './tickets.ts';
@@ -18,7 +19,7 @@ export { LocalSignInService, type LocalSettings } from './sign-in.ts';
 export { LocalUserService, type SessionRevoker, type UserView, type AddUserInput } from './users.ts';
 export { LocalEnrolment } from './enrolment.ts';
 export type { DirectoryPort } from './directory.ts';
-export type { AuthPage, CurrentUser } from './pages.ts';
+export { sessionUser, type CurrentUser, type LocalPageName } from './pages.ts';
 export { parseSince } from './policy.ts';
 
 export interface LocalUsersOptions {
@@ -100,8 +101,8 @@ export class LocalUsers {
     this.#sessions = sessions;
   }
 
-  /** The pages to register under `/.steward/auth/`: invite, reset, mfa. */
-  pages(currentUser: CurrentUser): Readonly<Record<'invite' | 'reset' | 'mfa', AuthPage>> {
+  /** The pages to add to the sign-in router under `/.steward/auth/`: invite, reset, mfa-setup. */
+  pages(currentUser: CurrentUser): Readonly<Record<LocalPageName, AuthPageHandler>> {
     return localAuthPages(this.enrolment, currentUser);
   }
 }

@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignInPlace, SignInResult } from '../../../src/identity/contracts.ts';
-import { totpCode } from '../../../src/identity/credentials.ts';
+import { hashPassword, totpCode, verifyPassword } from '../../../src/identity/credentials.ts';
 import { apiCli } from '../../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../../harness/steward.ts';
 import { startMailServer, type MailServer } from '../../notifications/receivers.ts';
@@ -52,12 +52,17 @@ beforeAll(async () => {
   const on = await st.request('PATCH', '/api/v1/tenants/acme/identity', { localUsers: true });
   expect(on.status, on.text).toBe(200);
   tenantId = (await st.services.localUsers.users.tenant('acme')).id;
-  // What the sign-in router (sessions/) does: the host names the place; the pages get it.
-  const handlers = st.services.localUsers.pages(() => Promise.resolve(undefined));
-  pages = createServer((req, res) => {
-    const name = (req.url ?? '').split(/[/?]/)[3] as 'invite' | 'reset' | 'mfa';
-    void handlers[name](req, res, place(req.socket.remoteAddress ?? ''));
-  });
+  // The route the data plane would have once the stage runs: the pages find the tenant by its host.
+  await st.query(
+    'update stages set published_port = 20000 + (random() * 20000)::int where tenant_id = $1',
+    [tenantId],
+    st.controlDatabase,
+  );
+  const local = await st.request('PATCH', '/api/v1/tenants/acme/identity', { localUsers: true });
+  expect(local.status, local.text).toBe(200);
+  await st.services.sessions.keys.ensure();
+  // The sign-in router as StewardPages calls it behind HAProxy (the host names the tenant and stage).
+  pages = createServer((req, res) => st.services.authPages.handler(req, res));
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
   pagesPort = (pages.address() as AddressInfo).port;
 }, 60_000);
@@ -83,22 +88,61 @@ async function mailedLink(to: string, page: 'invite' | 'reset'): Promise<string>
   return url ?? '';
 }
 
-/** Follows a link (or posts its form) to the pages server, as a browser on `host` would. */
-async function browse(url: string, form?: Record<string, string>): Promise<{ status: number; html: string }> {
-  const u = new URL(url);
-  const res = await fetch(`http://127.0.0.1:${pagesPort}${u.pathname}${u.search}`, {
-    method: form ? 'POST' : 'GET',
-    headers: {
-      host,
-      ...(form ? { 'content-type': 'application/x-www-form-urlencoded', origin: `https://${host}` } : {}),
+const jar = new Map<string, string>();
+
+/** Follows a link (or posts a form) to the sign-in pages, as a browser on `host` would (cookies kept). */
+async function browse(
+  url: string,
+  form?: Record<string, string>,
+): Promise<{ status: number; html: string; location: string | null }> {
+  const u = new URL(url, `https://${host}`);
+  const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const body = form
+    ? new URLSearchParams({ csrf: jar.get('__Host-steward-csrf') ?? '', ...form }).toString()
+    : undefined;
+  // node:http, not fetch: fetch does not let a caller set Host, and the host names the tenant.
+  const res = await new Promise<{ status: number; headers: IncomingMessage['headers']; text: string }>(
+    (resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: pagesPort,
+          path: `${u.pathname}${u.search}`,
+          method: form ? 'POST' : 'GET',
+          headers: {
+            host,
+            ...(cookie ? { cookie } : {}),
+            ...(form
+              ? { 'content-type': 'application/x-www-form-urlencoded', origin: `https://${host}` }
+              : {}),
+          },
+        },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () =>
+            resolve({
+              status: r.statusCode ?? 0,
+              headers: r.headers,
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     },
-    ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-  });
-  return { status: res.status, html: await res.text() };
+  );
+  for (const c of res.headers['set-cookie'] ?? []) {
+    const [pair] = c.split(';');
+    const at = pair?.indexOf('=') ?? -1;
+    if (pair && at > 0) jar.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  return { status: res.status, html: res.text, location: res.headers.location ?? null };
 }
 
 const field = (html: string, name: string): string =>
-  new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replaceAll('&amp;', '&') ?? '';
+  new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replaceAll('&#38;', '&') ?? '';
 const secretOf = (html: string): string =>
   (/data-totp-secret>([A-Z2-7 ]+)</.exec(html)?.[1] ?? '').replaceAll(' ', '');
 const code = (secret: string): Promise<string> => totpCode(secret, clock.now());
@@ -200,6 +244,27 @@ describe('local users', () => {
     expect(recoveryAgain).toMatchObject({ kind: 'refused', reason: 'mfa_failed' });
   });
 
+  it('signs in over HTTP through the sign-in pages: password, then the code, then a session', async () => {
+    clock.advance(30);
+    const login = await browse('/.steward/auth/login', { username: 'marta', password, rd: '/' });
+    expect(login.status, login.html).toBe(200);
+    const challenge = field(login.html, 'challenge');
+    expect(challenge).not.toBe('');
+    const done = await browse('/.steward/auth/mfa', { challenge, code: await code(secret), rd: '/' });
+    expect(done.status, done.html).toBe(303);
+    expect(jar.get('__Host-steward-session')).toMatch(/^ey/);
+    const sessions = await st.query<{ amr: string[] }>(
+      'select amr from end_user_sessions where tenant_id = $1 and revoked_at is null',
+      [tenantId],
+      st.controlDatabase,
+    );
+    expect(sessions.map((r) => r.amr)).toEqual([['pwd', 'otp']]);
+    // Signed in: the enrolment page knows the user, who has TOTP already.
+    const setup = await browse('/.steward/auth/mfa-setup');
+    expect(setup.status).toBe(409);
+    expect(setup.html).toContain('set up already');
+  });
+
   it('answers an unknown user, a wrong password and a lock alike; locks back off; the log has the reasons', async () => {
     const address = '198.51.100.7';
     const unknown = await signIn('nobody', password, address);
@@ -228,6 +293,50 @@ describe('local users', () => {
     expect(lockLines.map((e) => e.detail)).toEqual(['locked for 120 s', 'locked for 60 s']);
   });
 
+  it('spends the same work on an unknown user, a wrong password and a locked account', async () => {
+    const lockedAt = '198.51.100.200';
+    await signIn('marta', 'guess number one', lockedAt);
+    await signIn('marta', 'guess number two', lockedAt);
+    const kinds = {
+      unknown: (round: number) => signIn('no-such-user', 'a password guess', `203.0.113.${100 + round}`),
+      wrong: (round: number) => signIn('marta', 'a password guess', `203.0.113.${110 + round}`),
+      locked: () => signIn('marta', password, lockedAt),
+    };
+    const cpu: Record<string, number> = { unknown: 0, wrong: 0, locked: 0 };
+    for (let round = 0; round < 4; round++) {
+      for (const [kind, attempt] of Object.entries(kinds)) {
+        const started = process.cpuUsage();
+        expect(await attempt(round)).toMatchObject({
+          kind: 'refused',
+          message: 'Wrong user name or password.',
+        });
+        const spent = process.cpuUsage(started);
+        cpu[kind] = (cpu[kind] ?? 0) + (spent.user + spent.system) / 1000;
+      }
+    }
+    // Each runs one argon2 verification (a decoy hash when there is nothing to check): a shortcut would
+    // take a fraction of one. CPU time of this process, whose thread pool runs argon2.
+    const hash = await hashPassword('a password to verify');
+    const started = process.cpuUsage();
+    for (let i = 0; i < 4; i++) await verifyPassword(hash, 'not this one');
+    const spent = process.cpuUsage(started);
+    const alone = (spent.user + spent.system) / 1000;
+    for (const kind of Object.keys(kinds)) {
+      expect(cpu[kind], JSON.stringify({ cpu, alone })).toBeGreaterThan(alone * 0.6);
+    }
+  });
+
+  it('still locks after a quiet spell: a counter whose window ran out starts a new one', async () => {
+    const address = '198.51.100.77';
+    await signIn('marta', 'one wrong guess', address);
+    clock.advance(61);
+    // The old window is over: these two are the new window's first and second failures.
+    await signIn('marta', 'another wrong guess', address);
+    await signIn('marta', 'a third wrong guess', address);
+    expect(await signIn('marta', password, address)).toMatchObject({ kind: 'refused', reason: 'locked' });
+    clock.advance(61);
+  });
+
   it('resets a password by a mailed link; a newer link supersedes the older; sessions end', async () => {
     const older = await st.request('POST', '/api/v1/tenants/acme/users/marta/reset-password');
     expect(older.status, older.text).toBe(200);
@@ -242,6 +351,13 @@ describe('local users', () => {
     const token = new URL(url).searchParams.get('token') ?? '';
     const renewed = 'a brand new passphrase here';
     expect((await browse(url, { token, password: renewed, confirm: renewed })).status).toBe(200);
+    // The session opened over HTTP before ended with the reset.
+    const open = await st.query<{ n: string }>(
+      'select count(*) as n from end_user_sessions where tenant_id = $1 and revoked_at is null',
+      [tenantId],
+      st.controlDatabase,
+    );
+    expect(open[0]?.n).toBe('0');
     expect((await signIn('marta', password, '192.0.2.99')).kind).toBe('refused');
     expect((await signIn('marta', renewed, '192.0.2.99')).kind).toBe('mfa-required');
   });
@@ -282,6 +398,35 @@ describe('local users', () => {
     });
   });
 
+  it('lets a signed-in user without MFA enrol TOTP at /.steward/auth/mfa-setup', async () => {
+    const added = await st.request('POST', '/api/v1/tenants/acme/users', {
+      userName: 'li',
+      email: 'li@acme.example',
+    });
+    expect(added.status, added.text).toBe(201);
+    const url = await mailedLink('li@acme.example', 'invite');
+    const invite = await browse(url);
+    // MFA is not required for li: the invitation sets a password only.
+    expect(invite.html).not.toContain('data-totp-secret');
+    const token = new URL(url).searchParams.get('token') ?? '';
+    const pass = 'li has a long passphrase';
+    expect((await browse(url, { token, password: pass, confirm: pass })).status).toBe(200);
+    jar.delete('__Host-steward-session');
+    expect((await browse('/.steward/auth/mfa-setup')).status).toBe(401);
+    const login = await browse('/.steward/auth/login', { username: 'li', password: pass, rd: '/' });
+    expect(login.status, login.html).toBe(303);
+    const setup = await browse('/.steward/auth/mfa-setup');
+    expect(setup.status, setup.html).toBe(200);
+    const liSecret = secretOf(setup.html);
+    const done = await browse('/.steward/auth/mfa-setup', {
+      ticket: field(setup.html, 'ticket'),
+      code: await code(liSecret),
+    });
+    expect(done.status, done.html).toBe(200);
+    expect(done.html).toContain('data-recovery-codes');
+    expect((await signIn('li', pass, '192.0.2.50')).kind).toBe('mfa-required');
+  });
+
   it('refuses bad input naming the field, and a duplicate name in any case', async () => {
     const bad = await st.request('POST', '/api/v1/tenants/acme/users', {
       userName: 'li',
@@ -306,6 +451,13 @@ describe('local users', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ userName: 'Marta', source: 'local', active: false, mfa: false, groups: [] }),
+      expect.objectContaining({
+        userName: 'li',
+        active: true,
+        mfa: true,
+        passwordSet: true,
+        lastSignInAt: expect.any(String),
+      }),
     ]);
     const log = await cli('login-log', 'acme', '--since', '7d', '--failures');
     expect(log.code, log.stderr).toBe(0);
