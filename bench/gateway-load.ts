@@ -118,11 +118,16 @@ export function loadGenerator(options: { work: string; host: string }) {
       url: string,
       connections: number,
       seconds: number,
+      /** Request headers (HTTP/1.1 only), e.g. a session cookie (bench/identity). */
+      headers: Readonly<Record<string, string>> = {},
     ): Promise<LoadResult> {
       if (protocol === 'http1') {
+        const flags = Object.entries(headers)
+          .map(([name, value]) => ` -H ${shellQuote(`${name}: ${value}`)}`)
+          .join('');
         return parseWrk(
           await exec(
-            `wrk -t 2 -c ${connections} -d ${seconds}s --latency --timeout 10s ${shellQuote(url)}`,
+            `wrk -t 2 -c ${connections} -d ${seconds}s --latency --timeout 10s${flags} ${shellQuote(url)}`,
             (seconds + 60) * 1000,
           ),
         );

@@ -10,6 +10,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { OperatorService } from './identity/operators.ts';
 import { TokenService } from './identity/tokens.ts';
 import { Directory } from './identity/directory/index.ts';
+import { LdapReader, LdapSyncService, ldapSyncJobKind } from './identity/ldap/index.ts';
 import { ScimService, ScimTokenService } from './identity/scim/index.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { SecretService } from './secrets/service.ts';
@@ -80,7 +81,19 @@ import {
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
 import { StatusService } from './status/index.ts';
-import { LocalUsers, sessionUser } from './identity/local/index.ts';
+import {
+  adminInvitePage,
+  BreakGlassService,
+  breakGlassPage,
+  TenantAdminService,
+} from './identity/admins/index.ts';
+import {
+  createOidcModule,
+  directoryJoin,
+  registerOidcPages,
+  type OidcModule,
+} from './identity/oidc/index.ts';
+import { LocalUsers } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
@@ -127,6 +140,10 @@ export interface Services {
   readonly status: StatusService;
   /** Maintenance windows: planned, announced to tenants' contacts; they mute alerts. */
   readonly maintenance: MaintenanceService;
+  /** Tenant admins (the customers' IT, scoped to one tenant) and their invitations. */
+  readonly tenantAdmins: TenantAdminService;
+  /** Operators' time-limited, audited access into a tenant's stage that requires sign-in. */
+  readonly breakGlass: BreakGlassService;
   /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
   readonly localUsers: LocalUsers;
   /** Groups to app roles per tenant and stage; the RoleResolver sessions ask when minting. */
@@ -134,12 +151,16 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
+  readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
   readonly identitySettings: IdentitySettings;
   readonly sessions: SessionService;
   readonly authPages: AuthPages;
   /** Issue 13: the people and groups of each tenant (SCIM, directory sync, local users, OIDC write through it). */
   readonly directory: Directory;
+  /** Issue 13: users and groups pulled from tenants' LDAP / Active Directory, scheduled and on demand. */
+  readonly ldap: LdapSyncService;
   /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
   readonly scimTokens: ScimTokenService;
   readonly scim: ScimService;
@@ -474,6 +495,25 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     notifications,
   });
   const directory = new Directory({ db, logger: logger.child({ component: 'directory' }) });
+  const ldap = new LdapSyncService({
+    db,
+    directory,
+    secrets,
+    audit,
+    clock,
+    logger: logger.child({ component: 'ldap-sync' }),
+    reader: new LdapReader({ allowLoopback: config.identity.ldapAllowLoopback }),
+  });
+  const scimTokens = new ScimTokenService({
+    db,
+    tenantId: (tenant) => directory.tenantId(tenant),
+    audit,
+    clock,
+    baseUrl: (tenant) => {
+      const port = deps.gatewayEndpoint?.()?.port ?? config.gateway.port;
+      return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
+    },
+  });
   const gatewayPort = config.gateway.port === 443 ? '' : `:${config.gateway.port}`;
   const localUsers = new LocalUsers({
     db,
@@ -485,10 +525,21 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     directory,
     origin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
-  // Groups to app roles (id-roles): the identity JWT carries the roles the tenant's mappings give.
-  const roles = new RoleService({ db, audit, tenants });
+  const oidc = await createOidcModule({
+    db,
+    secrets,
+    audit,
+    clock,
+    logger,
+    idpCaFile: config.identity.idpCaFile,
+    publicPort: () => deps.gatewayEndpoint?.()?.port ?? (config.gateway.port || undefined),
+    loginLog: localUsers.log,
+    directory: directoryJoin(directory),
+  });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
+  // Groups to app roles (id-roles): the identity JWT carries the roles the tenant's mappings give.
+  const roles = new RoleService({ db, audit, tenants });
   const sessions = new SessionService({
     db,
     keys: new SessionKeys(db, secrets, clock),
@@ -505,39 +556,61 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       .then(() => undefined),
   );
   tenants.useIdentityKeys(() => sessions.jwks());
-  localUsers.useSessions(sessions);
-  localUsers.useSettings({
-    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
-    mfaRequired: () => Promise.resolve(false),
-  });
   const authPages = new AuthPages({
     sessions,
     settings: identitySettings,
     places: routePlaces(db, config.gateway.baseDomain),
     logger: logger.child({ component: 'auth-pages' }),
-    local: localUsers.signIn,
+    log: localUsers.log,
+    oidc: oidc.signIn,
   });
-  // Local users' own pages (id-local: invite, reset, mfa-setup) on the router, with the signed-in user the session names.
+  registerOidcPages(authPages, oidc.signIn);
+  // Local users (id-local): sign-in on the pages, their own pages beside it, sessions ended on disable/delete/reset.
+  localUsers.useSettings({
+    enabled: async (place) => (await identitySettings.resolve(place.tenantId, place.stage)).localUsers,
+    mfaRequired: () => Promise.resolve(false),
+  });
+  localUsers.useSessions({
+    revokeUser: (tenantId, userId) => sessions.revokeUser(tenantId, userId, 'revoked'),
+  });
+  authPages.useLocal(localUsers.signIn);
+  // The signed-in user of a page: a live session (not revoked, within its timeouts) of this host.
   for (const [name, handler] of Object.entries(
-    localUsers.pages(sessionUser((token) => sessions.verify(token))),
+    localUsers.pages((context) => authPages.currentUser(context.req, context.place)),
   )) {
     authPages.add(name, handler);
   }
-  const scimTokens = new ScimTokenService({
+  // Tenant admins and break-glass (issue 13, src/identity/admins/).
+  const publicApiUrl = (): string => oncall.publicUrl() ?? `https://${config.api.host}:${config.api.port}`;
+  const tenantAdmins = new TenantAdminService({
     db,
-    tenantId: (tenant) => directory.tenantId(tenant),
     audit,
     clock,
-    baseUrl: (tenant) => {
-      const port = deps.gatewayEndpoint?.()?.port ?? config.gateway.port;
-      return `https://${tenant}.${config.gateway.baseDomain}${port === 443 || port === 0 ? '' : `:${port}`}/scim/v2`;
-    },
+    tokens,
+    mfa: operators,
+    notifications,
+    apiUrl: publicApiUrl,
+    tenantOrigin: (tenant) => `https://${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
   });
+  const breakGlass = new BreakGlassService({
+    db,
+    audit,
+    clock,
+    sessions,
+    loginLog: localUsers.log,
+    stageOrigin: (tenant, stage) => `https://${stage}.${tenant}.${config.gateway.baseDomain}${gatewayPort}`,
+  });
+  authPages.add('break-glass', breakGlassPage(breakGlass));
+  authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
   return {
+    oidc,
     identitySettings,
     sessions,
     authPages,
+    tenantAdmins,
+    breakGlass,
     directory,
+    ldap,
     scimTokens,
     scim: new ScimService({ directory, audit }),
     status,
@@ -596,6 +669,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       [restoreJobKind]: restores.handleRestore,
       [restoreTestJobKind]: restores.handleRestoreTest,
       [restoreTestScheduleJobKind]: restores.handleSchedule,
+      [ldapSyncJobKind]: ldap.handle,
     },
   };
 }

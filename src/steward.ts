@@ -292,6 +292,8 @@ export class Steward {
     await this.#services.backups.start();
     // Exports are logical (pg_dump): scheduled whether or not physical backups are on.
     await this.#services.exportSchedule.start();
+    // Every tenant's directory sync job: scheduled syncs resume, a run a kill -9 cut short runs again.
+    await this.#services.ldap.start();
     // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
     if (config.backups.enabled) await this.#services.restores.start();
     if (this.#o.workers !== false) {

@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
-import { can, type Permission, type Principal, type TokenScope } from '../core/policy.ts';
+import {
+  can,
+  isAccountRoute,
+  tenantAdminRefusal,
+  type Permission,
+  type Principal,
+  type TokenScope,
+} from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
 
 /**
@@ -62,9 +69,9 @@ async function principalOf(
   request: FastifyRequest,
   reply: FastifyReply,
   authenticate: Authenticator,
-  permission: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['permission'],
-  scope: TokenScope | undefined,
+  spec: Pick<RouteSpec<z.ZodType, z.ZodType, z.ZodType>, 'url' | 'permission' | 'scope' | 'tenantAdmin'>,
 ): Promise<Principal> {
+  const { permission, scope } = spec;
   const address = request.ip;
   if (permission === 'public') return anonymous(address);
   // Refused before its body is read: the connection closes rather than drain an upload nobody may send.
@@ -91,6 +98,9 @@ async function principalOf(
   } catch (error) {
     throw refuse(error as Error);
   }
+  // A tenant admin: only routes marked for it, only for its own tenant (the path parameter, known before the body).
+  const refusal = tenantAdminRefusal(principal, spec, request.params as Record<string, unknown>);
+  if (refusal !== undefined) throw refuse(new ForbiddenError(refusal));
   if (permission !== 'authenticated' && !can(principal.role, permission)) {
     throw refuse(new ForbiddenError(`role ${principal.role} may not do this (needs ${permission})`));
   }
@@ -116,11 +126,17 @@ export function route<
   Q extends z.ZodType = z.ZodObject,
   P extends z.ZodType = z.ZodObject,
 >(app: FastifyInstance, authenticate: Authenticator, spec: RouteSpec<B, Q, P>): void {
+  if (spec.tenantAdmin && !spec.url.includes('/:tenant') && !isAccountRoute(spec)) {
+    // A tenant admin's routes name its tenant (or are its own account's): anything else could reach another tenant.
+    throw new Error(`route ${spec.method} ${spec.url}: tenantAdmin needs a :tenant path parameter`);
+  }
   const schema: Record<string, unknown> = { summary: spec.summary, tags: spec.tags };
   if (spec.body) schema.body = z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' });
   if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
   if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
   if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  // Which routes a tenant admin may call (for its own tenant), in the OpenAPI document too.
+  if (spec.tenantAdmin) schema['x-tenant-admin'] = true;
   // Each request's principal, from its onRequest hook to its handler.
   const principals = new WeakMap<FastifyRequest, Principal>();
   app.route({
@@ -129,7 +145,7 @@ export function route<
     schema,
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
     onRequest: async (request, reply) => {
-      principals.set(request, await principalOf(request, reply, authenticate, spec.permission, spec.scope));
+      principals.set(request, await principalOf(request, reply, authenticate, spec));
     },
     handler: async (request, reply) => {
       const address = request.ip;

@@ -21,9 +21,12 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
 import { identityRoutes } from './routes/identity.ts';
-import { identityRoleRoutes } from './routes/identity-roles.ts';
-import { identitySettingsRoutes } from './routes/identity-settings.ts';
+import { ldapDirectoryRoutes } from './routes/ldap-directory.ts';
 import { scimRoutes } from './routes/scim.ts';
+import { tenantAdminRoutes } from './routes/tenant-admins.ts';
+import { identityOidcRoutes } from './routes/identity-oidc.ts';
+import { identitySettingsRoutes } from './routes/identity-settings.ts';
+import { identityRoleRoutes } from './routes/identity-roles.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -114,9 +117,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   systemRoutes(api, authenticate, options.services, options.version);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
-  identityRoleRoutes(api, authenticate, options.services);
-  identitySettingsRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);
+  tenantAdminRoutes(api, authenticate, options.services);
+  identityOidcRoutes(api, authenticate, options.services);
+  identitySettingsRoutes(api, authenticate, options.services);
+  identityRoleRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);
@@ -134,6 +139,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   healingRoutes(api, authenticate, options.services);
   alertmanagerRoutes(api, authenticate, options.services);
   maintenanceRoutes(api, authenticate, options.services);
+  ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   userRoutes(api, authenticate, options.services);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);

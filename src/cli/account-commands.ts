@@ -24,6 +24,17 @@ export interface AccountCliContext {
 
 const enc = encodeURIComponent;
 
+/** Keeps a sign-in's token in the session file (only its owner may read it); returns the file. */
+export async function keepSession(file: string, api: ApiClient, token: string): Promise<string> {
+  await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+  await writeFile(
+    file,
+    `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
+  return file;
+}
+
 export function accountCommands(program: Command, ctx: AccountCliContext): void {
   const login = program
     .command('login')
@@ -86,13 +97,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
           newPassword: await newPassword(),
         });
       }
-      const file = ctx.sessionFile();
-      await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-      await writeFile(
-        file,
-        `${JSON.stringify({ apiUrl: api.connection.apiUrl, ca: api.connection.ca, token: issued.token }, null, 2)}\n`,
-        { mode: 0o600 },
-      );
+      const file = await keepSession(ctx.sessionFile(), api, issued.token);
       if (ctx.json())
         return printJson({
           username: o.username,

@@ -4,6 +4,7 @@ import type { IdentitySettingsView } from '../identity/sessions/index.ts';
 import type { ApiClient } from './client.ts';
 import { parseOnOff } from './gateway-commands.ts';
 import { printJson, printTable } from './output.ts';
+import { oidcSetOptions, setOidcFrom, type OidcSetOptions } from './identity-oidc-commands.ts';
 
 /**
  * `steward identity set|show`: a tenant's identity settings for its hosted
@@ -54,7 +55,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
     .command('identity')
     .description("a tenant's sign-in for its hosted app: local users, sign-in mode, session timeouts");
 
-  identity
+  const set = identity
     .command('set')
     .description("set the tenant-wide settings, or with <stage> that stage's overrides")
     .argument('<tenant>', 'tenant slug')
@@ -74,33 +75,50 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
       '--absolute-hours <n>',
       'a session ends this long after sign-in, whatever happens (default 12)',
       wholeNumber(8760),
-    )
-    .action(
-      async (
-        tenant: string,
-        stage: string | undefined,
-        o: { localUsers?: boolean; signIn?: string; idleMinutes?: number; absoluteHours?: number },
-      ) => {
-        const body = {
-          ...(stage ? { stage } : {}),
-          ...(o.localUsers !== undefined ? { localUsers: o.localUsers } : {}),
-          ...(o.signIn !== undefined ? { signIn: o.signIn } : {}),
-          ...(o.idleMinutes !== undefined ? { idleMinutes: o.idleMinutes } : {}),
-          ...(o.absoluteHours !== undefined ? { absoluteHours: o.absoluteHours } : {}),
-        };
-        if (Object.keys(body).length === (stage ? 1 : 0)) {
-          throw new InvalidArgumentError(
-            'give at least one of --local-users, --sign-in, --idle-minutes, --absolute-hours',
-          );
-        }
-        const view = await client().patch<IdentitySettingsView>(
-          `/api/v1/tenants/${enc(tenant)}/identity`,
-          body,
-        );
-        if (json()) return printJson(view);
-        printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE'], describeIdentity(view));
-      },
     );
+  oidcSetOptions(set);
+  set.action(
+    async (
+      tenant: string,
+      stage: string | undefined,
+      o: {
+        localUsers?: boolean;
+        signIn?: string;
+        idleMinutes?: number;
+        absoluteHours?: number;
+      } & OidcSetOptions,
+    ) => {
+      const connection = await setOidcFrom(client(), tenant, stage, o);
+      const body = {
+        ...(stage ? { stage } : {}),
+        ...(o.localUsers !== undefined ? { localUsers: o.localUsers } : {}),
+        ...(o.signIn !== undefined ? { signIn: o.signIn } : {}),
+        ...(o.idleMinutes !== undefined ? { idleMinutes: o.idleMinutes } : {}),
+        ...(o.absoluteHours !== undefined ? { absoluteHours: o.absoluteHours } : {}),
+      };
+      if (Object.keys(body).length === (stage ? 1 : 0) && connection) {
+        if (json()) return printJson({ oidc: connection });
+        return printTable(
+          ['OIDC', 'KIND', 'ISSUER'],
+          [[connection.name, connection.kind, connection.issuer]],
+        );
+      }
+      if (Object.keys(body).length === (stage ? 1 : 0)) {
+        throw new InvalidArgumentError(
+          'give at least one of --local-users, --sign-in, --idle-minutes, --absolute-hours, --oidc',
+        );
+      }
+      const view = await client().patch<IdentitySettingsView>(
+        `/api/v1/tenants/${enc(tenant)}/identity`,
+        body,
+      );
+      if (json()) return printJson(connection ? { ...view, oidc: connection } : view);
+      printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE'], describeIdentity(view));
+      if (connection) {
+        printTable(['OIDC', 'KIND', 'ISSUER'], [[connection.name, connection.kind, connection.issuer]]);
+      }
+    },
+  );
 
   identity
     .command('show')

@@ -23,12 +23,15 @@ import { contactCommands } from './contact-commands.ts';
 import { scimCommands } from './scim-commands.ts';
 import { healCommands } from './heal-commands.ts';
 import { maintenanceCommands } from './maintenance-commands.ts';
+import { directoryCommands } from './directory-commands.ts';
 import { identityCommands } from './identity-commands.ts';
+import { identityOidcCommands } from './identity-oidc-commands.ts';
 import { userCommands } from './user-commands.ts';
 import { identityRolesCommands } from './identity-roles-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
+import { tenantAdminCommands } from './tenant-admin-commands.ts';
 import { accountCommands } from './account-commands.ts';
 import type { StageView, TenantView } from '../tenants/service.ts';
 import type { ChainedEvent } from '../audit/chain.ts';
@@ -410,6 +413,7 @@ audit
   });
 
 accountCommands(program, { client, json, sessionFile: () => globals().sessionFile, confirm, secretEnv });
+tenantAdminCommands(program, { client, json, sessionFile: () => globals().sessionFile, confirm, secretEnv });
 
 const secrets = program.command('secrets').description('secrets at rest');
 secrets
@@ -579,10 +583,13 @@ statusCommands(program, { client, json });
 contactCommands(tenant, { client, json });
 healCommands(program, { client, json });
 maintenanceCommands(program, { client, json });
-identityCommands(program, { client, json });
-userCommands(program, { client, json, confirm });
-identityRolesCommands(program, { client, json });
+directoryCommands(program, { client, json });
 scimCommands(program, { client, json });
+identityCommands(program, { client, json });
+identityOidcCommands(program, { client, json });
+// After identityCommands: `identity roles` joins the `identity` command it creates.
+identityRolesCommands(program, { client, json });
+userCommands(program, { client, json, confirm });
 
 program
   .command('app')

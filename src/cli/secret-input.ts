@@ -16,6 +16,8 @@ export interface SecretSpec {
   readonly env?: string | undefined;
   /** Ask twice on a terminal (a new password). */
   readonly confirm?: boolean;
+  /** The command's flag that reads it from stdin, for the error without a terminal (default --password-stdin). */
+  readonly stdinFlag?: string;
 }
 
 export class SecretReader {
@@ -40,7 +42,10 @@ export class SecretReader {
       }
       return line;
     }
-    const sources = [spec.env ? `set ${spec.env}` : undefined, 'pipe it to stdin with --password-stdin']
+    const sources = [
+      spec.env ? `set ${spec.env}` : undefined,
+      `pipe it to stdin with ${spec.stdinFlag ?? '--password-stdin'}`,
+    ]
       .filter(Boolean)
       .join(', or ');
     if (!process.stdin.isTTY) throw new Error(`the ${spec.name} needs a terminal to ask on; ${sources}`);

@@ -416,6 +416,10 @@ export const configSchema = z
       .object({
         /** The longest an API or login token may live; longer requests are refused. */
         maxTokenLifetimeDays: z.number().int().min(1).max(3650).default(90),
+        /** Let tenants' LDAP directories be on this machine's loopback addresses (tests only: off, a tenant could reach Steward's own services). */
+        ldapAllowLoopback: z.boolean().default(false),
+        /** A PEM file of CAs trusted for requests to identity providers (OIDC, Microsoft Graph), besides the system's. */
+        idpCaFile: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),

@@ -4,7 +4,7 @@ import { tlsCiphers } from '../gateway/tls.ts';
 import { addressWithPort, checkAddress, checkName, checkPath, checkPort } from './names.ts';
 import { renderAccessLogRing } from './access-log-stream.ts';
 import { errorfileStatuses } from './pages.ts';
-import { authRules, checkEdgeAuth, type EdgeAuth } from './auth-rules.ts';
+import { authRules, checkEdgeAuth, sessionTable, sessionTableSection, type EdgeAuth } from './auth-rules.ts';
 import {
   accessLogLines,
   addressTable,
@@ -113,17 +113,23 @@ export interface DataPlaneState {
   readonly runAs?: { readonly user: string; readonly group: string };
   /** The number of worker threads (HAProxy's default is one per core). */
   readonly threads?: number;
-  /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
-  readonly auth?: EdgeAuth;
   /** Set: `/scim/v2` on each tenant's apex host (`<tenant>.<scimBaseDomain>`) goes to Steward's pages (SCIM). */
   readonly scimBaseDomain?: string;
+  /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
+  readonly auth?: EdgeAuth;
 }
 
 /** Backends the renderer owns; a stage backend may not take these names. */
 export const stewardBackend = 'be_steward';
 export const unroutedBackend = 'be_unrouted';
 export const maxSlots = 64;
-const reservedBackends: readonly string[] = [stewardBackend, unroutedBackend, addressTable, tenantTable];
+const reservedBackends: readonly string[] = [
+  stewardBackend,
+  unroutedBackend,
+  addressTable,
+  tenantTable,
+  sessionTable,
+];
 
 const tls13Suites = tlsCiphers.split(':').filter((cipher) => cipher.startsWith('TLS_'));
 const tls12Ciphers = tlsCiphers.split(':').filter((cipher) => !cipher.startsWith('TLS_'));
@@ -348,6 +354,7 @@ function renderBackends(state: DataPlaneState): string[] {
     answer(files, 404, 'TRUE'),
     '',
     ...tableSections(limits),
+    ...(state.auth ? sessionTableSection() : []),
   ];
   for (const backend of state.backends) {
     lines.push(`backend ${backend.name}`, '    balance roundrobin');

@@ -204,8 +204,8 @@ export class DataPlane {
     });
     this.#pages = new StewardPages({
       ...(options.site ? { site: options.site } : {}),
-      ...(options.paths ? { paths: options.paths } : {}),
       ...(options.scim ? { prefixes: { '/scim/v2': options.scim } } : {}),
+      ...(options.paths ? { paths: options.paths } : {}),
     });
     this.#authFiles = new AuthFiles(this.#dir);
     this.#certificates = new CertificateFiles({

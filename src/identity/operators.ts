@@ -13,7 +13,7 @@ import {
 } from '../core/errors.ts';
 import { actorName, type OperatorRole, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
-import type { ControlDb } from '../store/db.ts';
+import type { ControlDb, Queryable } from '../store/db.ts';
 import {
   checkTotp,
   decoyHash,
@@ -154,7 +154,13 @@ export class OperatorService {
   }
 
   async list(): Promise<OperatorView[]> {
-    const rows = await this.#o.db.selectFrom('operators').selectAll().orderBy('username').execute();
+    // Tenant admins share the table (admins/), not the list: they are the customers' people.
+    const rows = await this.#o.db
+      .selectFrom('operators')
+      .selectAll()
+      .where('tenant_id', 'is', null)
+      .orderBy('username')
+      .execute();
     const locks = await this.#attempts.lockedUntil(this.#o.clock.now());
     return rows.map((r) => this.#view(r, locks.get(r.id)));
   }
@@ -174,6 +180,7 @@ export class OperatorService {
         .selectFrom('operators')
         .selectAll()
         .where('username', '=', username)
+        .where('tenant_id', 'is', null)
         .forUpdate()
         .executeTakeFirst();
       if (!operator)
@@ -430,6 +437,28 @@ export class OperatorService {
     return { recoveryCodes: codes };
   }
 
+  /**
+   * Turns TOTP on with a secret its holder has just proven (a first code at
+   * `step`), in the caller's transaction: a tenant admin's invitation page
+   * enrols in the same step that sets the password. Returns the recovery
+   * codes, shown once.
+   */
+  async enableMfaIn(tx: Queryable, operatorId: string, secret: string, step: number): Promise<string[]> {
+    const codes = newRecoveryCodes();
+    await this.#o.secrets.put(tx, totpSecretName(operatorId), secret);
+    await tx
+      .updateTable('operators')
+      .set({
+        totp_secret: totpSecretName(operatorId),
+        totp_enabled: true,
+        totp_last_step: String(step),
+        recovery_codes: JSON.stringify(codes.map(hashRecoveryCode)),
+      })
+      .where('id', '=', operatorId)
+      .execute();
+    return codes;
+  }
+
   /** An owner turns another operator's MFA off (a lost phone), which is audited. */
   async resetMfa(actor: Principal, username: string): Promise<void> {
     const operator = await this.#find(username);
@@ -496,6 +525,7 @@ export class OperatorService {
       .selectFrom('operators')
       .selectAll()
       .where('username', '=', username)
+      .where('tenant_id', 'is', null)
       .executeTakeFirst();
     if (!row)
       throw new NotFoundError(`operator ${showValue(username)} does not exist`, { field: 'username' });

@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, InputError, NotFoundError, UnauthorizedError, showValue } from '../core/errors.ts';
-import { actorName, roleCovers, type OperatorRole, type Principal, type TokenScope } from '../core/policy.ts';
+import { actorName, roleCovers, type Principal, type Role, type TokenScope } from '../core/policy.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
 import { hashToken, looksLikeToken, newApiToken } from './credentials.ts';
 import type { CreateTokenInput } from './schemas.ts';
@@ -20,7 +20,7 @@ export interface TokenView {
   readonly id: string;
   readonly name: string;
   readonly kind: TokenKind;
-  readonly role: OperatorRole;
+  readonly role: Role;
   /** Null: every route the role allows; else only the scope's routes. */
   readonly scope: TokenScope | null;
   readonly operator: string;
@@ -39,7 +39,7 @@ export interface IssuedToken extends TokenView {
 export interface TokenSpec {
   readonly name: string;
   readonly kind: TokenKind;
-  readonly role: OperatorRole;
+  readonly role: Role;
   readonly scope?: TokenScope | undefined;
   readonly expiresAt?: Date | undefined;
 }
@@ -130,7 +130,7 @@ export class TokenService {
       return this.issue(
         tx,
         operator,
-        { name: 'local-cli', kind: 'local', role: operator.role as OperatorRole },
+        { name: 'local-cli', kind: 'local', role: operator.role as Role },
         'system',
       );
     });
@@ -144,6 +144,7 @@ export class TokenService {
     const row = await this.#o.db
       .selectFrom('api_tokens')
       .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
+      .leftJoin('tenants', 'tenants.id', 'operators.tenant_id')
       .select([
         'api_tokens.id',
         'api_tokens.kind',
@@ -155,6 +156,10 @@ export class TokenService {
         'operators.id as operator_id',
         'operators.username',
         'operators.role as operator_role',
+        'operators.totp_enabled',
+        'tenants.id as tenant_id',
+        'tenants.slug as tenant_slug',
+        'tenants.desired as tenant_desired',
       ])
       .where('api_tokens.token_hash', '=', hashToken(token))
       .executeTakeFirst();
@@ -163,11 +168,9 @@ export class TokenService {
         'the API token is unknown, expired or revoked; log in again with "steward login"',
       );
     }
-    const operatorRole = row.operator_role as OperatorRole;
+    const operatorRole = row.operator_role as Role;
     // A token never carries more than its operator has now.
-    const role = roleCovers(operatorRole, row.role as OperatorRole)
-      ? (row.role as OperatorRole)
-      : operatorRole;
+    const role = roleCovers(operatorRole, row.role as Role) ? (row.role as Role) : operatorRole;
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {
       await this.#o.db
         .updateTable('api_tokens')
@@ -175,15 +178,30 @@ export class TokenService {
         .where('id', '=', row.id)
         .execute();
     }
+    // A tenant admin's scope comes from its account, never from the token: its tenant, now.
+    const tenant =
+      // A tenant being deleted has no admins any more (its rows go when the reconciler removes it).
+      operatorRole === 'tenant-admin' &&
+      row.tenant_id !== null &&
+      row.tenant_slug !== null &&
+      row.tenant_desired === 'present'
+        ? { id: row.tenant_id, slug: row.tenant_slug, mfa: row.totp_enabled }
+        : undefined;
+    if (operatorRole === 'tenant-admin' && !tenant) {
+      throw new UnauthorizedError(
+        'the API token is unknown, expired or revoked; log in again with "steward login"',
+      );
+    }
     return {
-      kind: 'operator',
+      kind: tenant ? 'tenant-admin' : 'operator',
+      ...(tenant ? { tenant } : {}),
       operatorId: row.operator_id,
       username: row.username,
       role,
       tokenId: row.id,
       address,
       // Its own sign-in, with (at least) the operator's whole role: a token narrowed below it may not.
-      accountAccess: row.kind !== 'automation' && roleCovers(row.role as OperatorRole, operatorRole),
+      accountAccess: row.kind !== 'automation' && roleCovers(row.role as Role, operatorRole),
       scope: row.scope as TokenScope | null,
     };
   }
@@ -295,7 +313,7 @@ export function tokenView(
     id: row.id,
     name: row.name,
     kind: row.kind as TokenKind,
-    role: row.role as OperatorRole,
+    role: row.role as Role,
     scope: row.scope as TokenScope | null,
     operator,
     prefix: row.prefix,

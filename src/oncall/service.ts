@@ -144,6 +144,11 @@ export class OnCallService {
     this.#apiUrl = url;
   }
 
+  /** The base URL of links that people follow to Steward (page emails, tenant admins' invitations). */
+  publicUrl(): string | undefined {
+    return this.#o.settings.publicUrl ?? this.#apiUrl;
+  }
+
   start(): void {
     if (!this.#o.settings.publicUrl) {
       this.#o.logger.info(

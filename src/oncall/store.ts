@@ -23,6 +23,8 @@ export async function listOperators(db: Queryable): Promise<OperatorRef[]> {
     .selectFrom('operators')
     .leftJoin('oncall_contacts', 'oncall_contacts.operator_id', 'operators.id')
     .select(['operators.id', 'operators.username', 'operators.role', 'oncall_contacts.email'])
+    // Tenant admins (the customers' IT) share the table but are never on call.
+    .where('operators.tenant_id', 'is', null)
     .orderBy('operators.username')
     .execute();
   return rows.map((r) => ({ id: r.id, username: r.username, role: r.role as OperatorRole, email: r.email }));

@@ -7,7 +7,6 @@ import type { ColumnType, Generated } from 'kysely';
  * (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- for the other modules' blocks
 type Json = ColumnType<unknown, string, string>;
 // A ColumnType nested in Generated<> selects as the ColumnType, not a Date: these are whole.
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -181,20 +180,122 @@ export interface EdgeSessionTables {
 // ---
 
 /** src/identity/oidc/ (migration 0031): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/oidc/
-export interface OidcTables {}
+export interface OidcConnectionsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  name: string;
+  stage: string | null;
+  label: string;
+  kind: string;
+  issuer: string;
+  client_id: string;
+  secret_name: string;
+  scopes: string[];
+  allowed_tids: Generated<string[]>;
+  join_claim: string;
+  groups_claim: string | null;
+  graph_url: string | null;
+  provision: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface UserIdentitiesTable {
+  connection_id: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: Generated<Timestamp>;
+  last_used_at: Timestamp;
+}
+
+export interface OidcUsedStatesTable {
+  state_hash: string;
+  expires_at: Timestamp;
+}
+
+export interface OidcTables {
+  oidc_connections: OidcConnectionsTable;
+  user_identities: UserIdentitiesTable;
+  oidc_used_states: OidcUsedStatesTable;
+}
 
 // ---
 
-/** src/identity/admins/ (migration 0032): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/admins/
-export interface TenantAdminTables {}
+/** src/identity/admins/ (migration 0032); operators.tenant_id is declared with operators (schema.ts). */
+export interface TenantAdminInvitationsTable {
+  operator_id: string;
+  token_hash: string;
+  invited_by: string;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+}
+
+export interface BreakGlassGrantsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  stage: string;
+  operator_id: string | null;
+  operator: string;
+  reason: string;
+  link_hash: string;
+  link_used_at: Timestamp | null;
+  session_id: string | null;
+  opened_at: Timestamp;
+  expires_at: Timestamp;
+  closed_at: Timestamp | null;
+  closed_by: string | null;
+}
+
+export interface TenantAdminTables {
+  tenant_admin_invitations: TenantAdminInvitationsTable;
+  break_glass_grants: BreakGlassGrantsTable;
+}
 
 // ---
 
-/** src/identity/ldap/ (migration 0033): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/ldap/
-export interface LdapTables {}
+/** src/identity/ldap/ (migration 0033): a tenant's LDAP directory and its sync runs. */
+export interface LdapDirectoriesTable {
+  tenant_id: string;
+  url: string;
+  ca_pem: string | null;
+  bind_dn: string;
+  base_dn: string;
+  user_filter: string;
+  preset: string;
+  attributes: Json;
+  group_base_dn: string | null;
+  group_filter: string;
+  member_attribute: string;
+  every_seconds: number | null;
+  sync_requested_at: NullableTimestamp;
+  sync_requested_by: string | null;
+  updated_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface LdapSyncRunsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  trigger: string;
+  requested_by: string;
+  status: string;
+  progress: string | null;
+  entries: Generated<number>;
+  groups: Generated<number>;
+  counts: JsonWithDefault;
+  problems: JsonWithDefault;
+  reason: string | null;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface LdapTables {
+  ldap_directories: LdapDirectoriesTable;
+  ldap_sync_runs: LdapSyncRunsTable;
+}
 
 // ---
 

@@ -96,6 +96,8 @@ export interface OperatorsTable {
   last_login_at: Date | null;
   last_login_address: string | null;
   created_at: Generated<Date>;
+  /** A tenant admin's tenant (role tenant-admin, migration 0032); null for an operator. */
+  tenant_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokensTable {

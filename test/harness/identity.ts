@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConfigInput } from '../../src/core/config.ts';
 import type { PagePlace } from '../../src/identity/pages/index.ts';
 import type { SessionFor } from '../../src/identity/sessions/index.ts';
 import { serveStageFrom } from '../dataplane/serve.ts';
@@ -50,18 +51,30 @@ export interface EdgeRequest {
 export async function startIdentityStage(
   options: {
     readonly tenant?: string;
+    /** The tenant's display name, which the sign-in page shows (default: the slug). */
+    readonly displayName?: string;
     readonly signIn?: 'required' | 'optional';
     readonly localUsers?: boolean;
+    /** Steward's config beside the harness's (e.g. identity.idpCaFile for the OIDC tests). */
+    readonly config?: Partial<ConfigInput>;
   } = {},
 ): Promise<IdentityStage> {
   const tenant = options.tenant ?? 'acme';
   const stage = 'prod';
-  const t = await startTestSteward({ gateway: true, workers: true });
+  const t = await startTestSteward({
+    gateway: true,
+    workers: true,
+    ...(options.config ? { config: options.config } : {}),
+  });
   const app = await startEchoBackend();
   try {
     const ca = await readFile(join(t.dataDir, 'ca.pem'), 'utf8');
     const port = t.steward.gatewayAddress?.port ?? 0;
-    const created = await t.request('POST', '/api/v1/tenants', { slug: tenant, stages: [stage] });
+    const created = await t.request('POST', '/api/v1/tenants', {
+      slug: tenant,
+      stages: [stage],
+      ...(options.displayName ? { displayName: options.displayName } : {}),
+    });
     if (created.status !== 201) throw new Error(`tenant not created: ${created.text}`);
     await t.waitForStages(tenant, 'ready', 60_000);
     await serveStageFrom(t, tenant, stage, app.port);

@@ -11,7 +11,7 @@ import {
   type EdgeRequest,
 } from '../../src/identity/sessions/index.ts';
 import { authEntries } from '../../src/dataplane/auth-files.ts';
-import { authRules } from '../../src/dataplane/auth-rules.ts';
+import { authRules, checkEdgeAuth } from '../../src/dataplane/auth-rules.ts';
 import { identitySettingsPatch } from '../../src/identity/sessions/settings.ts';
 
 /** The edge session's pure parts: what HAProxy decides, the claims, refresh, return paths, CSRF, settings. */
@@ -36,6 +36,18 @@ describe('edgeDecision', () => {
     [
       { mode: 'optional', method: 'GET', token: 'valid' },
       { kind: 'pass', identity: true },
+    ],
+    [
+      { mode: 'optional', method: 'GET', token: 'expired' },
+      { kind: 'redirect', to: 'refresh' },
+    ],
+    [
+      { mode: 'optional', method: 'POST', token: 'expired' },
+      { kind: 'pass', identity: false },
+    ],
+    [
+      { mode: 'optional', method: 'GET', fetchMode: 'cors', token: 'expired' },
+      { kind: 'pass', identity: false },
     ],
     [
       { mode: 'required', method: 'GET', token: 'valid' },
@@ -80,7 +92,7 @@ describe('edgeDecision', () => {
       'acme',
     ).join('\n');
     expect(text).toContain(
-      'jwt_verify(ES256,"/d/k1.pem") if signin_on has_session { var(txn.sess_kid) -m str k1 }',
+      'jwt_verify(ES256,"/d/k1.pem") if signin_on has_session !sess_verified { var(txn.sess_kid) -m str k1 }',
     );
     expect(text).toContain('redirect location /.steward/auth/refresh?rd=%[var(txn.rd)] code 302');
     expect(text).toContain('redirect location /.steward/auth/login?rd=%[var(txn.rd)] code 302');
@@ -89,6 +101,17 @@ describe('edgeDecision', () => {
     expect(text).toMatch(
       /del-header X-Steward-Identity\n.*set-header X-Steward-Identity %\[var\(txn.sess\)\] if signin_on sess_ours sess_live/,
     );
+  });
+});
+
+describe('checkEdgeAuth', () => {
+  it('refuses a bad key or path by name', () => {
+    const auth = { signInMap: '/d/s.map', revokedMap: '/d/r.map', keys: [{ kid: 'k1', file: '/d/k1.pem' }] };
+    expect(() => checkEdgeAuth({ ...auth, keys: [] })).toThrow(/auth.keys has 0 keys: give from 1 to 8/);
+    expect(() => checkEdgeAuth({ ...auth, keys: [{ kid: 'K 1', file: '/d/k1.pem' }] })).toThrow(
+      /auth.keys\[0\].kid/,
+    );
+    expect(() => checkEdgeAuth({ ...auth, revokedMap: 'relative.map' })).toThrow(/auth.revokedMap/);
   });
 });
 

@@ -1,4 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { hashPassword } from '../../src/identity/credentials.ts';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionCookie } from '../../src/identity/sessions/index.ts';
@@ -15,6 +19,7 @@ import { apiCli } from '../harness/api-cli.ts';
  */
 let s: IdentityStage;
 let alice: string;
+let browser: Browser | undefined;
 
 const cookie = (token: string, others = ''): string => `${others}${sessionCookie}=${token}`;
 
@@ -44,11 +49,17 @@ async function csrf(session: string): Promise<{ cookie: string; token: string }>
 const origin = (): string => `https://${s.host}`;
 
 beforeAll(async () => {
-  s = await startIdentityStage({ tenant: 'acme', signIn: 'required' });
+  s = await startIdentityStage({
+    tenant: 'acme',
+    displayName: 'Acme Corp',
+    signIn: 'required',
+    localUsers: true,
+  });
   alice = await s.addUser('alice', { groups: ['finance', 'staff'], name: 'Alice Doe' });
 }, 120_000);
 
 afterAll(async () => {
+  await browser?.close();
   await s?.close();
 }, 60_000);
 
@@ -59,11 +70,13 @@ describe('the edge session, through HAProxy', () => {
     expect(page.headers.location).toBe('/.steward/auth/login?rd=%2Fledger%3Fyear%3D2026');
     expect((await s.get('/ledger', { method: 'POST', body: 'x' })).status).toBe(401);
     expect((await s.get('/api', { headers: { 'sec-fetch-mode': 'cors' } })).status).toBe(401);
+    const navigation = await s.get('/ledger', { method: 'HEAD', headers: { 'sec-fetch-mode': 'navigate' } });
+    expect(navigation.status).toBe(302);
     const login = await s.get('/.steward/auth/login?rd=%2Fledger');
     expect(login.status).toBe(200);
     expect(login.body).toContain('<h1>Sign in</h1>');
-    // The tenant's name (its display name defaults to the slug), never another's.
-    expect(login.body).toContain('<p class="tenant">acme</p>');
+    // The tenant's name, never another's.
+    expect(login.body).toContain('<p class="tenant">Acme Corp</p>');
   });
 
   it('passes a valid session as X-Steward-Identity, verifiable with the published keys, and never the cookie', async () => {
@@ -108,6 +121,8 @@ describe('the edge session, through HAProxy', () => {
     const otherHost = await signed({ ...claims, host: 'acme.localhost' });
     const otherTenant = await signed({ ...claims, tenant: 'globex' });
     const expired = await signed({ ...claims, iat: now - 400, exp: now - 100 });
+    // Verified once and remembered by the hash of the whole token: a changed token is verified anew.
+    expect((await s.get('/books', { cookie: cookie(token) })).status).toBe(200);
     for (const [what, bad, to] of [
       ['forged', tampered, 'login'],
       ['other key', otherKey, 'login'],
@@ -134,6 +149,33 @@ describe('the edge session, through HAProxy', () => {
     expect(s.t.steward.dataPlane?.reloads).toBe(reloads);
   });
 
+  it('rotates the session key with one reload: tokens of the old key stay good until they expire', async () => {
+    const before = await s.signIn(alice);
+    const reloads = s.t.steward.dataPlane?.reloads ?? 0;
+    const { current, next } = await s.t.services.sessions.rotateKeys();
+    expect(JSON.parse(Buffer.from(before.token.split('.')[0] ?? '', 'base64url').toString()).kid).not.toBe(
+      current,
+    );
+    await within(
+      3000,
+      () => Promise.resolve((s.t.steward.dataPlane?.reloads ?? 0) > reloads),
+      'the new next key loaded',
+    );
+    expect(s.t.steward.dataPlane?.reloads).toBe(reloads + 1);
+    const after = await s.signIn(alice);
+    expect(JSON.parse(Buffer.from(after.token.split('.')[0] ?? '', 'base64url').toString()).kid).toBe(
+      current,
+    );
+    for (const token of [before.token, after.token]) {
+      expect((await s.get('/books', { cookie: cookie(token) })).status).toBe(200);
+    }
+    const kids = (JSON.parse((await s.get('/.steward/auth/jwks.json')).body) as JSONWebKeySet).keys.map(
+      (k) => k.kid,
+    );
+    expect(kids).toHaveLength(3);
+    expect(kids).toContain(next);
+  });
+
   it('never lets a client-sent X-Steward-Identity reach the app', async () => {
     const forged = await signed({
       sub: 'mallory',
@@ -154,6 +196,12 @@ describe('the edge session, through HAProxy', () => {
     expect(anonymous.status).toBe(200);
     expect(s.appHeaders(anonymous)?.['x-steward-identity']).toBeUndefined();
     expect(s.appHeaders(await s.get('/', { cookie: cookie(token) }))?.['x-steward-identity']).toBe(token);
+    // Signed in but the token expired: refreshed on a page load there too, not silently signed out.
+    const expired = await signed({ ...claimsOf(token), exp: Math.floor(Date.now() / 1000) - 1 });
+    const stale = await s.get('/books', { cookie: cookie(expired) });
+    expect(stale.status).toBe(302);
+    expect(stale.headers.location).toBe('/.steward/auth/refresh?rd=%2Fbooks');
+    expect((await s.get('/books', { cookie: cookie(expired), method: 'POST', body: 'x' })).status).toBe(200);
     await s.configure({ stage: 'prod', signIn: 'required' });
     expect((await s.get('/', { headers: { 'x-steward-identity': forged } })).status).toBe(302);
   });
@@ -221,6 +269,12 @@ describe('the edge session, through HAProxy', () => {
       s.t.controlDatabase,
     );
     expect(rows.map((r) => r.revoked_reason)).toEqual(['logout_everywhere', 'logout_everywhere']);
+    const logged = await s.t.query<{ method: string; detail: string }>(
+      'select method, detail from login_events where user_id = $1',
+      [carol],
+      s.t.controlDatabase,
+    );
+    expect(logged).toEqual([{ method: 'logout', detail: 'every device' }]);
     await within(
       3000,
       async () =>
@@ -244,7 +298,7 @@ describe('the edge session, through HAProxy', () => {
     );
     expect(set.code, set.stderr).toBe(0);
     console.log(`$ steward identity set acme prod --sign-in required --idle-minutes 30\n${set.stdout}`);
-    expect(set.stdout).toMatch(/prod\s+required\s+off\s+30 min\s+12 h/);
+    expect(set.stdout).toMatch(/prod\s+required\s+on\s+30 min\s+12 h/);
     const bad = await steward('identity', 'set', 'acme', '--sign-in', 'sometimes');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('"sometimes" is not a sign-in mode: use required, optional, off');
@@ -256,8 +310,8 @@ describe('the edge session, through HAProxy', () => {
     expect(view.stages).toEqual([
       {
         stage: 'prod',
-        overrides: { localUsers: null, signIn: 'required', idleMinutes: 30, absoluteHours: null },
-        effective: { localUsers: false, signIn: 'required', idleMinutes: 30, absoluteHours: 12 },
+        overrides: { localUsers: true, signIn: 'required', idleMinutes: 30, absoluteHours: null },
+        effective: { localUsers: true, signIn: 'required', idleMinutes: 30, absoluteHours: 12 },
       },
     ]);
     const api = await s.t.request('PATCH', '/api/v1/tenants/acme/identity', { stage: 'qa', signIn: 'off' });
@@ -267,4 +321,85 @@ describe('the edge session, through HAProxy', () => {
       message: 'stage "qa" is not a stage of tenant acme; accepted: prod',
     });
   });
+});
+
+describe('signing in with a local user in Chromium, through the real edge', () => {
+  it('shows the sign-in page, signs in, reaches the app with its identity, and signs out', async () => {
+    const dana = await s.addUser('dana', { name: 'Dana Lee', groups: ['staff'] });
+    await s.t.query(
+      `insert into tenant_user_credentials (user_id, tenant_id, password_hash, password_set_at)
+       values ($1, (select id from tenants where slug = 'acme'), $2, now())`,
+      [dana, await hashPassword('correct horse battery staple')],
+      s.t.controlDatabase,
+    );
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    // The edge's certificate comes from the test Steward's own CA.
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 800 },
+    });
+    const page = await context.newPage();
+    const origin = `https://${s.host}:${s.port}`;
+    await page.goto(`${origin}/books?year=2026`);
+    expect(new URL(page.url()).pathname).toBe('/.steward/auth/login');
+    await expect(page.locator('h1').textContent()).resolves.toBe('Sign in');
+    await expect(page.locator('.tenant').textContent()).resolves.toBe('Acme Corp');
+    const axe = await readFile(join(process.cwd(), 'node_modules/axe-core/axe.min.js'), 'utf8');
+    const audit = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true });
+    const audited = await audit.newPage();
+    await audited.goto(page.url());
+    await audited.addScriptTag({ content: axe });
+    const violations = await audited.evaluate(async () => {
+      const result = await (
+        window as unknown as { axe: { run(): Promise<{ violations: { id: string }[] }> } }
+      ).axe.run();
+      return result.violations.map((v) => v.id);
+    });
+    expect(violations).toEqual([]);
+    await audit.close();
+    await mkdir(join(process.cwd(), 'test-artifacts/identity'), { recursive: true });
+    const shot = join(process.cwd(), 'test-artifacts/identity/sign-in.png');
+    await page.screenshot({ path: shot });
+    if (process.env.STEWARD_UPDATE_SCREENSHOTS === '1')
+      await copyFile(shot, join(process.cwd(), 'docs/images/sign-in.png'));
+
+    await page.fill('#username', 'dana');
+    await page.fill('#password', 'wrong password');
+    await page.click('button[type=submit]');
+    await expect(page.locator('.err').textContent()).resolves.toBeTruthy();
+    await page.fill('#password', 'correct horse battery staple');
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${origin}/books?year=2026`);
+    // The app (an echo) shows what reached it: the identity header, and no session cookie.
+    const seen = JSON.parse((await page.locator('body').textContent()) ?? '{}') as {
+      headers: Record<string, string>;
+    };
+    const identity = claimsOf(seen.headers['x-steward-identity'] ?? '');
+    expect(identity).toMatchObject({
+      sub: dana,
+      user_name: 'dana',
+      name: 'Dana Lee',
+      groups: ['staff'],
+      amr: ['pwd'],
+    });
+    expect(JSON.stringify(seen.headers)).not.toContain(sessionCookie);
+    const cookies = await context.cookies(origin);
+    expect(cookies.find((c) => c.name === sessionCookie)).toMatchObject({
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Lax',
+    });
+
+    await page.goto(`${origin}/.steward/auth/logout`);
+    await page.click('text=Sign out on every device');
+    await expect(page.locator('[role=status]').textContent()).resolves.toBe(
+      'You are signed out on every device.',
+    );
+    await page.goto(`${origin}/books`);
+    expect(new URL(page.url()).pathname).toBe('/.steward/auth/login');
+    await context.close();
+  }, 60_000);
 });

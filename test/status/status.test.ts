@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
-import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +6,7 @@ import { markAnnounced, insertMaintenanceWindow } from '../../src/maintenance/st
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { dayMs } from '../../src/status/model.ts';
 import { httpsFetch } from '../gateway/support.ts';
+import { serverSpki } from '../harness/browser.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { gatewayCheckHistory } from './support.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
@@ -387,19 +386,7 @@ describe('status page in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
     // Chromium trusts the status host's certificate by its key, after Node verified it against Steward's CA.
-    const spki = await new Promise<string>((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port, servername: host, ca }, () => {
-        const raw = socket.getPeerX509Certificate();
-        socket.end();
-        if (!raw) return reject(new Error('no certificate'));
-        resolve(
-          createHash('sha256')
-            .update(raw.publicKey.export({ type: 'spki', format: 'der' }))
-            .digest('base64'),
-        );
-      });
-      socket.on('error', reject);
-    });
+    const spki = await serverSpki(port, host, ca);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', `--ignore-certificate-errors-spki-list=${spki}`],

@@ -84,6 +84,7 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: "List a stage's exports, newest first",
     tags: ['exports'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: stageParams,
     handler: async ({ params }) => ({ exports: await services.exports.list(params.tenant, params.stage) }),
   });
@@ -93,6 +94,7 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: "List a tenant's exports, newest first",
     tags: ['exports'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: tenantParams,
     handler: async ({ params }) => ({ exports: await services.exports.list(params.tenant) }),
   });
@@ -111,6 +113,7 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'Show an export of this tenant',
     tags: ['exports'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: tenantIdParams,
     handler: ({ params }) => services.exports.show(params.id, params.tenant),
   });
@@ -120,7 +123,9 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
       url,
       summary: 'Download the encrypted export file (data portability; audited)',
       tags: ['exports'],
-      permission: 'credentials.read',
+      permission: 'exports.download',
+      // A tenant admin downloads its own tenant's exports (the route that names the tenant).
+      ...(url.includes(':tenant') ? { tenantAdmin: true as const } : {}),
       params: url.includes(':tenant') ? tenantIdParams : idParams,
       handler: async ({ params, principal, reply }) => {
         const tenant = 'tenant' in params ? (params as { tenant: string }).tenant : undefined;

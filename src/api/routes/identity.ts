@@ -30,8 +30,14 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'The operator and role behind the token',
     tags: ['auth'],
     permission: 'authenticated',
+    tenantAdmin: true,
     handler: ({ principal }) =>
-      Promise.resolve({ username: principal.username, role: principal.role, tokenId: principal.tokenId }),
+      Promise.resolve({
+        username: principal.username,
+        role: principal.role,
+        tokenId: principal.tokenId,
+        ...(principal.tenant ? { tenant: principal.tenant.slug, mfa: principal.tenant.mfa } : {}),
+      }),
   });
   route(app, auth, {
     method: 'POST',
@@ -39,6 +45,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: "Change the calling operator's password",
     tags: ['auth'],
     permission: 'authenticated',
+    tenantAdmin: true,
     body: changePasswordSchema,
     handler: async ({ body, principal }) => {
       await operators.changePassword(principal, body.currentPassword, body.newPassword);
@@ -51,6 +58,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'Start TOTP enrolment: returns the secret and an otpauth:// URI',
     tags: ['auth'],
     permission: 'authenticated',
+    tenantAdmin: true,
     handler: ({ principal }) => operators.enrollMfa(principal),
   });
   route(app, auth, {
@@ -59,6 +67,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'Confirm TOTP enrolment with a code; returns recovery codes once',
     tags: ['auth'],
     permission: 'authenticated',
+    tenantAdmin: true,
     body: mfaVerifySchema,
     handler: ({ body, principal }) => operators.verifyMfa(principal, body.code),
   });
@@ -119,6 +128,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'List API tokens (owners see all, others their own)',
     tags: ['tokens'],
     permission: 'tokens.self',
+    tenantAdmin: true,
     handler: async ({ principal }) => ({ tokens: await operators.listTokens(principal) }),
   });
   route(app, auth, {
@@ -127,6 +137,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'Create an API token; it is shown once',
     tags: ['tokens'],
     permission: 'tokens.self',
+    tenantAdmin: true,
     body: createTokenSchema,
     status: 201,
     handler: ({ body, principal }) => operators.createToken(principal, body),
@@ -137,6 +148,7 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: "Revoke one of the caller's API tokens",
     tags: ['tokens'],
     permission: 'tokens.self',
+    tenantAdmin: true,
     params: tokenParams,
     handler: ({ params, principal }) => operators.revokeToken(principal, params.id),
   });

@@ -1,11 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { NotFoundError } from '../../core/errors.ts';
 import { severityRules } from '../../incidents/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
 
 // Values are checked by the service, which names what it accepts; here only their shape.
 const incidentParams = z.object({ id: z.string().min(1).max(40) }).strict();
+const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const tenantIncidentParams = tenantParams.extend({ id: z.string().min(1).max(40) }).strict();
+const tenantListQuery = z
+  .object({
+    open: z.enum(['true', 'false']).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
 const listQuery = z
   .object({
     open: z.enum(['true', 'false']).optional(),
@@ -65,6 +74,41 @@ export function incidentRoutes(app: FastifyInstance, auth: Authenticator, servic
         ...(query.limit !== undefined ? { limit: query.limit } : {}),
       }),
     }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/incidents',
+    summary: "A tenant's incidents, newest first (its admins read them too)",
+    tags: ['incidents'],
+    permission: 'tenants.read',
+    tenantAdmin: true,
+    params: tenantParams,
+    query: tenantListQuery,
+    handler: async ({ params, query }) => ({
+      incidents: await incidents.list({
+        tenant: params.tenant,
+        open: query.open === 'true',
+        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+      }),
+    }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/incidents/:id',
+    summary:
+      "One incident of a tenant: severity, status, deadlines, postmortem (not Steward's internal timeline)",
+    tags: ['incidents'],
+    permission: 'tenants.read',
+    tenantAdmin: true,
+    params: tenantIncidentParams,
+    handler: async ({ params }) => {
+      const incident = await incidents.get(params.id);
+      // Another tenant's incident does not exist here: the answer is the same as for an unknown id.
+      if (incident.tenant !== params.tenant) {
+        throw new NotFoundError(`tenant ${params.tenant} has no incident ${params.id}`, { field: 'id' });
+      }
+      return incident;
+    },
   });
   route(app, auth, {
     method: 'GET',

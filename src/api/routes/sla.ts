@@ -30,6 +30,7 @@ export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: S
     summary: "A tenant's SLA policy: the version in force and every version",
     tags: ['sla'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: tenantParams,
     handler: ({ params }) => services.sla.showPolicy(params.tenant),
   });
@@ -51,6 +52,7 @@ export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: S
     summary: "A tenant's SLA exclusions",
     tags: ['sla'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: tenantParams,
     handler: async ({ params }) => ({ exclusions: await services.sla.exclusions(params.tenant) }),
   });
@@ -61,6 +63,7 @@ export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: S
       'The SLA report of a month (2026-03), quarter (2026-Q1) or year (2026) as JSON, HTML or PDF; a closed period is frozen by the first report a day after it ends',
     tags: ['sla'],
     permission: 'tenants.read',
+    tenantAdmin: true,
     params: reportParams,
     query: reportQuery,
     handler: async ({ params, query, principal, reply }) => {

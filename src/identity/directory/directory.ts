@@ -144,16 +144,17 @@ export class Directory {
     tenantId: string,
     request: PageRequest & { filter?: Filter | undefined } = {},
   ): Promise<Page<DirectoryUser>> {
-    const { offset, limit, startIndex } = paging(request);
-    const where = request.filter ? filterSql(request.filter, 'user') : sql<boolean>`true`;
-    const base = this.#o.db.selectFrom('tenant_users as t').where('t.tenant_id', '=', tenantId).where(where);
-    const [count, rows] = await Promise.all([
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
-      limit === 0
-        ? Promise.resolve([])
-        : base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
-    ]);
-    return { total: count.n, startIndex, items: rows.map(userOf) };
+    const base = this.#o.db
+      .selectFrom('tenant_users as t')
+      .where('t.tenant_id', '=', tenantId)
+      .where(request.filter ? filterSql(request.filter, 'user') : sql<boolean>`true`);
+    return page(
+      request,
+      (offset, limit) =>
+        base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
+      () => base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      userOf,
+    );
   }
 
   // --- groups
@@ -213,16 +214,17 @@ export class Directory {
     tenantId: string,
     request: PageRequest & { filter?: Filter | undefined } = {},
   ): Promise<Page<DirectoryGroup>> {
-    const { offset, limit, startIndex } = paging(request);
-    const where = request.filter ? filterSql(request.filter, 'group') : sql<boolean>`true`;
-    const base = this.#o.db.selectFrom('tenant_groups as t').where('t.tenant_id', '=', tenantId).where(where);
-    const [count, rows] = await Promise.all([
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
-      limit === 0
-        ? Promise.resolve([])
-        : base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
-    ]);
-    return { total: count.n, startIndex, items: rows.map(groupOf) };
+    const base = this.#o.db
+      .selectFrom('tenant_groups as t')
+      .where('t.tenant_id', '=', tenantId)
+      .where(request.filter ? filterSql(request.filter, 'group') : sql<boolean>`true`);
+    return page(
+      request,
+      (offset, limit) =>
+        base.selectAll('t').orderBy('t.created_at').orderBy('t.id').offset(offset).limit(limit).execute(),
+      () => base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      groupOf,
+    );
   }
 
   /** The members of a group (of the tenant), in the order they were added. */
@@ -316,6 +318,26 @@ export class Directory {
       .execute();
     return rows.map((r) => ({ id: r.id, displayName: r.display_name }));
   }
+}
+
+/**
+ * One page, ordered by (created_at, id). The number of matches is known
+ * without counting when the page came back short (the common SCIM lookup,
+ * `userName eq …`, finds one or none); counted otherwise.
+ */
+async function page<Row, T>(
+  request: PageRequest,
+  rows: (offset: number, limit: number) => Promise<Row[]>,
+  count: () => Promise<{ n: number }>,
+  map: (row: Row) => T,
+): Promise<Page<T>> {
+  const { offset, limit, startIndex } = paging(request);
+  const got = limit === 0 ? [] : await rows(offset, limit);
+  const total =
+    limit > 0 && got.length < limit && (got.length > 0 || offset === 0)
+      ? offset + got.length
+      : (await count()).n;
+  return { total, startIndex, items: got.map(map) };
 }
 
 function paging(request: PageRequest): { offset: number; limit: number; startIndex: number } {

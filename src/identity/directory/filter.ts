@@ -65,18 +65,16 @@ const sqlOps: Readonly<Record<'eq' | 'gt' | 'ge' | 'lt' | 'le', string>> = {
   le: '<=',
 };
 
-/** Where a path is read: a row (alias `t`) or, inside `[...]`, one element of a multi-valued attribute. */
+/** Where a path is read: a row (alias `t`) or, inside `members[...]`, a membership row (alias `m`). */
 interface Scope {
   readonly target: FilterTarget;
-  readonly element: RawBuilder<unknown> | null;
   /** Inside `members[...]`: the membership row. */
   readonly membership: boolean;
-  readonly next: { n: number };
 }
 
 /** The SQL condition for `filter` over a row aliased `t` (tenant_users or tenant_groups). */
 export function filterSql(filter: Filter, target: FilterTarget): RawBuilder<boolean> {
-  return compile(filter, { target, element: null, membership: false, next: { n: 0 } });
+  return compile(filter, { target, membership: false });
 }
 
 function compile(f: Filter, scope: Scope): RawBuilder<boolean> {
@@ -105,7 +103,6 @@ function leaf(f: Extract<Filter, { kind: 'compare' | 'present' }>, scope: Scope)
     if (name !== 'value') throw unsupported(f.path, 'inside members[...] only "value" can be compared');
     return columnTest(f, sql`m.user_id::text`, 'exact');
   }
-  if (scope.element) return jsonTest(f, scope.element, keysOf(f.path), scope);
   if (f.path.schema === null) {
     const columns = scope.target === 'user' ? userColumns : groupColumns;
     const column = columns[name];
@@ -116,7 +113,7 @@ function leaf(f: Extract<Filter, { kind: 'compare' | 'present' }>, scope: Scope)
       return sql<boolean>`exists (select 1 from tenant_group_members m where m.group_id = t.id and ${inner})`;
     }
   }
-  return jsonTest(f, sql`t.attributes`, keysOf(f.path), scope);
+  return jsonTest(f, keysOf(f.path));
 }
 
 function keysOf(path: AttrPath): string[] {
@@ -124,78 +121,108 @@ function keysOf(path: AttrPath): string[] {
 }
 
 function valuePath(path: AttrPath, inner: Filter, scope: Scope): RawBuilder<boolean> {
-  if (scope.element || scope.membership) throw unsupported(path, 'a [...] filter cannot be nested');
+  if (scope.membership) throw unsupported(path, 'a [...] filter cannot be nested');
   if (path.sub)
     throw unsupported(path, 'a [...] filter follows a multi-valued attribute, not a sub-attribute');
   if (scope.target === 'group' && path.schema === null && path.attribute.toLowerCase() === 'members') {
     const test = compile(inner, { ...scope, membership: true });
     return sql<boolean>`exists (select 1 from tenant_group_members m where m.group_id = t.id and ${test})`;
   }
-  const from = elements(sql`t.attributes`, keysOf(path), scope);
-  const test = compile(inner, { ...scope, element: from.value });
-  return sql<boolean>`exists (select 1 from ${from.from} where ${test})`;
+  const vars: Record<string, FilterValue> = {};
+  return jsonPathExists(`${jsonPath(keysOf(path))} ? (${predicate(inner, vars)})`, vars);
 }
 
-/** A jsonb value as a set of elements: an array's elements, a scalar alone, nothing for null or absent. */
-function each(value: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`jsonb_array_elements(case when jsonb_typeof(${value}) = 'array' then ${value} when ${value} is null or jsonb_typeof(${value}) = 'null' then '[]'::jsonb else jsonb_build_array(${value}) end)`;
+/**
+ * The attributes document is searched with one SQL/JSON path per test
+ * (jsonb_path_exists): the path text and its variables are bound
+ * parameters. Lax mode and `[*]` after every key make `emails.value` any
+ * e-mail's value, whether `emails` is a list or one object.
+ */
+function jsonPathExists(path: string, vars: Record<string, FilterValue>): RawBuilder<boolean> {
+  return sql<boolean>`jsonb_path_exists(t.attributes, ${path}::jsonpath, ${JSON.stringify(vars)}::jsonb)`;
 }
 
-/** Walks `keys` down from `base`, unwrapping arrays at every step (so `emails.value` means any e-mail's value). */
-function elements(
-  base: RawBuilder<unknown>,
-  keys: readonly string[],
-  scope: Scope,
-): { from: RawBuilder<unknown>; value: RawBuilder<unknown> } {
-  let from: RawBuilder<unknown> | null = null;
-  let current = base;
-  for (const key of keys) {
-    const alias = sql.raw(`j${++scope.next.n}`);
-    const step = sql`${each(sql`${current} -> ${key}::text`)} as ${alias}(v)`;
-    from = from ? sql`${from} cross join lateral ${step}` : step;
-    current = sql`${alias}.v`;
-  }
-  if (!from) throw new InputError('filter: an attribute path is empty', { field: 'filter' });
-  return { from, value: current };
+function jsonPath(keys: readonly string[], root = '$'): string {
+  return `${root}${keys.map((k) => `.${JSON.stringify(k)}[*]`).join('')}`;
 }
 
 function jsonTest(
   f: Extract<Filter, { kind: 'compare' | 'present' }>,
-  base: RawBuilder<unknown>,
   keys: readonly string[],
-  scope: Scope,
 ): RawBuilder<boolean> {
-  const { from, value } = elements(base, keys, scope);
-  if (f.kind === 'present') {
-    return sql<boolean>`exists (select 1 from ${from} where jsonb_typeof(${value}) <> 'null' and ${value} not in ('""'::jsonb, '[]'::jsonb, '{}'::jsonb))`;
+  if (f.kind === 'compare' && f.op === 'ne') {
+    return sql<boolean>`(not ${jsonTest({ ...f, op: 'eq' }, keys)})`;
   }
-  if (f.op === 'ne') return sql<boolean>`(not ${jsonTest({ ...f, op: 'eq' }, base, keys, scope)})`;
-  return sql<boolean>`exists (select 1 from ${from} where ${jsonCompare(f.op, value, f.value, f.path)})`;
+  const vars: Record<string, FilterValue> = {};
+  return jsonPathExists(`${jsonPath(keys)} ? (${test(f, '@', vars)})`, vars);
 }
 
-function jsonCompare(
-  op: Exclude<CompareOp, 'ne'>,
-  json: RawBuilder<unknown>,
-  value: FilterValue,
-  path: AttrPath,
-): RawBuilder<boolean> {
-  const text = sql`(${json} #>> '{}')`;
+/** A filter over one element (`@`) of a multi-valued attribute, as SQL/JSON path predicate text. */
+function predicate(f: Filter, vars: Record<string, FilterValue>): string {
+  switch (f.kind) {
+    case 'and':
+      return `(${predicate(f.left, vars)} && ${predicate(f.right, vars)})`;
+    case 'or':
+      return `(${predicate(f.left, vars)} || ${predicate(f.right, vars)})`;
+    case 'not':
+      return `!(${predicate(f.filter, vars)})`;
+    case 'valuePath':
+      throw unsupported(f.path, 'a [...] filter cannot be nested');
+    case 'present':
+    case 'compare': {
+      const keys = [f.path.attribute, ...(f.path.sub ? [f.path.sub] : [])];
+      const at = jsonPath(keys, '@');
+      if (f.kind === 'compare' && f.op === 'ne')
+        return `!(exists(${at} ? (${test({ ...f, op: 'eq' }, '@', vars)})))`;
+      return `exists(${at} ? (${test(f, '@', vars)}))`;
+    }
+  }
+}
+
+/** Escapes a string for a POSIX regular expression (like_regex), so that it matches only itself. */
+function regexLiteral(value: string): string {
+  return value.replace(/[\\^$.|?*+()[\]{}]/g, (c) => `\\${c}`);
+}
+
+function test(
+  f: Extract<Filter, { kind: 'compare' | 'present' }>,
+  at: string,
+  vars: Record<string, FilterValue>,
+): string {
+  if (f.kind === 'present') return `${at} != null && ${at} != ""`;
+  const { op, value, path } = f;
+  const bind = (v: FilterValue): string => {
+    const name = `v${Object.keys(vars).length}`;
+    vars[name] = v;
+    return `$${name}`;
+  };
   if (value === null) {
     if (op !== 'eq') throw unsupported(path, `"${op}" needs a value, not null`);
-    return sql<boolean>`jsonb_typeof(${json}) = 'null'`;
+    return `${at} == null`;
   }
   if (typeof value === 'boolean') {
     if (op !== 'eq') throw unsupported(path, `"${op}" cannot compare true or false`);
-    return sql<boolean>`${json} = to_jsonb(${value}::boolean)`;
+    return `${at} == ${bind(value)}`;
   }
+  if (op === 'ne') return `${at} != ${bind(value)}`;
   if (typeof value === 'number') {
     if (op === 'co' || op === 'sw' || op === 'ew') throw unsupported(path, `"${op}" compares strings`);
-    return sql<boolean>`(jsonb_typeof(${json}) = 'number' and (${text})::numeric ${sql.raw(sqlOps[op])} ${value}::numeric)`;
+    return `${at} ${op === 'eq' ? '==' : sqlOps[op]} ${bind(value)}`;
   }
-  if (op === 'co' || op === 'sw' || op === 'ew')
-    return sql<boolean>`lower(${text}) like ${pattern(op, value)}`;
-  if (op === 'eq') return sql<boolean>`lower(${text}) = lower(${value}::text)`;
-  return sql<boolean>`(jsonb_typeof(${json}) = 'string' and ${text} ${sql.raw(sqlOps[op])} ${value}::text)`;
+  const literal = regexLiteral(value);
+  const regex =
+    op === 'eq'
+      ? `^${literal}$`
+      : op === 'sw'
+        ? `^${literal}`
+        : op === 'ew'
+          ? `${literal}$`
+          : op === 'co'
+            ? literal
+            : null;
+  // Strings compare without regard to case (SCIM's caseExact is false for these attributes).
+  if (regex !== null) return `${at} like_regex ${JSON.stringify(regex)} flag "i"`;
+  return `${at} ${sqlOps[op as 'gt' | 'ge' | 'lt' | 'le']} ${bind(value)}`;
 }
 
 function columnTest(

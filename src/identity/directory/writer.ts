@@ -159,16 +159,18 @@ export class DirectoryWriter {
     const ids = memberIds(userIds);
     await this.lockGroup(tenantId, groupId);
     if (ids.length === 0) return 0;
-    await this.#knownUsers(tenantId, ids);
+    // Only the tenant's users go in; when fewer went in than were named, the rest are members already or unknown.
     const added = await sql<{ n: number }>`
       with ins as (
         insert into tenant_group_members (group_id, user_id)
-        select ${groupId}::uuid, u from unnest(${ids}::uuid[]) as u
+        select ${groupId}::uuid, t.id from tenant_users t where t.tenant_id = ${tenantId} and t.id = any(${ids}::uuid[])
         on conflict do nothing
         returning 1
       ) select count(*)::int as n from ins`.execute(this.tx);
+    const n = added.rows[0]?.n ?? 0;
+    if (n < ids.length) await this.#knownUsers(tenantId, ids);
     await this.#touchGroup(groupId);
-    return added.rows[0]?.n ?? 0;
+    return n;
   }
 
   /** Removes users from a group in one statement; ids that are not members are ignored. */

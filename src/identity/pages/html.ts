@@ -76,7 +76,7 @@ export function mfaPage(
 ): string {
   return page(
     frame,
-    `${error(input.message)}<form method="post" action="/.steward/auth/mfa?step=code">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}
+    `${error(input.message)}<form method="post" action="/.steward/auth/mfa">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}
 <label for="code">Code from your authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,8}" required maxlength="8"${input.message ? ' aria-describedby="err"' : ''}>
 <button type="submit">Verify</button></form>`,
   );

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { normaliseHost } from '../../gateway/routes.ts';
-import type { LocalSignIn, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
+import type { LocalSignIn, LoginLog, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
 import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
 import type { IdentitySettings } from '../sessions/settings.ts';
@@ -49,14 +49,6 @@ export interface AuthPageContext {
 
 export type AuthPageHandler = (context: AuthPageContext) => Promise<void>;
 
-/**
- * A page that reads its own request body (id-local's link and MFA enrolment
- * pages): the router checks the POST's Origin (this host, https) but not the
- * double-submit token, so such a page must carry a secret of its own in the
- * form (the signed single-use link) or need a signed-in session (SameSite=Lax).
- */
-export type RawAuthPage = (req: IncomingMessage, res: ServerResponse, place: SignInPlace) => Promise<void>;
-
 export interface AuthPagesOptions {
   readonly sessions: SessionService;
   readonly settings: IdentitySettings;
@@ -64,6 +56,8 @@ export interface AuthPagesOptions {
   readonly logger: Logger;
   readonly local?: LocalSignIn;
   readonly oidc?: OidcSignIn;
+  /** The login log (id-local): sign-outs are recorded there beside the sign-ins. */
+  readonly log?: LoginLog;
 }
 
 const builtIn = ['login', 'mfa', 'logout', 'logout-everywhere', 'refresh', 'jwks.json'] as const;
@@ -72,7 +66,6 @@ const maxForm = 8 * 1024;
 export class AuthPages {
   readonly #o: AuthPagesOptions;
   readonly #handlers = new Map<string, AuthPageHandler>();
-  readonly #raw = new Map<string, RawAuthPage>();
   #local: LocalSignIn | undefined;
   #oidc: OidcSignIn | undefined;
 
@@ -86,12 +79,6 @@ export class AuthPages {
   add(name: string, handler: AuthPageHandler): void {
     this.#checkName(name);
     this.#handlers.set(name, handler);
-  }
-
-  /** Adds a sub-path whose page reads its own body (see RawAuthPage). `mfa` may be one: the sign-in code step is `mfa?step=code`. */
-  addRaw(name: string, page: RawAuthPage): void {
-    this.#checkName(name === 'mfa' ? 'mfa-enrolment' : name);
-    this.#raw.set(name, page);
   }
 
   /** The directory user signed in on this request (a valid session cookie for this host), if any. */
@@ -113,8 +100,7 @@ export class AuthPages {
     if (
       !/^[a-z][a-z0-9-]{0,40}$/.test(name) ||
       (builtIn as readonly string[]).includes(name) ||
-      this.#handlers.has(name) ||
-      this.#raw.has(name)
+      this.#handlers.has(name)
     ) {
       throw new Error(`auth page ${JSON.stringify(name)} is taken or not a lower-case name`);
     }
@@ -167,16 +153,6 @@ export class AuthPages {
       csrfTokenValid(key, place.host, heldCsrf) && heldCsrf ? heldCsrf : newCsrfToken(key, place.host);
     if (csrf !== heldCsrf)
       res.appendHeader('set-cookie', `${csrfCookie}=${csrf}; Path=/; Secure; HttpOnly; SameSite=Strict`);
-    const raw = this.#raw.get(name);
-    if (raw && !(name === 'mfa' && url.searchParams.get('step') === 'code')) {
-      if (
-        req.method === 'POST' &&
-        req.headers.origin !== `https://${String(req.headers.host ?? '').toLowerCase()}`
-      ) {
-        return this.#refuseForm(res, place);
-      }
-      return raw(req, res, place);
-    }
     let form: URLSearchParams | undefined;
     if (req.method === 'POST') {
       form = await readForm(req);
@@ -339,7 +315,9 @@ export class AuthPages {
     const outcome = await this.#o.sessions.refresh(context.place, token);
     if (outcome.kind === 'sign-in-again') {
       context.res.appendHeader('set-cookie', clearedSessionCookie);
-      return redirect(context.res, login);
+      // Where sign-in is optional the page is open to everyone: back to it, signed out.
+      const { signIn } = await this.#o.settings.resolve(context.place.tenantId, context.place.stage);
+      return redirect(context.res, signIn === 'optional' ? context.returnTo : login);
     }
     context.res.appendHeader(
       'set-cookie',
@@ -360,6 +338,18 @@ export class AuthPages {
       );
     }
     if (ours) {
+      const subject = claims.sub.startsWith('operator:') ? null : claims.sub;
+      await this.#o.log?.record({
+        tenantId: context.place.tenantId,
+        stage: context.place.stage,
+        userId: subject,
+        userName: claims.user_name,
+        method: 'logout',
+        outcome: 'success',
+        reason: null,
+        address: context.place.address,
+        detail: everywhere ? 'every device' : null,
+      });
       if (everywhere) {
         const held = await this.#o.sessions.subjectOf(claims.sid);
         if (held) await this.#o.sessions.revokeUser(held.tenantId, held.subject, 'logout_everywhere');

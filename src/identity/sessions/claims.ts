@@ -137,19 +137,22 @@ export type EdgeDecision =
 
 /**
  * HAProxy's decision for a stage request. A valid token passes as the
- * identity header; without one, `optional` passes without it and `required`
- * sends a page load (GET or HEAD that is not a script's fetch) to sign in,
- * or to refresh when the token is only expired, and answers 401 otherwise.
+ * identity header. A page load (GET or HEAD that is not a script's fetch)
+ * with a token that is only expired goes to refresh, on any stage that looks
+ * at sessions. Otherwise `optional` passes without the header and `required`
+ * sends a page load to sign in and answers anything else 401.
  */
 export function edgeDecision(request: EdgeRequest): EdgeDecision {
   if (request.mode === 'off') return { kind: 'pass', identity: false };
   if (request.token === 'valid') return { kind: 'pass', identity: true };
-  if (request.mode === 'optional') return { kind: 'pass', identity: false };
   const pageLoad =
     (request.method === 'GET' || request.method === 'HEAD') &&
     (request.fetchMode === undefined || request.fetchMode === 'navigate');
+  // A signed-in user whose token only expired is refreshed, on optional stages too.
+  if (pageLoad && request.token === 'expired') return { kind: 'redirect', to: 'refresh' };
+  if (request.mode === 'optional') return { kind: 'pass', identity: false };
   if (!pageLoad) return { kind: 'unauthorized' };
-  return { kind: 'redirect', to: request.token === 'expired' ? 'refresh' : 'login' };
+  return { kind: 'redirect', to: 'login' };
 }
 
 /**

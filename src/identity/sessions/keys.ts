@@ -6,6 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
+import { sql } from 'kysely';
 import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
@@ -19,7 +20,7 @@ import type { ControlDb, Queryable } from '../../store/db.ts';
  */
 export interface SecretStore {
   put(tx: Queryable, name: string, value: string): Promise<void>;
-  get(name: string): Promise<string>;
+  get(name: string, tx?: Queryable): Promise<string>;
 }
 
 export interface PublicSessionKey {
@@ -33,6 +34,9 @@ export interface SigningKey {
   readonly privateKey: KeyObject;
 }
 
+const signingKeyCacheMs = 30_000;
+const pagesKeyLock = 0x5737_0030;
+
 /** A retired key is published until every token it signed has expired, with room for clocks. */
 const retiredPublishedMs = 15 * 60 * 1000;
 
@@ -40,7 +44,7 @@ export class SessionKeys {
   readonly #db: ControlDb;
   readonly #secrets: SecretStore;
   readonly #clock: Clock;
-  #signing: SigningKey | undefined;
+  #signing: (SigningKey & { readonly at: number }) | undefined;
   /** The CSRF key of the sign-in pages (HMAC), from the secrets store. */
   #pagesKey: Buffer | undefined;
 
@@ -101,7 +105,8 @@ export class SessionKeys {
 
   /** The key that signs now (cached; a rotation elsewhere is seen within the next `forget`). */
   async signing(): Promise<SigningKey> {
-    if (this.#signing) return this.#signing;
+    // Re-read now and then: another process may have rotated (the next key verifies everywhere already).
+    if (this.#signing && Date.now() - this.#signing.at < signingKeyCacheMs) return this.#signing;
     const row = await this.#db
       .selectFrom('session_keys')
       .select(['kid', 'secret_name'])
@@ -109,7 +114,7 @@ export class SessionKeys {
       .executeTakeFirst();
     if (!row) throw new UnavailableError('no session signing key yet: Steward makes one at start');
     const privateKey = createPrivateKey(await this.#secrets.get(row.secret_name));
-    this.#signing = { kid: row.kid, privateKey };
+    this.#signing = { kid: row.kid, privateKey, at: Date.now() };
     return this.#signing;
   }
 
@@ -117,9 +122,13 @@ export class SessionKeys {
   async pagesKey(): Promise<Buffer> {
     if (this.#pagesKey) return this.#pagesKey;
     const name = 'identity/pages-csrf-key';
-    const value = await this.#secrets.get(name).catch(async () => {
+    // Made once under a lock: two processes starting together agree on one key.
+    const value = await this.#db.transaction().execute(async (tx) => {
+      await sql`select pg_advisory_xact_lock(${pagesKeyLock})`.execute(tx);
+      const held = await this.#secrets.get(name, tx).catch(() => undefined);
+      if (held !== undefined) return held;
       const fresh = randomBytes(32).toString('base64url');
-      await this.#db.transaction().execute((tx) => this.#secrets.put(tx, name, fresh));
+      await this.#secrets.put(tx, name, fresh);
       return fresh;
     });
     this.#pagesKey = Buffer.from(value, 'base64url');

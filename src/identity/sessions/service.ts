@@ -288,6 +288,17 @@ export class SessionService {
     return row ? { tenantId: String(row.tenant_id), subject: row.subject } : undefined;
   }
 
+  /**
+   * Rotates the session key: the next key (published and loaded by HAProxy
+   * already) signs from now on, the current one retires (still verified
+   * until its tokens expire), a new next key is made: one reload, to load it.
+   */
+  async rotateKeys(): Promise<{ readonly current: string; readonly next: string }> {
+    const rotated = await this.#o.keys.rotate();
+    await this.#tellEdge();
+    return rotated;
+  }
+
   /** The published keys as a JSON Web Key Set (text): the JWKS page and STEWARD_IDENTITY_JWKS. */
   async jwks(): Promise<string> {
     await this.#o.keys.ensure();

@@ -240,6 +240,14 @@ describe('the Directory against the real control DB', () => {
     expect(await names(workEmail)).toEqual(['Alice']);
     expect(await names({ kind: 'compare', path: path('title'), op: 'co', value: '100%' })).toEqual(['Alice']);
     expect(await names({ kind: 'compare', path: path('title'), op: 'co', value: '_' })).toEqual([]);
+    // Regular-expression characters in a value are only themselves.
+    expect(await names({ kind: 'compare', path: path('title'), op: 'co', value: 'Engineer.1' })).toEqual([]);
+    expect(await names({ kind: 'compare', path: path('title'), op: 'sw', value: 'engineer 1' })).toEqual([
+      'Alice',
+    ]);
+    expect(await names({ kind: 'compare', path: path('title'), op: 'eq', value: 'Engineer (.*)' })).toEqual(
+      [],
+    );
     expect(await names({ kind: 'present', path: path('title') })).toEqual(['Alice']);
     expect(
       await names({ kind: 'compare', path: path('employeeNumber', null, enterprise), op: 'eq', value: '42' }),

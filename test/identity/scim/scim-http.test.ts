@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UserGone } from '../../../src/identity/directory/index.ts';
 import { ensureCa } from '../../../src/tls/ca.ts';
 import { serveStageFrom } from '../../dataplane/serve.ts';
+import { apiCli } from '../../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../../harness/steward.ts';
 import { httpsFetch, startEchoBackend, within } from '../../gateway/support.ts';
 
@@ -376,5 +377,36 @@ describe('SCIM over HTTPS through HAProxy', () => {
     expect((await scim('GET', '/Users')).status).toBe(401);
     const groups = await t.request('GET', '/api/v1/tenants/acme/groups');
     expect(groups.status).toBe(200);
+    const badName = await t.request('POST', '/api/v1/tenants/acme/scim-tokens', { name: 'a/b' });
+    expect(badName.status).toBe(400);
+    expect(badName.body).toMatchObject({ field: 'name' });
+    expect(badName.body.message).toContain('"a/b"');
+    const noTenant = await t.request('POST', '/api/v1/tenants/nope/scim-tokens', {});
+    expect(noTenant.status).toBe(404);
+    expect((await t.request('GET', '/api/v1/tenants/acme/scim-tokens')).body.tokens).toHaveLength(1);
+  });
+
+  it('the CLI: scim token create prints the token once with the SCIM base URL; group list', async () => {
+    const steward = await apiCli(t);
+    const created = await steward(
+      'scim',
+      'token',
+      'create',
+      'acme',
+      '--name',
+      'okta',
+      '--expires-days',
+      '365',
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const token = /^(scim_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1] ?? '';
+    expect(created.stdout).toContain(`SCIM base URL: https://acme.localhost:${port}/scim/v2`);
+    expect((await scim('GET', '/ServiceProviderConfig', undefined, { token })).status).toBe(200);
+    await scim('POST', '/Groups', { displayName: 'Support', members: [] }, { token });
+    const groups = await steward('group', 'list', 'acme');
+    expect(groups.code, groups.stderr).toBe(0);
+    expect(groups.stdout).toMatch(/Support\s+0\s+scim/);
+    if (process.env.SCIM_PRINT_CLI)
+      process.stdout.write(`${created.stdout.replace(token, 'scim_…')}\n${groups.stdout}`);
   });
 });
