@@ -22,6 +22,7 @@ import {
   userResource,
   type Doc,
 } from './resources.ts';
+import { WriteBatcher } from './batch.ts';
 import { listSchema } from './schema.ts';
 import type { ScimCaller } from './tokens.ts';
 
@@ -47,13 +48,25 @@ export interface Versioned {
 
 export const defaultPageSize = 100;
 
+interface GroupPatchSummary {
+  id: string;
+  displayName: string;
+  added: number;
+  removed: number;
+  replaced: number | null;
+}
+
 export class ScimService {
   readonly #directory: Directory;
   readonly #audit: AuditService;
+  readonly #groupPatches: WriteBatcher<GroupPatchSummary>;
 
   constructor(options: { directory: Directory; audit: AuditService }) {
     this.#directory = options.directory;
     this.#audit = options.audit;
+    this.#groupPatches = new WriteBatcher(options.directory, (w, caller, summaries) =>
+      this.#recordGroupPatches(w, caller, summaries),
+    );
   }
 
   async #record(
@@ -248,34 +261,55 @@ export class ScimService {
     return this.getGroup(caller, base, id);
   }
 
-  /** A group PATCH: fields, then member steps, each one statement; 204 (the members are not sent back). */
+  /**
+   * A group PATCH: fields, then member steps, each one statement; 204 (the
+   * members are not sent back). PATCHes arriving together share a
+   * transaction and an audit event (batch.ts).
+   */
   async patchGroup(caller: ScimCaller, id: string, body: unknown, ifVersion?: number): Promise<void> {
     const ops = parsePatchRequest(body);
     const plan = planGroupPatch(ops, { id });
-    await this.#directory.write(async (w) => {
-      const group = await w.lockGroup(caller.tenantId, id);
-      checkVersion(ifVersion, group.version, 'Group', id);
-      if (plan.displayName !== undefined || plan.externalId !== undefined) {
-        await w.updateGroup(caller.tenantId, id, (cur) => ({
-          ...cur,
-          displayName: plan.displayName ?? cur.displayName,
-          externalId: plan.externalId === undefined ? cur.externalId : plan.externalId,
-        }));
-      }
-      const counts = { added: 0, removed: 0, replaced: null as number | null };
-      for (const step of plan.members) {
-        if (step.kind === 'add') counts.added += await w.addMembers(caller.tenantId, id, step.ids);
-        else if (step.kind === 'remove')
-          counts.removed += await w.removeMembers(caller.tenantId, id, step.ids);
-        else {
-          await w.replaceMembers(caller.tenantId, id, step.ids);
-          counts.replaced = step.ids.length;
+    await this.#groupPatches.submit({
+      caller,
+      run: async (w) => {
+        const group = await w.lockGroup(caller.tenantId, id);
+        checkVersion(ifVersion, group.version, 'Group', id);
+        if (plan.displayName !== undefined || plan.externalId !== undefined) {
+          await w.updateGroup(caller.tenantId, id, (cur) => ({
+            ...cur,
+            displayName: plan.displayName ?? cur.displayName,
+            externalId: plan.externalId === undefined ? cur.externalId : plan.externalId,
+          }));
         }
-      }
-      await this.#record(w, caller, 'scim.group.patch', `group/${id}`, {
-        displayName: plan.displayName ?? group.displayName,
-        ...counts,
-      });
+        const summary: GroupPatchSummary = {
+          id,
+          displayName: plan.displayName ?? group.displayName,
+          added: 0,
+          removed: 0,
+          replaced: null,
+        };
+        for (const step of plan.members) {
+          if (step.kind === 'add') summary.added += await w.addMembers(caller.tenantId, id, step.ids);
+          else if (step.kind === 'remove')
+            summary.removed += await w.removeMembers(caller.tenantId, id, step.ids);
+          else {
+            await w.replaceMembers(caller.tenantId, id, step.ids);
+            summary.replaced = step.ids.length;
+          }
+        }
+        return summary;
+      },
+    });
+  }
+
+  /** One audit event for a batch of group PATCHes: per group what changed (the first 100 named), and the totals. */
+  async #recordGroupPatches(w: DirectoryWriter, caller: ScimCaller, summaries: readonly GroupPatchSummary[]) {
+    const one = summaries.length === 1 ? summaries[0] : undefined;
+    await this.#record(w, caller, 'scim.group.patch', one ? `group/${one.id}` : 'groups', {
+      requests: summaries.length,
+      added: summaries.reduce((n, s) => n + s.added, 0),
+      removed: summaries.reduce((n, s) => n + s.removed, 0),
+      groups: summaries.slice(0, 100),
     });
   }
 

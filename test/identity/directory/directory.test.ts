@@ -6,6 +6,7 @@ import {
   type Filter,
   type UserGone,
 } from '../../../src/identity/directory/index.ts';
+import { WriteBatcher } from '../../../src/identity/scim/batch.ts';
 import { cloneControlDb, type TestControlDb } from '../../harness/control-db.ts';
 import { silentLogger } from '../../harness/steward.ts';
 
@@ -285,5 +286,47 @@ describe('the Directory against the real control DB', () => {
     ]);
     expect(await groups({ kind: 'valuePath', path: path('members'), filter: eq('value', b.id) })).toEqual([]);
     expect(await groups(eq('displayName', 'admins'))).toEqual(['Admins']);
+  });
+
+  it('SCIM batches writes that arrive together into one transaction; one that fails there fails alone', async () => {
+    const t = await db.tenant();
+    const g = await directory.createGroup(t, { displayName: 'Batched' }, 'scim');
+    const users = await Promise.all(
+      ['b1', 'b2', 'b3'].map((n) => directory.createUser(t, { userName: n }, 'scim')),
+    );
+    const batches: number[] = [];
+    const batcher = new WriteBatcher<string>(directory, (_w, _caller, summaries) => {
+      batches.push(summaries.length);
+      return Promise.resolve();
+    });
+    const caller = { tenantId: t, tenant: 'x', tokenId: '1', name: 'idp' };
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const add = (id: string) =>
+      batcher.submit({ caller, run: async (w) => String(await w.addMembers(t, g.id, [id])) });
+    // The first holds its transaction open; the next three queue behind it and go in as one batch.
+    const first = batcher.submit({ caller, run: async () => (await held, 'held') });
+    const queued = [
+      add(users[0]?.id as string),
+      add('00000000-0000-4000-8000-000000000000'),
+      add(users[1]?.id as string),
+    ];
+    release();
+    await first;
+    const outcomes = await Promise.allSettled(queued);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // [held], then [3 together] rolled back, then each alone: the good ones recorded, the bad one not.
+    expect(batches).toEqual([1, 1, 1]);
+    expect((await directory.membersOf(t, g.id)).map((m) => m.userName).sort()).toEqual(['b1', 'b2']);
+    // Good ones queued together: one transaction, one record of two.
+    let release2 = (): void => undefined;
+    const held2 = new Promise<void>((r) => (release2 = r));
+    const second = batcher.submit({ caller, run: async () => (await held2, 'held') });
+    const both = [add(users[2]?.id as string), add(users[0]?.id as string)];
+    release2();
+    await second;
+    await Promise.all(both);
+    expect(batches.slice(-2)).toEqual([1, 2]);
+    expect((await directory.membersOf(t, g.id)).map((m) => m.userName).sort()).toEqual(['b1', 'b2', 'b3']);
   });
 });

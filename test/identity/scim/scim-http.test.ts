@@ -309,18 +309,33 @@ describe('SCIM over HTTPS through HAProxy', () => {
     expect(filtered.body.Resources[0].members).toBeUndefined();
     members = (await scim('GET', `/Groups/${gid}`)).body.members;
     expect(members.map((m) => m.value).sort()).toEqual([ids[0], ...ids.slice(4, 11)].sort());
-    const unknown = await patch(`/Groups/${gid}`, {
-      op: 'Add',
-      path: 'members',
-      value: [{ value: '00000000-0000-4000-8000-000000000000' }],
-    });
+    // A bad PATCH among others sent at the same time (they share a transaction) fails only itself.
+    const [unknown, good] = await Promise.all([
+      patch(`/Groups/${gid}`, {
+        op: 'Add',
+        path: 'members',
+        value: [{ value: '00000000-0000-4000-8000-000000000000' }],
+      }),
+      patch(`/Groups/${gid}`, { op: 'Add', path: 'members', value: [{ value: ids[11] }] }),
+    ]);
     expect(unknown.status).toBe(400);
+    expect(good.status).toBe(204);
+    members = (await scim('GET', `/Groups/${gid}`)).body.members;
+    expect(members.map((m) => m.value)).toContain(ids[11]);
 
-    // active "False" (Entra): the user stays, with its memberships, and the Directory's listeners hear of it.
+    // active "False" (Entra): the user stays, with its memberships, and the Directory's listeners hear of it:
+    // the user's edge session is revoked.
+    const tenantId = await t.services.directory.tenantId('acme');
+    const place = { tenantId, tenant: 'acme', stage: 'prod', host: 'acme.localhost', address: '127.0.0.1' };
+    const session = await t.services.sessions.open(place, { kind: 'user', userId: ids[4] as string }, [
+      'pwd',
+    ]);
+    expect(await t.services.sessions.isLive(session.sid)).toBe(true);
     const soft = await patch(`/Users/${ids[4]}`, { op: 'Replace', path: 'active', value: 'False' });
     expect(soft.body.active).toBe(false);
     expect(soft.body.groups).toEqual([expect.objectContaining({ value: gid, display: 'Eng' })]);
     expect(gone).toContainEqual({ kind: 'deactivated', tenantId: expect.any(String), userId: ids[4] });
+    expect(await t.services.sessions.isLive(session.sid)).toBe(false);
     expect(
       (await scim('GET', `/Users?filter=${encodeURIComponent('active eq false')}`)).body.totalResults,
     ).toBe(1);
