@@ -299,9 +299,22 @@ export interface LdapTables {
 
 // ---
 
-/** src/identity/roles/ (migration 0034): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/roles/
-export interface RoleTables {}
+/** src/identity/roles/ (migration 0034): group-to-role mappings per tenant and stage. */
+export interface RoleMappingsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  /** Null: every stage of the tenant. */
+  stage_id: string | null;
+  group_name: string;
+  group_key: string;
+  role: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface RoleTables {
+  role_mappings: RoleMappingsTable;
+}
 
 // ---
 
