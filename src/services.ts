@@ -95,6 +95,7 @@ import {
   type OidcModule,
 } from './identity/oidc/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
+import { RoleService } from './identity/roles/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -146,6 +147,8 @@ export interface Services {
   readonly breakGlass: BreakGlassService;
   /** A tenant's local users (passwords, MFA, invitations, resets), user management, and the login log. */
   readonly localUsers: LocalUsers;
+  /** Groups to app roles per tenant and stage; the RoleResolver sessions ask when minting. */
+  readonly roles: RoleService;
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
@@ -540,11 +543,14 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   // Identity for hosted apps (issue 13): edge sessions and the sign-in pages (id-edge).
   const identitySettings = new IdentitySettings(db, audit);
+  // Groups to app roles (id-roles): the identity JWT carries the roles the tenant's mappings give.
+  const roles = new RoleService({ db, audit, tenants });
   const sessions = new SessionService({
     db,
     keys: new SessionKeys(db, secrets, clock),
     settings: identitySettings,
     directory: sessionDirectory(directory),
+    roles,
     clock,
     logger: logger.child({ component: 'sessions' }),
   });
@@ -615,6 +621,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     scim: new ScimService({ directory, audit }),
     status,
     localUsers,
+    roles,
     tenants,
     operators,
     audit,

@@ -26,6 +26,7 @@ import { scimRoutes } from './routes/scim.ts';
 import { tenantAdminRoutes } from './routes/tenant-admins.ts';
 import { identityOidcRoutes } from './routes/identity-oidc.ts';
 import { identitySettingsRoutes } from './routes/identity-settings.ts';
+import { identityRoleRoutes } from './routes/identity-roles.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -120,6 +121,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   tenantAdminRoutes(api, authenticate, options.services);
   identityOidcRoutes(api, authenticate, options.services);
   identitySettingsRoutes(api, authenticate, options.services);
+  identityRoleRoutes(api, authenticate, options.services);
   auditRoutes(api, authenticate, options.services);
   releaseRoutes(api, authenticate, options.services);
   runtimeRoutes(api, authenticate, options.services);

@@ -27,6 +27,7 @@ import { directoryCommands } from './directory-commands.ts';
 import { identityCommands } from './identity-commands.ts';
 import { identityOidcCommands } from './identity-oidc-commands.ts';
 import { userCommands } from './user-commands.ts';
+import { identityRolesCommands } from './identity-roles-commands.ts';
 import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
@@ -586,6 +587,8 @@ directoryCommands(program, { client, json });
 scimCommands(program, { client, json });
 identityCommands(program, { client, json });
 identityOidcCommands(program, { client, json });
+// After identityCommands: `identity roles` joins the `identity` command it creates.
+identityRolesCommands(program, { client, json });
 userCommands(program, { client, json, confirm });
 
 program

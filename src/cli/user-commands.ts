@@ -18,7 +18,9 @@ const usersPath = (tenant: string, userName?: string): string =>
   `/api/v1/tenants/${enc(tenant)}/users${userName === undefined ? '' : `/${enc(userName)}`}`;
 
 function mfa(u: UserView): string {
-  if (u.mfa) return 'totp';
+  const keys = u.securityKeys > 0 ? `${u.securityKeys} key${u.securityKeys === 1 ? '' : 's'}` : '';
+  const methods = [u.mfa ? 'totp' : '', keys].filter(Boolean).join('+');
+  if (methods) return methods;
   return u.mfaRequired ? 'required' : '-';
 }
 
@@ -65,6 +67,7 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
         ['Source', u.source],
         ['Groups', u.groups.join(', ') || '-'],
         ['MFA', mfa(u)],
+        ['Security keys', String(u.securityKeys)],
         ['Last sign-in', u.lastSignInAt ?? 'never'],
       ];
       for (const [k, v] of lines) process.stdout.write(`${`${k}:`.padEnd(14)}${v}\n`);
@@ -111,11 +114,15 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
   for (const [name, done] of [
     ['disable', 'disabled: no sign-in, sessions revoked'],
     ['enable', 'enabled'],
-    ['reset-mfa', 'MFA reset: TOTP and recovery codes removed'],
+    ['reset-mfa', 'MFA reset: TOTP, security keys and recovery codes removed'],
   ] as const) {
     user
       .command(`${name} <tenant> <userName>`)
-      .description(name === 'reset-mfa' ? "turn a local user's TOTP off (a lost phone)" : `${name} a user`)
+      .description(
+        name === 'reset-mfa'
+          ? "turn a local user's TOTP off and remove the security keys (a lost phone or key)"
+          : `${name} a user`,
+      )
       .action(async (tenant: string, userName: string) => {
         const u = await client().post<UserView>(`${usersPath(tenant, userName)}/${name}`);
         if (json()) return printJson(u);

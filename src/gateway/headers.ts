@@ -2,8 +2,8 @@
  * Every request header the edge strips from a client's request before it
  * reaches a stage, in one list that the data plane renders into HAProxy's
  * rules (src/dataplane/rules.ts) for plain and upgrade requests alike. The
- * app behind the edge trusts `X-Steward-User-*` for identity and
- * `X-Forwarded-*` for the client. Two kinds: those the edge sets itself,
+ * app behind the edge gets the user as the edge's `X-Steward-Identity` (a
+ * signed token it verifies) and trusts `X-Forwarded-*` for the client. Two kinds: those the edge sets itself,
  * and those that some app stack trusts as if a proxy had set them (a client
  * address, the original URL or method, an authenticated user, a client
  * certificate). A client's copy of any of them would let it pose as another

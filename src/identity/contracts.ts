@@ -42,7 +42,15 @@ export const signInFailureReasons = [
 export type SignInFailureReason = (typeof signInFailureReasons)[number];
 
 /** The methods a user can sign in with; `break_glass` is an operator's time-limited access. */
-export const signInMethods = ['password', 'totp', 'oidc', 'break_glass', 'invitation', 'reset'] as const;
+export const signInMethods = [
+  'password',
+  'totp',
+  'webauthn',
+  'oidc',
+  'break_glass',
+  'invitation',
+  'reset',
+] as const;
 export type SignInMethod = (typeof signInMethods)[number];
 
 export type SignInResult =
@@ -65,7 +73,12 @@ export type SignInResult =
       readonly uri: string;
     }
   /** The password was right and the user has MFA: show the code form with this opaque, signed, short-lived challenge. */
-  | { readonly kind: 'mfa-required'; readonly challenge: string }
+  | {
+      readonly kind: 'mfa-required';
+      readonly challenge: string;
+      /** The user has a security key for this host: the WebAuthn request options (JSON) for the key step. */
+      readonly webauthn?: string;
+    }
   /** `message` is safe to show the user (it never says whether the user exists). */
   | { readonly kind: 'refused'; readonly reason: SignInFailureReason; readonly message: string };
 
@@ -75,6 +88,11 @@ export interface LocalSignIn {
   enabled(place: SignInPlace): Promise<boolean>;
   password(place: SignInPlace, userName: string, password: string): Promise<SignInResult>;
   totp(place: SignInPlace, challenge: string, code: string): Promise<SignInResult>;
+  /**
+   * The key step instead of a code: the browser's WebAuthn assertion (JSON) for the challenge;
+   * `origin` is `https://<host>[:port]` as the browser sent it (the pages checked Origin).
+   */
+  webauthn?(place: SignInPlace, origin: string, challenge: string, assertion: string): Promise<SignInResult>;
 }
 
 /** One OIDC connection as the sign-in page lists it (a button). */

@@ -301,9 +301,42 @@ export interface LdapTables {
 
 // ---
 
-/** src/identity/roles/ (migration 0034): its engineer fills this block, and only this one. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by src/identity/roles/
-export interface RoleTables {}
+/** src/identity/roles/ (migration 0034): group-to-role mappings per tenant and stage. */
+export interface RoleMappingsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  /** Null: every stage of the tenant. */
+  stage_id: string | null;
+  group_name: string;
+  group_key: string;
+  role: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface RoleTables {
+  role_mappings: RoleMappingsTable;
+}
+
+// ---
+
+/** src/identity/local/webauthn.ts (migration 0035): local users' WebAuthn security keys. */
+export interface TenantUserWebauthnCredentialsTable {
+  credential_id: string;
+  user_id: string;
+  tenant_id: string;
+  rp_id: string;
+  public_key: Buffer;
+  counter: ColumnType<string, string | undefined, string>;
+  transports: JsonWithDefault;
+  name: string;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+}
+
+export interface WebauthnTables {
+  tenant_user_webauthn_credentials: TenantUserWebauthnCredentialsTable;
+}
 
 // ---
 
@@ -313,4 +346,5 @@ export type IdentityTables = DirectoryTables &
   OidcTables &
   TenantAdminTables &
   LdapTables &
-  RoleTables;
+  RoleTables &
+  WebauthnTables;

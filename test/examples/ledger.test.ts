@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/system/ports.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
@@ -110,6 +111,37 @@ async function api(
   return { status: res.status, body: parsed };
 }
 
+/** Steward's identity key, as the runtime passes it (STEWARD_IDENTITY_JWKS) and the edge signs with it. */
+const identityKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+/** An X-Steward-Identity header for a user of the ledger tenant's dev stage, as the edge would send it. */
+async function as(
+  sub: string,
+  claims: {
+    groups?: string[];
+    roles?: string[];
+    email?: string;
+    name?: string;
+    user_name?: string;
+    stage?: string;
+  } = {},
+  exp = Math.floor(Date.now() / 1000) + 300,
+): Promise<Record<string, string>> {
+  const token = await new SignJWT({
+    iss: 'steward',
+    tenant: 'ledger',
+    stage: 'dev',
+    groups: [],
+    roles: [],
+    ...claims,
+  })
+    .setProtectedHeader({ alg: 'ES256', kid: 'steward-1' })
+    .setSubject(sub)
+    .setExpirationTime(exp)
+    .sign(identityKey.privateKey);
+  return { 'X-Steward-Identity': token };
+}
+
 describe('examples/ledger', () => {
   let t: TestSteward;
   let env: Record<string, string>;
@@ -130,6 +162,9 @@ describe('examples/ledger', () => {
     const common = { STEWARD_TENANT: 'ledger', STEWARD_RELEASE: '1.0.0', LEDGER_CURRENCY: 'EUR' };
     env = {
       ...common,
+      STEWARD_IDENTITY_JWKS: JSON.stringify({
+        keys: [{ ...(await exportJWK(identityKey.publicKey)), kid: 'steward-1', alg: 'ES256', use: 'sig' }],
+      }),
       DATABASE_URL: dev.body.databaseUrl,
       STEWARD_STAGE: 'dev',
       STEWARD_FILES_DIR: filesDir,
@@ -158,6 +193,7 @@ describe('examples/ledger', () => {
     );
     expect(tables.map((r) => r.tablename)).toEqual([
       'customers',
+      'folders',
       'invoice_attachments',
       'invoices',
       'ledger_migrations',
@@ -169,8 +205,8 @@ describe('examples/ledger', () => {
     expect(second.code, second.output).toBe(0);
     expect(second.output).toContain('database is up to date');
     expect(second.output).not.toContain('migration applied');
-    const recorded = await t.query('select name from ledger_migrations', [], devDatabase());
-    expect(recorded).toEqual([{ name: '001_init.sql' }]);
+    const recorded = await t.query('select name from ledger_migrations order by name', [], devDatabase());
+    expect(recorded).toEqual([{ name: '001_init.sql' }, { name: '002_folders.sql' }]);
     // No secret in the logs.
     const password = new URL(env['DATABASE_URL']!).password;
     expect(first.output + second.output).not.toContain(password);
@@ -191,7 +227,11 @@ describe('examples/ledger', () => {
     expect(refused.output).toContain('cannot connect to the database');
     expect(refused.output).not.toContain('wrong-password');
 
-    await t.query("update ledger_migrations set checksum = 'abcdef0123456789'", [], devDatabase());
+    await t.query(
+      "update ledger_migrations set checksum = 'abcdef0123456789' where name = '001_init.sql'",
+      [],
+      devDatabase(),
+    );
     try {
       const changed = await run('src/migrate.ts', env);
       expect(changed.code).toBe(1);
@@ -202,7 +242,11 @@ describe('examples/ledger', () => {
       const sum = createHash('sha256')
         .update(await readFile(join(appDir, 'migrations/001_init.sql'), 'utf8'))
         .digest('hex');
-      await t.query('update ledger_migrations set checksum = $1', [sum], devDatabase());
+      await t.query(
+        'update ledger_migrations set checksum = $1 where name = $2',
+        [sum, '001_init.sql'],
+        devDatabase(),
+      );
     }
     expect((await run('src/migrate.ts', env)).code).toBe(0);
 
@@ -230,7 +274,7 @@ describe('examples/ledger', () => {
       'POST',
       '/api/invoices',
       { customerId: customer.body.id, amountCents: 123_45, description: 'Consulting' },
-      { 'X-Steward-User-Id': 'u-42', 'X-Steward-User-Email': 'ann@acme.test' },
+      await as('u-42', { email: 'ann@acme.test' }),
     );
     expect(invoice.status).toBe(201);
     expect(invoice.body).toMatchObject({
@@ -313,24 +357,175 @@ describe('examples/ledger', () => {
     expect(html).toContain('€123.45');
   });
 
-  it('echoes the identity headers, and is anonymous without them', async () => {
+  it('names the user of a verified X-Steward-Identity; a forged, expired or foreign one is anonymous, logged without the token', async () => {
     const anon = await api(web.base, 'GET', '/api/me');
-    expect(anon.body).toMatchObject({ authenticated: false, id: 'anonymous', email: null, groups: [] });
-    const me = await api(web.base, 'GET', '/api/me', undefined, {
-      'X-Steward-User-Id': 'u-1',
-      'X-Steward-User-Email': 'ann@acme.test',
-      'X-Steward-User-Name': 'Ann Example',
-      'X-Steward-Groups': 'finance, admins',
-    });
-    expect(me.body).toEqual({
-      authenticated: true,
-      id: 'u-1',
-      email: 'ann@acme.test',
-      name: 'Ann Example',
-      groups: ['finance', 'admins'],
+    expect(anon.body).toEqual({
+      authenticated: false,
+      id: 'anonymous',
+      userName: null,
+      email: null,
+      name: null,
+      groups: [],
+      roles: [],
+      groupsOverage: false,
       tenant: 'ledger',
       stage: 'dev',
     });
+    const headers = await as('u-1', {
+      user_name: 'ann',
+      email: 'ann@acme.test',
+      name: 'Ann Example',
+      groups: ['Finance', 'Staff'],
+      roles: ['finance.read'],
+    });
+    const me = await api(web.base, 'GET', '/api/me', undefined, headers);
+    expect(me.body).toEqual({
+      authenticated: true,
+      id: 'u-1',
+      userName: 'ann',
+      email: 'ann@acme.test',
+      name: 'Ann Example',
+      groups: ['Finance', 'Staff'],
+      roles: ['finance.read'],
+      groupsOverage: false,
+      tenant: 'ledger',
+      stage: 'dev',
+    });
+    const token = headers['X-Steward-Identity']!;
+    const [h, p] = token.split('.');
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const refused: [string, Record<string, string>, string][] = [
+      // The headers the app trusted before: worthless now.
+      [
+        'the old X-Steward-User-* headers',
+        { 'X-Steward-User-Id': 'admin', 'X-Steward-Groups': 'owners' },
+        '',
+      ],
+      [
+        'unsigned (alg none)',
+        { 'X-Steward-Identity': `${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.` },
+        'malformed',
+      ],
+      [
+        'forged claims',
+        {
+          'X-Steward-Identity': `${h}.${Buffer.from('{"sub":"admin","roles":["admin"]}').toString('base64url')}.${token.split('.')[2]}`,
+        },
+        'signature',
+      ],
+      ['expired', await as('u-1', {}, Math.floor(Date.now() / 1000) - 60), 'expired'],
+      ['for another stage', await as('u-1', { stage: 'test' }), 'stage'],
+      [
+        'signed with another key',
+        {
+          'X-Steward-Identity': await new SignJWT({ iss: 'steward', tenant: 'ledger', stage: 'dev' })
+            .setProtectedHeader({ alg: 'ES256', kid: 'steward-1' })
+            .setSubject('admin')
+            .setExpirationTime('5m')
+            .sign(otherKey),
+        },
+        'signature',
+      ],
+    ];
+    for (const [what, sent, reason] of refused) {
+      const res = await api(web.base, 'GET', '/api/me', undefined, sent);
+      expect(res.body, what).toMatchObject({ authenticated: false, id: 'anonymous', roles: [] });
+      expect(res.body.refused, what).toBe(reason || undefined);
+    }
+    await waitFor('the refusals in the log', () => web.output().includes('"reason":"signature"'));
+    const logged = logLines(web.output()).filter(
+      (l) => l.msg === 'identity header refused: the request is anonymous',
+    );
+    expect(logged.map((l) => l.reason)).toEqual(['malformed', 'signature', 'expired', 'stage', 'signature']);
+    // Why, never the token.
+    for (const [, sent] of refused)
+      for (const value of Object.values(sent))
+        expect(web.output()).not.toContain(value.split('.')[2] || value);
+  });
+
+  it('shows folders by groups and roles: a user sees and changes only what they allow (403 otherwise)', async () => {
+    const admin = await as('u-admin', { name: 'Ada Admin', roles: ['admin'] });
+    const finance = await as('u-fin', { name: 'Fin', groups: ['FINANCE'] });
+    const writer = await as('u-writer', { roles: ['finance.write'] });
+    const sales = await as('u-sales', { groups: ['Sales'] });
+    const denied = await api(web.base, 'POST', '/api/folders', { name: 'Payroll' }, finance);
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toContain('only role admin may create folders');
+    const payroll = await api(
+      web.base,
+      'POST',
+      '/api/folders',
+      { name: 'Payroll', read: { groups: ['Finance'] }, write: { roles: ['finance.write'] } },
+      admin,
+    );
+    expect(payroll.status, JSON.stringify(payroll.body)).toBe(201);
+    expect(payroll.body).toMatchObject({ read: { roles: [], groups: ['Finance'] }, access: 'write' });
+    const bad = await api(web.base, 'POST', '/api/folders', { name: 'X', read: { people: ['a'] } }, admin);
+    expect(bad.body).toMatchObject({ code: 'input', field: 'read.people' });
+    const twice = await api(web.base, 'POST', '/api/folders', { name: 'PAYROLL' }, admin);
+    expect(twice.status).toBe(409);
+    expect(twice.body).toMatchObject({ code: 'conflict', field: 'name' });
+    const customer = await api(web.base, 'POST', '/api/customers', { name: 'Payroll Co' });
+    const folderId = payroll.body.id as number;
+    const create = (headers: Record<string, string>) =>
+      api(
+        web.base,
+        'POST',
+        '/api/invoices',
+        { customerId: customer.body.id, amountCents: 500, folderId },
+        headers,
+      );
+    // Reading is not writing; anonymous and other groups get nothing.
+    for (const [who, headers] of [
+      ['finance (reader)', finance],
+      ['sales', sales],
+      ['anonymous', {}],
+    ] as const) {
+      const res = await create(headers);
+      expect(res.status, who).toBe(403);
+      expect(res.body.code).toBe('forbidden');
+    }
+    const invoice = await create(writer);
+    expect(invoice.status).toBe(201);
+    expect(invoice.body.folderId).toBe(folderId);
+    const id = invoice.body.id as number;
+    const status = (headers: Record<string, string>) =>
+      api(web.base, 'POST', `/api/invoices/${id}/status`, { status: 'sent' }, headers);
+    expect((await status(finance)).status).toBe(403);
+    expect((await status(writer)).status).toBe(200);
+    for (const [who, headers, code] of [
+      ['finance, by group without case', finance, 200],
+      ['writer', writer, 200],
+      ['admin', admin, 200],
+      ['sales', sales, 403],
+      ['anonymous', {}, 403],
+    ] as const) {
+      expect((await api(web.base, 'GET', `/api/invoices/${id}`, undefined, headers)).status, who).toBe(code);
+      expect((await api(web.base, 'GET', `/api/folders/${folderId}`, undefined, headers)).status, who).toBe(
+        code,
+      );
+      const listed = (await api(web.base, 'GET', '/api/invoices', undefined, headers)).body.invoices.map(
+        (i: any) => i.id,
+      );
+      expect(listed.includes(id), who).toBe(code === 200);
+    }
+    const forbidden = await api(web.base, 'GET', `/api/invoices/${id}`, undefined, sales);
+    expect(forbidden.body.message).toBe(
+      'you may not read folder "Payroll" (readers: groups Finance; writers: roles finance.write; or role admin)',
+    );
+    expect((await api(web.base, 'GET', '/api/folders', undefined, finance)).body.folders).toEqual([
+      expect.objectContaining({ name: 'Payroll', access: 'read' }),
+    ]);
+    expect((await api(web.base, 'GET', '/api/folders', undefined, sales)).body.folders).toEqual([]);
+    // The page says who is signed in and what they may open.
+    const page = await (await fetch(`${web.base}/`, { headers: finance })).text();
+    expect(page).toContain('Signed in as <strong>Fin</strong>');
+    expect(page).toContain('<dd id="groups">FINANCE</dd>');
+    expect(page).toMatch(/<td>Payroll<\/td><td>read<\/td>/);
+    expect(page).toContain(invoice.body.number);
+    const salesPage = await (await fetch(`${web.base}/`, { headers: sales })).text();
+    expect(salesPage).toContain('No folders you may open.');
+    expect(salesPage).not.toContain(invoice.body.number);
   });
 
   it('stores an attachment under the files directory and serves it back', async () => {
@@ -345,7 +540,7 @@ describe('examples/ledger', () => {
       `${web.base}/api/invoices/${id}/attachments?name=${encodeURIComponent('../../Rechnung März.pdf')}`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/pdf', 'X-Steward-User-Id': 'u-7' },
+        headers: { 'content-type': 'application/pdf', ...(await as('u-7')) },
         body: content,
       },
     );
@@ -570,7 +765,7 @@ describe('examples/ledger', () => {
     const report = JSON.parse(first.output);
     expect(report.ok).toBe(true);
     expect(report.problems).toEqual([]);
-    expect(report.migrations).toBe(1);
+    expect(report.migrations).toBe(2);
     const customers = await t.query<{ n: number }>(
       'select count(*)::int as n from customers',
       [],
@@ -580,6 +775,7 @@ describe('examples/ledger', () => {
     expect(report.tables.invoice_attachments.rows).toBe(3);
     expect(Object.keys(report.tables).sort()).toEqual([
       'customers',
+      'folders',
       'invoice_attachments',
       'invoices',
       'ledger_migrations',

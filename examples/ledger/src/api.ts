@@ -26,9 +26,10 @@ import {
   sendJson,
   stringField,
 } from './http.ts';
-import type { Identity } from './identity.ts';
+import { checkAccess, folderAccess, parseGrant, type Folder, type Folders } from './folders.ts';
+import type { Identity, RefusalReason } from './identity.ts';
 import { invoiceStatuses, type InvoiceStatus, type Ledger } from './ledger.ts';
-import { invoicesPage } from './page.ts';
+import { homePage } from './page.ts';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -36,12 +37,15 @@ export interface RequestContext {
   readonly url: URL;
   readonly params: readonly string[];
   readonly identity: Identity;
+  /** Why the request's X-Steward-Identity was refused; null when there was none or it was good. */
+  readonly refused: RefusalReason | null;
 }
 
 export interface AppDeps {
   readonly config: Config;
   readonly pool: Pool;
   readonly ledger: Ledger;
+  readonly folders: Folders;
 }
 
 type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -66,7 +70,25 @@ function statusParam(raw: unknown, field: string): InvoiceStatus {
 }
 
 export function createRoutes(deps: AppDeps): Route[] {
-  const { config, pool, ledger } = deps;
+  const { config, pool, ledger, folders } = deps;
+  const admin = config.adminRole;
+  /** 403 unless the user may `need` in the folder (none: open to everyone). */
+  const guard = async (
+    folderId: number | null,
+    identity: Identity,
+    need: 'read' | 'write',
+  ): Promise<void> => {
+    if (folderId === null) return;
+    const folder = await folders.get(folderId);
+    if (!folder) throw notFound(`folder ${folderId} does not exist`);
+    checkAccess(folder, identity, admin, need);
+  };
+  const visible = async (identity: Identity): Promise<(Folder & { access: string })[]> =>
+    (await folders.list())
+      .map((f) => ({ ...f, access: folderAccess(f, identity, admin) }))
+      .filter((f) => f.access !== 'none');
+  const readable = async (identity: Identity): Promise<number[]> =>
+    (await visible(identity)).map((f) => f.id);
   const routes: Route[] = [];
   const route = (method: string, path: string, handler: Handler): void => {
     const pattern = new RegExp('^' + path.replace(/:[a-z]+/gi, '([^/]+)') + '$');
@@ -91,12 +113,53 @@ export function createRoutes(deps: AppDeps): Route[] {
     }
   });
 
-  route('GET', '/', async ({ res }) => {
-    sendHtml(res, 200, invoicesPage(config, await ledger.listInvoices()));
+  route('GET', '/', async ({ res, identity }) => {
+    const shown = await visible(identity);
+    const invoices = await ledger.listInvoices(shown.map((f) => f.id));
+    sendHtml(res, 200, homePage(config, identity, shown, invoices));
   });
 
-  route('GET', '/api/me', ({ res, identity }) => {
-    sendJson(res, 200, { ...identity, tenant: config.tenant, stage: config.stage });
+  // Answers without the database: who the edge says is asking.
+  route('GET', '/api/me', ({ res, identity, refused }) => {
+    sendJson(res, 200, {
+      ...identity,
+      tenant: config.tenant,
+      stage: config.stage,
+      ...(refused ? { refused } : {}),
+    });
+  });
+
+  route('GET', '/api/folders', async ({ res, identity }) => {
+    sendJson(res, 200, { folders: await visible(identity) });
+  });
+
+  route('POST', '/api/folders', async ({ req, res, identity }) => {
+    if (!identity.roles.includes(admin))
+      throw new HttpError(
+        403,
+        'forbidden',
+        `only role ${admin} may create folders; you have ${identity.authenticated ? `roles ${identity.roles.join(', ') || '(none)'}` : 'not signed in'}`,
+      );
+    const body = await readJsonObject(req);
+    const name = stringField(body, 'name', { required: true, max: 100 })!;
+    const folder = await folders.create({
+      name,
+      read: parseGrant(body['read'], 'read'),
+      write: parseGrant(body['write'], 'write'),
+      createdBy: identity.id,
+    });
+    sendJson(res, 201, { ...folder, access: folderAccess(folder, identity, admin) });
+  });
+
+  route('GET', '/api/folders/:id', async ({ res, params, identity }) => {
+    const id = parseId('id', params[0]!);
+    await guard(id, identity, 'read');
+    const folder = (await folders.get(id))!;
+    sendJson(res, 200, {
+      ...folder,
+      access: folderAccess(folder, identity, admin),
+      invoices: await ledger.listInvoices([id], { folderId: id }),
+    });
   });
 
   route('GET', '/api/customers', async ({ res }) => {
@@ -115,11 +178,11 @@ export function createRoutes(deps: AppDeps): Route[] {
     sendJson(res, 201, await ledger.createCustomer({ name, email, createdBy: identity.id }));
   });
 
-  route('GET', '/api/invoices', async ({ res, url }) => {
+  route('GET', '/api/invoices', async ({ res, url, identity }) => {
     const status = url.searchParams.get('status');
     const customer = url.searchParams.get('customerId');
     sendJson(res, 200, {
-      invoices: await ledger.listInvoices({
+      invoices: await ledger.listInvoices(await readable(identity), {
         ...(status !== null ? { status: statusParam(status, 'status') } : {}),
         ...(customer !== null ? { customerId: parseId('customerId', customer) } : {}),
       }),
@@ -138,20 +201,36 @@ export function createRoutes(deps: AppDeps): Route[] {
         accepted: 'a three-letter currency code like EUR',
       }) ?? config.currency;
     const description = stringField(body, 'description', { required: false, max: 2000 }) ?? '';
+    const folderId =
+      body['folderId'] === undefined || body['folderId'] === null
+        ? null
+        : integerField(body, 'folderId', 1, Number.MAX_SAFE_INTEGER);
+    if (folderId !== null && !(await folders.get(folderId)))
+      throw inputError('folderId', `folder ${folderId} does not exist`);
+    await guard(folderId, identity, 'write');
     sendJson(
       res,
       201,
-      await ledger.createInvoice({ customerId, amountCents, currency, description, createdBy: identity.id }),
+      await ledger.createInvoice({
+        customerId,
+        folderId,
+        amountCents,
+        currency,
+        description,
+        createdBy: identity.id,
+      }),
     );
   });
 
-  route('GET', '/api/invoices/:id', async ({ res, params }) => {
+  route('GET', '/api/invoices/:id', async ({ res, params, identity }) => {
     const { invoice, attachments } = await ledger.getInvoice(parseId('id', params[0]!));
+    await guard(invoice.folderId, identity, 'read');
     sendJson(res, 200, { ...invoice, attachments });
   });
 
   route('POST', '/api/invoices/:id/status', async ({ req, res, params, identity }) => {
     const id = parseId('id', params[0]!);
+    await guard((await ledger.getInvoice(id)).invoice.folderId, identity, 'write');
     const body = await readJsonObject(req);
     const status = statusParam(body['status'], 'status');
     sendJson(res, 200, await ledger.changeStatus(id, status, identity.id));
@@ -163,8 +242,8 @@ export function createRoutes(deps: AppDeps): Route[] {
     if (rawName === undefined || rawName === null || rawName.trim() === '')
       throw inputError('name', 'is required: give the file name as ?name= or an X-File-Name header');
     const fileName = sanitiseFileName(decodeHeaderName(rawName));
-    // Refuse before reading a byte when the invoice is missing.
-    await ledger.getInvoice(invoiceId);
+    // Refuse before reading a byte when the invoice is missing or not the user's to change.
+    await guard((await ledger.getInvoice(invoiceId)).invoice.folderId, identity, 'write');
     const upload = await receiveUpload(req, config.filesDir, invoiceId, config.maxUploadBytes);
     const storedPath = attachmentPath(invoiceId, fileName);
     try {
@@ -186,11 +265,10 @@ export function createRoutes(deps: AppDeps): Route[] {
     }
   });
 
-  route('GET', '/api/invoices/:id/attachments/:attachment', async ({ res, params }) => {
-    const attachment = await ledger.getAttachment(
-      parseId('id', params[0]!),
-      parseId('attachment', params[1]!),
-    );
+  route('GET', '/api/invoices/:id/attachments/:attachment', async ({ res, params, identity }) => {
+    const invoiceId = parseId('id', params[0]!);
+    await guard((await ledger.getInvoice(invoiceId)).invoice.folderId, identity, 'read');
+    const attachment = await ledger.getAttachment(invoiceId, parseId('attachment', params[1]!));
     const path = absolutePath(config.filesDir, attachment.storedPath);
     const info = await stat(path).catch(() => undefined);
     if (!info) throw notFound(`the file of attachment ${attachment.id} is missing from the files directory`);

@@ -18,6 +18,12 @@ export interface Config {
   readonly shutdownSeconds: number;
   readonly workerPollMs: number;
   readonly workerSpin: boolean;
+  /** STEWARD_IDENTITY_JWKS: the key set that signs X-Steward-Identity (the runtime passes it). */
+  readonly identityJwks: string | undefined;
+  /** LEDGER_IDENTITY_JWKS_URL: fetch the key set from here instead. */
+  readonly identityJwksUrl: string | undefined;
+  /** LEDGER_ADMIN_ROLE: the app role that manages folders and may do everything (default admin). */
+  readonly adminRole: string;
 }
 
 export class ConfigError extends Error {
@@ -72,5 +78,8 @@ export function parseConfig(
     shutdownSeconds: integer(env, 'LEDGER_SHUTDOWN_SECONDS', 8, 1, 300),
     workerPollMs: integer(env, 'LEDGER_WORKER_POLL_MS', 500, 10, 60_000),
     workerSpin: flag(env, 'LEDGER_WORKER_SPIN'),
+    identityJwks: env['STEWARD_IDENTITY_JWKS'] || undefined,
+    identityJwksUrl: env['LEDGER_IDENTITY_JWKS_URL'] || undefined,
+    adminRole: env['LEDGER_ADMIN_ROLE'] || 'admin',
   };
 }

@@ -41,6 +41,8 @@ export interface Invoice {
   readonly number: string;
   readonly customerId: number;
   readonly customerName: string;
+  /** Null: in no folder, open to everyone. */
+  readonly folderId: number | null;
   readonly amountCents: number;
   readonly currency: string;
   readonly status: InvoiceStatus;
@@ -75,6 +77,7 @@ interface InvoiceRow {
   number: string;
   customer_id: number;
   customer_name: string;
+  folder_id: number | null;
   amount_cents: number;
   currency: string;
   status: InvoiceStatus;
@@ -91,6 +94,7 @@ const toInvoice = (r: InvoiceRow): Invoice => ({
   number: r.number,
   customerId: r.customer_id,
   customerName: r.customer_name,
+  folderId: r.folder_id,
   amountCents: r.amount_cents,
   currency: r.currency,
   status: r.status,
@@ -153,18 +157,25 @@ export class Ledger {
     return toCustomer(rows[0]!);
   }
 
-  async listInvoices(filter: { status?: InvoiceStatus; customerId?: number } = {}): Promise<Invoice[]> {
+  /** Invoices in no folder and in the `readable` folders, newest first. */
+  async listInvoices(
+    readable: readonly number[],
+    filter: { status?: InvoiceStatus; customerId?: number; folderId?: number } = {},
+  ): Promise<Invoice[]> {
     const { rows } = await this.#pool.query<InvoiceRow>(
       `${invoiceSelect}
        where ($1::text is null or i.status = $1) and ($2::bigint is null or i.customer_id = $2)
+         and (i.folder_id is null or i.folder_id = any($3::bigint[]))
+         and ($4::bigint is null or i.folder_id = $4)
        order by i.id desc limit 1000`,
-      [filter.status ?? null, filter.customerId ?? null],
+      [filter.status ?? null, filter.customerId ?? null, readable, filter.folderId ?? null],
     );
     return rows.map(toInvoice);
   }
 
   async createInvoice(input: {
     customerId: number;
+    folderId: number | null;
     amountCents: number;
     currency: string;
     description: string;
@@ -182,9 +193,16 @@ export class Ledger {
           'customerId',
         );
       const { rows } = await client.query<{ id: number }>(
-        `insert into invoices (customer_id, amount_cents, currency, description, created_by)
-         values ($1, $2, $3, $4, $5) returning id`,
-        [input.customerId, input.amountCents, input.currency, input.description, input.createdBy],
+        `insert into invoices (customer_id, folder_id, amount_cents, currency, description, created_by)
+         values ($1, $2, $3, $4, $5, $6) returning id`,
+        [
+          input.customerId,
+          input.folderId,
+          input.amountCents,
+          input.currency,
+          input.description,
+          input.createdBy,
+        ],
       );
       return (await this.#invoice(client, rows[0]!.id))!;
     });

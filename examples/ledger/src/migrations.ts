@@ -22,4 +22,4 @@ export async function readMigrations(dir = migrationsDir): Promise<MigrationFile
 }
 
 /** The tables the app owns, as verify checks them; each has an id primary key. */
-export const ledgerTables = ['customers', 'invoices', 'invoice_attachments', 'outbox'] as const;
+export const ledgerTables = ['customers', 'folders', 'invoices', 'invoice_attachments', 'outbox'] as const;

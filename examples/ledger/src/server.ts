@@ -11,16 +11,21 @@ import { createRoutes, matchRoute } from './api.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { createPool } from './db.ts';
 import { HttpError, sendJson } from './http.ts';
-import { identityOf } from './identity.ts';
+import { anonymous, IdentityVerifier } from './identity.ts';
+import { Folders } from './folders.ts';
 import { Ledger } from './ledger.ts';
 import { createLogger, errorFields } from './log.ts';
+
+function startFailed(error: unknown): never {
+  process.stderr.write(`ledger web: ${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(1);
+}
 
 function loadConfig(): Config {
   try {
     return parseConfig(process.env, { port: true, filesDir: true });
   } catch (error) {
-    process.stderr.write(`ledger web: ${error instanceof ConfigError ? error.message : String(error)}\n`);
-    process.exit(1);
+    startFailed(error);
   }
 }
 
@@ -29,8 +34,22 @@ const logger = createLogger(
   { process: 'web', tenant: config.tenant, stage: config.stage, release: config.release },
   { debug: config.debug },
 );
+function loadVerifier(): IdentityVerifier {
+  try {
+    return new IdentityVerifier({
+      tenant: config.tenant,
+      stage: config.stage,
+      jwks: config.identityJwks,
+      jwksUrl: config.identityJwksUrl,
+      logger,
+    });
+  } catch (error) {
+    startFailed(error);
+  }
+}
+const verifier = loadVerifier();
 const pool = createPool(config.databaseUrl, logger, 'ledger-web');
-const routes = createRoutes({ config, pool, ledger: new Ledger(pool) });
+const routes = createRoutes({ config, pool, ledger: new Ledger(pool), folders: new Folders(pool) });
 
 let draining = false;
 let inFlight = 0;
@@ -45,11 +64,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   pending.add(res);
   // While draining, every response tells the client to go elsewhere next time.
   if (draining) res.setHeader('connection', 'close');
-  const identity = identityOf(req.headers);
+  let identity = anonymous;
   const url = new URL(req.url ?? '/', 'http://ledger.invalid');
   try {
+    const verified = await verifier.identityOf(req.headers);
+    identity = verified.identity;
     const { handler, params } = matchRoute(routes, req.method ?? 'GET', url.pathname);
-    await handler({ req, res, url, params, identity });
+    await handler({ req, res, url, params, identity, refused: verified.refused });
   } catch (error) {
     const known =
       error instanceof HttpError

@@ -71,7 +71,11 @@ export function userRoutes(app: FastifyInstance, auth: Authenticator, services: 
   action('reset-password', 'Mail a local user a password reset link', (t, u, p) =>
     users.resetPassword(t, u, p),
   );
-  action('reset-mfa', "Turn a local user's TOTP off (a lost phone)", (t, u, p) => users.resetMfa(t, u, p));
+  action(
+    'reset-mfa',
+    "Turn a local user's TOTP off and remove the security keys (a lost phone or key)",
+    (t, u, p) => users.resetMfa(t, u, p),
+  );
   action('disable', 'Disable a user: no sign-in, sessions revoked, memberships kept', (t, u, p) =>
     users.setActive(t, u, false, p),
   );

@@ -18,6 +18,7 @@ import { linkProblemMessage, passwordPolicyProblem, type LinkKind } from './poli
 import type { LocalSettings } from './sign-in.ts';
 import type { Tickets } from './tickets.ts';
 import { totpSecretName, type SessionRevoker } from './users.ts';
+import type { LocalWebauthn } from './webauthn.ts';
 
 /**
  * What a local user does on the pages under `/.steward/auth/`: accept an
@@ -56,6 +57,8 @@ export interface EnrolmentOptions {
   readonly tickets: Tickets;
   readonly settings: LocalSettings;
   readonly sessions: () => SessionRevoker;
+  /** A security key is a second factor too: with one, TOTP is not due. */
+  readonly webauthn: LocalWebauthn;
   readonly denylist?: ReadonlySet<string>;
 }
 
@@ -207,6 +210,7 @@ export class LocalEnrolment {
   async #enrolmentDue(place: SignInPlace, userId: string): Promise<boolean> {
     const credentials = await this.#credentials(this.#o.db, userId);
     if (credentials?.totp_enabled) return false;
+    if ((await this.#o.webauthn.keysFor(userId, '')) !== 'none') return false;
     return (credentials?.mfa_required ?? false) || (await this.#o.settings.mfaRequired(place));
   }
 

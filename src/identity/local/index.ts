@@ -13,11 +13,13 @@ import { localLimits } from './policy.ts';
 import { defaultLocalSettings, LocalSignInService, type LocalSettings } from './sign-in.ts';
 import { Tickets } from './tickets.ts';
 import { LocalUserService, noSessions, type SessionRevoker } from './users.ts';
+import { LocalWebauthn } from './webauthn.ts';
 
 export { LoginEvents, type LoginEventView, type LoginLogQuery } from './login-log.ts';
 export { LocalSignInService, type LocalSettings } from './sign-in.ts';
 export { LocalUserService, type SessionRevoker, type UserView, type AddUserInput } from './users.ts';
 export { LocalEnrolment } from './enrolment.ts';
+export { LocalWebauthn } from './webauthn.ts';
 export type { DirectoryPort } from './directory.ts';
 export { sessionUser, type CurrentUser, type LocalPageName } from './pages.ts';
 export { parseSince } from './policy.ts';
@@ -45,6 +47,7 @@ export class LocalUsers {
   readonly signIn: LocalSignInService;
   readonly users: LocalUserService;
   readonly enrolment: LocalEnrolment;
+  readonly webauthn: LocalWebauthn;
   #settings: LocalSettings = defaultLocalSettings;
   #sessions: SessionRevoker = noSessions;
 
@@ -56,6 +59,14 @@ export class LocalUsers {
     };
     const sessions = (): SessionRevoker => this.#sessions;
     this.log = new LoginEvents(o.db, o.clock);
+    this.webauthn = new LocalWebauthn({
+      db: o.db,
+      audit: o.audit,
+      clock: o.clock,
+      directory: o.directory,
+      log: this.log,
+      tickets,
+    });
     this.signIn = new LocalSignInService({
       db: o.db,
       secrets: o.secrets,
@@ -66,6 +77,7 @@ export class LocalUsers {
       tickets,
       settings,
       enrol: (place, userId, totp) => this.enrolment.enableAtSignIn(place, userId, totp),
+      webauthn: this.webauthn,
     });
     this.users = new LocalUserService({
       db: o.db,
@@ -89,6 +101,7 @@ export class LocalUsers {
       tickets,
       settings,
       sessions,
+      webauthn: this.webauthn,
     });
   }
 
@@ -102,8 +115,8 @@ export class LocalUsers {
     this.#sessions = sessions;
   }
 
-  /** The pages to add to the sign-in router under `/.steward/auth/`: invite, reset, mfa-setup. */
+  /** The pages to add to the sign-in router under `/.steward/auth/`: invite, reset, mfa-setup, webauthn. */
   pages(currentUser: CurrentUser): Readonly<Record<LocalPageName, AuthPageHandler>> {
-    return localAuthPages(this.enrolment, currentUser);
+    return localAuthPages(this.enrolment, this.webauthn, currentUser);
   }
 }

@@ -3,19 +3,23 @@ import type { AuthPageContext, AuthPageHandler } from '../pages/index.ts';
 import { escapeHtml as esc, page } from '../pages/html.ts';
 import { parseCookies } from '../pages/router.ts';
 import { sessionCookie } from '../sessions/index.ts';
-import type { Enrolment, LinkOutcome, LocalEnrolment } from './enrolment.ts';
+import type { Enrolment, LocalEnrolment } from './enrolment.ts';
 import { minPasswordLength, type LinkKind } from './policy.ts';
+import type { LocalWebauthn } from './webauthn.ts';
+import { webauthnBrowserBundle, webauthnGlue } from './webauthn-script.ts';
 
 /**
  * The local users' pages under `/.steward/auth/` on a stage's host, added
  * to the sign-in router (pages/, which resolves the place, parses the form
  * and checks CSRF before they run): `invite` and `reset` (from a mailed
- * link: a new password, and TOTP when MFA is due) and `mfa-setup` (TOTP
- * enrolment for a signed-in user; `mfa` is the router's code step). They
+ * link: a new password, and TOTP when MFA is due), `mfa-setup` (TOTP
+ * enrolment and security keys for a signed-in user; `mfa` is the router's
+ * code or key step) and `webauthn/` (a key's registration, and the
+ * ceremony's scripts). They
  * only parse, call LocalEnrolment and render. The link's token is in the
  * query (the access log redacts it) and posted back in the form.
  */
-export type LocalPageName = 'invite' | 'reset' | 'mfa-setup';
+export type LocalPageName = 'invite' | 'reset' | 'mfa-setup' | 'webauthn';
 
 /** The directory user signed in on this request (the session cookie, for this host), if any. */
 export type CurrentUser = (context: AuthPageContext) => Promise<string | undefined>;
@@ -34,12 +38,14 @@ export function sessionUser(
 
 export function localAuthPages(
   enrolment: LocalEnrolment,
+  webauthn: LocalWebauthn,
   currentUser: CurrentUser,
 ): Readonly<Record<LocalPageName, AuthPageHandler>> {
   return {
     invite: (context) => linkPage(enrolment, 'invitation', context),
     reset: (context) => linkPage(enrolment, 'reset', context),
-    'mfa-setup': (context) => mfaPage(enrolment, currentUser, context),
+    'mfa-setup': (context) => mfaPage(enrolment, webauthn, currentUser, context),
+    webauthn: (context) => webauthnPage(webauthn, currentUser, context),
   };
 }
 
@@ -73,6 +79,7 @@ async function linkPage(enrolment: LocalEnrolment, kind: LinkKind, context: Auth
 
 async function mfaPage(
   enrolment: LocalEnrolment,
+  webauthn: LocalWebauthn,
   currentUser: CurrentUser,
   context: AuthPageContext,
 ): Promise<void> {
@@ -88,14 +95,89 @@ async function mfaPage(
   }
   const again = async (status: number, message: string | undefined): Promise<void> => {
     const started = await enrolment.startMfa(place, userId);
-    if ('problem' in started) return show(409, `<p class="err" role="alert">${esc(started.problem)}</p>`);
-    show(status, mfaForm(context, started, message));
+    const keys = await securityKeySection(webauthn, context, userId);
+    if ('problem' in started)
+      return show(409, `<p class="err" role="alert">${esc(started.problem)}</p>\n${keys}`);
+    show(status, `${mfaForm(context, started, message)}\n${keys}`);
   };
   const ticket = form?.get('ticket');
   if (!form || !ticket) return again(200, undefined);
   const outcome = await enrolment.finishMfa(place, userId, { ticket, code: form.get('code') ?? '' });
   if (outcome.kind === 'done') return show(200, donePage(outcome));
   return again(400, outcome.message);
+}
+
+/** The mfa-setup page's part for security keys: the user's keys for this host and the form that adds one. */
+async function securityKeySection(
+  webauthn: LocalWebauthn,
+  context: AuthPageContext,
+  userId: string,
+): Promise<string> {
+  const keys = await webauthn.keys(userId, context.place.host);
+  const list = keys.length
+    ? `<ul data-security-keys>${keys.map((k) => `<li>${esc(k.name)}</li>`).join('')}</ul>`
+    : '<p>No security key yet.</p>';
+  const started = await webauthn.startRegistration(context.place, userId);
+  const form =
+    started.kind === 'problem'
+      ? `<p>${esc(started.message)}</p>`
+      : [
+          `<form method="post" action="/.steward/auth/webauthn/register" data-webauthn="register" data-options="${esc(started.options)}">`,
+          `${hidden('csrf', context.csrf)}${hidden('keyTicket', started.ticket)}${hidden('response', '')}`,
+          '<p class="err" role="alert" data-webauthn-error hidden></p>',
+          '<label for="key-name">Name of the key</label><input id="key-name" name="name" maxlength="64" value="Security key" required>',
+          '<button type="submit" class="alt">Add a security key</button></form>',
+          scripts,
+        ].join('\n');
+  return `<h2>Security keys</h2>\n${list}\n${form}`;
+}
+
+const scripts =
+  '<script src="/.steward/auth/webauthn/browser.js"></script><script src="/.steward/auth/webauthn/glue.js"></script>';
+
+/** `/.steward/auth/webauthn/…`: the ceremony's scripts (GET) and a key's registration (POST `register`). */
+async function webauthnPage(
+  webauthn: LocalWebauthn,
+  currentUser: CurrentUser,
+  context: AuthPageContext,
+): Promise<void> {
+  const { place, form, res, segments } = context;
+  const what = segments.length === 2 ? segments[1] : undefined;
+  if (!form && (what === 'browser.js' || what === 'glue.js')) {
+    const body = what === 'glue.js' ? webauthnGlue : await webauthnBrowserBundle();
+    res.writeHead(200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  const title = 'Add a security key';
+  const show = (status: number, body: string): void => send(res, status, page(context.frame(title), body));
+  if (what !== 'register' || !form)
+    return send(res, 404, page(context.frame('Not found'), '<p>Not found.</p>'));
+  const userId = await currentUser(context);
+  if (!userId) {
+    return show(
+      401,
+      '<p>Sign in first.</p><p><a href="/.steward/auth/login?rd=%2F.steward%2Fauth%2Fmfa-setup">Sign in</a></p>',
+    );
+  }
+  // The CSRF check has matched Origin against this Host header: the origin the browser sees.
+  const origin = `https://${String(context.req.headers.host ?? '').toLowerCase()}`;
+  const outcome = await webauthn.finishRegistration(place, origin, userId, {
+    ticket: (form.get('keyTicket') ?? '').slice(0, 4096),
+    response: form.get('response') ?? '',
+    name: form.get('name') ?? '',
+  });
+  if (outcome.kind === 'problem') {
+    return show(
+      400,
+      `<p class="err" role="alert">${esc(outcome.message)}</p><p><a href="/.steward/auth/mfa-setup">Back</a></p>`,
+    );
+  }
+  return show(200, donePage(outcome));
 }
 
 const hidden = (name: string, value: string): string =>
@@ -144,7 +226,10 @@ function totpFields(totp: Enrolment): string {
   ].join('\n');
 }
 
-function donePage(outcome: Extract<LinkOutcome, { kind: 'done' }>): string {
+function donePage(outcome: {
+  readonly userName: string;
+  readonly recoveryCodes: readonly string[] | undefined;
+}): string {
   const codes = outcome.recoveryCodes
     ? [
         '<p>Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone; they are shown only now.</p>',
@@ -160,7 +245,7 @@ function send(res: ServerResponse, status: number, html: string): void {
     'cache-control': 'no-store',
     'x-frame-options': 'DENY',
     'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     // The link's token is in this page's address: it goes to no other site.
     'referrer-policy': 'no-referrer',
   });

@@ -18,6 +18,7 @@ import type { DirectoryPort } from './directory.ts';
 import type { LoginEvents } from './login-log.ts';
 import type { LocalLoginLimits } from './policy.ts';
 import { ticketDigest, type Tickets } from './tickets.ts';
+import type { LocalWebauthn } from './webauthn.ts';
 
 /** What the tenant's identity settings (sessions/, id-edge) say about local users at a place. */
 export interface LocalSettings {
@@ -48,19 +49,21 @@ export interface LocalSignInOptions {
   readonly log: LoginEvents;
   readonly tickets: Tickets;
   readonly settings: LocalSettings;
+  readonly webauthn: LocalWebauthn;
   readonly enrol: EnrolAtSignIn;
 }
 
 /** The one answer to an unknown user, a wrong password, a locked or inactive account. */
 export const wrongCredentials = 'Wrong user name or password.';
 const wrongCode = 'Wrong or already used code. Sign in again.';
+const keyRefused = 'The security key was not accepted. Sign in again.';
 const tooSlow = 'The sign-in took too long or was finished already. Sign in again.';
 /** How long the code form may take after the password. */
 export const challengeSeconds = 300;
 
 /**
- * Signs local users in: argon2id passwords, then TOTP (or a recovery code)
- * when enrolled. Failed attempts are counted before anything is checked, as
+ * Signs local users in: argon2id passwords, then a security key (webauthn.ts),
+ * TOTP or a recovery code when enrolled. Failed attempts are counted before anything is checked, as
  * for operators (../lockout.ts); an unknown user, a wrong password, a locked
  * and an inactive account get the same answer after the same work (an
  * argon2 verification, against a decoy hash when there is nothing to
@@ -138,20 +141,14 @@ export class LocalSignInService implements LocalSignIn {
       return fail('bad_password', user.id, detail);
     }
     if (!user.active) return fail('inactive', user.id);
-    const enrol =
-      !credentials?.totp_enabled &&
-      (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place)));
-    if (credentials?.totp_enabled || enrol) {
-      // The code form (or, when MFA is required and not set up, the enrolment form) comes next;
-      // no session until it is answered. The challenge is single use: its digest is kept.
-      const secret = enrol ? newTotpSecret() : undefined;
+    const keys = await this.#o.webauthn.keysFor(user.id, place.host);
+    if (credentials?.totp_enabled || keys !== 'none') {
       const challenge = this.#o.tickets.issue({
-        purpose: enrol ? 'mfa-enrolment' : 'mfa-challenge',
+        purpose: 'mfa-challenge',
         tenantId: place.tenantId,
         host: place.host,
         userId: user.id,
         expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
-        ...(secret ? { secret } : {}),
       });
       await this.#o.db
         .updateTable('tenant_user_credentials')
@@ -159,62 +156,38 @@ export class LocalSignInService implements LocalSignIn {
         .where('user_id', '=', user.id)
         .execute();
       await this.#attempts.refund(user.id, prefix, now);
-      if (!secret) return { kind: 'mfa-required', challenge };
-      return {
-        kind: 'mfa-enrol',
-        challenge,
+      if (keys !== 'here') return { kind: 'mfa-required', challenge };
+      const webauthn = await this.#o.webauthn.authenticationOptions(user.id, place.host, challenge);
+      return { kind: 'mfa-required', challenge, webauthn };
+    }
+    if (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place))) {
+      // MFA required and none set up: the TOTP set-up comes next, no session until its first code.
+      const secret = newTotpSecret();
+      const challenge = this.#o.tickets.issue({
+        purpose: 'mfa-enrolment',
+        tenantId: place.tenantId,
+        host: place.host,
+        userId: user.id,
+        expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
         secret,
-        uri: totpUri(secret, `${user.userName}@${place.tenant}`, place.host),
-      };
+      });
+      await this.#o.db
+        .updateTable('tenant_user_credentials')
+        .set({ mfa_challenge: ticketDigest(challenge) })
+        .where('user_id', '=', user.id)
+        .execute();
+      await this.#attempts.refund(user.id, prefix, now);
+      const uri = totpUri(secret, `${user.userName}@${place.tenant}`, place.host);
+      return { kind: 'mfa-enrol', challenge, secret, uri };
     }
     return this.#signedIn(place, user.id, name, prefix, 'password', ['pwd'], null);
   }
 
   async totp(place: SignInPlace, challenge: string, code: string): Promise<SignInResult> {
-    const now = this.#o.clock.now();
-    const expect = { tenantId: place.tenantId, host: place.host };
-    const ticket =
-      this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-challenge' }, now) ??
-      this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-enrolment' }, now);
-    if (!ticket) {
-      return this.#refuse(
-        place,
-        'totp',
-        null,
-        null,
-        'bad_request',
-        'MFA challenge forged, expired or for another host',
-        tooSlow,
-      );
-    }
-    // Single use: the one challenge the password step kept is cleared before the code is checked.
-    const consumed = await this.#o.db
-      .updateTable('tenant_user_credentials')
-      .set({ mfa_challenge: null })
-      .where('user_id', '=', ticket.userId)
-      .where('mfa_challenge', '=', ticketDigest(challenge))
-      .returningAll()
-      .executeTakeFirst();
-    const user = await this.#o.directory.getUser(place.tenantId, ticket.userId);
-    const name = user?.userName ?? null;
-    if (!consumed || !user) {
-      return this.#refuse(
-        place,
-        'totp',
-        name,
-        user?.id ?? null,
-        'bad_request',
-        'MFA challenge used already or replaced',
-        tooSlow,
-      );
-    }
-    const prefix = addressPrefix(place.address);
-    const count = await this.#attempts.chargeAccount(place.tenantId, user.id, prefix, now);
-    const verdict = accountVerdict(count, this.#o.limits, now);
-    if (verdict.kind === 'locked') {
-      return this.#refuse(place, 'totp', name, user.id, 'locked', verdict.reason, wrongCode);
-    }
-    if (!user.active) return this.#refuse(place, 'totp', name, user.id, 'inactive', null, wrongCode);
+    const step = await this.#answer(place, 'totp', challenge);
+    if (step.kind !== 'open') return step.result;
+    const { now, consumed, user, prefix, count, verdict, ticket } = step;
+    const name = user.userName;
     if (ticket.purpose === 'mfa-enrolment') return this.#enrol(place, user, ticket, code.trim(), prefix, now);
     const how = await this.#secondFactor(consumed, code.trim(), now);
     if (!how) {
@@ -236,6 +209,98 @@ export class LocalSignInService implements LocalSignIn {
     );
   }
 
+  async webauthn(
+    place: SignInPlace,
+    origin: string,
+    challenge: string,
+    assertion: string,
+  ): Promise<SignInResult> {
+    const step = await this.#answer(place, 'webauthn', challenge);
+    if (step.kind !== 'open') return step.result;
+    const { now, user, prefix, count, verdict } = step;
+    const checked = await this.#o.webauthn.verifyAssertion(place, origin, user.id, challenge, assertion);
+    if (!checked.ok) {
+      let detail = checked.detail;
+      if (verdict.lockOnFailure) {
+        const seconds = await this.#attempts.lock(user.id, prefix, count.locks, now);
+        detail += `; locked for ${seconds} s`;
+      }
+      return this.#refuse(place, 'webauthn', user.userName, user.id, 'mfa_failed', detail, keyRefused);
+    }
+    // hwk: proof of a hardware key (RFC 8176).
+    return this.#signedIn(
+      place,
+      user.id,
+      user.userName,
+      prefix,
+      'webauthn',
+      ['pwd', 'hwk'],
+      `key ${checked.key}`,
+    );
+  }
+
+  /**
+   * The second step's common part: the challenge ticket opened and consumed
+   * (single use: the one the password step kept is cleared before anything is
+   * checked), the attempt counted, the account's lock and state checked.
+   */
+  async #answer(place: SignInPlace, method: 'totp' | 'webauthn', challenge: string) {
+    const now = this.#o.clock.now();
+    const expect = { tenantId: place.tenantId, host: place.host };
+    // The code step also answers the TOTP set-up of a sign-in where MFA is required.
+    const ticket =
+      this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-challenge' }, now) ??
+      (method === 'totp'
+        ? this.#o.tickets.open(challenge, { ...expect, purpose: 'mfa-enrolment' }, now)
+        : undefined);
+    if (!ticket) {
+      const result = await this.#refuse(
+        place,
+        method,
+        null,
+        null,
+        'bad_request',
+        'MFA challenge forged, expired or for another host',
+        tooSlow,
+      );
+      return { kind: 'done' as const, result };
+    }
+    const consumed = await this.#o.db
+      .updateTable('tenant_user_credentials')
+      .set({ mfa_challenge: null })
+      .where('user_id', '=', ticket.userId)
+      .where('mfa_challenge', '=', ticketDigest(challenge))
+      .returningAll()
+      .executeTakeFirst();
+    const user = await this.#o.directory.getUser(place.tenantId, ticket.userId);
+    const name = user?.userName ?? null;
+    if (!consumed || !user) {
+      const result = await this.#refuse(
+        place,
+        method,
+        name,
+        user?.id ?? null,
+        'bad_request',
+        'MFA challenge used already or replaced',
+        tooSlow,
+      );
+      return { kind: 'done' as const, result };
+    }
+    const prefix = addressPrefix(place.address);
+    const count = await this.#attempts.chargeAccount(place.tenantId, user.id, prefix, now);
+    const verdict = accountVerdict(count, this.#o.limits, now);
+    const wrong = method === 'totp' ? wrongCode : keyRefused;
+    if (verdict.kind === 'locked') {
+      const result = await this.#refuse(place, method, name, user.id, 'locked', verdict.reason, wrong);
+      return { kind: 'done' as const, result };
+    }
+    if (!user.active) {
+      const result = await this.#refuse(place, method, name, user.id, 'inactive', null, wrong);
+      return { kind: 'done' as const, result };
+    }
+    return { kind: 'open' as const, now, consumed, user, prefix, count, verdict, ticket };
+  }
+
   /** The first code of a TOTP set up at sign-in (MFA required): TOTP on, then signed in, the recovery codes with it. */
   async #enrol(
     place: SignInPlace,
@@ -248,20 +313,14 @@ export class LocalSignInService implements LocalSignIn {
     const step =
       ticket.secret && /^\d{6}$/.test(code) ? await checkTotp(ticket.secret, code, now) : undefined;
     if (!ticket.secret || step === undefined) {
-      return this.#refuse(
-        place,
-        'totp',
-        user.userName,
-        user.id,
-        'mfa_failed',
-        'wrong code at TOTP enrolment',
-        wrongCode,
-      );
+      const detail = 'wrong code at TOTP enrolment';
+      return this.#refuse(place, 'totp', user.userName, user.id, 'mfa_failed', detail, wrongCode);
     }
     const enabled = await this.#o.enrol(place, user.id, { secret: ticket.secret, step });
     if ('problem' in enabled) {
       return this.#refuse(place, 'totp', user.userName, user.id, 'bad_request', enabled.problem, tooSlow);
     }
+    const detail = 'TOTP enrolled at sign-in (MFA required)';
     const result = await this.#signedIn(
       place,
       user.id,
@@ -269,7 +328,7 @@ export class LocalSignInService implements LocalSignIn {
       prefix,
       'totp',
       ['pwd', 'otp'],
-      'TOTP enrolled at sign-in (MFA required)',
+      detail,
     );
     return { ...result, recoveryCodes: enabled.recoveryCodes };
   }
@@ -309,7 +368,7 @@ export class LocalSignInService implements LocalSignIn {
     userId: string,
     userName: string | null,
     prefix: string,
-    method: 'password' | 'totp',
+    method: 'password' | 'totp' | 'webauthn',
     amr: string[],
     detail: string | null,
   ): Promise<Extract<SignInResult, { kind: 'signed-in' }>> {
@@ -332,7 +391,7 @@ export class LocalSignInService implements LocalSignIn {
 
   async #refuse(
     place: SignInPlace,
-    method: 'password' | 'totp',
+    method: 'password' | 'totp' | 'webauthn',
     userName: string | null,
     userId: string | null,
     reason: SignInFailureReason,

@@ -3,15 +3,16 @@ import type { MasterKeys } from '../../audit/integrity.ts';
 
 /**
  * Short-lived signed tickets a browser carries between two steps of a
- * local sign-in: the MFA challenge between password and code, and the TOTP
- * secret between showing it and the first code that confirms it. An HMAC
+ * local sign-in: the MFA challenge between password and code (or key), the
+ * TOTP secret between showing it and the first code that confirms it, and a
+ * security key's registration (webauthn.ts). An HMAC
  * key derived from the master key with HKDF (never stored), named by the
  * master key's id, so a ticket stays good across a rotation while the
  * keyring holds that key. A ticket is bound to its purpose, tenant, host and
  * user, and expires; single use is the caller's part (the challenge's hash
  * is kept with the credentials and cleared when answered).
  */
-export const ticketPurposes = ['mfa-challenge', 'mfa-enrolment'] as const;
+export const ticketPurposes = ['mfa-challenge', 'mfa-enrolment', 'webauthn-registration'] as const;
 export type TicketPurpose = (typeof ticketPurposes)[number];
 
 export interface Ticket {

@@ -11,6 +11,7 @@ import type { DirectoryPort, LocalUser } from './directory.ts';
 import { issueLink, linkUrl, pendingInvitations } from './links.ts';
 import type { LoginEvents } from './login-log.ts';
 import { linkLifetimeSeconds, type LinkKind } from './policy.ts';
+import { removeSecurityKeys, securityKeyCounts } from './webauthn.ts';
 
 /** What revokes a user's sessions: sessions/ (id-edge) when it runs; else there are none to revoke. */
 export interface SessionRevoker {
@@ -31,6 +32,8 @@ export interface UserView {
   readonly groups: readonly string[];
   /** TOTP enrolled. */
   readonly mfa: boolean;
+  /** WebAuthn security keys added. */
+  readonly securityKeys: number;
   readonly mfaRequired: boolean;
   readonly passwordSet: boolean;
   readonly invitationPending: boolean;
@@ -205,7 +208,7 @@ export class LocalUserService {
     await this.#o.sessions().revokeUser(tenant.id, user.id);
   }
 
-  /** Turns TOTP off (a lost phone): the next sign-in asks for the password only, or for enrolment if MFA is required. */
+  /** Turns TOTP off and removes the security keys (a lost phone or key): the next sign-in asks for the password only, or for enrolment if MFA is required. */
   async resetMfa(slug: string, userName: string, actor: Principal): Promise<UserView> {
     const tenant = await this.tenant(slug);
     const user = await this.#find(tenant, userName);
@@ -216,12 +219,13 @@ export class LocalUserService {
         .where('user_id', '=', user.id)
         .forUpdate()
         .executeTakeFirst();
-      if (!credentials?.totp_enabled && !credentials?.totp_secret) {
+      const keys = await removeSecurityKeys(tx, user.id);
+      if (!credentials?.totp_enabled && !credentials?.totp_secret && keys === 0) {
         throw new ConflictError(`user ${user.userName} has no MFA enrolled; nothing to reset`, {
           field: 'userName',
         });
       }
-      if (credentials.totp_secret) await this.#o.secrets.remove(tx, credentials.totp_secret);
+      if (credentials?.totp_secret) await this.#o.secrets.remove(tx, credentials.totp_secret);
       await tx
         .updateTable('tenant_user_credentials')
         .set({
@@ -251,6 +255,7 @@ export class LocalUserService {
         action: 'tenant-user.mfa.reset',
         target: target(tenant, user.userName),
         tenant: tenant.slug,
+        details: { securityKeys: keys },
       });
     });
     return this.show(slug, user.userName);
@@ -396,10 +401,11 @@ export class LocalUserService {
   async #views(tenant: Tenant, users: readonly LocalUser[]): Promise<UserView[]> {
     const now = this.#o.clock.now();
     const ids = users.map((u) => u.id);
-    const [groups, locks, pending, credentials] = await Promise.all([
+    const [groups, locks, pending, keys, credentials] = await Promise.all([
       this.#groups(tenant.id, ids),
       this.#o.attempts.lockedUntil(tenant.id, now),
       pendingInvitations(this.#o.db, tenant.id, now),
+      securityKeyCounts(this.#o.db, ids),
       ids.length === 0
         ? Promise.resolve([])
         : this.#o.db
@@ -420,6 +426,7 @@ export class LocalUserService {
         source: u.source,
         groups: groups.get(u.id) ?? [],
         mfa: c?.totp_enabled ?? false,
+        securityKeys: keys.get(u.id) ?? 0,
         mfaRequired: c?.mfa_required ?? false,
         passwordSet: Boolean(c?.password_hash),
         invitationPending: pending.has(u.id),

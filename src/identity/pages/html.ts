@@ -2,7 +2,8 @@ import type { OidcChoice } from '../contracts.ts';
 
 /**
  * The sign-in pages' HTML: server-rendered, branded like the status page,
- * no script, every value escaped. A page names the tenant of the host it is
+ * no inline script (a security key's ceremony loads its scripts from the
+ * host), every value escaped. A page names the tenant of the host it is
  * on and nothing else; a refusal never says whether the user exists.
  */
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -72,12 +73,19 @@ export function loginPage(frame: PageFrame, input: LoginPageInput): string {
 
 export function mfaPage(
   frame: PageFrame,
-  input: { csrf: string; rd: string; challenge: string; message?: string },
+  input: { csrf: string; rd: string; challenge: string; message?: string; webauthn?: string },
 ): string {
+  // A security key (local/webauthn.ts): local/pages.ts serves the scripts that run the ceremony.
+  const key = input.webauthn
+    ? `<form method="post" action="/.steward/auth/mfa" data-webauthn="authenticate" data-options="${escapeHtml(input.webauthn)}">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}${hidden('method', 'webauthn')}${hidden('response', '')}
+<p class="err" role="alert" data-webauthn-error hidden></p><button type="submit">Use your security key</button></form>
+<script src="/.steward/auth/webauthn/browser.js"></script><script src="/.steward/auth/webauthn/glue.js"></script>
+<p class="or">or enter a code</p>`
+    : '';
   return page(
     frame,
-    `${error(input.message)}<form method="post" action="/.steward/auth/mfa">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}
-<label for="code">Code from your authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,8}" required maxlength="8"${input.message ? ' aria-describedby="err"' : ''}>
+    `${error(input.message)}${key}<form method="post" action="/.steward/auth/mfa">${hidden('csrf', input.csrf)}${hidden('rd', input.rd)}${hidden('challenge', input.challenge)}
+<label for="code">${input.webauthn ? 'Code from your authenticator app, or a recovery code' : 'Code from your authenticator app'}</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9A-Fa-f \\-]{6,32}" required maxlength="32"${input.message ? ' aria-describedby="err"' : ''}>
 <button type="submit">Verify</button></form>`,
   );
 }

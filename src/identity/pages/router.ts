@@ -268,7 +268,12 @@ export class AuthPages {
           res,
           200,
           html,
-          mfaPage(frame('Two-step verification'), { csrf, rd: to, challenge: result.challenge }),
+          mfaPage(frame('Two-step verification'), {
+            csrf,
+            rd: to,
+            challenge: result.challenge,
+            ...(result.webauthn ? { webauthn: result.webauthn } : {}),
+          }),
         );
       }
       return this.#loginPage(context, 401, result.message);
@@ -325,7 +330,14 @@ export class AuthPages {
   async #mfa(context: AuthPageContext): Promise<void> {
     if (!this.#local) return this.#loginPage(context, 403, 'Signing in with a password is not enabled here.');
     const challenge = (context.form?.get('challenge') ?? '').slice(0, 4096);
-    const code = (context.form?.get('code') ?? '').replace(/\s/g, '').slice(0, 8);
+    if (context.form?.get('method') === 'webauthn' && this.#local.webauthn) {
+      // The CSRF check has matched Origin against this Host header: the origin the browser sees.
+      const origin = `https://${String(context.req.headers.host ?? '').toLowerCase()}`;
+      const assertion = context.form.get('response') ?? '';
+      return context.finish(await this.#local.webauthn(context.place, origin, challenge, assertion));
+    }
+    // Six digits, or a recovery code (xxxxx-xxxxx-xxxxx-xxxxx).
+    const code = (context.form?.get('code') ?? '').replace(/\s/g, '').slice(0, 32);
     const result = await this.#local.totp(context.place, challenge, code);
     if (result.kind === 'refused' && result.reason === 'mfa_failed') {
       return send(
@@ -419,7 +431,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
     'cache-control': 'no-store',
     'x-frame-options': 'DENY',
     'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https:; frame-ancestors 'none'",
+      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self' https:; frame-ancestors 'none'",
     'referrer-policy': 'same-origin',
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
