@@ -30,10 +30,11 @@ function read(file: string): string | undefined {
 /**
  * An absolute path that ends in a folder only a checkout has: the project's
  * own node_modules, its `.steward` data dir, or its source and test trees.
- * Paths of the machine (`/usr/lib/postgresql/15/bin`, `/proc/self`) are fine.
+ * Paths of the machine (`/usr/lib/postgresql/15/bin`, `/proc/self`) are fine, and so is
+ * the path of a URL (`https://host/.steward/…`: after `:` or `/`).
  */
 export const checkoutPathPattern =
-  /(?<![\w.~$}-])\/(?:[\w.-]+\/)+(?:node_modules\/\.bin|\.steward\/|src\/[\w-]+\/[\w-]+\.ts|test\/[\w-]+\/[\w-]+\.ts)/g;
+  /(?<![\w.~$}:/-])\/(?:[\w.-]+\/)+(?:node_modules\/\.bin|\.steward\/|src\/[\w-]+\/[\w-]+\.ts|test\/[\w-]+\/[\w-]+\.ts)/g;
 
 export function checkoutPaths(text: string): string[] {
   return [...text.matchAll(checkoutPathPattern)]
@@ -56,6 +57,7 @@ describe('no tracked file names where a checkout lives', () => {
     expect(checkoutPaths('binaries at /usr/lib/postgresql/15/bin; ./.steward/pg; $HOME/.steward/x')).toEqual(
       [],
     );
+    expect(checkoutPaths('like https://dev.acme.example/.steward/auth/jwks.json')).toEqual([]);
   });
 
   it('no tracked file names this checkout or any checkout by absolute path', () => {
