@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
+import { readForm } from '../gateway/form.ts';
 import type { Clock } from '../core/clock.ts';
 import { InputError } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
@@ -64,6 +65,8 @@ const tokenPattern = /^\/t\/([A-Za-z0-9_-]{43})\/?$/;
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 const stageNames: Readonly<Record<string, string>> = { prod: 'Production', test: 'Test', dev: 'Development' };
 const componentName = (stage: string): string => stageNames[stage] ?? stage;
+/** A status page's forms (subscribe, confirm) are small: 2 KiB at most. */
+const maxForm = 2048;
 
 export class StatusService {
   readonly #o: StatusServiceOptions;
@@ -195,7 +198,7 @@ export class StatusService {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = req.method === 'POST' ? readForm(req) : undefined;
+    const form = req.method === 'POST' ? readForm(req, maxForm) : undefined;
     try {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const link = /^\/(confirm|unsubscribe)\/([^/]*)$/.exec(path);
@@ -513,32 +516,6 @@ export class StatusService {
       subscribe: true,
     };
   }
-}
-
-/**
- * A small url-encoded form body (2 KiB at most); undefined when it is not one.
- * Listens at once: the gateway's body watch has already put the stream in flowing mode.
- */
-function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const type = String(req.headers['content-type'] ?? '')
-    .split(';')[0]
-    ?.trim();
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= 2048) chunks.push(chunk);
-    });
-    req.once('end', () =>
-      resolve(
-        type === 'application/x-www-form-urlencoded' && size <= 2048
-          ? new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
-          : undefined,
-      ),
-    );
-    req.once('error', () => resolve(undefined));
-  });
 }
 
 function send(

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { normaliseHost } from '../../gateway/routes.ts';
+import { readForm } from '../../gateway/form.ts';
 import type { LocalSignIn, LoginLog, OidcSignIn, SignInPlace, SignInResult } from '../contracts.ts';
 import { safeReturnPath, sessionCookie } from '../sessions/claims.ts';
 import type { SessionFor, SessionService } from '../sessions/service.ts';
@@ -163,7 +164,7 @@ export class AuthPages {
       res.appendHeader('set-cookie', `${csrfCookie}=${csrf}; Path=/; Secure; HttpOnly; SameSite=Strict`);
     let form: URLSearchParams | undefined;
     if (req.method === 'POST') {
-      form = await readForm(req);
+      form = await readForm(req, maxForm);
       const accepted =
         form !== undefined &&
         csrfAccepted(key, {
@@ -452,26 +453,4 @@ export function parseCookies(header: string | undefined): Map<string, string> {
     if (!out.has(name)) out.set(name, part.slice(at + 1).trim());
   }
   return out;
-}
-
-function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const type = String(req.headers['content-type'] ?? '')
-    .split(';')[0]
-    ?.trim();
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxForm) chunks.push(chunk);
-    });
-    req.once('end', () =>
-      resolve(
-        type === 'application/x-www-form-urlencoded' && size <= maxForm
-          ? new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
-          : undefined,
-      ),
-    );
-    req.once('error', () => resolve(undefined));
-  });
 }
