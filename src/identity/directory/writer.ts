@@ -66,12 +66,7 @@ export class DirectoryWriter {
     options: { ifVersion?: number | undefined } = {},
   ): Promise<DirectoryUser> {
     const current = await this.lockUser(tenantId, id);
-    if (options.ifVersion !== undefined && options.ifVersion !== current.version) {
-      throw new VersionMismatchError(
-        `user ${id} is at version ${current.version}, not ${options.ifVersion}; read it again`,
-        { field: 'version' },
-      );
-    }
+    checkVersion('user', id, current.version, options.ifVersion);
     const row = userRow(await change(current));
     const updated = await unique(
       this.tx
@@ -128,12 +123,7 @@ export class DirectoryWriter {
     options: { ifVersion?: number | undefined } = {},
   ): Promise<DirectoryGroup> {
     const current = await this.lockGroup(tenantId, id);
-    if (options.ifVersion !== undefined && options.ifVersion !== current.version) {
-      throw new VersionMismatchError(
-        `group ${id} is at version ${current.version}, not ${options.ifVersion}; read it again`,
-        { field: 'version' },
-      );
-    }
+    checkVersion('group', id, current.version, options.ifVersion);
     const row = groupRow(await change(current));
     const updated = await unique(
       this.tx
@@ -325,5 +315,22 @@ async function unique<T>(
       });
     }
     throw error;
+  }
+}
+
+/** `ifVersion` (If-Match): refuse (412) unless the stored version is this one. */
+function checkVersion(
+  kind: 'user' | 'group',
+  id: string,
+  version: number,
+  ifVersion: number | undefined,
+): void {
+  if (ifVersion !== undefined && ifVersion !== version) {
+    throw new VersionMismatchError(
+      `${kind} ${id} is at version ${version}, not ${ifVersion}; read it again`,
+      {
+        field: 'version',
+      },
+    );
   }
 }
