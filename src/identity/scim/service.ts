@@ -7,6 +7,8 @@ import {
   type DirectoryWriter,
   type Filter,
   type GroupRef,
+  type Page,
+  type PageRequest,
 } from '../directory/index.ts';
 import { parseFilter } from './filter-parse.ts';
 import { applyUserPatch, parsePatchRequest, planGroupPatch, ScimInputError } from './patch.ts';
@@ -88,12 +90,7 @@ export class ScimService {
   // --- users
 
   async listUsers(caller: ScimCaller, base: string, query: ListQuery): Promise<Doc> {
-    const filter = parsedFilter(query.filter);
-    const page = await this.#directory.listUsers(caller.tenantId, {
-      filter,
-      startIndex: query.startIndex,
-      count: pageSize(query.count),
-    });
+    const page = await this.#directory.listUsers(caller.tenantId, pageRequest(query));
     const wantGroups = wants(query, 'groups');
     const groups = wantGroups
       ? await this.#directory.groupsOfUsers(
@@ -101,24 +98,14 @@ export class ScimService {
           page.items.map((u) => u.id),
         )
       : new Map<string, GroupRef[]>();
-    return listResponse(
-      page.total,
-      page.startIndex,
-      page.items.map((u) =>
-        project(userResource(u, groups.get(u.id) ?? [], base), query.attributes, query.excludedAttributes),
-      ),
-    );
+    return listResponse(page, query, (u) => userResource(u, groups.get(u.id) ?? [], base));
   }
 
   async getUser(caller: ScimCaller, base: string, id: string, query?: ListQuery): Promise<Versioned> {
     const user = await this.#directory.getUser(caller.tenantId, id);
     if (!user) throw notFound('User', id);
     const groups = await this.#directory.groupsOf(caller.tenantId, id);
-    const resource = userResource(user, groups, base);
-    return {
-      resource: query ? project(resource, query.attributes, query.excludedAttributes) : resource,
-      version: user.version,
-    };
+    return versioned(userResource(user, groups, base), user.version, query);
   }
 
   async createUser(caller: ScimCaller, base: string, body: unknown): Promise<Versioned> {
@@ -187,29 +174,14 @@ export class ScimService {
   // --- groups
 
   async listGroups(caller: ScimCaller, base: string, query: ListQuery): Promise<Doc> {
-    const filter = parsedFilter(query.filter);
-    const page = await this.#directory.listGroups(caller.tenantId, {
-      filter,
-      startIndex: query.startIndex,
-      count: pageSize(query.count),
-    });
+    const page = await this.#directory.listGroups(caller.tenantId, pageRequest(query));
     const members = wants(query, 'members')
       ? await this.#directory.membersOfGroups(
           caller.tenantId,
           page.items.map((g) => g.id),
         )
       : undefined;
-    return listResponse(
-      page.total,
-      page.startIndex,
-      page.items.map((g) =>
-        project(
-          groupResource(g, members?.get(g.id) ?? null, base),
-          query.attributes,
-          query.excludedAttributes,
-        ),
-      ),
-    );
+    return listResponse(page, query, (g) => groupResource(g, members?.get(g.id) ?? null, base));
   }
 
   async getGroup(caller: ScimCaller, base: string, id: string, query?: ListQuery): Promise<Versioned> {
@@ -217,11 +189,7 @@ export class ScimService {
     if (!group) throw notFound('Group', id);
     const members =
       !query || wants(query, 'members') ? await this.#directory.membersOf(caller.tenantId, id) : null;
-    const resource = groupResource(group, members, base);
-    return {
-      resource: query ? project(resource, query.attributes, query.excludedAttributes) : resource,
-      version: group.version,
-    };
+    return versioned(groupResource(group, members, base), group.version, query);
   }
 
   async createGroup(caller: ScimCaller, base: string, body: unknown): Promise<Versioned> {
@@ -353,13 +321,30 @@ function wants(query: ListQuery, name: string): boolean {
   return query.attributes.length > 0 ? has(query.attributes) : !has(query.excludedAttributes);
 }
 
-function listResponse(total: number, startIndex: number, resources: Doc[]): Doc {
+/** What a list query asks the Directory for; a bad filter or count is refused before any query. */
+function pageRequest(query: ListQuery): PageRequest & { filter: Filter | undefined } {
+  return { filter: parsedFilter(query.filter), startIndex: query.startIndex, count: pageSize(query.count) };
+}
+
+/** A ListResponse of a page, each resource projected to the attributes asked for. */
+function listResponse<T>(page: Page<T>, query: ListQuery, resourceOf: (item: T) => Doc): Doc {
+  const resources = page.items.map((item) =>
+    project(resourceOf(item), query.attributes, query.excludedAttributes),
+  );
   return {
     schemas: [listSchema],
-    totalResults: total,
-    startIndex,
+    totalResults: page.total,
+    startIndex: page.startIndex,
     itemsPerPage: resources.length,
     Resources: resources,
+  };
+}
+
+/** A resource and its version; projected when it answers a GET with attributes. */
+function versioned(resource: Doc, version: number, query: ListQuery | undefined): Versioned {
+  return {
+    resource: query ? project(resource, query.attributes, query.excludedAttributes) : resource,
+    version,
   };
 }
 
