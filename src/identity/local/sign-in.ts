@@ -143,19 +143,7 @@ export class LocalSignInService implements LocalSignIn {
     if (!user.active) return fail('inactive', user.id);
     const keys = await this.#o.webauthn.keysFor(user.id, place.host);
     if (credentials?.totp_enabled || keys !== 'none') {
-      const challenge = this.#o.tickets.issue({
-        purpose: 'mfa-challenge',
-        tenantId: place.tenantId,
-        host: place.host,
-        userId: user.id,
-        expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
-      });
-      await this.#o.db
-        .updateTable('tenant_user_credentials')
-        .set({ mfa_challenge: ticketDigest(challenge) })
-        .where('user_id', '=', user.id)
-        .execute();
-      await this.#attempts.refund(user.id, prefix, now);
+      const challenge = await this.#openChallenge(place, user.id, prefix, now, { purpose: 'mfa-challenge' });
       if (keys !== 'here') return { kind: 'mfa-required', challenge };
       const webauthn = await this.#o.webauthn.authenticationOptions(user.id, place.host, challenge);
       return { kind: 'mfa-required', challenge, webauthn };
@@ -163,24 +151,42 @@ export class LocalSignInService implements LocalSignIn {
     if (credentials?.mfa_required || (await this.#o.settings.mfaRequired(place))) {
       // MFA required and none set up: the TOTP set-up comes next, no session until its first code.
       const secret = newTotpSecret();
-      const challenge = this.#o.tickets.issue({
+      const challenge = await this.#openChallenge(place, user.id, prefix, now, {
         purpose: 'mfa-enrolment',
-        tenantId: place.tenantId,
-        host: place.host,
-        userId: user.id,
-        expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
         secret,
       });
-      await this.#o.db
-        .updateTable('tenant_user_credentials')
-        .set({ mfa_challenge: ticketDigest(challenge) })
-        .where('user_id', '=', user.id)
-        .execute();
-      await this.#attempts.refund(user.id, prefix, now);
       const uri = totpUri(secret, `${user.userName}@${place.tenant}`, place.host);
       return { kind: 'mfa-enrol', challenge, secret, uri };
     }
     return this.#signedIn(place, user.id, name, prefix, 'password', ['pwd'], null);
+  }
+
+  /**
+   * The password was right and a second step comes next (a code, a key, or
+   * the TOTP set-up): a ticket for it, the one open challenge of the user
+   * (stored as its digest), and the attempt taken back (attempts.ts refund).
+   */
+  async #openChallenge(
+    place: SignInPlace,
+    userId: string,
+    prefix: string,
+    now: Date,
+    step: { purpose: 'mfa-challenge' } | { purpose: 'mfa-enrolment'; secret: string },
+  ): Promise<string> {
+    const challenge = this.#o.tickets.issue({
+      ...step,
+      tenantId: place.tenantId,
+      host: place.host,
+      userId,
+      expiresAt: Math.floor(now.getTime() / 1000) + challengeSeconds,
+    });
+    await this.#o.db
+      .updateTable('tenant_user_credentials')
+      .set({ mfa_challenge: ticketDigest(challenge) })
+      .where('user_id', '=', userId)
+      .execute();
+    await this.#attempts.refund(userId, prefix, now);
+    return challenge;
   }
 
   async totp(place: SignInPlace, challenge: string, code: string): Promise<SignInResult> {
