@@ -2,7 +2,7 @@ import type { AuditService } from '../../audit/service.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
-import type { SignInPlace } from '../contracts.ts';
+import type { LoginEvent, SignInPlace } from '../contracts.ts';
 import {
   checkTotp,
   hashPassword,
@@ -123,23 +123,10 @@ export class LocalEnrolment {
         .set({ password_hash: passwordHash, password_set_at: now, mfa_challenge: null, updated_at: now })
         .where('user_id', '=', user.id)
         .execute();
-      await this.#o.log.recordIn(tx, {
-        tenantId: place.tenantId,
-        stage: place.stage,
-        userId: user.id,
-        userName: user.userName,
+      await this.#recordStep(tx, place, user, {
         method: kind === 'invitation' ? 'invitation' : 'password_reset',
-        outcome: 'success',
-        reason: null,
-        address: place.address,
         detail: kind === 'invitation' ? 'password set from the invitation' : 'password set from a reset link',
-      });
-      await this.#o.audit.record(tx, {
-        actor: `tenant-user:${place.tenant}/${user.userName}`,
-        address: place.address,
         action: kind === 'invitation' ? 'tenant-user.invitation.accept' : 'tenant-user.password.reset',
-        target: `tenant/${place.tenant}/user/${user.userName}`,
-        tenant: place.tenant,
         details: { link: link.id, mfaEnrolled: totp !== undefined },
       });
       if (totp && codes) await this.#enable(tx, place, user, totp, codes, now);
@@ -283,23 +270,43 @@ export class LocalEnrolment {
       })
       .where('user_id', '=', user.id)
       .execute();
+    await this.#recordStep(tx, place, user, {
+      method: 'mfa_enrolled',
+      detail: 'TOTP',
+      action: 'tenant-user.mfa.enroll',
+    });
+  }
+
+  /** A step the user took here, done: one line in the login log and one audit event (actor the user), in tx. */
+  async #recordStep(
+    tx: Queryable,
+    place: SignInPlace,
+    user: LocalUser,
+    step: {
+      method: LoginEvent['method'];
+      detail: string;
+      action: string;
+      details?: Record<string, unknown>;
+    },
+  ): Promise<void> {
     await this.#o.log.recordIn(tx, {
       tenantId: place.tenantId,
       stage: place.stage,
       userId: user.id,
       userName: user.userName,
-      method: 'mfa_enrolled',
+      method: step.method,
       outcome: 'success',
       reason: null,
       address: place.address,
-      detail: 'TOTP',
+      detail: step.detail,
     });
     await this.#o.audit.record(tx, {
       actor: `tenant-user:${place.tenant}/${user.userName}`,
       address: place.address,
-      action: 'tenant-user.mfa.enroll',
+      action: step.action,
       target: `tenant/${place.tenant}/user/${user.userName}`,
       tenant: place.tenant,
+      ...(step.details ? { details: step.details } : {}),
     });
   }
 
