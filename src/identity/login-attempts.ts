@@ -27,6 +27,46 @@ export function chargedCounter(
   };
 }
 
+/** An account's counter as charged (the row an upsert returned). */
+export interface ChargedAccountRow {
+  readonly failures: number;
+  readonly locked_until: Date | null;
+  readonly succeeded_at: Date | null;
+}
+
+/**
+ * What lockout.ts needs to judge an account's attempt, for operators' and
+ * tenant users' counters alike (each keyed by its account column): the
+ * charged counter, and unless its prefix is trusted the account's recent
+ * failures from prefixes it never signed in from.
+ */
+export async function accountCount(
+  db: ControlDb,
+  account:
+    | { table: 'operator_login_failures'; operator_id: string }
+    | { table: 'tenant_user_login_failures'; user_id: string },
+  row: ChargedAccountRow,
+  windowStart: Date,
+): Promise<AccountCount> {
+  let untrustedFailures = 0;
+  if (!row.succeeded_at) {
+    const [key, id] =
+      'operator_id' in account ? ['operator_id', account.operator_id] : ['user_id', account.user_id];
+    const sum = await sql<{ failures: string }>`
+      select coalesce(sum(failures), 0) as failures from ${sql.table(account.table)}
+      where ${sql.ref(key)} = ${id} and succeeded_at is null and window_start >= ${windowStart}::timestamptz`.execute(
+      db,
+    );
+    untrustedFailures = Number(sum.rows[0]?.failures ?? 0);
+  }
+  return {
+    failures: row.failures,
+    lockedUntil: row.locked_until,
+    trusted: row.succeeded_at !== null,
+    untrustedFailures,
+  };
+}
+
 /**
  * The failed-login counters (tables login_failures and
  * operator_login_failures): the one module that writes them. Each attempt is
@@ -74,7 +114,6 @@ export class LoginAttempts {
       )
       .returning(['failures', 'locked_until', 'succeeded_at'])
       .executeTakeFirstOrThrow();
-    let untrustedFailures = 0;
     if (!row.succeeded_at) {
       // Old counters of prefixes that never signed in tell nothing any more.
       await this.#db
@@ -84,21 +123,13 @@ export class LoginAttempts {
         .where('window_start', '<', windowStart)
         .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
         .execute();
-      const sum = await this.#db
-        .selectFrom('operator_login_failures')
-        .select(sql<string>`coalesce(sum(failures), 0)`.as('failures'))
-        .where('operator_id', '=', operatorId)
-        .where('succeeded_at', 'is', null)
-        .where('window_start', '>=', windowStart)
-        .executeTakeFirstOrThrow();
-      untrustedFailures = Number(sum.failures);
     }
-    return {
-      failures: row.failures,
-      lockedUntil: row.locked_until,
-      trusted: row.succeeded_at !== null,
-      untrustedFailures,
-    };
+    return accountCount(
+      this.#db,
+      { table: 'operator_login_failures', operator_id: operatorId },
+      row,
+      windowStart,
+    );
   }
 
   /** Locks the account for this prefix after its last allowed failure. */

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { ControlDb } from '../../store/db.ts';
 import type { AccountCount, AddressCount } from '../lockout.ts';
-import { chargedCounter } from '../login-attempts.ts';
+import { accountCount, chargedCounter } from '../login-attempts.ts';
 import { lockSeconds, type LocalLoginLimits } from './policy.ts';
 
 /**
@@ -61,24 +61,13 @@ export class LocalAttempts {
       )
       .returning(['failures', 'locked_until', 'succeeded_at', 'locks'])
       .executeTakeFirstOrThrow();
-    let untrustedFailures = 0;
-    if (!row.succeeded_at) {
-      const sum = await this.#db
-        .selectFrom('tenant_user_login_failures')
-        .select(sql<string>`coalesce(sum(failures), 0)`.as('failures'))
-        .where('user_id', '=', userId)
-        .where('succeeded_at', 'is', null)
-        .where('window_start', '>=', windowStart)
-        .executeTakeFirstOrThrow();
-      untrustedFailures = Number(sum.failures);
-    }
-    return {
-      failures: row.failures,
-      lockedUntil: row.locked_until,
-      trusted: row.succeeded_at !== null,
-      untrustedFailures,
-      locks: row.locks,
-    };
+    const count = await accountCount(
+      this.#db,
+      { table: 'tenant_user_login_failures', user_id: userId },
+      row,
+      windowStart,
+    );
+    return { ...count, locks: row.locks };
   }
 
   /** Locks the account for this prefix, each lock twice as long as the last; returns its length. */
