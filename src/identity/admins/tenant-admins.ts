@@ -14,6 +14,7 @@ import { checkEmailAddress } from '../../notifications/channels.ts';
 import type { NotificationService } from '../../notifications/index.ts';
 import type { ControlDb, Queryable } from '../../store/db.ts';
 import { checkTotp, hashPassword, passwordProblem } from '../credentials.ts';
+import { findTenantId } from '../tenant-id.ts';
 import type { IssuedToken, TokenService } from '../tokens.ts';
 import {
   checkBoundedInteger,
@@ -383,14 +384,10 @@ export class TenantAdminService {
   }
 
   async #tenant(db: Queryable, slug: string): Promise<{ id: string }> {
-    const row = await db
-      .selectFrom('tenants')
-      .select('id')
-      .where('slug', '=', slug)
-      .where('desired', '=', 'present')
-      .executeTakeFirst();
-    if (!row) throw new NotFoundError(`tenant ${showValue(slug)} does not exist`, { field: 'tenant' });
-    return row;
+    const id = await findTenantId(db, slug);
+    if (id === undefined)
+      throw new NotFoundError(`tenant ${showValue(slug)} does not exist`, { field: 'tenant' });
+    return { id };
   }
 }
 

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { ControlDb, Queryable } from '../../store/db.ts';
 import type { LdapDirectoriesTable, LdapSyncRunsTable } from '../../store/schema-identity.ts';
+import { findTenantId } from '../tenant-id.ts';
 import type { PlanProblem, SyncCounts } from './plan.ts';
 import {
   attributeFields,
@@ -100,13 +101,7 @@ export class LdapStore {
 
   /** The present tenant's id, or undefined. */
   async tenantId(slug: string, tx: Queryable = this.#db): Promise<string | undefined> {
-    const row = await tx
-      .selectFrom('tenants')
-      .select('id')
-      .where('slug', '=', slug)
-      .where('desired', '=', 'present')
-      .executeTakeFirst();
-    return row?.id;
+    return findTenantId(tx, slug);
   }
 
   async get(tenantId: string, tx: Queryable = this.#db): Promise<StoredDirectory | undefined> {

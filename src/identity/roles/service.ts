@@ -4,6 +4,7 @@ import { actorName, type Principal } from '../../core/policy.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { TenantView } from '../../tenants/service.ts';
 import type { RoleResolver } from '../contracts.ts';
+import { findTenantId } from '../tenant-id.ts';
 import {
   checkGroupName,
   checkRole,
@@ -16,7 +17,6 @@ import {
   countMappings,
   deleteMappings,
   findMapping,
-  findTenantId,
   insertMapping,
   listMappings,
   lockTenantMappings,

@@ -41,16 +41,6 @@ const fromRow = (r: Row): RoleMapping => ({
   groupKnown: r.group_known,
 });
 
-export async function findTenantId(db: Queryable, slug: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('tenants')
-    .select('id')
-    .where('slug', '=', slug)
-    .where('desired', '=', 'present')
-    .executeTakeFirst();
-  return row?.id;
-}
-
 /**
  * The tenant's mappings, by stage name and group; with `stage`, those of that
  * stage and those of all stages (what applies there).
