@@ -150,6 +150,36 @@ describe('verifyIdentity', () => {
 });
 
 describe('IdentityVerifier', () => {
+  it('remembers a verified token until its own exp, and not a moment after', async () => {
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    let clock = Date.now();
+    const verifier = new IdentityVerifier({
+      tenant: 'acme',
+      stage: 'prod',
+      now: () => clock,
+      jwks: await keySet,
+      jwksUrl: undefined,
+      logger,
+    });
+    const exp = Math.floor(clock / 1000) + 60;
+    const token = await sign({}, { exp });
+    const header = { 'x-steward-identity': token };
+    expect((await verifier.identityOf(header)).identity.authenticated).toBe(true);
+    clock = (exp - 1) * 1000;
+    expect((await verifier.identityOf(header)).identity.authenticated).toBe(true);
+    // Past exp the remembered verification no longer counts: the token is checked again, and refused.
+    clock = (exp + 10) * 1000;
+    expect(await verifier.identityOf(header)).toMatchObject({
+      identity: { authenticated: false },
+      refused: 'expired',
+    });
+    // A token of another stage is never remembered as good.
+    const other = await sign({ stage: 'dev' });
+    clock = Date.now();
+    expect((await verifier.identityOf({ 'x-steward-identity': other })).refused).toBe('stage');
+    expect((await verifier.identityOf({ 'x-steward-identity': other })).refused).toBe('stage');
+  });
+
   it('fetches the key set from a URL, again for a new kid, and logs refusals without the token', async () => {
     let served = await jwks(['k1', steward.publicKey]);
     let fetches = 0;

@@ -230,6 +230,15 @@ export interface IdentityOptions {
 /** A fetched key set is fetched again for an unknown kid, at most this often. */
 const refetchAfterMs = 30_000;
 
+/**
+ * Tokens already verified, kept until their own `exp`: a signed-in browser
+ * sends the same token on every request for its lifetime (five minutes), and
+ * an ES256 verification costs more CPU than the rest of a small request. The
+ * tenant and stage are the process's, so a token valid once stays valid until
+ * it expires (revocation happens at the edge, which stops sending it).
+ */
+const verifiedCacheSize = 1000;
+
 async function fetchText(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
@@ -245,6 +254,7 @@ export class IdentityVerifier {
   #keys: readonly VerifyingKey[];
   #fetchedAt = 0;
   #fetching: Promise<void> | undefined;
+  readonly #verified = new Map<string, { readonly identity: Identity; readonly until: number }>();
 
   constructor(options: IdentityOptions) {
     this.#o = options;
@@ -286,17 +296,31 @@ export class IdentityVerifier {
       stage: this.#o.stage,
       now: this.#now() / 1000,
     };
+    const known = token === undefined ? undefined : this.#verified.get(token);
+    if (known && expected.now < known.until) return { kind: 'signed-in', identity: known.identity };
     let result = verifyIdentity(token, this.#keys, expected);
     if (result.kind === 'refused' && (result.reason === 'unknown_key' || result.reason === 'no_keys')) {
       await this.#refresh();
       result = verifyIdentity(token, this.#keys, expected);
     }
+    if (result.kind === 'signed-in' && token !== undefined) this.#remember(token, result.identity);
     if (result.kind === 'refused')
       this.#o.logger.warn('identity header refused: the request is anonymous', {
         reason: result.reason,
         detail: result.detail,
       });
     return result;
+  }
+
+  #remember(token: string, identity: Identity): void {
+    // Read only after the signature and claims were verified: the payload is Steward's.
+    const exp = decodeJson(token.trim().split('.')[1] ?? '')?.['exp'];
+    if (typeof exp !== 'number') return;
+    if (this.#verified.size >= verifiedCacheSize) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+    this.#verified.set(token, { identity, until: exp });
   }
 
   /** The user of a request: signed in, or anonymous (with the reason its header was refused). */
