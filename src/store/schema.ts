@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { HaTables } from './schema-ha.ts';
 import type { IdentityTables } from './schema-identity.ts';
 
 /** Row types of the control database, as Kysely sees them. */
@@ -608,7 +609,7 @@ export interface HealAttemptsTable {
   detail: Generated<string>;
 }
 
-export interface ControlDatabase extends IdentityTables {
+export interface ControlDatabase extends IdentityTables, HaTables {
   secrets: SecretsTable;
   tenants: TenantsTable;
   stages: StagesTable;

@@ -1,0 +1,60 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * Row types of the high-availability tables (issue 14), one interface per
+ * owning module, so that each module's tables are declared beside the others
+ * without two modules editing one list. ControlDatabase (schema.ts) extends
+ * them all. Blocks of modules that add no table yet stay empty.
+ */
+type Id = ColumnType<string, never, never>;
+type Json = ColumnType<unknown, string | undefined, string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** src/databases/patroni/ (ha-patroni): ha_clusters, ha_members. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface HaPatroniTables {}
+
+/** src/backups/restore*\/ (ha-restore): only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RestoreTables {}
+
+/** src/cluster/ (ha-leases): nodes, leases. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ClusterTables {}
+
+/** src/drills/store.ts: the one writer of drills. */
+export interface DrillsTable {
+  id: Id;
+  kind: string;
+  stage_id: string | null;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  cluster: string;
+  synchronous: boolean | null;
+  requested_by: string;
+  started_at: Timestamp;
+  fault_at: NullableTimestamp;
+  ended_at: NullableTimestamp;
+  phase: string;
+  outcome: string;
+  reason: ColumnType<string, string | undefined, string>;
+  writes_resume_seconds: number | null;
+  acknowledged_writes: ColumnType<string | null, number | null | undefined, number | null>;
+  lost_commits: ColumnType<string | null, number | null | undefined, number | null>;
+  old_primary: string | null;
+  new_primary: string | null;
+  rejoin_seconds: number | null;
+  details: Json;
+}
+
+export interface DrillTables {
+  drills: DrillsTable;
+}
+
+/** src/appliance/ (ha-appliance): only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ApplianceTables {}
+
+export interface HaTables
+  extends HaPatroniTables, RestoreTables, ClusterTables, DrillTables, ApplianceTables {}
