@@ -53,6 +53,7 @@ import {
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
+import { DrillService, type DrillTargets } from './drills/index.ts';
 import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
@@ -165,6 +166,8 @@ export interface Services {
   /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
   readonly scimTokens: ScimTokenService;
   readonly scim: ScimService;
+  /** Issue 14: failover drills of ha stages, kept as evidence. */
+  readonly drills: DrillService;
 }
 
 export interface ServiceDependencies {
@@ -197,6 +200,8 @@ export interface ServiceDependencies {
   readonly edgePort?: () => number | undefined;
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
+  /** The ha tier's clusters as drills see them; undefined without an ha tier. */
+  readonly drillTargets?: DrillTargets | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -608,7 +613,16 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
   authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
+  const drills = new DrillService({
+    db,
+    tenants,
+    audit,
+    clock,
+    logger: logger.child({ component: 'drills' }),
+    targets: deps.drillTargets,
+  });
   return {
+    drills,
     oidc,
     identitySettings,
     sessions,
