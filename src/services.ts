@@ -53,7 +53,7 @@ import {
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
-import { DrillService, type DrillTargets } from './drills/index.ts';
+import { DrillService, type HaClusters } from './drills/index.ts';
 import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
@@ -201,7 +201,7 @@ export interface ServiceDependencies {
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
   /** The ha tier's clusters as drills see them; undefined without an ha tier. */
-  readonly drillTargets?: DrillTargets | undefined;
+  readonly haClusters?: HaClusters | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -450,6 +450,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
+      haClusters: deps.haClusters,
     }),
   });
   const watchdog = new Watchdog({
@@ -488,6 +489,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
+      haClusters: deps.haClusters,
     }),
   });
   alerts.useHealer(healing);
@@ -619,7 +621,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'drills' }),
-    targets: deps.drillTargets,
+    targets: deps.haClusters,
   });
   return {
     drills,

@@ -19,5 +19,5 @@ export {
   type DrillOutcome,
   type StageDrillKind,
 } from './plan.ts';
-export { drillDatabase, type DrillTarget, type DrillTargets } from './target.ts';
-export { patroniDrillTarget, type PatroniTargetOptions } from './patroni-target.ts';
+export { drillDatabase, type HaCluster, type HaClusters } from './cluster.ts';
+export { patroniCluster, type PatroniClusterOptions } from './patroni-cluster.ts';

@@ -16,7 +16,7 @@ import {
   type StageDrillKind,
 } from './plan.ts';
 import { DrillStore, type DrillView } from './store.ts';
-import type { DrillTarget, DrillTargets } from './target.ts';
+import type { HaCluster, HaClusters } from './cluster.ts';
 import { WriteLoad, type WriteLoadReport } from './write-load.ts';
 
 export interface DrillServiceOptions {
@@ -26,7 +26,7 @@ export interface DrillServiceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   /** The ha tier's clusters; undefined where this installation has no ha tier. */
-  readonly targets: DrillTargets | undefined;
+  readonly targets: HaClusters | undefined;
   readonly limits?: DrillLimits;
 }
 
@@ -123,7 +123,7 @@ export class DrillService {
   async #run(
     id: string,
     kind: StageDrillKind,
-    target: DrillTarget,
+    target: HaCluster,
     who: { tenant: string; stage: string; actor: string },
   ): Promise<void> {
     const limits = this.#o.limits ?? defaultDrillLimits;

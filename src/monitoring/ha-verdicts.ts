@@ -42,35 +42,38 @@ const isStuck = (m: HaMemberSeen): boolean => (stuckStates as readonly string[])
 const isUp = (m: HaMemberSeen): boolean => m.reachable && (m.state === 'running' || m.state === 'streaming');
 
 /**
- * Members: every member's Patroni answers and its PostgreSQL runs. One
- * member down or stuck is degraded (the cluster serves, with less
- * redundancy); none up is a failure.
+ * Members: every member's Patroni answers. One member down is degraded (the
+ * cluster serves, with less redundancy); none answering is a failure.
+ * Healing starts the members that are down (start-ha-member).
  */
 export function haMembersVerdict(seen: HaClusterSeen): Verdict {
   const down = seen.members.filter((m) => !m.reachable);
-  const notRunning = seen.members.filter((m) => m.reachable && !isUp(m));
-  const up = seen.members.length - down.length - notRunning.length;
-  const problems = [
-    ...down.map((m) => `${m.name} is down (its Patroni does not answer)`),
-    ...notRunning.map((m) => `${m.name} is ${m.state}${isStuck(m) ? ' (stuck: needs a reinit)' : ''}`),
-  ];
-  const head = `${up} of ${seen.members.length} members running`;
-  if (problems.length === 0) return { outcome: 'ok', detail: head };
-  return { outcome: up === 0 ? 'fail' : 'degraded', detail: `${head}; ${problems.join('; ')}` };
+  const head = `${seen.members.length - down.length} of ${seen.members.length} members answer`;
+  if (down.length === 0) return { outcome: 'ok', detail: head };
+  return {
+    outcome: down.length === seen.members.length ? 'fail' : 'degraded',
+    detail: `${head}; ${down.map((m) => `${m.name} is down (its Patroni does not answer)`).join('; ')}`,
+  };
 }
 
 /**
- * Replication: each running replica follows the leader's timeline within
- * `maxLagBytes`. Over the bound, or on an old timeline (not rejoined after
- * a failover), is degraded. Members that are down are the members check's.
+ * Replication: each other member that answers runs as a replica of the
+ * leader, on its timeline, within `maxLagBytes`. A member stuck (its
+ * PostgreSQL failed to start or crashed: waiting will not help) is a
+ * failure, which healing answers with a reinit (reinit-ha-member); one
+ * starting, on an older timeline (not rejoined after a failover), not
+ * streaming or lagging over the bound is degraded. Members that are down
+ * are the members check's.
  */
 export function haReplicationVerdict(seen: HaClusterSeen, maxLagBytes = defaultMaxLagBytes): Verdict {
   const leader = seen.members.find((m) => m.name === seen.leader);
   if (!leader) return { outcome: 'ok', detail: 'no leader to replicate from (the leader check says why)' };
-  const replicas = seen.members.filter((m) => m.name !== seen.leader && isUp(m));
-  const problems: string[] = [];
-  for (const r of replicas) {
-    if (leader.timeline !== null && r.timeline !== null && r.timeline < leader.timeline) {
+  const others = seen.members.filter((m) => m.name !== seen.leader && m.reachable);
+  const stuck = others.filter(isStuck);
+  const problems = stuck.map((m) => `${m.name} is stuck (${m.state}): it needs a reinit`);
+  for (const r of others.filter((m) => !isStuck(m))) {
+    if (!isUp(r)) problems.push(`${r.name} is ${r.state}`);
+    else if (leader.timeline !== null && r.timeline !== null && r.timeline < leader.timeline) {
       problems.push(`${r.name} is on timeline ${r.timeline}, the leader on ${leader.timeline}`);
     } else if (r.lagBytes === null) {
       problems.push(`${r.name}'s lag is unknown (not streaming)`);
@@ -78,14 +81,13 @@ export function haReplicationVerdict(seen: HaClusterSeen, maxLagBytes = defaultM
       problems.push(`${r.name} is ${formatBytes(r.lagBytes)} behind (bound ${formatBytes(maxLagBytes)})`);
     }
   }
-  const worst = Math.max(0, ...replicas.map((r) => r.lagBytes ?? 0));
-  if (problems.length === 0) {
-    return {
-      outcome: 'ok',
-      detail: `${replicas.length} replicas streaming from ${leader.name}, at most ${formatBytes(worst)} behind`,
-    };
-  }
-  return { outcome: 'degraded', detail: problems.join('; ') };
+  if (problems.length > 0)
+    return { outcome: stuck.length > 0 ? 'fail' : 'degraded', detail: problems.join('; ') };
+  const worst = Math.max(0, ...others.map((r) => r.lagBytes ?? 0));
+  return {
+    outcome: 'ok',
+    detail: `${others.length} replicas streaming from ${leader.name}, at most ${formatBytes(worst)} behind`,
+  };
 }
 
 /**
@@ -117,6 +119,18 @@ export function haLeaderVerdict(seen: HaClusterSeen): Verdict {
   return { outcome: 'ok', detail: `${leader.name} is the leader (timeline ${leader.timeline ?? '-'})` };
 }
 
+/** The verdict of one ha check. */
+export function haVerdict(watch: 'members' | 'replication' | 'leader', seen: HaClusterSeen): Verdict {
+  switch (watch) {
+    case 'members':
+      return haMembersVerdict(seen);
+    case 'replication':
+      return haReplicationVerdict(seen);
+    case 'leader':
+      return haLeaderVerdict(seen);
+  }
+}
+
 /** Why the cluster is not fit for a drill: one leader, every member running and caught up. Empty: fit. */
 export function drillProblems(seen: HaClusterSeen, maxLagBytes = defaultMaxLagBytes): string[] {
   return [haLeaderVerdict(seen), haMembersVerdict(seen), haReplicationVerdict(seen, maxLagBytes)]
@@ -131,4 +145,31 @@ export function rejoined(seen: HaClusterSeen, member: string, maxLagBytes = defa
   if (!m || !leader || m.name === leader.name || !isUp(m) || m.role !== 'replica') return false;
   if (m.timeline === null || m.timeline !== leader.timeline) return false;
   return m.lagBytes !== null && m.lagBytes <= maxLagBytes;
+}
+
+/** Members whose Patroni does not answer: starting them is always safe (a running one is left alone). */
+export function membersToStart(seen: HaClusterSeen): string[] {
+  return seen.members.filter((m) => !m.reachable).map((m) => m.name);
+}
+
+/**
+ * Replicas to copy afresh from the leader: their Patroni answers but their
+ * PostgreSQL is stuck (start failed, crashed). Only while one healthy leader
+ * exists to copy from; never the leader, never during a split brain. A
+ * replica that lags or is still rewinding is left to catch up.
+ */
+export function membersToReinit(seen: HaClusterSeen): { readonly members: string[]; readonly why: string } {
+  const leader = haLeaderVerdict(seen);
+  if (leader.outcome !== 'ok')
+    return { members: [], why: `no reinit without a healthy leader: ${leader.detail}` };
+  const stuck = seen.members.filter((m) => m.reachable && m.name !== seen.leader && isStuck(m));
+  return stuck.length > 0
+    ? {
+        members: stuck.map((m) => m.name),
+        why: stuck.map((m) => `${m.name} is ${m.state} on timeline ${m.timeline ?? '-'}`).join('; '),
+      }
+    : {
+        members: [],
+        why: 'no member is stuck (lag or a rejoin in progress is left to catch up): nothing reinitialised',
+      };
 }

@@ -4,10 +4,10 @@ import { catalogOperations } from '../databases/catalog.ts';
 import { tolerateServerLoss } from '../databases/client.ts';
 import { maintenanceDatabase, pinned } from '../databases/privileged.ts';
 import type { HaClusterSeen, HaMemberSeen } from '../monitoring/ha-verdicts.ts';
-import { drillDatabase, type DrillTarget } from './target.ts';
+import { drillDatabase, type HaCluster } from './cluster.ts';
 
 /**
- * A DrillTarget over a stage's Patroni cluster: what Steward's Patroni
+ * A HaCluster over a stage's Patroni cluster: what Steward's Patroni
  * driver knows of it (members, REST API, router, how to kill and start a
  * member). Structural types, so that the drill needs nothing of the driver
  * but these few calls (src/databases/patroni/ implements them).
@@ -33,9 +33,10 @@ export interface PatroniClusterApi {
     }[];
   }>;
   switchover(candidate?: string): Promise<void>;
+  reinit(member: string): Promise<void>;
 }
 
-export interface PatroniTargetOptions {
+export interface PatroniClusterOptions {
   readonly scope: string;
   readonly synchronous: boolean;
   readonly members: readonly PatroniMemberAddress[];
@@ -50,7 +51,7 @@ export interface PatroniTargetOptions {
   readonly timeoutMs?: number;
 }
 
-export function patroniDrillTarget(o: PatroniTargetOptions): DrillTarget {
+export function patroniCluster(o: PatroniClusterOptions): HaCluster {
   const timeoutMs = o.timeoutMs ?? 1_000;
   const find = (name: string): PatroniMemberAddress => {
     const found = o.members.find((m) => m.name === name);
@@ -137,5 +138,6 @@ export function patroniDrillTarget(o: PatroniTargetOptions): DrillTarget {
       await o.rest.switchover(candidate?.name);
     },
     start: (member) => o.start(find(member)),
+    reinit: (member) => o.rest.reinit(find(member).name),
   };
 }

@@ -2,12 +2,12 @@ import type { HaClusterSeen } from '../monitoring/ha-verdicts.ts';
 import type { LoadConnection } from './write-load.ts';
 
 /**
- * What a drill does to a stage's Patroni cluster: the port between the
- * drill (service, planner) and the Patroni driver (src/databases/patroni/),
- * implemented in ./patroni-target.ts. Kept small so that the drill is tested
- * against a real cluster and the planner without one.
+ * A stage's Patroni cluster as drills, the ha checks and self-healing see
+ * it: the port between them and the Patroni driver (src/databases/patroni/),
+ * implemented in ./patroni-cluster.ts. Kept small so that the planners are
+ * tested without a cluster and the drivers against a real one.
  */
-export interface DrillTarget {
+export interface HaCluster {
   /** The Patroni scope (the stage's database name). */
   readonly scope: string;
   /** The cluster runs Patroni's synchronous_mode: no acknowledged commit may be lost. */
@@ -26,11 +26,13 @@ export interface DrillTarget {
   switchover(leader: string): Promise<void>;
   /** Starts the member's Patroni again (idempotent: a running one is left alone). */
   start(member: string): Promise<void>;
+  /** Throws the member's data away and copies it from the leader again (Patroni's reinitialize). */
+  reinit(member: string): Promise<void>;
 }
 
-export interface DrillTargets {
-  /** The cluster of a stage on the ha tier, by the stage's database name. */
-  forStage(databaseName: string): Promise<DrillTarget>;
+export interface HaClusters {
+  /** The cluster of a stage on the ha tier, by the stage's database name (the Patroni scope). */
+  forStage(databaseName: string): Promise<HaCluster>;
 }
 
 /** The drill's database and role in a stage's cluster: Steward's own, never the tenant's. */
