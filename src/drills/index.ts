@@ -21,3 +21,4 @@ export {
 } from './plan.ts';
 export { drillDatabase, type HaCluster, type HaClusters } from './cluster.ts';
 export { patroniCluster, type PatroniClusterOptions } from './patroni-cluster.ts';
+export { runDrill, type DrillRun, type RunDrillOptions } from './runner.ts';

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
@@ -6,18 +5,10 @@ import { ConflictError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
 import type { TenantService } from '../tenants/service.ts';
-import { lostCommits } from './measure.ts';
-import {
-  defaultDrillLimits,
-  nextDrillStep,
-  phaseOf,
-  type DrillLimits,
-  type DrillObservation,
-  type StageDrillKind,
-} from './plan.ts';
+import type { DrillLimits, StageDrillKind } from './plan.ts';
 import { DrillStore, type DrillView } from './store.ts';
 import type { HaCluster, HaClusters } from './cluster.ts';
-import { WriteLoad, type WriteLoadReport } from './write-load.ts';
+import { runDrill } from './runner.ts';
 
 export interface DrillServiceOptions {
   readonly db: ControlDb;
@@ -123,155 +114,33 @@ export class DrillService {
   async #run(
     id: string,
     kind: StageDrillKind,
-    target: HaCluster,
+    cluster: HaCluster,
     who: { tenant: string; stage: string; actor: string },
   ): Promise<void> {
-    const limits = this.#o.limits ?? defaultDrillLimits;
-    const log = this.#o.logger.child({ drill: id, tenant: who.tenant, stage: who.stage });
-    const started = performance.now();
-    let load: WriteLoad | undefined;
-    let report: WriteLoadReport | undefined;
-    let prepared = false;
-    let fault: { oldPrimary: string; at: number; wall: Date } | null = null;
-    let restartedAt: number | null = null;
-    let lost: ReturnType<typeof lostCommits> | null = null;
-    let killed: string | null = null;
-    let phase = 'starting';
-    let outcome: { outcome: 'passed' | 'failed' | 'interrupted'; reason: string };
-    let seen: DrillObservation['cluster'] = null;
-    try {
-      for (;;) {
-        if (this.#stopping) {
-          outcome = { outcome: 'interrupted', reason: 'Steward stopped during the drill' };
-          break;
-        }
-        seen = await target.observe().catch(() => null);
-        const now = performance.now();
-        const step = nextDrillStep(
-          {
-            kind,
-            synchronous: target.synchronous,
-            elapsedMs: now - started,
-            cluster: seen,
-            prepared,
-            load: load
-              ? {
-                  acknowledged: load.acknowledgedCount,
-                  resumeMs: fault ? load.resumeMs(fault.at) : null,
-                  stopped: load.stopped,
-                }
-              : null,
-            fault: fault ? { oldPrimary: fault.oldPrimary, msSince: now - fault.at } : null,
-            restartedMsAgo: restartedAt === null ? null : now - restartedAt,
-            lost: lost?.lost ?? null,
-          },
-          limits,
-        );
-        const next = phaseOf(step);
-        if (next !== phase) {
-          phase = next;
-          log.info({ phase }, 'drill step');
-          await this.store.phase(id, phase, step.kind === 'inject' ? this.#o.clock.now() : undefined);
-        }
-        if (step.kind === 'finish') {
-          outcome = { outcome: step.outcome, reason: step.reason };
-          break;
-        }
-        switch (step.kind) {
-          case 'wait':
-            await new Promise((r) => setTimeout(r, step.ms));
-            break;
-          case 'prepare': {
-            const connection = await target.prepare();
-            load = new WriteLoad({ connection });
-            prepared = true;
-            break;
-          }
-          case 'start-load':
-            if (!load) throw new Error('the write load was not prepared');
-            await load.start();
-            break;
-          case 'inject':
-            fault = { oldPrimary: step.member, at: performance.now(), wall: this.#o.clock.now() };
-            if (kind === 'kill') {
-              killed = step.member;
-              await target.kill(step.member);
-            } else {
-              await target.switchover(step.member);
-            }
-            break;
-          case 'stop-load':
-            report = await load?.stop();
-            break;
-          case 'count-lost':
-            if (!load || !report) throw new Error('the write load was not stopped');
-            lost = lostCommits(report.acknowledged, await load.found());
-            break;
-          case 'restart-member':
-            restartedAt = performance.now();
-            await target.start(step.member);
-            killed = null;
-            break;
-        }
-      }
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'drill step failed');
-      outcome = { outcome: 'failed', reason: `${phase}: ${(error as Error).message}` };
-    } finally {
-      // Whatever happened: the load stops and a killed member comes back.
-      if (load && !load.stopped) report = await load.stop().catch(() => report);
-      if (killed) await target.start(killed).catch(() => undefined);
-    }
-    const ended = performance.now();
-    const resumeMs = fault && load ? load.resumeMs(fault.at) : null;
-    const newPrimary = seen?.leader ?? null;
-    await this.store.finish(
-      id,
-      {
-        outcome: outcome.outcome,
-        reason: outcome.reason,
-        endedAt: this.#o.clock.now(),
-        phase,
-        faultAt: fault?.wall ?? null,
-        writesResumeSeconds: resumeMs === null ? null : round(resumeMs / 1000),
-        acknowledgedWrites: report?.acknowledgedCount ?? null,
-        lostCommits: lost?.lost ?? null,
-        oldPrimary: fault?.oldPrimary ?? null,
-        newPrimary: newPrimary === fault?.oldPrimary ? null : newPrimary,
-        rejoinSeconds:
-          outcome.outcome === 'passed' && fault ? round((ended - (restartedAt ?? fault.at)) / 1000) : null,
+    const logger = this.#o.logger.child({ drill: id, tenant: who.tenant, stage: who.stage });
+    const run = await runDrill(cluster, kind, {
+      ...(this.#o.limits ? { limits: this.#o.limits } : {}),
+      logger,
+      now: () => this.#o.clock.now(),
+      shouldStop: () => this.#stopping,
+      onPhase: (phase, faultAt) => this.store.phase(id, phase, faultAt),
+    });
+    await this.store.finish(id, { ...run, endedAt: this.#o.clock.now() }, (tx) =>
+      this.#o.audit.record(tx, {
+        actor: who.actor,
+        action: 'drill.finish',
+        target: `tenant/${who.tenant}/stage/${who.stage}/drill/${id}`,
+        tenant: who.tenant,
+        outcome: run.outcome === 'passed' ? 'success' : 'failure',
         details: {
-          attemptedWrites: report?.attempted ?? null,
-          failedWrites: report?.failed ?? null,
-          lostExamples: lost?.examples ?? [],
-          committedUnacknowledged: lost?.committedUnacknowledged ?? null,
-          outages: (report?.outages ?? []).map((o) => ({
-            fromMs: Math.round(o.lastAckAt - (report?.startedAt ?? 0)),
-            toMs: o.resumedAt === null ? null : Math.round(o.resumedAt - (report?.startedAt ?? 0)),
-          })),
-          faultAtMs: fault && report ? Math.round(fault.at - report.startedAt) : null,
-          errors: report?.errors ?? [],
-          durationSeconds: round((ended - started) / 1000),
+          kind,
+          outcome: run.outcome,
+          reason: run.reason,
+          writesResumeSeconds: run.writesResumeSeconds ?? null,
+          lostCommits: run.lostCommits ?? null,
         },
-      },
-      (tx) =>
-        this.#o.audit.record(tx, {
-          actor: who.actor,
-          action: 'drill.finish',
-          target: `tenant/${who.tenant}/stage/${who.stage}/drill/${id}`,
-          tenant: who.tenant,
-          outcome: outcome.outcome === 'passed' ? 'success' : 'failure',
-          details: {
-            kind,
-            outcome: outcome.outcome,
-            reason: outcome.reason,
-            writesResumeSeconds: resumeMs === null ? null : round(resumeMs / 1000),
-            lostCommits: lost?.lost ?? null,
-          },
-        }),
+      }),
     );
-    log.info({ outcome: outcome.outcome, reason: outcome.reason }, 'drill ended');
+    logger.info({ outcome: run.outcome, reason: run.reason }, 'drill ended');
   }
 }
-
-const round = (n: number): number => Math.round(n * 100) / 100;

@@ -83,9 +83,9 @@ function parameters(input: { readonly unsafeFast?: boolean | undefined }): Recor
     unix_socket_permissions: '0700',
     logging_collector: 'off',
     log_line_prefix: '%m [%p] %u@%d ',
-    ...(input.unsafeFast
-      ? { fsync: 'off', full_page_writes: 'off', shared_buffers: '32MB', synchronous_commit: 'on' }
-      : {}),
+    // full_page_writes stays on even in throwaway clusters: pg_rewind refuses a source without it, and
+    // a killed primary rejoins by pg_rewind.
+    ...(input.unsafeFast ? { fsync: 'off', shared_buffers: '32MB', synchronous_commit: 'on' } : {}),
   };
 }
 
