@@ -36,24 +36,24 @@ export interface PatroniClusterApi {
   reinit(member: string): Promise<void>;
 }
 
-export interface PatroniClusterOptions {
+export interface PatroniClusterOptions<M extends PatroniMemberAddress = PatroniMemberAddress> {
   readonly scope: string;
   readonly synchronous: boolean;
-  readonly members: readonly PatroniMemberAddress[];
+  readonly members: readonly M[];
   readonly rest: PatroniClusterApi;
   /** The database router's listener for the cluster: always the current primary. */
   readonly router: { readonly host: string; readonly port: number };
   /** The superuser session of a member, over its own Unix socket. */
-  readonly socket: (member: PatroniMemberAddress) => pg.ClientConfig;
-  readonly kill: (member: PatroniMemberAddress) => Promise<void>;
-  readonly start: (member: PatroniMemberAddress) => Promise<void>;
+  readonly socket: (member: M) => pg.ClientConfig;
+  readonly kill: (member: M) => Promise<void>;
+  readonly start: (member: M) => Promise<void>;
   /** A member's REST API answers within this (default 1 s). */
   readonly timeoutMs?: number;
 }
 
-export function patroniCluster(o: PatroniClusterOptions): HaCluster {
+export function patroniCluster<M extends PatroniMemberAddress>(o: PatroniClusterOptions<M>): HaCluster {
   const timeoutMs = o.timeoutMs ?? 1_000;
-  const find = (name: string): PatroniMemberAddress => {
+  const find = (name: string): M => {
     const found = o.members.find((m) => m.name === name);
     if (!found) throw new Error(`cluster ${o.scope} has no member ${name}`);
     return found;
