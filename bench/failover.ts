@@ -38,13 +38,14 @@ interface Series {
 
 async function series(
   name: string,
-  root: string,
+  bench: Awaited<ReturnType<typeof benchRoot>>,
   etcd: Awaited<ReturnType<typeof startBenchEtcd>>,
   settings: PatroniSettings,
   count: number,
 ): Promise<Series> {
   log(`${name}: starting a 3-member ${synchronous ? 'synchronous' : 'asynchronous'} cluster`);
-  const cluster = await startBenchCluster(root, etcd, { synchronous, settings, unsafeFast });
+  const cluster = await startBenchCluster(bench.root, etcd, { synchronous, settings, unsafeFast });
+  bench.onCleanup(() => cluster.stop());
   const runs: DrillRun[] = [];
   try {
     for (let i = 0; i < count; i++) {
@@ -97,8 +98,9 @@ try {
   const etcd = await startBenchEtcd(bench.root);
   bench.onCleanup(() => etcd.stop());
   const started = Date.now();
-  const tuned = await series('tuned', bench.root, etcd, defaultSettings, kills);
-  const anchor = await series('patroni defaults', bench.root, etcd, patroniDefaults, anchorKills);
+  const tuned = kills > 0 ? await series('tuned', bench, etcd, defaultSettings, kills) : null;
+  const anchor =
+    anchorKills > 0 ? await series('patroni defaults', bench, etcd, patroniDefaults, anchorKills) : null;
   process.stdout.write(
     `${JSON.stringify(
       {

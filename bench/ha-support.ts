@@ -27,6 +27,7 @@ import {
 } from '../src/databases/patroni/index.ts';
 import { findPostgresBinDir } from '../src/databases/local-cluster.ts';
 import { patroniCluster } from '../src/drills/patroni-cluster.ts';
+import { drillProblems } from '../src/monitoring/ha-verdicts.ts';
 import type { HaCluster } from '../src/drills/cluster.ts';
 import { postgresRunAs } from '../src/system/exec.ts';
 import { freePort } from '../src/system/ports.ts';
@@ -121,6 +122,7 @@ export async function startBenchCluster(
     user: 'postgres',
     database: 'postgres',
   });
+  let stopping: Promise<void> | undefined;
   const cluster: BenchCluster = {
     scope,
     members,
@@ -141,20 +143,25 @@ export async function startBenchCluster(
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const seen = await cluster.ha.observe().catch(() => null);
-        const leader = seen?.leader;
-        const streaming = seen?.members.filter(
-          (m) => m.name !== leader && m.role === 'replica' && m.lagBytes !== null,
-        );
-        if (leader && streaming?.length === 2 && (await rest.primaryStatus(leader)) === 200) return leader;
+        // One leader, both replicas streaming, and in synchronous mode a synchronous standby.
+        if (
+          seen?.leader &&
+          drillProblems(seen).length === 0 &&
+          (await rest.primaryStatus(seen.leader)) === 200
+        )
+          return seen.leader;
         await sleep(200);
       }
       throw new Error(`cluster ${scope}: no leader with two streaming replicas within ${timeoutMs} ms`);
     },
-    async stop() {
-      await router.stop();
-      await Promise.all(members.map((m) => stopMember(m, user)));
-      await etcdDeletePrefix([etcd.url], `${namespace}${scope}/`).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
+    stop() {
+      stopping ??= (async () => {
+        await router.stop();
+        await Promise.all(members.map((m) => stopMember(m, user)));
+        await etcdDeletePrefix([etcd.url], `${namespace}${scope}/`).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopping;
     },
   };
   try {

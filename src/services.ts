@@ -53,7 +53,7 @@ import {
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
-import { DrillService, type HaClusters } from './drills/index.ts';
+import { DrillService, haClustersOf, isHaDriver, type HaClusters } from './drills/index.ts';
 import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
@@ -207,6 +207,8 @@ export interface ServiceDependencies {
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
+  // The ha tier's clusters (drills, ha checks, healing): given, or over this installation's ha driver.
+  const haClusters = deps.haClusters ?? (isHaDriver(drivers.ha) ? haClustersOf(drivers.ha) : undefined);
   const metrics = deps.metrics ?? new StewardMetrics({ clock, db });
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
     clock,
@@ -450,7 +452,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
-      haClusters: deps.haClusters,
+      haClusters,
     }),
   });
   const watchdog = new Watchdog({
@@ -489,7 +491,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
-      haClusters: deps.haClusters,
+      haClusters,
     }),
   });
   alerts.useHealer(healing);
@@ -621,7 +623,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'drills' }),
-    targets: deps.haClusters,
+    targets: haClusters,
   });
   return {
     drills,

@@ -22,3 +22,4 @@ export {
 export { drillDatabase, type HaCluster, type HaClusters } from './cluster.ts';
 export { patroniCluster, type PatroniClusterOptions } from './patroni-cluster.ts';
 export { runDrill, type DrillRun, type RunDrillOptions } from './runner.ts';
+export { haClustersOf, isHaDriver } from './ha-clusters.ts';

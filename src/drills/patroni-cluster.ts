@@ -95,10 +95,11 @@ export function patroniCluster<M extends PatroniMemberAddress>(o: PatroniCluster
           state: self ? (typeof self.state === 'string' ? self.state : 'unknown') : 'unreachable',
           timeline: typeof self?.timeline === 'number' ? self.timeline : (entry?.timeline ?? null),
           lagBytes: typeof entry?.lag === 'number' ? entry.lag : null,
+          syncStandby: entry?.role === 'sync_standby',
         };
       });
       const leader = cluster?.members.find((m) => m.role === 'leader')?.name ?? null;
-      return { scope: o.scope, leader, members };
+      return { scope: o.scope, leader, synchronous: o.synchronous, members };
     },
 
     async prepare() {

@@ -76,16 +76,25 @@ export class WriteLoad {
     };
   }
 
-  /** Makes the table afresh and starts writing; resolves once the first write is acknowledged. */
-  async start(): Promise<void> {
+  /**
+   * Makes the table afresh and starts writing. Tries for up to `withinMs`:
+   * a router that has just come up may not route to the primary yet.
+   */
+  async start(withinMs = 15_000): Promise<void> {
     if (this.#loop) throw new Error('the write load runs already');
-    const client = await this.#connect();
-    try {
-      await client.query(`drop table if exists public.${this.#o.table}`);
-      await client.query(`create table public.${this.#o.table} (n bigint not null)`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
+    const deadline = performance.now() + withinMs;
+    let client: pg.Client | undefined;
+    while (!client) {
+      try {
+        client = await this.#connect();
+        await client.query(`drop table if exists public.${this.#o.table}`);
+        await client.query(`create table public.${this.#o.table} (n bigint not null)`);
+      } catch (error) {
+        await client?.end().catch(() => undefined);
+        client = undefined;
+        if (performance.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, this.#o.maxBackoffMs));
+      }
     }
     this.#client = client;
     this.#startedAt = performance.now();

@@ -20,6 +20,8 @@ export interface HaMemberSeen {
   readonly timeline: number | null;
   /** Bytes behind the leader, from the cluster view; null when unknown (or the leader itself). */
   readonly lagBytes: number | null;
+  /** Patroni names it the synchronous standby: a commit waits for it, and only it may be promoted. */
+  readonly syncStandby: boolean;
 }
 
 export interface HaClusterSeen {
@@ -27,6 +29,8 @@ export interface HaClusterSeen {
   readonly scope: string;
   /** The member holding the leader key in etcd; null: none (no primary is elected). */
   readonly leader: string | null;
+  /** The cluster runs Patroni's synchronous_mode. */
+  readonly synchronous: boolean;
   /** Every member Steward placed for the cluster, whether it answers or not. */
   readonly members: readonly HaMemberSeen[];
 }
@@ -80,6 +84,10 @@ export function haReplicationVerdict(seen: HaClusterSeen, maxLagBytes = defaultM
     } else if (r.lagBytes > maxLagBytes) {
       problems.push(`${r.name} is ${formatBytes(r.lagBytes)} behind (bound ${formatBytes(maxLagBytes)})`);
     }
+  }
+  // Until Patroni names a synchronous standby, commits are acknowledged by the leader alone.
+  if (seen.synchronous && !seen.members.some((m) => m.syncStandby && m.name !== seen.leader)) {
+    problems.push('no synchronous standby: commits are acknowledged without a replica');
   }
   if (problems.length > 0)
     return { outcome: stuck.length > 0 ? 'fail' : 'degraded', detail: problems.join('; ') };

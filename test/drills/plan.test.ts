@@ -10,16 +10,19 @@ const member = (name: string, p: Partial<HaMemberSeen> = {}): HaMemberSeen => ({
   state: 'running',
   timeline: 1,
   lagBytes: 0,
+  syncStandby: name === 'm3',
   ...p,
 });
 const healthy: HaClusterSeen = {
   scope: 'c',
+  synchronous: true,
   leader: 'm1',
   members: [member('m1', { role: 'primary', lagBytes: null }), member('m2'), member('m3')],
 };
 /** After m1 was killed: m2 leads on timeline 2, m1 gone. */
 const failedOver: HaClusterSeen = {
   scope: 'c',
+  synchronous: true,
   leader: 'm2',
   members: [
     member('m1', { reachable: false, role: 'unknown', state: 'unknown', timeline: null, lagBytes: null }),
@@ -66,6 +69,15 @@ describe('nextDrillStep', () => {
       detail: 'before any fault',
     },
     { name: 'warm: inject on the leader', o: base, want: 'inject', detail: 'm1' },
+    {
+      name: 'synchronous, but no synchronous standby yet: waits',
+      o: {
+        ...base,
+        load: null,
+        cluster: { ...healthy, members: healthy.members.map((x) => ({ ...x, syncStandby: false })) },
+      },
+      want: 'wait',
+    },
     {
       name: 'no leader yet: waits',
       o: { ...base, load: null, prepared: false, cluster: { ...healthy, leader: null } },

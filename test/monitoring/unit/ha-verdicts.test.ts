@@ -18,11 +18,13 @@ const m = (name: string, p: Partial<HaMemberSeen> = {}): HaMemberSeen => ({
   state: 'running',
   timeline: 3,
   lagBytes: 0,
+  syncStandby: false,
   ...p,
 });
 const cluster = (members: HaMemberSeen[], leader: string | null = 'a'): HaClusterSeen => ({
   scope: 's',
   leader,
+  synchronous: false,
   members,
 });
 const primary = m('a', { role: 'primary', lagBytes: null });
@@ -61,6 +63,17 @@ describe('ha verdicts', () => {
       detail: 'needs a reinit',
     },
     { name: 'a member down is not its business', c: cluster([primary, down('b'), m('c')]), want: 'ok' },
+    {
+      name: 'synchronous without a synchronous standby',
+      c: { ...cluster([primary, m('b'), m('c')]), synchronous: true },
+      want: 'degraded',
+      detail: 'no synchronous standby',
+    },
+    {
+      name: 'synchronous with one',
+      c: { ...cluster([primary, m('b', { syncStandby: true }), m('c')]), synchronous: true },
+      want: 'ok',
+    },
   ])('replication: $name', ({ c, want, detail }) => {
     const v = haReplicationVerdict(c);
     expect(v.outcome).toBe(want);
