@@ -82,6 +82,7 @@ import {
 } from './monitoring/index.ts';
 import { SlaEvidence, SlaService, SlaStore } from './sla/index.ts';
 import { HealingService, healLimits, stewardHealDrivers } from './healing/index.ts';
+import { haHealHeld } from './healing/ha.ts';
 import { StatusService } from './status/index.ts';
 import {
   adminInvitePage,
@@ -493,6 +494,12 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       backups: config.backups.enabled ? backups : undefined,
       haClusters,
     }),
+    held: (action, target) =>
+      haHealHeld(
+        { tenants, haClusters, drillRunning: (scope) => drills.store.running(scope) },
+        action,
+        target,
+      ),
   });
   alerts.useHealer(healing);
   const status = new StatusService({

@@ -33,8 +33,15 @@ export function haClustersOf(driver: HaDriver): HaClusters {
           user: 'postgres',
           database: maintenanceDatabase,
         }),
-        kill: (m) => driver.killMember(name, m.name),
-        start: (m) => driver.startMember(name, m.name),
+        // The killed member's machine is gone: this node's keeper must not start it before the drill does.
+        kill: async (m) => {
+          driver.keeper.hold(m.name);
+          await driver.killMember(name, m.name);
+        },
+        start: async (m) => {
+          driver.keeper.release(m.name);
+          await driver.startMember(name, m.name);
+        },
       });
     },
   };

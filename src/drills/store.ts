@@ -155,6 +155,18 @@ export class DrillStore {
     });
   }
 
+  /** A drill runs on this cluster now (healing leaves such a cluster alone). */
+  async running(cluster: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('drills')
+      .select('id')
+      .where('cluster', '=', cluster)
+      .where('outcome', '=', 'running')
+      .where('started_at', '>', new Date(Date.now() - drillTimeoutMs))
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async get(id: string): Promise<DrillView | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
     const row = await this.#db.selectFrom('drills').selectAll().where('id', '=', id).executeTakeFirst();

@@ -10,7 +10,8 @@ import type { HealTarget } from './plan.ts';
  * (its PostgreSQL failed to start, or it stays on an older timeline than the
  * leader's) while one healthy leader exists to copy from. A split brain is
  * never acted on: the router already routes to the leader-key holder only,
- * and which data to keep is a person's decision.
+ * and which data to keep is a person's decision. Nor is a cluster under a
+ * failover drill: its member is down on purpose.
  */
 export interface HaHealDriversOptions {
   readonly tenants: TenantService;
@@ -18,6 +19,24 @@ export interface HaHealDriversOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Why the ha actions wait on a stage now: a failover drill runs on its
+ * cluster (it killed the member on purpose and starts it again itself).
+ */
+export async function haHealHeld(
+  o: HaHealDriversOptions & { readonly drillRunning: (scope: string) => Promise<boolean> },
+  action: string,
+  target: HealTarget,
+): Promise<string | undefined> {
+  if ((action !== 'start-ha-member' && action !== 'reinit-ha-member') || !o.haClusters) return undefined;
+  const stageId = await o.tenants.stageId(target.tenant, target.stage).catch(() => undefined);
+  if (!stageId) return undefined;
+  const { database } = await o.tenants.stageConnection(stageId);
+  return (await o.drillRunning(database))
+    ? `a failover drill runs on ${target.tenant}/${target.stage}: it killed the member on purpose and starts it again itself`
+    : undefined;
+}
 
 export function haHealDrivers(o: HaHealDriversOptions): {
   readonly 'start-ha-member': (target: HealTarget, timeoutMs: number) => Promise<string>;

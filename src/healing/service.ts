@@ -23,6 +23,12 @@ export interface HealingServiceOptions {
   readonly logger: Logger;
   readonly limits: HealLimits;
   readonly drivers: HealDrivers;
+  /**
+   * Why not to act on a target now, when something else acts on it on
+   * purpose (a failover drill killed an ha member): recorded as a skip,
+   * which neither counts against the rate limit nor starts a cool-down.
+   */
+  readonly held?: (action: HealAction, target: HealTarget) => Promise<string | undefined>;
 }
 
 /** Config `healing.*` as the planner takes it. */
@@ -104,6 +110,7 @@ export class HealingService implements Healer {
     const target = 'target' in resolved ? resolved.target : null;
     const key = target ? targetKey(target) : '-';
     const { limits } = this.#o;
+    const held = target ? await this.#o.held?.(action, target) : undefined;
     const started = await this.#o.db.transaction().execute(async (tx) => {
       await this.#store.lock(tx, action, key);
       const skip = async (outcome: SkipOutcome, detail: string): Promise<void> => {
@@ -120,6 +127,10 @@ export class HealingService implements Healer {
       };
       if (!target) {
         await skip('skipped-no-target', 'problem' in resolved ? resolved.problem : 'no target');
+        return undefined;
+      }
+      if (held) {
+        await skip('skipped-in-progress', held);
         return undefined;
       }
       await this.#store.interruptStale(

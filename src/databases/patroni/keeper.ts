@@ -36,6 +36,8 @@ export class HaMemberKeeper {
   readonly #o: HaMemberKeeperOptions;
   #timer: NodeJS.Timeout | undefined;
   #passing: Promise<void> | undefined;
+  /** Members a failover drill killed: their machine is gone until the drill starts them again. */
+  readonly #held = new Set<string>();
 
   constructor(options: HaMemberKeeperOptions) {
     this.#o = options;
@@ -43,6 +45,19 @@ export class HaMemberKeeper {
 
   get node(): string {
     return this.#o.node;
+  }
+
+  /**
+   * A drill killed this member to stand for a lost machine: the keeper does
+   * not start it again (it would come back within one pass, often still
+   * holding the leader key, and no failover would be measured) until released.
+   */
+  hold(member: string): void {
+    this.#held.add(member);
+  }
+
+  release(member: string): void {
+    this.#held.delete(member);
   }
 
   async pass(): Promise<void> {
@@ -75,6 +90,7 @@ export class HaMemberKeeper {
     const credentials = await this.credentials(cluster.scope);
     const etcdHosts = await this.#o.etcdHosts();
     for (const member of mine) {
+      if (this.#held.has(member.name)) continue;
       await writeMemberConfig(member, this.#render(cluster, member, credentials, etcdHosts), this.#o.user);
       const started = await startMember(member, this.#o.user);
       if (!started.adopted)

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DrillView } from '../../src/drills/store.ts';
+import { isHaDriver } from '../../src/drills/ha-clusters.ts';
+import type { RunResult } from '../../src/system/exec.ts';
+import { apiCli } from '../harness/api-cli.ts';
+import { patroniAvailable } from '../harness/patroni.ts';
+import { until } from '../harness/stage-app.ts';
+import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+
+/**
+ * Failover drills and the ha checks in a real Steward with an ha stage (a
+ * three-member synchronous Patroni cluster behind the database router, the
+ * run's shared etcd), one cluster for the file:
+ * - a stage on another tier is refused by name, and nothing is recorded;
+ * - `steward drill failover acme prod --kill` through the real CLI: progress
+ *   on stderr, writes resume, 0 acknowledged commits lost, the old primary
+ *   rejoins, the drill kept as evidence with its audit events;
+ * - a switchover drill through the API, 0 lost;
+ * - a member's machine lost: the ha-members check goes degraded, the
+ *   ha-member-down alert opens, self-healing starts the member, the alert resolves.
+ */
+let t: TestSteward;
+let cli: (...args: string[]) => Promise<RunResult>;
+
+beforeAll(async () => {
+  t = await startTestSteward({
+    config: { monitoring: { intervalSeconds: 1, failuresToDown: 1, badToDegraded: 1 } },
+  });
+  cli = await apiCli(t);
+  expect(
+    (await t.request('POST', '/api/v1/tenants', { slug: 'acme', tier: 'ha', stages: ['prod'] })).status,
+  ).toBe(201);
+  expect((await t.request('POST', '/api/v1/tenants', { slug: 'plain', stages: ['dev'] })).status).toBe(201);
+  await t.waitForStages('acme', 'ready', 150_000);
+  await t.waitForStages('plain');
+}, 200_000);
+
+afterAll(async () => {
+  await t?.close();
+});
+
+const drillsOf = async (tenant: string): Promise<DrillView[]> =>
+  ((await t.request('GET', `/api/v1/drills?tenant=${tenant}`)).body as { drills: DrillView[] }).drills;
+
+describe.skipIf(!patroniAvailable)('failover drills and ha checks in Steward', () => {
+  it('refuses a stage that is not on the ha tier, naming the tier', async () => {
+    const run = await cli('drill', 'failover', 'plain', 'dev');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('tenant plain is on the shared tier: failover drills need the ha tier');
+    expect(await drillsOf('plain')).toEqual([]);
+  });
+
+  it(
+    'kill: measured under load through the CLI, nothing lost, kept as evidence',
+    { timeout: 150_000 },
+    async () => {
+      const run = await cli('drill', 'failover', 'acme', 'prod', '--kill', '-o', 'json');
+      if (!run.stdout.startsWith('{')) throw new Error(run.stderr);
+      const drill = JSON.parse(run.stdout) as DrillView;
+      expect(drill.reason, run.stderr).toMatch(/no acknowledged commit lost/);
+      expect(run.code).toBe(0);
+      expect(drill).toMatchObject({ kind: 'kill', outcome: 'passed', lostCommits: 0, synchronous: true });
+      expect(drill.newPrimary).not.toBe(drill.oldPrimary);
+      expect(drill.writesResumeSeconds).toBeGreaterThan(1);
+      expect(drill.writesResumeSeconds).toBeLessThan(25);
+      expect(drill.acknowledgedWrites).toBeGreaterThan(50);
+      expect(drill.rejoinSeconds).not.toBeNull();
+      expect(run.stderr).toContain(`injecting the fault on ${drill.oldPrimary ?? ''}`);
+      expect(run.stderr).toContain('waiting for writes to resume');
+      // Self-healing left the killed member to the drill, which started it again itself.
+      const attempts = await t.query<{ detail: string }>(
+        "select detail from heal_attempts where action = 'start-ha-member' and outcome = 'failed'",
+        [],
+        t.controlDatabase,
+      );
+      for (const a of attempts) expect(a.detail).toContain('a failover drill runs');
+      const listed = await cli('drill', 'list', 'acme');
+      expect(listed.stdout).toMatch(new RegExp(`${drill.id}\\s+kill\\s+acme/prod\\s+\\S+\\s+passed`));
+      const audit = (await t.request('GET', '/api/v1/audit?tenant=acme')).body as {
+        events: { action: string }[];
+      };
+      expect(audit.events.map((e) => e.action)).toEqual(
+        expect.arrayContaining(['drill.start', 'drill.finish']),
+      );
+    },
+  );
+
+  it('switchover: through the API, nothing lost', { timeout: 120_000 }, async () => {
+    const started = await t.request('POST', '/api/v1/tenants/acme/stages/prod/drills', {
+      kind: 'switchover',
+    });
+    expect(started.status).toBe(202);
+    const drill = await t.services.drills.settled((started.body as DrillView).id);
+    expect(drill.reason).toMatch(/no acknowledged commit lost/);
+    expect(drill).toMatchObject({ kind: 'switchover', outcome: 'passed', lostCommits: 0 });
+  });
+
+  it(
+    'a member lost: member-down check, alert, self-healing starts it, resolved',
+    { timeout: 150_000 },
+    async () => {
+      const driver = t.steward.ha?.driver;
+      if (!isHaDriver(driver)) throw new Error('no ha driver');
+      const name = await t.database('acme', 'prod');
+      const view = await driver.clusterOf(name);
+      const leader = await (await driver.rest(name)).leader();
+      const victim = view?.members.find((m) => m.name !== leader)?.name ?? '';
+      // Its machine is gone: the keeper leaves it down; only self-healing brings it back.
+      driver.keeper.hold(victim);
+      await driver.killMember(name, victim);
+      const alert = await until(
+        'the ha-member-down alert',
+        async () =>
+          (await t.services.alerts.list({ tenant: 'acme', stage: 'prod', open: true })).find(
+            (a) => a.rule === 'ha-member-down',
+          ),
+        30_000,
+      );
+      expect(JSON.stringify(alert.details)).toContain(`${victim} is down`);
+      const checks = await t.services.checks.list('acme', 'prod');
+      expect(checks.map((c) => c.builtin)).toEqual(
+        expect.arrayContaining(['ha-members', 'ha-replication', 'ha-leader']),
+      );
+      const healed = await until(
+        'self-healing started the member',
+        async () => (await t.services.healing.attemptsFor(alert.id)).find((a) => a.outcome === 'succeeded'),
+        60_000,
+      );
+      expect(healed).toMatchObject({ action: 'start-ha-member' });
+      expect(healed.detail).toContain(`started ${victim}`);
+      await until(
+        'the alert resolved',
+        async () => ((await t.services.alerts.get(alert.id)).status === 'resolved' ? true : undefined),
+        30_000,
+      );
+    },
+  );
+});
