@@ -5,11 +5,11 @@
  * drill sees it. Everything is stopped and removed by the cleanups.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Haproxy } from '../src/dataplane/haproxy.ts';
 import {
+  DatabaseRouter,
   etcdDeletePrefix,
   killMember,
   memberDir,
@@ -179,41 +179,17 @@ export async function startBenchCluster(
   return cluster;
 }
 
+/** The database router as Steward runs it (src/databases/patroni/router.ts), for one cluster. */
 async function startBenchRouter(
   dir: string,
   scope: string,
   members: readonly HaMember[],
   settings: PatroniSettings,
 ): Promise<{ host: string; port: number; stop(): Promise<void> }> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const port = await freePort(0);
-  const config = [
-    'global',
-    `    stats socket ${join(dir, 'admin.sock')} mode 600 level admin expose-fd listeners`,
-    'defaults',
-    '    mode tcp',
-    '    timeout connect 3s',
-    '    timeout client 1h',
-    '    timeout server 1h',
-    '    timeout check 2s',
-    `    default-server inter ${settings.routerCheckIntervalMs}ms fall ${settings.routerFall} rise ${settings.routerRise} on-marked-down shutdown-sessions`,
-    `listen ha_${scope}`,
-    `    bind 127.0.0.1:${port}`,
-    '    option httpchk GET /primary',
-    '    http-check expect status 200',
-    ...members.map((m) => `    server ${m.name} ${m.host}:${m.pgPort} check port ${m.restPort}`),
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'haproxy.cfg'), config);
-  const haproxy = new Haproxy({
-    configFile: join(dir, 'haproxy.cfg'),
-    pidFile: join(dir, 'haproxy.pid'),
-    masterSocket: join(dir, 'master.sock'),
-    adminSocket: join(dir, 'admin.sock'),
-    logFile: join(dir, 'haproxy.log'),
-  });
-  await haproxy.start();
-  return { host: '127.0.0.1', port, stop: () => haproxy.stop(2_000) };
+  const router = new DatabaseRouter({ dir, settings });
+  await router.sync([{ name: scope, port, members }]);
+  return { host: '127.0.0.1', port, stop: () => router.stop() };
 }
 
 /** A temporary root for a benchmark's files, and cleanups run on exit, SIGINT and SIGTERM. */
