@@ -94,14 +94,17 @@ export class Elector {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => undefined);
       if (this.#timer) clearInterval(this.#timer);
-      await this.#round;
+      // A renewal that hangs (the control database cut off) holds up a stop no longer than a ttl.
+      await within(this.#round, this.#timing.ttlMs);
       const held = this.#state.kind === 'holder';
       this.#lose({ kind: 'lost', reason: 'Steward stops' }, held);
       await this.#transition;
       if (held) {
-        await this.#o.leases
+        const released = this.#o.leases
           .release(this.#o.lease, this.#o.holder)
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, 'lease not released'));
+        // Not released in time: it runs out by itself.
+        await within(released, this.#timing.ttlMs);
       }
     })();
     return this.#stopping;
@@ -160,6 +163,8 @@ export class Elector {
       () => {
         const next = expire(this.#state, performance.now());
         if (next.change.kind === 'lost') this.#lose(next.change);
+        // A timer may fire a moment early: look again at the deadline.
+        else this.#armDeadline();
       },
       Math.max(0, this.#state.validUntilMs - performance.now()),
     );
@@ -199,10 +204,23 @@ export class Elector {
       });
       timer.start();
       this.#timers.push(timer);
+      // Awaited, like the resync a single Steward ran before its start() returned.
       if (loop.passAtOnce)
-        timer
+        await timer
           .run()
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, `${loop.name} pass failed`));
     }
   }
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function within(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise?.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
