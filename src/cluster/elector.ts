@@ -39,8 +39,6 @@ export interface ElectorOptions {
   readonly ttlMs: number;
   readonly loops: readonly SingletonLoop[];
   readonly logger: Logger;
-  /** Hears of each term's beginning and end (tests, metrics). */
-  readonly onChange?: (change: LeaseChange) => void;
 }
 
 /**
@@ -123,7 +121,11 @@ export class Elector {
     const sentAt = performance.now();
     let answer: LeaseAnswer;
     try {
-      answer = await this.#o.leases.acquire(this.#o.lease, this.#o.holder, this.#timing.ttlMs);
+      // A statement that never answers (a partition) must not hold up the rounds after it.
+      answer = await answerWithin(
+        this.#o.leases.acquire(this.#o.lease, this.#o.holder, this.#timing.ttlMs),
+        this.#timing.ttlMs,
+      );
     } catch (error) {
       answer = { kind: 'failed', error: (error as Error).message };
     }
@@ -142,17 +144,16 @@ export class Elector {
           'this node holds the lease: its singleton work runs here',
         );
         this.#transition = this.#transition.then(() => this.#begin(change.term));
-        break;
+        return;
       case 'kept':
         this.#armDeadline();
-        break;
+        return;
       case 'lost':
         this.#lose(change);
         return;
       case 'none':
         return;
     }
-    this.#o.onChange?.(change);
   }
 
   /** Past its term without a renewal the node stops, even when the renewal never answers. */
@@ -182,7 +183,6 @@ export class Elector {
     });
     if (!wasHolder) return;
     this.#o.logger.warn({ lease: this.#o.lease, reason: change.reason }, 'this node gave up the lease');
-    this.#o.onChange?.(change);
   }
 
   async #begin(term: LeaseTerm): Promise<void> {
@@ -223,4 +223,19 @@ async function within(promise: Promise<unknown> | undefined, ms: number): Promis
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** The answer, or a failure once `ms` passed without one. */
+async function answerWithin(answer: Promise<LeaseAnswer>, ms: number): Promise<LeaseAnswer> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      answer,
+      new Promise<LeaseAnswer>((resolve) => {
+        timer = setTimeout(() => resolve({ kind: 'failed', error: `no answer within ${ms} ms` }), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -23,10 +23,11 @@ import { eventually } from '../cli/process.ts';
 const ttlMs = 1500;
 const renewMs = ttlMs / 3;
 
-/** A TCP relay to PostgreSQL that can stop passing bytes both ways. */
+/** A TCP relay to PostgreSQL that can hold all bytes both ways (a partition) and let them go again. */
 async function relay(target: { host: string; port: number }): Promise<{
   port: number;
   freeze(): void;
+  thaw(): void;
   close(): Promise<void>;
 }> {
   const sockets: Socket[] = [];
@@ -38,9 +39,8 @@ async function relay(target: { host: string; port: number }): Promise<{
       [client, upstream],
       [upstream, client],
     ] as const) {
-      from.on('data', (chunk: Buffer) => {
-        if (!frozen) to.write(chunk);
-      });
+      if (frozen) from.pause();
+      from.pipe(to);
       from.on('error', () => to.destroy());
       from.on('close', () => to.destroy());
     }
@@ -51,6 +51,11 @@ async function relay(target: { host: string; port: number }): Promise<{
     port: typeof address === 'object' && address ? address.port : 0,
     freeze: () => {
       frozen = true;
+      for (const s of sockets) s.pause();
+    },
+    thaw: () => {
+      frozen = false;
+      for (const s of sockets) s.resume();
     },
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -140,5 +145,15 @@ describe('a holder cut off from the control database', () => {
     // y took over once the lease ran out: after the ttl from x's last renewal, within a ttl and a renew interval.
     expect(tookOver - frozenAt).toBeLessThan(ttlMs + renewMs + 1000);
     expect(y.term?.epoch).toBe('2');
+
+    // The partition heals: x's held-up renewal arrives late and finds y's lease; x stays a follower.
+    proxy.thaw();
+    await new Promise((r) => setTimeout(r, ttlMs));
+    expect(x.term).toBeUndefined();
+    expect(y.term?.epoch).toBe('2');
+    // And takes over again when y goes.
+    await y.stop();
+    await eventually('x holds the lease again', () => Promise.resolve(x.term ?? undefined), 10_000, 20);
+    expect(x.term?.epoch).toBe('3');
   });
 });
