@@ -39,6 +39,8 @@ export interface RegisteredNode {
   readonly incarnation: string;
   readonly host: string;
   readonly pid: number;
+  /** Epoch ms, by the host's own clock. */
+  readonly processStartedAt: number;
   readonly heartbeatAgeMs: number;
   readonly stopped: boolean;
 }
@@ -53,18 +55,22 @@ export type Registration =
  * Whether a process may register under a name: a live node's name is
  * refused to a second process. A name is free when its node stopped, fell
  * silent for longer than a lease, or ran on this very host as a process that
- * no longer exists (a restart after a kill -9 need not wait out the ttl).
+ * no longer exists (a restart after a kill -9 need not wait out the ttl): its
+ * pid is gone, or is now this process's, which started after it (a
+ * container's pid 1 after a restart).
  */
 export function registration(
   existing: RegisteredNode | undefined,
-  me: { readonly host: string; readonly pid: number },
+  me: { readonly host: string; readonly pid: number; readonly processStartedAt: number },
   leaseMs: number,
   processAlive: (pid: number) => boolean,
 ): Registration {
   if (!existing) return { kind: 'new' };
   if (existing.stopped || existing.heartbeatAgeMs > leaseMs)
     return { kind: 'take-over', predecessor: existing.incarnation, dead: false };
-  if (existing.host === me.host && existing.pid !== me.pid && !processAlive(existing.pid))
+  const gone =
+    existing.pid === me.pid ? existing.processStartedAt < me.processStartedAt : !processAlive(existing.pid);
+  if (existing.host === me.host && gone)
     return { kind: 'take-over', predecessor: existing.incarnation, dead: true };
   const age = (existing.heartbeatAgeMs / 1000).toFixed(1);
   return {
@@ -117,15 +123,21 @@ export class NodeMembership {
   /** Registers the node (refused with a ConflictError while a live node has its name), then beats. */
   async start(): Promise<void> {
     const { db, name, leaseMs, logger } = this.#o;
-    const me = { host: hostname(), pid: process.pid };
+    // Whole seconds: the same process always reads the same start, whatever the clock's jitter.
+    const me = {
+      host: hostname(),
+      pid: process.pid,
+      processStartedAt: Math.floor((Date.now() - process.uptime() * 1000) / 1000) * 1000,
+    };
     const decided = await db.transaction().execute(async (tx) => {
       const row = await sql<{
         incarnation: string;
         host: string;
         pid: number;
+        process_started_at: Date;
         age_ms: number;
         stopped: boolean;
-      }>`select incarnation::text as incarnation, host, pid,
+      }>`select incarnation::text as incarnation, host, pid, process_started_at,
            (extract(epoch from now() - heartbeat_at) * 1000)::float8 as age_ms, stopped_at is not null as stopped
          from nodes where name = ${name} for update`.execute(tx);
       const existing = row.rows[0];
@@ -134,6 +146,7 @@ export class NodeMembership {
           incarnation: existing.incarnation,
           host: existing.host,
           pid: existing.pid,
+          processStartedAt: existing.process_started_at.getTime(),
           heartbeatAgeMs: existing.age_ms,
           stopped: existing.stopped,
         },
@@ -142,11 +155,13 @@ export class NodeMembership {
         processAlive,
       );
       if (decision.kind === 'refuse') return decision;
-      const written =
-        await sql`insert into nodes as n (name, incarnation, host, pid, started_at, heartbeat_at)
-          values (${name}, ${this.holder.incarnation}::uuid, ${me.host}, ${me.pid}, now(), now())
+      const written = await sql`insert into nodes as n
+            (name, incarnation, host, pid, process_started_at, started_at, heartbeat_at)
+          values (${name}, ${this.holder.incarnation}::uuid, ${me.host}, ${me.pid},
+            ${new Date(me.processStartedAt)}, now(), now())
           on conflict (name) do update set incarnation = excluded.incarnation, host = excluded.host,
-            pid = excluded.pid, api_url = null, started_at = now(), heartbeat_at = now(), stopped_at = null
+            pid = excluded.pid, process_started_at = excluded.process_started_at, api_url = null,
+            started_at = now(), heartbeat_at = now(), stopped_at = null
           where n.incarnation = ${existing?.incarnation ?? null}::uuid`.execute(tx);
       // Another process registered the name between our read and our write (it had no row to lock).
       if ((written.numAffectedRows ?? 0n) === 0n)

@@ -100,12 +100,21 @@ describe('expire: a holder stops at its deadline even when no answer ever comes'
 });
 
 describe('node names and health', () => {
-  const me = { host: 'box', pid: 200 };
-  const alive = (pid: number): boolean => pid === 100;
-  const row = (over: Partial<{ host: string; pid: number; heartbeatAgeMs: number; stopped: boolean }>) => ({
+  const me = { host: 'box', pid: 200, processStartedAt: 5000 };
+  const alive = (pid: number): boolean => pid === 100 || pid === 200;
+  const row = (
+    over: Partial<{
+      host: string;
+      pid: number;
+      processStartedAt: number;
+      heartbeatAgeMs: number;
+      stopped: boolean;
+    }>,
+  ) => ({
     incarnation: 'inc-1',
     host: 'box',
     pid: 100,
+    processStartedAt: 1000,
     heartbeatAgeMs: 500,
     stopped: false,
     ...over,
@@ -116,6 +125,16 @@ describe('node names and health', () => {
     ['a node silent for longer than a lease is gone', row({ heartbeatAgeMs: 10_001 }), 'take-over'],
     ['a dead process on this host: its restart takes over at once', row({ pid: 99 }), 'take-over'],
     ['a live process on this host is refused', row({}), 'refuse'],
+    [
+      'this pid, used before by a process that started earlier (a container restarted)',
+      row({ pid: 200 }),
+      'take-over',
+    ],
+    [
+      'this very process, under the name already (a second Steward in it)',
+      row({ pid: 200, processStartedAt: 5000 }),
+      'refuse',
+    ],
     ['a live node on another host is refused', row({ host: 'other', pid: 99 }), 'refuse'],
   ] as const)('%s', (_what, existing, kind) => {
     expect(registration(existing, me, 10_000, alive).kind).toBe(kind);
