@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConflictError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
 import type { ControlDb } from '../store/db.ts';
-import type { LeaseHolder, LeaseStore } from './leases.ts';
+import { LeaseStore, type LeaseHolder, type LeaseView } from './leases.ts';
 
 /**
  * Nodes: each Steward process against the control database registers under
@@ -266,6 +266,11 @@ export class NodeDirectory {
   /** The port the appliance fills: each node's role in the control database's cluster. */
   useMemberRoles(port: ControlMemberRoles | undefined): void {
     this.#memberRoles = port;
+  }
+
+  /** Every lease: its holder, epoch and how long until it expires. */
+  leases(): Promise<LeaseView[]> {
+    return new LeaseStore(this.#db).list();
   }
 
   async list(): Promise<NodeView[]> {

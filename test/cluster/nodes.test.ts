@@ -152,6 +152,10 @@ describe('several Steward nodes on one control database', () => {
       20_000,
       100,
     );
+    const listed = await next.request('GET', '/api/v1/nodes', undefined, token());
+    expect(listed.body.leases).toEqual([
+      expect.objectContaining({ name: operationsLease, node: nodeName(next), epoch: term?.epoch }),
+    ]);
     const nodes = await listNodes(next);
     expect(nodes.find((n) => n.name === nodeName(a))).toMatchObject({ health: 'gone', leases: [] });
     expect(nodes.find((n) => n.name === nodeName(next))).toMatchObject({
