@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { PassTimer } from '../core/pass-timer.ts';
+import { within } from './within.ts';
 import { logPassFailure } from '../core/logger.ts';
 import {
   afterAnswer,
@@ -93,7 +94,7 @@ export class Elector {
       await this.#starting?.catch(() => undefined);
       if (this.#timer) clearInterval(this.#timer);
       // A renewal that hangs (the control database cut off) holds up a stop no longer than a ttl.
-      await within(this.#round, this.#timing.ttlMs);
+      await within(this.#round ?? Promise.resolve(), this.#timing.ttlMs, () => undefined);
       const held = this.#state.kind === 'holder';
       this.#lose({ kind: 'lost', reason: 'Steward stops' }, held);
       await this.#transition;
@@ -102,7 +103,7 @@ export class Elector {
           .release(this.#o.lease, this.#o.holder)
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, 'lease not released'));
         // Not released in time: it runs out by itself.
-        await within(released, this.#timing.ttlMs);
+        await within(released, this.#timing.ttlMs, () => undefined);
       }
     })();
     return this.#stopping;
@@ -122,9 +123,10 @@ export class Elector {
     let answer: LeaseAnswer;
     try {
       // A statement that never answers (a partition) must not hold up the rounds after it.
-      answer = await answerWithin(
+      answer = await within(
         this.#o.leases.acquire(this.#o.lease, this.#o.holder, this.#timing.ttlMs),
         this.#timing.ttlMs,
+        (): LeaseAnswer => ({ kind: 'failed', error: `no answer within ${this.#timing.ttlMs} ms` }),
       );
     } catch (error) {
       answer = { kind: 'failed', error: (error as Error).message };
@@ -210,32 +212,5 @@ export class Elector {
           .run()
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, `${loop.name} pass failed`));
     }
-  }
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function within(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise?.catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
-/** The answer, or a failure once `ms` passed without one. */
-async function answerWithin(answer: Promise<LeaseAnswer>, ms: number): Promise<LeaseAnswer> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      answer,
-      new Promise<LeaseAnswer>((resolve) => {
-        timer = setTimeout(() => resolve({ kind: 'failed', error: `no answer within ${ms} ms` }), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

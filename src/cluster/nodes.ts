@@ -6,6 +6,7 @@ import { ConflictError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
 import type { ControlDb } from '../store/db.ts';
 import { LeaseStore, type LeaseHolder, type LeaseView } from './leases.ts';
+import { within } from './within.ts';
 
 /**
  * Nodes: each Steward process against the control database registers under
@@ -221,11 +222,14 @@ export class NodeMembership {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#beating;
-    await sql`update nodes set stopped_at = now()
+    await within(this.#beating ?? Promise.resolve(), this.#o.leaseMs, () => undefined);
+    const marked = sql`update nodes set stopped_at = now()
         where name = ${this.#o.name} and incarnation = ${this.holder.incarnation}::uuid`
       .execute(this.#o.db)
+      .then(() => undefined)
       .catch((error: unknown) => logPassFailure(this.#o.logger, error, 'node not marked stopped'));
+    // The control database cut off: the node shows as gone once its heartbeat is a lease old.
+    await within(marked, this.#o.leaseMs, () => undefined);
   }
 }
 
