@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -80,6 +81,28 @@ export function registration(
   };
 }
 
+/**
+ * When this process started, in epoch ms: from the kernel (the boot time
+ * plus the process's start in clock ticks), so that every read in one process
+ * gives the same value; from its uptime where /proc is not there.
+ */
+async function processStartedAt(): Promise<number> {
+  try {
+    const [stat, self] = await Promise.all([
+      readFile('/proc/stat', 'utf8'),
+      readFile('/proc/self/stat', 'utf8'),
+    ]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(stat)?.[1]);
+    // Field 22, counted after the command name (which may hold spaces) in parentheses.
+    const startTicks = Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[19]);
+    if (Number.isFinite(bootSeconds) && Number.isFinite(startTicks))
+      return bootSeconds * 1000 + startTicks * 10;
+  } catch {
+    // Not Linux: below.
+  }
+  return Math.round(Date.now() - process.uptime() * 1000);
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -124,12 +147,7 @@ export class NodeMembership {
   /** Registers the node (refused with a ConflictError while a live node has its name), then beats. */
   async start(): Promise<void> {
     const { db, name, leaseMs, logger } = this.#o;
-    // Whole seconds: the same process always reads the same start, whatever the clock's jitter.
-    const me = {
-      host: hostname(),
-      pid: process.pid,
-      processStartedAt: Math.floor((Date.now() - process.uptime() * 1000) / 1000) * 1000,
-    };
+    const me = { host: hostname(), pid: process.pid, processStartedAt: await processStartedAt() };
     const decided = await db.transaction().execute(async (tx) => {
       const row = await sql<{
         incarnation: string;
