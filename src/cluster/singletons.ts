@@ -1,3 +1,4 @@
+import type { Healer } from '../alerts/contract.ts';
 import type { Config } from '../core/config.ts';
 import type { Services } from '../services.ts';
 import type { SingletonLoop } from './elector.ts';
@@ -36,6 +37,8 @@ import type { SingletonLoop } from './elector.ts';
  * Passes that a request triggers (an alert raised through the API settles
  * at once) run on the node that served it, as they did beside the timer
  * before; they rely on the database (row locks, unique idempotency keys).
+ * Healing, though, acts only on the holder (healOnHolder): a restart is not
+ * a row to claim.
  *
  * Losing the control database: a node's watchdog logs and reconnects (it
  * restarts only an embedded cluster, which only a single node has); its
@@ -105,3 +108,12 @@ export function operationsLoops(
 
 /** The status page's subscriber pass (StatusService.start's default). */
 const statusEveryMs = 30_000;
+
+/**
+ * Self-healing where the operations lease is held: an alert pass that a
+ * request runs on another node heals nothing; the holder's next pass (a
+ * second later by default) does.
+ */
+export function healOnHolder(healer: Healer, holds: () => boolean): Healer {
+  return { heal: (alert, action) => (holds() ? healer.heal(alert, action) : Promise.resolve()) };
+}

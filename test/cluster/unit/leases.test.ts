@@ -9,6 +9,8 @@ import {
 } from '../../../src/cluster/leases.ts';
 import { defaultNodeName, heartbeatMs, nodeHealth, registration } from '../../../src/cluster/nodes.ts';
 import { parseConfig } from '../../../src/core/config.ts';
+import { healOnHolder } from '../../../src/cluster/singletons.ts';
+import type { AlertView } from '../../../src/alerts/contract.ts';
 
 const timing = leaseTiming(9000); // renew every 3 s
 const acquiredAt = new Date('2026-12-07T07:00:00Z');
@@ -180,5 +182,26 @@ describe('node names and health', () => {
       /config field node\.name: must be a host-name-like name/,
     );
     expect(() => parseConfig({ dataDir: '/x', node: { leaseSeconds: 0 } })).toThrow(/node\.leaseSeconds/);
+  });
+});
+
+describe('healOnHolder', () => {
+  it('heals only while this node holds the operations lease', async () => {
+    const healed: string[] = [];
+    let holds = false;
+    const healer = healOnHolder(
+      {
+        heal: (alert) => {
+          healed.push(alert.id);
+          return Promise.resolve();
+        },
+      },
+      () => holds,
+    );
+    const alert = { id: '7' } as AlertView;
+    await healer.heal(alert, 'restart-process');
+    holds = true;
+    await healer.heal(alert, 'restart-process');
+    expect(healed).toEqual(['7']);
   });
 });
