@@ -350,6 +350,7 @@ export class Steward {
         ttlMs: config.node.leaseSeconds * 1000,
         loops: operationsLoops(this.#services, config, () => this.resync()),
         logger: logger.child({ component: 'cluster' }),
+        held: (lease, held) => metrics.leaseHeld(lease, held),
       });
       await this.#elector.start();
     }

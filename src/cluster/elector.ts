@@ -16,6 +16,8 @@ import {
   type LeaseTiming,
 } from './leases.ts';
 
+const stopReason = 'Steward stops';
+
 /** One loop of singleton work: its pass runs on the lease holder only. */
 export interface SingletonLoop {
   /** For logs: "checks", "alerts". */
@@ -40,6 +42,8 @@ export interface ElectorOptions {
   readonly ttlMs: number;
   readonly loops: readonly SingletonLoop[];
   readonly logger: Logger;
+  /** Hears when a term begins (true) and ends (false): metrics. */
+  readonly held?: (lease: string, held: boolean) => void;
 }
 
 /**
@@ -96,7 +100,7 @@ export class Elector {
       // A renewal that hangs (the control database cut off) holds up a stop no longer than a ttl.
       await within(this.#round ?? Promise.resolve(), this.#timing.ttlMs, () => undefined);
       const held = this.#state.kind === 'holder';
-      this.#lose({ kind: 'lost', reason: 'Steward stops' }, held);
+      this.#lose({ kind: 'lost', reason: stopReason }, held);
       await this.#transition;
       if (held) {
         const released = this.#o.leases
@@ -146,6 +150,7 @@ export class Elector {
           'this node holds the lease: its singleton work runs here',
         );
         this.#transition = this.#transition.then(() => this.#begin(change.term));
+        this.#o.held?.(this.#o.lease, true);
         return;
       case 'kept':
         this.#armDeadline();
@@ -184,7 +189,12 @@ export class Elector {
       await Promise.all(this.#timers.splice(0).map((t) => t.stop()));
     });
     if (!wasHolder) return;
-    this.#o.logger.warn({ lease: this.#o.lease, reason: change.reason }, 'this node gave up the lease');
+    this.#o.held?.(this.#o.lease, false);
+    // A stop is no news; any other end of a term is.
+    this.#o.logger[change.reason === stopReason ? 'info' : 'warn'](
+      { lease: this.#o.lease, reason: change.reason },
+      'this node gave up the lease',
+    );
   }
 
   async #begin(term: LeaseTerm): Promise<void> {

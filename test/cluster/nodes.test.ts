@@ -92,6 +92,14 @@ describe('several Steward nodes on one control database', () => {
     }
   });
 
+  it('tells Prometheus which node holds the lease', async () => {
+    const held = async (t: TestSteward): Promise<string | undefined> =>
+      /^steward_lease_held\{lease="operations"\} (\d)$/m.exec(
+        (await t.request('GET', '/metrics', undefined, token())).text,
+      )?.[1];
+    expect(await Promise.all(all().map(held))).toEqual(['1', undefined, undefined]);
+  });
+
   it('runs the singletons on the holder only: only its check runner probes', async () => {
     for (const t of all()) probes.set(t, 0);
     await eventually(
