@@ -98,6 +98,7 @@ import {
 } from './identity/oidc/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
+import { NodeDirectory } from './cluster/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -169,6 +170,8 @@ export interface Services {
   readonly scim: ScimService;
   /** Issue 14: failover drills of ha stages, kept as evidence. */
   readonly drills: DrillService;
+  /** Issue 14: the Steward nodes on this control database, their health and the leases they hold (steward node list). */
+  readonly nodes: NodeDirectory;
 }
 
 export interface ServiceDependencies {
@@ -644,6 +647,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     ldap,
     scimTokens,
     scim: new ScimService({ directory, audit }),
+    nodes: new NodeDirectory(db, config.node.leaseSeconds * 1000),
     status,
     localUsers,
     roles,
