@@ -108,7 +108,11 @@ export function nextDrillStep(o: DrillObservation, limits: DrillLimits = default
     if (o.fault.msSince > limits.resumeWithinMs) {
       return { kind: 'stop-load' };
     }
-    return { kind: 'wait', ms: 100, phase: `waiting for writes to resume (${seconds(o.fault.msSince)})` };
+    return {
+      kind: 'wait',
+      ms: 100,
+      phase: `${o.kind === 'kill' ? 'killed' : 'switched over from'} ${o.fault.oldPrimary}: waiting for writes to resume (${seconds(o.fault.msSince)})`,
+    };
   }
   if (!load.stopped) {
     // Writes resumed: let the new primary acknowledge some, then stop.
