@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DrillView } from '../drills/store.ts';
 import type { ApiClient } from './client.ts';
-import { printJson, printTable } from './output.ts';
+import { printJson, printTable, progressReporter } from './output.ts';
 
 /**
  * `steward drill failover <tenant> <stage> [--kill|--switchover]` and
@@ -48,14 +48,14 @@ export function drillCommands(program: Command, { client, json }: DrillCliContex
         kind: o.switchover ? 'switchover' : 'kill',
       });
       process.stderr.write(`drill ${view.id} (${view.kind}) of ${tenant}/${stage} started\n`);
-      let last = '';
-      for (;;) {
-        if (view.phase !== last && view.outcome === 'running') process.stderr.write(`${view.phase}\n`);
-        last = view.phase;
-        if (view.outcome !== 'running') break;
+      // On a terminal one line that changes; else a line per phase.
+      const progress = progressReporter(true);
+      while (view.outcome === 'running') {
+        progress.update(view.phase);
         await sleep(250);
         view = await api.get<DrillView>(`/api/v1/drills/${enc(view.id)}`);
       }
+      progress.done();
       if (json()) printJson(view);
       else process.stdout.write(`${drillSummary(view).join('\n')}\n`);
       if (view.outcome !== 'passed') {

@@ -71,7 +71,9 @@ export function haMembersVerdict(seen: HaClusterSeen): Verdict {
  */
 export function haReplicationVerdict(seen: HaClusterSeen, maxLagBytes = defaultMaxLagBytes): Verdict {
   const leader = seen.members.find((m) => m.name === seen.leader);
-  if (!leader) return { outcome: 'ok', detail: 'no leader to replicate from (the leader check says why)' };
+  if (!leader?.reachable) {
+    return { outcome: 'ok', detail: 'no leader answers to replicate from (the leader check says why)' };
+  }
   const others = seen.members.filter((m) => m.name !== seen.leader && m.reachable);
   const stuck = others.filter(isStuck);
   const problems = stuck.map((m) => `${m.name} is stuck (${m.state}): it needs a reinit`);

@@ -64,6 +64,12 @@ describe('ha verdicts', () => {
     },
     { name: 'a member down is not its business', c: cluster([primary, down('b'), m('c')]), want: 'ok' },
     {
+      name: 'the leader does not answer: the leader check says so',
+      c: cluster([down('a'), m('b'), m('c')]),
+      want: 'ok',
+      detail: 'no leader answers',
+    },
+    {
       name: 'synchronous without a synchronous standby',
       c: { ...cluster([primary, m('b'), m('c')]), synchronous: true },
       want: 'degraded',
