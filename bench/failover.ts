@@ -10,7 +10,8 @@
  *
  * Usage: npm run bench:failover   (BENCH_KILLS=3 for a quick run;
  * BENCH_ANCHOR_KILLS for the defaults' count, default BENCH_KILLS;
- * BENCH_SYNCHRONOUS=0 for asynchronous mode; BENCH_UNSAFE_FAST=1 for fsync off)
+ * BENCH_SYNCHRONOUS=0 for asynchronous mode; BENCH_UNSAFE_FAST=1 for fsync off;
+ * BENCH_TTL, BENCH_LOOP_WAIT, BENCH_RETRY_TIMEOUT override the tuned settings, to try others)
  */
 import { cpus } from 'node:os';
 import pino from 'pino';
@@ -23,6 +24,14 @@ const kills = Number(process.env.BENCH_KILLS ?? 20);
 const anchorKills = Number(process.env.BENCH_ANCHOR_KILLS ?? kills);
 const synchronous = process.env.BENCH_SYNCHRONOUS !== '0';
 const unsafeFast = process.env.BENCH_UNSAFE_FAST === '1';
+const override = (name: string): number | undefined =>
+  process.env[name] === undefined ? undefined : Number(process.env[name]);
+const tunedSettings: PatroniSettings = {
+  ...defaultSettings,
+  ttl: override('BENCH_TTL') ?? defaultSettings.ttl,
+  loopWait: override('BENCH_LOOP_WAIT') ?? defaultSettings.loopWait,
+  retryTimeout: override('BENCH_RETRY_TIMEOUT') ?? defaultSettings.retryTimeout,
+};
 
 interface Series {
   readonly settings: PatroniSettings;
@@ -98,7 +107,7 @@ try {
   const etcd = await startBenchEtcd(bench.root);
   bench.onCleanup(() => etcd.stop());
   const started = Date.now();
-  const tuned = kills > 0 ? await series('tuned', bench, etcd, defaultSettings, kills) : null;
+  const tuned = kills > 0 ? await series('tuned', bench, etcd, tunedSettings, kills) : null;
   const anchor =
     anchorKills > 0 ? await series('patroni defaults', bench, etcd, patroniDefaults, anchorKills) : null;
   process.stdout.write(
