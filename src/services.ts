@@ -633,7 +633,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'drills' }),
-    targets: haClusters,
+    clusters: haClusters,
   });
   return {
     drills,

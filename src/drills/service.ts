@@ -17,7 +17,7 @@ export interface DrillServiceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   /** The ha tier's clusters; undefined where this installation has no ha tier. */
-  readonly targets: HaClusters | undefined;
+  readonly clusters: HaClusters | undefined;
   readonly limits?: DrillLimits;
 }
 
@@ -44,14 +44,14 @@ export class DrillService {
     if (this.#stopping) throw new ConflictError('Steward is stopping: no new drill starts');
     const stageId = await this.#o.tenants.stageId(tenant, stage);
     const view = await this.#o.tenants.show(tenant);
-    if (view.tier !== 'ha' || !this.#o.targets) {
+    if (view.tier !== 'ha' || !this.#o.clusters) {
       throw new ConflictError(
-        `tenant ${tenant} is on the ${view.tier} tier: failover drills need the ha tier (a Patroni cluster per stage)${this.#o.targets ? '' : ', which this installation does not run'}`,
+        `tenant ${tenant} is on the ${view.tier} tier: failover drills need the ha tier (a Patroni cluster per stage)${this.#o.clusters ? '' : ', which this installation does not run'}`,
         { field: 'tenant' },
       );
     }
     const database = (await this.#o.tenants.stageConnection(stageId)).database;
-    const target = await this.#o.targets.forStage(database);
+    const target = await this.#o.clusters.forStage(database);
     const startedAt = this.#o.clock.now();
     const id = await this.store.start(
       {
