@@ -51,7 +51,7 @@ export class DrillService {
       );
     }
     const database = (await this.#o.tenants.stageConnection(stageId)).database;
-    const target = await this.#o.clusters.forStage(database);
+    const cluster = await this.#o.clusters.forStage(database);
     const startedAt = this.#o.clock.now();
     const id = await this.store.start(
       {
@@ -59,8 +59,8 @@ export class DrillService {
         stageId,
         tenant,
         stage,
-        cluster: target.scope,
-        synchronous: target.synchronous,
+        cluster: cluster.scope,
+        synchronous: cluster.synchronous,
         requestedBy: actorName(actor),
         startedAt,
         phase: 'starting',
@@ -72,10 +72,10 @@ export class DrillService {
           action: 'drill.start',
           target: `tenant/${tenant}/stage/${stage}/drill/${drillId}`,
           tenant,
-          details: { kind, cluster: target.scope, synchronous: target.synchronous },
+          details: { kind, cluster: cluster.scope, synchronous: cluster.synchronous },
         }),
     );
-    const run = this.#run(id, kind, target, { tenant, stage, actor: actorName(actor) })
+    const run = this.#run(id, kind, cluster, { tenant, stage, actor: actorName(actor) })
       .catch((error: unknown) => {
         this.#o.logger.error({ drill: id, err: (error as Error).message }, 'drill failed to record');
       })
