@@ -85,7 +85,11 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
 
   afterAll(async () => {
     // Whatever a failed test left: Patroni (and its PostgreSQL) of this data dir's clusters.
-    await cleanUp(undefined, ...ups);
+    for (const up of ups) {
+      if (up.child.exitCode !== null || up.child.signalCode !== null) continue;
+      up.child.kill('SIGTERM');
+      await up.exited;
+    }
     for (const pid of await patronis()) signal(pid, 'SIGKILL');
     for (const p of await processesOf(dataDir)) {
       if (p.cmdline.includes('postgres') && p.cmdline.includes(join(dataDir, 'ha'))) signal(p.pid, 'SIGKILL');
