@@ -106,6 +106,9 @@ async function runProfile(name: string, settings: PatroniSettings, etcdUrl: stri
     await waitHealthy(cluster);
     const port = await freePort(0);
     await router.sync([{ name: cluster.scope, port, members: cluster.members }]);
+    // A new listen counts every member up until its first checks: wait for the leader alone.
+    const leader = await cluster.rest.leader();
+    while ((await router.routesTo(cluster.scope)).join() !== leader) await sleep(100);
     const url = `postgres://postgres:${encodeURIComponent(cluster.credentials.superuser)}@127.0.0.1:${port}/postgres`;
     const setup = new pg.Client({ connectionString: url });
     setup.on('error', () => undefined);

@@ -12,6 +12,7 @@ import type { TenantView } from '../../src/tenants/service.ts';
 import { patroniAvailable, sharedEtcd } from '../harness/patroni.ts';
 import {
   cleanUp,
+  cli,
   eventually,
   makeDataDir,
   processesOf,
@@ -136,6 +137,11 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
     for (const pid of started) expect(after).toContain(pid);
     const status = await (await rest()).cluster();
     expect(status.members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'sync_standby']);
+    // steward tenant show says how the stage's cluster replicates (prod: synchronous, by default).
+    const shown = await cli(dataDir, ['tenant', 'show', 'hat']);
+    console.info(shown.stdout);
+    expect(shown.stdout).toMatch(/stage\s+phase\s+database\s+replication/i);
+    expect(shown.stdout).toMatch(/prod\s+ready\s+st_\w+\s+synchronous/);
     url = (await api.get<{ databaseUrl: string }>('/api/v1/tenants/hat/stages/prod/credentials')).databaseUrl;
     const client = new pg.Client({ connectionString: url });
     await client.connect();

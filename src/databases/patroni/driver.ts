@@ -185,7 +185,14 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       const leader = status?.members.find((m) => m.role === 'leader' && m.state === 'running');
       // A synchronous cluster is ready once its leader named a synchronous standby (no commit acknowledged before).
       const synced = !cluster.synchronous || status?.members.some((m) => m.role === 'sync_standby');
-      if (leader && synced && (await api.primaryStatus(leader.name)) === 200) return;
+      if (leader && synced && (await api.primaryStatus(leader.name)) === 200) {
+        // This node's router sends connections to the leader alone (a new listen counts every member up at first).
+        const routed = await options.keeper.routesTo(cluster.scope).catch(() => []);
+        if (routed.length === 1 && routed[0] === leader.name) return;
+        last = `the router sends connections to ${routed.join(', ') || 'no member'}, the leader is ${leader.name}`;
+        await sleep(200);
+        continue;
+      }
       if (status)
         last = status.members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ') || 'no members';
       await sleep(200);
@@ -326,4 +333,24 @@ export function haDriver(options: HaDriverOptions): HaDriver {
     if (!found) throw new UnavailableError(`the ha cluster of ${name} has no member ${member}`);
     return found;
   }
+}
+
+/** What `steward tenant show` says of an ha stage: whether its cluster commits synchronously. */
+export interface StageReplication {
+  readonly replication?: 'synchronous' | 'asynchronous';
+}
+
+/** Adds each ha stage's replication mode (its cluster's) to a tenant's view; other tiers pass through. */
+export async function withReplication<V extends { tier: string; stages: readonly { database: string }[] }>(
+  ha: HaDriver | undefined,
+  view: V,
+): Promise<V & { stages: (V['stages'][number] & StageReplication)[] }> {
+  const stages: (V['stages'][number] & StageReplication)[] = [];
+  for (const stage of view.stages) {
+    const cluster = ha && view.tier === 'ha' ? await ha.clusterOf(stage.database) : undefined;
+    stages.push(
+      cluster ? { ...stage, replication: cluster.synchronous ? 'synchronous' : 'asynchronous' } : stage,
+    );
+  }
+  return { ...view, stages };
 }

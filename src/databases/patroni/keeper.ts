@@ -52,6 +52,7 @@ export class HaMemberKeeper {
         const clusters = await readClusters(this.#o.db);
         for (const cluster of clusters) await this.#keep(cluster);
         await this.syncRouter(clusters);
+        await this.#o.router.saveState();
       } finally {
         this.#passing = undefined;
       }
@@ -118,6 +119,11 @@ export class HaMemberKeeper {
       .filter((c) => c.desired === 'present')
       .map((c) => ({ name: c.scope, port: c.routerPort, members: c.members }));
     await this.#o.router.sync([...entries, ...(this.#o.staticEntries?.() ?? [])]);
+  }
+
+  /** The members this node's router sends the cluster's connections to. */
+  routesTo(scope: string): Promise<string[]> {
+    return this.#o.router.routesTo(scope);
   }
 
   start(intervalMs = 5_000): void {

@@ -42,6 +42,18 @@ describe('the database router config', () => {
     expect(text).toContain('    user haproxy');
   });
 
+  it("keeps the servers' checked states across reloads when given a state file", () => {
+    const withState = renderRouterConfig({
+      adminSocket: '/r/admin.sock',
+      stateFile: '/r/servers.state',
+      entries: [entry('st_a', 6001)],
+      settings: defaultSettings,
+    });
+    expect(withState).toContain('    server-state-file /r/servers.state\n');
+    expect(withState).toContain('    load-server-state-from-file global\n');
+    expect(text).not.toContain('server-state-file');
+  });
+
   it('renders the same text whatever the order of clusters and members', () => {
     const again = renderRouterConfig({
       adminSocket: '/var/lib/steward/ha/router/admin.sock',
