@@ -320,10 +320,9 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       await startMember(await memberOf(name, member), options.user);
     },
 
-    /** Steward's clean stop stops the members it runs, as the dedicated tier does; a kill -9 leaves them. */
+    /** Closes the sessions; the members stop with the tier (HaTier.close), where the keeper runs. */
     async close() {
       for (const scope of [...pools.keys()]) await forget(scope);
-      await options.keeper.stop({ members: true });
     },
   };
 

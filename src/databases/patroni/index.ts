@@ -23,6 +23,7 @@ export {
   etcdDeletePrefix,
   etcdHealthy,
   etcdKeys,
+  startEmbeddedEtcd,
   startEtcd,
   stopEtcd,
   type EtcdMember,
