@@ -11,7 +11,10 @@
  * up (lost commits); the killed member is started again and rejoins before
  * the next kill. The 20-kill benchmark is bench/failover.ts (ha-drills).
  *
- * Usage: npm run bench:ha-tuning  (BENCH_KILLS=3, BENCH_PROFILES=tuned,defaults; also: fast)
+ * With BENCH_ETCD_OUTAGE=<seconds>, also: etcd stopped that long under the
+ * load, with failsafe mode on and off (the longest pause between writes).
+ *
+ * Usage: npm run bench:ha-tuning  (BENCH_KILLS=3, BENCH_PROFILES=tuned,defaults; also ttl10, fast)
  */
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ import {
   patroniDefaults,
   startEtcd,
   stopEtcd,
+  type EtcdMember,
   type PatroniSettings,
 } from '../src/databases/patroni/index.ts';
 import { postgresRunAs } from '../src/system/exec.ts';
@@ -32,6 +36,8 @@ import { freePort } from '../src/system/ports.ts';
 import { launchCluster, type TestHaCluster } from '../test/harness/patroni-cluster.ts';
 
 const kills = Number(process.env.BENCH_KILLS ?? 3);
+/** Seconds of etcd outage to measure failsafe mode with (0: not measured). */
+const outage = Number(process.env.BENCH_ETCD_OUTAGE ?? 0);
 const profiles = (process.env.BENCH_PROFILES ?? 'tuned,defaults').split(',');
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 const round = (n: number): number => Number(n.toFixed(2));
@@ -43,6 +49,7 @@ const percentile = (values: number[], p: number): number => {
 /** One connection through the router, writing sequence numbers until stopped. */
 class Writer {
   readonly acked: number[] = [];
+  readonly ackTimes: number[] = [];
   #next = 1;
   #stopped = false;
   #client: pg.Client | undefined;
@@ -72,6 +79,7 @@ class Writer {
         await this.#client.query('insert into seq (n) values ($1)', [n]);
         this.acked.push(n);
         this.lastAckAt = performance.now();
+        this.ackTimes.push(this.lastAckAt);
       } catch {
         await this.#client?.end().catch(() => undefined);
         this.#client = undefined;
@@ -91,7 +99,13 @@ async function waitHealthy(cluster: TestHaCluster): Promise<void> {
   await cluster.waitForLeader({ timeoutMs: 180_000 });
 }
 
-async function runProfile(name: string, settings: PatroniSettings, etcdUrl: string, binDir: string) {
+/** A synchronous three-member cluster with fsync on, a table `seq` and a router in front of it. */
+async function withCluster<T>(
+  settings: PatroniSettings,
+  etcdUrl: string,
+  binDir: string,
+  work: (cluster: TestHaCluster, url: string) => Promise<T>,
+): Promise<T> {
   const cluster = await launchCluster({
     etcdUrl,
     binDir,
@@ -115,6 +129,16 @@ async function runProfile(name: string, settings: PatroniSettings, etcdUrl: stri
     await setup.connect();
     await setup.query('create table seq (n bigint primary key)');
     await setup.end();
+    return await work(cluster, url);
+  } finally {
+    await router.stop();
+    await cluster.stop();
+    await rm(routerDir, { recursive: true, force: true });
+  }
+}
+
+async function runProfile(name: string, settings: PatroniSettings, etcdUrl: string, binDir: string) {
+  return withCluster(settings, etcdUrl, binDir, async (cluster, url) => {
     const resumes: number[] = [];
     let lost = 0;
     for (let i = 1; i <= kills; i += 1) {
@@ -154,23 +178,59 @@ async function runProfile(name: string, settings: PatroniSettings, etcdUrl: stri
       max: round(Math.max(...resumes)),
       lostCommits: lost,
     };
-  } finally {
-    await router.stop();
-    await cluster.stop();
-    await rm(routerDir, { recursive: true, force: true });
-  }
+  });
+}
+
+/**
+ * etcd stopped for `seconds` under the write load: the longest pause between
+ * acknowledged writes. Without failsafe mode the primary demotes itself once
+ * retry_timeout passes without etcd; with it, it stays while every member
+ * answers its REST call.
+ */
+async function etcdOutage(
+  name: string,
+  settings: PatroniSettings,
+  etcd: EtcdMember,
+  etcdUrl: string,
+  binDir: string,
+  seconds: number,
+) {
+  return withCluster(settings, etcdUrl, binDir, async (cluster, url) => {
+    const writer = new Writer(url);
+    await sleep(2_000);
+    const from = performance.now();
+    await stopEtcd(etcd, postgresRunAs());
+    await sleep(seconds * 1000);
+    await startEtcd(etcd, postgresRunAs());
+    await sleep(2_000);
+    await writer.stop();
+    const times = [from, ...writer.ackTimes.filter((t) => t >= from)];
+    let longest = 0;
+    for (let i = 1; i < times.length; i += 1) longest = Math.max(longest, times[i]! - times[i - 1]!);
+    const result = {
+      failsafeMode: settings.failsafeMode,
+      outageSeconds: seconds,
+      longestWritePauseSeconds: round(longest / 1000),
+    };
+    log(
+      `${name}: etcd down ${seconds} s, longest pause between acknowledged writes ${result.longestWritePauseSeconds} s`,
+    );
+    await cluster.waitForLeader({ timeoutMs: 120_000 });
+    return result;
+  });
 }
 
 /** Steward's choice; Patroni's and HAProxy's defaults (the anchor); and a faster one tried against it. */
 const profileSettings: Record<string, PatroniSettings> = {
   tuned: defaultSettings,
   defaults: patroniDefaults,
+  ttl10: { ...defaultSettings, ttl: 10, loopWait: 2, retryTimeout: 3 },
   fast: { ...defaultSettings, ttl: 6, loopWait: 1, retryTimeout: 2 },
 };
 
 const dir = await mkdtemp(join(tmpdir(), 'steward-bench-etcd-'));
 await chmod(dir, 0o711);
-const etcd = {
+const etcd: EtcdMember = {
   name: 'bench',
   dir: join(dir, 'etcd'),
   host: '127.0.0.1',
@@ -186,6 +246,19 @@ try {
     if (!settings)
       throw new Error(`BENCH_PROFILES: ${profile} is not one of ${Object.keys(profileSettings).join(', ')}`);
     results[profile] = await runProfile(profile, settings, started.url, binDir);
+  }
+  if (outage > 0) {
+    results.etcdOutage = [
+      await etcdOutage('failsafe on', defaultSettings, etcd, started.url, binDir, outage),
+      await etcdOutage(
+        'failsafe off',
+        { ...defaultSettings, failsafeMode: false },
+        etcd,
+        started.url,
+        binDir,
+        outage,
+      ),
+    ];
   }
 } finally {
   await stopEtcd(etcd, postgresRunAs());

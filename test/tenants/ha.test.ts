@@ -75,12 +75,8 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
 
   beforeAll(async () => {
     dataDir = await makeDataDir();
-    // The run's one etcd: this Steward does not start its own. Patroni loops every second (a new cluster's
-    // replicas follow sooner); the other timings are Steward's defaults.
-    await appendFile(
-      join(dataDir, 'steward.yaml'),
-      `ha:\n  etcd: [${sharedEtcd().url}]\n  tuning:\n    loopWait: 1\n`,
-    );
+    // The run's one etcd: this Steward does not start its own.
+    await appendFile(join(dataDir, 'steward.yaml'), `ha:\n  etcd: [${sharedEtcd().url}]\n`);
     api = await start();
   }, 120_000);
 

@@ -66,8 +66,8 @@ describe('a member patroni.yml', () => {
   it('carries the tuned timings and pg_rewind into the cluster-wide settings', () => {
     const dcs = render().bootstrap.dcs;
     expect(dcs).toMatchObject({
-      ttl: 10,
-      loop_wait: 2,
+      ttl: 7,
+      loop_wait: 1,
       retry_timeout: 3,
       primary_start_timeout: 10,
       failsafe_mode: true,

@@ -124,7 +124,7 @@ describe('config key ha', () => {
   it.each([
     [
       { tuning: { ttl: 5 } },
-      /config field ha\.tuning\.ttl: 5 is less than loopWait \+ 2 x retryTimeout \(2 \+ 2 x 3\); raise ttl to at least 8/,
+      /config field ha\.tuning\.ttl: 5 is less than loopWait \+ 2 x retryTimeout \(1 \+ 2 x 3\); raise ttl to at least 7/,
     ],
     [{ etcd: ['etcd:2379'] }, /config field ha\.etcd\.0: must be http:\/\/host:port/],
     [{ tuning: { ttll: 5 } }, /config field ha\.tuning/],
