@@ -53,6 +53,18 @@ describe('a member patroni.yml', () => {
       password: 'repl-secret',
     });
     expect(config.watchdog).toEqual({ mode: 'off' });
+    // Bounded logs: Patroni rotates its own, PostgreSQL one file per weekday.
+    expect(config.log).toEqual({
+      level: 'INFO',
+      dir: '/var/lib/steward/ha/s/m2',
+      file_size: 16_777_216,
+      file_num: 4,
+    });
+    expect(config.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      logging_collector: 'on',
+      log_filename: 'postgresql-%a.log',
+      log_truncate_on_rotation: 'on',
+    });
     expect(config.etcd3).toEqual({ hosts: ['127.0.0.1:2379'] });
   });
 
