@@ -269,7 +269,8 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       for (const member of cluster.members.filter((m) => m.node === options.keeper.node))
         await removeMember(member, options.user);
       await rm(join(options.root, name), { recursive: true, force: true });
-      // Members on other nodes are removed by their own keepers; the rows stay until they are gone.
+      // New clusters place every member on the node that creates them (HaTier's placements); members placed
+      // on other nodes would need their keepers to remove them before the rows go: not done yet.
       await etcdDeletePrefix(await options.etcdUrls(), `${cluster.namespace}${name}/`);
       const names = haSecretNames(name);
       await deleteCluster(options.db, name, async (tx) => {
