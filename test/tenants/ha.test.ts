@@ -131,8 +131,16 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
     expect(after).toHaveLength(3);
     // Adopted, not started twice.
     for (const pid of started) expect(after).toContain(pid);
-    const status = await (await rest()).cluster();
-    expect(status.members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'sync_standby']);
+    // A leader, its synchronous standby and a replica (the third may still be copying when the stage is ready).
+    const roles = await eventually(
+      'three members with their roles',
+      async () => {
+        const found = (await (await rest()).cluster()).members.map((m) => m.role).sort();
+        return found.length === 3 && found.includes('sync_standby') ? found : undefined;
+      },
+      60_000,
+    );
+    expect(roles).toEqual(['leader', 'replica', 'sync_standby']);
     // steward tenant show says how the stage's cluster replicates (prod: synchronous, by default).
     const shown = await cli(dataDir, ['tenant', 'show', 'hat']);
     console.info(shown.stdout);
@@ -195,6 +203,10 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
     const api = await rest();
     const before = await api.leader();
     expect(before).toBeDefined();
+    // Patroni switches over to the synchronous standby only: wait until there is one (a busy machine may delay it).
+    await eventually('a synchronous standby', async () =>
+      (await api.cluster()).members.some((m) => m.role === 'sync_standby') ? true : undefined,
+    );
     await api.switchover();
     const after = await eventually(
       'a new leader',
@@ -270,6 +282,20 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
       throw error;
     });
   }, 150_000);
+
+  it("brings a cluster's timings back to Steward's settings when they were changed behind its back", async () => {
+    const api = await rest();
+    await api.patchConfig({ ttl: 30, loop_wait: 10 });
+    expect((await api.config()).ttl).toBe(30);
+    await eventually(
+      'the keeper to set ttl 7 again',
+      async () => {
+        const config = await api.config();
+        return config.ttl === 7 && config.loop_wait === 1 ? true : undefined;
+      },
+      30_000,
+    );
+  }, 60_000);
 
   it('removes the whole cluster with the stage: members, files, etcd keys, router entry, rows', async () => {
     const namespace = '/steward/';

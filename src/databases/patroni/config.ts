@@ -161,3 +161,31 @@ export function dynamicConfig(input: Pick<MemberConfigInput, 'settings' | 'synch
     },
   };
 }
+
+/** The cluster-wide timings Steward keeps in line with its settings after bootstrap. */
+const managedKeys = [
+  'ttl',
+  'loop_wait',
+  'retry_timeout',
+  'primary_start_timeout',
+  'maximum_lag_on_failover',
+  'failsafe_mode',
+  'synchronous_mode',
+] as const;
+
+/**
+ * The PATCH /config that brings a running cluster's settings (GET /config) to
+ * the desired ones (pure): only the keys that differ, or undefined. The
+ * bootstrap section counts only when a cluster is made; a changed ha.tuning
+ * reaches existing clusters this way.
+ */
+export function configPatch(
+  current: Readonly<Record<string, unknown>>,
+  desired: ReturnType<typeof dynamicConfig>,
+): Record<string, unknown> | undefined {
+  const patch: Record<string, unknown> = {};
+  for (const key of managedKeys) {
+    if (current[key] !== desired[key]) patch[key] = desired[key];
+  }
+  return Object.keys(patch).length > 0 ? patch : undefined;
+}

@@ -81,6 +81,12 @@ export class PatroniRest {
     await this.#member(member, 'POST', '/reinitialize', { force: true });
   }
 
+  /** The cluster-wide (etcd-held) configuration. */
+  async config(): Promise<Record<string, unknown>> {
+    const body = await this.#anyMember('GET', '/config');
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  }
+
   /** Changes the cluster-wide (etcd-held) configuration: timings, synchronous mode. */
   async patchConfig(patch: Record<string, unknown>): Promise<void> {
     await this.#anyMember('PATCH', '/config', patch);

@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import {
   defaultSettings,
   dynamicConfig,
+  configPatch,
   memberPgHba,
   patroniDefaults,
   renderMemberConfig,
@@ -130,5 +131,28 @@ describe('etcd prefix range', () => {
     ['a', 'b'],
   ])('%s ends before %s', (prefix, end) => {
     expect(prefixEnd(prefix)).toBe(end);
+  });
+});
+
+describe('keeping a running cluster in line with the settings', () => {
+  const desired = dynamicConfig({ settings: defaultSettings, synchronous: true });
+  it.each([
+    ['as bootstrapped', { ...desired }, undefined],
+    ['ttl changed behind Steward', { ...desired, ttl: 30 }, { ttl: 7 }],
+    ['synchronous mode off', { ...desired, synchronous_mode: false }, { synchronous_mode: true }],
+    [
+      'failsafe never set',
+      {
+        ttl: 7,
+        loop_wait: 1,
+        retry_timeout: 3,
+        primary_start_timeout: 10,
+        maximum_lag_on_failover: 1048576,
+        synchronous_mode: true,
+      },
+      { failsafe_mode: true },
+    ],
+  ])('%s', (_name, current, patch) => {
+    expect(configPatch(current, desired)).toEqual(patch);
   });
 });
