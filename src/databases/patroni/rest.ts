@@ -87,9 +87,10 @@ export class PatroniRest {
     return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   }
 
-  /** Changes the cluster-wide (etcd-held) configuration: timings, synchronous mode. */
-  async patchConfig(patch: Record<string, unknown>): Promise<void> {
-    await this.#anyMember('PATCH', '/config', patch);
+  /** Changes the cluster-wide (etcd-held) configuration: timings, synchronous mode; returns the new one. */
+  async patchConfig(patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const body = await this.#anyMember('PATCH', '/config', patch);
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   }
 
   /** HTTP status of the member's GET /primary: 200 only on the running leader (what the router checks). */
