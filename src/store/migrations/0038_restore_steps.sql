@@ -1,0 +1,4 @@
+-- Restores as planner and steps (issue 14): the WAL segment archived before
+-- the restore read the repository is a fact the planner reads (the step is
+-- not redone after a restart); null until that step ran.
+alter table restores add column archived_wal text;
