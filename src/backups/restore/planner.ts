@@ -10,7 +10,7 @@
  */
 
 /** Where a restore stands as its strategy observes it. */
-export type RestoreObserved = CopyObserved | ClusterObserved;
+export type RestoreObserved = CopyObserved | ClusterObserved | HaObserved;
 
 /** A restore that copies one database out of a scratch instance and swaps it in (shared tier; into a new stage). */
 export interface CopyObserved {
@@ -36,6 +36,36 @@ export interface ClusterObserved {
   readonly restoredByThis: boolean;
   readonly stagePaused: boolean;
   readonly stagedFiles: boolean;
+}
+
+/**
+ * An `ha` cluster restored in place: the first member's data dir is
+ * restored and recovered to the time, the cluster's keys in etcd go, that
+ * member starts alone (Patroni initialises the cluster from its data dir),
+ * and the other members, emptied, copy it again.
+ */
+export interface HaObserved {
+  readonly method: 'ha';
+  /** The member whose data dir the restore writes (the first one). */
+  readonly restoredMember: HaMemberObserved;
+  readonly others: readonly HaMemberObserved[];
+  /** The cluster's keys exist in etcd (its initialize key, leader, history). */
+  readonly dcsKeys: boolean;
+  /** A leader runs and every other member streams from it. */
+  readonly healthy: boolean;
+  readonly stagePaused: boolean;
+  readonly stagedFiles: boolean;
+}
+
+export interface HaMemberObserved {
+  readonly patroni: boolean;
+  readonly postmaster: boolean;
+  /**
+   * `restored`: written by this restore and recovered (its marker, no recovery settings left);
+   * `recovering`: written by this restore, recovery not finished; `other`: anything else; `empty`: no data.
+   * A member copied from the restored one carries its marker: `restored` too.
+   */
+  readonly data: 'restored' | 'recovering' | 'other' | 'empty';
 }
 
 export interface TargetStageObserved {
@@ -79,6 +109,22 @@ export type RestoreStep =
   | { readonly kind: 'restore-cluster' }
   /** Start the restored cluster and wait until it is out of recovery. */
   | { readonly kind: 'recover' }
+  /** ha: pause the stage, stop every member (Patroni and its PostgreSQL). */
+  | { readonly kind: 'stop-members' }
+  /** ha: pgbackrest restore --delta of the first member's data dir to the time, with this restore's marker. */
+  | { readonly kind: 'restore-member' }
+  /** ha: the restored member's PostgreSQL alone, out of recovery, its recovery settings removed, stopped. */
+  | { readonly kind: 'recover-member' }
+  /** ha: the other members' data dirs emptied, so that they copy the restored one. */
+  | { readonly kind: 'empty-members' }
+  /** ha: the cluster's keys in etcd removed, so that Patroni initialises it from the restored data dir. */
+  | { readonly kind: 'reset-dcs' }
+  /** ha: the restored member's Patroni started: it becomes the leader. */
+  | { readonly kind: 'start-member' }
+  /** ha: the other members' Patroni started: they copy the leader. */
+  | { readonly kind: 'start-members' }
+  /** ha: wait until a leader runs and every member streams. */
+  | { readonly kind: 'await-cluster' }
   /** Resume the stage (the reconciler may touch its cluster again). */
   | { readonly kind: 'resume-stage' }
   /** The staged files take the stage's files dir's place. */
@@ -91,7 +137,14 @@ export type RestoreStepKind = RestoreStep['kind'];
 /** The one next step of a restore. Pure. */
 export function nextRestoreStep(observed: RestoreObserved, row: RestoreFacts): RestoreStep {
   if (row.status !== 'running') return { kind: 'done' };
-  return observed.method === 'copy' ? nextCopyStep(observed, row) : nextClusterStep(observed, row);
+  switch (observed.method) {
+    case 'copy':
+      return nextCopyStep(observed, row);
+    case 'cluster':
+      return nextClusterStep(observed, row);
+    case 'ha':
+      return nextHaStep(observed, row);
+  }
 }
 
 /**
@@ -161,6 +214,35 @@ function nextClusterStep(observed: ClusterObserved, row: RestoreFacts): RestoreS
     return { kind: 'restore-cluster' };
   }
   if (observed.cluster !== 'running') return { kind: 'recover' };
+  if (observed.stagePaused) return { kind: 'resume-stage' };
+  if (observed.stagedFiles) return { kind: 'swap-files' };
+  return { kind: 'finish', restart: true };
+}
+
+function nextHaStep(observed: HaObserved, row: RestoreFacts): RestoreStep {
+  const first = observed.restoredMember;
+  const up = (m: HaMemberObserved): boolean => m.patroni || m.postmaster;
+  if (first.data === 'other' || first.data === 'empty') {
+    // Archived and staged while the cluster still runs: a stopped one archives nothing.
+    if (row.archived_wal === null) return { kind: 'archive' };
+    if (row.files_note === null) return { kind: 'stage-files' };
+    if (up(first) || observed.others.some(up)) return { kind: 'stop-members' };
+    return { kind: 'restore-member' };
+  }
+  if (first.data === 'recovering') return { kind: 'recover-member' };
+  if (observed.others.some((m) => m.data === 'other')) {
+    if (observed.others.some((m) => m.data === 'other' && up(m))) return { kind: 'stop-members' };
+    return { kind: 'empty-members' };
+  }
+  // Only before the restored member first starts (no other member holds a copy of it yet): its
+  // data dir keeps the old cluster's system id, and the old keys would make Patroni take it for a
+  // lagging member of the old cluster.
+  if (!first.patroni && observed.dcsKeys && observed.others.every((m) => m.data === 'empty')) {
+    return { kind: 'reset-dcs' };
+  }
+  if (!first.patroni) return { kind: 'start-member' };
+  if (observed.others.some((m) => !m.patroni)) return { kind: 'start-members' };
+  if (!observed.healthy) return { kind: 'await-cluster' };
   if (observed.stagePaused) return { kind: 'resume-stage' };
   if (observed.stagedFiles) return { kind: 'swap-files' };
   return { kind: 'finish', restart: true };

@@ -4,6 +4,8 @@ import {
   swapBegun,
   type ClusterObserved,
   type CopyObserved,
+  type HaMemberObserved,
+  type HaObserved,
   type RestoreFacts,
   type RestoreStep,
 } from '../../../src/backups/restore/planner.ts';
@@ -230,5 +232,82 @@ describe('restoreMarkerIn', () => {
     expect(
       restoreMarkerIn("steward.restore = 'old'\n# steward.restore = 'x'\nsteward.restore = 'new'\n"),
     ).toBe('new');
+  });
+});
+
+describe('nextRestoreStep: an ha cluster restored in place', () => {
+  type Data = 'restored' | 'recovering' | 'other' | 'empty';
+  const m = (data: Data, up = false): HaMemberObserved => ({ patroni: up, postmaster: up, data });
+  const ha = (
+    first: HaMemberObserved,
+    others: HaMemberObserved[],
+    over: Partial<HaObserved> = {},
+  ): HaObserved => ({
+    method: 'ha',
+    restoredMember: first,
+    others,
+    dcsKeys: true,
+    healthy: false,
+    stagePaused: false,
+    stagedFiles: false,
+    ...over,
+  });
+  const archived = { archived_wal: wal, files_note: files };
+
+  it.each<[string, HaObserved, Partial<RestoreFacts>, string]>([
+    ['the cluster runs', ha(m('other', true), [m('other', true), m('other', true)]), {}, 'archive'],
+    [
+      'archived',
+      ha(m('other', true), [m('other', true), m('other', true)]),
+      { archived_wal: wal },
+      'stage-files',
+    ],
+    ['files staged', ha(m('other', true), [m('other', true), m('other', true)]), archived, 'stop-members'],
+    // A kill -9 after the members stopped, or mid pgbackrest restore (no marker yet): restored again.
+    ['stopped', ha(m('other'), [m('other'), m('other')]), archived, 'restore-member'],
+    ['restored files, recovering', ha(m('recovering'), [m('other'), m('other')]), archived, 'recover-member'],
+    // The recovering PostgreSQL runs alone, started by the step itself: still recover-member.
+    [
+      'recovering, its postmaster up',
+      ha(m('recovering', true), [m('other'), m('other')]),
+      archived,
+      'recover-member',
+    ],
+    ['recovered', ha(m('restored'), [m('other'), m('other')]), archived, 'empty-members'],
+    // Something (a keeper) started a member with the old data: stopped before it is emptied.
+    ['an old member up again', ha(m('restored'), [m('other', true), m('empty')]), archived, 'stop-members'],
+    ['others emptied', ha(m('restored'), [m('empty'), m('empty')]), archived, 'reset-dcs'],
+    ['keys gone', ha(m('restored'), [m('empty'), m('empty')], { dcsKeys: false }), archived, 'start-member'],
+    [
+      'the restored member leads',
+      ha(m('restored', true), [m('empty'), m('empty')]),
+      archived,
+      'start-members',
+    ],
+    ['copying', ha(m('restored', true), [m('empty', true), m('restored', true)]), archived, 'await-cluster'],
+    [
+      'healthy, stage paused',
+      ha(m('restored', true), [m('restored', true), m('restored', true)], {
+        healthy: true,
+        stagePaused: true,
+      }),
+      archived,
+      'resume-stage',
+    ],
+    [
+      'all done',
+      ha(m('restored', true), [m('restored', true), m('restored', true)], { healthy: true }),
+      archived,
+      'finish',
+    ],
+    // Every member down after they had copied the restored one: started again, the keys kept.
+    [
+      'a restored cluster all down',
+      ha(m('restored'), [m('restored'), m('restored')]),
+      archived,
+      'start-member',
+    ],
+  ])('%s: %s', (_what, observed, facts, expected) => {
+    expect(kind(nextRestoreStep(observed, row(facts)))).toBe(expected);
   });
 });
