@@ -1,0 +1,56 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * Row types of the high-availability tables (issue 14), one interface per
+ * owning module (see the owners table of the issue's design), so that each
+ * module's tables are declared beside the others without two modules editing
+ * one list. ControlDatabase (schema.ts) extends them all.
+ */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+/** src/databases/patroni/store.ts: the one writer of ha_clusters and ha_members. */
+export interface HaClustersTable {
+  scope: string;
+  desired: ColumnType<string, string | undefined, string>;
+  synchronous: boolean;
+  namespace: string;
+  router_port: number;
+  created_at: Timestamp;
+}
+
+export interface HaMembersTable {
+  scope: string;
+  name: string;
+  node: string;
+  host: string;
+  pg_port: number;
+  rest_port: number;
+  data_dir: string;
+  created_at: Timestamp;
+}
+
+/** src/databases/patroni/ (ha-patroni): ha_clusters, ha_members. */
+export interface HaPatroniTables {
+  ha_clusters: HaClustersTable;
+  ha_members: HaMembersTable;
+}
+
+/** src/backups/restore…: restores reshaped (ha-restore), only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RestoreTables {}
+
+/** src/cluster/ (ha-leases): nodes and leases. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ClusterTables {}
+
+/** src/drills/ (ha-drills): drills. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DrillTables {}
+
+/** src/appliance/ (ha-appliance), only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ApplianceTables {}
+
+/** Every high-availability table. */
+export interface HaTables
+  extends HaPatroniTables, RestoreTables, ClusterTables, DrillTables, ApplianceTables {}
