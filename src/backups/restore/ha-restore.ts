@@ -153,9 +153,7 @@ export class HaClusterRestore {
       case 'stop-members':
         await this.#ports.pauseStage(row, true);
         await this.#ports.progress(row, 'restoring', `stopping the members of cluster ${cluster.scope}`);
-        // The replicas first: a leader stopped first would hand over to one of them.
-        for (const member of [...others, first]) await stopMember(member, cluster.user);
-        return;
+        return this.#stopMembers(cluster);
       case 'restore-member':
         return this.#restoreMember(row, cluster, first);
       case 'recover-member':
@@ -183,6 +181,16 @@ export class HaClusterRestore {
         return this.#awaitCluster(cluster);
       default:
         throw new InternalError(`an ha restore has no step ${step.kind}`);
+    }
+  }
+
+  /** The replicas together, then the leader: a leader stopped first would hand over to one of them. */
+  async #stopMembers(cluster: HaRestoreCluster): Promise<void> {
+    const leader = await cluster.rest.leader().catch(() => undefined);
+    const replicas = cluster.members.filter((m) => m.name !== leader);
+    await Promise.all(replicas.map((member) => stopMember(member, cluster.user)));
+    for (const member of cluster.members.filter((m) => m.name === leader)) {
+      await stopMember(member, cluster.user);
     }
   }
 

@@ -115,7 +115,13 @@ export class DedicatedRestore implements RestoreStrategy {
   }
 }
 
-/** The ha tier's slot: its point-in-time restore is not there yet. */
+/**
+ * The ha tier's slot. Its steps exist (./ha-restore.ts: HaClusterRestore, the
+ * planner's ha branch, proven on a real three-member cluster), and a backup
+ * of an ha stanza restores into a scratch; what is missing is the backup
+ * service's target for an ha stage (its stanza prepared with every member,
+ * archiving in Patroni's dynamic config), so a request is still refused.
+ */
 export class HaRestore implements RestoreStrategy {
   readonly tier = 'ha';
 
