@@ -1,5 +1,12 @@
+import type pg from 'pg';
+import { UnavailableError } from '../../core/errors.ts';
+import { withClient } from '../../databases/client.ts';
+import type { PatroniRest } from '../../databases/patroni/index.ts';
+import type { SystemUser } from '../../system/exec.ts';
 import { archivingSettings, type ArchivingTarget } from './archiving.ts';
 import type { PgInstance } from './config.ts';
+import { pgbackrestDriver } from './driver.ts';
+import { findPgBackRest, writeStanzaConfig, type PreparedStanza, type StanzaSetup } from './setup.ts';
 
 /**
  * pgBackRest for an `ha` cluster (issue 14): one stanza per cluster (the
@@ -48,5 +55,63 @@ export function haArchivingParameters(target: ArchivingTarget): Record<string, s
   return {
     ...settings,
     archive_command: `${target.bin} --config=${target.configPath} --stanza=${target.stanza} --pg1-path="$(pwd -P)" archive-push "%p"`,
+  };
+}
+
+export interface HaStanzaSetup extends Omit<StanzaSetup, 'cluster'> {
+  readonly members: readonly HaStanzaMember[];
+  readonly user: SystemUser | undefined;
+  /**
+   * Puts the archiving parameters into Patroni's dynamic config (every
+   * member), restarting the members when archive_mode changes; says whether
+   * it restarted them.
+   */
+  readonly archive: (parameters: Record<string, string>) => Promise<{ readonly restarted: boolean }>;
+}
+
+/**
+ * An ha cluster's backups brought to the desired state: pgbackrest.conf
+ * with every member, archiving on every member through Patroni, the stanza
+ * in every repository. Idempotent.
+ */
+export async function prepareHaStanza(setup: HaStanzaSetup): Promise<PreparedStanza> {
+  const bin = setup.bin ?? findPgBackRest();
+  const configPath = await writeStanzaConfig(setup, setup.user, bin, haStanzaInstances(setup.members));
+  const archiving = await setup.archive(haArchivingParameters({ stanza: setup.stanza, configPath, bin }));
+  const driver = pgbackrestDriver({ configPath, stanza: setup.stanza, user: setup.user, bin });
+  await driver.stanzaCreate();
+  return { driver, configPath, restarted: archiving.restarted };
+}
+
+/**
+ * The `archive` of prepareHaStanza over Patroni: the parameters into the
+ * dynamic config, then, while the leader still runs without archive_mode,
+ * every member restarted (Patroni takes the dynamic config in its next
+ * loop; a restart before that changes nothing, so it is tried again).
+ */
+export function archiveThroughPatroni(
+  rest: PatroniRest,
+  leaderAdmin: () => Promise<pg.ClientConfig>,
+  members: readonly string[],
+  timeoutMs = 60_000,
+): (parameters: Record<string, string>) => Promise<{ readonly restarted: boolean }> {
+  const archiving = async (): Promise<boolean> =>
+    withClient(
+      await leaderAdmin(),
+      async (c) =>
+        (await c.query<{ archive_mode: string }>('show archive_mode')).rows[0]?.archive_mode === 'on',
+    ).catch(() => false);
+  return async (parameters) => {
+    await rest.patchConfig({ postgresql: { parameters } });
+    if (await archiving()) return { restarted: false };
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await Promise.all(members.map((member) => rest.restart(member).catch(() => undefined)));
+      if (await archiving()) return { restarted: true };
+      if (Date.now() > deadline) {
+        throw new UnavailableError('the ha cluster did not turn archive_mode on after its members restarted');
+      }
+    }
   };
 }

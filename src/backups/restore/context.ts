@@ -90,11 +90,12 @@ export class RestoreContext {
 
   /**
    * A superuser of the cluster behind a prepared stanza (the shared cluster
-   * by URL, a dedicated one by socket), on its maintenance database with
-   * search_path pinned: never inside a stage's database (../../databases/privileged.ts).
+   * by URL, a dedicated one or an ha cluster's leader by socket), on its
+   * maintenance database with search_path pinned: never inside a stage's
+   * database (../../databases/privileged.ts).
    */
   superuser(target: BackupTarget): pg.ClientConfig {
-    if (target.kind === 'dedicated') {
+    if (target.kind !== 'shared') {
       return maintenance({ host: target.cluster.dir, port: target.cluster.port, user: 'postgres' });
     }
     if (!this.deps.sharedClusterUrl) {

@@ -148,9 +148,9 @@ export class CopyRestore {
       repo: row.repo,
       set: row.backup_label,
       target: { kind: 'time', time: row.target_time },
-      // A dedicated cluster holds the stage's database alone: it comes back whole.
+      // A cluster of the stage's own (dedicated, ha) holds its database alone: it comes back whole.
       databases:
-        source.kind === 'dedicated'
+        source.kind !== 'shared'
           ? undefined
           : await this.#c.restoredDatabases(
               sourceAdmin,

@@ -1,4 +1,3 @@
-import { InternalError } from '../../core/errors.ts';
 import type { RestoreMode } from '../restore-plan.ts';
 import type { BackupTarget } from '../service.ts';
 import { ClusterRestore } from './cluster-restore.ts';
@@ -116,33 +115,59 @@ export class DedicatedRestore implements RestoreStrategy {
 }
 
 /**
- * The ha tier's slot. Its steps exist (./ha-restore.ts: HaClusterRestore, the
- * planner's ha branch, proven on a real three-member cluster), and a backup
- * of an ha stanza restores into a scratch; what is missing is the backup
- * service's target for an ha stage (its stanza prepared with every member,
- * archiving in Patroni's dynamic config), so a request is still refused.
+ * The ha tier. Into a new stage (an ha stage of its own), as the dedicated
+ * tier: the cluster's backup, taken on a standby, comes back into a scratch
+ * next to the leader and the database is copied into the new stage's
+ * cluster through its leader. In place, the steps exist (./ha-restore.ts:
+ * HaClusterRestore, proven on a real three-member cluster) but are not yet
+ * run from here: they stop every member, and the ha tier's member keeper
+ * would start them again under the restore; until it leaves a paused
+ * stage's members alone, an in-place restore is refused.
  */
 export class HaRestore implements RestoreStrategy {
   readonly tier = 'ha';
+  readonly #c: RestoreContext;
+  readonly #copy: CopyRestore;
 
-  refusal(): string | undefined {
-    return 'point-in-time restore is not yet available';
+  constructor(context: RestoreContext, copy: CopyRestore) {
+    this.#c = context;
+    this.#copy = copy;
+  }
+
+  refusal(mode: RestoreMode): string | undefined {
+    return mode === 'in-place'
+      ? 'in-place point-in-time restore is not yet available (restore into a new stage instead)'
+      : undefined;
   }
 
   keepsDatabase(): boolean {
     return false;
   }
 
-  observe(): Promise<RestoreObserved> {
-    return Promise.reject(new InternalError('the ha tier has no restores yet'));
+  async #clusters(row: RestoreRow): Promise<CopyClusters> {
+    return {
+      source: await this.#c.deps.backups.target(row.cluster),
+      destination: await this.#c.deps.backups.stageTarget(row.tenant_slug, row.target_stage),
+    };
   }
 
-  run(): Promise<void> {
-    return Promise.reject(new InternalError('the ha tier has no restores yet'));
+  async observe(row: RestoreRow): Promise<RestoreObserved> {
+    const source = await this.#c.deps.backups.target(row.cluster);
+    // The new stage's cluster is not there until the stage is ready.
+    const ready = await this.#copy.observe(row, { source, destination: source });
+    if (ready.targetStage.state !== 'ready') return ready;
+    return this.#copy.observe(row, await this.#clusters(row));
   }
 
-  cleanUp(): Promise<{ swapped: boolean }> {
-    return Promise.resolve({ swapped: false });
+  async run(step: RestoreStep, row: RestoreRow): Promise<void> {
+    return this.#copy.run(step, row, await this.#clusters(row));
+  }
+
+  async cleanUp(row: RestoreRow): Promise<{ swapped: boolean }> {
+    const source = await this.#c.deps.backups.target(row.cluster);
+    // The replacement is in the new stage's own cluster, which goes with the stage.
+    const clusters = await this.#clusters(row).catch(() => ({ source, destination: source }));
+    return this.#copy.cleanUp(row, clusters, { dropReplacement: false });
   }
 }
 
@@ -153,6 +178,6 @@ export function restoreStrategies(context: RestoreContext): Readonly<Record<Rest
   return {
     shared: new SharedRestore(context, copy),
     dedicated: new DedicatedRestore(context, copy, new ClusterRestore(context, files)),
-    ha: new HaRestore(),
+    ha: new HaRestore(context, copy),
   };
 }
