@@ -245,7 +245,10 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     const apiUrl = `https://${host}:${port}`;
 
     const firstOwner = await steward.services.operators.bootstrapOwner();
-    const localToken = await steward.services.operators.issueLocalToken();
+    const localToken = await steward.services.operators.issueLocalToken(
+      'admin',
+      steward.cluster.node?.holder.node,
+    );
     let demo: DemoResult | undefined;
     if (options.demo && firstOwner) {
       try {

@@ -7,6 +7,7 @@ import type { ColumnType } from 'kysely';
  * one list. ControlDatabase (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 /** src/databases/patroni/store.ts: the one writer of ha_clusters and ha_members. */
 export interface HaClustersTable {
@@ -39,9 +40,36 @@ export interface HaPatroniTables {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface RestoreTables {}
 
+/** src/cluster/nodes.ts: the one writer of nodes. */
+export interface NodesTable {
+  name: string;
+  incarnation: string;
+  host: string;
+  pid: number;
+  process_started_at: Timestamp;
+  api_url: string | null;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+  stopped_at: NullableTimestamp;
+}
+
+/** src/cluster/leases.ts: the one writer of leases. */
+export interface LeasesTable {
+  name: string;
+  node: string;
+  holder: string;
+  /** bigint: pg returns it as a string. */
+  epoch: ColumnType<string, string | number, string | number>;
+  acquired_at: Timestamp;
+  renewed_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 /** src/cluster/ (ha-leases): nodes and leases. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ClusterTables {}
+export interface ClusterTables {
+  nodes: NodesTable;
+  leases: LeasesTable;
+}
 
 /** src/drills/ (ha-drills): drills. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -118,6 +118,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     // The run's one etcd (global-setup) for ha stages: a Steward never starts its own in tests.
     ...(inject('etcdUrl') ? { ha: { etcd: [inject('etcdUrl')] } } : {}),
     ...options.config,
+    // A node of its own: Stewards of one test file (a restart beside the first, a gateway) are separate nodes.
+    node: { name: `test-${id}`, ...options.config?.node },
     // Tests never archive or back up unless they ask to: most would only get slower.
     backups: options.config?.backups ?? { enabled: false },
   });
