@@ -4,9 +4,7 @@ import type { RestoreTestView, RestoreView } from '../../src/backups/restore-ser
 import { withClient } from '../../src/databases/client.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { patroniAvailable } from '../harness/patroni.ts';
-import { backupNow, eventually } from './support.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { backupNow, betweenTwoRows, eventually } from './support.ts';
 
 /**
  * Backups and restores of an `ha` stage through Steward: its cluster's
@@ -71,12 +69,7 @@ describe.skipIf(!patroniAvailable)('restores of an ha stage', () => {
   }, 180_000);
 
   it('restores into a new stage to a point in time, and refuses in place for now', async () => {
-    await sleep(1100);
-    await query(`insert into ledger (note) values ('before the target')`);
-    await sleep(500);
-    const target = new Date();
-    await sleep(500);
-    await query(`insert into ledger (note) values ('after the target')`);
+    const target = await betweenTwoRows((note) => query(`insert into ledger (note) values ('${note}')`));
 
     const inPlace = await t.request('POST', '/api/v1/tenants/hat/stages/prod/restores', {
       toTime: target.toISOString(),

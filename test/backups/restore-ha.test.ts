@@ -18,7 +18,7 @@ import {
   type HaRestoreRow,
 } from '../../src/backups/restore/ha-restore.ts';
 import { nextRestoreStep, type RestoreFacts } from '../../src/backups/restore/planner.ts';
-import { eventually } from './support.ts';
+import { betweenTwoRows, eventually } from './support.ts';
 import { postgresRunAs } from '../../src/system/exec.ts';
 import { patroniAvailable, sharedEtcd, startTestCluster, type TestHaCluster } from '../harness/patroni.ts';
 
@@ -137,12 +137,7 @@ describe.skipIf(!patroniAvailable)('pgBackRest for an ha cluster', () => {
   }, 120_000);
 
   it('restores the cluster in place to a point in time: one member restored, the others copy it', async () => {
-    await sleep(1100);
-    await query(`insert into ledger (note) values ('before the target')`);
-    await sleep(500);
-    const target = new Date();
-    await sleep(500);
-    await query(`insert into ledger (note) values ('after the target')`);
+    const target = await betweenTwoRows((note) => query(`insert into ledger (note) values ('${note}')`));
     const backups = (await driver.info()).backups;
     const backup = backups.at(-1)!;
     const timelineBefore = (await cluster.rest.cluster()).members.find((m) => m.role === 'leader')!.timeline!;
