@@ -4,25 +4,11 @@ import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
 import type { BackupSettings } from '../core/config.ts';
 import { backupS3KeyVariables, type BackupS3Keys } from '../core/env.ts';
-import {
-  ConflictError,
-  InputError,
-  InternalError,
-  NotFoundError,
-  showValue,
-  UnavailableError,
-} from '../core/errors.ts';
+import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, systemPrincipal, type Principal } from '../core/policy.ts';
 import type { LocalCluster } from '../databases/local-cluster.ts';
-import {
-  memberDir,
-  type HaClusterView,
-  type HaMember,
-  type PatroniRest,
-} from '../databases/patroni/index.ts';
-import { maintenance } from '../databases/privileged.ts';
-import { postgresRunAs } from '../system/exec.ts';
-import { archiveThroughPatroni, prepareHaStanza } from './pgbackrest/ha.ts';
+import type { HaClusterView, PatroniRest } from '../databases/patroni/index.ts';
+import { haBackupCluster, prepareHaStanza, type HaBackupCluster } from './pgbackrest/ha.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
 import type { SecretService } from '../secrets/service.ts';
@@ -250,8 +236,8 @@ interface FoundCluster {
   readonly cluster: LocalCluster;
   readonly kind: BackupClusterKind;
   readonly stageId: string | null;
-  /** An ha cluster's members and REST API. */
-  readonly ha?: { readonly members: readonly HaMember[]; readonly rest: PatroniRest };
+  /** An ha cluster's leader, members and REST API. */
+  readonly ha?: HaBackupCluster;
 }
 
 type Located =
@@ -464,27 +450,10 @@ export class BackupService {
    */
   async #haCluster(stanza: string, stageId: string): Promise<FoundCluster | undefined> {
     const ha = this.#o.ha;
-    const cluster = await ha?.clusterOf(stanza);
-    if (!ha || !cluster) return undefined;
-    const rest = await ha.rest(stanza);
-    const leaderName = await rest.leader();
-    const leader = cluster.members.find((m) => m.name === leaderName);
-    if (!leader) throw new UnavailableError(`the ha cluster ${stanza} has no leader right now; try again`);
-    const user = postgresRunAs();
-    return {
-      kind: 'ha',
-      stageId,
-      cluster: {
-        dir: memberDir(leader),
-        port: leader.pgPort,
-        binDir: ha.binDir,
-        user,
-        superuserUrl: () => {
-          throw new InternalError('an ha cluster is reached over its leader socket, not by URL');
-        },
-      },
-      ha: { members: cluster.members, rest },
-    };
+    const view = await ha?.clusterOf(stanza);
+    if (!ha || !view) return undefined;
+    const cluster = await haBackupCluster(view, await ha.rest(stanza), ha.binDir);
+    return { kind: 'ha', stageId, cluster: cluster.leader, ha: cluster };
   }
 
   /**
@@ -574,23 +543,7 @@ export class BackupService {
         bin: this.#program,
       };
       prepared = found.ha
-        ? await prepareHaStanza({
-            ...setup,
-            user: found.cluster.user,
-            members: found.ha.members.map((m) => ({
-              dataDir: m.dataDir,
-              pgPort: m.pgPort,
-              socketDir: memberDir(m),
-            })),
-            archive: archiveThroughPatroni(
-              found.ha.rest,
-              () =>
-                Promise.resolve(
-                  maintenance({ host: found.cluster.dir, port: found.cluster.port, user: 'postgres' }),
-                ),
-              found.ha.members.map((m) => m.name),
-            ),
-          })
+        ? await prepareHaStanza(setup, found.ha)
         : await prepareStanza({ ...setup, cluster: found.cluster });
     } catch (error) {
       // A new retention rewrites the config while a backup holds the stanza's lock (pgBackRest's

@@ -1,8 +1,15 @@
 import type pg from 'pg';
-import { UnavailableError } from '../../core/errors.ts';
+import { InternalError, UnavailableError } from '../../core/errors.ts';
 import { withClient } from '../../databases/client.ts';
-import type { PatroniRest } from '../../databases/patroni/index.ts';
-import type { SystemUser } from '../../system/exec.ts';
+import type { LocalCluster } from '../../databases/local-cluster.ts';
+import {
+  memberDir,
+  type HaClusterView,
+  type HaMember,
+  type PatroniRest,
+} from '../../databases/patroni/index.ts';
+import { maintenance } from '../../databases/privileged.ts';
+import { postgresRunAs } from '../../system/exec.ts';
 import { archivingSettings, type ArchivingTarget } from './archiving.ts';
 import type { PgInstance } from './config.ts';
 import { pgbackrestDriver } from './driver.ts';
@@ -58,15 +65,39 @@ export function haArchivingParameters(target: ArchivingTarget): Record<string, s
   };
 }
 
-export interface HaStanzaSetup extends Omit<StanzaSetup, 'cluster'> {
-  readonly members: readonly HaStanzaMember[];
-  readonly user: SystemUser | undefined;
-  /**
-   * Puts the archiving parameters into Patroni's dynamic config (every
-   * member), restarting the members when archive_mode changes; says whether
-   * it restarted them.
-   */
-  readonly archive: (parameters: Record<string, string>) => Promise<{ readonly restarted: boolean }>;
+/**
+ * An ha cluster as backups see it: its leader, where Steward's superuser
+ * sessions go (over the leader's socket, as for a dedicated cluster), and
+ * every member, which the stanza lists.
+ */
+export interface HaBackupCluster {
+  readonly leader: LocalCluster;
+  readonly members: readonly HaMember[];
+  readonly rest: PatroniRest;
+}
+
+/** The cluster of an ha stage with its current leader; refused while it has none. */
+export async function haBackupCluster(
+  view: HaClusterView,
+  rest: PatroniRest,
+  binDir: string,
+): Promise<HaBackupCluster> {
+  const name = await rest.leader();
+  const leader = view.members.find((m) => m.name === name);
+  if (!leader) throw new UnavailableError(`the ha cluster ${view.scope} has no leader right now; try again`);
+  return {
+    leader: {
+      dir: memberDir(leader),
+      port: leader.pgPort,
+      binDir,
+      user: postgresRunAs(),
+      superuserUrl: () => {
+        throw new InternalError('an ha cluster is reached over its leader socket, not by URL');
+      },
+    },
+    members: view.members,
+    rest,
+  };
 }
 
 /**
@@ -74,30 +105,43 @@ export interface HaStanzaSetup extends Omit<StanzaSetup, 'cluster'> {
  * with every member, archiving on every member through Patroni, the stanza
  * in every repository. Idempotent.
  */
-export async function prepareHaStanza(setup: HaStanzaSetup): Promise<PreparedStanza> {
+export async function prepareHaStanza(
+  setup: Omit<StanzaSetup, 'cluster'>,
+  cluster: HaBackupCluster,
+): Promise<PreparedStanza> {
   const bin = setup.bin ?? findPgBackRest();
-  const configPath = await writeStanzaConfig(setup, setup.user, bin, haStanzaInstances(setup.members));
-  const archiving = await setup.archive(haArchivingParameters({ stanza: setup.stanza, configPath, bin }));
-  const driver = pgbackrestDriver({ configPath, stanza: setup.stanza, user: setup.user, bin });
+  const user = cluster.leader.user;
+  const members = cluster.members.map((m) => ({
+    dataDir: m.dataDir,
+    pgPort: m.pgPort,
+    socketDir: memberDir(m),
+  }));
+  const configPath = await writeStanzaConfig(setup, user, bin, haStanzaInstances(members));
+  const archiving = await archiveThroughPatroni(
+    cluster.rest,
+    maintenance({ host: cluster.leader.dir, port: cluster.leader.port, user: 'postgres' }),
+    cluster.members.map((m) => m.name),
+  )(haArchivingParameters({ stanza: setup.stanza, configPath, bin }));
+  const driver = pgbackrestDriver({ configPath, stanza: setup.stanza, user, bin });
   await driver.stanzaCreate();
   return { driver, configPath, restarted: archiving.restarted };
 }
 
 /**
- * The `archive` of prepareHaStanza over Patroni: the parameters into the
+ * Archiving over Patroni: the parameters into the
  * dynamic config, then, while the leader still runs without archive_mode,
  * every member restarted (Patroni takes the dynamic config in its next
  * loop; a restart before that changes nothing, so it is tried again).
  */
 export function archiveThroughPatroni(
   rest: PatroniRest,
-  leaderAdmin: () => Promise<pg.ClientConfig>,
+  leaderAdmin: pg.ClientConfig,
   members: readonly string[],
   timeoutMs = 60_000,
 ): (parameters: Record<string, string>) => Promise<{ readonly restarted: boolean }> {
   const archiving = async (): Promise<boolean> =>
     withClient(
-      await leaderAdmin(),
+      leaderAdmin,
       async (c) =>
         (await c.query<{ archive_mode: string }>('show archive_mode')).rows[0]?.archive_mode === 'on',
     ).catch(() => false);
