@@ -50,6 +50,7 @@ import {
   backupRequestJobKind,
   backupVerifyJobKind,
   type BackupTarget,
+  type HaBackupClusters,
   type DedicatedClusters,
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
@@ -191,6 +192,8 @@ export interface ServiceDependencies {
   readonly sharedCluster?: LocalCluster | undefined;
   /** The dedicated tier's clusters, for their backups. */
   readonly dedicatedClusters?: DedicatedClusters | undefined;
+  /** The ha tier's clusters, for their backups and restores. */
+  readonly haClusters?: HaBackupClusters | undefined;
   /** S3 backup repository keys from the environment. */
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** Called after each good physical backup. */
@@ -337,6 +340,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     dataDir: config.dataDir,
     sharedCluster: deps.sharedCluster,
     dedicated: deps.dedicatedClusters,
+    ha: deps.haClusters,
     ...(deps.backupS3Keys ? { s3Keys: deps.backupS3Keys } : {}),
     // Fingerprints for restore tests, right after each good backup; then the caller's hook.
     onBackupSucceeded: async (target: BackupTarget, run: BackupRun) => {

@@ -8,6 +8,8 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
 import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
+import { serverBinDir } from './databases/patroni/member.ts';
+import type { HaBackupClusters } from './backups/service.ts';
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
@@ -252,6 +254,7 @@ export class Steward {
         : {
             sharedCluster: this.#o.sharedCluster,
             dedicatedClusters: dedicated,
+            ...(this.#ha ? { haClusters: this.#haBackups(this.#ha) } : {}),
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
             sharedClusterUrl: this.#o.sharedClusterUrl,
@@ -444,6 +447,15 @@ export class Steward {
       binDir,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
     });
+  }
+
+  /** What backups and restores ask of the ha tier. */
+  #haBackups(ha: HaTier): HaBackupClusters {
+    return {
+      clusterOf: (name) => ha.driver.clusterOf(name),
+      rest: (name) => ha.driver.rest(name),
+      binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
+    };
   }
 
   /** The ha tier needs Patroni, etcd and PostgreSQL's server binaries on this machine. */
