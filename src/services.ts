@@ -1,3 +1,4 @@
+import type { HaDriver } from './databases/patroni/driver.ts';
 import type { Logger } from 'pino';
 import { AuditService } from './audit/service.ts';
 import { AuditCheckpointSchedule } from './audit/checkpointing.ts';
@@ -49,11 +50,12 @@ import {
   backupRequestJobKind,
   backupVerifyJobKind,
   type BackupTarget,
+  type HaBackupClusters,
   type DedicatedClusters,
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
-import { DrillService, haClustersOf, isHaDriver, type HaClusters } from './drills/index.ts';
+import { DrillService, haClustersOf, isHaDriver } from './drills/index.ts';
 import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
@@ -155,6 +157,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** The ha tier (Patroni), when this installation offers it: its clusters, for drills, checks and tenant show. */
+  readonly ha: HaDriver | undefined;
   /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
   readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
@@ -192,6 +196,8 @@ export interface ServiceDependencies {
   readonly sharedCluster?: LocalCluster | undefined;
   /** The dedicated tier's clusters, for their backups. */
   readonly dedicatedClusters?: DedicatedClusters | undefined;
+  /** The ha tier's clusters, for their backups and restores. */
+  readonly haClusters?: HaBackupClusters | undefined;
   /** S3 backup repository keys from the environment. */
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** Called after each good physical backup. */
@@ -204,15 +210,13 @@ export interface ServiceDependencies {
   readonly edgePort?: () => number | undefined;
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
-  /** The ha tier's clusters as drills see them; undefined without an ha tier. */
-  readonly haClusters?: HaClusters | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
 export async function createServices(deps: ServiceDependencies): Promise<Services> {
   const { config, db, clock, logger, drivers } = deps;
-  // The ha tier's clusters (drills, ha checks, healing): given, or over this installation's ha driver.
-  const haClusters = deps.haClusters ?? (isHaDriver(drivers.ha) ? haClustersOf(drivers.ha) : undefined);
+  // ha stages' clusters as drills, the ha checks and healing see them, over this installation's ha driver.
+  const stageClusters = isHaDriver(drivers.ha) ? haClustersOf(drivers.ha) : undefined;
   const metrics = deps.metrics ?? new StewardMetrics({ clock, db });
   const secrets = new SecretService(db, deps.keyringStore, await deps.keyringStore.load(), {
     clock,
@@ -342,6 +346,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     dataDir: config.dataDir,
     sharedCluster: deps.sharedCluster,
     dedicated: deps.dedicatedClusters,
+    ha: deps.haClusters,
     ...(deps.backupS3Keys ? { s3Keys: deps.backupS3Keys } : {}),
     // Fingerprints for restore tests, right after each good backup; then the caller's hook.
     onBackupSucceeded: async (target: BackupTarget, run: BackupRun) => {
@@ -456,7 +461,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
-      haClusters,
+      haClusters: stageClusters,
     }),
   });
   const watchdog = new Watchdog({
@@ -495,11 +500,11 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
-      haClusters,
+      haClusters: stageClusters,
     }),
     held: (action, target) =>
       haHealHeld(
-        { tenants, haClusters, drillRunning: (scope) => drills.store.running(scope) },
+        { tenants, haClusters: stageClusters, drillRunning: (scope) => drills.store.running(scope) },
         action,
         target,
       ),
@@ -633,7 +638,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'drills' }),
-    clusters: haClusters,
+    clusters: stageClusters,
   });
   return {
     drills,
@@ -666,6 +671,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     exportSchedule,
     backups,
     restores,
+    ha: deps.drivers.ha,
     // Without a sandbox (a gateway-only process, or no root): what a non-root Steward gets.
     isolation:
       deps.sandbox?.report ??

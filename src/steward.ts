@@ -8,11 +8,12 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
 import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
+import { serverBinDir } from './databases/patroni/member.ts';
+import type { HaBackupClusters } from './backups/service.ts';
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import { dirname, join } from 'node:path';
-import { hostname } from 'node:os';
 import { actorName, systemPrincipal } from './core/policy.ts';
 import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -253,6 +254,7 @@ export class Steward {
         : {
             sharedCluster: this.#o.sharedCluster,
             dedicatedClusters: dedicated,
+            ...(this.#ha ? { haClusters: this.#haBackups(this.#ha) } : {}),
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
             sharedClusterUrl: this.#o.sharedClusterUrl,
@@ -447,6 +449,15 @@ export class Steward {
     });
   }
 
+  /** What backups and restores ask of the ha tier. */
+  #haBackups(ha: HaTier): HaBackupClusters {
+    return {
+      clusterOf: (name) => ha.driver.clusterOf(name),
+      rest: (name) => ha.driver.rest(name),
+      binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
+    };
+  }
+
   /** The ha tier needs Patroni, etcd and PostgreSQL's server binaries on this machine. */
   #haTier(db: ControlStore['db']): HaTier | undefined {
     if (!this.#o.config.ha.enabled) return undefined;
@@ -472,7 +483,8 @@ export class Steward {
         remove: (tx, name) => secrets().remove(tx, name),
       },
       binDir,
-      node: hostname(),
+      // The members this node runs are those ha_members places on its name (config node.name).
+      node: this.#o.config.node.name ?? defaultNodeName(),
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
