@@ -93,6 +93,19 @@ try {
   );
   await startCluster(single);
   bench.onCleanup(() => stopCluster(single));
+  // The same commit settings as the Patroni members: unsafeFast turns synchronous_commit and
+  // full_page_writes off for a local cluster, not for a Patroni member.
+  const admin = new pg.Client({
+    host: single.dir,
+    port: single.port,
+    user: 'postgres',
+    database: 'postgres',
+  });
+  await admin.connect();
+  await admin.query("alter system set synchronous_commit = 'on'");
+  await admin.query("alter system set full_page_writes = 'on'");
+  await admin.query('select pg_reload_conf()');
+  await admin.end();
 
   const targets: Record<string, LoadConnection> = {};
   for (const [name, cluster] of [
