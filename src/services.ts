@@ -1,3 +1,4 @@
+import type { HaDriver } from './databases/patroni/driver.ts';
 import type { Logger } from 'pino';
 import { AuditService } from './audit/service.ts';
 import { AuditCheckpointSchedule } from './audit/checkpointing.ts';
@@ -154,6 +155,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** The ha tier (Patroni), when this installation offers it: its clusters, for drills, checks and tenant show. */
+  readonly ha: HaDriver | undefined;
   /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
   readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
@@ -645,6 +648,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     exportSchedule,
     backups,
     restores,
+    ha: deps.drivers.ha,
     // Without a sandbox (a gateway-only process, or no root): what a non-root Steward gets.
     isolation:
       deps.sandbox?.report ??

@@ -14,7 +14,6 @@ import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import { dirname, join } from 'node:path';
-import { hostname } from 'node:os';
 import { actorName, systemPrincipal } from './core/policy.ts';
 import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -484,7 +483,8 @@ export class Steward {
         remove: (tx, name) => secrets().remove(tx, name),
       },
       binDir,
-      node: hostname(),
+      // The members this node runs are those ha_members places on its name (config node.name).
+      node: this.#o.config.node.name ?? defaultNodeName(),
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
