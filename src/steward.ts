@@ -454,6 +454,7 @@ export class Steward {
     return {
       clusterOf: (name) => ha.driver.clusterOf(name),
       rest: (name) => ha.driver.rest(name),
+      etcdUrls: () => ha.driver.etcdUrls(),
       binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
     };
   }

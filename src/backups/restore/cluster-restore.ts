@@ -52,18 +52,11 @@ export class ClusterRestore {
 
   async observe(row: RestoreRow, target: BackupTarget): Promise<ClusterObserved> {
     const autoConf = await readFile(join(target.cluster.dir, 'postgresql.auto.conf'), 'utf8').catch(() => '');
-    const stage = await this.#c.deps.db
-      .selectFrom('stages')
-      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select('stages.paused')
-      .where('tenants.slug', '=', row.tenant_slug)
-      .where('stages.name', '=', row.target_stage)
-      .executeTakeFirst();
     return {
       method: 'cluster',
       cluster: await this.#state(target),
       restoredByThis: restoreMarkerIn(autoConf) === row.id,
-      stagePaused: stage?.paused ?? false,
+      stagePaused: await this.#c.stagePaused(row.tenant_slug, row.target_stage),
       stagedFiles: await this.#files.staged(row),
     };
   }

@@ -14,7 +14,7 @@ import type { ControlDb } from '../../store/db.ts';
 import { setStagePaused } from '../../tenants/stage-store.ts';
 import { stageJobKind, type TenantService } from '../../tenants/service.ts';
 import type { ExportService } from '../logical/service.ts';
-import type { BackupService, BackupTarget } from '../service.ts';
+import type { BackupService, BackupTarget, HaBackupClusters } from '../service.ts';
 import { closeCopyTarget } from './copy.ts';
 import { archiveUpToNow } from './wal.ts';
 
@@ -49,6 +49,8 @@ export interface RestoreDeps {
   /** A superuser URL of the shared cluster (the one Steward backs up); restores into it copy over it. */
   readonly sharedClusterUrl?: string | undefined;
   readonly settings: RestoreSettings;
+  /** The ha tier's clusters, when this machine runs them (an in-place restore stops and starts their members). */
+  readonly ha?: HaBackupClusters | undefined;
   /** Aborted when Steward stops: running restores and tests stop and go on at the next start. */
   readonly signal: AbortSignal;
 }
@@ -139,6 +141,18 @@ export class RestoreContext {
       await c.query(`drop database if exists ${quoteIdent(name)} with (force)`);
       await closeCopyTarget(c, name);
     });
+  }
+
+  /** Whether a stage is paused (a restore holds it). */
+  async stagePaused(tenant: string, stage: string): Promise<boolean> {
+    const row = await this.deps.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select('stages.paused')
+      .where('tenants.slug', '=', tenant)
+      .where('stages.name', '=', stage)
+      .executeTakeFirst();
+    return row?.paused ?? false;
   }
 
   /** Pausing keeps the reconciler off a stage; resuming queues it so that it converges again. */
