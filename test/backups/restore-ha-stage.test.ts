@@ -117,5 +117,11 @@ describe.skipIf(!patroniAvailable)('restores of an ha stage', () => {
       const after = await c.query<{ n: number }>('select count(*)::int as n from ledger');
       expect(after.rows).toEqual([{ n: 1002 }]);
     });
+    // Archiving survives the restore: the restored cluster's next backup runs (it waits for its WAL).
+    expect(await query('show archive_mode', await leader('prod', 'postgres'))).toEqual([
+      { archive_mode: 'on' },
+    ]);
+    const next = await backupNow(t, 'hat', 'prod', { type: 'incr', repo: 1 });
+    expect(next.repos[0]!.run!.label).toMatch(/I$/);
   }, 300_000);
 });
