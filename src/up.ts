@@ -34,6 +34,8 @@ export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
 import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
+import { nodeConfig } from './appliance/config.ts';
+import { launchNode } from './appliance/launcher.ts';
 
 export interface UpOptions {
   readonly dataDir: string;
@@ -102,7 +104,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     for (const release of releasers.reverse()) await release().catch(() => undefined);
   };
   try {
-    const config = await loadConfig(dataDir, options);
+    const config = nodeConfig(await loadConfig(dataDir, options));
     // Before anything starts: every role runs HAProxy as its data plane.
     checkHaproxyInstalled(options.haproxyBinary);
     // Every tenant's access log is in steward.log: Steward's alone, whatever the umask.
@@ -130,7 +132,27 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     let adminUrl: string;
     let sharedClusterUrl: string;
     let cluster: LocalCluster | undefined;
-    if (options.env.databaseUrl) {
+    if (config.appliance) {
+      if (options.env.databaseUrl || role === 'gateway') {
+        throw new InputError(
+          'config field appliance: a node of the appliance runs its own member of the control database: unset STEWARD_DATABASE_URL and --role gateway',
+          { field: 'appliance' },
+        );
+      }
+      const node = await launchNode({
+        appliance: config.appliance,
+        dataDir,
+        binDir: findPostgresBinDir(options.env.pgBinDir),
+        progress,
+        unsafeFast: config.appliance.unsafeNoFsync,
+        ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
+      });
+      releasers.push(() => node.stop());
+      controlUrl = node.controlUrl;
+      adminUrl = node.adminUrl;
+      // Shared-tier stages live in the control database's cluster, as with the embedded one: they fail over with it.
+      sharedClusterUrl = node.superuserUrl;
+    } else if (options.env.databaseUrl) {
       controlUrl = options.env.databaseUrl;
       adminUrl = options.env.databaseAdminUrl ?? controlUrl;
       if (!options.env.sharedClusterUrl) {

@@ -1,0 +1,221 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { InputError, UnavailableError } from '../core/errors.ts';
+import { bootstrapControlDatabase } from '../databases/local-cluster.ts';
+import type { Haproxy } from '../dataplane/haproxy.ts';
+import { randomSecret } from '../secrets/envelope.ts';
+import { fileKeyring } from '../secrets/keyring.ts';
+import { ensureCa } from '../tls/ca.ts';
+import { postgresRunAs } from '../system/exec.ts';
+import { thisNode, type ApplianceSettings } from './config.ts';
+import { ensureControlRouter } from './control-router.ts';
+import { logTail, runningPid, startOrAdopt, stopDetached, type DetachedProcess } from './detached.ts';
+import {
+  controlRoute,
+  controlUrls,
+  etcdArgs,
+  nodeDirs,
+  patroniConfig,
+  type ControlCredentials,
+} from './plan.ts';
+
+/** The passwords of the control cluster: one file, the same on every node. */
+export const secretsFileName = 'appliance-secrets.json';
+
+export interface LaunchOptions {
+  readonly appliance: ApplianceSettings;
+  readonly dataDir: string;
+  /** PostgreSQL's bin directory. */
+  readonly binDir: string;
+  readonly progress?: (message: string) => void;
+  /** fsync off in the control cluster: tests only. */
+  readonly unsafeFast?: boolean;
+  readonly haproxyBinary?: string;
+  /** How long to wait for the control cluster to have a primary (default 120 s). */
+  readonly primaryTimeoutMs?: number;
+}
+
+export interface LaunchedNode {
+  readonly superuserUrl: string;
+  readonly adminUrl: string;
+  readonly controlUrl: string;
+  /** Stops this node's router, Patroni member and etcd member (a clean stop: Patroni hands over the leader key first). */
+  stop(): Promise<void>;
+}
+
+/**
+ * `steward appliance init`: the files every node of one appliance shares,
+ * made once on one node and copied to the others: the control cluster's
+ * passwords, the master key and the CA (so that a client trusts every node).
+ */
+export async function initApplianceSecrets(dataDir: string): Promise<string[]> {
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  const path = join(dataDir, secretsFileName);
+  if (!existsSync(path)) {
+    const credentials: ControlCredentials = {
+      superuserPassword: randomSecret(24),
+      replicationPassword: randomSecret(24),
+      appPassword: randomSecret(24),
+    };
+    await writeFile(path, `${JSON.stringify(credentials)}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  await fileKeyring(join(dataDir, 'master.key')).load();
+  await ensureCa(dataDir);
+  return [secretsFileName, 'master.key', 'ca.pem', 'ca.key'];
+}
+
+export async function readApplianceSecrets(dataDir: string): Promise<ControlCredentials> {
+  const path = join(dataDir, secretsFileName);
+  let parsed: Partial<ControlCredentials>;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<ControlCredentials>;
+  } catch {
+    throw new InputError(
+      `${path} is missing or not JSON: run "steward appliance init" on one node and copy its ${secretsFileName}, master.key, ca.pem and ca.key to every node's data dir`,
+      { field: secretsFileName },
+    );
+  }
+  for (const key of ['superuserPassword', 'replicationPassword', 'appPassword'] as const) {
+    if (typeof parsed[key] !== 'string' || parsed[key].length < 16) {
+      throw new InputError(`${path}: ${key} is missing or shorter than 16 characters`, {
+        field: `${secretsFileName}.${key}`,
+      });
+    }
+  }
+  return parsed as ControlCredentials;
+}
+
+/** This node's etcd member and Patroni member as detached processes. */
+export function nodeProcesses(
+  appliance: ApplianceSettings,
+  dataDir: string,
+): { etcd: DetachedProcess; patroni: DetachedProcess } {
+  const dirs = nodeDirs(dataDir);
+  const patroniFile = join(dirs.patroni, 'patroni.yaml');
+  return {
+    etcd: {
+      binary: '/usr/bin/etcd',
+      args: etcdArgs(appliance, dataDir),
+      pidFile: join(dataDir, 'etcd.pid'),
+      logFile: join(dataDir, 'etcd.log'),
+      marker: dirs.etcd,
+      cwd: dataDir,
+    },
+    patroni: {
+      binary: '/usr/bin/patroni',
+      args: [patroniFile],
+      pidFile: join(dataDir, 'patroni.pid'),
+      logFile: join(dirs.patroni, 'patroni.out'),
+      marker: patroniFile,
+      cwd: dirs.patroni,
+      user: postgresRunAs(),
+    },
+  };
+}
+
+/**
+ * Brings this node's part of the appliance up, in order: its etcd member
+ * (the three form one etcd), its Patroni member of the control cluster, its
+ * router; then it waits for a primary and makes the control database and
+ * its roles (idempotent, under an advisory lock, as for the embedded
+ * cluster). Every step adopts what a killed Steward left running, so a rerun
+ * after a kill -9 is the same as the first run. Migrations come after, in
+ * Steward.start() (they take their own advisory lock).
+ */
+export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
+  const { appliance, dataDir } = options;
+  const progress = options.progress ?? (() => undefined);
+  const node = thisNode(appliance);
+  const credentials = await readApplianceSecrets(dataDir);
+  const dirs = nodeDirs(dataDir);
+  const procs = nodeProcesses(appliance, dataDir);
+  const runAs = procs.patroni.user;
+
+  await mkdir(dirs.etcd, { recursive: true, mode: 0o700 });
+  const etcd = await startOrAdopt(procs.etcd);
+  progress(
+    `etcd member ${node.name} ${etcd.adopted ? 'already running: adopted' : 'started'} (pid ${etcd.pid})`,
+  );
+
+  await mkdir(dirs.patroni, { recursive: true, mode: 0o700 });
+  const configFile = procs.patroni.args[0] as string;
+  await writeFile(
+    configFile,
+    patroniConfig(appliance, dataDir, credentials, {
+      // Patroni needs every server binary (pg_controldata, pg_rewind): the directory initdb really lives in.
+      binDir: dirname(realpathSync(join(options.binDir, 'initdb'))),
+      ...(options.unsafeFast ? { unsafeFast: true } : {}),
+    }),
+    { mode: 0o600 },
+  );
+  await chmod(configFile, 0o600);
+  if (runAs) {
+    await chown(dirs.patroni, runAs.uid, runAs.gid);
+    await chown(configFile, runAs.uid, runAs.gid);
+  }
+  const patroni = await startOrAdopt(procs.patroni);
+  progress(
+    `Patroni member ${node.name} of the control database ${patroni.adopted ? 'already running: adopted' : 'started'} (pid ${patroni.pid})`,
+  );
+
+  const router = await ensureControlRouter(dataDir, controlRoute(appliance), options.haproxyBinary);
+  progress(`database router on 127.0.0.1:${node.routerPort} (pid ${router.pid ?? '?'})`);
+
+  const urls = controlUrls(appliance, credentials);
+  await waitForPrimary(urls.superuserUrl, options.primaryTimeoutMs ?? 120_000, async () =>
+    [await logTail(procs.patroni.logFile), await logTail(join(dirs.patroni, 'patroni.log'))].join(' | '),
+  );
+  progress('the control database has a primary');
+  await bootstrapControlDatabase(urls.superuserUrl, 'steward', credentials.appPassword);
+  return {
+    ...urls,
+    stop: () => stopNode(procs, router),
+  };
+}
+
+async function stopNode(procs: ReturnType<typeof nodeProcesses>, router: Haproxy): Promise<void> {
+  // Patroni first: on SIGTERM it stops PostgreSQL and gives up the leader key, so a replica takes over at once.
+  await stopDetached(procs.patroni, 60_000);
+  await router.stop(2000);
+  await stopDetached(procs.etcd, 10_000);
+}
+
+/** Waits until the router leads to a writable primary. */
+export async function waitForPrimary(
+  superuserUrl: string,
+  timeoutMs: number,
+  why: () => Promise<string>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const client = new pg.Client({ connectionString: superuserUrl, connectionTimeoutMillis: 2000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const result = await client.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery');
+      if (result.rows[0]?.recovery === false) return;
+      last = 'the router leads to a standby';
+    } catch (error) {
+      last = (error as Error).message;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await sleep(250);
+  }
+  throw new UnavailableError(
+    `the control database has no primary after ${Math.round(timeoutMs / 1000)} s (${last}); Patroni says: ${await why()}`,
+  );
+}
+
+/** The pids of this node's etcd and Patroni members, when they run (for the node-loss drill and tests). */
+export async function nodePids(
+  appliance: ApplianceSettings,
+  dataDir: string,
+): Promise<{ etcd: number | undefined; patroni: number | undefined }> {
+  const procs = nodeProcesses(appliance, dataDir);
+  return { etcd: await runningPid(procs.etcd), patroni: await runningPid(procs.patroni) };
+}

@@ -1,0 +1,126 @@
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { ApplianceNode } from '../../src/appliance/config.ts';
+import { initApplianceSecrets } from '../../src/appliance/launcher.ts';
+import { freePort } from '../../src/system/ports.ts';
+import { testUidBase } from '../harness/steward.ts';
+import { processesOf, spawnUp, waitForOutput, type UpProcess, type UpReady } from '../cli/process.ts';
+
+/**
+ * Three nodes of the appliance on this machine: a data dir and a port set
+ * each, all on loopback, each node a real `steward up` child process.
+ */
+export interface TestNode {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly ports: ApplianceNode;
+  up: UpProcess | undefined;
+  ready: UpReady | undefined;
+}
+
+export interface TestAppliance {
+  readonly base: string;
+  readonly nodes: readonly TestNode[];
+  start(node: TestNode): Promise<UpReady>;
+  /** SIGKILL of every process of the node (its Steward, etcd, Patroni, PostgreSQL, routers, HAProxy, stages). */
+  stopAll(): Promise<void>;
+}
+
+async function ports(name: string, taken: Set<number>): Promise<ApplianceNode> {
+  const next = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort(0);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  return {
+    name,
+    host: '127.0.0.1',
+    apiPort: await next(),
+    gatewayPort: await next(),
+    gatewayHttpPort: 0,
+    etcdClientPort: await next(),
+    etcdPeerPort: await next(),
+    patroniPort: await next(),
+    postgresPort: await next(),
+    routerPort: await next(),
+  };
+}
+
+export async function makeAppliance(count = 3): Promise<TestAppliance> {
+  const base = await mkdtemp(join(tmpdir(), 'steward-appliance-'));
+  await chmod(base, 0o711);
+  const taken = new Set<number>();
+  const entries: ApplianceNode[] = [];
+  for (let i = 1; i <= count; i++) entries.push(await ports(`n${i}`, taken));
+  const nodes: TestNode[] = [];
+  for (const entry of entries) {
+    const dataDir = join(base, entry.name);
+    nodes.push({ name: entry.name, dataDir, ports: entry, up: undefined, ready: undefined });
+  }
+  // One node makes the shared files, the others get copies (as an operator would scp them).
+  const first = nodes[0] as TestNode;
+  const files = await initApplianceSecrets(first.dataDir);
+  for (const node of nodes) {
+    if (node !== first) {
+      await mkdir(node.dataDir, { recursive: true });
+      for (const file of files) await copyFile(join(first.dataDir, file), join(node.dataDir, file));
+    }
+    await chmod(node.dataDir, 0o711);
+    const config = {
+      appliance: { node: node.name, nodes: entries, unsafeNoFsync: true },
+      // One machine, one kernel: each node's nftables rules judge its own uid range only.
+      runtime: { uidBase: testUidBase(), uidCount: 1000 },
+      backups: { enabled: false },
+      logLevel: 'info',
+    };
+    await writeFile(join(node.dataDir, 'steward.yaml'), stringify(config));
+  }
+  const appliance: TestAppliance = {
+    base,
+    nodes,
+    async start(node) {
+      node.up = spawnUp(node.dataDir, ['-o', 'json']);
+      const out = await waitForOutput(node.up, '\n}\n', 180_000);
+      node.ready = JSON.parse(out) as UpReady;
+      return node.ready;
+    },
+    async stopAll() {
+      for (const node of nodes) await killNode(node);
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+  return appliance;
+}
+
+/** Every live process whose command line names the node's data dir, and their process groups. */
+export async function killNode(node: TestNode): Promise<void> {
+  const procs = await processesOf(node.dataDir);
+  for (const { pid } of procs) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // not a group leader
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  node.up?.child.kill('SIGKILL');
+  await node.up?.exited;
+}
+
+export async function readClientFile(node: TestNode): Promise<{ apiUrl: string; ca: string; token: string }> {
+  return JSON.parse(await readFile(join(node.dataDir, 'client.json'), 'utf8')) as {
+    apiUrl: string;
+    ca: string;
+    token: string;
+  };
+}
