@@ -267,7 +267,11 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     const apiUrl = `https://${host}:${port}`;
 
     const firstOwner = await steward.services.operators.bootstrapOwner();
-    const localToken = await steward.services.operators.issueLocalToken();
+    // Each node of the appliance has a local token of its own: a node's start does not revoke the others'.
+    const localToken = await steward.services.operators.issueLocalToken(
+      'admin',
+      config.appliance ? `local-cli-${config.appliance.node}` : undefined,
+    );
     let demo: DemoResult | undefined;
     if (options.demo && firstOwner) {
       try {

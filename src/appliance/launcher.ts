@@ -10,7 +10,7 @@ import { randomSecret } from '../secrets/envelope.ts';
 import { fileKeyring } from '../secrets/keyring.ts';
 import { ensureCa } from '../tls/ca.ts';
 import { postgresRunAs } from '../system/exec.ts';
-import { thisNode, type ApplianceSettings } from './config.ts';
+import { controlScope, thisNode, type ApplianceSettings } from './config.ts';
 import { ensureControlRouter } from './control-router.ts';
 import { logTail, runningPid, startOrAdopt, stopDetached, type DetachedProcess } from './detached.ts';
 import {
@@ -89,7 +89,7 @@ export async function readApplianceSecrets(dataDir: string): Promise<ControlCred
 }
 
 /** This node's etcd member and Patroni member as detached processes. */
-export function nodeProcesses(
+export function memberProcesses(
   appliance: ApplianceSettings,
   dataDir: string,
 ): { etcd: DetachedProcess; patroni: DetachedProcess } {
@@ -131,7 +131,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   const node = thisNode(appliance);
   const credentials = await readApplianceSecrets(dataDir);
   const dirs = nodeDirs(dataDir);
-  const procs = nodeProcesses(appliance, dataDir);
+  const procs = memberProcesses(appliance, dataDir);
   const runAs = procs.patroni.user;
 
   await mkdir(dirs.etcd, { recursive: true, mode: 0o700 });
@@ -165,7 +165,12 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   progress(`database router on 127.0.0.1:${node.routerPort} (pid ${router.pid ?? '?'})`);
 
   const urls = controlUrls(appliance, credentials);
-  await waitForPrimary(urls.superuserUrl, options.primaryTimeoutMs ?? 120_000, async () =>
+  // A router starts with every server up until its first checks: only one up means they have run.
+  const oneUp = async (): Promise<boolean> => {
+    const rows = await router.api.showStat('servers', controlScope).catch(() => []);
+    return rows.filter((row) => row.fields.status?.startsWith('UP')).length === 1;
+  };
+  await waitForPrimary(urls.superuserUrl, options.primaryTimeoutMs ?? 120_000, oneUp, async () =>
     [await logTail(procs.patroni.logFile), await logTail(join(dirs.patroni, 'patroni.log'))].join(' | '),
   );
   progress('the control database has a primary');
@@ -176,7 +181,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   };
 }
 
-async function stopNode(procs: ReturnType<typeof nodeProcesses>, router: Haproxy): Promise<void> {
+async function stopNode(procs: ReturnType<typeof memberProcesses>, router: Haproxy): Promise<void> {
   // Patroni first: on SIGTERM it stops PostgreSQL and gives up the leader key, so a replica takes over at once.
   await stopDetached(procs.patroni, 60_000);
   await router.stop(2000);
@@ -187,11 +192,17 @@ async function stopNode(procs: ReturnType<typeof nodeProcesses>, router: Haproxy
 export async function waitForPrimary(
   superuserUrl: string,
   timeoutMs: number,
+  routerSettled: () => Promise<boolean>,
   why: () => Promise<string>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
+    if (!(await routerSettled())) {
+      last = 'the router does not lead to exactly one member yet';
+      await sleep(250);
+      continue;
+    }
     const client = new pg.Client({ connectionString: superuserUrl, connectionTimeoutMillis: 2000 });
     client.on('error', () => undefined);
     try {
@@ -216,6 +227,6 @@ export async function nodePids(
   appliance: ApplianceSettings,
   dataDir: string,
 ): Promise<{ etcd: number | undefined; patroni: number | undefined }> {
-  const procs = nodeProcesses(appliance, dataDir);
+  const procs = memberProcesses(appliance, dataDir);
   return { etcd: await runningPid(procs.etcd), patroni: await runningPid(procs.patroni) };
 }

@@ -117,8 +117,8 @@ export class OperatorService {
   }
 
   /** A token for the CLI on this machine (client.json); the previous one is revoked. */
-  async issueLocalToken(username = 'admin'): Promise<IssuedToken> {
-    return this.#o.tokens.issueLocal(await this.#find(username));
+  async issueLocalToken(username = 'admin', name?: string): Promise<IssuedToken> {
+    return this.#o.tokens.issueLocal(await this.#find(username), name);
   }
 
   async add(

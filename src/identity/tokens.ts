@@ -118,21 +118,21 @@ export class TokenService {
   }
 
   /** The machine's local CLI token (client.json) for an operator; the previous one is revoked. */
-  async issueLocal(operator: { id: string; username: string; role: string }): Promise<IssuedToken> {
+  /** `name`: one local token per name; each node of the appliance has its own (local-cli-<node>). */
+  async issueLocal(
+    operator: { id: string; username: string; role: string },
+    name = 'local-cli',
+  ): Promise<IssuedToken> {
     return this.#o.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('api_tokens')
         .set({ revoked_at: this.#o.clock.now() })
         .where('operator_id', '=', operator.id)
         .where('kind', '=', 'local')
+        .where('name', '=', name)
         .where('revoked_at', 'is', null)
         .execute();
-      return this.issue(
-        tx,
-        operator,
-        { name: 'local-cli', kind: 'local', role: operator.role as Role },
-        'system',
-      );
+      return this.issue(tx, operator, { name, kind: 'local', role: operator.role as Role }, 'system');
     });
   }
 

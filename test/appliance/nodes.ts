@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ApplianceNode } from '../../src/appliance/config.ts';
 import { initApplianceSecrets } from '../../src/appliance/launcher.ts';
+import { killNode as killNodeProcesses } from '../../src/appliance/node-kill.ts';
 import { freePort } from '../../src/system/ports.ts';
+import { run } from '../../src/system/exec.ts';
+import { nftDeleteTable, tableName } from '../../src/runtime/sandbox/plan.ts';
 import { testUidBase } from '../harness/steward.ts';
-import { processesOf, spawnUp, waitForOutput, type UpProcess, type UpReady } from '../cli/process.ts';
+import { spawnUp, waitForOutput, type UpProcess, type UpReady } from '../cli/process.ts';
 
 /**
  * Three nodes of the appliance on this machine: a data dir and a port set
@@ -87,34 +90,29 @@ export async function makeAppliance(count = 3): Promise<TestAppliance> {
     async start(node) {
       node.up = spawnUp(node.dataDir, ['-o', 'json']);
       const out = await waitForOutput(node.up, '\n}\n', 180_000);
-      node.ready = JSON.parse(out) as UpReady;
-      return node.ready;
+      const ready = JSON.parse(out) as UpReady & { error?: unknown };
+      if (!ready.apiUrl) throw new Error(`${node.name} did not start: ${out}\n${node.up.stderr()}`);
+      node.ready = ready;
+      return ready;
     },
     async stopAll() {
-      for (const node of nodes) await killNode(node);
+      for (const node of nodes) {
+        await killNode(node);
+        // A node killed leaves its sandbox's network table behind, as a crashed machine would until its reboot.
+        await run('nft', ['-f', '-'], { input: nftDeleteTable(tableName(node.dataDir)) });
+      }
       await rm(base, { recursive: true, force: true });
     },
   };
   return appliance;
 }
 
-/** Every live process whose command line names the node's data dir, and their process groups. */
+/** The whole node dies (node-kill.ts), its `steward up` child included. */
 export async function killNode(node: TestNode): Promise<void> {
-  const procs = await processesOf(node.dataDir);
-  for (const { pid } of procs) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // not a group leader
-    }
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  await killNodeProcesses(node.dataDir);
   node.up?.child.kill('SIGKILL');
   await node.up?.exited;
+  node.up = undefined;
 }
 
 export async function readClientFile(node: TestNode): Promise<{ apiUrl: string; ca: string; token: string }> {
