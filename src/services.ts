@@ -96,6 +96,7 @@ import {
 } from './identity/oidc/index.ts';
 import { LocalUsers } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
+import { NodeDirectory } from './cluster/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -165,6 +166,8 @@ export interface Services {
   /** SCIM 2.0 per tenant: its bearer tokens, and Users and Groups over the Directory. */
   readonly scimTokens: ScimTokenService;
   readonly scim: ScimService;
+  /** Issue 14: the Steward nodes on this control database, their health and the leases they hold (steward node list). */
+  readonly nodes: NodeDirectory;
 }
 
 export interface ServiceDependencies {
@@ -619,6 +622,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     ldap,
     scimTokens,
     scim: new ScimService({ directory, audit }),
+    nodes: new NodeDirectory(db, config.node.leaseSeconds * 1000),
     status,
     localUsers,
     roles,

@@ -35,6 +35,14 @@ import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
+import {
+  defaultNodeName,
+  Elector,
+  LeaseStore,
+  NodeMembership,
+  operationsLease,
+  operationsLoops,
+} from './cluster/index.ts';
 
 export const version = '0.1.0';
 
@@ -114,11 +122,14 @@ export class Steward {
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
   #watchdog: ControlDatabaseWatchdog | undefined;
-  #resyncTimer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
   #stopping: Promise<void> | undefined;
   #sandbox: StageSandbox | undefined;
+  /** This process as a node of the control database (not a gateway-only one). */
+  #node: NodeMembership | undefined;
+  /** Runs the operations loop's singletons while this node holds their lease (src/cluster/singletons.ts). */
+  #elector: Elector | undefined;
 
   constructor(options: StewardOptions) {
     this.#o = options;
@@ -144,6 +155,11 @@ export class Steward {
     return this.#dataPlane;
   }
 
+  /** This node's registration and its elector (undefined for a gateway-only process, or without workers). */
+  get cluster(): { readonly node: NodeMembership | undefined; readonly elector: Elector | undefined } {
+    return { node: this.#node, elector: this.#elector };
+  }
+
   get api(): FastifyInstance {
     if (!this.#api) throw new Error('Steward is not started');
     return this.#api;
@@ -165,6 +181,17 @@ export class Steward {
       ...(role === 'gateway' ? { applicationName: 'steward-gateway' } : {}),
     });
     const metrics = new StewardMetrics({ clock: this.#o.clock ?? systemClock, db: this.#store.db });
+    // First: a second process under a live node's name is refused before it starts anything.
+    if (role !== 'gateway') {
+      this.#node = new NodeMembership({
+        db: this.#store.db,
+        leases: new LeaseStore(this.#store.db),
+        name: config.node.name ?? defaultNodeName(),
+        leaseMs: config.node.leaseSeconds * 1000,
+        logger: logger.child({ component: 'cluster' }),
+      });
+      await this.#node.start();
+    }
     // Watches the control database from here on: an outage is logged once, and the embedded cluster restarted.
     this.#watchdog = new ControlDatabaseWatchdog({
       url: this.#o.controlUrl,
@@ -297,7 +324,7 @@ export class Steward {
     await this.#services.ldap.start();
     // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
     if (config.backups.enabled) await this.#services.restores.start();
-    if (this.#o.workers !== false) {
+    if (this.#o.workers !== false && this.#node) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,
         handlers: this.#services.jobHandlers,
@@ -308,21 +335,21 @@ export class Steward {
       await this.#runner.start();
       await this.#services.runtime.start();
       await this.#services.notifications.start(this.#o.smtpCredentials);
-      // Checks keep running whatever else is going on (maintenance included): only stop() ends them.
-      await this.#services.checkRunner.start();
-      await this.#services.healing.start();
-      this.#services.alerts.start();
-      this.#services.oncall.start();
-      if (config.watchdog.enabled) this.#services.watchdog.start();
-      this.#services.incidentNotices.start();
-      this.#services.status.start();
-      this.#services.maintenance.start();
-      await this.resync();
-      this.#resyncTimer = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
-      this.#resyncTimer.unref();
+      // The singletons (checks, alerts, on-call, …) run on whichever node holds their lease; with one node, here.
+      // Checks keep running whatever else is going on (maintenance included): only stop() or a lost lease ends them.
+      this.#elector = new Elector({
+        leases: new LeaseStore(this.#store.db),
+        lease: operationsLease,
+        holder: this.#node.holder,
+        ttlMs: config.node.leaseSeconds * 1000,
+        loops: operationsLoops(this.#services, config, () => this.resync()),
+        logger: logger.child({ component: 'cluster' }),
+      });
+      await this.#elector.start();
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#services.oncall.useApiUrl(address);
+    await this.#node?.setApiUrl(address);
     // Stages reach the data plane like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
       (port): port is number => port !== undefined && port > 0,
@@ -423,7 +450,8 @@ export class Steward {
     await this.#starting?.catch(() => undefined);
     // First: a cluster stopped on purpose below is not an outage to repair.
     await this.#watchdog?.stop();
-    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    // The singletons stop and their lease is given up: another node takes over on its next round.
+    await this.#elector?.stop();
     await this.#keyringWatcher?.stop();
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
@@ -447,6 +475,7 @@ export class Steward {
     await this.#runner?.stop();
     // After everything that records events: the last checkpoint covers them all.
     await this.#services?.auditCheckpoints.stop();
+    await this.#node?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();
     await this.#store?.close();

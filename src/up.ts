@@ -267,10 +267,9 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     const apiUrl = `https://${host}:${port}`;
 
     const firstOwner = await steward.services.operators.bootstrapOwner();
-    // Each node of the appliance has a local token of its own: a node's start does not revoke the others'.
     const localToken = await steward.services.operators.issueLocalToken(
       'admin',
-      config.appliance ? `local-cli-${config.appliance.node}` : undefined,
+      steward.cluster.node?.holder.node,
     );
     let demo: DemoResult | undefined;
     if (options.demo && firstOwner) {

@@ -30,6 +30,7 @@ import { identityRoleRoutes } from './routes/identity-roles.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
+import { nodeRoutes } from './routes/nodes.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 import type { Services } from '../services.ts';
@@ -115,6 +116,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   // Fastify's instance type varies with the server and logger; routes only need the common shape.
   const api = app as unknown as FastifyInstance;
   systemRoutes(api, authenticate, options.services, options.version);
+  nodeRoutes(api, authenticate, options.services);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);

@@ -132,5 +132,7 @@ export function nodeConfig(config: Config): Config {
     ...config,
     api: { ...config.api, host: node.host, port: node.apiPort },
     gateway: { ...config.gateway, port: node.gatewayPort, httpPort: node.gatewayHttpPort },
+    // The node's name in `steward node list` and on its leases is its appliance name.
+    node: { ...config.node, name: node.name },
   };
 }

@@ -338,6 +338,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * This Steward process as one node of several against one control
+     * database (src/cluster/): singleton work moves between nodes by leases.
+     */
+    node: z
+      .object({
+        /** Unique among live nodes (default: the host name, lower-cased). */
+        name: z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9.-]{0,62}$/,
+            'must be a host-name-like name: a-z, 0-9, "." and "-", 1 to 63',
+          )
+          .optional(),
+        /** How long a lease lasts without renewal: a dead node's singleton work moves after at most this (renewed every third of it). */
+        leaseSeconds: z.number().min(1).max(300).default(10),
+      })
+      .strict()
+      .prefault({}),
     /** Steward watching itself (src/watchdog/): what counts as stalled, backed up or late. */
     watchdog: z
       .object({

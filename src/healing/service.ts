@@ -73,9 +73,18 @@ export class HealingService implements Healer {
    * as still under way. Runs where the alert service runs.
    */
   async start(): Promise<void> {
+    await this.interruptBefore(new Date(this.#since));
+  }
+
+  /**
+   * Ends the attempts still recorded running that began before `before`:
+   * with several nodes, the time this node took over the alert pass (the
+   * node that ran them is gone).
+   */
+  async interruptBefore(before: Date): Promise<void> {
     const now = this.#o.clock.now();
     await this.#o.db.transaction().execute(async (tx) => {
-      for (const attempt of await this.#store.interruptAll(tx, new Date(this.#since), now)) {
+      for (const attempt of await this.#store.interruptAll(tx, before, now)) {
         await this.#o.audit.record(tx, {
           actor: actorName(systemPrincipal),
           action: `heal.${attempt.action}`,

@@ -117,8 +117,9 @@ export class OperatorService {
   }
 
   /** A token for the CLI on this machine (client.json); the previous one is revoked. */
-  async issueLocalToken(username = 'admin', name?: string): Promise<IssuedToken> {
-    return this.#o.tokens.issueLocal(await this.#find(username), name);
+  /** `node`: the Steward node whose data dir gets it (each node keeps its own). */
+  async issueLocalToken(username = 'admin', node?: string): Promise<IssuedToken> {
+    return this.#o.tokens.issueLocal(await this.#find(username), node);
   }
 
   async add(

@@ -118,18 +118,23 @@ export class TokenService {
   }
 
   /** The machine's local CLI token (client.json) for an operator; the previous one is revoked. */
-  /** `name`: one local token per name; each node of the appliance has its own (local-cli-<node>). */
+  /**
+   * The data dir's CLI token (client.json), replacing the one before. With
+   * several Steward nodes on one control database each node has its own
+   * (`local-cli@<node>`): a node's start replaces only its own.
+   */
   async issueLocal(
     operator: { id: string; username: string; role: string },
-    name = 'local-cli',
+    node?: string,
   ): Promise<IssuedToken> {
+    const name = node === undefined ? 'local-cli' : `local-cli@${node}`;
     return this.#o.db.transaction().execute(async (tx) => {
       await tx
         .updateTable('api_tokens')
         .set({ revoked_at: this.#o.clock.now() })
         .where('operator_id', '=', operator.id)
         .where('kind', '=', 'local')
-        .where('name', '=', name)
+        .where('name', 'in', ['local-cli', name])
         .where('revoked_at', 'is', null)
         .execute();
       return this.issue(tx, operator, { name, kind: 'local', role: operator.role as Role }, 'system');

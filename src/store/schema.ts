@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { IdentityTables } from './schema-identity.ts';
+import type { HaTables } from './schema-ha.ts';
 
 /** Row types of the control database, as Kysely sees them. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -608,7 +609,7 @@ export interface HealAttemptsTable {
   detail: Generated<string>;
 }
 
-export interface ControlDatabase extends IdentityTables {
+export interface ControlDatabase extends IdentityTables, HaTables {
   secrets: SecretsTable;
   tenants: TenantsTable;
   stages: StagesTable;

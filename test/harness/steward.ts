@@ -116,6 +116,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     // A uid range of its own: the network rules of Stewards running side by side must not meet.
     runtime: options.reuse?.config.runtime ?? { uidBase: testUidBase(), uidCount: 1000 },
     ...options.config,
+    // A node of its own: Stewards of one test file (a restart beside the first, a gateway) are separate nodes.
+    node: { name: `test-${id}`, ...options.config?.node },
     // Tests never archive or back up unless they ask to: most would only get slower.
     backups: options.config?.backups ?? { enabled: false },
   });

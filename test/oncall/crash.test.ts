@@ -31,6 +31,8 @@ function startChild(raise?: string): Promise<{ process: ChildProcess; alert?: st
     oncall: { passSeconds: 0.2 },
     alerts: { groupWaitSeconds: 0, passSeconds: 0.2 },
     api: { host: '127.0.0.1', port: 0 },
+    // A node of its own (the observer's name is live); a restarted child takes its dead predecessor's name over.
+    node: { name: `${st.config.node.name ?? 'observer'}-child` },
   };
   const { backups: _backups, ...rest } = config;
   const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', child], {

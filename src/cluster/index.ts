@@ -1,0 +1,11 @@
+export { Elector, type SingletonLoop } from './elector.ts';
+export { LeaseStore, type LeaseHolder, type LeaseTerm, type LeaseView } from './leases.ts';
+export {
+  NodeDirectory,
+  NodeMembership,
+  defaultNodeName,
+  type ControlMemberRoles,
+  type NodeHealth,
+  type NodeView,
+} from './nodes.ts';
+export { operationsLease, operationsLoops } from './singletons.ts';

@@ -1,0 +1,60 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * Row types of the high-availability tables (issue 14), one interface per
+ * owning module (see the owners table of the issue's design), so that each
+ * module's tables are declared beside the others without two modules editing
+ * one list. ControlDatabase (schema.ts) extends them all.
+ */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+/** src/databases/patroni/ (ha-patroni): ha_clusters, ha_members. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface HaPatroniTables {}
+
+/** src/backups/restore…: restores reshaped (ha-restore), only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RestoreTables {}
+
+/** src/cluster/nodes.ts: the one writer of nodes. */
+export interface NodesTable {
+  name: string;
+  incarnation: string;
+  host: string;
+  pid: number;
+  api_url: string | null;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+  stopped_at: NullableTimestamp;
+}
+
+/** src/cluster/leases.ts: the one writer of leases. */
+export interface LeasesTable {
+  name: string;
+  node: string;
+  holder: string;
+  /** bigint: pg returns it as a string. */
+  epoch: ColumnType<string, string | number, string | number>;
+  acquired_at: Timestamp;
+  renewed_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** src/cluster/ (ha-leases): nodes and leases. */
+export interface ClusterTables {
+  nodes: NodesTable;
+  leases: LeasesTable;
+}
+
+/** src/drills/ (ha-drills): drills. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DrillTables {}
+
+/** src/appliance/ (ha-appliance), only if it adds a table. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ApplianceTables {}
+
+/** Every high-availability table. */
+export interface HaTables
+  extends HaPatroniTables, RestoreTables, ClusterTables, DrillTables, ApplianceTables {}
