@@ -36,6 +36,7 @@ import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
 import { nodeConfig } from './appliance/config.ts';
 import { launchNode } from './appliance/launcher.ts';
+import { controlMemberRoles } from './appliance/members.ts';
 
 export interface UpOptions {
   readonly dataDir: string;
@@ -252,6 +253,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     }
     progress('migrating the control database and starting the API');
     await steward.start();
+    if (config.appliance) steward.services.nodes.useMemberRoles(controlMemberRoles(config.appliance));
     const master = steward.dataPlane?.haproxyMaster;
     if (master) {
       progress(

@@ -44,7 +44,12 @@ export interface NodeLossResult {
   readonly servingSeconds: number | null;
   readonly tenants: readonly string[];
   readonly job: { readonly tenant: string; readonly ranSeconds: number | null };
-  readonly checks: { readonly newestBefore: string | null; readonly newestAfter: string | null };
+  /** The tenants' checks, and their newest result before and after the kill (none after: checks stopped). */
+  readonly checks: {
+    readonly count: number;
+    readonly newestBefore: string | null;
+    readonly newestAfter: string | null;
+  };
   readonly notification: { readonly id: string; readonly status: string } | null;
   /** Nothing lost: the job ran, checks went on, the held notification went out. */
   readonly lost: { readonly jobs: number; readonly checks: number; readonly notifications: number };
@@ -75,10 +80,8 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     if (!tenant.stages.some((s) => s.name === 'prod')) continue;
     if (await serves(first, `prod.${tenant.slug}.${o.baseDomain}`, o.ca)) serving.push(tenant.slug);
   }
-  const newestBefore = await newestCheckResult(
-    client(first),
-    tenants.map((t) => t.slug),
-  );
+  const slugs = tenants.map((t) => t.slug);
+  const before = await checksOf(client(first), slugs);
   const probe = `drill-${Date.now().toString(36)}`;
   await client(first).post('/api/v1/tenants', { slug: probe, stages: ['dev'] });
   say(`${serving.length} tenants serve; probe tenant ${probe} queued; killing node ${o.victim.name}`);
@@ -127,10 +130,7 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     return view?.stages.every((s) => s.phase === 'ready') ? seconds() : undefined;
   });
   const newestAfter = await until(deadline, async () => {
-    const newest = await newestCheckResult(
-      api,
-      tenants.map((t) => t.slug),
-    ).catch(() => null);
+    const { newest } = await checksOf(api, slugs).catch(() => ({ newest: null }));
     return newest !== null && Date.parse(newest) > killedAt ? newest : undefined;
   });
   let notification: NodeLossResult['notification'] = null;
@@ -155,11 +155,11 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     servingSeconds,
     tenants: serving,
     job: { tenant: probe, ranSeconds: ranSeconds ?? null },
-    checks: { newestBefore, newestAfter: newestAfter ?? null },
+    checks: { count: before.count, newestBefore: before.newest, newestAfter: newestAfter ?? null },
     notification,
     lost: {
       jobs: ranSeconds === undefined ? 1 : 0,
-      checks: newestAfter === undefined && newestBefore !== null ? 1 : 0,
+      checks: newestAfter === undefined && before.count > 0 ? 1 : 0,
       notifications: notification && notification.status !== 'delivered' ? 1 : 0,
     },
   };
@@ -178,16 +178,21 @@ async function answers(api: ApiClient): Promise<boolean> {
   }
 }
 
-async function newestCheckResult(api: ApiClient, tenants: readonly string[]): Promise<string | null> {
+async function checksOf(
+  api: ApiClient,
+  tenants: readonly string[],
+): Promise<{ count: number; newest: string | null }> {
   let newest: string | null = null;
+  let count = 0;
   for (const tenant of tenants) {
     const { checks } = await api.get<ChecksView>(`/api/v1/tenants/${tenant}/checks`);
+    count += checks.length;
     for (const check of checks) {
       const at = check.lastResult?.at;
       if (at && (newest === null || Date.parse(at) > Date.parse(newest))) newest = at;
     }
   }
-  return newest;
+  return { count, newest };
 }
 
 /** A stage serves through a node's gateway when its app answers (HAProxy's own 503 for no servers does not count). */

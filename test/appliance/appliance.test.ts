@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplianceSettings } from '../../src/appliance/config.ts';
 import { runNodeLossDrill, serves, type NodeLossResult } from '../../src/appliance/node-loss.ts';
 import { ApiClient } from '../../src/cli/client.ts';
+import type { NodeView } from '../../src/cluster/index.ts';
+import { cliJson } from '../cli/process.ts';
 import { ledgerDir, packRelease } from '../harness/ledger.ts';
 import { until } from '../harness/stage-app.ts';
 import { killNode, makeAppliance, readClientFile, type TestAppliance, type TestNode } from './nodes.ts';
@@ -124,8 +126,21 @@ describe('the appliance on three nodes', () => {
     expect(result.tenants).toEqual(['acme']);
     expect(result.lost).toEqual({ jobs: 0, checks: 0, notifications: 0 });
     expect(received.length).toBeGreaterThan(0);
-    const newLeader = await leaderOf(appliance.nodes.filter((n) => n !== victim));
+    const survivors = appliance.nodes.filter((n) => n !== victim);
+    const newLeader = await leaderOf(survivors);
     expect(newLeader).toBeDefined();
+    // `steward node list` on a survivor: the dead node is gone, the new leader's member leads.
+    const listed = await until('the dead node listed as gone', async () => {
+      const nodes = await cliJson<NodeView[]>(survivors[0]?.dataDir ?? '', ['node', 'list']);
+      return nodes.find((n) => n.name === victim.name)?.health === 'gone' ? nodes : undefined;
+    });
+    expect(listed.find((n) => n.name === newLeader?.name)?.controlDatabaseRole).toMatch(/^leader/);
+    expect(
+      listed
+        .filter((n) => n.health === 'live')
+        .map((n) => n.name)
+        .sort(),
+    ).toEqual(survivors.map((n) => n.name).sort());
 
     // The node comes back: its etcd and Patroni members rejoin (as a replica), its API answers.
     await killNode(victim);

@@ -80,6 +80,8 @@ export async function makeAppliance(count = 3): Promise<TestAppliance> {
       // One machine, one kernel: each node's nftables rules judge its own uid range only.
       runtime: { uidBase: testUidBase(), uidCount: 1000 },
       backups: { enabled: false },
+      // Checks often enough that the drill sees one after the kill without waiting half a minute.
+      monitoring: { intervalSeconds: 3 },
       logLevel: 'info',
     };
     await writeFile(join(node.dataDir, 'steward.yaml'), stringify(config));
