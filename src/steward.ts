@@ -455,6 +455,7 @@ export class Steward {
     await this.#keyringWatcher?.stop();
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
+    await this.#services?.drills.stop();
     await this.#services?.checkRunner.stop();
     await this.#services?.watchdog.stop();
     await this.#services?.alerts.stop();

@@ -1,0 +1,29 @@
+export * from './config.ts';
+export * from './settings.ts';
+export {
+  PatroniRest,
+  type PatroniClusterStatus,
+  type PatroniMemberStatus,
+  type RestAddress,
+} from './rest.ts';
+export {
+  killMember,
+  memberPid,
+  patroniBinary,
+  postmasterPid,
+  removeMember,
+  serverBinDir,
+  startMember,
+  stopMember,
+  writeMemberConfig,
+} from './member.ts';
+export {
+  etcdBinary,
+  etcdClientUrl,
+  etcdDeletePrefix,
+  etcdHealthy,
+  etcdKeys,
+  startEtcd,
+  stopEtcd,
+  type EtcdMember,
+} from './etcd.ts';
