@@ -2,6 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../cli/client.ts';
 import type { ApplianceNode, ApplianceSettings } from './config.ts';
+import { controlMemberRoles } from './members.ts';
 import { killNode } from './node-kill.ts';
 
 /**
@@ -28,8 +29,6 @@ export interface NodeLossOptions {
   /** How long to wait for each recovery (default 180 s). */
   readonly timeoutMs?: number;
   readonly progress?: (message: string) => void;
-  /** A notification to hold across the kill (its delivery is checked after); default: none. */
-  readonly pendingNotification?: string;
 }
 
 export interface NodeLossResult {
@@ -50,8 +49,13 @@ export interface NodeLossResult {
     readonly newestBefore: string | null;
     readonly newestAfter: string | null;
   };
-  readonly notification: { readonly id: string; readonly status: string } | null;
-  /** Nothing lost: the job ran, checks went on, the held notification went out. */
+  /** Notifications pending (not yet delivered) when the node died, and how many of them were delivered after. */
+  readonly notifications: { readonly pending: readonly string[]; readonly delivered: number };
+  /** The control database's leader before the kill and after it (node names). */
+  readonly oldLeader: string | null;
+  readonly newLeader: string | null;
+  readonly durationSeconds: number;
+  /** Nothing lost: the job ran, checks went on, the pending notifications went out. */
   readonly lost: { readonly jobs: number; readonly checks: number; readonly notifications: number };
 }
 
@@ -82,10 +86,17 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
   }
   const slugs = tenants.map((t) => t.slug);
   const before = await checksOf(client(first), slugs);
+  const pending = (await notificationLog(client(first)))
+    .filter((n) => n.status === 'pending')
+    .map((n) => n.id);
   const probe = `drill-${Date.now().toString(36)}`;
   await client(first).post('/api/v1/tenants', { slug: probe, stages: ['dev'] });
-  say(`${serving.length} tenants serve; probe tenant ${probe} queued; killing node ${o.victim.name}`);
+  say(
+    `${serving.length} tenant(s) serve, ${before.count} check(s), ${pending.length} notification(s) pending; probe tenant ${probe} queued; killing node ${o.victim.name}`,
+  );
 
+  const members = controlMemberRoles(o.appliance);
+  const oldLeader = leaderOf(await members.roles());
   const killedAt = Date.now();
   const killed = await killNode(o.victim.dataDir);
   const seconds = (): number => Math.round((Date.now() - killedAt) / 100) / 10;
@@ -121,7 +132,7 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
   const answered = Object.values(apiSeconds);
   const controlPlaneSeconds = answered.every((s) => s !== null) ? Math.max(...answered) : null;
 
-  // After: the probe's job ran, checks went on, the held notification went out.
+  // After: the probe's job ran, checks went on, the pending notifications went out.
   const api = client(first);
   const ranSeconds = await until(deadline, async () => {
     const view = await api
@@ -133,19 +144,18 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     const { newest } = await checksOf(api, slugs).catch(() => ({ newest: null }));
     return newest !== null && Date.parse(newest) > killedAt ? newest : undefined;
   });
-  let notification: NodeLossResult['notification'] = null;
-  if (o.pendingNotification) {
-    const id = o.pendingNotification;
-    const status = await until(deadline, async () => {
-      const { notifications } = await api
-        .get<{ notifications: { id: string; status: string }[] }>('/api/v1/notifications?limit=200')
-        .catch(() => ({ notifications: [] }));
-      const found = notifications.find((n) => n.id === id)?.status;
-      return found === 'delivered' ? found : undefined;
-    });
-    notification = { id, status: status ?? 'not delivered' };
-  }
+  const delivered = await until(deadline, async () => {
+    const log = await notificationLog(api).catch(() => []);
+    const done = log.filter((n) => pending.includes(n.id) && n.status === 'delivered').length;
+    return done === pending.length ? done : undefined;
+  });
+  const deliveredCount =
+    delivered ??
+    (await notificationLog(api).catch(() => [])).filter(
+      (n) => pending.includes(n.id) && n.status === 'delivered',
+    ).length;
   await api.delete(`/api/v1/tenants/${probe}`).catch(() => undefined);
+  const newLeader = leaderOf(await members.roles());
   return {
     node: o.victim.name,
     killedAt: new Date(killedAt).toISOString(),
@@ -156,13 +166,27 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     tenants: serving,
     job: { tenant: probe, ranSeconds: ranSeconds ?? null },
     checks: { count: before.count, newestBefore: before.newest, newestAfter: newestAfter ?? null },
-    notification,
+    notifications: { pending, delivered: deliveredCount },
+    oldLeader,
+    newLeader,
+    durationSeconds: seconds(),
     lost: {
       jobs: ranSeconds === undefined ? 1 : 0,
       checks: newestAfter === undefined && before.count > 0 ? 1 : 0,
-      notifications: notification && notification.status !== 'delivered' ? 1 : 0,
+      notifications: pending.length - deliveredCount,
     },
   };
+}
+
+async function notificationLog(api: ApiClient): Promise<{ id: string; status: string }[]> {
+  const { notifications } = await api.get<{ notifications: { id: string; status: string }[] }>(
+    '/api/v1/notifications?limit=500',
+  );
+  return notifications;
+}
+
+function leaderOf(roles: ReadonlyMap<string, string>): string | null {
+  return [...roles].find(([, role]) => role.startsWith('leader'))?.[0] ?? null;
 }
 
 export function apiUrl(node: ApplianceNode): string {

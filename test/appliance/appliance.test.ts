@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApplianceSettings } from '../../src/appliance/config.ts';
-import { runNodeLossDrill, serves, type NodeLossResult } from '../../src/appliance/node-loss.ts';
+import { serves, type NodeLossResult } from '../../src/appliance/node-loss.ts';
+import type { DrillView } from '../../src/drills/store.ts';
 import { ApiClient } from '../../src/cli/client.ts';
 import type { NodeView } from '../../src/cluster/index.ts';
-import { cliJson } from '../cli/process.ts';
+import { cli, cliJson } from '../cli/process.ts';
 import { ledgerDir, packRelease } from '../harness/ledger.ts';
 import { until } from '../harness/stage-app.ts';
 import { killNode, makeAppliance, readClientFile, type TestAppliance, type TestNode } from './nodes.ts';
@@ -104,26 +104,20 @@ describe('the appliance on three nodes', () => {
     const victim = await leaderOf(appliance.nodes);
     expect(victim, 'a node holds the control primary').toBeDefined();
     if (!victim) return;
-    const settings: ApplianceSettings = {
-      node: victim.name,
-      nodes: appliance.nodes.map((n) => n.ports),
-      unsafeNoFsync: true,
-    };
     setTimeout(() => (held = false), 3000);
+    // The real CLI on the victim's data dir: it kills its own node and measures from the others.
     const started = Date.now();
-    const result: NodeLossResult = await runNodeLossDrill({
-      appliance: settings,
-      victim: { name: victim.name, dataDir: victim.dataDir },
-      ca,
-      token,
-      baseDomain,
-      pendingNotification: pending.id,
-      progress: (m) => process.stderr.write(`drill: ${m}\n`),
-    });
-    process.stderr.write(`node-loss ${JSON.stringify(result)} in ${(Date.now() - started) / 1000} s\n`);
+    const run = await cli(victim.dataDir, ['-o', 'json', 'drill', 'node-loss', '--yes']);
+    process.stderr.write(`${run.stderr}node-loss drill in ${(Date.now() - started) / 1000} s\n`);
+    expect(run.code, run.stderr).toBe(0);
+    const drill = JSON.parse(run.stdout) as DrillView;
+    const result = drill.details as unknown as NodeLossResult;
+    process.stderr.write(`node-loss ${JSON.stringify(result)}\n`);
+    expect(drill).toMatchObject({ kind: 'node-loss', outcome: 'passed', oldPrimary: victim.name });
     expect(result.controlPlaneSeconds).not.toBeNull();
     expect(result.servingSeconds).not.toBeNull();
     expect(result.tenants).toEqual(['acme']);
+    expect(result.notifications).toEqual({ pending: [pending.id], delivered: 1 });
     expect(result.lost).toEqual({ jobs: 0, checks: 0, notifications: 0 });
     expect(received.length).toBeGreaterThan(0);
     const survivors = appliance.nodes.filter((n) => n !== victim);
