@@ -34,9 +34,7 @@ export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
 import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
-import { nodeConfig } from './appliance/config.ts';
-import { launchNode } from './appliance/launcher.ts';
-import { controlMemberRoles } from './appliance/members.ts';
+import { controlMemberRoles, launchNode, nodeConfig } from './appliance/index.ts';
 
 export interface UpOptions {
   readonly dataDir: string;

@@ -59,6 +59,7 @@ export async function initApplianceSecrets(dataDir: string): Promise<string[]> {
       superuserPassword: randomSecret(24),
       replicationPassword: randomSecret(24),
       appPassword: randomSecret(24),
+      restPassword: randomSecret(24),
     };
     await writeFile(path, `${JSON.stringify(credentials)}\n`, { mode: 0o600, flag: 'wx' });
   }
@@ -78,7 +79,7 @@ export async function readApplianceSecrets(dataDir: string): Promise<ControlCred
       { field: secretsFileName },
     );
   }
-  for (const key of ['superuserPassword', 'replicationPassword', 'appPassword'] as const) {
+  for (const key of ['superuserPassword', 'replicationPassword', 'appPassword', 'restPassword'] as const) {
     if (typeof parsed[key] !== 'string' || parsed[key].length < 16) {
       throw new InputError(`${path}: ${key} is missing or shorter than 16 characters`, {
         field: `${secretsFileName}.${key}`,

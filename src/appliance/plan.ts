@@ -14,6 +14,8 @@ export interface ControlCredentials {
   readonly superuserPassword: string;
   readonly replicationPassword: string;
   readonly appPassword: string;
+  /** Basic auth of Patroni's REST API for its unsafe endpoints (switchover, restart, reinitialize, config). */
+  readonly restPassword: string;
 }
 
 /** Where a node keeps its parts, under its data dir. */
@@ -103,9 +105,8 @@ export function patroniConfig(
   const node = thisNode(appliance);
   const dirs = nodeDirs(dataDir);
   const hosts = [...new Set(appliance.nodes.map((n) => n.host))];
-  const unsafe = options.unsafeFast
-    ? { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'on' }
-    : {};
+  // fsync only: pg_rewind needs full_page_writes (measured: with it off the old primary never rejoined).
+  const unsafe = options.unsafeFast ? { fsync: 'off' } : {};
   const config = {
     scope: controlScope,
     namespace: '/steward/',
@@ -113,6 +114,8 @@ export function patroniConfig(
     restapi: {
       listen: `${node.host}:${node.patroniPort}`,
       connect_address: `${node.host}:${node.patroniPort}`,
+      // Reads (/cluster, /primary for the routers) stay open; what changes the cluster needs the password.
+      authentication: { username: 'steward', password: credentials.restPassword },
     },
     etcd3: { hosts: etcdClientHosts(appliance) },
     bootstrap: {
@@ -148,6 +151,10 @@ export function patroniConfig(
       data_dir: dirs.pgData,
       bin_dir: options.binDir,
       pgpass: join(dirs.patroni, 'pgpass'),
+      // A member that cannot rewind onto the new primary is cloned from it again instead of staying down:
+      // its data is the primary's anyway (synchronous mode: every acknowledged commit is there).
+      remove_data_directory_on_rewind_failure: true,
+      remove_data_directory_on_diverged_timelines: true,
       authentication: {
         superuser: { username: 'postgres', password: credentials.superuserPassword },
         replication: { username: replicationUser, password: credentials.replicationPassword },

@@ -1,14 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serves, type NodeLossResult } from '../../src/appliance/node-loss.ts';
+import type { NodeLossResult } from '../../src/appliance/node-loss.ts';
 import type { DrillView } from '../../src/drills/store.ts';
-import { ApiClient } from '../../src/cli/client.ts';
 import type { NodeView } from '../../src/cluster/index.ts';
 import { cli, cliJson } from '../cli/process.ts';
-import { ledgerDir, packRelease } from '../harness/ledger.ts';
 import { until } from '../harness/stage-app.ts';
-import { killNode, makeAppliance, readClientFile, type TestAppliance, type TestNode } from './nodes.ts';
+import {
+  client,
+  deployServing,
+  killNode,
+  leaderOf,
+  makeAppliance,
+  readClientFile,
+  type TestAppliance,
+  type TestNode,
+} from './nodes.ts';
 
 /**
  * Three real nodes on this machine (issue 14 part 3): the node that holds
@@ -20,19 +27,6 @@ let appliance: TestAppliance;
 let webhook: Server;
 let held = true;
 const received: string[] = [];
-const baseDomain = 'localhost';
-
-function client(node: TestNode, ca: string, token: string): ApiClient {
-  return new ApiClient({ apiUrl: `https://127.0.0.1:${node.ports.apiPort}`, ca, token });
-}
-
-async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode | undefined> {
-  for (const node of nodes) {
-    const res = await fetch(`http://127.0.0.1:${node.ports.patroniPort}/leader`).catch(() => undefined);
-    if (res?.status === 200) return node;
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   webhook = createServer((req, res) => {
@@ -58,38 +52,8 @@ describe('the appliance on three nodes', () => {
     const [n1] = appliance.nodes as [TestNode, TestNode, TestNode];
     const { ca, token } = await readClientFile(n1);
     const api = client(n1, ca, token);
-    await api.post('/api/v1/tenants', { slug: 'acme', stages: ['prod'] });
-    await api.upload('/api/v1/releases?version=1.0.0', packRelease(ledgerDir), 'application/gzip');
-    await until(
-      'acme prod ready',
-      async () => {
-        const view = await api.get<{ phase: string }>('/api/v1/tenants/acme');
-        return view.phase === 'ready' ? true : undefined;
-      },
-      120_000,
-    );
-    const deployment = await api.post<{ id: string }>('/api/v1/tenants/acme/stages/prod/deployments', {
-      version: '1.0.0',
-    });
-    await until(
-      'the deployment',
-      async () => {
-        const view = await api.get<{ status: string; reason: string }>(
-          `/api/v1/deployments/${deployment.id}`,
-        );
-        if (view.status === 'failed') throw new Error(view.reason);
-        return view.status === 'active' ? true : undefined;
-      },
-      180_000,
-    );
     // Every node runs the stage's instances and serves it through its own gateway.
-    for (const node of appliance.nodes) {
-      await until(
-        'acme prod through every gateway',
-        async () => ((await serves(node.ports, `prod.acme.${baseDomain}`, ca)) ? true : undefined),
-        60_000,
-      );
-    }
+    await deployServing(appliance, api, ca, 'acme');
     // A notification that cannot be delivered yet: it is pending across the kill.
     await api.post('/api/v1/notification-channels', {
       kind: 'webhook',

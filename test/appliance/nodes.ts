@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ApplianceNode } from '../../src/appliance/config.ts';
 import { initApplianceSecrets } from '../../src/appliance/launcher.ts';
+import { serves } from '../../src/appliance/node-loss.ts';
+import { ApiClient } from '../../src/cli/client.ts';
+import { ledgerDir, packRelease } from '../harness/ledger.ts';
+import { until } from '../harness/stage-app.ts';
 import { killNode as killNodeProcesses } from '../../src/appliance/node-kill.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { run } from '../../src/system/exec.ts';
@@ -55,7 +59,10 @@ async function ports(name: string, taken: Set<number>): Promise<ApplianceNode> {
   };
 }
 
-export async function makeAppliance(count = 3): Promise<TestAppliance> {
+export async function makeAppliance(
+  count = 3,
+  options: { unsafeNoFsync?: boolean } = {},
+): Promise<TestAppliance> {
   const base = await mkdtemp(join(tmpdir(), 'steward-appliance-'));
   await chmod(base, 0o711);
   const taken = new Set<number>();
@@ -76,7 +83,7 @@ export async function makeAppliance(count = 3): Promise<TestAppliance> {
     }
     await chmod(node.dataDir, 0o711);
     const config = {
-      appliance: { node: node.name, nodes: entries, unsafeNoFsync: true },
+      appliance: { node: node.name, nodes: entries, unsafeNoFsync: options.unsafeNoFsync ?? true },
       // One machine, one kernel: each node's nftables rules judge its own uid range only.
       runtime: { uidBase: testUidBase(), uidCount: 1000 },
       backups: { enabled: false },
@@ -123,4 +130,57 @@ export async function readClientFile(node: TestNode): Promise<{ apiUrl: string; 
     ca: string;
     token: string;
   };
+}
+
+export const baseDomain = 'localhost';
+
+export function client(node: TestNode, ca: string, token: string): ApiClient {
+  return new ApiClient({ apiUrl: `https://127.0.0.1:${node.ports.apiPort}`, ca, token });
+}
+
+/** The node whose Patroni member leads the control database. */
+export async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode | undefined> {
+  for (const node of nodes) {
+    const res = await fetch(`http://127.0.0.1:${node.ports.patroniPort}/leader`).catch(() => undefined);
+    if (res?.status === 200) return node;
+  }
+  return undefined;
+}
+
+/** A tenant with the sample app in prod, serving through every node's gateway. */
+export async function deployServing(
+  appliance: TestAppliance,
+  api: ApiClient,
+  ca: string,
+  tenant: string,
+): Promise<void> {
+  await api.post('/api/v1/tenants', { slug: tenant, stages: ['prod'] });
+  await api.upload('/api/v1/releases?version=1.0.0', packRelease(ledgerDir), 'application/gzip');
+  await until(
+    `${tenant} prod ready`,
+    async () => {
+      const view = await api.get<{ phase: string }>(`/api/v1/tenants/${tenant}`);
+      return view.phase === 'ready' ? true : undefined;
+    },
+    120_000,
+  );
+  const deployment = await api.post<{ id: string }>(`/api/v1/tenants/${tenant}/stages/prod/deployments`, {
+    version: '1.0.0',
+  });
+  await until(
+    'the deployment',
+    async () => {
+      const view = await api.get<{ status: string; reason: string }>(`/api/v1/deployments/${deployment.id}`);
+      if (view.status === 'failed') throw new Error(view.reason);
+      return view.status === 'active' ? true : undefined;
+    },
+    180_000,
+  );
+  for (const node of appliance.nodes) {
+    await until(
+      `${tenant} prod through ${node.name}'s gateway`,
+      async () => ((await serves(node.ports, `prod.${tenant}.${baseDomain}`, ca)) ? true : undefined),
+      60_000,
+    );
+  }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { nodeLossResultSchema, recordNodeLoss } from '../../appliance/evidence.ts';
+import { nodeLossResultSchema, recordNodeLoss } from '../../appliance/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
 

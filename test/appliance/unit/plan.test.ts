@@ -22,6 +22,7 @@ const credentials = {
   superuserPassword: 'su-secret',
   replicationPassword: 'rep-secret',
   appPassword: 'app/secret',
+  restPassword: 'rest-secret',
 };
 
 describe('appliance config', () => {
@@ -101,6 +102,7 @@ describe('a node of the appliance, planned', () => {
         authentication: Record<string, { password: string }>;
       };
       watchdog: { mode: string };
+      restapi: { authentication: { username: string; password: string } };
     };
     expect(config).toMatchObject({ scope: 'steward-control', name: 'n1', watchdog: { mode: 'off' } });
     expect(config.etcd3.hosts).toEqual(['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379']);
@@ -113,6 +115,7 @@ describe('a node of the appliance, planned', () => {
     expect(config.bootstrap.dcs.postgresql.parameters.fsync).toBeUndefined();
     expect(config.postgresql.data_dir).toBe('/data/n1/control/data');
     expect(config.postgresql.authentication.superuser?.password).toBe('su-secret');
+    expect(config.restapi.authentication).toEqual({ username: 'steward', password: 'rest-secret' });
     expect(config.postgresql.pg_hba).toContain('host samerole all 10.0.0.3/32 scram-sha-256');
     expect(config.postgresql.pg_hba).toContain('host replication replicator 10.0.0.2/32 scram-sha-256');
     expect(config.postgresql.pg_hba).not.toContain('host all all 10.0.0.1/32 scram-sha-256');
@@ -121,6 +124,8 @@ describe('a node of the appliance, planned', () => {
       patroniConfig(appliance(), '/d', credentials, { binDir: '/b', unsafeFast: true }),
     ) as typeof config;
     expect(unsafe.bootstrap.dcs.postgresql.parameters.fsync).toBe('off');
+    // pg_rewind needs full-page writes: only fsync goes.
+    expect(unsafe.bootstrap.dcs.postgresql.parameters.full_page_writes).toBeUndefined();
   });
 
   it('routes the control database to the primary: every member checked on /primary', () => {
