@@ -10,9 +10,9 @@ import { randomSecret } from '../secrets/envelope.ts';
 import { fileKeyring } from '../secrets/keyring.ts';
 import { ensureCa } from '../tls/ca.ts';
 import { postgresRunAs } from '../system/exec.ts';
-import { controlScope, thisNode, type ApplianceSettings } from './config.ts';
+import { controlScope, thisNode, type ApplianceNode, type ApplianceSettings } from './config.ts';
 import { ensureControlRouter } from './control-router.ts';
-import { logTail, runningPid, startOrAdopt, stopDetached, type DetachedProcess } from './detached.ts';
+import { logTail, startDaemon, stopDaemon, type DaemonSpec } from '../databases/patroni/daemon.ts';
 import {
   controlRoute,
   controlUrls,
@@ -34,6 +34,8 @@ export interface LaunchOptions {
   /** fsync off in the control cluster: tests only. */
   readonly unsafeFast?: boolean;
   readonly haproxyBinary?: string;
+  /** How long to wait for this node's member to run (default 60 s; then Steward starts anyway). */
+  readonly memberTimeoutMs?: number;
   /** How long to wait for the control cluster to have a primary (default 120 s). */
   readonly primaryTimeoutMs?: number;
 }
@@ -93,7 +95,7 @@ export async function readApplianceSecrets(dataDir: string): Promise<ControlCred
 export function memberProcesses(
   appliance: ApplianceSettings,
   dataDir: string,
-): { etcd: DetachedProcess; patroni: DetachedProcess } {
+): { etcd: DaemonSpec; patroni: DaemonSpec } {
   const dirs = nodeDirs(dataDir);
   const patroniFile = join(dirs.patroni, 'patroni.yaml');
   return {
@@ -102,7 +104,6 @@ export function memberProcesses(
       args: etcdArgs(appliance, dataDir),
       pidFile: join(dataDir, 'etcd.pid'),
       logFile: join(dataDir, 'etcd.log'),
-      marker: dirs.etcd,
       cwd: dataDir,
     },
     patroni: {
@@ -110,7 +111,6 @@ export function memberProcesses(
       args: [patroniFile],
       pidFile: join(dataDir, 'patroni.pid'),
       logFile: join(dirs.patroni, 'patroni.out'),
-      marker: patroniFile,
       cwd: dirs.patroni,
       user: postgresRunAs(),
     },
@@ -136,7 +136,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   const runAs = procs.patroni.user;
 
   await mkdir(dirs.etcd, { recursive: true, mode: 0o700 });
-  const etcd = await startOrAdopt(procs.etcd);
+  const etcd = await startDaemon(procs.etcd);
   progress(
     `etcd member ${node.name} ${etcd.adopted ? 'already running: adopted' : 'started'} (pid ${etcd.pid})`,
   );
@@ -157,7 +157,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     await chown(dirs.patroni, runAs.uid, runAs.gid);
     await chown(configFile, runAs.uid, runAs.gid);
   }
-  const patroni = await startOrAdopt(procs.patroni);
+  const patroni = await startDaemon(procs.patroni);
   progress(
     `Patroni member ${node.name} of the control database ${patroni.adopted ? 'already running: adopted' : 'started'} (pid ${patroni.pid})`,
   );
@@ -172,10 +172,17 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     return rows.filter((row) => row.fields.status?.startsWith('UP')).length === 1;
   };
   await waitForPrimary(urls.superuserUrl, options.primaryTimeoutMs ?? 120_000, oneUp, async () =>
-    [await logTail(procs.patroni.logFile), await logTail(join(dirs.patroni, 'patroni.log'))].join(' | '),
+    [await logTail(procs.patroni), await logTail({ logFile: join(dirs.patroni, 'patroni.log') })].join(' | '),
   );
   progress('the control database has a primary');
   await bootstrapControlDatabase(urls.superuserUrl, 'steward', credentials.appPassword);
+  // This node's own member is the one it can lose next: wait (a while) until it runs, cloned and streaming.
+  const state = await ownMemberState(node, options.memberTimeoutMs ?? 60_000);
+  progress(
+    state === 'running' || state === 'streaming'
+      ? `Patroni member ${node.name}: ${state}`
+      : `Patroni member ${node.name} is ${state} after the wait: Steward starts anyway (its router leads to the primary)`,
+  );
   return {
     ...urls,
     stop: () => stopNode(procs, router),
@@ -184,9 +191,29 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
 
 async function stopNode(procs: ReturnType<typeof memberProcesses>, router: Haproxy): Promise<void> {
   // Patroni first: on SIGTERM it stops PostgreSQL and gives up the leader key, so a replica takes over at once.
-  await stopDetached(procs.patroni, 60_000);
+  await stopDaemon(procs.patroni, 60_000);
   await router.stop(2000);
-  await stopDetached(procs.etcd, 10_000);
+  await stopDaemon(procs.etcd, 10_000);
+}
+
+/** The state Patroni reports for this node's member (running, streaming, creating replica, …), once it runs or at the deadline. */
+async function ownMemberState(node: ApplianceNode, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+  let state = 'unknown';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://${host}:${node.patroniPort}/patroni`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      state = ((await res.json()) as { state?: string }).state ?? 'unknown';
+      if (state === 'running' || state === 'streaming') return state;
+    } catch {
+      state = 'not answering';
+    }
+    await sleep(250);
+  }
+  return state;
 }
 
 /** Waits until the router leads to a writable primary. */
@@ -221,13 +248,4 @@ export async function waitForPrimary(
   throw new UnavailableError(
     `the control database has no primary after ${Math.round(timeoutMs / 1000)} s (${last}); Patroni says: ${await why()}`,
   );
-}
-
-/** The pids of this node's etcd and Patroni members, when they run (for the node-loss drill and tests). */
-export async function nodePids(
-  appliance: ApplianceSettings,
-  dataDir: string,
-): Promise<{ etcd: number | undefined; patroni: number | undefined }> {
-  const procs = memberProcesses(appliance, dataDir);
-  return { etcd: await runningPid(procs.etcd), patroni: await runningPid(procs.patroni) };
 }

@@ -27,3 +27,24 @@ export function controlMemberRoles(appliance: ApplianceSettings, timeoutMs = 100
     },
   };
 }
+
+/**
+ * Whether the control cluster can lose any one node without losing a
+ * commit or its availability: every node's member runs, one leads, and a
+ * synchronous standby is there to take over (in synchronous mode Patroni
+ * promotes only that one). Undefined when healthy, else why not.
+ */
+export function unhealthyBecause(
+  appliance: ApplianceSettings,
+  roles: ReadonlyMap<string, string>,
+): string | undefined {
+  const missing = appliance.nodes
+    .map((n) => n.name)
+    .filter((name) => !/\((running|streaming)\)$/.test(roles.get(name) ?? ''));
+  if (missing.length > 0)
+    return `members not running: ${missing.map((n) => `${n} ${roles.get(n) ?? '-'}`).join(', ')}`;
+  const all = [...roles.values()];
+  if (all.filter((r) => r.startsWith('leader')).length !== 1) return 'no single leader';
+  if (!all.some((r) => r.startsWith('sync_standby'))) return 'no synchronous standby yet';
+  return undefined;
+}

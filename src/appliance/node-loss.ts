@@ -2,7 +2,8 @@ import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../cli/client.ts';
 import type { ApplianceNode, ApplianceSettings } from './config.ts';
-import { controlMemberRoles } from './members.ts';
+import { controlMemberRoles, unhealthyBecause } from './members.ts';
+import { ConflictError } from '../core/errors.ts';
 import { killNode } from './node-kill.ts';
 
 /**
@@ -77,6 +78,19 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
   const client = (node: ApplianceNode): ApiClient =>
     new ApiClient({ apiUrl: apiUrl(node), ca: o.ca, token: o.token });
 
+  // A drill starts from a healthy cluster: a second loss while a member still rejoins is another drill.
+  const members = controlMemberRoles(o.appliance);
+  let unhealthy: string | undefined = 'not asked yet';
+  const healthyBy = Date.now() + timeoutMs;
+  while (unhealthy !== undefined && Date.now() < healthyBy) {
+    unhealthy = unhealthyBecause(o.appliance, await members.roles());
+    if (unhealthy !== undefined) await sleep(500);
+  }
+  if (unhealthy !== undefined) {
+    throw new ConflictError(
+      `the control database is not ready to lose a node (${unhealthy}); nothing was killed`,
+    );
+  }
   // Before: what serves, the newest check result, and a job queued just before the kill.
   const { tenants } = await client(first).get<TenantListView>('/api/v1/tenants');
   const serving: string[] = [];
@@ -95,7 +109,6 @@ export async function runNodeLossDrill(o: NodeLossOptions): Promise<NodeLossResu
     `${serving.length} tenant(s) serve, ${before.count} check(s), ${pending.length} notification(s) pending; probe tenant ${probe} queued; killing node ${o.victim.name}`,
   );
 
-  const members = controlMemberRoles(o.appliance);
   const oldLeader = leaderOf(await members.roles());
   const killedAt = Date.now();
   const killed = await killNode(o.victim.dataDir);

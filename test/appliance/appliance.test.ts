@@ -103,7 +103,8 @@ describe('the appliance on three nodes', () => {
     // The node comes back: its etcd and Patroni members rejoin (as a replica), its API answers.
     await killNode(victim);
     await appliance.start(victim);
-    const back = client(victim, ca, token);
+    // Its start gave it a new local token (the old one is revoked): the CLI file of the node has it.
+    const back = client(victim, ca, (await readClientFile(victim)).token);
     await until(
       'the rejoined API',
       async () => (await back.get('/api/v1/tenants').catch(() => undefined)) ?? undefined,

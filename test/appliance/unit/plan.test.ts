@@ -8,6 +8,7 @@ import {
 } from '../../../src/appliance/config.ts';
 import { renderControlRouter, routerFiles } from '../../../src/appliance/control-router.ts';
 import { nodeLossVerdict, type NodeLossMeasurement } from '../../../src/appliance/evidence.ts';
+import { unhealthyBecause } from '../../../src/appliance/members.ts';
 import { controlRoute, controlUrls, etcdArgs, patroniConfig } from '../../../src/appliance/plan.ts';
 import { parseConfig } from '../../../src/core/config.ts';
 import { InputError } from '../../../src/core/errors.ts';
@@ -186,5 +187,56 @@ describe('nodeLossVerdict', () => {
       outcome: 'failed',
       reason,
     });
+  });
+});
+
+describe('unhealthyBecause: a drill starts from a cluster that can lose any node', () => {
+  const roles = (entries: [string, string][]): Map<string, string> => new Map(entries);
+  it('is healthy with a leader, a synchronous standby and every member running', () => {
+    expect(
+      unhealthyBecause(
+        appliance(),
+        roles([
+          ['n1', 'leader (running)'],
+          ['n2', 'sync_standby (running)'],
+          ['n3', 'replica (streaming)'],
+        ]),
+      ),
+    ).toBeUndefined();
+  });
+  it.each([
+    [
+      [
+        ['n1', 'leader (running)'],
+        ['n2', 'sync_standby (running)'],
+      ],
+      'members not running: n3 -',
+    ],
+    [
+      [
+        ['n1', 'leader (running)'],
+        ['n2', 'sync_standby (running)'],
+        ['n3', 'replica (creating replica)'],
+      ],
+      'members not running: n3 replica (creating replica)',
+    ],
+    [
+      [
+        ['n1', 'leader (running)'],
+        ['n2', 'replica (running)'],
+        ['n3', 'replica (running)'],
+      ],
+      'no synchronous standby yet',
+    ],
+    [
+      [
+        ['n1', 'replica (running)'],
+        ['n2', 'sync_standby (running)'],
+        ['n3', 'replica (running)'],
+      ],
+      'no single leader',
+    ],
+  ] as [[string, string][], string][])('%j: %s', (entries, reason) => {
+    expect(unhealthyBecause(appliance(), roles(entries))).toBe(reason);
   });
 });
