@@ -38,6 +38,7 @@ import { logPassFailure } from './core/logger.ts';
 import {
   defaultNodeName,
   Elector,
+  healOnHolder,
   LeaseStore,
   NodeMembership,
   operationsLease,
@@ -252,6 +253,11 @@ export class Steward {
                 : undefined,
           }),
     });
+    // Restarts and the like come from the node that runs the operations loop, not from every node's requests.
+    if (this.#node) {
+      const services = this.#services;
+      services.alerts.useHealer(healOnHolder(services.healing, () => this.#elector?.term !== undefined));
+    }
     // Every process follows master key rotations, whichever process runs them.
     this.#keyringWatcher = new KeyringWatcher({
       secrets: this.#services.secrets,
@@ -344,6 +350,7 @@ export class Steward {
         ttlMs: config.node.leaseSeconds * 1000,
         loops: operationsLoops(this.#services, config, () => this.resync()),
         logger: logger.child({ component: 'cluster' }),
+        held: (lease, held) => metrics.leaseHeld(lease, held),
       });
       await this.#elector.start();
     }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { PassTimer } from '../core/pass-timer.ts';
+import { within } from './within.ts';
 import { logPassFailure } from '../core/logger.ts';
 import {
   afterAnswer,
@@ -14,6 +15,8 @@ import {
   type LeaseTerm,
   type LeaseTiming,
 } from './leases.ts';
+
+const stopReason = 'Steward stops';
 
 /** One loop of singleton work: its pass runs on the lease holder only. */
 export interface SingletonLoop {
@@ -39,8 +42,8 @@ export interface ElectorOptions {
   readonly ttlMs: number;
   readonly loops: readonly SingletonLoop[];
   readonly logger: Logger;
-  /** Hears of each term's beginning and end (tests, metrics). */
-  readonly onChange?: (change: LeaseChange) => void;
+  /** Hears when a term begins (true) and ends (false): metrics. */
+  readonly held?: (lease: string, held: boolean) => void;
 }
 
 /**
@@ -94,14 +97,17 @@ export class Elector {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => undefined);
       if (this.#timer) clearInterval(this.#timer);
-      await this.#round;
+      // A renewal that hangs (the control database cut off) holds up a stop no longer than a ttl.
+      await within(this.#round ?? Promise.resolve(), this.#timing.ttlMs, () => undefined);
       const held = this.#state.kind === 'holder';
-      this.#lose({ kind: 'lost', reason: 'Steward stops' }, held);
+      this.#lose({ kind: 'lost', reason: stopReason }, held);
       await this.#transition;
       if (held) {
-        await this.#o.leases
+        const released = this.#o.leases
           .release(this.#o.lease, this.#o.holder)
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, 'lease not released'));
+        // Not released in time: it runs out by itself.
+        await within(released, this.#timing.ttlMs, () => undefined);
       }
     })();
     return this.#stopping;
@@ -120,7 +126,12 @@ export class Elector {
     const sentAt = performance.now();
     let answer: LeaseAnswer;
     try {
-      answer = await this.#o.leases.acquire(this.#o.lease, this.#o.holder, this.#timing.ttlMs);
+      // A statement that never answers (a partition) must not hold up the rounds after it.
+      answer = await within(
+        this.#o.leases.acquire(this.#o.lease, this.#o.holder, this.#timing.ttlMs),
+        this.#timing.ttlMs,
+        (): LeaseAnswer => ({ kind: 'failed', error: `no answer within ${this.#timing.ttlMs} ms` }),
+      );
     } catch (error) {
       answer = { kind: 'failed', error: (error as Error).message };
     }
@@ -139,17 +150,17 @@ export class Elector {
           'this node holds the lease: its singleton work runs here',
         );
         this.#transition = this.#transition.then(() => this.#begin(change.term));
-        break;
+        this.#o.held?.(this.#o.lease, true);
+        return;
       case 'kept':
         this.#armDeadline();
-        break;
+        return;
       case 'lost':
         this.#lose(change);
         return;
       case 'none':
         return;
     }
-    this.#o.onChange?.(change);
   }
 
   /** Past its term without a renewal the node stops, even when the renewal never answers. */
@@ -160,6 +171,8 @@ export class Elector {
       () => {
         const next = expire(this.#state, performance.now());
         if (next.change.kind === 'lost') this.#lose(next.change);
+        // A timer may fire a moment early: look again at the deadline.
+        else this.#armDeadline();
       },
       Math.max(0, this.#state.validUntilMs - performance.now()),
     );
@@ -176,8 +189,12 @@ export class Elector {
       await Promise.all(this.#timers.splice(0).map((t) => t.stop()));
     });
     if (!wasHolder) return;
-    this.#o.logger.warn({ lease: this.#o.lease, reason: change.reason }, 'this node gave up the lease');
-    this.#o.onChange?.(change);
+    this.#o.held?.(this.#o.lease, false);
+    // A stop is no news; any other end of a term is.
+    this.#o.logger[change.reason === stopReason ? 'info' : 'warn'](
+      { lease: this.#o.lease, reason: change.reason },
+      'this node gave up the lease',
+    );
   }
 
   async #begin(term: LeaseTerm): Promise<void> {
@@ -199,8 +216,9 @@ export class Elector {
       });
       timer.start();
       this.#timers.push(timer);
+      // Awaited, like the resync a single Steward ran before its start() returned.
       if (loop.passAtOnce)
-        timer
+        await timer
           .run()
           .catch((error: unknown) => logPassFailure(this.#o.logger, error, `${loop.name} pass failed`));
     }

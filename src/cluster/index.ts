@@ -8,4 +8,4 @@ export {
   type NodeHealth,
   type NodeView,
 } from './nodes.ts';
-export { operationsLease, operationsLoops } from './singletons.ts';
+export { healOnHolder, operationsLease, operationsLoops } from './singletons.ts';

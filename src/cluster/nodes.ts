@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ConflictError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
 import type { ControlDb } from '../store/db.ts';
-import type { LeaseHolder, LeaseStore } from './leases.ts';
+import { LeaseStore, type LeaseHolder, type LeaseView } from './leases.ts';
+import { within } from './within.ts';
 
 /**
  * Nodes: each Steward process against the control database registers under
@@ -39,6 +41,8 @@ export interface RegisteredNode {
   readonly incarnation: string;
   readonly host: string;
   readonly pid: number;
+  /** Epoch ms, by the host's own clock. */
+  readonly processStartedAt: number;
   readonly heartbeatAgeMs: number;
   readonly stopped: boolean;
 }
@@ -53,24 +57,50 @@ export type Registration =
  * Whether a process may register under a name: a live node's name is
  * refused to a second process. A name is free when its node stopped, fell
  * silent for longer than a lease, or ran on this very host as a process that
- * no longer exists (a restart after a kill -9 need not wait out the ttl).
+ * no longer exists (a restart after a kill -9 need not wait out the ttl): its
+ * pid is gone, or is now this process's, which started after it (a
+ * container's pid 1 after a restart).
  */
 export function registration(
   existing: RegisteredNode | undefined,
-  me: { readonly host: string; readonly pid: number },
+  me: { readonly host: string; readonly pid: number; readonly processStartedAt: number },
   leaseMs: number,
   processAlive: (pid: number) => boolean,
 ): Registration {
   if (!existing) return { kind: 'new' };
   if (existing.stopped || existing.heartbeatAgeMs > leaseMs)
     return { kind: 'take-over', predecessor: existing.incarnation, dead: false };
-  if (existing.host === me.host && existing.pid !== me.pid && !processAlive(existing.pid))
+  const gone =
+    existing.pid === me.pid ? existing.processStartedAt < me.processStartedAt : !processAlive(existing.pid);
+  if (existing.host === me.host && gone)
     return { kind: 'take-over', predecessor: existing.incarnation, dead: true };
   const age = (existing.heartbeatAgeMs / 1000).toFixed(1);
   return {
     kind: 'refuse',
     reason: `a live node has this name: process ${existing.pid} on ${existing.host}, last heartbeat ${age} s ago`,
   };
+}
+
+/**
+ * When this process started, in epoch ms: from the kernel (the boot time
+ * plus the process's start in clock ticks), so that every read in one process
+ * gives the same value; from its uptime where /proc is not there.
+ */
+async function processStartedAt(): Promise<number> {
+  try {
+    const [stat, self] = await Promise.all([
+      readFile('/proc/stat', 'utf8'),
+      readFile('/proc/self/stat', 'utf8'),
+    ]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(stat)?.[1]);
+    // Field 22, counted after the command name (which may hold spaces) in parentheses.
+    const startTicks = Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[19]);
+    if (Number.isFinite(bootSeconds) && Number.isFinite(startTicks))
+      return bootSeconds * 1000 + startTicks * 10;
+  } catch {
+    // Not Linux: below.
+  }
+  return Math.round(Date.now() - process.uptime() * 1000);
 }
 
 function processAlive(pid: number): boolean {
@@ -117,15 +147,16 @@ export class NodeMembership {
   /** Registers the node (refused with a ConflictError while a live node has its name), then beats. */
   async start(): Promise<void> {
     const { db, name, leaseMs, logger } = this.#o;
-    const me = { host: hostname(), pid: process.pid };
+    const me = { host: hostname(), pid: process.pid, processStartedAt: await processStartedAt() };
     const decided = await db.transaction().execute(async (tx) => {
       const row = await sql<{
         incarnation: string;
         host: string;
         pid: number;
+        process_started_at: Date;
         age_ms: number;
         stopped: boolean;
-      }>`select incarnation::text as incarnation, host, pid,
+      }>`select incarnation::text as incarnation, host, pid, process_started_at,
            (extract(epoch from now() - heartbeat_at) * 1000)::float8 as age_ms, stopped_at is not null as stopped
          from nodes where name = ${name} for update`.execute(tx);
       const existing = row.rows[0];
@@ -134,6 +165,7 @@ export class NodeMembership {
           incarnation: existing.incarnation,
           host: existing.host,
           pid: existing.pid,
+          processStartedAt: existing.process_started_at.getTime(),
           heartbeatAgeMs: existing.age_ms,
           stopped: existing.stopped,
         },
@@ -142,11 +174,13 @@ export class NodeMembership {
         processAlive,
       );
       if (decision.kind === 'refuse') return decision;
-      const written =
-        await sql`insert into nodes as n (name, incarnation, host, pid, started_at, heartbeat_at)
-          values (${name}, ${this.holder.incarnation}::uuid, ${me.host}, ${me.pid}, now(), now())
+      const written = await sql`insert into nodes as n
+            (name, incarnation, host, pid, process_started_at, started_at, heartbeat_at)
+          values (${name}, ${this.holder.incarnation}::uuid, ${me.host}, ${me.pid},
+            ${new Date(me.processStartedAt)}, now(), now())
           on conflict (name) do update set incarnation = excluded.incarnation, host = excluded.host,
-            pid = excluded.pid, api_url = null, started_at = now(), heartbeat_at = now(), stopped_at = null
+            pid = excluded.pid, process_started_at = excluded.process_started_at, api_url = null,
+            started_at = now(), heartbeat_at = now(), stopped_at = null
           where n.incarnation = ${existing?.incarnation ?? null}::uuid`.execute(tx);
       // Another process registered the name between our read and our write (it had no row to lock).
       if ((written.numAffectedRows ?? 0n) === 0n)
@@ -206,11 +240,14 @@ export class NodeMembership {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#beating;
-    await sql`update nodes set stopped_at = now()
+    await within(this.#beating ?? Promise.resolve(), this.#o.leaseMs, () => undefined);
+    const marked = sql`update nodes set stopped_at = now()
         where name = ${this.#o.name} and incarnation = ${this.holder.incarnation}::uuid`
       .execute(this.#o.db)
+      .then(() => undefined)
       .catch((error: unknown) => logPassFailure(this.#o.logger, error, 'node not marked stopped'));
+    // The control database cut off: the node shows as gone once its heartbeat is a lease old.
+    await within(marked, this.#o.leaseMs, () => undefined);
   }
 }
 
@@ -251,6 +288,11 @@ export class NodeDirectory {
   /** The port the appliance fills: each node's role in the control database's cluster. */
   useMemberRoles(port: ControlMemberRoles | undefined): void {
     this.#memberRoles = port;
+  }
+
+  /** Every lease: its holder, epoch and how long until it expires. */
+  leases(): Promise<LeaseView[]> {
+    return new LeaseStore(this.#db).list();
   }
 
   async list(): Promise<NodeView[]> {

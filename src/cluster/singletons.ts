@@ -1,3 +1,4 @@
+import type { Healer } from '../alerts/contract.ts';
 import type { Config } from '../core/config.ts';
 import type { Services } from '../services.ts';
 import type { SingletonLoop } from './elector.ts';
@@ -17,7 +18,7 @@ import type { SingletonLoop } from './elector.ts';
  * | audit checkpoints (start, timer, stop) | every node | reads the chain only; signs into this node's own file, one more witness per node         |
  * | backups, exports, LDAP sync: start()   | every node | only enqueue coalescing jobs; the schedules themselves run as jobs                       |
  * | restores: start()                      | every node | cleans this node's own scratch dir (before its job runner starts), enqueues a job        |
- * | check runner                           | operations | its start records "not probing" for every open check: on a second node it would cut a  |
+ * | check runner                           | operations | its start records "not probing" for every open check: on a second node it would cut a   |
  * |                                        |            | live node's intervals; built-in sync and pruning race                                    |
  * | alert pass, healing's start            | operations | fires and tells; healing's start ends attempts recorded running (the holder's are live)  |
  * | on-call escalation                     | operations | pages by schedule                                                                        |
@@ -29,9 +30,15 @@ import type { SingletonLoop } from './elector.ts';
  * The singletons share one lease, `operations`, because the watchdog judges
  * the check runner by this process's own metrics: they move together.
  *
+ * A job runs on whichever node claims it: one that works on what lives on a
+ * node's own disk (a dedicated cluster under its data dir, a scratch
+ * restore) needs that placed or shared; that is the appliance's to decide.
+ *
  * Passes that a request triggers (an alert raised through the API settles
  * at once) run on the node that served it, as they did beside the timer
  * before; they rely on the database (row locks, unique idempotency keys).
+ * Healing, though, acts only on the holder (healOnHolder): a restart is not
+ * a row to claim.
  *
  * Losing the control database: a node's watchdog logs and reconnects (it
  * restarts only an embedded cluster, which only a single node has); its
@@ -65,7 +72,12 @@ export function operationsLoops(
       // Attempts recorded running that began before this term: their node is gone.
       began: (term) => services.healing.interruptBefore(term.acquiredAt),
     },
-    { name: 'on-call', everyMs: config.oncall.passSeconds * 1000, pass: () => services.oncall.pager.pass() },
+    {
+      name: 'on-call',
+      everyMs: config.oncall.passSeconds * 1000,
+      pass: () => services.oncall.pager.pass(),
+      began: () => Promise.resolve(services.oncall.noteLinks()),
+    },
     ...(config.watchdog.enabled
       ? [
           {
@@ -96,3 +108,12 @@ export function operationsLoops(
 
 /** The status page's subscriber pass (StatusService.start's default). */
 const statusEveryMs = 30_000;
+
+/**
+ * Self-healing where the operations lease is held: an alert pass that a
+ * request runs on another node heals nothing; the holder's next pass (a
+ * second later by default) does.
+ */
+export function healOnHolder(healer: Healer, holds: () => boolean): Healer {
+  return { heal: (alert, action) => (holds() ? healer.heal(alert, action) : Promise.resolve()) };
+}

@@ -63,6 +63,7 @@ export class StewardMetrics {
   readonly #alerts: Gauge<'severity' | 'status' | 'muted'>;
   readonly #loopProgress: Gauge<'loop'>;
   readonly #dbUp: Gauge;
+  readonly #leaseHeld: Gauge<'lease'>;
 
   constructor(options: StewardMetricsOptions) {
     this.#o = options;
@@ -164,6 +165,17 @@ export class StewardMetrics {
       help: 'Whether the scrape could read the control database (1) or not (0; its gauges are then absent).',
       registers,
     });
+    this.#leaseHeld = new Gauge({
+      name: 'steward_lease_held',
+      help: "Whether this node holds a lease (1) and runs its singleton work (the operations loop: checks, alerts, on-call…); over all nodes exactly one should, at most a lease's ttl without one.",
+      labelNames: ['lease'],
+      registers,
+    });
+  }
+
+  /** The elector's: this node began (true) or ended (false) a term of `lease`. */
+  leaseHeld(lease: string, held: boolean): void {
+    this.#leaseHeld.set({ lease }, held ? 1 : 0);
   }
 
   // The runners' observers (each says which loop it is): they only count, and never throw.

@@ -150,12 +150,17 @@ export class OnCallService {
   }
 
   start(): void {
+    this.noteLinks();
+    this.pager.start();
+  }
+
+  /** Says where page emails' links point when oncall.publicUrl is not set (where the escalation pass runs). */
+  noteLinks(): void {
     if (!this.#o.settings.publicUrl) {
       this.#o.logger.info(
         'oncall.publicUrl is not set: the links in page emails point at the API address Steward listens on',
       );
     }
-    this.pager.start();
   }
 
   stop(): Promise<void> {

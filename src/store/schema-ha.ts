@@ -25,6 +25,7 @@ export interface NodesTable {
   incarnation: string;
   host: string;
   pid: number;
+  process_started_at: Timestamp;
   api_url: string | null;
   started_at: Timestamp;
   heartbeat_at: Timestamp;

@@ -92,6 +92,14 @@ describe('several Steward nodes on one control database', () => {
     }
   });
 
+  it('tells Prometheus which node holds the lease', async () => {
+    const held = async (t: TestSteward): Promise<string | undefined> =>
+      /^steward_lease_held\{lease="operations"\} (\d)$/m.exec(
+        (await t.request('GET', '/metrics', undefined, token())).text,
+      )?.[1];
+    expect(await Promise.all(all().map(held))).toEqual(['1', undefined, undefined]);
+  });
+
   it('runs the singletons on the holder only: only its check runner probes', async () => {
     for (const t of all()) probes.set(t, 0);
     await eventually(
@@ -129,16 +137,18 @@ describe('several Steward nodes on one control database', () => {
     const oldHolder = a.steward.cluster.node?.holder;
     if (!oldTerm || !oldHolder) throw new Error('a holds no term');
     expect(await store.db.transaction().execute((tx) => leases.stillHeld(tx, oldTerm, oldHolder))).toBe(true);
-    const stoppedAt = Date.now();
-    await a.steward.stop();
+    // Steward's stop begins with its elector's: the loops stop and the lease is given up.
+    await a.steward.cluster.elector?.stop();
+    const releasedAt = Date.now();
     const next = await eventually(
       'another node holds the lease',
       () => Promise.resolve(holders().find((t) => t !== a)),
       10_000,
       20,
     );
-    // Given up at stop: the next round of any node takes it (a round every third of the ttl).
-    expect(Date.now() - stoppedAt).toBeLessThan((leaseSeconds * 1000) / 3 + 1000);
+    // Given up: the next round of any node takes it (a round every third of the ttl), not the ttl later.
+    expect(Date.now() - releasedAt).toBeLessThan((leaseSeconds * 1000) / 3 + 1000);
+    await a.steward.stop();
     expect(holders()).toEqual([next]);
     const term = next.steward.cluster.elector?.term;
     expect(BigInt(term?.epoch ?? '0')).toBe(BigInt(oldTerm.epoch) + 1n);
@@ -152,6 +162,10 @@ describe('several Steward nodes on one control database', () => {
       20_000,
       100,
     );
+    const listed = await next.request('GET', '/api/v1/nodes', undefined, token());
+    expect(listed.body.leases).toEqual([
+      expect.objectContaining({ name: operationsLease, node: nodeName(next), epoch: term?.epoch }),
+    ]);
     const nodes = await listNodes(next);
     expect(nodes.find((n) => n.name === nodeName(a))).toMatchObject({ health: 'gone', leases: [] });
     expect(nodes.find((n) => n.name === nodeName(next))).toMatchObject({

@@ -148,7 +148,8 @@ notifications: { pollSeconds: 0.2, timeoutSeconds: 1 }
     );
     const tookMs = Date.now() - killedAt;
     // a renewed at most one renew interval before its death: the lease ran out ttl later, b's next round took it.
-    expect(tookMs).toBeLessThan(leaseSeconds * 1000 + renewMs + 1000);
+    // (1.5 s for the polling and a loaded machine.)
+    expect(tookMs).toBeLessThan(leaseSeconds * 1000 + renewMs + 1500);
 
     await eventually(
       'a check probed by b',

@@ -8,9 +8,9 @@ export function nodeRoutes(app: FastifyInstance, auth: Authenticator, services: 
     method: 'GET',
     url: '/api/v1/nodes',
     summary:
-      'The Steward nodes on this control database: API URL, start, heartbeat age, health (live, late, gone) and the leases each holds',
+      'The Steward nodes on this control database (API URL, start, heartbeat age, health: live, late, gone; the leases each holds), and every lease with its epoch',
     tags: ['system'],
     permission: 'tenants.read',
-    handler: async () => ({ nodes: await services.nodes.list() }),
+    handler: async () => ({ nodes: await services.nodes.list(), leases: await services.nodes.leases() }),
   });
 }

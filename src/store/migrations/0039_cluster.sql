@@ -12,6 +12,9 @@ create table nodes (
   -- Where the process runs (host name and pid): a restart on the same host may take over its own dead predecessor at once.
   host text not null,
   pid integer not null,
+  -- When that process started, by its host's clock (compared only on the same host): a pid used again
+  -- (a container's pid 1 after a restart) is told from the process that had it before.
+  process_started_at timestamptz not null,
   -- The API address the node listens on, once it does.
   api_url text,
   started_at timestamptz not null,

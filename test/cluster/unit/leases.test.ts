@@ -9,6 +9,8 @@ import {
 } from '../../../src/cluster/leases.ts';
 import { defaultNodeName, heartbeatMs, nodeHealth, registration } from '../../../src/cluster/nodes.ts';
 import { parseConfig } from '../../../src/core/config.ts';
+import { healOnHolder } from '../../../src/cluster/singletons.ts';
+import type { AlertView } from '../../../src/alerts/contract.ts';
 
 const timing = leaseTiming(9000); // renew every 3 s
 const acquiredAt = new Date('2026-12-07T07:00:00Z');
@@ -100,12 +102,21 @@ describe('expire: a holder stops at its deadline even when no answer ever comes'
 });
 
 describe('node names and health', () => {
-  const me = { host: 'box', pid: 200 };
-  const alive = (pid: number): boolean => pid === 100;
-  const row = (over: Partial<{ host: string; pid: number; heartbeatAgeMs: number; stopped: boolean }>) => ({
+  const me = { host: 'box', pid: 200, processStartedAt: 5000 };
+  const alive = (pid: number): boolean => pid === 100 || pid === 200;
+  const row = (
+    over: Partial<{
+      host: string;
+      pid: number;
+      processStartedAt: number;
+      heartbeatAgeMs: number;
+      stopped: boolean;
+    }>,
+  ) => ({
     incarnation: 'inc-1',
     host: 'box',
     pid: 100,
+    processStartedAt: 1000,
     heartbeatAgeMs: 500,
     stopped: false,
     ...over,
@@ -116,6 +127,16 @@ describe('node names and health', () => {
     ['a node silent for longer than a lease is gone', row({ heartbeatAgeMs: 10_001 }), 'take-over'],
     ['a dead process on this host: its restart takes over at once', row({ pid: 99 }), 'take-over'],
     ['a live process on this host is refused', row({}), 'refuse'],
+    [
+      'this pid, used before by a process that started earlier (a container restarted)',
+      row({ pid: 200 }),
+      'take-over',
+    ],
+    [
+      'this very process, under the name already (a second Steward in it)',
+      row({ pid: 200, processStartedAt: 5000 }),
+      'refuse',
+    ],
     ['a live node on another host is refused', row({ host: 'other', pid: 99 }), 'refuse'],
   ] as const)('%s', (_what, existing, kind) => {
     expect(registration(existing, me, 10_000, alive).kind).toBe(kind);
@@ -161,5 +182,26 @@ describe('node names and health', () => {
       /config field node\.name: must be a host-name-like name/,
     );
     expect(() => parseConfig({ dataDir: '/x', node: { leaseSeconds: 0 } })).toThrow(/node\.leaseSeconds/);
+  });
+});
+
+describe('healOnHolder', () => {
+  it('heals only while this node holds the operations lease', async () => {
+    const healed: string[] = [];
+    let holds = false;
+    const healer = healOnHolder(
+      {
+        heal: (alert) => {
+          healed.push(alert.id);
+          return Promise.resolve();
+        },
+      },
+      () => holds,
+    );
+    const alert = { id: '7' } as AlertView;
+    await healer.heal(alert, 'restart-process');
+    holds = true;
+    await healer.heal(alert, 'restart-process');
+    expect(healed).toEqual(['7']);
   });
 });
