@@ -7,10 +7,12 @@ import { sharedDriver } from './databases/shared/driver.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
 import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
+import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import { dirname, join } from 'node:path';
+import { hostname } from 'node:os';
 import { actorName, systemPrincipal } from './core/policy.ts';
 import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -131,6 +133,7 @@ export class Steward {
   #node: NodeMembership | undefined;
   /** Runs the operations loop's singletons while this node holds their lease (src/cluster/singletons.ts). */
   #elector: Elector | undefined;
+  #ha: HaTier | undefined;
 
   constructor(options: StewardOptions) {
     this.#o = options;
@@ -149,6 +152,11 @@ export class Steward {
   /** The stages' endpoints on HAProxy (their app instances as dynamic servers), when this process runs the data plane. */
   get stageEndpoints(): StageTraffic['endpoints'] | undefined {
     return this.#traffic?.endpoints;
+  }
+
+  /** The ha tier (Patroni), when this machine has it. */
+  get ha(): HaTier | undefined {
+    return this.#ha;
   }
 
   /** The data plane's controller, when this process runs one. */
@@ -213,7 +221,12 @@ export class Steward {
             this.#dataPlane ? this.#dataPlane.ensureBackend() : Promise.resolve(),
           )
         : undefined;
-    this.#drivers = { shared: sharedDriver(this.#o.sharedClusterUrl), dedicated };
+    this.#ha = role === 'gateway' ? undefined : this.#haTier(this.#store.db);
+    this.#drivers = {
+      shared: sharedDriver(this.#o.sharedClusterUrl),
+      dedicated,
+      ...(this.#ha ? { ha: this.#ha.driver } : {}),
+    };
     this.#services = await createServices({
       config,
       db: this.#store.db,
@@ -339,6 +352,8 @@ export class Steward {
         observer: metrics.jobs,
       });
       await this.#runner.start();
+      // The ha stages' members (adopted after a kill -9) run before the stages' processes that use them.
+      await this.#ha?.start();
       await this.#services.runtime.start();
       await this.#services.notifications.start(this.#o.smtpCredentials);
       // The singletons (checks, alerts, on-call, …) run on whichever node holds their lease; with one node, here.
@@ -432,6 +447,38 @@ export class Steward {
     });
   }
 
+  /** The ha tier needs Patroni, etcd and PostgreSQL's server binaries on this machine. */
+  #haTier(db: ControlStore['db']): HaTier | undefined {
+    if (!this.#o.config.ha.enabled) return undefined;
+    if (!haTierInstalled()) {
+      this.#o.logger.info('the ha tier is unavailable: Patroni and etcd are not installed (bin/setup)');
+      return undefined;
+    }
+    let binDir: string;
+    try {
+      binDir = findPostgresBinDir(this.#o.pgBinDir);
+    } catch {
+      return undefined;
+    }
+    const secrets = () => this.services.secrets;
+    return new HaTier({
+      dataDir: this.#o.config.dataDir,
+      settings: this.#o.config.ha,
+      db,
+      // The secret service comes with the services, after the drivers; the tier asks it only later.
+      secrets: {
+        get: (name) => secrets().get(name),
+        put: (tx, name, value) => secrets().put(tx, name, value),
+        remove: (tx, name) => secrets().remove(tx, name),
+      },
+      binDir,
+      node: hostname(),
+      logger: this.#o.logger,
+      ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
+      ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
+    });
+  }
+
   /** One resync pass: queue every stage whose observed state may differ from desired. */
   async resync(): Promise<void> {
     if (this.#resyncing) return this.#resyncing;
@@ -486,6 +533,7 @@ export class Steward {
     await this.#node?.stop();
     await this.#drivers?.shared.close();
     await this.#drivers?.dedicated?.close();
+    await this.#ha?.close();
     await this.#store?.close();
     // Only after a clean stop of the runtime: no stage process is left for the rules to restrict.
     await this.#sandbox?.close();

@@ -287,7 +287,7 @@ tenant
   .option('--stages <names>', 'comma-separated stage names (default: dev,test,prod)')
   .option('--region <region>', 'region (default: the configured default)')
   .option('--display-name <name>', 'display name')
-  .option('--tier <tier>', 'database tier: shared', 'shared')
+  .option('--tier <tier>', 'database tier: shared, dedicated or ha (a Patroni cluster per stage)', 'shared')
   .option(
     '--contact <contact>',
     'a contact as "Name <email>" (repeatable)',

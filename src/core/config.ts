@@ -5,6 +5,7 @@ import { parseAllowList } from '../gateway/allow-list.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { alertRuleSchema, defaultRules } from '../alerts/rules.ts';
 import { applianceSchema, checkAppliance } from '../appliance/config.ts';
+import { haConfigSchema, resolveHaSettings, type HaSettings } from '../databases/patroni/settings.ts';
 import { InputError, showValue } from './errors.ts';
 
 /**
@@ -185,6 +186,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     backups: backupsSchema,
+    /** The ha tier (Patroni): etcd, synchronous stages, failover tuning. */
+    ha: haConfigSchema,
     /** The audit log's signed checkpoints (src/audit/checkpointing.ts). */
     audit: z
       .object({
@@ -457,7 +460,10 @@ export type BackupSettings = Omit<z.output<typeof backupsSchema>, 'repositories'
   readonly repositories: readonly BackupRepositoryConfig[];
 };
 
-export type Config = Omit<z.output<typeof configSchema>, 'backups'> & { readonly backups: BackupSettings };
+export type Config = Omit<z.output<typeof configSchema>, 'backups' | 'ha'> & {
+  readonly backups: BackupSettings;
+  readonly ha: HaSettings;
+};
 export type ConfigInput = z.input<typeof configSchema>;
 export type Region = z.output<typeof regionSchema>;
 
@@ -490,7 +496,7 @@ export function parseConfig(input: unknown): Config {
       throw new InputError(`config field ${error.message}`, { field: 'metrics.allow', cause: error });
     }
     if (config.appliance) checkAppliance(config.appliance);
-    return { ...config, backups: resolveBackups(config, regionNames) };
+    return { ...config, backups: resolveBackups(config, regionNames), ha: resolveHaSettings(config.ha) };
   }
   const issue = result.error.issues[0];
   const field = issue?.path.join('.') ?? '';

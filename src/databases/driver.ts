@@ -1,3 +1,4 @@
+import type { HaDriver } from './patroni/driver.ts';
 import type { StageRenames } from './rename.ts';
 
 /**
@@ -29,7 +30,7 @@ export interface Endpoint {
 }
 
 export interface DatabaseDriver {
-  readonly kind: 'shared' | 'dedicated';
+  readonly kind: 'shared' | 'dedicated' | 'ha';
   observe(name: string): Promise<ObservedStageDatabase>;
   /** Creates and starts the server for the stage where the driver runs one per stage. */
   ensureServer(name: string): Promise<void>;
@@ -51,11 +52,12 @@ export interface DatabaseDriver {
   close(): Promise<void>;
 }
 
-/** The drivers this installation has, by tier. `ha` (Patroni) arrives with high availability. */
+/** The drivers this installation has, by tier. */
 export interface DatabaseDrivers {
   readonly shared: DatabaseDriver;
   readonly dedicated?: DatabaseDriver | undefined;
-  readonly ha?: DatabaseDriver | undefined;
+  /** Patroni: also what drills, checks and restores ask of a stage's cluster. */
+  readonly ha?: HaDriver | undefined;
 }
 
 export function driverFor(drivers: DatabaseDrivers, tier: string): DatabaseDriver | undefined {

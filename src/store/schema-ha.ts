@@ -11,9 +11,32 @@ type Id = ColumnType<string, never, never>;
 type Json = ColumnType<unknown, string | undefined, string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
+/** src/databases/patroni/store.ts: the one writer of ha_clusters and ha_members. */
+export interface HaClustersTable {
+  scope: string;
+  desired: ColumnType<string, string | undefined, string>;
+  synchronous: boolean;
+  namespace: string;
+  router_port: number;
+  created_at: Timestamp;
+}
+
+export interface HaMembersTable {
+  scope: string;
+  name: string;
+  node: string;
+  host: string;
+  pg_port: number;
+  rest_port: number;
+  data_dir: string;
+  created_at: Timestamp;
+}
+
 /** src/databases/patroni/ (ha-patroni): ha_clusters, ha_members. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface HaPatroniTables {}
+export interface HaPatroniTables {
+  ha_clusters: HaClustersTable;
+  ha_members: HaMembersTable;
+}
 
 /** src/backups/restore…: restores reshaped (ha-restore), only if it adds a table. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -362,7 +362,8 @@ describe('bad input', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestSteward();
+    // The ha tier switched off, for the case of a tier this installation does not offer.
+    t = await startTestSteward({ config: { ha: { enabled: false } } });
     const created = await t.request('POST', '/api/v1/tenants', { slug: base, stages: ['dev', 'prod'] });
     expect(created.status, created.text).toBe(201);
     await t.waitForStages(base);

@@ -115,6 +115,8 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     ...(options.gateway ? { gateway: { host: '127.0.0.1', port: 0, httpPort: 0 } } : {}),
     // A uid range of its own: the network rules of Stewards running side by side must not meet.
     runtime: options.reuse?.config.runtime ?? { uidBase: testUidBase(), uidCount: 1000 },
+    // The run's one etcd (global-setup) for ha stages: a Steward never starts its own in tests.
+    ...(inject('etcdUrl') ? { ha: { etcd: [inject('etcdUrl')] } } : {}),
     ...options.config,
     // A node of its own: Stewards of one test file (a restart beside the first, a gateway) are separate nodes.
     node: { name: `test-${id}`, ...options.config?.node },

@@ -27,3 +27,8 @@ export {
   stopEtcd,
   type EtcdMember,
 } from './etcd.ts';
+export { haDriver, type HaDriver, type HaClusterView } from './driver.ts';
+export { HaMemberKeeper } from './keeper.ts';
+export { DatabaseRouter, renderRouterConfig, type RouterEntry } from './router.ts';
+export { haSecretNames, planMembers, type HaClusterRow, type Placement } from './store.ts';
+export { HaTier, haTierInstalled } from './tier.ts';

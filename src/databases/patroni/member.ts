@@ -32,6 +32,9 @@ export async function writeMemberConfig(
   user: SystemUser | undefined,
 ): Promise<void> {
   const dir = memberDir(member);
+  // postgres passes through the directories above (created by root) to its own.
+  await mkdir(dirname(dir), { recursive: true, mode: 0o711 });
+  await chmod(dirname(dir), 0o711);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const file = memberConfigFile(member);
@@ -110,12 +113,12 @@ export async function killMember(
   }
 }
 
-/** Stops the member and removes its directory (data, config, logs). */
+/** Removes a member whose data goes anyway: killed (no shutdown checkpoint to wait for), then its directory. */
 export async function removeMember(
   member: Pick<HaMember, 'dataDir'>,
   user: SystemUser | undefined,
 ): Promise<void> {
-  await stopMember(member, user);
+  await killMember(member, user);
   await rm(memberDir(member), { recursive: true, force: true });
 }
 

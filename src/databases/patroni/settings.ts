@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { InputError } from '../../core/errors.ts';
+
 /**
  * Patroni's timing and safety settings for the `ha` tier: the values Steward
  * chose, each with its measured effect on this kind of machine (Patroni 3.0.2,
@@ -89,3 +92,69 @@ export const settingsNotes: Readonly<Record<keyof PatroniSettings, string>> = {
   routerFall: '2: a member is dropped (and its sessions shut) after 1 s of failed checks.',
   routerRise: '1: a new primary gets connections after one good check.',
 };
+
+const seconds = (max: number) => z.number().int().min(1).max(max);
+
+/** Config key `ha`: where etcd is, which stages run synchronously, and tuning overrides. */
+export const haConfigSchema = z
+  .object({
+    /** Offer the ha tier when Patroni and etcd are installed. */
+    enabled: z.boolean().default(true),
+    /**
+     * etcd client URLs (http://host:port) shared by every ha cluster of this
+     * region; absent: Steward runs one etcd member itself under <dataDir>/etcd.
+     */
+    etcd: z
+      .array(
+        z
+          .string()
+          .regex(/^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be http://host:port or https://host:port'),
+      )
+      .min(1)
+      .optional(),
+    /** Stage names whose clusters run synchronous_mode: no acknowledged commit is lost in a failover. */
+    synchronousStages: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/)).default(['prod']),
+    /** Overrides of Steward's tuned defaults (src/databases/patroni/settings.ts). */
+    tuning: z
+      .object({
+        ttl: seconds(3600).optional(),
+        loopWait: seconds(600).optional(),
+        retryTimeout: seconds(600).optional(),
+        primaryStartTimeout: z.number().int().min(0).max(86_400).optional(),
+        failsafeMode: z.boolean().optional(),
+        maximumLagOnFailover: z.number().int().min(0).optional(),
+        routerCheckIntervalMs: z.number().int().min(100).max(60_000).optional(),
+        routerFall: z.number().int().min(1).max(100).optional(),
+        routerRise: z.number().int().min(1).max(100).optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+export interface HaSettings {
+  readonly enabled: boolean;
+  readonly etcd: readonly string[] | undefined;
+  readonly synchronousStages: readonly string[];
+  readonly tuning: PatroniSettings;
+}
+
+/**
+ * The resolved ha settings: defaults under the overrides, refused when
+ * Patroni's own rule breaks (loop_wait + 2 x retry_timeout <= ttl: a primary
+ * cut off from etcd must demote itself before its key can expire).
+ */
+export function resolveHaSettings(input: z.output<typeof haConfigSchema>): HaSettings {
+  const tuning: PatroniSettings = { ...defaultSettings };
+  for (const [key, value] of Object.entries(input.tuning)) {
+    if (value !== undefined) (tuning as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (tuning.loopWait + 2 * tuning.retryTimeout > tuning.ttl) {
+    throw new InputError(
+      `config field ha.tuning.ttl: ${tuning.ttl} is less than loopWait + 2 x retryTimeout (${tuning.loopWait} + 2 x ${tuning.retryTimeout}); raise ttl to at least ${tuning.loopWait + 2 * tuning.retryTimeout} or lower the others`,
+      { field: 'ha.tuning.ttl' },
+    );
+  }
+  return { enabled: input.enabled, etcd: input.etcd, synchronousStages: input.synchronousStages, tuning };
+}

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import { logPassFailure } from '../../core/logger.ts';
+import type { ControlDb } from '../../store/db.ts';
+import type { SystemUser } from '../../system/exec.ts';
+import { renderMemberConfig, type HaCredentials, type HaMember } from './config.ts';
+import { removeMember, startMember, stopMember, writeMemberConfig } from './member.ts';
+import type { DatabaseRouter, RouterEntry } from './router.ts';
+import type { PatroniSettings } from './settings.ts';
+import { haSecretNames, readCluster, readClusters, type HaClusterRow } from './store.ts';
+
+export interface HaMemberKeeperOptions {
+  readonly db: ControlDb;
+  /** This Steward node's name: the keeper runs the members placed on it. */
+  readonly node: string;
+  readonly secrets: { get(name: string): Promise<string> };
+  /** etcd client endpoints (`host:port`); resolves once the embedded etcd runs, if Steward runs one. */
+  readonly etcdHosts: () => Promise<readonly string[]>;
+  readonly binDir: string;
+  readonly settings: PatroniSettings;
+  readonly router: DatabaseRouter;
+  /** Router entries that are not ha stages (the appliance's control database). */
+  readonly staticEntries?: () => readonly RouterEntry[];
+  readonly user: SystemUser | undefined;
+  readonly unsafeFast?: boolean;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs, on one Steward node, the Patroni members the ha_members rows place
+ * on it: starts or adopts those of present clusters (detached, as postgres;
+ * a kill -9 of Steward leaves them running), removes those of clusters being
+ * deleted, and keeps the node's database router in line with the clusters.
+ * One public pass; the timer only calls it.
+ */
+export class HaMemberKeeper {
+  readonly #o: HaMemberKeeperOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #passing: Promise<void> | undefined;
+
+  constructor(options: HaMemberKeeperOptions) {
+    this.#o = options;
+  }
+
+  get node(): string {
+    return this.#o.node;
+  }
+
+  async pass(): Promise<void> {
+    if (this.#passing) return this.#passing;
+    this.#passing = (async () => {
+      try {
+        const clusters = await readClusters(this.#o.db);
+        for (const cluster of clusters) await this.#keep(cluster);
+        await this.syncRouter(clusters);
+      } finally {
+        this.#passing = undefined;
+      }
+    })();
+    return this.#passing;
+  }
+
+  /** One cluster's members on this node, as its row says (the driver's ensureServer and dropDatabase). */
+  async keep(scope: string): Promise<void> {
+    const cluster = await readCluster(this.#o.db, scope);
+    if (cluster) await this.#keep(cluster);
+    await this.syncRouter();
+  }
+
+  async #keep(cluster: HaClusterRow): Promise<void> {
+    const mine = cluster.members.filter((m) => m.node === this.#o.node);
+    if (cluster.desired === 'absent') {
+      for (const member of mine) await removeMember(member, this.#o.user);
+      return;
+    }
+    const credentials = await this.credentials(cluster.scope);
+    const etcdHosts = await this.#o.etcdHosts();
+    for (const member of mine) {
+      await writeMemberConfig(member, this.#render(cluster, member, credentials, etcdHosts), this.#o.user);
+      const started = await startMember(member, this.#o.user);
+      if (!started.adopted)
+        this.#o.logger.info({ cluster: cluster.scope, member: member.name }, 'ha member started');
+    }
+  }
+
+  #render(
+    cluster: HaClusterRow,
+    member: HaMember,
+    credentials: HaCredentials,
+    etcdHosts: readonly string[],
+  ): string {
+    return renderMemberConfig({
+      scope: cluster.scope,
+      namespace: cluster.namespace,
+      member,
+      members: cluster.members,
+      etcdHosts,
+      binDir: this.#o.binDir,
+      synchronous: cluster.synchronous,
+      settings: this.#o.settings,
+      credentials,
+      ...(this.#o.unsafeFast ? { unsafeFast: true } : {}),
+    });
+  }
+
+  async credentials(scope: string): Promise<HaCredentials> {
+    const names = haSecretNames(scope);
+    return {
+      superuser: await this.#o.secrets.get(names.superuser),
+      replication: await this.#o.secrets.get(names.replication),
+      rest: await this.#o.secrets.get(names.rest),
+    };
+  }
+
+  /** The router serves every present cluster, plus the static entries. */
+  async syncRouter(clusters?: readonly HaClusterRow[]): Promise<void> {
+    const all = clusters ?? (await readClusters(this.#o.db));
+    const entries: RouterEntry[] = all
+      .filter((c) => c.desired === 'present')
+      .map((c) => ({ name: c.scope, port: c.routerPort, members: c.members }));
+    await this.#o.router.sync([...entries, ...(this.#o.staticEntries?.() ?? [])]);
+  }
+
+  start(intervalMs = 5_000): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.pass().catch((error: unknown) => logPassFailure(this.#o.logger, error, 'ha member pass failed'));
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer; with `members`, also this node's members (replicas first: no needless failover). */
+  async stop(options: { members?: boolean } = {}): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#passing?.catch(() => undefined);
+    if (!options.members) return;
+    const clusters = await readClusters(this.#o.db).catch(() => [] as HaClusterRow[]);
+    await Promise.all(
+      clusters.map(async (cluster) => {
+        const mine = cluster.members.filter((m) => m.node === this.#o.node);
+        // The last one started is most likely a replica; the order only saves a failover, it is not needed.
+        for (const member of [...mine].reverse())
+          await stopMember(member, this.#o.user).catch(() => undefined);
+      }),
+    );
+    await this.#o.router.stop();
+  }
+}
