@@ -8,6 +8,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
 import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
+import type { RouterEntry } from './databases/patroni/router.ts';
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
@@ -98,6 +99,8 @@ export interface StewardOptions {
     /** HAProxy's binary (default /usr/sbin/haproxy). */
     readonly haproxyBinary?: string;
   };
+  /** Database router entries besides the ha stages' (the appliance's control database): the router keeps them. */
+  readonly routerEntries?: () => readonly RouterEntry[];
   /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
   readonly role?: StewardRole;
 }
@@ -476,6 +479,7 @@ export class Steward {
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
+      ...(this.#o.routerEntries ? { staticEntries: this.#o.routerEntries } : {}),
     });
   }
 

@@ -34,7 +34,13 @@ export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
 import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
-import { controlMemberRoles, launchNode, nodeConfig } from './appliance/index.ts';
+import {
+  controlMemberRoles,
+  controlRoute,
+  launchNode,
+  nodeConfig,
+  type ApplianceSettings,
+} from './appliance/index.ts';
 
 export interface UpOptions {
   readonly dataDir: string;
@@ -144,6 +150,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         binDir: findPostgresBinDir(options.env.pgBinDir),
         progress,
         unsafeFast: config.appliance.unsafeNoFsync,
+        routerTuning: config.ha.tuning,
         ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
       });
       releasers.push(() => node.stop());
@@ -230,6 +237,10 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
       },
       role,
+      // The node's router keeps leading to the control database when it also routes ha stages.
+      ...(config.appliance
+        ? { routerEntries: () => [controlRoute(config.appliance as ApplianceSettings)] }
+        : {}),
     });
     releasers.push(() => steward.stop());
     if (role === 'gateway') {

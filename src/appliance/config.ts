@@ -134,5 +134,14 @@ export function nodeConfig(config: Config): Config {
     gateway: { ...config.gateway, port: node.gatewayPort, httpPort: node.gatewayHttpPort },
     // The node's name in `steward node list` and on its leases is its appliance name.
     node: { ...config.node, name: node.name },
+    // The ha stages' clusters use the appliance's etcd (Steward would otherwise run one of its own).
+    ha: {
+      ...config.ha,
+      etcd:
+        config.ha.etcd ??
+        config.appliance.nodes.map(
+          (n) => `http://${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.etcdClientPort}`,
+        ),
+    },
   };
 }

@@ -36,6 +36,7 @@ export {
   type ApplianceSettings,
 } from './config.ts';
 export { initApplianceSecrets, launchNode, type LaunchedNode } from './launcher.ts';
+export { controlRoute } from './plan.ts';
 export { controlMemberRoles } from './members.ts';
 export { killNode, nodeProcesses } from './node-kill.ts';
 export { apiUrl, runNodeLossDrill, serves, type NodeLossResult } from './node-loss.ts';

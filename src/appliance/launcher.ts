@@ -5,13 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { InputError, UnavailableError } from '../core/errors.ts';
 import { bootstrapControlDatabase } from '../databases/local-cluster.ts';
-import type { Haproxy } from '../dataplane/haproxy.ts';
+import { RuntimeApi } from '../dataplane/runtime-api.ts';
+import { DatabaseRouter } from '../databases/patroni/router.ts';
+import type { PatroniSettings } from '../databases/patroni/settings.ts';
 import { randomSecret } from '../secrets/envelope.ts';
 import { fileKeyring } from '../secrets/keyring.ts';
 import { ensureCa } from '../tls/ca.ts';
 import { postgresRunAs } from '../system/exec.ts';
 import { controlScope, thisNode, type ApplianceNode, type ApplianceSettings } from './config.ts';
-import { ensureControlRouter } from './control-router.ts';
 import { logTail, startDaemon, stopDaemon, type DaemonSpec } from '../databases/patroni/daemon.ts';
 import {
   controlRoute,
@@ -34,7 +35,9 @@ export interface LaunchOptions {
   /** fsync off in the control cluster: tests only. */
   readonly unsafeFast?: boolean;
   readonly haproxyBinary?: string;
-  /** How long to wait for this node's member to run (default 60 s; then Steward starts anyway). */
+  /** The router's health checks (config ha.tuning). */
+  readonly routerTuning: Pick<PatroniSettings, 'routerCheckIntervalMs' | 'routerFall' | 'routerRise'>;
+  /** How long to wait for this node's member to run (default 30 s; then Steward starts anyway). */
   readonly memberTimeoutMs?: number;
   /** How long to wait for the control cluster to have a primary (default 120 s). */
   readonly primaryTimeoutMs?: number;
@@ -162,13 +165,23 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     `Patroni member ${node.name} of the control database ${patroni.adopted ? 'already running: adopted' : 'started'} (pid ${patroni.pid})`,
   );
 
-  const router = await ensureControlRouter(dataDir, controlRoute(appliance), options.haproxyBinary);
-  progress(`database router on 127.0.0.1:${node.routerPort} (pid ${router.pid ?? '?'})`);
+  // The node's one database router (the ha tier's, src/databases/patroni/router.ts): the control database
+  // is its static entry; the ha stages' entries join it once Steward runs (Steward's routerEntries).
+  const dir = routerDir(dataDir);
+  const router = new DatabaseRouter({
+    dir,
+    settings: options.routerTuning,
+    ...(options.haproxyBinary ? { binary: options.haproxyBinary } : {}),
+  });
+  await router.sync([controlRoute(appliance)]);
+  progress(`database router on 127.0.0.1:${node.routerPort}`);
 
   const urls = controlUrls(appliance, credentials);
   // A router starts with every server up until its first checks: only one up means they have run.
   const oneUp = async (): Promise<boolean> => {
-    const rows = await router.api.showStat('servers', controlScope).catch(() => []);
+    const rows = await new RuntimeApi(join(dir, 'admin.sock'))
+      .showStat('servers', `ha_${controlScope}`)
+      .catch(() => []);
     return rows.filter((row) => row.fields.status?.startsWith('UP')).length === 1;
   };
   await waitForPrimary(urls.superuserUrl, options.primaryTimeoutMs ?? 120_000, oneUp, async () =>
@@ -176,8 +189,8 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   );
   progress('the control database has a primary');
   await bootstrapControlDatabase(urls.superuserUrl, 'steward', credentials.appPassword);
-  // This node's own member is the one it can lose next: wait (a while) until it runs, cloned and streaming.
-  const state = await ownMemberState(node, options.memberTimeoutMs ?? 60_000);
+  // This node's own member is the one it can lose next: wait (30 s at most) until it runs, cloned and streaming.
+  const state = await ownMemberState(node, options.memberTimeoutMs ?? 30_000);
   progress(
     state === 'running' || state === 'streaming'
       ? `Patroni member ${node.name}: ${state}`
@@ -189,10 +202,10 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   };
 }
 
-async function stopNode(procs: ReturnType<typeof memberProcesses>, router: Haproxy): Promise<void> {
+async function stopNode(procs: ReturnType<typeof memberProcesses>, router: DatabaseRouter): Promise<void> {
   // Patroni first: on SIGTERM it stops PostgreSQL and gives up the leader key, so a replica takes over at once.
   await stopDaemon(procs.patroni, 60_000);
-  await router.stop(2000);
+  await router.stop();
   await stopDaemon(procs.etcd, 10_000);
 }
 
@@ -214,6 +227,11 @@ async function ownMemberState(node: ApplianceNode, timeoutMs: number): Promise<s
     await sleep(250);
   }
   return state;
+}
+
+/** The ha tier's router directory (HaTier's, src/databases/patroni/tier.ts): one router per node. */
+export function routerDir(dataDir: string): string {
+  return join(dataDir, 'ha', 'router');
 }
 
 /** Waits until the router leads to a writable primary. */

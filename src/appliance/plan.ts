@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { RouterEntry } from '../databases/patroni/router.ts';
 import { controlScope, thisNode, type ApplianceNode, type ApplianceSettings } from './config.ts';
 
 /**
@@ -190,17 +191,12 @@ function hostCidr(host: string): string {
 }
 
 /**
- * The router's entry for the control database (a static entry of the
- * database router of src/databases/patroni/): every member, health-checked on
- * Patroni's `/primary`, so that the port always leads to the primary.
+ * The router's entry for the control database (a static entry of this node's
+ * database router, src/databases/patroni/router.ts): every member,
+ * health-checked on Patroni's `/primary`, so that the port always leads to
+ * the primary.
  */
-export interface ControlRoute {
-  readonly name: string;
-  readonly port: number;
-  readonly members: readonly { name: string; host: string; pgPort: number; restPort: number }[];
-}
-
-export function controlRoute(appliance: ApplianceSettings): ControlRoute {
+export function controlRoute(appliance: ApplianceSettings): RouterEntry {
   return {
     name: controlScope,
     port: thisNode(appliance).routerPort,

@@ -6,7 +6,8 @@ import {
   nodeConfig,
   type ApplianceSettings,
 } from '../../../src/appliance/config.ts';
-import { renderControlRouter, routerFiles } from '../../../src/appliance/control-router.ts';
+import { renderRouterConfig } from '../../../src/databases/patroni/router.ts';
+import { defaultSettings } from '../../../src/databases/patroni/settings.ts';
 import { nodeLossVerdict, type NodeLossMeasurement } from '../../../src/appliance/evidence.ts';
 import { unhealthyBecause } from '../../../src/appliance/members.ts';
 import { controlRoute, controlUrls, etcdArgs, patroniConfig } from '../../../src/appliance/plan.ts';
@@ -75,6 +76,7 @@ describe('appliance config', () => {
     expect(config.api).toMatchObject({ host: '10.0.0.2', port: 9001 });
     expect(config.gateway).toMatchObject({ port: 9101, httpPort: 0 });
     expect(config.node.name).toBe('n2');
+    expect(config.ha.etcd).toEqual(['http://10.0.0.1:2379', 'http://10.0.0.2:2379', 'http://10.0.0.3:2379']);
   });
 });
 
@@ -131,12 +133,15 @@ describe('a node of the appliance, planned', () => {
 
   it('routes the control database to the primary: every member checked on /primary', () => {
     const route = controlRoute(appliance());
-    const text = renderControlRouter(route, routerFiles('/data/n1'));
-    expect(text).toContain('listen steward-control\n    bind 127.0.0.1:5433');
+    const text = renderRouterConfig({
+      adminSocket: '/data/n1/ha/router/admin.sock',
+      entries: [route],
+      settings: defaultSettings,
+    });
+    expect(text).toContain('listen ha_steward-control\n    bind 127.0.0.1:5433');
     expect(text).toContain('option httpchk GET /primary');
     expect(text).toContain('default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions');
     expect(text).toContain('server n3 10.0.0.3:5432 check port 8008');
-    expect(text).toContain('stats socket /data/n1/router/admin.sock mode 600 level admin');
   });
 
   it("connects through the node's own router; passwords are URL-encoded", () => {
