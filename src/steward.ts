@@ -475,7 +475,8 @@ export class Steward {
         remove: (tx, name) => secrets().remove(tx, name),
       },
       binDir,
-      node: hostname(),
+      // The appliance's nodes share a host name on one machine: each keeper runs the members placed on its own node.
+      node: this.#o.config.node.name ?? hostname(),
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
