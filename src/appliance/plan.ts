@@ -154,6 +154,9 @@ export function patroniConfig(
       pgpass: join(dirs.patroni, 'pgpass'),
       // A member that cannot rewind onto the new primary is cloned from it again instead of staying down:
       // its data is the primary's anyway (synchronous mode: every acknowledged commit is there).
+      // A new or re-cloned member asks for an immediate checkpoint: with the default (spread) its clone
+      // waited up to a minute here for the primary's paced checkpoint.
+      basebackup: [{ checkpoint: 'fast' }],
       remove_data_directory_on_rewind_failure: true,
       remove_data_directory_on_diverged_timelines: true,
       authentication: {

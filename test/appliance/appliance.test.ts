@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeLossResult } from '../../src/appliance/node-loss.ts';
+import { applianceSchema, controlMemberRoles, type NodeLossResult } from '../../src/appliance/index.ts';
+import { unhealthyBecause } from '../../src/appliance/members.ts';
 import type { DrillView } from '../../src/drills/store.ts';
 import type { NodeView } from '../../src/cluster/index.ts';
 import { cli, cliJson } from '../cli/process.ts';
@@ -54,6 +57,17 @@ describe('the appliance on three nodes', () => {
     const api = client(n1, ca, token);
     // Every node runs the stage's instances and serves it through its own gateway.
     await deployServing(appliance, api, ca, 'acme');
+    // The drill waits for a cluster that can lose a node (a replica's first clone can take a while): so does the
+    // test, so that the notification below is still pending when the drill looks.
+    const settings = applianceSchema.parse({ node: 'n1', nodes: appliance.nodes.map((n) => n.ports) });
+    await until(
+      'a control cluster that can lose any node',
+      async () =>
+        unhealthyBecause(settings, await controlMemberRoles(settings).roles()) === undefined
+          ? true
+          : undefined,
+      120_000,
+    );
     // A notification that cannot be delivered yet: it is pending across the kill.
     await api.post('/api/v1/notification-channels', {
       kind: 'webhook',
@@ -119,5 +133,15 @@ describe('the appliance on three nodes', () => {
       },
       60_000,
     );
+
+    // A kill -9 of a survivor's Steward alone: its rerun adopts the etcd and Patroni members it left running.
+    const survivor = survivors[0] as TestNode;
+    const pids = async (): Promise<string[]> =>
+      Promise.all(['etcd.pid', 'patroni.pid'].map((f) => readFile(join(survivor.dataDir, f), 'utf8')));
+    const before = await pids();
+    survivor.up?.child.kill('SIGKILL');
+    await survivor.up?.exited;
+    await appliance.start(survivor);
+    expect(await pids()).toEqual(before);
   }, 600_000);
 });

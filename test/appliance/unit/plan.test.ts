@@ -102,6 +102,7 @@ describe('a node of the appliance, planned', () => {
       postgresql: {
         data_dir: string;
         pg_hba: string[];
+        basebackup: unknown;
         authentication: Record<string, { password: string }>;
       };
       watchdog: { mode: string };
@@ -120,6 +121,7 @@ describe('a node of the appliance, planned', () => {
     expect(config.postgresql.authentication.superuser?.password).toBe('su-secret');
     expect(config.restapi.authentication).toEqual({ username: 'steward', password: 'rest-secret' });
     expect(config.postgresql.pg_hba).toContain('host samerole all 10.0.0.3/32 scram-sha-256');
+    expect(config.postgresql.basebackup).toEqual([{ checkpoint: 'fast' }]);
     expect(config.postgresql.pg_hba).toContain('host replication replicator 10.0.0.2/32 scram-sha-256');
     expect(config.postgresql.pg_hba).not.toContain('host all all 10.0.0.1/32 scram-sha-256');
     expect(config.postgresql.pg_hba.at(-1)).toBe('host all all ::/0 reject');
