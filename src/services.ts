@@ -1,3 +1,4 @@
+import type { HaDriver } from './databases/patroni/driver.ts';
 import type { Logger } from 'pino';
 import { AuditService } from './audit/service.ts';
 import { AuditCheckpointSchedule } from './audit/checkpointing.ts';
@@ -49,6 +50,7 @@ import {
   backupRequestJobKind,
   backupVerifyJobKind,
   type BackupTarget,
+  type HaBackupClusters,
   type DedicatedClusters,
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
@@ -154,6 +156,8 @@ export interface Services {
   readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** How far stages are isolated from each other and from Steward on this machine. */
   readonly isolation: IsolationReport;
+  /** The ha tier (Patroni), when this installation offers it: its clusters, for drills, checks and tenant show. */
+  readonly ha: HaDriver | undefined;
   /** OIDC sign-in of hosted apps' users: the tenants' connections and the sign-in (issue 13). */
   readonly oidc: OidcModule;
   /** Identity for hosted apps (issue 13): settings per tenant and stage, end users' edge sessions, the sign-in pages. */
@@ -191,6 +195,8 @@ export interface ServiceDependencies {
   readonly sharedCluster?: LocalCluster | undefined;
   /** The dedicated tier's clusters, for their backups. */
   readonly dedicatedClusters?: DedicatedClusters | undefined;
+  /** The ha tier's clusters, for their backups and restores. */
+  readonly haClusters?: HaBackupClusters | undefined;
   /** S3 backup repository keys from the environment. */
   readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** Called after each good physical backup. */
@@ -204,7 +210,7 @@ export interface ServiceDependencies {
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
   /** The ha tier's clusters as drills see them; undefined without an ha tier. */
-  readonly haClusters?: HaClusters | undefined;
+  readonly drillClusters?: HaClusters | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -339,6 +345,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     dataDir: config.dataDir,
     sharedCluster: deps.sharedCluster,
     dedicated: deps.dedicatedClusters,
+    ha: deps.haClusters,
     ...(deps.backupS3Keys ? { s3Keys: deps.backupS3Keys } : {}),
     // Fingerprints for restore tests, right after each good backup; then the caller's hook.
     onBackupSucceeded: async (target: BackupTarget, run: BackupRun) => {
@@ -453,7 +460,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
-      haClusters: deps.haClusters,
+      haClusters: deps.drillClusters,
     }),
   });
   const watchdog = new Watchdog({
@@ -492,7 +499,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
-      haClusters: deps.haClusters,
+      haClusters: deps.drillClusters,
     }),
   });
   alerts.useHealer(healing);
@@ -624,7 +631,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     audit,
     clock,
     logger: logger.child({ component: 'drills' }),
-    targets: deps.haClusters,
+    targets: deps.drillClusters,
   });
   return {
     drills,
@@ -657,6 +664,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     exportSchedule,
     backups,
     restores,
+    ha: deps.drivers.ha,
     // Without a sandbox (a gateway-only process, or no root): what a non-root Steward gets.
     isolation:
       deps.sandbox?.report ??

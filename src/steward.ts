@@ -9,11 +9,12 @@ import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/dri
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
 import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
 import type { RouterEntry } from './databases/patroni/router.ts';
+import { serverBinDir } from './databases/patroni/member.ts';
+import type { HaBackupClusters } from './backups/service.ts';
 import type { BackupTarget } from './backups/service.ts';
 import type { BackupRun } from './backups/runs.ts';
 import type { BackupS3Keys } from './core/env.ts';
 import { dirname, join } from 'node:path';
-import { hostname } from 'node:os';
 import { actorName, systemPrincipal } from './core/policy.ts';
 import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -132,11 +133,11 @@ export class Steward {
   #starting: Promise<string> | undefined;
   #stopping: Promise<void> | undefined;
   #sandbox: StageSandbox | undefined;
+  #ha: HaTier | undefined;
   /** This process as a node of the control database (not a gateway-only one). */
   #node: NodeMembership | undefined;
   /** Runs the operations loop's singletons while this node holds their lease (src/cluster/singletons.ts). */
   #elector: Elector | undefined;
-  #ha: HaTier | undefined;
 
   constructor(options: StewardOptions) {
     this.#o = options;
@@ -256,6 +257,7 @@ export class Steward {
         : {
             sharedCluster: this.#o.sharedCluster,
             dedicatedClusters: dedicated,
+            ...(this.#ha ? { haClusters: this.#haBackups(this.#ha) } : {}),
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
             sharedClusterUrl: this.#o.sharedClusterUrl,
@@ -450,6 +452,15 @@ export class Steward {
     });
   }
 
+  /** What backups and restores ask of the ha tier. */
+  #haBackups(ha: HaTier): HaBackupClusters {
+    return {
+      clusterOf: (name) => ha.driver.clusterOf(name),
+      rest: (name) => ha.driver.rest(name),
+      binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
+    };
+  }
+
   /** The ha tier needs Patroni, etcd and PostgreSQL's server binaries on this machine. */
   #haTier(db: ControlStore['db']): HaTier | undefined {
     if (!this.#o.config.ha.enabled) return undefined;
@@ -475,8 +486,8 @@ export class Steward {
         remove: (tx, name) => secrets().remove(tx, name),
       },
       binDir,
-      // The appliance's nodes share a host name on one machine: each keeper runs the members placed on its own node.
-      node: this.#o.config.node.name ?? hostname(),
+      // The members this node runs are those ha_members places on its name (config node.name).
+      node: this.#o.config.node.name ?? defaultNodeName(),
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),

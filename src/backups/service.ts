@@ -7,6 +7,8 @@ import { backupS3KeyVariables, type BackupS3Keys } from '../core/env.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, systemPrincipal, type Principal } from '../core/policy.ts';
 import type { LocalCluster } from '../databases/local-cluster.ts';
+import type { HaClusterView, PatroniRest } from '../databases/patroni/index.ts';
+import { haBackupCluster, prepareHaStanza, type HaBackupCluster } from './pgbackrest/ha.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
 import type { SecretService } from '../secrets/service.ts';
@@ -47,7 +49,7 @@ export const backupClusterJobKind = 'backup-cluster';
 export const backupVerifyJobKind = 'backup-verify';
 export const backupRequestJobKind = 'backup-request';
 
-export type BackupClusterKind = 'shared' | 'dedicated';
+export type BackupClusterKind = 'shared' | 'dedicated' | 'ha';
 
 /** The dedicated tier's clusters, by stage database name (the dedicated driver). */
 export interface DedicatedClusters {
@@ -71,6 +73,14 @@ export interface BackupTarget {
   readonly driver: PgBackRestDriver;
 }
 
+/** What backups ask of the ha tier (its driver). */
+export interface HaBackupClusters {
+  clusterOf(name: string): Promise<HaClusterView | undefined>;
+  rest(name: string): Promise<PatroniRest>;
+  /** PostgreSQL's server programs the members run. */
+  readonly binDir: string;
+}
+
 export interface BackupServiceOptions {
   readonly db: ControlDb;
   readonly secrets: SecretService;
@@ -83,6 +93,8 @@ export interface BackupServiceOptions {
   /** The shared cluster, only when Steward runs it itself: archiving is never turned on anywhere else. */
   readonly sharedCluster?: LocalCluster | undefined;
   readonly dedicated?: DedicatedClusters | undefined;
+  /** The ha tier's clusters (each ha stage's own Patroni cluster), when this machine runs them. */
+  readonly ha?: HaBackupClusters | undefined;
   /** S3 keys from the environment, by repository number; start() keeps them in the secret store. */
   readonly s3Keys?: Readonly<Record<number, BackupS3Keys>>;
   /** Called after each good backup, scheduled or requested; a failure is logged, the backup stands. */
@@ -217,6 +229,15 @@ export interface ScheduledPassResult {
   readonly repos: readonly ({ readonly repo: number } & (
     ScheduledBackupResult | { readonly kind: 'busy'; readonly reason: string }
   ))[];
+}
+
+/** The live cluster behind a stanza, unprepared. */
+interface FoundCluster {
+  readonly cluster: LocalCluster;
+  readonly kind: BackupClusterKind;
+  readonly stageId: string | null;
+  /** An ha cluster's leader, members and REST API. */
+  readonly ha?: HaBackupCluster;
 }
 
 type Located =
@@ -361,12 +382,13 @@ export class BackupService {
   /** The stanzas of clusters Steward backs up now: the shared one it runs, and ready dedicated stages. */
   async #knownStanzas(): Promise<string[]> {
     const stanzas = this.#o.sharedCluster ? [sharedStanza] : [];
-    if (this.#o.dedicated) {
+    const tiers = [...(this.#o.dedicated ? ['dedicated'] : []), ...(this.#o.ha ? ['ha'] : [])];
+    if (tiers.length > 0) {
       const rows = await this.#o.db
         .selectFrom('stages')
         .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
         .select('stages.database_name')
-        .where('tenants.tier', '=', 'dedicated')
+        .where('tenants.tier', 'in', tiers)
         .where('stages.desired', '=', 'present')
         .where('stages.phase', '=', 'ready')
         .execute();
@@ -390,13 +412,17 @@ export class BackupService {
         ? { kind: 'target', stanza: stage.database_name, clusterKind: 'dedicated' }
         : { kind: 'none', reason: "the stage's dedicated cluster does not exist yet" };
     }
+    if (stage.tier === 'ha' && this.#o.ha) {
+      const cluster = await this.#o.ha.clusterOf(stage.database_name);
+      return cluster
+        ? { kind: 'target', stanza: stage.database_name, clusterKind: 'ha' }
+        : { kind: 'none', reason: "the stage's ha cluster does not exist yet" };
+    }
     return { kind: 'none', reason: `tier ${stage.tier} is not backed up by Steward` };
   }
 
   /** The live cluster behind a stanza, unprepared; undefined when there is none (a removed stage). */
-  async #cluster(
-    stanza: string,
-  ): Promise<{ cluster: LocalCluster; kind: BackupClusterKind; stageId: string | null } | undefined> {
+  async #cluster(stanza: string): Promise<FoundCluster | undefined> {
     if (this.#unavailable) return undefined;
     if (stanza === sharedStanza) {
       return this.#o.sharedCluster
@@ -406,14 +432,28 @@ export class BackupService {
     const stage = await this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select(['stages.id'])
+      .select(['stages.id', 'tenants.tier'])
       .where('stages.database_name', '=', stanza)
-      .where('tenants.tier', '=', 'dedicated')
+      .where('tenants.tier', 'in', ['dedicated', 'ha'])
       .where('stages.desired', '=', 'present')
       .executeTakeFirst();
     if (!stage) return undefined;
+    if (stage.tier === 'ha') return this.#haCluster(stanza, stage.id);
     const cluster = await this.#o.dedicated?.clusterOf(stanza);
     return cluster ? { cluster, kind: 'dedicated', stageId: stage.id } : undefined;
+  }
+
+  /**
+   * An ha stage's cluster as a backup target: its leader (where Steward's
+   * superuser sessions go, over the leader's socket) and every member (the
+   * stanza lists them all: backups read from a standby).
+   */
+  async #haCluster(stanza: string, stageId: string): Promise<FoundCluster | undefined> {
+    const ha = this.#o.ha;
+    const view = await ha?.clusterOf(stanza);
+    if (!ha || !view) return undefined;
+    const cluster = await haBackupCluster(view, await ha.rest(stanza), ha.binDir);
+    return { kind: 'ha', stageId, cluster: cluster.leader, ha: cluster };
   }
 
   /**
@@ -474,11 +514,7 @@ export class BackupService {
     return stanzaStateDir(this.#o.dataDir, stanza);
   }
 
-  #prepare(
-    stanza: string,
-    found: { cluster: LocalCluster; kind: BackupClusterKind; stageId: string | null },
-    retention: RepoRetention,
-  ): Promise<BackupTarget> {
+  #prepare(stanza: string, found: FoundCluster, retention: RepoRetention): Promise<BackupTarget> {
     const existing = this.#prepared.get(stanza);
     const key = `${JSON.stringify(retention)}:${found.cluster.port}`;
     if (existing?.key === key) return existing.done;
@@ -492,25 +528,23 @@ export class BackupService {
     return done;
   }
 
-  async #prepareNow(
-    stanza: string,
-    found: { cluster: LocalCluster; kind: BackupClusterKind; stageId: string | null },
-    retention: RepoRetention,
-  ): Promise<BackupTarget> {
+  async #prepareNow(stanza: string, found: FoundCluster, retention: RepoRetention): Promise<BackupTarget> {
     await ensureStanzaDirs(this.#o.dataDir, stanza, found.cluster, this.#settings);
     const stateDir = stanzaStateDir(this.#o.dataDir, stanza);
     let prepared: PreparedStanza;
     try {
-      prepared = await prepareStanza({
+      const setup = {
         db: this.#o.db,
         secrets: this.#o.secrets,
-        cluster: found.cluster,
         stanza,
         stateDir,
         repositories: await this.#repositories(retention),
         processMax: this.#settings.processMax,
         bin: this.#program,
-      });
+      };
+      prepared = found.ha
+        ? await prepareHaStanza(setup, found.ha)
+        : await prepareStanza({ ...setup, cluster: found.cluster });
     } catch (error) {
       // A new retention rewrites the config while a backup holds the stanza's lock (pgBackRest's
       // error 50): stanza-create, the last step, cannot run, and need not for a stanza made before.
@@ -831,14 +865,14 @@ export class BackupService {
    * its cluster's backups (stanza, schedule and verify), once.
    */
   async stageChanged(stageId: string): Promise<void> {
-    if (!this.#o.dedicated || this.#unavailable) return;
+    if ((!this.#o.dedicated && !this.#o.ha) || this.#unavailable) return;
     const row = await this.#o.db
       .selectFrom('stages')
       .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
       .leftJoin('backup_clusters', 'backup_clusters.stanza', 'stages.database_name')
       .select(['stages.database_name', 'backup_clusters.prepared_at'])
       .where('stages.id', '=', stageId)
-      .where('tenants.tier', '=', 'dedicated')
+      .where('tenants.tier', 'in', ['dedicated', 'ha'])
       .where('stages.desired', '=', 'present')
       .where('stages.phase', '=', 'ready')
       .executeTakeFirst();

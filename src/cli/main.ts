@@ -92,7 +92,7 @@ const enc = encodeURIComponent;
 
 function showTenant(
   tenant: Omit<TenantView, 'stages'> & {
-    stages: readonly (StageView & { backup?: StageBackup })[];
+    stages: readonly (StageView & { backup?: StageBackup; replication?: string })[];
     isolation?: IsolationReport;
   },
 ): void {
@@ -101,9 +101,18 @@ function showTenant(
     `tenant ${tenant.slug} (${tenant.displayName}): ${tenant.phase}\n` +
       `region ${tenant.region} (${tenant.geography}), tier ${tenant.tier}, created ${tenant.createdAt}\n\n`,
   );
+  // An ha stage's cluster commits synchronously (no acknowledged commit lost in a failover) or not.
+  const ha = tenant.stages.some((s) => s.replication !== undefined);
   printTable(
-    ['stage', 'phase', 'database', 'backup', 'reason'],
-    tenant.stages.map((s) => [s.name, s.phase, s.database, backupCell(s.backup), s.reason]),
+    ['stage', 'phase', 'database', ...(ha ? ['replication'] : []), 'backup', 'reason'],
+    tenant.stages.map((s) => [
+      s.name,
+      s.phase,
+      s.database,
+      ...(ha ? [s.replication ?? null] : []),
+      backupCell(s.backup),
+      s.reason,
+    ]),
   );
   if (tenant.isolation) process.stdout.write(`\n${describeIsolation(tenant.isolation)}\n`);
 }

@@ -266,6 +266,8 @@ export interface RestoresTable {
   source_database: string;
   /** The source database's name in the backup, when a rename came between the backup and the target time. */
   source_database_in_backup: string | null;
+  /** The WAL segment archived before the restore read the repository (0038); null: not yet. */
+  archived_wal: Generated<string | null>;
   target_database: string;
   replacement_database: string;
   kept_database: string | null;

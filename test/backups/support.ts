@@ -142,3 +142,19 @@ export async function turnOnFullPageWrites(superuser: pg.ClientConfig): Promise<
     await c.query('checkpoint');
   });
 }
+
+/**
+ * A point in time to restore to, between two rows: `before the target`
+ * written more than a second after what came before (restore times are
+ * whole seconds in places), then the time, then `after the target`.
+ */
+export async function betweenTwoRows(insert: (note: string) => Promise<unknown>): Promise<Date> {
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  await pause(1100);
+  await insert('before the target');
+  await pause(500);
+  const target = new Date();
+  await pause(500);
+  await insert('after the target');
+  return target;
+}

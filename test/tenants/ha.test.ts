@@ -12,6 +12,7 @@ import type { TenantView } from '../../src/tenants/service.ts';
 import { patroniAvailable, sharedEtcd } from '../harness/patroni.ts';
 import {
   cleanUp,
+  cli,
   eventually,
   makeDataDir,
   processesOf,
@@ -81,7 +82,11 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
 
   afterAll(async () => {
     // Whatever a failed test left: Patroni (and its PostgreSQL) of this data dir's clusters.
-    await cleanUp(undefined, ...ups);
+    for (const up of ups) {
+      if (up.child.exitCode !== null || up.child.signalCode !== null) continue;
+      up.child.kill('SIGTERM');
+      await up.exited;
+    }
     for (const pid of await patronis()) signal(pid, 'SIGKILL');
     for (const p of await processesOf(dataDir)) {
       if (p.cmdline.includes('postgres') && p.cmdline.includes(join(dataDir, 'ha'))) signal(p.pid, 'SIGKILL');
@@ -126,8 +131,21 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
     expect(after).toHaveLength(3);
     // Adopted, not started twice.
     for (const pid of started) expect(after).toContain(pid);
-    const status = await (await rest()).cluster();
-    expect(status.members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'sync_standby']);
+    // A leader, its synchronous standby and a replica (the third may still be copying when the stage is ready).
+    const roles = await eventually(
+      'three members with their roles',
+      async () => {
+        const found = (await (await rest()).cluster()).members.map((m) => m.role).sort();
+        return found.length === 3 && found.includes('sync_standby') ? found : undefined;
+      },
+      60_000,
+    );
+    expect(roles).toEqual(['leader', 'replica', 'sync_standby']);
+    // steward tenant show says how the stage's cluster replicates (prod: synchronous, by default).
+    const shown = await cli(dataDir, ['tenant', 'show', 'hat']);
+    console.info(shown.stdout);
+    expect(shown.stdout).toMatch(/stage\s+phase\s+database\s+replication/i);
+    expect(shown.stdout).toMatch(/prod\s+ready\s+st_\w+\s+synchronous/);
     url = (await api.get<{ databaseUrl: string }>('/api/v1/tenants/hat/stages/prod/credentials')).databaseUrl;
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -185,6 +203,10 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
     const api = await rest();
     const before = await api.leader();
     expect(before).toBeDefined();
+    // Patroni switches over to the synchronous standby only: wait until there is one (a busy machine may delay it).
+    await eventually('a synchronous standby', async () =>
+      (await api.cluster()).members.some((m) => m.role === 'sync_standby') ? true : undefined,
+    );
     await api.switchover();
     const after = await eventually(
       'a new leader',
@@ -260,6 +282,20 @@ describe.skipIf(!patroniAvailable)('ha tier: a Patroni cluster per stage', () =>
       throw error;
     });
   }, 150_000);
+
+  it("brings a cluster's timings back to Steward's settings when they were changed behind its back", async () => {
+    const api = await rest();
+    // Patroni answers with the configuration it stored.
+    expect(await api.patchConfig({ ttl: 30, loop_wait: 10 })).toMatchObject({ ttl: 30, loop_wait: 10 });
+    await eventually(
+      'the keeper to set ttl 7 again',
+      async () => {
+        const config = await api.config();
+        return config.ttl === 7 && config.loop_wait === 1 ? true : undefined;
+      },
+      30_000,
+    );
+  }, 60_000);
 
   it('removes the whole cluster with the stage: members, files, etcd keys, router entry, rows', async () => {
     const namespace = '/steward/';

@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pinned } from '../../src/databases/privileged.ts';
+import { patroniAvailable } from '../harness/patroni.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 
 interface Credentials {
@@ -14,10 +17,14 @@ interface Stage {
   readonly key: string;
   readonly credentials: Credentials;
   readonly password: string;
+  /** In a Patroni cluster of its own (reached through the database router), not the shared cluster. */
+  readonly ha: boolean;
 }
 
 const tenants = ['iso-alpha', 'iso-beta', 'iso-gamma'] as const;
 const stageNames = ['dev', 'prod'] as const;
+/** A tenant of the ha tier (a Patroni cluster of its own per stage), one stage to keep the file lean. */
+const haTenant = { slug: 'iso-ha', stages: ['prod'] } as const;
 
 /** Connects as a stage's role to the database given; returns the client or the error. */
 async function connectAs(
@@ -70,24 +77,68 @@ describe('stage isolation', () => {
       const created = await t.request('POST', '/api/v1/tenants', { slug, stages: [...stageNames] });
       expect(created.status, created.text).toBe(201);
     }
+    if (patroniAvailable) {
+      const created = await t.request('POST', '/api/v1/tenants', {
+        slug: haTenant.slug,
+        tier: 'ha',
+        stages: [...haTenant.stages],
+      });
+      expect(created.status, created.text).toBe(201);
+    }
     for (const slug of tenants) await t.waitForStages(slug);
-    for (const slug of tenants) {
-      for (const name of stageNames) {
+    if (patroniAvailable) await t.waitForStages(haTenant.slug, 'ready', 120_000);
+    const all = [
+      ...tenants.map((slug) => ({ slug, names: stageNames, ha: false })),
+      ...(patroniAvailable
+        ? [{ slug: haTenant.slug, names: haTenant.stages as readonly string[], ha: true }]
+        : []),
+    ];
+    for (const { slug, names, ha } of all) {
+      for (const name of names) {
         const res = await t.request('GET', `/api/v1/tenants/${slug}/stages/${name}/credentials`);
         expect(res.status, res.text).toBe(200);
         const credentials = res.body as Credentials;
         const password = decodeURIComponent(new URL(credentials.databaseUrl).password);
-        stages.push({ key: `${slug}/${name}`, credentials, password });
+        stages.push({ key: `${slug}/${name}`, credentials, password, ha });
       }
     }
-  }, 120_000);
+  }, 180_000);
+
+  /** A superuser query on the ha stage's current leader, over its socket (as Steward does). */
+  async function onHaLeader<R extends pg.QueryResultRow>(
+    stage: Stage,
+    sql: string,
+    params: unknown[],
+  ): Promise<R[]> {
+    const driver = t.steward.ha!.driver;
+    const leader = await (await driver.rest(stage.credentials.database)).leader();
+    const member = (await driver.clusterOf(stage.credentials.database))!.members.find(
+      (m) => m.name === leader,
+    )!;
+    const client = new pg.Client(
+      pinned({
+        host: join(member.dataDir, '..'),
+        port: member.pgPort,
+        user: 'postgres',
+        database: 'postgres',
+      }),
+    );
+    await client.connect();
+    try {
+      return (await client.query<R>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
 
   afterAll(async () => {
     await t.close();
   });
 
   it('gives every stage its own database and role, with the same name', () => {
-    expect(stages).toHaveLength(tenants.length * stageNames.length);
+    expect(stages).toHaveLength(
+      tenants.length * stageNames.length + (patroniAvailable ? haTenant.stages.length : 0),
+    );
     const names = stages.map((s) => s.credentials.database);
     expect(new Set(names).size).toBe(names.length);
     for (const s of stages) {
@@ -144,7 +195,7 @@ describe('stage isolation', () => {
 
   it('does not grant CONNECT to other stages or PUBLIC even behind pg_hba', async () => {
     // The second line of defence: if pg_hba were ever loosened, the grants alone still keep stages apart.
-    const names = stages.map((s) => s.credentials.database);
+    const names = stages.filter((s) => !s.ha).map((s) => s.credentials.database);
     const rows = await t.query<{ role: string; db: string; can: boolean }>(
       `select r.rolname as role, d.datname as db, has_database_privilege(r.oid, d.oid, 'CONNECT') as can
          from pg_roles r cross join pg_database d
@@ -161,17 +212,32 @@ describe('stage isolation', () => {
       [names],
     );
     expect(publicConnect).toEqual([]);
+    // An ha stage's cluster: no role but the stage's own (and superusers) may connect to its database.
+    for (const stage of stages.filter((s) => s.ha)) {
+      const grants = await onHaLeader<{ role: string; can: boolean }>(
+        stage,
+        `select r.rolname as role, has_database_privilege(r.oid, d.oid, 'CONNECT') as can
+           from pg_roles r cross join pg_database d
+          where d.datname = $1 and not r.rolsuper and r.rolname !~ '^pg_'`,
+        [stage.credentials.database],
+      );
+      expect(grants.filter((g) => g.can)).toEqual([{ role: stage.credentials.database, can: true }]);
+      expect(grants.map((g) => g.role)).toContain('replicator');
+    }
   });
 
   it('gives stage roles no dangerous attributes and no memberships', async () => {
-    const names = stages.map((s) => s.credentials.database);
-    const roles = await t.query<Record<string, unknown>>(
-      `select rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin, rolinherit,
+    const names = stages.filter((s) => !s.ha).map((s) => s.credentials.database);
+    const sql = `select rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin, rolinherit,
               (select count(*)::int from pg_auth_members m where m.member = r.oid or m.roleid = r.oid) as memberships
-         from pg_roles r where rolname = any($1::text[]) order by rolname`,
-      [names],
-    );
+         from pg_roles r where rolname = any($1::text[]) order by rolname`;
+    const roles = await t.query<Record<string, unknown>>(sql, [names]);
     expect(roles.map((r) => r.rolname)).toEqual([...names].sort());
+    for (const stage of stages.filter((s) => s.ha)) {
+      const own = await onHaLeader<Record<string, unknown>>(stage, sql, [[stage.credentials.database]]);
+      expect(own).toHaveLength(1);
+      roles.push(...own);
+    }
     for (const role of roles) {
       expect(role).toEqual({
         rolname: role.rolname,
@@ -195,6 +261,8 @@ describe('stage isolation', () => {
       const client = result.client;
       const other = stages.find((s) => s !== stage);
       if (!other) throw new Error('need a second stage');
+      // Another role of the same cluster: an ha stage's cluster holds no other stage, but Patroni's replication role.
+      const otherRole = stage.ha ? 'replicator' : other.credentials.user;
       const attempt = async (sql: string): Promise<string | undefined> => {
         try {
           await client.query(sql);
@@ -207,12 +275,10 @@ describe('stage isolation', () => {
         expect(await attempt(`create role "${t.prefix}intruder" login password 'x'`)).toBe('42501');
         expect(await attempt(`create database "${t.prefix}intruder"`)).toBe('42501');
         expect(await attempt('select rolname, rolpassword from pg_authid')).toBe('42501');
-        expect(await attempt(`set role "${other.credentials.user}"`)).toBe('42501');
-        expect(await attempt(`set session authorization "${other.credentials.user}"`)).toBe('42501');
+        expect(await attempt(`set role "${otherRole}"`)).toBe('42501');
+        expect(await attempt(`set session authorization "${otherRole}"`)).toBe('42501');
         expect(await attempt(`alter role "${stage.credentials.user}" createdb`)).toBe('42501');
-        expect(await attempt(`grant "${other.credentials.user}" to "${stage.credentials.user}"`)).toBe(
-          '42501',
-        );
+        expect(await attempt(`grant "${otherRole}" to "${stage.credentials.user}"`)).toBe('42501');
         // Still the same, unprivileged session after all of that.
         const { rows } = await client.query<{ who: string }>('select current_user as who');
         expect(rows[0]?.who).toBe(stage.credentials.user);

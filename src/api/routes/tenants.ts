@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { addStageSchema, contactSchema, createTenantSchema, stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { withReplication } from '../../databases/patroni/index.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names no tenant.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
@@ -33,13 +34,16 @@ export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant',
-    summary: 'Show a tenant, its stages, their phases and backup freshness',
+    summary: 'Show a tenant, its stages, their phases, backup freshness and (ha) replication mode',
     tags: ['tenants'],
     permission: 'tenants.read',
     params: tenantParams,
     // With the machine's isolation: what separates this tenant's stages from the others'.
     handler: async ({ params }) => ({
-      ...(await services.backups.withFreshness(await services.tenants.show(params.tenant))),
+      ...(await withReplication(
+        services.ha,
+        await services.backups.withFreshness(await services.tenants.show(params.tenant)),
+      )),
       isolation: services.isolation,
     }),
   });

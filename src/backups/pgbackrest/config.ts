@@ -52,16 +52,25 @@ export const s3UriStyles = ['host', 'path'] as const;
 
 export type Repository = PathRepository | S3Repository;
 
+/** One PostgreSQL instance of a stanza, on this machine. */
+export interface PgInstance {
+  readonly path: string;
+  readonly port: number;
+  /** The directory of the cluster's Unix socket: pgBackRest reaches PostgreSQL only through one. */
+  readonly socketPath: string;
+  readonly user: string;
+}
+
 /** Everything pgbackrest.conf says, as desired state. */
 export interface PgBackRestConfig {
   readonly stanza: string;
-  readonly pg: {
-    readonly path: string;
-    readonly port: number;
-    /** The directory of the cluster's Unix socket: pgBackRest reaches PostgreSQL only through one. */
-    readonly socketPath: string;
-    readonly user: string;
-  };
+  readonly pg: PgInstance;
+  /**
+   * An ha cluster's other members (pg2…pgN): pgBackRest finds whichever is
+   * primary among all of them, and with them present backs up from a
+   * standby (backup-standby), so a backup costs the primary no reads.
+   */
+  readonly standbys?: readonly PgInstance[];
   /** lock-path, log-path and spool-path live below this directory (owned by postgres). */
   readonly stateDir: string;
   readonly compressType: CompressType;
@@ -264,12 +273,31 @@ export function renderConfig(config: PgBackRestConfig): string {
       ...Object.entries(retentionOptions(n, repo.retention)),
     );
   });
-  const stanza: [string, string][] = [
-    ['pg1-path', checkValue('pg.path', config.pg.path)],
-    ['pg1-port', String(config.pg.port)],
-    ['pg1-socket-path', checkValue('pg.socketPath', config.pg.socketPath)],
-    ['pg1-user', checkValue('pg.user', config.pg.user)],
-  ];
+  const instances = [config.pg, ...(config.standbys ?? [])];
+  if (instances.length > 8) {
+    throw new InputError(`a stanza holds 1 to 8 PostgreSQL instances, not ${instances.length}`, {
+      field: 'standbys',
+    });
+  }
+  const stanza: [string, string][] = instances.flatMap((pg, index): [string, string][] => {
+    const n = index + 1;
+    const at = index === 0 ? 'pg' : `standbys[${index - 1}]`;
+    if (!Number.isInteger(pg.port) || pg.port < 1 || pg.port > 65_535) {
+      throw new InputError(
+        `${at}.port ${typeof pg.port === 'number' ? String(pg.port) : showValue(pg.port)} must be a whole number from 1 to 65535`,
+        {
+          field: `${at}.port`,
+        },
+      );
+    }
+    return [
+      [`pg${n}-path`, checkValue(`${at}.path`, pg.path)],
+      [`pg${n}-port`, String(pg.port)],
+      [`pg${n}-socket-path`, checkValue(`${at}.socketPath`, pg.socketPath)],
+      [`pg${n}-user`, checkValue(`${at}.user`, pg.user)],
+    ];
+  });
+  if (instances.length > 1) stanza.push(['backup-standby', 'y']);
   const lines = (entries: [string, string][]): string => entries.map(([k, v]) => `${k}=${v}`).join('\n');
   return `# Written by Steward from desired state; changes here are overwritten.\n[global]\n${lines(global)}\n\n[${config.stanza}]\n${lines(stanza)}\n`;
 }

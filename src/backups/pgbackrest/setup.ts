@@ -14,6 +14,7 @@ import {
   checkStanza,
   renderConfig,
   type CompressType,
+  type PgBackRestConfig,
   type Repository,
   type S3Repository,
 } from './config.ts';
@@ -80,14 +81,19 @@ export async function bestCompression(bin: string): Promise<CompressType> {
   return 'gz';
 }
 
-async function ownedDir(path: string, user: SystemUser | undefined): Promise<void> {
+/** A directory of `user`'s own, mode 0700. */
+export async function ownedDir(path: string, user: SystemUser | undefined): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 });
   await chmod(path, 0o700);
   if (user) await chown(path, user.uid, user.gid);
 }
 
 /** Writes a file atomically, 0600 and owned by `user`; returns whether its content changed. */
-async function writePrivate(path: string, text: string, user: SystemUser | undefined): Promise<boolean> {
+export async function writePrivate(
+  path: string,
+  text: string,
+  user: SystemUser | undefined,
+): Promise<boolean> {
   const current = await readFile(path, 'utf8').catch(() => undefined);
   if (current === text) return false;
   const temporary = `${path}.tmp`;
@@ -132,9 +138,33 @@ export interface PreparedStanza {
  * in every repository. Idempotent: a second call writes and restarts nothing.
  */
 export async function prepareStanza(setup: StanzaSetup): Promise<PreparedStanza> {
-  const stanza = checkStanza(setup.stanza);
   const user = setup.cluster.user;
   const bin = setup.bin ?? findPgBackRest();
+  const stanza = checkStanza(setup.stanza);
+  // The config exists before archiving starts, so the first archive-push finds it.
+  const autoConf = await readFile(join(setup.cluster.dir, 'postgresql.auto.conf'), 'utf8');
+  const socketDir = socketDirectoryOf(autoConf) ?? join(setup.stateDir, 'socket');
+  const configPath = await writeStanzaConfig(setup, user, bin, {
+    pg: { path: setup.cluster.dir, port: setup.cluster.port, socketPath: socketDir, user: 'postgres' },
+  });
+  const archiving = await enableArchiving(setup.cluster, { stanza, configPath, bin, socketDir });
+  const driver = pgbackrestDriver({ configPath, stanza, user, bin });
+  await driver.stanzaCreate();
+  return { driver, configPath, restarted: archiving.restarted };
+}
+
+/**
+ * The stanza's directories, its repositories' passphrases and its
+ * pgbackrest.conf (0600, owner postgres) for these PostgreSQL instances.
+ * Returns the config's path.
+ */
+export async function writeStanzaConfig(
+  setup: Omit<StanzaSetup, 'cluster'>,
+  user: SystemUser | undefined,
+  bin: string,
+  instances: Pick<PgBackRestConfig, 'pg' | 'standbys'>,
+): Promise<string> {
+  const stanza = checkStanza(setup.stanza);
   await ownedDir(setup.stateDir, user);
   for (const sub of ['lock', 'log', 'spool', 'socket']) await ownedDir(join(setup.stateDir, sub), user);
   // A bucket's prefix needs no making: S3 has no directories.
@@ -145,20 +175,14 @@ export async function prepareStanza(setup: StanzaSetup): Promise<PreparedStanza>
     repositories.push({ ...repo, passphrase });
   }
   const configPath = join(setup.stateDir, 'pgbackrest.conf');
-  // The config exists before archiving starts, so the first archive-push finds it.
-  const autoConf = await readFile(join(setup.cluster.dir, 'postgresql.auto.conf'), 'utf8');
-  const socketDir = socketDirectoryOf(autoConf) ?? join(setup.stateDir, 'socket');
   const text = renderConfig({
     stanza,
-    pg: { path: setup.cluster.dir, port: setup.cluster.port, socketPath: socketDir, user: 'postgres' },
+    ...instances,
     stateDir: setup.stateDir,
     compressType: setup.compressType ?? (await bestCompression(bin)),
     processMax: setup.processMax ?? 2,
     repositories,
   });
   await writePrivate(configPath, text, user);
-  const archiving = await enableArchiving(setup.cluster, { stanza, configPath, bin, socketDir });
-  const driver = pgbackrestDriver({ configPath, stanza, user, bin });
-  await driver.stanzaCreate();
-  return { driver, configPath, restarted: archiving.restarted };
+  return configPath;
 }

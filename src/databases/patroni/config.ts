@@ -5,7 +5,8 @@ import type { PatroniSettings } from './settings.ts';
 /**
  * One member of an `ha` cluster: a Patroni process and the PostgreSQL it
  * runs, on the Steward node `node`. Its files live in `dir`: patroni.yml,
- * patroni.pid, patroni.log, the Unix socket, and `data` (the data directory).
+ * patroni.pid, patroni.log (Patroni's, rotated), patroni.out (its stdout), the
+ * Unix socket, and `data` (the data directory; PostgreSQL's log in data/log).
  */
 export interface HaMember {
   readonly name: string;
@@ -81,7 +82,13 @@ function parameters(input: { readonly unsafeFast?: boolean | undefined }): Recor
     max_connections: 200,
     password_encryption: 'scram-sha-256',
     unix_socket_permissions: '0700',
-    logging_collector: 'off',
+    // PostgreSQL's log in <data>/log, one file per weekday, overwritten a week later: bounded.
+    logging_collector: 'on',
+    log_directory: 'log',
+    log_filename: 'postgresql-%a.log',
+    log_truncate_on_rotation: 'on',
+    log_rotation_age: '1d',
+    log_rotation_size: 0,
     log_line_prefix: '%m [%p] %u@%d ',
     ...(input.unsafeFast
       ? { fsync: 'off', full_page_writes: 'off', shared_buffers: '32MB', synchronous_commit: 'on' }
@@ -101,7 +108,8 @@ export function renderMemberConfig(input: MemberConfigInput): string {
     scope: input.scope,
     namespace: input.namespace,
     name: member.name,
-    log: { level: 'INFO' },
+    // Patroni's own log, rotated by Patroni (4 x 16 MiB); its stdout (patroni.out) only has what comes before.
+    log: { level: 'INFO', dir, file_size: 16_777_216, file_num: 4 },
     restapi: {
       listen: `${member.host}:${member.restPort}`,
       connect_address: `${member.host}:${member.restPort}`,
@@ -152,4 +160,32 @@ export function dynamicConfig(input: Pick<MemberConfigInput, 'settings' | 'synch
       parameters: parameters(input),
     },
   };
+}
+
+/** The cluster-wide timings Steward keeps in line with its settings after bootstrap. */
+const managedKeys = [
+  'ttl',
+  'loop_wait',
+  'retry_timeout',
+  'primary_start_timeout',
+  'maximum_lag_on_failover',
+  'failsafe_mode',
+  'synchronous_mode',
+] as const;
+
+/**
+ * The PATCH /config that brings a running cluster's settings (GET /config) to
+ * the desired ones (pure): only the keys that differ, or undefined. The
+ * bootstrap section counts only when a cluster is made; a changed ha.tuning
+ * reaches existing clusters this way.
+ */
+export function configPatch(
+  current: Readonly<Record<string, unknown>>,
+  desired: ReturnType<typeof dynamicConfig>,
+): Record<string, unknown> | undefined {
+  const patch: Record<string, unknown> = {};
+  for (const key of managedKeys) {
+    if (current[key] !== desired[key]) patch[key] = desired[key];
+  }
+  return Object.keys(patch).length > 0 ? patch : undefined;
 }

@@ -185,7 +185,14 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       const leader = status?.members.find((m) => m.role === 'leader' && m.state === 'running');
       // A synchronous cluster is ready once its leader named a synchronous standby (no commit acknowledged before).
       const synced = !cluster.synchronous || status?.members.some((m) => m.role === 'sync_standby');
-      if (leader && synced && (await api.primaryStatus(leader.name)) === 200) return;
+      if (leader && synced && (await api.primaryStatus(leader.name)) === 200) {
+        // This node's router sends connections to the leader alone (a new listen counts every member up at first).
+        const routed = await options.keeper.routesTo(cluster.scope).catch(() => []);
+        if (routed.length === 1 && routed[0] === leader.name) return;
+        last = `the router sends connections to ${routed.join(', ') || 'no member'}, the leader is ${leader.name}`;
+        await sleep(200);
+        continue;
+      }
       if (status)
         last = status.members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ') || 'no members';
       await sleep(200);
@@ -262,7 +269,8 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       for (const member of cluster.members.filter((m) => m.node === options.keeper.node))
         await removeMember(member, options.user);
       await rm(join(options.root, name), { recursive: true, force: true });
-      // Members on other nodes are removed by their own keepers; the rows stay until they are gone.
+      // New clusters place every member on the node that creates them (HaTier's placements); members placed
+      // on other nodes would need their keepers to remove them before the rows go: not done yet.
       await etcdDeletePrefix(await options.etcdUrls(), `${cluster.namespace}${name}/`);
       const names = haSecretNames(name);
       await deleteCluster(options.db, name, async (tx) => {
@@ -313,10 +321,9 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       await startMember(await memberOf(name, member), options.user);
     },
 
-    /** Steward's clean stop stops the members it runs, as the dedicated tier does; a kill -9 leaves them. */
+    /** Closes the sessions; the members stop with the tier (HaTier.close), where the keeper runs. */
     async close() {
       for (const scope of [...pools.keys()]) await forget(scope);
-      await options.keeper.stop({ members: true });
     },
   };
 
@@ -326,4 +333,24 @@ export function haDriver(options: HaDriverOptions): HaDriver {
     if (!found) throw new UnavailableError(`the ha cluster of ${name} has no member ${member}`);
     return found;
   }
+}
+
+/** What `steward tenant show` says of an ha stage: whether its cluster commits synchronously. */
+export interface StageReplication {
+  readonly replication?: 'synchronous' | 'asynchronous';
+}
+
+/** Adds each ha stage's replication mode (its cluster's) to a tenant's view; other tiers pass through. */
+export async function withReplication<V extends { tier: string; stages: readonly { database: string }[] }>(
+  ha: HaDriver | undefined,
+  view: V,
+): Promise<V & { stages: (V['stages'][number] & StageReplication)[] }> {
+  const stages: (V['stages'][number] & StageReplication)[] = [];
+  for (const stage of view.stages) {
+    const cluster = ha && view.tier === 'ha' ? await ha.clusterOf(stage.database) : undefined;
+    stages.push(
+      cluster ? { ...stage, replication: cluster.synchronous ? 'synchronous' : 'asynchronous' } : stage,
+    );
+  }
+  return { ...view, stages };
 }

@@ -1,8 +1,9 @@
-import { chown, mkdir } from 'node:fs/promises';
+import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../../core/errors.ts';
 import type { SystemUser } from '../../system/exec.ts';
+import { freePort } from '../../system/ports.ts';
 import { logTail, runningDaemon, startDaemon, stopDaemon, type DaemonSpec } from './daemon.ts';
 
 /**
@@ -144,4 +145,36 @@ export async function etcdKeys(urls: readonly string[], prefix: string): Promise
     keys_only: true,
   })) as { kvs?: { key: string }[] };
   return (result.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString('utf8'));
+}
+
+/**
+ * The etcd member Steward runs itself (no config ha.etcd) in `dir`: its ports
+ * are chosen once (2379 and 2380 when free) and kept in ports.json, since every
+ * member's patroni.yml names them; started, or adopted after a kill -9.
+ */
+export async function startEmbeddedEtcd(
+  dir: string,
+  user: SystemUser | undefined,
+): Promise<{ readonly member: EtcdMember; readonly url: string; readonly adopted: boolean }> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const portsFile = join(dir, 'ports.json');
+  let ports = await readFile(portsFile, 'utf8')
+    .then((text) => JSON.parse(text) as { client: number; peer: number })
+    .catch(() => undefined);
+  if (!ports) {
+    const client = await freePort(2379);
+    let peer = await freePort(2380);
+    if (peer === client) peer = await freePort(0);
+    ports = { client, peer };
+    await writeFile(portsFile, JSON.stringify(ports), { mode: 0o600 });
+  }
+  const member: EtcdMember = {
+    name: 'steward',
+    dir,
+    host: '127.0.0.1',
+    clientPort: ports.client,
+    peerPort: ports.peer,
+  };
+  const started = await startEtcd(member, user);
+  return { member, url: started.url, adopted: started.adopted };
 }

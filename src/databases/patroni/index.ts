@@ -23,11 +23,18 @@ export {
   etcdDeletePrefix,
   etcdHealthy,
   etcdKeys,
+  startEmbeddedEtcd,
   startEtcd,
   stopEtcd,
   type EtcdMember,
 } from './etcd.ts';
-export { haDriver, type HaDriver, type HaClusterView } from './driver.ts';
+export {
+  haDriver,
+  withReplication,
+  type HaDriver,
+  type HaClusterView,
+  type StageReplication,
+} from './driver.ts';
 export { HaMemberKeeper } from './keeper.ts';
 export { DatabaseRouter, renderRouterConfig, type RouterEntry } from './router.ts';
 export { haSecretNames, planMembers, type HaClusterRow, type Placement } from './store.ts';

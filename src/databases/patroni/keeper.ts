@@ -2,7 +2,14 @@ import type { Logger } from 'pino';
 import { logPassFailure } from '../../core/logger.ts';
 import type { ControlDb } from '../../store/db.ts';
 import type { SystemUser } from '../../system/exec.ts';
-import { renderMemberConfig, type HaCredentials, type HaMember } from './config.ts';
+import {
+  configPatch,
+  dynamicConfig,
+  renderMemberConfig,
+  type HaCredentials,
+  type HaMember,
+} from './config.ts';
+import { PatroniRest } from './rest.ts';
 import { removeMember, startMember, stopMember, writeMemberConfig } from './member.ts';
 import type { DatabaseRouter, RouterEntry } from './router.ts';
 import type { PatroniSettings } from './settings.ts';
@@ -52,6 +59,7 @@ export class HaMemberKeeper {
         const clusters = await readClusters(this.#o.db);
         for (const cluster of clusters) await this.#keep(cluster);
         await this.syncRouter(clusters);
+        await this.#o.router.saveState();
       } finally {
         this.#passing = undefined;
       }
@@ -80,6 +88,25 @@ export class HaMemberKeeper {
       if (!started.adopted)
         this.#o.logger.info({ cluster: cluster.scope, member: member.name }, 'ha member started');
     }
+    if (mine.length > 0) await this.#alignSettings(cluster, credentials);
+  }
+
+  /** A running cluster's timings follow the settings (a changed ha.tuning); a cluster still starting is left. */
+  async #alignSettings(cluster: HaClusterRow, credentials: HaCredentials): Promise<void> {
+    const rest = new PatroniRest(cluster.members, credentials.rest);
+    const current = await rest.config().catch(() => undefined);
+    if (!current || Object.keys(current).length === 0) return;
+    const patch = configPatch(
+      current,
+      dynamicConfig({
+        settings: this.#o.settings,
+        synchronous: cluster.synchronous,
+        ...(this.#o.unsafeFast ? { unsafeFast: true } : {}),
+      }),
+    );
+    if (!patch) return;
+    await rest.patchConfig(patch);
+    this.#o.logger.info({ cluster: cluster.scope, patch }, 'ha cluster settings changed');
   }
 
   #render(
@@ -118,6 +145,11 @@ export class HaMemberKeeper {
       .filter((c) => c.desired === 'present')
       .map((c) => ({ name: c.scope, port: c.routerPort, members: c.members }));
     await this.#o.router.sync([...entries, ...(this.#o.staticEntries?.() ?? [])]);
+  }
+
+  /** The members this node's router sends the cluster's connections to. */
+  routesTo(scope: string): Promise<string[]> {
+    return this.#o.router.routesTo(scope);
   }
 
   start(intervalMs = 5_000): void {

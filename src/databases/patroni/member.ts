@@ -18,7 +18,7 @@ export function memberDaemon(member: Pick<HaMember, 'dataDir'>, user: SystemUser
     binary: patroniBinary,
     args: [memberConfigFile(member)],
     pidFile: join(dir, 'patroni.pid'),
-    logFile: join(dir, 'patroni.log'),
+    logFile: join(dir, 'patroni.out'),
     user,
     cwd: dir,
     env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: dir, PYTHONUNBUFFERED: '1' },

@@ -81,9 +81,16 @@ export class PatroniRest {
     await this.#member(member, 'POST', '/reinitialize', { force: true });
   }
 
-  /** Changes the cluster-wide (etcd-held) configuration: timings, synchronous mode. */
-  async patchConfig(patch: Record<string, unknown>): Promise<void> {
-    await this.#anyMember('PATCH', '/config', patch);
+  /** The cluster-wide (etcd-held) configuration. */
+  async config(): Promise<Record<string, unknown>> {
+    const body = await this.#anyMember('GET', '/config');
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  }
+
+  /** Changes the cluster-wide (etcd-held) configuration: timings, synchronous mode; returns the new one. */
+  async patchConfig(patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const body = await this.#anyMember('PATCH', '/config', patch);
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   }
 
   /** HTTP status of the member's GET /primary: 200 only on the running leader (what the router checks). */

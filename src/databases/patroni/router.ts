@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Haproxy } from '../../dataplane/haproxy.ts';
+import { sendCommand } from '../../dataplane/runtime-api.ts';
 import { runAs } from '../../dataplane/host.ts';
 import { checkName } from '../../dataplane/names.ts';
 import type { PatroniSettings } from './settings.ts';
@@ -29,6 +30,8 @@ export interface RouterEntry {
 
 export interface RouterConfigInput {
   readonly adminSocket: string;
+  /** Where the servers' checked states are kept across reloads (and restarts). */
+  readonly stateFile?: string;
   readonly entries: readonly RouterEntry[];
   readonly settings: Pick<PatroniSettings, 'routerCheckIntervalMs' | 'routerFall' | 'routerRise'>;
   /** The unprivileged user the worker runs as (the master keeps root to reload). */
@@ -46,10 +49,14 @@ export function renderRouterConfig(input: RouterConfigInput): string {
     'global',
     `    stats socket ${input.adminSocket} mode 600 level admin expose-fd listeners`,
     '    maxconn 4000',
+    // A reload (a cluster added or removed) keeps every other cluster's checked states: without it all
+    // members of every cluster would count as up, replicas included, until their first checks.
+    ...(input.stateFile ? [`    server-state-file ${input.stateFile}`] : []),
     ...(input.runAs ? [`    user ${input.runAs.user}`, `    group ${input.runAs.group}`] : []),
     '',
     'defaults',
     '    mode tcp',
+    ...(input.stateFile ? ['    load-server-state-from-file global'] : []),
     '    timeout connect 3s',
     // Idle pooled connections stay; TCP keepalive finds a dead peer.
     '    timeout client 1h',
@@ -126,6 +133,7 @@ export class DatabaseRouter {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const text = renderRouterConfig({
       adminSocket: join(this.#dir, 'admin.sock'),
+      stateFile: this.#stateFile,
       entries,
       settings: this.#settings,
       runAs: runAs(),
@@ -143,8 +151,34 @@ export class DatabaseRouter {
     if (running === undefined) await this.#haproxy.start();
     else {
       if (this.#haproxy.pid === undefined) await this.#haproxy.start();
+      await this.saveState();
       await this.#haproxy.reload();
     }
+  }
+
+  get #stateFile(): string {
+    return join(this.#dir, 'servers.state');
+  }
+
+  /** Writes the servers' checked states for the next reload or start to load. */
+  async saveState(): Promise<void> {
+    const state = await sendCommand(join(this.#dir, 'admin.sock'), 'show servers state').catch(
+      () => undefined,
+    );
+    if (!state?.startsWith('1\n')) return;
+    await writeFile(`${this.#stateFile}.new`, state, { mode: 0o600 });
+    await rename(`${this.#stateFile}.new`, this.#stateFile);
+  }
+
+  /**
+   * The members the router sends a cluster's connections to now (checked up).
+   * Right after a cluster is added they all count as up until their first
+   * checks: ensureServer waits until only the leader is left.
+   */
+  async routesTo(name: string): Promise<string[]> {
+    if ((await this.#haproxy.runningMaster()) === undefined) return [];
+    const rows = await this.#haproxy.api.showStat('servers', `ha_${name}`);
+    return rows.filter((row) => row.fields.status?.startsWith('UP')).map((row) => row.name);
   }
 
   /** Stops the router (Steward's clean stop leaves it running: stage apps keep their database). */

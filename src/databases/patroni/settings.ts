@@ -3,22 +3,25 @@ import { InputError } from '../../core/errors.ts';
 
 /**
  * Patroni's timing and safety settings for the `ha` tier: the values Steward
- * chose, each with its measured effect on this kind of machine (Patroni 3.0.2,
- * etcd 3.4, PostgreSQL 15, three members on loopback, a SIGKILL of the
- * primary's Patroni and postmaster together, writes through the router).
+ * chose, each with its measured effect (bench/ha-tuning.ts: Patroni 3.0.2,
+ * etcd 3.4, PostgreSQL 15 with fsync on, three members and the router on
+ * loopback on a shared 2-core machine, SIGKILL of the primary's Patroni and
+ * postmaster together, one writer through the router).
  *
  * What bounds the failover time after the primary's machine dies:
  *
- *   leader key expiry    ≤ ttl, ≥ ttl − loop_wait (the key was last renewed up to loop_wait before the kill)
- * + noticing it          ≤ loop_wait (a replica's HA loop wakes on the etcd watch, else after loop_wait)
- * + the election/promote ≈ 0.5–1 s (pg_ctl promote, a new timeline)
- * + the router           ≤ inter × rise after the new primary answers /primary with 200
+ *   the leader key expires   ttl after its last renewal (renewed every loop_wait: ttl − loop_wait .. ttl after the kill)
+ * + a replica notices        it watches the key in etcd: at once, at most loop_wait
+ * + it takes the key and promotes   ≈ 0.3–0.8 s (pg_ctl promote, a new timeline)
+ * + the router sees it       ≤ inter × rise (0.5 s) after /primary answers 200
  *
- * With the values below: 8–10 s for the key + up to 2 s + ~1 s + 0.5 s, so
- * writes resume within 9–13 s in the worst case; measured see settingsNotes.
- * Patroni requires loop_wait + 2 × retry_timeout ≤ ttl, so that a primary
- * whose etcd calls time out demotes itself before its key can expire (no two
- * primaries): 2 + 2 × 3 = 8 ≤ 10.
+ * So writes resume about ttl after the kill, never much later: measured
+ * 6.9–7.8 s with ttl 7 (8 kills over two runs), 9.6–10.6 s with ttl 10,
+ * 5.6–6.3 s with ttl 6, and 27.3–29.8 s with Patroni's defaults (ttl 30); no
+ * acknowledged commit lost in synchronous mode in any of them. Patroni requires
+ * loop_wait + 2 × retry_timeout ≤ ttl, so that a primary cut off from etcd
+ * demotes itself before its key can expire (never two primaries):
+ * 1 + 2 × 3 = 7 ≤ 7.
  */
 export interface PatroniSettings {
   /** Seconds the leader key lives without a renewal: the main part of failover time. */
@@ -50,8 +53,8 @@ export interface PatroniSettings {
 
 /** Steward's choice (see the notes beside each value in settingsNotes). */
 export const defaultSettings: PatroniSettings = {
-  ttl: 10,
-  loopWait: 2,
+  ttl: 7,
+  loopWait: 1,
   retryTimeout: 3,
   primaryStartTimeout: 10,
   failsafeMode: true,
@@ -61,7 +64,7 @@ export const defaultSettings: PatroniSettings = {
   routerRise: 1,
 };
 
-/** Patroni's own defaults: the anchor failover measurements compare against. */
+/** Patroni's own defaults (and HAProxy's check defaults): the anchor failover measurements compare against. */
 export const patroniDefaults: PatroniSettings = {
   ttl: 30,
   loopWait: 10,
@@ -76,21 +79,21 @@ export const patroniDefaults: PatroniSettings = {
 
 /** Why each value, with what it did when measured (bench/patroni-failover.ts, see the report). */
 export const settingsNotes: Readonly<Record<keyof PatroniSettings, string>> = {
-  ttl: '10 s (Patroni: 30). The leader key expiry dominates failover: with 30 s writes resumed after 25-28 s, with 10 s after 8.6-10.5 s. Lower leaves too little room for retry_timeout (loop_wait + 2 x retry_timeout <= ttl) on a busy machine.',
+  ttl: '7 s (Patroni: 30). The leader key expiry is the failover time: writes resumed 6.9-7.8 s after a SIGKILL of the primary (5 kills, 0 lost in synchronous mode), against 27.3-29.8 s with the defaults and 9.6-10.6 s with ttl 10 (over the 10 s target at its worst). ttl 6 (with retry_timeout 2) gave 5.6-6.3 s but leaves a primary 2 s of etcd stalls before it demotes itself; a loaded 2-core machine showed Patroni loops over a second late.',
   loopWait:
-    '2 s (Patroni: 10). Adds up to loop_wait to noticing the expiry and is how old the leader key may already be at the kill; each loop costs one etcd write per member, cheap for a few dozen clusters.',
+    '1 s (Patroni: 10). How often each member renews its key and the leader its lock: one etcd write per member per second, a few hundred a second for a hundred clusters, small for etcd. It is also part of the bound (loop_wait + 2 x retry_timeout <= ttl), so a shorter loop leaves more of ttl for retries.',
   retryTimeout:
-    '3 s (Patroni: 10). A primary that cannot reach etcd for this long demotes itself (unless failsafe mode keeps it), so that it steps down before its key expires.',
+    '3 s (Patroni: 10). A primary that cannot reach etcd (or PostgreSQL) for this long demotes itself unless failsafe mode keeps it; kept at 3 s rather than 2 s so that a second or two of etcd or CPU stall on a busy machine does not cause a failover.',
   primaryStartTimeout:
-    '10 s (Patroni: 300). A primary whose PostgreSQL crashed gets 10 s of crash recovery before a replica takes over, not 5 minutes of downtime; with synchronous replication the replica has every acknowledged commit.',
+    '10 s (Patroni: 300). Only when PostgreSQL crashed and Patroni lives: 10 s of crash recovery in place before a replica takes over, instead of five minutes of downtime; with synchronous replication the replica has every acknowledged commit.',
   failsafeMode:
-    'on (Patroni: off). With one etcd per region an etcd restart would otherwise demote every primary of the region for its duration.',
+    'on (Patroni: off). With etcd down, a primary that reaches every member over REST stays primary: with etcd stopped for 15 s under the write load, the longest pause between acknowledged writes was 0.15 s with it and 13.5 s without (the primary demoted itself after retry_timeout). With one etcd per region, an etcd restart would otherwise stop writes on every ha stage of the region.',
   maximumLagOnFailover:
     '1 MiB (as Patroni). Only matters for asynchronous stages: a replica further behind is not promoted.',
   routerCheckIntervalMs:
-    '500 ms. The router notices a new primary within inter x rise (0.5 s) and an old one within inter x fall (1 s); checks are one HTTP GET per member per interval.',
-  routerFall: '2: a member is dropped (and its sessions shut) after 1 s of failed checks.',
-  routerRise: '1: a new primary gets connections after one good check.',
+    '500 ms (HAProxy: 2 s). The router sends connections to a new primary within inter x rise (0.5 s) of its /primary answering 200, and drops an old one within inter x fall (1 s): one HTTP GET per member per half second.',
+  routerFall: '2 (HAProxy: 3): a member is dropped, and its sessions shut, after 1 s of failed checks.',
+  routerRise: '1 (HAProxy: 2): a new primary gets connections after one good check.',
 };
 
 const seconds = (max: number) => z.number().int().min(1).max(max);

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ControlDb } from '../../store/db.ts';
 import { postgresRunAs } from '../../system/exec.ts';
-import { freePort } from '../../system/ports.ts';
 import { haDriver, type HaDriver, type HaDriverOptions } from './driver.ts';
-import { etcdBinary, startEtcd, stopEtcd, type EtcdMember } from './etcd.ts';
+import { etcdBinary, startEmbeddedEtcd, stopEtcd, type EtcdMember } from './etcd.ts';
 import { HaMemberKeeper } from './keeper.ts';
 import { patroniBinary, serverBinDir } from './member.ts';
 import { DatabaseRouter, type RouterEntry } from './router.ts';
@@ -46,6 +44,7 @@ export class HaTier {
   readonly #o: HaTierOptions;
   #etcd: Promise<readonly string[]> | undefined;
   #embedded: EtcdMember | undefined;
+  #started = false;
 
   constructor(options: HaTierOptions) {
     this.#o = options;
@@ -91,37 +90,27 @@ export class HaTier {
   }
 
   async #startEmbedded(): Promise<readonly string[]> {
-    const dir = join(this.#o.dataDir, 'etcd');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const portsFile = join(dir, 'ports.json');
-    let ports = await readFile(portsFile, 'utf8')
-      .then((text) => JSON.parse(text) as { client: number; peer: number })
-      .catch(() => undefined);
-    if (!ports) {
-      ports = { client: await freePort(2379), peer: await freePort(2380) };
-      if (ports.peer === ports.client) ports.peer = await freePort(0);
-      await writeFile(portsFile, JSON.stringify(ports), { mode: 0o600 });
-    }
-    this.#embedded = {
-      name: 'steward',
-      dir,
-      host: '127.0.0.1',
-      clientPort: ports.client,
-      peerPort: ports.peer,
-    };
-    const started = await startEtcd(this.#embedded, postgresRunAs());
+    const started = await startEmbeddedEtcd(join(this.#o.dataDir, 'etcd'), postgresRunAs());
+    this.#embedded = started.member;
     return [started.url];
   }
 
   /** Starts (adopts) this node's members, and etcd if any cluster needs it, then the keeper's timer. */
   async start(intervalMs = 5_000): Promise<void> {
+    this.#started = true;
     await this.keeper.pass();
     this.keeper.start(intervalMs);
   }
 
-  /** Steward's clean stop: this node's members, the router, then the embedded etcd. */
+  /**
+   * Steward's clean stop: this node's members (as the dedicated tier stops its
+   * clusters; a kill -9 leaves them running), the router, then the embedded
+   * etcd. A process that never ran the keeper (workers off) leaves them alone.
+   */
   async close(): Promise<void> {
     await this.driver.close();
+    if (this.#started) await this.keeper.stop({ members: true });
+    this.#started = false;
     if (this.#embedded) await stopEtcd(this.#embedded, postgresRunAs());
     this.#etcd = undefined;
   }

@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import {
   defaultSettings,
   dynamicConfig,
+  configPatch,
   memberPgHba,
   patroniDefaults,
   renderMemberConfig,
@@ -53,6 +54,18 @@ describe('a member patroni.yml', () => {
       password: 'repl-secret',
     });
     expect(config.watchdog).toEqual({ mode: 'off' });
+    // Bounded logs: Patroni rotates its own, PostgreSQL one file per weekday.
+    expect(config.log).toEqual({
+      level: 'INFO',
+      dir: '/var/lib/steward/ha/s/m2',
+      file_size: 16_777_216,
+      file_num: 4,
+    });
+    expect(config.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      logging_collector: 'on',
+      log_filename: 'postgresql-%a.log',
+      log_truncate_on_rotation: 'on',
+    });
     expect(config.etcd3).toEqual({ hosts: ['127.0.0.1:2379'] });
   });
 
@@ -66,8 +79,8 @@ describe('a member patroni.yml', () => {
   it('carries the tuned timings and pg_rewind into the cluster-wide settings', () => {
     const dcs = render().bootstrap.dcs;
     expect(dcs).toMatchObject({
-      ttl: 10,
-      loop_wait: 2,
+      ttl: 7,
+      loop_wait: 1,
       retry_timeout: 3,
       primary_start_timeout: 10,
       failsafe_mode: true,
@@ -118,5 +131,28 @@ describe('etcd prefix range', () => {
     ['a', 'b'],
   ])('%s ends before %s', (prefix, end) => {
     expect(prefixEnd(prefix)).toBe(end);
+  });
+});
+
+describe('keeping a running cluster in line with the settings', () => {
+  const desired = dynamicConfig({ settings: defaultSettings, synchronous: true });
+  it.each([
+    ['as bootstrapped', { ...desired }, undefined],
+    ['ttl changed behind Steward', { ...desired, ttl: 30 }, { ttl: 7 }],
+    ['synchronous mode off', { ...desired, synchronous_mode: false }, { synchronous_mode: true }],
+    [
+      'failsafe never set',
+      {
+        ttl: 7,
+        loop_wait: 1,
+        retry_timeout: 3,
+        primary_start_timeout: 10,
+        maximum_lag_on_failover: 1048576,
+        synchronous_mode: true,
+      },
+      { failsafe_mode: true },
+    ],
+  ])('%s', (_name, current, patch) => {
+    expect(configPatch(current, desired)).toEqual(patch);
   });
 });

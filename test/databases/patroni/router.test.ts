@@ -42,6 +42,18 @@ describe('the database router config', () => {
     expect(text).toContain('    user haproxy');
   });
 
+  it("keeps the servers' checked states across reloads when given a state file", () => {
+    const withState = renderRouterConfig({
+      adminSocket: '/r/admin.sock',
+      stateFile: '/r/servers.state',
+      entries: [entry('st_a', 6001)],
+      settings: defaultSettings,
+    });
+    expect(withState).toContain('    server-state-file /r/servers.state\n');
+    expect(withState).toContain('    load-server-state-from-file global\n');
+    expect(text).not.toContain('server-state-file');
+  });
+
   it('renders the same text whatever the order of clusters and members', () => {
     const again = renderRouterConfig({
       adminSocket: '/var/lib/steward/ha/router/admin.sock',
@@ -112,7 +124,7 @@ describe('config key ha', () => {
   it.each([
     [
       { tuning: { ttl: 5 } },
-      /config field ha\.tuning\.ttl: 5 is less than loopWait \+ 2 x retryTimeout \(2 \+ 2 x 3\); raise ttl to at least 8/,
+      /config field ha\.tuning\.ttl: 5 is less than loopWait \+ 2 x retryTimeout \(1 \+ 2 x 3\); raise ttl to at least 7/,
     ],
     [{ etcd: ['etcd:2379'] }, /config field ha\.etcd\.0: must be http:\/\/host:port/],
     [{ tuning: { ttll: 5 } }, /config field ha\.tuning/],
