@@ -55,6 +55,7 @@ import {
 } from './backups/service.ts';
 import { checkRepositoryGeography } from './backups/geography.ts';
 import { longestRetentionDays } from './backups/retention.ts';
+import { DrillService, type HaClusters } from './drills/index.ts';
 import { stageRestores } from './backups/kept-databases.ts';
 import { repositoryPlacements } from './backups/stanzas.ts';
 import type { BackupRun } from './backups/runs.ts';
@@ -172,6 +173,8 @@ export interface Services {
   readonly scim: ScimService;
   /** Issue 14: the Steward nodes on this control database, their health and the leases they hold (steward node list). */
   readonly nodes: NodeDirectory;
+  /** Issue 14: failover drills of ha stages, kept as evidence. */
+  readonly drills: DrillService;
 }
 
 export interface ServiceDependencies {
@@ -206,6 +209,8 @@ export interface ServiceDependencies {
   readonly edgePort?: () => number | undefined;
   /** Steward's metrics, when the caller feeds them too (the job runner, the supervisor); default: new ones. */
   readonly metrics?: StewardMetrics;
+  /** The ha tier's clusters as drills see them; undefined without an ha tier. */
+  readonly drillClusters?: HaClusters | undefined;
 }
 
 /** The composition root of the service layer: wiring only, nothing runs here. */
@@ -456,6 +461,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       intervalSeconds: config.monitoring.intervalSeconds,
       timeoutMs: config.monitoring.timeoutMs,
       dataDir: config.dataDir,
+      haClusters: deps.drillClusters,
     }),
   });
   const watchdog = new Watchdog({
@@ -494,6 +500,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
       supervisor: deps.supervisor,
       tenants,
       backups: config.backups.enabled ? backups : undefined,
+      haClusters: deps.drillClusters,
     }),
   });
   alerts.useHealer(healing);
@@ -619,7 +626,16 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
   authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
+  const drills = new DrillService({
+    db,
+    tenants,
+    audit,
+    clock,
+    logger: logger.child({ component: 'drills' }),
+    targets: deps.drillClusters,
+  });
   return {
+    drills,
     oidc,
     identitySettings,
     sessions,

@@ -97,7 +97,17 @@ export interface Pager {
   resolved(alert: AlertView): Promise<void>;
 }
 
-export const healActions = ['restart-process', 'restart-stage', 'rerun-backup'] as const;
+/**
+ * start-ha-member starts the Patroni of an ha cluster's members that do not
+ * answer; reinit-ha-member copies a stuck replica afresh from the leader.
+ */
+export const healActions = [
+  'restart-process',
+  'restart-stage',
+  'rerun-backup',
+  'start-ha-member',
+  'reinit-ha-member',
+] as const;
 export type HealAction = (typeof healActions)[number];
 
 /**

@@ -55,7 +55,9 @@ export type AlertRule = z.output<typeof alertRuleSchema>;
 
 /**
  * The built-in rules, first match wins: slow trouble (backups, certificates,
- * disk) is a warning when degraded or down; a stage's database down is
+ * disk) is a warning when degraded or down; an ha cluster's leader (none, or
+ * a split brain) is critical, its members and replication a warning, with
+ * self-healing; a stage's database down is
  * critical and mutes the stage's other alerts (they follow from it); any
  * other check down is critical.
  */
@@ -69,6 +71,38 @@ export const defaultRules: readonly AlertRule[] = [
     resolveAfter: 0,
     inhibits: false,
   })),
+  // An ha stage's cluster (issue 14): no leader or a split brain stops writes or risks them: critical,
+  // and the stage's other alerts follow from it. A member down or a replica stuck or behind is a
+  // warning (the cluster serves on), healed where safe.
+  {
+    name: 'ha-leader',
+    match: { builtin: 'ha-leader' },
+    condition: 'down',
+    for: 0,
+    severity: 'critical',
+    resolveAfter: 0,
+    inhibits: true,
+  },
+  {
+    name: 'ha-member-down',
+    match: { builtin: 'ha-members' },
+    condition: 'degraded-or-down',
+    for: 0,
+    severity: 'warning',
+    resolveAfter: 0,
+    heal: 'start-ha-member',
+    inhibits: false,
+  },
+  {
+    name: 'ha-replication',
+    match: { builtin: 'ha-replication' },
+    condition: 'degraded-or-down',
+    for: 0,
+    severity: 'warning',
+    resolveAfter: 0,
+    heal: 'reinit-ha-member',
+    inhibits: false,
+  },
   {
     name: 'stage-database-down',
     match: { kind: 'database' },

@@ -12,6 +12,8 @@ import { gatewayCommands } from './gateway-commands.ts';
 import { exportCommands } from './export-commands.ts';
 import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
+import { drillCommands } from './drill-commands.ts';
+import { applianceCommands } from './appliance-commands.ts';
 import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
@@ -583,6 +585,9 @@ gatewayCommands(program, { client, json });
 exportCommands(program, { client, json });
 backupCommands(program, { client, json });
 restoreCommands(program, { client, json });
+drillCommands(program, { client, json });
+// After drillCommands: `drill node-loss` joins the `drill` command it creates.
+applianceCommands(program, { json, dataDir: () => globals().dataDir ?? '.steward' });
 notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
 alertCommands(program, { client, json });

@@ -6,6 +6,8 @@ import type { StageRuntime } from '../runtime/stage-runtime.ts';
 import type { ProcessStatus, Supervisor } from '../runtime/supervisor.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { HealTarget } from './plan.ts';
+import type { HaClusters } from '../drills/cluster.ts';
+import { haHealDrivers } from './ha.ts';
 
 /**
  * What each heal action does. Each resolves with what it did, for the
@@ -23,6 +25,8 @@ export interface StewardHealDriversOptions {
   readonly tenants: TenantService;
   /** Undefined when Steward takes no physical backups (backups.enabled: false). */
   readonly backups: BackupService | undefined;
+  /** The ha tier's clusters; undefined without an ha tier. */
+  readonly haClusters?: HaClusters | undefined;
 }
 
 /** The heal actions over the stage runtime, its supervisor and the backup service. */
@@ -112,5 +116,6 @@ export function stewardHealDrivers(o: StewardHealDriversOptions): HealDrivers {
       // The backup runs as a job; its outcome is the request's (`steward backup request`) and the backup check's.
       return `requested backup ${request.id} of cluster ${request.cluster} (${request.type}, repos ${request.repos.map((r) => r.repo).join(', ')})`;
     },
+    ...haHealDrivers({ tenants: o.tenants, haClusters: o.haClusters }),
   };
 }

@@ -24,6 +24,7 @@ import {
   type Verdict,
 } from './verdicts.ts';
 import { logPassFailure } from '../core/logger.ts';
+import { haVerdict } from './ha-verdicts.ts';
 
 export type MonitoringSettings = Config['monitoring'];
 type HttpTargets = Awaited<ReturnType<CheckTargets['http']>>;
@@ -373,6 +374,11 @@ export class CheckRunner {
         if (!seen.policy) return { outcome: 'fail', detail: seen.error ?? 'no backup policy' };
         const watchingSeconds = (this.#o.clock.now().getTime() - Date.parse(check.createdAt)) / 1000;
         return backupVerdict(seen.policy, seen.freshness, watchingSeconds);
+      }
+      case 'ha': {
+        const seen = (await this.#o.targets.ha?.(check.stageId)) ?? null;
+        if (!seen) return { outcome: 'fail', detail: "no member of the stage's Patroni cluster answers" };
+        return haVerdict(spec.watch, seen);
       }
     }
   }

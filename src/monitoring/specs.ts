@@ -5,7 +5,7 @@ import { InputError, showValue } from '../core/errors.ts';
  * What a check probes, per kind, and the operator's input for HTTP checks.
  * Parsed once, at the edge; the runner reads these shapes back from checks.spec.
  */
-export const checkKinds = ['http', 'database', 'backup', 'process', 'disk', 'certificate'] as const;
+export const checkKinds = ['http', 'database', 'backup', 'process', 'disk', 'certificate', 'ha'] as const;
 export type CheckKind = (typeof checkKinds)[number];
 
 /** A stage's built-in checks, created and removed with what they watch. */
@@ -17,6 +17,9 @@ export const builtinChecks = [
   'backup',
   'disk',
   'certificate',
+  'ha-members',
+  'ha-replication',
+  'ha-leader',
 ] as const;
 export type BuiltinCheck = (typeof builtinChecks)[number];
 
@@ -53,7 +56,14 @@ export interface DiskSpec {
 export interface CertificateSpec {
   readonly kind: 'certificate';
 }
-export type CheckSpec = HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec | DiskSpec | CertificateSpec;
+/** What an ha stage's Patroni cluster is watched for (src/monitoring/ha-verdicts.ts). */
+export const haWatches = ['members', 'replication', 'leader'] as const;
+export interface HaSpec {
+  readonly kind: 'ha';
+  readonly watch: (typeof haWatches)[number];
+}
+export type CheckSpec =
+  HttpSpec | DatabaseSpec | BackupSpec | ProcessStateSpec | DiskSpec | CertificateSpec | HaSpec;
 
 export const minIntervalSeconds = 5;
 export const maxIntervalSeconds = 3600;
@@ -192,6 +202,12 @@ export function builtinSpec(builtin: BuiltinCheck): CheckSpec {
       return { kind: 'database' };
     case 'backup':
       return { kind: 'backup' };
+    case 'ha-members':
+      return { kind: 'ha', watch: 'members' };
+    case 'ha-replication':
+      return { kind: 'ha', watch: 'replication' };
+    case 'ha-leader':
+      return { kind: 'ha', watch: 'leader' };
   }
 }
 
@@ -210,5 +226,11 @@ export function describeTarget(spec: CheckSpec): string {
       return 'free space of the data and files directories, and the files quota';
     case 'certificate':
       return "certificates the gateway serves for the stage's hosts";
+    case 'ha':
+      return {
+        members: "every member of the stage's Patroni cluster answers and runs",
+        replication: 'replicas stream from the leader, on its timeline, within the lag bound',
+        leader: 'one leader, and no other member running as primary (split brain)',
+      }[spec.watch];
   }
 }

@@ -6,6 +6,8 @@ import { activeRelease } from '../runtime/deployments.ts';
 import type { ControlDb } from '../store/db.ts';
 import { prodStage } from '../gateway/routes.ts';
 import type { TenantService } from '../tenants/service.ts';
+import type { HaClusters } from '../drills/cluster.ts';
+import type { HaClusterSeen } from './ha-verdicts.ts';
 import type { HttpTarget } from './probes.ts';
 import type { ProcessSeen, VolumeSeen } from './verdicts.ts';
 import { builtinSpec, type BuiltinCheck } from './specs.ts';
@@ -45,6 +47,8 @@ export interface CheckTargets {
     tenant: string,
     stage: string,
   ): Promise<{ policy: PhysicalPolicy | null; freshness: Freshness | null; error: string | null }>;
+  /** The stage's Patroni cluster as its members answer; null when none answers (or the stage is not on the ha tier here). */
+  ha?(stageId: string): Promise<HaClusterSeen | null>;
 }
 
 /** Where the gateway listens and how to reach a host through it. */
@@ -65,6 +69,8 @@ export interface StewardTargetsOptions {
   readonly timeoutMs: number;
   /** Steward's data directory (releases, logs, its own clusters). */
   readonly dataDir: string;
+  /** The ha tier's clusters; undefined without an ha tier. */
+  readonly haClusters?: HaClusters | undefined;
 }
 
 interface StageRow {
@@ -103,6 +109,7 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
           'tenants.slug',
           'stages.scale_to_zero_seconds',
           'stages.published_port',
+          'tenants.tier',
         ])
         .where('stages.desired', '=', 'present')
         .where('tenants.desired', '=', 'present')
@@ -132,6 +139,10 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
           // Where this process runs the gateway (the handshake is made with it) and routes the stage's hosts.
           ...(o.gateway() && s.published_port !== null ? (['certificate'] as const) : []),
           ...(o.backups ? (['backup'] as const) : []),
+          // The stage's Patroni cluster: its members, their replication, one leader.
+          ...(s.tier === 'ha' && o.haClusters
+            ? (['ha-members', 'ha-replication', 'ha-leader'] as const)
+            : []),
         ];
         for (const builtin of kinds) {
           const spec = builtinSpec(builtin);
@@ -243,6 +254,17 @@ export function stewardTargets(o: StewardTargetsOptions): CheckTargets {
 
     async databaseUrl(stageId) {
       return (await o.tenants.stageConnection(stageId)).databaseUrl;
+    },
+
+    async ha(stageId) {
+      if (!o.haClusters) return null;
+      const row = await o.db
+        .selectFrom('stages')
+        .select('database_name')
+        .where('id', '=', stageId)
+        .executeTakeFirst();
+      if (!row) return null;
+      return (await o.haClusters.forStage(row.database_name)).observe();
     },
 
     async backup(tenant, stage) {

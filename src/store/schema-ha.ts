@@ -7,6 +7,8 @@ import type { ColumnType } from 'kysely';
  * one list. ControlDatabase (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Id = ColumnType<string, never, never>;
+type Json = ColumnType<unknown, string | undefined, string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 /** src/databases/patroni/store.ts: the one writer of ha_clusters and ha_members. */
@@ -71,9 +73,34 @@ export interface ClusterTables {
   leases: LeasesTable;
 }
 
-/** src/drills/ (ha-drills): drills. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface DrillTables {}
+/** src/drills/store.ts: the one writer of drills. */
+export interface DrillsTable {
+  id: Id;
+  kind: string;
+  stage_id: string | null;
+  tenant_slug: string | null;
+  stage_name: string | null;
+  cluster: string;
+  synchronous: boolean | null;
+  requested_by: string;
+  started_at: Timestamp;
+  fault_at: NullableTimestamp;
+  ended_at: NullableTimestamp;
+  phase: string;
+  outcome: string;
+  reason: ColumnType<string, string | undefined, string>;
+  writes_resume_seconds: number | null;
+  acknowledged_writes: ColumnType<string | null, number | null | undefined, number | null>;
+  lost_commits: ColumnType<string | null, number | null | undefined, number | null>;
+  old_primary: string | null;
+  new_primary: string | null;
+  rejoin_seconds: number | null;
+  details: Json;
+}
+
+export interface DrillTables {
+  drills: DrillsTable;
+}
 
 /** src/appliance/ (ha-appliance), only if it adds a table. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { IdentityTables } from './schema-identity.ts';
 import type { HaTables } from './schema-ha.ts';
+import type { IdentityTables } from './schema-identity.ts';
 
 /** Row types of the control database, as Kysely sees them. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
