@@ -81,12 +81,8 @@ export class ClusterRestore {
       case 'recover':
         return this.#recover(row, target);
       case 'resume-stage':
-        return this.#c.pauseStage(await this.#stageId(row), false);
+        return this.#c.resumeStage(row);
       case 'swap-files':
-        await this.#c.setRestore(row.id, {
-          phase: 'swapping',
-          progress: 'putting the restored files in place',
-        });
         return this.#files.swap(row);
       default:
         throw new InternalError(`a restore of a whole cluster has no step ${step.kind}`);

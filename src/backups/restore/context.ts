@@ -163,6 +163,11 @@ export class RestoreContext {
     });
   }
 
+  /** The restore's target stage resumed (an in-place restore of a whole cluster paused it). */
+  async resumeStage(row: { readonly tenant_slug: string; readonly target_stage: string }): Promise<void> {
+    await this.pauseStage(await this.deps.tenants.stageId(row.tenant_slug, row.target_stage), false);
+  }
+
   /** Makes WAL up to now restorable from the restore's repository, and records the segment. */
   async archive(row: { readonly id: string; readonly repo: number }, source: BackupTarget): Promise<void> {
     await this.setRestore(row.id, {

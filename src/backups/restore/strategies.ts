@@ -216,15 +216,8 @@ export class HaRestore implements RestoreStrategy {
       case 'stage-files':
         return this.#files.stage(row);
       case 'resume-stage':
-        return this.#c.pauseStage(
-          await this.#c.deps.tenants.stageId(row.tenant_slug, row.target_stage),
-          false,
-        );
+        return this.#c.resumeStage(row);
       case 'swap-files':
-        await this.#c.setRestore(row.id, {
-          phase: 'swapping',
-          progress: 'putting the restored files in place',
-        });
         return this.#files.swap(row);
       default:
         return this.#steps(row).run(step, row, await this.#cluster(row));
