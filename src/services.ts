@@ -375,6 +375,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     runtime,
     dataDir: config.dataDir,
     sharedClusterUrl: deps.sharedClusterUrl,
+    ha: deps.haClusters,
     settings: {
       restoreTestStages: config.backups.restoreTests.stages,
       restoreTestEveryHours: config.backups.restoreTests.everyHours,

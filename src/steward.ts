@@ -8,6 +8,7 @@ import type { DatabaseDrivers } from './databases/driver.ts';
 import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
 import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
 import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
+import type { RouterEntry } from './databases/patroni/router.ts';
 import { serverBinDir } from './databases/patroni/member.ts';
 import type { HaBackupClusters } from './backups/service.ts';
 import type { BackupTarget } from './backups/service.ts';
@@ -99,6 +100,8 @@ export interface StewardOptions {
     /** HAProxy's binary (default /usr/sbin/haproxy). */
     readonly haproxyBinary?: string;
   };
+  /** Database router entries besides the ha stages' (the appliance's control database): the router keeps them. */
+  readonly routerEntries?: () => readonly RouterEntry[];
   /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
   readonly role?: StewardRole;
 }
@@ -454,6 +457,7 @@ export class Steward {
     return {
       clusterOf: (name) => ha.driver.clusterOf(name),
       rest: (name) => ha.driver.rest(name),
+      etcdUrls: () => ha.driver.etcdUrls(),
       binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
     };
   }
@@ -488,6 +492,7 @@ export class Steward {
       logger: this.#o.logger,
       ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
       ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
+      ...(this.#o.routerEntries ? { staticEntries: this.#o.routerEntries } : {}),
     });
   }
 

@@ -34,6 +34,13 @@ export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
 import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
+import {
+  controlMemberRoles,
+  controlRoute,
+  launchNode,
+  nodeConfig,
+  type ApplianceSettings,
+} from './appliance/index.ts';
 
 export interface UpOptions {
   readonly dataDir: string;
@@ -102,7 +109,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     for (const release of releasers.reverse()) await release().catch(() => undefined);
   };
   try {
-    const config = await loadConfig(dataDir, options);
+    const config = nodeConfig(await loadConfig(dataDir, options));
     // Before anything starts: every role runs HAProxy as its data plane.
     checkHaproxyInstalled(options.haproxyBinary);
     // Every tenant's access log is in steward.log: Steward's alone, whatever the umask.
@@ -130,7 +137,28 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     let adminUrl: string;
     let sharedClusterUrl: string;
     let cluster: LocalCluster | undefined;
-    if (options.env.databaseUrl) {
+    if (config.appliance) {
+      if (options.env.databaseUrl || role === 'gateway') {
+        throw new InputError(
+          'config field appliance: a node of the appliance runs its own member of the control database: unset STEWARD_DATABASE_URL and --role gateway',
+          { field: 'appliance' },
+        );
+      }
+      const node = await launchNode({
+        appliance: config.appliance,
+        dataDir,
+        binDir: findPostgresBinDir(options.env.pgBinDir),
+        progress,
+        unsafeFast: config.appliance.unsafeNoFsync,
+        routerTuning: config.ha.tuning,
+        ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
+      });
+      releasers.push(() => node.stop());
+      controlUrl = node.controlUrl;
+      adminUrl = node.adminUrl;
+      // Shared-tier stages live in the control database's cluster, as with the embedded one: they fail over with it.
+      sharedClusterUrl = node.superuserUrl;
+    } else if (options.env.databaseUrl) {
       controlUrl = options.env.databaseUrl;
       adminUrl = options.env.databaseAdminUrl ?? controlUrl;
       if (!options.env.sharedClusterUrl) {
@@ -209,6 +237,10 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
       },
       role,
+      // The node's router keeps leading to the control database when it also routes ha stages.
+      ...(config.appliance
+        ? { routerEntries: () => [controlRoute(config.appliance as ApplianceSettings)] }
+        : {}),
     });
     releasers.push(() => steward.stop());
     if (role === 'gateway') {
@@ -230,6 +262,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
     }
     progress('migrating the control database and starting the API');
     await steward.start();
+    if (config.appliance) steward.services.nodes.useMemberRoles(controlMemberRoles(config.appliance));
     const master = steward.dataPlane?.haproxyMaster;
     if (master) {
       progress(

@@ -17,6 +17,7 @@ import { alertmanagerRoutes } from './routes/alertmanager.ts';
 import { maintenanceRoutes } from './routes/maintenance.ts';
 import { restoreRoutes } from './routes/restores.ts';
 import { drillRoutes } from './routes/drills.ts';
+import { nodeLossRoutes } from './routes/node-loss.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
@@ -133,6 +134,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   backupRoutes(api, authenticate, options.services);
   restoreRoutes(api, authenticate, options.services);
   drillRoutes(api, authenticate, options.services);
+  nodeLossRoutes(api, authenticate, options.services);
   notificationRoutes(api, authenticate, options.services);
   checkRoutes(api, authenticate, options.services);
   slaRoutes(api, authenticate, options.services);

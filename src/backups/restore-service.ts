@@ -399,9 +399,10 @@ export class RestoreService {
     }
   }
 
+  /** By the tenant's tier, not the cluster: an ha cluster mid-restore has no leader to prepare a target on. */
   async #strategyOf(row: RestoreRow): Promise<RestoreStrategy> {
-    const target = await this.#o.backups.target(row.cluster);
-    return this.#strategies[target.kind];
+    const q = this.#o.db.selectFrom('tenants').select('tier').where('slug', '=', row.tenant_slug);
+    return this.#strategies[(await q.executeTakeFirstOrThrow()).tier as Tier];
   }
 
   /** Restarts the stage's processes (in place) and records the success; both are safe to repeat. */

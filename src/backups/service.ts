@@ -77,6 +77,8 @@ export interface BackupTarget {
 export interface HaBackupClusters {
   clusterOf(name: string): Promise<HaClusterView | undefined>;
   rest(name: string): Promise<PatroniRest>;
+  /** The etcd client URLs (an in-place restore removes the cluster's keys). */
+  etcdUrls(): Promise<readonly string[]>;
   /** PostgreSQL's server programs the members run. */
   readonly binDir: string;
 }

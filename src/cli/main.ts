@@ -13,6 +13,7 @@ import { exportCommands } from './export-commands.ts';
 import { backupCommands, formatAge } from './backup-commands.ts';
 import { restoreCommands } from './restore-commands.ts';
 import { drillCommands } from './drill-commands.ts';
+import { applianceCommands } from './appliance-commands.ts';
 import { notifyCommands } from './notify-commands.ts';
 import { checkCommands } from './check-commands.ts';
 import { alertCommands } from './alert-commands.ts';
@@ -585,6 +586,8 @@ exportCommands(program, { client, json });
 backupCommands(program, { client, json });
 restoreCommands(program, { client, json });
 drillCommands(program, { client, json });
+// After drillCommands: `drill node-loss` joins the `drill` command it creates.
+applianceCommands(program, { json, dataDir: () => globals().dataDir ?? '.steward' });
 notifyCommands(program, { client, json });
 checkCommands(program, { client, json });
 alertCommands(program, { client, json });

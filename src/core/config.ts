@@ -4,6 +4,7 @@ import { checkBucket, checkEndpoint } from '../backups/pgbackrest/config.ts';
 import { parseAllowList } from '../gateway/allow-list.ts';
 import { gatewayLimitsSchema } from '../gateway/limits.ts';
 import { alertRuleSchema, defaultRules } from '../alerts/rules.ts';
+import { applianceSchema, checkAppliance } from '../appliance/config.ts';
 import { haConfigSchema, resolveHaSettings, type HaSettings } from '../databases/patroni/settings.ts';
 import { InputError, showValue } from './errors.ts';
 
@@ -118,6 +119,8 @@ export const configSchema = z
     databaseAdminUrl: z.string().url().optional(),
     /** Superuser connection to the cluster that holds shared-tier stages. */
     sharedClusterUrl: z.string().url().optional(),
+    /** Steward on three nodes (src/appliance/): this node's name and every node's ports; absent: one node. */
+    appliance: applianceSchema.optional(),
     api: z
       .object({
         host: z.string().default('127.0.0.1'),
@@ -492,6 +495,7 @@ export function parseConfig(input: unknown): Config {
       if (!(error instanceof InputError)) throw error;
       throw new InputError(`config field ${error.message}`, { field: 'metrics.allow', cause: error });
     }
+    if (config.appliance) checkAppliance(config.appliance);
     return { ...config, backups: resolveBackups(config, regionNames), ha: resolveHaSettings(config.ha) };
   }
   const issue = result.error.issues[0];

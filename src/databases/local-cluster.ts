@@ -273,8 +273,11 @@ export async function bootstrapControlDatabase(
   db.on('error', () => undefined);
   await db.connect();
   try {
+    // Under the lock too: the appliance's nodes bootstrap at once, and two concurrent ALTERs of one schema fail.
+    await db.query('select pg_advisory_lock(23110001)');
     await db.query('alter schema public owner to steward_owner');
     await db.query('revoke create on schema public from public');
+    await db.query('select pg_advisory_unlock(23110001)');
   } finally {
     await db.end();
   }

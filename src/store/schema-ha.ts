@@ -7,9 +7,9 @@ import type { ColumnType } from 'kysely';
  * one list. ControlDatabase (schema.ts) extends them all.
  */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 type Id = ColumnType<string, never, never>;
 type Json = ColumnType<unknown, string | undefined, string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 /** src/databases/patroni/store.ts: the one writer of ha_clusters and ha_members. */
 export interface HaClustersTable {

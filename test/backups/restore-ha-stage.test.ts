@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestView, RestoreView } from '../../src/backups/restore-service.ts';
 import { withClient } from '../../src/databases/client.ts';
+import { memberDir } from '../../src/databases/patroni/index.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { patroniAvailable } from '../harness/patroni.ts';
 import { backupNow, betweenTwoRows, eventually } from './support.ts';
@@ -9,8 +10,9 @@ import { backupNow, betweenTwoRows, eventually } from './support.ts';
 /**
  * Backups and restores of an `ha` stage through Steward: its cluster's
  * stanza (every member, backups from a standby, archiving through Patroni),
- * a restore test against the fingerprint taken after the backup, and a
- * point-in-time restore into a new stage (an ha cluster of its own).
+ * a restore test against the fingerprint taken after the backup, a
+ * point-in-time restore into a new stage (an ha cluster of its own), and one
+ * of the stage itself in place (the whole cluster goes back to the time).
  */
 describe.skipIf(!patroniAvailable)('restores of an ha stage', () => {
   let t: TestSteward;
@@ -68,18 +70,9 @@ describe.skipIf(!patroniAvailable)('restores of an ha stage', () => {
     ]);
   }, 180_000);
 
-  it('restores into a new stage to a point in time, and refuses in place for now', async () => {
+  it('restores into a new stage to a point in time, then the stage itself in place', async () => {
     const target = await betweenTwoRows((note) => query(`insert into ledger (note) values ('${note}')`));
-
-    const inPlace = await t.request('POST', '/api/v1/tenants/hat/stages/prod/restores', {
-      toTime: target.toISOString(),
-      inPlace: true,
-      confirm: 'prod',
-    });
-    expect(inPlace.status).toBe(400);
-    expect(inPlace.body.message).toMatch(
-      /stage hat\/prod is on the ha tier, whose in-place point-in-time restore is not yet available/,
-    );
+    const asOfTarget = [{ n: 1001 }];
 
     const res = await t.request('POST', '/api/v1/tenants/hat/stages/prod/restores', {
       toTime: target.toISOString(),
@@ -95,6 +88,40 @@ describe.skipIf(!patroniAvailable)('restores of an ha stage', () => {
       copy,
     );
     expect(notes.map((r) => r.note)).toEqual(['before the target']);
-    expect(await query<{ n: number }>('select count(*)::int as n from ledger', copy)).toEqual([{ n: 1001 }]);
-  }, 240_000);
+    expect(await query<{ n: number }>('select count(*)::int as n from ledger', copy)).toEqual(asOfTarget);
+
+    // In place: every member stopped, the first restored to the time, the others copy it.
+    const started = Date.now();
+    const inPlace = await t.request('POST', '/api/v1/tenants/hat/stages/prod/restores', {
+      toTime: target.toISOString(),
+      inPlace: true,
+      confirm: 'prod',
+    });
+    expect(inPlace.status, inPlace.text).toBe(202);
+    const restored = await finished<RestoreView>(`/api/v1/restores/${inPlace.body.id as string}`);
+    expect(restored.status, restored.error ?? '').toBe('succeeded');
+    console.info(`ha restore in place: ${Date.now() - started} ms ${JSON.stringify(restored.timings)}`);
+    const cluster = (await t.services.ha!.clusterOf(database))!;
+    for (const member of cluster.members) {
+      const socket = { host: memberDir(member), port: member.pgPort, user: 'postgres', database };
+      const rows = await eventually(`${member.name} as of the target`, async () => {
+        const n = await query<{ n: number }>('select count(*)::int as n from ledger', socket).catch(() => []);
+        return n[0]?.n === 1001 ? n : undefined;
+      });
+      expect(rows, member.name).toEqual(asOfTarget);
+    }
+    const stage = await t.services.tenants.stageConnection(await t.services.tenants.stageId('hat', 'prod'));
+    await withClient({ connectionString: stage.databaseUrl }, async (c) => {
+      expect((await c.query('select current_user as u')).rows).toEqual([{ u: database }]);
+      await c.query(`insert into ledger (note) values ('after the restore')`);
+      const after = await c.query<{ n: number }>('select count(*)::int as n from ledger');
+      expect(after.rows).toEqual([{ n: 1002 }]);
+    });
+    // Archiving survives the restore: the restored cluster's next backup runs (it waits for its WAL).
+    expect(await query('show archive_mode', await leader('prod', 'postgres'))).toEqual([
+      { archive_mode: 'on' },
+    ]);
+    const next = await backupNow(t, 'hat', 'prod', { type: 'incr', repo: 1 });
+    expect(next.repos[0]!.run!.label).toMatch(/I$/);
+  }, 300_000);
 });

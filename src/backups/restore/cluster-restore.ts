@@ -52,18 +52,11 @@ export class ClusterRestore {
 
   async observe(row: RestoreRow, target: BackupTarget): Promise<ClusterObserved> {
     const autoConf = await readFile(join(target.cluster.dir, 'postgresql.auto.conf'), 'utf8').catch(() => '');
-    const stage = await this.#c.deps.db
-      .selectFrom('stages')
-      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
-      .select('stages.paused')
-      .where('tenants.slug', '=', row.tenant_slug)
-      .where('stages.name', '=', row.target_stage)
-      .executeTakeFirst();
     return {
       method: 'cluster',
       cluster: await this.#state(target),
       restoredByThis: restoreMarkerIn(autoConf) === row.id,
-      stagePaused: stage?.paused ?? false,
+      stagePaused: await this.#c.stagePaused(row.tenant_slug, row.target_stage),
       stagedFiles: await this.#files.staged(row),
     };
   }
@@ -88,12 +81,8 @@ export class ClusterRestore {
       case 'recover':
         return this.#recover(row, target);
       case 'resume-stage':
-        return this.#c.pauseStage(await this.#stageId(row), false);
+        return this.#c.resumeStage(row);
       case 'swap-files':
-        await this.#c.setRestore(row.id, {
-          phase: 'swapping',
-          progress: 'putting the restored files in place',
-        });
         return this.#files.swap(row);
       default:
         throw new InternalError(`a restore of a whole cluster has no step ${step.kind}`);

@@ -14,7 +14,7 @@ import type { ControlDb } from '../../store/db.ts';
 import { setStagePaused } from '../../tenants/stage-store.ts';
 import { stageJobKind, type TenantService } from '../../tenants/service.ts';
 import type { ExportService } from '../logical/service.ts';
-import type { BackupService, BackupTarget } from '../service.ts';
+import type { BackupService, BackupTarget, HaBackupClusters } from '../service.ts';
 import { closeCopyTarget } from './copy.ts';
 import { archiveUpToNow } from './wal.ts';
 
@@ -49,6 +49,8 @@ export interface RestoreDeps {
   /** A superuser URL of the shared cluster (the one Steward backs up); restores into it copy over it. */
   readonly sharedClusterUrl?: string | undefined;
   readonly settings: RestoreSettings;
+  /** The ha tier's clusters, when this machine runs them (an in-place restore stops and starts their members). */
+  readonly ha?: HaBackupClusters | undefined;
   /** Aborted when Steward stops: running restores and tests stop and go on at the next start. */
   readonly signal: AbortSignal;
 }
@@ -141,12 +143,29 @@ export class RestoreContext {
     });
   }
 
+  /** Whether a stage is paused (a restore holds it). */
+  async stagePaused(tenant: string, stage: string): Promise<boolean> {
+    const row = await this.deps.db
+      .selectFrom('stages')
+      .innerJoin('tenants', 'tenants.id', 'stages.tenant_id')
+      .select('stages.paused')
+      .where('tenants.slug', '=', tenant)
+      .where('stages.name', '=', stage)
+      .executeTakeFirst();
+    return row?.paused ?? false;
+  }
+
   /** Pausing keeps the reconciler off a stage; resuming queues it so that it converges again. */
   async pauseStage(stageId: string, paused: boolean): Promise<void> {
     await this.deps.db.transaction().execute(async (tx) => {
       await setStagePaused(tx, stageId, paused);
       if (!paused) await enqueue(tx, stageJobKind, stageId);
     });
+  }
+
+  /** The restore's target stage resumed (an in-place restore of a whole cluster paused it). */
+  async resumeStage(row: { readonly tenant_slug: string; readonly target_stage: string }): Promise<void> {
+    await this.pauseStage(await this.deps.tenants.stageId(row.tenant_slug, row.target_stage), false);
   }
 
   /** Makes WAL up to now restorable from the restore's repository, and records the segment. */

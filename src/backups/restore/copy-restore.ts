@@ -114,10 +114,6 @@ export class CopyRestore {
         );
         return;
       case 'swap-files':
-        await this.#c.setRestore(row.id, {
-          phase: 'swapping',
-          progress: 'putting the restored files in place',
-        });
         return this.#files.swap(row);
       default:
         throw new InternalError(`a copying restore has no step ${step.kind}`);

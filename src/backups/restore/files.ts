@@ -102,6 +102,7 @@ export class RestoreFiles {
     const { filesDir } = await this.#filesDir(row.tenant_slug, row.target_stage);
     const staging = this.#stagingDir(filesDir, row.id);
     if (!existsSync(staging)) return;
+    await this.#c.setRestore(row.id, { phase: 'swapping', progress: 'putting the restored files in place' });
     if (row.mode === 'into') {
       // The new stage's files dir is as empty as its database was.
       await removeTree(filesDir);

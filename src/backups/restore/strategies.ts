@@ -1,9 +1,15 @@
+import { join } from 'node:path';
+import { ConflictError } from '../../core/errors.ts';
+import { postgresRunAs } from '../../system/exec.ts';
+import { pgbackrestDriver } from '../pgbackrest/driver.ts';
+import { findPgBackRest } from '../pgbackrest/setup.ts';
 import type { RestoreMode } from '../restore-plan.ts';
 import type { BackupTarget } from '../service.ts';
 import { ClusterRestore } from './cluster-restore.ts';
 import type { RestoreContext } from './context.ts';
 import { CopyRestore, type CopyClusters } from './copy-restore.ts';
 import { RestoreFiles } from './files.ts';
+import { HaClusterRestore, type HaRestoreCluster } from './ha-restore.ts';
 import type { RestoreObserved, RestoreStep } from './planner.ts';
 import type { RestoreRow, RestoreStrategy, RestoreTier } from './strategy.ts';
 
@@ -118,26 +124,27 @@ export class DedicatedRestore implements RestoreStrategy {
  * The ha tier. Into a new stage (an ha stage of its own), as the dedicated
  * tier: the cluster's backup, taken on a standby, comes back into a scratch
  * next to the leader and the database is copied into the new stage's
- * cluster through its leader. In place, the steps exist (./ha-restore.ts:
- * HaClusterRestore, proven on a real three-member cluster) but are not yet
- * run from here: they stop every member, and the ha tier's member keeper
- * would start them again under the restore; until it leaves a paused
- * stage's members alone, an in-place restore is refused.
+ * cluster through its leader. In place, the whole cluster goes back to the
+ * time (./ha-restore.ts: HaClusterRestore): every member stopped, the first
+ * restored and recovered, the others copy it. The stage is paused first, so
+ * that neither the reconciler nor the member keeper (which leaves a paused
+ * stage's cluster alone) starts the members under the restore. Nothing here
+ * needs the cluster's leader once the members stop.
  */
 export class HaRestore implements RestoreStrategy {
   readonly tier = 'ha';
   readonly #c: RestoreContext;
   readonly #copy: CopyRestore;
+  readonly #files: RestoreFiles;
 
-  constructor(context: RestoreContext, copy: CopyRestore) {
+  constructor(context: RestoreContext, copy: CopyRestore, files: RestoreFiles) {
     this.#c = context;
     this.#copy = copy;
+    this.#files = files;
   }
 
-  refusal(mode: RestoreMode): string | undefined {
-    return mode === 'in-place'
-      ? 'in-place point-in-time restore is not yet available (restore into a new stage instead)'
-      : undefined;
+  refusal(): string | undefined {
+    return undefined;
   }
 
   keepsDatabase(): boolean {
@@ -151,7 +158,51 @@ export class HaRestore implements RestoreStrategy {
     };
   }
 
+  /** The stage's cluster as HaClusterRestore needs it, from the ha driver and the stanza's config (no leader needed). */
+  async #cluster(row: RestoreRow): Promise<HaRestoreCluster> {
+    const ha = this.#c.deps.ha;
+    const view = await ha?.clusterOf(row.cluster);
+    if (!ha || !view) throw new ConflictError(`the ha cluster ${row.cluster} does not run on this machine`);
+    const configPath = join(this.#c.deps.backups.stateDirOf(row.cluster), 'pgbackrest.conf');
+    const user = postgresRunAs();
+    const bin = findPgBackRest();
+    const driver = pgbackrestDriver({ configPath, stanza: row.cluster, user, bin });
+    return {
+      scope: view.scope,
+      namespace: view.namespace,
+      etcdUrls: await ha.etcdUrls(),
+      members: view.members,
+      rest: await ha.rest(row.cluster),
+      binDir: ha.binDir,
+      user,
+      configPath,
+      stanza: row.cluster,
+      pgbackrest: bin,
+      info: () => driver.info(),
+    };
+  }
+
+  /** The steps of an in-place restore, reporting into this restore's row. */
+  #steps(row: RestoreRow): HaClusterRestore {
+    const c = this.#c;
+    return new HaClusterRestore({
+      progress: (_row, phase, progress) => c.setRestore(row.id, { phase, progress }),
+      archived: (_row, walFile) => c.setRestore(row.id, { archived_wal: walFile }),
+      pauseStage: async (_row, paused) =>
+        c.pauseStage(await c.deps.tenants.stageId(row.tenant_slug, row.target_stage), paused),
+      signal: c.signal,
+      timeoutMs: c.settings.restoreTimeoutMinutes * 60_000,
+    });
+  }
+
   async observe(row: RestoreRow): Promise<RestoreObserved> {
+    if (row.mode === 'in-place') {
+      const stage = {
+        paused: await this.#c.stagePaused(row.tenant_slug, row.target_stage),
+        stagedFiles: await this.#files.staged(row),
+      };
+      return this.#steps(row).observe(row, await this.#cluster(row), stage);
+    }
     const source = await this.#c.deps.backups.target(row.cluster);
     // The new stage's cluster is not there until the stage is ready.
     const ready = await this.#copy.observe(row, { source, destination: source });
@@ -160,10 +211,33 @@ export class HaRestore implements RestoreStrategy {
   }
 
   async run(step: RestoreStep, row: RestoreRow): Promise<void> {
-    return this.#copy.run(step, row, await this.#clusters(row));
+    if (row.mode !== 'in-place') return this.#copy.run(step, row, await this.#clusters(row));
+    switch (step.kind) {
+      case 'stage-files':
+        return this.#files.stage(row);
+      case 'resume-stage':
+        return this.#c.resumeStage(row);
+      case 'swap-files':
+        return this.#files.swap(row);
+      default:
+        return this.#steps(row).run(step, row, await this.#cluster(row));
+    }
   }
 
   async cleanUp(row: RestoreRow): Promise<{ swapped: boolean }> {
+    if (row.mode === 'in-place') {
+      // Once the first member holds the restore, the cluster is the restore's: it stays (the stage paused).
+      const observed = await this.observe(row).catch(() => undefined);
+      if (
+        observed?.method === 'ha' &&
+        observed.restoredMember.data !== 'other' &&
+        observed.restoredMember.data !== 'empty'
+      ) {
+        return { swapped: true };
+      }
+      await this.#files.removeStaged(row);
+      return { swapped: false };
+    }
     const source = await this.#c.deps.backups.target(row.cluster);
     // The replacement is in the new stage's own cluster, which goes with the stage.
     const clusters = await this.#clusters(row).catch(() => ({ source, destination: source }));
@@ -178,6 +252,6 @@ export function restoreStrategies(context: RestoreContext): Readonly<Record<Rest
   return {
     shared: new SharedRestore(context, copy),
     dedicated: new DedicatedRestore(context, copy, new ClusterRestore(context, files)),
-    ha: new HaRestore(context, copy),
+    ha: new HaRestore(context, copy, files),
   };
 }

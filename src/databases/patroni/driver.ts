@@ -55,6 +55,8 @@ export interface HaDriverOptions {
 /** What others (drills, restores, checks) may ask of an ha stage's cluster. */
 export interface HaClusterView {
   readonly scope: string;
+  /** etcd key prefix: the cluster's keys are `<namespace><scope>/…`. */
+  readonly namespace: string;
   readonly members: readonly (HaMember & { readonly pid?: number | undefined })[];
   readonly routerPort: number;
   readonly synchronous: boolean;
@@ -66,6 +68,8 @@ export interface HaDriver extends DatabaseDriver {
   clusterOf(name: string): Promise<HaClusterView | undefined>;
   /** The cluster's Patroni REST API (authenticated for unsafe calls). */
   rest(name: string): Promise<PatroniRest>;
+  /** The etcd client URLs the members use (a restore removes a cluster's keys). */
+  etcdUrls(): Promise<readonly string[]>;
   /** Kills a member's Patroni and postmaster at once (a lost machine): for drills. */
   killMember(name: string, member: string, how?: 'SIGKILL'): Promise<void>;
   /** Starts (or adopts) a member again. */
@@ -301,6 +305,7 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       );
       return {
         scope: cluster.scope,
+        namespace: cluster.namespace,
         members,
         routerPort: cluster.routerPort,
         synchronous: cluster.synchronous,
@@ -312,6 +317,8 @@ export function haDriver(options: HaDriverOptions): HaDriver {
       if (!cluster) throw new UnavailableError(`the ha cluster of ${name} does not exist`);
       return rest(cluster);
     },
+
+    etcdUrls: () => options.etcdUrls(),
 
     async killMember(name, member, how = 'SIGKILL') {
       await killMember(await memberOf(name, member), options.user, how);

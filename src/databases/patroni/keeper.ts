@@ -36,7 +36,8 @@ export interface HaMemberKeeperOptions {
  * Runs, on one Steward node, the Patroni members the ha_members rows place
  * on it: starts or adopts those of present clusters (detached, as postgres;
  * a kill -9 of Steward leaves them running), removes those of clusters being
- * deleted, and keeps the node's database router in line with the clusters.
+ * deleted, leaves those of a held cluster (its stage paused for a restore)
+ * alone, and keeps the node's database router in line with the clusters.
  * One public pass; the timer only calls it.
  */
 export class HaMemberKeeper {
@@ -95,6 +96,8 @@ export class HaMemberKeeper {
       for (const member of mine) await removeMember(member, this.#o.user);
       return;
     }
+    // A restore stops, restores and starts the members itself; started here, they would run under it.
+    if (cluster.held) return;
     const credentials = await this.credentials(cluster.scope);
     const etcdHosts = await this.#o.etcdHosts();
     for (const member of mine) {

@@ -14,6 +14,11 @@ export interface HaClusterRow {
   readonly namespace: string;
   readonly routerPort: number;
   readonly members: readonly HaMember[];
+  /**
+   * Its stage is paused: a restore works on the cluster (it stops, restores
+   * and starts the members itself), so no node starts or reconfigures them.
+   */
+  readonly held: boolean;
 }
 
 /** The passwords of a cluster, in SecretService under these names. */
@@ -69,18 +74,35 @@ export async function readCluster(db: ControlDb, scope: string): Promise<HaClust
     .where('scope', '=', scope)
     .orderBy('name')
     .execute();
-  return toCluster(row, members);
+  return toCluster(row, members, (await heldScopes(db, [scope])).has(scope));
 }
 
 export async function readClusters(db: ControlDb): Promise<HaClusterRow[]> {
   const rows = await db.selectFrom('ha_clusters').selectAll().orderBy('scope').execute();
   const members = await db.selectFrom('ha_members').selectAll().orderBy('name').execute();
+  const held = await heldScopes(
+    db,
+    rows.map((r) => r.scope),
+  );
   return rows.map((row) =>
     toCluster(
       row,
       members.filter((m) => m.scope === row.scope),
+      held.has(row.scope),
     ),
   );
+}
+
+/** Which of these clusters' stages are paused (scope = the stage's database name). */
+async function heldScopes(db: ControlDb, scopes: readonly string[]): Promise<Set<string>> {
+  if (scopes.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('stages')
+    .select('database_name')
+    .where('database_name', 'in', scopes)
+    .where('paused', '=', true)
+    .execute();
+  return new Set(rows.map((r) => r.database_name));
 }
 
 function toCluster(
@@ -93,6 +115,7 @@ function toCluster(
     rest_port: number;
     data_dir: string;
   }[],
+  held: boolean,
 ): HaClusterRow {
   return {
     scope: row.scope,
@@ -100,6 +123,7 @@ function toCluster(
     synchronous: row.synchronous,
     namespace: row.namespace,
     routerPort: row.router_port,
+    held,
     members: members.map((m) => ({
       name: m.name,
       node: m.node,
@@ -124,7 +148,7 @@ export async function usedPorts(db: ControlDb): Promise<Set<number>> {
  */
 export async function insertCluster(
   db: ControlDb,
-  cluster: Omit<HaClusterRow, 'desired'>,
+  cluster: Omit<HaClusterRow, 'desired' | 'held'>,
   sealSecrets: (tx: ControlDb) => Promise<void>,
 ): Promise<boolean> {
   return db.transaction().execute(async (tx) => {

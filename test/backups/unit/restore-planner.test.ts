@@ -263,6 +263,21 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
       'stage-files',
     ],
     ['files staged', ha(m('other', true), [m('other', true), m('other', true)]), archived, 'stop-members'],
+    // A kill -9 mid stop-members (the stage paused, one replica or an orphaned postmaster left): stopped again.
+    [
+      'partly stopped',
+      ha(m('other'), [m('other', true), m('other')], { stagePaused: true }),
+      archived,
+      'stop-members',
+    ],
+    [
+      'a postmaster without its Patroni',
+      ha({ patroni: false, postmaster: true, data: 'other' }, [m('other'), m('other')], {
+        stagePaused: true,
+      }),
+      archived,
+      'stop-members',
+    ],
     // A kill -9 after the members stopped, or mid pgbackrest restore (no marker yet): restored again.
     ['stopped', ha(m('other'), [m('other'), m('other')]), archived, 'restore-member'],
     ['restored files, recovering', ha(m('recovering'), [m('other'), m('other')]), archived, 'recover-member'],
@@ -276,6 +291,8 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
     ['recovered', ha(m('restored'), [m('other'), m('other')]), archived, 'empty-members'],
     // Something (a keeper) started a member with the old data: stopped before it is emptied.
     ['an old member up again', ha(m('restored'), [m('other', true), m('empty')]), archived, 'stop-members'],
+    // A kill -9 mid empty-members: the one left is emptied.
+    ['one other emptied', ha(m('restored'), [m('empty'), m('other')]), archived, 'empty-members'],
     ['others emptied', ha(m('restored'), [m('empty'), m('empty')]), archived, 'reset-dcs'],
     ['keys gone', ha(m('restored'), [m('empty'), m('empty')], { dcsKeys: false }), archived, 'start-member'],
     [
@@ -284,6 +301,8 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
       archived,
       'start-members',
     ],
+    // A kill -9 mid start-members: the one not started yet is started.
+    ['one other started', ha(m('restored', true), [m('empty', true), m('empty')]), archived, 'start-members'],
     ['copying', ha(m('restored', true), [m('empty', true), m('restored', true)]), archived, 'await-cluster'],
     [
       'healthy, stage paused',
@@ -299,6 +318,23 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
       ha(m('restored', true), [m('restored', true), m('restored', true)], { healthy: true }),
       archived,
       'finish',
+    ],
+    // A kill -9 after the stage was resumed: its staged files take their place, then it finishes.
+    [
+      'resumed, files staged',
+      ha(m('restored', true), [m('restored', true), m('restored', true)], {
+        healthy: true,
+        stagedFiles: true,
+      }),
+      archived,
+      'swap-files',
+    ],
+    // A kill -9 of Steward stops nothing: a restored cluster whose replicas still copy is awaited, not restarted.
+    [
+      'restored, not yet healthy, paused',
+      ha(m('restored', true), [m('restored', true), m('empty', true)], { stagePaused: true }),
+      archived,
+      'await-cluster',
     ],
     // Every member down after they had copied the restored one: started again, the keys kept.
     [
