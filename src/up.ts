@@ -150,7 +150,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         binDir: findPostgresBinDir(options.env.pgBinDir),
         progress,
         unsafeFast: config.appliance.unsafeNoFsync,
-        routerTuning: config.ha.tuning,
+        tuning: config.ha.tuning,
         ...(options.haproxyBinary ? { haproxyBinary: options.haproxyBinary } : {}),
       });
       releasers.push(() => node.stop());

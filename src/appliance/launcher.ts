@@ -35,8 +35,8 @@ export interface LaunchOptions {
   /** fsync off in the control cluster: tests only. */
   readonly unsafeFast?: boolean;
   readonly haproxyBinary?: string;
-  /** The router's health checks (config ha.tuning). */
-  readonly routerTuning: Pick<PatroniSettings, 'routerCheckIntervalMs' | 'routerFall' | 'routerRise'>;
+  /** Patroni's timing and the router's health checks (config ha.tuning), as for the ha tier's clusters. */
+  readonly tuning: PatroniSettings;
   /** How long to wait for this node's member to run (default 30 s; then Steward starts anyway). */
   readonly memberTimeoutMs?: number;
   /** How long to wait for the control cluster to have a primary (default 120 s). */
@@ -152,6 +152,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
       // Patroni needs every server binary (pg_controldata, pg_rewind): the directory initdb really lives in.
       binDir: dirname(realpathSync(join(options.binDir, 'initdb'))),
       ...(options.unsafeFast ? { unsafeFast: true } : {}),
+      settings: options.tuning,
     }),
     { mode: 0o600 },
   );
@@ -170,7 +171,7 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   const dir = routerDir(dataDir);
   const router = new DatabaseRouter({
     dir,
-    settings: options.routerTuning,
+    settings: options.tuning,
     ...(options.haproxyBinary ? { binary: options.haproxyBinary } : {}),
   });
   await router.sync([controlRoute(appliance)]);

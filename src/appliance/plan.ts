@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { RouterEntry } from '../databases/patroni/router.ts';
+import { defaultSettings, type PatroniSettings } from '../databases/patroni/settings.ts';
 import { controlScope, thisNode, type ApplianceNode, type ApplianceSettings } from './config.ts';
 
 /**
@@ -84,6 +85,8 @@ export interface PatroniPlanOptions {
   readonly binDir: string;
   /** fsync and full-page writes off: for tests only (a crash may lose the member's data). */
   readonly unsafeFast?: boolean;
+  /** Patroni's timing (config ha.tuning resolved); default the ha tier's. */
+  readonly settings?: PatroniSettings;
 }
 
 /** Patroni's user for streaming replication (the superuser is `postgres`). */
@@ -92,10 +95,10 @@ export const replicationUser = 'replicator';
 /**
  * Patroni's config for this node's member of the control cluster. It holds
  * the passwords, so the file is the postgres user's alone (0600); they never
- * appear in a process's arguments. The timing is the tuned one of issue 14
- * (ttl 10, loop_wait 2, retry_timeout 3: writes resume in about 10 s after
- * the primary's node dies), synchronous so that a committed job, check result
- * or notification survives the loss of the primary.
+ * appear in a process's arguments. The timing is the ha tier's tuned one
+ * (settings.ts: writes resume about ttl after the primary's node dies),
+ * synchronous so that a committed job, check result or notification survives
+ * the loss of the primary.
  */
 export function patroniConfig(
   appliance: ApplianceSettings,
@@ -105,6 +108,7 @@ export function patroniConfig(
 ): string {
   const node = thisNode(appliance);
   const dirs = nodeDirs(dataDir);
+  const settings = options.settings ?? defaultSettings;
   const hosts = [...new Set(appliance.nodes.map((n) => n.host))];
   // fsync only: pg_rewind needs full_page_writes (measured: with it off the old primary never rejoined).
   const unsafe = options.unsafeFast ? { fsync: 'off' } : {};
@@ -121,10 +125,13 @@ export function patroniConfig(
     etcd3: { hosts: etcdClientHosts(appliance) },
     bootstrap: {
       dcs: {
-        ttl: 10,
-        loop_wait: 2,
-        retry_timeout: 3,
-        maximum_lag_on_failover: 1_048_576,
+        // The ha tier's tuned timing (src/databases/patroni/settings.ts says what bounds failover time).
+        ttl: settings.ttl,
+        loop_wait: settings.loopWait,
+        retry_timeout: settings.retryTimeout,
+        primary_start_timeout: settings.primaryStartTimeout,
+        failsafe_mode: settings.failsafeMode,
+        maximum_lag_on_failover: settings.maximumLagOnFailover,
         synchronous_mode: true,
         postgresql: {
           use_pg_rewind: true,

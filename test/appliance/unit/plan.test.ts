@@ -110,10 +110,13 @@ describe('a node of the appliance, planned', () => {
     };
     expect(config).toMatchObject({ scope: 'steward-control', name: 'n1', watchdog: { mode: 'off' } });
     expect(config.etcd3.hosts).toEqual(['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379']);
+    // The ha tier's tuned timing (settings.ts), not Patroni's defaults.
     expect(config.bootstrap.dcs).toMatchObject({
-      ttl: 10,
-      loop_wait: 2,
+      ttl: 7,
+      loop_wait: 1,
       retry_timeout: 3,
+      primary_start_timeout: 10,
+      failsafe_mode: true,
       synchronous_mode: true,
     });
     expect(config.bootstrap.dcs.postgresql.parameters.fsync).toBeUndefined();
