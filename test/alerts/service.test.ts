@@ -450,6 +450,9 @@ describe('alerts', () => {
       'stage-backup',
       'stage-certificate',
       'stage-disk',
+      'ha-leader',
+      'ha-member-down',
+      'ha-replication',
       'stage-database-down',
       'stage-down',
     ]);

@@ -205,7 +205,12 @@ describe.skipIf(!patroniAvailable)('pgBackRest for an ha cluster', () => {
       timed.push(`${step.kind} ${Date.now() - stepStarted} ms`);
     }
     console.info(`ha restore in place: ${Date.now() - started} ms: ${timed.join(', ')}`);
-    expect(taken).toEqual([
+    // The emptied members start only once the restored one leads (else one of them bootstraps an empty
+    // cluster of its own: seen in CI); whether the planner has to wait for that depends on timing.
+    const waited = taken.indexOf('await-leader');
+    if (waited >= 0)
+      expect(taken.slice(waited - 1, waited + 2)).toEqual(['start-member', 'await-leader', 'start-members']);
+    expect(taken.filter((kind) => kind !== 'await-leader')).toEqual([
       'archive',
       'stage-files',
       'stop-members',

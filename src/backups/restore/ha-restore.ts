@@ -109,6 +109,7 @@ export class HaClusterRestore {
       restoredMember: first!,
       others,
       dcsKeys: keys.length > 0,
+      restoredLeads: await this.#leads(cluster, cluster.members[0]),
       healthy: await this.#healthy(cluster),
       stagePaused: stage.paused,
       stagedFiles: stage.stagedFiles,
@@ -173,6 +174,8 @@ export class HaClusterRestore {
         await stopMember(first, cluster.user);
         await startMember(first, cluster.user);
         return;
+      case 'await-leader':
+        return this.#awaitLeader(cluster, first);
       case 'start-members':
         await this.#ports.progress(row, 'restarting', 'starting the other members: they copy the leader');
         for (const member of others) await startMember(member, cluster.user);
@@ -297,6 +300,31 @@ export class HaClusterRestore {
       user: cluster.user,
       timeoutMs: 70_000,
     });
+  }
+
+  async #leads(cluster: HaRestoreCluster, member: HaMember | undefined): Promise<boolean> {
+    if (!member) return false;
+    try {
+      const status = await cluster.rest.cluster();
+      return status.members.some(
+        (m) => m.name === member.name && m.role === 'leader' && m.state === 'running',
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  async #awaitLeader(cluster: HaRestoreCluster, first: HaMember): Promise<void> {
+    const deadline = Date.now() + this.#ports.timeoutMs;
+    while (!(await this.#leads(cluster, first))) {
+      this.#ports.signal.throwIfAborted();
+      if (Date.now() > deadline) {
+        throw new InternalError(
+          `${first.name} did not take the lead of cluster ${cluster.scope} in time after its restore`,
+        );
+      }
+      await sleep(250);
+    }
   }
 
   async #awaitCluster(cluster: HaRestoreCluster): Promise<void> {

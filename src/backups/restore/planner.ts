@@ -51,6 +51,12 @@ export interface HaObserved {
   readonly others: readonly HaMemberObserved[];
   /** The cluster's keys exist in etcd (its initialize key, leader, history). */
   readonly dcsKeys: boolean;
+  /**
+   * The restored member runs as the leader of the cluster Patroni initialised from its data dir.
+   * Until then the emptied members must not start: one that finds no initialised cluster in etcd
+   * runs initdb and bootstraps an empty cluster of its own, which then wins over the restored one.
+   */
+  readonly restoredLeads: boolean;
   /** A leader runs and every other member streams from it. */
   readonly healthy: boolean;
   readonly stagePaused: boolean;
@@ -121,6 +127,8 @@ export type RestoreStep =
   | { readonly kind: 'reset-dcs' }
   /** ha: the restored member's Patroni started: it becomes the leader. */
   | { readonly kind: 'start-member' }
+  /** ha: wait until the restored member leads (the cluster is initialised from its data dir). */
+  | { readonly kind: 'await-leader' }
   /** ha: the other members' Patroni started: they copy the leader. */
   | { readonly kind: 'start-members' }
   /** ha: wait until a leader runs and every member streams. */
@@ -241,7 +249,9 @@ function nextHaStep(observed: HaObserved, row: RestoreFacts): RestoreStep {
     return { kind: 'reset-dcs' };
   }
   if (!first.patroni) return { kind: 'start-member' };
-  if (observed.others.some((m) => !m.patroni)) return { kind: 'start-members' };
+  if (observed.others.some((m) => !m.patroni)) {
+    return observed.restoredLeads ? { kind: 'start-members' } : { kind: 'await-leader' };
+  }
   if (!observed.healthy) return { kind: 'await-cluster' };
   if (observed.stagePaused) return { kind: 'resume-stage' };
   if (observed.stagedFiles) return { kind: 'swap-files' };

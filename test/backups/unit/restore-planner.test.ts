@@ -247,6 +247,7 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
     restoredMember: first,
     others,
     dcsKeys: true,
+    restoredLeads: false,
     healthy: false,
     stagePaused: false,
     stagedFiles: false,
@@ -295,14 +296,27 @@ describe('nextRestoreStep: an ha cluster restored in place', () => {
     ['one other emptied', ha(m('restored'), [m('empty'), m('other')]), archived, 'empty-members'],
     ['others emptied', ha(m('restored'), [m('empty'), m('empty')]), archived, 'reset-dcs'],
     ['keys gone', ha(m('restored'), [m('empty'), m('empty')], { dcsKeys: false }), archived, 'start-member'],
+    // Started, but Patroni has not yet initialised the cluster from it: an emptied member started now
+    // would find no initialised cluster, run initdb and bootstrap an empty one (seen in CI).
+    [
+      'the restored member started, not yet leading',
+      ha(m('restored', true), [m('empty'), m('empty')]),
+      archived,
+      'await-leader',
+    ],
     [
       'the restored member leads',
-      ha(m('restored', true), [m('empty'), m('empty')]),
+      ha(m('restored', true), [m('empty'), m('empty')], { restoredLeads: true }),
       archived,
       'start-members',
     ],
     // A kill -9 mid start-members: the one not started yet is started.
-    ['one other started', ha(m('restored', true), [m('empty', true), m('empty')]), archived, 'start-members'],
+    [
+      'one other started',
+      ha(m('restored', true), [m('empty', true), m('empty')], { restoredLeads: true }),
+      archived,
+      'start-members',
+    ],
     ['copying', ha(m('restored', true), [m('empty', true), m('restored', true)]), archived, 'await-cluster'],
     [
       'healthy, stage paused',
