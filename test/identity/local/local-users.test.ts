@@ -321,8 +321,9 @@ describe('local users', () => {
     for (let i = 0; i < 4; i++) await verifyPassword(hash, 'not this one');
     const spent = process.cpuUsage(started);
     const alone = (spent.user + spent.system) / 1000;
+    // Half: a shortcut costs a small fraction, and 0.6 failed by 0.05 ms once with two test files running.
     for (const kind of Object.keys(kinds)) {
-      expect(cpu[kind], JSON.stringify({ cpu, alone })).toBeGreaterThan(alone * 0.6);
+      expect(cpu[kind], JSON.stringify({ cpu, alone })).toBeGreaterThan(alone * 0.5);
     }
   });
 
