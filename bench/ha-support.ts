@@ -21,7 +21,6 @@ import {
   stopEtcd,
   stopMember,
   writeMemberConfig,
-  type HaCredentials,
   type HaMember,
   type PatroniSettings,
 } from '../src/databases/patroni/index.ts';
@@ -31,6 +30,7 @@ import { drillProblems } from '../src/monitoring/ha-verdicts.ts';
 import type { HaCluster } from '../src/drills/cluster.ts';
 import { postgresRunAs } from '../src/system/exec.ts';
 import { freePort } from '../src/system/ports.ts';
+import { loopbackMembers, throwawayCredentials } from '../test/harness/patroni-cluster.ts';
 import { sleep } from './support.ts';
 
 export interface BenchEtcd {
@@ -82,22 +82,8 @@ export async function startBenchCluster(
   await chmod(dir, 0o711);
   const user = postgresRunAs();
   const binDir = serverBinDir(findPostgresBinDir());
-  const credentials: HaCredentials = {
-    superuser: randomBytes(12).toString('hex'),
-    replication: randomBytes(12).toString('hex'),
-    rest: randomBytes(12).toString('hex'),
-  };
-  const members: HaMember[] = [];
-  for (let i = 1; i <= 3; i += 1) {
-    members.push({
-      name: `${scope}_${i}`,
-      node: 'bench',
-      host: '127.0.0.1',
-      pgPort: await freePort(0),
-      restPort: await freePort(0),
-      dataDir: join(dir, `m${i}`, 'data'),
-    });
-  }
+  const credentials = throwawayCredentials();
+  const members = await loopbackMembers(scope, dir, 'bench', 3);
   for (const member of members) {
     const config = renderMemberConfig({
       scope,

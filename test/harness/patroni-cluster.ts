@@ -57,6 +57,36 @@ export interface TestHaClusterOptions {
  * A small Patroni cluster on loopback (fsync off): every member is started at
  * once; one wins the initialize key, the others copy it by pg_basebackup.
  */
+/** Passwords for a throwaway cluster (tests, benches): random, never kept. */
+export function throwawayCredentials(): HaCredentials {
+  return {
+    superuser: randomBytes(12).toString('hex'),
+    replication: randomBytes(12).toString('hex'),
+    rest: randomBytes(12).toString('hex'),
+  };
+}
+
+/** `size` members of a cluster on loopback, each on free ports, their data dirs under `dir`. */
+export async function loopbackMembers(
+  scope: string,
+  dir: string,
+  node: string,
+  size: number,
+): Promise<HaMember[]> {
+  const members: HaMember[] = [];
+  for (let i = 1; i <= size; i += 1) {
+    members.push({
+      name: `${scope}_${i}`,
+      node,
+      host: '127.0.0.1',
+      pgPort: await freePort(0),
+      restPort: await freePort(0),
+      dataDir: join(dir, `m${i}`, 'data'),
+    });
+  }
+  return members;
+}
+
 export async function launchCluster(
   options: TestHaClusterOptions & {
     readonly etcdUrl: string;
@@ -71,22 +101,8 @@ export async function launchCluster(
   await chmod(dir, 0o711);
   const user = postgresRunAs();
   const binDir = serverBinDir(options.binDir);
-  const credentials: HaCredentials = {
-    superuser: randomBytes(12).toString('hex'),
-    replication: randomBytes(12).toString('hex'),
-    rest: randomBytes(12).toString('hex'),
-  };
-  const members: HaMember[] = [];
-  for (let i = 1; i <= (options.size ?? 3); i += 1) {
-    members.push({
-      name: `${scope}_${i}`,
-      node: 'test',
-      host: '127.0.0.1',
-      pgPort: await freePort(0),
-      restPort: await freePort(0),
-      dataDir: join(dir, `m${i}`, 'data'),
-    });
-  }
+  const credentials = throwawayCredentials();
+  const members = await loopbackMembers(scope, dir, 'test', options.size ?? 3);
   const configOf = (member: HaMember): string =>
     renderMemberConfig({
       scope,

@@ -41,6 +41,17 @@ export const restoreTestScheduleKey = 'all';
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const hour = 3_600_000;
 
+/** What a restore test established so far: kept with its outcome, whether it succeeded or not. */
+interface RestoreTestEvidence {
+  repo?: number;
+  label?: string;
+  stoppedAt?: Date;
+  restorePoint?: string;
+  rpoSeconds?: number;
+  rtoMs?: number;
+  verification?: RestoreTestVerification;
+}
+
 /**
  * Restore tests (issue 5) and the evidence they leave: a restore test
  * restores the newest backup that has a fingerprint of the stage's database,
@@ -254,15 +265,7 @@ export class RestoreTestService {
     });
     const signal = this.#c.signal;
     const startedAt = this.#c.deps.clock.now();
-    const evidence: {
-      repo?: number;
-      label?: string;
-      stoppedAt?: Date;
-      restorePoint?: string;
-      rpoSeconds?: number;
-      rtoMs?: number;
-      verification?: RestoreTestVerification;
-    } = {};
+    const evidence: RestoreTestEvidence = {};
     let scratch: ScratchInstance | undefined;
     try {
       const stage = await this.#c.deps.db
@@ -399,15 +402,7 @@ export class RestoreTestService {
     row: RestoreTestRow,
     status: 'succeeded' | 'failed',
     error: string | null,
-    evidence: {
-      repo?: number;
-      label?: string;
-      stoppedAt?: Date;
-      restorePoint?: string;
-      rpoSeconds?: number;
-      rtoMs?: number;
-      verification?: RestoreTestVerification;
-    },
+    evidence: RestoreTestEvidence,
   ): Promise<RestoreTestView> {
     await this.#c.deps.db.transaction().execute(async (tx) => {
       await tx
