@@ -1,0 +1,156 @@
+import { useState } from 'react';
+import type { ConsoleApi } from '../../app/api.ts';
+import { useMutation } from '../../app/query.ts';
+import { useCan } from '../../app/session.tsx';
+import { useUrlState } from '../../app/url.ts';
+import {
+  Button,
+  DataTable,
+  Form,
+  Page,
+  StatusBadge,
+  TextField,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
+import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { formatDuration } from '../ops-kit/format.ts';
+import type { CheckRow } from './types.ts';
+
+const emptyForm = { stage: 'prod', path: '/', expectStatus: '', interval: '30s' };
+
+/** A tenant's checks (the tenant in the URL): state, since, last result; add an HTTP check, remove one. */
+export default function CheckList() {
+  const { t, formatDate } = useWords();
+  const can = useCan();
+  const url = useUrlState();
+  const tenant = url.get('tenant');
+  const [flash, setFlash] = useState<string | null>(null);
+  const [form, setForm] = useState(emptyForm);
+  const result = useTablePage<CheckRow>('/api/v1/tenants/{tenant}/checks', {
+    params: { tenant },
+    enabled: tenant !== '',
+    topics: ['checks'],
+    match: (signal) => signal.topic !== 'checks' || !('tenant' in signal) || signal.tenant === tenant,
+  });
+  const add = useMutation(
+    (api: ConsoleApi, f: typeof emptyForm) =>
+      api.post<CheckRow>('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+        params: { tenant, stage: f.stage },
+        body: {
+          path: f.path,
+          interval: f.interval,
+          ...(f.expectStatus
+            ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
+            : {}),
+        },
+      }),
+    {
+      onSuccess: () => {
+        setFlash(t('checks.added'));
+        setForm(emptyForm);
+        result.refetch();
+      },
+    },
+  );
+  const columns: Column<CheckRow>[] = [
+    { key: 'target', header: t('checks.col.target'), rowHeader: true, render: (c) => c.target },
+    { key: 'stage', header: t('checks.col.stage'), render: (c) => c.stage ?? '–' },
+    {
+      key: 'kind',
+      header: t('checks.col.kind'),
+      render: (c) => (c.builtin ? `${c.kind} (${c.builtin})` : c.kind),
+    },
+    {
+      key: 'interval',
+      header: t('checks.col.interval'),
+      render: (c) => formatDuration(c.intervalSeconds * 1000),
+    },
+    {
+      key: 'state',
+      header: t('checks.col.state'),
+      render: (c) => (
+        <StatusBadge
+          state={c.state}
+          tone={c.state === 'up' ? 'good' : c.state === 'down' ? 'bad' : undefined}
+        />
+      ),
+    },
+    { key: 'since', header: t('checks.col.since'), render: (c) => formatDate(c.since) },
+    {
+      key: 'last',
+      header: t('checks.col.last'),
+      render: (c) =>
+        c.lastResult
+          ? `${c.lastResult.outcome} · ${c.lastResult.detail} · ${formatDate(c.lastResult.at)}`
+          : '–',
+    },
+    {
+      key: 'actions',
+      header: t('alerts.col.actions'),
+      render: (c) =>
+        can('tenants.write') && c.origin === 'operator' ? (
+          <ConfirmAction
+            label={t('checks.remove')}
+            ariaLabel={`${t('checks.remove')}: ${c.target} (${c.id})`}
+            title={t('checks.remove.confirm', { id: c.id })}
+            danger
+            run={(api) =>
+              api.delete('/api/v1/tenants/{tenant}/checks/{id}', { params: { tenant, id: c.id } })
+            }
+            onDone={() => {
+              setFlash(t('checks.removed', { id: c.id }));
+              result.refetch();
+            }}
+          />
+        ) : null,
+    },
+  ];
+  const field = (name: keyof typeof emptyForm) => ({
+    name,
+    value: form[name],
+    onValue: (value: string) => setForm({ ...form, [name]: value }),
+  });
+  return (
+    <Page title={t('checks.title')}>
+      <Flash text={flash} />
+      <search className="filters">
+        <label>
+          {t('checks.tenant')}
+          <input
+            type="search"
+            value={tenant}
+            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
+          />
+        </label>
+      </search>
+      {tenant === '' ? (
+        <p className="muted">{t('checks.pickTenant')}</p>
+      ) : (
+        <>
+          <DataTable
+            label={t('checks.title')}
+            columns={columns}
+            result={result}
+            rowKey={(c) => c.id}
+            empty={t('checks.empty')}
+          />
+          {can('tenants.write') ? (
+            <section aria-labelledby="check-add">
+              <h2 id="check-add">{t('checks.add')}</h2>
+              <Form label={t('checks.add')} error={add.error} onSubmit={() => add.mutate(form)}>
+                <TextField {...field('stage')} label={t('checks.add.stage')} />
+                <TextField {...field('path')} label={t('checks.add.path')} />
+                <TextField {...field('expectStatus')} label={t('checks.add.status')} inputMode="numeric" />
+                <TextField {...field('interval')} label={t('checks.add.interval')} />
+                <Button type="submit" variant="primary" busy={add.pending}>
+                  {t('checks.add')}
+                </Button>
+              </Form>
+            </section>
+          ) : null}
+        </>
+      )}
+    </Page>
+  );
+}

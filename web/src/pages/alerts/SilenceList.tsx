@@ -1,0 +1,101 @@
+import { useState } from 'react';
+import type { ConsoleApi } from '../../app/api.ts';
+import { useMutation } from '../../app/query.ts';
+import { useCan } from '../../app/session.tsx';
+import { useUrlState } from '../../app/url.ts';
+import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
+import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { place, present } from '../ops-kit/format.ts';
+import type { SilenceRow } from './types.ts';
+
+const emptyForm = { tenant: '', stage: '', for: '2h', reason: '' };
+
+/** Silences (current and planned; with all=true also ended ones); add one, remove one. */
+export default function SilenceList() {
+  const { t, formatDate } = useWords();
+  const can = useCan();
+  const url = useUrlState();
+  const [flash, setFlash] = useState<string | null>(null);
+  const [form, setForm] = useState(emptyForm);
+  const result = useTablePage<SilenceRow>('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
+  const add = useMutation(
+    (api: ConsoleApi, body: typeof emptyForm) =>
+      api.post<SilenceRow>('/api/v1/silences', { body: present(body) }),
+    {
+      onSuccess: (s) => {
+        setFlash(t('silences.added', { id: s.id }));
+        setForm(emptyForm);
+        result.refetch();
+      },
+    },
+  );
+  const columns: Column<SilenceRow>[] = [
+    {
+      key: 'place',
+      header: t('silences.col.place'),
+      rowHeader: true,
+      render: (s) => place(s.tenant, s.stage),
+    },
+    { key: 'from', header: t('silences.col.from'), render: (s) => formatDate(s.startsAt) },
+    { key: 'until', header: t('silences.col.until'), render: (s) => formatDate(s.removedAt ?? s.endsAt) },
+    { key: 'reason', header: t('silences.col.reason'), render: (s) => s.reason },
+    { key: 'by', header: t('silences.col.by'), render: (s) => s.createdBy },
+    {
+      key: 'actions',
+      header: t('alerts.col.actions'),
+      render: (s) =>
+        can('tenants.write') && !s.removedAt && Date.parse(s.endsAt) > Date.now() ? (
+          <ConfirmAction
+            label={t('silences.remove')}
+            ariaLabel={`${t('silences.remove')}: ${place(s.tenant, s.stage)} (${s.id})`}
+            title={t('silences.remove.confirm', { id: s.id })}
+            danger
+            run={(api) => api.delete('/api/v1/silences/{id}', { params: { id: s.id } })}
+            onDone={() => {
+              setFlash(t('silences.removed', { id: s.id }));
+              result.refetch();
+            }}
+          />
+        ) : null,
+    },
+  ];
+  const field = (name: keyof typeof emptyForm) => ({
+    name,
+    value: form[name],
+    onValue: (value: string) => setForm({ ...form, [name]: value }),
+  });
+  return (
+    <Page title={t('silences.title')}>
+      <Flash text={flash} />
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={url.get('all') === 'true'}
+          onChange={(event) => url.set({ all: event.target.checked ? 'true' : null, cursor: null })}
+        />{' '}
+        {t('silences.showEnded')}
+      </label>
+      <DataTable
+        label={t('silences.title')}
+        columns={columns}
+        result={result}
+        rowKey={(s) => s.id}
+        empty={t('silences.empty')}
+      />
+      {can('tenants.write') ? (
+        <section aria-labelledby="silence-add">
+          <h2 id="silence-add">{t('silences.add')}</h2>
+          <Form label={t('silences.add')} error={add.error} onSubmit={() => add.mutate(form)}>
+            <TextField {...field('tenant')} label={t('silences.tenant')} required />
+            <TextField {...field('stage')} label={t('silences.stage')} />
+            <TextField {...field('for')} label={t('silences.for')} />
+            <TextField {...field('reason')} label={t('silences.reason')} required />
+            <Button type="submit" variant="primary" busy={add.pending}>
+              {t('silences.add')}
+            </Button>
+          </Form>
+        </section>
+      ) : null}
+    </Page>
+  );
+}

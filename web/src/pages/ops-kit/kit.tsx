@@ -1,0 +1,99 @@
+import { useMemo, useState, type ReactNode } from 'react';
+import { useI18n, type Translate } from '../../app/i18n.tsx';
+import type { ConsoleApi } from '../../app/api.ts';
+import { useMutation } from '../../app/query.ts';
+import { Button, ConfirmDialog } from '../../ui/index.ts';
+
+/**
+ * Small pieces the operator pages share (alerts, incidents, SLA, backups,
+ * audit, access, settings): what an action said, facts as a definition list,
+ * and an action that asks first. Built on the shell's ui; nothing here knows
+ * an area.
+ */
+
+/** What the last action did, announced politely to screen readers. */
+export function Flash(props: { readonly text: string | null }) {
+  return (
+    <p className="banner banner-ok" role="status" hidden={!props.text}>
+      {props.text ?? ''}
+    </p>
+  );
+}
+
+/** Label and value pairs of one thing. */
+export function Facts(props: {
+  readonly label: string;
+  readonly items: readonly (readonly [string, ReactNode])[];
+}) {
+  return (
+    <dl className="facts" aria-label={props.label}>
+      {props.items.map(([term, value]) => (
+        <div key={term}>
+          <dt>{term}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/**
+ * A button that asks in a dialog, then runs the call; the API's error shows
+ * in the dialog, which stays open. `onDone` gets the answer (to say what
+ * happened and refetch).
+ */
+export function ConfirmAction<O>(props: {
+  readonly label: string;
+  /** The button's accessible name when `label` alone is ambiguous in a table (Remove … of which row). */
+  readonly ariaLabel?: string;
+  readonly title: string;
+  readonly confirmLabel?: string;
+  readonly danger?: boolean;
+  readonly variant?: 'primary' | 'secondary' | 'danger' | 'link';
+  readonly children?: ReactNode;
+  readonly run: (api: ConsoleApi) => Promise<O>;
+  readonly onDone: (answer: O) => void;
+}) {
+  const [open, setOpen] = useState(false);
+  const action = useMutation((api: ConsoleApi, _input: null) => props.run(api), {
+    onSuccess: (answer) => {
+      setOpen(false);
+      props.onDone(answer);
+    },
+  });
+  return (
+    <>
+      <Button
+        variant={props.variant ?? (props.danger ? 'danger' : 'secondary')}
+        aria-label={props.ariaLabel}
+        onClick={() => {
+          action.reset();
+          setOpen(true);
+        }}
+      >
+        {props.label}
+      </Button>
+      <ConfirmDialog
+        open={open}
+        title={props.title}
+        confirmLabel={props.confirmLabel ?? props.label}
+        danger={props.danger ?? false}
+        busy={action.pending}
+        error={action.error}
+        onConfirm={() => void action.mutate(null)}
+        onCancel={() => setOpen(false)}
+      >
+        {props.children}
+      </ConfirmDialog>
+    </>
+  );
+}
+
+/** The language's words and date format, as plain functions (safe to pass around and destructure). */
+export function useWords(): {
+  readonly t: Translate;
+  readonly formatDate: (value: string | null | undefined) => string;
+} {
+  const i18n = useI18n();
+  return useMemo(() => ({ t: i18n.t, formatDate: (value) => i18n.formatDate(value) }), [i18n]);
+}
