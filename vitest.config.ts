@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'web/src/**/*.test.ts'],
     globalSetup: ['test/harness/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -13,5 +13,7 @@ export default defineConfig({
     // took 55% of that.
     maxWorkers: 2,
     reporters: ['default'],
+    // Every API response is checked against its route's contract (src/api/contracts/), in every test.
+    env: { STEWARD_CHECK_RESPONSES: '1' },
   },
 });
