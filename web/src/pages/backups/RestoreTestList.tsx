@@ -1,0 +1,77 @@
+import { Link } from 'wouter';
+import { useUrlState } from '../../app/url.ts';
+import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
+import { formatDuration, place } from '../ops-kit/format.ts';
+import { useWords } from '../ops-kit/kit.tsx';
+import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
+
+/** Restore tests, newest first, with their evidence at a glance: RPO, RTO, fingerprints. */
+export function RestoreTestList() {
+  const { t, formatDate } = useWords();
+  const url = useUrlState();
+  const result = useTablePage<RestoreTestRow>('/api/v1/restore-tests', {
+    filters: ['tenant', 'stage'],
+    topics: ['restore-tests'],
+  });
+  const columns: Column<RestoreTestRow>[] = [
+    {
+      key: 'id',
+      header: t('tests.col.place'),
+      rowHeader: true,
+      render: (r) => (
+        <Link href={`/backups/restore-tests/${encodeURIComponent(r.id)}`}>{place(r.tenant, r.stage)}</Link>
+      ),
+    },
+    { key: 'trigger', header: t('tests.col.trigger'), render: (r) => r.trigger },
+    { key: 'status', header: t('tests.col.status'), render: (r) => <StatusBadge state={r.status} /> },
+    {
+      key: 'rpo',
+      header: t('tests.col.rpo'),
+      render: (r) => formatDuration(r.rpoSeconds === null ? null : r.rpoSeconds * 1000),
+    },
+    { key: 'rto', header: t('tests.col.rto'), render: (r) => formatDuration(r.rtoMs) },
+    {
+      key: 'fingerprint',
+      header: t('tests.col.fingerprint'),
+      render: (r) => {
+        const verdict = fingerprintVerdict(r);
+        return (
+          <StatusBadge
+            state={t(`tests.fingerprint.${verdict}`)}
+            tone={verdict === 'ok' ? 'good' : verdict === 'bad' ? 'bad' : 'idle'}
+          />
+        );
+      },
+    },
+    { key: 'started', header: t('tests.col.started'), render: (r) => formatDate(r.startedAt) },
+  ];
+  return (
+    <>
+      <search className="filters">
+        <label>
+          {t('backups.tenant')}
+          <input
+            type="search"
+            value={url.get('tenant')}
+            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
+          />
+        </label>
+        <label>
+          {t('backups.stage')}
+          <input
+            type="search"
+            value={url.get('stage')}
+            onChange={(event) => url.set({ stage: event.target.value, cursor: null })}
+          />
+        </label>
+      </search>
+      <DataTable
+        label={t('backups.tab.tests')}
+        columns={columns}
+        result={result}
+        rowKey={(r) => r.id}
+        empty={t('tests.empty')}
+      />
+    </>
+  );
+}
