@@ -1,0 +1,145 @@
+import { useState } from 'react';
+import { Link } from 'wouter';
+import type { ConsoleApi } from '../../app/api.ts';
+import { itemsOf } from '../../app/api.ts';
+import { useMutation, useQuery } from '../../app/query.ts';
+import { useCan } from '../../app/session.tsx';
+import {
+  Button,
+  DataTable,
+  ErrorBanner,
+  Form,
+  Page,
+  TextField,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
+import { Flash, useWords } from '../ops-kit/kit.tsx';
+import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
+
+const emptyForm = { name: '', rotation: 'weekly', tz: 'Europe/Berlin', handoff: '09:00', members: '' };
+
+/** On-call: schedules with who is on call now, escalation policies, the addresses operators are paged at. */
+export default function OnCallPage() {
+  const { t, formatDate } = useWords();
+  const can = useCan();
+  const [flash, setFlash] = useState<string | null>(null);
+  const [form, setForm] = useState(emptyForm);
+  const schedules = useTablePage<ScheduleRow>('/api/v1/oncall/schedules', { topics: ['oncall'] });
+  const policies = useQuery(
+    ['oncall-policies'],
+    async (api, signal) =>
+      itemsOf<PolicyRow>(await api.get('/api/v1/oncall/escalation-policies', { signal })),
+    { topics: ['oncall'] },
+  );
+  const contacts = useQuery(
+    ['oncall-contacts'],
+    async (api, signal) => itemsOf<ContactRow>(await api.get('/api/v1/oncall/contacts', { signal })),
+    { topics: ['oncall', 'operators'] },
+  );
+  const add = useMutation(
+    (api: ConsoleApi, f: typeof emptyForm) =>
+      api.post<ScheduleRow>('/api/v1/oncall/schedules', {
+        body: {
+          name: f.name,
+          rotation: f.rotation,
+          tz: f.tz,
+          ...(f.handoff ? { handoff: f.handoff } : {}),
+          members: memberList(f.members),
+        },
+      }),
+    {
+      onSuccess: (s) => {
+        setFlash(t('oncall.added', { name: s.name }));
+        setForm(emptyForm);
+        schedules.refetch();
+      },
+    },
+  );
+  const columns: Column<ScheduleRow>[] = [
+    {
+      key: 'name',
+      header: t('oncall.col.name'),
+      rowHeader: true,
+      render: (s) => <Link href={`/oncall/${encodeURIComponent(s.name)}`}>{s.name}</Link>,
+    },
+    {
+      key: 'now',
+      header: t('oncall.col.now'),
+      render: (s) => s.onCall.member + (s.onCall.override ? ' *' : ''),
+    },
+    { key: 'until', header: t('oncall.col.until'), render: (s) => formatDate(s.onCall.until) },
+    { key: 'rotation', header: t('oncall.col.rotation'), render: (s) => s.rotation },
+    { key: 'zone', header: t('oncall.col.zone'), render: (s) => `${s.timeZone} · ${s.handoff}` },
+    { key: 'members', header: t('oncall.col.members'), render: (s) => s.members.join(', ') },
+  ];
+  const field = (key: keyof typeof emptyForm) => ({
+    name: key,
+    value: form[key],
+    onValue: (value: string) => setForm({ ...form, [key]: value }),
+  });
+  return (
+    <Page title={t('oncall.title')}>
+      <Flash text={flash} />
+      <h2>{t('oncall.schedules')}</h2>
+      <DataTable
+        label={t('oncall.schedules')}
+        columns={columns}
+        result={schedules}
+        rowKey={(s) => s.name}
+        empty={t('oncall.empty')}
+      />
+      {can('notifications.write') ? (
+        <section aria-labelledby="oncall-add">
+          <h3 id="oncall-add">{t('oncall.add')}</h3>
+          <Form label={t('oncall.add')} error={add.error} onSubmit={() => add.mutate(form)}>
+            <TextField {...field('name')} label={t('oncall.add.name')} required />
+            <TextField {...field('rotation')} label={t('oncall.add.rotation')} />
+            <TextField {...field('tz')} label={t('oncall.add.tz')} />
+            <TextField {...field('handoff')} label={t('oncall.add.handoff')} />
+            <TextField {...field('members')} label={t('oncall.add.members')} required />
+            <Button type="submit" variant="primary" busy={add.pending}>
+              {t('oncall.add')}
+            </Button>
+          </Form>
+        </section>
+      ) : null}
+      <section aria-labelledby="oncall-policies">
+        <h2 id="oncall-policies">{t('oncall.policies')}</h2>
+        <ErrorBanner error={policies.error} />
+        {policies.data?.length === 0 ? <p className="muted">{t('oncall.policies.empty')}</p> : null}
+        {policies.data?.map((p) => (
+          <div key={p.name}>
+            <h3>{p.name}</h3>
+            <ol aria-label={`${p.name}: ${t('oncall.policy.steps')}`}>
+              {p.steps.map((step) => (
+                <li key={step}>{step}</li>
+              ))}
+            </ol>
+            <p className="muted">{`${t('oncall.policy.repeat')}: ${p.repeat}`}</p>
+          </div>
+        ))}
+      </section>
+      <section aria-labelledby="oncall-contacts">
+        <h2 id="oncall-contacts">{t('oncall.contacts')}</h2>
+        <ErrorBanner error={contacts.error} />
+        <table aria-label={t('oncall.contacts')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('oncall.contact.operator')}</th>
+              <th scope="col">{t('oncall.contact.email')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {contacts.data?.map((c) => (
+              <tr key={c.username}>
+                <th scope="row">{c.username}</th>
+                <td>{c.email ?? t('oncall.contact.none')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </Page>
+  );
+}
