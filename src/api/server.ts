@@ -35,6 +35,7 @@ import { systemRoutes } from './routes/system.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
+import { consoleRoutes } from './routes/console.ts';
 import type { Services } from '../services.ts';
 
 export interface ApiServerOptions {
@@ -153,6 +154,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   maintenanceRoutes(api, authenticate, options.services);
   ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   userRoutes(api, authenticate, options.services);
+  consoleRoutes(api, authenticate, options.services);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useI18n } from '../../app/i18n.tsx';
-import { useMutation, useQuery } from '../../app/query.ts';
+import { useConsole, useMutation, useQuery } from '../../app/query.ts';
 import { Button, ConfirmDialog, Form, SelectField, StatusBadge, Steps } from '../../ui/index.ts';
 import { releasesOf } from './data.ts';
 import { inFlight, type DeploymentRow } from './types.ts';
@@ -52,7 +52,8 @@ export function DeployButton(props: {
 }) {
   const { t } = useI18n();
   const [open, setOpen] = useState(false);
-  const releases = useQuery(['releases'], (api, signal) => releasesOf(api, signal), {
+  const { loose } = useConsole();
+  const releases = useQuery(['releases'], (_api, signal) => releasesOf(loose, signal), {
     topics: ['releases'],
     enabled: open,
   });
@@ -65,10 +66,10 @@ export function DeployButton(props: {
   const deploy = useMutation(
     (api, release: string) => {
       const [app, version] = release.split('\u0000');
-      return api.post<DeploymentRow>('/api/v1/tenants/{tenant}/stages/{stage}/deployments', {
+      return api.post('/api/v1/tenants/{tenant}/stages/{stage}/deployments', {
         params: { tenant: props.tenant, stage: props.stage },
         body: { version: version ?? '', ...(app ? { app } : {}) },
-      });
+      }) as Promise<DeploymentRow>;
     },
     {
       onSuccess: () => {
@@ -123,10 +124,10 @@ export function RollbackButton(props: {
   const [open, setOpen] = useState(false);
   const rollback = useMutation(
     (api) =>
-      api.post<DeploymentRow>('/api/v1/tenants/{tenant}/stages/{stage}/rollback', {
+      api.post('/api/v1/tenants/{tenant}/stages/{stage}/rollback', {
         params: { tenant: props.tenant, stage: props.stage },
         body: {},
-      }),
+      }) as Promise<DeploymentRow>,
     {
       onSuccess: () => {
         setOpen(false);
@@ -169,7 +170,10 @@ export function PromoteForm(props: {
   const [to, setTo] = useState(props.stages[1] ?? props.stages[0] ?? '');
   const promote = useMutation(
     (api, body: { from: string; to: string }) =>
-      api.post<DeploymentRow>('/api/v1/tenants/{tenant}/promote', { params: { tenant: props.tenant }, body }),
+      api.post('/api/v1/tenants/{tenant}/promote', {
+        params: { tenant: props.tenant },
+        body,
+      }) as Promise<DeploymentRow>,
     { onSuccess: props.onStarted },
   );
   const options = props.stages.map((value) => ({ value, label: value }));
