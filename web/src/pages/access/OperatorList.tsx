@@ -15,7 +15,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import { operatorRoles, type AddedOperator, type OperatorRow } from './types.ts';
 
 const emptyForm = { username: '', role: 'operator', password: '' };
@@ -30,7 +30,7 @@ export default function OperatorList() {
   const result = useTablePage<OperatorRow>('/api/v1/operators', { topics: ['operators'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
-      api.post<AddedOperator>('/api/v1/operators', { body: present(body) }),
+      shaped<AddedOperator>(api.post('/api/v1/operators', { body: asTyped(present(body)) })),
     {
       onSuccess: (added) => {
         setFlash(t('operators.added', { username: added.operator.username }));

@@ -14,7 +14,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import { operatorRoles, tokenScopes, type IssuedToken, type TokenRow } from './types.ts';
 
 const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
@@ -32,16 +32,18 @@ export default function TokenList() {
   const result = useTablePage<TokenRow>('/api/v1/tokens', { topics: ['tokens'] });
   const create = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      api.post<IssuedToken>('/api/v1/tokens', {
-        body: {
-          name: f.name,
-          ...(f.role ? { role: f.role } : {}),
-          ...(f.scope ? { scope: f.scope } : {}),
-          ...(f.expiresInDays
-            ? { expiresInDays: /^\d+$/.test(f.expiresInDays) ? Number(f.expiresInDays) : f.expiresInDays }
-            : {}),
-        },
-      }),
+      shaped<IssuedToken>(
+        api.post('/api/v1/tokens', {
+          body: asTyped({
+            name: f.name,
+            ...(f.role ? { role: f.role } : {}),
+            ...(f.scope ? { scope: f.scope } : {}),
+            ...(f.expiresInDays
+              ? { expiresInDays: /^\d+$/.test(f.expiresInDays) ? Number(f.expiresInDays) : f.expiresInDays }
+              : {}),
+          }),
+        }),
+      ),
     {
       onSuccess: () => {
         setForm(emptyForm);

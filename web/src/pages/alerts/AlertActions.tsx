@@ -4,6 +4,7 @@ import { useT } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ConfirmDialog, ErrorBanner, TextField } from '../../ui/index.ts';
+import { shaped } from '../ops-kit/kit.tsx';
 import { canAcknowledge, canResolve, type AlertRow } from './types.ts';
 
 /**
@@ -23,15 +24,18 @@ export function AlertActions(props: {
   const [resolving, setResolving] = useState(false);
   const [note, setNote] = useState('');
   const ack = useMutation(
-    (api: ConsoleApi, id: string) => api.post<AlertRow>('/api/v1/alerts/{id}/ack', { params: { id } }),
+    (api: ConsoleApi, id: string) =>
+      shaped<AlertRow>(api.post('/api/v1/alerts/{id}/ack', { params: { id } })),
     { onSuccess: (a) => props.onDone(t('alerts.acked', { id: a.id })) },
   );
   const resolve = useMutation(
     (api: ConsoleApi, input: { id: string; note: string }) =>
-      api.post<AlertRow>('/api/v1/alerts/{id}/resolve', {
-        params: { id: input.id },
-        body: { note: input.note },
-      }),
+      shaped<AlertRow>(
+        api.post('/api/v1/alerts/{id}/resolve', {
+          params: { id: input.id },
+          body: { note: input.note },
+        }),
+      ),
     {
       onSuccess: (a) => {
         setResolving(false);

@@ -4,7 +4,7 @@ import { itemsOf } from '../../app/api.ts';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
-import { Facts, Flash, useWords } from '../ops-kit/kit.tsx';
+import { Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { AlertActions } from './AlertActions.tsx';
 import type { AlertRow, PageRow } from './types.ts';
@@ -19,7 +19,7 @@ export default function AlertDetail() {
     signal.topic !== 'alerts' || signal.id === id;
   const alert = useQuery(
     ['alert', id],
-    (api, signal) => api.get<AlertRow>('/api/v1/alerts/{id}', { params: { id }, signal }),
+    (api, signal) => shaped<AlertRow>(api.get('/api/v1/alerts/{id}', { params: { id }, signal })),
     {
       topics: ['alerts'],
       match,

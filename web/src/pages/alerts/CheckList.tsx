@@ -13,7 +13,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -35,16 +35,18 @@ export default function CheckList() {
   });
   const add = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      api.post<CheckRow>('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
-        params: { tenant, stage: f.stage },
-        body: {
-          path: f.path,
-          interval: f.interval,
-          ...(f.expectStatus
-            ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
-            : {}),
-        },
-      }),
+      shaped<CheckRow>(
+        api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+          params: { tenant, stage: f.stage },
+          body: asTyped({
+            path: f.path,
+            interval: f.interval,
+            ...(f.expectStatus
+              ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
+              : {}),
+          }),
+        }),
+      ),
     {
       onSuccess: () => {
         setFlash(t('checks.added'));

@@ -4,7 +4,7 @@ import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -20,7 +20,7 @@ export default function SilenceList() {
   const result = useTablePage<SilenceRow>('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
-      api.post<SilenceRow>('/api/v1/silences', { body: present(body) }),
+      shaped<SilenceRow>(api.post('/api/v1/silences', { body: asTyped(present(body)) })),
     {
       onSuccess: (s) => {
         setFlash(t('silences.added', { id: s.id }));

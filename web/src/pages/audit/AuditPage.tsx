@@ -12,7 +12,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { useWords } from '../ops-kit/kit.tsx';
+import { useWords, shaped } from '../ops-kit/kit.tsx';
 import type { ConsoleApi } from '../../app/api.ts';
 
 interface AuditEvent {
@@ -76,7 +76,7 @@ export default function AuditPage() {
     topics: ['audit'],
   });
   const verify = useMutation((api: ConsoleApi, _input: null) =>
-    api.get<VerifyReport>('/api/v1/audit/verify'),
+    shaped<VerifyReport>(api.get('/api/v1/audit/verify')),
   );
   const columns: Column<AuditEvent>[] = [
     { key: 'seq', header: t('audit.col.seq'), sort: 'seq', rowHeader: true, render: (e) => e.seq },

@@ -3,7 +3,7 @@ import { useUrlState } from '../../app/url.ts';
 import { useCan } from '../../app/session.tsx';
 import { DataTable, Page, StatusBadge, Tabs, useTablePage, type Column } from '../../ui/index.ts';
 import { place } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { RestoreList } from './RestoreList.tsx';
 import { RestoreTestList } from './RestoreTestList.tsx';
 import { StageBackupsView } from './StageBackupsView.tsx';
@@ -74,9 +74,11 @@ function Clusters() {
             ariaLabel={`${t('backups.clusters.verify')}: ${c.stanza}`}
             title={`${t('backups.clusters.verify')}: ${c.stanza}`}
             run={(api) =>
-              api.post<ClusterRow>('/api/v1/backup-clusters/{stanza}/verify', {
-                params: { stanza: c.stanza },
-              })
+              shaped<ClusterRow>(
+                api.post('/api/v1/backup-clusters/{stanza}/verify', {
+                  params: { stanza: c.stanza },
+                }),
+              )
             }
             onDone={(verified) => {
               setFlash(

@@ -2,7 +2,7 @@ import { Link, useParams } from 'wouter';
 import { useQuery } from '../../app/query.ts';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
 import { formatDuration, place } from '../ops-kit/format.ts';
-import { Facts, useWords } from '../ops-kit/kit.tsx';
+import { Facts, useWords, shaped } from '../ops-kit/kit.tsx';
 import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
 
 /** One restore test and its evidence: the backup, restore point, RPO, RTO, per-table fingerprints, the app's check. */
@@ -11,7 +11,8 @@ export default function RestoreTestDetail() {
   const { id = '' } = useParams<{ id: string }>();
   const test = useQuery(
     ['restore-test', id],
-    (api, signal) => api.get<RestoreTestRow>('/api/v1/restore-tests/{id}', { params: { id }, signal }),
+    (api, signal) =>
+      shaped<RestoreTestRow>(api.get('/api/v1/restore-tests/{id}', { params: { id }, signal })),
     { topics: ['restore-tests'] },
   );
   const r = test.data;

@@ -6,7 +6,7 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, SelectField, StatusBadge, TextField } from '../../ui/index.ts';
 import { formatBytes, formatDuration } from '../ops-kit/format.ts';
-import { Facts, Flash, useWords } from '../ops-kit/kit.tsx';
+import { Facts, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import type { RestoreTestRow, StageBackups } from './types.ts';
 
 /** One stage's physical backups (tenant and stage in the URL): freshness, restorable range, runs; back up or test a restore now. */
@@ -23,26 +23,32 @@ export function StageBackupsView() {
   const listing = useQuery(
     ['stage-backups', tenant, stage],
     (api, signal) =>
-      api.get<StageBackups>('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
-        params: { tenant, stage },
-        signal,
-      }),
+      shaped<StageBackups>(
+        api.get('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
+          params: { tenant, stage },
+          signal,
+        }),
+      ),
     { enabled: ready, topics: ['backups', 'restore-tests'] },
   );
   const backup = useMutation(
     (api: ConsoleApi, body: { type: string }) =>
-      api.post<{ id: string }>('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
-        params: { tenant, stage },
-        body,
-      }),
+      shaped<{ id: string }>(
+        api.post('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
+          params: { tenant, stage },
+          body: asTyped(body),
+        }),
+      ),
     { onSuccess: (r) => setFlash(t('backups.requested', { id: r.id })) },
   );
   const restoreTest = useMutation(
     (api: ConsoleApi, _input: null) =>
-      api.post<RestoreTestRow>('/api/v1/tenants/{tenant}/stages/{stage}/restore-tests', {
-        params: { tenant, stage },
-        body: {},
-      }),
+      shaped<RestoreTestRow>(
+        api.post('/api/v1/tenants/{tenant}/stages/{stage}/restore-tests', {
+          params: { tenant, stage },
+          body: {},
+        }),
+      ),
     { onSuccess: (r) => setFlash(t('backups.restoreTest.requested', { id: r.id })) },
   );
   const b = listing.data;

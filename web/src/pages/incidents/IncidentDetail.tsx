@@ -4,7 +4,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
-import { ConfirmAction, Facts, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { NoticeForm, PostmortemEditor, UpdateForm } from './IncidentForms.tsx';
 import { stateOf, type IncidentDetail as Detail, type IncidentRow, type Postmortem } from './types.ts';
@@ -21,7 +21,7 @@ export default function IncidentDetail() {
   const [flash, setFlash] = useState<string | null>(null);
   const incident = useQuery(
     ['incident', id],
-    (api, signal) => api.get<Detail>('/api/v1/incidents/{id}', { params: { id }, signal }),
+    (api, signal) => shaped<Detail>(api.get('/api/v1/incidents/{id}', { params: { id }, signal })),
     {
       topics: ['incidents', 'alerts'],
     },
@@ -42,7 +42,7 @@ export default function IncidentDetail() {
             variant="primary"
             label={t('incidents.close')}
             title={t('incidents.close.confirm', { id })}
-            run={(api) => api.post<IncidentRow>('/api/v1/incidents/{id}/close', { params: { id } })}
+            run={(api) => shaped<IncidentRow>(api.post('/api/v1/incidents/{id}/close', { params: { id } }))}
             onDone={() => done(t('incidents.closed', { id }))}
           />
         ) : null

@@ -3,6 +3,7 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { Button, Form, SelectField, TextField } from '../../ui/index.ts';
+import { shaped, asTyped } from '../ops-kit/kit.tsx';
 import { postmortemDocument, postmortemFields, type PostmortemForm } from './postmortem.ts';
 import { incidentStatuses, type IncidentRow } from './types.ts';
 
@@ -17,7 +18,12 @@ export function UpdateForm(props: {
   const [isPublic, setPublic] = useState(false);
   const update = useMutation(
     (api: ConsoleApi, body: Record<string, unknown>) =>
-      api.post<IncidentRow>('/api/v1/incidents/{id}/updates', { params: { id: props.incident.id }, body }),
+      shaped<IncidentRow>(
+        api.post('/api/v1/incidents/{id}/updates', {
+          params: { id: props.incident.id },
+          body: asTyped(body),
+        }),
+      ),
     {
       onSuccess: () => {
         setStatus('');
@@ -85,10 +91,12 @@ export function PostmortemEditor(props: {
   const [form, setForm] = useState<PostmortemForm>(emptyPostmortem);
   const save = useMutation(
     (api: ConsoleApi, f: PostmortemForm) =>
-      api.put<IncidentRow>('/api/v1/incidents/{id}/postmortem', {
-        params: { id: props.incident.id },
-        body: { document: postmortemDocument(f) },
-      }),
+      shaped<IncidentRow>(
+        api.put('/api/v1/incidents/{id}/postmortem', {
+          params: { id: props.incident.id },
+          body: { document: postmortemDocument(f) },
+        }),
+      ),
     { onSuccess: () => props.onDone(t('incidents.postmortem.saved')) },
   );
   const field = (key: keyof PostmortemForm) => ({
@@ -128,7 +136,12 @@ export function NoticeForm(props: {
   const [who, setWho] = useState('');
   const record = useMutation(
     (api: ConsoleApi, body: { party: string; who: string }) =>
-      api.post<IncidentRow>('/api/v1/incidents/{id}/notices', { params: { id: props.incident.id }, body }),
+      shaped<IncidentRow>(
+        api.post('/api/v1/incidents/{id}/notices', {
+          params: { id: props.incident.id },
+          body: asTyped(body),
+        }),
+      ),
     {
       onSuccess: () => {
         setWho('');

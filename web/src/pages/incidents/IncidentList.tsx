@@ -18,7 +18,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
-import { useWords } from '../ops-kit/kit.tsx';
+import { useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 import { severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
@@ -117,7 +117,8 @@ function OpenIncident() {
     itemsOf<SeverityRule>(await api.get('/api/v1/incidents/severities', { signal })),
   );
   const open = useMutation(
-    (api: ConsoleApi, body: Record<string, unknown>) => api.post<IncidentRow>('/api/v1/incidents', { body }),
+    (api: ConsoleApi, body: Record<string, unknown>) =>
+      shaped<IncidentRow>(api.post('/api/v1/incidents', { body: asTyped(body) })),
     { onSuccess: (i) => navigate(`/incidents/${encodeURIComponent(i.id)}`) },
   );
   const name = (level: number) => severities.data?.find((r) => r.level === level)?.name ?? '';

@@ -14,7 +14,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present, windowState } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 
 interface WindowRow {
   readonly id: string;
@@ -46,7 +46,7 @@ export default function MaintenancePage() {
   });
   const submit = useMutation(
     (api: ConsoleApi, body: Record<string, unknown>) =>
-      api.post<WindowRow>('/api/v1/maintenance-windows/plan', { body }),
+      shaped<WindowRow>(api.post('/api/v1/maintenance-windows/plan', { body: asTyped(body) })),
     {
       onSuccess: (w) => {
         setFlash(t('maintenance.planned', { id: w.id }));

@@ -14,7 +14,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { Flash, useWords } from '../ops-kit/kit.tsx';
+import { Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
 
 const emptyForm = { name: '', rotation: 'weekly', tz: 'Europe/Berlin', handoff: '09:00', members: '' };
@@ -39,15 +39,17 @@ export default function OnCallPage() {
   );
   const add = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      api.post<ScheduleRow>('/api/v1/oncall/schedules', {
-        body: {
-          name: f.name,
-          rotation: f.rotation,
-          tz: f.tz,
-          ...(f.handoff ? { handoff: f.handoff } : {}),
-          members: memberList(f.members),
-        },
-      }),
+      shaped<ScheduleRow>(
+        api.post('/api/v1/oncall/schedules', {
+          body: {
+            name: f.name,
+            rotation: f.rotation,
+            tz: f.tz,
+            ...(f.handoff ? { handoff: f.handoff } : {}),
+            members: memberList(f.members),
+          },
+        }),
+      ),
     {
       onSuccess: (s) => {
         setFlash(t('oncall.added', { name: s.name }));

@@ -4,7 +4,7 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ErrorBanner, Form, Page, TextField } from '../../ui/index.ts';
-import { Flash, useWords } from '../ops-kit/kit.tsx';
+import { Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import type { OnCall, ScheduleDetail as Detail } from './types.ts';
 
 const emptyForm = { member: '', from: '', until: '' };
@@ -18,7 +18,7 @@ export default function ScheduleDetail() {
   const [form, setForm] = useState(emptyForm);
   const schedule = useQuery(
     ['oncall-schedule', name],
-    (api, signal) => api.get<Detail>('/api/v1/oncall/schedules/{name}', { params: { name }, signal }),
+    (api, signal) => shaped<Detail>(api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal })),
     { topics: ['oncall'] },
   );
   const cover = useMutation(

@@ -12,7 +12,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 
 interface ChannelRow {
   readonly id: string;
@@ -40,17 +40,20 @@ export function Channels() {
   };
   const toggle = useMutation(
     (api: ConsoleApi, c: ChannelRow) =>
-      api.patch<ChannelRow>('/api/v1/notification-channels/{channel}', {
-        params: { channel: c.name },
-        body: { enabled: !c.enabled },
-      }),
+      shaped<ChannelRow>(
+        api.patch('/api/v1/notification-channels/{channel}', {
+          params: { channel: c.name },
+          body: { enabled: !c.enabled },
+        }),
+      ),
     {
       onSuccess: (c) =>
         done(`${c.name}: ${c.enabled ? t('settings.channels.enable') : t('settings.channels.disable')}`),
     },
   );
   const add = useMutation(
-    (api: ConsoleApi, f: typeof emptyForm) => api.post('/api/v1/notification-channels', { body: present(f) }),
+    (api: ConsoleApi, f: typeof emptyForm) =>
+      api.post('/api/v1/notification-channels', { body: asTyped(present(f)) }),
     {
       onSuccess: () => {
         setForm(emptyForm);
@@ -88,9 +91,11 @@ export function Channels() {
               ariaLabel={`${t('settings.channels.test')}: ${c.name}`}
               title={`${t('settings.channels.test')}: ${c.name}`}
               run={(api) =>
-                api.post<{ status: string }>('/api/v1/notification-channels/{channel}/test', {
-                  params: { channel: c.name },
-                })
+                shaped<{ status: string }>(
+                  api.post('/api/v1/notification-channels/{channel}/test', {
+                    params: { channel: c.name },
+                  }),
+                )
               }
               onDone={(n) => done(t('settings.channels.tested', { name: c.name, status: n.status }))}
             />

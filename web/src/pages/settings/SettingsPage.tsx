@@ -5,7 +5,7 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { CodeBlock, ErrorBanner, Page, StatusBadge, Tabs } from '../../ui/index.ts';
 import { formatDuration } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { Channels } from './Channels.tsx';
 import { TenantPolicies } from './TenantPolicies.tsx';
 
@@ -57,7 +57,7 @@ function Keys() {
   const { t, formatDate } = useWords();
   const [flash, setFlash] = useState<string | null>(null);
   const keys = useQuery(['master-keys'], (api, signal) =>
-    api.get<MasterKeys>('/api/v1/secrets/master-keys', { signal }),
+    shaped<MasterKeys>(api.get('/api/v1/secrets/master-keys', { signal })),
   );
   return (
     <>
@@ -92,7 +92,7 @@ function Keys() {
 function System() {
   const { t } = useWords();
   const isolation = useQuery(['isolation'], (api, signal) =>
-    api.get<unknown>('/api/v1/system/isolation', { signal }),
+    shaped<unknown>(api.get('/api/v1/system/isolation', { signal })),
   );
   const nodes = useQuery(
     ['nodes'],

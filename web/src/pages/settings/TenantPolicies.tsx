@@ -4,7 +4,7 @@ import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, SelectField, TextField } from '../../ui/index.ts';
-import { Facts, Flash, useWords } from '../ops-kit/kit.tsx';
+import { Facts, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
 
 interface BackupPolicy {
   readonly tenant: string;
@@ -66,18 +66,18 @@ function Policies(props: { readonly tenant: string }) {
   const { tenant } = props;
   const [flash, setFlash] = useState<string | null>(null);
   const backup = useQuery(['backup-policy', tenant], (api, signal) =>
-    api.get<BackupPolicy>('/api/v1/tenants/{tenant}/backup-policy', { params: { tenant }, signal }),
+    shaped<BackupPolicy>(api.get('/api/v1/tenants/{tenant}/backup-policy', { params: { tenant }, signal })),
   );
   const sla = useQuery(
     ['sla-policy', tenant],
     (api, signal) =>
-      api.get<SlaPolicy>('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal }),
+      shaped<SlaPolicy>(api.get('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal })),
     {
       topics: ['sla-policies'],
     },
   );
   const terms = useQuery(['incident-terms', tenant], (api, signal) =>
-    api.get<Terms>('/api/v1/tenants/{slug}/incident-terms', { params: { slug: tenant }, signal }),
+    shaped<Terms>(api.get('/api/v1/tenants/{slug}/incident-terms', { params: { slug: tenant }, signal })),
   );
   const [backupForm, setBackupForm] = useState({ full: '', retainDays: '' });
   const [slaForm, setSlaForm] = useState({ target: '', serviceTime: '', timeZone: '' });
@@ -86,10 +86,10 @@ function Policies(props: { readonly tenant: string }) {
     (api: ConsoleApi, f: typeof backupForm) =>
       api.put('/api/v1/tenants/{tenant}/backup-policy', {
         params: { tenant },
-        body: {
+        body: asTyped({
           ...(f.full ? { full: f.full } : {}),
           ...(f.retainDays ? { retainDays: numeric(f.retainDays) } : {}),
-        },
+        }),
       }),
     {
       onSuccess: () => {
@@ -102,11 +102,11 @@ function Policies(props: { readonly tenant: string }) {
     (api: ConsoleApi, f: typeof slaForm) =>
       api.put('/api/v1/tenants/{tenant}/sla/policy', {
         params: { tenant },
-        body: {
+        body: asTyped({
           target: numeric(f.target),
           ...(f.serviceTime ? { serviceTime: f.serviceTime } : {}),
           ...(f.timeZone ? { timeZone: f.timeZone } : {}),
-        },
+        }),
       }),
     {
       onSuccess: () => {
@@ -119,7 +119,7 @@ function Policies(props: { readonly tenant: string }) {
     (api: ConsoleApi, value: string) =>
       api.put('/api/v1/tenants/{slug}/incident-terms', {
         params: { slug: tenant },
-        body: { customerNoticeHours: numeric(value) },
+        body: asTyped({ customerNoticeHours: numeric(value) }),
       }),
     {
       onSuccess: () => {

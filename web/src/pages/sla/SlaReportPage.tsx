@@ -6,7 +6,7 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { monthOf } from '../ops-kit/format.ts';
-import { Facts, Flash, useWords } from '../ops-kit/kit.tsx';
+import { Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
 import { reportUrl, type Exclusion, type SlaPolicy, type SlaReport } from './types.ts';
 
 const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
@@ -32,10 +32,12 @@ export default function SlaReportPage() {
   const report = useQuery(
     ['sla-report', tenant, period],
     (api, signal) =>
-      api.get<SlaReport>('/api/v1/tenants/{tenant}/sla/reports/{period}', {
-        params: { tenant, period },
-        signal,
-      }),
+      shaped<SlaReport>(
+        api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
+          params: { tenant, period },
+          signal,
+        }),
+      ),
     { enabled: ready, topics: ['sla-reports', 'sla-policies', 'checks', 'maintenance'] },
   );
   return (
@@ -176,7 +178,7 @@ function PolicyAndExclusions(props: { readonly tenant: string }) {
   const policy = useQuery(
     ['sla-policy', tenant],
     (api, signal) =>
-      api.get<SlaPolicy>('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal }),
+      shaped<SlaPolicy>(api.get('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal })),
     { topics: ['sla-policies'] },
   );
   const exclusions = useQuery(
