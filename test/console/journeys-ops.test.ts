@@ -1,0 +1,215 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harness/console.ts';
+
+/**
+ * The operator's operations journeys through the console in Debian's
+ * Chromium, served by Steward's data plane: acknowledge an alert; open,
+ * update and close an incident with a post-mortem (the API's refusals shown
+ * where they belong); download an SLA report as PDF; create a token whose
+ * secret is shown once; axe-core on every page of the ops areas, and
+ * screenshots (a phone's too).
+ */
+let c: TestConsole;
+let ops: ConsoleAccount;
+let page: Page;
+const slug = `ops${Date.now().toString(36).slice(-5)}`;
+const month = new Date().toISOString().slice(0, 7);
+
+async function noViolations(name: string): Promise<void> {
+  const violations = await c.axe(page);
+  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
+}
+
+/** Opens a console page and waits for its heading (the lazy chunk loaded, the first answer in). */
+async function open(path: string, heading: string | RegExp): Promise<void> {
+  await page.goto(`${c.origin}${path}`);
+  await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+}
+
+beforeAll(async () => {
+  // No workers: the tenant is rows only (nothing to provision), alerts and incidents are the API's.
+  c = await startTestConsole({ workers: false });
+  const created = await c.t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
+  expect(created.status, created.text).toBe(201);
+  ops = await c.operator('opal', 'owner');
+  page = await c.newPage();
+  await c.signIn(page, ops);
+}, 180_000);
+
+afterAll(async () => {
+  await c?.close();
+});
+
+describe('the console: operations', () => {
+  it('acknowledges an alert from the list', async () => {
+    const alert = await c.t.services.alerts.raise({
+      source: 'watchdog',
+      dedupKey: `console-${slug}`,
+      tenant: slug,
+      stage: 'prod',
+      severity: 'critical',
+      summary: `${slug} prod answers 503`,
+    });
+    await open('/alerts?open=true', 'Alerts');
+    const ack = page.getByRole('button', { name: `Acknowledge: ${slug} prod answers 503 (${alert.id})` });
+    await noViolations('alerts');
+    await c.screenshot(page, 'alerts');
+    await ack.click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Alert ${alert.id} acknowledged.` })
+      .waitFor();
+    await expect.poll(() => ack.count()).toBe(0);
+    const stored = await c.t.request('GET', `/api/v1/alerts/${alert.id}`);
+    expect(stored.body).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'operator:opal' });
+
+    await open(`/alerts/${alert.id}`, `Alert ${alert.id}`);
+    await page.getByText('acknowledged', { exact: true }).first().waitFor();
+    await noViolations('alert detail');
+    await c.screenshot(page, 'alert');
+  });
+
+  it('opens, updates and closes an incident with a post-mortem', async () => {
+    await open('/incidents', 'Incidents');
+    await page.getByRole('button', { name: 'Open an incident' }).click();
+    await page.getByLabel('Title').fill('Sign-in fails for acme users');
+    await page.getByLabel('Severity').selectOption('2');
+    await page.getByLabel('Tenant').first().fill(slug);
+    await noViolations('open incident form');
+    await page.getByRole('button', { name: 'Open an incident' }).click();
+    await page.getByRole('heading', { name: /^Incident \d+: Sign-in fails/, level: 1 }).waitFor();
+    const id = /\/incidents\/(\d+)$/.exec(page.url())?.[1] ?? '';
+    expect(id).not.toBe('');
+
+    await page.getByLabel('Status', { exact: true }).selectOption('resolved');
+    await page.getByLabel('Note').fill('Pool size raised; sign-in works again');
+    await page.getByRole('button', { name: 'Post an update' }).click();
+    await page.getByRole('status').filter({ hasText: 'Update posted.' }).waitFor();
+    await page
+      .getByRole('list')
+      .getByText(/Pool size raised/)
+      .waitFor();
+
+    // Severity 2 closes only with a post-mortem: the API says so in the dialog, which stays open.
+    await page.getByRole('button', { name: 'Close the incident' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Close the incident' }).click();
+    await dialog
+      .getByRole('alert')
+      .filter({ hasText: /post-?mortem/i })
+      .waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    // A bad due date: the API's message lands under that input.
+    await page.getByLabel('Cause').fill('The connection pool ran out after release 2.3.');
+    await page.getByLabel('Impact').fill('Sign-in failed for every acme user for 42 minutes.');
+    await page.getByLabel('Minutes against the SLA').fill('42');
+    await page.getByLabel('Action', { exact: true }).fill('Limit queries per login in the release checklist');
+    await page.getByLabel('Action owner (login)').fill('opal');
+    const due = page.getByLabel('Action due (YYYY-MM-DD)');
+    await due.fill('2026-02-30');
+    await page.getByRole('button', { name: 'Save the post-mortem' }).click();
+    await expect.poll(() => due.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('.field-invalid .field-error').innerText()).toContain('2026-02-30');
+    await noViolations('incident with a field error');
+    await due.fill('2026-12-20');
+    await page.getByRole('button', { name: 'Save the post-mortem' }).click();
+    await page.getByRole('status').filter({ hasText: 'Post-mortem saved.' }).waitFor();
+
+    await page.getByRole('button', { name: 'Close the incident' }).click();
+    await dialog.getByRole('button', { name: 'Close the incident' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Incident ${id} closed.` })
+      .waitFor();
+    await noViolations('closed incident');
+    await c.screenshot(page, 'incident');
+    const stored = await c.t.request('GET', `/api/v1/incidents/${id}`);
+    expect(stored.body).toMatchObject({ status: 'resolved', closedBy: 'operator:opal' });
+    expect(stored.body.postmortem.actions[0]).toEqual({
+      what: 'Limit queries per login in the release checklist',
+      owner: 'opal',
+      due: '2026-12-20',
+    });
+  });
+
+  it('downloads an SLA report as PDF', async () => {
+    const policy = await c.t.request('PUT', `/api/v1/tenants/${slug}/sla/policy`, {
+      target: 99.9,
+      effectiveFrom: `${month}-01T00:00:00Z`,
+    });
+    expect(policy.status, policy.text).toBe(201);
+    await open(`/sla?tenant=${slug}&period=${month}`, 'SLA reports');
+    const link = page.getByRole('link', { name: 'Download the PDF' });
+    await link.waitFor();
+    await noViolations('SLA report');
+    await c.screenshot(page, 'sla');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe(`sla-${slug}-${month}.pdf`);
+    const bytes = await readFile(await download.path());
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(bytes.length).toBeGreaterThan(1000);
+  });
+
+  it('creates an API token and shows its secret once', async () => {
+    await open('/access/tokens', 'API tokens');
+    await page.getByLabel('Name').fill('console-ci');
+    await page.getByRole('button', { name: 'Create a token' }).click();
+    const secret = page.getByLabel('The token');
+    await secret.waitFor();
+    const token = (await secret.innerText()).trim();
+    expect(token).toMatch(/^stw_/);
+    // The secret works, and it is in no list: a reload shows the token without it.
+    const whoami = await c.t.request('GET', '/api/v1/auth/whoami', undefined, token);
+    expect(whoami.body.username).toBe('opal');
+    await noViolations('tokens');
+    await page.reload();
+    await page.getByRole('rowheader', { name: 'console-ci' }).waitFor();
+    expect(await page.content()).not.toContain(token);
+  });
+
+  it.each([
+    ['/silences', 'Silences'],
+    [`/checks?tenant=${slug}`, 'Checks'],
+    ['/maintenance', 'Maintenance windows'],
+    ['/oncall', 'On call'],
+    ['/backups', 'Backups and restores'],
+    ['/backups?tab=tests', 'Backups and restores'],
+    [`/backups?tab=stage&tenant=${slug}&stage=prod`, 'Backups and restores'],
+    [`/backups?tab=restores&tenant=${slug}`, 'Backups and restores'],
+    ['/audit', 'Audit log'],
+    ['/access/operators', 'Operators'],
+    [`/settings?tenant=${slug}`, 'Settings'],
+    ['/settings?tab=notifications', 'Settings'],
+    ['/settings?tab=keys', 'Settings'],
+    ['/settings?tab=system', 'Settings'],
+  ])('%s has no accessibility violations', async (path, heading) => {
+    await open(path, heading);
+    await page.waitForLoadState('networkidle');
+    await noViolations(path);
+    await c.screenshot(page, `ops${path.replace(/[^a-z]+/g, '-')}`.replace(/-+$/, ''));
+  });
+
+  it('verifies the audit log', async () => {
+    await open(`/audit?tenant=${slug}`, 'Audit log');
+    await page.getByRole('button', { name: 'Verify the log' }).click();
+    await page
+      .getByRole('status', { name: 'Verify the log' })
+      .getByText(/The log verifies/)
+      .waitFor();
+    await page.getByRole('cell', { name: 'tenant.create' }).first().waitFor();
+    await noViolations('audit verified');
+  });
+
+  it('reads on a phone, in German', async () => {
+    page = await c.newPage({ phone: true, locale: 'de-DE' });
+    await c.useSession(page, ops);
+    await open('/incidents', 'Störungen');
+    await noViolations('incidents on a phone');
+    await c.screenshot(page, 'incidents-phone-de');
+    await open('/alerts', 'Alarme');
+    await c.screenshot(page, 'alerts-phone-de');
+  });
+});
