@@ -187,7 +187,9 @@ describe('the console: operations', () => {
     ['/settings?tab=system', 'Settings'],
   ])('%s has no accessibility violations', async (path, heading) => {
     await open(path, heading);
-    await page.waitForLoadState('networkidle');
+    // Settled: no table fetching, nothing still loading (an SSE stream keeps the network busy for good).
+    await expect.poll(() => page.locator('[aria-busy="true"]').count()).toBe(0);
+    await expect.poll(() => page.getByText('Loading…').count()).toBe(0);
     await noViolations(path);
     await c.screenshot(page, `ops${path.replace(/[^a-z]+/g, '-')}`.replace(/-+$/, ''));
   });
