@@ -45,7 +45,12 @@ export default function AlertList() {
       render: (a) => <StatusBadge state={a.status} tone={a.status === 'acknowledged' ? 'warn' : undefined} />,
     },
     { key: 'place', header: t('alerts.col.place'), render: (a) => place(a.tenant, a.stage) },
-    { key: 'started', header: t('alerts.col.started'), render: (a) => formatDate(a.startedAt) },
+    {
+      key: 'started',
+      header: t('alerts.col.started'),
+      sort: 'started',
+      render: (a) => formatDate(a.startedAt),
+    },
     {
       key: 'actions',
       header: t('alerts.col.actions'),

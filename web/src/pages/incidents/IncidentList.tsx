@@ -19,7 +19,7 @@ import {
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
 import { useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
-import { severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
+import { incidentStatuses, severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
 export default function IncidentList() {
@@ -27,7 +27,7 @@ export default function IncidentList() {
   const can = useCan();
   const url = useUrlState();
   const result = useTablePage<IncidentRow>('/api/v1/incidents', {
-    filters: ['open', 'tenant'],
+    filters: ['open', 'status', 'severity', 'tenant'],
     defaultLimit: 100,
     topics: ['incidents'],
   });
@@ -55,7 +55,12 @@ export default function IncidentList() {
     },
     { key: 'place', header: t('incidents.col.place'), render: (i) => place(i.tenant, i.stage) },
     { key: 'owner', header: t('incidents.col.owner'), render: (i) => i.owner ?? '–' },
-    { key: 'opened', header: t('incidents.col.opened'), render: (i) => formatDate(i.openedAt) },
+    {
+      key: 'opened',
+      header: t('incidents.col.opened'),
+      sort: 'opened',
+      render: (i) => formatDate(i.openedAt),
+    },
   ];
   return (
     <Page
@@ -77,6 +82,34 @@ export default function IncidentList() {
             onChange={(event) => url.set({ open: event.target.checked ? 'true' : null, cursor: null })}
           />{' '}
           {t('incidents.filter.open')}
+        </label>
+        <label>
+          {t('incidents.col.status')}
+          <select
+            value={url.get('status')}
+            onChange={(event) => url.set({ status: event.target.value, cursor: null })}
+          >
+            <option value="">{t('incidents.filter.any')}</option>
+            {incidentStatuses.map((s) => (
+              <option key={s} value={s}>
+                {t(`incidents.status.${s}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('incidents.col.severity')}
+          <select
+            value={url.get('severity')}
+            onChange={(event) => url.set({ severity: event.target.value, cursor: null })}
+          >
+            <option value="">{t('incidents.filter.any')}</option>
+            {severityLevels.map((level) => (
+              <option key={level} value={String(level)}>
+                {level}
+              </option>
+            ))}
+          </select>
         </label>
         <label>
           {t('incidents.filter.tenant')}
