@@ -34,6 +34,18 @@ beforeAll(async () => {
   const created = await c.t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
   expect(created.status, created.text).toBe(201);
   ops = await c.operator('opal', 'owner');
+  // Rows for the pages' tables, so that axe checks them with their actions.
+  const week = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 16).replace('T', ' ');
+  for (const [path, body] of [
+    ['/api/v1/silences', { tenant: slug, for: '2h', reason: 'a noisy deploy' }],
+    ['/api/v1/maintenance-windows/plan', { tenant: slug, at: week, tz: 'UTC', for: '2h', reason: 'PostgreSQL 16' }],
+    [`/api/v1/tenants/${slug}/stages/prod/checks`, { path: '/health' }],
+    ['/api/v1/oncall/schedules', { name: 'primary', rotation: 'weekly', tz: 'Europe/Berlin', members: ['opal'] }],
+    ['/api/v1/notification-channels', { kind: 'email', target: 'ops@example.com' }],
+  ] as const) {
+    const seeded = await c.t.request('POST', path, body);
+    expect(seeded.status, `${path}: ${seeded.text}`).toBe(201);
+  }
   page = await c.newPage();
   await c.signIn(page, ops);
 }, 180_000);
@@ -175,8 +187,10 @@ describe('the console: operations', () => {
     [`/checks?tenant=${slug}`, 'Checks'],
     ['/maintenance', 'Maintenance windows'],
     ['/oncall', 'On call'],
+    ['/oncall/primary', 'Schedule primary'],
     ['/backups', 'Backups and restores'],
     ['/backups?tab=tests', 'Backups and restores'],
+    ['/backups/restore-tests/404', 'Restore test 404'],
     [`/backups?tab=stage&tenant=${slug}&stage=prod`, 'Backups and restores'],
     [`/backups?tab=restores&tenant=${slug}`, 'Backups and restores'],
     ['/audit', 'Audit log'],

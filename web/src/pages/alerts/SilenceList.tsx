@@ -67,7 +67,7 @@ export default function SilenceList() {
   return (
     <Page title={t('silences.title')}>
       <Flash text={flash} />
-      <label className="check">
+      <label className="inline">
         <input
           type="checkbox"
           checked={url.get('all') === 'true'}

@@ -54,7 +54,7 @@ export function UpdateForm(props: {
           ]}
         />
         <TextField name="note" label={t('incidents.update.note')} value={note} onValue={setNote} required />
-        <label className="check">
+        <label className="inline">
           <input
             type="checkbox"
             name="public"

@@ -75,7 +75,7 @@ export default function IncidentList() {
     >
       {can('tenants.write') && url.get('new') === '1' ? <OpenIncident /> : null}
       <search className="filters">
-        <label className="check">
+        <label className="inline">
           <input
             type="checkbox"
             checked={url.get('open') === 'true'}
@@ -197,7 +197,7 @@ function OpenIncident() {
         <TextField {...field('stage')} label={t('incidents.open.stage')} />
         <TextField {...field('owner')} label={t('incidents.open.owner')} />
         <TextField {...field('note')} label={t('incidents.open.note')} />
-        <label className="check">
+        <label className="inline">
           <input
             type="checkbox"
             name="security"

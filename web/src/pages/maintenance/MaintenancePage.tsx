@@ -129,7 +129,7 @@ export default function MaintenancePage() {
             onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
           />
         </label>
-        <label className="check">
+        <label className="inline">
           <input
             type="checkbox"
             checked={url.get('all') === 'true'}
@@ -161,7 +161,7 @@ export default function MaintenancePage() {
             <TextField {...field('for')} label={t('maintenance.plan.for')} required />
             <TextField {...field('announce')} label={t('maintenance.plan.announce')} inputMode="numeric" />
             <TextField {...field('reason')} label={t('maintenance.plan.reason')} required />
-            <label className="check">
+            <label className="inline">
               <input
                 type="checkbox"
                 name="emergency"
