@@ -49,6 +49,14 @@ export default function AlertDetail() {
             {can('tenants.write') && a.tenant ? (
               <Link
                 className="btn btn-secondary"
+                href={`/silences?tenant=${encodeURIComponent(a.tenant)}&stage=${encodeURIComponent(a.stage ?? '')}`}
+              >
+                {t('alerts.silence')}
+              </Link>
+            ) : null}
+            {can('tenants.write') && a.tenant ? (
+              <Link
+                className="btn btn-secondary"
                 href={`/incidents?new=1&fromAlert=${encodeURIComponent(a.id)}&tenant=${encodeURIComponent(a.tenant)}`}
               >
                 {t('alerts.openIncident')}

@@ -16,7 +16,12 @@ export default function SilenceList() {
   const can = useCan();
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  // From an alert: its place fills the form (`?tenant=&stage=`).
+  const [form, setForm] = useState(() => ({
+    ...emptyForm,
+    tenant: url.get('tenant'),
+    stage: url.get('stage'),
+  }));
   const result = useTablePage<SilenceRow>('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
