@@ -38,9 +38,15 @@ beforeAll(async () => {
   const week = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 16).replace('T', ' ');
   for (const [path, body] of [
     ['/api/v1/silences', { tenant: slug, for: '2h', reason: 'a noisy deploy' }],
-    ['/api/v1/maintenance-windows/plan', { tenant: slug, at: week, tz: 'UTC', for: '2h', reason: 'PostgreSQL 16' }],
+    [
+      '/api/v1/maintenance-windows/plan',
+      { tenant: slug, at: week, tz: 'UTC', for: '2h', reason: 'PostgreSQL 16' },
+    ],
     [`/api/v1/tenants/${slug}/stages/prod/checks`, { path: '/health' }],
-    ['/api/v1/oncall/schedules', { name: 'primary', rotation: 'weekly', tz: 'Europe/Berlin', members: ['opal'] }],
+    [
+      '/api/v1/oncall/schedules',
+      { name: 'primary', rotation: 'weekly', tz: 'Europe/Berlin', members: ['opal'] },
+    ],
     ['/api/v1/notification-channels', { kind: 'email', target: 'ops@example.com' }],
   ] as const) {
     const seeded = await c.t.request('POST', path, body);
@@ -86,11 +92,12 @@ describe('the console: operations', () => {
   it('opens, updates and closes an incident with a post-mortem', async () => {
     await open('/incidents', 'Incidents');
     await page.getByRole('button', { name: 'Open an incident' }).click();
-    await page.getByLabel('Title').fill('Sign-in fails for acme users');
-    await page.getByLabel('Severity').selectOption('2');
-    await page.getByLabel('Tenant').first().fill(slug);
+    const form = page.getByRole('form', { name: 'Open an incident' });
+    await form.getByLabel('Title').fill('Sign-in fails for acme users');
+    await form.getByLabel('Severity').selectOption('2');
+    await form.getByLabel('Tenant').fill(slug);
     await noViolations('open incident form');
-    await page.getByRole('button', { name: 'Open an incident' }).click();
+    await form.getByRole('button', { name: 'Open an incident' }).click();
     await page.getByRole('heading', { name: /^Incident \d+: Sign-in fails/, level: 1 }).waitFor();
     const id = /\/incidents\/(\d+)$/.exec(page.url())?.[1] ?? '';
     expect(id).not.toBe('');
