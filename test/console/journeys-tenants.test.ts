@@ -41,6 +41,17 @@ afterAll(async () => {
 
 describe('the console: tenants and stages', () => {
   it('signs an operator in with password and TOTP using the keyboard alone', async () => {
+    const scripts: Promise<number>[] = [];
+    page.on('response', (response) => {
+      if (response.request().resourceType() === 'script') {
+        scripts.push(
+          response
+            .request()
+            .sizes()
+            .then((sizes) => sizes.responseBodySize),
+        );
+      }
+    });
     await page.goto(`${c.origin}/tenants?phase=ready`);
     await page.getByRole('heading', { name: 'Sign in to Steward' }).waitFor();
     await noViolations('sign-in');
@@ -63,6 +74,12 @@ describe('the console: tenants and stages', () => {
     // The deep link survived the sign-in: its filter is still in the URL and the form.
     expect(new URL(page.url()).searchParams.get('phase')).toBe('ready');
     await noViolations('tenants list');
+    // The first load, shell and the list's own chunk: compressed JavaScript within 200 KB.
+    page.removeAllListeners('response');
+    const bytes = (await Promise.all(scripts)).reduce((sum, n) => sum + n, 0);
+    console.log(`console first load: ${scripts.length} scripts, ${bytes} bytes of JavaScript over the wire`);
+    expect(bytes).toBeGreaterThan(10_000);
+    expect(bytes).toBeLessThanOrEqual(200 * 1024);
   });
 
   it('shows an API error under the field it names and creates nothing', async () => {
@@ -107,9 +124,7 @@ describe('the console: tenants and stages', () => {
       await dialog.getByLabel('Release').selectOption({ label: `ledger ${version}` });
       await dialog.getByRole('button', { name: 'Deploy' }).click();
       await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
-      await expect
-        .poll(() => row.locator('td').nth(3).innerText(), { timeout: 90_000 })
-        .toBe(version);
+      await expect.poll(() => row.locator('td').nth(3).innerText(), { timeout: 90_000 }).toBe(version);
     };
     await deploy('1.0.0');
     await deploy('1.1.0');
@@ -118,9 +133,7 @@ describe('the console: tenants and stages', () => {
     const confirm = page.getByRole('dialog');
     await noViolations('roll back dialog');
     await confirm.getByRole('button', { name: 'Roll back' }).click();
-    await expect
-      .poll(() => row.locator('td').nth(3).innerText(), { timeout: 90_000 })
-      .toBe('1.0.0');
+    await expect.poll(() => row.locator('td').nth(3).innerText(), { timeout: 90_000 }).toBe('1.0.0');
     const deployments = await c.t.request('GET', `/api/v1/tenants/${slug}/deployments`);
     expect(JSON.stringify(deployments.body)).toMatch(/rolled-back|superseded/);
   });

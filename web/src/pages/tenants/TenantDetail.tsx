@@ -102,11 +102,13 @@ export default function TenantDetail() {
                   </td>
                   <td>{stageRuntime?.release ?? '—'}</td>
                   {can('releases.write') ? (
-                    <td className="actions">
-                      <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                      {stageRuntime?.release ? (
-                        <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                      ) : null}
+                    <td>
+                      <div className="actions">
+                        <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                        {stageRuntime?.release ? (
+                          <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                        ) : null}
+                      </div>
                     </td>
                   ) : null}
                 </tr>
