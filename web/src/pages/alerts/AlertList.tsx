@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Link } from 'wouter';
 import { useUrlState } from '../../app/url.ts';
 import { DataTable, Page, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
-import { Flash, useWords } from '../ops-kit/kit.tsx';
+import { Flash, useWords, FilterText } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { AlertActions } from './AlertActions.tsx';
 import { alertSeverities, alertStatuses, type AlertRow } from './types.ts';
@@ -60,7 +60,7 @@ export default function AlertList() {
   return (
     <Page title={t('alerts.title')}>
       <Flash text={flash} />
-      <search className="filters">
+      <div role="search" className="filters">
         <label>
           {t('alerts.filter.state')}
           <select
@@ -97,16 +97,8 @@ export default function AlertList() {
             ))}
           </select>
         </label>
-        <label>
-          {t('alerts.filter.tenant')}
-          <input
-            type="search"
-            value={url.get('tenant')}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-            size={12}
-          />
-        </label>
-      </search>
+        <FilterText name="tenant" label={t('alerts.filter.tenant')} size={12} />
+      </div>
       <DataTable
         label={t('alerts.title')}
         columns={columns}

@@ -13,7 +13,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -116,16 +116,9 @@ export default function CheckList() {
   return (
     <Page title={t('checks.title')}>
       <Flash text={flash} />
-      <search className="filters">
-        <label>
-          {t('checks.tenant')}
-          <input
-            type="search"
-            value={tenant}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-          />
-        </label>
-      </search>
+      <div role="search" className="filters">
+        <FilterText name="tenant" label={t('checks.tenant')} />
+      </div>
       {tenant === '' ? (
         <p className="muted">{t('checks.pickTenant')}</p>
       ) : (

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, FilterText } from '../ops-kit/kit.tsx';
 import type { RestoreRow } from './types.ts';
 
 /** A tenant's restores (the tenant in the URL), newest first; discard what an in-place restore kept. */
@@ -47,16 +47,9 @@ export function RestoreList() {
   return (
     <>
       <Flash text={flash} />
-      <search className="filters">
-        <label>
-          {t('backups.tenant')}
-          <input
-            type="search"
-            value={tenant}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-          />
-        </label>
-      </search>
+      <div role="search" className="filters">
+        <FilterText name="tenant" label={t('backups.tenant')} />
+      </div>
       {tenant === '' ? (
         <p className="muted">{t('backups.pickStage')}</p>
       ) : (

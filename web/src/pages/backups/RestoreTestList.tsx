@@ -1,14 +1,12 @@
 import { Link } from 'wouter';
-import { useUrlState } from '../../app/url.ts';
 import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
 import { formatDuration, place } from '../ops-kit/format.ts';
-import { useWords } from '../ops-kit/kit.tsx';
+import { useWords, FilterText } from '../ops-kit/kit.tsx';
 import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
 
 /** Restore tests, newest first, with their evidence at a glance: RPO, RTO, fingerprints. */
 export function RestoreTestList() {
   const { t, formatDate } = useWords();
-  const url = useUrlState();
   const result = useTablePage<RestoreTestRow>('/api/v1/restore-tests', {
     filters: ['tenant', 'stage'],
     topics: ['restore-tests'],
@@ -47,24 +45,10 @@ export function RestoreTestList() {
   ];
   return (
     <>
-      <search className="filters">
-        <label>
-          {t('backups.tenant')}
-          <input
-            type="search"
-            value={url.get('tenant')}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-          />
-        </label>
-        <label>
-          {t('backups.stage')}
-          <input
-            type="search"
-            value={url.get('stage')}
-            onChange={(event) => url.set({ stage: event.target.value, cursor: null })}
-          />
-        </label>
-      </search>
+      <div role="search" className="filters">
+        <FilterText name="tenant" label={t('backups.tenant')} />
+        <FilterText name="stage" label={t('backups.stage')} />
+      </div>
       <DataTable
         label={t('backups.tab.tests')}
         columns={columns}

@@ -18,7 +18,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
-import { useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
 import { incidentStatuses, severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
@@ -74,7 +74,7 @@ export default function IncidentList() {
       }
     >
       {can('tenants.write') && url.get('new') === '1' ? <OpenIncident /> : null}
-      <search className="filters">
+      <div role="search" className="filters">
         <label className="inline">
           <input
             type="checkbox"
@@ -111,15 +111,8 @@ export default function IncidentList() {
             ))}
           </select>
         </label>
-        <label>
-          {t('incidents.filter.tenant')}
-          <input
-            type="search"
-            value={url.get('tenant')}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-          />
-        </label>
-      </search>
+        <FilterText name="tenant" label={t('incidents.filter.tenant')} />
+      </div>
       <DataTable
         label={t('incidents.title')}
         columns={columns}

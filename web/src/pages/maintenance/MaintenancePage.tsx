@@ -14,7 +14,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present, windowState } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
 
 interface WindowRow {
   readonly id: string;
@@ -120,15 +120,8 @@ export default function MaintenancePage() {
   return (
     <Page title={t('maintenance.title')}>
       <Flash text={flash} />
-      <search className="filters">
-        <label>
-          {t('maintenance.filter.tenant')}
-          <input
-            type="search"
-            value={url.get('tenant')}
-            onChange={(event) => url.set({ tenant: event.target.value, cursor: null })}
-          />
-        </label>
+      <div role="search" className="filters">
+        <FilterText name="tenant" label={t('maintenance.filter.tenant')} />
         <label className="inline">
           <input
             type="checkbox"
@@ -137,7 +130,7 @@ export default function MaintenancePage() {
           />{' '}
           {t('maintenance.showPast')}
         </label>
-      </search>
+      </div>
       <DataTable
         label={t('maintenance.title')}
         columns={columns}

@@ -1,4 +1,5 @@
-import { useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useUrlState } from '../../app/url.ts';
 import { useI18n, type Translate } from '../../app/i18n.tsx';
 import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation } from '../../app/query.ts';
@@ -115,4 +116,33 @@ export async function shaped<T>(call: Promise<unknown>): Promise<T> {
  */
 export function asTyped<T>(values: Readonly<Record<string, unknown>>): T {
   return values as T;
+}
+
+/**
+ * A text filter bound to a query parameter of the URL (a pasted link keeps
+ * it); it asks the API once typing pauses, not at every key, and starts the
+ * list again from its first page.
+ */
+export function FilterText(props: { readonly name: string; readonly label: string; readonly size?: number }) {
+  const url = useUrlState();
+  const current = url.get(props.name);
+  const [text, setText] = useState(current);
+  useEffect(() => setText(current), [current]);
+  useEffect(() => {
+    if (text === current) return undefined;
+    const timer = setTimeout(() => url.set({ [props.name]: text, cursor: null }), 250);
+    return () => clearTimeout(timer);
+  });
+  return (
+    <label>
+      {props.label}
+      <input
+        type="search"
+        name={props.name}
+        value={text}
+        size={props.size}
+        onChange={(event) => setText(event.target.value)}
+      />
+    </label>
+  );
 }
