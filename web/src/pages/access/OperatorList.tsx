@@ -15,7 +15,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { operatorRoles, type AddedOperator, type OperatorRow } from './types.ts';
 
 const emptyForm = { username: '', role: 'operator', password: '' };
@@ -26,7 +26,7 @@ export default function OperatorList() {
   const can = useCan();
   const session = useSession();
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const result = useTablePage<OperatorRow>('/api/v1/operators', { topics: ['operators'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
@@ -34,7 +34,7 @@ export default function OperatorList() {
     {
       onSuccess: (added) => {
         setFlash(t('operators.added', { username: added.operator.username }));
-        setForm(emptyForm);
+        reset();
         result.refetch();
       },
     },
@@ -96,11 +96,6 @@ export default function OperatorList() {
         ) : null,
     },
   ];
-  const field = (key: keyof typeof emptyForm) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <Page title={t('operators.title')}>
       <Flash text={flash} />

@@ -14,7 +14,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { operatorRoles, tokenScopes, type IssuedToken, type TokenRow } from './types.ts';
 
 const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
@@ -28,7 +28,7 @@ export default function TokenList() {
   const { t, formatDate } = useWords();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const result = useTablePage<TokenRow>('/api/v1/tokens', { topics: ['tokens'] });
   const create = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
@@ -46,7 +46,7 @@ export default function TokenList() {
       ),
     {
       onSuccess: () => {
-        setForm(emptyForm);
+        reset();
         result.refetch();
       },
     },
@@ -99,11 +99,6 @@ export default function TokenList() {
         ),
     },
   ];
-  const field = (key: keyof typeof emptyForm) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <Page title={t('tokens.title')}>
       <Flash text={flash} />

@@ -13,7 +13,15 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
+import {
+  ConfirmAction,
+  Flash,
+  useWords,
+  shaped,
+  asTyped,
+  FilterText,
+  useFormValues,
+} from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -26,7 +34,7 @@ export default function CheckList() {
   const url = useUrlState();
   const tenant = url.get('tenant');
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const result = useTablePage<CheckRow>('/api/v1/tenants/{tenant}/checks', {
     params: { tenant },
     enabled: tenant !== '',
@@ -50,7 +58,7 @@ export default function CheckList() {
     {
       onSuccess: () => {
         setFlash(t('checks.added'));
-        setForm(emptyForm);
+        reset();
         result.refetch();
       },
     },
@@ -108,11 +116,6 @@ export default function CheckList() {
         ) : null,
     },
   ];
-  const field = (name: keyof typeof emptyForm) => ({
-    name,
-    value: form[name],
-    onValue: (value: string) => setForm({ ...form, [name]: value }),
-  });
   return (
     <Page title={t('checks.title')}>
       <Flash text={flash} />

@@ -4,7 +4,7 @@ import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -17,7 +17,11 @@ export default function SilenceList() {
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
   // From an alert: its place fills the form (`?tenant=&stage=`).
-  const [form, setForm] = useState(() => ({
+  const {
+    values: form,
+    field,
+    reset,
+  } = useFormValues(() => ({
     ...emptyForm,
     tenant: url.get('tenant'),
     stage: url.get('stage'),
@@ -29,7 +33,7 @@ export default function SilenceList() {
     {
       onSuccess: (s) => {
         setFlash(t('silences.added', { id: s.id }));
-        setForm(emptyForm);
+        reset();
         result.refetch();
       },
     },
@@ -64,11 +68,6 @@ export default function SilenceList() {
         ) : null,
     },
   ];
-  const field = (name: keyof typeof emptyForm) => ({
-    name,
-    value: form[name],
-    onValue: (value: string) => setForm({ ...form, [name]: value }),
-  });
   return (
     <Page title={t('silences.title')}>
       <Flash text={flash} />

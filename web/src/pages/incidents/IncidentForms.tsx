@@ -3,7 +3,7 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { Button, Form, SelectField, TextField } from '../../ui/index.ts';
-import { shaped, asTyped } from '../ops-kit/kit.tsx';
+import { shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { postmortemDocument, postmortemFields, type PostmortemForm } from './postmortem.ts';
 import { incidentStatuses, type IncidentRow } from './types.ts';
 
@@ -88,7 +88,7 @@ export function PostmortemEditor(props: {
   readonly onDone: (text: string) => void;
 }) {
   const { t } = useI18n();
-  const [form, setForm] = useState<PostmortemForm>(emptyPostmortem);
+  const { values: form, field } = useFormValues(emptyPostmortem);
   const save = useMutation(
     (api: ConsoleApi, f: PostmortemForm) =>
       shaped<IncidentRow>(
@@ -99,26 +99,47 @@ export function PostmortemEditor(props: {
       ),
     { onSuccess: () => props.onDone(t('incidents.postmortem.saved')) },
   );
-  const field = (key: keyof PostmortemForm) => ({
-    name: postmortemFields[key],
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <Form label={t('incidents.postmortem')} error={save.error} onSubmit={() => save.mutate(form)}>
-      <TextField {...field('cause')} label={t('incidents.postmortem.cause')} required />
-      <TextField {...field('impactSummary')} label={t('incidents.postmortem.impactSummary')} required />
-      <TextField {...field('slaMinutes')} label={t('incidents.postmortem.slaMinutes')} inputMode="decimal" />
-      <TextField {...field('actionWhat')} label={t('incidents.postmortem.action')} required />
-      <TextField {...field('actionOwner')} label={t('incidents.postmortem.actionOwner')} required />
       <TextField
-        {...field('actionDue')}
+        {...field('cause', postmortemFields.cause)}
+        label={t('incidents.postmortem.cause')}
+        required
+      />
+      <TextField
+        {...field('impactSummary', postmortemFields.impactSummary)}
+        label={t('incidents.postmortem.impactSummary')}
+        required
+      />
+      <TextField
+        {...field('slaMinutes', postmortemFields.slaMinutes)}
+        label={t('incidents.postmortem.slaMinutes')}
+        inputMode="decimal"
+      />
+      <TextField
+        {...field('actionWhat', postmortemFields.actionWhat)}
+        label={t('incidents.postmortem.action')}
+        required
+      />
+      <TextField
+        {...field('actionOwner', postmortemFields.actionOwner)}
+        label={t('incidents.postmortem.actionOwner')}
+        required
+      />
+      <TextField
+        {...field('actionDue', postmortemFields.actionDue)}
         label={t('incidents.postmortem.actionDue')}
         placeholder="2026-12-31"
         required
       />
-      <TextField {...field('checkWhat')} label={t('incidents.postmortem.check')} />
-      <TextField {...field('checkWhy')} label={t('incidents.postmortem.checkWhy')} />
+      <TextField
+        {...field('checkWhat', postmortemFields.checkWhat)}
+        label={t('incidents.postmortem.check')}
+      />
+      <TextField
+        {...field('checkWhy', postmortemFields.checkWhy)}
+        label={t('incidents.postmortem.checkWhy')}
+      />
       <Button type="submit" variant="primary" busy={save.pending}>
         {t('incidents.postmortem.save')}
       </Button>

@@ -18,7 +18,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
-import { useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
+import { useWords, shaped, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
 import { incidentStatuses, severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
@@ -130,7 +130,7 @@ function OpenIncident() {
   const url = useUrlState();
   const [, navigate] = useLocation();
   const fromAlert = url.get('fromAlert');
-  const [form, setForm] = useState({
+  const { values: form, field } = useFormValues({
     tenant: url.get('tenant'),
     stage: '',
     severity: '2',
@@ -148,11 +148,6 @@ function OpenIncident() {
     { onSuccess: (i) => navigate(`/incidents/${encodeURIComponent(i.id)}`) },
   );
   const name = (level: number) => severities.data?.find((r) => r.level === level)?.name ?? '';
-  const field = (key: keyof typeof form) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   const submit = () =>
     open.mutate({
       ...present({

@@ -14,7 +14,15 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present, windowState } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, FilterText } from '../ops-kit/kit.tsx';
+import {
+  ConfirmAction,
+  Flash,
+  useWords,
+  shaped,
+  asTyped,
+  FilterText,
+  useFormValues,
+} from '../ops-kit/kit.tsx';
 
 interface WindowRow {
   readonly id: string;
@@ -38,7 +46,7 @@ export default function MaintenancePage() {
   const can = useCan();
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
-  const [plan, setPlan] = useState(emptyPlan);
+  const { values: plan, field, reset } = useFormValues(emptyPlan);
   const [emergency, setEmergency] = useState(false);
   const result = useTablePage<WindowRow>('/api/v1/maintenance-windows', {
     filters: ['all', 'tenant'],
@@ -50,7 +58,7 @@ export default function MaintenancePage() {
     {
       onSuccess: (w) => {
         setFlash(t('maintenance.planned', { id: w.id }));
-        setPlan(emptyPlan);
+        reset();
         result.refetch();
       },
     },
@@ -103,11 +111,6 @@ export default function MaintenancePage() {
       },
     },
   ];
-  const field = (key: keyof typeof emptyPlan) => ({
-    name: key,
-    value: plan[key],
-    onValue: (value: string) => setPlan({ ...plan, [key]: value }),
-  });
   const body = () => {
     const { announce, ...rest } = plan;
     return {

@@ -14,7 +14,7 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
 
 const emptyForm = { name: '', rotation: 'weekly', tz: 'Europe/Berlin', handoff: '09:00', members: '' };
@@ -24,7 +24,7 @@ export default function OnCallPage() {
   const { t, formatDate } = useWords();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const schedules = useTablePage<ScheduleRow>('/api/v1/oncall/schedules', { topics: ['oncall'] });
   const policies = useQuery(
     ['oncall-policies'],
@@ -53,7 +53,7 @@ export default function OnCallPage() {
     {
       onSuccess: (s) => {
         setFlash(t('oncall.added', { name: s.name }));
-        setForm(emptyForm);
+        reset();
         schedules.refetch();
       },
     },
@@ -75,11 +75,6 @@ export default function OnCallPage() {
     { key: 'zone', header: t('oncall.col.zone'), render: (s) => `${s.timeZone} · ${s.handoff}` },
     { key: 'members', header: t('oncall.col.members'), render: (s) => s.members.join(', ') },
   ];
-  const field = (key: keyof typeof emptyForm) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <Page title={t('oncall.title')}>
       <Flash text={flash} />

@@ -4,7 +4,7 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ErrorBanner, Form, Page, TextField } from '../../ui/index.ts';
-import { Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import type { OnCall, ScheduleDetail as Detail } from './types.ts';
 
 const emptyForm = { member: '', from: '', until: '' };
@@ -15,7 +15,7 @@ export default function ScheduleDetail() {
   const can = useCan();
   const { name = '' } = useParams<{ name: string }>();
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const schedule = useQuery(
     ['oncall-schedule', name],
     (api, signal) => shaped<Detail>(api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal })),
@@ -27,7 +27,7 @@ export default function ScheduleDetail() {
     {
       onSuccess: () => {
         setFlash(t('oncall.override.added'));
-        setForm(emptyForm);
+        reset();
         schedule.refetch();
       },
     },
@@ -53,11 +53,6 @@ export default function ScheduleDetail() {
       </tbody>
     </table>
   );
-  const field = (key: keyof typeof emptyForm) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <Page title={t('oncall.detail.title', { name })} crumbs={<Link href="/oncall">{t('oncall.title')}</Link>}>
       <Flash text={flash} />

@@ -146,3 +146,19 @@ export function FilterText(props: { readonly name: string; readonly label: strin
     </label>
   );
 }
+
+/**
+ * A form's text values and the props that bind a TextField or SelectField to
+ * one of them: `field('tenant')` gives its name (the API's field, or the one
+ * given, so the API's message lands under it), value and onValue.
+ */
+export function useFormValues<T extends { readonly [K in keyof T]: string }>(initial: T | (() => T)) {
+  const [values, setValues] = useState<T>(initial);
+  const field = (key: keyof T & string, name: string = key) => ({
+    name,
+    value: values[key],
+    onValue: (value: string) => setValues((previous) => ({ ...previous, [key]: value })),
+  });
+  const reset = () => setValues(initial);
+  return { values, field, reset };
+}

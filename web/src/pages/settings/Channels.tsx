@@ -12,7 +12,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 
 interface ChannelRow {
   readonly id: string;
@@ -32,7 +32,7 @@ export function Channels() {
   const can = useCan();
   const writable = can('notifications.write');
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState(emptyForm);
+  const { values: form, field, reset } = useFormValues(emptyForm);
   const result = useTablePage<ChannelRow>('/api/v1/notification-channels', {});
   const done = (text: string) => {
     setFlash(text);
@@ -56,7 +56,7 @@ export function Channels() {
       api.post('/api/v1/notification-channels', { body: asTyped(present(f)) }),
     {
       onSuccess: () => {
-        setForm(emptyForm);
+        reset();
         done(t('settings.channels.added'));
       },
     },
@@ -113,11 +113,6 @@ export function Channels() {
         ) : null,
     },
   ];
-  const field = (key: keyof typeof emptyForm) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <>
       <Flash text={flash} />

@@ -6,7 +6,7 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { monthOf } from '../ops-kit/format.ts';
-import { Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { Facts, Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import { reportUrl, type Exclusion, type SlaPolicy, type SlaReport } from './types.ts';
 
 const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
@@ -174,7 +174,7 @@ function PolicyAndExclusions(props: { readonly tenant: string }) {
   const can = useCan();
   const { tenant } = props;
   const [flash, setFlash] = useState<string | null>(null);
-  const [form, setForm] = useState({ from: '', until: '', reason: '' });
+  const { values: form, field, reset } = useFormValues({ from: '', until: '', reason: '' });
   const policy = useQuery(
     ['sla-policy', tenant],
     (api, signal) =>
@@ -195,17 +195,12 @@ function PolicyAndExclusions(props: { readonly tenant: string }) {
     {
       onSuccess: () => {
         setFlash(t('sla.excluded'));
-        setForm({ from: '', until: '', reason: '' });
+        reset();
         exclusions.refetch();
       },
     },
   );
   const current = policy.data?.current;
-  const field = (key: keyof typeof form) => ({
-    name: key,
-    value: form[key],
-    onValue: (value: string) => setForm({ ...form, [key]: value }),
-  });
   return (
     <>
       <section aria-labelledby="sla-policy">
