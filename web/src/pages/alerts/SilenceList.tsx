@@ -4,7 +4,15 @@ import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import {
+  ConfirmAction,
+  Flash,
+  useWords,
+  shaped,
+  asTyped,
+  useFormValues,
+  FilterCheck,
+} from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -71,14 +79,7 @@ export default function SilenceList() {
   return (
     <Page title={t('silences.title')}>
       <Flash text={flash} />
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={url.get('all') === 'true'}
-          onChange={(event) => url.set({ all: event.target.checked ? 'true' : null, cursor: null })}
-        />{' '}
-        {t('silences.showEnded')}
-      </label>
+      <FilterCheck name="all" label={t('silences.showEnded')} />
       <DataTable
         label={t('silences.title')}
         columns={columns}

@@ -18,7 +18,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
-import { useWords, shaped, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
+import { useWords, shaped, asTyped, FilterText, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
 import { incidentStatuses, severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
@@ -75,14 +75,7 @@ export default function IncidentList() {
     >
       {can('tenants.write') && url.get('new') === '1' ? <OpenIncident /> : null}
       <div role="search" className="filters">
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={url.get('open') === 'true'}
-            onChange={(event) => url.set({ open: event.target.checked ? 'true' : null, cursor: null })}
-          />{' '}
-          {t('incidents.filter.open')}
-        </label>
+        <FilterCheck name="open" label={t('incidents.filter.open')} />
         <label>
           {t('incidents.col.status')}
           <select

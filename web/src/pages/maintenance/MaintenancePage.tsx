@@ -2,7 +2,6 @@ import { useState } from 'react';
 import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
-import { useUrlState } from '../../app/url.ts';
 import {
   Button,
   DataTable,
@@ -22,6 +21,7 @@ import {
   asTyped,
   FilterText,
   useFormValues,
+  FilterCheck,
 } from '../ops-kit/kit.tsx';
 
 interface WindowRow {
@@ -44,7 +44,6 @@ const tones = { planned: 'idle', current: 'warn', past: 'good', cancelled: 'idle
 export default function MaintenancePage() {
   const { t, formatDate } = useWords();
   const can = useCan();
-  const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: plan, field, reset } = useFormValues(emptyPlan);
   const [emergency, setEmergency] = useState(false);
@@ -125,14 +124,7 @@ export default function MaintenancePage() {
       <Flash text={flash} />
       <div role="search" className="filters">
         <FilterText name="tenant" label={t('maintenance.filter.tenant')} />
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={url.get('all') === 'true'}
-            onChange={(event) => url.set({ all: event.target.checked ? 'true' : null, cursor: null })}
-          />{' '}
-          {t('maintenance.showPast')}
-        </label>
+        <FilterCheck name="all" label={t('maintenance.showPast')} />
       </div>
       <DataTable
         label={t('maintenance.title')}

@@ -162,3 +162,19 @@ export function useFormValues<T extends { readonly [K in keyof T]: string }>(ini
   const reset = () => setValues(initial);
   return { values, field, reset };
 }
+
+/** A yes/no filter bound to a query parameter (`all=true`, `open=true`); unchecked drops it from the URL. */
+export function FilterCheck(props: { readonly name: string; readonly label: string }) {
+  const url = useUrlState();
+  return (
+    <label className="inline">
+      <input
+        type="checkbox"
+        name={props.name}
+        checked={url.get(props.name) === 'true'}
+        onChange={(event) => url.set({ [props.name]: event.target.checked ? 'true' : null, cursor: null })}
+      />{' '}
+      {props.label}
+    </label>
+  );
+}
