@@ -154,6 +154,30 @@ describe('the console: operations', () => {
     });
   });
 
+  it("confirms a security incident's breach and shows its notice deadlines", async () => {
+    const opened = await c.t.request('POST', '/api/v1/incidents', {
+      tenant: slug,
+      severity: 1,
+      title: 'Export bucket readable by others',
+      security: true,
+    });
+    expect(opened.status, opened.text).toBe(201);
+    await open(`/incidents/${opened.body.id}`, /Export bucket readable/);
+    await page.getByText('No breach confirmed: no notice deadlines run.').waitFor();
+    await page.getByRole('button', { name: 'Confirm a breach' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm a breach' }).click();
+    await page.getByRole('status').filter({ hasText: 'Breach confirmed' }).waitFor();
+    const deadlines = page.getByRole('region', { name: 'Notice deadlines' });
+    await deadlines.getByText(/Supervisory authority \(GDPR Art\. 33\): due/).waitFor();
+    await deadlines.getByText(/Affected customers: due/).waitFor();
+    await page.getByRole('combobox', { name: 'Who was told' }).selectOption('authority');
+    await page.getByLabel('Told by whom, through what').fill('opal, by the authority’s web form');
+    await page.getByRole('button', { name: 'Record a notice' }).click();
+    await deadlines.getByText('notified', { exact: true }).waitFor();
+    await noViolations('security incident');
+    await c.screenshot(page, 'incident-security');
+  });
+
   it('downloads an SLA report as PDF', async () => {
     const policy = await c.t.request('PUT', `/api/v1/tenants/${slug}/sla/policy`, {
       target: 99.9,
