@@ -78,7 +78,7 @@ export default function AlertList() {
             <option value="open">{t('alerts.filter.open')}</option>
             {alertStatuses.map((s) => (
               <option key={s} value={s}>
-                {t(`state.${s}`) === `state.${s}` ? s : t(`state.${s}`)}
+                {t(`state.${s}`)}
               </option>
             ))}
           </select>
@@ -92,7 +92,7 @@ export default function AlertList() {
             <option value="">{t('alerts.filter.all')}</option>
             {alertSeverities.map((s) => (
               <option key={s} value={s}>
-                {s}
+                {t(`state.${s}`)}
               </option>
             ))}
           </select>

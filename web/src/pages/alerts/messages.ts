@@ -1,5 +1,21 @@
 /** The alerts, silences and checks pages' strings: English and German, same keys. */
 export const en = {
+  // The states of alerts, checks, backups and audit events, as StatusBadge shows them (state.<word>).
+  'state.pending': 'pending',
+  'state.firing': 'firing',
+  'state.acknowledged': 'acknowledged',
+  'state.resolved': 'resolved',
+  'state.critical': 'critical',
+  'state.warning': 'warning',
+  'state.info': 'info',
+  'state.up': 'up',
+  'state.down': 'down',
+  'state.degraded': 'degraded',
+  'state.succeeded': 'succeeded',
+  'state.active': 'active',
+  'state.success': 'success',
+  'state.failure': 'failure',
+  'state.denied': 'denied',
   'alerts.nav': 'Alerts',
   'alerts.title': 'Alerts',
   'alerts.filter.state': 'State',
@@ -80,6 +96,21 @@ export const en = {
 } as const;
 
 export const de: Record<keyof typeof en, string> = {
+  'state.pending': 'anstehend',
+  'state.firing': 'ausgelöst',
+  'state.acknowledged': 'bestätigt',
+  'state.resolved': 'aufgelöst',
+  'state.critical': 'kritisch',
+  'state.warning': 'Warnung',
+  'state.info': 'Hinweis',
+  'state.up': 'erreichbar',
+  'state.down': 'ausgefallen',
+  'state.degraded': 'beeinträchtigt',
+  'state.succeeded': 'erfolgreich',
+  'state.active': 'aktiv',
+  'state.success': 'erfolgreich',
+  'state.failure': 'fehlgeschlagen',
+  'state.denied': 'verweigert',
   'alerts.nav': 'Alarme',
   'alerts.title': 'Alarme',
   'alerts.filter.state': 'Zustand',
