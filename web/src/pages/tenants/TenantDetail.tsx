@@ -86,7 +86,7 @@ export default function TenantDetail() {
               const stageRuntime = runtimeOfStage(stage.name);
               return (
                 <tr key={stage.name} data-stage={stage.name}>
-                  <th scope="row">
+                  <th scope="row" data-label={t('stages.field.name')}>
                     <Link
                       href={`/tenants/${encodeURIComponent(slug)}/stages/${encodeURIComponent(stage.name)}`}
                     >
