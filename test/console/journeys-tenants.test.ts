@@ -163,7 +163,7 @@ describe('the console: tenants and stages', () => {
     await page.getByLabel('Language').selectOption('de');
     await page.goto(`${c.origin}/tenants`);
     await page.getByRole('heading', { name: 'Mandanten', level: 1 }).waitFor();
-    await page.getByRole('link', { name: slug }).waitFor();
+    await page.getByRole('link', { name: slug, exact: true }).waitFor();
     await noViolations('tenants list (de)');
     await c.screenshot(page, 'tenants-de');
     const phone = await c.newPage({ phone: true });
