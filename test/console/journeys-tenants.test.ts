@@ -126,6 +126,12 @@ describe('the console: tenants and stages', () => {
       await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
       await expect.poll(() => row.locator('td').nth(3).innerText(), { timeout: 90_000 }).toBe(version);
     };
+    // The dialog keeps focus inside; Escape closes it and gives focus back to its button.
+    await row.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('dialog').getByLabel('Release').waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Deploy');
     await deploy('1.0.0');
     await deploy('1.1.0');
     await c.screenshot(page, 'tenant-deployed');
@@ -157,7 +163,7 @@ describe('the console: tenants and stages', () => {
     await page.getByLabel('Language').selectOption('de');
     await page.goto(`${c.origin}/tenants`);
     await page.getByRole('heading', { name: 'Mandanten', level: 1 }).waitFor();
-    await page.getByRole('link', { name: slug }).waitFor();
+    await page.getByRole('link', { name: slug, exact: true }).waitFor();
     await noViolations('tenants list (de)');
     await c.screenshot(page, 'tenants-de');
     const phone = await c.newPage({ phone: true });
