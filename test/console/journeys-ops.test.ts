@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 describe('the console: operations', () => {
-  it('acknowledges an alert from the list', async () => {
+  it('acknowledges an alert from the list, resolves it with a note and silences its stage', async () => {
     const alert = await c.t.services.alerts.raise({
       source: 'watchdog',
       dedupKey: `console-${slug}`,
@@ -87,6 +87,28 @@ describe('the console: operations', () => {
     await page.getByText('acknowledged', { exact: true }).first().waitFor();
     await noViolations('alert detail');
     await c.screenshot(page, 'alert');
+
+    // Resolved by hand, with a note saying why; then its stage silenced from its page.
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Why is it resolved?').fill('fixed by hand: pool raised');
+    await dialog.getByRole('button', { name: 'Resolve' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Alert ${alert.id} resolved.` })
+      .waitFor();
+    const resolved = await c.t.request('GET', `/api/v1/alerts/${alert.id}`);
+    expect(resolved.body).toMatchObject({ status: 'resolved', resolveNote: 'fixed by hand: pool raised' });
+    await page.getByRole('link', { name: 'Silence its stage' }).click();
+    const form = page.getByRole('form', { name: 'Add a silence' });
+    expect(await form.getByLabel('Tenant').inputValue()).toBe(slug);
+    await form.getByLabel('Reason').fill('pool resize in progress');
+    await form.getByRole('button', { name: 'Add a silence' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Silence \d+ added\./ })
+      .waitFor();
+    await page.getByRole('cell', { name: 'pool resize in progress' }).waitFor();
   });
 
   it('opens, updates and closes an incident with a post-mortem', async () => {
