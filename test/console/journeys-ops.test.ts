@@ -218,6 +218,39 @@ describe('the console: operations', () => {
     expect(bytes.length).toBeGreaterThan(1000);
   });
 
+  it('plans a maintenance window, a bad length named under its field', async () => {
+    await open('/maintenance', 'Maintenance windows');
+    const form = page.getByRole('form', { name: 'Plan a window' });
+    await form.getByLabel('Tenant').fill(slug);
+    const at = new Date(Date.now() + 14 * 86_400_000).toISOString().slice(0, 10);
+    await form.getByLabel(/^Starts at/).fill(`${at} 22:00`);
+    await form.getByLabel(/^Time zone/).fill('Europe/Berlin');
+    const length = form.getByLabel(/^Length/);
+    await length.fill('two hours');
+    await form.getByLabel('Reason').fill('PostgreSQL minor upgrade');
+    await form.getByRole('button', { name: 'Plan a window' }).click();
+    await expect.poll(() => length.getAttribute('aria-invalid')).toBe('true');
+    await length.fill('90m');
+    await form.getByRole('button', { name: 'Plan a window' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Window \d+ planned\./ })
+      .waitFor();
+    await page.getByRole('cell', { name: 'PostgreSQL minor upgrade' }).waitFor();
+  });
+
+  it("resets an operator's MFA", async () => {
+    await c.operator('mia', 'operator');
+    await open('/access/operators', 'Operators');
+    await page.getByRole('button', { name: 'Reset MFA: mia' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reset MFA' }).click();
+    await page.getByRole('status').filter({ hasText: 'MFA of mia reset.' }).waitFor();
+    const listed = await c.t.request('GET', '/api/v1/operators');
+    expect(listed.body.operators.find((o: { username: string }) => o.username === 'mia')).toMatchObject({
+      mfa: false,
+    });
+  });
+
   it('creates an API token and shows its secret once', async () => {
     await open('/access/tokens', 'API tokens');
     await page.getByLabel('Name').fill('console-ci');
