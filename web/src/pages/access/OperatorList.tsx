@@ -15,14 +15,15 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { operatorRoles, type AddedOperator, type OperatorRow } from './types.ts';
 
 const emptyForm = { username: '', role: 'operator', password: '' };
 
 /** Operators: role, MFA, last sign-in; add one (a one-time password shown once), remove one, reset MFA. */
 export default function OperatorList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const session = useSession();
   const [flash, setFlash] = useState<string | null>(null);

@@ -14,7 +14,8 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 import { operatorRoles, tokenScopes, type IssuedToken, type TokenRow } from './types.ts';
 
 const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
@@ -25,7 +26,7 @@ const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
  * token is revoked through the operator's route.
  */
 export default function TokenList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);

@@ -4,14 +4,15 @@ import { itemsOf } from '../../app/api.ts';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
-import { Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Facts, Flash, shaped } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { AlertActions } from './AlertActions.tsx';
 import type { AlertRow, PageRow } from './types.ts';
 
 /** One alert: what raised it and what was seen, who was told, who took and ended it; acknowledge, resolve. */
 export default function AlertDetail() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const { id = '' } = useParams<{ id: string }>();
   const [flash, setFlash] = useState<string | null>(null);

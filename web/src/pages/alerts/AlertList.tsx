@@ -2,14 +2,15 @@ import { useState } from 'react';
 import { Link } from 'wouter';
 import { useUrlState } from '../../app/url.ts';
 import { DataTable, Page, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
-import { Flash, useWords, FilterText } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Flash, FilterText } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { AlertActions } from './AlertActions.tsx';
 import { alertSeverities, alertStatuses, type AlertRow } from './types.ts';
 
 /** Alerts, newest first, filtered in the URL (open, status, severity, tenant); live as alerts change. */
 export default function AlertList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
   const result = useTablePage<AlertRow>('/api/v1/alerts', {

@@ -13,15 +13,8 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import {
-  ConfirmAction,
-  Flash,
-  useWords,
-  shaped,
-  asTyped,
-  FilterText,
-  useFormValues,
-} from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -29,7 +22,7 @@ const emptyForm = { stage: 'prod', path: '/', expectStatus: '', interval: '30s' 
 
 /** A tenant's checks (the tenant in the URL): state, since, last result; add an HTTP check, remove one. */
 export default function CheckList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const tenant = url.get('tenant');

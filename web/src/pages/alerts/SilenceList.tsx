@@ -4,15 +4,8 @@ import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
-import {
-  ConfirmAction,
-  Flash,
-  useWords,
-  shaped,
-  asTyped,
-  useFormValues,
-  FilterCheck,
-} from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped, asTyped, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -20,7 +13,7 @@ const emptyForm = { tenant: '', stage: '', for: '2h', reason: '' };
 
 /** Silences (current and planned; with all=true also ended ones); add one, remove one. */
 export default function SilenceList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);

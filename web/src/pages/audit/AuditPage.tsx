@@ -12,7 +12,8 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { useWords, shaped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { shaped } from '../ops-kit/kit.tsx';
 import type { ConsoleApi } from '../../app/api.ts';
 
 interface AuditEvent {
@@ -61,7 +62,7 @@ function toLocal(iso: string): string {
 
 /** The audit log, filtered in the URL (tenant, action, actor, since, until), a page at a time; verify the chain. */
 export default function AuditPage() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const url = useUrlState();
   const [draft, setDraft] = useState<Record<Filter, string>>(() => ({
     tenant: url.get('tenant'),
@@ -137,7 +138,7 @@ export default function AuditPage() {
 }
 
 function Verified(props: { readonly report: VerifyReport }) {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const r = props.report;
   return (
     <section

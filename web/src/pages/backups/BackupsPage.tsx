@@ -3,7 +3,8 @@ import { useUrlState } from '../../app/url.ts';
 import { useCan } from '../../app/session.tsx';
 import { DataTable, Page, StatusBadge, Tabs, useTablePage, type Column } from '../../ui/index.ts';
 import { place } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped } from '../ops-kit/kit.tsx';
 import { RestoreList } from './RestoreList.tsx';
 import { RestoreTestList } from './RestoreTestList.tsx';
 import { StageBackupsView } from './StageBackupsView.tsx';
@@ -13,7 +14,7 @@ const tabs = ['clusters', 'tests', 'stage', 'restores'] as const;
 
 /** Backups and restores, by tab (in the URL): clusters, restore tests with evidence, one stage's backups, a tenant's restores. */
 export default function BackupsPage() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const url = useUrlState();
   const tab = (tabs as readonly string[]).includes(url.get('tab')) ? url.get('tab') : 'clusters';
   return (
@@ -34,7 +35,7 @@ export default function BackupsPage() {
 }
 
 function Clusters() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
   const result = useTablePage<ClusterRow>('/api/v1/backup-clusters', { topics: ['backups'] });

@@ -2,12 +2,13 @@ import { useState } from 'react';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
-import { ConfirmAction, Flash, useWords, FilterText } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, FilterText } from '../ops-kit/kit.tsx';
 import type { RestoreRow } from './types.ts';
 
 /** A tenant's restores (the tenant in the URL), newest first; discard what an in-place restore kept. */
 export function RestoreList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const tenant = url.get('tenant');

@@ -2,12 +2,13 @@ import { Link, useParams } from 'wouter';
 import { useQuery } from '../../app/query.ts';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
 import { formatDuration, place } from '../ops-kit/format.ts';
-import { Facts, useWords, shaped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Facts, shaped } from '../ops-kit/kit.tsx';
 import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
 
 /** One restore test and its evidence: the backup, restore point, RPO, RTO, per-table fingerprints, the app's check. */
 export default function RestoreTestDetail() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const { id = '' } = useParams<{ id: string }>();
   const test = useQuery(
     ['restore-test', id],

@@ -1,12 +1,13 @@
 import { Link } from 'wouter';
 import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
 import { formatDuration, place } from '../ops-kit/format.ts';
-import { useWords, FilterText } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { FilterText } from '../ops-kit/kit.tsx';
 import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
 
 /** Restore tests, newest first, with their evidence at a glance: RPO, RTO, fingerprints. */
 export function RestoreTestList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const result = useTablePage<RestoreTestRow>('/api/v1/restore-tests', {
     filters: ['tenant', 'stage'],
     topics: ['restore-tests'],

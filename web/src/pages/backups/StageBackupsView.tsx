@@ -6,12 +6,13 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, SelectField, StatusBadge, TextField } from '../../ui/index.ts';
 import { formatBytes, formatDuration } from '../ops-kit/format.ts';
-import { Facts, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Facts, Flash, shaped, asTyped } from '../ops-kit/kit.tsx';
 import type { RestoreTestRow, StageBackups } from './types.ts';
 
 /** One stage's physical backups (tenant and stage in the URL): freshness, restorable range, runs; back up or test a restore now. */
 export function StageBackupsView() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const tenant = url.get('tenant');

@@ -4,7 +4,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
-import { ConfirmAction, Facts, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Facts, Flash, shaped } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { NoticeForm, PostmortemEditor, UpdateForm } from './IncidentForms.tsx';
 import { stateOf, type IncidentDetail as Detail, type IncidentRow, type Postmortem } from './types.ts';
@@ -15,7 +15,7 @@ import { stateOf, type IncidentDetail as Detail, type IncidentRow, type Postmort
  * write the post-mortem, confirm a breach and record notices, close it.
  */
 export default function IncidentDetail() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const { id = '' } = useParams<{ id: string }>();
   const [flash, setFlash] = useState<string | null>(null);
@@ -129,7 +129,7 @@ function Deadlines(props: {
   readonly writable: boolean;
   readonly onDone: (text: string) => void;
 }) {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const i = props.incident;
   if (!i.security) return null;
   return (

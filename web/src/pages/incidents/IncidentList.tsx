@@ -18,12 +18,12 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present } from '../ops-kit/format.ts';
-import { useWords, shaped, asTyped, FilterText, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
+import { shaped, asTyped, FilterText, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
 import { incidentStatuses, severityLevels, stateOf, type IncidentRow, type SeverityRule } from './types.ts';
 
 /** Incidents, newest first (open only, one tenant: in the URL); open one by hand or from an alert. */
 export default function IncidentList() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const result = useTablePage<IncidentRow>('/api/v1/incidents', {

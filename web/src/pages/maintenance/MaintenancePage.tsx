@@ -13,10 +13,10 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { place, present, windowState } from '../ops-kit/format.ts';
+import { useI18n } from '../../app/i18n.tsx';
 import {
   ConfirmAction,
   Flash,
-  useWords,
   shaped,
   asTyped,
   FilterText,
@@ -42,7 +42,7 @@ const tones = { planned: 'idle', current: 'warn', past: 'good', cancelled: 'idle
 
 /** Maintenance windows (current and planned; all=true also past), one tenant or all; plan one, end or cancel one. */
 export default function MaintenancePage() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: plan, field, reset } = useFormValues(emptyPlan);

@@ -14,14 +14,15 @@ import {
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
 
 const emptyForm = { name: '', rotation: 'weekly', tz: 'Europe/Berlin', handoff: '09:00', members: '' };
 
 /** On-call: schedules with who is on call now, escalation policies, the addresses operators are paged at. */
 export default function OnCallPage() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);

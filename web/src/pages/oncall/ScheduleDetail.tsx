@@ -4,14 +4,15 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ErrorBanner, Form, Page, TextField } from '../../ui/index.ts';
-import { Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import type { OnCall, ScheduleDetail as Detail } from './types.ts';
 
 const emptyForm = { member: '', from: '', until: '' };
 
 /** One schedule: who is on call, the next shifts and the overrides; let someone cover a shift. */
 export default function ScheduleDetail() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const { name = '' } = useParams<{ name: string }>();
   const [flash, setFlash] = useState<string | null>(null);

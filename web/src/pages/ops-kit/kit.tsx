@@ -1,6 +1,5 @@
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useUrlState } from '../../app/url.ts';
-import { useI18n, type Translate } from '../../app/i18n.tsx';
 import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation } from '../../app/query.ts';
 import { Button, ConfirmDialog } from '../../ui/index.ts';
@@ -88,15 +87,6 @@ export function ConfirmAction<O>(props: {
       </ConfirmDialog>
     </>
   );
-}
-
-/** The language's words and date format, as plain functions (safe to pass around and destructure). */
-export function useWords(): {
-  readonly t: Translate;
-  readonly formatDate: (value: string | null | undefined) => string;
-} {
-  const i18n = useI18n();
-  return useMemo(() => ({ t: i18n.t, formatDate: (value) => i18n.formatDate(value) }), [i18n]);
 }
 
 /**

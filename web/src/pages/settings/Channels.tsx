@@ -12,7 +12,8 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
 
 interface ChannelRow {
   readonly id: string;
@@ -28,7 +29,7 @@ const emptyForm = { kind: 'email', target: '', name: '' };
 
 /** Notification channels in failover order: enable, disable, test, remove, add. */
 export function Channels() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const can = useCan();
   const writable = can('notifications.write');
   const [flash, setFlash] = useState<string | null>(null);

@@ -5,7 +5,8 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { CodeBlock, ErrorBanner, Page, StatusBadge, Tabs } from '../../ui/index.ts';
 import { formatDuration } from '../ops-kit/format.ts';
-import { ConfirmAction, Flash, useWords, shaped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { ConfirmAction, Flash, shaped } from '../ops-kit/kit.tsx';
 import { Channels } from './Channels.tsx';
 import { TenantPolicies } from './TenantPolicies.tsx';
 
@@ -31,7 +32,7 @@ interface NodeRow {
  * Steward's config file; the API exposes no way to change them.
  */
 export default function SettingsPage() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const tabs = ['policies', 'notifications', ...(can('secrets.rotate') ? ['keys'] : []), 'system'];
@@ -54,7 +55,7 @@ export default function SettingsPage() {
 }
 
 function Keys() {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const [flash, setFlash] = useState<string | null>(null);
   const keys = useQuery(['master-keys'], (api, signal) =>
     shaped<MasterKeys>(api.get('/api/v1/secrets/master-keys', { signal })),
@@ -90,7 +91,7 @@ function Keys() {
 }
 
 function System() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const isolation = useQuery(['isolation'], (api, signal) =>
     shaped<unknown>(api.get('/api/v1/system/isolation', { signal })),
   );

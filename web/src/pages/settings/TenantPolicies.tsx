@@ -4,7 +4,8 @@ import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, SelectField, TextField } from '../../ui/index.ts';
-import { Facts, Flash, useWords, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Facts, Flash, shaped, asTyped } from '../ops-kit/kit.tsx';
 
 interface BackupPolicy {
   readonly tenant: string;
@@ -41,7 +42,7 @@ const numeric = (text: string): number | string => (/^\d+(\.\d+)?$/.test(text.tr
 
 /** A tenant's policies (the tenant in the URL): backups, SLA, breach notice terms; each editable by who may. */
 export function TenantPolicies() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const url = useUrlState();
   const tenant = url.get('tenant');
   const [draft, setDraft] = useState(tenant);
@@ -61,7 +62,7 @@ export function TenantPolicies() {
 }
 
 function Policies(props: { readonly tenant: string }) {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const { tenant } = props;
   const [flash, setFlash] = useState<string | null>(null);

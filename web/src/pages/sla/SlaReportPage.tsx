@@ -6,7 +6,8 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { monthOf } from '../ops-kit/format.ts';
-import { Facts, Flash, useWords, shaped, useFormValues } from '../ops-kit/kit.tsx';
+import { useI18n } from '../../app/i18n.tsx';
+import { Facts, Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
 import { reportUrl, type Exclusion, type SlaPolicy, type SlaReport } from './types.ts';
 
 const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
@@ -23,7 +24,7 @@ const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
  * first report a day after it ends (the API does it; the page says when).
  */
 export default function SlaReportPage() {
-  const { t } = useWords();
+  const { t } = useI18n();
   const url = useUrlState();
   const tenant = url.get('tenant');
   const period = url.get('period');
@@ -73,7 +74,7 @@ export default function SlaReportPage() {
 }
 
 function Report(props: { readonly report: SlaReport }) {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const r = props.report;
   const f = r.figures;
   const percent = (value: number | null) => (value === null ? '–' : `${value} %`);
@@ -170,7 +171,7 @@ function Report(props: { readonly report: SlaReport }) {
 }
 
 function PolicyAndExclusions(props: { readonly tenant: string }) {
-  const { t, formatDate } = useWords();
+  const { t, formatDate } = useI18n();
   const can = useCan();
   const { tenant } = props;
   const [flash, setFlash] = useState<string | null>(null);
