@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { TypedClient, type Transport } from '../../src/api/client/typed.ts';
+import type { paths } from '../../src/api/client/schema.ts';
 
 /**
  * Cursor pagination against a real Steward: pages of tenants (filtered,
@@ -148,6 +150,30 @@ describe('tenant list', () => {
     expect(res.status).toBe(400);
     expect(res.body.field).toBe(field);
     for (const m of mentions) expect(res.body.message).toContain(m);
+  });
+
+  it("the typed client's page() and all() follow the cursors through the list's body object", async () => {
+    const transport: Transport = async ({ method, path }) => {
+      const response = await st.api.inject({
+        method: method as 'GET',
+        url: path,
+        headers: { authorization: `Bearer ${st.token}` },
+      });
+      return {
+        status: response.statusCode,
+        header: (name) => (response.headers[name] as string | undefined) ?? null,
+        body: JSON.parse(response.body) as unknown,
+      };
+    };
+    const api = new TypedClient<paths>(transport);
+    const first = await api.page('/api/v1/tenants', { query: { q: `${run}-t`, limit: 10 } });
+    expect(first.items).toHaveLength(10);
+    expect(first.nextCursor).not.toBeNull();
+    const all = await api.all('/api/v1/tenants', { query: { q: `${run}-t`, limit: 10 } });
+    // Typed once the tenants contract (c-contracts-a) is in the OpenAPI document.
+    expect((all as unknown as { slug: string }[]).map((t) => t.slug)).toEqual(
+      (await get(`/api/v1/tenants?q=${run}-t&limit=500`)).body.tenants.map((t: { slug: string }) => t.slug),
+    );
   });
 
   it('refuses a cursor made for another sort', async () => {

@@ -234,7 +234,16 @@ export interface paths {
         /** List tenants */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    q?: string;
+                    phase?: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                    tier?: "shared" | "dedicated" | "ha";
+                    region?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "slug" | "name" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -766,7 +775,12 @@ export interface paths {
         /** List operators */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -936,7 +950,12 @@ export interface paths {
         /** List API tokens (owners see all, others their own) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1735,15 +1754,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List audit events, oldest first */
+        /** List audit events, oldest first, by tenant, action, actor and time */
         get: {
             parameters: {
                 query?: {
                     tenant?: string;
                     action?: string;
+                    actor?: string;
                     since?: string;
+                    until?: string;
                     after?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "seq";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4162,16 +4186,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts, newest first: open only, or by status, source, tenant and stage */
+        /** Alerts, newest first: open only, or by status, severity, source, tenant and stage */
         get: {
             parameters: {
                 query?: {
                     open?: "true" | "false";
-                    status?: string;
-                    source?: string;
+                    status?: "pending" | "firing" | "acknowledged" | "resolved";
+                    severity?: "critical" | "warning" | "info";
+                    source?: "check" | "alertmanager" | "watchdog" | "notifications";
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
