@@ -73,7 +73,7 @@ export async function keysetPage<DB, TB extends keyof DB, O>(
 /**
  * The same over a list already in memory (the short lists: channels,
  * schedules, tokens): sorted by (key, id) and cut after the position. Numbers
- * compare as numbers, strings by code point.
+ * and strings of digits (bigint ids) compare as numbers, other strings by code point.
  */
 export function pageOf<T>(
   all: readonly T[],
@@ -105,5 +105,9 @@ function compare(a: string | number, b: string | number): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   const x = String(a);
   const y = String(b);
+  // Ids of bigint columns arrive as strings of digits: they compare as numbers (by length first).
+  if (digits.test(x) && digits.test(y) && x.length !== y.length) return x.length - y.length;
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+const digits = /^\d+$/;

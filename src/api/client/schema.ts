@@ -1054,7 +1054,12 @@ export interface paths {
         /** The tenant's SCIM tokens (never the tokens themselves) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1193,7 +1198,12 @@ export interface paths {
         /** A tenant's admins */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "email";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1414,7 +1424,12 @@ export interface paths {
         /** Break-glass access into a tenant's stages, newest first (visible to the tenant's admins) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1486,7 +1501,12 @@ export interface paths {
         /** A tenant's OIDC connections (no secrets) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1838,6 +1858,10 @@ export interface paths {
             parameters: {
                 query?: {
                     app?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "app" | "created";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -1994,7 +2018,12 @@ export interface paths {
         /** A tenant's deployments, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2274,7 +2303,12 @@ export interface paths {
         /** The routes every gateway serves: host to tenant, stage, published port, allow list, maintenance */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "host";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2433,7 +2467,12 @@ export interface paths {
         /** Operators' TLS certificates installed in the gateway */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "domain";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2594,7 +2633,12 @@ export interface paths {
         /** List a stage's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2652,7 +2696,12 @@ export interface paths {
         /** List a tenant's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3068,7 +3117,12 @@ export interface paths {
         /** The clusters Steward backs up, their policies and last verify */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stanza";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3224,7 +3278,12 @@ export interface paths {
         /** A tenant's restores, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3343,6 +3402,9 @@ export interface paths {
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3499,6 +3561,10 @@ export interface paths {
             parameters: {
                 query?: {
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3603,7 +3669,12 @@ export interface paths {
         /** Notification channels, in failover order (webhook URLs shown by origin only) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "position" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3764,8 +3835,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    status?: "pending" | "delivered" | "failed";
                     limit?: number;
-                    status?: string;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3800,7 +3874,12 @@ export interface paths {
         /** A stage's checks */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3886,7 +3965,12 @@ export interface paths {
         /** Every check of every stage of a tenant: kind, target, interval, state, since, last result */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4042,7 +4126,12 @@ export interface paths {
         /** A tenant's SLA exclusions */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "from";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4384,6 +4473,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4482,7 +4575,12 @@ export interface paths {
         /** On-call schedules, each with who is on call now */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4663,7 +4761,12 @@ export interface paths {
         /** Operators and the email address they are paged at */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4739,7 +4842,12 @@ export interface paths {
         /** Escalation policies (alerts use the one named default) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4890,8 +4998,13 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     tenant?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4959,7 +5072,12 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -5499,6 +5617,9 @@ export interface paths {
                     tenant?: string;
                     alert?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5607,6 +5728,10 @@ export interface paths {
                 query?: {
                     all?: "true" | "false";
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5971,7 +6096,12 @@ export interface paths {
         /** List a tenant's users: source, groups, MFA, last sign-in */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created" | "userName";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -6322,6 +6452,7 @@ export interface paths {
                     outcome?: "success" | "failure";
                     before?: string;
                     limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path: {

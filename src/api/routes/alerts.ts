@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendListPage, sendPage } from '../pagination.ts';
 import { alertSeverities, alertSorts, alertSources, alertStatuses } from '../../alerts/index.ts';
 
 // Values are checked by the service, which names what it accepts; here only their shape.
@@ -31,7 +31,11 @@ const muteBody = z
     reason: z.string().max(1000),
   })
   .strict();
-const allQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
+const allQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: { all: z.enum(['true', 'false']).optional() },
+});
 
 export function alertRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const { alerts } = services;
@@ -96,7 +100,13 @@ export function alertRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['alerts'],
     permission: 'tenants.read',
     query: allQuery,
-    handler: async ({ query }) => ({ silences: await alerts.silences.list({ all: query.all === 'true' }) }),
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await alerts.silences.list({ all: query.all === 'true' }),
+        (s) => ({ key: s.id, id: s.id }),
+        (items) => ({ silences: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',
