@@ -234,7 +234,16 @@ export interface paths {
         /** List tenants */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    q?: string;
+                    phase?: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                    tier?: "shared" | "dedicated" | "ha";
+                    region?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "slug" | "name" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -766,7 +775,12 @@ export interface paths {
         /** List operators */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -936,7 +950,12 @@ export interface paths {
         /** List API tokens (owners see all, others their own) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1035,7 +1054,12 @@ export interface paths {
         /** The tenant's SCIM tokens (never the tokens themselves) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1174,7 +1198,12 @@ export interface paths {
         /** A tenant's admins */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "email";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1395,7 +1424,12 @@ export interface paths {
         /** Break-glass access into a tenant's stages, newest first (visible to the tenant's admins) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1467,7 +1501,12 @@ export interface paths {
         /** A tenant's OIDC connections (no secrets) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1735,15 +1774,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List audit events, oldest first */
+        /** List audit events, oldest first, by tenant, action, actor and time */
         get: {
             parameters: {
                 query?: {
                     tenant?: string;
                     action?: string;
+                    actor?: string;
                     since?: string;
+                    until?: string;
                     after?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "seq";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -1814,6 +1858,10 @@ export interface paths {
             parameters: {
                 query?: {
                     app?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "app" | "created";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -1970,7 +2018,12 @@ export interface paths {
         /** A tenant's deployments, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2250,7 +2303,12 @@ export interface paths {
         /** The routes every gateway serves: host to tenant, stage, published port, allow list, maintenance */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "host";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2409,7 +2467,12 @@ export interface paths {
         /** Operators' TLS certificates installed in the gateway */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "domain";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2570,7 +2633,12 @@ export interface paths {
         /** List a stage's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2628,7 +2696,12 @@ export interface paths {
         /** List a tenant's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3044,7 +3117,12 @@ export interface paths {
         /** The clusters Steward backs up, their policies and last verify */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stanza";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3200,7 +3278,12 @@ export interface paths {
         /** A tenant's restores, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3319,6 +3402,9 @@ export interface paths {
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3475,6 +3561,10 @@ export interface paths {
             parameters: {
                 query?: {
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3579,7 +3669,12 @@ export interface paths {
         /** Notification channels, in failover order (webhook URLs shown by origin only) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "position" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3740,8 +3835,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    status?: "pending" | "delivered" | "failed";
                     limit?: number;
-                    status?: string;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3776,7 +3874,12 @@ export interface paths {
         /** A stage's checks */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3862,7 +3965,12 @@ export interface paths {
         /** Every check of every stage of a tenant: kind, target, interval, state, since, last result */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4018,7 +4126,12 @@ export interface paths {
         /** A tenant's SLA exclusions */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "from";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4162,16 +4275,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts, newest first: open only, or by status, source, tenant and stage */
+        /** Alerts, newest first: open only, or by status, severity, source, tenant and stage */
         get: {
             parameters: {
                 query?: {
                     open?: "true" | "false";
-                    status?: string;
-                    source?: string;
+                    status?: "pending" | "firing" | "acknowledged" | "resolved";
+                    severity?: "critical" | "warning" | "info";
+                    source?: "check" | "alertmanager" | "watchdog" | "notifications";
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4356,6 +4473,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4454,7 +4575,12 @@ export interface paths {
         /** On-call schedules, each with who is on call now */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4635,7 +4761,12 @@ export interface paths {
         /** Operators and the email address they are paged at */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4711,7 +4842,12 @@ export interface paths {
         /** Escalation policies (alerts use the one named default) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4862,8 +4998,13 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     tenant?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4931,7 +5072,12 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -5471,6 +5617,9 @@ export interface paths {
                     tenant?: string;
                     alert?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5579,6 +5728,10 @@ export interface paths {
                 query?: {
                     all?: "true" | "false";
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5943,7 +6096,12 @@ export interface paths {
         /** List a tenant's users: source, groups, MFA, last sign-in */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created" | "userName";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -6294,6 +6452,7 @@ export interface paths {
                     outcome?: "success" | "failure";
                     before?: string;
                     limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path: {
