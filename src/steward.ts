@@ -166,6 +166,11 @@ export class Steward {
     return this.#ha;
   }
 
+  /** The consoles' live updates (GET /api/v1/events), when this process serves the API. */
+  get events(): EventHub | undefined {
+    return this.#events;
+  }
+
   /** The data plane's controller, when this process runs one. */
   get dataPlane(): DataPlane | undefined {
     return this.#dataPlane;
