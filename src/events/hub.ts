@@ -26,7 +26,7 @@ export interface EventHubOptions {
   /** The LISTEN takes one session of this pool and keeps it. */
   readonly pool: pg.Pool;
   readonly logger: Logger;
-  /** How long a burst of changes gathers before it is sent (default 50 ms). */
+  /** During a burst of changes, at most one flush per this many ms (default 50); a lone change goes at once. */
   readonly coalesceMs?: number;
   /** More rows than this of one topic and tenant in one burst go out as one `many` event (default 20). */
   readonly maxPerTopic?: number;
@@ -52,6 +52,8 @@ export class EventHub {
   readonly #subscribers = new Set<Subscriber>();
   #pending: ChangeEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** When the last flush ran (performance.now()). */
+  #flushedAt = -Infinity;
   #starting: Promise<void> | undefined;
   #stopped = false;
 
@@ -97,10 +99,13 @@ export class EventHub {
     }
     this.#pending.push(event);
     if (this.#pending.length > maxPending) this.#pending = coalesce(this.#pending, this.#maxPerTopic);
+    // A change after a quiet spell goes out at once (with whatever arrived in the same read: one
+    // transaction's); during a burst, at most one flush per coalescing window.
+    const wait = Math.max(0, this.#flushedAt + (this.#o.coalesceMs ?? 50) - performance.now());
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.flush();
-    }, this.#o.coalesceMs ?? 50);
+    }, wait);
   }
 
   /** The pass: sends the gathered changes, coalesced, to every subscriber that may see them; returns how many events. */
@@ -109,6 +114,7 @@ export class EventHub {
     this.#timer = undefined;
     const events = coalesce(this.#pending, this.#maxPerTopic);
     this.#pending = [];
+    this.#flushedAt = performance.now();
     for (const event of events) {
       const frame = sse.change(event);
       for (const subscriber of this.#subscribers) {
