@@ -48,11 +48,9 @@ function openConsole(job: Job, marker: string): Promise<Console> {
         res.setEncoding('utf8');
         let buffer = '';
         res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
+          const frames = (buffer + chunk).split('\n\n');
+          buffer = frames.pop() ?? '';
+          for (const frame of frames) {
             if (frame.startsWith('retry:')) resolve(console);
             else if (frame.includes(marker)) {
               console.seen++;

@@ -207,20 +207,23 @@ describe('live updates', () => {
     let sent = 0;
     const started = performance.now();
     while (hub.subscribers === 2 && sent < 400_000) {
+      // A tenant each: nothing to coalesce, every one is a frame.
       for (let i = 0; i < 200; i++, sent++) {
-        hub.receive(JSON.stringify({ topic: 'releases', op: 'insert', tenant: null, id: `v${sent}` }));
-        hub.flush();
+        hub.receive(JSON.stringify({ topic: 'stages', op: 'insert', tenant: `f${sent}`, id: 'prod' }));
       }
+      hub.flush();
       // The fast reader reads as it goes.
       await new Promise((r) => setImmediate(r));
     }
     expect(hub.subscribers).toBe(1);
-    hub.receive(JSON.stringify({ topic: 'releases', op: 'insert', tenant: null, id: 'last' }));
+    hub.receive(JSON.stringify({ topic: 'stages', op: 'insert', tenant: 'last', id: 'prod' }));
     hub.flush();
-    await fast.next((f) => f.event === 'change' && f.data.id === 'last');
-    expect(fast.frames.filter((f) => f.event === 'change' && f.data.topic === 'releases').length).toBe(
-      sent + 1,
-    );
+    await fast.next((f) => f.event === 'change' && f.data.tenant === 'last');
+    expect(
+      fast.frames.filter(
+        (f) => f.event === 'change' && f.data.topic === 'stages' && f.data.tenant.startsWith('f'),
+      ).length,
+    ).toBe(sent);
     expect(t.logs()).toContain('a console event stream fell behind; closed');
     slow.response.resume();
     await slow.ended;

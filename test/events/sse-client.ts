@@ -47,11 +47,10 @@ export function openEvents(
         let buffer = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
+          const blocks = (buffer + chunk).split('\n\n');
+          // The last piece is a frame still arriving (or empty).
+          buffer = blocks.pop() ?? '';
+          for (const block of blocks) {
             const frame = parseFrame(block);
             frames.push(frame);
             for (const waiter of waiters) {
