@@ -5,7 +5,7 @@ import { ChannelListener } from '../store/listener.ts';
 import { coalesce, eventsChannel, parseChange } from './change.ts';
 import { sse } from './sse.ts';
 import type { ChangeEvent, EventTopic } from './topics.ts';
-import { canSee } from './visibility.ts';
+import { canSee, endsStream } from './visibility.ts';
 
 /** Where the hub writes a subscriber's frames: an SSE response (stream.ts). */
 export interface EventSink {
@@ -16,7 +16,7 @@ export interface EventSink {
 }
 
 export interface Subscriber {
-  readonly principal: Pick<Principal, 'kind' | 'role' | 'tenant'>;
+  readonly principal: Pick<Principal, 'kind' | 'role' | 'tenant' | 'tokenId'>;
   /** Only these topics (the stream's `?topics=`); undefined for every topic the principal may see. */
   readonly topics: ReadonlySet<EventTopic> | undefined;
   readonly sink: EventSink;
@@ -43,8 +43,9 @@ const maxPending = 10_000;
  * change written through any node reaches the consoles of every node. Bursts
  * are coalesced, then each event goes to the subscribers whose principal may
  * see it. When the session is lost and listening resumes, every subscriber
- * gets `resync`: what changed meanwhile was not notified. start() and stop()
- * are safe twice.
+ * gets `resync`: what changed meanwhile was not notified. A stream ends when
+ * its token is revoked. start() and stop() are safe
+ * twice.
  */
 export class EventHub {
   readonly #o: EventHubOptions;
@@ -118,6 +119,11 @@ export class EventHub {
     for (const event of events) {
       const frame = sse.change(event);
       for (const subscriber of this.#subscribers) {
+        if (endsStream(subscriber.principal, event)) {
+          this.#subscribers.delete(subscriber);
+          subscriber.sink.end();
+          continue;
+        }
         if (subscriber.topics && !subscriber.topics.has(event.topic)) continue;
         if (!canSee(subscriber.principal, event)) continue;
         this.#write(subscriber, frame);

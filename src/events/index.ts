@@ -12,4 +12,4 @@ export {
   type EventTopic,
   type StreamEvent,
 } from './topics.ts';
-export { canSee, tenantAdminTopics } from './visibility.ts';
+export { canSee, endsStream, tenantAdminTopics } from './visibility.ts';

@@ -194,6 +194,18 @@ describe('live updates', () => {
     await reader.next((f) => isChange('tenants', tenantB, tenantB)(f) && f.at > resync.at);
   });
 
+  it('ends a stream when its token is revoked (a console signed out)', async () => {
+    const created = await t.request('POST', '/api/v1/tokens', { name: `console-${suffix}` });
+    expect(created.status, created.text).toBe(201);
+    const reader = await open(created.body.token as string);
+    await reader.next((f) => f.event === 'retry');
+    const since = performance.now();
+    expect((await t.request('DELETE', `/api/v1/tokens/${created.body.id as string}`)).status).toBe(200);
+    await reader.ended;
+    expect(performance.now() - since).toBeLessThan(1000);
+    expect((await openEvents(`${url}/api/v1/events`, created.body.token as string)).status).toBe(401);
+  });
+
   it('cuts off a console that stops reading, without holding up the others', async () => {
     const hub = t.steward.events as Hub;
     for (const stream of streams.splice(0)) stream.close();
