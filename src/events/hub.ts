@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Principal } from '../core/policy.ts';
 import { ChannelListener } from '../store/listener.ts';
@@ -32,6 +33,8 @@ export interface EventHubOptions {
   readonly maxPerTopic?: number;
   /** How soon a lost LISTEN session is replaced (default 1000 ms). */
   readonly retryMs?: number;
+  /** Steward's metrics registry: open streams and frames sent. */
+  readonly registry?: Registry;
 }
 
 /** Changes held between flushes at most; past it they are coalesced at once (a bulk update of every row). */
@@ -57,9 +60,27 @@ export class EventHub {
   #flushedAt = -Infinity;
   #starting: Promise<void> | undefined;
   #stopped = false;
+  readonly #frames: Counter<'event'> | undefined;
 
   constructor(options: EventHubOptions) {
     this.#o = options;
+    if (options.registry) {
+      const subscribers = this.#subscribers;
+      new Gauge({
+        name: 'steward_console_streams',
+        help: 'Open live-update streams (GET /api/v1/events) of this process',
+        registers: [options.registry],
+        collect() {
+          this.set(subscribers.size);
+        },
+      });
+      this.#frames = new Counter({
+        name: 'steward_console_events_total',
+        help: 'Live-update events written to streams, by event (change, resync)',
+        labelNames: ['event'],
+        registers: [options.registry],
+      });
+    }
     this.#listener = new ChannelListener({
       pool: options.pool,
       channel: eventsChannel,
@@ -127,6 +148,7 @@ export class EventHub {
         if (subscriber.topics && !subscriber.topics.has(event.topic)) continue;
         if (!canSee(subscriber.principal, event)) continue;
         this.#write(subscriber, frame);
+        this.#frames?.inc({ event: 'change' });
       }
     }
     return events.length;
@@ -138,6 +160,7 @@ export class EventHub {
     this.#o.logger.info({ subscribers: this.#subscribers.size }, `console streams resync: ${reason}`);
     const frame = sse.resync(reason);
     for (const subscriber of this.#subscribers) this.#write(subscriber, frame);
+    this.#frames?.inc({ event: 'resync' }, this.#subscribers.size);
   }
 
   /** Stops listening and ends every stream (before the API server closes: it waits for open responses). */

@@ -130,6 +130,9 @@ describe('live updates', () => {
     expect(within(opened, since)).toBeLessThan(1000);
     // Keepalives on the open stream (0.3 s here, 15 s by default).
     await reader.next((f) => f.comment === 'keepalive', 2000);
+    const metrics = await t.request('GET', '/metrics');
+    expect(metrics.text).toMatch(/^steward_console_streams [1-9]/m);
+    expect(metrics.text).toMatch(/^steward_console_events_total\{event="change"\} [1-9]/m);
     // Nothing of a row travels: four fields, always.
     for (const frame of reader.frames.filter((f) => f.event === 'change')) {
       expect(Object.keys(frame.data)).toEqual(['topic', 'op', 'tenant', 'id']);
