@@ -52,6 +52,10 @@ async function tenantAdmin(): Promise<string> {
   const code = /sti_[A-Za-z0-9_-]{43}/.exec(mail?.payload.body ?? '')?.[0];
   if (!code) throw new Error('no invitation code in the outbox');
   const accepted = await t.services.tenantAdmins.accept(code, `${adminEmail}-password`, '127.0.0.1');
+  // Before its second factor, no stream (as with its tenant's routes).
+  const early = await t.request('GET', '/api/v1/events', undefined, accepted.token);
+  expect(early.status).toBe(403);
+  expect(early.body.message).toMatch(/enrol MFA first/);
   const enrolled = await t.request('POST', '/api/v1/auth/mfa/enroll', undefined, accepted.token);
   expect(enrolled.status, enrolled.text).toBe(200);
   const verified = await t.request(
