@@ -1,4 +1,4 @@
-import { eventOps, isEventTopic, type ChangeEvent } from './topics.ts';
+import { eventOps, isEventTopic, type ChangeEvent, type EventTopic } from './topics.ts';
 
 /** The channel migration 0041's triggers notify on. */
 export const eventsChannel = 'steward_events';
@@ -57,4 +57,16 @@ export function coalesce(events: readonly ChangeEvent[], maxPerTopic: number): C
     }
   }
   return out;
+}
+
+/**
+ * The topics with more than `max` events in one burst across tenants (a bulk
+ * change: every stage's phase at once). An operator's stream gets one `many`
+ * event per such topic instead (tenant null); a tenant admin's still gets its
+ * own tenant's, which coalesce() already bounds.
+ */
+export function wideTopics(events: readonly ChangeEvent[], max: number): ReadonlySet<EventTopic> {
+  const counts = new Map<EventTopic, number>();
+  for (const event of events) counts.set(event.topic, (counts.get(event.topic) ?? 0) + 1);
+  return new Set([...counts].filter(([, n]) => n > max).map(([topic]) => topic));
 }

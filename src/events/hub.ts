@@ -3,7 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Principal } from '../core/policy.ts';
 import { ChannelListener } from '../store/listener.ts';
-import { coalesce, eventsChannel, parseChange } from './change.ts';
+import { coalesce, eventsChannel, parseChange, wideTopics } from './change.ts';
 import { sse } from './sse.ts';
 import type { ChangeEvent, EventTopic } from './topics.ts';
 import { canSee, endsStream } from './visibility.ts';
@@ -31,6 +31,8 @@ export interface EventHubOptions {
   readonly coalesceMs?: number;
   /** More rows than this of one topic and tenant in one burst go out as one `many` event (default 20). */
   readonly maxPerTopic?: number;
+  /** More events than this of one topic in one burst, across tenants, reach operators as one `many` event (default 100). */
+  readonly maxAcrossTenants?: number;
   /** How soon a lost LISTEN session is replaced (default 1000 ms). */
   readonly retryMs?: number;
   /** Steward's metrics registry: open streams and frames sent. */
@@ -137,6 +139,7 @@ export class EventHub {
     const events = coalesce(this.#pending, this.#maxPerTopic);
     this.#pending = [];
     this.#flushedAt = performance.now();
+    const wide = wideTopics(events, this.#o.maxAcrossTenants ?? 100);
     for (const event of events) {
       const frame = sse.change(event);
       for (const subscriber of this.#subscribers) {
@@ -145,13 +148,24 @@ export class EventHub {
           subscriber.sink.end();
           continue;
         }
-        if (subscriber.topics && !subscriber.topics.has(event.topic)) continue;
-        if (!canSee(subscriber.principal, event)) continue;
-        this.#write(subscriber, frame);
-        this.#frames?.inc({ event: 'change' });
+        // An operator hears of a wide topic once, below.
+        if (wide.has(event.topic) && subscriber.principal.kind !== 'tenant-admin') continue;
+        this.#send(subscriber, event, frame);
       }
     }
+    for (const topic of wide) {
+      const many: ChangeEvent = { topic, op: 'many', tenant: null, id: null };
+      const frame = sse.change(many);
+      for (const subscriber of this.#subscribers) this.#send(subscriber, many, frame);
+    }
     return events.length;
+  }
+
+  #send(subscriber: Subscriber, event: ChangeEvent, frame: string): void {
+    if (subscriber.topics && !subscriber.topics.has(event.topic)) return;
+    if (!canSee(subscriber.principal, event)) return;
+    this.#write(subscriber, frame);
+    this.#frames?.inc({ event: 'change' });
   }
 
   /** Tells every subscriber to refetch (after changes may have gone unnotified). */

@@ -1,4 +1,4 @@
-export { coalesce, eventsChannel, parseChange } from './change.ts';
+export { coalesce, eventsChannel, parseChange, wideTopics } from './change.ts';
 export { EventHub, type EventHubOptions, type EventSink, type Subscriber } from './hub.ts';
 export { sse } from './sse.ts';
 export { EventStream, type EventStreamOptions } from './stream.ts';

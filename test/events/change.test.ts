@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseTopics } from '../../src/api/routes/events.ts';
-import { canSee, coalesce, endsStream, parseChange, sse, type ChangeEvent } from '../../src/events/index.ts';
+import {
+  canSee,
+  coalesce,
+  endsStream,
+  parseChange,
+  sse,
+  wideTopics,
+  type ChangeEvent,
+} from '../../src/events/index.ts';
 
 const change = (
   topic: ChangeEvent['topic'],
@@ -52,6 +60,12 @@ describe('change events', () => {
       { topic: 'checks', op: 'many', tenant: 'acme', id: null },
       change('checks', '1', 'update', 'other'),
     ]);
+  });
+
+  it('finds the topics of a bulk change across tenants', () => {
+    const stages = Array.from({ length: 101 }, (_, i) => change('stages', 'prod', 'update', `t${i}`));
+    expect([...wideTopics([...stages, change('tenants', 't1')], 100)]).toEqual(['stages']);
+    expect([...wideTopics(stages.slice(1), 100)]).toEqual([]);
   });
 
   it("shows a tenant admin only its own tenant's events of its pages' topics, an operator what its role reads", () => {

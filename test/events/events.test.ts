@@ -227,7 +227,7 @@ describe('live updates', () => {
     const started = performance.now();
     while (hub.subscribers === 2 && sent < 400_000) {
       // A tenant each: nothing to coalesce, every one is a frame.
-      for (let i = 0; i < 200; i++, sent++) {
+      for (let i = 0; i < 100; i++, sent++) {
         hub.receive(JSON.stringify({ topic: 'stages', op: 'insert', tenant: `f${sent}`, id: 'prod' }));
       }
       hub.flush();
@@ -277,5 +277,37 @@ describe('live updates', () => {
       other.stop();
       await pool.end();
     }
+  });
+
+  it('tells operators of a bulk change once, and a tenant admin of its own rows still', () => {
+    const hub = new EventHub({ pool: new pg.Pool(), logger: silentLogger });
+    const operator: string[] = [];
+    const admin: string[] = [];
+    const sink = (frames: string[]) => ({
+      write: (frame: string) => frames.push(frame) > 0,
+      end: () => undefined,
+    });
+    hub.subscribe({ principal: systemPrincipal, topics: undefined, sink: sink(operator) });
+    hub.subscribe({
+      principal: {
+        kind: 'tenant-admin',
+        role: 'tenant-admin',
+        tenant: { id: '1', slug: 'bulk7', mfa: true },
+        tokenId: '1',
+      },
+      topics: undefined,
+      sink: sink(admin),
+    });
+    for (let i = 0; i < 150; i++) {
+      hub.receive(JSON.stringify({ topic: 'stages', op: 'update', tenant: `bulk${i}`, id: 'prod' }));
+    }
+    hub.flush();
+    hub.stop();
+    expect(operator).toEqual([
+      'event: change\ndata: {"topic":"stages","op":"many","tenant":null,"id":null}\n\n',
+    ]);
+    expect(admin).toEqual([
+      'event: change\ndata: {"topic":"stages","op":"update","tenant":"bulk7","id":"prod"}\n\n',
+    ]);
   });
 });
