@@ -39,7 +39,7 @@ export interface EventHubOptions {
   readonly registry?: Registry;
 }
 
-/** Changes held between flushes at most; past it they are coalesced at once (a bulk update of every row). */
+/** Changes held between flushes at most; at this many they are sent at once (a bulk update of every row). */
 const maxPending = 10_000;
 
 /**
@@ -49,8 +49,7 @@ const maxPending = 10_000;
  * are coalesced, then each event goes to the subscribers whose principal may
  * see it. When the session is lost and listening resumes, every subscriber
  * gets `resync`: what changed meanwhile was not notified. A stream ends when
- * its token is revoked. start() and stop() are safe
- * twice.
+ * its token is revoked. start() and stop() are safe twice.
  */
 export class EventHub {
   readonly #o: EventHubOptions;
@@ -122,7 +121,10 @@ export class EventHub {
       return;
     }
     this.#pending.push(event);
-    if (this.#pending.length > maxPending) this.#pending = coalesce(this.#pending, this.#maxPerTopic);
+    if (this.#pending.length >= maxPending) {
+      this.flush();
+      return;
+    }
     // A change after a quiet spell goes out at once (with whatever arrived in the same read: one
     // transaction's); during a burst, at most one flush per coalescing window.
     const wait = Math.max(0, this.#flushedAt + (this.#o.coalesceMs ?? 50) - performance.now());
