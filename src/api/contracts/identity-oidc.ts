@@ -26,7 +26,9 @@ export type IdentityOidcContractChecks = [
 ];
 
 export const identityOidcContracts = {
-  'GET /api/v1/tenants/:tenant/identity/oidc': z.strictObject({ connections: z.array(oidcConnectionViewSchema) }),
+  'GET /api/v1/tenants/:tenant/identity/oidc': z.strictObject({
+    connections: z.array(oidcConnectionViewSchema),
+  }),
   'POST /api/v1/tenants/:tenant/identity/oidc': oidcConnectionViewSchema,
   'DELETE /api/v1/tenants/:tenant/identity/oidc/:name': z.strictObject({ removed: z.string() }),
 } satisfies ContractMap;

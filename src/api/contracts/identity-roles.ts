@@ -17,9 +17,7 @@ export const roleMappingSchema = z.strictObject({
   groupKnown: z.boolean(),
 });
 
-export type IdentityRoleContractChecks = [
-  Expect<Conforms<RoleMapping, typeof roleMappingSchema>>,
-];
+export type IdentityRoleContractChecks = [Expect<Conforms<RoleMapping, typeof roleMappingSchema>>];
 
 export const identityRoleContracts = {
   'GET /api/v1/tenants/:tenant/identity/roles': z.strictObject({ mappings: z.array(roleMappingSchema) }),

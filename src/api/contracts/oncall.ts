@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { rotations } from '../../oncall/schedule.ts';
-import type { ContactView, OnCallView, PolicyView, ScheduleDetail, ScheduleView } from '../../oncall/service.ts';
+import type {
+  ContactView,
+  OnCallView,
+  PolicyView,
+  ScheduleDetail,
+  ScheduleView,
+} from '../../oncall/service.ts';
 import type { PageView } from '../../oncall/store.ts';
 import type { ReactionReport } from '../../oncall/report.ts';
 import type { ContractMap } from './index.ts';
@@ -30,7 +36,9 @@ export const scheduleViewSchema = z.strictObject({
 export const scheduleDetailSchema = scheduleViewSchema.extend({
   at: z.string(),
   upcoming: z.array(onCallViewSchema),
-  overrides: z.array(z.strictObject({ id: z.string(), member: z.string(), from: z.string(), until: z.string() })),
+  overrides: z.array(
+    z.strictObject({ id: z.string(), member: z.string(), from: z.string(), until: z.string() }),
+  ),
 });
 
 export const contactViewSchema = z.strictObject({ username: z.string(), email: z.string().nullable() });

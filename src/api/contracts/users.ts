@@ -49,7 +49,10 @@ export type UserContractChecks = [
 export const userContracts = {
   'GET /api/v1/tenants/:tenant/users': z.strictObject({ users: z.array(userViewSchema) }),
   'GET /api/v1/tenants/:tenant/users/:userName': userViewSchema,
-  'POST /api/v1/tenants/:tenant/users': z.strictObject({ user: userViewSchema, invitation: mailedLinkSchema }),
+  'POST /api/v1/tenants/:tenant/users': z.strictObject({
+    user: userViewSchema,
+    invitation: mailedLinkSchema,
+  }),
   'POST /api/v1/tenants/:tenant/users/:userName/invite': mailedLinkSchema,
   'POST /api/v1/tenants/:tenant/users/:userName/reset-password': mailedLinkSchema,
   'POST /api/v1/tenants/:tenant/users/:userName/reset-mfa': userViewSchema,
