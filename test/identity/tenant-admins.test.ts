@@ -81,8 +81,15 @@ async function mailedCode(email: string): Promise<string> {
 
 /** Every table of the control database, each as a digest of its rows: a refused request changes none. */
 async function snapshot(): Promise<Map<string, string>> {
-  // Volatile by design: the audit log, token use times, throttle counters, the job queue's timers.
-  const skip = new Set(['audit_events', 'api_tokens', 'login_failures', 'operator_login_failures', 'jobs']);
+  // Volatile by design: the audit log, token use times, throttle counters, the job queue's timers, the node's heartbeat.
+  const skip = new Set([
+    'audit_events',
+    'api_tokens',
+    'login_failures',
+    'operator_login_failures',
+    'jobs',
+    'nodes',
+  ]);
   const tables = await t.query<{ name: string }>(
     "select tablename as name from pg_tables where schemaname = 'public' order by 1",
     [],
