@@ -1,5 +1,19 @@
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCli } from '../harness/api-cli.ts';
+import { accountCommands } from '../../src/cli/account-commands.ts';
+import { ApiClient } from '../../src/cli/client.ts';
+import { directoryCommands } from '../../src/cli/directory-commands.ts';
+import { identityCommands } from '../../src/cli/identity-commands.ts';
+import { identityOidcCommands } from '../../src/cli/identity-oidc-commands.ts';
+import { incidentCommands } from '../../src/cli/incident-commands.ts';
+import { maintenanceCommands } from '../../src/cli/maintenance-commands.ts';
+import { notifyCommands } from '../../src/cli/notify-commands.ts';
+import { oncallCommands } from '../../src/cli/oncall-commands.ts';
+import { scimCommands } from '../../src/cli/scim-commands.ts';
+import { slaCommands } from '../../src/cli/sla-commands.ts';
+import { statusCommands } from '../../src/cli/status-commands.ts';
+import { tenantAdminCommands } from '../../src/cli/tenant-admin-commands.ts';
+import { userCommands } from '../../src/cli/user-commands.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 
 /**
@@ -8,24 +22,60 @@ import { startTestSteward, type TestSteward } from '../harness/steward.ts';
  * notifications) against a real Steward, whose every answer is checked
  * against its route's contract (STEWARD_CHECK_RESPONSES): the paths, path
  * parameters, queries and bodies the commands send, and the fields they
- * print. The areas' own tests cover what the services do.
+ * print. In this process, one command after another (the areas' own tests
+ * run bin/steward itself); they cover what the services do.
  */
 let st: TestSteward;
-let cli: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+let client: () => ApiClient;
 
-/** Runs a command with -o json; it must succeed. */
-async function json<T = any>(...args: string[]): Promise<T> {
-  const r = await cli('-o', 'json', ...args);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
+/** Commands take stdout in turn: each waits for the one before. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs one command as `steward [-o json] …` would, and returns what it printed. */
+function steward(json: boolean, args: readonly string[]): Promise<string> {
+  const run = queue.then(() => command(json, args));
+  queue = run.catch(() => undefined);
+  return run;
 }
 
-/** Runs a command for its table or sentence; it must succeed. */
-async function text(...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
+async function command(json: boolean, args: readonly string[]): Promise<string> {
+  const program = new Command('steward').exitOverride();
+  const ctx = { client, json: () => json };
+  const confirm = (): Promise<void> => Promise.resolve();
+  const account = { ...ctx, sessionFile: () => `${st.dataDir}/session.json`, confirm, secretEnv: {} };
+  accountCommands(program, account);
+  tenantAdminCommands(program, account);
+  for (const register of [
+    notifyCommands,
+    oncallCommands,
+    incidentCommands,
+    statusCommands,
+    maintenanceCommands,
+    directoryCommands,
+    scimCommands,
+    identityCommands,
+    identityOidcCommands,
+  ]) {
+    register(program, ctx);
+  }
+  slaCommands(program, { client, output: () => (json ? 'json' : 'table') });
+  userCommands(program, { ...ctx, confirm });
+  let printed = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk: string | Uint8Array): boolean => {
+    printed += String(chunk);
+    return true;
+  };
+  try {
+    await program.parseAsync(['node', 'steward', ...args]);
+  } finally {
+    process.stdout.write = write;
+  }
+  return printed;
 }
+
+const json = async <T = any>(...args: string[]): Promise<T> => JSON.parse(await steward(true, args)) as T;
+const text = (...args: string[]): Promise<string> => steward(false, args);
 
 beforeAll(async () => {
   st = await startTestSteward({ workers: false });
@@ -35,7 +85,8 @@ beforeAll(async () => {
     stages: ['prod'],
   });
   expect(created.status, created.text).toBe(201);
-  cli = await apiCli(st);
+  const connection = { apiUrl: await st.steward.start(), token: st.token };
+  client = () => new ApiClient(connection);
 });
 
 afterAll(async () => {

@@ -61,18 +61,27 @@ export interface Page<T> {
   readonly nextCursor: string | null;
 }
 
-/** A list's rows: its body, or the one array in its body (`{ alerts: [...] }`: list bodies keep their shape). */
-type Item<O> = Success<O> extends readonly (infer I)[] ? I : ArrayIn<Success<O>>;
-type ArrayIn<B> = B extends object
-  ? { [K in keyof B]: B[K] extends readonly (infer I)[] ? I : never }[keyof B]
-  : never;
+/** A list's row: the element of its body, or of the one array its body object holds (`{ tenants: [...] }`). */
+type Item<O> =
+  Success<O> extends readonly (infer I)[]
+    ? I
+    : Success<O> extends Record<string, unknown>
+      ? ArrayValue<Success<O>[keyof Success<O>]>
+      : never;
+type ArrayValue<V> = V extends readonly (infer I)[] ? I : never;
 
-/** The rows of a list body: the body itself, or the one array it holds. */
-export function rowsOf(body: unknown): unknown[] {
-  if (Array.isArray(body)) return body as unknown[];
-  const arrays =
-    typeof body === 'object' && body !== null ? Object.values(body).filter((v) => Array.isArray(v)) : [];
-  return arrays.length === 1 ? (arrays[0] as unknown[]) : [];
+/**
+ * A page's rows: the body itself when it is an array, else the one array a
+ * list's body object holds (`{ tenants: [...] }`, the lists' shape before
+ * pagination, which they keep); none when there is no such array.
+ */
+export function itemsOf<T>(body: unknown): T[] {
+  if (Array.isArray(body)) return body as T[];
+  if (body !== null && typeof body === 'object') {
+    const arrays = Object.values(body).filter((v) => Array.isArray(v));
+    if (arrays.length === 1) return arrays[0] as T[];
+  }
+  return [];
 }
 
 export class TypedClient<P> {
@@ -119,7 +128,7 @@ export class TypedClient<P> {
     ...[options]: Args<Operation<P, Path, 'get'>>
   ): Promise<Page<Item<Operation<P, Path, 'get'>>>> {
     const response = await this.#call('GET', path, options);
-    const items = rowsOf(response.body) as Item<Operation<P, Path, 'get'>>[];
+    const items = itemsOf<Item<Operation<P, Path, 'get'>>>(response.body);
     return { items, nextCursor: response.header('x-next-cursor') || null };
   }
 
@@ -138,7 +147,7 @@ export class TypedClient<P> {
     do {
       const query: Record<string, unknown> = { ...base.query, ...(cursor ? { cursor } : {}) };
       const response = await this.#call('GET', path, { ...base, query });
-      rows.push(...(rowsOf(response.body) as Item<Operation<P, Path, 'get'>>[]));
+      rows.push(...itemsOf<Item<Operation<P, Path, 'get'>>>(response.body));
       const next = response.header('x-next-cursor') || null;
       // A server that repeats a cursor would loop forever; stop rather than spin.
       cursor = next !== null && next !== cursor ? next : null;
