@@ -209,6 +209,8 @@ describe('tenant admins', () => {
       // The console's session (its own sign-in); logout would end this admin's token.
       'GET /api/v1/console/session',
       'POST /api/v1/console/logout',
+      // Its own tenant's live updates (a stream that stays open: test/events/events.test.ts).
+      'GET /api/v1/events',
       // Public: anyone may try them; they give nothing without a password or an invitation code.
       'POST /api/v1/auth/login',
       'POST /api/v1/console/login',
