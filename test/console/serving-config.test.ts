@@ -1,12 +1,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consoleBackend, Haproxy, renderHaproxyConfig } from '../../src/dataplane/index.ts';
+import { consoleBackend, renderHaproxyConfig } from '../../src/dataplane/index.ts';
 import { desiredRoutes } from '../../src/dataplane/plan.ts';
 import { edgeClientAddress } from '../../src/console/edge.ts';
 import { cookieRefusal, consoleCookieValue, csrfTokenOf } from '../../src/console/session.ts';
 import { answer, type ConsoleSite } from '../../src/console/site.ts';
-import { dataPlaneFixture } from '../dataplane/support.ts';
+import { dataPlaneFixture, fixtureHaproxy } from '../dataplane/support.ts';
 
 /**
  * The console's pure parts: the console host's backend in haproxy.cfg (and
@@ -23,13 +23,7 @@ describe("the console host's backend", () => {
     dirs.push(fixture.dir);
     const caFile = join(fixture.dir, 'api-ca.pem');
     writeFileSync(caFile, fixture.ca.certPem);
-    const haproxy = new Haproxy({
-      configFile: fixture.configFile,
-      pidFile: `${fixture.dir}/haproxy.pid`,
-      masterSocket: `${fixture.dir}/master.sock`,
-      adminSocket: fixture.state.files.adminSocket,
-      logFile: `${fixture.dir}/haproxy.log`,
-    });
+    const haproxy = fixtureHaproxy(fixture);
     for (const tls of [false, true]) {
       const text = renderHaproxyConfig({
         ...fixture.state,
