@@ -1,4 +1,5 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consoleBackend, renderHaproxyConfig } from '../../src/dataplane/index.ts';
@@ -7,6 +8,7 @@ import { edgeClientAddress } from '../../src/console/edge.ts';
 import { cookieRefusal, consoleCookieValue, csrfTokenOf } from '../../src/console/session.ts';
 import { answer, type ConsoleSite } from '../../src/console/site.ts';
 import { dataPlaneFixture, fixtureHaproxy } from '../dataplane/support.ts';
+import { buildConsole, consoleStale } from '../../src/console/build.ts';
 
 /**
  * The console's pure parts: the console host's backend in haproxy.cfg (and
@@ -161,4 +163,39 @@ describe('the files', () => {
     expect(ask('/assets/a-1.js', { ifNoneMatch: 'W/"x", "e1"' }).status).toBe(304);
     expect(ask('/assets/a-1.js', { method: 'HEAD' }).body).toBeUndefined();
   });
+});
+
+describe('building the console', () => {
+  it('builds a Vite root into dist with .br and .gz copies, and is stale again only when a source changes', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'console-root-'));
+    dirs.push(root);
+    expect(await consoleStale(root)).toBe(false); // no Vite root: nothing to build
+    mkdirSync(join(root, 'src'));
+    writeFileSync(
+      join(root, 'vite.config.ts'),
+      "export default { root: import.meta.dirname, build: { outDir: 'dist' } };\n",
+    );
+    writeFileSync(
+      join(root, 'index.html'),
+      '<!doctype html><title>t</title><script type="module" src="/src/main.js"></script>\n',
+    );
+    writeFileSync(
+      join(root, 'src', 'main.js'),
+      `document.title = ${JSON.stringify('console '.repeat(400))};\n`,
+    );
+    expect(await consoleStale(root)).toBe(true);
+    const built = await buildConsole(root);
+    expect(built.dist).toBe(join(root, 'dist'));
+    const assets = readdirSync(join(root, 'dist', 'assets'));
+    const script = assets.find((name) => /^index-[\w-]+\.js$/.test(name));
+    expect(assets.sort()).toEqual([script, `${script}.br`, `${script}.gz`].sort());
+    expect(await consoleStale(root)).toBe(false);
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(join(root, 'src', 'main.js'), later, later);
+    expect(await consoleStale(root)).toBe(true);
+    // A broken source: the build fails with Vite's own words.
+    writeFileSync(join(root, 'src', 'main.js'), 'import { x } from "./missing.js";\n');
+    await expect(buildConsole(root)).rejects.toThrow(/building the console failed[^]*missing/);
+    expect(existsSync(join(root, 'vite.config.ts'))).toBe(true);
+  }, 60_000);
 });
