@@ -362,6 +362,7 @@ export class Steward {
       pool: this.#store.pool,
       logger: logger.child({ component: 'events' }),
       coalesceMs: config.events.coalesceMs,
+      registry: metrics.registry,
     });
     await this.#events.start();
     this.#api = await createApiServer({

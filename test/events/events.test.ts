@@ -52,6 +52,10 @@ async function tenantAdmin(): Promise<string> {
   const code = /sti_[A-Za-z0-9_-]{43}/.exec(mail?.payload.body ?? '')?.[0];
   if (!code) throw new Error('no invitation code in the outbox');
   const accepted = await t.services.tenantAdmins.accept(code, `${adminEmail}-password`, '127.0.0.1');
+  // Before its second factor, no stream (as with its tenant's routes).
+  const early = await t.request('GET', '/api/v1/events', undefined, accepted.token);
+  expect(early.status).toBe(403);
+  expect(early.body.message).toMatch(/enrol MFA first/);
   const enrolled = await t.request('POST', '/api/v1/auth/mfa/enroll', undefined, accepted.token);
   expect(enrolled.status, enrolled.text).toBe(200);
   const verified = await t.request(
@@ -130,6 +134,9 @@ describe('live updates', () => {
     expect(within(opened, since)).toBeLessThan(1000);
     // Keepalives on the open stream (0.3 s here, 15 s by default).
     await reader.next((f) => f.comment === 'keepalive', 2000);
+    const metrics = await t.request('GET', '/metrics');
+    expect(metrics.text).toMatch(/^steward_console_streams [1-9]/m);
+    expect(metrics.text).toMatch(/^steward_console_events_total\{event="change"\} [1-9]/m);
     // Nothing of a row travels: four fields, always.
     for (const frame of reader.frames.filter((f) => f.event === 'change')) {
       expect(Object.keys(frame.data)).toEqual(['topic', 'op', 'tenant', 'id']);
@@ -194,6 +201,18 @@ describe('live updates', () => {
     await reader.next((f) => isChange('tenants', tenantB, tenantB)(f) && f.at > resync.at);
   });
 
+  it('ends a stream when its token is revoked (a console signed out)', async () => {
+    const created = await t.request('POST', '/api/v1/tokens', { name: `console-${suffix}` });
+    expect(created.status, created.text).toBe(201);
+    const reader = await open(created.body.token as string);
+    await reader.next((f) => f.event === 'retry');
+    const since = performance.now();
+    expect((await t.request('DELETE', `/api/v1/tokens/${created.body.id as string}`)).status).toBe(200);
+    await reader.ended;
+    expect(performance.now() - since).toBeLessThan(1000);
+    expect((await openEvents(`${url}/api/v1/events`, created.body.token as string)).status).toBe(401);
+  });
+
   it('cuts off a console that stops reading, without holding up the others', async () => {
     const hub = t.steward.events as Hub;
     for (const stream of streams.splice(0)) stream.close();
@@ -208,7 +227,7 @@ describe('live updates', () => {
     const started = performance.now();
     while (hub.subscribers === 2 && sent < 400_000) {
       // A tenant each: nothing to coalesce, every one is a frame.
-      for (let i = 0; i < 200; i++, sent++) {
+      for (let i = 0; i < 100; i++, sent++) {
         hub.receive(JSON.stringify({ topic: 'stages', op: 'insert', tenant: `f${sent}`, id: 'prod' }));
       }
       hub.flush();
@@ -258,5 +277,37 @@ describe('live updates', () => {
       other.stop();
       await pool.end();
     }
+  });
+
+  it('tells operators of a bulk change once, and a tenant admin of its own rows still', () => {
+    const hub = new EventHub({ pool: new pg.Pool(), logger: silentLogger });
+    const operator: string[] = [];
+    const admin: string[] = [];
+    const sink = (frames: string[]) => ({
+      write: (frame: string) => frames.push(frame) > 0,
+      end: () => undefined,
+    });
+    hub.subscribe({ principal: systemPrincipal, topics: undefined, sink: sink(operator) });
+    hub.subscribe({
+      principal: {
+        kind: 'tenant-admin',
+        role: 'tenant-admin',
+        tenant: { id: '1', slug: 'bulk7', mfa: true },
+        tokenId: '1',
+      },
+      topics: undefined,
+      sink: sink(admin),
+    });
+    for (let i = 0; i < 150; i++) {
+      hub.receive(JSON.stringify({ topic: 'stages', op: 'update', tenant: `bulk${i}`, id: 'prod' }));
+    }
+    hub.flush();
+    hub.stop();
+    expect(operator).toEqual([
+      'event: change\ndata: {"topic":"stages","op":"many","tenant":null,"id":null}\n\n',
+    ]);
+    expect(admin).toEqual([
+      'event: change\ndata: {"topic":"stages","op":"update","tenant":"bulk7","id":"prod"}\n\n',
+    ]);
   });
 });
