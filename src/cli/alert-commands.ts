@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
+import type { AlertStatus } from '../alerts/contract.ts';
 import type { alertViewSchema, silenceViewSchema } from '../api/contracts/alerts.ts';
 import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
@@ -82,7 +83,8 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
             ...(o.open ? { open: 'true' as const } : {}),
             tenant: o.tenant,
             stage: o.stage,
-            status: o.status,
+            // The API names the statuses it accepts.
+            status: o.status as AlertStatus | undefined,
             ...(o.limit !== undefined ? { limit: numberArg(o.limit) } : {}),
           },
         });

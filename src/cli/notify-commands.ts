@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { readNamedVariable } from '../core/env.ts';
 import type { z } from 'zod';
 import type { notificationViewSchema } from '../api/contracts/notifications.ts';
+import type { NotificationStatus } from '../notifications/outbox.ts';
 import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
@@ -126,7 +127,11 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
     .option('--limit <n>', 'at most this many (default 50)')
     .action(async (o: { status?: string; limit?: string }) => {
       const { notifications } = await client().api.get('/api/v1/notifications', {
-        query: { status: o.status, ...(o.limit ? { limit: numberArg(o.limit) } : {}) },
+        // The API names the statuses it accepts.
+        query: {
+          status: o.status as NotificationStatus | undefined,
+          ...(o.limit ? { limit: numberArg(o.limit) } : {}),
+        },
       });
       if (json()) return printJson(notifications);
       printTable(
