@@ -3,16 +3,9 @@ import { useParams } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
 import { useSession } from '../../app/session.tsx';
 import { Page } from '../../ui/index.ts';
+import { scopeRefusal } from './rules.ts';
 
-/**
- * Whose tenant a `/t/:tenant/…` URL names, and whether the signed-in tenant
- * admin may open it: only its own. A pasted link to another tenant gets a
- * refusal that says so, and no request leaves the page (the API refuses it
- * too; the console only spares the round trip).
- */
-export function scopeRefusal(viewer: string | null, requested: string): 'none' | 'other-tenant' {
-  return viewer !== null && viewer === requested ? 'none' : 'other-tenant';
-}
+export { consolePath } from './rules.ts';
 
 /** The `:tenant` of the URL, decoded. */
 export function useTenantParam(): string {
@@ -43,9 +36,4 @@ export function TenantScope(props: {
     );
   }
   return <>{props.children(tenant)}</>;
-}
-
-/** A link inside the tenant admin's console: `/t/<tenant>/<rest>`. */
-export function consolePath(tenant: string, rest = ''): string {
-  return `/t/${encodeURIComponent(tenant)}${rest ? `/${rest}` : ''}`;
 }

@@ -14,12 +14,7 @@ import {
 } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { IssuedScimToken, ScimTokenRow } from '../ta-common/types.ts';
-
-export function tokenState(token: ScimTokenRow, now: number): 'active' | 'revoked' | 'expired' {
-  if (token.revokedAt) return 'revoked';
-  if (token.expiresAt && Date.parse(token.expiresAt) <= now) return 'expired';
-  return 'active';
-}
+import { tokenState } from './rules.ts';
 
 /**
  * The tenant's SCIM tokens: create one (its secret shown once, here, with

@@ -5,6 +5,7 @@ import { useCan } from '../../app/session.tsx';
 import { Button, ConfirmDialog, ErrorBanner, Form, Page, SelectField, TextField } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { OidcConnectionRow } from '../ta-common/types.ts';
+import { settingsPatch, type SettingsForm } from './rules.ts';
 
 /** As src/identity/sessions/claims.ts and settings.ts. */
 const signInModes = ['required', 'optional', 'off'] as const;
@@ -34,23 +35,6 @@ interface IdentitySettings {
   }[];
 }
 
-/**
- * A form's text as the API's PATCH body: empty means "as before" (null
- * clears the tenant's value); a number field that is not a number goes as
- * typed, so the API's message names it.
- */
-export function settingsPatch(form: Readonly<Record<keyof Layer, string>>): Record<string, unknown> {
-  const number = (text: string): unknown =>
-    text.trim() === '' ? null : Number.isFinite(Number(text)) ? Number(text) : text;
-  return {
-    signIn: form.signIn || null,
-    mfa: form.mfa || null,
-    localUsers: form.localUsers === '' ? null : form.localUsers === 'true',
-    idleMinutes: number(form.idleMinutes),
-    absoluteHours: number(form.absoluteHours),
-  };
-}
-
 export default function Sso() {
   const { t } = useI18n();
   return (
@@ -75,8 +59,8 @@ function Settings(props: { readonly tenant: string }) {
     { topics: ['identity'] },
   );
   const layer = settings.data?.tenantSettings;
-  const [form, setForm] = useState<Record<keyof Layer, string> | null>(null);
-  const current: Record<keyof Layer, string> = form ?? {
+  const [form, setForm] = useState<SettingsForm | null>(null);
+  const current: SettingsForm = form ?? {
     signIn: layer?.signIn ?? '',
     mfa: layer?.mfa ?? '',
     localUsers: layer?.localUsers === null || layer?.localUsers === undefined ? '' : String(layer.localUsers),
