@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody, type StewardError } from '../core/errors.ts';
-import type { Authenticator } from './route.ts';
+import { isContractMismatch, type Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
@@ -19,6 +19,7 @@ import { restoreRoutes } from './routes/restores.ts';
 import { drillRoutes } from './routes/drills.ts';
 import { nodeLossRoutes } from './routes/node-loss.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { eventRoutes, type EventRouteOptions } from './routes/events.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
@@ -35,6 +36,7 @@ import { systemRoutes } from './routes/system.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
+import { consoleRoutes } from './routes/console.ts';
 import type { Services } from '../services.ts';
 
 export interface ApiServerOptions {
@@ -52,6 +54,8 @@ export interface ApiServerOptions {
   readonly controlDatabase?: {
     unavailable(error: unknown): Promise<StewardError | undefined>;
   };
+  /** Live updates for consoles (GET /api/v1/events): the process's event hub and its stream settings. */
+  readonly events?: EventRouteOptions;
 }
 
 /**
@@ -71,6 +75,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
   // Input is parsed by zod inside each route, so Fastify's own validation stays out of the way.
   app.setValidatorCompiler(() => () => true);
+  // Response contracts (src/api/contracts/) document and, under tests, check the body; they never reshape it.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.setErrorHandler(async (error: unknown, request, reply) => {
     if (isStewardError(error)) {
@@ -87,6 +93,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
         ...(code.startsWith('FST_ERR_CTP_') ? { field: 'body' } : {}),
       };
       return reply.code(status).send(body);
+    }
+    if (isContractMismatch(error)) {
+      request.log.error({ err: error }, 'response contract broken');
+      return reply.code(500).send({ code: 'internal', message: error.message } satisfies ErrorBody);
     }
     const unavailable = await options.controlDatabase?.unavailable(error);
     if (unavailable) return reply.code(unavailable.status).send(unavailable.toBody());
@@ -147,6 +157,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   maintenanceRoutes(api, authenticate, options.services);
   ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   userRoutes(api, authenticate, options.services);
+  consoleRoutes(api, authenticate, options.services);
+  eventRoutes(api, authenticate, options.events);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useMemo, type ComponentType, type LazyExoticComponent } from 'react';
 import { Redirect, Route, Switch } from 'wouter';
-import { createApi, fetchTransport, type CsrfHolder } from './api.ts';
+import { createApis, fetchTransport, type CsrfHolder } from './api.ts';
 import { I18nProvider, mergeCatalogues, useT } from './i18n.tsx';
 import { LiveEvents } from './live.ts';
 import { shellMessages } from './messages.ts';
@@ -71,16 +71,16 @@ export function App() {
   const services = useMemo(() => {
     const csrf: CsrfHolder = { token: null };
     const expiry = { onExpire: () => undefined as void };
-    const api = createApi(fetchTransport(csrf, () => expiry.onExpire()));
+    const { api, loose } = createApis(fetchTransport(csrf, () => expiry.onExpire()));
     const live = new LiveEvents();
-    const context: ConsoleContext = { api, live };
+    const context: ConsoleContext = { api, loose, live };
     return { csrf, expiry, context };
   }, []);
   return (
     <I18nProvider catalogues={catalogues}>
       <ConsoleContextValue.Provider value={services.context}>
         <SessionProvider
-          api={services.context.api}
+          api={services.context.loose}
           csrf={services.csrf}
           live={services.context.live}
           expiry={services.expiry}

@@ -1,64 +1,37 @@
 /**
- * The console's API transport: fetch on the same origin with the session
- * cookie, and the CSRF token on every change. Interim client until the typed
- * client (src/api/client/typed.ts) lands on main: the same calls
- * (get/post/put/patch/delete/page/all with path templates and params).
+ * The console's side of the one typed API client (src/api/client/): a fetch
+ * transport on the same origin with the session cookie and the CSRF token on
+ * every change. Pages call `api` (TypedClient<paths>: bodies typed from the
+ * OpenAPI document). `loose` is the same transport for paths built at run
+ * time (a DataTable's list), whose rows the page names itself.
  */
+import { ApiError, errorBodyOf, type ApiErrorBody } from '../../../src/api/client/errors.ts';
+import {
+  TypedClient,
+  fillPath,
+  queryString,
+  type Page,
+  type Transport,
+} from '../../../src/api/client/typed.ts';
+import type { paths } from '../../../src/api/client/schema.ts';
 
-export interface ApiErrorBody {
-  readonly code: string;
-  readonly message: string;
-  readonly field?: string;
-  readonly [key: string]: unknown;
-}
+export { ApiError, type ApiErrorBody, type Page, type Transport };
 
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: ApiErrorBody;
-  constructor(status: number, body: ApiErrorBody) {
-    super(body.message);
-    this.status = status;
-    this.body = body;
-    this.name = 'ApiError';
-  }
-}
+export type ConsoleApi = TypedClient<paths>;
 
-export interface RequestOptions {
+export interface LooseOptions {
   readonly params?: Readonly<Record<string, string>>;
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
   readonly signal?: AbortSignal;
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor: string | null;
+/** Calls by a path known only at run time; the caller says what the rows are. */
+export interface LooseApi {
+  readonly get: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
+  readonly post: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
+  readonly page: <T>(path: string, options?: LooseOptions) => Promise<Page<T>>;
 }
-
-export interface ConsoleApi {
-  get<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
-  post<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
-  put<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
-  patch<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
-  delete<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
-  page<T = unknown>(path: string, options?: RequestOptions): Promise<Page<T>>;
-  all<T = unknown>(path: string, options?: RequestOptions): Promise<T[]>;
-}
-
-export interface TransportRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly body?: unknown;
-  readonly signal?: AbortSignal;
-}
-
-export interface TransportResponse {
-  readonly status: number;
-  header(name: string): string | null;
-  readonly body: unknown;
-}
-
-export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
 
 /** The CSRF token of this tab's session: set at sign-in and from GET /console/session. */
 export interface CsrfHolder {
@@ -78,7 +51,7 @@ export function fetchTransport(csrf: CsrfHolder, onUnauthorized: () => void): Tr
       ...(signal ? { signal } : {}),
     });
     const text = await response.text();
-    let parsed: unknown = text;
+    let parsed: unknown = text === '' ? undefined : text;
     if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
       try {
         parsed = JSON.parse(text);
@@ -92,31 +65,12 @@ export function fetchTransport(csrf: CsrfHolder, onUnauthorized: () => void): Tr
   };
 }
 
-export function pathOf(template: string, options: RequestOptions = {}): string {
-  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const value = options.params?.[name];
-    if (value === undefined) throw new Error(`path parameter ${name} missing for ${template}`);
-    return encodeURIComponent(value);
-  });
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(options.query ?? {})) {
-    if (value !== undefined && value !== '') query.set(key, String(value));
-  }
-  const search = query.toString();
-  return search ? `${path}?${search}` : path;
+export function pathOf(template: string, options: LooseOptions = {}): string {
+  const query = Object.fromEntries(Object.entries(options.query ?? {}).filter(([, value]) => value !== ''));
+  return fillPath(template, options.params ?? {}) + queryString(query);
 }
 
-function asError(status: number, body: unknown): ApiError {
-  if (body && typeof body === 'object' && typeof (body as ApiErrorBody).message === 'string') {
-    return new ApiError(status, body as ApiErrorBody);
-  }
-  return new ApiError(status, {
-    code: status >= 500 ? 'internal' : 'input',
-    message: typeof body === 'string' && body !== '' ? body.slice(0, 300) : `HTTP ${status}`,
-  });
-}
-
-/** A list's items: the body is the page (an array), or an object holding one array (older routes). */
+/** A list's rows: the body is the page (an array), or an object holding one array (a route not yet paginated). */
 export function itemsOf<T>(body: unknown): T[] {
   if (Array.isArray(body)) return body as T[];
   if (body && typeof body === 'object') {
@@ -126,42 +80,30 @@ export function itemsOf<T>(body: unknown): T[] {
   return [];
 }
 
-export function createApi(transport: Transport): ConsoleApi {
-  const call = async (method: string, template: string, options: RequestOptions = {}) => {
+export function createLooseApi(transport: Transport): LooseApi {
+  const call = async (method: 'GET' | 'POST', template: string, options: LooseOptions = {}) => {
     const response = await transport({
       method,
       path: pathOf(template, options),
-      body: options.body,
+      ...(options.body !== undefined ? { body: options.body } : method === 'POST' ? { body: {} } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (response.status < 200 || response.status > 299) throw asError(response.status, response.body);
+    if (response.status >= 400)
+      throw new ApiError(response.status, errorBodyOf(response.status, response.body));
     return response;
   };
-  const page = async <T>(template: string, options: RequestOptions = {}): Promise<Page<T>> => {
-    const response = await call('GET', template, options);
-    return { items: itemsOf<T>(response.body), nextCursor: response.header('x-next-cursor') };
-  };
   return {
-    get: async (path, options) => (await call('GET', path, options)).body as never,
-    post: async (path, options) => (await call('POST', path, options)).body as never,
-    put: async (path, options) => (await call('PUT', path, options)).body as never,
-    patch: async (path, options) => (await call('PATCH', path, options)).body as never,
-    delete: async (path, options) => (await call('DELETE', path, options)).body as never,
-    page,
-    all: async <T>(template: string, options: RequestOptions = {}) => {
-      const items: T[] = [];
-      let cursor: string | null = null;
-      do {
-        const next: Page<T> = await page<T>(template, {
-          ...options,
-          query: { ...options.query, ...(cursor ? { cursor } : {}) },
-        });
-        items.push(...next.items);
-        cursor = next.nextCursor;
-      } while (cursor);
-      return items;
+    get: async <T>(path: string, options?: LooseOptions) => (await call('GET', path, options)).body as T,
+    post: async <T>(path: string, options?: LooseOptions) => (await call('POST', path, options)).body as T,
+    page: async <T>(path: string, options?: LooseOptions) => {
+      const response = await call('GET', path, options);
+      return { items: itemsOf<T>(response.body), nextCursor: response.header('x-next-cursor') || null };
     },
   };
+}
+
+export function createApis(transport: Transport): { api: ConsoleApi; loose: LooseApi } {
+  return { api: new TypedClient<paths>(transport), loose: createLooseApi(transport) };
 }
 
 /** The message and the field an error names, for a banner or a form field. */

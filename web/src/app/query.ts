@@ -1,10 +1,12 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import type { LiveEvents, LiveSignal } from './live.ts';
-import type { ConsoleApi } from './api.ts';
+import type { ConsoleApi, LooseApi } from './api.ts';
 
 /** What the hooks need: the API and the tab's live events. Provided once, by the shell. */
 export interface ConsoleContext {
   readonly api: ConsoleApi;
+  /** For paths built at run time (a DataTable's list). */
+  readonly loose: LooseApi;
   readonly live: LiveEvents;
 }
 

@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { Permission } from '../../../src/core/policy.ts';
-import type { ConsoleApi, CsrfHolder } from './api.ts';
+import type { CsrfHolder, LooseApi } from './api.ts';
 import type { LiveEvents } from './live.ts';
 
 /** Who is signed in: the body of POST /api/v1/console/login and GET /api/v1/console/session. */
@@ -36,7 +36,7 @@ interface SessionApi {
 const SessionContext = createContext<SessionApi | null>(null);
 
 export function SessionProvider(props: {
-  readonly api: ConsoleApi;
+  readonly api: LooseApi;
   readonly csrf: CsrfHolder;
   readonly live: LiveEvents;
   readonly expiry: { onExpire: () => void };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, createApi, describeError, itemsOf, pathOf, type Transport } from './api.ts';
+import { ApiError, createApis, describeError, itemsOf, pathOf, type Transport } from './api.ts';
 import { initialLanguage, mergeCatalogues, translator } from './i18n.tsx';
 import { parseChange } from './live.ts';
 import { shellMessages } from './messages.ts';
@@ -80,7 +80,7 @@ describe('the API transport', () => {
     expect(pathOf('/api/v1/tenants', { query: { q: '', limit: 50, phase: undefined } })).toBe(
       '/api/v1/tenants?limit=50',
     );
-    expect(() => pathOf('/api/v1/tenants/{tenant}')).toThrow(/tenant missing/);
+    expect(() => pathOf('/api/v1/tenants/{tenant}')).toThrow(/needs parameter tenant/);
   });
 
   it('reads a page’s items and next cursor, follows every cursor, and throws the API’s error', async () => {
@@ -101,14 +101,14 @@ describe('the API transport', () => {
         body: second ? [{ n: 2 }] : [{ n: 1 }],
       });
     };
-    const api = createApi(transport);
-    expect(await api.page('/api/v1/tenants', { query: { limit: 1 } })).toEqual({
+    const { api, loose } = createApis(transport);
+    expect(await loose.page('/api/v1/tenants', { query: { limit: 1 } })).toEqual({
       items: [{ n: 1 }],
       nextCursor: 'c2',
     });
     expect(await api.all('/api/v1/tenants')).toEqual([{ n: 1 }, { n: 2 }]);
     expect(seen.at(-1)).toBe('/api/v1/tenants?cursor=c2');
-    const error = await api.post('/api/v1/broken', { body: {} }).catch((e: unknown) => e);
+    const error = await loose.post('/api/v1/broken', { body: {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(describeError(error)).toEqual({ message: 'field "slug" …', field: 'slug', status: 400 });
   });

@@ -1,9 +1,9 @@
 import { useRef, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { ConsoleApi, Page, RequestOptions } from '../app/api.ts';
+import type { LooseOptions, Page } from '../app/api.ts';
 import { useT } from '../app/i18n.tsx';
-import { useQuery, type QueryOptions, type QueryResult } from '../app/query.ts';
+import { useConsole, useQuery, type QueryOptions, type QueryResult } from '../app/query.ts';
 import { useUrlState } from '../app/url.ts';
 import { ErrorBanner } from './ErrorBanner.tsx';
 
@@ -28,12 +28,13 @@ const rowHeight = 37;
 export function useTablePage<T>(
   path: string,
   options: {
-    readonly params?: RequestOptions['params'];
+    readonly params?: LooseOptions['params'];
     readonly filters?: readonly string[];
     readonly defaultLimit?: number;
   } & QueryOptions,
 ): QueryResult<Page<T>> {
   const url = useUrlState();
+  const { loose } = useConsole();
   const query: Record<string, string> = {};
   for (const name of ['cursor', 'limit', 'sort', 'order', ...(options.filters ?? [])]) {
     const value = url.get(name);
@@ -42,7 +43,7 @@ export function useTablePage<T>(
   if (!query.limit && options.defaultLimit) query.limit = String(options.defaultLimit);
   return useQuery(
     ['page', path, options.params ?? {}, query],
-    (api: ConsoleApi, signal) => api.page<T>(path, { params: options.params ?? {}, query, signal }),
+    (_api, signal) => loose.page<T>(path, { params: options.params ?? {}, query, signal }),
     options,
   );
 }

@@ -4,6 +4,9 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { Button, Form, Page, SelectField, TextField } from '../../ui/index.ts';
 import type { TenantRow } from './types.ts';
+import type { paths } from '../../../../src/api/client/schema.ts';
+
+type CreateTenantBody = paths['/api/v1/tenants']['post']['requestBody']['content']['application/json'];
 
 /** Create a tenant with its stages; the API's error lands under the field it names. */
 export default function TenantCreate() {
@@ -15,7 +18,7 @@ export default function TenantCreate() {
   const [region, setRegion] = useState('');
   const [stages, setStages] = useState('');
   const create = useMutation(
-    (api, body: Record<string, unknown>) => api.post<TenantRow>('/api/v1/tenants', { body }),
+    (api, body: CreateTenantBody) => api.post('/api/v1/tenants', { body }) as Promise<TenantRow>,
     { onSuccess: (tenant) => navigate(`/tenants/${encodeURIComponent(tenant.slug)}`) },
   );
   const submit = () => {
@@ -25,7 +28,7 @@ export default function TenantCreate() {
       .filter(Boolean);
     return create.mutate({
       slug,
-      tier,
+      tier: tier as CreateTenantBody['tier'],
       ...(displayName ? { displayName } : {}),
       ...(region ? { region } : {}),
       ...(names.length ? { stages: names } : {}),
