@@ -14,11 +14,11 @@ function Grants(props: { readonly tenant: string }) {
   const { t, formatDate } = useI18n();
   const grants = useQuery(
     ['break-glass', props.tenant],
-    (api, signal) =>
-      api.get<{ grants: BreakGlassRow[] }>('/api/v1/tenants/{tenant}/break-glass', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/break-glass', {
         params: { tenant: props.tenant },
         signal,
-      }),
+      })) as { grants: BreakGlassRow[] },
     { topics: ['break-glass'] },
   );
   const rows = grants.data?.grants ?? [];

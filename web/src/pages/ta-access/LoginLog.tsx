@@ -22,17 +22,18 @@ function Log(props: { readonly tenant: string }) {
     limit: pageSize,
     since: url.get('since') || undefined,
     user: url.get('user') || undefined,
-    outcome: url.get('outcome') || undefined,
+    // As typed: a value the API does not take comes back with its message.
+    outcome: (url.get('outcome') || undefined) as 'success' | 'failure' | undefined,
     before: url.get('before') || undefined,
   };
   const log = useQuery(
     ['login-log', props.tenant, query],
-    (api, signal) =>
-      api.get<{ events: LoginEventRow[]; nextBefore: string | null }>('/api/v1/tenants/{tenant}/login-log', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/login-log', {
         params: { tenant: props.tenant },
         query,
         signal,
-      }),
+      })) as { events: LoginEventRow[]; nextBefore: string | null },
     { topics: ['logins', 'break-glass'] },
   );
   const filter = (name: string, value: string) => url.set({ [name]: value, before: null });

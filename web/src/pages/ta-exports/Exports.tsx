@@ -19,11 +19,11 @@ function ExportList(props: { readonly tenant: string }) {
   const can = useCan();
   const exports = useQuery(
     ['exports', props.tenant],
-    (api, signal) =>
-      api.get<{ exports: ExportRow[] }>('/api/v1/tenants/{tenant}/exports', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/exports', {
         params: { tenant: props.tenant },
         signal,
-      }),
+      })) as { exports: ExportRow[] },
     { topics: ['exports'] },
   );
   const rows = exports.data?.exports ?? [];

@@ -32,15 +32,17 @@ function Tokens(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const list = useQuery(
     ['scim-tokens', props.tenant],
-    (api, signal) =>
-      api.get<{ tokens: ScimTokenRow[] }>('/api/v1/tenants/{tenant}/scim-tokens', { params, signal }),
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/scim-tokens', { params, signal })) as {
+        tokens: ScimTokenRow[];
+      },
     { topics: ['scim-tokens'] },
   );
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
   const create = useMutation(
-    (api, body: { name?: string; expiresInDays?: number }) =>
-      api.post<IssuedScimToken>('/api/v1/tenants/{tenant}/scim-tokens', { params, body }),
+    async (api, body: { name?: string; expiresInDays?: number }) =>
+      (await api.post('/api/v1/tenants/{tenant}/scim-tokens', { params, body })) as IssuedScimToken,
     {
       onSuccess: () => {
         setName('');

@@ -29,16 +29,17 @@ function SlaView(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const policy = useQuery(
     ['sla-policy', props.tenant],
-    (api, signal) => api.get<SlaPolicies>('/api/v1/tenants/{tenant}/sla/policy', { params, signal }),
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/sla/policy', { params, signal })) as SlaPolicies,
     { topics: ['sla-policies'] },
   );
   const report = useQuery(
     ['sla-report', props.tenant, period],
-    (api, signal) =>
-      api.get<SlaReportBody>('/api/v1/tenants/{tenant}/sla/reports/{period}', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
         params: { ...params, period },
         signal,
-      }),
+      })) as SlaReportBody,
     { topics: ['sla-reports', 'incidents', 'maintenance'] },
   );
   const current = policy.data?.current;

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { paths } from '../../../../src/api/client/schema.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
@@ -55,7 +56,8 @@ function Settings(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const settings = useQuery(
     ['identity', props.tenant],
-    (api, signal) => api.get<IdentitySettings>('/api/v1/tenants/{tenant}/identity', { params, signal }),
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/identity', { params, signal })) as IdentitySettings,
     { topics: ['identity'] },
   );
   const layer = settings.data?.tenantSettings;
@@ -179,6 +181,11 @@ function Settings(props: { readonly tenant: string }) {
   );
 }
 
+/** The body of POST …/identity/oidc, as the OpenAPI document has it. */
+type OidcBody = NonNullable<
+  paths['/api/v1/tenants/{tenant}/identity/oidc']['post']['requestBody']
+>['content']['application/json'];
+
 const emptyConnection = {
   name: '',
   kind: 'generic',
@@ -195,18 +202,17 @@ function Connections(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const list = useQuery(
     ['oidc', props.tenant],
-    (api, signal) =>
-      api.get<{ connections: OidcConnectionRow[] }>('/api/v1/tenants/{tenant}/identity/oidc', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/identity/oidc', {
         params,
         signal,
-      }),
+      })) as { connections: OidcConnectionRow[] },
     { topics: ['identity'] },
   );
   const [form, setForm] = useState(emptyConnection);
   const [provision, setProvision] = useState(false);
   const add = useMutation(
-    (api, body: Record<string, unknown>) =>
-      api.post('/api/v1/tenants/{tenant}/identity/oidc', { params, body }),
+    (api, body: OidcBody) => api.post('/api/v1/tenants/{tenant}/identity/oidc', { params, body }),
     {
       onSuccess: () => {
         setForm(emptyConnection);
@@ -230,7 +236,7 @@ function Connections(props: { readonly tenant: string }) {
   const submit = () =>
     add.mutate({
       name: form.name,
-      kind: form.kind,
+      kind: form.kind as OidcBody['kind'],
       issuer: form.issuer,
       clientId: form.clientId,
       clientSecret: form.clientSecret,

@@ -24,11 +24,11 @@ function Detail(props: { readonly tenant: string }) {
   const { id = '' } = useParams<{ id?: string }>();
   const incident = useQuery(
     ['ta-incident', props.tenant, id],
-    (api, signal) =>
-      api.get<TenantIncident>('/api/v1/tenants/{tenant}/incidents/{id}', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/incidents/{id}', {
         params: { tenant: props.tenant, id },
         signal,
-      }),
+      })) as TenantIncident,
     { topics: ['incidents'], match: (signal) => !('id' in signal) || signal.id === id },
   );
   const i = incident.data;

@@ -18,12 +18,12 @@ function List(props: { readonly tenant: string }) {
   const open = url.get('open') === 'true';
   const incidents = useQuery(
     ['ta-incidents', props.tenant, open],
-    (api, signal) =>
-      api.get<{ incidents: IncidentRow[] }>('/api/v1/tenants/{tenant}/incidents', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/incidents', {
         params: { tenant: props.tenant },
         query: { open: open ? 'true' : undefined },
         signal,
-      }),
+      })) as { incidents: IncidentRow[] },
     { topics: ['incidents'] },
   );
   const rows = incidents.data?.incidents ?? [];

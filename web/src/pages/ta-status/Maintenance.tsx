@@ -20,12 +20,12 @@ function Windows(props: { readonly tenant: string }) {
   const all = url.get('all') === 'true';
   const windows = useQuery(
     ['ta-maintenance', props.tenant, all],
-    (api, signal) =>
-      api.get<{ windows: MaintenanceRow[] }>('/api/v1/tenants/{tenant}/maintenance-windows', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
         params: { tenant: props.tenant },
         query: { all: all ? 'true' : undefined },
         signal,
-      }),
+      })) as { windows: MaintenanceRow[] },
     { topics: ['maintenance'] },
   );
   const rows = windows.data?.windows ?? [];

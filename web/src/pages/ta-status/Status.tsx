@@ -21,26 +21,27 @@ function Overview(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const status = useQuery(
     ['ta-status', props.tenant],
-    (api, signal) => api.get<TenantStatus>('/api/v1/tenants/{tenant}/status', { params, signal }),
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/status', { params, signal })) as TenantStatus,
     { topics: ['tenants', 'stages'] },
   );
   const incidents = useQuery(
     ['ta-open-incidents', props.tenant],
-    (api, signal) =>
-      api.get<{ incidents: IncidentRow[] }>('/api/v1/tenants/{tenant}/incidents', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/incidents', {
         params,
         query: { open: 'true' },
         signal,
-      }),
+      })) as { incidents: IncidentRow[] },
     { topics: ['incidents'] },
   );
   const maintenance = useQuery(
     ['ta-maintenance', props.tenant, false],
-    (api, signal) =>
-      api.get<{ windows: MaintenanceRow[] }>('/api/v1/tenants/{tenant}/maintenance-windows', {
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
         params,
         signal,
-      }),
+      })) as { windows: MaintenanceRow[] },
     { topics: ['maintenance'] },
   );
   const open = incidents.data?.incidents ?? [];

@@ -59,8 +59,10 @@ function Roles(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const list = useQuery(
     ['roles', props.tenant],
-    (api, signal) =>
-      api.get<{ mappings: RoleMapping[] }>('/api/v1/tenants/{tenant}/identity/roles', { params, signal }),
+    async (api, signal) =>
+      (await api.get('/api/v1/tenants/{tenant}/identity/roles', { params, signal })) as {
+        mappings: RoleMapping[];
+      },
     { topics: ['identity', 'groups'] },
   );
   const [group, setGroup] = useState('');

@@ -157,8 +157,11 @@ function AddUser(props: { readonly tenant: string; readonly onAdded: () => void 
   const [name, setName] = useState('');
   const [requireMfa, setRequireMfa] = useState(false);
   const add = useMutation(
-    (api, body: { userName: string; email: string; name?: string; requireMfa: boolean }) =>
-      api.post<UserRow>('/api/v1/tenants/{tenant}/users', { params: { tenant: props.tenant }, body }),
+    async (api, body: { userName: string; email: string; name?: string; requireMfa: boolean }) =>
+      (await api.post('/api/v1/tenants/{tenant}/users', {
+        params: { tenant: props.tenant },
+        body,
+      })) as UserRow,
     {
       onSuccess: () => {
         setUserName('');
