@@ -70,6 +70,8 @@ beforeAll(async () => {
     });
     expect(created.status, created.text).toBe(201);
   }
+  const policy = await c.t.request('PUT', `/api/v1/tenants/${tenant}/sla/policy`, { target: 99.9 });
+  expect(policy.status, policy.text).toBe(201);
   gatewayPort = c.t.steward.gatewayAddress?.port ?? 0;
   ca = await readFile(join(c.t.dataDir, 'ca.pem'), 'utf8');
   page = await c.newPage();
@@ -108,7 +110,7 @@ describe("a tenant admin's console", () => {
     await page.goto(`${c.origin}/`);
     await c.signIn(page, admin);
     // Home is the tenant's status, its stage coming up live.
-    await page.waitForURL(`**/t/${tenant}`);
+    await page.waitForURL(`**/t/${tenant}/status`);
     await page.getByRole('heading', { level: 1, name: `Status of ${tenant.toUpperCase()}` }).waitFor();
     // Its prod stage becomes ready while the page is open: a live update, no reload.
     await page
@@ -232,6 +234,16 @@ describe("a tenant admin's console", () => {
       // Every read answered: no "Loading…" left.
       await expect.poll(() => page.getByText('Loading…').count()).toBe(0);
       await checked(`tenant-admin-${path || 'home'}`);
+      if (path === 'sla') {
+        // This month's report, and its PDF as a download (rendered by Chromium on Steward's side).
+        await page.getByText('Availability', { exact: true }).waitFor();
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('link', { name: 'Download PDF' }).click(),
+        ]);
+        const pdf = await readFile((await download.path()) ?? '');
+        expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+      }
     }
     // A phone, signed in with the same session.
     const phone = await c.newPage({ phone: true });

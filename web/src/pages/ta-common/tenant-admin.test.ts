@@ -35,7 +35,7 @@ describe("the tenant admin's pages", () => {
     expect(visiblePages(pages, operator)).toEqual([]);
     const nav = navEntries(visiblePages(pages, tenantAdmin), tenantAdmin);
     // The first entry is the admin's home (the shell redirects / there): its tenant's status.
-    expect(nav[0]?.href).toBe('/t/acme');
+    expect(nav[0]?.href).toBe('/t/acme/status');
     expect(nav.map((entry) => entry.href)).toContain('/t/acme/scim');
     expect(nav.every((entry) => entry.section === 'tenant' && entry.href.startsWith('/t/acme'))).toBe(true);
   });

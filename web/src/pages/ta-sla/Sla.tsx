@@ -33,6 +33,7 @@ function SlaView(props: { readonly tenant: string }) {
       (await api.get('/api/v1/tenants/{tenant}/sla/policy', { params, signal })) as SlaPolicies,
     { topics: ['sla-policies'] },
   );
+  const hasPolicy = (policy.data?.versions.length ?? 0) > 0;
   const report = useQuery(
     ['sla-report', props.tenant, period],
     async (api, signal) =>
@@ -40,7 +41,8 @@ function SlaView(props: { readonly tenant: string }) {
         params: { ...params, period },
         signal,
       })) as SlaReportBody,
-    { topics: ['sla-reports', 'incidents', 'maintenance'] },
+    // Without a policy there is no report to ask for (the API's answer tells operators how to set one).
+    { topics: ['sla-reports', 'incidents', 'maintenance'], enabled: hasPolicy },
   );
   const current = policy.data?.current;
   const reportPath = (format: 'html' | 'pdf') =>
@@ -85,7 +87,7 @@ function SlaView(props: { readonly tenant: string }) {
           />
         </div>
         <ErrorBanner error={report.error} />
-        {report.loading ? <p className="muted">{t('ui.loading')}</p> : null}
+        {hasPolicy && report.loading ? <p className="muted">{t('ui.loading')}</p> : null}
         {figures && report.data ? (
           <>
             <dl className="facts">

@@ -3,10 +3,18 @@ import type { PageDef } from '../../app/registry.ts';
 /** How the tenant's stages are, its incidents and its maintenance windows: a tenant admin's first page. */
 export const pages: PageDef[] = [
   {
-    path: '/t/:tenant',
+    path: '/t/:tenant/status',
     titleKey: 'ta.status.title',
     load: () => import('./Status.tsx'),
     nav: { section: 'tenant', labelKey: 'ta.status.nav', order: 1 },
+    permission: 'tenants.read',
+    audience: 'tenant-admin',
+  },
+  // The tenant's own address opens its status too (the nav links the path above, which no other page's starts with).
+  {
+    path: '/t/:tenant',
+    titleKey: 'ta.status.title',
+    load: () => import('./Status.tsx'),
     permission: 'tenants.read',
     audience: 'tenant-admin',
   },
