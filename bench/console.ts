@@ -20,6 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { openControlStore } from '../src/store/db.ts';
+import { httpsFetch } from '../test/gateway/support.ts';
 import { serverSpki } from '../test/harness/browser.ts';
 import { log, percentile, round, withSteward } from './support.ts';
 
@@ -61,16 +62,20 @@ const observeFirstRow = (): void => {
   });
 };
 
-async function coldLoad(
-  browser: Browser,
-  origin: string,
-  credentials: { username: string; password: string },
-) {
+async function coldLoad(browser: Browser, origin: string, session: string) {
   const context = await browser.newContext({ baseURL: origin });
   try {
-    // Signed in as the console does it (the cookie in this context), before the measured load.
-    const signedIn = await context.request.post('/api/v1/console/login', { data: credentials });
-    if (!signedIn.ok()) throw new Error(`console sign-in: ${signedIn.status()} ${await signedIn.text()}`);
+    // Signed in already (the console's session cookie), as a returning operator is: only the load is measured.
+    await context.addCookies([
+      {
+        name: '__Host-steward',
+        value: session,
+        url: `${origin}/`,
+        secure: true,
+        httpOnly: true,
+        sameSite: 'Strict',
+      },
+    ]);
     const page = await context.newPage();
     await page.addInitScript(observeFirstRow);
     await page.goto('/tenants', { waitUntil: 'load' });
@@ -133,9 +138,28 @@ await withSteward('console', async (s, onCleanup) => {
   const credentials = { username: 'bench-console', password: `bench-console-${Date.now()}-password` };
   await s.api.post('/api/v1/operators', { ...credentials, role: 'operator' });
 
-  const origin = new URL(s.running.apiUrl).origin;
-  const client = JSON.parse(await readFile(s.running.clientFile, 'utf8')) as { ca: string };
-  const spki = await serverSpki(Number(new URL(origin).port), new URL(origin).hostname, client.ca);
+  // Where operators open it: the data plane's console host (HAProxy in front of the API).
+  const consoleUrl = s.running.steward.consoleUrl;
+  if (!consoleUrl) throw new Error('bench/console needs the data plane (it serves the console)');
+  const origin = new URL(consoleUrl).origin;
+  const host = new URL(origin).hostname;
+  const port = Number(new URL(origin).port || 443);
+  const ca = await readFile(join(s.dataDir, 'ca.pem'), 'utf8');
+  const signedIn = await httpsFetch({
+    port,
+    host,
+    path: '/api/v1/console/login',
+    method: 'POST',
+    ca,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(credentials),
+  });
+  const session = /__Host-steward=([^;]+)/.exec(
+    [signedIn.headers['set-cookie'] ?? []].flat().join('\n'),
+  )?.[1];
+  if (signedIn.status !== 200 || !session)
+    throw new Error(`console sign-in: ${signedIn.status} ${signedIn.body}`);
+  const spki = await serverSpki(port, host, ca);
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', `--ignore-certificate-errors-spki-list=${spki}`],
@@ -143,10 +167,10 @@ await withSteward('console', async (s, onCleanup) => {
   onCleanup(() => browser.close());
   const version = browser.version();
   // One warm-up load (Steward's first queries, Chromium's own start), not counted.
-  await coldLoad(browser, origin, credentials);
+  await coldLoad(browser, origin, session);
   const samples: LoadSample[] = [];
   for (let i = 0; i < runs; i++) {
-    samples.push(await coldLoad(browser, origin, credentials));
+    samples.push(await coldLoad(browser, origin, session));
     log(`bench/console: run ${i + 1}/${runs}: first row at ${round(samples.at(-1)?.firstRow ?? NaN)} ms`);
   }
   const first = samples[0];
@@ -157,7 +181,7 @@ await withSteward('console', async (s, onCleanup) => {
     tenants,
     runs,
     chromium: version,
-    transport: 'https over loopback (TLS 1.3), Steward API server',
+    transport: 'https over loopback, through the data plane (HAProxy) to the API server',
     page: '/tenants (first page: 100 rows)',
     rowsRendered: first.rows,
     firstLoadMs: {
