@@ -1,6 +1,7 @@
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
-import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
+import { Page, StatusBadge } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { BreakGlassRow } from '../ta-common/types.ts';
 
@@ -25,12 +26,7 @@ function Grants(props: { readonly tenant: string }) {
   return (
     <Page title={t('ta.breakGlass.title')}>
       <p>{t('ta.breakGlass.intro')}</p>
-      <ErrorBanner error={grants.error} />
-      {grants.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {!grants.loading && !grants.error && rows.length === 0 ? (
-        <p className="muted">{t('ta.breakGlass.empty')}</p>
-      ) : null}
-      {rows.length ? (
+      <Listed result={grants} count={rows.length} empty={t('ta.breakGlass.empty')}>
         <div className="table-scroll">
           <table aria-label={t('ta.breakGlass.title')}>
             <thead>
@@ -65,7 +61,7 @@ function Grants(props: { readonly tenant: string }) {
             </tbody>
           </table>
         </div>
-      ) : null}
+      </Listed>
     </Page>
   );
 }

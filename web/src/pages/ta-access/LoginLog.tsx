@@ -2,7 +2,8 @@ import { Link } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
-import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
+import { Page, StatusBadge } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { LoginEventRow } from '../ta-common/types.ts';
 
@@ -73,12 +74,7 @@ function Log(props: { readonly tenant: string }) {
           </select>
         </label>
       </div>
-      <ErrorBanner error={log.error} />
-      {log.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {!log.loading && !log.error && events.length === 0 ? (
-        <p className="muted">{t('ta.logins.empty')}</p>
-      ) : null}
-      {events.length ? (
+      <Listed result={log} count={events.length} empty={t('ta.logins.empty')}>
         <div className="table-scroll">
           <table aria-label={t('ta.logins.title')}>
             <thead>
@@ -112,7 +108,7 @@ function Log(props: { readonly tenant: string }) {
             </tbody>
           </table>
         </div>
-      ) : null}
+      </Listed>
       <nav className="pager" aria-label={t('ta.logins.pages')}>
         {url.get('before') ? <Link href={url.href({ before: null })}>{t('ta.logins.newest')}</Link> : null}
         {log.data?.nextBefore ? (

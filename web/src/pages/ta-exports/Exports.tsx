@@ -2,7 +2,8 @@ import { useI18n } from '../../app/i18n.tsx';
 import { pathOf } from '../../app/api.ts';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
-import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
+import { Page, StatusBadge } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { ExportRow } from '../ta-common/types.ts';
 import { formatBytes } from './rules.ts';
@@ -30,12 +31,7 @@ function ExportList(props: { readonly tenant: string }) {
   return (
     <Page title={t('ta.exports.title')}>
       <p>{t('ta.exports.intro')}</p>
-      <ErrorBanner error={exports.error} />
-      {exports.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {!exports.loading && !exports.error && rows.length === 0 ? (
-        <p className="muted">{t('ta.exports.empty')}</p>
-      ) : null}
-      {rows.length ? (
+      <Listed result={exports} count={rows.length} empty={t('ta.exports.empty')}>
         <div className="table-scroll">
           <table aria-label={t('ta.exports.title')}>
             <thead>
@@ -82,7 +78,7 @@ function ExportList(props: { readonly tenant: string }) {
             </tbody>
           </table>
         </div>
-      ) : null}
+      </Listed>
     </Page>
   );
 }

@@ -2,16 +2,8 @@ import { useState } from 'react';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
-import {
-  Button,
-  CodeBlock,
-  ConfirmDialog,
-  ErrorBanner,
-  Form,
-  Page,
-  StatusBadge,
-  TextField,
-} from '../../ui/index.ts';
+import { Button, CodeBlock, ConfirmDialog, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { IssuedScimToken, ScimTokenRow } from '../ta-common/types.ts';
 import { tokenState } from './rules.ts';
@@ -119,10 +111,7 @@ function Tokens(props: { readonly tenant: string }) {
       ) : null}
       <section aria-labelledby="scim-list">
         <h2 id="scim-list">{t('ta.scim.list.title')}</h2>
-        <ErrorBanner error={list.error} />
-        {list.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-        {!list.loading && tokens.length === 0 ? <p className="muted">{t('ta.scim.list.empty')}</p> : null}
-        {tokens.length ? (
+        <Listed result={list} count={tokens.length} empty={t('ta.scim.list.empty')}>
           <div className="table-scroll">
             <table aria-label={t('ta.scim.list.title')}>
               <thead>
@@ -174,7 +163,7 @@ function Tokens(props: { readonly tenant: string }) {
               </tbody>
             </table>
           </div>
-        ) : null}
+        </Listed>
       </section>
       <ConfirmDialog
         open={revoking !== null}

@@ -4,6 +4,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ConfirmDialog, ErrorBanner, Form, Page, SelectField, TextField } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { OidcConnectionRow } from '../ta-common/types.ts';
 import { settingsPatch, type SettingsForm } from './rules.ts';
@@ -248,9 +249,7 @@ function Connections(props: { readonly tenant: string }) {
   return (
     <section aria-labelledby="ta-sso-oidc">
       <h2 id="ta-sso-oidc">{t('ta.sso.oidc.title')}</h2>
-      <ErrorBanner error={list.error} />
-      {!list.loading && connections.length === 0 ? <p className="muted">{t('ta.sso.oidc.empty')}</p> : null}
-      {connections.length ? (
+      <Listed result={list} count={connections.length} empty={t('ta.sso.oidc.empty')}>
         <div className="table-scroll">
           <table aria-label={t('ta.sso.oidc.title')}>
             <thead>
@@ -294,7 +293,7 @@ function Connections(props: { readonly tenant: string }) {
             </tbody>
           </table>
         </div>
-      ) : null}
+      </Listed>
       {can('identity.write') ? (
         <>
           <h3>{t('ta.sso.oidc.add.title')}</h3>

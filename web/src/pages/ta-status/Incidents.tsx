@@ -1,7 +1,8 @@
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
-import { ErrorBanner, Page } from '../../ui/index.ts';
+import { Page } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { IncidentRow } from '../ta-common/types.ts';
 import { IncidentTable } from './parts.tsx';
@@ -39,12 +40,9 @@ function List(props: { readonly tenant: string }) {
           {t('ta.incidents.openOnly')}
         </label>
       </div>
-      <ErrorBanner error={incidents.error} />
-      {incidents.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {incidents.data && rows.length === 0 ? <p className="muted">{t('ta.incidents.empty')}</p> : null}
-      {rows.length ? (
+      <Listed result={incidents} count={rows.length} empty={t('ta.incidents.empty')}>
         <IncidentTable tenant={props.tenant} incidents={rows} label={t('ta.incidents.title')} />
-      ) : null}
+      </Listed>
     </Page>
   );
 }

@@ -1,7 +1,8 @@
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
-import { ErrorBanner, Page } from '../../ui/index.ts';
+import { Page } from '../../ui/index.ts';
+import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
 import type { MaintenanceRow } from '../ta-common/types.ts';
 import { MaintenanceTable } from './parts.tsx';
@@ -42,10 +43,9 @@ function Windows(props: { readonly tenant: string }) {
           {t('ta.maintenance.past')}
         </label>
       </div>
-      <ErrorBanner error={windows.error} />
-      {windows.loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {windows.data && rows.length === 0 ? <p className="muted">{t('ta.maintenance.empty')}</p> : null}
-      {rows.length ? <MaintenanceTable windows={rows} label={t('ta.maintenance.title')} /> : null}
+      <Listed result={windows} count={rows.length} empty={t('ta.maintenance.empty')}>
+        <MaintenanceTable windows={rows} label={t('ta.maintenance.title')} />
+      </Listed>
     </Page>
   );
 }
