@@ -597,7 +597,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            /** @enum {boolean} */
+                            mustChangePassword: false;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -629,7 +662,30 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tokenId: string | null;
+                            tenant?: string;
+                            mfa?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -672,7 +728,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            changed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -706,7 +781,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            secret: string;
+                            uri: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -746,7 +840,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            recoveryCodes: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -778,7 +890,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operators: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -803,11 +942,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operator: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            };
+                            password?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -844,7 +1011,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -879,7 +1064,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            reset: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -917,7 +1120,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -948,7 +1181,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "session" | "local" | "automation";
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor" | "tenant-admin";
+                                scope: "alertmanager" | null;
+                                operator: string;
+                                prefix: string;
+                                expiresAt: string | null;
+                                revokedAt: string | null;
+                                lastUsedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -975,11 +1240,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1016,7 +1312,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1049,7 +1375,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                tenant: string;
+                                name: string;
+                                createdBy: string;
+                                createdAt: string;
+                                expiresAt: string | null;
+                                lastUsedAt: string | null;
+                                revokedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1074,11 +1427,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                            token: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1116,7 +1496,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1152,7 +1557,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            total: number;
+                            startIndex: number;
+                            groups: {
+                                id: string;
+                                displayName: string;
+                                externalId: string | null;
+                                /** @enum {string} */
+                                source: "local" | "scim" | "ldap" | "oidc";
+                                members: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1188,7 +1622,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            admins: {
+                                email: string;
+                                tenant: string;
+                                /** @enum {string} */
+                                status: "invited" | "active";
+                                mfa: boolean;
+                                invitedBy: string | null;
+                                invitationExpiresAt: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1213,11 +1675,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1255,7 +1743,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1291,11 +1805,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            tenant: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1329,7 +1875,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            displayName: string;
+                            region: string;
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                readyAt: string | null;
+                                paused: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1371,11 +1946,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grant: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            };
+                            link: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1409,7 +2016,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grants: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1447,7 +2085,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            operator: string;
+                            reason: string;
+                            /** @enum {string} */
+                            state: "unused" | "active" | "expired" | "closed";
+                            openedAt: string;
+                            expiresAt: string;
+                            usedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1481,7 +2148,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            connections: {
+                                name: string;
+                                stage: string | null;
+                                label: string;
+                                /** @enum {string} */
+                                kind: "generic" | "entra" | "okta";
+                                issuer: string;
+                                clientId: string;
+                                scopes: string[];
+                                allowedTids: string[];
+                                joinClaim: string;
+                                groupsClaim: string | null;
+                                graphUrl: string | null;
+                                provision: boolean;
+                                redirectPath: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1520,11 +2220,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            stage: string | null;
+                            label: string;
+                            /** @enum {string} */
+                            kind: "generic" | "entra" | "okta";
+                            issuer: string;
+                            clientId: string;
+                            scopes: string[];
+                            allowedTids: string[];
+                            joinClaim: string;
+                            groupsClaim: string | null;
+                            graphUrl: string | null;
+                            provision: boolean;
+                            redirectPath: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1562,7 +2293,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1595,7 +2344,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1632,7 +2425,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1664,7 +2501,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            mappings: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                group: string;
+                                role: string;
+                                createdBy: string;
+                                createdAt: string;
+                                groupKnown: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1694,7 +2558,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            group: string;
+                            role: string;
+                            createdBy: string;
+                            createdAt: string;
+                            groupKnown: boolean;
+                            created: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1719,7 +2609,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3591,7 +4499,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            channels: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "email" | "webhook";
+                                target: string;
+                                preset: ("slack" | "teams" | "generic") | null;
+                                signed: boolean;
+                                enabled: boolean;
+                                position: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3617,11 +4553,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3658,7 +4620,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3687,7 +4675,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3719,7 +4733,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            key: string;
+                            kind: string;
+                            subject: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            attempts: number;
+                            createdAt: string;
+                            deadline: string;
+                            finishedAt: string | null;
+                            lastError: string | null;
+                            deliveries: {
+                                attempt: number;
+                                channel: string;
+                                /** @enum {string} */
+                                outcome: "delivered" | "failed";
+                                error: string | null;
+                                durationMs: number;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3754,7 +4805,46 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            notifications: {
+                                id: string;
+                                key: string;
+                                kind: string;
+                                subject: string;
+                                /** @enum {string} */
+                                status: "pending" | "delivered" | "failed";
+                                attempts: number;
+                                createdAt: string;
+                                deadline: string;
+                                finishedAt: string | null;
+                                lastError: string | null;
+                                deliveries: {
+                                    attempt: number;
+                                    channel: string;
+                                    /** @enum {string} */
+                                    outcome: "delivered" | "failed";
+                                    error: string | null;
+                                    durationMs: number;
+                                    at: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3949,7 +5039,59 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            current: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            } | null;
+                            versions: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3993,11 +5135,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            version: number;
+                            effectiveFrom: string;
+                            target: number;
+                            period: string;
+                            timeZone: string;
+                            serviceTime: string;
+                            excludeOutagesUpToMinutes: number;
+                            mergeGapMinutes: number;
+                            partialWeight: number;
+                            maintenanceNoticeHours: number | null;
+                            maintenanceMaxHours: number | null;
+                            maintenanceMaxCount: number | null;
+                            unknownCountsAsDown: boolean;
+                            checks: string[] | null;
+                            createdBy: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4032,7 +5206,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exclusions: {
+                                id: string;
+                                from: string;
+                                until: string;
+                                reason: string;
+                                by: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4058,11 +5256,33 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            from: string;
+                            until: string;
+                            reason: string;
+                            by: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4099,7 +5319,292 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            period: string;
+                            generatedAt: string;
+                            checks: {
+                                id: string;
+                                stage: string | null;
+                                kind: string;
+                                builtin: string | null;
+                                spec: unknown;
+                                createdAt: string;
+                                removedAt: string | null;
+                            }[];
+                            policies: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                            unknownTreatment: string;
+                            figures: {
+                                period: string;
+                                timeZone: string;
+                                from: string;
+                                to: string;
+                                asOf: string;
+                                closed: boolean;
+                                parts: {
+                                    version: number;
+                                    from: string;
+                                    to: string;
+                                    target: number;
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                }[];
+                                minutes: {
+                                    scope: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutages: number;
+                                    unknown: number;
+                                    down: number;
+                                    degraded: number;
+                                    up: number;
+                                    measured: number;
+                                    countedDowntime: number;
+                                    budget: number;
+                                };
+                                availability: number | null;
+                                target: number;
+                                /** @enum {string} */
+                                status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                budgetLeftMinutes: number;
+                                projected: {
+                                    measured: number;
+                                    availability: number | null;
+                                } | null;
+                                outages: {
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    spanMinutes: number;
+                                    downMinutes: number;
+                                    ongoing: boolean;
+                                    /** @enum {string} */
+                                    clause: "counted" | "short-outage";
+                                    inPeriod: {
+                                        outsideServiceTime: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutage: number;
+                                        counted: number;
+                                    };
+                                    stateIds: string[];
+                                }[];
+                                maintenance: {
+                                    id: string;
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    announcedAt: string | null;
+                                    /** @enum {string} */
+                                    verdict: "excluded" | "partly" | "counted";
+                                    why: string;
+                                    excludedMinutes: number;
+                                }[];
+                                exclusions: {
+                                    id: string;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    by: string;
+                                    excludedMinutes: number;
+                                }[];
+                                uncoveredMinutes: number;
+                            };
+                            outages: {
+                                version: number;
+                                start: string;
+                                end: string;
+                                spanMinutes: number;
+                                downMinutes: number;
+                                ongoing: boolean;
+                                /** @enum {string} */
+                                clause: "counted" | "short-outage";
+                                inPeriod: {
+                                    outsideServiceTime: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutage: number;
+                                    counted: number;
+                                };
+                                stateIds: string[];
+                                evidence: {
+                                    states: {
+                                        id: string;
+                                        checkId: string;
+                                        state: string;
+                                        start: string;
+                                        end: string;
+                                        cause: unknown;
+                                    }[];
+                                    alerts: {
+                                        id: string;
+                                        checkId: string | null;
+                                        severity: string;
+                                        status: string;
+                                        summary: string;
+                                        startedAt: string;
+                                        firedAt: string | null;
+                                        acknowledgedBy: string | null;
+                                        resolvedAt: string | null;
+                                    }[];
+                                    incidents: {
+                                        id: string;
+                                        stage: string | null;
+                                        severity: number;
+                                        title: string;
+                                        status: string;
+                                        openedAt: string;
+                                        resolvedAt: string | null;
+                                        alertIds: string[];
+                                    }[];
+                                    healing: {
+                                        [key: string]: unknown;
+                                    }[];
+                                    maintenance: string[];
+                                    exclusions: string[];
+                                };
+                            }[];
+                            inputsSha256: string;
+                            frozen: {
+                                frozenAt: string;
+                                frozenBy: string;
+                                inputsSha256: string;
+                                evidenceChanged: boolean;
+                                recomputed: {
+                                    period: string;
+                                    timeZone: string;
+                                    from: string;
+                                    to: string;
+                                    asOf: string;
+                                    closed: boolean;
+                                    parts: {
+                                        version: number;
+                                        from: string;
+                                        to: string;
+                                        target: number;
+                                        minutes: {
+                                            scope: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutages: number;
+                                            unknown: number;
+                                            down: number;
+                                            degraded: number;
+                                            up: number;
+                                            measured: number;
+                                            countedDowntime: number;
+                                            budget: number;
+                                        };
+                                    }[];
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                    availability: number | null;
+                                    target: number;
+                                    /** @enum {string} */
+                                    status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                    budgetLeftMinutes: number;
+                                    projected: {
+                                        measured: number;
+                                        availability: number | null;
+                                    } | null;
+                                    outages: {
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        spanMinutes: number;
+                                        downMinutes: number;
+                                        ongoing: boolean;
+                                        /** @enum {string} */
+                                        clause: "counted" | "short-outage";
+                                        inPeriod: {
+                                            outsideServiceTime: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutage: number;
+                                            counted: number;
+                                        };
+                                        stateIds: string[];
+                                    }[];
+                                    maintenance: {
+                                        id: string;
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        announcedAt: string | null;
+                                        /** @enum {string} */
+                                        verdict: "excluded" | "partly" | "counted";
+                                        why: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    exclusions: {
+                                        id: string;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        by: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    uncoveredMinutes: number;
+                                } | null;
+                            } | null;
+                            freezesAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4145,7 +5650,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            url: string | null;
+                            path: string | null;
+                            stages: string[];
+                            rotatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4184,7 +5711,52 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            alerts: {
+                                id: string;
+                                rule: string | null;
+                                /** @enum {string} */
+                                source: "check" | "alertmanager" | "watchdog" | "notifications";
+                                dedupKey: string;
+                                groupKey: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                /** @enum {string} */
+                                status: "pending" | "firing" | "acknowledged" | "resolved";
+                                summary: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                flapping: boolean;
+                                mutedBy: string | null;
+                                startedAt: string;
+                                firedAt: string | null;
+                                firstNotifiedAt: string | null;
+                                acknowledgedAt: string | null;
+                                acknowledgedBy: string | null;
+                                resolvedAt: string | null;
+                                resolvedBy: string | null;
+                                resolveNote: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4220,7 +5792,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4258,7 +5873,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4300,7 +5958,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4332,7 +6033,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            rules: {
+                                name: string;
+                                match: {
+                                    tenant?: string;
+                                    stage?: string;
+                                    /** @enum {string} */
+                                    kind?: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                    /** @enum {string} */
+                                    builtin?: "gateway" | "processes" | "process" | "database" | "backup" | "disk" | "certificate" | "ha-members" | "ha-replication" | "ha-leader" | "operator";
+                                };
+                                /** @enum {string} */
+                                condition: "down" | "degraded-or-down";
+                                for: number;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                resolveAfter: number;
+                                /** @enum {string} */
+                                heal?: "restart-process" | "restart-stage" | "rerun-backup" | "start-ha-member" | "reinit-ha-member";
+                                inhibits: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4368,7 +6106,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            silences: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                removedAt: string | null;
+                                removedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4394,11 +6161,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4435,7 +6229,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4466,7 +6287,41 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            schedules: {
+                                name: string;
+                                /** @enum {string} */
+                                rotation: "daily" | "weekly";
+                                timeZone: string;
+                                handoff: string;
+                                members: string[];
+                                startDay: string;
+                                createdBy: string;
+                                onCall: {
+                                    schedule: string;
+                                    member: string;
+                                    from: string;
+                                    until: string;
+                                    override: string | null;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4492,11 +6347,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4532,7 +6419,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4574,11 +6507,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4613,7 +6592,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4647,7 +6650,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            contacts: {
+                                username: string;
+                                email: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4690,7 +6714,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            email: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4723,7 +6766,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            policies: {
+                                name: string;
+                                steps: string[];
+                                repeat: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4767,7 +6832,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            steps: string[];
+                            repeat: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4802,7 +6887,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            pages: {
+                                round: number;
+                                step: number;
+                                recipient: string;
+                                pagedAt: string;
+                                notificationId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4838,7 +6947,57 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            month: string;
+                            from: string;
+                            until: string;
+                            alerts: number;
+                            targetSeconds: number;
+                            toFirstNotification: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toAcknowledgement: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toResolution: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            metTarget: number;
+                            missedTarget: number;
+                            perAlert: {
+                                id: string;
+                                firedAt: string;
+                                toFirstNotificationSeconds: number | null;
+                                toAcknowledgementSeconds: number | null;
+                                toResolutionSeconds: number | null;
+                                metTarget: boolean | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4876,7 +7035,74 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4905,11 +7131,86 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4946,7 +7247,74 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4983,7 +7351,72 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5017,7 +7450,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            severities: {
+                                /** @enum {number} */
+                                level: 1 | 2 | 3 | 4;
+                                name: string;
+                                rule: string;
+                                examples: string[];
+                                updateEvery: string;
+                                postmortemRequired: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5054,7 +7513,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            posts: {
+                                incident: string;
+                                tenant: string;
+                                stage: string | null;
+                                title: string;
+                                severity: number;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                note: string | null;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5090,7 +7577,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5137,7 +7699,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5179,7 +7816,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5221,7 +7933,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5262,7 +8049,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5299,7 +8161,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5341,7 +8278,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5385,7 +8397,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5419,7 +8506,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5446,7 +8554,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5556,7 +8685,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            raised: number;
+                            cleared: number;
+                            alerts: {
+                                fingerprint: string;
+                                id: string | null;
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5591,7 +8744,42 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                endedBy: string | null;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announceDays: number;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                                cancelledBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5618,11 +8806,44 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5703,11 +8924,44 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5743,7 +8997,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5779,7 +9066,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5815,7 +9135,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5867,7 +9266,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5889,7 +9367,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            removed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5920,11 +9417,30 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            requestedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5959,7 +9475,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            trigger: "schedule" | "request";
+                            requestedBy: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "partial" | "failed";
+                            progress: string | null;
+                            entries: number;
+                            groups: number;
+                            counts: {
+                                created?: number;
+                                updated?: number;
+                                deactivated?: number;
+                                reactivated?: number;
+                                groupsCreated?: number;
+                                groupsUpdated?: number;
+                                groupsDeleted?: number;
+                                membershipsAdded?: number;
+                                membershipsRemoved?: number;
+                                skipped?: number;
+                                problems?: number;
+                            };
+                            problems: {
+                                dn: string;
+                                reason: string;
+                            }[];
+                            reason: string | null;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5995,7 +9557,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            users: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6022,11 +9617,48 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            };
+                            invitation: {
+                                sentTo: string;
+                                expiresAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6061,7 +9693,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6085,7 +9748,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            deleted: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6121,7 +9802,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6158,7 +9858,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6195,7 +9914,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6232,7 +9982,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6269,7 +10050,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6306,7 +10118,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            revoked: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6346,7 +10176,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            events: {
+                                id: string;
+                                at: string;
+                                stage: string | null;
+                                userId: string | null;
+                                userName: string | null;
+                                method: string;
+                                /** @enum {string} */
+                                outcome: "success" | "failure";
+                                reason: string | null;
+                                address: string | null;
+                                detail: string | null;
+                            }[];
+                            nextBefore: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };

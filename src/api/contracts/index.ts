@@ -1,4 +1,20 @@
 import { z } from 'zod';
+import { alertContracts } from './alerts.ts';
+import { alertmanagerContracts } from './alertmanager.ts';
+import { identityContracts } from './identity.ts';
+import { identityOidcContracts } from './identity-oidc.ts';
+import { identityRoleContracts } from './identity-roles.ts';
+import { identitySettingsContracts } from './identity-settings.ts';
+import { incidentContracts } from './incidents.ts';
+import { ldapDirectoryContracts } from './ldap-directory.ts';
+import { maintenanceContracts } from './maintenance.ts';
+import { notificationContracts } from './notifications.ts';
+import { oncallContracts } from './oncall.ts';
+import { scimContracts } from './scim.ts';
+import { slaContracts } from './sla.ts';
+import { statusContracts } from './status.ts';
+import { tenantAdminContracts } from './tenant-admins.ts';
+import { userContracts } from './users.ts';
 import { systemContracts } from './system.ts';
 
 /**
@@ -11,6 +27,22 @@ import { systemContracts } from './system.ts';
 export type ContractMap = Readonly<Record<string, z.ZodType>>;
 
 export const contracts: ContractMap = {
+  ...alertContracts,
+  ...alertmanagerContracts,
+  ...identityContracts,
+  ...identityOidcContracts,
+  ...identityRoleContracts,
+  ...identitySettingsContracts,
+  ...incidentContracts,
+  ...ldapDirectoryContracts,
+  ...maintenanceContracts,
+  ...notificationContracts,
+  ...oncallContracts,
+  ...scimContracts,
+  ...slaContracts,
+  ...statusContracts,
+  ...tenantAdminContracts,
+  ...userContracts,
   ...systemContracts,
 };
 
