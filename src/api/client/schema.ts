@@ -8879,7 +8879,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };

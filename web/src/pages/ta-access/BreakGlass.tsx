@@ -3,7 +3,6 @@ import { useQuery } from '../../app/query.ts';
 import { Page, StatusBadge } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { BreakGlassRow } from '../ta-common/types.ts';
 
 /** Every break-glass grant into the tenant's stages: who, why, when, and whether it was used. */
 export default function BreakGlass() {
@@ -16,10 +15,10 @@ function Grants(props: { readonly tenant: string }) {
   const grants = useQuery(
     ['break-glass', props.tenant],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/break-glass', {
+      await api.get('/api/v1/tenants/{tenant}/break-glass', {
         params: { tenant: props.tenant },
         signal,
-      })) as { grants: BreakGlassRow[] },
+      }),
     { topics: ['break-glass'] },
   );
   const rows = grants.data?.grants ?? [];
@@ -49,7 +48,7 @@ function Grants(props: { readonly tenant: string }) {
                   <td>{g.stage}</td>
                   <td>{g.reason}</td>
                   <td>
-                    <StatusBadge state={g.state} tone={g.state === 'open' ? 'warn' : 'idle'} />
+                    <StatusBadge state={g.state} tone={g.state === 'active' ? 'warn' : 'idle'} />
                   </td>
                   <td>{formatDate(g.expiresAt)}</td>
                   <td>{g.usedAt ? formatDate(g.usedAt) : t('ta.never')}</td>

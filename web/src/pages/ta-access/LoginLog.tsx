@@ -5,7 +5,6 @@ import { useUrlState } from '../../app/url.ts';
 import { Page, StatusBadge } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { LoginEventRow } from '../ta-common/types.ts';
 
 const outcomes = ['', 'success', 'failure'] as const;
 const pageSize = 100;
@@ -30,11 +29,11 @@ function Log(props: { readonly tenant: string }) {
   const log = useQuery(
     ['login-log', props.tenant, query],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/login-log', {
+      await api.get('/api/v1/tenants/{tenant}/login-log', {
         params: { tenant: props.tenant },
         query,
         signal,
-      })) as { events: LoginEventRow[]; nextBefore: string | null },
+      }),
     { topics: ['logins', 'break-glass'] },
   );
   const filter = (name: string, value: string) => url.set({ [name]: value, before: null });

@@ -104,6 +104,7 @@ describe('the rules of the pages', () => {
   it('tell active, revoked and expired SCIM tokens apart', () => {
     const token = (extra: Partial<ScimTokenRow>): ScimTokenRow => ({
       id: '1',
+      tenant: 'acme',
       name: 'entra',
       createdBy: 'x',
       createdAt: '2026-01-01T00:00:00Z',

@@ -5,7 +5,7 @@ import { useCan } from '../../app/session.tsx';
 import { Button, CodeBlock, ConfirmDialog, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { IssuedScimToken, ScimTokenRow } from '../ta-common/types.ts';
+import type { ScimTokenRow } from '../ta-common/types.ts';
 import { tokenState } from './rules.ts';
 
 /**
@@ -24,17 +24,14 @@ function Tokens(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const list = useQuery(
     ['scim-tokens', props.tenant],
-    async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/scim-tokens', { params, signal })) as {
-        tokens: ScimTokenRow[];
-      },
+    async (api, signal) => await api.get('/api/v1/tenants/{tenant}/scim-tokens', { params, signal }),
     { topics: ['scim-tokens'] },
   );
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
   const create = useMutation(
     async (api, body: { name?: string; expiresInDays?: number }) =>
-      (await api.post('/api/v1/tenants/{tenant}/scim-tokens', { params, body })) as IssuedScimToken,
+      await api.post('/api/v1/tenants/{tenant}/scim-tokens', { params, body }),
     {
       onSuccess: () => {
         setName('');

@@ -4,7 +4,6 @@ import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
 import { ErrorBanner, Page, SelectField, StatusBadge, type Tone } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { SlaPolicies, SlaReportBody } from '../ta-common/types.ts';
 import { recentPeriods } from './periods.ts';
 
 const statusTones: Readonly<Record<string, Tone>> = {
@@ -29,18 +28,17 @@ function SlaView(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const policy = useQuery(
     ['sla-policy', props.tenant],
-    async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/sla/policy', { params, signal })) as SlaPolicies,
+    async (api, signal) => await api.get('/api/v1/tenants/{tenant}/sla/policy', { params, signal }),
     { topics: ['sla-policies'] },
   );
   const hasPolicy = (policy.data?.versions.length ?? 0) > 0;
   const report = useQuery(
     ['sla-report', props.tenant, period],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
+      await api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
         params: { ...params, period },
         signal,
-      })) as SlaReportBody,
+      }),
     // Without a policy there is no report to ask for (the API's answer tells operators how to set one).
     { topics: ['sla-reports', 'incidents', 'maintenance'], enabled: hasPolicy },
   );

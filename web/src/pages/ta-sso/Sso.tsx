@@ -6,7 +6,6 @@ import { useCan } from '../../app/session.tsx';
 import { Button, ConfirmDialog, ErrorBanner, Form, Page, SelectField, TextField } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { OidcConnectionRow } from '../ta-common/types.ts';
 import { settingsPatch, type SettingsForm } from './rules.ts';
 
 /** As src/identity/sessions/claims.ts and settings.ts. */
@@ -21,20 +20,6 @@ interface Layer {
   readonly idleMinutes: number | null;
   readonly absoluteHours: number | null;
   readonly mfa: string | null;
-}
-
-interface IdentitySettings {
-  readonly tenantSettings: Layer;
-  readonly stages: readonly {
-    readonly stage: string;
-    readonly effective: {
-      readonly localUsers: boolean;
-      readonly signIn: string;
-      readonly idleMinutes: number;
-      readonly absoluteHours: number;
-      readonly mfa: string;
-    };
-  }[];
 }
 
 export default function Sso() {
@@ -57,8 +42,7 @@ function Settings(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const settings = useQuery(
     ['identity', props.tenant],
-    async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/identity', { params, signal })) as IdentitySettings,
+    async (api, signal) => await api.get('/api/v1/tenants/{tenant}/identity', { params, signal }),
     { topics: ['identity'] },
   );
   const layer = settings.data?.tenantSettings;
@@ -204,10 +188,10 @@ function Connections(props: { readonly tenant: string }) {
   const list = useQuery(
     ['oidc', props.tenant],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/identity/oidc', {
+      await api.get('/api/v1/tenants/{tenant}/identity/oidc', {
         params,
         signal,
-      })) as { connections: OidcConnectionRow[] },
+      }),
     { topics: ['identity'] },
   );
   const [form, setForm] = useState(emptyConnection);

@@ -3,15 +3,6 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
 import { consolePath, TenantScope } from '../ta-common/scope.tsx';
-import type { IncidentRow } from '../ta-common/types.ts';
-
-interface TenantIncident extends IncidentRow {
-  readonly deadlines?: readonly {
-    readonly party: string;
-    readonly due: string;
-    readonly notifiedAt: string | null;
-  }[];
-}
 
 /** One incident as the tenant sees it: severity, status, deadlines and the post-mortem (no internal timeline). */
 export default function Incident() {
@@ -25,10 +16,10 @@ function Detail(props: { readonly tenant: string }) {
   const incident = useQuery(
     ['ta-incident', props.tenant, id],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/incidents/{id}', {
+      await api.get('/api/v1/tenants/{tenant}/incidents/{id}', {
         params: { tenant: props.tenant, id },
         signal,
-      })) as TenantIncident,
+      }),
     { topics: ['incidents'], match: (signal) => !('id' in signal) || signal.id === id },
   );
   const i = incident.data;

@@ -4,7 +4,6 @@ import { useUrlState } from '../../app/url.ts';
 import { Page } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { IncidentRow } from '../ta-common/types.ts';
 import { IncidentTable } from './parts.tsx';
 
 /** The tenant's incidents, newest first; `?open=true` in the URL for open ones only. */
@@ -20,11 +19,11 @@ function List(props: { readonly tenant: string }) {
   const incidents = useQuery(
     ['ta-incidents', props.tenant, open],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/incidents', {
+      await api.get('/api/v1/tenants/{tenant}/incidents', {
         params: { tenant: props.tenant },
         query: { open: open ? 'true' : undefined },
         signal,
-      })) as { incidents: IncidentRow[] },
+      }),
     { topics: ['incidents'] },
   );
   const rows = incidents.data?.incidents ?? [];

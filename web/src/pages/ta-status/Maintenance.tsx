@@ -4,7 +4,6 @@ import { useUrlState } from '../../app/url.ts';
 import { Page } from '../../ui/index.ts';
 import { Listed } from '../ta-common/Listed.tsx';
 import { TenantScope } from '../ta-common/scope.tsx';
-import type { MaintenanceRow } from '../ta-common/types.ts';
 import { MaintenanceTable } from './parts.tsx';
 
 /** The tenant's announced maintenance windows; `?all=true` for past ones too. */
@@ -22,11 +21,11 @@ function Windows(props: { readonly tenant: string }) {
   const windows = useQuery(
     ['ta-maintenance', props.tenant, all],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
+      await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
         params: { tenant: props.tenant },
         query: { all: all ? 'true' : undefined },
         signal,
-      })) as { windows: MaintenanceRow[] },
+      }),
     { topics: ['maintenance'] },
   );
   const rows = windows.data?.windows ?? [];

@@ -3,7 +3,6 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
 import { consolePath, TenantScope } from '../ta-common/scope.tsx';
-import type { IncidentRow, MaintenanceRow, TenantStatus } from '../ta-common/types.ts';
 import { IncidentTable, MaintenanceTable } from './parts.tsx';
 
 /** The tenant admin's home: each stage's phase, the open incidents, maintenance now and ahead; live. */
@@ -21,27 +20,26 @@ function Overview(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const status = useQuery(
     ['ta-status', props.tenant],
-    async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/status', { params, signal })) as TenantStatus,
+    async (api, signal) => await api.get('/api/v1/tenants/{tenant}/status', { params, signal }),
     { topics: ['tenants', 'stages'] },
   );
   const incidents = useQuery(
     ['ta-open-incidents', props.tenant],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/incidents', {
+      await api.get('/api/v1/tenants/{tenant}/incidents', {
         params,
         query: { open: 'true' },
         signal,
-      })) as { incidents: IncidentRow[] },
+      }),
     { topics: ['incidents'] },
   );
   const maintenance = useQuery(
     ['ta-maintenance', props.tenant, false],
     async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
+      await api.get('/api/v1/tenants/{tenant}/maintenance-windows', {
         params,
         signal,
-      })) as { windows: MaintenanceRow[] },
+      }),
     { topics: ['maintenance'] },
   );
   const open = incidents.data?.incidents ?? [];

@@ -59,10 +59,7 @@ function Roles(props: { readonly tenant: string }) {
   const params = { tenant: props.tenant };
   const list = useQuery(
     ['roles', props.tenant],
-    async (api, signal) =>
-      (await api.get('/api/v1/tenants/{tenant}/identity/roles', { params, signal })) as {
-        mappings: RoleMapping[];
-      },
+    async (api, signal) => await api.get('/api/v1/tenants/{tenant}/identity/roles', { params, signal }),
     { topics: ['identity', 'groups'] },
   );
   const [group, setGroup] = useState('');

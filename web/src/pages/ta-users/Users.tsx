@@ -39,9 +39,10 @@ function UserList(props: { readonly tenant: string }) {
   const act = useMutation(
     (api, { user, action }: { user: UserRow; action: UserAction }) => {
       const target = { params: { ...params, userName: user.userName } };
+      // What each answers differs (a mailed link, the user); the page only says it is done.
       return action === 'delete'
-        ? api.delete('/api/v1/tenants/{tenant}/users/{userName}', target)
-        : api.post(`/api/v1/tenants/{tenant}/users/{userName}/${action}`, target);
+        ? api.delete('/api/v1/tenants/{tenant}/users/{userName}', target).then(() => undefined)
+        : api.post(`/api/v1/tenants/{tenant}/users/{userName}/${action}`, target).then(() => undefined);
     },
     {
       onSuccess: (_, { user, action }) => {
@@ -157,11 +158,8 @@ function AddUser(props: { readonly tenant: string; readonly onAdded: () => void 
   const [name, setName] = useState('');
   const [requireMfa, setRequireMfa] = useState(false);
   const add = useMutation(
-    async (api, body: { userName: string; email: string; name?: string; requireMfa: boolean }) =>
-      (await api.post('/api/v1/tenants/{tenant}/users', {
-        params: { tenant: props.tenant },
-        body,
-      })) as UserRow,
+    (api, body: { userName: string; email: string; name?: string; requireMfa: boolean }) =>
+      api.post('/api/v1/tenants/{tenant}/users', { params: { tenant: props.tenant }, body }),
     {
       onSuccess: () => {
         setUserName('');
@@ -178,7 +176,7 @@ function AddUser(props: { readonly tenant: string; readonly onAdded: () => void 
       <p>{t('ta.users.add.intro')}</p>
       {add.data ? (
         <p className="banner" role="status">
-          {t('ta.users.added', { user: add.data.userName })}
+          {t('ta.users.added', { user: add.data.user.userName })}
         </p>
       ) : null}
       <Form
