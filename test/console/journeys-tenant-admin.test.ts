@@ -15,7 +15,8 @@ import { startMailServer, type MailServer } from '../notifications/receivers.ts'
  * SCIM token that the page shows once, and the token provisions a user over
  * SCIM. Another tenant stays out of reach: its URL shows a refusal, and the
  * API refuses the admin's cookie for it. Every page of the tenant admin is
- * checked by axe-core and photographed (desktop; the main ones on a phone).
+ * checked by axe-core and photographed (desktop; the main ones on a phone;
+ * one in German).
  */
 const smtp = { user: 'console-mailer', password: 'console-smtp-secret' };
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -216,7 +217,7 @@ describe("a tenant admin's console", () => {
     expect(tokens.body.tokens).toEqual([]);
   });
 
-  it('passes axe-core on every page of the tenant admin, on a desktop and (the main ones) on a phone', async () => {
+  it('passes axe-core on every page of the tenant admin, on a desktop, (the main ones) on a phone and in German', async () => {
     const pages = [
       '',
       'incidents',
@@ -253,5 +254,12 @@ describe("a tenant admin's console", () => {
       await phone.getByRole('heading', { level: 1 }).waitFor();
       await checked(`tenant-admin-${path || 'status'}-phone`, phone);
     }
+    // German, from the browser's language.
+    const german = await c.newPage({ locale: 'de-DE' });
+    await german.context().addCookies(await page.context().cookies());
+    await german.goto(`${c.origin}/t/${tenant}/scim`);
+    await german.getByRole('heading', { level: 1, name: 'SCIM-Bereitstellung' }).waitFor();
+    await german.getByRole('row', { name: /entra/ }).getByText('aktiv').waitFor();
+    await checked('tenant-admin-scim-de', german);
   });
 });
