@@ -181,6 +181,11 @@ export class Steward {
     return this.#ha;
   }
 
+  /** The consoles' live updates (GET /api/v1/events), when this process serves the API. */
+  get events(): EventHub | undefined {
+    return this.#events;
+  }
+
   /** The data plane's controller, when this process runs one. */
   get dataPlane(): DataPlane | undefined {
     return this.#dataPlane;
@@ -352,6 +357,7 @@ export class Steward {
       pool: this.#store.pool,
       logger: logger.child({ component: 'events' }),
       coalesceMs: config.events.coalesceMs,
+      registry: metrics.registry,
     });
     await this.#events.start();
     const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
