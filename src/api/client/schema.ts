@@ -10284,7 +10284,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tenant: string | null;
+                            mfa: boolean;
+                            csrfToken: string;
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -10316,7 +10340,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tenant: string | null;
+                            mfa: boolean;
+                            csrfToken: string;
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -10352,7 +10400,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            signedOut: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };

@@ -16,6 +16,7 @@ import { statusContracts } from './status.ts';
 import { tenantAdminContracts } from './tenant-admins.ts';
 import { userContracts } from './users.ts';
 import { systemContracts } from './system.ts';
+import { consoleContracts } from './console.ts';
 
 /**
  * What each route answers: a zod schema of its JSON body after serialisation
@@ -44,6 +45,7 @@ export const contracts: ContractMap = {
   ...tenantAdminContracts,
   ...userContracts,
   ...systemContracts,
+  ...consoleContracts,
 };
 
 /**
