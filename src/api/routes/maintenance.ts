@@ -5,6 +5,8 @@ import { route, type Authenticator } from '../route.ts';
 
 // Times, lengths and zones are parsed by the maintenance service, which names what it accepts.
 const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
+const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const tenantQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
 const listQuery = z
   .object({
     all: z.enum(['true', 'false']).optional(),
@@ -46,6 +48,20 @@ export function maintenanceRoutes(app: FastifyInstance, auth: Authenticator, ser
     query: listQuery,
     handler: async ({ query }) => ({
       windows: await maintenance.list({ all: query.all === 'true', tenant: query.tenant }),
+    }),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/maintenance-windows',
+    summary:
+      "A tenant's maintenance windows as its admins see them: announced or begun, current and planned (all=true: also past ones)",
+    tags: ['maintenance'],
+    permission: 'tenants.read',
+    tenantAdmin: true,
+    params: tenantParams,
+    query: tenantQuery,
+    handler: async ({ params, query }) => ({
+      windows: await maintenance.forTenant(params.tenant, query.all === 'true'),
     }),
   });
   route(app, auth, {
