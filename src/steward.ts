@@ -353,6 +353,11 @@ export class Steward {
     if (role === 'gateway') {
       return this.#gatewayAddress?.url ?? '';
     }
+    const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
+    const site = await loadConsole(consoleDist);
+    if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
+    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
+    const edgeKey = randomBytes(32).toString('base64url');
     this.#events = new EventHub({
       pool: this.#store.pool,
       logger: logger.child({ component: 'events' }),
@@ -360,11 +365,6 @@ export class Steward {
       registry: metrics.registry,
     });
     await this.#events.start();
-    const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
-    const site = await loadConsole(consoleDist);
-    if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
-    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
-    const edgeKey = randomBytes(32).toString('base64url');
     this.#api = await createApiServer({
       services: this.#services,
       console: site,

@@ -10,7 +10,6 @@ import {
   type TokenScope,
 } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
-import { contractOf, errorBodySchema } from './contracts/index.ts';
 import { consoleCookieValue, cookieRefusal } from '../console/session.ts';
 
 declare module 'fastify' {
@@ -29,6 +28,7 @@ export function clientAddress(request: FastifyRequest): string {
   return request.edgeClientAddress ?? request.ip;
 }
 import { isPageQuery, pageHeaders } from './pagination.ts';
+import { contractOf, errorBodySchema } from './contracts/index.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the
