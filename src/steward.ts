@@ -181,6 +181,11 @@ export class Steward {
     return this.#ha;
   }
 
+  /** The consoles' live updates (GET /api/v1/events), when this process serves the API. */
+  get events(): EventHub | undefined {
+    return this.#events;
+  }
+
   /** The data plane's controller, when this process runs one. */
   get dataPlane(): DataPlane | undefined {
     return this.#dataPlane;
@@ -348,17 +353,18 @@ export class Steward {
     if (role === 'gateway') {
       return this.#gatewayAddress?.url ?? '';
     }
-    this.#events = new EventHub({
-      pool: this.#store.pool,
-      logger: logger.child({ component: 'events' }),
-      coalesceMs: config.events.coalesceMs,
-    });
-    await this.#events.start();
     const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
     const site = await loadConsole(consoleDist);
     if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
     // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
     const edgeKey = randomBytes(32).toString('base64url');
+    this.#events = new EventHub({
+      pool: this.#store.pool,
+      logger: logger.child({ component: 'events' }),
+      coalesceMs: config.events.coalesceMs,
+      registry: metrics.registry,
+    });
+    await this.#events.start();
     this.#api = await createApiServer({
       services: this.#services,
       console: site,

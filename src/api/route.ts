@@ -10,7 +10,6 @@ import {
   type TokenScope,
 } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
-import { contractOf, errorBodySchema } from './contracts/index.ts';
 import { consoleCookieValue, cookieRefusal } from '../console/session.ts';
 
 declare module 'fastify' {
@@ -28,6 +27,8 @@ declare module 'fastify' {
 export function clientAddress(request: FastifyRequest): string {
   return request.edgeClientAddress ?? request.ip;
 }
+import { isPageQuery, pageHeaders } from './pagination.ts';
+import { contractOf, errorBodySchema } from './contracts/index.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the
@@ -192,7 +193,11 @@ export function route<
   const contract = contractOf(spec.method, spec.url);
   if (contract) {
     schema.response = {
-      [String(spec.status ?? 200)]: z.toJSONSchema(contract, { io: 'output', unrepresentable: 'any' }),
+      [String(spec.status ?? 200)]: {
+        ...z.toJSONSchema(contract, { io: 'output', unrepresentable: 'any' }),
+        // A list's next page is in its headers (api/pagination.ts).
+        ...(isPageQuery(spec.query) ? { headers: pageHeaders } : {}),
+      },
       '4XX': errorJsonSchema,
     };
   }

@@ -29,8 +29,21 @@ const compressible = new Set([
   '.map',
 ]);
 
-/** Files that change the build: the Vite root's config, page and sources. */
-const sourceEntries = ['index.html', 'vite.config.ts', 'tsconfig.json', 'src', 'public'];
+/**
+ * Files that change the build: the Vite root's config, page and sources, and
+ * what the console bundles from Steward's own sources (the typed client, the
+ * roles and permissions, the event topics).
+ */
+const sourceEntries = [
+  'index.html',
+  'vite.config.ts',
+  'tsconfig.json',
+  'src',
+  'public',
+  '../src/api/client',
+  '../src/core/policy.ts',
+  '../src/events/topics.ts',
+];
 
 /** The newest modification time (ms) under `path`, links not followed; 0 when it does not exist. */
 async function newest(path: string): Promise<number> {

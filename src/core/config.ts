@@ -365,7 +365,7 @@ export const configSchema = z
       .object({
         /** A comment on an idle stream this often, so that proxies and browsers keep it open. */
         keepaliveSeconds: z.number().min(0.05).max(300).default(15),
-        /** How long a burst of changes gathers before it is sent as few events. */
+        /** During a burst of changes, the hub sends at most once per this many ms (coalesced); a lone change goes at once. */
         coalesceMs: z.number().int().min(0).max(5000).default(50),
         /** Bytes a slow console may have waiting; past it its stream is closed (it reconnects and refetches). */
         bufferBytes: z

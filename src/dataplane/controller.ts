@@ -399,25 +399,15 @@ export class DataPlane {
   }
 
   /**
-   * Routes the console host to Steward's API, which listens only after the
-   * data plane has started (it serves HAProxy's exporter): a reload adds the
-   * backend, the route and its certificate.
+   * Routes the console host to Steward's API (listening only after the data plane started, which it serves
+   * the exporter of): a reload adds the backend, the route and its certificate.
    */
-  async useConsole(api: {
-    readonly address: string;
-    readonly port: number;
-    readonly tls: boolean;
-    readonly edgeKey: string;
-  }): Promise<void> {
+  async useConsole(api: Omit<ConsoleUpstream, 'caFile'> & { readonly tls: boolean }): Promise<void> {
     if (this.#o.consoleHost === undefined) return;
     const caFile = join(this.#dir, 'api-ca.pem');
     if (api.tls) await writePrivate(caFile, this.#o.ca.certPem);
-    this.#console = {
-      address: api.address,
-      port: api.port,
-      edgeKey: api.edgeKey,
-      ...(api.tls ? { caFile } : {}),
-    };
+    const { address, port, edgeKey } = api;
+    this.#console = { address, port, edgeKey, ...(api.tls ? { caFile } : {}) };
     await this.refresh();
   }
 

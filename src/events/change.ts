@@ -1,4 +1,4 @@
-import { eventOps, isEventTopic, type ChangeEvent } from './topics.ts';
+import { eventOps, isEventTopic, type ChangeEvent, type EventTopic } from './topics.ts';
 
 /** The channel migration 0041's triggers notify on. */
 export const eventsChannel = 'steward_events';
@@ -26,20 +26,19 @@ export function parseChange(payload: string): ChangeEvent | undefined {
 }
 
 /**
- * A burst as few events as say the same: one per row (an insert then
- * updates stay an insert; otherwise the last op wins), and past `maxPerTopic`
- * rows of one topic and tenant, one `many` event for them all. Order: first
- * seen first.
+ * A burst as few events as say the same: one per row, with its last op (an
+ * insert then an update is an update: a token created, then revoked, within
+ * one burst must still end its streams), and past `maxPerTopic` rows of one
+ * topic and tenant, one `many` event for them all. Order: by each row's last
+ * change.
  */
 export function coalesce(events: readonly ChangeEvent[], maxPerTopic: number): ChangeEvent[] {
   const rows = new Map<string, ChangeEvent>();
   for (const event of events) {
     const key = JSON.stringify([event.topic, event.tenant, event.id]);
-    const seen = rows.get(key);
-    const op = seen?.op === 'insert' && event.op === 'update' ? 'insert' : event.op;
     // Deleted and set again: the row moves to the end, where its last change is.
-    if (seen) rows.delete(key);
-    rows.set(key, { ...event, op });
+    rows.delete(key);
+    rows.set(key, event);
   }
   const perTopic = new Map<string, number>();
   for (const event of rows.values()) {
@@ -58,4 +57,16 @@ export function coalesce(events: readonly ChangeEvent[], maxPerTopic: number): C
     }
   }
   return out;
+}
+
+/**
+ * The topics with more than `max` events in one burst across tenants (a bulk
+ * change: every stage's phase at once). An operator's stream gets one `many`
+ * event per such topic instead (tenant null); a tenant admin's still gets its
+ * own tenant's, which coalesce() already bounds.
+ */
+export function wideTopics(events: readonly ChangeEvent[], max: number): ReadonlySet<EventTopic> {
+  const counts = new Map<EventTopic, number>();
+  for (const event of events) counts.set(event.topic, (counts.get(event.topic) ?? 0) + 1);
+  return new Set([...counts].filter(([, n]) => n > max).map(([topic]) => topic));
 }

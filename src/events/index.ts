@@ -1,4 +1,4 @@
-export { coalesce, eventsChannel, parseChange } from './change.ts';
+export { coalesce, eventsChannel, parseChange, wideTopics } from './change.ts';
 export { EventHub, type EventHubOptions, type EventSink, type Subscriber } from './hub.ts';
 export { sse } from './sse.ts';
 export { EventStream, type EventStreamOptions } from './stream.ts';
@@ -12,4 +12,4 @@ export {
   type EventTopic,
   type StreamEvent,
 } from './topics.ts';
-export { canSee, tenantAdminTopics } from './visibility.ts';
+export { canSee, endsStream, tenantAdminTopics } from './visibility.ts';

@@ -39,6 +39,7 @@ export class EventStream implements EventSink {
     this.#response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
       // Proxies that buffer responses (nginx) must pass each event on at once.
       'x-accel-buffering': 'no',
     });

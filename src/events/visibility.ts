@@ -48,3 +48,14 @@ export function canSee(principal: Pick<Principal, 'kind' | 'role' | 'tenant'>, e
   }
   return can(principal.role, topicPermission[event.topic] ?? 'tenants.read');
 }
+
+/**
+ * Whether an event ends a principal's stream: its token changed (revoked, at
+ * sign-out). The browser reconnects and is authenticated afresh, or refused.
+ * Not its account's changes: MFA enrolment comes just before a console
+ * opens its stream, and its notification may arrive just after.
+ */
+export function endsStream(principal: Pick<Principal, 'tokenId'>, event: ChangeEvent): boolean {
+  if (event.op === 'insert' || event.id === null || principal.tokenId === null) return false;
+  return event.topic === 'tokens' && event.id === principal.tokenId;
+}

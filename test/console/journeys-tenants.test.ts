@@ -159,6 +159,39 @@ describe('the console: tenants and stages', () => {
     await c.screenshot(page, 'stage-logs');
   });
 
+  it('pages the tenant list by cursor, its sort and filters in the URL', async () => {
+    for (const suffix of ['a', 'b']) {
+      const made = await c.t.request('POST', '/api/v1/tenants', {
+        slug: `${slug}${suffix}`,
+        stages: ['dev'],
+      });
+      expect(made.status, made.text).toBe(201);
+    }
+    await page.goto(`${c.origin}/tenants?q=${slug}&limit=2&sort=slug`);
+    const table = page.getByRole('table', { name: 'Tenants' });
+    const slugs = () => table.locator('tbody th').allInnerTexts();
+    await expect.poll(slugs).toEqual([slug, `${slug}a`]);
+    await page.getByRole('link', { name: 'Next page' }).click();
+    await expect.poll(slugs).toEqual([`${slug}b`]);
+    const paged = new URL(page.url()).searchParams;
+    expect([paged.get('q'), paged.get('limit'), paged.get('sort')]).toEqual([slug, '2', 'slug']);
+    expect(paged.get('cursor')).toBeTruthy();
+    // A pasted link opens the same page.
+    const pasted = await c.newPage();
+    await c.useSession(pasted, ops);
+    await pasted.goto(page.url());
+    await expect
+      .poll(() => pasted.getByRole('table', { name: 'Tenants' }).locator('tbody th').allInnerTexts())
+      .toEqual([`${slug}b`]);
+    await pasted.context().close();
+    // Sorting again starts from the first page, the other way round.
+    await page.getByRole('button', { name: 'Sort by Slug' }).click();
+    await expect.poll(slugs).toEqual([`${slug}b`, `${slug}a`]);
+    expect(new URL(page.url()).searchParams.get('cursor')).toBeNull();
+    expect(new URL(page.url()).searchParams.get('order')).toBe('desc');
+    await noViolations('tenants list, paged');
+  });
+
   it('reads in German, and on a phone', async () => {
     await page.getByLabel('Language').selectOption('de');
     await page.goto(`${c.origin}/tenants`);

@@ -74,7 +74,13 @@ beforeAll(async () => {
   await writeFile(join(dist, 'assets', 'app-3f2a1c.js'), script);
   await writeFile(join(dist, 'robots.txt'), 'User-agent: *\nDisallow: /\n');
   expect(await precompress(dist)).toBe(1);
-  t = await startTestSteward({ gateway: true, workers: false, consoleDist: dist });
+  t = await startTestSteward({
+    gateway: true,
+    workers: false,
+    consoleDist: dist,
+    // Keepalives often enough to see several pass HAProxy one by one.
+    config: { events: { keepaliveSeconds: 0.4 } },
+  });
   ca = (await ensureCa(t.dataDir)).certPem;
   const address = t.steward.gatewayAddress;
   if (!address) throw new Error('no data plane');
@@ -160,6 +166,53 @@ describe('the console from the API server', () => {
   });
 });
 
+/**
+ * GET /api/v1/events through the console host with the session cookie: the
+ * chunks as they arrive, with the time each came.
+ */
+function openStream(cookie: string): Promise<{
+  status: number;
+  type: string | undefined;
+  chunks: { at: number; text: string }[];
+  close(): void;
+}> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/v1/events',
+        servername: 'console.localhost',
+        ca,
+        agent: false,
+        headers: { host: `console.localhost:${port}`, cookie, accept: 'text/event-stream' },
+      },
+      (res) => {
+        const chunks: { at: number; text: string }[] = [];
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => chunks.push({ at: performance.now(), text }));
+        res.on('error', () => undefined);
+        resolve({
+          status: res.statusCode ?? 0,
+          type: res.headers['content-type'],
+          chunks,
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('the console through the data plane', () => {
   it('serves https://console.<base>/ and its /api with the same headers, over HSTS', async () => {
     const root = await edge('GET', '/', { headers: { 'accept-encoding': 'br' } });
@@ -227,5 +280,37 @@ describe('the console through the data plane', () => {
       { address: '127.0.0.2', outcome: 'success' },
       { address: '127.0.0.3', outcome: 'failure' },
     ]);
+  });
+
+  it('streams server-sent events through HAProxy as they happen: keepalives one by one, a change within a second', async () => {
+    const username = `sse-${Math.random().toString(36).slice(2, 7)}`;
+    const password = `${username}-password-123`;
+    expect(
+      (await t.request('POST', '/api/v1/operators', { username, role: 'auditor', password })).status,
+    ).toBe(201);
+    const login = await edge('POST', '/api/v1/console/login', { body: { username, password } });
+    const token = /^__Host-steward=(stw_[^;]+);/.exec(String(login.headers['set-cookie']))?.[1];
+    if (!token) throw new Error('no cookie');
+    const stream = await openStream(`${consoleCookie}=${token}`);
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.type).toMatch(/^text\/event-stream/);
+      const text = () => stream.chunks.map((c) => c.text).join('');
+      // Keepalives every 0.4 s arrive as they are sent, not held back in a buffer.
+      await until('three keepalives', () => (text().match(/: keepalive/g) ?? []).length >= 3);
+      const keepalives = stream.chunks.filter((c) => c.text.includes(': keepalive'));
+      const gaps = keepalives.slice(1).map((c, i) => c.at - (keepalives[i]?.at ?? 0));
+      expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThan(150);
+      // A change (a tenant created by someone else, with a bearer token) reaches the open stream at once.
+      const slug = `sse${Math.random().toString(36).slice(2, 7)}`;
+      const started = performance.now();
+      expect((await t.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] })).status).toBe(201);
+      await until('the change event', () => text().includes(`"tenant":"${slug}"`), 3_000);
+      const arrived = stream.chunks.find((c) => c.text.includes(`"tenant":"${slug}"`))?.at ?? 0;
+      expect(arrived - started).toBeLessThan(1_000);
+      expect(text()).toMatch(/event: change\ndata: \{"topic":"tenants"/);
+    } finally {
+      stream.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { consoleCookie, csrfTokenOf } from '../../src/console/session.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
-import { ManualClock } from '../identity/helpers.ts';
+import { ManualClock, send, type Reply } from '../identity/helpers.ts';
 
 /**
  * The console's sign-in (issue 15 part 3): a session token in a
@@ -17,36 +17,22 @@ const origin = `https://${host}`;
 const clock = new ManualClock();
 let t: TestSteward;
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Record<string, unknown>;
-}
-
-async function call(
+/** A request as the console's page sends it: no Authorization header, the session cookie if signed in. */
+function call(
   method: 'GET' | 'POST' | 'DELETE',
   url: string,
   options: { body?: unknown; cookie?: string; headers?: Record<string, string>; address?: string } = {},
 ): Promise<Reply> {
-  const response = await t.api.inject({
-    method,
-    url,
-    remoteAddress: options.address ?? '127.0.0.1',
+  return send(t, method, url, {
+    token: null,
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    ...(options.address ? { address: options.address } : {}),
     headers: {
       host,
       ...(options.cookie ? { cookie: `${consoleCookie}=${options.cookie}` } : {}),
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...options.headers,
     },
-    ...(options.body !== undefined ? { payload: JSON.stringify(options.body) } : {}),
   });
-  let body: unknown;
-  try {
-    body = JSON.parse(response.body);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.statusCode, body, headers: response.headers };
 }
 
 /** The browser's headers on a same-origin fetch that changes something. */

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseTopics } from '../../src/api/routes/events.ts';
-import { canSee, coalesce, parseChange, sse, type ChangeEvent } from '../../src/events/index.ts';
+import {
+  canSee,
+  coalesce,
+  endsStream,
+  parseChange,
+  sse,
+  wideTopics,
+  type ChangeEvent,
+} from '../../src/events/index.ts';
 
 const change = (
   topic: ChangeEvent['topic'],
@@ -29,7 +37,7 @@ describe('change events', () => {
     }
   });
 
-  it('coalesces a burst: one event per row, an insert stays an insert, many rows of a topic become one', () => {
+  it('coalesces a burst: one event per row with its last op, many rows of a topic become one', () => {
     expect(
       coalesce(
         [
@@ -44,7 +52,7 @@ describe('change events', () => {
       ),
     ).toEqual([
       change('tenants', 'acme'),
-      change('stages', 'dev', 'insert'),
+      change('stages', 'dev', 'update'),
       change('alerts', '7', 'delete', null),
     ]);
     const burst = Array.from({ length: 30 }, (_, i) => change('checks', String(i)));
@@ -52,6 +60,12 @@ describe('change events', () => {
       { topic: 'checks', op: 'many', tenant: 'acme', id: null },
       change('checks', '1', 'update', 'other'),
     ]);
+  });
+
+  it('finds the topics of a bulk change across tenants', () => {
+    const stages = Array.from({ length: 101 }, (_, i) => change('stages', 'prod', 'update', `t${i}`));
+    expect([...wideTopics([...stages, change('tenants', 't1')], 100)]).toEqual(['stages']);
+    expect([...wideTopics(stages.slice(1), 100)]).toEqual([]);
   });
 
   it("shows a tenant admin only its own tenant's events of its pages' topics, an operator what its role reads", () => {
@@ -72,6 +86,16 @@ describe('change events', () => {
     const operator = { kind: 'operator', role: 'operator' } as const;
     expect(canSee(operator, change('audit', '9'))).toBe(true);
     expect(canSee(operator, change('users', 'u1', 'update', 'globex'))).toBe(true);
+  });
+
+  it("ends a stream when its token is revoked, not on another token's change", () => {
+    const operator = { tokenId: '12' };
+    expect(endsStream(operator, change('tokens', '12', 'update', null))).toBe(true);
+    expect(endsStream(operator, change('tokens', '12', 'delete', null))).toBe(true);
+    expect(endsStream(operator, change('tokens', '13', 'update', null))).toBe(false);
+    expect(endsStream(operator, change('tokens', null, 'many', null))).toBe(false);
+    expect(endsStream(operator, change('operators', '12', 'update', null))).toBe(false);
+    expect(endsStream({ tokenId: null }, change('tokens', '12', 'update', null))).toBe(false);
   });
 
   it('frames server-sent events, and refuses an unknown topic naming the field and the accepted ones', () => {

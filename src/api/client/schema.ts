@@ -234,7 +234,16 @@ export interface paths {
         /** List tenants */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    q?: string;
+                    phase?: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                    tier?: "shared" | "dedicated" | "ha";
+                    region?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "slug" | "name" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -597,7 +606,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            /** @enum {boolean} */
+                            mustChangePassword: false;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -629,7 +671,30 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tokenId: string | null;
+                            tenant?: string;
+                            mfa?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -672,7 +737,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            changed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -706,7 +790,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            secret: string;
+                            uri: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -746,7 +849,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            recoveryCodes: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -766,7 +887,12 @@ export interface paths {
         /** List operators */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -776,9 +902,40 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operators: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -803,11 +960,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operator: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            };
+                            password?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -844,7 +1029,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -879,7 +1082,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            reset: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -917,7 +1138,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -936,7 +1187,12 @@ export interface paths {
         /** List API tokens (owners see all, others their own) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -946,9 +1202,45 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "session" | "local" | "automation";
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor" | "tenant-admin";
+                                scope: "alertmanager" | null;
+                                operator: string;
+                                prefix: string;
+                                expiresAt: string | null;
+                                revokedAt: string | null;
+                                lastUsedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -975,11 +1267,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1016,7 +1339,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1035,7 +1388,12 @@ export interface paths {
         /** The tenant's SCIM tokens (never the tokens themselves) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1047,9 +1405,40 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                tenant: string;
+                                name: string;
+                                createdBy: string;
+                                createdAt: string;
+                                expiresAt: string | null;
+                                lastUsedAt: string | null;
+                                revokedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1074,11 +1463,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                            token: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1116,7 +1532,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1152,7 +1593,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            total: number;
+                            startIndex: number;
+                            groups: {
+                                id: string;
+                                displayName: string;
+                                externalId: string | null;
+                                /** @enum {string} */
+                                source: "local" | "scim" | "ldap" | "oidc";
+                                members: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1174,7 +1644,12 @@ export interface paths {
         /** A tenant's admins */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "email";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1186,9 +1661,41 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            admins: {
+                                email: string;
+                                tenant: string;
+                                /** @enum {string} */
+                                status: "invited" | "active";
+                                mfa: boolean;
+                                invitedBy: string | null;
+                                invitationExpiresAt: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1213,11 +1720,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1255,7 +1788,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1291,11 +1850,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            tenant: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1329,7 +1920,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            displayName: string;
+                            region: string;
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                readyAt: string | null;
+                                paused: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1371,11 +1991,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grant: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            };
+                            link: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1395,7 +2047,12 @@ export interface paths {
         /** Break-glass access into a tenant's stages, newest first (visible to the tenant's admins) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1407,9 +2064,44 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grants: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1447,7 +2139,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            operator: string;
+                            reason: string;
+                            /** @enum {string} */
+                            state: "unused" | "active" | "expired" | "closed";
+                            openedAt: string;
+                            expiresAt: string;
+                            usedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1467,7 +2188,12 @@ export interface paths {
         /** A tenant's OIDC connections (no secrets) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1479,9 +2205,46 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            connections: {
+                                name: string;
+                                stage: string | null;
+                                label: string;
+                                /** @enum {string} */
+                                kind: "generic" | "entra" | "okta";
+                                issuer: string;
+                                clientId: string;
+                                scopes: string[];
+                                allowedTids: string[];
+                                joinClaim: string;
+                                groupsClaim: string | null;
+                                graphUrl: string | null;
+                                provision: boolean;
+                                redirectPath: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1520,11 +2283,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            stage: string | null;
+                            label: string;
+                            /** @enum {string} */
+                            kind: "generic" | "entra" | "okta";
+                            issuer: string;
+                            clientId: string;
+                            scopes: string[];
+                            allowedTids: string[];
+                            joinClaim: string;
+                            groupsClaim: string | null;
+                            graphUrl: string | null;
+                            provision: boolean;
+                            redirectPath: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1562,7 +2356,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1595,7 +2407,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1632,7 +2488,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1664,7 +2564,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            mappings: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                group: string;
+                                role: string;
+                                createdBy: string;
+                                createdAt: string;
+                                groupKnown: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1694,7 +2621,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            group: string;
+                            role: string;
+                            createdBy: string;
+                            createdAt: string;
+                            groupKnown: boolean;
+                            created: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1719,7 +2672,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1735,15 +2706,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List audit events, oldest first */
+        /** List audit events, oldest first, by tenant, action, actor and time */
         get: {
             parameters: {
                 query?: {
                     tenant?: string;
                     action?: string;
+                    actor?: string;
                     since?: string;
+                    until?: string;
                     after?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "seq";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -1814,6 +2790,10 @@ export interface paths {
             parameters: {
                 query?: {
                     app?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "app" | "created";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -1970,7 +2950,12 @@ export interface paths {
         /** A tenant's deployments, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2250,7 +3235,12 @@ export interface paths {
         /** The routes every gateway serves: host to tenant, stage, published port, allow list, maintenance */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "host";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2409,7 +3399,12 @@ export interface paths {
         /** Operators' TLS certificates installed in the gateway */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "domain";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2570,7 +3565,12 @@ export interface paths {
         /** List a stage's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2628,7 +3628,12 @@ export interface paths {
         /** List a tenant's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3044,7 +4049,12 @@ export interface paths {
         /** The clusters Steward backs up, their policies and last verify */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stanza";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3200,7 +4210,12 @@ export interface paths {
         /** A tenant's restores, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3319,6 +4334,9 @@ export interface paths {
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3475,6 +4493,10 @@ export interface paths {
             parameters: {
                 query?: {
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3579,7 +4601,12 @@ export interface paths {
         /** Notification channels, in failover order (webhook URLs shown by origin only) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "position" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3589,9 +4616,41 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            channels: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "email" | "webhook";
+                                target: string;
+                                preset: ("slack" | "teams" | "generic") | null;
+                                signed: boolean;
+                                enabled: boolean;
+                                position: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3617,11 +4676,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3658,7 +4743,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3687,7 +4798,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3719,7 +4856,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            key: string;
+                            kind: string;
+                            subject: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            attempts: number;
+                            createdAt: string;
+                            deadline: string;
+                            finishedAt: string | null;
+                            lastError: string | null;
+                            deliveries: {
+                                attempt: number;
+                                channel: string;
+                                /** @enum {string} */
+                                outcome: "delivered" | "failed";
+                                error: string | null;
+                                durationMs: number;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3740,8 +4914,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    status?: "pending" | "delivered" | "failed";
                     limit?: number;
-                    status?: string;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3752,9 +4929,52 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            notifications: {
+                                id: string;
+                                key: string;
+                                kind: string;
+                                subject: string;
+                                /** @enum {string} */
+                                status: "pending" | "delivered" | "failed";
+                                attempts: number;
+                                createdAt: string;
+                                deadline: string;
+                                finishedAt: string | null;
+                                lastError: string | null;
+                                deliveries: {
+                                    attempt: number;
+                                    channel: string;
+                                    /** @enum {string} */
+                                    outcome: "delivered" | "failed";
+                                    error: string | null;
+                                    durationMs: number;
+                                    at: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3776,7 +4996,12 @@ export interface paths {
         /** A stage's checks */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3862,7 +5087,12 @@ export interface paths {
         /** Every check of every stage of a tenant: kind, target, interval, state, since, last result */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -3949,7 +5179,59 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            current: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            } | null;
+                            versions: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3993,11 +5275,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            version: number;
+                            effectiveFrom: string;
+                            target: number;
+                            period: string;
+                            timeZone: string;
+                            serviceTime: string;
+                            excludeOutagesUpToMinutes: number;
+                            mergeGapMinutes: number;
+                            partialWeight: number;
+                            maintenanceNoticeHours: number | null;
+                            maintenanceMaxHours: number | null;
+                            maintenanceMaxCount: number | null;
+                            unknownCountsAsDown: boolean;
+                            checks: string[] | null;
+                            createdBy: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4018,7 +5332,12 @@ export interface paths {
         /** A tenant's SLA exclusions */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "from";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4030,9 +5349,37 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exclusions: {
+                                id: string;
+                                from: string;
+                                until: string;
+                                reason: string;
+                                by: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4058,11 +5405,33 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            from: string;
+                            until: string;
+                            reason: string;
+                            by: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4099,7 +5468,292 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            period: string;
+                            generatedAt: string;
+                            checks: {
+                                id: string;
+                                stage: string | null;
+                                kind: string;
+                                builtin: string | null;
+                                spec: unknown;
+                                createdAt: string;
+                                removedAt: string | null;
+                            }[];
+                            policies: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                            unknownTreatment: string;
+                            figures: {
+                                period: string;
+                                timeZone: string;
+                                from: string;
+                                to: string;
+                                asOf: string;
+                                closed: boolean;
+                                parts: {
+                                    version: number;
+                                    from: string;
+                                    to: string;
+                                    target: number;
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                }[];
+                                minutes: {
+                                    scope: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutages: number;
+                                    unknown: number;
+                                    down: number;
+                                    degraded: number;
+                                    up: number;
+                                    measured: number;
+                                    countedDowntime: number;
+                                    budget: number;
+                                };
+                                availability: number | null;
+                                target: number;
+                                /** @enum {string} */
+                                status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                budgetLeftMinutes: number;
+                                projected: {
+                                    measured: number;
+                                    availability: number | null;
+                                } | null;
+                                outages: {
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    spanMinutes: number;
+                                    downMinutes: number;
+                                    ongoing: boolean;
+                                    /** @enum {string} */
+                                    clause: "counted" | "short-outage";
+                                    inPeriod: {
+                                        outsideServiceTime: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutage: number;
+                                        counted: number;
+                                    };
+                                    stateIds: string[];
+                                }[];
+                                maintenance: {
+                                    id: string;
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    announcedAt: string | null;
+                                    /** @enum {string} */
+                                    verdict: "excluded" | "partly" | "counted";
+                                    why: string;
+                                    excludedMinutes: number;
+                                }[];
+                                exclusions: {
+                                    id: string;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    by: string;
+                                    excludedMinutes: number;
+                                }[];
+                                uncoveredMinutes: number;
+                            };
+                            outages: {
+                                version: number;
+                                start: string;
+                                end: string;
+                                spanMinutes: number;
+                                downMinutes: number;
+                                ongoing: boolean;
+                                /** @enum {string} */
+                                clause: "counted" | "short-outage";
+                                inPeriod: {
+                                    outsideServiceTime: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutage: number;
+                                    counted: number;
+                                };
+                                stateIds: string[];
+                                evidence: {
+                                    states: {
+                                        id: string;
+                                        checkId: string;
+                                        state: string;
+                                        start: string;
+                                        end: string;
+                                        cause: unknown;
+                                    }[];
+                                    alerts: {
+                                        id: string;
+                                        checkId: string | null;
+                                        severity: string;
+                                        status: string;
+                                        summary: string;
+                                        startedAt: string;
+                                        firedAt: string | null;
+                                        acknowledgedBy: string | null;
+                                        resolvedAt: string | null;
+                                    }[];
+                                    incidents: {
+                                        id: string;
+                                        stage: string | null;
+                                        severity: number;
+                                        title: string;
+                                        status: string;
+                                        openedAt: string;
+                                        resolvedAt: string | null;
+                                        alertIds: string[];
+                                    }[];
+                                    healing: {
+                                        [key: string]: unknown;
+                                    }[];
+                                    maintenance: string[];
+                                    exclusions: string[];
+                                };
+                            }[];
+                            inputsSha256: string;
+                            frozen: {
+                                frozenAt: string;
+                                frozenBy: string;
+                                inputsSha256: string;
+                                evidenceChanged: boolean;
+                                recomputed: {
+                                    period: string;
+                                    timeZone: string;
+                                    from: string;
+                                    to: string;
+                                    asOf: string;
+                                    closed: boolean;
+                                    parts: {
+                                        version: number;
+                                        from: string;
+                                        to: string;
+                                        target: number;
+                                        minutes: {
+                                            scope: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutages: number;
+                                            unknown: number;
+                                            down: number;
+                                            degraded: number;
+                                            up: number;
+                                            measured: number;
+                                            countedDowntime: number;
+                                            budget: number;
+                                        };
+                                    }[];
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                    availability: number | null;
+                                    target: number;
+                                    /** @enum {string} */
+                                    status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                    budgetLeftMinutes: number;
+                                    projected: {
+                                        measured: number;
+                                        availability: number | null;
+                                    } | null;
+                                    outages: {
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        spanMinutes: number;
+                                        downMinutes: number;
+                                        ongoing: boolean;
+                                        /** @enum {string} */
+                                        clause: "counted" | "short-outage";
+                                        inPeriod: {
+                                            outsideServiceTime: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutage: number;
+                                            counted: number;
+                                        };
+                                        stateIds: string[];
+                                    }[];
+                                    maintenance: {
+                                        id: string;
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        announcedAt: string | null;
+                                        /** @enum {string} */
+                                        verdict: "excluded" | "partly" | "counted";
+                                        why: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    exclusions: {
+                                        id: string;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        by: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    uncoveredMinutes: number;
+                                } | null;
+                            } | null;
+                            freezesAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4145,7 +5799,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            url: string | null;
+                            path: string | null;
+                            stages: string[];
+                            rotatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4162,16 +5838,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts, newest first: open only, or by status, source, tenant and stage */
+        /** Alerts, newest first: open only, or by status, severity, source, tenant and stage */
         get: {
             parameters: {
                 query?: {
                     open?: "true" | "false";
-                    status?: string;
-                    source?: string;
+                    status?: "pending" | "firing" | "acknowledged" | "resolved";
+                    severity?: "critical" | "warning" | "info";
+                    source?: "check" | "alertmanager" | "watchdog" | "notifications";
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4182,9 +5862,58 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            alerts: {
+                                id: string;
+                                rule: string | null;
+                                /** @enum {string} */
+                                source: "check" | "alertmanager" | "watchdog" | "notifications";
+                                dedupKey: string;
+                                groupKey: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                /** @enum {string} */
+                                status: "pending" | "firing" | "acknowledged" | "resolved";
+                                summary: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                flapping: boolean;
+                                mutedBy: string | null;
+                                startedAt: string;
+                                firedAt: string | null;
+                                firstNotifiedAt: string | null;
+                                acknowledgedAt: string | null;
+                                acknowledgedBy: string | null;
+                                resolvedAt: string | null;
+                                resolvedBy: string | null;
+                                resolveNote: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4220,7 +5949,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4258,7 +6030,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4300,7 +6115,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4332,7 +6190,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            rules: {
+                                name: string;
+                                match: {
+                                    tenant?: string;
+                                    stage?: string;
+                                    /** @enum {string} */
+                                    kind?: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                    /** @enum {string} */
+                                    builtin?: "gateway" | "processes" | "process" | "database" | "backup" | "disk" | "certificate" | "ha-members" | "ha-replication" | "ha-leader" | "operator";
+                                };
+                                /** @enum {string} */
+                                condition: "down" | "degraded-or-down";
+                                for: number;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                resolveAfter: number;
+                                /** @enum {string} */
+                                heal?: "restart-process" | "restart-stage" | "rerun-backup" | "start-ha-member" | "reinit-ha-member";
+                                inhibits: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4356,6 +6251,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4366,9 +6265,42 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            silences: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                removedAt: string | null;
+                                removedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4394,11 +6326,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4435,7 +6394,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4454,7 +6440,12 @@ export interface paths {
         /** On-call schedules, each with who is on call now */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4464,9 +6455,47 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            schedules: {
+                                name: string;
+                                /** @enum {string} */
+                                rotation: "daily" | "weekly";
+                                timeZone: string;
+                                handoff: string;
+                                members: string[];
+                                startDay: string;
+                                createdBy: string;
+                                onCall: {
+                                    schedule: string;
+                                    member: string;
+                                    from: string;
+                                    until: string;
+                                    override: string | null;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4492,11 +6521,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4532,7 +6593,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4574,11 +6681,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4613,7 +6766,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4635,7 +6812,12 @@ export interface paths {
         /** Operators and the email address they are paged at */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4645,9 +6827,34 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            contacts: {
+                                username: string;
+                                email: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4690,7 +6897,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            email: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4711,7 +6937,12 @@ export interface paths {
         /** Escalation policies (alerts use the one named default) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4721,9 +6952,35 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            policies: {
+                                name: string;
+                                steps: string[];
+                                repeat: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4767,7 +7024,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            steps: string[];
+                            repeat: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4802,7 +7079,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            pages: {
+                                round: number;
+                                step: number;
+                                recipient: string;
+                                pagedAt: string;
+                                notificationId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4838,7 +7139,57 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            month: string;
+                            from: string;
+                            until: string;
+                            alerts: number;
+                            targetSeconds: number;
+                            toFirstNotification: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toAcknowledgement: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toResolution: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            metTarget: number;
+                            missedTarget: number;
+                            perAlert: {
+                                id: string;
+                                firedAt: string;
+                                toFirstNotificationSeconds: number | null;
+                                toAcknowledgementSeconds: number | null;
+                                toResolutionSeconds: number | null;
+                                metTarget: boolean | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4862,8 +7213,13 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     tenant?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -4874,9 +7230,80 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4905,11 +7332,86 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4931,7 +7433,12 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -4944,9 +7451,80 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4983,7 +7561,72 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5017,7 +7660,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            severities: {
+                                /** @enum {number} */
+                                level: 1 | 2 | 3 | 4;
+                                name: string;
+                                rule: string;
+                                examples: string[];
+                                updateEvery: string;
+                                postmortemRequired: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5054,7 +7723,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            posts: {
+                                incident: string;
+                                tenant: string;
+                                stage: string | null;
+                                title: string;
+                                severity: number;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                note: string | null;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5090,7 +7787,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5137,7 +7909,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5179,7 +8026,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5221,7 +8143,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5262,7 +8259,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5299,7 +8371,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5341,7 +8488,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5385,7 +8607,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5419,7 +8716,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5446,7 +8764,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5471,6 +8810,9 @@ export interface paths {
                     tenant?: string;
                     alert?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5556,7 +8898,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            raised: number;
+                            cleared: number;
+                            alerts: {
+                                fingerprint: string;
+                                id: string | null;
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5579,6 +8945,10 @@ export interface paths {
                 query?: {
                     all?: "true" | "false";
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -5589,9 +8959,48 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                endedBy: string | null;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announceDays: number;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                                cancelledBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5618,14 +9027,114 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/maintenance-windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's maintenance windows as its admins see them: announced or begun, current and planned (all=true: also past ones) */
+        get: {
+            parameters: {
+                query?: {
+                    all?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5665,11 +9174,44 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5705,7 +9247,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5741,7 +9316,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5777,7 +9385,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5829,7 +9516,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5851,7 +9617,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            removed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5882,11 +9667,30 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            requestedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5921,7 +9725,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            trigger: "schedule" | "request";
+                            requestedBy: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "partial" | "failed";
+                            progress: string | null;
+                            entries: number;
+                            groups: number;
+                            counts: {
+                                created?: number;
+                                updated?: number;
+                                deactivated?: number;
+                                reactivated?: number;
+                                groupsCreated?: number;
+                                groupsUpdated?: number;
+                                groupsDeleted?: number;
+                                membershipsAdded?: number;
+                                membershipsRemoved?: number;
+                                skipped?: number;
+                                problems?: number;
+                            };
+                            problems: {
+                                dn: string;
+                                reason: string;
+                            }[];
+                            reason: string | null;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5943,7 +9793,12 @@ export interface paths {
         /** List a tenant's users: source, groups, MFA, last sign-in */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created" | "userName";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -5955,9 +9810,46 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            users: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5984,11 +9876,48 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            };
+                            invitation: {
+                                sentTo: string;
+                                expiresAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6023,7 +9952,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6047,7 +10007,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            deleted: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6083,7 +10061,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6120,7 +10117,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6157,7 +10173,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6194,7 +10241,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6231,7 +10309,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6268,7 +10377,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            revoked: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6294,6 +10421,7 @@ export interface paths {
                     outcome?: "success" | "failure";
                     before?: string;
                     limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path: {
@@ -6308,7 +10436,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            events: {
+                                id: string;
+                                at: string;
+                                stage: string | null;
+                                userId: string | null;
+                                userName: string | null;
+                                method: string;
+                                /** @enum {string} */
+                                outcome: "success" | "failure";
+                                reason: string | null;
+                                address: string | null;
+                                detail: string | null;
+                            }[];
+                            nextBefore: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6356,7 +10515,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tenant: string | null;
+                            mfa: boolean;
+                            csrfToken: string;
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6388,7 +10571,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tenant: string | null;
+                            mfa: boolean;
+                            csrfToken: string;
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6424,7 +10631,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            signedOut: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };

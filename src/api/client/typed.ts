@@ -61,7 +61,28 @@ export interface Page<T> {
   readonly nextCursor: string | null;
 }
 
-type Item<O> = Success<O> extends readonly (infer I)[] ? I : never;
+/** A list's row: the element of its body, or of the one array its body object holds (`{ tenants: [...] }`). */
+type Item<O> =
+  Success<O> extends readonly (infer I)[]
+    ? I
+    : Success<O> extends Record<string, unknown>
+      ? ArrayValue<Success<O>[keyof Success<O>]>
+      : never;
+type ArrayValue<V> = V extends readonly (infer I)[] ? I : never;
+
+/**
+ * A page's rows: the body itself when it is an array, else the one array a
+ * list's body object holds (`{ tenants: [...] }`, the lists' shape before
+ * pagination, which they keep); none when there is no such array.
+ */
+export function itemsOf<T>(body: unknown): T[] {
+  if (Array.isArray(body)) return body as T[];
+  if (body !== null && typeof body === 'object') {
+    const arrays = Object.values(body).filter((v) => Array.isArray(v));
+    if (arrays.length === 1) return arrays[0] as T[];
+  }
+  return [];
+}
 
 export class TypedClient<P> {
   readonly #transport: Transport;
@@ -107,7 +128,7 @@ export class TypedClient<P> {
     ...[options]: Args<Operation<P, Path, 'get'>>
   ): Promise<Page<Item<Operation<P, Path, 'get'>>>> {
     const response = await this.#call('GET', path, options);
-    const items = Array.isArray(response.body) ? (response.body as Item<Operation<P, Path, 'get'>>[]) : [];
+    const items = itemsOf<Item<Operation<P, Path, 'get'>>>(response.body);
     return { items, nextCursor: response.header('x-next-cursor') || null };
   }
 
@@ -126,7 +147,7 @@ export class TypedClient<P> {
     do {
       const query: Record<string, unknown> = { ...base.query, ...(cursor ? { cursor } : {}) };
       const response = await this.#call('GET', path, { ...base, query });
-      if (Array.isArray(response.body)) rows.push(...(response.body as Item<Operation<P, Path, 'get'>>[]));
+      rows.push(...itemsOf<Item<Operation<P, Path, 'get'>>>(response.body));
       const next = response.header('x-next-cursor') || null;
       // A server that repeats a cursor would loop forever; stop rather than spin.
       cursor = next !== null && next !== cursor ? next : null;

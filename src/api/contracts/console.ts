@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { permissions, roles } from '../../core/policy.ts';
+import type { ContractMap } from './index.ts';
 
 /** Who is signed in to the console, what the console may show them, and the CSRF token for their changes. */
 export const consoleSessionSchema = z.object({
@@ -20,4 +21,4 @@ export const consoleContracts = {
   'POST /api/v1/console/login': consoleSessionSchema,
   'GET /api/v1/console/session': consoleSessionSchema,
   'POST /api/v1/console/logout': z.object({ signedOut: z.literal(true) }),
-};
+} satisfies ContractMap;

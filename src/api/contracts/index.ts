@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { identityAndLoopContracts } from './identity-and-loop.ts';
 import { systemContracts } from './system.ts';
+import { consoleContracts } from './console.ts';
 
 /**
  * What each route answers: a zod schema of its JSON body after serialisation
@@ -11,7 +13,9 @@ import { systemContracts } from './system.ts';
 export type ContractMap = Readonly<Record<string, z.ZodType>>;
 
 export const contracts: ContractMap = {
+  ...identityAndLoopContracts,
   ...systemContracts,
+  ...consoleContracts,
 };
 
 /**

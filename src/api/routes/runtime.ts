@@ -6,9 +6,11 @@ import { keepSince } from '../../runtime/log-lines.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
+const deploymentListQuery = pageQuery({ sorts: ['id'], order: 'desc' });
 const deployBody = z
   .object({
     version: z.string().min(1).max(64),
@@ -63,7 +65,14 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['runtime'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => ({ deployments: await deployments.list(params.tenant) }),
+    query: deploymentListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await deployments.list(params.tenant),
+        (d) => ({ key: d.id, id: d.id }),
+        (items) => ({ deployments: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',
