@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
 import {
@@ -71,7 +71,13 @@ export default function AuditPage() {
     since: toLocal(url.get('since')),
     until: toLocal(url.get('until')),
   }));
+  // Newest first unless the link says otherwise; written into the URL so that a pasted link keeps it.
+  const unsorted = url.get('order') === '';
+  useEffect(() => {
+    if (unsorted) url.set({ sort: 'seq', order: 'desc' });
+  }, [unsorted, url]);
   const result = useTablePage<AuditEvent>('/api/v1/audit', {
+    enabled: !unsorted,
     filters: [...filters],
     defaultLimit: 100,
     topics: ['audit'],
