@@ -13,5 +13,7 @@ export default defineConfig({
     // took 55% of that.
     maxWorkers: 2,
     reporters: ['default'],
+    // Every API response is checked against its route's contract (src/api/contracts/), in every test.
+    env: { STEWARD_CHECK_RESPONSES: '1' },
   },
 });

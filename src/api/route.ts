@@ -10,6 +10,7 @@ import {
   type TokenScope,
 } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
+import { contractOf, errorBodySchema } from './contracts/index.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the
@@ -135,6 +136,13 @@ export function route<
   if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
   if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
   if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  const contract = contractOf(spec.method, spec.url);
+  if (contract) {
+    schema.response = {
+      [String(spec.status ?? 200)]: z.toJSONSchema(contract, { io: 'output', unrepresentable: 'any' }),
+      '4XX': errorJsonSchema,
+    };
+  }
   // Which routes a tenant admin may call (for its own tenant), in the OpenAPI document too.
   if (spec.tenantAdmin) schema['x-tenant-admin'] = true;
   // Each request's principal, from its onRequest hook to its handler.
@@ -158,7 +166,36 @@ export function route<
       const result = await spec.handler({ body, query, params, principal, address, request, reply });
       // A handler may choose its status (201 created, 200 already there); else the spec's.
       if (spec.status !== undefined) reply.code(spec.status);
+      if (contract && checkResponses && !reply.sent) checkContract(spec, contract, result);
       return result;
     },
   });
+}
+
+const errorJsonSchema = z.toJSONSchema(errorBodySchema, { io: 'output' });
+
+/** Under vitest (vitest.config.ts sets it), every response is checked against its route's contract. */
+const checkResponses = process.env.STEWARD_CHECK_RESPONSES === '1';
+
+class ContractMismatch extends Error {}
+
+/** Fails the request (500) with what differs, so a test that called the route fails and says why. */
+function checkContract(
+  spec: Pick<RouteSpec<z.ZodType, z.ZodType, z.ZodType>, 'method' | 'url'>,
+  contract: z.ZodType,
+  result: unknown,
+): void {
+  if (result === undefined) return;
+  const wire: unknown = JSON.parse(JSON.stringify(result));
+  const parsed = contract.safeParse(wire);
+  if (parsed.success) return;
+  const issues = parsed.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+    .join('; ');
+  throw new ContractMismatch(`response of ${spec.method} ${spec.url} breaks its contract: ${issues}`);
+}
+
+export function isContractMismatch(error: unknown): error is Error {
+  return error instanceof ContractMismatch;
 }

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody, type StewardError } from '../core/errors.ts';
-import type { Authenticator } from './route.ts';
+import { isContractMismatch, type Authenticator } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
@@ -71,6 +71,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
   // Input is parsed by zod inside each route, so Fastify's own validation stays out of the way.
   app.setValidatorCompiler(() => () => true);
+  // Response contracts (src/api/contracts/) document and, under tests, check the body; they never reshape it.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.setErrorHandler(async (error: unknown, request, reply) => {
     if (isStewardError(error)) {
@@ -87,6 +89,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
         ...(code.startsWith('FST_ERR_CTP_') ? { field: 'body' } : {}),
       };
       return reply.code(status).send(body);
+    }
+    if (isContractMismatch(error)) {
+      request.log.error({ err: error }, 'response contract broken');
+      return reply.code(500).send({ code: 'internal', message: error.message } satisfies ErrorBody);
     }
     const unavailable = await options.controlDatabase?.unavailable(error);
     if (unavailable) return reply.code(unavailable.status).send(unavailable.toBody());

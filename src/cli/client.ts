@@ -2,21 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
-import type { ErrorBody } from '../core/errors.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ApiError, errorBodyOf } from '../api/client/errors.ts';
+import type { paths } from '../api/client/schema.ts';
+import { TypedClient, type TransportRequest, type TransportResponse } from '../api/client/typed.ts';
 
-/**
- * The one typed API client: the CLI uses it, and so will the console.
- * It talks only to the API, never to the control database.
- */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: ErrorBody;
-  constructor(status: number, body: ErrorBody) {
-    super(body.message);
-    this.status = status;
-    this.body = body;
-  }
-}
+export { ApiError } from '../api/client/errors.ts';
 
 export interface Connection {
   readonly apiUrl: string;
@@ -59,11 +50,34 @@ export function resolveConnection(sources: ConnectionSources): Connection {
   return { apiUrl, ...(ca ? { ca } : {}), ...(token ? { token } : {}) };
 }
 
+/**
+ * The CLI's side of the API client: `api` is the typed client (src/api/client/)
+ * over Node https with the connection's CA and token; streams and uploads
+ * stay here.
+ */
 export class ApiClient {
   readonly connection: Connection;
+  readonly api: TypedClient<paths>;
 
   constructor(connection: Connection) {
     this.connection = connection;
+    this.api = new TypedClient<paths>((request) => this.transport(request));
+  }
+
+  /** The typed client's transport: one JSON exchange; it never rejects on an error status. */
+  async transport(request: TransportRequest): Promise<TransportResponse> {
+    const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
+    const { status, headers, body } = await this.#exchange(request.method, request.path, {
+      ...(payload ? { payload, contentType: 'application/json' } : {}),
+    });
+    return {
+      status,
+      body,
+      header: (name) => {
+        const value = headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
   }
 
   get<T>(path: string): Promise<T> {
@@ -110,13 +124,13 @@ export class ApiClient {
           res.on('end', () => {
             if (status >= 400) {
               const text = Buffer.concat(chunks).toString('utf8');
-              let body: ErrorBody;
+              let body: unknown = text;
               try {
-                body = JSON.parse(text) as ErrorBody;
+                body = JSON.parse(text);
               } catch {
-                body = { code: 'internal', message: text.slice(0, 500) };
+                // Not JSON: errorBodyOf keeps the start of the text.
               }
-              return reject(new ApiError(status, body));
+              return reject(new ApiError(status, errorBodyOf(status, body)));
             }
             if (partial.trim()) onLine(JSON.parse(partial) as T);
             resolvePromise();
@@ -158,16 +172,17 @@ export class ApiClient {
     return this.send<T>('POST', path, { payload, contentType, onProgress, timeoutMs: 20 * 60_000 });
   }
 
-  send<T>(
+  async send<T>(method: string, path: string, options: SendOptions): Promise<T> {
+    const { status, body } = await this.#exchange(method, path, options);
+    if (status >= 400) throw new ApiError(status, errorBodyOf(status, body));
+    return body as T;
+  }
+
+  #exchange(
     method: string,
     path: string,
-    options: {
-      payload?: Buffer;
-      contentType?: string;
-      onProgress?: ((sent: number, total: number) => void) | undefined;
-      timeoutMs?: number;
-    },
-  ): Promise<T> {
+    options: SendOptions,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: unknown }> {
     const url = new URL(path, this.connection.apiUrl);
     const { payload } = options;
     const timeoutMs = options.timeoutMs ?? 60_000;
@@ -178,7 +193,7 @@ export class ApiClient {
     }
     if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<T>((resolvePromise, reject) => {
+    return new Promise((resolvePromise, reject) => {
       const req = send(
         url,
         { method, headers, ...(this.connection.ca ? { ca: this.connection.ca } : {}), timeout: timeoutMs },
@@ -191,11 +206,9 @@ export class ApiClient {
             try {
               parsed = text ? JSON.parse(text) : {};
             } catch {
-              parsed = { code: 'internal', message: text.slice(0, 500) };
+              parsed = text;
             }
-            const status = res.statusCode ?? 0;
-            if (status >= 400) reject(new ApiError(status, parsed as ErrorBody));
-            else resolvePromise(parsed as T);
+            resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
           });
         },
       );
@@ -232,4 +245,11 @@ export class ApiClient {
       pump();
     });
   }
+}
+
+interface SendOptions {
+  payload?: Buffer;
+  contentType?: string;
+  onProgress?: ((sent: number, total: number) => void) | undefined;
+  timeoutMs?: number;
 }

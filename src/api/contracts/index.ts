@@ -1,17 +1,5 @@
 import { z } from 'zod';
-import { auditContracts } from './audit.ts';
-import { backupContracts } from './backups.ts';
-import { checkContracts } from './checks.ts';
-import { drillContracts } from './drills.ts';
-import { exportContracts } from './exports.ts';
-import { gatewayContracts } from './gateway.ts';
-import { healingContracts } from './healing.ts';
-import { nodeLossContracts } from './node-loss.ts';
-import { nodeContracts } from './nodes.ts';
-import { releaseContracts } from './releases.ts';
-import { restoreContracts } from './restores.ts';
-import { runtimeContracts } from './runtime.ts';
-import { tenantContracts } from './tenants.ts';
+import { operationsContracts, operationsUncontracted } from './operations.ts';
 import { systemContracts } from './system.ts';
 
 /**
@@ -24,19 +12,7 @@ import { systemContracts } from './system.ts';
 export type ContractMap = Readonly<Record<string, z.ZodType>>;
 
 export const contracts: ContractMap = {
-  ...auditContracts,
-  ...backupContracts,
-  ...checkContracts,
-  ...drillContracts,
-  ...exportContracts,
-  ...gatewayContracts,
-  ...healingContracts,
-  ...nodeLossContracts,
-  ...nodeContracts,
-  ...releaseContracts,
-  ...restoreContracts,
-  ...runtimeContracts,
-  ...tenantContracts,
+  ...operationsContracts,
   ...systemContracts,
 };
 
@@ -44,7 +20,7 @@ export const contracts: ContractMap = {
  * Routes with no JSON contract, and why: streams, downloads, redirects.
  * The contract test fails for any other route without one.
  */
-export const uncontracted: ReadonlyMap<string, string> = new Map<string, string>([]);
+export const uncontracted: ReadonlyMap<string, string> = new Map<string, string>([...operationsUncontracted]);
 
 export function contractOf(method: string, url: string): z.ZodType | undefined {
   const key = `${method} ${url}`;
