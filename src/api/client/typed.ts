@@ -61,7 +61,19 @@ export interface Page<T> {
   readonly nextCursor: string | null;
 }
 
-type Item<O> = Success<O> extends readonly (infer I)[] ? I : never;
+/** A list's rows: its body, or the one array in its body (`{ alerts: [...] }`: list bodies keep their shape). */
+type Item<O> = Success<O> extends readonly (infer I)[] ? I : ArrayIn<Success<O>>;
+type ArrayIn<B> = B extends object
+  ? { [K in keyof B]: B[K] extends readonly (infer I)[] ? I : never }[keyof B]
+  : never;
+
+/** The rows of a list body: the body itself, or the one array it holds. */
+export function rowsOf(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body as unknown[];
+  const arrays =
+    typeof body === 'object' && body !== null ? Object.values(body).filter((v) => Array.isArray(v)) : [];
+  return arrays.length === 1 ? (arrays[0] as unknown[]) : [];
+}
 
 export class TypedClient<P> {
   readonly #transport: Transport;
@@ -107,7 +119,7 @@ export class TypedClient<P> {
     ...[options]: Args<Operation<P, Path, 'get'>>
   ): Promise<Page<Item<Operation<P, Path, 'get'>>>> {
     const response = await this.#call('GET', path, options);
-    const items = Array.isArray(response.body) ? (response.body as Item<Operation<P, Path, 'get'>>[]) : [];
+    const items = rowsOf(response.body) as Item<Operation<P, Path, 'get'>>[];
     return { items, nextCursor: response.header('x-next-cursor') || null };
   }
 
@@ -126,7 +138,7 @@ export class TypedClient<P> {
     do {
       const query: Record<string, unknown> = { ...base.query, ...(cursor ? { cursor } : {}) };
       const response = await this.#call('GET', path, { ...base, query });
-      if (Array.isArray(response.body)) rows.push(...(response.body as Item<Operation<P, Path, 'get'>>[]));
+      rows.push(...(rowsOf(response.body) as Item<Operation<P, Path, 'get'>>[]));
       const next = response.header('x-next-cursor') || null;
       // A server that repeats a cursor would loop forever; stop rather than spin.
       cursor = next !== null && next !== cursor ? next : null;
