@@ -40,6 +40,10 @@ type SuccessStatus = 200 | 201 | 202 | 204;
 export type Success<O> = O extends { responses: infer R }
   ? JsonContent<R[Extract<keyof R, SuccessStatus>]>
   : unknown;
+/** What `path` answers to `method`: the type of a view, for code that hands one around (`ResponseBody<paths, '/api/v1/deployments/{id}'>`). */
+export type ResponseBody<P, Path extends keyof P, M extends Method = 'get'> = Success<Operation<P, Path, M>>;
+/** The JSON body `path` takes with `method`. */
+export type RequestBody<P, Path extends keyof P, M extends Method> = BodyOf<Operation<P, Path, M>>;
 
 type PathParams<O> = O extends { parameters: { path: infer X } } ? X : never;
 type QueryOf<O> = O extends { parameters: { query?: infer X } } ? Exclude<X, undefined> : never;
