@@ -49,11 +49,18 @@ type PathParams<O> = O extends { parameters: { path: infer X } } ? X : never;
 type QueryOf<O> = O extends { parameters: { query?: infer X } } ? Exclude<X, undefined> : never;
 type BodyOf<O> = O extends { requestBody?: { content: { 'application/json': infer X } } } ? X : never;
 
+/** A body may be built from readonly data (a service's own types, `as const`): the client only reads it. */
+type Frozen<T> = T extends readonly (infer E)[]
+  ? readonly Frozen<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
+
 export type RequestOptions<O> = ([PathParams<O>] extends [never]
   ? { readonly params?: undefined }
   : { readonly params: PathParams<O> }) & {
   readonly query?: [QueryOf<O>] extends [never] ? undefined : Partial<QueryOf<O>>;
-  readonly body?: [BodyOf<O>] extends [never] ? undefined : BodyOf<O>;
+  readonly body?: [BodyOf<O>] extends [never] ? undefined : Frozen<BodyOf<O>>;
   readonly signal?: AbortSignal;
 };
 
