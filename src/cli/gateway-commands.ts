@@ -82,11 +82,16 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('list')
     .description('every host the gateways serve, with its tenant, stage, published port and flags')
     .action(async () => {
-      const result = await client().api.get('/api/v1/routes');
-      if (json()) return printJson(result);
+      const api = client().api;
+      // Every page of routes; the base domain is on each.
+      const [{ baseDomain }, routes] = await Promise.all([
+        api.get('/api/v1/routes'),
+        api.all('/api/v1/routes'),
+      ]);
+      if (json()) return printJson({ baseDomain, routes });
       printTable(
         ['host', 'tenant', 'stage', 'port', 'kind', 'allow from', 'maintenance'],
-        result.routes.map((r) => [
+        routes.map((r) => [
           r.host,
           r.tenant,
           r.stage,
