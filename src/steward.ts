@@ -20,6 +20,7 @@ import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { KeyringWatcher } from './secrets/watcher.ts';
+import { EventHub } from './events/index.ts';
 import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
@@ -128,6 +129,8 @@ export class Steward {
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
+  /** Live updates for the consoles this process serves (one LISTEN on the control database). */
+  #events: EventHub | undefined;
   #watchdog: ControlDatabaseWatchdog | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
@@ -161,6 +164,11 @@ export class Steward {
   /** The ha tier (Patroni), when this machine has it. */
   get ha(): HaTier | undefined {
     return this.#ha;
+  }
+
+  /** The consoles' live updates (GET /api/v1/events), when this process serves the API. */
+  get events(): EventHub | undefined {
+    return this.#events;
   }
 
   /** The data plane's controller, when this process runs one. */
@@ -329,6 +337,13 @@ export class Steward {
     if (role === 'gateway') {
       return this.#gatewayAddress?.url ?? '';
     }
+    this.#events = new EventHub({
+      pool: this.#store.pool,
+      logger: logger.child({ component: 'events' }),
+      coalesceMs: config.events.coalesceMs,
+      registry: metrics.registry,
+    });
+    await this.#events.start();
     this.#api = await createApiServer({
       services: this.#services,
       logger,
@@ -337,6 +352,11 @@ export class Steward {
       metricsAllow: parseAllowList(config.metrics.allow, 'metrics.allow'),
       ...(this.#dataPlane?.stats ? { haproxyMetrics: new HaproxyExporter(this.#dataPlane.stats) } : {}),
       controlDatabase: this.#watchdog,
+      events: {
+        hub: this.#events,
+        keepaliveMs: config.events.keepaliveSeconds * 1000,
+        bufferBytes: config.events.bufferBytes,
+      },
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     // The first checkpoint anchors what is there (events from before migration 0012 too).
@@ -534,6 +554,8 @@ export class Steward {
     await this.#services?.healing.stop();
     await this.#services?.status.stop();
     await this.#services?.maintenance.stop();
+    // Open event streams end first: the API server's close waits for every open response.
+    this.#events?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
     // After the stages' processes: a graceful stop takes HAProxy with it (a kill -9 leaves both serving).

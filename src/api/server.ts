@@ -19,6 +19,7 @@ import { restoreRoutes } from './routes/restores.ts';
 import { drillRoutes } from './routes/drills.ts';
 import { nodeLossRoutes } from './routes/node-loss.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { eventRoutes, type EventRouteOptions } from './routes/events.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
@@ -52,6 +53,8 @@ export interface ApiServerOptions {
   readonly controlDatabase?: {
     unavailable(error: unknown): Promise<StewardError | undefined>;
   };
+  /** Live updates for consoles (GET /api/v1/events): the process's event hub and its stream settings. */
+  readonly events?: EventRouteOptions;
 }
 
 /**
@@ -153,6 +156,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   maintenanceRoutes(api, authenticate, options.services);
   ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   userRoutes(api, authenticate, options.services);
+  eventRoutes(api, authenticate, options.events);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -199,6 +199,8 @@ describe('tenant admins', () => {
       'GET /api/v1/tokens',
       'POST /api/v1/tokens',
       'DELETE /api/v1/tokens/{id}',
+      // Its own tenant's live updates (a stream that stays open: test/events/events.test.ts).
+      'GET /api/v1/events',
       // Public: anyone may try them; they give nothing without a password or an invitation code.
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/tenant-admin/accept',

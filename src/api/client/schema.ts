@@ -9070,6 +9070,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live updates as server-sent events (text/event-stream): `event: change` with {topic, op, tenant, id} for each change the caller may see (a tenant admin: its own tenant), `event: resync` when changes may have been missed (refetch), a keepalive comment every 15 s; ?topics=a,b keeps only those */
+        get: {
+            parameters: {
+                query?: {
+                    topics?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
