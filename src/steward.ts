@@ -40,6 +40,8 @@ import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
+import { randomBytes } from 'node:crypto';
+import { defaultConsoleDist, loadConsole } from './console/index.ts';
 import {
   defaultNodeName,
   Elector,
@@ -103,6 +105,8 @@ export interface StewardOptions {
   };
   /** Database router entries besides the ha stages' (the appliance's control database): the router keeps them. */
   readonly routerEntries?: () => readonly RouterEntry[];
+  /** The built console the API serves at `/` (default: web/dist of this checkout). */
+  readonly consoleDist?: string;
   /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
   readonly role?: StewardRole;
 }
@@ -159,6 +163,17 @@ export class Steward {
   /** The stages' endpoints on HAProxy (their app instances as dynamic servers), when this process runs the data plane. */
   get stageEndpoints(): StageTraffic['endpoints'] | undefined {
     return this.#traffic?.endpoints;
+  }
+
+  /** The console's host on the data plane: `console.<baseDomain>` ('console' is no tenant's slug). */
+  get consoleHost(): string {
+    return `console.${this.#o.config.gateway.baseDomain}`;
+  }
+
+  /** Where browsers open the console: through the data plane, when this process runs one. */
+  get consoleUrl(): string | undefined {
+    const port = this.#gatewayAddress?.port;
+    return port === undefined ? undefined : `https://${this.consoleHost}${port === 443 ? '' : `:${port}`}/`;
   }
 
   /** The ha tier (Patroni), when this machine has it. */
@@ -313,6 +328,7 @@ export class Steward {
           logger: logger.child({ component: 'scim' }),
         }),
         stewardHosts: [status.host],
+        ...(role === 'all' ? { consoleHost: this.consoleHost } : {}),
         auth: this.#services.sessions,
         paths: { auth: this.#services.authPages.handler },
         registry: metrics.registry,
@@ -337,6 +353,11 @@ export class Steward {
     if (role === 'gateway') {
       return this.#gatewayAddress?.url ?? '';
     }
+    const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
+    const site = await loadConsole(consoleDist);
+    if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
+    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
+    const edgeKey = randomBytes(32).toString('base64url');
     this.#events = new EventHub({
       pool: this.#store.pool,
       logger: logger.child({ component: 'events' }),
@@ -346,6 +367,8 @@ export class Steward {
     await this.#events.start();
     this.#api = await createApiServer({
       services: this.#services,
+      console: site,
+      edgeKey,
       logger,
       version,
       metrics,
@@ -396,6 +419,15 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#services.oncall.useApiUrl(address);
+    const listening = this.#api.server.address();
+    if (typeof listening === 'object' && listening) {
+      await this.#dataPlane?.useConsole({
+        address: ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host,
+        port: listening.port,
+        tls: this.#o.tls !== undefined,
+        edgeKey,
+      });
+    }
     await this.#node?.setApiUrl(address);
     // Stages reach the data plane like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { operationsContracts, operationsUncontracted } from './operations.ts';
 import { systemContracts } from './system.ts';
+import { consoleContracts } from './console.ts';
 
 /**
  * What each route answers: a zod schema of its JSON body after serialisation
@@ -14,6 +15,7 @@ export type ContractMap = Readonly<Record<string, z.ZodType>>;
 export const contracts: ContractMap = {
   ...operationsContracts,
   ...systemContracts,
+  ...consoleContracts,
 };
 
 /**
