@@ -76,7 +76,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            level: "full" | "reduced";
+                            users: boolean;
+                            /** @enum {string} */
+                            mounts: "bubblewrap" | "none";
+                            /** @enum {string} */
+                            network: "nftables" | "none";
+                            reasons: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -112,7 +137,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            previousKeyId: string;
+                            keyId: string;
+                            rewrapped: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -144,7 +189,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            activeKeyId: string;
+                            keys: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            retentionDays: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -180,7 +249,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            purged: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            kept: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            retentionDays: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -212,7 +309,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            nodes: {
+                                name: string;
+                                apiUrl: string | null;
+                                host: string;
+                                pid: number;
+                                startedAt: string;
+                                heartbeatAgeSeconds: number;
+                                /** @enum {string} */
+                                health: "live" | "late" | "gone";
+                                leases: string[];
+                                controlDatabaseRole?: string;
+                            }[];
+                            leases: {
+                                name: string;
+                                node: string;
+                                holder: string;
+                                epoch: string;
+                                acquiredAt: string;
+                                expiresInSeconds: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -246,7 +380,55 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenants: {
+                                slug: string;
+                                displayName: string;
+                                region: string;
+                                geography: string;
+                                tier: string;
+                                contacts: {
+                                    name: string;
+                                    email: string;
+                                    /** @enum {string} */
+                                    role: "technical" | "billing" | "security" | "privacy";
+                                }[];
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                createdAt: string;
+                                stages: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    desired: "present" | "absent";
+                                    /** @enum {string} */
+                                    phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                    reason: string;
+                                    database: string;
+                                    filesDir: string;
+                                    paused: boolean;
+                                    readyAt: string | null;
+                                    createdAt: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -287,11 +469,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -325,7 +553,75 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                                backup: ({
+                                    label: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    stoppedAt: string;
+                                    ageSeconds: number;
+                                } | {
+                                    error: string;
+                                }) | null;
+                                /** @enum {string} */
+                                replication?: "synchronous" | "asynchronous";
+                            }[];
+                            isolation: {
+                                /** @enum {string} */
+                                level: "full" | "reduced";
+                                users: boolean;
+                                /** @enum {string} */
+                                mounts: "bubblewrap" | "none";
+                                /** @enum {string} */
+                                network: "nftables" | "none";
+                                reasons: string[];
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -344,11 +640,57 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -396,7 +738,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -434,7 +822,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -471,11 +905,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -509,11 +989,57 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -547,7 +1073,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            database: string;
+                            user: string;
+                            host: string;
+                            port: number;
+                            databaseUrl: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2664,7 +3214,43 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            events: {
+                                seq: string;
+                                at: string;
+                                actor: string;
+                                action: string;
+                                target: string;
+                                tenant: string | null;
+                                /** @enum {string} */
+                                outcome: "success" | "failure" | "denied";
+                                address: string | null;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                prevHash: string;
+                                hash: string;
+                                body: string | null;
+                                macKey: string | null;
+                                mac: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2698,7 +3284,47 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            checked: number;
+                            lastSeq: string | null;
+                            legacy: number;
+                            checkpoint: {
+                                seq: string;
+                                hash: string;
+                                at: string;
+                                stores: string[];
+                            } | null;
+                            problem: {
+                                seq: string;
+                                /** @enum {string} */
+                                kind: "changed" | "inserted" | "deleted" | "forged" | "rewritten" | "truncated" | "checkpoint";
+                                message: string;
+                            } | null;
+                            problems: {
+                                seq: string;
+                                /** @enum {string} */
+                                kind: "changed" | "inserted" | "deleted" | "forged" | "rewritten" | "truncated" | "checkpoint";
+                                message: string;
+                            }[];
+                            warnings: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2734,7 +3360,103 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            releases: {
+                                app: string;
+                                version: string;
+                                checksum: string;
+                                definition: {
+                                    /** @description the app name (a DNS label) */
+                                    name: string;
+                                    /** @description process types, like a Procfile */
+                                    processes: {
+                                        [key: string]: {
+                                            /** @description a shell command, run with /bin/sh -c in the release directory */
+                                            command: string;
+                                            /**
+                                             * @description true for the one process type that serves HTTP; it gets PORT
+                                             * @default false
+                                             */
+                                            port: boolean;
+                                            /**
+                                             * @description how many copies run
+                                             * @default 1
+                                             */
+                                            instances: number;
+                                        };
+                                    };
+                                    /** @description required when a process type has a port */
+                                    health?: {
+                                        /** @description HTTP path probed on the port process */
+                                        path: string;
+                                        /** @default 2 */
+                                        intervalSeconds: number;
+                                        /** @default 1 */
+                                        timeoutSeconds: number;
+                                        /** @default 3 */
+                                        failureThreshold: number;
+                                        /** @default 30 */
+                                        startTimeoutSeconds: number;
+                                    };
+                                    /** @description run against the stage database before new processes start */
+                                    migrate?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    /** @description run once in the release directory when the release is added */
+                                    build?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    /** @description verification run after a restore test */
+                                    verify?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    env: {
+                                        /**
+                                         * @description environment of every stage
+                                         * @default {}
+                                         */
+                                        common: {
+                                            [key: string]: string;
+                                        };
+                                        /**
+                                         * @description environment per stage, over common
+                                         * @default {}
+                                         */
+                                        stages: {
+                                            [key: string]: {
+                                                [key: string]: string;
+                                            };
+                                        };
+                                    };
+                                    resources: {
+                                        /** @description memory limit per process */
+                                        memoryMb?: number;
+                                    };
+                                };
+                                path: string;
+                                sizeBytes: number;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2756,7 +3478,102 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                            created: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2791,7 +3608,101 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2815,7 +3726,101 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2854,11 +3859,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2892,7 +3925,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            deployments: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                app: string;
+                                version: string;
+                                /** @enum {string} */
+                                status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                                reason: string;
+                                actor: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2928,7 +3991,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2969,11 +4060,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3012,11 +4131,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3050,7 +4197,54 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            stages: {
+                                tenant: string;
+                                stage: string;
+                                phase: string;
+                                reason: string;
+                                release: string | null;
+                                url: string | null;
+                                filesBytes: number | null;
+                                filesQuotaBytes: number | null;
+                                processes: {
+                                    tenant: string;
+                                    stage: string;
+                                    process: string;
+                                    instance: number;
+                                    release: string;
+                                    pid: number | null;
+                                    phase: string;
+                                    healthy: boolean | null;
+                                    restarts: number;
+                                    startedAt: string | null;
+                                    uptimeSeconds: number | null;
+                                    port: number | null;
+                                    lastExit: {
+                                        code: number | null;
+                                        signal: string | null;
+                                        at: string;
+                                        reason: string;
+                                    } | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3100,7 +4294,52 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            phase: string;
+                            reason: string;
+                            release: string | null;
+                            url: string | null;
+                            filesBytes: number | null;
+                            filesQuotaBytes: number | null;
+                            processes: {
+                                tenant: string;
+                                stage: string;
+                                process: string;
+                                instance: number;
+                                release: string;
+                                pid: number | null;
+                                phase: string;
+                                healthy: boolean | null;
+                                restarts: number;
+                                startedAt: string | null;
+                                uptimeSeconds: number | null;
+                                port: number | null;
+                                lastExit: {
+                                    code: number | null;
+                                    signal: string | null;
+                                    at: string;
+                                    reason: string;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3170,7 +4409,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            baseDomain: string;
+                            routes: {
+                                host: string;
+                                /** @enum {string} */
+                                kind: "stage" | "prod" | "custom";
+                                tenant: string;
+                                stage: string;
+                                port: number;
+                                allowFrom: string[] | null;
+                                maintenance: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3207,7 +4474,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3241,7 +4530,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3274,7 +4585,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3298,7 +4631,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3329,7 +4684,30 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            certificates: {
+                                domain: string;
+                                names: string[];
+                                notAfter: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3373,7 +4751,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            domain: string;
+                            names: string[];
+                            notAfter: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3395,7 +4794,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3428,7 +4845,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            kind: ("x25519" | "scrypt") | null;
+                            recipient: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3457,7 +4894,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            kind: ("x25519" | "scrypt") | null;
+                            recipient: string | null;
+                            identity?: string;
+                            passphrase?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3493,7 +4952,42 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exports: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                reason: string;
+                                /** @enum {string} */
+                                keyKind: "x25519" | "scrypt";
+                                sizeBytes: number | null;
+                                sha256: string | null;
+                                databaseBytes: number | null;
+                                fileCount: number | null;
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                                filename: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3512,11 +5006,44 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3550,7 +5077,42 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exports: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                reason: string;
+                                /** @enum {string} */
+                                keyKind: "x25519" | "scrypt";
+                                sizeBytes: number | null;
+                                sha256: string | null;
+                                databaseBytes: number | null;
+                                fileCount: number | null;
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                                filename: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3586,7 +5148,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3609,7 +5204,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3643,7 +5271,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3752,11 +5413,38 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            from: {
+                                tenant: string;
+                                stage: string;
+                                createdAt: string;
+                            };
+                            databaseBytes: number;
+                            files: number;
+                            fileBytes: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3790,7 +5478,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                                exports: ("daily" | "weekly") | null;
+                            };
+                            isDefault: boolean;
+                            updatedBy: string | null;
+                            updatedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3825,7 +5545,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                                exports: ("daily" | "weekly") | null;
+                            };
+                            isDefault: boolean;
+                            updatedBy: string | null;
+                            updatedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3861,7 +5613,89 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            cluster: string | null;
+                            clusterKind: ("shared" | "dedicated" | "ha") | null;
+                            reason: string | null;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                            } | null;
+                            freshness: {
+                                label: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                stoppedAt: string;
+                                ageSeconds: number;
+                            } | null;
+                            error: string | null;
+                            backups: {
+                                label: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                prior: string | null;
+                                startedAt: string;
+                                stoppedAt: string;
+                                databaseBytes: number;
+                                repositoryBytes: number;
+                                error: boolean;
+                            }[];
+                            restorable: {
+                                repo: number;
+                                from: string;
+                                latestBackupAt: string;
+                                latestWal: string | null;
+                            }[];
+                            runs: {
+                                id: string;
+                                cluster: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                label: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                durationMs: number | null;
+                                sizeBytes: number | null;
+                                databaseBytes: number | null;
+                                error: string | null;
+                                requestId: string | null;
+                                requestedBy: string | null;
+                            }[];
+                            lastVerify: {
+                                at: string;
+                                ok: boolean;
+                                report: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3892,11 +5726,64 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            type: "full" | "diff" | "incr";
+                            /** @enum {string} */
+                            status: "pending" | "running" | "succeeded" | "failed";
+                            reason: string;
+                            requestedBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            repos: {
+                                repo: number;
+                                /** @enum {string} */
+                                status: "pending" | "running" | "succeeded" | "failed";
+                                percent: number | null;
+                                run: {
+                                    id: string;
+                                    cluster: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    /** @enum {string} */
+                                    status: "running" | "succeeded" | "failed";
+                                    label: string | null;
+                                    startedAt: string;
+                                    finishedAt: string | null;
+                                    durationMs: number | null;
+                                    sizeBytes: number | null;
+                                    databaseBytes: number | null;
+                                    error: string | null;
+                                    requestId: string | null;
+                                    requestedBy: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3930,7 +5817,60 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            type: "full" | "diff" | "incr";
+                            /** @enum {string} */
+                            status: "pending" | "running" | "succeeded" | "failed";
+                            reason: string;
+                            requestedBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            repos: {
+                                repo: number;
+                                /** @enum {string} */
+                                status: "pending" | "running" | "succeeded" | "failed";
+                                percent: number | null;
+                                run: {
+                                    id: string;
+                                    cluster: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    /** @enum {string} */
+                                    status: "running" | "succeeded" | "failed";
+                                    label: string | null;
+                                    startedAt: string;
+                                    finishedAt: string | null;
+                                    durationMs: number | null;
+                                    sizeBytes: number | null;
+                                    databaseBytes: number | null;
+                                    error: string | null;
+                                    requestId: string | null;
+                                    requestedBy: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3964,7 +5904,48 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            clusters: {
+                                stanza: string;
+                                /** @enum {string} */
+                                kind: "shared" | "dedicated" | "ha";
+                                tenant: string | null;
+                                stage: string | null;
+                                preparedAt: string | null;
+                                live: boolean;
+                                policy: {
+                                    /** @enum {string} */
+                                    full: "weekly" | "daily";
+                                    diff: "daily" | null;
+                                    incr: "2h" | null;
+                                    retainDays: number;
+                                    keepDaily: number | null;
+                                    keepWeekly: number | null;
+                                    keepMonthly: number | null;
+                                };
+                                lastVerify: {
+                                    at: string;
+                                    ok: boolean;
+                                    report: string;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4002,7 +5983,46 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            stanza: string;
+                            /** @enum {string} */
+                            kind: "shared" | "dedicated" | "ha";
+                            tenant: string | null;
+                            stage: string | null;
+                            preparedAt: string | null;
+                            live: boolean;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                            };
+                            lastVerify: {
+                                at: string;
+                                ok: boolean;
+                                report: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4048,11 +6068,59 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4086,7 +6154,55 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4122,7 +6238,57 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            restores: {
+                                id: string;
+                                tenant: string;
+                                sourceStage: string;
+                                targetStage: string;
+                                /** @enum {string} */
+                                mode: "into" | "in-place";
+                                toTime: string;
+                                cluster: string;
+                                repo: number;
+                                backupLabel: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                /** @enum {string} */
+                                phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                                progress: string;
+                                keptDatabase: string | null;
+                                keptFilesDir: string | null;
+                                discardedAt: string | null;
+                                discardedBy: string | null;
+                                files: {
+                                    exportId: string | null;
+                                    restored: boolean;
+                                    note: string | null;
+                                };
+                                error: string | null;
+                                timings: {
+                                    [key: string]: number;
+                                };
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4160,7 +6326,55 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4199,11 +6413,76 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            trigger: "manual" | "schedule";
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                            repo: number | null;
+                            backupLabel: string | null;
+                            backupStoppedAt: string | null;
+                            restorePoint: string | null;
+                            rpoSeconds: number | null;
+                            rtoMs: number | null;
+                            verification: {
+                                fingerprint: {
+                                    ok: boolean;
+                                    exact: boolean;
+                                    why: string | null;
+                                    takenByTest: boolean;
+                                    tables: {
+                                        table: string;
+                                        expected: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        actual: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        ok: boolean;
+                                    }[];
+                                } | null;
+                                app: {
+                                    command: string;
+                                    release: string;
+                                    exitCode: number;
+                                    output: string;
+                                } | null;
+                            } | null;
+                            error: string | null;
+                            createdBy: string;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4239,7 +6518,74 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            restoreTests: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                cluster: string;
+                                /** @enum {string} */
+                                trigger: "manual" | "schedule";
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                /** @enum {string} */
+                                phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                                repo: number | null;
+                                backupLabel: string | null;
+                                backupStoppedAt: string | null;
+                                restorePoint: string | null;
+                                rpoSeconds: number | null;
+                                rtoMs: number | null;
+                                verification: {
+                                    fingerprint: {
+                                        ok: boolean;
+                                        exact: boolean;
+                                        why: string | null;
+                                        takenByTest: boolean;
+                                        tables: {
+                                            table: string;
+                                            expected: {
+                                                rows: number;
+                                                sum: string;
+                                                xor: string;
+                                            } | null;
+                                            actual: {
+                                                rows: number;
+                                                sum: string;
+                                                xor: string;
+                                            } | null;
+                                            ok: boolean;
+                                        }[];
+                                    } | null;
+                                    app: {
+                                        command: string;
+                                        release: string;
+                                        exitCode: number;
+                                        output: string;
+                                    } | null;
+                                } | null;
+                                error: string | null;
+                                createdBy: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4275,7 +6621,72 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            trigger: "manual" | "schedule";
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                            repo: number | null;
+                            backupLabel: string | null;
+                            backupStoppedAt: string | null;
+                            restorePoint: string | null;
+                            rpoSeconds: number | null;
+                            rtoMs: number | null;
+                            verification: {
+                                fingerprint: {
+                                    ok: boolean;
+                                    exact: boolean;
+                                    why: string | null;
+                                    takenByTest: boolean;
+                                    tables: {
+                                        table: string;
+                                        expected: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        actual: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        ok: boolean;
+                                    }[];
+                                } | null;
+                                app: {
+                                    command: string;
+                                    release: string;
+                                    exitCode: number;
+                                    output: string;
+                                } | null;
+                            } | null;
+                            error: string | null;
+                            createdBy: string;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4321,11 +6732,52 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4359,7 +6811,48 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4395,7 +6888,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            drills: {
+                                id: string;
+                                /** @enum {string} */
+                                kind: "kill" | "switchover" | "node-loss";
+                                tenant: string | null;
+                                stage: string | null;
+                                cluster: string;
+                                synchronous: boolean | null;
+                                requestedBy: string;
+                                startedAt: string;
+                                faultAt: string | null;
+                                endedAt: string | null;
+                                phase: string;
+                                /** @enum {string} */
+                                outcome: "running" | "passed" | "failed" | "interrupted";
+                                reason: string;
+                                writesResumeSeconds: number | null;
+                                acknowledgedWrites: number | null;
+                                lostCommits: number | null;
+                                oldPrimary: string | null;
+                                newPrimary: string | null;
+                                rejoinSeconds: number | null;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4463,11 +6999,52 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4881,7 +7458,48 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            checks: {
+                                id: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                /** @enum {string} */
+                                origin: "builtin" | "operator";
+                                builtin: string | null;
+                                target: string;
+                                intervalSeconds: number;
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                state: "up" | "degraded" | "down" | "unknown";
+                                since: string;
+                                lastResult: {
+                                    at: string;
+                                    /** @enum {string} */
+                                    outcome: "ok" | "degraded" | "fail";
+                                    latencyMs: number;
+                                    detail: string;
+                                } | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4928,11 +7546,50 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                            /** @enum {string} */
+                            origin: "builtin" | "operator";
+                            builtin: string | null;
+                            target: string;
+                            intervalSeconds: number;
+                            timeoutMs: number;
+                            /** @enum {string} */
+                            state: "up" | "degraded" | "down" | "unknown";
+                            since: string;
+                            lastResult: {
+                                at: string;
+                                /** @enum {string} */
+                                outcome: "ok" | "degraded" | "fail";
+                                latencyMs: number;
+                                detail: string;
+                            } | null;
+                            createdBy: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4966,7 +7623,48 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            checks: {
+                                id: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                /** @enum {string} */
+                                origin: "builtin" | "operator";
+                                builtin: string | null;
+                                target: string;
+                                intervalSeconds: number;
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                state: "up" | "degraded" | "down" | "unknown";
+                                since: string;
+                                lastResult: {
+                                    at: string;
+                                    /** @enum {string} */
+                                    outcome: "ok" | "degraded" | "fail";
+                                    latencyMs: number;
+                                    detail: string;
+                                } | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5006,7 +7704,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {boolean} */
+                            removed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -8612,7 +11330,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            attempts: {
+                                id: string;
+                                alertId: string;
+                                /** @enum {string} */
+                                action: "restart-process" | "restart-stage" | "rerun-backup" | "start-ha-member" | "reinit-ha-member";
+                                tenant: string | null;
+                                stage: string | null;
+                                process: string | null;
+                                target: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                /** @enum {string} */
+                                outcome: "running" | "succeeded" | "failed" | "interrupted" | "skipped-disabled" | "skipped-rate-limited" | "skipped-cooling-down" | "skipped-in-progress" | "skipped-no-target";
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
