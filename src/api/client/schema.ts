@@ -2015,10 +2015,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant's deployments, newest first */
+        /** A tenant's deployments (or one stage's), newest first */
         get: {
             parameters: {
                 query?: {
+                    stage?: string;
                     limit?: number;
                     cursor?: string;
                     sort?: "id";
