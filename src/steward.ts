@@ -20,6 +20,7 @@ import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
 import type { KeyringStore } from './secrets/keyring.ts';
 import { KeyringWatcher } from './secrets/watcher.ts';
+import { EventHub } from './events/index.ts';
 import { createServices, type Services } from './services.ts';
 import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
@@ -39,6 +40,8 @@ import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
+import { randomBytes } from 'node:crypto';
+import { defaultConsoleDist, loadConsole } from './console/index.ts';
 import {
   defaultNodeName,
   Elector,
@@ -102,6 +105,8 @@ export interface StewardOptions {
   };
   /** Database router entries besides the ha stages' (the appliance's control database): the router keeps them. */
   readonly routerEntries?: () => readonly RouterEntry[];
+  /** The built console the API serves at `/` (default: web/dist of this checkout). */
+  readonly consoleDist?: string;
   /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
   readonly role?: StewardRole;
 }
@@ -128,6 +133,8 @@ export class Steward {
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
+  /** Live updates for the consoles this process serves (one LISTEN on the control database). */
+  #events: EventHub | undefined;
   #watchdog: ControlDatabaseWatchdog | undefined;
   #resyncing: Promise<void> | undefined;
   #starting: Promise<string> | undefined;
@@ -158,9 +165,25 @@ export class Steward {
     return this.#traffic?.endpoints;
   }
 
+  /** The console's host on the data plane: `console.<baseDomain>` ('console' is no tenant's slug). */
+  get consoleHost(): string {
+    return `console.${this.#o.config.gateway.baseDomain}`;
+  }
+
+  /** Where browsers open the console: through the data plane, when this process runs one. */
+  get consoleUrl(): string | undefined {
+    const port = this.#gatewayAddress?.port;
+    return port === undefined ? undefined : `https://${this.consoleHost}${port === 443 ? '' : `:${port}`}/`;
+  }
+
   /** The ha tier (Patroni), when this machine has it. */
   get ha(): HaTier | undefined {
     return this.#ha;
+  }
+
+  /** The consoles' live updates (GET /api/v1/events), when this process serves the API. */
+  get events(): EventHub | undefined {
+    return this.#events;
   }
 
   /** The data plane's controller, when this process runs one. */
@@ -305,6 +328,7 @@ export class Steward {
           logger: logger.child({ component: 'scim' }),
         }),
         stewardHosts: [status.host],
+        ...(role === 'all' ? { consoleHost: this.consoleHost } : {}),
         auth: this.#services.sessions,
         paths: { auth: this.#services.authPages.handler },
         registry: metrics.registry,
@@ -329,14 +353,33 @@ export class Steward {
     if (role === 'gateway') {
       return this.#gatewayAddress?.url ?? '';
     }
+    const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
+    const site = await loadConsole(consoleDist);
+    if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
+    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
+    const edgeKey = randomBytes(32).toString('base64url');
+    this.#events = new EventHub({
+      pool: this.#store.pool,
+      logger: logger.child({ component: 'events' }),
+      coalesceMs: config.events.coalesceMs,
+      registry: metrics.registry,
+    });
+    await this.#events.start();
     this.#api = await createApiServer({
       services: this.#services,
+      console: site,
+      edgeKey,
       logger,
       version,
       metrics,
       metricsAllow: parseAllowList(config.metrics.allow, 'metrics.allow'),
       ...(this.#dataPlane?.stats ? { haproxyMetrics: new HaproxyExporter(this.#dataPlane.stats) } : {}),
       controlDatabase: this.#watchdog,
+      events: {
+        hub: this.#events,
+        keepaliveMs: config.events.keepaliveSeconds * 1000,
+        bufferBytes: config.events.bufferBytes,
+      },
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
     // The first checkpoint anchors what is there (events from before migration 0012 too).
@@ -376,6 +419,15 @@ export class Steward {
     }
     const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
     this.#services.oncall.useApiUrl(address);
+    const listening = this.#api.server.address();
+    if (typeof listening === 'object' && listening) {
+      await this.#dataPlane?.useConsole({
+        address: ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host,
+        port: listening.port,
+        tls: this.#o.tls !== undefined,
+        edgeKey,
+      });
+    }
     await this.#node?.setApiUrl(address);
     // Stages reach the data plane like any client does (their own stage too, through its public name).
     const gatewayPorts = [this.#gatewayAddress?.port, this.#gatewayAddress?.httpPort].filter(
@@ -534,6 +586,8 @@ export class Steward {
     await this.#services?.healing.stop();
     await this.#services?.status.stop();
     await this.#services?.maintenance.stop();
+    // Open event streams end first: the API server's close waits for every open response.
+    this.#events?.stop();
     await this.#api?.close();
     if (this.#o.workers !== false && this.#o.role !== 'gateway') await this.#services?.runtime.stop();
     // After the stages' processes: a graceful stop takes HAProxy with it (a kill -9 leaves both serving).

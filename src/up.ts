@@ -32,6 +32,7 @@ import { freePort } from './system/ports.ts';
 
 export { freePort };
 import { ensureCa, issueServerCertificate } from './tls/ca.ts';
+import { buildConsole, consoleStale } from './console/index.ts';
 import { findPgBackRest } from './backups/pgbackrest/setup.ts';
 import { prepareSharedArchiving } from './backups/stanzas.ts';
 import {
@@ -76,6 +77,8 @@ export interface RunningSteward {
   readonly apiUrl: string;
   /** The data plane's URL for the base domain (https://localhost:8443), when it runs. */
   readonly gatewayUrl: string | undefined;
+  /** The web console through the data plane (https://console.localhost:8443/), when it runs. */
+  readonly consoleUrl: string | undefined;
   readonly caPem: string;
   readonly clientFile: string;
   /** Set only on the first start: the first owner's one-time password. */
@@ -252,6 +255,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         config,
         apiUrl: '',
         gatewayUrl: steward.gatewayAddress?.url,
+        consoleUrl: undefined,
         caPem: ca.certPem,
         clientFile: join(dataDir, 'client.json'),
         firstOwner: undefined,
@@ -260,6 +264,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         stop: () => (stopping ??= releaseAll()),
       };
     }
+    await buildConsoleIfStale(progress);
     progress('migrating the control database and starting the API');
     await steward.start();
     if (config.appliance) steward.services.nodes.useMemberRoles(controlMemberRoles(config.appliance));
@@ -302,6 +307,7 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
       config,
       apiUrl,
       gatewayUrl: steward.gatewayAddress?.url,
+      consoleUrl: steward.consoleUrl,
       caPem: ca.certPem,
       clientFile,
       firstOwner,
@@ -312,6 +318,23 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
   } catch (error) {
     await releaseAll();
     throw error;
+  }
+}
+
+/**
+ * The console from this checkout's web/ when web/dist is missing or older
+ * than its sources. A failed build leaves Steward running without the
+ * console (the API and the CLI need none), and says why.
+ */
+async function buildConsoleIfStale(progress: (message: string) => void): Promise<void> {
+  if (!(await consoleStale())) return;
+  progress('building the console (vite build of web/ into web/dist)');
+  const started = Date.now();
+  try {
+    const built = await buildConsole();
+    progress(`console built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${built.dist}`);
+  } catch (error) {
+    progress(`console: not built, Steward runs without it: ${(error as Error).message}`);
   }
 }
 

@@ -10,6 +10,23 @@ import {
   type TokenScope,
 } from '../core/policy.ts';
 import { parseInput } from '../core/validation.ts';
+import { consoleCookieValue, cookieRefusal } from '../console/session.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The client's address when the request came through Steward's own data
+     * plane (the console host): HAProxy names it, vouched for by the edge key
+     * (api/server.ts). Unset: the connection's own address.
+     */
+    edgeClientAddress?: string;
+  }
+}
+
+/** Who sent the request: the address the lockout, the login log and the audit log record. */
+export function clientAddress(request: FastifyRequest): string {
+  return request.edgeClientAddress ?? request.ip;
+}
 import { contractOf, errorBodySchema } from './contracts/index.ts';
 import { isPageQuery, pageHeaders } from './pagination.ts';
 
@@ -63,9 +80,11 @@ const anonymous = (address: string): Principal => ({
 });
 
 /**
- * Who asks: resolved from the Authorization header alone. It runs in each
- * route's onRequest hook, before Fastify reads a byte of the body, so an
- * anonymous or unauthorised 256 MiB upload is refused at its headers.
+ * Who asks: resolved from the Authorization header, or without one from the
+ * console's session cookie (whose changes need its CSRF token and this
+ * origin). It runs in each route's onRequest hook, before Fastify reads a
+ * byte of the body, so an anonymous or unauthorised 256 MiB upload is
+ * refused at its headers.
  */
 async function principalOf(
   request: FastifyRequest,
@@ -74,24 +93,36 @@ async function principalOf(
   spec: Pick<RouteSpec<z.ZodType, z.ZodType, z.ZodType>, 'url' | 'permission' | 'scope' | 'tenantAdmin'>,
 ): Promise<Principal> {
   const { permission, scope } = spec;
-  const address = request.ip;
+  const address = clientAddress(request);
   if (permission === 'public') return anonymous(address);
   // Refused before its body is read: the connection closes rather than drain an upload nobody may send.
   const refuse = (error: Error): Error => {
     if (!bodyless(request)) void reply.header('connection', 'close');
     return error;
   };
-  const header = request.headers.authorization;
-  if (!header?.startsWith('Bearer ')) {
+  const token = credentialOf(request);
+  if (token.kind === 'none') {
     throw refuse(
       new UnauthorizedError(
-        'this request needs an API token: send "Authorization: Bearer stw_…" (the CLI reads it from client.json or STEWARD_TOKEN)',
+        'this request needs an API token: send "Authorization: Bearer stw_…" (the CLI reads it from client.json or STEWARD_TOKEN), or sign in to the console (POST /api/v1/console/login)',
       ),
     );
   }
+  if (token.kind === 'cookie') {
+    // Checked before the token is looked up: a forged request changes nothing, not even a last-used time.
+    const refusal = cookieRefusal({
+      method: request.method,
+      sessionToken: token.token,
+      host: request.headers.host,
+      origin: request.headers.origin,
+      secFetchSite: header(request, 'sec-fetch-site'),
+      csrfToken: header(request, 'x-csrf-token'),
+    });
+    if (refusal) throw refuse(new ForbiddenError(refusal.message, { field: refusal.field }));
+  }
   let principal: Principal;
   try {
-    principal = await authenticate(header.slice(7).trim(), address);
+    principal = await authenticate(token.token, address);
   } catch (error) {
     throw refuse(error as Error);
   }
@@ -107,6 +138,28 @@ async function principalOf(
     throw refuse(new ForbiddenError(`role ${principal.role} may not do this (needs ${permission})`));
   }
   return principal;
+}
+
+/**
+ * The request's credential: the bearer token of its Authorization header, or
+ * (without that header) the console's session cookie.
+ */
+export function credentialOf(
+  request: FastifyRequest,
+): { kind: 'bearer' | 'cookie'; token: string } | { kind: 'none' } {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    return authorization.startsWith('Bearer ')
+      ? { kind: 'bearer', token: authorization.slice(7).trim() }
+      : { kind: 'none' };
+  }
+  const cookie = consoleCookieValue(request.headers.cookie);
+  return cookie === undefined ? { kind: 'none' } : { kind: 'cookie', token: cookie };
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** A scoped token may call only the routes of its scope (core/policy.ts tokenScopes). */
@@ -161,7 +214,7 @@ export function route<
       principals.set(request, await principalOf(request, reply, authenticate, spec));
     },
     handler: async (request, reply) => {
-      const address = request.ip;
+      const address = clientAddress(request);
       const principal = principals.get(request);
       // The hook sets one for every request it lets through.
       if (!principal) throw new UnauthorizedError('this request was not authenticated');

@@ -19,6 +19,7 @@ import { restoreRoutes } from './routes/restores.ts';
 import { drillRoutes } from './routes/drills.ts';
 import { nodeLossRoutes } from './routes/node-loss.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { eventRoutes, type EventRouteOptions } from './routes/events.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { oncallRoutes } from './routes/oncall.ts';
@@ -35,7 +36,10 @@ import { systemRoutes } from './routes/system.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
+import { consoleRoutes } from './routes/console.ts';
 import type { Services } from '../services.ts';
+import { answer, isApiPath, type ConsoleSite } from '../console/site.ts';
+import { edgeClientAddress } from '../console/edge.ts';
 
 export interface ApiServerOptions {
   readonly services: Services;
@@ -49,9 +53,19 @@ export interface ApiServerOptions {
   /** HAProxy's Prometheus exporter (src/dataplane/exporter.ts), served at /metrics/haproxy with /metrics' guard. */
   readonly haproxyMetrics?: MetricsSource;
   /** Turns a lost control database connection into a 503 that says why (the watchdog). */
+  /** The built console (web/dist), served at `/` outside /api; none: it is not built. */
+  readonly console?: ConsoleSite | undefined;
+  /**
+   * The key Steward's own data plane vouches for the client's address with
+   * (header x-steward-edge beside x-forwarded-for) when it passes the console
+   * host's requests on: the lockout and the logs see the browser's address.
+   */
+  readonly edgeKey?: string;
   readonly controlDatabase?: {
     unavailable(error: unknown): Promise<StewardError | undefined>;
   };
+  /** Live updates for consoles (GET /api/v1/events): the process's event hub and its stream settings. */
+  readonly events?: EventRouteOptions;
 }
 
 /**
@@ -104,6 +118,24 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     return reply.code(500).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    if ((request.method === 'GET' || request.method === 'HEAD') && !isApiPath(path)) {
+      if (options.console) {
+        const served = answer(options.console, {
+          method: request.method,
+          url: request.url,
+          acceptEncoding: request.headers['accept-encoding'],
+          ifNoneMatch: request.headers['if-none-match'],
+        });
+        return reply.code(served.status).headers(served.headers).send(served.body);
+      }
+      const body: ErrorBody = {
+        code: 'not_found',
+        message:
+          'the console is not built on this server: run "npm run build:console" (steward up builds it)',
+      };
+      return reply.code(404).send(body);
+    }
     const body: ErrorBody = {
       code: 'not_found',
       message: `no API route ${request.method} ${request.url.split('?')[0]}`,
@@ -118,6 +150,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
+
+  const edgeKey = options.edgeKey;
+  if (edgeKey !== undefined) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const address = edgeClientAddress(request.headers, edgeKey);
+      if (address !== undefined) request.edgeClientAddress = address;
+      done();
+    });
+  }
 
   const authenticate: Authenticator = (token, address) =>
     options.services.operators.authenticate(token, address);
@@ -153,6 +194,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   maintenanceRoutes(api, authenticate, options.services);
   ldapDirectoryRoutes(api, authenticate, options.services.ldap);
   userRoutes(api, authenticate, options.services);
+  consoleRoutes(api, authenticate, options.services);
+  eventRoutes(api, authenticate, options.events);
   if (options.metrics)
     metricsRoutes(api, authenticate, options.metrics, options.metricsAllow, options.haproxyMetrics);
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());

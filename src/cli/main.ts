@@ -248,6 +248,7 @@ program
         printJson({
           apiUrl: running.apiUrl,
           gatewayUrl: running.gatewayUrl ?? null,
+          consoleUrl: running.consoleUrl ?? null,
           clientFile: running.clientFile,
           firstOwner: running.firstOwner ?? null,
           demo: running.demo ?? null,
@@ -259,6 +260,7 @@ program
             (running.gatewayUrl
               ? `  Gateway:     ${running.gatewayUrl} (a stage: https://<stage>.<tenant>.${running.config.gateway.baseDomain}:${new URL(running.gatewayUrl).port || 443})\n`
               : '') +
+            (running.consoleUrl ? `  Console:     ${running.consoleUrl}\n` : '') +
             `  CLI config:  ${running.clientFile}\n` +
             isolationLine(running.steward.services.isolation),
         );

@@ -360,6 +360,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Live updates for consoles (src/events/, GET /api/v1/events). */
+    events: z
+      .object({
+        /** A comment on an idle stream this often, so that proxies and browsers keep it open. */
+        keepaliveSeconds: z.number().min(0.05).max(300).default(15),
+        /** During a burst of changes, the hub sends at most once per this many ms (coalesced); a lone change goes at once. */
+        coalesceMs: z.number().int().min(0).max(5000).default(50),
+        /** Bytes a slow console may have waiting; past it its stream is closed (it reconnects and refetches). */
+        bufferBytes: z
+          .number()
+          .int()
+          .min(4096)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     /** Steward watching itself (src/watchdog/): what counts as stalled, backed up or late. */
     watchdog: z
       .object({

@@ -55,6 +55,11 @@ export function can(role: Role, permission: Permission): boolean {
   return grants[role].includes(permission);
 }
 
+/** Everything a role may do: the console hides what is not in it (the API still enforces each route). */
+export function permissionsOf(role: Role): Permission[] {
+  return [...grants[role]];
+}
+
 /**
  * A role may hand out tokens for itself or a lesser role, never a greater one.
  * A tenant admin's tokens are tenant admin tokens; no operator's token is one.

@@ -117,15 +117,29 @@ export interface DataPlaneState {
   readonly scimBaseDomain?: string;
   /** End users' sessions checked at the edge (issue 13; auth-rules.ts); none: no stage looks at sessions. */
   readonly auth?: EdgeAuth;
+  /** Steward's API, which serves the console: the console host (`console.<base>`) is routed to it. */
+  readonly console?: ConsoleUpstream;
+}
+
+/** The API behind the console host, as the data plane reaches it. */
+export interface ConsoleUpstream {
+  readonly address: string;
+  readonly port: number;
+  /** The API speaks TLS: HAProxy verifies its certificate (issued for `localhost`) against this CA file. */
+  readonly caFile?: string;
+  /** Vouches for X-Forwarded-For to the API (console/edge.ts): base64url, never a client's. */
+  readonly edgeKey: string;
 }
 
 /** Backends the renderer owns; a stage backend may not take these names. */
 export const stewardBackend = 'be_steward';
 export const unroutedBackend = 'be_unrouted';
+export const consoleBackend = 'be_console';
 export const maxSlots = 64;
 const reservedBackends: readonly string[] = [
   stewardBackend,
   unroutedBackend,
+  consoleBackend,
   addressTable,
   tenantTable,
   sessionTable,
@@ -236,6 +250,16 @@ function checkState(state: DataPlaneState): void {
     });
   }
   if (state.auth) checkEdgeAuth(state.auth);
+  if (state.console) {
+    checkAddress('console.address', state.console.address);
+    checkPort('console.port', state.console.port);
+    if (state.console.caFile !== undefined) checkPath('console.caFile', state.console.caFile);
+    if (!/^[A-Za-z0-9_-]{32,128}$/.test(state.console.edgeKey)) {
+      throw new InputError('console.edgeKey is not accepted: use 32 to 128 base64url characters', {
+        field: 'console.edgeKey',
+      });
+    }
+  }
   if (state.runAs) {
     checkName('runAs.user', state.runAs.user);
     checkName('runAs.group', state.runAs.group);
@@ -353,6 +377,7 @@ function renderBackends(state: DataPlaneState): string[] {
     `backend ${unroutedBackend}`,
     answer(files, 404, 'TRUE'),
     '',
+    ...(state.console ? consoleBackendLines(state.console) : []),
     ...tableSections(limits),
     ...(state.auth ? sessionTableSection() : []),
   ];
@@ -377,6 +402,29 @@ function renderBackends(state: DataPlaneState): string[] {
     lines.push('');
   }
   return lines;
+}
+
+/**
+ * The console host to Steward's API. The events stream (server-sent events)
+ * stays open with a keepalive every 15 s: HAProxy streams responses as they
+ * come (no buffering, no compression here), and its server timeout outlasts
+ * the keepalives by far without holding a dead API connection for long.
+ */
+function consoleBackendLines(upstream: ConsoleUpstream): string[] {
+  const tls =
+    upstream.caFile === undefined
+      ? ''
+      : ` ssl verify required ca-file ${upstream.caFile} sni str(localhost) verifyhost localhost`;
+  return [
+    `backend ${consoleBackend}`,
+    '    timeout server 10m',
+    '    timeout tunnel 1h',
+    // Over whatever the client sent: the API takes the address only with the key (console/edge.ts).
+    '    http-request set-header X-Forwarded-For %[src]',
+    `    http-request set-header X-Steward-Edge ${upstream.edgeKey}`,
+    `    server api ${addressWithPort(upstream.address, upstream.port)}${tls}`,
+    '',
+  ];
 }
 
 export function renderHaproxyConfig(state: DataPlaneState): string {

@@ -18,7 +18,13 @@ import { acquirePidLock } from '../system/lockfile.ts';
 import type { CertificateAuthority } from '../tls/ca.ts';
 import { DataPlaneAccessLog } from './observability.ts';
 import { CertificateFiles, writePrivate } from './certificates.ts';
-import { renderHaproxyConfig, type DataPlaneState, type Listen, type StageServer } from './config.ts';
+import {
+  renderHaproxyConfig,
+  type ConsoleUpstream,
+  type DataPlaneState,
+  type Listen,
+  type StageServer,
+} from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { Haproxy } from './haproxy.ts';
 import { desiredCertificates, desiredRoutes, type DesiredCertificate, type DesiredStage } from './plan.ts';
@@ -74,6 +80,8 @@ export interface DataPlaneOptions {
   readonly scim?: PageHandler;
   /** Hosts routed to Steward's own pages (`status.<base>`). */
   readonly stewardHosts?: readonly string[];
+  /** The console's host (`console.<base>`): routed to Steward's API once useConsole() names it. */
+  readonly consoleHost?: string;
   /**
    * The stages' app instances as dynamic servers (the HAProxy stage
    * endpoints). Without it each stage backend has one server, the stage's
@@ -173,6 +181,7 @@ export class DataPlane {
   /** Operators' certificates by domain, as last read: the chain, and the key's name in the secrets store. */
   #operator = new Map<string, { readonly chain: string; readonly keySecret: string }>();
   #stages: readonly DesiredStage[] = [];
+  #console: ConsoleUpstream | undefined;
   #routes: readonly MapEntry[] = [];
   #ports: Ports | undefined;
   /** The rendered text without servers, as HAProxy runs it: a reload only when this changes. */
@@ -389,6 +398,19 @@ export class DataPlane {
     };
   }
 
+  /**
+   * Routes the console host to Steward's API (listening only after the data plane started, which it serves
+   * the exporter of): a reload adds the backend, the route and its certificate.
+   */
+  async useConsole(api: Omit<ConsoleUpstream, 'caFile'> & { readonly tls: boolean }): Promise<void> {
+    if (this.#o.consoleHost === undefined) return;
+    const caFile = join(this.#dir, 'api-ca.pem');
+    if (api.tls) await writePrivate(caFile, this.#o.ca.certPem);
+    const { address, port, edgeKey } = api;
+    this.#console = { address, port, edgeKey, ...(api.tls ? { caFile } : {}) };
+    await this.refresh();
+  }
+
   /** One pass: desired state to HAProxy. Concurrent calls share a pass (and one more after it). */
   refresh(): Promise<void> {
     if (this.#refreshing) {
@@ -445,7 +467,11 @@ export class DataPlane {
       this.#o.auth?.edgeState(),
     ]);
     const { baseDomain } = this.#o.settings;
-    const routes = desiredRoutes(sources, { baseDomain, stewardHosts: this.#o.stewardHosts ?? [] });
+    const routes = desiredRoutes(sources, {
+      baseDomain,
+      stewardHosts: this.#o.stewardHosts ?? [],
+      consoleHost: this.#console ? this.#o.consoleHost : undefined,
+    });
     this.#operator = new Map(
       stored.map((c) => [c.domain, { chain: c.certPem, keySecret: c.keySecret }] as const),
     );
@@ -545,6 +571,7 @@ export class DataPlane {
       hstsMaxAgeSeconds,
       limits: this.#o.settings.limits,
       ...(this.#o.scim ? { scimBaseDomain: this.#o.settings.baseDomain } : {}),
+      ...(this.#console ? { console: this.#console } : {}),
       ...(runAs() ? { runAs: runAs() } : {}),
       backends: this.#stages.map((stage) => ({
         name: stage.backend,

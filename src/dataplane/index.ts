@@ -4,6 +4,7 @@ export {
   renderHaproxyConfig,
   slotServerName,
   stewardBackend,
+  consoleBackend,
   unroutedBackend,
   type DataPlaneFiles,
   type DataPlaneState,

@@ -1,6 +1,6 @@
 import { buildRouteTable, type RouteKind } from '../gateway/routes.ts';
 import type { StageRouteSource } from '../gateway/state.ts';
-import { stewardBackend } from './config.ts';
+import { consoleBackend, stewardBackend } from './config.ts';
 import { stageBackendName } from './names.ts';
 import type { MapEntry } from './runtime-api.ts';
 
@@ -44,7 +44,12 @@ export interface DesiredRoutes {
  */
 export function desiredRoutes(
   sources: readonly StageRouteSource[],
-  options: { readonly baseDomain: string; readonly stewardHosts: readonly string[] },
+  options: {
+    readonly baseDomain: string;
+    readonly stewardHosts: readonly string[];
+    /** The console's host (`console.<base>`), routed to Steward's API. */
+    readonly consoleHost?: string | undefined;
+  },
 ): DesiredRoutes {
   const stageIds = new Map(sources.map((source) => [`${source.tenant}/${source.stage}`, source.stageId]));
   const stages = sources.map((source) => ({
@@ -60,6 +65,10 @@ export function desiredRoutes(
   const byHost = new Map<string, DesiredRoute>();
   for (const host of options.stewardHosts) {
     byHost.set(host, { host, backend: stewardBackend, kind: 'steward', tenant: undefined });
+  }
+  if (options.consoleHost !== undefined) {
+    const host = options.consoleHost;
+    byHost.set(host, { host, backend: consoleBackend, kind: 'steward', tenant: undefined });
   }
   for (const route of buildRouteTable(sources, options.baseDomain).routes) {
     const stageId = stageIds.get(`${route.tenant}/${route.stage}`);

@@ -326,6 +326,16 @@ export class OperatorService {
     return this.#o.tokens.authenticate(token, address);
   }
 
+  /** Whether the account (an operator's or a tenant admin's) has enrolled TOTP: the console's session shows it. */
+  async hasMfa(operatorId: string): Promise<boolean> {
+    const row = await this.#o.db
+      .selectFrom('operators')
+      .select('totp_enabled')
+      .where('id', '=', operatorId)
+      .executeTakeFirst();
+    return row?.totp_enabled ?? false;
+  }
+
   /** A token for automation, for the calling operator; only one of its own sign-ins may create one. */
   async createToken(actor: Principal, input: CreateTokenInput): Promise<IssuedToken> {
     return this.#o.tokens.create(actor, await this.#findOwn(actor, 'create a token'), input);

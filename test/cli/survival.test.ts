@@ -368,7 +368,7 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
             `select query from pg_stat_activity where datname = 'steward' and query like 'listen %' order by query`,
           );
           const channels = rows.rows.map((r) => r.query);
-          return channels.length >= 5 ? channels : undefined;
+          return channels.length >= 6 ? channels : undefined;
         } finally {
           await db.end();
         }
@@ -376,8 +376,9 @@ describe('steward up under load: kill -9 of its PostgreSQL, then of itself', () 
       10_000,
       200,
     );
-    // Steward's three, and the gateway-only process's two.
+    // Steward's four (the consoles' live updates among them), and the gateway-only process's two.
     expect(listening).toEqual([
+      'listen steward_events',
       'listen steward_jobs',
       'listen steward_keyring',
       'listen steward_keyring',

@@ -5,7 +5,6 @@ import {
   accessLogFormat,
   accessLogKeys,
   errorPageStatuses,
-  Haproxy,
   rateWindowMs,
   renderErrorPages,
   renderHaproxyConfig,
@@ -14,7 +13,7 @@ import {
 import { strippedRequestHeaders } from '../../src/gateway/headers.ts';
 import { InputError } from '../../src/core/errors.ts';
 import { gatewayLimitDefaults } from '../../src/gateway/limits.ts';
-import { dataPlaneFixture } from './support.ts';
+import { dataPlaneFixture, fixtureHaproxy } from './support.ts';
 
 const state: DataPlaneState = {
   files: {
@@ -325,13 +324,7 @@ describe('the rendered config in the real HAProxy', () => {
       { activator: { address: '127.0.0.1', port: 3001 }, accessLog: '/run/st-test/access.sock' },
     );
     dirs.push(fixture.dir);
-    const haproxy = new Haproxy({
-      configFile: fixture.configFile,
-      pidFile: `${fixture.dir}/haproxy.pid`,
-      masterSocket: `${fixture.dir}/master.sock`,
-      adminSocket: fixture.state.files.adminSocket,
-      logFile: `${fixture.dir}/haproxy.log`,
-    });
+    const haproxy = fixtureHaproxy(fixture);
     await haproxy.validate();
     writeFileSync(fixture.configFile, 'global\n    no-such-keyword\n');
     await expect(haproxy.validate()).rejects.toThrow(/no-such-keyword/);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   allowListFile,
   allowListText,
+  Haproxy,
   renderErrorPages,
   renderHaproxyConfig,
   type DataPlaneState,
@@ -78,6 +79,17 @@ export async function dataPlaneFixture(
   };
   fixture.write(backends);
   return fixture;
+}
+
+/** The HAProxy of a fixture's files (validate, start, stop). */
+export function fixtureHaproxy(fixture: DataPlaneFixture): Haproxy {
+  return new Haproxy({
+    configFile: fixture.configFile,
+    pidFile: join(fixture.dir, 'haproxy.pid'),
+    masterSocket: join(fixture.dir, 'master.sock'),
+    adminSocket: fixture.state.files.adminSocket,
+    logFile: join(fixture.dir, 'haproxy.log'),
+  });
 }
 
 /** A real HTTP backend that answers every request with its own name. */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
 import { migrate } from '../../src/store/migrate.ts';
 import { freePort } from '../../src/up.ts';
 import { startSharedEtcd } from './patroni-etcd.ts';
+import { buildConsole, consoleStale, defaultConsoleDist } from '../../src/console/build.ts';
 
 /**
  * One PostgreSQL cluster for the whole run, with a migrated template control
@@ -27,10 +29,22 @@ declare module 'vitest' {
     pgPort: number;
     pgSuperuserUrl: string;
     pgBinDir: string;
+    /** The console built once for the run (web/dist); empty when this checkout has no web/ sources. */
+    consoleDist: string;
   }
 }
 
+/** The console, built once per run when its sources changed since the last build (steward up does the same). */
+async function consoleForTheRun(): Promise<string> {
+  if (await consoleStale()) await buildConsole();
+  return existsSync(join(defaultConsoleDist, 'index.html')) ? defaultConsoleDist : '';
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Beside the cluster's start: the build is mostly one core's work.
+  const consoleDist = consoleForTheRun();
+  // Reported with its own message, not as an unhandled rejection while the cluster starts.
+  consoleDist.catch(() => undefined);
   const root = await mkdtemp(join(tmpdir(), 'steward-test-pg-'));
   await chmod(root, 0o711);
   const binDir = findPostgresBinDir();
@@ -49,9 +63,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The run's one etcd, for every file that starts Patroni (about 0.8 s to start, 20 MB).
   const etcd = await startSharedEtcd(root);
   project.provide('etcdUrl', etcd?.url ?? '');
-  return async () => {
+  const teardown = async (): Promise<void> => {
     await etcd?.stop();
     await stopCluster(cluster, 'immediate');
     await rm(root, { recursive: true, force: true });
   };
+  try {
+    project.provide('consoleDist', await consoleDist);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
 }

@@ -84,6 +84,8 @@ export interface TestStewardOptions {
   readonly backupS3Keys?: StewardOptions['backupS3Keys'];
   /** Run the gateway too (on free ports, with a CA in the data dir), as `steward up` does. */
   readonly gateway?: boolean;
+  /** The built console the API serves (default: the run's build, web/dist). */
+  readonly consoleDist?: string;
 }
 
 export const sharedClusterPassword = 'test-shared-superuser';
@@ -159,6 +161,7 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.workers === false ? { workers: false } : {}),
     ...(options.gateway ? { gateway: { ca: await ensureCa(dataDir) } } : {}),
+    ...(options.consoleDist ? { consoleDist: options.consoleDist } : {}),
   });
   await steward.start();
   const services = steward.services;

@@ -23,7 +23,7 @@ export async function send(
   t: TestSteward,
   method: 'GET' | 'POST' | 'DELETE',
   url: string,
-  options: { body?: unknown; token?: string | null; address?: string } = {},
+  options: { body?: unknown; token?: string | null; address?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   const token = options.token === undefined ? t.token : options.token;
   const response = await t.api.inject({
@@ -33,6 +33,7 @@ export async function send(
     headers: {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
     },
     ...(options.body !== undefined ? { payload: JSON.stringify(options.body) } : {}),
   });

@@ -81,8 +81,15 @@ async function mailedCode(email: string): Promise<string> {
 
 /** Every table of the control database, each as a digest of its rows: a refused request changes none. */
 async function snapshot(): Promise<Map<string, string>> {
-  // Volatile by design: the audit log, token use times, throttle counters, the job queue's timers.
-  const skip = new Set(['audit_events', 'api_tokens', 'login_failures', 'operator_login_failures', 'jobs']);
+  // Volatile by design: the audit log, token use times, throttle counters, the job queue's timers, node heartbeats.
+  const skip = new Set([
+    'audit_events',
+    'api_tokens',
+    'login_failures',
+    'operator_login_failures',
+    'jobs',
+    'nodes',
+  ]);
   const tables = await t.query<{ name: string }>(
     "select tablename as name from pg_tables where schemaname = 'public' order by 1",
     [],
@@ -199,8 +206,14 @@ describe('tenant admins', () => {
       'GET /api/v1/tokens',
       'POST /api/v1/tokens',
       'DELETE /api/v1/tokens/{id}',
+      // The console's session (its own sign-in); logout would end this admin's token.
+      'GET /api/v1/console/session',
+      'POST /api/v1/console/logout',
+      // Its own tenant's live updates (a stream that stays open: test/events/events.test.ts).
+      'GET /api/v1/events',
       // Public: anyone may try them; they give nothing without a password or an invitation code.
       'POST /api/v1/auth/login',
+      'POST /api/v1/console/login',
       'POST /api/v1/auth/tenant-admin/accept',
       'GET /api/v1/health',
     ]);

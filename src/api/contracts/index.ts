@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { systemContracts } from './system.ts';
+import { consoleContracts } from './console.ts';
 
 /**
  * What each route answers: a zod schema of its JSON body after serialisation
@@ -12,6 +13,7 @@ export type ContractMap = Readonly<Record<string, z.ZodType>>;
 
 export const contracts: ContractMap = {
   ...systemContracts,
+  ...consoleContracts,
 };
 
 /**

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.ts';
 import { createAccessLogMetrics } from '../../../src/dataplane/access-log-receiver.ts';
 import { createGatewayMetrics } from '../../../src/gateway/metrics.ts';
 import { StewardMetrics } from '../../../src/metrics/index.ts';
+import { EventHub } from '../../../src/events/index.ts';
 import { haproxyDashboardSeries } from '../../dataplane/haproxy-series.ts';
 
 /**
@@ -20,6 +23,8 @@ function exported(): { families: string[]; series: Set<string> } {
   const metrics = new StewardMetrics({ clock: systemClock });
   createGatewayMetrics({ registry: metrics.registry });
   createAccessLogMetrics(metrics.registry);
+  // The consoles' live updates register theirs on the same registry (never started here: no LISTEN).
+  new EventHub({ pool: new pg.Pool(), logger: pino({ level: 'silent' }), registry: metrics.registry });
   const families = metrics.registry.getMetricsAsArray().map((m) => ({ name: m.name, type: m.type }));
   const series = new Set<string>();
   for (const { name, type } of families) {
