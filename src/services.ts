@@ -632,7 +632,10 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     stageOrigin: (tenant, stage) => edge.stageOrigin(tenant, stage),
   });
   authPages.add('break-glass', breakGlassPage(breakGlass));
-  authPages.add('admin-invite', adminInvitePage(tenantAdmins, publicApiUrl));
+  authPages.add(
+    'admin-invite',
+    adminInvitePage(tenantAdmins, publicApiUrl, () => edge.consoleOrigin()),
+  );
   const drills = new DrillService({
     db,
     tenants,

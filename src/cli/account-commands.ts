@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IssuedToken, OperatorView, TokenView } from '../identity/operators.ts';
+import type { z } from 'zod';
+import type { issuedTokenSchema } from '../api/contracts/identity.ts';
+import type { OperatorRole, TokenScope } from '../core/policy.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 import { readStdin } from './prompt.ts';
@@ -21,8 +23,6 @@ export interface AccountCliContext {
   /** STEWARD_PASSWORD and STEWARD_NEW_PASSWORD, as read from the environment. */
   readonly secretEnv: Readonly<Record<string, string | undefined>>;
 }
-
-const enc = encodeURIComponent;
 
 /** Keeps a sign-in's token in the session file (only its owner may read it); returns the file. */
 export async function keepSession(file: string, api: ApiClient, token: string): Promise<string> {
@@ -83,18 +83,17 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
         ...(o.recovery ? { recoveryCode: await secrets.read({ name: 'recovery code' }) } : {}),
       };
       const api = ctx.client();
-      let issued: IssuedToken;
+      let issued: z.output<typeof issuedTokenSchema>;
       try {
-        issued = await api.post<IssuedToken>('/api/v1/auth/login', body);
+        issued = await api.api.post('/api/v1/auth/login', { body });
       } catch (error) {
         // A one-time password: on a terminal, ask for the new one at once rather than failing.
         const mustChange =
           error instanceof ApiError && error.status === 403 && error.body.field === 'newPassword';
         if (!mustChange || o.passwordStdin || !process.stdin.isTTY) throw error;
         process.stderr.write('The password was set for one use; choose a new one.\n');
-        issued = await api.post<IssuedToken>('/api/v1/auth/login', {
-          ...body,
-          newPassword: await newPassword(),
+        issued = await api.api.post('/api/v1/auth/login', {
+          body: { ...body, newPassword: await newPassword() },
         });
       }
       const file = await keepSession(ctx.sessionFile(), api, issued.token);
@@ -123,9 +122,8 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
         env: 'STEWARD_NEW_PASSWORD',
         confirm: true,
       });
-      const result = await ctx.client().post<{ changed: boolean }>('/api/v1/auth/password', {
-        currentPassword,
-        newPassword,
+      const result = await ctx.client().api.post('/api/v1/auth/password', {
+        body: { currentPassword, newPassword },
       });
       if (ctx.json()) return printJson(result);
       process.stdout.write('password changed; your other sessions and API tokens were revoked\n');
@@ -142,11 +140,14 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
       'days until it expires (default and most: identity.maxTokenLifetimeDays, 90)',
     )
     .action(async (name: string, o: { role?: string; scope?: string; expiresInDays?: string }) => {
-      const issued = await ctx.client().post<IssuedToken>('/api/v1/tokens', {
-        name,
-        ...(o.role ? { role: o.role } : {}),
-        ...(o.scope ? { scope: o.scope } : {}),
-        ...(o.expiresInDays ? { expiresInDays: Number(o.expiresInDays) } : {}),
+      const issued = await ctx.client().api.post('/api/v1/tokens', {
+        body: {
+          name,
+          // The API names what it accepts.
+          ...(o.role ? { role: o.role as OperatorRole } : {}),
+          ...(o.scope ? { scope: o.scope as TokenScope } : {}),
+          ...(o.expiresInDays ? { expiresInDays: Number(o.expiresInDays) } : {}),
+        },
       });
       if (ctx.json()) return printJson(issued);
       process.stdout.write(
@@ -157,7 +158,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .command('list')
     .description('list API tokens')
     .action(async () => {
-      const { tokens } = await ctx.client().get<{ tokens: TokenView[] }>('/api/v1/tokens');
+      const tokens = await ctx.client().api.all('/api/v1/tokens');
       if (ctx.json()) return printJson(tokens);
       printTable(
         ['id', 'name', 'operator', 'role', 'prefix', 'expires', 'revoked', 'last used'],
@@ -178,10 +179,12 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .description("revoke one of your API tokens, or (owners, --operator) another operator's")
     .option('--operator <username>', 'the operator whose token it is (owners only; audited)')
     .action(async (id: string, o: { operator?: string }) => {
-      const path = o.operator
-        ? `/api/v1/operators/${enc(o.operator)}/tokens/${enc(id)}`
-        : `/api/v1/tokens/${enc(id)}`;
-      const revoked = await ctx.client().delete<TokenView>(path);
+      const { api } = ctx.client();
+      const revoked = o.operator
+        ? await api.delete('/api/v1/operators/{username}/tokens/{id}', {
+            params: { username: o.operator, id },
+          })
+        : await api.delete('/api/v1/tokens/{id}', { params: { id } });
       if (ctx.json()) return printJson(revoked);
       process.stdout.write(`token ${revoked.id} (${revoked.name}) revoked\n`);
     });
@@ -194,13 +197,9 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .option('--password-stdin', 'read the password from stdin')
     .action(async (username: string, o: { role: string; passwordStdin?: boolean }) => {
       const password = o.passwordStdin ? await readStdin() : undefined;
-      const result = await ctx
-        .client()
-        .post<{ operator: OperatorView; password?: string }>('/api/v1/operators', {
-          username,
-          role: o.role,
-          ...(password ? { password } : {}),
-        });
+      const result = await ctx.client().api.post('/api/v1/operators', {
+        body: { username, role: o.role as OperatorRole, ...(password ? { password } : {}) },
+      });
       if (ctx.json()) return printJson(result);
       process.stdout.write(`operator ${username} added as ${o.role}\n`);
       if (result.password)
@@ -210,7 +209,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .command('list')
     .description('list operators')
     .action(async () => {
-      const { operators } = await ctx.client().get<{ operators: OperatorView[] }>('/api/v1/operators');
+      const operators = await ctx.client().api.all('/api/v1/operators');
       if (ctx.json()) return printJson(operators);
       printTable(
         ['username', 'role', 'mfa', 'last login', 'locked until'],
@@ -223,7 +222,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (username: string, o: { yes?: boolean }) => {
       await ctx.confirm(`This removes operator ${username}`, username, o.yes);
-      const result = await ctx.client().delete<{ removed: string }>(`/api/v1/operators/${enc(username)}`);
+      const result = await ctx.client().api.delete('/api/v1/operators/{username}', { params: { username } });
       if (ctx.json()) return printJson(result);
       process.stdout.write(`operator ${username} removed\n`);
     });
@@ -233,7 +232,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .command('enroll')
     .description('start TOTP enrolment: prints the secret and an otpauth:// URI for the authenticator app')
     .action(async () => {
-      const result = await ctx.client().post<{ secret: string; uri: string }>('/api/v1/auth/mfa/enroll');
+      const result = await ctx.client().api.post('/api/v1/auth/mfa/enroll');
       if (ctx.json()) return printJson(result);
       process.stdout.write(
         `secret: ${result.secret}\nuri:    ${result.uri}\nthen: steward mfa verify <code>\n`,
@@ -243,9 +242,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .command('verify <code>')
     .description('confirm enrolment with a code from the app; prints recovery codes once')
     .action(async (code: string) => {
-      const result = await ctx
-        .client()
-        .post<{ recoveryCodes: string[] }>('/api/v1/auth/mfa/verify', { code });
+      const result = await ctx.client().api.post('/api/v1/auth/mfa/verify', { body: { code } });
       if (ctx.json()) return printJson(result);
       process.stdout.write(
         `MFA enabled. Recovery codes (each works once; keep them safe):\n${result.recoveryCodes.join('\n')}\n`,
@@ -257,7 +254,7 @@ export function accountCommands(program: Command, ctx: AccountCliContext): void 
     .action(async (username: string) => {
       const result = await ctx
         .client()
-        .post<{ reset: string }>(`/api/v1/operators/${enc(username)}/mfa/reset`);
+        .api.post('/api/v1/operators/{username}/mfa/reset', { params: { username } });
       if (ctx.json()) return printJson(result);
       process.stdout.write(`MFA of ${username} reset\n`);
     });

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import type { AlertRule, AlertView, SilenceView } from '../alerts/index.ts';
-import type { HealAttemptView } from '../healing/index.ts';
+import type { z } from 'zod';
+import type { AlertStatus } from '../alerts/contract.ts';
+import type { alertViewSchema, silenceViewSchema } from '../api/contracts/alerts.ts';
+import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printHealAttempts } from './heal-commands.ts';
 import { printJson, printTable } from './output.ts';
@@ -15,14 +17,12 @@ export interface AlertCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
-
 function where(a: { tenant: string | null; stage: string | null }): string {
   if (a.tenant === null) return 'steward';
   return a.stage === null ? a.tenant : `${a.tenant}/${a.stage}`;
 }
 
-function showAlert(a: AlertView): void {
+function showAlert(a: z.output<typeof alertViewSchema>): void {
   const lines: [string, string | null][] = [
     [
       'alert',
@@ -44,7 +44,7 @@ function showAlert(a: AlertView): void {
   }
 }
 
-function windowRows(windows: readonly SilenceView[]): unknown[][] {
+function windowRows(windows: readonly z.output<typeof silenceViewSchema>[]): unknown[][] {
   return windows.map((w) => [
     w.id,
     w.tenant,
@@ -56,7 +56,7 @@ function windowRows(windows: readonly SilenceView[]): unknown[][] {
   ]);
 }
 
-function muteBody(o: { tenant?: string; stage?: string; for?: string; until?: string; reason: string }) {
+function muteBody(o: { tenant: string; stage?: string; for?: string; until?: string; reason: string }) {
   return {
     tenant: o.tenant,
     ...(o.stage !== undefined ? { stage: o.stage } : {}),
@@ -78,13 +78,16 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .option('--limit <n>', 'at most this many (default 100)')
     .action(
       async (o: { open?: boolean; tenant?: string; stage?: string; status?: string; limit?: string }) => {
-        const query = new URLSearchParams();
-        if (o.open) query.set('open', 'true');
-        for (const key of ['tenant', 'stage', 'status', 'limit'] as const) {
-          const value = o[key];
-          if (value !== undefined) query.set(key, value);
-        }
-        const { alerts } = await client().get<{ alerts: AlertView[] }>(`/api/v1/alerts?${query.toString()}`);
+        const { alerts } = await client().api.get('/api/v1/alerts', {
+          query: {
+            ...(o.open ? { open: 'true' as const } : {}),
+            tenant: o.tenant,
+            stage: o.stage,
+            // The API names the statuses it accepts.
+            status: o.status as AlertStatus | undefined,
+            ...(o.limit !== undefined ? { limit: numberArg(o.limit) } : {}),
+          },
+        });
         if (json()) return printJson(alerts);
         printTable(
           ['id', 'status', 'severity', 'where', 'summary', 'since', 'muted by'],
@@ -106,10 +109,9 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
       'one alert: what raised it, what was seen, when people were told, who took it, what self-healing did',
     )
     .action(async (id: string) => {
-      const view = await client().get<AlertView>(`/api/v1/alerts/${enc(id)}`);
-      const { attempts } = await client().get<{ attempts: HealAttemptView[] }>(
-        `/api/v1/healing/attempts?alert=${enc(view.id)}`,
-      );
+      const { api } = client();
+      const view = await api.get('/api/v1/alerts/{id}', { params: { id } });
+      const attempts = await api.all('/api/v1/healing/attempts', { query: { alert: view.id } });
       const healing = [...attempts].reverse();
       if (json()) return printJson({ ...view, healing });
       showAlert(view);
@@ -122,7 +124,7 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .command('ack <id>')
     .description('acknowledge a firing alert: you took it')
     .action(async (id: string) => {
-      const view = await client().post<AlertView>(`/api/v1/alerts/${enc(id)}/ack`);
+      const view = await client().api.post('/api/v1/alerts/{id}/ack', { params: { id } });
       if (json()) return printJson(view);
       process.stdout.write(`alert ${view.id} acknowledged by ${view.acknowledgedBy ?? '?'}\n`);
     });
@@ -131,7 +133,10 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .description('resolve an open alert by hand')
     .requiredOption('--note <text>', 'why: what was done or found')
     .action(async (id: string, o: { note: string }) => {
-      const view = await client().post<AlertView>(`/api/v1/alerts/${enc(id)}/resolve`, { note: o.note });
+      const view = await client().api.post('/api/v1/alerts/{id}/resolve', {
+        params: { id },
+        body: { note: o.note },
+      });
       if (json()) return printJson(view);
       process.stdout.write(`alert ${view.id} resolved by ${view.resolvedBy ?? '?'}\n`);
     });
@@ -139,7 +144,7 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .command('rules')
     .description('the rules over checks, in the order they are tried (first match wins)')
     .action(async () => {
-      const { rules } = await client().get<{ rules: AlertRule[] }>('/api/v1/alerts/rules');
+      const { rules } = await client().api.get('/api/v1/alerts/rules');
       if (json()) return printJson(rules);
       printTable(
         ['name', 'match', 'condition', 'for', 'severity', 'resolve after', 'heal', 'inhibits'],
@@ -168,7 +173,7 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .option('--until <time>', 'until when (ISO 8601)')
     .requiredOption('--reason <text>', 'why')
     .action(async (o: { tenant: string; stage?: string; for?: string; until?: string; reason: string }) => {
-      const added = await client().post<SilenceView>('/api/v1/silences', muteBody(o));
+      const added = await client().api.post('/api/v1/silences', { body: muteBody(o) });
       if (json()) return printJson(added);
       process.stdout.write(`silence ${added.id} for ${where(added)} until ${added.endsAt}\n`);
     });
@@ -177,9 +182,9 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .description('current and planned silences')
     .option('--all', 'also ended and removed ones')
     .action(async (o: { all?: boolean }) => {
-      const { silences } = await client().get<{ silences: SilenceView[] }>(
-        `/api/v1/silences${o.all ? '?all=true' : ''}`,
-      );
+      const silences = await client().api.all('/api/v1/silences', {
+        query: o.all ? { all: 'true' } : {},
+      });
       if (json()) return printJson(silences);
       printTable(['id', 'tenant', 'stage', 'from', 'until', 'by', 'reason'], windowRows(silences));
     });
@@ -187,7 +192,7 @@ export function alertCommands(program: Command, { client, json }: AlertCliContex
     .command('remove <id>')
     .description('remove a silence: what it muted is told from now on')
     .action(async (id: string) => {
-      const removed = await client().delete<SilenceView>(`/api/v1/silences/${enc(id)}`);
+      const removed = await client().api.delete('/api/v1/silences/{id}', { params: { id } });
       if (json()) return printJson(removed);
       process.stdout.write(`silence ${removed.id} removed\n`);
     });

@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { DirectoryView, SyncRequested, SyncRunView } from '../identity/ldap/index.ts';
+import type { z } from 'zod';
+import type { syncRunViewSchema } from '../api/contracts/ldap-directory.ts';
+import type { LdapPreset } from '../identity/ldap/settings.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable, progressReporter } from './output.ts';
 import { readStdin } from './prompt.ts';
+import { numberArg } from './args.ts';
 import { refuseSecretOption } from './secret-input.ts';
 
 /**
@@ -16,7 +19,7 @@ export interface DirectoryCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type SyncRunView = z.output<typeof syncRunViewSchema>;
 
 interface SetFlags {
   readonly url: string;
@@ -111,25 +114,29 @@ export function directoryCommands(program: Command, { client, json }: DirectoryC
     )
     .option('--every <interval>', 'how often to sync: 5m to 7d, or off (default 1h)')
     .action(async (tenant: string, o: SetFlags) => {
-      const body: Record<string, unknown> = {
+      let bindPassword: string | undefined;
+      if (o.bindPasswordStdin) {
+        bindPassword = (await readStdin()).split(/\r?\n/)[0] ?? '';
+        if (bindPassword === '')
+          throw new Error('--bind-password-stdin: stdin ended before the bind password');
+      }
+      // Options not given are undefined: JSON leaves them out.
+      const body = {
         url: o.url,
         bindDn: o.bindDn,
         baseDn: o.baseDn,
-        preset: o.preset,
+        // The API names the presets it accepts.
+        preset: o.preset as LdapPreset | undefined,
+        bindPassword,
+        caPem: o.caFile !== undefined ? await readFile(o.caFile, 'utf8') : undefined,
+        userFilter: o.userFilter,
+        groupBaseDn: o.groupBaseDn,
+        groupFilter: o.groupFilter,
+        memberAttribute: o.memberAttribute,
+        attributes: o.attribute?.length ? attributeOverrides(o.attribute) : undefined,
+        every: o.every,
       };
-      if (o.bindPasswordStdin) {
-        const password = (await readStdin()).split(/\r?\n/)[0] ?? '';
-        if (password === '') throw new Error('--bind-password-stdin: stdin ended before the bind password');
-        body.bindPassword = password;
-      }
-      if (o.caFile !== undefined) body.caPem = await readFile(o.caFile, 'utf8');
-      if (o.userFilter !== undefined) body.userFilter = o.userFilter;
-      if (o.groupBaseDn !== undefined) body.groupBaseDn = o.groupBaseDn;
-      if (o.groupFilter !== undefined) body.groupFilter = o.groupFilter;
-      if (o.memberAttribute !== undefined) body.memberAttribute = o.memberAttribute;
-      if (o.attribute?.length) body.attributes = attributeOverrides(o.attribute);
-      if (o.every !== undefined) body.every = o.every;
-      const view = await client().put<DirectoryView>(`/api/v1/tenants/${enc(tenant)}/directory`, body);
+      const view = await client().api.put('/api/v1/tenants/{tenant}/directory', { params: { tenant }, body });
       if (json()) return printJson(view);
       const d = view.directory;
       process.stdout.write(
@@ -145,9 +152,10 @@ export function directoryCommands(program: Command, { client, json }: DirectoryC
     .argument('<tenant>')
     .option('--runs <n>', 'how many runs to show', '10')
     .action(async (tenant: string, o: { runs: string }) => {
-      const view = await client().get<DirectoryView>(
-        `/api/v1/tenants/${enc(tenant)}/directory?limit=${enc(o.runs)}`,
-      );
+      const view = await client().api.get('/api/v1/tenants/{tenant}/directory', {
+        params: { tenant },
+        query: { limit: numberArg(o.runs) },
+      });
       if (json()) return printJson(view);
       const d = view.directory;
       if (!d) {
@@ -201,14 +209,17 @@ export function directoryCommands(program: Command, { client, json }: DirectoryC
     .description('sync now and follow the run: progress, then what changed')
     .argument('<tenant>')
     .action(async (tenant: string) => {
-      const api = client();
-      const requested = await api.post<SyncRequested>(`/api/v1/tenants/${enc(tenant)}/directory/sync`, {});
+      const { api } = client();
+      const requested = await api.post('/api/v1/tenants/{tenant}/directory/sync', { params: { tenant } });
       const progress = progressReporter(!json());
       let run: SyncRunView | undefined;
       // A run may take long once it runs; one that never starts means no worker takes the job.
       const startBy = Date.now() + 120_000;
       for (;;) {
-        const view = await api.get<DirectoryView>(`/api/v1/tenants/${enc(tenant)}/directory?limit=5`);
+        const view = await api.get('/api/v1/tenants/{tenant}/directory', {
+          params: { tenant },
+          query: { limit: 5 },
+        });
         run = view.runs.find((r) => r.startedAt >= requested.requestedAt);
         if (run && run.status !== 'running') break;
         if (!run && Date.now() > startBy) {
@@ -232,9 +243,7 @@ export function directoryCommands(program: Command, { client, json }: DirectoryC
     .description("stop syncing from the tenant's directory (the users it made stay as they are)")
     .argument('<tenant>')
     .action(async (tenant: string) => {
-      const result = await client().delete<{ tenant: string; removed: boolean }>(
-        `/api/v1/tenants/${enc(tenant)}/directory`,
-      );
+      const result = await client().api.delete('/api/v1/tenants/{tenant}/directory', { params: { tenant } });
       if (json()) return printJson(result);
       process.stdout.write(
         result.removed ? `tenant ${tenant}: directory sync removed\n` : `tenant ${tenant} had no directory\n`,

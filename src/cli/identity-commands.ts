@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { IdentitySettingsView } from '../identity/sessions/index.ts';
+import type { z } from 'zod';
+import type { identitySettingsViewSchema } from '../api/contracts/identity-settings.ts';
 import type { ApiClient } from './client.ts';
 import { parseOnOff } from './gateway-commands.ts';
 import { printJson, printTable } from './output.ts';
@@ -15,7 +16,6 @@ export interface IdentityCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
 const modes = ['required', 'optional', 'off'] as const;
 
 function signInMode(value: string): (typeof modes)[number] {
@@ -47,7 +47,7 @@ function wholeNumber(max: number): (value: string) => number {
 const shown = (value: boolean | string | number | null, unit = ''): string =>
   value === null ? '-' : typeof value === 'boolean' ? (value ? 'on' : 'off') : `${value}${unit}`;
 
-export function describeIdentity(view: IdentitySettingsView): string[][] {
+export function describeIdentity(view: z.output<typeof identitySettingsViewSchema>): string[][] {
   return view.stages.map((stage) => [
     stage.stage,
     stage.effective.signIn,
@@ -97,10 +97,10 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
       stage: string | undefined,
       o: {
         localUsers?: boolean;
-        signIn?: string;
+        signIn?: (typeof modes)[number];
         idleMinutes?: number;
         absoluteHours?: number;
-        mfa?: string;
+        mfa?: (typeof mfaModes)[number];
       } & OidcSetOptions,
     ) => {
       const connection = await setOidcFrom(client(), tenant, stage, o);
@@ -124,10 +124,10 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
           'give at least one of --local-users, --sign-in, --idle-minutes, --absolute-hours, --mfa, --oidc',
         );
       }
-      const view = await client().patch<IdentitySettingsView>(
-        `/api/v1/tenants/${enc(tenant)}/identity`,
+      const view = await client().api.patch('/api/v1/tenants/{tenant}/identity', {
+        params: { tenant },
         body,
-      );
+      });
       if (json()) return printJson(connection ? { ...view, oidc: connection } : view);
       printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE', 'MFA'], describeIdentity(view));
       if (connection) {
@@ -141,7 +141,7 @@ export function identityCommands(program: Command, cli: IdentityCliContext): voi
     .description("a tenant's identity settings: what applies to each stage")
     .argument('<tenant>', 'tenant slug')
     .action(async (tenant: string) => {
-      const view = await client().get<IdentitySettingsView>(`/api/v1/tenants/${enc(tenant)}/identity`);
+      const view = await client().api.get('/api/v1/tenants/{tenant}/identity', { params: { tenant } });
       if (json()) return printJson(view);
       printTable(['STAGE', 'SIGN-IN', 'LOCAL USERS', 'IDLE', 'ABSOLUTE', 'MFA'], describeIdentity(view));
     });

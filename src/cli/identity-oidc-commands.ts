@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import type { OidcConnectionView } from '../identity/oidc/index.ts';
+import type { z } from 'zod';
+import type { oidcConnectionViewSchema } from '../api/contracts/identity-oidc.ts';
+import type { ConnectionKind } from '../identity/oidc/issuer.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 import { refuseSecretOption, SecretReader } from './secret-input.ts';
@@ -10,7 +12,7 @@ export interface IdentityOidcCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type OidcConnectionView = z.output<typeof oidcConnectionViewSchema>;
 
 function show(connections: readonly OidcConnectionView[], json: boolean): void {
   if (json) return printJson(connections);
@@ -79,15 +81,19 @@ export async function setOidcFrom(
     return undefined;
   }
   const secrets = new SecretReader({}, o.clientSecretStdin ? '--client-secret-stdin' : undefined);
-  return api.post<OidcConnectionView>(`/api/v1/tenants/${enc(tenant)}/identity/oidc`, {
-    name: o.oidc,
-    kind: o.kind,
-    issuer: o.issuer,
-    clientId: o.clientId,
-    clientSecret: await secrets.read({ name: 'client secret', stdinFlag: '--client-secret-stdin' }),
-    allowedTids: o.allowedTid ?? [],
-    ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
-    ...(stage !== undefined ? { stage } : {}),
+  return api.api.post('/api/v1/tenants/{tenant}/identity/oidc', {
+    params: { tenant },
+    body: {
+      name: o.oidc,
+      // The API names what it accepts, and what is missing.
+      kind: o.kind as ConnectionKind,
+      issuer: o.issuer as string,
+      clientId: o.clientId as string,
+      clientSecret: await secrets.read({ name: 'client secret', stdinFlag: '--client-secret-stdin' }),
+      allowedTids: o.allowedTid ?? [],
+      ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
+      ...(stage !== undefined ? { stage } : {}),
+    },
   });
 }
 
@@ -150,20 +156,24 @@ export function identityOidcCommands(program: Command, { client, json }: Identit
     ) => {
       const secrets = new SecretReader({}, o.clientSecretStdin ? '--client-secret-stdin' : undefined);
       const clientSecret = await secrets.read({ name: 'client secret', stdinFlag: '--client-secret-stdin' });
-      const view = await client().post<OidcConnectionView>(`/api/v1/tenants/${enc(tenant)}/identity/oidc`, {
-        name: o.name,
-        kind: o.kind,
-        issuer: o.issuer,
-        clientId: o.clientId,
-        clientSecret,
-        allowedTids: o.allowedTid ?? [],
-        provision: o.provision === true,
-        ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
-        ...(o.groupsClaim !== undefined ? { groupsClaim: o.groupsClaim } : {}),
-        ...(o.graphUrl !== undefined ? { graphUrl: o.graphUrl } : {}),
-        ...(o.scopes !== undefined ? { scopes: o.scopes.split(/\s+/).filter(Boolean) } : {}),
-        ...(o.label !== undefined ? { label: o.label } : {}),
-        ...(o.stage !== undefined ? { stage: o.stage } : {}),
+      const view = await client().api.post('/api/v1/tenants/{tenant}/identity/oidc', {
+        params: { tenant },
+        body: {
+          name: o.name,
+          // The API names the kinds it accepts.
+          kind: o.kind as ConnectionKind,
+          issuer: o.issuer,
+          clientId: o.clientId,
+          clientSecret,
+          allowedTids: o.allowedTid ?? [],
+          provision: o.provision === true,
+          ...(o.joinClaim !== undefined ? { joinClaim: o.joinClaim } : {}),
+          ...(o.groupsClaim !== undefined ? { groupsClaim: o.groupsClaim } : {}),
+          ...(o.graphUrl !== undefined ? { graphUrl: o.graphUrl } : {}),
+          ...(o.scopes !== undefined ? { scopes: o.scopes.split(/\s+/).filter(Boolean) } : {}),
+          ...(o.label !== undefined ? { label: o.label } : {}),
+          ...(o.stage !== undefined ? { stage: o.stage } : {}),
+        },
       });
       if (json()) return printJson(view);
       show([view], false);
@@ -174,18 +184,18 @@ export function identityOidcCommands(program: Command, { client, json }: Identit
     .command('list <tenant>')
     .description("the tenant's OIDC connections (no secrets)")
     .action(async (tenant: string) => {
-      const { connections } = await client().get<{ connections: OidcConnectionView[] }>(
-        `/api/v1/tenants/${enc(tenant)}/identity/oidc`,
-      );
+      const connections = await client().api.all('/api/v1/tenants/{tenant}/identity/oidc', {
+        params: { tenant },
+      });
       show(connections, json());
     });
   oidc
     .command('remove <tenant> <name>')
     .description('remove a connection (its users keep their directory accounts)')
     .action(async (tenant: string, name: string) => {
-      const result = await client().delete<{ removed: string }>(
-        `/api/v1/tenants/${enc(tenant)}/identity/oidc/${enc(name)}`,
-      );
+      const result = await client().api.delete('/api/v1/tenants/{tenant}/identity/oidc/{name}', {
+        params: { tenant, name },
+      });
       if (json()) return printJson(result);
       process.stdout.write(`removed OIDC connection ${result.removed}\n`);
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { RoleMapping } from '../identity/roles/index.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -8,8 +7,6 @@ export interface IdentityRolesCliContext {
   readonly client: () => ApiClient;
   readonly json: () => boolean;
 }
-
-const enc = encodeURIComponent;
 
 /** `steward identity` is shared by the identity commands: whichever registers first creates it. */
 export function identityCommand(program: Command): Command {
@@ -33,10 +30,10 @@ export function identityRolesCommands(program: Command, { client, json }: Identi
     .requiredOption('--group <name>', "the group's display name, as SCIM, LDAP or the IdP name it")
     .requiredOption('--role <role>', 'the app role, e.g. finance.write')
     .action(async (tenant: string, stage: string | undefined, o: { group: string; role: string }) => {
-      const set = await client().post<RoleMapping & { created: boolean }>(
-        `/api/v1/tenants/${enc(tenant)}/identity/roles`,
-        { ...(stage !== undefined ? { stage } : {}), group: o.group, role: o.role },
-      );
+      const set = await client().api.post('/api/v1/tenants/{tenant}/identity/roles', {
+        params: { tenant },
+        body: { ...(stage !== undefined ? { stage } : {}), group: o.group, role: o.role },
+      });
       if (json()) return printJson(set);
       process.stdout.write(
         `${set.created ? 'mapped' : 'already mapped:'} group ${JSON.stringify(set.group)} to role ${set.role} on ${where(set.stage)} of ${tenant}\n` +
@@ -49,10 +46,10 @@ export function identityRolesCommands(program: Command, { client, json }: Identi
     .command('list <tenant> [stage]')
     .description("the tenant's mappings; with a stage, those that apply on it")
     .action(async (tenant: string, stage: string | undefined) => {
-      const query = stage !== undefined ? `?stage=${enc(stage)}` : '';
-      const { mappings } = await client().get<{ mappings: RoleMapping[] }>(
-        `/api/v1/tenants/${enc(tenant)}/identity/roles${query}`,
-      );
+      const mappings = await client().api.all('/api/v1/tenants/{tenant}/identity/roles', {
+        params: { tenant },
+        query: { stage },
+      });
       if (json()) return printJson(mappings);
       printTable(
         ['stage', 'group', 'role', 'group in directory', 'by', 'since'],
@@ -74,14 +71,10 @@ export function identityRolesCommands(program: Command, { client, json }: Identi
     .requiredOption('--group <name>', "the group's display name")
     .option('--role <role>', 'only this role')
     .action(async (tenant: string, stage: string | undefined, o: { group: string; role?: string }) => {
-      const query = new URLSearchParams({
-        ...(stage !== undefined ? { stage } : {}),
-        group: o.group,
-        ...(o.role !== undefined ? { role: o.role } : {}),
+      const removed = await client().api.delete('/api/v1/tenants/{tenant}/identity/roles', {
+        params: { tenant },
+        query: { stage, group: o.group, role: o.role },
       });
-      const removed = await client().delete<{ removed: string[] }>(
-        `/api/v1/tenants/${enc(tenant)}/identity/roles?${query.toString()}`,
-      );
       if (json()) return printJson(removed);
       process.stdout.write(
         `removed role${removed.removed.length === 1 ? '' : 's'} ${removed.removed.join(', ')} of group ${JSON.stringify(o.group)} on ${where(stage ?? null)} of ${tenant}\n`,

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import {
-  describeSeverities,
-  severityRules,
-  type IncidentDetail,
-  type IncidentView,
-} from '../incidents/index.ts';
+import type { z } from 'zod';
+import type { incidentDetailSchema, incidentViewSchema } from '../api/contracts/incidents.ts';
+import { describeSeverities, severityRules } from '../incidents/index.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -15,7 +12,7 @@ export interface IncidentCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type IncidentView = z.output<typeof incidentViewSchema>;
 
 function place(i: IncidentView): string {
   return i.stage === null ? i.tenant : `${i.tenant}/${i.stage}`;
@@ -30,7 +27,7 @@ function deadlinesLine(i: IncidentView): string {
     .join('; ');
 }
 
-function showIncident(i: IncidentDetail): void {
+function showIncident(i: z.output<typeof incidentDetailSchema>): void {
   process.stdout.write(
     `incident ${i.id}: ${i.title}\n` +
       `${place(i)}, severity ${i.severity} ${i.severityName}, ${i.status}${i.closedAt ? `, closed ${i.closedAt} by ${i.closedBy ?? '?'}` : ''}\n` +
@@ -49,8 +46,8 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
   const incident = program
     .command('incident')
     .description('incidents: severity, status, owner, timeline, post-mortem, security notice deadlines');
-  const done = async (path: string, body: unknown, method: 'post' | 'put' = 'post'): Promise<void> => {
-    const view = await client()[method]<IncidentDetail>(path, body);
+  const done = async (answer: Promise<z.output<typeof incidentDetailSchema>>): Promise<void> => {
+    const view = await answer;
     if (json()) return printJson(view);
     showIncident(view);
   };
@@ -77,16 +74,20 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
         owner?: string;
         note?: string;
       }) => {
-        await done('/api/v1/incidents', {
-          severity: /^\d+$/.test(o.severity) ? Number(o.severity) : o.severity,
-          title: o.title,
-          ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
-          ...(o.stage !== undefined ? { stage: o.stage } : {}),
-          ...(o.fromAlert !== undefined ? { fromAlert: o.fromAlert } : {}),
-          ...(o.security ? { security: true } : {}),
-          ...(o.owner !== undefined ? { owner: o.owner } : {}),
-          ...(o.note !== undefined ? { note: o.note } : {}),
-        });
+        await done(
+          client().api.post('/api/v1/incidents', {
+            body: {
+              severity: /^\d+$/.test(o.severity) ? Number(o.severity) : o.severity,
+              title: o.title,
+              ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
+              ...(o.stage !== undefined ? { stage: o.stage } : {}),
+              ...(o.fromAlert !== undefined ? { fromAlert: o.fromAlert } : {}),
+              ...(o.security ? { security: true } : {}),
+              ...(o.owner !== undefined ? { owner: o.owner } : {}),
+              ...(o.note !== undefined ? { note: o.note } : {}),
+            },
+          }),
+        );
       },
     );
 
@@ -96,13 +97,9 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .option('--open', 'only those not closed')
     .option('--tenant <slug>', 'one tenant only')
     .action(async (o: { open?: boolean; tenant?: string }) => {
-      const query = new URLSearchParams({
-        ...(o.open ? { open: 'true' } : {}),
-        ...(o.tenant ? { tenant: o.tenant } : {}),
-      }).toString();
-      const { incidents } = await client().get<{ incidents: IncidentView[] }>(
-        `/api/v1/incidents${query ? `?${query}` : ''}`,
-      );
+      const incidents = await client().api.all('/api/v1/incidents', {
+        query: { ...(o.open ? { open: 'true' as const } : {}), tenant: o.tenant },
+      });
       if (json()) return printJson(incidents);
       printTable(
         ['id', 'sev', 'place', 'status', 'owner', 'opened', 'closed', 'title'],
@@ -123,9 +120,7 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .command('show <id>')
     .description('one incident with its timeline')
     .action(async (id: string) => {
-      const view = await client().get<IncidentDetail>(`/api/v1/incidents/${enc(id)}`);
-      if (json()) return printJson(view);
-      showIncident(view);
+      await done(client().api.get('/api/v1/incidents/{id}', { params: { id } }));
     });
 
   incident
@@ -136,14 +131,19 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .requiredOption('--note <text>', 'what is known now')
     .option('--public', 'post this update on the status page')
     .action(async (id: string, o: { status?: string; severity?: string; note: string; public?: boolean }) => {
-      await done(`/api/v1/incidents/${enc(id)}/updates`, {
-        note: o.note,
-        ...(o.status !== undefined ? { status: o.status } : {}),
-        ...(o.severity !== undefined
-          ? { severity: /^\d+$/.test(o.severity) ? Number(o.severity) : o.severity }
-          : {}),
-        ...(o.public ? { public: true } : {}),
-      });
+      await done(
+        client().api.post('/api/v1/incidents/{id}/updates', {
+          params: { id },
+          body: {
+            note: o.note,
+            ...(o.status !== undefined ? { status: o.status } : {}),
+            ...(o.severity !== undefined
+              ? { severity: /^\d+$/.test(o.severity) ? Number(o.severity) : o.severity }
+              : {}),
+            ...(o.public ? { public: true } : {}),
+          },
+        }),
+      );
     });
 
   incident
@@ -151,7 +151,9 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .description('give the incident an owner')
     .requiredOption('--owner <login>', 'who handles it')
     .action(async (id: string, o: { owner: string }) => {
-      await done(`/api/v1/incidents/${enc(id)}/owner`, { owner: o.owner });
+      await done(
+        client().api.post('/api/v1/incidents/{id}/owner', { params: { id }, body: { owner: o.owner } }),
+      );
     });
 
   incident
@@ -159,7 +161,9 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .description('link another alert to the incident')
     .requiredOption('--alert <id>', 'the alert')
     .action(async (id: string, o: { alert: string }) => {
-      await done(`/api/v1/incidents/${enc(id)}/alerts`, { alert: o.alert });
+      await done(
+        client().api.post('/api/v1/incidents/{id}/alerts', { params: { id }, body: { alert: o.alert } }),
+      );
     });
 
   incident
@@ -168,14 +172,16 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .requiredOption('--file <file>', 'the post-mortem file')
     .action(async (id: string, o: { file: string }) => {
       const document = o.file === '-' ? await readStdin() : await readFile(o.file, 'utf8');
-      await done(`/api/v1/incidents/${enc(id)}/postmortem`, { document }, 'put');
+      await done(
+        client().api.put('/api/v1/incidents/{id}/postmortem', { params: { id }, body: { document } }),
+      );
     });
 
   incident
     .command('close <id>')
     .description('close a resolved incident (severity 1-2 need a post-mortem)')
     .action(async (id: string) => {
-      await done(`/api/v1/incidents/${enc(id)}/close`, {});
+      await done(client().api.post('/api/v1/incidents/{id}/close', { params: { id } }));
     });
 
   incident
@@ -183,7 +189,12 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .description("a security incident's breach is confirmed: the notice deadlines start")
     .option('--at <time>', 'when it was confirmed, with its zone (default now), e.g. 2026-12-06T14:30:00Z')
     .action(async (id: string, o: { at?: string }) => {
-      await done(`/api/v1/incidents/${enc(id)}/breach`, o.at !== undefined ? { at: o.at } : {});
+      await done(
+        client().api.post('/api/v1/incidents/{id}/breach', {
+          params: { id },
+          body: o.at !== undefined ? { at: o.at } : {},
+        }),
+      );
     });
 
   incident
@@ -193,11 +204,12 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .requiredOption('--who <text>', 'who told them, and how')
     .option('--at <time>', 'when, with its zone (default now)')
     .action(async (id: string, o: { party: string; who: string; at?: string }) => {
-      await done(`/api/v1/incidents/${enc(id)}/notices`, {
-        party: o.party,
-        who: o.who,
-        ...(o.at !== undefined ? { at: o.at } : {}),
-      });
+      await done(
+        client().api.post('/api/v1/incidents/{id}/notices', {
+          params: { id },
+          body: { party: o.party, who: o.who, ...(o.at !== undefined ? { at: o.at } : {}) },
+        }),
+      );
     });
 
   incident
@@ -205,14 +217,18 @@ export function incidentCommands(program: Command, { client, json }: IncidentCli
     .description("show or set the tenant's contract term for telling customers of a confirmed breach")
     .option('--customer-notice-hours <hours>', 'hours, e.g. 24')
     .action(async (tenant: string, o: { customerNoticeHours?: string }) => {
-      const path = `/api/v1/tenants/${enc(tenant)}/incident-terms`;
+      const { api } = client();
+      const params = { slug: tenant };
       const terms =
         o.customerNoticeHours === undefined
-          ? await client().get<{ customerNoticeHours: number; authorityNoticeHours: number }>(path)
-          : await client().put<{ customerNoticeHours: number; authorityNoticeHours: number }>(path, {
-              customerNoticeHours: /^\d+(\.\d+)?$/.test(o.customerNoticeHours)
-                ? Number(o.customerNoticeHours)
-                : o.customerNoticeHours,
+          ? await api.get('/api/v1/tenants/{slug}/incident-terms', { params })
+          : await api.put('/api/v1/tenants/{slug}/incident-terms', {
+              params,
+              body: {
+                customerNoticeHours: /^\d+(\.\d+)?$/.test(o.customerNoticeHours)
+                  ? Number(o.customerNoticeHours)
+                  : o.customerNoticeHours,
+              },
             });
       if (json()) return printJson(terms);
       process.stdout.write(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { MaintenanceWindowView } from '../maintenance/index.ts';
+import type { z } from 'zod';
+import type { maintenanceWindowViewSchema } from '../api/contracts/maintenance.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -9,7 +10,7 @@ export interface MaintenanceCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type MaintenanceWindowView = z.output<typeof maintenanceWindowViewSchema>;
 
 function where(w: MaintenanceWindowView): string {
   return w.stage === null ? w.tenant : `${w.tenant}/${w.stage}`;
@@ -42,15 +43,17 @@ export function maintenanceCommands(program: Command, { client, json }: Maintena
         stage: string | undefined,
         o: { at: string; tz?: string; for: string; announce?: string; emergency?: boolean; reason: string },
       ) => {
-        const planned = await client().post<MaintenanceWindowView>('/api/v1/maintenance-windows/plan', {
-          tenant,
-          ...(stage !== undefined ? { stage } : {}),
-          at: o.at,
-          ...(o.tz !== undefined ? { tz: o.tz } : {}),
-          for: o.for,
-          ...(o.announce !== undefined ? { announce: o.announce } : {}),
-          ...(o.emergency ? { emergency: true } : {}),
-          reason: o.reason,
+        const planned = await client().api.post('/api/v1/maintenance-windows/plan', {
+          body: {
+            tenant,
+            ...(stage !== undefined ? { stage } : {}),
+            at: o.at,
+            ...(o.tz !== undefined ? { tz: o.tz } : {}),
+            for: o.for,
+            ...(o.announce !== undefined ? { announce: o.announce } : {}),
+            ...(o.emergency ? { emergency: true } : {}),
+            reason: o.reason,
+          },
         });
         if (json()) return printJson(planned);
         process.stdout.write(
@@ -71,13 +74,15 @@ export function maintenanceCommands(program: Command, { client, json }: Maintena
         stage: string | undefined,
         o: { from?: string; for?: string; until?: string; reason: string },
       ) => {
-        const added = await client().post<MaintenanceWindowView>('/api/v1/maintenance-windows', {
-          tenant,
-          ...(stage !== undefined ? { stage } : {}),
-          ...(o.from !== undefined ? { from: o.from } : {}),
-          ...(o.for !== undefined ? { for: o.for } : {}),
-          ...(o.until !== undefined ? { until: o.until } : {}),
-          reason: o.reason,
+        const added = await client().api.post('/api/v1/maintenance-windows', {
+          body: {
+            tenant,
+            ...(stage !== undefined ? { stage } : {}),
+            ...(o.from !== undefined ? { from: o.from } : {}),
+            ...(o.for !== undefined ? { for: o.for } : {}),
+            ...(o.until !== undefined ? { until: o.until } : {}),
+            reason: o.reason,
+          },
         });
         if (json()) return printJson(added);
         process.stdout.write(
@@ -91,13 +96,9 @@ export function maintenanceCommands(program: Command, { client, json }: Maintena
     .option('--all', 'also past ones')
     .option('--tenant <slug>', 'one tenant only')
     .action(async (o: { all?: boolean; tenant?: string }) => {
-      const query = new URLSearchParams({
-        ...(o.all ? { all: 'true' } : {}),
-        ...(o.tenant ? { tenant: o.tenant } : {}),
-      }).toString();
-      const { windows } = await client().get<{ windows: MaintenanceWindowView[] }>(
-        `/api/v1/maintenance-windows${query ? `?${query}` : ''}`,
-      );
+      const windows = await client().api.all('/api/v1/maintenance-windows', {
+        query: { ...(o.all ? { all: 'true' as const } : {}), tenant: o.tenant },
+      });
       if (json()) return printJson(windows);
       printTable(
         ['id', 'tenant', 'stage', 'from', 'until', 'kind', 'announcement', 'by', 'reason'],
@@ -122,9 +123,7 @@ export function maintenanceCommands(program: Command, { client, json }: Maintena
       .command(`${verb} <id>`)
       .description(what)
       .action(async (id: string) => {
-        const ended = await client().post<MaintenanceWindowView>(
-          `/api/v1/maintenance-windows/${enc(id)}/${verb}`,
-        );
+        const ended = await client().api.post(`/api/v1/maintenance-windows/{id}/${verb}`, { params: { id } });
         if (json()) return printJson(ended);
         process.stdout.write(
           ended.cancelledAt

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { readNamedVariable } from '../core/env.ts';
-import type { ChannelView, NotificationView } from '../notifications/index.ts';
+import type { z } from 'zod';
+import type { notificationViewSchema } from '../api/contracts/notifications.ts';
+import type { NotificationStatus } from '../notifications/outbox.ts';
+import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -15,9 +18,7 @@ export interface NotifyCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
-
-function showNotification(n: NotificationView): void {
+function showNotification(n: z.output<typeof notificationViewSchema>): void {
   process.stdout.write(
     `notification ${n.id} (${n.kind}) ${n.status} after ${n.attempts} attempt(s), key ${n.key}\n` +
       `  subject: ${n.subject}\n${n.lastError ? `  last error: ${n.lastError}\n` : ''}`,
@@ -55,12 +56,14 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
             );
           }
         }
-        const added = await client().post<ChannelView>('/api/v1/notification-channels', {
-          kind,
-          target,
-          ...(o.name !== undefined ? { name: o.name } : {}),
-          ...(o.preset !== undefined ? { preset: o.preset } : {}),
-          ...(secret !== undefined ? { secret } : {}),
+        const added = await client().api.post('/api/v1/notification-channels', {
+          body: {
+            kind,
+            target,
+            ...(o.name !== undefined ? { name: o.name } : {}),
+            ...(o.preset !== undefined ? { preset: o.preset } : {}),
+            ...(secret !== undefined ? { secret } : {}),
+          },
         });
         if (json()) return printJson(added);
         process.stdout.write(
@@ -72,7 +75,7 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
     .command('list')
     .description('notification channels in failover order')
     .action(async () => {
-      const { channels } = await client().get<{ channels: ChannelView[] }>('/api/v1/notification-channels');
+      const channels = await client().api.all('/api/v1/notification-channels');
       if (json()) return printJson(channels);
       printTable(
         ['position', 'name', 'kind', 'target', 'preset', 'signed', 'enabled'],
@@ -89,8 +92,9 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
         enabled ? 'put a channel back in the default route' : 'leave a channel out of the default route',
       )
       .action(async (name: string) => {
-        const changed = await client().patch<ChannelView>(`/api/v1/notification-channels/${enc(name)}`, {
-          enabled,
+        const changed = await client().api.patch('/api/v1/notification-channels/{channel}', {
+          params: { channel: name },
+          body: { enabled },
         });
         if (json()) return printJson(changed);
         process.stdout.write(`channel ${changed.name} ${enabled ? 'enabled' : 'disabled'}\n`);
@@ -100,7 +104,9 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
     .command('remove <channel>')
     .description('remove a channel (and its signing secret)')
     .action(async (name: string) => {
-      const removed = await client().delete<ChannelView>(`/api/v1/notification-channels/${enc(name)}`);
+      const removed = await client().api.delete('/api/v1/notification-channels/{channel}', {
+        params: { channel: name },
+      });
       if (json()) return printJson(removed);
       process.stdout.write(`channel ${removed.name} removed\n`);
     });
@@ -108,7 +114,9 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
     .command('test <channel>')
     .description('send a test notification through one channel now and show its delivery')
     .action(async (name: string) => {
-      const sent = await client().post<NotificationView>(`/api/v1/notification-channels/${enc(name)}/test`);
+      const sent = await client().api.post('/api/v1/notification-channels/{channel}/test', {
+        params: { channel: name },
+      });
       if (json()) return printJson(sent);
       showNotification(sent);
     });
@@ -118,13 +126,13 @@ export function notifyCommands(program: Command, cli: NotifyCliContext): void {
     .option('--status <status>', 'only pending, delivered or failed ones')
     .option('--limit <n>', 'at most this many (default 50)')
     .action(async (o: { status?: string; limit?: string }) => {
-      const query = new URLSearchParams({
-        ...(o.status ? { status: o.status } : {}),
-        ...(o.limit ? { limit: o.limit } : {}),
-      }).toString();
-      const { notifications } = await client().get<{ notifications: NotificationView[] }>(
-        `/api/v1/notifications${query ? `?${query}` : ''}`,
-      );
+      const { notifications } = await client().api.get('/api/v1/notifications', {
+        // The API names the statuses it accepts.
+        query: {
+          status: o.status as NotificationStatus | undefined,
+          ...(o.limit ? { limit: numberArg(o.limit) } : {}),
+        },
+      });
       if (json()) return printJson(notifications);
       printTable(
         ['id', 'status', 'attempts', 'kind', 'created', 'subject', 'last error'],

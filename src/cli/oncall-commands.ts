@@ -1,14 +1,10 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import type {
-  ContactView,
-  OnCallView,
-  PageView,
-  PolicyView,
-  ReactionReport,
-  ScheduleDetail,
-  ScheduleView,
-  Stat,
-} from '../oncall/index.ts';
+  onCallViewSchema,
+  reactionReportSchema,
+  scheduleDetailSchema,
+} from '../api/contracts/oncall.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -21,22 +17,16 @@ export interface OnCallCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
-const query = (params: Record<string, string | undefined>): string => {
-  const q = new URLSearchParams(
-    Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
-  ).toString();
-  return q ? `?${q}` : '';
-};
+type Stat = z.output<typeof reactionReportSchema>['toAcknowledgement'];
 
-function showWho(rows: readonly OnCallView[]): void {
+function showWho(rows: readonly z.output<typeof onCallViewSchema>[]): void {
   printTable(
     ['schedule', 'on call', 'from', 'until', 'override'],
     rows.map((r) => [r.schedule, r.member, r.from, r.until, r.override]),
   );
 }
 
-function showSchedule(s: ScheduleDetail): void {
+function showSchedule(s: z.output<typeof scheduleDetailSchema>): void {
   process.stdout.write(
     `schedule ${s.name}: ${s.rotation}, hand-off ${s.handoff} ${s.timeZone}${s.rotation === 'weekly' ? ' on Mondays' : ''}, members ${s.members.join(', ')}\n` +
       `at ${s.at}: ${s.onCall.member} is on call (until ${s.onCall.until}${s.onCall.override ? `, override ${s.onCall.override}` : ''})\n\nnext shifts:\n`,
@@ -75,12 +65,14 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .requiredOption('--members <names>', 'operator usernames in rotation order, comma-separated')
     .option('--handoff <HH:MM>', 'local time of the hand-off (default 09:00)')
     .action(async (name: string, o: { rotation: string; tz: string; members: string; handoff?: string }) => {
-      const added = await client().post<ScheduleView>('/api/v1/oncall/schedules', {
-        name,
-        rotation: o.rotation,
-        tz: o.tz,
-        members: o.members.split(',').map((m) => m.trim()),
-        ...(o.handoff !== undefined ? { handoff: o.handoff } : {}),
+      const added = await client().api.post('/api/v1/oncall/schedules', {
+        body: {
+          name,
+          rotation: o.rotation,
+          tz: o.tz,
+          members: o.members.split(',').map((m) => m.trim()),
+          ...(o.handoff !== undefined ? { handoff: o.handoff } : {}),
+        },
       });
       if (json()) return printJson(added);
       process.stdout.write(
@@ -91,7 +83,7 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .command('list')
     .description('schedules and who is on call now')
     .action(async () => {
-      const { schedules } = await client().get<{ schedules: ScheduleView[] }>('/api/v1/oncall/schedules');
+      const schedules = await client().api.all('/api/v1/oncall/schedules');
       if (json()) return printJson(schedules);
       printTable(
         ['name', 'rotation', 'hand-off', 'time zone', 'members', 'on call', 'until'],
@@ -111,9 +103,10 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .description('who is on call, the next shifts and the overrides')
     .option('--at <instant>', 'as at this instant (ISO 8601 with a zone), not now')
     .action(async (name: string, o: { at?: string }) => {
-      const s = await client().get<ScheduleDetail>(
-        `/api/v1/oncall/schedules/${enc(name)}${query({ at: o.at })}`,
-      );
+      const s = await client().api.get('/api/v1/oncall/schedules/{name}', {
+        params: { name },
+        query: { at: o.at },
+      });
       if (json()) return printJson(s);
       showSchedule(s);
     });
@@ -126,7 +119,10 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .requiredOption('--from <instant>', 'ISO 8601 with a zone, such as 2026-12-24T18:00+01:00')
     .requiredOption('--until <instant>', 'ISO 8601 with a zone')
     .action(async (name: string, o: { member: string; from: string; until: string }) => {
-      const s = await client().post<ScheduleDetail>(`/api/v1/oncall/schedules/${enc(name)}/overrides`, o);
+      const s = await client().api.post('/api/v1/oncall/schedules/{name}/overrides', {
+        params: { name },
+        body: { member: o.member, from: o.from, until: o.until },
+      });
       if (json()) return printJson(s);
       showSchedule(s);
     });
@@ -135,9 +131,9 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .description('who is on call now, per schedule')
     .option('--at <instant>', 'at this instant (ISO 8601 with a zone)')
     .action(async (name: string | undefined, o: { at?: string }) => {
-      const { onCall } = await client().get<{ onCall: OnCallView[] }>(
-        `/api/v1/oncall/who${query({ schedule: name, at: o.at })}`,
-      );
+      const { onCall } = await client().api.get('/api/v1/oncall/who', {
+        query: { schedule: name, at: o.at },
+      });
       if (json()) return printJson(onCall);
       showWho(onCall);
     });
@@ -147,8 +143,9 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .description('set the email address an operator is paged at')
     .requiredOption('--email <address>', 'their email address')
     .action(async (operator: string, o: { email: string }) => {
-      const set = await client().put<ContactView>(`/api/v1/oncall/contacts/${enc(operator)}`, {
-        email: o.email,
+      const set = await client().api.put('/api/v1/oncall/contacts/{operator}', {
+        params: { operator },
+        body: { email: o.email },
       });
       if (json()) return printJson(set);
       process.stdout.write(`${set.username} is paged at ${set.email ?? '-'}\n`);
@@ -157,7 +154,7 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .command('list')
     .description('operators and their contact')
     .action(async () => {
-      const { contacts } = await client().get<{ contacts: ContactView[] }>('/api/v1/oncall/contacts');
+      const contacts = await client().api.all('/api/v1/oncall/contacts');
       if (json()) return printJson(contacts);
       printTable(
         ['operator', 'email'],
@@ -178,9 +175,12 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .option('--repeat <n>', 'run the steps this many more times (default 0)')
     .action(async (name: string, o: { step: string[]; repeat?: string }) => {
       const repeat = o.repeat === undefined ? undefined : Number(o.repeat);
-      const set = await client().put<PolicyView>(`/api/v1/oncall/escalation-policies/${enc(name)}`, {
-        steps: o.step,
-        ...(repeat !== undefined ? { repeat: Number.isInteger(repeat) ? repeat : -1 } : {}),
+      const set = await client().api.put('/api/v1/oncall/escalation-policies/{name}', {
+        params: { name },
+        body: {
+          steps: o.step,
+          ...(repeat !== undefined ? { repeat: Number.isInteger(repeat) ? repeat : -1 } : {}),
+        },
       });
       if (json()) return printJson(set);
       process.stdout.write(
@@ -191,9 +191,7 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .command('list')
     .description('escalation policies')
     .action(async () => {
-      const { policies } = await client().get<{ policies: PolicyView[] }>(
-        '/api/v1/oncall/escalation-policies',
-      );
+      const policies = await client().api.all('/api/v1/oncall/escalation-policies');
       if (json()) return printJson(policies);
       printTable(
         ['name', 'steps', 'repeat'],
@@ -204,7 +202,7 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .command('pages <alert>')
     .description('what on-call paged for an alert: round, step, recipient, when')
     .action(async (alert: string) => {
-      const { pages } = await client().get<{ pages: PageView[] }>(`/api/v1/oncall/pages/${enc(alert)}`);
+      const pages = await client().api.all('/api/v1/oncall/pages/{alert}', { params: { alert } });
       if (json()) return printJson(pages);
       printTable(
         ['round', 'step', 'recipient', 'paged at', 'notification'],
@@ -216,7 +214,7 @@ export function oncallCommands(program: Command, cli: OnCallCliContext): void {
     .description('reaction times of a month: to first notification, acknowledgement and resolution')
     .option('--month <YYYY-MM>', 'the month (UTC; default this month)', new Date().toISOString().slice(0, 7))
     .action(async (o: { month: string }) => {
-      const r = await client().get<ReactionReport>(`/api/v1/oncall/report${query({ month: o.month })}`);
+      const r = await client().api.get('/api/v1/oncall/report', { query: { month: o.month } });
       if (json()) return printJson(r);
       process.stdout.write(
         `${r.month}: ${r.alerts} alert(s); acknowledged within ${duration(r.targetSeconds)}: ${r.metTarget}, missed: ${r.missedTarget}\n\n`,

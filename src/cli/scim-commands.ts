@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { IssuedScimToken, ScimTokenView } from '../identity/scim/index.ts';
+import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -8,21 +8,6 @@ export interface ScimCliContext {
   readonly client: () => ApiClient;
   readonly json: () => boolean;
 }
-
-interface GroupList {
-  total: number;
-  startIndex: number;
-  groups: {
-    id: string;
-    displayName: string;
-    externalId: string | null;
-    source: string;
-    members: number;
-    updatedAt: string;
-  }[];
-}
-
-const enc = encodeURIComponent;
 
 export function scimCommands(program: Command, { client, json }: ScimCliContext): void {
   const scim = program.command('scim').description("SCIM 2.0 provisioning from a tenant's identity provider");
@@ -33,9 +18,12 @@ export function scimCommands(program: Command, { client, json }: ScimCliContext)
     .option('--name <name>', 'what the token is for (default: scim); SCIM changes are audited as scim:<name>')
     .option('--expires-days <days>', 'days until it expires (default: never; at most 3650)')
     .action(async (tenant: string, o: { name?: string; expiresDays?: string }) => {
-      const issued = await client().post<IssuedScimToken>(`/api/v1/tenants/${enc(tenant)}/scim-tokens`, {
-        ...(o.name ? { name: o.name } : {}),
-        ...(o.expiresDays ? { expiresInDays: Number(o.expiresDays) } : {}),
+      const issued = await client().api.post('/api/v1/tenants/{tenant}/scim-tokens', {
+        params: { tenant },
+        body: {
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.expiresDays ? { expiresInDays: Number(o.expiresDays) } : {}),
+        },
       });
       if (json()) return printJson(issued);
       process.stdout.write(
@@ -47,9 +35,7 @@ export function scimCommands(program: Command, { client, json }: ScimCliContext)
     .command('list <tenant>')
     .description("the tenant's SCIM tokens")
     .action(async (tenant: string) => {
-      const { tokens } = await client().get<{ tokens: ScimTokenView[] }>(
-        `/api/v1/tenants/${enc(tenant)}/scim-tokens`,
-      );
+      const tokens = await client().api.all('/api/v1/tenants/{tenant}/scim-tokens', { params: { tenant } });
       if (json()) return printJson(tokens);
       printTable(
         ['id', 'name', 'created by', 'created', 'expires', 'last used', 'revoked'],
@@ -60,9 +46,9 @@ export function scimCommands(program: Command, { client, json }: ScimCliContext)
     .command('revoke <tenant> <id>')
     .description('revoke a SCIM token (the identity provider holding it is refused from now on)')
     .action(async (tenant: string, id: string) => {
-      const revoked = await client().delete<ScimTokenView>(
-        `/api/v1/tenants/${enc(tenant)}/scim-tokens/${enc(id)}`,
-      );
+      const revoked = await client().api.delete('/api/v1/tenants/{tenant}/scim-tokens/{id}', {
+        params: { tenant, id },
+      });
       if (json()) return printJson(revoked);
       process.stdout.write(
         `SCIM token ${revoked.id} "${revoked.name}" of tenant ${revoked.tenant} revoked at ${revoked.revokedAt ?? ''}\n`,
@@ -76,13 +62,13 @@ export function scimCommands(program: Command, { client, json }: ScimCliContext)
     .option('--start-index <n>', 'the first group to show, counting from 1')
     .option('--count <n>', 'how many groups to show (at most 1000)')
     .action(async (tenant: string, o: { startIndex?: string; count?: string }) => {
-      const query = new URLSearchParams({
-        ...(o.startIndex ? { startIndex: o.startIndex } : {}),
-        ...(o.count ? { count: o.count } : {}),
-      }).toString();
-      const list = await client().get<GroupList>(
-        `/api/v1/tenants/${enc(tenant)}/groups${query ? `?${query}` : ''}`,
-      );
+      const list = await client().api.get('/api/v1/tenants/{tenant}/groups', {
+        params: { tenant },
+        query: {
+          ...(o.startIndex ? { startIndex: numberArg(o.startIndex) } : {}),
+          ...(o.count ? { count: numberArg(o.count) } : {}),
+        },
+      });
       if (json()) return printJson(list.groups);
       printTable(
         ['id', 'name', 'members', 'source', 'external id', 'updated'],

@@ -1,8 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { PolicyView, SlaReport } from '../sla/index.ts';
+import type { z } from 'zod';
+import type { slaPolicyViewSchema } from '../api/contracts/sla.ts';
 import { htmlToPdf, renderReportHtml } from '../sla/index.ts';
+import type { PeriodKind } from '../sla/period.ts';
+import { numberArg as number } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -13,20 +16,12 @@ export interface SlaCliContext {
   readonly output: () => string;
 }
 
-const enc = encodeURIComponent;
-
-function number(value: string): number {
-  const n = Number(value);
-  // Anything else goes to the API as given, which names what it accepts.
-  return Number.isFinite(n) && value.trim() !== '' ? n : (value as unknown as number);
-}
-
 function collect(value: string, previous: string[] = []): string[] {
   if (!/^\d{1,18}$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a check id`);
   return [...previous, value];
 }
 
-function policyLines(p: PolicyView): string {
+function policyLines(p: z.output<typeof slaPolicyViewSchema>): string {
   return [
     `version ${p.version}, effective from ${p.effectiveFrom} (set by ${p.createdBy})`,
     `  target        ${p.target} % per ${p.period} (${p.timeZone})`,
@@ -101,7 +96,8 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
       ) => {
         const body = {
           target: o.target,
-          period: o.period,
+          // The API names the periods it accepts.
+          period: o.period as PeriodKind | undefined,
           timeZone: o.tz,
           serviceTime: o.serviceTime,
           maintenanceWindow: o.maintenanceWindow,
@@ -115,10 +111,11 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
           checks: o.check,
           effectiveFrom: o.effectiveFrom,
         };
-        const set = await client().put<PolicyView>(
-          `/api/v1/tenants/${enc(tenant)}/sla/policy`,
-          Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)),
-        );
+        // Options not given are undefined: JSON leaves them out.
+        const set = await client().api.put('/api/v1/tenants/{tenant}/sla/policy', {
+          params: { tenant },
+          body,
+        });
         if (output() === 'json') return printJson(set);
         process.stdout.write(`SLA policy of ${tenant} set:\n${policyLines(set)}\n`);
       },
@@ -127,9 +124,7 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
     .command('show <tenant>')
     .description('the version in force and every earlier one')
     .action(async (tenant: string) => {
-      const shown = await client().get<{ current: PolicyView | null; versions: PolicyView[] }>(
-        `/api/v1/tenants/${enc(tenant)}/sla/policy`,
-      );
+      const shown = await client().api.get('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant } });
       if (output() === 'json') return printJson(shown);
       if (shown.versions.length === 0) return void process.stdout.write(`${tenant} has no SLA policy\n`);
       process.stdout.write(`${shown.versions.map(policyLines).join('\n')}\n`);
@@ -144,10 +139,10 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
     .requiredOption('--until <time>', 'ISO 8601, or "YYYY-MM-DD HH:MM" in the policy\'s time zone')
     .requiredOption('--reason <text>', 'why, for the customer and the auditor')
     .action(async (tenant: string, o: { from: string; until: string; reason: string }) => {
-      const made = await client().post<{ id: string; from: string; until: string }>(
-        `/api/v1/tenants/${enc(tenant)}/sla/exclusions`,
-        o,
-      );
+      const made = await client().api.post('/api/v1/tenants/{tenant}/sla/exclusions', {
+        params: { tenant },
+        body: { from: o.from, until: o.until, reason: o.reason },
+      });
       if (output() === 'json') return printJson(made);
       process.stdout.write(`exclusion ${made.id} of ${tenant}: ${made.from} to ${made.until}\n`);
     });
@@ -155,9 +150,9 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
     .command('exclusions <tenant>')
     .description("a tenant's SLA exclusions")
     .action(async (tenant: string) => {
-      const { exclusions } = await client().get<{
-        exclusions: { id: string; from: string; until: string; by: string; reason: string }[];
-      }>(`/api/v1/tenants/${enc(tenant)}/sla/exclusions`);
+      const exclusions = await client().api.all('/api/v1/tenants/{tenant}/sla/exclusions', {
+        params: { tenant },
+      });
       if (output() === 'json') return printJson(exclusions);
       printTable(
         ['id', 'from', 'until', 'by', 'reason'],
@@ -170,9 +165,9 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
     .requiredOption('--period <period>', 'a year (2026), a quarter (2026-Q1) or a month (2026-03)')
     .option('--out <file>', 'write the report to a file instead of stdout')
     .action(async (tenant: string, o: { period: string; out?: string }) => {
-      const report = await client().get<SlaReport>(
-        `/api/v1/tenants/${enc(tenant)}/sla/reports/${enc(o.period)}`,
-      );
+      const report = await client().api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
+        params: { tenant, period: o.period },
+      });
       const format = output();
       let data: string | Buffer;
       if (format === 'json') data = `${JSON.stringify(report, null, 2)}\n`;

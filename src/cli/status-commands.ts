@@ -8,13 +8,6 @@ export interface StatusCliContext {
   readonly json: () => boolean;
 }
 
-interface LinkView {
-  readonly tenant: string;
-  readonly url: string | null;
-  readonly stages: readonly string[];
-  readonly rotatedAt: string;
-}
-
 export function statusCommands(program: Command, { client, json }: StatusCliContext): void {
   const status = program.command('status').description('the public status page');
   status
@@ -25,13 +18,13 @@ export function statusCommands(program: Command, { client, json }: StatusCliCont
     .option('--rotate', 'a new token: the old link stops working')
     .option('--stages <stages>', 'comma-separated stages the page shows, e.g. prod,test (default prod)')
     .action(async (tenant: string, o: { rotate?: boolean; stages?: string }) => {
-      const view = await client().post<LinkView>(
-        `/api/v1/tenants/${encodeURIComponent(tenant)}/status/link`,
-        {
+      const view = await client().api.post('/api/v1/tenants/{tenant}/status/link', {
+        params: { tenant },
+        body: {
           rotate: o.rotate === true,
           ...(o.stages !== undefined ? { stages: o.stages.split(',').map((s) => s.trim()) } : {}),
         },
-      );
+      });
       if (json()) return printJson(view);
       console.log(
         view.url

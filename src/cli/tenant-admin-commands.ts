@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import type { BreakGlassView, TenantAdminView } from '../identity/admins/index.ts';
-import type { IssuedToken } from '../identity/tokens.ts';
 import { keepSession, type AccountCliContext } from './account-commands.ts';
 import { printJson, printTable } from './output.ts';
 import { SecretReader } from './secret-input.ts';
@@ -12,8 +10,6 @@ import { SecretReader } from './secret-input.ts';
  */
 /** The account commands' context: the session file and the secrets from the environment too. */
 export type TenantAdminCliContext = AccountCliContext;
-
-const enc = encodeURIComponent;
 
 export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext): void {
   const admin = program
@@ -28,9 +24,12 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
     )
     .option('--expires-in-hours <hours>', 'how long the invitation works (default 72, at most 336)')
     .action(async (tenant: string, email: string, o: { expiresInHours?: string }) => {
-      const view = await ctx.client().post<TenantAdminView>(`/api/v1/tenants/${enc(tenant)}/admins`, {
-        email,
-        ...(o.expiresInHours !== undefined ? { expiresInHours: Number(o.expiresInHours) } : {}),
+      const view = await ctx.client().api.post('/api/v1/tenants/{tenant}/admins', {
+        params: { tenant },
+        body: {
+          email,
+          ...(o.expiresInHours !== undefined ? { expiresInHours: Number(o.expiresInHours) } : {}),
+        },
       });
       if (ctx.json()) return printJson(view);
       process.stdout.write(
@@ -41,9 +40,7 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
     .command('list <tenant>')
     .description("a tenant's admins")
     .action(async (tenant: string) => {
-      const { admins } = await ctx
-        .client()
-        .get<{ admins: TenantAdminView[] }>(`/api/v1/tenants/${enc(tenant)}/admins`);
+      const admins = await ctx.client().api.all('/api/v1/tenants/{tenant}/admins', { params: { tenant } });
       if (ctx.json()) return printJson(admins);
       printTable(
         ['EMAIL', 'STATUS', 'MFA', 'LAST LOGIN', 'INVITED BY'],
@@ -64,7 +61,7 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
       await ctx.confirm(`remove ${email} as an admin of ${tenant}`, email, o.yes);
       const view = await ctx
         .client()
-        .delete<TenantAdminView>(`/api/v1/tenants/${enc(tenant)}/admins/${enc(email)}`);
+        .api.delete('/api/v1/tenants/{tenant}/admins/{email}', { params: { tenant, email } });
       if (ctx.json()) return printJson(view);
       process.stdout.write(`removed ${view.email} as an admin of ${view.tenant}\n`);
     });
@@ -83,9 +80,8 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
         confirm: true,
       });
       const api = ctx.client();
-      const issued = await api.post<IssuedToken & { tenant: string }>('/api/v1/auth/tenant-admin/accept', {
-        token: token.trim(),
-        password,
+      const issued = await api.api.post('/api/v1/auth/tenant-admin/accept', {
+        body: { token: token.trim(), password },
       });
       const file = await keepSession(ctx.sessionFile(), api, issued.token);
       if (ctx.json())
@@ -107,15 +103,10 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
     .requiredOption('--reason <text>', 'why (10 to 500 characters; the tenant reads it)')
     .option('--minutes <minutes>', 'how long it lasts (default 60, at most 480)')
     .action(async (tenant: string, stage: string, o: { reason: string; minutes?: string }) => {
-      const opened = await ctx
-        .client()
-        .post<{ grant: BreakGlassView; link: string }>(
-          `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/break-glass`,
-          {
-            reason: o.reason,
-            ...(o.minutes !== undefined ? { minutes: Number(o.minutes) } : {}),
-          },
-        );
+      const opened = await ctx.client().api.post('/api/v1/tenants/{tenant}/stages/{stage}/break-glass', {
+        params: { tenant, stage },
+        body: { reason: o.reason, ...(o.minutes !== undefined ? { minutes: Number(o.minutes) } : {}) },
+      });
       if (ctx.json()) return printJson(opened);
       process.stdout.write(
         `break-glass ${opened.grant.id} into ${tenant}/${stage} until ${opened.grant.expiresAt} (audited, in ${tenant}'s login log):\n` +
@@ -126,9 +117,9 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
     .command('list <tenant>')
     .description("a tenant's break-glass access, newest first")
     .action(async (tenant: string) => {
-      const { grants } = await ctx
+      const grants = await ctx
         .client()
-        .get<{ grants: BreakGlassView[] }>(`/api/v1/tenants/${enc(tenant)}/break-glass`);
+        .api.all('/api/v1/tenants/{tenant}/break-glass', { params: { tenant } });
       if (ctx.json()) return printJson(grants);
       printTable(
         ['ID', 'STAGE', 'OPERATOR', 'STATE', 'OPENED', 'EXPIRES', 'REASON'],
@@ -139,7 +130,7 @@ export function tenantAdminCommands(program: Command, ctx: TenantAdminCliContext
     .command('close <id>')
     .description('end break-glass access now; its session is revoked')
     .action(async (id: string) => {
-      const view = await ctx.client().post<BreakGlassView>(`/api/v1/break-glass/${enc(id)}/close`, {});
+      const view = await ctx.client().api.post('/api/v1/break-glass/{id}/close', { params: { id } });
       if (ctx.json()) return printJson(view);
       process.stdout.write(`break-glass ${view.id} into ${view.tenant}/${view.stage} is ${view.state}\n`);
     });

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import type { LoginEventView, UserView } from '../identity/local/index.ts';
+import type { z } from 'zod';
+import type { userViewSchema } from '../api/contracts/users.ts';
+import { numberArg } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -13,9 +15,7 @@ export interface UserCliContext {
   readonly confirm: (what: string, expected: string, yes: boolean | undefined) => Promise<void>;
 }
 
-const enc = encodeURIComponent;
-const usersPath = (tenant: string, userName?: string): string =>
-  `/api/v1/tenants/${enc(tenant)}/users${userName === undefined ? '' : `/${enc(userName)}`}`;
+type UserView = z.output<typeof userViewSchema>;
 
 function mfa(u: UserView): string {
   const keys = u.securityKeys > 0 ? `${u.securityKeys} key${u.securityKeys === 1 ? '' : 's'}` : '';
@@ -37,7 +37,7 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
     .command('list <tenant>')
     .description('the users: source, groups, MFA, last sign-in')
     .action(async (tenant: string) => {
-      const { users } = await client().get<{ users: UserView[] }>(usersPath(tenant));
+      const users = await client().api.all('/api/v1/tenants/{tenant}/users', { params: { tenant } });
       if (json()) return printJson(users);
       printTable(
         ['USER', 'EMAIL', 'STATE', 'SOURCE', 'GROUPS', 'MFA', 'LAST SIGN-IN'],
@@ -56,7 +56,9 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
     .command('show <tenant> <userName>')
     .description('one user')
     .action(async (tenant: string, userName: string) => {
-      const u = await client().get<UserView>(usersPath(tenant, userName));
+      const u = await client().api.get('/api/v1/tenants/{tenant}/users/{userName}', {
+        params: { tenant, userName },
+      });
       if (json()) return printJson(u);
       const lines: [string, string][] = [
         ['User', u.userName],
@@ -80,14 +82,14 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
     .option('--require-mfa', 'TOTP is set up with the invitation and asked at every sign-in')
     .action(
       async (tenant: string, userName: string, o: { email: string; name?: string; requireMfa?: boolean }) => {
-        const added = await client().post<{
-          user: UserView;
-          invitation: { sentTo: string; expiresAt: string };
-        }>(usersPath(tenant), {
-          userName,
-          email: o.email,
-          ...(o.name !== undefined ? { name: o.name } : {}),
-          ...(o.requireMfa ? { requireMfa: true } : {}),
+        const added = await client().api.post('/api/v1/tenants/{tenant}/users', {
+          params: { tenant },
+          body: {
+            userName,
+            email: o.email,
+            ...(o.name !== undefined ? { name: o.name } : {}),
+            ...(o.requireMfa ? { requireMfa: true } : {}),
+          },
         });
         if (json()) return printJson(added);
         process.stdout.write(
@@ -95,14 +97,19 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
         );
       },
     );
-  const linkCommand = (name: string, path: string, description: string, what: string): void => {
+  const linkCommand = (
+    name: string,
+    path: 'invite' | 'reset-password',
+    description: string,
+    what: string,
+  ): void => {
     user
       .command(`${name} <tenant> <userName>`)
       .description(description)
       .action(async (tenant: string, userName: string) => {
-        const sent = await client().post<{ sentTo: string; expiresAt: string }>(
-          `${usersPath(tenant, userName)}/${path}`,
-        );
+        const sent = await client().api.post(`/api/v1/tenants/{tenant}/users/{userName}/${path}`, {
+          params: { tenant, userName },
+        });
         if (json()) return printJson(sent);
         process.stdout.write(
           `${what} for ${userName} mailed to ${sent.sentTo} (good until ${sent.expiresAt})\n`,
@@ -124,7 +131,9 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
           : `${name} a user`,
       )
       .action(async (tenant: string, userName: string) => {
-        const u = await client().post<UserView>(`${usersPath(tenant, userName)}/${name}`);
+        const u = await client().api.post(`/api/v1/tenants/{tenant}/users/{userName}/${name}`, {
+          params: { tenant, userName },
+        });
         if (json()) return printJson(u);
         process.stdout.write(`user ${u.userName} ${done}\n`);
       });
@@ -133,7 +142,9 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
     .command('revoke-sessions <tenant> <userName>')
     .description("end the user's sessions everywhere")
     .action(async (tenant: string, userName: string) => {
-      const r = await client().post<{ revoked: number }>(`${usersPath(tenant, userName)}/revoke-sessions`);
+      const r = await client().api.post('/api/v1/tenants/{tenant}/users/{userName}/revoke-sessions', {
+        params: { tenant, userName },
+      });
       if (json()) return printJson(r);
       process.stdout.write(`${r.revoked} session(s) of ${userName} revoked\n`);
     });
@@ -143,7 +154,9 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (tenant: string, userName: string, o: { yes?: boolean }) => {
       await confirm(`delete user ${userName} of ${tenant}`, userName, o.yes);
-      const r = await client().delete<{ deleted: string }>(usersPath(tenant, userName));
+      const r = await client().api.delete('/api/v1/tenants/{tenant}/users/{userName}', {
+        params: { tenant, userName },
+      });
       if (json()) return printJson(r);
       process.stdout.write(`user ${r.deleted} deleted\n`);
     });
@@ -161,14 +174,16 @@ export function userCommands(program: Command, { client, json, confirm }: UserCl
         tenant: string,
         o: { since?: string; user?: string; failures?: boolean; limit: string; before?: string },
       ) => {
-        const query = new URLSearchParams({ limit: o.limit });
-        if (o.since !== undefined) query.set('since', o.since);
-        if (o.user !== undefined) query.set('user', o.user);
-        if (o.failures) query.set('outcome', 'failure');
-        if (o.before !== undefined) query.set('before', o.before);
-        const page = await client().get<{ events: LoginEventView[]; nextBefore: string | null }>(
-          `/api/v1/tenants/${enc(tenant)}/login-log?${query.toString()}`,
-        );
+        const page = await client().api.get('/api/v1/tenants/{tenant}/login-log', {
+          params: { tenant },
+          query: {
+            limit: numberArg(o.limit),
+            since: o.since,
+            user: o.user,
+            before: o.before,
+            ...(o.failures ? { outcome: 'failure' as const } : {}),
+          },
+        });
         if (json()) return printJson(page);
         printTable(
           ['AT', 'USER', 'METHOD', 'OUTCOME', 'REASON', 'STAGE', 'ADDRESS', 'DETAIL'],

@@ -12,6 +12,8 @@ export interface PublicEdge {
   tenantOrigin(tenant: string): string;
   /** `https://<stage>.<tenant>.<base>[:port]`. */
   stageOrigin(tenant: string, stage: string): string;
+  /** `https://console.<base>[:port]`: the console ('console' is no tenant's slug). */
+  consoleOrigin(): string;
 }
 
 /** `https://<host>` with `:port` unless the port is 443 or unknown (pure). */
@@ -34,5 +36,6 @@ export function publicEdge(options: {
     port,
     tenantOrigin: (tenant) => edgeOrigin(`${tenant}.${options.baseDomain}`, port()),
     stageOrigin: (tenant, stage) => edgeOrigin(`${stage}.${tenant}.${options.baseDomain}`, port()),
+    consoleOrigin: () => edgeOrigin(`console.${options.baseDomain}`, port()),
   };
 }

@@ -2,3 +2,4 @@
 export { MaintenanceService, type AddMaintenanceRequest, type PlanMaintenanceRequest } from './service.ts';
 export { listMaintenanceWindows, type MaintenanceWindowView } from './store.ts';
 export { maintenanceKinds, type MaintenanceKind } from './plan.ts';
+export { tenantMaintenanceView, type TenantMaintenanceView } from './tenant-view.ts';

@@ -11,6 +11,7 @@ import type { TenantView } from '../tenants/service.ts';
 import { announcementKey, announcementMessage, type AnnouncementEvent } from './announcement.ts';
 import { parseDurationSeconds } from '../monitoring/specs.ts';
 import { announcementDue, planWindow, type PlanRequest } from './plan.ts';
+import { tenantMaintenanceView, type TenantMaintenanceView } from './tenant-view.ts';
 import {
   endMaintenanceWindow,
   findMaintenanceWindow,
@@ -231,6 +232,13 @@ export class MaintenanceService {
     options: { all?: boolean | undefined; tenant?: string | undefined } = {},
   ): Promise<MaintenanceWindowView[]> {
     return listMaintenanceWindows(this.#o.db, { now: this.#o.clock.now(), ...options });
+  }
+
+  /** A tenant's windows as its admins see them (tenant-view.ts): announced or begun, no operator names. */
+  async forTenant(tenant: string, all = false): Promise<TenantMaintenanceView[]> {
+    // An unknown tenant is refused as elsewhere, not answered with an empty list.
+    await this.#o.tenants.show(tenant);
+    return tenantMaintenanceView(await this.list({ all, tenant }), this.#o.clock.now());
   }
 
   /** Enqueues a message to each of the tenant's maintenance contacts; returns how many. */

@@ -25,6 +25,7 @@ import {
   type NewOverride,
   type NewSchedule,
   type OnCall,
+  type Rotation,
 } from './schedule.ts';
 import {
   escalationsFired,
@@ -71,7 +72,7 @@ export interface OnCallView {
 
 export interface ScheduleView {
   readonly name: string;
-  readonly rotation: string;
+  readonly rotation: Rotation;
   readonly timeZone: string;
   readonly handoff: string;
   readonly members: readonly string[];

@@ -173,6 +173,8 @@ describe('break-glass', () => {
     const done = await submit({ password, confirm: password, code: await totpCode(secret, new Date()) });
     expect(done.status, done.body).toBe(200);
     expect(done.body.match(/<li><code>[0-9a-f-]{23}<\/code><\/li>/g)).toHaveLength(10);
+    // Where to go next: the console, on the same edge.
+    expect(done.body).toContain(`href="https://console.localhost:${s.port}/t/${tenant}/status"`);
     expect((await submit({ password, confirm: password, code: '123456' })).status).toBe(403);
     const signedIn = await send(s.t, 'POST', '/api/v1/auth/login', {
       body: { username: email, password, totp: await totpCode(secret, new Date(Date.now() + 30_000)) },

@@ -104,6 +104,10 @@ describe('maintenance', () => {
     expect(formatLocal(new Date(w.startsAt), 'Europe/Berlin')).toBe(at);
     expect(Date.parse(w.endsAt) - Date.parse(w.startsAt)).toBe(2 * 3_600_000);
     expect(await st.services.maintenance.pass()).toBe(0);
+    // The tenant's admins see it only once it is announced (the console's tenant pages).
+    const unannounced = await st.request('GET', '/api/v1/tenants/acme/maintenance-windows');
+    expect(unannounced.status, unannounced.text).toBe(200);
+    expect(unannounced.body.windows.map((x: { id: string }) => x.id)).not.toContain(w.id);
 
     // A day later its two days' notice begins.
     offsetMs = day + 60_000;
@@ -119,6 +123,12 @@ describe('maintenance', () => {
     expect(await st.services.maintenance.pass()).toBe(0);
     const listed = await st.request('GET', '/api/v1/maintenance-windows?tenant=acme');
     expect(listed.body.windows.find((x: MaintenanceWindowView) => x.id === w.id).announcedAt).not.toBeNull();
+    const seen = await st.request('GET', '/api/v1/tenants/acme/maintenance-windows');
+    const forTenant = seen.body.windows.find((x: { id: string }) => x.id === w.id);
+    expect(forTenant).toMatchObject({ stage: 'prod', reason: 'database upgrade', kind: 'planned' });
+    // Which operator planned it is the operators' business.
+    expect(Object.keys(forTenant)).not.toContain('createdBy');
+    expect((await st.request('GET', '/api/v1/tenants/nobody/maintenance-windows')).status).toBe(404);
 
     // While it runs, the alerts of acme/prod are muted by it; acme/test's are not.
     offsetMs = 3 * day + 60_000;

@@ -606,7 +606,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            /** @enum {boolean} */
+                            mustChangePassword: false;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -638,7 +671,30 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            tokenId: string | null;
+                            tenant?: string;
+                            mfa?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -681,7 +737,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            changed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -715,7 +790,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            secret: string;
+                            uri: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -755,7 +849,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            recoveryCodes: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -790,9 +902,40 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operators: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -817,11 +960,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operator: {
+                                username: string;
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor";
+                                mfa: boolean;
+                                mustChangePassword: boolean;
+                                lockedUntil: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            };
+                            password?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -858,7 +1029,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -893,7 +1082,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            reset: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -931,7 +1138,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -965,9 +1202,45 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "session" | "local" | "automation";
+                                /** @enum {string} */
+                                role: "owner" | "operator" | "auditor" | "tenant-admin";
+                                scope: "alertmanager" | null;
+                                operator: string;
+                                prefix: string;
+                                expiresAt: string | null;
+                                revokedAt: string | null;
+                                lastUsedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -994,11 +1267,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1035,7 +1339,37 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1071,9 +1405,40 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                id: string;
+                                tenant: string;
+                                name: string;
+                                createdBy: string;
+                                createdAt: string;
+                                expiresAt: string | null;
+                                lastUsedAt: string | null;
+                                revokedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1098,11 +1463,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                            token: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1140,7 +1532,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            createdBy: string;
+                            createdAt: string;
+                            expiresAt: string | null;
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1176,7 +1593,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            total: number;
+                            startIndex: number;
+                            groups: {
+                                id: string;
+                                displayName: string;
+                                externalId: string | null;
+                                /** @enum {string} */
+                                source: "local" | "scim" | "ldap" | "oidc";
+                                members: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1215,9 +1661,41 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            admins: {
+                                email: string;
+                                tenant: string;
+                                /** @enum {string} */
+                                status: "invited" | "active";
+                                mfa: boolean;
+                                invitedBy: string | null;
+                                invitationExpiresAt: string | null;
+                                lastLoginAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1242,11 +1720,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1284,7 +1788,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            email: string;
+                            tenant: string;
+                            /** @enum {string} */
+                            status: "invited" | "active";
+                            mfa: boolean;
+                            invitedBy: string | null;
+                            invitationExpiresAt: string | null;
+                            lastLoginAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1320,11 +1850,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "session" | "local" | "automation";
+                            /** @enum {string} */
+                            role: "owner" | "operator" | "auditor" | "tenant-admin";
+                            scope: "alertmanager" | null;
+                            operator: string;
+                            prefix: string;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            lastUsedAt: string | null;
+                            createdAt: string;
+                            token: string;
+                            tenant: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1358,7 +1920,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            displayName: string;
+                            region: string;
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                readyAt: string | null;
+                                paused: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1400,11 +1991,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grant: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            };
+                            link: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1441,9 +2064,44 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            grants: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                operator: string;
+                                reason: string;
+                                /** @enum {string} */
+                                state: "unused" | "active" | "expired" | "closed";
+                                openedAt: string;
+                                expiresAt: string;
+                                usedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1481,7 +2139,36 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            operator: string;
+                            reason: string;
+                            /** @enum {string} */
+                            state: "unused" | "active" | "expired" | "closed";
+                            openedAt: string;
+                            expiresAt: string;
+                            usedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1518,9 +2205,46 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            connections: {
+                                name: string;
+                                stage: string | null;
+                                label: string;
+                                /** @enum {string} */
+                                kind: "generic" | "entra" | "okta";
+                                issuer: string;
+                                clientId: string;
+                                scopes: string[];
+                                allowedTids: string[];
+                                joinClaim: string;
+                                groupsClaim: string | null;
+                                graphUrl: string | null;
+                                provision: boolean;
+                                redirectPath: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1559,11 +2283,42 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            stage: string | null;
+                            label: string;
+                            /** @enum {string} */
+                            kind: "generic" | "entra" | "okta";
+                            issuer: string;
+                            clientId: string;
+                            scopes: string[];
+                            allowedTids: string[];
+                            joinClaim: string;
+                            groupsClaim: string | null;
+                            graphUrl: string | null;
+                            provision: boolean;
+                            redirectPath: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1601,7 +2356,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1634,7 +2407,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1671,7 +2488,51 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            tenantSettings: {
+                                localUsers: boolean | null;
+                                signIn: ("required" | "optional" | "off") | null;
+                                idleMinutes: number | null;
+                                absoluteHours: number | null;
+                                mfa: ("required" | "optional") | null;
+                            };
+                            stages: {
+                                stage: string;
+                                overrides: {
+                                    localUsers: boolean | null;
+                                    signIn: ("required" | "optional" | "off") | null;
+                                    idleMinutes: number | null;
+                                    absoluteHours: number | null;
+                                    mfa: ("required" | "optional") | null;
+                                };
+                                effective: {
+                                    localUsers: boolean;
+                                    /** @enum {string} */
+                                    signIn: "required" | "optional" | "off";
+                                    idleMinutes: number;
+                                    absoluteHours: number;
+                                    /** @enum {string} */
+                                    mfa: "required" | "optional";
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1703,7 +2564,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            mappings: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                group: string;
+                                role: string;
+                                createdBy: string;
+                                createdAt: string;
+                                groupKnown: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1733,7 +2621,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            group: string;
+                            role: string;
+                            createdBy: string;
+                            createdAt: string;
+                            groupKnown: boolean;
+                            created: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -1758,7 +2672,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3685,9 +4617,41 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            channels: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "email" | "webhook";
+                                target: string;
+                                preset: ("slack" | "teams" | "generic") | null;
+                                signed: boolean;
+                                enabled: boolean;
+                                position: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3713,11 +4677,37 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3754,7 +4744,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3783,7 +4799,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "email" | "webhook";
+                            target: string;
+                            preset: ("slack" | "teams" | "generic") | null;
+                            signed: boolean;
+                            enabled: boolean;
+                            position: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3815,7 +4857,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            key: string;
+                            kind: string;
+                            subject: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            attempts: number;
+                            createdAt: string;
+                            deadline: string;
+                            finishedAt: string | null;
+                            lastError: string | null;
+                            deliveries: {
+                                attempt: number;
+                                channel: string;
+                                /** @enum {string} */
+                                outcome: "delivered" | "failed";
+                                error: string | null;
+                                durationMs: number;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3851,9 +4930,52 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            notifications: {
+                                id: string;
+                                key: string;
+                                kind: string;
+                                subject: string;
+                                /** @enum {string} */
+                                status: "pending" | "delivered" | "failed";
+                                attempts: number;
+                                createdAt: string;
+                                deadline: string;
+                                finishedAt: string | null;
+                                lastError: string | null;
+                                deliveries: {
+                                    attempt: number;
+                                    channel: string;
+                                    /** @enum {string} */
+                                    outcome: "delivered" | "failed";
+                                    error: string | null;
+                                    durationMs: number;
+                                    at: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4058,7 +5180,59 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            current: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            } | null;
+                            versions: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4102,11 +5276,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            version: number;
+                            effectiveFrom: string;
+                            target: number;
+                            period: string;
+                            timeZone: string;
+                            serviceTime: string;
+                            excludeOutagesUpToMinutes: number;
+                            mergeGapMinutes: number;
+                            partialWeight: number;
+                            maintenanceNoticeHours: number | null;
+                            maintenanceMaxHours: number | null;
+                            maintenanceMaxCount: number | null;
+                            unknownCountsAsDown: boolean;
+                            checks: string[] | null;
+                            createdBy: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4144,9 +5350,37 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exclusions: {
+                                id: string;
+                                from: string;
+                                until: string;
+                                reason: string;
+                                by: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4172,11 +5406,33 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            from: string;
+                            until: string;
+                            reason: string;
+                            by: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4213,7 +5469,292 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            period: string;
+                            generatedAt: string;
+                            checks: {
+                                id: string;
+                                stage: string | null;
+                                kind: string;
+                                builtin: string | null;
+                                spec: unknown;
+                                createdAt: string;
+                                removedAt: string | null;
+                            }[];
+                            policies: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                            unknownTreatment: string;
+                            figures: {
+                                period: string;
+                                timeZone: string;
+                                from: string;
+                                to: string;
+                                asOf: string;
+                                closed: boolean;
+                                parts: {
+                                    version: number;
+                                    from: string;
+                                    to: string;
+                                    target: number;
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                }[];
+                                minutes: {
+                                    scope: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutages: number;
+                                    unknown: number;
+                                    down: number;
+                                    degraded: number;
+                                    up: number;
+                                    measured: number;
+                                    countedDowntime: number;
+                                    budget: number;
+                                };
+                                availability: number | null;
+                                target: number;
+                                /** @enum {string} */
+                                status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                budgetLeftMinutes: number;
+                                projected: {
+                                    measured: number;
+                                    availability: number | null;
+                                } | null;
+                                outages: {
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    spanMinutes: number;
+                                    downMinutes: number;
+                                    ongoing: boolean;
+                                    /** @enum {string} */
+                                    clause: "counted" | "short-outage";
+                                    inPeriod: {
+                                        outsideServiceTime: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutage: number;
+                                        counted: number;
+                                    };
+                                    stateIds: string[];
+                                }[];
+                                maintenance: {
+                                    id: string;
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    announcedAt: string | null;
+                                    /** @enum {string} */
+                                    verdict: "excluded" | "partly" | "counted";
+                                    why: string;
+                                    excludedMinutes: number;
+                                }[];
+                                exclusions: {
+                                    id: string;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    by: string;
+                                    excludedMinutes: number;
+                                }[];
+                                uncoveredMinutes: number;
+                            };
+                            outages: {
+                                version: number;
+                                start: string;
+                                end: string;
+                                spanMinutes: number;
+                                downMinutes: number;
+                                ongoing: boolean;
+                                /** @enum {string} */
+                                clause: "counted" | "short-outage";
+                                inPeriod: {
+                                    outsideServiceTime: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutage: number;
+                                    counted: number;
+                                };
+                                stateIds: string[];
+                                evidence: {
+                                    states: {
+                                        id: string;
+                                        checkId: string;
+                                        state: string;
+                                        start: string;
+                                        end: string;
+                                        cause: unknown;
+                                    }[];
+                                    alerts: {
+                                        id: string;
+                                        checkId: string | null;
+                                        severity: string;
+                                        status: string;
+                                        summary: string;
+                                        startedAt: string;
+                                        firedAt: string | null;
+                                        acknowledgedBy: string | null;
+                                        resolvedAt: string | null;
+                                    }[];
+                                    incidents: {
+                                        id: string;
+                                        stage: string | null;
+                                        severity: number;
+                                        title: string;
+                                        status: string;
+                                        openedAt: string;
+                                        resolvedAt: string | null;
+                                        alertIds: string[];
+                                    }[];
+                                    healing: {
+                                        [key: string]: unknown;
+                                    }[];
+                                    maintenance: string[];
+                                    exclusions: string[];
+                                };
+                            }[];
+                            inputsSha256: string;
+                            frozen: {
+                                frozenAt: string;
+                                frozenBy: string;
+                                inputsSha256: string;
+                                evidenceChanged: boolean;
+                                recomputed: {
+                                    period: string;
+                                    timeZone: string;
+                                    from: string;
+                                    to: string;
+                                    asOf: string;
+                                    closed: boolean;
+                                    parts: {
+                                        version: number;
+                                        from: string;
+                                        to: string;
+                                        target: number;
+                                        minutes: {
+                                            scope: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutages: number;
+                                            unknown: number;
+                                            down: number;
+                                            degraded: number;
+                                            up: number;
+                                            measured: number;
+                                            countedDowntime: number;
+                                            budget: number;
+                                        };
+                                    }[];
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                    availability: number | null;
+                                    target: number;
+                                    /** @enum {string} */
+                                    status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                    budgetLeftMinutes: number;
+                                    projected: {
+                                        measured: number;
+                                        availability: number | null;
+                                    } | null;
+                                    outages: {
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        spanMinutes: number;
+                                        downMinutes: number;
+                                        ongoing: boolean;
+                                        /** @enum {string} */
+                                        clause: "counted" | "short-outage";
+                                        inPeriod: {
+                                            outsideServiceTime: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutage: number;
+                                            counted: number;
+                                        };
+                                        stateIds: string[];
+                                    }[];
+                                    maintenance: {
+                                        id: string;
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        announcedAt: string | null;
+                                        /** @enum {string} */
+                                        verdict: "excluded" | "partly" | "counted";
+                                        why: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    exclusions: {
+                                        id: string;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        by: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    uncoveredMinutes: number;
+                                } | null;
+                            } | null;
+                            freezesAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4259,7 +5800,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            url: string | null;
+                            path: string | null;
+                            stages: string[];
+                            rotatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4300,9 +5863,58 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            alerts: {
+                                id: string;
+                                rule: string | null;
+                                /** @enum {string} */
+                                source: "check" | "alertmanager" | "watchdog" | "notifications";
+                                dedupKey: string;
+                                groupKey: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                /** @enum {string} */
+                                status: "pending" | "firing" | "acknowledged" | "resolved";
+                                summary: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                flapping: boolean;
+                                mutedBy: string | null;
+                                startedAt: string;
+                                firedAt: string | null;
+                                firstNotifiedAt: string | null;
+                                acknowledgedAt: string | null;
+                                acknowledgedBy: string | null;
+                                resolvedAt: string | null;
+                                resolvedBy: string | null;
+                                resolveNote: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4338,7 +5950,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4376,7 +6031,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4418,7 +6116,50 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            rule: string | null;
+                            /** @enum {string} */
+                            source: "check" | "alertmanager" | "watchdog" | "notifications";
+                            dedupKey: string;
+                            groupKey: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            /** @enum {string} */
+                            status: "pending" | "firing" | "acknowledged" | "resolved";
+                            summary: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            flapping: boolean;
+                            mutedBy: string | null;
+                            startedAt: string;
+                            firedAt: string | null;
+                            firstNotifiedAt: string | null;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            resolveNote: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4450,7 +6191,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            rules: {
+                                name: string;
+                                match: {
+                                    tenant?: string;
+                                    stage?: string;
+                                    /** @enum {string} */
+                                    kind?: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                    /** @enum {string} */
+                                    builtin?: "gateway" | "processes" | "process" | "database" | "backup" | "disk" | "certificate" | "ha-members" | "ha-replication" | "ha-leader" | "operator";
+                                };
+                                /** @enum {string} */
+                                condition: "down" | "degraded-or-down";
+                                for: number;
+                                /** @enum {string} */
+                                severity: "critical" | "warning" | "info";
+                                resolveAfter: number;
+                                /** @enum {string} */
+                                heal?: "restart-process" | "restart-stage" | "rerun-backup" | "start-ha-member" | "reinit-ha-member";
+                                inhibits: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4488,9 +6266,42 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            silences: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                removedAt: string | null;
+                                removedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4516,11 +6327,38 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4557,7 +6395,34 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            removedAt: string | null;
+                            removedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4591,9 +6456,47 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            schedules: {
+                                name: string;
+                                /** @enum {string} */
+                                rotation: "daily" | "weekly";
+                                timeZone: string;
+                                handoff: string;
+                                members: string[];
+                                startDay: string;
+                                createdBy: string;
+                                onCall: {
+                                    schedule: string;
+                                    member: string;
+                                    from: string;
+                                    until: string;
+                                    override: string | null;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4619,11 +6522,43 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4659,7 +6594,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4701,11 +6682,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @enum {string} */
+                            rotation: "daily" | "weekly";
+                            timeZone: string;
+                            handoff: string;
+                            members: string[];
+                            startDay: string;
+                            createdBy: string;
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            };
+                            at: string;
+                            upcoming: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                            overrides: {
+                                id: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4740,7 +6767,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            onCall: {
+                                schedule: string;
+                                member: string;
+                                from: string;
+                                until: string;
+                                override: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4777,9 +6828,34 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            contacts: {
+                                username: string;
+                                email: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4822,7 +6898,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            username: string;
+                            email: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4858,9 +6953,35 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            policies: {
+                                name: string;
+                                steps: string[];
+                                repeat: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4904,7 +7025,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            name: string;
+                            steps: string[];
+                            repeat: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4939,7 +7080,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            pages: {
+                                round: number;
+                                step: number;
+                                recipient: string;
+                                pagedAt: string;
+                                notificationId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4975,7 +7140,57 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            month: string;
+                            from: string;
+                            until: string;
+                            alerts: number;
+                            targetSeconds: number;
+                            toFirstNotification: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toAcknowledgement: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            toResolution: {
+                                count: number;
+                                medianSeconds: number | null;
+                                p90Seconds: number | null;
+                                maxSeconds: number | null;
+                            };
+                            metTarget: number;
+                            missedTarget: number;
+                            perAlert: {
+                                id: string;
+                                firedAt: string;
+                                toFirstNotificationSeconds: number | null;
+                                toAcknowledgementSeconds: number | null;
+                                toResolutionSeconds: number | null;
+                                metTarget: boolean | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5016,9 +7231,80 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5047,11 +7333,86 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5091,9 +7452,80 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            incidents: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                severity: number;
+                                severityName: string;
+                                title: string;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                owner: string | null;
+                                security: boolean;
+                                openedBy: string;
+                                openedAt: string;
+                                resolvedAt: string | null;
+                                closedAt: string | null;
+                                closedBy: string | null;
+                                postmortem: {
+                                    cause: string;
+                                    impact: {
+                                        slaMinutes: number;
+                                        summary: string;
+                                    };
+                                    actions: {
+                                        what: string;
+                                        owner: string;
+                                        due: string;
+                                    }[];
+                                    checks: {
+                                        what: string;
+                                        why?: string;
+                                    }[];
+                                } | null;
+                                postmortemAt: string | null;
+                                postmortemBy: string | null;
+                                postmortemRequired: boolean;
+                                breachConfirmedAt: string | null;
+                                deadlines: {
+                                    /** @enum {string} */
+                                    party: "customers" | "authority";
+                                    due: string;
+                                    /** @enum {string} */
+                                    state: "open" | "missed" | "notified" | "notified-late";
+                                    notifiedAt: string | null;
+                                    notifiedWho: string | null;
+                                }[];
+                                alerts: {
+                                    id: string;
+                                    checkId: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5130,7 +7562,72 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5164,7 +7661,33 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            severities: {
+                                /** @enum {number} */
+                                level: 1 | 2 | 3 | 4;
+                                name: string;
+                                rule: string;
+                                examples: string[];
+                                updateEvery: string;
+                                postmortemRequired: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5201,7 +7724,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            posts: {
+                                incident: string;
+                                tenant: string;
+                                stage: string | null;
+                                title: string;
+                                severity: number;
+                                /** @enum {string} */
+                                status: "investigating" | "identified" | "monitoring" | "resolved";
+                                note: string | null;
+                                at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5237,7 +7788,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5284,7 +7910,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5326,7 +8027,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5368,7 +8144,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5409,7 +8260,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5446,7 +8372,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5488,7 +8489,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5532,7 +8608,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            severity: number;
+                            severityName: string;
+                            title: string;
+                            /** @enum {string} */
+                            status: "investigating" | "identified" | "monitoring" | "resolved";
+                            owner: string | null;
+                            security: boolean;
+                            openedBy: string;
+                            openedAt: string;
+                            resolvedAt: string | null;
+                            closedAt: string | null;
+                            closedBy: string | null;
+                            postmortem: {
+                                cause: string;
+                                impact: {
+                                    slaMinutes: number;
+                                    summary: string;
+                                };
+                                actions: {
+                                    what: string;
+                                    owner: string;
+                                    due: string;
+                                }[];
+                                checks: {
+                                    what: string;
+                                    why?: string;
+                                }[];
+                            } | null;
+                            postmortemAt: string | null;
+                            postmortemBy: string | null;
+                            postmortemRequired: boolean;
+                            breachConfirmedAt: string | null;
+                            deadlines: {
+                                /** @enum {string} */
+                                party: "customers" | "authority";
+                                due: string;
+                                /** @enum {string} */
+                                state: "open" | "missed" | "notified" | "notified-late";
+                                notifiedAt: string | null;
+                                notifiedWho: string | null;
+                            }[];
+                            alerts: {
+                                id: string;
+                                checkId: string | null;
+                            }[];
+                            timeline: {
+                                at: string;
+                                /** @enum {string} */
+                                source: "update" | "alert" | "notification" | "healing";
+                                kind: string;
+                                text: string;
+                                by: string | null;
+                                public: boolean;
+                                ref: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5566,7 +8717,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5593,7 +8765,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            customerNoticeHours: number;
+                            authorityNoticeHours: number;
+                            fromContract: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5706,7 +8899,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            raised: number;
+                            cleared: number;
+                            alerts: {
+                                fingerprint: string;
+                                id: string | null;
+                                status: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5743,9 +8960,48 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                tenant: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                createdBy: string;
+                                createdAt: string;
+                                endedBy: string | null;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announceDays: number;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                                cancelledBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5772,14 +9028,122 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/maintenance-windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's maintenance windows as its admins see them: announced or begun, current and planned (all=true: also past ones) */
+        get: {
+            parameters: {
+                query?: {
+                    all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
+                };
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            windows: {
+                                id: string;
+                                stage: string | null;
+                                reason: string;
+                                startsAt: string;
+                                endsAt: string;
+                                /** @enum {string} */
+                                kind: "planned" | "emergency";
+                                timeZone: string;
+                                announcedAt: string | null;
+                                cancelledAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5819,11 +9183,44 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5859,7 +9256,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5895,7 +9325,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string | null;
+                            reason: string;
+                            startsAt: string;
+                            endsAt: string;
+                            createdBy: string;
+                            createdAt: string;
+                            endedBy: string | null;
+                            /** @enum {string} */
+                            kind: "planned" | "emergency";
+                            timeZone: string;
+                            announceDays: number;
+                            announcedAt: string | null;
+                            cancelledAt: string | null;
+                            cancelledBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5931,7 +9394,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5983,7 +9525,86 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            directory: {
+                                url: string;
+                                caPem: string | null;
+                                bindDn: string;
+                                baseDn: string;
+                                /** @enum {string} */
+                                preset: "openldap" | "active-directory";
+                                userFilter: string;
+                                attributes: {
+                                    userName: string;
+                                    externalId: string;
+                                    email: string;
+                                    displayName: string;
+                                    givenName: string;
+                                    familyName: string;
+                                    groupName: string;
+                                    groupExternalId: string;
+                                    accountControl: string | null;
+                                };
+                                groupBaseDn: string | null;
+                                groupFilter: string;
+                                memberAttribute: string;
+                                everySeconds: number | null;
+                                every: string | null;
+                                /** @enum {boolean} */
+                                hasBindPassword: true;
+                                updatedBy: string;
+                                updatedAt: string;
+                                nextSyncAt: string | null;
+                            } | null;
+                            runs: {
+                                id: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "request";
+                                requestedBy: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "partial" | "failed";
+                                progress: string | null;
+                                entries: number;
+                                groups: number;
+                                counts: {
+                                    created?: number;
+                                    updated?: number;
+                                    deactivated?: number;
+                                    reactivated?: number;
+                                    groupsCreated?: number;
+                                    groupsUpdated?: number;
+                                    groupsDeleted?: number;
+                                    membershipsAdded?: number;
+                                    membershipsRemoved?: number;
+                                    skipped?: number;
+                                    problems?: number;
+                                };
+                                problems: {
+                                    dn: string;
+                                    reason: string;
+                                }[];
+                                reason: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6005,7 +9626,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            removed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6036,11 +9676,30 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            requestedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6075,7 +9734,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            trigger: "schedule" | "request";
+                            requestedBy: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "partial" | "failed";
+                            progress: string | null;
+                            entries: number;
+                            groups: number;
+                            counts: {
+                                created?: number;
+                                updated?: number;
+                                deactivated?: number;
+                                reactivated?: number;
+                                groupsCreated?: number;
+                                groupsUpdated?: number;
+                                groupsDeleted?: number;
+                                membershipsAdded?: number;
+                                membershipsRemoved?: number;
+                                skipped?: number;
+                                problems?: number;
+                            };
+                            problems: {
+                                dn: string;
+                                reason: string;
+                            }[];
+                            reason: string | null;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6114,9 +9819,46 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            users: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6143,11 +9885,48 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: string;
+                                userName: string;
+                                email: string | null;
+                                displayName: string | null;
+                                active: boolean;
+                                source: string;
+                                groups: string[];
+                                mfa: boolean;
+                                securityKeys: number;
+                                mfaRequired: boolean;
+                                passwordSet: boolean;
+                                invitationPending: boolean;
+                                lockedUntil: string | null;
+                                lastSignInAt: string | null;
+                            };
+                            invitation: {
+                                sentTo: string;
+                                expiresAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6182,7 +9961,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6206,7 +10016,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            deleted: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6242,7 +10070,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6279,7 +10126,26 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sentTo: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6316,7 +10182,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6353,7 +10250,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6390,7 +10318,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            userName: string;
+                            email: string | null;
+                            displayName: string | null;
+                            active: boolean;
+                            source: string;
+                            groups: string[];
+                            mfa: boolean;
+                            securityKeys: number;
+                            mfaRequired: boolean;
+                            passwordSet: boolean;
+                            invitationPending: boolean;
+                            lockedUntil: string | null;
+                            lastSignInAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6427,7 +10386,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            revoked: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -6468,7 +10445,38 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            events: {
+                                id: string;
+                                at: string;
+                                stage: string | null;
+                                userId: string | null;
+                                userName: string | null;
+                                method: string;
+                                /** @enum {string} */
+                                outcome: "success" | "failure";
+                                reason: string | null;
+                                address: string | null;
+                                detail: string | null;
+                            }[];
+                            nextBefore: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };

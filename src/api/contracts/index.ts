@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identityAndLoopContracts } from './identity-and-loop.ts';
 import { systemContracts } from './system.ts';
 import { consoleContracts } from './console.ts';
 
@@ -12,6 +13,7 @@ import { consoleContracts } from './console.ts';
 export type ContractMap = Readonly<Record<string, z.ZodType>>;
 
 export const contracts: ContractMap = {
+  ...identityAndLoopContracts,
   ...systemContracts,
   ...consoleContracts,
 };

@@ -6,6 +6,12 @@ import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Times, lengths and zones are parsed by the maintenance service, which names what it accepts.
 const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
+const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const tenantQuery = pageQuery({
+  sorts: ['id', 'starts'],
+  order: 'desc',
+  filters: { all: z.enum(['true', 'false']).optional() },
+});
 const listQuery = pageQuery({
   sorts: ['id', 'starts'],
   order: 'desc',
@@ -51,6 +57,24 @@ export function maintenanceRoutes(app: FastifyInstance, auth: Authenticator, ser
       sendListPage(
         { query, request, reply },
         await maintenance.list({ all: query.all === 'true', tenant: query.tenant }),
+        (w, sort) => ({ key: sort === 'starts' ? w.startsAt : w.id, id: w.id }),
+        (items) => ({ windows: items }),
+      ),
+  });
+  route(app, auth, {
+    method: 'GET',
+    url: '/api/v1/tenants/:tenant/maintenance-windows',
+    summary:
+      "A tenant's maintenance windows as its admins see them: announced or begun, current and planned (all=true: also past ones)",
+    tags: ['maintenance'],
+    permission: 'tenants.read',
+    tenantAdmin: true,
+    params: tenantParams,
+    query: tenantQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await maintenance.forTenant(params.tenant, query.all === 'true'),
         (w, sort) => ({ key: sort === 'starts' ? w.startsAt : w.id, id: w.id }),
         (items) => ({ windows: items }),
       ),

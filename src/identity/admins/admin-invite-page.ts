@@ -12,7 +12,11 @@ import { sendPage } from './page-reply.ts';
  * exists without its second factor; the recovery codes are shown once. The
  * router has checked the POST's CSRF token and Origin.
  */
-export function adminInvitePage(admins: TenantAdminService, apiUrl: () => string): AuthPageHandler {
+export function adminInvitePage(
+  admins: TenantAdminService,
+  apiUrl: () => string,
+  consoleOrigin: () => string,
+): AuthPageHandler {
   return async (context) => {
     const { res, place, url, form } = context;
     const frame = context.frame('Administer this tenant');
@@ -43,7 +47,7 @@ export function adminInvitePage(admins: TenantAdminService, apiUrl: () => string
         secret,
         code: (form.get('code') ?? '').replace(/\s/g, '').slice(0, 8),
       });
-      sendPage(res, 200, page(frame, donePage(done, apiUrl())));
+      sendPage(res, 200, page(frame, donePage(done, apiUrl(), consoleOrigin())));
     } catch (error) {
       if (error instanceof InputError) {
         return sendPage(res, 400, page(frame, inviteForm(context, token, email, secret, error.message)));
@@ -78,11 +82,17 @@ function inviteForm(
   ].join('\n');
 }
 
-function donePage(done: { email: string; tenant: string; recoveryCodes: string[] }, apiUrl: string): string {
+function donePage(
+  done: { email: string; tenant: string; recoveryCodes: string[] },
+  apiUrl: string,
+  consoleOrigin: string,
+): string {
+  const consoleLink = `${consoleOrigin}/t/${encodeURIComponent(done.tenant)}/status`;
   return [
     `<p role="status">Done: <strong>${escapeHtml(done.email)}</strong> administers ${escapeHtml(done.tenant)}.</p>`,
     '<p>Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone; they are shown only now.</p>',
     `<ul data-recovery-codes>${done.recoveryCodes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>`,
-    `<p>Sign in with the Steward CLI: <code>steward --api-url ${escapeHtml(apiUrl)} login -u ${escapeHtml(done.email)} --totp &lt;code&gt;</code></p>`,
+    `<p>Sign in to the console: <a href="${escapeHtml(consoleLink)}">${escapeHtml(consoleLink)}</a></p>`,
+    `<p>Or with the Steward CLI: <code>steward --api-url ${escapeHtml(apiUrl)} login -u ${escapeHtml(done.email)} --totp &lt;code&gt;</code></p>`,
   ].join('\n');
 }

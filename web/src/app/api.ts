@@ -1,0 +1,120 @@
+/**
+ * The console's side of the one typed API client (src/api/client/): a fetch
+ * transport on the same origin with the session cookie and the CSRF token on
+ * every change. Pages call `api` (TypedClient<paths>: bodies typed from the
+ * OpenAPI document). `loose` is the same transport for paths built at run
+ * time (a DataTable's list), whose rows the page names itself.
+ */
+import { ApiError, errorBodyOf, type ApiErrorBody } from '../../../src/api/client/errors.ts';
+import {
+  TypedClient,
+  fillPath,
+  queryString,
+  type Page,
+  type Transport,
+} from '../../../src/api/client/typed.ts';
+import type { paths } from '../../../src/api/client/schema.ts';
+
+export { ApiError, type ApiErrorBody, type Page, type Transport };
+
+export type ConsoleApi = TypedClient<paths>;
+
+export interface LooseOptions {
+  readonly params?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly body?: unknown;
+  readonly signal?: AbortSignal;
+}
+
+/** Calls by a path known only at run time; the caller says what the rows are. */
+export interface LooseApi {
+  readonly get: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
+  readonly post: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
+  readonly page: <T>(path: string, options?: LooseOptions) => Promise<Page<T>>;
+}
+
+/** The CSRF token of this tab's session: set at sign-in and from GET /console/session. */
+export interface CsrfHolder {
+  token: string | null;
+}
+
+export function fetchTransport(csrf: CsrfHolder, onUnauthorized: () => void): Transport {
+  return async ({ method, path, body, signal }) => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET' && csrf.token) headers['x-csrf-token'] = csrf.token;
+    const response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text === '' ? undefined : text;
+    if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    // A session that ended (expired, revoked) while the console was open: back to sign-in.
+    if (response.status === 401 && !path.startsWith('/api/v1/console/')) onUnauthorized();
+    return { status: response.status, header: (name) => response.headers.get(name), body: parsed };
+  };
+}
+
+export function pathOf(template: string, options: LooseOptions = {}): string {
+  const query = Object.fromEntries(Object.entries(options.query ?? {}).filter(([, value]) => value !== ''));
+  return fillPath(template, options.params ?? {}) + queryString(query);
+}
+
+/** A list's rows: the body is the page (an array), or an object holding one array (a route not yet paginated). */
+export function itemsOf<T>(body: unknown): T[] {
+  if (Array.isArray(body)) return body as T[];
+  if (body && typeof body === 'object') {
+    const arrays = Object.values(body).filter(Array.isArray);
+    if (arrays.length === 1) return arrays[0] as T[];
+  }
+  return [];
+}
+
+export function createLooseApi(transport: Transport): LooseApi {
+  const call = async (method: 'GET' | 'POST', template: string, options: LooseOptions = {}) => {
+    const response = await transport({
+      method,
+      path: pathOf(template, options),
+      ...(options.body !== undefined ? { body: options.body } : method === 'POST' ? { body: {} } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (response.status >= 400)
+      throw new ApiError(response.status, errorBodyOf(response.status, response.body));
+    return response;
+  };
+  return {
+    get: async <T>(path: string, options?: LooseOptions) => (await call('GET', path, options)).body as T,
+    post: async <T>(path: string, options?: LooseOptions) => (await call('POST', path, options)).body as T,
+    page: async <T>(path: string, options?: LooseOptions) => {
+      const response = await call('GET', path, options);
+      return { items: itemsOf<T>(response.body), nextCursor: response.header('x-next-cursor') || null };
+    },
+  };
+}
+
+export function createApis(transport: Transport): { api: ConsoleApi; loose: LooseApi } {
+  return { api: new TypedClient<paths>(transport), loose: createLooseApi(transport) };
+}
+
+/** The message and the field an error names, for a banner or a form field. */
+export function describeError(error: unknown): {
+  message: string;
+  field: string | null;
+  status: number | null;
+} {
+  if (error instanceof ApiError) {
+    return { message: error.body.message, field: error.body.field ?? null, status: error.status };
+  }
+  if (error instanceof Error) return { message: error.message, field: null, status: null };
+  return { message: String(error), field: null, status: null };
+}

@@ -1,0 +1,10 @@
+export { Button } from './Button.tsx';
+export { ErrorBanner } from './ErrorBanner.tsx';
+export { Form, TextField, SelectField } from './Form.tsx';
+export { ConfirmDialog } from './ConfirmDialog.tsx';
+export { Progress, Steps } from './Progress.tsx';
+export { StatusBadge, toneOf, type Tone } from './StatusBadge.tsx';
+export { Tabs } from './Tabs.tsx';
+export { CodeBlock, LogView } from './LogView.tsx';
+export { DataTable, useTablePage, type Column } from './DataTable.tsx';
+export { Page } from './Page.tsx';
