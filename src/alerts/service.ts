@@ -21,10 +21,12 @@ import { CheckAlerts, type CheckReader } from './check-alerts.ts';
 import { checkId, checkOneOf, checkText } from './input.ts';
 import { mutedBy } from './mute.ts';
 import { SilenceService } from './silences.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 import { listMaintenanceWindows } from '../maintenance/store.ts';
 import type { AlertRule } from './rules.ts';
 import { alertIdsOfKey, maxGroupNotification } from './pager.ts';
 import {
+  alertPage,
   alertView,
   findAlert,
   findOpen,
@@ -37,6 +39,8 @@ import {
   pruneAlerts,
   resolvedUntold,
   updateAlert,
+  type AlertFilter,
+  type AlertSort,
   type NewAlert,
   type StoredAlert,
 } from './store.ts';
@@ -501,6 +505,12 @@ export class AlertService implements AlertsApi {
         limit,
       })
     ).map(alertView);
+  }
+
+  /** One page of alerts, filtered and sorted in SQL. */
+  async listPage(filter: Omit<AlertFilter, 'limit'>, page: PageRequest<AlertSort>): Promise<Page<AlertView>> {
+    const alerts = await alertPage(this.#o.db, filter, page);
+    return { ...alerts, items: alerts.items.map(alertView) };
   }
 
   /**

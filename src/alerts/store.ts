@@ -1,5 +1,6 @@
 import type { Selectable, Updateable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { AlertSilencesTable, AlertsTable } from '../store/schema.ts';
 import type { AlertSeverity, AlertSource, AlertStatus, AlertView, HealAction } from './contract.ts';
 
@@ -202,26 +203,44 @@ export async function resolvedUntold(db: Queryable, limit: number): Promise<Stor
 export interface AlertFilter {
   readonly open?: boolean | undefined;
   readonly status?: AlertStatus | undefined;
+  readonly severity?: AlertSeverity | undefined;
   readonly tenant?: string | undefined;
   readonly stage?: string | undefined;
   readonly source?: AlertSource | undefined;
   readonly limit: number;
 }
 
+/** What the alert list can be sorted by: id (newest first by default) or when it started. */
+export const alertSorts = ['id', 'started'] as const;
+export type AlertSort = (typeof alertSorts)[number];
+const alertSortColumns: Record<AlertSort, string> = { id: 'id', started: 'started_at' };
+
 /** Newest first. */
 export async function listAlerts(db: Queryable, f: AlertFilter): Promise<StoredAlert[]> {
-  const rows = await db
+  const rows = await filteredAlerts(db, f).orderBy('id', 'desc').limit(f.limit).execute();
+  return rows.map(fromRow);
+}
+
+/** One page of alerts (keyset on the sort column and id). */
+export async function alertPage(
+  db: Queryable,
+  f: Omit<AlertFilter, 'limit'>,
+  page: PageRequest<AlertSort>,
+): Promise<Page<StoredAlert>> {
+  const rows = await keysetPage(filteredAlerts(db, f), { sort: alertSortColumns[page.sort], id: 'id' }, page);
+  return { ...rows, items: rows.items.map(fromRow) };
+}
+
+function filteredAlerts(db: Queryable, f: Omit<AlertFilter, 'limit'>) {
+  return db
     .selectFrom('alerts')
     .selectAll()
     .$if(f.open === true, (q) => q.where('status', '<>', 'resolved'))
     .$if(f.status !== undefined, (q) => q.where('status', '=', f.status ?? ''))
+    .$if(f.severity !== undefined, (q) => q.where('severity', '=', f.severity ?? ''))
     .$if(f.tenant !== undefined, (q) => q.where('tenant_slug', '=', f.tenant ?? ''))
     .$if(f.stage !== undefined, (q) => q.where('stage_name', '=', f.stage ?? ''))
-    .$if(f.source !== undefined, (q) => q.where('source', '=', f.source ?? ''))
-    .orderBy('id', 'desc')
-    .limit(f.limit)
-    .execute();
-  return rows.map(fromRow);
+    .$if(f.source !== undefined, (q) => q.where('source', '=', f.source ?? ''));
 }
 
 /** Changes one alert; `onlyIf` guards against a concurrent change (returns undefined when it no longer holds). */

@@ -28,6 +28,7 @@ export function clientAddress(request: FastifyRequest): string {
   return request.edgeClientAddress ?? request.ip;
 }
 import { contractOf, errorBodySchema } from './contracts/index.ts';
+import { isPageQuery, pageHeaders } from './pagination.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the
@@ -192,7 +193,11 @@ export function route<
   const contract = contractOf(spec.method, spec.url);
   if (contract) {
     schema.response = {
-      [String(spec.status ?? 200)]: z.toJSONSchema(contract, { io: 'output', unrepresentable: 'any' }),
+      [String(spec.status ?? 200)]: {
+        ...z.toJSONSchema(contract, { io: 'output', unrepresentable: 'any' }),
+        // A list's next page is in its headers (api/pagination.ts).
+        ...(isPageQuery(spec.query) ? { headers: pageHeaders } : {}),
+      },
       '4XX': errorJsonSchema,
     };
   }

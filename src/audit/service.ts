@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { InternalError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { AuditEventsTable } from '../store/schema.ts';
 import {
   chainStart,
@@ -37,7 +38,10 @@ export interface AuditEntry {
 export interface AuditQuery {
   readonly tenant?: string;
   readonly since?: Date;
+  /** Events before this time. */
+  readonly until?: Date;
   readonly action?: string;
+  readonly actor?: string;
   readonly limit?: number;
   readonly afterSeq?: string;
 }
@@ -147,16 +151,28 @@ export class AuditService {
   }
 
   async list(query: AuditQuery = {}): Promise<ChainedEvent[]> {
-    let q = this.#o.db.selectFrom('audit_events').selectAll();
-    if (query.tenant) q = q.where('tenant', '=', query.tenant);
-    if (query.since) q = q.where('at', '>=', query.since);
-    if (query.action) q = q.where('action', '=', query.action);
-    if (query.afterSeq) q = q.where('seq', '>', query.afterSeq);
-    const rows = await q
+    const rows = await this.#filtered(query)
       .orderBy('seq', 'asc')
       .limit(query.limit ?? 1000)
       .execute();
     return rows.map(toEvent);
+  }
+
+  /** One page of events in seq order (keyset on seq); the page's limit, not the query's. */
+  async listPage(query: AuditQuery, page: PageRequest<'seq'>): Promise<Page<ChainedEvent>> {
+    const events = await keysetPage(this.#filtered(query), { sort: 'seq', id: 'seq' }, page);
+    return { ...events, items: events.items.map(toEvent) };
+  }
+
+  #filtered(query: AuditQuery) {
+    let q = this.#o.db.selectFrom('audit_events').selectAll();
+    if (query.tenant) q = q.where('tenant', '=', query.tenant);
+    if (query.since) q = q.where('at', '>=', query.since);
+    if (query.until) q = q.where('at', '<', query.until);
+    if (query.action) q = q.where('action', '=', query.action);
+    if (query.actor) q = q.where('actor', '=', query.actor);
+    if (query.afterSeq) q = q.where('seq', '>', query.afterSeq);
+    return q;
   }
 
   /**

@@ -14,7 +14,8 @@ import {
   type HealTarget,
   type SkipOutcome,
 } from './plan.ts';
-import { HealAttemptStore, type HealAttemptView } from './store.ts';
+import { HealAttemptStore, type AttemptFilter, type HealAttemptView } from './store.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 
 export interface HealingServiceOptions {
   readonly db: ControlDb;
@@ -233,6 +234,11 @@ export class HealingService implements Healer {
     filter: { tenant?: string | undefined; alert?: string | undefined; limit?: number } = {},
   ): Promise<HealAttemptView[]> {
     return this.#store.list({ tenant: filter.tenant, alert: filter.alert, limit: filter.limit ?? 100 });
+  }
+
+  /** One page of attempts, newest first by default. */
+  listPage(filter: AttemptFilter, page: PageRequest<'id'>): Promise<Page<HealAttemptView>> {
+    return this.#store.page(filter, page);
   }
 
   /** Waits for the attempts in flight. */

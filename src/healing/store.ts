@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { HealAction } from '../alerts/contract.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { HealOutcome, HealTarget, PastAttempt } from './plan.ts';
 
 /** One attempt as the CLI, the API and `steward alert show` see it. */
@@ -174,21 +175,29 @@ export class HealAttemptStore {
   }
 
   /** Newest first. */
-  async list(filter: {
-    tenant?: string | undefined;
-    alert?: string | undefined;
-    limit: number;
-  }): Promise<HealAttemptView[]> {
-    const rows = await this.#db
+  async list(filter: AttemptFilter & { limit: number }): Promise<HealAttemptView[]> {
+    const rows = await this.#filtered(filter).orderBy('id', 'desc').limit(filter.limit).execute();
+    return rows.map(view);
+  }
+
+  /** One page of attempts (keyset on id). */
+  async page(filter: AttemptFilter, page: PageRequest<'id'>): Promise<Page<HealAttemptView>> {
+    const rows = await keysetPage(this.#filtered(filter), { sort: 'id', id: 'id' }, page);
+    return { ...rows, items: rows.items.map(view) };
+  }
+
+  #filtered(filter: AttemptFilter) {
+    return this.#db
       .selectFrom('heal_attempts')
       .selectAll()
       .$if(filter.tenant !== undefined, (q) => q.where('tenant_slug', '=', filter.tenant ?? ''))
-      .$if(filter.alert !== undefined, (q) => q.where('alert_id', '=', filter.alert ?? ''))
-      .orderBy('id', 'desc')
-      .limit(filter.limit)
-      .execute();
-    return rows.map(view);
+      .$if(filter.alert !== undefined, (q) => q.where('alert_id', '=', filter.alert ?? ''));
   }
+}
+
+export interface AttemptFilter {
+  readonly tenant?: string | undefined;
+  readonly alert?: string | undefined;
 }
 
 function iso(value: Date | string): string {

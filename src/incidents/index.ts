@@ -9,7 +9,7 @@ export {
   type UpdateIncidentInput,
 } from './service.ts';
 export { NoticePass } from './notice-pass.ts';
-export { incidentStatuses, type IncidentStatus } from './store.ts';
+export { incidentSorts, incidentStatuses, type IncidentSort, type IncidentStatus } from './store.ts';
 export { describeSeverities, severityRules, needsPostmortem, type SeverityRule } from './severity.ts';
 export { parsePostmortem, postmortemExample, type Postmortem } from './postmortem.ts';
 export { dueNotices, noticeDeadlines, noticeParties, type Deadline, type NoticeParty } from './notices.ts';

@@ -8,6 +8,7 @@ import { actorName, type Principal } from '../core/policy.ts';
 import type { HealAttemptView } from '../healing/index.ts';
 import type { EnqueueRequest, NotificationView } from '../notifications/index.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 import type { TenantView } from '../tenants/service.ts';
 import { noticeDeadlines, noticeParties, type Deadline, type NoticeParty } from './notices.ts';
 import { ownerProblem, parsePostmortem, type Postmortem } from './postmortem.ts';
@@ -16,6 +17,7 @@ import {
   checkOfAlert,
   customerNoticeSeconds,
   findIncident,
+  incidentPage,
   incidentStatuses,
   insertIncident,
   insertUpdate,
@@ -27,6 +29,8 @@ import {
   openIncidentsOfAlert,
   setCustomerNoticeSeconds,
   updateIncident,
+  type IncidentFilter,
+  type IncidentSort,
   type IncidentStatus,
   type IncidentUpdate,
   type NewUpdate,
@@ -330,6 +334,15 @@ export class IncidentService {
     }
     const rows = await listIncidents(this.#o.db, { open: query.open, tenant: query.tenant, limit });
     return Promise.all(rows.map((i) => this.#view(i)));
+  }
+
+  /** One page of incidents, filtered and sorted in SQL. */
+  async listPage(
+    filter: Omit<IncidentFilter, 'limit'>,
+    page: PageRequest<IncidentSort>,
+  ): Promise<Page<IncidentView>> {
+    const found = await incidentPage(this.#o.db, filter, page);
+    return { ...found, items: await Promise.all(found.items.map((i) => this.#view(i))) };
   }
 
   async get(id: string): Promise<IncidentView> {

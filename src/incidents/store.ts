@@ -1,5 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { IncidentsTable, IncidentUpdatesTable } from '../store/schema.ts';
 import type { Postmortem } from './postmortem.ts';
 import type { NoticeFacts } from './notices.ts';
@@ -171,20 +172,44 @@ export async function updateIncident(
 export interface IncidentFilter {
   readonly open?: boolean | undefined;
   readonly tenant?: string | undefined;
+  readonly status?: IncidentStatus | undefined;
+  readonly severity?: number | undefined;
   readonly limit: number;
 }
 
+/** What the incident list can be sorted by: id (newest first by default) or when it was opened. */
+export const incidentSorts = ['id', 'opened'] as const;
+export type IncidentSort = (typeof incidentSorts)[number];
+const incidentSortColumns: Record<IncidentSort, string> = { id: 'id', opened: 'opened_at' };
+
 /** Newest first. */
 export async function listIncidents(db: Queryable, f: IncidentFilter): Promise<StoredIncident[]> {
-  const rows = await db
+  const rows = await filteredIncidents(db, f).orderBy('id', 'desc').limit(f.limit).execute();
+  return rows.map(fromRow);
+}
+
+/** One page of incidents (keyset on the sort column and id). */
+export async function incidentPage(
+  db: Queryable,
+  f: Omit<IncidentFilter, 'limit'>,
+  page: PageRequest<IncidentSort>,
+): Promise<Page<StoredIncident>> {
+  const rows = await keysetPage(
+    filteredIncidents(db, f),
+    { sort: incidentSortColumns[page.sort], id: 'id' },
+    page,
+  );
+  return { ...rows, items: rows.items.map(fromRow) };
+}
+
+function filteredIncidents(db: Queryable, f: Omit<IncidentFilter, 'limit'>) {
+  return db
     .selectFrom('incidents')
     .selectAll()
     .$if(f.open === true, (q) => q.where('closed_at', 'is', null))
     .$if(f.tenant !== undefined, (q) => q.where('tenant_slug', '=', f.tenant ?? ''))
-    .orderBy('id', 'desc')
-    .limit(f.limit)
-    .execute();
-  return rows.map(fromRow);
+    .$if(f.status !== undefined, (q) => q.where('status', '=', f.status ?? ''))
+    .$if(f.severity !== undefined, (q) => q.where('severity', '=', f.severity ?? 0));
 }
 
 /** Security incidents with a confirmed breach and a party not yet told: what the notice pass looks at. */

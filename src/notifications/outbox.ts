@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { NotificationOutboxTable } from '../store/schema.ts';
 import type { Notification } from './message.ts';
 
@@ -280,27 +281,47 @@ export interface NotificationView {
   readonly deliveries: readonly DeliveryView[];
 }
 
+export interface NotificationFilter {
+  readonly status?: NotificationStatus | undefined;
+  readonly id?: string | undefined;
+  /** Notifications about one thing: keys that start with this (e.g. `incident:7:`). */
+  readonly keyPrefix?: string | undefined;
+}
+
+/** Newest first. */
 export async function listNotifications(
   db: Queryable,
-  options: {
-    limit: number;
-    status?: NotificationStatus | undefined;
-    id?: string | undefined;
-    /** Notifications about one thing: keys that start with this (e.g. `incident:7:`). */
-    keyPrefix?: string | undefined;
-  },
+  options: NotificationFilter & { limit: number },
 ): Promise<NotificationView[]> {
-  const rows = await db
+  const rows = await filteredNotifications(db, options).orderBy('id', 'desc').limit(options.limit).execute();
+  return withDeliveries(db, rows);
+}
+
+/** One page of the delivery log (keyset on id). */
+export async function notificationPage(
+  db: Queryable,
+  filter: NotificationFilter,
+  page: PageRequest<'id'>,
+): Promise<Page<NotificationView>> {
+  const rows = await keysetPage(filteredNotifications(db, filter), { sort: 'id', id: 'id' }, page);
+  return { ...rows, items: await withDeliveries(db, rows.items) };
+}
+
+function filteredNotifications(db: Queryable, options: NotificationFilter) {
+  return db
     .selectFrom('notification_outbox')
     .selectAll()
     .$if(options.keyPrefix !== undefined, (q) =>
       q.where(sql<boolean>`starts_with(idempotency_key, ${options.keyPrefix ?? ''})`),
     )
     .$if(options.status !== undefined, (q) => q.where('status', '=', options.status ?? 'pending'))
-    .$if(options.id !== undefined, (q) => q.where('id', '=', options.id ?? ''))
-    .orderBy('id', 'desc')
-    .limit(options.limit)
-    .execute();
+    .$if(options.id !== undefined, (q) => q.where('id', '=', options.id ?? ''));
+}
+
+async function withDeliveries(
+  db: Queryable,
+  rows: readonly Selectable<NotificationOutboxTable>[],
+): Promise<NotificationView[]> {
   if (rows.length === 0) return [];
   const deliveries = await db
     .selectFrom('notification_deliveries')

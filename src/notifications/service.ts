@@ -7,6 +7,7 @@ import { InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 import {
   channelSecretName,
   channelView,
@@ -32,6 +33,7 @@ import { checkIdempotencyKey } from './message.ts';
 import {
   insertNotification,
   listNotifications,
+  notificationPage,
   notificationStatuses,
   type NotificationStatus,
   type NotificationView,
@@ -365,6 +367,14 @@ export class NotificationService {
       status: options.status as NotificationStatus | undefined,
       keyPrefix: options.keyPrefix,
     });
+  }
+
+  /** One page of the delivery log, newest first by default. */
+  logPage(
+    filter: { status?: NotificationStatus | undefined },
+    page: PageRequest<'id'>,
+  ): Promise<Page<NotificationView>> {
+    return notificationPage(this.#o.db, filter, page);
   }
 
   /** One dispatcher pass (tests, and the benchmark, call it directly). */

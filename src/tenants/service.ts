@@ -13,6 +13,10 @@ import type { ControlDb, Queryable } from '../store/db.ts';
 import type { AddStageInput, CreateTenantInput } from './schemas.ts';
 import { storedContacts, withContact, withoutContact, type Contact } from './contacts.ts';
 import { insertStage, markStagesAbsent } from './stage-store.ts';
+import { phaseOrder, tenantPage, type TenantFilter, type TenantSort } from './list.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
+import type { Selectable } from 'kysely';
+import type { StagesTable, TenantsTable } from '../store/schema.ts';
 
 export const stageJobKind = 'reconcile-stage';
 
@@ -136,10 +140,24 @@ export class TenantService {
     return this.show(input.slug);
   }
 
+  /** Every tenant, by slug. */
   async list(): Promise<TenantView[]> {
     const tenants = await this.#o.db.selectFrom('tenants').selectAll().orderBy('slug').execute();
     const stages = await this.#o.db.selectFrom('stages').selectAll().orderBy('id').execute();
-    const byTenant = new Map<string, typeof stages>();
+    return this.#views(tenants, stages);
+  }
+
+  /** One page of tenants, filtered and sorted in SQL (keyset, src/store/keyset.ts). */
+  async listPage(filter: TenantFilter, page: PageRequest<TenantSort>): Promise<Page<TenantView>> {
+    const { tenants, stages } = await tenantPage(this.#o.db, filter, page);
+    return { ...tenants, items: this.#views(tenants.items, stages) };
+  }
+
+  #views(
+    tenants: readonly Selectable<TenantsTable>[],
+    stages: readonly Selectable<StagesTable>[],
+  ): TenantView[] {
+    const byTenant = new Map<string, (typeof stages)[number][]>();
     for (const stage of stages) {
       const list = byTenant.get(stage.tenant_id) ?? [];
       list.push(stage);
@@ -547,15 +565,6 @@ function noSuchStage(slug: string, stage: string, stages: readonly string[]): No
     { field: 'stage' },
   );
 }
-
-const phaseOrder: readonly StagePhase[] = [
-  'failed',
-  'deleting',
-  'pending',
-  'provisioning',
-  'paused',
-  'ready',
-];
 
 export function summarisePhase(desired: string, stages: readonly StageView[]): StagePhase {
   if (desired === 'absent') return 'deleting';

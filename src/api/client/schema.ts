@@ -368,7 +368,16 @@ export interface paths {
         /** List tenants */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    q?: string;
+                    phase?: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                    tier?: "shared" | "dedicated" | "ha";
+                    region?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "slug" | "name" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1428,7 +1437,12 @@ export interface paths {
         /** List operators */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username" | "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1438,6 +1452,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1719,7 +1737,12 @@ export interface paths {
         /** List API tokens (owners see all, others their own) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1729,6 +1752,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1911,7 +1938,12 @@ export interface paths {
         /** The tenant's SCIM tokens (never the tokens themselves) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -1923,6 +1955,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2158,7 +2194,12 @@ export interface paths {
         /** A tenant's admins */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "email";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2170,6 +2211,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2552,7 +2597,12 @@ export interface paths {
         /** Break-glass access into a tenant's stages, newest first (visible to the tenant's admins) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2564,6 +2614,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2684,7 +2738,12 @@ export interface paths {
         /** A tenant's OIDC connections (no secrets) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -2696,6 +2755,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3193,15 +3256,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List audit events, oldest first */
+        /** List audit events, oldest first, by tenant, action, actor and time */
         get: {
             parameters: {
                 query?: {
                     tenant?: string;
                     action?: string;
+                    actor?: string;
                     since?: string;
+                    until?: string;
                     after?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "seq";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3348,6 +3416,10 @@ export interface paths {
             parameters: {
                 query?: {
                     app?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "app" | "created";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -3908,10 +3980,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant's deployments, newest first */
+        /** A tenant's deployments (or one stage's), newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    stage?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -4397,7 +4475,12 @@ export interface paths {
         /** The routes every gateway serves: host to tenant, stage, published port, allow list, maintenance */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "host";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4672,7 +4755,12 @@ export interface paths {
         /** Operators' TLS certificates installed in the gateway */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "domain";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4937,7 +5025,12 @@ export interface paths {
         /** List a stage's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -5063,7 +5156,12 @@ export interface paths {
         /** List a tenant's exports, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -5892,7 +5990,12 @@ export interface paths {
         /** The clusters Steward backs up, their policies and last verify */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stanza";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -6224,7 +6327,12 @@ export interface paths {
         /** A tenant's restores, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -6506,6 +6614,9 @@ export interface paths {
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -6876,6 +6987,10 @@ export interface paths {
             parameters: {
                 query?: {
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -7064,7 +7179,12 @@ export interface paths {
         /** Notification channels, in failover order (webhook URLs shown by origin only) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "position" | "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -7074,6 +7194,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7368,8 +7492,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    status?: "pending" | "delivered" | "failed";
                     limit?: number;
-                    status?: string;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -7380,6 +7507,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7443,7 +7574,12 @@ export interface paths {
         /** A stage's checks */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -7609,7 +7745,12 @@ export interface paths {
         /** Every check of every stage of a tenant: kind, target, interval, state, since, last result */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "stage" | "id";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -7910,7 +8051,12 @@ export interface paths {
         /** A tenant's SLA exclusions */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "from";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -7922,6 +8068,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -8407,16 +8557,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alerts, newest first: open only, or by status, source, tenant and stage */
+        /** Alerts, newest first: open only, or by status, severity, source, tenant and stage */
         get: {
             parameters: {
                 query?: {
                     open?: "true" | "false";
-                    status?: string;
-                    source?: string;
+                    status?: "pending" | "firing" | "acknowledged" | "resolved";
+                    severity?: "critical" | "warning" | "info";
+                    source?: "check" | "alertmanager" | "watchdog" | "notifications";
                     tenant?: string;
                     stage?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "started";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -8427,6 +8581,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -8812,6 +8970,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -8822,6 +8984,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -8993,7 +9159,12 @@ export interface paths {
         /** On-call schedules, each with who is on call now */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9003,6 +9174,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -9356,7 +9531,12 @@ export interface paths {
         /** Operators and the email address they are paged at */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "username";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9366,6 +9546,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -9472,7 +9656,12 @@ export interface paths {
         /** Escalation policies (alerts use the one named default) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "name";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9482,6 +9671,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -9739,8 +9932,13 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     tenant?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -9751,6 +9949,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -9950,7 +10152,12 @@ export interface paths {
             parameters: {
                 query?: {
                     open?: "true" | "false";
+                    status?: "investigating" | "identified" | "monitoring" | "resolved";
+                    severity?: number;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "opened";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -9963,6 +10170,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -11318,6 +11529,9 @@ export interface paths {
                     tenant?: string;
                     alert?: string;
                     limit?: number;
+                    cursor?: string;
+                    sort?: "id";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -11482,6 +11696,10 @@ export interface paths {
                 query?: {
                     all?: "true" | "false";
                     tenant?: string;
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path?: never;
@@ -11492,6 +11710,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -11615,6 +11837,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -11627,6 +11853,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -12322,7 +12552,12 @@ export interface paths {
         /** List a tenant's users: source, groups, MFA, last sign-in */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "created" | "userName";
+                    order?: "asc" | "desc";
+                };
                 header?: never;
                 path: {
                     tenant: string;
@@ -12334,6 +12569,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -12941,6 +13180,7 @@ export interface paths {
                     outcome?: "success" | "failure";
                     before?: string;
                     limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path: {

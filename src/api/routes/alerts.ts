@@ -2,19 +2,23 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, pageRequest, sendListPage, sendPage } from '../pagination.ts';
+import { alertSeverities, alertSorts, alertSources, alertStatuses } from '../../alerts/index.ts';
 
 // Values are checked by the service, which names what it accepts; here only their shape.
 const alertParams = z.object({ id: z.string().min(1).max(40) }).strict();
-const listQuery = z
-  .object({
+const listQuery = pageQuery({
+  sorts: alertSorts,
+  order: 'desc',
+  filters: {
     open: z.enum(['true', 'false']).optional(),
-    status: z.string().min(1).max(20).optional(),
-    source: z.string().min(1).max(20).optional(),
+    status: z.enum(alertStatuses).optional(),
+    severity: z.enum(alertSeverities).optional(),
+    source: z.enum(alertSources).optional(),
     tenant: z.string().min(1).max(100).optional(),
     stage: z.string().min(1).max(100).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
+  },
+});
 const resolveBody = z.object({ note: z.string().max(2000) }).strict();
 const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
 // Durations and times are parsed by the silence service, which names what it accepts.
@@ -27,20 +31,30 @@ const muteBody = z
     reason: z.string().max(1000),
   })
   .strict();
-const allQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
+const allQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: { all: z.enum(['true', 'false']).optional() },
+});
 
 export function alertRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const { alerts } = services;
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/alerts',
-    summary: 'Alerts, newest first: open only, or by status, source, tenant and stage',
+    summary: 'Alerts, newest first: open only, or by status, severity, source, tenant and stage',
     tags: ['alerts'],
     permission: 'tenants.read',
     query: listQuery,
-    handler: async ({ query }) => ({
-      alerts: await alerts.list({ ...query, open: query.open === 'true' }),
-    }),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const { status, severity, source, tenant, stage } = query;
+      const found = await alerts.listPage(
+        { open: query.open === 'true', status, severity, source, tenant, stage },
+        page,
+      );
+      return sendPage({ request, reply }, page, found, (items) => ({ alerts: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',
@@ -86,7 +100,13 @@ export function alertRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['alerts'],
     permission: 'tenants.read',
     query: allQuery,
-    handler: async ({ query }) => ({ silences: await alerts.silences.list({ all: query.all === 'true' }) }),
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await alerts.silences.list({ all: query.all === 'true' }),
+        (s) => ({ key: s.id, id: s.id }),
+        (items) => ({ silences: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

@@ -10,6 +10,7 @@ import {
 } from '../../backups/policy.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
@@ -66,6 +67,8 @@ const runBody = z
     repo: z.unknown().optional().describe('1, 2 or "all" (default all)'),
   })
   .strict();
+
+const clusterListQuery = pageQuery({ sorts: ['stanza'] });
 
 export function backupRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
@@ -139,7 +142,14 @@ export function backupRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'The clusters Steward backs up, their policies and last verify',
     tags: ['backups'],
     permission: 'tenants.read',
-    handler: async () => ({ clusters: await services.backups.clusters() }),
+    query: clusterListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.backups.clusters(),
+        (c) => ({ key: c.stanza, id: c.stanza }),
+        (items) => ({ clusters: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

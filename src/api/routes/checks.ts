@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { addHttpCheckSchema } from '../../monitoring/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import type { CheckView } from '../../monitoring/index.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
@@ -12,6 +14,13 @@ const stageParams = z
 const checkParams = z
   .object({ tenant: z.string().min(1).max(100), id: z.string().regex(/^\d{1,18}$/, 'must be a check id') })
   .strict();
+
+// The order they are listed in: by stage (the tenant's own checks, with no stage, last), then id.
+const checkListQuery = pageQuery({ sorts: ['stage', 'id'] });
+const checkKey = (c: CheckView, sort: 'stage' | 'id') => ({
+  key: sort === 'stage' ? (c.stage ?? '\uffff') : c.id,
+  id: c.id,
+});
 
 export function checkRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
@@ -34,7 +43,14 @@ export function checkRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['checks'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => ({ checks: await services.checks.list(params.tenant) }),
+    query: checkListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.checks.list(params.tenant),
+        checkKey,
+        (items) => ({ checks: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',
@@ -43,7 +59,14 @@ export function checkRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['checks'],
     permission: 'tenants.read',
     params: stageParams,
-    handler: async ({ params }) => ({ checks: await services.checks.list(params.tenant, params.stage) }),
+    query: checkListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.checks.list(params.tenant, params.stage),
+        checkKey,
+        (items) => ({ checks: items }),
+      ),
   });
   route(app, auth, {
     method: 'DELETE',

@@ -3,13 +3,18 @@ import { z } from 'zod';
 import { stageDrillKinds } from '../../drills/plan.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const stageParams = z
   .object({ tenant: z.string().min(1).max(100), stage: z.string().min(1).max(100) })
   .strict();
 const idParams = z.object({ id: z.string().min(1).max(100) }).strict();
-const listQuery = z.object({ tenant: z.string().min(1).max(100).optional() }).strict();
+const listQuery = pageQuery({
+  sorts: ['started'],
+  order: 'desc',
+  filters: { tenant: z.string().min(1).max(100).optional() },
+});
 
 const drillBody = z
   .object({
@@ -53,6 +58,12 @@ export function drillRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['drills'],
     permission: 'tenants.read',
     query: listQuery,
-    handler: async ({ query }) => ({ drills: await services.drills.list(query.tenant) }),
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.drills.list(query.tenant),
+        (d) => ({ key: d.startedAt, id: d.id }),
+        (items) => ({ drills: items }),
+      ),
   });
 }

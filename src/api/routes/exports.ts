@@ -6,6 +6,7 @@ import type { ExportSecret } from '../../backups/logical/index.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 /** The media type of an export upload (an age-encrypted Steward export). */
 export const exportMediaType = 'application/vnd.steward.export';
@@ -33,6 +34,8 @@ const setKeySchema = z
   });
 
 const importQuery = z.object({ stage: stageNameSchema }).strict();
+
+const exportListQuery = pageQuery({ sorts: ['created'], order: 'desc' });
 
 export function exportRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   // The upload stays a stream: it is written to disk as it arrives, never held in memory.
@@ -86,7 +89,14 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     permission: 'tenants.read',
     tenantAdmin: true,
     params: stageParams,
-    handler: async ({ params }) => ({ exports: await services.exports.list(params.tenant, params.stage) }),
+    query: exportListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.exports.list(params.tenant, params.stage),
+        (e) => ({ key: e.createdAt, id: e.id }),
+        (items) => ({ exports: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',
@@ -96,7 +106,14 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     permission: 'tenants.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ exports: await services.exports.list(params.tenant) }),
+    query: exportListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.exports.list(params.tenant),
+        (e) => ({ key: e.createdAt, id: e.id }),
+        (items) => ({ exports: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',

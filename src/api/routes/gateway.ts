@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
 const domainParams = z.object({ domain: z.string().min(1).max(253) }).strict();
@@ -27,6 +28,9 @@ const certificateBody = z
   })
   .strict();
 
+const routeListQuery = pageQuery({ sorts: ['host'] });
+const certificateListQuery = pageQuery({ sorts: ['domain'] });
+
 export function gatewayRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const { gateway } = services;
   route(app, auth, {
@@ -36,7 +40,14 @@ export function gatewayRoutes(app: FastifyInstance, auth: Authenticator, service
       'The routes every gateway serves: host to tenant, stage, published port, allow list, maintenance',
     tags: ['gateway'],
     permission: 'tenants.read',
-    handler: async () => ({ baseDomain: gateway.baseDomain, routes: await gateway.listRoutes() }),
+    query: routeListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await gateway.listRoutes(),
+        (r) => ({ key: r.host, id: r.host }),
+        (items) => ({ baseDomain: gateway.baseDomain, routes: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',
@@ -84,7 +95,14 @@ export function gatewayRoutes(app: FastifyInstance, auth: Authenticator, service
     summary: "Operators' TLS certificates installed in the gateway",
     tags: ['gateway'],
     permission: 'tenants.read',
-    handler: async () => ({ certificates: await gateway.listCertificates() }),
+    query: certificateListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await gateway.listCertificates(),
+        (c) => ({ key: c.domain, id: c.domain }),
+        (items) => ({ certificates: items }),
+      ),
   });
   route(app, auth, {
     method: 'PUT',

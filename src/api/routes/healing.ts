@@ -2,14 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { showValue } from '../../core/errors.ts';
+import { ruled } from '../../core/validation.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
-const attemptsQuery = z
-  .object({
+const attemptsQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: {
     tenant: z.string().min(1).max(100).optional(),
-    alert: z.string().min(1).max(100).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
+    alert: ruled((id) =>
+      /^\d{1,18}$/.test(id) ? undefined : `field "alert": ${showValue(id)} is not an alert id (digits)`,
+    ).optional(),
+  },
+});
 
 export function healingRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
@@ -20,6 +26,10 @@ export function healingRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['healing'],
     permission: 'tenants.read',
     query: attemptsQuery,
-    handler: async ({ query }) => ({ attempts: await services.healing.list(query) }),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await services.healing.listPage({ tenant: query.tenant, alert: query.alert }, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ attempts: items }));
+    },
   });
 }

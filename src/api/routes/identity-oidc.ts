@@ -3,9 +3,12 @@ import { z } from 'zod';
 import { addConnectionSchema, resolveConnection } from '../../identity/oidc/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(63) }).strict();
 const connectionParams = tenantParams.extend({ name: z.string().min(1).max(40) }).strict();
+
+const connectionListQuery = pageQuery({ sorts: ['name'] });
 
 /** A tenant's OIDC connections (issue 13): thin over the OIDC store; tenant admins reach their own tenant's. */
 export function identityOidcRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
@@ -18,7 +21,14 @@ export function identityOidcRoutes(app: FastifyInstance, auth: Authenticator, se
     permission: 'identity.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ connections: await store.list(params.tenant) }),
+    query: connectionListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await store.list(params.tenant),
+        (c) => ({ key: c.name, id: c.name }),
+        (items) => ({ connections: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

@@ -9,9 +9,12 @@ import {
 } from '../../identity/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const usernameParams = z.object({ username: z.string().min(1).max(128) }).strict();
 const tokenParams = z.object({ id: z.string().min(1).max(20) }).strict();
+const operatorListQuery = pageQuery({ sorts: ['username', 'created'] });
+const tokenListQuery = pageQuery({ sorts: ['id', 'name'] });
 
 export function identityRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const operators = services.operators;
@@ -77,7 +80,14 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     summary: 'List operators',
     tags: ['operators'],
     permission: 'operators.read',
-    handler: async () => ({ operators: await operators.list() }),
+    query: operatorListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await operators.list(),
+        (o, sort) => ({ key: sort === 'created' ? o.createdAt : o.username, id: o.username }),
+        (items) => ({ operators: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',
@@ -129,7 +139,14 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     tags: ['tokens'],
     permission: 'tokens.self',
     tenantAdmin: true,
-    handler: async ({ principal }) => ({ tokens: await operators.listTokens(principal) }),
+    query: tokenListQuery,
+    handler: async ({ principal, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await operators.listTokens(principal),
+        (t, sort) => ({ key: sort === 'name' ? t.name : Number(t.id), id: Number(t.id) }),
+        (items) => ({ tokens: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

@@ -1,27 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import { severityRules } from '../../incidents/index.ts';
+import { incidentSorts, incidentStatuses, severityRules } from '../../incidents/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
 // Values are checked by the service, which names what it accepts; here only their shape.
 const incidentParams = z.object({ id: z.string().min(1).max(40) }).strict();
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const tenantIncidentParams = tenantParams.extend({ id: z.string().min(1).max(40) }).strict();
-const tenantListQuery = z
-  .object({
-    open: z.enum(['true', 'false']).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
-const listQuery = z
-  .object({
-    open: z.enum(['true', 'false']).optional(),
-    tenant: z.string().min(1).max(100).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
+const incidentFilters = {
+  open: z.enum(['true', 'false']).optional(),
+  status: z.enum(incidentStatuses).optional(),
+  severity: z.coerce.number().int().min(1).max(4).optional(),
+};
+const tenantListQuery = pageQuery({ sorts: incidentSorts, order: 'desc', filters: incidentFilters });
+const listQuery = pageQuery({
+  sorts: incidentSorts,
+  order: 'desc',
+  filters: { ...incidentFilters, tenant: z.string().min(1).max(100).optional() },
+});
 const openBody = z
   .object({
     tenant: z.string().min(1).max(100).optional(),
@@ -67,13 +66,12 @@ export function incidentRoutes(app: FastifyInstance, auth: Authenticator, servic
     tags: ['incidents'],
     permission: 'tenants.read',
     query: listQuery,
-    handler: async ({ query }) => ({
-      incidents: await incidents.list({
-        open: query.open === 'true',
-        ...(query.tenant !== undefined ? { tenant: query.tenant } : {}),
-        ...(query.limit !== undefined ? { limit: query.limit } : {}),
-      }),
-    }),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const { tenant, status, severity } = query;
+      const found = await incidents.listPage({ open: query.open === 'true', tenant, status, severity }, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ incidents: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',
@@ -84,13 +82,15 @@ export function incidentRoutes(app: FastifyInstance, auth: Authenticator, servic
     tenantAdmin: true,
     params: tenantParams,
     query: tenantListQuery,
-    handler: async ({ params, query }) => ({
-      incidents: await incidents.list({
-        tenant: params.tenant,
-        open: query.open === 'true',
-        ...(query.limit !== undefined ? { limit: query.limit } : {}),
-      }),
-    }),
+    handler: async ({ params, query, request, reply }) => {
+      const page = pageRequest(query);
+      const { status, severity } = query;
+      const found = await incidents.listPage(
+        { open: query.open === 'true', tenant: params.tenant, status, severity },
+        page,
+      );
+      return sendPage({ request, reply }, page, found, (items) => ({ incidents: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

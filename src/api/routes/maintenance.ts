@@ -2,17 +2,24 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Times, lengths and zones are parsed by the maintenance service, which names what it accepts.
 const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
-const tenantQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
-const listQuery = z
-  .object({
+const tenantQuery = pageQuery({
+  sorts: ['id', 'starts'],
+  order: 'desc',
+  filters: { all: z.enum(['true', 'false']).optional() },
+});
+const listQuery = pageQuery({
+  sorts: ['id', 'starts'],
+  order: 'desc',
+  filters: {
     all: z.enum(['true', 'false']).optional(),
     tenant: z.string().min(1).max(100).optional(),
-  })
-  .strict();
+  },
+});
 const addBody = z
   .object({
     tenant: z.string().max(200),
@@ -46,9 +53,13 @@ export function maintenanceRoutes(app: FastifyInstance, auth: Authenticator, ser
     tags: ['maintenance'],
     permission: 'tenants.read',
     query: listQuery,
-    handler: async ({ query }) => ({
-      windows: await maintenance.list({ all: query.all === 'true', tenant: query.tenant }),
-    }),
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await maintenance.list({ all: query.all === 'true', tenant: query.tenant }),
+        (w, sort) => ({ key: sort === 'starts' ? w.startsAt : w.id, id: w.id }),
+        (items) => ({ windows: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',
@@ -60,9 +71,13 @@ export function maintenanceRoutes(app: FastifyInstance, auth: Authenticator, ser
     tenantAdmin: true,
     params: tenantParams,
     query: tenantQuery,
-    handler: async ({ params, query }) => ({
-      windows: await maintenance.forTenant(params.tenant, query.all === 'true'),
-    }),
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await maintenance.forTenant(params.tenant, query.all === 'true'),
+        (w, sort) => ({ key: sort === 'starts' ? w.startsAt : w.id, id: w.id }),
+        (items) => ({ windows: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

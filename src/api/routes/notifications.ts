@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, pageRequest, sendListPage, sendPage } from '../pagination.ts';
+import { notificationStatuses } from '../../notifications/index.ts';
 
 const channelBody = z
   .object({
@@ -15,12 +17,12 @@ const channelBody = z
   })
   .strict();
 const channelParams = z.object({ channel: z.string().min(1).max(100) }).strict();
-const logQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-    status: z.string().min(1).max(20).optional(),
-  })
-  .strict();
+const logQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: { status: z.enum(notificationStatuses).optional() },
+});
+const channelListQuery = pageQuery({ sorts: ['position', 'name'] });
 
 export function notificationRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const { notifications } = services;
@@ -30,7 +32,14 @@ export function notificationRoutes(app: FastifyInstance, auth: Authenticator, se
     summary: 'Notification channels, in failover order (webhook URLs shown by origin only)',
     tags: ['notifications'],
     permission: 'tenants.read',
-    handler: async () => ({ channels: await notifications.listChannels() }),
+    query: channelListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await notifications.listChannels(),
+        (c, sort) => ({ key: sort === 'name' ? c.name : c.position, id: Number(c.id) }),
+        (items) => ({ channels: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',
@@ -79,6 +88,10 @@ export function notificationRoutes(app: FastifyInstance, auth: Authenticator, se
     tags: ['notifications'],
     permission: 'tenants.read',
     query: logQuery,
-    handler: async ({ query }) => ({ notifications: await notifications.log(query) }),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await notifications.logPage({ status: query.status }, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ notifications: items }));
+    },
   });
 }

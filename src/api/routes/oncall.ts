@@ -3,10 +3,13 @@ import { z } from 'zod';
 import { linkPath, type LinkPage } from '../../oncall/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const name = z.string().min(1).max(100);
 const scheduleParams = z.object({ name }).strict();
 const atQuery = z.object({ at: z.string().min(1).max(100).optional() }).strict();
+const byName = pageQuery({ sorts: ['name'] });
+const byUsername = pageQuery({ sorts: ['username'] });
 const scheduleBody = z
   .object({
     name,
@@ -62,7 +65,14 @@ export function oncallRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'On-call schedules, each with who is on call now',
     tags: ['oncall'],
     permission: 'tenants.read',
-    handler: async () => ({ schedules: await oncall.listSchedules() }),
+    query: byName,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await oncall.listSchedules(),
+        (s) => ({ key: s.name, id: s.name }),
+        (items) => ({ schedules: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',
@@ -120,7 +130,14 @@ export function oncallRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'Operators and the email address they are paged at',
     tags: ['oncall'],
     permission: 'tenants.read',
-    handler: async () => ({ contacts: await oncall.contacts() }),
+    query: byUsername,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await oncall.contacts(),
+        (c) => ({ key: c.username, id: c.username }),
+        (items) => ({ contacts: items }),
+      ),
   });
   route(app, auth, {
     method: 'PUT',
@@ -138,7 +155,14 @@ export function oncallRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'Escalation policies (alerts use the one named default)',
     tags: ['oncall'],
     permission: 'tenants.read',
-    handler: async () => ({ policies: await oncall.listPolicies() }),
+    query: byName,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await oncall.listPolicies(),
+        (p) => ({ key: p.name, id: p.name }),
+        (items) => ({ policies: items }),
+      ),
   });
   route(app, auth, {
     method: 'PUT',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 export const releaseUploadLimit = 256 * 1024 * 1024;
 export const releaseMediaTypes = ['application/gzip', 'application/octet-stream'] as const;
@@ -13,6 +14,12 @@ const version = z.string().min(1).max(100);
 const releaseParams = z
   .object({ app: z.string().min(1).max(100), version: z.string().min(1).max(100) })
   .strict();
+
+// By app, then oldest first (its order); or by when they were uploaded.
+const releaseListQuery = pageQuery({
+  sorts: ['app', 'created'],
+  filters: { app: z.string().min(1).max(100).optional() },
+});
 
 export function releaseRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   // Uploads arrive as raw bytes; the route's own body limit lets them be large.
@@ -47,8 +54,17 @@ export function releaseRoutes(app: FastifyInstance, auth: Authenticator, service
     summary: 'List releases, optionally of one app',
     tags: ['releases'],
     permission: 'tenants.read',
-    query: z.object({ app: z.string().min(1).max(100).optional() }).strict(),
-    handler: async ({ query }) => ({ releases: await services.releases.list(query.app) }),
+    query: releaseListQuery,
+    handler: async ({ query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.releases.list(query.app),
+        (r, sort) => ({
+          key: sort === 'created' ? r.createdAt : `${r.app}\u0000${r.createdAt}`,
+          id: `${r.app}\u0000${r.version}`,
+        }),
+        (items) => ({ releases: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, pageRequest, sendListPage, sendPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
@@ -29,13 +30,15 @@ const restoreBody = z
   })
   .strict();
 
-const testsQuery = z
-  .object({
+const testsQuery = pageQuery({
+  sorts: ['started'],
+  order: 'desc',
+  filters: {
     tenant: z.string().min(1).max(100).optional(),
     stage: z.string().min(1).max(100).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
+  },
+});
+const restoreListQuery = pageQuery({ sorts: ['created'], order: 'desc' });
 
 export function restoreRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
@@ -77,7 +80,14 @@ export function restoreRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['restores'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => ({ restores: await services.restores.list(params.tenant) }),
+    query: restoreListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.restores.list(params.tenant),
+        (r) => ({ key: r.createdAt, id: r.id }),
+        (items) => ({ restores: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',
@@ -115,13 +125,14 @@ export function restoreRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['restores'],
     permission: 'tenants.read',
     query: testsQuery,
-    handler: async ({ query }) => ({
-      restoreTests: await services.restores.restoreTests({
-        ...(query.tenant !== undefined ? { tenant: query.tenant } : {}),
-        ...(query.stage !== undefined ? { stage: query.stage } : {}),
-        ...(query.limit !== undefined ? { limit: query.limit } : {}),
-      }),
-    }),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await services.restores.tests.restoreTestPage(
+        { tenant: query.tenant, stage: query.stage },
+        page,
+      );
+      return sendPage({ request, reply }, page, found, (items) => ({ restoreTests: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

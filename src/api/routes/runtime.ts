@@ -6,9 +6,15 @@ import { keepSince } from '../../runtime/log-lines.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
+const deploymentListQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: { stage: stageNameSchema.optional() },
+});
 const deployBody = z
   .object({
     version: z.string().min(1).max(64),
@@ -59,11 +65,18 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant/deployments',
-    summary: "A tenant's deployments, newest first",
+    summary: "A tenant's deployments (or one stage's), newest first",
     tags: ['runtime'],
     permission: 'tenants.read',
     params: tenantParams,
-    handler: async ({ params }) => ({ deployments: await deployments.list(params.tenant) }),
+    query: deploymentListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await deployments.list(params.tenant, query.stage),
+        (d) => ({ key: d.id, id: d.id }),
+        (items) => ({ deployments: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',

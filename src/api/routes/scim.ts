@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { maxScimTokenDays } from '../../identity/scim/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 /** A tenant's SCIM tokens and its groups (issue 13): thin over the services, reachable by the tenant's admins. */
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const tokenParams = z.object({ tenant: z.string().min(1).max(100), id: z.string().min(1).max(30) }).strict();
+const tokenListQuery = pageQuery({ sorts: ['id'] });
 const createBody = z
   .object({
     name: z.string().min(1).max(64).optional(),
@@ -35,7 +37,14 @@ export function scimRoutes(app: FastifyInstance, auth: Authenticator, services: 
     permission: 'identity.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ tokens: await services.scimTokens.list(params.tenant) }),
+    query: tokenListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.scimTokens.list(params.tenant),
+        (t) => ({ key: t.id, id: t.id }),
+        (items) => ({ tokens: items }),
+      ),
   });
   route(app, auth, {
     method: 'DELETE',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { excludeSchema, htmlToPdf, renderReportHtml, setPolicySchema } from '../../sla/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
@@ -11,6 +12,7 @@ const reportParams = z
   .strict();
 const reportQuery = z.object({ format: z.enum(['json', 'html', 'pdf']).default('json') }).strict();
 
+const exclusionListQuery = pageQuery({ sorts: ['from'] });
 export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
     method: 'PUT',
@@ -54,7 +56,14 @@ export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: S
     permission: 'tenants.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ exclusions: await services.sla.exclusions(params.tenant) }),
+    query: exclusionListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await services.sla.exclusions(params.tenant),
+        (e) => ({ key: e.from, id: e.id }),
+        (items) => ({ exclusions: items }),
+      ),
   });
   route(app, auth, {
     method: 'GET',

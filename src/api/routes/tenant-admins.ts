@@ -3,11 +3,14 @@ import { z } from 'zod';
 import { maxBreakGlassMinutes, maxInvitationHours } from '../../identity/admins/index.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, sendListPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const adminParams = tenantParams.extend({ email: z.string().min(1).max(320) }).strict();
 const stageParams = tenantParams.extend({ stage: z.string().min(1).max(63) }).strict();
 const idParams = z.object({ id: z.string().min(1).max(20) }).strict();
+const adminListQuery = pageQuery({ sorts: ['email'] });
+const grantListQuery = pageQuery({ sorts: ['id'], order: 'desc' });
 const inviteBody = z
   .object({
     email: z.string().min(1).max(320),
@@ -47,7 +50,14 @@ export function tenantAdminRoutes(app: FastifyInstance, auth: Authenticator, ser
     permission: 'tenants.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ admins: await tenantAdmins.list(params.tenant) }),
+    query: adminListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await tenantAdmins.list(params.tenant),
+        (a) => ({ key: a.email, id: a.email }),
+        (items) => ({ admins: items }),
+      ),
   });
   route(app, auth, {
     method: 'DELETE',
@@ -114,7 +124,14 @@ export function tenantAdminRoutes(app: FastifyInstance, auth: Authenticator, ser
     permission: 'tenants.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ grants: await breakGlass.list(params.tenant) }),
+    query: grantListQuery,
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await breakGlass.list(params.tenant),
+        (g) => ({ key: g.id, id: g.id }),
+        (items) => ({ grants: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

@@ -1,6 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { addStageSchema, contactSchema, createTenantSchema, stageNameSchema } from '../../tenants/schemas.ts';
+import {
+  addStageSchema,
+  contactSchema,
+  createTenantSchema,
+  stageNameSchema,
+  tiers,
+} from '../../tenants/schemas.ts';
+import { stagePhases } from '../../tenants/service.ts';
+import { tenantSorts } from '../../tenants/list.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
 import { withReplication } from '../../databases/patroni/index.ts';
@@ -11,6 +20,16 @@ const contactParams = z
   .object({ tenant: z.string().min(1).max(100), email: z.string().min(1).max(254) })
   .strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
+
+const tenantListQuery = pageQuery({
+  sorts: tenantSorts,
+  filters: {
+    q: z.string().min(1).max(100).optional(),
+    phase: z.enum(stagePhases).optional(),
+    tier: z.enum(tiers).optional(),
+    region: z.string().min(1).max(64).optional(),
+  },
+});
 
 export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   route(app, auth, {
@@ -29,7 +48,13 @@ export function tenantRoutes(app: FastifyInstance, auth: Authenticator, services
     summary: 'List tenants',
     tags: ['tenants'],
     permission: 'tenants.read',
-    handler: async () => ({ tenants: await services.tenants.list() }),
+    query: tenantListQuery,
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const { q, phase, tier, region } = query;
+      const tenants = await services.tenants.listPage({ q, phase, tier, region }, page);
+      return sendPage({ request, reply }, page, tenants, (items) => ({ tenants: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

@@ -3,8 +3,12 @@ import { z } from 'zod';
 import { addUserSchema, loginLogQuerySchema, tenantUserParams } from '../../identity/local/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
+const userListQuery = pageQuery({ sorts: ['created', 'userName'] });
+// The login log pages by its own `before` (an event id); `cursor` is the same position, from x-next-cursor.
+const loginLogQuery = loginLogQuerySchema.extend({ cursor: z.string().max(1000).optional() });
 
 /**
  * A tenant's end users (`steward user …`) and its login log (`steward
@@ -22,7 +26,12 @@ export function userRoutes(app: FastifyInstance, auth: Authenticator, services: 
     permission: 'identity.read',
     tenantAdmin: true,
     params: tenantParams,
-    handler: async ({ params }) => ({ users: await users.list(params.tenant) }),
+    query: userListQuery,
+    handler: async ({ params, query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await users.listPage(params.tenant, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ users: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',
@@ -102,17 +111,25 @@ export function userRoutes(app: FastifyInstance, auth: Authenticator, services: 
     permission: 'identity.read',
     tenantAdmin: true,
     params: tenantParams,
-    query: loginLogQuerySchema,
-    handler: async ({ params, query }) => {
+    query: loginLogQuery,
+    handler: async ({ params, query, request, reply }) => {
       const tenant = await users.tenant(params.tenant);
-      return services.localUsers.log.list({
+      const page = pageRequest({
+        limit: query.limit ?? 100,
+        sort: 'id',
+        order: 'desc',
+        cursor: query.cursor,
+      });
+      const found = await services.localUsers.log.list({
         tenantId: tenant.id,
         since: query.since,
         userName: query.user,
         outcome: query.outcome,
-        before: query.before,
-        limit: query.limit,
+        before: page.after?.id ?? query.before,
+        limit: page.limit,
       });
+      const next = found.nextBefore === null ? {} : { next: { key: found.nextBefore, id: found.nextBefore } };
+      return sendPage({ request, reply }, page, { items: [], ...next }, () => found);
     },
   });
 }

@@ -32,6 +32,7 @@ import {
   type ScheduledStage,
 } from '../restore-plan.ts';
 import type { BackupRun } from '../runs.ts';
+import { keysetPage, type Page, type PageRequest } from '../../store/keyset.ts';
 import type { BackupTarget } from '../service.ts';
 
 export const restoreTestJobKind = 'restore-test';
@@ -181,15 +182,30 @@ export class RestoreTestService {
   async restoreTests(
     filter: { tenant?: string; stage?: string; limit?: number } = {},
   ): Promise<RestoreTestView[]> {
-    if (filter.tenant !== undefined) await this.#c.deps.tenants.show(filter.tenant);
-    let query = this.#c.deps.db.selectFrom('restore_tests').selectAll();
-    if (filter.tenant !== undefined) query = query.where('tenant_slug', '=', filter.tenant);
-    if (filter.stage !== undefined) query = query.where('stage_name', '=', filter.stage);
-    const rows = await query
+    const rows = await (
+      await this.#filtered(filter)
+    )
       .orderBy('started_at', 'desc')
       .limit(filter.limit ?? 200)
       .execute();
     return rows.map((r) => testView(r));
+  }
+
+  /** One page of restore tests (keyset on started_at and id). */
+  async restoreTestPage(
+    filter: { tenant?: string | undefined; stage?: string | undefined },
+    page: PageRequest<'started'>,
+  ): Promise<Page<RestoreTestView>> {
+    const rows = await keysetPage(await this.#filtered(filter), { sort: 'started_at', id: 'id' }, page);
+    return { ...rows, items: rows.items.map((r) => testView(r)) };
+  }
+
+  async #filtered(filter: { tenant?: string | undefined; stage?: string | undefined }) {
+    if (filter.tenant !== undefined) await this.#c.deps.tenants.show(filter.tenant);
+    let query = this.#c.deps.db.selectFrom('restore_tests').selectAll();
+    if (filter.tenant !== undefined) query = query.where('tenant_slug', '=', filter.tenant);
+    if (filter.stage !== undefined) query = query.where('stage_name', '=', filter.stage);
+    return query;
   }
 
   /** The restore-test job. A test interrupted by a crash runs again from the start. */

@@ -3,6 +3,11 @@ import type { SourceGroup, SourceGroupsOutcome } from './source-groups.ts';
 import type { Logger } from 'pino';
 import { InputError, NotFoundError, showValue } from '../../core/errors.ts';
 import type { ControlDb } from '../../store/db.ts';
+import {
+  keysetPage,
+  type Page as KeysetPage,
+  type PageRequest as KeysetRequest,
+} from '../../store/keyset.ts';
 import { filterSql, type Filter } from './filter.ts';
 import { groupOf, isId, userOf } from './rows.ts';
 import type {
@@ -156,6 +161,20 @@ export class Directory {
       () => base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
       userOf,
     );
+  }
+
+  /** A page of users by keyset (the console's list): oldest first by (created_at, id), or by userName. */
+  async userPage(
+    tenantId: string,
+    page: KeysetRequest<'created' | 'userName'>,
+  ): Promise<KeysetPage<DirectoryUser>> {
+    const query = this.#o.db
+      .selectFrom('tenant_users as t')
+      .selectAll('t')
+      .where('t.tenant_id', '=', tenantId);
+    const sort = page.sort === 'userName' ? 't.user_name' : 't.created_at';
+    const rows = await keysetPage(query, { sort, id: 't.id' }, page);
+    return { ...rows, items: rows.items.map(userOf) };
   }
 
   // --- groups

@@ -9,7 +9,7 @@ import type { Directory, DirectoryUser } from '../directory/index.ts';
  */
 export type DirectoryPort = Pick<
   Directory,
-  'findUser' | 'getUser' | 'listUsers' | 'groupsOf' | 'recordSignIn' | 'write'
+  'findUser' | 'getUser' | 'listUsers' | 'userPage' | 'groupsOf' | 'recordSignIn' | 'write'
 >;
 
 export type LocalUser = DirectoryUser;

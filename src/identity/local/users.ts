@@ -1,3 +1,4 @@
+import type { Page, PageRequest } from '../../store/keyset.ts';
 import type { AuditService } from '../../audit/service.ts';
 import type { Clock } from '../../core/clock.ts';
 import { ConflictError, NotFoundError, showValue } from '../../core/errors.ts';
@@ -104,6 +105,13 @@ export class LocalUserService {
       if (page.items.length === 0 || startIndex > page.total) break;
     }
     return this.#views(tenant, users);
+  }
+
+  /** One page of a tenant's users (keyset in SQL). */
+  async listPage(slug: string, page: PageRequest<'created' | 'userName'>): Promise<Page<UserView>> {
+    const tenant = await this.tenant(slug);
+    const found = await this.#o.directory.userPage(tenant.id, page);
+    return { ...found, items: await this.#views(tenant, found.items) };
   }
 
   async show(slug: string, userName: string): Promise<UserView> {
