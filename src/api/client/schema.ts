@@ -387,6 +387,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3280,6 +3284,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3430,6 +3438,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4001,6 +4013,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4490,6 +4506,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4770,6 +4790,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5043,6 +5067,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5173,6 +5201,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6005,6 +6037,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6344,6 +6380,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6627,6 +6667,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7001,6 +7045,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7592,6 +7640,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7762,6 +7814,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -11542,6 +11598,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {
