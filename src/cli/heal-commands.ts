@@ -37,7 +37,7 @@ export function healCommands(program: Command, { client, json }: HealCliContext)
     .description('attempts, newest first: alert, action, target, started, finished, outcome, detail')
     .option('--tenant <tenant>', 'one tenant only')
     .option('--alert <id>', 'one alert only')
-    .option('--limit <n>', 'at most this many (default 100, at most 1000)')
+    .option('--limit <n>', 'at most this many (default 100, at most 500)')
     .action(async (o: { tenant?: string; alert?: string; limit?: string }) => {
       const query = {
         ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
