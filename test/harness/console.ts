@@ -1,14 +1,14 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { buildConsole, consoleStale } from '../../src/console/build.ts';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { serverSpki } from './browser.ts';
 import { startTestSteward, type TestSteward, type TestStewardOptions } from './steward.ts';
 
 /** Where the tests put their screenshots (gitignored; CI keeps them as artifacts, the README shows some). */
 export const artifactsDir = resolve(import.meta.dirname, '../../test-artifacts/console');
-export const consoleDist = resolve(import.meta.dirname, '../../web/dist');
 const axeSource = resolve(import.meta.dirname, '../../node_modules/axe-core/axe.min.js');
 
 export interface ConsoleAccount {
@@ -54,9 +54,7 @@ export interface TestConsole {
  * cookie's Secure origin) and one Chromium, trusting only the edge's key.
  */
 export async function startTestConsole(options: TestStewardOptions = {}): Promise<TestConsole> {
-  if (!existsSync(join(consoleDist, 'index.html'))) {
-    throw new Error(`the console is not built at ${consoleDist}: run "npm run build:console"`);
-  }
+  await ensureConsoleBuilt();
   const t = await startTestSteward({ gateway: true, ...options });
   let browser: Browser | undefined;
   try {
@@ -169,5 +167,31 @@ export async function startTestConsole(options: TestStewardOptions = {}): Promis
     await browser?.close();
     await t.close();
     throw error;
+  }
+}
+
+/**
+ * Builds web/ into web/dist when it is missing or older than its sources,
+ * once: test files in other workers wait on the same lock, then find it built.
+ */
+export async function ensureConsoleBuilt(): Promise<void> {
+  if (!(await consoleStale())) return;
+  const lock = join(tmpdir(), 'steward-console-build.lock');
+  for (;;) {
+    const handle = await open(lock, 'wx').catch(() => undefined);
+    if (handle) {
+      try {
+        if (await consoleStale()) await buildConsole();
+      } finally {
+        await handle.close();
+        await rm(lock, { force: true });
+      }
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    if (!(await consoleStale())) return;
+    // A build takes seconds: a lock this old is a killed run's.
+    const held = await stat(lock).catch(() => undefined);
+    if (held && Date.now() - held.mtimeMs > 120_000) await rm(lock, { force: true });
   }
 }

@@ -9,13 +9,14 @@ import { ApiError, errorBodyOf, type ApiErrorBody } from '../../../src/api/clien
 import {
   TypedClient,
   fillPath,
+  itemsOf,
   queryString,
   type Page,
   type Transport,
 } from '../../../src/api/client/typed.ts';
 import type { paths } from '../../../src/api/client/schema.ts';
 
-export { ApiError, type ApiErrorBody, type Page, type Transport };
+export { ApiError, itemsOf, type ApiErrorBody, type Page, type Transport };
 
 export type ConsoleApi = TypedClient<paths>;
 
@@ -68,16 +69,6 @@ export function fetchTransport(csrf: CsrfHolder, onUnauthorized: () => void): Tr
 export function pathOf(template: string, options: LooseOptions = {}): string {
   const query = Object.fromEntries(Object.entries(options.query ?? {}).filter(([, value]) => value !== ''));
   return fillPath(template, options.params ?? {}) + queryString(query);
-}
-
-/** A list's rows: the body is the page (an array), or an object holding one array (a route not yet paginated). */
-export function itemsOf<T>(body: unknown): T[] {
-  if (Array.isArray(body)) return body as T[];
-  if (body && typeof body === 'object') {
-    const arrays = Object.values(body).filter(Array.isArray);
-    if (arrays.length === 1) return arrays[0] as T[];
-  }
-  return [];
 }
 
 export function createLooseApi(transport: Transport): LooseApi {

@@ -53,6 +53,13 @@ const en: Messages = {
   'state.running': 'running',
   'state.stopped': 'stopped',
   'state.unknown': 'unknown',
+  'state.pending': 'pending',
+  'state.paused': 'paused',
+  'state.active': 'active',
+  'state.superseded': 'superseded',
+  'state.rolled-back': 'rolled back',
+  'state.migrating': 'migrating',
+  'state.starting': 'starting',
 };
 
 const de: Messages = {
@@ -107,6 +114,13 @@ const de: Messages = {
   'state.running': 'läuft',
   'state.stopped': 'gestoppt',
   'state.unknown': 'unbekannt',
+  'state.pending': 'wartend',
+  'state.paused': 'pausiert',
+  'state.active': 'aktiv',
+  'state.superseded': 'abgelöst',
+  'state.rolled-back': 'zurückgerollt',
+  'state.migrating': 'migriert',
+  'state.starting': 'startet',
 };
 
 export const shellMessages = { en, de };

@@ -34,6 +34,13 @@ export function ConfirmDialog(props: {
       if (opener.current instanceof HTMLElement) opener.current.focus();
     }
   }, [props.open]);
+  // Shown conditionally by its parent, it may leave by unmounting: focus goes back all the same.
+  useEffect(
+    () => () => {
+      if (opener.current instanceof HTMLElement) opener.current.focus();
+    },
+    [],
+  );
   return (
     <dialog
       ref={ref}

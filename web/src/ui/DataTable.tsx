@@ -107,7 +107,11 @@ export function DataTable<T>(props: {
         role={virtual ? 'region' : undefined}
         aria-label={virtual ? props.label : undefined}
       >
-        <table aria-label={props.label} aria-rowcount={virtual ? rows.length + 1 : undefined}>
+        <table
+          className={virtual ? undefined : 'cards'}
+          aria-label={props.label}
+          aria-rowcount={virtual ? rows.length + 1 : undefined}
+        >
           <thead>
             <tr>
               {props.columns.map((column) => (
@@ -141,11 +145,13 @@ export function DataTable<T>(props: {
               >
                 {props.columns.map((column) =>
                   column.rowHeader ? (
-                    <th key={column.key} scope="row">
+                    <th key={column.key} scope="row" data-label={column.header}>
                       {column.render(row)}
                     </th>
                   ) : (
-                    <td key={column.key}>{column.render(row)}</td>
+                    <td key={column.key} data-label={column.header}>
+                      {column.render(row)}
+                    </td>
                   ),
                 )}
               </tr>

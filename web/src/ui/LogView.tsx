@@ -36,13 +36,7 @@ export function LogView(props: {
         />{' '}
         {t('ui.log.follow')}
       </label>
-      <pre
-        ref={ref}
-        className="code log"
-        aria-label={props.label}
-        tabIndex={0}
-        aria-live={props.follow ? 'polite' : 'off'}
-      >
+      <pre ref={ref} className="code log" aria-label={props.label} tabIndex={0}>
         {props.lines.length ? props.lines.join('\n') : t('ui.log.empty')}
       </pre>
     </div>

@@ -25,6 +25,8 @@ const tones: Readonly<Record<string, Tone>> = {
   unknown: 'idle',
   stopped: 'idle',
   deleted: 'idle',
+  superseded: 'idle',
+  'rolled-back': 'idle',
   failed: 'bad',
   crashed: 'bad',
   unhealthy: 'bad',

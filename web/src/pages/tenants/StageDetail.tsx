@@ -133,21 +133,23 @@ export default function StageDetail() {
               <tbody>
                 {(stageRuntime?.processes ?? []).map((p) => (
                   <tr key={`${p.process}.${p.instance}`}>
-                    <th scope="row">
+                    <th scope="row" data-label={t('stages.process.name')}>
                       {p.process}.{p.instance}
                     </th>
-                    <td>{p.pid ?? '—'}</td>
-                    <td>
+                    <td data-label={t('stages.process.pid')}>{p.pid ?? '—'}</td>
+                    <td data-label={t('tenants.field.phase')}>
                       <StatusBadge state={p.phase} />
                     </td>
-                    <td>
+                    <td data-label={t('stages.field.health')}>
                       <StatusBadge
                         state={p.healthy === null ? 'unknown' : p.healthy ? 'healthy' : 'unhealthy'}
                       />
                     </td>
-                    <td>{p.restarts}</td>
-                    <td>{p.uptimeSeconds === null ? '—' : `${formatNumber(p.uptimeSeconds)} s`}</td>
-                    <td>{p.release}</td>
+                    <td data-label={t('stages.process.restarts')}>{p.restarts}</td>
+                    <td data-label={t('stages.process.uptime')}>
+                      {p.uptimeSeconds === null ? '—' : `${formatNumber(p.uptimeSeconds)} s`}
+                    </td>
+                    <td data-label={t('stages.field.release')}>{p.release}</td>
                   </tr>
                 ))}
               </tbody>

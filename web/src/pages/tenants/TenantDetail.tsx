@@ -70,7 +70,7 @@ export default function TenantDetail() {
       ) : null}
       <h2>{t('tenants.field.stages')}</h2>
       <div className="table-scroll">
-        <table aria-label={t('tenants.field.stages')}>
+        <table className="cards" aria-label={t('tenants.field.stages')}>
           <thead>
             <tr>
               <th scope="col">{t('stages.field.name')}</th>
@@ -86,27 +86,31 @@ export default function TenantDetail() {
               const stageRuntime = runtimeOfStage(stage.name);
               return (
                 <tr key={stage.name} data-stage={stage.name}>
-                  <th scope="row">
+                  <th scope="row" data-label={t('stages.field.name')}>
                     <Link
                       href={`/tenants/${encodeURIComponent(slug)}/stages/${encodeURIComponent(stage.name)}`}
                     >
                       {stage.name}
                     </Link>
                   </th>
-                  <td>
+                  <td data-label={t('tenants.field.phase')}>
                     <StatusBadge state={stage.phase} />
                   </td>
-                  <td className="wrap">{stage.reason}</td>
-                  <td>
+                  <td className="wrap" data-label={t('stages.field.reason')}>
+                    {stage.reason}
+                  </td>
+                  <td data-label={t('stages.field.health')}>
                     <StatusBadge state={stageHealth(stageRuntime)} />
                   </td>
-                  <td>{stageRuntime?.release ?? '—'}</td>
+                  <td data-label={t('stages.field.release')}>{stageRuntime?.release ?? '—'}</td>
                   {can('releases.write') ? (
-                    <td className="actions">
-                      <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                      {stageRuntime?.release ? (
-                        <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                      ) : null}
+                    <td data-label={t('stages.field.actions')}>
+                      <div className="actions">
+                        <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                        {stageRuntime?.release ? (
+                          <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                        ) : null}
+                      </div>
                     </td>
                   ) : null}
                 </tr>
@@ -126,7 +130,7 @@ export default function TenantDetail() {
       <h2>{t('deployments.title')}</h2>
       <ErrorBanner error={deployments.error} />
       <div className="table-scroll">
-        <table aria-label={t('deployments.title')}>
+        <table className="cards" aria-label={t('deployments.title')}>
           <thead>
             <tr>
               <th scope="col">{t('stages.field.name')}</th>
@@ -139,15 +143,15 @@ export default function TenantDetail() {
           <tbody>
             {(deployments.data ?? []).slice(0, 20).map((d) => (
               <tr key={d.id}>
-                <td>{d.stage}</td>
-                <td>
+                <td data-label={t('stages.field.name')}>{d.stage}</td>
+                <td data-label={t('stages.field.release')}>
                   {d.app} {d.version}
                 </td>
-                <td>
+                <td data-label={t('deployments.status')}>
                   <StatusBadge state={d.status} />
                 </td>
-                <td>{d.actor}</td>
-                <td>{formatDate(d.createdAt)}</td>
+                <td data-label={t('deployments.actor')}>{d.actor}</td>
+                <td data-label={t('tenants.field.createdAt')}>{formatDate(d.createdAt)}</td>
               </tr>
             ))}
           </tbody>

@@ -1,3 +1,4 @@
+import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
 import { useCan } from '../../app/session.tsx';
@@ -26,7 +27,7 @@ export default function TenantList() {
       rowHeader: true,
       render: (row) => <Link href={`/tenants/${encodeURIComponent(row.slug)}`}>{row.slug}</Link>,
     },
-    { key: 'name', header: t('tenants.field.displayName'), render: (row) => row.displayName },
+    { key: 'name', header: t('tenants.field.displayName'), sort: 'name', render: (row) => row.displayName },
     { key: 'phase', header: t('tenants.field.phase'), render: (row) => <StatusBadge state={row.phase} /> },
     { key: 'tier', header: t('tenants.field.tier'), render: (row) => row.tier },
     { key: 'region', header: t('tenants.field.region'), render: (row) => row.region },
@@ -38,11 +39,20 @@ export default function TenantList() {
     {
       key: 'created',
       header: t('tenants.field.createdAt'),
-      sort: 'createdAt',
+      sort: 'created',
       render: (row) => formatDate(row.createdAt),
     },
   ];
   const filter = (name: string, value: string) => url.set({ [name]: value, cursor: null });
+  // The search box asks the API once typing pauses, not at every key.
+  const [q, setQ] = useState(url.get('q'));
+  const urlQ = url.get('q');
+  useEffect(() => setQ(urlQ), [urlQ]);
+  useEffect(() => {
+    if (q === urlQ) return undefined;
+    const timer = setTimeout(() => filter('q', q), 250);
+    return () => clearTimeout(timer);
+  });
   return (
     <Page
       title={t('tenants.list.title')}
@@ -57,7 +67,7 @@ export default function TenantList() {
       <div role="search" className="filters">
         <label>
           {t('tenants.filter.q')}
-          <input type="search" value={url.get('q')} onChange={(event) => filter('q', event.target.value)} />
+          <input type="search" value={q} onChange={(event) => setQ(event.target.value)} />
         </label>
         <label>
           {t('tenants.field.phase')}

@@ -69,10 +69,9 @@ export interface ReleaseRow {
 
 export const inFlight = (status: string): boolean => ['pending', 'migrating', 'starting'].includes(status);
 
-/** A stage's health from its processes: healthy when all are, unhealthy when one is not, unknown otherwise. */
+/** A stage's health from its processes: unhealthy when one fails its check, healthy when one passes, else unknown. */
 export function stageHealth(runtime: StageRuntime | undefined): 'healthy' | 'unhealthy' | 'unknown' {
   const processes = runtime?.processes ?? [];
-  if (processes.length === 0) return 'unknown';
   if (processes.some((p) => p.healthy === false)) return 'unhealthy';
-  return processes.every((p) => p.healthy === true) ? 'healthy' : 'unknown';
+  return processes.some((p) => p.healthy === true) ? 'healthy' : 'unknown';
 }
