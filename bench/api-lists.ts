@@ -9,7 +9,7 @@
  * Usage: npm run bench:api-lists  (BENCH_TENANTS=5000, BENCH_SAMPLES=300)
  */
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ApiClient } from '../src/cli/client.ts';
@@ -132,8 +132,10 @@ async function main(): Promise<void> {
     const byName = await deepCursor('limit=100&sort=name&order=desc');
 
     const cases = {
+      // The anchor: the cheapest authenticated request, the same TLS and auth path.
+      anchorWhoami: '/api/v1/auth/whoami',
       listFirstPage: '/api/v1/tenants',
-      listFiltered: '/api/v1/tenants?phase=failed&tier=shared&q=bench-0',
+      listFiltered: '/api/v1/tenants?phase=failed&tier=dedicated&q=bench-0',
       listDeepBySlug: `/api/v1/tenants?limit=100&cursor=${bySlug}`,
       listDeepByName: `/api/v1/tenants?limit=100&sort=name&order=desc&cursor=${byName}`,
       listMaxPage: '/api/v1/tenants?limit=500',
@@ -160,6 +162,9 @@ async function main(): Promise<void> {
       ...results,
       targetP99Ms: 50,
       withinTarget: Object.values(results).every((r) => r.p99Ms <= 50),
+      // The machine is shared: its load says how much of a p99 is waiting for a core.
+      loadAverage: loadavg().map((l) => round(l, 2)),
+      cores: cpus().length,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {

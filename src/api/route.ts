@@ -27,8 +27,8 @@ declare module 'fastify' {
 export function clientAddress(request: FastifyRequest): string {
   return request.edgeClientAddress ?? request.ip;
 }
-import { isPageQuery, pageHeaders } from './pagination.ts';
 import { contractOf, errorBodySchema } from './contracts/index.ts';
+import { isPageQuery, pageHeaders } from './pagination.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the

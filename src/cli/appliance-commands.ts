@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { apiUrl, initApplianceSecrets, runNodeLossDrill } from '../appliance/index.ts';
 import { parseConfig } from '../core/config.ts';
-import type { DrillView } from '../drills/store.ts';
 import { ApiClient, resolveConnection } from './client.ts';
 import { printJson } from './output.ts';
 
@@ -69,7 +68,7 @@ export function applianceCommands(program: Command, { json, dataDir }: Appliance
       const survivor = config.appliance.nodes.find((n) => n.name !== config.appliance?.node);
       if (!survivor) throw new Error('the appliance has no other node');
       const api = new ApiClient({ apiUrl: apiUrl(survivor), ca: local.ca, token: local.token });
-      const view = await api.post<DrillView>('/api/v1/drills/node-loss', measured);
+      const view = await api.api.post('/api/v1/drills/node-loss', { body: measured });
       if (json()) printJson(view);
       else
         process.stdout.write(`drill ${view.id} (node-loss): ${view.outcome.toUpperCase()}: ${view.reason}\n`);

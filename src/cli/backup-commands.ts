@@ -1,10 +1,6 @@
 import { Option, type Command } from 'commander';
-import type {
-  BackupClusterView,
-  BackupRequestView,
-  PolicyView,
-  StageBackupsView,
-} from '../backups/service.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 
@@ -19,14 +15,19 @@ export interface BackupCliContext {
 
 const enc = encodeURIComponent;
 
+type PolicyView = ResponseBody<paths, '/api/v1/tenants/{tenant}/backup-policy'>;
+type PolicyChange = RequestBody<paths, '/api/v1/tenants/{tenant}/backup-policy', 'put'>;
+type BackupRequestView = ResponseBody<paths, '/api/v1/backup-requests/{id}'>;
+type BackupClusterView = ResponseBody<paths, '/api/v1/backup-clusters/{stanza}/verify', 'post'>;
+
 /** A flag's value that is not accepted: names the flag, the value and what is. */
 function badFlag(flag: string, value: string, accepted: string): Error {
   return new Error(`${flag} ${JSON.stringify(value)} is not accepted; use ${accepted}`);
 }
 
-function oneOf(flag: string, value: string, allowed: readonly string[]): string {
-  if (!allowed.includes(value)) throw badFlag(flag, value, allowed.join(' or '));
-  return value;
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw badFlag(flag, value, allowed.join(' or '));
+  return value as T;
 }
 
 /** `30d` (or `30`): days. */
@@ -146,10 +147,10 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     )
     .option('--exports <every>', 'a logical export of each ready stage: daily, weekly or off')
     .action(async (tenant: string, o: PolicyFlags) => {
-      const body: Record<string, unknown> = {};
-      if (o.full !== undefined) body.full = oneOf('--full', o.full, ['weekly', 'daily']);
-      if (o.diff !== undefined) body.diff = oneOf('--diff', o.diff, ['daily', 'off']);
-      if (o.incr !== undefined) body.incr = oneOf('--incr', o.incr, ['2h', 'off']);
+      const body: PolicyChange = {};
+      if (o.full !== undefined) body.full = oneOf('--full', o.full, ['weekly', 'daily'] as const);
+      if (o.diff !== undefined) body.diff = oneOf('--diff', o.diff, ['daily', 'off'] as const);
+      if (o.incr !== undefined) body.incr = oneOf('--incr', o.incr, ['2h', 'off'] as const);
       if (o.retain !== undefined) body.retainDays = parseRetain(o.retain);
       if (o.keepDaily !== undefined) body.keepDaily = parseTier('--keep-daily', o.keepDaily, 'days', 3650);
       if (o.keepWeekly !== undefined)
@@ -157,13 +158,17 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       if (o.keepMonthly !== undefined) {
         body.keepMonthly = parseTier('--keep-monthly', o.keepMonthly, 'months', 120);
       }
-      if (o.exports !== undefined) body.exports = oneOf('--exports', o.exports, ['daily', 'weekly', 'off']);
+      if (o.exports !== undefined)
+        body.exports = oneOf('--exports', o.exports, ['daily', 'weekly', 'off'] as const);
       if (Object.keys(body).length === 0) {
         throw new Error(
           'give at least one of --full, --diff, --incr, --retain, --keep-daily, --keep-weekly, --keep-monthly, --exports',
         );
       }
-      const view = await client().put<PolicyView>(`/api/v1/tenants/${enc(tenant)}/backup-policy`, body);
+      const view = await client().api.put('/api/v1/tenants/{tenant}/backup-policy', {
+        params: { tenant },
+        body,
+      });
       if (json()) return printJson(view);
       process.stdout.write(`${describePolicy(view)}\n`);
     });
@@ -172,7 +177,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     .description("show a tenant's backup policy")
     .argument('<tenant>')
     .action(async (tenant: string) => {
-      const view = await client().get<PolicyView>(`/api/v1/tenants/${enc(tenant)}/backup-policy`);
+      const view = await client().api.get('/api/v1/tenants/{tenant}/backup-policy', { params: { tenant } });
       if (json()) return printJson(view);
       process.stdout.write(`${describePolicy(view)}\n`);
     });
@@ -183,9 +188,9 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     .argument('<tenant>')
     .argument('<stage>')
     .action(async (tenant: string, stage: string) => {
-      const view = await client().get<StageBackupsView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/backups`,
-      );
+      const view = await client().api.get('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
+        params: { tenant, stage },
+      });
       if (json()) return printJson(view);
       const out = process.stdout;
       if (!view.cluster) {
@@ -252,13 +257,13 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     .option('--repo <repo>', '1, 2 or all', 'all')
     .option('--no-wait', 'return once the backup is requested')
     .action(async (tenant: string, stage: string, o: { type: string; repo: string; wait: boolean }) => {
-      const type = oneOf('--type', o.type, ['full', 'diff', 'incr']);
+      const type = oneOf('--type', o.type, ['full', 'diff', 'incr'] as const);
       const repo = o.repo === 'all' ? 'all' : Number(oneOf('--repo', o.repo, ['1', '2', 'all']));
       const api = client();
-      let view = await api.post<BackupRequestView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/backups`,
-        { type, repo },
-      );
+      let view = await api.api.post('/api/v1/tenants/{tenant}/stages/{stage}/backups', {
+        params: { tenant, stage },
+        body: { type, repo },
+      });
       const say = (line: string): void => {
         if (!json()) process.stderr.write(`${line}\n`);
       };
@@ -278,7 +283,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       show();
       while (view.status === 'pending' || view.status === 'running') {
         await new Promise((r) => setTimeout(r, 500));
-        view = await api.get<BackupRequestView>(`/api/v1/backup-requests/${enc(view.id)}`);
+        view = await api.api.get('/api/v1/backup-requests/{id}', { params: { id: view.id } });
         show();
       }
       if (view.status !== 'succeeded') {
@@ -306,9 +311,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
       const api = client();
       const stanzas = o.cluster
         ? [o.cluster]
-        : (await api.get<{ clusters: BackupClusterView[] }>('/api/v1/backup-clusters')).clusters
-            .filter((c) => c.live)
-            .map((c) => c.stanza);
+        : (await api.api.all('/api/v1/backup-clusters')).filter((c) => c.live).map((c) => c.stanza);
       const results: BackupClusterView[] = [];
       for (const stanza of stanzas) {
         results.push(
@@ -335,7 +338,7 @@ export function backupCommands(program: Command, { client, json }: BackupCliCont
     .command('clusters')
     .description('the clusters Steward backs up, their policies and last verify')
     .action(async () => {
-      const { clusters } = await client().get<{ clusters: BackupClusterView[] }>('/api/v1/backup-clusters');
+      const clusters = await client().api.all('/api/v1/backup-clusters');
       if (json()) return printJson(clusters);
       printTable(
         ['cluster', 'kind', 'stage', 'policy', 'prepared', 'verified'],

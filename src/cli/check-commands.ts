@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { CheckView } from '../monitoring/index.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -10,7 +11,8 @@ export interface CheckCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type CheckView = ResponseBody<paths, '/api/v1/tenants/{tenant}/checks'>['checks'][number];
+type HttpCheck = RequestBody<paths, '/api/v1/tenants/{tenant}/stages/{stage}/checks', 'post'>;
 
 /** `--header "Name: value"`, repeatable. */
 function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -57,19 +59,20 @@ export function checkCommands(program: Command, { client, json }: CheckCliContex
           timeout?: string;
         },
       ) => {
-        const view = await client().post<CheckView>(
-          `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/checks`,
-          {
+        const view = await client().api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+          params: { tenant, stage },
+          body: {
             path: o.http,
-            ...(o.method !== undefined ? { method: o.method.toUpperCase() } : {}),
+            // The API names the field and what it accepts when --method or --via is not one of its values.
+            ...(o.method !== undefined ? { method: o.method.toUpperCase() as HttpCheck['method'] } : {}),
             ...(o.expectStatus !== undefined ? { expectStatus: o.expectStatus } : {}),
             ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
             ...(o.header !== undefined ? { headers: o.header } : {}),
-            ...(o.via !== undefined ? { via: o.via } : {}),
+            ...(o.via !== undefined ? { via: o.via as HttpCheck['via'] } : {}),
             ...(o.interval !== undefined ? { interval: o.interval } : {}),
             ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
           },
-        );
+        });
         if (json()) return printJson(view);
         process.stdout.write(
           `check ${view.id} added to ${tenant}/${stage}: ${view.target} every ${view.intervalSeconds}s\n`,
@@ -81,11 +84,13 @@ export function checkCommands(program: Command, { client, json }: CheckCliContex
     .description('every check of every stage: kind, target, interval, state, last result, since')
     .option('--stage <stage>', 'one stage only')
     .action(async (tenant: string, o: { stage?: string }) => {
-      const path =
+      const api = client().api;
+      const checks =
         o.stage === undefined
-          ? `/api/v1/tenants/${enc(tenant)}/checks`
-          : `/api/v1/tenants/${enc(tenant)}/stages/${enc(o.stage)}/checks`;
-      const { checks } = await client().get<{ checks: CheckView[] }>(path);
+          ? await api.all('/api/v1/tenants/{tenant}/checks', { params: { tenant } })
+          : await api.all('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+              params: { tenant, stage: o.stage },
+            });
       if (json()) return printJson(checks);
       printTable(
         ['id', 'stage', 'kind', 'origin', 'target', 'interval', 'state', 'last result'],
@@ -105,9 +110,9 @@ export function checkCommands(program: Command, { client, json }: CheckCliContex
     .command('remove <tenant> <id>')
     .description("remove an operator's check; its recorded states stay until retention")
     .action(async (tenant: string, id: string) => {
-      const result = await client().delete<{ id: string }>(
-        `/api/v1/tenants/${enc(tenant)}/checks/${enc(id)}`,
-      );
+      const result = await client().api.delete('/api/v1/tenants/{tenant}/checks/{id}', {
+        params: { tenant, id },
+      });
       if (json()) return printJson(result);
       process.stdout.write(`check ${result.id} removed\n`);
     });

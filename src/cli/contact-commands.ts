@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Contact } from '../tenants/contacts.ts';
-import type { TenantView } from '../tenants/service.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -10,10 +10,11 @@ export interface ContactCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type TenantView = ResponseBody<paths, '/api/v1/tenants/{tenant}/contacts', 'post'>;
+type ContactInput = RequestBody<paths, '/api/v1/tenants/{tenant}/contacts', 'post'>;
 
 function showContacts(tenant: TenantView, json: boolean): void {
-  const contacts = tenant.contacts as Contact[];
+  const contacts = tenant.contacts;
   if (json) return printJson(contacts);
   printTable(
     ['name', 'email', 'role'],
@@ -32,10 +33,14 @@ export function contactCommands(tenant: Command, { client, json }: ContactCliCon
     .option('--name <name>', 'the contact’s name (default: the email address)')
     .option('--role <role>', 'technical (default), billing, security or privacy')
     .action(async (slug: string, o: { email: string; name?: string; role?: string }) => {
-      const view = await client().post<TenantView>(`/api/v1/tenants/${enc(slug)}/contacts`, {
-        email: o.email,
-        name: o.name ?? o.email,
-        ...(o.role !== undefined ? { role: o.role } : {}),
+      const view = await client().api.post('/api/v1/tenants/{tenant}/contacts', {
+        params: { tenant: slug },
+        body: {
+          email: o.email,
+          name: o.name ?? o.email,
+          // The API names the field and the roles it accepts.
+          ...(o.role !== undefined ? { role: o.role as ContactInput['role'] } : {}),
+        },
       });
       showContacts(view, json());
     });
@@ -44,13 +49,15 @@ export function contactCommands(tenant: Command, { client, json }: ContactCliCon
     .description('remove a contact')
     .requiredOption('--email <email>', 'the contact’s email address')
     .action(async (slug: string, o: { email: string }) => {
-      const view = await client().delete<TenantView>(`/api/v1/tenants/${enc(slug)}/contacts/${enc(o.email)}`);
+      const view = await client().api.delete('/api/v1/tenants/{tenant}/contacts/{email}', {
+        params: { tenant: slug, email: o.email },
+      });
       showContacts(view, json());
     });
   contact
     .command('list <tenant>')
     .description("the tenant's contacts")
     .action(async (slug: string) => {
-      showContacts(await client().get<TenantView>(`/api/v1/tenants/${enc(slug)}`), json());
+      showContacts(await client().api.get('/api/v1/tenants/{tenant}', { params: { tenant: slug } }), json());
     });
 }

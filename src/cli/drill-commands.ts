@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { DrillView } from '../drills/store.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable, progressReporter } from './output.ts';
 
@@ -14,7 +15,7 @@ export interface DrillCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type DrillView = ResponseBody<paths, '/api/v1/drills/{id}'>;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const secs = (s: number | null): string => (s === null ? '-' : `${s.toFixed(1)} s`);
 
@@ -44,8 +45,9 @@ export function drillCommands(program: Command, { client, json }: DrillCliContex
     .action(async (tenant: string, stage: string, o: { kill?: boolean; switchover?: boolean }) => {
       if (o.kill && o.switchover) throw new Error('give --kill or --switchover, not both');
       const api = client();
-      let view = await api.post<DrillView>(`/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/drills`, {
-        kind: o.switchover ? 'switchover' : 'kill',
+      let view = await api.api.post('/api/v1/tenants/{tenant}/stages/{stage}/drills', {
+        params: { tenant, stage },
+        body: { kind: o.switchover ? 'switchover' : 'kill' },
       });
       process.stderr.write(`drill ${view.id} (${view.kind}) of ${tenant}/${stage} started\n`);
       // On a terminal one line that changes; else a line per phase.
@@ -53,7 +55,7 @@ export function drillCommands(program: Command, { client, json }: DrillCliContex
       while (view.outcome === 'running') {
         progress.update(view.phase);
         await sleep(250);
-        view = await api.get<DrillView>(`/api/v1/drills/${enc(view.id)}`);
+        view = await api.api.get('/api/v1/drills/{id}', { params: { id: view.id } });
       }
       progress.done();
       if (json()) printJson(view);
@@ -70,9 +72,9 @@ export function drillCommands(program: Command, { client, json }: DrillCliContex
     .description('drills and their measurements, newest first')
     .argument('[tenant]')
     .action(async (tenant: string | undefined) => {
-      const { drills } = await client().get<{ drills: DrillView[] }>(
-        `/api/v1/drills${tenant !== undefined ? `?tenant=${enc(tenant)}` : ''}`,
-      );
+      const drills = await client().api.all('/api/v1/drills', {
+        query: tenant !== undefined ? { tenant } : {},
+      });
       if (json()) return printJson(drills);
       printTable(
         ['id', 'kind', 'stage', 'started', 'outcome', 'resume', 'acked', 'lost', 'primary', 'rejoin', 'by'],
@@ -97,7 +99,7 @@ export function drillCommands(program: Command, { client, json }: DrillCliContex
     .description('one drill: its phase while it runs, its measurements once it ended')
     .argument('<id>')
     .action(async (id: string) => {
-      const view = await client().get<DrillView>(`/api/v1/drills/${enc(id)}`);
+      const view = await client().api.get('/api/v1/drills/{id}', { params: { id } });
       if (json()) return printJson(view);
       process.stdout.write(
         view.outcome === 'running'

@@ -6,8 +6,9 @@ import { request as httpsRequest } from 'node:https';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { identityFromFile } from '../backups/logical/age.ts';
-import type { ExportKeySet, ExportView, ImportResult } from '../backups/logical/index.ts';
-import type { ErrorBody } from '../core/errors.ts';
+import { errorBodyOf } from '../api/client/errors.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../api/client/typed.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { formatBytes, printJson, printTable, progressReporter } from './output.ts';
 
@@ -22,19 +23,21 @@ export interface ExportCliContext {
 }
 
 const enc = encodeURIComponent;
+type ImportResult = ResponseBody<paths, '/api/v1/tenants/{tenant}/imports', 'post'>;
+type KeyChoice = RequestBody<paths, '/api/v1/tenants/{tenant}/export-key', 'put'>;
 const exportMediaType = 'application/vnd.steward.export';
 
 async function errorOf(res: IncomingMessage): Promise<ApiError> {
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
-  let body: ErrorBody;
+  let body: unknown = text;
   try {
-    body = JSON.parse(text) as ErrorBody;
+    body = JSON.parse(text);
   } catch {
-    body = { code: 'internal', message: text.slice(0, 500) };
+    // Not JSON: errorBodyOf keeps the start of the text.
   }
-  return new ApiError(res.statusCode ?? 0, body);
+  return new ApiError(res.statusCode ?? 0, errorBodyOf(res.statusCode ?? 0, body));
 }
 
 /** One streamed request: the body (a file) goes out as read, the answer comes back as a stream. */
@@ -81,12 +84,14 @@ export function exportCommands(program: Command, { client, json }: ExportCliCont
       }
       const api = client();
       const progress = progressReporter(true);
-      let view = await api.post<ExportView>(`/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/exports`);
+      let view = await api.api.post('/api/v1/tenants/{tenant}/stages/{stage}/exports', {
+        params: { tenant, stage },
+      });
       const started = Date.now();
       while (view.status === 'running') {
         progress.update(`exporting ${tenant}/${stage}: ${Math.round((Date.now() - started) / 1000)} s`);
         await new Promise((r) => setTimeout(r, 500));
-        view = await api.get<ExportView>(`/api/v1/exports/${enc(view.id)}`);
+        view = await api.api.get('/api/v1/exports/{id}', { params: { id: view.id } });
       }
       if (view.status !== 'succeeded') {
         progress.done();
@@ -120,10 +125,10 @@ export function exportCommands(program: Command, { client, json }: ExportCliCont
     .argument('<tenant>')
     .argument('[stage]')
     .action(async (tenant: string, stage: string | undefined) => {
-      const path = stage
-        ? `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/exports`
-        : `/api/v1/tenants/${enc(tenant)}/exports`;
-      const { exports } = await client().get<{ exports: ExportView[] }>(path);
+      const api = client().api;
+      const exports = stage
+        ? await api.all('/api/v1/tenants/{tenant}/stages/{stage}/exports', { params: { tenant, stage } })
+        : await api.all('/api/v1/tenants/{tenant}/exports', { params: { tenant } });
       if (json()) return printJson(exports);
       printTable(
         ['id', 'stage', 'status', 'size', 'created', 'sha256'],
@@ -147,9 +152,13 @@ export function exportCommands(program: Command, { client, json }: ExportCliCont
     .option('--recipient <age1…>', 'the public key "age-keygen" printed')
     .option('--generate <kind>', 'identity or passphrase')
     .action(async (tenant: string, o: { recipient?: string; generate?: string }) => {
-      const key = await client().put<ExportKeySet>(`/api/v1/tenants/${enc(tenant)}/export-key`, {
-        ...(o.recipient !== undefined ? { recipient: o.recipient } : {}),
-        ...(o.generate !== undefined ? { generate: o.generate } : {}),
+      const key = await client().api.put('/api/v1/tenants/{tenant}/export-key', {
+        params: { tenant },
+        // The API names the field and what it accepts when --generate is neither identity nor passphrase.
+        body: {
+          ...(o.recipient !== undefined ? { recipient: o.recipient } : {}),
+          ...(o.generate !== undefined ? { generate: o.generate as KeyChoice['generate'] } : {}),
+        },
       });
       if (json()) return printJson(key);
       process.stdout.write(

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { CertificateView, RouteView, StageAccessView } from '../gateway/index.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -15,7 +16,7 @@ export interface GatewayCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type StageAccess = ResponseBody<paths, '/api/v1/tenants/{tenant}/stages/{stage}/gateway'>;
 
 /**
  * `--allow-from`: CIDRs separated by commas, or "any" (everyone; the API gets null).
@@ -58,11 +59,14 @@ export async function setStageAccess(
   tenant: string,
   stage: string,
   body: { allowFrom?: string[] | null; maintenance?: boolean },
-): Promise<StageAccessView> {
-  return client.patch<StageAccessView>(`/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/gateway`, body);
+): Promise<StageAccess> {
+  return client.api.patch('/api/v1/tenants/{tenant}/stages/{stage}/gateway', {
+    params: { tenant, stage },
+    body,
+  });
 }
 
-export function describeStageAccess(view: StageAccessView): string {
+export function describeStageAccess(view: StageAccess): string {
   return (
     `${view.tenant}/${view.stage}: ` +
     `${view.allowFrom === null ? 'open to any address' : `allowed from ${view.allowFrom.join(', ')}`}, ` +
@@ -78,11 +82,16 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('list')
     .description('every host the gateways serve, with its tenant, stage, published port and flags')
     .action(async () => {
-      const result = await client().get<{ baseDomain: string; routes: RouteView[] }>('/api/v1/routes');
-      if (json()) return printJson(result);
+      const api = client().api;
+      // Every page of routes; the base domain is on each.
+      const [{ baseDomain }, routes] = await Promise.all([
+        api.get('/api/v1/routes'),
+        api.all('/api/v1/routes'),
+      ]);
+      if (json()) return printJson({ baseDomain, routes });
       printTable(
         ['host', 'tenant', 'stage', 'port', 'kind', 'allow from', 'maintenance'],
-        result.routes.map((r) => [
+        routes.map((r) => [
           r.host,
           r.tenant,
           r.stage,
@@ -104,7 +113,7 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .requiredOption('--key <file>', 'PEM private key (kept sealed in the secrets store)')
     .action(async (domain: string, o: { cert: string; key: string }) => {
       const body = { cert: await readFile(o.cert, 'utf8'), key: await readFile(o.key, 'utf8') };
-      const view = await client().put<CertificateView>(`/api/v1/certificates/${enc(domain)}`, body);
+      const view = await client().api.put('/api/v1/certificates/{domain}', { params: { domain }, body });
       if (json()) return printJson(view);
       process.stdout.write(
         `certificate for ${view.domain} installed (${view.names.join(', ')}; valid until ${view.notAfter})\n`,
@@ -114,9 +123,7 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('list')
     .description('installed certificates and when they expire')
     .action(async () => {
-      const { certificates } = await client().get<{ certificates: CertificateView[] }>(
-        '/api/v1/certificates',
-      );
+      const certificates = await client().api.all('/api/v1/certificates');
       if (json()) return printJson(certificates);
       printTable(
         ['domain', 'names', 'not after', 'updated'],
@@ -127,7 +134,7 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('remove <domain>')
     .description('remove an installed certificate')
     .action(async (domain: string) => {
-      await client().delete(`/api/v1/certificates/${enc(domain)}`);
+      await client().api.delete('/api/v1/certificates/{domain}', { params: { domain } });
       if (json()) return printJson({ removed: domain });
       process.stdout.write(`certificate for ${domain} removed\n`);
     });
@@ -137,9 +144,9 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('add <tenant> <stage> <domain>')
     .description('serve a stage at a domain of its own as well')
     .action(async (tenant: string, stage: string, name: string) => {
-      const view = await client().put<StageAccessView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/domains/${enc(name)}`,
-      );
+      const view = await client().api.put('/api/v1/tenants/{tenant}/stages/{stage}/domains/{domain}', {
+        params: { tenant, stage, domain: name },
+      });
       if (json()) return printJson(view);
       process.stdout.write(`${tenant}/${stage}: domains ${view.domains.join(', ')}\n`);
     });
@@ -147,9 +154,9 @@ export function gatewayCommands(program: Command, cli: GatewayCliContext): void 
     .command('remove <tenant> <stage> <domain>')
     .description('stop serving a stage at a custom domain')
     .action(async (tenant: string, stage: string, name: string) => {
-      const view = await client().delete<StageAccessView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/domains/${enc(name)}`,
-      );
+      const view = await client().api.delete('/api/v1/tenants/{tenant}/stages/{stage}/domains/{domain}', {
+        params: { tenant, stage, domain: name },
+      });
       if (json()) return printJson(view);
       process.stdout.write(`${tenant}/${stage}: domains ${view.domains.join(', ') || 'none'}\n`);
     });

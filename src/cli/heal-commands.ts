@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { HealAttemptView } from '../healing/index.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -9,8 +10,11 @@ export interface HealCliContext {
   readonly json: () => boolean;
 }
 
+/** A self-healing attempt, as the API shows it. */
+export type HealAttempt = ResponseBody<paths, '/api/v1/healing/attempts'>['attempts'][number];
+
 /** The rows `steward heal list` and `steward alert show` print. */
-export function printHealAttempts(attempts: readonly HealAttemptView[]): void {
+export function printHealAttempts(attempts: readonly HealAttempt[]): void {
   printTable(
     ['id', 'alert', 'action', 'target', 'started', 'finished', 'outcome', 'detail'],
     attempts.map((a) => [
@@ -33,15 +37,21 @@ export function healCommands(program: Command, { client, json }: HealCliContext)
     .description('attempts, newest first: alert, action, target, started, finished, outcome, detail')
     .option('--tenant <tenant>', 'one tenant only')
     .option('--alert <id>', 'one alert only')
-    .option('--limit <n>', 'at most this many (default 100, at most 1000)')
+    .option('--limit <n>', 'at most this many (default 100, at most 500)')
     .action(async (o: { tenant?: string; alert?: string; limit?: string }) => {
-      const query = new URLSearchParams();
-      if (o.tenant !== undefined) query.set('tenant', o.tenant);
-      if (o.alert !== undefined) query.set('alert', o.alert);
-      if (o.limit !== undefined) query.set('limit', o.limit);
-      const { attempts } = await client().get<{ attempts: HealAttemptView[] }>(
-        `/api/v1/healing/attempts${query.size > 0 ? `?${query.toString()}` : ''}`,
-      );
+      const query = {
+        ...(o.tenant !== undefined ? { tenant: o.tenant } : {}),
+        ...(o.alert !== undefined ? { alert: o.alert } : {}),
+      };
+      // --limit asks for one page of at most that many; else every attempt.
+      const attempts =
+        o.limit === undefined
+          ? await client().api.all('/api/v1/healing/attempts', { query })
+          : (
+              await client().api.get('/api/v1/healing/attempts', {
+                query: { ...query, limit: Number(o.limit) },
+              })
+            ).attempts;
       if (json()) return printJson(attempts);
       printHealAttempts(attempts);
     });

@@ -31,17 +31,14 @@ import { identityCommands } from './identity-commands.ts';
 import { identityOidcCommands } from './identity-oidc-commands.ts';
 import { userCommands } from './user-commands.ts';
 import { identityRolesCommands } from './identity-roles-commands.ts';
-import type { StageBackup } from '../backups/service.ts';
 import { ask } from './prompt.ts';
 import { refuseSecretOption } from './secret-input.ts';
 import { tenantAdminCommands } from './tenant-admin-commands.ts';
 import { accountCommands } from './account-commands.ts';
-import type { StageView, TenantView } from '../tenants/service.ts';
-import type { ChainedEvent } from '../audit/chain.ts';
-import type { VerifyReport } from '../audit/service.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../api/client/typed.ts';
 import { describeVerifyReport } from '../audit/report.ts';
 import { appDefinitionJsonSchema } from '../runtime/app-definition.ts';
-import type { AddedRelease, ReleaseView } from '../runtime/releases.ts';
 import { describeIsolation, type IsolationReport } from '../runtime/sandbox/index.ts';
 
 /**
@@ -90,10 +87,18 @@ const client = (): ApiClient => {
 };
 const enc = encodeURIComponent;
 
+type TenantView = ResponseBody<paths, '/api/v1/tenants', 'post'>;
+type TenantInput = RequestBody<paths, '/api/v1/tenants', 'post'>;
+/** `tenant show`: each stage with its backup freshness and (ha) replication, and the machine's isolation. */
+type TenantShow = ResponseBody<paths, '/api/v1/tenants/{tenant}'>;
+type StageBackup = TenantShow['stages'][number]['backup'];
+type ReleaseView = ResponseBody<paths, '/api/v1/releases/{app}/{version}'>;
+type AddedRelease = ResponseBody<paths, '/api/v1/releases', 'post'>;
+
 function showTenant(
   tenant: Omit<TenantView, 'stages'> & {
-    stages: readonly (StageView & { backup?: StageBackup; replication?: string })[];
-    isolation?: IsolationReport;
+    stages: readonly (TenantView['stages'][number] & { backup?: StageBackup; replication?: string })[];
+    isolation?: TenantShow['isolation'];
   },
 ): void {
   if (json()) return printJson(tenant);
@@ -136,7 +141,7 @@ async function waitForTenant(
     for (;;) {
       let tenant: TenantView;
       try {
-        tenant = await api.get<TenantView>(`/api/v1/tenants/${enc(slug)}`);
+        tenant = await api.api.get('/api/v1/tenants/{tenant}', { params: { tenant: slug } });
       } catch (error) {
         if (until === 'gone' && error instanceof ApiError && error.status === 404) return undefined;
         throw error;
@@ -325,13 +330,14 @@ tenant
       });
       const body = {
         slug,
-        tier: o.tier,
+        // The API names the field and the tiers it accepts.
+        tier: o.tier as TenantInput['tier'],
         contacts,
         ...(o.stages ? { stages: o.stages.split(',').map((s) => s.trim()) } : {}),
         ...(o.region ? { region: o.region } : {}),
         ...(o.displayName ? { displayName: o.displayName } : {}),
       };
-      let created = await client().post<TenantView>('/api/v1/tenants', body);
+      let created = await client().api.post('/api/v1/tenants', { body });
       if (o.wait) created = (await waitForTenant(slug, 'ready')) ?? created;
       showTenant(created);
     },
@@ -340,7 +346,7 @@ tenant
   .command('list')
   .description('list tenants')
   .action(async () => {
-    const { tenants } = await client().get<{ tenants: TenantView[] }>('/api/v1/tenants');
+    const tenants = await client().api.all('/api/v1/tenants');
     if (json()) return printJson(tenants);
     printTable(
       ['tenant', 'phase', 'region', 'tier', 'stages'],
@@ -350,16 +356,19 @@ tenant
 tenant
   .command('show <slug>')
   .description('show a tenant, its stages, their phases and reasons')
-  .action(async (slug: string) => showTenant(await client().get<TenantView>(`/api/v1/tenants/${enc(slug)}`)));
+  .action(async (slug: string) =>
+    showTenant(await client().api.get('/api/v1/tenants/{tenant}', { params: { tenant: slug } })),
+  );
 tenant
   .command('delete <slug>')
   .description('delete a tenant: databases, roles, files and secrets of every stage')
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--no-wait', 'return at once instead of waiting until it is gone')
   .action(async (slug: string, o: { yes?: boolean; wait: boolean }) => {
-    await client().get<TenantView>(`/api/v1/tenants/${enc(slug)}`);
+    const api = client().api;
+    await api.get('/api/v1/tenants/{tenant}', { params: { tenant: slug } });
     await confirm(`This deletes tenant ${slug} with all its databases and files`, slug, o.yes);
-    const result = await client().delete<TenantView>(`/api/v1/tenants/${enc(slug)}`);
+    const result = await api.delete('/api/v1/tenants/{tenant}', { params: { tenant: slug } });
     if (o.wait) await waitForTenant(slug, 'gone');
     if (json()) return printJson(o.wait ? { deleted: slug } : result);
     process.stdout.write(o.wait ? `tenant ${slug} deleted\n` : `tenant ${slug} is being deleted\n`);
@@ -371,7 +380,10 @@ stage
   .description('add a stage to a tenant')
   .option('--no-wait', 'return at once')
   .action(async (slug: string, name: string, o: { wait: boolean }) => {
-    let view = await client().post<TenantView>(`/api/v1/tenants/${enc(slug)}/stages`, { name });
+    let view = await client().api.post('/api/v1/tenants/{tenant}/stages', {
+      params: { tenant: slug },
+      body: { name },
+    });
     if (o.wait) view = (await waitForTenant(slug, 'ready')) ?? view;
     showTenant(view);
   });
@@ -381,15 +393,19 @@ stage
   .option('-y, --yes', 'do not ask for confirmation')
   .action(async (slug: string, name: string, o: { yes?: boolean }) => {
     await confirm(`This removes stage ${name} of ${slug} with its database and files`, name, o.yes);
-    showTenant(await client().delete<TenantView>(`/api/v1/tenants/${enc(slug)}/stages/${enc(name)}`));
+    showTenant(
+      await client().api.delete('/api/v1/tenants/{tenant}/stages/{stage}', {
+        params: { tenant: slug, stage: name },
+      }),
+    );
   });
 stage
   .command('credentials <tenant> <stage>')
   .description("print the stage's DATABASE_URL (the read is audited)")
   .action(async (slug: string, name: string) => {
-    const credentials = await client().get<{ databaseUrl: string }>(
-      `/api/v1/tenants/${enc(slug)}/stages/${enc(name)}/credentials`,
-    );
+    const credentials = await client().api.get('/api/v1/tenants/{tenant}/stages/{stage}/credentials', {
+      params: { tenant: slug, stage: name },
+    });
     if (json()) return printJson(credentials);
     process.stdout.write(`DATABASE_URL=${credentials.databaseUrl}\n`);
   });
@@ -403,11 +419,14 @@ audit
   .option('--action <action>', 'only this action (e.g. tenant.create)')
   .option('--limit <n>', 'at most this many events', '200')
   .action(async (o: { tenant?: string; since?: string; action?: string; limit: string }) => {
-    const query = new URLSearchParams({ limit: o.limit });
-    if (o.tenant) query.set('tenant', o.tenant);
-    if (o.since) query.set('since', o.since);
-    if (o.action) query.set('action', o.action);
-    const { events } = await client().get<{ events: ChainedEvent[] }>(`/api/v1/audit?${query.toString()}`);
+    const { events } = await client().api.get('/api/v1/audit', {
+      query: {
+        limit: Number(o.limit),
+        ...(o.tenant ? { tenant: o.tenant } : {}),
+        ...(o.since ? { since: o.since } : {}),
+        ...(o.action ? { action: o.action } : {}),
+      },
+    });
     if (json()) return printJson(events);
     printTable(
       ['seq', 'at', 'actor', 'action', 'target', 'outcome'],
@@ -420,7 +439,7 @@ audit
     'verify the audit log: hashes, MACs, the newest signed checkpoint; reports changed, inserted, deleted, forged and truncated events and rewrites',
   )
   .action(async () => {
-    const report = await client().get<VerifyReport>('/api/v1/audit/verify');
+    const report = await client().api.get('/api/v1/audit/verify');
     if (json()) printJson(report);
     else process.stdout.write(describeVerifyReport(report));
     if (!report.ok) process.exitCode = 3;
@@ -434,29 +453,18 @@ secrets
   .command('rotate-master-key')
   .description('re-wrap every secret with a new master key, without downtime')
   .action(async () => {
-    const report = await client().post<{ previousKeyId: string; keyId: string; rewrapped: number }>(
-      '/api/v1/secrets/rotate-master-key',
-    );
+    const report = await client().api.post('/api/v1/secrets/rotate-master-key');
     if (json()) return printJson(report);
     process.stdout.write(
       `master key rotated: ${report.previousKeyId} -> ${report.keyId}, ${report.rewrapped} secrets re-wrapped\n`,
     );
   });
 
-interface RetiredKeyView {
-  readonly id: string;
-  readonly retiredAt: string;
-  readonly purgeableAt: string;
-}
 secrets
   .command('keys')
   .description('the active master key, and the retired ones kept for restored backups')
   .action(async () => {
-    const keys = await client().get<{
-      activeKeyId: string;
-      keys: RetiredKeyView[];
-      retentionDays: number;
-    }>('/api/v1/secrets/master-keys');
+    const keys = await client().api.get('/api/v1/secrets/master-keys');
     if (json()) return printJson(keys);
     process.stdout.write(
       `active master key ${keys.activeKeyId}; retired keys are kept ${keys.retentionDays} days (the longest backup retention)\n\n`,
@@ -478,11 +486,7 @@ secrets
       'purge',
       o.yes,
     );
-    const report = await client().post<{
-      purged: RetiredKeyView[];
-      kept: RetiredKeyView[];
-      retentionDays: number;
-    }>('/api/v1/secrets/purge-retired-keys');
+    const report = await client().api.post('/api/v1/secrets/purge-retired-keys');
     if (json()) return printJson(report);
     process.stdout.write(
       report.purged.length === 0
@@ -549,8 +553,7 @@ release
   .description('list releases')
   .option('--app <name>', 'only releases of this app')
   .action(async (o: { app?: string }) => {
-    const query = o.app ? `?app=${enc(o.app)}` : '';
-    const { releases } = await client().get<{ releases: ReleaseView[] }>(`/api/v1/releases${query}`);
+    const releases = await client().api.all('/api/v1/releases', { query: o.app ? { app: o.app } : {} });
     if (json()) return printJson(releases);
     printTable(
       ['app', 'version', 'checksum', 'size', 'processes', 'created'],
@@ -568,16 +571,17 @@ release
   .command('show <app> <version>')
   .description('show a release: checksum, size, processes and health settings')
   .action(async (app: string, version: string) =>
-    showRelease(await client().get<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`)),
+    showRelease(await client().api.get('/api/v1/releases/{app}/{version}', { params: { app, version } })),
   );
 release
   .command('remove <app> <version>')
   .description('remove a release that no stage runs')
   .option('-y, --yes', 'do not ask for confirmation')
   .action(async (app: string, version: string, o: { yes?: boolean }) => {
-    await client().get<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`);
+    const api = client().api;
+    await api.get('/api/v1/releases/{app}/{version}', { params: { app, version } });
     await confirm(`This removes release ${app} ${version} and its files`, version, o.yes);
-    const removed = await client().delete<ReleaseView>(`/api/v1/releases/${enc(app)}/${enc(version)}`);
+    const removed = await api.delete('/api/v1/releases/{app}/{version}', { params: { app, version } });
     if (json()) return printJson(removed);
     process.stdout.write(`release ${removed.app} ${removed.version} removed\n`);
   });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { NodeView } from '../cluster/index.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -15,7 +14,7 @@ export function nodeCommands(program: Command, { client, json }: NodeCliContext)
     .command('list')
     .description('nodes: API URL, started, heartbeat age, health (live, late, gone), leases held')
     .action(async () => {
-      const { nodes } = await client().get<{ nodes: NodeView[] }>('/api/v1/nodes');
+      const { nodes } = await client().api.get('/api/v1/nodes');
       if (json()) return printJson(nodes);
       const withRoles = nodes.some((n) => n.controlDatabaseRole !== undefined);
       printTable(

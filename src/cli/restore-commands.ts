@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { RestoreTestView, RestoreView } from '../backups/restore-service.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 import { ask } from './prompt.ts';
@@ -15,7 +16,8 @@ export interface RestoreCliContext {
   readonly json: () => boolean;
 }
 
-const enc = encodeURIComponent;
+type RestoreView = ResponseBody<paths, '/api/v1/restores/{id}'>;
+type RestoreTestView = ResponseBody<paths, '/api/v1/restore-tests/{id}'>;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function seconds(ms: number | null | undefined): string {
@@ -120,13 +122,13 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
         }
         const confirm = o.inPlace ? await confirmInPlace(tenant, stage, o.yes) : undefined;
         const api = client();
-        let view = await api.post<RestoreView>(
-          `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/restores`,
-          {
+        let view = await api.api.post('/api/v1/tenants/{tenant}/stages/{stage}/restores', {
+          params: { tenant, stage },
+          body: {
             toTime: o.toTime,
             ...(o.into !== undefined ? { into: o.into } : { inPlace: true, confirm }),
           },
-        );
+        });
         say(
           `restore ${view.id} of ${tenant}/${stage} to ${view.toTime} ${view.mode === 'into' ? `into ${view.targetStage}` : 'in place'} from backup ${view.backupLabel} queued`,
         );
@@ -141,7 +143,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
           last = line;
           if (view.status !== 'running') break;
           await sleep(500);
-          view = await api.get<RestoreView>(`/api/v1/restores/${enc(view.id)}`);
+          view = await api.api.get('/api/v1/restores/{id}', { params: { id: view.id } });
         }
         if (view.status !== 'succeeded') {
           const reason = `restore ${view.id} of ${tenant}/${stage} failed: ${view.error ?? view.progress}`;
@@ -161,9 +163,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .description("a tenant's restores, newest first")
     .argument('<tenant>')
     .action(async (tenant: string) => {
-      const { restores } = await client().get<{ restores: RestoreView[] }>(
-        `/api/v1/tenants/${enc(tenant)}/restores`,
-      );
+      const restores = await client().api.all('/api/v1/tenants/{tenant}/restores', { params: { tenant } });
       if (json()) return printJson(restores);
       printTable(
         ['id', 'stage', 'into', 'to time', 'status', 'phase', 'kept', 'files', 'created', 'by'],
@@ -187,7 +187,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .description('one restore: phase, backup, files, what it kept, timings')
     .argument('<id>')
     .action(async (id: string) => {
-      const view = await client().get<RestoreView>(`/api/v1/restores/${enc(id)}`);
+      const view = await client().api.get('/api/v1/restores/{id}', { params: { id } });
       if (json()) return printJson(view);
       process.stdout.write(
         view.status === 'succeeded'
@@ -205,7 +205,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
       // "restore" itself has --yes too, and takes it wherever it stands.
       const o = command.optsWithGlobals<{ yes?: boolean }>();
       const api = client();
-      const before = await api.get<RestoreView>(`/api/v1/restores/${enc(id)}`);
+      const before = await api.api.get('/api/v1/restores/{id}', { params: { id } });
       if (!o.yes && before.keptDatabase) {
         if (!process.stdin.isTTY)
           throw new Error(`discarding drops ${before.keptDatabase}: pass --yes to confirm`);
@@ -214,7 +214,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
         );
         if (answer.trim() !== before.targetStage) throw new Error('not confirmed; nothing was changed');
       }
-      const view = await api.post<RestoreView>(`/api/v1/restores/${enc(id)}/discard`);
+      const view = await api.api.post('/api/v1/restores/{id}/discard', { params: { id } });
       if (json()) return printJson(view);
       process.stdout.write(
         `restore ${view.id}: the kept database ${before.keptDatabase ?? '-'} is dropped\n`,
@@ -236,10 +236,10 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .option('--no-wait', 'return once the test is queued')
     .action(async (tenant: string, stage: string, o: { wait: boolean; repo?: string }) => {
       const api = client();
-      let view = await api.post<RestoreTestView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/restore-tests`,
-        o.repo === undefined ? {} : { repo: repoFlag(o.repo) },
-      );
+      let view = await api.api.post('/api/v1/tenants/{tenant}/stages/{stage}/restore-tests', {
+        params: { tenant, stage },
+        body: o.repo === undefined ? {} : { repo: repoFlag(o.repo) },
+      });
       say(`restore test ${view.id} of ${tenant}/${stage} (cluster ${view.cluster}) started`);
       if (!o.wait) {
         if (json()) printJson(view);
@@ -257,7 +257,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
         last = view.phase;
         if (view.status !== 'running') break;
         await sleep(500);
-        view = await api.get<RestoreTestView>(`/api/v1/restore-tests/${enc(view.id)}`);
+        view = await api.api.get('/api/v1/restore-tests/{id}', { params: { id: view.id } });
       }
       if (json()) printJson(view);
       else process.stdout.write(`${restoreTestSummary(view).join('\n')}\n`);
@@ -275,12 +275,9 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .argument('[tenant]')
     .option('--stage <stage>', 'only this stage')
     .action(async (tenant: string | undefined, o: { stage?: string }) => {
-      const query = new URLSearchParams();
-      if (tenant) query.set('tenant', tenant);
-      if (o.stage) query.set('stage', o.stage);
-      const { restoreTests } = await client().get<{ restoreTests: RestoreTestView[] }>(
-        `/api/v1/restore-tests${query.size ? `?${query.toString()}` : ''}`,
-      );
+      const restoreTests = await client().api.all('/api/v1/restore-tests', {
+        query: { ...(tenant ? { tenant } : {}), ...(o.stage ? { stage: o.stage } : {}) },
+      });
       if (json()) return printJson(restoreTests);
       printTable(
         ['id', 'stage', 'trigger', 'status', 'backup', 'rpo', 'rto', 'started', 'error'],
@@ -303,7 +300,7 @@ export function restoreCommands(program: Command, { client, json }: RestoreCliCo
     .description('one restore test and its evidence')
     .argument('<id>')
     .action(async (id: string) => {
-      const view = await client().get<RestoreTestView>(`/api/v1/restore-tests/${enc(id)}`);
+      const view = await client().api.get('/api/v1/restore-tests/{id}', { params: { id } });
       if (json()) return printJson(view);
       process.stdout.write(`${restoreTestSummary(view).join('\n')}\n`);
     });

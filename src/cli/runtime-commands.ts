@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { DeploymentView } from '../runtime/deployments.ts';
-import type { LogLine, StageProcessView, StagePsView } from '../runtime/read-model.ts';
+import type { paths } from '../api/client/schema.ts';
+import type { ResponseBody } from '../api/client/typed.ts';
 import type { ApiClient } from './client.ts';
 import {
   describeStageAccess,
@@ -21,6 +21,15 @@ export interface RuntimeCliContext {
   readonly json: () => boolean;
   /** The `stage` command, which gets `set`. */
   readonly stage: Command;
+}
+
+type Deployment = ResponseBody<paths, '/api/v1/deployments/{id}'>;
+type StageProcess = ResponseBody<paths, '/api/v1/tenants/{tenant}/ps'>['stages'][number]['processes'][number];
+/** One line of the logs stream (NDJSON). */
+interface LogLine {
+  readonly process: string;
+  readonly instance: number;
+  readonly line: string;
 }
 
 const enc = encodeURIComponent;
@@ -110,7 +119,7 @@ export function formatUptime(seconds: number | null): string {
   return `${Math.floor(seconds / 86_400)}d${String(Math.floor((seconds % 86_400) / 3600)).padStart(2, '0')}h`;
 }
 
-function describe(d: DeploymentView): string {
+function describe(d: Deployment): string {
   return `${d.app} ${d.version} to ${d.tenant}/${d.stage} (deployment ${d.id})`;
 }
 
@@ -121,7 +130,7 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
   };
 
   /** Follows a deployment until it is active or failed, one progress line per status. */
-  async function follow(started: DeploymentView, timeoutSeconds: number): Promise<void> {
+  async function follow(started: Deployment, timeoutSeconds: number): Promise<void> {
     const api = client();
     const began = Date.now();
     const deadline = began + timeoutSeconds * 1000;
@@ -140,7 +149,7 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
         );
       }
       await new Promise((r) => setTimeout(r, 200));
-      current = await api.get<DeploymentView>(`/api/v1/deployments/${enc(current.id)}`);
+      current = await api.api.get('/api/v1/deployments/{id}', { params: { id: current.id } });
     }
     const seconds = ((Date.now() - began) / 1000).toFixed(1);
     if (current.status !== 'active') {
@@ -154,14 +163,16 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
     }
     say(`  active: ${current.reason} (${seconds} s)`);
     if (json()) return printJson(current);
-    const { stages } = await api.get<{ stages: StagePsView[] }>(`/api/v1/tenants/${enc(current.tenant)}/ps`);
+    const { stages } = await api.api.get('/api/v1/tenants/{tenant}/ps', {
+      params: { tenant: current.tenant },
+    });
     const url = stages.find((s) => s.stage === current.stage)?.url;
     process.stdout.write(
       `${current.tenant}/${current.stage} runs ${current.app} ${current.version}${url ? ` at ${url}` : ''}\n`,
     );
   }
 
-  async function started(deployment: DeploymentView, o: { wait: boolean; timeout: number }): Promise<void> {
+  async function started(deployment: Deployment, o: { wait: boolean; timeout: number }): Promise<void> {
     if (o.wait) return follow(deployment, o.timeout);
     if (json()) return printJson(deployment);
     process.stdout.write(
@@ -188,10 +199,10 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
       version: string,
       o: { app?: string; wait: boolean; timeout: number },
     ) => {
-      const deployment = await client().post<DeploymentView>(
-        `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/deployments`,
-        { version, ...(o.app ? { app: o.app } : {}) },
-      );
+      const deployment = await client().api.post('/api/v1/tenants/{tenant}/stages/{stage}/deployments', {
+        params: { tenant, stage },
+        body: { version, ...(o.app ? { app: o.app } : {}) },
+      });
       await started(deployment, o);
     },
   );
@@ -203,9 +214,9 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
       .requiredOption('--from <stage>', 'the stage whose release is promoted')
       .requiredOption('--to <stage>', 'the stage that gets it'),
   ).action(async (tenant: string, o: { from: string; to: string; wait: boolean; timeout: number }) => {
-    const deployment = await client().post<DeploymentView>(`/api/v1/tenants/${enc(tenant)}/promote`, {
-      from: o.from,
-      to: o.to,
+    const deployment = await client().api.post('/api/v1/tenants/{tenant}/promote', {
+      params: { tenant },
+      body: { from: o.from, to: o.to },
     });
     await started(deployment, o);
   });
@@ -216,10 +227,10 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
       .description('return a stage to the release it ran before the current one')
       .option('--to <version>', 'an earlier release the stage ran, instead of the one just before'),
   ).action(async (tenant: string, stage: string, o: { to?: string; wait: boolean; timeout: number }) => {
-    const deployment = await client().post<DeploymentView>(
-      `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/rollback`,
-      o.to === undefined ? {} : { to: o.to },
-    );
+    const deployment = await client().api.post('/api/v1/tenants/{tenant}/stages/{stage}/rollback', {
+      params: { tenant, stage },
+      body: o.to === undefined ? {} : { to: o.to },
+    });
     await started(deployment, o);
   });
 
@@ -228,9 +239,9 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
     .description("a tenant's deployments, newest first")
     .option('--stage <stage>', 'only this stage')
     .action(async (tenant: string, o: { stage?: string }) => {
-      const { deployments } = await client().get<{ deployments: DeploymentView[] }>(
-        `/api/v1/tenants/${enc(tenant)}/deployments`,
-      );
+      const deployments = await client().api.all('/api/v1/tenants/{tenant}/deployments', {
+        params: { tenant },
+      });
       const shown = o.stage ? deployments.filter((d) => d.stage === o.stage) : deployments;
       if (json()) return printJson(shown);
       printTable(
@@ -256,7 +267,7 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
     )
     .option('--stage <stage>', 'only this stage')
     .action(async (tenant: string, o: { stage?: string }) => {
-      const { stages } = await client().get<{ stages: StagePsView[] }>(`/api/v1/tenants/${enc(tenant)}/ps`);
+      const { stages } = await client().api.get('/api/v1/tenants/{tenant}/ps', { params: { tenant } });
       const shown = o.stage ? stages.filter((s) => s.stage === o.stage) : stages;
       if (o.stage && shown.length === 0) throw new Error(`tenant ${tenant} has no stage ${o.stage}`);
       if (json()) return printJson(shown);
@@ -270,7 +281,7 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
         if (s.processes.length === 0) return void process.stdout.write('no processes\n');
         printTable(
           ['process', 'instance', 'release', 'pid', 'phase', 'healthy', 'restarts', 'uptime', 'port'],
-          s.processes.map((p: StageProcessView) => [
+          s.processes.map((p: StageProcess) => [
             p.process,
             p.instance,
             p.release,
@@ -376,13 +387,13 @@ export function runtimeCommands(program: Command, cli: RuntimeCliContext): void 
         const accessView = access ? await setStageAccess(client(), tenant, stage, access) : undefined;
         const scaleToZeroSeconds = o.scaleToZero === 'off' ? null : o.scaleToZero;
         const filesQuotaBytes = o.filesQuota === 'off' ? null : o.filesQuota;
-        const view = await client().patch<StagePsView>(
-          `/api/v1/tenants/${enc(tenant)}/stages/${enc(stage)}/runtime`,
-          {
+        const view = await client().api.patch('/api/v1/tenants/{tenant}/stages/{stage}/runtime', {
+          params: { tenant, stage },
+          body: {
             ...(scaleToZeroSeconds !== undefined ? { scaleToZeroSeconds } : {}),
             ...(filesQuotaBytes !== undefined ? { filesQuotaBytes } : {}),
           },
-        );
+        });
         if (json()) return printJson(accessView ? { ...view, gateway: accessView } : view);
         if (accessView) process.stdout.write(`${describeStageAccess(accessView)}\n`);
         const changes = [

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { TypedClient, type Transport } from '../../src/api/client/typed.ts';
 import type { paths } from '../../src/api/client/schema.ts';
+import { stagePhases } from '../../src/tenants/service.ts';
 
 /**
  * Cursor pagination against a real Steward: pages of tenants (filtered,
@@ -127,6 +128,24 @@ describe('tenant list', () => {
     const pending = await get(`/api/v1/tenants?phase=pending&q=${run}-t0&limit=500`);
     expect(pending.body.tenants.map((t: { slug: string }) => t.slug)).not.toContain(failed);
     expect((await get(`/api/v1/tenants?tier=dedicated&q=${run}`)).body.tenants).toEqual([]);
+    // Each phase filter (in SQL) agrees with the phase each tenant shows (summarisePhase).
+    await control.query(
+      `update stages set phase = $2 where tenant_id = (select id from tenants where slug = $1)`,
+      [`${run}-t08`, 'ready'],
+    );
+    await control.query(`update tenants set desired = 'absent' where slug = $1`, [`${run}-t09`]);
+    const shown = (await get(`/api/v1/tenants?q=${run}-t&limit=500`)).body.tenants as {
+      slug: string;
+      phase: string;
+    }[];
+    for (const phase of stagePhases) {
+      const filtered = await get(`/api/v1/tenants?q=${run}-t&limit=500&phase=${phase}`);
+      expect(
+        filtered.body.tenants.map((t: { slug: string }) => t.slug),
+        phase,
+      ).toEqual(shown.filter((t) => t.phase === phase).map((t) => t.slug));
+    }
+    expect(new Set(shown.map((t) => t.phase))).toEqual(new Set(['failed', 'pending', 'ready', 'deleting']));
     const byName = await get(`/api/v1/tenants?q=CUSTOMER%203&sort=created`);
     expect(byName.body.tenants.length).toBeGreaterThan(5);
     for (const t of byName.body.tenants) expect(t.displayName).toBe('Customer 3');

@@ -76,7 +76,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            level: "full" | "reduced";
+                            users: boolean;
+                            /** @enum {string} */
+                            mounts: "bubblewrap" | "none";
+                            /** @enum {string} */
+                            network: "nftables" | "none";
+                            reasons: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -112,7 +137,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            previousKeyId: string;
+                            keyId: string;
+                            rewrapped: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -144,7 +189,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            activeKeyId: string;
+                            keys: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            retentionDays: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -180,7 +249,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            purged: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            kept: {
+                                id: string;
+                                retiredAt: string;
+                                purgeableAt: string;
+                            }[];
+                            retentionDays: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -212,7 +309,44 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            nodes: {
+                                name: string;
+                                apiUrl: string | null;
+                                host: string;
+                                pid: number;
+                                startedAt: string;
+                                heartbeatAgeSeconds: number;
+                                /** @enum {string} */
+                                health: "live" | "late" | "gone";
+                                leases: string[];
+                                controlDatabaseRole?: string;
+                            }[];
+                            leases: {
+                                name: string;
+                                node: string;
+                                holder: string;
+                                epoch: string;
+                                acquiredAt: string;
+                                expiresInSeconds: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -253,9 +387,61 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenants: {
+                                slug: string;
+                                displayName: string;
+                                region: string;
+                                geography: string;
+                                tier: string;
+                                contacts: {
+                                    name: string;
+                                    email: string;
+                                    /** @enum {string} */
+                                    role: "technical" | "billing" | "security" | "privacy";
+                                }[];
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                createdAt: string;
+                                stages: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    desired: "present" | "absent";
+                                    /** @enum {string} */
+                                    phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                    reason: string;
+                                    database: string;
+                                    filesDir: string;
+                                    paused: boolean;
+                                    readyAt: string | null;
+                                    createdAt: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -296,11 +482,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -334,7 +566,75 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                                backup: ({
+                                    label: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    stoppedAt: string;
+                                    ageSeconds: number;
+                                } | {
+                                    error: string;
+                                }) | null;
+                                /** @enum {string} */
+                                replication?: "synchronous" | "asynchronous";
+                            }[];
+                            isolation: {
+                                /** @enum {string} */
+                                level: "full" | "reduced";
+                                users: boolean;
+                                /** @enum {string} */
+                                mounts: "bubblewrap" | "none";
+                                /** @enum {string} */
+                                network: "nftables" | "none";
+                                reasons: string[];
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -353,11 +653,57 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -405,7 +751,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -443,7 +835,53 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -480,11 +918,57 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -518,11 +1002,57 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            slug: string;
+                            displayName: string;
+                            region: string;
+                            geography: string;
+                            tier: string;
+                            contacts: {
+                                name: string;
+                                email: string;
+                                /** @enum {string} */
+                                role: "technical" | "billing" | "security" | "privacy";
+                            }[];
+                            /** @enum {string} */
+                            desired: "present" | "absent";
+                            /** @enum {string} */
+                            phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                            createdAt: string;
+                            stages: {
+                                name: string;
+                                /** @enum {string} */
+                                desired: "present" | "absent";
+                                /** @enum {string} */
+                                phase: "pending" | "provisioning" | "ready" | "deleting" | "failed" | "paused";
+                                reason: string;
+                                database: string;
+                                filesDir: string;
+                                paused: boolean;
+                                readyAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -556,7 +1086,31 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            database: string;
+                            user: string;
+                            host: string;
+                            port: number;
+                            databaseUrl: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2730,9 +3284,49 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            events: {
+                                seq: string;
+                                at: string;
+                                actor: string;
+                                action: string;
+                                target: string;
+                                tenant: string | null;
+                                /** @enum {string} */
+                                outcome: "success" | "failure" | "denied";
+                                address: string | null;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                prevHash: string;
+                                hash: string;
+                                body: string | null;
+                                macKey: string | null;
+                                mac: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2766,7 +3360,47 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            checked: number;
+                            lastSeq: string | null;
+                            legacy: number;
+                            checkpoint: {
+                                seq: string;
+                                hash: string;
+                                at: string;
+                                stores: string[];
+                            } | null;
+                            problem: {
+                                seq: string;
+                                /** @enum {string} */
+                                kind: "changed" | "inserted" | "deleted" | "forged" | "rewritten" | "truncated" | "checkpoint";
+                                message: string;
+                            } | null;
+                            problems: {
+                                seq: string;
+                                /** @enum {string} */
+                                kind: "changed" | "inserted" | "deleted" | "forged" | "rewritten" | "truncated" | "checkpoint";
+                                message: string;
+                            }[];
+                            warnings: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2804,9 +3438,109 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            releases: {
+                                app: string;
+                                version: string;
+                                checksum: string;
+                                definition: {
+                                    /** @description the app name (a DNS label) */
+                                    name: string;
+                                    /** @description process types, like a Procfile */
+                                    processes: {
+                                        [key: string]: {
+                                            /** @description a shell command, run with /bin/sh -c in the release directory */
+                                            command: string;
+                                            /**
+                                             * @description true for the one process type that serves HTTP; it gets PORT
+                                             * @default false
+                                             */
+                                            port: boolean;
+                                            /**
+                                             * @description how many copies run
+                                             * @default 1
+                                             */
+                                            instances: number;
+                                        };
+                                    };
+                                    /** @description required when a process type has a port */
+                                    health?: {
+                                        /** @description HTTP path probed on the port process */
+                                        path: string;
+                                        /** @default 2 */
+                                        intervalSeconds: number;
+                                        /** @default 1 */
+                                        timeoutSeconds: number;
+                                        /** @default 3 */
+                                        failureThreshold: number;
+                                        /** @default 30 */
+                                        startTimeoutSeconds: number;
+                                    };
+                                    /** @description run against the stage database before new processes start */
+                                    migrate?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    /** @description run once in the release directory when the release is added */
+                                    build?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    /** @description verification run after a restore test */
+                                    verify?: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                    };
+                                    env: {
+                                        /**
+                                         * @description environment of every stage
+                                         * @default {}
+                                         */
+                                        common: {
+                                            [key: string]: string;
+                                        };
+                                        /**
+                                         * @description environment per stage, over common
+                                         * @default {}
+                                         */
+                                        stages: {
+                                            [key: string]: {
+                                                [key: string]: string;
+                                            };
+                                        };
+                                    };
+                                    resources: {
+                                        /** @description memory limit per process */
+                                        memoryMb?: number;
+                                    };
+                                };
+                                path: string;
+                                sizeBytes: number;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2828,7 +3562,102 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                            created: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2863,7 +3692,101 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2887,7 +3810,101 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            app: string;
+                            version: string;
+                            checksum: string;
+                            definition: {
+                                /** @description the app name (a DNS label) */
+                                name: string;
+                                /** @description process types, like a Procfile */
+                                processes: {
+                                    [key: string]: {
+                                        /** @description a shell command, run with /bin/sh -c in the release directory */
+                                        command: string;
+                                        /**
+                                         * @description true for the one process type that serves HTTP; it gets PORT
+                                         * @default false
+                                         */
+                                        port: boolean;
+                                        /**
+                                         * @description how many copies run
+                                         * @default 1
+                                         */
+                                        instances: number;
+                                    };
+                                };
+                                /** @description required when a process type has a port */
+                                health?: {
+                                    /** @description HTTP path probed on the port process */
+                                    path: string;
+                                    /** @default 2 */
+                                    intervalSeconds: number;
+                                    /** @default 1 */
+                                    timeoutSeconds: number;
+                                    /** @default 3 */
+                                    failureThreshold: number;
+                                    /** @default 30 */
+                                    startTimeoutSeconds: number;
+                                };
+                                /** @description run against the stage database before new processes start */
+                                migrate?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description run once in the release directory when the release is added */
+                                build?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                /** @description verification run after a restore test */
+                                verify?: {
+                                    /** @description a shell command, run with /bin/sh -c in the release directory */
+                                    command: string;
+                                };
+                                env: {
+                                    /**
+                                     * @description environment of every stage
+                                     * @default {}
+                                     */
+                                    common: {
+                                        [key: string]: string;
+                                    };
+                                    /**
+                                     * @description environment per stage, over common
+                                     * @default {}
+                                     */
+                                    stages: {
+                                        [key: string]: {
+                                            [key: string]: string;
+                                        };
+                                    };
+                                };
+                                resources: {
+                                    /** @description memory limit per process */
+                                    memoryMb?: number;
+                                };
+                            };
+                            path: string;
+                            sizeBytes: number;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2926,11 +3943,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -2947,10 +3992,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant's deployments, newest first */
+        /** A tenant's deployments (or one stage's), newest first */
         get: {
             parameters: {
                 query?: {
+                    stage?: string;
                     limit?: number;
                     cursor?: string;
                     sort?: "id";
@@ -2967,9 +4013,43 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            deployments: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                app: string;
+                                version: string;
+                                /** @enum {string} */
+                                status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                                reason: string;
+                                actor: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3005,7 +4085,35 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3046,11 +4154,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3089,11 +4225,39 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            app: string;
+                            version: string;
+                            /** @enum {string} */
+                            status: "pending" | "migrating" | "starting" | "active" | "superseded" | "failed" | "rolled-back";
+                            reason: string;
+                            actor: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3127,7 +4291,54 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            stages: {
+                                tenant: string;
+                                stage: string;
+                                phase: string;
+                                reason: string;
+                                release: string | null;
+                                url: string | null;
+                                filesBytes: number | null;
+                                filesQuotaBytes: number | null;
+                                processes: {
+                                    tenant: string;
+                                    stage: string;
+                                    process: string;
+                                    instance: number;
+                                    release: string;
+                                    pid: number | null;
+                                    phase: string;
+                                    healthy: boolean | null;
+                                    restarts: number;
+                                    startedAt: string | null;
+                                    uptimeSeconds: number | null;
+                                    port: number | null;
+                                    lastExit: {
+                                        code: number | null;
+                                        signal: string | null;
+                                        at: string;
+                                        reason: string;
+                                    } | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3177,7 +4388,52 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            phase: string;
+                            reason: string;
+                            release: string | null;
+                            url: string | null;
+                            filesBytes: number | null;
+                            filesQuotaBytes: number | null;
+                            processes: {
+                                tenant: string;
+                                stage: string;
+                                process: string;
+                                instance: number;
+                                release: string;
+                                pid: number | null;
+                                phase: string;
+                                healthy: boolean | null;
+                                restarts: number;
+                                startedAt: string | null;
+                                uptimeSeconds: number | null;
+                                port: number | null;
+                                lastExit: {
+                                    code: number | null;
+                                    signal: string | null;
+                                    at: string;
+                                    reason: string;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3250,9 +4506,41 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            baseDomain: string;
+                            routes: {
+                                host: string;
+                                /** @enum {string} */
+                                kind: "stage" | "prod" | "custom";
+                                tenant: string;
+                                stage: string;
+                                port: number;
+                                allowFrom: string[] | null;
+                                maintenance: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3289,7 +4577,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3323,7 +4633,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3356,7 +4688,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3380,7 +4734,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            allowFrom: string[] | null;
+                            maintenance: boolean;
+                            domains: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3414,9 +4790,36 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            certificates: {
+                                domain: string;
+                                names: string[];
+                                notAfter: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3460,7 +4863,28 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            domain: string;
+                            names: string[];
+                            notAfter: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3482,7 +4906,25 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            removed: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3515,7 +4957,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            kind: ("x25519" | "scrypt") | null;
+                            recipient: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3544,7 +5006,29 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            kind: ("x25519" | "scrypt") | null;
+                            recipient: string | null;
+                            identity?: string;
+                            passphrase?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3583,9 +5067,48 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exports: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                reason: string;
+                                /** @enum {string} */
+                                keyKind: "x25519" | "scrypt";
+                                sizeBytes: number | null;
+                                sha256: string | null;
+                                databaseBytes: number | null;
+                                fileCount: number | null;
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                                filename: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3604,11 +5127,44 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3645,9 +5201,48 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            exports: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                reason: string;
+                                /** @enum {string} */
+                                keyKind: "x25519" | "scrypt";
+                                sizeBytes: number | null;
+                                sha256: string | null;
+                                databaseBytes: number | null;
+                                fileCount: number | null;
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                                filename: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3683,7 +5278,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3706,7 +5334,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3740,7 +5401,40 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            reason: string;
+                            /** @enum {string} */
+                            keyKind: "x25519" | "scrypt";
+                            sizeBytes: number | null;
+                            sha256: string | null;
+                            databaseBytes: number | null;
+                            fileCount: number | null;
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            filename: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3849,11 +5543,38 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            from: {
+                                tenant: string;
+                                stage: string;
+                                createdAt: string;
+                            };
+                            databaseBytes: number;
+                            files: number;
+                            fileBytes: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3887,7 +5608,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                                exports: ("daily" | "weekly") | null;
+                            };
+                            isDefault: boolean;
+                            updatedBy: string | null;
+                            updatedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3922,7 +5675,39 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                                exports: ("daily" | "weekly") | null;
+                            };
+                            isDefault: boolean;
+                            updatedBy: string | null;
+                            updatedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3958,7 +5743,89 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            stage: string;
+                            cluster: string | null;
+                            clusterKind: ("shared" | "dedicated" | "ha") | null;
+                            reason: string | null;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                            } | null;
+                            freshness: {
+                                label: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                stoppedAt: string;
+                                ageSeconds: number;
+                            } | null;
+                            error: string | null;
+                            backups: {
+                                label: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                prior: string | null;
+                                startedAt: string;
+                                stoppedAt: string;
+                                databaseBytes: number;
+                                repositoryBytes: number;
+                                error: boolean;
+                            }[];
+                            restorable: {
+                                repo: number;
+                                from: string;
+                                latestBackupAt: string;
+                                latestWal: string | null;
+                            }[];
+                            runs: {
+                                id: string;
+                                cluster: string;
+                                /** @enum {string} */
+                                type: "full" | "diff" | "incr";
+                                repo: number;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                label: string | null;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                durationMs: number | null;
+                                sizeBytes: number | null;
+                                databaseBytes: number | null;
+                                error: string | null;
+                                requestId: string | null;
+                                requestedBy: string | null;
+                            }[];
+                            lastVerify: {
+                                at: string;
+                                ok: boolean;
+                                report: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -3989,11 +5856,64 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            type: "full" | "diff" | "incr";
+                            /** @enum {string} */
+                            status: "pending" | "running" | "succeeded" | "failed";
+                            reason: string;
+                            requestedBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            repos: {
+                                repo: number;
+                                /** @enum {string} */
+                                status: "pending" | "running" | "succeeded" | "failed";
+                                percent: number | null;
+                                run: {
+                                    id: string;
+                                    cluster: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    /** @enum {string} */
+                                    status: "running" | "succeeded" | "failed";
+                                    label: string | null;
+                                    startedAt: string;
+                                    finishedAt: string | null;
+                                    durationMs: number | null;
+                                    sizeBytes: number | null;
+                                    databaseBytes: number | null;
+                                    error: string | null;
+                                    requestId: string | null;
+                                    requestedBy: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4027,7 +5947,60 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            type: "full" | "diff" | "incr";
+                            /** @enum {string} */
+                            status: "pending" | "running" | "succeeded" | "failed";
+                            reason: string;
+                            requestedBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            repos: {
+                                repo: number;
+                                /** @enum {string} */
+                                status: "pending" | "running" | "succeeded" | "failed";
+                                percent: number | null;
+                                run: {
+                                    id: string;
+                                    cluster: string;
+                                    /** @enum {string} */
+                                    type: "full" | "diff" | "incr";
+                                    repo: number;
+                                    /** @enum {string} */
+                                    status: "running" | "succeeded" | "failed";
+                                    label: string | null;
+                                    startedAt: string;
+                                    finishedAt: string | null;
+                                    durationMs: number | null;
+                                    sizeBytes: number | null;
+                                    databaseBytes: number | null;
+                                    error: string | null;
+                                    requestId: string | null;
+                                    requestedBy: string | null;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4064,9 +6037,54 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            clusters: {
+                                stanza: string;
+                                /** @enum {string} */
+                                kind: "shared" | "dedicated" | "ha";
+                                tenant: string | null;
+                                stage: string | null;
+                                preparedAt: string | null;
+                                live: boolean;
+                                policy: {
+                                    /** @enum {string} */
+                                    full: "weekly" | "daily";
+                                    diff: "daily" | null;
+                                    incr: "2h" | null;
+                                    retainDays: number;
+                                    keepDaily: number | null;
+                                    keepWeekly: number | null;
+                                    keepMonthly: number | null;
+                                };
+                                lastVerify: {
+                                    at: string;
+                                    ok: boolean;
+                                    report: string;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4104,7 +6122,46 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            stanza: string;
+                            /** @enum {string} */
+                            kind: "shared" | "dedicated" | "ha";
+                            tenant: string | null;
+                            stage: string | null;
+                            preparedAt: string | null;
+                            live: boolean;
+                            policy: {
+                                /** @enum {string} */
+                                full: "weekly" | "daily";
+                                diff: "daily" | null;
+                                incr: "2h" | null;
+                                retainDays: number;
+                                keepDaily: number | null;
+                                keepWeekly: number | null;
+                                keepMonthly: number | null;
+                            };
+                            lastVerify: {
+                                at: string;
+                                ok: boolean;
+                                report: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4150,11 +6207,59 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4188,7 +6293,55 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4227,9 +6380,63 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            restores: {
+                                id: string;
+                                tenant: string;
+                                sourceStage: string;
+                                targetStage: string;
+                                /** @enum {string} */
+                                mode: "into" | "in-place";
+                                toTime: string;
+                                cluster: string;
+                                repo: number;
+                                backupLabel: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                /** @enum {string} */
+                                phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                                progress: string;
+                                keptDatabase: string | null;
+                                keptFilesDir: string | null;
+                                discardedAt: string | null;
+                                discardedBy: string | null;
+                                files: {
+                                    exportId: string | null;
+                                    restored: boolean;
+                                    note: string | null;
+                                };
+                                error: string | null;
+                                timings: {
+                                    [key: string]: number;
+                                };
+                                createdBy: string;
+                                createdAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4267,7 +6474,55 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            sourceStage: string;
+                            targetStage: string;
+                            /** @enum {string} */
+                            mode: "into" | "in-place";
+                            toTime: string;
+                            cluster: string;
+                            repo: number;
+                            backupLabel: string;
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "creating-stage" | "archiving" | "restoring" | "copying" | "verifying" | "files" | "swapping" | "restarting" | "done";
+                            progress: string;
+                            keptDatabase: string | null;
+                            keptFilesDir: string | null;
+                            discardedAt: string | null;
+                            discardedBy: string | null;
+                            files: {
+                                exportId: string | null;
+                                restored: boolean;
+                                note: string | null;
+                            };
+                            error: string | null;
+                            timings: {
+                                [key: string]: number;
+                            };
+                            createdBy: string;
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4306,11 +6561,76 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            trigger: "manual" | "schedule";
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                            repo: number | null;
+                            backupLabel: string | null;
+                            backupStoppedAt: string | null;
+                            restorePoint: string | null;
+                            rpoSeconds: number | null;
+                            rtoMs: number | null;
+                            verification: {
+                                fingerprint: {
+                                    ok: boolean;
+                                    exact: boolean;
+                                    why: string | null;
+                                    takenByTest: boolean;
+                                    tables: {
+                                        table: string;
+                                        expected: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        actual: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        ok: boolean;
+                                    }[];
+                                } | null;
+                                app: {
+                                    command: string;
+                                    release: string;
+                                    exitCode: number;
+                                    output: string;
+                                } | null;
+                            } | null;
+                            error: string | null;
+                            createdBy: string;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4347,9 +6667,80 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            restoreTests: {
+                                id: string;
+                                tenant: string;
+                                stage: string;
+                                cluster: string;
+                                /** @enum {string} */
+                                trigger: "manual" | "schedule";
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed";
+                                /** @enum {string} */
+                                phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                                repo: number | null;
+                                backupLabel: string | null;
+                                backupStoppedAt: string | null;
+                                restorePoint: string | null;
+                                rpoSeconds: number | null;
+                                rtoMs: number | null;
+                                verification: {
+                                    fingerprint: {
+                                        ok: boolean;
+                                        exact: boolean;
+                                        why: string | null;
+                                        takenByTest: boolean;
+                                        tables: {
+                                            table: string;
+                                            expected: {
+                                                rows: number;
+                                                sum: string;
+                                                xor: string;
+                                            } | null;
+                                            actual: {
+                                                rows: number;
+                                                sum: string;
+                                                xor: string;
+                                            } | null;
+                                            ok: boolean;
+                                        }[];
+                                    } | null;
+                                    app: {
+                                        command: string;
+                                        release: string;
+                                        exitCode: number;
+                                        output: string;
+                                    } | null;
+                                } | null;
+                                error: string | null;
+                                createdBy: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4385,7 +6776,72 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string;
+                            stage: string;
+                            cluster: string;
+                            /** @enum {string} */
+                            trigger: "manual" | "schedule";
+                            /** @enum {string} */
+                            status: "running" | "succeeded" | "failed";
+                            /** @enum {string} */
+                            phase: "queued" | "archiving" | "restoring" | "verifying" | "app-verify" | "tearing-down" | "done";
+                            repo: number | null;
+                            backupLabel: string | null;
+                            backupStoppedAt: string | null;
+                            restorePoint: string | null;
+                            rpoSeconds: number | null;
+                            rtoMs: number | null;
+                            verification: {
+                                fingerprint: {
+                                    ok: boolean;
+                                    exact: boolean;
+                                    why: string | null;
+                                    takenByTest: boolean;
+                                    tables: {
+                                        table: string;
+                                        expected: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        actual: {
+                                            rows: number;
+                                            sum: string;
+                                            xor: string;
+                                        } | null;
+                                        ok: boolean;
+                                    }[];
+                                } | null;
+                                app: {
+                                    command: string;
+                                    release: string;
+                                    exitCode: number;
+                                    output: string;
+                                } | null;
+                            } | null;
+                            error: string | null;
+                            createdBy: string;
+                            startedAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4431,11 +6887,52 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4469,7 +6966,48 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4507,9 +7045,56 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            drills: {
+                                id: string;
+                                /** @enum {string} */
+                                kind: "kill" | "switchover" | "node-loss";
+                                tenant: string | null;
+                                stage: string | null;
+                                cluster: string;
+                                synchronous: boolean | null;
+                                requestedBy: string;
+                                startedAt: string;
+                                faultAt: string | null;
+                                endedAt: string | null;
+                                phase: string;
+                                /** @enum {string} */
+                                outcome: "running" | "passed" | "failed" | "interrupted";
+                                reason: string;
+                                writesResumeSeconds: number | null;
+                                acknowledgedWrites: number | null;
+                                lostCommits: number | null;
+                                oldPrimary: string | null;
+                                newPrimary: string | null;
+                                rejoinSeconds: number | null;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -4577,11 +7162,52 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "kill" | "switchover" | "node-loss";
+                            tenant: string | null;
+                            stage: string | null;
+                            cluster: string;
+                            synchronous: boolean | null;
+                            requestedBy: string;
+                            startedAt: string;
+                            faultAt: string | null;
+                            endedAt: string | null;
+                            phase: string;
+                            /** @enum {string} */
+                            outcome: "running" | "passed" | "failed" | "interrupted";
+                            reason: string;
+                            writesResumeSeconds: number | null;
+                            acknowledgedWrites: number | null;
+                            lostCommits: number | null;
+                            oldPrimary: string | null;
+                            newPrimary: string | null;
+                            rejoinSeconds: number | null;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5014,9 +7640,54 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            checks: {
+                                id: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                /** @enum {string} */
+                                origin: "builtin" | "operator";
+                                builtin: string | null;
+                                target: string;
+                                intervalSeconds: number;
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                state: "up" | "degraded" | "down" | "unknown";
+                                since: string;
+                                lastResult: {
+                                    at: string;
+                                    /** @enum {string} */
+                                    outcome: "ok" | "degraded" | "fail";
+                                    latencyMs: number;
+                                    detail: string;
+                                } | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5063,11 +7734,50 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            tenant: string | null;
+                            stage: string | null;
+                            /** @enum {string} */
+                            kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                            /** @enum {string} */
+                            origin: "builtin" | "operator";
+                            builtin: string | null;
+                            target: string;
+                            intervalSeconds: number;
+                            timeoutMs: number;
+                            /** @enum {string} */
+                            state: "up" | "degraded" | "down" | "unknown";
+                            since: string;
+                            lastResult: {
+                                at: string;
+                                /** @enum {string} */
+                                outcome: "ok" | "degraded" | "fail";
+                                latencyMs: number;
+                                detail: string;
+                            } | null;
+                            createdBy: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5104,9 +7814,54 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            checks: {
+                                id: string;
+                                tenant: string | null;
+                                stage: string | null;
+                                /** @enum {string} */
+                                kind: "http" | "database" | "backup" | "process" | "disk" | "certificate" | "ha";
+                                /** @enum {string} */
+                                origin: "builtin" | "operator";
+                                builtin: string | null;
+                                target: string;
+                                intervalSeconds: number;
+                                timeoutMs: number;
+                                /** @enum {string} */
+                                state: "up" | "degraded" | "down" | "unknown";
+                                since: string;
+                                lastResult: {
+                                    at: string;
+                                    /** @enum {string} */
+                                    outcome: "ok" | "degraded" | "fail";
+                                    latencyMs: number;
+                                    detail: string;
+                                } | null;
+                                createdBy: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -5146,7 +7901,27 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {boolean} */
+                            removed: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -8823,9 +11598,45 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            attempts: {
+                                id: string;
+                                alertId: string;
+                                /** @enum {string} */
+                                action: "restart-process" | "restart-stage" | "rerun-backup" | "start-ha-member" | "reinit-ha-member";
+                                tenant: string | null;
+                                stage: string | null;
+                                process: string | null;
+                                target: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                /** @enum {string} */
+                                outcome: "running" | "succeeded" | "failed" | "interrupted" | "skipped-disabled" | "skipped-rate-limited" | "skipped-cooling-down" | "skipped-in-progress" | "skipped-no-target";
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
                 };
             };
         };
@@ -9086,6 +11897,10 @@ export interface paths {
             parameters: {
                 query?: {
                     all?: "true" | "false";
+                    limit?: number;
+                    cursor?: string;
+                    sort?: "id" | "starts";
+                    order?: "asc" | "desc";
                 };
                 header?: never;
                 path: {
@@ -9098,6 +11913,10 @@ export interface paths {
                 /** @description Default Response */
                 200: {
                     headers: {
+                        /** @description The next page's cursor (pass it as `cursor`); absent on the last page */
+                        "x-next-cursor"?: string;
+                        /** @description RFC 8288 link to the next page (rel="next"); absent on the last page */
+                        link?: string;
                         [name: string]: unknown;
                     };
                     content: {

@@ -40,16 +40,27 @@ type SuccessStatus = 200 | 201 | 202 | 204;
 export type Success<O> = O extends { responses: infer R }
   ? JsonContent<R[Extract<keyof R, SuccessStatus>]>
   : unknown;
+/** What `path` answers to `method`: the type of a view, for code that hands one around (`ResponseBody<paths, '/api/v1/deployments/{id}'>`). */
+export type ResponseBody<P, Path extends keyof P, M extends Method = 'get'> = Success<Operation<P, Path, M>>;
+/** The JSON body `path` takes with `method`. */
+export type RequestBody<P, Path extends keyof P, M extends Method> = BodyOf<Operation<P, Path, M>>;
 
 type PathParams<O> = O extends { parameters: { path: infer X } } ? X : never;
 type QueryOf<O> = O extends { parameters: { query?: infer X } } ? Exclude<X, undefined> : never;
 type BodyOf<O> = O extends { requestBody?: { content: { 'application/json': infer X } } } ? X : never;
 
+/** A body may be built from readonly data (a service's own types, `as const`): the client only reads it. */
+type Frozen<T> = T extends readonly (infer E)[]
+  ? readonly Frozen<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
+
 export type RequestOptions<O> = ([PathParams<O>] extends [never]
   ? { readonly params?: undefined }
   : { readonly params: PathParams<O> }) & {
   readonly query?: [QueryOf<O>] extends [never] ? undefined : Partial<QueryOf<O>>;
-  readonly body?: [BodyOf<O>] extends [never] ? undefined : BodyOf<O>;
+  readonly body?: [BodyOf<O>] extends [never] ? undefined : Frozen<BodyOf<O>>;
   readonly signal?: AbortSignal;
 };
 

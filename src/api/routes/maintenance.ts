@@ -7,7 +7,11 @@ import { pageQuery, sendListPage } from '../pagination.ts';
 // Times, lengths and zones are parsed by the maintenance service, which names what it accepts.
 const idParams = z.object({ id: z.string().min(1).max(40) }).strict();
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
-const tenantQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
+const tenantQuery = pageQuery({
+  sorts: ['id', 'starts'],
+  order: 'desc',
+  filters: { all: z.enum(['true', 'false']).optional() },
+});
 const listQuery = pageQuery({
   sorts: ['id', 'starts'],
   order: 'desc',
@@ -67,9 +71,13 @@ export function maintenanceRoutes(app: FastifyInstance, auth: Authenticator, ser
     tenantAdmin: true,
     params: tenantParams,
     query: tenantQuery,
-    handler: async ({ params, query }) => ({
-      windows: await maintenance.forTenant(params.tenant, query.all === 'true'),
-    }),
+    handler: async ({ params, query, request, reply }) =>
+      sendListPage(
+        { query, request, reply },
+        await maintenance.forTenant(params.tenant, query.all === 'true'),
+        (w, sort) => ({ key: sort === 'starts' ? w.startsAt : w.id, id: w.id }),
+        (items) => ({ windows: items }),
+      ),
   });
   route(app, auth, {
     method: 'POST',

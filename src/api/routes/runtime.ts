@@ -10,7 +10,11 @@ import { pageQuery, sendListPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
-const deploymentListQuery = pageQuery({ sorts: ['id'], order: 'desc' });
+const deploymentListQuery = pageQuery({
+  sorts: ['id'],
+  order: 'desc',
+  filters: { stage: stageNameSchema.optional() },
+});
 const deployBody = z
   .object({
     version: z.string().min(1).max(64),
@@ -61,7 +65,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
   route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant/deployments',
-    summary: "A tenant's deployments, newest first",
+    summary: "A tenant's deployments (or one stage's), newest first",
     tags: ['runtime'],
     permission: 'tenants.read',
     params: tenantParams,
@@ -69,7 +73,7 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     handler: async ({ params, query, request, reply }) =>
       sendListPage(
         { query, request, reply },
-        await deployments.list(params.tenant),
+        await deployments.list(params.tenant, query.stage),
         (d) => ({ key: d.id, id: d.id }),
         (items) => ({ deployments: items }),
       ),
