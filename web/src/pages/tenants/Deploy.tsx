@@ -69,7 +69,7 @@ export function DeployButton(props: {
       return api.post('/api/v1/tenants/{tenant}/stages/{stage}/deployments', {
         params: { tenant: props.tenant, stage: props.stage },
         body: { version: version ?? '', ...(app ? { app } : {}) },
-      }) as Promise<DeploymentRow>;
+      });
     },
     {
       onSuccess: () => {
