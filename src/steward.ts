@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { createServer as createNetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { createApiServer } from './api/server.ts';
 import { systemClock, type Clock } from './core/clock.ts';
@@ -40,8 +41,8 @@ import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
-import { randomBytes } from 'node:crypto';
 import { defaultConsoleDist, loadConsole } from './console/index.ts';
+import { keepApiPort, persistentEdgeKey, previousApiPort } from './console/edge.ts';
 import {
   defaultNodeName,
   Elector,
@@ -348,6 +349,18 @@ export class Steward {
         ...(this.#o.gateway.haproxyBinary ? { binary: this.#o.gateway.haproxyBinary } : {}),
       });
     }
+    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
+    const edgeKey = await persistentEdgeKey(config.dataDir);
+    const apiPort =
+      role === 'gateway' ? 0 : await chooseApiPort(config.api.host, config.api.port, config.dataDir);
+    const consoleUpstream = {
+      address: ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host,
+      tls: this.#o.tls !== undefined,
+      edgeKey,
+    };
+    // Named before the data plane starts, so its first pass matches an adopted HAProxy's config.
+    if (apiPort !== 0)
+      await this.#dataPlane?.useConsole({ ...consoleUpstream, port: apiPort }, { refresh: false });
     // Before the API (it serves HAProxy's exporter) and the runtime (the stages' instances are HAProxy's servers).
     this.#gatewayAddress = await this.#dataPlane?.start();
     if (role === 'gateway') {
@@ -356,8 +369,6 @@ export class Steward {
     const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
     const site = await loadConsole(consoleDist);
     if (!site) logger.info({ dir: consoleDist }, 'the console is not built: the API serves no console');
-    // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
-    const edgeKey = randomBytes(32).toString('base64url');
     this.#events = new EventHub({
       pool: this.#store.pool,
       logger: logger.child({ component: 'events' }),
@@ -417,16 +428,19 @@ export class Steward {
       });
       await this.#elector.start();
     }
-    const address = await this.#api.listen({ host: config.api.host, port: config.api.port });
+    const address = await this.#api
+      .listen({ host: config.api.host, port: apiPort })
+      .catch((error: unknown) => {
+        // A port chosen in advance (config port 0) that someone took meanwhile: any free one, routed below.
+        if (config.api.port !== 0 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        return this.#api!.listen({ host: config.api.host, port: 0 });
+      });
     this.#services.oncall.useApiUrl(address);
     const listening = this.#api.server.address();
     if (typeof listening === 'object' && listening) {
-      await this.#dataPlane?.useConsole({
-        address: ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host,
-        port: listening.port,
-        tls: this.#o.tls !== undefined,
-        edgeKey,
-      });
+      if (config.api.port === 0) await keepApiPort(config.dataDir, listening.port);
+      if (listening.port !== apiPort)
+        await this.#dataPlane?.useConsole({ ...consoleUpstream, port: listening.port });
     }
     await this.#node?.setApiUrl(address);
     // Stages reach the data plane like any client does (their own stage too, through its public name).
@@ -609,4 +623,35 @@ export class Steward {
     // Only after a clean stop of the runtime: no stage process is left for the rules to restrict.
     await this.#sandbox?.close();
   }
+}
+
+/**
+ * The API's port: the configured one, or with port 0 the one it had last time
+ * if that is free (else any free one), chosen before the data plane starts so
+ * the console's route in HAProxy's config stays the same across restarts.
+ */
+async function chooseApiPort(host: string, port: number, dataDir: string): Promise<number> {
+  if (port !== 0) return port;
+  const previous = await previousApiPort(dataDir);
+  if (previous !== undefined && (await portFree(host, previous))) return previous;
+  return anyFreePort(host);
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const probe = createNetServer();
+    probe.once('error', () => resolveFree(false));
+    probe.listen(port, host, () => probe.close(() => resolveFree(true)));
+  });
+}
+
+function anyFreePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }

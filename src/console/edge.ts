@@ -1,6 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { writePrivate } from '../dataplane/certificates.ts';
 
 /**
  * The console through Steward's data plane: HAProxy passes the console
@@ -26,4 +29,32 @@ function sameKey(given: string, key: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(key);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The key, kept in `dir` (mode 600) across restarts: a Steward restarted
+ * after a kill -9 renders the same HAProxy config and adopts HAProxy
+ * without a reload.
+ */
+export async function persistentEdgeKey(dir: string): Promise<string> {
+  const path = join(dir, 'console-edge.key');
+  const kept = await readFile(path, 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+  if (kept !== undefined && /^[A-Za-z0-9_-]{43}$/.test(kept)) return kept;
+  const key = randomBytes(32).toString('base64url');
+  await writePrivate(path, `${key}\n`);
+  return key;
+}
+
+/** The port the API listened on last time (kept beside the key), to listen there again when its port is 0. */
+export async function previousApiPort(dir: string): Promise<number | undefined> {
+  const text = await readFile(join(dir, 'api.port'), 'utf8').catch(() => '');
+  const port = Number(text.trim());
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+export async function keepApiPort(dir: string, port: number): Promise<void> {
+  await writeFile(join(dir, 'api.port'), `${port}\n`);
 }

@@ -402,13 +402,18 @@ export class DataPlane {
    * Routes the console host to Steward's API (listening only after the data plane started, which it serves
    * the exporter of): a reload adds the backend, the route and its certificate.
    */
-  async useConsole(api: Omit<ConsoleUpstream, 'caFile'> & { readonly tls: boolean }): Promise<void> {
+  async useConsole(
+    api: Omit<ConsoleUpstream, 'caFile'> & { readonly tls: boolean },
+    options: { readonly refresh?: boolean } = {},
+  ): Promise<void> {
     if (this.#o.consoleHost === undefined) return;
     const caFile = join(this.#dir, 'api-ca.pem');
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     if (api.tls) await writePrivate(caFile, this.#o.ca.certPem);
     const { address, port, edgeKey } = api;
     this.#console = { address, port, edgeKey, ...(api.tls ? { caFile } : {}) };
-    await this.refresh();
+    // Named before start() (the API's port known in advance), the first pass already routes it: an adopted HAProxy needs no reload.
+    if (options.refresh !== false) await this.refresh();
   }
 
   /** One pass: desired state to HAProxy. Concurrent calls share a pass (and one more after it). */

@@ -238,7 +238,7 @@ export async function removeTree(root: string): Promise<void> {
       return;
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if ((code !== 'ENOTEMPTY' && code !== 'EISDIR') || attempt >= 10) throw error;
+      if ((code !== 'ENOTEMPTY' && code !== 'EISDIR') || attempt >= 50) throw error;
     }
   }
 }
