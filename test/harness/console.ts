@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole, consoleStale } from '../../src/console/build.ts';
 import { totpCode } from '../../src/identity/credentials.ts';
-import { serverSpki } from './browser.ts';
+import { saveScreenshot, serverSpki } from './browser.ts';
 import { startTestSteward, type TestSteward, type TestStewardOptions } from './steward.ts';
 
 /** Where the tests put their screenshots (gitignored; CI keeps them as artifacts, the README shows some). */
@@ -154,7 +154,7 @@ export async function startTestConsole(options: TestStewardOptions = {}): Promis
       async screenshot(page, name) {
         await mkdir(artifactsDir, { recursive: true });
         const path = join(artifactsDir, `${name}.png`);
-        await page.screenshot({ path, fullPage: true });
+        await saveScreenshot(page, { path, fullPage: true });
         return path;
       },
       async close() {

@@ -10,6 +10,7 @@ import { startIdentityStage, type IdentityStage } from '../harness/identity.ts';
 import { httpsFetch, within } from '../gateway/support.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
 import { apiCli } from '../harness/api-cli.ts';
+import { saveScreenshot } from '../harness/browser.ts';
 
 /**
  * The edge session through the real HAProxy (issue 13): the stage requires
@@ -419,7 +420,7 @@ describe('signing in with a local user in Chromium, through the real edge', () =
     await audit.close();
     await mkdir(join(process.cwd(), 'test-artifacts/identity'), { recursive: true });
     const shot = join(process.cwd(), 'test-artifacts/identity/sign-in.png');
-    await page.screenshot({ path: shot });
+    await saveScreenshot(page, { path: shot });
     if (process.env.STEWARD_UPDATE_SCREENSHOTS === '1')
       await copyFile(shot, join(process.cwd(), 'docs/images/sign-in.png'));
 

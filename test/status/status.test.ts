@@ -6,7 +6,7 @@ import { markAnnounced, insertMaintenanceWindow } from '../../src/maintenance/st
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { dayMs } from '../../src/status/model.ts';
 import { httpsFetch } from '../gateway/support.ts';
-import { serverSpki } from '../harness/browser.ts';
+import { saveScreenshot, serverSpki } from '../harness/browser.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { gatewayCheckHistory } from './support.ts';
 import { startMailServer, type MailServer } from '../notifications/receivers.ts';
@@ -437,7 +437,7 @@ describe('status page in a browser', () => {
       });
       expect(violations).toEqual([]);
       const shot = join(artifacts, `status-${name}.png`);
-      await page.screenshot({ path: shot, fullPage: name === 'desktop' });
+      await saveScreenshot(page, { path: shot, fullPage: name === 'desktop' });
       if (process.env.STEWARD_UPDATE_SCREENSHOTS === '1') {
         await copyFile(shot, join(process.cwd(), 'docs/images', `status-${name}.png`));
       }

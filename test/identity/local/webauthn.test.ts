@@ -9,7 +9,7 @@ import {
   parseCredentialResponse,
 } from '../../../src/identity/local/webauthn.ts';
 import { apiCli } from '../../harness/api-cli.ts';
-import { serverSpki } from '../../harness/browser.ts';
+import { saveScreenshot, serverSpki } from '../../harness/browser.ts';
 import { startIdentityStage, type IdentityStage } from '../../harness/identity.ts';
 
 /**
@@ -180,7 +180,7 @@ describe('a security key in Chromium through the real edge', () => {
       if (r.method() === 'POST' && r.url().endsWith('/.steward/auth/mfa')) keyStep = r;
     });
     await mkdir(join(process.cwd(), 'test-artifacts/identity'), { recursive: true });
-    await page.screenshot({ path: join(process.cwd(), 'test-artifacts/identity/security-key.png') });
+    await saveScreenshot(page, { path: join(process.cwd(), 'test-artifacts/identity/security-key.png') });
     await page.click('text=Use your security key');
     await page.waitForURL(`${origin}/books`);
     const seen = JSON.parse((await page.locator('body').textContent()) ?? '{}') as {

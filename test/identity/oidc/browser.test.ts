@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../../src/tls/ca.ts';
-import { serverSpki } from '../../harness/browser.ts';
+import { saveScreenshot, serverSpki } from '../../harness/browser.ts';
 import { startIdentityStage, type IdentityStage } from '../../harness/identity.ts';
 import { startTestIdp, type TestIdp } from '../../harness/oidc-provider.ts';
 
@@ -78,11 +78,11 @@ describe('OIDC sign-in in a browser through the edge', () => {
     // For the README: the sign-in page with the IdP's button, and the IdP's page.
     const artifacts = join(process.cwd(), 'test-artifacts/oidc');
     await mkdir(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, 'sign-in.png') });
+    await saveScreenshot(page, { path: join(artifacts, 'sign-in.png') });
     await page.getByRole('button', { name: 'Sign in with Test IdP' }).click();
     await page.waitForURL((url) => url.host === new URL(idp.origin).host);
     await page.fill('#login', 'ada-at-idp');
-    await page.screenshot({ path: join(artifacts, 'idp.png') });
+    await saveScreenshot(page, { path: join(artifacts, 'idp.png') });
     await page.getByRole('button', { name: 'Sign in at the IdP' }).click();
     await page.waitForURL((url) => url.host === `${s.host}:${s.port}` && url.pathname === '/reports');
     expect(page.url()).toBe(`https://${s.host}:${s.port}/reports?month=11`);
