@@ -78,7 +78,9 @@ const claimEveryMs = 200;
 
 /**
  * Probes due checks and stores their results as time. pass() is the one
- * public pass; the timer only calls it, never two at once. start() first
+ * public pass; the timer only calls it, never two claiming at once (a pass
+ * that stopped claiming may still wait for its slow probes while the next
+ * one claims). start() first
  * records, for every check a previous process left open, the time since its
  * last probe as unknown: Steward was not looking.
  */
@@ -88,13 +90,17 @@ export class CheckRunner {
   /** The current minute's samples per check, for its rollup. */
   readonly #minutes = new Map<string, { minute: string; samples: RollupSample[] }>();
   readonly #busy = new Set<string>();
+  /** Probes in flight, of every pass: they share settings.concurrency. */
+  readonly #probing = new Set<Promise<void>>();
   readonly #probeListeners = new Set<(timing: ProbeTiming) => void>();
   /** Kept-open connections for HTTP probes (see probeAgents). */
   readonly #agents: ProbeAgents;
   /** A stage's gateway target, read at most once per gatewayTargetMs: many checks share one stage. */
   readonly #gatewayTargets = new Map<string, { readonly at: number; readonly targets: HttpTargets }>();
   #timer: NodeJS.Timeout | undefined;
+  /** The newest pass, until it ends; #claiming while it still claims due checks. */
   #running: Promise<CheckPassResult> | undefined;
+  #claiming = false;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #lastPrune = 0;
@@ -128,6 +134,7 @@ export class CheckRunner {
       if (this.#timer) clearInterval(this.#timer);
       this.#timer = undefined;
       await this.#running?.catch(() => undefined);
+      await Promise.all(this.#probing);
       this.#agents.http.destroy();
       this.#agents.https.destroy();
     })();
@@ -167,7 +174,7 @@ export class CheckRunner {
   }
 
   #tick(): void {
-    if (this.#running || this.#stopping) return;
+    if (this.#claiming || this.#stopping) return;
     this.pass().catch((error: unknown) =>
       logPassFailure(this.#o.logger, error, 'check pass failed', {}, 'error'),
     );
@@ -175,14 +182,42 @@ export class CheckRunner {
 
   /** One pass: built-in checks follow their stages, retention prunes (hourly), due checks are probed. */
   pass(): Promise<CheckPassResult> {
-    if (this.#running) return this.#running;
-    this.#running = this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    if (this.#running && this.#claiming) return this.#running;
+    const pass = this.#pass();
+    this.#running = pass;
+    const ended = (): void => {
+      if (this.#running === pass) this.#running = undefined;
+    };
+    pass.then(ended, ended);
+    return pass;
   }
 
   async #pass(): Promise<CheckPassResult> {
+    this.#claiming = true;
+    const inFlight = new Set<Promise<void>>();
+    const tally = { probed: 0, changes: 0 };
+    let synced: { added: number; removed: number };
+    try {
+      synced = await this.#claim(inFlight, tally);
+    } finally {
+      this.#claiming = false;
+    }
+    // Its probes still running hold no other check back now: the next tick's pass claims beside them.
+    await Promise.all(inFlight);
+    this.#o.observer?.passed();
+    return {
+      probed: tally.probed,
+      changes: tally.changes,
+      builtinsAdded: synced.added,
+      builtinsRemoved: synced.removed,
+    };
+  }
+
+  /** A pass's claiming: due checks are claimed and their probes started into `inFlight`, not awaited. */
+  async #claim(
+    inFlight: Set<Promise<void>>,
+    tally: { probed: number; changes: number },
+  ): Promise<{ added: number; removed: number }> {
     const { store, targets, clock, settings } = this.#o;
     // Stages change rarely: built-ins follow them every 5 ticks, not every tick.
     let synced = { added: 0, removed: 0 };
@@ -192,31 +227,31 @@ export class CheckRunner {
     }
     if (clock.now().getTime() - this.#lastPrune >= pruneEveryMs) await this.prune();
     // Probes are claimed as slots free up, not once per tick: a slow probe (up to its timeout)
-    // holds back no other check, each starts soon after it is due. The pass ends when nothing
-    // is due or running, and stops claiming after passClaimTicks ticks so that built-ins and
-    // retention get their turn under a steady stream of due checks.
+    // holds back no other check, each starts soon after it is due. The pass stops claiming when
+    // nothing is due or running, or after passClaimTicks ticks so that built-ins and retention get
+    // their turn under a steady stream of due checks; the next tick's pass claims on beside the
+    // probes still running (before, checks that fell due then waited for the slowest of them).
     const claimUntil = performance.now() + passClaimTicks * settings.tickMs;
-    const inFlight = new Set<Promise<void>>();
-    let probed = 0;
-    let changes = 0;
     let wake: () => void = () => undefined;
     while (!this.#stopping && performance.now() < claimUntil) {
-      const free = settings.concurrency - inFlight.size;
+      const free = settings.concurrency - this.#probing.size;
       const claimed = free > 0 ? await store.claimDue(clock.now(), free, [...this.#busy]) : [];
       for (const check of claimed) {
         this.#busy.add(check.id);
-        probed++;
+        tally.probed++;
         const probe = this.#probeAndRecord(check)
-          .then((n) => void (changes += n))
+          .then((n) => void (tally.changes += n))
           .catch((error: unknown) =>
             logPassFailure(this.#o.logger, error, 'check result not stored', { check: check.id }, 'error'),
           )
           .finally(() => {
             this.#busy.delete(check.id);
             inFlight.delete(probe);
+            this.#probing.delete(probe);
             wake();
           });
         inFlight.add(probe);
+        this.#probing.add(probe);
       }
       if (claimed.length === 0 && inFlight.size === 0) break;
       // A slot frees up, or checks that fell due meanwhile are looked for.
@@ -228,9 +263,7 @@ export class CheckRunner {
         };
       });
     }
-    await Promise.all(inFlight);
-    this.#o.observer?.passed();
-    return { probed, changes, builtinsAdded: synced.added, builtinsRemoved: synced.removed };
+    return synced;
   }
 
   async #probeAndRecord(check: DueCheck): Promise<number> {
