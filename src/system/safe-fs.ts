@@ -1,4 +1,5 @@
-import { constants, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync, type Stats } from 'node:fs';
 import {
   lchown,
   lstat,
@@ -7,12 +8,13 @@ import {
   readdir,
   readlink,
   realpath,
+  rename,
   rmdir,
   symlink,
   unlink,
 } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join, posix, sep } from 'node:path';
+import { join, posix, resolve, sep } from 'node:path';
 
 /**
  * File operations on trees a tenant controls (a stage's files directory, an
@@ -221,26 +223,78 @@ export async function treeBytes(root: string): Promise<number | undefined> {
 
 /**
  * Removes the tree at `root` (fs.rm follows a directory swapped for a link
- * between its lstat and its readdir): entries are unlinked and directories
- * removed each relative to its open parent. Missing is removed.
+ * between its lstat and its readdir). Missing is removed.
+ *
+ * Deciding by lstat whether to rmdir or unlink an entry the tenant can still
+ * swap is a race the tenant wins as often as it likes (a link that became a
+ * directory by the unlink: EISDIR); retrying only makes losing less likely.
+ * So each entry is first renamed, relative to its open directory (a link
+ * moves as a link, never followed), into `<root>.removing`: a directory
+ * beside the root (in Steward's directory, not the tenant's) that only root
+ * can reach. There nothing changes it: what lstat says it is, it stays. A
+ * directory is opened (O_NOFOLLOW), its entries moved out the same way, and
+ * removed; anything else is unlinked. A tenant's process still inside a moved
+ * directory may add entries meanwhile: those are moved out in turn, a bounded
+ * number of times. A run that stopped half way leaves the holding directory,
+ * which the next run empties.
  */
 export async function removeTree(root: string): Promise<void> {
-  // The tenant's processes may add or swap entries meanwhile (a directory not empty, a link
-  // that became a directory): each pass removes what it can, the next one the rest.
-  for (let attempt = 0; ; attempt++) {
+  const holding = `${resolve(root)}.removing`;
+  const tree = await openDirectory(root);
+  try {
+    if (!tree && !existsSync(holding)) return;
+    await mkdir(holding, { mode: 0o700 }).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    });
+    const hold = await open(holding, directoryFlags);
     try {
-      for await (const entry of walkSafely(root, { directoriesLast: true })) {
-        if (!entry.parent) continue;
-        const path = at(entry.parent, entry.name);
-        await ignoreGone(entry.kind === 'directory' ? rmdir(path) : unlink(path));
+      // Names of this run: a stopped run's entries, still in there, are never renamed over.
+      const run = randomBytes(6).toString('hex');
+      let moved = 0;
+      const moveOut = async (dir: FileHandle): Promise<void> => {
+        for (const name of await readdir(`/proc/self/fd/${dir.fd}`)) {
+          await ignoreGone(rename(at(dir, name), at(hold, `${run}-${++moved}`)));
+        }
+      };
+      const held = (): Promise<string[]> => readdir(`/proc/self/fd/${hold.fd}`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (tree) await moveOut(tree);
+          for (let names = await held(); names.length > 0; names = await held()) {
+            for (const name of names) await removeHeld(hold, name, moveOut);
+          }
+          if (tree) await ignoreGone(rmdir(root));
+          await rmdir(holding);
+          return;
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ENOTEMPTY' || attempt >= 50) throw error;
+        }
       }
-      await ignoreGone(rmdir(root));
-      return;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if ((code !== 'ENOTEMPTY' && code !== 'EISDIR') || attempt >= 50) throw error;
+    } finally {
+      await hold.close();
     }
+  } finally {
+    await tree?.close();
   }
+}
+
+/** One entry of the holding directory: a directory is emptied into it and removed, anything else unlinked. */
+async function removeHeld(
+  hold: FileHandle,
+  name: string,
+  moveOut: (dir: FileHandle) => Promise<void>,
+): Promise<void> {
+  const path = at(hold, name);
+  const stats = await lstat(path);
+  if (!stats.isDirectory()) return unlink(path);
+  const handle = await openSame(path, directoryFlags, stats);
+  if (!handle) throw new TreeError(`${path} changed in a directory only root can reach`);
+  try {
+    await moveOut(handle);
+  } finally {
+    await handle.close();
+  }
+  await rmdir(path);
 }
 
 async function ignoreGone(operation: Promise<void>): Promise<void> {

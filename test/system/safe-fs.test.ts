@@ -111,6 +111,7 @@ describe.runIf(isRoot)('operations on a tenant-controlled tree never go through 
       await removeTree(tree);
       await stopSwapper(swapper);
       expect(existsSync(tree)).toBe(false);
+      expect(existsSync(`${tree}.removing`)).toBe(false);
     }
     expect(await snapshot(outside)).toEqual(before);
     await removeTree(join(work, 'missing'));
