@@ -16,8 +16,8 @@ import {
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
-import { operatorRoles, type AddedOperator, type OperatorRow } from './types.ts';
+import { ConfirmAction, Flash, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import { operatorRoles, type OperatorRow } from './types.ts';
 
 const emptyForm = { username: '', role: 'operator', password: '' };
 
@@ -28,10 +28,10 @@ export default function OperatorList() {
   const session = useSession();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<OperatorRow>('/api/v1/operators', { topics: ['operators'] });
+  const result = useTablePage('/api/v1/operators', { topics: ['operators'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
-      shaped<AddedOperator>(api.post('/api/v1/operators', { body: asTyped(present(body)) })),
+      api.post('/api/v1/operators', { body: asTyped(present(body)) }),
     {
       onSuccess: (added) => {
         setFlash(t('operators.added', { username: added.operator.username }));

@@ -15,8 +15,8 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
-import { operatorRoles, tokenScopes, type IssuedToken, type TokenRow } from './types.ts';
+import { ConfirmAction, Flash, asTyped, useFormValues } from '../ops-kit/kit.tsx';
+import { operatorRoles, tokenScopes, type TokenRow } from './types.ts';
 
 const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
 
@@ -30,21 +30,19 @@ export default function TokenList() {
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<TokenRow>('/api/v1/tokens', { topics: ['tokens'] });
+  const result = useTablePage('/api/v1/tokens', { topics: ['tokens'] });
   const create = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<IssuedToken>(
-        api.post('/api/v1/tokens', {
-          body: asTyped({
-            name: f.name,
-            ...(f.role ? { role: f.role } : {}),
-            ...(f.scope ? { scope: f.scope } : {}),
-            ...(f.expiresInDays
-              ? { expiresInDays: /^\d+$/.test(f.expiresInDays) ? Number(f.expiresInDays) : f.expiresInDays }
-              : {}),
-          }),
+      api.post('/api/v1/tokens', {
+        body: asTyped({
+          name: f.name,
+          ...(f.role ? { role: f.role } : {}),
+          ...(f.scope ? { scope: f.scope } : {}),
+          ...(f.expiresInDays
+            ? { expiresInDays: /^\d+$/.test(f.expiresInDays) ? Number(f.expiresInDays) : f.expiresInDays }
+            : {}),
         }),
-      ),
+      }),
     {
       onSuccess: () => {
         reset();

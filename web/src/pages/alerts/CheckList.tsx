@@ -14,7 +14,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -28,7 +28,7 @@ export default function CheckList() {
   const tenant = url.get('tenant');
   const [flash, setFlash] = useState<string | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<CheckRow>('/api/v1/tenants/{tenant}/checks', {
+  const result = useTablePage('/api/v1/tenants/{tenant}/checks', {
     params: { tenant },
     enabled: tenant !== '',
     topics: ['checks'],
@@ -36,18 +36,16 @@ export default function CheckList() {
   });
   const add = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<CheckRow>(
-        api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
-          params: { tenant, stage: f.stage },
-          body: asTyped({
-            path: f.path,
-            interval: f.interval,
-            ...(f.expectStatus
-              ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
-              : {}),
-          }),
+      api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+        params: { tenant, stage: f.stage },
+        body: asTyped({
+          path: f.path,
+          interval: f.interval,
+          ...(f.expectStatus
+            ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
+            : {}),
         }),
-      ),
+      }),
     {
       onSuccess: () => {
         setFlash(t('checks.added'));

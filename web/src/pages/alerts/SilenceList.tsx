@@ -5,7 +5,7 @@ import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, asTyped, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -27,10 +27,10 @@ export default function SilenceList() {
     tenant: url.get('tenant'),
     stage: url.get('stage'),
   }));
-  const result = useTablePage<SilenceRow>('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
+  const result = useTablePage('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
   const add = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
-      shaped<SilenceRow>(api.post('/api/v1/silences', { body: asTyped(present(body)) })),
+      api.post('/api/v1/silences', { body: asTyped(present(body)) }),
     {
       onSuccess: (s) => {
         setFlash(t('silences.added', { id: s.id }));

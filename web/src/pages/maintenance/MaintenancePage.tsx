@@ -1,3 +1,5 @@
+import type { paths } from '../../../../src/api/client/schema.ts';
+import type { ListItem } from '../../../../src/api/client/typed.ts';
 import { useState } from 'react';
 import type { ConsoleApi } from '../../app/api.ts';
 import { useMutation } from '../../app/query.ts';
@@ -14,28 +16,10 @@ import {
 } from '../../ui/index.ts';
 import { place, present, windowState } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import {
-  ConfirmAction,
-  Flash,
-  shaped,
-  asTyped,
-  FilterText,
-  useFormValues,
-  FilterCheck,
-} from '../ops-kit/kit.tsx';
+import { ConfirmAction, Flash, asTyped, FilterText, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
 
-interface WindowRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly stage: string | null;
-  readonly reason: string;
-  readonly startsAt: string;
-  readonly endsAt: string;
-  readonly kind: string;
-  readonly timeZone: string;
-  readonly announcedAt: string | null;
-  readonly cancelledAt: string | null;
-}
+/** A maintenance window as the API returns it (the generated schema). */
+type WindowRow = ListItem<paths, '/api/v1/maintenance-windows'>;
 
 const emptyPlan = { tenant: '', stage: '', at: '', tz: 'Europe/Berlin', for: '2h', announce: '', reason: '' };
 const tones = { planned: 'idle', current: 'warn', past: 'good', cancelled: 'idle' } as const;
@@ -47,13 +31,13 @@ export default function MaintenancePage() {
   const [flash, setFlash] = useState<string | null>(null);
   const { values: plan, field, reset } = useFormValues(emptyPlan);
   const [emergency, setEmergency] = useState(false);
-  const result = useTablePage<WindowRow>('/api/v1/maintenance-windows', {
+  const result = useTablePage('/api/v1/maintenance-windows', {
     filters: ['all', 'tenant'],
     topics: ['maintenance'],
   });
   const submit = useMutation(
     (api: ConsoleApi, body: Record<string, unknown>) =>
-      shaped<WindowRow>(api.post('/api/v1/maintenance-windows/plan', { body: asTyped(body) })),
+      api.post('/api/v1/maintenance-windows/plan', { body: asTyped(body) }),
     {
       onSuccess: (w) => {
         setFlash(t('maintenance.planned', { id: w.id }));

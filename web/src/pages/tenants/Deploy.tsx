@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useMutation, useQuery } from '../../app/query.ts';
+import { useMutation, useQuery } from '../../app/query.ts';
 import { Button, ConfirmDialog, Form, SelectField, StatusBadge, Steps } from '../../ui/index.ts';
 import { releasesOf } from './data.ts';
 import { inFlight, type DeploymentRow } from './types.ts';
@@ -52,8 +52,7 @@ export function DeployButton(props: {
 }) {
   const { t } = useI18n();
   const [open, setOpen] = useState(false);
-  const { loose } = useConsole();
-  const releases = useQuery(['releases'], (_api, signal) => releasesOf(loose, signal), {
+  const releases = useQuery(['releases'], (api, signal) => releasesOf(api, signal), {
     topics: ['releases'],
     enabled: open,
   });
@@ -127,7 +126,7 @@ export function RollbackButton(props: {
       api.post('/api/v1/tenants/{tenant}/stages/{stage}/rollback', {
         params: { tenant: props.tenant, stage: props.stage },
         body: {},
-      }) as Promise<DeploymentRow>,
+      }),
     {
       onSuccess: () => {
         setOpen(false);
@@ -173,7 +172,7 @@ export function PromoteForm(props: {
       api.post('/api/v1/tenants/{tenant}/promote', {
         params: { tenant: props.tenant },
         body,
-      }) as Promise<DeploymentRow>,
+      }),
     { onSuccess: props.onStarted },
   );
   const options = props.stages.map((value) => ({ value, label: value }));

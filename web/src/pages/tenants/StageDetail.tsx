@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useQuery } from '../../app/query.ts';
+import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { ErrorBanner, LogView, Page, Progress, StatusBadge, Tabs } from '../../ui/index.ts';
@@ -18,7 +18,6 @@ export default function StageDetail() {
   const can = useCan();
   const url = useUrlState();
   const { tenant = '', stage = '' } = useParams<{ tenant: string; stage: string }>();
-  const { loose } = useConsole();
   const match = ofTenant(tenant);
   const [following, setFollowing] = useState(false);
   const tenantView = useQuery(['tenant', tenant], (api, signal) => tenantOf(api, tenant, signal), {
@@ -30,15 +29,11 @@ export default function StageDetail() {
     match,
     pollMs: following ? 1000 : 5000,
   });
-  const deployments = useQuery(
-    ['deployments', tenant],
-    (_api, signal) => deploymentsOf(loose, tenant, signal),
-    {
-      topics: ['deployments'],
-      match,
-      ...(following ? { pollMs: 1000 } : {}),
-    },
-  );
+  const deployments = useQuery(['deployments', tenant], (api, signal) => deploymentsOf(api, tenant, signal), {
+    topics: ['deployments'],
+    match,
+    ...(following ? { pollMs: 1000 } : {}),
+  });
   const ours = (deployments.data ?? []).filter((d) => d.stage === stage);
   const running = ours.some((d) => inFlight(d.status));
   useEffect(() => setFollowing(running), [running]);

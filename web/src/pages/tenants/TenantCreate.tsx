@@ -3,10 +3,10 @@ import { Link, useLocation } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { Button, Form, Page, SelectField, TextField } from '../../ui/index.ts';
-import type { TenantRow } from './types.ts';
 import type { paths } from '../../../../src/api/client/schema.ts';
+import type { RequestBody } from '../../../../src/api/client/typed.ts';
 
-type CreateTenantBody = paths['/api/v1/tenants']['post']['requestBody']['content']['application/json'];
+type CreateTenantBody = RequestBody<paths, '/api/v1/tenants', 'post'>;
 
 /** Create a tenant with its stages; the API's error lands under the field it names. */
 export default function TenantCreate() {
@@ -17,10 +17,9 @@ export default function TenantCreate() {
   const [tier, setTier] = useState('shared');
   const [region, setRegion] = useState('');
   const [stages, setStages] = useState('');
-  const create = useMutation(
-    (api, body: CreateTenantBody) => api.post('/api/v1/tenants', { body }) as Promise<TenantRow>,
-    { onSuccess: (tenant) => navigate(`/tenants/${encodeURIComponent(tenant.slug)}`) },
-  );
+  const create = useMutation((api, body: CreateTenantBody) => api.post('/api/v1/tenants', { body }), {
+    onSuccess: (tenant) => navigate(`/tenants/${encodeURIComponent(tenant.slug)}`),
+  });
   const submit = () => {
     const names = stages
       .split(',')

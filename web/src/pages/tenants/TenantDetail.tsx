@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useMutation, useQuery } from '../../app/query.ts';
+import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { DeployButton, DeploymentProgress, PromoteForm, RollbackButton } from './Deploy.tsx';
@@ -13,7 +13,6 @@ export default function TenantDetail() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const { tenant: slug = '' } = useParams<{ tenant: string }>();
-  const { loose } = useConsole();
   const match = ofTenant(slug);
   const tenant = useQuery(['tenant', slug], (api, signal) => tenantOf(api, slug, signal), {
     topics: ['tenants', 'stages'],
@@ -26,7 +25,7 @@ export default function TenantDetail() {
     match,
     pollMs: following ? 1000 : 5000,
   });
-  const deployments = useQuery(['deployments', slug], (_api, signal) => deploymentsOf(loose, slug, signal), {
+  const deployments = useQuery(['deployments', slug], (api, signal) => deploymentsOf(api, slug, signal), {
     topics: ['deployments'],
     match,
     ...(following ? { pollMs: 1000 } : {}),
