@@ -17,6 +17,8 @@ export interface Column<T> {
   readonly sort?: string;
   /** The row's header cell (scope="row"): its name. */
   readonly rowHeader?: boolean;
+  /** The cells' class (`wrap` for long text). */
+  readonly className?: string;
 }
 
 /** Above this many rows a page renders only the rows in view. */
@@ -153,11 +155,11 @@ export function DataTable<T>(props: {
               >
                 {props.columns.map((column) =>
                   column.rowHeader ? (
-                    <th key={column.key} scope="row" data-label={column.header}>
+                    <th key={column.key} scope="row" data-label={column.header} className={column.className}>
                       {column.render(row)}
                     </th>
                   ) : (
-                    <td key={column.key} data-label={column.header}>
+                    <td key={column.key} data-label={column.header} className={column.className}>
                       {column.render(row)}
                     </td>
                   ),

@@ -19,6 +19,12 @@ export function ListTable<T>(props: {
   /** The read's state; without it only the table (or nothing) shows. */
   readonly result?: Pick<QueryResult<unknown>, 'error' | 'loading'>;
   readonly empty?: string;
+  /** On a phone each row a card, its cells labelled (as a DataTable's). */
+  readonly cards?: boolean;
+  /** Data attributes of a row (`data-stage`), for what finds a row by its key. */
+  readonly rowData?: (row: T) => Record<`data-${string}`, string>;
+  /** An empty list's table still shows its header (a list that fills up as you watch). */
+  readonly always?: boolean;
 }) {
   const t = useT();
   const columns = props.columns.filter((column): column is Column<T> => column !== false);
@@ -28,12 +34,12 @@ export function ListTable<T>(props: {
     <>
       <ErrorBanner error={error} />
       {loading ? <p className="muted">{t('ui.loading')}</p> : null}
-      {props.empty !== undefined && props.result && !loading && !error && props.rows.length === 0 ? (
+      {props.empty !== undefined && !loading && !error && props.rows.length === 0 ? (
         <p className="muted">{props.empty}</p>
       ) : null}
-      {props.rows.length > 0 ? (
+      {props.rows.length > 0 || props.always ? (
         <div className="table-scroll">
-          <table aria-label={props.label}>
+          <table aria-label={props.label} className={props.cards ? 'cards' : undefined}>
             <thead>
               <tr>
                 {columns.map((column) => (
@@ -45,7 +51,9 @@ export function ListTable<T>(props: {
             </thead>
             <tbody>
               {props.rows.map((row) => (
-                <tr key={props.rowKey(row)}>{columns.map((column) => cell(column, row))}</tr>
+                <tr key={props.rowKey(row)} {...props.rowData?.(row)}>
+                  {columns.map((column) => cell(column, row, props.cards ?? false))}
+                </tr>
               ))}
             </tbody>
           </table>
@@ -55,12 +63,15 @@ export function ListTable<T>(props: {
   );
 }
 
-function cell<T>(column: Column<T>, row: T): ReactNode {
+function cell<T>(column: Column<T>, row: T, cards: boolean): ReactNode {
+  const label = cards ? column.header : undefined;
   return column.rowHeader ? (
-    <th key={column.key} scope="row">
+    <th key={column.key} scope="row" data-label={label} className={column.className}>
       {column.render(row)}
     </th>
   ) : (
-    <td key={column.key}>{column.render(row)}</td>
+    <td key={column.key} data-label={label} className={column.className}>
+      {column.render(row)}
+    </td>
   );
 }

@@ -42,7 +42,7 @@ export interface FormState<V extends Values, O> extends MutationResult<V, O> {
  * the Form. After a success the values start over, but for those in `keep`.
  */
 export function useFormState<V extends Values, O>(
-  initial: V,
+  initial: V | (() => V),
   run: (api: ConsoleApi, values: V) => Promise<O>,
   options: { readonly onSuccess?: (answer: O, values: V) => void; readonly keep?: readonly (keyof V)[] } = {},
 ): FormState<V, O> {
@@ -50,7 +50,7 @@ export function useFormState<V extends Values, O>(
   const mutation = useMutation(run, {
     onSuccess: (answer, sent) => {
       setValues((previous) => {
-        const next = { ...initial };
+        const next = typeof initial === 'function' ? initial() : { ...initial };
         for (const key of options.keep ?? []) next[key] = previous[key];
         return next;
       });
