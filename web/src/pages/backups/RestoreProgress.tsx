@@ -5,7 +5,7 @@ import { useQuery } from '../../app/query.ts';
 import { ErrorBanner, StatusBadge, Steps } from '../../ui/index.ts';
 import { formatDuration } from '../ops-kit/format.ts';
 import { Facts, shaped } from '../ops-kit/kit.tsx';
-import { restoreSteps, restoreTookMs } from './restore.ts';
+import { restoreSteps, restoreTimings, restoreTookMs } from './restore.ts';
 import type { RestoreRow } from './types.ts';
 
 /** How often a running restore is asked again when no live event came (a dropped stream). */
@@ -65,7 +65,7 @@ export function RestoreProgress(props: { readonly id: string }) {
                   [t('restore.fact.took'), formatDuration(restoreTookMs(r))],
                   [
                     t('restore.fact.timings'),
-                    Object.entries(r.timings)
+                    restoreTimings(r.timings)
                       .map(([step, ms]) => `${step} ${formatDuration(ms)}`)
                       .join(' · ') || '–',
                   ],

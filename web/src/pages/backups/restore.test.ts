@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { restoreBody, restoreSteps, restoreTookMs, restoreWindow, timeText } from './restore.ts';
+import {
+  restoreBody,
+  restoreSteps,
+  restoreTimings,
+  restoreTookMs,
+  restoreWindow,
+  timeText,
+} from './restore.ts';
 import { de, en } from './messages.ts';
 import { restorePhases } from './types.ts';
 
@@ -76,6 +83,28 @@ describe('restore form rules', () => {
     expect(
       restoreTookMs({ createdAt: '2026-12-07T13:00:00.000Z', finishedAt: '2026-12-07T13:00:12.500Z' }),
     ).toBe(12_500);
+  });
+
+  it('lists the step timings in the order the steps ran, the total last', () => {
+    expect(
+      restoreTimings({
+        copyMs: 122,
+        swapMs: 91,
+        filesMs: 11,
+        totalMs: 7000,
+        verifyMs: 97,
+        restoreMs: 4000,
+        waitMs: 5,
+      }),
+    ).toEqual([
+      ['restore', 4000],
+      ['copy', 122],
+      ['verify', 97],
+      ['files', 11],
+      ['swap', 91],
+      ['wait', 5],
+      ['total', 7000],
+    ]);
   });
 
   it('names every phase in English and German', () => {

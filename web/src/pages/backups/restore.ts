@@ -89,3 +89,17 @@ export function restoreTookMs(restore: Pick<RestoreRow, 'createdAt' | 'finishedA
   if (!restore.finishedAt) return null;
   return Math.max(0, Date.parse(restore.finishedAt) - Date.parse(restore.createdAt));
 }
+
+/** The order a restore's steps run in, for its timings (`restoreMs`, `copyMs` …); `total` comes last. */
+const timingOrder = ['restore', 'recover', 'copy', 'verify', 'files', 'swap', 'total'];
+
+/** A restore's step timings as [step, ms], in the order the steps ran; steps this list does not know go before the total. */
+export function restoreTimings(timings: Readonly<Record<string, number>>): [string, number][] {
+  const rank = (step: string) => {
+    const i = timingOrder.indexOf(step);
+    return i === -1 ? timingOrder.length - 1.5 : i;
+  };
+  return Object.entries(timings)
+    .map(([key, ms]): [string, number] => [key.replace(/Ms$/, ''), ms])
+    .sort((a, b) => rank(a[0]) - rank(b[0]));
+}
