@@ -9,25 +9,8 @@ export type RestoreTestRow = ResponseBody<paths, '/api/v1/restore-tests/{id}'>;
 export type RestoreRow = ResponseBody<paths, '/api/v1/restores/{id}'>;
 export type RestorePhase = RestoreRow['phase'];
 
-/** A restore's phases in the order the restore goes through them (the API's enum, kept complete below). */
-export const restorePhases = [
-  'queued',
-  'creating-stage',
-  'archiving',
-  'restoring',
-  'copying',
-  'verifying',
-  'files',
-  'swapping',
-  'restarting',
-  'done',
-] as const satisfies readonly RestorePhase[];
-
-/** Fails the type check when the API gains a phase this list lacks. */
-type Holds<T extends true> = T;
-export type RestorePhasesComplete = Holds<
-  [Exclude<RestorePhase, (typeof restorePhases)[number]>] extends [never] ? true : false
->;
+/** A restore's phases in the order the restore goes through them (Steward's own list; the API's enum is the same). */
+export { restorePhases } from '../../../../src/backups/restore-phases.ts';
 
 /** A restore test's fingerprint verdict in one word: match, differ or none. */
 export function fingerprintVerdict(test: Pick<RestoreTestRow, 'verification'>): 'ok' | 'bad' | 'none' {
