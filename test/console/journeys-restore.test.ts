@@ -91,7 +91,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('the console: restoring a stage', () => {
-  it('shows the window, and puts the API refusal of a time outside it under the field, changing nothing', async () => {
+  it('shows the window, and puts the API refusals (a time outside it, a stage that exists) under their fields, changing nothing', async () => {
     await page.goto(`${c.origin}/backups?tab=stage&tenant=${slug}&stage=prod`);
     await page.getByRole('heading', { name: 'Restore this stage to a point in time' }).waitFor();
     await expect.poll(() => page.getByText(/^Restorable window: .+ – now/).count()).toBe(1);
@@ -108,6 +108,16 @@ describe('the console: restoring a stage', () => {
         'm',
       ),
     );
+    // A time inside the window, into a stage the tenant has: the refusal moves to that field.
+    await page.getByLabel('Point in time', { exact: true }).fill(target.toISOString());
+    await page.getByLabel('New stage', { exact: true }).fill('prod');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'already has a stage prod' }).waitFor();
+    expect((await fieldError('Point in time')).invalid).toBeNull();
+    expect(await fieldError('New stage')).toEqual({
+      invalid: 'true',
+      text: `tenant ${slug} already has a stage prod; restore into a new stage (or in place, with confirmation)`,
+    });
     const restores = await c.t.request('GET', `/api/v1/tenants/${slug}/restores`);
     expect(restores.body.restores).toEqual([]);
     expect(
