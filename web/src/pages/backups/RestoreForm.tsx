@@ -1,18 +1,18 @@
 import { useState } from 'react';
 import { describeError, type ConsoleApi } from '../../app/api.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { useMutation } from '../../app/query.ts';
-import { Button, ConfirmDialog, Form, SelectField, TextField } from '../../ui/index.ts';
+import {
+  Button,
+  ConfirmDialog,
+  Form,
+  FormSection,
+  SelectField,
+  TextField,
+  useFormState,
+} from '../../ui/index.ts';
 import { asTyped, shaped } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
-import {
-  restoreBody,
-  restoreTargets,
-  restoreWindow,
-  timeText,
-  type RestoreFormValues,
-  type RestoreTarget,
-} from './restore.ts';
+import { restoreBody, restoreTargets, restoreWindow, timeText, type RestoreFormValues } from './restore.ts';
 import type { RestoreRow, StageBackups } from './types.ts';
 
 /**
@@ -28,99 +28,82 @@ export function RestoreForm(props: {
   const { t, formatDate } = useI18n();
   const { tenant, stage } = props.backups;
   const reach = restoreWindow(props.backups.restorable);
-  const [values, setValues] = useState<RestoreFormValues>({
-    toTime: '',
-    target: 'into',
-    into: '',
-    confirm: '',
-  });
-  const set = (patch: Partial<RestoreFormValues>) => setValues((previous) => ({ ...previous, ...patch }));
   const [asking, setAsking] = useState(false);
-  const start = useMutation(
-    (api: ConsoleApi, body: Readonly<Record<string, unknown>>) =>
+  const start = useFormState<RestoreFormValues, RestoreRow>(
+    { toTime: '', target: 'into', into: '', confirm: '' },
+    (api: ConsoleApi, values) =>
       shaped<RestoreRow>(
         api.post('/api/v1/tenants/{tenant}/stages/{stage}/restores', {
           params: { tenant, stage },
-          body: asTyped(body),
+          body: asTyped(restoreBody(values)),
         }),
       ),
     {
+      keep: ['toTime', 'target', 'into'],
       onSuccess: (restore) => {
         setAsking(false);
-        setValues((previous) => ({ ...previous, confirm: '' }));
         props.onStarted(restore);
       },
     },
   );
+  const { values } = start;
   // A refusal of the typed name stays in the dialog; any other goes under its field in the form.
   const inDialog = asking && (start.error === undefined || describeError(start.error).field === 'confirm');
-  const send = () => void start.mutate(restoreBody(values));
+  const send = () => void start.mutate(values);
   const typedName = values.confirm.trim() === stage;
+  const toTime = start.field('toTime');
+  const confirm = start.field('confirm');
 
   if (!reach) return <p className="muted">{t('restore.none')}</p>;
   return (
-    <section aria-labelledby="restore-title">
-      <h2 id="restore-title">{t('restore.title')}</h2>
-      <p>
-        {t('restore.window', { from: formatDate(reach.from) })}{' '}
-        <span className="muted">
-          (
-          {t('restore.window.detail', {
-            backup: formatDate(reach.latestBackupAt),
-            wal: reach.latestWal ?? '–',
-          })}
-          )
-        </span>
-      </p>
-      <Form
-        label={t('restore.title')}
+    <>
+      <FormSection
+        id="restore-title"
+        title={t('restore.title')}
+        intro={
+          <p>
+            {t('restore.window', { from: formatDate(reach.from) })}{' '}
+            <span className="muted">
+              (
+              {t('restore.window.detail', {
+                backup: formatDate(reach.latestBackupAt),
+                wal: reach.latestWal ?? '–',
+              })}
+              )
+            </span>
+          </p>
+        }
         error={inDialog ? undefined : start.error}
         onSubmit={() => {
           start.reset();
           if (values.target === 'in-place') setAsking(true);
           else send();
         }}
+        submitLabel={t('restore.submit')}
+        busy={start.pending}
       >
         <TextField
-          name="toTime"
+          {...toTime}
           label={t('restore.toTime')}
           hint={t('restore.toTime.hint')}
-          value={values.toTime}
-          onValue={(toTime) => set({ toTime })}
           autoComplete="off"
           required
         />
         <div className="actions">
-          <Button onClick={() => set({ toTime: timeText(new Date(reach.from)) })}>
+          <Button onClick={() => toTime.onValue(timeText(new Date(reach.from)))}>
             {t('restore.earliest')}
           </Button>
-          <Button onClick={() => set({ toTime: timeText(new Date()) })}>{t('restore.now')}</Button>
+          <Button onClick={() => toTime.onValue(timeText(new Date()))}>{t('restore.now')}</Button>
         </div>
         <SelectField
-          name="target"
+          {...start.field('target')}
           label={t('restore.target')}
-          value={values.target}
-          onValue={(target) => set({ target: target as RestoreTarget })}
           options={restoreTargets.map((value) => ({ value, label: t(`restore.target.${value}`) }))}
         />
         {values.target === 'into' ? (
-          <TextField
-            name="into"
-            label={t('restore.into')}
-            value={values.into}
-            onValue={(into) => set({ into })}
-            autoComplete="off"
-            required
-          />
+          <TextField {...start.field('into')} label={t('restore.into')} autoComplete="off" required />
         ) : null}
-        <Button
-          type="submit"
-          variant={values.target === 'in-place' ? 'danger' : 'primary'}
-          busy={start.pending}
-        >
-          {t('restore.submit')}
-        </Button>
-      </Form>
+      </FormSection>
       <ConfirmDialog
         open={inDialog}
         title={t('restore.confirm.title', { place: place(tenant, stage) })}
@@ -131,7 +114,7 @@ export function RestoreForm(props: {
         onConfirm={send}
         onCancel={() => {
           setAsking(false);
-          set({ confirm: '' });
+          confirm.onValue('');
         }}
       >
         <p>{t('restore.confirm.body', { time: values.toTime.trim() })}</p>
@@ -143,15 +126,13 @@ export function RestoreForm(props: {
           }}
         >
           <TextField
-            name="confirm"
+            {...confirm}
             label={t('restore.confirm.field', { stage })}
-            value={values.confirm}
-            onValue={(confirm) => set({ confirm })}
             autoComplete="off"
             spellCheck={false}
           />
         </Form>
       </ConfirmDialog>
-    </section>
+    </>
   );
 }

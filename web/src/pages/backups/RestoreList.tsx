@@ -2,9 +2,16 @@ import { useState } from 'react';
 import { Link } from 'wouter';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
-import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
+import {
+  ConfirmAction,
+  DataTable,
+  FilterText,
+  StatusBadge,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, FilterText } from '../ops-kit/kit.tsx';
+import { Flash } from '../ops-kit/kit.tsx';
 import type { RestoreRow } from './types.ts';
 
 /** A tenant's restores (the tenant in the URL), newest first, each opening its progress and evidence; discard what an in-place restore kept. */

@@ -42,14 +42,14 @@ export function timeText(at: Date): string {
 export const restoreTargets = ['into', 'in-place'] as const;
 export type RestoreTarget = (typeof restoreTargets)[number];
 
-export interface RestoreFormValues {
+export type RestoreFormValues = {
   readonly toTime: string;
   readonly target: RestoreTarget;
   /** The new stage, for `into`. */
   readonly into: string;
   /** The stage's name typed into the confirmation, for `in-place`. */
   readonly confirm: string;
-}
+};
 
 /**
  * The request body as the form gives it: values as typed (the API parses
