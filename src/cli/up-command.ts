@@ -75,10 +75,12 @@ export function upCommand(program: Command, cli: UpCliContext): void {
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));
         if (options.role === 'gateway') {
-          if (cli.json()) printJson({ gatewayUrl: running.gatewayUrl ?? null });
+          if (cli.json())
+            printJson({ gatewayUrl: running.gatewayUrl ?? null, consoleUrl: running.consoleUrl ?? null });
           else
             process.stdout.write(
-              `Steward gateway is running.\n  Gateway:     ${running.gatewayUrl ?? '-'}\n`,
+              `Steward gateway is running.\n  Gateway:     ${running.gatewayUrl ?? '-'}\n` +
+                (running.consoleUrl ? `  Console:     ${running.consoleUrl} (to a live API node)\n` : ''),
             );
           return;
         }

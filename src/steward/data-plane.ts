@@ -53,7 +53,7 @@ export async function createDataPlane(
       logger: logger.child({ component: 'scim' }),
     }),
     stewardHosts: [status.host],
-    ...(role === 'all' ? { consoleHost: parts.consoleHost } : {}),
+    consoleHost: parts.consoleHost,
     auth: services.sessions,
     paths: { auth: services.authPages.handler },
     registry: metrics.registry,
