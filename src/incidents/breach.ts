@@ -23,17 +23,20 @@ import type { IncidentDetail, IncidentSettings } from './views.ts';
  * IncidentService's methods of those names call these.
  */
 
+/** What one change does inside its transaction; it returns the audit event's details. */
+export type ChangeStep = (
+  tx: Queryable,
+  current: StoredIncident,
+  now: Date,
+  actor: string,
+) => Promise<Record<string, unknown>>;
+
 /** One change of an incident in one transaction (IncidentService's: lock, refuse a closed one, audit). */
 export type IncidentChange = (
   id: string,
   by: Principal,
   action: string,
-  change: (
-    tx: Queryable,
-    current: StoredIncident,
-    now: Date,
-    actor: string,
-  ) => Promise<Record<string, unknown>>,
+  change: ChangeStep,
   options?: { afterClose?: boolean },
 ) => Promise<IncidentDetail>;
 

@@ -32,7 +32,14 @@ import {
   type StoredIncident,
 } from './store.ts';
 import { buildTimeline } from './timeline.ts';
-import { confirmBreach, noticeTerms, recordNotice, setNoticeTerms, type BreachContext } from './breach.ts';
+import {
+  confirmBreach,
+  noticeTerms,
+  recordNotice,
+  setNoticeTerms,
+  type BreachContext,
+  type ChangeStep,
+} from './breach.ts';
 import { checkId, checkOwner, checkSeverity, checkStatus, checkText, maxNoteChars } from './input.ts';
 import type {
   IncidentDetail,
@@ -302,12 +309,7 @@ export class IncidentService {
     id: string,
     by: Principal,
     action: string,
-    change: (
-      tx: Queryable,
-      current: StoredIncident,
-      now: Date,
-      actor: string,
-    ) => Promise<Record<string, unknown>>,
+    change: ChangeStep,
     options: { afterClose?: boolean } = {},
   ): Promise<IncidentDetail> {
     const checked = checkId('id', id, 'an incident');
