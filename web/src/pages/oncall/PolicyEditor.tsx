@@ -56,12 +56,15 @@ export function PolicyEditor(props: {
   const stepsError = save.error && failure.field === 'steps' ? failure.message : null;
   const update = (index: number, change: Partial<StepDraft>) =>
     setSteps((all) => all.map((s, i) => (i === index ? { ...s, ...change } : s)));
-  // After a move, the button pressed follows its step, so pressing it again moves the step on.
+  // After a move the focus follows the step: on the same button, or on the other one at either end.
   const move = (index: number, by: -1 | 1) => {
     setSteps((all) => moveStep(all, index, by));
-    requestAnimationFrame(() =>
-      document.getElementById(`oncall-step-${index + by}-${by < 0 ? 'up' : 'down'}`)?.focus(),
-    );
+    const to = index + by;
+    requestAnimationFrame(() => {
+      const same = document.getElementById(`oncall-step-${to}-${by < 0 ? 'up' : 'down'}`);
+      const other = document.getElementById(`oncall-step-${to}-${by < 0 ? 'down' : 'up'}`);
+      ((same as HTMLButtonElement | null)?.disabled ? other : same)?.focus();
+    });
   };
   const title = props.policy ? t('oncall.policy.edit', { name: props.policy.name }) : t('oncall.policy.new');
   return (
