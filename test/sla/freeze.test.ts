@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckStore } from '../../src/monitoring/index.ts';
 import type { CheckState } from '../../src/monitoring/states.ts';
 import type { HttpSpec } from '../../src/monitoring/specs.ts';
 import type { SlaReport } from '../../src/sla/index.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
+import { run } from '../../src/system/exec.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { addOperator, auditEvents, tokenFor } from '../identity/helpers.ts';
 
@@ -142,7 +144,7 @@ describe('freezing an SLA report', () => {
     const audit = await auditEvents(st, 'sla.report.freeze', `tenant/${acme}/sla/report/2026-04`);
     expect(audit).toHaveLength(1);
     expect(audit[0]?.details).toMatchObject({ how: 'explicit', inputsSha256: frozen.inputsSha256 });
-    expect(audit[0]?.actor).toMatch(/admin|owner|steward/);
+    expect(audit[0]?.actor).toBe('operator:admin');
   });
 
   it('takes later evidence for none of its business: the frozen report stays unchanged', async () => {
@@ -178,5 +180,22 @@ describe('freezing an SLA report', () => {
       ),
     );
     expect(await auditEvents(st, 'sla.report.freeze', `tenant/${beta}/sla/report/2026-04`)).toHaveLength(0);
+  });
+
+  it('from the CLI: steward sla freeze', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: st.dataDir,
+      STEWARD_API_URL: await st.steward.start(),
+      STEWARD_TOKEN: st.token,
+    };
+    const cli = (...args: string[]) => run(resolve(import.meta.dirname, '../../bin/steward'), args, { env });
+    const frozen = await cli('sla', 'freeze', acme, '--period', '2026-04');
+    expect(frozen.code, frozen.stderr).toBe(0);
+    expect(frozen.stdout).toMatch(
+      new RegExp(
+        `^${acme} 2026-04: frozen 2026-05-01T09:00:00.000Z by \\S+, met, availability [\\d.]+ % \\(target 99.5 %\\), inputs sha256 [0-9a-f]{64}\\n$`,
+      ),
+    );
   });
 });
