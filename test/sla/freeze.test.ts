@@ -2,11 +2,11 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckStore } from '../../src/monitoring/index.ts';
 import type { CheckState } from '../../src/monitoring/states.ts';
-import type { HttpSpec } from '../../src/monitoring/specs.ts';
 import type { SlaReport } from '../../src/sla/index.ts';
 import { openControlStore, type ControlStore } from '../../src/store/db.ts';
 import { run } from '../../src/system/exec.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
+import { gatewayCheckHistory } from '../status/support.ts';
 import { addOperator, auditEvents, tokenFor } from '../identity/helpers.ts';
 
 /**
@@ -41,42 +41,19 @@ async function change(checkId: string, when: string, from: CheckState, to: Check
 async function tenantWithCheck(slug: string, changes: readonly [string, CheckState][]): Promise<string> {
   const created = await st.request('POST', '/api/v1/tenants', { slug, stages: ['prod'] });
   expect(created.status, created.text).toBe(201);
-  const store = new CheckStore(control.db);
-  const spec: HttpSpec = {
-    kind: 'http',
-    via: 'gateway',
-    method: 'GET',
-    path: null,
-    expectStatus: null,
-    expectBody: null,
-    headers: {},
-  };
-  const checkId = await store.add(
-    {
-      stageId: await st.services.tenants.stageId(slug, 'prod'),
-      tenant: slug,
-      stage: 'prod',
-      kind: 'http',
-      builtin: 'gateway',
-      spec,
-      intervalSeconds: 30,
-      timeoutMs: 5000,
-      createdBy: 'steward',
-    },
-    new Date('2026-03-20T00:00:00Z'),
-  );
   const policy = await st.request('PUT', `/api/v1/tenants/${slug}/sla/policy`, {
     target: 99.5,
     timeZone: 'UTC',
     effectiveFrom: '2026-03-01T00:00:00Z',
   });
   expect(policy.status, policy.text).toBe(201);
-  let from: CheckState = 'unknown';
-  for (const [when, to] of changes) {
-    await change(checkId, when, from, to);
-    from = to;
-  }
-  return checkId;
+  return gatewayCheckHistory(
+    st,
+    control.db,
+    slug,
+    'prod',
+    changes.map(([when, state]) => [Date.parse(when), state] as const),
+  );
 }
 
 beforeAll(async () => {

@@ -15,7 +15,7 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
+import { Flash, useFormValues } from '../ops-kit/kit.tsx';
 import { ContactEditor } from './ContactEditor.tsx';
 import { PolicyEditor } from './PolicyEditor.tsx';
 import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
@@ -44,17 +44,15 @@ export default function OnCallPage() {
   );
   const add = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<ScheduleRow>(
-        api.post('/api/v1/oncall/schedules', {
-          body: {
-            name: f.name,
-            rotation: f.rotation,
-            tz: f.tz,
-            ...(f.handoff ? { handoff: f.handoff } : {}),
-            members: memberList(f.members),
-          },
-        }),
-      ),
+      api.post('/api/v1/oncall/schedules', {
+        body: {
+          name: f.name,
+          rotation: f.rotation,
+          tz: f.tz,
+          ...(f.handoff ? { handoff: f.handoff } : {}),
+          members: memberList(f.members),
+        },
+      }),
     {
       onSuccess: (s) => {
         setFlash(t('oncall.added', { name: s.name }));

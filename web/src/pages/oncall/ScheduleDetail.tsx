@@ -5,8 +5,8 @@ import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ErrorBanner, Form, Page, TextField } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
-import type { OnCall, ScheduleDetail as Detail } from './types.ts';
+import { Flash, useFormValues } from '../ops-kit/kit.tsx';
+import type { OnCall } from './types.ts';
 
 const emptyForm = { member: '', from: '', until: '' };
 
@@ -19,7 +19,7 @@ export default function ScheduleDetail() {
   const { values: form, field, reset } = useFormValues(emptyForm);
   const schedule = useQuery(
     ['oncall-schedule', name],
-    (api, signal) => shaped<Detail>(api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal })),
+    (api, signal) => api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal }),
     { topics: ['oncall'] },
   );
   const cover = useMutation(
