@@ -9,6 +9,7 @@ import {
   DataTable,
   ErrorBanner,
   Form,
+  ListTable,
   Page,
   TextField,
   useTablePage,
@@ -149,35 +150,39 @@ export default function OnCallPage() {
       </section>
       <section aria-labelledby="oncall-contacts">
         <h2 id="oncall-contacts">{t('oncall.contacts')}</h2>
-        <ErrorBanner error={contacts.error} />
-        <table aria-label={t('oncall.contacts')}>
-          <thead>
-            <tr>
-              <th scope="col">{t('oncall.contact.operator')}</th>
-              <th scope="col">{t('oncall.contact.email')}</th>
-              {can('notifications.write') ? <th scope="col">{t('oncall.actions')}</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {contacts.data?.map((c) => (
-              <tr key={c.username}>
-                <th scope="row">{c.username}</th>
-                <td>{c.email ?? t('oncall.contact.none')}</td>
-                {can('notifications.write') ? (
-                  <td>
-                    <Button
-                      variant="link"
-                      aria-label={t('oncall.contact.editName', { name: c.username })}
-                      onClick={() => setContactEdit({ username: c.username, seq: Date.now() })}
-                    >
-                      {t('oncall.edit')}
-                    </Button>
-                  </td>
-                ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ListTable
+          label={t('oncall.contacts')}
+          rows={contacts.data ?? []}
+          result={contacts}
+          rowKey={(c) => c.username}
+          cards
+          columns={[
+            {
+              key: 'operator',
+              header: t('oncall.contact.operator'),
+              rowHeader: true,
+              render: (c) => c.username,
+            },
+            {
+              key: 'email',
+              header: t('oncall.contact.email'),
+              render: (c) => c.email ?? t('oncall.contact.none'),
+            },
+            can('notifications.write') && {
+              key: 'actions',
+              header: t('oncall.actions'),
+              render: (c) => (
+                <Button
+                  variant="link"
+                  aria-label={t('oncall.contact.editName', { name: c.username })}
+                  onClick={() => setContactEdit({ username: c.username, seq: Date.now() })}
+                >
+                  {t('oncall.edit')}
+                </Button>
+              ),
+            },
+          ]}
+        />
         {can('notifications.write') && contacts.data && contacts.data.length > 0 ? (
           <>
             <h3>{t('oncall.contact.edit')}</h3>

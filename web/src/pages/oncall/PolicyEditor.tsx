@@ -3,8 +3,7 @@ import type { ConsoleApi } from '../../app/api.ts';
 import { describeError } from '../../app/api.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
-import { Button, Form, SelectField, TextField } from '../../ui/index.ts';
-import { asTyped } from '../ops-kit/kit.tsx';
+import { Button, Form, numberOrTyped, SelectField, TextField } from '../../ui/index.ts';
 import {
   delayUnits,
   moveStep,
@@ -45,10 +44,7 @@ export function PolicyEditor(props: {
       api.put('/api/v1/oncall/escalation-policies/{name}', {
         params: { name: input.name },
         // Sent as typed: the API names a repeat of "two" rather than the console guessing a number.
-        body: asTyped({
-          steps: input.steps,
-          repeat: /^\d+$/.test(input.repeat) ? Number(input.repeat) : input.repeat,
-        }),
+        body: { steps: input.steps, repeat: numberOrTyped(input.repeat) },
       }),
     { onSuccess: (policy) => props.onSaved(policy) },
   );
