@@ -6,7 +6,7 @@ import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harn
  * Editing on call and freezing an SLA report through the console in Debian's
  * Chromium: an operator's contact (a bad address named under its field,
  * then a good one), an escalation policy of two steps reordered by keyboard,
- * a policy set elsewhere appearing live, an SLA report of a closed period
+ * a policy set elsewhere appearing live, an override of a schedule, an SLA report of a closed period
  * frozen before the automatic freeze; the forms hidden from an auditor; axe
  * on each form. Steward's clock is the real one, moved back to the first
  * morning of this month for the freeze (the month before closed hours ago).
@@ -101,6 +101,27 @@ describe('the console: on call and SLA freeze', () => {
     });
     expect(day.status, day.text).toBe(200);
     await page.getByRole('heading', { name: 'day', level: 3 }).waitFor();
+  });
+
+  it('adds an override to a schedule: who, from, until', async () => {
+    await open('/oncall/primary', 'Schedule primary');
+    const form = page.getByRole('form', { name: 'Cover a shift' });
+    const from = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
+    const until = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 16);
+    await form.getByLabel('Operator').selectOption('admin');
+    await form.getByLabel(/^From/).fill(`${from}Z`);
+    await form.getByLabel(/^Until/).fill(`${until}Z`);
+    await noViolations('override form');
+    await form.getByRole('button', { name: 'Cover a shift' }).click();
+    await page.getByRole('status').filter({ hasText: 'Override added.' }).waitFor();
+    await page
+      .getByRole('table', { name: 'Overrides' })
+      .getByRole('rowheader', { name: 'admin *' })
+      .waitFor();
+    const shown = await c.t.request('GET', '/api/v1/oncall/schedules/primary');
+    expect(shown.body.overrides).toContainEqual(
+      expect.objectContaining({ member: 'admin', from: `${from}:00.000Z`, until: `${until}:00.000Z` }),
+    );
   });
 
   it('freezes the SLA report of a closed month before the automatic freeze', async () => {
