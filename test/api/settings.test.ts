@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { effectiveLimits, type LimitView } from '../../src/settings/limits.ts';
 import { regionViews } from '../../src/settings/regions.ts';
+import { apiCli } from '../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { addOperator, tokenFor } from '../identity/helpers.ts';
 
@@ -120,6 +121,30 @@ describe('GET /api/v1/regions', () => {
     // Other test files' tenants live in other control databases: exactly ours.
     expect(eu).toMatchObject({ tenants: 1, stages: 2 });
     expect(us).toMatchObject({ tenants: 1, stages: 2 });
+  });
+});
+
+describe('the CLI', () => {
+  it('prints the changed limits and the regions, as tables and as JSON', async () => {
+    const steward = await apiCli(t);
+    const changed = await steward('settings', 'limits', '--changed');
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toMatch(
+      /client +maxBodyBytes +2\.0 MiB +10\.0 MiB +gateway\.limits\.maxBodyBytes +changed/,
+    );
+    expect(changed.stdout).toMatch(/identity +lockoutSeconds +60 s +900 s +login\.lockoutSeconds +changed/);
+    expect(changed.stdout).not.toMatch(/maxHeaderCount/);
+    const regions = await steward('regions', 'list', '-o', 'json');
+    expect(regions.code, regions.stderr).toBe(0);
+    const listed = JSON.parse(regions.stdout) as {
+      defaultRegion: string;
+      regions: { name: string; tenants: number }[];
+    };
+    expect(listed.defaultRegion).toBe('de-nbg');
+    expect(listed.regions.map((r) => [r.name, r.tenants])).toEqual([
+      ['de-nbg', 1],
+      ['us-east', 1],
+    ]);
   });
 });
 
