@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { effectiveLimits, type LimitView } from '../../src/settings/limits.ts';
 import { regionViews } from '../../src/settings/regions.ts';
+import { formatLimit } from '../../web/src/pages/settings/format.ts';
 import { apiCli } from '../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { addOperator, tokenFor } from '../identity/helpers.ts';
@@ -254,5 +255,18 @@ describe('the settings views, pure', () => {
     expect(off.regions).toEqual([
       expect.objectContaining({ name: 'local', backupRepositories: [], backupResidency: null }),
     ]);
+  });
+
+  it.each([
+    [10 * 1024 * 1024, 'bytes', '10 MiB'],
+    [10_000, 'ms', '10 s'],
+    [900, 'seconds', '15 min'],
+    [240, 'minutes', '4 h'],
+    [90, 'days', '90 d'],
+    [1000, 'per-second', '1,000/s'],
+    [4096, 'count', '4,096'],
+    [null, 'bytes', 'none'],
+  ] as const)('the console shows %s %s as %s', (value, unit, text) => {
+    expect(formatLimit(value, unit, (n) => n.toLocaleString('en-GB'), 'none')).toBe(text);
   });
 });
