@@ -1,6 +1,7 @@
 import { configSchema, type Config } from '../core/config.ts';
 import { stageRoleConnectionLimit } from '../databases/catalog.ts';
 import { tmpSizeBytes } from '../runtime/sandbox/plan.ts';
+import { maxInstances, maxProcessTypes } from '../runtime/app-definition.ts';
 import { pageLimit } from '../api/pagination.ts';
 
 /**
@@ -137,6 +138,24 @@ const entries: readonly Entry[] = [
     value: null,
     unit: 'count',
     description: "memory per process in MB, from the release's app definition; over it the kernel kills it",
+  },
+  {
+    source: 'built-in',
+    group: 'stage',
+    name: 'maxProcessTypes',
+    field: null,
+    value: maxProcessTypes,
+    unit: 'count',
+    description: "process types in a release's app definition",
+  },
+  {
+    source: 'built-in',
+    group: 'stage',
+    name: 'maxInstances',
+    field: null,
+    value: maxInstances,
+    unit: 'count',
+    description: 'copies of one process type in a stage',
   },
   {
     source: 'built-in',
