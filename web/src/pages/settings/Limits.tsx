@@ -9,7 +9,9 @@ import type { LimitRow } from './types.ts';
 /**
  * The effective limits, one table per group: value, default, where each is
  * set (the config field to edit), and a badge where the value is not the
- * default. Read only: Steward's config is a file read at start.
+ * default. Read only: Steward's config is a file read at start. Not a
+ * ListTable: these tables (long config paths) scroll sideways on narrow
+ * screens, so each is a focusable, named region, for keyboard users.
  */
 export function Limits() {
   const { t, formatNumber } = useI18n();

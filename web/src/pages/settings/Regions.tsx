@@ -1,7 +1,8 @@
 import { Link } from 'wouter';
 import { useQuery } from '../../app/query.ts';
-import { ErrorBanner } from '../../ui/index.ts';
+import { ListTable, type Column } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
+import type { RegionRow } from './types.ts';
 
 /**
  * The regions: geography, the default marked, tenants and stages placed in
@@ -13,64 +14,61 @@ export function Regions() {
   const regions = useQuery(['regions'], (api, signal) => api.get('/api/v1/regions', { signal }), {
     topics: ['tenants', 'stages'],
   });
-  const label = t('settings.tab.regions');
+  const rows = regions.data?.regions ?? [];
+  const badge = (tone: 'good' | 'warn', text: string) => (
+    <>
+      {' '}
+      <span className={`badge badge-${tone}`}>{text}</span>
+    </>
+  );
+  const columns: Column<RegionRow>[] = [
+    {
+      key: 'name',
+      header: t('settings.regions.col.region'),
+      rowHeader: true,
+      render: (r) => (
+        <span>
+          {r.name}
+          {r.isDefault ? badge('good', t('settings.regions.default')) : null}
+          {r.configured ? null : badge('warn', t('settings.regions.notConfigured'))}
+        </span>
+      ),
+    },
+    { key: 'geography', header: t('settings.regions.col.geography'), render: (r) => r.geography ?? '–' },
+    {
+      key: 'tenants',
+      header: t('settings.regions.col.tenants'),
+      render: (r) => (
+        <Link href={`/tenants?region=${encodeURIComponent(r.name)}`}>{formatNumber(r.tenants)}</Link>
+      ),
+    },
+    { key: 'stages', header: t('settings.regions.col.stages'), render: (r) => formatNumber(r.stages) },
+    {
+      key: 'backups',
+      header: t('settings.regions.col.backups'),
+      className: 'wrap',
+      render: (r) =>
+        r.backupRepositories.length === 0
+          ? '–'
+          : r.backupRepositories.map((b) => `${b.name}: ${b.location}`).join(', '),
+    },
+  ];
   return (
     <>
       <p>{t('settings.regions.readOnly')}</p>
-      <ErrorBanner error={regions.error} />
-      {regions.data?.regions
+      {rows
         .filter((r) => r.backupResidency !== null)
         .map((r) => (
           <p key={r.name} className="banner banner-warn">{`${r.name}: ${r.backupResidency ?? ''}`}</p>
         ))}
-      <div className="table-scroll" tabIndex={0} role="region" aria-label={label}>
-        <table className="cards" aria-label={label}>
-          <thead>
-            <tr>
-              <th scope="col">{t('settings.regions.col.region')}</th>
-              <th scope="col">{t('settings.regions.col.geography')}</th>
-              <th scope="col">{t('settings.regions.col.tenants')}</th>
-              <th scope="col">{t('settings.regions.col.stages')}</th>
-              <th scope="col">{t('settings.regions.col.backups')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {regions.data?.regions.map((r) => (
-              <tr key={r.name}>
-                <th scope="row" data-label={t('settings.regions.col.region')}>
-                  <span>
-                    {r.name}
-                    {r.isDefault ? (
-                      <>
-                        {' '}
-                        <span className="badge badge-good">{t('settings.regions.default')}</span>
-                      </>
-                    ) : null}
-                    {r.configured ? null : (
-                      <>
-                        {' '}
-                        <span className="badge badge-warn">{t('settings.regions.notConfigured')}</span>
-                      </>
-                    )}
-                  </span>
-                </th>
-                <td data-label={t('settings.regions.col.geography')}>{r.geography ?? '–'}</td>
-                <td data-label={t('settings.regions.col.tenants')}>
-                  <Link href={`/tenants?region=${encodeURIComponent(r.name)}`}>
-                    {formatNumber(r.tenants)}
-                  </Link>
-                </td>
-                <td data-label={t('settings.regions.col.stages')}>{formatNumber(r.stages)}</td>
-                <td data-label={t('settings.regions.col.backups')}>
-                  {r.backupRepositories.length === 0
-                    ? '–'
-                    : r.backupRepositories.map((b) => `${b.name}: ${b.location}`).join(', ')}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        label={t('settings.tab.regions')}
+        columns={columns}
+        rows={rows}
+        rowKey={(r) => r.name}
+        result={regions}
+        cards
+      />
     </>
   );
 }
