@@ -8,20 +8,28 @@ export interface SettingsCliContext {
   readonly json: () => boolean;
 }
 
-const unitSuffix: Readonly<Record<string, string>> = {
-  count: '',
-  ms: ' ms',
-  seconds: ' s',
-  minutes: ' min',
-  days: ' days',
-  'per-second': '/s',
-};
+const msPer: Readonly<Record<string, number>> = { ms: 1, seconds: 1000, minutes: 60_000, days: 86_400_000 };
+const durationUnits = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['min', 60_000],
+  ['s', 1000],
+] as const;
 
-/** A limit's value as people read it: bytes in binary units, others with their unit; none: "none". */
+/**
+ * A limit's value as people read it: bytes in binary units, times in the
+ * largest unit that holds them whole (300000 ms: 5 min, never rounded), rates
+ * per second; none: "none".
+ */
 export function formatLimit(value: number | null, unit: string): string {
   if (value === null) return 'none';
   if (unit === 'bytes') return formatBytes(value);
-  return `${value}${unitSuffix[unit] ?? ` ${unit}`}`;
+  if (unit === 'per-second') return `${value}/s`;
+  const factor = msPer[unit];
+  if (factor === undefined) return String(value);
+  const ms = value * factor;
+  const [name, size] = durationUnits.find(([, size]) => ms >= size && ms % size === 0) ?? ['ms', 1];
+  return `${ms / size} ${name}`;
 }
 
 export function settingsCommands(program: Command, { client, json }: SettingsCliContext): void {

@@ -4,6 +4,7 @@ import { totpCode } from '../../src/identity/credentials.ts';
 import { effectiveLimits, type LimitView } from '../../src/settings/limits.ts';
 import { regionViews } from '../../src/settings/regions.ts';
 import { formatLimit } from '../../web/src/pages/settings/format.ts';
+import { formatLimit as cliLimit } from '../../src/cli/settings-commands.ts';
 import { apiCli } from '../harness/api-cli.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { addOperator, tokenFor } from '../identity/helpers.ts';
@@ -133,7 +134,7 @@ describe('the CLI', () => {
     expect(changed.stdout).toMatch(
       /client +maxBodyBytes +2\.0 MiB +10\.0 MiB +gateway\.limits\.maxBodyBytes +changed/,
     );
-    expect(changed.stdout).toMatch(/identity +lockoutSeconds +60 s +900 s +login\.lockoutSeconds +changed/);
+    expect(changed.stdout).toMatch(/identity +lockoutSeconds +1 min +15 min +login\.lockoutSeconds +changed/);
     expect(changed.stdout).not.toMatch(/maxHeaderCount/);
     const regions = await steward('regions', 'list', '-o', 'json');
     expect(regions.code, regions.stderr).toBe(0);
@@ -268,5 +269,18 @@ describe('the settings views, pure', () => {
     [null, 'bytes', 'none'],
   ] as const)('the console shows %s %s as %s', (value, unit, text) => {
     expect(formatLimit(value, unit, (n) => n.toLocaleString('en-GB'), 'none')).toBe(text);
+  });
+
+  it.each([
+    [300_000, 'ms', '5 min'],
+    [1500, 'ms', '1500 ms'],
+    [900, 'seconds', '15 min'],
+    [0.05, 'minutes', '3 s'],
+    [90, 'days', '90 d'],
+    [10 * 1024 * 1024, 'bytes', '10.0 MiB'],
+    [4000, 'per-second', '4000/s'],
+    [null, 'count', 'none'],
+  ] as const)('the CLI shows %s %s as %s', (value, unit, text) => {
+    expect(cliLimit(value, unit)).toBe(text);
   });
 });
