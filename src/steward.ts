@@ -42,7 +42,8 @@ import { StewardMetrics } from './metrics/index.ts';
 import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
 import { defaultConsoleDist, loadConsole } from './console/index.ts';
-import { keepApiPort, persistentEdgeKey, previousApiPort } from './console/edge.ts';
+import { keepApiPort, persistentEdgeKey, previousApiPort, sharedEdgeKey } from './console/edge.ts';
+import { ConsoleApiFollower } from './console/api-upstream.ts';
 import {
   defaultNodeName,
   Elector,
@@ -115,6 +116,7 @@ export interface StewardOptions {
 export const stewardRoles = ['all', 'gateway'] as const;
 const caCertSecret = 'gateway/ca-cert';
 const caKeySecret = 'gateway/ca-key';
+const edgeKeySecret = 'console/edge-key';
 export type StewardRole = (typeof stewardRoles)[number];
 
 /**
@@ -134,6 +136,7 @@ export class Steward {
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
+  #consoleApi: ConsoleApiFollower | undefined;
   /** Live updates for the consoles this process serves (one LISTEN on the control database). */
   #events: EventHub | undefined;
   #watchdog: ControlDatabaseWatchdog | undefined;
@@ -329,7 +332,7 @@ export class Steward {
           logger: logger.child({ component: 'scim' }),
         }),
         stewardHosts: [status.host],
-        ...(role === 'all' ? { consoleHost: this.consoleHost } : {}),
+        consoleHost: this.consoleHost,
         auth: this.#services.sessions,
         paths: { auth: this.#services.authPages.handler },
         registry: metrics.registry,
@@ -350,7 +353,12 @@ export class Steward {
       });
     }
     // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
-    const edgeKey = await persistentEdgeKey(config.dataDir);
+    const { secrets } = this.#services;
+    const db = this.#store.db;
+    const edgeKey = await sharedEdgeKey(await persistentEdgeKey(config.dataDir), {
+      get: () => secrets.get(edgeKeySecret).catch(() => undefined),
+      ...(role === 'gateway' ? {} : { put: (key: string) => secrets.put(db, edgeKeySecret, key) }),
+    });
     const apiPort =
       role === 'gateway' ? 0 : await chooseApiPort(config.api.host, config.api.port, config.dataDir);
     const consoleUpstream = {
@@ -361,9 +369,21 @@ export class Steward {
     // Named before the data plane starts, so its first pass matches an adopted HAProxy's config.
     if (apiPort !== 0)
       await this.#dataPlane?.useConsole({ ...consoleUpstream, port: apiPort }, { refresh: false });
+    // A gateway-only node routes the console host to a live API node (console/api-upstream.ts), before its first config.
+    const dataPlane = this.#dataPlane;
+    if (role === 'gateway' && dataPlane) {
+      this.#consoleApi = new ConsoleApiFollower({
+        nodes: this.#services.nodes,
+        route: (api, options) => dataPlane.useConsole(api, options),
+        edgeKey,
+        logger: logger.child({ component: 'console-route' }),
+      });
+      await this.#consoleApi.pass({ refresh: false });
+    }
     // Before the API (it serves HAProxy's exporter) and the runtime (the stages' instances are HAProxy's servers).
     this.#gatewayAddress = await this.#dataPlane?.start();
     if (role === 'gateway') {
+      this.#consoleApi?.start();
       return this.#gatewayAddress?.url ?? '';
     }
     const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
@@ -590,6 +610,7 @@ export class Steward {
     // The singletons stop and their lease is given up: another node takes over on its next round.
     await this.#elector?.stop();
     await this.#keyringWatcher?.stop();
+    await this.#consoleApi?.stop();
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
     await this.#services?.drills.stop();

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody, type StewardError } from '../core/errors.ts';
 import { isContractMismatch, type Authenticator } from './route.ts';
+import { securitySchemes } from './openapi-security.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
@@ -148,7 +149,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Steward API', version: options.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes },
     },
   });
 

@@ -245,9 +245,13 @@ program
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       if (options.role === 'gateway') {
-        if (json()) printJson({ gatewayUrl: running.gatewayUrl ?? null });
+        if (json())
+          printJson({ gatewayUrl: running.gatewayUrl ?? null, consoleUrl: running.consoleUrl ?? null });
         else
-          process.stdout.write(`Steward gateway is running.\n  Gateway:     ${running.gatewayUrl ?? '-'}\n`);
+          process.stdout.write(
+            `Steward gateway is running.\n  Gateway:     ${running.gatewayUrl ?? '-'}\n` +
+              (running.consoleUrl ? `  Console:     ${running.consoleUrl} (to a live API node)\n` : ''),
+          );
         return;
       }
       if (json()) {
