@@ -358,6 +358,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The effective limits (edge, tenants by tier, stages, sign-in, API, operations): value, default, unit, where each is set (config field path) and whether it differs from the default */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            editable: false;
+                            howToChange: string;
+                            limits: {
+                                /** @enum {string} */
+                                group: "client" | "tenant" | "stage" | "identity" | "api" | "operations";
+                                name: string;
+                                description: string;
+                                value: number | null;
+                                default: number | null;
+                                /** @enum {string} */
+                                unit: "count" | "bytes" | "ms" | "seconds" | "minutes" | "days" | "per-second";
+                                /** @enum {string} */
+                                source: "config" | "built-in" | "stage" | "release";
+                                field: string | null;
+                                changed: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The configured regions with the default marked: geography, tenants and stages placed there, backup repositories in each, and whether new tenants there meet backup residency */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            defaultRegion: string;
+                            /** @enum {boolean} */
+                            editable: false;
+                            regions: {
+                                name: string;
+                                geography: string | null;
+                                isDefault: boolean;
+                                configured: boolean;
+                                tenants: number;
+                                stages: number;
+                                backupRepositories: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    kind: "path" | "s3";
+                                    location: string;
+                                }[];
+                                backupResidency: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -13664,7 +13801,7 @@ export interface paths {
                             tenant: string | null;
                             mfa: boolean;
                             csrfToken: string;
-                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download" | "settings.read")[];
                         };
                     };
                 };
@@ -13720,7 +13857,7 @@ export interface paths {
                             tenant: string | null;
                             mfa: boolean;
                             csrfToken: string;
-                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download" | "settings.read")[];
                         };
                     };
                 };
