@@ -35,6 +35,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
 import { nodeRoutes } from './routes/nodes.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -167,6 +168,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const api = app as unknown as FastifyInstance;
   systemRoutes(api, authenticate, options.services, options.version);
   nodeRoutes(api, authenticate, options.services);
+  settingsRoutes(api, authenticate, options.services);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);
