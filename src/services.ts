@@ -101,6 +101,7 @@ import {
 import { LocalUsers } from './identity/local/index.ts';
 import { RoleService } from './identity/roles/index.ts';
 import { NodeDirectory } from './cluster/index.ts';
+import { SettingsService } from './settings/index.ts';
 
 /** Everything the API, the CLI's server side and the scheduler call. */
 export interface Services {
@@ -176,6 +177,8 @@ export interface Services {
   readonly drills: DrillService;
   /** Issue 14: the Steward nodes on this control database, their health and the leases they hold (steward node list). */
   readonly nodes: NodeDirectory;
+  /** Issue 15: the effective limits and the regions, as operators read them (config is file-only). */
+  readonly settings: SettingsService;
 }
 
 export interface ServiceDependencies {
@@ -657,6 +660,7 @@ export async function createServices(deps: ServiceDependencies): Promise<Service
     scimTokens,
     scim: new ScimService({ directory, audit }),
     nodes: new NodeDirectory(db, config.node.leaseSeconds * 1000),
+    settings: new SettingsService({ config, db }),
     status,
     localUsers,
     roles,

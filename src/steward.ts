@@ -1,25 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { createServer as createNetServer } from 'node:net';
-import type { Logger } from 'pino';
 import { createApiServer } from './api/server.ts';
-import { systemClock, type Clock } from './core/clock.ts';
-import type { Config } from './core/config.ts';
+import { systemClock } from './core/clock.ts';
 import { sharedDriver } from './databases/shared/driver.ts';
 import type { DatabaseDrivers } from './databases/driver.ts';
-import { dedicatedDriver, type DedicatedDriver } from './databases/dedicated/driver.ts';
-import { findPostgresBinDir, type LocalCluster } from './databases/local-cluster.ts';
-import { HaTier, haTierInstalled } from './databases/patroni/tier.ts';
-import type { RouterEntry } from './databases/patroni/router.ts';
-import { serverBinDir } from './databases/patroni/member.ts';
-import type { HaBackupClusters } from './backups/service.ts';
-import type { BackupTarget } from './backups/service.ts';
-import type { BackupRun } from './backups/runs.ts';
-import type { BackupS3Keys } from './core/env.ts';
-import { dirname, join } from 'node:path';
-import { actorName, systemPrincipal } from './core/policy.ts';
-import { describeIsolation, StageSandbox } from './runtime/sandbox/index.ts';
+import type { HaTier } from './databases/patroni/tier.ts';
+import { join } from 'node:path';
+import type { StageSandbox } from './runtime/sandbox/index.ts';
 import { JobRunner } from './jobs/runner.ts';
-import type { KeyringStore } from './secrets/keyring.ts';
 import { KeyringWatcher } from './secrets/watcher.ts';
 import { EventHub } from './events/index.ts';
 import { createServices, type Services } from './services.ts';
@@ -27,22 +14,21 @@ import { openControlStore, type ControlStore } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { ControlDatabaseWatchdog, localClusterRestarter } from './store/watchdog.ts';
 import { Supervisor } from './runtime/supervisor.ts';
-import { scimHandler } from './identity/scim/index.ts';
 import {
-  DataPlane,
+  type DataPlane,
   dataPlaneDir,
   HaproxyExporter,
   stageTraffic,
   type DataPlaneAddress,
   type StageTraffic,
 } from './dataplane/index.ts';
-import { createGatewayMetrics } from './gateway/metrics.ts';
 import { parseAllowList } from './gateway/allow-list.ts';
 import { StewardMetrics } from './metrics/index.ts';
-import type { CertificateAuthority } from './tls/ca.ts';
 import { logPassFailure } from './core/logger.ts';
 import { defaultConsoleDist, loadConsole } from './console/index.ts';
-import { keepApiPort, persistentEdgeKey, previousApiPort } from './console/edge.ts';
+import { keepApiPort, persistentEdgeKey, sharedEdgeKey } from './console/edge.ts';
+import { ConsoleApiFollower } from './console/api-upstream.ts';
+import { chooseApiPort } from './console/api-port.ts';
 import {
   defaultNodeName,
   Elector,
@@ -52,70 +38,16 @@ import {
   operationsLease,
   operationsLoops,
 } from './cluster/index.ts';
+import type { StewardOptions } from './steward/options.ts';
+import { dedicatedTier, haBackups, haTier } from './steward/database-tiers.ts';
+import { createDataPlane } from './steward/data-plane.ts';
+import { openSandbox, recordIsolation, stageSandbox } from './steward/isolation.ts';
+import { startSchedules, stopWatchers } from './steward/loops.ts';
+
+export { stewardRoles, type StewardOptions, type StewardRole } from './steward/options.ts';
 
 export const version = '0.1.0';
-
-export interface StewardOptions {
-  readonly config: Config;
-  /** The app role's connection to the control database. */
-  readonly controlUrl: string;
-  /** The owner's connection, for migrations. */
-  readonly adminUrl: string;
-  /** A superuser connection to the cluster holding shared-tier stages. */
-  readonly sharedClusterUrl: string;
-  /**
-   * The shared cluster, when Steward runs it itself (steward up's embedded
-   * one): only then does Steward back it up. A cluster Steward has only a URL
-   * for never gets archiving turned on.
-   */
-  readonly sharedCluster?: LocalCluster | undefined;
-  /**
-   * The cluster that holds the control database, when this process runs it
-   * (steward up's embedded one): the watchdog starts it again when it dies.
-   * Without it Steward only reconnects.
-   */
-  readonly controlCluster?: LocalCluster | undefined;
-  /** S3 backup repository keys from the environment (STEWARD_BACKUP_REPO<N>_S3_KEY…). */
-  readonly backupS3Keys?: Readonly<Record<number, BackupS3Keys>>;
-  /** The SMTP server's credentials from the environment (STEWARD_SMTP_USER, STEWARD_SMTP_PASSWORD), kept in the secret store. */
-  readonly smtpCredentials?: { readonly user: string | undefined; readonly password: string | undefined };
-  /** Called after each good physical backup (table fingerprints, for one). */
-  readonly onBackupSucceeded?: (cluster: BackupTarget, run: BackupRun) => Promise<void>;
-  readonly keyringStore: KeyringStore;
-  readonly logger: Logger;
-  readonly clock?: Clock;
-  readonly tls?: { readonly key: string; readonly cert: string };
-  /** PostgreSQL's bin directory, for dedicated clusters (found on PATH or under /usr/lib/postgresql otherwise). */
-  readonly pgBinDir?: string | undefined;
-  /** How often the stage runtime runs its pass (default 5 s). */
-  readonly runtimeTickMs?: number;
-  /** Dedicated clusters without fsync: for tests only. */
-  readonly unsafeFastClusters?: boolean;
-  /** Skip the job workers and the resync loop (for a process that only serves the API). */
-  readonly workers?: boolean;
-  /**
-   * Run the data plane (HAProxy, config.gateway's ports) with certificates
-   * from this CA; its files live under <dataDir>/dataplane.
-   */
-  readonly gateway?: {
-    readonly ca: CertificateAuthority;
-    /** Listen on free ports when the configured ones are taken (the defaults, not ports an operator chose). */
-    readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
-    /** HAProxy's binary (default /usr/sbin/haproxy). */
-    readonly haproxyBinary?: string;
-  };
-  /** Database router entries besides the ha stages' (the appliance's control database): the router keeps them. */
-  readonly routerEntries?: () => readonly RouterEntry[];
-  /** The built console the API serves at `/` (default: web/dist of this checkout). */
-  readonly consoleDist?: string;
-  /** `all` (default): API, workers, runtime and the data plane if given. `gateway`: only the data plane. */
-  readonly role?: StewardRole;
-}
-
-export const stewardRoles = ['all', 'gateway'] as const;
-const caCertSecret = 'gateway/ca-cert';
-const caKeySecret = 'gateway/ca-key';
-export type StewardRole = (typeof stewardRoles)[number];
+const edgeKeySecret = 'console/edge-key';
 
 /**
  * The control plane in one process: API, job workers and the resync loop,
@@ -134,6 +66,7 @@ export class Steward {
   /** The gateway CA's certificate: checks through the gateway trust it. */
   #gatewayCaPem: string | undefined;
   #keyringWatcher: KeyringWatcher | undefined;
+  #consoleApi: ConsoleApiFollower | undefined;
   /** Live updates for the consoles this process serves (one LISTEN on the control database). */
   #events: EventHub | undefined;
   #watchdog: ControlDatabaseWatchdog | undefined;
@@ -239,9 +172,13 @@ export class Steward {
       alerts: () => (role === 'gateway' ? undefined : this.#services?.alerts),
     });
     this.#watchdog.start();
-    const dedicated = this.#dedicated();
+    const dedicated = dedicatedTier(this.#o);
     // The sandbox is up (its network table applied) before any stage process is started or adopted.
-    const sandbox = role === 'gateway' ? undefined : await this.#openSandbox();
+    if (role !== 'gateway') {
+      this.#sandbox = stageSandbox(this.#o);
+      await openSandbox(this.#sandbox, logger);
+    }
+    const sandbox = this.#sandbox;
     // The stages' instances are HAProxy's servers (a gateway-only process has no stages of its own).
     this.#traffic =
       role === 'all' && this.#o.gateway
@@ -249,7 +186,7 @@ export class Steward {
             this.#dataPlane ? this.#dataPlane.ensureBackend() : Promise.resolve(),
           )
         : undefined;
-    this.#ha = role === 'gateway' ? undefined : this.#haTier(this.#store.db);
+    this.#ha = role === 'gateway' ? undefined : haTier(this.#o, this.#store.db, () => this.services.secrets);
     this.#drivers = {
       shared: sharedDriver(this.#o.sharedClusterUrl),
       dedicated,
@@ -281,7 +218,7 @@ export class Steward {
         : {
             sharedCluster: this.#o.sharedCluster,
             dedicatedClusters: dedicated,
-            ...(this.#ha ? { haClusters: this.#haBackups(this.#ha) } : {}),
+            ...(this.#ha ? { haClusters: haBackups(this.#ha, this.#o.pgBinDir) } : {}),
             ...(this.#o.backupS3Keys ? { backupS3Keys: this.#o.backupS3Keys } : {}),
             ...(this.#o.onBackupSucceeded ? { onBackupSucceeded: this.#o.onBackupSucceeded } : {}),
             sharedClusterUrl: this.#o.sharedClusterUrl,
@@ -309,48 +246,24 @@ export class Steward {
     await this.#keyringWatcher.start();
     if (role === 'gateway' || this.#o.gateway) {
       if (!this.#o.gateway) throw new Error('the gateway role needs a certificate authority');
-      const status = this.#services.status;
-      this.#dataPlane = new DataPlane({
-        dir: dataPlaneDir(config.dataDir, role),
-        settings: config.gateway,
-        db: this.#store.db,
-        pool: this.#store.pool,
-        secrets: this.#services.secrets,
-        ca: await this.#gatewayCa(this.#o.gateway.ca, role).then((ca) => {
-          this.#gatewayCaPem = ca.certPem;
-          return ca;
-        }),
-        logger,
-        site: (host) => status.site(host),
-        scim: scimHandler({
-          service: this.#services.scim,
-          tokens: this.#services.scimTokens,
-          baseDomain: config.gateway.baseDomain,
-          logger: logger.child({ component: 'scim' }),
-        }),
-        stewardHosts: [status.host],
-        ...(role === 'all' ? { consoleHost: this.consoleHost } : {}),
-        auth: this.#services.sessions,
-        paths: { auth: this.#services.authPages.handler },
-        registry: metrics.registry,
-        accessLog: {
-          requests: createGatewayMetrics({ registry: metrics.registry }),
-          registry: metrics.registry,
-          log: logger.child({ component: 'gateway-access' }),
-        },
-        ...(this.#traffic
-          ? {
-              servers: this.#traffic.endpoints,
-              exclusive: this.#traffic.exclusive,
-              activator: await this.#traffic.activator.listen(),
-            }
-          : {}),
-        ...(this.#o.gateway.anyPortIfTaken ? { anyPortIfTaken: this.#o.gateway.anyPortIfTaken } : {}),
-        ...(this.#o.gateway.haproxyBinary ? { binary: this.#o.gateway.haproxyBinary } : {}),
+      const made = await createDataPlane(this.#o, this.#o.gateway, {
+        role,
+        store: this.#store,
+        services: this.#services,
+        metrics,
+        traffic: this.#traffic,
+        consoleHost: this.consoleHost,
       });
+      this.#dataPlane = made.dataPlane;
+      this.#gatewayCaPem = made.caPem;
     }
     // Vouches for the browser's address when the data plane passes the console host on (console/edge.ts).
-    const edgeKey = await persistentEdgeKey(config.dataDir);
+    const { secrets } = this.#services;
+    const db = this.#store.db;
+    const edgeKey = await sharedEdgeKey(await persistentEdgeKey(config.dataDir), {
+      get: () => secrets.get(edgeKeySecret).catch(() => undefined),
+      ...(role === 'gateway' ? {} : { put: (key: string) => secrets.put(db, edgeKeySecret, key) }),
+    });
     const apiPort =
       role === 'gateway' ? 0 : await chooseApiPort(config.api.host, config.api.port, config.dataDir);
     const consoleUpstream = {
@@ -361,9 +274,21 @@ export class Steward {
     // Named before the data plane starts, so its first pass matches an adopted HAProxy's config.
     if (apiPort !== 0)
       await this.#dataPlane?.useConsole({ ...consoleUpstream, port: apiPort }, { refresh: false });
+    // A gateway-only node routes the console host to a live API node (console/api-upstream.ts), before its first config.
+    const dataPlane = this.#dataPlane;
+    if (role === 'gateway' && dataPlane) {
+      this.#consoleApi = new ConsoleApiFollower({
+        nodes: this.#services.nodes,
+        route: (api, options) => dataPlane.useConsole(api, options),
+        edgeKey,
+        logger: logger.child({ component: 'console-route' }),
+      });
+      await this.#consoleApi.pass({ refresh: false });
+    }
     // Before the API (it serves HAProxy's exporter) and the runtime (the stages' instances are HAProxy's servers).
     this.#gatewayAddress = await this.#dataPlane?.start();
     if (role === 'gateway') {
+      this.#consoleApi?.start();
       return this.#gatewayAddress?.url ?? '';
     }
     const consoleDist = this.#o.consoleDist ?? defaultConsoleDist;
@@ -393,15 +318,7 @@ export class Steward {
       },
       ...(this.#o.tls ? { https: this.#o.tls } : {}),
     });
-    // The first checkpoint anchors what is there (events from before migration 0012 too).
-    await this.#services.auditCheckpoints.start();
-    await this.#services.backups.start();
-    // Exports are logical (pg_dump): scheduled whether or not physical backups are on.
-    await this.#services.exportSchedule.start();
-    // Every tenant's directory sync job: scheduled syncs resume, a run a kill -9 cut short runs again.
-    await this.#services.ldap.start();
-    // Scratch instances a killed Steward left behind go; scheduled restore tests begin.
-    if (config.backups.enabled) await this.#services.restores.start();
+    await startSchedules(this.#services, config);
     if (this.#o.workers !== false && this.#node) {
       this.#runner = new JobRunner({
         pool: this.#store.pool,
@@ -448,118 +365,8 @@ export class Steward {
       (port): port is number => port !== undefined && port > 0,
     );
     await sandbox?.setPublicPorts(gatewayPorts);
-    await this.#recordIsolation();
+    await recordIsolation(this.#services);
     return address;
-  }
-
-  /**
-   * Every gateway issues from one CA, so that clients trust one ca.pem: the
-   * Steward that runs the API publishes its CA in the secrets store (sealed
-   * like any secret), and a gateway-only process on another machine uses it.
-   */
-  async #gatewayCa(local: CertificateAuthority, role: StewardRole): Promise<CertificateAuthority> {
-    const secrets = this.services.secrets;
-    if (role === 'gateway') {
-      try {
-        return { certPem: await secrets.get(caCertSecret), keyPem: await secrets.get(caKeySecret) };
-      } catch {
-        return local;
-      }
-    }
-    const published = await secrets.get(caCertSecret).catch(() => undefined);
-    if (published !== local.certPem) {
-      await this.#store?.db.transaction().execute(async (tx) => {
-        await secrets.put(tx, caKeySecret, local.keyPem);
-        await secrets.put(tx, caCertSecret, local.certPem);
-      });
-    }
-    return local;
-  }
-
-  async #openSandbox(): Promise<StageSandbox> {
-    const { config, logger } = this.#o;
-    this.#sandbox = new StageSandbox({
-      dataDir: config.dataDir,
-      ...config.runtime,
-      nodeBinDir: dirname(process.execPath),
-      logger: logger.child({ component: 'sandbox' }),
-    });
-    const report = await this.#sandbox.open();
-    if (report.level === 'full') logger.info({ isolation: report }, describeIsolation(report));
-    else logger.warn({ isolation: report }, describeIsolation(report));
-    return this.#sandbox;
-  }
-
-  /** Evidence: how isolated stages were from this start on (the TOMs report reads the newest). */
-  async #recordIsolation(): Promise<void> {
-    const report = this.services.isolation;
-    await this.services.audit.recordAlone({
-      actor: actorName(systemPrincipal),
-      action: 'system.isolation',
-      target: 'system/isolation',
-      outcome: report.level === 'full' ? 'success' : 'failure',
-      details: { ...report },
-    });
-  }
-
-  /** Dedicated clusters need PostgreSQL's server binaries on this machine; without them the tier is unavailable. */
-  #dedicated(): DedicatedDriver | undefined {
-    let binDir: string;
-    try {
-      binDir = findPostgresBinDir(this.#o.pgBinDir);
-    } catch (error) {
-      this.#o.logger.warn({ err: (error as Error).message }, 'the dedicated tier is unavailable');
-      return undefined;
-    }
-    return dedicatedDriver({
-      clustersDir: join(this.#o.config.dataDir, 'clusters'),
-      binDir,
-      ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
-    });
-  }
-
-  /** What backups and restores ask of the ha tier. */
-  #haBackups(ha: HaTier): HaBackupClusters {
-    return {
-      clusterOf: (name) => ha.driver.clusterOf(name),
-      rest: (name) => ha.driver.rest(name),
-      etcdUrls: () => ha.driver.etcdUrls(),
-      binDir: serverBinDir(findPostgresBinDir(this.#o.pgBinDir)),
-    };
-  }
-
-  /** The ha tier needs Patroni, etcd and PostgreSQL's server binaries on this machine. */
-  #haTier(db: ControlStore['db']): HaTier | undefined {
-    if (!this.#o.config.ha.enabled) return undefined;
-    if (!haTierInstalled()) {
-      this.#o.logger.info('the ha tier is unavailable: Patroni and etcd are not installed (bin/setup)');
-      return undefined;
-    }
-    let binDir: string;
-    try {
-      binDir = findPostgresBinDir(this.#o.pgBinDir);
-    } catch {
-      return undefined;
-    }
-    const secrets = () => this.services.secrets;
-    return new HaTier({
-      dataDir: this.#o.config.dataDir,
-      settings: this.#o.config.ha,
-      db,
-      // The secret service comes with the services, after the drivers; the tier asks it only later.
-      secrets: {
-        get: (name) => secrets().get(name),
-        put: (tx, name, value) => secrets().put(tx, name, value),
-        remove: (tx, name) => secrets().remove(tx, name),
-      },
-      binDir,
-      // The members this node runs are those ha_members places on its name (config node.name).
-      node: this.#o.config.node.name ?? defaultNodeName(),
-      logger: this.#o.logger,
-      ...(this.#o.unsafeFastClusters ? { unsafeFast: true } : {}),
-      ...(this.#o.gateway?.haproxyBinary ? { haproxyBinary: this.#o.gateway.haproxyBinary } : {}),
-      ...(this.#o.routerEntries ? { staticEntries: this.#o.routerEntries } : {}),
-    });
   }
 
   /** One resync pass: queue every stage whose observed state may differ from desired. */
@@ -590,16 +397,10 @@ export class Steward {
     // The singletons stop and their lease is given up: another node takes over on its next round.
     await this.#elector?.stop();
     await this.#keyringWatcher?.stop();
+    await this.#consoleApi?.stop();
     await this.#resyncing;
     // First: what stops below (the gateway, the stages' processes) is Steward stopping, not the stages failing.
-    await this.#services?.drills.stop();
-    await this.#services?.checkRunner.stop();
-    await this.#services?.watchdog.stop();
-    await this.#services?.alerts.stop();
-    await this.#services?.incidentNotices.stop();
-    await this.#services?.healing.stop();
-    await this.#services?.status.stop();
-    await this.#services?.maintenance.stop();
+    if (this.#services) await stopWatchers(this.#services);
     // Open event streams end first: the API server's close waits for every open response.
     this.#events?.stop();
     await this.#api?.close();
@@ -623,35 +424,4 @@ export class Steward {
     // Only after a clean stop of the runtime: no stage process is left for the rules to restrict.
     await this.#sandbox?.close();
   }
-}
-
-/**
- * The API's port: the configured one, or with port 0 the one it had last time
- * if that is free (else any free one), chosen before the data plane starts so
- * the console's route in HAProxy's config stays the same across restarts.
- */
-async function chooseApiPort(host: string, port: number, dataDir: string): Promise<number> {
-  if (port !== 0) return port;
-  const previous = await previousApiPort(dataDir);
-  if (previous !== undefined && (await portFree(host, previous))) return previous;
-  return anyFreePort(host);
-}
-
-function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolveFree) => {
-    const probe = createNetServer();
-    probe.once('error', () => resolveFree(false));
-    probe.listen(port, host, () => probe.close(() => resolveFree(true)));
-  });
-}
-
-function anyFreePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

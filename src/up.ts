@@ -255,7 +255,8 @@ export async function up(options: UpOptions): Promise<RunningSteward> {
         config,
         apiUrl: '',
         gatewayUrl: steward.gatewayAddress?.url,
-        consoleUrl: undefined,
+        // The console through this gateway, to a live API node (console/api-upstream.ts).
+        consoleUrl: steward.consoleUrl,
         caPem: ca.certPem,
         clientFile: join(dataDir, 'client.json'),
         firstOwner: undefined,

@@ -1,7 +1,7 @@
 import type { Selectable, Updateable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
 import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
-import type { AlertSilencesTable, AlertsTable } from '../store/schema.ts';
+import type { AlertSilencesTable, AlertsTable } from '../store/schema-operations.ts';
 import type { AlertSeverity, AlertSource, AlertStatus, AlertView, HealAction } from './contract.ts';
 
 /**

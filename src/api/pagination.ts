@@ -133,7 +133,7 @@ export function sendPage<T, B>(
 }
 
 /**
- * A short list the service returns whole (channels, schedules, tokens),
+ * A short list the service returns whole (channels, schedules, SCIM tokens),
  * paged in memory like the others: sorted by `keyOf`'s key for the sort, then
  * its id.
  */

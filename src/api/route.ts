@@ -29,6 +29,7 @@ export function clientAddress(request: FastifyRequest): string {
 }
 import { contractOf, errorBodySchema } from './contracts/index.ts';
 import { isPageQuery, pageHeaders } from './pagination.ts';
+import { routeSecurity } from './openapi-security.ts';
 
 /**
  * One way to declare a route: zod schemas parse the input (and become the
@@ -189,7 +190,7 @@ export function route<
   if (spec.body) schema.body = z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' });
   if (spec.query) schema.querystring = z.toJSONSchema(spec.query, { io: 'input', unrepresentable: 'any' });
   if (spec.params) schema.params = z.toJSONSchema(spec.params, { io: 'input', unrepresentable: 'any' });
-  if (spec.permission !== 'public') schema.security = [{ bearer: [] }];
+  if (spec.permission !== 'public') schema.security = routeSecurity(spec.method);
   const contract = contractOf(spec.method, spec.url);
   if (contract) {
     schema.response = {

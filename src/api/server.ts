@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { isStewardError, type ErrorBody, type StewardError } from '../core/errors.ts';
 import { isContractMismatch, type Authenticator } from './route.ts';
+import { securitySchemes } from './openapi-security.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { checkRoutes } from './routes/checks.ts';
@@ -34,6 +35,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { runtimeRoutes } from './routes/runtime.ts';
 import { systemRoutes } from './routes/system.ts';
 import { nodeRoutes } from './routes/nodes.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -147,7 +149,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Steward API', version: options.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes },
     },
   });
 
@@ -166,6 +168,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const api = app as unknown as FastifyInstance;
   systemRoutes(api, authenticate, options.services, options.version);
   nodeRoutes(api, authenticate, options.services);
+  settingsRoutes(api, authenticate, options.services);
   tenantRoutes(api, authenticate, options.services);
   identityRoutes(api, authenticate, options.services);
   scimRoutes(api, authenticate, options.services);

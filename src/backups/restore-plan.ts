@@ -8,40 +8,18 @@ import type { FingerprintComparison, TableFingerprint } from './fingerprint.ts';
  * verification evidence. No I/O.
  */
 
-export const restoreModes = ['into', 'in-place'] as const;
-export type RestoreMode = (typeof restoreModes)[number];
-
-export const restoreStatuses = ['running', 'succeeded', 'failed'] as const;
-export type RestoreStatus = (typeof restoreStatuses)[number];
-
-/** A restore's phases, in order; the job resumes from the one it was in. */
-export const restorePhases = [
-  'queued',
-  'creating-stage',
-  'archiving',
-  'restoring',
-  'copying',
-  'verifying',
-  'files',
-  'swapping',
-  'restarting',
-  'done',
-] as const;
-export type RestorePhase = (typeof restorePhases)[number];
-
-export const restoreTestTriggers = ['manual', 'schedule'] as const;
-export type RestoreTestTrigger = (typeof restoreTestTriggers)[number];
-
-export const restoreTestPhases = [
-  'queued',
-  'archiving',
-  'restoring',
-  'verifying',
-  'app-verify',
-  'tearing-down',
-  'done',
-] as const;
-export type RestoreTestPhase = (typeof restoreTestPhases)[number];
+export {
+  restoreModes,
+  restorePhases,
+  restoreStatuses,
+  restoreTestPhases,
+  restoreTestTriggers,
+  type RestoreMode,
+  type RestorePhase,
+  type RestoreStatus,
+  type RestoreTestPhase,
+  type RestoreTestTrigger,
+} from './restore-phases.ts';
 
 const timePattern =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$/i;

@@ -8,7 +8,7 @@ import { withClient } from '../databases/client.ts';
 import { quoteIdent } from '../databases/sql.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { JobHandler } from '../jobs/runner.ts';
-import type { RestoresTable } from '../store/schema.ts';
+import type { RestoresTable } from '../store/schema-backups.ts';
 import { postgresRunAs } from '../system/exec.ts';
 import { removeTree } from '../system/safe-fs.ts';
 import type { Tier } from '../tenants/schemas.ts';

@@ -29,3 +29,11 @@ export function ask(question: string, secret = false): Promise<string> {
     });
   });
 }
+
+/** Goes on when `yes` or when the terminal's user types `expected`; refuses otherwise. */
+export async function confirm(what: string, expected: string, yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new Error(`${what}: pass --yes to confirm (no terminal to ask on)`);
+  const answer = await ask(`${what}. Type "${expected}" to confirm: `);
+  if (answer.trim() !== expected) throw new Error('not confirmed; nothing was changed');
+}

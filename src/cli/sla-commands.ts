@@ -9,7 +9,7 @@ import { numberArg as number } from './args.ts';
 import type { ApiClient } from './client.ts';
 import { printJson, printTable } from './output.ts';
 
-/** `steward sla policy set|show`, `sla exclude`, `sla exclusions`, `sla report`: thin over the API, which checks every value. */
+/** `steward sla policy set|show`, `sla exclude`, `sla exclusions`, `sla report`, `sla freeze`: thin over the API, which checks every value. */
 export interface SlaCliContext {
   readonly client: () => ApiClient;
   /** The global -o: table, json, html or pdf (the last two for reports). */
@@ -186,5 +186,23 @@ export function slaCommands(program: Command, { client, output }: SlaCliContext)
       else process.stdout.write(data);
       // A frozen report whose evidence changed is a finding: say so in the exit status too.
       if (report.frozen?.evidenceChanged) process.exitCode = 3;
+    });
+  sla
+    .command('freeze <tenant>')
+    .description(
+      "freeze a closed period's report now (after its exclusions are reviewed), before the automatic freeze a day after its end",
+    )
+    .requiredOption('--period <period>', 'a year (2026), a quarter (2026-Q1) or a month (2026-03)')
+    .action(async (tenant: string, o: { period: string }) => {
+      const report = await client().api.post('/api/v1/tenants/{tenant}/sla/reports/{period}/freeze', {
+        params: { tenant, period: o.period },
+      });
+      if (output() === 'json') return printJson(report);
+      const f = report.figures;
+      process.stdout.write(
+        `${tenant} ${report.period}: frozen ${report.frozen?.frozenAt ?? '-'} by ${report.frozen?.frozenBy ?? '-'}, ` +
+          `${f.status}, availability ${f.availability ?? '-'} % (target ${f.target} %), ` +
+          `inputs sha256 ${report.frozen?.inputsSha256 ?? '-'}\n`,
+      );
     });
 }

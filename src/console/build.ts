@@ -32,7 +32,7 @@ const compressible = new Set([
 /**
  * Files that change the build: the Vite root's config, page and sources, and
  * what the console bundles from Steward's own sources (the typed client, the
- * roles and permissions, the event topics).
+ * roles and permissions, the event topics, the restore phases).
  */
 const sourceEntries = [
   'index.html',
@@ -43,6 +43,7 @@ const sourceEntries = [
   '../src/api/client',
   '../src/core/policy.ts',
   '../src/events/topics.ts',
+  '../src/backups/restore-phases.ts',
 ];
 
 /** The newest modification time (ms) under `path`, links not followed; 0 when it does not exist. */

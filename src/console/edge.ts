@@ -58,3 +58,25 @@ export async function previousApiPort(dir: string): Promise<number | undefined> 
 export async function keepApiPort(dir: string, port: number): Promise<void> {
   await writeFile(join(dir, 'api.port'), `${port}\n`);
 }
+
+/**
+ * The key every node of an install uses: the first node that runs the API
+ * publishes its own in the secrets store (sealed, like the gateway's CA), and
+ * every other node, gateways on other machines included, uses the published
+ * one, so the API takes the browser's address from any node's HAProxy. A
+ * gateway finds none published until an API node has run: its own key then
+ * only means the API ignores its X-Forwarded-For.
+ */
+export async function sharedEdgeKey(
+  local: string,
+  published: {
+    get(): Promise<string | undefined>;
+    /** Absent on a gateway, which never publishes. */
+    put?(key: string): Promise<void>;
+  },
+): Promise<string> {
+  const found = await published.get();
+  if (found !== undefined && /^[A-Za-z0-9_-]{43}$/.test(found)) return found;
+  await published.put?.(local);
+  return local;
+}

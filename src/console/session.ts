@@ -45,7 +45,7 @@ export function sessionCookieHeader(token: string, maxAgeSeconds: number): strin
 
 export const clearedSessionCookie = `${consoleCookie}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`;
 
-const safeMethods: readonly string[] = ['GET', 'HEAD', 'OPTIONS'];
+export const safeMethods: readonly string[] = ['GET', 'HEAD', 'OPTIONS'];
 
 export interface CookieRequest {
   readonly method: string;

@@ -27,6 +27,8 @@ export const permissions = [
   'identity.write',
   /** Download a tenant's export file (data portability). */
   'exports.download',
+  /** Steward's own settings (effective limits, regions): operators read them; the config file sets them. */
+  'settings.read',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -45,8 +47,9 @@ const grants: Readonly<Record<Role, readonly Permission[]>> = {
     'identity.read',
     'identity.write',
     'exports.download',
+    'settings.read',
   ],
-  auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self', 'identity.read'],
+  auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self', 'identity.read', 'settings.read'],
   /** Only on routes marked `tenantAdmin`, and only for its own tenant (api/route.ts tenantAdminRefusal). */
   'tenant-admin': ['tenants.read', 'tokens.self', 'identity.read', 'identity.write', 'exports.download'],
 };

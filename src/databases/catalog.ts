@@ -13,6 +13,9 @@ export type CatalogOperations = Pick<
   'observe' | 'inventory' | 'ensureRole' | 'ensureDatabase' | 'restrictAccess' | 'dropDatabase' | 'dropRole'
 >;
 
+/** Connections a stage's role may hold at once in its cluster (PostgreSQL's CONNECTION LIMIT). */
+export const stageRoleConnectionLimit = 50;
+
 export function catalogOperations(pool: pg.Pool): CatalogOperations {
   return {
     async observe(name): Promise<ObservedStageDatabase> {
@@ -67,8 +70,7 @@ export function catalogOperations(pool: pg.Pool): CatalogOperations {
     },
 
     async ensureRole(name, password) {
-      const attributes =
-        'login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls connection limit 50';
+      const attributes = `login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls connection limit ${stageRoleConnectionLimit}`;
       const exists = await pool.query(
         'select 1 from pg_catalog.pg_roles where rolname operator(pg_catalog.=) $1',
         [name],

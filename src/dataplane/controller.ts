@@ -1,38 +1,35 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
-import type { GatewayMetrics } from '../gateway/metrics.ts';
-import type { Config } from '../core/config.ts';
+import { Counter } from 'prom-client';
 import { ConflictError, UnavailableError } from '../core/errors.ts';
 import { logPassFailure } from '../core/logger.ts';
 import { PassTimer } from '../core/pass-timer.ts';
 import { loadCertificates, loadRouteSources, routesChannel } from '../gateway/state.ts';
 import { ChannelListener } from '../store/listener.ts';
-import type { ControlDb } from '../store/db.ts';
 import { lookupUser } from '../system/exec.ts';
 import { acquirePidLock } from '../system/lockfile.ts';
-import type { CertificateAuthority } from '../tls/ca.ts';
 import { DataPlaneAccessLog } from './observability.ts';
+import { checkHaproxyInstalled, dataPlaneFiles } from './layout.ts';
+import type { DataPlaneAddress, DataPlaneOptions } from './options.ts';
 import { CertificateFiles, writePrivate } from './certificates.ts';
-import {
-  renderHaproxyConfig,
-  type ConsoleUpstream,
-  type DataPlaneState,
-  type Listen,
-  type StageServer,
-} from './config.ts';
+import { renderHaproxyConfig, type ConsoleUpstream, type DataPlaneState, type Listen } from './config.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';
 import { Haproxy } from './haproxy.ts';
 import { desiredCertificates, desiredRoutes, type DesiredCertificate, type DesiredStage } from './plan.ts';
 import type { MapEntry } from './runtime-api.ts';
 import { choosePort, readPorts, runAs, type Ports } from './host.ts';
 import { StageFiles } from './stage-files.ts';
-import { AuthFiles, type EdgeAuthSource, type EdgeAuthState } from './auth-files.ts';
-import { StewardPages, type PageHandler } from './steward-pages.ts';
+import { AuthFiles, type EdgeAuthState } from './auth-files.ts';
+import { StewardPages } from './steward-pages.ts';
+
+interface Desired {
+  readonly stages: readonly DesiredStage[];
+  readonly routes: readonly MapEntry[];
+  readonly certificates: readonly DesiredCertificate[];
+  readonly auth: EdgeAuthState | undefined;
+}
 
 /**
  * The data plane's controller: turns Steward's desired state (stages, their
@@ -48,119 +45,6 @@ import { StewardPages, type PageHandler } from './steward-pages.ts';
  * file, HAProxy's own log, and state.json (the ports, kept across restarts
  * so that an adopted HAProxy keeps its listeners).
  */
-export type GatewaySettings = Config['gateway'];
-
-export interface SecretReader {
-  get(name: string): Promise<string>;
-}
-
-/**
- * The app instances of each stage backend now (the endpoints' dynamic
- * servers): every reload renders them into the config, or it would drop them.
- */
-export interface ServerSource {
-  servers(backend: string): readonly StageServer[];
-  /** Rebuilds the view from HAProxy: called on adopting a running one, before its config is rendered again. */
-  refresh?(): Promise<void>;
-}
-
-export interface DataPlaneOptions {
-  /** The data plane's own directory (dataPlaneDir): one controller and one HAProxy each. */
-  readonly dir: string;
-  readonly settings: GatewaySettings;
-  readonly db: ControlDb;
-  /** LISTEN needs a session of its own; it is taken from this pool and kept. */
-  readonly pool: pg.Pool;
-  readonly secrets: SecretReader;
-  readonly ca: CertificateAuthority;
-  readonly logger: Logger;
-  /** Steward's own pages for a host (the status page). */
-  readonly site?: (host: string) => PageHandler | undefined;
-  /** SCIM 2.0 (identity/scim/): `/scim/v2` on each tenant's apex host is sent to it. */
-  readonly scim?: PageHandler;
-  /** Hosts routed to Steward's own pages (`status.<base>`). */
-  readonly stewardHosts?: readonly string[];
-  /** The console's host (`console.<base>`): routed to Steward's API once useConsole() names it. */
-  readonly consoleHost?: string;
-  /**
-   * The stages' app instances as dynamic servers (the HAProxy stage
-   * endpoints). Without it each stage backend has one server, the stage's
-   * published port (the Node stage proxy of the runtime's default endpoints).
-   */
-  readonly servers?: ServerSource;
-  /** Shared with the stage endpoints: no server change lands between a render and its reload. */
-  readonly exclusive?: Exclusive;
-  /** Where `steward_dataplane_reloads_total` is registered. */
-  readonly registry?: Registry;
-  /** Which ports, when taken, move to a free one instead of failing (`steward up`'s defaults). */
-  readonly anyPortIfTaken?: { readonly port: boolean; readonly httpPort: boolean };
-  /** The access log into Steward (the gateway metrics, the log); none: HAProxy logs nothing. */
-  readonly accessLog?: {
-    /** steward_gateway_requests_total and its duration histogram. */
-    readonly requests: Pick<GatewayMetrics, 'observeRequest'>;
-    /** Where the receiver's own counter goes. */
-    readonly registry: Registry;
-    /** Each request's record, at info. */
-    readonly log?: Logger;
-  };
-  /** The activator (scale to zero), when the stage endpoints run one. */
-  readonly activator?: Listen;
-  readonly binary?: string;
-  /** End users' sessions checked at the edge (issue 13): keys, sign-in modes, revoked sessions. */
-  readonly auth?: EdgeAuthSource;
-  /** Handlers for `/.steward/<name>/…` on every host (the sign-in pages under `auth`). */
-  readonly paths?: Readonly<Record<string, PageHandler>>;
-}
-
-interface Desired {
-  readonly stages: readonly DesiredStage[];
-  readonly routes: readonly MapEntry[];
-  readonly certificates: readonly DesiredCertificate[];
-  readonly auth: EdgeAuthState | undefined;
-}
-
-export interface DataPlaneAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly httpPort: number;
-  /** https://<baseDomain>:<port>, for messages. */
-  readonly url: string;
-}
-
-/**
- * Where a data plane keeps its files: `<dataDir>/dataplane` for Steward's
- * own, `<dataDir>/dataplane-gateway` for a `--role gateway` process, so that
- * one may run beside the Steward of its data dir.
- */
-export function dataPlaneDir(dataDir: string, role: 'all' | 'gateway'): string {
-  return join(dataDir, role === 'gateway' ? 'dataplane-gateway' : 'dataplane');
-}
-
-/** The data plane's files in its directory. */
-export function dataPlaneFiles(dir: string): DataPlaneState['files'] {
-  return {
-    adminSocket: join(dir, 'admin.sock'),
-    routesMap: join(dir, 'routes.map'),
-    defaultCertificate: join(dir, 'default.pem'),
-    crtList: join(dir, 'crt-list.txt'),
-    errorDir: join(dir, 'pages'),
-    allowDir: join(dir, 'allow'),
-    maintenanceMap: join(dir, 'maintenance.map'),
-    tenantLimits: join(dir, 'tenant-limits.map'),
-  };
-}
-
-/** The Debian package, for the message when HAProxy is missing. */
-export const haproxyPackage = 'haproxy';
-
-/** Stops with a message naming the package when HAProxy is not installed. */
-export function checkHaproxyInstalled(binary = '/usr/sbin/haproxy'): void {
-  if (existsSync(binary)) return;
-  throw new UnavailableError(
-    `HAProxy is not installed (${binary} is missing): Steward's data plane runs on it. Install the Debian package "${haproxyPackage}" (apt-get install ${haproxyPackage}), or run bin/setup, which installs every package Steward needs`,
-  );
-}
-
 export class DataPlane {
   readonly #o: DataPlaneOptions;
   readonly #logger: Logger;

@@ -73,13 +73,7 @@ export {
 export { HaproxyExporter } from './exporter.ts';
 export { DataPlaneAccessLog, type DataPlaneAccessLogOptions } from './observability.ts';
 // The controller: Steward's desired state into HAProxy.
-export {
-  checkHaproxyInstalled,
-  DataPlane,
-  dataPlaneDir,
-  haproxyPackage,
-  type DataPlaneAddress,
-  type DataPlaneOptions,
-  type ServerSource,
-} from './controller.ts';
+export { DataPlane } from './controller.ts';
+export type { DataPlaneAddress, DataPlaneOptions, ServerSource } from './options.ts';
+export { checkHaproxyInstalled, dataPlaneDir, haproxyPackage } from './layout.ts';
 export { stageTraffic, type StageTraffic } from './traffic.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Activator } from './activator.ts';
-import { dataPlaneFiles } from './controller.ts';
+import { dataPlaneFiles } from './layout.ts';
 import { previousActivatorPort } from './host.ts';
 import { HaproxyStageEndpoints } from './endpoints.ts';
 import { createExclusive, type Exclusive } from './exclusive.ts';

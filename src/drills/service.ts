@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import { ConflictError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 import type { TenantService } from '../tenants/service.ts';
 import type { DrillLimits, StageDrillKind } from './plan.ts';
 import { DrillStore, type DrillView } from './store.ts';
@@ -94,9 +95,10 @@ export class DrillService {
     return found;
   }
 
-  async list(tenant?: string): Promise<DrillView[]> {
+  /** One page of drills, newest first by default; of one tenant (which must exist), or all. */
+  async listPage(tenant: string | undefined, page: PageRequest<'started'>): Promise<Page<DrillView>> {
     if (tenant !== undefined) await this.#o.tenants.show(tenant);
-    return this.store.list(tenant !== undefined ? { tenant } : {});
+    return this.store.page({ tenant }, page);
   }
 
   /** Resolves when the drill ends (tests, the CLI's server side). */

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { DrillsTable } from '../store/schema-ha.ts';
 import type { DrillKind, DrillOutcome } from './plan.ts';
 
@@ -175,14 +176,26 @@ export class DrillStore {
 
   /** Newest first; of one tenant, or all. */
   async list(filter: { readonly tenant?: string; readonly limit?: number } = {}): Promise<DrillView[]> {
-    let query = this.#db.selectFrom('drills').selectAll();
-    if (filter.tenant !== undefined) query = query.where('tenant_slug', '=', filter.tenant);
-    const rows = await query
+    const rows = await this.#of(filter.tenant)
       .orderBy('started_at', 'desc')
       .orderBy('id', 'desc')
       .limit(filter.limit ?? 100)
       .execute();
     return rows.map(toView);
+  }
+
+  /** One page of drills, of one tenant or all (keyset on started_at and id). */
+  async page(
+    filter: { readonly tenant?: string | undefined },
+    page: PageRequest<'started'>,
+  ): Promise<Page<DrillView>> {
+    const rows = await keysetPage(this.#of(filter.tenant), { sort: 'started_at', id: 'id' }, page);
+    return { ...rows, items: rows.items.map(toView) };
+  }
+
+  #of(tenant: string | undefined) {
+    const query = this.#db.selectFrom('drills').selectAll();
+    return tenant !== undefined ? query.where('tenant_slug', '=', tenant) : query;
   }
 
   /** The database's clock, for drills measured across nodes. */

@@ -14,6 +14,7 @@ import {
 import { actorName, type OperatorRole, type Principal } from '../core/policy.ts';
 import type { SecretService } from '../secrets/service.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import type { Page, PageRequest } from '../store/keyset.ts';
 import {
   checkTotp,
   decoyHash,
@@ -29,7 +30,7 @@ import {
 import { accountVerdict, addressPrefix, addressVerdict, type LoginLimits } from './lockout.ts';
 import { LoginAttempts } from './login-attempts.ts';
 import type { AddOperatorInput, CreateTokenInput, LoginInput } from './schemas.ts';
-import type { IssuedToken, TokenService, TokenView } from './tokens.ts';
+import type { IssuedToken, TokenService, TokenSort, TokenView } from './tokens.ts';
 
 export type { IssuedToken, TokenView } from './tokens.ts';
 export type { LoginLimits } from './lockout.ts';
@@ -341,8 +342,8 @@ export class OperatorService {
     return this.#o.tokens.create(actor, await this.#findOwn(actor, 'create a token'), input);
   }
 
-  listTokens(actor: Principal): Promise<TokenView[]> {
-    return this.#o.tokens.list(actor);
+  listTokens(actor: Principal, page: PageRequest<TokenSort>): Promise<Page<TokenView>> {
+    return this.#o.tokens.listPage(actor, page);
   }
 
   /** Revokes one of the caller's own tokens. */

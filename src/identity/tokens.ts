@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, InputError, NotFoundError, UnauthorizedError, showValue } from '../core/errors.ts';
 import { actorName, roleCovers, type Principal, type Role, type TokenScope } from '../core/policy.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import { hashToken, looksLikeToken, newApiToken } from './credentials.ts';
 import type { CreateTokenInput } from './schemas.ts';
 
@@ -13,6 +14,11 @@ import type { CreateTokenInput } from './schemas.ts';
  * every start of Steward replaces.
  */
 export const tokenKinds = ['session', 'local', 'automation'] as const;
+
+/** What the token list can be sorted by; id (the order they were made) is its order. */
+export const tokenSorts = ['id', 'name'] as const;
+export type TokenSort = (typeof tokenSorts)[number];
+const tokenSortColumns: Record<TokenSort, string> = { id: 'api_tokens.id', name: 'api_tokens.name' };
 /** session: from "steward login"; local: client.json of this machine; automation: "steward token create". */
 export type TokenKind = (typeof tokenKinds)[number];
 
@@ -234,15 +240,16 @@ export class TokenService {
       );
   }
 
-  async list(actor: Principal): Promise<TokenView[]> {
+  /** One page of API tokens: an owner sees every operator's, others their own (keyset on the sort and the id). */
+  async listPage(actor: Principal, page: PageRequest<TokenSort>): Promise<Page<TokenView>> {
     let query = this.#o.db
       .selectFrom('api_tokens')
       .innerJoin('operators', 'operators.id', 'api_tokens.operator_id')
       .selectAll('api_tokens')
       .select('operators.username');
     if (actor.role !== 'owner') query = query.where('operators.username', '=', actor.username);
-    const rows = await query.orderBy('api_tokens.id').execute();
-    return rows.map((r) => tokenView(r, r.username));
+    const rows = await keysetPage(query, { sort: tokenSortColumns[page.sort], id: 'api_tokens.id' }, page);
+    return { ...rows, items: rows.items.map((r) => tokenView(r, r.username)) };
   }
 
   /**

@@ -1,13 +1,13 @@
 /** Incidents (issue 11 part 5): severities, post-mortems, security notice deadlines, the timeline. */
-export {
-  IncidentService,
-  type IncidentDetail,
-  type IncidentSettings,
-  type IncidentView,
-  type OpenIncidentInput,
-  type StatusPost,
-  type UpdateIncidentInput,
-} from './service.ts';
+export { IncidentService } from './service.ts';
+export type {
+  IncidentDetail,
+  IncidentSettings,
+  IncidentView,
+  OpenIncidentInput,
+  StatusPost,
+  UpdateIncidentInput,
+} from './views.ts';
 export { NoticePass } from './notice-pass.ts';
 export { incidentSorts, incidentStatuses, type IncidentSort, type IncidentStatus } from './store.ts';
 export { describeSeverities, severityRules, needsPostmortem, type SeverityRule } from './severity.ts';

@@ -4,7 +4,7 @@ import { PassTimer } from '../core/pass-timer.ts';
 import type { EnqueueRequest } from '../notifications/index.ts';
 import type { ControlDb } from '../store/db.ts';
 import { dueNotices } from './notices.ts';
-import type { IncidentSettings } from './service.ts';
+import type { IncidentSettings } from './views.ts';
 import { noticesPending } from './store.ts';
 
 export interface NoticePassOptions {

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { AlertsApi, AlertView } from '../alerts/index.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Clock } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { HealAttemptView } from '../healing/index.ts';
@@ -10,15 +9,13 @@ import type { EnqueueRequest, NotificationView } from '../notifications/index.ts
 import type { ControlDb, Queryable } from '../store/db.ts';
 import type { Page, PageRequest } from '../store/keyset.ts';
 import type { TenantView } from '../tenants/service.ts';
-import { noticeDeadlines, noticeParties, type Deadline, type NoticeParty } from './notices.ts';
-import { ownerProblem, parsePostmortem, type Postmortem } from './postmortem.ts';
-import { needsPostmortem, severityLevels, severityRule } from './severity.ts';
+import { noticeDeadlines } from './notices.ts';
+import { parsePostmortem } from './postmortem.ts';
+import { needsPostmortem, severityRule } from './severity.ts';
 import {
   checkOfAlert,
-  customerNoticeSeconds,
   findIncident,
   incidentPage,
-  incidentStatuses,
   insertIncident,
   insertUpdate,
   linkAlert,
@@ -27,18 +24,31 @@ import {
   listPublicUpdates,
   listUpdates,
   openIncidentsOfAlert,
-  setCustomerNoticeSeconds,
   updateIncident,
   type IncidentFilter,
   type IncidentSort,
-  type IncidentStatus,
   type IncidentUpdate,
   type NewUpdate,
   type StoredIncident,
 } from './store.ts';
-import { buildTimeline, type TimelineEntry } from './timeline.ts';
-
-export type IncidentSettings = Config['incidents'];
+import { buildTimeline } from './timeline.ts';
+import {
+  confirmBreach,
+  noticeTerms,
+  recordNotice,
+  setNoticeTerms,
+  type BreachContext,
+  type ChangeStep,
+} from './breach.ts';
+import { checkId, checkOwner, checkSeverity, checkStatus, checkText, maxNoteChars } from './input.ts';
+import type {
+  IncidentDetail,
+  IncidentSettings,
+  IncidentView,
+  OpenIncidentInput,
+  StatusPost,
+  UpdateIncidentInput,
+} from './views.ts';
 
 /** What the incident service needs of others: narrow, so tests and the composition root pass the real ones. */
 export interface IncidentServiceOptions {
@@ -57,116 +67,6 @@ export interface IncidentServiceOptions {
   };
 }
 
-export interface IncidentView {
-  readonly id: string;
-  readonly tenant: string;
-  readonly stage: string | null;
-  readonly severity: number;
-  readonly severityName: string;
-  readonly title: string;
-  readonly status: IncidentStatus;
-  readonly owner: string | null;
-  readonly security: boolean;
-  readonly openedBy: string;
-  readonly openedAt: string;
-  readonly resolvedAt: string | null;
-  readonly closedAt: string | null;
-  readonly closedBy: string | null;
-  readonly postmortem: Postmortem | null;
-  readonly postmortemAt: string | null;
-  readonly postmortemBy: string | null;
-  readonly postmortemRequired: boolean;
-  readonly breachConfirmedAt: string | null;
-  /** A confirmed breach's notice deadlines: customers and the supervisory authority. */
-  readonly deadlines: readonly Deadline[];
-  readonly alerts: readonly { readonly id: string; readonly checkId: string | null }[];
-}
-
-export interface IncidentDetail extends IncidentView {
-  readonly timeline: readonly TimelineEntry[];
-}
-
-export interface OpenIncidentInput {
-  readonly tenant?: string | undefined;
-  readonly stage?: string | undefined;
-  readonly severity: unknown;
-  readonly title: string;
-  readonly fromAlert?: string | undefined;
-  readonly security?: boolean | undefined;
-  readonly owner?: string | undefined;
-  readonly note?: string | undefined;
-}
-
-export interface UpdateIncidentInput {
-  readonly status?: string | undefined;
-  readonly severity?: unknown;
-  readonly note: string;
-  /** A status-page post. */
-  readonly public?: boolean | undefined;
-}
-
-/** A status-page post: a public update with its incident's place and title. */
-export interface StatusPost {
-  readonly incident: string;
-  readonly tenant: string;
-  readonly stage: string | null;
-  readonly title: string;
-  readonly severity: number;
-  readonly status: IncidentStatus;
-  readonly note: string | null;
-  readonly at: string;
-}
-
-const maxNoteChars = 4000;
-/** Clocks of operators' machines differ a little from ours. */
-const futureSkewMs = 60_000;
-
-function checkText(field: string, value: unknown, max: number): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
-    throw new InputError(
-      `field "${field}": ${showValue(value)} is not accepted; use 1 to ${max} characters`,
-      { field },
-    );
-  }
-  return value.trim();
-}
-
-function checkId(field: string, id: unknown, what: string): string {
-  if (typeof id !== 'string' || !/^\d{1,18}$/.test(id)) {
-    throw new InputError(`field "${field}": ${showValue(id)} is not ${what} id; use its number, e.g. 7`, {
-      field,
-    });
-  }
-  return id;
-}
-
-function checkSeverity(value: unknown): number {
-  const n = typeof value === 'string' && /^\d$/.test(value) ? Number(value) : value;
-  if (!severityLevels.includes(n as 1)) {
-    throw new InputError(
-      `field "severity": ${showValue(value)} is not accepted; use 1, 2, 3 or 4 ("steward incident severities" prints the rules)`,
-      { field: 'severity' },
-    );
-  }
-  return n as number;
-}
-
-function checkStatus(value: unknown): IncidentStatus {
-  if (!incidentStatuses.includes(value as IncidentStatus)) {
-    throw new InputError(
-      `field "status": ${showValue(value)} is not accepted; use one of ${incidentStatuses.join(', ')}`,
-      { field: 'status' },
-    );
-  }
-  return value as IncidentStatus;
-}
-
-function checkOwner(value: unknown): string {
-  const problem = typeof value === 'string' ? ownerProblem(value) : `${showValue(value)} is not a login`;
-  if (problem) throw new InputError(`field "owner": ${problem}`, { field: 'owner' });
-  return value as string;
-}
-
 /**
  * Incidents: opened from an alert or by hand, classified by severity, moved
  * through their statuses with a timeline, owned, closed (severity 1-2 only
@@ -179,29 +79,14 @@ function checkOwner(value: unknown): string {
 export class IncidentService {
   readonly #o: IncidentServiceOptions;
 
+  readonly #breach: BreachContext;
+
   constructor(options: IncidentServiceOptions) {
     this.#o = options;
-  }
-
-  /** A time given by a person (`--at`): ISO 8601 with a zone, not in the future; default now. */
-  #checkAt(field: string, value: string | undefined): Date {
-    const now = this.#o.clock.now();
-    if (value === undefined) return now;
-    const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim());
-    const at = new Date(value);
-    if (!zoned || Number.isNaN(at.getTime())) {
-      throw new InputError(
-        `field "${field}": ${showValue(value)} is not accepted; use a time with its zone, e.g. 2026-12-06T14:30:00Z or 2026-12-06T15:30+01:00`,
-        { field },
-      );
-    }
-    if (at.getTime() > now.getTime() + futureSkewMs) {
-      throw new InputError(
-        `field "${field}": ${showValue(value)} is in the future (now is ${now.toISOString()}); give when it happened`,
-        { field },
-      );
-    }
-    return at;
+    this.#breach = {
+      ...options,
+      change: (id, by, action, change, changeOptions) => this.#change(id, by, action, change, changeOptions),
+    };
   }
 
   async open(input: OpenIncidentInput, by: Principal): Promise<IncidentDetail> {
@@ -424,12 +309,7 @@ export class IncidentService {
     id: string,
     by: Principal,
     action: string,
-    change: (
-      tx: Queryable,
-      current: StoredIncident,
-      now: Date,
-      actor: string,
-    ) => Promise<Record<string, unknown>>,
+    change: ChangeStep,
     options: { afterClose?: boolean } = {},
   ): Promise<IncidentDetail> {
     const checked = checkId('id', id, 'an incident');
@@ -631,64 +511,7 @@ export class IncidentService {
    * confirmed breach is severity 1 by the rules; a lower one is raised.
    */
   confirmBreach(id: string, at: string | undefined, by: Principal): Promise<IncidentDetail> {
-    const confirmedAt = this.#checkAt('at', at);
-    return this.#change(
-      id,
-      by,
-      'incident.confirm-breach',
-      async (tx, current, now, actor) => {
-        if (!current.security) {
-          throw new ConflictError(
-            `incident ${current.id} is not a security incident (it was opened without --security); a breach is confirmed on a security incident`,
-          );
-        }
-        if (current.breachConfirmedAt !== null) {
-          throw new ConflictError(
-            `the breach of incident ${current.id} was already confirmed at ${current.breachConfirmedAt}`,
-          );
-        }
-        const customerSeconds =
-          (await customerNoticeSeconds(tx, current.tenant)) ??
-          Math.round(this.#o.settings.customerNoticeHours * 3600);
-        const authoritySeconds = Math.round(this.#o.settings.authorityNoticeHours * 3600);
-        let incident = await updateIncident(tx, current.id, {
-          breach_confirmed_at: confirmedAt,
-          customer_notice_seconds: customerSeconds,
-          authority_notice_seconds: authoritySeconds,
-        });
-        await this.#timeline(
-          tx,
-          {
-            at: now,
-            author: actor,
-            kind: 'breach-confirmed',
-            status: incident.status,
-            details: { at: confirmedAt.toISOString(), customerSeconds, authoritySeconds },
-          },
-          incident,
-        );
-        if (incident.severity > 1) {
-          incident = await updateIncident(tx, current.id, { severity: 1 });
-          await this.#timeline(
-            tx,
-            {
-              at: now,
-              author: actor,
-              kind: 'severity',
-              status: incident.status,
-              note: 'a confirmed breach is severity 1',
-              details: { from: current.severity, to: 1 },
-            },
-            incident,
-          );
-        }
-        return {
-          at: confirmedAt.toISOString(),
-          deadlines: noticeDeadlines(incident, now).map((d) => ({ party: d.party, due: d.due })),
-        };
-      },
-      { afterClose: true },
-    );
+    return confirmBreach(this.#breach, id, at, by);
   }
 
   /** Records who told a party (customers or the authority) when. */
@@ -697,98 +520,16 @@ export class IncidentService {
     input: { party: string; who: string; at?: string | undefined },
     by: Principal,
   ): Promise<IncidentDetail> {
-    if (!noticeParties.includes(input.party as NoticeParty)) {
-      throw new InputError(
-        `field "party": ${showValue(input.party)} is not accepted; use one of ${noticeParties.join(', ')}`,
-        { field: 'party' },
-      );
-    }
-    const party = input.party as NoticeParty;
-    const who = checkText('who', input.who, 500);
-    const at = this.#checkAt('at', input.at);
-    return this.#change(
-      id,
-      by,
-      'incident.notified',
-      async (tx, current, now, actor) => {
-        if (current.breachConfirmedAt === null) {
-          throw new ConflictError(
-            `incident ${current.id} has no confirmed breach, so no notice is due; confirm it first: steward incident confirm-breach ${current.id} --at "…"`,
-          );
-        }
-        const done = party === 'customers' ? current.customersNotifiedAt : current.authorityNotifiedAt;
-        if (done !== null) {
-          throw new ConflictError(
-            `the ${party} of incident ${current.id} were already recorded as told at ${done}`,
-          );
-        }
-        const incident = await updateIncident(
-          tx,
-          current.id,
-          party === 'customers'
-            ? { customers_notified_at: at, customers_notified_who: who }
-            : { authority_notified_at: at, authority_notified_who: who },
-        );
-        const deadline = noticeDeadlines(incident, now).find((d) => d.party === party);
-        await this.#timeline(
-          tx,
-          {
-            at: now,
-            author: actor,
-            kind: 'notified',
-            status: incident.status,
-            details: { party, who, at: at.toISOString(), state: deadline?.state },
-          },
-          incident,
-        );
-        return { party, who, at: at.toISOString(), due: deadline?.due, state: deadline?.state };
-      },
-      { afterClose: true },
-    );
+    return recordNotice(this.#breach, id, input, by);
   }
 
   /** The tenant's contract term for telling affected customers of a confirmed breach. */
-  async setTerms(
-    tenant: string,
-    customerNoticeHours: unknown,
-    by: Principal,
-  ): Promise<{ tenant: string; customerNoticeHours: number }> {
-    const hours = customerNoticeHours;
-    if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > 720) {
-      throw new InputError(
-        `field "customerNoticeHours": ${showValue(hours)} is not accepted; use hours above 0 up to 720, e.g. 24`,
-        { field: 'customerNoticeHours' },
-      );
-    }
-    await this.#o.tenants.place(tenant, null);
-    const seconds = Math.max(1, Math.round(hours * 3600));
-    await this.#o.db.transaction().execute(async (tx) => {
-      await setCustomerNoticeSeconds(tx, { tenant, seconds, by: actorName(by), at: this.#o.clock.now() });
-      await this.#o.audit.record(tx, {
-        actor: actorName(by),
-        action: 'incident.terms',
-        target: `tenant:${tenant}`,
-        tenant,
-        address: by.address,
-        details: { customerNoticeHours: hours },
-      });
-    });
-    return this.terms(tenant);
+  setTerms(tenant: string, customerNoticeHours: unknown, by: Principal): ReturnType<typeof setNoticeTerms> {
+    return setNoticeTerms(this.#breach, tenant, customerNoticeHours, by);
   }
 
-  async terms(tenant: string): Promise<{
-    tenant: string;
-    customerNoticeHours: number;
-    authorityNoticeHours: number;
-    fromContract: boolean;
-  }> {
-    const seconds = await customerNoticeSeconds(this.#o.db, tenant);
-    return {
-      tenant,
-      customerNoticeHours: seconds === undefined ? this.#o.settings.customerNoticeHours : seconds / 3600,
-      authorityNoticeHours: this.#o.settings.authorityNoticeHours,
-      fromContract: seconds !== undefined,
-    };
+  terms(tenant: string): ReturnType<typeof noticeTerms> {
+    return noticeTerms(this.#breach, tenant);
   }
 
   /** Status-page posts since a time, newest first (the status page reads these). */

@@ -1,7 +1,7 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
 import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
-import type { IncidentsTable, IncidentUpdatesTable } from '../store/schema.ts';
+import type { IncidentsTable, IncidentUpdatesTable } from '../store/schema-operations.ts';
 import type { Postmortem } from './postmortem.ts';
 import type { NoticeFacts } from './notices.ts';
 

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
-import type { MaintenanceWindowsTable } from '../store/schema.ts';
+import type { MaintenanceWindowsTable } from '../store/schema-operations.ts';
 import type { MaintenanceKind } from './plan.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import type { Queryable } from '../store/db.ts';
-import type { NotificationChannelsTable } from '../store/schema.ts';
+import type { NotificationChannelsTable } from '../store/schema-operations.ts';
 import { channelKinds, webhookPresets, type ChannelKind, type WebhookPreset } from './message.ts';
 
 /** The one owner of notification_channels: where notifications go, in failover order. */

@@ -1,7 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
 import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
-import type { NotificationOutboxTable } from '../store/schema.ts';
+import type { NotificationOutboxTable } from '../store/schema-operations.ts';
 import type { Notification } from './message.ts';
 
 /**

@@ -15,6 +15,8 @@ const appNamePattern = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const processNamePattern = /^[a-z][a-z0-9-]{0,29}$/;
 const envNamePattern = /^[A-Z_][A-Z0-9_]*$/;
 export const maxProcessTypes = 10;
+/** Copies of one process type a release may ask for. */
+export const maxInstances = 10;
 /** Steward sets these itself; an app that set them would break isolation or routing. */
 export const reservedEnvNames = ['DATABASE_URL', 'PORT'] as const;
 export const reservedEnvPrefix = 'STEWARD_';
@@ -31,7 +33,7 @@ const processSchema = z
   .object({
     command,
     port: z.boolean().default(false).describe('true for the one process type that serves HTTP; it gets PORT'),
-    instances: z.number().int().min(1).max(10).default(1).describe('how many copies run'),
+    instances: z.number().int().min(1).max(maxInstances).default(1).describe('how many copies run'),
   })
   .strict();
 

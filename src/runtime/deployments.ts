@@ -4,6 +4,7 @@ import { ConflictError, InputError, NotFoundError, showValue } from '../core/err
 import { actorName, type Principal } from '../core/policy.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { ControlDb, Queryable } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { AppDefinition } from './app-definition.ts';
 
 export const deployJobKind = 'deploy';
@@ -269,13 +270,27 @@ export class DeploymentService {
 
   /** Newest first. */
   async list(tenant: string, stage?: string): Promise<DeploymentView[]> {
-    const rows = await this.#query()
-      .where('tenants.slug', '=', tenant)
-      .$if(stage !== undefined, (q) => q.where('stages.name', '=', stage ?? ''))
-      .orderBy('deployments.id', 'desc')
-      .limit(200)
-      .execute();
+    const rows = await this.#of(tenant, stage).orderBy('deployments.id', 'desc').limit(200).execute();
     return rows.map(toView);
+  }
+
+  /** One page of a tenant's (or a stage's) deployments, by id (keyset). */
+  async listPage(
+    filter: { readonly tenant: string; readonly stage?: string | undefined },
+    page: PageRequest<'id'>,
+  ): Promise<Page<DeploymentView>> {
+    const rows = await keysetPage(
+      this.#of(filter.tenant, filter.stage),
+      { sort: 'deployments.id', id: 'deployments.id' },
+      page,
+    );
+    return { ...rows, items: rows.items.map(toView) };
+  }
+
+  #of(tenant: string, stage: string | undefined) {
+    return this.#query()
+      .where('tenants.slug', '=', tenant)
+      .$if(stage !== undefined, (q) => q.where('stages.name', '=', stage ?? ''));
   }
 
   async active(tenant: string, stage: string): Promise<DeploymentView | undefined> {

@@ -7,6 +7,7 @@ import type { AuditService } from '../audit/service.ts';
 import { ConflictError, InputError, NotFoundError, showValue } from '../core/errors.ts';
 import { actorName, type Principal } from '../core/policy.ts';
 import type { ControlDb } from '../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../store/keyset.ts';
 import { deleteDeploymentsOf } from './deployments.ts';
 import { appDefinitionFile, parseAppDefinition, type AppDefinition } from './app-definition.ts';
 import { chownTree } from '../system/safe-fs.ts';
@@ -20,6 +21,11 @@ const releaseVersionRule =
 
 /** Deployments in these states hold their release: it cannot be removed under them. */
 export const liveDeploymentStatuses = ['pending', 'migrating', 'starting', 'active'] as const;
+
+/** What the release list can be sorted by; app (then the order they were added) is its order. */
+export const releaseSorts = ['app', 'created'] as const;
+export type ReleaseSort = (typeof releaseSorts)[number];
+const releaseSortColumns: Record<ReleaseSort, string> = { app: 'app', created: 'created_at' };
 
 export interface ReleaseView {
   readonly app: string;
@@ -149,11 +155,15 @@ export class ReleaseService {
     await checkSymlinks(work);
   }
 
-  async list(app?: string): Promise<ReleaseView[]> {
+  /** One page of releases, of one app or all (keyset on the sort's column and the id: by app, the order they were added). */
+  async listPage(
+    filter: { readonly app?: string | undefined },
+    page: PageRequest<ReleaseSort>,
+  ): Promise<Page<ReleaseView>> {
     let query = this.#o.db.selectFrom('releases').selectAll();
-    if (app !== undefined) query = query.where('app', '=', app);
-    const rows = await query.orderBy('app').orderBy('created_at').orderBy('id').execute();
-    return rows.map(view);
+    if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+    const rows = await keysetPage(query, { sort: releaseSortColumns[page.sort], id: 'id' }, page);
+    return { ...rows, items: rows.items.map(view) };
   }
 
   async show(app: string, version: string): Promise<ReleaseView> {

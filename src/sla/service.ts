@@ -15,7 +15,8 @@ import type {
   SlaEvidence,
   StoredState,
 } from './evidence.ts';
-import { parsePeriod, periodAt, periodSpan } from './period.ts';
+import type { Span } from './intervals.ts';
+import { parsePeriod, periodAt, periodSpan, type Period } from './period.ts';
 import { describeServiceTime, resolvePolicy, setPolicySchema, type PolicyView } from './policy.ts';
 import type { FrozenReport, SlaStore, StoredPolicy } from './store.ts';
 import { localToInstant } from './zone.ts';
@@ -224,6 +225,72 @@ export class SlaService {
    * reports show the frozen figures and recompute the hash of the inputs.
    */
   async report(tenant: string, periodText: string, actor: Principal): Promise<SlaReport> {
+    const e = await this.#evaluate(tenant, periodText);
+    let frozen = await this.#o.store.frozen(tenant, e.period.name);
+    if (!frozen && e.now >= e.freezeFrom) frozen = await this.#freeze(e, actor, 'automatic');
+    return present(e, frozen);
+  }
+
+  /**
+   * Freezes a closed period's report now, before the automatic freeze a day
+   * after its end: once the operator has reviewed its exclusions, the figures
+   * the customer gets are fixed. Refuses an open period, and one with an
+   * outage still going on (whether the short-outage clause applies depends on
+   * when it ends). An already frozen report is answered as it is.
+   */
+  async freeze(tenant: string, periodText: string, actor: Principal): Promise<SlaReport> {
+    const e = await this.#evaluate(tenant, periodText);
+    const stored = await this.#o.store.frozen(tenant, e.period.name);
+    if (stored) return present(e, stored);
+    if (e.now < e.span.end) {
+      throw new ConflictError(
+        `field "period": ${e.period.name} is still open: it closes at ${new Date(e.span.end).toISOString()} (midnight in ${e.zone}); a report can be frozen once its period has closed`,
+        { field: 'period' },
+      );
+    }
+    const ongoing = e.figures.outages.find((o) => o.ongoing);
+    if (ongoing) {
+      throw new ConflictError(
+        `field "period": the outage of ${tenant} since ${ongoing.start} is still going on, and its length decides whether the short-outage clause applies; freeze ${e.period.name} after it ends, or let the report freeze it from ${new Date(e.freezeFrom).toISOString()}`,
+        { field: 'period' },
+      );
+    }
+    return present(e, await this.#freeze(e, actor, 'explicit'));
+  }
+
+  #freeze(e: Evaluation, actor: Principal, how: 'automatic' | 'explicit'): Promise<FrozenReport> {
+    const by = actorName(actor);
+    const digest = e.digestUntil(e.now);
+    return this.#o.store.freeze(
+      e.tenant,
+      {
+        period: e.period.name,
+        start: new Date(e.span.start),
+        end: new Date(e.span.end),
+        policyVersions: e.policies.map((p) => p.version),
+        figures: e.figures,
+        inputsSha256: digest,
+        frozenAt: new Date(e.now).toISOString(),
+        frozenBy: by,
+      },
+      (tx) =>
+        this.#o.audit.record(tx, {
+          actor: by,
+          address: actor.address,
+          action: 'sla.report.freeze',
+          target: `tenant/${e.tenant}/sla/report/${e.period.name}`,
+          details: {
+            inputsSha256: digest,
+            availability: e.figures.availability,
+            status: e.figures.status,
+            how,
+          },
+        }),
+    );
+  }
+
+  /** Reads the evidence of a period and computes its figures as the records say now. */
+  async #evaluate(tenant: string, periodText: string): Promise<Evaluation> {
     const period = parsePeriod(periodText);
     await this.#o.tenants.show(tenant);
     const policies = await this.#o.store.policies(tenant);
@@ -284,69 +351,83 @@ export class SlaService {
     );
     const figures = account({ policies: inPeriod, period, now, states, maintenance, exclusions });
     // Everything the figures depend on, in one canonical form: a change to any of it changes the hash.
-    const digest = inputsDigest({
-      tenant,
-      period: period.name,
-      policies: inPeriod.map(view),
-      checks: ids,
-      states: states.map((s) => ({ ...s })),
-      maintenance,
-      exclusions,
-    });
-    const freezeFrom = span.end + lookaroundMs;
-    let frozen: FrozenReport | undefined = await this.#o.store.frozen(tenant, period.name);
-    if (!frozen && now >= freezeFrom) {
-      const by = actorName(actor);
-      frozen = await this.#o.store.freeze(
+    // The intervals are read as they were up to an instant (the freeze's): evidence that came later
+    // is not a change of what was frozen.
+    const digestUntil = (instant: number): string => {
+      const until = Math.min(instant, windowEnd);
+      return inputsDigest({
         tenant,
-        {
-          period: period.name,
-          start: new Date(span.start),
-          end: new Date(span.end),
-          policyVersions: inPeriod.map((p) => p.version),
-          figures,
-          inputsSha256: digest,
-          frozenAt: new Date(now).toISOString(),
-          frozenBy: by,
-        },
-        (tx) =>
-          this.#o.audit.record(tx, {
-            actor: by,
-            address: actor.address,
-            action: 'sla.report.freeze',
-            target: `tenant/${tenant}/sla/report/${period.name}`,
-            details: { inputsSha256: digest, availability: figures.availability, status: figures.status },
-          }),
-      );
-    }
-    const changed = frozen !== undefined && frozen.inputsSha256 !== digest;
-    const shown = frozen ? (frozen.figures as SlaFigures) : figures;
+        period: period.name,
+        policies: inPeriod.map(view),
+        checks: ids,
+        states: states
+          .filter((s) => s.start < until)
+          .map((s) => ({ ...s, end: s.end === null ? null : Math.min(s.end, until) })),
+        maintenance,
+        exclusions,
+      });
+    };
     return {
       tenant,
-      period: period.name,
-      generatedAt: new Date(now).toISOString(),
+      period,
+      zone,
+      span,
+      now,
+      freezeFrom: span.end + lookaroundMs,
+      policies: inPeriod,
       checks,
-      policies: inPeriod.map(view),
-      unknownTreatment: inPeriod.some((p) => p.unknownCountsAsDown)
-        ? 'time nobody probed counts as downtime (unknownCountsAsDown)'
-        : 'time nobody probed is shown apart and left out of the measured time: never counted as up',
-      figures: shown,
-      outages: shown.outages.map((o) =>
-        withEvidence(o, { states, alerts, incidents, healing, stages: checks.map((c) => c.stage) }, shown),
-      ),
-      inputsSha256: digest,
-      frozen: frozen
-        ? {
-            frozenAt: frozen.frozenAt,
-            frozenBy: frozen.frozenBy,
-            inputsSha256: frozen.inputsSha256,
-            evidenceChanged: changed,
-            recomputed: changed ? figures : null,
-          }
-        : null,
-      freezesAt: !frozen && figures.closed ? new Date(freezeFrom).toISOString() : null,
+      figures,
+      found: { states, alerts, incidents, healing, stages: checks.map((c) => c.stage) },
+      digestUntil,
     };
   }
+}
+
+/** A period's evidence and figures as read now. */
+interface Evaluation {
+  readonly tenant: string;
+  readonly period: Period;
+  readonly zone: string;
+  readonly span: Span;
+  readonly now: number;
+  /** From this instant the first report freezes the period (its intervals are settled). */
+  readonly freezeFrom: number;
+  readonly policies: readonly StoredPolicy[];
+  readonly checks: readonly EvaluatedCheck[];
+  readonly figures: SlaFigures;
+  readonly found: Found;
+  /** The hash of the inputs with the intervals as they were up to an instant. */
+  readonly digestUntil: (instant: number) => string;
+}
+
+function present(e: Evaluation, frozen: FrozenReport | undefined): SlaReport {
+  // A frozen report is compared with the intervals as far as they were known when it was frozen.
+  const digest = e.digestUntil(frozen ? Date.parse(frozen.frozenAt) : e.now);
+  const changed = frozen !== undefined && frozen.inputsSha256 !== digest;
+  const shown = frozen ? (frozen.figures as SlaFigures) : e.figures;
+  return {
+    tenant: e.tenant,
+    period: e.period.name,
+    generatedAt: new Date(e.now).toISOString(),
+    checks: e.checks,
+    policies: e.policies.map(view),
+    unknownTreatment: e.policies.some((p) => p.unknownCountsAsDown)
+      ? 'time nobody probed counts as downtime (unknownCountsAsDown)'
+      : 'time nobody probed is shown apart and left out of the measured time: never counted as up',
+    figures: shown,
+    outages: shown.outages.map((o) => withEvidence(o, e.found, shown)),
+    inputsSha256: digest,
+    frozen: frozen
+      ? {
+          frozenAt: frozen.frozenAt,
+          frozenBy: frozen.frozenBy,
+          inputsSha256: frozen.inputsSha256,
+          evidenceChanged: changed,
+          recomputed: changed ? e.figures : null,
+        }
+      : null,
+    freezesAt: !frozen && e.figures.closed ? new Date(e.freezeFrom).toISOString() : null,
+  };
 }
 
 interface Found {

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Queryable } from '../store/db.ts';
-import type { StatusLinksTable } from '../store/schema.ts';
+import type { StatusLinksTable } from '../store/schema-operations.ts';
 
 /**
  * The one writer of status_links: a tenant's private status-page link. The

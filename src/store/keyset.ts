@@ -72,7 +72,7 @@ export async function keysetPage<DB, TB extends keyof DB, O>(
 
 /**
  * The same over a list already in memory (the short lists: channels,
- * schedules, tokens): sorted by (key, id) and cut after the position. Numbers
+ * schedules, escalation policies): sorted by (key, id) and cut after the position. Numbers
  * and strings of digits (bigint ids) compare as numbers, other strings by code point.
  */
 export function pageOf<T>(

@@ -6,6 +6,7 @@ import { clientFiles, generatedClientFiles } from '../../src/api/openapi-generat
 import { ApiClient } from '../../src/cli/client.ts';
 import Fastify from 'fastify';
 import { route } from '../../src/api/route.ts';
+import { consoleCookie, csrfHeader } from '../../src/console/session.ts';
 import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 
 describe('the typed API client', () => {
@@ -19,6 +20,38 @@ describe('the typed API client', () => {
       readFileSync(clientFiles.types, 'utf8') === fresh.types,
       'schema.ts is stale: run npm run api:generate',
     ).toBe(true);
+  });
+
+  it('declares how each route authenticates: an API token or the console cookie (with the CSRF header on a change); public routes none', () => {
+    const document = JSON.parse(readFileSync(clientFiles.json, 'utf8')) as {
+      components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+      paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+    };
+    const schemes = document.components.securitySchemes;
+    expect(schemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    // The names the session code reads (console/session.ts), not a copy of them.
+    expect(schemes.cookieAuth).toMatchObject({ type: 'apiKey', in: 'cookie', name: consoleCookie });
+    expect(schemes.csrfToken).toMatchObject({ type: 'apiKey', in: 'header', name: csrfHeader });
+    const publicRoutes: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (operation.security === undefined) {
+          publicRoutes.push(`${method.toUpperCase()} ${path}`);
+          continue;
+        }
+        const change = method !== 'get';
+        expect(operation.security, `${method} ${path}`).toEqual([
+          { bearer: [] },
+          change ? { cookieAuth: [], csrfToken: [] } : { cookieAuth: [] },
+        ]);
+      }
+    }
+    expect(publicRoutes.sort()).toEqual([
+      'GET /api/v1/health',
+      'POST /api/v1/auth/login',
+      'POST /api/v1/auth/tenant-admin/accept',
+      'POST /api/v1/console/login',
+    ]);
   });
 
   it('fills path parameters and query strings, escaping them', () => {

@@ -4,12 +4,14 @@ import { startTestSteward, type TestSteward } from '../harness/steward.ts';
 import { TypedClient, type Transport } from '../../src/api/client/typed.ts';
 import type { paths } from '../../src/api/client/schema.ts';
 import { stagePhases } from '../../src/tenants/service.ts';
+import { appDefinitionSchema } from '../../src/runtime/app-definition.ts';
 
 /**
  * Cursor pagination against a real Steward: pages of tenants (filtered,
- * sorted), alerts and audit events walked to the end while rows are inserted
- * between pages, none repeated or skipped; bad limit, cursor, sort and
- * filters are 400s that name the field.
+ * sorted), alerts, audit events, API tokens, drills, deployments, releases
+ * and exports walked to the end while rows are inserted between pages, none
+ * repeated or skipped; bad limit, cursor, sort and filters are 400s that name
+ * the field.
  */
 
 let st: TestSteward;
@@ -41,7 +43,7 @@ async function get(url: string): Promise<Got> {
 /** Follows every cursor; `between` runs after each page (it inserts rows). */
 async function walk<T>(
   url: string,
-  key: 'tenants' | 'alerts' | 'events',
+  key: 'tenants' | 'alerts' | 'events' | 'tokens' | 'drills' | 'deployments' | 'releases' | 'exports',
   between: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ items: T[]; pages: number }> {
   const items: T[] = [];
@@ -256,5 +258,152 @@ describe('alerts and audit', () => {
     expect(newest.body.events[0].seq).toBe(items.at(-1)!.seq);
     const late = await get(`/api/v1/audit?until=2000-01-01T00:00:00Z`);
     expect(late.body.events).toEqual([]);
+  });
+});
+
+describe('releases, deployments, tokens, exports and drills (keyset in SQL)', () => {
+  const definition = JSON.stringify(
+    appDefinitionSchema.parse({ name: 'demo', processes: { worker: { command: 'true' } } }),
+  );
+  it('walks API tokens by id as tokens are made between pages, and by name descending', async () => {
+    const make = async (name: string) => {
+      const made = await st.request('POST', '/api/v1/tokens', { name, expiresInDays: 1 });
+      expect(made.status, made.text).toBe(201);
+    };
+    for (let i = 0; i < 7; i += 1) await make(`${run}-tok-${String(i % 3)}`);
+    const before = (await get('/api/v1/tokens?limit=500')).body.tokens.length as number;
+    let made = 0;
+    const { items, pages } = await walk<{ id: string }>('/api/v1/tokens?limit=3', 'tokens', async () => {
+      if (made < 3) await make(`${run}-late-${String((made += 1))}`);
+    });
+    const ids = items.map((t) => BigInt(t.id));
+    for (let i = 1; i < ids.length; i += 1) expect(ids[i]! > ids[i - 1]!).toBe(true);
+    // Each token made while walking has a larger id than the cursor: all of them are shown.
+    expect(items).toHaveLength(before + 3);
+    expect(pages).toBeGreaterThan(3);
+    const byName = await walk<{ id: string; name: string }>(
+      '/api/v1/tokens?limit=2&sort=name&order=desc',
+      'tokens',
+    );
+    const names = byName.items.map((t) => t.name);
+    expect(names).toEqual([...names].sort().reverse());
+    expect(new Set(byName.items.map((t) => t.id)).size).toBe(byName.items.length);
+  });
+
+  it("walks a tenant's drills newest first past the 100 the list used to stop at, older drills added between pages", async () => {
+    const tenant = `${run}-t02`;
+    // Ties on started_at (every 7th minute repeats): the id breaks them.
+    await control.query(
+      `insert into drills (kind, tenant_slug, stage_name, cluster, requested_by, started_at, ended_at, phase, outcome)
+       select 'kill', $1, 'dev', $1 || '-c' || g, 'test', now() - (g % 7) * interval '1 minute', now(), 'done', 'passed'
+       from generate_series(1, 105) g`,
+      [tenant],
+    );
+    let added = 0;
+    const { items } = await walk<{ id: string; startedAt: string }>(
+      `/api/v1/drills?tenant=${tenant}&limit=40`,
+      'drills',
+      async () => {
+        added += 1;
+        // One newer (before the cursor: not shown) and one older (after it: shown) per page.
+        await control.query(
+          `insert into drills (kind, tenant_slug, stage_name, cluster, requested_by, started_at, ended_at, phase, outcome)
+           values ('kill', $1, 'dev', $2, 'test', now() + interval '1 hour', now() + interval '1 hour', 'done', 'passed'),
+                  ('kill', $1, 'dev', $3, 'test', now() - interval '1 day', now(), 'done', 'passed')`,
+          [tenant, `${run}-new-${String(added)}`, `${run}-old-${String(added)}`],
+        );
+      },
+    );
+    // The last insert comes after the last page.
+    expect(items).toHaveLength(105 + added - 1);
+    expect(new Set(items.map((d) => d.id)).size).toBe(items.length);
+    const keys = items.map((d) => [Date.parse(d.startedAt), Number(d.id)] as const);
+    for (let i = 1; i < keys.length; i += 1) {
+      const [[t0, id0], [t1, id1]] = [keys[i - 1]!, keys[i]!];
+      expect(t1 < t0 || (t1 === t0 && id1 < id0)).toBe(true);
+    }
+    expect((await get('/api/v1/drills?tenant=nobody-here')).status).toBe(404);
+  });
+
+  it("walks a tenant's deployments past the 200 the list used to stop at, and one stage's", async () => {
+    const tenant = `${run}-t03`;
+    const {
+      rows: [release],
+    } = await control.query<{ id: string }>(
+      `insert into releases (app, version, checksum, definition, path, size_bytes)
+       values ($1, '1.0.0', 'c', $2, '/nonexistent', 0) returning id`,
+      [`${run}-app`, definition],
+    );
+    await control.query(
+      `insert into deployments (stage_id, release_id, status, actor)
+       select s.id, $2, 'superseded', 'test' from stages s join tenants t on t.id = s.tenant_id, generate_series(1, 205)
+       where t.slug = $1`,
+      [tenant, release!.id],
+    );
+    const { items, pages } = await walk<{ id: string; stage: string }>(
+      `/api/v1/tenants/${tenant}/deployments?limit=100`,
+      'deployments',
+    );
+    expect(items).toHaveLength(205);
+    expect(pages).toBe(3);
+    const ids = items.map((d) => BigInt(d.id));
+    for (let i = 1; i < ids.length; i += 1) expect(ids[i]! < ids[i - 1]!).toBe(true);
+    const dev = await get(`/api/v1/tenants/${tenant}/deployments?stage=dev&limit=1`);
+    expect(dev.body.deployments[0].stage).toBe('dev');
+    expect((await get(`/api/v1/tenants/${tenant}/deployments?stage=prod`)).body.deployments).toEqual([]);
+  });
+
+  it("walks releases by app and by upload time, and a stage's exports newest first", async () => {
+    const app = `${run}-rel`;
+    await control.query(
+      `insert into releases (app, version, checksum, definition, path, size_bytes, created_at)
+       select $1 || (g % 2), '1.' || g, 'c', $2, '/nonexistent', 0, now() - (g % 3) * interval '1 hour'
+       from generate_series(1, 9) g`,
+      [
+        app,
+        JSON.stringify(
+          appDefinitionSchema.parse({ name: 'demo', processes: { worker: { command: 'true' } } }),
+        ),
+      ],
+    );
+    const byApp = await walk<{ app: string; version: string }>(`/api/v1/releases?limit=4`, 'releases');
+    const apps = byApp.items.map((r) => r.app);
+    expect(apps).toEqual([...apps].sort());
+    expect(byApp.items.filter((r) => r.app.startsWith(app))).toHaveLength(9);
+    const one = await walk<{ app: string }>(
+      `/api/v1/releases?app=${app}1&limit=2&sort=created&order=desc`,
+      'releases',
+    );
+    expect(one.items.map((r) => r.app)).toEqual(Array(5).fill(`${app}1`));
+
+    const tenant = `${run}-t04`;
+    await control.query(
+      `insert into logical_exports (id, tenant_id, tenant_slug, stage_name, path, key_kind, created_by, created_at)
+       select gen_random_uuid(), t.id, t.slug, 'dev', '/nonexistent', 'x25519', 'test', now() - (g % 2) * interval '1 hour'
+       from tenants t, generate_series(1, 7) g where t.slug = $1`,
+      [tenant],
+    );
+    const exports = await walk<{ id: string; createdAt: string }>(
+      `/api/v1/tenants/${tenant}/stages/dev/exports?limit=3`,
+      'exports',
+    );
+    expect(exports.items).toHaveLength(7);
+    expect(new Set(exports.items.map((e) => e.id)).size).toBe(7);
+    const times = exports.items.map((e) => Date.parse(e.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect((await get(`/api/v1/tenants/${tenant}/exports?limit=500`)).body.exports).toHaveLength(7);
+  });
+
+  it.each([
+    ['/api/v1/releases?sort=version', 'sort', ['version', 'app, created']],
+    ['/api/v1/tokens?limit=0', 'limit', ['0', 'at least 1']],
+    [`/api/v1/tenants/${run}-t03/deployments?order=sideways`, 'order', ['sideways', 'asc, desc']],
+    [`/api/v1/tenants/${run}-t04/exports?sort=size`, 'sort', ['size', 'created']],
+    ['/api/v1/drills?cursor=bm90LWEtY3Vyc29y', 'cursor', ['x-next-cursor']],
+  ])('%s is a 400 naming %s', async (url, field, mentions) => {
+    const res = await get(url);
+    expect(res.status).toBe(400);
+    expect(res.body.field).toBe(field);
+    for (const m of mentions) expect(res.body.message).toContain(m);
   });
 });

@@ -294,6 +294,38 @@ describe('the console: operations', () => {
     await c.screenshot(page, `ops${path.replace(/[^a-z]+/g, '-')}`.replace(/-+$/, ''));
   });
 
+  it('shows the effective limits, the changed ones marked, and the regions with their tenants', async () => {
+    // The test harness gives Steward 1,000 uids (default 100,000): a changed limit.
+    await open('/settings?tab=limits', 'Settings');
+    const uids = page.getByRole('row', { name: /^uidCount/ });
+    await uids.getByText('changed', { exact: true }).waitFor();
+    expect(await uids.getByRole('cell').allInnerTexts()).toEqual([
+      '1,000 changed',
+      '100,000',
+      'runtime.uidCount',
+      'uids this Steward owns: one for builds, one per stage',
+    ]);
+    const body = page.getByRole('row', { name: /^maxBodyBytes/ });
+    expect(await body.getByRole('cell').allInnerTexts()).toEqual([
+      '10 MiB',
+      '10 MiB',
+      'gateway.limits.maxBodyBytes',
+      'size of a request body; beyond: 413',
+    ]);
+    await noViolations('settings limits');
+    await c.screenshot(page, 'settings-limits');
+    await page.getByLabel('Only limits that differ from the default').check();
+    await page.waitForURL(/changed=true/);
+    await expect.poll(() => page.getByRole('row', { name: /^maxBodyBytes/ }).count()).toBe(0);
+
+    await page.getByRole('tab', { name: 'Regions' }).click();
+    const local = page.getByRole('row', { name: /^local default/ });
+    await local.waitFor();
+    expect(await local.getByRole('cell').allInnerTexts()).toEqual(['local', '1', '1', '–']);
+    await noViolations('settings regions');
+    await c.screenshot(page, 'settings-regions');
+  });
+
   it('verifies the audit log', async () => {
     await open(`/audit?tenant=${slug}`, 'Audit log');
     await page.getByRole('button', { name: 'Verify the log' }).click();

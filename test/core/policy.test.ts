@@ -29,7 +29,14 @@ describe('the policy table', () => {
     expect(table).toEqual({
       owner: [...permissions],
       operator: permissions.filter((p) => p !== 'operators.write' && p !== 'secrets.rotate'),
-      auditor: ['tenants.read', 'audit.read', 'operators.read', 'tokens.self', 'identity.read'],
+      auditor: [
+        'tenants.read',
+        'audit.read',
+        'operators.read',
+        'tokens.self',
+        'identity.read',
+        'settings.read',
+      ],
       'tenant-admin': ['tenants.read', 'tokens.self', 'identity.read', 'identity.write', 'exports.download'],
     });
   });

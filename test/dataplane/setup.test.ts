@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readEnvironment } from '../../src/core/env.ts';
-import { checkHaproxyInstalled } from '../../src/dataplane/controller.ts';
+import { checkHaproxyInstalled } from '../../src/dataplane/layout.ts';
 import { up } from '../../src/up.ts';
 import { silentLogger } from '../harness/steward.ts';
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -520,7 +520,7 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     await within(1000, async () => (await get('acme.localhost', '/api/me')).status === 200, 'notified again');
   });
 
-  it('runs as several `steward up --role gateway` processes on the same control database', async () => {
+  it('runs as several `steward up --role gateway` processes on the same control database, each routing the console host to the API', async () => {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       STEWARD_DATABASE_URL: t.controlUrl,
@@ -532,6 +532,7 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
     const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'st-gw-'))));
     gatewayDirs.push(...dirs);
     for (const dir of dirs) await copyFile(join(t.dataDir, 'master.key'), join(dir, 'master.key'));
+    const consoleUrls: string[] = [];
     const ports = await Promise.all(
       dirs.map(
         (dir) =>
@@ -558,17 +559,46 @@ describe('gateway: TLS edge, routing from desired state, proxying, scale out', (
             let err = '';
             child.stdout?.on('data', (c: Buffer) => {
               out += c.toString();
-              const match = /"gatewayUrl": "https:\/\/[^:]+:(\d+)"/.exec(out);
-              if (match) resolvePort(Number(match[1]));
+              const match = /"gatewayUrl": "https:\/\/[^:]+:(\d+)",\s+"consoleUrl": "([^"]*)"/.exec(out);
+              if (match) {
+                consoleUrls.push(match[2] ?? '');
+                resolvePort(Number(match[1]));
+              }
             });
             child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
             child.on('exit', (code) => reject(new Error(`gateway exited ${code}: ${out}\n${err}`)));
           }),
       ),
     );
+    // Its console is its own data plane's console host.
+    expect(consoleUrls.sort()).toEqual(ports.map((port) => `https://console.localhost:${port}/`).sort());
     for (const port of ports) {
       const reply = await httpsFetch({ port, host: 'dev.acme.localhost', path: '/api/me', ca: ca.certPem });
       expect(JSON.parse(reply.body)).toMatchObject({ tenant: 'acme', stage: 'dev' });
+      // No API runs on a gateway: its console host goes to the API node's, found in the nodes table.
+      // Within a pass of its follower (every 2 s) at worst.
+      await within(
+        5000,
+        async () =>
+          JSON.parse(
+            (await httpsFetch({ port, host: 'console.localhost', path: '/api/v1/health', ca: ca.certPem }))
+              .body,
+          ).status === 'ok',
+        `the console host through the gateway on ${port}`,
+      );
+      const session = await httpsFetch({
+        port,
+        host: 'console.localhost',
+        path: '/api/v1/console/session',
+        ca: ca.certPem,
+      });
+      expect(session.status).toBe(401);
+    }
+    // With the API node's edge key (published in the secrets store), so the API takes the browser's address from them.
+    const key = (await readFile(join(t.dataDir, 'console-edge.key'), 'utf8')).trim();
+    for (const dir of dirs) {
+      const config = await readFile(join(dir, 'dataplane-gateway', 'haproxy.cfg'), 'utf8');
+      expect(config).toContain(`X-Steward-Edge ${key}`);
     }
     expect(
       (await t.request('PUT', '/api/v1/tenants/initech/stages/dev/domains/books.initech.test')).status,

@@ -358,6 +358,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The effective limits (edge, tenants by tier, stages, sign-in, API, operations): value, default, unit, where each is set (config field path) and whether it differs from the default */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            editable: false;
+                            howToChange: string;
+                            limits: {
+                                /** @enum {string} */
+                                group: "client" | "tenant" | "stage" | "identity" | "api" | "operations";
+                                name: string;
+                                description: string;
+                                value: number | null;
+                                default: number | null;
+                                /** @enum {string} */
+                                unit: "count" | "bytes" | "ms" | "seconds" | "minutes" | "days" | "per-second";
+                                /** @enum {string} */
+                                source: "config" | "built-in" | "stage" | "release";
+                                field: string | null;
+                                changed: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The configured regions with the default marked: geography, tenants and stages placed there, backup repositories in each, and whether new tenants there meet backup residency */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            defaultRegion: string;
+                            /** @enum {boolean} */
+                            editable: false;
+                            regions: {
+                                name: string;
+                                geography: string | null;
+                                isDefault: boolean;
+                                configured: boolean;
+                                tenants: number;
+                                stages: number;
+                                backupRepositories: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    kind: "path" | "s3";
+                                    location: string;
+                                }[];
+                                backupResidency: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -8216,6 +8353,328 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/sla/reports/{period}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Freeze a closed period's SLA report now, before the automatic freeze a day after its end (audited); a frozen report is answered as it is */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                    period: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            tenant: string;
+                            period: string;
+                            generatedAt: string;
+                            checks: {
+                                id: string;
+                                stage: string | null;
+                                kind: string;
+                                builtin: string | null;
+                                spec: unknown;
+                                createdAt: string;
+                                removedAt: string | null;
+                            }[];
+                            policies: {
+                                version: number;
+                                effectiveFrom: string;
+                                target: number;
+                                period: string;
+                                timeZone: string;
+                                serviceTime: string;
+                                excludeOutagesUpToMinutes: number;
+                                mergeGapMinutes: number;
+                                partialWeight: number;
+                                maintenanceNoticeHours: number | null;
+                                maintenanceMaxHours: number | null;
+                                maintenanceMaxCount: number | null;
+                                unknownCountsAsDown: boolean;
+                                checks: string[] | null;
+                                createdBy: string;
+                            }[];
+                            unknownTreatment: string;
+                            figures: {
+                                period: string;
+                                timeZone: string;
+                                from: string;
+                                to: string;
+                                asOf: string;
+                                closed: boolean;
+                                parts: {
+                                    version: number;
+                                    from: string;
+                                    to: string;
+                                    target: number;
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                }[];
+                                minutes: {
+                                    scope: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutages: number;
+                                    unknown: number;
+                                    down: number;
+                                    degraded: number;
+                                    up: number;
+                                    measured: number;
+                                    countedDowntime: number;
+                                    budget: number;
+                                };
+                                availability: number | null;
+                                target: number;
+                                /** @enum {string} */
+                                status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                budgetLeftMinutes: number;
+                                projected: {
+                                    measured: number;
+                                    availability: number | null;
+                                } | null;
+                                outages: {
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    spanMinutes: number;
+                                    downMinutes: number;
+                                    ongoing: boolean;
+                                    /** @enum {string} */
+                                    clause: "counted" | "short-outage";
+                                    inPeriod: {
+                                        outsideServiceTime: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutage: number;
+                                        counted: number;
+                                    };
+                                    stateIds: string[];
+                                }[];
+                                maintenance: {
+                                    id: string;
+                                    version: number;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    announcedAt: string | null;
+                                    /** @enum {string} */
+                                    verdict: "excluded" | "partly" | "counted";
+                                    why: string;
+                                    excludedMinutes: number;
+                                }[];
+                                exclusions: {
+                                    id: string;
+                                    start: string;
+                                    end: string;
+                                    reason: string;
+                                    by: string;
+                                    excludedMinutes: number;
+                                }[];
+                                uncoveredMinutes: number;
+                            };
+                            outages: {
+                                version: number;
+                                start: string;
+                                end: string;
+                                spanMinutes: number;
+                                downMinutes: number;
+                                ongoing: boolean;
+                                /** @enum {string} */
+                                clause: "counted" | "short-outage";
+                                inPeriod: {
+                                    outsideServiceTime: number;
+                                    maintenance: number;
+                                    operatorExcluded: number;
+                                    shortOutage: number;
+                                    counted: number;
+                                };
+                                stateIds: string[];
+                                evidence: {
+                                    states: {
+                                        id: string;
+                                        checkId: string;
+                                        state: string;
+                                        start: string;
+                                        end: string;
+                                        cause: unknown;
+                                    }[];
+                                    alerts: {
+                                        id: string;
+                                        checkId: string | null;
+                                        severity: string;
+                                        status: string;
+                                        summary: string;
+                                        startedAt: string;
+                                        firedAt: string | null;
+                                        acknowledgedBy: string | null;
+                                        resolvedAt: string | null;
+                                    }[];
+                                    incidents: {
+                                        id: string;
+                                        stage: string | null;
+                                        severity: number;
+                                        title: string;
+                                        status: string;
+                                        openedAt: string;
+                                        resolvedAt: string | null;
+                                        alertIds: string[];
+                                    }[];
+                                    healing: {
+                                        [key: string]: unknown;
+                                    }[];
+                                    maintenance: string[];
+                                    exclusions: string[];
+                                };
+                            }[];
+                            inputsSha256: string;
+                            frozen: {
+                                frozenAt: string;
+                                frozenBy: string;
+                                inputsSha256: string;
+                                evidenceChanged: boolean;
+                                recomputed: {
+                                    period: string;
+                                    timeZone: string;
+                                    from: string;
+                                    to: string;
+                                    asOf: string;
+                                    closed: boolean;
+                                    parts: {
+                                        version: number;
+                                        from: string;
+                                        to: string;
+                                        target: number;
+                                        minutes: {
+                                            scope: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutages: number;
+                                            unknown: number;
+                                            down: number;
+                                            degraded: number;
+                                            up: number;
+                                            measured: number;
+                                            countedDowntime: number;
+                                            budget: number;
+                                        };
+                                    }[];
+                                    minutes: {
+                                        scope: number;
+                                        maintenance: number;
+                                        operatorExcluded: number;
+                                        shortOutages: number;
+                                        unknown: number;
+                                        down: number;
+                                        degraded: number;
+                                        up: number;
+                                        measured: number;
+                                        countedDowntime: number;
+                                        budget: number;
+                                    };
+                                    availability: number | null;
+                                    target: number;
+                                    /** @enum {string} */
+                                    status: "met" | "missed" | "on-track" | "at-risk" | "not-measured";
+                                    budgetLeftMinutes: number;
+                                    projected: {
+                                        measured: number;
+                                        availability: number | null;
+                                    } | null;
+                                    outages: {
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        spanMinutes: number;
+                                        downMinutes: number;
+                                        ongoing: boolean;
+                                        /** @enum {string} */
+                                        clause: "counted" | "short-outage";
+                                        inPeriod: {
+                                            outsideServiceTime: number;
+                                            maintenance: number;
+                                            operatorExcluded: number;
+                                            shortOutage: number;
+                                            counted: number;
+                                        };
+                                        stateIds: string[];
+                                    }[];
+                                    maintenance: {
+                                        id: string;
+                                        version: number;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        announcedAt: string | null;
+                                        /** @enum {string} */
+                                        verdict: "excluded" | "partly" | "counted";
+                                        why: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    exclusions: {
+                                        id: string;
+                                        start: string;
+                                        end: string;
+                                        reason: string;
+                                        by: string;
+                                        excludedMinutes: number;
+                                    }[];
+                                    uncoveredMinutes: number;
+                                } | null;
+                            } | null;
+                            freezesAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                            retryAfterSeconds?: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/sla/reports/{period}": {
         parameters: {
             query?: never;
@@ -13342,7 +13801,7 @@ export interface paths {
                             tenant: string | null;
                             mfa: boolean;
                             csrfToken: string;
-                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download" | "settings.read")[];
                         };
                     };
                 };
@@ -13398,7 +13857,7 @@ export interface paths {
                             tenant: string | null;
                             mfa: boolean;
                             csrfToken: string;
-                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download")[];
+                            permissions: ("tenants.read" | "tenants.write" | "releases.write" | "credentials.read" | "audit.read" | "operators.read" | "operators.write" | "tokens.self" | "secrets.rotate" | "certificates.write" | "notifications.write" | "identity.read" | "identity.write" | "exports.download" | "settings.read")[];
                         };
                     };
                 };

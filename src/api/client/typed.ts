@@ -80,6 +80,8 @@ type Item<O> =
       ? ArrayValue<Success<O>[keyof Success<O>]>
       : never;
 type ArrayValue<V> = V extends readonly (infer I)[] ? I : never;
+/** A list's row (`ListItem<paths, '/api/v1/tenants'>`): what `page()` and `all()` of that path yield. */
+export type ListItem<P, Path extends keyof P> = Item<Operation<P, Path, 'get'>>;
 
 /**
  * A page's rows: the body itself when it is an array, else the one array a

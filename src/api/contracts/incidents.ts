@@ -3,7 +3,7 @@ import { deadlineStates, noticeParties } from '../../incidents/notices.ts';
 import { severityLevels } from '../../incidents/severity.ts';
 import { incidentStatuses } from '../../incidents/store.ts';
 import { timelineSources } from '../../incidents/timeline.ts';
-import type { IncidentDetail, IncidentView, StatusPost } from '../../incidents/service.ts';
+import type { IncidentDetail, IncidentView, StatusPost } from '../../incidents/views.ts';
 import type { SeverityRule } from '../../incidents/severity.ts';
 import type { ContractMap } from './index.ts';
 import type { Conforms, Expect } from './wire.ts';

@@ -3,6 +3,7 @@ import { identityAndLoopContracts } from './identity-and-loop.ts';
 import { operationsContracts, operationsUncontracted } from './operations.ts';
 import { systemContracts } from './system.ts';
 import { consoleContracts } from './console.ts';
+import { settingsContracts } from './settings.ts';
 
 /**
  * What each route answers: a zod schema of its JSON body after serialisation
@@ -18,6 +19,7 @@ export const contracts: ContractMap = {
   ...operationsContracts,
   ...systemContracts,
   ...consoleContracts,
+  ...settingsContracts,
 };
 
 /**

@@ -217,4 +217,5 @@ export const slaContracts = {
   'GET /api/v1/tenants/:tenant/sla/exclusions': z.strictObject({ exclusions: z.array(slaExclusionSchema) }),
   /** As JSON (format=json); format=html and format=pdf answer the rendered report instead. */
   'GET /api/v1/tenants/:tenant/sla/reports/:period': slaReportSchema,
+  'POST /api/v1/tenants/:tenant/sla/reports/:period/freeze': slaReportSchema,
 } satisfies ContractMap;

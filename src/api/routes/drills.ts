@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { stageDrillKinds } from '../../drills/plan.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, sendListPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
 // Path parameters are checked for shape only: a malformed name simply names nothing.
 const stageParams = z
@@ -58,12 +58,10 @@ export function drillRoutes(app: FastifyInstance, auth: Authenticator, services:
     tags: ['drills'],
     permission: 'tenants.read',
     query: listQuery,
-    handler: async ({ query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await services.drills.list(query.tenant),
-        (d) => ({ key: d.startedAt, id: d.id }),
-        (items) => ({ drills: items }),
-      ),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const drills = await services.drills.listPage(query.tenant, page);
+      return sendPage({ request, reply }, page, drills, (items) => ({ drills: items }));
+    },
   });
 }

@@ -6,7 +6,7 @@ import type { ExportSecret } from '../../backups/logical/index.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, sendListPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
 /** The media type of an export upload (an age-encrypted Steward export). */
 export const exportMediaType = 'application/vnd.steward.export';
@@ -90,13 +90,11 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     tenantAdmin: true,
     params: stageParams,
     query: exportListQuery,
-    handler: async ({ params, query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await services.exports.list(params.tenant, params.stage),
-        (e) => ({ key: e.createdAt, id: e.id }),
-        (items) => ({ exports: items }),
-      ),
+    handler: async ({ params, query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await services.exports.listPage(params.tenant, params.stage, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ exports: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',
@@ -107,13 +105,11 @@ export function exportRoutes(app: FastifyInstance, auth: Authenticator, services
     tenantAdmin: true,
     params: tenantParams,
     query: exportListQuery,
-    handler: async ({ params, query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await services.exports.list(params.tenant),
-        (e) => ({ key: e.createdAt, id: e.id }),
-        (items) => ({ exports: items }),
-      ),
+    handler: async ({ params, query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await services.exports.listPage(params.tenant, undefined, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ exports: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

@@ -8,13 +8,14 @@ import {
   mfaVerifySchema,
 } from '../../identity/schemas.ts';
 import type { Services } from '../../services.ts';
+import { tokenSorts } from '../../identity/tokens.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, sendListPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendListPage, sendPage } from '../pagination.ts';
 
 const usernameParams = z.object({ username: z.string().min(1).max(128) }).strict();
 const tokenParams = z.object({ id: z.string().min(1).max(20) }).strict();
 const operatorListQuery = pageQuery({ sorts: ['username', 'created'] });
-const tokenListQuery = pageQuery({ sorts: ['id', 'name'] });
+const tokenListQuery = pageQuery({ sorts: tokenSorts });
 
 export function identityRoutes(app: FastifyInstance, auth: Authenticator, services: Services): void {
   const operators = services.operators;
@@ -140,13 +141,11 @@ export function identityRoutes(app: FastifyInstance, auth: Authenticator, servic
     permission: 'tokens.self',
     tenantAdmin: true,
     query: tokenListQuery,
-    handler: async ({ principal, query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await operators.listTokens(principal),
-        (t, sort) => ({ key: sort === 'name' ? t.name : Number(t.id), id: Number(t.id) }),
-        (items) => ({ tokens: items }),
-      ),
+    handler: async ({ principal, query, request, reply }) => {
+      const page = pageRequest(query);
+      const tokens = await operators.listTokens(principal, page);
+      return sendPage({ request, reply }, page, tokens, (items) => ({ tokens: items }));
+    },
   });
   route(app, auth, {
     method: 'POST',

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, sendListPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
+import { releaseSorts } from '../../runtime/releases.ts';
 
 export const releaseUploadLimit = 256 * 1024 * 1024;
 export const releaseMediaTypes = ['application/gzip', 'application/octet-stream'] as const;
@@ -17,7 +18,7 @@ const releaseParams = z
 
 // By app, then oldest first (its order); or by when they were uploaded.
 const releaseListQuery = pageQuery({
-  sorts: ['app', 'created'],
+  sorts: releaseSorts,
   filters: { app: z.string().min(1).max(100).optional() },
 });
 
@@ -55,16 +56,11 @@ export function releaseRoutes(app: FastifyInstance, auth: Authenticator, service
     tags: ['releases'],
     permission: 'tenants.read',
     query: releaseListQuery,
-    handler: async ({ query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await services.releases.list(query.app),
-        (r, sort) => ({
-          key: sort === 'created' ? r.createdAt : `${r.app}\u0000${r.createdAt}`,
-          id: `${r.app}\u0000${r.version}`,
-        }),
-        (items) => ({ releases: items }),
-      ),
+    handler: async ({ query, request, reply }) => {
+      const page = pageRequest(query);
+      const releases = await services.releases.listPage({ app: query.app }, page);
+      return sendPage({ request, reply }, page, releases, (items) => ({ releases: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

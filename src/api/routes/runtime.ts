@@ -6,7 +6,7 @@ import { keepSince } from '../../runtime/log-lines.ts';
 import { stageNameSchema } from '../../tenants/schemas.ts';
 import type { Services } from '../../services.ts';
 import { route, type Authenticator } from '../route.ts';
-import { pageQuery, sendListPage } from '../pagination.ts';
+import { pageQuery, pageRequest, sendPage } from '../pagination.ts';
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) }).strict();
 const stageParams = z.object({ tenant: z.string().min(1).max(100), stage: stageNameSchema }).strict();
@@ -70,13 +70,11 @@ export function runtimeRoutes(app: FastifyInstance, auth: Authenticator, service
     permission: 'tenants.read',
     params: tenantParams,
     query: deploymentListQuery,
-    handler: async ({ params, query, request, reply }) =>
-      sendListPage(
-        { query, request, reply },
-        await deployments.list(params.tenant, query.stage),
-        (d) => ({ key: d.id, id: d.id }),
-        (items) => ({ deployments: items }),
-      ),
+    handler: async ({ params, query, request, reply }) => {
+      const page = pageRequest(query);
+      const found = await deployments.listPage({ tenant: params.tenant, stage: query.stage }, page);
+      return sendPage({ request, reply }, page, found, (items) => ({ deployments: items }));
+    },
   });
   route(app, auth, {
     method: 'GET',

@@ -66,6 +66,16 @@ export function slaRoutes(app: FastifyInstance, auth: Authenticator, services: S
       ),
   });
   route(app, auth, {
+    method: 'POST',
+    url: '/api/v1/tenants/:tenant/sla/reports/:period/freeze',
+    summary:
+      "Freeze a closed period's SLA report now, before the automatic freeze a day after its end (audited); a frozen report is answered as it is",
+    tags: ['sla'],
+    permission: 'tenants.write',
+    params: reportParams,
+    handler: ({ params, principal }) => services.sla.freeze(params.tenant, params.period, principal),
+  });
+  route(app, auth, {
     method: 'GET',
     url: '/api/v1/tenants/:tenant/sla/reports/:period',
     summary:

@@ -17,6 +17,7 @@ import { enqueue } from '../../jobs/queue.ts';
 import type { SecretService } from '../../secrets/service.ts';
 import type { ControlDatabase } from '../../store/schema.ts';
 import type { ControlDb } from '../../store/db.ts';
+import { keysetPage, type Page, type PageRequest } from '../../store/keyset.ts';
 import type { StageCredentials, TenantService } from '../../tenants/service.ts';
 import { chownTree } from '../../system/safe-fs.ts';
 import { pinnedOptions } from '../../databases/privileged.ts';
@@ -390,11 +391,24 @@ export class ExportService {
   }
 
   async list(tenant: string, stage?: string): Promise<ExportView[]> {
-    await this.#o.tenants.show(tenant);
-    let query = this.#db.selectFrom('logical_exports').selectAll().where('tenant_slug', '=', tenant);
-    if (stage) query = query.where('stage_name', '=', stage);
-    const rows = await query.orderBy('created_at', 'desc').execute();
+    const rows = await (await this.#of(tenant, stage)).orderBy('created_at', 'desc').execute();
     return rows.map(view);
+  }
+
+  /** One page of a tenant's (or a stage's) exports (keyset on created_at and id). */
+  async listPage(
+    tenant: string,
+    stage: string | undefined,
+    page: PageRequest<'created'>,
+  ): Promise<Page<ExportView>> {
+    const rows = await keysetPage(await this.#of(tenant, stage), { sort: 'created_at', id: 'id' }, page);
+    return { ...rows, items: rows.items.map(view) };
+  }
+
+  async #of(tenant: string, stage: string | undefined) {
+    await this.#o.tenants.show(tenant);
+    const query = this.#db.selectFrom('logical_exports').selectAll().where('tenant_slug', '=', tenant);
+    return stage ? query.where('stage_name', '=', stage) : query;
   }
 
   /** One export; with `tenant`, only if it belongs to that tenant (else: not found). */

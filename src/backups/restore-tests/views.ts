@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { RestoreTestsTable } from '../../store/schema.ts';
+import type { RestoreTestsTable } from '../../store/schema-backups.ts';
 import type { RestoreStatus, RestoreTestPhase, RestoreTestTrigger, TableCheck } from '../restore-plan.ts';
 
 export interface AppVerification {

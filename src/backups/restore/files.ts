@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename } from 'node:fs/promises';
 import type { Selectable } from 'kysely';
 import { InternalError } from '../../core/errors.ts';
-import type { RestoresTable } from '../../store/schema.ts';
+import type { RestoresTable } from '../../store/schema-backups.ts';
 import { chownTree, removeTree } from '../../system/safe-fs.ts';
 import type { ExportService } from '../logical/service.ts';
 import { message, type RestoreContext } from './context.ts';

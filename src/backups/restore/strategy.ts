@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { RestoresTable } from '../../store/schema.ts';
+import type { RestoresTable } from '../../store/schema-backups.ts';
 import type { Tier } from '../../tenants/schemas.ts';
 import type { RestoreMode } from '../restore-plan.ts';
 import type { RestoreObserved, RestoreStep } from './planner.ts';

@@ -80,7 +80,7 @@ export function App() {
     <I18nProvider catalogues={catalogues}>
       <ConsoleContextValue.Provider value={services.context}>
         <SessionProvider
-          api={services.context.loose}
+          api={services.context.api}
           csrf={services.csrf}
           live={services.context.live}
           expiry={services.expiry}

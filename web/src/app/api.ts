@@ -2,8 +2,8 @@
  * The console's side of the one typed API client (src/api/client/): a fetch
  * transport on the same origin with the session cookie and the CSRF token on
  * every change. Pages call `api` (TypedClient<paths>: bodies typed from the
- * OpenAPI document). `loose` is the same transport for paths built at run
- * time (a DataTable's list), whose rows the page names itself.
+ * OpenAPI document). `loose` is the same transport for a list whose query
+ * is built at run time from the URL (a DataTable's page).
  */
 import { ApiError, errorBodyOf, type ApiErrorBody } from '../../../src/api/client/errors.ts';
 import {
@@ -23,14 +23,11 @@ export type ConsoleApi = TypedClient<paths>;
 export interface LooseOptions {
   readonly params?: Readonly<Record<string, string>>;
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
-  readonly body?: unknown;
   readonly signal?: AbortSignal;
 }
 
-/** Calls by a path known only at run time; the caller says what the rows are. */
+/** A list's page by a path known only at run time (a DataTable's list, its query from the URL); the caller says what the rows are. */
 export interface LooseApi {
-  readonly get: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
-  readonly post: <T = unknown>(path: string, options?: LooseOptions) => Promise<T>;
   readonly page: <T>(path: string, options?: LooseOptions) => Promise<Page<T>>;
 }
 
@@ -72,22 +69,15 @@ export function pathOf(template: string, options: LooseOptions = {}): string {
 }
 
 export function createLooseApi(transport: Transport): LooseApi {
-  const call = async (method: 'GET' | 'POST', template: string, options: LooseOptions = {}) => {
-    const response = await transport({
-      method,
-      path: pathOf(template, options),
-      ...(options.body !== undefined ? { body: options.body } : method === 'POST' ? { body: {} } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (response.status >= 400)
-      throw new ApiError(response.status, errorBodyOf(response.status, response.body));
-    return response;
-  };
   return {
-    get: async <T>(path: string, options?: LooseOptions) => (await call('GET', path, options)).body as T,
-    post: async <T>(path: string, options?: LooseOptions) => (await call('POST', path, options)).body as T,
-    page: async <T>(path: string, options?: LooseOptions) => {
-      const response = await call('GET', path, options);
+    page: async <T>(template: string, options: LooseOptions = {}) => {
+      const response = await transport({
+        method: 'GET',
+        path: pathOf(template, options),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (response.status >= 400)
+        throw new ApiError(response.status, errorBodyOf(response.status, response.body));
       return { items: itemsOf<T>(response.body), nextCursor: response.header('x-next-cursor') || null };
     },
   };

@@ -1,24 +1,14 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import type { paths } from '../../../src/api/client/schema.ts';
+import type { RequestBody, ResponseBody } from '../../../src/api/client/typed.ts';
 import type { Permission } from '../../../src/core/policy.ts';
-import type { CsrfHolder, LooseApi } from './api.ts';
+import type { ConsoleApi, CsrfHolder } from './api.ts';
 import type { LiveEvents } from './live.ts';
 
-/** Who is signed in: the body of POST /api/v1/console/login and GET /api/v1/console/session. */
-export interface ConsoleSession {
-  readonly username: string;
-  readonly role: string;
-  /** A tenant admin's tenant (its slug); null for operators. */
-  readonly tenant: string | null;
-  readonly mfa: boolean;
-  readonly csrfToken: string;
-  readonly permissions: readonly Permission[];
-}
+/** Who is signed in: the body of POST /api/v1/console/login and GET /api/v1/console/session (the generated schema). */
+export type ConsoleSession = ResponseBody<paths, '/api/v1/console/session'>;
 
-export interface SignInInput {
-  readonly username: string;
-  readonly password: string;
-  readonly totp?: string;
-}
+export type SignInInput = RequestBody<paths, '/api/v1/console/login', 'post'>;
 
 type SessionState =
   | { readonly kind: 'loading' }
@@ -36,7 +26,7 @@ interface SessionApi {
 const SessionContext = createContext<SessionApi | null>(null);
 
 export function SessionProvider(props: {
-  readonly api: LooseApi;
+  readonly api: ConsoleApi;
   readonly csrf: CsrfHolder;
   readonly live: LiveEvents;
   readonly expiry: { onExpire: () => void };
@@ -62,7 +52,7 @@ export function SessionProvider(props: {
 
   useEffect(() => {
     let cancelled = false;
-    api.get<ConsoleSession>('/api/v1/console/session').then(
+    api.get('/api/v1/console/session').then(
       (session) => {
         if (!cancelled) accept(session);
       },
@@ -84,7 +74,7 @@ export function SessionProvider(props: {
           password: input.password,
           ...(input.totp ? { totp: input.totp } : {}),
         };
-        accept(await api.post<ConsoleSession>('/api/v1/console/login', { body }));
+        accept(await api.post('/api/v1/console/login', { body }));
       },
       signOut: async () => {
         try {

@@ -15,6 +15,8 @@ export function ConfirmDialog(props: {
   readonly confirmLabel: string;
   readonly danger?: boolean;
   readonly busy?: boolean;
+  /** Keeps the confirm button off until the operator has done what the dialog asks (typed a name). */
+  readonly confirmDisabled?: boolean;
   readonly error?: unknown;
   readonly onConfirm: () => void;
   readonly onCancel: () => void;
@@ -59,6 +61,7 @@ export function ConfirmDialog(props: {
         <Button
           variant={props.danger ? 'danger' : 'primary'}
           busy={props.busy ?? false}
+          disabled={props.confirmDisabled}
           onClick={props.onConfirm}
         >
           {props.confirmLabel}

@@ -1,6 +1,8 @@
 import { useRef, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { useVirtualizer } from '@tanstack/react-virtual';
+import type { paths } from '../../../src/api/client/schema.ts';
+import type { ListItem, PathsWith } from '../../../src/api/client/typed.ts';
 import type { LooseOptions, Page } from '../app/api.ts';
 import { useT } from '../app/i18n.tsx';
 import { useConsole, useQuery, type QueryOptions, type QueryResult } from '../app/query.ts';
@@ -15,24 +17,32 @@ export interface Column<T> {
   readonly sort?: string;
   /** The row's header cell (scope="row"): its name. */
   readonly rowHeader?: boolean;
+  /** The cells' class (`wrap` for long text). */
+  readonly className?: string;
 }
 
 /** Above this many rows a page renders only the rows in view. */
 const virtualAbove = 150;
 const rowHeight = 37;
 
+interface TablePageOptions extends QueryOptions {
+  readonly params?: LooseOptions['params'];
+  readonly filters?: readonly string[];
+  readonly defaultLimit?: number;
+}
+
 /**
  * One page of a server-paginated list, its view state in the URL: `cursor`,
  * `limit`, `sort`, `order`, and the filters named. Refetches on its topics.
+ * Its rows are typed by the path (the generated schema's list item); a page
+ * may still name them itself (`useTablePage<Row>(path)`).
  */
-export function useTablePage<T>(
-  path: string,
-  options: {
-    readonly params?: LooseOptions['params'];
-    readonly filters?: readonly string[];
-    readonly defaultLimit?: number;
-  } & QueryOptions,
-): QueryResult<Page<T>> {
+export function useTablePage<Path extends PathsWith<paths, 'get'>>(
+  path: Path,
+  options: TablePageOptions,
+): QueryResult<Page<ListItem<paths, Path>>>;
+export function useTablePage<T>(path: string, options: TablePageOptions): QueryResult<Page<T>>;
+export function useTablePage<T>(path: string, options: TablePageOptions): QueryResult<Page<T>> {
   const url = useUrlState();
   const { loose } = useConsole();
   const query: Record<string, string> = {};
@@ -145,11 +155,11 @@ export function DataTable<T>(props: {
               >
                 {props.columns.map((column) =>
                   column.rowHeader ? (
-                    <th key={column.key} scope="row" data-label={column.header}>
+                    <th key={column.key} scope="row" data-label={column.header} className={column.className}>
                       {column.render(row)}
                     </th>
                   ) : (
-                    <td key={column.key} data-label={column.header}>
+                    <td key={column.key} data-label={column.header} className={column.className}>
                       {column.render(row)}
                     </td>
                   ),

@@ -10,6 +10,7 @@ import {
   type SelectHTMLAttributes,
 } from 'react';
 import { describeError } from '../app/api.ts';
+import { Button } from './Button.tsx';
 import { ErrorBanner } from './ErrorBanner.tsx';
 
 interface FormState {
@@ -151,5 +152,78 @@ export function SelectField({
         ))}
       </select>
     </FieldFrame>
+  );
+}
+
+/** A yes/no field: the box inside its label; the API's error for it shows below. */
+export function CheckField({
+  name,
+  label,
+  checked,
+  onChecked,
+  ...input
+}: {
+  readonly name: string;
+  readonly label: string;
+  readonly checked: boolean;
+  readonly onChecked: (checked: boolean) => void;
+} & Omit<InputHTMLAttributes<HTMLInputElement>, 'name' | 'onChange' | 'checked' | 'type'>) {
+  const id = useId();
+  const error = useFieldError(name);
+  return (
+    <div className={`field${error ? ' field-invalid' : ''}`}>
+      <label className="inline">
+        <input
+          {...input}
+          type="checkbox"
+          name={name}
+          checked={checked}
+          onChange={(event) => onChecked(event.target.checked)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${id}-error` : undefined}
+        />{' '}
+        {label}
+      </label>
+      {error ? (
+        <div className="field-error" id={`${id}-error`} role="alert">
+          {error}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * A form under its own heading, in a section it names: an intro, a notice
+ * (what the last submit did), the fields, and the submit button last.
+ */
+export function FormSection(props: {
+  readonly title: string;
+  /** The heading's level: 2 for a page's form, 3 for one inside a section. */
+  readonly level?: 2 | 3;
+  readonly id?: string;
+  readonly intro?: ReactNode;
+  readonly notice?: ReactNode;
+  readonly onSubmit: () => void | Promise<unknown>;
+  readonly error: unknown;
+  readonly submitLabel: string;
+  readonly busy: boolean;
+  readonly children: ReactNode;
+}) {
+  const generated = useId();
+  const id = props.id ?? generated;
+  const Heading = props.level === 3 ? 'h3' : 'h2';
+  return (
+    <section aria-labelledby={id}>
+      <Heading id={id}>{props.title}</Heading>
+      {props.intro}
+      {props.notice}
+      <Form onSubmit={props.onSubmit} error={props.error} label={props.title}>
+        {props.children}
+        <Button type="submit" variant="primary" busy={props.busy}>
+          {props.submitLabel}
+        </Button>
+      </Form>
+    </section>
   );
 }

@@ -1,6 +1,9 @@
 export { Button } from './Button.tsx';
 export { ErrorBanner } from './ErrorBanner.tsx';
-export { Form, TextField, SelectField } from './Form.tsx';
+export { Form, TextField, SelectField, CheckField, FormSection } from './Form.tsx';
+export { numberOrTyped, useFormState, useFormValues, type FormState } from './form-state.ts';
+export { ConfirmAction } from './ConfirmAction.tsx';
+export { ListTable } from './ListTable.tsx';
 export { ConfirmDialog } from './ConfirmDialog.tsx';
 export { Progress, Steps } from './Progress.tsx';
 export { StatusBadge, toneOf, type Tone } from './StatusBadge.tsx';
@@ -8,3 +11,4 @@ export { Tabs } from './Tabs.tsx';
 export { CodeBlock, LogView } from './LogView.tsx';
 export { DataTable, useTablePage, type Column } from './DataTable.tsx';
 export { Page } from './Page.tsx';
+export { FilterCheck, FilterText } from './Filters.tsx';

@@ -1,25 +1,22 @@
 import { useState } from 'react';
-import type { ConsoleApi } from '../../app/api.ts';
-import { useMutation } from '../../app/query.ts';
 import { useCan, useSession } from '../../app/session.tsx';
 import {
-  Button,
   CodeBlock,
+  ConfirmAction,
   DataTable,
-  Form,
+  FormSection,
   Page,
   SelectField,
   StatusBadge,
   TextField,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
 import { present } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
-import { operatorRoles, type AddedOperator, type OperatorRow } from './types.ts';
-
-const emptyForm = { username: '', role: 'operator', password: '' };
+import { Flash, asTyped } from '../ops-kit/kit.tsx';
+import { operatorRoles, type OperatorRow } from './types.ts';
 
 /** Operators: role, MFA, last sign-in; add one (a one-time password shown once), remove one, reset MFA. */
 export default function OperatorList() {
@@ -27,15 +24,13 @@ export default function OperatorList() {
   const can = useCan();
   const session = useSession();
   const [flash, setFlash] = useState<string | null>(null);
-  const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<OperatorRow>('/api/v1/operators', { topics: ['operators'] });
-  const add = useMutation(
-    (api: ConsoleApi, body: typeof emptyForm) =>
-      shaped<AddedOperator>(api.post('/api/v1/operators', { body: asTyped(present(body)) })),
+  const result = useTablePage('/api/v1/operators', { topics: ['operators'] });
+  const add = useFormState(
+    { username: '', role: 'operator', password: '' },
+    (api, values) => api.post('/api/v1/operators', { body: asTyped(present(values)) }),
     {
       onSuccess: (added) => {
         setFlash(t('operators.added', { username: added.operator.username }));
-        reset();
         result.refetch();
       },
     },
@@ -116,31 +111,31 @@ export default function OperatorList() {
         empty={t('operators.empty')}
       />
       {writable ? (
-        <section aria-labelledby="operator-add">
-          <h2 id="operator-add">{t('operators.add')}</h2>
-          <Form label={t('operators.add')} error={add.error} onSubmit={() => add.mutate(form)}>
-            <TextField
-              {...field('username')}
-              label={t('operators.add.username')}
-              autoComplete="off"
-              required
-            />
-            <SelectField
-              {...field('role')}
-              label={t('operators.add.role')}
-              options={operatorRoles.map((role) => ({ value: role, label: t(`roles.${role}`) }))}
-            />
-            <TextField
-              {...field('password')}
-              type="password"
-              autoComplete="new-password"
-              label={t('operators.add.password')}
-            />
-            <Button type="submit" variant="primary" busy={add.pending}>
-              {t('operators.add')}
-            </Button>
-          </Form>
-        </section>
+        <FormSection
+          id="operator-add"
+          title={t('operators.add')}
+          {...add.form}
+          submitLabel={t('operators.add')}
+          busy={add.pending}
+        >
+          <TextField
+            {...add.field('username')}
+            label={t('operators.add.username')}
+            autoComplete="off"
+            required
+          />
+          <SelectField
+            {...add.field('role')}
+            label={t('operators.add.role')}
+            options={operatorRoles.map((role) => ({ value: role, label: t(`roles.${role}`) }))}
+          />
+          <TextField
+            {...add.field('password')}
+            type="password"
+            autoComplete="new-password"
+            label={t('operators.add.password')}
+          />
+        </FormSection>
       ) : null}
     </Page>
   );

@@ -1,24 +1,22 @@
 import { useState } from 'react';
-import type { ConsoleApi } from '../../app/api.ts';
-import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import {
-  Button,
   CodeBlock,
+  ConfirmAction,
   DataTable,
-  Form,
+  FormSection,
   Page,
   SelectField,
   StatusBadge,
   TextField,
+  numberOrTyped,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues } from '../ops-kit/kit.tsx';
-import { operatorRoles, tokenScopes, type IssuedToken, type TokenRow } from './types.ts';
-
-const emptyForm = { name: '', role: '', scope: '', expiresInDays: '' };
+import { Flash, asTyped } from '../ops-kit/kit.tsx';
+import { operatorRoles, tokenScopes, type TokenRow } from './types.ts';
 
 /**
  * API tokens (owners see everyone's, others their own): create one (its
@@ -29,28 +27,19 @@ export default function TokenList() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
-  const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<TokenRow>('/api/v1/tokens', { topics: ['tokens'] });
-  const create = useMutation(
-    (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<IssuedToken>(
-        api.post('/api/v1/tokens', {
-          body: asTyped({
-            name: f.name,
-            ...(f.role ? { role: f.role } : {}),
-            ...(f.scope ? { scope: f.scope } : {}),
-            ...(f.expiresInDays
-              ? { expiresInDays: /^\d+$/.test(f.expiresInDays) ? Number(f.expiresInDays) : f.expiresInDays }
-              : {}),
-          }),
+  const result = useTablePage('/api/v1/tokens', { topics: ['tokens'] });
+  const create = useFormState(
+    { name: '', role: '', scope: '', expiresInDays: '' },
+    (api, f) =>
+      api.post('/api/v1/tokens', {
+        body: asTyped({
+          name: f.name,
+          ...(f.role ? { role: f.role } : {}),
+          ...(f.scope ? { scope: f.scope } : {}),
+          ...(f.expiresInDays ? { expiresInDays: numberOrTyped(f.expiresInDays) } : {}),
         }),
-      ),
-    {
-      onSuccess: () => {
-        reset();
-        result.refetch();
-      },
-    },
+      }),
+    { onSuccess: result.refetch },
   );
   const columns: Column<TokenRow>[] = [
     { key: 'name', header: t('tokens.col.name'), rowHeader: true, render: (k) => k.name },
@@ -116,32 +105,36 @@ export default function TokenList() {
         rowKey={(k) => k.id}
         empty={t('tokens.empty')}
       />
-      <section aria-labelledby="token-create">
-        <h2 id="token-create">{t('tokens.create')}</h2>
-        <Form label={t('tokens.create')} error={create.error} onSubmit={() => create.mutate(form)}>
-          <TextField {...field('name')} label={t('tokens.create.name')} autoComplete="off" required />
-          <SelectField
-            {...field('role')}
-            label={t('tokens.create.role')}
-            options={[
-              { value: '', label: '–' },
-              ...operatorRoles.map((role) => ({ value: role, label: t(`roles.${role}`) })),
-            ]}
-          />
-          <SelectField
-            {...field('scope')}
-            label={t('tokens.create.scope')}
-            options={[
-              { value: '', label: '–' },
-              ...tokenScopes.map((scope) => ({ value: scope, label: scope })),
-            ]}
-          />
-          <TextField {...field('expiresInDays')} label={t('tokens.create.expires')} inputMode="numeric" />
-          <Button type="submit" variant="primary" busy={create.pending}>
-            {t('tokens.create')}
-          </Button>
-        </Form>
-      </section>
+      <FormSection
+        id="token-create"
+        title={t('tokens.create')}
+        {...create.form}
+        submitLabel={t('tokens.create')}
+        busy={create.pending}
+      >
+        <TextField {...create.field('name')} label={t('tokens.create.name')} autoComplete="off" required />
+        <SelectField
+          {...create.field('role')}
+          label={t('tokens.create.role')}
+          options={[
+            { value: '', label: '–' },
+            ...operatorRoles.map((role) => ({ value: role, label: t(`roles.${role}`) })),
+          ]}
+        />
+        <SelectField
+          {...create.field('scope')}
+          label={t('tokens.create.scope')}
+          options={[
+            { value: '', label: '–' },
+            ...tokenScopes.map((scope) => ({ value: scope, label: scope })),
+          ]}
+        />
+        <TextField
+          {...create.field('expiresInDays')}
+          label={t('tokens.create.expires')}
+          inputMode="numeric"
+        />
+      </FormSection>
     </Page>
   );
 }

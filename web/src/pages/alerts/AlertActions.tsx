@@ -4,7 +4,6 @@ import { useT } from '../../app/i18n.tsx';
 import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { Button, ConfirmDialog, ErrorBanner, TextField } from '../../ui/index.ts';
-import { shaped } from '../ops-kit/kit.tsx';
 import { canAcknowledge, canResolve, type AlertRow } from './types.ts';
 
 /**
@@ -24,18 +23,15 @@ export function AlertActions(props: {
   const [resolving, setResolving] = useState(false);
   const [note, setNote] = useState('');
   const ack = useMutation(
-    (api: ConsoleApi, id: string) =>
-      shaped<AlertRow>(api.post('/api/v1/alerts/{id}/ack', { params: { id } })),
+    (api: ConsoleApi, id: string) => api.post('/api/v1/alerts/{id}/ack', { params: { id } }),
     { onSuccess: (a) => props.onDone(t('alerts.acked', { id: a.id })) },
   );
   const resolve = useMutation(
     (api: ConsoleApi, input: { id: string; note: string }) =>
-      shaped<AlertRow>(
-        api.post('/api/v1/alerts/{id}/resolve', {
-          params: { id: input.id },
-          body: { note: input.note },
-        }),
-      ),
+      api.post('/api/v1/alerts/{id}/resolve', {
+        params: { id: input.id },
+        body: { note: input.note },
+      }),
     {
       onSuccess: (a) => {
         setResolving(false);

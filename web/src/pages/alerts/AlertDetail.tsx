@@ -1,14 +1,12 @@
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
-import { itemsOf } from '../../app/api.ts';
 import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { CodeBlock, ErrorBanner, Page, StatusBadge } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Facts, Flash, shaped } from '../ops-kit/kit.tsx';
+import { Facts, Flash } from '../ops-kit/kit.tsx';
 import { place } from '../ops-kit/format.ts';
 import { AlertActions } from './AlertActions.tsx';
-import type { AlertRow, PageRow } from './types.ts';
 
 /** One alert: what raised it and what was seen, who was told, who took and ended it; acknowledge, resolve. */
 export default function AlertDetail() {
@@ -20,7 +18,7 @@ export default function AlertDetail() {
     signal.topic !== 'alerts' || signal.id === id;
   const alert = useQuery(
     ['alert', id],
-    (api, signal) => shaped<AlertRow>(api.get('/api/v1/alerts/{id}', { params: { id }, signal })),
+    (api, signal) => api.get('/api/v1/alerts/{id}', { params: { id }, signal }),
     {
       topics: ['alerts'],
       match,
@@ -29,7 +27,7 @@ export default function AlertDetail() {
   const pages = useQuery(
     ['alert-pages', id],
     async (api, signal) =>
-      itemsOf<PageRow>(await api.get('/api/v1/oncall/pages/{alert}', { params: { alert: id }, signal })),
+      (await api.get('/api/v1/oncall/pages/{alert}', { params: { alert: id }, signal })).pages,
     { topics: ['alerts', 'oncall'], match },
   );
   const a = alert.data;

@@ -13,7 +13,7 @@ export default function AlertList() {
   const { t, formatDate } = useI18n();
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
-  const result = useTablePage<AlertRow>('/api/v1/alerts', {
+  const result = useTablePage('/api/v1/alerts', {
     filters: ['open', 'status', 'severity', 'tenant'],
     defaultLimit: 100,
     topics: ['alerts'],

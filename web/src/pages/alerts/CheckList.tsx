@@ -1,20 +1,21 @@
 import { useState } from 'react';
-import type { ConsoleApi } from '../../app/api.ts';
-import { useMutation } from '../../app/query.ts';
+import { useI18n } from '../../app/i18n.tsx';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import {
-  Button,
+  ConfirmAction,
   DataTable,
-  Form,
+  FilterText,
+  FormSection,
   Page,
   StatusBadge,
   TextField,
+  numberOrTyped,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
-import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, FilterText, useFormValues } from '../ops-kit/kit.tsx';
+import { Flash, asTyped } from '../ops-kit/kit.tsx';
 import { formatDuration } from '../ops-kit/format.ts';
 import type { CheckRow } from './types.ts';
 
@@ -27,31 +28,26 @@ export default function CheckList() {
   const url = useUrlState();
   const tenant = url.get('tenant');
   const [flash, setFlash] = useState<string | null>(null);
-  const { values: form, field, reset } = useFormValues(emptyForm);
-  const result = useTablePage<CheckRow>('/api/v1/tenants/{tenant}/checks', {
+  const result = useTablePage('/api/v1/tenants/{tenant}/checks', {
     params: { tenant },
     enabled: tenant !== '',
     topics: ['checks'],
     match: (signal) => signal.topic !== 'checks' || !('tenant' in signal) || signal.tenant === tenant,
   });
-  const add = useMutation(
-    (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<CheckRow>(
-        api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
-          params: { tenant, stage: f.stage },
-          body: asTyped({
-            path: f.path,
-            interval: f.interval,
-            ...(f.expectStatus
-              ? { expectStatus: /^\d+$/.test(f.expectStatus) ? Number(f.expectStatus) : f.expectStatus }
-              : {}),
-          }),
+  const add = useFormState(
+    emptyForm,
+    (api, f) =>
+      api.post('/api/v1/tenants/{tenant}/stages/{stage}/checks', {
+        params: { tenant, stage: f.stage },
+        body: asTyped({
+          path: f.path,
+          interval: f.interval,
+          ...(f.expectStatus ? { expectStatus: numberOrTyped(f.expectStatus) } : {}),
         }),
-      ),
+      }),
     {
       onSuccess: () => {
         setFlash(t('checks.added'));
-        reset();
         result.refetch();
       },
     },
@@ -127,18 +123,18 @@ export default function CheckList() {
             empty={t('checks.empty')}
           />
           {can('tenants.write') ? (
-            <section aria-labelledby="check-add">
-              <h2 id="check-add">{t('checks.add')}</h2>
-              <Form label={t('checks.add')} error={add.error} onSubmit={() => add.mutate(form)}>
-                <TextField {...field('stage')} label={t('checks.add.stage')} />
-                <TextField {...field('path')} label={t('checks.add.path')} />
-                <TextField {...field('expectStatus')} label={t('checks.add.status')} inputMode="numeric" />
-                <TextField {...field('interval')} label={t('checks.add.interval')} />
-                <Button type="submit" variant="primary" busy={add.pending}>
-                  {t('checks.add')}
-                </Button>
-              </Form>
-            </section>
+            <FormSection
+              id="check-add"
+              title={t('checks.add')}
+              {...add.form}
+              submitLabel={t('checks.add')}
+              busy={add.pending}
+            >
+              <TextField {...add.field('stage')} label={t('checks.add.stage')} />
+              <TextField {...add.field('path')} label={t('checks.add.path')} />
+              <TextField {...add.field('expectStatus')} label={t('checks.add.status')} inputMode="numeric" />
+              <TextField {...add.field('interval')} label={t('checks.add.interval')} />
+            </FormSection>
           ) : null}
         </>
       )}

@@ -1,11 +1,19 @@
 import { useState } from 'react';
-import type { ConsoleApi } from '../../app/api.ts';
-import { useMutation } from '../../app/query.ts';
+import { useI18n } from '../../app/i18n.tsx';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
-import { Button, DataTable, Form, Page, TextField, useTablePage, type Column } from '../../ui/index.ts';
-import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped, asTyped, useFormValues, FilterCheck } from '../ops-kit/kit.tsx';
+import {
+  ConfirmAction,
+  DataTable,
+  FilterCheck,
+  FormSection,
+  Page,
+  TextField,
+  useFormState,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
+import { Flash, asTyped } from '../ops-kit/kit.tsx';
 import { place, present } from '../ops-kit/format.ts';
 import type { SilenceRow } from './types.ts';
 
@@ -18,23 +26,13 @@ export default function SilenceList() {
   const url = useUrlState();
   const [flash, setFlash] = useState<string | null>(null);
   // From an alert: its place fills the form (`?tenant=&stage=`).
-  const {
-    values: form,
-    field,
-    reset,
-  } = useFormValues(() => ({
-    ...emptyForm,
-    tenant: url.get('tenant'),
-    stage: url.get('stage'),
-  }));
-  const result = useTablePage<SilenceRow>('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
-  const add = useMutation(
-    (api: ConsoleApi, body: typeof emptyForm) =>
-      shaped<SilenceRow>(api.post('/api/v1/silences', { body: asTyped(present(body)) })),
+  const result = useTablePage('/api/v1/silences', { filters: ['all'], topics: ['silences'] });
+  const add = useFormState(
+    () => ({ ...emptyForm, tenant: url.get('tenant'), stage: url.get('stage') }),
+    (api, values) => api.post('/api/v1/silences', { body: asTyped(present(values)) }),
     {
       onSuccess: (s) => {
         setFlash(t('silences.added', { id: s.id }));
-        reset();
         result.refetch();
       },
     },
@@ -81,18 +79,18 @@ export default function SilenceList() {
         empty={t('silences.empty')}
       />
       {can('tenants.write') ? (
-        <section aria-labelledby="silence-add">
-          <h2 id="silence-add">{t('silences.add')}</h2>
-          <Form label={t('silences.add')} error={add.error} onSubmit={() => add.mutate(form)}>
-            <TextField {...field('tenant')} label={t('silences.tenant')} required />
-            <TextField {...field('stage')} label={t('silences.stage')} />
-            <TextField {...field('for')} label={t('silences.for')} />
-            <TextField {...field('reason')} label={t('silences.reason')} required />
-            <Button type="submit" variant="primary" busy={add.pending}>
-              {t('silences.add')}
-            </Button>
-          </Form>
-        </section>
+        <FormSection
+          id="silence-add"
+          title={t('silences.add')}
+          {...add.form}
+          submitLabel={t('silences.add')}
+          busy={add.pending}
+        >
+          <TextField {...add.field('tenant')} label={t('silences.tenant')} required />
+          <TextField {...add.field('stage')} label={t('silences.stage')} />
+          <TextField {...add.field('for')} label={t('silences.for')} />
+          <TextField {...add.field('reason')} label={t('silences.reason')} required />
+        </FormSection>
       ) : null}
     </Page>
   );

@@ -1,3 +1,5 @@
+import type { paths } from '../../../../src/api/client/schema.ts';
+import type { ListItem, ResponseBody } from '../../../../src/api/client/typed.ts';
 import { useEffect, useState } from 'react';
 import { useMutation } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
@@ -13,35 +15,11 @@ import {
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { shaped } from '../ops-kit/kit.tsx';
 import type { ConsoleApi } from '../../app/api.ts';
 
-interface AuditEvent {
-  readonly seq: string;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly target: string;
-  readonly tenant: string | null;
-  readonly outcome: string;
-  readonly address: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
-
-interface VerifyReport {
-  readonly ok: boolean;
-  readonly checked: number;
-  readonly lastSeq: string | null;
-  readonly legacy: number;
-  readonly checkpoint: {
-    readonly seq: string;
-    readonly at: string;
-    readonly stores: readonly string[];
-  } | null;
-  readonly problem: { readonly seq: string; readonly message: string } | null;
-  readonly problems: readonly { readonly seq: string; readonly message: string }[];
-  readonly warnings: readonly string[];
-}
+/** What the audit API returns (the generated schema). */
+type AuditEvent = ListItem<paths, '/api/v1/audit'>;
+type VerifyReport = ResponseBody<paths, '/api/v1/audit/verify'>;
 
 const filters = ['tenant', 'action', 'actor', 'since', 'until'] as const;
 type Filter = (typeof filters)[number];
@@ -76,15 +54,13 @@ export default function AuditPage() {
   useEffect(() => {
     if (unsorted) url.set({ sort: 'seq', order: 'desc' });
   }, [unsorted, url]);
-  const result = useTablePage<AuditEvent>('/api/v1/audit', {
+  const result = useTablePage('/api/v1/audit', {
     enabled: !unsorted,
     filters: [...filters],
     defaultLimit: 100,
     topics: ['audit'],
   });
-  const verify = useMutation((api: ConsoleApi, _input: null) =>
-    shaped<VerifyReport>(api.get('/api/v1/audit/verify')),
-  );
+  const verify = useMutation((api: ConsoleApi, _input: null) => api.get('/api/v1/audit/verify'));
   const columns: Column<AuditEvent>[] = [
     { key: 'seq', header: t('audit.col.seq'), sort: 'seq', rowHeader: true, render: (e) => e.seq },
     { key: 'at', header: t('audit.col.at'), render: (e) => formatDate(e.at) },

@@ -1,10 +1,18 @@
 import { useState } from 'react';
 import { useUrlState } from '../../app/url.ts';
 import { useCan } from '../../app/session.tsx';
-import { DataTable, Page, StatusBadge, Tabs, useTablePage, type Column } from '../../ui/index.ts';
+import {
+  ConfirmAction,
+  DataTable,
+  Page,
+  StatusBadge,
+  Tabs,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
 import { place } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, shaped } from '../ops-kit/kit.tsx';
+import { Flash, shaped } from '../ops-kit/kit.tsx';
 import { RestoreList } from './RestoreList.tsx';
 import { RestoreTestList } from './RestoreTestList.tsx';
 import { StageBackupsView } from './StageBackupsView.tsx';

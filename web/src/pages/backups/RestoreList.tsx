@@ -1,12 +1,20 @@
 import { useState } from 'react';
+import { Link } from 'wouter';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
-import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
+import {
+  ConfirmAction,
+  DataTable,
+  FilterText,
+  StatusBadge,
+  useTablePage,
+  type Column,
+} from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { ConfirmAction, Flash, FilterText } from '../ops-kit/kit.tsx';
+import { Flash } from '../ops-kit/kit.tsx';
 import type { RestoreRow } from './types.ts';
 
-/** A tenant's restores (the tenant in the URL), newest first; discard what an in-place restore kept. */
+/** A tenant's restores (the tenant in the URL), newest first, each opening its progress and evidence; discard what an in-place restore kept. */
 export function RestoreList() {
   const { t, formatDate } = useI18n();
   const can = useCan();
@@ -19,7 +27,16 @@ export function RestoreList() {
     topics: ['restores'],
   });
   const columns: Column<RestoreRow>[] = [
-    { key: 'id', header: t('restores.col.id'), rowHeader: true, render: (r) => `#${r.id}` },
+    {
+      key: 'id',
+      header: t('restores.col.id'),
+      rowHeader: true,
+      render: (r) => (
+        <Link
+          href={`/backups?${new URLSearchParams({ tab: 'stage', tenant: r.tenant, stage: r.sourceStage, restore: r.id }).toString()}`}
+        >{`#${r.id}`}</Link>
+      ),
+    },
     { key: 'from', header: t('restores.col.from'), render: (r) => r.sourceStage },
     { key: 'into', header: t('restores.col.into'), render: (r) => r.targetStage },
     { key: 'mode', header: t('restores.col.mode'), render: (r) => r.mode },

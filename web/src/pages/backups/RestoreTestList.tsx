@@ -1,8 +1,7 @@
 import { Link } from 'wouter';
-import { DataTable, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
+import { DataTable, FilterText, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
 import { formatDuration, place } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { FilterText } from '../ops-kit/kit.tsx';
 import { fingerprintVerdict, type RestoreTestRow } from './types.ts';
 
 /** Restore tests, newest first, with their evidence at a glance: RPO, RTO, fingerprints. */

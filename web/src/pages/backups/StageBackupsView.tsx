@@ -8,15 +8,22 @@ import { Button, ErrorBanner, Form, SelectField, StatusBadge, TextField } from '
 import { formatBytes, formatDuration } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { Facts, Flash, shaped, asTyped } from '../ops-kit/kit.tsx';
+import { RestoreForm } from './RestoreForm.tsx';
+import { RestoreProgress } from './RestoreProgress.tsx';
 import type { RestoreTestRow, StageBackups } from './types.ts';
 
-/** One stage's physical backups (tenant and stage in the URL): freshness, restorable range, runs; back up or test a restore now. */
+/**
+ * One stage's physical backups (tenant and stage in the URL): freshness,
+ * restorable range, runs; back up, test a restore or restore now, and follow
+ * the restore started (its id in the URL).
+ */
 export function StageBackupsView() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
   const tenant = url.get('tenant');
   const stage = url.get('stage');
+  const restoreId = url.get('restore');
   const [draft, setDraft] = useState({ tenant, stage: stage || 'prod' });
   const [type, setType] = useState('full');
   const [flash, setFlash] = useState<string | null>(null);
@@ -57,7 +64,7 @@ export function StageBackupsView() {
     <>
       <Form
         label={t('backups.tab.stage')}
-        onSubmit={() => url.set({ tenant: draft.tenant.trim(), stage: draft.stage.trim() })}
+        onSubmit={() => url.set({ tenant: draft.tenant.trim(), stage: draft.stage.trim(), restore: null })}
       >
         <TextField
           name="tenant"
@@ -124,12 +131,27 @@ export function StageBackupsView() {
               <Button busy={restoreTest.pending} onClick={() => void restoreTest.mutate(null)}>
                 {t('backups.restoreTest.run')}
               </Button>
+              {restoreTest.data ? (
+                <Link href={`/backups/restore-tests/${encodeURIComponent(restoreTest.data.id)}`}>
+                  {t('backups.restoreTest.open', { id: restoreTest.data.id })}
+                </Link>
+              ) : null}
               <Link
                 href={`/backups?tab=tests&tenant=${encodeURIComponent(tenant)}&stage=${encodeURIComponent(stage)}`}
               >
                 {t('backups.tab.tests')}
               </Link>
             </div>
+          ) : null}
+          {restoreId !== '' ? <RestoreProgress key={restoreId} id={restoreId} /> : null}
+          {can('tenants.write') && b.cluster ? (
+            <RestoreForm
+              backups={b}
+              onStarted={(restore) => {
+                setFlash(t('restore.started', { id: restore.id }));
+                url.set({ restore: restore.id });
+              }}
+            />
           ) : null}
           <h2>{t('backups.stage.backups')}</h2>
           <table aria-label={t('backups.stage.backups')}>

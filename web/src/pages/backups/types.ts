@@ -1,129 +1,16 @@
-/** What the backups, restores and restore-tests API returns (the fields these pages show). */
-export interface PhysicalPolicy {
-  readonly full: string;
-  readonly diff: string | null;
-  readonly incr: string | null;
-  readonly retainDays: number;
-}
+import type { paths } from '../../../../src/api/client/schema.ts';
+import type { ResponseBody } from '../../../../src/api/client/typed.ts';
 
-export interface VerifyView {
-  readonly at: string;
-  readonly ok: boolean;
-  readonly report: string;
-}
+/** What the backups, restores and restore-tests API returns: the types generated from its contracts (src/api/contracts/). */
+export type ClusterRow = ResponseBody<paths, '/api/v1/backup-clusters'>['clusters'][number];
+export type StageBackups = ResponseBody<paths, '/api/v1/tenants/{tenant}/stages/{stage}/backups'>;
+export type RestorableRange = StageBackups['restorable'][number];
+export type RestoreTestRow = ResponseBody<paths, '/api/v1/restore-tests/{id}'>;
+export type RestoreRow = ResponseBody<paths, '/api/v1/restores/{id}'>;
+export type RestorePhase = RestoreRow['phase'];
 
-export interface ClusterRow {
-  readonly stanza: string;
-  readonly kind: string;
-  readonly tenant: string | null;
-  readonly stage: string | null;
-  readonly live: boolean;
-  readonly policy: PhysicalPolicy;
-  readonly lastVerify: VerifyView | null;
-}
-
-export interface StoredBackup {
-  readonly label: string;
-  readonly type: string;
-  readonly repo: number;
-  readonly startedAt: string;
-  readonly stoppedAt: string;
-  readonly repositoryBytes: number;
-  readonly error: boolean;
-}
-
-export interface BackupRun {
-  readonly id: string;
-  readonly type: string;
-  readonly repo: number;
-  readonly status: string;
-  readonly label: string | null;
-  readonly startedAt: string;
-  readonly durationMs: number | null;
-  readonly sizeBytes: number | null;
-  readonly error: string | null;
-}
-
-export interface StageBackups {
-  readonly tenant: string;
-  readonly stage: string;
-  readonly cluster: string | null;
-  readonly reason: string | null;
-  readonly policy: PhysicalPolicy | null;
-  readonly freshness: {
-    readonly label: string;
-    readonly stoppedAt: string;
-    readonly ageSeconds: number;
-  } | null;
-  readonly error: string | null;
-  readonly backups: readonly StoredBackup[];
-  readonly restorable: readonly {
-    readonly repo: number;
-    readonly from: string;
-    readonly latestBackupAt: string;
-    readonly latestWal: string | null;
-  }[];
-  readonly runs: readonly BackupRun[];
-  readonly lastVerify: VerifyView | null;
-}
-
-export interface TableCheck {
-  readonly table: string;
-  readonly expected: { readonly rows: number; readonly sum: string; readonly xor: string } | null;
-  readonly actual: { readonly rows: number; readonly sum: string; readonly xor: string } | null;
-  readonly ok: boolean;
-}
-
-export interface RestoreTestRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly stage: string;
-  readonly cluster: string;
-  readonly trigger: string;
-  readonly status: string;
-  readonly phase: string;
-  readonly repo: number | null;
-  readonly backupLabel: string | null;
-  readonly backupStoppedAt: string | null;
-  readonly restorePoint: string | null;
-  readonly rpoSeconds: number | null;
-  readonly rtoMs: number | null;
-  readonly verification: {
-    readonly fingerprint: {
-      readonly ok: boolean;
-      readonly exact: boolean;
-      readonly why: string | null;
-      readonly takenByTest: boolean;
-      readonly tables: readonly TableCheck[];
-    } | null;
-    readonly app: {
-      readonly command: string;
-      readonly release: string;
-      readonly exitCode: number;
-      readonly output: string;
-    } | null;
-  } | null;
-  readonly error: string | null;
-  readonly createdBy: string;
-  readonly startedAt: string;
-  readonly finishedAt: string | null;
-}
-
-export interface RestoreRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly sourceStage: string;
-  readonly targetStage: string;
-  readonly mode: string;
-  readonly toTime: string;
-  readonly status: string;
-  readonly phase: string;
-  readonly progress: string;
-  readonly keptDatabase: string | null;
-  readonly discardedAt: string | null;
-  readonly error: string | null;
-  readonly createdAt: string;
-}
+/** A restore's phases in the order the restore goes through them (Steward's own list; the API's enum is the same). */
+export { restorePhases } from '../../../../src/backups/restore-phases.ts';
 
 /** A restore test's fingerprint verdict in one word: match, differ or none. */
 export function fingerprintVerdict(test: Pick<RestoreTestRow, 'verification'>): 'ok' | 'bad' | 'none' {

@@ -1,43 +1,39 @@
 import { useState } from 'react';
-import type { ConsoleApi } from '../../app/api.ts';
-import { useMutation } from '../../app/query.ts';
+import type { paths } from '../../../../src/api/client/schema.ts';
+import type { ListItem } from '../../../../src/api/client/typed.ts';
+import { useI18n } from '../../app/i18n.tsx';
 import { useCan } from '../../app/session.tsx';
 import {
-  Button,
+  CheckField,
+  ConfirmAction,
   DataTable,
-  Form,
+  FilterCheck,
+  FilterText,
+  FormSection,
   Page,
   StatusBadge,
   TextField,
+  numberOrTyped,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
+import { Flash, asTyped } from '../ops-kit/kit.tsx';
 import { place, present, windowState } from '../ops-kit/format.ts';
-import { useI18n } from '../../app/i18n.tsx';
-import {
-  ConfirmAction,
-  Flash,
-  shaped,
-  asTyped,
-  FilterText,
-  useFormValues,
-  FilterCheck,
-} from '../ops-kit/kit.tsx';
 
-interface WindowRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly stage: string | null;
-  readonly reason: string;
-  readonly startsAt: string;
-  readonly endsAt: string;
-  readonly kind: string;
-  readonly timeZone: string;
-  readonly announcedAt: string | null;
-  readonly cancelledAt: string | null;
-}
+/** A maintenance window as the API returns it (the generated schema). */
+type WindowRow = ListItem<paths, '/api/v1/maintenance-windows'>;
 
-const emptyPlan = { tenant: '', stage: '', at: '', tz: 'Europe/Berlin', for: '2h', announce: '', reason: '' };
+const emptyPlan = {
+  tenant: '',
+  stage: '',
+  at: '',
+  tz: 'Europe/Berlin',
+  for: '2h',
+  announce: '',
+  reason: '',
+  emergency: false,
+};
 const tones = { planned: 'idle', current: 'warn', past: 'good', cancelled: 'idle' } as const;
 
 /** Maintenance windows (current and planned; all=true also past), one tenant or all; plan one, end or cancel one. */
@@ -45,21 +41,27 @@ export default function MaintenancePage() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
-  const { values: plan, field, reset } = useFormValues(emptyPlan);
-  const [emergency, setEmergency] = useState(false);
-  const result = useTablePage<WindowRow>('/api/v1/maintenance-windows', {
+  const result = useTablePage('/api/v1/maintenance-windows', {
     filters: ['all', 'tenant'],
     topics: ['maintenance'],
   });
-  const submit = useMutation(
-    (api: ConsoleApi, body: Record<string, unknown>) =>
-      shaped<WindowRow>(api.post('/api/v1/maintenance-windows/plan', { body: asTyped(body) })),
+  const submit = useFormState(
+    emptyPlan,
+    (api, { announce, emergency, ...rest }) =>
+      api.post('/api/v1/maintenance-windows/plan', {
+        body: asTyped({
+          ...present(rest),
+          reason: rest.reason,
+          ...(announce ? { announce: numberOrTyped(announce) } : {}),
+          ...(emergency ? { emergency: true } : {}),
+        }),
+      }),
     {
       onSuccess: (w) => {
         setFlash(t('maintenance.planned', { id: w.id }));
-        reset();
         result.refetch();
       },
+      keep: ['emergency'],
     },
   );
   const now = new Date();
@@ -110,15 +112,6 @@ export default function MaintenancePage() {
       },
     },
   ];
-  const body = () => {
-    const { announce, ...rest } = plan;
-    return {
-      ...present(rest),
-      reason: plan.reason,
-      ...(announce ? { announce: /^\d+$/.test(announce) ? Number(announce) : announce } : {}),
-      ...(emergency ? { emergency: true } : {}),
-    };
-  };
   return (
     <Page title={t('maintenance.title')}>
       <Flash text={flash} />
@@ -134,35 +127,31 @@ export default function MaintenancePage() {
         empty={t('maintenance.empty')}
       />
       {can('tenants.write') ? (
-        <section aria-labelledby="maintenance-plan">
-          <h2 id="maintenance-plan">{t('maintenance.plan')}</h2>
-          <Form label={t('maintenance.plan')} error={submit.error} onSubmit={() => submit.mutate(body())}>
-            <TextField {...field('tenant')} label={t('maintenance.plan.tenant')} required />
-            <TextField {...field('stage')} label={t('maintenance.plan.stage')} />
-            <TextField
-              {...field('at')}
-              label={t('maintenance.plan.at')}
-              placeholder="2026-12-20 22:00"
-              required
-            />
-            <TextField {...field('tz')} label={t('maintenance.plan.tz')} />
-            <TextField {...field('for')} label={t('maintenance.plan.for')} required />
-            <TextField {...field('announce')} label={t('maintenance.plan.announce')} inputMode="numeric" />
-            <TextField {...field('reason')} label={t('maintenance.plan.reason')} required />
-            <label className="inline">
-              <input
-                type="checkbox"
-                name="emergency"
-                checked={emergency}
-                onChange={(event) => setEmergency(event.target.checked)}
-              />{' '}
-              {t('maintenance.plan.emergency')}
-            </label>
-            <Button type="submit" variant="primary" busy={submit.pending}>
-              {t('maintenance.plan')}
-            </Button>
-          </Form>
-        </section>
+        <FormSection
+          id="maintenance-plan"
+          title={t('maintenance.plan')}
+          {...submit.form}
+          submitLabel={t('maintenance.plan')}
+          busy={submit.pending}
+        >
+          <TextField {...submit.field('tenant')} label={t('maintenance.plan.tenant')} required />
+          <TextField {...submit.field('stage')} label={t('maintenance.plan.stage')} />
+          <TextField
+            {...submit.field('at')}
+            label={t('maintenance.plan.at')}
+            placeholder="2026-12-20 22:00"
+            required
+          />
+          <TextField {...submit.field('tz')} label={t('maintenance.plan.tz')} />
+          <TextField {...submit.field('for')} label={t('maintenance.plan.for')} required />
+          <TextField
+            {...submit.field('announce')}
+            label={t('maintenance.plan.announce')}
+            inputMode="numeric"
+          />
+          <TextField {...submit.field('reason')} label={t('maintenance.plan.reason')} required />
+          <CheckField {...submit.check('emergency')} label={t('maintenance.plan.emergency')} />
+        </FormSection>
       ) : null}
     </Page>
   );

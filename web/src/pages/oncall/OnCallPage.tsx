@@ -9,13 +9,16 @@ import {
   DataTable,
   ErrorBanner,
   Form,
+  ListTable,
   Page,
   TextField,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
+import { Flash, useFormValues } from '../ops-kit/kit.tsx';
+import { ContactEditor } from './ContactEditor.tsx';
+import { PolicyEditor } from './PolicyEditor.tsx';
 import { memberList, type ContactRow, type PolicyRow, type ScheduleRow } from './types.ts';
 
 const emptyForm = { name: '', rotation: 'weekly', tz: 'Europe/Berlin', handoff: '09:00', members: '' };
@@ -25,6 +28,8 @@ export default function OnCallPage() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const [flash, setFlash] = useState<string | null>(null);
+  const [policyEdit, setPolicyEdit] = useState<{ policy: PolicyRow | null; seq: number } | null>(null);
+  const [contactEdit, setContactEdit] = useState<{ username: string; seq: number } | null>(null);
   const { values: form, field, reset } = useFormValues(emptyForm);
   const schedules = useTablePage<ScheduleRow>('/api/v1/oncall/schedules', { topics: ['oncall'] });
   const policies = useQuery(
@@ -40,17 +45,15 @@ export default function OnCallPage() {
   );
   const add = useMutation(
     (api: ConsoleApi, f: typeof emptyForm) =>
-      shaped<ScheduleRow>(
-        api.post('/api/v1/oncall/schedules', {
-          body: {
-            name: f.name,
-            rotation: f.rotation,
-            tz: f.tz,
-            ...(f.handoff ? { handoff: f.handoff } : {}),
-            members: memberList(f.members),
-          },
-        }),
-      ),
+      api.post('/api/v1/oncall/schedules', {
+        body: {
+          name: f.name,
+          rotation: f.rotation,
+          tz: f.tz,
+          ...(f.handoff ? { handoff: f.handoff } : {}),
+          members: memberList(f.members),
+        },
+      }),
     {
       onSuccess: (s) => {
         setFlash(t('oncall.added', { name: s.name }));
@@ -110,33 +113,89 @@ export default function OnCallPage() {
           <div key={p.name}>
             <h3>{p.name}</h3>
             <ol aria-label={`${p.name}: ${t('oncall.policy.steps')}`}>
-              {p.steps.map((step) => (
-                <li key={step}>{step}</li>
+              {p.steps.map((step, i) => (
+                <li key={`${i}-${step}`}>{step}</li>
               ))}
             </ol>
             <p className="muted">{`${t('oncall.policy.repeat')}: ${p.repeat}`}</p>
+            {can('notifications.write') ? (
+              <Button
+                aria-label={t('oncall.policy.editName', { name: p.name })}
+                onClick={() => setPolicyEdit({ policy: p, seq: Date.now() })}
+              >
+                {t('oncall.edit')}
+              </Button>
+            ) : null}
           </div>
         ))}
+        {can('notifications.write') ? (
+          policyEdit ? (
+            <PolicyEditor
+              key={policyEdit.seq}
+              policy={policyEdit.policy}
+              schedules={(schedules.data?.items ?? []).map((s) => s.name)}
+              onSaved={(saved) => {
+                setFlash(t('oncall.policy.saved', { name: saved.name }));
+                setPolicyEdit(null);
+                policies.refetch();
+              }}
+              onCancel={() => setPolicyEdit(null)}
+            />
+          ) : (
+            <Button variant="primary" onClick={() => setPolicyEdit({ policy: null, seq: Date.now() })}>
+              {t('oncall.policy.new')}
+            </Button>
+          )
+        ) : null}
       </section>
       <section aria-labelledby="oncall-contacts">
         <h2 id="oncall-contacts">{t('oncall.contacts')}</h2>
-        <ErrorBanner error={contacts.error} />
-        <table aria-label={t('oncall.contacts')}>
-          <thead>
-            <tr>
-              <th scope="col">{t('oncall.contact.operator')}</th>
-              <th scope="col">{t('oncall.contact.email')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {contacts.data?.map((c) => (
-              <tr key={c.username}>
-                <th scope="row">{c.username}</th>
-                <td>{c.email ?? t('oncall.contact.none')}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ListTable
+          label={t('oncall.contacts')}
+          rows={contacts.data ?? []}
+          result={contacts}
+          rowKey={(c) => c.username}
+          cards
+          columns={[
+            {
+              key: 'operator',
+              header: t('oncall.contact.operator'),
+              rowHeader: true,
+              render: (c) => c.username,
+            },
+            {
+              key: 'email',
+              header: t('oncall.contact.email'),
+              render: (c) => c.email ?? t('oncall.contact.none'),
+            },
+            can('notifications.write') && {
+              key: 'actions',
+              header: t('oncall.actions'),
+              render: (c) => (
+                <Button
+                  variant="link"
+                  aria-label={t('oncall.contact.editName', { name: c.username })}
+                  onClick={() => setContactEdit({ username: c.username, seq: Date.now() })}
+                >
+                  {t('oncall.edit')}
+                </Button>
+              ),
+            },
+          ]}
+        />
+        {can('notifications.write') && contacts.data && contacts.data.length > 0 ? (
+          <>
+            <h3>{t('oncall.contact.edit')}</h3>
+            <ContactEditor
+              contacts={contacts.data}
+              editing={contactEdit}
+              onSaved={(saved) => {
+                setFlash(t('oncall.contact.saved', { name: saved.username }));
+                contacts.refetch();
+              }}
+            />
+          </>
+        ) : null}
       </section>
     </Page>
   );

@@ -1,12 +1,12 @@
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
-import type { ConsoleApi } from '../../app/api.ts';
+import { itemsOf, type ConsoleApi } from '../../app/api.ts';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
-import { Button, ErrorBanner, Form, Page, TextField } from '../../ui/index.ts';
+import { Button, ErrorBanner, Form, Page, SelectField, TextField } from '../../ui/index.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
-import type { OnCall, ScheduleDetail as Detail } from './types.ts';
+import { Flash, useFormValues } from '../ops-kit/kit.tsx';
+import type { ContactRow, OnCall } from './types.ts';
 
 const emptyForm = { member: '', from: '', until: '' };
 
@@ -19,8 +19,14 @@ export default function ScheduleDetail() {
   const { values: form, field, reset } = useFormValues(emptyForm);
   const schedule = useQuery(
     ['oncall-schedule', name],
-    (api, signal) => shaped<Detail>(api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal })),
+    (api, signal) => api.get('/api/v1/oncall/schedules/{name}', { params: { name }, signal }),
     { topics: ['oncall'] },
+  );
+  // Anyone an operator may cover a shift, not only the rotation's members.
+  const operators = useQuery(
+    ['oncall-contacts'],
+    async (api, signal) => itemsOf<ContactRow>(await api.get('/api/v1/oncall/contacts', { signal })),
+    { topics: ['operators'], enabled: can('notifications.write') },
   );
   const cover = useMutation(
     (api: ConsoleApi, body: typeof emptyForm) =>
@@ -84,7 +90,18 @@ export default function ScheduleDetail() {
         <section aria-labelledby="oncall-override">
           <h2 id="oncall-override">{t('oncall.override.add')}</h2>
           <Form label={t('oncall.override.add')} error={cover.error} onSubmit={() => cover.mutate(form)}>
-            <TextField {...field('member')} label={t('oncall.override.member')} required />
+            {operators.data && operators.data.length > 0 ? (
+              <SelectField
+                {...field('member')}
+                label={t('oncall.override.member')}
+                options={[
+                  { value: '', label: t('oncall.override.choose') },
+                  ...operators.data.map((o) => ({ value: o.username, label: o.username })),
+                ]}
+              />
+            ) : (
+              <TextField {...field('member')} label={t('oncall.override.member')} required />
+            )}
             <TextField
               {...field('from')}
               label={t('oncall.override.from')}

@@ -8,6 +8,8 @@ import { formatDuration } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
 import { ConfirmAction, Flash, shaped } from '../ops-kit/kit.tsx';
 import { Channels } from './Channels.tsx';
+import { Limits } from './Limits.tsx';
+import { Regions } from './Regions.tsx';
 import { TenantPolicies } from './TenantPolicies.tsx';
 
 interface MasterKeys {
@@ -27,15 +29,22 @@ interface NodeRow {
 
 /**
  * Settings, by tab (in the URL): a tenant's policies (backups, SLA, breach
- * notice terms), notification channels, the master keys (owners), and the
- * system (stage isolation, Steward nodes). Regions and limits come from
- * Steward's config file; the API exposes no way to change them.
+ * notice terms), notification channels, the effective limits and the
+ * regions, the master keys (owners), and the system (stage isolation,
+ * Steward nodes). Limits and regions come from Steward's config file, read
+ * at start: those tabs show them with the config field to edit.
  */
 export default function SettingsPage() {
   const { t } = useI18n();
   const can = useCan();
   const url = useUrlState();
-  const tabs = ['policies', 'notifications', ...(can('secrets.rotate') ? ['keys'] : []), 'system'];
+  const tabs = [
+    'policies',
+    'notifications',
+    ...(can('settings.read') ? ['limits', 'regions'] : []),
+    ...(can('secrets.rotate') ? ['keys'] : []),
+    'system',
+  ];
   const tab = tabs.includes(url.get('tab')) ? url.get('tab') : 'policies';
   return (
     <Page title={t('settings.title')}>
@@ -47,6 +56,8 @@ export default function SettingsPage() {
       >
         {tab === 'policies' ? <TenantPolicies /> : null}
         {tab === 'notifications' ? <Channels /> : null}
+        {tab === 'limits' ? <Limits /> : null}
+        {tab === 'regions' ? <Regions /> : null}
         {tab === 'keys' ? <Keys /> : null}
         {tab === 'system' ? <System /> : null}
       </Tabs>

@@ -7,8 +7,8 @@ import { useUrlState } from '../../app/url.ts';
 import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
 import { monthOf } from '../ops-kit/format.ts';
 import { useI18n } from '../../app/i18n.tsx';
-import { Facts, Flash, shaped, useFormValues } from '../ops-kit/kit.tsx';
-import { reportUrl, type Exclusion, type SlaPolicy, type SlaReport } from './types.ts';
+import { ConfirmAction, Facts, Flash, useFormValues } from '../ops-kit/kit.tsx';
+import { reportUrl, type Exclusion, type SlaReport } from './types.ts';
 
 const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
   met: 'good',
@@ -21,7 +21,8 @@ const tones: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'idle'>> = {
  * A tenant's SLA report of a period (both in the URL): the figures (frozen
  * ones for a frozen period, with the hash of their inputs), outages, the
  * policy and exclusions; download it as PDF. A closed period is frozen by the
- * first report a day after it ends (the API does it; the page says when).
+ * first report a day after it ends (the API does it; the page says when), or
+ * earlier by an operator's Freeze once the exclusions are reviewed.
  */
 export default function SlaReportPage() {
   const { t } = useI18n();
@@ -33,12 +34,10 @@ export default function SlaReportPage() {
   const report = useQuery(
     ['sla-report', tenant, period],
     (api, signal) =>
-      shaped<SlaReport>(
-        api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
-          params: { tenant, period },
-          signal,
-        }),
-      ),
+      api.get('/api/v1/tenants/{tenant}/sla/reports/{period}', {
+        params: { tenant, period },
+        signal,
+      }),
     { enabled: ready, topics: ['sla-reports', 'sla-policies', 'checks', 'maintenance'] },
   );
   return (
@@ -67,14 +66,16 @@ export default function SlaReportPage() {
       </Form>
       {!ready ? <p className="muted">{t('sla.pick')}</p> : null}
       <ErrorBanner error={report.error} />
-      {ready && report.data ? <Report report={report.data} /> : null}
+      {ready && report.data ? <Report report={report.data} onFrozen={() => report.refetch()} /> : null}
       {ready ? <PolicyAndExclusions tenant={tenant} /> : null}
     </Page>
   );
 }
 
-function Report(props: { readonly report: SlaReport }) {
+function Report(props: { readonly report: SlaReport; readonly onFrozen: () => void }) {
   const { t, formatDate } = useI18n();
+  const can = useCan();
+  const [flash, setFlash] = useState<string | null>(null);
   const r = props.report;
   const f = r.figures;
   const percent = (value: number | null) => (value === null ? '–' : `${value} %`);
@@ -115,18 +116,40 @@ function Report(props: { readonly report: SlaReport }) {
           ...(f.projected ? [[t('sla.projected'), percent(f.projected.availability)] as const] : []),
         ]}
       />
+      <Flash text={flash} />
       {r.frozen ? (
-        <p>
-          {t('sla.frozen', {
-            at: formatDate(r.frozen.frozenAt),
-            by: r.frozen.frozenBy,
-            hash: r.frozen.inputsSha256,
-          })}
-        </p>
-      ) : r.freezesAt ? (
-        <p>{t('sla.freezesAt', { at: formatDate(r.freezesAt) })}</p>
+        <Facts
+          label={t('sla.frozenTitle')}
+          items={[
+            [t('sla.frozenAt'), formatDate(r.frozen.frozenAt)],
+            [t('sla.frozenBy'), r.frozen.frozenBy],
+            [t('sla.fingerprint'), <code key="hash">{r.frozen.inputsSha256}</code>],
+          ]}
+        />
+      ) : !f.closed ? (
+        <p className="muted">{t('sla.notFrozen', { at: formatDate(f.to) })}</p>
       ) : (
-        <p className="muted">{t('sla.notFrozen')}</p>
+        <>
+          <p>{r.freezesAt ? t('sla.freezesAt', { at: formatDate(r.freezesAt) }) : null}</p>
+          {can('tenants.write') ? (
+            <ConfirmAction
+              label={t('sla.freeze')}
+              title={t('sla.freeze.title', { tenant: r.tenant, period: r.period })}
+              variant="primary"
+              run={(api) =>
+                api.post('/api/v1/tenants/{tenant}/sla/reports/{period}/freeze', {
+                  params: { tenant: r.tenant, period: r.period },
+                })
+              }
+              onDone={(frozen) => {
+                setFlash(t('sla.frozenNow', { period: frozen.period }));
+                props.onFrozen();
+              }}
+            >
+              <p>{t('sla.freeze.explain')}</p>
+            </ConfirmAction>
+          ) : null}
+        </>
       )}
       {r.frozen?.evidenceChanged ? (
         <p className="banner banner-warn" role="alert">
@@ -178,8 +201,7 @@ function PolicyAndExclusions(props: { readonly tenant: string }) {
   const { values: form, field, reset } = useFormValues({ from: '', until: '', reason: '' });
   const policy = useQuery(
     ['sla-policy', tenant],
-    (api, signal) =>
-      shaped<SlaPolicy>(api.get('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal })),
+    (api, signal) => api.get('/api/v1/tenants/{tenant}/sla/policy', { params: { tenant }, signal }),
     { topics: ['sla-policies'] },
   );
   const exclusions = useQuery(

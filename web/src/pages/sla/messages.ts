@@ -21,9 +21,19 @@ export const en = {
   'sla.span': '{from} to {to}',
   'sla.asOf': 'Measured until {at}',
   'sla.projected': 'Projected for the whole period',
-  'sla.frozen': 'Frozen {at} by {by}; inputs SHA-256 {hash}.',
-  'sla.freezesAt': 'Open for changes: the first report after {at} freezes it.',
-  'sla.notFrozen': 'The period is still running: the figures may change.',
+  'sla.frozenTitle': 'Frozen',
+  'sla.frozenAt': 'Frozen at',
+  'sla.frozenBy': 'Frozen by',
+  'sla.fingerprint': 'Inputs SHA-256 when frozen',
+  'sla.frozenNow': 'The report of {period} is frozen.',
+  'sla.freezesAt':
+    'Closed, not yet frozen: the first report after {at} freezes it, or freeze it now once the exclusions are reviewed.',
+  'sla.notFrozen':
+    'The period is still running until {at}: the figures may change; it can be frozen once it has closed.',
+  'sla.freeze': 'Freeze',
+  'sla.freeze.title': 'Freeze the SLA report of {tenant} for {period}?',
+  'sla.freeze.explain':
+    'The figures as they are now become the report of this period. Evidence changed later is shown beside them, never instead of them.',
   'sla.evidenceChanged':
     'The evidence changed since this report was frozen: today the records give {availability} % ({status}).',
   'sla.inputs': 'Inputs SHA-256',
@@ -71,9 +81,19 @@ export const de: Record<keyof typeof en, string> = {
   'sla.span': '{from} bis {to}',
   'sla.asOf': 'Gemessen bis {at}',
   'sla.projected': 'Hochgerechnet auf den ganzen Zeitraum',
-  'sla.frozen': 'Eingefroren {at} von {by}; Eingaben SHA-256 {hash}.',
-  'sla.freezesAt': 'Noch änderbar: der erste Bericht nach {at} friert ihn ein.',
-  'sla.notFrozen': 'Der Zeitraum läuft noch: die Zahlen können sich ändern.',
+  'sla.frozenTitle': 'Eingefroren',
+  'sla.frozenAt': 'Eingefroren am',
+  'sla.frozenBy': 'Eingefroren von',
+  'sla.fingerprint': 'SHA-256 der Eingaben beim Einfrieren',
+  'sla.frozenNow': 'Der Bericht für {period} ist eingefroren.',
+  'sla.freeze': 'Einfrieren',
+  'sla.freeze.title': 'SLA-Bericht von {tenant} für {period} einfrieren?',
+  'sla.freeze.explain':
+    'Die Zahlen, wie sie jetzt sind, werden der Bericht dieses Zeitraums. Später geänderte Nachweise werden daneben gezeigt, nie stattdessen.',
+  'sla.freezesAt':
+    'Abgeschlossen, noch nicht eingefroren: der erste Bericht nach {at} friert ihn ein, oder frieren Sie ihn jetzt ein, sobald die Ausschlüsse geprüft sind.',
+  'sla.notFrozen':
+    'Der Zeitraum läuft noch bis {at}: die Zahlen können sich ändern; einfrieren lässt er sich, sobald er abgeschlossen ist.',
   'sla.evidenceChanged':
     'Die Nachweise haben sich seit dem Einfrieren geändert: heute ergeben sie {availability} % ({status}).',
   'sla.inputs': 'Eingaben SHA-256',

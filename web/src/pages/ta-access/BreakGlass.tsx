@@ -1,7 +1,6 @@
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
-import { Page, StatusBadge } from '../../ui/index.ts';
-import { Listed } from '../ta-common/Listed.tsx';
+import { ListTable, Page, StatusBadge } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 
 /** Every break-glass grant into the tenant's stages: who, why, when, and whether it was used. */
@@ -21,46 +20,48 @@ function Grants(props: { readonly tenant: string }) {
       }),
     { topics: ['break-glass'] },
   );
-  const rows = grants.data?.grants ?? [];
   return (
     <Page title={t('ta.breakGlass.title')}>
       <p>{t('ta.breakGlass.intro')}</p>
-      <Listed result={grants} count={rows.length} empty={t('ta.breakGlass.empty')}>
-        <div className="table-scroll">
-          <table aria-label={t('ta.breakGlass.title')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('ta.breakGlass.field.openedAt')}</th>
-                <th scope="col">{t('ta.breakGlass.field.operator')}</th>
-                <th scope="col">{t('ta.field.stage')}</th>
-                <th scope="col">{t('ta.breakGlass.field.reason')}</th>
-                <th scope="col">{t('ta.field.state')}</th>
-                <th scope="col">{t('ta.breakGlass.field.expiresAt')}</th>
-                <th scope="col">{t('ta.breakGlass.field.usedAt')}</th>
-                <th scope="col">{t('ta.breakGlass.field.closedAt')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((g) => (
-                <tr key={g.id}>
-                  <th scope="row">{formatDate(g.openedAt)}</th>
-                  <td>{g.operator}</td>
-                  <td>{g.stage}</td>
-                  <td>{g.reason}</td>
-                  <td>
-                    <StatusBadge state={g.state} tone={g.state === 'active' ? 'warn' : 'idle'} />
-                  </td>
-                  <td>{formatDate(g.expiresAt)}</td>
-                  <td>{g.usedAt ? formatDate(g.usedAt) : t('ta.never')}</td>
-                  <td>
-                    {g.closedAt ? `${formatDate(g.closedAt)}${g.closedBy ? ` (${g.closedBy})` : ''}` : '—'}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </Listed>
+      <ListTable
+        label={t('ta.breakGlass.title')}
+        result={grants}
+        rows={grants.data?.grants ?? []}
+        rowKey={(g) => g.id}
+        empty={t('ta.breakGlass.empty')}
+        columns={[
+          {
+            key: 'opened',
+            header: t('ta.breakGlass.field.openedAt'),
+            rowHeader: true,
+            render: (g) => formatDate(g.openedAt),
+          },
+          { key: 'operator', header: t('ta.breakGlass.field.operator'), render: (g) => g.operator },
+          { key: 'stage', header: t('ta.field.stage'), render: (g) => g.stage },
+          { key: 'reason', header: t('ta.breakGlass.field.reason'), render: (g) => g.reason },
+          {
+            key: 'state',
+            header: t('ta.field.state'),
+            render: (g) => <StatusBadge state={g.state} tone={g.state === 'active' ? 'warn' : 'idle'} />,
+          },
+          {
+            key: 'expires',
+            header: t('ta.breakGlass.field.expiresAt'),
+            render: (g) => formatDate(g.expiresAt),
+          },
+          {
+            key: 'used',
+            header: t('ta.breakGlass.field.usedAt'),
+            render: (g) => (g.usedAt ? formatDate(g.usedAt) : t('ta.never')),
+          },
+          {
+            key: 'closed',
+            header: t('ta.breakGlass.field.closedAt'),
+            render: (g) =>
+              g.closedAt ? `${formatDate(g.closedAt)}${g.closedBy ? ` (${g.closedBy})` : ''}` : '—',
+          },
+        ]}
+      />
     </Page>
   );
 }

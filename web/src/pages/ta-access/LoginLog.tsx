@@ -2,8 +2,7 @@ import { Link } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
-import { Page, StatusBadge } from '../../ui/index.ts';
-import { Listed } from '../ta-common/Listed.tsx';
+import { ListTable, Page, StatusBadge } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 
 const outcomes = ['', 'success', 'failure'] as const;
@@ -37,7 +36,6 @@ function Log(props: { readonly tenant: string }) {
     { topics: ['logins', 'break-glass'] },
   );
   const filter = (name: string, value: string) => url.set({ [name]: value, before: null });
-  const events = log.data?.events ?? [];
   return (
     <Page title={t('ta.logins.title')}>
       <p>{t('ta.logins.intro')}</p>
@@ -73,41 +71,35 @@ function Log(props: { readonly tenant: string }) {
           </select>
         </label>
       </div>
-      <Listed result={log} count={events.length} empty={t('ta.logins.empty')}>
-        <div className="table-scroll">
-          <table aria-label={t('ta.logins.title')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('ta.logins.field.at')}</th>
-                <th scope="col">{t('ta.logins.field.user')}</th>
-                <th scope="col">{t('ta.field.stage')}</th>
-                <th scope="col">{t('ta.logins.field.method')}</th>
-                <th scope="col">{t('ta.logins.field.outcome')}</th>
-                <th scope="col">{t('ta.logins.field.reason')}</th>
-                <th scope="col">{t('ta.logins.field.address')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr key={e.id}>
-                  <th scope="row">{formatDate(e.at)}</th>
-                  <td>{e.userName ?? '—'}</td>
-                  <td>{e.stage ?? '—'}</td>
-                  <td>{e.method}</td>
-                  <td>
-                    <StatusBadge
-                      state={t(`ta.logins.outcome.${e.outcome}`)}
-                      tone={e.outcome === 'success' ? 'good' : 'bad'}
-                    />
-                  </td>
-                  <td>{[e.reason, e.detail].filter(Boolean).join(': ')}</td>
-                  <td>{e.address ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </Listed>
+      <ListTable
+        label={t('ta.logins.title')}
+        result={log}
+        rows={log.data?.events ?? []}
+        rowKey={(e) => e.id}
+        empty={t('ta.logins.empty')}
+        columns={[
+          { key: 'at', header: t('ta.logins.field.at'), rowHeader: true, render: (e) => formatDate(e.at) },
+          { key: 'user', header: t('ta.logins.field.user'), render: (e) => e.userName ?? '—' },
+          { key: 'stage', header: t('ta.field.stage'), render: (e) => e.stage ?? '—' },
+          { key: 'method', header: t('ta.logins.field.method'), render: (e) => e.method },
+          {
+            key: 'outcome',
+            header: t('ta.logins.field.outcome'),
+            render: (e) => (
+              <StatusBadge
+                state={t(`ta.logins.outcome.${e.outcome}`)}
+                tone={e.outcome === 'success' ? 'good' : 'bad'}
+              />
+            ),
+          },
+          {
+            key: 'reason',
+            header: t('ta.logins.field.reason'),
+            render: (e) => [e.reason, e.detail].filter(Boolean).join(': '),
+          },
+          { key: 'address', header: t('ta.logins.field.address'), render: (e) => e.address ?? '' },
+        ]}
+      />
       <nav className="pager" aria-label={t('ta.logins.pages')}>
         {url.get('before') ? <Link href={url.href({ before: null })}>{t('ta.logins.newest')}</Link> : null}
         {log.data?.nextBefore ? (

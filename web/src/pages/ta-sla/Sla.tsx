@@ -2,7 +2,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { pathOf } from '../../app/api.ts';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
-import { ErrorBanner, Page, SelectField, StatusBadge, type Tone } from '../../ui/index.ts';
+import { ErrorBanner, ListTable, Page, SelectField, StatusBadge, type Tone } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 import { recentPeriods } from './periods.ts';
 
@@ -126,32 +126,27 @@ function SlaView(props: { readonly tenant: string }) {
               </a>
             </p>
             <h3>{t('ta.sla.outages.title')}</h3>
-            {report.data.outages.length === 0 ? (
-              <p className="muted">{t('ta.sla.outages.empty')}</p>
-            ) : (
-              <div className="table-scroll">
-                <table aria-label={t('ta.sla.outages.title')}>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('ta.sla.outages.start')}</th>
-                      <th scope="col">{t('ta.sla.outages.end')}</th>
-                      <th scope="col">{t('ta.sla.outages.down')}</th>
-                      <th scope="col">{t('ta.sla.outages.clause')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {report.data.outages.map((o) => (
-                      <tr key={o.start}>
-                        <th scope="row">{formatDate(o.start)}</th>
-                        <td>{o.ongoing ? t('ta.sla.outages.ongoing') : formatDate(o.end)}</td>
-                        <td>{o.downMinutes}</td>
-                        <td>{o.clause}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
+            <ListTable
+              label={t('ta.sla.outages.title')}
+              rows={report.data.outages}
+              rowKey={(o) => o.start}
+              empty={t('ta.sla.outages.empty')}
+              columns={[
+                {
+                  key: 'start',
+                  header: t('ta.sla.outages.start'),
+                  rowHeader: true,
+                  render: (o) => formatDate(o.start),
+                },
+                {
+                  key: 'end',
+                  header: t('ta.sla.outages.end'),
+                  render: (o) => (o.ongoing ? t('ta.sla.outages.ongoing') : formatDate(o.end)),
+                },
+                { key: 'down', header: t('ta.sla.outages.down'), render: (o) => o.downMinutes },
+                { key: 'clause', header: t('ta.sla.outages.clause'), render: (o) => o.clause },
+              ]}
+            />
           </>
         ) : null}
       </section>

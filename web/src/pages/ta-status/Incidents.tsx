@@ -2,7 +2,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
 import { Page } from '../../ui/index.ts';
-import { Listed } from '../ta-common/Listed.tsx';
+import { FilterCheck } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 import { IncidentTable } from './parts.tsx';
 
@@ -26,22 +26,18 @@ function List(props: { readonly tenant: string }) {
       }),
     { topics: ['incidents'] },
   );
-  const rows = incidents.data?.incidents ?? [];
   return (
     <Page title={t('ta.incidents.title')}>
       <div className="filters">
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={open}
-            onChange={(event) => url.set({ open: event.target.checked ? 'true' : null })}
-          />{' '}
-          {t('ta.incidents.openOnly')}
-        </label>
+        <FilterCheck name="open" label={t('ta.incidents.openOnly')} />
       </div>
-      <Listed result={incidents} count={rows.length} empty={t('ta.incidents.empty')}>
-        <IncidentTable tenant={props.tenant} incidents={rows} label={t('ta.incidents.title')} />
-      </Listed>
+      <IncidentTable
+        tenant={props.tenant}
+        incidents={incidents.data?.incidents ?? []}
+        label={t('ta.incidents.title')}
+        result={incidents}
+        empty={t('ta.incidents.empty')}
+      />
     </Page>
   );
 }

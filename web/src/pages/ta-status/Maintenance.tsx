@@ -2,7 +2,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useQuery } from '../../app/query.ts';
 import { useUrlState } from '../../app/url.ts';
 import { Page } from '../../ui/index.ts';
-import { Listed } from '../ta-common/Listed.tsx';
+import { FilterCheck } from '../../ui/index.ts';
 import { TenantScope } from '../ta-common/scope.tsx';
 import { MaintenanceTable } from './parts.tsx';
 
@@ -28,23 +28,18 @@ function Windows(props: { readonly tenant: string }) {
       }),
     { topics: ['maintenance'] },
   );
-  const rows = windows.data?.windows ?? [];
   return (
     <Page title={t('ta.maintenance.title')}>
       <p>{t('ta.maintenance.intro')}</p>
       <div className="filters">
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={all}
-            onChange={(event) => url.set({ all: event.target.checked ? 'true' : null })}
-          />{' '}
-          {t('ta.maintenance.past')}
-        </label>
+        <FilterCheck name="all" label={t('ta.maintenance.past')} />
       </div>
-      <Listed result={windows} count={rows.length} empty={t('ta.maintenance.empty')}>
-        <MaintenanceTable windows={rows} label={t('ta.maintenance.title')} />
-      </Listed>
+      <MaintenanceTable
+        windows={windows.data?.windows ?? []}
+        label={t('ta.maintenance.title')}
+        result={windows}
+        empty={t('ta.maintenance.empty')}
+      />
     </Page>
   );
 }

@@ -1,14 +1,14 @@
-import { useState } from 'react';
 import { useI18n } from '../../app/i18n.tsx';
 import { useMutation, useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import {
   Button,
   DataTable,
-  ErrorBanner,
-  Form,
+  FormSection,
+  ListTable,
   Page,
   TextField,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
@@ -32,7 +32,7 @@ export default function Groups() {
 
 function GroupList(props: { readonly tenant: string }) {
   const { t, formatDate, formatNumber } = useI18n();
-  const result = useTablePage<GroupRow>('/api/v1/tenants/{tenant}/groups', {
+  const result = useTablePage('/api/v1/tenants/{tenant}/groups', {
     params: { tenant: props.tenant },
     topics: ['groups'],
   });
@@ -62,19 +62,14 @@ function Roles(props: { readonly tenant: string }) {
     async (api, signal) => await api.get('/api/v1/tenants/{tenant}/identity/roles', { params, signal }),
     { topics: ['identity', 'groups'] },
   );
-  const [group, setGroup] = useState('');
-  const [role, setRole] = useState('');
-  const [stage, setStage] = useState('');
-  const add = useMutation(
-    (api, body: { group: string; role: string; stage?: string }) =>
-      api.post('/api/v1/tenants/{tenant}/identity/roles', { params, body }),
-    {
-      onSuccess: () => {
-        setGroup('');
-        setRole('');
-        list.refetch();
-      },
-    },
+  const add = useFormState(
+    { group: '', role: '', stage: '' },
+    (api, { group, role, stage }) =>
+      api.post('/api/v1/tenants/{tenant}/identity/roles', {
+        params,
+        body: { group, role, ...(stage.trim() ? { stage: stage.trim() } : {}) },
+      }),
+    { onSuccess: list.refetch, keep: ['stage'] },
   );
   const remove = useMutation(
     (api, m: RoleMapping) =>
@@ -84,76 +79,53 @@ function Roles(props: { readonly tenant: string }) {
       }),
     { onSuccess: () => list.refetch() },
   );
-  const mappings = list.data?.mappings ?? [];
+  const writable = can('identity.write');
   return (
     <section aria-labelledby="ta-roles">
       <h2 id="ta-roles">{t('ta.roles.title')}</h2>
       <p>{t('ta.roles.intro')}</p>
-      <ErrorBanner error={list.error ?? remove.error} />
-      {!list.loading && mappings.length === 0 ? <p className="muted">{t('ta.roles.empty')}</p> : null}
-      {mappings.length ? (
-        <div className="table-scroll">
-          <table aria-label={t('ta.roles.title')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('ta.roles.field.group')}</th>
-                <th scope="col">{t('ta.roles.field.role')}</th>
-                <th scope="col">{t('ta.field.stage')}</th>
-                {can('identity.write') ? <th scope="col">{t('ta.field.actions')}</th> : null}
-              </tr>
-            </thead>
-            <tbody>
-              {mappings.map((m) => (
-                <tr key={`${m.group}\u0000${m.role}\u0000${m.stage ?? ''}`}>
-                  <th scope="row">{m.group}</th>
-                  <td>{m.role}</td>
-                  <td>{m.stage ?? t('ta.field.allStages')}</td>
-                  {can('identity.write') ? (
-                    <td>
-                      <Button
-                        variant="link"
-                        aria-label={t('ta.roles.remove.label', { role: m.role, group: m.group })}
-                        busy={remove.pending}
-                        onClick={() => void remove.mutate(m)}
-                      >
-                        {t('ta.roles.remove')}
-                      </Button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      {can('identity.write') ? (
-        <>
-          <h3>{t('ta.roles.add.title')}</h3>
-          <Form
-            onSubmit={() => add.mutate({ group, role, ...(stage.trim() ? { stage: stage.trim() } : {}) })}
-            error={add.error}
-            label={t('ta.roles.add.title')}
-          >
-            <TextField
-              name="group"
-              label={t('ta.roles.field.group')}
-              value={group}
-              onValue={setGroup}
-              required
-            />
-            <TextField name="role" label={t('ta.roles.field.role')} value={role} onValue={setRole} required />
-            <TextField
-              name="stage"
-              label={t('ta.field.stage')}
-              hint={t('ta.roles.field.stageHint')}
-              value={stage}
-              onValue={setStage}
-            />
-            <Button type="submit" variant="primary" busy={add.pending}>
-              {t('ta.roles.add.submit')}
-            </Button>
-          </Form>
-        </>
+      <ListTable
+        label={t('ta.roles.title')}
+        result={{ error: list.error ?? remove.error, loading: list.loading }}
+        rows={list.data?.mappings ?? []}
+        rowKey={(m) => `${m.group}\u0000${m.role}\u0000${m.stage ?? ''}`}
+        empty={t('ta.roles.empty')}
+        columns={[
+          { key: 'group', header: t('ta.roles.field.group'), rowHeader: true, render: (m) => m.group },
+          { key: 'role', header: t('ta.roles.field.role'), render: (m) => m.role },
+          { key: 'stage', header: t('ta.field.stage'), render: (m) => m.stage ?? t('ta.field.allStages') },
+          writable && {
+            key: 'actions',
+            header: t('ta.field.actions'),
+            render: (m) => (
+              <Button
+                variant="link"
+                aria-label={t('ta.roles.remove.label', { role: m.role, group: m.group })}
+                busy={remove.pending}
+                onClick={() => void remove.mutate(m)}
+              >
+                {t('ta.roles.remove')}
+              </Button>
+            ),
+          },
+        ]}
+      />
+      {writable ? (
+        <FormSection
+          level={3}
+          title={t('ta.roles.add.title')}
+          {...add.form}
+          submitLabel={t('ta.roles.add.submit')}
+          busy={add.pending}
+        >
+          <TextField {...add.field('group')} label={t('ta.roles.field.group')} required />
+          <TextField {...add.field('role')} label={t('ta.roles.field.role')} required />
+          <TextField
+            {...add.field('stage')}
+            label={t('ta.field.stage')}
+            hint={t('ta.roles.field.stageHint')}
+          />
+        </FormSection>
       ) : null}
     </section>
   );

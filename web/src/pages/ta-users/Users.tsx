@@ -4,13 +4,15 @@ import { useMutation } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import {
   Button,
+  CheckField,
   ConfirmDialog,
   DataTable,
   ErrorBanner,
-  Form,
+  FormSection,
   Page,
   StatusBadge,
   TextField,
+  useFormState,
   useTablePage,
   type Column,
 } from '../../ui/index.ts';
@@ -30,7 +32,7 @@ function UserList(props: { readonly tenant: string }) {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const params = { tenant: props.tenant };
-  const result = useTablePage<UserRow>('/api/v1/tenants/{tenant}/users', {
+  const result = useTablePage('/api/v1/tenants/{tenant}/users', {
     params,
     topics: ['users', 'groups'],
   });
@@ -153,69 +155,35 @@ function UserList(props: { readonly tenant: string }) {
 
 function AddUser(props: { readonly tenant: string; readonly onAdded: () => void }) {
   const { t } = useI18n();
-  const [userName, setUserName] = useState('');
-  const [email, setEmail] = useState('');
-  const [name, setName] = useState('');
-  const [requireMfa, setRequireMfa] = useState(false);
-  const add = useMutation(
-    (api, body: { userName: string; email: string; name?: string; requireMfa: boolean }) =>
-      api.post('/api/v1/tenants/{tenant}/users', { params: { tenant: props.tenant }, body }),
-    {
-      onSuccess: () => {
-        setUserName('');
-        setEmail('');
-        setName('');
-        setRequireMfa(false);
-        props.onAdded();
-      },
-    },
+  const add = useFormState(
+    { userName: '', email: '', name: '', requireMfa: false },
+    (api, { userName, email, name, requireMfa }) =>
+      api.post('/api/v1/tenants/{tenant}/users', {
+        params: { tenant: props.tenant },
+        body: { userName, email, ...(name.trim() ? { name: name.trim() } : {}), requireMfa },
+      }),
+    { onSuccess: props.onAdded },
   );
   return (
-    <section aria-labelledby="ta-add-user">
-      <h2 id="ta-add-user">{t('ta.users.add.title')}</h2>
-      <p>{t('ta.users.add.intro')}</p>
-      {add.data ? (
-        <p className="banner" role="status">
-          {t('ta.users.added', { user: add.data.user.userName })}
-        </p>
-      ) : null}
-      <Form
-        onSubmit={() =>
-          add.mutate({ userName, email, ...(name.trim() ? { name: name.trim() } : {}), requireMfa })
-        }
-        error={add.error}
-        label={t('ta.users.add.title')}
-      >
-        <TextField
-          name="userName"
-          label={t('ta.users.field.userName')}
-          value={userName}
-          onValue={setUserName}
-          required
-        />
-        <TextField
-          name="email"
-          label={t('ta.users.field.email')}
-          type="email"
-          value={email}
-          onValue={setEmail}
-          required
-        />
-        <TextField name="name" label={t('ta.users.field.name')} value={name} onValue={setName} />
-        <div className="field">
-          <label className="inline">
-            <input
-              type="checkbox"
-              checked={requireMfa}
-              onChange={(event) => setRequireMfa(event.target.checked)}
-            />{' '}
-            {t('ta.users.field.requireMfa')}
-          </label>
-        </div>
-        <Button type="submit" variant="primary" busy={add.pending}>
-          {t('ta.users.add.submit')}
-        </Button>
-      </Form>
-    </section>
+    <FormSection
+      id="ta-add-user"
+      title={t('ta.users.add.title')}
+      intro={<p>{t('ta.users.add.intro')}</p>}
+      notice={
+        add.data ? (
+          <p className="banner" role="status">
+            {t('ta.users.added', { user: add.data.user.userName })}
+          </p>
+        ) : null
+      }
+      {...add.form}
+      submitLabel={t('ta.users.add.submit')}
+      busy={add.pending}
+    >
+      <TextField {...add.field('userName')} label={t('ta.users.field.userName')} required />
+      <TextField {...add.field('email')} label={t('ta.users.field.email')} type="email" required />
+      <TextField {...add.field('name')} label={t('ta.users.field.name')} />
+      <CheckField {...add.check('requireMfa')} label={t('ta.users.field.requireMfa')} />
+    </FormSection>
   );
 }

@@ -1,7 +1,15 @@
 import { useState } from 'react';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useMutation, useQuery } from '../../app/query.ts';
-import { Button, ConfirmDialog, Form, SelectField, StatusBadge, Steps } from '../../ui/index.ts';
+import { useMutation, useQuery } from '../../app/query.ts';
+import {
+  Button,
+  ConfirmDialog,
+  Form,
+  SelectField,
+  StatusBadge,
+  Steps,
+  useFormState,
+} from '../../ui/index.ts';
 import { releasesOf } from './data.ts';
 import { inFlight, type DeploymentRow } from './types.ts';
 
@@ -52,8 +60,7 @@ export function DeployButton(props: {
 }) {
   const { t } = useI18n();
   const [open, setOpen] = useState(false);
-  const { loose } = useConsole();
-  const releases = useQuery(['releases'], (_api, signal) => releasesOf(loose, signal), {
+  const releases = useQuery(['releases'], (api, signal) => releasesOf(api, signal), {
     topics: ['releases'],
     enabled: open,
   });
@@ -127,7 +134,7 @@ export function RollbackButton(props: {
       api.post('/api/v1/tenants/{tenant}/stages/{stage}/rollback', {
         params: { tenant: props.tenant, stage: props.stage },
         body: {},
-      }) as Promise<DeploymentRow>,
+      }),
     {
       onSuccess: () => {
         setOpen(false);
@@ -166,26 +173,16 @@ export function PromoteForm(props: {
   readonly onStarted: () => void;
 }) {
   const { t } = useI18n();
-  const [from, setFrom] = useState(props.stages[0] ?? '');
-  const [to, setTo] = useState(props.stages[1] ?? props.stages[0] ?? '');
-  const promote = useMutation(
-    (api, body: { from: string; to: string }) =>
-      api.post('/api/v1/tenants/{tenant}/promote', {
-        params: { tenant: props.tenant },
-        body,
-      }) as Promise<DeploymentRow>,
-    { onSuccess: props.onStarted },
+  const promote = useFormState(
+    { from: props.stages[0] ?? '', to: props.stages[1] ?? props.stages[0] ?? '' },
+    (api, body) => api.post('/api/v1/tenants/{tenant}/promote', { params: { tenant: props.tenant }, body }),
+    { onSuccess: props.onStarted, keep: ['from', 'to'] },
   );
   const options = props.stages.map((value) => ({ value, label: value }));
   return (
-    <Form
-      onSubmit={() => promote.mutate({ from, to })}
-      error={promote.error}
-      label={t('promote.title')}
-      className="form form-row"
-    >
-      <SelectField name="from" label={t('promote.from')} value={from} onValue={setFrom} options={options} />
-      <SelectField name="to" label={t('promote.to')} value={to} onValue={setTo} options={options} />
+    <Form {...promote.form} label={t('promote.title')} className="form form-row">
+      <SelectField {...promote.field('from')} label={t('promote.from')} options={options} />
+      <SelectField {...promote.field('to')} label={t('promote.to')} options={options} />
       <Button type="submit" busy={promote.pending}>
         {t('promote.action')}
       </Button>

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useQuery } from '../../app/query.ts';
+import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
-import { ErrorBanner, LogView, Page, Progress, StatusBadge, Tabs } from '../../ui/index.ts';
+import { ErrorBanner, ListTable, LogView, Page, Progress, StatusBadge, Tabs } from '../../ui/index.ts';
 import { DeployButton, DeploymentProgress, RollbackButton } from './Deploy.tsx';
 import { deploymentsOf, ofTenant, runtimeOf, tenantOf } from './data.ts';
 import { keptLines, readLogs } from './logs.ts';
@@ -18,7 +18,6 @@ export default function StageDetail() {
   const can = useCan();
   const url = useUrlState();
   const { tenant = '', stage = '' } = useParams<{ tenant: string; stage: string }>();
-  const { loose } = useConsole();
   const match = ofTenant(tenant);
   const [following, setFollowing] = useState(false);
   const tenantView = useQuery(['tenant', tenant], (api, signal) => tenantOf(api, tenant, signal), {
@@ -30,15 +29,11 @@ export default function StageDetail() {
     match,
     pollMs: following ? 1000 : 5000,
   });
-  const deployments = useQuery(
-    ['deployments', tenant],
-    (_api, signal) => deploymentsOf(loose, tenant, signal),
-    {
-      topics: ['deployments'],
-      match,
-      ...(following ? { pollMs: 1000 } : {}),
-    },
-  );
+  const deployments = useQuery(['deployments', tenant], (api, signal) => deploymentsOf(api, tenant, signal), {
+    topics: ['deployments'],
+    match,
+    ...(following ? { pollMs: 1000 } : {}),
+  });
   const ours = (deployments.data ?? []).filter((d) => d.stage === stage);
   const running = ours.some((d) => inFlight(d.status));
   useEffect(() => setFollowing(running), [running]);
@@ -117,47 +112,48 @@ export default function StageDetail() {
           </dl>
         ) : null}
         {tab === 'processes' ? (
-          <div className="table-scroll">
-            <table aria-label={t('stages.tab.processes')}>
-              <thead>
-                <tr>
-                  <th scope="col">{t('stages.process.name')}</th>
-                  <th scope="col">{t('stages.process.pid')}</th>
-                  <th scope="col">{t('tenants.field.phase')}</th>
-                  <th scope="col">{t('stages.field.health')}</th>
-                  <th scope="col">{t('stages.process.restarts')}</th>
-                  <th scope="col">{t('stages.process.uptime')}</th>
-                  <th scope="col">{t('stages.field.release')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {(stageRuntime?.processes ?? []).map((p) => (
-                  <tr key={`${p.process}.${p.instance}`}>
-                    <th scope="row" data-label={t('stages.process.name')}>
-                      {p.process}.{p.instance}
-                    </th>
-                    <td data-label={t('stages.process.pid')}>{p.pid ?? '—'}</td>
-                    <td data-label={t('tenants.field.phase')}>
-                      <StatusBadge state={p.phase} />
-                    </td>
-                    <td data-label={t('stages.field.health')}>
-                      <StatusBadge
-                        state={p.healthy === null ? 'unknown' : p.healthy ? 'healthy' : 'unhealthy'}
-                      />
-                    </td>
-                    <td data-label={t('stages.process.restarts')}>{p.restarts}</td>
-                    <td data-label={t('stages.process.uptime')}>
-                      {p.uptimeSeconds === null ? '—' : `${formatNumber(p.uptimeSeconds)} s`}
-                    </td>
-                    <td data-label={t('stages.field.release')}>{p.release}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+          <>
+            <ListTable
+              label={t('stages.tab.processes')}
+              cards
+              always
+              rows={stageRuntime?.processes ?? []}
+              rowKey={(p) => `${p.process}.${p.instance}`}
+              columns={[
+                {
+                  key: 'name',
+                  header: t('stages.process.name'),
+                  rowHeader: true,
+                  render: (p) => `${p.process}.${p.instance}`,
+                },
+                { key: 'pid', header: t('stages.process.pid'), render: (p) => p.pid ?? '—' },
+                {
+                  key: 'phase',
+                  header: t('tenants.field.phase'),
+                  render: (p) => <StatusBadge state={p.phase} />,
+                },
+                {
+                  key: 'health',
+                  header: t('stages.field.health'),
+                  render: (p) => (
+                    <StatusBadge
+                      state={p.healthy === null ? 'unknown' : p.healthy ? 'healthy' : 'unhealthy'}
+                    />
+                  ),
+                },
+                { key: 'restarts', header: t('stages.process.restarts'), render: (p) => p.restarts },
+                {
+                  key: 'uptime',
+                  header: t('stages.process.uptime'),
+                  render: (p) => (p.uptimeSeconds === null ? '—' : `${formatNumber(p.uptimeSeconds)} s`),
+                },
+                { key: 'release', header: t('stages.field.release'), render: (p) => p.release },
+              ]}
+            />
             {stageRuntime && stageRuntime.processes.length === 0 ? (
               <p className="muted">{t('stages.process.none')}</p>
             ) : null}
-          </div>
+          </>
         ) : null}
         {tab === 'logs' ? <StageLogs tenant={tenant} stage={stage} /> : null}
         {tab === 'deployments' ? (

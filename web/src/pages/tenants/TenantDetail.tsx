@@ -1,9 +1,18 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useI18n } from '../../app/i18n.tsx';
-import { useConsole, useMutation, useQuery } from '../../app/query.ts';
+import { useQuery } from '../../app/query.ts';
 import { useCan } from '../../app/session.tsx';
-import { Button, ErrorBanner, Form, Page, StatusBadge, TextField } from '../../ui/index.ts';
+import {
+  Button,
+  ErrorBanner,
+  Form,
+  ListTable,
+  Page,
+  StatusBadge,
+  TextField,
+  useFormState,
+} from '../../ui/index.ts';
 import { DeployButton, DeploymentProgress, PromoteForm, RollbackButton } from './Deploy.tsx';
 import { deploymentsOf, ofTenant, runtimeOf, tenantOf } from './data.ts';
 import { inFlight, stageHealth, type StageRow } from './types.ts';
@@ -13,7 +22,6 @@ export default function TenantDetail() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const { tenant: slug = '' } = useParams<{ tenant: string }>();
-  const { loose } = useConsole();
   const match = ofTenant(slug);
   const tenant = useQuery(['tenant', slug], (api, signal) => tenantOf(api, slug, signal), {
     topics: ['tenants', 'stages'],
@@ -26,7 +34,7 @@ export default function TenantDetail() {
     match,
     pollMs: following ? 1000 : 5000,
   });
-  const deployments = useQuery(['deployments', slug], (_api, signal) => deploymentsOf(loose, slug, signal), {
+  const deployments = useQuery(['deployments', slug], (api, signal) => deploymentsOf(api, slug, signal), {
     topics: ['deployments'],
     match,
     ...(following ? { pollMs: 1000 } : {}),
@@ -69,56 +77,59 @@ export default function TenantDetail() {
         </section>
       ) : null}
       <h2>{t('tenants.field.stages')}</h2>
-      <div className="table-scroll">
-        <table className="cards" aria-label={t('tenants.field.stages')}>
-          <thead>
-            <tr>
-              <th scope="col">{t('stages.field.name')}</th>
-              <th scope="col">{t('tenants.field.phase')}</th>
-              <th scope="col">{t('stages.field.reason')}</th>
-              <th scope="col">{t('stages.field.health')}</th>
-              <th scope="col">{t('stages.field.release')}</th>
-              {can('releases.write') ? <th scope="col">{t('stages.field.actions')}</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {stages.map((stage) => {
-              const stageRuntime = runtimeOfStage(stage.name);
-              return (
-                <tr key={stage.name} data-stage={stage.name}>
-                  <th scope="row" data-label={t('stages.field.name')}>
-                    <Link
-                      href={`/tenants/${encodeURIComponent(slug)}/stages/${encodeURIComponent(stage.name)}`}
-                    >
-                      {stage.name}
-                    </Link>
-                  </th>
-                  <td data-label={t('tenants.field.phase')}>
-                    <StatusBadge state={stage.phase} />
-                  </td>
-                  <td className="wrap" data-label={t('stages.field.reason')}>
-                    {stage.reason}
-                  </td>
-                  <td data-label={t('stages.field.health')}>
-                    <StatusBadge state={stageHealth(stageRuntime)} />
-                  </td>
-                  <td data-label={t('stages.field.release')}>{stageRuntime?.release ?? '—'}</td>
-                  {can('releases.write') ? (
-                    <td data-label={t('stages.field.actions')}>
-                      <div className="actions">
-                        <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                        {stageRuntime?.release ? (
-                          <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
-                        ) : null}
-                      </div>
-                    </td>
-                  ) : null}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        label={t('tenants.field.stages')}
+        cards
+        always
+        rows={stages}
+        rowKey={(stage) => stage.name}
+        rowData={(stage) => ({ 'data-stage': stage.name })}
+        columns={[
+          {
+            key: 'name',
+            header: t('stages.field.name'),
+            rowHeader: true,
+            render: (stage) => (
+              <Link href={`/tenants/${encodeURIComponent(slug)}/stages/${encodeURIComponent(stage.name)}`}>
+                {stage.name}
+              </Link>
+            ),
+          },
+          {
+            key: 'phase',
+            header: t('tenants.field.phase'),
+            render: (stage) => <StatusBadge state={stage.phase} />,
+          },
+          {
+            key: 'reason',
+            header: t('stages.field.reason'),
+            className: 'wrap',
+            render: (stage) => stage.reason,
+          },
+          {
+            key: 'health',
+            header: t('stages.field.health'),
+            render: (stage) => <StatusBadge state={stageHealth(runtimeOfStage(stage.name))} />,
+          },
+          {
+            key: 'release',
+            header: t('stages.field.release'),
+            render: (stage) => runtimeOfStage(stage.name)?.release ?? '—',
+          },
+          can('releases.write') && {
+            key: 'actions',
+            header: t('stages.field.actions'),
+            render: (stage) => (
+              <div className="actions">
+                <DeployButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                {runtimeOfStage(stage.name)?.release ? (
+                  <RollbackButton tenant={slug} stage={stage.name} onStarted={refresh} />
+                ) : null}
+              </div>
+            ),
+          },
+        ]}
+      />
       {can('tenants.write') ? <AddStage tenant={slug} onAdded={tenant.refetch} /> : null}
       {latest ? <DeploymentProgress deployment={latest} /> : null}
       {can('releases.write') && stages.length > 1 ? (
@@ -128,63 +139,35 @@ export default function TenantDetail() {
         </section>
       ) : null}
       <h2>{t('deployments.title')}</h2>
-      <ErrorBanner error={deployments.error} />
-      <div className="table-scroll">
-        <table className="cards" aria-label={t('deployments.title')}>
-          <thead>
-            <tr>
-              <th scope="col">{t('stages.field.name')}</th>
-              <th scope="col">{t('stages.field.release')}</th>
-              <th scope="col">{t('deployments.status')}</th>
-              <th scope="col">{t('deployments.actor')}</th>
-              <th scope="col">{t('tenants.field.createdAt')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(deployments.data ?? []).slice(0, 20).map((d) => (
-              <tr key={d.id}>
-                <td data-label={t('stages.field.name')}>{d.stage}</td>
-                <td data-label={t('stages.field.release')}>
-                  {d.app} {d.version}
-                </td>
-                <td data-label={t('deployments.status')}>
-                  <StatusBadge state={d.status} />
-                </td>
-                <td data-label={t('deployments.actor')}>{d.actor}</td>
-                <td data-label={t('tenants.field.createdAt')}>{formatDate(d.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        label={t('deployments.title')}
+        cards
+        always
+        result={{ error: deployments.error, loading: false }}
+        rows={(deployments.data ?? []).slice(0, 20)}
+        rowKey={(d) => d.id}
+        columns={[
+          { key: 'stage', header: t('stages.field.name'), render: (d) => d.stage },
+          { key: 'release', header: t('stages.field.release'), render: (d) => `${d.app} ${d.version}` },
+          { key: 'status', header: t('deployments.status'), render: (d) => <StatusBadge state={d.status} /> },
+          { key: 'actor', header: t('deployments.actor'), render: (d) => d.actor },
+          { key: 'created', header: t('tenants.field.createdAt'), render: (d) => formatDate(d.createdAt) },
+        ]}
+      />
     </Page>
   );
 }
 
 function AddStage(props: { readonly tenant: string; readonly onAdded: () => void }) {
   const { t } = useI18n();
-  const [name, setName] = useState('');
-  const add = useMutation(
-    (api, stage: string) =>
-      api.post('/api/v1/tenants/{tenant}/stages', {
-        params: { tenant: props.tenant },
-        body: { name: stage },
-      }),
-    {
-      onSuccess: () => {
-        setName('');
-        props.onAdded();
-      },
-    },
+  const add = useFormState(
+    { name: '' },
+    (api, body) => api.post('/api/v1/tenants/{tenant}/stages', { params: { tenant: props.tenant }, body }),
+    { onSuccess: props.onAdded },
   );
   return (
-    <Form
-      onSubmit={() => add.mutate(name)}
-      error={add.error}
-      label={t('stages.add.title')}
-      className="form form-row"
-    >
-      <TextField name="name" label={t('stages.add.name')} value={name} onValue={setName} />
+    <Form {...add.form} label={t('stages.add.title')} className="form form-row">
+      <TextField {...add.field('name')} label={t('stages.add.name')} />
       <Button type="submit" busy={add.pending}>
         {t('stages.add.submit')}
       </Button>

@@ -4,7 +4,7 @@ import { useI18n } from '../../app/i18n.tsx';
 import { useCan } from '../../app/session.tsx';
 import { useUrlState } from '../../app/url.ts';
 import { DataTable, Page, StatusBadge, useTablePage, type Column } from '../../ui/index.ts';
-import type { TenantRow } from './types.ts';
+import type { TenantListRow } from './types.ts';
 
 const phases = ['', 'pending', 'provisioning', 'ready', 'deleting', 'failed', 'paused'] as const;
 const tiers = ['', 'shared', 'dedicated', 'ha'] as const;
@@ -14,12 +14,12 @@ export default function TenantList() {
   const { t, formatDate } = useI18n();
   const can = useCan();
   const url = useUrlState();
-  const result = useTablePage<TenantRow>('/api/v1/tenants', {
+  const result = useTablePage('/api/v1/tenants', {
     filters: ['q', 'phase', 'tier', 'region'],
     defaultLimit: 100,
     topics: ['tenants', 'stages'],
   });
-  const columns: Column<TenantRow>[] = [
+  const columns: Column<TenantListRow>[] = [
     {
       key: 'slug',
       header: t('tenants.field.slug'),

@@ -1,71 +1,15 @@
-/** What the tenants API returns (GET /api/v1/tenants, /tenants/:tenant). */
-export interface StageRow {
-  readonly name: string;
-  readonly desired: 'present' | 'absent';
-  readonly phase: string;
-  readonly reason: string;
-  readonly database: string;
-  readonly filesDir: string;
-  readonly paused: boolean;
-  readonly readyAt: string | null;
-  readonly createdAt: string;
-}
+import type { paths } from '../../../../src/api/client/schema.ts';
+import type { ListItem, ResponseBody } from '../../../../src/api/client/typed.ts';
 
-export interface TenantRow {
-  readonly slug: string;
-  readonly displayName: string;
-  readonly region: string;
-  readonly geography: string;
-  readonly tier: string;
-  readonly desired: 'present' | 'absent';
-  readonly phase: string;
-  readonly createdAt: string;
-  readonly stages: readonly StageRow[];
-}
-
+/** What the tenants, runtime and releases API returns: the types generated from its contracts (src/api/contracts/). */
+export type TenantRow = ResponseBody<paths, '/api/v1/tenants/{tenant}'>;
+export type StageRow = TenantRow['stages'][number];
+export type TenantListRow = ListItem<paths, '/api/v1/tenants'>;
 /** GET /api/v1/tenants/:tenant/ps: a stage's runtime. */
-export interface ProcessRow {
-  readonly process: string;
-  readonly instance: number;
-  readonly release: string;
-  readonly pid: number | null;
-  readonly phase: string;
-  readonly healthy: boolean | null;
-  readonly restarts: number;
-  readonly startedAt: string | null;
-  readonly uptimeSeconds: number | null;
-  readonly port: number | null;
-}
-
-export interface StageRuntime {
-  readonly stage: string;
-  readonly phase: string;
-  readonly reason: string;
-  readonly release: string | null;
-  readonly url: string | null;
-  readonly filesBytes: number | null;
-  readonly filesQuotaBytes: number | null;
-  readonly processes: readonly ProcessRow[];
-}
-
-export interface DeploymentRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly stage: string;
-  readonly app: string;
-  readonly version: string;
-  readonly status: string;
-  readonly reason: string;
-  readonly actor: string;
-  readonly createdAt: string;
-  readonly finishedAt: string | null;
-}
-
-export interface ReleaseRow {
-  readonly app: string;
-  readonly version: string;
-  readonly createdAt: string;
-}
+export type StageRuntime = ResponseBody<paths, '/api/v1/tenants/{tenant}/ps'>['stages'][number];
+export type ProcessRow = StageRuntime['processes'][number];
+export type DeploymentRow = ListItem<paths, '/api/v1/tenants/{tenant}/deployments'>;
+export type ReleaseRow = ListItem<paths, '/api/v1/releases'>;
 
 export const inFlight = (status: string): boolean => ['pending', 'migrating', 'starting'].includes(status);
 
