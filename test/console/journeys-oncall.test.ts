@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harness/console.ts';
+import {
+  type ConsoleAccount,
+  expectAccessible,
+  openPage,
+  startTestConsole,
+  type TestConsole,
+} from '../harness/console.ts';
 
 /**
  * Editing on call and freezing an SLA report through the console in Debian's
@@ -17,15 +23,9 @@ let page: Page;
 let offsetMs = 0;
 const slug = `onc${Date.now().toString(36).slice(-5)}`;
 
-async function noViolations(name: string): Promise<void> {
-  const violations = await c.axe(page);
-  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-}
+const noViolations = (name: string): Promise<void> => expectAccessible(c, page, name);
 
-async function open(path: string, heading: string | RegExp): Promise<void> {
-  await page.goto(`${c.origin}${path}`);
-  await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
-}
+const open = (path: string, heading: string | RegExp): Promise<void> => openPage(c, page, path, heading);
 
 beforeAll(async () => {
   c = await startTestConsole({ workers: false, clock: { now: () => new Date(Date.now() + offsetMs) } });

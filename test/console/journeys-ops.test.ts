@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harness/console.ts';
+import {
+  type ConsoleAccount,
+  expectAccessible,
+  openPage,
+  startTestConsole,
+  type TestConsole,
+} from '../harness/console.ts';
 
 /**
  * The operator's operations journeys through the console in Debian's
@@ -17,16 +23,9 @@ let page: Page;
 const slug = `ops${Date.now().toString(36).slice(-5)}`;
 const month = new Date().toISOString().slice(0, 7);
 
-async function noViolations(name: string): Promise<void> {
-  const violations = await c.axe(page);
-  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-}
+const noViolations = (name: string): Promise<void> => expectAccessible(c, page, name);
 
-/** Opens a console page and waits for its heading (the lazy chunk loaded, the first answer in). */
-async function open(path: string, heading: string | RegExp): Promise<void> {
-  await page.goto(`${c.origin}${path}`);
-  await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
-}
+const open = (path: string, heading: string | RegExp): Promise<void> => openPage(c, page, path, heading);
 
 beforeAll(async () => {
   // No workers: the tenant is rows only (nothing to provision), alerts and incidents are the API's.

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaceDatabase } from '../../src/databases/local-cluster.ts';
 import { withClient } from '../../src/databases/client.ts';
 import { backupNow, betweenTwoRows, turnOnFullPageWrites } from '../backups/support.ts';
-import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harness/console.ts';
+import {
+  type ConsoleAccount,
+  expectAccessible,
+  startTestConsole,
+  type TestConsole,
+} from '../harness/console.ts';
 
 /**
  * An operator restores a stage from the console in Debian's Chromium: a
@@ -36,10 +41,7 @@ async function notes(): Promise<string[]> {
   );
 }
 
-async function noViolations(name: string): Promise<void> {
-  const violations = await c.axe(page);
-  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-}
+const noViolations = (name: string): Promise<void> => expectAccessible(c, page, name);
 
 /** The text of the error a field shows (its aria-describedby), and whether it is marked invalid. */
 async function fieldError(label: string): Promise<{ invalid: string | null; text: string }> {

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTestConsole, type ConsoleAccount, type TestConsole } from '../harness/console.ts';
+import {
+  type ConsoleAccount,
+  expectAccessible,
+  startTestConsole,
+  type TestConsole,
+} from '../harness/console.ts';
 import { ledgerDir, packRelease } from '../harness/ledger.ts';
 
 /**
@@ -14,10 +19,7 @@ let ops: ConsoleAccount;
 let page: Page;
 const slug = `web${Date.now().toString(36).slice(-5)}`;
 
-async function noViolations(name: string): Promise<void> {
-  const violations = await c.axe(page);
-  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-}
+const noViolations = (name: string): Promise<void> => expectAccessible(c, page, name);
 
 async function upload(version: string): Promise<void> {
   const response = await c.t.api.inject({

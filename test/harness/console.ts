@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { buildConsole, consoleStale } from '../../src/console/build.ts';
 import { totpCode } from '../../src/identity/credentials.ts';
 import { saveScreenshot, serverSpki } from './browser.ts';
@@ -194,4 +195,21 @@ export async function ensureConsoleBuilt(): Promise<void> {
     const held = await stat(lock).catch(() => undefined);
     if (held && Date.now() - held.mtimeMs > 120_000) await rm(lock, { force: true });
   }
+}
+
+/** Fails, naming the page and listing axe-core's violations, when the page as it is has any. */
+export async function expectAccessible(c: TestConsole, page: Page, name: string): Promise<void> {
+  const violations = await c.axe(page);
+  expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
+}
+
+/** Opens a console page and waits for its heading (the lazy chunk loaded, the first answer in). */
+export async function openPage(
+  c: TestConsole,
+  page: Page,
+  path: string,
+  heading: string | RegExp,
+): Promise<void> {
+  await page.goto(`${c.origin}${path}`);
+  await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
 }
