@@ -258,7 +258,10 @@ export async function startTestSteward(options: TestStewardOptions = {}): Promis
       for (const row of roles.rows) await admin.query(`drop role if exists ${quoteIdent(row.rolname)}`);
       await admin.query(`drop database if exists ${quoteIdent(controlDatabase)} with (force)`);
       await admin.end();
-      await rm(dataDir, { recursive: true, force: true });
+      // pgBackRest's asynchronous archive-push outlives the cluster it archives for by a moment
+      // and may still write into its spool under the data dir: retried rather than racing it
+      // (CI: ENOTEMPTY on …/spool/archive/shared). Node retries ENOTEMPTY, with a growing pause.
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
